@@ -1,0 +1,79 @@
+/**
+ * The one I/O seam of the core (STYLE habit 6). The core reads bytes only through a
+ * ByteSource; File, HTTP Range, IndexedDB chunks and Node fs are adapters that live in
+ * hub/, store/ and cli/ (never a `typeof window` or dynamic `fs` import inside core/).
+ */
+export interface ByteSource {
+  /** Total size in bytes. */
+  readonly size: number;
+  /** A name for error messages (file path, URL, store key). */
+  readonly name: string;
+  /** Reads exactly `length` bytes at `offset`; rejects if the range is outside [0, size). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** A sink the writers stream into (file, IndexedDB chunks, in-memory). */
+export interface ByteSink {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An in-memory ByteSource. */
+export function bytesSource(bytes: Uint8Array, name = 'memory'): ByteSource {
+  return {
+    size: bytes.byteLength,
+    name,
+    async read(offset: number, length: number) {
+      if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
+        throw new RangeError(`${name}: read [${offset}, ${offset + length}) is outside [0, ${bytes.byteLength})`);
+      }
+      return bytes.subarray(offset, offset + length);
+    },
+  };
+}
+
+/** An in-memory ByteSink that collects chunks; `bytes()` concatenates them. */
+export class MemorySink implements ByteSink {
+  private chunks: Uint8Array[] = [];
+  private total = 0;
+  async write(chunk: Uint8Array): Promise<void> {
+    this.chunks.push(chunk.slice());
+    this.total += chunk.byteLength;
+  }
+  async close(): Promise<void> {}
+  get size(): number { return this.total; }
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.total);
+    let at = 0;
+    for (const c of this.chunks) { out.set(c, at); at += c.byteLength; }
+    return out;
+  }
+}
+
+/**
+ * A folder of files (HF layout: config.json, *.safetensors, tokenizer.json …). Adapters:
+ * Node directory (cli/), in-memory map (tests, merge output), hub URL (hub/), IndexedDB (store/).
+ */
+export interface FileSet {
+  readonly name: string;
+  /** File names relative to the folder root, '/'-separated. */
+  list(): Promise<string[]>;
+  /** Opens one file; rejects with a message naming the folder and file when it is missing. */
+  open(file: string): Promise<ByteSource>;
+}
+
+export function memoryFileSet(files: Record<string, Uint8Array>, name = 'memory'): FileSet {
+  return {
+    name,
+    async list() { return Object.keys(files).sort(); },
+    async open(file: string) {
+      const bytes = files[file];
+      if (!bytes) throw new Error(`${name}: no file '${file}'`);
+      return bytesSource(bytes, `${name}/${file}`);
+    },
+  };
+}
+
+export async function readText(src: ByteSource): Promise<string> {
+  return new TextDecoder().decode(await src.read(0, src.size));
+}

@@ -1,0 +1,54 @@
+/**
+ * ModelSpec: the one normalized description of a decoder-only model that every other
+ * module uses (DESIGN.md, model/). Built from an HF config.json (model/hf-config.ts), a
+ * GGUF's metadata (formats/gguf.ts), or a llama2.c header (model/llama2c.ts).
+ */
+
+/** Architectures we read. Dense: llama, mistral, qwen2. MoE: mixtral, qwen2_moe. */
+export type ArchName = 'llama' | 'mistral' | 'qwen2' | 'mixtral' | 'qwen2_moe';
+
+export interface MoeSpec {
+  /** Routed experts per layer. */
+  experts: number;
+  /** Experts used per token (num_experts_per_tok). */
+  topK: number;
+  /**
+   * Renormalize the top-k weights to sum to 1 (Mixtral: always; Qwen2-MoE: norm_topk_prob).
+   */
+  normTopK: boolean;
+  /** Intermediate size of each routed expert (moe_intermediate_size, else intermediate). */
+  expertIntermediate: number;
+  /** Qwen2-MoE / DeepSeek shared expert, always active. `gated`: sigmoid(shared_expert_gate · x). */
+  sharedExpert?: { intermediate: number; gated: boolean };
+}
+
+export interface ModelSpec {
+  arch: ArchName;
+  /** d_model. */
+  hidden: number;
+  /** Dense MLP width (for MoE models: the dense width from config, may be unused). */
+  intermediate: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  /** Per-head dim; hidden / heads unless the config says otherwise. */
+  headDim: number;
+  vocab: number;
+  /** Max positions the KV cache may hold by default. */
+  contextLength: number;
+  ropeTheta: number;
+  rmsEps: number;
+  /** lm_head shares the token embedding matrix. */
+  tieEmbeddings: boolean;
+  /** q/k/v projections carry a bias (qwen2, qwen2_moe). */
+  qkvBias: boolean;
+  /**
+   * RoPE pairing. 'half' = HF rotate_half (dims i and i+headDim/2 rotate together);
+   * 'interleaved' = llama2.c / GGUF-llama pairs (2i, 2i+1). Checkpoints in HF layout are
+   * 'half'; llama2.c checkpoints are 'interleaved'.
+   */
+  ropeStyle: 'half' | 'interleaved';
+  moe?: MoeSpec;
+  bosTokenId?: number;
+  eosTokenIds?: number[];
+}

@@ -1,0 +1,97 @@
+/**
+ * The runtime contract shared by every backend (cpu reference, webgpu, wasm) and by
+ * generate(). Names of routing intermediates (moeProbs, expertIds, expertWeights) are a
+ * public contract shared by the trace, the tests and the heatmap (STYLE habit 8).
+ */
+import type { ModelWeights } from '../model/weights.ts';
+
+export type BackendName = 'cpu' | 'webgpu' | 'wasm';
+
+/** Routing of one token at one MoE layer. */
+export interface LayerRouting {
+  expertIds: number[];      // [topK]   chosen experts, highest weight first
+  expertWeights: number[];  // [topK]   the weights the expert outputs were mixed with
+  moeProbs: number[];       // [experts] full softmax over router logits (before top-k)
+  sharedGate?: number;      // Qwen2-MoE: sigmoid(shared_expert_gate · x)
+}
+
+/** Routing of one token: one entry per layer (empty for dense models). */
+export interface TokenRouting {
+  layers: LayerRouting[];
+}
+
+/**
+ * Per-request routing interventions (issue 5). Every backend must honour them.
+ * - topK: experts-per-token override (1 ≤ topK ≤ experts).
+ * - ban: those experts get router logit −∞ (never chosen; excluded from moeProbs' softmax).
+ * - force: those experts are always chosen (they take top-k slots first; remaining slots go
+ *   to the highest-probability others). Weights are then the chosen experts' probabilities,
+ *   renormalized if the model renormalizes.
+ * `layers` undefined = every layer.
+ */
+export interface RoutingOverrides {
+  topK?: number;
+  ban?: { experts: number[]; layers?: number[] };
+  force?: { experts: number[]; layers?: number[] };
+}
+
+export interface ForwardOptions {
+  routing?: RoutingOverrides;
+  /** Return TokenRouting for every input token. */
+  trace?: boolean;
+  /** Return the residual-stream input of every layer at the last input token (merge `hidden` gates). */
+  captureLayerInputs?: boolean;
+}
+
+export interface ForwardResult {
+  /** Logits of the last input token, [vocab]. */
+  logits: Float32Array;
+  /** [nTokens] when trace was asked for. */
+  routing?: TokenRouting[];
+  /** [layers] × [hidden] when captureLayerInputs was asked for. */
+  layerInputs?: Float32Array[];
+}
+
+/** One model loaded on one backend with its KV cache. */
+export interface Session {
+  readonly backend: BackendName;
+  /** Tokens currently in the KV cache. */
+  readonly position: number;
+  readonly maxContext: number;
+  /** Appends `tokenIds` at positions position..position+n-1 and runs them (prefill when n>1). */
+  forward(tokenIds: number[], options?: ForwardOptions): Promise<ForwardResult>;
+  /** Drops the KV cache back to `position` tokens (0 = reset). */
+  truncate(position: number): void;
+  dispose(): void;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  createSession(weights: ModelWeights, options?: { maxContext?: number }): Promise<Session>;
+}
+
+export interface SamplerOptions {
+  /** 0 = greedy (argmax). */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** >1 penalizes tokens already in the context (CTRL-style, as llama.cpp/HF). */
+  repetitionPenalty?: number;
+  seed?: number;
+}
+
+export interface GenerateOptions extends SamplerOptions {
+  maxTokens?: number;
+  /** Token ids that end generation (default: the model's EOS ids). Not yielded. */
+  stopIds?: number[];
+  routing?: RoutingOverrides;
+  trace?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** Text added by this token (may be '' while a multi-byte character is incomplete). */
+  text: string;
+  routing?: TokenRouting;
+}
