@@ -1,0 +1,184 @@
+/**
+ * The CPU reference ops: plain f32 loops, one function per step, no speed tricks
+ * (STYLE habit 1, after llama2.c's run.c). Every fast path (WGSL, WASM SIMD, quantized
+ * matvec) is tested against these functions, so they favour obviousness over speed.
+ *
+ * Conventions
+ * - Outputs come first (`out`), like run.c. Shapes are in the parameter comments.
+ * - Sums accumulate in JS numbers (f64) and are stored as f32. Fast paths that
+ *   accumulate in f32 agree to within their named tolerances.
+ * - `out` may alias an input only where the comment says so.
+ */
+import { assert } from '../../errors.ts';
+
+// ----------------------------------------------------------------------------
+// Normalization
+
+/**
+ * RMSNorm: out[i] = weight[i] * x[i] / sqrt(mean(x²) + eps).
+ * out, x, weight // [size]; out may alias x.
+ */
+export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, eps: number): void {
+  const size = x.length;
+  assert(out.length >= size && weight.length >= size, `rmsnorm: size ${size} mismatches out ${out.length} / weight ${weight.length}`);
+  let sumOfSquares = 0;
+  for (let i = 0; i < size; i++) sumOfSquares += x[i] * x[i];
+  const scale = 1 / Math.sqrt(sumOfSquares / size + eps);
+  for (let i = 0; i < size; i++) out[i] = weight[i] * (x[i] * scale);
+}
+
+// ----------------------------------------------------------------------------
+// Linear algebra
+
+/**
+ * Matrix-vector product y = W·x, the only matmul the decoder needs (one token at a time).
+ * out // [n]; W // [n, k] row-major (PyTorch Linear [out, in]); x // [k]. out must not alias x.
+ */
+export function matmul(out: Float32Array, W: Float32Array, x: Float32Array, n: number, k: number): void {
+  assert(W.length >= n * k, `matmul: W has ${W.length} values, need ${n}×${k}`);
+  assert(x.length >= k && out.length >= n, `matmul: x ${x.length} < ${k} or out ${out.length} < ${n}`);
+  for (let row = 0; row < n; row++) {
+    let sum = 0;
+    const base = row * k;
+    for (let col = 0; col < k; col++) sum += W[base + col] * x[col];
+    out[row] = sum;
+  }
+}
+
+/** out[i] += add[i]. out, add // [size] */
+export function addInPlace(out: Float32Array, add: Float32Array): void {
+  assert(add.length >= out.length, `addInPlace: ${add.length} < ${out.length}`);
+  for (let i = 0; i < out.length; i++) out[i] += add[i];
+}
+
+/** out[i] += scale * add[i]. out, add // [size] */
+export function addScaledInPlace(out: Float32Array, add: Float32Array, scale: number): void {
+  assert(add.length >= out.length, `addScaledInPlace: ${add.length} < ${out.length}`);
+  for (let i = 0; i < out.length; i++) out[i] += scale * add[i];
+}
+
+/** Dot product of two [size] vectors, accumulated in f64. */
+export function dot(a: Float32Array, b: Float32Array): number {
+  assert(a.length === b.length, `dot: lengths ${a.length} and ${b.length} differ`);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+// ----------------------------------------------------------------------------
+// Rotary position embedding
+
+export type RopeStyle = 'half' | 'interleaved';
+
+/**
+ * RoPE in place on a vector of `nHeads` heads of `headDim` dims at position `pos`.
+ * Pair j (0 ≤ j < headDim/2) rotates by angle pos · theta^(−2j/headDim):
+ * - 'interleaved' (llama2.c, GGUF llama): pair j is dims (2j, 2j+1).
+ * - 'half' (HF rotate_half): pair j is dims (j, j + headDim/2).
+ * vec // [nHeads * headDim]
+ */
+export function rope(vec: Float32Array, nHeads: number, headDim: number, pos: number, theta: number, style: RopeStyle): void {
+  assert(headDim % 2 === 0, `rope: headDim ${headDim} must be even`);
+  assert(vec.length >= nHeads * headDim, `rope: vec has ${vec.length} values, need ${nHeads}×${headDim}`);
+  const halfDim = headDim / 2;
+  for (let head = 0; head < nHeads; head++) {
+    const base = head * headDim;
+    for (let pair = 0; pair < halfDim; pair++) {
+      const frequency = 1 / Math.pow(theta, (2 * pair) / headDim);
+      const angle = pos * frequency;
+      const cos = Math.cos(angle);
+      const sin = Math.sin(angle);
+      const i0 = style === 'interleaved' ? base + 2 * pair : base + pair;
+      const i1 = style === 'interleaved' ? i0 + 1 : i0 + halfDim;
+      const v0 = vec[i0];
+      const v1 = vec[i1];
+      vec[i0] = v0 * cos - v1 * sin;
+      vec[i1] = v0 * sin + v1 * cos;
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Attention
+
+/**
+ * Causal grouped-query attention of one query token over the first `nPositions` entries
+ * of a layer's KV cache (the query's own position is the last of them, so causality is
+ * the cache length). Query head h reads kv head floor(h / (nHeads / nKvHeads)).
+ *
+ * out       // [nHeads * headDim]
+ * q         // [nHeads * headDim]      already rotated
+ * keyCache  // [≥nPositions, nKvHeads * headDim]  rows already rotated
+ * valueCache// [≥nPositions, nKvHeads * headDim]
+ * scores    // scratch [≥nPositions]
+ */
+export function attention(
+  out: Float32Array, q: Float32Array, keyCache: Float32Array, valueCache: Float32Array,
+  nPositions: number, nHeads: number, nKvHeads: number, headDim: number, scores?: Float32Array,
+): void {
+  assert(nHeads % nKvHeads === 0, `attention: heads ${nHeads} not a multiple of kvHeads ${nKvHeads}`);
+  const kvDim = nKvHeads * headDim;
+  assert(keyCache.length >= nPositions * kvDim && valueCache.length >= nPositions * kvDim,
+    `attention: kv cache smaller than ${nPositions}×${kvDim}`);
+  const headsPerKv = nHeads / nKvHeads;
+  const scale = 1 / Math.sqrt(headDim);
+  const att = scores && scores.length >= nPositions ? scores : new Float32Array(nPositions);
+  for (let head = 0; head < nHeads; head++) {
+    const qBase = head * headDim;
+    const kvBase = Math.floor(head / headsPerKv) * headDim;
+    // scores[t] = q_h · k_t / sqrt(headDim)
+    for (let t = 0; t < nPositions; t++) {
+      let sum = 0;
+      const kBase = t * kvDim + kvBase;
+      for (let i = 0; i < headDim; i++) sum += q[qBase + i] * keyCache[kBase + i];
+      att[t] = sum * scale;
+    }
+    softmax(att, nPositions);
+    // out_h = Σ_t scores[t] · v_t
+    for (let i = 0; i < headDim; i++) {
+      let sum = 0;
+      for (let t = 0; t < nPositions; t++) sum += att[t] * valueCache[t * kvDim + kvBase + i];
+      out[qBase + i] = sum;
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Activations
+
+/** Softmax in place over x[0..size). −Infinity entries get probability 0. x // [≥size] */
+export function softmax(x: Float32Array, size: number = x.length): void {
+  let max = -Infinity;
+  for (let i = 0; i < size; i++) if (x[i] > max) max = x[i];
+  assert(max !== -Infinity, 'softmax: every entry is -Infinity');
+  let sum = 0;
+  for (let i = 0; i < size; i++) {
+    const e = Math.exp(x[i] - max);
+    x[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < size; i++) x[i] /= sum;
+}
+
+/** SiLU (swish): x · sigmoid(x). */
+export function silu(x: number): number {
+  return x / (1 + Math.exp(-x));
+}
+
+/** Logistic sigmoid. */
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** SwiGLU gate: out[i] = silu(gate[i]) · up[i]. out, gate, up // [size]; out may alias gate. */
+export function swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void {
+  assert(gate.length >= out.length && up.length >= out.length, 'swiglu: inputs shorter than out');
+  for (let i = 0; i < out.length; i++) out[i] = silu(gate[i]) * up[i];
+}
+
+/** Index of the largest value; ties go to the lower index. x // [size] */
+export function argmax(x: Float32Array | readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
+}

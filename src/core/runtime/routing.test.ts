@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { routeToken, sharedExpertGate } from './routing.ts';
+import type { MoeSpec } from '../model/spec.ts';
+
+const mixtral: MoeSpec = { experts: 4, topK: 2, normTopK: true, expertIntermediate: 8 };
+const qwen: MoeSpec = { experts: 4, topK: 2, normTopK: false, expertIntermediate: 8 };
+const logits = [1, 2, 3, 0];
+const Z = Math.exp(1) + Math.exp(2) + Math.exp(3) + 1;
+const probs = [Math.exp(1) / Z, Math.exp(2) / Z, Math.exp(3) / Z, 1 / Z];
+
+function expectClose(actual: number[], expected: number[]): void {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i], 12));
+}
+
+describe('routeToken: hand-built known answers, one per rule', () => {
+  it('Mixtral: softmax over all experts → top-2 → renormalize', () => {
+    const r = routeToken(logits, mixtral, 0);
+    expect(r.expertIds).toEqual([2, 1]);
+    expectClose(r.expertWeights, [Math.exp(3) / (Math.exp(3) + Math.exp(2)), Math.exp(2) / (Math.exp(3) + Math.exp(2))]);
+    expectClose(r.moeProbs, probs);
+    expect(r.sharedGate).toBeUndefined();
+  });
+
+  it('Qwen2-MoE (normTopK false): the weights are the raw probabilities', () => {
+    const r = routeToken(logits, qwen, 0);
+    expect(r.expertIds).toEqual([2, 1]);
+    expectClose(r.expertWeights, [probs[2], probs[1]]);
+  });
+
+  it('ties go to the lower expert id', () => {
+    const r = routeToken([0.5, 0.5, 0.5, 0.5], mixtral, 0);
+    expect(r.expertIds).toEqual([0, 1]);
+    expectClose(r.expertWeights, [0.5, 0.5]);
+  });
+
+  it('topK override widens the choice', () => {
+    const r = routeToken(logits, mixtral, 0, { topK: 3 });
+    expect(r.expertIds).toEqual([2, 1, 0]);
+    const s = probs[2] + probs[1] + probs[0];
+    expectClose(r.expertWeights, [probs[2] / s, probs[1] / s, probs[0] / s]);
+  });
+
+  it('ban: the expert gets logit −∞ (probability 0, left out of the softmax)', () => {
+    const r = routeToken(logits, qwen, 0, { ban: { experts: [2] } });
+    const z = Math.exp(1) + Math.exp(2) + 1;
+    expectClose(r.moeProbs, [Math.exp(1) / z, Math.exp(2) / z, 0, 1 / z]);
+    expect(r.expertIds).toEqual([1, 0]);
+    expectClose(r.expertWeights, [Math.exp(2) / z, Math.exp(1) / z]);
+  });
+
+  it('ban applies only at the listed layers', () => {
+    const overrides = { ban: { experts: [2], layers: [1] } };
+    expect(routeToken(logits, mixtral, 0, overrides).expertIds).toEqual([2, 1]);
+    expect(routeToken(logits, mixtral, 1, overrides).expertIds).toEqual([1, 0]);
+  });
+
+  it('banning all but one expert clamps k to what is left', () => {
+    const r = routeToken(logits, mixtral, 0, { ban: { experts: [0, 1, 2] } });
+    expect(r.expertIds).toEqual([3]);
+    expectClose(r.expertWeights, [1]);
+  });
+
+  it('force: forced experts take slots first, the rest by probability, listed by weight', () => {
+    const r = routeToken(logits, mixtral, 0, { force: { experts: [3] } });
+    expect(r.expertIds).toEqual([2, 3]);
+    const s = probs[2] + probs[3];
+    expectClose(r.expertWeights, [probs[2] / s, probs[3] / s]);
+    const both = routeToken(logits, qwen, 0, { force: { experts: [0, 3] } });
+    expect(both.expertIds).toEqual([0, 3]);
+    expectClose(both.expertWeights, [probs[0], probs[3]]);
+  });
+
+  it('rejects bad overrides with ConfigError naming the field', () => {
+    expect(() => routeToken(logits, mixtral, 0, { topK: 5 })).toThrow(/routing: topK 5/);
+    expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [4] } })).toThrow(/ban expert 4/);
+    expect(() => routeToken(logits, mixtral, 0, { force: { experts: [0, 1, 2] } })).toThrow(/3 forced experts/);
+    expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [1] }, force: { experts: [1] } })).toThrow(/both banned and forced/);
+    expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [0, 1, 2, 3] } })).toThrow(/every one/);
+    expect(() => routeToken([1, 2], mixtral, 0)).toThrow(/2 router logits for 4 experts/);
+    try { routeToken(logits, mixtral, 0, { topK: 0 }); } catch (e) { expect((e as Error).name).toBe('ConfigError'); }
+  });
+
+  it('sharedExpertGate is the sigmoid of the gate logit', () => {
+    expect(sharedExpertGate(0)).toBe(0.5);
+    expect(sharedExpertGate(2)).toBeCloseTo(1 / (1 + Math.exp(-2)), 14);
+  });
+});

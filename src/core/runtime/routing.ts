@@ -1,0 +1,124 @@
+/**
+ * THE routing rule. Every backend (cpu, webgpu, wasm) must produce exactly this
+ * LayerRouting for the same router logits and overrides; their tests compare to it.
+ *
+ * For one token at one MoE layer, given routerLogits // [experts] = router · x:
+ *
+ *  1. ban     — banned experts (for this layer) get logit −∞, so they get probability 0
+ *               and are left out of the softmax's normalization.
+ *  2. softmax — moeProbs // [experts] = softmax(logits), computed in f64.
+ *  3. k       — k = overrides.topK ?? moe.topK, then clamped to the number of experts that
+ *               are not banned (banning 7 of 8 experts with top-2 routes to the one left).
+ *  4. force   — forced experts (for this layer) take slots first, whatever their
+ *               probability; more forced experts than k is a ConfigError.
+ *  5. top-k   — the remaining slots go to the highest-probability other experts.
+ *               Ties are broken by the LOWER expert id (a stable, backend-independent rule).
+ *  6. weights — expertWeights = the chosen experts' moeProbs; if moe.normTopK they are
+ *               divided by their sum (Mixtral always; Qwen2-MoE only with norm_topk_prob).
+ *  7. order   — expertIds/expertWeights are listed highest weight first (ties: lower id).
+ *
+ * The Qwen2-MoE shared expert is not routed: its gate sigmoid(sharedGate · x) needs the
+ * hidden state, so the forward pass computes it (sharedExpertGate below) and fills
+ * LayerRouting.sharedGate itself. routeToken never sets it.
+ */
+import { ConfigError } from '../errors.ts';
+import type { MoeSpec } from '../model/spec.ts';
+import type { LayerRouting, RoutingOverrides } from './types.ts';
+
+/** Does an override with this `layers` list apply at `layer`? (undefined = every layer) */
+function appliesAt(layers: number[] | undefined, layer: number): boolean {
+  return layers === undefined || layers.includes(layer);
+}
+
+function checkExpertIds(ids: number[], experts: number, field: string): void {
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 0 || id >= experts) {
+      throw new ConfigError(`routing: ${field} expert ${id} is outside [0, ${experts})`);
+    }
+  }
+}
+
+/**
+ * Validates overrides against a model's MoE spec; throws ConfigError naming the field.
+ * Called by routeToken, and usable up front by the UI/CLI before a request starts.
+ */
+export function validateRoutingOverrides(overrides: RoutingOverrides | undefined, moe: MoeSpec): void {
+  if (!overrides) return;
+  const { topK, ban, force } = overrides;
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > moe.experts)) {
+    throw new ConfigError(`routing: topK ${topK} is outside [1, ${moe.experts}]`);
+  }
+  if (ban) checkExpertIds(ban.experts, moe.experts, 'ban');
+  if (force) checkExpertIds(force.experts, moe.experts, 'force');
+  if (ban && force) {
+    for (const id of force.experts) {
+      if (!ban.experts.includes(id)) continue;
+      const banLayers = ban.layers ?? null;
+      const forceLayers = force.layers ?? null;
+      const overlap = banLayers === null || forceLayers === null || banLayers.some((l) => forceLayers.includes(l));
+      if (overlap) throw new ConfigError(`routing: expert ${id} is both banned and forced`);
+    }
+  }
+}
+
+/** Full softmax over router logits after bans, in f64. routerLogits // [experts] */
+export function routerSoftmax(routerLogits: ArrayLike<number>, banned: ReadonlySet<number>): number[] {
+  const n = routerLogits.length;
+  let max = -Infinity;
+  for (let e = 0; e < n; e++) if (!banned.has(e) && routerLogits[e] > max) max = routerLogits[e];
+  if (max === -Infinity) throw new ConfigError(`routing: every one of the ${n} experts is banned`);
+  const probs = new Array<number>(n).fill(0);
+  let sum = 0;
+  for (let e = 0; e < n; e++) {
+    if (banned.has(e)) continue;
+    probs[e] = Math.exp(routerLogits[e] - max);
+    sum += probs[e];
+  }
+  for (let e = 0; e < n; e++) probs[e] /= sum;
+  return probs;
+}
+
+/** Orders expert ids by probability, highest first; ties go to the lower id. */
+function byProbabilityThenId(probs: readonly number[]): (a: number, b: number) => number {
+  return (a, b) => (probs[b] - probs[a]) || (a - b);
+}
+
+/**
+ * Routes one token at one layer. routerLogits // [experts]. See the file comment for the
+ * rule; overrides are validated (ConfigError on bad ids, topK, ban∩force, too many forced).
+ */
+export function routeToken(
+  routerLogits: ArrayLike<number>, moe: MoeSpec, layer: number, overrides?: RoutingOverrides,
+): LayerRouting {
+  if (routerLogits.length !== moe.experts) {
+    throw new ConfigError(`routing: ${routerLogits.length} router logits for ${moe.experts} experts`);
+  }
+  validateRoutingOverrides(overrides, moe);
+  const banned = new Set<number>(
+    overrides?.ban && appliesAt(overrides.ban.layers, layer) ? overrides.ban.experts : [],
+  );
+  const forced = [...new Set<number>(
+    overrides?.force && appliesAt(overrides.force.layers, layer) ? overrides.force.experts : [],
+  )];
+  const moeProbs = routerSoftmax(routerLogits, banned);
+  const k = Math.min(overrides?.topK ?? moe.topK, moe.experts - banned.size);
+  if (forced.length > k) {
+    throw new ConfigError(`routing: ${forced.length} forced experts at layer ${layer} exceed topK ${k}`);
+  }
+  const order = byProbabilityThenId(moeProbs);
+  const others = [];
+  for (let e = 0; e < moe.experts; e++) if (!banned.has(e) && !forced.includes(e)) others.push(e);
+  others.sort(order);
+  const chosen = [...forced, ...others.slice(0, k - forced.length)].sort(order);
+  const weights = chosen.map((e) => moeProbs[e]);
+  if (moe.normTopK) {
+    const sum = weights.reduce((a, b) => a + b, 0);
+    if (sum > 0) for (let i = 0; i < weights.length; i++) weights[i] /= sum;
+  }
+  return { expertIds: chosen, expertWeights: weights, moeProbs };
+}
+
+/** Qwen2-MoE shared-expert gate: sigmoid(sharedGate · x), given the dot product. */
+export function sharedExpertGate(gateLogit: number): number {
+  return 1 / (1 + Math.exp(-gateLogit));
+}
