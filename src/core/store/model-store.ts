@@ -1,0 +1,187 @@
+/**
+ * The IndexedDB model store (DESIGN.md store/): weights chunked into records of tens of MB,
+ * a manifest written last so that a model is "ready" only when every chunk is there, and
+ * resumable pending imports. All functions take the KvStore explicitly (no singletons).
+ */
+import { StoreError } from '../errors.ts';
+import type { ByteSink } from '../io/byte-source.ts';
+import type { KvStore } from './kv.ts';
+import {
+  chunkCount, chunkKey, chunkPrefix, DEFAULT_CHUNK_BYTES, manifestKey, migrateManifest, migratePending,
+  MODEL_STORE_SCHEMA_VERSION, pendingKey,
+  type ImportQuant, type ModelManifest, type ModelSource, type PendingModel, type StoredFile,
+} from './manifest.ts';
+
+export function isQuotaError(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'QuotaExceededError' || /quota/i.test(e.message));
+}
+
+function formatMB(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** A QuotaExceededError becomes a StoreError that says what to delete. */
+async function storeSet(kv: KvStore, key: string, value: unknown, what: string): Promise<void> {
+  try {
+    await kv.set(key, value);
+  } catch (e) {
+    if (!isQuotaError(e)) throw new StoreError(`store: writing ${what} failed: ${(e as Error).message}`);
+    const models = (await modelStoreList(kv).catch(() => [])).sort((a, b) => b.totalBytes - a.totalBytes);
+    const suggestion = models.length
+      ? `Delete a model to free space, e.g. ${models.slice(0, 3).map((m) => `'${m.title}' (${formatMB(m.totalBytes)})`).join(', ')}.`
+      : 'No stored model can be deleted; free space in the browser or allow more storage.';
+    throw new StoreError(`store: out of storage quota while writing ${what}. ${suggestion}`);
+  }
+}
+
+export async function modelStoreList(kv: KvStore): Promise<ModelManifest[]> {
+  const out: ModelManifest[] = [];
+  for (const key of await kv.keys('manifest/')) {
+    const migrated = migrateManifest(await kv.get(key));
+    if (migrated.type === 'success') out.push(migrated.value);
+  }
+  return out.sort((a, b) => a.createdAt - b.createdAt);
+}
+
+export async function modelStoreListPending(kv: KvStore): Promise<PendingModel[]> {
+  const out: PendingModel[] = [];
+  for (const key of await kv.keys('pending/')) {
+    const migrated = migratePending(await kv.get(key));
+    if (migrated.type === 'success') out.push(migrated.value);
+  }
+  return out;
+}
+
+export async function modelStoreGet(kv: KvStore, id: string): Promise<ModelManifest | undefined> {
+  const raw = await kv.get(manifestKey(id));
+  if (raw === undefined) return undefined;
+  const migrated = migrateManifest(raw);
+  if (migrated.type === 'error') throw new StoreError(migrated.message);
+  return migrated.value;
+}
+
+/** Deletes the manifest first (the model stops being ready), then every chunk and pending record. */
+export async function modelStoreDelete(kv: KvStore, id: string): Promise<void> {
+  await kv.del([manifestKey(id)]);
+  await kv.del(await kv.keys(chunkPrefix(id)));
+  await kv.del([pendingKey(id)]);
+}
+
+export interface ModelWriteInit {
+  id: string;
+  title: string;
+  source: ModelSource;
+  files: { name: string; size: number; sha256?: string }[];
+  chunkBytes?: number;
+  importQuant?: ImportQuant;
+}
+
+export interface ModelWriter {
+  readonly id: string;
+  /** Bytes of `file` already safely stored (a whole number of chunks): resume from here. */
+  resumeOffset(file: string): number;
+  isComplete(file: string): boolean;
+  /** A sink that continues `file` at resumeOffset(file). close() checks the size. */
+  openFile(file: string): ByteSink;
+  /** Checks every file is complete, then writes the manifest (the last write). */
+  commit(notes?: Record<string, unknown>): Promise<ModelManifest>;
+  /** Deletes everything written so far. */
+  abort(): Promise<void>;
+}
+
+function sameFiles(a: PendingModel, init: ModelWriteInit): boolean {
+  return a.files.length === init.files.length && a.files.every((f, i) => f.name === init.files[i].name && f.size === init.files[i].size);
+}
+
+/**
+ * Starts (or resumes, when a pending record with the same files exists) writing a model.
+ * Refuses when a ready model with that id exists: delete it first.
+ */
+export async function modelStoreBeginWrite(kv: KvStore, init: ModelWriteInit): Promise<ModelWriter> {
+  if (await kv.get(manifestKey(init.id))) throw new StoreError(`store: model '${init.id}' already exists; delete it first`);
+  const existing = migratePending(await kv.get(pendingKey(init.id)));
+  let pending: PendingModel;
+  if (existing.type === 'success' && sameFiles(existing.value, init)) {
+    pending = existing.value;
+  } else {
+    await kv.del(await kv.keys(chunkPrefix(init.id)));
+    pending = {
+      schemaVersion: MODEL_STORE_SCHEMA_VERSION, id: init.id, title: init.title, source: init.source,
+      chunkBytes: init.chunkBytes ?? DEFAULT_CHUNK_BYTES, startedAt: Date.now(), importQuant: init.importQuant,
+      files: init.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, chunksDone: 0, complete: false })),
+    };
+    await storeSet(kv, pendingKey(init.id), pending, `the import record of '${init.id}'`);
+  }
+  return createWriter(kv, pending);
+}
+
+function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
+  const fileOf = (name: string) => {
+    const f = pending.files.find((x) => x.name === name);
+    if (!f) throw new StoreError(`store: model '${pending.id}' has no file '${name}'`);
+    return f;
+  };
+  const savePending = () => storeSet(kv, pendingKey(pending.id), pending, `the import record of '${pending.id}'`);
+  return {
+    id: pending.id,
+    resumeOffset: (name) => { const f = fileOf(name); return f.complete ? f.size : f.chunksDone * pending.chunkBytes; },
+    isComplete: (name) => fileOf(name).complete,
+    openFile: (name) => chunkedSink(kv, pending, fileOf(name), savePending),
+    async commit(notes) {
+      const files: StoredFile[] = [];
+      for (const f of pending.files) {
+        const chunks = chunkCount(f.size, pending.chunkBytes);
+        if (!f.complete || f.chunksDone !== chunks) throw new StoreError(`store: model '${pending.id}' file '${f.name}' is incomplete (${f.chunksDone}/${chunks} chunks)`);
+        files.push({ name: f.name, size: f.size, sha256: f.sha256, chunks });
+      }
+      const manifest: ModelManifest = {
+        schemaVersion: MODEL_STORE_SCHEMA_VERSION, id: pending.id, title: pending.title, source: pending.source,
+        files, chunkBytes: pending.chunkBytes, totalBytes: files.reduce((s, f) => s + f.size, 0),
+        createdAt: Date.now(), importQuant: pending.importQuant, notes,
+      };
+      await storeSet(kv, manifestKey(pending.id), manifest, `the manifest of '${pending.id}'`);
+      await kv.del([pendingKey(pending.id)]);
+      return manifest;
+    },
+    abort: () => modelStoreDelete(kv, pending.id),
+  };
+}
+
+/** Buffers bytes into whole chunks; each stored chunk is recorded in the pending record. */
+function chunkedSink(kv: KvStore, pending: PendingModel, file: PendingModel['files'][number], savePending: () => Promise<void>): ByteSink {
+  const chunkBytes = pending.chunkBytes;
+  let buffer = new Uint8Array(Math.min(chunkBytes, Math.max(file.size, 1)));
+  let filled = 0;
+  let written = file.chunksDone * chunkBytes;
+  const flush = async () => {
+    const bytes = buffer.slice(0, filled);
+    await storeSet(kv, chunkKey(pending.id, file.name, file.chunksDone), bytes, `'${file.name}' of '${pending.id}'`);
+    file.chunksDone += 1;
+    filled = 0;
+    await savePending();
+  };
+  return {
+    async write(chunk) {
+      if (file.complete) throw new StoreError(`store: '${file.name}' of '${pending.id}' is already complete`);
+      if (written + chunk.byteLength > file.size) {
+        throw new StoreError(`store: '${file.name}' of '${pending.id}' receives more than its ${file.size} bytes`);
+      }
+      let at = 0;
+      while (at < chunk.byteLength) {
+        const take = Math.min(chunk.byteLength - at, buffer.byteLength - filled);
+        buffer.set(chunk.subarray(at, at + take), filled);
+        filled += take; at += take; written += take;
+        if (filled === buffer.byteLength && written < file.size) await flush();
+      }
+    },
+    async close() {
+      if (written !== file.size) throw new StoreError(`store: '${file.name}' of '${pending.id}' ended at ${written} of ${file.size} bytes`);
+      if (filled > 0 || file.size === 0) await flush();
+      file.complete = true;
+      await savePending();
+      buffer = new Uint8Array(0);
+    },
+  };
+}
+
+export { MODEL_STORE_SCHEMA_VERSION };

@@ -1,0 +1,121 @@
+/**
+ * Reading a stored model: a FileSet over its chunks (so loaders read straight from the
+ * store), re-verification (every chunk present, sizes, sha256), and storage estimates.
+ */
+import { StoreError } from '../errors.ts';
+import type { ByteSource, FileSet } from '../io/byte-source.ts';
+import { Sha256 } from '../hub/sha256.ts';
+import type { OnLoadProgress } from '../hub/progress.ts';
+import type { KvStore } from './kv.ts';
+import { chunkKey, type ModelManifest, type StoredFile } from './manifest.ts';
+import { modelStoreGet } from './model-store.ts';
+
+async function readChunk(kv: KvStore, manifest: ModelManifest, file: StoredFile, index: number): Promise<Uint8Array> {
+  const value = await kv.get<Uint8Array>(chunkKey(manifest.id, file.name, index));
+  const expected = index < file.chunks - 1 ? manifest.chunkBytes : file.size - index * manifest.chunkBytes;
+  if (!(value instanceof Uint8Array) || value.byteLength !== expected) {
+    throw new StoreError(`store: chunk ${index} of '${file.name}' in '${manifest.id}' is missing or has the wrong size (re-verify or delete the model)`);
+  }
+  return value;
+}
+
+function storedFileSource(kv: KvStore, manifest: ModelManifest, file: StoredFile, onRead?: (n: number) => void): ByteSource {
+  let cached: { index: number; bytes: Uint8Array } | undefined;
+  const chunk = async (index: number) => {
+    if (cached?.index !== index) cached = { index, bytes: await readChunk(kv, manifest, file, index) };
+    return cached.bytes;
+  };
+  const name = `${manifest.id}/${file.name}`;
+  return {
+    size: file.size,
+    name,
+    async read(offset, length) {
+      if (offset < 0 || length < 0 || offset + length > file.size) {
+        throw new RangeError(`${name}: read [${offset}, ${offset + length}) is outside [0, ${file.size})`);
+      }
+      const out = new Uint8Array(length);
+      let at = 0;
+      while (at < length) {
+        const pos = offset + at;
+        const index = Math.floor(pos / manifest.chunkBytes);
+        const bytes = await chunk(index);
+        const start = pos - index * manifest.chunkBytes;
+        const take = Math.min(length - at, bytes.byteLength - start);
+        out.set(bytes.subarray(start, start + take), at);
+        at += take;
+      }
+      onRead?.(length);
+      return out;
+    },
+  };
+}
+
+/** A FileSet over a stored model; optional typed progress (fromCache: true) as bytes are read. */
+export function modelStoreFileSet(kv: KvStore, manifest: ModelManifest, onProgress?: OnLoadProgress): FileSet {
+  let totalDone = 0;
+  return {
+    name: manifest.title,
+    async list() { return manifest.files.map((f) => f.name).sort(); },
+    async open(fileName) {
+      const file = manifest.files.find((f) => f.name === fileName);
+      if (!file) throw new StoreError(`store: model '${manifest.id}' has no file '${fileName}'`);
+      let bytesDone = 0;
+      return storedFileSource(kv, manifest, file, (n) => {
+        bytesDone = Math.min(file.size, bytesDone + n);
+        totalDone = Math.min(manifest.totalBytes, totalDone + n);
+        onProgress?.({ phase: 'reading', file: fileName, bytesDone, bytesTotal: file.size, fromCache: true, totalDone, totalBytes: manifest.totalBytes });
+      });
+    },
+  };
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  problems: string[];
+}
+
+/** Reads every chunk back: presence, sizes, and sha256 where the manifest has one. */
+export async function modelStoreVerify(kv: KvStore, id: string, onProgress?: OnLoadProgress): Promise<VerifyResult> {
+  const manifest = await modelStoreGet(kv, id);
+  if (!manifest) return { ok: false, problems: [`store: no model '${id}'`] };
+  const problems: string[] = [];
+  let totalDone = 0;
+  for (const file of manifest.files) {
+    const hasher = new Sha256();
+    let bytesDone = 0;
+    try {
+      for (let i = 0; i < file.chunks; i++) {
+        const bytes = await readChunk(kv, manifest, file, i);
+        hasher.update(bytes);
+        bytesDone += bytes.byteLength;
+        totalDone += bytes.byteLength;
+        onProgress?.({ phase: 'verifying', file: file.name, bytesDone, bytesTotal: file.size, fromCache: true, totalDone, totalBytes: manifest.totalBytes });
+      }
+      const digest = hasher.hex();
+      if (file.sha256 && digest !== file.sha256) problems.push(`store: '${file.name}' sha256 ${digest} differs from the expected ${file.sha256}`);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  return { ok: problems.length === 0, problems };
+}
+
+export interface StorageEstimate {
+  usage?: number;
+  quota?: number;
+  persisted?: boolean;
+}
+
+/** navigator.storage, when the platform has it (a worker or a page). */
+export async function modelStoreEstimate(): Promise<StorageEstimate> {
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  if (!storage?.estimate) return {};
+  const { usage, quota } = await storage.estimate();
+  const persisted = storage.persisted ? await storage.persisted() : undefined;
+  return { usage, quota, persisted };
+}
+
+export async function modelStoreRequestPersist(): Promise<boolean> {
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  return storage?.persist ? storage.persist() : false;
+}
