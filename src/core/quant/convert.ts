@@ -1,0 +1,89 @@
+/**
+ * Whole-tensor dequantize/quantize for every DType, plus the scalar float conversions
+ * (re-exported from float-bits.ts: f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, all RNE).
+ */
+import { FormatError } from '../errors.ts';
+import type { DType, RawTensor } from '../tensor.ts';
+import { numel } from '../tensor.ts';
+import { DTYPE_TRAITS, tensorByteLength } from './dtype-traits.ts';
+import { dequantizeQ8_0, quantizeQ8_0 } from './q8_0.ts';
+import { dequantizeQ4_0, quantizeQ4_0 } from './q4_0.ts';
+import { bf16ToF32, f32ToBf16, f32ToF16, f16ToF32 } from './float-bits.ts';
+
+export { bf16ToF32, f32ToBf16, f32ToF16, f16ToF32, f32Bits, f32FromBits } from './float-bits.ts';
+
+let f16Table: Float32Array | undefined;
+/** All 65536 halves as f32 (256 KiB, built on first use; a pure cache). */
+function f16LookupTable(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16ToF32(h);
+  }
+  return f16Table;
+}
+
+function viewOf(data: Uint8Array): DataView {
+  return new DataView(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function elementsToF32(dtype: DType, data: Uint8Array, count: number): Float32Array {
+  const out = new Float32Array(count);
+  const view = viewOf(data);
+  switch (dtype) {
+    case 'f32': for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true); break;
+    case 'f16': {
+      const table = f16LookupTable();
+      for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, true)]!;
+      break;
+    }
+    case 'bf16': for (let i = 0; i < count; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true)); break;
+    case 'i8': for (let i = 0; i < count; i++) out[i] = view.getInt8(i); break;
+    case 'u8': for (let i = 0; i < count; i++) out[i] = view.getUint8(i); break;
+    case 'i32': for (let i = 0; i < count; i++) out[i] = view.getInt32(i * 4, true); break;
+    case 'i64': for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(i * 8, true)); break;
+    case 'q8_0': return dequantizeQ8_0(data, count);
+    case 'q4_0': return dequantizeQ4_0(data, count);
+    default: { const never: never = dtype; throw new FormatError(`tensor: unknown dtype ${String(never)}`); }
+  }
+  return out;
+}
+
+/** Any tensor → f32 values in the same (row-major) order. */
+export function dequantize(t: RawTensor): Float32Array {
+  const expected = tensorByteLength(t.dtype, t.shape);
+  if (t.data.byteLength !== expected) {
+    throw new FormatError(`tensor '${t.name}': ${t.data.byteLength} bytes, but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`);
+  }
+  return elementsToF32(t.dtype, t.data, numel(t.shape));
+}
+
+function floatsToBytes(dtype: 'f32' | 'f16' | 'bf16', values: Float32Array): Uint8Array {
+  const out = new Uint8Array(values.length * DTYPE_TRAITS[dtype].bytesPerBlock);
+  const view = viewOf(out);
+  for (let i = 0; i < values.length; i++) {
+    if (dtype === 'f32') view.setFloat32(i * 4, values[i]!, true);
+    else view.setUint16(i * 2, dtype === 'f16' ? f32ToF16(values[i]!) : f32ToBf16(values[i]!), true);
+  }
+  return out;
+}
+
+/**
+ * f32 values → a tensor of a float or quantized dtype (q8_0/q4_0 bit-exact with ggml's
+ * reference quantizers). Quantized dtypes need the last dim to be a multiple of 32.
+ */
+export function quantize(name: string, values: Float32Array, shape: number[], dtype: DType): RawTensor {
+  if (values.length !== numel(shape)) {
+    throw new FormatError(`tensor '${name}': ${values.length} values do not fill shape [${shape.join(', ')}]`);
+  }
+  tensorByteLength(dtype, shape); // validates block alignment of the row length
+  let data: Uint8Array;
+  switch (dtype) {
+    case 'f32': case 'f16': case 'bf16': data = floatsToBytes(dtype, values); break;
+    case 'q8_0': data = quantizeQ8_0(values); break;
+    case 'q4_0': data = quantizeQ4_0(values); break;
+    case 'i8': case 'u8': case 'i32': case 'i64':
+      throw new FormatError(`tensor '${name}': cannot quantize floats to integer dtype ${dtype}`);
+    default: { const never: never = dtype; throw new FormatError(`tensor '${name}': unknown dtype ${String(never)}`); }
+  }
+  return { name, dtype, shape: [...shape], data };
+}

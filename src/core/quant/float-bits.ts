@@ -1,0 +1,66 @@
+/**
+ * Scalar float conversions on bit patterns. f32 → f16 and f32 → bf16 round to nearest,
+ * ties to even (RNE), like ggml's GGML_FP32_TO_FP16 (F16C `_cvtss_sh`, mode 0) and torch's
+ * `.to(bfloat16)`. NaN stays a quiet NaN with its sign; overflow becomes ±Inf; f16
+ * subnormals are produced exactly.
+ */
+
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
+export function f32Bits(value: number): number {
+  scratchF32[0] = value;
+  return scratchU32[0]!;
+}
+
+export function f32FromBits(bits: number): number {
+  scratchU32[0] = bits >>> 0;
+  return scratchF32[0]!;
+}
+
+/** IEEE half (bit pattern) → number. Exact. */
+export function f16ToF32(half: number): number {
+  const sign = half & 0x8000 ? -1 : 1;
+  const exponent = (half >>> 10) & 0x1f;
+  const mantissa = half & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24; // zero or subnormal
+  if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+/** number (rounded to f32 first) → IEEE half bit pattern, round-to-nearest-even. */
+export function f32ToF16(value: number): number {
+  const bits = f32Bits(value);
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent8 = (bits >>> 23) & 0xff;
+  const mantissa23 = bits & 0x7fffff;
+  if (exponent8 === 0xff) return sign | (mantissa23 ? 0x7e00 : 0x7c00);
+  const exponent5 = exponent8 - 127 + 15;
+  if (exponent5 >= 0x1f) return sign | 0x7c00; // overflow → Inf
+  if (exponent5 >= 1) {
+    let half = (exponent5 << 10) | (mantissa23 >>> 13);
+    const rest = mantissa23 & 0x1fff; // 13 dropped bits; halfway = 0x1000
+    if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // carry may reach Inf: correct
+    return sign | half;
+  }
+  if (exponent5 < -10) return sign; // below half of the smallest subnormal: ±0
+  const significand24 = mantissa23 | 0x800000;
+  const shift = 14 - exponent5; // 14..24
+  let half = significand24 >>> shift;
+  const rest = significand24 & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  if (rest > halfway || (rest === halfway && half & 1)) half++;
+  return sign | half;
+}
+
+/** bfloat16 (bit pattern) → number. Exact. */
+export function bf16ToF32(value: number): number {
+  return f32FromBits((value & 0xffff) << 16);
+}
+
+/** number (rounded to f32 first) → bfloat16 bit pattern, round-to-nearest-even. */
+export function f32ToBf16(value: number): number {
+  const bits = f32Bits(value);
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff; // quiet NaN
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
