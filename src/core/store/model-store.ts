@@ -6,6 +6,7 @@
 import { StoreError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
 import type { KvStore } from './kv.ts';
+import { Sha256 } from '../hub/sha256.ts';
 import {
   chunkCount, chunkKey, chunkPrefix, DEFAULT_CHUNK_BYTES, manifestKey, migrateManifest, migratePending,
   MODEL_STORE_SCHEMA_VERSION, pendingKey,
@@ -81,6 +82,8 @@ export interface ModelWriter {
   /** Bytes of `file` already safely stored (a whole number of chunks): resume from here. */
   resumeOffset(file: string): number;
   isComplete(file: string): boolean;
+  /** sha256 (hex) of the bytes stored so far for a complete file, read back from the store. */
+  hashFile(file: string): Promise<string>;
   /** A sink that continues `file` at resumeOffset(file). close() checks the size. */
   openFile(file: string): ByteSink;
   /** Checks every file is complete, then writes the manifest (the last write). */
@@ -126,6 +129,16 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
     id: pending.id,
     resumeOffset: (name) => { const f = fileOf(name); return f.complete ? f.size : f.chunksDone * pending.chunkBytes; },
     isComplete: (name) => fileOf(name).complete,
+    async hashFile(name) {
+      const f = fileOf(name);
+      const hasher = new Sha256();
+      for (let i = 0; i < f.chunksDone; i++) {
+        const bytes = await kv.get<Uint8Array>(chunkKey(pending.id, f.name, i));
+        if (!(bytes instanceof Uint8Array)) throw new StoreError(`store: chunk ${i} of '${f.name}' in '${pending.id}' is missing`);
+        hasher.update(bytes);
+      }
+      return hasher.hex();
+    },
     openFile: (name) => chunkedSink(kv, pending, fileOf(name), savePending),
     async commit(notes) {
       const files: StoredFile[] = [];

@@ -1,0 +1,143 @@
+/**
+ * Hugging Face–layout downloads (DESIGN.md hub/): `<hub>/<org>/<name>/resolve/<rev>/<file>`,
+ * file lists with sizes (and LFS sha256) from `<hub>/api/models/<repo>/tree/<rev>`, HTTP
+ * Range resume into the model store, size and sha256 checks. Pure TS: fetch is injected;
+ * every response is checked for `ok` and content-type; failures are never cached; every
+ * error names the URL.
+ */
+import { CancelledError, HubError } from '../errors.ts';
+import type { ByteSink } from '../io/byte-source.ts';
+
+export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
+
+export const DEFAULT_HUB_BASE_URL = 'https://huggingface.co';
+
+export interface HubRepoRef {
+  baseUrl: string;
+  /** `org/name`. */
+  repo: string;
+  rev: string;
+}
+
+export interface HubFileInfo {
+  name: string;
+  size: number;
+  /** LFS oid (sha256, lowercase hex) when the hub reports one. */
+  sha256?: string;
+}
+
+const REPO_PATTERN = /^[\w.-]+\/[\w.-]+$/;
+
+/** Accepts `org/name`, `org/name@rev`, or a URL to the repo, its tree or one of its files. */
+export function hubParseRepoRef(input: string, defaultBaseUrl: string): HubRepoRef {
+  const text = input.trim();
+  if (!/^https?:\/\//.test(text)) {
+    const [repo, rev = 'main'] = text.split('@');
+    if (!REPO_PATTERN.test(repo)) throw new HubError(`hub: '${input}' is not 'org/name' or a URL`);
+    return { baseUrl: defaultBaseUrl.replace(/\/+$/, ''), repo, rev };
+  }
+  const url = new URL(text);
+  const parts = url.pathname.split('/').filter(Boolean);
+  const marker = parts.findIndex((p) => p === 'resolve' || p === 'tree' || p === 'blob');
+  const end = marker >= 2 ? marker : parts.length;
+  if (end < 2) throw new HubError(`hub: URL '${input}' does not name an org/name repository`);
+  const repo = `${parts[end - 2]}/${parts[end - 1]}`;
+  const prefix = parts.slice(0, end - 2).join('/');
+  const rev = marker >= 2 && parts[marker + 1] ? decodeURIComponent(parts[marker + 1]) : 'main';
+  return { baseUrl: `${url.origin}${prefix ? `/${prefix}` : ''}`, repo, rev };
+}
+
+export function hubFileUrl(ref: HubRepoRef, file: string): string {
+  return `${ref.baseUrl}/${ref.repo}/resolve/${encodeURIComponent(ref.rev)}/${file.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+export function hubTreeUrl(ref: HubRepoRef): string {
+  return `${ref.baseUrl}/api/models/${ref.repo}/tree/${encodeURIComponent(ref.rev)}`;
+}
+
+async function checkedFetch(fetchFn: FetchFn, url: string, init?: RequestInit): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetchFn(url, { ...init, cache: 'no-store' });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw new CancelledError(`hub: download of ${url} paused`);
+    throw new HubError(`hub: fetching ${url} failed: ${(e as Error).message}`);
+  }
+  if (!res.ok) throw new HubError(`hub: ${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+  const type = res.headers.get('content-type') ?? '';
+  if (/text\/html/i.test(type)) throw new HubError(`hub: ${url} answered an HTML page (content-type ${type}), not a model file`);
+  return res;
+}
+
+interface TreeEntry { type?: string; path?: string; size?: number; lfs?: { oid?: string; size?: number } }
+
+/** Lists the repo's files with sizes; the tree API answer is validated entry by entry. */
+export async function hubListFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<HubFileInfo[]> {
+  const url = hubTreeUrl(ref);
+  const res = await checkedFetch(fetchFn, url);
+  let entries: unknown;
+  try { entries = await res.json(); } catch { throw new HubError(`hub: ${url} did not answer JSON`); }
+  if (!Array.isArray(entries)) throw new HubError(`hub: ${url} did not answer a list of files`);
+  const out: HubFileInfo[] = [];
+  for (const entry of entries as TreeEntry[]) {
+    if (entry.type !== 'file' || typeof entry.path !== 'string') continue;
+    const size = entry.lfs?.size ?? entry.size;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new HubError(`hub: ${url} lists '${entry.path}' without a valid size`);
+    const sha = entry.lfs?.oid;
+    out.push({ name: entry.path, size, sha256: typeof sha === 'string' && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined });
+  }
+  return out;
+}
+
+const MODEL_FILE = /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|README\.md|mergekit_moe_config\.yml|.*\.safetensors|model\.safetensors\.index\.json)$/;
+
+/** The files a Studio model needs (config, tokenizer, safetensors); skips .bin/.gguf/.onnx copies. */
+export function hubSelectModelFiles(files: HubFileInfo[]): HubFileInfo[] {
+  return files.filter((f) => MODEL_FILE.test(f.name));
+}
+
+export interface DownloadFileOptions {
+  /** Bytes already stored; a Range request continues from here. */
+  offset: number;
+  size: number;
+  signal?: AbortSignal;
+  onBytes?: (bytesDone: number) => void;
+}
+
+/** Streams `url` from `offset` into `sink`; checks Range handling and the final size. */
+export async function hubDownloadFile(fetchFn: FetchFn, url: string, sink: ByteSink, options: DownloadFileOptions): Promise<void> {
+  const { offset, size } = options;
+  const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+  const res = await checkedFetch(fetchFn, url, { headers, signal: options.signal });
+  let skip = 0;
+  if (offset > 0 && res.status === 206) {
+    const range = res.headers.get('content-range');
+    const start = range ? Number(/bytes (\d+)-/.exec(range)?.[1]) : NaN;
+    if (start !== offset) throw new HubError(`hub: ${url} answered Content-Range '${range}' for a request from byte ${offset}`);
+  } else if (offset > 0) {
+    skip = offset; // the server ignored Range: drop the bytes we already have
+  }
+  if (!res.body) throw new HubError(`hub: ${url} answered no body`);
+  const reader = res.body.getReader();
+  let done = offset;
+  try {
+    for (;;) {
+      const { value, done: end } = await reader.read();
+      if (end) break;
+      let bytes = value;
+      if (skip > 0) { const drop = Math.min(skip, bytes.byteLength); skip -= drop; bytes = bytes.subarray(drop); }
+      if (bytes.byteLength === 0) continue;
+      if (done + bytes.byteLength > size) throw new HubError(`hub: ${url} sent more than the listed ${size} bytes`);
+      await sink.write(bytes);
+      done += bytes.byteLength;
+      options.onBytes?.(done);
+    }
+  } catch (e) {
+    if ((e as Error).name === 'AbortError' || options.signal?.aborted) throw new CancelledError(`hub: download of ${url} paused at byte ${done}`);
+    throw e;
+  } finally {
+    reader.releaseLock();
+  }
+  if (done !== size) throw new HubError(`hub: ${url} ended at byte ${done}, expected ${size}`);
+  await sink.close();
+}
