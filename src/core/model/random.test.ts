@@ -62,3 +62,16 @@ describe('random models', () => {
     expect(norm.some((x) => x !== 1)).toBe(true);
   });
 });
+
+describe('random models in storage dtypes', () => {
+  it.each(['f16', 'bf16', 'q8_0', 'q4_0'] as const)('%s: matrices use the dtype, norms stay f32', (dtype) => {
+    const w = randomModelWeights(tinyMoeSpec({ hidden: 64, heads: 8, intermediate: 96, moe: { experts: 3, topK: 2, normTopK: true, expertIntermediate: 32 } }), 2, dtype);
+    expect(w.embed.dtype).toBe(dtype);
+    expect(w.layers[0].moe!.experts[2].down.dtype).toBe(dtype);
+    expect(w.layers[0].attnNorm.dtype).toBe('f32');
+  });
+
+  it('quantized dtypes reject an inner dim that is not a multiple of 32, naming the tensor', () => {
+    expect(() => randomModelWeights(tinyDenseSpec(), 1, 'q8_0')).toThrow(/embed_tokens.*48 is not a multiple of 32/);
+  });
+});

@@ -19,6 +19,7 @@ import { ConfigError } from '../errors.ts';
 import type { DType, RawTensor } from '../tensor.ts';
 import type { ModelSpec, MoeSpec } from './spec.ts';
 import type { LayerWeights, MlpWeights, ModelWeights, MoeWeights } from './weights.ts';
+import { quantize } from '../quant/convert.ts';
 
 // ----------------------------------------------------------------------------
 // Seeded PRNG (mulberry32) and normal samples (Box–Muller)
@@ -75,8 +76,7 @@ function storeAs(name: string, shape: number[], values: Float32Array, dtype: DTy
   if ((dtype === 'q8_0' || dtype === 'q4_0') && inner % 32 !== 0) {
     throw new ConfigError(`random model: tensor '${name}' inner dim ${inner} is not a multiple of 32 for ${dtype}`);
   }
-  // TODO(B2): switch to A's quant/convert.ts quantize() once it is committed.
-  throw new ConfigError(`random model: dtype ${dtype} for '${name}' is not supported yet (f32 only)`);
+  return quantize(name, values, shape, dtype);
 }
 
 interface Draw {

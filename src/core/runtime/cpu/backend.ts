@@ -1,0 +1,78 @@
+/**
+ * cpuBackend: the readable f32 reference Backend. createSession dequantizes every weight to
+ * f32 once, then forward() runs tokens one at a time through forwardToken (prefill is just
+ * a loop: the reference has no batching tricks).
+ */
+import { ConfigError } from '../../errors.ts';
+import type { ModelWeights } from '../../model/weights.ts';
+import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
+import { validateRoutingOverrides } from '../routing.ts';
+import { createRunState, forwardToken, type RunState } from './forward.ts';
+import { dequantizeModel, type ModelF32 } from './model-f32.ts';
+
+class CpuSession implements Session {
+  readonly backend = 'cpu' as const;
+  private cachedTokens = 0;
+  private disposed = false;
+
+  constructor(private readonly model: ModelF32, private readonly state: RunState) {}
+
+  get position(): number { return this.cachedTokens; }
+  get maxContext(): number { return this.state.maxContext; }
+
+  async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
+    this.checkRequest(tokenIds, options);
+    const routing: TokenRouting[] = [];
+    let layerInputs: Float32Array[] | undefined;
+    for (let i = 0; i < tokenIds.length; i++) {
+      const isLast = i === tokenIds.length - 1;
+      const inputs = options.captureLayerInputs && isLast ? new Array<Float32Array>(this.model.spec.layers) : undefined;
+      const layers = forwardToken(this.model, this.state, tokenIds[i], this.cachedTokens, {
+        routing: options.routing, layerInputs: inputs,
+      });
+      this.cachedTokens++;
+      if (options.trace) routing.push({ layers });
+      if (inputs) layerInputs = inputs;
+    }
+    const result: ForwardResult = { logits: this.state.logits.slice() };
+    if (options.trace) result.routing = routing;
+    if (layerInputs) result.layerInputs = layerInputs;
+    return result;
+  }
+
+  truncate(position: number): void {
+    if (!Number.isInteger(position) || position < 0 || position > this.cachedTokens) {
+      throw new ConfigError(`cpu: truncate(${position}) outside [0, ${this.cachedTokens}]`);
+    }
+    this.cachedTokens = position; // rows ≥ position are overwritten by the next forward
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.state.keyCache.length = 0;
+    this.state.valueCache.length = 0;
+  }
+
+  private checkRequest(tokenIds: number[], options: ForwardOptions): void {
+    if (this.disposed) throw new ConfigError('cpu: session used after dispose()');
+    if (tokenIds.length === 0) throw new ConfigError('cpu: forward() needs at least one token');
+    const { vocab } = this.model.spec;
+    for (const id of tokenIds) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new ConfigError(`cpu: token id ${id} outside [0, ${vocab})`);
+    }
+    if (this.cachedTokens + tokenIds.length > this.state.maxContext) {
+      throw new ConfigError(`cpu: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.state.maxContext}`);
+    }
+    if (options.routing && this.model.spec.moe) validateRoutingOverrides(options.routing, this.model.spec.moe);
+  }
+}
+
+export const cpuBackend: Backend = {
+  name: 'cpu',
+  async createSession(weights: ModelWeights, options: { maxContext?: number } = {}): Promise<Session> {
+    const maxContext = options.maxContext ?? weights.spec.contextLength;
+    if (!Number.isInteger(maxContext) || maxContext < 1) throw new ConfigError(`cpu: maxContext ${maxContext} must be a positive integer`);
+    const model = dequantizeModel(weights);
+    return new CpuSession(model, createRunState(model, maxContext));
+  },
+};

@@ -1,0 +1,116 @@
+/**
+ * The CPU reference's view of a model: every weight dequantized once to f32 (on session
+ * creation), with its shape checked against the ModelSpec so a mismatched checkpoint fails
+ * here with a message naming the tensor, not later with an index out of range.
+ */
+import { ConfigError } from '../../errors.ts';
+import type { ModelSpec } from '../../model/spec.ts';
+import type { MlpWeights, ModelWeights } from '../../model/weights.ts';
+import type { RawTensor } from '../../tensor.ts';
+import { dequantize } from '../../quant/convert.ts';
+
+export interface MlpF32 {
+  gate: Float32Array; // [intermediate, hidden]
+  up: Float32Array;   // [intermediate, hidden]
+  down: Float32Array; // [hidden, intermediate]
+  intermediate: number;
+}
+
+export interface MoeF32 {
+  router: Float32Array;       // [experts, hidden]
+  experts: MlpF32[];          // [experts]
+  shared?: MlpF32;
+  sharedGate?: Float32Array;  // [hidden]
+}
+
+export interface LayerF32 {
+  attnNorm: Float32Array; // [hidden]
+  wq: Float32Array;       // [heads*headDim, hidden]
+  wk: Float32Array;       // [kvHeads*headDim, hidden]
+  wv: Float32Array;       // [kvHeads*headDim, hidden]
+  wo: Float32Array;       // [hidden, heads*headDim]
+  bq?: Float32Array;      // [heads*headDim]
+  bk?: Float32Array;      // [kvHeads*headDim]
+  bv?: Float32Array;      // [kvHeads*headDim]
+  ffnNorm: Float32Array;  // [hidden]
+  mlp?: MlpF32;
+  moe?: MoeF32;
+}
+
+export interface ModelF32 {
+  spec: ModelSpec;
+  embed: Float32Array;    // [vocab, hidden]
+  layers: LayerF32[];     // [layers]
+  finalNorm: Float32Array;// [hidden]
+  lmHead: Float32Array;   // [vocab, hidden]  (the embed array itself when tied)
+}
+
+/** Dequantizes `t` after checking its shape is `expected`. */
+function f32Of(t: RawTensor | undefined, expected: number[], role: string): Float32Array {
+  if (!t) throw new ConfigError(`cpu: model has no ${role} tensor (expected [${expected.join(', ')}])`);
+  const same = t.shape.length === expected.length && t.shape.every((d, i) => d === expected[i]);
+  // A [n] vector may also arrive as [1, n] (e.g. shared_expert_gate).
+  const sameCount = t.shape.reduce((a, b) => a * b, 1) === expected.reduce((a, b) => a * b, 1);
+  if (!same && !(expected.length === 1 && sameCount)) {
+    throw new ConfigError(`cpu: tensor '${t.name}' (${role}) has shape [${t.shape.join(', ')}], expected [${expected.join(', ')}]`);
+  }
+  return dequantize(t);
+}
+
+function mlpOf(m: MlpWeights | undefined, hidden: number, intermediate: number, role: string): MlpF32 {
+  if (!m) throw new ConfigError(`cpu: model has no ${role}`);
+  return {
+    gate: f32Of(m.gate, [intermediate, hidden], `${role}.gate`),
+    up: f32Of(m.up, [intermediate, hidden], `${role}.up`),
+    down: f32Of(m.down, [hidden, intermediate], `${role}.down`),
+    intermediate,
+  };
+}
+
+function optionalF32(t: RawTensor | undefined, expected: number[], role: string): Float32Array | undefined {
+  return t ? f32Of(t, expected, role) : undefined;
+}
+
+/** ModelWeights (any storage dtype) → f32 arrays, shapes checked against the spec. */
+export function dequantizeModel(weights: ModelWeights): ModelF32 {
+  const spec = weights.spec;
+  const { hidden, vocab, heads, kvHeads, headDim } = spec;
+  const qDim = heads * headDim;
+  const kvDim = kvHeads * headDim;
+  if (weights.layers.length !== spec.layers) {
+    throw new ConfigError(`cpu: model has ${weights.layers.length} layers, spec says ${spec.layers}`);
+  }
+  const layers = weights.layers.map((l, i): LayerF32 => {
+    const p = `layer ${i}`;
+    const layer: LayerF32 = {
+      attnNorm: f32Of(l.attnNorm, [hidden], `${p} attnNorm`),
+      wq: f32Of(l.wq, [qDim, hidden], `${p} wq`),
+      wk: f32Of(l.wk, [kvDim, hidden], `${p} wk`),
+      wv: f32Of(l.wv, [kvDim, hidden], `${p} wv`),
+      wo: f32Of(l.wo, [hidden, qDim], `${p} wo`),
+      bq: optionalF32(l.bq, [qDim], `${p} bq`),
+      bk: optionalF32(l.bk, [kvDim], `${p} bk`),
+      bv: optionalF32(l.bv, [kvDim], `${p} bv`),
+      ffnNorm: f32Of(l.ffnNorm, [hidden], `${p} ffnNorm`),
+    };
+    if (spec.moe) {
+      const moe = spec.moe;
+      if (!l.moe) throw new ConfigError(`cpu: ${p} has no MoE block but the spec has ${moe.experts} experts`);
+      if (l.moe.experts.length !== moe.experts) {
+        throw new ConfigError(`cpu: ${p} has ${l.moe.experts.length} experts, spec says ${moe.experts}`);
+      }
+      layer.moe = {
+        router: f32Of(l.moe.router, [moe.experts, hidden], `${p} router`),
+        experts: l.moe.experts.map((e, j) => mlpOf(e, hidden, moe.expertIntermediate, `${p} expert ${j}`)),
+        shared: moe.sharedExpert ? mlpOf(l.moe.shared, hidden, moe.sharedExpert.intermediate, `${p} shared expert`) : undefined,
+        sharedGate: moe.sharedExpert?.gated ? f32Of(l.moe.sharedGate, [hidden], `${p} sharedGate`) : undefined,
+      };
+    } else {
+      layer.mlp = mlpOf(l.mlp, hidden, spec.intermediate, `${p} mlp`);
+    }
+    return layer;
+  });
+  const embed = f32Of(weights.embed, [vocab, hidden], 'embed');
+  const lmHead = spec.tieEmbeddings ? embed : f32Of(weights.lmHead, [vocab, hidden], 'lmHead');
+  return { spec, embed, layers, finalNorm: f32Of(weights.finalNorm, [hidden], 'finalNorm'), lmHead };
+}
