@@ -94,7 +94,7 @@ describe('hub', () => {
     expect(await modelStoreList(kv)).toEqual([]);
     expect((await modelStoreListPending(kv)).map((p) => p.id)).toEqual(['x']);
     // Vite answers a missing path with its SPA index.html, like a misconfigured hub would.
-    await expect(hubListFiles(serverFetch, hubParseRepoRef('org/missing', BASE))).rejects.toThrow(/api\/models\/org\/missing\/tree\/main\.json answered an HTML page/);
+    await expect(hubListFiles(serverFetch, hubParseRepoRef('org/missing', BASE))).rejects.toThrow(/api\/models\/org\/missing\/tree\/main answered an HTML page/);
     const gone: FetchFn = async () => new Response('nope', { status: 404, statusText: 'Not Found' });
     await expect(hubListFiles(gone, hubParseRepoRef('org/gone', BASE))).rejects.toThrow(/api\/models\/org\/gone\/tree\/main answered HTTP 404 Not Found/);
   });
