@@ -1,0 +1,70 @@
+/**
+ * Test helper (not used by the app): tiny dense HF model folders in memory — config.json,
+ * model.safetensors from B2's seeded randomModelWeights, and the testing byte-level BPE
+ * tokenizer (BOS = <|endoftext|>, so prompts get a BOS) — and a resolver over them.
+ */
+import { writeSafetensors } from '../formats/safetensors.ts';
+import { MemorySink, memoryFileSet, type FileSet } from '../io/byte-source.ts';
+import { hfTensorEntries, weightForRole } from '../model/hf-tensors.ts';
+import { LLAMA_NAMES } from '../model/names-llama.ts';
+import { randomModelWeights, tinyDenseSpec } from '../model/random.ts';
+import type { ModelSpec } from '../model/spec.ts';
+import type { ModelWeights } from '../model/weights.ts';
+import type { DType } from '../tensor.ts';
+import { buildTestingBpeTokenizer } from '../tokenizer/hf-testing-bpe.ts';
+import { formatModelReference } from '../formats/mergekit-yaml.ts';
+import type { ModelResolver } from './sources.ts';
+
+const TOKENIZER = buildTestingBpeTokenizer();
+const TOKENIZER_CONFIG = { ...TOKENIZER.tokenizerConfig, bos_token: '<|endoftext|>' };
+/** Ids of the testing tokenizer: every model built here has exactly this vocab. */
+export const TESTING_VOCAB = Object.keys(TOKENIZER.tokenizerJson.model.vocab as Record<string, number>).length;
+
+const TORCH_NAMES: Partial<Record<DType, string>> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };
+
+export function testingDenseSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
+  return tinyDenseSpec({ vocab: TESTING_VOCAB, contextLength: 128, ...overrides });
+}
+
+export function hfConfigFor(spec: ModelSpec, dtype: DType, modelType: string = spec.arch): Record<string, unknown> {
+  return {
+    architectures: [modelType === 'qwen2' ? 'Qwen2ForCausalLM' : modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
+    model_type: modelType, hidden_act: 'silu',
+    hidden_size: spec.hidden, intermediate_size: spec.intermediate, num_hidden_layers: spec.layers,
+    num_attention_heads: spec.heads, num_key_value_heads: spec.kvHeads, vocab_size: spec.vocab,
+    max_position_embeddings: spec.contextLength, rms_norm_eps: spec.rmsEps, rope_theta: spec.ropeTheta,
+    tie_word_embeddings: spec.tieEmbeddings, bos_token_id: spec.bosTokenId, eos_token_id: spec.eosTokenIds?.[0],
+    torch_dtype: TORCH_NAMES[dtype] ?? 'float32',
+  };
+}
+
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+/** An HF folder (in memory) holding `weights` plus the testing tokenizer. */
+export async function hfFolderFor(weights: ModelWeights, name: string, dtype: DType, configOverrides: Record<string, unknown> = {}): Promise<FileSet> {
+  const entries = hfTensorEntries(weights.spec, LLAMA_NAMES);
+  const tensors = new Map(entries.map((e) => [e.name, weightForRole(weights, e.role)]));
+  const sink = new MemorySink();
+  await writeSafetensors(sink, entries.map((e) => ({ name: e.name, dtype: tensors.get(e.name)!.dtype, shape: e.shape })), async (n) => tensors.get(n)!.data);
+  return memoryFileSet({
+    'config.json': json({ ...hfConfigFor(weights.spec, dtype), ...configOverrides }),
+    'model.safetensors': sink.bytes(),
+    'tokenizer.json': json(TOKENIZER.tokenizerJson),
+    'tokenizer_config.json': json(TOKENIZER_CONFIG),
+  }, name);
+}
+
+/** A random dense model folder (seeded). */
+export async function randomHfFolder(name: string, seed: number, spec = testingDenseSpec(), dtype: DType = 'f32', configOverrides: Record<string, unknown> = {}): Promise<{ files: FileSet; weights: ModelWeights }> {
+  const weights = randomModelWeights(spec, seed, dtype);
+  return { files: await hfFolderFor(weights, name, dtype, configOverrides), weights };
+}
+
+/** Resolves `org/name` references against a map of folders. */
+export function mapResolver(folders: Record<string, FileSet>): ModelResolver {
+  return async (ref) => {
+    const files = folders[formatModelReference(ref)];
+    if (!files) throw new Error(`testing resolver: no model '${formatModelReference(ref)}'`);
+    return files;
+  };
+}
