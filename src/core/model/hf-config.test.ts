@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.ts';
+import { parseHfConfig } from './hf-config.ts';
+import { hfConfigFromSpec } from './hf-config-write.ts';
+
+/** A minimal valid config of each architecture; tests override single keys. */
+const LLAMA = {
+  model_type: 'llama', hidden_size: 64, intermediate_size: 176, num_hidden_layers: 3,
+  num_attention_heads: 4, vocab_size: 97,
+};
+const MIXTRAL = { ...LLAMA, model_type: 'mixtral', num_local_experts: 4 };
+const QWEN2_MOE = {
+  ...LLAMA, model_type: 'qwen2_moe', num_experts: 6, moe_intermediate_size: 40, shared_expert_intermediate_size: 88,
+};
+
+function configError(json: unknown): string {
+  try {
+    parseHfConfig(json);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseHfConfig: values and defaults', () => {
+  it('reads the required sizes', () => {
+    const spec = parseHfConfig(LLAMA);
+    expect([spec.arch, spec.hidden, spec.intermediate, spec.layers, spec.heads, spec.vocab]).toEqual(['llama', 64, 176, 3, 4, 97]);
+    expect(spec.ropeStyle).toBe('half');
+    expect(spec.moe).toBeUndefined();
+  });
+
+  it('defaults num_key_value_heads to num_attention_heads (MHA), and reads GQA', () => {
+    expect(parseHfConfig(LLAMA).kvHeads).toBe(4);
+    expect(parseHfConfig({ ...LLAMA, num_key_value_heads: null }).kvHeads).toBe(4);
+    expect(parseHfConfig({ ...LLAMA, num_key_value_heads: 2 }).kvHeads).toBe(2);
+  });
+
+  it('defaults head_dim to hidden/heads and honours an explicit head_dim', () => {
+    expect(parseHfConfig(LLAMA).headDim).toBe(16);
+    expect(parseHfConfig({ ...LLAMA, head_dim: 24 }).headDim).toBe(24);
+  });
+
+  it('defaults tie_word_embeddings to false, as transformers does', () => {
+    expect(parseHfConfig(LLAMA).tieEmbeddings).toBe(false);
+    expect(parseHfConfig({ ...LLAMA, tie_word_embeddings: true }).tieEmbeddings).toBe(true);
+  });
+
+  it('uses per-architecture rope_theta / rms_norm_eps defaults and explicit values', () => {
+    expect(parseHfConfig(LLAMA).ropeTheta).toBe(10_000);
+    expect(parseHfConfig(MIXTRAL).ropeTheta).toBe(1e6);
+    expect(parseHfConfig(LLAMA).rmsEps).toBe(1e-6);
+    expect(parseHfConfig(MIXTRAL).rmsEps).toBe(1e-5);
+    expect(parseHfConfig({ ...LLAMA, rope_theta: 500_000, rms_norm_eps: 1e-5 })).toMatchObject({ ropeTheta: 500_000, rmsEps: 1e-5 });
+  });
+
+  it('reads rope_theta from transformers-v5 rope_parameters', () => {
+    expect(parseHfConfig({ ...LLAMA, rope_parameters: { rope_type: 'default', rope_theta: 123_456 } }).ropeTheta).toBe(123_456);
+  });
+
+  it('reads max_position_embeddings, capped by an active sliding window', () => {
+    expect(parseHfConfig(LLAMA).contextLength).toBe(2048);
+    expect(parseHfConfig({ ...LLAMA, max_position_embeddings: 512 }).contextLength).toBe(512);
+    expect(parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 32768 }).contextLength).toBe(4096);
+    expect(parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 32768, sliding_window: null }).contextLength).toBe(32768);
+    expect(parseHfConfig({ ...LLAMA, model_type: 'qwen2', max_position_embeddings: 9000, sliding_window: 100 }).contextLength).toBe(9000);
+    expect(parseHfConfig({ ...LLAMA, model_type: 'qwen2', max_position_embeddings: 9000, sliding_window: 100, use_sliding_window: true }).contextLength).toBe(100);
+  });
+
+  it('gives qwen2 and qwen2_moe q/k/v biases, llama/mistral/mixtral none', () => {
+    expect(parseHfConfig({ ...LLAMA, model_type: 'qwen2' }).qkvBias).toBe(true);
+    expect(parseHfConfig(QWEN2_MOE).qkvBias).toBe(true);
+    expect(parseHfConfig(LLAMA).qkvBias).toBe(false);
+    expect(parseHfConfig(MIXTRAL).qkvBias).toBe(false);
+  });
+
+  it('reads bos and eos ids (single or list)', () => {
+    expect(parseHfConfig({ ...LLAMA, bos_token_id: 1, eos_token_id: 2 })).toMatchObject({ bosTokenId: 1, eosTokenIds: [2] });
+    expect(parseHfConfig({ ...LLAMA, eos_token_id: [7, 9] }).eosTokenIds).toEqual([7, 9]);
+    expect(parseHfConfig({ ...LLAMA, bos_token_id: null }).bosTokenId).toBeUndefined();
+  });
+
+  it('mixtral: experts, top-k default 2, always renormalized, expert width = intermediate_size', () => {
+    expect(parseHfConfig(MIXTRAL).moe).toEqual({ experts: 4, topK: 2, normTopK: true, expertIntermediate: 176 });
+    expect(parseHfConfig({ ...MIXTRAL, num_experts_per_tok: 3 }).moe?.topK).toBe(3);
+  });
+
+  it('qwen2_moe: moe width, gated shared expert, norm_topk_prob default false, top-k default 4', () => {
+    expect(parseHfConfig(QWEN2_MOE).moe).toEqual({
+      experts: 6, topK: 4, normTopK: false, expertIntermediate: 40, sharedExpert: { intermediate: 88, gated: true },
+    });
+    expect(parseHfConfig({ ...QWEN2_MOE, norm_topk_prob: true, num_experts_per_tok: 2 }).moe).toMatchObject({ normTopK: true, topK: 2 });
+  });
+
+  it('ignores keys it does not model (architectures, torch_dtype, …)', () => {
+    expect(parseHfConfig({ ...LLAMA, architectures: ['LlamaForCausalLM'], torch_dtype: 'bfloat16', use_cache: true })).toEqual(parseHfConfig(LLAMA));
+  });
+});
+
+describe('parseHfConfig: errors name the file and the key', () => {
+  it.each(['model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'vocab_size'])(
+    'rejects a config without %s', (key) => {
+      const json: Record<string, unknown> = { ...LLAMA };
+      delete json[key];
+      expect(configError(json)).toBe(`config.json: missing required key '${key}'`);
+    });
+
+  it('names the file it was given', () => {
+    const { hidden_size: _, ...json } = LLAMA;
+    expect(() => parseHfConfig(json, 'zoo/base/config.json')).toThrow("zoo/base/config.json: missing required key 'hidden_size'");
+  });
+
+  it('rejects a non-object', () => {
+    expect(configError([1, 2])).toBe('config.json: expected a JSON object, got an array');
+    expect(configError('x')).toBe('config.json: expected a JSON object, got string');
+  });
+
+  it('rejects an unsupported model_type', () => {
+    expect(configError({ ...LLAMA, model_type: 'gemma' })).toBe('config.json: model_type "gemma" is not supported (supported: llama, mistral, qwen2, mixtral, qwen2_moe)');
+  });
+
+  it.each([['hidden_size', -4], ['num_hidden_layers', 2.5], ['vocab_size', '97'], ['num_key_value_heads', 0]])(
+    'rejects %s = %j', (key, value) => {
+      expect(configError({ ...LLAMA, [key]: value })).toBe(`config.json: key '${key}' must be a positive integer, got ${JSON.stringify(value)}`);
+    });
+
+  it('rejects heads that kv heads do not divide', () => {
+    expect(configError({ ...LLAMA, num_key_value_heads: 3 })).toBe('config.json: num_attention_heads 4 is not a multiple of num_key_value_heads 3');
+  });
+
+  it('rejects hidden_size not divisible by heads without head_dim', () => {
+    expect(configError({ ...LLAMA, hidden_size: 66 })).toContain('hidden_size 66 is not a multiple of num_attention_heads 4');
+  });
+
+  it('rejects a bad rms_norm_eps, rope_theta, tie_word_embeddings and token id', () => {
+    expect(configError({ ...LLAMA, rms_norm_eps: 0 })).toBe("config.json: key 'rms_norm_eps' must be a positive number, got 0");
+    expect(configError({ ...LLAMA, rope_theta: 'big' })).toBe(`config.json: key 'rope_theta' must be a positive number, got "big"`);
+    expect(configError({ ...LLAMA, tie_word_embeddings: 'yes' })).toBe(`config.json: key 'tie_word_embeddings' must be true or false, got "yes"`);
+    expect(configError({ ...LLAMA, eos_token_id: [2, -1] })).toBe("config.json: key 'eos_token_id' must be a token id or a list of token ids, got [2,-1]");
+  });
+
+  it('refuses rope scaling, biased o_proj/MLP and non-SiLU activations instead of running them wrong', () => {
+    expect(configError({ ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } })).toBe('config.json: rope_scaling type "llama3" is not supported (only unscaled RoPE)');
+    expect(configError({ ...LLAMA, rope_scaling: { type: 'linear', factor: 2 } })).toBe('config.json: rope_scaling type "linear" is not supported (only unscaled RoPE)');
+    expect(configError({ ...LLAMA, attention_bias: true })).toBe('config.json: attention_bias true is not supported (it adds an o_proj bias)');
+    expect(configError({ ...LLAMA, mlp_bias: true })).toBe('config.json: mlp_bias true is not supported');
+    expect(configError({ ...LLAMA, hidden_act: 'gelu' })).toBe(`config.json: hidden_act "gelu" is not supported (only 'silu')`);
+    expect(parseHfConfig({ ...LLAMA, rope_scaling: null, attention_bias: false, hidden_act: 'silu' }).arch).toBe('llama');
+  });
+
+  it('rejects mixtral without num_local_experts and top-k above the expert count', () => {
+    const { num_local_experts: _, ...noExperts } = MIXTRAL;
+    expect(configError(noExperts)).toBe("config.json: missing required key 'num_local_experts'");
+    expect(configError({ ...MIXTRAL, num_experts_per_tok: 5 })).toBe('config.json: num_experts_per_tok 5 exceeds the number of experts 4');
+  });
+
+  it.each(['num_experts', 'moe_intermediate_size', 'shared_expert_intermediate_size'])('rejects qwen2_moe without %s', (key) => {
+    const json: Record<string, unknown> = { ...QWEN2_MOE };
+    delete json[key];
+    expect(configError(json)).toBe(`config.json: missing required key '${key}'`);
+  });
+
+  it('rejects qwen2_moe stacks that mix dense and MoE layers', () => {
+    expect(configError({ ...QWEN2_MOE, decoder_sparse_step: 2 })).toBe('config.json: decoder_sparse_step 2 is not supported (only 1: every layer MoE)');
+    expect(configError({ ...QWEN2_MOE, mlp_only_layers: [0] })).toBe('config.json: mlp_only_layers [0] is not supported (only every layer MoE)');
+  });
+});
+
+describe('hfConfigFromSpec', () => {
+  it.each([
+    ['llama', { ...LLAMA, num_key_value_heads: 2, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2 }],
+    ['mistral', { ...LLAMA, model_type: 'mistral', head_dim: 24, max_position_embeddings: 1000 }],
+    ['qwen2', { ...LLAMA, model_type: 'qwen2', eos_token_id: [5, 6] }],
+    ['mixtral', { ...MIXTRAL, num_experts_per_tok: 1 }],
+    ['qwen2_moe', { ...QWEN2_MOE, norm_topk_prob: true }],
+  ])('round-trips a %s spec through config.json', (_, json) => {
+    const spec = parseHfConfig(json);
+    const written = hfConfigFromSpec(spec, { dtype: 'bf16' });
+    expect(parseHfConfig(JSON.parse(JSON.stringify(written)))).toEqual(spec);
+    expect(written.torch_dtype).toBe('bfloat16');
+  });
+
+  it('carries unknown base keys and overwrites the modelled ones', () => {
+    const written = hfConfigFromSpec(parseHfConfig(MIXTRAL), { base: { ...LLAMA, custom: 7, rope_scaling: null, hidden_size: 1 } });
+    expect(written).toMatchObject({ custom: 7, hidden_size: 64, model_type: 'mixtral', architectures: ['MixtralForCausalLM'], sliding_window: null });
+    expect('rope_scaling' in written).toBe(false);
+  });
+
+  it('refuses a mixtral spec that does not renormalize', () => {
+    const spec = parseHfConfig(MIXTRAL);
+    expect(() => hfConfigFromSpec({ ...spec, moe: { ...spec.moe!, normTopK: false } })).toThrow(ConfigError);
+  });
+});

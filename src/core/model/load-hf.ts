@@ -1,0 +1,227 @@
+/**
+ * Loads an HF-layout model folder (config.json + safetensors, single file or sharded with
+ * model.safetensors.index.json, + optional tokenizer files) into normalized ModelWeights.
+ *
+ * Every tensor the spec implies (hf-tensors.ts) must exist with exactly the expected shape:
+ * a missing tensor is a FormatError, a shape that disagrees with config.json a ConfigError;
+ * both name the tensor, the expected and the actual shape. Tensors no role uses (for example
+ * `lm_head.weight` next to tied embeddings, rotary caches) are listed in `extraTensors`, not fatal.
+ * Mixtral's classic vs fused (transformers v5) layout is detected from the tensor names; fused
+ * expert tensors are split into per-expert views (no copy).
+ */
+import { ConfigError, FormatError, assert } from '../errors.ts';
+import { openSafetensorsFolder } from '../formats/safetensors.ts';
+import type { FileSet } from '../io/byte-source.ts';
+import { readText } from '../io/byte-source.ts';
+import { DTYPE_TRAITS, tensorByteLength } from '../quant/dtype-traits.ts';
+import type { DType, RawTensor } from '../tensor.ts';
+import type { Tokenizer } from '../tokenizer/types.ts';
+import { loadHfTokenizer } from '../tokenizer/hf.ts';
+import { parseHfConfig } from './hf-config.ts';
+import { hfTensorEntries, type HfTensorEntry, type TensorRole } from './hf-tensors.ts';
+import { detectMixtralLayout, nameTableFor, type MixtralLayout } from './names.ts';
+import type { ModelSpec } from './spec.ts';
+import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
+
+/** What every model loader (HF, GGUF, llama2.c) returns. */
+export interface LoadedModel {
+  spec: ModelSpec;
+  weights: ModelWeights;
+  tokenizer?: Tokenizer;
+  /** The parsed config.json (HF), or an equivalent metadata object for other formats. */
+  config: any;
+  files: FileSet;
+  /** Checkpoint tensors no role uses (not fatal). */
+  extraTensors?: string[];
+  /** Mixtral only: which layout the checkpoint used. */
+  mixtralLayout?: MixtralLayout;
+}
+
+export type LoadPhase = 'config' | 'tensors' | 'tokenizer' | 'done';
+
+/** Typed progress (never a string): bytes of tensor data read so far out of the total. */
+export interface LoadProgress {
+  phase: LoadPhase;
+  /** The shard or file being read ('' when none). */
+  file: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface LoadHfOptions {
+  onProgress?: (progress: LoadProgress) => void;
+  /** Skip tokenizer.json even if present. */
+  skipTokenizer?: boolean;
+}
+
+/** The subset of A's TensorDirectory (openSafetensorsFolder) the loader needs. */
+export interface HfTensorSource {
+  names(): string[];
+  info(name: string): { dtype: DType; shape: number[]; byteLength: number; file?: string } | undefined;
+  readTensor(name: string): Promise<RawTensor>;
+}
+
+/** Reads and parses config.json of an HF folder. */
+export async function readHfConfigJson(files: FileSet): Promise<unknown> {
+  const list = await files.list();
+  if (!list.includes('config.json')) throw new ConfigError(`${files.name}: no config.json (not an HF model folder)`);
+  const text = await readText(await files.open('config.json'));
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new FormatError(`config.json: invalid JSON: ${(error as Error).message}`);
+  }
+}
+
+export async function loadHfModel(files: FileSet, options: LoadHfOptions = {}): Promise<LoadedModel> {
+  const report = options.onProgress ?? (() => {});
+  report({ phase: 'config', file: 'config.json', bytesDone: 0, bytesTotal: 0 });
+  const config = await readHfConfigJson(files);
+  const spec = parseHfConfig(config, 'config.json');
+  const tensors: HfTensorSource = await openSafetensorsFolder(files);
+  const { weights, extraTensors, mixtralLayout } = await loadHfWeights(spec, tensors, report);
+  let tokenizer: Tokenizer | undefined;
+  if (!options.skipTokenizer && (await files.list()).includes('tokenizer.json')) {
+    report({ phase: 'tokenizer', file: 'tokenizer.json', bytesDone: 0, bytesTotal: 0 });
+    tokenizer = await loadHfTokenizer(files);
+  }
+  report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
+  const loaded: LoadedModel = { spec, weights, config, files, extraTensors };
+  if (tokenizer) loaded.tokenizer = tokenizer;
+  if (mixtralLayout) loaded.mixtralLayout = mixtralLayout;
+  return loaded;
+}
+
+/** Checks every expected tensor, reads them one by one, and assembles ModelWeights. */
+export async function loadHfWeights(
+  spec: ModelSpec,
+  source: HfTensorSource,
+  report: (progress: LoadProgress) => void = () => {},
+): Promise<{ weights: ModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout }> {
+  const names = source.names();
+  const mixtralLayout = spec.arch === 'mixtral' ? detectMixtralLayout(names) : undefined;
+  const entries = hfTensorEntries(spec, nameTableFor(spec, mixtralLayout));
+  checkTensorsPresent(entries, source);
+  const expected = new Set(entries.map((e) => e.name));
+  const extraTensors = names.filter((n) => !expected.has(n));
+
+  const bytesTotal = entries.reduce((sum, e) => sum + source.info(e.name)!.byteLength, 0);
+  let bytesDone = 0;
+  const builder = new WeightsBuilder(spec);
+  for (const entry of entries) {
+    const info = source.info(entry.name)!;
+    report({ phase: 'tensors', file: info.file ?? entry.name, bytesDone, bytesTotal });
+    const tensor = await source.readTensor(entry.name);
+    builder.place(entry.role, tensor);
+    bytesDone += info.byteLength;
+  }
+  report({ phase: 'tensors', file: '', bytesDone, bytesTotal });
+  const result: { weights: ModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout } = { weights: builder.finish(), extraTensors };
+  if (mixtralLayout) result.mixtralLayout = mixtralLayout;
+  return result;
+}
+
+const fmtShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/** Every missing tensor is reported (up to a few); then shapes and dtypes are checked. */
+function checkTensorsPresent(entries: HfTensorEntry[], source: HfTensorSource): void {
+  const missing = entries.filter((e) => source.info(e.name) === undefined);
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 5).map((e) => `'${e.name}' ${fmtShape(e.shape)}`).join(', ');
+    const more = missing.length > 5 ? ` and ${missing.length - 5} more` : '';
+    throw new FormatError(`model: missing tensor${missing.length > 1 ? 's' : ''} ${shown}${more}`);
+  }
+  for (const entry of entries) {
+    const info = source.info(entry.name)!;
+    if (info.shape.length !== entry.shape.length || info.shape.some((d, i) => d !== entry.shape[i])) {
+      throw new ConfigError(`model: tensor '${entry.name}' has shape ${fmtShape(info.shape)}, config.json implies ${fmtShape(entry.shape)}`);
+    }
+    if (!DTYPE_TRAITS[info.dtype].isFloat) {
+      throw new FormatError(`model: tensor '${entry.name}' has dtype ${info.dtype}, expected a float dtype`);
+    }
+  }
+}
+
+/** A view of `count` rows starting at `firstRow` of a 2-D or 3-D tensor's byte buffer. */
+function rowSlice(tensor: RawTensor, name: string, firstRow: number, rows: number): RawTensor {
+  const rowLength = tensor.shape[tensor.shape.length - 1]!;
+  const rowBytes = tensorByteLength(tensor.dtype, [rowLength]);
+  const data = tensor.data.subarray(firstRow * rowBytes, (firstRow + rows) * rowBytes);
+  return { name, dtype: tensor.dtype, shape: [rows, rowLength], data };
+}
+
+/** Collects tensors by role, then checks that every slot is filled. */
+class WeightsBuilder {
+  private embed?: RawTensor;
+  private finalNorm?: RawTensor;
+  private lmHead?: RawTensor;
+  private readonly layers: Partial<LayerWeights>[];
+  private readonly experts: Partial<MlpWeights>[][];
+  private readonly shared: Partial<MlpWeights>[];
+
+  constructor(private readonly spec: ModelSpec) {
+    this.layers = Array.from({ length: spec.layers }, () => ({}));
+    this.experts = Array.from({ length: spec.layers }, () => Array.from({ length: spec.moe?.experts ?? 0 }, () => ({})));
+    this.shared = Array.from({ length: spec.layers }, () => ({}));
+  }
+
+  place(role: TensorRole, tensor: RawTensor): void {
+    switch (role.kind) {
+      case 'embed': this.embed = tensor; return;
+      case 'finalNorm': this.finalNorm = tensor; return;
+      case 'lmHead': this.lmHead = tensor; return;
+      case 'attention': this.layers[role.layer]![role.key] = tensor; return;
+      case 'mlp': (this.layers[role.layer]!.mlp ??= {} as MlpWeights)[role.key] = tensor; return;
+      case 'expert': this.experts[role.layer]![role.expert]![role.key] = tensor; return;
+      case 'shared': this.shared[role.layer]![role.key] = tensor; return;
+      case 'router': this.moeOf(role.layer).router = tensor; return;
+      case 'sharedGate': this.moeOf(role.layer).sharedGate = tensor; return;
+      case 'fusedGateUp': this.splitGateUp(role.layer, tensor); return;
+      case 'fusedDown': this.splitDown(role.layer, tensor); return;
+    }
+  }
+
+  private moeOf(layer: number): NonNullable<LayerWeights['moe']> {
+    return (this.layers[layer]!.moe ??= {} as NonNullable<LayerWeights['moe']>);
+  }
+
+  /** gate_up_proj [E, 2I, H]: expert e's gate = rows e*2I .. e*2I+I, up = the next I rows. */
+  private splitGateUp(layer: number, tensor: RawTensor): void {
+    const [experts, twoI] = tensor.shape as [number, number, number];
+    const rows2d = { ...tensor, shape: [experts * twoI, tensor.shape[2]!] };
+    const inter = twoI / 2;
+    for (let e = 0; e < experts; e++) {
+      const base = `model.layers.${layer}.experts.${e}`;
+      this.experts[layer]![e]!.gate = rowSlice(rows2d, `${base}.gate`, e * twoI, inter);
+      this.experts[layer]![e]!.up = rowSlice(rows2d, `${base}.up`, e * twoI + inter, inter);
+    }
+  }
+
+  /** down_proj [E, H, I]: expert e's down = the H rows starting at e*H. */
+  private splitDown(layer: number, tensor: RawTensor): void {
+    const [experts, hidden, inter] = tensor.shape as [number, number, number];
+    const rows2d = { ...tensor, shape: [experts * hidden, inter] };
+    for (let e = 0; e < experts; e++) {
+      this.experts[layer]![e]!.down = rowSlice(rows2d, `model.layers.${layer}.experts.${e}.down`, e * hidden, hidden);
+    }
+  }
+
+  finish(): ModelWeights {
+    const { spec } = this;
+    assert(this.embed && this.finalNorm, 'load-hf: embed or final norm not placed');
+    const layers = this.layers.map((layer, i) => {
+      if (spec.moe) {
+        const moe = this.moeOf(i);
+        moe.experts = this.experts[i] as MlpWeights[];
+        if (spec.moe.sharedExpert) moe.shared = this.shared[i] as MlpWeights;
+      }
+      return layer as LayerWeights;
+    });
+    const weights: ModelWeights = { spec, embed: this.embed, layers, finalNorm: this.finalNorm };
+    if (!spec.tieEmbeddings) {
+      assert(this.lmHead, 'load-hf: lm_head not placed');
+      weights.lmHead = this.lmHead;
+    }
+    return weights;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Tensor names of Qwen2-MoE in HF layout.
+ *
+ * Source: transformers `modeling_qwen2_moe.py` (Qwen2MoeSparseMoeBlock as `mlp`, with `gate`
+ * Linear(H, E), `experts[e]` Qwen2MoeMLP, `shared_expert` Qwen2MoeMLP and
+ * `shared_expert_gate` Linear(H, 1)), the same names mergekit's `moe/qwen.py` writes
+ * (specs/mergekit-moe.md §6.4: singular `shared_expert`, shared gate shape [1, H]).
+ * Attention as qwen2 (q/k/v biases).
+ */
+import type { ArchNameTable } from './names.ts';
+import { LLAMA_ATTENTION_NAMES, LLAMA_GLOBAL_NAMES } from './names-llama.ts';
+
+export const QWEN2_MOE_NAMES: ArchNameTable = {
+  id: 'qwen2_moe',
+  global: LLAMA_GLOBAL_NAMES,
+  attention: LLAMA_ATTENTION_NAMES,
+  ffn: {
+    kind: 'moe',
+    router: 'model.layers.{layer}.mlp.gate.weight',
+    experts: {
+      gate: 'model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight',
+      up: 'model.layers.{layer}.mlp.experts.{expert}.up_proj.weight',
+      down: 'model.layers.{layer}.mlp.experts.{expert}.down_proj.weight',
+    },
+    shared: {
+      gate: 'model.layers.{layer}.mlp.shared_expert.gate_proj.weight',
+      up: 'model.layers.{layer}.mlp.shared_expert.up_proj.weight',
+      down: 'model.layers.{layer}.mlp.shared_expert.down_proj.weight',
+    },
+    sharedGate: 'model.layers.{layer}.mlp.shared_expert_gate.weight',
+  },
+};

@@ -1,0 +1,116 @@
+/**
+ * Tensor-name tables: where each ModelWeights role lives in an HF checkpoint (STYLE habit 7).
+ * One table per architecture (names-llama.ts, names-mixtral.ts, names-qwen2-moe.ts), with
+ * `{layer}` / `{expert}` placeholders, in the spirit of gguf-py's TensorNameMap and mergekit's
+ * `_data/architectures/*.json`. This file holds the shared types and the helpers that pick a
+ * table for a ModelSpec and expand placeholders.
+ */
+import { ConfigError } from '../errors.ts';
+import type { ModelSpec } from './spec.ts';
+import { LLAMA_NAMES, QWEN2_NAMES } from './names-llama.ts';
+import { MIXTRAL_CLASSIC_NAMES, MIXTRAL_FUSED_NAMES } from './names-mixtral.ts';
+import { QWEN2_MOE_NAMES } from './names-qwen2-moe.ts';
+
+/** A tensor name with optional `{layer}` and `{expert}` placeholders. */
+export type NamePattern = string;
+
+export interface GlobalNames {
+  embed: NamePattern;     // [vocab, hidden]
+  finalNorm: NamePattern; // [hidden]
+  lmHead: NamePattern;    // [vocab, hidden]; absent when embeddings are tied
+}
+
+export interface AttentionNames {
+  attnNorm: NamePattern; // [hidden]
+  wq: NamePattern;       // [heads*headDim, hidden]
+  wk: NamePattern;       // [kvHeads*headDim, hidden]
+  wv: NamePattern;       // [kvHeads*headDim, hidden]
+  wo: NamePattern;       // [hidden, heads*headDim]
+  bq: NamePattern;       // [heads*headDim]     only when spec.qkvBias
+  bk: NamePattern;       // [kvHeads*headDim]
+  bv: NamePattern;       // [kvHeads*headDim]
+  ffnNorm: NamePattern;  // [hidden]
+}
+
+export interface MlpNames {
+  gate: NamePattern; // [intermediate, hidden]
+  up: NamePattern;   // [intermediate, hidden]
+  down: NamePattern; // [hidden, intermediate]
+}
+
+/** How the feed-forward block of every layer is stored. */
+export type FfnNames =
+  | { kind: 'dense'; mlp: MlpNames }
+  | {
+      /** One tensor per expert and projection (`{expert}` placeholder). */
+      kind: 'moe';
+      router: NamePattern;        // [experts, hidden]
+      experts: MlpNames;
+      shared?: MlpNames;          // qwen2_moe
+      sharedGate?: NamePattern;   // [1, hidden] qwen2_moe
+    }
+  | {
+      /** transformers-v5 fused experts: every expert of a layer in one 3-D tensor. */
+      kind: 'moe-fused';
+      router: NamePattern;  // [experts, hidden]
+      gateUp: NamePattern;  // [experts, 2*expertIntermediate, hidden]  gate rows first, then up
+      down: NamePattern;    // [experts, hidden, expertIntermediate]
+    };
+
+export interface ArchNameTable {
+  /** A name for messages: 'llama', 'mixtral (classic)', … */
+  id: string;
+  global: GlobalNames;
+  attention: AttentionNames;
+  ffn: FfnNames;
+}
+
+/** Mixtral is stored two ways; the others have one layout. */
+export type MixtralLayout = 'classic' | 'fused';
+
+/** Expands `{layer}` and `{expert}` in a name pattern. */
+export function tensorName(pattern: NamePattern, layer?: number, expert?: number): string {
+  let name = pattern;
+  if (name.includes('{layer}')) {
+    if (layer === undefined) throw new ConfigError(`names: pattern '${pattern}' needs a layer`);
+    name = name.replaceAll('{layer}', String(layer));
+  }
+  if (name.includes('{expert}')) {
+    if (expert === undefined) throw new ConfigError(`names: pattern '${pattern}' needs an expert`);
+    name = name.replaceAll('{expert}', String(expert));
+  }
+  return name;
+}
+
+/**
+ * Detects Mixtral's layout from a checkpoint's tensor names: the fused layout has
+ * `…mlp.experts.gate_up_proj` (no `.weight` suffix); anything else is classic.
+ */
+export function detectMixtralLayout(tensorNames: Iterable<string>): MixtralLayout {
+  for (const name of tensorNames) {
+    if (name.endsWith('.mlp.experts.gate_up_proj')) return 'fused';
+  }
+  return 'classic';
+}
+
+/**
+ * The name table for a spec. `layout` picks Mixtral's layout (default classic, as mergekit
+ * v0.1.4 and llama.cpp's converters expect); pass detectMixtralLayout(names) when loading.
+ */
+export function nameTableFor(spec: ModelSpec, layout: MixtralLayout = 'classic'): ArchNameTable {
+  switch (spec.arch) {
+    case 'llama':
+    case 'mistral':
+      return LLAMA_NAMES;
+    case 'qwen2':
+      return QWEN2_NAMES;
+    case 'mixtral':
+      return layout === 'fused' ? MIXTRAL_FUSED_NAMES : MIXTRAL_CLASSIC_NAMES;
+    case 'qwen2_moe':
+      return QWEN2_MOE_NAMES;
+    default: {
+      const unknown: never = spec.arch;
+      throw new ConfigError(`names: no tensor-name table for architecture '${String(unknown)}'`);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * HF tokenizers (tokenizer.json + tokenizer_config.json) from in-memory files: no fetch, no fs.
+ *
+ * Import path chosen: `@huggingface/tokenizers` (Tokenizer) and `@huggingface/jinja`
+ * (Template) directly: the two packages @huggingface/transformers 4.3.1 itself depends on.
+ * transformers' PreTrainedTokenizer is a thin wrapper over exactly these
+ * (`new Tokenizer(tokenizerJSON, tokenizerConfig)`, `encode(...).ids`, `decode(ids, …)`,
+ * `new Template(chat_template).render({messages, add_generation_prompt, bos_token, …})`), so
+ * results are identical (hf.test.ts checks this against transformers in Node), while the
+ * browser bundle avoids transformers' top-level onnxruntime-web import and Node avoids
+ * onnxruntime-node. Both packages are pure JS and work in Node, browsers and workers.
+ */
+import { Template } from '@huggingface/jinja';
+import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
+import { ConfigError, FormatError } from '../errors.ts';
+import type { FileSet } from '../io/byte-source.ts';
+import { readText } from '../io/byte-source.ts';
+import type { ChatMessage, Tokenizer } from './types.ts';
+
+/** tokenizer_config.json keys we read (all optional). */
+export interface HfTokenizerConfig {
+  bos_token?: string | { content: string } | null;
+  eos_token?: string | { content: string } | null;
+  unk_token?: string | { content: string } | null;
+  pad_token?: string | { content: string } | null;
+  chat_template?: string | { name: string; template: string }[] | null;
+  clean_up_tokenization_spaces?: boolean;
+  [key: string]: unknown;
+}
+
+/** Special-token attributes exposed to chat templates (as transformers does). */
+const TEMPLATE_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+
+function tokenContent(config: HfTokenizerConfig, key: string): string | undefined {
+  const value = config[key];
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') {
+    return (value as { content: string }).content;
+  }
+  throw new ConfigError(`tokenizer_config.json: key '${key}' must be a string or an AddedToken object, got ${JSON.stringify(value)}`);
+}
+
+/** A list of named templates (transformers' format) → the 'default' one. */
+function pickChatTemplate(value: HfTokenizerConfig['chat_template']): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) {
+    const named = value.find((t) => t.name === 'default');
+    if (!named) throw new ConfigError(`tokenizer_config.json: chat_template lists no 'default' template (names: ${value.map((t) => t.name).join(', ')})`);
+    return named.template;
+  }
+  throw new ConfigError(`tokenizer_config.json: chat_template must be a string or a list of {name, template}`);
+}
+
+/** The Tokenizer contract over an HF tokenizer.json object and its tokenizer_config.json. */
+export class HfTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly bosTokenId?: number;
+  readonly bosToken?: string;
+  readonly eosTokenIds: number[];
+  readonly eosToken?: string;
+  /** The raw Jinja chat template, if any (exported to GGUF as tokenizer.chat_template). */
+  readonly chatTemplate?: string;
+  private readonly core: HfTokenizerCore;
+  private compiledTemplate?: Template;
+
+  constructor(readonly tokenizerJson: any, readonly tokenizerConfig: HfTokenizerConfig = {}) {
+    if (typeof tokenizerJson !== 'object' || tokenizerJson === null || typeof tokenizerJson.model !== 'object') {
+      throw new FormatError(`tokenizer.json: expected an object with a 'model' section`);
+    }
+    try {
+      this.core = new HfTokenizerCore(tokenizerJson, tokenizerConfig);
+    } catch (error) {
+      throw new FormatError(`tokenizer.json: ${(error as Error).message}`);
+    }
+    let maxId = -1;
+    for (const id of this.core.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    const bos = tokenContent(tokenizerConfig, 'bos_token');
+    const bosId = bos === undefined ? undefined : this.core.token_to_id(bos);
+    if (bos !== undefined && bosId !== undefined) { this.bosToken = bos; this.bosTokenId = bosId; }
+    const eos = tokenContent(tokenizerConfig, 'eos_token');
+    const eosId = eos === undefined ? undefined : this.core.token_to_id(eos);
+    this.eosTokenIds = eosId === undefined ? [] : [eosId];
+    if (eos !== undefined && eosId !== undefined) this.eosToken = eos;
+    const template = pickChatTemplate(tokenizerConfig.chat_template);
+    if (template !== undefined) this.chatTemplate = template;
+  }
+
+  encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
+    return this.core.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+  }
+
+  decode(ids: number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    return this.core.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? false });
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.core.id_to_token(id);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.core.token_to_id(token);
+  }
+
+  applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+    if (this.chatTemplate === undefined) {
+      throw new ConfigError('tokenizer_config.json: no chat_template (the model has no chat format)');
+    }
+    this.compiledTemplate ??= new Template(this.chatTemplate);
+    const specialTokens: Record<string, string> = {};
+    for (const key of TEMPLATE_TOKEN_KEYS) {
+      const value = tokenContent(this.tokenizerConfig, key);
+      if (value !== undefined) specialTokens[key] = value;
+    }
+    try {
+      return this.compiledTemplate.render({
+        messages,
+        add_generation_prompt: options.addGenerationPrompt ?? false,
+        ...specialTokens,
+      });
+    } catch (error) {
+      throw new ConfigError(`chat_template: ${(error as Error).message}`);
+    }
+  }
+}
+
+async function readJsonFile(files: FileSet, file: string): Promise<any> {
+  const text = await readText(await files.open(file));
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new FormatError(`${file}: invalid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Loads tokenizer.json (required) and tokenizer_config.json (optional) from a folder. A
+ * separate `chat_template.jinja` (newer transformers) supplies the template when the config
+ * has none.
+ */
+export async function loadHfTokenizer(files: FileSet): Promise<HfTokenizer> {
+  const list = await files.list();
+  if (!list.includes('tokenizer.json')) throw new ConfigError(`${files.name}: no tokenizer.json`);
+  const tokenizerJson = await readJsonFile(files, 'tokenizer.json');
+  const config: HfTokenizerConfig = list.includes('tokenizer_config.json') ? await readJsonFile(files, 'tokenizer_config.json') : {};
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new FormatError('tokenizer_config.json: expected a JSON object');
+  }
+  if (config.chat_template == null && list.includes('chat_template.jinja')) {
+    config.chat_template = await readText(await files.open('chat_template.jinja'));
+  }
+  return new HfTokenizer(tokenizerJson, config);
+}
+
+/** Tokenizer and generation files that travel with a model folder (export-hf copies them through). */
+export const HF_SIDECAR_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'tokenizer.model',
+  'chat_template.jinja',
+  'generation_config.json',
+] as const;
