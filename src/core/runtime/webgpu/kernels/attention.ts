@@ -1,0 +1,39 @@
+/**
+ * Causal GQA attention over a layer's KV cache, two barrier-free passes:
+ * attention_scores.wgsl — scores[t, h, j] = q[t,h]·k[j,kvh]/sqrt(headDim), j ≤ position+t.
+ *   Bindings: 0 params, 1 q (read, [nTokens, qHeads*headDim]), 2 keyCache (read,
+ *   [maxContext, kvHeads*headDim]), 3 scores (read_write, [nTokens, qHeads, maxContext]).
+ *   Grid (ceil((position+nTokens)/64), qHeads, nTokens).
+ * attention_values.wgsl — out[t, h, :] = softmax(scores[t, h, :]) · v.
+ *   Bindings: 0 params, 1 scores (read), 2 valueCache (read), 3 out (read_write,
+ *   [nTokens, qHeads*headDim]). Grid (ceil(headDim/64), qHeads, nTokens).
+ * Bytes moved per token: 4·(position+1)·kvHeads·headDim each for K and V (cache, not weights).
+ */
+export { default as attentionScoresSource } from './attention_scores.wgsl?raw';
+export { default as attentionValuesSource } from './attention_values.wgsl?raw';
+import { groups, packParams, type KernelLaunch } from './launch.ts';
+
+export interface AttentionArgs {
+  nTokens: number;
+  position: number;    // absolute position of token 0 (cache already holds 0..position+nTokens-1)
+  headDim: number;
+  qHeads: number;
+  kvHeads: number;
+  maxContext: number;
+}
+
+export function attentionScoresLaunch(a: AttentionArgs): KernelLaunch {
+  return {
+    params: packParams([a.nTokens, a.position, a.headDim, a.qHeads, a.kvHeads, a.maxContext, { f32: 1 / Math.sqrt(a.headDim) }]),
+    grid: [groups(a.position + a.nTokens), a.qHeads, a.nTokens],
+    weightBytes: 0,
+  };
+}
+
+export function attentionValuesLaunch(a: AttentionArgs): KernelLaunch {
+  return {
+    params: packParams([a.nTokens, a.position, a.headDim, a.qHeads, a.kvHeads, a.maxContext]),
+    grid: [groups(a.headDim), a.qHeads, a.nTokens],
+    weightBytes: 0,
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * embed.wgsl — x[t, :] = table[tokenIds[t], :] dequantized to f32.
+ * Bindings: 0 params, 1 table (read, [vocab, hidden] in its dtype's layout), 2 tokenIds
+ * (read, [nTokens] u32), 3 x (read_write, [nTokens, hidden]).
+ * Workgroup 64 (4 dims per invocation); grid (ceil(hidden/4/64), nTokens, 1).
+ * Bytes moved: one table row per token (nTokens·rowBytes) + 4·hidden·nTokens.
+ */
+import source from './embed.wgsl?raw';
+import { groups, packParams, type KernelLaunch } from './launch.ts';
+import { weightReaderSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+
+export function embedSource(dtype: GpuWeightDType): string {
+  return `${weightReaderSource(dtype, 'table')}\n${source}`;
+}
+
+export function embedLaunch(dtype: GpuWeightDType, hidden: number, nTokens: number): KernelLaunch {
+  return {
+    params: packParams([hidden, nTokens]),
+    grid: [groups(Math.ceil(hidden / 4)), nTokens, 1],
+    weightBytes: nTokens * weightRowBytes(dtype, hidden),
+  };
+}

@@ -1,0 +1,48 @@
+// Expert dispatch, second half, fused with the mix and the residual add:
+// y[t, n] += Σ_slot expertWeights[t, slot] * (down_e[n] · h[t, slot]) with e = expertIds[t, slot]
+// read from the routing record. Only chosen experts' rows are read. The reader
+// `wDown_load4` is prepended. Grid: (ceil(N/64), nTokens).
+struct Params {
+  N: u32,             // hidden
+  K: u32,             // expert intermediate size
+  nTokens: u32,
+  slots: u32,
+  routeBase: u32,     // index of token 0's expertIds[0]
+  routeStride: u32,
+  weightOffset: u32,  // expertWeights[slot] is at expertIds[slot] + weightOffset (k, or 1 for shared)
+  yOffset: u32,
+  yStride: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> wDown: array<u32>;     // [experts*N, K]
+@group(0) @binding(2) var<storage, read> h: array<f32>;         // [nTokens, slots, K]
+@group(0) @binding(3) var<storage, read> route: array<u32>;     // routing records
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;   // [nTokens, yStride] residual
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n = gid.x;
+  let t = gid.y;
+  if (n >= p.N || t >= p.nTokens) { return; }
+  let record = p.routeBase + t * p.routeStride;
+  var acc = 0.0;
+  for (var slot = 0u; slot < p.slots; slot++) {
+    let expert = route[record + slot];
+    let mixWeight = bitcast<f32>(route[record + p.weightOffset + slot]);
+    let row = expert * p.N + n;
+    let hBase = (t * p.slots + slot) * p.K;
+    var sum = 0.0;
+    for (var k = 0u; k < p.K; k += 4u) {
+      var hv = vec4<f32>(0.0);
+      if (k + 4u <= p.K) {
+        hv = vec4<f32>(h[hBase + k], h[hBase + k + 1u], h[hBase + k + 2u], h[hBase + k + 3u]);
+      } else {
+        for (var j = 0u; j < 4u; j++) { if (k + j < p.K) { hv[j] = h[hBase + k + j]; } }
+      }
+      sum += dot(wDown_load4(row, k, p.K), hv);
+    }
+    acc += mixWeight * sum;
+  }
+  let yi = p.yOffset + t * p.yStride + n;
+  y[yi] = y[yi] + acc;
+}

@@ -1,0 +1,45 @@
+// Expert dispatch, first half: h[t, slot, n] = silu(gate_e[n] · x[t]) * (up_e[n] · x[t]) with
+// e = expertIds[t, slot] read from the routing record on the GPU. Only the chosen experts'
+// rows are read. Expert e's rows start at row e*N of the layer's stacked [experts*N, K]
+// weights. Readers `wGate_load4`, `wUp_load4` are prepended.
+// Grid: (ceil(N/64), slots, nTokens).
+struct Params {
+  N: u32,            // expert intermediate size
+  K: u32,            // hidden
+  nTokens: u32,
+  slots: u32,        // k (or 1 for the shared expert)
+  xOffset: u32,
+  xStride: u32,
+  routeBase: u32,    // index of token 0's expertIds[0]
+  routeStride: u32,  // words between tokens' records
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> wGate: array<u32>;     // [experts*N, K]
+@group(0) @binding(2) var<storage, read> wUp: array<u32>;       // [experts*N, K]
+@group(0) @binding(3) var<storage, read> x: array<f32>;         // [nTokens, xStride]
+@group(0) @binding(4) var<storage, read> route: array<u32>;     // routing records
+@group(0) @binding(5) var<storage, read_write> h: array<f32>;   // [nTokens, slots, N]
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n = gid.x;
+  let slot = gid.y;
+  let t = gid.z;
+  if (n >= p.N || slot >= p.slots || t >= p.nTokens) { return; }
+  let expert = route[p.routeBase + t * p.routeStride + slot];
+  let row = expert * p.N + n;
+  let xBase = p.xOffset + t * p.xStride;
+  var g = 0.0;
+  var u = 0.0;
+  for (var k = 0u; k < p.K; k += 4u) {
+    var xv = vec4<f32>(0.0);
+    if (k + 4u <= p.K) {
+      xv = vec4<f32>(x[xBase + k], x[xBase + k + 1u], x[xBase + k + 2u], x[xBase + k + 3u]);
+    } else {
+      for (var j = 0u; j < 4u; j++) { if (k + j < p.K) { xv[j] = x[xBase + k + j]; } }
+    }
+    g += dot(wGate_load4(row, k, p.K), xv);
+    u += dot(wUp_load4(row, k, p.K), xv);
+  }
+  h[(t * p.slots + slot) * p.N + n] = g / (1.0 + exp(-g)) * u;
+}

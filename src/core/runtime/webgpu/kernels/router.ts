@@ -1,0 +1,75 @@
+/**
+ * router_topk.wgsl — the fused router: routerLogits → ban → softmax → top-k (+force) →
+ * renormalize → ordered ids/weights, written into routing records on the GPU.
+ * Bindings: 0 params, 1 routerLogits (read, [nTokens, logitsStride]), 2 route (read_write,
+ * records of `routeRecordWords(k, experts)` u32 words, layout in the .wgsl header).
+ * Workgroup 64 (one token per invocation); grid (ceil(nTokens/64), 1, 1). Experts ≤ 64.
+ *
+ * shared_gate.wgsl — the Qwen2-MoE shared expert's slot of the record: id 0 and
+ * sigmoid(sharedGate · x) (or 1 when ungated). Bindings: 0 params, 1 gateW (read, [1, hidden]),
+ * 2 x (read, [nTokens, xStride]), 3 route (read_write). Grid (ceil(nTokens/64), 1, 1).
+ */
+import routerSource from './router_topk.wgsl?raw';
+import sharedGateWgsl from './shared_gate.wgsl?raw';
+import { groups, packParams, type KernelLaunch } from './launch.ts';
+import { weightReaderSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+
+export { routerSource };
+/** Upper bound on experts per layer: the kernel keeps probabilities in a private array. */
+export const ROUTER_MAX_EXPERTS = 64;
+
+/** Words of one routing record: ids[k], weights[k], probs[E], shared id, shared gate. */
+export function routeRecordWords(k: number, experts: number): number {
+  return 2 * k + experts + 2;
+}
+
+export interface RouterArgs {
+  nTokens: number;
+  experts: number;
+  k: number;              // already clamped to unbanned experts
+  normTopK: boolean;
+  logitsOffset?: number;
+  logitsStride?: number;  // default experts
+  routeBase: number;      // word index of token 0's record
+  routeStride: number;    // words between tokens' records
+  banned: readonly number[];
+  forced: readonly number[];
+}
+
+function mask(ids: readonly number[]): [number, number] {
+  const words: [number, number] = [0, 0];
+  for (const e of ids) words[e >> 5] = (words[e >> 5] | (1 << (e & 31))) >>> 0;
+  return words;
+}
+
+export function routerLaunch(a: RouterArgs): KernelLaunch {
+  return {
+    params: packParams([a.nTokens, a.experts, a.k, a.normTopK ? 1 : 0, a.logitsOffset ?? 0, a.logitsStride ?? a.experts,
+      a.routeBase, a.routeStride, ...mask(a.banned), ...mask(a.forced)]),
+    grid: [groups(a.nTokens), 1, 1],
+    weightBytes: 0,
+  };
+}
+
+export function sharedGateSource(dtype: GpuWeightDType): string {
+  return `${weightReaderSource(dtype, 'gateW')}\n${sharedGateWgsl}`;
+}
+
+export interface SharedGateArgs {
+  dtype: GpuWeightDType;
+  hidden: number;
+  nTokens: number;
+  gated: boolean;
+  xOffset?: number;
+  xStride?: number;
+  sharedBase: number;   // word index of token 0's shared slot
+  routeStride: number;
+}
+
+export function sharedGateLaunch(a: SharedGateArgs): KernelLaunch {
+  return {
+    params: packParams([a.hidden, a.nTokens, a.gated ? 1 : 0, a.xOffset ?? 0, a.xStride ?? a.hidden, a.sharedBase, a.routeStride]),
+    grid: [groups(a.nTokens), 1, 1],
+    weightBytes: a.gated ? a.nTokens * weightRowBytes(a.dtype, a.hidden) : 0,
+  };
+}

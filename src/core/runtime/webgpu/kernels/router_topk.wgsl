@@ -1,0 +1,92 @@
+// Fused router: routerLogits → (ban) → softmax → top-k with forced experts → renormalize →
+// order by weight, written into the routing record that the expert kernels read directly
+// (no CPU round-trip). Exactly runtime/routing.ts's routeToken; k is already clamped to the
+// unbanned experts and validated (forced ≤ k) on the CPU, per request.
+//
+// Routing record of one (token, layer), in u32 words at route[routeBase + t*routeStride]:
+//   [0, k)        expertIds            (u32)
+//   [k, 2k)       expertWeights        (f32 bits)
+//   [2k, 2k+E)    moeProbs             (f32 bits)
+//   [2k+E]        shared expert id (0) [2k+E+1] sharedGate (f32 bits; written by shared_gate)
+const MAX_EXPERTS: u32 = 64u;
+
+struct Params {
+  nTokens: u32,
+  experts: u32,
+  k: u32,
+  normTopK: u32,
+  logitsOffset: u32,
+  logitsStride: u32,
+  routeBase: u32,
+  routeStride: u32,
+  banMask: vec2<u32>,    // bit e: expert e is banned at this layer
+  forceMask: vec2<u32>,  // bit e: expert e is forced at this layer
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> routerLogits: array<f32>;  // [nTokens, logitsStride]
+@group(0) @binding(2) var<storage, read_write> route: array<u32>;   // records, see above
+
+fn inMask(mask: vec2<u32>, e: u32) -> bool {
+  return ((mask[e / 32u] >> (e % 32u)) & 1u) == 1u;
+}
+
+// a before b: higher probability first, ties to the lower id
+fn before(pa: f32, a: u32, pb: f32, b: u32) -> bool {
+  return pa > pb || (pa == pb && a < b);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gid.x;
+  if (t >= p.nTokens) { return; }
+  let E = p.experts;
+  let logitBase = p.logitsOffset + t * p.logitsStride;
+  var probs: array<f32, MAX_EXPERTS>;
+  var maxLogit = -3.0e38;
+  for (var e = 0u; e < E; e++) {
+    if (!inMask(p.banMask, e)) { maxLogit = max(maxLogit, routerLogits[logitBase + e]); }
+  }
+  var sum = 0.0;
+  for (var e = 0u; e < E; e++) {
+    probs[e] = 0.0;
+    if (!inMask(p.banMask, e)) { probs[e] = exp(routerLogits[logitBase + e] - maxLogit); sum += probs[e]; }
+  }
+  for (var e = 0u; e < E; e++) { probs[e] = probs[e] / sum; }
+
+  // forced experts take slots first, then the best others
+  var chosen: array<u32, MAX_EXPERTS>;
+  var taken: array<bool, MAX_EXPERTS>;
+  var count = 0u;
+  for (var e = 0u; e < E; e++) {
+    taken[e] = inMask(p.forceMask, e);
+    if (taken[e]) { chosen[count] = e; count++; }
+  }
+  for (; count < p.k; count++) {
+    var best = E;
+    for (var e = 0u; e < E; e++) {
+      if (taken[e] || inMask(p.banMask, e)) { continue; }
+      if (best == E || before(probs[e], e, probs[best], best)) { best = e; }
+    }
+    taken[best] = true;
+    chosen[count] = best;
+  }
+  // order by probability (= by weight), ties to the lower id: insertion sort of k entries
+  for (var i = 1u; i < p.k; i++) {
+    let id = chosen[i];
+    var j = i;
+    while (j > 0u && before(probs[id], id, probs[chosen[j - 1u]], chosen[j - 1u])) {
+      chosen[j] = chosen[j - 1u];
+      j--;
+    }
+    chosen[j] = id;
+  }
+  var weightSum = 0.0;
+  for (var i = 0u; i < p.k; i++) { weightSum += probs[chosen[i]]; }
+  let norm = select(1.0, 1.0 / weightSum, p.normTopK != 0u && weightSum > 0.0);
+  let base = p.routeBase + t * p.routeStride;
+  for (var i = 0u; i < p.k; i++) {
+    route[base + i] = chosen[i];
+    route[base + p.k + i] = bitcast<u32>(probs[chosen[i]] * norm);
+  }
+  for (var e = 0u; e < E; e++) { route[base + 2u * p.k + e] = bitcast<u32>(probs[e]); }
+}

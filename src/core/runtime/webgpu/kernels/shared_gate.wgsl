@@ -1,0 +1,37 @@
+// Qwen2-MoE shared expert gate: writes the routing record's shared slot
+// (id 0, weight sigmoid(sharedGate · x[t]), or weight 1 when the shared expert is ungated),
+// so the shared expert runs through the same expert kernels as a 1-slot route.
+// The reader `gateW_load4` is prepended. One invocation per token.
+struct Params {
+  hidden: u32,
+  nTokens: u32,
+  gated: u32,
+  xOffset: u32,
+  xStride: u32,
+  sharedBase: u32,   // routeBase + 2k + E: the shared slot of token 0
+  routeStride: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> gateW: array<u32>;        // [1, hidden] in its dtype's layout
+@group(0) @binding(2) var<storage, read> x: array<f32>;            // [nTokens, xStride]
+@group(0) @binding(3) var<storage, read_write> route: array<u32>;  // routing records
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gid.x;
+  if (t >= p.nTokens) { return; }
+  var gate = 1.0;
+  if (p.gated != 0u) {
+    var sum = 0.0;
+    let xBase = p.xOffset + t * p.xStride;
+    for (var k = 0u; k < p.hidden; k += 4u) {
+      var xv = vec4<f32>(0.0);
+      for (var j = 0u; j < 4u; j++) { if (k + j < p.hidden) { xv[j] = x[xBase + k + j]; } }
+      sum += dot(gateW_load4(0u, k, p.hidden), xv);
+    }
+    gate = 1.0 / (1.0 + exp(-sum));
+  }
+  let base = p.sharedBase + t * p.routeStride;
+  route[base] = 0u;
+  route[base + 1u] = bitcast<u32>(gate);
+}

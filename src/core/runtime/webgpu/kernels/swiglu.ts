@@ -1,0 +1,13 @@
+/**
+ * swiglu.wgsl — gate[i] = silu(gate[i]) · up[i] in place over nTokens·N values.
+ * Bindings: 0 params, 1 gate (read_write, [nTokens, N]), 2 up (read, [nTokens, N]).
+ * Workgroup 64; grid (min(ceil(count/64), 65535), ceil(ceil(count/64)/65535), 1).
+ * Bytes moved: 12·count.
+ */
+export { default as swigluSource } from './swiglu.wgsl?raw';
+import { groups, MAX_GRID_DIM, packParams, type KernelLaunch } from './launch.ts';
+
+export function swigluLaunch(count: number): KernelLaunch {
+  const total = groups(count);
+  return { params: packParams([count]), grid: [Math.min(total, MAX_GRID_DIM), Math.ceil(total / MAX_GRID_DIM), 1], weightBytes: 0 };
+}

@@ -1,0 +1,54 @@
+/**
+ * Weight storage formats the WebGPU kernels read, one row per dtype (STYLE habit 7).
+ *
+ * Decision (documented for the issue): quantized weights are uploaded byte for byte in
+ * ggml's block layout (q8_0: 34-byte blocks, q4_0: 18-byte blocks) and read through u32
+ * words; a 32-bit read at a 2-byte-aligned offset splices two words. No repack means the
+ * GPU holds exactly the file's bytes (memory accounting = file size) and upload is a copy.
+ * The extra word read per misaligned load hits the same cache line; bytes fetched from
+ * memory stay the block bytes.
+ *
+ * Each `*.wgsl` reader defines `WEIGHT_load4(row, k, K) -> vec4<f32>` over a binding named
+ * WEIGHT (`array<u32>`); `weightReaderSource(dtype, name)` renames it for one binding.
+ */
+import { BackendError } from '../../../errors.ts';
+import type { DType } from '../../../tensor.ts';
+import f32Source from './weights_f32.wgsl?raw';
+import f16Source from './weights_f16.wgsl?raw';
+import bf16Source from './weights_bf16.wgsl?raw';
+import q8Source from './weights_q8_0.wgsl?raw';
+import q4Source from './weights_q4_0.wgsl?raw';
+
+export type GpuWeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
+
+interface WeightFormat {
+  source: string;
+  /** Elements per block along a row; K must be a multiple (1 = any K). */
+  blockSize: number;
+  bytesPerBlock: number;
+}
+
+export const WEIGHT_FORMATS = {
+  f32: { source: f32Source, blockSize: 1, bytesPerBlock: 4 },
+  f16: { source: f16Source, blockSize: 1, bytesPerBlock: 2 },
+  bf16: { source: bf16Source, blockSize: 1, bytesPerBlock: 2 },
+  q8_0: { source: q8Source, blockSize: 32, bytesPerBlock: 34 },
+  q4_0: { source: q4Source, blockSize: 32, bytesPerBlock: 18 },
+} as const satisfies Record<GpuWeightDType, WeightFormat>;
+
+export function asGpuWeightDType(dtype: DType, tensorName: string): GpuWeightDType {
+  if (dtype in WEIGHT_FORMATS) return dtype as GpuWeightDType;
+  throw new BackendError(`webgpu: tensor '${tensorName}' has dtype ${dtype}, which the kernels cannot read`);
+}
+
+/** Bytes of one row of K elements. */
+export function weightRowBytes(dtype: GpuWeightDType, K: number): number {
+  const f = WEIGHT_FORMATS[dtype];
+  if (K % f.blockSize !== 0) throw new BackendError(`webgpu: row length ${K} is not a multiple of ${dtype} block size ${f.blockSize}`);
+  return (K / f.blockSize) * f.bytesPerBlock;
+}
+
+/** The reader functions for a binding called `bindingName` (e.g. `wGate_load4`). */
+export function weightReaderSource(dtype: GpuWeightDType, bindingName: string): string {
+  return WEIGHT_FORMATS[dtype].source.replaceAll('WEIGHT', bindingName);
+}
