@@ -1,0 +1,45 @@
+/**
+ * A bump allocator over one WebAssembly.Memory. Every allocation happens while a session is
+ * built (weights, KV cache, scratch), so typed-array views taken afterwards stay valid:
+ * `grow` would detach a plain memory's buffer, and nothing grows after `freeze()`.
+ */
+import { BackendError, assert } from '../../errors.ts';
+
+const PAGE_BYTES = 65536;
+/** wasm32 addresses: 4 GiB of 64 KiB pages (the module's declared maximum). */
+export const MAX_PAGES = 65536;
+const ALIGN = 64; // cache line; v128 loads need only 16
+
+export class WasmArena {
+  private top = ALIGN; // keep 0 as a null pointer
+  private frozen = false;
+  constructor(readonly memory: WebAssembly.Memory) {}
+
+  /** Returns the byte offset of `bytes` fresh (zeroed) bytes, aligned to 64. */
+  alloc(bytes: number, what: string): number {
+    assert(!this.frozen, `wasm arena: alloc(${what}) after freeze`);
+    const at = Math.ceil(this.top / ALIGN) * ALIGN;
+    const end = at + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE_BYTES);
+      if (have / PAGE_BYTES + pages > MAX_PAGES) {
+        throw new BackendError(`wasm: ${what} needs ${end} bytes of linear memory, more than wasm32's 4 GiB`);
+      }
+      try {
+        this.memory.grow(pages);
+      } catch (error) {
+        throw new BackendError(`wasm: could not grow memory to ${end} bytes for ${what}: ${String(error)}`);
+      }
+    }
+    this.top = end;
+    return at;
+  }
+
+  get bytesUsed(): number { return this.top; }
+  freeze(): void { this.frozen = true; }
+
+  f32(ptr: number, length: number): Float32Array { return new Float32Array(this.memory.buffer, ptr, length); }
+  u8(ptr: number, length: number): Uint8Array { return new Uint8Array(this.memory.buffer, ptr, length); }
+  i8(ptr: number, length: number): Int8Array { return new Int8Array(this.memory.buffer, ptr, length); }
+}

@@ -1,0 +1,126 @@
+/**
+ * The WASM SIMD backend: createWasmBackend(options) → Backend. Weights are repacked once per
+ * session into one wasm linear memory (layout.ts); matmuls run in the SIMD kernels
+ * (kernels.wat), split by rows across a worker pool when threads are available
+ * (threads.ts), else on the calling thread. Routing uses THE rule (routing.ts).
+ */
+import { ConfigError } from '../../errors.ts';
+import type { ModelWeights } from '../../model/weights.ts';
+import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
+import { validateRoutingOverrides } from '../routing.ts';
+import { MAX_PAGES, WasmArena } from './arena.ts';
+import { forwardChunk, type WasmEngine } from './forward.ts';
+import { instantiateKernels } from './kernels.ts';
+import { WasmMatmul } from './matmul.ts';
+import { activeWeightBytesPerToken, packModel } from './packed-model.ts';
+import { SerialRows, type RowParallel } from './parallel.ts';
+import { createRunState } from './run-state.ts';
+import { createThreadPool, threadsAvailable, type WorkerFactory } from './threads.ts';
+
+export interface WasmBackendOptions {
+  /** Threads including the calling one (default: hardwareConcurrency when threads work, else 1). */
+  threads?: number;
+  /** Tokens per prefill chunk (default 64): bounds the activation scratch. */
+  prefillChunk?: number;
+  /** How to start a pool worker (default: a module Worker on threads.worker.ts). */
+  workerFactory?: WorkerFactory;
+}
+
+/** Default KV-cache length when the model's own context is longer (memory: f32 cache). */
+const DEFAULT_MAX_CONTEXT = 2048;
+
+class WasmSession implements Session {
+  readonly backend = 'wasm' as const;
+  private cachedTokens = 0;
+  private disposed = false;
+
+  constructor(private readonly engine: WasmEngine, private readonly rows: RowParallel, readonly weightBytes: number) {}
+
+  get position(): number { return this.cachedTokens; }
+  get maxContext(): number { return this.engine.state.maxContext; }
+  get threads(): number { return this.rows.threads; }
+  /** Weight bytes one decode token reads (for bandwidth figures in bench/). */
+  get activeBytesPerToken(): number { return activeWeightBytesPerToken(this.engine.model); }
+
+  async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
+    this.checkRequest(tokenIds, options);
+    const { spec } = this.engine.model;
+    const chunk = this.engine.state.chunk;
+    const routing: TokenRouting[] = [];
+    let layerInputs: Float32Array[] | undefined;
+    for (let start = 0; start < tokenIds.length; start += chunk) {
+      const tokens = tokenIds.slice(start, start + chunk);
+      const isLast = start + chunk >= tokenIds.length;
+      const inputs = options.captureLayerInputs && isLast ? new Array<Float32Array>(spec.layers) : undefined;
+      const layers = forwardChunk(this.engine, tokens, this.cachedTokens, { routing: options.routing, layerInputs: inputs, wantLogits: isLast });
+      this.cachedTokens += tokens.length;
+      if (options.trace) for (const perToken of layers) routing.push({ layers: perToken });
+      if (inputs) layerInputs = inputs;
+    }
+    const result: ForwardResult = { logits: this.engine.state.logits.view.slice() };
+    if (options.trace) result.routing = routing;
+    if (layerInputs) result.layerInputs = layerInputs;
+    return result;
+  }
+
+  truncate(position: number): void {
+    if (!Number.isInteger(position) || position < 0 || position > this.cachedTokens) {
+      throw new ConfigError(`wasm: truncate(${position}) outside [0, ${this.cachedTokens}]`);
+    }
+    this.cachedTokens = position; // rows ≥ position are overwritten by the next forward
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.rows.dispose();
+  }
+
+  private checkRequest(tokenIds: number[], options: ForwardOptions): void {
+    if (this.disposed) throw new ConfigError('wasm: session used after dispose()');
+    if (tokenIds.length === 0) throw new ConfigError('wasm: forward() needs at least one token');
+    const { vocab, moe } = this.engine.model.spec;
+    for (const id of tokenIds) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new ConfigError(`wasm: token id ${id} outside [0, ${vocab})`);
+    }
+    if (this.cachedTokens + tokenIds.length > this.maxContext) {
+      throw new ConfigError(`wasm: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.maxContext}`);
+    }
+    if (options.routing && moe) validateRoutingOverrides(options.routing, moe);
+  }
+}
+
+function resolveThreads(requested: number | undefined): number {
+  const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
+  const threads = requested ?? cores;
+  if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`wasm: threads ${threads} must be a positive integer`);
+  return threads;
+}
+
+/** The WASM SIMD backend. `threads` > 1 needs SharedArrayBuffer (cross-origin isolation). */
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<Backend> {
+  const threads = resolveThreads(options.threads);
+  const prefillChunk = options.prefillChunk ?? 64;
+  if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new ConfigError(`wasm: prefillChunk ${prefillChunk} must be a positive integer`);
+  return {
+    name: 'wasm',
+    async createSession(weights: ModelWeights, sessionOptions: { maxContext?: number } = {}): Promise<Session> {
+      const spec = weights.spec;
+      const maxContext = sessionOptions.maxContext ?? Math.min(spec.contextLength, DEFAULT_MAX_CONTEXT);
+      if (!Number.isInteger(maxContext) || maxContext < 1) throw new ConfigError(`wasm: maxContext ${maxContext} must be a positive integer`);
+      const useThreads = threads > 1 && threadsAvailable(options.workerFactory);
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: useThreads });
+      const kernels = await instantiateKernels(memory, useThreads);
+      const arena = new WasmArena(memory);
+      const model = packModel(arena, weights);
+      const chunk = Math.min(prefillChunk, maxContext);
+      const maxK = Math.max(spec.hidden, spec.heads * spec.headDim, model.maxIntermediate);
+      const rows: RowParallel = useThreads
+        ? await createThreadPool(arena, kernels, threads, options.workerFactory)
+        : new SerialRows(kernels);
+      const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
+      const state = createRunState(arena, model, chunk, maxContext);
+      return new WasmSession({ model, state, kernels, matmul }, rows, arena.bytesUsed);
+    },
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * The wasm forward pass over a chunk of tokens: the same steps as cpu/forward.ts, with the
+ * matmuls (and attention dots) in WASM SIMD and the O(hidden) steps in JS via cpu/ops.ts.
+ * Prefill runs each matmul over the whole chunk (weights read once per chunk) and groups
+ * the chunk's tokens by expert.
+ *
+ *   x = embed[tokens]                                     // [m, hidden]
+ *   for each layer:
+ *     x += wo · attention(rope(wq·norm(x)), cache ← rope(wk·norm(x)), wv·norm(x))
+ *     x += ffn(norm(x))   ffn = SwiGLU MLP, or Σ_k weight_k · expert_k (+ shared expert)
+ *   logits = lmHead · norm(x[m-1])
+ */
+import type { LayerRouting, RoutingOverrides } from '../types.ts';
+import { routeToken, sharedExpertGate } from '../routing.ts';
+import { addInPlace, rmsnorm, rope, softmax, swiglu } from '../cpu/ops.ts';
+import type { KernelExports } from './kernels.ts';
+import { tensorRowToF32 } from './layout.ts';
+import type { WasmMatmul } from './matmul.ts';
+import type { PackedLayer, PackedMlp, PackedModel, PackedMoe } from './packed-model.ts';
+import { rowPtr, rowView, type WasmRunState } from './run-state.ts';
+
+export interface WasmEngine {
+  model: PackedModel;
+  state: WasmRunState;
+  kernels: KernelExports;
+  matmul: WasmMatmul;
+}
+
+export interface ChunkOptions {
+  routing?: RoutingOverrides;
+  /** Receives [layers] × [hidden]: the residual input of every layer at the chunk's last token. */
+  layerInputs?: Float32Array[];
+  /** Compute logits of the last token (only the request's final chunk needs them). */
+  wantLogits: boolean;
+}
+
+/** Runs tokens at positions start..start+m-1; returns routing [m] × [moe layers]. */
+export function forwardChunk(engine: WasmEngine, tokens: number[], start: number, options: ChunkOptions): LayerRouting[][] {
+  const { model, state } = engine;
+  const { hidden } = model.spec;
+  const m = tokens.length;
+  const routing: LayerRouting[][] = tokens.map(() => []);
+  for (let t = 0; t < m; t++) tensorRowToF32(model.embed, tokens[t]!, rowView(state.x, t));
+  for (let l = 0; l < model.layers.length; l++) {
+    const layer = model.layers[l]!;
+    if (options.layerInputs) options.layerInputs[l] = rowView(state.x, m - 1).slice();
+    attentionBlock(engine, layer, l, m, start);
+    for (let t = 0; t < m; t++) rmsnorm(rowView(state.xb, t), rowView(state.x, t), layer.ffnNorm, model.spec.rmsEps);
+    if (layer.mlp) {
+      mlpRows(engine, layer.mlp, state.xb.ptr, state.out.ptr, m);
+    } else if (layer.moe) {
+      const routes = moeBlock(engine, layer.moe, l, m, options.routing);
+      for (let t = 0; t < m; t++) routing[t]!.push(routes[t]!);
+    }
+    addInPlace(state.x.view.subarray(0, m * hidden), state.out.view.subarray(0, m * hidden));
+  }
+  if (options.wantLogits) {
+    const last = rowView(state.xb, 0);
+    rmsnorm(last, rowView(state.x, m - 1), model.finalNorm, model.spec.rmsEps);
+    engine.matmul.run(model.lmHead, state.xb.ptr, state.logits.ptr, 1);
+  }
+  return routing;
+}
+
+function addBias(buffer: Float32Array, bias: Float32Array | undefined, m: number): void {
+  if (!bias) return;
+  for (let t = 0; t < m; t++) addInPlace(buffer.subarray(t * bias.length, (t + 1) * bias.length), bias);
+}
+
+/** x += wo · attention(norm(x)) for m tokens at positions start.. ; fills the KV cache. */
+function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: number, start: number): void {
+  const { model, state, kernels, matmul } = engine;
+  const spec = model.spec;
+  const { heads, kvHeads, headDim } = spec;
+  const kvDim = kvHeads * headDim;
+  for (let t = 0; t < m; t++) rmsnorm(rowView(state.xb, t), rowView(state.x, t), layer.attnNorm, spec.rmsEps);
+  matmul.run(layer.wq, state.xb.ptr, state.q.ptr, m);
+  matmul.run(layer.wk, state.xb.ptr, state.k.ptr, m);
+  matmul.run(layer.wv, state.xb.ptr, state.v.ptr, m);
+  addBias(state.q.view, layer.bq, m);
+  addBias(state.k.view, layer.bk, m);
+  addBias(state.v.view, layer.bv, m);
+  const keyCache = state.keyCache[l]!;
+  const valueCache = state.valueCache[l]!;
+  for (let t = 0; t < m; t++) {
+    rope(rowView(state.q, t), heads, headDim, start + t, spec.ropeTheta, spec.ropeStyle);
+    rope(rowView(state.k, t), kvHeads, headDim, start + t, spec.ropeTheta, spec.ropeStyle);
+    keyCache.view.set(rowView(state.k, t), (start + t) * kvDim);
+    valueCache.view.set(rowView(state.v, t), (start + t) * kvDim);
+  }
+  const scale = 1 / Math.sqrt(headDim);
+  const headsPerKv = heads / kvHeads;
+  for (let t = 0; t < m; t++) {
+    const nPos = start + t + 1; // causal: the token sees itself and everything before
+    for (let h = 0; h < heads; h++) {
+      const kvCol = Math.floor(h / headsPerKv) * headDim;
+      kernels.attn_scores(rowPtr(state.q, t, h * headDim), rowPtr(keyCache, 0, kvCol), kvDim * 4, headDim, nPos, state.scores.ptr, scale);
+      softmax(state.scores.view, nPos);
+      kernels.attn_mix(state.scores.ptr, rowPtr(valueCache, 0, kvCol), kvDim * 4, headDim, nPos, rowPtr(state.att, t, h * headDim));
+    }
+  }
+  matmul.run(layer.wo, state.att.ptr, state.out.ptr, m);
+  addInPlace(state.x.view.subarray(0, m * spec.hidden), state.out.view.subarray(0, m * spec.hidden));
+}
+
+/** y [m, hidden] = down · (silu(gate · x) ⊙ (up · x)) for x [m, hidden] (pointers). */
+function mlpRows(engine: WasmEngine, mlp: PackedMlp, x: number, y: number, m: number): void {
+  const { state, matmul } = engine;
+  const size = m * mlp.intermediate;
+  matmul.run(mlp.gate, x, state.hGate.ptr, m);
+  matmul.run(mlp.up, x, state.hUp.ptr, m);
+  const gate = state.hGate.view.subarray(0, size); // [m, inter]
+  swiglu(gate, gate, state.hUp.view.subarray(0, size));
+  matmul.run(mlp.down, state.hGate.ptr, y, m);
+}
+
+/** Dot product in f64 like the reference's matmul (router and shared gate are tiny). */
+function dot64(w: Float32Array, wOffset: number, x: Float32Array, k: number): number {
+  let sum = 0;
+  for (let i = 0; i < k; i++) sum += w[wOffset + i]! * x[i]!;
+  return sum;
+}
+
+/** out [m, hidden] = MoE(xb) with the chunk's tokens grouped by expert. Returns routing [m]. */
+function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, overrides?: RoutingOverrides): LayerRouting[] {
+  const { model, state } = engine;
+  const { hidden } = model.spec;
+  const moeSpec = model.spec.moe!;
+  const routerLogits = new Float32Array(moeSpec.experts); // [experts]
+  const routes: LayerRouting[] = [];
+  const byExpert: { token: number; weight: number }[][] = moe.experts.map(() => []);
+  for (let t = 0; t < m; t++) {
+    const xb = rowView(state.xb, t);
+    for (let e = 0; e < moeSpec.experts; e++) routerLogits[e] = dot64(moe.router, e * hidden, xb, hidden);
+    const route = routeToken(routerLogits, moeSpec, l, overrides);
+    route.expertIds.forEach((e, slot) => byExpert[e]!.push({ token: t, weight: route.expertWeights[slot]! }));
+    routes.push(route);
+  }
+  state.out.view.fill(0, 0, m * hidden);
+  byExpert.forEach((assigned, e) => {
+    if (assigned.length === 0) return;
+    assigned.forEach(({ token }, i) => rowView(state.xe, i).set(rowView(state.xb, token)));
+    mlpRows(engine, moe.experts[e]!, state.xe.ptr, state.ye.ptr, assigned.length);
+    assigned.forEach(({ token, weight }, i) => addScaled(rowView(state.out, token), rowView(state.ye, i), weight));
+  });
+  if (moe.shared) {
+    mlpRows(engine, moe.shared, state.xb.ptr, state.ye.ptr, m);
+    for (let t = 0; t < m; t++) {
+      const gate = moe.sharedGate ? sharedExpertGate(dot64(moe.sharedGate, 0, rowView(state.xb, t), hidden)) : 1;
+      if (moe.sharedGate) routes[t]!.sharedGate = gate;
+      addScaled(rowView(state.out, t), rowView(state.ye, t), gate);
+    }
+  }
+  return routes;
+}
+
+function addScaled(out: Float32Array, add: Float32Array, scale: number): void {
+  for (let i = 0; i < out.length; i++) out[i] += scale * add[i]!;
+}

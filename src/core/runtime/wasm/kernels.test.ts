@@ -1,0 +1,111 @@
+/**
+ * The WASM SIMD kernels against the CPU reference (cpu/ops.ts) on fresh seeded random
+ * inputs, with named tolerances; and the committed binary against a fresh wabt build.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { quantize, dequantize } from '../../quant/convert.ts';
+import { mulberry32, fillNormal } from '../../model/random.ts';
+import { attention, matmul } from '../cpu/ops.ts';
+import { assertAllclose, type Tolerance } from '../cpu/allclose.ts';
+import { WasmArena } from './arena.ts';
+import { buildKernels, kernelsModuleText } from './build-kernels.ts';
+import { instantiateKernels } from './kernels.ts';
+import { packMatrix } from './layout.ts';
+import { WasmMatmul } from './matmul.ts';
+import { SerialRows } from './parallel.ts';
+
+/** f32 weights: only the summation order differs (f32 lanes vs the reference's f64). */
+const MATMUL_F32_TOL: Tolerance = { atol: 1e-5, rtol: 1e-5 };
+/**
+ * q8_0/q4_0 weights: the kernel quantizes activations to q16 (15-bit, per 32-block), an
+ * error of ≤ 2^-16 of each block's max; over k products that stays below 2e-4 here.
+ */
+const MATMUL_QUANT_TOL: Tolerance = { atol: 2e-4, rtol: 2e-4 };
+const ATTENTION_TOL: Tolerance = { atol: 1e-5, rtol: 1e-5 };
+
+const seed = (Date.now() ^ 0x5eed) >>> 0; // fresh inputs each run; printed so a failure can be replayed
+console.log(`wasm kernels.test seed ${seed}`);
+
+function randomValues(count: number, stream: number, std = 1): Float32Array {
+  return fillNormal(new Float32Array(count), mulberry32((seed + stream * 7919) >>> 0), std);
+}
+
+async function freshEngine() {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const kernels = await instantiateKernels(memory, false);
+  return { arena: new WasmArena(memory), kernels };
+}
+
+describe('committed kernels binary', () => {
+  it('kernels-wasm.ts equals a fresh wabt build of kernels.wat', async () => {
+    const here = new URL('.', import.meta.url);
+    const wat = readFileSync(new URL('kernels.wat', here), 'utf8');
+    const committed = readFileSync(new URL('kernels-wasm.ts', here), 'utf8');
+    expect(committed).toBe(kernelsModuleText(await buildKernels(wat)));
+  });
+});
+
+describe.each(['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const)('matmul %s against cpu/ops matmul', (dtype) => {
+  it.each([[1, 37, 96], [5, 64, 160], [3, 9, 1024]])('m=%i n=%i k=%i', async (m, n, k) => {
+    const { arena, kernels } = await freshEngine();
+    const weights = quantize('w', randomValues(n * k, 1, 1 / Math.sqrt(k)), [n, k], dtype);
+    const dense = dequantize(weights); // [n, k] the values the reference sees
+    const x = randomValues(m * k, 2); // [m, k]
+    const packed = packMatrix(arena, weights);
+    const xPtr = arena.alloc(m * k * 4, 'x');
+    const yPtr = arena.alloc(m * n * 4, 'y');
+    const matmuls = new WasmMatmul(kernels, new SerialRows(kernels), arena, m, k);
+    arena.f32(xPtr, m * k).set(x);
+    matmuls.run(packed, xPtr, yPtr, m);
+    const actual = arena.f32(yPtr, m * n).slice();
+    const expected = new Float32Array(m * n);
+    for (let t = 0; t < m; t++) matmul(expected.subarray(t * n, (t + 1) * n), dense, x.subarray(t * k, (t + 1) * k), n, k);
+    const tolerance = dtype === 'q8_0' || dtype === 'q4_0' ? MATMUL_QUANT_TOL : MATMUL_F32_TOL;
+    assertAllclose(actual, expected, tolerance, `${dtype} matmul m=${m} n=${n} k=${k} seed ${seed}`);
+  });
+});
+
+describe('matmul_f32 with k not a multiple of 8', () => {
+  it('handles the scalar tail (k=13)', async () => {
+    const { arena, kernels } = await freshEngine();
+    const [m, n, k] = [2, 7, 13];
+    const w = randomValues(n * k, 3);
+    const x = randomValues(m * k, 4);
+    const packed = packMatrix(arena, quantize('w', w, [n, k], 'f32'));
+    const xPtr = arena.alloc(m * k * 4, 'x');
+    const yPtr = arena.alloc(m * n * 4, 'y');
+    arena.f32(xPtr, m * k).set(x);
+    new WasmMatmul(kernels, new SerialRows(kernels), arena, m, k).run(packed, xPtr, yPtr, m);
+    const expected = new Float32Array(m * n);
+    for (let t = 0; t < m; t++) matmul(expected.subarray(t * n, (t + 1) * n), w, x.subarray(t * k, (t + 1) * k), n, k);
+    assertAllclose(arena.f32(yPtr, m * n), expected, MATMUL_F32_TOL, `f32 tail seed ${seed}`);
+  });
+});
+
+describe('attention kernels (attn_scores → softmax → attn_mix)', () => {
+  it.each([[6, 2, 8, 17], [4, 4, 6, 5], [9, 3, 64, 40]])('heads=%i kvHeads=%i headDim=%i positions=%i', async (heads, kvHeads, headDim, nPos) => {
+    const { arena, kernels } = await freshEngine();
+    const kvDim = kvHeads * headDim;
+    const q = randomValues(heads * headDim, 5);
+    const keys = randomValues(nPos * kvDim, 6);
+    const values = randomValues(nPos * kvDim, 7);
+    const expected = new Float32Array(heads * headDim);
+    attention(expected, q, keys, values, nPos, heads, kvHeads, headDim);
+    const qPtr = arena.alloc(q.byteLength, 'q'); arena.f32(qPtr, q.length).set(q);
+    const kPtr = arena.alloc(keys.byteLength, 'k'); arena.f32(kPtr, keys.length).set(keys);
+    const vPtr = arena.alloc(values.byteLength, 'v'); arena.f32(vPtr, values.length).set(values);
+    const sPtr = arena.alloc(nPos * 4, 'scores');
+    const oPtr = arena.alloc(expected.byteLength, 'out');
+    const scores = arena.f32(sPtr, nPos);
+    for (let h = 0; h < heads; h++) {
+      const kvCol = Math.floor(h / (heads / kvHeads)) * headDim * 4;
+      kernels.attn_scores(qPtr + h * headDim * 4, kPtr + kvCol, kvDim * 4, headDim, nPos, sPtr, 1 / Math.sqrt(headDim));
+      let max = -Infinity; for (const s of scores) max = Math.max(max, s);
+      let sum = 0; for (let t = 0; t < nPos; t++) { scores[t] = Math.exp(scores[t]! - max); sum += scores[t]!; }
+      for (let t = 0; t < nPos; t++) scores[t]! /= sum;
+      kernels.attn_mix(sPtr, vPtr + kvCol, kvDim * 4, headDim, nPos, oPtr + h * headDim * 4);
+    }
+    assertAllclose(arena.f32(oPtr, expected.length), expected, ATTENTION_TOL, `attention seed ${seed}`);
+  });
+});

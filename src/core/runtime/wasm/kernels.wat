@@ -1,0 +1,260 @@
+;; MoE Studio WASM SIMD kernels (area F). Assembled by build-kernels.ts with wabt into
+;; kernels-wasm.ts (base64, committed); kernels.test.ts checks the committed binary is a
+;; fresh build of this file.
+;;
+;; Every pointer is a byte offset into the one imported linear memory. The memory line below
+;; carries a `__SHARED__` marker: build-kernels.ts emits two binaries, one with a shared
+;; memory (threads, cross-origin isolated pages and Node workers) and one without.
+;;
+;; Weight layouts (repacked on session creation by layout.ts, never ggml's interleaved blocks):
+;;   q8_0 : quants  i8[n, k]       scales f32[n, k/32]   (weight = scale[b] * q)
+;;   q4_0 : nibbles u8[n, k/2]     scales f32[n, k/32]   block b of a row holds 16 bytes:
+;;          element j (0..15) = (byte j & 15) - 8, element j+16 = (byte j >> 4) - 8 (ggml order)
+;;   f32  : f32[n, k]              (f16 / bf16 are widened to f32 exactly on repack)
+;; Activations for the quantized kernels are "q16": per 32-block i16 quants and an f32 scale
+;; (xq i16[m, k], xs f32[m, k/32]); 15-bit precision keeps results within f32 noise of the
+;; f32 reference while letting i32x4.dot_i16x8_s do the multiply-adds.
+;;
+;; Matmul kernels compute y[t, row] = W[row, :] · x[t, :] for rows [rowStart, rowEnd) and
+;; tokens t < m; y is [m, n] f32. Decode is m = 1. Rows are the unit of thread splitting.
+(module
+  (import "env" "memory" (memory $mem 1 65536 __SHARED__))
+
+  ;; ------------------------------------------------------------------------------------
+  ;; Activation quantization: x f32[nBlocks*32] -> xq i16[nBlocks*32], xs f32[nBlocks]
+  (func $quantize_q16 (export "quantize_q16")
+    (param $x i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
+    (local $b i32) (local $i i32) (local $amax v128) (local $m f32) (local $inv v128)
+    (local $lo v128) (local $hi v128)
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $b) (local.get $nBlocks)))
+      ;; amax over the 32 values
+      (local.set $amax (v128.const f32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (loop $scan
+        (local.set $amax (f32x4.max (local.get $amax)
+          (f32x4.abs (v128.load (i32.add (local.get $x) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br_if $scan (i32.lt_u (local.get $i) (i32.const 128))))
+      (local.set $m (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $amax)) (f32x4.extract_lane 1 (local.get $amax)))
+        (f32.max (f32x4.extract_lane 2 (local.get $amax)) (f32x4.extract_lane 3 (local.get $amax)))))
+      (f32.store (local.get $xs) (f32.div (local.get $m) (f32.const 32767)))
+      (local.set $inv (f32x4.splat (select (f32.div (f32.const 32767) (local.get $m)) (f32.const 0)
+        (f32.gt (local.get $m) (f32.const 0)))))
+      ;; 8 values (two f32x4) -> one i16x8 per step
+      (local.set $i (i32.const 0))
+      (loop $pack
+        (local.set $lo (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+          (v128.load (i32.add (local.get $x) (local.get $i)))))))
+        (local.set $hi (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+          (v128.load offset=16 (i32.add (local.get $x) (local.get $i)))))))
+        (v128.store (i32.add (local.get $xq) (i32.shr_u (local.get $i) (i32.const 1)))
+          (i16x8.narrow_i32x4_s (local.get $lo) (local.get $hi)))
+        (local.set $i (i32.add (local.get $i) (i32.const 32)))
+        (br_if $pack (i32.lt_u (local.get $i) (i32.const 128))))
+      (local.set $x (i32.add (local.get $x) (i32.const 128)))
+      (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
+      (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $blocks))))
+
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; ------------------------------------------------------------------------------------
+  ;; Dot products of one weight row with one q16 activation row.
+
+  ;; w i8[nBlocks*32], ws f32[nBlocks], xq i16[nBlocks*32], xs f32[nBlocks]
+  (func $dot_q8 (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
+    (result f32)
+    (local $acc v128) (local $s v128) (local $w0 v128) (local $w1 v128) (local $end i32)
+    (local.set $end (i32.add (local.get $ws) (i32.shl (local.get $nBlocks) (i32.const 2))))
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $ws) (local.get $end)))
+      (local.set $w0 (v128.load (local.get $w)))
+      (local.set $w1 (v128.load offset=16 (local.get $w)))
+      (local.set $s (i32x4.add
+        (i32x4.add
+          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $w0)) (v128.load (local.get $xq)))
+          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $w0)) (v128.load offset=16 (local.get $xq))))
+        (i32x4.add
+          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $w1)) (v128.load offset=32 (local.get $xq)))
+          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $w1)) (v128.load offset=48 (local.get $xq))))))
+      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $s))
+        (f32x4.splat (f32.mul (f32.load (local.get $ws)) (f32.load (local.get $xs)))))))
+      (local.set $w (i32.add (local.get $w) (i32.const 32)))
+      (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
+      (local.set $ws (i32.add (local.get $ws) (i32.const 4)))
+      (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
+      (br $blocks)))
+    (call $hsum (local.get $acc)))
+
+  ;; w u8[nBlocks*16] nibbles, ws f32[nBlocks], xq i16[nBlocks*32], xs f32[nBlocks]
+  (func $dot_q4 (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
+    (result f32)
+    (local $acc v128) (local $s v128) (local $raw v128) (local $lo v128) (local $hi v128) (local $end i32)
+    (local.set $end (i32.add (local.get $ws) (i32.shl (local.get $nBlocks) (i32.const 2))))
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $ws) (local.get $end)))
+      (local.set $raw (v128.load (local.get $w)))
+      (local.set $lo (i8x16.sub (v128.and (local.get $raw) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+        (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $raw) (i32.const 4))
+        (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+      (local.set $s (i32x4.add
+        (i32x4.add
+          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load (local.get $xq)))
+          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=16 (local.get $xq))))
+        (i32x4.add
+          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=32 (local.get $xq)))
+          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=48 (local.get $xq))))))
+      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $s))
+        (f32x4.splat (f32.mul (f32.load (local.get $ws)) (f32.load (local.get $xs)))))))
+      (local.set $w (i32.add (local.get $w) (i32.const 16)))
+      (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
+      (local.set $ws (i32.add (local.get $ws) (i32.const 4)))
+      (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
+      (br $blocks)))
+    (call $hsum (local.get $acc)))
+
+  ;; a f32[k], b f32[k]; any k (scalar tail)
+  (func $dot_f32 (param $a i32) (param $b i32) (param $k i32) (result f32)
+    (local $acc0 v128) (local $acc1 v128) (local $end8 i32) (local $end i32) (local $tail f32)
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $k) (i32.const 2))))
+    (local.set $end8 (i32.add (local.get $a) (i32.shl (i32.and (local.get $k) (i32.const -8)) (i32.const 2))))
+    (block $done (loop $vec
+      (br_if $done (i32.ge_u (local.get $a) (local.get $end8)))
+      (local.set $acc0 (f32x4.add (local.get $acc0)
+        (f32x4.mul (v128.load (local.get $a)) (v128.load (local.get $b)))))
+      (local.set $acc1 (f32x4.add (local.get $acc1)
+        (f32x4.mul (v128.load offset=16 (local.get $a)) (v128.load offset=16 (local.get $b)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 32)))
+      (local.set $b (i32.add (local.get $b) (i32.const 32)))
+      (br $vec)))
+    (block $tdone (loop $scalar
+      (br_if $tdone (i32.ge_u (local.get $a) (local.get $end)))
+      (local.set $tail (f32.add (local.get $tail) (f32.mul (f32.load (local.get $a)) (f32.load (local.get $b)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
+      (local.set $b (i32.add (local.get $b) (i32.const 4)))
+      (br $scalar)))
+    (f32.add (call $hsum (f32x4.add (local.get $acc0) (local.get $acc1))) (local.get $tail)))
+
+  ;; ------------------------------------------------------------------------------------
+  ;; Matmuls: y[t*n + row] = W[row] · x[t] for row in [rowStart, rowEnd), t < m.
+  ;; The row stays in L1 while the m activation rows stream past it (prefill reuse).
+
+  (func (export "matmul_q8")
+    (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $y i32)
+    (param $k i32) (param $n i32) (param $m i32) (param $rowStart i32) (param $rowEnd i32)
+    (local $row i32) (local $t i32) (local $nb i32) (local $wr i32) (local $wsr i32)
+    (local.set $nb (i32.shr_u (local.get $k) (i32.const 5)))
+    (local.set $row (local.get $rowStart))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $row) (local.get $rowEnd)))
+      (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $row) (local.get $k))))
+      (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $row) (local.get $nb)) (i32.const 2))))
+      (local.set $t (i32.const 0))
+      (loop $tokens
+        (f32.store
+          (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
+          (call $dot_q8 (local.get $wr) (local.get $wsr)
+            (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 1)))
+            (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $t) (local.get $nb)) (i32.const 2)))
+            (local.get $nb)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows))))
+
+  (func (export "matmul_q4")
+    (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $y i32)
+    (param $k i32) (param $n i32) (param $m i32) (param $rowStart i32) (param $rowEnd i32)
+    (local $row i32) (local $t i32) (local $nb i32) (local $wr i32) (local $wsr i32)
+    (local.set $nb (i32.shr_u (local.get $k) (i32.const 5)))
+    (local.set $row (local.get $rowStart))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $row) (local.get $rowEnd)))
+      (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $row) (i32.shr_u (local.get $k) (i32.const 1)))))
+      (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $row) (local.get $nb)) (i32.const 2))))
+      (local.set $t (i32.const 0))
+      (loop $tokens
+        (f32.store
+          (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
+          (call $dot_q4 (local.get $wr) (local.get $wsr)
+            (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 1)))
+            (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $t) (local.get $nb)) (i32.const 2)))
+            (local.get $nb)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows))))
+
+  (func (export "matmul_f32")
+    (param $w i32) (param $x i32) (param $y i32)
+    (param $k i32) (param $n i32) (param $m i32) (param $rowStart i32) (param $rowEnd i32)
+    (local $row i32) (local $t i32) (local $wr i32)
+    (local.set $row (local.get $rowStart))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $row) (local.get $rowEnd)))
+      (local.set $wr (i32.add (local.get $w) (i32.shl (i32.mul (local.get $row) (local.get $k)) (i32.const 2))))
+      (local.set $t (i32.const 0))
+      (loop $tokens
+        (f32.store
+          (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
+          (call $dot_f32 (local.get $wr)
+            (i32.add (local.get $x) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 2)))
+            (local.get $k)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows))))
+
+  ;; ------------------------------------------------------------------------------------
+  ;; Attention pieces for one query head (softmax runs in JS between them).
+
+  ;; scores[t] = scale * q · key[t]   q f32[headDim], key rows every kvStride bytes, t < nPos
+  (func (export "attn_scores")
+    (param $q i32) (param $key i32) (param $kvStride i32) (param $headDim i32) (param $nPos i32)
+    (param $scores i32) (param $scale f32)
+    (local $t i32)
+    (block $done (loop $pos
+      (br_if $done (i32.ge_u (local.get $t) (local.get $nPos)))
+      (f32.store (i32.add (local.get $scores) (i32.shl (local.get $t) (i32.const 2)))
+        (f32.mul (local.get $scale) (call $dot_f32 (local.get $q) (local.get $key) (local.get $headDim))))
+      (local.set $key (i32.add (local.get $key) (local.get $kvStride)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $pos))))
+
+  ;; out[i] = Σ_t probs[t] * value[t][i]   out f32[headDim] (overwritten)
+  (func (export "attn_mix")
+    (param $probs i32) (param $value i32) (param $kvStride i32) (param $headDim i32) (param $nPos i32)
+    (param $out i32)
+    (local $t i32) (local $i i32) (local $p f32) (local $pv v128) (local $end4 i32)
+    (local.set $end4 (i32.and (local.get $headDim) (i32.const -4)))
+    (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $headDim) (i32.const 2)))
+    (block $done (loop $pos
+      (br_if $done (i32.ge_u (local.get $t) (local.get $nPos)))
+      (local.set $p (f32.load (i32.add (local.get $probs) (i32.shl (local.get $t) (i32.const 2)))))
+      (local.set $pv (f32x4.splat (local.get $p)))
+      (local.set $i (i32.const 0))
+      (block $vdone (loop $vec
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $end4)))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+          (f32x4.add (v128.load (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))
+            (f32x4.mul (local.get $pv) (v128.load (i32.add (local.get $value) (i32.shl (local.get $i) (i32.const 2)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+      (block $sdone (loop $scalar
+        (br_if $sdone (i32.ge_u (local.get $i) (local.get $headDim)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.add (f32.load (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))
+            (f32.mul (local.get $p) (f32.load (i32.add (local.get $value) (i32.shl (local.get $i) (i32.const 2)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $scalar)))
+      (local.set $value (i32.add (local.get $value) (local.get $kvStride)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $pos))))
+)

@@ -1,0 +1,114 @@
+/**
+ * Repacks ModelWeights tensors into the kernels' layouts inside the wasm arena (see the
+ * header of kernels.wat). ggml blocks interleave an f16 scale with the quants; the kernels
+ * want quants contiguous per row and the scales widened to f32 beside them, so each
+ * 32-block's quants start 16-byte aligned. f16 / bf16 widen to f32 exactly.
+ */
+import { FormatError } from '../../errors.ts';
+import { bf16ToF32, dequantize, f16ToF32 } from '../../quant/convert.ts';
+import type { RawTensor } from '../../tensor.ts';
+import type { WasmArena } from './arena.ts';
+
+export type PackedDType = 'q8_0' | 'q4_0' | 'f32';
+
+/** A Linear weight [n, k] in kernel layout. */
+export interface PackedMatrix {
+  name: string;
+  dtype: PackedDType;
+  n: number;          // rows (out features)
+  k: number;          // columns (in features)
+  quants: number;     // q8_0: i8 [n, k]; q4_0: u8 [n, k/2]; f32: f32 [n, k]
+  scales: number;     // f32 [n, k/32] (0 for f32)
+  bytes: number;      // bytes the kernel reads per full mat-vec
+}
+
+const QK = 32; // weights per ggml block
+const Q8_BLOCK_BYTES = 34;
+const Q4_BLOCK_BYTES = 18;
+
+function matrixDims(tensor: RawTensor): [number, number] {
+  const shape = tensor.shape;
+  if (shape.length === 1) return [1, shape[0]!];
+  if (shape.length !== 2) throw new FormatError(`wasm: tensor '${tensor.name}' has shape [${shape.join(', ')}], expected a matrix`);
+  return [shape[0]!, shape[1]!];
+}
+
+/** Any supported float dtype → f32 values (row-major, same shape). */
+export function tensorToF32(tensor: RawTensor): Float32Array {
+  if (tensor.dtype === 'i8' || tensor.dtype === 'u8' || tensor.dtype === 'i32' || tensor.dtype === 'i64') {
+    throw new FormatError(`wasm: tensor '${tensor.name}' has dtype ${tensor.dtype}, which is not a float type`);
+  }
+  return dequantize(tensor);
+}
+
+/** Dequantizes `nBlocks` ggml blocks starting at block `firstBlock` into out [nBlocks*32]. */
+function dequantizeBlocks(tensor: RawTensor, view: DataView, firstBlock: number, nBlocks: number, out: Float32Array): void {
+  const isQ8 = tensor.dtype === 'q8_0';
+  const blockBytes = isQ8 ? Q8_BLOCK_BYTES : Q4_BLOCK_BYTES;
+  for (let b = 0; b < nBlocks; b++) {
+    const at = (firstBlock + b) * blockBytes;
+    const scale = f16ToF32(view.getUint16(at, true));
+    for (let j = 0; j < (isQ8 ? QK : QK / 2); j++) {
+      if (isQ8) {
+        out[b * QK + j] = scale * view.getInt8(at + 2 + j);
+      } else {
+        const byte = view.getUint8(at + 2 + j);
+        out[b * QK + j] = scale * ((byte & 15) - 8);
+        out[b * QK + j + 16] = scale * ((byte >> 4) - 8);
+      }
+    }
+  }
+}
+
+/** Row `row` of a [rows, k] tensor as f32 (embedding lookup without widening the table). */
+export function tensorRowToF32(tensor: RawTensor, row: number, out: Float32Array): void {
+  const k = tensor.shape[tensor.shape.length - 1]!;
+  const view = new DataView(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+  switch (tensor.dtype) {
+    case 'f32': for (let i = 0; i < k; i++) out[i] = view.getFloat32(4 * (row * k + i), true); break;
+    case 'f16': for (let i = 0; i < k; i++) out[i] = f16ToF32(view.getUint16(2 * (row * k + i), true)); break;
+    case 'bf16': for (let i = 0; i < k; i++) out[i] = bf16ToF32(view.getUint16(2 * (row * k + i), true)); break;
+    case 'q8_0': case 'q4_0': dequantizeBlocks(tensor, view, (row * k) / QK, k / QK, out); break;
+    default: throw new FormatError(`wasm: tensor '${tensor.name}' has dtype ${tensor.dtype}, which is not a float type`);
+  }
+}
+
+/** Copies a Linear weight [n, k] into the arena in kernel layout. */
+export function packMatrix(arena: WasmArena, tensor: RawTensor): PackedMatrix {
+  const [n, k] = matrixDims(tensor);
+  if (tensor.dtype === 'q8_0' || tensor.dtype === 'q4_0') return packQuantized(arena, tensor, n, k);
+  const values = tensorToF32(tensor);
+  const quants = arena.alloc(values.byteLength, tensor.name);
+  arena.f32(quants, values.length).set(values);
+  return { name: tensor.name, dtype: 'f32', n, k, quants, scales: 0, bytes: values.byteLength };
+}
+
+function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number): PackedMatrix {
+  if (k % QK !== 0) throw new FormatError(`wasm: tensor '${tensor.name}' row length ${k} is not a multiple of ${QK}`);
+  const isQ8 = tensor.dtype === 'q8_0';
+  const blockBytes = isQ8 ? Q8_BLOCK_BYTES : Q4_BLOCK_BYTES;
+  const quantBytes = isQ8 ? QK : QK / 2;
+  const nBlocks = (n * k) / QK;
+  if (tensor.data.byteLength !== nBlocks * blockBytes) {
+    throw new FormatError(`wasm: tensor '${tensor.name}' has ${tensor.data.byteLength} bytes, expected ${nBlocks * blockBytes}`);
+  }
+  const quants = arena.alloc(nBlocks * quantBytes, tensor.name);
+  const scales = arena.alloc(nBlocks * 4, `${tensor.name} scales`);
+  const quantView = arena.u8(quants, nBlocks * quantBytes);
+  const scaleView = arena.f32(scales, nBlocks);
+  const src = tensor.data;
+  for (let b = 0; b < nBlocks; b++) {
+    const at = b * blockBytes;
+    scaleView[b] = f16ToF32(src[at]! | (src[at + 1]! << 8));
+    quantView.set(src.subarray(at + 2, at + blockBytes), b * quantBytes);
+  }
+  return { name: tensor.name, dtype: tensor.dtype as PackedDType, n, k, quants, scales, bytes: nBlocks * (quantBytes + 4) };
+}
+
+/** Copies a vector (norm weight, bias) into the arena as f32; returns the pointer. */
+export function packVector(arena: WasmArena, tensor: RawTensor): number {
+  const values = tensorToF32(tensor);
+  const ptr = arena.alloc(values.byteLength, tensor.name);
+  arena.f32(ptr, values.length).set(values);
+  return ptr;
+}
