@@ -1,0 +1,84 @@
+/**
+ * generate(): the decode loop every UI and CLI path uses, on any backend's Session.
+ *
+ *   prefill(promptIds) → loop { sample → stop? → forward([id]) → yield {id, text, routing} }
+ *
+ * - Each yielded token has already been run through the model, so the KV cache holds the
+ *   prompt and every yielded token (a chat can continue from session.position), and its
+ *   `routing` is that token's own routing as an input (what the heatmap shows per token).
+ * - Stops (without yielding) at a stop id (default: the tokenizer's EOS ids), after
+ *   maxTokens, or when the session's context is full. An aborted signal throws
+ *   CancelledError before the next step.
+ * - Text deltas come from incremental decoding of [last prompt token, …generated] (so
+ *   tokenizers that drop a leading space after BOS or at the start decode as in context),
+ *   and are held back while the text ends in an incomplete UTF-8 character (U+FFFD).
+ */
+import { CancelledError, ConfigError } from '../errors.ts';
+import type { Tokenizer } from '../tokenizer/types.ts';
+import type { GeneratedToken, GenerateOptions, Session, TokenRouting } from './types.ts';
+import { createSampler } from './sampler.ts';
+
+export interface GenerateExtras {
+  /** Receives the routing of every prompt token after prefill (when trace is on). */
+  onPromptRouting?: (routing: TokenRouting[]) => void;
+}
+
+const REPLACEMENT_CHARACTER = '\uFFFD';
+
+/** Turns growing token lists into text deltas that never split a multi-byte character. */
+export class IncrementalDecoder {
+  private readonly generated: number[] = [];
+  private emitted = '';
+  private readonly baseText: string;
+
+  constructor(private readonly tokenizer: Tokenizer, private readonly contextIds: number[]) {
+    this.baseText = tokenizer.decode(contextIds, { skipSpecialTokens: true });
+  }
+
+  /** Adds one token; returns the text it completes ('' while a character is incomplete). */
+  push(id: number): string {
+    this.generated.push(id);
+    const full = this.tokenizer.decode([...this.contextIds, ...this.generated], { skipSpecialTokens: true });
+    let text = full.startsWith(this.baseText) ? full.slice(this.baseText.length) : full;
+    while (text.endsWith(REPLACEMENT_CHARACTER)) text = text.slice(0, -1);
+    if (!text.startsWith(this.emitted) || text.length === this.emitted.length) return '';
+    const delta = text.slice(this.emitted.length);
+    this.emitted = text;
+    return delta;
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CancelledError('generate: cancelled');
+}
+
+export async function* generate(
+  session: Session, tokenizer: Tokenizer | undefined, promptIds: number[],
+  options: GenerateOptions & GenerateExtras = {},
+): AsyncGenerator<GeneratedToken> {
+  if (promptIds.length === 0) throw new ConfigError('generate: the prompt needs at least one token (e.g. BOS)');
+  const maxTokens = options.maxTokens ?? 256;
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new ConfigError(`generate: maxTokens ${maxTokens} must be an integer ≥ 0`);
+  const stopIds = new Set(options.stopIds ?? tokenizer?.eosTokenIds ?? []);
+  const sampler = createSampler(options);
+  const forwardOptions = { routing: options.routing, trace: options.trace };
+  const decoder = tokenizer ? new IncrementalDecoder(tokenizer, promptIds.slice(-1)) : undefined;
+  const context = [...promptIds];
+
+  checkAborted(options.signal);
+  const prefill = await session.forward(promptIds, forwardOptions);
+  if (options.trace && prefill.routing) options.onPromptRouting?.(prefill.routing);
+  let logits = prefill.logits;
+  for (let n = 0; n < maxTokens; n++) {
+    checkAborted(options.signal);
+    if (session.position >= session.maxContext) return;
+    const id = sampler(logits, context);
+    if (stopIds.has(id)) return;
+    context.push(id);
+    const step = await session.forward([id], forwardOptions);
+    logits = step.logits;
+    const token: GeneratedToken = { id, text: decoder ? decoder.push(id) : '' };
+    if (options.trace && step.routing) token.routing = step.routing[0];
+    yield token;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Golden test (issue proof #1): karpathy's stories260K, greedy from BOS for 200 steps,
+ * reproduces llama2.c's `./run stories260K.bin -z tok512.bin -t 0.0 -n 200` byte for byte.
+ *
+ * How run.c prints: for pos in 0..steps-1 it forwards the current token, samples `next`,
+ * stops if next is BOS (1), else prints decode(prev, next) (the piece after BOS loses its
+ * leading space). So 200 steps print up to 200 generated tokens from a [BOS] prompt.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { bytesSource } from '../io/byte-source.ts';
+import { loadLlama2cCheckpoint } from '../model/llama2c.ts';
+import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
+import { cpuBackend } from './cpu/backend.ts';
+import { generate } from './generate.ts';
+
+const FIXTURES = new URL('../../../tests/fixtures/stories260K/', import.meta.url);
+const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, FIXTURES)));
+
+describe('stories260K golden output', () => {
+  it('greedy from BOS for 200 steps equals stories260K_greedy_t0_n200.txt byte for byte', async () => {
+    const weights = await loadLlama2cCheckpoint(bytesSource(fixture('stories260K.bin'), 'stories260K.bin'));
+    const tokenizer = await loadLlama2cTokenizer(bytesSource(fixture('tok512.bin'), 'tok512.bin'), { vocabSize: weights.spec.vocab });
+    const session = await cpuBackend.createSession(weights);
+    const BOS = 1;
+    let text = '';
+    let count = 0;
+    for await (const token of generate(session, tokenizer, [BOS], { temperature: 0, maxTokens: 200, stopIds: [BOS] })) {
+      text += token.text;
+      count++;
+    }
+    const expected = new TextDecoder().decode(fixture('stories260K_greedy_t0_n200.txt'));
+    expect(count).toBe(200);
+    expect(text).toBe(expected);
+  });
+});
+
+describe('stories260K golden output discriminates', () => {
+  it("the wrong RoPE pairing ('half' instead of llama2.c's 'interleaved') does not reproduce it", async () => {
+    const weights = await loadLlama2cCheckpoint(bytesSource(fixture('stories260K.bin'), 'stories260K.bin'));
+    const tokenizer = await loadLlama2cTokenizer(bytesSource(fixture('tok512.bin'), 'tok512.bin'));
+    const wrong = { ...weights, spec: { ...weights.spec, ropeStyle: 'half' as const } };
+    const session = await cpuBackend.createSession(wrong);
+    let text = '';
+    for await (const token of generate(session, tokenizer, [1], { temperature: 0, maxTokens: 60, stopIds: [1] })) text += token.text;
+    const expected = new TextDecoder().decode(fixture('stories260K_greedy_t0_n200.txt'));
+    expect(expected.startsWith(text)).toBe(false);
+  });
+});
