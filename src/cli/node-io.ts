@@ -1,0 +1,113 @@
+/**
+ * ByteSource / FileSet / ByteSink over node:fs — the adapters that keep the core
+ * platform-free (STYLE habit 6). This is the only file of the project that touches fs for
+ * model data.
+ */
+import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import type { ByteSink, ByteSource, FileSet } from '../core/io/byte-source.ts';
+
+/** A file as a ByteSource; each read opens, reads exactly `length` bytes and closes. */
+export async function nodeFileSource(path: string): Promise<ByteSource> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new Error(`${path}: no such file`);
+  if (!info.isFile()) throw new Error(`${path}: not a file`);
+  const size = info.size;
+  return {
+    size,
+    name: path,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+        throw new RangeError(`${path}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
+      }
+      const out = new Uint8Array(length);
+      const handle = await open(path, 'r');
+      try {
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await handle.read(out, done, length - done, offset + done);
+          if (bytesRead === 0) throw new RangeError(`${path}: file ended at ${offset + done} (expected ${size} bytes)`);
+          done += bytesRead;
+        }
+      } finally {
+        await handle.close();
+      }
+      return out;
+    },
+  };
+}
+
+async function listRecursive(root: string, dir: string, out: string[]): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) await listRecursive(root, full, out);
+    else if (entry.isFile()) out.push(relative(root, full).split(sep).join('/'));
+  }
+}
+
+/** A directory as a FileSet (names relative to it, '/'-separated, sorted). */
+export function nodeDirFileSet(dir: string): FileSet {
+  return {
+    name: dir,
+    async list() {
+      const out: string[] = [];
+      await listRecursive(dir, dir, out);
+      return out.sort();
+    },
+    async open(file: string) {
+      const path = join(dir, ...file.split('/'));
+      const info = await stat(path).catch(() => undefined);
+      if (!info?.isFile()) throw new Error(`${dir}: no file '${file}'`);
+      return nodeFileSource(path);
+    },
+  };
+}
+
+/** One file seen as a FileSet holding just that file (for .gguf / .bin models). */
+export function nodeSingleFileSet(path: string): FileSet {
+  const dir = dirname(path);
+  const name = basename(path);
+  const inner = nodeDirFileSet(dir);
+  return {
+    name: path,
+    async list() { return [name]; },
+    async open(file: string) {
+      if (file !== name) throw new Error(`${path}: no file '${file}'`);
+      return inner.open(file);
+    },
+  };
+}
+
+/** A file sink (parent directories created; an existing file is truncated). */
+export async function nodeFileSink(path: string): Promise<ByteSink> {
+  await mkdir(dirname(path), { recursive: true });
+  const handle = await open(path, 'w');
+  let closed = false;
+  return {
+    async write(chunk: Uint8Array) {
+      let done = 0;
+      while (done < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done);
+        done += bytesWritten;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    },
+  };
+}
+
+/** openSink for writers that produce folders (exportHfFolder, the merge). */
+export function nodeDirSinkOpener(dir: string): (fileName: string) => Promise<ByteSink> {
+  return (fileName) => nodeFileSink(join(dir, ...fileName.split('/')));
+}
+
+export async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined)) !== undefined;
+}
