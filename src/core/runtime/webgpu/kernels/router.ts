@@ -18,15 +18,21 @@ export { routerSource };
 /** Upper bound on experts per layer: the kernel keeps probabilities in a private array. */
 export const ROUTER_MAX_EXPERTS = 64;
 
-/** Words of one routing record: ids[k], weights[k], probs[E], shared id, shared gate. */
-export function routeRecordWords(k: number, experts: number): number {
-  return 2 * k + experts + 2;
+/** Words of one routing record: ids[R], weights[R], probs[E], shared id, shared gate. */
+export function routeRecordWords(recordK: number, experts: number): number {
+  return 2 * recordK + experts + 2;
+}
+
+/** Word offsets inside a record (see router_topk.wgsl). */
+export function routeRecordLayout(recordK: number, experts: number) {
+  return { ids: 0, weights: recordK, probs: 2 * recordK, sharedId: 2 * recordK + experts, sharedGate: 2 * recordK + experts + 1 };
 }
 
 export interface RouterArgs {
   nTokens: number;
   experts: number;
-  k: number;              // already clamped to unbanned experts
+  k: number;              // this layer's k, already clamped to unbanned experts
+  recordK: number;        // slots per record (the request's top-k)
   normTopK: boolean;
   logitsOffset?: number;
   logitsStride?: number;  // default experts
@@ -44,8 +50,8 @@ function mask(ids: readonly number[]): [number, number] {
 
 export function routerLaunch(a: RouterArgs): KernelLaunch {
   return {
-    params: packParams([a.nTokens, a.experts, a.k, a.normTopK ? 1 : 0, a.logitsOffset ?? 0, a.logitsStride ?? a.experts,
-      a.routeBase, a.routeStride, ...mask(a.banned), ...mask(a.forced)]),
+    params: packParams([a.nTokens, a.experts, a.k, a.recordK, a.normTopK ? 1 : 0, a.logitsOffset ?? 0, a.logitsStride ?? a.experts,
+      a.routeBase, a.routeStride, 0, ...mask(a.banned), ...mask(a.forced)]),
     grid: [groups(a.nTokens), 1, 1],
     weightBytes: 0,
   };

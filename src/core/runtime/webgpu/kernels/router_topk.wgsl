@@ -3,22 +3,25 @@
 // (no CPU round-trip). Exactly runtime/routing.ts's routeToken; k is already clamped to the
 // unbanned experts and validated (forced ≤ k) on the CPU, per request.
 //
-// Routing record of one (token, layer), in u32 words at route[routeBase + t*routeStride]:
+// Routing record of one (token, layer), in u32 words at route[routeBase + t*routeStride],
+// with R = recordK (the request's top-k; this layer's k ≤ R when bans clamp it):
 //   [0, k)        expertIds            (u32)
-//   [k, 2k)       expertWeights        (f32 bits)
-//   [2k, 2k+E)    moeProbs             (f32 bits)
-//   [2k+E]        shared expert id (0) [2k+E+1] sharedGate (f32 bits; written by shared_gate)
+//   [R, R+k)      expertWeights        (f32 bits)
+//   [2R, 2R+E)    moeProbs             (f32 bits)
+//   [2R+E]        shared expert id (0) [2R+E+1] sharedGate (f32 bits; written by shared_gate)
 const MAX_EXPERTS: u32 = 64u;
 
 struct Params {
   nTokens: u32,
   experts: u32,
-  k: u32,
+  k: u32,         // experts chosen at this layer
+  recordK: u32,   // slots per record
   normTopK: u32,
   logitsOffset: u32,
   logitsStride: u32,
   routeBase: u32,
   routeStride: u32,
+  pad0: u32,             // vec2 below is 8-byte aligned
   banMask: vec2<u32>,    // bit e: expert e is banned at this layer
   forceMask: vec2<u32>,  // bit e: expert e is forced at this layer
 }
@@ -86,7 +89,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let base = p.routeBase + t * p.routeStride;
   for (var i = 0u; i < p.k; i++) {
     route[base + i] = chosen[i];
-    route[base + p.k + i] = bitcast<u32>(probs[chosen[i]] * norm);
+    route[base + p.recordK + i] = bitcast<u32>(probs[chosen[i]] * norm);
   }
-  for (var e = 0u; e < E; e++) { route[base + 2u * p.k + e] = bitcast<u32>(probs[e]); }
+  for (var e = 0u; e < E; e++) { route[base + 2u * p.recordK + e] = bitcast<u32>(probs[e]); }
 }

@@ -1,0 +1,170 @@
+/**
+ * The fused router kernel and the expert-dispatch kernels against THE routing rule
+ * (runtime/routing.ts routeToken) and the reference SwiGLU MLP, on seeded random inputs,
+ * plus one hand-built known answer per routing rule.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allclose, type Tolerance } from '../cpu/allclose.ts';
+import { matmul, swiglu } from '../cpu/ops.ts';
+import { routeToken } from '../routing.ts';
+import type { LayerRouting, RoutingOverrides } from '../types.ts';
+import type { MoeSpec } from '../../model/spec.ts';
+import { dequantize, quantize } from '../../quant/convert.ts';
+import { createGpuContext, type GpuContext } from './gpu-context.ts';
+import { KernelHarness, seededUniform } from './kernel-harness.ts';
+import { routeRecordLayout, routeRecordWords, routerLaunch, routerSource } from './kernels/router.ts';
+import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
+import { planRouting } from './routing-plan.ts';
+import type { GpuWeightDType } from './kernels/weight-formats.ts';
+
+const TOLERANCE = {
+  routerProbs: { atol: 1e-6, rtol: 1e-5 },   // f32 softmax vs the reference's f64
+  moe: { atol: 1e-4, rtol: 1e-4 },
+} satisfies Record<string, Tolerance>;
+
+let context: GpuContext;
+let harness: KernelHarness;
+beforeAll(async () => {
+  context = await createGpuContext({ onLog: (m) => console.log(m) });
+  harness = new KernelHarness(context);
+});
+afterAll(() => context?.destroy());
+
+/** Runs the router kernel for one layer over `logits` // [nTokens, E]; decodes the records. */
+async function gpuRoute(logits: Float32Array, moe: MoeSpec, layer: number, overrides?: RoutingOverrides): Promise<LayerRouting[]> {
+  const E = moe.experts;
+  const nTokens = logits.length / E;
+  const plan = planRouting(moe, layer + 1, overrides);
+  const { k, banned, forced } = plan.layers[layer];
+  const R = routeRecordWords(plan.recordK, E);
+  const launch = routerLaunch({ nTokens, experts: E, k, recordK: plan.recordK, normTopK: moe.normTopK, routeBase: 0, routeStride: R, banned, forced });
+  const words = new Uint32Array(await harness.run('router', routerSource, [logits, { zeros: nTokens * R * 4 }], launch, 2));
+  const floats = new Float32Array(words.buffer);
+  const at = routeRecordLayout(plan.recordK, E);
+  return Array.from({ length: nTokens }, (_, t) => ({
+    expertIds: Array.from(words.subarray(t * R + at.ids, t * R + at.ids + k)),
+    expertWeights: Array.from(floats.subarray(t * R + at.weights, t * R + at.weights + k)),
+    moeProbs: Array.from(floats.subarray(t * R + at.probs, t * R + at.probs + E)),
+  }));
+}
+
+function expectSameRouting(gpu: LayerRouting, cpu: LayerRouting, label: string): void {
+  expect(gpu.expertIds, `${label} expertIds`).toEqual(cpu.expertIds);
+  for (const [name, a, b] of [['expertWeights', gpu.expertWeights, cpu.expertWeights], ['moeProbs', gpu.moeProbs, cpu.moeProbs]] as const) {
+    const report = allclose(a, b, TOLERANCE.routerProbs, `${label} ${name}`);
+    expect(report.ok, report.message).toBe(true);
+  }
+}
+
+const MIXTRAL: MoeSpec = { experts: 7, topK: 2, normTopK: true, expertIntermediate: 8 };
+const QWEN: MoeSpec = { experts: 7, topK: 3, normTopK: false, expertIntermediate: 8 };
+
+describe('router kernel matches routeToken on random logits', () => {
+  it.each([
+    { name: 'mixtral, no overrides', moe: MIXTRAL, overrides: undefined },
+    { name: 'qwen2-moe (no renorm)', moe: QWEN, overrides: undefined },
+    { name: 'topK override 4', moe: MIXTRAL, overrides: { topK: 4 } },
+    { name: 'ban 2 experts at layer 1', moe: MIXTRAL, overrides: { ban: { experts: [0, 5], layers: [1] } } },
+    { name: 'force one expert', moe: QWEN, overrides: { force: { experts: [6] } } },
+    { name: 'ban + force + topK', moe: MIXTRAL, overrides: { topK: 3, ban: { experts: [1] }, force: { experts: [2, 4] } } },
+    { name: 'ban down to one expert', moe: MIXTRAL, overrides: { ban: { experts: [0, 1, 2, 3, 4, 6] } } },
+  ])('$name', async ({ moe, overrides }) => {
+    const nTokens = 67; // more than one workgroup
+    const layer = 1;
+    const logits = seededUniform(500 + moe.topK + JSON.stringify(overrides ?? {}).length, nTokens * moe.experts, 3);
+    const gpu = await gpuRoute(logits, moe, layer, overrides);
+    for (let t = 0; t < nTokens; t++) {
+      const cpu = routeToken(logits.subarray(t * moe.experts, (t + 1) * moe.experts), moe, layer, overrides);
+      expectSameRouting(gpu[t], cpu, `token ${t}`);
+    }
+  });
+});
+
+describe('router kernel known answers (one per rule)', () => {
+  const moe: MoeSpec = { experts: 4, topK: 2, normTopK: true, expertIntermediate: 8 };
+  const ln = Math.log;
+  it('top-k by probability, renormalized, highest first', async () => {
+    const [r] = await gpuRoute(Float32Array.from([ln(1), ln(4), ln(2), ln(3)]), moe, 0);
+    expect(r.expertIds).toEqual([1, 3]);
+    expect(r.expertWeights[0]).toBeCloseTo(4 / 7, 6);
+    expect(r.moeProbs[2]).toBeCloseTo(0.2, 6);
+  });
+  it('ties go to the lower expert id', async () => {
+    const [r] = await gpuRoute(Float32Array.from([0, 1, 1, 1]), moe, 0);
+    expect(r.expertIds).toEqual([1, 2]);
+    expect(r.expertWeights).toEqual([0.5, 0.5]);
+  });
+  it('banned experts get probability 0 and are never chosen', async () => {
+    const [r] = await gpuRoute(Float32Array.from([ln(1), ln(4), ln(2), ln(3)]), moe, 0, { ban: { experts: [1] } });
+    expect(r.expertIds).toEqual([3, 2]);
+    expect(r.moeProbs[1]).toBe(0);
+    expect(r.moeProbs[3]).toBeCloseTo(0.5, 6);
+  });
+  it('forced experts take slots first, then ordered by weight', async () => {
+    const [r] = await gpuRoute(Float32Array.from([ln(1), ln(4), ln(2), ln(3)]), moe, 0, { force: { experts: [0] } });
+    expect(r.expertIds).toEqual([1, 0]);
+    expect(r.expertWeights[1]).toBeCloseTo(1 / 5, 6);
+  });
+  it('no renormalization without normTopK (Qwen2-MoE)', async () => {
+    const [r] = await gpuRoute(Float32Array.from([ln(1), ln(4), ln(2), ln(3)]), { ...moe, normTopK: false }, 0);
+    expect(r.expertWeights[0]).toBeCloseTo(0.4, 6);
+    expect(r.expertWeights[1]).toBeCloseTo(0.3, 6);
+  });
+});
+
+/** Reference: Σ_slot w · down_e(silu(gate_e x) ⊙ up_e x) for one token. */
+function referenceMoe(x: Float32Array, experts: Float32Array[][], ids: number[], weights: number[], hidden: number, inter: number): Float32Array {
+  const out = new Float32Array(hidden);
+  ids.forEach((e, slot) => {
+    const [gate, up, down] = experts[e];
+    const g = new Float32Array(inter);
+    const u = new Float32Array(inter);
+    const y = new Float32Array(hidden);
+    matmul(g, gate, x, inter, hidden);
+    matmul(u, up, x, inter, hidden);
+    swiglu(g, g, u);
+    matmul(y, down, g, hidden, inter);
+    for (let i = 0; i < hidden; i++) out[i] += weights[slot] * y[i];
+  });
+  return out;
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.byteLength; }
+  return out;
+}
+
+describe('expert dispatch kernels read expert ids from the GPU routing records', () => {
+  it.each(['f32', 'q8_0', 'q4_0'] as GpuWeightDType[])('%s experts, 3 tokens, top-2 of 5', async (dtype) => {
+    const [E, hidden, inter, nTokens, k] = [5, 64, 96, 3, 2];
+    const seedBase = dtype.length * 100;
+    const raw = Array.from({ length: E }, (_, e) => ([
+      quantize('gate', seededUniform(seedBase + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
+      quantize('up', seededUniform(seedBase + 3 * e + 1, inter * hidden, 0.2), [inter, hidden], dtype),
+      quantize('down', seededUniform(seedBase + 3 * e + 2, hidden * inter, 0.2), [hidden, inter], dtype),
+    ]));
+    const experts = raw.map((m) => m.map((t) => dequantize(t)));
+    const x = seededUniform(seedBase + 99, nTokens * hidden);
+    const residual = seededUniform(seedBase + 98, nTokens * hidden);
+    const R = routeRecordWords(k, E);
+    const records = new Uint32Array(nTokens * R);
+    const recordFloats = new Float32Array(records.buffer);
+    const choices = [[4, 1, 0.7, 0.3], [0, 3, 0.6, 0.4], [2, 4, 0.9, 0.1]];
+    choices.forEach(([a, b, wa, wb], t) => { records.set([a, b], t * R); recordFloats.set([wa, wb], t * R + k); });
+    const stack = (role: number) => concatBytes(raw.map((m) => m[role].data));
+    const h = await harness.run('moe_gate_up', moeGateUpSource(dtype), [stack(0), stack(1), x, records, { zeros: nTokens * k * inter * 4 }],
+      moeGateUpLaunch({ dtype, N: inter, K: hidden, nTokens, slots: k, routeBase: 0, routeStride: R }), 5);
+    const y = await harness.runF32('moe_down', moeDownSource(dtype), [stack(2), new Float32Array(h), records, residual],
+      moeDownLaunch({ dtype, N: hidden, K: inter, nTokens, slots: k, routeBase: 0, routeStride: R, weightOffset: k }), 4);
+    const expected = new Float32Array(nTokens * hidden);
+    choices.forEach(([a, b, wa, wb], t) => {
+      const mix = referenceMoe(x.subarray(t * hidden, (t + 1) * hidden), experts, [a, b], [wa, wb], hidden, inter);
+      for (let i = 0; i < hidden; i++) expected[t * hidden + i] = residual[t * hidden + i] + mix[i];
+    });
+    const report = allclose(y, expected, TOLERANCE.moe, `moe ${dtype}`);
+    console.log(report.message);
+    expect(report.ok, report.message).toBe(true);
+  });
+});
