@@ -17,10 +17,30 @@ const DEEPSEEK_AUTO_MAP = {
 };
 
 /**
+ * Keys transformers' config classes always write (`to_dict()` includes defaults), so an
+ * output config never falls back to the *output* class's different default (Mixtral's
+ * rope_theta is 1e6, Llama's 1e4). Per base model_type.
+ */
+const BASE_CONFIG_DEFAULTS: Record<string, HfConfig> = {
+  llama: { hidden_act: 'silu', max_position_embeddings: 2048, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.02 },
+  mistral: { hidden_act: 'silu', max_position_embeddings: 4096 * 32, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.02 },
+  qwen2: { hidden_act: 'silu', max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.02 },
+  qwen3: { hidden_act: 'silu', max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.02 },
+};
+
+function withDefaults(base: HfConfig): HfConfig {
+  const defaults = BASE_CONFIG_DEFAULTS[String(base.model_type)] ?? {};
+  const out: HfConfig = { ...defaults, ...base };
+  if (out.num_key_value_heads === undefined) out.num_key_value_heads = out.num_attention_heads;
+  return out;
+}
+
+/**
  * The output config.json. `torchDtype` is the selected output dtype name (e.g. "bfloat16"),
  * or null when neither the YAML nor the base says.
  */
-export function outputConfigJson(arch: OutputArchName, base: HfConfig, config: MoeMergeConfig, torchDtype: string | null): HfConfig {
+export function outputConfigJson(arch: OutputArchName, baseConfig: HfConfig, config: MoeMergeConfig, torchDtype: string | null): HfConfig {
+  const base = withDefaults(baseConfig);
   const experts = config.experts.length;
   const k = config.expertsPerToken;
   const shared = config.sharedExperts ?? [];
