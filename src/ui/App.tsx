@@ -1,26 +1,44 @@
-import { useEffect, useState } from 'react';
+import { useEffect } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { chatInit } from '../state/chat.ts';
+import { useEngine } from '../state/engine.ts';
+import { libraryInit, useLibrary } from '../state/library.ts';
+import { PAGES, uiGo, useUi } from '../state/ui.ts';
+import { BackendStatus } from './components/BackendStatus.tsx';
+import { ChatPage } from './pages/ChatPage.tsx';
+import { ComposePage } from './pages/ComposePage.tsx';
+import { ExportPage } from './pages/ExportPage.tsx';
+import { LibraryPage } from './pages/LibraryPage.tsx';
+import { RoutingPage } from './pages/RoutingPage.tsx';
 
-type Probe = { kind: 'probing' } | { kind: 'webgpu'; adapter: string } | { kind: 'cpu'; reason: string };
-
-/** Placeholder shell: reports which compute backend this browser offers. */
+/** The studio shell: header with the backend in use, page tabs, the current page. */
 export function App() {
-  const [probe, setProbe] = useState<Probe>({ kind: 'probing' });
-  useEffect(() => {
-    (async () => {
-      if (!('gpu' in navigator)) return setProbe({ kind: 'cpu', reason: 'WebGPU is not available in this browser' });
-      const adapter = await navigator.gpu.requestAdapter();
-      if (!adapter) return setProbe({ kind: 'cpu', reason: 'no WebGPU adapter' });
-      setProbe({ kind: 'webgpu', adapter: `${adapter.info.vendor} ${adapter.info.architecture}` });
-    })().catch((e) => setProbe({ kind: 'cpu', reason: String(e) }));
-  }, []);
+  const page = useUi((s) => s.page);
+  const message = useLibrary(useShallow((s) => s.message));
+  const modelTitle = useEngine((s) => s.model?.title);
+  useEffect(() => { void libraryInit(); void chatInit(); }, []);
   return (
-    <main>
-      <h1>MoE Studio</h1>
-      <p role="status" data-testid="backend">
-        {probe.kind === 'probing' && 'Probing compute backends…'}
-        {probe.kind === 'webgpu' && `WebGPU adapter: ${probe.adapter}`}
-        {probe.kind === 'cpu' && `CPU fallback: ${probe.reason}`}
-      </p>
-    </main>
+    <div className="app">
+      <header className="app-header">
+        <h1>MoE Studio</h1>
+        <nav aria-label="Pages" className="tabs">
+          {PAGES.map((p) => (
+            <button key={p.id} type="button" aria-current={page === p.id ? 'page' : undefined} onClick={() => uiGo(p.id)}>{p.label}</button>
+          ))}
+        </nav>
+        <div className="header-status">
+          <span className="loaded-model" data-testid="loaded-model">{modelTitle ? `Model: ${modelTitle}` : 'No model loaded'}</span>
+          <BackendStatus />
+        </div>
+      </header>
+      {message && <div role={message.kind === 'error' ? 'alert' : 'status'} className={`banner banner-${message.kind}`} data-testid="library-message">{message.text}</div>}
+      <main>
+        {page === 'library' && <LibraryPage />}
+        {page === 'compose' && <ComposePage />}
+        {page === 'chat' && <ChatPage />}
+        {page === 'routing' && <RoutingPage />}
+        {page === 'export' && <ExportPage />}
+      </main>
+    </div>
   );
 }

@@ -1,0 +1,55 @@
+/**
+ * Engine status as the UI shows it: which model is loaded, on which backend and why,
+ * load progress, speeds. Actions call the comlink engine.
+ */
+import { create } from 'zustand';
+import type { LoadProgress } from '../core/hub/progress.ts';
+import { engineCallback, engineClient } from './engine-client.ts';
+import type { BackendChoice, BackendReport, EngineModelRef, EngineState, ModelSummary } from './engine/engine-types.ts';
+import { useSettings } from './settings.ts';
+
+export interface EngineUiState {
+  state: EngineState;
+  model?: ModelSummary;
+  backend?: BackendReport;
+  progress?: LoadProgress;
+  prefillTokPerSec?: number;
+  decodeTokPerSec?: number;
+}
+
+const initialEngine: EngineUiState = { state: { kind: 'empty' } };
+export const useEngine = create<EngineUiState>()(() => ({ ...initialEngine }));
+
+export function engineReset(): void {
+  useEngine.setState({ ...initialEngine }, true);
+}
+
+let loadSeq = 0;
+
+export async function engineLoad(ref: EngineModelRef): Promise<boolean> {
+  const seq = ++loadSeq;
+  useEngine.setState({ state: { kind: 'loading', modelId: ref.id }, progress: undefined, model: undefined });
+  try {
+    const choice = useSettings.getState().backendChoice;
+    const onProgress = engineCallback((p: LoadProgress) => { if (seq === loadSeq) useEngine.setState({ progress: p }); });
+    const result = await engineClient().load(ref, choice, onProgress);
+    if (seq !== loadSeq) return false;
+    useEngine.setState({ state: { kind: 'ready', modelId: ref.id }, model: result.model, backend: result.backend });
+    return true;
+  } catch (e) {
+    const err = e as Error;
+    if (seq === loadSeq) useEngine.setState({ state: { kind: 'failed', modelId: ref.id, errorName: err.name, message: err.message } });
+    return false;
+  }
+}
+
+export async function engineSetBackend(choice: BackendChoice): Promise<void> {
+  useSettings.setState({ backendChoice: choice });
+  if (useEngine.getState().state.kind !== 'ready') return;
+  try {
+    const backend = await engineClient().setBackend(choice);
+    useEngine.setState({ backend });
+  } catch (e) {
+    useEngine.setState({ backend: { name: useEngine.getState().backend?.name ?? 'cpu', reason: (e as Error).message } });
+  }
+}

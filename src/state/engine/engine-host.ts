@@ -1,0 +1,212 @@
+/**
+ * The engine behind the worker: one loaded model, one session on the chosen backend, a
+ * streamed generate with routing records, stop, analysis of any text. Pure wiring of the
+ * core (no React, no DOM beyond IndexedDB/fetch/navigator); workers/engine.worker.ts exposes
+ * it with comlink, and browser tests drive it directly.
+ */
+import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
+import type { LoadProgress } from '../../core/hub/progress.ts';
+import type { FileSet } from '../../core/io/byte-source.ts';
+import { loadHfModel, type LoadedModel } from '../../core/model/load-hf.ts';
+import { generate } from '../../core/runtime/generate.ts';
+import type { GeneratedToken, RoutingOverrides, Session } from '../../core/runtime/types.ts';
+import { idbKvStore } from '../../core/store/kv.ts';
+import { modelStoreGet } from '../../core/store/model-store.ts';
+import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
+import { openCpuSession, openSessionWithFallback } from './backend-choice.ts';
+import { buildPromptIds } from './prompt.ts';
+import type {
+  AnalyzedText, BackendChoice, BackendReport, EngineApi, EngineEvent, EngineModelRef, EngineState, EngineStats,
+  GenerateRequest, GenerateSummary, ModelSummary,
+} from './engine-types.ts';
+
+const MAX_CONTEXT = 1024;
+const EVENT_BATCH_MS = 40;
+
+function errorState(e: unknown, modelId?: string): EngineState {
+  const err = e as Error;
+  return { kind: 'failed', modelId, errorName: err?.name ?? 'Error', message: err?.message ?? String(e) };
+}
+
+async function openFiles(ref: EngineModelRef, onProgress?: (p: LoadProgress) => void): Promise<{ files: FileSet; title: string }> {
+  if (ref.kind === 'url') return { files: fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title, onProgress), title: ref.title };
+  const kv = idbKvStore(ref.dbName);
+  const manifest = await modelStoreGet(kv, ref.id);
+  if (!manifest) throw Object.assign(new Error(`store: no ready model '${ref.id}'`), { name: 'StoreError' });
+  return { files: modelStoreFileSet(kv, manifest, onProgress), title: manifest.title };
+}
+
+function summarize(id: string, title: string, model: LoadedModel): ModelSummary {
+  const { spec, weights } = model;
+  let weightBytes = weights.embed.data.byteLength + (weights.lmHead?.data.byteLength ?? 0);
+  for (const layer of weights.layers) {
+    const mlps = layer.moe ? layer.moe.experts : layer.mlp ? [layer.mlp] : [];
+    for (const t of [layer.wq, layer.wk, layer.wv, layer.wo, layer.moe?.router, ...mlps.flatMap((m) => [m.gate, m.up, m.down])]) weightBytes += t?.data.byteLength ?? 0;
+  }
+  let hasChatTemplate = false;
+  try { model.tokenizer?.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true }); hasChatTemplate = !!model.tokenizer; } catch { hasChatTemplate = false; }
+  return {
+    id, title, arch: spec.arch, layers: spec.layers, hidden: spec.hidden, vocab: spec.vocab,
+    experts: spec.moe?.experts ?? 0, topK: spec.moe?.topK ?? 0, hasChatTemplate, weightBytes,
+  };
+}
+
+export class EngineHost implements EngineApi {
+  private state: EngineState = { kind: 'empty' };
+  private model?: LoadedModel;
+  private summary?: ModelSummary;
+  private session?: Session;
+  private backend?: BackendReport;
+  private choice: BackendChoice = 'auto';
+  private abort?: AbortController;
+  private speeds: { prefill?: number; decode?: number } = {};
+
+  async load(ref: EngineModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void) {
+    this.stop();
+    this.session?.dispose();
+    this.session = undefined;
+    this.model = undefined;
+    this.choice = choice;
+    this.state = { kind: 'loading', modelId: ref.id };
+    try {
+      const { files, title } = await openFiles(ref, onProgress);
+      const model = await loadHfModel(files);
+      const opened = await openSessionWithFallback(model.weights, choice, Math.min(MAX_CONTEXT, model.spec.contextLength));
+      this.model = model;
+      this.session = opened.session;
+      this.backend = opened.report;
+      this.summary = summarize(ref.id, title, model);
+      this.state = { kind: 'ready', modelId: ref.id };
+      onProgress?.({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0, fromCache: ref.kind === 'store', totalDone: 0, totalBytes: 0 });
+      return { model: this.summary, backend: this.backend };
+    } catch (e) {
+      this.state = errorState(e, ref.id);
+      throw e;
+    }
+  }
+
+  async setBackend(choice: BackendChoice): Promise<BackendReport> {
+    const model = this.requireModel();
+    this.stop();
+    this.choice = choice;
+    const opened = await openSessionWithFallback(model.weights, choice, this.session!.maxContext);
+    this.session?.dispose();
+    this.session = opened.session;
+    this.backend = opened.report;
+    return opened.report;
+  }
+
+  async generate(request: GenerateRequest, onEvents: (events: EngineEvent[]) => void): Promise<GenerateSummary> {
+    const model = this.requireModel();
+    this.stop();
+    const abort = new AbortController();
+    this.abort = abort;
+    this.state = { kind: 'generating', modelId: this.summary!.id };
+    const promptIds = buildPromptIds(model, request.messages);
+    const batcher = createBatcher(onEvents);
+    const generated: number[] = [];
+    let stoppedBy: GenerateSummary['stoppedBy'] = 'maxTokens';
+    const started = performance.now();
+    let firstTokenAt = 0;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          stoppedBy = await this.runGeneration(model, promptIds, generated, request, abort.signal, (t) => {
+            if (!firstTokenAt) firstTokenAt = performance.now();
+            generated.push(t.id);
+            batcher.push({ type: 'token', id: t.id, text: t.text, routing: t.routing });
+          });
+          break;
+        } catch (e) {
+          if (abort.signal.aborted || (e as Error).name === 'CancelledError') { stoppedBy = 'abort'; break; }
+          if (attempt > 0 || this.backend?.name === 'cpu' || isInputError(e)) throw e;
+          const opened = await openCpuSession(model.weights, this.session!.maxContext, `${this.backend?.name} failed: ${(e as Error).message}`);
+          this.session?.dispose();
+          this.session = opened.session;
+          this.backend = opened.report;
+          batcher.push({ type: 'backend', backend: opened.report });
+        }
+      }
+    } finally {
+      batcher.flush();
+      if (this.abort === abort) this.abort = undefined;
+      this.state = { kind: 'ready', modelId: this.summary!.id };
+    }
+    const ended = performance.now();
+    const prefillMs = Math.max(1e-3, (firstTokenAt || ended) - started);
+    const decodeMs = Math.max(1e-3, ended - (firstTokenAt || ended));
+    this.speeds = { prefill: (promptIds.length / prefillMs) * 1000, decode: generated.length > 1 ? ((generated.length - 1) / decodeMs) * 1000 : undefined };
+    return {
+      tokens: generated.length, promptTokens: promptIds.length, stoppedBy,
+      prefillTokPerSec: this.speeds.prefill ?? 0, decodeTokPerSec: this.speeds.decode ?? 0, backend: this.backend!,
+    };
+  }
+
+  /** One pass of generate() from a fresh cache; continues after `already` generated tokens. */
+  private async runGeneration(model: LoadedModel, promptIds: number[], already: number[], request: GenerateRequest, signal: AbortSignal, onToken: (t: GeneratedToken) => void): Promise<GenerateSummary['stoppedBy']> {
+    const session = this.session!;
+    session.truncate(0);
+    const room = session.maxContext - promptIds.length - already.length;
+    const maxTokens = Math.min(request.sampling.maxTokens - already.length, room);
+    if (maxTokens <= 0) return 'maxTokens';
+    let count = 0;
+    const stream = generate(session, model.tokenizer, [...promptIds, ...already], {
+      ...request.sampling, maxTokens, routing: request.routing, trace: true, signal,
+    });
+    for await (const token of stream) { onToken(token); count++; }
+    if (signal.aborted) return 'abort';
+    return count >= maxTokens ? 'maxTokens' : 'eos';
+  }
+
+  stop(): void {
+    this.abort?.abort();
+  }
+
+  reset(): void {
+    this.stop();
+    this.session?.truncate(0);
+  }
+
+  async analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText> {
+    const model = this.requireModel();
+    if (!model.tokenizer) throw Object.assign(new Error('engine: this model has no tokenizer'), { name: 'ConfigError' });
+    const ids = model.tokenizer.encode(text, { addSpecialTokens: false }).slice(0, this.session!.maxContext);
+    if (ids.length === 0) return { pieces: [], routing: [] };
+    this.stop();
+    this.session!.truncate(0);
+    const result = await this.session!.forward(ids, { trace: true, routing });
+    this.session!.truncate(0);
+    return { pieces: ids.map((id) => model.tokenizer!.decode([id])), routing: result.routing ?? ids.map(() => ({ layers: [] })) };
+  }
+
+  stats(): EngineStats {
+    return {
+      state: this.state, backend: this.backend, model: this.summary,
+      prefillTokPerSec: this.speeds.prefill, decodeTokPerSec: this.speeds.decode, weightBytes: this.summary?.weightBytes,
+    };
+  }
+
+  /** For the routing preview and tests: the loaded model (stays inside the worker). */
+  loadedModel(): LoadedModel | undefined { return this.model; }
+
+  private requireModel(): LoadedModel {
+    if (!this.model || !this.session) throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
+    return this.model;
+  }
+}
+
+function isInputError(e: unknown): boolean {
+  const name = (e as Error)?.name;
+  return name === 'ConfigError' || name === 'FormatError';
+}
+
+/** Groups token events into one message per EVENT_BATCH_MS (fewer comlink round trips). */
+function createBatcher(send: (events: EngineEvent[]) => void) {
+  let queue: EngineEvent[] = [];
+  let last = 0;
+  const flush = () => { if (queue.length) { const out = queue; queue = []; send(out); } last = performance.now(); };
+  return {
+    push(e: EngineEvent) { queue.push(e); if (performance.now() - last >= EVENT_BATCH_MS || e.type === 'backend') flush(); },
+    flush,
+  };
+}

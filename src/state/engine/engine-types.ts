@@ -1,0 +1,87 @@
+/**
+ * The engine worker's API as the UI sees it through comlink (workers/engine.worker.ts).
+ * Only plain data crosses: no tensors, no class instances. Errors keep their kind in `name`.
+ */
+import type { LoadProgress } from '../../core/hub/progress.ts';
+import type { BackendName, RoutingOverrides, SamplerOptions, TokenRouting } from '../../core/runtime/types.ts';
+import type { ChatMessage } from '../../core/tokenizer/types.ts';
+
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'cpu';
+
+/** Where the engine reads a model from. */
+export type EngineModelRef =
+  | { kind: 'url'; id: string; title: string; baseUrl: string; files: { name: string; size?: number }[] }
+  | { kind: 'store'; id: string; dbName?: string };
+
+/** Explicit lifecycle (STYLE: a union, not boolean flags). */
+export type EngineState =
+  | { kind: 'empty' }
+  | { kind: 'loading'; modelId: string }
+  | { kind: 'ready'; modelId: string }
+  | { kind: 'generating'; modelId: string }
+  | { kind: 'failed'; modelId?: string; errorName: string; message: string };
+
+export interface ModelSummary {
+  id: string;
+  title: string;
+  arch: string;
+  layers: number;
+  hidden: number;
+  vocab: number;
+  experts: number;
+  topK: number;
+  hasChatTemplate: boolean;
+  /** Bytes of weights held by the engine. */
+  weightBytes: number;
+}
+
+export interface BackendReport {
+  name: BackendName;
+  /** Why this backend runs (chosen, or a fallback and what failed). */
+  reason: string;
+}
+
+export interface GenerateRequest {
+  messages: ChatMessage[];
+  sampling: SamplerOptions & { maxTokens: number };
+  routing?: RoutingOverrides;
+}
+
+export type EngineEvent =
+  | { type: 'token'; id: number; text: string; routing?: TokenRouting }
+  | { type: 'backend'; backend: BackendReport };
+
+export interface GenerateSummary {
+  tokens: number;
+  promptTokens: number;
+  stoppedBy: 'eos' | 'maxTokens' | 'abort';
+  prefillTokPerSec: number;
+  decodeTokPerSec: number;
+  backend: BackendReport;
+}
+
+export interface EngineStats {
+  state: EngineState;
+  backend?: BackendReport;
+  model?: ModelSummary;
+  prefillTokPerSec?: number;
+  decodeTokPerSec?: number;
+  weightBytes?: number;
+}
+
+export interface AnalyzedText {
+  /** [nTokens] piece text of each token. */
+  pieces: string[];
+  /** [nTokens] routing of each token (empty layers for a dense model). */
+  routing: TokenRouting[];
+}
+
+export interface EngineApi {
+  load(ref: EngineModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void): Promise<{ model: ModelSummary; backend: BackendReport }>;
+  setBackend(choice: BackendChoice): Promise<BackendReport>;
+  generate(request: GenerateRequest, onEvents: (events: EngineEvent[]) => void): Promise<GenerateSummary>;
+  stop(): void;
+  reset(): void;
+  analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText>;
+  stats(): EngineStats;
+}

@@ -1,0 +1,24 @@
+/**
+ * The app's one model-store KvStore, built from settings (a simulated quota wraps it) and the
+ * page URL (`?simulateQuota=<bytes>` for e2e). Recreated when the settings change.
+ */
+import { idbKvStore, quotaLimitedKvStore, type KvStore } from '../core/store/kv.ts';
+import { useSettings } from './settings.ts';
+
+let cached: { key: string; kv: KvStore } | undefined;
+
+export function urlQuotaBytes(): number | undefined {
+  const raw = typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('simulateQuota');
+  return raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
+}
+
+export function appKv(): KvStore {
+  const quota = urlQuotaBytes() ?? useSettings.getState().simulatedQuotaBytes;
+  const key = String(quota ?? 'none');
+  if (cached?.key !== key) cached = { key, kv: quota === undefined ? idbKvStore() : quotaLimitedKvStore(idbKvStore(), quota) };
+  return cached.kv;
+}
+
+export function appKvReset(): void {
+  cached = undefined;
+}

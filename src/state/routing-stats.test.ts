@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import type { LayerRouting, TokenRouting } from '../core/runtime/types.ts';
+import { coActivation, expertLoad, routerEntropy, routingTraceCsv, stickiness, top1Grid } from './routing-stats.ts';
+
+/** A hand-built routing record: ids with weights, probs spread as given. */
+function layer(ids: number[], weights: number[], probs: number[]): LayerRouting {
+  return { expertIds: ids, expertWeights: weights, moeProbs: probs };
+}
+
+/** Seeded random traces: each token routes top-2 out of E by a random softmax. */
+function randomTrace(n: number, experts: number, layers: number, seed: number): TokenRouting[] {
+  let x = seed;
+  const rand = () => { x = (x * 1664525 + 1013904223) >>> 0; return x / 2 ** 32; };
+  return Array.from({ length: n }, () => ({
+    layers: Array.from({ length: layers }, () => {
+      const logits = Array.from({ length: experts }, () => rand() * 4);
+      const z = logits.reduce((s, v) => s + Math.exp(v), 0);
+      const probs = logits.map((v) => Math.exp(v) / z);
+      const order = probs.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]);
+      const ids = order.slice(0, 2).map(([, i]) => i);
+      const w = order.slice(0, 2).map(([p]) => p);
+      const sum = w[0] + w[1];
+      return layer(ids, w.map((v) => v / sum), probs);
+    }),
+  }));
+}
+
+describe('routing statistics', () => {
+  const trace: TokenRouting[] = [
+    { layers: [layer([0, 1], [0.75, 0.25], [0.6, 0.2, 0.1, 0.1])] },
+    { layers: [layer([0, 2], [0.5, 0.5], [0.25, 0.25, 0.25, 0.25])] },
+    { layers: [layer([3, 1], [0.9, 0.1], [0.05, 0.05, 0.0, 0.9])] },
+  ];
+
+  it('top-1 grid takes the first expert and its weight per layer and token', () => {
+    expect(top1Grid(trace, 2)).toEqual([
+      [{ expert: 0, weight: 0.75 }, { expert: 0, weight: 0.5 }, { expert: 3, weight: 0.9 }],
+      [{ expert: -1, weight: 0 }, { expert: -1, weight: 0 }, { expert: -1, weight: 0 }],
+    ]);
+  });
+
+  it('expert load counts top-k slots', () => {
+    expect(expertLoad(trace, 0, 4)).toEqual([2 / 6, 2 / 6, 1 / 6, 1 / 6]);
+  });
+
+  it('entropy is 2 bits for a uniform 4-way softmax and lower when peaked', () => {
+    expect(routerEntropy([trace[1]], 0)).toBeCloseTo(2, 12);
+    expect(routerEntropy([trace[2]], 0)).toBeLessThan(1);
+  });
+
+  it('stickiness counts repeated first choices and overlapping sets between neighbours', () => {
+    expect(stickiness(trace, 0)).toEqual({ top1: 0.5, anyOverlap: 0.5, pairs: 2 });
+  });
+
+  it('co-activation is symmetric with selection counts on the diagonal', () => {
+    const m = coActivation(trace, 0, 4);
+    expect(m[0][1]).toBe(1);
+    expect(m[1][0]).toBe(1);
+    expect(m[0][0]).toBe(2);
+    expect(m[3][1]).toBe(1);
+  });
+
+  it('on random routing: loads sum to 1, entropy within [0, log2 E], stickiness near chance', () => {
+    const experts = 4 + Math.floor(Math.random() * 4);
+    const t = randomTrace(4000, experts, 3, (Math.random() * 2 ** 31) | 0);
+    for (let l = 0; l < 3; l++) {
+      expect(expertLoad(t, l, experts).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10);
+      const h = routerEntropy(t, l);
+      expect(h).toBeGreaterThan(0);
+      expect(h).toBeLessThanOrEqual(Math.log2(experts) + 1e-9);
+      const s = stickiness(t, l);
+      expect(Math.abs(s.top1 - 1 / experts)).toBeLessThan(0.05);
+      const m = coActivation(t, l, experts);
+      for (let a = 0; a < experts; a++) for (let b = 0; b < experts; b++) expect(m[a][b]).toBe(m[b][a]);
+    }
+  });
+
+  it('CSV quotes pieces and lists every chosen expert', () => {
+    const csv = routingTraceCsv(['a', 'say "hi"', ','], trace);
+    expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight');
+    expect(csv).toContain('1,"say ""hi""",0,1,2,0.5');
+    expect(csv.trim().split('\n')).toHaveLength(7);
+  });
+});

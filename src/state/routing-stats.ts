@@ -1,0 +1,81 @@
+/**
+ * Pure statistics over routing traces (TokenRouting[] = [nTokens] × [layers]), for the
+ * Routing page and the exports. No React, no state: unit-tested in routing-stats.test.ts.
+ */
+import type { TokenRouting } from '../core/runtime/types.ts';
+
+export interface Top1Cell {
+  expert: number;  // -1 for a dense layer / missing record
+  weight: number;
+}
+
+/** [layers][nTokens] top-1 expert and its mixing weight. */
+export function top1Grid(trace: TokenRouting[], layers: number): Top1Cell[][] {
+  return Array.from({ length: layers }, (_, l) => trace.map((t) => {
+    const r = t.layers[l];
+    return r && r.expertIds.length ? { expert: r.expertIds[0], weight: r.expertWeights[0] } : { expert: -1, weight: 0 };
+  }));
+}
+
+/** [experts] fraction of top-k slots at `layer` that went to each expert (sums to 1). */
+export function expertLoad(trace: TokenRouting[], layer: number, experts: number): number[] {
+  const counts = new Array<number>(experts).fill(0);
+  let slots = 0;
+  for (const t of trace) for (const e of t.layers[layer]?.expertIds ?? []) { counts[e] += 1; slots += 1; }
+  return counts.map((c) => (slots ? c / slots : 0));
+}
+
+/** Mean Shannon entropy (bits) of the router softmax at `layer`; log2(experts) = uniform. */
+export function routerEntropy(trace: TokenRouting[], layer: number): number {
+  let sum = 0;
+  let n = 0;
+  for (const t of trace) {
+    const probs = t.layers[layer]?.moeProbs;
+    if (!probs?.length) continue;
+    let h = 0;
+    for (const p of probs) if (p > 0) h -= p * Math.log2(p);
+    sum += h;
+    n += 1;
+  }
+  return n ? sum / n : 0;
+}
+
+/**
+ * Consecutive-token stickiness (Mixtral paper §5, "repeated assignments"): the fraction of
+ * adjacent token pairs whose first-choice expert is the same (`top1`), and whose chosen
+ * sets share at least one expert (`anyOverlap`). Chance for top1 is 1/experts under uniform routing.
+ */
+export function stickiness(trace: TokenRouting[], layer: number): { top1: number; anyOverlap: number; pairs: number } {
+  let same = 0;
+  let overlap = 0;
+  let pairs = 0;
+  for (let i = 1; i < trace.length; i++) {
+    const a = trace[i - 1].layers[layer]?.expertIds;
+    const b = trace[i].layers[layer]?.expertIds;
+    if (!a?.length || !b?.length) continue;
+    pairs += 1;
+    if (a[0] === b[0]) same += 1;
+    if (a.some((e) => b.includes(e))) overlap += 1;
+  }
+  return { top1: pairs ? same / pairs : 0, anyOverlap: pairs ? overlap / pairs : 0, pairs };
+}
+
+/** [experts][experts] how often two experts were chosen for the same token; diagonal = times chosen. */
+export function coActivation(trace: TokenRouting[], layer: number, experts: number): number[][] {
+  const m = Array.from({ length: experts }, () => new Array<number>(experts).fill(0));
+  for (const t of trace) {
+    const ids = t.layers[layer]?.expertIds ?? [];
+    for (const a of ids) for (const b of ids) m[a][b] += 1;
+  }
+  return m;
+}
+
+/** Routing trace as CSV: token, piece, layer, rank, expert, weight. */
+export function routingTraceCsv(pieces: string[], trace: TokenRouting[]): string {
+  const rows = ['token,piece,layer,rank,expert,weight'];
+  const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  trace.forEach((t, i) => t.layers.forEach((l, layer) => l.expertIds.forEach((e, rank) => {
+    rows.push(`${i},${quote(pieces[i] ?? '')},${layer},${rank},${e},${l.expertWeights[rank]}`);
+  })));
+  return rows.join('\n') + '\n';
+}

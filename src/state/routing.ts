@@ -1,0 +1,60 @@
+/**
+ * Routing analysis: traces of the conversation's last answer or of any text (run through the
+ * engine), up to two side by side. Traces are small arrays of numbers, not tensors.
+ */
+import { create } from 'zustand';
+import type { RoutingOverrides } from '../core/runtime/types.ts';
+import { chatCurrent } from './chat.ts';
+import { engineClient } from './engine-client.ts';
+import type { AnalyzedText } from './engine/engine-types.ts';
+
+export interface RoutingSlot {
+  label: string;
+  result?: AnalyzedText;
+  error?: string;
+  busy: boolean;
+}
+
+export interface RoutingState {
+  slots: [RoutingSlot, RoutingSlot];
+  layer: number;
+}
+
+const emptySlot = (label: string): RoutingSlot => ({ label, busy: false });
+const initialRouting: RoutingState = { slots: [emptySlot('A'), emptySlot('B')], layer: 0 };
+export const useRouting = create<RoutingState>()(() => ({ ...initialRouting }));
+
+export function routingReset(): void { useRouting.setState({ ...initialRouting, slots: [emptySlot('A'), emptySlot('B')] }, true); }
+
+function setSlot(index: 0 | 1, patch: Partial<RoutingSlot>) {
+  useRouting.setState((s) => {
+    const slots = [...s.slots] as [RoutingSlot, RoutingSlot];
+    slots[index] = { ...slots[index], ...patch };
+    return { slots };
+  });
+}
+
+export function routingSetLayer(layer: number): void { useRouting.setState({ layer }); }
+
+/** The current conversation's last answer, as generated (its recorded routing). */
+export function routingFromConversation(index: 0 | 1): boolean {
+  const turn = chatCurrent()?.turns.filter((t) => t.role === 'assistant').at(-1);
+  if (!turn?.tokens?.length) { setSlot(index, { error: 'The conversation has no answer with routing yet.', result: undefined }); return false; }
+  setSlot(index, {
+    label: 'last answer', error: undefined,
+    result: { pieces: turn.tokens.map((t) => t.text), routing: turn.tokens.map((t) => t.routing ?? { layers: [] }) },
+  });
+  return true;
+}
+
+export async function routingAnalyzeText(index: 0 | 1, text: string, overrides?: RoutingOverrides): Promise<void> {
+  setSlot(index, { busy: true, error: undefined });
+  try {
+    const result = await engineClient().analyze(text, overrides);
+    setSlot(index, { result, label: text.length > 30 ? `${text.slice(0, 30)}…` : text });
+  } catch (e) {
+    setSlot(index, { error: `${(e as Error).name}: ${(e as Error).message}` });
+  } finally {
+    setSlot(index, { busy: false });
+  }
+}

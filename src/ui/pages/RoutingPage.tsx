@@ -1,0 +1,59 @@
+import { useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { useEngine } from '../../state/engine.ts';
+import { useLibrary } from '../../state/library.ts';
+import { routingAnalyzeText, routingFromConversation, routingSetLayer, useRouting, type RoutingSlot } from '../../state/routing.ts';
+import { Heatmap } from '../components/Heatmap.tsx';
+import { RoutingStatsView, type ExpertLabel } from '../components/RoutingStatsView.tsx';
+
+/** Expert labels (donor and prompts) from the stored model's notes, written by Compose. */
+export function useExpertLabels(): ExpertLabel[] {
+  const modelId = useEngine((s) => s.model?.id);
+  const notes = useLibrary((s) => s.stored.find((m) => m.id === modelId)?.notes);
+  return (notes?.experts as ExpertLabel[] | undefined) ?? [];
+}
+
+function SlotView({ index, slot, layers, experts, layer, labels }: { index: 0 | 1; slot: RoutingSlot; layers: number; experts: number; layer: number; labels: ExpertLabel[] }) {
+  const [text, setText] = useState('');
+  return (
+    <section className="card routing-slot" aria-label={`Trace ${slot.label}`}>
+      <form className="row wrap" onSubmit={(e) => { e.preventDefault(); void routingAnalyzeText(index, text); }}>
+        <label className="grow">Text {index === 0 ? 'A' : 'B'} <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" /></label>
+        <button type="submit" disabled={slot.busy || !text}>{slot.busy ? 'Routing…' : 'Route text'}</button>
+        <button type="button" onClick={() => routingFromConversation(index)}>Use the last answer</button>
+      </form>
+      {slot.error && <p role="alert">{slot.error}</p>}
+      {slot.result && (
+        <>
+          <Heatmap pieces={slot.result.pieces} trace={slot.result.routing} layers={layers} label={slot.label} />
+          {experts > 0 && <RoutingStatsView trace={slot.result.routing} layer={layer} experts={experts} labels={labels} />}
+        </>
+      )}
+    </section>
+  );
+}
+
+export function RoutingPage() {
+  const { slots, layer } = useRouting(useShallow((s) => ({ slots: s.slots, layer: s.layer })));
+  const { layers, experts, ready } = useEngine(useShallow((s) => ({ layers: s.model?.layers ?? 0, experts: s.model?.experts ?? 0, ready: s.state.kind === 'ready' })));
+  const labels = useExpertLabels();
+  return (
+    <div className="page routing-page" data-testid="page-routing">
+      <div className="card row wrap">
+        {!ready && <p className="muted">Load a MoE model (Library or Compose) to route text.</p>}
+        <label>Statistics for layer <select value={layer} onChange={(e) => routingSetLayer(Number(e.target.value))}>
+          {Array.from({ length: layers }, (_, l) => <option key={l} value={l}>{l}</option>)}
+        </select></label>
+        {labels.length > 0 && (
+          <ul className="expert-labels" aria-label="Experts">
+            {labels.map((l, e) => <li key={e}><strong>E{e}</strong> {l.donor}: + {l.positive.join(' | ') || '—'}{l.negative.length ? ` − ${l.negative.join(' | ')}` : ''}</li>)}
+          </ul>
+        )}
+      </div>
+      <div className="compare">
+        <SlotView index={0} slot={slots[0]} layers={layers} experts={experts} layer={layer} labels={labels} />
+        <SlotView index={1} slot={slots[1]} layers={layers} experts={experts} layer={layer} labels={labels} />
+      </div>
+    </div>
+  );
+}
