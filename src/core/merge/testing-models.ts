@@ -13,7 +13,12 @@ import type { ModelWeights } from '../model/weights.ts';
 import type { DType } from '../tensor.ts';
 import { buildTestingBpeTokenizer } from '../tokenizer/hf-testing-bpe.ts';
 import { formatModelReference } from '../formats/mergekit-yaml.ts';
-import type { ModelResolver } from './sources.ts';
+import { parseMergeYaml } from '../formats/mergekit-yaml.ts';
+import { openMergeInputs, type ModelResolver } from './sources.ts';
+import { planMerge, type MergePlan, type PlanOptions } from './plan.ts';
+import { runMerge, type MergeResult, type RunOptions } from './run.ts';
+import { memoryWriter, type MemoryMergeOutput } from './writer.ts';
+import { createMergeRuntime } from './default-runtime.ts';
 
 const TOKENIZER = buildTestingBpeTokenizer();
 const TOKENIZER_CONFIG = { ...TOKENIZER.tokenizerConfig, bos_token: '<|endoftext|>' };
@@ -67,4 +72,21 @@ export function mapResolver(folders: Record<string, FileSet>): ModelResolver {
     if (!files) throw new Error(`testing resolver: no model '${formatModelReference(ref)}'`);
     return files;
   };
+}
+
+/** Test helper: parse → open → plan → run into memory; throws on issues. */
+export async function mergeInMemory(
+  yaml: string,
+  folders: Record<string, FileSet>,
+  planOptions: PlanOptions = {},
+  runOptions: RunOptions = {},
+): Promise<{ plan: MergePlan; output: MemoryMergeOutput; result: MergeResult }> {
+  const parsed = parseMergeYaml(yaml);
+  if (!parsed.ok) throw new Error(`parse issues: ${JSON.stringify(parsed.issues)}`);
+  const inputs = await openMergeInputs(parsed.config, mapResolver(folders));
+  const planned = planMerge(parsed.config, inputs, planOptions);
+  if (!planned.ok) throw new Error(`plan issues: ${planned.issues.map((i) => i.message).join(' | ')}`);
+  const writer = memoryWriter();
+  const result = await runMerge(planned.plan, inputs, writer, { runtime: createMergeRuntime(), ...runOptions });
+  return { plan: planned.plan, output: writer.output, result };
 }
