@@ -1,0 +1,90 @@
+/**
+ * The engine host in real Chromium: a tiny 4-expert MoE (merged by area D's code from seeded
+ * random dense donors) is stored in real IndexedDB, loaded from the store with fromCache
+ * progress, and generates a streamed answer with routing on the CPU reference and on the
+ * automatically chosen backend; overrides change the routing; stop aborts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clear, createStore } from 'idb-keyval';
+import { memoryFileSet } from '../../core/io/byte-source.ts';
+import { mergeInMemory, randomHfFolder } from '../../core/merge/testing-models.ts';
+import { idbKvStore } from '../../core/store/kv.ts';
+import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
+import type { LoadProgress } from '../../core/hub/progress.ts';
+import { EngineHost } from './engine-host.ts';
+import type { EngineEvent } from './engine-types.ts';
+
+const DB = 'moe-studio-engine-test';
+const YAML = `base_model: org/base
+gate_mode: random
+experts_per_token: 2
+experts:
+  - source_model: org/e0
+  - source_model: org/e1
+  - source_model: org/e2
+  - source_model: org/e3
+`;
+
+beforeAll(async () => {
+  await clear(createStore(DB, 'models'));
+  const seed = (Math.random() * 1e6) | 0;
+  const folders: Record<string, Awaited<ReturnType<typeof randomHfFolder>>['files']> = {};
+  for (const [i, name] of ['base', 'e0', 'e1', 'e2', 'e3'].entries()) folders[`org/${name}`] = (await randomHfFolder(name, seed + i)).files;
+  const { output } = await mergeInMemory(YAML, folders, { allowAllSameModels: true });
+  // The merged folder: output files plus one safetensors built from the output tensors.
+  const { writeSafetensors } = await import('../../core/formats/safetensors.ts');
+  const { MemorySink } = await import('../../core/io/byte-source.ts');
+  const sink = new MemorySink();
+  const tensors = [...output.tensors.values()];
+  await writeSafetensors(sink, tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), async (n) => output.tensors.get(n)!.data);
+  const files = Object.fromEntries([...output.files.entries()].filter(([n]) => !n.endsWith('.safetensors') && !n.endsWith('index.json')));
+  await modelStoreImportFileSet(idbKvStore(DB, 'models'), {
+    id: 'moe', title: 'Tiny MoE', source: { kind: 'merge', yaml: YAML }, files: memoryFileSet({ ...files, 'model.safetensors': sink.bytes() }), chunkBytes: 64 * 1024,
+  });
+});
+afterAll(async () => { await clear(createStore(DB, 'models')); });
+
+describe('engine host', () => {
+  it('loads from the store with typed fromCache progress and streams tokens with routing', async () => {
+    const host = new EngineHost();
+    const progress: LoadProgress[] = [];
+    const { model, backend } = await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu', (p) => progress.push(p));
+    expect(model).toMatchObject({ experts: 4, topK: 2, layers: model.layers });
+    expect(backend.name).toBe('cpu');
+    expect(progress.some((p) => p.phase === 'reading' && p.fromCache && p.totalBytes > 0)).toBe(true);
+
+    const events: EngineEvent[] = [];
+    const summary = await host.generate({ messages: [{ role: 'user', content: 'hello there' }], sampling: { temperature: 0, maxTokens: 6 } }, (batch) => events.push(...batch));
+    const tokens = events.filter((e) => e.type === 'token');
+    expect(tokens.length).toBe(summary.tokens);
+    expect(summary.tokens).toBeGreaterThan(0);
+    for (const t of tokens) {
+      expect(t.routing!.layers).toHaveLength(model.layers);
+      for (const l of t.routing!.layers) expect(l.expertIds).toHaveLength(2);
+    }
+    expect(host.stats().state).toEqual({ kind: 'ready', modelId: 'moe' });
+
+    // Banning expert 0 everywhere: it never appears among chosen experts.
+    const banned: EngineEvent[] = [];
+    await host.generate({ messages: [{ role: 'user', content: 'hello there' }], sampling: { temperature: 0, maxTokens: 6 }, routing: { ban: { experts: [0] } } }, (b) => banned.push(...b));
+    for (const e of banned) if (e.type === 'token') for (const l of e.routing!.layers) expect(l.expertIds).not.toContain(0);
+
+    const analyzed = await host.analyze('abc abc', { force: { experts: [3] } });
+    expect(analyzed.pieces.length).toBe(analyzed.routing.length);
+    for (const r of analyzed.routing) for (const l of r.layers) expect(l.expertIds).toContain(3);
+  });
+
+  it('stop aborts a running generation; auto picks a backend and says why', async () => {
+    const host = new EngineHost();
+    const { backend } = await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'auto');
+    expect(backend.reason.length).toBeGreaterThan(0);
+    console.log('auto backend:', backend);
+    let count = 0;
+    const summary = await host.generate({ messages: [{ role: 'user', content: 'go' }], sampling: { temperature: 1, maxTokens: 500, seed: 1 } }, (b) => {
+      count += b.length;
+      if (count >= 3) host.stop();
+    });
+    expect(summary.stoppedBy).toBe('abort');
+    expect(summary.tokens).toBeLessThan(500);
+  });
+});
