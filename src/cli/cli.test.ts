@@ -1,0 +1,172 @@
+/**
+ * The real CLI, spawned as users run it (bin/moe-studio.mjs → tsx → src/cli/main.ts), on
+ * HF folders generated into a temp dir (randomModelWeights + exportHfFolder + a tiny BPE).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportHfFolder } from '../core/model/export-hf.ts';
+import { loadHfModel } from '../core/model/load-hf.ts';
+import { randomModelWeights, tinyDenseSpec, tinyMoeSpec } from '../core/model/random.ts';
+import { cpuBackend } from '../core/runtime/cpu/backend.ts';
+import { generate } from '../core/runtime/generate.ts';
+import { buildTestingBpeTokenizer } from '../core/tokenizer/hf-testing-bpe.ts';
+import { nodeDirFileSet, nodeDirSinkOpener } from './node-io.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/moe-studio.mjs', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: REPO, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let root = '';
+let moeDir = '';
+let denseDir = '';
+// vocab must cover the test tokenizer's ids (256 bytes + merges + 3 specials).
+const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer(40);
+const vocab = 256 + 40 + 3;
+const moeSpec = tinyMoeSpec({ vocab, intermediate: 40, eosTokenIds: [vocab - 1], bosTokenId: undefined });
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'moe-cli-'));
+  moeDir = join(root, 'moe');
+  denseDir = join(root, 'dense');
+  const sidecarDir = join(root, 'tok');
+  const open = nodeDirSinkOpener(sidecarDir);
+  for (const [file, value] of [['tokenizer.json', tokenizerJson], ['tokenizer_config.json', tokenizerConfig]] as const) {
+    const sink = await open(file);
+    await sink.write(new TextEncoder().encode(JSON.stringify(value)));
+    await sink.close();
+  }
+  const sidecarFiles = nodeDirFileSet(sidecarDir);
+  await exportHfFolder(randomModelWeights(moeSpec, 21), nodeDirSinkOpener(moeDir), { sidecarFiles });
+  await exportHfFolder(randomModelWeights(tinyDenseSpec({ vocab }), 22), nodeDirSinkOpener(denseDir), { sidecarFiles, dtype: 'f16' });
+});
+
+afterAll(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe('moe-studio CLI', () => {
+  it('--help lists every command and exits 0', async () => {
+    const run = await cli('--help');
+    expect(run.code).toBe(0);
+    for (const command of ['inspect', 'generate', 'export', 'merge']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    const sub = await cli('generate', '--help');
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).toContain('--trace FILE');
+  });
+
+  it('rejects an unknown command and a bad flag with one line and exit 2', async () => {
+    const unknown = await cli('frobnicate');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim().split('\n')).toEqual(["moe-studio: unknown command 'frobnicate' (commands: inspect, generate, export, merge; see --help)"]);
+    const bad = await cli('generate', moeDir, '--ids', '1', '--temperature', 'hot');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('moe-studio: --temperature must be a number ≥ 0, got "hot"');
+  });
+
+  it('reports a failing command in one line without a stack, and with a stack under --verbose', async () => {
+    const run = await cli('inspect', join(root, 'missing'));
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([`moe-studio: ConfigError: ${join(root, 'missing')}: no such file or directory`]);
+    const verbose = await cli('inspect', join(root, 'missing'), '--verbose');
+    expect(verbose.code).toBe(1);
+    expect(verbose.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('inspect --json gives the spec and every tensor', async () => {
+    const run = await cli('inspect', moeDir, '--json');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.format).toBe('hf');
+    expect(report.spec).toEqual(moeSpec);
+    const router = report.tensors.find((t: { name: string }) => t.name === 'model.layers.1.block_sparse_moe.gate.weight');
+    expect(router).toMatchObject({ dtype: 'f32', shape: [4, 48], bytes: 4 * 48 * 4, file: 'model.safetensors' });
+    expect(report.bytes).toBe(report.tensors.reduce((s: number, t: { bytes: number }) => s + t.bytes, 0));
+    const text = await cli('inspect', join(denseDir, 'model.safetensors'));
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/model\.layers\.0\.mlp\.down_proj\.weight\s+f16\s+\[48, 80\]/);
+  });
+
+  it('generate --json prints exactly one object with the ids the in-process cpu backend gives', async () => {
+    const run = await cli('generate', moeDir, '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const out = JSON.parse(lines[0]!);
+    expect(Object.keys(out).sort()).toEqual(['ids', 'text']);
+
+    const model = await loadHfModel(nodeDirFileSet(moeDir));
+    const promptIds = model.tokenizer!.encode('Once upon a time');
+    const session = await cpuBackend.createSession(model.weights, { maxContext: promptIds.length + 6 });
+    const expected: number[] = [];
+    let text = '';
+    for await (const token of generate(session, model.tokenizer, promptIds, { temperature: 0, maxTokens: 6 })) {
+      expected.push(token.id);
+      text += token.text;
+    }
+    expect(out.ids).toEqual(expected);
+    expect(out.text).toBe(text);
+  });
+
+  it('generate --chat --trace writes per-token, per-layer routing', async () => {
+    const tracePath = join(root, 'trace.json');
+    const run = await cli('generate', moeDir, '--prompt', 'hi', '--chat', '--temperature', '0.7', '--seed', '3', '--max-tokens', '4', '--trace', tracePath, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    const trace = JSON.parse(await readFile(tracePath, 'utf8'));
+    expect(trace.tokens.map((t: { id: number }) => t.id)).toEqual(out.ids);
+    expect(trace.prompt).toHaveLength(trace.promptIds.length);
+    expect(trace.promptIds[0]).toBe(tokenizerJson.model.vocab['<|im_start|>']);
+    for (const token of [...trace.tokens, ...trace.prompt]) {
+      expect(token.layers).toHaveLength(moeSpec.layers);
+      for (const layer of token.layers) {
+        expect(layer.expertIds).toHaveLength(2);
+        expect(layer.moeProbs).toHaveLength(4);
+        expect(layer.expertWeights[0] + layer.expertWeights[1]).toBeCloseTo(1, 5);
+      }
+    }
+  });
+
+  it('generate refuses an unavailable backend with a clear line', async () => {
+    const run = await cli('generate', denseDir, '--ids', '1,2', '--backend', 'webgpu');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^moe-studio: BackendError: backend 'webgpu' is not available here: /);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('export --format safetensors writes a loadable folder (fused Mixtral layout, f16) with the tokenizer', async () => {
+    const out = join(root, 'exported');
+    const run = await cli('export', moeDir, '--format', 'safetensors', '--quant', 'f16', '--layout', 'fused', '--out', out);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    const loaded = await loadHfModel(nodeDirFileSet(out));
+    expect(loaded.mixtralLayout).toBe('fused');
+    expect(loaded.spec).toEqual(moeSpec);
+    expect(loaded.weights.layers[0]!.moe!.experts[3]!.down.dtype).toBe('f16');
+    expect(loaded.tokenizer?.decode(loaded.tokenizer.encode('def f(x):\n    return x'))).toBe('def f(x):\n    return x');
+    const again = await cli('export', moeDir, '--format', 'safetensors', '--quant', 'f16', '--out', out);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('exists; pass --force');
+    const q8 = await cli('export', moeDir, '--format', 'safetensors', '--quant', 'q8_0', '--out', join(root, 'q8'));
+    expect(q8.code).toBe(2);
+    expect(q8.stderr.trim()).toBe('moe-studio: export: safetensors cannot store q8_0; use --format gguf or --quant f32|f16|bf16');
+  });
+
+  it('dispatches merge to the merge command', async () => {
+    const run = await cli('merge', '--help');
+    expect(run.stderr).not.toContain('unknown command');
+  });
+});

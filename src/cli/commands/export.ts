@@ -1,0 +1,82 @@
+/**
+ * `moe-studio export <model> --format gguf|safetensors --quant f32|f16|q8_0|q4_0 --out PATH`
+ *
+ * safetensors: PATH is a folder (config.json + model.safetensors or shards + the source's
+ * tokenizer files); f32/f16/bf16 only, as safetensors cannot hold ggml blocks.
+ * gguf: PATH is a file (A's exportGguf), with the HF tokenizer embedded.
+ */
+import { ConfigError } from '../../core/errors.ts';
+import { exportHfFolder } from '../../core/model/export-hf.ts';
+import type { LoadedModel } from '../../core/model/load-hf.ts';
+import { HfTokenizer } from '../../core/tokenizer/hf.ts';
+import { enumFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
+import { importGgufModel, loadModelArg } from '../load-model.ts';
+import { nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
+
+export const EXPORT_USAGE = `moe-studio export <model> --format gguf|safetensors --quant f32|f16|bf16|q8_0|q4_0 --out PATH [options]
+  --format FORMAT      gguf (PATH is a file) or safetensors (PATH is an HF folder)
+  --quant TYPE         f32 | f16 | q8_0 | q4_0 for gguf; f32 | f16 | bf16 for safetensors
+  --out PATH           output file (gguf) or folder (safetensors)
+  --layout L           Mixtral safetensors layout: classic (default) | fused (transformers v5)
+  --shard-size BYTES   safetensors shard budget (default 5000000000)
+  --tokenizer FILE     llama2.c only: tokenizer .bin
+  --force              overwrite an existing output`;
+
+const FLAGS: FlagSpec = {
+  format: { type: 'string' }, quant: { type: 'string' }, out: { type: 'string' }, layout: { type: 'string' },
+  'shard-size': { type: 'string' }, tokenizer: { type: 'string' }, force: { type: 'boolean' }, verbose: { type: 'boolean' },
+};
+
+const FORMATS = ['gguf', 'safetensors'] as const;
+const QUANTS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const;
+
+function required<T>(flag: string, value: T | undefined): T {
+  if (value === undefined) throw new UsageError(`export: --${flag} is required`);
+  return value;
+}
+
+async function exportSafetensors(model: LoadedModel, out: string, values: Record<string, string | boolean | undefined>, quant: string): Promise<string[]> {
+  if (quant !== 'f32' && quant !== 'f16' && quant !== 'bf16') {
+    throw new UsageError(`export: safetensors cannot store ${quant}; use --format gguf or --quant f32|f16|bf16`);
+  }
+  const layout = enumFlag('layout', values.layout, ['classic', 'fused'] as const);
+  if (layout && model.spec.arch !== 'mixtral') throw new UsageError(`export: --layout applies to Mixtral models only (this is ${model.spec.arch})`);
+  const isHf = model.config && typeof model.config === 'object' && 'model_type' in model.config;
+  const { files } = await exportHfFolder(model.weights, nodeDirSinkOpener(out), {
+    dtype: quant,
+    mixtralLayout: layout ?? model.mixtralLayout ?? 'classic',
+    maxShardBytes: numberFlag('shard-size', values['shard-size'], { integer: true, min: 1 }),
+    baseConfig: isHf ? model.config : undefined,
+    sidecarFiles: isHf ? model.files : undefined,
+  });
+  return files;
+}
+
+async function exportGgufFile(model: LoadedModel, out: string, quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<string[]> {
+  if (!(model.tokenizer instanceof HfTokenizer)) {
+    throw new ConfigError('export: GGUF export needs an HF tokenizer (tokenizer.json); this model has none');
+  }
+  const { exportGguf } = await importGgufModel();
+  const sink = await nodeFileSink(out);
+  await exportGguf(sink, model.weights, { tokenizerJson: model.tokenizer.tokenizerJson, tokenizerConfig: model.tokenizer.tokenizerConfig }, quant);
+  return [out];
+}
+
+export async function runExportCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('export', argv, FLAGS);
+  const modelArg = onePositional('export', positionals, 'model');
+  const format = required('format', enumFlag('format', values.format, FORMATS));
+  const quant = required('quant', enumFlag('quant', values.quant, QUANTS));
+  const out = required('out', stringFlag(values.out));
+  if (format === 'gguf' && quant === 'bf16') throw new UsageError('export: gguf export supports f32, f16, q8_0 and q4_0');
+  if (!values.force && (await pathExists(out))) throw new UsageError(`export: ${out} exists; pass --force to overwrite`);
+  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer) });
+  const started = performance.now();
+  const files = format === 'gguf'
+    ? await exportGgufFile(model, out, quant as 'f32' | 'f16' | 'q8_0' | 'q4_0')
+    : await exportSafetensors(model, out, values, quant);
+  const seconds = (performance.now() - started) / 1000;
+  process.stderr.write(`wrote ${files.length} file${files.length > 1 ? 's' : ''} to ${out} in ${seconds.toFixed(2)} s\n`);
+  for (const file of files) process.stdout.write(`${file}\n`);
+  return 0;
+}

@@ -1,0 +1,143 @@
+/**
+ * `moe-studio generate <model> (--prompt TEXT [--chat] | --ids 1,2,3) [flags]`
+ *
+ * Streams text to stdout (stats to stderr), or with --json prints exactly one JSON object
+ * { "ids": [...generated ids...], "text": "..." }. --trace FILE writes every token's routing,
+ * layer by layer (expertIds, expertWeights, moeProbs, sharedGate), as JSON.
+ */
+import { writeFile } from 'node:fs/promises';
+import { BackendError, ConfigError } from '../../core/errors.ts';
+import type { LoadedModel } from '../../core/model/load-hf.ts';
+import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
+import { generate } from '../../core/runtime/generate.ts';
+import type { Backend, BackendName, GenerateOptions, RoutingOverrides, TokenRouting } from '../../core/runtime/types.ts';
+import { enumFlag, idListFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
+import { loadModelArg } from '../load-model.ts';
+
+export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
+  <model>              HF folder, .gguf file, or llama2.c .bin checkpoint
+  --prompt TEXT        text prompt (BOS added as the tokenizer does)
+  --chat               wrap the prompt in the model's chat template (as a user turn)
+  --ids 1,2,3          prompt as token ids
+  --max-tokens N       tokens to generate (default 128)
+  --temperature T      0 = greedy (default 1.0, as llama2.c's run.c)
+  --top-k K            sample from the K most likely tokens
+  --top-p P            nucleus sampling (default 0.9)
+  --seed S             sampler seed (default: time)
+  --backend NAME       cpu | wasm | webgpu (default cpu)
+  --route-top-k N      experts per token override (MoE)
+  --ban-experts 1,2    never route to these experts (MoE)
+  --force-experts 0    always route to these experts (MoE)
+  --tokenizer FILE     llama2.c only: tokenizer .bin
+  --json               print one JSON object {"ids": [...], "text": "..."}
+  --trace FILE         write per-token, per-layer routing JSON to FILE`;
+
+const FLAGS: FlagSpec = {
+  prompt: { type: 'string' }, chat: { type: 'boolean' }, ids: { type: 'string' },
+  'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
+  'top-p': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
+  'route-top-k': { type: 'string' }, 'ban-experts': { type: 'string' }, 'force-experts': { type: 'string' },
+  tokenizer: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' },
+  verbose: { type: 'boolean' },
+};
+
+const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu'];
+
+// Other areas' backends are imported only when asked for (webgpu needs a browser's GPU).
+const BACKEND_MODULES = {
+  wasm: { path: '../../core/runtime/wasm/backend.ts', factory: 'createWasmBackend' },
+  webgpu: { path: '../../core/runtime/webgpu/backend.ts', factory: 'createWebGpuBackend' },
+} as const;
+
+export async function selectBackend(name: BackendName): Promise<Backend> {
+  if (name === 'cpu') return cpuBackend;
+  const { path, factory } = BACKEND_MODULES[name];
+  try {
+    const module = (await import(/* @vite-ignore */ path)) as Record<string, (options?: object) => Promise<Backend>>;
+    if (typeof module[factory] !== 'function') throw new Error(`${path} has no ${factory}()`);
+    return await module[factory]!({});
+  } catch (error) {
+    throw new BackendError(`backend '${name}' is not available here: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+function promptIds(model: LoadedModel, values: Record<string, string | boolean | undefined>): number[] {
+  const ids = idListFlag('ids', values.ids);
+  const prompt = stringFlag(values.prompt);
+  if ((ids === undefined) === (prompt === undefined)) throw new UsageError('generate: give exactly one of --prompt TEXT or --ids 1,2,3');
+  if (ids) {
+    if (values.chat) throw new UsageError('generate: --chat needs --prompt');
+    return ids;
+  }
+  const tokenizer = model.tokenizer;
+  if (!tokenizer) throw new ConfigError('generate: the model has no tokenizer; pass --ids instead of --prompt');
+  if (!values.chat) return tokenizer.encode(prompt!);
+  const text = tokenizer.applyChatTemplate([{ role: 'user', content: prompt! }], { addGenerationPrompt: true });
+  return tokenizer.encode(text, { addSpecialTokens: false });
+}
+
+function routingOverrides(values: Record<string, string | boolean | undefined>): RoutingOverrides | undefined {
+  const overrides: RoutingOverrides = {};
+  const topK = numberFlag('route-top-k', values['route-top-k'], { integer: true, min: 1 });
+  const ban = idListFlag('ban-experts', values['ban-experts']);
+  const force = idListFlag('force-experts', values['force-experts']);
+  if (topK !== undefined) overrides.topK = topK;
+  if (ban) overrides.ban = { experts: ban };
+  if (force) overrides.force = { experts: force };
+  return Object.keys(overrides).length ? overrides : undefined;
+}
+
+function generateOptions(values: Record<string, string | boolean | undefined>): GenerateOptions {
+  const options: GenerateOptions = {
+    maxTokens: numberFlag('max-tokens', values['max-tokens'], { integer: true, min: 0 }) ?? 128,
+    temperature: numberFlag('temperature', values.temperature, { min: 0 }) ?? 1.0,
+    topP: numberFlag('top-p', values['top-p'], { min: 0, max: 1 }) ?? 0.9,
+    seed: numberFlag('seed', values.seed, { integer: true, min: 0 }) ?? Date.now() % 2 ** 31,
+    trace: values.trace !== undefined,
+  };
+  const topK = numberFlag('top-k', values['top-k'], { integer: true, min: 1 });
+  if (topK !== undefined) options.topK = topK;
+  const routing = routingOverrides(values);
+  if (routing) options.routing = routing;
+  return options;
+}
+
+export async function runGenerateCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('generate', argv, FLAGS);
+  const modelArg = onePositional('generate', positionals, 'model');
+  const backendName = enumFlag('backend', values.backend, BACKENDS) ?? 'cpu';
+  const options = generateOptions(values);
+  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer) });
+  const prompt = promptIds(model, values);
+  if (prompt.length === 0) throw new ConfigError('generate: the prompt encodes to no tokens');
+  const maxContext = Math.min(model.spec.contextLength, prompt.length + options.maxTokens!);
+  if (prompt.length > maxContext) throw new ConfigError(`generate: the prompt has ${prompt.length} tokens, the model's context is ${model.spec.contextLength}`);
+
+  const backend = await selectBackend(backendName);
+  const session = await backend.createSession(model.weights, { maxContext });
+  const started = performance.now();
+  const ids: number[] = [];
+  let text = '';
+  const trace: { id: number; text: string; layers: TokenRouting['layers'] }[] = [];
+  let promptRouting: TokenRouting[] = [];
+  try {
+    const stream = generate(session, model.tokenizer, prompt, { ...options, onPromptRouting: (r: TokenRouting[]) => { promptRouting = r; } });
+    for await (const token of stream) {
+      ids.push(token.id);
+      text += token.text;
+      if (!values.json) process.stdout.write(token.text);
+      if (options.trace) trace.push({ id: token.id, text: token.text, layers: token.routing?.layers ?? [] });
+    }
+  } finally {
+    session.dispose();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (values.json) process.stdout.write(JSON.stringify({ ids, text }) + '\n');
+  else process.stdout.write('\n');
+  process.stderr.write(`${ids.length} tokens in ${seconds.toFixed(2)} s (${(ids.length / Math.max(seconds, 1e-9)).toFixed(1)} tok/s, backend ${backendName})\n`);
+  if (typeof values.trace === 'string') {
+    const record = { model: modelArg, backend: backendName, promptIds: prompt, prompt: promptRouting.map((r, i) => ({ id: prompt[i], layers: r.layers })), tokens: trace };
+    await writeFile(values.trace, JSON.stringify(record) + '\n');
+  }
+  return 0;
+}
