@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { bytesSource } from '../io/byte-source.ts';
+import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import { generate, IncrementalDecoder } from './generate.ts';
 import { cpuBackend } from './cpu/backend.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec } from '../model/random.ts';
@@ -107,5 +110,18 @@ describe('IncrementalDecoder', () => {
     expect(decoder.push(byteId(0x82))).toBe('');
     expect(decoder.push(byteId(0xac))).toBe('€');
     expect(decoder.push(byteId(0x20))).toBe(' ');
+  });
+});
+
+describe('IncrementalDecoder with tok512', () => {
+  it('the deltas of every token after BOS concatenate to the full decode (unicode, byte fallback, spaces)', async () => {
+    const bytes = new Uint8Array(readFileSync(new URL('../../../tests/fixtures/stories260K/tok512.bin', import.meta.url)));
+    const tokenizer = await loadLlama2cTokenizer(bytesSource(bytes));
+    const text = 'Once upon a time, Zoë saw "日本" — 42 €.\nThe end.';
+    const ids = tokenizer.encode(text);
+    const decoder = new IncrementalDecoder(tokenizer, ids.slice(0, 1));
+    const deltas = ids.slice(1).map((id) => decoder.push(id));
+    expect(deltas.join('')).toBe(text);
+    expect(deltas.filter((d) => d === '').length).toBeGreaterThan(0); // some bytes were held back
   });
 });

@@ -9,9 +9,9 @@
  * - Stops (without yielding) at a stop id (default: the tokenizer's EOS ids), after
  *   maxTokens, or when the session's context is full. An aborted signal throws
  *   CancelledError before the next step.
- * - Text deltas come from incremental decoding of [last prompt token, …generated] (so
- *   tokenizers that drop a leading space after BOS or at the start decode as in context),
- *   and are held back while the text ends in an incomplete UTF-8 character (U+FFFD).
+ * - Text deltas come from IncrementalDecoder, seeded with the prompt's last token (so
+ *   tokenizers that drop a leading space after BOS or at the start decode as in context);
+ *   they are held back while the text ends in an incomplete UTF-8 character (U+FFFD).
  */
 import { CancelledError, ConfigError } from '../errors.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
@@ -25,26 +25,36 @@ export interface GenerateExtras {
 
 const REPLACEMENT_CHARACTER = '\uFFFD';
 
-/** Turns growing token lists into text deltas that never split a multi-byte character. */
+/**
+ * Turns a growing token list into text deltas that never split a multi-byte character
+ * (the prefix/read-offset scheme of HF text-generation-inference and vLLM): decode a short
+ * window that starts one token before the unread tokens, so context-dependent rules (a
+ * leading space dropped after BOS or at the start of text) decode as they would in the
+ * full text, and emit only what follows the window's already-read part. Text ending in
+ * U+FFFD (an incomplete UTF-8 sequence) is held back until a later token completes it.
+ * Each push decodes O(window) tokens, not the whole history.
+ */
 export class IncrementalDecoder {
-  private readonly generated: number[] = [];
-  private emitted = '';
-  private readonly baseText: string;
+  private readonly ids: number[];
+  private prefixOffset = 0; // start of the decode window
+  private readOffset: number; // tokens before this are already emitted
 
-  constructor(private readonly tokenizer: Tokenizer, private readonly contextIds: number[]) {
-    this.baseText = tokenizer.decode(contextIds, { skipSpecialTokens: true });
+  /** `contextIds`: the tokens before the first pushed one (e.g. the prompt's last token). */
+  constructor(private readonly tokenizer: Tokenizer, contextIds: number[]) {
+    this.ids = [...contextIds];
+    this.readOffset = this.ids.length;
   }
 
   /** Adds one token; returns the text it completes ('' while a character is incomplete). */
   push(id: number): string {
-    this.generated.push(id);
-    const full = this.tokenizer.decode([...this.contextIds, ...this.generated], { skipSpecialTokens: true });
-    let text = full.startsWith(this.baseText) ? full.slice(this.baseText.length) : full;
-    while (text.endsWith(REPLACEMENT_CHARACTER)) text = text.slice(0, -1);
-    if (!text.startsWith(this.emitted) || text.length === this.emitted.length) return '';
-    const delta = text.slice(this.emitted.length);
-    this.emitted = text;
-    return delta;
+    this.ids.push(id);
+    const options = { skipSpecialTokens: true };
+    const prefixText = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset), options);
+    const newText = this.tokenizer.decode(this.ids.slice(this.prefixOffset), options);
+    if (newText.length <= prefixText.length || newText.endsWith(REPLACEMENT_CHARACTER)) return '';
+    this.prefixOffset = this.readOffset;
+    this.readOffset = this.ids.length;
+    return newText.slice(prefixText.length);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The CPU reference's view of a model: every weight dequantized once to f32 (on session
- * creation), with its shape checked against the ModelSpec so a mismatched checkpoint fails
+ * creation; f32 weights are used in place), with its shape checked against the ModelSpec so a mismatched checkpoint fails
  * here with a message naming the tensor, not later with an index out of range.
  */
 import { ConfigError } from '../../errors.ts';
@@ -54,8 +54,22 @@ function f32Of(t: RawTensor | undefined, expected: number[], role: string): Floa
   if (!same && !(expected.length === 1 && sameCount)) {
     throw new ConfigError(`cpu: tensor '${t.name}' (${role}) has shape [${t.shape.join(', ')}], expected [${expected.join(', ')}]`);
   }
+  return asF32(t);
+}
+
+/**
+ * f32 tensors pass through as a view on their bytes (no copy) when aligned and complete;
+ * every other dtype is dequantized by quant/convert.ts. The reference never writes weights.
+ */
+function asF32(t: RawTensor): Float32Array {
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (t.dtype === 'f32' && t.data.byteOffset % 4 === 0 && t.data.byteLength === count * 4 && LITTLE_ENDIAN) {
+    return new Float32Array(t.data.buffer, t.data.byteOffset, count);
+  }
   return dequantize(t);
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function mlpOf(m: MlpWeights | undefined, hidden: number, intermediate: number, role: string): MlpF32 {
   if (!m) throw new ConfigError(`cpu: model has no ${role}`);
