@@ -45,12 +45,36 @@ function defaultWorkerFactory(): PoolWorker {
 }
 
 const KERNEL_BY_CODE = Object.fromEntries(Object.entries(ROW_KERNEL_CODES).map(([k, v]) => [v, k])) as Record<number, RowKernel>;
-const SPINS_BEFORE_SLEEP = 20000;
+/**
+ * Spin this many polls before sleeping in Atomics.wait: spinning answers in nanoseconds when
+ * both threads own a core, sleeping keeps a busy (shared) machine from starving the thread
+ * we wait for.
+ */
+const SPINS_BEFORE_SLEEP = 2000;
+
+function canBlockOnAtomics(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // value differs: returns at once
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until box[slot] ≥ target: spins, then sleeps on the slot when `canBlock`. */
+function waitUntilAtLeast(box: Int32Array, slot: number, target: number, canBlock: boolean): void {
+  let spins = 0;
+  for (let value = Atomics.load(box, slot); value < target; value = Atomics.load(box, slot)) {
+    if (canBlock && ++spins > SPINS_BEFORE_SLEEP) Atomics.wait(box, slot, value, 1);
+  }
+}
 const WORKER_START_TIMEOUT_MS = 20000;
 
 class ThreadPool implements RowParallel {
   private readonly box: Int32Array;
   private disposed = false;
+  /** Atomics.wait is allowed here (workers, Node's main thread; not a browser's main thread). */
+  private readonly canBlock = canBlockOnAtomics();
   constructor(readonly threads: number, private readonly kernels: KernelExports, memory: WebAssembly.Memory,
     mailbox: number, private readonly workers: PoolWorker[]) {
     this.box = new Int32Array(memory.buffer, mailbox, MAILBOX.SLOTS);
@@ -67,7 +91,7 @@ class ThreadPool implements RowParallel {
     Atomics.notify(box, MAILBOX.GENERATION);
     const [start, end] = rowSlice(n, this.threads, 0);
     callRowKernel(this.kernels, kernel, args, start, end);
-    while (Atomics.load(box, MAILBOX.DONE) < this.threads - 1) { /* spin: workers finish within microseconds of us */ }
+    waitUntilAtLeast(box, MAILBOX.DONE, this.threads - 1, this.canBlock);
   }
 
   dispose(): void {
@@ -123,5 +147,6 @@ export async function runPoolWorker(init: PoolWorkerInit): Promise<void> {
     const [start, end] = rowSlice(n, init.threads, init.index);
     callRowKernel(kernels, KERNEL_BY_CODE[box[MAILBOX.KERNEL]!]!, args, start, end);
     Atomics.add(box, MAILBOX.DONE, 1);
+    Atomics.notify(box, MAILBOX.DONE);
   }
 }

@@ -1,0 +1,37 @@
+/**
+ * The thread pool splits rows only, so 2- and 3-thread sessions must give logits
+ * bit-identical to the single-threaded session (Node worker_threads here; the browser
+ * pool is covered by threads.browser.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { randomModelWeights, tinyMoeSpec } from '../../model/random.ts';
+import { createWasmBackend } from './backend.ts';
+import { rowSlice } from './parallel.ts';
+import { nodeWorkerFactory } from './threads.node.ts';
+
+describe('rowSlice', () => {
+  it.each([[10, 3], [7, 7], [5, 8], [129, 2]])('covers [0, %i) exactly once with %i threads', (n, threads) => {
+    const covered: number[] = [];
+    for (let i = 0; i < threads; i++) {
+      const [start, end] = rowSlice(n, threads, i);
+      for (let row = start; row < end; row++) covered.push(row);
+    }
+    expect(covered).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+});
+
+describe('wasm thread pool (node worker_threads)', () => {
+  it.each([2, 3])('%i threads give the same logits as 1', async (threads) => {
+    const spec = tinyMoeSpec({ hidden: 96, heads: 6, kvHeads: 2, headDim: 16, vocab: 300, layers: 2,
+      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 } });
+    const weights = randomModelWeights(spec, 31, 'q4_0');
+    const serial = await (await createWasmBackend({ threads: 1 })).createSession(weights);
+    const pooled = await (await createWasmBackend({ threads, workerFactory: nodeWorkerFactory() })).createSession(weights);
+    expect((pooled as unknown as { threads: number }).threads).toBe(threads);
+    const prompt = [1, 5, 9, 200, 44];
+    expect((await pooled.forward(prompt)).logits).toEqual((await serial.forward(prompt)).logits);
+    expect((await pooled.forward([7])).logits).toEqual((await serial.forward([7])).logits);
+    pooled.dispose();
+    serial.dispose();
+  });
+});
