@@ -13,6 +13,7 @@ import { loadLlama2cCheckpoint } from '../model/llama2c.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import { cpuBackend } from './cpu/backend.ts';
 import { generate } from './generate.ts';
+import { allclose, assertAllclose } from './cpu/allclose.ts';
 
 const FIXTURES = new URL('../../../tests/fixtures/stories260K/', import.meta.url);
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, FIXTURES)));
@@ -45,5 +46,38 @@ describe('stories260K golden output discriminates', () => {
     for await (const token of generate(session, tokenizer, [1], { temperature: 0, maxTokens: 60, stopIds: [1] })) text += token.text;
     const expected = new TextDecoder().decode(fixture('stories260K_greedy_t0_n200.txt'));
     expect(expected.startsWith(text)).toBe(false);
+  });
+});
+
+/**
+ * Golden logits (STYLE habit 1, llm.c's debug-state file): run.c's forward in f32 C, greedy
+ * from BOS, 64 positions. Layout: int32 header[8] = {magic 20261122, version 1, nPositions,
+ * vocab, 0…}, int32 tokens[nPositions] (the input at each position), f32 logits[nPositions, vocab].
+ */
+const GOLDEN_MAGIC = 20261122;
+const GOLDEN_VERSION = 1;
+/** C accumulates in f32, the reference in f64: logits (|x| ≲ 20) agree to ~1e-5. */
+const RUNC_F32_LOGITS_TOLERANCE = { atol: 2e-4, rtol: 1e-4 };
+
+describe('stories260K golden logits', () => {
+  it('every position matches run.c f32 logits within RUNC_F32_LOGITS_TOLERANCE', async () => {
+    const bytes = fixture('stories260K_greedy_logits_f32.bin');
+    const header = new Int32Array(bytes.buffer, bytes.byteOffset, 8);
+    expect(header[0]).toBe(GOLDEN_MAGIC);
+    expect(header[1]).toBe(GOLDEN_VERSION);
+    const [nPositions, vocab] = [header[2], header[3]];
+    const tokens = new Int32Array(bytes.buffer, bytes.byteOffset + 32, nPositions);
+    const golden = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 32 + nPositions * 4));
+    expect(golden.length).toBe(nPositions * vocab);
+    const weights = await loadLlama2cCheckpoint(bytesSource(fixture('stories260K.bin')));
+    const session = await cpuBackend.createSession(weights);
+    let worst = 0;
+    for (let pos = 0; pos < nPositions; pos++) {
+      const { logits } = await session.forward([tokens[pos]]);
+      const expected = golden.subarray(pos * vocab, (pos + 1) * vocab);
+      assertAllclose(logits, expected, RUNC_F32_LOGITS_TOLERANCE, `logits at position ${pos}`);
+      worst = Math.max(worst, allclose(logits, expected, RUNC_F32_LOGITS_TOLERANCE).worstError);
+    }
+    console.info(`stories260K vs run.c f32: worst |logit error| over ${nPositions} positions = ${worst.toExponential(3)}`);
   });
 });
