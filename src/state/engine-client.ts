@@ -1,28 +1,37 @@
 /**
- * The one comlink handle on the engine worker. Created lazily; tests may install their own
- * EngineApi (e.g. an EngineHost in the page) with engineClientSet.
+ * The comlink handles on the studio worker (workers/engine.worker.ts): `engine` (chat,
+ * analysis) and `merge` (compose). Created lazily; tests may install in-page hosts.
  */
 import * as Comlink from 'comlink';
 import type { EngineApi } from './engine/engine-types.ts';
+import type { MergeApi } from './merge/merge-types.ts';
 
-let api: Comlink.Remote<EngineApi> | EngineApi | undefined;
+interface WorkerApi { engine: EngineApi; merge: MergeApi }
+
+let remote: { engine: Comlink.Remote<EngineApi> | EngineApi; merge: Comlink.Remote<MergeApi> | MergeApi } | undefined;
 let worker: Worker | undefined;
 
-export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {
-  if (!api) {
-    worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
-    api = Comlink.wrap<EngineApi>(worker);
+function ensure(): NonNullable<typeof remote> {
+  if (!remote) {
+    worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'studio-engine' });
+    const api = Comlink.wrap<WorkerApi>(worker);
+    // Comlink proxies nested properties: api.engine.load(...) calls host.engine.load in the worker.
+    remote = { engine: api.engine as unknown as Comlink.Remote<EngineApi>, merge: api.merge as unknown as Comlink.Remote<MergeApi> };
   }
-  return api;
+  return remote!;
 }
 
-export function engineClientSet(next: EngineApi | undefined): void {
+export function engineClient(): Comlink.Remote<EngineApi> | EngineApi { return ensure().engine; }
+export function mergeClient(): Comlink.Remote<MergeApi> | MergeApi { return ensure().merge; }
+
+/** Tests: run hosts in the page instead of a worker (undefined = back to the worker). */
+export function engineClientSet(next: { engine: EngineApi; merge: MergeApi } | undefined): void {
   worker?.terminate();
   worker = undefined;
-  api = next;
+  remote = next;
 }
 
-/** Wraps a callback for the worker (comlink proxy) unless the engine runs in this thread. */
+/** Wraps a callback for the worker (comlink proxy) unless the hosts run in this thread. */
 export function engineCallback<T extends (...args: never[]) => unknown>(fn: T): T {
   return worker ? Comlink.proxy(fn) : fn;
 }

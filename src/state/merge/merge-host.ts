@@ -1,0 +1,99 @@
+/**
+ * Compose's worker side: live checks (parse → validate → plan, headers only), the routing
+ * preview (gates recomputed from the base model; experts not needed), and the build (area D's
+ * runMerge into an HF folder that goes straight into the model store).
+ */
+import { CancelledError } from '../../core/errors.ts';
+import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
+import { parseMergeYaml, type MoeMergeConfig } from '../../core/formats/mergekit-yaml.ts';
+import { MemorySink, memoryFileSet, type FileSet } from '../../core/io/byte-source.ts';
+import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
+import { planMerge } from '../../core/merge/plan.ts';
+import { runMerge } from '../../core/merge/run.ts';
+import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../core/merge/sources.ts';
+import { folderWriter } from '../../core/merge/writer.ts';
+import { idbKvStore } from '../../core/store/kv.ts';
+import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
+import { modelStoreGet } from '../../core/store/model-store.ts';
+import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
+import type { EngineModelRef } from '../engine/engine-types.ts';
+import { previewRouting } from './preview.ts';
+import type { MergeApi, MergeBuildProgress, MergeBuildRequest, MergeBuildResult, MergeCheck, ModelSources } from './merge-types.ts';
+
+async function openRef(ref: EngineModelRef): Promise<FileSet> {
+  if (ref.kind === 'url') return fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title);
+  const kv = idbKvStore(ref.dbName);
+  const manifest = await modelStoreGet(kv, ref.id);
+  if (!manifest) throw Object.assign(new Error(`store: no ready model '${ref.id}'`), { name: 'StoreError' });
+  return modelStoreFileSet(kv, manifest);
+}
+
+export class MergeHost implements MergeApi {
+  private folders = new Map<string, Promise<FileSet>>();
+  private abort?: AbortController;
+
+  /** Cached per source (fetch FileSets keep their bytes; the zoo is small). */
+  private resolver(sources: ModelSources): ModelResolver {
+    return async (ref) => {
+      const source = sources[ref.path];
+      if (!source) throw Object.assign(new Error(`merge: model '${ref.path}' is not in the library`), { name: 'ConfigError' });
+      const key = JSON.stringify(source);
+      let folder = this.folders.get(key);
+      if (!folder) { folder = openRef(source); this.folders.set(key, folder); folder.catch(() => this.folders.delete(key)); }
+      return folder;
+    };
+  }
+
+  private async parseAndOpen(yaml: string, sources: ModelSources): Promise<{ config: MoeMergeConfig; inputs: MergeInputs } | MergeCheck> {
+    const parsed = parseMergeYaml(yaml);
+    if (!parsed.ok) return { ok: false, issues: parsed.issues, warnings: [] };
+    try {
+      return { config: parsed.config, inputs: await openMergeInputs(parsed.config, this.resolver(sources)) };
+    } catch (e) {
+      return { ok: false, issues: [{ field: '', message: (e as Error).message, severity: 'error' }], warnings: [] };
+    }
+  }
+
+  async check(yaml: string, sources: ModelSources): Promise<MergeCheck> {
+    const opened = await this.parseAndOpen(yaml, sources);
+    if ('ok' in opened) return opened;
+    const planned = planMerge(opened.config, opened.inputs, {});
+    if (!planned.ok) return { ok: false, issues: planned.issues, warnings: [] };
+    return { ok: true, issues: [], arch: planned.plan.arch, totalBytes: planned.plan.totalBytes, warnings: planned.plan.warnings };
+  }
+
+  async preview(yaml: string, sources: ModelSources, text: string) {
+    const opened = await this.parseAndOpen(yaml, sources);
+    if ('ok' in opened) throw Object.assign(new Error(opened.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
+    return previewRouting(opened.config, opened.inputs, text);
+  }
+
+  async build(request: MergeBuildRequest, onProgress: (p: MergeBuildProgress) => void): Promise<MergeBuildResult> {
+    this.abort?.abort();
+    const abort = new AbortController();
+    this.abort = abort;
+    const opened = await this.parseAndOpen(request.yaml, request.sources);
+    if ('ok' in opened) throw Object.assign(new Error(opened.issues.map((i) => `${i.field}: ${i.message}`).join('; ')), { name: 'ConfigError' });
+    const planned = planMerge(opened.config, opened.inputs, { layout: request.layout });
+    if (!planned.ok) throw Object.assign(new Error(planned.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
+    const sinks = new Map<string, MemorySink>();
+    const writer = folderWriter(async (name) => { const s = new MemorySink(); sinks.set(name, s); return s; });
+    const result = await runMerge(planned.plan, opened.inputs, writer, {
+      runtime: createMergeRuntime(), signal: abort.signal,
+      onProgress: (p) => onProgress({ phase: p.phase === 'done' ? 'files' : p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensor: p.tensor }),
+    });
+    if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
+    const files = memoryFileSet(Object.fromEntries([...sinks].map(([n, s]) => [n, s.bytes()])), request.title);
+    await modelStoreImportFileSet(idbKvStore(), {
+      id: request.outputId, title: request.title, source: { kind: 'merge', yaml: request.yaml }, files, signal: abort.signal,
+      notes: { ...request.notes, arch: planned.plan.arch, warnings: result.warnings },
+      onProgress: (store) => onProgress({ phase: 'storing', store }),
+    });
+    if (this.abort === abort) this.abort = undefined;
+    return { id: request.outputId, warnings: result.warnings, files: result.files };
+  }
+
+  cancel(): void {
+    this.abort?.abort();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The compose/merge API the UI calls through comlink (served from workers/engine.worker.ts
+ * until area D's workers/merge.worker.ts offers the same; see the report).
+ */
+import type { ConfigIssue } from '../../core/formats/mergekit-yaml.ts';
+import type { LoadProgress } from '../../core/hub/progress.ts';
+import type { AnalyzedText, EngineModelRef } from '../engine/engine-types.ts';
+
+/** Where each model reference of the YAML (its `path`) is read from. */
+export type ModelSources = Record<string, EngineModelRef>;
+
+export interface MergeCheck {
+  ok: boolean;
+  issues: ConfigIssue[];
+  /** When ok: the chosen output architecture, tensor bytes and warnings. */
+  arch?: string;
+  totalBytes?: number;
+  warnings: string[];
+}
+
+export interface MergeBuildRequest {
+  yaml: string;
+  sources: ModelSources;
+  layout: 'classic' | 'fused';
+  outputId: string;
+  title: string;
+  /** Stored with the model: expert donors and prompts for the Routing page labels. */
+  notes: Record<string, unknown>;
+}
+
+export type MergeBuildProgress =
+  | { phase: 'gates' | 'tensors' | 'files'; bytesDone: number; bytesTotal: number; tensor?: string }
+  | { phase: 'storing'; store: LoadProgress };
+
+export interface MergeBuildResult {
+  id: string;
+  warnings: string[];
+  files: string[];
+}
+
+export interface MergeApi {
+  check(yaml: string, sources: ModelSources): Promise<MergeCheck>;
+  preview(yaml: string, sources: ModelSources, text: string): Promise<AnalyzedText>;
+  build(request: MergeBuildRequest, onProgress: (p: MergeBuildProgress) => void): Promise<MergeBuildResult>;
+  cancel(): void;
+}

@@ -1,0 +1,54 @@
+/**
+ * Routing preview before merging: the gates the merge would compute (area D's computeGates
+ * on the base model), applied to each token of a test text at every layer with the routing
+ * rule every backend uses (routeToken). Experts are never loaded. The router input is
+ * approximated by each layer's residual-stream input — the same states the hidden gates
+ * are built from — so the preview shows what the gates prefer, not the exact post-attention
+ * routing of the built model.
+ */
+import type { MoeMergeConfig } from '../../core/formats/mergekit-yaml.ts';
+import { openBaseForwardOn } from '../../core/merge/default-runtime.ts';
+import { computeGates, tokenizePrompts } from '../../core/merge/gates.ts';
+import type { MergeInputs } from '../../core/merge/sources.ts';
+import { modelReferenceKey } from '../../core/formats/mergekit-yaml.ts';
+import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
+import { routeToken } from '../../core/runtime/routing.ts';
+import type { TokenRouting } from '../../core/runtime/types.ts';
+import { loadHfTokenizer } from '../../core/tokenizer/hf.ts';
+import type { AnalyzedText } from '../engine/engine-types.ts';
+
+const MAX_PREVIEW_TOKENS = 128;
+
+export async function previewRouting(config: MoeMergeConfig, inputs: MergeInputs, text: string): Promise<AnalyzedText> {
+  const base = inputs.models.get(modelReferenceKey(config.baseModel))!;
+  const tokenizer = await loadHfTokenizer(base.files);
+  const layers = Number(base.config.num_hidden_layers);
+  const hidden = Number(base.config.hidden_size);
+  const owners = config.experts.map((e) => ({ positivePrompts: e.positivePrompts, negativePrompts: e.negativePrompts }));
+  const ids = tokenizer.encode(text, { addSpecialTokens: false }).slice(0, MAX_PREVIEW_TOKENS);
+  const promptLengths = owners.flatMap((o) => tokenizePrompts(tokenizer, [...(o.positivePrompts ?? []), ...(o.negativePrompts ?? [])]).map((p) => p.length));
+  const forward = await openBaseForwardOn(cpuBackend, base, Math.max(1, ids.length, ...promptLengths));
+  try {
+    const gates = await computeGates(config.gateMode, owners, {
+      layers, hidden, tokenizer, base: forward, seed: 0,
+      loadEmbedding: () => base.tensors.readTensor('model.embed_tokens.weight'),
+    }); // [layers] × [experts, hidden]
+    if (ids.length === 0) return { pieces: [], routing: [] };
+    const states = await forward.allTokenLayerInputs(ids); // [tokens][layers][hidden]
+    const moe = { experts: owners.length, topK: config.expertsPerToken, normTopK: true, expertIntermediate: 0 };
+    const routing: TokenRouting[] = states.map((perLayer) => ({
+      layers: perLayer.map((x, l) => {
+        const logits = new Float32Array(owners.length); // routerLogits // [experts]
+        for (let e = 0; e < owners.length; e++) {
+          let dot = 0;
+          for (let h = 0; h < hidden; h++) dot += gates[l][e * hidden + h] * x[h];
+          logits[e] = dot;
+        }
+        return routeToken(logits, moe, l);
+      }),
+    }));
+    return { pieces: ids.map((id) => tokenizer.decode([id])), routing };
+  } finally {
+    forward.dispose();
+  }
+}
