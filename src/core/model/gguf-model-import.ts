@@ -1,0 +1,172 @@
+/**
+ * GGUF → ModelWeights (+ tokenizer.json rebuilt from tokenizer.ggml.*), for
+ * `moe-studio generate file.gguf` and the UI. Tensors keep their stored dtype.
+ * llama-arch wq/wk rows are un-permuted (the inverse of convert_hf_to_gguf.py's permute),
+ * so the result is an ordinary HF-layout model with ropeStyle 'half' — mathematically the
+ * same model llama.cpp runs with interleaved RoPE, and exportable to HF as is.
+ */
+import { FormatError } from '../errors.ts';
+import type { ByteSource } from '../io/byte-source.ts';
+import type { RawTensor } from '../tensor.ts';
+import { readGguf, type GgufFile } from '../formats/gguf.ts';
+import { metaNumber, requireNumber, requireString } from '../formats/gguf-meta.ts';
+import type { ArchName, ModelSpec, MoeSpec } from './spec.ts';
+import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
+import {
+  GGUF_ARCH_ROPE, ggufTensorName, interleaveRowPermutation, invertPermutation, permuteRows,
+  type GgufArch, type GgufTensorRole,
+} from './gguf-names.ts';
+import { ggufToTokenizer } from './gguf-tokenizer-import.ts';
+import { validateForLlamaCpp } from './gguf-validate.ts';
+
+export interface LoadedGgufModel {
+  weights: ModelWeights;
+  tokenizerJson?: any;
+  chatTemplate?: string;
+}
+
+const ARCH_OF_GGUF = {
+  llama: (isMoe: boolean): ArchName => (isMoe ? 'mixtral' : 'llama'),
+  qwen2: (): ArchName => 'qwen2',
+  qwen2moe: (): ArchName => 'qwen2_moe',
+} as const satisfies Record<GgufArch, (isMoe: boolean) => ArchName>;
+
+function isGgufArch(arch: string): arch is GgufArch {
+  return Object.prototype.hasOwnProperty.call(ARCH_OF_GGUF, arch);
+}
+
+class TensorReader {
+  private readonly infos: Map<string, GgufFile['tensors'][number]>;
+  constructor(private readonly file: GgufFile) {
+    this.infos = new Map(file.tensors.map((t) => [t.name, t]));
+  }
+  has(role: GgufTensorRole, layer?: number): boolean {
+    return this.infos.has(ggufTensorName(role, layer));
+  }
+  shape(role: GgufTensorRole, layer?: number): number[] | undefined {
+    return this.infos.get(ggufTensorName(role, layer))?.shape;
+  }
+  async get(role: GgufTensorRole, layer?: number): Promise<RawTensor> {
+    const name = ggufTensorName(role, layer);
+    if (!this.infos.has(name)) throw new FormatError(`gguf: ${this.file.name}: required tensor '${name}' is missing`);
+    return this.file.readTensor(name);
+  }
+  async optional(role: GgufTensorRole, layer?: number): Promise<RawTensor | undefined> {
+    return this.has(role, layer) ? this.get(role, layer) : undefined;
+  }
+}
+
+function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): ModelSpec {
+  const key = (k: string) => `${arch}.${k}`;
+  const hidden = requireNumber(file, key('embedding_length'));
+  const heads = requireNumber(file, key('attention.head_count'));
+  const embedShape = reader.shape('embed');
+  if (!embedShape || embedShape.length !== 2) throw new FormatError(`gguf: ${file.name}: tensor 'token_embd.weight' is missing or not 2-D`);
+  const isMoe = reader.has('gateExps', 0);
+  const spec: ModelSpec = {
+    arch: ARCH_OF_GGUF[arch](isMoe),
+    hidden,
+    intermediate: requireNumber(file, key('feed_forward_length')),
+    layers: requireNumber(file, key('block_count')),
+    heads,
+    kvHeads: metaNumber(file, key('attention.head_count_kv')) ?? heads,
+    headDim: metaNumber(file, key('attention.key_length')) ?? hidden / heads,
+    vocab: embedShape[0]!,
+    contextLength: requireNumber(file, key('context_length')),
+    ropeTheta: metaNumber(file, key('rope.freq_base')) ?? 10000,
+    rmsEps: requireNumber(file, key('attention.layer_norm_rms_epsilon')),
+    tieEmbeddings: !reader.has('lmHead'),
+    qkvBias: reader.has('bq', 0),
+    ropeStyle: 'half',
+  };
+  if (isMoe) spec.moe = moeSpecFromGguf(file, arch, reader);
+  const bos = metaNumber(file, 'tokenizer.ggml.bos_token_id');
+  const eos = metaNumber(file, 'tokenizer.ggml.eos_token_id');
+  if (bos !== undefined) spec.bosTokenId = bos;
+  if (eos !== undefined) spec.eosTokenIds = [eos];
+  return spec;
+}
+
+function moeSpecFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): MoeSpec {
+  const moe: MoeSpec = {
+    experts: requireNumber(file, `${arch}.expert_count`),
+    topK: requireNumber(file, `${arch}.expert_used_count`),
+    // llama (Mixtral) always renormalizes; qwen2moe only when expert_weights_norm says so.
+    normTopK: arch === 'llama' ? true : file.metadata.get(`${arch}.expert_weights_norm`)?.value === true,
+    expertIntermediate: reader.shape('gateExps', 0)![1]!,
+  };
+  const sharedShape = reader.shape('sharedUp', 0);
+  if (sharedShape) moe.sharedExpert = { intermediate: sharedShape[0]!, gated: reader.has('sharedRouter', 0) };
+  return moe;
+}
+
+/** [E, rows, cols] → E tensors [rows, cols] (zero-copy views). */
+function unstack(t: RawTensor, experts: number): RawTensor[] {
+  if (t.shape.length !== 3 || t.shape[0] !== experts) throw new FormatError(`gguf: tensor '${t.name}' has shape [${t.shape.join(', ')}], expected [${experts}, rows, cols]`);
+  const bytes = t.data.byteLength / experts;
+  return Array.from({ length: experts }, (_, e) => ({
+    name: `${t.name}[${e}]`, dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(e * bytes, (e + 1) * bytes),
+  }));
+}
+
+async function mlp(reader: TensorReader, layer: number, roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole]): Promise<MlpWeights> {
+  return { gate: await reader.get(roles[0], layer), up: await reader.get(roles[1], layer), down: await reader.get(roles[2], layer) };
+}
+
+async function moeLayer(reader: TensorReader, spec: ModelSpec, layer: number): Promise<LayerWeights['moe']> {
+  const experts = spec.moe!.experts;
+  const gates = unstack(await reader.get('gateExps', layer), experts);
+  const ups = unstack(await reader.get('upExps', layer), experts);
+  const downs = unstack(await reader.get('downExps', layer), experts);
+  const moe: NonNullable<LayerWeights['moe']> = {
+    router: await reader.get('router', layer),
+    experts: gates.map((gate, e) => ({ gate, up: ups[e]!, down: downs[e]! })),
+  };
+  if (spec.moe!.sharedExpert) moe.shared = await mlp(reader, layer, ['sharedGate', 'sharedUp', 'sharedDown']);
+  const sharedRouter = await reader.optional('sharedRouter', layer);
+  if (sharedRouter) moe.sharedGate = { ...sharedRouter, shape: [1, spec.hidden] };
+  return moe;
+}
+
+function unpermuted(t: RawTensor, perm: number[] | undefined): RawTensor {
+  return perm ? { ...t, data: permuteRows(t.data, perm) } : t;
+}
+
+async function layerWeights(reader: TensorReader, spec: ModelSpec, layer: number, qPerm?: number[], kPerm?: number[]): Promise<LayerWeights> {
+  const w: LayerWeights = {
+    attnNorm: await reader.get('attnNorm', layer),
+    wq: unpermuted(await reader.get('wq', layer), qPerm),
+    wk: unpermuted(await reader.get('wk', layer), kPerm),
+    wv: await reader.get('wv', layer),
+    wo: await reader.get('wo', layer),
+    ffnNorm: await reader.get('ffnNorm', layer),
+  };
+  const [bq, bk, bv] = [await reader.optional('bq', layer), await reader.optional('bk', layer), await reader.optional('bv', layer)];
+  if (bq) w.bq = unpermuted(bq, qPerm);
+  if (bk) w.bk = unpermuted(bk, kPerm);
+  if (bv) w.bv = bv;
+  if (spec.moe) w.moe = await moeLayer(reader, spec, layer);
+  else w.mlp = await mlp(reader, layer, ['gate', 'up', 'down']);
+  return w;
+}
+
+/** Reads a GGUF written by exportGguf or llama.cpp's converter (llama, Mixtral-as-llama, qwen2, qwen2moe). */
+export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
+  const file = await readGguf(src);
+  const arch = requireString(file, 'general.architecture');
+  if (!isGgufArch(arch)) throw new FormatError(`gguf: ${file.name}: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe)`);
+  validateForLlamaCpp(file);
+  const reader = new TensorReader(file);
+  const spec = specFromGguf(file, arch, reader);
+  // Stored rows are in llama.cpp's pairing; go back to rotate_half order (inverse permutation).
+  const interleaved = GGUF_ARCH_ROPE[arch] === 'interleaved';
+  const qPerm = interleaved ? invertPermutation(interleaveRowPermutation(spec.heads, spec.headDim)) : undefined;
+  const kPerm = interleaved ? invertPermutation(interleaveRowPermutation(spec.kvHeads, spec.headDim)) : undefined;
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < spec.layers; i++) layers.push(await layerWeights(reader, spec, i, qPerm, kPerm));
+  const weights: ModelWeights = { spec, embed: await reader.get('embed'), layers, finalNorm: await reader.get('finalNorm') };
+  const lmHead = await reader.optional('lmHead');
+  if (lmHead) weights.lmHead = lmHead;
+  const tokenizer = ggufToTokenizer(file);
+  return { weights, ...(tokenizer ?? {}) };
+}

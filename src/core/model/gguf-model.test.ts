@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { bytesSource, MemorySink } from '../io/byte-source.ts';
+import { FormatError } from '../errors.ts';
+import { dequantize, quantize } from '../quant/convert.ts';
+import type { RawTensor } from '../tensor.ts';
+import { readGguf, writeGguf } from '../formats/gguf.ts';
+import { cpuBackend } from '../runtime/cpu/backend.ts';
+import { allclose } from '../runtime/cpu/allclose.ts';
+import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from './random.ts';
+import type { ModelWeights } from './weights.ts';
+import { exportGguf, loadGgufModel } from './gguf-model.ts';
+import { interleaveRowPermutation, permuteRows } from './gguf-names.ts';
+import { buildTestingBpeTokenizer } from '../tokenizer/hf-testing-bpe.ts';
+
+const bpe = buildTestingBpeTokenizer(64);
+const bpeVocab = Object.keys(bpe.tokenizerJson.model.vocab).length;
+
+async function exportToBytes(weights: ModelWeights, quant: 'f32' | 'f16' | 'q8_0' | 'q4_0', tokenizer = bpe): Promise<Uint8Array> {
+  const sink = new MemorySink();
+  await exportGguf(sink, weights, tokenizer, quant);
+  return sink.bytes();
+}
+
+function allTensors(w: ModelWeights): RawTensor[] {
+  const out = [w.embed, w.finalNorm, ...(w.lmHead ? [w.lmHead] : [])];
+  for (const l of w.layers) {
+    out.push(l.attnNorm, l.wq, l.wk, l.wv, l.wo, l.ffnNorm, ...[l.bq, l.bk, l.bv].filter((t): t is RawTensor => !!t));
+    if (l.mlp) out.push(l.mlp.gate, l.mlp.up, l.mlp.down);
+    if (l.moe) {
+      out.push(l.moe.router, ...l.moe.experts.flatMap((e) => [e.gate, e.up, e.down]));
+      if (l.moe.shared) out.push(l.moe.shared.gate, l.moe.shared.up, l.moe.shared.down);
+      if (l.moe.sharedGate) out.push(l.moe.sharedGate);
+    }
+  }
+  return out;
+}
+
+async function lastLogits(weights: ModelWeights, ids: number[]): Promise<Float32Array> {
+  const session = await cpuBackend.createSession(weights, { maxContext: 16 });
+  return (await session.forward(ids)).logits;
+}
+
+describe('exportGguf → loadGgufModel', () => {
+  const specs = {
+    dense: tinyDenseSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2, intermediate: 96 }),
+    mixtral: tinyMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }),
+    qwen2moe: tinyQwenMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2 }),
+  };
+  it.each(Object.entries(specs))('f32 %s: every tensor and the spec come back byte-identical', async (_, spec) => {
+    const weights = randomModelWeights(spec, 5);
+    const loaded = await loadGgufModel(bytesSource(await exportToBytes(weights, 'f32'), 'model.gguf'));
+    const { bosTokenId: _b, eosTokenIds: _e, ...expectedSpec } = spec;
+    // llama-arch MoE: feed_forward_length is the expert width (the unused dense width is not stored).
+    if (spec.arch === 'mixtral') expectedSpec.intermediate = spec.moe!.expertIntermediate;
+    expect(loaded.weights.spec).toMatchObject({ ...expectedSpec, rmsEps: Math.fround(spec.rmsEps) }); // GGUF stores f32
+    const [ours, theirs] = [allTensors(weights), allTensors(loaded.weights)];
+    expect(theirs.length).toBe(ours.length);
+    ours.forEach((t, i) => {
+      expect(theirs[i]!.shape).toEqual(t.shape);
+      expect(Buffer.from(theirs[i]!.data).equals(Buffer.from(t.data)), `tensor ${t.name}`).toBe(true);
+    });
+  });
+
+  it('q8_0/q4_0 quantize matrices only, bit-exactly, and keep norms and routers f32', async () => {
+    const weights = randomModelWeights(specs.mixtral, 6);
+    for (const quant of ['q8_0', 'q4_0'] as const) {
+      const file = await readGguf(bytesSource(await exportToBytes(weights, quant)));
+      const dtypes = Object.fromEntries(file.tensors.map((t) => [t.name, t.dtype]));
+      expect(dtypes['blk.0.ffn_up_exps.weight']).toBe(quant);
+      expect(dtypes['blk.1.attn_q.weight']).toBe(quant);
+      expect(dtypes['token_embd.weight']).toBe(quant);
+      expect(dtypes['blk.0.ffn_gate_inp.weight']).toBe('f32');
+      expect(dtypes['blk.0.attn_norm.weight']).toBe('f32');
+      const loaded = (await loadGgufModel(bytesSource(await exportToBytes(weights, quant)))).weights;
+      const expert = weights.layers[1]!.moe!.experts[3]!.down;
+      const requantized = quantize('x', dequantize(expert), expert.shape, quant).data;
+      expect(Buffer.from(loaded.layers[1]!.moe!.experts[3]!.down.data).equals(Buffer.from(requantized))).toBe(true);
+    }
+  });
+
+  it('falls back to f16 for matrices whose rows are not whole 32-blocks', async () => {
+    const spec = tinyDenseSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2, intermediate: 80 });
+    const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(spec, 1), 'q4_0')));
+    const dtypes = Object.fromEntries(file.tensors.map((t) => [t.name, t.dtype]));
+    expect(dtypes['blk.0.ffn_down.weight']).toBe('f16'); // rows of 80
+    expect(dtypes['blk.0.ffn_up.weight']).toBe('q4_0');  // rows of 64
+  });
+
+  it('writes the llama.cpp MoE layout: stacked [E, …] experts and the keys it needs', async () => {
+    const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(specs.mixtral, 2), 'f32')));
+    const shapes = Object.fromEntries(file.tensors.map((t) => [t.name, t.shape]));
+    expect(shapes['blk.0.ffn_gate_exps.weight']).toEqual([4, 64, 64]);
+    expect(shapes['blk.0.ffn_down_exps.weight']).toEqual([4, 64, 64]);
+    expect(shapes['blk.0.ffn_gate_inp.weight']).toEqual([4, 64]);
+    const m = file.metadata;
+    expect(m.get('general.architecture')?.value).toBe('llama');
+    expect(m.get('llama.expert_count')?.value).toBe(4);
+    expect(m.get('llama.expert_used_count')?.value).toBe(2);
+    expect(m.get('llama.feed_forward_length')?.value).toBe(64);
+    expect(m.get('tokenizer.ggml.model')?.value).toBe('gpt2');
+    expect(m.get('tokenizer.chat_template')?.value).toBe(bpe.tokenizerConfig.chat_template);
+  });
+
+  it('permuted wq/wk with interleaved RoPE compute the same logits as the HF rotate_half model', async () => {
+    const spec = specs.dense;
+    const weights = randomModelWeights(spec, 9);
+    const qPerm = interleaveRowPermutation(spec.heads, spec.headDim);
+    const kPerm = interleaveRowPermutation(spec.kvHeads, spec.headDim);
+    const permuted: ModelWeights = {
+      ...weights, spec: { ...spec, ropeStyle: 'interleaved' },
+      layers: weights.layers.map((l) => ({ ...l, wq: { ...l.wq, data: permuteRows(l.wq.data, qPerm) }, wk: { ...l.wk, data: permuteRows(l.wk.data, kPerm) } })),
+    };
+    const ids = [3, 17, 200, 5, 42];
+    const ROPE_EQUIVALENCE = { atol: 1e-4, rtol: 1e-4 }; // same math, different f32 summation order
+    const report = allclose(await lastLogits(permuted, ids), await lastLogits(weights, ids), ROPE_EQUIVALENCE, 'logits');
+    expect(report.ok, report.message).toBe(true);
+    // Exporting the interleaved model must give the same file as exporting the HF one.
+    expect(Buffer.from(await exportToBytes(permuted, 'f32')).equals(Buffer.from(await exportToBytes(weights, 'f32')))).toBe(true);
+  });
+});
+
+describe('GGUF tokenizer metadata', () => {
+  const mistralDir = new URL('../../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url);
+  const mistral = {
+    tokenizerJson: JSON.parse(readFileSync(new URL('tokenizer.json', mistralDir), 'utf8')),
+    tokenizerConfig: JSON.parse(readFileSync(new URL('tokenizer_config.json', mistralDir), 'utf8')),
+  };
+  const texts = ['Hello world! Once upon a time, there was a dog.', '  def f(x):\n\treturn x ** 2  # ünïcödé ✓ 日本語 🦙', '<s>[INST] 12+34=? [/INST]'];
+
+  it('SentencePiece vocabulary (Mistral 32k): tokens, types, scores; rebuilt tokenizer encodes identically', async () => {
+    const spec = tinyDenseSpec({ vocab: 32000, hidden: 32, headDim: 8, heads: 4, kvHeads: 2, intermediate: 32, layers: 1 });
+    const loaded = await loadGgufModel(bytesSource(await exportToBytes(randomModelWeights(spec, 1), 'f32', mistral)));
+    const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(spec, 1), 'f32', mistral)));
+    expect(file.metadata.get('tokenizer.ggml.model')?.value).toBe('llama');
+    const types = file.metadata.get('tokenizer.ggml.token_type')!.value as number[];
+    expect([types[0], types[1], types[2], types[3], types[13], types[300]]).toEqual([2, 3, 3, 6, 6, 1]);
+    const { HfTokenizer } = await import('../tokenizer/hf.ts');
+    const original = new HfTokenizer(mistral.tokenizerJson, mistral.tokenizerConfig);
+    const rebuilt = new HfTokenizer(loaded.tokenizerJson, { bos_token: '<s>', eos_token: '</s>' });
+    for (const text of texts) {
+      expect(rebuilt.encode(text)).toEqual(original.encode(text));
+      expect(rebuilt.decode(original.encode(text), { skipSpecialTokens: true })).toBe(original.decode(original.encode(text), { skipSpecialTokens: true }));
+    }
+  });
+
+  it('byte-level BPE: merges and chat template survive; rebuilt tokenizer encodes identically', async () => {
+    const loaded = await loadGgufModel(bytesSource(await exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: bpeVocab }), 1), 'f32')));
+    expect(loaded.chatTemplate).toBe(bpe.tokenizerConfig.chat_template);
+    const { HfTokenizer } = await import('../tokenizer/hf.ts');
+    const original = new HfTokenizer(bpe.tokenizerJson, bpe.tokenizerConfig);
+    const rebuilt = new HfTokenizer(loaded.tokenizerJson, bpe.tokenizerConfig);
+    for (const text of [...texts, '<|im_start|>user\nhi<|im_end|>']) expect(rebuilt.encode(text)).toEqual(original.encode(text));
+  });
+
+  it('refuses a vocabulary larger than the embedding', async () => {
+    await expect(exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: 101 }), 1), 'f32')).rejects.toThrow(/has id \d+, but the model's embedding has only 101 rows/);
+  });
+});
+
+describe('llama.cpp required keys (files that would abort llama.cpp are refused)', () => {
+  const required = ['general.architecture', 'llama.context_length', 'llama.embedding_length', 'llama.block_count', 'llama.feed_forward_length',
+    'llama.attention.head_count', 'llama.attention.layer_norm_rms_epsilon', 'tokenizer.ggml.model', 'tokenizer.ggml.tokens', 'llama.expert_count', 'llama.expert_used_count'];
+  it.each(required)('rejects a MoE file without %s', async (key) => {
+    const spec = tinyMoeSpec({ vocab: bpeVocab, hidden: 32, headDim: 8, heads: 4, kvHeads: 2, layers: 1, moe: { experts: 2, topK: 1, normTopK: true, expertIntermediate: 32 } });
+    const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(spec, 3), 'f32')));
+    const metadata = new Map(file.metadata);
+    metadata.delete(key);
+    const sink = new MemorySink();
+    await writeGguf(sink, { metadata, tensors: await Promise.all(file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data }))) });
+    const failure = await loadGgufModel(bytesSource(sink.bytes(), 'broken.gguf')).then(() => undefined, (e: unknown) => e);
+    expect(failure).toBeInstanceOf(FormatError);
+    expect((failure as Error).message).toMatch(new RegExp(`^gguf: broken\\.gguf: .*'${key.replace(/\./g, '\\.')}'`));
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * ModelWeights (+ tokenizer.json / tokenizer_config.json) → a GGUF file llama.cpp runs, and
+ * back (loadGgufModel, in gguf-model-import.ts).
+ *
+ * - Architectures: llama / mistral / mixtral → "llama" (Mixtral = llama with expert_count,
+ *   expert_used_count and stacked blk.N.ffn_{gate,up,down}_exps [E, …] + ffn_gate_inp);
+ *   qwen2 → "qwen2"; qwen2_moe → "qwen2moe" (with the shared expert).
+ * - RoPE: llama.cpp's "llama" pairs dims (2i, 2i+1); HF checkpoints ('half') rotate (i, i+d/2).
+ *   As convert_hf_to_gguf.py does, wq/wk (and their biases) rows are permuted on export so
+ *   llama.cpp computes the same thing; qwen2 archs use rotate_half and are written as is.
+ * - Which tensors are quantized by `quant`: 2-D/3-D matrices (embeddings, attention, MLP and
+ *   expert weights, lm_head) whose row length is a multiple of 32. These stay f32:
+ *     · 1-D tensors (norms, biases): tiny, and llama.cpp's kernels expect f32 there;
+ *     · routers (ffn_gate_inp, ffn_gate_inp_shexp): llama.cpp's converter and llama-quantize
+ *       keep them f32 because top-k routing flips on small errors;
+ *   and a matrix whose rows are not whole 32-blocks falls back to f16 for q8_0/q4_0.
+ * Tensors are converted one at a time while writing (only one is resident at a time).
+ */
+import { ConfigError } from '../errors.ts';
+import type { ByteSink } from '../io/byte-source.ts';
+import type { DType, RawTensor } from '../tensor.ts';
+import { dequantize, quantize } from '../quant/convert.ts';
+import { writeGguf, type GgufWriteTensor } from '../formats/gguf.ts';
+import type { GgufMetadataValue } from '../formats/gguf-types.ts';
+import { ggufValue } from '../formats/gguf-meta.ts';
+import type { ModelSpec } from './spec.ts';
+import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
+import {
+  GGUF_ARCH_OF, GGUF_ARCH_ROPE, GGUF_FILE_TYPE, ggufTensorName, interleaveRowPermutation, invertPermutation, permuteRows,
+  type GgufArch, type GgufExportQuant, type GgufTensorRole,
+} from './gguf-names.ts';
+import { tokenizerToGgufMetadata } from './gguf-tokenizer.ts';
+import { validateForLlamaCpp } from './gguf-validate.ts';
+
+export { loadGgufModel, type LoadedGgufModel } from './gguf-model-import.ts';
+
+type TensorKind = 'matrix' | 'vector' | 'router';
+
+/** The dtype a tensor is written in (see the module comment for the reasons). */
+export function exportDtype(kind: TensorKind, shape: number[], quant: GgufExportQuant): DType {
+  if (kind !== 'matrix' || shape.length < 2) return 'f32';
+  if ((quant === 'q8_0' || quant === 'q4_0') && shape[shape.length - 1]! % 32 !== 0) return 'f16';
+  return quant;
+}
+
+/** Bytes of `t` as `dtype`, rows reordered by `perm` (perm[newRow] = oldRow) first. */
+function convertTensor(t: RawTensor, dtype: DType, perm?: number[]): Uint8Array {
+  const data = perm ? permuteRows(t.data, perm) : t.data;
+  if (t.dtype === dtype) return data;
+  return quantize(t.name, dequantize({ ...t, data }), t.shape, dtype).data;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.byteLength; }
+  return out;
+}
+
+interface Plan { quant: GgufExportQuant; qPerm?: number[]; kPerm?: number[] }
+
+function single(plan: Plan, role: GgufTensorRole, layer: number | undefined, t: RawTensor, kind: TensorKind, perm?: number[]): GgufWriteTensor {
+  const dtype = exportDtype(kind, t.shape, plan.quant);
+  return { name: ggufTensorName(role, layer), dtype, shape: [...t.shape], getData: async () => convertTensor(t, dtype, perm) };
+}
+
+/** Experts stacked along a new leading dim: [E, rows, cols]. */
+function stacked(plan: Plan, role: GgufTensorRole, layer: number, parts: RawTensor[]): GgufWriteTensor {
+  const shape = [parts.length, ...parts[0]!.shape];
+  const dtype = exportDtype('matrix', shape, plan.quant);
+  return { name: ggufTensorName(role, layer), dtype, shape, getData: async () => concat(parts.map((p) => convertTensor(p, dtype))) };
+}
+
+function mlpTensors(plan: Plan, layer: number, mlp: MlpWeights, roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole]): GgufWriteTensor[] {
+  return [single(plan, roles[0], layer, mlp.gate, 'matrix'), single(plan, roles[1], layer, mlp.up, 'matrix'), single(plan, roles[2], layer, mlp.down, 'matrix')];
+}
+
+function layerTensors(plan: Plan, layer: number, w: LayerWeights): GgufWriteTensor[] {
+  const out = [
+    single(plan, 'attnNorm', layer, w.attnNorm, 'vector'),
+    single(plan, 'wq', layer, w.wq, 'matrix', plan.qPerm),
+    single(plan, 'wk', layer, w.wk, 'matrix', plan.kPerm),
+    single(plan, 'wv', layer, w.wv, 'matrix'),
+    single(plan, 'wo', layer, w.wo, 'matrix'),
+  ];
+  if (w.bq) out.push(single(plan, 'bq', layer, w.bq, 'vector', plan.qPerm));
+  if (w.bk) out.push(single(plan, 'bk', layer, w.bk, 'vector', plan.kPerm));
+  if (w.bv) out.push(single(plan, 'bv', layer, w.bv, 'vector'));
+  out.push(single(plan, 'ffnNorm', layer, w.ffnNorm, 'vector'));
+  if (w.mlp) out.push(...mlpTensors(plan, layer, w.mlp, ['gate', 'up', 'down']));
+  if (w.moe) {
+    out.push(single(plan, 'router', layer, w.moe.router, 'router'));
+    out.push(stacked(plan, 'gateExps', layer, w.moe.experts.map((e) => e.gate)));
+    out.push(stacked(plan, 'upExps', layer, w.moe.experts.map((e) => e.up)));
+    out.push(stacked(plan, 'downExps', layer, w.moe.experts.map((e) => e.down)));
+    if (w.moe.sharedGate) out.push(single(plan, 'sharedRouter', layer, w.moe.sharedGate, 'router'));
+    if (w.moe.shared) out.push(...mlpTensors(plan, layer, w.moe.shared, ['sharedGate', 'sharedUp', 'sharedDown']));
+  }
+  return out;
+}
+
+function rotationPlan(spec: ModelSpec, arch: GgufArch, quant: GgufExportQuant): Plan {
+  if (spec.ropeStyle === GGUF_ARCH_ROPE[arch]) return { quant };
+  if (spec.headDim % 2 !== 0) throw new ConfigError(`gguf export: headDim ${spec.headDim} is odd; RoPE needs pairs`);
+  const q = interleaveRowPermutation(spec.heads, spec.headDim);
+  const k = interleaveRowPermutation(spec.kvHeads, spec.headDim);
+  // 'half' → interleaved arch: permute; 'interleaved' → rotate_half arch: undo the permutation.
+  return spec.ropeStyle === 'half' ? { quant, qPerm: q, kPerm: k } : { quant, qPerm: invertPermutation(q), kPerm: invertPermutation(k) };
+}
+
+/** general.* and {arch}.* keys. */
+export function architectureMetadata(spec: ModelSpec, arch: GgufArch, quant: GgufExportQuant): [string, GgufMetadataValue][] {
+  const a = arch;
+  const moe = spec.moe;
+  const entries: [string, GgufMetadataValue][] = [
+    ['general.architecture', ggufValue.string(arch)],
+    ['general.name', ggufValue.string(`moe-studio ${spec.arch}`)],
+    ['general.file_type', ggufValue.u32(GGUF_FILE_TYPE[quant])],
+    ['general.quantization_version', ggufValue.u32(2)],
+    [`${a}.vocab_size`, ggufValue.u32(spec.vocab)],
+    [`${a}.context_length`, ggufValue.u32(spec.contextLength)],
+    [`${a}.embedding_length`, ggufValue.u32(spec.hidden)],
+    [`${a}.block_count`, ggufValue.u32(spec.layers)],
+    // llama.cpp's llama arch sizes expert tensors with feed_forward_length (Mixtral convention).
+    [`${a}.feed_forward_length`, ggufValue.u32(moe && arch === 'llama' ? moe.expertIntermediate : spec.intermediate)],
+    [`${a}.attention.head_count`, ggufValue.u32(spec.heads)],
+    [`${a}.attention.head_count_kv`, ggufValue.u32(spec.kvHeads)],
+    [`${a}.attention.key_length`, ggufValue.u32(spec.headDim)],
+    [`${a}.attention.value_length`, ggufValue.u32(spec.headDim)],
+    [`${a}.attention.layer_norm_rms_epsilon`, ggufValue.f32(spec.rmsEps)],
+    [`${a}.rope.freq_base`, ggufValue.f32(spec.ropeTheta)],
+    [`${a}.rope.dimension_count`, ggufValue.u32(spec.headDim)],
+  ];
+  if (moe) {
+    entries.push([`${a}.expert_count`, ggufValue.u32(moe.experts)], [`${a}.expert_used_count`, ggufValue.u32(moe.topK)]);
+    entries.push([`${a}.expert_feed_forward_length`, ggufValue.u32(moe.expertIntermediate)]);
+    if (moe.sharedExpert) entries.push([`${a}.expert_shared_feed_forward_length`, ggufValue.u32(moe.sharedExpert.intermediate)]);
+  }
+  return entries;
+}
+
+function checkExportable(spec: ModelSpec, arch: GgufArch): void {
+  const moe = spec.moe;
+  if (arch === 'llama' && moe?.sharedExpert) throw new ConfigError(`gguf export: llama.cpp's llama arch has no shared expert (model is ${spec.arch})`);
+  if (arch === 'llama' && moe && !moe.normTopK) throw new ConfigError('gguf export: llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false)');
+  if (arch === 'qwen2moe' && moe?.normTopK) throw new ConfigError('gguf export: llama.cpp qwen2moe does not renormalize top-k weights; this model does (normTopK true)');
+}
+
+/** The tensor list of a GGUF export, in llama.cpp's usual order. */
+export function exportTensors(weights: ModelWeights, quant: GgufExportQuant): GgufWriteTensor[] {
+  const spec = weights.spec;
+  const arch = GGUF_ARCH_OF[spec.arch];
+  const plan = rotationPlan(spec, arch, quant);
+  const tensors = [single(plan, 'embed', undefined, weights.embed, 'matrix')];
+  weights.layers.forEach((w, i) => tensors.push(...layerTensors(plan, i, w)));
+  tensors.push(single(plan, 'finalNorm', undefined, weights.finalNorm, 'vector'));
+  if (weights.lmHead && !spec.tieEmbeddings) tensors.push(single(plan, 'lmHead', undefined, weights.lmHead, 'matrix'));
+  return tensors;
+}
+
+/** Writes `weights` as a GGUF llama.cpp can run. Closes the sink. */
+export async function exportGguf(
+  sink: ByteSink,
+  weights: ModelWeights,
+  tokenizer: { tokenizerJson: any; tokenizerConfig?: any },
+  quant: GgufExportQuant,
+): Promise<void> {
+  const spec = weights.spec;
+  const arch = GGUF_ARCH_OF[spec.arch];
+  checkExportable(spec, arch);
+  const tensors = exportTensors(weights, quant);
+  const metadata = new Map([
+    ...architectureMetadata(spec, arch, quant),
+    ...tokenizerToGgufMetadata(tokenizer.tokenizerJson, tokenizer.tokenizerConfig ?? {}, {
+      vocabSize: spec.vocab, ggufArch: arch, bosTokenId: spec.bosTokenId, eosTokenId: spec.eosTokenIds?.[0],
+    }),
+  ]);
+  validateForLlamaCpp({ name: 'export', metadata, tensors });
+  await writeGguf(sink, { metadata, tensors });
+}

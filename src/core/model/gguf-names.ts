@@ -1,0 +1,87 @@
+/**
+ * GGUF architecture facts as tables (STYLE habit 7). Tensor names come from gguf-py
+ * `constants.py` TENSOR_NAMES (MODEL_TENSOR.TOKEN_EMBD → "token_embd", FFN_GATE_EXP →
+ * "blk.{bid}.ffn_gate_exps", …); `{layer}` is the block index.
+ */
+import type { ArchName } from './spec.ts';
+
+export type GgufArch = 'llama' | 'qwen2' | 'qwen2moe';
+
+/** Our architectures → llama.cpp's. Mixtral is stored as `llama` with experts (spec gguf-moe.md). */
+export const GGUF_ARCH_OF = {
+  llama: 'llama', mistral: 'llama', mixtral: 'llama', qwen2: 'qwen2', qwen2_moe: 'qwen2moe',
+} as const satisfies Record<ArchName, GgufArch>;
+
+/**
+ * RoPE pairing llama.cpp applies per architecture: `llama` uses LLAMA_ROPE_TYPE_NORM
+ * (interleaved pairs 2i, 2i+1), which is why convert_hf_to_gguf.py permutes wq/wk rows of HF
+ * (rotate_half) checkpoints; qwen2/qwen2moe use NEOX (rotate_half) and need no permute.
+ */
+export const GGUF_ARCH_ROPE = {
+  llama: 'interleaved', qwen2: 'half', qwen2moe: 'half',
+} as const satisfies Record<GgufArch, 'half' | 'interleaved'>;
+
+export const GGUF_TENSOR_NAMES = {
+  embed: 'token_embd.weight',
+  finalNorm: 'output_norm.weight',
+  lmHead: 'output.weight',
+  attnNorm: 'blk.{layer}.attn_norm.weight',
+  wq: 'blk.{layer}.attn_q.weight',
+  wk: 'blk.{layer}.attn_k.weight',
+  wv: 'blk.{layer}.attn_v.weight',
+  wo: 'blk.{layer}.attn_output.weight',
+  bq: 'blk.{layer}.attn_q.bias',
+  bk: 'blk.{layer}.attn_k.bias',
+  bv: 'blk.{layer}.attn_v.bias',
+  ffnNorm: 'blk.{layer}.ffn_norm.weight',
+  gate: 'blk.{layer}.ffn_gate.weight',     // [intermediate, hidden]
+  up: 'blk.{layer}.ffn_up.weight',         // [intermediate, hidden]
+  down: 'blk.{layer}.ffn_down.weight',     // [hidden, intermediate]
+  router: 'blk.{layer}.ffn_gate_inp.weight',        // [experts, hidden]
+  gateExps: 'blk.{layer}.ffn_gate_exps.weight',     // [experts, expertIntermediate, hidden]
+  upExps: 'blk.{layer}.ffn_up_exps.weight',         // [experts, expertIntermediate, hidden]
+  downExps: 'blk.{layer}.ffn_down_exps.weight',     // [experts, hidden, expertIntermediate]
+  sharedRouter: 'blk.{layer}.ffn_gate_inp_shexp.weight', // [1, hidden]  Qwen2-MoE shared-expert gate
+  sharedGate: 'blk.{layer}.ffn_gate_shexp.weight',
+  sharedUp: 'blk.{layer}.ffn_up_shexp.weight',
+  sharedDown: 'blk.{layer}.ffn_down_shexp.weight',
+} as const;
+export type GgufTensorRole = keyof typeof GGUF_TENSOR_NAMES;
+
+export function ggufTensorName(role: GgufTensorRole, layer?: number): string {
+  return GGUF_TENSOR_NAMES[role].replace('{layer}', String(layer ?? ''));
+}
+
+/** llama.cpp `enum llama_ftype` values for general.file_type. */
+export const GGUF_FILE_TYPE = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 } as const;
+export type GgufExportQuant = keyof typeof GGUF_FILE_TYPE;
+
+/**
+ * wq/wk row order for RoPE pairing (convert_hf_to_gguf.py `LlamaModel.permute`): within each
+ * head, rotate_half pairs (i, i + headDim/2) become adjacent rows (2i, 2i+1).
+ * Returns perm with perm[newRow] = oldRow, for rows = heads·headDim.
+ */
+export function interleaveRowPermutation(heads: number, headDim: number): number[] {
+  const half = headDim / 2;
+  const perm: number[] = [];
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) perm.push(h * headDim + j * half + i);
+    }
+  }
+  return perm;
+}
+
+export function invertPermutation(perm: number[]): number[] {
+  const inverse = new Array<number>(perm.length);
+  perm.forEach((old, row) => { inverse[old] = row; });
+  return inverse;
+}
+
+/** Reorders whole rows of any dtype (blocks never cross rows). out[row] = data[perm[row]]. */
+export function permuteRows(data: Uint8Array, perm: number[]): Uint8Array {
+  const rowBytes = data.byteLength / perm.length;
+  const out = new Uint8Array(data.byteLength);
+  perm.forEach((old, row) => out.set(data.subarray(old * rowBytes, (old + 1) * rowBytes), row * rowBytes));
+  return out;
+}
