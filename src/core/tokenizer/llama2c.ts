@@ -86,59 +86,70 @@ function byteOfPiece(piece: string): number | undefined {
   return match ? parseInt(match[1], 16) : undefined;
 }
 
+/** The lookup tables encode/decode share. */
+interface Vocab {
+  pieces: Uint8Array[];   // [vocab] piece bytes
+  texts: string[];        // [vocab] piece strings
+  scores: Float32Array;   // [vocab]
+  idOf: Map<string, number>;
+}
+
+const SPECIAL_NAMES = ['<unk>', '<s>', '</s>'];
+const isSpecial = (id: number) => id === UNK_ID || id === BOS_ID || id === EOS_ID;
+
+/** run.c encode: BOS, dummy prefix, per-character pieces with byte fallback, best-score merges. */
+function encodeText(vocab: Vocab, text: string, addBos: boolean): number[] {
+  const ids: number[] = addBos ? [BOS_ID] : [];
+  if (text.length === 0) return ids;
+  const start = ids.length;
+  for (const char of ' ' + text) { // dummy prefix, then one UTF-8 character at a time
+    const id = vocab.idOf.get(char);
+    if (id !== undefined) ids.push(id);
+    else for (const byte of utf8Encoder.encode(char)) ids.push(byte + BYTE_FALLBACK_BASE);
+  }
+  for (;;) { // merge the best-scoring adjacent pair (leftmost on ties) until none merges
+    let bestScore = -Infinity;
+    let bestId = -1;
+    let bestIndex = -1;
+    for (let i = start; i < ids.length - 1; i++) {
+      const merged = vocab.idOf.get(vocab.texts[ids[i]] + vocab.texts[ids[i + 1]]);
+      if (merged !== undefined && vocab.scores[merged] > bestScore) {
+        bestScore = vocab.scores[merged];
+        bestId = merged;
+        bestIndex = i;
+      }
+    }
+    if (bestIndex < 0) return ids;
+    ids.splice(bestIndex, 2, bestId);
+  }
+}
+
+/** run.c decode: strip the space after BOS, raw bytes for <0xNN>, then UTF-8. */
+function decodeIds(vocab: Vocab, ids: number[], skipSpecialTokens: boolean): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!Number.isInteger(id) || id < 0 || id >= vocab.pieces.length) {
+      throw new ConfigError(`llama2c-tokenizer: token id ${id} outside [0, ${vocab.pieces.length})`);
+    }
+    if (isSpecial(id)) {
+      if (!skipSpecialTokens) bytes.push(...utf8Encoder.encode(SPECIAL_NAMES[id]));
+      continue;
+    }
+    let piece = vocab.texts[id];
+    if (i > 0 && ids[i - 1] === BOS_ID && piece.startsWith(' ')) piece = piece.slice(1);
+    const byte = byteOfPiece(piece);
+    if (byte !== undefined) bytes.push(byte);
+    else bytes.push(...utf8Encoder.encode(piece));
+  }
+  return utf8.decode(new Uint8Array(bytes));
+}
+
 export function createLlama2cTokenizer(pieces: Uint8Array[], scores: Float32Array, maxTokenLength: number): Llama2cTokenizer {
   const texts = pieces.map((p) => utf8.decode(p));
   const idOf = new Map<string, number>();
   texts.forEach((text, id) => { if (!idOf.has(text)) idOf.set(text, id); });
-  const isSpecial = (id: number) => id === UNK_ID || id === BOS_ID || id === EOS_ID;
-  const specialNames = ['<unk>', '<s>', '</s>'];
-
-  function encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    const ids: number[] = [];
-    if (options.addSpecialTokens ?? true) ids.push(BOS_ID);
-    if (text.length === 0) return ids;
-    const start = ids.length;
-    for (const char of ' ' + text) { // dummy prefix, then one UTF-8 character at a time
-      const id = idOf.get(char);
-      if (id !== undefined) ids.push(id);
-      else for (const byte of utf8Encoder.encode(char)) ids.push(byte + BYTE_FALLBACK_BASE);
-    }
-    for (;;) { // merge the best-scoring adjacent pair until none merges
-      let bestScore = -Infinity;
-      let bestId = -1;
-      let bestIndex = -1;
-      for (let i = start; i < ids.length - 1; i++) {
-        const merged = idOf.get(texts[ids[i]] + texts[ids[i + 1]]);
-        if (merged !== undefined && scores[merged] > bestScore) {
-          bestScore = scores[merged];
-          bestId = merged;
-          bestIndex = i;
-        }
-      }
-      if (bestIndex < 0) break;
-      ids.splice(bestIndex, 2, bestId);
-    }
-    return ids;
-  }
-
-  function decode(ids: number[], options: { skipSpecialTokens?: boolean } = {}): string {
-    const bytes: number[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (!Number.isInteger(id) || id < 0 || id >= pieces.length) throw new ConfigError(`llama2c-tokenizer: token id ${id} outside [0, ${pieces.length})`);
-      if (isSpecial(id)) {
-        if (!options.skipSpecialTokens) bytes.push(...utf8Encoder.encode(specialNames[id]));
-        continue;
-      }
-      let piece = texts[id];
-      if (i > 0 && ids[i - 1] === BOS_ID && piece.startsWith(' ')) piece = piece.slice(1);
-      const byte = byteOfPiece(piece);
-      if (byte !== undefined) bytes.push(byte);
-      else bytes.push(...utf8Encoder.encode(piece));
-    }
-    return utf8.decode(new Uint8Array(bytes));
-  }
-
+  const vocab: Vocab = { pieces, texts, scores, idOf };
   return {
     vocabSize: pieces.length,
     bosTokenId: BOS_ID,
@@ -148,15 +159,15 @@ export function createLlama2cTokenizer(pieces: Uint8Array[], scores: Float32Arra
     pieces,
     scores,
     maxTokenLength,
-    encode,
-    decode,
+    encode: (text, options = {}) => encodeText(vocab, text, options.addSpecialTokens ?? true),
+    decode: (ids, options = {}) => decodeIds(vocab, ids, options.skipSpecialTokens ?? false),
     applyChatTemplate(_messages: ChatMessage[]): string {
       throw new ConfigError('llama2c-tokenizer: has no chat template');
     },
     /** SentencePiece-style piece: specials by name, spaces as ▁ (what GGUF's tokens hold). */
     idToToken(id: number): string | undefined {
       if (!Number.isInteger(id) || id < 0 || id >= pieces.length) return undefined;
-      return isSpecial(id) ? specialNames[id] : texts[id].replaceAll(' ', '\u2581');
+      return isSpecial(id) ? SPECIAL_NAMES[id] : texts[id].replaceAll(' ', '\u2581');
     },
   };
 }
