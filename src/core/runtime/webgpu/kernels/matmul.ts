@@ -36,6 +36,6 @@ export function matmulLaunch(a: MatmulArgs): KernelLaunch {
     params: packParams([a.N, a.K, a.nTokens, a.xOffset ?? 0, a.xStride ?? a.K, a.yOffset ?? 0, a.yStride ?? a.N,
       a.accumulate ? 1 : 0, a.hasBias ? 1 : 0]),
     grid: [groups(a.N), tiles, 1],
-    weightBytes: a.N * weightRowBytes(a.dtype, a.K) * tiles,
+    weightBytes: a.N * weightRowBytes(a.dtype, a.K) * tiles + (a.hasBias ? 4 * a.N : 0),
   };
 }

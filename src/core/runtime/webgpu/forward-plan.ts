@@ -1,0 +1,183 @@
+/**
+ * The WebGPU forward pass as a plan: kernel sites (pipeline + bind group + params slot)
+ * built once per session, and per chunk of tokens the list of steps that run them.
+ * Reads like the CPU reference's forwardToken, for a chunk of tokens at a time:
+ *
+ *   x = embed[tokens]
+ *   per layer: x += wo · attention(rope(wq·norm(x)), keyCache ← rope(wk·norm(x)), valueCache ← wv·norm(x))
+ *              x += mlp(norm(x))  |  router → routing records → Σ_k w·expert_k(norm(x)) (+ shared expert)
+ *   logits = lmHead · norm(x[last])
+ *
+ * Routing never leaves the GPU: router_topk writes records that moe_gate_up / moe_down read.
+ */
+import type { ModelSpec } from '../../model/spec.ts';
+import type { Activations } from './activations.ts';
+import { createSite, type KernelSite, type ParamArena, type Step } from './dispatch.ts';
+import type { GpuContext } from './gpu-context.ts';
+import { attentionScoresLaunch, attentionScoresSource, attentionValuesLaunch, attentionValuesSource } from './kernels/attention.ts';
+import { embedLaunch, embedSource } from './kernels/embed.ts';
+import type { KernelLaunch } from './kernels/launch.ts';
+import { matmulLaunch, matmulSource } from './kernels/matmul.ts';
+import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
+import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
+import { ropeLaunch, ropeSource } from './kernels/rope.ts';
+import { routeRecordLayout, routeRecordWords, routerLaunch, routerSource, sharedGateLaunch, sharedGateSource } from './kernels/router.ts';
+import { swigluLaunch, swigluSource } from './kernels/swiglu.ts';
+import type { RoutingPlan } from './routing-plan.ts';
+import type { GpuExpertStack, GpuLayer, GpuMatrix, GpuModel } from './upload.ts';
+
+interface ExpertSites { gateUp: KernelSite; down: KernelSite }
+
+interface LayerSites {
+  attnNorm: KernelSite; wq: KernelSite; wk: KernelSite; wv: KernelSite; rope: KernelSite;
+  scores: KernelSite; values: KernelSite; wo: KernelSite; ffnNorm: KernelSite;
+  mlp?: { gate: KernelSite; up: KernelSite; swiglu: KernelSite; down: KernelSite };
+  moe?: { router: KernelSite; route: KernelSite; routed: ExpertSites; sharedGate?: KernelSite; shared?: ExpertSites };
+}
+
+export interface ForwardSites { embed: KernelSite; layers: LayerSites[]; finalNorm: KernelSite; lmHead: KernelSite }
+
+/** One chunk: `nTokens` tokens at positions position..position+nTokens-1. */
+export interface Chunk { position: number; nTokens: number; isLast: boolean }
+
+type SiteMaker = (label: string, source: string, buffers: GPUBuffer[]) => Promise<KernelSite>;
+
+function matmulSite(make: SiteMaker, label: string, w: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer): Promise<KernelSite> {
+  return make(label, matmulSource(w.dtype), [w.buffer, x, y, bias]);
+}
+
+async function expertSites(make: SiteMaker, label: string, stack: GpuExpertStack, a: Activations): Promise<ExpertSites> {
+  return {
+    gateUp: await make(`${label}.gate_up`, moeGateUpSource(stack.gate.dtype), [stack.gate.buffer, stack.up.buffer, a.xb, a.route, a.h]),
+    down: await make(`${label}.down`, moeDownSource(stack.down.dtype), [stack.down.buffer, a.h, a.route, a.x]),
+  };
+}
+
+async function layerSites(make: SiteMaker, layer: GpuLayer, l: number, a: Activations): Promise<LayerSites> {
+  const p = `layers.${l}`;
+  const sites: LayerSites = {
+    attnNorm: await make(`${p}.attn_norm`, rmsnormSource, [a.x, layer.attnNorm, a.xb]),
+    wq: await matmulSite(make, `${p}.wq`, layer.wq, a.xb, a.q, layer.bq ?? a.empty),
+    wk: await matmulSite(make, `${p}.wk`, layer.wk, a.xb, a.keyCache[l], layer.bk ?? a.empty),
+    wv: await matmulSite(make, `${p}.wv`, layer.wv, a.xb, a.valueCache[l], layer.bv ?? a.empty),
+    rope: await make(`${p}.rope`, ropeSource, [a.q, a.keyCache[l], a.ropeTable]),
+    scores: await make(`${p}.attn_scores`, attentionScoresSource, [a.q, a.keyCache[l], a.scores]),
+    values: await make(`${p}.attn_values`, attentionValuesSource, [a.scores, a.valueCache[l], a.attnOut]),
+    wo: await matmulSite(make, `${p}.wo`, layer.wo, a.attnOut, a.x, a.empty),
+    ffnNorm: await make(`${p}.ffn_norm`, rmsnormSource, [a.x, layer.ffnNorm, a.xb]),
+  };
+  if (layer.mlp) {
+    sites.mlp = {
+      gate: await matmulSite(make, `${p}.mlp.gate`, layer.mlp.gate, a.xb, a.gate, a.empty),
+      up: await matmulSite(make, `${p}.mlp.up`, layer.mlp.up, a.xb, a.up, a.empty),
+      swiglu: await make(`${p}.mlp.swiglu`, swigluSource, [a.gate, a.up]),
+      down: await matmulSite(make, `${p}.mlp.down`, layer.mlp.down, a.gate, a.x, a.empty),
+    };
+  } else if (layer.moe) {
+    const m = layer.moe;
+    sites.moe = {
+      router: await matmulSite(make, `${p}.router`, m.router, a.xb, a.routerLogits, a.empty),
+      route: await make(`${p}.route`, routerSource, [a.routerLogits, a.route]),
+      routed: await expertSites(make, `${p}.experts`, m.routed, a),
+    };
+    if (m.shared) {
+      const gateW = m.sharedGate ?? { buffer: a.empty, dtype: 'f32' as const };
+      sites.moe.sharedGate = await make(`${p}.shared_gate`, sharedGateSource(gateW.dtype), [gateW.buffer, a.xb, a.route]);
+      sites.moe.shared = await expertSites(make, `${p}.shared_expert`, m.shared, a);
+    }
+  }
+  return sites;
+}
+
+export async function createForwardSites(context: GpuContext, arena: ParamArena, model: GpuModel, a: Activations): Promise<ForwardSites> {
+  const make: SiteMaker = (label, source, buffers) => createSite(context, arena, label, source, buffers);
+  const layers: LayerSites[] = [];
+  for (let l = 0; l < model.layers.length; l++) layers.push(await layerSites(make, model.layers[l], l, a));
+  return {
+    embed: await make('embed', embedSource(model.embed.dtype), [model.embed.buffer, a.tokenIds, a.x]),
+    layers,
+    finalNorm: await make('final_norm', rmsnormSource, [a.x, model.finalNorm, a.xb]),
+    lmHead: await matmulSite(make, 'lm_head', model.lmHead, a.xb, a.logits, a.empty),
+  };
+}
+
+/** Where a chunk's captured layer inputs go (captureLayerInputs), when asked for. */
+export interface CaptureTarget { buffer: GPUBuffer; offset: number }
+
+function dispatch(site: KernelSite, launch: KernelLaunch): Step {
+  return { kind: 'dispatch', site, launch };
+}
+
+function moeSteps(steps: Step[], spec: ModelSpec, layer: GpuLayer, sites: NonNullable<LayerSites['moe']>, l: number, n: number, routing: RoutingPlan): void {
+  const moe = layer.moe!;
+  const E = moe.routed.experts;
+  const R = routeRecordWords(routing.recordK, E);
+  const record = routeRecordLayout(routing.recordK, E);
+  const routeBase = l * R;
+  const routeStride = spec.layers * R;
+  const { k, banned, forced } = routing.layers[l];
+  const hidden = spec.hidden;
+  steps.push(dispatch(sites.router, matmulLaunch({ dtype: moe.router.dtype, N: E, K: hidden, nTokens: n })));
+  steps.push(dispatch(sites.route, routerLaunch({ nTokens: n, experts: E, k, recordK: routing.recordK, normTopK: spec.moe!.normTopK, routeBase, routeStride, banned, forced })));
+  const inter = moe.routed.intermediate;
+  steps.push(dispatch(sites.routed.gateUp, moeGateUpLaunch({ dtype: moe.routed.gate.dtype, N: inter, K: hidden, nTokens: n, slots: k, routeBase, routeStride })));
+  steps.push(dispatch(sites.routed.down, moeDownLaunch({ dtype: moe.routed.down.dtype, N: hidden, K: inter, nTokens: n, slots: k, routeBase, routeStride, weightOffset: record.weights })));
+  if (moe.shared && sites.shared && sites.sharedGate) {
+    const sharedBase = routeBase + record.sharedId;
+    const gated = moe.sharedGate !== undefined;
+    steps.push(dispatch(sites.sharedGate, sharedGateLaunch({ dtype: moe.sharedGate?.dtype ?? 'f32', hidden, nTokens: n, gated, sharedBase, routeStride })));
+    const si = moe.shared.intermediate;
+    steps.push(dispatch(sites.shared.gateUp, moeGateUpLaunch({ dtype: moe.shared.gate.dtype, N: si, K: hidden, nTokens: n, slots: 1, routeBase: sharedBase, routeStride })));
+    steps.push(dispatch(sites.shared.down, moeDownLaunch({ dtype: moe.shared.down.dtype, N: hidden, K: si, nTokens: n, slots: 1, routeBase: sharedBase, routeStride, weightOffset: 1 })));
+  }
+}
+
+function layerSteps(steps: Step[], model: GpuModel, sites: LayerSites, l: number, chunk: Chunk, routing: RoutingPlan | undefined, maxContext: number): void {
+  const spec = model.spec;
+  const layer = model.layers[l];
+  const { hidden, heads, kvHeads, headDim, rmsEps } = spec;
+  const n = chunk.nTokens;
+  const qDim = heads * headDim;
+  const kvDim = kvHeads * headDim;
+  steps.push(dispatch(sites.attnNorm, rmsnormLaunch({ N: hidden, nTokens: n, eps: rmsEps })));
+  steps.push(dispatch(sites.wq, matmulLaunch({ dtype: layer.wq.dtype, N: qDim, K: hidden, nTokens: n, hasBias: !!layer.bq })));
+  const kvOut = { K: hidden, nTokens: n, N: kvDim, yOffset: chunk.position * kvDim };
+  steps.push(dispatch(sites.wk, matmulLaunch({ dtype: layer.wk.dtype, ...kvOut, hasBias: !!layer.bk })));
+  steps.push(dispatch(sites.wv, matmulLaunch({ dtype: layer.wv.dtype, ...kvOut, hasBias: !!layer.bv })));
+  steps.push(dispatch(sites.rope, ropeLaunch({ nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, style: spec.ropeStyle })));
+  const attention = { nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, maxContext };
+  steps.push(dispatch(sites.scores, attentionScoresLaunch(attention)));
+  steps.push(dispatch(sites.values, attentionValuesLaunch(attention)));
+  steps.push(dispatch(sites.wo, matmulLaunch({ dtype: layer.wo.dtype, N: hidden, K: qDim, nTokens: n, accumulate: true })));
+  steps.push(dispatch(sites.ffnNorm, rmsnormLaunch({ N: hidden, nTokens: n, eps: rmsEps })));
+  if (layer.mlp && sites.mlp) {
+    const inter = layer.mlp.gate.rows;
+    steps.push(dispatch(sites.mlp.gate, matmulLaunch({ dtype: layer.mlp.gate.dtype, N: inter, K: hidden, nTokens: n })));
+    steps.push(dispatch(sites.mlp.up, matmulLaunch({ dtype: layer.mlp.up.dtype, N: inter, K: hidden, nTokens: n })));
+    steps.push(dispatch(sites.mlp.swiglu, swigluLaunch(n * inter)));
+    steps.push(dispatch(sites.mlp.down, matmulLaunch({ dtype: layer.mlp.down.dtype, N: hidden, K: inter, nTokens: n, accumulate: true })));
+  } else if (sites.moe && routing) {
+    moeSteps(steps, spec, layer, sites.moe, l, n, routing);
+  }
+}
+
+/** Steps of one chunk; the last chunk also computes the logits of its last token. */
+export function chunkSteps(
+  model: GpuModel, sites: ForwardSites, a: Activations, chunk: Chunk, routing: RoutingPlan | undefined,
+  maxContext: number, capture?: CaptureTarget,
+): Step[] {
+  const { hidden, vocab, rmsEps } = model.spec;
+  const n = chunk.nTokens;
+  const steps: Step[] = [dispatch(sites.embed, embedLaunch(model.embed.dtype, hidden, n))];
+  for (let l = 0; l < model.layers.length; l++) {
+    if (capture && chunk.isLast) {
+      steps.push({ kind: 'copy', from: a.x, fromOffset: (n - 1) * hidden * 4, to: capture.buffer, toOffset: capture.offset + l * hidden * 4, size: hidden * 4 });
+    }
+    layerSteps(steps, model, sites.layers[l], l, chunk, routing, maxContext);
+  }
+  if (chunk.isLast) {
+    steps.push(dispatch(sites.finalNorm, rmsnormLaunch({ N: hidden, nTokens: 1, eps: rmsEps, xOffset: (n - 1) * hidden })));
+    steps.push(dispatch(sites.lmHead, matmulLaunch({ dtype: model.lmHead.dtype, N: vocab, K: hidden, nTokens: 1 })));
+  }
+  return steps;
+}

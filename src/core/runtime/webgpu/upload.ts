@@ -1,0 +1,181 @@
+/**
+ * Uploads ModelWeights to GPU buffers once per session.
+ *
+ * - Matrices keep their storage bytes (f32/f16/bf16/q8_0/q4_0, ggml block layout for the
+ *   quantized ones; see kernels/weight-formats.ts): one buffer per matrix.
+ * - Routed experts are stacked per layer and role: gate/up [experts*expertIntermediate,
+ *   hidden], down [experts*hidden, expertIntermediate]; expert e starts at row e*N, so a
+ *   kernel offsets by the expert id it reads on the GPU. One buffer per layer and role keeps
+ *   every binding under maxStorageBufferBindingSize (checked, naming the tensor).
+ * - Norm weights and biases (1-D) are converted to f32.
+ */
+import { BackendError, ConfigError } from '../../errors.ts';
+import type { ModelSpec } from '../../model/spec.ts';
+import type { LayerWeights, MlpWeights, ModelWeights } from '../../model/weights.ts';
+import { dequantize } from '../../quant/convert.ts';
+import type { RawTensor } from '../../tensor.ts';
+import { uploadBuffer } from './dispatch.ts';
+import type { GpuContext } from './gpu-context.ts';
+import { asGpuWeightDType, weightRowBytes, type GpuWeightDType } from './kernels/weight-formats.ts';
+
+export interface GpuMatrix {
+  buffer: GPUBuffer;
+  dtype: GpuWeightDType;
+  rows: number;        // N (for a stack: experts*N)
+  cols: number;        // K
+  bytes: number;       // storage bytes of the whole matrix / stack
+}
+
+/** Experts of one layer (or the shared expert, experts = 1) stacked per role. */
+export interface GpuExpertStack {
+  experts: number;
+  intermediate: number;
+  gate: GpuMatrix;     // [experts*intermediate, hidden]
+  up: GpuMatrix;       // [experts*intermediate, hidden]
+  down: GpuMatrix;     // [experts*hidden, intermediate]
+  bytesPerExpert: number;
+}
+
+export interface GpuLayer {
+  attnNorm: GPUBuffer;  // [hidden] f32
+  ffnNorm: GPUBuffer;   // [hidden] f32
+  wq: GpuMatrix; wk: GpuMatrix; wv: GpuMatrix; wo: GpuMatrix;
+  bq?: GPUBuffer; bk?: GPUBuffer; bv?: GPUBuffer;  // f32
+  mlp?: { gate: GpuMatrix; up: GpuMatrix; down: GpuMatrix };
+  moe?: { router: GpuMatrix; routed: GpuExpertStack; shared?: GpuExpertStack; sharedGate?: GpuMatrix };
+}
+
+export interface GpuModel {
+  spec: ModelSpec;
+  embed: GpuMatrix;       // [vocab, hidden]
+  layers: GpuLayer[];
+  finalNorm: GPUBuffer;   // [hidden] f32
+  lmHead: GpuMatrix;      // [vocab, hidden] (the embed buffer when tied)
+  /** Bytes of every weight buffer. */
+  bytes: number;
+  buffers: GPUBuffer[];
+}
+
+class Uploader {
+  readonly buffers: GPUBuffer[] = [];
+  bytes = 0;
+  constructor(private readonly context: GpuContext) {}
+
+  private checkBindable(name: string, bytes: number): void {
+    const limit = this.context.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) throw new BackendError(`webgpu: tensor '${name}' needs ${bytes} bytes > maxStorageBufferBindingSize ${limit}`);
+  }
+
+  private upload(name: string, data: ArrayBufferView): GPUBuffer {
+    this.checkBindable(name, data.byteLength);
+    const buffer = uploadBuffer(this.context, name, data);
+    this.buffers.push(buffer);
+    this.bytes += data.byteLength;
+    return buffer;
+  }
+
+  matrix(t: RawTensor, rows: number, cols: number): GpuMatrix {
+    if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== cols) {
+      throw new ConfigError(`webgpu: tensor '${t.name}' has shape [${t.shape.join(', ')}], expected [${rows}, ${cols}]`);
+    }
+    const dtype = asGpuWeightDType(t.dtype, t.name);
+    return { buffer: this.upload(t.name, t.data), dtype, rows, cols, bytes: rows * weightRowBytes(dtype, cols) };
+  }
+
+  vector(t: RawTensor, length: number): GPUBuffer {
+    const values = dequantize(t);
+    if (values.length !== length) throw new ConfigError(`webgpu: tensor '${t.name}' has ${values.length} values, expected ${length}`);
+    return this.upload(t.name, values);
+  }
+
+  /** Stacks same-dtype, same-shape matrices [rows, cols] into one [count*rows, cols] buffer. */
+  stack(tensors: RawTensor[], rows: number, cols: number, label: string): GpuMatrix {
+    const dtype = asGpuWeightDType(tensors[0].dtype, tensors[0].name);
+    for (const t of tensors) {
+      if (t.dtype !== dtype || t.shape[0] !== rows || t.shape[1] !== cols || t.shape.length !== 2) {
+        throw new ConfigError(`webgpu: expert tensor '${t.name}' is ${t.dtype} [${t.shape.join(', ')}], expected ${dtype} [${rows}, ${cols}] like its siblings`);
+      }
+    }
+    const bytes = new Uint8Array(tensors.reduce((n, t) => n + t.data.byteLength, 0));
+    let at = 0;
+    for (const t of tensors) { bytes.set(t.data, at); at += t.data.byteLength; }
+    return { buffer: this.upload(label, bytes), dtype, rows: rows * tensors.length, cols, bytes: bytes.byteLength };
+  }
+
+  experts(mlps: MlpWeights[], hidden: number, intermediate: number, label: string): GpuExpertStack {
+    const gate = this.stack(mlps.map((m) => m.gate), intermediate, hidden, `${label}.gate`);
+    const up = this.stack(mlps.map((m) => m.up), intermediate, hidden, `${label}.up`);
+    const down = this.stack(mlps.map((m) => m.down), hidden, intermediate, `${label}.down`);
+    return { experts: mlps.length, intermediate, gate, up, down, bytesPerExpert: (gate.bytes + up.bytes + down.bytes) / mlps.length };
+  }
+}
+
+function uploadLayer(up: Uploader, spec: ModelSpec, w: LayerWeights, l: number): GpuLayer {
+  const { hidden, heads, kvHeads, headDim } = spec;
+  const qDim = heads * headDim;
+  const kvDim = kvHeads * headDim;
+  const layer: GpuLayer = {
+    attnNorm: up.vector(w.attnNorm, hidden), ffnNorm: up.vector(w.ffnNorm, hidden),
+    wq: up.matrix(w.wq, qDim, hidden), wk: up.matrix(w.wk, kvDim, hidden),
+    wv: up.matrix(w.wv, kvDim, hidden), wo: up.matrix(w.wo, hidden, qDim),
+  };
+  if (w.bq) layer.bq = up.vector(w.bq, qDim);
+  if (w.bk) layer.bk = up.vector(w.bk, kvDim);
+  if (w.bv) layer.bv = up.vector(w.bv, kvDim);
+  if (w.mlp) {
+    const inter = spec.intermediate;
+    layer.mlp = { gate: up.matrix(w.mlp.gate, inter, hidden), up: up.matrix(w.mlp.up, inter, hidden), down: up.matrix(w.mlp.down, hidden, inter) };
+  } else if (w.moe && spec.moe) {
+    const moe = spec.moe;
+    if (w.moe.experts.length !== moe.experts) throw new ConfigError(`webgpu: layer ${l} has ${w.moe.experts.length} experts, spec says ${moe.experts}`);
+    layer.moe = {
+      router: up.matrix(w.moe.router, moe.experts, hidden),
+      routed: up.experts(w.moe.experts, hidden, moe.expertIntermediate, `layers.${l}.experts`),
+    };
+    if (w.moe.shared) {
+      const inter = moe.sharedExpert?.intermediate ?? w.moe.shared.gate.shape[0];
+      layer.moe.shared = up.experts([w.moe.shared], hidden, inter, `layers.${l}.shared_expert`);
+    }
+    if (w.moe.sharedGate) layer.moe.sharedGate = up.matrix(w.moe.sharedGate, 1, hidden);
+  } else {
+    throw new ConfigError(`webgpu: layer ${l} has neither mlp nor moe weights`);
+  }
+  return layer;
+}
+
+export function uploadModel(context: GpuContext, weights: ModelWeights): GpuModel {
+  const spec = weights.spec;
+  const up = new Uploader(context);
+  try {
+    const embed = up.matrix(weights.embed, spec.vocab, spec.hidden);
+    const layers = weights.layers.map((w, l) => uploadLayer(up, spec, w, l));
+    const finalNorm = up.vector(weights.finalNorm, spec.hidden);
+    const lmHead = weights.lmHead ? up.matrix(weights.lmHead, spec.vocab, spec.hidden) : embed;
+    if (!weights.lmHead && !spec.tieEmbeddings) throw new ConfigError('webgpu: no lm_head and tieEmbeddings is false');
+    return { spec, embed, layers, finalNorm, lmHead, bytes: up.bytes, buffers: up.buffers };
+  } catch (e) {
+    for (const b of up.buffers) context.destroyBuffer(b);
+    throw e;
+  }
+}
+
+/**
+ * Bytes of weights one token needs (the "active" weights): its embedding row, every norm,
+ * attention matrix and bias, the dense MLPs or router + the k chosen experts (+ the shared
+ * expert and its gate), and the classifier. `kPerLayer` // [layers].
+ */
+export function activeWeightBytes(model: GpuModel, kPerLayer: number[]): number {
+  const { hidden } = model.spec;
+  let bytes = weightRowBytes(model.embed.dtype, hidden) + 4 * hidden + model.lmHead.bytes;
+  model.layers.forEach((layer, l) => {
+    bytes += 8 * hidden + layer.wq.bytes + layer.wk.bytes + layer.wv.bytes + layer.wo.bytes;
+    bytes += 4 * ((layer.bq ? layer.wq.rows : 0) + (layer.bk ? layer.wk.rows : 0) + (layer.bv ? layer.wv.rows : 0));
+    if (layer.mlp) bytes += layer.mlp.gate.bytes + layer.mlp.up.bytes + layer.mlp.down.bytes;
+    if (layer.moe) {
+      bytes += layer.moe.router.bytes + kPerLayer[l] * layer.moe.routed.bytesPerExpert;
+      if (layer.moe.shared) bytes += layer.moe.shared.bytesPerExpert;
+      if (layer.moe.sharedGate) bytes += layer.moe.sharedGate.bytes;
+    }
+  });
+  return bytes;
+}
