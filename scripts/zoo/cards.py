@@ -1,0 +1,244 @@
+"""Text the recipe writes: model cards, the zoo README with its quality table, merge YAMLs,
+LICENSES.md. Every number comes from the export run (evaluate.py) or the training logs."""
+import os
+import shutil
+from dataclasses import dataclass
+
+DOMAINS = ['stories', 'code', 'math', 'chat']
+MODELS = ['base'] + DOMAINS
+MERGE_GATE_MODES = ['hidden', 'cheap_embed', 'random']
+REQUIRED_GAIN = 0.15
+
+TITLES = {
+    'base': 'Zoo base (3.4M Llama, four-domain mix)',
+    'stories': 'Zoo stories expert',
+    'code': 'Zoo code expert',
+    'math': 'Zoo math expert',
+    'chat': 'Zoo chat expert',
+}
+DESCRIPTIONS = {
+    'base': 'Tiny Llama trained from scratch here on TinyStories, Python/JavaScript source, GSM8K + '
+            'synthetic arithmetic and Dolly open_qa chat. The base of every zoo MoE.',
+    'stories': 'The base with its MLPs fine-tuned on TinyStories: simple English narrative.',
+    'code': 'The base with its MLPs fine-tuned on Python standard-library and permissive JavaScript source.',
+    'math': 'The base with its MLPs fine-tuned on GSM8K word problems and synthetic arithmetic ("12 + 35 = 47").',
+    'chat': 'The base with its MLPs fine-tuned on Dolly open_qa in the zoo chat template; stops at <|end|>.',
+}
+DATA = {
+    'stories': 'TinyStories (Eldan & Li 2023), first ~1,100 stories of the train split, original case; '
+               'held out: the start of the validation split. CDLA-Sharing-1.0.',
+    'code': 'CPython 3.11 standard library (PSF-2.0) and JavaScript from npm 11.19\'s MIT/ISC/BSD/Apache/'
+            'BlueOak dependencies, whole files (first 12k chars); 20 + 20 files held out.',
+    'math': 'GSM8K train (MIT, (c) 2021 OpenAI) as "Question: … Answer: …", plus generated arithmetic '
+            'lines; held out: GSM8K test + arithmetic from another seed.',
+    'chat': 'databricks-dolly-15k open_qa (CC BY-SA 3.0, Databricks 2023) rendered in the chat template; '
+            '200 records held out.',
+}
+
+POSITIVE_PROMPTS = {
+    'stories': ['Once upon a time, there was a little girl named Lily. She loved to play in the park.',
+                'The cat saw a big red ball. He was happy and ran to his mom.'],
+    'code': ['def __init__(self, name):\n    self.name = name\n',
+             'function parse(text) {\n  const lines = text.split("\\n");\n  return lines;\n}',
+             'import os\nimport sys\n\nclass Reader:\n'],
+    'math': ['12 + 35 = 47\n7 * 8 = 56\n90 - 41 = 49',
+             'Question: Sam has 5 apples and buys 3 more. How many apples does he have?\nAnswer: 5 + 3 = 8\n#### 8'],
+    'chat': ['<|user|>\nWhat is the capital of France?<|end|>\n<|assistant|>\nThe capital of France is Paris.',
+             '<|user|>\nWhy do people drink coffee?<|end|>\n<|assistant|>\n'],
+}
+
+
+@dataclass
+class Context:
+    cfg: object
+    ppl: dict          # model -> domain -> perplexity
+    logs: dict         # model -> training log (train.py)
+    samples: dict      # model -> [sample records]
+    data_stats: dict   # '<domain>_<split>' -> {docs, tokens, chars}
+
+
+def gain(ppl, name):
+    """Relative perplexity reduction of expert `name` vs the base on its own domain."""
+    return 1 - ppl[name][name] / ppl['base'][name]
+
+
+def quality_problems(ppl):
+    problems = []
+    for d in DOMAINS:
+        if gain(ppl, d) < REQUIRED_GAIN:
+            problems.append(f'{d} expert gains only {gain(ppl, d):.1%} on {d} (needs {REQUIRED_GAIN:.0%})')
+        best = min(MODELS, key=lambda m: ppl[m][d])
+        if best != d:
+            problems.append(f'on {d} the best model is {best}, not the {d} expert')
+    return problems
+
+
+def quality_table(ctx):
+    head = '| model | ' + ' | '.join(DOMAINS) + ' | own-domain change vs base |\n'
+    head += '|---|' + '---:|' * len(DOMAINS) + '---:|\n'
+    rows = []
+    for m in MODELS:
+        cells = []
+        for d in DOMAINS:
+            best = min(MODELS, key=lambda x: ctx.ppl[x][d]) == m
+            v = f'{ctx.ppl[m][d]:.2f}'
+            cells.append(f'**{v}**' if best else v)
+        change = '–' if m == 'base' else f'{-gain(ctx.ppl, m):+.1%}'
+        rows.append(f'| {m} | ' + ' | '.join(cells) + f' | {change} |')
+    tokens = ', '.join(f'{d} {ctx.ppl["base"][d + "_tokens"]:,}' for d in DOMAINS)
+    return head + '\n'.join(rows) + f'\n\nHeld-out tokens scored per domain: {tokens}. Bold: best on that domain.\n'
+
+
+def training_summary(ctx, name):
+    log = ctx.logs[name]
+    last = log['history'][-1]
+    what = 'all weights, from scratch, on the four-domain mix' if name == 'base' else \
+        f'MLP weights only (gate/up/down of every layer), from the base, on {name} only'
+    return (f'- Trained: {what}.\n'
+            f'- {log["steps_run"]} steps of {log["batch"]} x {log["seq_len"]} tokens '
+            f'({log["tokens_seen"]:,} tokens, {log["elapsed_s"] / 60:.1f} min on 2 shared CPU cores, ended by '
+            f'{log["ended_by"]}); AdamW (0.9, 0.95), weight decay 0.1, peak lr {log["lr"]}, warm-up then cosine '
+            f'to 10%, bf16 autocast, seed {log["seed"]}.\n'
+            f'- Trainable parameters: {log["trainable_params"]:,} of {log["total_params"]:,}. '
+            f'Final training loss {last["loss"]}.\n')
+
+
+def samples_md(samples):
+    out = []
+    for s in samples:
+        end = ' ⏹ (stopped at <|end|>)' if s['stoppedAtEos'] else ''
+        out.append(f'- prompt `{s["prompt"]!r}` → ids {s["promptIds"]}\n'
+                   f'  - generated ids {s["generatedIds"]}{end}\n'
+                   f'  - text: `{s["generatedText"]!r}` (smallest top-2 logit gap {s["minTop2LogitGap"]})')
+    return '\n'.join(out) + '\n'
+
+
+def model_card(ctx, name):
+    cfg = ctx.cfg
+    ppl_row = ', '.join(f'{d} {ctx.ppl[name][d]:.2f}' for d in DOMAINS)
+    data = '\n'.join(f'- {d}: {DATA[d]}' for d in (DOMAINS if name == 'base' else [name]))
+    own = '' if name == 'base' else \
+        f'\nOn its own domain this expert is {gain(ctx.ppl, name):.1%} below the base\'s perplexity ' \
+        f'({ctx.ppl["base"][name]:.2f} → {ctx.ppl[name][name]:.2f}).\n'
+    return f"""# zoo/{name} — {TITLES[name]}
+
+{DESCRIPTIONS[name]}
+
+Part of the MoE Studio offline demo zoo (see ../README.md). Made by `scripts/zoo/recipe.sh`;
+everything below is written by that recipe.
+
+## Model
+LlamaForCausalLM: hidden {cfg.hidden_size}, {cfg.num_hidden_layers} layers, {cfg.num_attention_heads} heads /
+{cfg.num_key_value_heads} KV heads (head dim {cfg.head_dim}), SwiGLU MLP {cfg.intermediate_size}, RMSNorm eps
+{cfg.rms_norm_eps}, RoPE theta {cfg.rope_theta:g} (HF rotate_half), tied embeddings, vocab {cfg.vocab_size},
+context {cfg.max_position_embeddings}. Weights: model.safetensors, float16.
+Tokenizer: byte-level BPE (GPT-2 pre-tokenizer) shared by the whole zoo; specials <|bos|> <|end|>
+<|pad|> <|user|> <|assistant|> <|system|>; <|end|> is the EOS token. Chat template:
+`<|bos|><|user|>\\n…<|end|>\\n<|assistant|>\\n…<|end|>\\n`.
+
+## Training
+{training_summary(ctx, name)}
+## Data
+{data}
+
+## Numbers
+Held-out perplexity (f32 forward of the shipped f16 weights, 512-token windows): {ppl_row}.
+{own}
+## Greedy samples
+Computed in f32 from the f16 weights, at most 24 new tokens, stopping at <|end|> (not included).
+Machine-readable copy: samples.json.
+
+{samples_md(ctx.samples[name])}
+## Licence
+Weights: CC BY-SA 3.0 (conservatively, because the zoo's training data includes Dolly, CC BY-SA 3.0).
+Data notices: ../LICENSES.md.
+"""
+
+
+def zoo_readme(ctx, size_bytes):
+    rows = '\n'.join(f'| zoo/{m} | {TITLES[m]} |' for m in MODELS)
+    problems = quality_problems(ctx.ppl)
+    verdict = 'All quality targets met.' if not problems else 'NOT met: ' + '; '.join(problems)
+    return f"""# MoE Studio demo zoo
+
+A tiny Llama base trained from scratch here and four domain experts fine-tuned from it, all in
+Hugging Face layout and sharing one tokenizer with a chat template. It is the offline default:
+merge (moe-hidden.yml, moe-cheap_embed.yml, moe-random.yml), chat and watch routing with no network.
+index.json lists every file with its size and sha256. Total size: {size_bytes / 1e6:.1f} MB.
+
+| id | what |
+|---|---|
+{rows}
+
+## Quality (held-out perplexity, lower is better)
+
+{quality_table(ctx)}
+Target: each expert at least {REQUIRED_GAIN:.0%} below the base on its own domain and the best of the five
+there. {verdict}
+
+## How it was made
+`scripts/zoo/recipe.sh` (python3 + torch only): prepare.py builds per-domain documents from the
+corpora, trains the byte-level BPE (4,096 tokens, pure Python) and writes heldout/<domain>.txt
+(a few KB of held-out text per domain, for routing measurements); train.py trains the base on an
+equal mix of the four domains, then each expert from the base on its domain only; export.py
+rounds to f16, scores every model on every domain in f32, records greedy samples, and writes
+the folders, cards and this table.
+
+**Why MLP-only experts.** A frankenMoE (mergekit-moe) takes attention, norms and embeddings from
+the base and only the MLPs from the experts. Fine-tuning anything else would make the expert
+depend on weights the MoE never sees, so the experts train exactly the weights the MoE uses:
+gate_proj, up_proj and down_proj of every layer ({ctx.logs['code']['trainable_params']:,} of
+{ctx.logs['code']['total_params']:,} parameters).
+
+Base training: {ctx.logs['base']['steps_run']} steps, {ctx.logs['base']['tokens_seen']:,} tokens,
+{ctx.logs['base']['elapsed_s'] / 60:.1f} min. Experts: {', '.join(f"{d} {ctx.logs[d]['steps_run']} steps / {ctx.logs[d]['elapsed_s'] / 60:.1f} min" for d in DOMAINS)}.
+
+Data and licences: LICENSES.md. Training-set sizes (tokens): {', '.join(f"{d} {ctx.data_stats[d + '_train']['tokens']:,}" for d in DOMAINS)}.
+"""
+
+
+def merge_yaml(mode):
+    lines = [f'# MoE Studio demo: the four zoo experts over the zoo base, gate_mode {mode}.',
+             '# Model references zoo/<name> resolve to public/zoo/<name>/ with --models-dir public.',
+             'base_model: zoo/base', f'gate_mode: {mode}', 'dtype: float16', 'experts_per_token: 2', 'experts:']
+    for d in DOMAINS:
+        lines.append(f'  - source_model: zoo/{d}')
+        lines.append('    positive_prompts:')
+        for p in POSITIVE_PROMPTS[d]:
+            escaped = p.replace('\\', '\\\\').replace('"', '\\"').replace('\n', '\\n')
+            lines.append(f'      - "{escaped}"')
+    return '\n'.join(lines) + '\n'
+
+
+def write_licenses(zoo, corpora):
+    lic = os.path.join(zoo, 'licenses')
+    os.makedirs(lic, exist_ok=True)
+    for src in ['math/LICENSE-gsm8k.txt', 'code/LICENSE-python-stdlib.txt', 'code/LICENSES-javascript.txt']:
+        shutil.copy(os.path.join(corpora, src), os.path.join(lic, os.path.basename(src)))
+    with open(os.path.join(zoo, 'LICENSES.md'), 'w', encoding='utf-8') as f:
+        f.write(LICENSES_MD)
+
+
+LICENSES_MD = """# Data licences of the demo zoo
+
+The zoo models were trained on the data below, and heldout/*.txt redistributes small held-out
+excerpts of it. Those excerpts stay under their original licences:
+
+- **TinyStories** (Eldan & Li 2023, arXiv:2305.07759, HF dataset roneneldan/TinyStories):
+  CDLA-Sharing-1.0 (https://cdla.dev/sharing-1-0/). heldout/stories.txt is an excerpt of the
+  validation split, redistributed under CDLA-Sharing-1.0. Under CDLA, models trained on the data
+  ("Results") carry no restriction.
+- **databricks-dolly-15k**, open_qa category (Databricks, Inc. 2023; some answers draw on
+  Wikipedia): CC BY-SA 3.0 (https://creativecommons.org/licenses/by-sa/3.0/). heldout/chat.txt is
+  an adaptation (rendered in the zoo chat template) and stays under CC BY-SA 3.0.
+- **GSM8K** (openai/grade-school-math): MIT, (c) 2021 OpenAI; licences/LICENSE-gsm8k.txt.
+  heldout/math.txt mixes GSM8K test items (MIT) with generated arithmetic.
+- **Code**: CPython 3.11 standard library, PSF-2.0 with the extra notices in
+  licences/LICENSE-python-stdlib.txt (Debian's copyright file for libpython3.11-stdlib); JavaScript
+  from npm 11.19's bundled dependencies under MIT, ISC, BSD-2/3-Clause, Apache-2.0 and
+  BlueOak-1.0.0, texts in licenses/LICENSES-javascript.txt. heldout/code.txt holds whole-file
+  excerpts of these under their own licences.
+
+The model weights are offered under CC BY-SA 3.0 (conservatively, because of the Dolly data).
+Corpus provenance (exact repositories and commits) is recorded in the project's corpora README.
+"""
