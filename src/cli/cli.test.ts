@@ -36,7 +36,11 @@ let denseDir = '';
 // vocab must cover the test tokenizer's ids (256 bytes + merges + 3 specials).
 const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer(40);
 const vocab = 256 + 40 + 3;
-const moeSpec = tinyMoeSpec({ vocab, intermediate: 40, eosTokenIds: [vocab - 1], bosTokenId: undefined });
+// hidden and expert width are multiples of 32 so q8_0 GGUF export quantizes the experts.
+const moeSpec = tinyMoeSpec({
+  vocab, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 64,
+  moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 }, eosTokenIds: [vocab - 1], bosTokenId: undefined,
+});
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'moe-cli-'));
@@ -93,7 +97,7 @@ describe('moe-studio CLI', () => {
     expect(report.format).toBe('hf');
     expect(report.spec).toEqual(moeSpec);
     const router = report.tensors.find((t: { name: string }) => t.name === 'model.layers.1.block_sparse_moe.gate.weight');
-    expect(router).toMatchObject({ dtype: 'f32', shape: [4, 48], bytes: 4 * 48 * 4, file: 'model.safetensors' });
+    expect(router).toMatchObject({ dtype: 'f32', shape: [4, 64], bytes: 4 * 64 * 4, file: 'model.safetensors' });
     expect(report.bytes).toBe(report.tensors.reduce((s: number, t: { bytes: number }) => s + t.bytes, 0));
     const text = await cli('inspect', join(denseDir, 'model.safetensors'));
     expect(text.code).toBe(0);
@@ -163,6 +167,43 @@ describe('moe-studio CLI', () => {
     const q8 = await cli('export', moeDir, '--format', 'safetensors', '--quant', 'q8_0', '--out', join(root, 'q8'));
     expect(q8.code).toBe(2);
     expect(q8.stderr.trim()).toBe('moe-studio: export: safetensors cannot store q8_0; use --format gguf or --quant f32|f16|bf16');
+  });
+
+  it('export --format gguf round-trips: the GGUF generates the same greedy ids as the HF folder', async () => {
+    const gguf = join(root, 'moe-f32.gguf');
+    const exported = await cli('export', moeDir, '--format', 'gguf', '--quant', 'f32', '--out', gguf);
+    expect(exported.code, exported.stderr).toBe(0);
+    const args = ['--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '8', '--json'];
+    const [fromHf, fromGguf] = await Promise.all([cli('generate', moeDir, ...args), cli('generate', gguf, ...args)]);
+    expect(fromGguf.code, fromGguf.stderr).toBe(0);
+    expect(JSON.parse(fromGguf.stdout)).toEqual(JSON.parse(fromHf.stdout));
+
+    const q8 = join(root, 'moe-q8.gguf');
+    expect((await cli('export', moeDir, '--format', 'gguf', '--quant', 'q8_0', '--out', q8)).code).toBe(0);
+    const report = JSON.parse((await cli('inspect', q8, '--json')).stdout);
+    expect(report.format).toBe('gguf');
+    expect(report.metadata['llama.expert_count']).toBe(4);
+    expect(report.tensors.find((t: { name: string }) => t.name === 'blk.0.ffn_down_exps.weight')).toMatchObject({ dtype: 'q8_0', shape: [4, 64, 64] });
+  });
+
+  it('refuses GGUF export of a model without an HF tokenizer', async () => {
+    const stories = join(REPO, 'tests/fixtures/stories260K/stories260K.bin');
+    const run = await cli('export', stories, '--format', 'gguf', '--quant', 'f16', '--out', join(root, 'stories.gguf'));
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe('moe-studio: ConfigError: export: GGUF export needs an HF tokenizer (tokenizer.json); this model has none');
+  });
+
+  it('runs a llama2.c checkpoint with the tokenizer beside it, and its HF export gives the same ids', async () => {
+    const stories = join(REPO, 'tests/fixtures/stories260K/stories260K.bin');
+    const args = ['--ids', '1,403,407', '--temperature', '0', '--max-tokens', '16', '--json'];
+    const direct = await cli('generate', stories, ...args);
+    expect(direct.code, direct.stderr).toBe(0);
+    expect(JSON.parse(direct.stdout).text).toMatch(/^ a time/);
+    const hfDir = join(root, 'stories-hf');
+    expect((await cli('export', stories, '--format', 'safetensors', '--quant', 'f32', '--out', hfDir)).code).toBe(0);
+    const viaHf = await cli('generate', hfDir, ...args);
+    expect(viaHf.code, viaHf.stderr).toBe(0);
+    expect(JSON.parse(viaHf.stdout).ids).toEqual(JSON.parse(direct.stdout).ids);
   });
 
   it('dispatches merge to the merge command', async () => {

@@ -4,8 +4,10 @@
  *
  * Keys follow transformers' config classes and what mergekit-moe writes
  * (specs/mergekit-moe.md §6.2/§6.4): Mixtral gets `num_local_experts`, `num_experts_per_tok`,
- * `sliding_window: null`; Qwen2-MoE gets `num_experts`, `moe_intermediate_size`,
- * `shared_expert_intermediate_size`, `norm_topk_prob`, `decoder_sparse_step: 1`.
+ * `sliding_window: null` and intermediate_size = the expert width (so a spec whose unused
+ * dense width differs comes back with intermediate = expertIntermediate); Qwen2-MoE gets
+ * `num_experts`, `moe_intermediate_size`, `shared_expert_intermediate_size`,
+ * `norm_topk_prob`, `decoder_sparse_step: 1`.
  */
 import { ConfigError } from '../errors.ts';
 import type { DType } from '../tensor.ts';
@@ -29,10 +31,8 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
     if (!moe) throw new ConfigError(`config.json: mixtral spec has no experts`);
     if (!moe.normTopK) throw new ConfigError(`config.json: mixtral always renormalizes the top-k weights; the spec has normTopK false`);
     if (moe.sharedExpert) throw new ConfigError(`config.json: mixtral has no shared expert`);
-    if (moe.expertIntermediate !== spec.intermediate) {
-      throw new ConfigError(`config.json: mixtral expert width ${moe.expertIntermediate} must equal intermediate_size ${spec.intermediate}`);
-    }
-    return { num_local_experts: moe.experts, num_experts_per_tok: moe.topK, sliding_window: null };
+    // Mixtral's intermediate_size IS the expert width; the spec's dense width is unused there.
+    return { intermediate_size: moe.expertIntermediate, num_local_experts: moe.experts, num_experts_per_tok: moe.topK, sliding_window: null };
   }
   if (spec.arch === 'qwen2_moe') {
     if (!moe?.sharedExpert?.gated) throw new ConfigError(`config.json: qwen2_moe needs a gated shared expert`);
@@ -77,8 +77,8 @@ export function hfConfigFromSpec(spec: ModelSpec, options: { base?: Record<strin
     rms_norm_eps: spec.rmsEps,
     tie_word_embeddings: spec.tieEmbeddings,
     hidden_act: 'silu',
-    ...moeKeys(spec),
   };
+  Object.assign(config, moeKeys(spec));
   delete config.rope_scaling;
   delete config.rope_parameters;
   if (spec.headDim * spec.heads !== spec.hidden) config.head_dim = spec.headDim;

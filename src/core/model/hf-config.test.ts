@@ -192,3 +192,12 @@ describe('hfConfigFromSpec', () => {
     expect(() => hfConfigFromSpec({ ...spec, moe: { ...spec.moe!, normTopK: false } })).toThrow(ConfigError);
   });
 });
+
+describe('hfConfigFromSpec: Mixtral widths', () => {
+  it('writes the expert width as intermediate_size (Mixtral has no dense MLP)', () => {
+    const spec = parseHfConfig(MIXTRAL);
+    const written = hfConfigFromSpec({ ...spec, intermediate: 999, moe: { ...spec.moe!, expertIntermediate: 40 } });
+    expect(written.intermediate_size).toBe(40);
+    expect(parseHfConfig(written).moe?.expertIntermediate).toBe(40);
+  });
+});
