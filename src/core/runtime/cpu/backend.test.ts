@@ -78,8 +78,9 @@ function handMoeLogits(m: ModelF32, token: number): { logits: Float32Array; ids:
   ids.forEach((e, j) => mlp(layer.moe!.experts[e], h).forEach((o, i) => (x2[i] += weights[j] * o)));
   let sharedGate: number | undefined;
   if (layer.moe!.shared) {
-    sharedGate = 1 / (1 + Math.exp(-h.reduce((a, hi, i) => a + hi * layer.moe!.sharedGate![i], 0)));
-    mlp(layer.moe!.shared, h).forEach((o, i) => (x2[i] += sharedGate! * o));
+    const gateWeights = layer.moe!.sharedGate;
+    sharedGate = gateWeights ? 1 / (1 + Math.exp(-h.reduce((a, hi, i) => a + hi * gateWeights[i], 0))) : undefined;
+    mlp(layer.moe!.shared, h).forEach((o, i) => (x2[i] += (sharedGate ?? 1) * o));
   }
   return { logits: mv(m.lmHead, normed(Float32Array.from(x2), m.finalNorm, s.rmsEps), s.vocab), ids, weights, sharedGate };
 }
@@ -141,7 +142,11 @@ describe('cpu backend against independent computations', () => {
       assertAllclose(r.logits, naiveSequenceLogits(dequantizeModel(weights), tokens), KV_CACHE_TOLERANCE, 'logits');
     });
 
-  it.each([['mixtral', tinyMoeSpec({ layers: 1 })], ['qwen2_moe', tinyQwenMoeSpec({ layers: 1 })]])(
+  it.each([
+    ['mixtral', tinyMoeSpec({ layers: 1 })],
+    ['qwen2_moe', tinyQwenMoeSpec({ layers: 1 })],
+    ['qwen2_moe with normTopK and an ungated shared expert', tinyQwenMoeSpec({ layers: 1, moe: { experts: 5, topK: 3, normTopK: true, expertIntermediate: 24, sharedExpert: { intermediate: 40, gated: false } } })],
+  ])(
     '%s: one token equals a hand-computed mixture of its top-k experts', async (_, spec) => {
       const weights = randomModelWeights(spec, 5);
       for (const token of [0, 13, 64]) {
@@ -211,6 +216,15 @@ describe('cpu backend on stored dtypes', () => {
 
   /** q8_0 keeps ~8 bits per weight; logits of a 2-layer model move by ~1e-2. */
   const Q8_0_WEIGHTS_TOLERANCE = { atol: 0.1, rtol: 0.1 };
+  /** bf16 keeps 8 significant bits: logits move by ~1e-2 relative. */
+  const BF16_WEIGHTS_TOLERANCE = { atol: 0.1, rtol: 0.1 };
+  it('bf16 weights give logits close to the f32 model', async () => {
+    const spec = tinyQwenMoeSpec();
+    const f32 = await (await cpuBackend.createSession(randomModelWeights(spec, 3))).forward([1, 2, 3]);
+    const bf16 = await (await cpuBackend.createSession(randomModelWeights(spec, 3, 'bf16'))).forward([1, 2, 3]);
+    assertAllclose(bf16.logits, f32.logits, BF16_WEIGHTS_TOLERANCE, 'bf16 vs f32 logits');
+  });
+
   it('q8_0 weights run (inner dims multiple of 32)', async () => {
     const spec = tinyDenseSpec({ hidden: 64, heads: 8, intermediate: 96, vocab: 97 });
     const r = await (await cpuBackend.createSession(randomModelWeights(spec, 3, 'q8_0'))).forward([1, 2]);
