@@ -9,6 +9,8 @@ import type { LoadProgress } from '../../core/hub/progress.ts';
 import type { FileSet } from '../../core/io/byte-source.ts';
 import { loadHfModel, type LoadedModel } from '../../core/model/load-hf.ts';
 import { generate } from '../../core/runtime/generate.ts';
+import { exportGguf } from '../../core/model/gguf-model.ts';
+import { MemorySink, readText } from '../../core/io/byte-source.ts';
 import type { GeneratedToken, RoutingOverrides, Session } from '../../core/runtime/types.ts';
 import { idbKvStore } from '../../core/store/kv.ts';
 import { modelStoreGet } from '../../core/store/model-store.ts';
@@ -177,6 +179,18 @@ export class EngineHost implements EngineApi {
     const result = await this.session!.forward(ids, { trace: true, routing });
     this.session!.truncate(0);
     return { pieces: ids.map((id) => model.tokenizer!.decode([id])), routing: result.routing ?? ids.map(() => ({ layers: [] })) };
+  }
+
+  /** The loaded model as GGUF (area A's exportGguf), with its tokenizer files. */
+  async exportGguf(quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<Uint8Array> {
+    const model = this.requireModel();
+    const list = await model.files.list();
+    const readJson = async (name: string) => (list.includes(name) ? JSON.parse(await readText(await model.files.open(name))) : undefined);
+    const tokenizerJson = await readJson('tokenizer.json');
+    if (!tokenizerJson) throw Object.assign(new Error('export: GGUF needs the model\'s tokenizer.json'), { name: 'ConfigError' });
+    const sink = new MemorySink();
+    await exportGguf(sink, model.weights, { tokenizerJson, tokenizerConfig: await readJson('tokenizer_config.json') }, quant);
+    return sink.bytes();
   }
 
   stats(): EngineStats {

@@ -84,4 +84,5 @@ export interface EngineApi {
   reset(): void;
   analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText>;
   stats(): EngineStats;
+  exportGguf(quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<Uint8Array>;
 }

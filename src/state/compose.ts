@@ -1,0 +1,122 @@
+/**
+ * Compose: the form, the YAML text (in sync both ways), live compatibility checks, the
+ * routing preview and the build with progress and cancel. Heavy work runs in the worker.
+ */
+import { create } from 'zustand';
+import { parseMergeYaml } from '../core/formats/mergekit-yaml.ts';
+import { configToForm, formToYaml, locateIssues, type ComposeForm, type ExpertForm, type LocatedIssue } from './compose-yaml.ts';
+import { engineCallback, mergeClient } from './engine-client.ts';
+import type { AnalyzedText } from './engine/engine-types.ts';
+import { engineLoad } from './engine.ts';
+import { libraryRefresh, useLibrary } from './library.ts';
+import { libraryRefs } from './library-refs.ts';
+import type { MergeBuildProgress, MergeCheck, ModelSources } from './merge/merge-types.ts';
+import { uiGo } from './ui.ts';
+
+export interface ComposeState {
+  form: ComposeForm;
+  yaml: string;
+  /** Issues of the YAML text (parse/schema) and of the live plan check, with lines. */
+  issues: LocatedIssue[];
+  check?: MergeCheck;
+  checking: boolean;
+  layout: 'classic' | 'fused';
+  title: string;
+  preview?: AnalyzedText;
+  previewError?: string;
+  previewBusy: boolean;
+  build?: { status: 'running' | 'done' | 'failed' | 'cancelled'; progress?: MergeBuildProgress; error?: string; warnings?: string[]; id?: string };
+}
+
+const DOMAIN_PROMPTS: Record<string, string> = {
+  stories: 'Once upon a time\nThe little girl', code: 'def main():\nfor i in range(', math: 'What is 12 + 7?\nSolve for x:', chat: 'User: Hello!\nAssistant:',
+};
+
+export const emptyExpert = (model = ''): ExpertForm => ({ model, positive: '', negative: '', noiseScale: '', residualScale: '' });
+const initialForm: ComposeForm = { base: '', experts: [], gateMode: 'hidden', expertsPerToken: 2, architecture: 'Mixtral', dtype: 'float32' };
+const initialCompose: ComposeState = { form: initialForm, yaml: formToYaml(initialForm), issues: [], checking: false, layout: 'classic', title: 'My MoE', previewBusy: false };
+export const useCompose = create<ComposeState>()(() => ({ ...initialCompose }));
+
+export function composeReset(): void { useCompose.setState({ ...initialCompose }, true); }
+
+export function composeSources(): ModelSources {
+  const { zoo, stored } = useLibrary.getState();
+  return Object.fromEntries(libraryRefs(zoo, stored).map((r) => [r.name, r.ref]));
+}
+
+/** A starting point from the zoo: its base and every expert, prompts by domain. */
+export function composeFromZoo(): void {
+  const refs = libraryRefs(useLibrary.getState().zoo, []);
+  const base = refs.find((r) => r.role === 'base');
+  const experts = refs.filter((r) => r.role === 'expert').map((r) => ({ ...emptyExpert(r.name), positive: DOMAIN_PROMPTS[r.domain ?? ''] ?? '' }));
+  composeSetForm({ ...useCompose.getState().form, base: base?.name ?? '', experts });
+}
+
+export function composeSetForm(form: ComposeForm): void {
+  const yaml = formToYaml(form);
+  useCompose.setState({ form, yaml, preview: undefined });
+  scheduleCheck();
+}
+
+export function composeSetYaml(yaml: string): void {
+  const parsed = parseMergeYaml(yaml);
+  if (parsed.ok) useCompose.setState({ yaml, form: configToForm(parsed.config), issues: [], preview: undefined });
+  else useCompose.setState({ yaml, issues: locateIssues(yaml, parsed.issues), check: undefined });
+  if (parsed.ok) scheduleCheck();
+}
+
+export function composeSet(patch: Partial<Pick<ComposeState, 'layout' | 'title'>>): void { useCompose.setState(patch); }
+
+let checkTimer: ReturnType<typeof setTimeout> | undefined;
+let checkSeq = 0;
+function scheduleCheck() {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(() => void composeCheck(), 250);
+}
+
+export async function composeCheck(): Promise<void> {
+  const { yaml, form } = useCompose.getState();
+  if (!form.base || form.experts.length === 0) { useCompose.setState({ check: undefined, issues: [] }); return; }
+  const seq = ++checkSeq;
+  useCompose.setState({ checking: true });
+  try {
+    const check = await mergeClient().check(yaml, composeSources());
+    if (seq === checkSeq) useCompose.setState({ check, issues: locateIssues(yaml, check.issues) });
+  } catch (e) {
+    if (seq === checkSeq) useCompose.setState({ check: { ok: false, issues: [{ field: '', message: (e as Error).message, severity: 'error' }], warnings: [] } });
+  } finally {
+    if (seq === checkSeq) useCompose.setState({ checking: false });
+  }
+}
+
+export async function composePreview(text: string): Promise<void> {
+  useCompose.setState({ previewBusy: true, previewError: undefined });
+  try {
+    const preview = await mergeClient().preview(useCompose.getState().yaml, composeSources(), text);
+    useCompose.setState({ preview });
+  } catch (e) {
+    useCompose.setState({ previewError: `${(e as Error).name}: ${(e as Error).message}`, preview: undefined });
+  } finally {
+    useCompose.setState({ previewBusy: false });
+  }
+}
+
+export async function composeBuild(): Promise<void> {
+  const { yaml, form, layout, title } = useCompose.getState();
+  const id = `merge:${title.replace(/\s+/g, '-')}:${Date.now().toString(36)}`;
+  const notes = { experts: form.experts.map((e) => ({ donor: e.model, positive: e.positive.split('\n').filter(Boolean), negative: e.negative.split('\n').filter(Boolean) })), base: form.base, yaml };
+  useCompose.setState({ build: { status: 'running' } });
+  const onProgress = engineCallback((progress: MergeBuildProgress) => useCompose.setState((s) => ({ build: { ...s.build!, progress } })));
+  try {
+    const result = await mergeClient().build({ yaml, sources: composeSources(), layout, outputId: id, title, notes }, onProgress);
+    useCompose.setState({ build: { status: 'done', warnings: result.warnings, id } });
+    await libraryRefresh();
+    uiGo('chat');
+    await engineLoad({ kind: 'store', id });
+  } catch (e) {
+    const err = e as Error;
+    useCompose.setState({ build: { status: err.name === 'CancelledError' ? 'cancelled' : 'failed', error: `${err.name}: ${err.message}` } });
+  }
+}
+
+export function composeCancel(): void { void mergeClient().cancel(); }
