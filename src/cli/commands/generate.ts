@@ -113,6 +113,9 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
   const maxContext = Math.min(model.spec.contextLength, prompt.length + options.maxTokens!);
   if (prompt.length > maxContext) throw new ConfigError(`generate: the prompt has ${prompt.length} tokens, the model's context is ${model.spec.contextLength}`);
 
+  // Stop at the tokenizer's EOS and the model's (config/generation_config) EOS ids.
+  const stopIds = [...new Set([...(model.tokenizer?.eosTokenIds ?? []), ...(model.spec.eosTokenIds ?? [])])];
+  if (stopIds.length > 0) options.stopIds = stopIds;
   const backend = await selectBackend(backendName);
   const session = await backend.createSession(model.weights, { maxContext });
   const started = performance.now();

@@ -153,7 +153,8 @@ describe('exportHfFolder → loadHfModel', () => {
       'tokenizer_config.json': new TextEncoder().encode(JSON.stringify(tokenizerConfig)),
       'unrelated.txt': new Uint8Array([1]),
     });
-    const { fileSet, written } = await exportHfToMemory(randomModelWeights(tinyDenseSpec(), 1), { sidecarFiles: sidecar });
+    const vocab = Object.keys(tokenizerJson.model.vocab).length;
+    const { fileSet, written } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ vocab }), 1), { sidecarFiles: sidecar });
     expect(written).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
     const loaded = await loadHfModel(fileSet);
     expect(loaded.tokenizer?.decode(loaded.tokenizer.encode('hello world'))).toBe('hello world');
@@ -198,5 +199,25 @@ describe('loadHfModel: checks', () => {
   it('rejects a folder without config.json and invalid JSON', async () => {
     await expect(loadHfModel(memoryFileSet({}, 'empty'))).rejects.toThrow('empty: no config.json (not an HF model folder)');
     await expect(loadHfModel(memoryFileSet({ 'config.json': new TextEncoder().encode('{oops') }))).rejects.toThrow(/^config\.json: invalid JSON/);
+  });
+});
+
+describe('loadHfModel: sidecar files', () => {
+  it('adds generation_config.json eos ids to the spec', async () => {
+    const { files } = await exportHfToMemory(randomModelWeights(tinyDenseSpec(), 1));
+    const loaded = await loadHfModel(memoryFileSet({
+      ...files, 'generation_config.json': new TextEncoder().encode(JSON.stringify({ eos_token_id: [7, 2] })),
+    }));
+    expect(loaded.spec.eosTokenIds).toEqual([2, 7]);
+  });
+
+  it('rejects a tokenizer with more tokens than the embedding has rows', async () => {
+    const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer();
+    const sidecar = memoryFileSet({
+      'tokenizer.json': new TextEncoder().encode(JSON.stringify(tokenizerJson)),
+      'tokenizer_config.json': new TextEncoder().encode(JSON.stringify(tokenizerConfig)),
+    });
+    const { fileSet } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ vocab: 101 }), 1), { sidecarFiles: sidecar });
+    await expect(loadHfModel(fileSet)).rejects.toThrow(/^tokenizer\.json: \d+ tokens, but config\.json vocab_size is 101$/);
   });
 });

@@ -80,16 +80,38 @@ export async function loadHfModel(files: FileSet, options: LoadHfOptions = {}): 
   const spec = parseHfConfig(config, 'config.json');
   const tensors: HfTensorSource = await openSafetensorsFolder(files);
   const { weights, extraTensors, mixtralLayout } = await loadHfWeights(spec, tensors, report);
+  const list = await files.list();
+  if (list.includes('generation_config.json')) await addGenerationEos(files, spec);
   let tokenizer: Tokenizer | undefined;
-  if (!options.skipTokenizer && (await files.list()).includes('tokenizer.json')) {
+  if (!options.skipTokenizer && list.includes('tokenizer.json')) {
     report({ phase: 'tokenizer', file: 'tokenizer.json', bytesDone: 0, bytesTotal: 0 });
     tokenizer = await loadHfTokenizer(files);
+    if (tokenizer.vocabSize > spec.vocab) {
+      throw new ConfigError(`tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${spec.vocab}`);
+    }
   }
   report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
   const loaded: LoadedModel = { spec, weights, config, files, extraTensors };
   if (tokenizer) loaded.tokenizer = tokenizer;
   if (mixtralLayout) loaded.mixtralLayout = mixtralLayout;
   return loaded;
+}
+
+/**
+ * generation_config.json's eos_token_id (one id or a list) joins spec.eosTokenIds: chat
+ * models list their end-of-turn token there (Qwen2: [151645, 151643]), not in config.json.
+ */
+async function addGenerationEos(files: FileSet, spec: ModelSpec): Promise<void> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readText(await files.open('generation_config.json')));
+  } catch (error) {
+    throw new FormatError(`generation_config.json: invalid JSON: ${(error as Error).message}`);
+  }
+  const eos = (json as { eos_token_id?: unknown } | null)?.eos_token_id;
+  const ids = (Array.isArray(eos) ? eos : [eos]).filter((id): id is number => Number.isInteger(id) && (id as number) >= 0);
+  if (ids.length === 0) return;
+  spec.eosTokenIds = [...new Set([...(spec.eosTokenIds ?? []), ...ids])];
 }
 
 /** Checks every expected tensor, reads them one by one, and assembles ModelWeights. */
