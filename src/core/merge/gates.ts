@@ -18,6 +18,7 @@ import { dequantize } from '../quant/convert.ts';
 import type { RawTensor } from '../tensor.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
 import { fillNormal, mulberry32 } from '../model/random.ts';
+import { createYielder } from './cooperative.ts';
 import { meanBf16, normalizeRow, roundBf16Array, subtractBf16 } from './bf16.ts';
 
 /** One gate row's prompts (an expert or the shared expert). */
@@ -61,7 +62,9 @@ function throwIfAborted(signal?: AbortSignal): void {
 async function hiddenBatch(ctx: GateContext, ids: number[][], average: boolean): Promise<Float32Array[]> {
   const base = ctx.base!;
   const perPrompt: Float32Array[][] = []; // [prompts][layers][hidden]
+  const yieldTurn = createYielder();
   for (const tokenIds of ids) {
+    await yieldTurn();
     throwIfAborted(ctx.signal);
     if (tokenIds.length === 0) throw new ConfigError('merge: a prompt tokenized to no tokens (the base tokenizer has no BOS); hidden gates need at least one token');
     if (!average) {

@@ -14,6 +14,7 @@ import type { MergePlan } from './plan.ts';
 import type { SourceTensor } from './plan-tensors.ts';
 import type { MergeInputs, OpenedModel } from './sources.ts';
 import { produceTensor } from './tensor-ops.ts';
+import { createYielder } from './cooperative.ts';
 import { mergedTokenizerFiles } from './tokenizer-files.ts';
 import type { MergeWriter } from './writer.ts';
 import { degenerateGateWarnings } from './warnings.ts';
@@ -84,6 +85,7 @@ export async function runMerge(plan: MergePlan, inputs: MergeInputs, writer: Mer
   const warnings: string[] = [];
   plan.warnings.forEach(warn);
   const base = inputs.models.get(plan.modelKeys[0]!)!;
+  await new Promise<void>((resolve) => setTimeout(resolve, 0)); // let a cancel sent right after the start land
   checkAborted(options.signal);
   const gates = await computePlanGates(plan, base, options);
   degenerateGateWarnings(gates, plan.gateOwners.length, plan.hidden).forEach(warn);
@@ -91,7 +93,9 @@ export async function runMerge(plan: MergePlan, inputs: MergeInputs, writer: Mer
   const byName = new Map(plan.tensors.map((t) => [t.name, t]));
   const read = (s: SourceTensor): Promise<RawTensor> => inputs.models.get(s.modelKey)!.tensors.readTensor(s.name);
   let bytesDone = 0;
+  const yieldTurn = createYielder();
   await writer.writeTensors(plan.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), async (name) => {
+    await yieldTurn();
     checkAborted(options.signal);
     const planned = byName.get(name)!;
     const tensor = await produceTensor(planned, read, gates, plan.hidden, plan.seed);
