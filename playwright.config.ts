@@ -4,6 +4,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.config.ts';
 /** e2e runs the built app (`vite build` then `vite preview`) in Debian's Chromium. */
 export default defineConfig({
   testDir: 'e2e',
+  globalSetup: './e2e/global-setup.ts',
   timeout: 300_000,
   expect: { timeout: 60_000 },
   workers: 1,

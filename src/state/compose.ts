@@ -44,6 +44,16 @@ export function composeSources(): ModelSources {
   return Object.fromEntries(libraryRefs(zoo, stored).map((r) => [r.name, r.ref]));
 }
 
+/** Loads one of the zoo's example configs (public/zoo/<path>, area C) into the editor. */
+export async function composeLoadExample(path: string): Promise<void> {
+  const url = new URL(`${import.meta.env.BASE_URL}zoo/${path}`, location.href).href;
+  const res = await fetch(url);
+  if (!res.ok) { useCompose.setState({ issues: [{ field: '', message: `zoo: ${url} answered HTTP ${res.status}`, severity: 'error' }] }); return; }
+  composeSetYaml(await res.text());
+  const name = path.replace(/\.ya?ml$/, '').replace(/^moe-/, '');
+  useCompose.setState({ title: `Zoo MoE (${name})` });
+}
+
 /** A starting point from the zoo: its base and every expert, prompts by domain. */
 export function composeFromZoo(): void {
   const refs = libraryRefs(useLibrary.getState().zoo, []);

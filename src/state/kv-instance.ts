@@ -22,3 +22,9 @@ export function appKv(): KvStore {
 export function appKvReset(): void {
   cached = undefined;
 }
+
+/** `?chunkBytes=<n>` (e2e: small chunks so a download can be resumed mid-file); else the default. */
+export function urlChunkBytes(): number | undefined {
+  const raw = typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('chunkBytes');
+  return raw && /^\d+$/.test(raw) && Number(raw) >= 1024 ? Number(raw) : undefined;
+}

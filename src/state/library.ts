@@ -11,7 +11,7 @@ import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import type { ModelManifest, PendingModel } from '../core/store/manifest.ts';
 import { modelStoreDelete, modelStoreList, modelStoreListPending } from '../core/store/model-store.ts';
 import { modelStoreEstimate, modelStoreRequestPersist, modelStoreVerify, type StorageEstimate } from '../core/store/store-file-set.ts';
-import { appKv } from './kv-instance.ts';
+import { appKv, urlChunkBytes } from './kv-instance.ts';
 import { useSettings } from './settings.ts';
 import { fetchZooIndex, type ZooIndex } from './zoo.ts';
 
@@ -124,7 +124,7 @@ export async function hubDownload(listing: HubListing, chunkBytes?: number): Pro
   const id = hubModelId(listing.ref);
   const total = listing.files.reduce((s, f) => s + f.size, 0);
   await runTransfer(id, listing.ref.repo, total, (signal, onProgress) =>
-    hubDownloadToStore(fetch, appKv(), listing.ref, { id, title: listing.ref.repo, files: listing.files, signal, onProgress, chunkBytes }));
+    hubDownloadToStore(fetch, appKv(), listing.ref, { id, title: listing.ref.repo, files: listing.files, signal, onProgress, chunkBytes: chunkBytes ?? urlChunkBytes() }));
 }
 
 export function transferPause(id: string): void {
@@ -164,7 +164,7 @@ export async function libraryImportFolder(folderName: string, files: FileSet, to
   const list = await files.list();
   if (!list.includes('config.json')) { say('error', `'${folderName}' has no config.json: pick an HF model folder (config.json, *.safetensors, tokenizer.json).`); return; }
   await runTransfer(id, folderName, totalBytes, (signal, onProgress) => modelStoreImportFileSet(appKv(), {
-    id, title: folderName, source: { kind: 'local', folderName }, files, signal, onProgress, importQuant: useSettings.getState().importQuant,
+    id, title: folderName, source: { kind: 'local', folderName }, files, signal, onProgress, importQuant: useSettings.getState().importQuant, chunkBytes: urlChunkBytes(),
   }));
 }
 

@@ -1,7 +1,9 @@
 import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { chatNew, chatRegenerate, chatSelect, chatSend, chatSetSampling, chatSetSystem, chatStop, useChat, type Sampling } from '../../state/chat.ts';
-import { useEngine } from '../../state/engine.ts';
+import { engineSetBackend, useEngine } from '../../state/engine.ts';
+import { useSettings } from '../../state/settings.ts';
+import type { BackendChoice } from '../../state/engine/engine-types.ts';
 import { uiGo } from '../../state/ui.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';
@@ -22,6 +24,15 @@ function EngineBanner() {
   }
   if (state.kind === 'failed') return <p role="alert">Loading failed ({state.errorName}): {state.message}</p>;
   return <p className="muted" data-testid="engine-ready">{model?.title}: {model?.arch}, {model?.layers} layers{model?.experts ? `, ${model.experts} experts (top-${model.topK})` : ', dense'}{model?.hasChatTemplate ? ', chat template from the tokenizer' : ', no chat template'}</p>;
+}
+
+function BackendPicker() {
+  const choice = useSettings((s) => s.backendChoice);
+  return (
+    <label>Backend <select value={choice} onChange={(e) => void engineSetBackend(e.target.value as BackendChoice)}>
+      <option value="auto">automatic (fastest for this device)</option><option value="webgpu">WebGPU</option><option value="wasm">WASM SIMD</option><option value="cpu">CPU reference</option>
+    </select></label>
+  );
 }
 
 function SamplingControls() {
@@ -80,6 +91,7 @@ export function ChatPage() {
         </form>
       </section>
       <aside className="card chat-side" aria-label="Generation and routing controls">
+        <BackendPicker />
         <SamplingControls />
         {experts > 0 && (
           <>

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { GATE_MODES, OUTPUT_DTYPES } from '../../core/formats/mergekit-yaml.ts';
 import {
-  composeBuild, composeCancel, composeCheck, composeFromZoo, composePreview, composeSet, composeSetForm, composeSetYaml, emptyExpert, useCompose,
+  composeBuild, composeCancel, composeCheck, composeFromZoo, composeLoadExample, composePreview, composeSet, composeSetForm, composeSetYaml, emptyExpert, useCompose,
 } from '../../state/compose.ts';
 import type { ComposeForm, ExpertForm } from '../../state/compose-yaml.ts';
 import { useLibrary } from '../../state/library.ts';
@@ -41,12 +41,19 @@ function ExpertEditor({ index, expert, refs, form }: { index: number; expert: Ex
 
 function FormPane({ refs }: { refs: LibraryRef[] }) {
   const { form, layout, title } = useCompose(useShallow((s) => ({ form: s.form, layout: s.layout, title: s.title })));
+  const examples = useLibrary((s) => s.zoo?.mergeConfigs ?? []);
   const set = (patch: Partial<ComposeForm>) => composeSetForm({ ...form, ...patch });
   return (
     <section className="card" aria-labelledby="compose-form-h">
       <h2 id="compose-form-h">Model</h2>
       <div className="row wrap">
         <button type="button" onClick={composeFromZoo}>Start from the demo zoo</button>
+        {examples.length > 0 && (
+          <label>Example <select value="" onChange={(e) => { if (e.target.value) void composeLoadExample(e.target.value); }}>
+            <option value="">load a zoo example…</option>
+            {examples.map((x) => <option key={x.path} value={x.path}>{x.name} ({x.path})</option>)}
+          </select></label>
+        )}
         <label>Name <input value={title} onChange={(e) => composeSet({ title: e.target.value })} /></label>
       </div>
       <ModelSelect label="Base model" value={form.base} refs={refs} onChange={(base) => set({ base })} />

@@ -1,0 +1,60 @@
+/**
+ * A local static "hub" in HF layout for the e2e tests, on 127.0.0.1 (no network needed):
+ *   /<org>/<name>/resolve/<rev>/<file>      the zoo base model's files (public/zoo/base)
+ *   /api/models/<org>/<name>/tree/<rev>     the file list with sizes and LFS sha256
+ *   /__requests                             the Range headers it has seen (for assertions)
+ * Range requests are honoured (206 + Content-Range); *.safetensors are sent slowly, in small
+ * pieces, so a test can pause or reload mid-file. CORS is open (the page is cross-origin isolated).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+
+export const HUB_PORT = 4181;
+export const HUB_REPO = 'org/zoo-base';
+const MODEL_DIR = join(import.meta.dirname, '..', 'public', 'zoo', 'base');
+const PIECE = 64 * 1024;
+const PIECE_DELAY_MS = 25;
+
+interface Logged { path: string; range: string | null }
+
+export function startHubServer(): Promise<Server> {
+  const files = readdirSync(MODEL_DIR).filter((f) => statSync(join(MODEL_DIR, f)).isFile());
+  const bytes = new Map(files.map((f) => [f, readFileSync(join(MODEL_DIR, f))]));
+  const tree = files.map((f) => {
+    const data = bytes.get(f)!;
+    const entry: Record<string, unknown> = { type: 'file', path: f, size: data.byteLength, oid: createHash('sha1').update(data).digest('hex') };
+    if (f.endsWith('.safetensors')) entry.lfs = { oid: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
+    return entry;
+  });
+  const log: Logged[] = [];
+  const server = createServer(async (req, res) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'Range');
+    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
+    res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+    if (req.method === 'OPTIONS') { res.writeHead(204).end(); return; }
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    log.push({ path, range: req.headers.range ?? null });
+    if (path === '/__requests') { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log)); return; }
+    if (path === `/api/models/${HUB_REPO}/tree/main`) { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(tree)); return; }
+    const prefix = `/${HUB_REPO}/resolve/main/`;
+    const data = path.startsWith(prefix) ? bytes.get(path.slice(prefix.length)) : undefined;
+    if (!data) { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found'); return; }
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const start = m ? Number(m[1]) : 0;
+    const end = m && m[2] ? Number(m[2]) + 1 : data.byteLength;
+    const headers: Record<string, string> = { 'content-type': path.endsWith('.json') ? 'application/json' : 'application/octet-stream', 'accept-ranges': 'bytes', 'content-length': String(end - start) };
+    if (m) headers['content-range'] = `bytes ${start}-${end - 1}/${data.byteLength}`;
+    res.writeHead(m ? 206 : 200, headers);
+    const slow = path.endsWith('.safetensors');
+    for (let at = start; at < end; at += PIECE) {
+      if (res.destroyed) return;
+      res.write(data.subarray(at, Math.min(end, at + PIECE)));
+      if (slow) await new Promise((r) => setTimeout(r, PIECE_DELAY_MS));
+    }
+    res.end();
+  });
+  return new Promise((resolve) => server.listen(HUB_PORT, '127.0.0.1', () => resolve(server)));
+}

@@ -1,0 +1,81 @@
+/**
+ * The whole studio in real Chromium with real IndexedDB and the real worker: zoo ready →
+ * compose a 4-expert MoE from the zoo → preview routing → build → streamed chat answer →
+ * heatmap → export YAML and GGUF, checked with our own parsers.
+ */
+import { readFileSync } from 'node:fs';
+import { expect, test } from '@playwright/test';
+import { parseMergeYaml } from '../src/core/formats/mergekit-yaml.ts';
+import { loadGgufModel } from '../src/core/model/gguf-model.ts';
+import { bytesSource } from '../src/core/io/byte-source.ts';
+import { clearOrigin, openPage, screenshot } from './helpers.ts';
+
+test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page }) => {
+  test.setTimeout(600_000);
+  page.on('console', (m) => { if (m.type() === 'error') console.log('page error:', m.text()); });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await clearOrigin(page);
+
+  // Library: the zoo is listed with no network.
+  await expect(page.getByTestId('zoo-list').getByRole('listitem')).toHaveCount(5);
+  await screenshot(page, '1-library');
+
+  // Compose: the zoo example with hidden gates, four experts; compatibility checked live.
+  await openPage(page, 'Compose');
+  await page.getByLabel('Example').selectOption('moe-hidden.yml');
+  await expect(page.getByTestId('compose-ok')).toContainText('Mixtral', { timeout: 120_000 });
+  await expect(page.locator('[data-testid^="expert-"]')).toHaveCount(4);
+  const yamlText = await page.getByTestId('yaml-editor').inputValue();
+
+  // Routing preview before merging.
+  await page.getByLabel('Test text').fill('Once upon a time there was a cat. def main(): return 12 + 7');
+  await page.getByRole('button', { name: 'Preview routing' }).click();
+  await expect(page.getByTestId('preview-tokens')).toContainText('tokens', { timeout: 180_000 });
+  await expect(page.getByTestId('heatmap')).toBeVisible();
+  await screenshot(page, '2-compose');
+
+  // A YAML error points at its line, then the form comes back when fixed.
+  await page.getByTestId('yaml-editor').fill(yamlText.replace('experts_per_token: 2', 'experts_per_token: two'));
+  await expect(page.getByTestId('compose-check')).toContainText(/line \d+: experts_per_token/);
+  await page.getByTestId('yaml-editor').fill(yamlText);
+  await expect(page.getByTestId('compose-ok')).toBeVisible({ timeout: 120_000 });
+
+  // Build in the worker; the result opens in Chat.
+  await page.getByRole('button', { name: 'Build MoE' }).click();
+  await expect(page.getByTestId('engine-ready')).toContainText('4 experts', { timeout: 300_000 });
+  await expect(page.getByTestId('backend')).toContainText('Backend:');
+
+  // Chat: a streamed answer with coloured tokens.
+  await page.getByLabel('Max tokens').fill('24');
+  await page.getByRole('textbox', { name: 'Message' }).fill('Tell me a story about a cat.');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const answer = page.getByTestId('msg-assistant').last();
+  await expect(answer.locator('.tok').first()).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled({ timeout: 120_000 });
+  expect((await answer.getByTestId('assistant-tokens').textContent())!.length).toBeGreaterThan(0);
+  await expect(answer).toContainText(/tok\/s/);
+  await screenshot(page, '3-chat');
+
+  // Routing: heatmap of the conversation's last answer, with load bars and stickiness.
+  await openPage(page, 'Routing');
+  await page.getByRole('button', { name: 'Use the last answer' }).first().click();
+  await expect(page.getByTestId('heatmap').first()).toBeVisible();
+  await expect(page.getByTestId('routing-stats').first()).toContainText('Stickiness');
+  await screenshot(page, '4-routing');
+
+  // Export: YAML parses back to the same config; the GGUF loads in our reader.
+  await openPage(page, 'Export');
+  const [yamlDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'mergekit YAML' }).click()]);
+  const exported = readFileSync((await yamlDownload.path())!, 'utf8');
+  const a = parseMergeYaml(exported);
+  const b = parseMergeYaml(yamlText);
+  expect(a.ok && b.ok).toBe(true);
+  if (a.ok && b.ok) expect({ ...a.config, sourceText: '' }).toEqual({ ...b.config, sourceText: '' });
+
+  const [ggufDownload] = await Promise.all([page.waitForEvent('download', { timeout: 180_000 }), page.getByRole('button', { name: 'GGUF q8_0' }).click()]);
+  const gguf = new Uint8Array(readFileSync((await ggufDownload.path())!));
+  const loaded = await loadGgufModel(bytesSource(gguf, 'exported.gguf'));
+  expect(loaded.weights.spec.moe?.experts).toBe(4);
+  expect(loaded.weights.spec.moe?.topK).toBe(2);
+  await screenshot(page, '5-export');
+});
