@@ -22,6 +22,28 @@ function buildCheckpoint(h: Header, floats = bodyFloats(h)): Uint8Array {
   return bytes;
 }
 
+/** Rewrites a legacy file as export.py's version1_export would have written it. */
+function legacyToV1(legacy: Uint8Array, h: Header): Uint8Array {
+  const v = Math.abs(h.vocab_size), L = h.n_layers, kv = (h.dim * h.n_kv_heads) / h.n_heads, hs = h.dim / h.n_heads;
+  const sizes = [v * h.dim, L * h.dim, L * h.dim * h.dim, L * kv * h.dim, L * kv * h.dim, L * h.dim * h.dim, L * h.dim,
+    L * h.hidden_dim * h.dim, L * h.dim * h.hidden_dim, L * h.hidden_dim * h.dim, h.dim, h.seq_len * hs / 2, h.seq_len * hs / 2];
+  if (h.vocab_size < 0) sizes.push(v * h.dim);
+  const sections: Uint8Array[] = [];
+  let at = 28;
+  for (const n of sizes) { sections.push(legacy.subarray(at, at + n * 4)); at += n * 4; }
+  const [emb, att, wq, wk, wv, wo, ffn, w1, w2, w3, fin, , , wcls] = sections;
+  const body = [att, ffn, fin, emb, wq, wk, wv, wo, w1, w2, w3, ...(wcls ? [wcls] : [])];
+  const out = new Uint8Array(256 + body.reduce((a, b) => a + b.length, 0));
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 0x616b3432, true);
+  view.setInt32(4, 1, true);
+  [h.dim, h.hidden_dim, h.n_layers, h.n_heads, h.n_kv_heads, v, h.seq_len].forEach((x, i) => view.setInt32(8 + i * 4, x, true));
+  out[36] = h.vocab_size > 0 ? 1 : 0;
+  let o = 256;
+  for (const b of body) { out.set(b, o); o += b.length; }
+  return out;
+}
+
 const firstValue = (t: { data: Uint8Array }) => new DataView(t.data.buffer, t.data.byteOffset).getFloat32(0, true);
 
 describe('llama2c checkpoint', () => {
@@ -55,10 +77,28 @@ describe('llama2c checkpoint', () => {
     expect(w.spec).toMatchObject({ hidden: 64, intermediate: 172, layers: 5, heads: 8, kvHeads: 4, vocab: 512, contextLength: 512, tieEmbeddings: true });
   });
 
+  it('version 1 (ak42 header, norms first, no RoPE tables) gives the same weights as legacy', async () => {
+    for (const h of [small, { ...small, vocab_size: -10 }]) {
+      const legacy = await loadLlama2cCheckpoint(bytesSource(buildCheckpoint(h)));
+      const v1 = await loadLlama2cCheckpoint(bytesSource(legacyToV1(buildCheckpoint(h), h)));
+      expect(v1.spec).toEqual(legacy.spec);
+      const roles = (w: typeof legacy) => [w.embed, w.finalNorm, w.lmHead, ...w.layers.flatMap((l) => [l.attnNorm, l.ffnNorm, l.wq, l.wk, l.wv, l.wo, l.mlp!.gate, l.mlp!.up, l.mlp!.down])];
+      const [a, b] = [roles(legacy), roles(v1)];
+      a.forEach((t, i) => expect(b[i]?.data, t?.name).toEqual(t?.data));
+    }
+  });
+
+  it('version 1 rejects a shared_classifier flag other than 0/1 and a short header', async () => {
+    const v1 = legacyToV1(buildCheckpoint(small), small);
+    v1[36] = 7;
+    await expect(loadLlama2cCheckpoint(bytesSource(v1))).rejects.toThrow(/shared_classifier = 7/);
+    await expect(loadLlama2cCheckpoint(bytesSource(v1.subarray(0, 100)))).rejects.toThrow(/less than the 256-byte version-1 header/);
+  });
+
   const header = (patch: Partial<Header>) => buildCheckpoint({ ...small, ...patch }, bodyFloats(small));
   const corruptions: [string, () => Uint8Array, RegExp][] = [
     ['rejects a file shorter than the header', () => new Uint8Array(20), /less than the 28-byte header/],
-    ['rejects the ak42 export versions', () => { const b = buildCheckpoint(small); new DataView(b.buffer).setUint32(0, 0x616b3432, true); return b; }, /magic "ak42"/],
+    ['rejects ak42 versions other than 1 (version 2 is int8 groups)', () => { const b = buildCheckpoint(small); new DataView(b.buffer).setUint32(0, 0x616b3432, true); return b; }, /magic "ak42"/],
     ['rejects a zero field, naming it', () => header({ n_layers: 0 }), /header field n_layers = 0 is outside/],
     ['rejects a negative dim', () => header({ dim: -8 }), /header field dim = -8/],
     ['rejects a field past its cap', () => header({ seq_len: 1 << 30 }), /seq_len = 1073741824 is outside \[1, 1048576\]/],

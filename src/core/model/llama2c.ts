@@ -22,8 +22,16 @@
  *     freq_cis_imag         [seq_len, head_size/2]       legacy RoPE tables, unused
  *     wcls                  [vocab, dim]                 only when vocab_size < 0
  *
+ * Version 1 (export.py `version1_export`, f32 with a header) is read too:
+ *
+ *   header  256 bytes: uint32 magic 0x616b3432 ("ak42"), int32 version = 1, the same 7 int32
+ *           fields (vocab_size positive), uint8 shared_classifier, zero padding
+ *   then float32 tensors: rms_att_weight [layers, dim], rms_ffn_weight [layers, dim],
+ *           rms_final_weight [dim], token_embedding_table, wq, wk, wv, wo, w1, w2, w3
+ *           (shapes as above; no RoPE tables), then wcls only when shared_classifier is 0.
+ *
+ * Version 2 (llama2.c's own int8 groups, runq.c) is refused with a FormatError.
  * RoPE pairs adjacent dims (2i, 2i+1): ropeStyle 'interleaved', theta 10000; RMSNorm eps 1e-5.
- * The newer "ak42" export versions (1, 2) are recognised and refused with a FormatError.
  */
 import { FormatError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
@@ -33,9 +41,12 @@ import type { LayerWeights, ModelWeights } from './weights.ts';
 
 const HEADER_FIELDS = ['dim', 'hidden_dim', 'n_layers', 'n_heads', 'n_kv_heads', 'vocab_size', 'seq_len'] as const;
 type HeaderField = (typeof HEADER_FIELDS)[number];
-const HEADER_BYTES = HEADER_FIELDS.length * 4;
+const LEGACY_HEADER_BYTES = HEADER_FIELDS.length * 4;
 /** "ak42" as a little-endian uint32: the magic of llama2.c's export versions 1 and 2. */
 const AK42_MAGIC = 0x616b3432;
+const V1_HEADER_BYTES = 256;
+const V1_FIELDS_OFFSET = 8;
+const V1_SHARED_CLASSIFIER_OFFSET = V1_FIELDS_OFFSET + HEADER_FIELDS.length * 4;
 
 /**
  * Caps on header fields, each with its reason: values past them are corrupt files, and
@@ -53,14 +64,36 @@ const HEADER_LIMITS: Record<HeaderField, number> = {
 
 export type Llama2cHeader = Record<HeaderField, number>;
 
-function readHeader(bytes: Uint8Array, name: string): Llama2cHeader {
+interface ParsedHeader {
+  header: Llama2cHeader; // vocab_size < 0 ⇔ untied classifier, in every version
+  version: 0 | 1;
+  headerBytes: number;
+}
+
+function readHeader(bytes: Uint8Array, name: string): ParsedHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) === AK42_MAGIC) {
-    throw new FormatError(`llama2c: ${name} starts with magic "ak42" (export version ${view.getInt32(4, true)}); only the legacy version-0 format is supported`);
+  if (view.getUint32(0, true) !== AK42_MAGIC) {
+    return { header: readFields(view, 0, name), version: 0, headerBytes: LEGACY_HEADER_BYTES };
   }
+  const version = view.getInt32(4, true);
+  if (version !== 1) {
+    throw new FormatError(`llama2c: ${name} has magic "ak42" with version ${version}; only the legacy format and version 1 (f32) are supported`);
+  }
+  if (bytes.byteLength < V1_HEADER_BYTES) {
+    throw new FormatError(`llama2c: ${name} has ${bytes.byteLength} bytes, less than the ${V1_HEADER_BYTES}-byte version-1 header`);
+  }
+  const header = readFields(view, V1_FIELDS_OFFSET, name);
+  if (header.vocab_size < 0) throw new FormatError(`llama2c: ${name} version-1 header field vocab_size = ${header.vocab_size} must be positive`);
+  const shared = view.getUint8(V1_SHARED_CLASSIFIER_OFFSET);
+  if (shared > 1) throw new FormatError(`llama2c: ${name} version-1 header field shared_classifier = ${shared} must be 0 or 1`);
+  if (!shared) header.vocab_size = -header.vocab_size;
+  return { header, version: 1, headerBytes: V1_HEADER_BYTES };
+}
+
+function readFields(view: DataView, offset: number, name: string): Llama2cHeader {
   const header = {} as Llama2cHeader;
   HEADER_FIELDS.forEach((field, i) => {
-    const value = view.getInt32(i * 4, true);
+    const value = view.getInt32(offset + i * 4, true);
     const magnitude = field === 'vocab_size' ? Math.abs(value) : value;
     if (magnitude < 1 || magnitude > HEADER_LIMITS[field]) {
       throw new FormatError(`llama2c: ${name} header field ${field} = ${value} is outside [1, ${HEADER_LIMITS[field]}]`);
@@ -75,12 +108,12 @@ function readHeader(bytes: Uint8Array, name: string): Llama2cHeader {
 }
 
 /** The tensors in file order, with their shapes (row-major, [out, in]). */
-function tensorLayout(h: Llama2cHeader): { field: string; shape: number[] }[] {
+function tensorLayout(h: Llama2cHeader, version: 0 | 1): { field: string; shape: number[] }[] {
   const vocab = Math.abs(h.vocab_size);
   const headSize = h.dim / h.n_heads;
   const kvDim = (h.dim * h.n_kv_heads) / h.n_heads;
   const L = h.n_layers;
-  const layout = [
+  let layout = [
     { field: 'token_embedding_table', shape: [vocab, h.dim] },
     { field: 'rms_att_weight', shape: [L, h.dim] },
     { field: 'wq', shape: [L, h.dim, h.dim] },
@@ -95,6 +128,11 @@ function tensorLayout(h: Llama2cHeader): { field: string; shape: number[] }[] {
     { field: 'freq_cis_real', shape: [h.seq_len, headSize / 2] },
     { field: 'freq_cis_imag', shape: [h.seq_len, headSize / 2] },
   ];
+  if (version === 1) {
+    const shapeOf = (field: string) => layout.find((t) => t.field === field)!.shape;
+    const V1_ORDER = ['rms_att_weight', 'rms_ffn_weight', 'rms_final_weight', 'token_embedding_table', 'wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
+    layout = V1_ORDER.map((field) => ({ field, shape: shapeOf(field) }));
+  }
   if (h.vocab_size < 0) layout.push({ field: 'wcls', shape: [vocab, h.dim] });
   return layout;
 }
@@ -128,24 +166,24 @@ function f32Slice(floats: Uint8Array, name: string, shape: number[], atFloat: nu
 
 /** Reads a legacy llama2.c checkpoint. Throws FormatError naming the field on any mismatch. */
 export async function loadLlama2cCheckpoint(src: ByteSource): Promise<ModelWeights> {
-  if (src.size < HEADER_BYTES) {
-    throw new FormatError(`llama2c: ${src.name} has ${src.size} bytes, less than the ${HEADER_BYTES}-byte header`);
+  if (src.size < LEGACY_HEADER_BYTES) {
+    throw new FormatError(`llama2c: ${src.name} has ${src.size} bytes, less than the ${LEGACY_HEADER_BYTES}-byte header`);
   }
-  const header = readHeader(await src.read(0, HEADER_BYTES), src.name);
-  const layout = tensorLayout(header);
+  const { header, version, headerBytes } = readHeader(await src.read(0, Math.min(src.size, V1_HEADER_BYTES)), src.name);
+  const layout = tensorLayout(header, version);
   const offsets = new Map<string, number>(); // field → float index in the body
   let floats = 0;
   for (const t of layout) {
     offsets.set(t.field, floats);
     floats += t.shape.reduce((a, b) => a * b, 1);
   }
-  const expected = HEADER_BYTES + floats * 4; // ≤ 2^53: every factor is capped above
+  const expected = headerBytes + floats * 4; // ≤ 2^53: every factor is capped above
   if (src.size !== expected) {
     const which = src.size < expected ? 'truncated' : 'longer than its header says';
-    throw new FormatError(`llama2c: ${src.name} is ${which}: ${src.size} bytes, header (${HEADER_FIELDS.map((f) => `${f}=${header[f]}`).join(', ')}) needs ${expected}`);
+    throw new FormatError(`llama2c: ${src.name} (version ${version}) is ${which}: ${src.size} bytes, header (${HEADER_FIELDS.map((f) => `${f}=${header[f]}`).join(', ')}) needs ${expected}`);
   }
   // Copy into a fresh, 4-aligned buffer so the tensors' bytes stay valid on their own.
-  const body = (await src.read(HEADER_BYTES, floats * 4)).slice();
+  const body = (await src.read(headerBytes, floats * 4)).slice();
   const spec = llama2cSpec(header);
   const { dim, hidden_dim: hiddenDim, n_layers: nLayers } = header;
   const kvDim = spec.kvHeads * spec.headDim;
