@@ -5,6 +5,7 @@
 import type { ModelSpec } from '../../model/spec.ts';
 import type { GpuContext } from './gpu-context.ts';
 import { routeRecordWords } from './kernels/router.ts';
+import { moeGroupsWords } from './kernels/moe-grouped.ts';
 import { ropeTable } from './kernels/rope.ts';
 import { uploadBuffer } from './dispatch.ts';
 
@@ -28,6 +29,8 @@ export interface Activations {
   h: GPUBuffer;            // [chunk, experts, expertIntermediate] (or [chunk, sharedIntermediate])
   routerLogits: GPUBuffer; // [chunk, experts]
   route: GPUBuffer;        // [chunk, layers, routeRecordWords(experts, experts)] routing records
+  groups: GPUBuffer;       // [experts] counts + [experts, chunk] assignment lists (prefill)
+  yExpert: GPUBuffer;      // [chunk*experts, hidden] weighted expert outputs (prefill)
   logits: GPUBuffer;       // [vocab]
   ropeTable: GPUBuffer;    // [maxContext, headDim/2, 2]
   empty: GPUBuffer;        // 16 bytes bound where a kernel's optional input is absent
@@ -74,6 +77,8 @@ export function createActivations(context: GpuContext, spec: ModelSpec, maxConte
     h: make('h', chunkTokens * Math.max(1, hWidth)),
     routerLogits: make('routerLogits', Math.max(1, chunkTokens * experts)),
     route: make('route', Math.max(1, chunkTokens * layers * routeRecordWords(experts, experts))),
+    groups: make('groups', Math.max(1, moeGroupsWords(experts, chunkTokens))),
+    yExpert: make('yExpert', Math.max(1, chunkTokens * experts * hidden)),
     logits: make('logits', vocab),
     ropeTable: table,
     empty: make('empty', 4),

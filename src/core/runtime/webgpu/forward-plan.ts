@@ -19,6 +19,10 @@ import { embedLaunch, embedSource } from './kernels/embed.ts';
 import type { KernelLaunch } from './kernels/launch.ts';
 import { matmulLaunch, matmulSource } from './kernels/matmul.ts';
 import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
+import {
+  moeCombineLaunch, moeCombineSource, moeDownGroupedLaunch, moeDownGroupedSource, moeGateUpGroupedLaunch, moeGateUpGroupedSource,
+  moeGroupLaunch, moeGroupSource,
+} from './kernels/moe-grouped.ts';
 import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
 import { ropeLaunch, ropeSource } from './kernels/rope.ts';
 import { routeRecordLayout, routeRecordWords, routerLaunch, routerSource, sharedGateLaunch, sharedGateSource } from './kernels/router.ts';
@@ -27,12 +31,14 @@ import type { RoutingPlan } from './routing-plan.ts';
 import type { GpuExpertStack, GpuLayer, GpuMatrix, GpuModel } from './upload.ts';
 
 interface ExpertSites { gateUp: KernelSite; down: KernelSite }
+/** Prefill: tokens grouped by expert. */
+interface GroupedSites { group: KernelSite; gateUp: KernelSite; down: KernelSite; combine: KernelSite }
 
 interface LayerSites {
   attnNorm: KernelSite; wq: KernelSite; wk: KernelSite; wv: KernelSite; rope: KernelSite;
   scores: KernelSite; values: KernelSite; wo: KernelSite; ffnNorm: KernelSite;
   mlp?: { gate: KernelSite; up: KernelSite; swiglu: KernelSite; down: KernelSite };
-  moe?: { router: KernelSite; route: KernelSite; routed: ExpertSites; sharedGate?: KernelSite; shared?: ExpertSites };
+  moe?: { router: KernelSite; route: KernelSite; routed: ExpertSites; grouped: GroupedSites; sharedGate?: KernelSite; shared?: ExpertSites };
 }
 
 export interface ForwardSites { embed: KernelSite; layers: LayerSites[]; finalNorm: KernelSite; lmHead: KernelSite }
@@ -50,6 +56,15 @@ async function expertSites(make: SiteMaker, label: string, stack: GpuExpertStack
   return {
     gateUp: await make(`${label}.gate_up`, moeGateUpSource(stack.gate.dtype), [stack.gate.buffer, stack.up.buffer, a.xb, a.route, a.h]),
     down: await make(`${label}.down`, moeDownSource(stack.down.dtype), [stack.down.buffer, a.h, a.route, a.x]),
+  };
+}
+
+async function groupedSites(make: SiteMaker, label: string, stack: GpuExpertStack, a: Activations): Promise<GroupedSites> {
+  return {
+    group: await make(`${label}.group`, moeGroupSource, [a.route, a.groups]),
+    gateUp: await make(`${label}.gate_up_grouped`, moeGateUpGroupedSource(stack.gate.dtype), [stack.gate.buffer, stack.up.buffer, a.xb, a.groups, a.h]),
+    down: await make(`${label}.down_grouped`, moeDownGroupedSource(stack.down.dtype), [stack.down.buffer, a.h, a.groups, a.route, a.yExpert]),
+    combine: await make(`${label}.combine`, moeCombineSource, [a.yExpert, a.x]),
   };
 }
 
@@ -79,6 +94,7 @@ async function layerSites(make: SiteMaker, layer: GpuLayer, l: number, a: Activa
       router: await matmulSite(make, `${p}.router`, m.router, a.xb, a.routerLogits, a.empty),
       route: await make(`${p}.route`, routerSource, [a.routerLogits, a.route]),
       routed: await expertSites(make, `${p}.experts`, m.routed, a),
+      grouped: await groupedSites(make, `${p}.experts`, m.routed, a),
     };
     if (m.shared) {
       const gateW = m.sharedGate ?? { buffer: a.empty, dtype: 'f32' as const };
@@ -108,7 +124,10 @@ function dispatch(site: KernelSite, launch: KernelLaunch): Step {
   return { kind: 'dispatch', site, launch };
 }
 
-function moeSteps(steps: Step[], spec: ModelSpec, layer: GpuLayer, sites: NonNullable<LayerSites['moe']>, l: number, n: number, routing: RoutingPlan): void {
+function moeSteps(
+  steps: Step[], spec: ModelSpec, layer: GpuLayer, sites: NonNullable<LayerSites['moe']>, l: number, n: number,
+  routing: RoutingPlan, listStride: number,
+): void {
   const moe = layer.moe!;
   const E = moe.routed.experts;
   const R = routeRecordWords(routing.recordK, E);
@@ -120,8 +139,19 @@ function moeSteps(steps: Step[], spec: ModelSpec, layer: GpuLayer, sites: NonNul
   steps.push(dispatch(sites.router, matmulLaunch({ dtype: moe.router.dtype, N: E, K: hidden, nTokens: n })));
   steps.push(dispatch(sites.route, routerLaunch({ nTokens: n, experts: E, k, recordK: routing.recordK, normTopK: spec.moe!.normTopK, routeBase, routeStride, banned, forced })));
   const inter = moe.routed.intermediate;
-  steps.push(dispatch(sites.routed.gateUp, moeGateUpLaunch({ dtype: moe.routed.gate.dtype, N: inter, K: hidden, nTokens: n, slots: k, routeBase, routeStride })));
-  steps.push(dispatch(sites.routed.down, moeDownLaunch({ dtype: moe.routed.down.dtype, N: hidden, K: inter, nTokens: n, slots: k, routeBase, routeStride, weightOffset: record.weights })));
+  if (n === 1) {
+    // decode: each kernel reads the token's expert ids and offsets into the stacked weights
+    steps.push(dispatch(sites.routed.gateUp, moeGateUpLaunch({ dtype: moe.routed.gate.dtype, N: inter, K: hidden, nTokens: n, slots: k, routeBase, routeStride })));
+    steps.push(dispatch(sites.routed.down, moeDownLaunch({ dtype: moe.routed.down.dtype, N: hidden, K: inter, nTokens: n, slots: k, routeBase, routeStride, weightOffset: record.weights })));
+  } else {
+    // prefill: group token slots by expert on the GPU, run each expert over its tokens
+    const g = sites.grouped;
+    const grouped = { nTokens: n, slots: k, experts: E, listStride };
+    steps.push(dispatch(g.group, moeGroupLaunch({ ...grouped, routeBase, routeStride })));
+    steps.push(dispatch(g.gateUp, moeGateUpGroupedLaunch({ ...grouped, dtype: moe.routed.gate.dtype, N: inter, K: hidden })));
+    steps.push(dispatch(g.down, moeDownGroupedLaunch({ ...grouped, dtype: moe.routed.down.dtype, N: hidden, K: inter, routeBase, routeStride, weightOffset: record.weights })));
+    steps.push(dispatch(g.combine, moeCombineLaunch({ N: hidden, nTokens: n, slots: k })));
+  }
   if (moe.shared && sites.shared && sites.sharedGate) {
     const sharedBase = routeBase + record.sharedId;
     const gated = moe.sharedGate !== undefined;
@@ -132,7 +162,10 @@ function moeSteps(steps: Step[], spec: ModelSpec, layer: GpuLayer, sites: NonNul
   }
 }
 
-function layerSteps(steps: Step[], model: GpuModel, sites: LayerSites, l: number, chunk: Chunk, routing: RoutingPlan | undefined, maxContext: number): void {
+function layerSteps(
+  steps: Step[], model: GpuModel, sites: LayerSites, l: number, chunk: Chunk, routing: RoutingPlan | undefined,
+  maxContext: number, listStride: number,
+): void {
   const spec = model.spec;
   const layer = model.layers[l];
   const { hidden, heads, kvHeads, headDim, rmsEps } = spec;
@@ -157,7 +190,7 @@ function layerSteps(steps: Step[], model: GpuModel, sites: LayerSites, l: number
     steps.push(dispatch(sites.mlp.swiglu, swigluLaunch(n * inter)));
     steps.push(dispatch(sites.mlp.down, matmulLaunch({ dtype: layer.mlp.down.dtype, N: hidden, K: inter, nTokens: n, accumulate: true })));
   } else if (sites.moe && routing) {
-    moeSteps(steps, spec, layer, sites.moe, l, n, routing);
+    moeSteps(steps, spec, layer, sites.moe, l, n, routing, listStride);
   }
 }
 
@@ -173,7 +206,7 @@ export function chunkSteps(
     if (capture && chunk.isLast) {
       steps.push({ kind: 'copy', from: a.x, fromOffset: (n - 1) * hidden * 4, to: capture.buffer, toOffset: capture.offset + l * hidden * 4, size: hidden * 4 });
     }
-    layerSteps(steps, model, sites.layers[l], l, chunk, routing, maxContext);
+    layerSteps(steps, model, sites.layers[l], l, chunk, routing, maxContext, a.chunkTokens);
   }
   if (chunk.isLast) {
     steps.push(dispatch(sites.finalNorm, rmsnormLaunch({ N: hidden, nTokens: 1, eps: rmsEps, xOffset: (n - 1) * hidden })));

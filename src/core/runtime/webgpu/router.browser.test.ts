@@ -14,6 +14,10 @@ import { createGpuContext, type GpuContext } from './gpu-context.ts';
 import { KernelHarness, seededUniform } from './kernel-harness.ts';
 import { routeRecordLayout, routeRecordWords, routerLaunch, routerSource } from './kernels/router.ts';
 import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
+import {
+  moeCombineLaunch, moeCombineSource, moeDownGroupedLaunch, moeDownGroupedSource, moeGateUpGroupedLaunch, moeGateUpGroupedSource,
+  moeGroupLaunch, moeGroupSource, moeGroupsWords,
+} from './kernels/moe-grouped.ts';
 import { planRouting } from './routing-plan.ts';
 import type { GpuWeightDType } from './kernels/weight-formats.ts';
 
@@ -164,6 +168,47 @@ describe('expert dispatch kernels read expert ids from the GPU routing records',
       for (let i = 0; i < hidden; i++) expected[t * hidden + i] = residual[t * hidden + i] + mix[i];
     });
     const report = allclose(y, expected, TOLERANCE.moe, `moe ${dtype}`);
+    console.log(report.message);
+    expect(report.ok, report.message).toBe(true);
+  });
+});
+
+describe('prefill expert dispatch grouped by expert', () => {
+  it.each(['f32', 'q4_0'] as GpuWeightDType[])('%s: 11 tokens, top-3 of 5, equals the reference mix', async (dtype) => {
+    const [E, hidden, inter, nTokens, k] = [5, 64, 32, 11, 3];
+    const raw = Array.from({ length: E }, (_, e) => ([
+      quantize('gate', seededUniform(700 + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
+      quantize('up', seededUniform(701 + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
+      quantize('down', seededUniform(702 + 3 * e, hidden * inter, 0.2), [hidden, inter], dtype),
+    ]));
+    const experts = raw.map((m) => m.map((t) => dequantize(t)));
+    const x = seededUniform(798, nTokens * hidden);
+    const residual = seededUniform(799, nTokens * hidden);
+    const R = routeRecordWords(k, E);
+    const records = new Uint32Array(nTokens * R);
+    const recordFloats = new Float32Array(records.buffer);
+    const choices = Array.from({ length: nTokens }, (_, t) => [t % E, (t + 1) % E, (t + 3) % E]); // offsets 0,1,3 are distinct mod 5
+    for (const c of choices) expect(new Set(c).size, 'distinct experts per token').toBe(3);
+    const weights = [0.5, 0.3, 0.2];
+    choices.forEach((ids, t) => { records.set(ids, t * R); recordFloats.set(weights, t * R + k); });
+    const stack = (role: number) => concatBytes(raw.map((m) => m[role].data));
+    const listStride = nTokens;
+    const groupArgs = { nTokens, slots: k, experts: E, listStride };
+    const groupsBytes = await harness.run('moe_group', moeGroupSource, [records, { zeros: moeGroupsWords(E, listStride) * 4 }],
+      moeGroupLaunch({ ...groupArgs, routeBase: 0, routeStride: R }), 2);
+    const counts = Array.from(new Uint32Array(groupsBytes, 0, E));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(nTokens * k);
+    const h = await harness.run('moe_gate_up_grouped', moeGateUpGroupedSource(dtype), [stack(0), stack(1), x, new Uint32Array(groupsBytes), { zeros: nTokens * k * inter * 4 }],
+      moeGateUpGroupedLaunch({ ...groupArgs, dtype, N: inter, K: hidden }), 5);
+    const yExpert = await harness.run('moe_down_grouped', moeDownGroupedSource(dtype), [stack(2), new Float32Array(h), new Uint32Array(groupsBytes), records, { zeros: nTokens * k * hidden * 4 }],
+      moeDownGroupedLaunch({ ...groupArgs, dtype, N: hidden, K: inter, routeBase: 0, routeStride: R, weightOffset: k }), 5);
+    const y = await harness.runF32('moe_combine', moeCombineSource, [new Float32Array(yExpert), residual], moeCombineLaunch({ N: hidden, nTokens, slots: k }), 2);
+    const expected = new Float32Array(nTokens * hidden);
+    choices.forEach((ids, t) => {
+      const mix = referenceMoe(x.subarray(t * hidden, (t + 1) * hidden), experts, ids, weights, hidden, inter);
+      for (let i = 0; i < hidden; i++) expected[t * hidden + i] = residual[t * hidden + i] + mix[i];
+    });
+    const report = allclose(y, expected, TOLERANCE.moe, `grouped moe ${dtype}`);
     console.log(report.message);
     expect(report.ok, report.message).toBe(true);
   });
