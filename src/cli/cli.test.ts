@@ -99,6 +99,7 @@ describe('moe-studio CLI', () => {
     const router = report.tensors.find((t: { name: string }) => t.name === 'model.layers.1.block_sparse_moe.gate.weight');
     expect(router).toMatchObject({ dtype: 'f32', shape: [4, 64], bytes: 4 * 64 * 4, file: 'model.safetensors' });
     expect(report.bytes).toBe(report.tensors.reduce((s: number, t: { bytes: number }) => s + t.bytes, 0));
+    expect(report.check).toEqual({ layout: 'classic', missing: [], extra: [], wrongShape: [] });
     const text = await cli('inspect', join(denseDir, 'model.safetensors'));
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/model\.layers\.0\.mlp\.down_proj\.weight\s+f16\s+\[48, 80\]/);

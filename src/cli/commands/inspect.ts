@@ -9,7 +9,9 @@ import { ConfigError } from '../../core/errors.ts';
 import { readGguf, type GgufMetadataValue } from '../../core/formats/gguf.ts';
 import { openSafetensors, openSafetensorsFolder } from '../../core/formats/safetensors.ts';
 import { parseHfConfig } from '../../core/model/hf-config.ts';
+import { hfTensorEntries } from '../../core/model/hf-tensors.ts';
 import { readHfConfigJson } from '../../core/model/load-hf.ts';
+import { detectMixtralLayout, nameTableFor, type MixtralLayout } from '../../core/model/names.ts';
 import { loadLlama2cCheckpoint } from '../../core/model/llama2c.ts';
 import type { ModelSpec } from '../../core/model/spec.ts';
 import { numel } from '../../core/tensor.ts';
@@ -23,10 +25,19 @@ const FLAGS: FlagSpec = { json: { type: 'boolean' }, verbose: { type: 'boolean' 
 
 export interface InspectTensor { name: string; dtype: string; shape: number[]; bytes: number; file?: string }
 
+/** HF folders: the checkpoint against what config.json implies (hf-tensors.ts). */
+export interface InspectCheck {
+  layout?: MixtralLayout;
+  missing: string[];
+  extra: string[];
+  wrongShape: { name: string; expected: number[]; actual: number[] }[];
+}
+
 export interface InspectReport {
   path: string;
   format: 'hf' | 'gguf' | 'safetensors' | 'llama2c';
   spec?: ModelSpec;
+  check?: InspectCheck;
   metadata?: Record<string, unknown>;
   tensors: InspectTensor[];
   params: number;
@@ -41,7 +52,22 @@ async function inspectHf(path: string): Promise<Omit<InspectReport, 'params' | '
     const info = dir.info(name)!;
     return { name, dtype: info.dtype, shape: info.shape, bytes: info.byteLength, file: info.file };
   });
-  return { path, format: 'hf', spec, tensors };
+  return { path, format: 'hf', spec, tensors, check: checkHfTensors(spec, tensors) };
+}
+
+function checkHfTensors(spec: ModelSpec, tensors: InspectTensor[]): InspectCheck {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const layout = spec.arch === 'mixtral' ? detectMixtralLayout(byName.keys()) : undefined;
+  const entries = hfTensorEntries(spec, nameTableFor(spec, layout));
+  const expected = new Set(entries.map((e) => e.name));
+  const check: InspectCheck = { missing: [], extra: tensors.map((t) => t.name).filter((n) => !expected.has(n)), wrongShape: [] };
+  if (layout) check.layout = layout;
+  for (const entry of entries) {
+    const actual = byName.get(entry.name);
+    if (!actual) check.missing.push(entry.name);
+    else if (actual.shape.join(',') !== entry.shape.join(',')) check.wrongShape.push({ name: entry.name, expected: entry.shape, actual: actual.shape });
+  }
+  return check;
 }
 
 /** Long arrays (the vocabulary, merges) are summarised, bigints printed as numbers. */
@@ -115,9 +141,21 @@ export function formatSpec(spec: ModelSpec): string[] {
   return lines;
 }
 
+function formatCheck(check: InspectCheck): string[] {
+  const lines = [];
+  if (check.layout) lines.push(`mixtral layout: ${check.layout}`);
+  const ok = check.missing.length === 0 && check.wrongShape.length === 0;
+  lines.push(ok ? 'check: every tensor config.json implies is present with its shape' : 'check: PROBLEMS (the model will not load)');
+  for (const name of check.missing) lines.push(`  missing ${name}`);
+  for (const w of check.wrongShape) lines.push(`  ${w.name}: shape [${w.actual.join(', ')}], config.json implies [${w.expected.join(', ')}]`);
+  if (check.extra.length) lines.push(`  ${check.extra.length} extra tensor(s) not used: ${check.extra.slice(0, 5).join(', ')}${check.extra.length > 5 ? ', …' : ''}`);
+  return lines;
+}
+
 function formatReport(report: InspectReport): string {
   const lines = [`${report.path} (${report.format})`];
   if (report.spec) lines.push(...formatSpec(report.spec));
+  if (report.check) lines.push(...formatCheck(report.check));
   for (const [key, value] of Object.entries(report.metadata ?? {})) lines.push(`  ${key} = ${JSON.stringify(value)}`);
   const byDtype = new Map<string, { count: number; bytes: number }>();
   for (const t of report.tensors) {
