@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CONFORMANCE_CASES, runBackendConformance, runConformanceCase } from './conformance.ts';
 import { cpuBackend } from './backend.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session } from '../types.ts';
+import { createWasmBackend } from '../wasm/backend.ts';
 
 /** A backend that runs the reference but corrupts its answers in one way (proves the checks can fail). */
 function brokenBackend(corrupt: (result: ForwardResult) => ForwardResult, dropOptions?: (o: ForwardOptions) => ForwardOptions): Backend {
@@ -51,5 +52,16 @@ describe('backend conformance harness', () => {
     const badGate = brokenBackend((r) => ({ ...r, routing: r.routing?.map((t) => ({ layers: t.layers.map((l) => ({ ...l, sharedGate: 0.5 })) })) }));
     const qwen = CONFORMANCE_CASES.find((c) => c.name.startsWith('qwen2_moe'))!;
     expect((await runConformanceCase(badGate, qwen, 'f32')).messages.some((m) => /sharedGate 0.5 vs/.test(m))).toBe(true);
+  });
+});
+
+/** The Node-runnable fast backends through the same table (webgpu runs it in Chromium: webgpu/conformance.browser.test.ts). */
+const nodeBackends: [string, () => Promise<Backend>][] = [['wasm', () => createWasmBackend()]];
+
+describe.each(nodeBackends)('%s backend conforms to the CPU reference', (_, create) => {
+  it.each(['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const)('every case with %s weights', async (dtype) => {
+    const backend = await create();
+    const results = await runBackendConformance(backend, [dtype]);
+    for (const r of results) expect(r.messages, `${r.case} ${r.dtype}`).toEqual([]);
   });
 });
