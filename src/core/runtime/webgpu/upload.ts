@@ -17,6 +17,7 @@ import type { RawTensor } from '../../tensor.ts';
 import { uploadBuffer } from './dispatch.ts';
 import type { GpuContext } from './gpu-context.ts';
 import { asGpuWeightDType, weightRowBytes, type GpuWeightDType } from './kernels/weight-formats.ts';
+import { ROUTER_MAX_EXPERTS } from './kernels/router.ts';
 
 export interface GpuMatrix {
   buffer: GPUBuffer;
@@ -145,6 +146,9 @@ function uploadLayer(up: Uploader, spec: ModelSpec, w: LayerWeights, l: number):
 
 export function uploadModel(context: GpuContext, weights: ModelWeights): GpuModel {
   const spec = weights.spec;
+  if (spec.moe && spec.moe.experts > ROUTER_MAX_EXPERTS) {
+    throw new BackendError(`webgpu: ${spec.moe.experts} experts per layer > ${ROUTER_MAX_EXPERTS}, the router kernel's limit`);
+  }
   const up = new Uploader(context);
   try {
     const embed = up.matrix(weights.embed, spec.vocab, spec.hidden);
