@@ -58,6 +58,10 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     { tokens, options: { trace: true, routing: { ban: { experts: [0, 3] } } } },
     { tokens: [9], options: { trace: true, routing: { topK: 3, force: { experts: [5], layers: [1] } } } },
   ] },
+  { name: 'mixtral: 24-token prefill (chunking, long attention), then a step', spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 32 } }), steps: [
+    { tokens: Array.from({ length: 24 }, (_, i) => (i * 53 + 1) % 131), options: { trace: true } },
+    { tokens: [4], options: { trace: true } },
+  ] },
   { name: 'captureLayerInputs and truncate', spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 1, normTopK: true, expertIntermediate: 32 } }), steps: [
     { tokens, options: { captureLayerInputs: true } },
     { tokens: [11, 12], truncateTo: 3, options: { captureLayerInputs: true, trace: true } },
