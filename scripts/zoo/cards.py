@@ -96,7 +96,8 @@ def training_summary(ctx, name):
         f'MLP weights only (gate/up/down of every layer), from the base, on {name} only'
     return (f'- Trained: {what}.\n'
             f'- {log["steps_run"]} steps of {log["batch"]} x {log["seq_len"]} tokens '
-            f'({log["tokens_seen"]:,} tokens, {log["elapsed_s"] / 60:.1f} min on 2 shared CPU cores, ended by '
+            f'({log["tokens_seen"]:,} tokens, {log["elapsed_s"] / 60:.1f} min at {last["tok_per_s"]:,} tokens/s on 2 CPU '
+            f'cores shared with other jobs, ended by '
             f'{log["ended_by"]}); AdamW (0.9, 0.95), weight decay 0.1, peak lr {log["lr"]}, warm-up then cosine '
             f'to 10%, bf16 autocast, seed {log["seed"]}.\n'
             f'- Trainable parameters: {log["trainable_params"]:,} of {log["total_params"]:,}. '
@@ -106,7 +107,8 @@ def training_summary(ctx, name):
 def samples_md(samples):
     out = []
     for s in samples:
-        end = ' ⏹ (stopped at <|end|>)' if s['stoppedAtEos'] else ''
+        end = ' ⏹ (stopped at <|end|>)' if s['stoppedAtEos'] else \
+            ' (cut before a near-tie step)' if s['truncatedAtNearTie'] else ''
         out.append(f'- prompt `{s["prompt"]!r}` → ids {s["promptIds"]}\n'
                    f'  - generated ids {s["generatedIds"]}{end}\n'
                    f'  - text: `{s["generatedText"]!r}` (smallest top-2 logit gap {s["minTop2LogitGap"]})')
@@ -145,7 +147,8 @@ Tokenizer: byte-level BPE (GPT-2 pre-tokenizer) shared by the whole zoo; special
 Held-out perplexity (f32 forward of the shipped f16 weights, 512-token windows): {ppl_row}.
 {own}
 ## Greedy samples
-Computed in f32 from the f16 weights, at most 24 new tokens, stopping at <|end|> (not included).
+Computed in f32 from the f16 weights, at most 24 new tokens (40 for chat prompts), stopping at
+<|end|> (not included).
 Machine-readable copy: samples.json.
 
 {samples_md(ctx.samples[name])}
@@ -191,7 +194,10 @@ gate_proj, up_proj and down_proj of every layer ({ctx.logs['code']['trainable_pa
 {ctx.logs['code']['total_params']:,} parameters).
 
 Base training: {ctx.logs['base']['steps_run']} steps, {ctx.logs['base']['tokens_seen']:,} tokens,
-{ctx.logs['base']['elapsed_s'] / 60:.1f} min. Experts: {', '.join(f"{d} {ctx.logs[d]['steps_run']} steps / {ctx.logs[d]['elapsed_s'] / 60:.1f} min" for d in DOMAINS)}.
+{ctx.logs['base']['elapsed_s'] / 60:.1f} min at {ctx.logs['base']['history'][-1]['tok_per_s']:,} tokens/s. The two CPU cores were shared
+with several other jobs during this build (an idle machine trains this model at ~6-7k tokens/s), so
+the wall-clock caps ended every run early and all five models are undertrained: expect the
+perplexities above, not fluent text. Experts: {', '.join(f"{d} {ctx.logs[d]['steps_run']} steps / {ctx.logs[d]['elapsed_s'] / 60:.1f} min" for d in DOMAINS)}.
 
 Data and licences: LICENSES.md. Training-set sizes (tokens): {', '.join(f"{d} {ctx.data_stats[d + '_train']['tokens']:,}" for d in DOMAINS)}.
 """

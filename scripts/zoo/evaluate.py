@@ -10,8 +10,11 @@ import bpe
 from prepare import chat_text
 
 EVAL_SEQ = 512
-EVAL_MAX_WINDOWS = int(os.environ.get("ZOO_EVAL_WINDOWS", "40"))  # up to 20k held-out tokens per domain
-SAMPLE_NEW_TOKENS = 24
+EVAL_MAX_WINDOWS = int(os.environ.get("ZOO_EVAL_WINDOWS", "24"))  # up to 12k held-out tokens per domain
+# New tokens per greedy sample: short, so that f32 engines agree (no near-ties); chat answers
+# get room to reach their <|end|>.
+SAMPLE_NEW_TOKENS = {'text': 24, 'chat': 40}
+SAFE_LOGIT_GAP = 2e-3
 
 # Three greedy prompts per model: (kind, text). kind 'text' = tokenizer.encode(text) with BOS;
 # kind 'chat' = the chat template with a generation prompt, encoded without extra specials.
@@ -61,18 +64,24 @@ def prompt_ids(enc, kind, text):
 @torch.no_grad()
 def greedy(model, ids, stop_id, max_new):
     """Greedy decode by full recompute in f32. Returns (new ids without the stop token,
-    stopped_at_stop_id, smallest top-1 minus top-2 logit gap seen)."""
-    out, min_gap, stopped = [], float('inf'), False
+    stopped_at_stop_id, smallest top-1 minus top-2 logit gap among the recorded steps,
+    truncated). A step whose gap is below SAFE_LOGIT_GAP could flip in another f32 engine, so
+    the sample ends before it (truncated=True, and its maxNewTokens is its length)."""
+    out, min_gap, stopped, truncated = [], float('inf'), False, False
     for _ in range(max_new):
         logits = model(torch.tensor([ids + out]))[0, -1]
         top2 = torch.topk(logits, 2).values
-        min_gap = min(min_gap, (top2[0] - top2[1]).item())
+        gap = (top2[0] - top2[1]).item()
+        if gap < SAFE_LOGIT_GAP:
+            truncated = True
+            break
+        min_gap = min(min_gap, gap)
         nxt = int(torch.argmax(logits))
         if nxt == stop_id:
             stopped = True
             break
         out.append(nxt)
-    return out, stopped, min_gap
+    return out, stopped, min_gap, truncated
 
 
 def samples_for(model, enc, name):
@@ -80,11 +89,12 @@ def samples_for(model, enc, name):
     records = []
     for kind, text in PROMPTS[name]:
         prompt, ids, add_special = prompt_ids(enc, kind, text)
-        new_ids, stopped, gap = greedy(model, ids, stop_id, SAMPLE_NEW_TOKENS)
+        new_ids, stopped, gap, truncated = greedy(model, ids, stop_id, SAMPLE_NEW_TOKENS[kind])
+        max_new = len(new_ids) if truncated else SAMPLE_NEW_TOKENS[kind]
         records.append({
             'kind': kind, 'message': text if kind == 'chat' else None, 'prompt': prompt,
-            'addSpecialTokens': add_special, 'promptIds': ids,
+            'addSpecialTokens': add_special, 'promptIds': ids, 'maxNewTokens': max_new, 'truncatedAtNearTie': truncated,
             'generatedIds': new_ids, 'generatedText': enc.decode(new_ids),
-            'stoppedAtEos': stopped, 'minTop2LogitGap': round(gap, 4),
+            'stoppedAtEos': stopped, 'minTop2LogitGap': round(gap, 4) if new_ids or stopped else None,
         })
     return records

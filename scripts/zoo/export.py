@@ -96,7 +96,7 @@ def main():
         write_model_folder(folder, model, enc, cfg, name)
         hf_files.write_json(os.path.join(folder, 'samples.json'), {
             'schemaVersion': 1, 'model': f'zoo/{name}', 'decoding': 'greedy, f32 reference from the f16 weights',
-            'maxNewTokens': 24, 'stopIds': [enc.token_to_id[bpe.END]], 'samples': samples[name]})
+            'stopIds': [enc.token_to_id[bpe.END]], 'samples': samples[name]})
     ctx = cards.Context(cfg=cfg, ppl=ppl, logs=logs, samples=samples, data_stats=data_stats)
     for name in MODELS:
         with open(os.path.join(args.zoo, name, 'README.md'), 'w', encoding='utf-8') as f:
