@@ -26,6 +26,17 @@ const QK = 32; // weights per ggml block
 const Q8_BLOCK_BYTES = 34;
 const Q4_BLOCK_BYTES = 18;
 
+let f16Table: Float32Array | undefined; // [65536] every half's f32 value; immutable once built
+
+/** f16 bits → f32 by table: packing a model widens millions of block scales. */
+function f16TableLookup(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) f16Table[bits] = f16ToF32(bits);
+  }
+  return f16Table;
+}
+
 function matrixDims(tensor: RawTensor): [number, number] {
   const shape = tensor.shape;
   if (shape.length === 1) return [1, shape[0]!];
@@ -97,9 +108,10 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
   const quantView = arena.u8(quants, nBlocks * quantBytes);
   const scaleView = arena.f32(scales, nBlocks);
   const src = tensor.data;
+  const halfToFloat = f16TableLookup();
   for (let b = 0; b < nBlocks; b++) {
     const at = b * blockBytes;
-    scaleView[b] = f16ToF32(src[at]! | (src[at + 1]! << 8));
+    scaleView[b] = halfToFloat[src[at]! | (src[at + 1]! << 8)]!;
     quantView.set(src.subarray(at + 2, at + blockBytes), b * quantBytes);
   }
   return { name: tensor.name, dtype: tensor.dtype as PackedDType, n, k, quants, scales, bytes: nBlocks * (quantBytes + 4) };

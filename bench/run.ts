@@ -1,0 +1,188 @@
+/**
+ * `npm run bench` — our WASM backend against wllama (llama.cpp in WASM, same GGUF, 2 threads,
+ * cross-origin isolated page) and native llama.cpp (node-llama-cpp, 2 threads) as the
+ * ceiling, plus our WebGPU backend (SwiftShader) when it runs. Writes bench/RESULTS.md.
+ *
+ *   npm run bench                       # 3 runs per cell, 64 decode tokens
+ *   npm run bench -- --runs 5 --decode 128 --engines wasm,wllama --quants q4_0
+ *
+ * Cells are interleaved run by run (wasm, wllama, native, …, then again) so a noisy
+ * neighbour hits every engine alike; each cell is the median over runs.
+ */
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { BYTE_TOKENS, benchPromptIds, ensureBenchGguf, promptText } from './fixture-gguf.ts';
+import type { BenchQuant } from './fixture-model.ts';
+import { measureInBrowser, measureNative, type EngineName } from './measure.ts';
+import type { EngineRun, PageRequest } from './page/engines.ts';
+import { countersTable, median, ratioTable, resultsTable, summarize, type RowSummary } from './results.ts';
+import { startBenchServer } from './server.ts';
+
+interface BenchOptions {
+  runs: number;
+  decodeTokens: number;
+  promptTokens: number;
+  /** Thread counts to measure each CPU engine at (the targets are judged at 2). */
+  threads: number[];
+  engines: EngineName[];
+  quants: BenchQuant[];
+  /** WebGPU on SwiftShader is ~100× slower: fewer tokens, one run. */
+  webgpuDecodeTokens: number;
+  webgpuPromptTokens: number;
+  /** 30 = the real shape; fewer for a smoke test of the harness. */
+  layers: number;
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+  return {
+    runs: Number(value('--runs') ?? 3),
+    decodeTokens: Number(value('--decode') ?? 64),
+    promptTokens: Number(value('--prompt') ?? 128),
+    threads: (value('--threads') ?? '2,1').split(',').map(Number),
+    engines: (value('--engines') ?? 'wasm,wllama,native,webgpu').split(',') as EngineName[],
+    quants: (value('--quants') ?? 'q4_0,q8_0').split(',') as BenchQuant[],
+    webgpuDecodeTokens: Number(value('--webgpu-decode') ?? 2),
+    webgpuPromptTokens: Number(value('--webgpu-prompt') ?? 8),
+    layers: Number(value('--layers') ?? 30),
+  };
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+function ensurePeers(engines: EngineName[]): void {
+  if (engines.includes('wllama') && !existsSync(`${here}node_modules/@wllama/wllama`)) {
+    log('installing bench-only peers (bench/package.json: @wllama/wllama)');
+    execSync('npm install --no-audit --no-fund', { cwd: here, stdio: 'inherit' });
+  }
+  if (engines.includes('native') && !existsSync(`${here}../tools/llamacpp/node_modules/node-llama-cpp`)) {
+    log('installing area A\'s tools/llamacpp (node-llama-cpp) for the native ceiling');
+    execSync('npm --prefix tools/llamacpp install --no-audit --no-fund', { cwd: `${here}..`, stdio: 'inherit' });
+  }
+}
+
+function machineDescription(chromiumVersion: string): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const os = readFileSync('/etc/os-release', 'utf8').match(/PRETTY_NAME="([^"]+)"/)?.[1] ?? 'Linux';
+  return `${cpu}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os}, Node ${process.version}, Chromium ${chromiumVersion}`;
+}
+
+async function measure(engine: EngineName, quant: BenchQuant, ggufPath: string, pageUrl: string, request: PageRequest): Promise<EngineRun> {
+  if (engine === 'native') return measureNative(ggufPath, request);
+  return measureInBrowser(pageUrl, engine, request, log);
+}
+
+interface Cell { engine: EngineName; threads: number; decodeTokens: number }
+
+/** What one run measures: every CPU engine at every thread count; WebGPU once, in run 1. */
+function cellsOf(options: BenchOptions, run: number): Cell[] {
+  const cells: Cell[] = [];
+  for (const threads of options.threads) {
+    for (const engine of options.engines) {
+      if (engine !== 'webgpu') cells.push({ engine, threads, decodeTokens: options.decodeTokens });
+    }
+  }
+  if (options.engines.includes('webgpu') && run === 0) cells.push({ engine: 'webgpu', threads: 1, decodeTokens: options.webgpuDecodeTokens });
+  return cells;
+}
+
+function zooStatus(): string {
+  const indexPath = `${here}../public/zoo/index.json`;
+  if (!existsSync(indexPath)) return 'public/zoo/index.json does not exist';
+  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { models?: { path: string }[] };
+  const present = (index.models ?? []).filter((m) => existsSync(`${here}../public/zoo/${m.path}/config.json`));
+  return present.length === 0
+    ? 'public/zoo/index.json lists models, but none of their folders exist yet (area C has not committed weights), so there is no zoo MoE to benchmark'
+    : `zoo models present (${present.map((m) => m.path).join(', ')}), but merging them into a MoE inside the bench is not wired up yet`;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const loadBefore = loadavg();
+  ensurePeers(options.engines);
+  const promptIds = benchPromptIds(options.promptTokens);
+  const bannedIds = [2, ...Array.from({ length: BYTE_TOKENS.count }, (_, b) => BYTE_TOKENS.first + b)];
+  const files = new Map<BenchQuant, string>();
+  for (const quant of options.quants) files.set(quant, await ensureBenchGguf(quant, log, options.layers));
+  const { url, server } = await startBenchServer();
+  const runs = new Map<string, EngineRun[]>();
+  const errors: string[] = [];
+  try {
+    for (let run = 0; run < options.runs; run++) {
+      for (const quant of options.quants) {
+        for (const cell of cellsOf(options, run)) {
+          const path = files.get(quant)!;
+          const ids = cell.engine === 'webgpu' ? promptIds.slice(0, options.webgpuPromptTokens) : promptIds;
+          const request: PageRequest = {
+            ggufUrl: `/models/${path.split('/').pop()}`, promptIds: ids, promptText: promptText(ids),
+            decodeTokens: cell.decodeTokens, threads: cell.threads, bannedIds,
+          };
+          log(`run ${run + 1}/${options.runs} ${quant} ${cell.engine} ${cell.threads} thread(s)`);
+          try {
+            const result = await measure(cell.engine, quant, path, url, request);
+            log(`  decode ${(1000 / median(result.decodeMs)).toFixed(1)} tok/s, TTFT ${result.ttftMs.toFixed(0)} ms, threads ${result.threads}`);
+            const key = JSON.stringify([quant, cell.engine, cell.threads, ids.length]);
+            runs.set(key, [...(runs.get(key) ?? []), result]);
+          } catch (error) {
+            const message = `${quant} ${cell.engine} ${cell.threads}t run ${run + 1}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+            log(`  FAILED ${message}`);
+            errors.push(message);
+          }
+        }
+      }
+    }
+  } finally {
+    await server.close();
+  }
+  const depth = options.layers === 30 ? '' : ` (${options.layers} layers)`;
+  const rows: RowSummary[] = [];
+  for (const [key, list] of runs) {
+    const [quant, , threads, promptLength] = JSON.parse(key) as [string, string, number, number];
+    rows.push({ ...summarize(`4×SmolLM2-dims MoE${depth} ${quant}`, promptLength, list), threads });
+  }
+  writeResults(options, rows, errors, loadBefore, loadavg());
+}
+
+function chromiumVersion(): string {
+  try { return execSync('/usr/bin/chromium --version', { encoding: 'utf8' }).trim().replace(/^Chromium\s+/, ''); } catch { return 'unknown'; }
+}
+
+function writeResults(options: BenchOptions, rows: RowSummary[], errors: string[], loadBefore: number[], loadAfter: number[]): void {
+  const command = `npm run bench -- --runs ${options.runs} --decode ${options.decodeTokens} --prompt ${options.promptTokens} --threads ${options.threads.join(',')} --engines ${options.engines.join(',')} --quants ${options.quants.join(',')}${options.layers === 30 ? '' : ` --layers ${options.layers}`}`;
+  const text = [
+    '# Benchmarks (generated by `npm run bench`, bench/run.ts — do not edit by hand)',
+    '',
+    `- Date: ${new Date().toISOString()}`,
+    `- Machine: ${machineDescription(chromiumVersion())}`,
+    `- Load average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(1)).join(' / ')}, after: ${loadAfter.map((l) => l.toFixed(1)).join(' / ')} — the machine is shared; numbers move with it.`,
+    `- Command: \`${command}\``,
+    `- Model: random-weight 4-expert top-2 Mixtral-style MoE with SmolLM2-135M dims per expert (hidden 576, intermediate 1536, 30 layers, 9 heads / 3 kv heads, vocab 49152, tied embeddings), exported by area A's exportGguf; every engine runs the same GGUF file. Prompt ${options.promptTokens} tokens, greedy, ${options.decodeTokens} decode tokens (WebGPU on SwiftShader: a ${options.webgpuPromptTokens}-token prompt and ${options.webgpuDecodeTokens} decode tokens, one run — not comparable, it is there for its counters).`,
+    '- Browser engines run in headless Chromium (chromium.config.ts flags), a page served from localhost with COOP/COEP (cross-origin isolated), one fresh browser per measurement. Peak RSS = VmHWM of the renderer + GPU processes (browser) or the child process (native), so it includes the fetched GGUF bytes.',
+    `- Zoo MoE: ${zooStatus()}.`,
+    '',
+    '## Results (medians over runs)',
+    '',
+    resultsTable(rows),
+    '',
+    '## Ratios (ours = moe-studio wasm)',
+    '',
+    ratioTable(rows),
+    '',
+    '## WebGPU per-decode-token counters (area E\'s session stats of the last decode forward)',
+    '',
+    countersTable(rows),
+    '',
+    ...(errors.length ? ['## Failures', '', ...errors.map((e) => `- ${e}`), ''] : []),
+    '## Notes from the last run',
+    '',
+    ...rows.filter((r) => r.note).map((r) => `- ${r.model} ${r.engine}: ${r.note}`),
+    '',
+  ].join('\n');
+  writeFileSync(`${here}RESULTS.md`, text);
+  log(`wrote bench/RESULTS.md\n${resultsTable(rows)}\n${ratioTable(rows)}`);
+}
+
+main().then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });

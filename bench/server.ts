@@ -1,0 +1,45 @@
+/**
+ * Serves the bench page from localhost (a secure context) with COOP/COEP, so the page is
+ * cross-origin isolated (SharedArrayBuffer: our thread pool and wllama's threads), plus the
+ * GGUF fixtures under /models/ straight from the temp dir. Vite compiles the page's
+ * TypeScript (including our pool worker and wllama's assets).
+ */
+import { createReadStream, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer, type ViteDevServer } from 'vite';
+import { BENCH_DIR } from './fixture-gguf.ts';
+
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+export async function startBenchServer(port = 5199): Promise<{ url: string; server: ViteDevServer }> {
+  const repo = fileURLToPath(new URL('..', import.meta.url));
+  const server = await createServer({
+    configFile: false,
+    root: join(repo, 'bench', 'page'),
+    logLevel: 'error',
+    server: { port, strictPort: false, headers: ISOLATION, fs: { allow: [repo] } },
+    worker: { format: 'es' },
+    optimizeDeps: { exclude: ['@wllama/wllama'] },
+    plugins: [{
+      name: 'bench-models',
+      configureServer(dev) {
+        dev.middlewares.use('/models', (req, res, next) => {
+          const name = basename(decodeURIComponent((req.url ?? '').split('?')[0]!));
+          const path = join(BENCH_DIR, name);
+          let size: number;
+          try { size = statSync(path).size; } catch { next(); return; }
+          res.writeHead(200, { ...ISOLATION, 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) });
+          createReadStream(path).pipe(res);
+        });
+      },
+    }],
+  });
+  await server.listen();
+  const address = server.resolvedUrls?.local[0] ?? `http://localhost:${port}/`;
+  return { url: address, server };
+}
