@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bytesSource } from '../io/byte-source.ts';
+import { bytesSource, memoryFileSet } from '../io/byte-source.ts';
+import { loadHfTokenizer } from '../tokenizer/hf.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import { generate, IncrementalDecoder } from './generate.ts';
 import { cpuBackend } from './cpu/backend.ts';
@@ -123,5 +124,18 @@ describe('IncrementalDecoder with tok512', () => {
     const deltas = ids.slice(1).map((id) => decoder.push(id));
     expect(deltas.join('')).toBe(text);
     expect(deltas.filter((d) => d === '').length).toBeGreaterThan(0); // some bytes were held back
+  });
+});
+
+describe('IncrementalDecoder with an HF SentencePiece tokenizer (Mistral 32k fixture)', () => {
+  it('deltas concatenate to the full decode: leading spaces, tabs, emoji byte fallback, code', async () => {
+    const dir = new URL('../../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url);
+    const read = (name: string) => new Uint8Array(readFileSync(new URL(name, dir)));
+    const tokenizer = await loadHfTokenizer(memoryFileSet({ 'tokenizer.json': read('tokenizer.json'), 'tokenizer_config.json': read('tokenizer_config.json') }));
+    for (const text of ['Once upon a time, Zoë saw "日本" — 42 €.\nThe end.', '  leading spaces and\ttabs 🎉🎉 emoji', 'def f(x):\n    return x**2']) {
+      const ids = tokenizer.encode(text);
+      const decoder = new IncrementalDecoder(tokenizer, ids.slice(0, 1));
+      expect(ids.slice(1).map((id) => decoder.push(id)).join('')).toBe(tokenizer.decode(ids, { skipSpecialTokens: true }));
+    }
   });
 });
