@@ -99,7 +99,7 @@ describe('webgpu vs cpu: prompts longer than one prefill chunk, overrides, layer
       const r = allclose(x, c.layerInputs![l], TOLERANCE.logits, `layer ${l} input`);
       expect(r.ok, r.message).toBe(true);
     });
-    expect(gpu.stats().last.chunks).toBe(3);
+    expect(gpu.stats.last.chunks).toBe(3);
     gpu.dispose();
   });
 

@@ -34,7 +34,7 @@ describe('decode counters', () => {
     for (let step = 0; step < 6; step++) {
       const result = await session.forward([token], { routing, trace: true });
       token = argmax(result.logits);
-      const { last, gpuBytes } = session.stats();
+      const { last, gpuBytes } = session.stats;
       const ratio = last.weightBytesRead / last.activeWeightBytesPerToken;
       if (step === 0) {
         console.log(`decode token: ${last.dispatches} dispatches, ${last.syncs} sync, ${last.submits} submit, weight bytes read ${last.weightBytesRead}`
@@ -45,7 +45,7 @@ describe('decode counters', () => {
       expect(ratio).toBeLessThanOrEqual(MAX_BYTES_READ_PER_ACTIVE_BYTE);
       expect(ratio).toBeGreaterThanOrEqual(1);
     }
-    const { totals } = session.stats();
+    const { totals } = session.stats;
     expect(totals.syncs).toBe(totals.forwards);
     session.dispose();
   });
@@ -53,7 +53,7 @@ describe('decode counters', () => {
   it('a MoE decode token reads well under all the weights (only k of E experts)', async () => {
     const session = await backend.createSession(randomModelWeights(MOE_SPEC, 6, 'q8_0'), { maxContext: 16 });
     await session.forward([3]);
-    const { last, gpuBytes } = session.stats();
+    const { last, gpuBytes } = session.stats;
     expect(last.weightBytesRead).toBeLessThan(0.75 * gpuBytes.weights);
     session.dispose();
   });

@@ -67,7 +67,8 @@ export class WebGpuSession implements Session {
 
   get position(): number { return this.cachedTokens; }
 
-  stats(): WebGpuSessionStats {
+  /** Counters and GPU memory (a property, read by bench/page as `session.stats.last`). */
+  get stats(): WebGpuSessionStats {
     return {
       last: { ...this.lastStats },
       totals: { ...this.totals },
