@@ -81,6 +81,18 @@ describe('routeToken: hand-built known answers, one per rule', () => {
     try { routeToken(logits, mixtral, 0, { topK: 0 }); } catch (e) { expect((e as Error).name).toBe('ConfigError'); }
   });
 
+  it('the same expert may be banned at one layer and forced at another', () => {
+    const overrides = { ban: { experts: [2], layers: [0] }, force: { experts: [2], layers: [1] } };
+    expect(routeToken(logits, mixtral, 0, overrides).expertIds).toEqual([1, 0]);
+    expect(routeToken(logits, mixtral, 1, overrides).expertIds).toEqual([2, 1]);
+    expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [2], layers: [0, 1] }, force: { experts: [2], layers: [1] } })).toThrow(/both banned and forced/);
+  });
+
+  it('a forced expert with a lower probability than the others is listed after them', () => {
+    const r = routeToken([5, 4, 0, 3], mixtral, 0, { topK: 3, force: { experts: [2] } });
+    expect(r.expertIds).toEqual([0, 1, 2]);
+  });
+
   it('sharedExpertGate is the sigmoid of the gate logit', () => {
     expect(sharedExpertGate(0)).toBe(0.5);
     expect(sharedExpertGate(2)).toBeCloseTo(1 / (1 + Math.exp(-2)), 14);
