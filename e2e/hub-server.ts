@@ -3,8 +3,11 @@
  *   /<org>/<name>/resolve/<rev>/<file>      the zoo base model's files (public/zoo/base)
  *   /api/models/<org>/<name>/tree/<rev>     the file list with sizes and LFS sha256
  *   /__requests                             the Range headers it has seen (for assertions)
- * Range requests are honoured (206 + Content-Range); *.safetensors are sent slowly, in small
- * pieces, so a test can pause or reload mid-file. CORS is open (the page is cross-origin isolated).
+ *   /__reset?stall=0.4,0.7                  clears the log; the next safetensors responses stall
+ *                                           (send nothing more, keep the socket open) at those
+ *                                           fractions of the file, one per response, so a test can
+ *                                           pause or reload mid-file deterministically
+ * Range requests are honoured (206 + Content-Range). CORS is open (the page is cross-origin isolated).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -15,7 +18,7 @@ export const HUB_PORT = 4181;
 export const HUB_REPO = 'org/zoo-base';
 const MODEL_DIR = join(import.meta.dirname, '..', 'public', 'zoo', 'base');
 const PIECE = 64 * 1024;
-const PIECE_DELAY_MS = 25;
+const PIECE_DELAY_MS = 5;
 
 interface Logged { path: string; range: string | null }
 
@@ -28,7 +31,8 @@ export function startHubServer(): Promise<Server> {
     if (f.endsWith('.safetensors')) entry.lfs = { oid: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
     return entry;
   });
-  const log: Logged[] = [];
+  let log: Logged[] = [];
+  let stalls: number[] = [];
   const server = createServer(async (req, res) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Allow-Headers', 'Range');
@@ -37,6 +41,12 @@ export function startHubServer(): Promise<Server> {
     if (req.method === 'OPTIONS') { res.writeHead(204).end(); return; }
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     log.push({ path, range: req.headers.range ?? null });
+    if (path === '/__reset') {
+      log = [];
+      stalls = (new URL(req.url ?? '/', 'http://x').searchParams.get('stall') ?? '').split(',').filter(Boolean).map(Number);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
     if (path === '/__requests') { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log)); return; }
     if (path === `/api/models/${HUB_REPO}/tree/main`) { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(tree)); return; }
     const prefix = `/${HUB_REPO}/resolve/main/`;
@@ -48,11 +58,12 @@ export function startHubServer(): Promise<Server> {
     const headers: Record<string, string> = { 'content-type': path.endsWith('.json') ? 'application/json' : 'application/octet-stream', 'accept-ranges': 'bytes', 'content-length': String(end - start) };
     if (m) headers['content-range'] = `bytes ${start}-${end - 1}/${data.byteLength}`;
     res.writeHead(m ? 206 : 200, headers);
-    const slow = path.endsWith('.safetensors');
+    const stallAt = path.endsWith('.safetensors') && stalls.length ? Math.floor(stalls.shift()! * data.byteLength) : Infinity;
     for (let at = start; at < end; at += PIECE) {
       if (res.destroyed) return;
-      res.write(data.subarray(at, Math.min(end, at + PIECE)));
-      if (slow) await new Promise((r) => setTimeout(r, PIECE_DELAY_MS));
+      if (at >= stallAt) return; // hold the connection open with no more bytes until the client gives up
+      res.write(data.subarray(at, Math.min(end, at + PIECE, stallAt)));
+      await new Promise((r) => setTimeout(r, PIECE_DELAY_MS));
     }
     res.end();
   });

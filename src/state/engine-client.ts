@@ -33,5 +33,6 @@ export function engineClientSet(next: { engine: EngineApi; merge: MergeApi } | u
 
 /** Wraps a callback for the worker (comlink proxy) unless the hosts run in this thread. */
 export function engineCallback<T extends (...args: never[]) => unknown>(fn: T): T {
+  ensure();
   return worker ? Comlink.proxy(fn) : fn;
 }

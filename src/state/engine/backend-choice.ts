@@ -23,7 +23,7 @@ async function loadOptional(name: 'webgpu' | 'wasm'): Promise<Backend> {
 }
 
 /** Describes the WebGPU adapter, or says why there is no real one. */
-export async function probeWebGpu(): Promise<{ real: boolean; description: string }> {
+export async function probeWebGpu(): Promise<{ real: boolean; adapter?: string; description: string }> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) return { real: false, description: 'WebGPU is not available here' };
   const adapter = await gpu.requestAdapter().catch(() => null);
@@ -32,8 +32,8 @@ export async function probeWebGpu(): Promise<{ real: boolean; description: strin
   const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
   const label = `${info.vendor || 'unknown vendor'} ${info.architecture || ''}`.trim();
   return fallback || info.architecture === 'swiftshader'
-    ? { real: false, description: `only a fallback WebGPU adapter (${label})` }
-    : { real: true, description: `WebGPU adapter ${label}` };
+    ? { real: false, adapter: `${label} (fallback)`, description: `only a fallback WebGPU adapter (${label})` }
+    : { real: true, adapter: label, description: `WebGPU adapter ${label}` };
 }
 
 /** The order to try backends in for a choice; each with the reason it would be picked. */

@@ -12,9 +12,7 @@ export function BackendStatus() {
   const [probe, setProbe] = useState('Probing compute backends…');
   useEffect(() => {
     probeWebGpu().then(
-      (p) => setProbe(p.description.startsWith('WebGPU adapter') || p.description.startsWith('only a fallback')
-        ? `WebGPU adapter: ${p.description.replace(/^WebGPU adapter |^only a fallback WebGPU adapter /, '')}`
-        : `CPU fallback: ${p.description}`),
+      (p) => setProbe(p.adapter ? `WebGPU adapter: ${p.adapter}` : `CPU fallback: ${p.description}`),
       (e: Error) => setProbe(`CPU fallback: ${e.message}`),
     );
   }, []);

@@ -62,9 +62,9 @@ function StoredSection() {
           </li>
         ))}
       </ul>
-      {pending.length > 0 && <h3>Incomplete (not ready)</h3>}
+      {pending.some((p) => !transfers[p.id]) && <h3>Incomplete (not ready)</h3>}
       <ul className="model-list" data-testid="pending-list">
-        {pending.filter((p) => transfers[p.id]?.status !== 'running').map((p) => {
+        {pending.filter((p) => !transfers[p.id]).map((p) => {
           const done = p.files.reduce((s, f) => s + (f.complete ? f.size : Math.min(f.size, f.chunksDone * p.chunkBytes)), 0);
           const total = p.files.reduce((s, f) => s + f.size, 0);
           return (
