@@ -182,8 +182,9 @@ export async function loadLlama2cCheckpoint(src: ByteSource): Promise<ModelWeigh
     const which = src.size < expected ? 'truncated' : 'longer than its header says';
     throw new FormatError(`llama2c: ${src.name} (version ${version}) is ${which}: ${src.size} bytes, header (${HEADER_FIELDS.map((f) => `${f}=${header[f]}`).join(', ')}) needs ${expected}`);
   }
-  // Copy into a fresh, 4-aligned buffer so the tensors' bytes stay valid on their own.
-  const body = (await src.read(headerBytes, floats * 4)).slice();
+  // Tensors are views on the body; copy only if it is not 4-aligned (f32 views need it).
+  const read = await src.read(headerBytes, floats * 4);
+  const body = read.byteOffset % 4 === 0 ? read : read.slice();
   const spec = llama2cSpec(header);
   const { dim, hidden_dim: hiddenDim, n_layers: nLayers } = header;
   const kvDim = spec.kvHeads * spec.headDim;
