@@ -5,7 +5,8 @@
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
-import type { ByteSource } from '../core/io/byte-source.ts';
+import * as ggufModel from '../core/model/gguf-model.ts';
+import { loadGgufModel } from '../core/model/gguf-model.ts';
 import { loadLlama2cCheckpoint } from '../core/model/llama2c.ts';
 import { loadHfModel, type LoadedModel, type LoadProgress } from '../core/model/load-hf.ts';
 import type { ModelWeights } from '../core/model/weights.ts';
@@ -22,25 +23,9 @@ export interface LoadModelOptions {
 
 export type ModelArgKind = 'hf' | 'gguf' | 'llama2c';
 
-/** What A's src/core/model/gguf-model.ts provides (cross-area API). */
-export interface GgufModelModule {
-  loadGgufModel(src: ByteSource): Promise<{ weights: ModelWeights; tokenizerJson?: any; chatTemplate?: string }>;
-  exportGguf(
-    sink: import('../core/io/byte-source.ts').ByteSink,
-    weights: ModelWeights,
-    tokenizer: { tokenizerJson: any; tokenizerConfig?: any },
-    quant: 'f32' | 'f16' | 'q8_0' | 'q4_0',
-  ): Promise<void>;
-}
-
-// Loaded lazily so the CLI starts (and --help works) without the GGUF module.
-const GGUF_MODEL_MODULE = '../core/model/gguf-model.ts';
-export async function importGgufModel(): Promise<GgufModelModule> {
-  try {
-    return (await import(/* @vite-ignore */ GGUF_MODEL_MODULE)) as GgufModelModule;
-  } catch (error) {
-    throw new ConfigError(`gguf support is not available: ${(error as Error).message}`);
-  }
+/** A's GGUF model module (kept as a function: the merge command calls it). */
+export async function importGgufModel(): Promise<typeof ggufModel> {
+  return ggufModel;
 }
 
 export async function modelArgKind(arg: string): Promise<ModelArgKind> {
@@ -62,7 +47,6 @@ export async function loadModelArg(arg: string, options: LoadModelOptions = {}):
 
 /** GGUF: the tokenizer comes back as tokenizer.json; BOS/EOS from the spec's ids. */
 async function loadGgufArg(path: string): Promise<LoadedModel> {
-  const { loadGgufModel } = await importGgufModel();
   const { weights, tokenizerJson, chatTemplate } = await loadGgufModel(await nodeFileSource(path));
   const loaded: LoadedModel = { spec: weights.spec, weights, config: { format: 'gguf', path }, files: nodeSingleFileSet(path) };
   if (tokenizerJson) loaded.tokenizer = tokenizerFromGguf(tokenizerJson, chatTemplate, weights);

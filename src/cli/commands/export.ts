@@ -7,10 +7,11 @@
  */
 import { ConfigError } from '../../core/errors.ts';
 import { exportHfFolder } from '../../core/model/export-hf.ts';
+import { exportGguf } from '../../core/model/gguf-model.ts';
 import type { LoadedModel } from '../../core/model/load-hf.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { enumFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
-import { importGgufModel, loadModelArg } from '../load-model.ts';
+import { loadModelArg } from '../load-model.ts';
 import { nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
 
 export const EXPORT_USAGE = `moe-studio export <model> --format gguf|safetensors --quant f32|f16|bf16|q8_0|q4_0 --out PATH [options]
@@ -56,7 +57,6 @@ async function exportGgufFile(model: LoadedModel, out: string, quant: 'f32' | 'f
   if (!(model.tokenizer instanceof HfTokenizer)) {
     throw new ConfigError('export: GGUF export needs an HF tokenizer (tokenizer.json); this model has none');
   }
-  const { exportGguf } = await importGgufModel();
   const sink = await nodeFileSink(out);
   await exportGguf(sink, model.weights, { tokenizerJson: model.tokenizer.tokenizerJson, tokenizerConfig: model.tokenizer.tokenizerConfig }, quant);
   return [out];
