@@ -123,6 +123,20 @@ describe('moe-studio merge', () => {
     expect(ok, err.text()).toBe(0);
   });
 
+  it('rule 35: mergekit merge-only flags are accepted and ignored; --no-copy-tokenizer and --random-seed take effect', async () => {
+    await writeFile(join(dir, 'random.yml'), YAML.replace('gate_mode: hidden', 'gate_mode: random'));
+    const routers: string[] = [];
+    for (const seed of ['1', '2']) {
+      const out = join(dir, `out-seed${seed}`);
+      const err = captureStderr();
+      const code = await runMergeCommand([join(dir, 'random.yml'), out, '--models-dir', join(dir, 'models'), '--allow-crimes', '--lazy-unpickle', '--clone-tensors', '--cuda', '--no-copy-tokenizer', '--random-seed', seed]).finally(err.restore);
+      expect(code, err.text()).toBe(0);
+      expect((await readdir(out)).some((f) => f.startsWith('tokenizer'))).toBe(false);
+      routers.push(Buffer.from((await (await openSafetensorsFolder(nodeDirFileSet(out))).readTensor('model.layers.0.block_sparse_moe.gate.weight')).data).toString('hex'));
+    }
+    expect(routers[0]).not.toBe(routers[1]);
+  });
+
   it('bad usage exits 2 through main; --out-shard-size takes K/M/B (×1000)', async () => {
     const { main } = await import('../main.ts');
     const err = captureStderr();
