@@ -128,13 +128,15 @@ describe('moe-studio CLI', () => {
 
   it('generate --chat --trace writes per-token, per-layer routing', async () => {
     const tracePath = join(root, 'trace.json');
-    const run = await cli('generate', moeDir, '--prompt', 'hi', '--chat', '--temperature', '0.7', '--seed', '3', '--max-tokens', '4', '--trace', tracePath, '--json');
+    const run = await cli('generate', moeDir, '--prompt', 'hi', '--chat', '--system', 'be brief', '--temperature', '0.7', '--seed', '3', '--max-tokens', '4', '--trace', tracePath, '--json');
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout);
     const trace = JSON.parse(await readFile(tracePath, 'utf8'));
     expect(trace.tokens.map((t: { id: number }) => t.id)).toEqual(out.ids);
     expect(trace.prompt).toHaveLength(trace.promptIds.length);
     expect(trace.promptIds[0]).toBe(tokenizerJson.model.vocab['<|im_start|>']);
+    const model = await loadHfModel(nodeDirFileSet(moeDir));
+    expect(model.tokenizer!.decode(trace.promptIds)).toBe('<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
     for (const token of [...trace.tokens, ...trace.prompt]) {
       expect(token.layers).toHaveLength(moeSpec.layers);
       for (const layer of token.layers) {

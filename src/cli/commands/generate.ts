@@ -10,6 +10,7 @@ import { BackendError, ConfigError } from '../../core/errors.ts';
 import type { LoadedModel } from '../../core/model/load-hf.ts';
 import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
 import { generate } from '../../core/runtime/generate.ts';
+import type { ChatMessage } from '../../core/tokenizer/types.ts';
 import type { Backend, BackendName, GenerateOptions, RoutingOverrides, TokenRouting } from '../../core/runtime/types.ts';
 import { enumFlag, idListFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg } from '../load-model.ts';
@@ -18,6 +19,7 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   <model>              HF folder, .gguf file, or llama2.c .bin checkpoint
   --prompt TEXT        text prompt (BOS added as the tokenizer does)
   --chat               wrap the prompt in the model's chat template (as a user turn)
+  --system TEXT        with --chat: a system message before the user turn
   --ids 1,2,3          prompt as token ids
   --max-tokens N       tokens to generate (default 128)
   --temperature T      0 = greedy (default 1.0, as llama2.c's run.c)
@@ -33,7 +35,7 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   --trace FILE         write per-token, per-layer routing JSON to FILE`;
 
 const FLAGS: FlagSpec = {
-  prompt: { type: 'string' }, chat: { type: 'boolean' }, ids: { type: 'string' },
+  prompt: { type: 'string' }, chat: { type: 'boolean' }, system: { type: 'string' }, ids: { type: 'string' },
   'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
   'top-p': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
   'route-top-k': { type: 'string' }, 'ban-experts': { type: 'string' }, 'force-experts': { type: 'string' },
@@ -71,8 +73,12 @@ function promptIds(model: LoadedModel, values: Record<string, string | boolean |
   }
   const tokenizer = model.tokenizer;
   if (!tokenizer) throw new ConfigError('generate: the model has no tokenizer; pass --ids instead of --prompt');
+  const system = stringFlag(values.system);
+  if (system !== undefined && !values.chat) throw new UsageError('generate: --system needs --chat');
   if (!values.chat) return tokenizer.encode(prompt!);
-  const text = tokenizer.applyChatTemplate([{ role: 'user', content: prompt! }], { addGenerationPrompt: true });
+  const messages: ChatMessage[] = system === undefined ? [] : [{ role: 'system', content: system }];
+  messages.push({ role: 'user', content: prompt! });
+  const text = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
   return tokenizer.encode(text, { addSpecialTokens: false });
 }
 

@@ -189,6 +189,20 @@ describe('loadHfModel: checks', () => {
     expect(error.message).toBe("model: tensor 'model.norm.weight' has shape [47], config.json implies [48]");
   });
 
+  it('lists the first five missing tensors and counts the rest', async () => {
+    const { files } = await exportHfToMemory(randomModelWeights(tinyDenseSpec(), 1));
+    const edited = await editTensors(files, (ts) => ts.filter((t) => !t.name.startsWith('model.layers.1.')));
+    const error = await loadHfModel(memoryFileSet(edited)).catch((e) => e);
+    expect(error).toBeInstanceOf(FormatError);
+    expect(error.message).toMatch(/^model: missing tensors 'model\.layers\.1\.input_layernorm\.weight' \[48\], .* and 4 more$/);
+  });
+
+  it('rejects an integer tensor where a weight belongs', async () => {
+    const { files } = await exportHfToMemory(randomModelWeights(tinyDenseSpec(), 1));
+    const edited = await editTensors(files, (ts) => ts.map((t) => t.name === 'model.norm.weight' ? { ...t, dtype: 'i32' } : t));
+    await expect(loadHfModel(memoryFileSet(edited))).rejects.toThrow("model: tensor 'model.norm.weight' has dtype i32, expected a float dtype");
+  });
+
   it('lists unknown extra tensors without failing', async () => {
     const { files } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ tieEmbeddings: true }), 1));
     const extra: RawTensor = { name: 'model.layers.0.self_attn.rotary_emb.inv_freq', dtype: 'f32', shape: [4], data: new Uint8Array(16) };
