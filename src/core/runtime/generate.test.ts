@@ -82,6 +82,20 @@ describe('generate', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('an abort sent from a macrotask (a timer, a worker message) arrives during generation', async () => {
+    const controller = new AbortController();
+    let count = 0;
+    const run = async () => {
+      const session = await cpuBackend.createSession(weights);
+      for await (const _ of generate(session, undefined, prompt, { temperature: 0, maxTokens: 50, stopIds: [], signal: controller.signal })) {
+        if (++count === 3) setTimeout(() => controller.abort(), 0);
+      }
+    };
+    await expect(run()).rejects.toMatchObject({ name: 'CancelledError' });
+    // a timer fires after ≥1 ms (a few tokens); without yielding, all 50 would run first
+    expect(count).toBeLessThan(25);
+  });
+
   it('seeded sampling is reproducible', async () => {
     const opts = { temperature: 1, topK: 20, seed: 99, maxTokens: 8, stopIds: [] };
     const a = await collect(generate(await cpuBackend.createSession(weights), undefined, prompt, opts));

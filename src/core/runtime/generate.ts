@@ -8,7 +8,8 @@
  *   `routing` is that token's own routing as an input (what the heatmap shows per token).
  * - Stops (without yielding) at a stop id (default: the tokenizer's EOS ids), after
  *   maxTokens, or when the session's context is full. An aborted signal throws
- *   CancelledError before the next step.
+ *   CancelledError before the next step; every step first yields to the event loop, so an
+ *   abort sent by a message or a timer arrives even on synchronous backends.
  * - Text deltas come from IncrementalDecoder, seeded with the prompt's last token (so
  *   tokenizers that drop a leading space after BOS or at the start decode as in context);
  *   they are held back while the text ends in an incomplete UTF-8 character (U+FFFD).
@@ -58,6 +59,21 @@ export class IncrementalDecoder {
   }
 }
 
+/**
+ * Lets queued macrotasks run (a worker's incoming "stop" message, a timer that aborts).
+ * Backends that compute synchronously (cpu, wasm) resolve forward() at once, and awaiting
+ * a resolved promise only drains microtasks: without this, an abort could not arrive
+ * until generation had finished. A MessageChannel round trip is not clamped to 4 ms the
+ * way nested setTimeout(0) is; it exists in browsers, workers and Node.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(null);
+  });
+}
+
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError('generate: cancelled');
 }
@@ -80,6 +96,7 @@ export async function* generate(
   if (options.trace && prefill.routing) options.onPromptRouting?.(prefill.routing);
   let logits = prefill.logits;
   for (let n = 0; n < maxTokens; n++) {
+    await yieldToEventLoop();
     checkAborted(options.signal);
     if (session.position >= session.maxContext) return;
     const id = sampler(logits, context);
