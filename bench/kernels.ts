@@ -1,0 +1,61 @@
+/**
+ * Kernel micro-benchmark (Node, one thread): GMAC/s of each wasm matmul kernel on
+ * SmolLM2-dims shapes, best of many repetitions (the minimum is robust on a shared machine).
+ *   npx tsx bench/kernels.ts
+ * 1 MAC = 2 FLOP. Numbers go into docs/wasm-backend.md by hand, with the date and machine.
+ */
+import { cpus } from 'node:os';
+import { quantize } from '../src/core/quant/convert.ts';
+import { fillNormal, mulberry32 } from '../src/core/model/random.ts';
+import { WasmArena } from '../src/core/runtime/wasm/arena.ts';
+import { instantiateKernels } from '../src/core/runtime/wasm/kernels.ts';
+import { packMatrix } from '../src/core/runtime/wasm/layout.ts';
+import { WasmMatmul } from '../src/core/runtime/wasm/matmul.ts';
+import { SerialRows } from '../src/core/runtime/wasm/parallel.ts';
+import { matmul } from '../src/core/runtime/cpu/ops.ts';
+
+const SHAPES: [string, number, number][] = [
+  ['expert gate/up [1536, 576]', 1536, 576],
+  ['expert down [576, 1536]', 576, 1536],
+  ['lm_head [49152, 576]', 49152, 576],
+];
+
+async function main(): Promise<void> {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const kernels = await instantiateKernels(memory, false);
+  const arena = new WasmArena(memory);
+  const maxM = 64;
+  const matmuls = new WasmMatmul(kernels, new SerialRows(kernels), arena, maxM, 1536);
+  const x = arena.alloc(maxM * 1536 * 4, 'x');
+  arena.f32(x, maxM * 1536).set(fillNormal(new Float32Array(maxM * 1536), mulberry32(1), 1));
+  const y = arena.alloc(maxM * 49152 * 4, 'y');
+  console.log(`${cpus()[0]?.model}, Node ${process.version}`);
+  console.log('| shape | dtype | m | GMAC/s (best) |\n|---|---|---:|---:|');
+  for (const [label, n, k] of SHAPES) {
+    const values = fillNormal(new Float32Array(n * k), mulberry32(n + k), 1 / Math.sqrt(k));
+    for (const dtype of ['q4_0', 'q8_0', 'f32'] as const) {
+      const packed = packMatrix(arena, quantize('w', values, [n, k], dtype));
+      for (const m of [1, 16]) {
+        if (n * m > 49152 * 16 || (n === 49152 && m > 1)) continue;
+        let best = Infinity;
+        const reps = Math.max(5, Math.round(3e8 / (n * k * m)));
+        for (let r = 0; r < reps; r++) {
+          const t0 = performance.now();
+          matmuls.run(packed, x, y, m);
+          best = Math.min(best, performance.now() - t0);
+        }
+        console.log(`| ${label} | ${dtype} | ${m} | ${((n * k * m) / best / 1e6).toFixed(1)} |`);
+      }
+    }
+  }
+  // Plain JS (the CPU reference's matmul, f32) for scale.
+  const [n, k] = [1536, 576];
+  const w = fillNormal(new Float32Array(n * k), mulberry32(3), 0.04);
+  const xs = fillNormal(new Float32Array(k), mulberry32(4), 1);
+  const out = new Float32Array(n);
+  let best = Infinity;
+  for (let r = 0; r < 30; r++) { const t0 = performance.now(); matmul(out, w, xs, n, k); best = Math.min(best, performance.now() - t0); }
+  console.log(`| expert gate/up [1536, 576] | f32, plain JS (cpu/ops.ts) | 1 | ${((n * k) / best / 1e6).toFixed(1)} |`);
+}
+
+main().then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });
