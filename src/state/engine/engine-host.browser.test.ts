@@ -12,6 +12,8 @@ import { idbKvStore } from '../../core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
 import type { LoadProgress } from '../../core/hub/progress.ts';
 import { EngineHost } from './engine-host.ts';
+import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
+import { BackendError } from '../../core/errors.ts';
 import type { EngineEvent } from './engine-types.ts';
 
 const DB = 'moe-studio-engine-test';
@@ -86,5 +88,37 @@ describe('engine host', () => {
     });
     expect(summary.stoppedBy).toBe('abort');
     expect(summary.tokens).toBeLessThan(500);
+  });
+
+  it('a kernel failure mid-answer hands over to the CPU backend; the answer continues and says why', async () => {
+    // No real GPU can be made to fail on demand here, so the failing backend is a stand-in:
+    // the real CPU session, whose forward() throws a BackendError after 3 decode steps.
+    const host = new EngineHost({
+      openSession: async (weights, _choice, maxContext) => {
+        const inner = await cpuBackend.createSession(weights, { maxContext });
+        let calls = 0;
+        const failing = Object.create(inner) as typeof inner;
+        Object.defineProperty(failing, 'backend', { value: 'webgpu' });
+        failing.forward = async (ids, options) => {
+          if (++calls > 3) throw new BackendError('webgpu: device lost (test stand-in)');
+          return inner.forward(ids, options);
+        };
+        return { session: failing, report: { name: 'webgpu', reason: 'test stand-in' } };
+      },
+    });
+    await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'auto');
+    const events: EngineEvent[] = [];
+    const summary = await host.generate({ messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, maxTokens: 8, stopIds: [] } }, (b) => events.push(...b));
+    const switched = events.find((e) => e.type === 'backend');
+    expect(switched).toMatchObject({ type: 'backend', backend: { name: 'cpu', reason: expect.stringMatching(/webgpu failed: webgpu: device lost.*CPU backend took over/) } });
+    expect(summary.backend.name).toBe('cpu');
+    expect(summary.tokens).toBe(8);
+    expect(host.stats().state.kind).toBe('ready');
+    // Greedy decoding: the answer equals a CPU-only run of the same request.
+    const reference = new EngineHost();
+    await reference.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
+    const ref: number[] = [];
+    await reference.generate({ messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, maxTokens: 8, stopIds: [] } }, (b) => b.forEach((e) => e.type === 'token' && ref.push(e.id)));
+    expect(events.flatMap((e) => (e.type === 'token' ? [e.id] : []))).toEqual(ref);
   });
 });

@@ -53,7 +53,17 @@ function summarize(id: string, title: string, model: LoadedModel): ModelSummary 
   };
 }
 
+/** How the host opens sessions; tests inject a backend that fails mid-generation. */
+export interface EngineHostOptions {
+  openSession?: typeof openSessionWithFallback;
+}
+
 export class EngineHost implements EngineApi {
+  private readonly openSession: typeof openSessionWithFallback;
+  constructor(options: EngineHostOptions = {}) {
+    this.openSession = options.openSession ?? openSessionWithFallback;
+  }
+
   private state: EngineState = { kind: 'empty' };
   private model?: LoadedModel;
   private summary?: ModelSummary;
@@ -73,7 +83,7 @@ export class EngineHost implements EngineApi {
     try {
       const { files, title } = await openFiles(ref, onProgress);
       const model = await loadHfModel(files);
-      const opened = await openSessionWithFallback(model.weights, choice, Math.min(MAX_CONTEXT, model.spec.contextLength));
+      const opened = await this.openSession(model.weights, choice, Math.min(MAX_CONTEXT, model.spec.contextLength));
       this.model = model;
       this.session = opened.session;
       this.backend = opened.report;
@@ -91,7 +101,7 @@ export class EngineHost implements EngineApi {
     const model = this.requireModel();
     this.stop();
     this.choice = choice;
-    const opened = await openSessionWithFallback(model.weights, choice, this.session!.maxContext);
+    const opened = await this.openSession(model.weights, choice, this.session!.maxContext);
     this.session?.dispose();
     this.session = opened.session;
     this.backend = opened.report;

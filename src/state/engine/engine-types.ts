@@ -43,7 +43,7 @@ export interface BackendReport {
 
 export interface GenerateRequest {
   messages: ChatMessage[];
-  sampling: SamplerOptions & { maxTokens: number };
+  sampling: SamplerOptions & { maxTokens: number; stopIds?: number[] };
   routing?: RoutingOverrides;
 }
 
