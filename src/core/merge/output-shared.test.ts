@@ -8,6 +8,8 @@ import { planMerge } from './plan.ts';
 import { openMergeInputs, openModel } from './sources.ts';
 import { mapResolver, mergeInMemory, randomHfFolder, testingDenseSpec } from './testing-models.ts';
 import { loadHfTokenizer } from '../tokenizer/hf.ts';
+import { cpuBackend } from '../runtime/cpu/backend.ts';
+import { mergedModelWeights } from './memory-model.ts';
 
 const spec = testingDenseSpec();
 const H = spec.hidden;
@@ -89,6 +91,17 @@ describe('Qwen MoE output (conformance rules 16, 27, 28)', () => {
     expect(q.shape).toEqual([spec.heads * headDim]);
     expect(k.shape).toEqual([spec.kvHeads * headDim]);
     expect(values(q).every((x) => x === 0) && values(k).every((x) => x === 0)).toBe(true);
+  });
+
+  it('the Qwen MoE output loads into the engine: gated shared expert, zero q/k/v biases, finite logits', async () => {
+    const { plan, output } = await mergeInMemory(QWEN, folders);
+    const merged = await mergedModelWeights(plan, output);
+    expect(merged.weights.spec.moe).toMatchObject({ experts: 2, topK: 2, normTopK: true, sharedExpert: { gated: true } });
+    expect(merged.weights.layers[0]!.bq!.shape).toEqual([H]);
+    const session = await cpuBackend.createSession(merged.weights, { maxContext: 8 });
+    const { logits, routing } = await session.forward([4, 5, 6], { trace: true });
+    expect(logits.every(Number.isFinite)).toBe(true);
+    expect(routing![2]!.layers[0]!.sharedGate).toBeGreaterThan(0);
   });
 
   it('rule 16: gate rows are the experts in config order, then the shared expert', async () => {

@@ -123,7 +123,7 @@ export function planMerge(config: MoeMergeConfig, inputs: MergeInputs, options: 
   if (built.issues.length > 0) return { ok: false, issues: built.issues };
   const plan: MergePlan = {
     config, arch, layout, layers, hidden, experts: config.experts.length, gateOwners,
-    outDtype: dtype.dtype, modelKeys: [base.key, ...new Set([...experts, ...shared].map((m) => m.key))].filter((k, i, a) => a.indexOf(k) === i),
+    outDtype: dtype.dtype, modelKeys: [...new Set([base, ...experts, ...shared].map((m) => m.key))],
     tensors: built.tensors,
     outputConfig: outputConfigJson(arch, base.config, config, dtype.torchName),
     warnings, seed: options.seed ?? 0, residualScaleBehaviour,
