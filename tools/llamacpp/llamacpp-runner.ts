@@ -1,7 +1,9 @@
 /**
  * llama.cpp (through node-llama-cpp's prebuilt CPU binary) as an outside oracle: load a GGUF,
  * then greedy-decode token ids with llama.cpp's own sampler, keeping the raw logits of every
- * step. KV cache in F32 so the only differences from our engine are matmul arithmetic.
+ * step. KV cache in F32 and flash attention off (llama.cpp's CPU flash-attention path works
+ * in f16 and moved f32 logits by ~1e-3 relative; without it they match ours to ~1e-7), so the
+ * only differences from our engine are in the arithmetic of the quantized matmuls.
  */
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 
@@ -27,7 +29,7 @@ export async function llamaCppGreedy(modelPath: string, promptIds: number[], ste
   const llama = await loadLlamaCpp();
   const model: LlamaModel = await llama.loadModel({ modelPath, gpuLayers: 0 });
   const context = await model.createContext({
-    contextSize: 256, threads: 2, batchSize: 64,
+    contextSize: 256, threads: 2, batchSize: 64, flashAttention: false,
     experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
   });
   try {

@@ -75,7 +75,7 @@ function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): Mod
     contextLength: requireNumber(file, key('context_length')),
     ropeTheta: metaNumber(file, key('rope.freq_base')) ?? 10000,
     rmsEps: requireNumber(file, key('attention.layer_norm_rms_epsilon')),
-    tieEmbeddings: !reader.has('lmHead'),
+    tieEmbeddings: false, // decided when output.weight is read
     qkvBias: reader.has('bq', 0),
     ropeStyle: 'half',
   };
@@ -128,6 +128,12 @@ async function moeLayer(reader: TensorReader, spec: ModelSpec, layer: number): P
   return moe;
 }
 
+function sameTensor(a: RawTensor, b: RawTensor): boolean {
+  if (a.dtype !== b.dtype || a.data.byteLength !== b.data.byteLength) return false;
+  for (let i = 0; i < a.data.byteLength; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
 function unpermuted(t: RawTensor, perm: number[] | undefined): RawTensor {
   return perm ? { ...t, data: permuteRows(t.data, perm) } : t;
 }
@@ -166,7 +172,8 @@ export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
   for (let i = 0; i < spec.layers; i++) layers.push(await layerWeights(reader, spec, i, qPerm, kPerm));
   const weights: ModelWeights = { spec, embed: await reader.get('embed'), layers, finalNorm: await reader.get('finalNorm') };
   const lmHead = await reader.optional('lmHead');
-  if (lmHead) weights.lmHead = lmHead;
+  if (lmHead && !sameTensor(lmHead, weights.embed)) weights.lmHead = lmHead;
+  else spec.tieEmbeddings = true; // no output.weight, or a copy of token_embd (qwen2moe needs one)
   const tokenizer = ggufToTokenizer(file);
   return { weights, ...(tokenizer ?? {}) };
 }

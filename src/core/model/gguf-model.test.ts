@@ -10,7 +10,7 @@ import { allclose } from '../runtime/cpu/allclose.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from './random.ts';
 import type { ModelWeights } from './weights.ts';
 import { exportGguf, loadGgufModel } from './gguf-model.ts';
-import { interleaveRowPermutation, permuteRows } from './gguf-names.ts';
+import { interleaveRowPermutation, invertPermutation, permuteRows } from './gguf-names.ts';
 import { buildTestingBpeTokenizer } from '../tokenizer/hf-testing-bpe.ts';
 
 const bpe = buildTestingBpeTokenizer(64);
@@ -40,6 +40,16 @@ async function lastLogits(weights: ModelWeights, ids: number[]): Promise<Float32
   const session = await cpuBackend.createSession(weights, { maxContext: 16 });
   return (await session.forward(ids)).logits;
 }
+
+describe('q/k row permutation (convert_hf_to_gguf.py permute)', () => {
+  it('matches numpy reshape(n_head, 2, d/2).swapaxes(1, 2) on a known answer', () => {
+    // heads 2, headDim 6: per head, rows (0,3) (1,4) (2,5) become adjacent pairs.
+    expect(interleaveRowPermutation(2, 6)).toEqual([0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11]);
+    expect(invertPermutation([2, 0, 1])).toEqual([1, 2, 0]);
+    const rows = Uint8Array.of(10, 11, 20, 21, 30, 31); // 3 rows of 2 bytes
+    expect(Array.from(permuteRows(rows, [2, 0, 1]))).toEqual([30, 31, 10, 11, 20, 21]);
+  });
+});
 
 describe('exportGguf → loadGgufModel', () => {
   const specs = {

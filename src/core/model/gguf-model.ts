@@ -26,7 +26,7 @@ import { ggufValue } from '../formats/gguf-meta.ts';
 import type { ModelSpec } from './spec.ts';
 import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
 import {
-  GGUF_ARCH_OF, GGUF_ARCH_ROPE, GGUF_FILE_TYPE, ggufTensorName, interleaveRowPermutation, invertPermutation, permuteRows,
+  GGUF_ARCH_OF, GGUF_ARCH_OUTPUT_OPTIONAL, GGUF_ARCH_ROPE, GGUF_FILE_TYPE, ggufTensorName, interleaveRowPermutation, invertPermutation, permuteRows,
   type GgufArch, type GgufExportQuant, type GgufTensorRole,
 } from './gguf-names.ts';
 import { tokenizerToGgufMetadata } from './gguf-tokenizer.ts';
@@ -155,6 +155,7 @@ export function exportTensors(weights: ModelWeights, quant: GgufExportQuant): Gg
   weights.layers.forEach((w, i) => tensors.push(...layerTensors(plan, i, w)));
   tensors.push(single(plan, 'finalNorm', undefined, weights.finalNorm, 'vector'));
   if (weights.lmHead && !spec.tieEmbeddings) tensors.push(single(plan, 'lmHead', undefined, weights.lmHead, 'matrix'));
+  else if (!GGUF_ARCH_OUTPUT_OPTIONAL[arch]) tensors.push(single(plan, 'lmHead', undefined, weights.embed, 'matrix')); // tied: a copy
   return tensors;
 }
 

@@ -21,6 +21,14 @@ export const GGUF_ARCH_ROPE = {
   llama: 'interleaved', qwen2: 'half', qwen2moe: 'half',
 } as const satisfies Record<GgufArch, 'half' | 'interleaved'>;
 
+/**
+ * Whether llama.cpp can run the arch without output.weight (it then reuses token_embd, i.e.
+ * tied embeddings). qwen2moe's loader requires output.weight, so tied models write a copy.
+ */
+export const GGUF_ARCH_OUTPUT_OPTIONAL = {
+  llama: true, qwen2: true, qwen2moe: false,
+} as const satisfies Record<GgufArch, boolean>;
+
 export const GGUF_TENSOR_NAMES = {
   embed: 'token_embd.weight',
   finalNorm: 'output_norm.weight',
