@@ -93,6 +93,10 @@ describe('routeToken: hand-built known answers, one per rule', () => {
     expect(r.expertIds).toEqual([0, 1, 2]);
   });
 
+  it('a NaN router logit (a numerically broken model or kernel) throws BackendError naming expert and layer', () => {
+    expect(() => routeToken([0, NaN, 1, 2], mixtral, 3)).toThrow(/expert 1 at layer 3 is NaN/);
+  });
+
   it('sharedExpertGate is the sigmoid of the gate logit', () => {
     expect(sharedExpertGate(0)).toBe(0.5);
     expect(sharedExpertGate(2)).toBeCloseTo(1 / (1 + Math.exp(-2)), 14);

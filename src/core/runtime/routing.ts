@@ -21,7 +21,7 @@
  * hidden state, so the forward pass computes it (sharedExpertGate below) and fills
  * LayerRouting.sharedGate itself. routeToken never sets it.
  */
-import { ConfigError } from '../errors.ts';
+import { BackendError, ConfigError } from '../errors.ts';
 import type { MoeSpec } from '../model/spec.ts';
 import type { LayerRouting, RoutingOverrides } from './types.ts';
 
@@ -92,6 +92,9 @@ export function routeToken(
 ): LayerRouting {
   if (routerLogits.length !== moe.experts) {
     throw new ConfigError(`routing: ${routerLogits.length} router logits for ${moe.experts} experts`);
+  }
+  for (let e = 0; e < moe.experts; e++) {
+    if (Number.isNaN(routerLogits[e])) throw new BackendError(`routing: router logit of expert ${e} at layer ${layer} is NaN`);
   }
   validateRoutingOverrides(overrides, moe);
   const banned = new Set<number>(
