@@ -11,7 +11,8 @@ import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import type { ModelManifest, PendingModel } from '../core/store/manifest.ts';
 import { modelStoreDelete, modelStoreList, modelStoreListPending } from '../core/store/model-store.ts';
 import { modelStoreEstimate, modelStoreRequestPersist, modelStoreVerify, type StorageEstimate } from '../core/store/store-file-set.ts';
-import { appKv, urlChunkBytes } from './kv-instance.ts';
+import { appKv, urlChunkBytes, urlQuotaBytes } from './kv-instance.ts';
+import { engineCallback, engineClient } from './engine-client.ts';
 import { useSettings } from './settings.ts';
 import { fetchZooIndex, type ZooIndex } from './zoo.ts';
 
@@ -120,11 +121,20 @@ async function runTransfer(id: string, title: string, totalBytes: number, work: 
   }
 }
 
+/** Import-time quantization (settings.importQuant) runs in the worker: HF folder → GGUF. */
+async function quantizeIfAsked(id: string, onProgress: (p: LoadProgress) => void): Promise<void> {
+  const quant = useSettings.getState().importQuant;
+  if (quant === 'keep' || urlQuotaBytes() !== undefined || useSettings.getState().simulatedQuotaBytes !== undefined) return;
+  await engineClient().quantizeStored(id, quant, undefined, engineCallback(onProgress));
+}
+
 export async function hubDownload(listing: HubListing, chunkBytes?: number): Promise<void> {
   const id = hubModelId(listing.ref);
   const total = listing.files.reduce((s, f) => s + f.size, 0);
-  await runTransfer(id, listing.ref.repo, total, (signal, onProgress) =>
-    hubDownloadToStore(fetch, appKv(), listing.ref, { id, title: listing.ref.repo, files: listing.files, signal, onProgress, chunkBytes: chunkBytes ?? urlChunkBytes() }));
+  await runTransfer(id, listing.ref.repo, total, async (signal, onProgress) => {
+    await hubDownloadToStore(fetch, appKv(), listing.ref, { id, title: listing.ref.repo, files: listing.files, signal, onProgress, chunkBytes: chunkBytes ?? urlChunkBytes() });
+    await quantizeIfAsked(id, onProgress);
+  });
 }
 
 export function transferPause(id: string): void {
@@ -163,9 +173,10 @@ export async function libraryImportFolder(folderName: string, files: FileSet, to
   const id = `local:${folderName}:${Date.now().toString(36)}`;
   const list = await files.list();
   if (!list.includes('config.json')) { say('error', `'${folderName}' has no config.json: pick an HF model folder (config.json, *.safetensors, tokenizer.json).`); return; }
-  await runTransfer(id, folderName, totalBytes, (signal, onProgress) => modelStoreImportFileSet(appKv(), {
-    id, title: folderName, source: { kind: 'local', folderName }, files, signal, onProgress, importQuant: useSettings.getState().importQuant, chunkBytes: urlChunkBytes(),
-  }));
+  await runTransfer(id, folderName, totalBytes, async (signal, onProgress) => {
+    await modelStoreImportFileSet(appKv(), { id, title: folderName, source: { kind: 'local', folderName }, files, signal, onProgress, chunkBytes: urlChunkBytes() });
+    await quantizeIfAsked(id, onProgress);
+  });
 }
 
 /** Stores an in-memory model (a merge result) and returns its manifest. */

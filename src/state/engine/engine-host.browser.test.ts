@@ -121,4 +121,29 @@ describe('engine host', () => {
     await reference.generate({ messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, maxTokens: 8, stopIds: [] } }, (b) => b.forEach((e) => e.type === 'token' && ref.push(e.id)));
     expect(events.flatMap((e) => (e.type === 'token' ? [e.id] : []))).toEqual(ref);
   });
+
+  it('quantizes a stored model on import (q8_0 GGUF beside the tokenizer) and chats with it', async () => {
+    const kv = idbKvStore(DB, 'models');
+    const { modelStoreGet, modelStoreFileSet, modelStoreList } = await import('../../core/store/index.ts');
+    const original = (await modelStoreGet(kv, 'moe'))!;
+    const copyFiles = modelStoreFileSet(kv, original);
+    await modelStoreImportFileSet(kv, { id: 'moe-copy', title: 'Copy', source: original.source, files: copyFiles, chunkBytes: 64 * 1024 });
+    const host = new EngineHost();
+    const newId = await host.quantizeStored('moe-copy', 'q8_0', DB);
+    expect(newId).toBe('moe-copy:q8_0');
+    const ids = (await modelStoreList(kv)).map((m) => m.id);
+    expect(ids).toContain('moe-copy:q8_0');
+    expect(ids).not.toContain('moe-copy');
+    const converted = (await modelStoreGet(kv, newId))!;
+    expect(converted.files.map((f) => f.name)).toContain('model.gguf');
+    expect(converted.files.some((f) => f.name.endsWith('.safetensors'))).toBe(false);
+    const ggufBytes = converted.files.find((f) => f.name === 'model.gguf')!.size;
+    const safetensorsBytes = original.files.filter((f) => f.name.endsWith('.safetensors')).reduce((s, f) => s + f.size, 0);
+    expect(ggufBytes).toBeLessThan(safetensorsBytes); // f32 donors → q8_0 matrices
+    const { model } = await host.load({ kind: 'store', id: newId, dbName: DB }, 'cpu');
+    expect(model).toMatchObject({ experts: 4, topK: 2 });
+    const events: EngineEvent[] = [];
+    const summary = await host.generate({ messages: [{ role: 'user', content: 'hello' }], sampling: { temperature: 0, maxTokens: 4, stopIds: [] } }, (b) => events.push(...b));
+    expect(summary.tokens).toBe(4);
+  });
 });

@@ -7,7 +7,8 @@
 import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
 import type { LoadProgress } from '../../core/hub/progress.ts';
 import type { FileSet } from '../../core/io/byte-source.ts';
-import { loadHfModel, type LoadedModel } from '../../core/model/load-hf.ts';
+import type { LoadedModel } from '../../core/model/load-hf.ts';
+import { loadAnyModel, quantizeStoredModel } from './stored-models.ts';
 import { generate } from '../../core/runtime/generate.ts';
 import { exportGguf } from '../../core/model/gguf-model.ts';
 import { MemorySink, readText } from '../../core/io/byte-source.ts';
@@ -82,7 +83,7 @@ export class EngineHost implements EngineApi {
     this.state = { kind: 'loading', modelId: ref.id };
     try {
       const { files, title } = await openFiles(ref, onProgress);
-      const model = await loadHfModel(files);
+      const model = await loadAnyModel(files);
       const opened = await this.openSession(model.weights, choice, Math.min(MAX_CONTEXT, model.spec.contextLength));
       this.model = model;
       this.session = opened.session;
@@ -189,6 +190,11 @@ export class EngineHost implements EngineApi {
     const result = await this.session!.forward(ids, { trace: true, routing });
     this.session!.truncate(0);
     return { pieces: ids.map((id) => model.tokenizer!.decode([id])), routing: result.routing ?? ids.map(() => ({ layers: [] })) };
+  }
+
+  /** Import-time quantization of a stored HF model (f16 / q8_0 / q4_0 via GGUF); returns the new id. */
+  async quantizeStored(id: string, quant: 'f16' | 'q8_0' | 'q4_0', dbName?: string, onProgress?: (p: LoadProgress) => void): Promise<string> {
+    return (await quantizeStoredModel(idbKvStore(dbName), id, quant, onProgress)).id;
   }
 
   /** The loaded model as GGUF (area A's exportGguf), with its tokenizer files. */

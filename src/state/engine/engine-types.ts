@@ -84,5 +84,6 @@ export interface EngineApi {
   reset(): void;
   analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText>;
   stats(): EngineStats;
+  quantizeStored(id: string, quant: 'f16' | 'q8_0' | 'q4_0', dbName?: string, onProgress?: (p: LoadProgress) => void): Promise<string>;
   exportGguf(quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<Uint8Array>;
 }

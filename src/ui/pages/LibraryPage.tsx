@@ -152,6 +152,7 @@ function LocalSection() {
           <option value="keep">as they are</option><option value="f16">f16</option><option value="q8_0">q8_0</option><option value="q4_0">q4_0</option>
         </select></label>
       </div>
+      <p className="muted small">f16, q8_0 and q4_0 imports are stored as one GGUF beside the tokenizer files: they chat and export, but merges need the original safetensors.</p>
       <div className={`dropzone${over ? ' over' : ''}`} role="region" aria-label="Drop a model folder here"
         onDragOver={(e) => { e.preventDefault(); setOver(true); }} onDragLeave={() => setOver(false)} onDrop={(e) => { setOver(false); void importDropped(e); }}>
         Drop an HF model folder here (config.json, *.safetensors, tokenizer.json)
