@@ -37,6 +37,22 @@ export async function modelArgKind(arg: string): Promise<ModelArgKind> {
   throw new ConfigError(`${arg}: not a model (expected an HF folder, a .gguf file or a llama2.c .bin checkpoint)`);
 }
 
+/** A one-line loading meter on stderr when it is a terminal (nothing otherwise, e.g. in tests). */
+export function terminalProgress(): ((progress: LoadProgress) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  let shown = -1;
+  return (p) => {
+    if (p.phase === 'tensors' && p.bytesTotal > 0) {
+      const percent = Math.floor((100 * p.bytesDone) / p.bytesTotal);
+      if (percent === shown) return;
+      shown = percent;
+      process.stderr.write(`\rloading ${percent}% (${(p.bytesDone / 1e6).toFixed(1)} / ${(p.bytesTotal / 1e6).toFixed(1)} MB)`);
+    } else if (p.phase === 'done') {
+      process.stderr.write('\r\x1b[K');
+    }
+  };
+}
+
 export async function loadModelArg(arg: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   switch (await modelArgKind(arg)) {
     case 'hf': return loadHfModel(nodeDirFileSet(arg), { onProgress: options.onProgress });

@@ -11,7 +11,7 @@ import { exportGguf } from '../../core/model/gguf-model.ts';
 import type { LoadedModel } from '../../core/model/load-hf.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { enumFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
-import { loadModelArg } from '../load-model.ts';
+import { loadModelArg, terminalProgress } from '../load-model.ts';
 import { nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
 
 export const EXPORT_USAGE = `moe-studio export <model> --format gguf|safetensors --quant f32|f16|bf16|q8_0|q4_0 --out PATH [options]
@@ -70,7 +70,7 @@ export async function runExportCommand(argv: string[]): Promise<number> {
   const out = required('out', stringFlag(values.out));
   if (format === 'gguf' && quant === 'bf16') throw new UsageError('export: gguf export supports f32, f16, q8_0 and q4_0');
   if (!values.force && (await pathExists(out))) throw new UsageError(`export: ${out} exists; pass --force to overwrite`);
-  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer) });
+  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
   const started = performance.now();
   const files = format === 'gguf'
     ? await exportGgufFile(model, out, quant as 'f32' | 'f16' | 'q8_0' | 'q4_0')

@@ -13,7 +13,7 @@ import { generate } from '../../core/runtime/generate.ts';
 import type { ChatMessage } from '../../core/tokenizer/types.ts';
 import type { Backend, BackendName, GenerateOptions, RoutingOverrides, TokenRouting } from '../../core/runtime/types.ts';
 import { enumFlag, idListFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
-import { loadModelArg } from '../load-model.ts';
+import { loadModelArg, terminalProgress } from '../load-model.ts';
 
 export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
   <model>              HF folder, .gguf file, or llama2.c .bin checkpoint
@@ -113,7 +113,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
   const modelArg = onePositional('generate', positionals, 'model');
   const backendName = enumFlag('backend', values.backend, BACKENDS) ?? 'cpu';
   const options = generateOptions(values);
-  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer) });
+  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
   const prompt = promptIds(model, values);
   if (prompt.length === 0) throw new ConfigError('generate: the prompt encodes to no tokens');
   const maxContext = Math.min(model.spec.contextLength, prompt.length + options.maxTokens!);
