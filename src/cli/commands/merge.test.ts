@@ -137,6 +137,20 @@ describe('moe-studio merge', () => {
     expect(routers[0]).not.toBe(routers[1]);
   });
 
+  it('--gguf writes OUT_DIR/model.<type>.gguf that loads back as the same MoE', async () => {
+    const out = join(dir, 'out-gguf');
+    const err = captureStderr();
+    const code = await runMergeCommand([join(dir, 'moe.yml'), out, '--models-dir', join(dir, 'models'), '--gguf', 'f32']).finally(err.restore);
+    expect(code, err.text()).toBe(0);
+    const { loadGgufModel } = await import('../../core/model/gguf-model.ts');
+    const { nodeFileSource } = await import('../node-io.ts');
+    const { dequantize } = await import('../../core/quant/convert.ts');
+    const gguf = await loadGgufModel(await nodeFileSource(join(out, 'model.f32.gguf')));
+    expect(gguf.weights.spec.moe).toMatchObject({ experts: 2, topK: 2 });
+    const router = await (await openSafetensorsFolder(nodeDirFileSet(out))).readTensor('model.layers.1.block_sparse_moe.gate.weight');
+    expect(Array.from(dequantize(gguf.weights.layers[1]!.moe!.router))).toEqual(Array.from(dequantize(router)));
+  });
+
   it('bad usage exits 2 through main; --out-shard-size takes K/M/B (×1000)', async () => {
     const { main } = await import('../main.ts');
     const err = captureStderr();
