@@ -94,13 +94,18 @@ def training_summary(ctx, name):
     last = log['history'][-1]
     what = 'all weights, from scratch, on the four-domain mix' if name == 'base' else \
         f'MLP weights only (gate/up/down of every layer), from the base, on {name} only'
+    phased = bool(log.get('phases'))
+    lr_seed = 'peak lr and seed per phase below' if phased else f'peak lr {log["lr"]}, seed {log["seed"]}'
     return (f'- Trained: {what}.\n'
             f'- {log["steps_run"]} steps of {log["batch"]} x {log["seq_len"]} tokens '
             f'({log["tokens_seen"]:,} tokens, {log["elapsed_s"] / 60:.1f} min at {last["tok_per_s"]:,} tokens/s on 2 CPU '
             f'cores shared with other jobs, ended by '
-            f'{log["ended_by"]}); AdamW (0.9, 0.95), weight decay 0.1, peak lr {log["lr"]}, warm-up then cosine '
-            f'to 10%, bf16 autocast, seed {log["seed"]}.\n'
-            f'- Trainable parameters: {log["trainable_params"]:,} of {log["total_params"]:,}. '
+            f'{log["ended_by"]}); AdamW (0.9, 0.95), weight decay 0.1, warm-up then cosine '
+            f'to 10%, bf16 autocast, {lr_seed}.\n'
+            + ''.join(f'  - phase {i + 1}: {p["steps_run"]} steps, {p["elapsed_s"] / 60:.1f} min, peak lr {p["lr"]}, seed {p["seed"]}, '
+                      f'ended by {p["ended_by"]}{" (continued from the previous phase)" if i else ""}\n'
+                      for i, p in enumerate(log.get('phases', [])))
+            + f'- Trainable parameters: {log["trainable_params"]:,} of {log["total_params"]:,}. '
             f'Final training loss {last["loss"]}.\n')
 
 

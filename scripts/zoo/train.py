@@ -102,6 +102,22 @@ def train(model, params, streams, val_streams, domains, args, log):
                 'tokens_seen': step * BATCH * SEQ_LEN, 'elapsed_s': round(time.time() - start)})
 
 
+PHASE_KEYS = ['steps_run', 'tokens_seen', 'elapsed_s', 'lr', 'ended_by', 'seed']
+
+
+def merge_phases(previous_path, log):
+    """A resumed run's log: totals over every phase, and each phase's own summary."""
+    with open(previous_path) as f:
+        previous = json.load(f)
+    phases = previous.get('phases') or [{k: previous[k] for k in PHASE_KEYS}]
+    phases.append({k: log[k] for k in PHASE_KEYS})
+    log['phases'] = phases
+    log['history'] = previous['history'] + log['history']
+    for k in ['steps_run', 'tokens_seen', 'elapsed_s']:
+        log[k] = sum(p[k] for p in phases)
+    return log
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('kind', choices=['base', 'expert'])
@@ -112,6 +128,7 @@ def main():
     ap.add_argument('--lr', type=float)
     ap.add_argument('--warmup', type=float, default=0.05)
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--resume', action='store_true', help='expert: continue from its own checkpoint (a second phase)')
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
@@ -124,7 +141,8 @@ def main():
         args.lr = args.lr or 3e-3
     else:
         name, domains = args.domain, [args.domain]
-        model.load_state_dict(torch.load(os.path.join(args.build, 'ckpt', 'base.pt')))
+        init = name if args.resume else 'base'
+        model.load_state_dict(torch.load(os.path.join(args.build, 'ckpt', f'{init}.pt')))
         for p in model.parameters():
             p.requires_grad_(False)
         params = model.mlp_parameters()   # MLP-only: exactly what a frankenMoE takes from an expert
@@ -136,6 +154,8 @@ def main():
            'total_params': sum(p.numel() for p in model.parameters()), 'history': []}
     print(json.dumps({k: v for k, v in log.items() if k != 'history'}), flush=True)
     train(model, params, streams, val_streams, domains, args, log)
+    if args.resume:
+        log = merge_phases(os.path.join(args.build, 'ckpt', f'{name}.json'), log)
     torch.save(model.state_dict(), os.path.join(args.build, 'ckpt', f'{name}.pt'))
     with open(os.path.join(args.build, 'ckpt', f'{name}.json'), 'w') as f:
         json.dump(log, f, indent=1)
