@@ -10,6 +10,8 @@ import type { ModelWeights } from '../model/weights.ts';
 import { memoryFileSet, type FileSet } from '../io/byte-source.ts';
 import type { RawTensor } from '../tensor.ts';
 import type { MergePlan } from './plan.ts';
+import { loadHfTokenizer } from '../tokenizer/hf.ts';
+import type { Tokenizer } from '../tokenizer/types.ts';
 import type { MemoryMergeOutput } from './writer.ts';
 
 export function memoryTensorSource(tensors: Map<string, RawTensor>): HfTensorSource {
@@ -29,6 +31,8 @@ export function memoryTensorSource(tensors: Map<string, RawTensor>): HfTensorSou
 
 export interface MergedModel {
   weights: ModelWeights;
+  /** The base tokenizer as the merge saved it (absent with copyTokenizer off or no tokenizer.json). */
+  tokenizer?: Tokenizer;
   /** config.json, tokenizer files and mergekit_moe_config.yml, as a folder (for loadHfTokenizer / export). */
   files: FileSet;
 }
@@ -40,5 +44,8 @@ export async function mergedModelWeights(plan: MergePlan, output: MemoryMergeOut
   }
   const spec = parseHfConfig(plan.outputConfig, 'merged config.json');
   const { weights } = await loadHfWeights(spec, memoryTensorSource(output.tensors));
-  return { weights, files: memoryFileSet(Object.fromEntries(output.files), 'merged') };
+  const files = memoryFileSet(Object.fromEntries(output.files), 'merged');
+  const merged: MergedModel = { weights, files };
+  if (output.files.has('tokenizer.json')) merged.tokenizer = await loadHfTokenizer(files);
+  return merged;
 }
