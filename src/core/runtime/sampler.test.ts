@@ -57,6 +57,35 @@ describe('sampler', () => {
     expect(candidateDistribution(logProbs, 1, undefined, 0.01).ids).toEqual([0]);
   });
 
+  it('fast top-k / top-p selection equals a brute-force sort of the whole vocabulary (with ties)', () => {
+    /** Brute force: sort every id by probability (ties to the lower id), cut, renormalize. */
+    const brute = (logits: Float32Array, t: number, k?: number, p?: number) => {
+      const w = Array.from(logits, (l) => Math.exp(l / t));
+      let ids = w.map((_, i) => i).sort((a, b) => (w[b] - w[a]) || (a - b));
+      if (k !== undefined) ids = ids.slice(0, k);
+      if (p !== undefined) {
+        const mass = ids.reduce((a, i) => a + w[i], 0);
+        let c = 0, keep = 0;
+        while (keep < ids.length) { c += w[ids[keep]] / mass; keep++; if (c >= p) break; }
+        ids = ids.slice(0, keep);
+      }
+      return ids;
+    };
+    for (let trial = 0; trial < 20; trial++) {
+      // rounded logits give many exact ties
+      const logits = seededNormal(trial, 'ties', 300, 2).map((x) => Math.round(x * 4) / 4);
+      for (const [k, p] of [[5, undefined], [100, undefined], [undefined, 0.5], [undefined, 0.95], [40, 0.9], [1, undefined]] as const) {
+        expect(candidateDistribution(logits, 0.8, k, p).ids, `trial ${trial} k ${k} p ${p}`).toEqual(brute(logits, 0.8, k, p));
+      }
+    }
+  });
+
+  it('without top-k/top-p every id is a candidate, in id order', () => {
+    const d = candidateDistribution(logProbs, 1);
+    expect(d.ids).toEqual([0, 1, 2, 3]);
+    d.probs.forEach((p, i) => expect(p).toBeCloseTo([0.5, 0.3, 0.15, 0.05][i], 6));
+  });
+
   it('repetition penalty divides positive and multiplies negative logits of seen tokens', () => {
     const logits = Float32Array.from([2, 1.5, -1, 0.5]);
     expect(Array.from(applyRepetitionPenalty(logits, [0, 2, 2], 2))).toEqual([1, 1.5, -2, 0.5]);
