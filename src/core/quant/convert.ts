@@ -26,14 +26,24 @@ function viewOf(data: Uint8Array): DataView {
   return new DataView(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** Typed-array views read the host's byte order; the formats are little-endian. */
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 function elementsToF32(dtype: DType, data: Uint8Array, count: number): Float32Array {
+  const aligned = (size: number) => HOST_IS_LITTLE_ENDIAN && data.byteOffset % size === 0;
+  if (dtype === 'f32' && aligned(4)) return new Float32Array(data.buffer, data.byteOffset, count).slice();
   const out = new Float32Array(count);
   const view = viewOf(data);
   switch (dtype) {
     case 'f32': for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true); break;
     case 'f16': {
       const table = f16LookupTable();
-      for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, true)]!;
+      if (aligned(2)) {
+        const halves = new Uint16Array(data.buffer, data.byteOffset, count);
+        for (let i = 0; i < count; i++) out[i] = table[halves[i]!]!;
+      } else {
+        for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, true)]!;
+      }
       break;
     }
     case 'bf16': for (let i = 0; i < count; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true)); break;

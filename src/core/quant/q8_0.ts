@@ -49,7 +49,7 @@ export function dequantizeQ8_0(data: Uint8Array, count: number): Float32Array {
   for (let b = 0; b < count / Q8_0_BLOCK_SIZE; b++) {
     const at = b * Q8_0_BLOCK_BYTES;
     const d = f16ToF32(view.getUint16(at, true));
-    for (let j = 0; j < Q8_0_BLOCK_SIZE; j++) out[b * 32 + j] = view.getInt8(at + 2 + j) * d;
+    for (let j = 0; j < Q8_0_BLOCK_SIZE; j++) out[b * 32 + j] = ((data[at + 2 + j]! << 24) >> 24) * d; // int8
   }
   return out;
 }
