@@ -66,7 +66,7 @@ describe('moe-studio CLI', () => {
   it('--help lists every command and exits 0', async () => {
     const run = await cli('--help');
     expect(run.code).toBe(0);
-    for (const command of ['inspect', 'generate', 'export', 'merge']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['inspect', 'generate', 'route', 'export', 'merge']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     const sub = await cli('generate', '--help');
     expect(sub.code).toBe(0);
     expect(sub.stdout).toContain('--trace FILE');
@@ -75,7 +75,7 @@ describe('moe-studio CLI', () => {
   it('rejects an unknown command and a bad flag with one line and exit 2', async () => {
     const unknown = await cli('frobnicate');
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.trim().split('\n')).toEqual(["moe-studio: unknown command 'frobnicate' (commands: inspect, generate, export, merge; see --help)"]);
+    expect(unknown.stderr.trim().split('\n')).toEqual(["moe-studio: unknown command 'frobnicate' (commands: inspect, generate, route, export, merge; see --help)"]);
     const bad = await cli('generate', moeDir, '--ids', '1', '--temperature', 'hot');
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('moe-studio: --temperature must be a number ≥ 0, got "hot"');
@@ -207,6 +207,21 @@ describe('moe-studio CLI', () => {
     const viaHf = await cli('generate', hfDir, ...args);
     expect(viaHf.code, viaHf.stderr).toBe(0);
     expect(JSON.parse(viaHf.stdout).ids).toEqual(JSON.parse(direct.stdout).ids);
+  });
+
+  it('route --json shows every token\'s experts and honours --ban-experts', async () => {
+    const run = await cli('route', moeDir, '--prompt', 'def add(a, b):', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.usage).toHaveLength(moeSpec.layers);
+    for (const counts of report.usage) expect(counts.reduce((a: number, b: number) => a + b, 0)).toBe(report.tokens.length * 2);
+    expect(report.tokens.map((t: { piece: string }) => t.piece).join('')).toBe('def add(a, b):');
+    const banned = JSON.parse((await cli('route', moeDir, '--prompt', 'def add(a, b):', '--ban-experts', '0', '--json')).stdout);
+    for (const counts of banned.usage) expect(counts[0]).toBe(0);
+    for (const token of banned.tokens) for (const layer of token.layers) expect(layer.expertIds).not.toContain(0);
+    const dense = await cli('route', denseDir, '--ids', '1,2');
+    expect(dense.code).toBe(1);
+    expect(dense.stderr).toContain('is a dense llama model (no experts to route to)');
   });
 
   it('dispatches merge to the merge command', async () => {

@@ -10,6 +10,7 @@ import { EXPORT_USAGE, runExportCommand } from './commands/export.ts';
 import { GENERATE_USAGE, runGenerateCommand } from './commands/generate.ts';
 import { INSPECT_USAGE, runInspectCommand } from './commands/inspect.ts';
 import { runMergeCommand } from './commands/merge.ts';
+import { ROUTE_USAGE, runRouteCommand } from './commands/route.ts';
 
 interface Command {
   summary: string;
@@ -20,6 +21,7 @@ interface Command {
 export const COMMANDS: Record<string, Command> = {
   inspect: { summary: 'show a model\'s spec, metadata and tensors', usage: INSPECT_USAGE, run: runInspectCommand },
   generate: { summary: 'generate text (cpu | wasm | webgpu), optionally tracing expert routing', usage: GENERATE_USAGE, run: runGenerateCommand },
+  route: { summary: 'show which experts every prompt token is routed to, layer by layer', usage: ROUTE_USAGE, run: runRouteCommand },
   export: { summary: 'convert a model to GGUF or an HF safetensors folder', usage: EXPORT_USAGE, run: runExportCommand },
   merge: {
     summary: 'build a frankenMoE from a mergekit-moe YAML config',

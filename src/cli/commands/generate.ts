@@ -63,7 +63,8 @@ export async function selectBackend(name: BackendName): Promise<Backend> {
   }
 }
 
-function promptIds(model: LoadedModel, values: Record<string, string | boolean | undefined>): number[] {
+/** The prompt of --prompt [--chat [--system]] or --ids as token ids (shared with `route`). */
+export function promptIds(model: LoadedModel, values: Record<string, string | boolean | undefined>): number[] {
   const ids = idListFlag('ids', values.ids);
   const prompt = stringFlag(values.prompt);
   if ((ids === undefined) === (prompt === undefined)) throw new UsageError('generate: give exactly one of --prompt TEXT or --ids 1,2,3');

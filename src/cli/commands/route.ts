@@ -1,0 +1,88 @@
+/**
+ * `moe-studio route <model> (--prompt TEXT [--chat] | --ids 1,2,3) [--json]`
+ *
+ * Runs the prompt once (prefill with trace) and shows where every token went: per token,
+ * per MoE layer, the chosen experts and their weights, then each layer's expert usage.
+ * The terminal version of the studio's routing heatmap.
+ */
+import { ConfigError } from '../../core/errors.ts';
+import type { LayerRouting, RoutingOverrides } from '../../core/runtime/types.ts';
+import { enumFlag, idListFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
+import { loadModelArg, terminalProgress } from '../load-model.ts';
+import { promptIds, selectBackend } from './generate.ts';
+
+export const ROUTE_USAGE = `moe-studio route <model> (--prompt TEXT [--chat] [--system TEXT] | --ids 1,2,3) [options]
+  shows, for every prompt token and MoE layer, the experts chosen and their weights,
+  then how often each expert was chosen per layer
+  --backend NAME       cpu | wasm | webgpu (default cpu)
+  --route-top-k N      experts per token override
+  --ban-experts 1,2    never route to these experts
+  --force-experts 0    always route to these experts
+  --tokenizer FILE     llama2.c only: tokenizer .bin
+  --json               print {"tokens": [{"id", "piece", "layers": [...]}], "usage": [[count per expert] per layer]}`;
+
+const FLAGS: FlagSpec = {
+  prompt: { type: 'string' }, chat: { type: 'boolean' }, system: { type: 'string' }, ids: { type: 'string' },
+  backend: { type: 'string' }, 'route-top-k': { type: 'string' }, 'ban-experts': { type: 'string' },
+  'force-experts': { type: 'string' }, tokenizer: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' },
+};
+
+/** How often each expert was chosen, per layer: usage[layer][expert]. */
+export function expertUsage(tokens: LayerRouting[][], experts: number): number[][] {
+  const layers = tokens[0]?.length ?? 0;
+  const usage = Array.from({ length: layers }, () => new Array<number>(experts).fill(0));
+  for (const token of tokens) token.forEach((layer, l) => { for (const e of layer.expertIds) usage[l]![e]! += 1; });
+  return usage;
+}
+
+function overrides(values: Record<string, string | boolean | undefined>): RoutingOverrides | undefined {
+  const result: RoutingOverrides = {};
+  const topK = numberFlag('route-top-k', values['route-top-k'], { integer: true, min: 1 });
+  const ban = idListFlag('ban-experts', values['ban-experts']);
+  const force = idListFlag('force-experts', values['force-experts']);
+  if (topK !== undefined) result.topK = topK;
+  if (ban) result.ban = { experts: ban };
+  if (force) result.force = { experts: force };
+  return Object.keys(result).length ? result : undefined;
+}
+
+function formatTable(pieces: string[], tokens: LayerRouting[][], usage: number[][]): string {
+  const lines: string[] = [];
+  const width = Math.min(16, Math.max(5, ...pieces.map((p) => p.length)));
+  lines.push(`${'token'.padEnd(width)}  ${usage.map((_, l) => `layer ${l}`.padEnd(14)).join(' ')}`);
+  tokens.forEach((layers, t) => {
+    const cells = layers.map((r) => r.expertIds.map((e, i) => `${e}:${r.expertWeights[i]!.toFixed(2)}`).join(' ').padEnd(14));
+    lines.push(`${pieces[t]!.slice(0, width).padEnd(width)}  ${cells.join(' ')}`);
+  });
+  lines.push('', 'expert usage per layer (tokens routed to each expert):');
+  usage.forEach((counts, l) => lines.push(`  layer ${l}: ${counts.map((c, e) => `${e}=${c}`).join('  ')}`));
+  return lines.join('\n');
+}
+
+export async function runRouteCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('route', argv, FLAGS);
+  const modelArg = onePositional('route', positionals, 'model');
+  const backendName = enumFlag('backend', values.backend, ['cpu', 'wasm', 'webgpu'] as const) ?? 'cpu';
+  const routing = overrides(values);
+  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
+  if (!model.spec.moe) throw new ConfigError(`route: ${modelArg} is a dense ${model.spec.arch} model (no experts to route to)`);
+  const ids = promptIds(model, values);
+  if (ids.length === 0) throw new UsageError('route: the prompt encodes to no tokens');
+  if (ids.length > model.spec.contextLength) throw new ConfigError(`route: the prompt has ${ids.length} tokens, the model's context is ${model.spec.contextLength}`);
+  const session = await (await selectBackend(backendName)).createSession(model.weights, { maxContext: ids.length });
+  let tokens: LayerRouting[][];
+  try {
+    const result = await session.forward(ids, { trace: true, ...(routing ? { routing } : {}) });
+    tokens = (result.routing ?? []).map((r) => r.layers);
+  } finally {
+    session.dispose();
+  }
+  const pieces = ids.map((id) => JSON.stringify(model.tokenizer?.decode([id]) ?? String(id)).slice(1, -1));
+  const usage = expertUsage(tokens, model.spec.moe.experts);
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ tokens: ids.map((id, t) => ({ id, piece: pieces[t], layers: tokens[t] })), usage }) + '\n');
+  } else {
+    process.stdout.write(formatTable(pieces, tokens, usage) + '\n');
+  }
+  return 0;
+}
