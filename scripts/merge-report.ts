@@ -4,7 +4,7 @@
  * whose top-1 expert is each expert (averaged over layers, and per layer), and perplexity of
  * each MoE beside the base's and each expert's.
  *
- *   npx tsx scripts/merge-report.ts [--tokens N]    (N held-out tokens per domain, default 1024)
+ *   npx tsx scripts/merge-report.ts [--tokens N]    (N held-out tokens per domain, default 512)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ const DOMAINS = ['stories', 'code', 'math', 'chat'] as const;
 const MODES = ['hidden', 'cheap_embed', 'random'] as const;
 const WINDOW = 256;
 const tokensArg = process.argv.indexOf('--tokens');
-const TOKENS = tokensArg > 0 ? Number(process.argv[tokensArg + 1]) : 1024;
+const TOKENS = tokensArg > 0 ? Number(process.argv[tokensArg + 1]) : 512;
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -47,7 +47,9 @@ async function main(): Promise<void> {
     warnings[mode] = built.result.warnings;
     await evalAll(`MoE ${mode}`, built.model!.weights);
   }
-  await writeFile(join(ZOO, 'ROUTING.md'), report(ppl, warnings));
+  const index = JSON.parse(await readFile(join(ZOO, 'index.json'), 'utf8')) as { models: { id: string; files: { name: string; sha256: string }[] }[] };
+  const provenance = index.models.map((m) => `${m.id} ${m.files.find((f) => f.name === 'model.safetensors')?.sha256.slice(0, 12) ?? '?'}`).join(', ');
+  await writeFile(join(ZOO, 'ROUTING.md'), report(ppl, warnings, provenance));
   log(`wrote ${join(ZOO, 'ROUTING.md')}`);
 }
 
@@ -67,7 +69,16 @@ function routingTables(mode: string, ppl: Record<string, Record<string, EvalResu
   return [...lines, ''];
 }
 
-function report(ppl: Record<string, Record<string, EvalResult>>, warnings: Record<string, string[]>): string {
+function verdict(mode: string, ppl: Record<string, Record<string, EvalResult>>): string {
+  const losing = DOMAINS.filter((d) => {
+    const shares = averageShares(ppl[`MoE ${mode}`]![d]!.top1!);
+    const own = DOMAINS.indexOf(d);
+    return !shares.every((s, e) => e === own || s < shares[own]!);
+  });
+  return losing.length === 0 ? `${mode}: the own-domain expert gets the most tokens on every domain.` : `${mode}: the own-domain expert does NOT get the most tokens on ${losing.join(', ')}.`;
+}
+
+function report(ppl: Record<string, Record<string, EvalResult>>, warnings: Record<string, string[]>, provenance: string): string {
   const tokens = DOMAINS.map((d) => `${d} ${ppl.base![d]!.tokens}`).join(', ');
   const lines = [
     '# Routing of the zoo MoE (generated)',
@@ -76,6 +87,11 @@ function report(ppl: Record<string, Record<string, EvalResult>>, warnings: Recor
     'the zoo base with `public/zoo/moe-{hidden,cheap_embed,random}.yml` (top-2 of 4, float16) and runs',
     `each model on the CPU reference backend over the held-out text in public/zoo/heldout/ (first tokens only: ${tokens};`,
     `windows of ${WINDOW} tokens from an empty cache). Random gates use --random-seed 0. Chance is 25% per expert.`,
+    `Zoo weights (model.safetensors sha256 prefixes): ${provenance}.`,
+    '',
+    '## Verdict',
+    '',
+    ...MODES.map((m) => `- ${verdict(m, ppl)}`),
     '',
     '## Top-1 expert share per held-out domain (averaged over layers)',
     '',
