@@ -37,10 +37,10 @@ function checkOptions(o: SamplerOptions): void {
   }
 }
 
-/** Step 1. Returns a penalized copy of logits // [vocab]. */
+/** Step 1. Returns a penalized copy of logits // [vocab] (the input itself when penalty is 1; never mutated). */
 export function applyRepetitionPenalty(logits: Float32Array, context: readonly number[], penalty: number): Float32Array {
+  if (penalty === 1) return logits;
   const out = logits.slice();
-  if (penalty === 1) return out;
   for (const id of new Set(context)) {
     if (id < 0 || id >= out.length) continue;
     out[id] = out[id] > 0 ? out[id] / penalty : out[id] * penalty;
