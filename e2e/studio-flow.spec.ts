@@ -54,6 +54,9 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled({ timeout: 120_000 });
   expect((await answer.getByTestId('assistant-tokens').textContent())!.length).toBeGreaterThan(0);
   await expect(answer).toContainText(/tok\/s/);
+  await answer.locator('.tok').first().hover();
+  await expect(page.getByTestId('token-detail')).toContainText(/layer 0: E\d \d+%, E\d \d+%/);
+  await expect(page.getByTestId('token-detail')).toContainText('layer 3:');
   await screenshot(page, '3-chat');
 
   // Routing: heatmap of the conversation's last answer, with load bars and stickiness.
@@ -61,6 +64,10 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   await page.getByRole('button', { name: 'Use the last answer' }).first().click();
   await expect(page.getByTestId('heatmap').first()).toBeVisible();
   await expect(page.getByTestId('routing-stats').first()).toContainText('Stickiness');
+  // Two routers side by side: the same text through the Compose gates in slot B.
+  await page.getByLabel('Text B').fill('def main(): return 12 + 7');
+  await page.getByRole('button', { name: 'Route with the Compose gates' }).nth(1).click();
+  await expect(page.getByTestId('heatmap')).toHaveCount(2, { timeout: 120_000 });
   await screenshot(page, '4-routing');
 
   // Export: YAML parses back to the same config; the GGUF loads in our reader.
@@ -72,10 +79,37 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   expect(a.ok && b.ok).toBe(true);
   if (a.ok && b.ok) expect({ ...a.config, sourceText: '' }).toEqual({ ...b.config, sourceText: '' });
 
+  // HF folder: every stored file plus a model card naming the donors.
+  const folderFiles = new Map<string, string>();
+  const collect = (d: import('@playwright/test').Download) => { void d.path().then((p) => folderFiles.set(d.suggestedFilename(), p!)); };
+  page.on('download', collect);
+  await page.getByRole('button', { name: /^HF folder/ }).click();
+  await expect.poll(() => folderFiles.has('README.md'), { timeout: 60_000 }).toBe(true);
+  page.off('download', collect);
+  expect([...folderFiles.keys()]).toEqual(expect.arrayContaining(['config.json', 'tokenizer.json', 'mergekit_moe_config.yml', 'README.md']));
+  expect([...folderFiles.keys()].some((n) => n.endsWith('.safetensors'))).toBe(true);
+  expect(JSON.parse(readFileSync(folderFiles.get('config.json')!, 'utf8')).num_local_experts).toBe(4);
+  const card = readFileSync(folderFiles.get('README.md')!, 'utf8');
+  for (const donor of ['zoo/stories', 'zoo/code', 'zoo/math', 'zoo/chat']) expect(card).toContain(donor);
+
   const [ggufDownload] = await Promise.all([page.waitForEvent('download', { timeout: 180_000 }), page.getByRole('button', { name: 'GGUF q8_0' }).click()]);
   const gguf = new Uint8Array(readFileSync((await ggufDownload.path())!));
   const loaded = await loadGgufModel(bytesSource(gguf, 'exported.gguf'));
   expect(loaded.weights.spec.moe?.experts).toBe(4);
   expect(loaded.weights.spec.moe?.topK).toBe(2);
   await screenshot(page, '5-export');
+
+  // Conversations are kept across reloads (IndexedDB), with their coloured tokens.
+  await page.reload();
+  await openPage(page, 'Chat');
+  await expect(page.getByRole('complementary', { name: 'Conversations' })).toContainText('Tell me a story');
+  await expect(page.getByTestId('msg-assistant').last().locator('.tok').first()).toBeVisible();
+
+  // Usable in a narrow window: every page still renders without a horizontal scrollbar on the body.
+  await page.setViewportSize({ width: 640, height: 900 });
+  for (const name of ['Library', 'Compose', 'Chat', 'Routing', 'Export'] as const) {
+    await openPage(page, name);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
+    await screenshot(page, `narrow-${name.toLowerCase()}`);
+  }
 });

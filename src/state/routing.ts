@@ -5,7 +5,8 @@
 import { create } from 'zustand';
 import type { RoutingOverrides } from '../core/runtime/types.ts';
 import { chatCurrent } from './chat.ts';
-import { engineClient } from './engine-client.ts';
+import { engineClient, mergeClient } from './engine-client.ts';
+import type { ModelSources } from './merge/merge-types.ts';
 import type { AnalyzedText } from './engine/engine-types.ts';
 
 export interface RoutingSlot {
@@ -45,6 +46,19 @@ export function routingFromConversation(index: 0 | 1): boolean {
     result: { pieces: turn.tokens.map((t) => t.text), routing: turn.tokens.map((t) => t.routing ?? { layers: [] }) },
   });
   return true;
+}
+
+/** The router the Compose page would build (gates recomputed from its YAML), on any text. */
+export async function routingAnalyzeWithComposeGates(index: 0 | 1, text: string, yaml: string, sources: ModelSources): Promise<void> {
+  setSlot(index, { busy: true, error: undefined });
+  try {
+    const result = await mergeClient().preview(yaml, sources, text);
+    setSlot(index, { result, label: `Compose gates: ${text.length > 24 ? `${text.slice(0, 24)}…` : text}` });
+  } catch (e) {
+    setSlot(index, { error: `${(e as Error).name}: ${(e as Error).message}` });
+  } finally {
+    setSlot(index, { busy: false });
+  }
 }
 
 export async function routingAnalyzeText(index: 0 | 1, text: string, overrides?: RoutingOverrides): Promise<void> {

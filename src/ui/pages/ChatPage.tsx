@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { chatNew, chatRegenerate, chatSelect, chatSend, chatSetSampling, chatSetSystem, chatStop, useChat, type Sampling } from '../../state/chat.ts';
 import { engineSetBackend, useEngine } from '../../state/engine.ts';
@@ -58,6 +58,11 @@ export function ChatPage() {
   const current = conversations.find((c) => c.id === currentId);
   const [draft, setDraft] = useState('');
   const [layer, setLayer] = useState<HeatLayer>('all');
+  const detailRef = useRef<HTMLPreElement>(null);
+  const showTokenDetail = (target: HTMLElement) => {
+    const tok = target.closest('.tok') as HTMLElement | null;
+    if (tok && detailRef.current) detailRef.current.textContent = `“${tok.firstChild?.textContent ?? ''}”\n${tok.title}`;
+  };
   const send = () => { if (!draft.trim() || streaming || !ready) return; const text = draft; setDraft(''); void chatSend(text); };
   return (
     <div className="page chat-page" data-testid="page-chat">
@@ -68,7 +73,7 @@ export function ChatPage() {
       <section className="card chat-main" aria-label="Chat">
         <EngineBanner />
         <label className="block">System prompt <textarea rows={2} value={current?.system ?? ''} onChange={(e) => chatSetSystem(e.target.value)} /></label>
-        <div className="messages" data-testid="messages">
+        <div className="messages" data-testid="messages" onMouseOver={(e) => showTokenDetail(e.target as HTMLElement)} onFocus={(e) => showTokenDetail(e.target as HTMLElement)}>
           {current?.turns.map((t, i) => (
             <div key={i} className={`msg msg-${t.role}`} data-testid={`msg-${t.role}`}>
               <div className="msg-role">{t.role}</div>
@@ -78,6 +83,7 @@ export function ChatPage() {
           ))}
           {streaming && <div className="msg msg-assistant"><div className="msg-role">assistant</div><LiveTokenText layer={layer} /></div>}
         </div>
+        <pre className="token-detail" ref={detailRef} aria-live="polite" data-testid="token-detail">Hover a token to see its experts at every layer.</pre>
         {error && <p role="alert">{error}</p>}
         {backendNote && <p role="status" className="banner banner-info">{backendNote}</p>}
         <form className="composer" onSubmit={(e) => { e.preventDefault(); send(); }}>

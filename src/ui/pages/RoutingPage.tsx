@@ -2,7 +2,8 @@ import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useEngine } from '../../state/engine.ts';
 import { useLibrary } from '../../state/library.ts';
-import { routingAnalyzeText, routingFromConversation, routingSetLayer, useRouting, type RoutingSlot } from '../../state/routing.ts';
+import { composeSources, useCompose } from '../../state/compose.ts';
+import { routingAnalyzeText, routingAnalyzeWithComposeGates, routingFromConversation, routingSetLayer, useRouting, type RoutingSlot } from '../../state/routing.ts';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { RoutingStatsView, type ExpertLabel } from '../components/RoutingStatsView.tsx';
 
@@ -15,12 +16,14 @@ export function useExpertLabels(): ExpertLabel[] {
 
 function SlotView({ index, slot, layers, experts, layer, labels }: { index: 0 | 1; slot: RoutingSlot; layers: number; experts: number; layer: number; labels: ExpertLabel[] }) {
   const [text, setText] = useState('');
+  const composeYaml = useCompose((s) => (s.form.base && s.form.experts.length ? s.yaml : ''));
   return (
     <section className="card routing-slot" aria-label={`Trace ${slot.label}`}>
       <form className="row wrap" onSubmit={(e) => { e.preventDefault(); void routingAnalyzeText(index, text); }}>
         <label className="grow">Text {index === 0 ? 'A' : 'B'} <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" /></label>
         <button type="submit" disabled={slot.busy || !text}>{slot.busy ? 'Routing…' : 'Route text'}</button>
         <button type="button" onClick={() => routingFromConversation(index)}>Use the last answer</button>
+        <button type="button" disabled={slot.busy || !text || !composeYaml} title="Route with the gates the Compose page would build, to compare two routers" onClick={() => void routingAnalyzeWithComposeGates(index, text, composeYaml, composeSources())}>Route with the Compose gates</button>
       </form>
       {slot.error && <p role="alert">{slot.error}</p>}
       {slot.result && (
