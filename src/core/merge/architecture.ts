@@ -87,7 +87,8 @@ export function selectOutputArchitecture(config: MoeMergeConfig, types: InputMod
     else refusals[arch] = reason;
   }
   if (eligible.length === 0) {
-    const message = ['No output architecture found that is compatible with the given models.', ...listing()].join('\n');
+    const reasons = Object.entries(refusals).map(([arch, why]) => `Output architecture ${arch} does not support config: ${why}`);
+    const message = ['No output architecture found that is compatible with the given models.', ...listing(), ...reasons].join('\n');
     return { ok: false, issues: [{ field: 'architecture', message, severity: 'error' }], refusals };
   }
   if (eligible.includes('Mixtral')) return { ok: true, arch: 'Mixtral', warnings: [], refusals };

@@ -129,6 +129,21 @@ describe('output architecture (conformance rules 6, 7)', () => {
     expect(r.ok && r.warnings).toEqual(['Multiple output architectures found that are compatible with the given models.', 'Defaulting to DeepSeek MoE']);
   });
 
+  it('rule 7: when nothing fits, the error lists the supported architectures and why each refused', () => {
+    const r = selectOutputArchitecture(config(TWO_EXPERTS), { base: 'qwen2', experts: ['qwen2', 'qwen2'], shared: [] });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.issues[0]!.message.split('\n')).toEqual([
+        'No output architecture found that is compatible with the given models.',
+        'All supported output architectures:', '  * Mixtral', '  * DeepSeek MoE', '  * Qwen MoE', '  * Qwen3 MoE',
+        'Output architecture Mixtral does not support config: Mixtral requires all input models to be Llama or Mistral models',
+        'Output architecture DeepSeek MoE does not support config: Deepseek MoE requires all input models to be Llama or Mistral models',
+        'Output architecture Qwen MoE does not support config: Qwen MoE merge requires exactly one shared expert',
+        'Output architecture Qwen3 MoE does not support config: Qwen3 MoE only supports Qwen3 input models',
+      ]);
+    }
+  });
+
   it('rule 7: each refusal carries upstream explain message', () => {
     const r = selectOutputArchitecture(config(sharedPrompted), withShared);
     expect(r.refusals).toEqual({
