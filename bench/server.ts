@@ -22,9 +22,12 @@ export async function startBenchServer(port = 5199): Promise<{ url: string; serv
     configFile: false,
     root: join(repo, 'bench', 'page'),
     logLevel: 'error',
-    server: { port, strictPort: false, headers: ISOLATION, fs: { allow: [repo] } },
+    // No HMR and no watcher: other engineers edit src/ while a bench runs, and a full-page
+    // reload would kill the measurement in flight. No dependency discovery either (a late
+    // discovery also reloads the page).
+    server: { port, strictPort: false, headers: ISOLATION, fs: { allow: [repo] }, hmr: false, watch: null },
     worker: { format: 'es' },
-    optimizeDeps: { exclude: ['@wllama/wllama'] },
+    optimizeDeps: { noDiscovery: true, include: [] },
     plugins: [{
       name: 'bench-models',
       configureServer(dev) {
