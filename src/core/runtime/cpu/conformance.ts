@@ -58,6 +58,11 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     { tokens, options: { trace: true, routing: { ban: { experts: [0, 3] } } } },
     { tokens: [9], options: { trace: true, routing: { topK: 3, force: { experts: [5], layers: [1] } } } },
   ] },
+  { name: 'qwen2_moe: routing edge cases (k clamped by bans, forced fill every slot, topK = experts)', spec: tinyQwenMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: false, expertIntermediate: 32, sharedExpert: { intermediate: 32, gated: true } } }), steps: [
+    { tokens: tokens.slice(0, 4), options: { trace: true, routing: { ban: { experts: [0, 1, 2] } } } },
+    { tokens: [8, 9], options: { trace: true, routing: { force: { experts: [3, 0] } } } },
+    { tokens: [10], options: { trace: true, routing: { topK: 4, ban: { experts: [1], layers: [0] } } } },
+  ] },
   { name: 'mixtral: 24-token prefill (chunking, long attention), then a step', spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 32 } }), steps: [
     { tokens: Array.from({ length: 24 }, (_, i) => (i * 53 + 1) % 131), options: { trace: true } },
     { tokens: [4], options: { trace: true } },
