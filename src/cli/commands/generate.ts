@@ -83,7 +83,8 @@ export function promptIds(model: LoadedModel, values: Record<string, string | bo
   return tokenizer.encode(text, { addSpecialTokens: false });
 }
 
-function routingOverrides(values: Record<string, string | boolean | undefined>): RoutingOverrides | undefined {
+/** --route-top-k / --ban-experts / --force-experts (shared with `route`). */
+export function routingOverrides(values: Record<string, string | boolean | undefined>): RoutingOverrides | undefined {
   const overrides: RoutingOverrides = {};
   const topK = numberFlag('route-top-k', values['route-top-k'], { integer: true, min: 1 });
   const ban = idListFlag('ban-experts', values['ban-experts']);

@@ -6,10 +6,10 @@
  * The terminal version of the studio's routing heatmap.
  */
 import { ConfigError } from '../../core/errors.ts';
-import type { LayerRouting, RoutingOverrides } from '../../core/runtime/types.ts';
-import { enumFlag, idListFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
+import type { LayerRouting } from '../../core/runtime/types.ts';
+import { enumFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
-import { promptIds, selectBackend } from './generate.ts';
+import { promptIds, routingOverrides, selectBackend } from './generate.ts';
 
 export const ROUTE_USAGE = `moe-studio route <model> (--prompt TEXT [--chat] [--system TEXT] | --ids 1,2,3) [options]
   shows, for every prompt token and MoE layer, the experts chosen and their weights,
@@ -35,17 +35,6 @@ export function expertUsage(tokens: LayerRouting[][], experts: number): number[]
   return usage;
 }
 
-function overrides(values: Record<string, string | boolean | undefined>): RoutingOverrides | undefined {
-  const result: RoutingOverrides = {};
-  const topK = numberFlag('route-top-k', values['route-top-k'], { integer: true, min: 1 });
-  const ban = idListFlag('ban-experts', values['ban-experts']);
-  const force = idListFlag('force-experts', values['force-experts']);
-  if (topK !== undefined) result.topK = topK;
-  if (ban) result.ban = { experts: ban };
-  if (force) result.force = { experts: force };
-  return Object.keys(result).length ? result : undefined;
-}
-
 function formatTable(pieces: string[], tokens: LayerRouting[][], usage: number[][]): string {
   const lines: string[] = [];
   const width = Math.min(16, Math.max(5, ...pieces.map((p) => p.length)));
@@ -63,7 +52,7 @@ export async function runRouteCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags('route', argv, FLAGS);
   const modelArg = onePositional('route', positionals, 'model');
   const backendName = enumFlag('backend', values.backend, ['cpu', 'wasm', 'webgpu'] as const) ?? 'cpu';
-  const routing = overrides(values);
+  const routing = routingOverrides(values);
   const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
   if (!model.spec.moe) throw new ConfigError(`route: ${modelArg} is a dense ${model.spec.arch} model (no experts to route to)`);
   const ids = promptIds(model, values);
