@@ -201,3 +201,56 @@ describe('hfConfigFromSpec: Mixtral widths', () => {
     expect(parseHfConfig(written).moe?.expertIntermediate).toBe(40);
   });
 });
+
+/**
+ * Configs shaped like the published ones (keys and values as on the Hub model cards, trimmed
+ * of nothing): every extra bookkeeping key must be ignored and the numbers must land right.
+ */
+describe('parseHfConfig on published-style configs', () => {
+  it('Mixtral-8x7B-v0.1', () => {
+    const spec = parseHfConfig({
+      architectures: ['MixtralForCausalLM'], attention_dropout: 0.0, bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu',
+      hidden_size: 4096, initializer_range: 0.02, intermediate_size: 14336, max_position_embeddings: 32768, model_type: 'mixtral',
+      num_attention_heads: 32, num_experts_per_tok: 2, num_hidden_layers: 32, num_key_value_heads: 8, num_local_experts: 8,
+      output_router_logits: false, rms_norm_eps: 1e-5, rope_theta: 1e6, router_aux_loss_coef: 0.02, sliding_window: null,
+      tie_word_embeddings: false, torch_dtype: 'bfloat16', transformers_version: '4.36.0.dev0', use_cache: true, vocab_size: 32000,
+    });
+    expect(spec).toMatchObject({ arch: 'mixtral', headDim: 128, kvHeads: 8, contextLength: 32768, ropeTheta: 1e6, bosTokenId: 1, eosTokenIds: [2] });
+    expect(spec.moe).toEqual({ experts: 8, topK: 2, normTopK: true, expertIntermediate: 14336 });
+  });
+
+  it('Qwen1.5-MoE-A2.7B', () => {
+    const spec = parseHfConfig({
+      architectures: ['Qwen2MoeForCausalLM'], attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151643, hidden_act: 'silu',
+      hidden_size: 2048, initializer_range: 0.02, intermediate_size: 5632, max_position_embeddings: 8192, max_window_layers: 21,
+      model_type: 'qwen2_moe', num_attention_heads: 16, num_hidden_layers: 24, num_key_value_heads: 16, rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0, sliding_window: 32768, tie_word_embeddings: false, torch_dtype: 'bfloat16', use_cache: true,
+      use_sliding_window: false, vocab_size: 151936, decoder_sparse_step: 1, moe_intermediate_size: 1408,
+      shared_expert_intermediate_size: 5632, num_experts_per_tok: 4, num_experts: 60, norm_topk_prob: false,
+      output_router_logits: false, router_aux_loss_coef: 0.001,
+    });
+    expect(spec).toMatchObject({ arch: 'qwen2_moe', headDim: 128, qkvBias: true, contextLength: 8192 });
+    expect(spec.moe).toEqual({ experts: 60, topK: 4, normTopK: false, expertIntermediate: 1408, sharedExpert: { intermediate: 5632, gated: true } });
+  });
+
+  it('Mistral-7B-v0.1 (the 4096-token sliding window caps the context)', () => {
+    const spec = parseHfConfig({
+      architectures: ['MistralForCausalLM'], bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu', hidden_size: 4096,
+      initializer_range: 0.02, intermediate_size: 14336, max_position_embeddings: 32768, model_type: 'mistral',
+      num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5, rope_theta: 10000.0,
+      sliding_window: 4096, tie_word_embeddings: false, torch_dtype: 'bfloat16', use_cache: true, vocab_size: 32000,
+    });
+    expect(spec).toMatchObject({ arch: 'mistral', contextLength: 4096, kvHeads: 8, qkvBias: false, rmsEps: 1e-5 });
+  });
+
+  it('Qwen2-0.5B (tied embeddings, GQA 14/2, q/k/v bias)', () => {
+    const spec = parseHfConfig({
+      architectures: ['Qwen2ForCausalLM'], attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151643, hidden_act: 'silu',
+      hidden_size: 896, initializer_range: 0.02, intermediate_size: 4864, max_position_embeddings: 131072, max_window_layers: 24,
+      model_type: 'qwen2', num_attention_heads: 14, num_hidden_layers: 24, num_key_value_heads: 2, rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0, sliding_window: 131072, tie_word_embeddings: true, torch_dtype: 'bfloat16', use_cache: true,
+      use_sliding_window: false, vocab_size: 151936,
+    });
+    expect(spec).toMatchObject({ arch: 'qwen2', headDim: 64, kvHeads: 2, tieEmbeddings: true, qkvBias: true, contextLength: 131072 });
+  });
+});
