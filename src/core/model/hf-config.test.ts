@@ -203,8 +203,9 @@ describe('hfConfigFromSpec: Mixtral widths', () => {
 });
 
 /**
- * Configs shaped like the published ones (keys and values as on the Hub model cards, trimmed
- * of nothing): every extra bookkeeping key must be ignored and the numbers must land right.
+ * Configs shaped like the published ones (keys and values written from the Hub model cards'
+ * config.json, not copied byte for byte): every bookkeeping key must be ignored and the
+ * numbers must land right.
  */
 describe('parseHfConfig on published-style configs', () => {
   it('Mixtral-8x7B-v0.1', () => {
