@@ -17,7 +17,7 @@ import type { GpuContext } from './gpu-context.ts';
 import { attentionScoresLaunch, attentionScoresSource, attentionValuesLaunch, attentionValuesSource } from './kernels/attention.ts';
 import { embedLaunch, embedSource } from './kernels/embed.ts';
 import type { KernelLaunch } from './kernels/launch.ts';
-import { matmulLaunch, matmulSource } from './kernels/matmul.ts';
+import { matmulLaunch, matmulSource, matvecLaunch, matvecSource, type MatmulArgs } from './kernels/matmul.ts';
 import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
 import {
   moeCombineLaunch, moeCombineSource, moeDownGroupedLaunch, moeDownGroupedSource, moeGateUpGroupedLaunch, moeGateUpGroupedSource,
@@ -30,26 +30,31 @@ import { swigluLaunch, swigluSource } from './kernels/swiglu.ts';
 import type { RoutingPlan } from './routing-plan.ts';
 import type { GpuExpertStack, GpuLayer, GpuMatrix, GpuModel } from './upload.ts';
 
+/** A matmul position: the decode mat-vec and the prefill tiled kernel on the same buffers. */
+interface MatmulSites { one: KernelSite; tiled: KernelSite }
 interface ExpertSites { gateUp: KernelSite; down: KernelSite }
 /** Prefill: tokens grouped by expert. */
 interface GroupedSites { group: KernelSite; gateUp: KernelSite; down: KernelSite; combine: KernelSite }
 
 interface LayerSites {
-  attnNorm: KernelSite; wq: KernelSite; wk: KernelSite; wv: KernelSite; rope: KernelSite;
-  scores: KernelSite; values: KernelSite; wo: KernelSite; ffnNorm: KernelSite;
-  mlp?: { gate: KernelSite; up: KernelSite; swiglu: KernelSite; down: KernelSite };
-  moe?: { router: KernelSite; route: KernelSite; routed: ExpertSites; grouped: GroupedSites; sharedGate?: KernelSite; shared?: ExpertSites };
+  attnNorm: KernelSite; wq: MatmulSites; wk: MatmulSites; wv: MatmulSites; rope: KernelSite;
+  scores: KernelSite; values: KernelSite; wo: MatmulSites; ffnNorm: KernelSite;
+  mlp?: { gate: MatmulSites; up: MatmulSites; swiglu: KernelSite; down: MatmulSites };
+  moe?: { router: MatmulSites; route: KernelSite; routed: ExpertSites; grouped: GroupedSites; sharedGate?: KernelSite; shared?: ExpertSites };
 }
 
-export interface ForwardSites { embed: KernelSite; layers: LayerSites[]; finalNorm: KernelSite; lmHead: KernelSite }
+export interface ForwardSites { embed: KernelSite; layers: LayerSites[]; finalNorm: KernelSite; lmHead: MatmulSites }
 
 /** One chunk: `nTokens` tokens at positions position..position+nTokens-1. */
 export interface Chunk { position: number; nTokens: number; isLast: boolean }
 
 type SiteMaker = (label: string, source: string, buffers: GPUBuffer[]) => Promise<KernelSite>;
 
-function matmulSite(make: SiteMaker, label: string, w: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer): Promise<KernelSite> {
-  return make(label, matmulSource(w.dtype), [w.buffer, x, y, bias]);
+async function matmulSite(make: SiteMaker, label: string, w: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer): Promise<MatmulSites> {
+  return {
+    one: await make(`${label}.matvec`, matvecSource(w.dtype), [w.buffer, x, y, bias]),
+    tiled: await make(`${label}.matmul`, matmulSource(w.dtype), [w.buffer, x, y, bias]),
+  };
 }
 
 async function expertSites(make: SiteMaker, label: string, stack: GpuExpertStack, a: Activations): Promise<ExpertSites> {
@@ -124,6 +129,11 @@ function dispatch(site: KernelSite, launch: KernelLaunch): Step {
   return { kind: 'dispatch', site, launch };
 }
 
+/** Decode (one token) runs the mat-vec; prefill the 4-token tiled kernel. */
+function matmulStep(sites: MatmulSites, args: MatmulArgs): Step {
+  return args.nTokens === 1 ? dispatch(sites.one, matvecLaunch(args)) : dispatch(sites.tiled, matmulLaunch(args));
+}
+
 function moeSteps(
   steps: Step[], spec: ModelSpec, layer: GpuLayer, sites: NonNullable<LayerSites['moe']>, l: number, n: number,
   routing: RoutingPlan, listStride: number,
@@ -136,7 +146,7 @@ function moeSteps(
   const routeStride = spec.layers * R;
   const { k, banned, forced } = routing.layers[l];
   const hidden = spec.hidden;
-  steps.push(dispatch(sites.router, matmulLaunch({ dtype: moe.router.dtype, N: E, K: hidden, nTokens: n })));
+  steps.push(matmulStep(sites.router, { dtype: moe.router.dtype, N: E, K: hidden, nTokens: n }));
   steps.push(dispatch(sites.route, routerLaunch({ nTokens: n, experts: E, k, recordK: routing.recordK, normTopK: spec.moe!.normTopK, routeBase, routeStride, banned, forced })));
   const inter = moe.routed.intermediate;
   if (n === 1) {
@@ -173,22 +183,22 @@ function layerSteps(
   const qDim = heads * headDim;
   const kvDim = kvHeads * headDim;
   steps.push(dispatch(sites.attnNorm, rmsnormLaunch({ N: hidden, nTokens: n, eps: rmsEps })));
-  steps.push(dispatch(sites.wq, matmulLaunch({ dtype: layer.wq.dtype, N: qDim, K: hidden, nTokens: n, hasBias: !!layer.bq })));
+  steps.push(matmulStep(sites.wq, { dtype: layer.wq.dtype, N: qDim, K: hidden, nTokens: n, hasBias: !!layer.bq }));
   const kvOut = { K: hidden, nTokens: n, N: kvDim, yOffset: chunk.position * kvDim };
-  steps.push(dispatch(sites.wk, matmulLaunch({ dtype: layer.wk.dtype, ...kvOut, hasBias: !!layer.bk })));
-  steps.push(dispatch(sites.wv, matmulLaunch({ dtype: layer.wv.dtype, ...kvOut, hasBias: !!layer.bv })));
+  steps.push(matmulStep(sites.wk, { dtype: layer.wk.dtype, ...kvOut, hasBias: !!layer.bk }));
+  steps.push(matmulStep(sites.wv, { dtype: layer.wv.dtype, ...kvOut, hasBias: !!layer.bv }));
   steps.push(dispatch(sites.rope, ropeLaunch({ nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, style: spec.ropeStyle })));
   const attention = { nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, maxContext };
   steps.push(dispatch(sites.scores, attentionScoresLaunch(attention)));
   steps.push(dispatch(sites.values, attentionValuesLaunch(attention)));
-  steps.push(dispatch(sites.wo, matmulLaunch({ dtype: layer.wo.dtype, N: hidden, K: qDim, nTokens: n, accumulate: true })));
+  steps.push(matmulStep(sites.wo, { dtype: layer.wo.dtype, N: hidden, K: qDim, nTokens: n, accumulate: true }));
   steps.push(dispatch(sites.ffnNorm, rmsnormLaunch({ N: hidden, nTokens: n, eps: rmsEps })));
   if (layer.mlp && sites.mlp) {
     const inter = layer.mlp.gate.rows;
-    steps.push(dispatch(sites.mlp.gate, matmulLaunch({ dtype: layer.mlp.gate.dtype, N: inter, K: hidden, nTokens: n })));
-    steps.push(dispatch(sites.mlp.up, matmulLaunch({ dtype: layer.mlp.up.dtype, N: inter, K: hidden, nTokens: n })));
+    steps.push(matmulStep(sites.mlp.gate, { dtype: layer.mlp.gate.dtype, N: inter, K: hidden, nTokens: n }));
+    steps.push(matmulStep(sites.mlp.up, { dtype: layer.mlp.up.dtype, N: inter, K: hidden, nTokens: n }));
     steps.push(dispatch(sites.mlp.swiglu, swigluLaunch(n * inter)));
-    steps.push(dispatch(sites.mlp.down, matmulLaunch({ dtype: layer.mlp.down.dtype, N: hidden, K: inter, nTokens: n, accumulate: true })));
+    steps.push(matmulStep(sites.mlp.down, { dtype: layer.mlp.down.dtype, N: hidden, K: inter, nTokens: n, accumulate: true }));
   } else if (sites.moe && routing) {
     moeSteps(steps, spec, layer, sites.moe, l, n, routing, listStride);
   }
@@ -210,7 +220,7 @@ export function chunkSteps(
   }
   if (chunk.isLast) {
     steps.push(dispatch(sites.finalNorm, rmsnormLaunch({ N: hidden, nTokens: 1, eps: rmsEps, xOffset: (n - 1) * hidden })));
-    steps.push(dispatch(sites.lmHead, matmulLaunch({ dtype: model.lmHead.dtype, N: vocab, K: hidden, nTokens: 1 })));
+    steps.push(matmulStep(sites.lmHead, { dtype: model.lmHead.dtype, N: vocab, K: hidden, nTokens: 1 }));
   }
   return steps;
 }

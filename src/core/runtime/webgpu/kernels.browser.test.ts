@@ -9,7 +9,7 @@ import { attention, matmul, rmsnorm, rope, swiglu } from '../cpu/ops.ts';
 import { dequantize, quantize } from '../../quant/convert.ts';
 import { createGpuContext, type GpuContext } from './gpu-context.ts';
 import { KernelHarness, seededUniform } from './kernel-harness.ts';
-import { matmulLaunch, matmulSource } from './kernels/matmul.ts';
+import { matmulLaunch, matmulSource, matvecLaunch, matvecSource } from './kernels/matmul.ts';
 import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
 import { ropeLaunch, ropeSource, ropeTable } from './kernels/rope.ts';
 import { attentionScoresLaunch, attentionScoresSource, attentionValuesLaunch, attentionValuesSource } from './kernels/attention.ts';
@@ -54,7 +54,7 @@ const MATMUL_CASES: { dtype: GpuWeightDType; N: number; K: number; nTokens: numb
   { dtype: 'q4_0', N: 129, K: 32, nTokens: 6 },
 ];
 
-describe('matmul kernel vs cpu matmul', () => {
+describe('matmul (tiled) and matvec kernels vs cpu matmul', () => {
   it.each(MATMUL_CASES)('$dtype [$N, $K] × $nTokens tokens', async ({ dtype, N, K, nTokens }) => {
     const seed = 1000 + N * 7 + K * 13 + nTokens;
     const weight = quantize('w', seededUniform(seed, N * K), [N, K], dtype);
@@ -68,9 +68,12 @@ describe('matmul kernel vs cpu matmul', () => {
       matmul(row, wF32, x.subarray(t * K, (t + 1) * K), N, K);
       for (let n = 0; n < N; n++) expected[t * N + n] = yStart[t * N + n] + row[n] + bias[n];
     }
-    const launch = matmulLaunch({ dtype, N, K, nTokens, accumulate: true, hasBias: true });
-    const y = await harness.runF32(`matmul_${dtype}`, matmulSource(dtype), [weight.data, x, yStart, bias], launch, 3);
-    check(y, expected, dtype.startsWith('q') ? TOLERANCE.matmulQuant : TOLERANCE.matmul, `matmul ${dtype} [${N},${K}]×${nTokens}`);
+    const args = { dtype, N, K, nTokens, accumulate: true, hasBias: true };
+    const tolerance = dtype.startsWith('q') ? TOLERANCE.matmulQuant : TOLERANCE.matmul;
+    const tiled = await harness.runF32(`matmul_${dtype}`, matmulSource(dtype), [weight.data, x, yStart, bias], matmulLaunch(args), 3);
+    check(tiled, expected, tolerance, `matmul (tiled) ${dtype} [${N},${K}]×${nTokens}`);
+    const vec = await harness.runF32(`matvec_${dtype}`, matvecSource(dtype), [weight.data, x, yStart, bias], matvecLaunch(args), 3);
+    check(vec, expected, tolerance, `matvec ${dtype} [${N},${K}]×${nTokens}`);
   });
 });
 

@@ -58,7 +58,7 @@ export class WebGpuSession implements Session {
     context.throwIfFailed();
     const model = uploadModel(context, weights);
     const activations = createActivations(context, weights.spec, maxContext);
-    const sitesPerLayer = 24; // attention 9 + moe 11 (or mlp 4)
+    const sitesPerLayer = 32; // attention 9 (+4 matmul pairs) + moe 12 (+1) or mlp 4 (+3)
     const arena = new ParamArena(context, 8 + sitesPerLayer * weights.spec.layers);
     const sites = await createForwardSites(context, arena, model, activations);
     context.throwIfFailed();

@@ -1,9 +1,7 @@
-// Tiled mat-mul for decode (nTokens = 1: a mat-vec) and prefill: y[t, n] = W[n, :] · x[t, :]
-// (+ bias[n]) (+ y[t, n] when accumulating into the residual stream).
-// One invocation computes one output row n for a tile of TILE_T tokens, so each weight
-// row is read once per TILE_T tokens. The weight reader (`w_load4`) is prepended per dtype.
-const TILE_T: u32 = 4u;
-
+// Tiled mat-mul for prefill: y[t, n] (+)= W[n, :] · x[t, :] (+ bias[n]) (+ y[t, n]).
+// One invocation computes one output row n for a tile of 4 tokens (`w_dot4`), so each
+// weight row is read once per 4 tokens. Tokens past the end repeat the last one and are
+// not written. The weight reader + rowdot.wgsl are prepended for the matrix's dtype.
 struct Params {
   N: u32,          // output rows
   K: u32,          // input length (row length of W)
@@ -21,31 +19,21 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;  // [nTokens, yStride]
 @group(0) @binding(4) var<storage, read> bias: array<f32>;     // [N] (read only when hasBias)
 
-fn loadX4(base: u32, k: u32) -> vec4<f32> {
-  if (k + 4u <= p.K) { return vec4<f32>(x[base + k], x[base + k + 1u], x[base + k + 2u], x[base + k + 3u]); }
-  var r = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (k + j < p.K) { r[j] = x[base + k + j]; } }
-  return r;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.x;
-  let t0 = gid.y * TILE_T;
+  let t0 = gid.y * 4u;
   if (n >= p.N || t0 >= p.nTokens) { return; }
-  let tileTokens = min(TILE_T, p.nTokens - t0);
-  var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-  for (var k = 0u; k < p.K; k += 4u) {
-    let wk = w_load4(n, k, p.K);
-    for (var t = 0u; t < tileTokens; t++) {
-      acc[t] += dot(wk, loadX4(p.xOffset + (t0 + t) * p.xStride, k));
-    }
-  }
-  for (var t = 0u; t < tileTokens; t++) {
-    let yi = p.yOffset + (t0 + t) * p.yStride + n;
-    var v = acc[t];
-    if (p.hasBias != 0u) { v += bias[n]; }
-    if (p.accumulate != 0u) { v += y[yi]; }
-    y[yi] = v;
+  let last = p.nTokens - 1u;
+  let tokens = vec4<u32>(t0, min(t0 + 1u, last), min(t0 + 2u, last), min(t0 + 3u, last));
+  var v = w_dot4(n, p.xOffset + tokens * p.xStride, p.K);
+  if (p.hasBias != 0u) { v += vec4<f32>(bias[n]); }
+  for (var j = 0u; j < 4u; j++) {
+    let t = t0 + j;
+    if (t >= p.nTokens) { break; }
+    let yi = p.yOffset + t * p.yStride + n;
+    var out = v[j];
+    if (p.accumulate != 0u) { out += y[yi]; }
+    y[yi] = out;
   }
 }

@@ -20,17 +20,17 @@ import gateUpGroupedWgsl from './moe_gate_up_grouped.wgsl?raw';
 import downGroupedWgsl from './moe_down_grouped.wgsl?raw';
 import combineSource from './moe_combine.wgsl?raw';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
-import { weightReaderSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
 
 export { groupSource as moeGroupSource, combineSource as moeCombineSource };
-export const GROUP_TILE = 4;
+export const GROUP_TILE = 4; // assignments per invocation (rowdot's dot4)
 
 export function moeGateUpGroupedSource(dtype: GpuWeightDType): string {
-  return `${weightReaderSource(dtype, 'wGate')}\n${weightReaderSource(dtype, 'wUp')}\n${gateUpGroupedWgsl}`;
+  return [weightDotSource(dtype, 'wGate', 'x'), weightDotSource(dtype, 'wUp', 'x'), activationSource('x'), gateUpGroupedWgsl].join('\n');
 }
 
 export function moeDownGroupedSource(dtype: GpuWeightDType): string {
-  return `${weightReaderSource(dtype, 'wDown')}\n${downGroupedWgsl}`;
+  return [weightDotSource(dtype, 'wDown', 'h'), activationSource('h'), downGroupedWgsl].join('\n');
 }
 
 /** Words of the groups buffer for `experts` lists of `listStride`. */

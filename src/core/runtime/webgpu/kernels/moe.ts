@@ -15,14 +15,14 @@
 import gateUpWgsl from './moe_gate_up.wgsl?raw';
 import downWgsl from './moe_down.wgsl?raw';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
-import { weightReaderSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
 
 export function moeGateUpSource(dtype: GpuWeightDType): string {
-  return `${weightReaderSource(dtype, 'wGate')}\n${weightReaderSource(dtype, 'wUp')}\n${gateUpWgsl}`;
+  return [weightDotSource(dtype, 'wGate', 'x'), weightDotSource(dtype, 'wUp', 'x'), activationSource('x'), gateUpWgsl].join('\n');
 }
 
 export function moeDownSource(dtype: GpuWeightDType): string {
-  return `${weightReaderSource(dtype, 'wDown')}\n${downWgsl}`;
+  return [weightDotSource(dtype, 'wDown', 'h'), activationSource('h'), downWgsl].join('\n');
 }
 
 export interface MoeGateUpArgs {

@@ -1,7 +1,7 @@
 // Expert dispatch, second half, fused with the mix and the residual add:
 // y[t, n] += Σ_slot expertWeights[t, slot] * (down_e[n] · h[t, slot]) with e = expertIds[t, slot]
-// read from the routing record. Only chosen experts' rows are read. The reader
-// `wDown_load4` is prepended. Grid: (ceil(N/64), nTokens).
+// read from the routing record. Only chosen experts' rows are read. The reader +
+// rowdot (`wDown_dot` over h) are prepended. Grid: (ceil(N/64), nTokens).
 struct Params {
   N: u32,             // hidden
   K: u32,             // expert intermediate size
@@ -30,17 +30,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let expert = route[record + slot];
     let mixWeight = bitcast<f32>(route[record + p.weightOffset + slot]);
     let row = expert * p.N + n;
-    let hBase = (t * p.slots + slot) * p.K;
-    var sum = 0.0;
-    for (var k = 0u; k < p.K; k += 4u) {
-      var hv = vec4<f32>(0.0);
-      if (k + 4u <= p.K) {
-        hv = vec4<f32>(h[hBase + k], h[hBase + k + 1u], h[hBase + k + 2u], h[hBase + k + 3u]);
-      } else {
-        for (var j = 0u; j < 4u; j++) { if (k + j < p.K) { hv[j] = h[hBase + k + j]; } }
-      }
-      sum += dot(wDown_load4(row, k, p.K), hv);
-    }
+    let sum = wDown_dot(row, (t * p.slots + slot) * p.K, p.K);
     acc += mixWeight * sum;
   }
   let yi = p.yOffset + t * p.yStride + n;

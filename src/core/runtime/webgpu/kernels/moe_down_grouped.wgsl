@@ -1,9 +1,7 @@
 // Prefill expert dispatch, grouped by expert, second half: for the assignments
 // a = t*slots + slot routed to expert e, yExpert[a, n] = expertWeights[t, slot] * (down_e[n] · h[a]).
-// The slots are summed into the residual by moe_combine. The reader `wDown_load4` is
-// prepended. Grid: (ceil(N/64), experts, ceil(nTokens/TILE_A)).
-const TILE_A: u32 = 4u;
-
+// The slots are summed into the residual by moe_combine. The reader + rowdot (`wDown_dot4`
+// over h) are prepended. Grid: (ceil(N/64), experts, ceil(nTokens/4)).
 struct Params {
   N: u32,             // hidden
   K: u32,             // expert intermediate
@@ -21,32 +19,22 @@ struct Params {
 @group(0) @binding(4) var<storage, read> route: array<u32>;          // routing records
 @group(0) @binding(5) var<storage, read_write> yExpert: array<f32>;  // [nTokens*slots, N]
 
-fn loadH4(base: u32, k: u32) -> vec4<f32> {
-  if (k + 4u <= p.K) { return vec4<f32>(h[base + k], h[base + k + 1u], h[base + k + 2u], h[base + k + 3u]); }
-  var r = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (k + j < p.K) { r[j] = h[base + k + j]; } }
-  return r;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.x;
   let e = gid.y;
-  let first = gid.z * TILE_A;
+  let first = gid.z * 4u;
   if (n >= p.N || e >= p.experts || first >= groups[e]) { return; }
-  let m = min(TILE_A, groups[e] - first);
-  var assignment: array<u32, 4>;
-  for (var j = 0u; j < m; j++) { assignment[j] = groups[p.experts + e * p.listStride + first + j]; }
-  var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-  let row = e * p.N + n;
-  for (var k = 0u; k < p.K; k += 4u) {
-    let w = wDown_load4(row, k, p.K);
-    for (var j = 0u; j < m; j++) { acc[j] += dot(w, loadH4(assignment[j] * p.K, k)); }
-  }
-  for (var j = 0u; j < m; j++) {
-    let a = assignment[j];
+  let list = p.experts + e * p.listStride;
+  let last = list + groups[e] - 1u;
+  let assignments = vec4<u32>(groups[list + first], groups[min(list + first + 1u, last)],
+                              groups[min(list + first + 2u, last)], groups[min(list + first + 3u, last)]);
+  let sums = wDown_dot4(e * p.N + n, assignments * p.K, p.K);
+  for (var j = 0u; j < 4u; j++) {
+    if (first + j >= groups[e]) { break; }
+    let a = assignments[j];
     let record = p.routeBase + (a / p.slots) * p.routeStride;
     let mixWeight = bitcast<f32>(route[record + p.weightOffset + a % p.slots]);
-    yExpert[a * p.N + n] = mixWeight * acc[j];
+    yExpert[a * p.N + n] = mixWeight * sums[j];
   }
 }

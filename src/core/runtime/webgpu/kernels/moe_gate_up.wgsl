@@ -1,7 +1,7 @@
 // Expert dispatch, first half: h[t, slot, n] = silu(gate_e[n] · x[t]) * (up_e[n] · x[t]) with
 // e = expertIds[t, slot] read from the routing record on the GPU. Only the chosen experts'
 // rows are read. Expert e's rows start at row e*N of the layer's stacked [experts*N, K]
-// weights. Readers `wGate_load4`, `wUp_load4` are prepended.
+// weights. Readers + rowdot (`wGate_dot`, `wUp_dot`) are prepended.
 // Grid: (ceil(N/64), slots, nTokens).
 struct Params {
   N: u32,            // expert intermediate size
@@ -29,17 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let expert = route[p.routeBase + t * p.routeStride + slot];
   let row = expert * p.N + n;
   let xBase = p.xOffset + t * p.xStride;
-  var g = 0.0;
-  var u = 0.0;
-  for (var k = 0u; k < p.K; k += 4u) {
-    var xv = vec4<f32>(0.0);
-    if (k + 4u <= p.K) {
-      xv = vec4<f32>(x[xBase + k], x[xBase + k + 1u], x[xBase + k + 2u], x[xBase + k + 3u]);
-    } else {
-      for (var j = 0u; j < 4u; j++) { if (k + j < p.K) { xv[j] = x[xBase + k + j]; } }
-    }
-    g += dot(wGate_load4(row, k, p.K), xv);
-    u += dot(wUp_load4(row, k, p.K), xv);
-  }
+  let g = wGate_dot(row, xBase, p.K);
+  let u = wUp_dot(row, xBase, p.K);
   h[(t * p.slots + slot) * p.N + n] = g / (1.0 + exp(-g)) * u;
 }

@@ -1,10 +1,8 @@
 // Prefill expert dispatch, grouped by expert: for the assignments a = t*slots + slot routed
 // to expert e (from moe_group), h[a, n] = silu(gate_e[n] · x[t]) * (up_e[n] · x[t]).
-// Each invocation handles one row n of one expert for a tile of TILE_A assignments, so an
-// expert's rows are read once per tile instead of once per token. Readers `wGate_load4`,
-// `wUp_load4` are prepended. Grid: (ceil(N/64), experts, ceil(nTokens/TILE_A)).
-const TILE_A: u32 = 4u;
-
+// Each invocation handles one row n of one expert for a tile of 4 assignments (`*_dot4`),
+// so an expert's rows are read once per tile instead of once per token. Readers + rowdot
+// for wGate and wUp are prepended. Grid: (ceil(N/64), experts, ceil(nTokens/4)).
 struct Params {
   N: u32,            // expert intermediate
   K: u32,            // hidden
@@ -21,37 +19,23 @@ struct Params {
 @group(0) @binding(4) var<storage, read> groups: array<u32>;    // from moe_group
 @group(0) @binding(5) var<storage, read_write> h: array<f32>;   // [nTokens*slots, N]
 
-fn loadX4(base: u32, k: u32) -> vec4<f32> {
-  if (k + 4u <= p.K) { return vec4<f32>(x[base + k], x[base + k + 1u], x[base + k + 2u], x[base + k + 3u]); }
-  var r = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (k + j < p.K) { r[j] = x[base + k + j]; } }
-  return r;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.x;
   let e = gid.y;
-  let first = gid.z * TILE_A;
+  let first = gid.z * 4u;
   if (n >= p.N || e >= p.experts || first >= groups[e]) { return; }
-  let m = min(TILE_A, groups[e] - first);
-  var assignment: array<u32, 4>;
-  var xBase: array<u32, 4>;
-  for (var j = 0u; j < m; j++) {
-    assignment[j] = groups[p.experts + e * p.listStride + first + j];
-    xBase[j] = p.xOffset + (assignment[j] / p.slots) * p.xStride;
-  }
-  var g = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-  var u = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+  let list = p.experts + e * p.listStride;
+  let last = list + groups[e] - 1u;
+  let assignments = vec4<u32>(groups[list + first], groups[min(list + first + 1u, last)],
+                              groups[min(list + first + 2u, last)], groups[min(list + first + 3u, last)]);
+  let xBase = p.xOffset + (assignments / p.slots) * p.xStride;
   let row = e * p.N + n;
-  for (var k = 0u; k < p.K; k += 4u) {
-    let wg = wGate_load4(row, k, p.K);
-    let wu = wUp_load4(row, k, p.K);
-    for (var j = 0u; j < m; j++) {
-      let xv = loadX4(xBase[j], k);
-      g[j] += dot(wg, xv);
-      u[j] += dot(wu, xv);
-    }
+  let g = wGate_dot4(row, xBase, p.K);
+  let u = wUp_dot4(row, xBase, p.K);
+  let out = g / (1.0 + exp(-g)) * u;
+  for (var j = 0u; j < 4u; j++) {
+    if (first + j >= groups[e]) { break; }
+    h[assignments[j] * p.N + n] = out[j];
   }
-  for (var j = 0u; j < m; j++) { h[assignment[j] * p.N + n] = g[j] / (1.0 + exp(-g[j])) * u[j]; }
 }

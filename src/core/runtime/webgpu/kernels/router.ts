@@ -12,7 +12,7 @@
 import routerSource from './router_topk.wgsl?raw';
 import sharedGateWgsl from './shared_gate.wgsl?raw';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
-import { weightReaderSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
 
 export { routerSource };
 /** Upper bound on experts per layer: the kernel keeps probabilities in a private array. */
@@ -58,7 +58,7 @@ export function routerLaunch(a: RouterArgs): KernelLaunch {
 }
 
 export function sharedGateSource(dtype: GpuWeightDType): string {
-  return `${weightReaderSource(dtype, 'gateW')}\n${sharedGateWgsl}`;
+  return [weightDotSource(dtype, 'gateW', 'x'), activationSource('x'), sharedGateWgsl].join('\n');
 }
 
 export interface SharedGateArgs {

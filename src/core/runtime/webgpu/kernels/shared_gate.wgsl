@@ -1,7 +1,7 @@
 // Qwen2-MoE shared expert gate: writes the routing record's shared slot
 // (id 0, weight sigmoid(sharedGate · x[t]), or weight 1 when the shared expert is ungated),
 // so the shared expert runs through the same expert kernels as a 1-slot route.
-// The reader `gateW_load4` is prepended. One invocation per token.
+// The reader + rowdot (`gateW_dot`) are prepended. One invocation per token.
 struct Params {
   hidden: u32,
   nTokens: u32,
@@ -22,13 +22,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (t >= p.nTokens) { return; }
   var gate = 1.0;
   if (p.gated != 0u) {
-    var sum = 0.0;
-    let xBase = p.xOffset + t * p.xStride;
-    for (var k = 0u; k < p.hidden; k += 4u) {
-      var xv = vec4<f32>(0.0);
-      for (var j = 0u; j < 4u; j++) { if (k + j < p.hidden) { xv[j] = x[xBase + k + j]; } }
-      sum += dot(gateW_load4(0u, k, p.hidden), xv);
-    }
+    let sum = gateW_dot(0u, p.xOffset + t * p.xStride, p.hidden);
     gate = 1.0 / (1.0 + exp(-sum));
   }
   let base = p.sharedBase + t * p.routeStride;

@@ -8,8 +8,12 @@
  * The extra word read per misaligned load hits the same cache line; bytes fetched from
  * memory stay the block bytes.
  *
- * Each `*.wgsl` reader defines `WEIGHT_load4(row, k, K) -> vec4<f32>` over a binding named
- * WEIGHT (`array<u32>`); `weightReaderSource(dtype, name)` renames it for one binding.
+ * Each `*.wgsl` reader works on a binding named WEIGHT (`array<u32>`) and defines the block
+ * interface — WEIGHT_QUADS (quads of 4 elements per block, sharing one scale),
+ * WEIGHT_BLOCK_STRIDE, WEIGHT_rowStart(row, K), WEIGHT_scaleAt(start), WEIGHT_quadAt(start, j) —
+ * plus a bounds-checked WEIGHT_load4(row, k, K) for row tails and gathers.
+ * rowdot.wgsl builds WEIGHT_dot / WEIGHT_dot4 (one / four activation rows) on top of it.
+ * `weightDotSource(dtype, weight, activation)` renames all of it for one pair of bindings.
  */
 import { BackendError } from '../../../errors.ts';
 import type { DType } from '../../../tensor.ts';
@@ -18,6 +22,8 @@ import f16Source from './weights_f16.wgsl?raw';
 import bf16Source from './weights_bf16.wgsl?raw';
 import q8Source from './weights_q8_0.wgsl?raw';
 import q4Source from './weights_q4_0.wgsl?raw';
+import activationWgsl from './activation.wgsl?raw';
+import rowDotWgsl from './rowdot.wgsl?raw';
 
 export type GpuWeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
 
@@ -51,4 +57,14 @@ export function weightRowBytes(dtype: GpuWeightDType, K: number): number {
 /** The reader functions for a binding called `bindingName` (e.g. `wGate_load4`). */
 export function weightReaderSource(dtype: GpuWeightDType, bindingName: string): string {
   return WEIGHT_FORMATS[dtype].source.replaceAll('WEIGHT', bindingName);
+}
+
+/** f32 activation reads for a binding called `bindingName` (once per activation binding). */
+export function activationSource(bindingName: string): string {
+  return activationWgsl.replaceAll('ACTIVATION', bindingName);
+}
+
+/** Reader + `<weight>_dot` / `<weight>_dot4` against activation binding `activation`. */
+export function weightDotSource(dtype: GpuWeightDType, weight: string, activation: string): string {
+  return `${weightReaderSource(dtype, weight)}\n${rowDotWgsl.replaceAll('WEIGHT', weight).replaceAll('ACTIVATION', activation)}`;
 }
