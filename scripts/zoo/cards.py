@@ -204,6 +204,9 @@ with several other jobs during this build (an idle machine trains this model at 
 the wall-clock caps ended every run early and all five models are undertrained: expect the
 perplexities above, not fluent text. Experts: {', '.join(f"{d} {ctx.logs[d]['steps_run']} steps / {ctx.logs[d]['elapsed_s'] / 60:.1f} min" for d in DOMAINS)}.
 
+How the merged MoEs route each domain's held-out tokens: ROUTING.md (written by
+`npx tsx scripts/zoo/routing-table.ts`, which merges with each moe-*.yml through our merge CLI).
+
 Data and licences: LICENSES.md. Training-set sizes (tokens): {', '.join(f"{d} {ctx.data_stats[d + '_train']['tokens']:,}" for d in DOMAINS)}.
 """
 
