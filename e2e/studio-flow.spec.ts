@@ -40,6 +40,17 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   await page.getByTestId('yaml-editor').fill(yamlText);
   await expect(page.getByTestId('compose-ok')).toBeVisible({ timeout: 120_000 });
 
+  // Form → YAML: an edit in the form rewrites the YAML; multi-line prompts survive intact.
+  await page.getByLabel('Experts per token').fill('3');
+  await page.getByLabel('Experts per token').fill('2');
+  await expect(page.getByTestId('yaml-editor')).not.toHaveValue(yamlText);
+  const formYaml = await page.getByTestId('yaml-editor').inputValue();
+  const fromForm = parseMergeYaml(formYaml);
+  const original = parseMergeYaml(yamlText);
+  expect(fromForm.ok && original.ok).toBe(true);
+  if (fromForm.ok && original.ok) expect({ ...fromForm.config, sourceText: '' }).toEqual({ ...original.config, sourceText: '' });
+  await expect(page.getByTestId('compose-ok')).toBeVisible({ timeout: 120_000 });
+
   // Build in the worker; the result opens in Chat.
   await page.getByRole('button', { name: 'Build MoE' }).click();
   await expect(page.getByTestId('engine-ready')).toContainText('4 experts', { timeout: 300_000 });
@@ -74,6 +85,7 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   await openPage(page, 'Export');
   const [yamlDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'mergekit YAML' }).click()]);
   const exported = readFileSync((await yamlDownload.path())!, 'utf8');
+  expect(exported).toBe(formYaml);
   const a = parseMergeYaml(exported);
   const b = parseMergeYaml(yamlText);
   expect(a.ok && b.ok).toBe(true);

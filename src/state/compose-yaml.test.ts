@@ -5,8 +5,8 @@ import { configToForm, formToYaml, locateIssues, type ComposeForm } from './comp
 const form: ComposeForm = {
   base: 'zoo/base',
   experts: [
-    { model: 'zoo/stories', positive: 'Once upon a time\nThe little dog', negative: '', noiseScale: '', residualScale: '' },
-    { model: 'zoo/code', positive: 'def main():', negative: 'Once upon a time', noiseScale: '0.01', residualScale: '' },
+    { model: 'zoo/stories', positive: ['Once upon a time', 'The little dog'], negative: [], noiseScale: '', residualScale: '' },
+    { model: 'zoo/code', positive: ['def main():\n    return 1\n', 'x = "quoted"'], negative: ['Once upon a time'], noiseScale: '0.01', residualScale: '' },
   ],
   gateMode: 'hidden', expertsPerToken: 2, architecture: 'Mixtral', dtype: 'float32',
 };
@@ -18,6 +18,11 @@ describe('compose form ⇄ YAML', () => {
     const parsed = parseMergeYaml(yaml);
     expect(parsed.ok).toBe(true);
     if (parsed.ok) expect(configToForm(parsed.config)).toEqual(form);
+  });
+
+  it('keeps multi-line prompts whole and drops empty ones', () => {
+    const parsed = parseMergeYaml(formToYaml({ ...form, experts: [{ ...form.experts[1], positive: ['a\nb', '', 'c'] }] }));
+    expect(parsed.ok && parsed.config.experts[0].positivePrompts).toEqual(['a\nb', 'c']);
   });
 
   it('points a schema issue at the line of its field', () => {

@@ -9,9 +9,9 @@ import { formatModelReference } from '../core/formats/mergekit-yaml.ts';
 
 export interface ExpertForm {
   model: string;
-  /** One prompt per line. */
-  positive: string;
-  negative: string;
+  /** Each prompt verbatim (prompts may span lines, as code prompts do); '' entries are dropped. */
+  positive: string[];
+  negative: string[];
   noiseScale: string;
   residualScale: string;
 }
@@ -25,7 +25,7 @@ export interface ComposeForm {
   dtype: '' | OutputDType;
 }
 
-const lines = (text: string) => text.split('\n').map((l) => l.trim()).filter(Boolean);
+const prompts = (list: string[]) => list.filter((p) => p.trim() !== '');
 
 export function formToYaml(form: ComposeForm): string {
   const doc: Record<string, unknown> = { base_model: form.base, gate_mode: form.gateMode };
@@ -34,8 +34,8 @@ export function formToYaml(form: ComposeForm): string {
   if (form.architecture) doc.architecture = form.architecture;
   doc.experts = form.experts.map((e) => {
     const out: Record<string, unknown> = { source_model: e.model };
-    if (lines(e.positive).length) out.positive_prompts = lines(e.positive);
-    if (lines(e.negative).length) out.negative_prompts = lines(e.negative);
+    if (prompts(e.positive).length) out.positive_prompts = prompts(e.positive);
+    if (prompts(e.negative).length) out.negative_prompts = prompts(e.negative);
     if (e.noiseScale.trim()) out.noise_scale = Number(e.noiseScale);
     if (e.residualScale.trim()) out.residual_scale = Number(e.residualScale);
     return out;
@@ -49,8 +49,8 @@ export function configToForm(config: MoeMergeConfig): ComposeForm {
     base: formatModelReference(config.baseModel),
     experts: config.experts.map((e) => ({
       model: formatModelReference(e.sourceModel),
-      positive: (e.positivePrompts ?? []).join('\n'),
-      negative: (e.negativePrompts ?? []).join('\n'),
+      positive: [...(e.positivePrompts ?? [])],
+      negative: [...(e.negativePrompts ?? [])],
       noiseScale: e.noiseScale === null ? '' : String(e.noiseScale),
       residualScale: e.residualScale === null ? '' : String(e.residualScale),
     })),

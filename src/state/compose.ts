@@ -28,11 +28,11 @@ export interface ComposeState {
   build?: { status: 'running' | 'done' | 'failed' | 'cancelled'; progress?: MergeBuildProgress; error?: string; warnings?: string[]; id?: string };
 }
 
-const DOMAIN_PROMPTS: Record<string, string> = {
-  stories: 'Once upon a time\nThe little girl', code: 'def main():\nfor i in range(', math: 'What is 12 + 7?\nSolve for x:', chat: 'User: Hello!\nAssistant:',
+const DOMAIN_PROMPTS: Record<string, string[]> = {
+  stories: ['Once upon a time', 'The little girl'], code: ['def main():\n    for i in range(10):\n'], math: ['What is 12 + 7?', '7 * 8 = 56'], chat: ['<|user|>\nHello!<|end|>\n<|assistant|>\n'],
 };
 
-export const emptyExpert = (model = ''): ExpertForm => ({ model, positive: '', negative: '', noiseScale: '', residualScale: '' });
+export const emptyExpert = (model = ''): ExpertForm => ({ model, positive: [''], negative: [], noiseScale: '', residualScale: '' });
 const initialForm: ComposeForm = { base: '', experts: [], gateMode: 'hidden', expertsPerToken: 2, architecture: 'Mixtral', dtype: 'float32' };
 const initialCompose: ComposeState = { form: initialForm, yaml: formToYaml(initialForm), issues: [], checking: false, layout: 'classic', title: 'My MoE', previewBusy: false };
 export const useCompose = create<ComposeState>()(() => ({ ...initialCompose }));
@@ -58,7 +58,7 @@ export async function composeLoadExample(path: string): Promise<void> {
 export function composeFromZoo(): void {
   const refs = libraryRefs(useLibrary.getState().zoo, []);
   const base = refs.find((r) => r.role === 'base');
-  const experts = refs.filter((r) => r.role === 'expert').map((r) => ({ ...emptyExpert(r.name), positive: DOMAIN_PROMPTS[r.domain ?? ''] ?? '' }));
+  const experts = refs.filter((r) => r.role === 'expert').map((r) => ({ ...emptyExpert(r.name), positive: DOMAIN_PROMPTS[r.domain ?? ''] ?? [''] }));
   composeSetForm({ ...useCompose.getState().form, base: base?.name ?? '', experts });
 }
 
@@ -114,7 +114,7 @@ export async function composePreview(text: string): Promise<void> {
 export async function composeBuild(): Promise<void> {
   const { yaml, form, layout, title } = useCompose.getState();
   const id = `merge:${title.replace(/\s+/g, '-')}:${Date.now().toString(36)}`;
-  const notes = { experts: form.experts.map((e) => ({ donor: e.model, positive: e.positive.split('\n').filter(Boolean), negative: e.negative.split('\n').filter(Boolean) })), base: form.base, yaml };
+  const notes = { experts: form.experts.map((e) => ({ donor: e.model, positive: e.positive.filter((p) => p.trim()), negative: e.negative.filter((p) => p.trim()) })), base: form.base, yaml };
   useCompose.setState({ build: { status: 'running' } });
   const onProgress = engineCallback((progress: MergeBuildProgress) => useCompose.setState((s) => ({ build: { ...s.build!, progress } })));
   try {

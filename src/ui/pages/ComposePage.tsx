@@ -22,14 +22,29 @@ function ModelSelect({ label, value, refs, onChange }: { label: string; value: s
   );
 }
 
+/** One textarea per prompt: prompts may span lines (code), so lines never split them. */
+function PromptList({ label, prompts, onChange }: { label: string; prompts: string[]; onChange: (p: string[]) => void }) {
+  return (
+    <div className="prompt-list">
+      {prompts.map((p, i) => (
+        <div key={i} className="row">
+          <label className="block grow">{label} {i + 1}<textarea rows={Math.min(4, p.split('\n').length)} value={p} onChange={(e) => onChange(prompts.map((x, k) => (k === i ? e.target.value : x)))} /></label>
+          <button type="button" aria-label={`Remove ${label} ${i + 1}`} onClick={() => onChange(prompts.filter((_, k) => k !== i))}>×</button>
+        </div>
+      ))}
+      <button type="button" onClick={() => onChange([...prompts, ''])}>Add {label.replace(/^Expert \d+ /, '')}</button>
+    </div>
+  );
+}
+
 function ExpertEditor({ index, expert, refs, form }: { index: number; expert: ExpertForm; refs: LibraryRef[]; form: ComposeForm }) {
   const update = (patch: Partial<ExpertForm>) => composeSetForm({ ...form, experts: form.experts.map((e, i) => (i === index ? { ...e, ...patch } : e)) });
   return (
     <fieldset className="expert-card" data-testid={`expert-${index}`}>
       <legend>Expert {index}</legend>
       <ModelSelect label="Donor model" value={expert.model} refs={refs} onChange={(model) => update({ model })} />
-      <label className="block">Positive prompts (one per line)<textarea rows={2} value={expert.positive} onChange={(e) => update({ positive: e.target.value })} /></label>
-      <label className="block">Negative prompts (one per line)<textarea rows={1} value={expert.negative} onChange={(e) => update({ negative: e.target.value })} /></label>
+      <PromptList label={`Expert ${index} positive prompt`} prompts={expert.positive} onChange={(positive) => update({ positive })} />
+      <PromptList label={`Expert ${index} negative prompt`} prompts={expert.negative} onChange={(negative) => update({ negative })} />
       <div className="row wrap">
         <label>Noise scale <input type="number" step="0.001" value={expert.noiseScale} onChange={(e) => update({ noiseScale: e.target.value })} /></label>
         <label>Residual scale <input type="number" step="0.01" value={expert.residualScale} onChange={(e) => update({ residualScale: e.target.value })} /></label>
