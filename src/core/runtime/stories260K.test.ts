@@ -17,7 +17,7 @@ import { loadLlama2cCheckpoint } from '../model/llama2c.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import { cpuBackend } from './cpu/backend.ts';
 import { generate } from './generate.ts';
-import { allclose, assertAllclose } from './cpu/allclose.ts';
+import { assertAllclose } from './cpu/allclose.ts';
 
 const FIXTURES = new URL('../../../tests/fixtures/stories260K/', import.meta.url);
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, FIXTURES)));
@@ -64,7 +64,7 @@ describe('stories260K golden output discriminates', () => {
  */
 const GOLDEN_MAGIC = 20261122;
 const GOLDEN_VERSION = 1;
-/** C accumulates in f32, the reference in f64: measured worst error 1.2e-5 (|logits| ≲ 20). */
+/** C accumulates in f32, the reference in f64: measured max error 1.5e-5 (|logits| ≲ 20). */
 const RUNC_F32_LOGITS_TOLERANCE = { atol: 1e-4, rtol: 1e-5 };
 
 describe('stories260K golden logits', () => {
@@ -84,7 +84,7 @@ describe('stories260K golden logits', () => {
       const { logits } = await session.forward([tokens[pos]]);
       const expected = golden.subarray(pos * vocab, (pos + 1) * vocab);
       assertAllclose(logits, expected, RUNC_F32_LOGITS_TOLERANCE, `logits at position ${pos}`);
-      worst = Math.max(worst, allclose(logits, expected, RUNC_F32_LOGITS_TOLERANCE).worstError);
+      for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(logits[i] - expected[i]));
     }
     console.info(`stories260K vs run.c f32: worst |logit error| over ${nPositions} positions = ${worst.toExponential(3)}`);
   });
