@@ -5,7 +5,11 @@
  * in f16 and moved f32 logits by ~1e-3 relative; without it they match ours to ~1e-7), so the
  * only differences from our engine are in the arithmetic of the quantized matmuls.
  */
+import { readFile } from 'node:fs/promises';
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
+import { bytesSource } from '../../src/core/io/byte-source.ts';
+import { readGguf } from '../../src/core/formats/gguf.ts';
+import { validateForLlamaCpp } from '../../src/core/model/gguf-validate.ts';
 
 export interface LlamaCppGreedy {
   ids: number[];             // [steps]   tokens chosen by llama.cpp's greedy sampler
@@ -25,9 +29,15 @@ function logitsArray(map: Map<number, number> | undefined, vocab: number): Float
   return out;
 }
 
-export async function llamaCppGreedy(modelPath: string, promptIds: number[], steps: number, vocab: number): Promise<LlamaCppGreedy> {
+/** A missing required key makes llama.cpp abort the whole process (GGML_ASSERT): check first. */
+async function loadCheckedModel(modelPath: string): Promise<LlamaModel> {
+  validateForLlamaCpp(await readGguf(bytesSource(new Uint8Array(await readFile(modelPath)), modelPath)));
   const llama = await loadLlamaCpp();
-  const model: LlamaModel = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  return llama.loadModel({ modelPath, gpuLayers: 0 });
+}
+
+export async function llamaCppGreedy(modelPath: string, promptIds: number[], steps: number, vocab: number): Promise<LlamaCppGreedy> {
+  const model = await loadCheckedModel(modelPath);
   const context = await model.createContext({
     contextSize: 256, threads: 2, batchSize: 64, flashAttention: false,
     experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
@@ -56,8 +66,7 @@ export async function llamaCppGreedy(modelPath: string, promptIds: number[], ste
 
 /** llama.cpp's tokenization of `texts` with the vocabulary stored in the GGUF (no BOS). */
 export async function llamaCppTokenize(modelPath: string, texts: string[]): Promise<number[][]> {
-  const llama = await loadLlamaCpp();
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  const model = await loadCheckedModel(modelPath);
   try {
     return texts.map((text) => [...model.tokenize(text, false)]);
   } finally {

@@ -89,6 +89,15 @@ describe('exportGguf → loadGgufModel', () => {
     }
   });
 
+  it('converts bf16 source weights (dequantize, then the target dtype)', async () => {
+    const weights = randomModelWeights(specs.dense, 4, 'bf16');
+    const loaded = (await loadGgufModel(bytesSource(await exportToBytes(weights, 'f16')))).weights;
+    const source = weights.layers[0]!.mlp!.up;
+    expect(loaded.layers[0]!.mlp!.up.dtype).toBe('f16');
+    const expected = quantize('up', dequantize(source), source.shape, 'f16').data;
+    expect(Buffer.from(loaded.layers[0]!.mlp!.up.data).equals(Buffer.from(expected))).toBe(true);
+  });
+
   it('falls back to f16 for matrices whose rows are not whole 32-blocks', async () => {
     const spec = tinyDenseSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2, intermediate: 80 });
     const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(spec, 1), 'q4_0')));
@@ -161,6 +170,12 @@ describe('GGUF tokenizer metadata', () => {
     const original = new HfTokenizer(bpe.tokenizerJson, bpe.tokenizerConfig);
     const rebuilt = new HfTokenizer(loaded.tokenizerJson, bpe.tokenizerConfig);
     for (const text of [...texts, '<|im_start|>user\nhi<|im_end|>']) expect(rebuilt.encode(text)).toEqual(original.encode(text));
+  });
+
+  it('pads a vocabulary smaller than the embedding with unused [PADn] tokens, as llama.cpp\'s converter does', async () => {
+    const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: bpeVocab + 3 }), 1), 'f32')));
+    expect((file.metadata.get('tokenizer.ggml.tokens')!.value as string[]).slice(-3)).toEqual([`[PAD${bpeVocab}]`, `[PAD${bpeVocab + 1}]`, `[PAD${bpeVocab + 2}]`]);
+    expect((file.metadata.get('tokenizer.ggml.token_type')!.value as number[]).slice(-4)).toEqual([3, 5, 5, 5]);
   });
 
   it('refuses a vocabulary larger than the embedding', async () => {
