@@ -133,6 +133,18 @@ describe('loadHfTokenizer', () => {
     expect(tokenizer.applyChatTemplate([{ role: 'user', content: 'x' }])).toBe('<|im_start|>user\nx<|im_end|>\n');
   });
 
+  it('reads chat_template.json when neither the config nor chat_template.jinja has a template', async () => {
+    const { chat_template: template, ...configWithout } = tokenizerConfig;
+    const tokenizer = await loadHfTokenizer(memoryFileSet({
+      'tokenizer.json': asFile(tokenizerJson),
+      'tokenizer_config.json': asFile(configWithout),
+      'chat_template.json': asFile({ chat_template: template }),
+    }));
+    expect(tokenizer.applyChatTemplate([{ role: 'user', content: 'y' }])).toBe('<|im_start|>user\ny<|im_end|>\n');
+    await expect(loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile(tokenizerJson), 'chat_template.json': asFile({ x: 1 }) })))
+      .rejects.toThrow('chat_template.json: expected {"chat_template": "<jinja>"}');
+  });
+
   it('works without tokenizer_config.json, but then has no chat template', async () => {
     const tokenizer = await loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile(tokenizerJson) }));
     expect(tokenizer.decode(tokenizer.encode('ok'))).toBe('ok');

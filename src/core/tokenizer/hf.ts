@@ -138,7 +138,7 @@ async function readJsonFile(files: FileSet, file: string): Promise<any> {
 /**
  * Loads tokenizer.json (required) and tokenizer_config.json (optional) from a folder. A
  * separate `chat_template.jinja` (newer transformers) supplies the template when the config
- * has none.
+ * has none, else a `chat_template.json` ({"chat_template": …}).
  */
 export async function loadHfTokenizer(files: FileSet): Promise<HfTokenizer> {
   const list = await files.list();
@@ -150,6 +150,10 @@ export async function loadHfTokenizer(files: FileSet): Promise<HfTokenizer> {
   }
   if (config.chat_template == null && list.includes('chat_template.jinja')) {
     config.chat_template = await readText(await files.open('chat_template.jinja'));
+  } else if (config.chat_template == null && list.includes('chat_template.json')) {
+    const template = (await readJsonFile(files, 'chat_template.json'))?.chat_template;
+    if (typeof template !== 'string') throw new FormatError(`chat_template.json: expected {"chat_template": "<jinja>"}`);
+    config.chat_template = template;
   }
   return new HfTokenizer(tokenizerJson, config);
 }
@@ -161,5 +165,9 @@ export const HF_SIDECAR_FILES = [
   'special_tokens_map.json',
   'tokenizer.model',
   'chat_template.jinja',
+  'chat_template.json',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
   'generation_config.json',
 ] as const;
