@@ -166,7 +166,11 @@ export class EngineHost implements EngineApi {
     const stream = generate(session, model.tokenizer, [...promptIds, ...already], {
       ...request.sampling, maxTokens, routing: request.routing, trace: true, signal,
     });
-    for await (const token of stream) { onToken(token); count++; }
+    for await (const token of stream) {
+      onToken(token);
+      count++;
+      await yieldToEventLoop(); // lets stop() (a comlink message) in between tokens
+    }
     if (signal.aborted) return 'abort';
     return count >= maxTokens ? 'maxTokens' : 'eos';
   }
@@ -223,6 +227,15 @@ export class EngineHost implements EngineApi {
     if (!this.model || !this.session) throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
     return this.model;
   }
+}
+
+/** A macrotask turn (MessageChannel: no 4 ms timer clamp), so queued worker messages run. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(null);
+  });
 }
 
 function isInputError(e: unknown): boolean {

@@ -9,7 +9,7 @@ import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';
 import { LiveTokenText, TokenText } from '../components/TokenText.tsx';
 import type { HeatLayer } from '../components/TokenSpan.ts';
-import { expertColor } from '../format.ts';
+import { expertColor, formatBytes } from '../format.ts';
 
 function EngineBanner() {
   const { state, progress, model } = useEngine(useShallow((s) => ({ state: s.state, progress: s.progress, model: s.model })));
@@ -23,7 +23,7 @@ function EngineBanner() {
     );
   }
   if (state.kind === 'failed') return <p role="alert">Loading failed ({state.errorName}): {state.message}</p>;
-  return <p className="muted" data-testid="engine-ready">{model?.title}: {model?.arch}, {model?.layers} layers{model?.experts ? `, ${model.experts} experts (top-${model.topK})` : ', dense'}{model?.hasChatTemplate ? ', chat template from the tokenizer' : ', no chat template'}</p>;
+  return <p className="muted" data-testid="engine-ready">{model?.title}: {model?.arch}, {model?.layers} layers{model?.experts ? `, ${model.experts} experts (top-${model.topK})` : ', dense'}{model?.hasChatTemplate ? ', chat template from the tokenizer' : ', no chat template'} · weights {formatBytes(model?.weightBytes)} in the worker</p>;
 }
 
 function BackendPicker() {

@@ -1,0 +1,38 @@
+/**
+ * Chat in real Chromium: one run on WebGPU (SwiftShader here) chosen by the user — the header
+ * says WebGPU runs and why — and stop/regenerate on the automatic backend.
+ */
+import { expect, test } from '@playwright/test';
+import { clearOrigin, openPage, screenshot } from './helpers.ts';
+
+test('chat on the WebGPU backend chosen by the user', async ({ page }) => {
+  await clearOrigin(page);
+  await openPage(page, 'Chat');
+  await page.getByLabel('Backend').selectOption('webgpu');
+  await openPage(page, 'Library');
+  await page.getByTestId('zoo-model-stories').getByRole('button', { name: /^Chat with/ }).click();
+  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('backend')).toContainText('Backend: webgpu (chosen by you)');
+  await page.getByLabel('Max tokens').fill('12');
+  await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('assistant-tokens')).not.toBeEmpty({ timeout: 180_000 });
+  await expect(page.getByTestId('msg-assistant').last()).toContainText('webgpu');
+  await screenshot(page, 'webgpu-chat');
+});
+
+test('stop ends a long answer early and regenerate answers again', async ({ page }) => {
+  await clearOrigin(page);
+  await page.getByTestId('zoo-model-base').getByRole('button', { name: /^Chat with/ }).click();
+  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await page.getByLabel('Max tokens').fill('1000');
+  await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
+  await page.getByRole('textbox', { name: 'Message' }).press('Enter');
+  await expect(page.getByTestId('live-tokens').locator('.tok').first()).toBeVisible({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.getByTestId('msg-assistant').last()).toContainText('stopped by abort', { timeout: 30_000 });
+  await page.getByLabel('Max tokens').fill('5');
+  await page.getByRole('button', { name: 'Regenerate' }).click();
+  await expect(page.getByTestId('msg-assistant').last()).toContainText(/\b[1-5] tokens · .* stopped by (maxTokens|eos)/, { timeout: 60_000 });
+  await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
+});
