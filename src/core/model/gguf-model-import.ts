@@ -40,14 +40,14 @@ class TensorReader {
   constructor(private readonly file: GgufFile) {
     this.infos = new Map(file.tensors.map((t) => [t.name, t]));
   }
-  has(role: GgufTensorRole, layer?: number): boolean {
-    return this.infos.has(ggufTensorName(role, layer));
+  has(role: GgufTensorRole, layer?: number, expert?: number): boolean {
+    return this.infos.has(ggufTensorName(role, layer, expert));
   }
-  shape(role: GgufTensorRole, layer?: number): number[] | undefined {
-    return this.infos.get(ggufTensorName(role, layer))?.shape;
+  shape(role: GgufTensorRole, layer?: number, expert?: number): number[] | undefined {
+    return this.infos.get(ggufTensorName(role, layer, expert))?.shape;
   }
-  async get(role: GgufTensorRole, layer?: number): Promise<RawTensor> {
-    const name = ggufTensorName(role, layer);
+  async get(role: GgufTensorRole, layer?: number, expert?: number): Promise<RawTensor> {
+    const name = ggufTensorName(role, layer, expert);
     if (!this.infos.has(name)) throw new FormatError(`gguf: ${this.file.name}: required tensor '${name}' is missing`);
     return this.file.readTensor(name);
   }
@@ -62,7 +62,7 @@ function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): Mod
   const heads = requireNumber(file, key('attention.head_count'));
   const embedShape = reader.shape('embed');
   if (!embedShape || embedShape.length !== 2) throw new FormatError(`gguf: ${file.name}: tensor 'token_embd.weight' is missing or not 2-D`);
-  const isMoe = reader.has('gateExps', 0);
+  const isMoe = reader.has('router', 0);
   const spec: ModelSpec = {
     arch: ARCH_OF_GGUF[arch](isMoe),
     hidden,
@@ -93,11 +93,56 @@ function moeSpecFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): 
     topK: requireNumber(file, `${arch}.expert_used_count`),
     // llama (Mixtral) always renormalizes; qwen2moe only when expert_weights_norm says so.
     normTopK: arch === 'llama' ? true : file.metadata.get(`${arch}.expert_weights_norm`)?.value === true,
-    expertIntermediate: reader.shape('gateExps', 0)![1]!,
+    expertIntermediate: expertIntermediateOf(file, reader),
   };
   const sharedShape = reader.shape('sharedUp', 0);
   if (sharedShape) moe.sharedExpert = { intermediate: sharedShape[0]!, gated: reader.has('sharedRouter', 0) };
   return moe;
+}
+
+/** From whichever expert layout the file uses: stacked, fused gate+up, or per expert. */
+function expertIntermediateOf(file: GgufFile, reader: TensorReader): number {
+  const stacked = reader.shape('gateExps', 0);
+  if (stacked) return stacked[1]!;
+  const fused = reader.shape('gateUpExps', 0);
+  if (fused) return fused[1]! / 2;
+  const single = reader.shape('gateExpert', 0, 0);
+  if (single) return single[0]!;
+  throw new FormatError(`gguf: ${file.name}: MoE layer 0 has a router but no expert tensors (ffn_gate_exps, ffn_gate_up_exps or ffn_gate.0)`);
+}
+
+/** Rows [from, to) of every expert of a stacked [E, rows, cols] tensor, as E tensors. */
+function rowSlices(t: RawTensor, experts: number, from: number, to: number): RawTensor[] {
+  const [, rows, cols] = t.shape as [number, number, number];
+  const rowBytes = t.data.byteLength / experts / rows;
+  return Array.from({ length: experts }, (_, e) => ({
+    name: `${t.name}[${e}][${from}:${to}]`, dtype: t.dtype, shape: [to - from, cols],
+    data: t.data.subarray((e * rows + from) * rowBytes, (e * rows + to) * rowBytes),
+  }));
+}
+
+/** Per-expert gate/up/down from any of the three GGUF expert layouts. */
+async function expertMlps(reader: TensorReader, layer: number, experts: number, intermediate: number): Promise<MlpWeights[]> {
+  if (reader.has('gateExps', layer) || reader.has('gateUpExps', layer)) {
+    let gates: RawTensor[];
+    let ups: RawTensor[];
+    if (reader.has('gateExps', layer)) {
+      gates = unstack(await reader.get('gateExps', layer), experts);
+      ups = unstack(await reader.get('upExps', layer), experts);
+    } else {
+      const fused = await reader.get('gateUpExps', layer); // gate rows first, then up
+      unstack(fused, experts); // validates [E, rows, cols]
+      gates = rowSlices(fused, experts, 0, intermediate);
+      ups = rowSlices(fused, experts, intermediate, 2 * intermediate);
+    }
+    const downs = unstack(await reader.get('downExps', layer), experts);
+    return gates.map((gate, e) => ({ gate, up: ups[e]!, down: downs[e]! }));
+  }
+  const mlps: MlpWeights[] = [];
+  for (let e = 0; e < experts; e++) {
+    mlps.push({ gate: await reader.get('gateExpert', layer, e), up: await reader.get('upExpert', layer, e), down: await reader.get('downExpert', layer, e) });
+  }
+  return mlps;
 }
 
 /** [E, rows, cols] → E tensors [rows, cols] (zero-copy views). */
@@ -114,13 +159,9 @@ async function mlp(reader: TensorReader, layer: number, roles: [GgufTensorRole, 
 }
 
 async function moeLayer(reader: TensorReader, spec: ModelSpec, layer: number): Promise<LayerWeights['moe']> {
-  const experts = spec.moe!.experts;
-  const gates = unstack(await reader.get('gateExps', layer), experts);
-  const ups = unstack(await reader.get('upExps', layer), experts);
-  const downs = unstack(await reader.get('downExps', layer), experts);
   const moe: NonNullable<LayerWeights['moe']> = {
     router: await reader.get('router', layer),
-    experts: gates.map((gate, e) => ({ gate, up: ups[e]!, down: downs[e]! })),
+    experts: await expertMlps(reader, layer, spec.moe!.experts, spec.moe!.expertIntermediate),
   };
   if (spec.moe!.sharedExpert) moe.shared = await mlp(reader, layer, ['sharedGate', 'sharedUp', 'sharedDown']);
   const sharedRouter = await reader.optional('sharedRouter', layer);

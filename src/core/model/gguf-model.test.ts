@@ -139,6 +139,51 @@ describe('exportGguf → loadGgufModel', () => {
   });
 });
 
+describe('importing the other GGUF expert layouts', () => {
+  type Tensor = { name: string; dtype: RawTensor['dtype']; shape: number[]; data: Uint8Array };
+  /** Rewrites the stacked ffn_*_exps tensors of a standard export with `relayout`. */
+  async function relayoutFile(bytes: Uint8Array, relayout: (tensors: Tensor[]) => Tensor[]): Promise<Uint8Array> {
+    const file = await readGguf(bytesSource(bytes));
+    const tensors = await Promise.all(file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data })));
+    const sink = new MemorySink();
+    await writeGguf(sink, { metadata: file.metadata, tensors: relayout(tensors) });
+    return sink.bytes();
+  }
+  const perExpert = (t: Tensor): Tensor[] => {
+    const [experts, rows, cols] = t.shape as [number, number, number];
+    const bytes = t.data.byteLength / experts;
+    return Array.from({ length: experts }, (_, e) => ({ ...t, name: t.name.replace(/_exps\.weight$/, `.${e}.weight`), shape: [rows, cols], data: t.data.subarray(e * bytes, (e + 1) * bytes) }));
+  };
+  const fuseGateUp = (gate: Tensor, up: Tensor): Tensor => {
+    const [experts, rows, cols] = gate.shape as [number, number, number];
+    const bytes = gate.data.byteLength / experts;
+    const data = new Uint8Array(2 * gate.data.byteLength);
+    for (let e = 0; e < experts; e++) {
+      data.set(gate.data.subarray(e * bytes, (e + 1) * bytes), 2 * e * bytes);
+      data.set(up.data.subarray(e * bytes, (e + 1) * bytes), (2 * e + 1) * bytes);
+    }
+    return { ...gate, name: gate.name.replace('ffn_gate_exps', 'ffn_gate_up_exps'), shape: [experts, 2 * rows, cols], data };
+  };
+  const spec = tinyMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2, moe: { experts: 3, topK: 2, normTopK: true, expertIntermediate: 64 } });
+  const layouts = {
+    'per-expert tensors (pre-#6387 Mixtral files)': (ts: Tensor[]) => ts.flatMap((t) => (t.name.includes('_exps.') ? perExpert(t) : [t])),
+    'fused ffn_gate_up_exps (llama.cpp PR #18740)': (ts: Tensor[]) => ts.flatMap((t) => {
+      if (t.name.includes('ffn_up_exps')) return [];
+      if (!t.name.includes('ffn_gate_exps')) return [t];
+      return [fuseGateUp(t, ts.find((u) => u.name === t.name.replace('gate_exps', 'up_exps'))!)];
+    }),
+  };
+  it.each(Object.entries(layouts))('%s load to the same weights', async (_, relayout) => {
+    const standard = await exportToBytes(randomModelWeights(spec, 8), 'q4_0');
+    const expected = allTensors((await loadGgufModel(bytesSource(standard))).weights);
+    const loaded = await loadGgufModel(bytesSource(await relayoutFile(standard, relayout)));
+    expect(loaded.weights.spec.moe).toEqual(spec.moe);
+    const actual = allTensors(loaded.weights);
+    expect(actual.length).toBe(expected.length);
+    expected.forEach((t, i) => expect(Buffer.from(actual[i]!.data).equals(Buffer.from(t.data)), t.name).toBe(true));
+  });
+});
+
 describe('GGUF tokenizer metadata', () => {
   const mistralDir = new URL('../../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url);
   const mistral = {

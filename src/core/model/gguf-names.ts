@@ -49,6 +49,12 @@ export const GGUF_TENSOR_NAMES = {
   gateExps: 'blk.{layer}.ffn_gate_exps.weight',     // [experts, expertIntermediate, hidden]
   upExps: 'blk.{layer}.ffn_up_exps.weight',         // [experts, expertIntermediate, hidden]
   downExps: 'blk.{layer}.ffn_down_exps.weight',     // [experts, hidden, expertIntermediate]
+  // Read-only alternatives (import): the fused gate+up stack of newer llama.cpp (PR #18740,
+  // gate rows first), and the per-expert tensors of pre-#6387 Mixtral files.
+  gateUpExps: 'blk.{layer}.ffn_gate_up_exps.weight', // [experts, 2·expertIntermediate, hidden]
+  gateExpert: 'blk.{layer}.ffn_gate.{expert}.weight',
+  upExpert: 'blk.{layer}.ffn_up.{expert}.weight',
+  downExpert: 'blk.{layer}.ffn_down.{expert}.weight',
   sharedRouter: 'blk.{layer}.ffn_gate_inp_shexp.weight', // [1, hidden]  Qwen2-MoE shared-expert gate
   sharedGate: 'blk.{layer}.ffn_gate_shexp.weight',
   sharedUp: 'blk.{layer}.ffn_up_shexp.weight',
@@ -56,8 +62,8 @@ export const GGUF_TENSOR_NAMES = {
 } as const;
 export type GgufTensorRole = keyof typeof GGUF_TENSOR_NAMES;
 
-export function ggufTensorName(role: GgufTensorRole, layer?: number): string {
-  return GGUF_TENSOR_NAMES[role].replace('{layer}', String(layer ?? ''));
+export function ggufTensorName(role: GgufTensorRole, layer?: number, expert?: number): string {
+  return GGUF_TENSOR_NAMES[role].replace('{layer}', String(layer ?? '')).replace('{expert}', String(expert ?? ''));
 }
 
 /** llama.cpp `enum llama_ftype` values for general.file_type. */

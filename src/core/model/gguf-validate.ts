@@ -24,7 +24,7 @@ export function llamaCppRequiredKeys(arch: string, isMoe: boolean): string[] {
 export function validateForLlamaCpp(file: GgufLike): void {
   const arch = file.metadata.get('general.architecture');
   const archName = arch?.type === 'string' ? arch.value : '<arch>';
-  const isMoe = file.tensors.some((t) => t.name.includes('_exps.'));
+  const isMoe = file.tensors.some((t) => t.name.includes('.ffn_gate_inp.')); // every MoE layout has a router
   const missing = llamaCppRequiredKeys(archName, isMoe).filter((key) => !file.metadata.has(key));
   if (missing.length > 0) {
     throw new FormatError(`gguf: ${file.name}: missing required key${missing.length > 1 ? 's' : ''} ${missing.map((k) => `'${k}'`).join(', ')} (llama.cpp cannot load the file without them)`);
