@@ -124,6 +124,8 @@ describe('moe-studio CLI', () => {
     }
     expect(out.ids).toEqual(expected);
     expect(out.text).toBe(text);
+    const viaFile = await cli('generate', join(moeDir, 'model.safetensors'), '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json');
+    expect(JSON.parse(viaFile.stdout)).toEqual(out);
   });
 
   it('generate --chat --trace writes per-token, per-layer routing', async () => {

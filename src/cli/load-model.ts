@@ -1,6 +1,7 @@
 /**
- * The CLI's model argument: an HF folder, a `.gguf` file, or a llama2.c `.bin` checkpoint
- * (its tokenizer: --tokenizer FILE, else a tok*.bin / tokenizer.bin beside it).
+ * The CLI's model argument: an HF folder (or its config.json / a .safetensors file inside it),
+ * a `.gguf` file, or a llama2.c `.bin` checkpoint (its tokenizer: --tokenizer FILE, else a
+ * tok*.bin / tokenizer.bin beside it).
  */
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -33,6 +34,7 @@ export async function modelArgKind(arg: string): Promise<ModelArgKind> {
   if (!(await pathExists(arg))) throw new ConfigError(`${arg}: no such file or directory`);
   const ext = extname(arg).toLowerCase();
   if (ext === '.gguf') return 'gguf';
+  if ((ext === '.safetensors' || basename(arg) === 'config.json') && (await pathExists(join(dirname(arg), 'config.json')))) return 'hf';
   if (ext === '.bin') return 'llama2c';
   throw new ConfigError(`${arg}: not a model (expected an HF folder, a .gguf file or a llama2.c .bin checkpoint)`);
 }
@@ -55,7 +57,7 @@ export function terminalProgress(): ((progress: LoadProgress) => void) | undefin
 
 export async function loadModelArg(arg: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   switch (await modelArgKind(arg)) {
-    case 'hf': return loadHfModel(nodeDirFileSet(arg), { onProgress: options.onProgress });
+    case 'hf': return loadHfModel(nodeDirFileSet((await isDirectory(arg)) ? arg : dirname(arg)), { onProgress: options.onProgress });
     case 'gguf': return loadGgufArg(arg);
     case 'llama2c': return loadLlama2cArg(arg, options.tokenizer);
   }
