@@ -82,7 +82,7 @@ describe('engine host', () => {
     expect(backend.reason.length).toBeGreaterThan(0);
     console.log('auto backend:', backend);
     let count = 0;
-    const summary = await host.generate({ messages: [{ role: 'user', content: 'go' }], sampling: { temperature: 1, maxTokens: 500, seed: 1 } }, (b) => {
+    const summary = await host.generate({ messages: [{ role: 'user', content: 'go' }], sampling: { temperature: 1, maxTokens: 500, seed: 1, stopIds: [] } }, (b) => {
       count += b.length;
       if (count >= 3) host.stop();
     });
@@ -145,5 +145,20 @@ describe('engine host', () => {
     const events: EngineEvent[] = [];
     const summary = await host.generate({ messages: [{ role: 'user', content: 'hello' }], sampling: { temperature: 0, maxTokens: 4, stopIds: [] } }, (b) => events.push(...b));
     expect(summary.tokens).toBe(4);
+  });
+
+  it('moves through the engine state union: empty → failed → loading → ready → generating → ready', async () => {
+    const host = new EngineHost();
+    expect(host.stats().state).toEqual({ kind: 'empty' });
+    await expect(host.load({ kind: 'store', id: 'no-such-model', dbName: DB }, 'cpu')).rejects.toMatchObject({ name: 'StoreError' });
+    expect(host.stats().state).toMatchObject({ kind: 'failed', modelId: 'no-such-model', errorName: 'StoreError' });
+    const loading = host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
+    expect(host.stats().state).toEqual({ kind: 'loading', modelId: 'moe' });
+    await loading;
+    expect(host.stats().state).toEqual({ kind: 'ready', modelId: 'moe' });
+    const seen: string[] = [];
+    await host.generate({ messages: [{ role: 'user', content: 'x' }], sampling: { temperature: 0, maxTokens: 2, stopIds: [] } }, () => seen.push(host.stats().state.kind));
+    expect(seen.every((k) => k === 'generating')).toBe(true);
+    expect(host.stats().state).toEqual({ kind: 'ready', modelId: 'moe' });
   });
 });
