@@ -2,65 +2,23 @@
  * The bench page (served by bench/server.ts with COOP/COEP, so cross-origin isolated).
  * Exposes one async function per engine on window; bench/run.ts calls them through
  * Playwright, one engine per fresh browser so the renderer's peak RSS is that engine's.
+ * Our backends run in a dedicated worker (as the app's engine does); wllama manages its own.
  */
 import { Wllama } from '@wllama/wllama';
 import wllamaWasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
-import { bytesSource } from '../../src/core/io/byte-source.ts';
-import { loadGgufModel } from '../../src/core/model/gguf-model.ts';
-import { argmax } from '../../src/core/runtime/cpu/ops.ts';
-import type { Backend } from '../../src/core/runtime/types.ts';
-import { createWasmBackend } from '../../src/core/runtime/wasm/backend.ts';
+import { fetchBytes, type BackendEngine } from './backend-run.ts';
 import type { EngineRun, PageRequest } from './engines.ts';
 
-async function fetchBytes(url: string): Promise<Uint8Array> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`bench: GET ${url} → ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-/** Our backends: the GGUF through area A's loadGgufModel, then greedy decode. */
-async function runBackend(engine: string, backend: Backend, request: PageRequest, threads: number): Promise<EngineRun> {
-  const loadStart = performance.now();
-  const { weights } = await loadGgufModel(bytesSource(await fetchBytes(request.ggufUrl), request.ggufUrl));
-  const session = await backend.createSession(weights, { maxContext: 512 });
-  const loadMs = performance.now() - loadStart;
-  const started = performance.now();
-  let { logits } = await session.forward(request.promptIds);
-  let next = argmax(logits);
-  const ttftMs = performance.now() - started;
-  const decodeMs: number[] = [];
-  for (let i = 0; i < request.decodeTokens; i++) {
-    const t0 = performance.now();
-    ({ logits } = await session.forward([next]));
-    next = argmax(logits);
-    decodeMs.push(performance.now() - t0);
-  }
-  const effectiveThreads = (session as unknown as { threads?: number }).threads ?? threads;
-  const counters = webGpuCounters(session);
-  session.dispose();
-  return { engine, ttftMs, decodeMs, loadMs, threads: effectiveThreads, crossOriginIsolated, ...(counters ? { counters } : {}) };
-}
-
-/** Area E's per-forward counters of the last (decode) forward, when the session has them. */
-function webGpuCounters(session: unknown): Record<string, number> | undefined {
-  const last = (session as { stats?: { last?: Record<string, number> } }).stats?.last;
-  if (!last) return undefined;
-  return {
-    dispatches: last.dispatches ?? NaN,
-    submits: last.submits ?? NaN,
-    syncs: last.syncs ?? NaN,
-    weightBytesRead: last.weightBytesRead ?? NaN,
-    activeWeightBytesPerToken: last.activeWeightBytesPerToken ?? NaN,
-  };
-}
-
-async function benchWasm(request: PageRequest): Promise<EngineRun> {
-  return runBackend('moe-studio wasm', await createWasmBackend({ threads: request.threads }), request, request.threads);
-}
-
-async function benchWebgpu(request: PageRequest): Promise<EngineRun> {
-  const { createWebGpuBackend } = await import('../../src/core/runtime/webgpu/backend.ts');
-  return runBackend('moe-studio webgpu', await createWebGpuBackend(), request, 1);
+function inWorker(engine: BackendEngine, request: PageRequest): Promise<EngineRun> {
+  const worker = new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module', name: `bench-${engine}` });
+  return new Promise<EngineRun>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<{ ok: boolean; run?: EngineRun; error?: string }>) => {
+      worker.terminate();
+      if (event.data.ok) resolve(event.data.run!); else reject(new Error(event.data.error));
+    };
+    worker.onerror = (event) => { worker.terminate(); reject(new Error(`bench worker: ${event.message}`)); };
+    worker.postMessage({ engine, request });
+  });
 }
 
 async function benchWllama(request: PageRequest): Promise<EngineRun> {
@@ -96,6 +54,10 @@ async function benchWllama(request: PageRequest): Promise<EngineRun> {
 declare global {
   interface Window { bench: Record<string, (request: PageRequest) => Promise<EngineRun>>; benchReady: boolean }
 }
-window.bench = { wasm: benchWasm, webgpu: benchWebgpu, wllama: benchWllama };
+window.bench = {
+  wasm: (request) => inWorker('wasm', request),
+  webgpu: (request) => inWorker('webgpu', request),
+  wllama: benchWllama,
+};
 window.benchReady = true;
 document.getElementById('status')!.textContent = `ready (crossOriginIsolated: ${crossOriginIsolated})`;
