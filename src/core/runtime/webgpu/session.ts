@@ -57,12 +57,23 @@ export class WebGpuSession implements Session {
   static async create(context: GpuContext, weights: ModelWeights, maxContext: number): Promise<WebGpuSession> {
     context.throwIfFailed();
     const model = uploadModel(context, weights);
-    const activations = createActivations(context, weights.spec, maxContext);
-    const sitesPerLayer = 32; // attention 9 (+4 matmul pairs) + moe 12 (+1) or mlp 4 (+3)
-    const arena = new ParamArena(context, 8 + sitesPerLayer * weights.spec.layers);
-    const sites = await createForwardSites(context, arena, model, activations);
-    context.throwIfFailed();
-    return new WebGpuSession(context, model, activations, arena, sites, maxContext);
+    let activations: Activations | undefined;
+    let arena: ParamArena | undefined;
+    try {
+      activations = createActivations(context, weights.spec, maxContext);
+      const sitesPerLayer = 32; // attention 9 (+4 matmul pairs) + moe 12 (+1) or mlp 4 (+3)
+      arena = new ParamArena(context, 8 + sitesPerLayer * weights.spec.layers);
+      const sites = await createForwardSites(context, arena, model, activations);
+      context.throwIfFailed();
+      return new WebGpuSession(context, model, activations, arena, sites, maxContext);
+    } catch (error) {
+      if (context.state.kind !== 'destroyed') {
+        for (const b of model.buffers) context.destroyBuffer(b);
+        if (activations) destroyActivations(context, activations);
+        arena?.destroy();
+      }
+      throw error;
+    }
   }
 
   get position(): number { return this.cachedTokens; }

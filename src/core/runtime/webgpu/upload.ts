@@ -146,6 +146,9 @@ function uploadLayer(up: Uploader, spec: ModelSpec, w: LayerWeights, l: number):
 
 export function uploadModel(context: GpuContext, weights: ModelWeights): GpuModel {
   const spec = weights.spec;
+  if (spec.headDim % 2 !== 0) throw new ConfigError(`webgpu: headDim ${spec.headDim} must be even for RoPE`);
+  if (spec.heads % spec.kvHeads !== 0) throw new ConfigError(`webgpu: heads ${spec.heads} is not a multiple of kvHeads ${spec.kvHeads}`);
+  if (weights.layers.length !== spec.layers) throw new ConfigError(`webgpu: ${weights.layers.length} layers of weights, spec says ${spec.layers}`);
   if (spec.moe && spec.moe.experts > ROUTER_MAX_EXPERTS) {
     throw new BackendError(`webgpu: ${spec.moe.experts} experts per layer > ${ROUTER_MAX_EXPERTS}, the router kernel's limit`);
   }
