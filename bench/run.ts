@@ -5,6 +5,7 @@
  *
  *   npm run bench                       # 3 runs per cell, 32 decode tokens, threads 2 and 1
  *   npm run bench -- --runs 5 --decode 128 --engines wasm,wllama --quants q4_0
+ *   npm run bench -- --model zoo --append   # the zoo MoE (public/zoo merged), appended as a section
  *
  * Cells are interleaved run by run (wasm, wllama, native, …, then again) so a noisy
  * neighbour hits every engine alike; each cell is the median over runs.
@@ -14,6 +15,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BYTE_TOKENS, benchPromptIds, ensureBenchGguf, promptText } from './fixture-gguf.ts';
+import { ensureZooFixture } from './fixture-zoo.ts';
 import type { BenchQuant } from './fixture-model.ts';
 import { measureInBrowser, measureNative, type EngineName } from './measure.ts';
 import type { EngineRun, PageRequest } from './page/engines.ts';
@@ -33,6 +35,10 @@ interface BenchOptions {
   webgpuPromptTokens: number;
   /** 30 = the real shape; fewer for a smoke test of the harness. */
   layers: number;
+  /** 'bench' = the realistic-shape random MoE; 'zoo' = area C's zoo merged with moe-hidden.yml. */
+  model: 'bench' | 'zoo';
+  /** Append this run's section to RESULTS.md instead of replacing the file. */
+  append: boolean;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -47,6 +53,8 @@ function parseOptions(argv: string[]): BenchOptions {
     webgpuDecodeTokens: Number(value('--webgpu-decode') ?? 2),
     webgpuPromptTokens: Number(value('--webgpu-prompt') ?? 8),
     layers: Number(value('--layers') ?? 30),
+    model: value('--model') === 'zoo' ? 'zoo' : 'bench',
+    append: argv.includes('--append'),
   };
 }
 
@@ -89,36 +97,50 @@ function cellsOf(options: BenchOptions, run: number): Cell[] {
   return cells;
 }
 
-function zooStatus(): string {
-  const indexPath = `${here}../public/zoo/index.json`;
-  if (!existsSync(indexPath)) return 'public/zoo/index.json does not exist';
-  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { models?: { path: string }[] };
-  const present = (index.models ?? []).filter((m) => existsSync(`${here}../public/zoo/${m.path}/config.json`));
-  return present.length === 0
-    ? 'public/zoo/index.json lists models, but none of their folders exist yet (area C has not committed weights), so there is no zoo MoE to benchmark'
-    : `zoo models present (${present.map((m) => m.path).join(', ')}), but merging them into a MoE inside the bench is not wired up yet`;
+interface Fixture {
+  label: string;          // model column of the tables
+  description: string;    // one line for RESULTS.md
+  files: Map<BenchQuant, string>;
+  promptIds: number[];
+  promptText: string;     // what wllama tokenizes (the same prompt as text)
+  bannedIds: number[];    // token ids wllama must not sample
+}
+
+async function loadFixture(options: BenchOptions): Promise<Fixture> {
+  if (options.model === 'zoo') {
+    const zoo = await ensureZooFixture(options.quants, options.promptTokens, log);
+    return { label: 'zoo MoE', description: `${zoo.description}, from public/zoo via area D's merge and area A's exportGguf; prompt: the start of public/zoo/heldout/stories.txt`, files: zoo.files, promptIds: zoo.promptIds, promptText: zoo.promptText, bannedIds: [] };
+  }
+  const files = new Map<BenchQuant, string>();
+  for (const quant of options.quants) files.set(quant, await ensureBenchGguf(quant, log, options.layers));
+  const promptIds = benchPromptIds(options.promptTokens);
+  return {
+    label: `4×SmolLM2-dims MoE${options.layers === 30 ? '' : ` (${options.layers} layers)`}`,
+    description: `random-weight 4-expert top-2 Mixtral-style MoE with SmolLM2-135M dims per expert (hidden 576, intermediate 1536, ${options.layers} layers, 9 heads / 3 kv heads, vocab 49152, tied embeddings), exported by area A's exportGguf`,
+    files, promptIds, promptText: promptText(promptIds),
+    bannedIds: [2, ...Array.from({ length: BYTE_TOKENS.count }, (_, b) => BYTE_TOKENS.first + b)],
+  };
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const loadBefore = loadavg();
   ensurePeers(options.engines);
-  const promptIds = benchPromptIds(options.promptTokens);
-  const bannedIds = [2, ...Array.from({ length: BYTE_TOKENS.count }, (_, b) => BYTE_TOKENS.first + b)];
-  const files = new Map<BenchQuant, string>();
-  for (const quant of options.quants) files.set(quant, await ensureBenchGguf(quant, log, options.layers));
-  const { url, server } = await startBenchServer();
+  const fixture = await loadFixture(options);
   const runs = new Map<string, EngineRun[]>();
   const errors: string[] = [];
+  const previous = options.append && existsSync(`${here}RESULTS.md`) ? readFileSync(`${here}RESULTS.md`, 'utf8') : undefined;
+  const save = (complete: boolean) => writeResults(options, fixture, buildRows(fixture, runs), errors, [loadBefore, loadavg()], complete, previous);
+  const { url, server } = await startBenchServer();
   try {
     for (let run = 0; run < options.runs; run++) {
       for (const quant of options.quants) {
         for (const cell of cellsOf(options, run)) {
-          const path = files.get(quant)!;
-          const ids = cell.engine === 'webgpu' ? promptIds.slice(0, options.webgpuPromptTokens) : promptIds;
+          const path = fixture.files.get(quant)!;
+          const ids = cell.engine === 'webgpu' ? fixture.promptIds.slice(0, options.webgpuPromptTokens) : fixture.promptIds;
           const request: PageRequest = {
-            ggufUrl: `/models/${path.split('/').pop()}`, promptIds: ids, promptText: promptText(ids),
-            decodeTokens: cell.decodeTokens, threads: cell.threads, bannedIds,
+            ggufUrl: `/models/${path.split('/').pop()}`, promptIds: ids, promptText: fixture.promptText,
+            decodeTokens: cell.decodeTokens, threads: cell.threads, bannedIds: fixture.bannedIds,
           };
           log(`run ${run + 1}/${options.runs} ${quant} ${cell.engine} ${cell.threads} thread(s)`);
           try {
@@ -126,7 +148,7 @@ async function main(): Promise<void> {
             log(`  decode ${(1000 / median(result.decodeMs)).toFixed(1)} tok/s, TTFT ${result.ttftMs.toFixed(0)} ms, threads ${result.threads}`);
             const key = JSON.stringify([quant, cell.engine, cell.threads, ids.length]);
             runs.set(key, [...(runs.get(key) ?? []), result]);
-            writeResults(options, buildRows(options, runs), errors, loadBefore, loadavg(), false); // partial results survive an interrupted run
+            save(false); // partial results survive an interrupted run
           } catch (error) {
             const message = `${quant} ${cell.engine} ${cell.threads}t run ${run + 1}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
             log(`  FAILED ${message}`);
@@ -138,15 +160,14 @@ async function main(): Promise<void> {
   } finally {
     await server.close();
   }
-  writeResults(options, buildRows(options, runs), errors, loadBefore, loadavg(), true);
+  save(true);
 }
 
-function buildRows(options: BenchOptions, runs: Map<string, EngineRun[]>): RowSummary[] {
-  const depth = options.layers === 30 ? '' : ` (${options.layers} layers)`;
+function buildRows(fixture: Fixture, runs: Map<string, EngineRun[]>): RowSummary[] {
   const rows: RowSummary[] = [];
   for (const [key, list] of runs) {
     const [quant, , threads, promptLength] = JSON.parse(key) as [string, string, number, number];
-    rows.push({ ...summarize(`4×SmolLM2-dims MoE${depth} ${quant}`, promptLength, list), threads });
+    rows.push({ ...summarize(`${fixture.label} ${quant}`, promptLength, list), threads });
   }
   return rows;
 }
@@ -161,38 +182,40 @@ function chromiumVersion(): string {
   return cachedChromiumVersion;
 }
 
-function writeResults(options: BenchOptions, rows: RowSummary[], errors: string[], loadBefore: number[], loadAfter: number[], complete: boolean): void {
-  const command = `npm run bench -- --runs ${options.runs} --decode ${options.decodeTokens} --prompt ${options.promptTokens} --threads ${options.threads.join(',')} --engines ${options.engines.join(',')} --quants ${options.quants.join(',')}${options.layers === 30 ? '' : ` --layers ${options.layers}`}`;
-  const text = [
-    '# Benchmarks (generated by `npm run bench`, bench/run.ts — do not edit by hand)',
+const METHOD = [
+  '- Browser engines run in headless Chromium (chromium.config.ts flags), a page served from localhost with COOP/COEP (cross-origin isolated), one fresh browser per measurement; our backends run in a dedicated worker as in the app. Native llama.cpp is node-llama-cpp\'s prebuilt CPU binary in a child process.',
+  '- decode tok/s = 1000 / median gap between generated tokens; prefill tok/s = prompt tokens / TTFT (TTFT = prompt in → first token out); each cell is the median over runs.',
+  '- Peak RSS = VmHWM of Chromium\'s renderer + GPU processes (browser engines) or of the child process (native); it includes the fetched GGUF bytes.',
+];
+
+function commandOf(options: BenchOptions): string {
+  const extra = `${options.layers === 30 ? '' : ` --layers ${options.layers}`}${options.model === 'zoo' ? ' --model zoo' : ''}${options.append ? ' --append' : ''}`;
+  return `npm run bench -- --runs ${options.runs} --decode ${options.decodeTokens} --prompt ${options.promptTokens} --threads ${options.threads.join(',')} --engines ${options.engines.join(',')} --quants ${options.quants.join(',')}${extra}`;
+}
+
+function writeResults(options: BenchOptions, fixture: Fixture, rows: RowSummary[], errors: string[], load: number[][],
+  complete: boolean, previous: string | undefined): void {
+  const loadText = load.map((l) => l.map((x) => x.toFixed(1)).join(' / '));
+  const section = [
+    `## ${fixture.label}`,
     '',
     `- Date: ${new Date().toISOString()}${complete ? '' : ' — PARTIAL: the run was still going (or was interrupted) when this was written'}`,
     `- Machine: ${machineDescription(chromiumVersion())}`,
-    `- Load average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(1)).join(' / ')}, after: ${loadAfter.map((l) => l.toFixed(1)).join(' / ')} — the machine is shared; numbers move with it.`,
-    `- Command: \`${command}\``,
-    `- Model: random-weight 4-expert top-2 Mixtral-style MoE with SmolLM2-135M dims per expert (hidden 576, intermediate 1536, 30 layers, 9 heads / 3 kv heads, vocab 49152, tied embeddings), exported by area A's exportGguf; every engine runs the same GGUF file. Prompt ${options.promptTokens} tokens, greedy, ${options.decodeTokens} decode tokens (WebGPU on SwiftShader: a ${options.webgpuPromptTokens}-token prompt and ${options.webgpuDecodeTokens} decode tokens, one run — not comparable, it is there for its counters).`,
-    '- Browser engines run in headless Chromium (chromium.config.ts flags), a page served from localhost with COOP/COEP (cross-origin isolated), one fresh browser per measurement. Peak RSS = VmHWM of the renderer + GPU processes (browser) or the child process (native), so it includes the fetched GGUF bytes.',
-    `- Zoo MoE: ${zooStatus()}.`,
+    `- Load average (1/5/15 min) before: ${loadText[0]}, after: ${loadText[1]} — the machine is shared with other jobs; numbers move with it.`,
+    `- Command: \`${commandOf(options)}\``,
+    `- Model: ${fixture.description}; every engine runs the same GGUF file. Prompt ${fixture.promptIds.length} tokens, greedy, ${options.decodeTokens} decode tokens (WebGPU on SwiftShader: a ${options.webgpuPromptTokens}-token prompt and ${options.webgpuDecodeTokens} decode tokens, one run — not comparable, it is there for its counters).`,
+    ...METHOD,
     '',
-    '## Results (medians over runs)',
-    '',
-    resultsTable(rows),
-    '',
-    '## Ratios (ours = moe-studio wasm)',
-    '',
-    ratioTable(rows),
-    '',
-    '## WebGPU per-decode-token counters (area E\'s session stats of the last decode forward)',
-    '',
-    countersTable(rows),
-    '',
-    ...(errors.length ? ['## Failures', '', ...errors.map((e) => `- ${e}`), ''] : []),
-    '## Notes from the last run',
-    '',
-    ...rows.filter((r) => r.note).map((r) => `- ${r.model} ${r.engine}: ${r.note}`),
+    '### Results (medians over runs)', '', resultsTable(rows), '',
+    '### Ratios (ours = moe-studio wasm, same thread count)', '', ratioTable(rows), '',
+    '### WebGPU per-decode-token counters (area E\'s session stats of the last decode forward)', '', countersTable(rows), '',
+    ...(errors.length ? ['### Failures', '', ...errors.map((e) => `- ${e}`), ''] : []),
+    '### Notes from the last run', '',
+    ...rows.filter((r) => r.note).map((r) => `- ${r.model} ${r.engine} ${r.threads}t: ${r.note}`),
     '',
   ].join('\n');
-  writeFileSync(`${here}RESULTS.md`, text);
+  const header = '# Benchmarks (generated by `npm run bench`, bench/run.ts — do not edit by hand)\n\n';
+  writeFileSync(`${here}RESULTS.md`, previous !== undefined ? `${previous.trimEnd()}\n\n${section}` : header + section);
   if (complete) log(`wrote bench/RESULTS.md\n${resultsTable(rows)}\n${ratioTable(rows)}`);
 }
 
