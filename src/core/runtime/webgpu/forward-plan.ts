@@ -14,7 +14,9 @@ import type { ModelSpec } from '../../model/spec.ts';
 import type { Activations } from './activations.ts';
 import { createSite, type KernelSite, type ParamArena, type Step } from './dispatch.ts';
 import type { GpuContext } from './gpu-context.ts';
-import { attentionScoresLaunch, attentionScoresSource, attentionValuesLaunch, attentionValuesSource } from './kernels/attention.ts';
+import {
+  attentionScoresLaunch, attentionScoresSource, attentionSoftmaxLaunch, attentionSoftmaxSource, attentionValuesLaunch, attentionValuesSource,
+} from './kernels/attention.ts';
 import { embedLaunch, embedSource } from './kernels/embed.ts';
 import type { KernelLaunch } from './kernels/launch.ts';
 import { matmulLaunch, matmulSource, matvecLaunch, matvecSource, type MatmulArgs } from './kernels/matmul.ts';
@@ -38,7 +40,7 @@ interface GroupedSites { group: KernelSite; gateUp: KernelSite; down: KernelSite
 
 interface LayerSites {
   attnNorm: KernelSite; wq: MatmulSites; wk: MatmulSites; wv: MatmulSites; rope: KernelSite;
-  scores: KernelSite; values: KernelSite; wo: MatmulSites; ffnNorm: KernelSite;
+  scores: KernelSite; softmax: KernelSite; values: KernelSite; wo: MatmulSites; ffnNorm: KernelSite;
   mlp?: { gate: MatmulSites; up: MatmulSites; swiglu: KernelSite; down: MatmulSites };
   moe?: { router: MatmulSites; route: KernelSite; routed: ExpertSites; grouped: GroupedSites; sharedGate?: KernelSite; shared?: ExpertSites };
 }
@@ -82,6 +84,7 @@ async function layerSites(make: SiteMaker, layer: GpuLayer, l: number, a: Activa
     wv: await matmulSite(make, `${p}.wv`, layer.wv, a.xb, a.valueCache[l], layer.bv ?? a.empty),
     rope: await make(`${p}.rope`, ropeSource, [a.q, a.keyCache[l], a.ropeTable]),
     scores: await make(`${p}.attn_scores`, attentionScoresSource, [a.q, a.keyCache[l], a.scores]),
+    softmax: await make(`${p}.attn_softmax`, attentionSoftmaxSource, [a.scores]),
     values: await make(`${p}.attn_values`, attentionValuesSource, [a.scores, a.valueCache[l], a.attnOut]),
     wo: await matmulSite(make, `${p}.wo`, layer.wo, a.attnOut, a.x, a.empty),
     ffnNorm: await make(`${p}.ffn_norm`, rmsnormSource, [a.x, layer.ffnNorm, a.xb]),
@@ -190,6 +193,7 @@ function layerSteps(
   steps.push(dispatch(sites.rope, ropeLaunch({ nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, style: spec.ropeStyle })));
   const attention = { nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, maxContext };
   steps.push(dispatch(sites.scores, attentionScoresLaunch(attention)));
+  steps.push(dispatch(sites.softmax, attentionSoftmaxLaunch(attention)));
   steps.push(dispatch(sites.values, attentionValuesLaunch(attention)));
   steps.push(matmulStep(sites.wo, { dtype: layer.wo.dtype, N: hidden, K: qDim, nTokens: n, accumulate: true }));
   steps.push(dispatch(sites.ffnNorm, rmsnormLaunch({ N: hidden, nTokens: n, eps: rmsEps })));

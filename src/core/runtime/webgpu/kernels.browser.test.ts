@@ -12,7 +12,9 @@ import { KernelHarness, seededUniform } from './kernel-harness.ts';
 import { matmulLaunch, matmulSource, matvecLaunch, matvecSource } from './kernels/matmul.ts';
 import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
 import { ropeLaunch, ropeSource, ropeTable } from './kernels/rope.ts';
-import { attentionScoresLaunch, attentionScoresSource, attentionValuesLaunch, attentionValuesSource } from './kernels/attention.ts';
+import {
+  attentionScoresLaunch, attentionScoresSource, attentionSoftmaxLaunch, attentionSoftmaxSource, attentionValuesLaunch, attentionValuesSource,
+} from './kernels/attention.ts';
 import { swigluLaunch, swigluSource } from './kernels/swiglu.ts';
 import { embedLaunch, embedSource } from './kernels/embed.ts';
 import type { GpuWeightDType } from './kernels/weight-formats.ts';
@@ -122,7 +124,7 @@ describe('rope kernel vs cpu rope', () => {
   });
 });
 
-describe('attention kernels vs cpu attention', () => {
+describe('attention kernels (scores → softmax → values) vs cpu attention', () => {
   it.each([
     { nTokens: 1, position: 0, label: 'first token' },
     { nTokens: 1, position: 70, label: 'decode at 70' },
@@ -142,8 +144,9 @@ describe('attention kernels vs cpu attention', () => {
     const args = { nTokens, position, headDim, qHeads, kvHeads, maxContext };
     const scores = await harness.run('attention_scores', attentionScoresSource,
       [q, keyCache, { zeros: nTokens * qHeads * maxContext * 4 }], attentionScoresLaunch(args), 3);
+    const probs = await harness.run('attention_softmax', attentionSoftmaxSource, [new Float32Array(scores)], attentionSoftmaxLaunch(args), 1);
     const out = await harness.runF32('attention_values', attentionValuesSource,
-      [new Float32Array(scores), valueCache, { zeros: expected.byteLength }], attentionValuesLaunch(args), 3);
+      [new Float32Array(probs), valueCache, { zeros: expected.byteLength }], attentionValuesLaunch(args), 3);
     check(out, expected, TOLERANCE.attention, `attention ${nTokens}@${position}`);
   });
 });

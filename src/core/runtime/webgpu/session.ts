@@ -61,7 +61,7 @@ export class WebGpuSession implements Session {
     let arena: ParamArena | undefined;
     try {
       activations = createActivations(context, weights.spec, maxContext);
-      const sitesPerLayer = 32; // attention 9 (+4 matmul pairs) + moe 12 (+1) or mlp 4 (+3)
+      const sitesPerLayer = 32; // attention 10 (+4 matmul pairs) + moe 12 (+1) or mlp 4 (+3)
       arena = new ParamArena(context, 8 + sitesPerLayer * weights.spec.layers);
       const sites = await createForwardSites(context, arena, model, activations);
       context.throwIfFailed();

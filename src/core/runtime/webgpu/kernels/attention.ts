@@ -1,15 +1,18 @@
 /**
- * Causal GQA attention over a layer's KV cache, two barrier-free passes:
+ * Causal GQA attention over a layer's KV cache, three barrier-free passes:
  * attention_scores.wgsl — scores[t, h, j] = q[t,h]·k[j,kvh]/sqrt(headDim), j ≤ position+t.
  *   Bindings: 0 params, 1 q (read, [nTokens, qHeads*headDim]), 2 keyCache (read,
  *   [maxContext, kvHeads*headDim]), 3 scores (read_write, [nTokens, qHeads, maxContext]).
  *   Grid (ceil((position+nTokens)/64), qHeads, nTokens).
- * attention_values.wgsl — out[t, h, :] = softmax(scores[t, h, :]) · v.
- *   Bindings: 0 params, 1 scores (read), 2 valueCache (read), 3 out (read_write,
- *   [nTokens, qHeads*headDim]). Grid (ceil(headDim/64), qHeads, nTokens).
+ * attention_softmax.wgsl — scores[t, h, :] = softmax(scores[t, h, :]) in place over j ≤ position+t.
+ *   Bindings: 0 params, 1 scores (read_write). Grid (ceil(qHeads/64), nTokens, 1).
+ * attention_values.wgsl — out[t, h, :] = Σ_j probs[t, h, j] · v[j, kvh, :].
+ *   Bindings: 0 params, 1 probs (read, the softmaxed scores), 2 valueCache (read), 3 out
+ *   (read_write, [nTokens, qHeads*headDim]). Grid (ceil(headDim/64), qHeads, nTokens).
  * Bytes moved per token: 4·(position+1)·kvHeads·headDim each for K and V (cache, not weights).
  */
 export { default as attentionScoresSource } from './attention_scores.wgsl?raw';
+export { default as attentionSoftmaxSource } from './attention_softmax.wgsl?raw';
 export { default as attentionValuesSource } from './attention_values.wgsl?raw';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
 
@@ -26,6 +29,14 @@ export function attentionScoresLaunch(a: AttentionArgs): KernelLaunch {
   return {
     params: packParams([a.nTokens, a.position, a.headDim, a.qHeads, a.kvHeads, a.maxContext, { f32: 1 / Math.sqrt(a.headDim) }]),
     grid: [groups(a.position + a.nTokens), a.qHeads, a.nTokens],
+    weightBytes: 0,
+  };
+}
+
+export function attentionSoftmaxLaunch(a: AttentionArgs): KernelLaunch {
+  return {
+    params: packParams([a.nTokens, a.position, a.qHeads, a.maxContext]),
+    grid: [groups(a.qHeads), a.nTokens, 1],
     weightBytes: 0,
   };
 }
