@@ -16,8 +16,8 @@
 ;; f32 reference while letting i32x4.dot_i16x8_s do the multiply-adds.
 ;;
 ;; Matmul kernels compute y[t, row] = W[row, :] · x[t, :] for rows [rowStart, rowEnd) (four rows
-;; at a time where possible) and
-;; tokens t < m; y is [m, n] f32. Decode is m = 1. Rows are the unit of thread splitting.
+;; at a time where possible) and tokens t < m; y is [m, n] f32. Decode is m = 1. Rows are the
+;; unit of thread splitting.
 (module
   (import "env" "memory" (memory $mem 1 65536 __SHARED__))
 
