@@ -33,6 +33,6 @@ test('stop ends a long answer early and regenerate answers again', async ({ page
   await expect(page.getByTestId('msg-assistant').last()).toContainText('stopped by abort', { timeout: 30_000 });
   await page.getByLabel('Max tokens').fill('5');
   await page.getByRole('button', { name: 'Regenerate' }).click();
-  await expect(page.getByTestId('msg-assistant').last()).toContainText(/\b[1-5] tokens · .* stopped by (maxTokens|eos)/, { timeout: 60_000 });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(/^[1-5] tokens · .* stopped by (maxTokens|eos)$/, { timeout: 60_000 });
   await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
 });

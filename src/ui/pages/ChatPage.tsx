@@ -78,7 +78,7 @@ export function ChatPage() {
             <div key={i} className={`msg msg-${t.role}`} data-testid={`msg-${t.role}`}>
               <div className="msg-role">{t.role}</div>
               {t.role === 'assistant' && t.tokens?.length ? <TokenText tokens={t.tokens} layer={layer} /> : <div className="msg-text">{t.content}</div>}
-              {t.summary && <div className="muted small">{t.summary.tokens} tokens · {t.summary.backend.name} · prefill {t.summary.prefillTokPerSec.toFixed(1)} tok/s · decode {t.summary.decodeTokPerSec.toFixed(1)} tok/s · stopped by {t.summary.stoppedBy}</div>}
+              {t.summary && <div className="muted small" data-testid="answer-summary">{t.summary.tokens} tokens · {t.summary.backend.name} · prefill {t.summary.prefillTokPerSec.toFixed(1)} tok/s · decode {t.summary.decodeTokPerSec.toFixed(1)} tok/s · stopped by {t.summary.stoppedBy}</div>}
             </div>
           ))}
           {streaming && <div className="msg msg-assistant"><div className="msg-role">assistant</div><LiveTokenText layer={layer} /></div>}
