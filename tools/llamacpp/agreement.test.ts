@@ -41,11 +41,13 @@ const MAX_NEAR_TIES: Record<Quant, number> = { f32: 0, f16: 1, q8_0: 2, q4_0: 2 
 /** First-step top-1 logit, f32 export (brief: within 1e-3 relative). */
 const F32_TOP1_LOGIT_RELATIVE = 1e-3;
 
-const fixtureDir = new URL('../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url);
-const mistral = {
-  tokenizerJson: JSON.parse(readFileSync(new URL('tokenizer.json', fixtureDir), 'utf8')),
-  tokenizerConfig: JSON.parse(readFileSync(new URL('tokenizer_config.json', fixtureDir), 'utf8')),
-};
+function readTokenizerFolder(dir: URL) {
+  return {
+    tokenizerJson: JSON.parse(readFileSync(new URL('tokenizer.json', dir), 'utf8')),
+    tokenizerConfig: JSON.parse(readFileSync(new URL('tokenizer_config.json', dir), 'utf8')),
+  };
+}
+const mistral = readTokenizerFolder(new URL('../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url));
 const promptIds = new HfTokenizer(mistral.tokenizerJson, mistral.tokenizerConfig).encode('Once upon a time, there was a little robot who');
 
 const shared: Partial<ModelSpec> = { vocab: 32000, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 96, layers: 2, contextLength: 256 };
@@ -116,10 +118,12 @@ describe.each(Object.entries(models))('llama.cpp agrees with cpuBackend: %s mode
 });
 
 describe('llama.cpp tokenizes with the exported vocabulary exactly as the HF tokenizer does', () => {
-  const texts = ['Hello world! Once upon a time, there was a dog.', '  def f(x):\n\treturn x ** 2  # ünïcödé ✓ 日本語 🦙', '12+34=46, 100 - 7 = 93.'];
+  const texts = ['Hello world! Once upon a time, there was a dog.', '  def f(x):\n\treturn x ** 2  # ünïcödé ✓ 日本語 🦙', '12+34=46, 100 - 7 = 93.',
+    '<s>[INST] hi [/INST] ok</s>', '<|im_start|>user\nhi<|im_end|>\n', '<|user|>hi<|end|>']; // special tokens of each vocabulary
   const cases = {
     'SentencePiece (Mistral 32k)': { tokenizer: mistral, vocab: 32000 },
     'byte-level BPE': { tokenizer: buildTestingBpeTokenizer(64), vocab: 0 },
+    'zoo byte-level BPE (public/zoo/base)': { tokenizer: readTokenizerFolder(new URL('../../public/zoo/base/', import.meta.url)), vocab: 0 },
   };
   it.each(Object.entries(cases))('%s', async (name, { tokenizer, vocab }) => {
     const hf = new HfTokenizer(tokenizer.tokenizerJson, tokenizer.tokenizerConfig);

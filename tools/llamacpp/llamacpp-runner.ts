@@ -64,11 +64,11 @@ export async function llamaCppGreedy(modelPath: string, promptIds: number[], ste
   }
 }
 
-/** llama.cpp's tokenization of `texts` with the vocabulary stored in the GGUF (no BOS). */
+/** llama.cpp's tokenization of `texts` with the vocabulary stored in the GGUF (no BOS; special tokens parsed). */
 export async function llamaCppTokenize(modelPath: string, texts: string[]): Promise<number[][]> {
   const model = await loadCheckedModel(modelPath);
   try {
-    return texts.map((text) => [...model.tokenize(text, false)]);
+    return texts.map((text) => [...model.tokenize(text, true)]); // true: parse special tokens, as HF does
   } finally {
     await model.dispose();
   }
