@@ -71,6 +71,20 @@ describe('gguf writer', () => {
     expect(Array.from((await file.readTensor('a')).data)).toEqual(Array.from({ length: 12 }, (_, i) => i));
     expect(Buffer.from(await rewrite(file)).equals(Buffer.from(first))).toBe(true);
   });
+  it('reads headers larger than the first 1 MiB read (the buffer grows, never past EOF)', async () => {
+    const tokens = Array.from({ length: 150_000 }, (_, i) => `token-${i}-${'x'.repeat(i % 13)}`); // ~3.6 MB of header
+    const sink = new MemorySink();
+    await writeGguf(sink, { metadata: { 'tokenizer.ggml.tokens': ggufValue.strings(tokens) }, tensors: input().tensors });
+    const bytes = sink.bytes();
+    const reads: number[] = [];
+    const src = bytesSource(bytes);
+    const file = await readGguf({ ...src, read: (offset, length) => { reads.push(length); return src.read(offset, length); } });
+    expect(file.metadata.get('tokenizer.ggml.tokens')?.value).toEqual(tokens);
+    expect(Array.from((await file.readTensor('a')).data)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(reads.length).toBeGreaterThan(2); // 1 MiB, then bigger buffers
+    expect(Math.max(...reads)).toBeLessThanOrEqual(bytes.byteLength);
+  });
+
   it('refuses tensors it cannot store', async () => {
     const bad = (patch: Partial<GgufWriteInput['tensors'][0]>) => writeGguf(new MemorySink(), { metadata: {}, tensors: [{ ...input().tensors[0]!, ...patch }] });
     await expect(bad({ dtype: 'u8', shape: [12] })).rejects.toThrow(/ggml cannot store/);
