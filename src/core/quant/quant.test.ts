@@ -12,7 +12,7 @@ function loadGolden() {
   const bytes = readFileSync(new URL('../../../tests/fixtures/gguf/quant-golden.bin', import.meta.url));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe('QGLD');
-  expect(view.getUint32(4, true)).toBe(1);
+  expect(view.getUint32(4, true)).toBe(2);
   const blocks = view.getUint32(8, true);
   const n = blocks * 32;
   let at = 12;
@@ -20,8 +20,11 @@ function loadGolden() {
   for (let i = 0; i < n; i++, at += 4) inputs[i] = view.getFloat32(at, true);
   const q8 = bytes.slice(at, at + 34 * blocks); at += 34 * blocks;
   const q4 = bytes.slice(at, at + 18 * blocks); at += 18 * blocks;
-  const f16 = Array.from({ length: n }, (_, i) => view.getUint16(at + 2 * i, true));
-  return { inputs, q8, q4, f16, blocks };
+  const f16 = Array.from({ length: n }, (_, i) => view.getUint16(at + 2 * i, true)); at += 2 * n;
+  const dotCount = view.getUint32(at, true); at += 4;
+  const dotsQ8Q8 = Array.from({ length: dotCount }, (_, i) => view.getFloat32(at + 4 * i, true)); at += 4 * dotCount;
+  const dotsQ4Q8 = Array.from({ length: dotCount }, (_, i) => view.getFloat32(at + 4 * i, true));
+  return { inputs, q8, q4, f16, blocks, dotsQ8Q8, dotsQ4Q8 };
 }
 
 function seededRandom(seed: number): () => number {
@@ -36,6 +39,16 @@ describe('bit-exact with ggml (golden vectors from libggml-base)', () => {
   });
   it('quantizeQ4_0 equals quantize_row_q4_0_ref byte for byte', () => {
     expect(Buffer.from(quantizeQ4_0(golden.inputs)).equals(Buffer.from(golden.q4))).toBe(true);
+  });
+  it('dotQ8_0Q8_0 / dotQ4_0Q8_0 equal ggml_vec_dot_*_q8_0_generic', () => {
+    const ROW_BLOCKS = 32; // rows of 32 blocks; dot d: weights row d+1, activations row (d+2) mod 4 (row 0 skipped)
+    const row = (bytes: Uint8Array, r: number, blockBytes: number) => bytes.subarray(r * ROW_BLOCKS * blockBytes, (r + 1) * ROW_BLOCKS * blockBytes);
+    expect(golden.dotsQ8Q8.length).toBe(3);
+    golden.dotsQ8Q8.forEach((expected, d) => {
+      const activations = row(golden.q8, (d + 2) % 4 || 1, 34);
+      expect(dotQ8_0Q8_0(row(golden.q8, d + 1, 34), activations, ROW_BLOCKS * 32)).toBe(expected);
+      expect(dotQ4_0Q8_0(row(golden.q4, d + 1, 18), activations, ROW_BLOCKS * 32)).toBe(golden.dotsQ4Q8[d]);
+    });
   });
   it('f32ToF16 equals ggml_fp32_to_fp16_row', () => {
     const ours = Array.from(golden.inputs, (v) => f32ToF16(v));
