@@ -75,6 +75,7 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   await page.getByRole('button', { name: 'Use the last answer' }).first().click();
   await expect(page.getByTestId('heatmap').first()).toBeVisible();
   await expect(page.getByTestId('routing-stats').first()).toContainText('Stickiness');
+  await expect(page.getByTestId('layer-overview').first().locator('tbody tr')).toHaveCount(4);
   // Two routers side by side: the same text through the Compose gates in slot B.
   await page.getByLabel('Text B').fill('def main(): return 12 + 7');
   await page.getByRole('button', { name: 'Route with the Compose gates' }).nth(1).click();

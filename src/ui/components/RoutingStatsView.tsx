@@ -4,6 +4,29 @@ import { expertColor, percent } from '../format.ts';
 
 export interface ExpertLabel { donor: string; positive: string[]; negative: string[] }
 
+/** Every layer at a glance: expert load per layer (cell shade = share), entropy, stickiness. */
+export function LayerOverview({ trace, layers, experts }: { trace: TokenRouting[]; layers: number; experts: number }) {
+  return (
+    <table className="layer-overview" aria-label="Expert load by layer" data-testid="layer-overview">
+      <caption>Expert load by layer</caption>
+      <thead><tr><th scope="col">Layer</th>{Array.from({ length: experts }, (_, e) => <th key={e} scope="col">E{e}</th>)}<th scope="col">Entropy (bits)</th><th scope="col">Same top-1 as previous token</th></tr></thead>
+      <tbody>
+        {Array.from({ length: layers }, (_, l) => {
+          const load = expertLoad(trace, l, experts);
+          return (
+            <tr key={l}>
+              <th scope="row">{l}</th>
+              {load.map((f, e) => <td key={e} style={{ background: `color-mix(in srgb, ${expertColor(e)} ${Math.round(f * 100)}%, white)` }}>{percent(f)}</td>)}
+              <td>{routerEntropy(trace, l).toFixed(2)}</td>
+              <td>{percent(stickiness(trace, l).top1)}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
 /** Per-layer expert load bars, router entropy, stickiness and co-activation for one trace. */
 export function RoutingStatsView({ trace, layer, experts, labels }: { trace: TokenRouting[]; layer: number; experts: number; labels: ExpertLabel[] }) {
   const load = expertLoad(trace, layer, experts);

@@ -5,7 +5,7 @@ import { useLibrary } from '../../state/library.ts';
 import { composeSources, useCompose } from '../../state/compose.ts';
 import { routingAnalyzeText, routingAnalyzeWithComposeGates, routingFromConversation, routingSetLayer, useRouting, type RoutingSlot } from '../../state/routing.ts';
 import { Heatmap } from '../components/Heatmap.tsx';
-import { RoutingStatsView, type ExpertLabel } from '../components/RoutingStatsView.tsx';
+import { LayerOverview, RoutingStatsView, type ExpertLabel } from '../components/RoutingStatsView.tsx';
 
 /** Expert labels (donor and prompts) from the stored model's notes, written by Compose. */
 export function useExpertLabels(): ExpertLabel[] {
@@ -14,7 +14,10 @@ export function useExpertLabels(): ExpertLabel[] {
   return (notes?.experts as ExpertLabel[] | undefined) ?? [];
 }
 
-function SlotView({ index, slot, layers, experts, layer, labels }: { index: 0 | 1; slot: RoutingSlot; layers: number; experts: number; layer: number; labels: ExpertLabel[] }) {
+function SlotView({ index, slot, layer, labels }: { index: 0 | 1; slot: RoutingSlot; layer: number; labels: ExpertLabel[] }) {
+  const first = slot.result?.routing.find((r) => r.layers.length > 0);
+  const layers = first?.layers.length ?? 0; // from the trace itself: it may come from the Compose router
+  const experts = first?.layers[0]?.moeProbs.length ?? 0;
   const [text, setText] = useState('');
   const composeYaml = useCompose((s) => (s.form.base && s.form.experts.length ? s.yaml : ''));
   return (
@@ -29,6 +32,7 @@ function SlotView({ index, slot, layers, experts, layer, labels }: { index: 0 | 
       {slot.result && (
         <>
           <Heatmap pieces={slot.result.pieces} trace={slot.result.routing} layers={layers} label={slot.label} />
+          {experts > 0 && <LayerOverview trace={slot.result.routing} layers={layers} experts={experts} />}
           {experts > 0 && <RoutingStatsView trace={slot.result.routing} layer={layer} experts={experts} labels={labels} />}
         </>
       )}
@@ -38,14 +42,14 @@ function SlotView({ index, slot, layers, experts, layer, labels }: { index: 0 | 
 
 export function RoutingPage() {
   const { slots, layer } = useRouting(useShallow((s) => ({ slots: s.slots, layer: s.layer })));
-  const { layers, experts, ready } = useEngine(useShallow((s) => ({ layers: s.model?.layers ?? 0, experts: s.model?.experts ?? 0, ready: s.state.kind === 'ready' })));
+  const { layers, ready } = useEngine(useShallow((s) => ({ layers: s.model?.layers ?? 0, ready: s.state.kind === 'ready' })));
   const labels = useExpertLabels();
   return (
     <div className="page routing-page" data-testid="page-routing">
       <div className="card row wrap">
         {!ready && <p className="muted">Load a MoE model (Library or Compose) to route text.</p>}
         <label>Statistics for layer <select value={layer} onChange={(e) => routingSetLayer(Number(e.target.value))}>
-          {Array.from({ length: layers }, (_, l) => <option key={l} value={l}>{l}</option>)}
+          {Array.from({ length: Math.max(layers, ...slots.map((x) => x.result?.routing.find((r) => r.layers.length)?.layers.length ?? 0)) }, (_, l) => <option key={l} value={l}>{l}</option>)}
         </select></label>
         {labels.length > 0 && (
           <ul className="expert-labels" aria-label="Experts">
@@ -54,8 +58,8 @@ export function RoutingPage() {
         )}
       </div>
       <div className="compare">
-        <SlotView index={0} slot={slots[0]} layers={layers} experts={experts} layer={layer} labels={labels} />
-        <SlotView index={1} slot={slots[1]} layers={layers} experts={experts} layer={layer} labels={labels} />
+        <SlotView index={0} slot={slots[0]} layer={layer} labels={labels} />
+        <SlotView index={1} slot={slots[1]} layer={layer} labels={labels} />
       </div>
     </div>
   );
