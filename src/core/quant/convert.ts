@@ -8,7 +8,7 @@ import { numel } from '../tensor.ts';
 import { DTYPE_TRAITS, tensorByteLength } from './dtype-traits.ts';
 import { dequantizeQ8_0, quantizeQ8_0 } from './q8_0.ts';
 import { dequantizeQ4_0, quantizeQ4_0 } from './q4_0.ts';
-import { bf16ToF32, f32ToBf16, f32ToF16, f16ToF32 } from './float-bits.ts';
+import { bf16ToF32, f16FromF32Bits, f32ToBf16, f16ToF32 } from './float-bits.ts';
 
 export { bf16ToF32, f32ToBf16, f32ToF16, f16ToF32, f32Bits, f32FromBits } from './float-bits.ts';
 
@@ -70,9 +70,13 @@ export function dequantize(t: RawTensor): Float32Array {
 function floatsToBytes(dtype: 'f32' | 'f16' | 'bf16', values: Float32Array): Uint8Array {
   const out = new Uint8Array(values.length * DTYPE_TRAITS[dtype].bytesPerBlock);
   const view = viewOf(out);
-  for (let i = 0; i < values.length; i++) {
-    if (dtype === 'f32') view.setFloat32(i * 4, values[i]!, true);
-    else view.setUint16(i * 2, dtype === 'f16' ? f32ToF16(values[i]!) : f32ToBf16(values[i]!), true);
+  if (dtype === 'f32') {
+    for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
+  } else if (dtype === 'f16') {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length); // the same f32s as bit patterns
+    for (let i = 0; i < values.length; i++) view.setUint16(i * 2, f16FromF32Bits(bits[i]!), true);
+  } else {
+    for (let i = 0; i < values.length; i++) view.setUint16(i * 2, f32ToBf16(values[i]!), true);
   }
   return out;
 }

@@ -30,7 +30,11 @@ export function f16ToF32(half: number): number {
 
 /** number (rounded to f32 first) → IEEE half bit pattern, round-to-nearest-even. */
 export function f32ToF16(value: number): number {
-  const bits = f32Bits(value);
+  return f16FromF32Bits(f32Bits(value));
+}
+
+/** f32 bit pattern → IEEE half bit pattern, round-to-nearest-even (integer-only, for bulk loops). */
+export function f16FromF32Bits(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exponent8 = (bits >>> 23) & 0xff;
   const mantissa23 = bits & 0x7fffff;

@@ -35,7 +35,7 @@ export function quantizeQ8_0(values: Float32Array): Uint8Array {
     const at = b * Q8_0_BLOCK_BYTES;
     view.setUint16(at, f32ToF16(d), true);
     for (let j = 0; j < Q8_0_BLOCK_SIZE; j++) {
-      view.setInt8(at + 2 + j, roundHalfAwayFromZero(Math.fround(values[base + j]! * id)));
+      out[at + 2 + j] = roundHalfAwayFromZero(Math.fround(values[base + j]! * id)) & 0xff; // int8, two's complement
     }
   }
   return out;
