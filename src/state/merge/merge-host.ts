@@ -84,7 +84,7 @@ export class MergeHost implements MergeApi {
     });
     if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
     const files = memoryFileSet(Object.fromEntries([...sinks].map(([n, s]) => [n, s.bytes()])), request.title);
-    await modelStoreImportFileSet(idbKvStore(), {
+    await modelStoreImportFileSet(idbKvStore(request.dbName), {
       id: request.outputId, title: request.title, source: { kind: 'merge', yaml: request.yaml }, files, signal: abort.signal,
       notes: { ...request.notes, arch: planned.plan.arch, warnings: result.warnings },
       onProgress: (store) => onProgress({ phase: 'storing', store }),

@@ -26,6 +26,8 @@ export interface MergeBuildRequest {
   title: string;
   /** Stored with the model: expert donors and prompts for the Routing page labels. */
   notes: Record<string, unknown>;
+  /** IndexedDB database of the output (tests); default the app's. */
+  dbName?: string;
 }
 
 export type MergeBuildProgress =

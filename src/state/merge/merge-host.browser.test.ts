@@ -1,0 +1,84 @@
+/**
+ * The compose worker side in real Chromium: five seeded random dense donors stored in real
+ * IndexedDB; live check (plan) → routing preview from recomputed hidden gates → build into
+ * the store (loadable by the engine) → cancel leaves nothing behind.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clear, createStore } from 'idb-keyval';
+import { randomHfFolder } from '../../core/merge/testing-models.ts';
+import { idbKvStore } from '../../core/store/kv.ts';
+import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
+import { modelStoreList } from '../../core/store/model-store.ts';
+import { EngineHost } from '../engine/engine-host.ts';
+import { MergeHost } from './merge-host.ts';
+import type { ModelSources } from './merge-types.ts';
+
+const DB = 'moe-studio-merge-test';
+const NAMES = ['base', 'e0', 'e1', 'e2', 'e3'];
+const sources: ModelSources = Object.fromEntries(NAMES.map((n) => [`org/${n}`, { kind: 'store', id: n, dbName: DB }]));
+const yaml = (gateMode: string, k = 2) => `base_model: org/base
+gate_mode: ${gateMode}
+experts_per_token: ${k}
+experts:
+${NAMES.slice(1).map((n, i) => `  - source_model: org/${n}\n    positive_prompts: ["prompt number ${i} about ${n}"]`).join('\n')}
+`;
+
+beforeAll(async () => {
+  await clear(createStore(DB, 'models'));
+  const kv = idbKvStore(DB, 'models');
+  const seed = (Math.random() * 1e6) | 0;
+  for (const [i, n] of NAMES.entries()) {
+    const { files } = await randomHfFolder(n, seed + i);
+    await modelStoreImportFileSet(kv, { id: n, title: n, source: { kind: 'local', folderName: n }, files });
+  }
+});
+afterAll(async () => { await clear(createStore(DB, 'models')); });
+
+describe('merge host', () => {
+  it('checks live: a valid config plans a Mixtral; a bad experts_per_token and an unknown model are issues', async () => {
+    const host = new MergeHost();
+    expect(await host.check(yaml('hidden'), sources)).toMatchObject({ ok: true, arch: 'Mixtral' });
+    const tooMany = await host.check(yaml('hidden', 9), sources);
+    expect(tooMany.ok).toBe(false);
+    expect(tooMany.issues[0].field).toMatch(/^experts/); // area D names the experts list (k > number of experts)
+    const unknown = await host.check(yaml('hidden').replace('org/e3', 'org/missing'), sources);
+    expect(unknown.issues[0].message).toMatch(/org\/missing.*not in the library/);
+  });
+
+  it('previews routing per token and layer from hidden gates without loading experts', async () => {
+    const preview = await new MergeHost().preview(yaml('hidden'), sources, 'prompt number 2 about e2 and more');
+    expect(preview.pieces.length).toBeGreaterThan(3);
+    for (const r of preview.routing) {
+      expect(r.layers.length).toBeGreaterThan(0);
+      for (const l of r.layers) {
+        expect(l.expertIds).toHaveLength(2);
+        expect(l.moeProbs).toHaveLength(4);
+        expect(l.expertWeights[0] + l.expertWeights[1]).toBeCloseTo(1, 5);
+      }
+    }
+  });
+
+  it('builds into the store with notes, and the engine runs the result', async () => {
+    const progress: string[] = [];
+    const result = await new MergeHost().build(
+      { yaml: yaml('hidden'), sources, layout: 'classic', outputId: 'built', title: 'Built', notes: { experts: ['x'] }, dbName: DB },
+      (p) => progress.push(p.phase),
+    );
+    expect(result.files).toContain('config.json');
+    expect(progress).toContain('tensors');
+    expect(progress).toContain('storing');
+    const stored = (await modelStoreList(idbKvStore(DB, 'models'))).find((m) => m.id === 'built')!;
+    expect(stored.notes).toMatchObject({ experts: ['x'], arch: 'Mixtral' });
+    expect(stored.source).toMatchObject({ kind: 'merge', yaml: yaml('hidden') });
+    const { model } = await new EngineHost().load({ kind: 'store', id: 'built', dbName: DB }, 'cpu');
+    expect(model).toMatchObject({ arch: 'mixtral', experts: 4, topK: 2 });
+  });
+
+  it('cancel stops a build with CancelledError and stores nothing', async () => {
+    const host = new MergeHost();
+    const building = host.build({ yaml: yaml('hidden'), sources, layout: 'classic', outputId: 'cancelled', title: 'C', notes: {}, dbName: DB }, () => {});
+    host.cancel();
+    await expect(building).rejects.toMatchObject({ name: 'CancelledError' });
+    expect((await modelStoreList(idbKvStore(DB, 'models'))).map((m) => m.id)).not.toContain('cancelled');
+  });
+});
