@@ -24,3 +24,22 @@ test('a local folder is imported, quantized to q8_0 on import, and chats', async
   await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.getByTestId('msg-assistant').last()).toContainText(/tokens · /, { timeout: 60_000 });
 });
+
+test('files dropped on the drop zone are imported as a model', async ({ page }) => {
+  await clearOrigin(page);
+  const names = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+  const dataTransfer = await page.evaluateHandle(async (files) => {
+    const dt = new DataTransfer();
+    for (const name of files) {
+      const bytes = await (await fetch(`/zoo/code/${name}`)).arrayBuffer();
+      dt.items.add(new File([bytes], name));
+    }
+    return dt;
+  }, names);
+  await page.getByRole('region', { name: 'Drop a model folder here' }).dispatchEvent('drop', { dataTransfer });
+  const stored = page.getByTestId('stored-model');
+  await expect(stored).toHaveCount(1, { timeout: 120_000 });
+  await expect(stored).toContainText('4 files');
+  await stored.getByRole('button', { name: 'Re-verify' }).click();
+  await expect(stored).toContainText('verified');
+});
