@@ -144,7 +144,7 @@ async function runAssistant(): Promise<void> {
   } finally {
     const latest = chatCurrent() ?? c;
     const content = received.map((t) => t.text).join('');
-    replaceConversation({ ...latest, turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary }], updatedAt: Date.now() });
+    if (summary || received.length) replaceConversation({ ...latest, turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary }], updatedAt: Date.now() });
     useChat.setState({ streaming: false });
     await persist();
   }

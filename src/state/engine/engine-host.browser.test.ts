@@ -161,4 +161,13 @@ describe('engine host', () => {
     expect(seen.every((k) => k === 'generating')).toBe(true);
     expect(host.stats().state).toEqual({ kind: 'ready', modelId: 'moe' });
   });
+
+  it('a conversation longer than the context drops its oldest turns and still answers', async () => {
+    const host = new EngineHost();
+    await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
+    const turns = Array.from({ length: 40 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `turn ${i} says hello there friend` }));
+    const summary = await host.generate({ messages: [{ role: 'system', content: 'be brief' }, ...turns, { role: 'user', content: 'last' }], sampling: { temperature: 0, maxTokens: 4, stopIds: [] } }, () => {});
+    expect(summary.tokens).toBe(4);
+    expect(summary.promptTokens).toBeLessThanOrEqual(128 - 64);
+  });
 });

@@ -17,7 +17,7 @@ import { idbKvStore } from '../../core/store/kv.ts';
 import { modelStoreGet } from '../../core/store/model-store.ts';
 import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
 import { openCpuSession, openSessionWithFallback } from './backend-choice.ts';
-import { buildPromptIds } from './prompt.ts';
+import { buildPromptIdsWithin } from './prompt.ts';
 import type {
   AnalyzedText, BackendChoice, BackendReport, EngineApi, EngineEvent, EngineModelRef, EngineState, EngineStats,
   GenerateRequest, GenerateSummary, ModelSummary,
@@ -115,7 +115,7 @@ export class EngineHost implements EngineApi {
     const abort = new AbortController();
     this.abort = abort;
     this.state = { kind: 'generating', modelId: this.summary!.id };
-    const promptIds = buildPromptIds(model, request.messages);
+    const promptIds = buildPromptIdsWithin(model, request.messages, this.session!.maxContext);
     const batcher = createBatcher(onEvents);
     const generated: number[] = [];
     let stoppedBy: GenerateSummary['stoppedBy'] = 'maxTokens';

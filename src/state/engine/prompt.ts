@@ -26,3 +26,22 @@ export function buildPromptIds(model: LoadedModel, messages: ChatMessage[]): num
   if (!templated && tokenizer.bosTokenId !== undefined && ids[0] !== tokenizer.bosTokenId) ids.unshift(tokenizer.bosTokenId);
   return ids;
 }
+
+/** Room kept for the answer when a long conversation is trimmed to fit the context. */
+export const ANSWER_RESERVE_TOKENS = 64;
+
+/**
+ * Prompt ids that fit `maxContext`: the oldest turns after the system prompt are dropped
+ * first (a chat keeps its latest exchange); a single over-long message keeps its last tokens.
+ */
+export function buildPromptIdsWithin(model: LoadedModel, messages: ChatMessage[], maxContext: number): number[] {
+  const budget = Math.max(1, maxContext - ANSWER_RESERVE_TOKENS);
+  const system = messages[0]?.role === 'system' ? [messages[0]] : [];
+  let rest = messages.slice(system.length);
+  let ids = buildPromptIds(model, [...system, ...rest]);
+  while (ids.length > budget && rest.length > 1) {
+    rest = rest.slice(1);
+    ids = buildPromptIds(model, [...system, ...rest]);
+  }
+  return ids.length > budget ? ids.slice(ids.length - budget) : ids;
+}
