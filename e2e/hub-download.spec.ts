@@ -64,6 +64,19 @@ test('download with pause/resume over HTTP Range, survive a reload, keep the lib
   await expect(page.getByTestId('stored-model')).toContainText('verified');
   await page.getByTestId('stored-model').getByRole('button', { name: 'Chat' }).click();
   await expect(page.getByTestId('engine-ready')).toContainText('dense', { timeout: 120_000 });
+
+  // Delete (after confirming) removes the manifest and every chunk.
+  await page.getByRole('navigation', { name: 'Pages' }).getByRole('button', { name: 'Library', exact: true }).click();
+  page.once('dialog', (d) => void d.accept());
+  await page.getByTestId('stored-model').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByTestId('stored-model')).toHaveCount(0);
+  const keys = await page.evaluate(async () => {
+    const open = indexedDB.open('moe-studio');
+    const db: IDBDatabase = await new Promise((r) => { open.onsuccess = () => r(open.result); });
+    const req = db.transaction('models').objectStore('models').getAllKeys();
+    return new Promise<IDBValidKey[]>((r) => { req.onsuccess = () => r(req.result); });
+  });
+  expect(keys).toEqual([]);
 });
 
 test('a quota failure says what to delete and leaves nothing half-written marked ready', async ({ page }) => {
