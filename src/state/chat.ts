@@ -7,7 +7,7 @@ import { create } from 'zustand';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
 import type { ChatMessage } from '../core/tokenizer/types.ts';
-import { engineCallback, engineClient } from './engine-client.ts';
+import { engineCallback, engineClient, engineClientOnCrash } from './engine-client.ts';
 import type { EngineEvent, GenerateSummary } from './engine/engine-types.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
@@ -50,6 +50,8 @@ export const useChat = create<ChatState>()(() => ({ ...initialChat }));
 
 let chatDb: UseStore | undefined;
 const db = () => (chatDb ??= createStore('moe-studio-chats', 'conversations'));
+
+engineClientOnCrash((message) => { if (useChat.getState().streaming) useChat.setState({ streaming: false, error: `BackendError: the engine worker stopped (${message})` }); });
 
 export function chatReset(): void {
   useChat.setState({ ...initialChat }, true);

@@ -10,11 +10,26 @@ interface WorkerApi { engine: EngineApi; merge: MergeApi }
 
 let remote: { engine: Comlink.Remote<EngineApi> | EngineApi; merge: Comlink.Remote<MergeApi> | MergeApi } | undefined;
 let worker: Worker | undefined;
+const crashListeners = new Set<(message: string) => void>();
+
+/** Called when the worker dies (e.g. out of memory): the next call starts a fresh one. */
+export function engineClientOnCrash(listener: (message: string) => void): () => void {
+  crashListeners.add(listener);
+  return () => { crashListeners.delete(listener); };
+}
 
 function ensure(): NonNullable<typeof remote> {
   if (!remote) {
-    worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'studio-engine' });
-    const api = Comlink.wrap<WorkerApi>(worker);
+    const w = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'studio-engine' });
+    w.addEventListener('error', (e) => {
+      if (worker !== w) return;
+      w.terminate();
+      worker = undefined;
+      remote = undefined;
+      for (const l of crashListeners) l(e.message || 'the engine worker stopped');
+    });
+    worker = w;
+    const api = Comlink.wrap<WorkerApi>(w);
     // Comlink proxies nested properties: api.engine.load(...) calls host.engine.load in the worker.
     remote = { engine: api.engine as unknown as Comlink.Remote<EngineApi>, merge: api.merge as unknown as Comlink.Remote<MergeApi> };
   }

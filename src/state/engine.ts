@@ -4,7 +4,7 @@
  */
 import { create } from 'zustand';
 import type { LoadProgress } from '../core/hub/progress.ts';
-import { engineCallback, engineClient } from './engine-client.ts';
+import { engineCallback, engineClient, engineClientOnCrash } from './engine-client.ts';
 import type { BackendChoice, BackendReport, EngineModelRef, EngineState, ModelSummary } from './engine/engine-types.ts';
 import { useSettings } from './settings.ts';
 
@@ -19,6 +19,11 @@ export interface EngineUiState {
 
 const initialEngine: EngineUiState = { state: { kind: 'empty' } };
 export const useEngine = create<EngineUiState>()(() => ({ ...initialEngine }));
+
+engineClientOnCrash((message) => useEngine.setState({
+  state: { kind: 'failed', errorName: 'BackendError', message: `The engine worker stopped (${message}); load the model again to restart it. Your conversations are kept.` },
+  model: undefined, backend: undefined,
+}));
 
 export function engineReset(): void {
   useEngine.setState({ ...initialEngine }, true);
