@@ -75,6 +75,32 @@ function putValue(out: HeaderOut, value: GgufMetadataValue): void {
   for (const item of value.value) putScalar(out, value.itemType, item);
 }
 
+/** Integer ranges per wire type; a value outside would be silently wrapped by DataView. */
+const INTEGER_RANGES: Partial<Record<GgufScalarType, [bigint, bigint]>> = {
+  u8: [0n, 255n], i8: [-128n, 127n], u16: [0n, 65535n], i16: [-32768n, 32767n],
+  u32: [0n, 4294967295n], i32: [-2147483648n, 2147483647n],
+  u64: [0n, 2n ** 64n - 1n], i64: [-(2n ** 63n), 2n ** 63n - 1n],
+};
+
+function checkScalar(key: string, type: GgufScalarType, v: unknown): void {
+  const range = INTEGER_RANGES[type];
+  const expected = type === 'string' ? 'string' : type === 'bool' ? 'boolean' : type === 'u64' || type === 'i64' ? 'bigint' : 'number';
+  if (typeof v !== expected) throw new FormatError(`gguf: metadata '${key}' value ${String(v)} is not a ${expected} (type ${type})`);
+  if (range && (typeof v === 'bigint' || Number.isInteger(v)) && (BigInt(v as number | bigint) < range[0] || BigInt(v as number | bigint) > range[1])) {
+    throw new FormatError(`gguf: metadata '${key}' value ${String(v)} is outside the ${type} range [${range[0]}, ${range[1]}]`);
+  }
+  if (range && typeof v === 'number' && !Number.isInteger(v)) throw new FormatError(`gguf: metadata '${key}' value ${v} is not an integer (type ${type})`);
+}
+
+/** Rejects values the wire type cannot hold, naming the key (before anything is written). */
+function checkMetadata(metadata: [string, GgufMetadataValue][]): void {
+  for (const [key, value] of metadata) {
+    if (value.type !== 'array') { checkScalar(key, value.type, value.value); continue; }
+    if (value.value.length > GGUF_LIMITS.maxArrayLength) throw new FormatError(`gguf: metadata '${key}' has ${value.value.length} items, more than the cap of ${GGUF_LIMITS.maxArrayLength}`);
+    value.value.forEach((item: unknown, i: number) => checkScalar(`${key}[${i}]`, value.itemType, item));
+  }
+}
+
 interface PlannedTensor { tensor: GgufWriteTensor; ggmlType: number; byteLength: number; offset: number }
 
 function serializeHeader(out: HeaderOut, version: number, metadata: [string, GgufMetadataValue][], planned: PlannedTensor[]): void {
@@ -127,6 +153,7 @@ function planTensors(tensors: GgufWriteTensor[], alignment: number): PlannedTens
 /** Header bytes (padded to the alignment) and the tensor layout. */
 export function encodeGgufHeader(input: GgufWriteInput): { header: Uint8Array; alignment: number; byteLengths: number[] } {
   const metadata = input.metadata instanceof Map ? [...input.metadata] : Object.entries(input.metadata);
+  checkMetadata(metadata);
   const alignment = alignmentOf(metadata);
   const planned = planTensors(input.tensors, alignment);
   const version = input.version ?? GGUF_VERSION;

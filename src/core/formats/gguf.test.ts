@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bytesSource, MemorySink } from '../io/byte-source.ts';
 import { FormatError } from '../errors.ts';
-import { readGguf, writeGguf, GGUF_LIMITS, type GgufFile, type GgufWriteInput } from './gguf.ts';
+import { readGguf, writeGguf, GGUF_LIMITS, type GgufFile, type GgufMetadataValue, type GgufWriteInput } from './gguf.ts';
 import { ggufValue } from './gguf-meta.ts';
 import { buildGguf, cat, f32, kvString, kvU32, str, u32, u64, type RawGguf } from './gguf-test-builder.ts';
 
@@ -91,6 +91,14 @@ describe('gguf writer', () => {
     await expect(bad({ shape: [1, 1, 1, 1, 3] })).rejects.toThrow(/GGUF takes 1..4/);
     await expect(bad({ data: new Uint8Array(4) })).rejects.toThrow(/needs 12/);
     await expect(writeGguf(new MemorySink(), { metadata: { 'general.alignment': ggufValue.u32(48) }, tensors: [] })).rejects.toThrow(/power of two/);
+  });
+  it('refuses metadata values their wire type cannot hold, naming the key', async () => {
+    const bad = (value: GgufMetadataValue) => writeGguf(new MemorySink(), { metadata: { 'x.key': value }, tensors: [] });
+    await expect(bad({ type: 'u32', value: -1 })).rejects.toThrow(/'x.key' value -1 is outside the u32 range/);
+    await expect(bad({ type: 'i8', value: 1.5 })).rejects.toThrow(/'x.key' value 1.5 is not an integer/);
+    await expect(bad({ type: 'u64', value: 5 as unknown as bigint })).rejects.toThrow(/'x.key' value 5 is not a bigint/);
+    await expect(bad({ type: 'array', itemType: 'u16', value: [1, 70000] })).rejects.toThrow(/'x.key\[1\]' value 70000 is outside the u16 range/);
+    await expect(bad({ type: 'array', itemType: 'string', value: ['a', 3 as unknown as string] })).rejects.toThrow(/'x.key\[1\]' value 3 is not a string/);
   });
 });
 

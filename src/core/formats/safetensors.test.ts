@@ -65,6 +65,7 @@ describe('safetensors read/write', () => {
   it('refuses ggml block dtypes and data of the wrong size when writing', async () => {
     await expect(writeToBytes([{ name: 'q', dtype: 'q8_0', shape: [32] }], { q: new Uint8Array(34) })).rejects.toThrow(/cannot store/);
     await expect(writeToBytes([{ name: 'w', dtype: 'f32', shape: [3] }], { w: new Uint8Array(8) })).rejects.toThrow(/needs 12/);
+    await expect(writeToBytes([], {}, { n: 3 as unknown as string })).rejects.toThrow(/__metadata__ 'n' must be a string/);
   });
 });
 

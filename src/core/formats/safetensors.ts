@@ -79,6 +79,9 @@ function safetensorsDtypeName(entry: TensorEntry): string {
 /** The header bytes (length prefix + padded JSON) and each entry's byte length. */
 export function encodeSafetensorsHeader(entries: TensorEntry[], metadata?: Record<string, string>): { bytes: Uint8Array; byteLengths: number[] } {
   const parts: string[] = [];
+  for (const [key, value] of Object.entries(metadata ?? {})) {
+    if (typeof value !== 'string') throw new FormatError(`safetensors: __metadata__ '${key}' must be a string, got ${typeof value}`);
+  }
   if (metadata) parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
   const byteLengths: number[] = [];
   const seen = new Set<string>();
