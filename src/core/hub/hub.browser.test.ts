@@ -61,6 +61,12 @@ describe('hub', () => {
     expect(files[1].sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('without a tree API (a plain static mirror), probes the standard file names for sizes', async () => {
+    const ref = hubParseRepoRef('org/tiny', BASE);
+    const files = await hubListFiles(fetch, ref); // Vite answers the tree URL with HTML
+    expect(files).toEqual([{ name: 'config.json', size: 100 }, { name: 'model.safetensors', size: 200_000 }]);
+  });
+
   it('resumes an interrupted download with an HTTP Range request and verifies size and sha256', async () => {
     const ref = hubParseRepoRef('org/tiny', BASE);
     const files = hubSelectModelFiles(await hubListFiles(serverFetch, ref));
@@ -93,7 +99,8 @@ describe('hub', () => {
     await expect(hubDownloadToStore(serverFetch, kv, ref, { id: 'y', title: 'y', files: wrong })).rejects.toMatchObject({ name: 'HubError', message: expect.stringMatching(/model\.safetensors has sha256/) });
     expect(await modelStoreList(kv)).toEqual([]);
     expect((await modelStoreListPending(kv)).map((p) => p.id)).toEqual(['x']);
-    // Vite answers a missing path with its SPA index.html, like a misconfigured hub would.
+    // Vite answers a missing path with its SPA index.html, like a misconfigured hub would;
+    // probing finds no config.json either, so the tree error is the one reported.
     await expect(hubListFiles(serverFetch, hubParseRepoRef('org/missing', BASE))).rejects.toThrow(/api\/models\/org\/missing\/tree\/main answered an HTML page/);
     const gone: FetchFn = async () => new Response('nope', { status: 404, statusText: 'Not Found' });
     await expect(hubListFiles(gone, hubParseRepoRef('org/gone', BASE))).rejects.toThrow(/api\/models\/org\/gone\/tree\/main answered HTTP 404 Not Found/);

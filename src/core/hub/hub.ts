@@ -71,8 +71,51 @@ async function checkedFetch(fetchFn: FetchFn, url: string, init?: RequestInit): 
 
 interface TreeEntry { type?: string; path?: string; size?: number; lfs?: { oid?: string; size?: number } }
 
-/** Lists the repo's files with sizes; the tree API answer is validated entry by entry. */
+/**
+ * Lists the repo's files with sizes: the tree API when the hub has one (validated entry by
+ * entry), else — for plain static mirrors — probing the standard HF file names.
+ */
 export async function hubListFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<HubFileInfo[]> {
+  try {
+    return await hubListFilesFromTree(fetchFn, ref);
+  } catch (treeError) {
+    const probed = await hubProbeFiles(fetchFn, ref);
+    if (probed.length === 0) throw treeError;
+    return probed;
+  }
+}
+
+const PROBED_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'model.safetensors', 'model.safetensors.index.json'];
+
+/** Size of one file from HEAD's content-length; undefined when the file is absent. */
+async function probeSize(fetchFn: FetchFn, url: string): Promise<number | undefined> {
+  const res = await fetchFn(url, { method: 'HEAD', cache: 'no-store' }).catch(() => undefined);
+  if (!res?.ok || /text\/html/i.test(res.headers.get('content-type') ?? '')) return undefined;
+  const size = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length'));
+  return Number.isSafeInteger(size) && size >= 0 ? size : undefined;
+}
+
+/** Static mirrors without the tree API: HEAD the standard names (and the shards an index lists). */
+export async function hubProbeFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<HubFileInfo[]> {
+  const out: HubFileInfo[] = [];
+  for (const name of PROBED_FILES) {
+    const size = await probeSize(fetchFn, hubFileUrl(ref, name));
+    if (size !== undefined) out.push({ name, size });
+  }
+  if (!out.some((f) => f.name === 'config.json')) return [];
+  if (out.some((f) => f.name === 'model.safetensors.index.json')) {
+    const url = hubFileUrl(ref, 'model.safetensors.index.json');
+    const index = (await (await checkedFetch(fetchFn, url)).json()) as { weight_map?: Record<string, string> };
+    for (const shard of new Set(Object.values(index.weight_map ?? {}))) {
+      const size = await probeSize(fetchFn, hubFileUrl(ref, shard));
+      if (size === undefined) throw new HubError(`hub: ${url} lists shard '${shard}', which ${hubFileUrl(ref, shard)} does not serve`);
+      out.push({ name: shard, size });
+    }
+  }
+  return out;
+}
+
+async function hubListFilesFromTree(fetchFn: FetchFn, ref: HubRepoRef): Promise<HubFileInfo[]> {
   const url = hubTreeUrl(ref);
   const res = await checkedFetch(fetchFn, url);
   let entries: unknown;
