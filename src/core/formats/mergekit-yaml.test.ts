@@ -130,3 +130,11 @@ describe('model references and dtype', () => {
     expect(issuesOf('base_model: [unclosed\n')[0]).toMatch(/not valid YAML/);
   });
 });
+
+describe('limits', () => {
+  it('refuses a YAML alias bomb instead of expanding it (YAML_MAX_ALIAS_COUNT)', () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    expect(issuesOf(`${levels.join('\n')}\nbase_model: b\nexperts: [{source_model: x}]\n`)[0]).toMatch(/not valid YAML/);
+  });
+});

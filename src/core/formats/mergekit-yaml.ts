@@ -88,6 +88,12 @@ export function parseModelReferenceString(text: string): ModelReference | string
   return ref;
 }
 
+/**
+ * Cap on alias expansions while resolving anchors: real configs reuse a prompt list a handful
+ * of times; the cap stops a "billion laughs" document from exhausting memory.
+ */
+export const YAML_MAX_ALIAS_COUNT = 10_000;
+
 class IssueList {
   readonly issues: ConfigIssue[] = [];
   error(field: string, message: string): void { this.issues.push({ field, message, severity: 'error' }); }
@@ -201,7 +207,7 @@ export function parseMergeYaml(text: string): ParseResult {
   let doc: unknown;
   try {
     // YAML 1.1 = PyYAML's dialect (merge keys, yes/no booleans). Aliases are resolved by parse().
-    doc = parseYamlText(text, { version: '1.1', merge: true, maxAliasCount: 10_000 });
+    doc = parseYamlText(text, { version: '1.1', merge: true, maxAliasCount: YAML_MAX_ALIAS_COUNT });
   } catch (e) {
     issues.error('', `mergekit-yaml: not valid YAML: ${(e as Error).message}`);
     return { ok: false, issues: issues.issues };
