@@ -102,13 +102,13 @@ function readValue(cursor: GgufCursor, key: string): GgufMetadataValue {
   return { type: 'array', itemType, value: items } as GgufMetadataValue;
 }
 
-function readAlignment(cursor: GgufCursor, metadata: Map<string, GgufMetadataValue>): number {
+function readAlignment(file: string, metadata: Map<string, GgufMetadataValue>): number {
   const entry = metadata.get(GGUF_ALIGNMENT_KEY);
   if (!entry) return GGUF_DEFAULT_ALIGNMENT;
-  if (entry.type !== 'u32') cursor.fail(`${GGUF_ALIGNMENT_KEY} has type ${entry.type}, expected u32`);
+  if (entry.type !== 'u32') throw new FormatError(`gguf: ${file}: ${GGUF_ALIGNMENT_KEY} has type ${entry.type}, expected u32`);
   const alignment = entry.value;
   if (alignment === 0 || (alignment & (alignment - 1)) !== 0 || alignment > GGUF_LIMITS.maxAlignment) {
-    cursor.fail(`${GGUF_ALIGNMENT_KEY} ${alignment} is not a power of two in [1, ${GGUF_LIMITS.maxAlignment}]`);
+    throw new FormatError(`gguf: ${file}: ${GGUF_ALIGNMENT_KEY} ${alignment} is not a power of two in [1, ${GGUF_LIMITS.maxAlignment}]`);
   }
   return alignment;
 }
@@ -206,7 +206,7 @@ function layoutTensors(src: ByteSource, header: ParsedHeader, alignment: number,
 /** Parses and validates the header; tensor data is read lazily by readTensor. */
 export async function readGguf(src: ByteSource): Promise<GgufFile> {
   const header = await readHeader(src);
-  const alignment = readAlignment(new GgufCursor(new Uint8Array(0), src.size, src.name), header.metadata);
+  const alignment = readAlignment(src.name, header.metadata);
   const dataStart = Math.ceil(header.headerEnd / alignment) * alignment;
   if (header.infos.length > 0 && dataStart > src.size) {
     throw new FormatError(`gguf: ${src.name}: data section starts at ${dataStart}, past the end of the file (${src.size} bytes)`);
