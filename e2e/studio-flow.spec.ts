@@ -70,6 +70,20 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   await expect(page.getByTestId('token-detail')).toContainText('layer 3:');
   await screenshot(page, '3-chat');
 
+  // Runtime routing control: ban expert 0 and regenerate; no token of the new answer uses it.
+  await page.getByLabel('Colour tokens by').selectOption('0');
+  await page.getByLabel('Expert 0 routing').selectOption('ban');
+  await page.getByRole('button', { name: 'Regenerate' }).click();
+  await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled({ timeout: 120_000 });
+  const banned = page.getByTestId('msg-assistant').last();
+  await expect(banned.locator('.tok').first()).toBeVisible();
+  expect(await banned.locator('.tok[data-expert]').count()).toBeGreaterThan(0);
+  expect(await banned.locator('.tok[data-expert="0"]').count()).toBe(0);
+  await banned.locator('.tok').first().hover();
+  await expect(page.getByTestId('token-detail')).not.toContainText('E0 ');
+  await page.getByLabel('Expert 0 routing').selectOption('auto');
+  await page.getByLabel('Colour tokens by').selectOption('all');
+
   // Routing: heatmap of the conversation's last answer, with load bars and stickiness.
   await openPage(page, 'Routing');
   await page.getByRole('button', { name: 'Use the last answer' }).first().click();
