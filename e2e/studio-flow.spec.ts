@@ -65,6 +65,7 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled({ timeout: 120_000 });
   expect((await answer.getByTestId('assistant-tokens').textContent())!.length).toBeGreaterThan(0);
   await expect(answer).toContainText(/tok\/s/);
+  console.log('answer:', await answer.getByTestId('answer-summary').textContent(), '| backend:', await page.getByTestId('backend').textContent());
   await answer.locator('.tok').first().hover();
   await expect(page.getByTestId('token-detail')).toContainText(/layer 0: E\d \d+%, E\d \d+%/);
   await expect(page.getByTestId('token-detail')).toContainText('layer 3:');
