@@ -2,6 +2,7 @@
  * Per-session GPU activation buffers and the KV cache. Prefill runs in chunks of at most
  * `chunkTokens` tokens so scratch buffers stay bounded whatever the prompt length.
  */
+import { BUFFER_USAGE } from './gpu-constants.ts';
 import type { ModelSpec } from '../../model/spec.ts';
 import type { GpuContext } from './gpu-context.ts';
 import { routeRecordWords } from './kernels/router.ts';
@@ -48,7 +49,7 @@ export function createActivations(context: GpuContext, spec: ModelSpec, maxConte
   const chunkTokens = Math.max(1, Math.min(MAX_CHUNK_TOKENS, maxContext, Math.floor(MAX_SCORE_SCRATCH_BYTES / scoreBytesPerToken)));
   const all: GPUBuffer[] = [];
   let bytes = 0;
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const usage = BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC | BUFFER_USAGE.COPY_DST;
   const make = (label: string, floats: number): GPUBuffer => {
     const buffer = context.createBuffer(label, Math.max(4, floats * 4), usage);
     all.push(buffer);

@@ -15,6 +15,8 @@ export interface WebGpuBackendOptions {
   /** A `GPU` object to request the adapter from (default navigator.gpu), e.g. Dawn's in Node. */
   gpu?: GPU;
   onLog?: GpuLog;
+  /** 'sync' for Dawn in Node (see GpuContextOptions.pipelineCreation). */
+  pipelineCreation?: 'async' | 'sync';
 }
 
 export interface WebGpuBackend extends Backend {

@@ -7,6 +7,7 @@
  * their packed params, and buffer copies), writes the arena once and submits one command
  * buffer: no mapping, no waiting, so the GPU queue is never drained mid-token.
  */
+import { BUFFER_USAGE, MAP_MODE_READ } from './gpu-constants.ts';
 import { assert } from '../../errors.ts';
 import type { GpuContext } from './gpu-context.ts';
 import type { KernelLaunch } from './kernels/launch.ts';
@@ -20,7 +21,7 @@ export class ParamArena {
   private used = 0;
 
   constructor(private readonly context: GpuContext, readonly capacity: number) {
-    this.buffer = context.createBuffer('params', capacity * PARAM_SLOT_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.buffer = context.createBuffer('params', capacity * PARAM_SLOT_BYTES, BUFFER_USAGE.UNIFORM | BUFFER_USAGE.COPY_DST);
     this.words = new Uint32Array((capacity * PARAM_SLOT_BYTES) / 4);
   }
 
@@ -113,11 +114,11 @@ export function submitSteps(context: GpuContext, arena: ParamArena, steps: Step[
 
 /** Copies `size` bytes of `source` into a fresh mappable buffer and reads them (one sync). */
 export async function readBack(context: GpuContext, source: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
-  const staging = context.createBuffer('readback', size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const staging = context.createBuffer('readback', size, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST);
   const encoder = context.device.createCommandEncoder();
   encoder.copyBufferToBuffer(source, offset, staging, 0, size);
   context.device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
+  await staging.mapAsync(MAP_MODE_READ);
   const bytes = staging.getMappedRange(0, size).slice(0);
   staging.unmap();
   context.destroyBuffer(staging);
@@ -127,7 +128,7 @@ export async function readBack(context: GpuContext, source: GPUBuffer, offset: n
 
 /** A storage buffer holding `data` (padded to 16 bytes). */
 export function uploadBuffer(context: GpuContext, label: string, data: ArrayBufferView, extraUsage = 0): GPUBuffer {
-  const buffer = context.createBuffer(label, data.byteLength + 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extraUsage);
+  const buffer = context.createBuffer(label, data.byteLength + 4, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST | BUFFER_USAGE.COPY_SRC | extraUsage);
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const aligned = bytes.byteLength % 4 === 0 ? bytes : (() => { const c = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4); c.set(bytes); return c; })();
   context.device.queue.writeBuffer(buffer, 0, aligned);

@@ -6,8 +6,11 @@
  * Errors raised asynchronously by the device (device.lost, uncaptured validation errors)
  * are stored in `state` and thrown by `throwIfFailed()` at the next await of a caller.
  */
+import { BUFFER_USAGE, MAP_MODE_READ } from './gpu-constants.ts';
+import { WGSL_SOURCES } from './kernels/wgsl-sources.generated.ts';
 import { BackendError } from '../../errors.ts';
-import canarySource from './kernels/canary.wgsl?raw';
+
+const canarySource = WGSL_SOURCES['canary.wgsl'];
 
 export type GpuLog = (message: string) => void;
 
@@ -37,6 +40,12 @@ export interface GpuContextOptions {
   /** The `GPU` object to ask for an adapter (default: navigator.gpu). */
   gpu?: GPU;
   onLog?: GpuLog;
+  /**
+   * 'async' (default) compiles with createComputePipelineAsync; 'sync' with
+   * createComputePipeline, for Dawn in Node (webgpu@0.6.2 aborts the process on async
+   * compiles of non-trivial shaders). Errors are caught by the error scope either way.
+   */
+  pipelineCreation?: 'async' | 'sync';
 }
 
 export class GpuContext {
@@ -46,7 +55,10 @@ export class GpuContext {
   readonly hasShaderF16: boolean;
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
 
-  constructor(readonly device: GPUDevice, readonly adapterInfo: string, private readonly log: GpuLog) {
+  constructor(
+    readonly device: GPUDevice, readonly adapterInfo: string, private readonly log: GpuLog,
+    private readonly pipelineCreation: 'async' | 'sync' = 'async',
+  ) {
     this.hasShaderF16 = device.features.has('shader-f16');
     device.lost.then((info) => {
       if (this.state.kind === 'destroyed') return;
@@ -105,7 +117,8 @@ export class GpuContext {
     let pipeline: GPUComputePipeline | undefined;
     let failure = '';
     try {
-      pipeline = await device.createComputePipelineAsync({ label, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const descriptor: GPUComputePipelineDescriptor = { label, layout: 'auto', compute: { module, entryPoint: 'main' } };
+      pipeline = this.pipelineCreation === 'sync' ? device.createComputePipeline(descriptor) : await device.createComputePipelineAsync(descriptor);
     } catch (e) {
       failure = (e as Error).message;
     }
@@ -144,7 +157,7 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
   }
   const limitText = REQUESTED_LIMITS.map((name) => `${name}=${device.limits[name]}`).join(' ');
   log(`webgpu: adapter ${adapterInfo}; shader-f16=${device.features.has('shader-f16')}; ${limitText}`);
-  const context = new GpuContext(device, adapterInfo, log);
+  const context = new GpuContext(device, adapterInfo, log, options.pipelineCreation);
   await runCanary(context);
   return context;
 }
@@ -155,9 +168,9 @@ export async function runCanary(context: GpuContext): Promise<void> {
   const x = Float32Array.from({ length: n }, (_, i) => i - 37.5);
   const pipeline = await context.pipeline(canarySource, 'canary');
   const { device } = context;
-  const xBuf = context.createBuffer('canary.x', n * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-  const yBuf = context.createBuffer('canary.y', n * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-  const readBuf = context.createBuffer('canary.read', n * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const xBuf = context.createBuffer('canary.x', n * 4, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST);
+  const yBuf = context.createBuffer('canary.y', n * 4, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
+  const readBuf = context.createBuffer('canary.read', n * 4, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST);
   device.queue.writeBuffer(xBuf, 0, x);
   const bindGroup = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
@@ -171,7 +184,7 @@ export async function runCanary(context: GpuContext): Promise<void> {
   pass.end();
   encoder.copyBufferToBuffer(yBuf, 0, readBuf, 0, n * 4);
   device.queue.submit([encoder.finish()]);
-  await readBuf.mapAsync(GPUMapMode.READ);
+  await readBuf.mapAsync(MAP_MODE_READ);
   const y = new Float32Array(readBuf.getMappedRange().slice(0));
   readBuf.unmap();
   for (const b of [xBuf, yBuf, readBuf]) context.destroyBuffer(b);

@@ -30,6 +30,18 @@ describe('webgpu lifecycle', () => {
     backend.destroy();
   });
 
+  it("pipelineCreation 'sync' (for Dawn in Node) gives the same logits as the default async path", async () => {
+    const weights = randomModelWeights(tinyDenseSpec(), 6, 'f32');
+    const logits: Float32Array[] = [];
+    for (const pipelineCreation of ['async', 'sync'] as const) {
+      const backend = await createWebGpuBackend({ onLog: log, pipelineCreation });
+      const session = await backend.createSession(weights, { maxContext: 8 });
+      logits.push((await session.forward([1, 2, 3])).logits);
+      backend.destroy();
+    }
+    expect(Array.from(logits[1])).toEqual(Array.from(logits[0]));
+  });
+
   it('caches pipelines by source text: a second session compiles nothing new', async () => {
     const backend = await createWebGpuBackend({ onLog: log });
     const weights = randomModelWeights(tinyDenseSpec(), 1, 'f32');

@@ -6,6 +6,7 @@
  * the routing records / layer inputs when asked) into one staging buffer that is mapped
  * once: exactly one CPU↔GPU sync per forward, none per layer.
  */
+import { BUFFER_USAGE, MAP_MODE_READ } from './gpu-constants.ts';
 import { BackendError, ConfigError } from '../../errors.ts';
 import type { ModelWeights } from '../../model/weights.ts';
 import type { ForwardOptions, ForwardResult, LayerRouting, Session, TokenRouting } from '../types.ts';
@@ -99,7 +100,7 @@ export class WebGpuSession implements Session {
       const layout = this.stagingLayout(tokenIds.length, routing, options);
       const staging = this.stagingBuffer(layout.total);
       const stats = this.submitChunks(tokenIds, routing, options, staging, layout);
-      await staging.mapAsync(GPUMapMode.READ, 0, layout.total);
+      await staging.mapAsync(MAP_MODE_READ, 0, layout.total);
       stats.syncs++;
       this.context.throwIfFailed();
       const bytes = staging.getMappedRange(0, layout.total).slice(0);
@@ -147,7 +148,7 @@ export class WebGpuSession implements Session {
   private stagingBuffer(bytes: number): GPUBuffer {
     if (!this.staging || this.staging.size < bytes) {
       if (this.staging) this.context.destroyBuffer(this.staging);
-      this.staging = this.context.createBuffer('staging', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      this.staging = this.context.createBuffer('staging', bytes, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST);
     }
     return this.staging;
   }

@@ -11,10 +11,12 @@
  *   (read_write, [nTokens, qHeads*headDim]). Grid (ceil(headDim/64), qHeads, nTokens).
  * Bytes moved per token: 4·(position+1)·kvHeads·headDim each for K and V (cache, not weights).
  */
-export { default as attentionScoresSource } from './attention_scores.wgsl?raw';
-export { default as attentionSoftmaxSource } from './attention_softmax.wgsl?raw';
-export { default as attentionValuesSource } from './attention_values.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
+
+export const attentionScoresSource = WGSL_SOURCES['attention_scores.wgsl'];
+export const attentionSoftmaxSource = WGSL_SOURCES['attention_softmax.wgsl'];
+export const attentionValuesSource = WGSL_SOURCES['attention_values.wgsl'];
 
 export interface AttentionArgs {
   nTokens: number;

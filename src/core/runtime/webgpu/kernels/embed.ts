@@ -5,9 +5,11 @@
  * Workgroup 64 (4 dims per invocation); grid (ceil(hidden/4/64), nTokens, 1).
  * Bytes moved: one table row per token (nTokens·rowBytes) + 4·hidden·nTokens.
  */
-import source from './embed.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
 import { weightReaderSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+
+const source = WGSL_SOURCES['embed.wgsl'];
 
 export function embedSource(dtype: GpuWeightDType): string {
   return `${weightReaderSource(dtype, 'table')}\n${source}`;

@@ -8,10 +8,12 @@
  * matmul grid (ceil(N/64), ceil(nTokens/4), 1); bytes of W: N·rowBytes per 4-token tile.
  * Activations: 4·nTokens·(K + N) bytes.
  */
-import tiledSource from './matmul.wgsl?raw';
-import vecSource from './matvec.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
 import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+
+const tiledSource = WGSL_SOURCES['matmul.wgsl'];
+const vecSource = WGSL_SOURCES['matvec.wgsl'];
 
 export const MATMUL_TILE_TOKENS = 4;
 

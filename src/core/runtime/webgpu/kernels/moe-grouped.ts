@@ -15,12 +15,14 @@
  * Bytes of weights read: each used expert's rows once per 4 of its assignments. The counts
  * live on the GPU, so `weightBytes` reports the upper bound min(E·⌈n/4⌉, ⌈n·k/4⌉ + E) tiles.
  */
-import groupSource from './moe_group.wgsl?raw';
-import gateUpGroupedWgsl from './moe_gate_up_grouped.wgsl?raw';
-import downGroupedWgsl from './moe_down_grouped.wgsl?raw';
-import combineSource from './moe_combine.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
 import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+
+const groupSource = WGSL_SOURCES['moe_group.wgsl'];
+const gateUpGroupedWgsl = WGSL_SOURCES['moe_gate_up_grouped.wgsl'];
+const downGroupedWgsl = WGSL_SOURCES['moe_down_grouped.wgsl'];
+const combineSource = WGSL_SOURCES['moe_combine.wgsl'];
 
 export { groupSource as moeGroupSource, combineSource as moeCombineSource };
 export const GROUP_TILE = 4; // assignments per invocation (rowdot's dot4)

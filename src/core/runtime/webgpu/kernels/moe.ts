@@ -12,10 +12,12 @@
  * Bytes of weights read: slots·nTokens·(2·N·rowBytes(K)) and slots·nTokens·N·rowBytes(K):
  * only the chosen experts' rows (per token; tokens sharing an expert re-read its rows).
  */
-import gateUpWgsl from './moe_gate_up.wgsl?raw';
-import downWgsl from './moe_down.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
 import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+
+const gateUpWgsl = WGSL_SOURCES['moe_gate_up.wgsl'];
+const downWgsl = WGSL_SOURCES['moe_down.wgsl'];
 
 export function moeGateUpSource(dtype: GpuWeightDType): string {
   return [weightDotSource(dtype, 'wGate', 'x'), weightDotSource(dtype, 'wUp', 'x'), activationSource('x'), gateUpWgsl].join('\n');

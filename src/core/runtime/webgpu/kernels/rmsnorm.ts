@@ -4,8 +4,10 @@
  * 3 y (read_write, [nTokens, yStride]). Workgroup 64 = one token (tree reduction);
  * grid (nTokens, 1, 1). Bytes moved: 4·N weights + 8·N·nTokens activations.
  */
-export { default as rmsnormSource } from './rmsnorm.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { packParams, type KernelLaunch } from './launch.ts';
+
+export const rmsnormSource = WGSL_SOURCES['rmsnorm.wgsl'];
 
 export interface RmsnormArgs {
   N: number;

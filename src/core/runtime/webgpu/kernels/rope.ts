@@ -6,8 +6,10 @@
  * per invocation); grid (ceil((qHeads+kvHeads)·headDim/2 / 64), nTokens, 1).
  * Bytes moved: 16·(qHeads+kvHeads)·headDim/2·nTokens.
  */
-export { default as ropeSource } from './rope.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
+
+export const ropeSource = WGSL_SOURCES['rope.wgsl'];
 
 export type RopeStyle = 'half' | 'interleaved';
 const ROPE_STYLE_CODE = { half: 0, interleaved: 1 } as const satisfies Record<RopeStyle, number>;

@@ -9,10 +9,12 @@
  * sigmoid(sharedGate · x) (or 1 when ungated). Bindings: 0 params, 1 gateW (read, [1, hidden]),
  * 2 x (read, [nTokens, xStride]), 3 route (read_write). Grid (ceil(nTokens/64), 1, 1).
  */
-import routerSource from './router_topk.wgsl?raw';
-import sharedGateWgsl from './shared_gate.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
 import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
+
+const routerSource = WGSL_SOURCES['router_topk.wgsl'];
+const sharedGateWgsl = WGSL_SOURCES['shared_gate.wgsl'];
 
 export { routerSource };
 /** Upper bound on experts per layer: the kernel keeps probabilities in a private array. */

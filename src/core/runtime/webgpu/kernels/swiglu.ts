@@ -4,8 +4,10 @@
  * Workgroup 64; grid (min(ceil(count/64), 65535), ceil(ceil(count/64)/65535), 1).
  * Bytes moved: 12·count.
  */
-export { default as swigluSource } from './swiglu.wgsl?raw';
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, MAX_GRID_DIM, packParams, type KernelLaunch } from './launch.ts';
+
+export const swigluSource = WGSL_SOURCES['swiglu.wgsl'];
 
 export function swigluLaunch(count: number): KernelLaunch {
   const total = groups(count);

@@ -15,15 +15,17 @@
  * rowdot.wgsl builds WEIGHT_dot / WEIGHT_dot4 (one / four activation rows) on top of it.
  * `weightDotSource(dtype, weight, activation)` renames all of it for one pair of bindings.
  */
+import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { BackendError } from '../../../errors.ts';
 import type { DType } from '../../../tensor.ts';
-import f32Source from './weights_f32.wgsl?raw';
-import f16Source from './weights_f16.wgsl?raw';
-import bf16Source from './weights_bf16.wgsl?raw';
-import q8Source from './weights_q8_0.wgsl?raw';
-import q4Source from './weights_q4_0.wgsl?raw';
-import activationWgsl from './activation.wgsl?raw';
-import rowDotWgsl from './rowdot.wgsl?raw';
+
+const f32Source = WGSL_SOURCES['weights_f32.wgsl'];
+const f16Source = WGSL_SOURCES['weights_f16.wgsl'];
+const bf16Source = WGSL_SOURCES['weights_bf16.wgsl'];
+const q8Source = WGSL_SOURCES['weights_q8_0.wgsl'];
+const q4Source = WGSL_SOURCES['weights_q4_0.wgsl'];
+const activationWgsl = WGSL_SOURCES['activation.wgsl'];
+const rowDotWgsl = WGSL_SOURCES['rowdot.wgsl'];
 
 export type GpuWeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
 
