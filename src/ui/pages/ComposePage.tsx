@@ -39,9 +39,11 @@ function PromptList({ label, prompts, onChange }: { label: string; prompts: stri
 
 function ExpertEditor({ index, expert, refs, form }: { index: number; expert: ExpertForm; refs: LibraryRef[]; form: ComposeForm }) {
   const update = (patch: Partial<ExpertForm>) => composeSetForm({ ...form, experts: form.experts.map((e, i) => (i === index ? { ...e, ...patch } : e)) });
+  const issues = useCompose((s) => s.issues).filter((i) => i.field === `experts.${index}` || i.field.startsWith(`experts.${index}.`));
   return (
-    <fieldset className="expert-card" data-testid={`expert-${index}`}>
+    <fieldset className="expert-card" data-testid={`expert-${index}`} aria-invalid={issues.length > 0 || undefined}>
       <legend>Expert {index}</legend>
+      {issues.length > 0 && <ul className="issues" role="alert">{issues.map((i, k) => <li key={k}>{i.message}</li>)}</ul>}
       <ModelSelect label="Donor model" value={expert.model} refs={refs} onChange={(model) => update({ model })} />
       <PromptList label={`Expert ${index} positive prompt`} prompts={expert.positive} onChange={(positive) => update({ positive })} />
       <PromptList label={`Expert ${index} negative prompt`} prompts={expert.negative} onChange={(negative) => update({ negative })} />
