@@ -23,14 +23,19 @@ test('chat on the WebGPU backend chosen by the user', async ({ page }) => {
 
 test('stop ends a long answer early and regenerate answers again', async ({ page }) => {
   await clearOrigin(page);
+  // The CPU reference is the slowest backend: the answer is still running when Stop is pressed.
+  await openPage(page, 'Chat');
+  await page.getByLabel('Backend').selectOption('cpu');
+  await openPage(page, 'Library');
   await page.getByTestId('zoo-model-base').getByRole('button', { name: /^Chat with/ }).click();
   await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
   await page.getByLabel('Max tokens').fill('1000');
   await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
   await page.getByRole('textbox', { name: 'Message' }).press('Enter');
-  await expect(page.getByTestId('live-tokens').locator('.tok').first()).toBeVisible({ timeout: 60_000 });
+  await expect.poll(() => page.getByTestId('live-tokens').locator('.tok').count(), { timeout: 60_000, intervals: [50] }).toBeGreaterThan(0);
   await page.getByRole('button', { name: 'Stop' }).click();
-  await expect(page.getByTestId('msg-assistant').last()).toContainText('stopped by abort', { timeout: 30_000 });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toContainText('stopped by abort', { timeout: 30_000 });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toContainText('cpu');
   await page.getByLabel('Max tokens').fill('5');
   await page.getByRole('button', { name: 'Regenerate' }).click();
   await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(/^[1-5] tokens · .* stopped by (maxTokens|eos)$/, { timeout: 60_000 });
