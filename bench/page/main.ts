@@ -6,7 +6,7 @@
  */
 import { Wllama } from '@wllama/wllama';
 import wllamaWasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
-import { fetchBytes, type BackendEngine } from './backend-run.ts';
+import type { BackendEngine } from './backend-run.ts';
 import type { EngineRun, PageRequest } from './engines.ts';
 
 function inWorker(engine: BackendEngine, request: PageRequest): Promise<EngineRun> {
@@ -24,8 +24,10 @@ function inWorker(engine: BackendEngine, request: PageRequest): Promise<EngineRu
 async function benchWllama(request: PageRequest): Promise<EngineRun> {
   const loadStart = performance.now();
   const wllama = new Wllama({ default: wllamaWasmUrl }, { suppressNativeLog: true });
-  const blob = new Blob([await fetchBytes(request.ggufUrl) as BlobPart]);
-  await wllama.loadModel([blob], { n_threads: request.threads, n_ctx: 512, n_batch: 512 });
+  // wllama's own download path (as its README does). Handing it Blobs failed intermittently
+  // inside wllama's file reader (NotReadableError on a 370 MB Blob; "Invalid typed array
+  // length 1163217991" = the GGUF magic read as a length).
+  await wllama.loadModelFromUrl(new URL(request.ggufUrl, location.href).href, { n_threads: request.threads, n_ctx: 512, n_batch: 512 });
   const loadMs = performance.now() - loadStart;
   const stamps: number[] = [];
   let timings: unknown;

@@ -24,6 +24,8 @@ export interface WasmBackendOptions {
   prefillChunk?: number;
   /** How to start a pool worker (default: a module Worker on threads.worker.ts). */
   workerFactory?: WorkerFactory;
+  /** Matmuls with fewer multiply-adds run on one thread (default MIN_PARALLEL_MACS; tests use 0). */
+  minParallelWork?: number;
 }
 
 /** Default KV-cache length when the model's own context is longer (memory: f32 cache). */
@@ -116,7 +118,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const chunk = Math.min(prefillChunk, maxContext);
       const maxK = Math.max(spec.hidden, spec.heads * spec.headDim, model.maxIntermediate);
       const rows: RowParallel = useThreads
-        ? await createThreadPool(arena, kernels, threads, options.workerFactory)
+        ? await createThreadPool(arena, kernels, threads, options.workerFactory, options.minParallelWork)
         : new SerialRows(kernels);
       const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
       const state = createRunState(arena, model, chunk, maxContext);

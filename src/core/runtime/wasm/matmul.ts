@@ -28,11 +28,11 @@ export class WasmMatmul {
   run(mat: PackedMatrix, x: number, y: number, m: number): void {
     assert(m >= 1 && m <= this.maxM && mat.k <= this.maxK, `wasm matmul: m ${m} or k ${mat.k} beyond scratch (${this.maxM}, ${this.maxK})`);
     if (mat.dtype === 'f32') {
-      this.rows.run('matmul_f32', [mat.quants, x, y, mat.k, mat.n, m], mat.n);
+      this.rows.run('matmul_f32', [mat.quants, x, y, mat.k, mat.n, m], mat.n, mat.n * mat.k * m);
       return;
     }
     this.kernels.quantize_q16(x, this.xq, this.xs, (m * mat.k) / 32);
     const kernel = mat.dtype === 'q8_0' ? 'matmul_q8' : 'matmul_q4';
-    this.rows.run(kernel, [mat.quants, mat.scales, this.xq, this.xs, y, mat.k, mat.n, m], mat.n);
+    this.rows.run(kernel, [mat.quants, mat.scales, this.xq, this.xs, y, mat.k, mat.n, m], mat.n, mat.n * mat.k * m);
   }
 }

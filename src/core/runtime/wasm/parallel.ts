@@ -15,9 +15,9 @@ export interface RowParallel {
   readonly threads: number;
   /**
    * Runs `kernel(...args, rowStart, rowEnd)` over rows [0, n), split across threads; returns
-   * when every slice is done.
+   * when every slice is done. `work` = multiply-adds of the whole job (small jobs stay serial).
    */
-  run(kernel: RowKernel, args: number[], n: number): void;
+  run(kernel: RowKernel, args: number[], n: number, work: number): void;
   dispose(): void;
 }
 
@@ -43,7 +43,7 @@ export function callRowKernel(kernels: KernelExports, kernel: RowKernel, args: n
 export class SerialRows implements RowParallel {
   readonly threads = 1;
   constructor(private readonly kernels: KernelExports) {}
-  run(kernel: RowKernel, args: number[], n: number): void {
+  run(kernel: RowKernel, args: number[], n: number, _work: number): void {
     callRowKernel(this.kernels, kernel, args, 0, n);
   }
   dispose(): void {}

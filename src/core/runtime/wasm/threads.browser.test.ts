@@ -19,7 +19,7 @@ describe('wasm thread pool in the browser', () => {
       moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 } });
     const weights = randomModelWeights(spec, 8, 'q8_0');
     const serial = await (await createWasmBackend({ threads: 1 })).createSession(weights);
-    const pooled = await (await createWasmBackend({ threads: 2 })).createSession(weights);
+    const pooled = await (await createWasmBackend({ threads: 2, minParallelWork: 0 })).createSession(weights);
     expect((pooled as unknown as { threads: number }).threads).toBe(2);
     const prompt = [3, 1, 4, 1, 5, 9, 2, 6];
     expect((await pooled.forward(prompt)).logits).toEqual((await serial.forward(prompt)).logits);

@@ -26,7 +26,7 @@ describe('wasm thread pool (node worker_threads)', () => {
       moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 } });
     const weights = randomModelWeights(spec, 31, 'q4_0');
     const serial = await (await createWasmBackend({ threads: 1 })).createSession(weights);
-    const pooled = await (await createWasmBackend({ threads, workerFactory: nodeWorkerFactory() })).createSession(weights);
+    const pooled = await (await createWasmBackend({ threads, workerFactory: nodeWorkerFactory(), minParallelWork: 0 })).createSession(weights);
     expect((pooled as unknown as { threads: number }).threads).toBe(threads);
     const prompt = [1, 5, 9, 200, 44];
     expect((await pooled.forward(prompt)).logits).toEqual((await serial.forward(prompt)).logits);

@@ -52,6 +52,13 @@ const KERNEL_BY_CODE = Object.fromEntries(Object.entries(ROW_KERNEL_CODES).map((
  */
 const SPINS_BEFORE_SLEEP = 2000;
 
+/**
+ * Matmuls smaller than this (multiply-adds) run on the driver alone: waking a worker and
+ * waiting for it costs ~10–50 µs, the time of ~2^18 MACs here (the zoo model's 256-wide
+ * layers ran slower on 2 threads than on 1 without this).
+ */
+export const MIN_PARALLEL_MACS = 1 << 18;
+
 function canBlockOnAtomics(): boolean {
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // value differs: returns at once
@@ -76,13 +83,13 @@ class ThreadPool implements RowParallel {
   /** Atomics.wait is allowed here (workers, Node's main thread; not a browser's main thread). */
   private readonly canBlock = canBlockOnAtomics();
   constructor(readonly threads: number, private readonly kernels: KernelExports, memory: WebAssembly.Memory,
-    mailbox: number, private readonly workers: PoolWorker[]) {
+    mailbox: number, private readonly workers: PoolWorker[], private readonly minParallelWork: number) {
     this.box = new Int32Array(memory.buffer, mailbox, MAILBOX.SLOTS);
   }
 
-  run(kernel: RowKernel, args: number[], n: number): void {
+  run(kernel: RowKernel, args: number[], n: number, work: number): void {
     const box = this.box;
-    if (n < 4 * this.threads) { callRowKernel(this.kernels, kernel, args, 0, n); return; }
+    if (work < this.minParallelWork || n < 4 * this.threads) { callRowKernel(this.kernels, kernel, args, 0, n); return; }
     box[MAILBOX.KERNEL] = ROW_KERNEL_CODES[kernel];
     box[MAILBOX.ROWS] = n;
     for (let i = 0; i < args.length; i++) box[MAILBOX.ARGS + i] = args[i]!;
@@ -106,7 +113,7 @@ class ThreadPool implements RowParallel {
 
 /** Starts `threads - 1` workers on `memory` (shared) and waits until each has instantiated. */
 export async function createThreadPool(arena: WasmArena, kernels: KernelExports, threads: number,
-  workerFactory: WorkerFactory = defaultWorkerFactory): Promise<RowParallel> {
+  workerFactory: WorkerFactory = defaultWorkerFactory, minParallelWork = MIN_PARALLEL_MACS): Promise<RowParallel> {
   const mailbox = arena.alloc(MAILBOX.SLOTS * 4, 'thread mailbox');
   const module = await compileKernels(true);
   const workers: PoolWorker[] = [];
@@ -124,7 +131,7 @@ export async function createThreadPool(arena: WasmArena, kernels: KernelExports,
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  return new ThreadPool(threads, kernels, arena.memory, mailbox, workers);
+  return new ThreadPool(threads, kernels, arena.memory, mailbox, workers, minParallelWork);
 }
 
 /** The worker side: instantiate, count ready, then serve jobs until EXIT. Never returns early. */
