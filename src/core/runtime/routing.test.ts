@@ -78,7 +78,8 @@ describe('routeToken: hand-built known answers, one per rule', () => {
     expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [1] }, force: { experts: [1] } })).toThrow(/both banned and forced/);
     expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [0, 1, 2, 3] } })).toThrow(/every one/);
     expect(() => routeToken([1, 2], mixtral, 0)).toThrow(/2 router logits for 4 experts/);
-    try { routeToken(logits, mixtral, 0, { topK: 0 }); } catch (e) { expect((e as Error).name).toBe('ConfigError'); }
+    expect(() => routeToken(logits, mixtral, 0, { topK: 0 })).toThrow(/routing: topK 0 is outside \[1, 4\]/);
+    expect(() => routeToken(logits, mixtral, 0, { topK: 0 })).toThrow(expect.objectContaining({ name: 'ConfigError' }));
   });
 
   it('the same expert may be banned at one layer and forced at another', () => {
