@@ -106,7 +106,7 @@ describe('moe-studio CLI', () => {
   });
 
   it('generate --json prints exactly one object with the ids the in-process cpu backend gives', async () => {
-    const run = await cli('generate', moeDir, '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json');
+    const run = await cli('generate', moeDir, '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json', '--backend', 'cpu');
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -124,8 +124,12 @@ describe('moe-studio CLI', () => {
     }
     expect(out.ids).toEqual(expected);
     expect(out.text).toBe(text);
-    const viaFile = await cli('generate', join(moeDir, 'model.safetensors'), '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json');
+    const viaFile = await cli('generate', join(moeDir, 'model.safetensors'), '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json', '--backend', 'cpu');
     expect(JSON.parse(viaFile.stdout)).toEqual(out);
+    // The default backend is wasm (issue 6); on this model it must give the reference's greedy ids.
+    const viaDefault = await cli('generate', moeDir, '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json');
+    expect(viaDefault.code, viaDefault.stderr).toBe(0);
+    expect(JSON.parse(viaDefault.stdout).ids).toEqual(expected);
   });
 
   it('generate --chat --trace writes per-token, per-layer routing', async () => {

@@ -26,7 +26,8 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   --top-k K            sample from the K most likely tokens
   --top-p P            nucleus sampling (default 0.9)
   --seed S             sampler seed (default: time)
-  --backend NAME       cpu | wasm | webgpu (default cpu)
+  --backend NAME       wasm | cpu | webgpu (default wasm: WASM SIMD; cpu: the TS reference;
+                       webgpu: browser only for now)
   --route-top-k N      experts per token override (MoE)
   --ban-experts 1,2    never route to these experts (MoE)
   --force-experts 0    always route to these experts (MoE)
@@ -113,7 +114,7 @@ function generateOptions(values: Record<string, string | boolean | undefined>): 
 export async function runGenerateCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags('generate', argv, FLAGS);
   const modelArg = onePositional('generate', positionals, 'model');
-  const backendName = enumFlag('backend', values.backend, BACKENDS) ?? 'cpu';
+  const backendName = enumFlag('backend', values.backend, BACKENDS) ?? 'wasm';
   const options = generateOptions(values);
   const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
   const prompt = promptIds(model, values);

@@ -14,7 +14,7 @@ import { promptIds, routingOverrides, selectBackend } from './generate.ts';
 export const ROUTE_USAGE = `moe-studio route <model> (--prompt TEXT [--chat] [--system TEXT] | --ids 1,2,3) [options]
   shows, for every prompt token and MoE layer, the experts chosen and their weights,
   then how often each expert was chosen per layer
-  --backend NAME       cpu | wasm | webgpu (default cpu)
+  --backend NAME       wasm | cpu | webgpu (default wasm)
   --route-top-k N      experts per token override
   --ban-experts 1,2    never route to these experts
   --force-experts 0    always route to these experts
@@ -51,7 +51,7 @@ function formatTable(pieces: string[], tokens: LayerRouting[][], usage: number[]
 export async function runRouteCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags('route', argv, FLAGS);
   const modelArg = onePositional('route', positionals, 'model');
-  const backendName = enumFlag('backend', values.backend, ['cpu', 'wasm', 'webgpu'] as const) ?? 'cpu';
+  const backendName = enumFlag('backend', values.backend, ['cpu', 'wasm', 'webgpu'] as const) ?? 'wasm';
   const routing = routingOverrides(values);
   const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
   if (!model.spec.moe) throw new ConfigError(`route: ${modelArg} is a dense ${model.spec.arch} model (no experts to route to)`);
