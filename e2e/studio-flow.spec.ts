@@ -126,6 +126,17 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   const loaded = await loadGgufModel(bytesSource(gguf, 'exported.gguf'));
   expect(loaded.weights.spec.moe?.experts).toBe(4);
   expect(loaded.weights.spec.moe?.topK).toBe(2);
+  // Routing trace of the last answer as JSON and CSV.
+  await page.getByRole('button', { name: 'Take the last answer' }).click();
+  const [jsonDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Trace JSON' }).click()]);
+  const trace = JSON.parse(readFileSync((await jsonDownload.path())!, 'utf8'));
+  expect(trace.schemaVersion).toBe(1);
+  expect(trace.tokens.length).toBeGreaterThan(0);
+  for (const t of trace.tokens) expect(t.routing.layers).toHaveLength(4);
+  const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Trace CSV' }).click()]);
+  const csv = readFileSync((await csvDownload.path())!, 'utf8').trim().split('\n');
+  expect(csv[0]).toBe('token,piece,layer,rank,expert,weight');
+  expect(csv.length - 1).toBe(trace.tokens.length * 4 * 2); // tokens × layers × top-2
   await screenshot(page, '5-export');
 
   // Conversations are kept across reloads (IndexedDB), with their coloured tokens.
