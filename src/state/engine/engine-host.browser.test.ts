@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clear, createStore } from 'idb-keyval';
-import { memoryFileSet } from '../../core/io/byte-source.ts';
-import { mergeInMemory, randomHfFolder } from '../../core/merge/testing-models.ts';
+import { storeTestingMoe } from './testing-moe.ts';
 import { idbKvStore } from '../../core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
 import type { LoadProgress } from '../../core/hub/progress.ts';
@@ -17,32 +16,9 @@ import { BackendError } from '../../core/errors.ts';
 import type { EngineEvent } from './engine-types.ts';
 
 const DB = 'moe-studio-engine-test';
-const YAML = `base_model: org/base
-gate_mode: random
-experts_per_token: 2
-experts:
-  - source_model: org/e0
-  - source_model: org/e1
-  - source_model: org/e2
-  - source_model: org/e3
-`;
-
 beforeAll(async () => {
   await clear(createStore(DB, 'models'));
-  const seed = (Math.random() * 1e6) | 0;
-  const folders: Record<string, Awaited<ReturnType<typeof randomHfFolder>>['files']> = {};
-  for (const [i, name] of ['base', 'e0', 'e1', 'e2', 'e3'].entries()) folders[`org/${name}`] = (await randomHfFolder(name, seed + i)).files;
-  const { output } = await mergeInMemory(YAML, folders, { allowAllSameModels: true });
-  // The merged folder: output files plus one safetensors built from the output tensors.
-  const { writeSafetensors } = await import('../../core/formats/safetensors.ts');
-  const { MemorySink } = await import('../../core/io/byte-source.ts');
-  const sink = new MemorySink();
-  const tensors = [...output.tensors.values()];
-  await writeSafetensors(sink, tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), async (n) => output.tensors.get(n)!.data);
-  const files = Object.fromEntries([...output.files.entries()].filter(([n]) => !n.endsWith('.safetensors') && !n.endsWith('index.json')));
-  await modelStoreImportFileSet(idbKvStore(DB, 'models'), {
-    id: 'moe', title: 'Tiny MoE', source: { kind: 'merge', yaml: YAML }, files: memoryFileSet({ ...files, 'model.safetensors': sink.bytes() }), chunkBytes: 64 * 1024,
-  });
+  await storeTestingMoe(DB, 'moe', (Math.random() * 1e6) | 0);
 });
 afterAll(async () => { await clear(createStore(DB, 'models')); });
 
