@@ -5,6 +5,7 @@ import { hubDownload, hubLookup, libraryDelete, libraryImportFolder, libraryVeri
 import { directoryHandleEntries, fileListToEntries, filesToFileSet } from '../../state/local-files.ts';
 import { settingsUpdate, useSettings } from '../../state/settings.ts';
 import { uiGo } from '../../state/ui.ts';
+import { composeSet, composeSetYaml } from '../../state/compose.ts';
 import { zooFolderUrl, type ZooModel } from '../../state/zoo.ts';
 import type { ModelManifest } from '../../core/store/manifest.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
@@ -55,6 +56,7 @@ function StoredSection() {
             <div><strong>{m.title}</strong> <span className="tag">{m.source.kind}</span> <span className="muted">{formatBytes(m.totalBytes)} · {m.files.length} files</span></div>
             <div className="row">
               <button type="button" onClick={() => void openStoredInChat(m)}>Chat</button>
+              {m.source.kind === 'merge' && <button type="button" onClick={() => { composeSetYaml((m.source as { yaml: string }).yaml); composeSet({ title: `${m.title} (edit)` }); uiGo('compose'); }}>Edit in Compose</button>}
               <button type="button" onClick={() => void libraryVerify(m.id)}>Re-verify</button>
               <button type="button" onClick={() => { if (confirm(`Delete '${m.title}' (${formatBytes(m.totalBytes)})?`)) void libraryDelete(m.id); }}>Delete</button>
             </div>
