@@ -134,9 +134,11 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   expect(trace.tokens.length).toBeGreaterThan(0);
   for (const t of trace.tokens) expect(t.routing.layers).toHaveLength(4);
   const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Trace CSV' }).click()]);
-  const csv = readFileSync((await csvDownload.path())!, 'utf8').trim().split('\n');
-  expect(csv[0]).toBe('token,piece,layer,rank,expert,weight');
-  expect(csv.length - 1).toBe(trace.tokens.length * 4 * 2); // tokens × layers × top-2
+  const csv = readFileSync((await csvDownload.path())!, 'utf8');
+  expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight');
+  let records = 0; // newlines outside quotes: pieces may contain quoted newlines
+  for (let i = 0, quoted = false; i < csv.length; i++) { if (csv[i] === '"') quoted = !quoted; else if (csv[i] === '\n' && !quoted) records++; }
+  expect(records - 1).toBe(trace.tokens.length * 4 * 2); // tokens × layers × top-2
   await screenshot(page, '5-export');
 
   // Conversations are kept across reloads (IndexedDB), with their coloured tokens.
