@@ -1,6 +1,6 @@
 /**
  * End to end: the WebGPU backend against the CPU reference (cpuBackend) in the same page,
- * on B2's seeded random models (dense, Mixtral, Qwen2-MoE; f32, q8_0, q4_0): the same
+ * on B2's freshly seeded random models (dense, Mixtral, Qwen2-MoE; f32, q8_0, q4_0): the same
  * greedy ids over 64 decoded tokens, the same routing, close logits, also for a prompt
  * longer than one prefill chunk.
  */
@@ -9,6 +9,7 @@ import { allclose, type Tolerance } from '../cpu/allclose.ts';
 import { argmax } from '../cpu/ops.ts';
 import { cpuBackend } from '../cpu/backend.ts';
 import type { ModelSpec } from '../../model/spec.ts';
+import type { ModelWeights } from '../../model/weights.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from '../../model/random.ts';
 import type { DType } from '../../tensor.ts';
 import type { ForwardOptions, Session, TokenRouting } from '../types.ts';
@@ -31,6 +32,13 @@ const DTYPES: DType[] = ['f32', 'q8_0', 'q4_0'];
 const PROMPT = [1, 5, 9, 17, 33];
 const DECODE_TOKENS = 64;
 
+/**
+ * Fresh random models each run: a base seed from the clock, offset per case. It is logged
+ * and named in failure labels; replay a failing run with VITE_TEST_SEED=<seed>.
+ */
+const BASE_SEED = (Number(import.meta.env.VITE_TEST_SEED) || Date.now()) >>> 0;
+console.log(`webgpu backend.browser.test seed ${BASE_SEED} (replay: VITE_TEST_SEED=${BASE_SEED})`);
+
 let backend: WebGpuBackend;
 beforeAll(async () => { backend = await createWebGpuBackend({ onLog: (m) => console.log(m) }); });
 afterAll(() => backend?.destroy());
@@ -44,8 +52,34 @@ function expectRoutingEqual(gpu: TokenRouting[] | undefined, cpu: TokenRouting[]
       const r = allclose(a, b, TOLERANCE.routing, `${label} token ${t} layer ${l} ${name}`);
       expect(r.ok, r.message).toBe(true);
     }
-    if (layer.sharedGate !== undefined) expect(g.sharedGate).toBeCloseTo(layer.sharedGate, 4);
+    if (layer.sharedGate !== undefined) expect(g.sharedGate, `${label} token ${t} layer ${l} sharedGate`).toBeCloseTo(layer.sharedGate, 4);
+    else expect(g.sharedGate, `${label} token ${t} layer ${l}: no shared expert, no sharedGate`).toBeUndefined();
   }));
+}
+
+/**
+ * A random model's greedy decode sometimes falls into a loop of ≤ 3 ids (about 1 case in 35
+ * with fresh seeds), which proves little about the backend. From `seed` on (steps of 1000,
+ * clear of the other cases' offsets), returns the first model whose reference decode of
+ * PROMPT visits more than 3 distinct ids, and the seed it used. This only picks the input:
+ * the webgpu-vs-cpu comparison that follows is unchanged.
+ */
+async function informativeModel(spec: ModelSpec, seed: number, dtype: DType): Promise<{ weights: ModelWeights; seed: number }> {
+  for (let attempt = 0, s = seed; attempt < 20; attempt++, s = (s + 1000) >>> 0) {
+    const weights = randomModelWeights(spec, s, dtype);
+    const cpu = await cpuBackend.createSession(weights, { maxContext: 96 });
+    const ids: number[] = [];
+    let input = PROMPT;
+    for (let step = 0; step <= DECODE_TOKENS; step++) {
+      const id = argmax((await cpu.forward(input)).logits);
+      ids.push(id);
+      input = [id];
+    }
+    cpu.dispose();
+    if (new Set(ids).size > 3) return { weights, seed: s };
+    console.log(`seed ${s}: ${spec.moe ? 'moe' : 'dense'} ${dtype} model decodes only ${new Set(ids).size} distinct ids; trying seed ${(s + 1000) >>> 0}`);
+  }
+  throw new Error(`no informative ${dtype} model in 20 seeds from ${seed}`);
 }
 
 /** Prefill PROMPT then greedy-decode on both sessions, comparing every step. */
@@ -70,10 +104,10 @@ async function greedyBoth(gpu: Session, cpu: Session, options: ForwardOptions, l
 
 describe.each(MODELS)('webgpu vs cpu: $name', ({ name, spec }) => {
   it.each(DTYPES)(`%s weights: same greedy ids over ${DECODE_TOKENS} tokens, same routing`, async (dtype) => {
-    const weights = randomModelWeights(spec, 42, dtype);
+    const { weights, seed } = await informativeModel(spec, (BASE_SEED + 10 * MODELS.findIndex((m) => m.name === name) + DTYPES.indexOf(dtype)) >>> 0, dtype);
     const gpu = await backend.createSession(weights, { maxContext: 96 });
     const cpu = await cpuBackend.createSession(weights, { maxContext: 96 });
-    const ids = await greedyBoth(gpu, cpu, { trace: spec.moe !== undefined }, `${name} ${dtype}`);
+    const ids = await greedyBoth(gpu, cpu, { trace: spec.moe !== undefined }, `${name} ${dtype} (seed ${seed})`);
     expect(new Set(ids).size, 'a degenerate model repeating one token proves little').toBeGreaterThan(3);
     expect(gpu.position).toBe(PROMPT.length + DECODE_TOKENS);
     gpu.dispose();
@@ -84,19 +118,21 @@ describe.each(MODELS)('webgpu vs cpu: $name', ({ name, spec }) => {
 describe('webgpu vs cpu: prompts longer than one prefill chunk, overrides, layer inputs', () => {
   it('a 150-token prompt (3 chunks) gives the same logits, routing and layer inputs', async () => {
     const spec = MODELS[1].spec;
-    const weights = randomModelWeights(spec, 7, 'q8_0');
+    const weights = randomModelWeights(spec, BASE_SEED + 100, 'q8_0');
     const prompt = Array.from({ length: 150 }, (_, i) => (i * 37 + 11) % spec.vocab);
     const options: ForwardOptions = { trace: true, captureLayerInputs: true, routing: { topK: 3, ban: { experts: [2], layers: [0] } } };
     const gpu = await backend.createSession(weights, { maxContext: 160 });
     const cpu = await cpuBackend.createSession(weights, { maxContext: 160 });
     const [g, c] = [await gpu.forward(prompt, options), await cpu.forward(prompt, options)];
-    const report = allclose(g.logits, c.logits, TOLERANCE.logits, 'long prompt logits');
+    const report = allclose(g.logits, c.logits, TOLERANCE.logits, `long prompt logits (seed ${BASE_SEED + 100})`);
     console.log(report.message);
     expect(report.ok, report.message).toBe(true);
-    expectRoutingEqual(g.routing, c.routing, 'long prompt');
+    expectRoutingEqual(g.routing, c.routing, `long prompt (seed ${BASE_SEED + 100})`);
     expect(g.routing![0].layers[0].expertIds).not.toContain(2);
+    expect(c.layerInputs?.length, 'reference: one captured input per layer').toBe(spec.layers);
+    expect(g.layerInputs?.length, 'webgpu: one captured input per layer').toBe(spec.layers);
     g.layerInputs!.forEach((x, l) => {
-      const r = allclose(x, c.layerInputs![l], TOLERANCE.logits, `layer ${l} input`);
+      const r = allclose(x, c.layerInputs![l], TOLERANCE.logits, `layer ${l} input (seed ${BASE_SEED + 100})`);
       expect(r.ok, r.message).toBe(true);
     });
     expect(gpu.stats.last.chunks).toBe(3);
@@ -104,20 +140,20 @@ describe('webgpu vs cpu: prompts longer than one prefill chunk, overrides, layer
   });
 
   it('truncate() rewinds the KV cache like the reference (tied embeddings)', async () => {
-    const weights = randomModelWeights({ ...MODELS[2].spec, tieEmbeddings: true }, 3, 'f32');
+    const weights = randomModelWeights({ ...MODELS[2].spec, tieEmbeddings: true }, BASE_SEED + 200, 'f32');
     expect(weights.lmHead).toBeUndefined();
     const gpu = await backend.createSession(weights, { maxContext: 32 });
     const cpu = await cpuBackend.createSession(weights, { maxContext: 32 });
     for (const s of [gpu, cpu]) { await s.forward([1, 2, 3, 4, 5, 6]); s.truncate(2); }
     const [g, c] = [await gpu.forward([9, 8]), await cpu.forward([9, 8])];
-    const report = allclose(g.logits, c.logits, TOLERANCE.logits, 'after truncate');
+    const report = allclose(g.logits, c.logits, TOLERANCE.logits, `after truncate (seed ${BASE_SEED + 200})`);
     expect(report.ok, report.message).toBe(true);
     gpu.dispose();
   });
 
   it('rejects what the reference rejects (bad token, too many forced experts)', async () => {
     const spec = MODELS[1].spec;
-    const gpu = await backend.createSession(randomModelWeights(spec, 1, 'f32'), { maxContext: 16 });
+    const gpu = await backend.createSession(randomModelWeights(spec, BASE_SEED + 300, 'f32'), { maxContext: 16 });
     await expect(gpu.forward([spec.vocab])).rejects.toThrow(/outside/);
     await expect(gpu.forward([1], { routing: { force: { experts: [0, 1, 2] } } })).rejects.toThrow(/forced/);
     gpu.dispose();

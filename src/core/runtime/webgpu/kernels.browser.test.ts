@@ -30,6 +30,13 @@ const TOLERANCE = {
   embed: { atol: 0, rtol: 0 },               // a gather of dequantized values: exact
 } satisfies Record<string, Tolerance>;
 
+/**
+ * Fresh random inputs each run: a base seed from the clock, offset per case. It is logged
+ * and named in failure messages; replay a failing run with VITE_TEST_SEED=<seed>.
+ */
+const BASE_SEED = (Number(import.meta.env.VITE_TEST_SEED) || Date.now()) >>> 0;
+console.log(`webgpu kernels.browser.test seed ${BASE_SEED} (replay: VITE_TEST_SEED=${BASE_SEED})`);
+
 let context: GpuContext;
 let harness: KernelHarness;
 
@@ -42,7 +49,7 @@ afterAll(() => context?.destroy());
 function check(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: Tolerance, label: string): void {
   const report = allclose(actual, expected, tolerance, label);
   console.log(report.message);
-  expect(report.ok, report.message).toBe(true);
+  expect(report.ok, `${report.message} (seed ${BASE_SEED})`).toBe(true);
 }
 
 const MATMUL_CASES: { dtype: GpuWeightDType; N: number; K: number; nTokens: number }[] = [
@@ -58,7 +65,7 @@ const MATMUL_CASES: { dtype: GpuWeightDType; N: number; K: number; nTokens: numb
 
 describe('matmul (tiled) and matvec kernels vs cpu matmul', () => {
   it.each(MATMUL_CASES)('$dtype [$N, $K] × $nTokens tokens', async ({ dtype, N, K, nTokens }) => {
-    const seed = 1000 + N * 7 + K * 13 + nTokens;
+    const seed = BASE_SEED + 1000 + N * 7 + K * 13 + nTokens;
     const weight = quantize('w', seededUniform(seed, N * K), [N, K], dtype);
     const wF32 = dequantize(weight); // what the kernel must see
     const x = seededUniform(seed + 1, nTokens * K);
@@ -83,7 +90,7 @@ describe('embed kernel gathers dequantized rows', () => {
   it.each(['f32', 'f16', 'q8_0', 'q4_0'] as const)('%s', async (dtype) => {
     const vocab = 11;
     const hidden = dtype.startsWith('q') ? 64 : 45;
-    const table = quantize('embed', seededUniform(77, vocab * hidden), [vocab, hidden], dtype);
+    const table = quantize('embed', seededUniform(BASE_SEED + 77, vocab * hidden), [vocab, hidden], dtype);
     const tableF32 = dequantize(table);
     const ids = Uint32Array.from([3, 0, 10, 3, 7]);
     const expected = new Float32Array(ids.length * hidden);
@@ -96,8 +103,8 @@ describe('embed kernel gathers dequantized rows', () => {
 
 describe('rmsnorm kernel vs cpu rmsnorm', () => {
   it.each([{ N: 48, nTokens: 1 }, { N: 131, nTokens: 5 }])('N=$N × $nTokens tokens', async ({ N, nTokens }) => {
-    const x = seededUniform(N + 5, nTokens * N, 3);
-    const weight = seededUniform(N + 6, N);
+    const x = seededUniform(BASE_SEED + N + 5, nTokens * N, 3);
+    const weight = seededUniform(BASE_SEED + N + 6, N);
     const expected = new Float32Array(nTokens * N);
     for (let t = 0; t < nTokens; t++) rmsnorm(expected.subarray(t * N, (t + 1) * N), x.subarray(t * N, (t + 1) * N), weight, 1e-5);
     const y = await harness.runF32('rmsnorm', rmsnormSource, [x, weight, { zeros: x.byteLength }], rmsnormLaunch({ N, nTokens, eps: 1e-5 }), 3);
@@ -108,8 +115,8 @@ describe('rmsnorm kernel vs cpu rmsnorm', () => {
 describe('rope kernel vs cpu rope', () => {
   it.each(['half', 'interleaved'] as const)('%s style on q and the key cache', async (style) => {
     const [nTokens, position, headDim, qHeads, kvHeads, maxContext, theta] = [3, 37, 10, 6, 2, 48, 10000];
-    const q = seededUniform(11, nTokens * qHeads * headDim);
-    const keyCache = seededUniform(12, maxContext * kvHeads * headDim);
+    const q = seededUniform(BASE_SEED + 11, nTokens * qHeads * headDim);
+    const keyCache = seededUniform(BASE_SEED + 12, maxContext * kvHeads * headDim);
     const expectedQ = q.slice();
     const expectedK = keyCache.slice();
     for (let t = 0; t < nTokens; t++) {
@@ -132,9 +139,9 @@ describe('attention kernels (scores → softmax → values) vs cpu attention', (
   ])('$label', async ({ nTokens, position }) => {
     const [headDim, qHeads, kvHeads, maxContext] = [12, 6, 2, 80];
     const kvDim = kvHeads * headDim;
-    const q = seededUniform(21 + position, nTokens * qHeads * headDim);
-    const keyCache = seededUniform(22 + position, maxContext * kvDim);
-    const valueCache = seededUniform(23 + position, maxContext * kvDim);
+    const q = seededUniform(BASE_SEED + 21 + position, nTokens * qHeads * headDim);
+    const keyCache = seededUniform(BASE_SEED + 22 + position, maxContext * kvDim);
+    const valueCache = seededUniform(BASE_SEED + 23 + position, maxContext * kvDim);
     const expected = new Float32Array(nTokens * qHeads * headDim);
     for (let t = 0; t < nTokens; t++) {
       const span = qHeads * headDim;
@@ -153,8 +160,8 @@ describe('attention kernels (scores → softmax → values) vs cpu attention', (
 
 describe('swiglu kernel vs cpu swiglu', () => {
   it('1003 values', async () => {
-    const gate = seededUniform(31, 1003, 4);
-    const up = seededUniform(32, 1003, 2);
+    const gate = seededUniform(BASE_SEED + 31, 1003, 4);
+    const up = seededUniform(BASE_SEED + 32, 1003, 2);
     const expected = new Float32Array(1003);
     swiglu(expected, gate, up);
     check(await harness.runF32('swiglu', swigluSource, [gate, up], swigluLaunch(1003), 1), expected, TOLERANCE.swiglu, 'swiglu');

@@ -1,7 +1,7 @@
 /**
  * The fused router kernel and the expert-dispatch kernels against THE routing rule
- * (runtime/routing.ts routeToken) and the reference SwiGLU MLP, on seeded random inputs,
- * plus one hand-built known answer per routing rule.
+ * (runtime/routing.ts routeToken) and the reference SwiGLU MLP, on fresh seeded random
+ * inputs, plus one hand-built known answer per routing rule.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allclose, type Tolerance } from '../cpu/allclose.ts';
@@ -25,6 +25,13 @@ const TOLERANCE = {
   routerProbs: { atol: 1e-6, rtol: 1e-5 },   // f32 softmax vs the reference's f64
   moe: { atol: 1e-4, rtol: 1e-4 },
 } satisfies Record<string, Tolerance>;
+
+/**
+ * Fresh random inputs each run: a base seed from the clock, offset per case. It is logged
+ * and named in failure messages; replay a failing run with VITE_TEST_SEED=<seed>.
+ */
+const BASE_SEED = (Number(import.meta.env.VITE_TEST_SEED) || Date.now()) >>> 0;
+console.log(`webgpu router.browser.test seed ${BASE_SEED} (replay: VITE_TEST_SEED=${BASE_SEED})`);
 
 let context: GpuContext;
 let harness: KernelHarness;
@@ -75,15 +82,16 @@ describe('router kernel matches routeToken on random logits', () => {
   ])('$name', async ({ moe, overrides }) => {
     const nTokens = 67; // more than one workgroup
     const layer = 1;
-    const logits = seededUniform(500 + moe.topK + JSON.stringify(overrides ?? {}).length, nTokens * moe.experts, 3);
+    const logits = seededUniform(BASE_SEED + 500 + moe.topK + JSON.stringify(overrides ?? {}).length, nTokens * moe.experts, 3);
     const gpu = await gpuRoute(logits, moe, layer, overrides);
     for (let t = 0; t < nTokens; t++) {
       const cpu = routeToken(logits.subarray(t * moe.experts, (t + 1) * moe.experts), moe, layer, overrides);
-      expectSameRouting(gpu[t], cpu, `token ${t}`);
+      expectSameRouting(gpu[t], cpu, `token ${t} (seed ${BASE_SEED})`);
     }
   });
 });
 
+// Hand-built logits, not seeded: each assertion depends on these exact known-answer inputs.
 describe('router kernel known answers (one per rule)', () => {
   const moe: MoeSpec = { experts: 4, topK: 2, normTopK: true, expertIntermediate: 8 };
   const ln = Math.log;
@@ -143,7 +151,7 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
 describe('expert dispatch kernels read expert ids from the GPU routing records', () => {
   it.each(['f32', 'q8_0', 'q4_0'] as GpuWeightDType[])('%s experts, 3 tokens, top-2 of 5', async (dtype) => {
     const [E, hidden, inter, nTokens, k] = [5, 64, 96, 3, 2];
-    const seedBase = dtype.length * 100;
+    const seedBase = BASE_SEED + dtype.length * 100;
     const raw = Array.from({ length: E }, (_, e) => ([
       quantize('gate', seededUniform(seedBase + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
       quantize('up', seededUniform(seedBase + 3 * e + 1, inter * hidden, 0.2), [inter, hidden], dtype),
@@ -169,7 +177,7 @@ describe('expert dispatch kernels read expert ids from the GPU routing records',
     });
     const report = allclose(y, expected, TOLERANCE.moe, `moe ${dtype}`);
     console.log(report.message);
-    expect(report.ok, report.message).toBe(true);
+    expect(report.ok, `${report.message} (seed ${BASE_SEED})`).toBe(true);
   });
 });
 
@@ -177,13 +185,13 @@ describe('prefill expert dispatch grouped by expert', () => {
   it.each(['f32', 'q4_0'] as GpuWeightDType[])('%s: 11 tokens, top-3 of 5, equals the reference mix', async (dtype) => {
     const [E, hidden, inter, nTokens, k] = [5, 64, 32, 11, 3];
     const raw = Array.from({ length: E }, (_, e) => ([
-      quantize('gate', seededUniform(700 + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
-      quantize('up', seededUniform(701 + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
-      quantize('down', seededUniform(702 + 3 * e, hidden * inter, 0.2), [hidden, inter], dtype),
+      quantize('gate', seededUniform(BASE_SEED + 700 + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
+      quantize('up', seededUniform(BASE_SEED + 701 + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
+      quantize('down', seededUniform(BASE_SEED + 702 + 3 * e, hidden * inter, 0.2), [hidden, inter], dtype),
     ]));
     const experts = raw.map((m) => m.map((t) => dequantize(t)));
-    const x = seededUniform(798, nTokens * hidden);
-    const residual = seededUniform(799, nTokens * hidden);
+    const x = seededUniform(BASE_SEED + 798, nTokens * hidden);
+    const residual = seededUniform(BASE_SEED + 799, nTokens * hidden);
     const R = routeRecordWords(k, E);
     const records = new Uint32Array(nTokens * R);
     const recordFloats = new Float32Array(records.buffer);
@@ -210,6 +218,6 @@ describe('prefill expert dispatch grouped by expert', () => {
     });
     const report = allclose(y, expected, TOLERANCE.moe, `grouped moe ${dtype}`);
     console.log(report.message);
-    expect(report.ok, report.message).toBe(true);
+    expect(report.ok, `${report.message} (seed ${BASE_SEED})`).toBe(true);
   });
 });
