@@ -128,6 +128,7 @@ def main():
     ap.add_argument('--lr', type=float)
     ap.add_argument('--warmup', type=float, default=0.05)
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--stream', help='expert: train on build/data/<stream>_train.npy instead of <domain>_train.npy')
     ap.add_argument('--resume', action='store_true', help='expert: continue from its own checkpoint (a second phase)')
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -141,6 +142,9 @@ def main():
         args.lr = args.lr or 3e-3
     else:
         name, domains = args.domain, [args.domain]
+        if args.stream:
+            streams[args.domain] = torch.from_numpy(
+                np.load(os.path.join(args.build, 'data', f'{args.stream}_train.npy')).astype(np.int64))
         init = name if args.resume else 'base'
         model.load_state_dict(torch.load(os.path.join(args.build, 'ckpt', f'{init}.pt')))
         for p in model.parameters():
