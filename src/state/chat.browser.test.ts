@@ -5,7 +5,7 @@
  * conversations persist. Stores are reset before each test.
  */
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { clear, createStore } from 'idb-keyval';
+import { clear, createStore, get, set } from 'idb-keyval';
 import { chatInit, chatRegenerate, chatReset, chatSend, chatSetOverrides, chatSetSampling, useChat } from './chat.ts';
 import { engineClientSet } from './engine-client.ts';
 import { engineLoad, engineReset, useEngine } from './engine.ts';
@@ -61,5 +61,46 @@ describe('chat store', () => {
     const turns = useChat.getState().conversations[0].turns;
     expect(turns.map((t) => t.role)).toEqual(['user', 'assistant']);
     for (const t of turns[1].tokens!) for (const l of t.routing!.layers) expect(l.expertIds).not.toContain(1);
+  });
+
+  it('keeps records of another schema version (and malformed ones) through a save, and says so', async () => {
+    const store = createStore('moe-studio-chats', 'conversations');
+    const future = { schemaVersion: 99, id: 'future', title: 'from a newer app', newField: [1, 2] };
+    const broken = { schemaVersion: 1, id: 42 };
+    await set('conversations', [future, broken], store);
+    await chatInit();
+    expect(useChat.getState().conversations).toEqual([]);
+    expect(useChat.getState().storageNote).toMatch(/2 saved conversation\(s\) from another version/);
+    chatSetSampling({ temperature: 0, maxTokens: 2 });
+    await chatSend('hello');
+    const stored = await get<unknown[]>('conversations', store);
+    expect(stored).toHaveLength(3);
+    expect(stored).toContainEqual(future);
+    expect(stored).toContainEqual(broken);
+  });
+
+  it('never writes over an unreadable record, and the error is visible in state', async () => {
+    const store = createStore('moe-studio-chats', 'conversations');
+    const corrupted = { not: 'a list', schemaVersion: 1 };
+    await set('conversations', corrupted, store);
+    await chatInit();
+    expect(useChat.getState().storageError).toMatch(/Saved conversations are unreadable.*stored data stays/);
+    chatSetSampling({ temperature: 0, maxTokens: 2 });
+    await chatSend('hello');
+    expect(useChat.getState().conversations[0].turns.length).toBe(2);
+    expect(await get('conversations', store)).toEqual(corrupted);
+    expect(useChat.getState().storageError).toMatch(/unreadable/);
+  });
+
+  it('a save sent before chatInit does not drop the stored conversations', async () => {
+    const store = createStore('moe-studio-chats', 'conversations');
+    chatSetSampling({ temperature: 0, maxTokens: 2 });
+    await chatSend('first');
+    const first = useChat.getState().conversations[0].id;
+    chatReset();
+    await chatSend('second');
+    const stored = await get<{ id: string }[]>('conversations', store);
+    expect(stored!.map((c) => c.id)).toContain(first);
+    expect(stored).toHaveLength(2);
   });
 });

@@ -42,6 +42,10 @@ export interface ChatState {
   streaming: boolean;
   error?: string;
   backendNote?: string;
+  /** Saved conversations could not be read (nothing is written then) or a save failed. */
+  storageError?: string;
+  /** Saved records this version cannot read: kept unchanged in storage, not shown. */
+  storageNote?: string;
 }
 
 const DEFAULT_SAMPLING: Sampling = { temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.1, maxTokens: 64 };
@@ -55,16 +59,85 @@ engineClientOnCrash((message) => { if (useChat.getState().streaming) useChat.set
 
 export function chatReset(): void {
   useChat.setState({ ...initialChat }, true);
+  loaded = undefined;
+  foreign = [];
+}
+
+export type MigrationResult = { type: 'success'; conversation: Conversation } | { type: 'error'; reason: string };
+
+/** One stored record → a current Conversation, or why it cannot be read (then it is kept as is). */
+export function migrateConversation(raw: unknown): MigrationResult {
+  if (!raw || typeof raw !== 'object') return { type: 'error', reason: 'not an object' };
+  const r = raw as Partial<Conversation> & { schemaVersion?: unknown };
+  if (r.schemaVersion !== CHAT_SCHEMA_VERSION) return { type: 'error', reason: `schema version ${String(r.schemaVersion)} (this app reads ${CHAT_SCHEMA_VERSION})` };
+  if (typeof r.id !== 'string' || !Array.isArray(r.turns)) return { type: 'error', reason: 'malformed conversation' };
+  return { type: 'success', conversation: { ...r, title: String(r.title ?? ''), system: String(r.system ?? ''), updatedAt: Number(r.updatedAt ?? 0) } as Conversation };
+}
+
+type LoadResult = { type: 'success'; conversations: Conversation[]; foreign: unknown[] } | { type: 'error'; message: string };
+
+async function loadStored(): Promise<LoadResult> {
+  let raw: unknown;
+  try {
+    raw = await get<unknown>('conversations', db());
+  } catch (e) {
+    return { type: 'error', message: `could not be read (${(e as Error).name}: ${(e as Error).message})` };
+  }
+  if (raw === undefined) return { type: 'success', conversations: [], foreign: [] };
+  if (!Array.isArray(raw)) return { type: 'error', message: 'are unreadable (the stored value is not a list)' };
+  const conversations: Conversation[] = [];
+  const unknown: unknown[] = [];
+  for (const record of raw) {
+    const m = migrateConversation(record);
+    if (m.type === 'success') conversations.push(m.conversation); else unknown.push(record);
+  }
+  return { type: 'success', conversations, foreign: unknown };
+}
+
+/** Records kept verbatim on every write (another schema version, malformed). */
+let foreign: unknown[] = [];
+let loaded: Promise<boolean> | undefined;
+let writing: Promise<void> = Promise.resolve();
+
+/** Loads once; false (and a visible storageError) when the stored data cannot be read — then nothing is written over it. */
+function ensureLoaded(): Promise<boolean> {
+  const attempt = (loaded ??= (async () => {
+    const r = await loadStored();
+    if (r.type === 'error') {
+      useChat.setState({ storageError: `Saved conversations ${r.message}. Nothing is saved until this is resolved, so the stored data stays as it is.` });
+      return false;
+    }
+    foreign = r.foreign;
+    useChat.setState((s) => {
+      const ids = new Set(s.conversations.map((c) => c.id));
+      const conversations = [...s.conversations, ...r.conversations.filter((c) => !ids.has(c.id))];
+      return {
+        conversations, currentId: s.currentId ?? conversations[0]?.id, storageError: undefined,
+        storageNote: r.foreign.length ? `${r.foreign.length} saved conversation(s) from another version of MoE Studio are kept unchanged but not shown.` : undefined,
+      };
+    });
+    return true;
+  })());
+  void attempt.then((ok) => { if (!ok && loaded === attempt) loaded = undefined; });
+  return attempt;
 }
 
 export async function chatInit(): Promise<void> {
-  const raw = await get<unknown>('conversations', db()).catch(() => undefined);
-  const list = Array.isArray(raw) ? raw.filter((c): c is Conversation => (c as Conversation)?.schemaVersion === CHAT_SCHEMA_VERSION) : [];
-  useChat.setState({ conversations: list, currentId: list[0]?.id });
+  await ensureLoaded();
 }
 
-async function persist(): Promise<void> {
-  await set('conversations', useChat.getState().conversations, db()).catch(() => undefined);
+/** Writes the conversations (plus the records kept verbatim); refuses while the stored data is unreadable; a failed write shows in storageError. */
+function persist(): Promise<void> {
+  writing = writing.then(async () => {
+    if (!(await ensureLoaded())) return;
+    try {
+      await set('conversations', [...useChat.getState().conversations, ...foreign], db());
+      if (useChat.getState().storageError) useChat.setState({ storageError: undefined });
+    } catch (e) {
+      useChat.setState({ storageError: `Conversations could not be saved (${(e as Error).name}: ${(e as Error).message}).` });
+    }
+  });
+  return writing;
 }
 
 export function chatCurrent(): Conversation | undefined {

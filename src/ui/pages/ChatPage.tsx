@@ -53,7 +53,7 @@ function SamplingControls() {
 }
 
 export function ChatPage() {
-  const { conversations, currentId, streaming, error, backendNote } = useChat(useShallow((s) => ({ conversations: s.conversations, currentId: s.currentId, streaming: s.streaming, error: s.error, backendNote: s.backendNote })));
+  const { conversations, currentId, streaming, error, backendNote, storageError, storageNote } = useChat(useShallow((s) => ({ conversations: s.conversations, currentId: s.currentId, streaming: s.streaming, error: s.error, backendNote: s.backendNote, storageError: s.storageError, storageNote: s.storageNote })));
   const { ready, layers, experts, prefill, decode } = useEngine(useShallow((s) => ({ ready: s.state.kind === 'ready' || s.state.kind === 'generating', layers: s.model?.layers ?? 0, experts: s.model?.experts ?? 0, prefill: s.prefillTokPerSec, decode: s.decodeTokPerSec })));
   const current = conversations.find((c) => c.id === currentId);
   const [draft, setDraft] = useState('');
@@ -72,6 +72,8 @@ export function ChatPage() {
       </aside>
       <section className="card chat-main" aria-label="Chat">
         <EngineBanner />
+        {storageError && <p role="alert" className="banner banner-error" data-testid="chat-storage-error">{storageError}</p>}
+        {storageNote && <p role="status" className="banner banner-info" data-testid="chat-storage-note">{storageNote}</p>}
         <label className="block">System prompt <textarea rows={2} value={current?.system ?? ''} onChange={(e) => chatSetSystem(e.target.value)} /></label>
         <div className="messages" data-testid="messages" onMouseOver={(e) => showTokenDetail(e.target as HTMLElement)} onFocus={(e) => showTokenDetail(e.target as HTMLElement)}>
           {current?.turns.map((t, i) => (
