@@ -73,7 +73,10 @@ describe('hub', () => {
     const log: string[] = [];
     const cut = 90_000 + Math.floor(Math.random() * 50_000);
     const options = { id: hubModelId(ref), title: 'org/tiny', files, chunkBytes: 16_384 };
-    await expect(hubDownloadToStore(cuttingFetch('model.safetensors', cut, log), kv, ref, options)).rejects.toThrow(/network error|failed/);
+    await expect(hubDownloadToStore(cuttingFetch('model.safetensors', cut, log), kv, ref, options)).rejects.toMatchObject({
+      name: 'HubError',
+      message: expect.stringMatching(new RegExp(`connection to ${hubFileUrl(ref, 'model.safetensors').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} dropped at byte \\d+ of 200000 \\(TypeError: network error`)),
+    });
     expect(await modelStoreList(kv)).toEqual([]);
     const pending = await modelStoreListPending(kv);
     const stored = pending[0].files[1].chunksDone * 16_384;

@@ -165,7 +165,15 @@ export async function hubDownloadFile(fetchFn: FetchFn, url: string, sink: ByteS
   let done = offset;
   try {
     for (;;) {
-      const { value, done: end } = await reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        if ((e as Error).name === 'AbortError' || options.signal?.aborted) throw e;
+        // A dropped connection: name the URL and how far it got; the stored chunks stay, so Resume continues from there.
+        throw new HubError(`hub: the connection to ${url} dropped at byte ${done} of ${size} (${(e as Error).name}: ${(e as Error).message}); resume to continue from there`);
+      }
+      const { value, done: end } = chunk;
       if (end) break;
       let bytes = value;
       if (skip > 0) { const drop = Math.min(skip, bytes.byteLength); skip -= drop; bytes = bytes.subarray(drop); }
