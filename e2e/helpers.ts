@@ -1,7 +1,35 @@
-/** Shared e2e helpers: a clean origin (IndexedDB + localStorage), screenshots kept as artifacts. */
+/**
+ * Shared e2e helpers: a clean origin (IndexedDB + localStorage) with the network fenced off
+ * (only localhost / 127.0.0.1 answer; everything else is aborted and counted), screenshots
+ * kept as artifacts.
+ */
 import type { Page } from '@playwright/test';
 
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const blocked = new WeakMap<Page, string[]>();
+
+/** Aborts every request (page and its workers) to a non-local host; idempotent per page. */
+export async function blockExternalNetwork(page: Page): Promise<void> {
+  if (blocked.has(page)) return;
+  const aborted: string[] = [];
+  blocked.set(page, aborted);
+  await page.context().route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (/^(https?|wss?):$/.test(url.protocol) && !LOCAL_HOSTS.has(url.hostname)) {
+      aborted.push(url.href);
+      return route.abort('blockedbyclient');
+    }
+    return route.continue();
+  });
+}
+
+/** Requests to non-local hosts aborted so far (assert `[]` at the end of a flow). */
+export function externalRequests(page: Page): string[] {
+  return [...(blocked.get(page) ?? [])];
+}
+
 export async function clearOrigin(page: Page, query = ''): Promise<void> {
+  await blockExternalNetwork(page);
   await page.goto(`/${query}`);
   await page.evaluate(async () => {
     localStorage.clear();

@@ -8,7 +8,7 @@ import { expect, test } from '@playwright/test';
 import { parseMergeYaml } from '../src/core/formats/mergekit-yaml.ts';
 import { loadGgufModel } from '../src/core/model/gguf-model.ts';
 import { bytesSource } from '../src/core/io/byte-source.ts';
-import { clearOrigin, openPage, screenshot } from './helpers.ts';
+import { clearOrigin, externalRequests, openPage, screenshot } from './helpers.ts';
 
 test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page }) => {
   test.setTimeout(600_000);
@@ -154,4 +154,7 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
     await screenshot(page, `narrow-${name.toLowerCase()}`);
   }
+
+  // Nothing left the machine: every request went to the preview server or the local hub.
+  expect(externalRequests(page)).toEqual([]);
 });
