@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseMergeYaml } from '../core/formats/mergekit-yaml.ts';
 import type { ModelManifest } from '../core/store/manifest.ts';
-import { manifestYaml, modelCard } from './export.ts';
+import { manifestYaml, markdownCell, modelCard } from './export.ts';
 
 const yaml = 'base_model: zoo/base\ngate_mode: hidden\nexperts:\n  - source_model: zoo/stories\n    positive_prompts: ["Once upon a time"]\n  - source_model: zoo/code\n    positive_prompts: ["def f():"]\n    negative_prompts: ["Once"]\n';
 
@@ -21,6 +21,15 @@ describe('export', () => {
     expect(parseMergeYaml(fenced)).toMatchObject({ ok: true });
     expect(fenced.trimEnd()).toBe(yaml.trimEnd());
     expect(card).toContain('AutoModelForCausalLM.from_pretrained');
+  });
+
+  it('prompts cannot break the experts table or inject HTML', () => {
+    expect(markdownCell('a | b <script>x</script>\nnext\r\nlast & co')).toBe('a \\| b &lt;script&gt;x&lt;/script&gt;<br>next<br>last &amp; co');
+    const card = modelCard({ ...manifest, notes: { experts: [{ donor: 'org/a|b', positive: ['x | y', '<img src=x onerror=alert(1)>'], negative: ['line1\nline2'] }] } });
+    const row = card.split('\n').find((l) => l.startsWith('| 0 |'))!;
+    expect(row).toBe('| 0 | `org/a\\|b` | x \\| y<br>&lt;img src=x onerror=alert(1)&gt; | line1<br>line2 |');
+    expect(row.replace(/\\\|/g, '').split('|')).toHaveLength(6); // 4 cells between the outer pipes
+    expect(card).not.toContain('<img');
   });
 
   it('the YAML of a merged model is its source text; other models have none', () => {

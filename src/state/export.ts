@@ -34,6 +34,11 @@ export function manifestYaml(m: ModelManifest): string | undefined {
 
 interface ExpertNote { donor: string; positive: string[]; negative: string[] }
 
+/** User text as one Markdown table cell: no cell breaks (|), no HTML (<, >, &), newlines as <br>. */
+export function markdownCell(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r\n|\r|\n/g, '<br>');
+}
+
 /** README.md for the HF folder: donors, prompts, the YAML, and how to use the model. */
 export function modelCard(m: ModelManifest): string {
   const experts = (m.notes?.experts as ExpertNote[] | undefined) ?? [];
@@ -46,7 +51,9 @@ export function modelCard(m: ModelManifest): string {
   if (m.notes?.base) lines.push(`Base model: \`${String(m.notes.base)}\``, '');
   if (experts.length) {
     lines.push('## Experts', '', '| # | Donor model | Positive prompts | Negative prompts |', '|---|---|---|---|');
-    experts.forEach((e, i) => lines.push(`| ${i} | \`${e.donor}\` | ${e.positive.join('<br>') || '—'} | ${e.negative.join('<br>') || '—'} |`));
+    const prompts = (list: string[]) => list.map(markdownCell).join('<br>') || '—';
+    const donor = (d: string) => `\`${d.replace(/[`\r\n]/g, ' ').replace(/\|/g, '\\|')}\``;
+    experts.forEach((e, i) => lines.push(`| ${i} | ${donor(e.donor)} | ${prompts(e.positive)} | ${prompts(e.negative)} |`));
     lines.push('');
   }
   if (yaml) lines.push('## mergekit-moe configuration', '', '```yaml', yaml.trimEnd(), '```', '');

@@ -81,4 +81,11 @@ describe('routing statistics', () => {
     expect(csv).toContain('1,"say ""hi""",0,1,2,0.5');
     expect(csv.trim().split('\n')).toHaveLength(7);
   });
+
+  it('CSV defuses pieces a spreadsheet would run as formulas (=, +, -, @, tab)', () => {
+    const pieces = ['=HYPERLINK("http://x","y")', '+1', '-2', '@SUM(A1)', '\t=1', 'a=b'];
+    const csv = routingTraceCsv(pieces, pieces.map(() => trace[0]));
+    const cells = csv.trim().split('\n').slice(1).filter((_, i) => i % 2 === 0).map((r) => r.split(',0,')[0].slice(r.indexOf(',') + 1));
+    expect(cells).toEqual([`"'=HYPERLINK(""http://x"",""y"")"`, `"'+1"`, `"'-2"`, `"'@SUM(A1)"`, `"'\t=1"`, '"a=b"']);
+  });
 });

@@ -73,7 +73,8 @@ export function coActivation(trace: TokenRouting[], layer: number, experts: numb
 /** Routing trace as CSV: token, piece, layer, rank, expert, weight. */
 export function routingTraceCsv(pieces: string[], trace: TokenRouting[]): string {
   const rows = ['token,piece,layer,rank,expert,weight'];
-  const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  // Pieces are model output: a cell a spreadsheet would read as a formula (=, +, -, @, tab, CR) gets a leading '.
+  const quote = (s: string) => `"${(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
   trace.forEach((t, i) => t.layers.forEach((l, layer) => l.expertIds.forEach((e, rank) => {
     rows.push(`${i},${quote(pieces[i] ?? '')},${layer},${rank},${e},${l.expertWeights[rank]}`);
   })));
