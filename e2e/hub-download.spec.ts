@@ -81,6 +81,8 @@ test('download with pause/resume over HTTP Range, survive a reload, keep the lib
 
 test('a quota failure says what to delete and leaves nothing half-written marked ready', async ({ page }) => {
   await clearOrigin(page, `?${CHUNK}&simulateQuota=3000000`);
+  // The hook also works in the built app, so it is never silent: the header says it is on.
+  await expect(page.getByTestId('test-hook-banner')).toContainText('simulated quota: 3000000 bytes');
   await resetHub(page, []);
   await lookUp(page);
   await page.getByRole('button', { name: /^Download/ }).click();

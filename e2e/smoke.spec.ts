@@ -22,4 +22,5 @@ test('the built page reports the WebGPU adapter the browser offers, or the CPU f
     await expect(status).toHaveText(/^CPU fallback: .+/);
   }
   console.log('backend:', await status.textContent());
+  await expect(page.getByTestId('test-hook-banner')).toHaveCount(0); // no test hook without its URL parameter
 });

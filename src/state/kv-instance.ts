@@ -1,6 +1,10 @@
 /**
  * The app's one model-store KvStore, built from settings (a simulated quota wraps it) and the
  * page URL (`?simulateQuota=<bytes>` for e2e). Recreated when the settings change.
+ *
+ * TEST HOOK: `?simulateQuota=` works in production builds too (e2e runs the built app), so the
+ * header always shows a banner while it is active (activeTestHooks → App.tsx); it can never
+ * silently limit a real user's storage.
  */
 import { idbKvStore, quotaLimitedKvStore, type KvStore } from '../core/store/kv.ts';
 import { useSettings } from './settings.ts';
@@ -27,4 +31,14 @@ export function appKvReset(): void {
 export function urlChunkBytes(): number | undefined {
   const raw = typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('chunkBytes');
   return raw && /^\d+$/.test(raw) && Number(raw) >= 1024 ? Number(raw) : undefined;
+}
+
+/** Test hooks in effect (URL or settings), as user-facing text for the header banner; [] normally. */
+export function activeTestHooks(settingsQuota = useSettings.getState().simulatedQuotaBytes): string[] {
+  const out: string[] = [];
+  const quota = urlQuotaBytes() ?? settingsQuota;
+  if (quota !== undefined) out.push(`simulated quota: ${quota} bytes (model store writes beyond it fail like a full disk)`);
+  const chunk = urlChunkBytes();
+  if (chunk !== undefined) out.push(`store chunk size: ${chunk} bytes`);
+  return out;
 }

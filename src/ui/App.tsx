@@ -2,7 +2,9 @@ import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { chatInit } from '../state/chat.ts';
 import { useEngine } from '../state/engine.ts';
+import { activeTestHooks } from '../state/kv-instance.ts';
 import { libraryInit, useLibrary } from '../state/library.ts';
+import { useSettings } from '../state/settings.ts';
 import { PAGES, uiGo, useUi } from '../state/ui.ts';
 import { BackendStatus } from './components/BackendStatus.tsx';
 import { ChatPage } from './pages/ChatPage.tsx';
@@ -16,6 +18,7 @@ export function App() {
   const page = useUi((s) => s.page);
   const message = useLibrary(useShallow((s) => s.message));
   const modelTitle = useEngine((s) => s.model?.title);
+  const testHooks = activeTestHooks(useSettings((s) => s.simulatedQuotaBytes));
   useEffect(() => { void libraryInit(); void chatInit(); }, []);
   return (
     <div className="app">
@@ -31,6 +34,7 @@ export function App() {
           <BackendStatus />
         </div>
       </header>
+      {testHooks.length > 0 && <div role="status" className="banner banner-warning" data-testid="test-hook-banner">Test hook active — {testHooks.join('; ')}. Remove the URL parameter (or the setting) to turn it off.</div>}
       {message && <div role={message.kind === 'error' ? 'alert' : 'status'} className={`banner banner-${message.kind}`} data-testid="library-message">{message.text}</div>}
       <main>
         {page === 'library' && <LibraryPage />}
