@@ -6,7 +6,7 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clear, createStore, get, set } from 'idb-keyval';
-import { chatInit, chatRegenerate, chatReset, chatSend, chatSetOverrides, chatSetSampling, useChat } from './chat.ts';
+import { chatInit, chatRegenerate, chatReset, chatSend, chatSetOverrides, chatSetSampling, chatSetSystem, useChat } from './chat.ts';
 import { engineClientSet } from './engine-client.ts';
 import { engineLoad, engineReset, useEngine } from './engine.ts';
 import { EngineHost } from './engine/engine-host.ts';
@@ -102,5 +102,21 @@ describe('chat store', () => {
     const stored = await get<{ id: string }[]>('conversations', store);
     expect(stored!.map((c) => c.id)).toContain(first);
     expect(stored).toHaveLength(2);
+  });
+
+  it('a failed write is shown in state, and a later successful one clears it', async () => {
+    await chatInit();
+    chatSetSampling({ temperature: 0, maxTokens: 2 });
+    await chatSend('hello');
+    const [c] = useChat.getState().conversations;
+    // IndexedDB refuses a value it cannot clone (DataCloneError), as it refuses one past the quota.
+    useChat.setState({ conversations: [{ ...c, title: (() => 'x') as unknown as string }] });
+    chatSetSystem('be brief');
+    await expect.poll(() => useChat.getState().storageError).toMatch(/^Conversations could not be saved \(DataCloneError/);
+    useChat.setState({ conversations: [c] });
+    chatSetSystem('be kind');
+    await expect.poll(() => useChat.getState().storageError).toBeUndefined();
+    const stored = await get<{ system: string }[]>('conversations', createStore('moe-studio-chats', 'conversations'));
+    expect(stored![0].system).toBe('be kind');
   });
 });
