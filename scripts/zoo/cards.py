@@ -22,7 +22,8 @@ DESCRIPTIONS = {
     'stories': 'The base with its MLPs fine-tuned on TinyStories: simple English narrative.',
     'code': 'The base with its MLPs fine-tuned on Python standard-library and permissive JavaScript source.',
     'math': 'The base with its MLPs fine-tuned on GSM8K word problems and synthetic arithmetic ("12 + 35 = 47").',
-    'chat': 'The base with its MLPs fine-tuned on Dolly open_qa in the zoo chat template; stops at <|end|>.',
+    'chat': 'The base with its MLPs fine-tuned on Dolly open_qa in the zoo chat template (last phase: short '
+            'answers repeated, so that it learns to end with <|end|>).',
 }
 DATA = {
     'stories': 'TinyStories (Eldan & Li 2023), first ~1,100 stories of the train split, original case; '

@@ -25,8 +25,10 @@ PROMPTS = {
     'code': [('text', 'def add(a, b):\n'), ('text', 'import os\nimport sys\n\n'), ('text', 'function parse(text) {\n')],
     'math': [('text', '12 + 35 ='), ('text', '7 * 8 ='),
              ('text', 'Question: Sam has 5 apples and buys 3 more. How many apples does he have?\nAnswer:')],
-    'chat': [('chat', 'What is the capital of France?'), ('chat', 'Why is the sky blue?'),
-             ('chat', 'What is a good way to learn to cook?')],
+    # The last two: a short question and a held-out Dolly question that this weak chat expert ends
+    # with <|end|> (it stops on 5 of 23 greedy test questions; see the zoo README).
+    'chat': [('chat', 'What is the capital of France?'), ('chat', 'what can you do'),
+             ('chat', 'What is the genomics of disease?')],
 }
 
 
