@@ -52,13 +52,21 @@ const BACKEND_MODULES = {
   webgpu: { path: '../../core/runtime/webgpu/backend.ts', factory: 'createWebGpuBackend' },
 } as const;
 
+/** Options each backend gets from Node: the WASM pool uses every core through worker_threads. */
+async function backendOptions(name: Exclude<BackendName, 'cpu'>): Promise<object> {
+  if (name !== 'wasm') return {};
+  const { availableParallelism } = await import('node:os');
+  const { nodeWorkerFactory } = await import('../../core/runtime/wasm/threads.node.ts');
+  return { threads: availableParallelism(), workerFactory: nodeWorkerFactory() };
+}
+
 export async function selectBackend(name: BackendName): Promise<Backend> {
   if (name === 'cpu') return cpuBackend;
   const { path, factory } = BACKEND_MODULES[name];
   try {
     const module = (await import(/* @vite-ignore */ path)) as Record<string, (options?: object) => Promise<Backend>>;
     if (typeof module[factory] !== 'function') throw new Error(`${path} has no ${factory}()`);
-    return await module[factory]!({});
+    return await module[factory]!(await backendOptions(name));
   } catch (error) {
     throw new BackendError(`backend '${name}' is not available here: ${(error as Error).message.split('\n')[0]}`);
   }
