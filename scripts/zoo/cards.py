@@ -36,16 +36,18 @@ DATA = {
             '200 records held out.',
 }
 
+# `hidden` gates use each prompt's last token: prompts end on a token typical of their domain,
+# never on a bare newline (every domain has those; see docs/merge.md, "The zoo MoE's routing").
 POSITIVE_PROMPTS = {
     'stories': ['Once upon a time, there was a little girl named Lily. She loved to play in the park.',
                 'The cat saw a big red ball. He was happy and ran to his mom.'],
-    'code': ['def __init__(self, name):\n    self.name = name\n',
+    'code': ['def __init__(self, name):\n    self.name = name',
              'function parse(text) {\n  const lines = text.split("\\n");\n  return lines;\n}',
-             'import os\nimport sys\n\nclass Reader:\n'],
+             'import os\nimport sys\n\nclass Reader:\n    def read(self, path):\n        return open(path).read()'],
     'math': ['12 + 35 = 47\n7 * 8 = 56\n90 - 41 = 49',
              'Question: Sam has 5 apples and buys 3 more. How many apples does he have?\nAnswer: 5 + 3 = 8\n#### 8'],
-    'chat': ['<|user|>\nWhat is the capital of France?<|end|>\n<|assistant|>\nThe capital of France is Paris.',
-             '<|user|>\nWhy do people drink coffee?<|end|>\n<|assistant|>\n'],
+    'chat': ['<|user|>\nWhat is the capital of France?<|end|>\n<|assistant|>',
+             '<|user|>\nWhy do people drink coffee?<|end|>\n<|assistant|>'],
 }
 
 
@@ -205,8 +207,9 @@ with several other jobs during this build (an idle machine trains this model at 
 the wall-clock caps ended every run early and all five models are undertrained: expect the
 perplexities above, not fluent text. Experts: {', '.join(f"{d} {ctx.logs[d]['steps_run']} steps / {ctx.logs[d]['elapsed_s'] / 60:.1f} min" for d in DOMAINS)}.
 
-How the merged MoEs route each domain's held-out tokens: ROUTING.md (written by
-`npx tsx scripts/zoo/routing-table.ts`, which merges with each moe-*.yml through our merge CLI).
+How the merged MoEs route each domain's held-out tokens: ROUTING.md (scripts/merge-report.ts) and
+ROUTING-top2.md (`npx tsx scripts/zoo/routing-table.ts`; both merge with each moe-*.yml through our
+merge CLI).
 
 Data and licences: LICENSES.md. Training-set sizes (tokens): {', '.join(f"{d} {ctx.data_stats[d + '_train']['tokens']:,}" for d in DOMAINS)}.
 """

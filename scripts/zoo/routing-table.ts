@@ -1,7 +1,7 @@
 /**
  * Maintainer tool: merges the zoo with each public/zoo/moe-*.yml (our merge CLI), runs the
  * held-out text of every domain through the CPU reference with a routing trace, and writes
- * public/zoo/ROUTING.md: how often each domain's tokens go to that domain's expert.
+ * public/zoo/ROUTING-top2.md: how often each domain's tokens go to that domain's expert.
  *
  *   npx tsx scripts/zoo/routing-table.ts [gate modes…]      (default: hidden cheap_embed random)
  *
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   for (const mode of modes) sections.push(await tableFor(mode));
   const doc = `# Routing of the zoo MoEs on held-out text\n\nWritten by \`npx tsx scripts/zoo/routing-table.ts\`: each public/zoo/moe-*.yml merged with our merge CLI, then the first ${TOKENS_PER_DOMAIN} tokens of heldout/<domain>.txt run through the CPU reference with a routing trace. Experts in order: ${DOMAINS.join(', ')}. Chance: 25% top-1, 50% in the top 2.\n\n${sections.join('\n')}`;
-  await writeFile(join(ZOO_DIR, 'ROUTING.md'), doc);
+  await writeFile(join(ZOO_DIR, 'ROUTING-top2.md'), doc);
   process.stdout.write(doc);
 }
 
