@@ -62,9 +62,10 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 function ensurePeers(engines: EngineName[]): void {
-  if (engines.includes('wllama') && !existsSync(`${here}node_modules/@wllama/wllama`)) {
-    log('installing bench-only peers (bench/package.json: @wllama/wllama)');
-    execSync('npm install --no-audit --no-fund', { cwd: here, stdio: 'inherit' });
+  // wllama (20 MB, no dependencies) is a root devDependency pinned to the version measured;
+  // only node-llama-cpp (~725 MB of prebuilts) stays out of the default install.
+  if (engines.includes('wllama') && !existsSync(`${here}../node_modules/@wllama/wllama`)) {
+    throw new Error('bench: @wllama/wllama is missing from node_modules: run `npm install` first');
   }
   if (engines.includes('native') && !existsSync(`${here}../tools/llamacpp/node_modules/node-llama-cpp`)) {
     log('installing area A\'s tools/llamacpp (node-llama-cpp) for the native ceiling');
