@@ -52,9 +52,21 @@ describe('merge worker (comlink)', () => {
   });
 
   it('cancel() rejects the running build with a CancelledError (kind kept across comlink)', async () => {
-    const run = api.build(YAML, sources, {});
-    void api.cancel(); // handled by the worker while the build awaits its inputs
+    // The cancel is sent when the worker's first progress event (gates) arrives, so it always
+    // reaches the worker mid-build (gates + tensors take ~200 ms on these models); runMerge yields
+    // a macrotask turn before committing, so it lands even if the tail of the build ran without a
+    // yield. Cancelling right after build() raced the worker's start-up and was flaky.
+    const spec = testingDenseSpec({ hidden: 256, intermediate: 704, layers: 8, heads: 4, kvHeads: 2, headDim: 64 });
+    const bigSources: Record<string, MergeSource> = {};
+    for (const [name, seed] of [['org/base', 11], ['org/a', 12], ['org/b', 13]] as const) {
+      bigSources[name] = { kind: 'files', files: await filesOf((await randomHfFolder(name, seed, spec, 'f32')).files) };
+    }
+    let cancelSent = false;
+    const run = api.build(YAML, bigSources, {}, Comlink.proxy((p: MergeProgress) => {
+      if (!cancelSent) { cancelSent = true; void api.cancel(); }
+    }));
     const error = await run.then(() => undefined, (e: Error) => e);
+    expect(cancelSent).toBe(true);
     expect(error?.name).toBe('CancelledError');
   });
 

@@ -113,6 +113,9 @@ export async function runMerge(plan: MergePlan, inputs: MergeInputs, writer: Mer
     for (const [name, bytes] of await mergedTokenizerFiles(base.files)) await writer.writeFile(name, bytes);
   }
   if (options.writeConfigYaml ?? true) await writer.writeFile('mergekit_moe_config.yml', encoder.encode(plan.config.sourceText));
+  // One macrotask turn before the commit: a cancel message that reached the worker while the
+  // last (< 50 ms) stretch of work ran without a yield still lands before anything is final.
+  await new Promise<void>((resolve) => setTimeout(resolve, 0));
   checkAborted(options.signal);
   const files = await writer.finish();
   options.onProgress?.({ phase: 'done', bytesDone, bytesTotal: plan.totalBytes });
