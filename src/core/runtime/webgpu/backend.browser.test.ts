@@ -14,6 +14,7 @@ import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from 
 import type { DType } from '../../tensor.ts';
 import type { ForwardOptions, Session, TokenRouting } from '../types.ts';
 import { createWebGpuBackend, type WebGpuBackend } from './backend.ts';
+import { freshTestSeed } from './kernel-harness.ts';
 
 const TOLERANCE = {
   logits: { atol: 2e-3, rtol: 2e-3 },  // whole forward pass in f32 with different sum orders
@@ -36,8 +37,7 @@ const DECODE_TOKENS = 64;
  * Fresh random models each run: a base seed from the clock, offset per case. It is logged
  * and named in failure labels; replay a failing run with VITE_TEST_SEED=<seed>.
  */
-const BASE_SEED = (Number(import.meta.env.VITE_TEST_SEED) || Date.now()) >>> 0;
-console.log(`webgpu backend.browser.test seed ${BASE_SEED} (replay: VITE_TEST_SEED=${BASE_SEED})`);
+const BASE_SEED = freshTestSeed('backend.browser.test');
 
 let backend: WebGpuBackend;
 beforeAll(async () => { backend = await createWebGpuBackend({ onLog: (m) => console.log(m) }); });

@@ -6,6 +6,16 @@ import { createSite, ParamArena, readBack, submitSteps, uploadBuffer } from './d
 import type { GpuContext } from './gpu-context.ts';
 import type { KernelLaunch } from './kernels/launch.ts';
 
+/**
+ * Fresh random inputs each run: a base seed from the clock, logged so a failure can be
+ * replayed with VITE_TEST_SEED=<seed>. Tests offset it per case.
+ */
+export function freshTestSeed(file: string): number {
+  const seed = (Number(import.meta.env.VITE_TEST_SEED) || Date.now()) >>> 0;
+  console.log(`webgpu ${file} seed ${seed} (replay: VITE_TEST_SEED=${seed})`);
+  return seed;
+}
+
 /** An input buffer: data to upload, or a byte size of zeros. */
 export type HarnessBuffer = ArrayBufferView | { zeros: number };
 

@@ -8,7 +8,7 @@ import { allclose, type Tolerance } from '../cpu/allclose.ts';
 import { attention, matmul, rmsnorm, rope, swiglu } from '../cpu/ops.ts';
 import { dequantize, quantize } from '../../quant/convert.ts';
 import { createGpuContext, type GpuContext } from './gpu-context.ts';
-import { KernelHarness, seededUniform } from './kernel-harness.ts';
+import { KernelHarness, seededUniform, freshTestSeed } from './kernel-harness.ts';
 import { matmulLaunch, matmulSource, matvecLaunch, matvecSource } from './kernels/matmul.ts';
 import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
 import { ropeLaunch, ropeSource, ropeTable } from './kernels/rope.ts';
@@ -34,8 +34,7 @@ const TOLERANCE = {
  * Fresh random inputs each run: a base seed from the clock, offset per case. It is logged
  * and named in failure messages; replay a failing run with VITE_TEST_SEED=<seed>.
  */
-const BASE_SEED = (Number(import.meta.env.VITE_TEST_SEED) || Date.now()) >>> 0;
-console.log(`webgpu kernels.browser.test seed ${BASE_SEED} (replay: VITE_TEST_SEED=${BASE_SEED})`);
+const BASE_SEED = freshTestSeed('kernels.browser.test');
 
 let context: GpuContext;
 let harness: KernelHarness;

@@ -11,7 +11,7 @@ import type { LayerRouting, RoutingOverrides } from '../types.ts';
 import type { MoeSpec } from '../../model/spec.ts';
 import { dequantize, quantize } from '../../quant/convert.ts';
 import { createGpuContext, type GpuContext } from './gpu-context.ts';
-import { KernelHarness, seededUniform } from './kernel-harness.ts';
+import { KernelHarness, seededUniform, freshTestSeed } from './kernel-harness.ts';
 import { routeRecordLayout, routeRecordWords, routerLaunch, routerSource } from './kernels/router.ts';
 import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
 import {
@@ -30,8 +30,7 @@ const TOLERANCE = {
  * Fresh random inputs each run: a base seed from the clock, offset per case. It is logged
  * and named in failure messages; replay a failing run with VITE_TEST_SEED=<seed>.
  */
-const BASE_SEED = (Number(import.meta.env.VITE_TEST_SEED) || Date.now()) >>> 0;
-console.log(`webgpu router.browser.test seed ${BASE_SEED} (replay: VITE_TEST_SEED=${BASE_SEED})`);
+const BASE_SEED = freshTestSeed('router.browser.test');
 
 let context: GpuContext;
 let harness: KernelHarness;
