@@ -7,7 +7,12 @@ export function createYielder(budgetMs = 50): () => Promise<void> {
   let last = Date.now();
   return async () => {
     if (Date.now() - last < budgetMs) return;
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await yieldNow();
     last = Date.now();
   };
+}
+
+/** One macrotask turn, unconditionally: lets a pending cancel message be handled. */
+export function yieldNow(): Promise<void> {
+  return new Promise<void>((resolve) => setTimeout(resolve, 0));
 }

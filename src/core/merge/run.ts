@@ -14,7 +14,7 @@ import type { MergePlan } from './plan.ts';
 import type { SourceTensor } from './plan-tensors.ts';
 import type { MergeInputs, OpenedModel } from './sources.ts';
 import { produceTensor } from './tensor-ops.ts';
-import { createYielder } from './cooperative.ts';
+import { createYielder, yieldNow } from './cooperative.ts';
 import { mergedTokenizerFiles } from './tokenizer-files.ts';
 import type { MergeWriter } from './writer.ts';
 import { degenerateGateWarnings } from './warnings.ts';
@@ -85,7 +85,7 @@ export async function runMerge(plan: MergePlan, inputs: MergeInputs, writer: Mer
   const warnings: string[] = [];
   plan.warnings.forEach(warn);
   const base = inputs.models.get(plan.modelKeys[0]!)!;
-  await new Promise<void>((resolve) => setTimeout(resolve, 0)); // let a cancel sent right after the start land
+  await yieldNow(); // let a cancel sent right after the start land
   checkAborted(options.signal);
   const gates = await computePlanGates(plan, base, options);
   degenerateGateWarnings(gates, plan.gateOwners.length, plan.hidden).forEach(warn);
@@ -115,7 +115,7 @@ export async function runMerge(plan: MergePlan, inputs: MergeInputs, writer: Mer
   if (options.writeConfigYaml ?? true) await writer.writeFile('mergekit_moe_config.yml', encoder.encode(plan.config.sourceText));
   // One macrotask turn before the commit: a cancel message that reached the worker while the
   // last (< 50 ms) stretch of work ran without a yield still lands before anything is final.
-  await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  await yieldNow();
   checkAborted(options.signal);
   const files = await writer.finish();
   options.onProgress?.({ phase: 'done', bytesDone, bytesTotal: plan.totalBytes });
