@@ -5,7 +5,7 @@
 import { create } from 'zustand';
 import { parseMergeYaml } from '../core/formats/mergekit-yaml.ts';
 import { configToForm, formToYaml, locateIssues, type ComposeForm, type ExpertForm, type LocatedIssue } from './compose-yaml.ts';
-import { engineCallback, mergeClient } from './engine-client.ts';
+import { engineCallback, mergeClient, mergeClientOnCrash } from './engine-client.ts';
 import type { AnalyzedText } from './engine/engine-types.ts';
 import { engineLoad } from './engine.ts';
 import { libraryRefresh, useLibrary } from './library.ts';
@@ -110,6 +110,14 @@ export async function composePreview(text: string): Promise<void> {
     useCompose.setState({ previewBusy: false });
   }
 }
+
+// A crashed merge worker never answers the pending build: fail it visibly (the store keeps no
+// half-written model: the manifest is written last) so the person can retry.
+mergeClientOnCrash((message) => {
+  if (useCompose.getState().build?.status === 'running') {
+    useCompose.setState({ build: { status: 'failed', error: `BackendError: the merge worker stopped (${message}); nothing was stored. Try again, or free memory first.` } });
+  }
+});
 
 export async function composeBuild(): Promise<void> {
   const { yaml, form, layout, title } = useCompose.getState();

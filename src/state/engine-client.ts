@@ -1,53 +1,75 @@
 /**
- * The comlink handles on the studio worker (workers/engine.worker.ts): `engine` (chat,
- * analysis) and `merge` (compose). Created lazily; tests may install in-page hosts.
+ * The comlink handles on the studio's two workers, each created on first use:
+ *   engine  workers/engine.worker.ts  chat, analysis, quantize-on-import (EngineHost)
+ *   merge   workers/merge.worker.ts   compose checks, routing preview, builds (MergeHost)
+ * Two workers so that a build (seconds to minutes of tensor work) never stalls a chat
+ * stream, and a merge that runs out of memory does not take the loaded model with it.
+ * Tests may install in-page hosts instead (engineClientSet).
  */
 import * as Comlink from 'comlink';
 import type { EngineApi } from './engine/engine-types.ts';
 import type { MergeApi } from './merge/merge-types.ts';
 
-interface WorkerApi { engine: EngineApi; merge: MergeApi }
+type Listener = (message: string) => void;
 
-let remote: { engine: Comlink.Remote<EngineApi> | EngineApi; merge: Comlink.Remote<MergeApi> | MergeApi } | undefined;
-let worker: Worker | undefined;
-const crashListeners = new Set<(message: string) => void>();
+/** One lazily started worker; a crash terminates it, tells the listeners, and the next call starts a fresh one. */
+class WorkerSlot<Api> {
+  private worker?: Worker;
+  private remote?: Comlink.Remote<Api>;
+  readonly crashListeners = new Set<Listener>();
 
-/** Called when the worker dies (e.g. out of memory): the next call starts a fresh one. */
-export function engineClientOnCrash(listener: (message: string) => void): () => void {
-  crashListeners.add(listener);
-  return () => { crashListeners.delete(listener); };
-}
+  constructor(private readonly start: () => Worker, private readonly what: string) {}
 
-function ensure(): NonNullable<typeof remote> {
-  if (!remote) {
-    const w = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'studio-engine' });
-    w.addEventListener('error', (e) => {
-      if (worker !== w) return;
-      w.terminate();
-      worker = undefined;
-      remote = undefined;
-      for (const l of crashListeners) l(e.message || 'the engine worker stopped');
-    });
-    worker = w;
-    const api = Comlink.wrap<WorkerApi>(w);
-    // Comlink proxies nested properties: api.engine.load(...) calls host.engine.load in the worker.
-    remote = { engine: api.engine as unknown as Comlink.Remote<EngineApi>, merge: api.merge as unknown as Comlink.Remote<MergeApi> };
+  get(): Comlink.Remote<Api> {
+    if (!this.remote) {
+      const w = this.start();
+      w.addEventListener('error', (e) => {
+        if (this.worker !== w) return;
+        this.stop();
+        for (const l of this.crashListeners) l(e.message || `the ${this.what} worker stopped`);
+      });
+      this.worker = w;
+      this.remote = Comlink.wrap<Api>(w);
+    }
+    return this.remote;
   }
-  return remote!;
+
+  stop(): void {
+    this.worker?.terminate();
+    this.worker = undefined;
+    this.remote = undefined;
+  }
 }
 
-export function engineClient(): Comlink.Remote<EngineApi> | EngineApi { return ensure().engine; }
-export function mergeClient(): Comlink.Remote<MergeApi> | MergeApi { return ensure().merge; }
+const engineSlot = new WorkerSlot<EngineApi>(
+  () => new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'studio-engine' }), 'engine');
+const mergeSlot = new WorkerSlot<MergeApi>(
+  () => new Worker(new URL('../../workers/merge.worker.ts', import.meta.url), { type: 'module', name: 'studio-merge' }), 'merge');
 
-/** Tests: run hosts in the page instead of a worker (undefined = back to the worker). */
+/** In-page hosts installed by tests (both run in this thread then). */
+let inPage: { engine: EngineApi; merge: MergeApi } | undefined;
+
+function onCrash(slot: WorkerSlot<unknown>, listener: Listener): () => void {
+  slot.crashListeners.add(listener);
+  return () => { slot.crashListeners.delete(listener); };
+}
+
+/** Called when the engine worker dies (e.g. out of memory): the next call starts a fresh one. */
+export function engineClientOnCrash(listener: Listener): () => void { return onCrash(engineSlot, listener); }
+/** Called when the merge worker dies: a running build is lost, the next call starts a fresh one. */
+export function mergeClientOnCrash(listener: Listener): () => void { return onCrash(mergeSlot, listener); }
+
+export function engineClient(): Comlink.Remote<EngineApi> | EngineApi { return inPage?.engine ?? engineSlot.get(); }
+export function mergeClient(): Comlink.Remote<MergeApi> | MergeApi { return inPage?.merge ?? mergeSlot.get(); }
+
+/** Tests: run hosts in the page instead of workers (undefined = back to the workers). */
 export function engineClientSet(next: { engine: EngineApi; merge: MergeApi } | undefined): void {
-  worker?.terminate();
-  worker = undefined;
-  remote = next;
+  engineSlot.stop();
+  mergeSlot.stop();
+  inPage = next;
 }
 
-/** Wraps a callback for the worker (comlink proxy) unless the hosts run in this thread. */
+/** Wraps a callback for a worker (comlink proxy) unless the hosts run in this thread. */
 export function engineCallback<T extends (...args: never[]) => unknown>(fn: T): T {
-  ensure();
-  return worker ? Comlink.proxy(fn) : fn;
+  return inPage ? fn : Comlink.proxy(fn);
 }

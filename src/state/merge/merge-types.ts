@@ -1,6 +1,6 @@
 /**
- * The compose/merge API the UI calls through comlink (served from workers/engine.worker.ts
- * until area D's workers/merge.worker.ts offers the same; see the report).
+ * The compose/merge API the UI calls through comlink (served by MergeHost in
+ * workers/merge.worker.ts).
  */
 import type { ConfigIssue } from '../../core/formats/mergekit-yaml.ts';
 import type { LoadProgress } from '../../core/hub/progress.ts';
