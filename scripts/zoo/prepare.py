@@ -40,9 +40,37 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+STORY_SPLIT = r'(?<=[^\n])\n(?=[^\n])'   # stories are separated by a single newline
+
+
+def truecaser(cased_text):
+    """A recasing function learned from original-case text: a word is capitalized when most of
+    its occurrences there that do not start a sentence are capitalized (names, "I", "Mom");
+    sentence starts, paragraph starts and opening quotes are capitalized too."""
+    counts = {}
+    for m in re.finditer(r"(?<![.!?\"\n] )(?<!^)(?<!\")\b([A-Za-z][a-z']*)\b", cased_text, re.M):
+        w = m.group(1)
+        c = counts.setdefault(w.lower(), [0, 0])
+        c[w[0].isupper()] += 1
+    proper = {w for w, (lo, up) in counts.items() if up > lo}
+
+    def recase(text):
+        text = re.sub(r"\b[a-z][a-z']*\b", lambda m: m.group(0).capitalize() if m.group(0) in proper else m.group(0), text)
+        return re.sub(r'(^|[.!?]["]? +|^"|[ (]")([a-z])', lambda m: m.group(1) + m.group(2).upper(), text, flags=re.M)
+    return recase
+
+
 def stories_docs(corpora):
     with open(os.path.join(corpora, 'stories/tinystories_train_head_cased.txt'), encoding='utf-8') as f:
-        train = [s.strip() for s in re.split(r'(?<=[^\n])\n(?=[^\n])', f.read()) if s.strip()]
+        cased = f.read()
+    train = [s.strip() for s in re.split(STORY_SPLIT, cased) if s.strip()]
+    # The lowercase file holds ~5,500 stories of the same split; its first len(cased) chars are
+    # the cased file lowercased. The rest (~4,400 stories) is recased and added: 5x the text.
+    with open(os.path.join(corpora, 'stories/tinystories_train_head_lowercase.txt'), encoding='utf-8') as f:
+        lower = f.read()
+    assert lower[:len(cased)] == cased.lower(), 'lowercase stories file no longer starts with the cased one'
+    recase = truecaser(cased)
+    train += [recase(s.strip()) for s in re.split(STORY_SPLIT, lower[len(cased):]) if s.strip()]
     with open(os.path.join(corpora, 'stories/tinystories_valid_head_cased.txt'), encoding='utf-8') as f:
         paragraphs = [p.strip() for p in f.read().split('\n\n') if p.strip()]
     # Story boundaries in the validation file are lost: three paragraphs make one document.
