@@ -78,22 +78,37 @@ export type RopeStyle = 'half' | 'interleaved';
  * vec // [nHeads * headDim]
  */
 export function rope(vec: Float32Array, nHeads: number, headDim: number, pos: number, theta: number, style: RopeStyle): void {
+  const halfDim = headDim / 2;
+  const cos = new Float64Array(halfDim);
+  const sin = new Float64Array(halfDim);
+  ropeAngles(cos, sin, headDim, pos, theta);
+  ropeApply(vec, nHeads, headDim, cos, sin, style);
+}
+
+/** cos, sin // [headDim / 2]: the rotation of each pair at position `pos` (shared by every head and layer). */
+export function ropeAngles(cos: Float64Array, sin: Float64Array, headDim: number, pos: number, theta: number): void {
   assert(headDim % 2 === 0, `rope: headDim ${headDim} must be even`);
+  for (let pair = 0; pair < headDim / 2; pair++) {
+    const frequency = 1 / Math.pow(theta, (2 * pair) / headDim);
+    const angle = pos * frequency;
+    cos[pair] = Math.cos(angle);
+    sin[pair] = Math.sin(angle);
+  }
+}
+
+/** Rotates every head of vec // [nHeads * headDim] by the tables of ropeAngles. */
+export function ropeApply(vec: Float32Array, nHeads: number, headDim: number, cos: Float64Array, sin: Float64Array, style: RopeStyle): void {
   assert(vec.length >= nHeads * headDim, `rope: vec has ${vec.length} values, need ${nHeads}×${headDim}`);
   const halfDim = headDim / 2;
   for (let head = 0; head < nHeads; head++) {
     const base = head * headDim;
     for (let pair = 0; pair < halfDim; pair++) {
-      const frequency = 1 / Math.pow(theta, (2 * pair) / headDim);
-      const angle = pos * frequency;
-      const cos = Math.cos(angle);
-      const sin = Math.sin(angle);
       const i0 = style === 'interleaved' ? base + 2 * pair : base + pair;
       const i1 = style === 'interleaved' ? i0 + 1 : i0 + halfDim;
       const v0 = vec[i0];
       const v1 = vec[i1];
-      vec[i0] = v0 * cos - v1 * sin;
-      vec[i1] = v0 * sin + v1 * cos;
+      vec[i0] = v0 * cos[pair] - v1 * sin[pair];
+      vec[i1] = v0 * sin[pair] + v1 * cos[pair];
     }
   }
 }

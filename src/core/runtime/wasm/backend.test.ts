@@ -89,6 +89,18 @@ describe('wasm session mechanics', () => {
     expect(batched.position).toBe(prompt.length);
   });
 
+  it.each([['mixtral', moeSpec], ['qwen2-moe (shared expert)', qwenSpec]] as const)(
+    'decode batches the chosen experts; a 1-row chunk (too small for the batch) takes the grouped path: same logits (%s)', async (_label, makeSpec) => {
+      const weights = randomModelWeights(makeSpec(), 21, 'q8_0');
+      const batched = await (await createWasmBackend({ threads: 1 })).createSession(weights);
+      const grouped = await (await createWasmBackend({ threads: 1, prefillChunk: 1 })).createSession(weights);
+      const cpu = await cpuBackend.createSession(weights);
+      for (const session of [batched, grouped, cpu]) await session.forward([4, 8, 15]);
+      const [a, b, c] = [await batched.forward([16]), await grouped.forward([16]), await cpu.forward([16])];
+      assertAllclose(a.logits, b.logits, { atol: 1e-5, rtol: 1e-5 }, 'batched vs grouped decode');
+      assertAllclose(a.logits, c.logits, LOGITS_TOL, 'batched decode vs reference');
+    });
+
   it('truncate rewinds the cache and captureLayerInputs matches the reference', async () => {
     const weights = randomModelWeights(denseSpec(), 5, 'f16');
     const wasm = await (await createWasmBackend({ threads: 1 })).createSession(weights);

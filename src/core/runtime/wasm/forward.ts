@@ -12,7 +12,7 @@
  */
 import type { LayerRouting, RoutingOverrides } from '../types.ts';
 import { routeToken, sharedExpertGate } from '../routing.ts';
-import { addInPlace, rmsnorm, rope, softmax, swiglu } from '../cpu/ops.ts';
+import { addInPlace, rmsnorm, ropeAngles, ropeApply, softmax, swiglu } from '../cpu/ops.ts';
 import type { KernelExports } from './kernels.ts';
 import { tensorRowToF32 } from './layout.ts';
 import type { WasmMatmul } from './matmul.ts';
@@ -40,6 +40,11 @@ export function forwardChunk(engine: WasmEngine, tokens: number[], start: number
   const { hidden } = model.spec;
   const m = tokens.length;
   const routing: LayerRouting[][] = tokens.map(() => []);
+  // RoPE rotations of the chunk's positions, computed once for every layer and head.
+  const half = model.spec.headDim / 2;
+  for (let t = 0; t < m; t++) {
+    ropeAngles(state.ropeCos.subarray(t * half, (t + 1) * half), state.ropeSin.subarray(t * half, (t + 1) * half), model.spec.headDim, start + t, model.spec.ropeTheta);
+  }
   for (let t = 0; t < m; t++) tensorRowToF32(model.embed, tokens[t]!, rowView(state.x, t));
   for (let l = 0; l < model.layers.length; l++) {
     const layer = model.layers[l]!;
@@ -74,17 +79,21 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
   const { heads, kvHeads, headDim } = spec;
   const kvDim = kvHeads * headDim;
   for (let t = 0; t < m; t++) rmsnorm(rowView(state.xb, t), rowView(state.x, t), layer.attnNorm, spec.rmsEps);
-  matmul.run(layer.wq, state.xb.ptr, state.q.ptr, m);
-  matmul.run(layer.wk, state.xb.ptr, state.k.ptr, m);
-  matmul.run(layer.wv, state.xb.ptr, state.v.ptr, m);
+  matmul.runBatch([
+    { mat: layer.wq, x: state.xb.ptr, y: state.q.ptr },
+    { mat: layer.wk, x: state.xb.ptr, y: state.k.ptr },
+    { mat: layer.wv, x: state.xb.ptr, y: state.v.ptr },
+  ], m);
   addBias(state.q.view, layer.bq, m);
   addBias(state.k.view, layer.bk, m);
   addBias(state.v.view, layer.bv, m);
   const keyCache = state.keyCache[l]!;
   const valueCache = state.valueCache[l]!;
   for (let t = 0; t < m; t++) {
-    rope(rowView(state.q, t), heads, headDim, start + t, spec.ropeTheta, spec.ropeStyle);
-    rope(rowView(state.k, t), kvHeads, headDim, start + t, spec.ropeTheta, spec.ropeStyle);
+    const cos = state.ropeCos.subarray(t * headDim / 2, (t + 1) * headDim / 2);
+    const sin = state.ropeSin.subarray(t * headDim / 2, (t + 1) * headDim / 2);
+    ropeApply(rowView(state.q, t), heads, headDim, cos, sin, spec.ropeStyle);
+    ropeApply(rowView(state.k, t), kvHeads, headDim, cos, sin, spec.ropeStyle);
     keyCache.view.set(rowView(state.k, t), (start + t) * kvDim);
     valueCache.view.set(rowView(state.v, t), (start + t) * kvDim);
   }
@@ -107,8 +116,7 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
 function mlpRows(engine: WasmEngine, mlp: PackedMlp, x: number, y: number, m: number): void {
   const { state, matmul } = engine;
   const size = m * mlp.intermediate;
-  matmul.run(mlp.gate, x, state.hGate.ptr, m);
-  matmul.run(mlp.up, x, state.hUp.ptr, m);
+  matmul.runBatch([{ mat: mlp.gate, x, y: state.hGate.ptr }, { mat: mlp.up, x, y: state.hUp.ptr }], m);
   const gate = state.hGate.view.subarray(0, size); // [m, inter]
   swiglu(gate, gate, state.hUp.view.subarray(0, size));
   matmul.run(mlp.down, state.hGate.ptr, y, m);
@@ -137,6 +145,10 @@ function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, over
     routes.push(route);
   }
   state.out.view.fill(0, 0, m * hidden);
+  if (m === 1 && routes[0]!.expertIds.length + (moe.shared ? 1 : 0) <= state.chunk) {
+    decodeExperts(engine, moe, routes[0]!);
+    return routes;
+  }
   byExpert.forEach((assigned, e) => {
     if (assigned.length === 0) return;
     assigned.forEach(({ token }, i) => rowView(state.xe, i).set(rowView(state.xb, token)));
@@ -152,6 +164,35 @@ function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, over
     }
   }
   return routes;
+}
+
+/**
+ * One token's MoE: every chosen expert (and the shared expert) as two batches, gate+up of all
+ * of them, then all downs: 2 pool barriers instead of 3 per expert. Slot i uses row i of
+ * hGate/hUp/ye (so slots ≤ chunk rows); the last slot is the shared expert.
+ * out // [hidden] = Σ weight_i · ye_i, summed in slot order like the CPU reference.
+ */
+function decodeExperts(engine: WasmEngine, moe: PackedMoe, route: LayerRouting): void {
+  const { state, matmul } = engine;
+  const mlps = route.expertIds.map((e) => moe.experts[e]!);
+  if (moe.shared) mlps.push(moe.shared);
+  const x = state.xb.ptr;
+  matmul.runBatch(mlps.flatMap((mlp, i) => [
+    { mat: mlp.gate, x, y: rowPtr(state.hGate, i) },
+    { mat: mlp.up, x, y: rowPtr(state.hUp, i) },
+  ]), 1);
+  mlps.forEach((mlp, i) => {
+    const gate = rowView(state.hGate, i, mlp.intermediate);
+    swiglu(gate, gate, rowView(state.hUp, i, mlp.intermediate));
+  });
+  matmul.runBatch(mlps.map((mlp, i) => ({ mat: mlp.down, x: rowPtr(state.hGate, i), y: rowPtr(state.ye, i) })), 1);
+  const out = rowView(state.out, 0);
+  route.expertIds.forEach((_, i) => addScaled(out, rowView(state.ye, i), route.expertWeights[i]!));
+  if (moe.shared) {
+    const gate = moe.sharedGate ? sharedExpertGate(dot64(moe.sharedGate, 0, rowView(state.xb, 0), engine.model.spec.hidden)) : 1;
+    if (moe.sharedGate) route.sharedGate = gate;
+    addScaled(out, rowView(state.ye, mlps.length - 1), gate);
+  }
 }
 
 function addScaled(out: Float32Array, add: Float32Array, scale: number): void {

@@ -1,16 +1,27 @@
 /**
  * y [m, n] = W [n, k] · x [m, k]ᵀ on packed weights. Quantized weights first quantize the
- * activations to q16 (per 32-block i16 + f32 scale, see kernels.wat) into scratch.
+ * activations to q16 (per 32-block i16 + f32 scale, see kernels.wat) into scratch; a batch
+ * quantizes each distinct input once (q, k and v share theirs) and hands every matmul of the
+ * batch to the row pool at once (one barrier, see parallel.ts).
  */
 import { assert } from '../../errors.ts';
 import type { WasmArena } from './arena.ts';
 import type { KernelExports } from './kernels.ts';
 import type { PackedMatrix } from './layout.ts';
-import type { RowParallel } from './parallel.ts';
+import type { RowJob, RowParallel } from './parallel.ts';
+
+/** One matmul of a batch: y // [m, mat.n] = mat // [n, k] · x // [m, k] (f32 byte offsets). */
+export interface MatmulItem {
+  mat: PackedMatrix;
+  x: number;
+  y: number;
+}
 
 export class WasmMatmul {
-  private readonly xq: number; // i16 [maxM, maxK]
-  private readonly xs: number; // f32 [maxM, maxK/32]
+  private readonly xq: number; // i16 [blocks × 32]
+  private readonly xs: number; // f32 [blocks]
+  /** q16 scratch capacity in 32-value blocks: maxM rows of maxK (a decode batch of k experts fits too). */
+  private readonly blocks: number;
 
   constructor(
     private readonly kernels: KernelExports,
@@ -19,20 +30,41 @@ export class WasmMatmul {
     private readonly maxM: number,
     private readonly maxK: number,
   ) {
-    const padded = Math.ceil(maxK / 32) * 32;
-    this.xq = arena.alloc(maxM * padded * 2, 'q16 activations');
-    this.xs = arena.alloc(maxM * (padded / 32) * 4, 'q16 scales');
+    this.blocks = maxM * Math.ceil(maxK / 32);
+    this.xq = arena.alloc(this.blocks * 64, 'q16 activations');
+    this.xs = arena.alloc(this.blocks * 4, 'q16 scales');
   }
 
   /** y // [m, mat.n] = mat // [n, k] · x // [m, k]. Pointers are f32 byte offsets. */
   run(mat: PackedMatrix, x: number, y: number, m: number): void {
-    assert(m >= 1 && m <= this.maxM && mat.k <= this.maxK, `wasm matmul: m ${m} or k ${mat.k} beyond scratch (${this.maxM}, ${this.maxK})`);
-    if (mat.dtype === 'f32') {
-      this.rows.run('matmul_f32', [mat.quants, x, y, mat.k, mat.n, m], mat.n, mat.n * mat.k * m);
-      return;
+    this.runBatch([{ mat, x, y }], m);
+  }
+
+  /** Every item's matmul over m rows; the items must not read each other's outputs. */
+  runBatch(items: readonly MatmulItem[], m: number): void {
+    assert(m >= 1 && m <= this.maxM, `wasm matmul: m ${m} beyond scratch (${this.maxM})`);
+    const jobs: RowJob[] = [];
+    const quantized = new Map<number, number>(); // x pointer -> first q16 block
+    let nextBlock = 0;
+    for (const { mat, x, y } of items) {
+      assert(mat.k <= this.maxK, `wasm matmul: k ${mat.k} beyond scratch (${this.maxK})`);
+      const work = mat.n * mat.k * m;
+      if (mat.dtype === 'f32') {
+        jobs.push({ kernel: 'matmul_f32', args: [mat.quants, x, y, mat.k, mat.n, m], n: mat.n, work });
+        continue;
+      }
+      let block = quantized.get(x);
+      if (block === undefined) {
+        const blocks = (m * mat.k) / 32;
+        assert(nextBlock + blocks <= this.blocks, `wasm matmul: batch inputs need more than ${this.blocks} q16 blocks`);
+        block = nextBlock;
+        nextBlock += blocks;
+        this.kernels.quantize_q16(x, this.xq + block * 64, this.xs + block * 4, blocks);
+        quantized.set(x, block);
+      }
+      const kernel = mat.dtype === 'q8_0' ? 'matmul_q8' : 'matmul_q4';
+      jobs.push({ kernel, args: [mat.quants, mat.scales, this.xq + block * 64, this.xs + block * 4, y, mat.k, mat.n, m], n: mat.n, work });
     }
-    this.kernels.quantize_q16(x, this.xq, this.xs, (m * mat.k) / 32);
-    const kernel = mat.dtype === 'q8_0' ? 'matmul_q8' : 'matmul_q4';
-    this.rows.run(kernel, [mat.quants, mat.scales, this.xq, this.xs, y, mat.k, mat.n, m], mat.n, mat.n * mat.k * m);
+    this.rows.runBatch(jobs);
   }
 }

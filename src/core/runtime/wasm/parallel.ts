@@ -1,6 +1,8 @@
 /**
  * Row-parallel execution of the matmul kernels. A matmul's rows are independent, so a job
- * is (kernel, arguments, n rows) and each thread takes a contiguous slice of rows.
+ * is (kernel, arguments, n rows) and each thread takes a contiguous slice of rows. Several
+ * independent jobs (q, k and v; every chosen expert's gate and up) go out as one batch: one
+ * wake-up and one barrier instead of one per matmul, which is what decode time was lost to.
  * `SerialRows` runs everything on the calling thread; `threads.ts` provides the
  * SharedArrayBuffer worker pool with the same interface.
  */
@@ -11,13 +13,22 @@ export type RowKernel = 'matmul_q8' | 'matmul_q4' | 'matmul_f32';
 /** Stable numeric codes for the job mailbox shared with worker threads. */
 export const ROW_KERNEL_CODES = { matmul_q8: 1, matmul_q4: 2, matmul_f32: 3 } as const satisfies Record<RowKernel, number>;
 
+/** `kernel(...args, rowStart, rowEnd)` over rows [0, n); `work` = its multiply-adds. */
+export interface RowJob {
+  kernel: RowKernel;
+  args: number[];
+  n: number;
+  work: number;
+}
+
 export interface RowParallel {
   readonly threads: number;
   /**
-   * Runs `kernel(...args, rowStart, rowEnd)` over rows [0, n), split across threads; returns
-   * when every slice is done. `work` = multiply-adds of the whole job (small jobs stay serial).
+   * Runs every job of the batch, each split by rows across threads; returns when all are
+   * done. The jobs must be independent (no job reads another's output). Small batches
+   * (total work) stay on the calling thread.
    */
-  run(kernel: RowKernel, args: number[], n: number, work: number): void;
+  runBatch(jobs: readonly RowJob[]): void;
   dispose(): void;
 }
 
@@ -43,8 +54,8 @@ export function callRowKernel(kernels: KernelExports, kernel: RowKernel, args: n
 export class SerialRows implements RowParallel {
   readonly threads = 1;
   constructor(private readonly kernels: KernelExports) {}
-  run(kernel: RowKernel, args: number[], n: number, _work: number): void {
-    callRowKernel(this.kernels, kernel, args, 0, n);
+  runBatch(jobs: readonly RowJob[]): void {
+    for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n);
   }
   dispose(): void {}
 }

@@ -31,6 +31,8 @@ export interface WasmRunState {
   logits: F32Buffer;    // [vocab]
   keyCache: F32Buffer[];   // [layers] × [maxContext, kvDim]
   valueCache: F32Buffer[]; // [layers] × [maxContext, kvDim]
+  ropeCos: Float64Array;   // [chunk, headDim / 2]  the chunk's rotations (JS only, f64 like the reference)
+  ropeSin: Float64Array;   // [chunk, headDim / 2]
 }
 
 export function createRunState(arena: WasmArena, model: PackedModel, chunk: number, maxContext: number): WasmRunState {
@@ -60,6 +62,8 @@ export function createRunState(arena: WasmArena, model: PackedModel, chunk: numb
     logits: buffer(1, s.vocab, 'logits'),
     keyCache: Array.from({ length: s.layers }, (_, l) => buffer(maxContext, kvDim, `key cache ${l}`)),
     valueCache: Array.from({ length: s.layers }, (_, l) => buffer(maxContext, kvDim, `value cache ${l}`)),
+    ropeCos: new Float64Array(chunk * (s.headDim / 2)),
+    ropeSin: new Float64Array(chunk * (s.headDim / 2)),
   };
   arena.freeze();
   for (const { buffer: b, rows } of pending) b.view = arena.f32(b.ptr, rows * b.cols);

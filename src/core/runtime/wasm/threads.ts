@@ -2,20 +2,34 @@
  * The thread pool: `threads - 1` workers share the session's wasm memory (shared
  * WebAssembly.Memory, so SharedArrayBuffer: the page must be cross-origin isolated) and each
  * instantiates the same kernels module on it. The calling thread stays the driver: for each
- * matmul it writes a job into a mailbox in shared memory, bumps a generation counter, runs
- * its own row slice, then waits until every worker has counted itself done. Workers spin
- * briefly on the generation, then sleep in Atomics.wait.
+ * batch of independent matmuls it writes the jobs into a mailbox in shared memory, bumps a
+ * generation counter, runs its own row slice of every job, then waits until every worker has
+ * counted itself done.
+ *
+ * Waiting: both sides spin for SPIN_MICROS before sleeping in Atomics.wait, and announce a
+ * sleep (ASLEEP counters) so the other side calls Atomics.notify only when someone sleeps.
+ * A decode token is ~120 batches with short serial steps between them (norms, attention,
+ * routing); waking a sleeping thread costs 30–100 µs, so the spin must outlast those gaps.
  *
  * Mailbox (Int32 slots at `mailbox`):
- *   [GENERATION] job counter   [KERNEL] ROW_KERNEL_CODES   [ROWS] n   [ARGS..ARGS+7] args
- *   [DONE] workers finished    [READY] workers started     [EXIT] 1 = stop
+ *   [GENERATION] batch counter  [COUNT] jobs in the batch  [DONE] workers finished
+ *   [READY] workers started     [EXIT] 1 = stop
+ *   [WORKERS_ASLEEP] workers in Atomics.wait   [DRIVER_ASLEEP] 1 while the driver sleeps
+ *   [JOBS + j * JOB_SLOTS ..] job j: ROW_KERNEL_CODES, n rows, 8 args
  */
 import { BackendError } from '../../errors.ts';
 import type { WasmArena } from './arena.ts';
 import { compileKernels, type KernelExports } from './kernels.ts';
-import { ROW_KERNEL_CODES, callRowKernel, rowSlice, type RowKernel, type RowParallel } from './parallel.ts';
+import { ROW_KERNEL_CODES, callRowKernel, rowSlice, type RowJob, type RowKernel, type RowParallel } from './parallel.ts';
 
-export const MAILBOX = { GENERATION: 0, KERNEL: 1, ROWS: 2, ARGS: 3, DONE: 12, READY: 13, EXIT: 14, SLOTS: 16 } as const;
+const JOB_ARGS = 8;
+const JOB_SLOTS = 2 + JOB_ARGS;
+/** Jobs per batch; larger batches go out in several (Qwen-MoE decode: 8 experts × gate, up). */
+export const MAX_BATCH_JOBS = 16;
+export const MAILBOX = {
+  GENERATION: 0, COUNT: 1, DONE: 2, READY: 3, EXIT: 4, WORKERS_ASLEEP: 5, DRIVER_ASLEEP: 6,
+  JOBS: 8, SLOTS: 8 + MAX_BATCH_JOBS * JOB_SLOTS,
+} as const;
 
 /** What a pool worker receives in its one message. */
 export interface PoolWorkerInit {
@@ -46,11 +60,20 @@ function defaultWorkerFactory(): PoolWorker {
 
 const KERNEL_BY_CODE = Object.fromEntries(Object.entries(ROW_KERNEL_CODES).map(([k, v]) => [v, k])) as Record<number, RowKernel>;
 /**
- * Spin this many polls before sleeping in Atomics.wait: spinning answers in nanoseconds when
- * both threads own a core, sleeping keeps a busy (shared) machine from starving the thread
- * we wait for.
+ * How long a thread spins before it sleeps: longer than the serial steps between two batches
+ * of a decode token (tens of µs), short enough not to burn a shared core between tokens.
  */
-const SPINS_BEFORE_SLEEP = 2000;
+const SPIN_MICROS = 400;
+const now = () => performance.now();
+
+/** Spins until box[slot] != value (true) or SPIN_MICROS pass (false). */
+function spinWhileEqual(box: Int32Array, slot: number, value: number): boolean {
+  const until = now() + SPIN_MICROS / 1000;
+  for (let i = 1; ; i++) {
+    if (Atomics.load(box, slot) !== value) return true;
+    if ((i & 255) === 0 && now() > until) return false;
+  }
+}
 
 /**
  * Matmuls smaller than this (multiply-adds) run on the driver alone: waking a worker and
@@ -68,13 +91,21 @@ function canBlockOnAtomics(): boolean {
   }
 }
 
-/** Waits until box[slot] ≥ target: spins, then sleeps on the slot when `canBlock`. */
-function waitUntilAtLeast(box: Int32Array, slot: number, target: number, canBlock: boolean): void {
-  let spins = 0;
-  for (let value = Atomics.load(box, slot); value < target; value = Atomics.load(box, slot)) {
-    if (canBlock && ++spins > SPINS_BEFORE_SLEEP) Atomics.wait(box, slot, value, 1);
+/**
+ * Waits until box[DONE] ≥ target: spins, then (when `canBlock`) sleeps on DONE with the
+ * DRIVER_ASLEEP flag up so the last worker wakes it. The 1 ms timeout is a backstop only.
+ */
+function waitForWorkers(box: Int32Array, target: number, canBlock: boolean): void {
+  for (;;) {
+    const done = Atomics.load(box, MAILBOX.DONE);
+    if (done >= target) return;
+    if (spinWhileEqual(box, MAILBOX.DONE, done) || !canBlock) continue;
+    Atomics.store(box, MAILBOX.DRIVER_ASLEEP, 1);
+    Atomics.wait(box, MAILBOX.DONE, done, 1);
+    Atomics.store(box, MAILBOX.DRIVER_ASLEEP, 0);
   }
 }
+
 const WORKER_START_TIMEOUT_MS = 20000;
 
 class ThreadPool implements RowParallel {
@@ -87,18 +118,33 @@ class ThreadPool implements RowParallel {
     this.box = new Int32Array(memory.buffer, mailbox, MAILBOX.SLOTS);
   }
 
-  run(kernel: RowKernel, args: number[], n: number, work: number): void {
+  runBatch(jobs: readonly RowJob[]): void {
+    let work = 0;
+    for (const job of jobs) work += job.work;
+    if (work < this.minParallelWork) {
+      for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n);
+      return;
+    }
+    for (let first = 0; first < jobs.length; first += MAX_BATCH_JOBS) this.dispatch(jobs.slice(first, first + MAX_BATCH_JOBS));
+  }
+
+  private dispatch(jobs: readonly RowJob[]): void {
     const box = this.box;
-    if (work < this.minParallelWork || n < 4 * this.threads) { callRowKernel(this.kernels, kernel, args, 0, n); return; }
-    box[MAILBOX.KERNEL] = ROW_KERNEL_CODES[kernel];
-    box[MAILBOX.ROWS] = n;
-    for (let i = 0; i < args.length; i++) box[MAILBOX.ARGS + i] = args[i]!;
+    box[MAILBOX.COUNT] = jobs.length;
+    jobs.forEach((job, j) => {
+      const at = MAILBOX.JOBS + j * JOB_SLOTS;
+      box[at] = ROW_KERNEL_CODES[job.kernel];
+      box[at + 1] = job.n;
+      for (let i = 0; i < job.args.length; i++) box[at + 2 + i] = job.args[i]!;
+    });
     Atomics.store(box, MAILBOX.DONE, 0);
     Atomics.add(box, MAILBOX.GENERATION, 1);
-    Atomics.notify(box, MAILBOX.GENERATION);
-    const [start, end] = rowSlice(n, this.threads, 0);
-    callRowKernel(this.kernels, kernel, args, start, end);
-    waitUntilAtLeast(box, MAILBOX.DONE, this.threads - 1, this.canBlock);
+    if (Atomics.load(box, MAILBOX.WORKERS_ASLEEP) > 0) Atomics.notify(box, MAILBOX.GENERATION);
+    for (const job of jobs) {
+      const [start, end] = rowSlice(job.n, this.threads, 0);
+      callRowKernel(this.kernels, job.kernel, job.args, start, end);
+    }
+    waitForWorkers(box, this.threads - 1, this.canBlock);
   }
 
   dispose(): void {
@@ -134,26 +180,30 @@ export async function createThreadPool(arena: WasmArena, kernels: KernelExports,
   return new ThreadPool(threads, kernels, arena.memory, mailbox, workers, minParallelWork);
 }
 
-/** The worker side: instantiate, count ready, then serve jobs until EXIT. Never returns early. */
+/** The worker side: instantiate, count ready, then serve batches until EXIT. Never returns early. */
 export async function runPoolWorker(init: PoolWorkerInit): Promise<void> {
   const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
   const kernels = instance.exports as unknown as KernelExports;
   const box = new Int32Array(init.memory.buffer, init.mailbox, MAILBOX.SLOTS);
   let seen = Atomics.load(box, MAILBOX.GENERATION);
   Atomics.add(box, MAILBOX.READY, 1);
-  const args = new Array<number>(MAILBOX.DONE - MAILBOX.ARGS);
+  const args = new Array<number>(JOB_ARGS);
   for (;;) {
-    let spins = 0;
-    while (Atomics.load(box, MAILBOX.GENERATION) === seen) {
-      if (++spins > SPINS_BEFORE_SLEEP) Atomics.wait(box, MAILBOX.GENERATION, seen);
+    while (!spinWhileEqual(box, MAILBOX.GENERATION, seen)) {
+      Atomics.add(box, MAILBOX.WORKERS_ASLEEP, 1);
+      Atomics.wait(box, MAILBOX.GENERATION, seen);
+      Atomics.sub(box, MAILBOX.WORKERS_ASLEEP, 1);
     }
     seen = Atomics.load(box, MAILBOX.GENERATION);
     if (Atomics.load(box, MAILBOX.EXIT)) return;
-    const n = box[MAILBOX.ROWS]!;
-    for (let i = 0; i < args.length; i++) args[i] = box[MAILBOX.ARGS + i]!;
-    const [start, end] = rowSlice(n, init.threads, init.index);
-    callRowKernel(kernels, KERNEL_BY_CODE[box[MAILBOX.KERNEL]!]!, args, start, end);
+    const count = box[MAILBOX.COUNT]!;
+    for (let j = 0; j < count; j++) {
+      const at = MAILBOX.JOBS + j * JOB_SLOTS;
+      for (let i = 0; i < JOB_ARGS; i++) args[i] = box[at + 2 + i]!;
+      const [start, end] = rowSlice(box[at + 1]!, init.threads, init.index);
+      callRowKernel(kernels, KERNEL_BY_CODE[box[at]!]!, args, start, end);
+    }
     Atomics.add(box, MAILBOX.DONE, 1);
-    Atomics.notify(box, MAILBOX.DONE);
+    if (Atomics.load(box, MAILBOX.DRIVER_ASLEEP)) Atomics.notify(box, MAILBOX.DONE);
   }
 }
