@@ -1,6 +1,6 @@
 /**
  * The wasm forward pass over a chunk of tokens: the same steps as cpu/forward.ts, with the
- * matmuls (and attention dots) in WASM SIMD and the O(hidden) steps in JS via cpu/ops.ts.
+ * matmuls, attention dots and SwiGLU in WASM SIMD and the O(hidden) steps in JS via cpu/ops.ts.
  * Prefill runs each matmul over the whole chunk (weights read once per chunk) and groups
  * the chunk's tokens by expert.
  *
@@ -12,7 +12,7 @@
  */
 import type { LayerRouting, RoutingOverrides } from '../types.ts';
 import { routeToken, sharedExpertGate } from '../routing.ts';
-import { addInPlace, rmsnorm, ropeAngles, ropeApply, softmax, swiglu } from '../cpu/ops.ts';
+import { addInPlace, rmsnorm, ropeAngles, ropeApply, softmax } from '../cpu/ops.ts';
 import type { KernelExports } from './kernels.ts';
 import { tensorRowToF32 } from './layout.ts';
 import type { WasmMatmul } from './matmul.ts';
@@ -115,10 +115,8 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
 /** y [m, hidden] = down · (silu(gate · x) ⊙ (up · x)) for x [m, hidden] (pointers). */
 function mlpRows(engine: WasmEngine, mlp: PackedMlp, x: number, y: number, m: number): void {
   const { state, matmul } = engine;
-  const size = m * mlp.intermediate;
   matmul.runBatch([{ mat: mlp.gate, x, y: state.hGate.ptr }, { mat: mlp.up, x, y: state.hUp.ptr }], m);
-  const gate = state.hGate.view.subarray(0, size); // [m, inter]
-  swiglu(gate, gate, state.hUp.view.subarray(0, size));
+  engine.kernels.swiglu(state.hGate.ptr, state.hUp.ptr, state.hGate.ptr, m * mlp.intermediate); // [m, inter]
   matmul.run(mlp.down, state.hGate.ptr, y, m);
 }
 
@@ -181,10 +179,7 @@ function decodeExperts(engine: WasmEngine, moe: PackedMoe, route: LayerRouting):
     { mat: mlp.gate, x, y: rowPtr(state.hGate, i) },
     { mat: mlp.up, x, y: rowPtr(state.hUp, i) },
   ]), 1);
-  mlps.forEach((mlp, i) => {
-    const gate = rowView(state.hGate, i, mlp.intermediate);
-    swiglu(gate, gate, rowView(state.hUp, i, mlp.intermediate));
-  });
+  mlps.forEach((mlp, i) => engine.kernels.swiglu(rowPtr(state.hGate, i), rowPtr(state.hUp, i), rowPtr(state.hGate, i), mlp.intermediate));
   matmul.runBatch(mlps.map((mlp, i) => ({ mat: mlp.down, x: rowPtr(state.hGate, i), y: rowPtr(state.ye, i) })), 1);
   const out = rowView(state.out, 0);
   route.expertIds.forEach((_, i) => addScaled(out, rowView(state.ye, i), route.expertWeights[i]!));

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { quantize, dequantize } from '../../quant/convert.ts';
 import { mulberry32, fillNormal } from '../../model/random.ts';
-import { attention, matmul } from '../cpu/ops.ts';
+import { attention, matmul, swiglu } from '../cpu/ops.ts';
 import { assertAllclose, type Tolerance } from '../cpu/allclose.ts';
 import { WasmArena } from './arena.ts';
 import { buildKernels, kernelsModuleText } from './build-kernels.ts';
@@ -107,5 +107,30 @@ describe('attention kernels (attn_scores → softmax → attn_mix)', () => {
       kernels.attn_mix(sPtr, vPtr + kvCol, kvDim * 4, headDim, nPos, oPtr + h * headDim * 4);
     }
     assertAllclose(arena.f32(oPtr, expected.length), expected, ATTENTION_TOL, `attention seed ${seed}`);
+  });
+});
+
+describe('swiglu kernel against cpu/ops swiglu (Math.exp in f64)', () => {
+  /** expf to ≤ 2 ulp and one f32 division and product: a few ulp of the result. */
+  const SWIGLU_RTOL = 4e-7;
+  it.each([[1], [7], [1536], [1029]])('n=%i, normal inputs plus extremes (saturation, zero, tiny)', async (n) => {
+    const { arena, kernels } = await freshEngine();
+    const gate = randomValues(n, 11, 4);
+    const up = randomValues(n, 12);
+    const extremes = [0, -0, 1e-30, -1e-30, 87, -87, 88.5, -88.5, 100, -100, 1e4, -1e4];
+    extremes.forEach((v, i) => { if (i < n) gate[n - 1 - i] = v; });
+    const expected = new Float32Array(n);
+    swiglu(expected, gate, up);
+    const gPtr = arena.alloc(n * 4, 'gate'); arena.f32(gPtr, n).set(gate);
+    const uPtr = arena.alloc(n * 4, 'up'); arena.f32(uPtr, n).set(up);
+    kernels.swiglu(gPtr, uPtr, gPtr, n); // in place, as the forward pass calls it
+    const got = arena.f32(gPtr, n);
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      // Below 1e-30 in magnitude both are "zero" for any later sum (silu(-100) ≈ -4e-42 in f64).
+      const err = Math.abs(got[i]! - expected[i]!);
+      if (err > 1e-30) worst = Math.max(worst, err / Math.abs(expected[i]!));
+    }
+    expect(worst, `worst relative error, seed ${seed}`).toBeLessThanOrEqual(SWIGLU_RTOL);
   });
 });

@@ -19,6 +19,8 @@ export interface KernelExports {
   attn_scores(q: number, key: number, kvStride: number, headDim: number, nPos: number, scores: number, scale: number): void;
   /** out [headDim] = Σ_t probs[t] · value row t. */
   attn_mix(probs: number, value: number, kvStride: number, headDim: number, nPos: number, out: number): void;
+  /** out [n] = silu(gate [n]) · up [n] in f32 (expf to ≤ 2 ulp); out may alias gate. */
+  swiglu(gate: number, up: number, out: number, n: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {

@@ -414,4 +414,55 @@
       (local.set $value (i32.add (local.get $value) (local.get $kvStride)))
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $pos))))
+
+  ;; ------------------------------------------------------------------------------------
+  ;; SwiGLU: out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)); any n (tail lanes
+  ;; one at a time through the same vector code). exp is Cephes' expf: x = n·ln2 + r with
+  ;; |r| ≤ ln2/2, a degree-6 polynomial for e^r, 2^n through the exponent bits. Relative
+  ;; error ≤ 2 ulp of f32 over the clamped range [-87.3, 88.3] (kernels.test.ts measures it
+  ;; against Math.exp); beyond it silu is x or 0 to within f32.
+
+  (func $exp4 (param $x v128) (result v128)
+    (local $fx v128) (local $z v128) (local $y v128)
+    (local.set $x (f32x4.min (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.3))) (f32x4.splat (f32.const 88.3))))
+    (local.set $fx (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504088896341)))))
+    (local.set $x (f32x4.sub (f32x4.sub (local.get $x)
+      (f32x4.mul (local.get $fx) (f32x4.splat (f32.const 0.693359375))))
+      (f32x4.mul (local.get $fx) (f32x4.splat (f32.const -2.12194440e-4)))))
+    (local.set $z (f32x4.mul (local.get $x) (local.get $x)))
+    (local.set $y (f32x4.splat (f32.const 1.9875691500e-4)))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $x)) (f32x4.splat (f32.const 1.3981999507e-3))))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $x)) (f32x4.splat (f32.const 8.3334519073e-3))))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $x)) (f32x4.splat (f32.const 4.1665795894e-2))))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $x)) (f32x4.splat (f32.const 1.6666665459e-1))))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $x)) (f32x4.splat (f32.const 5.0000001201e-1))))
+    (local.set $y (f32x4.add (f32x4.add (f32x4.mul (local.get $y) (local.get $z)) (local.get $x)) (f32x4.splat (f32.const 1))))
+    ;; y · 2^fx: fx is an integer in [-126, 127], so (fx + 127) << 23 is a normal float's bits
+    (f32x4.mul (local.get $y)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $fx)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+
+  (func $swiglu4 (param $g v128) (param $u v128) (result v128)
+    (f32x4.mul
+      (f32x4.div (local.get $g) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $g)))))
+      (local.get $u)))
+
+  ;; out f32[n] = silu(gate f32[n]) * up f32[n]; out may alias gate.
+  (func (export "swiglu") (param $gate i32) (param $up i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end4 i32)
+    (local.set $end4 (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (block $vdone (loop $vec
+      (br_if $vdone (i32.ge_u (local.get $i) (local.get $end4)))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (call $swiglu4 (v128.load (i32.add (local.get $gate) (local.get $i))) (v128.load (i32.add (local.get $up) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $vec)))
+    (block $sdone (loop $scalar
+      (br_if $sdone (i32.ge_u (local.get $i) (local.get $n)))
+      (f32.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.extract_lane 0 (call $swiglu4
+          (f32x4.splat (f32.load (i32.add (local.get $gate) (local.get $i))))
+          (f32x4.splat (f32.load (i32.add (local.get $up) (local.get $i)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $scalar))))
 )
