@@ -122,7 +122,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
         : new SerialRows(kernels);
       const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
       const state = createRunState(arena, model, chunk, maxContext);
-      return new WasmSession({ model, state, kernels, matmul }, rows, arena.bytesUsed);
+      return new WasmSession({ model, state, kernels, matmul, rows }, rows, arena.bytesUsed);
     },
   };
 }

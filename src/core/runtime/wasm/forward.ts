@@ -1,6 +1,6 @@
 /**
  * The wasm forward pass over a chunk of tokens: the same steps as cpu/forward.ts, with the
- * matmuls, attention dots and SwiGLU in WASM SIMD and the O(hidden) steps in JS via cpu/ops.ts.
+ * matmuls, attention (heads split across threads) and SwiGLU in WASM SIMD and the O(hidden) steps in JS via cpu/ops.ts.
  * Prefill runs each matmul over the whole chunk (weights read once per chunk) and groups
  * the chunk's tokens by expert.
  *
@@ -12,10 +12,11 @@
  */
 import type { LayerRouting, RoutingOverrides } from '../types.ts';
 import { routeToken, sharedExpertGate } from '../routing.ts';
-import { addInPlace, rmsnorm, ropeAngles, ropeApply, softmax } from '../cpu/ops.ts';
+import { addInPlace, rmsnorm, ropeAngles, ropeApply } from '../cpu/ops.ts';
 import type { KernelExports } from './kernels.ts';
 import { tensorRowToF32 } from './layout.ts';
 import type { WasmMatmul } from './matmul.ts';
+import type { RowParallel } from './parallel.ts';
 import type { PackedLayer, PackedMlp, PackedModel, PackedMoe } from './packed-model.ts';
 import { rowPtr, rowView, type WasmRunState } from './run-state.ts';
 
@@ -24,6 +25,8 @@ export interface WasmEngine {
   state: WasmRunState;
   kernels: KernelExports;
   matmul: WasmMatmul;
+  /** The row pool (threads) for kernels beyond matmuls (attention heads). */
+  rows: RowParallel;
 }
 
 export interface ChunkOptions {
@@ -74,7 +77,7 @@ function addBias(buffer: Float32Array, bias: Float32Array | undefined, m: number
 
 /** x += wo · attention(norm(x)) for m tokens at positions start.. ; fills the KV cache. */
 function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: number, start: number): void {
-  const { model, state, kernels, matmul } = engine;
+  const { model, state, matmul } = engine;
   const spec = model.spec;
   const { heads, kvHeads, headDim } = spec;
   const kvDim = kvHeads * headDim;
@@ -97,17 +100,13 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
     keyCache.view.set(rowView(state.k, t), (start + t) * kvDim);
     valueCache.view.set(rowView(state.v, t), (start + t) * kvDim);
   }
-  const scale = 1 / Math.sqrt(headDim);
-  const headsPerKv = heads / kvHeads;
-  for (let t = 0; t < m; t++) {
+  // Every token's heads in one batch: heads split across threads (each head keeps its scratch row).
+  const dims = headDim | ((heads / kvHeads) << 16);
+  engine.rows.runBatch(Array.from({ length: m }, (_, t) => {
     const nPos = start + t + 1; // causal: the token sees itself and everything before
-    for (let h = 0; h < heads; h++) {
-      const kvCol = Math.floor(h / headsPerKv) * headDim;
-      kernels.attn_scores(rowPtr(state.q, t, h * headDim), rowPtr(keyCache, 0, kvCol), kvDim * 4, headDim, nPos, state.scores.ptr, scale);
-      softmax(state.scores.view, nPos);
-      kernels.attn_mix(state.scores.ptr, rowPtr(valueCache, 0, kvCol), kvDim * 4, headDim, nPos, rowPtr(state.att, t, h * headDim));
-    }
-  }
+    return { kernel: 'attn_heads' as const, n: heads, work: 2 * heads * nPos * headDim,
+      args: [rowPtr(state.q, t), keyCache.ptr, valueCache.ptr, rowPtr(state.att, t), state.scores.ptr, dims, nPos, kvHeads] };
+  }));
   matmul.run(layer.wo, state.att.ptr, state.out.ptr, m);
   addInPlace(state.x.view.subarray(0, m * spec.hidden), state.out.view.subarray(0, m * spec.hidden));
 }

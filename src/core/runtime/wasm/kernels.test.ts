@@ -110,6 +110,30 @@ describe('attention kernels (attn_scores → softmax → attn_mix)', () => {
   });
 });
 
+describe('attn_heads kernel (scores → softmax with expf → mix, heads split like the thread pool)', () => {
+  /** expf (≤ 2 ulp) and f32 sums in the softmax, against the reference's f64 Math.exp. */
+  const ATTN_HEADS_TOL: Tolerance = { atol: 2e-6, rtol: 2e-5 };
+  it.each([[6, 2, 8, 17], [4, 4, 6, 5], [9, 3, 64, 150], [2, 1, 16, 1]])('heads=%i kvHeads=%i headDim=%i positions=%i', async (heads, kvHeads, headDim, nPos) => {
+    const { arena, kernels } = await freshEngine();
+    const kvDim = kvHeads * headDim;
+    const q = randomValues(heads * headDim, 8, 2);
+    const keys = randomValues(nPos * kvDim, 9, 2);
+    const values = randomValues(nPos * kvDim, 10);
+    const expected = new Float32Array(heads * headDim);
+    attention(expected, q, keys, values, nPos, heads, kvHeads, headDim);
+    const qPtr = arena.alloc(q.byteLength, 'q'); arena.f32(qPtr, q.length).set(q);
+    const kPtr = arena.alloc(keys.byteLength, 'k'); arena.f32(kPtr, keys.length).set(keys);
+    const vPtr = arena.alloc(values.byteLength, 'v'); arena.f32(vPtr, values.length).set(values);
+    const sPtr = arena.alloc(heads * nPos * 4, 'scores');
+    const oPtr = arena.alloc(expected.byteLength, 'out');
+    const dims = headDim | ((heads / kvHeads) << 16);
+    const split = Math.floor(heads / 2); // two "threads": [0, split) and [split, heads)
+    kernels.attn_heads(qPtr, kPtr, vPtr, oPtr, sPtr, dims, nPos, kvHeads, 0, split);
+    kernels.attn_heads(qPtr, kPtr, vPtr, oPtr, sPtr, dims, nPos, kvHeads, split, heads);
+    assertAllclose(arena.f32(oPtr, expected.length), expected, ATTN_HEADS_TOL, `attn_heads seed ${seed}`);
+  });
+});
+
 describe('swiglu kernel against cpu/ops swiglu (Math.exp in f64)', () => {
   /** expf to ≤ 2 ulp and one f32 division and product: a few ulp of the result. */
   const SWIGLU_RTOL = 4e-7;

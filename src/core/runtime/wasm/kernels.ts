@@ -19,6 +19,12 @@ export interface KernelExports {
   attn_scores(q: number, key: number, kvStride: number, headDim: number, nPos: number, scores: number, scale: number): void;
   /** out [headDim] = Σ_t probs[t] · value row t. */
   attn_mix(probs: number, value: number, kvStride: number, headDim: number, nPos: number, out: number): void;
+  /**
+   * Attention of one token, query heads [hStart, hEnd): out [heads, headDim] from q [heads, headDim]
+   * over the first nPos rows of the layer's key/value cache; scores = scratch [heads, nPos].
+   * dims = headDim | headsPerKv << 16.
+   */
+  attn_heads(q: number, key: number, value: number, out: number, scores: number, dims: number, nPos: number, kvHeads: number, hStart: number, hEnd: number): void;
   /** out [n] = silu(gate [n]) · up [n] in f32 (expf to ≤ 2 ulp); out may alias gate. */
   swiglu(gate: number, up: number, out: number, n: number): void;
 }

@@ -373,7 +373,7 @@
   ;; Attention pieces for one query head (softmax runs in JS between them).
 
   ;; scores[t] = scale * q · key[t]   q f32[headDim], key rows every kvStride bytes, t < nPos
-  (func (export "attn_scores")
+  (func $attn_scores (export "attn_scores")
     (param $q i32) (param $key i32) (param $kvStride i32) (param $headDim i32) (param $nPos i32)
     (param $scores i32) (param $scale f32)
     (local $t i32)
@@ -386,7 +386,7 @@
       (br $pos))))
 
   ;; out[i] = Σ_t probs[t] * value[t][i]   out f32[headDim] (overwritten)
-  (func (export "attn_mix")
+  (func $attn_mix (export "attn_mix")
     (param $probs i32) (param $value i32) (param $kvStride i32) (param $headDim i32) (param $nPos i32)
     (param $out i32)
     (local $t i32) (local $i i32) (local $p f32) (local $pv v128) (local $end4 i32)
@@ -465,4 +465,70 @@
           (f32x4.splat (f32.load (i32.add (local.get $up) (local.get $i)))))))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $scalar))))
+
+  ;; ------------------------------------------------------------------------------------
+  ;; Attention of one token for query heads [hStart, hEnd): scores → softmax → mix per head,
+  ;; a row kernel so the thread pool splits heads. Head h uses scores[h * nPos ..] as scratch
+  ;; (a head always goes to the same thread, so batched tokens never share a scratch row).
+  ;;   q f32[heads * headDim] (rotated)   key/value: the layer's cache, rows of kvHeads*headDim
+  ;;   out f32[heads * headDim]           dims = headDim | headsPerKv << 16
+  ;; scale = 1/sqrt(headDim) rounded from f64, as the JS caller computed it.
+
+  (func $softmax (param $x i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $max f32) (local $maxv v128) (local $sum f32) (local $e v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $max (f32.const -inf))
+    (local.set $i (local.get $x))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $max (f32.max (local.get $max) (f32.load (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l1)))
+    (local.set $maxv (f32x4.splat (local.get $max)))
+    (local.set $i (local.get $x))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_u (local.get $i) (local.get $end4)))
+      (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $i)) (local.get $maxv))))
+      (v128.store (local.get $i) (local.get $e))
+      (local.set $sum (f32.add (local.get $sum) (call $hsum (local.get $e))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l2)))
+    (block $d3 (loop $l3
+      (br_if $d3 (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $e (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $i)) (local.get $max)))))
+      (f32.store (local.get $i) (f32x4.extract_lane 0 (local.get $e)))
+      (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 0 (local.get $e))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l3)))
+    (local.set $i (local.get $x))
+    (block $d4 (loop $l4
+      (br_if $d4 (i32.ge_u (local.get $i) (local.get $end)))
+      (f32.store (local.get $i) (f32.div (f32.load (local.get $i)) (local.get $sum)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l4))))
+
+  (func (export "attn_heads")
+    (param $q i32) (param $key i32) (param $value i32) (param $out i32) (param $scores i32)
+    (param $dims i32) (param $nPos i32) (param $kvHeads i32) (param $hStart i32) (param $hEnd i32)
+    (local $h i32) (local $headDim i32) (local $headsPerKv i32) (local $kvStride i32) (local $kvCol i32)
+    (local $headBytes i32) (local $scale f32) (local $sc i32)
+    (local.set $headDim (i32.and (local.get $dims) (i32.const 0xffff)))
+    (local.set $headsPerKv (i32.shr_u (local.get $dims) (i32.const 16)))
+    (local.set $headBytes (i32.shl (local.get $headDim) (i32.const 2)))
+    (local.set $kvStride (i32.mul (local.get $kvHeads) (local.get $headBytes)))
+    (local.set $scale (f32.demote_f64 (f64.div (f64.const 1) (f64.sqrt (f64.convert_i32_u (local.get $headDim))))))
+    (local.set $h (local.get $hStart))
+    (block $done (loop $heads
+      (br_if $done (i32.ge_u (local.get $h) (local.get $hEnd)))
+      (local.set $kvCol (i32.mul (i32.div_u (local.get $h) (local.get $headsPerKv)) (local.get $headBytes)))
+      (local.set $sc (i32.add (local.get $scores) (i32.shl (i32.mul (local.get $h) (local.get $nPos)) (i32.const 2))))
+      (call $attn_scores (i32.add (local.get $q) (i32.mul (local.get $h) (local.get $headBytes)))
+        (i32.add (local.get $key) (local.get $kvCol)) (local.get $kvStride) (local.get $headDim) (local.get $nPos)
+        (local.get $sc) (local.get $scale))
+      (call $softmax (local.get $sc) (local.get $nPos))
+      (call $attn_mix (local.get $sc) (i32.add (local.get $value) (local.get $kvCol)) (local.get $kvStride)
+        (local.get $headDim) (local.get $nPos) (i32.add (local.get $out) (i32.mul (local.get $h) (local.get $headBytes))))
+      (local.set $h (i32.add (local.get $h) (i32.const 1)))
+      (br $heads))))
 )
