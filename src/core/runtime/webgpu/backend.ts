@@ -12,10 +12,10 @@ import { WebGpuSession } from './session.ts';
 
 export interface WebGpuBackendOptions {
   device?: GPUDevice;
-  /** A `GPU` object to request the adapter from (default navigator.gpu), e.g. Dawn's in Node. */
+  /** A `GPU` object to request the adapter from (default navigator.gpu), e.g. Dawn's in Node; kept alive with the backend (see GpuContextOptions.gpu). */
   gpu?: GPU;
   onLog?: GpuLog;
-  /** 'sync' for Dawn in Node (see GpuContextOptions.pipelineCreation). */
+  /** See GpuContextOptions.pipelineCreation. */
   pipelineCreation?: 'async' | 'sync';
 }
 

@@ -35,15 +35,22 @@ export const REQUESTED_LIMITS = [
 ] as const satisfies readonly (keyof GPUSupportedLimits)[];
 
 export interface GpuContextOptions {
-  /** Use this device (e.g. from the CLI's Dawn `gpu` object); its limits are taken as is. */
+  /** Use this device (e.g. one from Dawn in Node); its limits are taken as is. */
   device?: GPUDevice;
-  /** The `GPU` object to ask for an adapter (default: navigator.gpu). */
+  /**
+   * The `GPU` object to ask for an adapter (default: navigator.gpu). The context keeps a
+   * reference to it, also when `device` is given: Dawn for Node (`webgpu` package) frees
+   * its native instance when this object is garbage-collected, although devices made from
+   * it still live, and the next event processing then aborts the process (std::system_error
+   * "Invalid argument", futex errors or SIGSEGV in InstanceBase::ProcessEvents).
+   */
   gpu?: GPU;
   onLog?: GpuLog;
   /**
    * 'async' (default) compiles with createComputePipelineAsync; 'sync' with
-   * createComputePipeline, for Dawn in Node (webgpu@0.6.2 aborts the process on async
-   * compiles of non-trivial shaders). Errors are caught by the error scope either way.
+   * createComputePipeline. Both work with Dawn in Node once `gpu` is kept alive (the
+   * aborts once blamed on async compiles were the collected instance above).
+   * Errors are caught by the error scope either way.
    */
   pipelineCreation?: 'async' | 'sync';
 }
@@ -58,6 +65,8 @@ export class GpuContext {
   constructor(
     readonly device: GPUDevice, readonly adapterInfo: string, private readonly log: GpuLog,
     private readonly pipelineCreation: 'async' | 'sync' = 'async',
+    /** The GPU object the device came from, held so it outlives the device (see GpuContextOptions.gpu). */
+    readonly gpu?: GPU,
   ) {
     this.hasShaderF16 = device.features.has('shader-f16');
     device.lost.then((info) => {
@@ -157,7 +166,7 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
   }
   const limitText = REQUESTED_LIMITS.map((name) => `${name}=${device.limits[name]}`).join(' ');
   log(`webgpu: adapter ${adapterInfo}; shader-f16=${device.features.has('shader-f16')}; ${limitText}`);
-  const context = new GpuContext(device, adapterInfo, log, options.pipelineCreation);
+  const context = new GpuContext(device, adapterInfo, log, options.pipelineCreation, options.gpu);
   await runCanary(context);
   return context;
 }
