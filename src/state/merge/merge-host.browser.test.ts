@@ -11,6 +11,11 @@ import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
 import { modelStoreList } from '../../core/store/model-store.ts';
 import { EngineHost } from '../engine/engine-host.ts';
 import { MergeHost } from './merge-host.ts';
+import { dequantize } from '../../core/quant/convert.ts';
+import { loadHfModel } from '../../core/model/load-hf.ts';
+import { modelStoreGet } from '../../core/store/model-store.ts';
+import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
+import { loadAnyModel, quantizeStoredModel } from '../engine/stored-models.ts';
 import type { ModelSources } from './merge-types.ts';
 
 const DB = 'moe-studio-merge-test';
@@ -80,5 +85,26 @@ describe('merge host', () => {
     host.cancel();
     await expect(building).rejects.toMatchObject({ name: 'CancelledError' });
     expect((await modelStoreList(idbKvStore(DB, 'models'))).map((m) => m.id)).not.toContain('cancelled');
+  });
+
+  it('a quantized import (q8_0 GGUF in the store) is a donor: merged from its dequantized weights, with a warning', async () => {
+    const kv = idbKvStore(DB, 'models');
+    const { files } = await randomHfFolder('quantized donor', (Math.random() * 1e6) | 0);
+    await modelStoreImportFileSet(kv, { id: 'qd', title: 'quantized donor', source: { kind: 'local', folderName: 'qd' }, files });
+    const quantized = await quantizeStoredModel(kv, 'qd', 'q8_0');
+    const withQuantized: ModelSources = { ...sources, 'org/e3': { kind: 'store', id: quantized.id, dbName: DB } };
+    const host = new MergeHost();
+    const check = await host.check(yaml('hidden'), withQuantized);
+    expect(check.ok).toBe(true);
+    expect(check.warnings.join('\n')).toMatch(/'quantized donor \(q8_0\)' is stored quantized \(q8_0\)/);
+    const result = await host.build({ yaml: yaml('hidden'), sources: withQuantized, layout: 'classic', outputId: 'with-quantized', title: 'Q', notes: {}, dbName: DB }, () => {});
+    expect(result.warnings.join('\n')).toMatch(/dequantized/);
+    const merged = await loadHfModel(modelStoreFileSet(kv, (await modelStoreGet(kv, 'with-quantized'))!));
+    const donor = await loadAnyModel(modelStoreFileSet(kv, (await modelStoreGet(kv, quantized.id))!));
+    for (const role of ['gate', 'up', 'down'] as const) {
+      const got = merged.weights.layers[1]!.moe!.experts[3]![role];
+      expect(got.dtype).toBe('f32');
+      expect(Array.from(dequantize(got))).toEqual(Array.from(dequantize(donor.weights.layers[1]!.mlp![role])));
+    }
   });
 });

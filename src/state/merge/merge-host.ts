@@ -6,7 +6,9 @@
 import { CancelledError } from '../../core/errors.ts';
 import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
 import { parseMergeYaml, type MoeMergeConfig } from '../../core/formats/mergekit-yaml.ts';
-import { MemorySink, memoryFileSet, type FileSet } from '../../core/io/byte-source.ts';
+import { MemorySink, memoryFileSet, readText, type FileSet } from '../../core/io/byte-source.ts';
+import { exportHfFolder } from '../../core/model/export-hf.ts';
+import { loadGgufModel } from '../../core/model/gguf-model.ts';
 import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
 import { planMerge } from '../../core/merge/plan.ts';
 import { runMerge } from '../../core/merge/run.ts';
@@ -17,38 +19,63 @@ import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
 import { modelStoreGet } from '../../core/store/model-store.ts';
 import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
 import type { EngineModelRef } from '../engine/engine-types.ts';
+import { QUANTIZED_FILE } from '../engine/stored-models.ts';
 import { previewRouting } from './preview.ts';
 import type { MergeApi, MergeBuildProgress, MergeBuildRequest, MergeBuildResult, MergeCheck, ModelSources } from './merge-types.ts';
 
-async function openRef(ref: EngineModelRef): Promise<FileSet> {
-  if (ref.kind === 'url') return fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title);
+interface OpenedSource {
+  files: FileSet;
+  /** Said with every check and build that reads this source. */
+  warning?: string;
+}
+
+async function openRef(ref: EngineModelRef): Promise<OpenedSource> {
+  if (ref.kind === 'url') return { files: fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title) };
   const kv = idbKvStore(ref.dbName);
   const manifest = await modelStoreGet(kv, ref.id);
   if (!manifest) throw Object.assign(new Error(`store: no ready model '${ref.id}'`), { name: 'StoreError' });
-  return modelStoreFileSet(kv, manifest);
+  const files = modelStoreFileSet(kv, manifest);
+  const list = await files.list();
+  if (!list.includes(QUANTIZED_FILE) || list.some((f) => f.endsWith('.safetensors'))) return { files };
+  return { files: await dequantizedFolder(files, list), warning: `'${manifest.title}' is stored quantized (${manifest.importQuant ?? 'gguf'}): it is merged from its dequantized weights, which carry that quantization's rounding` };
+}
+
+/**
+ * A quantized import (model.gguf + the original config and tokenizer files) as the HF folder
+ * mergekit expects: q8_0/q4_0 dequantized to f32 (exact; f16 could not hold every q4_0 value).
+ */
+async function dequantizedFolder(files: FileSet, list: string[]): Promise<FileSet> {
+  const { weights } = await loadGgufModel(await files.open(QUANTIZED_FILE));
+  const baseConfig = list.includes('config.json') ? JSON.parse(await readText(await files.open('config.json'))) as Record<string, unknown> : undefined;
+  const sinks = new Map<string, MemorySink>();
+  await exportHfFolder(weights, async (name) => { const sink = new MemorySink(); sinks.set(name, sink); return sink; }, { baseConfig, sidecarFiles: files });
+  return memoryFileSet(Object.fromEntries([...sinks].map(([name, sink]) => [name, sink.bytes()])), files.name);
 }
 
 export class MergeHost implements MergeApi {
-  private folders = new Map<string, Promise<FileSet>>();
+  private folders = new Map<string, Promise<OpenedSource>>();
   private abort?: AbortController;
 
-  /** Cached per source (fetch FileSets keep their bytes; the zoo is small). */
-  private resolver(sources: ModelSources): ModelResolver {
+  /** Cached per source (fetch FileSets keep their bytes; the zoo is small). Source warnings go to `warnings`. */
+  private resolver(sources: ModelSources, warnings: string[]): ModelResolver {
     return async (ref) => {
       const source = sources[ref.path];
       if (!source) throw Object.assign(new Error(`merge: model '${ref.path}' is not in the library`), { name: 'ConfigError' });
       const key = JSON.stringify(source);
       let folder = this.folders.get(key);
       if (!folder) { folder = openRef(source); this.folders.set(key, folder); folder.catch(() => this.folders.delete(key)); }
-      return folder;
+      const opened = await folder;
+      if (opened.warning && !warnings.includes(opened.warning)) warnings.push(opened.warning);
+      return opened.files;
     };
   }
 
-  private async parseAndOpen(yaml: string, sources: ModelSources): Promise<{ config: MoeMergeConfig; inputs: MergeInputs } | MergeCheck> {
+  private async parseAndOpen(yaml: string, sources: ModelSources): Promise<{ config: MoeMergeConfig; inputs: MergeInputs; sourceWarnings: string[] } | MergeCheck> {
     const parsed = parseMergeYaml(yaml);
     if (!parsed.ok) return { ok: false, issues: parsed.issues, warnings: [] };
+    const sourceWarnings: string[] = [];
     try {
-      return { config: parsed.config, inputs: await openMergeInputs(parsed.config, this.resolver(sources)) };
+      return { config: parsed.config, inputs: await openMergeInputs(parsed.config, this.resolver(sources, sourceWarnings)), sourceWarnings };
     } catch (e) {
       return { ok: false, issues: [{ field: '', message: (e as Error).message, severity: 'error' }], warnings: [] };
     }
@@ -59,7 +86,7 @@ export class MergeHost implements MergeApi {
     if ('ok' in opened) return opened;
     const planned = planMerge(opened.config, opened.inputs, {});
     if (!planned.ok) return { ok: false, issues: planned.issues, warnings: [] };
-    return { ok: true, issues: [], arch: planned.plan.arch, totalBytes: planned.plan.totalBytes, warnings: planned.plan.warnings };
+    return { ok: true, issues: [], arch: planned.plan.arch, totalBytes: planned.plan.totalBytes, warnings: [...opened.sourceWarnings, ...planned.plan.warnings] };
   }
 
   async preview(yaml: string, sources: ModelSources, text: string) {
@@ -86,11 +113,11 @@ export class MergeHost implements MergeApi {
     const files = memoryFileSet(Object.fromEntries([...sinks].map(([n, s]) => [n, s.bytes()])), request.title);
     await modelStoreImportFileSet(idbKvStore(request.dbName), {
       id: request.outputId, title: request.title, source: { kind: 'merge', yaml: request.yaml }, files, signal: abort.signal,
-      notes: { ...request.notes, arch: planned.plan.arch, warnings: result.warnings },
+      notes: { ...request.notes, arch: planned.plan.arch, warnings: [...opened.sourceWarnings, ...result.warnings] },
       onProgress: (store) => onProgress({ phase: 'storing', store }),
     });
     if (this.abort === abort) this.abort = undefined;
-    return { id: request.outputId, warnings: result.warnings, files: result.files };
+    return { id: request.outputId, warnings: [...opened.sourceWarnings, ...result.warnings], files: result.files };
   }
 
   cancel(): void {
