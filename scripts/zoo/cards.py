@@ -26,8 +26,10 @@ DESCRIPTIONS = {
             'answers repeated, so that it learns to end with <|end|>).',
 }
 DATA = {
-    'stories': 'TinyStories (Eldan & Li 2023), first ~1,100 stories of the train split, original case; '
-               'held out: the start of the validation split. CDLA-Sharing-1.0.',
+    'stories': 'TinyStories (Eldan & Li 2023), first ~5,500 stories of the train split: ~1,100 in their '
+               'original case and ~4,400 from a lowercased copy, recased by a truecaser learned from the '
+               'first (names it never saw stay lowercase); held out: the start of the validation split. '
+               'CDLA-Sharing-1.0.',
     'code': 'CPython 3.11 standard library (PSF-2.0) and JavaScript from npm 11.19\'s MIT/ISC/BSD/Apache/'
             'BlueOak dependencies, whole files (first 12k chars); 20 + 20 files held out.',
     'math': 'GSM8K train (MIT, (c) 2021 OpenAI) as "Question: … Answer: …", plus generated arithmetic '
