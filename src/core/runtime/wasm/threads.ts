@@ -8,8 +8,8 @@
  *
  * Waiting: both sides spin for SPIN_MICROS before sleeping in Atomics.wait, and announce a
  * sleep (ASLEEP counters) so the other side calls Atomics.notify only when someone sleeps.
- * A decode token is ~120 batches with short serial steps between them (norms, attention,
- * routing); waking a sleeping thread costs 30–100 µs, so the spin must outlast those gaps.
+ * A decode token is ~120 batches with short serial steps between them (norms, RoPE, routing);
+ * waking a sleeping thread costs 30–100 µs, so the spin should outlast most of those gaps.
  *
  * Mailbox (Int32 slots at `mailbox`):
  *   [GENERATION] batch counter  [COUNT] jobs in the batch  [DONE] workers finished
@@ -60,10 +60,12 @@ function defaultWorkerFactory(): PoolWorker {
 
 const KERNEL_BY_CODE = Object.fromEntries(Object.entries(ROW_KERNEL_CODES).map(([k, v]) => [v, k])) as Record<number, RowKernel>;
 /**
- * How long a thread spins before it sleeps: longer than the serial steps between two batches
- * of a decode token (tens of µs), short enough not to burn a shared core between tokens.
+ * How long a thread spins before it sleeps. The gaps between two batches of a decode token
+ * are short now that attention and SwiGLU run in WASM (norms, RoPE, routing: tens of µs).
+ * Longer spins (400 µs) looked no faster idle and collapsed decode 3x when other processes
+ * held both cores: a spinning thread then burns the slice its partner needs.
  */
-const SPIN_MICROS = 400;
+const SPIN_MICROS = 50;
 const now = () => performance.now();
 
 /** Spins until box[slot] != value (true) or SPIN_MICROS pass (false). */
