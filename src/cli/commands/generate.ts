@@ -14,6 +14,7 @@ import type { ChatMessage } from '../../core/tokenizer/types.ts';
 import type { Backend, BackendName, GenerateOptions, RoutingOverrides, TokenRouting } from '../../core/runtime/types.ts';
 import { enumFlag, idListFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
+import { createDawnGpu, noAdapterHint, runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
 export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
   <model>              HF folder, .gguf file, or llama2.c .bin checkpoint
@@ -27,7 +28,7 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   --top-p P            nucleus sampling (default 0.9)
   --seed S             sampler seed (default: time)
   --backend NAME       wasm | cpu | webgpu (default wasm: WASM SIMD; cpu: the TS reference;
-                       webgpu: browser only for now)
+                       webgpu: Dawn, from the optional npm package 'webgpu')
   --route-top-k N      experts per token override (MoE)
   --ban-experts 1,2    never route to these experts (MoE)
   --force-experts 0    always route to these experts (MoE)
@@ -46,15 +47,18 @@ const FLAGS: FlagSpec = {
 
 const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu'];
 
-// Other areas' backends are imported only when asked for (webgpu needs a browser's GPU).
+// Other areas' backends are imported only when asked for (webgpu needs Dawn, an optional package).
 const BACKEND_MODULES = {
   wasm: { path: '../../core/runtime/wasm/backend.ts', factory: 'createWasmBackend' },
   webgpu: { path: '../../core/runtime/webgpu/backend.ts', factory: 'createWebGpuBackend' },
 } as const;
 
-/** Options each backend gets from Node: the WASM pool uses every core through worker_threads. */
+/**
+ * Options each backend gets from Node: WebGPU gets Dawn's GPU object; the WASM pool uses
+ * every core through worker_threads.
+ */
 async function backendOptions(name: Exclude<BackendName, 'cpu'>): Promise<object> {
-  if (name !== 'wasm') return {};
+  if (name === 'webgpu') return { gpu: await createDawnGpu() };
   const { availableParallelism } = await import('node:os');
   const { nodeWorkerFactory } = await import('../../core/runtime/wasm/threads.node.ts');
   return { threads: availableParallelism(), workerFactory: nodeWorkerFactory() };
@@ -68,7 +72,9 @@ export async function selectBackend(name: BackendName): Promise<Backend> {
     if (typeof module[factory] !== 'function') throw new Error(`${path} has no ${factory}()`);
     return await module[factory]!(await backendOptions(name));
   } catch (error) {
-    throw new BackendError(`backend '${name}' is not available here: ${(error as Error).message.split('\n')[0]}`);
+    const reason = (error as Error).message.split('\n')[0]!;
+    const hint = name === 'webgpu' && reason.startsWith('webgpu: requestAdapter() returned null') ? `; ${noAdapterHint()}` : '';
+    throw new BackendError(`backend '${name}' is not available here: ${reason}${hint}`);
   }
 }
 
@@ -124,6 +130,10 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
   const modelArg = onePositional('generate', positionals, 'model');
   const backendName = enumFlag('backend', values.backend, BACKENDS) ?? 'wasm';
   const options = generateOptions(values);
+  if (backendName === 'webgpu') {
+    const childExitCode = await runInDawnChildIfNeeded(['generate', ...argv]);
+    if (childExitCode !== undefined) return childExitCode;
+  }
   const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
   const prompt = promptIds(model, values);
   if (prompt.length === 0) throw new ConfigError('generate: the prompt encodes to no tokens');

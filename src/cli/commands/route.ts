@@ -10,6 +10,7 @@ import type { LayerRouting } from '../../core/runtime/types.ts';
 import { enumFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
 import { promptIds, routingOverrides, selectBackend } from './generate.ts';
+import { runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
 export const ROUTE_USAGE = `moe-studio route <model> (--prompt TEXT [--chat] [--system TEXT] | --ids 1,2,3) [options]
   shows, for every prompt token and MoE layer, the experts chosen and their weights,
@@ -53,6 +54,10 @@ export async function runRouteCommand(argv: string[]): Promise<number> {
   const modelArg = onePositional('route', positionals, 'model');
   const backendName = enumFlag('backend', values.backend, ['cpu', 'wasm', 'webgpu'] as const) ?? 'wasm';
   const routing = routingOverrides(values);
+  if (backendName === 'webgpu') {
+    const childExitCode = await runInDawnChildIfNeeded(['route', ...argv]);
+    if (childExitCode !== undefined) return childExitCode;
+  }
   const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
   if (!model.spec.moe) throw new ConfigError(`route: ${modelArg} is a dense ${model.spec.arch} model (no experts to route to)`);
   const ids = promptIds(model, values);
