@@ -13,7 +13,7 @@
 import type { LayerRouting, RoutingOverrides } from '../types.ts';
 import { routeToken, sharedExpertGate } from '../routing.ts';
 import { addInPlace, rmsnorm, ropeAngles, ropeApply } from '../cpu/ops.ts';
-import type { KernelExports } from './kernels.ts';
+import { attnHeadsDims, type KernelExports } from './kernels.ts';
 import { tensorRowToF32 } from './layout.ts';
 import type { WasmMatmul } from './matmul.ts';
 import type { RowParallel } from './parallel.ts';
@@ -101,11 +101,12 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
     valueCache.view.set(rowView(state.v, t), (start + t) * kvDim);
   }
   // Every token's heads in one batch: heads split across threads (each head keeps its scratch row).
-  const dims = headDim | ((heads / kvHeads) << 16);
+  const dims = attnHeadsDims(headDim, heads / kvHeads, kvHeads);
+  const scoreStride = state.scores.cols * 4;
   engine.rows.runBatch(Array.from({ length: m }, (_, t) => {
     const nPos = start + t + 1; // causal: the token sees itself and everything before
     return { kernel: 'attn_heads' as const, n: heads, work: 2 * heads * nPos * headDim,
-      args: [rowPtr(state.q, t), keyCache.ptr, valueCache.ptr, rowPtr(state.att, t), state.scores.ptr, dims, nPos, kvHeads] };
+      args: [rowPtr(state.q, t), keyCache.ptr, valueCache.ptr, rowPtr(state.att, t), state.scores.ptr, dims, nPos, scoreStride] };
   }));
   matmul.run(layer.wo, state.att.ptr, state.out.ptr, m);
   addInPlace(state.x.view.subarray(0, m * spec.hidden), state.out.view.subarray(0, m * spec.hidden));

@@ -10,7 +10,7 @@ import { attention, matmul, swiglu } from '../cpu/ops.ts';
 import { assertAllclose, type Tolerance } from '../cpu/allclose.ts';
 import { WasmArena } from './arena.ts';
 import { buildKernels, kernelsModuleText } from './build-kernels.ts';
-import { instantiateKernels } from './kernels.ts';
+import { attnHeadsDims, instantiateKernels } from './kernels.ts';
 import { packMatrix } from './layout.ts';
 import { WasmMatmul } from './matmul.ts';
 import { SerialRows } from './parallel.ts';
@@ -124,12 +124,13 @@ describe('attn_heads kernel (scores → softmax with expf → mix, heads split l
     const qPtr = arena.alloc(q.byteLength, 'q'); arena.f32(qPtr, q.length).set(q);
     const kPtr = arena.alloc(keys.byteLength, 'k'); arena.f32(kPtr, keys.length).set(keys);
     const vPtr = arena.alloc(values.byteLength, 'v'); arena.f32(vPtr, values.length).set(values);
-    const sPtr = arena.alloc(heads * nPos * 4, 'scores');
+    const scoreStride = (nPos + 3) * 4; // a scratch row longer than nPos, as the session's [heads, maxContext]
+    const sPtr = arena.alloc(heads * scoreStride, 'scores');
     const oPtr = arena.alloc(expected.byteLength, 'out');
-    const dims = headDim | ((heads / kvHeads) << 16);
+    const dims = attnHeadsDims(headDim, heads / kvHeads, kvHeads);
     const split = Math.floor(heads / 2); // two "threads": [0, split) and [split, heads)
-    kernels.attn_heads(qPtr, kPtr, vPtr, oPtr, sPtr, dims, nPos, kvHeads, 0, split);
-    kernels.attn_heads(qPtr, kPtr, vPtr, oPtr, sPtr, dims, nPos, kvHeads, split, heads);
+    kernels.attn_heads(qPtr, kPtr, vPtr, oPtr, sPtr, dims, nPos, scoreStride, 0, split);
+    kernels.attn_heads(qPtr, kPtr, vPtr, oPtr, sPtr, dims, nPos, scoreStride, split, heads);
     assertAllclose(arena.f32(oPtr, expected.length), expected, ATTN_HEADS_TOL, `attn_heads seed ${seed}`);
   });
 });

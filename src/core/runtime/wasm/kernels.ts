@@ -21,10 +21,10 @@ export interface KernelExports {
   attn_mix(probs: number, value: number, kvStride: number, headDim: number, nPos: number, out: number): void;
   /**
    * Attention of one token, query heads [hStart, hEnd): out [heads, headDim] from q [heads, headDim]
-   * over the first nPos rows of the layer's key/value cache; scores = scratch [heads, nPos].
-   * dims = headDim | headsPerKv << 16.
+   * over the first nPos rows of the layer's key/value cache; head h's scratch is scores + h · scoreStride
+   * bytes (≥ nPos f32). dims = attnHeadsDims(...).
    */
-  attn_heads(q: number, key: number, value: number, out: number, scores: number, dims: number, nPos: number, kvHeads: number, hStart: number, hEnd: number): void;
+  attn_heads(q: number, key: number, value: number, out: number, scores: number, dims: number, nPos: number, scoreStride: number, hStart: number, hEnd: number): void;
   /** out [n] = silu(gate [n]) · up [n] in f32 (expf to ≤ 2 ulp); out may alias gate. */
   swiglu(gate: number, up: number, out: number, n: number): void;
 }
@@ -62,4 +62,12 @@ export async function instantiateKernels(memory: WebAssembly.Memory, shared: boo
   const module = await compileKernels(shared);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   return instance.exports as unknown as KernelExports;
+}
+
+/** attn_heads' packed `dims` argument: headDim < 4096, headsPerKv and kvHeads < 1024. */
+export function attnHeadsDims(headDim: number, headsPerKv: number, kvHeads: number): number {
+  if (headDim >= 4096 || headsPerKv >= 1024 || kvHeads >= 1024) {
+    throw new BackendError(`wasm: attention dims headDim ${headDim}, heads per kv ${headsPerKv}, kv heads ${kvHeads} exceed the kernel's packing`);
+  }
+  return headDim | (headsPerKv << 12) | (kvHeads << 22);
 }

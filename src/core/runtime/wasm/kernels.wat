@@ -468,10 +468,11 @@
 
   ;; ------------------------------------------------------------------------------------
   ;; Attention of one token for query heads [hStart, hEnd): scores → softmax → mix per head,
-  ;; a row kernel so the thread pool splits heads. Head h uses scores[h * nPos ..] as scratch
-  ;; (a head always goes to the same thread, so batched tokens never share a scratch row).
+  ;; a row kernel so the thread pool splits heads. Head h's scratch is the row
+  ;; scores + h * scoreStride bytes (fixed per head, whatever nPos is: a head always goes to the
+  ;; same thread, so the tokens of a batch never share a scratch row across threads).
   ;;   q f32[heads * headDim] (rotated)   key/value: the layer's cache, rows of kvHeads*headDim
-  ;;   out f32[heads * headDim]           dims = headDim | headsPerKv << 16
+  ;;   out f32[heads * headDim]           dims = headDim | headsPerKv << 12 | kvHeads << 22
   ;; scale = 1/sqrt(headDim) rounded from f64, as the JS caller computed it.
 
   (func $softmax (param $x i32) (param $n i32)
@@ -510,11 +511,12 @@
 
   (func (export "attn_heads")
     (param $q i32) (param $key i32) (param $value i32) (param $out i32) (param $scores i32)
-    (param $dims i32) (param $nPos i32) (param $kvHeads i32) (param $hStart i32) (param $hEnd i32)
-    (local $h i32) (local $headDim i32) (local $headsPerKv i32) (local $kvStride i32) (local $kvCol i32)
+    (param $dims i32) (param $nPos i32) (param $scoreStride i32) (param $hStart i32) (param $hEnd i32)
+    (local $h i32) (local $headDim i32) (local $headsPerKv i32) (local $kvHeads i32) (local $kvStride i32) (local $kvCol i32)
     (local $headBytes i32) (local $scale f32) (local $sc i32)
-    (local.set $headDim (i32.and (local.get $dims) (i32.const 0xffff)))
-    (local.set $headsPerKv (i32.shr_u (local.get $dims) (i32.const 16)))
+    (local.set $headDim (i32.and (local.get $dims) (i32.const 0xfff)))
+    (local.set $headsPerKv (i32.and (i32.shr_u (local.get $dims) (i32.const 12)) (i32.const 0x3ff)))
+    (local.set $kvHeads (i32.shr_u (local.get $dims) (i32.const 22)))
     (local.set $headBytes (i32.shl (local.get $headDim) (i32.const 2)))
     (local.set $kvStride (i32.mul (local.get $kvHeads) (local.get $headBytes)))
     (local.set $scale (f32.demote_f64 (f64.div (f64.const 1) (f64.sqrt (f64.convert_i32_u (local.get $headDim))))))
@@ -522,7 +524,7 @@
     (block $done (loop $heads
       (br_if $done (i32.ge_u (local.get $h) (local.get $hEnd)))
       (local.set $kvCol (i32.mul (i32.div_u (local.get $h) (local.get $headsPerKv)) (local.get $headBytes)))
-      (local.set $sc (i32.add (local.get $scores) (i32.shl (i32.mul (local.get $h) (local.get $nPos)) (i32.const 2))))
+      (local.set $sc (i32.add (local.get $scores) (i32.mul (local.get $h) (local.get $scoreStride))))
       (call $attn_scores (i32.add (local.get $q) (i32.mul (local.get $h) (local.get $headBytes)))
         (i32.add (local.get $key) (local.get $kvCol)) (local.get $kvStride) (local.get $headDim) (local.get $nPos)
         (local.get $sc) (local.get $scale))

@@ -28,8 +28,14 @@ describe('wasm thread pool (node worker_threads)', () => {
     const serial = await (await createWasmBackend({ threads: 1 })).createSession(weights);
     const pooled = await (await createWasmBackend({ threads, workerFactory: nodeWorkerFactory(), minParallelWork: 0 })).createSession(weights);
     expect((pooled as unknown as { threads: number }).threads).toBe(threads);
-    const prompt = [1, 5, 9, 200, 44];
-    expect((await pooled.forward(prompt)).logits).toEqual((await serial.forward(prompt)).logits);
+    // A longer prompt, three times over: threads race on shared scratch if any is shared (the
+    // attention scratch once was, per token and head, and this caught it about 1 run in 10).
+    const prompt = Array.from({ length: 24 }, (_, i) => (i * 37 + 1) % 300);
+    const expected = (await serial.forward(prompt)).logits;
+    for (let round = 0; round < 3; round++) {
+      pooled.truncate(0);
+      expect((await pooled.forward(prompt)).logits).toEqual(expected);
+    }
     expect((await pooled.forward([7])).logits).toEqual((await serial.forward([7])).logits);
     pooled.dispose();
     serial.dispose();
