@@ -5,6 +5,7 @@
  * `count` tokens of public/zoo/heldout/stories.txt; wllama gets their decoded text (its own
  * tokenization; the count it saw is in its timings note).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,9 @@ import { BENCH_DIR } from './fixture-gguf.ts';
 import type { BenchQuant } from './fixture-model.ts';
 
 const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
-const mergedDir = join(BENCH_DIR, 'zoo-moe-hidden');
+/** Cached per zoo version (index.json lists every file's sha256): a retrained zoo is re-merged. */
+const zooVersion = createHash('sha256').update(readFileSync(join(publicDir, 'zoo', 'index.json'))).digest('hex').slice(0, 12);
+const mergedDir = join(BENCH_DIR, `zoo-moe-hidden-${zooVersion}`);
 
 export interface ZooFixture {
   files: Map<BenchQuant, string>;
@@ -42,7 +45,7 @@ export async function ensureZooFixture(quants: BenchQuant[], promptTokens: numbe
   const tokenizerConfig = existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')) : {};
   const files = new Map<BenchQuant, string>();
   for (const quant of quants) {
-    const path = join(BENCH_DIR, `zoo-moe-hidden-${quant}.gguf`);
+    const path = join(BENCH_DIR, `zoo-moe-hidden-${zooVersion}-${quant}.gguf`);
     if (!existsSync(path)) {
       log(`fixture: exporting ${path}`);
       const sink = await nodeFileSink(`${path}.partial`);
