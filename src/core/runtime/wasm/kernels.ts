@@ -66,7 +66,7 @@ export async function instantiateKernels(memory: WebAssembly.Memory, shared: boo
 
 /** attn_heads' packed `dims` argument: headDim < 4096, headsPerKv and kvHeads < 1024. */
 export function attnHeadsDims(headDim: number, headsPerKv: number, kvHeads: number): number {
-  if (headDim >= 4096 || headsPerKv >= 1024 || kvHeads >= 1024) {
+  if (!Number.isInteger(headsPerKv) || headDim >= 4096 || headsPerKv >= 1024 || kvHeads >= 1024) {
     throw new BackendError(`wasm: attention dims headDim ${headDim}, heads per kv ${headsPerKv}, kv heads ${kvHeads} exceed the kernel's packing`);
   }
   return headDim | (headsPerKv << 12) | (kvHeads << 22);

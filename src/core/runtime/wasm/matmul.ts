@@ -44,7 +44,7 @@ export class WasmMatmul {
   runBatch(items: readonly MatmulItem[], m: number): void {
     assert(m >= 1 && m <= this.maxM, `wasm matmul: m ${m} beyond scratch (${this.maxM})`);
     const jobs: RowJob[] = [];
-    const quantized = new Map<number, number>(); // x pointer -> first q16 block
+    const quantized = new Map<number, { block: number; k: number }>(); // x pointer -> its q16 blocks
     let nextBlock = 0;
     for (const { mat, x, y } of items) {
       assert(mat.k <= this.maxK, `wasm matmul: k ${mat.k} beyond scratch (${this.maxK})`);
@@ -53,15 +53,18 @@ export class WasmMatmul {
         jobs.push({ kernel: 'matmul_f32', args: [mat.quants, x, y, mat.k, mat.n, m], n: mat.n, work });
         continue;
       }
-      let block = quantized.get(x);
-      if (block === undefined) {
+      assert(mat.k % 32 === 0, `wasm matmul: quantized k ${mat.k} is not a multiple of 32`);
+      let input = quantized.get(x);
+      if (input === undefined) {
         const blocks = (m * mat.k) / 32;
         assert(nextBlock + blocks <= this.blocks, `wasm matmul: batch inputs need more than ${this.blocks} q16 blocks`);
-        block = nextBlock;
+        input = { block: nextBlock, k: mat.k };
         nextBlock += blocks;
-        this.kernels.quantize_q16(x, this.xq + block * 64, this.xs + block * 4, blocks);
-        quantized.set(x, block);
+        this.kernels.quantize_q16(x, this.xq + input.block * 64, this.xs + input.block * 4, blocks);
+        quantized.set(x, input);
       }
+      assert(input.k === mat.k, `wasm matmul: one input read with k ${input.k} and ${mat.k} in a batch`);
+      const block = input.block;
       const kernel = mat.dtype === 'q8_0' ? 'matmul_q8' : 'matmul_q4';
       jobs.push({ kernel, args: [mat.quants, mat.scales, this.xq + block * 64, this.xs + block * 4, y, mat.k, mat.n, m], n: mat.n, work });
     }

@@ -8,6 +8,10 @@ import { randomModelWeights, tinyMoeSpec } from '../../model/random.ts';
 import { createWasmBackend } from './backend.ts';
 import { rowSlice } from './parallel.ts';
 import { nodeWorkerFactory } from './threads.node.ts';
+import { BackendError } from '../../errors.ts';
+import { WasmArena } from './arena.ts';
+import { instantiateKernels } from './kernels.ts';
+import { createThreadPool } from './threads.ts';
 
 describe('rowSlice', () => {
   it.each([[10, 3], [7, 7], [5, 8], [129, 2]])('covers [0, %i) exactly once with %i threads', (n, threads) => {
@@ -39,5 +43,28 @@ describe('wasm thread pool (node worker_threads)', () => {
     expect((await pooled.forward([7])).logits).toEqual((await serial.forward([7])).logits);
     pooled.dispose();
     serial.dispose();
+  });
+});
+
+describe('wasm thread pool failures', () => {
+  it('a kernel that traps in a worker breaks the pool with a BackendError (no hang), and it stays broken', async () => {
+    const memory = new WebAssembly.Memory({ initial: 4, maximum: 65536, shared: true });
+    const kernels = await instantiateKernels(memory, true);
+    const arena = new WasmArena(memory);
+    const pool = await createThreadPool(arena, kernels, 2, nodeWorkerFactory(), 0);
+    try {
+      const k = 32;
+      const n = 64;
+      const x = arena.alloc(k * 4, 'x');
+      const y = arena.alloc(n * 4, 'y');
+      // Rows [0, 32) (the driver's half) lie inside memory, rows [32, 64) (the worker's) beyond it.
+      const w = memory.buffer.byteLength - (n / 2) * k * 4;
+      const job = { kernel: 'matmul_f32' as const, args: [w, x, y, k, n, 1], n, work: n * k };
+      expect(() => pool.runBatch([job])).toThrow(/pool worker's kernel failed/);
+      const inBounds = { ...job, args: [x, x, y, k, 1, 1], n: 1 };
+      expect(() => pool.runBatch([inBounds, inBounds])).toThrow(BackendError);
+    } finally {
+      pool.dispose();
+    }
   });
 });

@@ -15,6 +15,7 @@
  *   [GENERATION] batch counter  [COUNT] jobs in the batch  [DONE] workers finished
  *   [READY] workers started     [EXIT] 1 = stop
  *   [WORKERS_ASLEEP] workers in Atomics.wait   [DRIVER_ASLEEP] 1 while the driver sleeps
+ *   [FAILED] 1 once a worker's kernel threw (it still counts itself done; the pool is broken)
  *   [JOBS + j * JOB_SLOTS ..] job j: ROW_KERNEL_CODES, n rows, 8 args
  */
 import { BackendError } from '../../errors.ts';
@@ -27,7 +28,7 @@ const JOB_SLOTS = 2 + JOB_ARGS;
 /** Jobs per batch; larger batches go out in several (Qwen-MoE decode: 8 experts × gate, up). */
 export const MAX_BATCH_JOBS = 16;
 export const MAILBOX = {
-  GENERATION: 0, COUNT: 1, DONE: 2, READY: 3, EXIT: 4, WORKERS_ASLEEP: 5, DRIVER_ASLEEP: 6,
+  GENERATION: 0, COUNT: 1, DONE: 2, READY: 3, EXIT: 4, WORKERS_ASLEEP: 5, DRIVER_ASLEEP: 6, FAILED: 7,
   JOBS: 8, SLOTS: 8 + MAX_BATCH_JOBS * JOB_SLOTS,
 } as const;
 
@@ -94,13 +95,22 @@ function canBlockOnAtomics(): boolean {
 }
 
 /**
+ * A batch is at most a prefill chunk's matmul (~2 GMAC, well under a second here); a worker
+ * silent for this long has died (terminated, out of memory) and will never count itself done.
+ */
+const WORKER_SILENCE_MS = 60_000;
+
+/**
  * Waits until box[DONE] ≥ target: spins, then (when `canBlock`) sleeps on DONE with the
  * DRIVER_ASLEEP flag up so the last worker wakes it. The 1 ms timeout is a backstop only.
+ * Returns false when the workers stayed silent for WORKER_SILENCE_MS.
  */
-function waitForWorkers(box: Int32Array, target: number, canBlock: boolean): void {
+function waitForWorkers(box: Int32Array, target: number, canBlock: boolean): boolean {
+  const deadline = now() + WORKER_SILENCE_MS;
   for (;;) {
     const done = Atomics.load(box, MAILBOX.DONE);
-    if (done >= target) return;
+    if (done >= target) return true;
+    if (now() > deadline) return false;
     if (spinWhileEqual(box, MAILBOX.DONE, done) || !canBlock) continue;
     Atomics.store(box, MAILBOX.DRIVER_ASLEEP, 1);
     Atomics.wait(box, MAILBOX.DONE, done, 1);
@@ -113,6 +123,8 @@ const WORKER_START_TIMEOUT_MS = 20000;
 class ThreadPool implements RowParallel {
   private readonly box: Int32Array;
   private disposed = false;
+  /** Why the pool cannot run batches any more (a worker failed or went silent). */
+  private broken?: string;
   /** Atomics.wait is allowed here (workers, Node's main thread; not a browser's main thread). */
   private readonly canBlock = canBlockOnAtomics();
   constructor(readonly threads: number, private readonly kernels: KernelExports, memory: WebAssembly.Memory,
@@ -121,6 +133,7 @@ class ThreadPool implements RowParallel {
   }
 
   runBatch(jobs: readonly RowJob[]): void {
+    if (this.broken) throw new BackendError(this.broken);
     let work = 0;
     for (const job of jobs) work += job.work;
     if (work < this.minParallelWork) {
@@ -142,11 +155,21 @@ class ThreadPool implements RowParallel {
     Atomics.store(box, MAILBOX.DONE, 0);
     Atomics.add(box, MAILBOX.GENERATION, 1);
     if (Atomics.load(box, MAILBOX.WORKERS_ASLEEP) > 0) Atomics.notify(box, MAILBOX.GENERATION);
-    for (const job of jobs) {
-      const [start, end] = rowSlice(job.n, this.threads, 0);
-      callRowKernel(this.kernels, job.kernel, job.args, start, end);
+    try {
+      for (const job of jobs) {
+        const [start, end] = rowSlice(job.n, this.threads, 0);
+        callRowKernel(this.kernels, job.kernel, job.args, start, end);
+      }
+    } finally {
+      // Even when our own slice threw: the workers are reading this batch's slots, and the
+      // next batch must not rewrite them before every worker has counted itself done.
+      if (!waitForWorkers(box, this.threads - 1, this.canBlock)) {
+        this.broken = `wasm: a pool worker stopped answering (no reply in ${WORKER_SILENCE_MS / 1000} s); start a new session`;
+      } else if (Atomics.load(box, MAILBOX.FAILED)) {
+        this.broken = 'wasm: a pool worker\'s kernel failed; start a new session';
+      }
     }
-    waitForWorkers(box, this.threads - 1, this.canBlock);
+    if (this.broken) throw new BackendError(this.broken);
   }
 
   dispose(): void {
@@ -199,11 +222,15 @@ export async function runPoolWorker(init: PoolWorkerInit): Promise<void> {
     seen = Atomics.load(box, MAILBOX.GENERATION);
     if (Atomics.load(box, MAILBOX.EXIT)) return;
     const count = box[MAILBOX.COUNT]!;
-    for (let j = 0; j < count; j++) {
-      const at = MAILBOX.JOBS + j * JOB_SLOTS;
-      for (let i = 0; i < JOB_ARGS; i++) args[i] = box[at + 2 + i]!;
-      const [start, end] = rowSlice(box[at + 1]!, init.threads, init.index);
-      callRowKernel(kernels, KERNEL_BY_CODE[box[at]!]!, args, start, end);
+    try {
+      for (let j = 0; j < count; j++) {
+        const at = MAILBOX.JOBS + j * JOB_SLOTS;
+        for (let i = 0; i < JOB_ARGS; i++) args[i] = box[at + 2 + i]!;
+        const [start, end] = rowSlice(box[at + 1]!, init.threads, init.index);
+        callRowKernel(kernels, KERNEL_BY_CODE[box[at]!]!, args, start, end);
+      }
+    } catch {
+      Atomics.store(box, MAILBOX.FAILED, 1); // the driver throws a BackendError; we keep counting
     }
     Atomics.add(box, MAILBOX.DONE, 1);
     if (Atomics.load(box, MAILBOX.DRIVER_ASLEEP)) Atomics.notify(box, MAILBOX.DONE);
