@@ -113,7 +113,9 @@ export async function composePreview(text: string): Promise<void> {
 
 // A crashed merge worker never answers the pending build: fail it visibly (the store keeps no
 // half-written model: the manifest is written last) so the person can retry.
+// Pending check/preview calls never settle either: clear their busy flags.
 mergeClientOnCrash((message) => {
+  useCompose.setState({ checking: false, previewBusy: false });
   if (useCompose.getState().build?.status === 'running') {
     useCompose.setState({ build: { status: 'failed', error: `BackendError: the merge worker stopped (${message}); nothing was stored. Try again, or free memory first.` } });
   }
@@ -137,4 +139,6 @@ export async function composeBuild(): Promise<void> {
   }
 }
 
-export function composeCancel(): void { void mergeClient().cancel(); }
+export function composeCancel(): void {
+  if (useCompose.getState().build?.status === 'running') void mergeClient().cancel(); // no worker start just to cancel nothing
+}

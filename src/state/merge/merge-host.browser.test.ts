@@ -106,5 +106,13 @@ describe('merge host', () => {
       expect(got.dtype).toBe('f32');
       expect(Array.from(dequantize(got))).toEqual(Array.from(dequantize(donor.weights.layers[1]!.mlp![role])));
     }
+    // The same model as the base: attention (q/k went through GGUF's RoPE permutation and back) is its own.
+    const asBase: ModelSources = { ...sources, 'org/base': { kind: 'store', id: quantized.id, dbName: DB } };
+    await host.build({ yaml: yaml('hidden'), sources: asBase, layout: 'classic', outputId: 'quantized-base', title: 'QB', notes: {}, dbName: DB }, () => {});
+    const mergedOnBase = await loadHfModel(modelStoreFileSet(kv, (await modelStoreGet(kv, 'quantized-base'))!));
+    expect(mergedOnBase.config.torch_dtype).toBe('float32');
+    for (const role of ['wq', 'wk', 'wv', 'wo'] as const) {
+      expect(Array.from(dequantize(mergedOnBase.weights.layers[0]![role]))).toEqual(Array.from(dequantize(donor.weights.layers[0]![role])));
+    }
   });
 });

@@ -48,7 +48,9 @@ async function dequantizedFolder(files: FileSet, list: string[]): Promise<FileSe
   const { weights } = await loadGgufModel(await files.open(QUANTIZED_FILE));
   const baseConfig = list.includes('config.json') ? JSON.parse(await readText(await files.open('config.json'))) as Record<string, unknown> : undefined;
   const sinks = new Map<string, MemorySink>();
-  await exportHfFolder(weights, async (name) => { const sink = new MemorySink(); sinks.set(name, sink); return sink; }, { baseConfig, sidecarFiles: files });
+  // Every tensor f32 (a GGUF keeps some in f16) and torch_dtype float32 over the original
+  // config's: as a base, it yields an f32 merge rather than rounding the dequantized values again.
+  await exportHfFolder(weights, async (name) => { const sink = new MemorySink(); sinks.set(name, sink); return sink; }, { baseConfig, sidecarFiles: files, dtype: 'f32' });
   return memoryFileSet(Object.fromEntries([...sinks].map(([name, sink]) => [name, sink.bytes()])), files.name);
 }
 
@@ -58,6 +60,10 @@ export class MergeHost implements MergeApi {
 
   /** Cached per source (fetch FileSets keep their bytes; the zoo is small). Source warnings go to `warnings`. */
   private resolver(sources: ModelSources, warnings: string[]): ModelResolver {
+    // Keep only the folders of the current composition: a dequantized donor is 4-7x its
+    // stored size, and a person trying donors one after another must not pin them all.
+    const current = new Set(Object.values(sources).map((source) => JSON.stringify(source)));
+    for (const key of [...this.folders.keys()]) if (!current.has(key)) this.folders.delete(key);
     return async (ref) => {
       const source = sources[ref.path];
       if (!source) throw Object.assign(new Error(`merge: model '${ref.path}' is not in the library`), { name: 'ConfigError' });
