@@ -60,6 +60,7 @@ class Context:
     logs: dict         # model -> training log (train.py)
     samples: dict      # model -> [sample records]
     data_stats: dict   # '<domain>_<split>' -> {docs, tokens, chars}
+    chat_stops: dict   # 'base' | 'chat' -> (answers ending with <|end|>, questions asked, mean length)
 
 
 def gain(ppl, name):
@@ -204,10 +205,15 @@ gate_proj, up_proj and down_proj of every layer ({ctx.logs['code']['trainable_pa
 {ctx.logs['code']['total_params']:,} parameters).
 
 Base training: {ctx.logs['base']['steps_run']} steps, {ctx.logs['base']['tokens_seen']:,} tokens,
-{ctx.logs['base']['elapsed_s'] / 60:.1f} min at {ctx.logs['base']['history'][-1]['tok_per_s']:,} tokens/s. The two CPU cores were shared
-with several other jobs during this build (an idle machine trains this model at ~6-7k tokens/s), so
-the wall-clock caps ended every run early and all five models are undertrained: expect the
-perplexities above, not fluent text. Experts: {', '.join(f"{d} {ctx.logs[d]['steps_run']} steps / {ctx.logs[d]['elapsed_s'] / 60:.1f} min" for d in DOMAINS)}.
+{ctx.logs['base']['elapsed_s'] / 60:.1f} min at {ctx.logs['base']['history'][-1]['tok_per_s']:,} tokens/s (2 CPU cores, shared with other work
+during this build; wall-clock caps end the runs, and every log records the steps it ran). These are
+3.4M-parameter models: expect the perplexities above and short coherent stretches, not fluent text.
+Experts: {', '.join(f"{d} {ctx.logs[d]['steps_run']} steps / {ctx.logs[d]['elapsed_s'] / 60:.1f} min" for d in DOMAINS)}.
+
+**Does the chat expert stop?** Greedy answers to the first {ctx.chat_stops['chat'][1]} held-out Dolly questions in the
+chat template, up to 64 new tokens: the chat expert ends {ctx.chat_stops['chat'][0]} of them with <|end|>
+(mean answer {ctx.chat_stops['chat'][2]:.1f} tokens), the base {ctx.chat_stops['base'][0]}. Its three samples in zoo/chat/README.md
+are a fixed question and the first two held-out questions, chosen by position, not by outcome.
 
 How the merged MoEs route each domain's held-out tokens: ROUTING.md (scripts/merge-report.ts) and
 ROUTING-top2.md (`npx tsx scripts/zoo/routing-table.ts`; both merge with each moe-*.yml through our

@@ -25,11 +25,13 @@ PROMPTS = {
     'code': [('text', 'def add(a, b):\n'), ('text', 'import os\nimport sys\n\n'), ('text', 'function parse(text) {\n')],
     'math': [('text', '12 + 35 ='), ('text', '7 * 8 ='),
              ('text', 'Question: Sam has 5 apples and buys 3 more. How many apples does he have?\nAnswer:')],
-    # The last two: a short question and a held-out Dolly question that this weak chat expert ends
-    # with <|end|> (it stops on 5 of 23 greedy test questions; see the zoo README).
-    'chat': [('chat', 'What is the capital of France?'), ('chat', 'what can you do'),
-             ('chat', 'What is the genomics of disease?')],
+    # A fixed question, then the first two held-out Dolly questions (chosen by position, not by
+    # outcome; export.py fills them in from prepare.chat_docs). How often answers end with
+    # <|end|> over many held-out questions is chat_stop_rate's job, reported in the zoo README.
+    'chat': [('chat', 'What is the capital of France?')],
 }
+CHAT_STOP_QUESTIONS = 50
+CHAT_STOP_MAX_NEW = 64
 
 
 def shipped_f32(model):
@@ -100,3 +102,22 @@ def samples_for(model, enc, name):
             'stoppedAtEos': stopped, 'minTop2LogitGap': round(gap, 4) if new_ids or stopped else None,
         })
     return records
+
+
+@torch.no_grad()
+def chat_stop_rate(model, enc, questions, max_new=CHAT_STOP_MAX_NEW):
+    """How many greedy answers to `questions` (in the chat template) end with <|end|> within
+    max_new tokens. -> (stopped, asked, mean answer length in tokens of those that stopped)."""
+    stop_id = enc.token_to_id[bpe.END]
+    stopped, lengths = 0, []
+    for q in questions:
+        ids = enc.encode(chat_text(q))
+        out = []
+        for _ in range(max_new):
+            nxt = int(torch.argmax(model(torch.tensor([ids + out]))[0, -1]))
+            if nxt == stop_id:
+                stopped += 1
+                lengths.append(len(out))
+                break
+            out.append(nxt)
+    return stopped, len(questions), (sum(lengths) / len(lengths) if lengths else 0.0)

@@ -14,7 +14,8 @@ import torch
 import bpe
 import cards
 import hf_files
-from evaluate import perplexity, samples_for, shipped_f32
+from evaluate import CHAT_STOP_QUESTIONS, PROMPTS, chat_stop_rate, perplexity, samples_for, shipped_f32
+from prepare import chat_docs
 from model import Config, Llama
 
 MODELS = ['base', 'stories', 'code', 'math', 'chat']
@@ -81,7 +82,9 @@ def main():
     vals = {d: np.load(os.path.join(args.build, 'data', f'{d}_val.npy')) for d in DOMAINS}
     with open(os.path.join(args.build, 'data', 'stats.json')) as f:
         data_stats = json.load(f)
-    ppl, logs, samples = {}, {}, {}
+    ppl, logs, samples, chat_stops = {}, {}, {}, {}
+    held_out_questions = [doc.split('<|user|>\n', 1)[1].split('<|end|>', 1)[0] for doc in chat_docs(args.corpora)[1]]
+    PROMPTS['chat'] = PROMPTS['chat'][:1] + [('chat', q) for q in held_out_questions[:2]]
     for name in MODELS:
         model = load_model(args.build, name, cfg)
         ppl[name] = {}
@@ -90,6 +93,9 @@ def main():
             ppl[name][f'{d}_tokens'] = n_tokens
         print(name, {d: round(ppl[name][d], 2) for d in DOMAINS}, flush=True)
         samples[name] = samples_for(model, enc, name)
+        if name in ('base', 'chat'):
+            chat_stops[name] = chat_stop_rate(model, enc, held_out_questions[:CHAT_STOP_QUESTIONS])
+            print(name, 'chat answers ending with <|end|>:', chat_stops[name], flush=True)
         with open(os.path.join(args.build, 'ckpt', f'{name}.json')) as f:
             logs[name] = json.load(f)
         folder = os.path.join(args.zoo, name)
@@ -97,7 +103,7 @@ def main():
         hf_files.write_json(os.path.join(folder, 'samples.json'), {
             'schemaVersion': 1, 'model': f'zoo/{name}', 'decoding': 'greedy, f32 reference from the f16 weights',
             'stopIds': [enc.token_to_id[bpe.END]], 'samples': samples[name]})
-    ctx = cards.Context(cfg=cfg, ppl=ppl, logs=logs, samples=samples, data_stats=data_stats)
+    ctx = cards.Context(cfg=cfg, ppl=ppl, logs=logs, samples=samples, data_stats=data_stats, chat_stops=chat_stops)
     for name in MODELS:
         with open(os.path.join(args.zoo, name, 'README.md'), 'w', encoding='utf-8') as f:
             f.write(cards.model_card(ctx, name))
