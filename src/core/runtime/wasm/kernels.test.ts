@@ -83,18 +83,25 @@ describe('matmul_f32 with k not a multiple of 8', () => {
   });
 });
 
+/**
+ * Random q [heads, headDim], keys/values [nPos, kvHeads * headDim] (streams first, +1, +2; std
+ * `std` for q and keys), the reference attention output, and the inputs copied into wasm memory.
+ */
+async function attentionCase(heads: number, kvHeads: number, headDim: number, nPos: number, stream: number, std = 1) {
+  const engine = await freshEngine();
+  const kvDim = kvHeads * headDim;
+  const q = randomValues(heads * headDim, stream, std);
+  const keys = randomValues(nPos * kvDim, stream + 1, std);
+  const values = randomValues(nPos * kvDim, stream + 2);
+  const expected = new Float32Array(heads * headDim);
+  attention(expected, q, keys, values, nPos, heads, kvHeads, headDim);
+  const copy = (data: Float32Array, what: string) => { const ptr = engine.arena.alloc(data.byteLength, what); engine.arena.f32(ptr, data.length).set(data); return ptr; };
+  return { ...engine, kvDim, expected, qPtr: copy(q, 'q'), kPtr: copy(keys, 'k'), vPtr: copy(values, 'v') };
+}
+
 describe('attention kernels (attn_scores → softmax → attn_mix)', () => {
   it.each([[6, 2, 8, 17], [4, 4, 6, 5], [9, 3, 64, 40]])('heads=%i kvHeads=%i headDim=%i positions=%i', async (heads, kvHeads, headDim, nPos) => {
-    const { arena, kernels } = await freshEngine();
-    const kvDim = kvHeads * headDim;
-    const q = randomValues(heads * headDim, 5);
-    const keys = randomValues(nPos * kvDim, 6);
-    const values = randomValues(nPos * kvDim, 7);
-    const expected = new Float32Array(heads * headDim);
-    attention(expected, q, keys, values, nPos, heads, kvHeads, headDim);
-    const qPtr = arena.alloc(q.byteLength, 'q'); arena.f32(qPtr, q.length).set(q);
-    const kPtr = arena.alloc(keys.byteLength, 'k'); arena.f32(kPtr, keys.length).set(keys);
-    const vPtr = arena.alloc(values.byteLength, 'v'); arena.f32(vPtr, values.length).set(values);
+    const { arena, kernels, kvDim, expected, qPtr, kPtr, vPtr } = await attentionCase(heads, kvHeads, headDim, nPos, 5);
     const sPtr = arena.alloc(nPos * 4, 'scores');
     const oPtr = arena.alloc(expected.byteLength, 'out');
     const scores = arena.f32(sPtr, nPos);
@@ -114,16 +121,7 @@ describe('attn_heads kernel (scores → softmax with expf → mix, heads split l
   /** expf (≤ 2 ulp) and f32 sums in the softmax, against the reference's f64 Math.exp. */
   const ATTN_HEADS_TOL: Tolerance = { atol: 2e-6, rtol: 2e-5 };
   it.each([[6, 2, 8, 17], [4, 4, 6, 5], [9, 3, 64, 150], [2, 1, 16, 1]])('heads=%i kvHeads=%i headDim=%i positions=%i', async (heads, kvHeads, headDim, nPos) => {
-    const { arena, kernels } = await freshEngine();
-    const kvDim = kvHeads * headDim;
-    const q = randomValues(heads * headDim, 8, 2);
-    const keys = randomValues(nPos * kvDim, 9, 2);
-    const values = randomValues(nPos * kvDim, 10);
-    const expected = new Float32Array(heads * headDim);
-    attention(expected, q, keys, values, nPos, heads, kvHeads, headDim);
-    const qPtr = arena.alloc(q.byteLength, 'q'); arena.f32(qPtr, q.length).set(q);
-    const kPtr = arena.alloc(keys.byteLength, 'k'); arena.f32(kPtr, keys.length).set(keys);
-    const vPtr = arena.alloc(values.byteLength, 'v'); arena.f32(vPtr, values.length).set(values);
+    const { arena, kernels, expected, qPtr, kPtr, vPtr } = await attentionCase(heads, kvHeads, headDim, nPos, 8, 2);
     const scoreStride = (nPos + 3) * 4; // a scratch row longer than nPos, as the session's [heads, maxContext]
     const sPtr = arena.alloc(heads * scoreStride, 'scores');
     const oPtr = arena.alloc(expected.byteLength, 'out');
