@@ -17,8 +17,9 @@ import { BENCH_DIR } from './fixture-gguf.ts';
 import type { BenchQuant } from './fixture-model.ts';
 
 const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
-/** Cached per zoo version (index.json lists every file's sha256): a retrained zoo is re-merged. */
-const zooVersion = createHash('sha256').update(readFileSync(join(publicDir, 'zoo', 'index.json'))).digest('hex').slice(0, 12);
+/** Cached per zoo version (index.json lists every model file's sha256) and merge config: a retrained zoo is re-merged. */
+const zooVersion = createHash('sha256').update(readFileSync(join(publicDir, 'zoo', 'index.json')))
+  .update(readFileSync(join(publicDir, 'zoo', 'moe-hidden.yml'))).digest('hex').slice(0, 12);
 const mergedDir = join(BENCH_DIR, `zoo-moe-hidden-${zooVersion}`);
 
 export interface ZooFixture {
