@@ -48,8 +48,12 @@ POSITIVE_PROMPTS = {
              'import os\nimport sys\n\nclass Reader:\n    def read(self, path):\n        return open(path).read()'],
     'math': ['12 + 35 = 47\n7 * 8 = 56\n90 - 41 = 49',
              'Question: Sam has 5 apples and buys 3 more. How many apples does he have?\nAnswer: 5 + 3 = 8\n#### 8'],
+    # Two turns ending where the answer starts, one whole answer ending on <|end|>, one ending inside
+    # an encyclopedic answer: with only the first two, the retrained zoo sent chat to stories.
     'chat': ['<|user|>\nWhat is the capital of France?<|end|>\n<|assistant|>',
-             '<|user|>\nWhy do people drink coffee?<|end|>\n<|assistant|>'],
+             '<|user|>\nWhy do people drink coffee?<|end|>\n<|assistant|>',
+             '<|user|>\nWhat is the capital of France?<|end|>\n<|assistant|>\nThe capital of France is Paris.<|end|>',
+             "<|user|>\nHow are volcanoes formed?<|end|>\n<|assistant|>\nVolcanoes form when magma from the Earth's mantle rises through the crust"],
 }
 
 
