@@ -65,6 +65,7 @@ class Context:
     samples: dict      # model -> [sample records]
     data_stats: dict   # '<domain>_<split>' -> {docs, tokens, chars}
     chat_stops: dict   # 'base' | 'chat' -> (answers ending with <|end|>, questions asked, mean length)
+    variant: dict = None  # build/variant-norms/compare.json (compare-variants.ts), when it was run
 
 
 def gain(ppl, name):
@@ -173,6 +174,31 @@ Data notices: ../LICENSES.md.
 """
 
 
+def variant_section(ctx):
+    v = ctx.variant
+    if not v:
+        return ('**MLP-only vs MLP + norms** was not measured for this build (`recipe.sh variant-norms`, '
+                '`export_variant.py`, `compare-variants.ts`).\n')
+    rows = '\n'.join(
+        f"| {d} | {v['standalone'][d]['base']:.2f} | {v['standalone'][d]['mlp']:.2f} | {v['standalone'][d]['mlp+norms']:.2f} | "
+        f"{v['moe']['mlp'][d]['perplexity']:.2f} | {v['moe']['mlp+norms'][d]['perplexity']:.2f} | "
+        f"{v['moe']['mlp'][d]['ownShare']:.1%} | {v['moe']['mlp+norms'][d]['ownShare']:.1%} |" for d in DOMAINS)
+    moe_wins = sum(v['moe']['mlp'][d]['perplexity'] <= v['moe']['mlp+norms'][d]['perplexity'] for d in DOMAINS)
+    verdict = (f'MLP-only merges better on {moe_wins} of 4 domains (MoE perplexity)' if moe_wins >= 2 else
+               f'MLP + norms merges better on {4 - moe_wins} of 4 domains (MoE perplexity)')
+    return f"""**MLP-only vs MLP + norms, measured.** The same expert schedule with every RMSNorm trained too
+(`recipe.sh variant-norms`, `export_variant.py`, `npx tsx scripts/zoo/compare-variants.ts`), both sets merged
+over the same base with moe-hidden.yml and scored on {v['tokensPerDomain']} held-out tokens per domain. Expert columns: that
+domain's expert alone (f32 from f16, 12k tokens); MoE columns: the merged model, whose norms are the base's.
+
+| domain | base | expert, MLP | expert, MLP+norms | MoE, MLP experts | MoE, MLP+norms experts | own-expert top-1, MLP | own-expert top-1, MLP+norms |
+|---|---:|---:|---:|---:|---:|---:|---:|
+{rows}
+
+{verdict}; the zoo ships the MLP-only experts{'' if moe_wins >= 2 else ' (to switch, train the experts with --train mlp+norms)'}.
+"""
+
+
 def zoo_readme(ctx, size_bytes):
     rows = '\n'.join(f'| zoo/{m} | {TITLES[m]} |' for m in MODELS)
     problems = quality_problems(ctx.ppl)
@@ -219,6 +245,7 @@ chat template, up to 64 new tokens: the chat expert ends {ctx.chat_stops['chat']
 (mean answer {ctx.chat_stops['chat'][2]:.1f} tokens), the base {ctx.chat_stops['base'][0]}. Its three samples in zoo/chat/README.md
 are a fixed question and the first two held-out questions, chosen by position, not by outcome.
 
+{variant_section(ctx)}
 How the merged MoEs route each domain's held-out tokens: ROUTING.md (scripts/merge-report.ts) and
 ROUTING-top2.md (`npx tsx scripts/zoo/routing-table.ts`; both merge with each moe-*.yml through our
 merge CLI).

@@ -103,7 +103,10 @@ def main():
         hf_files.write_json(os.path.join(folder, 'samples.json'), {
             'schemaVersion': 1, 'model': f'zoo/{name}', 'decoding': 'greedy, f32 reference from the f16 weights',
             'stopIds': [enc.token_to_id[bpe.END]], 'samples': samples[name]})
-    ctx = cards.Context(cfg=cfg, ppl=ppl, logs=logs, samples=samples, data_stats=data_stats, chat_stops=chat_stops)
+    compare_path = os.path.join(args.build, 'variant-norms', 'compare.json')
+    variant = json.load(open(compare_path)) if os.path.exists(compare_path) else None
+    ctx = cards.Context(cfg=cfg, ppl=ppl, logs=logs, samples=samples, data_stats=data_stats, chat_stops=chat_stops,
+                        variant=variant)
     for name in MODELS:
         with open(os.path.join(args.zoo, name, 'README.md'), 'w', encoding='utf-8') as f:
             f.write(cards.model_card(ctx, name))

@@ -148,3 +148,8 @@ class Llama(nn.Module):
 
     def mlp_parameters(self):
         return [p for layer in self.model.layers for p in layer.mlp.parameters()]
+
+    def norm_parameters(self):
+        """Every RMSNorm weight (both per layer, and the final norm)."""
+        return [layer.input_layernorm.weight for layer in self.model.layers] + \
+            [layer.post_attention_layernorm.weight for layer in self.model.layers] + [self.model.norm.weight]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo zoo recipe (maintainer tool; not needed at run time or in CI).
 #
-#   scripts/zoo/recipe.sh [all|prepare|train|experts|export]     (default: all)
+#   scripts/zoo/recipe.sh [all|prepare|train|experts|export|variant-norms]     (default: all)
 #
 # prepare  corpora -> byte-level BPE tokenizer + per-domain token streams + public/zoo/heldout
 # train    base from scratch on the four-domain mix, then the four experts (MLP-only fine-tunes)
@@ -44,6 +44,20 @@ experts() {
   $PY short_chat.py "$BUILD" "$CORPORA"
   $PY train.py expert --build "$BUILD" --domain chat --stream chat_short --steps 200 --minutes 4 --lr 2e-3 --seed 4 --resume
 }
+# The comparison the zoo README reports: the same expert schedule, but MLPs + every RMSNorm
+# train, into $BUILD/variant-norms (same base checkpoint, same data). scripts/zoo/compare-variants.ts
+# merges both sets with moe-hidden.yml and writes build/variant-norms/compare.json for export.
+variant_norms() {
+  local V="$BUILD/variant-norms"
+  mkdir -p "$V/ckpt"
+  ln -sfn "$BUILD/data" "$V/data"
+  cp "$BUILD/ckpt/base.pt" "$BUILD/ckpt/base.json" "$V/ckpt/"
+  for spec in "stories 8 2e-3" "code 8 2e-3" "math 8 3e-3" "chat 8 3e-3"; do
+    set -- $spec
+    $PY train.py expert --build "$V" --domain "$1" --steps 350 --minutes "$2" --lr "$3" --seed 2 --train mlp+norms
+  done
+  $PY train.py expert --build "$V" --domain chat --stream chat_short --steps 200 --minutes 4 --lr 2e-3 --seed 4 --resume --train mlp+norms
+}
 export_zoo() { $PY export.py --build "$BUILD" --zoo "$ZOO" --corpora "$CORPORA"; }
 
 case "${1:-all}" in
@@ -52,5 +66,6 @@ case "${1:-all}" in
   train) base; experts ;;
   experts) experts ;;
   export) export_zoo ;;
-  *) echo "usage: $0 [all|prepare|train|experts|export]" >&2; exit 2 ;;
+  variant-norms) variant_norms ;;
+  *) echo "usage: $0 [all|prepare|train|experts|export|variant-norms]" >&2; exit 2 ;;
 esac

@@ -130,6 +130,8 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--stream', help='expert: train on build/data/<stream>_train.npy instead of <domain>_train.npy')
     ap.add_argument('--resume', action='store_true', help='expert: continue from its own checkpoint (a second phase)')
+    ap.add_argument('--train', choices=['mlp', 'mlp+norms'], default='mlp',
+                    help='expert: which weights train (the shipped zoo: mlp; mlp+norms is the comparison variant)')
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
@@ -150,10 +152,12 @@ def main():
         for p in model.parameters():
             p.requires_grad_(False)
         params = model.mlp_parameters()   # MLP-only: exactly what a frankenMoE takes from an expert
+        if args.train == 'mlp+norms':
+            params += model.norm_parameters()
         for p in params:
             p.requires_grad_(True)
         args.lr = args.lr or 1e-3
-    log = {'name': name, 'kind': args.kind, 'domains': domains, 'config': cfg.to_dict(), 'seq_len': SEQ_LEN,
+    log = {'name': name, 'kind': args.kind, 'train': args.train if args.kind == 'expert' else 'all', 'domains': domains, 'config': cfg.to_dict(), 'seq_len': SEQ_LEN,
            'batch': BATCH, 'lr': args.lr, 'seed': args.seed, 'trainable_params': sum(p.numel() for p in params),
            'total_params': sum(p.numel() for p in model.parameters()), 'history': []}
     print(json.dumps({k: v for k, v in log.items() if k != 'history'}), flush=True)
