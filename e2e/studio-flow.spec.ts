@@ -1,20 +1,26 @@
 /**
- * The whole studio in real Chromium with real IndexedDB and the real worker: zoo ready →
+ * The whole studio in real Chromium with real IndexedDB and the real workers, once on the WebGPU
+ * backend (SwiftShader) and once on the CPU reference: zoo ready →
  * compose a 4-expert MoE from the zoo → preview routing → build → streamed chat answer →
  * heatmap → export YAML and GGUF, checked with our own parsers.
  */
 import { readFileSync } from 'node:fs';
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { parseMergeYaml } from '../src/core/formats/mergekit-yaml.ts';
 import { loadGgufModel } from '../src/core/model/gguf-model.ts';
 import { bytesSource } from '../src/core/io/byte-source.ts';
-import { clearOrigin, externalRequests, openPage, screenshot } from './helpers.ts';
+import { clearOrigin, externalRequests, openPage, screenshot as takeScreenshot } from './helpers.ts';
 
-test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page }) => {
+// The whole flow on each backend the issue names: WebGPU (SwiftShader here) and the CPU reference.
+for (const backend of ['webgpu', 'cpu'] as const) test(`compose, build, chat, inspect routing and export a zoo MoE (${backend} backend)`, async ({ page }) => {
   test.setTimeout(600_000);
   page.on('console', (m) => { if (m.type() === 'error') console.log('page error:', m.text()); });
   await page.setViewportSize({ width: 1280, height: 800 });
   await clearOrigin(page);
+  const screenshot = (p: Page, name: string) => takeScreenshot(p, `${backend}-${name}`);
+  await openPage(page, 'Chat');
+  await page.getByLabel('Backend').selectOption(backend);
+  await openPage(page, 'Library');
 
   // Library: the zoo is listed with no network.
   await expect(page.getByTestId('zoo-list').getByRole('listitem')).toHaveCount(5);
@@ -54,7 +60,7 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   // Build in the worker; the result opens in Chat.
   await page.getByRole('button', { name: 'Build MoE' }).click();
   await expect(page.getByTestId('engine-ready')).toContainText('4 experts', { timeout: 300_000 });
-  await expect(page.getByTestId('backend')).toContainText('Backend:');
+  await expect(page.getByTestId('backend')).toContainText(`Backend: ${backend} (chosen by you)`);
 
   // Chat: a streamed answer with coloured tokens.
   await page.getByLabel('Max tokens').fill('24');
@@ -65,6 +71,7 @@ test('compose, build, chat, inspect routing and export a zoo MoE', async ({ page
   await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled({ timeout: 120_000 });
   expect((await answer.getByTestId('assistant-tokens').textContent())!.length).toBeGreaterThan(0);
   await expect(answer).toContainText(/tok\/s/);
+  await expect(answer.getByTestId('answer-summary')).toContainText(` · ${backend} · `); // no silent fallback
   console.log('answer:', await answer.getByTestId('answer-summary').textContent(), '| backend:', await page.getByTestId('backend').textContent());
   // A token's text may be '' while a multi-byte character is incomplete: hover a visible one.
   await answer.locator('.tok').filter({ hasText: /\S/ }).first().hover();
