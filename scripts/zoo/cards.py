@@ -190,6 +190,7 @@ def variant_section(ctx):
 (`recipe.sh variant-norms`, `export_variant.py`, `npx tsx scripts/zoo/compare-variants.ts`), both sets merged
 over the same base with moe-hidden.yml and scored on {v['tokensPerDomain']} held-out tokens per domain. Expert columns: that
 domain's expert alone (f32 from f16, 12k tokens); MoE columns: the merged model, whose norms are the base's.
+Training steps (same wall-clock caps), MLP / MLP+norms: {', '.join(f"{d} {v['standalone'][d]['steps']['mlp']} / {v['standalone'][d]['steps']['mlp+norms']}" for d in DOMAINS)}.
 
 | domain | base | expert, MLP | expert, MLP+norms | MoE, MLP experts | MoE, MLP+norms experts | own-expert top-1, MLP | own-expert top-1, MLP+norms |
 |---|---:|---:|---:|---:|---:|---:|---:|

@@ -37,9 +37,13 @@ def main():
         val = np.load(os.path.join(args.build, 'data', f'{d}_val.npy'))
         model = load_model(variant, d, cfg)
         write_model_folder(os.path.join(out_zoo, d), model, enc, cfg, d)
+        steps = {}
+        for name, build in [('mlp', args.build), ('mlp+norms', variant)]:
+            with open(os.path.join(build, 'ckpt', f'{d}.json')) as f:
+                steps[name] = json.load(f)['steps_run']
         standalone[d] = {'mlp+norms': perplexity(model, val)[0], 'mlp': perplexity(load_model(args.build, d, cfg), val)[0],
-                         'base': perplexity(load_model(args.build, 'base', cfg), val)[0]}
-        print(d, {k: round(v, 2) for k, v in standalone[d].items()}, flush=True)
+                         'base': perplexity(load_model(args.build, 'base', cfg), val)[0], 'steps': steps}
+        print(d, standalone[d], flush=True)
     with open(os.path.join(variant, 'standalone.json'), 'w') as f:
         json.dump(standalone, f, indent=1)
 
