@@ -9,8 +9,8 @@
 # export   HF folders, f32 evaluation of the shipped f16 weights, samples, README, index.json
 #
 # Needs Debian's python3-torch (for /usr/bin/python3) and libopenblas0-openmp; no pip packages.
-# Budget on an idle 2-core machine (~6k tokens/s): base 36 min + experts 4 x 7 min + up to 10 min of
-# second phases + 4 min chat, about 80 minutes (step counts end the runs; wall-clock caps are the backstop).
+# Budget on a 2-core machine (~5-6k tokens/s idle): base 36 min + experts 4 x 8 min + up to 5 min per
+# second phase + 4 min chat, about 75-85 minutes. Wall-clock caps end the runs when the cores are shared.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -39,8 +39,8 @@ experts() {
   for d in $($PY needs_phase2.py "$BUILD"); do
     $PY train.py expert --build "$BUILD" --domain "$d" --steps 150 --minutes 5 --lr 2.5e-3 --seed 3 --resume
   done
-  # The chat expert still never ended an answer: a last phase over chat with short-answer
-  # documents repeated (short_chat.py) so that <|end|> is frequent.
+  # A last chat phase over chat with short-answer documents repeated (short_chat.py), so that
+  # <|end|> is frequent: the expert learns to end its answers (export.py measures how often).
   $PY short_chat.py "$BUILD" "$CORPORA"
   $PY train.py expert --build "$BUILD" --domain chat --stream chat_short --steps 200 --minutes 4 --lr 2e-3 --seed 4 --resume
 }
