@@ -230,10 +230,10 @@ rounds to f16, scores every model on every domain in f32, records greedy samples
 the folders, cards and this table.
 
 **Why MLP-only experts.** A frankenMoE (mergekit-moe) takes attention, norms and embeddings from
-the base and only the MLPs from the experts. Fine-tuning anything else would make the expert
-depend on weights the MoE never sees, so the experts train exactly the weights the MoE uses:
-gate_proj, up_proj and down_proj of every layer ({ctx.logs['code']['trainable_params']:,} of
-{ctx.logs['code']['total_params']:,} parameters).
+the base and only the MLPs from the experts, so the shipped experts train exactly the weights the
+MoE uses: gate_proj, up_proj and down_proj of every layer ({ctx.logs['code']['trainable_params']:,} of
+{ctx.logs['code']['total_params']:,} parameters). Whether also training the norms (which the MoE
+discards) merges better is an empirical question; the comparison below answers it for this zoo.
 
 Base training: {ctx.logs['base']['steps_run']} steps, {ctx.logs['base']['tokens_seen']:,} tokens,
 {ctx.logs['base']['elapsed_s'] / 60:.1f} min at {ctx.logs['base']['history'][-1]['tok_per_s']:,} tokens/s (2 CPU cores, shared with other work
