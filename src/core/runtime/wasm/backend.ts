@@ -36,11 +36,11 @@ class WasmSession implements Session {
   private cachedTokens = 0;
   private disposed = false;
 
-  constructor(private readonly engine: WasmEngine, private readonly rows: RowParallel, readonly weightBytes: number) {}
+  constructor(private readonly engine: WasmEngine, readonly weightBytes: number) {}
 
   get position(): number { return this.cachedTokens; }
   get maxContext(): number { return this.engine.state.maxContext; }
-  get threads(): number { return this.rows.threads; }
+  get threads(): number { return this.engine.rows.threads; }
   /** Weight bytes one decode token reads (for bandwidth figures in bench/). */
   get activeBytesPerToken(): number { return activeWeightBytesPerToken(this.engine.model); }
 
@@ -75,7 +75,7 @@ class WasmSession implements Session {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.rows.dispose();
+    this.engine.rows.dispose();
   }
 
   private checkRequest(tokenIds: number[], options: ForwardOptions): void {
@@ -122,7 +122,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
         : new SerialRows(kernels);
       const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
       const state = createRunState(arena, model, chunk, maxContext);
-      return new WasmSession({ model, state, kernels, matmul, rows }, rows, arena.bytesUsed);
+      return new WasmSession({ model, state, kernels, matmul, rows }, arena.bytesUsed);
     },
   };
 }

@@ -44,9 +44,9 @@ export function forwardChunk(engine: WasmEngine, tokens: number[], start: number
   const m = tokens.length;
   const routing: LayerRouting[][] = tokens.map(() => []);
   // RoPE rotations of the chunk's positions, computed once for every layer and head.
-  const half = model.spec.headDim / 2;
   for (let t = 0; t < m; t++) {
-    ropeAngles(state.ropeCos.subarray(t * half, (t + 1) * half), state.ropeSin.subarray(t * half, (t + 1) * half), model.spec.headDim, start + t, model.spec.ropeTheta);
+    const { cos, sin } = ropeRow(state, t);
+    ropeAngles(cos, sin, model.spec.headDim, start + t, model.spec.ropeTheta);
   }
   for (let t = 0; t < m; t++) tensorRowToF32(model.embed, tokens[t]!, rowView(state.x, t));
   for (let l = 0; l < model.layers.length; l++) {
@@ -68,6 +68,12 @@ export function forwardChunk(engine: WasmEngine, tokens: number[], start: number
     engine.matmul.run(model.lmHead, state.xb.ptr, state.logits.ptr, 1);
   }
   return routing;
+}
+
+/** Token t's rotation tables: views of state.ropeCos / ropeSin // [headDim / 2]. */
+function ropeRow(state: WasmRunState, t: number): { cos: Float64Array; sin: Float64Array } {
+  const half = state.ropeCos.length / state.chunk;
+  return { cos: state.ropeCos.subarray(t * half, (t + 1) * half), sin: state.ropeSin.subarray(t * half, (t + 1) * half) };
 }
 
 function addBias(buffer: Float32Array, bias: Float32Array | undefined, m: number): void {
@@ -93,8 +99,7 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
   const keyCache = state.keyCache[l]!;
   const valueCache = state.valueCache[l]!;
   for (let t = 0; t < m; t++) {
-    const cos = state.ropeCos.subarray(t * headDim / 2, (t + 1) * headDim / 2);
-    const sin = state.ropeSin.subarray(t * headDim / 2, (t + 1) * headDim / 2);
+    const { cos, sin } = ropeRow(state, t);
     ropeApply(rowView(state.q, t), heads, headDim, cos, sin, spec.ropeStyle);
     ropeApply(rowView(state.k, t), kvHeads, headDim, cos, sin, spec.ropeStyle);
     keyCache.view.set(rowView(state.k, t), (start + t) * kvDim);
@@ -155,11 +160,7 @@ function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, over
   });
   if (moe.shared) {
     mlpRows(engine, moe.shared, state.xb.ptr, state.ye.ptr, m);
-    for (let t = 0; t < m; t++) {
-      const gate = moe.sharedGate ? sharedExpertGate(dot64(moe.sharedGate, 0, rowView(state.xb, t), hidden)) : 1;
-      if (moe.sharedGate) routes[t]!.sharedGate = gate;
-      addScaled(rowView(state.out, t), rowView(state.ye, t), gate);
-    }
+    for (let t = 0; t < m; t++) addScaled(rowView(state.out, t), rowView(state.ye, t), sharedGate(engine, moe, t, routes[t]!));
   }
   return routes;
 }
@@ -183,11 +184,14 @@ function decodeExperts(engine: WasmEngine, moe: PackedMoe, route: LayerRouting):
   matmul.runBatch(mlps.map((mlp, i) => ({ mat: mlp.down, x: rowPtr(state.hGate, i), y: rowPtr(state.ye, i) })), 1);
   const out = rowView(state.out, 0);
   route.expertIds.forEach((_, i) => addScaled(out, rowView(state.ye, i), route.expertWeights[i]!));
-  if (moe.shared) {
-    const gate = moe.sharedGate ? sharedExpertGate(dot64(moe.sharedGate, 0, rowView(state.xb, 0), engine.model.spec.hidden)) : 1;
-    if (moe.sharedGate) route.sharedGate = gate;
-    addScaled(out, rowView(state.ye, mlps.length - 1), gate);
-  }
+  if (moe.shared) addScaled(out, rowView(state.ye, mlps.length - 1), sharedGate(engine, moe, 0, route));
+}
+
+/** Token t's shared-expert weight: sigmoid(sharedGate · xb_t) (recorded in its route), or 1 when ungated. */
+function sharedGate(engine: WasmEngine, moe: PackedMoe, t: number, route: LayerRouting): number {
+  if (!moe.sharedGate) return 1;
+  route.sharedGate = sharedExpertGate(dot64(moe.sharedGate, 0, rowView(engine.state.xb, t), engine.model.spec.hidden));
+  return route.sharedGate;
 }
 
 function addScaled(out: Float32Array, add: Float32Array, scale: number): void {
