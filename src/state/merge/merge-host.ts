@@ -6,9 +6,8 @@
 import { CancelledError } from '../../core/errors.ts';
 import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
 import { parseMergeYaml, type MoeMergeConfig } from '../../core/formats/mergekit-yaml.ts';
-import { MemorySink, memoryFileSet, readText, type FileSet } from '../../core/io/byte-source.ts';
+import { MemorySink, memoryFileSet, type FileSet } from '../../core/io/byte-source.ts';
 import { exportHfFolder } from '../../core/model/export-hf.ts';
-import { loadGgufModel } from '../../core/model/gguf-model.ts';
 import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
 import { planMerge } from '../../core/merge/plan.ts';
 import { runMerge } from '../../core/merge/run.ts';
@@ -19,7 +18,7 @@ import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
 import { modelStoreGet } from '../../core/store/model-store.ts';
 import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
 import type { EngineModelRef } from '../engine/engine-types.ts';
-import { QUANTIZED_FILE } from '../engine/stored-models.ts';
+import { QUANTIZED_FILE, loadAnyModel } from '../engine/stored-models.ts';
 import { previewRouting } from './preview.ts';
 import type { MergeApi, MergeBuildProgress, MergeBuildRequest, MergeBuildResult, MergeCheck, ModelSources } from './merge-types.ts';
 
@@ -37,21 +36,29 @@ async function openRef(ref: EngineModelRef): Promise<OpenedSource> {
   const files = modelStoreFileSet(kv, manifest);
   const list = await files.list();
   if (!list.includes(QUANTIZED_FILE) || list.some((f) => f.endsWith('.safetensors'))) return { files };
-  return { files: await dequantizedFolder(files, list), warning: `'${manifest.title}' is stored quantized (${manifest.importQuant ?? 'gguf'}): it is merged from its dequantized weights, which carry that quantization's rounding` };
+  return { files: await dequantizedFolder(files), warning: `'${manifest.title}' is stored quantized (${manifest.importQuant ?? 'gguf'}): it is merged from its dequantized weights, which carry that quantization's rounding` };
 }
 
 /**
  * A quantized import (model.gguf + the original config and tokenizer files) as the HF folder
  * mergekit expects: q8_0/q4_0 dequantized to f32 (exact; f16 could not hold every q4_0 value).
  */
-async function dequantizedFolder(files: FileSet, list: string[]): Promise<FileSet> {
-  const { weights } = await loadGgufModel(await files.open(QUANTIZED_FILE));
-  const baseConfig = list.includes('config.json') ? JSON.parse(await readText(await files.open('config.json'))) as Record<string, unknown> : undefined;
-  const sinks = new Map<string, MemorySink>();
+async function dequantizedFolder(files: FileSet): Promise<FileSet> {
+  const { weights, config } = await loadAnyModel(files);
+  const folder = memoryFolder();
   // Every tensor f32 (a GGUF keeps some in f16) and torch_dtype float32 over the original
   // config's: as a base, it yields an f32 merge rather than rounding the dequantized values again.
-  await exportHfFolder(weights, async (name) => { const sink = new MemorySink(); sinks.set(name, sink); return sink; }, { baseConfig, sidecarFiles: files, dtype: 'f32' });
-  return memoryFileSet(Object.fromEntries([...sinks].map(([name, sink]) => [name, sink.bytes()])), files.name);
+  await exportHfFolder(weights, folder.open, { baseConfig: config as Record<string, unknown>, sidecarFiles: files, dtype: 'f32' });
+  return folder.files(files.name);
+}
+
+/** A folder written file by file into memory (openSink for writers), then read back as a FileSet. */
+function memoryFolder(): { open: (name: string) => Promise<MemorySink>; files: (name: string) => FileSet } {
+  const sinks = new Map<string, MemorySink>();
+  return {
+    open: async (name) => { const sink = new MemorySink(); sinks.set(name, sink); return sink; },
+    files: (name) => memoryFileSet(Object.fromEntries([...sinks].map(([file, sink]) => [file, sink.bytes()])), name),
+  };
 }
 
 export class MergeHost implements MergeApi {
@@ -109,14 +116,14 @@ export class MergeHost implements MergeApi {
     if ('ok' in opened) throw Object.assign(new Error(opened.issues.map((i) => `${i.field}: ${i.message}`).join('; ')), { name: 'ConfigError' });
     const planned = planMerge(opened.config, opened.inputs, { layout: request.layout });
     if (!planned.ok) throw Object.assign(new Error(planned.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
-    const sinks = new Map<string, MemorySink>();
-    const writer = folderWriter(async (name) => { const s = new MemorySink(); sinks.set(name, s); return s; });
+    const folder = memoryFolder();
+    const writer = folderWriter(folder.open);
     const result = await runMerge(planned.plan, opened.inputs, writer, {
       runtime: createMergeRuntime(), signal: abort.signal,
       onProgress: (p) => onProgress({ phase: p.phase === 'done' ? 'files' : p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensor: p.tensor }),
     });
     if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
-    const files = memoryFileSet(Object.fromEntries([...sinks].map(([n, s]) => [n, s.bytes()])), request.title);
+    const files = folder.files(request.title);
     await modelStoreImportFileSet(idbKvStore(request.dbName), {
       id: request.outputId, title: request.title, source: { kind: 'merge', yaml: request.yaml }, files, signal: abort.signal,
       notes: { ...request.notes, arch: planned.plan.arch, warnings: [...opened.sourceWarnings, ...result.warnings] },
