@@ -13,7 +13,7 @@ import { buildKernels, kernelsModuleText } from './build-kernels.ts';
 import { attnHeadsDims, instantiateKernels } from './kernels.ts';
 import { packMatrix } from './layout.ts';
 import { WasmMatmul } from './matmul.ts';
-import { SerialRows } from './parallel.ts';
+import { SerialRows, callRowKernel, type RowJob, type RowParallel } from './parallel.ts';
 
 /** f32 weights: only the summation order differs (f32 lanes vs the reference's f64). */
 const MATMUL_F32_TOL: Tolerance = { atol: 1e-5, rtol: 1e-5 };
@@ -63,6 +63,35 @@ describe.each(['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const)('matmul %s agains
     for (let t = 0; t < m; t++) matmul(expected.subarray(t * n, (t + 1) * n), dense, x.subarray(t * k, (t + 1) * k), n, k);
     const tolerance = dtype === 'q8_0' || dtype === 'q4_0' ? MATMUL_QUANT_TOL : MATMUL_F32_TOL;
     assertAllclose(actual, expected, tolerance, `${dtype} matmul m=${m} n=${n} k=${k} seed ${seed}`);
+  });
+});
+
+/** Runs every job's rows as the given odd slices, so rows land in and out of 4-row groups. */
+class SlicedRows implements RowParallel {
+  readonly threads = 1;
+  constructor(private readonly kernels: Awaited<ReturnType<typeof instantiateKernels>>, private readonly cuts: number[]) {}
+  runBatch(jobs: readonly RowJob[]): void {
+    for (const job of jobs) {
+      const bounds = [0, ...this.cuts.filter((c) => c < job.n), job.n];
+      for (let i = 0; i + 1 < bounds.length; i++) callRowKernel(this.kernels, job.kernel, job.args, bounds[i]!, bounds[i + 1]!);
+    }
+  }
+  dispose(): void {}
+}
+
+describe.each(['q8_0', 'q4_0'] as const)('matmul %s row slicing', (dtype) => {
+  it('gives bit-identical rows whether a row runs in a 4-row group or alone (any thread split)', async () => {
+    const { arena, kernels } = await freshEngine();
+    const [m, n, k] = [2, 23, 160];
+    const packed = packMatrix(arena, quantize('w', randomValues(n * k, 5, 1 / Math.sqrt(k)), [n, k], dtype));
+    const xPtr = arena.alloc(m * k * 4, 'x');
+    const yPtr = arena.alloc(m * n * 4, 'y');
+    arena.f32(xPtr, m * k).set(randomValues(m * k, 6));
+    new WasmMatmul(kernels, new SerialRows(kernels), arena, m, k).run(packed, xPtr, yPtr, m);
+    const grouped = arena.f32(yPtr, m * n).slice(); // rows 0..19 in groups of four, 20..22 alone
+    arena.f32(yPtr, m * n).fill(NaN);
+    new WasmMatmul(kernels, new SlicedRows(kernels, [1, 2, 7, 11, 18]), arena, m, k).run(packed, xPtr, yPtr, m);
+    expect(arena.f32(yPtr, m * n).slice()).toEqual(grouped);
   });
 });
 

@@ -8,8 +8,11 @@
 ;;
 ;; Weight layouts (repacked on session creation by layout.ts, never ggml's interleaved blocks):
 ;;   q8_0 : quants  i8[n, k]       scales f32[n, k/32]   (weight = scale[b] * q)
-;;   q4_0 : nibbles u8[n, k/2]     scales f32[n, k/32]   block b of a row holds 16 bytes:
-;;          element j (0..15) = (byte j & 15) - 8, element j+16 = (byte j >> 4) - 8 (ggml order)
+;;   q4_0 : nibbles u8[n, k/2]     scales f32[n, k/32]   block b of a row holds 16 bytes read
+;;          as eight u16 lanes; lane j (0..7) packs elements j, j+8, j+16, j+24 in bits 0-3,
+;;          4-7, 8-11, 12-15, each as a signed 4-bit q - 8. Two shifts per lane widen a nibble
+;;          straight into an i16 lane (shl then shr_s), so unpacking costs 7 SIMD ops per 32
+;;          weights where ggml's byte order needs 12 (mask, shifts, -8, four i8->i16 extends).
 ;;   f32  : f32[n, k]              (f16 / bf16 are widened to f32 exactly on repack)
 ;; Activations for the quantized kernels are "q16": per 32-block i16 quants and an f32 scale
 ;; (xq i16[m, k], xs f32[m, k/32]); 15-bit precision keeps results within f32 noise of the
@@ -65,13 +68,21 @@
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
+  (func $isum (param $v v128) (result i32)
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
+      (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
+
   ;; ------------------------------------------------------------------------------------
-  ;; Dot products of one weight row with one q16 activation row.
+  ;; Dot products of one weight row with one q16 activation row: a matrix's last n % 4 rows.
+  ;; Per block: the exact i32 sum S, then acc += f32(S) · (xs · d), the same float operations
+  ;; in the same order as one lane of dot4_*, so a row's value never depends on whether it ran
+  ;; in a 4-row group (and so on the thread count).
 
   ;; w i8[nBlocks*32], ws f32[nBlocks], xq i16[nBlocks*32], xs f32[nBlocks]
   (func $dot_q8 (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
     (result f32)
-    (local $acc v128) (local $s v128) (local $w0 v128) (local $w1 v128) (local $end i32)
+    (local $acc f32) (local $s v128) (local $w0 v128) (local $w1 v128) (local $end i32)
     (local.set $end (i32.add (local.get $ws) (i32.shl (local.get $nBlocks) (i32.const 2))))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $ws) (local.get $end)))
@@ -84,42 +95,44 @@
         (i32x4.add
           (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $w1)) (v128.load offset=32 (local.get $xq)))
           (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $w1)) (v128.load offset=48 (local.get $xq))))))
-      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $s))
-        (f32x4.splat (f32.mul (f32.load (local.get $ws)) (f32.load (local.get $xs)))))))
+      (local.set $acc (f32.add (local.get $acc) (f32.mul (f32.convert_i32_s (call $isum (local.get $s)))
+        (f32.mul (f32.load (local.get $xs)) (f32.load (local.get $ws))))))
       (local.set $w (i32.add (local.get $w) (i32.const 32)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
       (local.set $ws (i32.add (local.get $ws) (i32.const 4)))
       (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
       (br $blocks)))
-    (call $hsum (local.get $acc)))
+    (local.get $acc))
 
-  ;; w u8[nBlocks*16] nibbles, ws f32[nBlocks], xq i16[nBlocks*32], xs f32[nBlocks]
+;; w u8[nBlocks*16] packed nibbles (see header), ws f32[nBlocks], xq i16[nBlocks*32], xs f32[nBlocks]
   (func $dot_q4 (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
     (result f32)
-    (local $acc v128) (local $s v128) (local $raw v128) (local $lo v128) (local $hi v128) (local $end i32)
+    (local $acc f32) (local $raw v128) (local $end i32)
     (local.set $end (i32.add (local.get $ws) (i32.shl (local.get $nBlocks) (i32.const 2))))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $ws) (local.get $end)))
       (local.set $raw (v128.load (local.get $w)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $raw) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
-        (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $raw) (i32.const 4))
-        (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
-      (local.set $s (i32x4.add
-        (i32x4.add
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (v128.load (local.get $xq)))
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (v128.load offset=16 (local.get $xq))))
-        (i32x4.add
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (v128.load offset=32 (local.get $xq)))
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (v128.load offset=48 (local.get $xq))))))
-      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $s))
-        (f32x4.splat (f32.mul (f32.load (local.get $ws)) (f32.load (local.get $xs)))))))
+      (local.set $acc (f32.add (local.get $acc) (f32.mul
+        (f32.convert_i32_s (call $isum (call $block_q4 (local.get $raw) (v128.load (local.get $xq))
+          (v128.load offset=16 (local.get $xq)) (v128.load offset=32 (local.get $xq)) (v128.load offset=48 (local.get $xq)))))
+        (f32.mul (f32.load (local.get $xs)) (f32.load (local.get $ws))))))
       (local.set $w (i32.add (local.get $w) (i32.const 16)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
       (local.set $ws (i32.add (local.get $ws) (i32.const 4)))
       (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
       (br $blocks)))
-    (call $hsum (local.get $acc)))
+    (local.get $acc))
+
+  ;; One q4 block (16 packed bytes) · 32 q16 activations x0..x3 (8 each, natural order) as four
+  ;; i32 partial sums. Small enough that V8 inlines it.
+  (func $block_q4 (param $raw v128) (param $x0 v128) (param $x1 v128) (param $x2 v128) (param $x3 v128) (result v128)
+    (i32x4.add
+      (i32x4.add
+        (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
+        (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
+      (i32x4.add
+        (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
+        (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
 
   ;; a f32[k], b f32[k]; any k (scalar tail)
   (func $dot_f32 (param $a i32) (param $b i32) (param $k i32) (result f32)
@@ -149,149 +162,134 @@
   ;; y receives 4 f32 (rows r..r+3 are adjacent in the output).
   (func $dot4_q8 (param $w0 i32) (param $rowBytes i32) (param $s0 i32) (param $xq i32) (param $xs i32)
     (param $nBlocks i32) (param $y i32)
-    (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
-    (local $end i32) (local $xscale f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
-    (local $lo v128) (local $hi v128) 
-    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $sStride i32) (local $s2 i32)
+    (local $end i32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $lo v128) (local $hi v128) (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $acc v128)
     (local.set $w1 (i32.add (local.get $w0) (local.get $rowBytes)))
     (local.set $w2 (i32.add (local.get $w1) (local.get $rowBytes)))
     (local.set $w3 (i32.add (local.get $w2) (local.get $rowBytes)))
-    (local.set $s1 (i32.add (local.get $s0) (i32.shl (local.get $nBlocks) (i32.const 2))))
-    (local.set $s2 (i32.add (local.get $s1) (i32.shl (local.get $nBlocks) (i32.const 2))))
-    (local.set $s3 (i32.add (local.get $s2) (i32.shl (local.get $nBlocks) (i32.const 2))))
-    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nBlocks) (i32.const 2))))
+    (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 2)))
+    (local.set $end (i32.add (local.get $xs) (local.get $sStride)))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $xs) (local.get $end)))
       (local.set $x0 (v128.load (local.get $xq)))
       (local.set $x1 (v128.load offset=16 (local.get $xq)))
       (local.set $x2 (v128.load offset=32 (local.get $xq)))
       (local.set $x3 (v128.load offset=48 (local.get $xq)))
-      (local.set $xscale (f32.load (local.get $xs)))
       (local.set $lo (v128.load (local.get $w0)))
       (local.set $hi (v128.load offset=16 (local.get $w0)))
-      (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add
+      (local.set $d0 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-        (f32x4.splat (f32.mul (local.get $xscale) (f32.load (local.get $s0)))))))
       (local.set $lo (v128.load (local.get $w1)))
       (local.set $hi (v128.load offset=16 (local.get $w1)))
-      (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add
+      (local.set $d1 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-        (f32x4.splat (f32.mul (local.get $xscale) (f32.load (local.get $s1)))))))
       (local.set $lo (v128.load (local.get $w2)))
       (local.set $hi (v128.load offset=16 (local.get $w2)))
-      (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add
+      (local.set $d2 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-        (f32x4.splat (f32.mul (local.get $xscale) (f32.load (local.get $s2)))))))
       (local.set $lo (v128.load (local.get $w3)))
       (local.set $hi (v128.load offset=16 (local.get $w3)))
-      (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add
+      (local.set $d3 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-        (f32x4.splat (f32.mul (local.get $xscale) (f32.load (local.get $s3)))))))
+      ;; Four rows reduced into one vector and scaled together, as in $dot4_q4.
+      (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))
+      (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
+      (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
+      (local.set $s2 (i32.add (local.get $s0) (i32.shl (local.get $sStride) (i32.const 1))))
+      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0))
+        (f32x4.mul (v128.load32_splat (local.get $xs))
+          (v128.load32_lane 3 (i32.add (local.get $s2) (local.get $sStride))
+            (v128.load32_lane 2 (local.get $s2)
+              (v128.load32_lane 1 (i32.add (local.get $s0) (local.get $sStride)) (v128.load32_zero (local.get $s0)))))))))
       (local.set $w0 (i32.add (local.get $w0) (i32.const 32)))
-      (local.set $s0 (i32.add (local.get $s0) (i32.const 4)))
       (local.set $w1 (i32.add (local.get $w1) (i32.const 32)))
-      (local.set $s1 (i32.add (local.get $s1) (i32.const 4)))
       (local.set $w2 (i32.add (local.get $w2) (i32.const 32)))
-      (local.set $s2 (i32.add (local.get $s2) (i32.const 4)))
       (local.set $w3 (i32.add (local.get $w3) (i32.const 32)))
-      (local.set $s3 (i32.add (local.get $s3) (i32.const 4)))
+      (local.set $s0 (i32.add (local.get $s0) (i32.const 4)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
       (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
       (br $blocks)))
-    (f32.store (local.get $y) (call $hsum (local.get $acc0)))
-    (f32.store offset=4 (local.get $y) (call $hsum (local.get $acc1)))
-    (f32.store offset=8 (local.get $y) (call $hsum (local.get $acc2)))
-    (f32.store offset=12 (local.get $y) (call $hsum (local.get $acc3))))
+    (v128.store (local.get $y) (local.get $acc)))
 
   ;; Four consecutive rows against one activation row: x is loaded once per block for all
   ;; four (the 1-row loop spent most of its time on x loads and loop overhead).
   ;; w0 = row r's nibbles, rows every rowBytes; s0 = row r's scales, rows every nBlocks*4 bytes;
   ;; y receives 4 f32 (rows r..r+3 are adjacent in the output).
+  ;; The unpacking is $block_q4's, written out so the hot loop does not depend on wasm inlining.
   (func $dot4_q4 (param $w0 i32) (param $rowBytes i32) (param $s0 i32) (param $xq i32) (param $xs i32)
     (param $nBlocks i32) (param $y i32)
-    (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32)
-    (local $end i32) (local $xscale f32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
-    (local $lo v128) (local $hi v128) (local $raw v128) (local $mask v128) (local $eight v128)
-    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
-    (local.set $mask (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
-    (local.set $eight (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8))
+    (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $sStride i32) (local $s2 i32)
+    (local $end i32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $raw v128) (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $acc v128)
     (local.set $w1 (i32.add (local.get $w0) (local.get $rowBytes)))
     (local.set $w2 (i32.add (local.get $w1) (local.get $rowBytes)))
     (local.set $w3 (i32.add (local.get $w2) (local.get $rowBytes)))
-    (local.set $s1 (i32.add (local.get $s0) (i32.shl (local.get $nBlocks) (i32.const 2))))
-    (local.set $s2 (i32.add (local.get $s1) (i32.shl (local.get $nBlocks) (i32.const 2))))
-    (local.set $s3 (i32.add (local.get $s2) (i32.shl (local.get $nBlocks) (i32.const 2))))
-    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nBlocks) (i32.const 2))))
+    (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 2)))
+    (local.set $end (i32.add (local.get $xs) (local.get $sStride)))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $xs) (local.get $end)))
       (local.set $x0 (v128.load (local.get $xq)))
       (local.set $x1 (v128.load offset=16 (local.get $xq)))
       (local.set $x2 (v128.load offset=32 (local.get $xq)))
       (local.set $x3 (v128.load offset=48 (local.get $xq)))
-      (local.set $xscale (f32.load (local.get $xs)))
       (local.set $raw (v128.load (local.get $w0)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $raw) (local.get $mask)) (local.get $eight)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $raw) (i32.const 4)) (local.get $eight)))
-      (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
-                   (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
-                   (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-        (f32x4.splat (f32.mul (local.get $xscale) (f32.load (local.get $s0)))))))
+      (local.set $d0 (i32x4.add
+        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
+                   (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
+        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
+                   (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
       (local.set $raw (v128.load (local.get $w1)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $raw) (local.get $mask)) (local.get $eight)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $raw) (i32.const 4)) (local.get $eight)))
-      (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
-                   (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
-                   (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-        (f32x4.splat (f32.mul (local.get $xscale) (f32.load (local.get $s1)))))))
+      (local.set $d1 (i32x4.add
+        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
+                   (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
+        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
+                   (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
       (local.set $raw (v128.load (local.get $w2)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $raw) (local.get $mask)) (local.get $eight)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $raw) (i32.const 4)) (local.get $eight)))
-      (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
-                   (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
-                   (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-        (f32x4.splat (f32.mul (local.get $xscale) (f32.load (local.get $s2)))))))
+      (local.set $d2 (i32x4.add
+        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
+                   (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
+        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
+                   (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
       (local.set $raw (v128.load (local.get $w3)))
-      (local.set $lo (i8x16.sub (v128.and (local.get $raw) (local.get $mask)) (local.get $eight)))
-      (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $raw) (i32.const 4)) (local.get $eight)))
-      (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
-                   (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
-                   (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-        (f32x4.splat (f32.mul (local.get $xscale) (f32.load (local.get $s3)))))))
+      (local.set $d3 (i32x4.add
+        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
+                   (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
+        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
+                   (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
+      ;; The four rows' i32 lane sums reduced into one vector [Σd0, Σd1, Σd2, Σd3] (four shuffles,
+      ;; three adds), so converting, scaling and accumulating happen once for four rows; every
+      ;; block's integer sum is exact (|Σ| < 2^24), and acc ends holding y[r..r+3].
+      (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))
+      (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
+      (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
+      (local.set $s2 (i32.add (local.get $s0) (i32.shl (local.get $sStride) (i32.const 1))))
+      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0))
+        (f32x4.mul (v128.load32_splat (local.get $xs))
+          (v128.load32_lane 3 (i32.add (local.get $s2) (local.get $sStride))
+            (v128.load32_lane 2 (local.get $s2)
+              (v128.load32_lane 1 (i32.add (local.get $s0) (local.get $sStride)) (v128.load32_zero (local.get $s0)))))))))
       (local.set $w0 (i32.add (local.get $w0) (i32.const 16)))
-      (local.set $s0 (i32.add (local.get $s0) (i32.const 4)))
       (local.set $w1 (i32.add (local.get $w1) (i32.const 16)))
-      (local.set $s1 (i32.add (local.get $s1) (i32.const 4)))
       (local.set $w2 (i32.add (local.get $w2) (i32.const 16)))
-      (local.set $s2 (i32.add (local.get $s2) (i32.const 4)))
       (local.set $w3 (i32.add (local.get $w3) (i32.const 16)))
-      (local.set $s3 (i32.add (local.get $s3) (i32.const 4)))
+      (local.set $s0 (i32.add (local.get $s0) (i32.const 4)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
       (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
       (br $blocks)))
-    (f32.store (local.get $y) (call $hsum (local.get $acc0)))
-    (f32.store offset=4 (local.get $y) (call $hsum (local.get $acc1)))
-    (f32.store offset=8 (local.get $y) (call $hsum (local.get $acc2)))
-    (f32.store offset=12 (local.get $y) (call $hsum (local.get $acc3))))
+    (v128.store (local.get $y) (local.get $acc)))
 
   ;; ------------------------------------------------------------------------------------
   ;; Matmuls: y[t*n + row] = W[row] · x[t] for row in [rowStart, rowEnd), t < m.

@@ -17,7 +17,7 @@ export interface PackedMatrix {
   dtype: PackedDType;
   n: number;          // rows (out features)
   k: number;          // columns (in features)
-  quants: number;     // q8_0: i8 [n, k]; q4_0: u8 [n, k/2]; f32: f32 [n, k]
+  quants: number;     // q8_0: i8 [n, k]; q4_0: u8 [n, k/2] (packQ4Block order); f32: f32 [n, k]
   scales: number;     // f32 [n, k/32] (0 for f32)
   bytes: number;      // bytes the kernel reads per full mat-vec
 }
@@ -112,9 +112,23 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
   for (let b = 0; b < nBlocks; b++) {
     const at = b * blockBytes;
     scaleView[b] = halfToFloat[src[at]! | (src[at + 1]! << 8)]!;
-    quantView.set(src.subarray(at + 2, at + blockBytes), b * quantBytes);
+    if (isQ8) quantView.set(src.subarray(at + 2, at + blockBytes), b * quantBytes);
+    else packQ4Block(src, at + 2, quantView, b * quantBytes);
   }
   return { name: tensor.name, dtype: tensor.dtype as PackedDType, n, k, quants, scales, bytes: nBlocks * (quantBytes + 4) };
+}
+
+/**
+ * One ggml q4_0 block's 16 nibble bytes (element j in byte j's low nibble, j+16 in its high
+ * one, stored as q + 8) → the kernel's order: u16 lane j holds elements j, j+8, j+16, j+24 in
+ * bits 0-3, 4-7, 8-11, 12-15 as signed 4-bit q (two's complement of q - 8 is (q+8) ^ 8).
+ */
+export function packQ4Block(src: Uint8Array, at: number, out: Uint8Array, to: number): void {
+  const nibble = (e: number) => ((e < 16 ? src[at + e]! & 15 : src[at + e - 16]! >> 4) ^ 8);
+  for (let j = 0; j < 8; j++) {
+    out[to + 2 * j] = nibble(j) | (nibble(j + 8) << 4);
+    out[to + 2 * j + 1] = nibble(j + 16) | (nibble(j + 24) << 4);
+  }
 }
 
 /** Copies a vector (norm weight, bias) into the arena as f32; returns the pointer. */

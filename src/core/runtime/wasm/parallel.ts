@@ -33,12 +33,22 @@ export interface RowParallel {
   dispose(): void;
 }
 
-/** Row slice [start, end) of thread `index` out of `threads` (rows split as evenly as possible). */
-export function rowSlice(n: number, threads: number, index: number): [number, number] {
-  const base = Math.floor(n / threads);
-  const extra = n % threads;
+/**
+ * Rows a thread's slice is a multiple of for `kernel`: the matmuls run four rows at a time
+ * (dot4_*), so slices on 4-row boundaries keep every row but a matrix's last n % 4 on that path.
+ */
+export function rowQuantum(kernel: RowKernel): number {
+  return kernel === 'attn_heads' ? 1 : 4;
+}
+
+/** Row slice [start, end) of thread `index` out of `threads`: groups of `quantum` rows split as evenly as possible. */
+export function rowSlice(n: number, threads: number, index: number, quantum = 1): [number, number] {
+  const groups = Math.ceil(n / quantum);
+  const base = Math.floor(groups / threads);
+  const extra = groups % threads;
   const start = index * base + Math.min(index, extra);
-  return [start, start + base + (index < extra ? 1 : 0)];
+  const end = start + base + (index < extra ? 1 : 0);
+  return [Math.min(n, start * quantum), Math.min(n, end * quantum)];
 }
 
 export function callRowKernel(kernels: KernelExports, kernel: RowKernel, args: number[], rowStart: number, rowEnd: number): void {

@@ -22,6 +22,16 @@ describe('rowSlice', () => {
     }
     expect(covered).toEqual(Array.from({ length: n }, (_, i) => i));
   });
+  it.each([[10, 3], [1536, 2], [577, 2], [9, 4], [5, 8]])('with 4-row groups covers [0, %i) exactly once with %i threads, every slice but the last starting on a group', (n, threads) => {
+    const covered: number[] = [];
+    for (let i = 0; i < threads; i++) {
+      const [start, end] = rowSlice(n, threads, i, 4);
+      if (end > start) expect(start % 4).toBe(0);
+      if (end < n && end > start) expect(end % 4).toBe(0);
+      for (let row = start; row < end; row++) covered.push(row);
+    }
+    expect(covered).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
 });
 
 describe('wasm thread pool (node worker_threads)', () => {

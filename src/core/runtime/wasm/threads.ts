@@ -21,7 +21,7 @@
 import { BackendError } from '../../errors.ts';
 import type { WasmArena } from './arena.ts';
 import { compileKernels, type KernelExports } from './kernels.ts';
-import { ROW_KERNEL_CODES, callRowKernel, rowSlice, type RowJob, type RowKernel, type RowParallel } from './parallel.ts';
+import { ROW_KERNEL_CODES, callRowKernel, rowQuantum, rowSlice, type RowJob, type RowKernel, type RowParallel } from './parallel.ts';
 
 const JOB_ARGS = 8;
 const JOB_SLOTS = 2 + JOB_ARGS;
@@ -157,7 +157,7 @@ class ThreadPool implements RowParallel {
     if (Atomics.load(box, MAILBOX.WORKERS_ASLEEP) > 0) Atomics.notify(box, MAILBOX.GENERATION);
     try {
       for (const job of jobs) {
-        const [start, end] = rowSlice(job.n, this.threads, 0);
+        const [start, end] = rowSlice(job.n, this.threads, 0, rowQuantum(job.kernel));
         callRowKernel(this.kernels, job.kernel, job.args, start, end);
       }
     } finally {
@@ -226,8 +226,9 @@ export async function runPoolWorker(init: PoolWorkerInit): Promise<void> {
       for (let j = 0; j < count; j++) {
         const at = MAILBOX.JOBS + j * JOB_SLOTS;
         for (let i = 0; i < JOB_ARGS; i++) args[i] = box[at + 2 + i]!;
-        const [start, end] = rowSlice(box[at + 1]!, init.threads, init.index);
-        callRowKernel(kernels, KERNEL_BY_CODE[box[at]!]!, args, start, end);
+        const kernel = KERNEL_BY_CODE[box[at]!]!;
+        const [start, end] = rowSlice(box[at + 1]!, init.threads, init.index, rowQuantum(kernel));
+        callRowKernel(kernels, kernel, args, start, end);
       }
     } catch {
       Atomics.store(box, MAILBOX.FAILED, 1); // the driver throws a BackendError; we keep counting
