@@ -124,10 +124,11 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
  * bits 0-3, 4-7, 8-11, 12-15 as signed 4-bit q (two's complement of q - 8 is (q+8) ^ 8).
  */
 export function packQ4Block(src: Uint8Array, at: number, out: Uint8Array, to: number): void {
-  const nibble = (e: number) => ((e < 16 ? src[at + e]! & 15 : src[at + e - 16]! >> 4) ^ 8);
   for (let j = 0; j < 8; j++) {
-    out[to + 2 * j] = nibble(j) | (nibble(j + 8) << 4);
-    out[to + 2 * j + 1] = nibble(j + 16) | (nibble(j + 24) << 4);
+    const a = src[at + j]! ^ 0x88; // elements j (low nibble) and j+16 (high), each q+8 → q's 4-bit two's complement
+    const b = src[at + j + 8]! ^ 0x88; // elements j+8 and j+24
+    out[to + 2 * j] = (a & 15) | ((b & 15) << 4);
+    out[to + 2 * j + 1] = (a >> 4) | (b & 0xf0);
   }
 }
 
