@@ -5,7 +5,7 @@
  * heatmap → export YAML and GGUF, checked with our own parsers.
  */
 import { readFileSync } from 'node:fs';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Download, type Page } from '@playwright/test';
 import { parseMergeYaml } from '../src/core/formats/mergekit-yaml.ts';
 import { loadGgufModel } from '../src/core/model/gguf-model.ts';
 import { bytesSource } from '../src/core/io/byte-source.ts';
@@ -15,6 +15,7 @@ import { clearOrigin, externalRequests, openPage, screenshot as takeScreenshot }
 for (const backend of ['webgpu', 'cpu'] as const) test(`compose, build, chat, inspect routing and export a zoo MoE (${backend} backend)`, async ({ page }) => {
   test.setTimeout(600_000);
   page.on('console', (m) => { if (m.type() === 'error') console.log('page error:', m.text()); });
+  page.on('pageerror', (e) => console.log('page exception:', e.message));
   await page.setViewportSize({ width: 1280, height: 800 });
   await clearOrigin(page);
   const screenshot = (p: Page, name: string) => takeScreenshot(p, `${backend}-${name}`);
@@ -105,43 +106,51 @@ for (const backend of ['webgpu', 'cpu'] as const) test(`compose, build, chat, in
   await expect(page.getByTestId('heatmap')).toHaveCount(2, { timeout: 120_000 });
   await screenshot(page, '4-routing');
 
-  // Export: YAML parses back to the same config; the GGUF loads in our reader.
+  // Export: YAML parses back to the same config; the GGUF loads in our reader. One listener
+  // collects every download by name, so no download can slip between a click and its wait,
+  // and a missing one fails in a minute with the page's export message instead of hanging.
   await openPage(page, 'Export');
-  const [yamlDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'mergekit YAML' }).click()]);
-  const exported = readFileSync((await yamlDownload.path())!, 'utf8');
+  const downloads = new Map<string, Download>();
+  page.on('download', (d) => downloads.set(d.suggestedFilename(), d));
+  const exportFiles = async (button: string | RegExp, last: string | RegExp, timeout = 60_000): Promise<Map<string, string>> => {
+    const arrived = () => [...downloads.keys()].some((n) => (typeof last === 'string' ? n === last : last.test(n)));
+    downloads.clear();
+    await page.getByRole('button', { name: button }).click();
+    await expect.poll(async () => arrived() || `${[...downloads.keys()].join(', ')} | ${await page.getByTestId('export-message').textContent().catch(() => '')}`,
+      { timeout, message: `the download ${last} after clicking ${button}` }).toBe(true);
+    const paths = new Map<string, string>();
+    for (const [name, d] of downloads) paths.set(name, (await d.path())!);
+    return paths;
+  };
+  const exportFile = async (button: string | RegExp, name: string | RegExp, timeout?: number) =>
+    [...(await exportFiles(button, name, timeout))].find(([n]) => (typeof name === 'string' ? n === name : name.test(n)))![1];
+
+  const exported = readFileSync(await exportFile('mergekit YAML', 'mergekit_moe_config.yml'), 'utf8');
   expect(exported).toBe(formYaml);
   const a = parseMergeYaml(exported);
   const b = parseMergeYaml(yamlText);
   expect(a.ok && b.ok).toBe(true);
   if (a.ok && b.ok) expect({ ...a.config, sourceText: '' }).toEqual({ ...b.config, sourceText: '' });
 
-  // HF folder: every stored file plus a model card naming the donors.
-  const folderFiles = new Map<string, string>();
-  const collect = (d: import('@playwright/test').Download) => { void d.path().then((p) => folderFiles.set(d.suggestedFilename(), p!)); };
-  page.on('download', collect);
-  await page.getByRole('button', { name: /^HF folder/ }).click();
-  await expect.poll(() => folderFiles.has('README.md'), { timeout: 60_000 }).toBe(true);
-  page.off('download', collect);
+  // HF folder: every stored file plus a model card naming the donors (README.md is written last).
+  const folderFiles = await exportFiles(/^HF folder/, 'README.md');
   expect([...folderFiles.keys()]).toEqual(expect.arrayContaining(['config.json', 'tokenizer.json', 'mergekit_moe_config.yml', 'README.md']));
   expect([...folderFiles.keys()].some((n) => n.endsWith('.safetensors'))).toBe(true);
   expect(JSON.parse(readFileSync(folderFiles.get('config.json')!, 'utf8')).num_local_experts).toBe(4);
   const card = readFileSync(folderFiles.get('README.md')!, 'utf8');
   for (const donor of ['zoo/stories', 'zoo/code', 'zoo/math', 'zoo/chat']) expect(card).toContain(donor);
 
-  const [ggufDownload] = await Promise.all([page.waitForEvent('download', { timeout: 180_000 }), page.getByRole('button', { name: 'GGUF q8_0' }).click()]);
-  const gguf = new Uint8Array(readFileSync((await ggufDownload.path())!));
+  const gguf = new Uint8Array(readFileSync(await exportFile('GGUF q8_0', /^Zoo-MoE-hidden\.q8_0\.gguf$/, 180_000)));
   const loaded = await loadGgufModel(bytesSource(gguf, 'exported.gguf'));
   expect(loaded.weights.spec.moe?.experts).toBe(4);
   expect(loaded.weights.spec.moe?.topK).toBe(2);
   // Routing trace of the last answer as JSON and CSV.
   await page.getByRole('button', { name: 'Take the last answer' }).click();
-  const [jsonDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Trace JSON' }).click()]);
-  const trace = JSON.parse(readFileSync((await jsonDownload.path())!, 'utf8'));
+  const trace = JSON.parse(readFileSync(await exportFile('Trace JSON', 'routing-trace.json'), 'utf8'));
   expect(trace.schemaVersion).toBe(1);
   expect(trace.tokens.length).toBeGreaterThan(0);
   for (const t of trace.tokens) expect(t.routing.layers).toHaveLength(4);
-  const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Trace CSV' }).click()]);
-  const csv = readFileSync((await csvDownload.path())!, 'utf8');
+  const csv = readFileSync(await exportFile('Trace CSV', 'routing-trace.csv'), 'utf8');
   expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight');
   let records = 0; // newlines outside quotes: pieces may contain quoted newlines
   for (let i = 0, quoted = false; i < csv.length; i++) { if (csv[i] === '"') quoted = !quoted; else if (csv[i] === '\n' && !quoted) records++; }

@@ -25,7 +25,9 @@ export function downloadBytes(name: string, bytes: Uint8Array | string, type = '
   document.body.appendChild(a);
   a.click();
   a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  // The browser resolves the blob URL when the download actually starts, which on a loaded
+  // machine can be seconds after the click; revoking early loses the download silently.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 export function manifestYaml(m: ModelManifest): string | undefined {
@@ -108,13 +110,15 @@ export function exportHfFolder(m: ModelManifest): Promise<void> {
 export function exportGgufFile(m: { title: string }, quant: 'f16' | 'q8_0' | 'q4_0'): Promise<void> {
   return run(`GGUF ${quant}`, async () => {
     const bytes = await engineClient().exportGguf(quant);
-    downloadBytes(`${m.title.replace(/[^\w.-]+/g, '-')}.${quant}.gguf`, bytes);
+    downloadBytes(`${m.title.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'model'}.${quant}.gguf`, bytes);
   });
 }
 
-export function exportTrace(trace: AnalyzedText, format: 'json' | 'csv'): void {
-  if (format === 'csv') downloadBytes('routing-trace.csv', routingTraceCsv(trace.pieces, trace.routing), 'text/csv');
-  else downloadBytes('routing-trace.json', JSON.stringify({ schemaVersion: 1, tokens: trace.pieces.map((piece, i) => ({ piece, routing: trace.routing[i] })) }, null, 1), 'application/json');
+export function exportTrace(trace: AnalyzedText, format: 'json' | 'csv'): Promise<void> {
+  return run(`Trace ${format.toUpperCase()}`, async () => {
+    if (format === 'csv') downloadBytes('routing-trace.csv', routingTraceCsv(trace.pieces, trace.routing), 'text/csv');
+    else downloadBytes('routing-trace.json', JSON.stringify({ schemaVersion: 1, tokens: trace.pieces.map((piece, i) => ({ piece, routing: trace.routing[i] })) }, null, 1), 'application/json');
+  });
 }
 
 export async function readStoredText(m: ModelManifest, name: string): Promise<string | undefined> {

@@ -44,8 +44,8 @@ export function ExportPage() {
         <p className="muted">{trace ? `Trace A: ${trace.pieces.length} tokens.` : 'No trace yet: route a text on the Routing page, or take the last answer.'}</p>
         <div className="row wrap">
           <button type="button" onClick={() => routingFromConversation(0)}>Take the last answer</button>
-          <button type="button" disabled={!trace} onClick={() => trace && exportTrace(trace, 'json')}>Trace JSON</button>
-          <button type="button" disabled={!trace} onClick={() => trace && exportTrace(trace, 'csv')}>Trace CSV</button>
+          <button type="button" disabled={!trace || !!busy} onClick={() => trace && void exportTrace(trace, 'json')}>Trace JSON</button>
+          <button type="button" disabled={!trace || !!busy} onClick={() => trace && void exportTrace(trace, 'csv')}>Trace CSV</button>
         </div>
       </section>
       {busy && <p role="status">Exporting {busy}…</p>}
