@@ -24,7 +24,7 @@ export interface WasmBackendOptions {
   prefillChunk?: number;
   /** How to start a pool worker (default: a module Worker on threads.worker.ts). */
   workerFactory?: WorkerFactory;
-  /** Matmuls with fewer multiply-adds run on one thread (default MIN_PARALLEL_MACS; tests use 0). */
+  /** Batches with fewer multiply-adds run on one thread (default MIN_PARALLEL_MACS, ×WAKE_FACTOR when the workers sleep; tests use 0). */
   minParallelWork?: number;
 }
 

@@ -79,11 +79,19 @@ function spinWhileEqual(box: Int32Array, slot: number, value: number): boolean {
 }
 
 /**
- * Matmuls smaller than this (multiply-adds) run on the driver alone: waking a worker and
- * waiting for it costs ~10–50 µs, the time of ~2^18 MACs here (the zoo model's 256-wide
- * layers ran slower on 2 threads than on 1 without this).
+ * Batches smaller than this (multiply-adds) run on the driver alone while the workers spin:
+ * handing work over and waiting for it costs ~10–50 µs, the time of ~2^18 MACs here.
  */
 export const MIN_PARALLEL_MACS = 1 << 18;
+/**
+ * A worker that has gone to sleep is woken only for WAKE_FACTOR times that much work. The
+ * zoo model (256-wide layers) woke its worker for most of its ~8 parallel batches per decode
+ * token and ran 1.4 ms/token on 2 threads against 0.9 ms with this factor at 4 (same-process
+ * paired A/B, configs alternating token by token, Node); the SmolLM2-shaped MoE, whose worker
+ * mostly spins between batches, moved by ~2% (26.2 → 26.7 ms), within the noise. Factor 8
+ * cost that model 5%.
+ */
+export const WAKE_FACTOR = 4;
 
 function canBlockOnAtomics(): boolean {
   try {
@@ -136,7 +144,8 @@ class ThreadPool implements RowParallel {
     if (this.broken) throw new BackendError(this.broken);
     let work = 0;
     for (const job of jobs) work += job.work;
-    if (work < this.minParallelWork) {
+    const asleep = Atomics.load(this.box, MAILBOX.WORKERS_ASLEEP) > 0;
+    if (work < (asleep ? WAKE_FACTOR * this.minParallelWork : this.minParallelWork)) {
       for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n);
       return;
     }
