@@ -76,18 +76,22 @@ describe('wasm routing matches the reference', () => {
 });
 
 describe('wasm session mechanics', () => {
-  it('chunked prefill equals token-by-token decode', async () => {
-    const weights = randomModelWeights(moeSpec(), 9, 'q4_0');
-    const backend = await createWasmBackend({ threads: 1, prefillChunk: 3 });
-    const batched = await backend.createSession(weights);
-    const stepped = await backend.createSession(weights);
-    const prompt = [5, 6, 7, 8, 9, 10, 11, 12];
-    const all = await batched.forward(prompt);
-    let last = await stepped.forward([prompt[0]!]);
-    for (const id of prompt.slice(1)) last = await stepped.forward([id]);
-    assertAllclose(all.logits, last.logits, { atol: 1e-4, rtol: 1e-4 }, 'prefill vs stepped');
-    expect(batched.position).toBe(prompt.length);
-  });
+  // Bit-identical: every kernel computes a token's row the same way whatever the chunk, and
+  // prefill sums the experts in slot order like decode (top-3 makes that order matter).
+  it.each([['mixtral top-2', moeSpec], ['mixtral top-3', () => tinyMoeSpec({ hidden: 96, heads: 6, kvHeads: 2, headDim: 16, vocab: 131, contextLength: 96, layers: 3,
+    moe: { experts: 4, topK: 3, normTopK: true, expertIntermediate: 64 } })], ['qwen2-moe (shared expert)', qwenSpec]] as const)(
+    'chunked prefill equals token-by-token decode, bit for bit (%s)', async (_label, makeSpec) => {
+      const weights = randomModelWeights(makeSpec(), 9, 'q4_0');
+      const backend = await createWasmBackend({ threads: 1, prefillChunk: 3 });
+      const batched = await backend.createSession(weights);
+      const stepped = await backend.createSession(weights);
+      const prompt = [5, 6, 7, 8, 9, 10, 11, 12];
+      const all = await batched.forward(prompt);
+      let last = await stepped.forward([prompt[0]!]);
+      for (const id of prompt.slice(1)) last = await stepped.forward([id]);
+      expect(all.logits).toEqual(last.logits);
+      expect(batched.position).toBe(prompt.length);
+    });
 
   it.each([['mixtral', moeSpec], ['qwen2-moe (shared expert)', qwenSpec]] as const)(
     'decode batches the chosen experts; a 1-row chunk (too small for the batch) takes the grouped path: same logits (%s)', async (_label, makeSpec) => {

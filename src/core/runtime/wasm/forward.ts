@@ -139,12 +139,14 @@ function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, over
   const moeSpec = model.spec.moe!;
   const routerLogits = new Float32Array(moeSpec.experts); // [experts]
   const routes: LayerRouting[] = [];
-  const byExpert: { token: number; weight: number }[][] = moe.experts.map(() => []);
+  const byExpert: { token: number; slot: number }[][] = moe.experts.map(() => []);
+  let slots = 0; // the most experts any token chose (overrides can change k)
   for (let t = 0; t < m; t++) {
     const xb = rowView(state.xb, t);
     for (let e = 0; e < moeSpec.experts; e++) routerLogits[e] = dot64(moe.router, e * hidden, xb, hidden);
     const route = routeToken(routerLogits, moeSpec, l, overrides);
-    route.expertIds.forEach((e, slot) => byExpert[e]!.push({ token: t, weight: route.expertWeights[slot]! }));
+    route.expertIds.forEach((e, slot) => byExpert[e]!.push({ token: t, slot }));
+    slots = Math.max(slots, route.expertIds.length);
     routes.push(route);
   }
   state.out.view.fill(0, 0, m * hidden);
@@ -152,12 +154,18 @@ function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, over
     decodeExperts(engine, moe, routes[0]!);
     return routes;
   }
+  // Each expert runs once over its tokens; the outputs wait in expertOut // [m, slots, hidden]
+  // and are summed per token in slot order, like decode and the reference, so a prompt gives
+  // the same bits prefilled or token by token.
+  const expertOut = new Float32Array(m * slots * hidden);
   byExpert.forEach((assigned, e) => {
     if (assigned.length === 0) return;
     assigned.forEach(({ token }, i) => rowView(state.xe, i).set(rowView(state.xb, token)));
     mlpRows(engine, moe.experts[e]!, state.xe.ptr, state.ye.ptr, assigned.length);
-    assigned.forEach(({ token, weight }, i) => addScaled(rowView(state.out, token), rowView(state.ye, i), weight));
+    assigned.forEach(({ token, slot }, i) => expertOut.set(rowView(state.ye, i), (token * slots + slot) * hidden));
   });
+  routes.forEach((route, t) => route.expertWeights.forEach((weight, slot) =>
+    addScaled(rowView(state.out, t), expertOut.subarray((t * slots + slot) * hidden, (t * slots + slot + 1) * hidden), weight)));
   if (moe.shared) {
     mlpRows(engine, moe.shared, state.xb.ptr, state.ye.ptr, m);
     for (let t = 0; t < m; t++) addScaled(rowView(state.out, t), rowView(state.ye, t), sharedGate(engine, moe, t, routes[t]!));
