@@ -116,7 +116,7 @@ for (const backend of ['webgpu', 'cpu'] as const) test(`compose, build, chat, in
     const arrived = () => [...downloads.keys()].some((n) => (typeof last === 'string' ? n === last : last.test(n)));
     downloads.clear();
     await page.getByRole('button', { name: button }).click();
-    await expect.poll(async () => arrived() || `${[...downloads.keys()].join(', ')} | ${await page.getByTestId('export-message').textContent().catch(() => '')}`,
+    await expect.poll(async () => arrived() || `${[...downloads.keys()].join(', ')} | ${(await page.getByTestId('export-message').allTextContents()).join(' ')}`,
       { timeout, message: `the download ${last} after clicking ${button}` }).toBe(true);
     const paths = new Map<string, string>();
     for (const [name, d] of downloads) paths.set(name, (await d.path())!);

@@ -110,7 +110,7 @@ export function exportHfFolder(m: ModelManifest): Promise<void> {
 export function exportGgufFile(m: { title: string }, quant: 'f16' | 'q8_0' | 'q4_0'): Promise<void> {
   return run(`GGUF ${quant}`, async () => {
     const bytes = await engineClient().exportGguf(quant);
-    downloadBytes(`${m.title.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'model'}.${quant}.gguf`, bytes);
+    downloadBytes(`${m.title.replace(/[^\w.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'model'}.${quant}.gguf`, bytes);
   });
 }
 

@@ -140,7 +140,7 @@ function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, over
   const routerLogits = new Float32Array(moeSpec.experts); // [experts]
   const routes: LayerRouting[] = [];
   const byExpert: { token: number; slot: number }[][] = moe.experts.map(() => []);
-  let slots = 0; // the most experts any token chose (overrides can change k)
+  let slots = 0; // experts per token (one k per layer; the max is only defensive)
   for (let t = 0; t < m; t++) {
     const xb = rowView(state.xb, t);
     for (let e = 0; e < moeSpec.experts; e++) routerLogits[e] = dot64(moe.router, e * hidden, xb, hidden);
@@ -157,15 +157,16 @@ function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, over
   // Each expert runs once over its tokens; the outputs wait in expertOut // [m, slots, hidden]
   // and are summed per token in slot order, like decode and the reference, so a prompt gives
   // the same bits prefilled or token by token.
-  const expertOut = new Float32Array(m * slots * hidden);
+  if (state.expertOut.length < m * slots * hidden) state.expertOut = new Float32Array(state.chunk * slots * hidden);
+  const expertOut = state.expertOut;
   byExpert.forEach((assigned, e) => {
     if (assigned.length === 0) return;
     assigned.forEach(({ token }, i) => rowView(state.xe, i).set(rowView(state.xb, token)));
     mlpRows(engine, moe.experts[e]!, state.xe.ptr, state.ye.ptr, assigned.length);
     assigned.forEach(({ token, slot }, i) => expertOut.set(rowView(state.ye, i), (token * slots + slot) * hidden));
   });
-  routes.forEach((route, t) => route.expertWeights.forEach((weight, slot) =>
-    addScaled(rowView(state.out, t), expertOut.subarray((t * slots + slot) * hidden, (t * slots + slot + 1) * hidden), weight)));
+  routes.forEach((route, t) => route.expertIds.forEach((_, slot) =>
+    addScaled(rowView(state.out, t), expertOut.subarray((t * slots + slot) * hidden, (t * slots + slot + 1) * hidden), route.expertWeights[slot]!)));
   if (moe.shared) {
     mlpRows(engine, moe.shared, state.xb.ptr, state.ye.ptr, m);
     for (let t = 0; t < m; t++) addScaled(rowView(state.out, t), rowView(state.ye, t), sharedGate(engine, moe, t, routes[t]!));

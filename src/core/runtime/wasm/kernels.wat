@@ -10,9 +10,10 @@
 ;;   q8_0 : quants  i8[n, k]       scales f32[n, k/32]   (weight = scale[b] * q)
 ;;   q4_0 : nibbles u8[n, k/2]     scales f32[n, k/32]   block b of a row holds 16 bytes read
 ;;          as eight u16 lanes; lane j (0..7) packs elements j, j+8, j+16, j+24 in bits 0-3,
-;;          4-7, 8-11, 12-15, each as a signed 4-bit q - 8. Two shifts per lane widen a nibble
-;;          straight into an i16 lane (shl then shr_s), so unpacking costs 7 SIMD ops per 32
-;;          weights where ggml's byte order needs 12 (mask, shifts, -8, four i8->i16 extends).
+;;          4-7, 8-11, 12-15, each the weight (ggml's nibble - 8) in 4-bit two's complement.
+;;          Two shifts widen a nibble straight into an i16 lane (shl then shr_s): 7 SIMD ops per
+;;          32 weights, each one x64 instruction, where ggml's byte order needed 8 (mask, shr_u,
+;;          two -8, four i8->i16 extends) that V8 lowers to ~12 (shr_u and extend_high take two).
 ;;   f32  : f32[n, k]              (f16 / bf16 are widened to f32 exactly on repack)
 ;; Activations for the quantized kernels are "q16": per 32-block i16 quants and an f32 scale
 ;; (xq i16[m, k], xs f32[m, k/32]); 15-bit precision keeps results within f32 noise of the
@@ -124,7 +125,7 @@
     (local.get $acc))
 
   ;; One q4 block (16 packed bytes) · 32 q16 activations x0..x3 (8 each, natural order) as four
-  ;; i32 partial sums. Small enough that V8 inlines it.
+  ;; i32 partial sums (the single-row tail path; the four-row loop writes it out).
   (func $block_q4 (param $raw v128) (param $x0 v128) (param $x1 v128) (param $x2 v128) (param $x3 v128) (result v128)
     (i32x4.add
       (i32x4.add
@@ -269,7 +270,7 @@
                    (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
-      ;; The four rows' i32 lane sums reduced into one vector [Σd0, Σd1, Σd2, Σd3] (four shuffles,
+      ;; The four rows' i32 lane sums reduced into one vector [Σd0, Σd1, Σd2, Σd3] (six shuffles,
       ;; three adds), so converting, scaling and accumulating happen once for four rows; every
       ;; block's integer sum is exact (|Σ| < 2^24), and acc ends holding y[r..r+3].
       (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))

@@ -120,8 +120,9 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
 
 /**
  * One ggml q4_0 block's 16 nibble bytes (element j in byte j's low nibble, j+16 in its high
- * one, stored as q + 8) → the kernel's order: u16 lane j holds elements j, j+8, j+16, j+24 in
- * bits 0-3, 4-7, 8-11, 12-15 as signed 4-bit q (two's complement of q - 8 is (q+8) ^ 8).
+ * one, each stored as q + 8 for a weight q in -8..7) → the kernel's order: u16 lane j holds
+ * elements j, j+8, j+16, j+24 in bits 0-3, 4-7, 8-11, 12-15 as 4-bit two's complement q,
+ * which is the stored nibble ^ 8.
  */
 export function packQ4Block(src: Uint8Array, at: number, out: Uint8Array, to: number): void {
   for (let j = 0; j < 8; j++) {

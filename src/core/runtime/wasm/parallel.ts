@@ -34,11 +34,12 @@ export interface RowParallel {
 }
 
 /**
- * Rows a thread's slice is a multiple of for `kernel`: the matmuls run four rows at a time
- * (dot4_*), so slices on 4-row boundaries keep every row but a matrix's last n % 4 on that path.
+ * Rows a thread's slice is a multiple of for `kernel`: the quantized matmuls run four rows at
+ * a time (dot4_q8 / dot4_q4), so slices on 4-row boundaries keep every row but a matrix's
+ * last n % 4 on that path. matmul_f32 and attention heads have no row groups.
  */
 export function rowQuantum(kernel: RowKernel): number {
-  return kernel === 'attn_heads' ? 1 : 4;
+  return kernel === 'matmul_q8' || kernel === 'matmul_q4' ? 4 : 1;
 }
 
 /** Row slice [start, end) of thread `index` out of `threads`: groups of `quantum` rows split as evenly as possible. */

@@ -33,6 +33,8 @@ export interface WasmRunState {
   valueCache: F32Buffer[]; // [layers] × [maxContext, kvDim]
   ropeCos: Float64Array;   // [chunk, headDim / 2]  the chunk's rotations (JS only, f64 like the reference)
   ropeSin: Float64Array;   // [chunk, headDim / 2]
+  /** [chunk, slots, hidden] prefill MoE outputs per token and slot (JS only); grown on demand, kept across layers. */
+  expertOut: Float32Array;
 }
 
 export function createRunState(arena: WasmArena, model: PackedModel, chunk: number, maxContext: number): WasmRunState {
@@ -64,6 +66,7 @@ export function createRunState(arena: WasmArena, model: PackedModel, chunk: numb
     valueCache: Array.from({ length: s.layers }, (_, l) => buffer(maxContext, kvDim, `value cache ${l}`)),
     ropeCos: new Float64Array(chunk * (s.headDim / 2)),
     ropeSin: new Float64Array(chunk * (s.headDim / 2)),
+    expertOut: new Float32Array(0),
   };
   arena.freeze();
   for (const { buffer: b, rows } of pending) b.view = arena.f32(b.ptr, rows * b.cols);

@@ -22,15 +22,18 @@ describe('rowSlice', () => {
     }
     expect(covered).toEqual(Array.from({ length: n }, (_, i) => i));
   });
-  it.each([[10, 3], [1536, 2], [577, 2], [9, 4], [5, 8]])('with 4-row groups covers [0, %i) exactly once with %i threads, every slice but the last starting on a group', (n, threads) => {
+  it.each([[10, 3], [1536, 2], [577, 2], [9, 4], [5, 8], [0, 2], [3, 2]])('with 4-row groups covers [0, %i) exactly once with %i threads, slices on group boundaries and within one group of each other', (n, threads) => {
     const covered: number[] = [];
+    const groups: number[] = [];
     for (let i = 0; i < threads; i++) {
       const [start, end] = rowSlice(n, threads, i, 4);
+      groups.push(Math.ceil(end / 4) - Math.ceil(start / 4));
       if (end > start) expect(start % 4).toBe(0);
       if (end < n && end > start) expect(end % 4).toBe(0);
       for (let row = start; row < end; row++) covered.push(row);
     }
     expect(covered).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(Math.max(...groups) - Math.min(...groups)).toBeLessThanOrEqual(1);
   });
 });
 

@@ -89,7 +89,8 @@ export const MIN_PARALLEL_MACS = 1 << 18;
  * token and ran 1.4 ms/token on 2 threads against 0.9 ms with this factor at 4 (same-process
  * paired A/B, configs alternating token by token, Node); the SmolLM2-shaped MoE, whose worker
  * mostly spins between batches, moved by ~2% (26.2 → 26.7 ms), within the noise. Factor 8
- * cost that model 5%.
+ * cost that model 5%. The trade-off: once a worker sleeps, batches between 1x and 4x the
+ * threshold stay on the driver until a bigger one wakes it (measured on those two models only).
  */
 export const WAKE_FACTOR = 4;
 
