@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesSource, MemorySink, memoryFileSet, type ByteSource } from '../io/byte-source.ts';
 import { FormatError } from '../errors.ts';
 import {
-  openSafetensors, openSafetensorsFolder, writeSafetensors, writeSafetensorsSharded,
+  lazySafetensorsSource, openSafetensors, openSafetensorsFolder, writeSafetensors, writeSafetensorsSharded,
   SAFETENSORS_LIMITS, type TensorEntry,
 } from './safetensors.ts';
 
@@ -90,6 +90,45 @@ const corruptions: Corruption[] = [
   { rule: 'rejects non-string metadata values', build: () => buildSafetensors({ ...validHeader(), __metadata__: { n: 3 } }, validData()), error: /__metadata__ 'n' is not a string/ },
   { rule: 'rejects a truncated data section', build: () => { const f = buildSafetensors(validHeader(), validData()); return f.subarray(0, f.byteLength - 3); }, error: /tensor 'b' data_offsets \[16, 22\] end past the end of the file/ },
 ];
+
+describe('lazySafetensorsSource', () => {
+  const entries: TensorEntry[] = [
+    { name: 'w', dtype: 'f32', shape: [3, 5] },
+    { name: 'empty', dtype: 'f16', shape: [0] },
+    { name: 'b', dtype: 'f16', shape: [7] },
+    { name: 'z', dtype: 'bf16', shape: [2, 9] },
+  ];
+  const data: Record<string, Uint8Array> = {};
+  let seed = 7;
+  for (const e of entries) {
+    const n = e.shape.reduce((a, b) => a * b, 1) * (e.dtype === 'f32' ? 4 : 2);
+    data[e.name] = Uint8Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+  }
+
+  it('serves exactly the bytes writeSafetensors writes, for every range, making each tensor only when reached', async () => {
+    const written = await writeToBytes(entries, data, { format: 'pt' });
+    const made: string[] = [];
+    const lazy = lazySafetensorsSource('lazy.safetensors', entries, (name) => { made.push(name); return data[name]!; }, { format: 'pt' });
+    expect(lazy.size).toBe(written.byteLength);
+    expect(Array.from(await lazy.read(0, 8))).toEqual(Array.from(written.subarray(0, 8)));
+    expect(made).toEqual([]); // the header alone needs no tensor
+    expect(Buffer.from(await lazy.read(0, lazy.size)).equals(Buffer.from(written))).toBe(true);
+    for (let trial = 0; trial < 200; trial++) {
+      const offset = (seed = (seed * 1103515245 + 12345) >>> 0) % written.byteLength;
+      const length = (seed = (seed * 1103515245 + 12345) >>> 0) % (written.byteLength - offset + 1);
+      expect(Buffer.from(await lazy.read(offset, length)).equals(Buffer.from(written.subarray(offset, offset + length))), `[${offset}, +${length})`).toBe(true);
+    }
+    const file = await openSafetensors(lazy);
+    expect(Array.from((await file.readTensor('b')).data)).toEqual(Array.from(data.b!));
+  });
+
+  it('rejects reads outside the file and data of the wrong size, naming the tensor', async () => {
+    const lazy = lazySafetensorsSource('lazy.safetensors', entries, (name) => (name === 'z' ? new Uint8Array(3) : data[name]!));
+    await expect(lazy.read(lazy.size - 4, 8)).rejects.toThrow(/outside/);
+    await expect(lazy.read(-1, 2)).rejects.toThrow(/outside/);
+    await expect(lazy.read(lazy.size - 4, 4)).rejects.toThrow(/tensor 'z' data is 3 bytes, bf16 \[2, 9\] needs 36/);
+  });
+});
 
 describe('safetensors corrupt-input catalogue', () => {
   it.each(corruptions)('$rule', async ({ build, error }) => {

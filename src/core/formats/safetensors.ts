@@ -126,6 +126,59 @@ export async function writeSafetensors(
   await sink.close();
 }
 
+/**
+ * The bytes writeSafetensors would write, as a ByteSource that makes each tensor only when a
+ * read reaches it (the last one made is kept, since readers fetch a tensor in one or a few
+ * ranges). A 4-bit model seen as f32 this way costs its quantized size plus one tensor,
+ * not the 4-7x a written file would.
+ */
+export function lazySafetensorsSource(
+  name: string,
+  entries: TensorEntry[],
+  getData: (name: string) => Promise<Uint8Array> | Uint8Array,
+  metadata?: Record<string, string>,
+): ByteSource {
+  const { bytes: header, byteLengths } = encodeSafetensorsHeader(entries, metadata);
+  const starts: number[] = [];
+  let size = header.byteLength;
+  for (const length of byteLengths) { starts.push(size); size += length; }
+  let cached: { index: number; data: Uint8Array } | undefined;
+  const tensorData = async (index: number): Promise<Uint8Array> => {
+    if (cached?.index === index) return cached.data;
+    const entry = entries[index]!;
+    const data = await getData(entry.name);
+    if (data.byteLength !== byteLengths[index]) {
+      throw new FormatError(`safetensors: tensor '${entry.name}' data is ${data.byteLength} bytes, ${entry.dtype} [${entry.shape.join(', ')}] needs ${byteLengths[index]}`);
+    }
+    cached = { index, data };
+    return data;
+  };
+  return {
+    name,
+    size,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+        throw new RangeError(`${name}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
+      }
+      const out = new Uint8Array(length);
+      const end = offset + length;
+      if (offset < header.byteLength) out.set(header.subarray(offset, Math.min(end, header.byteLength)));
+      // First tensor whose data ends after `offset` (binary search: models have thousands).
+      let lo = 0;
+      let hi = entries.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (starts[mid]! + byteLengths[mid]! <= offset) lo = mid + 1; else hi = mid; }
+      for (let i = lo; i < entries.length && starts[i]! < end; i++) {
+        if (byteLengths[i] === 0) continue;
+        const data = await tensorData(i);
+        const from = Math.max(offset, starts[i]!);
+        const to = Math.min(end, starts[i]! + byteLengths[i]!);
+        out.set(data.subarray(from - starts[i]!, to - starts[i]!), from - offset);
+      }
+      return out;
+    },
+  };
+}
+
 export {
   openSafetensorsFolder, writeSafetensorsSharded, planShards, shardFileName,
   SAFETENSORS_INDEX_FILE, SAFETENSORS_SINGLE_FILE,

@@ -10,8 +10,8 @@
  * (transformers' convert_llama_weights_to_hf `permute`), so the written folder is standard.
  */
 import { ConfigError } from '../errors.ts';
-import { writeSafetensorsSharded } from '../formats/safetensors.ts';
-import type { ByteSink, FileSet } from '../io/byte-source.ts';
+import { SAFETENSORS_SINGLE_FILE, lazySafetensorsSource, writeSafetensorsSharded, type TensorEntry } from '../formats/safetensors.ts';
+import { bytesSource, type ByteSink, type FileSet } from '../io/byte-source.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { tensorByteLength } from '../quant/dtype-traits.ts';
 import type { DType, RawTensor } from '../tensor.ts';
@@ -148,32 +148,42 @@ function exportedSpec(spec: ModelSpec): ModelSpec {
   return { ...spec, ropeStyle: 'half' };
 }
 
+/** What an export writes: config.json's bytes, the tensor table, and each tensor's bytes on demand. */
+function hfFolderPlan(weights: ModelWeights, options: ExportHfOptions) {
+  const spec = exportedSpec(weights.spec);
+  const hfEntries = hfTensorEntries(spec, nameTableFor(spec, options.mixtralLayout ?? 'classic'));
+  const source = new TensorSource(weights, options.dtype);
+  const config = hfConfigFromSpec(spec, { base: options.baseConfig, dtype: options.dtype ?? source.dtypeOf(hfEntries[0]!) });
+  const byName = new Map(hfEntries.map((e) => [e.name, e]));
+  return {
+    configBytes: new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'),
+    entries: hfEntries.map((e): TensorEntry => ({ name: e.name, dtype: source.dtypeOf(e), shape: e.shape })),
+    bytes: (name: string) => source.bytes(byName.get(name)!),
+    metadata: options.metadata ?? { format: 'pt' },
+  };
+}
+
 /** Writes config.json, the safetensors shard(s) and the sidecar files; returns the file names. */
 export async function exportHfFolder(
   weights: ModelWeights,
   openSink: (fileName: string) => Promise<ByteSink>,
   options: ExportHfOptions = {},
 ): Promise<{ files: string[] }> {
-  const spec = exportedSpec(weights.spec);
-  const layout = options.mixtralLayout ?? 'classic';
-  const entries = hfTensorEntries(spec, nameTableFor(spec, layout));
-  const source = new TensorSource(weights, options.dtype);
+  const plan = hfFolderPlan(weights, options);
+  const entries = plan.entries;
   const report = options.onProgress ?? (() => {});
-  const configDtype = options.dtype ?? source.dtypeOf(entries[0]!);
-  const config = hfConfigFromSpec(spec, { base: options.baseConfig, dtype: configDtype });
 
   report({ phase: 'config', file: 'config.json', tensorsDone: 0, tensorsTotal: entries.length });
-  await writeFile(openSink, 'config.json', new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'));
-  const byName = new Map(entries.map((e) => [e.name, e]));
+  await writeFile(openSink, 'config.json', plan.configBytes);
   let done = 0;
   const written = await writeSafetensorsSharded(
     openSink,
-    entries.map((e) => ({ name: e.name, dtype: source.dtypeOf(e), shape: e.shape })),
+    entries,
     async (name) => {
       report({ phase: 'tensors', file: name, tensorsDone: done++, tensorsTotal: entries.length });
-      return source.bytes(byName.get(name)!);
+      return plan.bytes(name);
     },
-    { maxShardBytes: options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: options.metadata ?? { format: 'pt' } },
+    { maxShardBytes: options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: plan.metadata },
   );
   const files = ['config.json', ...written.files];
   for (const file of await sidecarNames(options.sidecarFiles)) {
@@ -187,6 +197,28 @@ export async function exportHfFolder(
     files.push(file);
   }
   return { files };
+}
+
+/**
+ * The same folder as exportHfFolder (one unsharded model.safetensors) as a FileSet that is
+ * never written: each tensor is converted when a reader reaches it (lazySafetensorsSource), and
+ * sidecar files are read through. Merging a quantized donor holds its quantized weights plus
+ * one converted tensor instead of a 4-7x f32 copy.
+ */
+export async function lazyHfFolder(weights: ModelWeights, name: string, options: Pick<ExportHfOptions, 'dtype' | 'mixtralLayout' | 'baseConfig' | 'sidecarFiles' | 'metadata'> = {}): Promise<FileSet> {
+  const plan = hfFolderPlan(weights, options);
+  const tensors = lazySafetensorsSource(`${name}/${SAFETENSORS_SINGLE_FILE}`, plan.entries, plan.bytes, plan.metadata);
+  const sidecars = await sidecarNames(options.sidecarFiles);
+  return {
+    name,
+    async list() { return ['config.json', SAFETENSORS_SINGLE_FILE, ...sidecars].sort(); },
+    async open(file: string) {
+      if (file === 'config.json') return bytesSource(plan.configBytes, `${name}/config.json`);
+      if (file === SAFETENSORS_SINGLE_FILE) return tensors;
+      if (sidecars.includes(file)) return options.sidecarFiles!.open(file);
+      throw new Error(`${name}: no file '${file}'`);
+    },
+  };
 }
 
 async function sidecarNames(files: FileSet | undefined): Promise<string[]> {

@@ -5,6 +5,7 @@ import { MemorySink, bytesSource, memoryFileSet } from '../io/byte-source.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import type { RawTensor } from '../tensor.ts';
 import { buildTestingBpeTokenizer } from '../tokenizer/hf-testing-bpe.ts';
+import { lazyHfFolder } from './export-hf.ts';
 import { exportHfToMemory } from './hf-testing.ts';
 import { loadHfModel, type LoadProgress } from './load-hf.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from './random.ts';
@@ -48,6 +49,25 @@ const SPECS: [string, ModelSpec][] = [
   ['mixtral', tinyMoeSpec({ intermediate: 40 })],
   ['qwen2_moe', tinyQwenMoeSpec()],
 ];
+
+describe('lazyHfFolder', () => {
+  it.each([
+    ['dense llama2.c-style (interleaved RoPE, permuted on the way)', tinyDenseSpec({ ropeStyle: 'interleaved', hidden: 96, intermediate: 160, heads: 6, kvHeads: 2, headDim: 16 })],
+    ['mixtral', tinyMoeSpec({ hidden: 96, heads: 6, kvHeads: 2, headDim: 16, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } })],
+    ['qwen2_moe', tinyQwenMoeSpec({ hidden: 64, heads: 4, kvHeads: 2, headDim: 16, moe: { experts: 5, topK: 2, normTopK: false, expertIntermediate: 32, sharedExpert: { intermediate: 96, gated: true } } })],
+  ] as const)('serves exactly the files exportHfFolder writes from q4_0 weights as f32: %s', async (_, spec) => {
+    const weights = randomModelWeights(spec, 5, 'q4_0');
+    const sidecars = memoryFileSet({ 'tokenizer.json': new TextEncoder().encode('{"model":{}}') }, 'src');
+    const written = await exportHfToMemory(weights, { dtype: 'f32', baseConfig: { extra_key: 1 }, sidecarFiles: sidecars });
+    const lazy = await lazyHfFolder(weights, 'lazy', { dtype: 'f32', baseConfig: { extra_key: 1 }, sidecarFiles: sidecars });
+    expect(await lazy.list()).toEqual([...written.written].sort());
+    for (const file of written.written) {
+      const [a, b] = [await written.fileSet.open(file), await lazy.open(file)];
+      expect(Buffer.from(await b.read(0, b.size)).equals(Buffer.from(await a.read(0, a.size))), file).toBe(true);
+    }
+    await expect(lazy.open('nope.bin')).rejects.toThrow(/lazy: no file 'nope.bin'/);
+  });
+});
 
 describe('exportHfFolder → loadHfModel', () => {
   it.each(SPECS)('round-trips a %s byte for byte', async (_, spec) => {

@@ -7,7 +7,7 @@ import { CancelledError } from '../../core/errors.ts';
 import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
 import { parseMergeYaml, type MoeMergeConfig } from '../../core/formats/mergekit-yaml.ts';
 import { MemorySink, memoryFileSet, type FileSet } from '../../core/io/byte-source.ts';
-import { exportHfFolder } from '../../core/model/export-hf.ts';
+import { lazyHfFolder } from '../../core/model/export-hf.ts';
 import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
 import { planMerge } from '../../core/merge/plan.ts';
 import { runMerge } from '../../core/merge/run.ts';
@@ -41,15 +41,14 @@ async function openRef(ref: EngineModelRef): Promise<OpenedSource> {
 
 /**
  * A quantized import (model.gguf + the original config and tokenizer files) as the HF folder
- * mergekit expects: q8_0/q4_0 dequantized to f32 (exact; f16 could not hold every q4_0 value).
+ * mergekit expects: q8_0/q4_0 dequantized to f32 (exact; f16 could not hold every q4_0 value),
+ * tensor by tensor as the merge reads them, so the donor costs its quantized size in memory.
  */
 async function dequantizedFolder(files: FileSet): Promise<FileSet> {
   const { weights, config } = await loadAnyModel(files);
-  const folder = memoryFolder();
   // Every tensor f32 (a GGUF keeps some in f16) and torch_dtype float32 over the original
   // config's: as a base, it yields an f32 merge rather than rounding the dequantized values again.
-  await exportHfFolder(weights, folder.open, { baseConfig: config as Record<string, unknown>, sidecarFiles: files, dtype: 'f32' });
-  return folder.files(files.name);
+  return lazyHfFolder(weights, files.name, { baseConfig: config as Record<string, unknown>, sidecarFiles: files, dtype: 'f32' });
 }
 
 /** A folder written file by file into memory (openSink for writers), then read back as a FileSet. */
@@ -67,8 +66,8 @@ export class MergeHost implements MergeApi {
 
   /** Cached per source (fetch FileSets keep their bytes; the zoo is small). Source warnings go to `warnings`. */
   private resolver(sources: ModelSources, warnings: string[]): ModelResolver {
-    // Keep only the folders of the current composition: a dequantized donor is 4-7x its
-    // stored size, and a person trying donors one after another must not pin them all.
+    // Keep only the folders of the current composition: a quantized donor holds its weights in
+    // memory, and a person trying donors one after another must not pin them all.
     const current = new Set(Object.values(sources).map((source) => JSON.stringify(source)));
     for (const key of [...this.folders.keys()]) if (!current.has(key)) this.folders.delete(key);
     return async (ref) => {
