@@ -11,7 +11,7 @@ import { nodeWorkerFactory } from './threads.node.ts';
 import { BackendError } from '../../errors.ts';
 import { WasmArena } from './arena.ts';
 import { instantiateKernels } from './kernels.ts';
-import { createThreadPool } from './threads.ts';
+import { WAKE_FACTOR, createThreadPool } from './threads.ts';
 
 describe('rowSlice', () => {
   it.each([[10, 3], [7, 7], [5, 8], [129, 2]])('covers [0, %i) exactly once with %i threads', (n, threads) => {
@@ -56,6 +56,41 @@ describe('wasm thread pool (node worker_threads)', () => {
     expect((await pooled.forward([7])).logits).toEqual((await serial.forward([7])).logits);
     pooled.dispose();
     serial.dispose();
+  });
+});
+
+describe('wasm thread pool wake threshold', () => {
+  // Who ran a batch is visible through a matmul whose second half of rows lies beyond memory:
+  // the driver alone traps on it (a RuntimeError), a dispatched batch fails in the worker (a
+  // BackendError naming the pool worker).
+  async function poolWithTrapRows(minParallelWork: number) {
+    const memory = new WebAssembly.Memory({ initial: 4, maximum: 65536, shared: true });
+    const kernels = await instantiateKernels(memory, true);
+    const arena = new WasmArena(memory);
+    const pool = await createThreadPool(arena, kernels, 2, nodeWorkerFactory(), minParallelWork);
+    const k = 32;
+    const n = 64;
+    const x = arena.alloc(k * 4, 'x');
+    const y = arena.alloc(n * 4, 'y');
+    const w = memory.buffer.byteLength - (n / 2) * k * 4;
+    const job = (work: number) => ({ kernel: 'matmul_f32' as const, args: [w, x, y, k, n, 1], n, work });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // well past the spin: the worker sleeps
+    return { pool, job };
+  }
+
+  it(`a sleeping worker is woken only for ${WAKE_FACTOR}x minParallelWork`, async () => {
+    const small = await poolWithTrapRows(1000);
+    try {
+      expect(() => small.pool.runBatch([small.job(1000 * WAKE_FACTOR - 1)])).toThrow(WebAssembly.RuntimeError);
+    } finally {
+      small.pool.dispose();
+    }
+    const big = await poolWithTrapRows(1000);
+    try {
+      expect(() => big.pool.runBatch([big.job(1000 * WAKE_FACTOR)])).toThrow(/pool worker's kernel failed/);
+    } finally {
+      big.pool.dispose();
+    }
   });
 });
 
