@@ -121,7 +121,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
         ? await createThreadPool(arena, kernels, threads, options.workerFactory, options.minParallelWork)
         : new SerialRows(kernels);
       const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
-      const state = createRunState(arena, model, chunk, maxContext);
+      const state = createRunState(arena, model, chunk, maxContext, rows.threads);
       return new WasmSession({ model, state, kernels, matmul, rows }, arena.bytesUsed);
     },
   };

@@ -105,12 +105,13 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
     keyCache.view.set(rowView(state.k, t), (start + t) * kvDim);
     valueCache.view.set(rowView(state.v, t), (start + t) * kvDim);
   }
-  // Every token's heads in one batch: heads split across threads (each head keeps its scratch row).
+  // Every token's heads in one batch, claimed by any thread: each thread has its own scratch
+  // rows (one per head), since two tokens' same head can run at once on two threads.
   const dims = attnHeadsDims(headDim, heads / kvHeads, kvHeads);
   const scoreStride = state.scores.cols * 4;
   engine.rows.runBatch(Array.from({ length: m }, (_, t) => {
     const nPos = start + t + 1; // causal: the token sees itself and everything before
-    return { kernel: 'attn_heads' as const, n: heads, work: 2 * heads * nPos * headDim,
+    return { kernel: 'attn_heads' as const, n: heads, work: 2 * heads * nPos * headDim, threadScratch: { arg: 4, bytes: heads * scoreStride },
       args: [rowPtr(state.q, t), keyCache.ptr, valueCache.ptr, rowPtr(state.att, t), state.scores.ptr, dims, nPos, scoreStride] };
   }));
   matmul.run(layer.wo, state.att.ptr, state.out.ptr, m);

@@ -20,6 +20,11 @@ export interface RowJob {
   args: number[];
   n: number;
   work: number;
+  /**
+   * args[arg] points at scratch the kernel writes: thread i gets args[arg] + i · bytes, so
+   * threads that claim rows of several jobs of a batch never share it (attention's score rows).
+   */
+  threadScratch?: { arg: number; bytes: number };
 }
 
 export interface RowParallel {
@@ -34,22 +39,12 @@ export interface RowParallel {
 }
 
 /**
- * Rows a thread's slice is a multiple of for `kernel`: the quantized matmuls run four rows at
- * a time (dot4_q8 / dot4_q4), so slices on 4-row boundaries keep every row but a matrix's
- * last n % 4 on that path. matmul_f32 and attention heads have no row groups.
+ * Rows a thread's unit of work is a multiple of for `kernel`: the quantized matmuls run four
+ * rows at a time (dot4_q8 / dot4_q4), so units on 4-row boundaries keep every row but a
+ * matrix's last n % 4 on that path. matmul_f32 and attention heads have no row groups.
  */
 export function rowQuantum(kernel: RowKernel): number {
   return kernel === 'matmul_q8' || kernel === 'matmul_q4' ? 4 : 1;
-}
-
-/** Row slice [start, end) of thread `index` out of `threads`: groups of `quantum` rows split as evenly as possible. */
-export function rowSlice(n: number, threads: number, index: number, quantum = 1): [number, number] {
-  const groups = Math.ceil(n / quantum);
-  const base = Math.floor(groups / threads);
-  const extra = groups % threads;
-  const start = index * base + Math.min(index, extra);
-  const end = start + base + (index < extra ? 1 : 0);
-  return [Math.min(n, start * quantum), Math.min(n, end * quantum)];
 }
 
 export function callRowKernel(kernels: KernelExports, kernel: RowKernel, args: number[], rowStart: number, rowEnd: number): void {

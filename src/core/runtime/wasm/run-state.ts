@@ -27,7 +27,7 @@ export interface WasmRunState {
   hUp: F32Buffer;       // [chunk, maxIntermediate]
   xe: F32Buffer;        // [chunk, hidden]    rows of xb gathered for one expert
   ye: F32Buffer;        // [chunk, hidden]    that expert's outputs
-  scores: F32Buffer;    // [heads, maxContext] attention scores, one scratch row per query head
+  scores: F32Buffer;    // [threads × heads, maxContext] attention scores: per thread, one scratch row per query head
   logits: F32Buffer;    // [vocab]
   keyCache: F32Buffer[];   // [layers] × [maxContext, kvDim]
   valueCache: F32Buffer[]; // [layers] × [maxContext, kvDim]
@@ -37,7 +37,7 @@ export interface WasmRunState {
   expertOut: Float32Array;
 }
 
-export function createRunState(arena: WasmArena, model: PackedModel, chunk: number, maxContext: number): WasmRunState {
+export function createRunState(arena: WasmArena, model: PackedModel, chunk: number, maxContext: number, threads = 1): WasmRunState {
   const s = model.spec;
   const qDim = s.heads * s.headDim;
   const kvDim = s.kvHeads * s.headDim;
@@ -60,7 +60,7 @@ export function createRunState(arena: WasmArena, model: PackedModel, chunk: numb
     hUp: buffer(chunk, Math.max(1, model.maxIntermediate), 'hUp'),
     xe: buffer(chunk, s.hidden, 'xe'),
     ye: buffer(chunk, s.hidden, 'ye'),
-    scores: buffer(s.heads, maxContext, 'scores'),
+    scores: buffer(threads * s.heads, maxContext, 'scores'),
     logits: buffer(1, s.vocab, 'logits'),
     keyCache: Array.from({ length: s.layers }, (_, l) => buffer(maxContext, kvDim, `key cache ${l}`)),
     valueCache: Array.from({ length: s.layers }, (_, l) => buffer(maxContext, kvDim, `value cache ${l}`)),

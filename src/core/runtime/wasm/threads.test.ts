@@ -6,34 +6,31 @@
 import { describe, expect, it } from 'vitest';
 import { randomModelWeights, tinyMoeSpec } from '../../model/random.ts';
 import { createWasmBackend } from './backend.ts';
-import { rowSlice } from './parallel.ts';
+import { rowQuantum, type RowJob } from './parallel.ts';
 import { nodeWorkerFactory } from './threads.node.ts';
 import { BackendError } from '../../errors.ts';
 import { WasmArena } from './arena.ts';
 import { instantiateKernels } from './kernels.ts';
-import { WAKE_FACTOR, createThreadPool } from './threads.ts';
+import { WAKE_FACTOR, createThreadPool, unitRows } from './threads.ts';
 
-describe('rowSlice', () => {
-  it.each([[10, 3], [7, 7], [5, 8], [129, 2]])('covers [0, %i) exactly once with %i threads', (n, threads) => {
-    const covered: number[] = [];
-    for (let i = 0; i < threads; i++) {
-      const [start, end] = rowSlice(n, threads, i);
-      for (let row = start; row < end; row++) covered.push(row);
-    }
-    expect(covered).toEqual(Array.from({ length: n }, (_, i) => i));
-  });
-  it.each([[10, 3], [1536, 2], [577, 2], [9, 4], [5, 8], [0, 2], [3, 2]])('with 4-row groups covers [0, %i) exactly once with %i threads, slices on group boundaries and within one group of each other', (n, threads) => {
-    const covered: number[] = [];
-    const groups: number[] = [];
-    for (let i = 0; i < threads; i++) {
-      const [start, end] = rowSlice(n, threads, i, 4);
-      groups.push(Math.ceil(end / 4) - Math.ceil(start / 4));
-      if (end > start) expect(start % 4).toBe(0);
-      if (end < n && end > start) expect(end % 4).toBe(0);
-      for (let row = start; row < end; row++) covered.push(row);
-    }
-    expect(covered).toEqual(Array.from({ length: n }, (_, i) => i));
-    expect(Math.max(...groups) - Math.min(...groups)).toBeLessThanOrEqual(1);
+/** The units a batch job is cut into: [start, end) rows each. */
+function units(job: RowJob, threads: number): [number, number][] {
+  const rows = unitRows(job, threads);
+  return Array.from({ length: Math.ceil(job.n / rows) }, (_, u) => [u * rows, Math.min(job.n, (u + 1) * rows)]);
+}
+
+describe('unitRows', () => {
+  it.each([
+    ['matmul_q4', 1536, 576, 2], ['matmul_q4', 49152, 576, 2], ['matmul_q8', 577, 96, 3], ['matmul_q4', 3, 96, 2],
+    ['matmul_f32', 13, 7, 4], ['attn_heads', 9, 2 * 150 * 64, 2], ['attn_heads', 1, 100, 8],
+  ] as const)('%s n=%i (%i MACs per row), %i threads: units cover every row once, on row-group boundaries, one per thread at least', (kernel, n, perRow, threads) => {
+    const job: RowJob = { kernel, args: [], n, work: n * perRow };
+    const cut = units(job, threads);
+    expect(cut.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i))).toEqual(Array.from({ length: n }, (_, i) => i));
+    for (const [start] of cut) expect(start % rowQuantum(kernel)).toBe(0);
+    expect(cut.length).toBeGreaterThanOrEqual(Math.min(threads, Math.ceil(n / rowQuantum(kernel))));
+    // ~2^18 multiply-adds per unit unless that would leave a thread without one
+    if (cut.length > threads) expect(unitRows(job, threads) * perRow).toBeLessThanOrEqual((1 << 18) + rowQuantum(kernel) * perRow);
   });
 });
 
@@ -61,8 +58,8 @@ describe('wasm thread pool (node worker_threads)', () => {
 
 describe('wasm thread pool wake threshold', () => {
   // Who ran a batch is visible through a matmul whose second half of rows lies beyond memory:
-  // the driver alone traps on it (a RuntimeError), a dispatched batch fails in the worker (a
-  // BackendError naming the pool worker).
+  // run by the driver alone it traps (a RuntimeError); dispatched to the pool, the trap breaks
+  // the pool (a BackendError).
   async function poolWithTrapRows(minParallelWork: number) {
     const memory = new WebAssembly.Memory({ initial: 4, maximum: 65536, shared: true });
     const kernels = await instantiateKernels(memory, true);
@@ -87,7 +84,7 @@ describe('wasm thread pool wake threshold', () => {
     }
     const big = await poolWithTrapRows(1000);
     try {
-      expect(() => big.pool.runBatch([big.job(1000 * WAKE_FACTOR)])).toThrow(/pool worker's kernel failed/);
+      expect(() => big.pool.runBatch([big.job(1000 * WAKE_FACTOR)])).toThrow(/kernel failed in the thread pool/);
     } finally {
       big.pool.dispose();
     }
@@ -95,7 +92,7 @@ describe('wasm thread pool wake threshold', () => {
 });
 
 describe('wasm thread pool failures', () => {
-  it('a kernel that traps in a worker breaks the pool with a BackendError (no hang), and it stays broken', async () => {
+  it('a kernel that traps in the pool breaks it with a BackendError (no hang), and it stays broken', async () => {
     const memory = new WebAssembly.Memory({ initial: 4, maximum: 65536, shared: true });
     const kernels = await instantiateKernels(memory, true);
     const arena = new WasmArena(memory);
@@ -105,10 +102,10 @@ describe('wasm thread pool failures', () => {
       const n = 64;
       const x = arena.alloc(k * 4, 'x');
       const y = arena.alloc(n * 4, 'y');
-      // Rows [0, 32) (the driver's half) lie inside memory, rows [32, 64) (the worker's) beyond it.
+      // Rows [0, 32) lie inside memory, rows [32, 64) beyond it: whichever thread claims those traps.
       const w = memory.buffer.byteLength - (n / 2) * k * 4;
       const job = { kernel: 'matmul_f32' as const, args: [w, x, y, k, n, 1], n, work: n * k };
-      expect(() => pool.runBatch([job])).toThrow(/pool worker's kernel failed/);
+      expect(() => pool.runBatch([job])).toThrow(/kernel failed in the thread pool/);
       const inBounds = { ...job, args: [x, x, y, k, 1, 1], n: 1 };
       expect(() => pool.runBatch([inBounds, inBounds])).toThrow(BackendError);
     } finally {
