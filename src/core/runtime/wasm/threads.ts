@@ -145,6 +145,7 @@ const UNIT_MACS = 1 << 18;
 /** Rows per unit of a job: ~UNIT_MACS of work, whole row groups, and at least one unit per thread. */
 export function unitRows(job: RowJob, threads: number): number {
   const quantum = rowQuantum(job.kernel);
+  if (job.n <= 0) return quantum; // no rows: zero units
   const groups = Math.ceil(job.n / quantum);
   const groupWork = Math.max(1, (job.work / job.n) * quantum);
   return quantum * Math.max(1, Math.min(Math.ceil(UNIT_MACS / groupWork), Math.ceil(groups / threads)));
