@@ -124,7 +124,7 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
  * elements j, j+8, j+16, j+24 in bits 0-3, 4-7, 8-11, 12-15 as 4-bit two's complement q,
  * which is the stored nibble ^ 8.
  */
-export function packQ4Block(src: Uint8Array, at: number, out: Uint8Array, to: number): void {
+function packQ4Block(src: Uint8Array, at: number, out: Uint8Array, to: number): void {
   for (let j = 0; j < 8; j++) {
     const a = src[at + j]! ^ 0x88; // elements j (low nibble) and j+16 (high), each q+8 → q's 4-bit two's complement
     const b = src[at + j + 8]! ^ 0x88; // elements j+8 and j+24

@@ -33,7 +33,9 @@ import { compileKernels, type KernelExports } from './kernels.ts';
 import { ROW_KERNEL_CODES, callRowKernel, rowQuantum, type RowJob, type RowKernel, type RowParallel } from './parallel.ts';
 
 const JOB_ARGS = 8;
-const JOB_SLOTS = 6 + JOB_ARGS;
+/** A job's slots in the mailbox, from its first one. */
+const JOB = { KERNEL: 0, N: 1, UNIT_ROWS: 2, FIRST_UNIT: 3, SCRATCH_ARG: 4, SCRATCH_BYTES: 5, ARGS: 6 } as const;
+const JOB_SLOTS = JOB.ARGS + JOB_ARGS;
 /** Jobs per batch; larger batches go out in several (Qwen-MoE decode: 8 experts × gate, up). */
 export const MAX_BATCH_JOBS = 16;
 export const MAILBOX = {
@@ -47,7 +49,6 @@ export interface PoolWorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   mailbox: number;  // byte offset of the mailbox
-  threads: number;
   index: number;    // 1..threads-1 (0 is the driver)
 }
 
@@ -153,21 +154,27 @@ export function unitRows(job: RowJob, threads: number): number {
 
 /**
  * Claims units of the mailbox's batch until none are left, running each one's rows. Every
- * thread (driver and workers) runs this; a row's bits do not depend on who computes it.
+ * thread (driver and workers) runs this; a row's bits do not depend on who computes it. A
+ * kernel that throws raises FAILED and this thread stops claiming; the others finish the
+ * batch, and the driver reports it once every worker has counted itself done.
  */
 function runClaimedUnits(box: Int32Array, kernels: KernelExports, args: number[], thread: number): void {
   const count = box[MAILBOX.COUNT]!;
   const units = box[MAILBOX.UNITS]!;
   let j = 0;
-  for (let unit = Atomics.add(box, MAILBOX.NEXT_UNIT, 1); unit < units; unit = Atomics.add(box, MAILBOX.NEXT_UNIT, 1)) {
-    while (j + 1 < count && box[MAILBOX.JOBS + (j + 1) * JOB_SLOTS + 3]! <= unit) j++; // units only grow
-    const at = MAILBOX.JOBS + j * JOB_SLOTS;
-    const n = box[at + 1]!;
-    const rows = box[at + 2]!;
-    const start = (unit - box[at + 3]!) * rows;
-    for (let i = 0; i < JOB_ARGS; i++) args[i] = box[at + 6 + i]!;
-    if (box[at + 4]! >= 0) args[box[at + 4]!] += thread * box[at + 5]!;
-    callRowKernel(kernels, KERNEL_BY_CODE[box[at]!]!, args, start, Math.min(n, start + rows));
+  try {
+    for (let unit = Atomics.add(box, MAILBOX.NEXT_UNIT, 1); unit < units; unit = Atomics.add(box, MAILBOX.NEXT_UNIT, 1)) {
+      while (j + 1 < count && box[MAILBOX.JOBS + (j + 1) * JOB_SLOTS + JOB.FIRST_UNIT]! <= unit) j++; // units only grow
+      const at = MAILBOX.JOBS + j * JOB_SLOTS;
+      const rows = box[at + JOB.UNIT_ROWS]!;
+      const start = (unit - box[at + JOB.FIRST_UNIT]!) * rows;
+      for (let i = 0; i < JOB_ARGS; i++) args[i] = box[at + JOB.ARGS + i]!;
+      const scratchArg = box[at + JOB.SCRATCH_ARG]!;
+      if (scratchArg >= 0) args[scratchArg] += thread * box[at + JOB.SCRATCH_BYTES]!;
+      callRowKernel(kernels, KERNEL_BY_CODE[box[at + JOB.KERNEL]!]!, args, start, Math.min(box[at + JOB.N]!, start + rows));
+    }
+  } catch {
+    Atomics.store(box, MAILBOX.FAILED, 1);
   }
 }
 
@@ -204,32 +211,27 @@ class ThreadPool implements RowParallel {
     jobs.forEach((job, j) => {
       const at = MAILBOX.JOBS + j * JOB_SLOTS;
       const rows = unitRows(job, this.threads);
-      box[at] = ROW_KERNEL_CODES[job.kernel];
-      box[at + 1] = job.n;
-      box[at + 2] = rows;
-      box[at + 3] = units;
+      box[at + JOB.KERNEL] = ROW_KERNEL_CODES[job.kernel];
+      box[at + JOB.N] = job.n;
+      box[at + JOB.UNIT_ROWS] = rows;
+      box[at + JOB.FIRST_UNIT] = units;
       units += Math.ceil(job.n / rows);
-      box[at + 4] = job.threadScratch?.arg ?? -1;
-      box[at + 5] = job.threadScratch?.bytes ?? 0;
-      for (let i = 0; i < JOB_ARGS; i++) box[at + 6 + i] = job.args[i] ?? 0;
+      box[at + JOB.SCRATCH_ARG] = job.threadScratch?.arg ?? -1;
+      box[at + JOB.SCRATCH_BYTES] = job.threadScratch?.bytes ?? 0;
+      for (let i = 0; i < JOB_ARGS; i++) box[at + JOB.ARGS + i] = job.args[i] ?? 0;
     });
     box[MAILBOX.UNITS] = units;
     Atomics.store(box, MAILBOX.NEXT_UNIT, 0);
     Atomics.store(box, MAILBOX.DONE, 0);
     Atomics.add(box, MAILBOX.GENERATION, 1);
     if (Atomics.load(box, MAILBOX.WORKERS_ASLEEP) > 0) Atomics.notify(box, MAILBOX.GENERATION);
-    try {
-      runClaimedUnits(box, this.kernels, this.args, 0);
-    } catch {
-      Atomics.store(box, MAILBOX.FAILED, 1); // reported below, after the workers are done with this batch
-    } finally {
-      // Even when our own slice threw: the workers are reading this batch's slots, and the
-      // next batch must not rewrite them before every worker has counted itself done.
-      if (!waitForWorkers(box, this.threads - 1, this.canBlock)) {
-        this.broken = `wasm: a pool worker stopped answering (no reply in ${WORKER_SILENCE_MS / 1000} s); start a new session`;
-      } else if (Atomics.load(box, MAILBOX.FAILED)) {
-        this.broken = 'wasm: a kernel failed in the thread pool; start a new session';
-      }
+    runClaimedUnits(box, this.kernels, this.args, 0);
+    // Even when a kernel failed: the workers are reading this batch's slots, and the next
+    // batch must not rewrite them before every worker has counted itself done.
+    if (!waitForWorkers(box, this.threads - 1, this.canBlock)) {
+      this.broken = `wasm: a pool worker stopped answering (no reply in ${WORKER_SILENCE_MS / 1000} s); start a new session`;
+    } else if (Atomics.load(box, MAILBOX.FAILED)) {
+      this.broken = 'wasm: a kernel failed in the thread pool; start a new session';
     }
     if (this.broken) throw new BackendError(this.broken);
   }
@@ -252,7 +254,7 @@ export async function createThreadPool(arena: WasmArena, kernels: KernelExports,
   const workers: PoolWorker[] = [];
   for (let index = 1; index < threads; index++) {
     const worker = workerFactory();
-    worker.postMessage({ module, memory: arena.memory, mailbox, threads, index });
+    worker.postMessage({ module, memory: arena.memory, mailbox, index });
     workers.push(worker);
   }
   const box = new Int32Array(arena.memory.buffer, mailbox, MAILBOX.SLOTS);
@@ -283,11 +285,7 @@ export async function runPoolWorker(init: PoolWorkerInit): Promise<void> {
     }
     seen = Atomics.load(box, MAILBOX.GENERATION);
     if (Atomics.load(box, MAILBOX.EXIT)) return;
-    try {
-      runClaimedUnits(box, kernels, args, init.index);
-    } catch {
-      Atomics.store(box, MAILBOX.FAILED, 1); // the driver throws a BackendError; we keep counting
-    }
+    runClaimedUnits(box, kernels, args, init.index);
     Atomics.add(box, MAILBOX.DONE, 1);
     if (Atomics.load(box, MAILBOX.DRIVER_ASLEEP)) Atomics.notify(box, MAILBOX.DONE);
   }
