@@ -103,6 +103,13 @@ export function encodeSafetensorsHeader(entries: TensorEntry[], metadata?: Recor
   return { bytes, byteLengths };
 }
 
+/** A tensor's data must be exactly the bytes its header entry promises. */
+function checkTensorData(entry: TensorEntry, data: Uint8Array, byteLength: number): void {
+  if (data.byteLength !== byteLength) {
+    throw new FormatError(`safetensors: tensor '${entry.name}' data is ${data.byteLength} bytes, ${entry.dtype} [${entry.shape.join(', ')}] needs ${byteLength}`);
+  }
+}
+
 /**
  * Streams a safetensors file: header first, then one tensor at a time from getData (so only
  * one tensor needs to be resident). Closes the sink.
@@ -118,9 +125,7 @@ export async function writeSafetensors(
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     const data = await getData(entry.name);
-    if (data.byteLength !== byteLengths[i]) {
-      throw new FormatError(`safetensors: tensor '${entry.name}' data is ${data.byteLength} bytes, ${entry.dtype} [${entry.shape.join(', ')}] needs ${byteLengths[i]}`);
-    }
+    checkTensorData(entry, data, byteLengths[i]!);
     await sink.write(data);
   }
   await sink.close();
@@ -147,9 +152,7 @@ export function lazySafetensorsSource(
     if (cached?.index === index) return cached.data;
     const entry = entries[index]!;
     const data = await getData(entry.name);
-    if (data.byteLength !== byteLengths[index]) {
-      throw new FormatError(`safetensors: tensor '${entry.name}' data is ${data.byteLength} bytes, ${entry.dtype} [${entry.shape.join(', ')}] needs ${byteLengths[index]}`);
-    }
+    checkTensorData(entry, data, byteLengths[index]!);
     cached = { index, data };
     return data;
   };
