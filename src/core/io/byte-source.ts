@@ -74,6 +74,17 @@ export function memoryFileSet(files: Record<string, Uint8Array>, name = 'memory'
   };
 }
 
+/** A folder written file by file into memory (`open` is a writer's openSink), then read back as a FileSet. */
+export function memoryFolder(): { open: (name: string) => Promise<MemorySink>; bytes: () => Record<string, Uint8Array>; files: (name: string) => FileSet } {
+  const sinks = new Map<string, MemorySink>();
+  const bytes = () => Object.fromEntries([...sinks].map(([file, sink]) => [file, sink.bytes()]));
+  return {
+    open: async (name) => { const sink = new MemorySink(); sinks.set(name, sink); return sink; },
+    bytes,
+    files: (name) => memoryFileSet(bytes(), name),
+  };
+}
+
 export async function readText(src: ByteSource): Promise<string> {
   return new TextDecoder().decode(await src.read(0, src.size));
 }

@@ -2,7 +2,7 @@
  * Test helper: export ModelWeights to an in-memory HF folder (a FileSet), so tests of the
  * loader, the merge and the UI can build real folders without touching disk.
  */
-import { MemorySink, memoryFileSet, type FileSet } from '../io/byte-source.ts';
+import { memoryFileSet, memoryFolder, type FileSet } from '../io/byte-source.ts';
 import { exportHfFolder, type ExportHfOptions } from './export-hf.ts';
 import type { ModelWeights } from './weights.ts';
 
@@ -11,13 +11,8 @@ export async function exportHfToMemory(
   options: ExportHfOptions = {},
   name = 'memory-model',
 ): Promise<{ files: Record<string, Uint8Array>; fileSet: FileSet; written: string[] }> {
-  const sinks = new Map<string, MemorySink>();
-  const { files: written } = await exportHfFolder(weights, async (file) => {
-    const sink = new MemorySink();
-    sinks.set(file, sink);
-    return sink;
-  }, options);
-  const files: Record<string, Uint8Array> = {};
-  for (const [file, sink] of sinks) files[file] = sink.bytes();
+  const folder = memoryFolder();
+  const { files: written } = await exportHfFolder(weights, folder.open, options);
+  const files = folder.bytes();
   return { files, fileSet: memoryFileSet(files, name), written };
 }

@@ -6,7 +6,7 @@
 import { CancelledError } from '../../core/errors.ts';
 import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
 import { parseMergeYaml, type MoeMergeConfig } from '../../core/formats/mergekit-yaml.ts';
-import { MemorySink, memoryFileSet, type FileSet } from '../../core/io/byte-source.ts';
+import { memoryFolder, type FileSet } from '../../core/io/byte-source.ts';
 import { lazyHfFolder } from '../../core/model/export-hf.ts';
 import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
 import { planMerge } from '../../core/merge/plan.ts';
@@ -49,15 +49,6 @@ async function dequantizedFolder(files: FileSet): Promise<FileSet> {
   // Every tensor f32 (a GGUF keeps some in f16) and torch_dtype float32 over the original
   // config's: as a base, it yields an f32 merge rather than rounding the dequantized values again.
   return lazyHfFolder(weights, files.name, { baseConfig: config as Record<string, unknown>, sidecarFiles: files, dtype: 'f32' });
-}
-
-/** A folder written file by file into memory (openSink for writers), then read back as a FileSet. */
-function memoryFolder(): { open: (name: string) => Promise<MemorySink>; files: (name: string) => FileSet } {
-  const sinks = new Map<string, MemorySink>();
-  return {
-    open: async (name) => { const sink = new MemorySink(); sinks.set(name, sink); return sink; },
-    files: (name) => memoryFileSet(Object.fromEntries([...sinks].map(([file, sink]) => [file, sink.bytes()])), name),
-  };
 }
 
 export class MergeHost implements MergeApi {
