@@ -26,6 +26,8 @@ export interface WasmBackendOptions {
   workerFactory?: WorkerFactory;
   /** Batches with fewer multiply-adds run on one thread (default MIN_PARALLEL_MACS, ×WAKE_FACTOR when the workers sleep; tests use 0). */
   minParallelWork?: number;
+  /** A sleeping worker is woken for batches of at least wakeFactor × minParallelWork (default WAKE_FACTOR; bench/pool-ab.ts compares values). */
+  wakeFactor?: number;
 }
 
 /** Default KV-cache length when the model's own context is longer (memory: f32 cache). */
@@ -118,7 +120,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const chunk = Math.min(prefillChunk, maxContext);
       const maxK = Math.max(spec.hidden, spec.heads * spec.headDim, model.maxIntermediate);
       const rows: RowParallel = useThreads
-        ? await createThreadPool(arena, kernels, threads, options.workerFactory, options.minParallelWork)
+        ? await createThreadPool(arena, kernels, threads, options.workerFactory, options.minParallelWork, options.wakeFactor)
         : new SerialRows(kernels);
       const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
       const state = createRunState(arena, model, chunk, maxContext, rows.threads);

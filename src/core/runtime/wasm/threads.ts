@@ -8,8 +8,9 @@
  * the driver finally waits until every worker has counted itself done. Claiming instead of
  * fixed halves means a worker that wakes late or loses its core to another process delays
  * the batch by at most one unit: on this shared 2-vCPU machine, a paired same-process A/B
- * (modes alternating token by token) gave 30.9 against 46.5 ms per decode token while
- * something else held a core, and 24-25 ms for both when it was quiet. A row's bits do not
+ * (modes alternating token by token, through a temporary switch between the two schemes that
+ * was not kept) gave 30.9 against 46.5 ms per decode token while something else held a
+ * core, and 24-25 ms for both when it was quiet. A row's bits do not
  * depend on which thread computes it (dot4 and single-row paths agree), so results are the
  * same for every thread count and schedule.
  *
@@ -96,12 +97,14 @@ function spinWhileEqual(box: Int32Array, slot: number, value: number): boolean {
 export const MIN_PARALLEL_MACS = 1 << 18;
 /**
  * A worker that has gone to sleep is woken only for WAKE_FACTOR times that much work. The
- * zoo model (256-wide layers) woke its worker for most of its ~8 parallel batches per decode
- * token and ran 1.4 ms/token on 2 threads against 0.9 ms with this factor at 4 (same-process
- * paired A/B, configs alternating token by token, Node); the SmolLM2-shaped MoE, whose worker
- * mostly spins between batches, moved by ~2% (26.2 → 26.7 ms), within the noise. Factor 8
- * cost that model 5%. The trade-off: once a worker sleeps, batches between 1x and 4x the
- * threshold stay on the driver until a bigger one wakes it (measured on those two models only).
+ * zoo model (256-wide layers) wakes its worker for most of its ~8 parallel batches per decode
+ * token. In Chromium (`npm run bench -- --model zoo --engines wasm`, factor 4 and 1
+ * alternating, twice, with claimed units) its q4_0 2-thread decode was 946 / 792 tok/s at 4
+ * against 628 / 499 at 1. In Node the factor no longer matters once units are claimed
+ * (`npx tsx bench/pool-ab.ts <gguf> 1,4,8`: zoo ~1.0-1.16 ms/token either way; the
+ * SmolLM2-shaped MoE 23.9 / 24.4 / 25.5 ms for 1 / 4 / 8), so the browser's wake-up cost is
+ * what this pays for. The trade-off: once a worker sleeps, batches between 1x and 4x the
+ * threshold stay on the driver until a bigger one wakes it.
  */
 export const WAKE_FACTOR = 4;
 
@@ -186,7 +189,8 @@ class ThreadPool implements RowParallel {
   /** Atomics.wait is allowed here (workers, Node's main thread; not a browser's main thread). */
   private readonly canBlock = canBlockOnAtomics();
   constructor(readonly threads: number, private readonly kernels: KernelExports, memory: WebAssembly.Memory,
-    mailbox: number, private readonly workers: PoolWorker[], private readonly minParallelWork: number) {
+    mailbox: number, private readonly workers: PoolWorker[], private readonly minParallelWork: number,
+    private readonly wakeFactor: number) {
     this.box = new Int32Array(memory.buffer, mailbox, MAILBOX.SLOTS);
   }
 
@@ -195,7 +199,7 @@ class ThreadPool implements RowParallel {
     let work = 0;
     for (const job of jobs) work += job.work;
     const asleep = Atomics.load(this.box, MAILBOX.WORKERS_ASLEEP) > 0;
-    if (work < (asleep ? WAKE_FACTOR * this.minParallelWork : this.minParallelWork)) {
+    if (work < (asleep ? this.wakeFactor * this.minParallelWork : this.minParallelWork)) {
       for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n);
       return;
     }
@@ -248,7 +252,7 @@ class ThreadPool implements RowParallel {
 
 /** Starts `threads - 1` workers on `memory` (shared) and waits until each has instantiated. */
 export async function createThreadPool(arena: WasmArena, kernels: KernelExports, threads: number,
-  workerFactory: WorkerFactory = defaultWorkerFactory, minParallelWork = MIN_PARALLEL_MACS): Promise<RowParallel> {
+  workerFactory: WorkerFactory = defaultWorkerFactory, minParallelWork = MIN_PARALLEL_MACS, wakeFactor = WAKE_FACTOR): Promise<RowParallel> {
   const mailbox = arena.alloc(MAILBOX.SLOTS * 4, 'thread mailbox');
   const module = await compileKernels(true);
   const workers: PoolWorker[] = [];
@@ -266,7 +270,7 @@ export async function createThreadPool(arena: WasmArena, kernels: KernelExports,
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  return new ThreadPool(threads, kernels, arena.memory, mailbox, workers, minParallelWork);
+  return new ThreadPool(threads, kernels, arena.memory, mailbox, workers, minParallelWork, wakeFactor);
 }
 
 /** The worker side: instantiate, count ready, then serve batches until EXIT. Never returns early. */
