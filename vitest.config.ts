@@ -22,10 +22,26 @@ export default defineConfig({
         },
       },
       {
-        server: { headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
+        server: {
+          headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+        },
         // Pre-bundle the browser tests' dependencies up front: discovering them mid-run makes
         // Vite reload the page ("Vite unexpectedly reloaded a test") on a cold cache.
-        optimizeDeps: { include: ['zustand', 'zustand/middleware', 'zustand/react/shallow', 'comlink', 'idb-keyval', 'yaml', 'react', 'react-dom', 'react-dom/client', '@huggingface/tokenizers', '@huggingface/jinja'] },
+        optimizeDeps: {
+          include: [
+            'zustand',
+            'zustand/middleware',
+            'zustand/react/shallow',
+            'comlink',
+            'idb-keyval',
+            'yaml',
+            'react',
+            'react-dom',
+            'react-dom/client',
+            '@huggingface/tokenizers',
+            '@huggingface/jinja',
+          ],
+        },
         test: {
           name: 'browser',
           include: ['src/**/*.browser.test.ts', 'tests/**/*.browser.test.ts'],

@@ -43,13 +43,16 @@ export function benchPromptIds(count: number): number[] {
 
 export function benchTokenizerJson(vocabSize: number): unknown {
   const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
-  for (let b = 0; b < BYTE_TOKENS.count; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = BYTE_TOKENS.first + b;
+  for (let b = 0; b < BYTE_TOKENS.count; b++)
+    vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = BYTE_TOKENS.first + b;
   vocab['\u2581'] = SPACE_PREFIX_TOKEN;
   for (let id = FIRST_CHAR_TOKEN; id < vocabSize; id++) vocab[charPiece(id)] = id;
   return {
     version: '1.0',
     added_tokens: [
-      { id: 0, content: '<unk>', special: true }, { id: 1, content: '<s>', special: true }, { id: 2, content: '</s>', special: true },
+      { id: 0, content: '<unk>', special: true },
+      { id: 1, content: '<s>', special: true },
+      { id: 2, content: '</s>', special: true },
     ],
     normalizer: null,
     pre_tokenizer: null,
@@ -65,7 +68,11 @@ export function ggufPath(quant: BenchQuant, layers = BENCH_MOE_SPEC.layers): str
 }
 
 /** Writes the GGUF unless it exists; returns its path. */
-export async function ensureBenchGguf(quant: BenchQuant, log: (line: string) => void, layers = BENCH_MOE_SPEC.layers): Promise<string> {
+export async function ensureBenchGguf(
+  quant: BenchQuant,
+  log: (line: string) => void,
+  layers = BENCH_MOE_SPEC.layers,
+): Promise<string> {
   const path = ggufPath(quant, layers);
   if (existsSync(path)) return path;
   mkdirSync(BENCH_DIR, { recursive: true });
@@ -73,10 +80,15 @@ export async function ensureBenchGguf(quant: BenchQuant, log: (line: string) => 
   const weights = benchMoeWeights(quant, { layers });
   const partial = `${path}.partial`;
   const sink = await nodeFileSink(partial);
-  await exportGguf(sink, weights, {
-    tokenizerJson: benchTokenizerJson(weights.spec.vocab),
-    tokenizerConfig: { bos_token: '<s>', eos_token: '</s>', add_bos_token: false },
-  }, quant);
+  await exportGguf(
+    sink,
+    weights,
+    {
+      tokenizerJson: benchTokenizerJson(weights.spec.vocab),
+      tokenizerConfig: { bos_token: '<s>', eos_token: '</s>', add_bos_token: false },
+    },
+    quant,
+  );
   renameSync(partial, path);
   return path;
 }

@@ -18,8 +18,11 @@ import type { BenchQuant } from './fixture-model.ts';
 
 const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
 /** Cached per zoo version (index.json lists every model file's sha256) and merge config: a retrained zoo is re-merged. */
-const zooVersion = createHash('sha256').update(readFileSync(join(publicDir, 'zoo', 'index.json')))
-  .update(readFileSync(join(publicDir, 'zoo', 'moe-hidden.yml'))).digest('hex').slice(0, 12);
+const zooVersion = createHash('sha256')
+  .update(readFileSync(join(publicDir, 'zoo', 'index.json')))
+  .update(readFileSync(join(publicDir, 'zoo', 'moe-hidden.yml')))
+  .digest('hex')
+  .slice(0, 12);
 const mergedDir = join(BENCH_DIR, `zoo-moe-hidden-${zooVersion}`);
 
 export interface ZooFixture {
@@ -33,11 +36,21 @@ async function ensureMerged(log: (line: string) => void): Promise<void> {
   if (existsSync(join(mergedDir, 'config.json'))) return;
   mkdirSync(BENCH_DIR, { recursive: true });
   log(`fixture: merging public/zoo/moe-hidden.yml into ${mergedDir}`);
-  const code = await runMergeCommand([join(publicDir, 'zoo', 'moe-hidden.yml'), mergedDir, '--models-dir', publicDir, '--force']);
+  const code = await runMergeCommand([
+    join(publicDir, 'zoo', 'moe-hidden.yml'),
+    mergedDir,
+    '--models-dir',
+    publicDir,
+    '--force',
+  ]);
   if (code !== 0) throw new Error(`zoo merge exited ${code}`);
 }
 
-export async function ensureZooFixture(quants: BenchQuant[], promptTokens: number, log: (line: string) => void): Promise<ZooFixture> {
+export async function ensureZooFixture(
+  quants: BenchQuant[],
+  promptTokens: number,
+  log: (line: string) => void,
+): Promise<ZooFixture> {
   await ensureMerged(log);
   const model = await loadHfModel(nodeDirFileSet(mergedDir));
   if (!model.tokenizer) throw new Error(`zoo MoE at ${mergedDir} has no tokenizer`);

@@ -54,8 +54,18 @@ async function main(): Promise<void> {
   const xs = fillNormal(new Float32Array(k), mulberry32(4), 1);
   const out = new Float32Array(n);
   let best = Infinity;
-  for (let r = 0; r < 30; r++) { const t0 = performance.now(); matmul(out, w, xs, n, k); best = Math.min(best, performance.now() - t0); }
+  for (let r = 0; r < 30; r++) {
+    const t0 = performance.now();
+    matmul(out, w, xs, n, k);
+    best = Math.min(best, performance.now() - t0);
+  }
   console.log(`| expert gate/up [1536, 576] | f32, plain JS (cpu/ops.ts) | 1 | ${((n * k) / best / 1e6).toFixed(1)} |`);
 }
 
-main().then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

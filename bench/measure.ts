@@ -21,13 +21,19 @@ function descendants(root: number): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   const found: number[] = [];
   const frontier = [root];
   while (frontier.length) {
     const pid = frontier.pop()!;
-    for (const [child, parent] of parentOf) if (parent === pid) { found.push(child); frontier.push(child); }
+    for (const [child, parent] of parentOf)
+      if (parent === pid) {
+        found.push(child);
+        frontier.push(child);
+      }
   }
   return found;
 }
@@ -41,18 +47,26 @@ function chromiumPeakRss(browserPid: number): number {
       if (!cmdline.includes('--type=renderer') && !cmdline.includes('--type=gpu-process')) continue;
       const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (match) total += Number(match[1]) * 1024;
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return total;
 }
 
-export async function measureInBrowser(pageUrl: string, engine: Exclude<EngineName, 'native'>, request: PageRequest,
-  log: (line: string) => void): Promise<EngineRun> {
+export async function measureInBrowser(
+  pageUrl: string,
+  engine: Exclude<EngineName, 'native'>,
+  request: PageRequest,
+  log: (line: string) => void,
+): Promise<EngineRun> {
   const server = await chromium.launchServer({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   try {
     const browser = await chromium.connect(server.wsEndpoint());
     const page = await browser.newPage();
-    page.on('console', (message) => { if (message.type() === 'error') log(`  [${engine} console] ${message.text()}`); });
+    page.on('console', (message) => {
+      if (message.type() === 'error') log(`  [${engine} console] ${message.text()}`);
+    });
     page.on('pageerror', (error) => log(`  [${engine} pageerror] ${error.message}`));
     page.setDefaultTimeout(PAGE_TIMEOUT_MS);
     await page.goto(pageUrl);
@@ -68,16 +82,31 @@ export async function measureInBrowser(pageUrl: string, engine: Exclude<EngineNa
 
 export function measureNative(ggufPath: string, request: PageRequest): Promise<EngineRun> {
   const script = fileURLToPath(new URL('./native-llamacpp.ts', import.meta.url));
-  const args = ['--import', 'tsx', script, ggufPath, request.promptIds.join(','), String(request.decodeTokens), String(request.threads)];
+  const args = [
+    '--import',
+    'tsx',
+    script,
+    ggufPath,
+    request.promptIds.join(','),
+    String(request.decodeTokens),
+    String(request.threads),
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
     child.on('close', (code) => {
       const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) { reject(new Error(`native llama.cpp exited ${code}: ${stderr.slice(-2000)}`)); return; }
+      if (code !== 0 || !line.startsWith('{')) {
+        reject(new Error(`native llama.cpp exited ${code}: ${stderr.slice(-2000)}`));
+        return;
+      }
       const parsed = JSON.parse(line) as { ttftMs: number; decodeMs: number[]; peakRssBytes: number; threads: number };
       resolve({ engine: 'llama.cpp native', loadMs: NaN, ...parsed });
     });

@@ -9,18 +9,31 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The slice of node-llama-cpp's API used here (its types live under tools/llamacpp). */
-interface LlamaSequence { evaluate(tokens: number[], options: { temperature: number }): AsyncGenerator<number> }
-interface LlamaContext { getSequence(): LlamaSequence; dispose(): Promise<void> }
-interface LlamaModel { createContext(options: { contextSize: number; threads: number; batchSize: number }): Promise<LlamaContext>; dispose(): Promise<void> }
-type GetLlama = (options: { gpu: false; build: 'never'; logLevel?: string }) => Promise<{ loadModel(options: { modelPath: string }): Promise<LlamaModel> }>;
+interface LlamaSequence {
+  evaluate(tokens: number[], options: { temperature: number }): AsyncGenerator<number>;
+}
+interface LlamaContext {
+  getSequence(): LlamaSequence;
+  dispose(): Promise<void>;
+}
+interface LlamaModel {
+  createContext(options: { contextSize: number; threads: number; batchSize: number }): Promise<LlamaContext>;
+  dispose(): Promise<void>;
+}
+type GetLlama = (options: {
+  gpu: false;
+  build: 'never';
+  logLevel?: string;
+}) => Promise<{ loadModel(options: { modelPath: string }): Promise<LlamaModel> }>;
 
 const toolsDir = fileURLToPath(new URL('../tools/llamacpp/', import.meta.url));
 
 async function main(): Promise<void> {
   const [modelPath, promptArg, decodeArg, threadsArg] = process.argv.slice(2);
-  if (!modelPath || !promptArg) throw new Error('usage: native-llamacpp.ts <gguf> <promptIds> <decodeTokens> <threads>');
+  if (!modelPath || !promptArg)
+    throw new Error('usage: native-llamacpp.ts <gguf> <promptIds> <decodeTokens> <threads>');
   const entry = createRequire(toolsDir + 'package.json').resolve('node-llama-cpp');
-  const { getLlama } = await import(pathToFileURL(entry).href) as { getLlama: GetLlama };
+  const { getLlama } = (await import(pathToFileURL(entry).href)) as { getLlama: GetLlama };
   const promptIds = promptArg.split(',').map(Number);
   const decodeTokens = Number(decodeArg ?? 64);
   const threads = Number(threadsArg ?? 2);
@@ -35,7 +48,8 @@ async function main(): Promise<void> {
   let produced = 0;
   for await (const _token of sequence.evaluate(promptIds, { temperature: 0 })) {
     const now = performance.now();
-    if (produced === 0) ttftMs = now - started; else decodeMs.push(now - last);
+    if (produced === 0) ttftMs = now - started;
+    else decodeMs.push(now - last);
     last = now;
     if (++produced >= decodeTokens + 1) break;
   }
@@ -45,4 +59,10 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result));
 }
 
-main().then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

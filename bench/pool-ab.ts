@@ -16,11 +16,19 @@ if (!path) throw new Error('usage: npx tsx bench/pool-ab.ts <model.gguf> [wake f
 const { weights } = await loadGgufModel(await nodeFileSource(path));
 const vocab = weights.spec.vocab;
 const factors = factorList.split(',').map(Number);
-const sessions = await Promise.all(factors.map(async (wakeFactor) =>
-  (await createWasmBackend({ threads: 2, workerFactory: nodeWorkerFactory(), wakeFactor })).createSession(weights, { maxContext: 1024 })));
+const sessions = await Promise.all(
+  factors.map(async (wakeFactor) =>
+    (await createWasmBackend({ threads: 2, workerFactory: nodeWorkerFactory(), wakeFactor })).createSession(weights, {
+      maxContext: 1024,
+    }),
+  ),
+);
 const times = factors.map(() => [] as number[]);
 for (let round = 0; round < 3; round++) {
-  for (const s of sessions) { s.truncate(0); await s.forward(Array.from({ length: 16 }, (_, i) => (i * 37 + 5) % vocab)); }
+  for (const s of sessions) {
+    s.truncate(0);
+    await s.forward(Array.from({ length: 16 }, (_, i) => (i * 37 + 5) % vocab));
+  }
   for (let i = 0; i < 100; i++) {
     for (let c = 0; c < sessions.length; c++) {
       const t0 = performance.now();
@@ -29,6 +37,10 @@ for (let round = 0; round < 3; round++) {
     }
   }
 }
-factors.forEach((f, c) => console.log(`wake factor ${f}: median ${median(times[c]!).toFixed(3)} ms per decode token (${times[c]!.length} tokens)`));
+factors.forEach((f, c) =>
+  console.log(
+    `wake factor ${f}: median ${median(times[c]!).toFixed(3)} ms per decode token (${times[c]!.length} tokens)`,
+  ),
+);
 for (const s of sessions) s.dispose();
 process.exit(0);

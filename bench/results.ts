@@ -49,7 +49,9 @@ export function resultsTable(rows: RowSummary[]): string {
     '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.model} | ${r.engine} | ${r.threads} | ${fmt(r.decodeTokPerSec)} | ${fmt(r.prefillTokPerSec)} | ${fmt(r.ttftMs, 0)} | ${fmt(r.peakRssMb, 0)} | ${r.runs} |`);
+    lines.push(
+      `| ${r.model} | ${r.engine} | ${r.threads} | ${fmt(r.decodeTokPerSec)} | ${fmt(r.prefillTokPerSec)} | ${fmt(r.ttftMs, 0)} | ${fmt(r.peakRssMb, 0)} | ${r.runs} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -60,7 +62,9 @@ export function ratioTable(rows: RowSummary[]): string {
     '| model | threads | decode ÷ wllama (target ≥ 1.5) | decode ÷ native (target ≥ 0.5) | prefill ÷ wllama | prefill ÷ native |',
     '|---|---:|---:|---:|---:|---:|',
   ];
-  const groups = [...new Set(rows.map((r) => JSON.stringify([r.model, r.threads])))].map((g) => JSON.parse(g) as [string, number]);
+  const groups = [...new Set(rows.map((r) => JSON.stringify([r.model, r.threads])))].map(
+    (g) => JSON.parse(g) as [string, number],
+  );
   for (const [model, threads] of groups) {
     const of = (engine: string) => rows.find((r) => r.model === model && r.threads === threads && r.engine === engine);
     const ours = of('moe-studio wasm');
@@ -68,8 +72,11 @@ export function ratioTable(rows: RowSummary[]): string {
     const native = of('llama.cpp native');
     if (!ours) continue;
     const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? fmt(a / b, 2) : '—');
-    const verdict = (value: string, target: number) => (value === '—' ? value : `${value} ${Number(value) >= target ? '✅' : '❌'}`);
-    lines.push(`| ${model} | ${threads} | ${verdict(ratio(ours.decodeTokPerSec, wllama?.decodeTokPerSec), 1.5)} | ${verdict(ratio(ours.decodeTokPerSec, native?.decodeTokPerSec), 0.5)} | ${ratio(ours.prefillTokPerSec, wllama?.prefillTokPerSec)} | ${ratio(ours.prefillTokPerSec, native?.prefillTokPerSec)} |`);
+    const verdict = (value: string, target: number) =>
+      value === '—' ? value : `${value} ${Number(value) >= target ? '✅' : '❌'}`;
+    lines.push(
+      `| ${model} | ${threads} | ${verdict(ratio(ours.decodeTokPerSec, wllama?.decodeTokPerSec), 1.5)} | ${verdict(ratio(ours.decodeTokPerSec, native?.decodeTokPerSec), 0.5)} | ${ratio(ours.prefillTokPerSec, wllama?.prefillTokPerSec)} | ${ratio(ours.prefillTokPerSec, native?.prefillTokPerSec)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -77,10 +84,15 @@ export function ratioTable(rows: RowSummary[]): string {
 export function countersTable(rows: RowSummary[]): string {
   const gpu = rows.filter((r) => r.counters);
   if (gpu.length === 0) return '_The WebGPU backend exposed no counters in this run._';
-  const lines = ['| model | dispatches / token | submits | syncs | weight bytes read ÷ active bytes |', '|---|---:|---:|---:|---:|'];
+  const lines = [
+    '| model | dispatches / token | submits | syncs | weight bytes read ÷ active bytes |',
+    '|---|---:|---:|---:|---:|',
+  ];
   for (const r of gpu) {
     const c = r.counters!;
-    lines.push(`| ${r.model} | ${c.dispatches} | ${c.submits} | ${c.syncs} | ${fmt(c.weightBytesRead! / c.activeWeightBytesPerToken!, 2)} |`);
+    lines.push(
+      `| ${r.model} | ${c.dispatches} | ${c.submits} | ${c.syncs} | ${fmt(c.weightBytesRead! / c.activeWeightBytesPerToken!, 2)} |`,
+    );
   }
   return lines.join('\n');
 }

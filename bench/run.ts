@@ -42,7 +42,10 @@ interface BenchOptions {
 }
 
 function parseOptions(argv: string[]): BenchOptions {
-  const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
   return {
     runs: Number(value('--runs') ?? 3),
     decodeTokens: Number(value('--decode') ?? 32),
@@ -68,7 +71,7 @@ function ensurePeers(engines: EngineName[]): void {
     throw new Error('bench: @wllama/wllama is missing from node_modules: run `npm install` first');
   }
   if (engines.includes('native') && !existsSync(`${here}../tools/llamacpp/node_modules/node-llama-cpp`)) {
-    log('installing area A\'s tools/llamacpp (node-llama-cpp) for the native ceiling');
+    log("installing area A's tools/llamacpp (node-llama-cpp) for the native ceiling");
     execSync('npm --prefix tools/llamacpp install --no-audit --no-fund', { cwd: `${here}..`, stdio: 'inherit' });
   }
 }
@@ -79,12 +82,22 @@ function machineDescription(chromiumVersion: string): string {
   return `${cpu}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os}, Node ${process.version}, Chromium ${chromiumVersion}`;
 }
 
-async function measure(engine: EngineName, quant: BenchQuant, ggufPath: string, pageUrl: string, request: PageRequest): Promise<EngineRun> {
+async function measure(
+  engine: EngineName,
+  quant: BenchQuant,
+  ggufPath: string,
+  pageUrl: string,
+  request: PageRequest,
+): Promise<EngineRun> {
   if (engine === 'native') return measureNative(ggufPath, request);
   return measureInBrowser(pageUrl, engine, request, log);
 }
 
-interface Cell { engine: EngineName; threads: number; decodeTokens: number }
+interface Cell {
+  engine: EngineName;
+  threads: number;
+  decodeTokens: number;
+}
 
 /** What one run measures: every CPU engine at every thread count; WebGPU once, in run 1. */
 function cellsOf(options: BenchOptions, run: number): Cell[] {
@@ -94,23 +107,31 @@ function cellsOf(options: BenchOptions, run: number): Cell[] {
       if (engine !== 'webgpu') cells.push({ engine, threads, decodeTokens: options.decodeTokens });
     }
   }
-  if (options.engines.includes('webgpu') && run === 0) cells.push({ engine: 'webgpu', threads: 1, decodeTokens: options.webgpuDecodeTokens });
+  if (options.engines.includes('webgpu') && run === 0)
+    cells.push({ engine: 'webgpu', threads: 1, decodeTokens: options.webgpuDecodeTokens });
   return cells;
 }
 
 interface Fixture {
-  label: string;          // model column of the tables
-  description: string;    // one line for RESULTS.md
+  label: string; // model column of the tables
+  description: string; // one line for RESULTS.md
   files: Map<BenchQuant, string>;
   promptIds: number[];
-  promptText: string;     // what wllama tokenizes (the same prompt as text)
-  bannedIds: number[];    // token ids wllama must not sample
+  promptText: string; // what wllama tokenizes (the same prompt as text)
+  bannedIds: number[]; // token ids wllama must not sample
 }
 
 async function loadFixture(options: BenchOptions): Promise<Fixture> {
   if (options.model === 'zoo') {
     const zoo = await ensureZooFixture(options.quants, options.promptTokens, log);
-    return { label: 'zoo MoE', description: `${zoo.description}, from public/zoo via area D's merge and area A's exportGguf; prompt: the start of public/zoo/heldout/stories.txt`, files: zoo.files, promptIds: zoo.promptIds, promptText: zoo.promptText, bannedIds: [] };
+    return {
+      label: 'zoo MoE',
+      description: `${zoo.description}, from public/zoo via area D's merge and area A's exportGguf; prompt: the start of public/zoo/heldout/stories.txt`,
+      files: zoo.files,
+      promptIds: zoo.promptIds,
+      promptText: zoo.promptText,
+      bannedIds: [],
+    };
   }
   const files = new Map<BenchQuant, string>();
   for (const quant of options.quants) files.set(quant, await ensureBenchGguf(quant, log, options.layers));
@@ -118,7 +139,9 @@ async function loadFixture(options: BenchOptions): Promise<Fixture> {
   return {
     label: `4×SmolLM2-dims MoE${options.layers === 30 ? '' : ` (${options.layers} layers)`}`,
     description: `random-weight 4-expert top-2 Mixtral-style MoE with SmolLM2-135M dims per expert (hidden 576, intermediate 1536, ${options.layers} layers, 9 heads / 3 kv heads, vocab 49152, tied embeddings), exported by area A's exportGguf`,
-    files, promptIds, promptText: promptText(promptIds),
+    files,
+    promptIds,
+    promptText: promptText(promptIds),
     bannedIds: [2, ...Array.from({ length: BYTE_TOKENS.count }, (_, b) => BYTE_TOKENS.first + b)],
   };
 }
@@ -130,23 +153,32 @@ async function main(): Promise<void> {
   const fixture = await loadFixture(options);
   const runs = new Map<string, EngineRun[]>();
   const errors: string[] = [];
-  const previous = options.append && existsSync(`${here}RESULTS.md`) ? readFileSync(`${here}RESULTS.md`, 'utf8') : undefined;
-  const save = (complete: boolean) => writeResults(options, fixture, buildRows(fixture, runs), errors, [loadBefore, loadavg()], complete, previous);
+  const previous =
+    options.append && existsSync(`${here}RESULTS.md`) ? readFileSync(`${here}RESULTS.md`, 'utf8') : undefined;
+  const save = (complete: boolean) =>
+    writeResults(options, fixture, buildRows(fixture, runs), errors, [loadBefore, loadavg()], complete, previous);
   const { url, server } = await startBenchServer();
   try {
     for (let run = 0; run < options.runs; run++) {
       for (const quant of options.quants) {
         for (const cell of cellsOf(options, run)) {
           const path = fixture.files.get(quant)!;
-          const ids = cell.engine === 'webgpu' ? fixture.promptIds.slice(0, options.webgpuPromptTokens) : fixture.promptIds;
+          const ids =
+            cell.engine === 'webgpu' ? fixture.promptIds.slice(0, options.webgpuPromptTokens) : fixture.promptIds;
           const request: PageRequest = {
-            ggufUrl: `/models/${path.split('/').pop()}`, promptIds: ids, promptText: fixture.promptText,
-            decodeTokens: cell.decodeTokens, threads: cell.threads, bannedIds: fixture.bannedIds,
+            ggufUrl: `/models/${path.split('/').pop()}`,
+            promptIds: ids,
+            promptText: fixture.promptText,
+            decodeTokens: cell.decodeTokens,
+            threads: cell.threads,
+            bannedIds: fixture.bannedIds,
           };
           log(`run ${run + 1}/${options.runs} ${quant} ${cell.engine} ${cell.threads} thread(s)`);
           try {
             const result = await measure(cell.engine, quant, path, url, request);
-            log(`  decode ${(1000 / median(result.decodeMs)).toFixed(1)} tok/s, TTFT ${result.ttftMs.toFixed(0)} ms, threads ${result.threads}`);
+            log(
+              `  decode ${(1000 / median(result.decodeMs)).toFixed(1)} tok/s, TTFT ${result.ttftMs.toFixed(0)} ms, threads ${result.threads}`,
+            );
             const key = JSON.stringify([quant, cell.engine, cell.threads, ids.length]);
             runs.set(key, [...(runs.get(key) ?? []), result]);
             save(false); // partial results survive an interrupted run
@@ -176,7 +208,9 @@ function buildRows(fixture: Fixture, runs: Map<string, EngineRun[]>): RowSummary
 let cachedChromiumVersion: string | undefined;
 function chromiumVersion(): string {
   try {
-    cachedChromiumVersion ??= execSync('/usr/bin/chromium --version 2>/dev/null', { encoding: 'utf8' }).trim().replace(/^Chromium\s+/, '');
+    cachedChromiumVersion ??= execSync('/usr/bin/chromium --version 2>/dev/null', { encoding: 'utf8' })
+      .trim()
+      .replace(/^Chromium\s+/, '');
   } catch {
     cachedChromiumVersion = 'unknown';
   }
@@ -184,9 +218,9 @@ function chromiumVersion(): string {
 }
 
 const METHOD = [
-  '- Browser engines run in headless Chromium (chromium.config.ts flags), a page served from localhost with COOP/COEP (cross-origin isolated), one fresh browser per measurement; our backends run in a dedicated worker as in the app. Native llama.cpp is node-llama-cpp\'s prebuilt CPU binary in a child process.',
+  "- Browser engines run in headless Chromium (chromium.config.ts flags), a page served from localhost with COOP/COEP (cross-origin isolated), one fresh browser per measurement; our backends run in a dedicated worker as in the app. Native llama.cpp is node-llama-cpp's prebuilt CPU binary in a child process.",
   '- decode tok/s = 1000 / median gap between generated tokens; prefill tok/s = prompt tokens / TTFT (TTFT = prompt in → first token out); each cell is the median over runs.',
-  '- Peak RSS = VmHWM of Chromium\'s renderer + GPU processes (browser engines) or of the child process (native); it includes the fetched GGUF bytes.',
+  "- Peak RSS = VmHWM of Chromium's renderer + GPU processes (browser engines) or of the child process (native); it includes the fetched GGUF bytes.",
 ];
 
 function commandOf(options: BenchOptions): string {
@@ -194,8 +228,15 @@ function commandOf(options: BenchOptions): string {
   return `npm run bench -- --runs ${options.runs} --decode ${options.decodeTokens} --prompt ${options.promptTokens} --threads ${options.threads.join(',')} --engines ${options.engines.join(',')} --quants ${options.quants.join(',')}${extra}`;
 }
 
-function writeResults(options: BenchOptions, fixture: Fixture, rows: RowSummary[], errors: string[], load: number[][],
-  complete: boolean, previous: string | undefined): void {
+function writeResults(
+  options: BenchOptions,
+  fixture: Fixture,
+  rows: RowSummary[],
+  errors: string[],
+  load: number[][],
+  complete: boolean,
+  previous: string | undefined,
+): void {
   const loadText = load.map((l) => l.map((x) => x.toFixed(1)).join(' / '));
   const section = [
     `## ${fixture.label}`,
@@ -207,11 +248,21 @@ function writeResults(options: BenchOptions, fixture: Fixture, rows: RowSummary[
     `- Model: ${fixture.description}; every engine runs the same GGUF file. Prompt ${fixture.promptIds.length} tokens, greedy, ${options.decodeTokens} decode tokens (WebGPU on SwiftShader: a ${options.webgpuPromptTokens}-token prompt and ${options.webgpuDecodeTokens} decode tokens, one run — not comparable, it is there for its counters).`,
     ...METHOD,
     '',
-    '### Results (medians over runs)', '', resultsTable(rows), '',
-    '### Ratios (ours = moe-studio wasm, same thread count)', '', ratioTable(rows), '',
-    '### WebGPU per-decode-token counters (area E\'s session stats of the last decode forward)', '', countersTable(rows), '',
+    '### Results (medians over runs)',
+    '',
+    resultsTable(rows),
+    '',
+    '### Ratios (ours = moe-studio wasm, same thread count)',
+    '',
+    ratioTable(rows),
+    '',
+    "### WebGPU per-decode-token counters (area E's session stats of the last decode forward)",
+    '',
+    countersTable(rows),
+    '',
     ...(errors.length ? ['### Failures', '', ...errors.map((e) => `- ${e}`), ''] : []),
-    '### Notes from the last run', '',
+    '### Notes from the last run',
+    '',
     ...rows.filter((r) => r.note).map((r) => `- ${r.model} ${r.engine} ${r.threads}t: ${r.note}`),
     '',
   ].join('\n');
@@ -220,4 +271,10 @@ function writeResults(options: BenchOptions, fixture: Fixture, rows: RowSummary[
   if (complete) log(`wrote bench/RESULTS.md\n${resultsTable(rows)}\n${ratioTable(rows)}`);
 }
 
-main().then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

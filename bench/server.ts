@@ -28,19 +28,30 @@ export async function startBenchServer(port = 5199): Promise<{ url: string; serv
     server: { port, strictPort: false, headers: ISOLATION, fs: { allow: [repo] }, hmr: false, watch: null },
     worker: { format: 'es' },
     optimizeDeps: { noDiscovery: true, include: [] },
-    plugins: [{
-      name: 'bench-models',
-      configureServer(dev) {
-        dev.middlewares.use('/models', (req, res, next) => {
-          const name = basename(decodeURIComponent((req.url ?? '').split('?')[0]!));
-          const path = join(BENCH_DIR, name);
-          let size: number;
-          try { size = statSync(path).size; } catch { next(); return; }
-          res.writeHead(200, { ...ISOLATION, 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) });
-          createReadStream(path).pipe(res);
-        });
+    plugins: [
+      {
+        name: 'bench-models',
+        configureServer(dev) {
+          dev.middlewares.use('/models', (req, res, next) => {
+            const name = basename(decodeURIComponent((req.url ?? '').split('?')[0]!));
+            const path = join(BENCH_DIR, name);
+            let size: number;
+            try {
+              size = statSync(path).size;
+            } catch {
+              next();
+              return;
+            }
+            res.writeHead(200, {
+              ...ISOLATION,
+              'Content-Type': 'application/octet-stream',
+              'Content-Length': String(size),
+            });
+            createReadStream(path).pipe(res);
+          });
+        },
       },
-    }],
+    ],
   });
   await server.listen();
   const address = server.resolvedUrls?.local[0] ?? `http://localhost:${port}/`;

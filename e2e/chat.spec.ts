@@ -10,15 +10,22 @@ test('chat on the WebGPU backend chosen by the user', async ({ page }) => {
   await openPage(page, 'Chat');
   await page.getByLabel('Backend').selectOption('webgpu');
   await openPage(page, 'Library');
-  await page.getByTestId('zoo-model-stories').getByRole('button', { name: /^Chat with/ }).click();
+  await page
+    .getByTestId('zoo-model-stories')
+    .getByRole('button', { name: /^Chat with/ })
+    .click();
   await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
   await expect(page.getByTestId('backend')).toContainText('Backend: webgpu (chosen by you)');
   await page.getByLabel('Max tokens').fill('12');
   await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
   await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page.getByTestId('msg-assistant').last().getByTestId('assistant-tokens')).not.toBeEmpty({ timeout: 180_000 });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('assistant-tokens')).not.toBeEmpty({
+    timeout: 180_000,
+  });
   // The summary names the backend that produced this answer: a silent fallback to WASM/CPU fails here.
-  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(/^\d+ tokens · webgpu · /);
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(
+    /^\d+ tokens · webgpu · /,
+  );
   await expect(page.getByTestId('backend')).toContainText('Backend: webgpu (chosen by you)');
   await screenshot(page, 'webgpu-chat');
 });
@@ -29,7 +36,10 @@ test('stop ends a long answer early and regenerate answers again', async ({ page
   await openPage(page, 'Chat');
   await page.getByLabel('Backend').selectOption('cpu');
   await openPage(page, 'Library');
-  await page.getByTestId('zoo-model-base').getByRole('button', { name: /^Chat with/ }).click();
+  await page
+    .getByTestId('zoo-model-base')
+    .getByRole('button', { name: /^Chat with/ })
+    .click();
   await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
   await page.getByLabel('Max tokens').fill('1000');
   // Greedy, so the answer is the zoo base's known long one (84 tokens before <|end|>, see
@@ -38,12 +48,20 @@ test('stop ends a long answer early and regenerate answers again', async ({ page
   await page.getByLabel('Temperature').fill('0');
   await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
   await page.getByRole('textbox', { name: 'Message' }).press('Enter');
-  await expect.poll(() => page.getByTestId('live-tokens').locator('.tok').count(), { timeout: 60_000, intervals: [50] }).toBeGreaterThan(0);
+  await expect
+    .poll(() => page.getByTestId('live-tokens').locator('.tok').count(), { timeout: 60_000, intervals: [50] })
+    .toBeGreaterThan(0);
   await page.getByRole('button', { name: 'Stop' }).click();
-  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toContainText('stopped by abort', { timeout: 30_000 });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toContainText(
+    'stopped by abort',
+    { timeout: 30_000 },
+  );
   await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toContainText('cpu');
   await page.getByLabel('Max tokens').fill('5');
   await page.getByRole('button', { name: 'Regenerate' }).click();
-  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(/^[1-5] tokens · .* stopped by (maxTokens|eos)$/, { timeout: 60_000 });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(
+    /^[1-5] tokens · .* stopped by (maxTokens|eos)$/,
+    { timeout: 60_000 },
+  );
   await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
 });

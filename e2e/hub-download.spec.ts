@@ -43,7 +43,11 @@ test('download with pause/resume over HTTP Range, survive a reload, keep the lib
   await screenshot(page, 'hub-1-paused');
   const before = (await requests(page)).length;
   await page.getByRole('button', { name: 'Resume' }).click();
-  await expect.poll(async () => (await requests(page)).slice(before).find((r) => r.path.endsWith('model.safetensors'))?.range ?? '').toMatch(/^bytes=[1-9]\d*-$/);
+  await expect
+    .poll(
+      async () => (await requests(page)).slice(before).find((r) => r.path.endsWith('model.safetensors'))?.range ?? '',
+    )
+    .toMatch(/^bytes=[1-9]\d*-$/);
 
   // Reload in the middle of the file: the pending import survives and resumes by Range.
   await expect.poll(() => storedFraction(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(65);
@@ -72,9 +76,13 @@ test('download with pause/resume over HTTP Range, survive a reload, keep the lib
   await expect(page.getByTestId('stored-model')).toHaveCount(0);
   const keys = await page.evaluate(async () => {
     const open = indexedDB.open('moe-studio');
-    const db: IDBDatabase = await new Promise((r) => { open.onsuccess = () => r(open.result); });
+    const db: IDBDatabase = await new Promise((r) => {
+      open.onsuccess = () => r(open.result);
+    });
     const req = db.transaction('models').objectStore('models').getAllKeys();
-    return new Promise<IDBValidKey[]>((r) => { req.onsuccess = () => r(req.result); });
+    return new Promise<IDBValidKey[]>((r) => {
+      req.onsuccess = () => r(req.result);
+    });
   });
   expect(keys).toEqual([]);
 });

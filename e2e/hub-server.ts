@@ -20,15 +20,24 @@ const MODEL_DIR = join(import.meta.dirname, '..', 'public', 'zoo', 'base');
 const PIECE = 64 * 1024;
 const PIECE_DELAY_MS = 5;
 
-interface Logged { path: string; range: string | null }
+interface Logged {
+  path: string;
+  range: string | null;
+}
 
 export function startHubServer(): Promise<Server> {
   const files = readdirSync(MODEL_DIR).filter((f) => statSync(join(MODEL_DIR, f)).isFile());
   const bytes = new Map(files.map((f) => [f, readFileSync(join(MODEL_DIR, f))]));
   const tree = files.map((f) => {
     const data = bytes.get(f)!;
-    const entry: Record<string, unknown> = { type: 'file', path: f, size: data.byteLength, oid: createHash('sha1').update(data).digest('hex') };
-    if (f.endsWith('.safetensors')) entry.lfs = { oid: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
+    const entry: Record<string, unknown> = {
+      type: 'file',
+      path: f,
+      size: data.byteLength,
+      oid: createHash('sha1').update(data).digest('hex'),
+    };
+    if (f.endsWith('.safetensors'))
+      entry.lfs = { oid: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
     return entry;
   });
   let log: Logged[] = [];
@@ -38,27 +47,47 @@ export function startHubServer(): Promise<Server> {
     res.setHeader('Access-Control-Allow-Headers', 'Range');
     res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
     res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
-    if (req.method === 'OPTIONS') { res.writeHead(204).end(); return; }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204).end();
+      return;
+    }
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     log.push({ path, range: req.headers.range ?? null });
     if (path === '/__reset') {
       log = [];
-      stalls = (new URL(req.url ?? '/', 'http://x').searchParams.get('stall') ?? '').split(',').filter(Boolean).map(Number);
+      stalls = (new URL(req.url ?? '/', 'http://x').searchParams.get('stall') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map(Number);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       return;
     }
-    if (path === '/__requests') { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log)); return; }
-    if (path === `/api/models/${HUB_REPO}/tree/main`) { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(tree)); return; }
+    if (path === '/__requests') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log));
+      return;
+    }
+    if (path === `/api/models/${HUB_REPO}/tree/main`) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(tree));
+      return;
+    }
     const prefix = `/${HUB_REPO}/resolve/main/`;
     const data = path.startsWith(prefix) ? bytes.get(path.slice(prefix.length)) : undefined;
-    if (!data) { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found'); return; }
+    if (!data) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
     const end = m && m[2] ? Number(m[2]) + 1 : data.byteLength;
-    const headers: Record<string, string> = { 'content-type': path.endsWith('.json') ? 'application/json' : 'application/octet-stream', 'accept-ranges': 'bytes', 'content-length': String(end - start) };
+    const headers: Record<string, string> = {
+      'content-type': path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+      'accept-ranges': 'bytes',
+      'content-length': String(end - start),
+    };
     if (m) headers['content-range'] = `bytes ${start}-${end - 1}/${data.byteLength}`;
     res.writeHead(m ? 206 : 200, headers);
-    const stallAt = path.endsWith('.safetensors') && stalls.length ? Math.floor(stalls.shift()! * data.byteLength) : Infinity;
+    const stallAt =
+      path.endsWith('.safetensors') && stalls.length ? Math.floor(stalls.shift()! * data.byteLength) : Infinity;
     for (let at = start; at < end; at += PIECE) {
       if (res.destroyed) return;
       if (at >= stallAt) return; // hold the connection open with no more bytes until the client gives up

@@ -17,14 +17,33 @@ test('HTML and script in model output and user input are shown as text', async (
       open.onerror = () => reject(open.error);
     });
     const tx = db.transaction('conversations', 'readwrite');
-    tx.objectStore('conversations').put([{
-      schemaVersion: 1, id: 'evil', title: 'evil', system: '', updatedAt: Date.now(),
-      turns: [
-        { role: 'user', content: '<img src=x onerror="window.__pwned=3">' },
-        { role: 'assistant', content: tokens.join(''), tokens: tokens.map((text, id) => ({ id, text, routing: { layers: [{ expertIds: [id % 2], expertWeights: [1], moeProbs: [0.5, 0.5] }] } })) },
+    tx.objectStore('conversations').put(
+      [
+        {
+          schemaVersion: 1,
+          id: 'evil',
+          title: 'evil',
+          system: '',
+          updatedAt: Date.now(),
+          turns: [
+            { role: 'user', content: '<img src=x onerror="window.__pwned=3">' },
+            {
+              role: 'assistant',
+              content: tokens.join(''),
+              tokens: tokens.map((text, id) => ({
+                id,
+                text,
+                routing: { layers: [{ expertIds: [id % 2], expertWeights: [1], moeProbs: [0.5, 0.5] }] },
+              })),
+            },
+          ],
+        },
       ],
-    }], 'conversations');
-    await new Promise((r) => { tx.oncomplete = r; });
+      'conversations',
+    );
+    await new Promise((r) => {
+      tx.oncomplete = r;
+    });
     db.close();
   }, EVIL);
   await page.reload();
@@ -33,6 +52,10 @@ test('HTML and script in model output and user input are shown as text', async (
   await expect(answer).toContainText('<script>window.__pwned=2</script>');
   await expect(answer).toContainText('<img src=x onerror=');
   await expect(page.getByTestId('msg-user')).toContainText('<img src=x onerror="window.__pwned=3">');
-  expect(await page.locator('[data-testid="messages"] img, [data-testid="messages"] script, [data-testid="messages"] b').count()).toBe(0);
+  expect(
+    await page
+      .locator('[data-testid="messages"] img, [data-testid="messages"] script, [data-testid="messages"] b')
+      .count(),
+  ).toBe(0);
   expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
 });

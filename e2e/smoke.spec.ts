@@ -5,10 +5,16 @@ import { expect, test } from '@playwright/test';
  * the UI must say — an adapter ⇒ "WebGPU adapter: <vendor architecture>", none ⇒ the CPU
  * fallback with a reason. CI's Chromium always has SwiftShader, so there an adapter is required.
  */
-test('the built page reports the WebGPU adapter the browser offers, or the CPU fallback with a reason', async ({ page }) => {
+test('the built page reports the WebGPU adapter the browser offers, or the CPU fallback with a reason', async ({
+  page,
+}) => {
   await page.goto('/');
   const adapter = await page.evaluate(async () => {
-    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ info: { vendor: string; architecture: string } } | null> } }).gpu;
+    const gpu = (
+      navigator as Navigator & {
+        gpu?: { requestAdapter(): Promise<{ info: { vendor: string; architecture: string } } | null> };
+      }
+    ).gpu;
     const a = gpu ? await gpu.requestAdapter().catch(() => null) : null;
     return a ? { vendor: a.info.vendor, architecture: a.info.architecture } : null;
   });
@@ -17,7 +23,9 @@ test('the built page reports the WebGPU adapter the browser offers, or the CPU f
   const status = page.getByTestId('backend');
   if (adapter) {
     const label = `${adapter.vendor || 'unknown vendor'} ${adapter.architecture || ''}`.trim();
-    await expect(status).toHaveText(new RegExp(`^WebGPU adapter: ${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\(fallback\\))?$`));
+    await expect(status).toHaveText(
+      new RegExp(`^WebGPU adapter: ${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\(fallback\\))?$`),
+    );
   } else {
     await expect(status).toHaveText(/^CPU fallback: .+/);
   }

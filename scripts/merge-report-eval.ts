@@ -31,14 +31,18 @@ export function windows(ids: number[], window: number): number[][] {
 export async function evaluate(weights: ModelWeights, chunks: number[][]): Promise<EvalResult> {
   const moe = weights.spec.moe;
   const session = await cpuBackend.createSession(weights, { maxContext: Math.max(...chunks.map((c) => c.length)) });
-  const top1 = moe ? Array.from({ length: weights.spec.layers }, () => new Array<number>(moe.experts).fill(0)) : undefined;
+  const top1 = moe
+    ? Array.from({ length: weights.spec.layers }, () => new Array<number>(moe.experts).fill(0))
+    : undefined;
   let nll = 0;
   let count = 0;
   for (const chunk of chunks) {
     session.truncate(0);
     for (let i = 0; i < chunk.length; i++) {
       const result = await session.forward([chunk[i]!], { trace: moe !== undefined });
-      result.routing?.[0]?.layers.forEach((layer, l) => { top1![l]![layer.expertIds[0]!]!++; });
+      result.routing?.[0]?.layers.forEach((layer, l) => {
+        top1![l]![layer.expertIds[0]!]!++;
+      });
       if (i + 1 < chunk.length) {
         nll -= logSoftmaxAt(result.logits, chunk[i + 1]!);
         count++;
@@ -57,7 +61,9 @@ export function averageShares(top1: number[][]): number[] {
   const shares = new Array<number>(experts).fill(0);
   for (const layer of top1) {
     const total = layer.reduce((a, b) => a + b, 0);
-    layer.forEach((n, e) => { shares[e] = shares[e]! + n / total / top1.length; });
+    layer.forEach((n, e) => {
+      shares[e] = shares[e]! + n / total / top1.length;
+    });
   }
   return shares;
 }

@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   const tokenizer = base.tokenizer!;
   const chunks: Record<string, number[][]> = {};
   for (const d of DOMAINS) {
-    const ids = tokenizer.encode(await readFile(join(ZOO, 'heldout', `${d}.txt`), 'utf8'), { addSpecialTokens: false }).slice(0, TOKENS);
+    const ids = tokenizer
+      .encode(await readFile(join(ZOO, 'heldout', `${d}.txt`), 'utf8'), { addSpecialTokens: false })
+      .slice(0, TOKENS);
     chunks[d] = windows(ids, WINDOW);
   }
   const ppl: Record<string, Record<string, EvalResult>> = {};
@@ -47,24 +49,43 @@ async function main(): Promise<void> {
     warnings[mode] = built.result.warnings;
     await evalAll(`MoE ${mode}`, built.model!.weights);
   }
-  const index = JSON.parse(await readFile(join(ZOO, 'index.json'), 'utf8')) as { models: { id: string; files: { name: string; sha256: string }[] }[] };
-  const provenance = index.models.map((m) => `${m.id} ${m.files.find((f) => f.name === 'model.safetensors')?.sha256.slice(0, 12) ?? '?'}`).join(', ');
+  const index = JSON.parse(await readFile(join(ZOO, 'index.json'), 'utf8')) as {
+    models: { id: string; files: { name: string; sha256: string }[] }[];
+  };
+  const provenance = index.models
+    .map((m) => `${m.id} ${m.files.find((f) => f.name === 'model.safetensors')?.sha256.slice(0, 12) ?? '?'}`)
+    .join(', ');
   await writeFile(join(ZOO, 'ROUTING.md'), report(ppl, warnings, provenance));
   log(`wrote ${join(ZOO, 'ROUTING.md')}`);
 }
 
 function routingTables(mode: string, ppl: Record<string, Record<string, EvalResult>>): string[] {
-  const lines = [`### gate_mode: ${mode}`, '', `| held-out domain | ${DOMAINS.map((d) => `→ ${d}`).join(' | ')} | own expert wins |`, `|---|${DOMAINS.map(() => '---:').join('|')}|:---:|`];
+  const lines = [
+    `### gate_mode: ${mode}`,
+    '',
+    `| held-out domain | ${DOMAINS.map((d) => `→ ${d}`).join(' | ')} | own expert wins |`,
+    `|---|${DOMAINS.map(() => '---:').join('|')}|:---:|`,
+  ];
   for (const d of DOMAINS) {
     const shares = averageShares(ppl[`MoE ${mode}`]![d]!.top1!);
     const own = DOMAINS.indexOf(d);
     const wins = shares.every((s, e) => e === own || s < shares[own]!);
-    lines.push(`| ${d} | ${shares.map((s, e) => (e === own ? `**${pct(s)}**` : pct(s))).join(' | ')} | ${wins ? 'yes' : 'no'} |`);
+    lines.push(
+      `| ${d} | ${shares.map((s, e) => (e === own ? `**${pct(s)}**` : pct(s))).join(' | ')} | ${wins ? 'yes' : 'no'} |`,
+    );
   }
-  lines.push('', 'Per layer (own-domain expert\'s top-1 share):', '', `| held-out domain | ${ppl[`MoE ${mode}`]!.stories!.top1!.map((_, l) => `layer ${l}`).join(' | ')} |`, `|---|${ppl[`MoE ${mode}`]!.stories!.top1!.map(() => '---:').join('|')}|`);
+  lines.push(
+    '',
+    "Per layer (own-domain expert's top-1 share):",
+    '',
+    `| held-out domain | ${ppl[`MoE ${mode}`]!.stories!.top1!.map((_, l) => `layer ${l}`).join(' | ')} |`,
+    `|---|${ppl[`MoE ${mode}`]!.stories!.top1!.map(() => '---:').join('|')}|`,
+  );
   for (const d of DOMAINS) {
     const own = DOMAINS.indexOf(d);
-    lines.push(`| ${d} | ${ppl[`MoE ${mode}`]![d]!.top1!.map((layer) => pct(layer[own]! / layer.reduce((a, b) => a + b, 0))).join(' | ')} |`);
+    lines.push(
+      `| ${d} | ${ppl[`MoE ${mode}`]![d]!.top1!.map((layer) => pct(layer[own]! / layer.reduce((a, b) => a + b, 0))).join(' | ')} |`,
+    );
   }
   return [...lines, ''];
 }
@@ -75,10 +96,16 @@ function verdict(mode: string, ppl: Record<string, Record<string, EvalResult>>):
     const own = DOMAINS.indexOf(d);
     return !shares.every((s, e) => e === own || s < shares[own]!);
   });
-  return losing.length === 0 ? `${mode}: the own-domain expert gets the most tokens on every domain.` : `${mode}: the own-domain expert does NOT get the most tokens on ${losing.join(', ')}.`;
+  return losing.length === 0
+    ? `${mode}: the own-domain expert gets the most tokens on every domain.`
+    : `${mode}: the own-domain expert does NOT get the most tokens on ${losing.join(', ')}.`;
 }
 
-function report(ppl: Record<string, Record<string, EvalResult>>, warnings: Record<string, string[]>, provenance: string): string {
+function report(
+  ppl: Record<string, Record<string, EvalResult>>,
+  warnings: Record<string, string[]>,
+  provenance: string,
+): string {
   const tokens = DOMAINS.map((d) => `${d} ${ppl.base![d]!.tokens}`).join(', ');
   const lines = [
     '# Routing of the zoo MoE (generated)',
@@ -97,8 +124,14 @@ function report(ppl: Record<string, Record<string, EvalResult>>, warnings: Recor
     '',
   ];
   for (const mode of MODES) lines.push(...routingTables(mode, ppl));
-  lines.push('## Perplexity per domain (lower is better)', '', `| model | ${DOMAINS.join(' | ')} |`, `|---|${DOMAINS.map(() => '---:').join('|')}|`);
-  for (const [name, byDomain] of Object.entries(ppl)) lines.push(`| ${name} | ${DOMAINS.map((d) => byDomain[d]!.perplexity.toFixed(2)).join(' | ')} |`);
+  lines.push(
+    '## Perplexity per domain (lower is better)',
+    '',
+    `| model | ${DOMAINS.join(' | ')} |`,
+    `|---|${DOMAINS.map(() => '---:').join('|')}|`,
+  );
+  for (const [name, byDomain] of Object.entries(ppl))
+    lines.push(`| ${name} | ${DOMAINS.map((d) => byDomain[d]!.perplexity.toFixed(2)).join(' | ')} |`);
   lines.push('', '## Merge warnings', '');
   for (const mode of MODES) lines.push(`- ${mode}: ${warnings[mode]!.length ? warnings[mode]!.join(' ') : 'none'}`);
   return lines.join('\n') + '\n';

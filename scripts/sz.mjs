@@ -18,7 +18,13 @@ function walk(dir, out = []) {
   return out;
 }
 
-const files = ROOTS.flatMap((r) => { try { return walk(r); } catch { return []; } });
+const files = ROOTS.flatMap((r) => {
+  try {
+    return walk(r);
+  } catch {
+    return [];
+  }
+});
 const rows = files.map((f) => {
   const text = readFileSync(f, 'utf8');
   const lines = text.split('\n').length;
@@ -32,15 +38,18 @@ const byModule = new Map();
 for (const r of rows) {
   const m = byModule.get(r.module) ?? { files: 0, src: 0, test: 0 };
   m.files += 1;
-  if (r.isTest) m.test += r.lines; else m.src += r.lines;
+  if (r.isTest) m.test += r.lines;
+  else m.src += r.lines;
   byModule.set(r.module, m);
 }
 console.log('| module | files | source lines | test lines |');
 console.log('|---|---:|---:|---:|');
-let totalSrc = 0, totalTest = 0;
+let totalSrc = 0,
+  totalTest = 0;
 for (const [m, v] of [...byModule].sort()) {
   console.log(`| ${m} | ${v.files} | ${v.src} | ${v.test} |`);
-  totalSrc += v.src; totalTest += v.test;
+  totalSrc += v.src;
+  totalTest += v.test;
 }
 console.log(`| **total** | ${rows.length} | ${totalSrc} | ${totalTest} |`);
 const big = rows.filter((r) => !r.isTest && r.lines > SOFT_CAP).sort((a, b) => b.lines - a.lines);

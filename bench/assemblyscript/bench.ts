@@ -21,8 +21,30 @@ import { matmul } from '../../src/core/runtime/cpu/ops.ts';
 
 type Kernels = {
   quantize_q16(x: number, xq: number, xs: number, nBlocks: number): void;
-  matmul_q8(w: number, ws: number, xq: number, xs: number, y: number, k: number, n: number, m: number, r0: number, r1: number): void;
-  matmul_q4(w: number, ws: number, xq: number, xs: number, y: number, k: number, n: number, m: number, r0: number, r1: number): void;
+  matmul_q8(
+    w: number,
+    ws: number,
+    xq: number,
+    xs: number,
+    y: number,
+    k: number,
+    n: number,
+    m: number,
+    r0: number,
+    r1: number,
+  ): void;
+  matmul_q4(
+    w: number,
+    ws: number,
+    xq: number,
+    xs: number,
+    y: number,
+    k: number,
+    n: number,
+    m: number,
+    r0: number,
+    r1: number,
+  ): void;
 };
 
 export const ASC_FLAGS = ['-O3', '--enable', 'simd', '--runtime', 'stub', '--importMemory', '--use', 'abort='];
@@ -39,7 +61,11 @@ async function compileAs(): Promise<Uint8Array> {
   return binary;
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const h = s.length >> 1; return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+};
 
 async function main(): Promise<void> {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
@@ -48,21 +74,39 @@ async function main(): Promise<void> {
   const asModule = await WebAssembly.compile(asBinary as BufferSource);
   const as = (await WebAssembly.instantiate(asModule, { env: { memory } })).exports as unknown as Kernels;
   const arena = new WasmArena(memory);
-  const K = 1536, N = 49152, M = 3;
+  const K = 1536,
+    N = 49152,
+    M = 3;
   const x = arena.alloc(M * K * 4, 'x');
   arena.f32(x, M * K).set(fillNormal(new Float32Array(M * K), mulberry32(1), 1));
-  const buf = (what: string) => ({ xq: arena.alloc(M * K * 2, `${what} xq`), xs: arena.alloc(M * K / 8, `${what} xs`), y: arena.alloc(M * N * 4, `${what} y`) });
-  const bw = buf('wat'), ba = buf('as');
+  const buf = (what: string) => ({
+    xq: arena.alloc(M * K * 2, `${what} xq`),
+    xs: arena.alloc((M * K) / 8, `${what} xs`),
+    y: arena.alloc(M * N * 4, `${what} y`),
+  });
+  const bw = buf('wat'),
+    ba = buf('as');
 
   // quantize_q16 must agree bit for bit.
   wat.quantize_q16(x, bw.xq, bw.xs, (M * K) / 32);
   as.quantize_q16(x, ba.xq, ba.xs, (M * K) / 32);
-  const qa = arena.u8(ba.xq, M * K * 2), qw = arena.u8(bw.xq, M * K * 2);
-  if (!qa.every((v, i) => v === qw[i]) || !arena.f32(ba.xs, (M * K) / 32).every((v, i) => v === arena.f32(bw.xs, (M * K) / 32)[i])) throw new Error('quantize_q16 differs');
+  const qa = arena.u8(ba.xq, M * K * 2),
+    qw = arena.u8(bw.xq, M * K * 2);
+  if (
+    !qa.every((v, i) => v === qw[i]) ||
+    !arena.f32(ba.xs, (M * K) / 32).every((v, i) => v === arena.f32(bw.xs, (M * K) / 32)[i])
+  )
+    throw new Error('quantize_q16 differs');
 
-  console.log(`${cpus()[0]?.model}, Node ${process.version}, ${new Date().toISOString()}, asc ${ASC_FLAGS.join(' ')}, AS module ${asBinary.length} B`);
+  console.log(
+    `${cpus()[0]?.model}, Node ${process.version}, ${new Date().toISOString()}, asc ${ASC_FLAGS.join(' ')}, AS module ${asBinary.length} B`,
+  );
   const rows: string[] = [];
-  for (const [n, k] of [[1536, 576], [576, 1536], [49152, 576]] as const) {
+  for (const [n, k] of [
+    [1536, 576],
+    [576, 1536],
+    [49152, 576],
+  ] as const) {
     const values = fillNormal(new Float32Array(n * k), mulberry32(n + k), 1 / Math.sqrt(k));
     for (const dtype of ['q8_0', 'q4_0'] as const) {
       const tensor = quantize('w', values, [n, k], dtype);
@@ -75,39 +119,74 @@ async function main(): Promise<void> {
       // Correctness: m = 3 over rows [0, n-2) (exercises the 1-row tail), AS vs WAT bit-exact,
       // both vs the f32 reference on dequantized weights.
       const r1 = n - 2;
-      run(wat, bw, M, 0, r1); run(as, ba, M, 0, r1);
-      const deq = dequantize(tensor), ref = new Float32Array(n);
-      let maxAsWat = 0, maxRel = 0;
+      run(wat, bw, M, 0, r1);
+      run(as, ba, M, 0, r1);
+      const deq = dequantize(tensor),
+        ref = new Float32Array(n);
+      let maxAsWat = 0,
+        maxRel = 0;
       for (let t = 0; t < M; t++) {
         matmul(ref, deq, arena.f32(x + t * k * 4, k), n, k);
-        const yw = arena.f32(bw.y + t * n * 4, r1), ya = arena.f32(ba.y + t * n * 4, r1);
-        let scale = 0; for (let i = 0; i < r1; i++) scale = Math.max(scale, Math.abs(ref[i]!));
+        const yw = arena.f32(bw.y + t * n * 4, r1),
+          ya = arena.f32(ba.y + t * n * 4, r1);
+        let scale = 0;
+        for (let i = 0; i < r1; i++) scale = Math.max(scale, Math.abs(ref[i]!));
         for (let i = 0; i < r1; i++) {
           maxAsWat = Math.max(maxAsWat, Math.abs(ya[i]! - yw[i]!));
           maxRel = Math.max(maxRel, Math.abs(yw[i]! - ref[i]!) / scale);
         }
       }
-      if (maxAsWat !== 0 || maxRel > 2e-4) throw new Error(`${dtype} [${n}, ${k}]: AS-WAT ${maxAsWat}, WAT-ref ${maxRel}`);
+      if (maxAsWat !== 0 || maxRel > 2e-4)
+        throw new Error(`${dtype} [${n}, ${k}]: AS-WAT ${maxAsWat}, WAT-ref ${maxRel}`);
 
       // Timing: m = 1, all rows, each sample `calls` back-to-back calls, order alternating per round.
-      for (let i = 0; i < 30; i++) { run(wat, bw, 1); run(as, ba, 1); }
-      let t0 = performance.now(); run(wat, bw, 1); const once = performance.now() - t0;
+      for (let i = 0; i < 30; i++) {
+        run(wat, bw, 1);
+        run(as, ba, 1);
+      }
+      let t0 = performance.now();
+      run(wat, bw, 1);
+      const once = performance.now() - t0;
       const calls = Math.max(1, Math.round(2 / Math.max(once, 1e-3)));
       const rounds = n * k > 1e7 ? 100 : 300;
-      const tw: number[] = [], ta: number[] = [], ratio: number[] = [];
-      const sample = (kern: Kernels, b: typeof bw) => { t0 = performance.now(); for (let c = 0; c < calls; c++) run(kern, b, 1); return (performance.now() - t0) / calls; };
+      const tw: number[] = [],
+        ta: number[] = [],
+        ratio: number[] = [];
+      const sample = (kern: Kernels, b: typeof bw) => {
+        t0 = performance.now();
+        for (let c = 0; c < calls; c++) run(kern, b, 1);
+        return (performance.now() - t0) / calls;
+      };
       for (let r = 0; r < rounds; r++) {
         let a: number, w: number;
-        if (r & 1) { a = sample(as, ba); w = sample(wat, bw); } else { w = sample(wat, bw); a = sample(as, ba); }
-        tw.push(w); ta.push(a); ratio.push(a / w);
+        if (r & 1) {
+          a = sample(as, ba);
+          w = sample(wat, bw);
+        } else {
+          w = sample(wat, bw);
+          a = sample(as, ba);
+        }
+        tw.push(w);
+        ta.push(a);
+        ratio.push(a / w);
       }
-      const mw = median(tw), ma = median(ta);
+      const mw = median(tw),
+        ma = median(ta);
       const line = `| ${dtype} [${n}, ${k}] | ${rounds}×${calls} | ${(mw * 1000).toFixed(1)} µs (${((n * k) / mw / 1e6).toFixed(1)} GMAC/s) | ${(ma * 1000).toFixed(1)} µs (${((n * k) / ma / 1e6).toFixed(1)} GMAC/s) | ${(ma / mw).toFixed(3)} | ${median(ratio).toFixed(3)} | ${maxRel.toExponential(1)} |`;
-      console.log(line); rows.push(line);
+      console.log(line);
+      rows.push(line);
     }
   }
-  console.log('\n| kernel [n, k] | rounds × calls | WAT median | AS median | AS ÷ WAT (medians) | median of paired ratios | max rel. err vs f32 ref (AS ≡ WAT bit-exact) |\n|---|---|---:|---:|---:|---:|---:|');
+  console.log(
+    '\n| kernel [n, k] | rounds × calls | WAT median | AS median | AS ÷ WAT (medians) | median of paired ratios | max rel. err vs f32 ref (AS ≡ WAT bit-exact) |\n|---|---|---:|---:|---:|---:|---:|',
+  );
   for (const line of rows) console.log(line);
 }
 
-main().then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

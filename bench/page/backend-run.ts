@@ -23,8 +23,13 @@ function webGpuCounters(session: unknown): Record<string, number> | undefined {
   const last = (session as { stats?: { last?: Record<string, number> } }).stats?.last;
   if (!last) return undefined;
   const { dispatches, submits, syncs, weightBytesRead, activeWeightBytesPerToken } = last;
-  return { dispatches: dispatches ?? NaN, submits: submits ?? NaN, syncs: syncs ?? NaN,
-    weightBytesRead: weightBytesRead ?? NaN, activeWeightBytesPerToken: activeWeightBytesPerToken ?? NaN };
+  return {
+    dispatches: dispatches ?? NaN,
+    submits: submits ?? NaN,
+    syncs: syncs ?? NaN,
+    weightBytesRead: weightBytesRead ?? NaN,
+    activeWeightBytesPerToken: activeWeightBytesPerToken ?? NaN,
+  };
 }
 
 async function createBackend(engine: BackendEngine, threads: number): Promise<Backend> {
@@ -54,7 +59,13 @@ export async function runBackend(engine: BackendEngine, request: PageRequest): P
   const counters = webGpuCounters(session);
   session.dispose();
   return {
-    engine: `moe-studio ${engine}`, ttftMs, decodeMs, loadMs, threads, crossOriginIsolated,
-    note: 'run in a dedicated worker', ...(counters ? { counters } : {}),
+    engine: `moe-studio ${engine}`,
+    ttftMs,
+    decodeMs,
+    loadMs,
+    threads,
+    crossOriginIsolated,
+    note: 'run in a dedicated worker',
+    ...(counters ? { counters } : {}),
   };
 }

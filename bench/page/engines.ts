@@ -4,12 +4,12 @@
  */
 export interface EngineRun {
   engine: string;
-  ttftMs: number;          // prompt in → first generated token out (prefill + one sample)
-  decodeMs: number[];      // per-token gaps after the first generated token
-  loadMs: number;          // file fetched → ready to run
+  ttftMs: number; // prompt in → first generated token out (prefill + one sample)
+  decodeMs: number[]; // per-token gaps after the first generated token
+  loadMs: number; // file fetched → ready to run
   threads: number;
   crossOriginIsolated?: boolean;
-  peakRssBytes?: number;   // filled by run.ts from /proc (renderer VmHWM, or the child's maxRSS)
+  peakRssBytes?: number; // filled by run.ts from /proc (renderer VmHWM, or the child's maxRSS)
   note?: string;
   /** WebGPU only: per-decode-token counters, when the backend exposes them. */
   counters?: Record<string, number>;

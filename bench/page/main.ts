@@ -10,13 +10,20 @@ import type { BackendEngine } from './backend-run.ts';
 import type { EngineRun, PageRequest } from './engines.ts';
 
 function inWorker(engine: BackendEngine, request: PageRequest): Promise<EngineRun> {
-  const worker = new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module', name: `bench-${engine}` });
+  const worker = new Worker(new URL('./engine-worker.ts', import.meta.url), {
+    type: 'module',
+    name: `bench-${engine}`,
+  });
   return new Promise<EngineRun>((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<{ ok: boolean; run?: EngineRun; error?: string }>) => {
       worker.terminate();
-      if (event.data.ok) resolve(event.data.run!); else reject(new Error(event.data.error));
+      if (event.data.ok) resolve(event.data.run!);
+      else reject(new Error(event.data.error));
     };
-    worker.onerror = (event) => { worker.terminate(); reject(new Error(`bench worker: ${event.message}`)); };
+    worker.onerror = (event) => {
+      worker.terminate();
+      reject(new Error(`bench worker: ${event.message}`));
+    };
     worker.postMessage({ engine, request });
   });
 }
@@ -27,7 +34,11 @@ async function benchWllama(request: PageRequest): Promise<EngineRun> {
   // wllama's own download path (as its README does). Handing it Blobs failed intermittently
   // inside wllama's file reader (NotReadableError on a 370 MB Blob; "Invalid typed array
   // length 1163217991" = the GGUF magic read as a length).
-  await wllama.loadModelFromUrl(new URL(request.ggufUrl, location.href).href, { n_threads: request.threads, n_ctx: 512, n_batch: 512 });
+  await wllama.loadModelFromUrl(new URL(request.ggufUrl, location.href).href, {
+    n_threads: request.threads,
+    n_ctx: 512,
+    n_batch: 512,
+  });
   const loadMs = performance.now() - loadStart;
   const stamps: number[] = [];
   let timings: unknown;
@@ -48,13 +59,21 @@ async function benchWllama(request: PageRequest): Promise<EngineRun> {
   await wllama.exit();
   const decodeMs = stamps.slice(1).map((t, i) => t - stamps[i]!);
   return {
-    engine: 'wllama', ttftMs: (stamps[0] ?? NaN) - started, decodeMs, loadMs, threads, crossOriginIsolated,
+    engine: 'wllama',
+    ttftMs: (stamps[0] ?? NaN) - started,
+    decodeMs,
+    loadMs,
+    threads,
+    crossOriginIsolated,
     note: `llama.cpp timings: ${JSON.stringify(timings)}; chunks ${stamps.length}`,
   };
 }
 
 declare global {
-  interface Window { bench: Record<string, (request: PageRequest) => Promise<EngineRun>>; benchReady: boolean }
+  interface Window {
+    bench: Record<string, (request: PageRequest) => Promise<EngineRun>>;
+    benchReady: boolean;
+  }
 }
 window.bench = {
   wasm: (request) => inWorker('wasm', request),

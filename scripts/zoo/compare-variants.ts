@@ -24,10 +24,17 @@ const SETS = { mlp: join(ROOT, 'public'), 'mlp+norms': VARIANT_DIR } as const;
 async function main(): Promise<void> {
   const base = await loadHfModel(nodeDirFileSet(join(ROOT, 'public/zoo/base')));
   const yaml = await readFile(join(ROOT, 'public/zoo/moe-hidden.yml'), 'utf8');
-  const chunks = Object.fromEntries(await Promise.all(DOMAINS.map(async (d) => {
-    const text = await readFile(join(ROOT, 'public/zoo/heldout', `${d}.txt`), 'utf8');
-    return [d, windows(base.tokenizer!.encode(text, { addSpecialTokens: false }).slice(0, TOKENS), WINDOW)] as const;
-  })));
+  const chunks = Object.fromEntries(
+    await Promise.all(
+      DOMAINS.map(async (d) => {
+        const text = await readFile(join(ROOT, 'public/zoo/heldout', `${d}.txt`), 'utf8');
+        return [
+          d,
+          windows(base.tokenizer!.encode(text, { addSpecialTokens: false }).slice(0, TOKENS), WINDOW),
+        ] as const;
+      }),
+    ),
+  );
   const moe: Record<string, Record<string, { perplexity: number; ownShare: number }>> = {};
   for (const [name, modelsDir] of Object.entries(SETS)) {
     const built = await buildMergeInMemory(yaml, async (ref) => nodeDirFileSet(join(modelsDir, ref.path)), { seed: 0 });
@@ -39,7 +46,10 @@ async function main(): Promise<void> {
     process.stderr.write(`${name}: ${JSON.stringify(moe[name])}\n`);
   }
   const standalone = JSON.parse(await readFile(join(VARIANT_DIR, 'standalone.json'), 'utf8'));
-  await writeFile(join(VARIANT_DIR, 'compare.json'), JSON.stringify({ tokensPerDomain: TOKENS, config: 'moe-hidden.yml', standalone, moe }, null, 1));
+  await writeFile(
+    join(VARIANT_DIR, 'compare.json'),
+    JSON.stringify({ tokensPerDomain: TOKENS, config: 'moe-hidden.yml', standalone, moe }, null, 1),
+  );
   process.stderr.write(`wrote ${join(VARIANT_DIR, 'compare.json')}\n`);
 }
 

@@ -21,7 +21,10 @@ const ZOO_DIR = join(ROOT, 'public/zoo');
 const DOMAINS = ['stories', 'code', 'math', 'chat'] as const;
 const TOKENS_PER_DOMAIN = 384; // held-out tokens routed per domain
 
-interface DomainRouting { top1: number[]; top2: number[] } // [layers] fractions
+interface DomainRouting {
+  top1: number[];
+  top2: number[];
+} // [layers] fractions
 
 async function routeDomain(modelDir: string, domain: string, expert: number): Promise<DomainRouting> {
   const { weights, tokenizer } = await loadHfModel(nodeDirFileSet(modelDir));
@@ -47,7 +50,13 @@ const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 async function tableFor(mode: string): Promise<string> {
   const out = await mkdtemp(join(tmpdir(), `zoo-moe-${mode}-`));
   try {
-    const code = await runMergeCommand([join(ZOO_DIR, `moe-${mode}.yml`), out, '--models-dir', join(ROOT, 'public'), '--force']);
+    const code = await runMergeCommand([
+      join(ZOO_DIR, `moe-${mode}.yml`),
+      out,
+      '--models-dir',
+      join(ROOT, 'public'),
+      '--force',
+    ]);
     if (code !== 0) throw new Error(`merge of moe-${mode}.yml exited with ${code}`);
     const rows: string[] = [];
     for (const [expert, domain] of DOMAINS.entries()) {

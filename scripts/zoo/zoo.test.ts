@@ -24,17 +24,42 @@ const ZOO_MAX_BYTES = 40 * 1024 * 1024; // the issue's budget for the whole zoo
 /** A recorded greedy step closer than this could flip between two f32 engines. */
 const MIN_SAFE_LOGIT_GAP = 1e-3;
 
-interface ZooFileEntry { name: string; size: number; sha256: string }
+interface ZooFileEntry {
+  name: string;
+  size: number;
+  sha256: string;
+}
 interface ZooModelEntry {
-  id: string; path: string; role: 'base' | 'expert'; domain?: string;
-  title: string; description: string; files: ZooFileEntry[];
+  id: string;
+  path: string;
+  role: 'base' | 'expert';
+  domain?: string;
+  title: string;
+  description: string;
+  files: ZooFileEntry[];
 }
-interface ZooIndex { schemaVersion: number; models: ZooModelEntry[]; mergeConfigs: { name: string; path: string }[] }
+interface ZooIndex {
+  schemaVersion: number;
+  models: ZooModelEntry[];
+  mergeConfigs: { name: string; path: string }[];
+}
 interface ZooSample {
-  kind: 'text' | 'chat'; message: string | null; prompt: string; addSpecialTokens: boolean; maxNewTokens: number;
-  promptIds: number[]; generatedIds: number[]; generatedText: string; stoppedAtEos: boolean; minTop2LogitGap: number | null;
+  kind: 'text' | 'chat';
+  message: string | null;
+  prompt: string;
+  addSpecialTokens: boolean;
+  maxNewTokens: number;
+  promptIds: number[];
+  generatedIds: number[];
+  generatedText: string;
+  stoppedAtEos: boolean;
+  minTop2LogitGap: number | null;
 }
-interface ZooSamples { model: string; stopIds: number[]; samples: ZooSample[] }
+interface ZooSamples {
+  model: string;
+  stopIds: number[];
+  samples: ZooSample[];
+}
 
 async function readJson<T>(path: string): Promise<T> {
   return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -94,7 +119,9 @@ describe('zoo index', () => {
       expect(config.base_model).toBe('zoo/base');
       expect(config.gate_mode).toBe(c.name);
       expect(config.experts_per_token).toBe(2);
-      expect(config.experts.map((e: { source_model: string }) => e.source_model)).toEqual(DOMAINS.map((d) => `zoo/${d}`));
+      expect(config.experts.map((e: { source_model: string }) => e.source_model)).toEqual(
+        DOMAINS.map((d) => `zoo/${d}`),
+      );
       for (const e of config.experts) expect(e.positive_prompts.length).toBeGreaterThan(0);
     }
   });
@@ -108,9 +135,15 @@ describe.each(MODEL_NAMES)('zoo/%s', (name) => {
     expect(config.model_type).toBe('llama');
     expect(config.tie_word_embeddings).toBe(true);
     expect(spec).toMatchObject({
-      arch: 'llama', hidden: config.hidden_size, intermediate: config.intermediate_size,
-      layers: config.num_hidden_layers, heads: config.num_attention_heads, kvHeads: config.num_key_value_heads,
-      vocab: config.vocab_size, tieEmbeddings: true, ropeStyle: 'half',
+      arch: 'llama',
+      hidden: config.hidden_size,
+      intermediate: config.intermediate_size,
+      layers: config.num_hidden_layers,
+      heads: config.num_attention_heads,
+      kvHeads: config.num_key_value_heads,
+      vocab: config.vocab_size,
+      tieEmbeddings: true,
+      ropeStyle: 'half',
     });
     expect(weights.lmHead).toBeUndefined();
     expect(weights.embed.shape).toEqual([spec.vocab, spec.hidden]);
@@ -135,7 +168,9 @@ describe.each(MODEL_NAMES)('zoo/%s', (name) => {
       expect(tokenizer!.encode(s.prompt, { addSpecialTokens: s.addSpecialTokens }), s.prompt).toEqual(s.promptIds);
       expect(tokenizer!.decode(s.generatedIds)).toBe(s.generatedText);
       if (s.kind === 'chat') {
-        expect(tokenizer!.applyChatTemplate([{ role: 'user', content: s.message! }], { addGenerationPrompt: true })).toBe(s.prompt);
+        expect(
+          tokenizer!.applyChatTemplate([{ role: 'user', content: s.message! }], { addGenerationPrompt: true }),
+        ).toBe(s.prompt);
       }
     }
   });
@@ -144,12 +179,16 @@ describe.each(MODEL_NAMES)('zoo/%s', (name) => {
     const { weights, tokenizer } = await loadZooModel(name);
     const recorded = await readJson<ZooSamples>(join(ZOO_DIR, name, 'samples.json'));
     for (const s of recorded.samples) {
-      if (s.maxNewTokens > 0) expect(s.minTop2LogitGap, 'recorded sample has a near-tie').toBeGreaterThan(MIN_SAFE_LOGIT_GAP);
+      if (s.maxNewTokens > 0)
+        expect(s.minTop2LogitGap, 'recorded sample has a near-tie').toBeGreaterThan(MIN_SAFE_LOGIT_GAP);
       const session = await cpuBackend.createSession(weights, { maxContext: 256 });
       const ids: number[] = [];
       for await (const token of generate(session, tokenizer, s.promptIds, {
-        temperature: 0, maxTokens: s.maxNewTokens, stopIds: recorded.stopIds,
-      })) ids.push(token.id);
+        temperature: 0,
+        maxTokens: s.maxNewTokens,
+        stopIds: recorded.stopIds,
+      }))
+        ids.push(token.id);
       session.dispose();
       expect(ids, s.prompt).toEqual(s.generatedIds);
       expect(ids.length < s.maxNewTokens).toBe(s.stoppedAtEos);

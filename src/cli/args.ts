@@ -14,7 +14,11 @@ export class UsageError extends Error {
 export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** Strict parse: unknown flags and missing values become a UsageError naming the command. */
-export function parseFlags(command: string, argv: string[], options: FlagSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export function parseFlags(
+  command: string,
+  argv: string[],
+  options: FlagSpec,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
@@ -23,20 +27,36 @@ export function parseFlags(command: string, argv: string[], options: FlagSpec): 
   }
 }
 
-export function numberFlag(flag: string, value: string | boolean | undefined, check: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
+export function numberFlag(
+  flag: string,
+  value: string | boolean | undefined,
+  check: { integer?: boolean; min?: number; max?: number } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const number = Number(value);
-  const bad = typeof value !== 'string' || value.trim() === '' || !Number.isFinite(number)
-    || (check.integer && !Number.isInteger(number))
-    || (check.min !== undefined && number < check.min) || (check.max !== undefined && number > check.max);
+  const bad =
+    typeof value !== 'string' ||
+    value.trim() === '' ||
+    !Number.isFinite(number) ||
+    (check.integer && !Number.isInteger(number)) ||
+    (check.min !== undefined && number < check.min) ||
+    (check.max !== undefined && number > check.max);
   if (bad) {
-    const range = [check.min !== undefined ? `≥ ${check.min}` : '', check.max !== undefined ? `≤ ${check.max}` : ''].filter(Boolean).join(' and ');
-    throw new UsageError(`--${flag} must be ${check.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got ${JSON.stringify(value)}`);
+    const range = [check.min !== undefined ? `≥ ${check.min}` : '', check.max !== undefined ? `≤ ${check.max}` : '']
+      .filter(Boolean)
+      .join(' and ');
+    throw new UsageError(
+      `--${flag} must be ${check.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got ${JSON.stringify(value)}`,
+    );
   }
   return number;
 }
 
-export function enumFlag<T extends string>(flag: string, value: string | boolean | undefined, allowed: readonly T[]): T | undefined {
+export function enumFlag<T extends string>(
+  flag: string,
+  value: string | boolean | undefined,
+  allowed: readonly T[],
+): T | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
@@ -61,7 +81,9 @@ export function idListFlag(flag: string, value: string | boolean | undefined): n
 
 export function onePositional(command: string, positionals: string[], what: string): string {
   if (positionals.length !== 1) {
-    throw new UsageError(`${command}: expected exactly one ${what}, got ${positionals.length ? positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'}`);
+    throw new UsageError(
+      `${command}: expected exactly one ${what}, got ${positionals.length ? positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'}`,
+    );
   }
   return positionals[0]!;
 }

@@ -19,7 +19,11 @@ import { nodeDirFileSet, nodeDirSinkOpener } from './node-io.ts';
 const BIN = fileURLToPath(new URL('../../bin/moe-studio.mjs', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
@@ -38,8 +42,15 @@ const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer(40);
 const vocab = 256 + 40 + 3;
 // hidden and expert width are multiples of 32 so q8_0 GGUF export quantizes the experts.
 const moeSpec = tinyMoeSpec({
-  vocab, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 64,
-  moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 }, eosTokenIds: [vocab - 1], bosTokenId: undefined,
+  vocab,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 16,
+  intermediate: 64,
+  moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 },
+  eosTokenIds: [vocab - 1],
+  bosTokenId: undefined,
 });
 
 beforeAll(async () => {
@@ -48,14 +59,20 @@ beforeAll(async () => {
   denseDir = join(root, 'dense');
   const sidecarDir = join(root, 'tok');
   const open = nodeDirSinkOpener(sidecarDir);
-  for (const [file, value] of [['tokenizer.json', tokenizerJson], ['tokenizer_config.json', tokenizerConfig]] as const) {
+  for (const [file, value] of [
+    ['tokenizer.json', tokenizerJson],
+    ['tokenizer_config.json', tokenizerConfig],
+  ] as const) {
     const sink = await open(file);
     await sink.write(new TextEncoder().encode(JSON.stringify(value)));
     await sink.close();
   }
   const sidecarFiles = nodeDirFileSet(sidecarDir);
   await exportHfFolder(randomModelWeights(moeSpec, 21), nodeDirSinkOpener(moeDir), { sidecarFiles });
-  await exportHfFolder(randomModelWeights(tinyDenseSpec({ vocab }), 22), nodeDirSinkOpener(denseDir), { sidecarFiles, dtype: 'f16' });
+  await exportHfFolder(randomModelWeights(tinyDenseSpec({ vocab }), 22), nodeDirSinkOpener(denseDir), {
+    sidecarFiles,
+    dtype: 'f16',
+  });
 });
 
 afterAll(async () => {
@@ -66,7 +83,8 @@ describe('moe-studio CLI', () => {
   it('--help lists every command and exits 0', async () => {
     const run = await cli('--help');
     expect(run.code).toBe(0);
-    for (const command of ['inspect', 'generate', 'route', 'export', 'merge']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['inspect', 'generate', 'route', 'export', 'merge'])
+      expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     const sub = await cli('generate', '--help');
     expect(sub.code).toBe(0);
     expect(sub.stdout).toContain('--trace FILE');
@@ -75,7 +93,9 @@ describe('moe-studio CLI', () => {
   it('rejects an unknown command and a bad flag with one line and exit 2', async () => {
     const unknown = await cli('frobnicate');
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.trim().split('\n')).toEqual(["moe-studio: unknown command 'frobnicate' (commands: inspect, generate, route, export, merge; see --help)"]);
+    expect(unknown.stderr.trim().split('\n')).toEqual([
+      "moe-studio: unknown command 'frobnicate' (commands: inspect, generate, route, export, merge; see --help)",
+    ]);
     const bad = await cli('generate', moeDir, '--ids', '1', '--temperature', 'hot');
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('moe-studio: --temperature must be a number ≥ 0, got "hot"');
@@ -84,7 +104,9 @@ describe('moe-studio CLI', () => {
   it('reports a failing command in one line without a stack, and with a stack under --verbose', async () => {
     const run = await cli('inspect', join(root, 'missing'));
     expect(run.code).toBe(1);
-    expect(run.stderr.trim().split('\n')).toEqual([`moe-studio: ConfigError: ${join(root, 'missing')}: no such file or directory`]);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `moe-studio: ConfigError: ${join(root, 'missing')}: no such file or directory`,
+    ]);
     const verbose = await cli('inspect', join(root, 'missing'), '--verbose');
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toMatch(/\n\s+at /);
@@ -96,7 +118,9 @@ describe('moe-studio CLI', () => {
     const report = JSON.parse(run.stdout);
     expect(report.format).toBe('hf');
     expect(report.spec).toEqual(moeSpec);
-    const router = report.tensors.find((t: { name: string }) => t.name === 'model.layers.1.block_sparse_moe.gate.weight');
+    const router = report.tensors.find(
+      (t: { name: string }) => t.name === 'model.layers.1.block_sparse_moe.gate.weight',
+    );
     expect(router).toMatchObject({ dtype: 'f32', shape: [4, 64], bytes: 4 * 64 * 4, file: 'model.safetensors' });
     expect(report.bytes).toBe(report.tensors.reduce((s: number, t: { bytes: number }) => s + t.bytes, 0));
     expect(report.check).toEqual({ layout: 'classic', missing: [], extra: [], wrongShape: [] });
@@ -106,7 +130,19 @@ describe('moe-studio CLI', () => {
   });
 
   it('generate --json prints exactly one object with the ids the in-process cpu backend gives', async () => {
-    const run = await cli('generate', moeDir, '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json', '--backend', 'cpu');
+    const run = await cli(
+      'generate',
+      moeDir,
+      '--prompt',
+      'Once upon a time',
+      '--temperature',
+      '0',
+      '--max-tokens',
+      '6',
+      '--json',
+      '--backend',
+      'cpu',
+    );
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -124,17 +160,56 @@ describe('moe-studio CLI', () => {
     }
     expect(out.ids).toEqual(expected);
     expect(out.text).toBe(text);
-    const viaFile = await cli('generate', join(moeDir, 'model.safetensors'), '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json', '--backend', 'cpu');
+    const viaFile = await cli(
+      'generate',
+      join(moeDir, 'model.safetensors'),
+      '--prompt',
+      'Once upon a time',
+      '--temperature',
+      '0',
+      '--max-tokens',
+      '6',
+      '--json',
+      '--backend',
+      'cpu',
+    );
     expect(JSON.parse(viaFile.stdout)).toEqual(out);
     // The default backend is wasm (issue 6); on this model it must give the reference's greedy ids.
-    const viaDefault = await cli('generate', moeDir, '--prompt', 'Once upon a time', '--temperature', '0', '--max-tokens', '6', '--json');
+    const viaDefault = await cli(
+      'generate',
+      moeDir,
+      '--prompt',
+      'Once upon a time',
+      '--temperature',
+      '0',
+      '--max-tokens',
+      '6',
+      '--json',
+    );
     expect(viaDefault.code, viaDefault.stderr).toBe(0);
     expect(JSON.parse(viaDefault.stdout).ids).toEqual(expected);
   });
 
   it('generate --chat --trace writes per-token, per-layer routing', async () => {
     const tracePath = join(root, 'trace.json');
-    const run = await cli('generate', moeDir, '--prompt', 'hi', '--chat', '--system', 'be brief', '--temperature', '0.7', '--seed', '3', '--max-tokens', '4', '--trace', tracePath, '--json');
+    const run = await cli(
+      'generate',
+      moeDir,
+      '--prompt',
+      'hi',
+      '--chat',
+      '--system',
+      'be brief',
+      '--temperature',
+      '0.7',
+      '--seed',
+      '3',
+      '--max-tokens',
+      '4',
+      '--trace',
+      tracePath,
+      '--json',
+    );
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout);
     const trace = JSON.parse(await readFile(tracePath, 'utf8'));
@@ -142,7 +217,9 @@ describe('moe-studio CLI', () => {
     expect(trace.prompt).toHaveLength(trace.promptIds.length);
     expect(trace.promptIds[0]).toBe(tokenizerJson.model.vocab['<|im_start|>']);
     const model = await loadHfModel(nodeDirFileSet(moeDir));
-    expect(model.tokenizer!.decode(trace.promptIds)).toBe('<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
+    expect(model.tokenizer!.decode(trace.promptIds)).toBe(
+      '<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n',
+    );
     for (const token of [...trace.tokens, ...trace.prompt]) {
       expect(token.layers).toHaveLength(moeSpec.layers);
       for (const layer of token.layers) {
@@ -157,20 +234,40 @@ describe('moe-studio CLI', () => {
 
   it('export --format safetensors writes a loadable folder (fused Mixtral layout, f16) with the tokenizer', async () => {
     const out = join(root, 'exported');
-    const run = await cli('export', moeDir, '--format', 'safetensors', '--quant', 'f16', '--layout', 'fused', '--out', out);
+    const run = await cli(
+      'export',
+      moeDir,
+      '--format',
+      'safetensors',
+      '--quant',
+      'f16',
+      '--layout',
+      'fused',
+      '--out',
+      out,
+    );
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout.trim().split('\n')).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(run.stdout.trim().split('\n')).toEqual([
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     const loaded = await loadHfModel(nodeDirFileSet(out));
     expect(loaded.mixtralLayout).toBe('fused');
     expect(loaded.spec).toEqual(moeSpec);
     expect(loaded.weights.layers[0]!.moe!.experts[3]!.down.dtype).toBe('f16');
-    expect(loaded.tokenizer?.decode(loaded.tokenizer.encode('def f(x):\n    return x'))).toBe('def f(x):\n    return x');
+    expect(loaded.tokenizer?.decode(loaded.tokenizer.encode('def f(x):\n    return x'))).toBe(
+      'def f(x):\n    return x',
+    );
     const again = await cli('export', moeDir, '--format', 'safetensors', '--quant', 'f16', '--out', out);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('exists; pass --force');
     const q8 = await cli('export', moeDir, '--format', 'safetensors', '--quant', 'q8_0', '--out', join(root, 'q8'));
     expect(q8.code).toBe(2);
-    expect(q8.stderr.trim()).toBe('moe-studio: export: safetensors cannot store q8_0; use --format gguf or --quant f32|f16|bf16');
+    expect(q8.stderr.trim()).toBe(
+      'moe-studio: export: safetensors cannot store q8_0; use --format gguf or --quant f32|f16|bf16',
+    );
   });
 
   it('export --format gguf round-trips: the GGUF generates the same greedy ids as the HF folder', async () => {
@@ -187,14 +284,19 @@ describe('moe-studio CLI', () => {
     const report = JSON.parse((await cli('inspect', q8, '--json')).stdout);
     expect(report.format).toBe('gguf');
     expect(report.metadata['llama.expert_count']).toBe(4);
-    expect(report.tensors.find((t: { name: string }) => t.name === 'blk.0.ffn_down_exps.weight')).toMatchObject({ dtype: 'q8_0', shape: [4, 64, 64] });
+    expect(report.tensors.find((t: { name: string }) => t.name === 'blk.0.ffn_down_exps.weight')).toMatchObject({
+      dtype: 'q8_0',
+      shape: [4, 64, 64],
+    });
   });
 
   it('refuses GGUF export of a model without an HF tokenizer', async () => {
     const stories = join(REPO, 'tests/fixtures/stories260K/stories260K.bin');
     const run = await cli('export', stories, '--format', 'gguf', '--quant', 'f16', '--out', join(root, 'stories.gguf'));
     expect(run.code).toBe(1);
-    expect(run.stderr.trim()).toBe('moe-studio: ConfigError: export: GGUF export needs an HF tokenizer (tokenizer.json); this model has none');
+    expect(run.stderr.trim()).toBe(
+      'moe-studio: ConfigError: export: GGUF export needs an HF tokenizer (tokenizer.json); this model has none',
+    );
   });
 
   it('runs a llama2.c checkpoint with the tokenizer beside it, and its HF export gives the same ids', async () => {
@@ -210,14 +312,17 @@ describe('moe-studio CLI', () => {
     expect(JSON.parse(viaHf.stdout).ids).toEqual(JSON.parse(direct.stdout).ids);
   });
 
-  it('route --json shows every token\'s experts and honours --ban-experts', async () => {
+  it("route --json shows every token's experts and honours --ban-experts", async () => {
     const run = await cli('route', moeDir, '--prompt', 'def add(a, b):', '--json');
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report.usage).toHaveLength(moeSpec.layers);
-    for (const counts of report.usage) expect(counts.reduce((a: number, b: number) => a + b, 0)).toBe(report.tokens.length * 2);
+    for (const counts of report.usage)
+      expect(counts.reduce((a: number, b: number) => a + b, 0)).toBe(report.tokens.length * 2);
     expect(report.tokens.map((t: { piece: string }) => t.piece).join('')).toBe('def add(a, b):');
-    const banned = JSON.parse((await cli('route', moeDir, '--prompt', 'def add(a, b):', '--ban-experts', '0', '--json')).stdout);
+    const banned = JSON.parse(
+      (await cli('route', moeDir, '--prompt', 'def add(a, b):', '--ban-experts', '0', '--json')).stdout,
+    );
     for (const counts of banned.usage) expect(counts[0]).toBe(0);
     for (const token of banned.tokens) for (const layer of token.layers) expect(layer.expertIds).not.toContain(0);
     const dense = await cli('route', denseDir, '--ids', '1,2');

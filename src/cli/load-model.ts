@@ -34,7 +34,11 @@ export async function modelArgKind(arg: string): Promise<ModelArgKind> {
   if (!(await pathExists(arg))) throw new ConfigError(`${arg}: no such file or directory`);
   const ext = extname(arg).toLowerCase();
   if (ext === '.gguf') return 'gguf';
-  if ((ext === '.safetensors' || basename(arg) === 'config.json') && (await pathExists(join(dirname(arg), 'config.json')))) return 'hf';
+  if (
+    (ext === '.safetensors' || basename(arg) === 'config.json') &&
+    (await pathExists(join(dirname(arg), 'config.json')))
+  )
+    return 'hf';
   if (ext === '.bin') return 'llama2c';
   throw new ConfigError(`${arg}: not a model (expected an HF folder, a .gguf file or a llama2.c .bin checkpoint)`);
 }
@@ -48,7 +52,9 @@ export function terminalProgress(): ((progress: LoadProgress) => void) | undefin
       const percent = Math.floor((100 * p.bytesDone) / p.bytesTotal);
       if (percent === shown) return;
       shown = percent;
-      process.stderr.write(`\rloading ${percent}% (${(p.bytesDone / 1e6).toFixed(1)} / ${(p.bytesTotal / 1e6).toFixed(1)} MB)`);
+      process.stderr.write(
+        `\rloading ${percent}% (${(p.bytesDone / 1e6).toFixed(1)} / ${(p.bytesTotal / 1e6).toFixed(1)} MB)`,
+      );
     } else if (p.phase === 'done') {
       process.stderr.write('\r\x1b[K');
     }
@@ -57,16 +63,26 @@ export function terminalProgress(): ((progress: LoadProgress) => void) | undefin
 
 export async function loadModelArg(arg: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   switch (await modelArgKind(arg)) {
-    case 'hf': return loadHfModel(nodeDirFileSet((await isDirectory(arg)) ? arg : dirname(arg)), { onProgress: options.onProgress });
-    case 'gguf': return loadGgufArg(arg);
-    case 'llama2c': return loadLlama2cArg(arg, options.tokenizer);
+    case 'hf':
+      return loadHfModel(nodeDirFileSet((await isDirectory(arg)) ? arg : dirname(arg)), {
+        onProgress: options.onProgress,
+      });
+    case 'gguf':
+      return loadGgufArg(arg);
+    case 'llama2c':
+      return loadLlama2cArg(arg, options.tokenizer);
   }
 }
 
 /** GGUF: the tokenizer comes back as tokenizer.json; BOS/EOS from the spec's ids. */
 async function loadGgufArg(path: string): Promise<LoadedModel> {
   const { weights, tokenizerJson, chatTemplate } = await loadGgufModel(await nodeFileSource(path));
-  const loaded: LoadedModel = { spec: weights.spec, weights, config: { format: 'gguf', path }, files: nodeSingleFileSet(path) };
+  const loaded: LoadedModel = {
+    spec: weights.spec,
+    weights,
+    config: { format: 'gguf', path },
+    files: nodeSingleFileSet(path),
+  };
   if (tokenizerJson) loaded.tokenizer = tokenizerFromGguf(tokenizerJson, chatTemplate, weights);
   return loaded;
 }
@@ -87,12 +103,20 @@ async function findLlama2cTokenizer(checkpoint: string): Promise<string> {
   if (candidates.includes('tokenizer.bin')) return join(dir, 'tokenizer.bin');
   if (candidates.length === 1) return join(dir, candidates[0]!);
   if (candidates.length === 0) throw new ConfigError(`${checkpoint}: no tok*.bin beside it; pass --tokenizer FILE`);
-  throw new ConfigError(`${checkpoint}: several tokenizers beside it (${candidates.join(', ')}); pass --tokenizer FILE`);
+  throw new ConfigError(
+    `${checkpoint}: several tokenizers beside it (${candidates.join(', ')}); pass --tokenizer FILE`,
+  );
 }
 
 async function loadLlama2cArg(path: string, tokenizerPath?: string): Promise<LoadedModel> {
   const weights = await loadLlama2cCheckpoint(await nodeFileSource(path));
   const tokPath = tokenizerPath ?? (await findLlama2cTokenizer(path));
   const tokenizer = await loadLlama2cTokenizer(await nodeFileSource(tokPath), { vocabSize: weights.spec.vocab });
-  return { spec: weights.spec, weights, tokenizer, config: { format: 'llama2c', path, tokenizer: tokPath }, files: nodeSingleFileSet(path) };
+  return {
+    spec: weights.spec,
+    weights,
+    tokenizer,
+    config: { format: 'llama2c', path, tokenizer: tokPath },
+    files: nodeSingleFileSet(path),
+  };
 }

@@ -19,10 +19,22 @@ interface Command {
 }
 
 export const COMMANDS: Record<string, Command> = {
-  inspect: { summary: 'show a model\'s spec, metadata and tensors', usage: INSPECT_USAGE, run: runInspectCommand },
-  generate: { summary: 'generate text (cpu | wasm | webgpu), optionally tracing expert routing', usage: GENERATE_USAGE, run: runGenerateCommand },
-  route: { summary: 'show which experts every prompt token is routed to, layer by layer', usage: ROUTE_USAGE, run: runRouteCommand },
-  export: { summary: 'convert a model to GGUF or an HF safetensors folder', usage: EXPORT_USAGE, run: runExportCommand },
+  inspect: { summary: "show a model's spec, metadata and tensors", usage: INSPECT_USAGE, run: runInspectCommand },
+  generate: {
+    summary: 'generate text (cpu | wasm | webgpu), optionally tracing expert routing',
+    usage: GENERATE_USAGE,
+    run: runGenerateCommand,
+  },
+  route: {
+    summary: 'show which experts every prompt token is routed to, layer by layer',
+    usage: ROUTE_USAGE,
+    run: runRouteCommand,
+  },
+  export: {
+    summary: 'convert a model to GGUF or an HF safetensors folder',
+    usage: EXPORT_USAGE,
+    run: runExportCommand,
+  },
   merge: {
     summary: 'build a frankenMoE from a mergekit-moe YAML config',
     usage: 'moe-studio merge CONFIG.yml OUT_DIR [flags]   (see `moe-studio merge --help`)',
@@ -65,7 +77,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`moe-studio: unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')}; see --help)\n`);
+    process.stderr.write(
+      `moe-studio: unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')}; see --help)\n`,
+    );
     return 2;
   }
   if (name !== 'merge' && (rest.includes('--help') || rest.includes('-h'))) {

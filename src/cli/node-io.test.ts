@@ -10,7 +10,9 @@ async function tempDir(): Promise<string> {
   dirs.push(dir);
   return dir;
 }
-afterAll(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
 
 describe('node-io', () => {
   it('writes through a sink and reads exact ranges back', async () => {

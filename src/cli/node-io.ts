@@ -17,7 +17,13 @@ export async function nodeFileSource(path: string): Promise<ByteSource> {
     size,
     name: path,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+      if (
+        !Number.isSafeInteger(offset) ||
+        !Number.isSafeInteger(length) ||
+        offset < 0 ||
+        length < 0 ||
+        offset + length > size
+      ) {
         throw new RangeError(`${path}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
       }
       const out = new Uint8Array(length);
@@ -70,7 +76,9 @@ export function nodeSingleFileSet(path: string): FileSet {
   const inner = nodeDirFileSet(dir);
   return {
     name: path,
-    async list() { return [name]; },
+    async list() {
+      return [name];
+    },
     async open(file: string) {
       if (file !== name) throw new Error(`${path}: no file '${file}'`);
       return inner.open(file);

@@ -61,7 +61,9 @@ export async function runInDawnChildIfNeeded(args: string[]): Promise<number | u
   // execArgv carries tsx's loader when the CLI runs as `tsx src/cli/main.ts` or `node --import tsx …`.
   const child = spawn(process.execPath, [...process.execArgv, script, ...args], { env, stdio: 'inherit' });
   return new Promise((resolve, reject) => {
-    child.on('error', (error) => reject(new BackendError(`webgpu: could not start the Dawn child process: ${error.message}`)));
+    child.on('error', (error) =>
+      reject(new BackendError(`webgpu: could not start the Dawn child process: ${error.message}`)),
+    );
     child.on('exit', (code, signal) => {
       if (signal) reject(new BackendError(`webgpu: the Dawn child process died of ${signal}`));
       else resolve(code ?? 1);
@@ -79,9 +81,13 @@ export async function createDawnGpu(): Promise<GPU> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new BackendError("the optional package 'webgpu' (Dawn for Node) is not installed; run `npm install webgpu` to use --backend webgpu from Node");
+      throw new BackendError(
+        "the optional package 'webgpu' (Dawn for Node) is not installed; run `npm install webgpu` to use --backend webgpu from Node",
+      );
     }
-    throw new BackendError(`the optional package 'webgpu' (Dawn for Node) failed to load: ${(error as Error).message.split('\n')[0]}`);
+    throw new BackendError(
+      `the optional package 'webgpu' (Dawn for Node) failed to load: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
   return dawn.create([]);
 }

@@ -26,7 +26,11 @@ const BIN = fileURLToPath(new URL('../../bin/moe-studio.mjs', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const TOKENS = 64;
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve) => {
@@ -38,9 +42,11 @@ function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run>
 
 /** What the CLI should say instead of generating, when this machine lacks a part (undefined: it has them). */
 function missingPart(): RegExp | undefined {
-  if (!existsSync(join(REPO, 'node_modules/webgpu/package.json'))) return /the optional package 'webgpu' \(Dawn for Node\) is not installed/;
+  if (!existsSync(join(REPO, 'node_modules/webgpu/package.json')))
+    return /the optional package 'webgpu' \(Dawn for Node\) is not installed/;
   const icd = join(swiftShaderDir(), 'vk_swiftshader_icd.json');
-  if (!existsSync(icd)) return new RegExp(`no SwiftShader fallback \\(${icd.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`);
+  if (!existsSync(icd))
+    return new RegExp(`no SwiftShader fallback \\(${icd.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`);
   return undefined;
 }
 
@@ -49,7 +55,15 @@ const vocab = 256 + 40 + 3;
 // No EOS anywhere, so every run makes all TOKENS ids; widths are multiples of 32 so q8_0 and
 // q4_0 quantize every matrix (GGUF export keeps other widths in f16).
 const shape: Partial<ModelSpec> = {
-  vocab, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 64, contextLength: 128, eosTokenIds: [], bosTokenId: undefined,
+  vocab,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 16,
+  intermediate: 64,
+  contextLength: 128,
+  eosTokenIds: [],
+  bosTokenId: undefined,
 };
 const SPECS = {
   dense: tinyDenseSpec(shape),
@@ -66,7 +80,8 @@ beforeAll(async () => {
   const tokenizer = { tokenizerJson, tokenizerConfig: { ...tokenizerConfig, eos_token: null } };
   for (const [kind, spec] of Object.entries(SPECS)) {
     const weights = randomModelWeights(spec, kind === 'dense' ? 31 : 32);
-    for (const quant of QUANTS) await exportGguf(await nodeFileSink(join(root, `${kind}-${quant}.gguf`)), weights, tokenizer, quant);
+    for (const quant of QUANTS)
+      await exportGguf(await nodeFileSink(join(root, `${kind}-${quant}.gguf`)), weights, tokenizer, quant);
   }
 });
 
@@ -76,15 +91,23 @@ afterAll(async () => {
 
 /** Runs the model on webgpu and cpu; the greedy ids must be equal (or the clear error, see missingPart). */
 async function expectSameIdsAsCpu(model: string, args: string[], tokens: number): Promise<void> {
-  const [gpu, cpu] = await Promise.all([cli(['generate', model, ...args, '--backend', 'webgpu']), cli(['generate', model, ...args, '--backend', 'cpu'])]);
+  const [gpu, cpu] = await Promise.all([
+    cli(['generate', model, ...args, '--backend', 'webgpu']),
+    cli(['generate', model, ...args, '--backend', 'cpu']),
+  ]);
   expect(cpu.code, cpu.stderr).toBe(0);
   if (missing) {
     expect(gpu.code, gpu.stdout).toBe(1);
-    expect(gpu.stderr.trim().split('\n').at(-1)).toMatch(/^moe-studio: BackendError: backend 'webgpu' is not available here: /);
+    expect(gpu.stderr.trim().split('\n').at(-1)).toMatch(
+      /^moe-studio: BackendError: backend 'webgpu' is not available here: /,
+    );
     expect(gpu.stderr).toMatch(missing);
     return;
   }
-  expect(gpu.code, `webgpu run failed (needs node_modules/webgpu and ${swiftShaderDir()} or a Vulkan GPU):\n${gpu.stderr}`).toBe(0);
+  expect(
+    gpu.code,
+    `webgpu run failed (needs node_modules/webgpu and ${swiftShaderDir()} or a Vulkan GPU):\n${gpu.stderr}`,
+  ).toBe(0);
   const cpuIds = JSON.parse(cpu.stdout).ids as number[];
   expect(cpuIds).toHaveLength(tokens);
   expect(JSON.parse(gpu.stdout).ids).toEqual(cpuIds);
@@ -95,7 +118,11 @@ describe('moe-studio generate --backend webgpu (Dawn in Node) gives the CPU refe
   for (const kind of Object.keys(SPECS)) {
     for (const quant of QUANTS) {
       it(`random ${kind} ${quant}: ${TOKENS} tokens`, async () => {
-        await expectSameIdsAsCpu(join(root, `${kind}-${quant}.gguf`), [...PROMPT, '--max-tokens', String(TOKENS)], TOKENS);
+        await expectSameIdsAsCpu(
+          join(root, `${kind}-${quant}.gguf`),
+          [...PROMPT, '--max-tokens', String(TOKENS)],
+          TOKENS,
+        );
       });
     }
   }
@@ -111,7 +138,11 @@ describe('moe-studio generate --backend webgpu (Dawn in Node) gives the CPU refe
 
   it('says clearly when no adapter can be found', async () => {
     // No SwiftShader fallback and no Vulkan driver the loader may use: no adapter on any machine.
-    const env = { ...process.env, MOE_STUDIO_SWIFTSHADER_DIR: join(root, 'no-chromium'), VK_ICD_FILENAMES: join(root, 'no-driver.json') };
+    const env = {
+      ...process.env,
+      MOE_STUDIO_SWIFTSHADER_DIR: join(root, 'no-chromium'),
+      VK_ICD_FILENAMES: join(root, 'no-driver.json'),
+    };
     await writeFile(join(root, 'no-driver.json'), '{}');
     const run = await cli(['generate', join(root, 'dense-f32.gguf'), '--ids', '1,2', '--backend', 'webgpu'], env);
     expect(run.code).toBe(1);
@@ -121,9 +152,9 @@ describe('moe-studio generate --backend webgpu (Dawn in Node) gives the CPU refe
       return;
     }
     expect(lastLine).toBe(
-      "moe-studio: BackendError: backend 'webgpu' is not available here: webgpu: requestAdapter() returned null (no WebGPU adapter); "
-      + `Dawn found no Vulkan driver and no SwiftShader fallback (${join(root, 'no-chromium', 'vk_swiftshader_icd.json')} does not exist: `
-      + 'install chromium, or set MOE_STUDIO_SWIFTSHADER_DIR to a folder with libvulkan.so.1 and vk_swiftshader_icd.json)',
+      "moe-studio: BackendError: backend 'webgpu' is not available here: webgpu: requestAdapter() returned null (no WebGPU adapter); " +
+        `Dawn found no Vulkan driver and no SwiftShader fallback (${join(root, 'no-chromium', 'vk_swiftshader_icd.json')} does not exist: ` +
+        'install chromium, or set MOE_STUDIO_SWIFTSHADER_DIR to a folder with libvulkan.so.1 and vk_swiftshader_icd.json)',
     );
   });
 });

@@ -21,32 +21,44 @@ export class StudioError extends Error {
 
 /** A file's bytes do not mean what its format says (safetensors, gguf, llama2.c, json). */
 export class FormatError extends StudioError {
-  constructor(message: string) { super('FormatError', message); }
+  constructor(message: string) {
+    super('FormatError', message);
+  }
 }
 
 /** A config (config.json, mergekit YAML, CLI flags) is invalid or models are incompatible. */
 export class ConfigError extends StudioError {
-  constructor(message: string) { super('ConfigError', message); }
+  constructor(message: string) {
+    super('ConfigError', message);
+  }
 }
 
 /** IndexedDB / quota / interrupted write. */
 export class StoreError extends StudioError {
-  constructor(message: string) { super('StoreError', message); }
+  constructor(message: string) {
+    super('StoreError', message);
+  }
 }
 
 /** A download failed: HTTP status, wrong content-type, size or sha mismatch. Names the URL. */
 export class HubError extends StudioError {
-  constructor(message: string) { super('HubError', message); }
+  constructor(message: string) {
+    super('HubError', message);
+  }
 }
 
 /** A compute backend failed: no adapter, lost device, shader compile error. */
 export class BackendError extends StudioError {
-  constructor(message: string) { super('BackendError', message); }
+  constructor(message: string) {
+    super('BackendError', message);
+  }
 }
 
 /** The user cancelled (merge, download, generation). */
 export class CancelledError extends StudioError {
-  constructor(message = 'cancelled') { super('CancelledError', message); }
+  constructor(message = 'cancelled') {
+    super('CancelledError', message);
+  }
 }
 
 export class AssertionError extends Error {

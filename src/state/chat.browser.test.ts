@@ -6,7 +6,16 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clear, createStore, get, set } from 'idb-keyval';
-import { chatInit, chatRegenerate, chatReset, chatSend, chatSetOverrides, chatSetSampling, chatSetSystem, useChat } from './chat.ts';
+import {
+  chatInit,
+  chatRegenerate,
+  chatReset,
+  chatSend,
+  chatSetOverrides,
+  chatSetSampling,
+  chatSetSystem,
+  useChat,
+} from './chat.ts';
 import { engineClientSet } from './engine-client.ts';
 import { engineLoad, engineReset, useEngine } from './engine.ts';
 import { EngineHost } from './engine/engine-host.ts';
@@ -37,7 +46,9 @@ describe('chat store', () => {
     expect(useEngine.getState()).toMatchObject({ state: { kind: 'ready', modelId: 'moe' }, backend: { name: 'cpu' } });
     chatSetSampling({ temperature: 0, maxTokens: 5 });
     let streamed = 0;
-    const unsubscribe = tokenStream.subscribe((e) => { if (e.kind === 'tokens') streamed += e.tokens.length; });
+    const unsubscribe = tokenStream.subscribe((e) => {
+      if (e.kind === 'tokens') streamed += e.tokens.length;
+    });
     await chatSend('hello');
     unsubscribe();
     const [conversation] = useChat.getState().conversations;
@@ -112,7 +123,9 @@ describe('chat store', () => {
     // IndexedDB refuses a value it cannot clone (DataCloneError), as it refuses one past the quota.
     useChat.setState({ conversations: [{ ...c, title: (() => 'x') as unknown as string }] });
     chatSetSystem('be brief');
-    await expect.poll(() => useChat.getState().storageError).toMatch(/^Conversations could not be saved \(DataCloneError/);
+    await expect
+      .poll(() => useChat.getState().storageError)
+      .toMatch(/^Conversations could not be saved \(DataCloneError/);
     useChat.setState({ conversations: [c] });
     chatSetSystem('be kind');
     await expect.poll(() => useChat.getState().storageError).toBeUndefined();

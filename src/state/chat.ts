@@ -32,7 +32,10 @@ export interface Conversation {
   updatedAt: number;
 }
 
-export type Sampling = Required<Pick<SamplerOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>> & { maxTokens: number; seed?: number };
+export type Sampling = Required<Pick<SamplerOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>> & {
+  maxTokens: number;
+  seed?: number;
+};
 
 export interface ChatState {
   conversations: Conversation[];
@@ -55,7 +58,10 @@ export const useChat = create<ChatState>()(() => ({ ...initialChat }));
 let chatDb: UseStore | undefined;
 const db = () => (chatDb ??= createStore('moe-studio-chats', 'conversations'));
 
-engineClientOnCrash((message) => { if (useChat.getState().streaming) useChat.setState({ streaming: false, error: `BackendError: the engine worker stopped (${message})` }); });
+engineClientOnCrash((message) => {
+  if (useChat.getState().streaming)
+    useChat.setState({ streaming: false, error: `BackendError: the engine worker stopped (${message})` });
+});
 
 export function chatReset(): void {
   useChat.setState({ ...initialChat }, true);
@@ -69,12 +75,26 @@ export type MigrationResult = { type: 'success'; conversation: Conversation } | 
 export function migrateConversation(raw: unknown): MigrationResult {
   if (!raw || typeof raw !== 'object') return { type: 'error', reason: 'not an object' };
   const r = raw as Partial<Conversation> & { schemaVersion?: unknown };
-  if (r.schemaVersion !== CHAT_SCHEMA_VERSION) return { type: 'error', reason: `schema version ${String(r.schemaVersion)} (this app reads ${CHAT_SCHEMA_VERSION})` };
+  if (r.schemaVersion !== CHAT_SCHEMA_VERSION)
+    return {
+      type: 'error',
+      reason: `schema version ${String(r.schemaVersion)} (this app reads ${CHAT_SCHEMA_VERSION})`,
+    };
   if (typeof r.id !== 'string' || !Array.isArray(r.turns)) return { type: 'error', reason: 'malformed conversation' };
-  return { type: 'success', conversation: { ...r, title: String(r.title ?? ''), system: String(r.system ?? ''), updatedAt: Number(r.updatedAt ?? 0) } as Conversation };
+  return {
+    type: 'success',
+    conversation: {
+      ...r,
+      title: String(r.title ?? ''),
+      system: String(r.system ?? ''),
+      updatedAt: Number(r.updatedAt ?? 0),
+    } as Conversation,
+  };
 }
 
-type LoadResult = { type: 'success'; conversations: Conversation[]; foreign: unknown[] } | { type: 'error'; message: string };
+type LoadResult =
+  | { type: 'success'; conversations: Conversation[]; foreign: unknown[] }
+  | { type: 'error'; message: string };
 
 async function loadStored(): Promise<LoadResult> {
   let raw: unknown;
@@ -89,7 +109,8 @@ async function loadStored(): Promise<LoadResult> {
   const unknown: unknown[] = [];
   for (const record of raw) {
     const m = migrateConversation(record);
-    if (m.type === 'success') conversations.push(m.conversation); else unknown.push(record);
+    if (m.type === 'success') conversations.push(m.conversation);
+    else unknown.push(record);
   }
   return { type: 'success', conversations, foreign: unknown };
 }
@@ -104,7 +125,9 @@ function ensureLoaded(): Promise<boolean> {
   const attempt = (loaded ??= (async () => {
     const r = await loadStored();
     if (r.type === 'error') {
-      useChat.setState({ storageError: `Saved conversations ${r.message}. Nothing is saved until this is resolved, so the stored data stays as it is.` });
+      useChat.setState({
+        storageError: `Saved conversations ${r.message}. Nothing is saved until this is resolved, so the stored data stays as it is.`,
+      });
       return false;
     }
     foreign = r.foreign;
@@ -112,13 +135,19 @@ function ensureLoaded(): Promise<boolean> {
       const ids = new Set(s.conversations.map((c) => c.id));
       const conversations = [...s.conversations, ...r.conversations.filter((c) => !ids.has(c.id))];
       return {
-        conversations, currentId: s.currentId ?? conversations[0]?.id, storageError: undefined,
-        storageNote: r.foreign.length ? `${r.foreign.length} saved conversation(s) from another version of MoE Studio are kept unchanged but not shown.` : undefined,
+        conversations,
+        currentId: s.currentId ?? conversations[0]?.id,
+        storageError: undefined,
+        storageNote: r.foreign.length
+          ? `${r.foreign.length} saved conversation(s) from another version of MoE Studio are kept unchanged but not shown.`
+          : undefined,
       };
     });
     return true;
   })());
-  void attempt.then((ok) => { if (!ok && loaded === attempt) loaded = undefined; });
+  void attempt.then((ok) => {
+    if (!ok && loaded === attempt) loaded = undefined;
+  });
   return attempt;
 }
 
@@ -134,7 +163,9 @@ function persist(): Promise<void> {
       await set('conversations', [...useChat.getState().conversations, ...foreign], db());
       if (useChat.getState().storageError) useChat.setState({ storageError: undefined });
     } catch (e) {
-      useChat.setState({ storageError: `Conversations could not be saved (${(e as Error).name}: ${(e as Error).message}).` });
+      useChat.setState({
+        storageError: `Conversations could not be saved (${(e as Error).name}: ${(e as Error).message}).`,
+      });
     }
   });
   return writing;
@@ -146,28 +177,51 @@ export function chatCurrent(): Conversation | undefined {
 }
 
 function replaceConversation(next: Conversation) {
-  useChat.setState((s) => ({ conversations: [next, ...s.conversations.filter((c) => c.id !== next.id)], currentId: next.id }));
+  useChat.setState((s) => ({
+    conversations: [next, ...s.conversations.filter((c) => c.id !== next.id)],
+    currentId: next.id,
+  }));
 }
 
 export function chatNew(): Conversation {
   const conversation: Conversation = {
-    schemaVersion: CHAT_SCHEMA_VERSION, id: `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-    title: 'New conversation', system: chatCurrent()?.system ?? '', turns: [], updatedAt: Date.now(),
+    schemaVersion: CHAT_SCHEMA_VERSION,
+    id: `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+    title: 'New conversation',
+    system: chatCurrent()?.system ?? '',
+    turns: [],
+    updatedAt: Date.now(),
   };
   replaceConversation(conversation);
   void persist();
   return conversation;
 }
 
-export function chatSelect(id: string): void { useChat.setState({ currentId: id }); }
-export function chatSetSystem(system: string): void { const c = chatCurrent() ?? chatNew(); replaceConversation({ ...c, system }); void persist(); }
-export function chatSetSampling(patch: Partial<Sampling>): void { useChat.setState((s) => ({ sampling: { ...s.sampling, ...patch } })); }
-export function chatSetOverrides(overrides: RoutingOverrides): void { useChat.setState({ overrides }); }
+export function chatSelect(id: string): void {
+  useChat.setState({ currentId: id });
+}
+export function chatSetSystem(system: string): void {
+  const c = chatCurrent() ?? chatNew();
+  replaceConversation({ ...c, system });
+  void persist();
+}
+export function chatSetSampling(patch: Partial<Sampling>): void {
+  useChat.setState((s) => ({ sampling: { ...s.sampling, ...patch } }));
+}
+export function chatSetOverrides(overrides: RoutingOverrides): void {
+  useChat.setState({ overrides });
+}
 
 export async function chatSend(text: string): Promise<void> {
   const c = chatCurrent() ?? chatNew();
   const turns: ChatTurn[] = [...c.turns, { role: 'user', content: text }];
-  replaceConversation({ ...c, turns, title: c.turns.length ? c.title : text.slice(0, 40), modelId: useEngine.getState().model?.id, updatedAt: Date.now() });
+  replaceConversation({
+    ...c,
+    turns,
+    title: c.turns.length ? c.title : text.slice(0, 40),
+    modelId: useEngine.getState().model?.id,
+    updatedAt: Date.now(),
+  });
   await runAssistant();
 }
 
@@ -191,7 +245,15 @@ function toMessages(c: Conversation): ChatMessage[] {
 }
 
 function compactRouting(r?: TokenRouting): TokenRouting | undefined {
-  return r && { layers: r.layers.map((l) => ({ expertIds: l.expertIds, expertWeights: l.expertWeights.map((w) => Math.round(w * 1e4) / 1e4), moeProbs: l.moeProbs.map((p) => Math.round(p * 1e4) / 1e4) })) };
+  return (
+    r && {
+      layers: r.layers.map((l) => ({
+        expertIds: l.expertIds,
+        expertWeights: l.expertWeights.map((w) => Math.round(w * 1e4) / 1e4),
+        moeProbs: l.moeProbs.map((p) => Math.round(p * 1e4) / 1e4),
+      })),
+    }
+  );
 }
 
 async function runAssistant(): Promise<void> {
@@ -204,22 +266,38 @@ async function runAssistant(): Promise<void> {
     const batch: StreamToken[] = [];
     for (const e of events) {
       if (e.type === 'token') batch.push({ id: e.id, text: e.text, routing: compactRouting(e.routing) });
-      else { useEngine.setState({ backend: e.backend }); useChat.setState({ backendNote: e.backend.reason }); }
+      else {
+        useEngine.setState({ backend: e.backend });
+        useChat.setState({ backendNote: e.backend.reason });
+      }
     }
     received.push(...batch);
     tokenStream.push(batch);
   });
   let summary: GenerateSummary | undefined;
   try {
-    const hasOverrides = overrides.topK !== undefined || !!overrides.ban?.experts.length || !!overrides.force?.experts.length;
-    summary = await engineClient().generate({ messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined }, onEvents);
-    useEngine.setState({ prefillTokPerSec: summary.prefillTokPerSec, decodeTokPerSec: summary.decodeTokPerSec, backend: summary.backend });
+    const hasOverrides =
+      overrides.topK !== undefined || !!overrides.ban?.experts.length || !!overrides.force?.experts.length;
+    summary = await engineClient().generate(
+      { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
+      onEvents,
+    );
+    useEngine.setState({
+      prefillTokPerSec: summary.prefillTokPerSec,
+      decodeTokPerSec: summary.decodeTokPerSec,
+      backend: summary.backend,
+    });
   } catch (e) {
     useChat.setState({ error: `${(e as Error).name}: ${(e as Error).message}` });
   } finally {
     const latest = chatCurrent() ?? c;
     const content = received.map((t) => t.text).join('');
-    if (summary || received.length) replaceConversation({ ...latest, turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary }], updatedAt: Date.now() });
+    if (summary || received.length)
+      replaceConversation({
+        ...latest,
+        turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary }],
+        updatedAt: Date.now(),
+      });
     useChat.setState({ streaming: false });
     await persist();
   }

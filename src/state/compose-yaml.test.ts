@@ -5,10 +5,25 @@ import { configToForm, formToYaml, locateIssues, type ComposeForm } from './comp
 const form: ComposeForm = {
   base: 'zoo/base',
   experts: [
-    { model: 'zoo/stories', positive: ['Once upon a time', 'The little dog'], negative: [], noiseScale: '', residualScale: '' },
-    { model: 'zoo/code', positive: ['def main():\n    return 1\n', 'x = "quoted"'], negative: ['Once upon a time'], noiseScale: '0.01', residualScale: '' },
+    {
+      model: 'zoo/stories',
+      positive: ['Once upon a time', 'The little dog'],
+      negative: [],
+      noiseScale: '',
+      residualScale: '',
+    },
+    {
+      model: 'zoo/code',
+      positive: ['def main():\n    return 1\n', 'x = "quoted"'],
+      negative: ['Once upon a time'],
+      noiseScale: '0.01',
+      residualScale: '',
+    },
   ],
-  gateMode: 'hidden', expertsPerToken: 2, architecture: 'Mixtral', dtype: 'float32',
+  gateMode: 'hidden',
+  expertsPerToken: 2,
+  architecture: 'Mixtral',
+  dtype: 'float32',
 };
 
 describe('compose form ⇄ YAML', () => {
@@ -21,7 +36,9 @@ describe('compose form ⇄ YAML', () => {
   });
 
   it('keeps multi-line prompts whole and drops empty ones', () => {
-    const parsed = parseMergeYaml(formToYaml({ ...form, experts: [{ ...form.experts[1], positive: ['a\nb', '', 'c'] }] }));
+    const parsed = parseMergeYaml(
+      formToYaml({ ...form, experts: [{ ...form.experts[1], positive: ['a\nb', '', 'c'] }] }),
+    );
     expect(parsed.ok && parsed.config.experts[0].positivePrompts).toEqual(['a\nb', 'c']);
   });
 

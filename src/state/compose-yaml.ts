@@ -56,7 +56,9 @@ export function configToForm(config: MoeMergeConfig): ComposeForm {
     })),
     gateMode: config.gateMode,
     expertsPerToken: config.expertsPerToken,
-    architecture: (['Mixtral', 'DeepSeek MoE', 'Qwen MoE', 'Qwen3 MoE'].includes(arch) ? arch : '') as ComposeForm['architecture'],
+    architecture: (['Mixtral', 'DeepSeek MoE', 'Qwen MoE', 'Qwen3 MoE'].includes(arch)
+      ? arch
+      : '') as ComposeForm['architecture'],
     dtype: config.dtype ?? '',
   };
 }
@@ -78,7 +80,9 @@ export function locateIssues(text: string, issues: ConfigIssue[]): LocatedIssue[
     for (let n = path.length; n > 0; n--) {
       const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
       if (node?.range) return { ...issue, line: counter.linePos(node.range[0]).line };
-      const parent = doc.getIn(path.slice(0, n - 1), true) as { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | undefined;
+      const parent = doc.getIn(path.slice(0, n - 1), true) as
+        | { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] }
+        | undefined;
       const keyNode = parent?.items?.find((item) => item.key?.value === path[n - 1])?.key;
       if (keyNode?.range) return { ...issue, line: counter.linePos(keyNode.range[0]).line };
     }

@@ -4,7 +4,14 @@
  */
 import { create } from 'zustand';
 import { parseMergeYaml } from '../core/formats/mergekit-yaml.ts';
-import { configToForm, formToYaml, locateIssues, type ComposeForm, type ExpertForm, type LocatedIssue } from './compose-yaml.ts';
+import {
+  configToForm,
+  formToYaml,
+  locateIssues,
+  type ComposeForm,
+  type ExpertForm,
+  type LocatedIssue,
+} from './compose-yaml.ts';
 import { engineCallback, mergeClient, mergeClientOnCrash } from './engine-client.ts';
 import type { AnalyzedText } from './engine/engine-types.ts';
 import { engineLoad } from './engine.ts';
@@ -25,19 +32,51 @@ export interface ComposeState {
   preview?: AnalyzedText;
   previewError?: string;
   previewBusy: boolean;
-  build?: { status: 'running' | 'done' | 'failed' | 'cancelled'; progress?: MergeBuildProgress; error?: string; warnings?: string[]; id?: string };
+  build?: {
+    status: 'running' | 'done' | 'failed' | 'cancelled';
+    progress?: MergeBuildProgress;
+    error?: string;
+    warnings?: string[];
+    id?: string;
+  };
 }
 
 const DOMAIN_PROMPTS: Record<string, string[]> = {
-  stories: ['Once upon a time', 'The little girl'], code: ['def main():\n    for i in range(10):\n'], math: ['What is 12 + 7?', '7 * 8 = 56'], chat: ['<|user|>\nHello!<|end|>\n<|assistant|>\n'],
+  stories: ['Once upon a time', 'The little girl'],
+  code: ['def main():\n    for i in range(10):\n'],
+  math: ['What is 12 + 7?', '7 * 8 = 56'],
+  chat: ['<|user|>\nHello!<|end|>\n<|assistant|>\n'],
 };
 
-export const emptyExpert = (model = ''): ExpertForm => ({ model, positive: [''], negative: [], noiseScale: '', residualScale: '' });
-const initialForm: ComposeForm = { base: '', experts: [], gateMode: 'hidden', expertsPerToken: 2, architecture: 'Mixtral', dtype: 'float32' };
-const initialCompose: ComposeState = { form: initialForm, yaml: formToYaml(initialForm), issues: [], checking: false, layout: 'classic', title: 'My MoE', previewBusy: false };
+export const emptyExpert = (model = ''): ExpertForm => ({
+  model,
+  positive: [''],
+  negative: [],
+  noiseScale: '',
+  residualScale: '',
+});
+const initialForm: ComposeForm = {
+  base: '',
+  experts: [],
+  gateMode: 'hidden',
+  expertsPerToken: 2,
+  architecture: 'Mixtral',
+  dtype: 'float32',
+};
+const initialCompose: ComposeState = {
+  form: initialForm,
+  yaml: formToYaml(initialForm),
+  issues: [],
+  checking: false,
+  layout: 'classic',
+  title: 'My MoE',
+  previewBusy: false,
+};
 export const useCompose = create<ComposeState>()(() => ({ ...initialCompose }));
 
-export function composeReset(): void { useCompose.setState({ ...initialCompose }, true); }
+export function composeReset(): void {
+  useCompose.setState({ ...initialCompose }, true);
+}
 
 export function composeSources(): ModelSources {
   const { zoo, stored } = useLibrary.getState();
@@ -48,7 +87,12 @@ export function composeSources(): ModelSources {
 export async function composeLoadExample(path: string): Promise<void> {
   const url = new URL(`${import.meta.env.BASE_URL}zoo/${path}`, location.href).href;
   const res = await fetch(url);
-  if (!res.ok) { useCompose.setState({ issues: [{ field: '', message: `zoo: ${url} answered HTTP ${res.status}`, severity: 'error' }] }); return; }
+  if (!res.ok) {
+    useCompose.setState({
+      issues: [{ field: '', message: `zoo: ${url} answered HTTP ${res.status}`, severity: 'error' }],
+    });
+    return;
+  }
   composeSetYaml(await res.text());
   const name = path.replace(/\.ya?ml$/, '').replace(/^moe-/, '');
   useCompose.setState({ title: `Zoo MoE (${name})` });
@@ -58,7 +102,9 @@ export async function composeLoadExample(path: string): Promise<void> {
 export function composeFromZoo(): void {
   const refs = libraryRefs(useLibrary.getState().zoo, []);
   const base = refs.find((r) => r.role === 'base');
-  const experts = refs.filter((r) => r.role === 'expert').map((r) => ({ ...emptyExpert(r.name), positive: DOMAIN_PROMPTS[r.domain ?? ''] ?? [''] }));
+  const experts = refs
+    .filter((r) => r.role === 'expert')
+    .map((r) => ({ ...emptyExpert(r.name), positive: DOMAIN_PROMPTS[r.domain ?? ''] ?? [''] }));
   composeSetForm({ ...useCompose.getState().form, base: base?.name ?? '', experts });
 }
 
@@ -75,7 +121,9 @@ export function composeSetYaml(yaml: string): void {
   if (parsed.ok) scheduleCheck();
 }
 
-export function composeSet(patch: Partial<Pick<ComposeState, 'layout' | 'title'>>): void { useCompose.setState(patch); }
+export function composeSet(patch: Partial<Pick<ComposeState, 'layout' | 'title'>>): void {
+  useCompose.setState(patch);
+}
 
 let checkTimer: ReturnType<typeof setTimeout> | undefined;
 let checkSeq = 0;
@@ -86,14 +134,20 @@ function scheduleCheck() {
 
 export async function composeCheck(): Promise<void> {
   const { yaml, form } = useCompose.getState();
-  if (!form.base || form.experts.length === 0) { useCompose.setState({ check: undefined, issues: [] }); return; }
+  if (!form.base || form.experts.length === 0) {
+    useCompose.setState({ check: undefined, issues: [] });
+    return;
+  }
   const seq = ++checkSeq;
   useCompose.setState({ checking: true });
   try {
     const check = await mergeClient().check(yaml, composeSources());
     if (seq === checkSeq) useCompose.setState({ check, issues: locateIssues(yaml, check.issues) });
   } catch (e) {
-    if (seq === checkSeq) useCompose.setState({ check: { ok: false, issues: [{ field: '', message: (e as Error).message, severity: 'error' }], warnings: [] } });
+    if (seq === checkSeq)
+      useCompose.setState({
+        check: { ok: false, issues: [{ field: '', message: (e as Error).message, severity: 'error' }], warnings: [] },
+      });
   } finally {
     if (seq === checkSeq) useCompose.setState({ checking: false });
   }
@@ -117,25 +171,45 @@ export async function composePreview(text: string): Promise<void> {
 mergeClientOnCrash((message) => {
   useCompose.setState({ checking: false, previewBusy: false });
   if (useCompose.getState().build?.status === 'running') {
-    useCompose.setState({ build: { status: 'failed', error: `BackendError: the merge worker stopped (${message}); nothing was stored. Try again, or free memory first.` } });
+    useCompose.setState({
+      build: {
+        status: 'failed',
+        error: `BackendError: the merge worker stopped (${message}); nothing was stored. Try again, or free memory first.`,
+      },
+    });
   }
 });
 
 export async function composeBuild(): Promise<void> {
   const { yaml, form, layout, title } = useCompose.getState();
   const id = `merge:${title.replace(/\s+/g, '-')}:${Date.now().toString(36)}`;
-  const notes = { experts: form.experts.map((e) => ({ donor: e.model, positive: e.positive.filter((p) => p.trim()), negative: e.negative.filter((p) => p.trim()) })), base: form.base, yaml };
+  const notes = {
+    experts: form.experts.map((e) => ({
+      donor: e.model,
+      positive: e.positive.filter((p) => p.trim()),
+      negative: e.negative.filter((p) => p.trim()),
+    })),
+    base: form.base,
+    yaml,
+  };
   useCompose.setState({ build: { status: 'running' } });
-  const onProgress = engineCallback((progress: MergeBuildProgress) => useCompose.setState((s) => ({ build: { ...s.build!, progress } })));
+  const onProgress = engineCallback((progress: MergeBuildProgress) =>
+    useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
+  );
   try {
-    const result = await mergeClient().build({ yaml, sources: composeSources(), layout, outputId: id, title, notes }, onProgress);
+    const result = await mergeClient().build(
+      { yaml, sources: composeSources(), layout, outputId: id, title, notes },
+      onProgress,
+    );
     useCompose.setState({ build: { status: 'done', warnings: result.warnings, id } });
     await libraryRefresh();
     uiGo('chat');
     await engineLoad({ kind: 'store', id });
   } catch (e) {
     const err = e as Error;
-    useCompose.setState({ build: { status: err.name === 'CancelledError' ? 'cancelled' : 'failed', error: `${err.name}: ${err.message}` } });
+    useCompose.setState({
+      build: { status: err.name === 'CancelledError' ? 'cancelled' : 'failed', error: `${err.name}: ${err.message}` },
+    });
   }
 }
 

@@ -18,7 +18,10 @@ class WorkerSlot<Api> {
   private remote?: Comlink.Remote<Api>;
   readonly crashListeners = new Set<Listener>();
 
-  constructor(private readonly start: () => Worker, private readonly what: string) {}
+  constructor(
+    private readonly start: () => Worker,
+    private readonly what: string,
+  ) {}
 
   get(): Comlink.Remote<Api> {
     if (!this.remote) {
@@ -42,25 +45,40 @@ class WorkerSlot<Api> {
 }
 
 const engineSlot = new WorkerSlot<EngineApi>(
-  () => new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'studio-engine' }), 'engine');
+  () =>
+    new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'studio-engine' }),
+  'engine',
+);
 const mergeSlot = new WorkerSlot<MergeApi>(
-  () => new Worker(new URL('../../workers/merge.worker.ts', import.meta.url), { type: 'module', name: 'studio-merge' }), 'merge');
+  () => new Worker(new URL('../../workers/merge.worker.ts', import.meta.url), { type: 'module', name: 'studio-merge' }),
+  'merge',
+);
 
 /** In-page hosts installed by tests (both run in this thread then). */
 let inPage: { engine: EngineApi; merge: MergeApi } | undefined;
 
 function onCrash(slot: WorkerSlot<unknown>, listener: Listener): () => void {
   slot.crashListeners.add(listener);
-  return () => { slot.crashListeners.delete(listener); };
+  return () => {
+    slot.crashListeners.delete(listener);
+  };
 }
 
 /** Called when the engine worker dies (e.g. out of memory): the next call starts a fresh one. */
-export function engineClientOnCrash(listener: Listener): () => void { return onCrash(engineSlot, listener); }
+export function engineClientOnCrash(listener: Listener): () => void {
+  return onCrash(engineSlot, listener);
+}
 /** Called when the merge worker dies: a running build is lost, the next call starts a fresh one. */
-export function mergeClientOnCrash(listener: Listener): () => void { return onCrash(mergeSlot, listener); }
+export function mergeClientOnCrash(listener: Listener): () => void {
+  return onCrash(mergeSlot, listener);
+}
 
-export function engineClient(): Comlink.Remote<EngineApi> | EngineApi { return inPage?.engine ?? engineSlot.get(); }
-export function mergeClient(): Comlink.Remote<MergeApi> | MergeApi { return inPage?.merge ?? mergeSlot.get(); }
+export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {
+  return inPage?.engine ?? engineSlot.get();
+}
+export function mergeClient(): Comlink.Remote<MergeApi> | MergeApi {
+  return inPage?.merge ?? mergeSlot.get();
+}
 
 /** Tests: run hosts in the page instead of workers (undefined = back to the workers). */
 export function engineClientSet(next: { engine: EngineApi; merge: MergeApi } | undefined): void {

@@ -20,10 +20,17 @@ export interface EngineUiState {
 const initialEngine: EngineUiState = { state: { kind: 'empty' } };
 export const useEngine = create<EngineUiState>()(() => ({ ...initialEngine }));
 
-engineClientOnCrash((message) => useEngine.setState({
-  state: { kind: 'failed', errorName: 'BackendError', message: `The engine worker stopped (${message}); load the model again to restart it. Your conversations are kept.` },
-  model: undefined, backend: undefined,
-}));
+engineClientOnCrash((message) =>
+  useEngine.setState({
+    state: {
+      kind: 'failed',
+      errorName: 'BackendError',
+      message: `The engine worker stopped (${message}); load the model again to restart it. Your conversations are kept.`,
+    },
+    model: undefined,
+    backend: undefined,
+  }),
+);
 
 export function engineReset(): void {
   useEngine.setState({ ...initialEngine }, true);
@@ -36,14 +43,17 @@ export async function engineLoad(ref: EngineModelRef): Promise<boolean> {
   useEngine.setState({ state: { kind: 'loading', modelId: ref.id }, progress: undefined, model: undefined });
   try {
     const choice = useSettings.getState().backendChoice;
-    const onProgress = engineCallback((p: LoadProgress) => { if (seq === loadSeq) useEngine.setState({ progress: p }); });
+    const onProgress = engineCallback((p: LoadProgress) => {
+      if (seq === loadSeq) useEngine.setState({ progress: p });
+    });
     const result = await engineClient().load(ref, choice, onProgress);
     if (seq !== loadSeq) return false;
     useEngine.setState({ state: { kind: 'ready', modelId: ref.id }, model: result.model, backend: result.backend });
     return true;
   } catch (e) {
     const err = e as Error;
-    if (seq === loadSeq) useEngine.setState({ state: { kind: 'failed', modelId: ref.id, errorName: err.name, message: err.message } });
+    if (seq === loadSeq)
+      useEngine.setState({ state: { kind: 'failed', modelId: ref.id, errorName: err.name, message: err.message } });
     return false;
   }
 }
@@ -55,6 +65,8 @@ export async function engineSetBackend(choice: BackendChoice): Promise<void> {
     const backend = await engineClient().setBackend(choice);
     useEngine.setState({ backend });
   } catch (e) {
-    useEngine.setState({ backend: { name: useEngine.getState().backend?.name ?? 'cpu', reason: (e as Error).message } });
+    useEngine.setState({
+      backend: { name: useEngine.getState().backend?.name ?? 'cpu', reason: (e as Error).message },
+    });
   }
 }

@@ -3,11 +3,26 @@ import { parseMergeYaml } from '../core/formats/mergekit-yaml.ts';
 import type { ModelManifest } from '../core/store/manifest.ts';
 import { manifestYaml, markdownCell, modelCard } from './export.ts';
 
-const yaml = 'base_model: zoo/base\ngate_mode: hidden\nexperts:\n  - source_model: zoo/stories\n    positive_prompts: ["Once upon a time"]\n  - source_model: zoo/code\n    positive_prompts: ["def f():"]\n    negative_prompts: ["Once"]\n';
+const yaml =
+  'base_model: zoo/base\ngate_mode: hidden\nexperts:\n  - source_model: zoo/stories\n    positive_prompts: ["Once upon a time"]\n  - source_model: zoo/code\n    positive_prompts: ["def f():"]\n    negative_prompts: ["Once"]\n';
 
 const manifest: ModelManifest = {
-  schemaVersion: 1, id: 'merge:x', title: 'My MoE', source: { kind: 'merge', yaml }, files: [], chunkBytes: 1, totalBytes: 0, createdAt: 0,
-  notes: { arch: 'Mixtral', base: 'zoo/base', experts: [{ donor: 'zoo/stories', positive: ['Once upon a time'], negative: [] }, { donor: 'zoo/code', positive: ['def f():'], negative: ['Once'] }] },
+  schemaVersion: 1,
+  id: 'merge:x',
+  title: 'My MoE',
+  source: { kind: 'merge', yaml },
+  files: [],
+  chunkBytes: 1,
+  totalBytes: 0,
+  createdAt: 0,
+  notes: {
+    arch: 'Mixtral',
+    base: 'zoo/base',
+    experts: [
+      { donor: 'zoo/stories', positive: ['Once upon a time'], negative: [] },
+      { donor: 'zoo/code', positive: ['def f():'], negative: ['Once'] },
+    ],
+  },
 };
 
 describe('export', () => {
@@ -24,8 +39,17 @@ describe('export', () => {
   });
 
   it('prompts cannot break the experts table or inject HTML', () => {
-    expect(markdownCell('a | b <script>x</script>\nnext\r\nlast & co')).toBe('a \\| b &lt;script&gt;x&lt;/script&gt;<br>next<br>last &amp; co');
-    const card = modelCard({ ...manifest, notes: { experts: [{ donor: 'org/a|b', positive: ['x | y', '<img src=x onerror=alert(1)>'], negative: ['line1\nline2'] }] } });
+    expect(markdownCell('a | b <script>x</script>\nnext\r\nlast & co')).toBe(
+      'a \\| b &lt;script&gt;x&lt;/script&gt;<br>next<br>last &amp; co',
+    );
+    const card = modelCard({
+      ...manifest,
+      notes: {
+        experts: [
+          { donor: 'org/a|b', positive: ['x | y', '<img src=x onerror=alert(1)>'], negative: ['line1\nline2'] },
+        ],
+      },
+    });
     const row = card.split('\n').find((l) => l.startsWith('| 0 |'))!;
     expect(row).toBe('| 0 | `org/a\\|b` | x \\| y<br>&lt;img src=x onerror=alert(1)&gt; | line1<br>line2 |');
     expect(row.replace(/\\\|/g, '').split('|')).toHaveLength(6); // 4 cells between the outer pipes

@@ -12,9 +12,14 @@ import { appKv } from './kv-instance.ts';
 import { routingTraceCsv } from './routing-stats.ts';
 import type { AnalyzedText } from './engine/engine-types.ts';
 
-export interface ExportState { busy?: string; message?: { kind: 'error' | 'info'; text: string } }
+export interface ExportState {
+  busy?: string;
+  message?: { kind: 'error' | 'info'; text: string };
+}
 export const useExport = create<ExportState>()(() => ({}));
-export function exportReset(): void { useExport.setState({}, true); }
+export function exportReset(): void {
+  useExport.setState({}, true);
+}
 
 export function downloadBytes(name: string, bytes: Uint8Array | string, type = 'application/octet-stream'): void {
   const blob = new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)], { type });
@@ -34,11 +39,20 @@ export function manifestYaml(m: ModelManifest): string | undefined {
   return m.source.kind === 'merge' ? m.source.yaml : (m.notes?.yaml as string | undefined);
 }
 
-interface ExpertNote { donor: string; positive: string[]; negative: string[] }
+interface ExpertNote {
+  donor: string;
+  positive: string[];
+  negative: string[];
+}
 
 /** User text as one Markdown table cell: no cell breaks (|), no HTML (<, >, &), newlines as <br>. */
 export function markdownCell(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r\n|\r|\n/g, '<br>');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/\r\n|\r|\n/g, '<br>');
 }
 
 /** README.md for the HF folder: donors, prompts, the YAML, and how to use the model. */
@@ -46,22 +60,40 @@ export function modelCard(m: ModelManifest): string {
   const experts = (m.notes?.experts as ExpertNote[] | undefined) ?? [];
   const yaml = manifestYaml(m);
   const lines = [
-    '---', 'library_name: transformers', 'tags: [moe, frankenmoe, mergekit, moe-studio]', '---', '',
-    `# ${m.title}`, '',
-    `A Mixture-of-Experts model built in MoE Studio${m.notes?.arch ? ` (${String(m.notes.arch)} architecture)` : ''}.`, '',
+    '---',
+    'library_name: transformers',
+    'tags: [moe, frankenmoe, mergekit, moe-studio]',
+    '---',
+    '',
+    `# ${m.title}`,
+    '',
+    `A Mixture-of-Experts model built in MoE Studio${m.notes?.arch ? ` (${String(m.notes.arch)} architecture)` : ''}.`,
+    '',
   ];
   if (m.notes?.base) lines.push(`Base model: \`${String(m.notes.base)}\``, '');
   if (experts.length) {
     lines.push('## Experts', '', '| # | Donor model | Positive prompts | Negative prompts |', '|---|---|---|---|');
     const prompts = (list: string[]) => list.map(markdownCell).join('<br>') || '—';
     const donor = (d: string) => `\`${d.replace(/[`\r\n]/g, ' ').replace(/\|/g, '\\|')}\``;
-    experts.forEach((e, i) => lines.push(`| ${i} | ${donor(e.donor)} | ${prompts(e.positive)} | ${prompts(e.negative)} |`));
+    experts.forEach((e, i) =>
+      lines.push(`| ${i} | ${donor(e.donor)} | ${prompts(e.positive)} | ${prompts(e.negative)} |`),
+    );
     lines.push('');
   }
   if (yaml) lines.push('## mergekit-moe configuration', '', '```yaml', yaml.trimEnd(), '```', '');
-  lines.push('## Usage', '', '```python', 'from transformers import AutoModelForCausalLM, AutoTokenizer', 'tok = AutoTokenizer.from_pretrained("path/to/this/folder")',
-    'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")', 'print(tok.decode(model.generate(**tok("Once upon a time", return_tensors="pt"), max_new_tokens=40)[0]))', '```', '',
-    'With llama.cpp: export GGUF from MoE Studio and run `llama-cli -m model.gguf`.', '');
+  lines.push(
+    '## Usage',
+    '',
+    '```python',
+    'from transformers import AutoModelForCausalLM, AutoTokenizer',
+    'tok = AutoTokenizer.from_pretrained("path/to/this/folder")',
+    'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
+    'print(tok.decode(model.generate(**tok("Once upon a time", return_tensors="pt"), max_new_tokens=40)[0]))',
+    '```',
+    '',
+    'With llama.cpp: export GGUF from MoE Studio and run `llama-cli -m model.gguf`.',
+    '',
+  );
   return lines.join('\n');
 }
 
@@ -71,7 +103,9 @@ async function run(label: string, work: () => Promise<void>): Promise<void> {
     await work();
     useExport.setState({ message: { kind: 'info', text: `${label}: done.` } });
   } catch (e) {
-    useExport.setState({ message: { kind: 'error', text: `${label} failed: ${(e as Error).name}: ${(e as Error).message}` } });
+    useExport.setState({
+      message: { kind: 'error', text: `${label} failed: ${(e as Error).name}: ${(e as Error).message}` },
+    });
   } finally {
     useExport.setState({ busy: undefined });
   }
@@ -89,7 +123,8 @@ export function exportYaml(m: ModelManifest): Promise<void> {
 export function exportHfFolder(m: ModelManifest): Promise<void> {
   return run('HF folder', async () => {
     const files = modelStoreFileSet(appKv(), m);
-    const picker = (window as Window & { showDirectoryPicker?: (o?: object) => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker;
+    const picker = (window as Window & { showDirectoryPicker?: (o?: object) => Promise<FileSystemDirectoryHandle> })
+      .showDirectoryPicker;
     const dir = picker ? await picker({ mode: 'readwrite' }).catch(() => undefined) : undefined;
     const write = async (name: string, bytes: Uint8Array | string) => {
       if (!dir) return downloadBytes(name, bytes);
@@ -117,7 +152,16 @@ export function exportGgufFile(m: { title: string }, quant: 'f16' | 'q8_0' | 'q4
 export function exportTrace(trace: AnalyzedText, format: 'json' | 'csv'): Promise<void> {
   return run(`Trace ${format.toUpperCase()}`, async () => {
     if (format === 'csv') downloadBytes('routing-trace.csv', routingTraceCsv(trace.pieces, trace.routing), 'text/csv');
-    else downloadBytes('routing-trace.json', JSON.stringify({ schemaVersion: 1, tokens: trace.pieces.map((piece, i) => ({ piece, routing: trace.routing[i] })) }, null, 1), 'application/json');
+    else
+      downloadBytes(
+        'routing-trace.json',
+        JSON.stringify(
+          { schemaVersion: 1, tokens: trace.pieces.map((piece, i) => ({ piece, routing: trace.routing[i] })) },
+          null,
+          1,
+        ),
+        'application/json',
+      );
   });
 }
 

@@ -19,7 +19,8 @@ export function urlQuotaBytes(): number | undefined {
 export function appKv(): KvStore {
   const quota = urlQuotaBytes() ?? useSettings.getState().simulatedQuotaBytes;
   const key = String(quota ?? 'none');
-  if (cached?.key !== key) cached = { key, kv: quota === undefined ? idbKvStore() : quotaLimitedKvStore(idbKvStore(), quota) };
+  if (cached?.key !== key)
+    cached = { key, kv: quota === undefined ? idbKvStore() : quotaLimitedKvStore(idbKvStore(), quota) };
   return cached.kv;
 }
 
@@ -37,7 +38,8 @@ export function urlChunkBytes(): number | undefined {
 export function activeTestHooks(settingsQuota = useSettings.getState().simulatedQuotaBytes): string[] {
   const out: string[] = [];
   const quota = urlQuotaBytes() ?? settingsQuota;
-  if (quota !== undefined) out.push(`simulated quota: ${quota} bytes (model store writes beyond it fail like a full disk)`);
+  if (quota !== undefined)
+    out.push(`simulated quota: ${quota} bytes (model store writes beyond it fail like a full disk)`);
   const chunk = urlChunkBytes();
   if (chunk !== undefined) out.push(`store chunk size: ${chunk} bytes`);
   return out;

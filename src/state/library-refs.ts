@@ -20,16 +20,23 @@ const slug = (s: string) => s.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') 
 
 export function storedRefName(m: ModelManifest): string {
   switch (m.source.kind) {
-    case 'hub': return m.source.repo;
-    case 'zoo': return `zoo/${m.source.path}`;
-    case 'local': return `local/${slug(m.source.folderName)}`;
-    case 'merge': return `studio/${slug(m.title)}`;
+    case 'hub':
+      return m.source.repo;
+    case 'zoo':
+      return `zoo/${m.source.path}`;
+    case 'local':
+      return `local/${slug(m.source.folderName)}`;
+    case 'merge':
+      return `studio/${slug(m.title)}`;
   }
 }
 
 export function libraryRefs(zoo: ZooIndex | undefined, stored: ModelManifest[]): LibraryRef[] {
   const out: LibraryRef[] = (zoo?.models ?? []).map((m) => ({
-    name: `zoo/${m.path}`, title: m.title, role: m.role, domain: m.domain,
+    name: `zoo/${m.path}`,
+    title: m.title,
+    role: m.role,
+    domain: m.domain,
     ref: { kind: 'url', id: m.id, title: m.title, baseUrl: zooFolderUrl(m.path), files: m.files },
   }));
   for (const m of stored) out.push({ name: storedRefName(m), title: m.title, ref: { kind: 'store', id: m.id } });

@@ -4,19 +4,34 @@
  */
 import { create } from 'zustand';
 import { hubDownloadToStore, hubModelId } from '../core/hub/download-to-store.ts';
-import { hubListFiles, hubParseRepoRef, hubSelectModelFiles, type HubFileInfo, type HubRepoRef } from '../core/hub/hub.ts';
+import {
+  hubListFiles,
+  hubParseRepoRef,
+  hubSelectModelFiles,
+  type HubFileInfo,
+  type HubRepoRef,
+} from '../core/hub/hub.ts';
 import type { LoadProgress } from '../core/hub/progress.ts';
 import type { FileSet } from '../core/io/byte-source.ts';
 import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import type { ModelManifest, PendingModel } from '../core/store/manifest.ts';
 import { modelStoreDelete, modelStoreList, modelStoreListPending } from '../core/store/model-store.ts';
-import { modelStoreEstimate, modelStoreRequestPersist, modelStoreVerify, type StorageEstimate } from '../core/store/store-file-set.ts';
+import {
+  modelStoreEstimate,
+  modelStoreRequestPersist,
+  modelStoreVerify,
+  type StorageEstimate,
+} from '../core/store/store-file-set.ts';
 import { appKv, urlChunkBytes, urlQuotaBytes } from './kv-instance.ts';
 import { engineCallback, engineClient } from './engine-client.ts';
 import { useSettings } from './settings.ts';
 import { fetchZooIndex, type ZooIndex } from './zoo.ts';
 
-export interface FileProgress { done: number; total: number; fromCache: boolean }
+export interface FileProgress {
+  done: number;
+  total: number;
+  fromCache: boolean;
+}
 
 export interface Transfer {
   id: string;
@@ -58,16 +73,25 @@ export function libraryReset(): void {
   useLibrary.setState({ ...initialLibrary }, true);
 }
 
-function say(kind: 'error' | 'info', text: string) { useLibrary.setState({ message: { kind, text } }); }
+function say(kind: 'error' | 'info', text: string) {
+  useLibrary.setState({ message: { kind, text } });
+}
 
 export async function libraryInit(): Promise<void> {
-  const zooLoad = fetchZooIndex().then((zoo) => useLibrary.setState({ zoo, zooError: undefined }), (e: Error) => useLibrary.setState({ zooError: e.message }));
+  const zooLoad = fetchZooIndex().then(
+    (zoo) => useLibrary.setState({ zoo, zooError: undefined }),
+    (e: Error) => useLibrary.setState({ zooError: e.message }),
+  );
   await Promise.all([zooLoad, libraryRefresh()]);
 }
 
 export async function libraryRefresh(): Promise<void> {
   const kv = appKv();
-  const [stored, pending, estimate] = await Promise.all([modelStoreList(kv), modelStoreListPending(kv), modelStoreEstimate().catch(() => undefined)]);
+  const [stored, pending, estimate] = await Promise.all([
+    modelStoreList(kv),
+    modelStoreListPending(kv),
+    modelStoreEstimate().catch(() => undefined),
+  ]);
   useLibrary.setState({ stored, pending, estimate });
 }
 
@@ -76,7 +100,8 @@ export async function hubLookup(input: string): Promise<void> {
   try {
     const ref = hubParseRepoRef(input, useSettings.getState().hubBaseUrl);
     const files = hubSelectModelFiles(await hubListFiles(fetch, ref));
-    if (!files.some((f) => f.name === 'config.json')) throw new Error(`hub: ${ref.repo} has no config.json, so it is not an HF model folder`);
+    if (!files.some((f) => f.name === 'config.json'))
+      throw new Error(`hub: ${ref.repo} has no config.json, so it is not an HF model folder`);
     useLibrary.setState({ hubListing: { ref, files } });
   } catch (e) {
     say('error', (e as Error).message);
@@ -94,19 +119,37 @@ function updateTransfer(id: string, patch: Partial<Transfer>) {
 }
 
 function onTransferProgress(id: string) {
-  return (p: LoadProgress) => useLibrary.setState((s) => {
-    const prev = s.transfers[id];
-    if (!prev) return s;
-    const files = p.file ? { ...prev.files, [p.file]: { done: p.bytesDone, total: p.bytesTotal, fromCache: p.fromCache } } : prev.files;
-    return { transfers: { ...s.transfers, [id]: { ...prev, phase: p.phase, totalDone: p.totalDone, totalBytes: p.totalBytes, files } } };
-  });
+  return (p: LoadProgress) =>
+    useLibrary.setState((s) => {
+      const prev = s.transfers[id];
+      if (!prev) return s;
+      const files = p.file
+        ? { ...prev.files, [p.file]: { done: p.bytesDone, total: p.bytesTotal, fromCache: p.fromCache } }
+        : prev.files;
+      return {
+        transfers: {
+          ...s.transfers,
+          [id]: { ...prev, phase: p.phase, totalDone: p.totalDone, totalBytes: p.totalBytes, files },
+        },
+      };
+    });
 }
 
-async function runTransfer(id: string, title: string, totalBytes: number, work: (signal: AbortSignal, onProgress: (p: LoadProgress) => void) => Promise<unknown>) {
+async function runTransfer(
+  id: string,
+  title: string,
+  totalBytes: number,
+  work: (signal: AbortSignal, onProgress: (p: LoadProgress) => void) => Promise<unknown>,
+) {
   controllers.get(id)?.abort();
   const controller = new AbortController();
   controllers.set(id, controller);
-  useLibrary.setState((s) => ({ transfers: { ...s.transfers, [id]: { id, title, status: 'running', totalDone: 0, totalBytes, phase: 'listing', files: {} } } }));
+  useLibrary.setState((s) => ({
+    transfers: {
+      ...s.transfers,
+      [id]: { id, title, status: 'running', totalDone: 0, totalBytes, phase: 'listing', files: {} },
+    },
+  }));
   try {
     await work(controller.signal, onTransferProgress(id));
     updateTransfer(id, { status: 'done' });
@@ -114,7 +157,10 @@ async function runTransfer(id: string, title: string, totalBytes: number, work: 
   } catch (e) {
     const err = e as Error;
     if (err.name === 'CancelledError' || controller.signal.aborted) updateTransfer(id, { status: 'paused' });
-    else { updateTransfer(id, { status: 'failed', error: err.message }); say('error', err.message); }
+    else {
+      updateTransfer(id, { status: 'failed', error: err.message });
+      say('error', err.message);
+    }
   } finally {
     if (controllers.get(id) === controller) controllers.delete(id);
     await libraryRefresh();
@@ -124,7 +170,8 @@ async function runTransfer(id: string, title: string, totalBytes: number, work: 
 /** Import-time quantization (settings.importQuant) runs in the worker: HF folder → GGUF. */
 async function quantizeIfAsked(id: string, onProgress: (p: LoadProgress) => void): Promise<void> {
   const quant = useSettings.getState().importQuant;
-  if (quant === 'keep' || urlQuotaBytes() !== undefined || useSettings.getState().simulatedQuotaBytes !== undefined) return;
+  if (quant === 'keep' || urlQuotaBytes() !== undefined || useSettings.getState().simulatedQuotaBytes !== undefined)
+    return;
   await engineClient().quantizeStored(id, quant, undefined, engineCallback(onProgress));
 }
 
@@ -132,7 +179,14 @@ export async function hubDownload(listing: HubListing, chunkBytes?: number): Pro
   const id = hubModelId(listing.ref);
   const total = listing.files.reduce((s, f) => s + f.size, 0);
   await runTransfer(id, listing.ref.repo, total, async (signal, onProgress) => {
-    await hubDownloadToStore(fetch, appKv(), listing.ref, { id, title: listing.ref.repo, files: listing.files, signal, onProgress, chunkBytes: chunkBytes ?? urlChunkBytes() });
+    await hubDownloadToStore(fetch, appKv(), listing.ref, {
+      id,
+      title: listing.ref.repo,
+      files: listing.files,
+      signal,
+      onProgress,
+      chunkBytes: chunkBytes ?? urlChunkBytes(),
+    });
     await quantizeIfAsked(id, onProgress);
   });
 }
@@ -143,7 +197,10 @@ export function transferPause(id: string): void {
 
 /** Resumes a pending hub download (also one left over from before a reload). */
 export async function pendingResume(pending: PendingModel): Promise<void> {
-  if (pending.source.kind !== 'hub') { say('error', `'${pending.title}' was a ${pending.source.kind} import; add it again to finish it.`); return; }
+  if (pending.source.kind !== 'hub') {
+    say('error', `'${pending.title}' was a ${pending.source.kind} import; add it again to finish it.`);
+    return;
+  }
   const ref = { baseUrl: pending.source.baseUrl, repo: pending.source.repo, rev: pending.source.rev };
   const files = pending.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256 }));
   await hubDownload({ ref, files }, pending.chunkBytes);
@@ -152,19 +209,33 @@ export async function pendingResume(pending: PendingModel): Promise<void> {
 export async function libraryDelete(id: string): Promise<void> {
   transferPause(id);
   await modelStoreDelete(appKv(), id);
-  useLibrary.setState((s) => { const transfers = { ...s.transfers }; delete transfers[id]; return { transfers }; });
+  useLibrary.setState((s) => {
+    const transfers = { ...s.transfers };
+    delete transfers[id];
+    return { transfers };
+  });
   await libraryRefresh();
 }
 
 export async function libraryVerify(id: string): Promise<void> {
   useLibrary.setState((s) => ({ verify: { ...s.verify, [id]: 'verifying…' } }));
   const result = await modelStoreVerify(appKv(), id);
-  useLibrary.setState((s) => ({ verify: { ...s.verify, [id]: result.ok ? 'verified: every chunk present, sizes and sha256 match' : result.problems.join('; ') } }));
+  useLibrary.setState((s) => ({
+    verify: {
+      ...s.verify,
+      [id]: result.ok ? 'verified: every chunk present, sizes and sha256 match' : result.problems.join('; '),
+    },
+  }));
 }
 
 export async function storagePersist(): Promise<void> {
   const granted = await modelStoreRequestPersist();
-  say('info', granted ? 'Storage is persistent: the browser will not evict your models.' : 'The browser declined persistent storage.');
+  say(
+    'info',
+    granted
+      ? 'Storage is persistent: the browser will not evict your models.'
+      : 'The browser declined persistent storage.',
+  );
   await libraryRefresh();
 }
 
@@ -172,15 +243,35 @@ export async function storagePersist(): Promise<void> {
 export async function libraryImportFolder(folderName: string, files: FileSet, totalBytes: number): Promise<void> {
   const id = `local:${folderName}:${Date.now().toString(36)}`;
   const list = await files.list();
-  if (!list.includes('config.json')) { say('error', `'${folderName}' has no config.json: pick an HF model folder (config.json, *.safetensors, tokenizer.json).`); return; }
+  if (!list.includes('config.json')) {
+    say(
+      'error',
+      `'${folderName}' has no config.json: pick an HF model folder (config.json, *.safetensors, tokenizer.json).`,
+    );
+    return;
+  }
   await runTransfer(id, folderName, totalBytes, async (signal, onProgress) => {
-    await modelStoreImportFileSet(appKv(), { id, title: folderName, source: { kind: 'local', folderName }, files, signal, onProgress, chunkBytes: urlChunkBytes() });
+    await modelStoreImportFileSet(appKv(), {
+      id,
+      title: folderName,
+      source: { kind: 'local', folderName },
+      files,
+      signal,
+      onProgress,
+      chunkBytes: urlChunkBytes(),
+    });
     await quantizeIfAsked(id, onProgress);
   });
 }
 
 /** Stores an in-memory model (a merge result) and returns its manifest. */
-export async function libraryAddMemoryModel(id: string, title: string, files: FileSet, notes: Record<string, unknown>, yaml: string): Promise<ModelManifest> {
+export async function libraryAddMemoryModel(
+  id: string,
+  title: string,
+  files: FileSet,
+  notes: Record<string, unknown>,
+  yaml: string,
+): Promise<ModelManifest> {
   const manifest = await modelStoreImportFileSet(appKv(), { id, title, source: { kind: 'merge', yaml }, files, notes });
   await libraryRefresh();
   return manifest;

@@ -10,7 +10,10 @@ function layer(ids: number[], weights: number[], probs: number[]): LayerRouting 
 /** Seeded random traces: each token routes top-2 out of E by a random softmax. */
 function randomTrace(n: number, experts: number, layers: number, seed: number): TokenRouting[] {
   let x = seed;
-  const rand = () => { x = (x * 1664525 + 1013904223) >>> 0; return x / 2 ** 32; };
+  const rand = () => {
+    x = (x * 1664525 + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
   return Array.from({ length: n }, () => ({
     layers: Array.from({ length: layers }, () => {
       const logits = Array.from({ length: experts }, () => rand() * 4);
@@ -20,7 +23,11 @@ function randomTrace(n: number, experts: number, layers: number, seed: number): 
       const ids = order.slice(0, 2).map(([, i]) => i);
       const w = order.slice(0, 2).map(([p]) => p);
       const sum = w[0] + w[1];
-      return layer(ids, w.map((v) => v / sum), probs);
+      return layer(
+        ids,
+        w.map((v) => v / sum),
+        probs,
+      );
     }),
   }));
 }
@@ -34,8 +41,16 @@ describe('routing statistics', () => {
 
   it('top-1 grid takes the first expert and its weight per layer and token', () => {
     expect(top1Grid(trace, 2)).toEqual([
-      [{ expert: 0, weight: 0.75 }, { expert: 0, weight: 0.5 }, { expert: 3, weight: 0.9 }],
-      [{ expert: -1, weight: 0 }, { expert: -1, weight: 0 }, { expert: -1, weight: 0 }],
+      [
+        { expert: 0, weight: 0.75 },
+        { expert: 0, weight: 0.5 },
+        { expert: 3, weight: 0.9 },
+      ],
+      [
+        { expert: -1, weight: 0 },
+        { expert: -1, weight: 0 },
+        { expert: -1, weight: 0 },
+      ],
     ]);
   });
 
@@ -84,8 +99,16 @@ describe('routing statistics', () => {
 
   it('CSV defuses pieces a spreadsheet would run as formulas (=, +, -, @, tab)', () => {
     const pieces = ['=HYPERLINK("http://x","y")', '+1', '-2', '@SUM(A1)', '\t=1', 'a=b'];
-    const csv = routingTraceCsv(pieces, pieces.map(() => trace[0]));
-    const cells = csv.trim().split('\n').slice(1).filter((_, i) => i % 2 === 0).map((r) => r.split(',0,')[0].slice(r.indexOf(',') + 1));
+    const csv = routingTraceCsv(
+      pieces,
+      pieces.map(() => trace[0]),
+    );
+    const cells = csv
+      .trim()
+      .split('\n')
+      .slice(1)
+      .filter((_, i) => i % 2 === 0)
+      .map((r) => r.split(',0,')[0].slice(r.indexOf(',') + 1));
     expect(cells).toEqual([`"'=HYPERLINK(""http://x"",""y"")"`, `"'+1"`, `"'-2"`, `"'@SUM(A1)"`, `"'\t=1"`, '"a=b"']);
   });
 });

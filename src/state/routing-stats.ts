@@ -5,23 +5,31 @@
 import type { TokenRouting } from '../core/runtime/types.ts';
 
 export interface Top1Cell {
-  expert: number;  // -1 for a dense layer / missing record
+  expert: number; // -1 for a dense layer / missing record
   weight: number;
 }
 
 /** [layers][nTokens] top-1 expert and its mixing weight. */
 export function top1Grid(trace: TokenRouting[], layers: number): Top1Cell[][] {
-  return Array.from({ length: layers }, (_, l) => trace.map((t) => {
-    const r = t.layers[l];
-    return r && r.expertIds.length ? { expert: r.expertIds[0], weight: r.expertWeights[0] } : { expert: -1, weight: 0 };
-  }));
+  return Array.from({ length: layers }, (_, l) =>
+    trace.map((t) => {
+      const r = t.layers[l];
+      return r && r.expertIds.length
+        ? { expert: r.expertIds[0], weight: r.expertWeights[0] }
+        : { expert: -1, weight: 0 };
+    }),
+  );
 }
 
 /** [experts] fraction of top-k slots at `layer` that went to each expert (sums to 1). */
 export function expertLoad(trace: TokenRouting[], layer: number, experts: number): number[] {
   const counts = new Array<number>(experts).fill(0);
   let slots = 0;
-  for (const t of trace) for (const e of t.layers[layer]?.expertIds ?? []) { counts[e] += 1; slots += 1; }
+  for (const t of trace)
+    for (const e of t.layers[layer]?.expertIds ?? []) {
+      counts[e] += 1;
+      slots += 1;
+    }
   return counts.map((c) => (slots ? c / slots : 0));
 }
 
@@ -75,8 +83,12 @@ export function routingTraceCsv(pieces: string[], trace: TokenRouting[]): string
   const rows = ['token,piece,layer,rank,expert,weight'];
   // Pieces are model output: a cell a spreadsheet would read as a formula (=, +, -, @, tab, CR) gets a leading '.
   const quote = (s: string) => `"${(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
-  trace.forEach((t, i) => t.layers.forEach((l, layer) => l.expertIds.forEach((e, rank) => {
-    rows.push(`${i},${quote(pieces[i] ?? '')},${layer},${rank},${e},${l.expertWeights[rank]}`);
-  })));
+  trace.forEach((t, i) =>
+    t.layers.forEach((l, layer) =>
+      l.expertIds.forEach((e, rank) => {
+        rows.push(`${i},${quote(pieces[i] ?? '')},${layer},${rank},${e},${l.expertWeights[rank]}`);
+      }),
+    ),
+  );
   return rows.join('\n') + '\n';
 }

@@ -25,7 +25,9 @@ const emptySlot = (label: string): RoutingSlot => ({ label, busy: false });
 const initialRouting: RoutingState = { slots: [emptySlot('A'), emptySlot('B')], layer: 0 };
 export const useRouting = create<RoutingState>()(() => ({ ...initialRouting }));
 
-export function routingReset(): void { useRouting.setState({ ...initialRouting, slots: [emptySlot('A'), emptySlot('B')] }, true); }
+export function routingReset(): void {
+  useRouting.setState({ ...initialRouting, slots: [emptySlot('A'), emptySlot('B')] }, true);
+}
 
 function setSlot(index: 0 | 1, patch: Partial<RoutingSlot>) {
   useRouting.setState((s) => {
@@ -35,21 +37,34 @@ function setSlot(index: 0 | 1, patch: Partial<RoutingSlot>) {
   });
 }
 
-export function routingSetLayer(layer: number): void { useRouting.setState({ layer }); }
+export function routingSetLayer(layer: number): void {
+  useRouting.setState({ layer });
+}
 
 /** The current conversation's last answer, as generated (its recorded routing). */
 export function routingFromConversation(index: 0 | 1): boolean {
-  const turn = chatCurrent()?.turns.filter((t) => t.role === 'assistant').at(-1);
-  if (!turn?.tokens?.length) { setSlot(index, { error: 'The conversation has no answer with routing yet.', result: undefined }); return false; }
+  const turn = chatCurrent()
+    ?.turns.filter((t) => t.role === 'assistant')
+    .at(-1);
+  if (!turn?.tokens?.length) {
+    setSlot(index, { error: 'The conversation has no answer with routing yet.', result: undefined });
+    return false;
+  }
   setSlot(index, {
-    label: 'last answer', error: undefined,
+    label: 'last answer',
+    error: undefined,
     result: { pieces: turn.tokens.map((t) => t.text), routing: turn.tokens.map((t) => t.routing ?? { layers: [] }) },
   });
   return true;
 }
 
 /** The router the Compose page would build (gates recomputed from its YAML), on any text. */
-export async function routingAnalyzeWithComposeGates(index: 0 | 1, text: string, yaml: string, sources: ModelSources): Promise<void> {
+export async function routingAnalyzeWithComposeGates(
+  index: 0 | 1,
+  text: string,
+  yaml: string,
+  sources: ModelSources,
+): Promise<void> {
   setSlot(index, { busy: true, error: undefined });
   try {
     const result = await mergeClient().preview(yaml, sources, text);

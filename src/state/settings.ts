@@ -18,14 +18,20 @@ export interface SettingsState {
   simulatedQuotaBytes?: number;
 }
 
-export const initialSettings: SettingsState = { hubBaseUrl: DEFAULT_HUB_BASE_URL, backendChoice: 'auto', importQuant: 'keep' };
+export const initialSettings: SettingsState = {
+  hubBaseUrl: DEFAULT_HUB_BASE_URL,
+  backendChoice: 'auto',
+  importQuant: 'keep',
+};
 
-export const useSettings = create<SettingsState>()(persist(() => ({ ...initialSettings }), {
-  name: 'moe-studio-settings',
-  version: SETTINGS_SCHEMA_VERSION,
-  storage: createJSONStorage(() => localStorage),
-  migrate: (persisted) => ({ ...initialSettings, ...(persisted as Partial<SettingsState>) }),
-}));
+export const useSettings = create<SettingsState>()(
+  persist(() => ({ ...initialSettings }), {
+    name: 'moe-studio-settings',
+    version: SETTINGS_SCHEMA_VERSION,
+    storage: createJSONStorage(() => localStorage),
+    migrate: (persisted) => ({ ...initialSettings, ...(persisted as Partial<SettingsState>) }),
+  }),
+);
 
 export function settingsUpdate(patch: Partial<SettingsState>): void {
   useSettings.setState(patch);

@@ -18,7 +18,9 @@ let tokens: StreamToken[] = [];
 export const tokenStream = {
   subscribe(listener: Listener): () => void {
     listeners.add(listener);
-    return () => { listeners.delete(listener); };
+    return () => {
+      listeners.delete(listener);
+    };
   },
   reset(): void {
     tokens = [];

@@ -12,10 +12,12 @@ export const PAGES: { id: PageId; label: string }[] = [
 
 function pageFromHash(): PageId {
   const h = typeof location === 'undefined' ? '' : location.hash.slice(1);
-  return (PAGES.find((p) => p.id === h)?.id) ?? 'library';
+  return PAGES.find((p) => p.id === h)?.id ?? 'library';
 }
 
-export interface UiState { page: PageId }
+export interface UiState {
+  page: PageId;
+}
 export const useUi = create<UiState>()(() => ({ page: pageFromHash() }));
 
 export function uiGo(page: PageId): void {
@@ -23,4 +25,6 @@ export function uiGo(page: PageId): void {
   if (typeof history !== 'undefined') history.replaceState(null, '', `#${page}`);
 }
 
-export function uiReset(): void { useUi.setState({ page: 'library' }, true); }
+export function uiReset(): void {
+  useUi.setState({ page: 'library' }, true);
+}

@@ -19,14 +19,18 @@ export interface ZooIndex {
 }
 
 export function parseZooIndex(json: unknown): ZooIndex {
-  const fail = (what: string): never => { throw Object.assign(new Error(`zoo: index.json ${what}`), { name: 'FormatError' }); };
+  const fail = (what: string): never => {
+    throw Object.assign(new Error(`zoo: index.json ${what}`), { name: 'FormatError' });
+  };
   if (typeof json !== 'object' || json === null) fail('is not an object');
   const index = json as Record<string, unknown>;
   if (index.schemaVersion !== 1) fail(`has schemaVersion ${String(index.schemaVersion)}, expected 1`);
   if (!Array.isArray(index.models)) fail('has no models list');
   const models = (index.models as Record<string, unknown>[]).map((m, i) => {
-    if (typeof m.id !== 'string' || typeof m.path !== 'string' || !Array.isArray(m.files)) fail(`models[${i}] lacks id, path or files`);
-    if (m.role !== 'base' && m.role !== 'expert') fail(`models[${i}].role is '${String(m.role)}', expected base or expert`);
+    if (typeof m.id !== 'string' || typeof m.path !== 'string' || !Array.isArray(m.files))
+      fail(`models[${i}] lacks id, path or files`);
+    if (m.role !== 'base' && m.role !== 'expert')
+      fail(`models[${i}].role is '${String(m.role)}', expected base or expert`);
     return { title: String(m.id), description: '', ...m } as ZooModel;
   });
   const mergeConfigs = Array.isArray(index.mergeConfigs) ? (index.mergeConfigs as ZooIndex['mergeConfigs']) : [];
@@ -42,7 +46,9 @@ export async function fetchZooIndex(): Promise<ZooIndex> {
   const url = new URL(`${import.meta.env.BASE_URL}zoo/index.json`, location.href).href;
   const res = await fetch(url, { cache: 'no-store' });
   if (!res.ok || /text\/html/.test(res.headers.get('content-type') ?? '')) {
-    throw Object.assign(new Error(`zoo: ${url} answered HTTP ${res.status} (${res.headers.get('content-type')})`), { name: 'HubError' });
+    throw Object.assign(new Error(`zoo: ${url} answered HTTP ${res.status} (${res.headers.get('content-type')})`), {
+      name: 'HubError',
+    });
   }
   return parseZooIndex(await res.json());
 }

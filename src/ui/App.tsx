@@ -19,23 +19,47 @@ export function App() {
   const message = useLibrary(useShallow((s) => s.message));
   const modelTitle = useEngine((s) => s.model?.title);
   const testHooks = activeTestHooks(useSettings((s) => s.simulatedQuotaBytes));
-  useEffect(() => { void libraryInit(); void chatInit(); }, []);
+  useEffect(() => {
+    void libraryInit();
+    void chatInit();
+  }, []);
   return (
     <div className="app">
       <header className="app-header">
         <h1>MoE Studio</h1>
         <nav aria-label="Pages" className="tabs">
           {PAGES.map((p) => (
-            <button key={p.id} type="button" aria-current={page === p.id ? 'page' : undefined} onClick={() => uiGo(p.id)}>{p.label}</button>
+            <button
+              key={p.id}
+              type="button"
+              aria-current={page === p.id ? 'page' : undefined}
+              onClick={() => uiGo(p.id)}
+            >
+              {p.label}
+            </button>
           ))}
         </nav>
         <div className="header-status">
-          <span className="loaded-model" data-testid="loaded-model">{modelTitle ? `Model: ${modelTitle}` : 'No model loaded'}</span>
+          <span className="loaded-model" data-testid="loaded-model">
+            {modelTitle ? `Model: ${modelTitle}` : 'No model loaded'}
+          </span>
           <BackendStatus />
         </div>
       </header>
-      {testHooks.length > 0 && <div role="status" className="banner banner-warning" data-testid="test-hook-banner">Test hook active — {testHooks.join('; ')}. Remove the URL parameter (or the setting) to turn it off.</div>}
-      {message && <div role={message.kind === 'error' ? 'alert' : 'status'} className={`banner banner-${message.kind}`} data-testid="library-message">{message.text}</div>}
+      {testHooks.length > 0 && (
+        <div role="status" className="banner banner-warning" data-testid="test-hook-banner">
+          Test hook active — {testHooks.join('; ')}. Remove the URL parameter (or the setting) to turn it off.
+        </div>
+      )}
+      {message && (
+        <div
+          role={message.kind === 'error' ? 'alert' : 'status'}
+          className={`banner banner-${message.kind}`}
+          data-testid="library-message"
+        >
+          {message.text}
+        </div>
+      )}
       <main>
         {page === 'library' && <LibraryPage />}
         {page === 'compose' && <ComposePage />}

@@ -8,7 +8,18 @@ export function formatBytes(bytes: number | undefined): string {
 }
 
 /** A fixed, colour-blind-aware palette for experts (Okabe–Ito, then extras). */
-export const EXPERT_COLORS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#7f7f7f', '#8c564b', '#17becf'];
+export const EXPERT_COLORS = [
+  '#0072B2',
+  '#E69F00',
+  '#009E73',
+  '#CC79A7',
+  '#56B4E9',
+  '#D55E00',
+  '#F0E442',
+  '#7f7f7f',
+  '#8c564b',
+  '#17becf',
+];
 
 export function expertColor(expert: number): string {
   return expert < 0 ? '#dddddd' : EXPERT_COLORS[expert % EXPERT_COLORS.length];

@@ -30,8 +30,8 @@ const STEPS = 32;
 type Quant = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 /** Per-step max |Δlogit| allowed, as a fraction of max |logit|. */
 const LOGIT_TOLERANCE: Record<Quant, number> = {
-  f32: 1e-5,  // both engines are f32; only summation order differs (observed ~1e-7)
-  f16: 0.01,  // llama.cpp rounds activations to f16 (2^-11 relative) for f16 matmuls
+  f32: 1e-5, // both engines are f32; only summation order differs (observed ~1e-7)
+  f16: 0.01, // llama.cpp rounds activations to f16 (2^-11 relative) for f16 matmuls
   // llama.cpp rounds activations to Q8_0 (per 32-block, step max/127) before Q8_0/Q4_0 dot
   // products; our reference keeps them f32. Observed ≤ 1.7% of max|logit| on these models.
   q8_0: 0.04,
@@ -48,17 +48,42 @@ function readTokenizerFolder(dir: URL) {
   };
 }
 const mistral = readTokenizerFolder(new URL('../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url));
-const promptIds = new HfTokenizer(mistral.tokenizerJson, mistral.tokenizerConfig).encode('Once upon a time, there was a little robot who');
+const promptIds = new HfTokenizer(mistral.tokenizerJson, mistral.tokenizerConfig).encode(
+  'Once upon a time, there was a little robot who',
+);
 
-const shared: Partial<ModelSpec> = { vocab: 32000, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 96, layers: 2, contextLength: 256 };
+const shared: Partial<ModelSpec> = {
+  vocab: 32000,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 16,
+  intermediate: 96,
+  layers: 2,
+  contextLength: 256,
+};
 const models: Record<string, ModelSpec> = {
   dense: tinyDenseSpec(shared),
   moe: tinyMoeSpec({ ...shared, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }),
   // qwen2 archs use NEOX (rotate_half) RoPE in llama.cpp: exported without the q/k permute.
   qwen2: tinyDenseSpec({ ...shared, arch: 'qwen2', qkvBias: true, tieEmbeddings: true }),
-  qwen2moe: tinyQwenMoeSpec({ ...shared, moe: { experts: 5, topK: 2, normTopK: false, expertIntermediate: 64, sharedExpert: { intermediate: 96, gated: true } } }),
+  qwen2moe: tinyQwenMoeSpec({
+    ...shared,
+    moe: {
+      experts: 5,
+      topK: 2,
+      normTopK: false,
+      expertIntermediate: 64,
+      sharedExpert: { intermediate: 96, gated: true },
+    },
+  }),
 };
-const quantsOf: Record<string, Quant[]> = { dense: ['f32', 'f16', 'q8_0', 'q4_0'], moe: ['f32', 'q8_0', 'q4_0'], qwen2: ['f32'], qwen2moe: ['f32', 'q4_0'] };
+const quantsOf: Record<string, Quant[]> = {
+  dense: ['f32', 'f16', 'q8_0', 'q4_0'],
+  moe: ['f32', 'q8_0', 'q4_0'],
+  qwen2: ['f32'],
+  qwen2moe: ['f32', 'q4_0'],
+};
 
 function argmax(values: Float32Array): number {
   let best = 0;
@@ -67,14 +92,25 @@ function argmax(values: Float32Array): number {
 }
 
 /** Our logits before each of llama.cpp's choices: logits[s] // [vocab] after prompt + ids[0..s). */
-async function ourTeacherForcedLogits(weights: ModelWeights, prompt: number[], forcedIds: number[]): Promise<Float32Array[]> {
+async function ourTeacherForcedLogits(
+  weights: ModelWeights,
+  prompt: number[],
+  forcedIds: number[],
+): Promise<Float32Array[]> {
   const session = await cpuBackend.createSession(weights, { maxContext: 256 });
   const logits: Float32Array[] = [(await session.forward(prompt)).logits];
   for (const id of forcedIds.slice(0, -1)) logits.push((await session.forward([id])).logits);
   return logits;
 }
 
-interface StepReport { step: number; ours: number; theirs: number; maxDiff: number; maxLogit: number; margin: number }
+interface StepReport {
+  step: number;
+  ours: number;
+  theirs: number;
+  maxDiff: number;
+  maxLogit: number;
+  margin: number;
+}
 
 function compareStep(step: number, ours: Float32Array, theirs: Float32Array, theirToken: number): StepReport {
   let maxDiff = 0;
@@ -103,27 +139,42 @@ describe.each(Object.entries(models))('llama.cpp agrees with cpuBackend: %s mode
     const steps = ours.map((logits, s) => compareStep(s, logits, theirs.logits[s]!, theirs.ids[s]!));
     const worst = steps.reduce((a, b) => (b.maxDiff / b.maxLogit > a.maxDiff / a.maxLogit ? b : a));
     const nearTies = steps.filter((s) => s.ours !== s.theirs);
-    console.log(`${modelName} ${quant}: llama.cpp ids ${theirs.ids.join(' ')}\n  worst step ${worst.step}: max|Δlogit| ${worst.maxDiff.toFixed(5)} of max|logit| ${worst.maxLogit.toFixed(3)}; ` +
-      `disagreements: ${nearTies.map((s) => `step ${s.step} ours ${s.ours} vs ${s.theirs}, margin ${s.margin.toFixed(5)} < Δ ${s.maxDiff.toFixed(5)}`).join('; ') || 'none'}`);
-    for (const s of steps) expect(s.maxDiff, `step ${s.step} logits`).toBeLessThanOrEqual(LOGIT_TOLERANCE[quant] * s.maxLogit);
-    for (const s of nearTies) expect(s.margin, `step ${s.step}: llama.cpp chose ${s.theirs}, we prefer ${s.ours}`).toBeLessThan(s.maxDiff);
+    console.log(
+      `${modelName} ${quant}: llama.cpp ids ${theirs.ids.join(' ')}\n  worst step ${worst.step}: max|Δlogit| ${worst.maxDiff.toFixed(5)} of max|logit| ${worst.maxLogit.toFixed(3)}; ` +
+        `disagreements: ${nearTies.map((s) => `step ${s.step} ours ${s.ours} vs ${s.theirs}, margin ${s.margin.toFixed(5)} < Δ ${s.maxDiff.toFixed(5)}`).join('; ') || 'none'}`,
+    );
+    for (const s of steps)
+      expect(s.maxDiff, `step ${s.step} logits`).toBeLessThanOrEqual(LOGIT_TOLERANCE[quant] * s.maxLogit);
+    for (const s of nearTies)
+      expect(s.margin, `step ${s.step}: llama.cpp chose ${s.theirs}, we prefer ${s.ours}`).toBeLessThan(s.maxDiff);
     expect(nearTies.length).toBeLessThanOrEqual(MAX_NEAR_TIES[quant]);
     if (quant === 'f32') {
       const top = theirs.ids[0]!;
       const relative = Math.abs(theirs.logits[0]![top]! - ours[0]![top]!) / Math.abs(ours[0]![top]!);
-      console.log(`  first-step top-1 logit: ours ${ours[0]![top]} llama.cpp ${theirs.logits[0]![top]} (relative ${relative.toExponential(2)})`);
+      console.log(
+        `  first-step top-1 logit: ours ${ours[0]![top]} llama.cpp ${theirs.logits[0]![top]} (relative ${relative.toExponential(2)})`,
+      );
       expect(relative).toBeLessThanOrEqual(F32_TOP1_LOGIT_RELATIVE);
     }
   });
 });
 
 describe('llama.cpp tokenizes with the exported vocabulary exactly as the HF tokenizer does', () => {
-  const texts = ['Hello world! Once upon a time, there was a dog.', '  def f(x):\n\treturn x ** 2  # ünïcödé ✓ 日本語 🦙', '12+34=46, 100 - 7 = 93.',
-    '<s>[INST] hi [/INST] ok</s>', '<|im_start|>user\nhi<|im_end|>\n', '<|user|>hi<|end|>']; // special tokens of each vocabulary
+  const texts = [
+    'Hello world! Once upon a time, there was a dog.',
+    '  def f(x):\n\treturn x ** 2  # ünïcödé ✓ 日本語 🦙',
+    '12+34=46, 100 - 7 = 93.',
+    '<s>[INST] hi [/INST] ok</s>',
+    '<|im_start|>user\nhi<|im_end|>\n',
+    '<|user|>hi<|end|>',
+  ]; // special tokens of each vocabulary
   const cases = {
     'SentencePiece (Mistral 32k)': { tokenizer: mistral, vocab: 32000 },
     'byte-level BPE': { tokenizer: buildTestingBpeTokenizer(64), vocab: 0 },
-    'zoo byte-level BPE (public/zoo/base)': { tokenizer: readTokenizerFolder(new URL('../../public/zoo/base/', import.meta.url)), vocab: 0 },
+    'zoo byte-level BPE (public/zoo/base)': {
+      tokenizer: readTokenizerFolder(new URL('../../public/zoo/base/', import.meta.url)),
+      vocab: 0,
+    },
   };
   it.each(Object.entries(cases))('%s', async (name, { tokenizer, vocab }) => {
     const hf = new HfTokenizer(tokenizer.tokenizerJson, tokenizer.tokenizerConfig);

@@ -12,8 +12,8 @@ import { readGguf } from '../../src/core/formats/gguf.ts';
 import { validateForLlamaCpp } from '../../src/core/model/gguf-validate.ts';
 
 export interface LlamaCppGreedy {
-  ids: number[];             // [steps]   tokens chosen by llama.cpp's greedy sampler
-  logits: Float32Array[];    // [steps] × [vocab]  raw logits before each choice
+  ids: number[]; // [steps]   tokens chosen by llama.cpp's greedy sampler
+  logits: Float32Array[]; // [steps] × [vocab]  raw logits before each choice
 }
 
 let llamaPromise: Promise<Llama> | undefined;
@@ -36,11 +36,20 @@ async function loadCheckedModel(modelPath: string): Promise<LlamaModel> {
   return llama.loadModel({ modelPath, gpuLayers: 0 });
 }
 
-export async function llamaCppGreedy(modelPath: string, promptIds: number[], steps: number, vocab: number): Promise<LlamaCppGreedy> {
+export async function llamaCppGreedy(
+  modelPath: string,
+  promptIds: number[],
+  steps: number,
+  vocab: number,
+): Promise<LlamaCppGreedy> {
   const model = await loadCheckedModel(modelPath);
   const context = await model.createContext({
-    contextSize: 256, threads: 2, batchSize: 64, flashAttention: false,
-    experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
+    contextSize: 256,
+    threads: 2,
+    batchSize: 64,
+    flashAttention: false,
+    experimentalKvCacheKeyType: 'F32',
+    experimentalKvCacheValueType: 'F32',
   });
   try {
     const sequence = context.getSequence();
@@ -52,7 +61,8 @@ export async function llamaCppGreedy(modelPath: string, promptIds: number[], ste
       const items = [...input.slice(0, -1), [input[input.length - 1]!, request] as [number, typeof request]];
       const results = await sequence.controlledEvaluate(items as never);
       const next = results[items.length - 1]?.next;
-      if (next?.token === undefined || next.token === null) throw new Error(`llama.cpp produced no token at step ${step}`);
+      if (next?.token === undefined || next.token === null)
+        throw new Error(`llama.cpp produced no token at step ${step}`);
       ids.push(next.token);
       logits.push(logitsArray(next.logits as Map<number, number> | undefined, vocab));
       input = [next.token];

@@ -24,8 +24,14 @@ export const EXPORT_USAGE = `moe-studio export <model> --format gguf|safetensors
   --force              overwrite an existing output`;
 
 const FLAGS: FlagSpec = {
-  format: { type: 'string' }, quant: { type: 'string' }, out: { type: 'string' }, layout: { type: 'string' },
-  'shard-size': { type: 'string' }, tokenizer: { type: 'string' }, force: { type: 'boolean' }, verbose: { type: 'boolean' },
+  format: { type: 'string' },
+  quant: { type: 'string' },
+  out: { type: 'string' },
+  layout: { type: 'string' },
+  'shard-size': { type: 'string' },
+  tokenizer: { type: 'string' },
+  force: { type: 'boolean' },
+  verbose: { type: 'boolean' },
 };
 
 const FORMATS = ['gguf', 'safetensors'] as const;
@@ -36,12 +42,18 @@ function required<T>(flag: string, value: T | undefined): T {
   return value;
 }
 
-async function exportSafetensors(model: LoadedModel, out: string, values: Record<string, string | boolean | undefined>, quant: string): Promise<string[]> {
+async function exportSafetensors(
+  model: LoadedModel,
+  out: string,
+  values: Record<string, string | boolean | undefined>,
+  quant: string,
+): Promise<string[]> {
   if (quant !== 'f32' && quant !== 'f16' && quant !== 'bf16') {
     throw new UsageError(`export: safetensors cannot store ${quant}; use --format gguf or --quant f32|f16|bf16`);
   }
   const layout = enumFlag('layout', values.layout, ['classic', 'fused'] as const);
-  if (layout && model.spec.arch !== 'mixtral') throw new UsageError(`export: --layout applies to Mixtral models only (this is ${model.spec.arch})`);
+  if (layout && model.spec.arch !== 'mixtral')
+    throw new UsageError(`export: --layout applies to Mixtral models only (this is ${model.spec.arch})`);
   const isHf = model.config && typeof model.config === 'object' && 'model_type' in model.config;
   const { files } = await exportHfFolder(model.weights, nodeDirSinkOpener(out), {
     dtype: quant,
@@ -53,12 +65,21 @@ async function exportSafetensors(model: LoadedModel, out: string, values: Record
   return files;
 }
 
-async function exportGgufFile(model: LoadedModel, out: string, quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<string[]> {
+async function exportGgufFile(
+  model: LoadedModel,
+  out: string,
+  quant: 'f32' | 'f16' | 'q8_0' | 'q4_0',
+): Promise<string[]> {
   if (!(model.tokenizer instanceof HfTokenizer)) {
     throw new ConfigError('export: GGUF export needs an HF tokenizer (tokenizer.json); this model has none');
   }
   const sink = await nodeFileSink(out);
-  await exportGguf(sink, model.weights, { tokenizerJson: model.tokenizer.tokenizerJson, tokenizerConfig: model.tokenizer.tokenizerConfig }, quant);
+  await exportGguf(
+    sink,
+    model.weights,
+    { tokenizerJson: model.tokenizer.tokenizerJson, tokenizerConfig: model.tokenizer.tokenizerConfig },
+    quant,
+  );
   return [out];
 }
 
@@ -68,15 +89,23 @@ export async function runExportCommand(argv: string[]): Promise<number> {
   const format = required('format', enumFlag('format', values.format, FORMATS));
   const quant = required('quant', enumFlag('quant', values.quant, QUANTS));
   const out = required('out', stringFlag(values.out));
-  if (format === 'gguf' && quant === 'bf16') throw new UsageError('export: gguf export supports f32, f16, q8_0 and q4_0');
-  if (!values.force && (await pathExists(out))) throw new UsageError(`export: ${out} exists; pass --force to overwrite`);
-  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
+  if (format === 'gguf' && quant === 'bf16')
+    throw new UsageError('export: gguf export supports f32, f16, q8_0 and q4_0');
+  if (!values.force && (await pathExists(out)))
+    throw new UsageError(`export: ${out} exists; pass --force to overwrite`);
+  const model = await loadModelArg(modelArg, {
+    tokenizer: stringFlag(values.tokenizer),
+    onProgress: terminalProgress(),
+  });
   const started = performance.now();
-  const files = format === 'gguf'
-    ? await exportGgufFile(model, out, quant as 'f32' | 'f16' | 'q8_0' | 'q4_0')
-    : await exportSafetensors(model, out, values, quant);
+  const files =
+    format === 'gguf'
+      ? await exportGgufFile(model, out, quant as 'f32' | 'f16' | 'q8_0' | 'q4_0')
+      : await exportSafetensors(model, out, values, quant);
   const seconds = (performance.now() - started) / 1000;
-  process.stderr.write(`wrote ${files.length} file${files.length > 1 ? 's' : ''} to ${out} in ${seconds.toFixed(2)} s\n`);
+  process.stderr.write(
+    `wrote ${files.length} file${files.length > 1 ? 's' : ''} to ${out} in ${seconds.toFixed(2)} s\n`,
+  );
   for (const file of files) process.stdout.write(`${file}\n`);
   return 0;
 }

@@ -11,8 +11,23 @@ import type { LoadedModel } from '../../core/model/load-hf.ts';
 import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
 import { generate } from '../../core/runtime/generate.ts';
 import type { ChatMessage } from '../../core/tokenizer/types.ts';
-import type { Backend, BackendName, GenerateOptions, RoutingOverrides, TokenRouting } from '../../core/runtime/types.ts';
-import { enumFlag, idListFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
+import type {
+  Backend,
+  BackendName,
+  GenerateOptions,
+  RoutingOverrides,
+  TokenRouting,
+} from '../../core/runtime/types.ts';
+import {
+  enumFlag,
+  idListFlag,
+  numberFlag,
+  onePositional,
+  parseFlags,
+  stringFlag,
+  UsageError,
+  type FlagSpec,
+} from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
 import { createDawnGpu, noAdapterHint, runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
@@ -37,11 +52,22 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   --trace FILE         write per-token, per-layer routing JSON to FILE`;
 
 const FLAGS: FlagSpec = {
-  prompt: { type: 'string' }, chat: { type: 'boolean' }, system: { type: 'string' }, ids: { type: 'string' },
-  'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
-  'top-p': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
-  'route-top-k': { type: 'string' }, 'ban-experts': { type: 'string' }, 'force-experts': { type: 'string' },
-  tokenizer: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' },
+  prompt: { type: 'string' },
+  chat: { type: 'boolean' },
+  system: { type: 'string' },
+  ids: { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  seed: { type: 'string' },
+  backend: { type: 'string' },
+  'route-top-k': { type: 'string' },
+  'ban-experts': { type: 'string' },
+  'force-experts': { type: 'string' },
+  tokenizer: { type: 'string' },
+  json: { type: 'boolean' },
+  trace: { type: 'string' },
   verbose: { type: 'boolean' },
 };
 
@@ -73,7 +99,8 @@ export async function selectBackend(name: BackendName): Promise<Backend> {
     return await module[factory]!(await backendOptions(name));
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0]!;
-    const hint = name === 'webgpu' && reason.startsWith('webgpu: requestAdapter() returned null') ? `; ${noAdapterHint()}` : '';
+    const hint =
+      name === 'webgpu' && reason.startsWith('webgpu: requestAdapter() returned null') ? `; ${noAdapterHint()}` : '';
     throw new BackendError(`backend '${name}' is not available here: ${reason}${hint}`);
   }
 }
@@ -82,7 +109,8 @@ export async function selectBackend(name: BackendName): Promise<Backend> {
 export function promptIds(model: LoadedModel, values: Record<string, string | boolean | undefined>): number[] {
   const ids = idListFlag('ids', values.ids);
   const prompt = stringFlag(values.prompt);
-  if ((ids === undefined) === (prompt === undefined)) throw new UsageError('generate: give exactly one of --prompt TEXT or --ids 1,2,3');
+  if ((ids === undefined) === (prompt === undefined))
+    throw new UsageError('generate: give exactly one of --prompt TEXT or --ids 1,2,3');
   if (ids) {
     if (values.chat) throw new UsageError('generate: --chat needs --prompt');
     return ids;
@@ -134,11 +162,17 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     const childExitCode = await runInDawnChildIfNeeded(['generate', ...argv]);
     if (childExitCode !== undefined) return childExitCode;
   }
-  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
+  const model = await loadModelArg(modelArg, {
+    tokenizer: stringFlag(values.tokenizer),
+    onProgress: terminalProgress(),
+  });
   const prompt = promptIds(model, values);
   if (prompt.length === 0) throw new ConfigError('generate: the prompt encodes to no tokens');
   const maxContext = Math.min(model.spec.contextLength, prompt.length + options.maxTokens!);
-  if (prompt.length > maxContext) throw new ConfigError(`generate: the prompt has ${prompt.length} tokens, the model's context is ${model.spec.contextLength}`);
+  if (prompt.length > maxContext)
+    throw new ConfigError(
+      `generate: the prompt has ${prompt.length} tokens, the model's context is ${model.spec.contextLength}`,
+    );
 
   // Stop at the tokenizer's EOS and the model's (config/generation_config) EOS ids.
   const stopIds = [...new Set([...(model.tokenizer?.eosTokenIds ?? []), ...(model.spec.eosTokenIds ?? [])])];
@@ -151,7 +185,12 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
   const trace: { id: number; text: string; layers: TokenRouting['layers'] }[] = [];
   let promptRouting: TokenRouting[] = [];
   try {
-    const stream = generate(session, model.tokenizer, prompt, { ...options, onPromptRouting: (r: TokenRouting[]) => { promptRouting = r; } });
+    const stream = generate(session, model.tokenizer, prompt, {
+      ...options,
+      onPromptRouting: (r: TokenRouting[]) => {
+        promptRouting = r;
+      },
+    });
     for await (const token of stream) {
       ids.push(token.id);
       text += token.text;
@@ -164,9 +203,17 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   if (values.json) process.stdout.write(JSON.stringify({ ids, text }) + '\n');
   else process.stdout.write('\n');
-  process.stderr.write(`${ids.length} tokens in ${seconds.toFixed(2)} s (${(ids.length / Math.max(seconds, 1e-9)).toFixed(1)} tok/s, backend ${backendName})\n`);
+  process.stderr.write(
+    `${ids.length} tokens in ${seconds.toFixed(2)} s (${(ids.length / Math.max(seconds, 1e-9)).toFixed(1)} tok/s, backend ${backendName})\n`,
+  );
   if (typeof values.trace === 'string') {
-    const record = { model: modelArg, backend: backendName, promptIds: prompt, prompt: promptRouting.map((r, i) => ({ id: prompt[i], layers: r.layers })), tokens: trace };
+    const record = {
+      model: modelArg,
+      backend: backendName,
+      promptIds: prompt,
+      prompt: promptRouting.map((r, i) => ({ id: prompt[i], layers: r.layers })),
+      tokens: trace,
+    };
     await writeFile(values.trace, JSON.stringify(record) + '\n');
   }
   return 0;

@@ -23,7 +23,13 @@ export const INSPECT_USAGE = `moe-studio inspect <model-dir | file.gguf | file.s
 
 const FLAGS: FlagSpec = { json: { type: 'boolean' }, verbose: { type: 'boolean' } };
 
-export interface InspectTensor { name: string; dtype: string; shape: number[]; bytes: number; file?: string }
+export interface InspectTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: number;
+  file?: string;
+}
 
 /** HF folders: the checkpoint against what config.json implies (hf-tensors.ts). */
 export interface InspectCheck {
@@ -60,12 +66,17 @@ function checkHfTensors(spec: ModelSpec, tensors: InspectTensor[]): InspectCheck
   const layout = spec.arch === 'mixtral' ? detectMixtralLayout(byName.keys()) : undefined;
   const entries = hfTensorEntries(spec, nameTableFor(spec, layout));
   const expected = new Set(entries.map((e) => e.name));
-  const check: InspectCheck = { missing: [], extra: tensors.map((t) => t.name).filter((n) => !expected.has(n)), wrongShape: [] };
+  const check: InspectCheck = {
+    missing: [],
+    extra: tensors.map((t) => t.name).filter((n) => !expected.has(n)),
+    wrongShape: [],
+  };
   if (layout) check.layout = layout;
   for (const entry of entries) {
     const actual = byName.get(entry.name);
     if (!actual) check.missing.push(entry.name);
-    else if (actual.shape.join(',') !== entry.shape.join(',')) check.wrongShape.push({ name: entry.name, expected: entry.shape, actual: actual.shape });
+    else if (actual.shape.join(',') !== entry.shape.join(','))
+      check.wrongShape.push({ name: entry.name, expected: entry.shape, actual: actual.shape });
   }
   return check;
 }
@@ -73,7 +84,9 @@ function checkHfTensors(spec: ModelSpec, tensors: InspectTensor[]): InspectCheck
 /** Long arrays (the vocabulary, merges) are summarised, bigints printed as numbers. */
 function summariseGgufValue(value: GgufMetadataValue): unknown {
   if (value.type === 'array') {
-    return value.value.length > 16 ? `[${value.itemType} × ${value.value.length}]` : value.value.map((v) => (typeof v === 'bigint' ? Number(v) : v));
+    return value.value.length > 16
+      ? `[${value.itemType} × ${value.value.length}]`
+      : value.value.map((v) => (typeof v === 'bigint' ? Number(v) : v));
   }
   return typeof value.value === 'bigint' ? Number(value.value) : value.value;
 }
@@ -95,7 +108,8 @@ async function inspectSafetensors(path: string): Promise<Omit<InspectReport, 'pa
 async function inspectLlama2c(path: string): Promise<Omit<InspectReport, 'params' | 'bytes'>> {
   const weights = await loadLlama2cCheckpoint(await nodeFileSource(path));
   const tensors: InspectTensor[] = [];
-  const add = (t: { name: string; dtype: string; shape: number[]; data: Uint8Array }) => tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.data.byteLength });
+  const add = (t: { name: string; dtype: string; shape: number[]; data: Uint8Array }) =>
+    tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.data.byteLength });
   add(weights.embed);
   for (const layer of weights.layers) {
     for (const value of Object.values(layer)) if (value && 'data' in value) add(value);
@@ -124,7 +138,10 @@ export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
@@ -135,8 +152,12 @@ export function formatSpec(spec: ModelSpec): string[] {
   ];
   const moe = spec.moe;
   if (moe) {
-    const shared = moe.sharedExpert ? `, shared expert ${moe.sharedExpert.intermediate}${moe.sharedExpert.gated ? ' (sigmoid-gated)' : ''}` : '';
-    lines.push(`moe: ${moe.experts} experts, top-${moe.topK}${moe.normTopK ? ', renormalized' : ''}, expert ffn ${moe.expertIntermediate}${shared}`);
+    const shared = moe.sharedExpert
+      ? `, shared expert ${moe.sharedExpert.intermediate}${moe.sharedExpert.gated ? ' (sigmoid-gated)' : ''}`
+      : '';
+    lines.push(
+      `moe: ${moe.experts} experts, top-${moe.topK}${moe.normTopK ? ', renormalized' : ''}, expert ffn ${moe.expertIntermediate}${shared}`,
+    );
   }
   return lines;
 }
@@ -145,10 +166,18 @@ function formatCheck(check: InspectCheck): string[] {
   const lines = [];
   if (check.layout) lines.push(`mixtral layout: ${check.layout}`);
   const ok = check.missing.length === 0 && check.wrongShape.length === 0;
-  lines.push(ok ? 'check: every tensor config.json implies is present with its shape' : 'check: PROBLEMS (the model will not load)');
+  lines.push(
+    ok
+      ? 'check: every tensor config.json implies is present with its shape'
+      : 'check: PROBLEMS (the model will not load)',
+  );
   for (const name of check.missing) lines.push(`  missing ${name}`);
-  for (const w of check.wrongShape) lines.push(`  ${w.name}: shape [${w.actual.join(', ')}], config.json implies [${w.expected.join(', ')}]`);
-  if (check.extra.length) lines.push(`  ${check.extra.length} extra tensor(s) not used: ${check.extra.slice(0, 5).join(', ')}${check.extra.length > 5 ? ', …' : ''}`);
+  for (const w of check.wrongShape)
+    lines.push(`  ${w.name}: shape [${w.actual.join(', ')}], config.json implies [${w.expected.join(', ')}]`);
+  if (check.extra.length)
+    lines.push(
+      `  ${check.extra.length} extra tensor(s) not used: ${check.extra.slice(0, 5).join(', ')}${check.extra.length > 5 ? ', …' : ''}`,
+    );
   return lines;
 }
 
@@ -162,11 +191,15 @@ function formatReport(report: InspectReport): string {
     const row = byDtype.get(t.dtype) ?? { count: 0, bytes: 0 };
     byDtype.set(t.dtype, { count: row.count + 1, bytes: row.bytes + t.bytes });
   }
-  lines.push(`params ${report.params.toLocaleString('en-US')}  size ${formatBytes(report.bytes)}  dtypes ${[...byDtype].map(([d, r]) => `${d} ×${r.count} (${formatBytes(r.bytes)})`).join(', ')}`);
+  lines.push(
+    `params ${report.params.toLocaleString('en-US')}  size ${formatBytes(report.bytes)}  dtypes ${[...byDtype].map(([d, r]) => `${d} ×${r.count} (${formatBytes(r.bytes)})`).join(', ')}`,
+  );
   lines.push(`tensors (${report.tensors.length}):`);
   const width = Math.max(...report.tensors.map((t) => t.name.length), 4);
   for (const t of report.tensors) {
-    lines.push(`  ${t.name.padEnd(width)}  ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]  ${formatBytes(t.bytes)}${t.file ? `  ${t.file}` : ''}`);
+    lines.push(
+      `  ${t.name.padEnd(width)}  ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]  ${formatBytes(t.bytes)}${t.file ? `  ${t.file}` : ''}`,
+    );
   }
   return lines.join('\n');
 }

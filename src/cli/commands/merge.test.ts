@@ -27,19 +27,31 @@ function startHub(root: string): Promise<string> {
   server = createServer(async (req, res) => {
     requests.push(`${req.method} ${req.url}`);
     const m = /^\/(.+)\/resolve\/main\/(.+)$/.exec(req.url ?? '');
-    const body = m ? await readFile(join(root, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!))).catch(() => undefined) : undefined;
-    if (!body) { res.writeHead(404).end('not found'); return; }
+    const body = m
+      ? await readFile(join(root, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!))).catch(() => undefined)
+      : undefined;
+    if (!body) {
+      res.writeHead(404).end('not found');
+      return;
+    }
     const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    if (req.method === 'HEAD') { res.writeHead(200, { 'content-length': body.byteLength }).end(); return; }
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-length': body.byteLength }).end();
+      return;
+    }
     if (range) {
       const [a, b] = [Number(range[1]), Number(range[2])];
-      res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${body.byteLength}`, 'content-length': b - a + 1 }).end(body.subarray(a, b + 1));
+      res
+        .writeHead(206, { 'content-range': `bytes ${a}-${b}/${body.byteLength}`, 'content-length': b - a + 1 })
+        .end(body.subarray(a, b + 1));
     } else res.writeHead(200, { 'content-length': body.byteLength }).end(body);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const addr = server.address();
-    resolve(`http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`);
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      resolve(`http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`);
+    }),
+  );
 }
 
 const YAML = `base_model: org/base
@@ -54,8 +66,15 @@ experts:
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'moe-merge-cli-'));
   const spec = testingDenseSpec();
-  for (const [name, seed] of [['base', 1], ['a', 2], ['b', 3]] as const) {
-    await writeFolder((await randomHfFolder(`org/${name}`, seed, spec, 'bf16')).files, join(dir, 'models', 'org', name));
+  for (const [name, seed] of [
+    ['base', 1],
+    ['a', 2],
+    ['b', 3],
+  ] as const) {
+    await writeFolder(
+      (await randomHfFolder(`org/${name}`, seed, spec, 'bf16')).files,
+      join(dir, 'models', 'org', name),
+    );
   }
   await writeFile(join(dir, 'moe.yml'), YAML);
   hubUrl = await startHub(join(dir, 'models'));
@@ -68,23 +87,41 @@ afterAll(async () => {
 
 function captureStderr(): { text: () => string; restore: () => void } {
   let out = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { out += String(chunk); return true; });
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
   const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  return { text: () => out, restore: () => { spy.mockRestore(); outSpy.mockRestore(); } };
+  return {
+    text: () => out,
+    restore: () => {
+      spy.mockRestore();
+      outSpy.mockRestore();
+    },
+  };
 }
 
 describe('moe-studio merge', () => {
   it('merges a models-dir config into an HF folder with shards, an index and the verbatim YAML', async () => {
     const out = join(dir, 'out-local');
     const err = captureStderr();
-    const code = await runMergeCommand([join(dir, 'moe.yml'), out, '--models-dir', join(dir, 'models'), '--out-shard-size', '30K']).finally(err.restore);
+    const code = await runMergeCommand([
+      join(dir, 'moe.yml'),
+      out,
+      '--models-dir',
+      join(dir, 'models'),
+      '--out-shard-size',
+      '30K',
+    ]).finally(err.restore);
     expect(code, err.text()).toBe(0);
     const files = (await readdir(out)).sort();
     expect(files).toContain('model.safetensors.index.json');
     expect(files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)).length).toBeGreaterThan(1);
     expect(await readFile(join(out, 'mergekit_moe_config.yml'), 'utf8')).toBe(YAML);
     expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')).num_local_experts).toBe(2);
-    expect((await openSafetensorsFolder(nodeDirFileSet(out))).names()).toContain('model.layers.1.block_sparse_moe.gate.weight');
+    expect((await openSafetensorsFolder(nodeDirFileSet(out))).names()).toContain(
+      'model.layers.1.block_sparse_moe.gate.weight',
+    );
     expect(err.text()).toMatch(/plan: Mixtral \(classic\) · 2 experts/);
   });
 
@@ -92,12 +129,22 @@ describe('moe-studio merge', () => {
     const out = join(dir, 'out-hub');
     requests.length = 0;
     const err = captureStderr();
-    const code = await runMergeCommand([join(dir, 'moe.yml'), out, '--models-dir', join(dir, 'nowhere'), '--hub', hubUrl]).finally(err.restore);
+    const code = await runMergeCommand([
+      join(dir, 'moe.yml'),
+      out,
+      '--models-dir',
+      join(dir, 'nowhere'),
+      '--hub',
+      hubUrl,
+    ]).finally(err.restore);
     expect(code, err.text()).toBe(0);
     expect(requests.some((r) => r.startsWith('GET /org/a/resolve/main/model.safetensors'))).toBe(true);
     const local = await openSafetensorsFolder(nodeDirFileSet(join(dir, 'out-local')));
     const hub = await openSafetensorsFolder(nodeDirFileSet(out));
-    for (const name of ['model.layers.0.block_sparse_moe.experts.1.w2.weight', 'model.layers.1.block_sparse_moe.gate.weight']) {
+    for (const name of [
+      'model.layers.0.block_sparse_moe.experts.1.w2.weight',
+      'model.layers.1.block_sparse_moe.gate.weight',
+    ]) {
       expect(Array.from((await hub.readTensor(name)).data)).toEqual(Array.from((await local.readTensor(name)).data));
     }
   });
@@ -106,7 +153,9 @@ describe('moe-studio merge', () => {
     await writeFile(join(dir, 'missing.yml'), YAML.replace('source_model: org/b\n', 'source_model: org/nope\n'));
     const { main } = await import('../main.ts');
     const err = captureStderr();
-    const code = await main(['merge', join(dir, 'missing.yml'), join(dir, 'out-missing'), '--hub', hubUrl]).finally(err.restore);
+    const code = await main(['merge', join(dir, 'missing.yml'), join(dir, 'out-missing'), '--hub', hubUrl]).finally(
+      err.restore,
+    );
     expect(code).toBe(1);
     expect(err.text()).toContain(`${hubUrl}/org/nope/resolve/main/config.json`);
   });
@@ -115,11 +164,22 @@ describe('moe-studio merge', () => {
     const same = YAML.replace('source_model: org/b', 'source_model: org/a');
     await writeFile(join(dir, 'same.yml'), same);
     let err = captureStderr();
-    const code = await runMergeCommand([join(dir, 'same.yml'), join(dir, 'out-same'), '--models-dir', join(dir, 'models')]).finally(err.restore);
+    const code = await runMergeCommand([
+      join(dir, 'same.yml'),
+      join(dir, 'out-same'),
+      '--models-dir',
+      join(dir, 'models'),
+    ]).finally(err.restore);
     expect(code).toBe(1);
     expect(err.text()).toContain('All of your expert models are the same.');
     err = captureStderr();
-    const ok = await runMergeCommand([join(dir, 'same.yml'), join(dir, 'out-same'), '--models-dir', join(dir, 'models'), '--i-understand-this-is-not-useful-without-training']).finally(err.restore);
+    const ok = await runMergeCommand([
+      join(dir, 'same.yml'),
+      join(dir, 'out-same'),
+      '--models-dir',
+      join(dir, 'models'),
+      '--i-understand-this-is-not-useful-without-training',
+    ]).finally(err.restore);
     expect(ok, err.text()).toBe(0);
   });
 
@@ -129,10 +189,30 @@ describe('moe-studio merge', () => {
     for (const seed of ['1', '2']) {
       const out = join(dir, `out-seed${seed}`);
       const err = captureStderr();
-      const code = await runMergeCommand([join(dir, 'random.yml'), out, '--models-dir', join(dir, 'models'), '--allow-crimes', '--lazy-unpickle', '--clone-tensors', '--cuda', '--no-copy-tokenizer', '--random-seed', seed]).finally(err.restore);
+      const code = await runMergeCommand([
+        join(dir, 'random.yml'),
+        out,
+        '--models-dir',
+        join(dir, 'models'),
+        '--allow-crimes',
+        '--lazy-unpickle',
+        '--clone-tensors',
+        '--cuda',
+        '--no-copy-tokenizer',
+        '--random-seed',
+        seed,
+      ]).finally(err.restore);
       expect(code, err.text()).toBe(0);
       expect((await readdir(out)).some((f) => f.startsWith('tokenizer'))).toBe(false);
-      routers.push(Buffer.from((await (await openSafetensorsFolder(nodeDirFileSet(out))).readTensor('model.layers.0.block_sparse_moe.gate.weight')).data).toString('hex'));
+      routers.push(
+        Buffer.from(
+          (
+            await (
+              await openSafetensorsFolder(nodeDirFileSet(out))
+            ).readTensor('model.layers.0.block_sparse_moe.gate.weight')
+          ).data,
+        ).toString('hex'),
+      );
     }
     expect(routers[0]).not.toBe(routers[1]);
   });
@@ -140,14 +220,23 @@ describe('moe-studio merge', () => {
   it('--gguf writes OUT_DIR/model.<type>.gguf that loads back as the same MoE', async () => {
     const out = join(dir, 'out-gguf');
     const err = captureStderr();
-    const code = await runMergeCommand([join(dir, 'moe.yml'), out, '--models-dir', join(dir, 'models'), '--gguf', 'f32']).finally(err.restore);
+    const code = await runMergeCommand([
+      join(dir, 'moe.yml'),
+      out,
+      '--models-dir',
+      join(dir, 'models'),
+      '--gguf',
+      'f32',
+    ]).finally(err.restore);
     expect(code, err.text()).toBe(0);
     const { loadGgufModel } = await import('../../core/model/gguf-model.ts');
     const { nodeFileSource } = await import('../node-io.ts');
     const { dequantize } = await import('../../core/quant/convert.ts');
     const gguf = await loadGgufModel(await nodeFileSource(join(out, 'model.f32.gguf')));
     expect(gguf.weights.spec.moe).toMatchObject({ experts: 2, topK: 2 });
-    const router = await (await openSafetensorsFolder(nodeDirFileSet(out))).readTensor('model.layers.1.block_sparse_moe.gate.weight');
+    const router = await (await openSafetensorsFolder(nodeDirFileSet(out))).readTensor(
+      'model.layers.1.block_sparse_moe.gate.weight',
+    );
     expect(Array.from(dequantize(gguf.weights.layers[1]!.moe!.router))).toEqual(Array.from(dequantize(router)));
   });
 

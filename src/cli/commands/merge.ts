@@ -5,7 +5,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.ts';
-import { formatModelReference, parseMergeYaml, type ConfigIssue, type ModelReference } from '../../core/formats/mergekit-yaml.ts';
+import {
+  formatModelReference,
+  parseMergeYaml,
+  type ConfigIssue,
+  type ModelReference,
+} from '../../core/formats/mergekit-yaml.ts';
 import type { FileSet } from '../../core/io/byte-source.ts';
 import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
 import { httpFileSet } from '../../core/merge/http-files.ts';
@@ -31,12 +36,33 @@ export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (me
   Accepted and ignored, as in mergekit-moe: --allow-crimes --lazy-unpickle --clone-tensors --trust-remote-code
   --low-cpu-memory --cuda --device X --copy-tokenizer --write-model-card --safe-serialization --quiet`;
 
-const IGNORED_BOOLEANS = ['allow-crimes', 'lazy-unpickle', 'clone-tensors', 'trust-remote-code', 'low-cpu-memory', 'cuda', 'copy-tokenizer', 'write-model-card', 'safe-serialization', 'quiet', 'help'];
+const IGNORED_BOOLEANS = [
+  'allow-crimes',
+  'lazy-unpickle',
+  'clone-tensors',
+  'trust-remote-code',
+  'low-cpu-memory',
+  'cuda',
+  'copy-tokenizer',
+  'write-model-card',
+  'safe-serialization',
+  'quiet',
+  'help',
+];
 const FLAGS: FlagSpec = {
-  'models-dir': { type: 'string' }, hub: { type: 'string' }, layout: { type: 'string' }, 'mergekit-version': { type: 'string' },
-  'out-shard-size': { type: 'string' }, 'random-seed': { type: 'string' }, gguf: { type: 'string' }, device: { type: 'string' },
-  'i-understand-this-is-not-useful-without-training': { type: 'boolean' }, 'no-copy-tokenizer': { type: 'boolean' },
-  'no-write-model-card': { type: 'boolean' }, force: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' },
+  'models-dir': { type: 'string' },
+  hub: { type: 'string' },
+  layout: { type: 'string' },
+  'mergekit-version': { type: 'string' },
+  'out-shard-size': { type: 'string' },
+  'random-seed': { type: 'string' },
+  gguf: { type: 'string' },
+  device: { type: 'string' },
+  'i-understand-this-is-not-useful-without-training': { type: 'boolean' },
+  'no-copy-tokenizer': { type: 'boolean' },
+  'no-write-model-card': { type: 'boolean' },
+  force: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
   ...Object.fromEntries(IGNORED_BOOLEANS.map((f) => [f, { type: 'boolean' as const }])),
 };
 
@@ -45,7 +71,10 @@ export function parseShardSize(value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmb])?\s*$/i.exec(value);
   const scale = { k: 1e3, m: 1e6, b: 1e9 }[(m?.[2] ?? '').toLowerCase()] ?? 1;
   const bytes = m ? Math.floor(Number(m[1]) * scale) : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new UsageError(`--out-shard-size must be a byte count like 1000000, 500M or 1B, got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(bytes) || bytes < 1)
+    throw new UsageError(
+      `--out-shard-size must be a byte count like 1000000, 500M or 1B, got ${JSON.stringify(value)}`,
+    );
   return bytes;
 }
 
@@ -54,7 +83,9 @@ function modelResolver(modelsDir: string | undefined, hub: string | undefined): 
     const local = modelsDir === undefined ? ref.path : join(modelsDir, ref.path);
     if (await isDirectory(local)) return nodeDirFileSet(local);
     if (hub !== undefined) return httpFileSet(hub, ref.path, ref.revision ?? 'main');
-    throw new ConfigError(`merge: model '${formatModelReference(ref)}' not found: ${local} is not a directory${modelsDir === undefined ? ' (use --models-dir or --hub)' : ' (or pass --hub)'}`);
+    throw new ConfigError(
+      `merge: model '${formatModelReference(ref)}' not found: ${local} is not a directory${modelsDir === undefined ? ' (use --models-dir or --hub)' : ' (or pass --hub)'}`,
+    );
   };
 }
 
@@ -70,7 +101,9 @@ function progressPrinter(): (p: MergeProgress) => void {
     const percent = Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal));
     if (percent >= lastPercent + 10 || p.bytesDone === p.bytesTotal) {
       lastPercent = percent;
-      process.stderr.write(`tensors: ${percent}% (${(p.bytesDone / 1e6).toFixed(1)} / ${(p.bytesTotal / 1e6).toFixed(1)} MB) ${p.tensor ?? ''}\n`);
+      process.stderr.write(
+        `tensors: ${percent}% (${(p.bytesDone / 1e6).toFixed(1)} / ${(p.bytesTotal / 1e6).toFixed(1)} MB) ${p.tensor ?? ''}\n`,
+      );
     }
   };
 }
@@ -79,10 +112,16 @@ async function writeGguf(outDir: string, quant: 'f32' | 'f16' | 'q8_0' | 'q4_0')
   const { loadHfModel } = await import('../../core/model/load-hf.ts');
   const { HfTokenizer } = await import('../../core/tokenizer/hf.ts');
   const model = await loadHfModel(nodeDirFileSet(outDir));
-  if (!(model.tokenizer instanceof HfTokenizer)) throw new ConfigError('merge: --gguf needs the base tokenizer (tokenizer.json) in the output');
+  if (!(model.tokenizer instanceof HfTokenizer))
+    throw new ConfigError('merge: --gguf needs the base tokenizer (tokenizer.json) in the output');
   const { exportGguf } = await importGgufModel();
   const path = join(outDir, `model.${quant}.gguf`);
-  await exportGguf(await nodeFileSink(path), model.weights, { tokenizerJson: model.tokenizer.tokenizerJson, tokenizerConfig: model.tokenizer.tokenizerConfig }, quant);
+  await exportGguf(
+    await nodeFileSink(path),
+    model.weights,
+    { tokenizerJson: model.tokenizer.tokenizerJson, tokenizerConfig: model.tokenizer.tokenizerConfig },
+    quant,
+  );
   return path;
 }
 
@@ -91,25 +130,44 @@ function describePlan(plan: MergePlan): string {
 }
 
 export async function runMergeCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(MERGE_USAGE + '\n'); return 0; }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(MERGE_USAGE + '\n');
+    return 0;
+  }
   const { values, positionals } = parseFlags('merge', argv, FLAGS);
-  if (positionals.length !== 2) throw new UsageError(`merge: expected CONFIG.yml and OUT_DIR, got ${positionals.length} argument(s)\n${MERGE_USAGE}`);
+  if (positionals.length !== 2)
+    throw new UsageError(
+      `merge: expected CONFIG.yml and OUT_DIR, got ${positionals.length} argument(s)\n${MERGE_USAGE}`,
+    );
   const [configPath, outDir] = positionals as [string, string];
   const layout = enumFlag('layout', values.layout, ['classic', 'fused'] as const);
   const version = enumFlag('mergekit-version', values['mergekit-version'], ['v0.1.4', 'main'] as const);
   const gguf = enumFlag('gguf', values.gguf, ['f32', 'f16', 'q8_0', 'q4_0'] as const);
   const seed = numberFlag('random-seed', values['random-seed'], { integer: true, min: 0 });
-  const shardBytes = values['out-shard-size'] === undefined ? DEFAULT_SHARD_BYTES : parseShardSize(String(values['out-shard-size']));
-  if (!values.force && (await pathExists(join(outDir, 'config.json')))) throw new UsageError(`merge: ${outDir} already holds a model; pass --force to overwrite`);
+  const shardBytes =
+    values['out-shard-size'] === undefined ? DEFAULT_SHARD_BYTES : parseShardSize(String(values['out-shard-size']));
+  if (!values.force && (await pathExists(join(outDir, 'config.json'))))
+    throw new UsageError(`merge: ${outDir} already holds a model; pass --force to overwrite`);
 
   const parsed = parseMergeYaml(await readFile(configPath, 'utf8'));
-  if (!parsed.ok) { printIssues(parsed.issues); return 1; }
-  const inputs = await openMergeInputs(parsed.config, modelResolver(stringFlag(values['models-dir']), stringFlag(values.hub)));
+  if (!parsed.ok) {
+    printIssues(parsed.issues);
+    return 1;
+  }
+  const inputs = await openMergeInputs(
+    parsed.config,
+    modelResolver(stringFlag(values['models-dir']), stringFlag(values.hub)),
+  );
   const planned = planMerge(parsed.config, inputs, {
-    layout, seed, residualScaleBehaviour: version,
+    layout,
+    seed,
+    residualScaleBehaviour: version,
     allowAllSameModels: values['i-understand-this-is-not-useful-without-training'] === true,
   });
-  if (!planned.ok) { printIssues(planned.issues); return 1; }
+  if (!planned.ok) {
+    printIssues(planned.issues);
+    return 1;
+  }
   const plan = planned.plan;
   process.stderr.write(`plan: ${describePlan(plan)}\n`);
   const started = performance.now();

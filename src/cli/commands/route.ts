@@ -23,16 +23,27 @@ export const ROUTE_USAGE = `moe-studio route <model> (--prompt TEXT [--chat] [--
   --json               print {"tokens": [{"id", "piece", "layers": [...]}], "usage": [[count per expert] per layer]}`;
 
 const FLAGS: FlagSpec = {
-  prompt: { type: 'string' }, chat: { type: 'boolean' }, system: { type: 'string' }, ids: { type: 'string' },
-  backend: { type: 'string' }, 'route-top-k': { type: 'string' }, 'ban-experts': { type: 'string' },
-  'force-experts': { type: 'string' }, tokenizer: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' },
+  prompt: { type: 'string' },
+  chat: { type: 'boolean' },
+  system: { type: 'string' },
+  ids: { type: 'string' },
+  backend: { type: 'string' },
+  'route-top-k': { type: 'string' },
+  'ban-experts': { type: 'string' },
+  'force-experts': { type: 'string' },
+  tokenizer: { type: 'string' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
 };
 
 /** How often each expert was chosen, per layer: usage[layer][expert]. */
 export function expertUsage(tokens: LayerRouting[][], experts: number): number[][] {
   const layers = tokens[0]?.length ?? 0;
   const usage = Array.from({ length: layers }, () => new Array<number>(experts).fill(0));
-  for (const token of tokens) token.forEach((layer, l) => { for (const e of layer.expertIds) usage[l]![e]! += 1; });
+  for (const token of tokens)
+    token.forEach((layer, l) => {
+      for (const e of layer.expertIds) usage[l]![e]! += 1;
+    });
   return usage;
 }
 
@@ -41,7 +52,12 @@ function formatTable(pieces: string[], tokens: LayerRouting[][], usage: number[]
   const width = Math.min(16, Math.max(5, ...pieces.map((p) => p.length)));
   lines.push(`${'token'.padEnd(width)}  ${usage.map((_, l) => `layer ${l}`.padEnd(14)).join(' ')}`);
   tokens.forEach((layers, t) => {
-    const cells = layers.map((r) => r.expertIds.map((e, i) => `${e}:${r.expertWeights[i]!.toFixed(2)}`).join(' ').padEnd(14));
+    const cells = layers.map((r) =>
+      r.expertIds
+        .map((e, i) => `${e}:${r.expertWeights[i]!.toFixed(2)}`)
+        .join(' ')
+        .padEnd(14),
+    );
     lines.push(`${pieces[t]!.slice(0, width).padEnd(width)}  ${cells.join(' ')}`);
   });
   lines.push('', 'expert usage per layer (tokens routed to each expert):');
@@ -58,11 +74,18 @@ export async function runRouteCommand(argv: string[]): Promise<number> {
     const childExitCode = await runInDawnChildIfNeeded(['route', ...argv]);
     if (childExitCode !== undefined) return childExitCode;
   }
-  const model = await loadModelArg(modelArg, { tokenizer: stringFlag(values.tokenizer), onProgress: terminalProgress() });
-  if (!model.spec.moe) throw new ConfigError(`route: ${modelArg} is a dense ${model.spec.arch} model (no experts to route to)`);
+  const model = await loadModelArg(modelArg, {
+    tokenizer: stringFlag(values.tokenizer),
+    onProgress: terminalProgress(),
+  });
+  if (!model.spec.moe)
+    throw new ConfigError(`route: ${modelArg} is a dense ${model.spec.arch} model (no experts to route to)`);
   const ids = promptIds(model, values);
   if (ids.length === 0) throw new UsageError('route: the prompt encodes to no tokens');
-  if (ids.length > model.spec.contextLength) throw new ConfigError(`route: the prompt has ${ids.length} tokens, the model's context is ${model.spec.contextLength}`);
+  if (ids.length > model.spec.contextLength)
+    throw new ConfigError(
+      `route: the prompt has ${ids.length} tokens, the model's context is ${model.spec.contextLength}`,
+    );
   const session = await (await selectBackend(backendName)).createSession(model.weights, { maxContext: ids.length });
   let tokens: LayerRouting[][];
   try {
@@ -74,7 +97,9 @@ export async function runRouteCommand(argv: string[]): Promise<number> {
   const pieces = ids.map((id) => JSON.stringify(model.tokenizer?.decode([id]) ?? String(id)).slice(1, -1));
   const usage = expertUsage(tokens, model.spec.moe.experts);
   if (values.json) {
-    process.stdout.write(JSON.stringify({ tokens: ids.map((id, t) => ({ id, piece: pieces[t], layers: tokens[t] })), usage }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ tokens: ids.map((id, t) => ({ id, piece: pieces[t], layers: tokens[t] })), usage }) + '\n',
+    );
   } else {
     process.stdout.write(formatTable(pieces, tokens, usage) + '\n');
   }

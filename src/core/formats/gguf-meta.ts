@@ -24,7 +24,8 @@ function missing(file: MetaSource, key: string, expected: string): never {
 export function metaString(file: MetaSource, key: string): string | undefined {
   const v = file.metadata.get(key);
   if (v === undefined) return undefined;
-  if (v.type !== 'string') throw new FormatError(`gguf: ${file.name}: key '${key}' has type ${v.type}, expected string`);
+  if (v.type !== 'string')
+    throw new FormatError(`gguf: ${file.name}: key '${key}' has type ${v.type}, expected string`);
   return v.value;
 }
 
@@ -32,7 +33,8 @@ export function metaString(file: MetaSource, key: string): string | undefined {
 export function metaNumber(file: MetaSource, key: string): number | undefined {
   const v = file.metadata.get(key);
   if (v === undefined) return undefined;
-  if (v.type === 'string' || v.type === 'array') throw new FormatError(`gguf: ${file.name}: key '${key}' has type ${v.type}, expected a number`);
+  if (v.type === 'string' || v.type === 'array')
+    throw new FormatError(`gguf: ${file.name}: key '${key}' has type ${v.type}, expected a number`);
   return Number(v.value);
 }
 
@@ -47,6 +49,7 @@ export function requireNumber(file: MetaSource, key: string): number {
 export function metaArray(file: MetaSource, key: string): unknown[] | undefined {
   const v = file.metadata.get(key);
   if (v === undefined) return undefined;
-  if (v.type !== 'array') throw new FormatError(`gguf: ${file.name}: key '${key}' has type ${v.type}, expected an array`);
+  if (v.type !== 'array')
+    throw new FormatError(`gguf: ${file.name}: key '${key}' has type ${v.type}, expected an array`);
   return v.value;
 }

@@ -7,7 +7,19 @@ import type { DType } from '../tensor.ts';
 
 /** Metadata value types (gguf.h GGUF_TYPE_*). */
 export type GgufValueType =
-  | 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'array' | 'u64' | 'i64' | 'f64';
+  | 'u8'
+  | 'i8'
+  | 'u16'
+  | 'i16'
+  | 'u32'
+  | 'i32'
+  | 'f32'
+  | 'bool'
+  | 'string'
+  | 'array'
+  | 'u64'
+  | 'i64'
+  | 'f64';
 
 export const GGUF_VALUE_TYPES = {
   u8: { id: 0, byteSize: 1 },
@@ -55,18 +67,52 @@ export type GgufArrayValue =
  * are listed so errors can name what a file holds ("Q4_K (12)").
  */
 export const GGML_TYPE_IDS = {
-  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q8_1: 9,
-  Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, Q8_K: 15,
-  IQ2_XXS: 16, IQ2_XS: 17, IQ3_XXS: 18, IQ1_S: 19, IQ4_NL: 20, IQ3_S: 21, IQ2_S: 22, IQ4_XS: 23,
-  I8: 24, I16: 25, I32: 26, I64: 27, F64: 28, IQ1_M: 29, BF16: 30,
-  TQ1_0: 34, TQ2_0: 35, MXFP4: 39,
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q5_0: 6,
+  Q5_1: 7,
+  Q8_0: 8,
+  Q8_1: 9,
+  Q2_K: 10,
+  Q3_K: 11,
+  Q4_K: 12,
+  Q5_K: 13,
+  Q6_K: 14,
+  Q8_K: 15,
+  IQ2_XXS: 16,
+  IQ2_XS: 17,
+  IQ3_XXS: 18,
+  IQ1_S: 19,
+  IQ4_NL: 20,
+  IQ3_S: 21,
+  IQ2_S: 22,
+  IQ4_XS: 23,
+  I8: 24,
+  I16: 25,
+  I32: 26,
+  I64: 27,
+  F64: 28,
+  IQ1_M: 29,
+  BF16: 30,
+  TQ1_0: 34,
+  TQ2_0: 35,
+  MXFP4: 39,
 } as const;
 export type GgmlTypeName = keyof typeof GGML_TYPE_IDS;
 
 /** DType → ggml type; null where ggml has no such type (u8). */
 export const GGML_TYPE_OF_DTYPE = {
-  f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0', q4_0: 'Q4_0',
-  i8: 'I8', i32: 'I32', i64: 'I64', u8: null,
+  f32: 'F32',
+  f16: 'F16',
+  bf16: 'BF16',
+  q8_0: 'Q8_0',
+  q4_0: 'Q4_0',
+  i8: 'I8',
+  i32: 'I32',
+  i64: 'I64',
+  u8: null,
 } as const satisfies Record<DType, GgmlTypeName | null>;
 
 const DTYPE_BY_GGML_ID = new Map<number, DType>(

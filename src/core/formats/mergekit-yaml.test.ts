@@ -61,11 +61,15 @@ experts:
   });
 
   it('rule 1: rejects non-string prompt items (pydantic does not coerce int to str)', () => {
-    expect(issuesOf('base_model: b\nexperts:\n  - source_model: a\n    positive_prompts: ["ok", 3]\n')[0]).toMatch(/^experts\.0\.positive_prompts\.1:/);
+    expect(issuesOf('base_model: b\nexperts:\n  - source_model: a\n    positive_prompts: ["ok", 3]\n')[0]).toMatch(
+      /^experts\.0\.positive_prompts\.1:/,
+    );
   });
 
   it('rule 1: accepts [""] as a prompt list', () => {
-    expect(parseOk('base_model: b\nexperts:\n  - source_model: a\n    positive_prompts: [""]\n').experts[0]!.positivePrompts).toEqual(['']);
+    expect(
+      parseOk('base_model: b\nexperts:\n  - source_model: a\n    positive_prompts: [""]\n').experts[0]!.positivePrompts,
+    ).toEqual(['']);
   });
 
   it('rule 1: requires base_model and experts', () => {
@@ -103,7 +107,9 @@ describe('model references and dtype', () => {
   });
 
   it('accepts the dict form {model: {path, revision}}', () => {
-    const c = parseOk('base_model:\n  model:\n    path: org/base\n    revision: main\nexperts:\n  - source_model: {model: org/a@r1}\n');
+    const c = parseOk(
+      'base_model:\n  model:\n    path: org/base\n    revision: main\nexperts:\n  - source_model: {model: org/a@r1}\n',
+    );
     expect(c.baseModel).toEqual({ path: 'org/base', revision: 'main' });
     expect(c.experts[0]!.sourceModel).toEqual({ path: 'org/a', revision: 'r1' });
   });
@@ -111,19 +117,25 @@ describe('model references and dtype', () => {
   it('rule 19: dtype accepts bfloat16/float16/float32/int64 with an optional torch. prefix; anything else is an issue', () => {
     expect(parseOk('base_model: b\nexperts: [{source_model: a}]\ndtype: torch.float16\n').dtype).toBe('float16');
     expect(parseOk('base_model: b\nexperts: [{source_model: a}]\ndtype: bfloat16\n').dtype).toBe('bfloat16');
-    expect(issuesOf('base_model: b\nexperts: [{source_model: a}]\ndtype: bf16\n')[0]).toMatch(/^dtype: Unimplemented dtype "bf16"/);
+    expect(issuesOf('base_model: b\nexperts: [{source_model: a}]\ndtype: bf16\n')[0]).toMatch(
+      /^dtype: Unimplemented dtype "bf16"/,
+    );
   });
 
   it('gate_mode is a literal union: unknown modes are an issue (extension: upstream crashes later)', () => {
     for (const mode of ['hidden', 'hidden_last', 'hidden_avg', 'cheap_embed', 'random', 'uniform_random']) {
       expect(parseOk(`base_model: b\nexperts: [{source_model: a}]\ngate_mode: ${mode}\n`).gateMode).toBe(mode);
     }
-    expect(issuesOf('base_model: b\nexperts: [{source_model: a}]\ngate_mode: orthogonal\n')[0]).toMatch(/^gate_mode: Unknown gate_mode "orthogonal"/);
+    expect(issuesOf('base_model: b\nexperts: [{source_model: a}]\ngate_mode: orthogonal\n')[0]).toMatch(
+      /^gate_mode: Unknown gate_mode "orthogonal"/,
+    );
   });
 
   it('experts_per_token takes integers and integer strings (pydantic lax), not fractions', () => {
     expect(parseOk('base_model: b\nexperts: [{source_model: a}]\nexperts_per_token: "3"\n').expertsPerToken).toBe(3);
-    expect(issuesOf('base_model: b\nexperts: [{source_model: a}]\nexperts_per_token: 1.5\n')[0]).toMatch(/^experts_per_token:/);
+    expect(issuesOf('base_model: b\nexperts: [{source_model: a}]\nexperts_per_token: 1.5\n')[0]).toMatch(
+      /^experts_per_token:/,
+    );
   });
 
   it('reports invalid YAML as an issue, not a throw', () => {
@@ -134,7 +146,14 @@ describe('model references and dtype', () => {
 describe('limits', () => {
   it('refuses a YAML alias bomb instead of expanding it (YAML_MAX_ALIAS_COUNT)', () => {
     const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
-    expect(issuesOf(`${levels.join('\n')}\nbase_model: b\nexperts: [{source_model: x}]\n`)[0]).toMatch(/not valid YAML/);
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
+    expect(issuesOf(`${levels.join('\n')}\nbase_model: b\nexperts: [{source_model: x}]\n`)[0]).toMatch(
+      /not valid YAML/,
+    );
   });
 });

@@ -23,7 +23,14 @@
 import { parse as parseYamlText } from 'yaml';
 
 export type GateMode = 'hidden' | 'hidden_last' | 'hidden_avg' | 'cheap_embed' | 'random' | 'uniform_random';
-export const GATE_MODES: readonly GateMode[] = ['hidden', 'hidden_last', 'hidden_avg', 'cheap_embed', 'random', 'uniform_random'];
+export const GATE_MODES: readonly GateMode[] = [
+  'hidden',
+  'hidden_last',
+  'hidden_avg',
+  'cheap_embed',
+  'random',
+  'uniform_random',
+];
 
 export type OutputDType = 'bfloat16' | 'float16' | 'float32' | 'int64';
 export const OUTPUT_DTYPES: readonly OutputDType[] = ['bfloat16', 'float16', 'float32', 'int64'];
@@ -96,7 +103,9 @@ export const YAML_MAX_ALIAS_COUNT = 10_000;
 
 class IssueList {
   readonly issues: ConfigIssue[] = [];
-  error(field: string, message: string): void { this.issues.push({ field, message, severity: 'error' }); }
+  error(field: string, message: string): void {
+    this.issues.push({ field, message, severity: 'error' });
+  }
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -106,7 +115,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function parseModelReference(v: unknown, field: string, issues: IssueList): ModelReference | undefined {
   if (typeof v === 'string') {
     const ref = parseModelReferenceString(v);
-    if (typeof ref === 'string') { issues.error(field, ref); return undefined; }
+    if (typeof ref === 'string') {
+      issues.error(field, ref);
+      return undefined;
+    }
     return ref;
   }
   if (isRecord(v)) {
@@ -125,17 +137,26 @@ function parseModelReference(v: unknown, field: string, issues: IssueList): Mode
     }
     return ref;
   }
-  issues.error(field, v === undefined ? 'Field required' : `Input should be a model reference string, got ${JSON.stringify(v)}`);
+  issues.error(
+    field,
+    v === undefined ? 'Field required' : `Input should be a model reference string, got ${JSON.stringify(v)}`,
+  );
   return undefined;
 }
 
 function parsePromptList(v: unknown, field: string, issues: IssueList): string[] | null {
   if (v === undefined || v === null) return null;
   if (!Array.isArray(v)) {
-    issues.error(field, `Input should be a valid list of strings, got ${typeof v === 'string' ? 'a bare string' : JSON.stringify(v)}`);
+    issues.error(
+      field,
+      `Input should be a valid list of strings, got ${typeof v === 'string' ? 'a bare string' : JSON.stringify(v)}`,
+    );
     return null;
   }
-  v.forEach((p, i) => { if (typeof p !== 'string') issues.error(`${field}.${i}`, `Input should be a valid string, got ${JSON.stringify(p)}`); });
+  v.forEach((p, i) => {
+    if (typeof p !== 'string')
+      issues.error(`${field}.${i}`, `Input should be a valid string, got ${JSON.stringify(p)}`);
+  });
   return v.filter((p): p is string => typeof p === 'string');
 }
 
@@ -143,7 +164,10 @@ function parsePromptList(v: unknown, field: string, issues: IssueList): string[]
 function parseOptionalFloat(v: unknown, field: string, issues: IssueList): number | null {
   if (v === undefined || v === null) return null;
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isFinite(n)) { issues.error(field, `Input should be a valid number, got ${JSON.stringify(v)}`); return null; }
+  if (!Number.isFinite(n)) {
+    issues.error(field, `Input should be a valid number, got ${JSON.stringify(v)}`);
+    return null;
+  }
   return n;
 }
 
@@ -151,12 +175,18 @@ function parseOptionalFloat(v: unknown, field: string, issues: IssueList): numbe
 function parseInt(v: unknown, field: string, fallback: number, issues: IssueList): number {
   if (v === undefined) return fallback;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n)) { issues.error(field, `Input should be a valid integer, got ${JSON.stringify(v)}`); return fallback; }
+  if (!Number.isInteger(n)) {
+    issues.error(field, `Input should be a valid integer, got ${JSON.stringify(v)}`);
+    return fallback;
+  }
   return n;
 }
 
 function parseExpert(v: unknown, field: string, issues: IssueList): ExpertConfig | undefined {
-  if (!isRecord(v)) { issues.error(field, `Input should be a mapping with source_model, got ${JSON.stringify(v)}`); return undefined; }
+  if (!isRecord(v)) {
+    issues.error(field, `Input should be a mapping with source_model, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
   const sourceModel = parseModelReference(v.source_model, `${field}.source_model`, issues);
   const expert: ExpertConfig = {
     sourceModel: sourceModel ?? { path: '' },
@@ -173,9 +203,15 @@ function parseExpertList(v: unknown, field: string, issues: IssueList, required:
     if (required) issues.error(field, 'Field required');
     return null;
   }
-  if (!Array.isArray(v)) { issues.error(field, 'Input should be a valid list of experts'); return null; }
+  if (!Array.isArray(v)) {
+    issues.error(field, 'Input should be a valid list of experts');
+    return null;
+  }
   const out: ExpertConfig[] = [];
-  v.forEach((e, i) => { const x = parseExpert(e, `${field}.${i}`, issues); if (x) out.push(x); });
+  v.forEach((e, i) => {
+    const x = parseExpert(e, `${field}.${i}`, issues);
+    if (x) out.push(x);
+  });
   return out;
 }
 
@@ -184,7 +220,10 @@ export function parseOutputDType(v: unknown, issues?: IssueList): OutputDType | 
   if (v === undefined || v === null) return null;
   const name = typeof v === 'string' ? v.replace(/^torch\./, '') : '';
   if ((OUTPUT_DTYPES as readonly string[]).includes(name)) return name as OutputDType;
-  issues?.error('dtype', `Unimplemented dtype ${JSON.stringify(v)} (allowed: ${OUTPUT_DTYPES.join(', ')}, optionally prefixed "torch.")`);
+  issues?.error(
+    'dtype',
+    `Unimplemented dtype ${JSON.stringify(v)} (allowed: ${OUTPUT_DTYPES.join(', ')}, optionally prefixed "torch.")`,
+  );
   return null;
 }
 
@@ -197,7 +236,10 @@ function parseGateMode(v: unknown, issues: IssueList): GateMode {
 
 function parseOptionalString(v: unknown, field: string, issues: IssueList): string | null {
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'string') { issues.error(field, `Input should be a valid string, got ${JSON.stringify(v)}`); return null; }
+  if (typeof v !== 'string') {
+    issues.error(field, `Input should be a valid string, got ${JSON.stringify(v)}`);
+    return null;
+  }
   return v;
 }
 

@@ -8,7 +8,13 @@ import { FormatError } from '../errors.ts';
 import type { ByteSink, FileSet } from '../io/byte-source.ts';
 import type { RawTensor } from '../tensor.ts';
 import { tensorByteLengthBig } from '../quant/dtype-traits.ts';
-import { openSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensorInfo, type TensorEntry } from './safetensors.ts';
+import {
+  openSafetensors,
+  writeSafetensors,
+  type SafetensorsFile,
+  type SafetensorsTensorInfo,
+  type TensorEntry,
+} from './safetensors.ts';
 
 export const SAFETENSORS_INDEX_FILE = 'model.safetensors.index.json';
 export const SAFETENSORS_SINGLE_FILE = 'model.safetensors';
@@ -46,7 +52,8 @@ async function parseWeightMap(files: FileSet, available: Set<string>): Promise<M
   const map = new Map<string, string>();
   for (const [tensor, file] of Object.entries(weightMap)) {
     if (typeof file !== 'string') throw new FormatError(`${where}: weight_map['${tensor}'] is not a file name`);
-    if (!available.has(file)) throw new FormatError(`${where}: weight_map['${tensor}'] names shard '${file}', which is not in the folder`);
+    if (!available.has(file))
+      throw new FormatError(`${where}: weight_map['${tensor}'] names shard '${file}', which is not in the folder`);
     map.set(tensor, file);
   }
   return map;
@@ -78,17 +85,24 @@ export async function openSafetensorsFolder(files: FileSet): Promise<TensorDirec
   const shards = new Map<string, SafetensorsFile>();
   if (available.has(SAFETENSORS_INDEX_FILE)) {
     const weightMap = await parseWeightMap(files, available);
-    for (const file of [...new Set(weightMap.values())].sort()) shards.set(file, await openSafetensors(await files.open(file)));
+    for (const file of [...new Set(weightMap.values())].sort())
+      shards.set(file, await openSafetensors(await files.open(file)));
     for (const [tensor, file] of weightMap) {
       if (!shards.get(file)!.tensors.some((t) => t.name === tensor)) {
-        throw new FormatError(`safetensors: ${files.name}/${SAFETENSORS_INDEX_FILE}: weight_map['${tensor}'] points to '${file}', which has no such tensor`);
+        throw new FormatError(
+          `safetensors: ${files.name}/${SAFETENSORS_INDEX_FILE}: weight_map['${tensor}'] points to '${file}', which has no such tensor`,
+        );
       }
     }
     return buildDirectory(shards, weightMap);
   }
-  const singles = available.has(SAFETENSORS_SINGLE_FILE) ? [SAFETENSORS_SINGLE_FILE] : listed.filter((f) => f.endsWith('.safetensors'));
+  const singles = available.has(SAFETENSORS_SINGLE_FILE)
+    ? [SAFETENSORS_SINGLE_FILE]
+    : listed.filter((f) => f.endsWith('.safetensors'));
   if (singles.length !== 1) {
-    throw new FormatError(`safetensors: ${files.name}: expected ${SAFETENSORS_SINGLE_FILE} or ${SAFETENSORS_INDEX_FILE}, found ${singles.length ? singles.join(', ') : 'no .safetensors file'}`);
+    throw new FormatError(
+      `safetensors: ${files.name}: expected ${SAFETENSORS_SINGLE_FILE} or ${SAFETENSORS_INDEX_FILE}, found ${singles.length ? singles.join(', ') : 'no .safetensors file'}`,
+    );
   }
   shards.set(singles[0]!, await openSafetensors(await files.open(singles[0]!)));
   return buildDirectory(shards);
@@ -144,7 +158,11 @@ export async function writeSafetensorsSharded(
     await writeSafetensors(await openSink(file), shards[k]!, getData, options.metadata);
     files.push(file);
   }
-  const sortedMap = Object.fromEntries(Object.keys(weightMap).sort().map((name) => [name, weightMap[name]!]));
+  const sortedMap = Object.fromEntries(
+    Object.keys(weightMap)
+      .sort()
+      .map((name) => [name, weightMap[name]!]),
+  );
   const index = { metadata: { total_size: totalSize }, weight_map: sortedMap };
   const sink = await openSink(SAFETENSORS_INDEX_FILE);
   await sink.write(new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'));

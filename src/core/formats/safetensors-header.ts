@@ -18,7 +18,13 @@ export const SAFETENSORS_LIMITS = {
 
 /** safetensors dtype string → DType (the inverse of SAFETENSORS_DTYPE_NAMES). */
 const DTYPE_BY_NAME: Record<string, DType> = {
-  F32: 'f32', F16: 'f16', BF16: 'bf16', I8: 'i8', U8: 'u8', I32: 'i32', I64: 'i64',
+  F32: 'f32',
+  F16: 'f16',
+  BF16: 'bf16',
+  I8: 'i8',
+  U8: 'u8',
+  I32: 'i32',
+  I64: 'i64',
 };
 
 export interface SafetensorsHeader {
@@ -34,13 +40,18 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 async function readHeaderJson(src: ByteSource): Promise<{ json: unknown; dataStart: number }> {
   const file = src.name;
-  if (src.size < 8) throw new FormatError(`safetensors: ${file}: file is ${src.size} bytes, too short for the 8-byte header length`);
+  if (src.size < 8)
+    throw new FormatError(`safetensors: ${file}: file is ${src.size} bytes, too short for the 8-byte header length`);
   const headerLength = new DataView((await src.read(0, 8)).slice().buffer).getBigUint64(0, true);
   if (headerLength > BigInt(SAFETENSORS_LIMITS.maxHeaderBytes)) {
-    throw new FormatError(`safetensors: ${file}: header length ${headerLength} exceeds the cap of ${SAFETENSORS_LIMITS.maxHeaderBytes} bytes`);
+    throw new FormatError(
+      `safetensors: ${file}: header length ${headerLength} exceeds the cap of ${SAFETENSORS_LIMITS.maxHeaderBytes} bytes`,
+    );
   }
   if (8n + headerLength > BigInt(src.size)) {
-    throw new FormatError(`safetensors: ${file}: header length ${headerLength} runs past the end of the file (${src.size} bytes)`);
+    throw new FormatError(
+      `safetensors: ${file}: header length ${headerLength} runs past the end of the file (${src.size} bytes)`,
+    );
   }
   const bytes = await src.read(8, Number(headerLength));
   let text: string;
@@ -67,7 +78,9 @@ function parseMetadata(file: string, value: unknown): Record<string, string> {
 function parseShape(where: string, value: unknown): number[] {
   if (!Array.isArray(value)) throw new FormatError(`${where}: shape is not an array`);
   if (value.length > SAFETENSORS_LIMITS.maxDims) {
-    throw new FormatError(`${where}: shape has ${value.length} dims, more than the cap of ${SAFETENSORS_LIMITS.maxDims}`);
+    throw new FormatError(
+      `${where}: shape has ${value.length} dims, more than the cap of ${SAFETENSORS_LIMITS.maxDims}`,
+    );
   }
   for (const dim of value) {
     if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) {
@@ -82,17 +95,26 @@ function parseTensorEntry(file: string, name: string, value: unknown, dataStart:
   if (!isPlainObject(value)) throw new FormatError(`${where}: entry is not an object`);
   const dtypeName = value.dtype;
   const dtype = typeof dtypeName === 'string' ? DTYPE_BY_NAME[dtypeName] : undefined;
-  if (!dtype) throw new FormatError(`${where}: unknown dtype ${JSON.stringify(dtypeName)} (supported: ${Object.keys(DTYPE_BY_NAME).join(', ')})`);
+  if (!dtype)
+    throw new FormatError(
+      `${where}: unknown dtype ${JSON.stringify(dtypeName)} (supported: ${Object.keys(DTYPE_BY_NAME).join(', ')})`,
+    );
   const shape = parseShape(where, value.shape);
   const offsets = value.data_offsets;
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)) {
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
+  ) {
     throw new FormatError(`${where}: data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw new FormatError(`${where}: data_offsets end ${end} is before begin ${begin}`);
   const expected = tensorByteLengthBig(dtype, shape, where);
   if (BigInt(end - begin) !== expected) {
-    throw new FormatError(`${where}: data_offsets span ${end - begin} bytes, but ${dtypeName} [${shape.join(', ')}] needs ${expected}`);
+    throw new FormatError(
+      `${where}: data_offsets span ${end - begin} bytes, but ${dtypeName} [${shape.join(', ')}] needs ${expected}`,
+    );
   }
   return { name, dtype, shape, dataOffset: dataStart + begin, byteLength: end - begin };
 }
@@ -103,18 +125,26 @@ function checkDataLayout(file: string, tensors: SafetensorsTensorInfo[], dataSta
   for (const t of tensors) {
     const begin = t.dataOffset - dataStart;
     if (t.dataOffset + t.byteLength > size) {
-      throw new FormatError(`safetensors: ${file}: tensor '${t.name}' data_offsets [${begin}, ${begin + t.byteLength}] end past the end of the file (data section is ${size - dataStart} bytes)`);
+      throw new FormatError(
+        `safetensors: ${file}: tensor '${t.name}' data_offsets [${begin}, ${begin + t.byteLength}] end past the end of the file (data section is ${size - dataStart} bytes)`,
+      );
     }
     if (t.dataOffset < expectedOffset) {
-      throw new FormatError(`safetensors: ${file}: tensor '${t.name}' data_offsets begin ${begin} overlaps the previous tensor (which ends at ${expectedOffset - dataStart})`);
+      throw new FormatError(
+        `safetensors: ${file}: tensor '${t.name}' data_offsets begin ${begin} overlaps the previous tensor (which ends at ${expectedOffset - dataStart})`,
+      );
     }
     if (t.dataOffset > expectedOffset) {
-      throw new FormatError(`safetensors: ${file}: tensor '${t.name}' data_offsets begin ${begin} leaves a gap after offset ${expectedOffset - dataStart}`);
+      throw new FormatError(
+        `safetensors: ${file}: tensor '${t.name}' data_offsets begin ${begin} leaves a gap after offset ${expectedOffset - dataStart}`,
+      );
     }
     expectedOffset += t.byteLength;
   }
   if (expectedOffset !== size) {
-    throw new FormatError(`safetensors: ${file}: ${size - expectedOffset} trailing bytes after the last tensor (data section is ${size - dataStart} bytes)`);
+    throw new FormatError(
+      `safetensors: ${file}: ${size - expectedOffset} trailing bytes after the last tensor (data section is ${size - dataStart} bytes)`,
+    );
   }
 }
 

@@ -2,12 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { bytesSource, MemorySink, memoryFileSet, type ByteSource } from '../io/byte-source.ts';
 import { FormatError } from '../errors.ts';
 import {
-  lazySafetensorsSource, openSafetensors, openSafetensorsFolder, writeSafetensors, writeSafetensorsSharded,
-  SAFETENSORS_LIMITS, type TensorEntry,
+  lazySafetensorsSource,
+  openSafetensors,
+  openSafetensorsFolder,
+  writeSafetensors,
+  writeSafetensorsSharded,
+  SAFETENSORS_LIMITS,
+  type TensorEntry,
 } from './safetensors.ts';
 
 /** Hermetic builder: a safetensors file from a header object (any JSON) and a data section. */
-function buildSafetensors(header: unknown, data: Uint8Array, options: { headerLength?: bigint; rawHeader?: Uint8Array } = {}): Uint8Array {
+function buildSafetensors(
+  header: unknown,
+  data: Uint8Array,
+  options: { headerLength?: bigint; rawHeader?: Uint8Array } = {},
+): Uint8Array {
   const json = options.rawHeader ?? new TextEncoder().encode(JSON.stringify(header));
   const out = new Uint8Array(8 + json.byteLength + data.byteLength);
   new DataView(out.buffer).setBigUint64(0, options.headerLength ?? BigInt(json.byteLength), true);
@@ -23,7 +32,11 @@ const validHeader = () => ({
 });
 const validData = () => Uint8Array.from({ length: 22 }, (_, i) => i);
 
-async function writeToBytes(entries: TensorEntry[], data: Record<string, Uint8Array>, metadata?: Record<string, string>) {
+async function writeToBytes(
+  entries: TensorEntry[],
+  data: Record<string, Uint8Array>,
+  metadata?: Record<string, string>,
+) {
   const sink = new MemorySink();
   await writeSafetensors(sink, entries, async (name) => data[name]!, metadata);
   return sink.bytes();
@@ -33,7 +46,10 @@ describe('safetensors read/write', () => {
   it('reads a valid file built by hand', async () => {
     const file = await openSafetensors(bytesSource(buildSafetensors(validHeader(), validData()), 'x.safetensors'));
     expect(file.metadata).toEqual({ format: 'pt' });
-    expect(file.tensors.map((t) => [t.name, t.dtype, t.shape, t.byteLength])).toEqual([['a', 'f32', [2, 2], 16], ['b', 'f16', [3], 6]]);
+    expect(file.tensors.map((t) => [t.name, t.dtype, t.shape, t.byteLength])).toEqual([
+      ['a', 'f32', [2, 2], 16],
+      ['b', 'f16', [3], 6],
+    ]);
     const b = await file.readTensor('b');
     expect(Array.from(b.data)).toEqual([16, 17, 18, 19, 20, 21]);
     await expect(file.readTensor('zzz')).rejects.toThrow(/x\.safetensors: no tensor 'zzz'/);
@@ -58,37 +74,135 @@ describe('safetensors read/write', () => {
     const headerLength = Number(new DataView(first.buffer).getBigUint64(0, true));
     expect(headerLength % 8).toBe(0);
     const file = await openSafetensors(bytesSource(first));
-    const again = await writeToBytes(file.tensors, Object.fromEntries(await Promise.all(file.tensors.map(async (t) => [t.name, (await file.readTensor(t.name)).data]))), file.metadata);
+    const again = await writeToBytes(
+      file.tensors,
+      Object.fromEntries(
+        await Promise.all(file.tensors.map(async (t) => [t.name, (await file.readTensor(t.name)).data])),
+      ),
+      file.metadata,
+    );
     expect(Buffer.from(again).equals(Buffer.from(first))).toBe(true);
   });
 
   it('refuses ggml block dtypes and data of the wrong size when writing', async () => {
-    await expect(writeToBytes([{ name: 'q', dtype: 'q8_0', shape: [32] }], { q: new Uint8Array(34) })).rejects.toThrow(/cannot store/);
-    await expect(writeToBytes([{ name: 'w', dtype: 'f32', shape: [3] }], { w: new Uint8Array(8) })).rejects.toThrow(/needs 12/);
-    await expect(writeToBytes([], {}, { n: 3 as unknown as string })).rejects.toThrow(/__metadata__ 'n' must be a string/);
+    await expect(writeToBytes([{ name: 'q', dtype: 'q8_0', shape: [32] }], { q: new Uint8Array(34) })).rejects.toThrow(
+      /cannot store/,
+    );
+    await expect(writeToBytes([{ name: 'w', dtype: 'f32', shape: [3] }], { w: new Uint8Array(8) })).rejects.toThrow(
+      /needs 12/,
+    );
+    await expect(writeToBytes([], {}, { n: 3 as unknown as string })).rejects.toThrow(
+      /__metadata__ 'n' must be a string/,
+    );
   });
 });
 
 type Corruption = { rule: string; build: () => Uint8Array; error: RegExp };
 const corruptions: Corruption[] = [
   { rule: 'rejects a file shorter than the 8-byte length', build: () => new Uint8Array(5), error: /too short/ },
-  { rule: 'rejects a header length past EOF', build: () => buildSafetensors(validHeader(), validData(), { headerLength: 10_000n }), error: /header length 10000 runs past the end/ },
-  { rule: 'rejects a header length above the cap without allocating it', build: () => buildSafetensors(validHeader(), validData(), { headerLength: 1n << 62n }), error: new RegExp(`exceeds the cap of ${SAFETENSORS_LIMITS.maxHeaderBytes}`) },
-  { rule: 'rejects a header that is not JSON', build: () => buildSafetensors(null, validData(), { rawHeader: new TextEncoder().encode('{"a": [') }), error: /not valid JSON/ },
-  { rule: 'rejects a header that is not UTF-8', build: () => buildSafetensors(null, validData(), { rawHeader: Uint8Array.of(0x7b, 0xff, 0x7d) }), error: /not valid UTF-8/ },
-  { rule: 'rejects a header that is a JSON array', build: () => buildSafetensors([1], validData()), error: /not a JSON object/ },
-  { rule: 'rejects an unknown dtype', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F8_E4M3', shape: [3], data_offsets: [16, 22] } }, validData()), error: /tensor 'b': unknown dtype "F8_E4M3"/ },
-  { rule: 'rejects a negative dimension', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [-3], data_offsets: [16, 22] } }, validData()), error: /tensor 'b': shape dimension -3/ },
-  { rule: 'rejects too many dimensions', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: new Array(17).fill(1), data_offsets: [16, 22] } }, validData()), error: /17 dims, more than the cap of 16/ },
-  { rule: 'rejects a shape/byte-count mismatch', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [4], data_offsets: [16, 22] } }, validData()), error: /tensor 'b': data_offsets span 6 bytes, but F16 \[4\] needs 8/ },
-  { rule: 'rejects data offsets past EOF', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [5], data_offsets: [16, 26] } }, validData()), error: /tensor 'b' data_offsets \[16, 26\] end past the end/ },
-  { rule: 'rejects overlapping tensors', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [3], data_offsets: [10, 16] } }, validData().subarray(0, 16)), error: /tensor 'b' data_offsets begin 10 overlaps/ },
-  { rule: 'rejects a gap between tensors', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [2], data_offsets: [18, 22] } }, validData()), error: /leaves a gap after offset 16/ },
-  { rule: 'rejects trailing bytes after the last tensor', build: () => buildSafetensors(validHeader(), new Uint8Array(30)), error: /8 trailing bytes/ },
-  { rule: 'rejects end before begin', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [0], data_offsets: [22, 16] } }, validData()), error: /end 16 is before begin 22/ },
-  { rule: 'rejects malformed data_offsets', build: () => buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [3], data_offsets: [16] } }, validData()), error: /data_offsets \[16\] is not a pair/ },
-  { rule: 'rejects non-string metadata values', build: () => buildSafetensors({ ...validHeader(), __metadata__: { n: 3 } }, validData()), error: /__metadata__ 'n' is not a string/ },
-  { rule: 'rejects a truncated data section', build: () => { const f = buildSafetensors(validHeader(), validData()); return f.subarray(0, f.byteLength - 3); }, error: /tensor 'b' data_offsets \[16, 22\] end past the end of the file/ },
+  {
+    rule: 'rejects a header length past EOF',
+    build: () => buildSafetensors(validHeader(), validData(), { headerLength: 10_000n }),
+    error: /header length 10000 runs past the end/,
+  },
+  {
+    rule: 'rejects a header length above the cap without allocating it',
+    build: () => buildSafetensors(validHeader(), validData(), { headerLength: 1n << 62n }),
+    error: new RegExp(`exceeds the cap of ${SAFETENSORS_LIMITS.maxHeaderBytes}`),
+  },
+  {
+    rule: 'rejects a header that is not JSON',
+    build: () => buildSafetensors(null, validData(), { rawHeader: new TextEncoder().encode('{"a": [') }),
+    error: /not valid JSON/,
+  },
+  {
+    rule: 'rejects a header that is not UTF-8',
+    build: () => buildSafetensors(null, validData(), { rawHeader: Uint8Array.of(0x7b, 0xff, 0x7d) }),
+    error: /not valid UTF-8/,
+  },
+  {
+    rule: 'rejects a header that is a JSON array',
+    build: () => buildSafetensors([1], validData()),
+    error: /not a JSON object/,
+  },
+  {
+    rule: 'rejects an unknown dtype',
+    build: () =>
+      buildSafetensors({ ...validHeader(), b: { dtype: 'F8_E4M3', shape: [3], data_offsets: [16, 22] } }, validData()),
+    error: /tensor 'b': unknown dtype "F8_E4M3"/,
+  },
+  {
+    rule: 'rejects a negative dimension',
+    build: () =>
+      buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [-3], data_offsets: [16, 22] } }, validData()),
+    error: /tensor 'b': shape dimension -3/,
+  },
+  {
+    rule: 'rejects too many dimensions',
+    build: () =>
+      buildSafetensors(
+        { ...validHeader(), b: { dtype: 'F16', shape: new Array(17).fill(1), data_offsets: [16, 22] } },
+        validData(),
+      ),
+    error: /17 dims, more than the cap of 16/,
+  },
+  {
+    rule: 'rejects a shape/byte-count mismatch',
+    build: () =>
+      buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [4], data_offsets: [16, 22] } }, validData()),
+    error: /tensor 'b': data_offsets span 6 bytes, but F16 \[4\] needs 8/,
+  },
+  {
+    rule: 'rejects data offsets past EOF',
+    build: () =>
+      buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [5], data_offsets: [16, 26] } }, validData()),
+    error: /tensor 'b' data_offsets \[16, 26\] end past the end/,
+  },
+  {
+    rule: 'rejects overlapping tensors',
+    build: () =>
+      buildSafetensors(
+        { ...validHeader(), b: { dtype: 'F16', shape: [3], data_offsets: [10, 16] } },
+        validData().subarray(0, 16),
+      ),
+    error: /tensor 'b' data_offsets begin 10 overlaps/,
+  },
+  {
+    rule: 'rejects a gap between tensors',
+    build: () =>
+      buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [2], data_offsets: [18, 22] } }, validData()),
+    error: /leaves a gap after offset 16/,
+  },
+  {
+    rule: 'rejects trailing bytes after the last tensor',
+    build: () => buildSafetensors(validHeader(), new Uint8Array(30)),
+    error: /8 trailing bytes/,
+  },
+  {
+    rule: 'rejects end before begin',
+    build: () =>
+      buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [0], data_offsets: [22, 16] } }, validData()),
+    error: /end 16 is before begin 22/,
+  },
+  {
+    rule: 'rejects malformed data_offsets',
+    build: () =>
+      buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [3], data_offsets: [16] } }, validData()),
+    error: /data_offsets \[16\] is not a pair/,
+  },
+  {
+    rule: 'rejects non-string metadata values',
+    build: () => buildSafetensors({ ...validHeader(), __metadata__: { n: 3 } }, validData()),
+    error: /__metadata__ 'n' is not a string/,
+  },
+  {
+    rule: 'rejects a truncated data section',
+    build: () => {
+      const f = buildSafetensors(validHeader(), validData());
+      return f.subarray(0, f.byteLength - 3);
+    },
+    error: /tensor 'b' data_offsets \[16, 22\] end past the end of the file/,
+  },
 ];
 
 describe('lazySafetensorsSource', () => {
@@ -108,7 +222,15 @@ describe('lazySafetensorsSource', () => {
   it('serves exactly the bytes writeSafetensors writes, for every range, making each tensor only when reached', async () => {
     const written = await writeToBytes(entries, data, { format: 'pt' });
     const made: string[] = [];
-    const lazy = lazySafetensorsSource('lazy.safetensors', entries, (name) => { made.push(name); return data[name]!; }, { format: 'pt' });
+    const lazy = lazySafetensorsSource(
+      'lazy.safetensors',
+      entries,
+      (name) => {
+        made.push(name);
+        return data[name]!;
+      },
+      { format: 'pt' },
+    );
     expect(lazy.size).toBe(written.byteLength);
     expect(Array.from(await lazy.read(0, 8))).toEqual(Array.from(written.subarray(0, 8)));
     expect(made).toEqual([]); // the header alone needs no tensor
@@ -116,14 +238,19 @@ describe('lazySafetensorsSource', () => {
     for (let trial = 0; trial < 200; trial++) {
       const offset = (seed = (seed * 1103515245 + 12345) >>> 0) % written.byteLength;
       const length = (seed = (seed * 1103515245 + 12345) >>> 0) % (written.byteLength - offset + 1);
-      expect(Buffer.from(await lazy.read(offset, length)).equals(Buffer.from(written.subarray(offset, offset + length))), `[${offset}, +${length})`).toBe(true);
+      expect(
+        Buffer.from(await lazy.read(offset, length)).equals(Buffer.from(written.subarray(offset, offset + length))),
+        `[${offset}, +${length})`,
+      ).toBe(true);
     }
     const file = await openSafetensors(lazy);
     expect(Array.from((await file.readTensor('b')).data)).toEqual(Array.from(data.b!));
   });
 
   it('rejects reads outside the file and data of the wrong size, naming the tensor', async () => {
-    const lazy = lazySafetensorsSource('lazy.safetensors', entries, (name) => (name === 'z' ? new Uint8Array(3) : data[name]!));
+    const lazy = lazySafetensorsSource('lazy.safetensors', entries, (name) =>
+      name === 'z' ? new Uint8Array(3) : data[name]!,
+    );
     await expect(lazy.read(lazy.size - 4, 8)).rejects.toThrow(/outside/);
     await expect(lazy.read(-1, 2)).rejects.toThrow(/outside/);
     await expect(lazy.read(lazy.size - 4, 4)).rejects.toThrow(/tensor 'z' data is 3 bytes, bf16 \[2, 9\] needs 36/);
@@ -133,7 +260,10 @@ describe('lazySafetensorsSource', () => {
 describe('safetensors corrupt-input catalogue', () => {
   it.each(corruptions)('$rule', async ({ build, error }) => {
     const src: ByteSource = bytesSource(build(), 'bad.safetensors');
-    const failure = await openSafetensors(src).then(() => undefined, (e: unknown) => e);
+    const failure = await openSafetensors(src).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(failure).toBeInstanceOf(FormatError);
     expect((failure as Error).message).toMatch(/^safetensors: bad\.safetensors: /);
     expect((failure as Error).message).toMatch(error);
@@ -141,12 +271,23 @@ describe('safetensors corrupt-input catalogue', () => {
 });
 
 describe('safetensors folders', () => {
-  const entries: TensorEntry[] = Array.from({ length: 5 }, (_, i) => ({ name: `layer.${i}.weight`, dtype: 'f32', shape: [i + 1, 4] }));
-  const data = Object.fromEntries(entries.map((e, i) => [e.name, Uint8Array.from({ length: (i + 1) * 16 }, (_, j) => (i * 13 + j) & 255)]));
+  const entries: TensorEntry[] = Array.from({ length: 5 }, (_, i) => ({
+    name: `layer.${i}.weight`,
+    dtype: 'f32',
+    shape: [i + 1, 4],
+  }));
+  const data = Object.fromEntries(
+    entries.map((e, i) => [e.name, Uint8Array.from({ length: (i + 1) * 16 }, (_, j) => (i * 13 + j) & 255)]),
+  );
   async function writeFolder(maxShardBytes: number) {
     const files: Record<string, Uint8Array> = {};
     const sinks: Record<string, MemorySink> = {};
-    const result = await writeSafetensorsSharded(async (name) => (sinks[name] = new MemorySink()), entries, async (n) => data[n]!, { maxShardBytes });
+    const result = await writeSafetensorsSharded(
+      async (name) => (sinks[name] = new MemorySink()),
+      entries,
+      async (n) => data[n]!,
+      { maxShardBytes },
+    );
     for (const [name, sink] of Object.entries(sinks)) files[name] = sink.bytes();
     return { files, result };
   }
@@ -161,10 +302,22 @@ describe('safetensors folders', () => {
 
   it('shards by bytes with HF names and an index, and reads them back', async () => {
     const { files, result } = await writeFolder(100); // 16,32,48,64,80 bytes → [16,32,48] [64] [80]
-    expect(result.files).toEqual(['model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors', 'model.safetensors.index.json']);
-    expect(result.index).toEqual({ metadata: { total_size: 240 }, weight_map: {
-      'layer.0.weight': 'model-00001-of-00003.safetensors', 'layer.1.weight': 'model-00001-of-00003.safetensors', 'layer.2.weight': 'model-00001-of-00003.safetensors',
-      'layer.3.weight': 'model-00002-of-00003.safetensors', 'layer.4.weight': 'model-00003-of-00003.safetensors' } });
+    expect(result.files).toEqual([
+      'model-00001-of-00003.safetensors',
+      'model-00002-of-00003.safetensors',
+      'model-00003-of-00003.safetensors',
+      'model.safetensors.index.json',
+    ]);
+    expect(result.index).toEqual({
+      metadata: { total_size: 240 },
+      weight_map: {
+        'layer.0.weight': 'model-00001-of-00003.safetensors',
+        'layer.1.weight': 'model-00001-of-00003.safetensors',
+        'layer.2.weight': 'model-00001-of-00003.safetensors',
+        'layer.3.weight': 'model-00002-of-00003.safetensors',
+        'layer.4.weight': 'model-00003-of-00003.safetensors',
+      },
+    });
     const dir = await openSafetensorsFolder(memoryFileSet(files));
     expect(dir.info('layer.3.weight')?.file).toBe('model-00002-of-00003.safetensors');
     for (const e of entries) expect(Array.from((await dir.readTensor(e.name)).data)).toEqual(Array.from(data[e.name]!));
@@ -174,11 +327,17 @@ describe('safetensors folders', () => {
     const { files } = await writeFolder(100);
     const missing = { ...files };
     delete missing['model-00002-of-00003.safetensors'];
-    await expect(openSafetensorsFolder(memoryFileSet(missing, 'm'))).rejects.toThrow(/weight_map\['layer.3.weight'\] names shard 'model-00002-of-00003.safetensors', which is not in the folder/);
+    await expect(openSafetensorsFolder(memoryFileSet(missing, 'm'))).rejects.toThrow(
+      /weight_map\['layer.3.weight'\] names shard 'model-00002-of-00003.safetensors', which is not in the folder/,
+    );
     const index = JSON.parse(new TextDecoder().decode(files['model.safetensors.index.json']));
     index.weight_map['layer.0.weight'] = 'model-00002-of-00003.safetensors';
     const wrong = { ...files, 'model.safetensors.index.json': new TextEncoder().encode(JSON.stringify(index)) };
-    await expect(openSafetensorsFolder(memoryFileSet(wrong, 'm'))).rejects.toThrow(/points to 'model-00002-of-00003.safetensors', which has no such tensor/);
-    await expect(openSafetensorsFolder(memoryFileSet({ 'config.json': new Uint8Array(2) }, 'm'))).rejects.toThrow(/m: expected model.safetensors/);
+    await expect(openSafetensorsFolder(memoryFileSet(wrong, 'm'))).rejects.toThrow(
+      /points to 'model-00002-of-00003.safetensors', which has no such tensor/,
+    );
+    await expect(openSafetensorsFolder(memoryFileSet({ 'config.json': new Uint8Array(2) }, 'm'))).rejects.toThrow(
+      /m: expected model.safetensors/,
+    );
   });
 });

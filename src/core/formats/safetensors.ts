@@ -24,8 +24,15 @@ export { SAFETENSORS_LIMITS } from './safetensors-header.ts';
 
 /** safetensors dtype strings for our DTypes; null = not representable (ggml block quants). */
 export const SAFETENSORS_DTYPE_NAMES = {
-  f32: 'F32', f16: 'F16', bf16: 'BF16', i8: 'I8', u8: 'U8', i32: 'I32', i64: 'I64',
-  q8_0: null, q4_0: null,
+  f32: 'F32',
+  f16: 'F16',
+  bf16: 'BF16',
+  i8: 'I8',
+  u8: 'U8',
+  i32: 'I32',
+  i64: 'I64',
+  q8_0: null,
+  q4_0: null,
 } as const satisfies Record<DType, string | null>;
 
 export interface SafetensorsTensorInfo {
@@ -72,26 +79,36 @@ const encoder = new TextEncoder();
 
 function safetensorsDtypeName(entry: TensorEntry): string {
   const name = SAFETENSORS_DTYPE_NAMES[entry.dtype];
-  if (name === null) throw new FormatError(`safetensors: tensor '${entry.name}' has dtype ${entry.dtype}, which safetensors cannot store`);
+  if (name === null)
+    throw new FormatError(
+      `safetensors: tensor '${entry.name}' has dtype ${entry.dtype}, which safetensors cannot store`,
+    );
   return name;
 }
 
 /** The header bytes (length prefix + padded JSON) and each entry's byte length. */
-export function encodeSafetensorsHeader(entries: TensorEntry[], metadata?: Record<string, string>): { bytes: Uint8Array; byteLengths: number[] } {
+export function encodeSafetensorsHeader(
+  entries: TensorEntry[],
+  metadata?: Record<string, string>,
+): { bytes: Uint8Array; byteLengths: number[] } {
   const parts: string[] = [];
   for (const [key, value] of Object.entries(metadata ?? {})) {
-    if (typeof value !== 'string') throw new FormatError(`safetensors: __metadata__ '${key}' must be a string, got ${typeof value}`);
+    if (typeof value !== 'string')
+      throw new FormatError(`safetensors: __metadata__ '${key}' must be a string, got ${typeof value}`);
   }
   if (metadata) parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
   const byteLengths: number[] = [];
   const seen = new Set<string>();
   let offset = 0;
   for (const entry of entries) {
-    if (seen.has(entry.name) || entry.name === '__metadata__') throw new FormatError(`safetensors: duplicate or reserved tensor name '${entry.name}'`);
+    if (seen.has(entry.name) || entry.name === '__metadata__')
+      throw new FormatError(`safetensors: duplicate or reserved tensor name '${entry.name}'`);
     seen.add(entry.name);
     const byteLength = Number(tensorByteLengthBig(entry.dtype, entry.shape, `safetensors: tensor '${entry.name}'`));
     const dtype = safetensorsDtypeName(entry);
-    parts.push(`${JSON.stringify(entry.name)}:{"dtype":"${dtype}","shape":[${entry.shape.join(',')}],"data_offsets":[${offset},${offset + byteLength}]}`);
+    parts.push(
+      `${JSON.stringify(entry.name)}:{"dtype":"${dtype}","shape":[${entry.shape.join(',')}],"data_offsets":[${offset},${offset + byteLength}]}`,
+    );
     byteLengths.push(byteLength);
     offset += byteLength;
   }
@@ -106,7 +123,9 @@ export function encodeSafetensorsHeader(entries: TensorEntry[], metadata?: Recor
 /** A tensor's data must be exactly the bytes its header entry promises. */
 function checkTensorData(entry: TensorEntry, data: Uint8Array, byteLength: number): void {
   if (data.byteLength !== byteLength) {
-    throw new FormatError(`safetensors: tensor '${entry.name}' data is ${data.byteLength} bytes, ${entry.dtype} [${entry.shape.join(', ')}] needs ${byteLength}`);
+    throw new FormatError(
+      `safetensors: tensor '${entry.name}' data is ${data.byteLength} bytes, ${entry.dtype} [${entry.shape.join(', ')}] needs ${byteLength}`,
+    );
   }
 }
 
@@ -146,7 +165,10 @@ export function lazySafetensorsSource(
   const { bytes: header, byteLengths } = encodeSafetensorsHeader(entries, metadata);
   const starts: number[] = [];
   let size = header.byteLength;
-  for (const length of byteLengths) { starts.push(size); size += length; }
+  for (const length of byteLengths) {
+    starts.push(size);
+    size += length;
+  }
   let cached: { index: number; data: Uint8Array } | undefined;
   const tensorData = async (index: number): Promise<Uint8Array> => {
     if (cached?.index === index) return cached.data;
@@ -160,7 +182,13 @@ export function lazySafetensorsSource(
     name,
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+      if (
+        !Number.isInteger(offset) ||
+        !Number.isInteger(length) ||
+        offset < 0 ||
+        length < 0 ||
+        offset + length > size
+      ) {
         throw new RangeError(`${name}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
       }
       const out = new Uint8Array(length);
@@ -169,7 +197,11 @@ export function lazySafetensorsSource(
       // First tensor whose data ends after `offset` (binary search: models have thousands).
       let lo = 0;
       let hi = entries.length;
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (starts[mid]! + byteLengths[mid]! <= offset) lo = mid + 1; else hi = mid; }
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (starts[mid]! + byteLengths[mid]! <= offset) lo = mid + 1;
+        else hi = mid;
+      }
       for (let i = lo; i < entries.length && starts[i]! < end; i++) {
         if (byteLengths[i] === 0) continue;
         const data = await tensorData(i);
@@ -183,7 +215,12 @@ export function lazySafetensorsSource(
 }
 
 export {
-  openSafetensorsFolder, writeSafetensorsSharded, planShards, shardFileName,
-  SAFETENSORS_INDEX_FILE, SAFETENSORS_SINGLE_FILE,
-  type TensorDirectory, type TensorDirectoryInfo,
+  openSafetensorsFolder,
+  writeSafetensorsSharded,
+  planShards,
+  shardFileName,
+  SAFETENSORS_INDEX_FILE,
+  SAFETENSORS_SINGLE_FILE,
+  type TensorDirectory,
+  type TensorDirectoryInfo,
 } from './safetensors-folder.ts';

@@ -23,24 +23,50 @@ export function hubModelId(ref: HubRepoRef): string {
   return `hub:${ref.repo}@${ref.rev}`;
 }
 
-export async function hubDownloadToStore(fetchFn: FetchFn, kv: KvStore, ref: HubRepoRef, options: HubDownloadOptions): Promise<ModelManifest> {
+export async function hubDownloadToStore(
+  fetchFn: FetchFn,
+  kv: KvStore,
+  ref: HubRepoRef,
+  options: HubDownloadOptions,
+): Promise<ModelManifest> {
   const { files, onProgress } = options;
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
   const writer = await modelStoreBeginWrite(kv, {
-    id: options.id, title: options.title, source: { kind: 'hub', baseUrl: ref.baseUrl, repo: ref.repo, rev: ref.rev },
-    files, chunkBytes: options.chunkBytes,
+    id: options.id,
+    title: options.title,
+    source: { kind: 'hub', baseUrl: ref.baseUrl, repo: ref.repo, rev: ref.rev },
+    files,
+    chunkBytes: options.chunkBytes,
   });
   let totalDone = files.reduce((s, f) => s + writer.resumeOffset(f.name), 0);
   for (const file of files) {
     const offset = writer.resumeOffset(file.name);
-    onProgress?.({ phase: 'downloading', file: file.name, bytesDone: offset, bytesTotal: file.size, fromCache: offset > 0, totalDone, totalBytes });
+    onProgress?.({
+      phase: 'downloading',
+      file: file.name,
+      bytesDone: offset,
+      bytesTotal: file.size,
+      fromCache: offset > 0,
+      totalDone,
+      totalBytes,
+    });
     if (writer.isComplete(file.name)) continue;
     const base = totalDone - offset;
     await hubDownloadFile(fetchFn, hubFileUrl(ref, file.name), writer.openFile(file.name), {
-      offset, size: file.size, signal: options.signal,
+      offset,
+      size: file.size,
+      signal: options.signal,
       onBytes: (bytesDone) => {
         totalDone = base + bytesDone;
-        onProgress?.({ phase: 'downloading', file: file.name, bytesDone, bytesTotal: file.size, fromCache: false, totalDone, totalBytes });
+        onProgress?.({
+          phase: 'downloading',
+          file: file.name,
+          bytesDone,
+          bytesTotal: file.size,
+          fromCache: false,
+          totalDone,
+          totalBytes,
+        });
       },
     });
   }
@@ -49,13 +75,31 @@ export async function hubDownloadToStore(fetchFn: FetchFn, kv: KvStore, ref: Hub
     if (!file.sha256) continue;
     const digest = await writer.hashFile(file.name);
     verified += file.size;
-    onProgress?.({ phase: 'verifying', file: file.name, bytesDone: file.size, bytesTotal: file.size, fromCache: true, totalDone: verified, totalBytes });
+    onProgress?.({
+      phase: 'verifying',
+      file: file.name,
+      bytesDone: file.size,
+      bytesTotal: file.size,
+      fromCache: true,
+      totalDone: verified,
+      totalBytes,
+    });
     if (digest !== file.sha256) {
       await writer.abort();
-      throw new HubError(`hub: ${hubFileUrl(ref, file.name)} has sha256 ${digest}, the hub lists ${file.sha256}; the download was discarded`);
+      throw new HubError(
+        `hub: ${hubFileUrl(ref, file.name)} has sha256 ${digest}, the hub lists ${file.sha256}; the download was discarded`,
+      );
     }
   }
   const manifest = await writer.commit();
-  onProgress?.({ phase: 'done', file: '', bytesDone: totalBytes, bytesTotal: totalBytes, fromCache: false, totalDone: totalBytes, totalBytes });
+  onProgress?.({
+    phase: 'done',
+    file: '',
+    bytesDone: totalBytes,
+    bytesTotal: totalBytes,
+    fromCache: false,
+    totalDone: totalBytes,
+    totalBytes,
+  });
   return manifest;
 }

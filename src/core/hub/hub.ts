@@ -63,13 +63,20 @@ async function checkedFetch(fetchFn: FetchFn, url: string, init?: RequestInit): 
     if ((e as Error).name === 'AbortError') throw new CancelledError(`hub: download of ${url} paused`);
     throw new HubError(`hub: fetching ${url} failed: ${(e as Error).message}`);
   }
-  if (!res.ok) throw new HubError(`hub: ${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
+  if (!res.ok)
+    throw new HubError(`hub: ${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
   const type = res.headers.get('content-type') ?? '';
-  if (/text\/html/i.test(type)) throw new HubError(`hub: ${url} answered an HTML page (content-type ${type}), not a model file`);
+  if (/text\/html/i.test(type))
+    throw new HubError(`hub: ${url} answered an HTML page (content-type ${type}), not a model file`);
   return res;
 }
 
-interface TreeEntry { type?: string; path?: string; size?: number; lfs?: { oid?: string; size?: number } }
+interface TreeEntry {
+  type?: string;
+  path?: string;
+  size?: number;
+  lfs?: { oid?: string; size?: number };
+}
 
 /**
  * Lists the repo's files with sizes: the tree API when the hub has one (validated entry by
@@ -85,7 +92,15 @@ export async function hubListFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<H
   }
 }
 
-const PROBED_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'model.safetensors', 'model.safetensors.index.json'];
+const PROBED_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'model.safetensors',
+  'model.safetensors.index.json',
+];
 
 /** Size of one file from HEAD's content-length; undefined when the file is absent. */
 async function probeSize(fetchFn: FetchFn, url: string): Promise<number | undefined> {
@@ -108,7 +123,8 @@ export async function hubProbeFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<
     const index = (await (await checkedFetch(fetchFn, url)).json()) as { weight_map?: Record<string, string> };
     for (const shard of new Set(Object.values(index.weight_map ?? {}))) {
       const size = await probeSize(fetchFn, hubFileUrl(ref, shard));
-      if (size === undefined) throw new HubError(`hub: ${url} lists shard '${shard}', which ${hubFileUrl(ref, shard)} does not serve`);
+      if (size === undefined)
+        throw new HubError(`hub: ${url} lists shard '${shard}', which ${hubFileUrl(ref, shard)} does not serve`);
       out.push({ name: shard, size });
     }
   }
@@ -119,20 +135,30 @@ async function hubListFilesFromTree(fetchFn: FetchFn, ref: HubRepoRef): Promise<
   const url = hubTreeUrl(ref);
   const res = await checkedFetch(fetchFn, url);
   let entries: unknown;
-  try { entries = await res.json(); } catch { throw new HubError(`hub: ${url} did not answer JSON`); }
+  try {
+    entries = await res.json();
+  } catch {
+    throw new HubError(`hub: ${url} did not answer JSON`);
+  }
   if (!Array.isArray(entries)) throw new HubError(`hub: ${url} did not answer a list of files`);
   const out: HubFileInfo[] = [];
   for (const entry of entries as TreeEntry[]) {
     if (entry.type !== 'file' || typeof entry.path !== 'string') continue;
     const size = entry.lfs?.size ?? entry.size;
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new HubError(`hub: ${url} lists '${entry.path}' without a valid size`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+      throw new HubError(`hub: ${url} lists '${entry.path}' without a valid size`);
     const sha = entry.lfs?.oid;
-    out.push({ name: entry.path, size, sha256: typeof sha === 'string' && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined });
+    out.push({
+      name: entry.path,
+      size,
+      sha256: typeof sha === 'string' && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined,
+    });
   }
   return out;
 }
 
-const MODEL_FILE = /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|README\.md|mergekit_moe_config\.yml|.*\.safetensors|model\.safetensors\.index\.json)$/;
+const MODEL_FILE =
+  /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|README\.md|mergekit_moe_config\.yml|.*\.safetensors|model\.safetensors\.index\.json)$/;
 
 /** The files a Studio model needs (config, tokenizer, safetensors); skips .bin/.gguf/.onnx copies. */
 export function hubSelectModelFiles(files: HubFileInfo[]): HubFileInfo[] {
@@ -148,7 +174,12 @@ export interface DownloadFileOptions {
 }
 
 /** Streams `url` from `offset` into `sink`; checks Range handling and the final size. */
-export async function hubDownloadFile(fetchFn: FetchFn, url: string, sink: ByteSink, options: DownloadFileOptions): Promise<void> {
+export async function hubDownloadFile(
+  fetchFn: FetchFn,
+  url: string,
+  sink: ByteSink,
+  options: DownloadFileOptions,
+): Promise<void> {
   const { offset, size } = options;
   const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
   const res = await checkedFetch(fetchFn, url, { headers, signal: options.signal });
@@ -156,7 +187,8 @@ export async function hubDownloadFile(fetchFn: FetchFn, url: string, sink: ByteS
   if (offset > 0 && res.status === 206) {
     const range = res.headers.get('content-range');
     const start = range ? Number(/bytes (\d+)-/.exec(range)?.[1]) : NaN;
-    if (start !== offset) throw new HubError(`hub: ${url} answered Content-Range '${range}' for a request from byte ${offset}`);
+    if (start !== offset)
+      throw new HubError(`hub: ${url} answered Content-Range '${range}' for a request from byte ${offset}`);
   } else if (offset > 0) {
     skip = offset; // the server ignored Range: drop the bytes we already have
   }
@@ -171,12 +203,18 @@ export async function hubDownloadFile(fetchFn: FetchFn, url: string, sink: ByteS
       } catch (e) {
         if ((e as Error).name === 'AbortError' || options.signal?.aborted) throw e;
         // A dropped connection: name the URL and how far it got; the stored chunks stay, so Resume continues from there.
-        throw new HubError(`hub: the connection to ${url} dropped at byte ${done} of ${size} (${(e as Error).name}: ${(e as Error).message}); resume to continue from there`);
+        throw new HubError(
+          `hub: the connection to ${url} dropped at byte ${done} of ${size} (${(e as Error).name}: ${(e as Error).message}); resume to continue from there`,
+        );
       }
       const { value, done: end } = chunk;
       if (end) break;
       let bytes = value;
-      if (skip > 0) { const drop = Math.min(skip, bytes.byteLength); skip -= drop; bytes = bytes.subarray(drop); }
+      if (skip > 0) {
+        const drop = Math.min(skip, bytes.byteLength);
+        skip -= drop;
+        bytes = bytes.subarray(drop);
+      }
       if (bytes.byteLength === 0) continue;
       if (done + bytes.byteLength > size) throw new HubError(`hub: ${url} sent more than the listed ${size} bytes`);
       await sink.write(bytes);
@@ -184,7 +222,8 @@ export async function hubDownloadFile(fetchFn: FetchFn, url: string, sink: ByteS
       options.onBytes?.(done);
     }
   } catch (e) {
-    if ((e as Error).name === 'AbortError' || options.signal?.aborted) throw new CancelledError(`hub: download of ${url} paused at byte ${done}`);
+    if ((e as Error).name === 'AbortError' || options.signal?.aborted)
+      throw new CancelledError(`hub: download of ${url} paused at byte ${done}`);
     throw e;
   } finally {
     reader.releaseLock();

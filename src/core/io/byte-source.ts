@@ -41,11 +41,16 @@ export class MemorySink implements ByteSink {
     this.total += chunk.byteLength;
   }
   async close(): Promise<void> {}
-  get size(): number { return this.total; }
+  get size(): number {
+    return this.total;
+  }
   bytes(): Uint8Array {
     const out = new Uint8Array(this.total);
     let at = 0;
-    for (const c of this.chunks) { out.set(c, at); at += c.byteLength; }
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
     return out;
   }
 }
@@ -65,7 +70,9 @@ export interface FileSet {
 export function memoryFileSet(files: Record<string, Uint8Array>, name = 'memory'): FileSet {
   return {
     name,
-    async list() { return Object.keys(files).sort(); },
+    async list() {
+      return Object.keys(files).sort();
+    },
     async open(file: string) {
       const bytes = files[file];
       if (!bytes) throw new Error(`${name}: no file '${file}'`);
@@ -75,11 +82,19 @@ export function memoryFileSet(files: Record<string, Uint8Array>, name = 'memory'
 }
 
 /** A folder written file by file into memory (`open` is a writer's openSink), then read back as a FileSet. */
-export function memoryFolder(): { open: (name: string) => Promise<MemorySink>; bytes: () => Record<string, Uint8Array>; files: (name: string) => FileSet } {
+export function memoryFolder(): {
+  open: (name: string) => Promise<MemorySink>;
+  bytes: () => Record<string, Uint8Array>;
+  files: (name: string) => FileSet;
+} {
   const sinks = new Map<string, MemorySink>();
   const bytes = () => Object.fromEntries([...sinks].map(([file, sink]) => [file, sink.bytes()]));
   return {
-    open: async (name) => { const sink = new MemorySink(); sinks.set(name, sink); return sink; },
+    open: async (name) => {
+      const sink = new MemorySink();
+      sinks.set(name, sink);
+      return sink;
+    },
     bytes,
     files: (name) => memoryFileSet(bytes(), name),
   };

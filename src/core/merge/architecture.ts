@@ -13,7 +13,7 @@ export const OUTPUT_ARCHITECTURES: readonly OutputArchName[] = ['Mixtral', 'Deep
 export interface InputModelTypes {
   base: string;
   experts: string[]; // [experts]
-  shared: string[];  // [sharedExperts]
+  shared: string[]; // [sharedExperts]
 }
 
 export type ArchSelection =
@@ -29,7 +29,11 @@ function hasPrompts(e: { positivePrompts: string[] | null; negativePrompts: stri
 }
 
 /** Why `arch` cannot take this config, or undefined when it can (upstream's explain messages). */
-export function refusalReason(arch: OutputArchName, config: MoeMergeConfig, types: InputModelTypes): string | undefined {
+export function refusalReason(
+  arch: OutputArchName,
+  config: MoeMergeConfig,
+  types: InputModelTypes,
+): string | undefined {
   const shared = config.sharedExperts ?? [];
   const llamaLike = (t: string) => t === 'llama' || t === 'mistral';
   switch (arch) {
@@ -42,7 +46,8 @@ export function refusalReason(arch: OutputArchName, config: MoeMergeConfig, type
     }
     case 'DeepSeek MoE': {
       if (shared.length > 1) return 'DeepSeek MoE merge does not support more than one shared expert';
-      if (shared.length === 1 && hasPrompts(shared[0])) return 'DeepSeek MoE merge does not support gating shared experts';
+      if (shared.length === 1 && hasPrompts(shared[0]))
+        return 'DeepSeek MoE merge does not support gating shared experts';
       const ts = [types.base, ...types.experts, ...types.shared];
       if (!allSame(ts)) return 'Deepseek MoE requires all input models to have the same architecture';
       if (!ts.every(llamaLike)) return 'Deepseek MoE requires all input models to be Llama or Mistral models';
@@ -50,15 +55,18 @@ export function refusalReason(arch: OutputArchName, config: MoeMergeConfig, type
     }
     case 'Qwen MoE': {
       if (shared.length !== 1) return 'Qwen MoE merge requires exactly one shared expert';
-      if (config.gateMode !== 'random' && !shared[0].positivePrompts?.length) return 'Qwen MoE requires the shared expert to have prompts';
+      if (config.gateMode !== 'random' && !shared[0].positivePrompts?.length)
+        return 'Qwen MoE requires the shared expert to have prompts';
       const ts = [types.base, ...types.experts, ...types.shared];
       if (!allSame(ts)) return 'Qwen MoE requires all input models to have the same architecture';
-      if (!ts.every((t) => llamaLike(t) || t === 'qwen2')) return 'Qwen MoE requires all input models to be Qwen2, Llama or Mistral models';
+      if (!ts.every((t) => llamaLike(t) || t === 'qwen2'))
+        return 'Qwen MoE requires all input models to be Qwen2, Llama or Mistral models';
       return undefined;
     }
     case 'Qwen3 MoE': {
       if (shared.length > 0) return 'Qwen3 MoE merge does not support shared experts';
-      if (![types.base, ...types.experts].every((t) => t === 'qwen3')) return 'Qwen3 MoE only supports Qwen3 input models';
+      if (![types.base, ...types.experts].every((t) => t === 'qwen3'))
+        return 'Qwen3 MoE only supports Qwen3 input models';
       return undefined;
     }
   }
@@ -76,7 +84,10 @@ export function selectOutputArchitecture(config: MoeMergeConfig, types: InputMod
     const want = config.architecture.toLowerCase();
     candidates = candidates.filter((a) => a.toLowerCase().startsWith(want));
     if (candidates.length === 0) {
-      const message = [`No output architecture found that matches the given architecture: ${config.architecture}`, ...listing()].join('\n');
+      const message = [
+        `No output architecture found that matches the given architecture: ${config.architecture}`,
+        ...listing(),
+      ].join('\n');
       return { ok: false, issues: [{ field: 'architecture', message, severity: 'error' }], refusals };
     }
   }
@@ -87,13 +98,23 @@ export function selectOutputArchitecture(config: MoeMergeConfig, types: InputMod
     else refusals[arch] = reason;
   }
   if (eligible.length === 0) {
-    const reasons = Object.entries(refusals).map(([arch, why]) => `Output architecture ${arch} does not support config: ${why}`);
-    const message = ['No output architecture found that is compatible with the given models.', ...listing(), ...reasons].join('\n');
+    const reasons = Object.entries(refusals).map(
+      ([arch, why]) => `Output architecture ${arch} does not support config: ${why}`,
+    );
+    const message = [
+      'No output architecture found that is compatible with the given models.',
+      ...listing(),
+      ...reasons,
+    ].join('\n');
     return { ok: false, issues: [{ field: 'architecture', message, severity: 'error' }], refusals };
   }
   if (eligible.includes('Mixtral')) return { ok: true, arch: 'Mixtral', warnings: [], refusals };
-  const warnings = eligible.length > 1
-    ? ['Multiple output architectures found that are compatible with the given models.', `Defaulting to ${eligible[0]}`]
-    : [];
+  const warnings =
+    eligible.length > 1
+      ? [
+          'Multiple output architectures found that are compatible with the given models.',
+          `Defaulting to ${eligible[0]}`,
+        ]
+      : [];
   return { ok: true, arch: eligible[0], warnings, refusals };
 }

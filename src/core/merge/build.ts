@@ -30,7 +30,11 @@ function issuesError(issues: ConfigIssue[]): ConfigError {
   return new ConfigError(issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('\n'));
 }
 
-export async function buildMergeInMemory(yaml: string, resolve: ModelResolver, options: BuildOptions = {}): Promise<BuiltMerge> {
+export async function buildMergeInMemory(
+  yaml: string,
+  resolve: ModelResolver,
+  options: BuildOptions = {},
+): Promise<BuiltMerge> {
   const parsed = parseMergeYaml(yaml);
   if (!parsed.ok) throw issuesError(parsed.issues);
   const inputs = await openMergeInputs(parsed.config, resolve);
@@ -38,9 +42,12 @@ export async function buildMergeInMemory(yaml: string, resolve: ModelResolver, o
   if (!planned.ok) throw issuesError(planned.issues);
   const writer = memoryWriter();
   const result = await runMerge(planned.plan, inputs, writer, {
-    runtime: options.runtime ?? createMergeRuntime(), onProgress: options.onProgress, signal: options.signal,
+    runtime: options.runtime ?? createMergeRuntime(),
+    onProgress: options.onProgress,
+    signal: options.signal,
   });
   const built: BuiltMerge = { plan: planned.plan, result, output: writer.output };
-  if (planned.plan.arch === 'Mixtral' || planned.plan.arch === 'Qwen MoE') built.model = await mergedModelWeights(planned.plan, writer.output);
+  if (planned.plan.arch === 'Mixtral' || planned.plan.arch === 'Qwen MoE')
+    built.model = await mergedModelWeights(planned.plan, writer.output);
   return built;
 }

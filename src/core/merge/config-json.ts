@@ -22,10 +22,38 @@ const DEEPSEEK_AUTO_MAP = {
  * rope_theta is 1e6, Llama's 1e4). Per base model_type.
  */
 const BASE_CONFIG_DEFAULTS: Record<string, HfConfig> = {
-  llama: { hidden_act: 'silu', max_position_embeddings: 2048, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.02 },
-  mistral: { hidden_act: 'silu', max_position_embeddings: 4096 * 32, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.02 },
-  qwen2: { hidden_act: 'silu', max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.02 },
-  qwen3: { hidden_act: 'silu', max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, initializer_range: 0.02 },
+  llama: {
+    hidden_act: 'silu',
+    max_position_embeddings: 2048,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    tie_word_embeddings: false,
+    initializer_range: 0.02,
+  },
+  mistral: {
+    hidden_act: 'silu',
+    max_position_embeddings: 4096 * 32,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    tie_word_embeddings: false,
+    initializer_range: 0.02,
+  },
+  qwen2: {
+    hidden_act: 'silu',
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    tie_word_embeddings: false,
+    initializer_range: 0.02,
+  },
+  qwen3: {
+    hidden_act: 'silu',
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    tie_word_embeddings: false,
+    initializer_range: 0.02,
+  },
 };
 
 function withDefaults(base: HfConfig): HfConfig {
@@ -39,7 +67,12 @@ function withDefaults(base: HfConfig): HfConfig {
  * The output config.json. `torchDtype` is the selected output dtype name (e.g. "bfloat16"),
  * or null when neither the YAML nor the base says.
  */
-export function outputConfigJson(arch: OutputArchName, baseConfig: HfConfig, config: MoeMergeConfig, torchDtype: string | null): HfConfig {
+export function outputConfigJson(
+  arch: OutputArchName,
+  baseConfig: HfConfig,
+  config: MoeMergeConfig,
+  torchDtype: string | null,
+): HfConfig {
   const base = withDefaults(baseConfig);
   const experts = config.experts.length;
   const k = config.expertsPerToken;
@@ -49,33 +82,57 @@ export function outputConfigJson(arch: OutputArchName, baseConfig: HfConfig, con
     case 'Mixtral': {
       // llama → MistralConfig(**base) (sliding_window None) → MixtralConfig(**that): every key carried.
       return {
-        ...MIXTRAL_DEFAULTS, ...base,
-        architectures: ['MixtralForCausalLM'], model_type: 'mixtral',
-        num_local_experts: experts, num_experts_per_tok: k, sliding_window: null,
+        ...MIXTRAL_DEFAULTS,
+        ...base,
+        architectures: ['MixtralForCausalLM'],
+        model_type: 'mixtral',
+        num_local_experts: experts,
+        num_experts_per_tok: k,
+        sliding_window: null,
         torch_dtype: torchDtype,
       };
     }
     case 'DeepSeek MoE':
       return {
-        ...base, ...dtype,
-        architectures: ['DeepseekForCausalLM'], model_type: 'deepseek',
-        n_routed_experts: experts, n_shared_experts: shared.length > 0 ? 1 : null, num_experts_per_tok: k,
-        first_k_dense_replace: 0, moe_layer_freq: 1, scoring_func: 'softmax', norm_topk_prob: true,
-        moe_intermediate_size: base.intermediate_size, auto_map: DEEPSEEK_AUTO_MAP,
+        ...base,
+        ...dtype,
+        architectures: ['DeepseekForCausalLM'],
+        model_type: 'deepseek',
+        n_routed_experts: experts,
+        n_shared_experts: shared.length > 0 ? 1 : null,
+        num_experts_per_tok: k,
+        first_k_dense_replace: 0,
+        moe_layer_freq: 1,
+        scoring_func: 'softmax',
+        norm_topk_prob: true,
+        moe_intermediate_size: base.intermediate_size,
+        auto_map: DEEPSEEK_AUTO_MAP,
       };
     case 'Qwen MoE':
       return {
-        ...base, ...dtype,
-        architectures: ['Qwen2MoeForCausalLM'], model_type: 'qwen2_moe',
-        num_experts: experts, num_experts_per_tok: k, decoder_sparse_step: 1, norm_topk_prob: true,
-        sliding_window: null, use_sliding_window: false,
-        shared_expert_intermediate_size: base.intermediate_size, moe_intermediate_size: base.intermediate_size,
+        ...base,
+        ...dtype,
+        architectures: ['Qwen2MoeForCausalLM'],
+        model_type: 'qwen2_moe',
+        num_experts: experts,
+        num_experts_per_tok: k,
+        decoder_sparse_step: 1,
+        norm_topk_prob: true,
+        sliding_window: null,
+        use_sliding_window: false,
+        shared_expert_intermediate_size: base.intermediate_size,
+        moe_intermediate_size: base.intermediate_size,
       };
     case 'Qwen3 MoE':
       return {
-        ...base, ...dtype,
-        architectures: ['Qwen3MoeForCausalLM'], model_type: 'qwen3_moe',
-        num_experts: experts, num_experts_per_tok: k, decoder_sparse_step: 1, norm_topk_prob: true,
+        ...base,
+        ...dtype,
+        architectures: ['Qwen3MoeForCausalLM'],
+        model_type: 'qwen3_moe',
+        num_experts: experts,
+        num_experts_per_tok: k,
+        decoder_sparse_step: 1,
+        norm_topk_prob: true,
         moe_intermediate_size: base.intermediate_size,
       };
   }
@@ -83,8 +140,15 @@ export function outputConfigJson(arch: OutputArchName, baseConfig: HfConfig, con
 
 /** Fields that must agree between the base and every expert for the output to load. */
 export const COMPAT_FIELDS = [
-  'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
-  'num_key_value_heads', 'head_dim', 'vocab_size', 'rope_theta', 'rope_scaling',
+  'hidden_size',
+  'intermediate_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'head_dim',
+  'vocab_size',
+  'rope_theta',
+  'rope_scaling',
 ] as const;
 
 /** HF defaults for fields a config.json may omit (transformers' LlamaConfig). */
@@ -92,7 +156,10 @@ function fieldValue(cfg: HfConfig, field: (typeof COMPAT_FIELDS)[number]): unkno
   const v = cfg[field];
   if (v !== undefined) return v;
   if (field === 'num_key_value_heads') return cfg.num_attention_heads;
-  if (field === 'head_dim') return typeof cfg.hidden_size === 'number' && typeof cfg.num_attention_heads === 'number' ? cfg.hidden_size / cfg.num_attention_heads : undefined;
+  if (field === 'head_dim')
+    return typeof cfg.hidden_size === 'number' && typeof cfg.num_attention_heads === 'number'
+      ? cfg.hidden_size / cfg.num_attention_heads
+      : undefined;
   if (field === 'rope_theta') return 10000;
   if (field === 'rope_scaling') return null;
   return undefined;
@@ -102,7 +169,10 @@ function fieldValue(cfg: HfConfig, field: (typeof COMPAT_FIELDS)[number]): unkno
  * Extension (not in mergekit): every model must match the base in the fields above; the
  * message names the model and the field. Runs before any tensor is read.
  */
-export function compatibilityIssues(base: { label: string; config: HfConfig }, others: { role: string; label: string; config: HfConfig }[]): ConfigIssue[] {
+export function compatibilityIssues(
+  base: { label: string; config: HfConfig },
+  others: { role: string; label: string; config: HfConfig }[],
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const field of COMPAT_FIELDS) {
     const want = JSON.stringify(fieldValue(base.config, field));

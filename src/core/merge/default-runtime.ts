@@ -13,7 +13,11 @@ import type { MergeRuntime } from './run.ts';
 import type { OpenedModel } from './sources.ts';
 
 /** Residual-stream inputs of the base model, one prompt at a time with a fresh KV cache. */
-export async function openBaseForwardOn(backend: Backend, base: OpenedModel, maxTokens: number): Promise<BaseForward & { dispose(): void }> {
+export async function openBaseForwardOn(
+  backend: Backend,
+  base: OpenedModel,
+  maxTokens: number,
+): Promise<BaseForward & { dispose(): void }> {
   const spec = parseHfConfig(base.config, `${base.label}/config.json`);
   const { weights } = await loadHfWeights(spec, base.tensors);
   const session = await backend.createSession(weights, { maxContext: Math.max(1, maxTokens) });

@@ -26,8 +26,13 @@ beforeAll(async () => {
 });
 
 const ctx = (over: Partial<GateContext> = {}): GateContext => ({
-  layers: spec.layers, hidden: H, tokenizer, base: forward, seed: 1,
-  loadEmbedding: () => base.tensors.readTensor('model.embed_tokens.weight'), ...over,
+  layers: spec.layers,
+  hidden: H,
+  tokenizer,
+  base: forward,
+  seed: 1,
+  loadEmbedding: () => base.tensors.readTensor('model.embed_tokens.weight'),
+  ...over,
 });
 
 const bf = (x: number) => bf16ToF32(f32ToBf16(x));
@@ -46,7 +51,10 @@ function bf16Mean(rows: number[][]): number[] {
 }
 
 const STORY: GateOwner = { positivePrompts: ['Once upon a time', 'The dog liked to play'], negativePrompts: null };
-const CODE: GateOwner = { positivePrompts: ['def add(a, b):', 'for i in range(10):'], negativePrompts: ['Hello! How are you'] };
+const CODE: GateOwner = {
+  positivePrompts: ['def add(a, b):', 'for i in range(10):'],
+  negativePrompts: ['Hello! How are you'],
+};
 
 describe('prompt tokenization (conformance rule 9)', () => {
   it('rule 9: each prompt is the text bos_token + prompt, encoded without special tokens; specials inside are split out', () => {
@@ -71,7 +79,8 @@ describe('hidden gates (conformance rules 10, 11, 14)', () => {
 
   it('rule 14: hidden subtracts the raw means of the negatives before the one normalization', async () => {
     const g = await computeGates('hidden', [STORY, CODE], ctx());
-    const last = (prompts: string[]) => tokenizePrompts(tokenizer, prompts).map((ids) => embedRow(ids[ids.length - 1]!).map(bf));
+    const last = (prompts: string[]) =>
+      tokenizePrompts(tokenizer, prompts).map((ids) => embedRow(ids[ids.length - 1]!).map(bf));
     const pos = bf16Mean(last(CODE.positivePrompts!));
     const neg = bf16Mean(last(CODE.negativePrompts!));
     expect(row(g[0]!, 1)).toEqual(bf16Normalize(pos.map((p, i) => bf(p - neg[i]!))));
@@ -81,11 +90,12 @@ describe('hidden gates (conformance rules 10, 11, 14)', () => {
     const g = await computeGates('hidden', [STORY, CODE], ctx());
     for (let l = 1; l < spec.layers; l++) {
       const states: number[][] = [];
-      for (const ids of tokenizePrompts(tokenizer, STORY.positivePrompts!)) states.push(Array.from((await forward.lastTokenLayerInputs(ids))[l]!));
+      for (const ids of tokenizePrompts(tokenizer, STORY.positivePrompts!))
+        states.push(Array.from((await forward.lastTokenLayerInputs(ids))[l]!));
       const f32 = states[0]!.map((_, i) => states.reduce((s, r) => s + r[i]!, 0) / states.length);
       const norm = Math.hypot(...f32);
       const got = row(g[l]!, 0);
-      const cosine = got.reduce((s, x, i) => s + x * f32[i]! / norm, 0) / Math.hypot(...got);
+      const cosine = got.reduce((s, x, i) => s + (x * f32[i]!) / norm, 0) / Math.hypot(...got);
       expect(cosine).toBeGreaterThan(0.999);
       expect(got.every((x) => bf(x) === x)).toBe(true); // bf16-representable
     }
@@ -101,7 +111,9 @@ describe('hidden gates (conformance rules 10, 11, 14)', () => {
 describe('hidden_avg (conformance rule 12)', () => {
   it('rule 12: layer 0 averages every token of each prompt, then over prompts', async () => {
     const g = await computeGates('hidden_avg', [STORY, CODE], ctx());
-    const perPrompt = tokenizePrompts(tokenizer, STORY.positivePrompts!).map((ids) => bf16Mean(ids.map((id) => embedRow(id).map(bf))));
+    const perPrompt = tokenizePrompts(tokenizer, STORY.positivePrompts!).map((ids) =>
+      bf16Mean(ids.map((id) => embedRow(id).map(bf))),
+    );
     expect(row(g[0]!, 0)).toEqual(bf16Normalize(bf16Mean(perPrompt)));
   });
 });
@@ -184,7 +196,9 @@ describe('degenerate-gate warning (conformance rule 18)', () => {
       'layer 0 has degenerate routing parameters - your prompts may be too similar.',
       'One or more experts will be underutilized in your model.',
     ]);
-    expect(degenerateGateWarnings([similar, similar, similar], 2, 2)[0]).toBe('ALL layers have degenerate routing parameters - your prompts may be too similar.');
+    expect(degenerateGateWarnings([similar, similar, similar], 2, 2)[0]).toBe(
+      'ALL layers have degenerate routing parameters - your prompts may be too similar.',
+    );
   });
 
   it('rule 18: layer lists read "layers 3 and 7" and "layers 1, 2, and 5"', () => {

@@ -66,12 +66,19 @@ async function hiddenBatch(ctx: GateContext, ids: number[][], average: boolean):
   for (const tokenIds of ids) {
     await yieldTurn();
     throwIfAborted(ctx.signal);
-    if (tokenIds.length === 0) throw new ConfigError('merge: a prompt tokenized to no tokens (the base tokenizer has no BOS); hidden gates need at least one token');
+    if (tokenIds.length === 0)
+      throw new ConfigError(
+        'merge: a prompt tokenized to no tokens (the base tokenizer has no BOS); hidden gates need at least one token',
+      );
     if (!average) {
       perPrompt.push((await base.lastTokenLayerInputs(tokenIds)).map((h) => roundBf16Array(Float32Array.from(h))));
     } else {
       const states = await base.allTokenLayerInputs(tokenIds); // [tokens][layers][hidden]
-      perPrompt.push(Array.from({ length: ctx.layers }, (_, l) => meanBf16(states.map((t) => roundBf16Array(Float32Array.from(t[l]!))))));
+      perPrompt.push(
+        Array.from({ length: ctx.layers }, (_, l) =>
+          meanBf16(states.map((t) => roundBf16Array(Float32Array.from(t[l]!)))),
+        ),
+      );
     }
   }
   return Array.from({ length: ctx.layers }, (_, l) => meanBf16(perPrompt.map((p) => p[l]!)));
@@ -83,7 +90,8 @@ function cheapEmbedBatch(embed: Float32Array, vocab: number, hidden: number, ids
   for (const tokenIds of ids) {
     const perPrompt = new Float32Array(hidden);
     for (const id of tokenIds) {
-      if (id < 0 || id >= vocab) throw new ConfigError(`merge: cheap_embed token id ${id} is outside the embedding's ${vocab} rows`);
+      if (id < 0 || id >= vocab)
+        throw new ConfigError(`merge: cheap_embed token id ${id} is outside the embedding's ${vocab} rows`);
       for (let i = 0; i < hidden; i++) perPrompt[i] = perPrompt[i]! + embed[id * hidden + i]!;
     }
     for (let i = 0; i < hidden; i++) total[i] = total[i]! + perPrompt[i]!;
@@ -114,7 +122,12 @@ async function hiddenOwnerRows(ctx: GateContext, owner: GateOwner, average: bool
   return v.map((row) => normalizeRow(row, true));
 }
 
-async function cheapEmbedOwnerRow(ctx: GateContext, owner: GateOwner, embed: Float32Array, vocab: number): Promise<Float32Array> {
+async function cheapEmbedOwnerRow(
+  ctx: GateContext,
+  owner: GateOwner,
+  embed: Float32Array,
+  vocab: number,
+): Promise<Float32Array> {
   const tokenizer = ctx.tokenizer!;
   let v = cheapEmbedBatch(embed, vocab, ctx.hidden, tokenizePrompts(tokenizer, owner.positivePrompts ?? []));
   if (owner.negativePrompts?.length) {

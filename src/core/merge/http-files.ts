@@ -17,7 +17,11 @@ function fileUrl(hub: string, repo: string, revision: string, file: string): str
   return `${hub.replace(/\/+$/, '')}/${repo}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-async function checked(fetchFn: Fetch, url: string, init?: { method?: string; headers?: Record<string, string> }): Promise<Response> {
+async function checked(
+  fetchFn: Fetch,
+  url: string,
+  init?: { method?: string; headers?: Record<string, string> },
+): Promise<Response> {
   let res: Response;
   try {
     res = await fetchFn(url, init);
@@ -31,7 +35,8 @@ async function checked(fetchFn: Fetch, url: string, init?: { method?: string; he
 async function remoteSize(fetchFn: Fetch, url: string): Promise<number> {
   const res = await checked(fetchFn, url, { method: 'HEAD' });
   const size = Number(res.headers.get('content-length'));
-  if (!Number.isSafeInteger(size) || size < 0) throw new HubError(`merge: ${url}: no usable Content-Length (${res.headers.get('content-length')})`);
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new HubError(`merge: ${url}: no usable Content-Length (${res.headers.get('content-length')})`);
   return size;
 }
 
@@ -41,12 +46,14 @@ export async function httpByteSource(fetchFn: Fetch, url: string): Promise<ByteS
     size,
     name: url,
     async read(offset, length) {
-      if (offset < 0 || length < 0 || offset + length > size) throw new RangeError(`${url}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
+      if (offset < 0 || length < 0 || offset + length > size)
+        throw new RangeError(`${url}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
       if (length === 0) return new Uint8Array(0);
       const res = await checked(fetchFn, url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
       let bytes = new Uint8Array(await res.arrayBuffer());
       if (res.status === 200 && bytes.byteLength === size) bytes = bytes.subarray(offset, offset + length); // server ignored Range
-      if (bytes.byteLength !== length) throw new HubError(`merge: ${url}: asked for ${length} bytes at ${offset}, got ${bytes.byteLength}`);
+      if (bytes.byteLength !== length)
+        throw new HubError(`merge: ${url}: asked for ${length} bytes at ${offset}, got ${bytes.byteLength}`);
       return bytes;
     },
   };
@@ -65,14 +72,21 @@ async function listByProbing(fetchFn: Fetch, url: (file: string) => string): Pro
   if (await exists(fetchFn, url('config.json'))) files.push('config.json');
   if (await exists(fetchFn, url('model.safetensors.index.json'))) {
     files.push('model.safetensors.index.json');
-    const index = (await (await checked(fetchFn, url('model.safetensors.index.json'))).json()) as { weight_map?: Record<string, string> };
+    const index = (await (await checked(fetchFn, url('model.safetensors.index.json'))).json()) as {
+      weight_map?: Record<string, string>;
+    };
     files.push(...new Set(Object.values(index.weight_map ?? {})));
   } else if (await exists(fetchFn, url('model.safetensors'))) files.push('model.safetensors');
   for (const f of TOKENIZER_FILES) if (await exists(fetchFn, url(f))) files.push(f);
   return files.sort();
 }
 
-export function httpFileSet(hub: string, repo: string, revision = 'main', fetchFn: Fetch = (u, i) => fetch(u, i)): FileSet {
+export function httpFileSet(
+  hub: string,
+  repo: string,
+  revision = 'main',
+  fetchFn: Fetch = (u, i) => fetch(u, i),
+): FileSet {
   const url = (file: string) => fileUrl(hub, repo, revision, file);
   let listing: Promise<string[]> | undefined;
   return {
@@ -87,9 +101,14 @@ export function httpFileSet(hub: string, repo: string, revision = 'main', fetchF
             const siblings = ((await res.json()) as { siblings?: { rfilename?: string }[] }).siblings;
             if (Array.isArray(siblings)) return siblings.map((s) => String(s.rfilename)).sort();
           }
-        } catch { /* fall back to probing */ }
+        } catch {
+          /* fall back to probing */
+        }
         return listByProbing(fetchFn, url);
-      })().catch((e: unknown) => { listing = undefined; throw e; }); // never cache a failure
+      })().catch((e: unknown) => {
+        listing = undefined;
+        throw e;
+      }); // never cache a failure
       return listing;
     },
     open: (file) => httpByteSource(fetchFn, url(file)),

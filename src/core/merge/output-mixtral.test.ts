@@ -40,8 +40,14 @@ const bytes = (t: RawTensor | undefined) => Array.from(t!.data);
 describe('Mixtral output (conformance rules 21, 22, 24, 30)', () => {
   it('rule 21: legacy names w1/w2/w3 = gate/down/up of expert e, byte for byte', async () => {
     const { output } = await mergeInMemory(YAML, folders);
-    for (const [e, model] of [[0, 'org/a'], [1, 'org/b']] as const) {
-      for (const [w, proj] of [['w1', 'gate_proj'], ['w3', 'up_proj']] as const) {
+    for (const [e, model] of [
+      [0, 'org/a'],
+      [1, 'org/b'],
+    ] as const) {
+      for (const [w, proj] of [
+        ['w1', 'gate_proj'],
+        ['w3', 'up_proj'],
+      ] as const) {
         const out = output.tensors.get(`model.layers.1.block_sparse_moe.experts.${e}.${w}.weight`);
         expect(out!.shape).toEqual([I, H]);
         expect(bytes(out)).toEqual(bytes(await source(model, `model.layers.1.mlp.${proj}.weight`)));
@@ -62,11 +68,21 @@ describe('Mixtral output (conformance rules 21, 22, 24, 30)', () => {
 
   it('rule 30: every non-MLP tensor is the base tensor, byte for byte, under the same name', async () => {
     const { output } = await mergeInMemory(YAML, folders);
-    for (const name of ['model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight', 'model.layers.1.self_attn.k_proj.weight', 'model.layers.0.input_layernorm.weight', 'model.layers.1.post_attention_layernorm.weight']) {
+    for (const name of [
+      'model.embed_tokens.weight',
+      'model.norm.weight',
+      'lm_head.weight',
+      'model.layers.1.self_attn.k_proj.weight',
+      'model.layers.0.input_layernorm.weight',
+      'model.layers.1.post_attention_layernorm.weight',
+    ]) {
       const src = await source('org/base', name);
       const out = output.tensors.get(name)!;
       if (src.dtype === out.dtype) expect(bytes(out), name).toEqual(bytes(src));
-      else expect(Array.from(dequantize(out)), name).toEqual(Array.from(dequantize(src)).map((x) => bf16ToF32(f32ToBf16(x)))); // f32 norms cast to bf16
+      else
+        expect(Array.from(dequantize(out)), name).toEqual(
+          Array.from(dequantize(src)).map((x) => bf16ToF32(f32ToBf16(x))),
+        ); // f32 norms cast to bf16
     }
     expect([...output.tensors.keys()].some((n) => n.includes('.mlp.'))).toBe(false);
   });
@@ -81,14 +97,26 @@ describe('Mixtral output (conformance rules 21, 22, 24, 30)', () => {
     const { plan } = await mergeInMemory(YAML, folders);
     const c = plan.outputConfig;
     expect(c).toMatchObject({
-      architectures: ['MixtralForCausalLM'], model_type: 'mixtral', num_local_experts: 2, num_experts_per_tok: 2,
-      sliding_window: null, torch_dtype: 'bfloat16', hidden_size: H, intermediate_size: I, rope_theta: 10000,
-      num_key_value_heads: spec.kvHeads, rms_norm_eps: spec.rmsEps, max_position_embeddings: spec.contextLength,
+      architectures: ['MixtralForCausalLM'],
+      model_type: 'mixtral',
+      num_local_experts: 2,
+      num_experts_per_tok: 2,
+      sliding_window: null,
+      torch_dtype: 'bfloat16',
+      hidden_size: H,
+      intermediate_size: I,
+      rope_theta: 10000,
+      num_key_value_heads: spec.kvHeads,
+      rms_norm_eps: spec.rmsEps,
+      max_position_embeddings: spec.contextLength,
     });
   });
 
   it('rule 24: keys a llama base omits get Llama defaults, not Mixtral ones (rope_theta 1e4, not 1e6)', async () => {
-    const noRope = { ...folders, 'org/base': (await randomHfFolder('org/base', 1, spec, 'bf16', { rope_theta: undefined })).files };
+    const noRope = {
+      ...folders,
+      'org/base': (await randomHfFolder('org/base', 1, spec, 'bf16', { rope_theta: undefined })).files,
+    };
     const { plan } = await mergeInMemory(YAML, noRope);
     expect(plan.outputConfig.rope_theta).toBe(10000);
   });
@@ -102,12 +130,16 @@ describe('fused transformers-v5 layout (conformance rule 23)', () => {
     expect(gateUp.shape).toEqual([2, 2 * I, H]);
     expect(down.shape).toEqual([2, H, I]);
     const parts = [
-      await source('org/a', 'model.layers.1.mlp.gate_proj.weight'), await source('org/a', 'model.layers.1.mlp.up_proj.weight'),
-      await source('org/b', 'model.layers.1.mlp.gate_proj.weight'), await source('org/b', 'model.layers.1.mlp.up_proj.weight'),
+      await source('org/a', 'model.layers.1.mlp.gate_proj.weight'),
+      await source('org/a', 'model.layers.1.mlp.up_proj.weight'),
+      await source('org/b', 'model.layers.1.mlp.gate_proj.weight'),
+      await source('org/b', 'model.layers.1.mlp.up_proj.weight'),
     ];
     expect(bytes(gateUp)).toEqual(parts.flatMap(bytes));
     // main applies residual_scale to down_proj (bug fixed): expert 1 scaled by 0.5
-    const downB = dequantize(await source('org/b', 'model.layers.1.mlp.down_proj.weight')).map((x) => bf16ToF32(f32ToBf16(x * 0.5)));
+    const downB = dequantize(await source('org/b', 'model.layers.1.mlp.down_proj.weight')).map((x) =>
+      bf16ToF32(f32ToBf16(x * 0.5)),
+    );
     expect(Array.from(dequantize(down).subarray(H * I))).toEqual(Array.from(downB));
     expect(output.tensors.has('model.layers.1.mlp.gate.weight')).toBe(true);
     expect(output.tensors.has('model.layers.1.block_sparse_moe.gate.weight')).toBe(false);
@@ -127,7 +159,10 @@ describe('dtype (conformance rules 17, 19)', () => {
   });
 
   it('rule 19: no dtype anywhere keeps each source dtype; routers are f32 for cheap_embed', async () => {
-    const noDtype = { ...folders, 'org/base': (await randomHfFolder('org/base', 1, spec, 'bf16', { torch_dtype: undefined })).files };
+    const noDtype = {
+      ...folders,
+      'org/base': (await randomHfFolder('org/base', 1, spec, 'bf16', { torch_dtype: undefined })).files,
+    };
     const { output } = await mergeInMemory(YAML, noDtype);
     expect(output.tensors.get('model.embed_tokens.weight')!.dtype).toBe('bf16');
     expect(output.tensors.get('model.layers.0.block_sparse_moe.gate.weight')!.dtype).toBe('f32');
@@ -145,7 +180,10 @@ describe('dtype (conformance rules 17, 19)', () => {
 
 describe('noise (conformance rule 20)', () => {
   it('rule 20: W + N(0,1)·noise_scale on each expert MLP weight in the source dtype; 0.0 is a no-op', async () => {
-    const noisy = YAML.replace('residual_scale: 0.5', 'noise_scale: 0.25').replace('    positive_prompts: ["Once upon a time"]', '    positive_prompts: ["Once upon a time"]\n    noise_scale: 0.0');
+    const noisy = YAML.replace('residual_scale: 0.5', 'noise_scale: 0.25').replace(
+      '    positive_prompts: ["Once upon a time"]',
+      '    positive_prompts: ["Once upon a time"]\n    noise_scale: 0.0',
+    );
     const { output } = await mergeInMemory(`${noisy}dtype: float32\n`, folders);
     const src = dequantize(await source('org/b', 'model.layers.0.mlp.up_proj.weight'));
     const out = dequantize(output.tensors.get('model.layers.0.block_sparse_moe.experts.1.w3.weight')!);
@@ -155,6 +193,8 @@ describe('noise (conformance rule 20)', () => {
     expect(Math.abs(std - 0.25)).toBeLessThan(0.03); // 3840 samples, bf16 rounding included
     expect(Math.abs(mean)).toBeLessThan(0.02);
     const quiet = await source('org/a', 'model.layers.0.mlp.up_proj.weight');
-    expect(Array.from(dequantize(output.tensors.get('model.layers.0.block_sparse_moe.experts.0.w3.weight')!))).toEqual(Array.from(dequantize(quiet)));
+    expect(Array.from(dequantize(output.tensors.get('model.layers.0.block_sparse_moe.experts.0.w3.weight')!))).toEqual(
+      Array.from(dequantize(quiet)),
+    );
   });
 });

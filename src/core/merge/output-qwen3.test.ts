@@ -22,14 +22,25 @@ async function qwen3Folder(name: string, seed: number): Promise<FileSet> {
     }
   }
   const sink = new MemorySink();
-  await writeSafetensors(sink, tensors.map(({ name: n, dtype, shape }) => ({ name: n, dtype, shape })), async (n) => tensors.find((t) => t.name === n)!.data);
+  await writeSafetensors(
+    sink,
+    tensors.map(({ name: n, dtype, shape }) => ({ name: n, dtype, shape })),
+    async (n) => tensors.find((t) => t.name === n)!.data,
+  );
   const copy: Record<string, Uint8Array> = {};
-  for (const f of await files.list()) { const s = await files.open(f); copy[f] = await s.read(0, s.size); }
+  for (const f of await files.list()) {
+    const s = await files.open(f);
+    copy[f] = await s.read(0, s.size);
+  }
   return memoryFileSet({ ...copy, 'model.safetensors': sink.bytes() }, name);
 }
 
 beforeAll(async () => {
-  folders = { 'q/base': await qwen3Folder('q/base', 31), 'q/a': await qwen3Folder('q/a', 32), 'q/b': await qwen3Folder('q/b', 33) };
+  folders = {
+    'q/base': await qwen3Folder('q/base', 31),
+    'q/a': await qwen3Folder('q/a', 32),
+    'q/b': await qwen3Folder('q/b', 33),
+  };
 });
 
 const YAML = `base_model: q/base
@@ -46,24 +57,38 @@ describe('Qwen3 MoE output (conformance rule 29)', () => {
     const { plan, output } = await mergeInMemory(YAML, folders);
     expect(plan.arch).toBe('Qwen3 MoE');
     expect(plan.outputConfig).toMatchObject({
-      architectures: ['Qwen3MoeForCausalLM'], model_type: 'qwen3_moe', num_experts: 2, num_experts_per_tok: 2,
-      decoder_sparse_step: 1, norm_topk_prob: true, moe_intermediate_size: spec.intermediate,
+      architectures: ['Qwen3MoeForCausalLM'],
+      model_type: 'qwen3_moe',
+      num_experts: 2,
+      num_experts_per_tok: 2,
+      decoder_sparse_step: 1,
+      norm_topk_prob: true,
+      moe_intermediate_size: spec.intermediate,
     });
     const base = await openSafetensorsFolder(folders['q/base']!);
     const b = await openSafetensorsFolder(folders['q/b']!);
-    expect(Array.from(output.tensors.get('model.layers.1.self_attn.k_norm.weight')!.data)).toEqual(Array.from((await base.readTensor('model.layers.1.self_attn.k_norm.weight')).data));
-    expect(Array.from(output.tensors.get('model.layers.0.mlp.experts.1.down_proj.weight')!.data)).toEqual(Array.from((await b.readTensor('model.layers.0.mlp.down_proj.weight')).data));
+    expect(Array.from(output.tensors.get('model.layers.1.self_attn.k_norm.weight')!.data)).toEqual(
+      Array.from((await base.readTensor('model.layers.1.self_attn.k_norm.weight')).data),
+    );
+    expect(Array.from(output.tensors.get('model.layers.0.mlp.experts.1.down_proj.weight')!.data)).toEqual(
+      Array.from((await b.readTensor('model.layers.0.mlp.down_proj.weight')).data),
+    );
     expect(output.tensors.get('model.layers.0.mlp.gate.weight')!.shape).toEqual([2, spec.hidden]);
   });
 
   it('rule 29: the fused (main) layout stacks gate/up and down like Mixtral v5', async () => {
     const { output } = await mergeInMemory(YAML, folders, { layout: 'fused' });
-    expect(output.tensors.get('model.layers.0.mlp.experts.gate_up_proj')!.shape).toEqual([2, 2 * spec.intermediate, spec.hidden]);
+    expect(output.tensors.get('model.layers.0.mlp.experts.gate_up_proj')!.shape).toEqual([
+      2,
+      2 * spec.intermediate,
+      spec.hidden,
+    ]);
     expect(output.tensors.has('model.layers.0.mlp.experts.0.gate_proj.weight')).toBe(false);
   });
 
   it('rule 29: Qwen3 MoE refuses shared experts (upstream message)', async () => {
-    await expect(mergeInMemory(`${YAML}shared_experts:\n  - source_model: q/base\n    positive_prompts: ["z"]\n`, folders))
-      .rejects.toThrow(/No output architecture found that is compatible/);
+    await expect(
+      mergeInMemory(`${YAML}shared_experts:\n  - source_model: q/base\n    positive_prompts: ["z"]\n`, folders),
+    ).rejects.toThrow(/No output architecture found that is compatible/);
   });
 });

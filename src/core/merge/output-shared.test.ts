@@ -46,26 +46,47 @@ describe('DeepSeek MoE output (conformance rules 25, 26, 32)', () => {
     const { plan } = await mergeInMemory(DEEPSEEK, folders);
     expect(plan.arch).toBe('DeepSeek MoE');
     expect(plan.outputConfig).toMatchObject({
-      architectures: ['DeepseekForCausalLM'], model_type: 'deepseek', n_routed_experts: 2, n_shared_experts: 1,
-      num_experts_per_tok: 2, first_k_dense_replace: 0, moe_layer_freq: 1, scoring_func: 'softmax', norm_topk_prob: true,
-      moe_intermediate_size: spec.intermediate, hidden_size: H,
+      architectures: ['DeepseekForCausalLM'],
+      model_type: 'deepseek',
+      n_routed_experts: 2,
+      n_shared_experts: 1,
+      num_experts_per_tok: 2,
+      first_k_dense_replace: 0,
+      moe_layer_freq: 1,
+      scoring_func: 'softmax',
+      norm_topk_prob: true,
+      moe_intermediate_size: spec.intermediate,
+      hidden_size: H,
     });
-    expect((plan.outputConfig.auto_map as Record<string, string>).AutoModelForCausalLM).toBe('deepseek-ai/deepseek-moe-16b-base--modeling_deepseek.DeepseekForCausalLM');
+    expect((plan.outputConfig.auto_map as Record<string, string>).AutoModelForCausalLM).toBe(
+      'deepseek-ai/deepseek-moe-16b-base--modeling_deepseek.DeepseekForCausalLM',
+    );
   });
 
   it('rule 26: mlp.experts.{e}.*, ungated mlp.shared_experts.* (plural, residual_scale applied), router mlp.gate.weight (E, H)', async () => {
     const { output } = await mergeInMemory(DEEPSEEK, folders);
-    expect(values(output.tensors.get('model.layers.1.mlp.experts.1.gate_proj.weight'))).toEqual(values(await source('org/b', 'model.layers.1.mlp.gate_proj.weight')));
+    expect(values(output.tensors.get('model.layers.1.mlp.experts.1.gate_proj.weight'))).toEqual(
+      values(await source('org/b', 'model.layers.1.mlp.gate_proj.weight')),
+    );
     const down = await source('org/base', 'model.layers.0.mlp.down_proj.weight');
-    expect(values(output.tensors.get('model.layers.0.mlp.shared_experts.down_proj.weight'))).toEqual(Array.from(dequantize(down)).map((x) => Math.fround(x * 0.1)));
-    expect(values(output.tensors.get('model.layers.0.mlp.shared_experts.up_proj.weight'))).toEqual(values(await source('org/base', 'model.layers.0.mlp.up_proj.weight')));
+    expect(values(output.tensors.get('model.layers.0.mlp.shared_experts.down_proj.weight'))).toEqual(
+      Array.from(dequantize(down)).map((x) => Math.fround(x * 0.1)),
+    );
+    expect(values(output.tensors.get('model.layers.0.mlp.shared_experts.up_proj.weight'))).toEqual(
+      values(await source('org/base', 'model.layers.0.mlp.up_proj.weight')),
+    );
     expect(output.tensors.get('model.layers.0.mlp.gate.weight')!.shape).toEqual([2, H]);
     expect([...output.tensors.keys()].some((n) => n.includes('shared_expert_gate'))).toBe(false);
   });
 
   it('rule 32: a shared expert that is neither the base nor an expert is opened and merged (upstream crashes; we fix)', async () => {
-    const { output } = await mergeInMemory(DEEPSEEK.replace('  - source_model: org/base\n    residual_scale', '  - source_model: org/c\n    residual_scale'), folders);
-    expect(values(output.tensors.get('model.layers.1.mlp.shared_experts.gate_proj.weight'))).toEqual(values(await source('org/c', 'model.layers.1.mlp.gate_proj.weight')));
+    const { output } = await mergeInMemory(
+      DEEPSEEK.replace('  - source_model: org/base\n    residual_scale', '  - source_model: org/c\n    residual_scale'),
+      folders,
+    );
+    expect(values(output.tensors.get('model.layers.1.mlp.shared_experts.gate_proj.weight'))).toEqual(
+      values(await source('org/c', 'model.layers.1.mlp.gate_proj.weight')),
+    );
   });
 });
 
@@ -74,15 +95,24 @@ describe('Qwen MoE output (conformance rules 16, 27, 28)', () => {
     const { plan } = await mergeInMemory(QWEN, folders);
     expect(plan.arch).toBe('Qwen MoE');
     expect(plan.outputConfig).toMatchObject({
-      architectures: ['Qwen2MoeForCausalLM'], model_type: 'qwen2_moe', num_experts: 2, num_experts_per_tok: 2,
-      decoder_sparse_step: 1, norm_topk_prob: true, sliding_window: null, use_sliding_window: false,
-      shared_expert_intermediate_size: spec.intermediate, moe_intermediate_size: spec.intermediate,
+      architectures: ['Qwen2MoeForCausalLM'],
+      model_type: 'qwen2_moe',
+      num_experts: 2,
+      num_experts_per_tok: 2,
+      decoder_sparse_step: 1,
+      norm_topk_prob: true,
+      sliding_window: null,
+      use_sliding_window: false,
+      shared_expert_intermediate_size: spec.intermediate,
+      moe_intermediate_size: spec.intermediate,
     });
   });
 
   it('rule 28: experts, singular shared_expert, gate (E,H), shared_expert_gate (1,H); missing q/k/v biases become zeros', async () => {
     const { output } = await mergeInMemory(QWEN, folders);
-    expect(values(output.tensors.get('model.layers.1.mlp.experts.0.up_proj.weight'))).toEqual(values(await source('org/a', 'model.layers.1.mlp.up_proj.weight')));
+    expect(values(output.tensors.get('model.layers.1.mlp.experts.0.up_proj.weight'))).toEqual(
+      values(await source('org/a', 'model.layers.1.mlp.up_proj.weight')),
+    );
     expect(output.tensors.has('model.layers.1.mlp.shared_expert.up_proj.weight')).toBe(true);
     expect(output.tensors.get('model.layers.1.mlp.shared_expert_gate.weight')!.shape).toEqual([1, H]);
     const headDim = H / spec.heads;
@@ -96,7 +126,12 @@ describe('Qwen MoE output (conformance rules 16, 27, 28)', () => {
   it('the Qwen MoE output loads into the engine: gated shared expert, zero q/k/v biases, finite logits', async () => {
     const { plan, output } = await mergeInMemory(QWEN, folders);
     const merged = await mergedModelWeights(plan, output);
-    expect(merged.weights.spec.moe).toMatchObject({ experts: 2, topK: 2, normTopK: true, sharedExpert: { gated: true } });
+    expect(merged.weights.spec.moe).toMatchObject({
+      experts: 2,
+      topK: 2,
+      normTopK: true,
+      sharedExpert: { gated: true },
+    });
     expect(merged.weights.layers[0]!.bq!.shape).toEqual([H]);
     const session = await cpuBackend.createSession(merged.weights, { maxContext: 8 });
     const { logits, routing } = await session.forward([4, 5, 6], { trace: true });
@@ -108,17 +143,29 @@ describe('Qwen MoE output (conformance rules 16, 27, 28)', () => {
     const { output, plan } = await mergeInMemory(QWEN, folders);
     const tokenizer = await loadHfTokenizer(folders['org/base']!);
     const base = await openModel({ path: 'org/base' }, async () => folders['org/base']!);
-    const one = async (i: number) => (await computeGates('cheap_embed', [plan.gateOwners[i]!], {
-      layers: spec.layers, hidden: H, tokenizer, seed: 0, loadEmbedding: () => base.tensors.readTensor('model.embed_tokens.weight'),
-    }))[0]!;
+    const one = async (i: number) =>
+      (
+        await computeGates('cheap_embed', [plan.gateOwners[i]!], {
+          layers: spec.layers,
+          hidden: H,
+          tokenizer,
+          seed: 0,
+          loadEmbedding: () => base.tensors.readTensor('model.embed_tokens.weight'),
+        })
+      )[0]!;
     const router = values(output.tensors.get('model.layers.0.mlp.gate.weight'));
     expect(router.slice(0, H)).toEqual(Array.from(await one(0)));
     expect(router.slice(H)).toEqual(Array.from(await one(1)));
-    expect(values(output.tensors.get('model.layers.0.mlp.shared_expert_gate.weight'))).toEqual(Array.from(await one(2)));
+    expect(values(output.tensors.get('model.layers.0.mlp.shared_expert_gate.weight'))).toEqual(
+      Array.from(await one(2)),
+    );
   });
 
   it('rule 16: in random modes the shared expert gets a gate row too (DeepSeek drops it from the router)', async () => {
-    const { plan, result, output } = await mergeInMemory(`${DEEPSEEK}gate_mode: random\n`.replace('gate_mode: cheap_embed\n', ''), folders);
+    const { plan, result, output } = await mergeInMemory(
+      `${DEEPSEEK}gate_mode: random\n`.replace('gate_mode: cheap_embed\n', ''),
+      folders,
+    );
     expect(plan.gateOwners).toHaveLength(3);
     expect(result.gates[0]!.length).toBe(3 * H);
     expect(output.tensors.get('model.layers.0.mlp.gate.weight')!.shape).toEqual([2, H]);
@@ -143,7 +190,10 @@ describe('compatibility checks (conformance rule 31, an extension)', () => {
     const odd = (await randomHfFolder('org/odd', 16, testingDenseSpec({ kvHeads: 3, ropeTheta: 5e5 }), 'f32')).files;
     const parsed = parseMergeYaml(EXPERTS.replace('source_model: org/b\n', 'source_model: org/odd\n'));
     if (!parsed.ok) throw new Error('parse');
-    const planned = planMerge(parsed.config, await openMergeInputs(parsed.config, mapResolver({ ...folders, 'org/odd': odd })));
+    const planned = planMerge(
+      parsed.config,
+      await openMergeInputs(parsed.config, mapResolver({ ...folders, 'org/odd': odd })),
+    );
     const fields = planned.ok ? [] : planned.issues.map((i) => /has (\w+) =/.exec(i.message)?.[1]);
     expect(fields).toEqual(['num_key_value_heads', 'rope_theta']);
   });

@@ -11,8 +11,15 @@ import type { DType } from '../tensor.ts';
 import type { OutputArchName } from './architecture.ts';
 import type { OpenedModel } from './sources.ts';
 import {
-  attentionWeightsFor, expandLayer, MIXTRAL_EXPERT_NAME, MLP_ORDER, POST_LAYER_WEIGHTS, PRE_LAYER_WEIGHTS,
-  sourceMlpName, type MlpProjection, type WeightListEntry,
+  attentionWeightsFor,
+  expandLayer,
+  MIXTRAL_EXPERT_NAME,
+  MLP_ORDER,
+  POST_LAYER_WEIGHTS,
+  PRE_LAYER_WEIGHTS,
+  sourceMlpName,
+  type MlpProjection,
+  type WeightListEntry,
 } from './weight-lists.ts';
 
 /** Noise then residual scale, applied in the source dtype (§6.1 noise_and_scale). */
@@ -55,8 +62,8 @@ export interface TensorListInput {
   hidden: number;
   config: MoeMergeConfig;
   base: OpenedModel;
-  experts: OpenedModel[];  // [experts]
-  shared: OpenedModel[];   // [0 or 1]
+  experts: OpenedModel[]; // [experts]
+  shared: OpenedModel[]; // [0 or 1]
   outDtype: DType | null;
   routerDtype: DType;
   applyMixtralResidual: boolean;
@@ -70,7 +77,11 @@ class TensorListBuilder {
   source(model: OpenedModel, name: string, transform?: ExpertTransform): SourceTensor | undefined {
     const info = model.tensors.info(name);
     if (!info) {
-      this.issues.push({ field: model.label, message: `merge: model '${model.label}' has no tensor '${name}'`, severity: 'error' });
+      this.issues.push({
+        field: model.label,
+        message: `merge: model '${model.label}' has no tensor '${name}'`,
+        severity: 'error',
+      });
       return undefined;
     }
     return { modelKey: model.key, modelLabel: model.label, name, dtype: info.dtype, shape: [...info.shape], transform };
@@ -78,13 +89,22 @@ class TensorListBuilder {
 
   copy(outName: string, model: OpenedModel, name: string, transform?: ExpertTransform): void {
     const src = this.source(model, name, transform);
-    if (src) this.tensors.push({ name: outName, dtype: this.input.outDtype ?? src.dtype, shape: src.shape, recipe: { kind: 'copy', source: src } });
+    if (src)
+      this.tensors.push({
+        name: outName,
+        dtype: this.input.outDtype ?? src.dtype,
+        shape: src.shape,
+        recipe: { kind: 'copy', source: src },
+      });
   }
 
   baseWeight(entry: WeightListEntry, layer?: number): void {
     const { base, outDtype, hidden } = this.input;
     const name = layer === undefined ? entry.name : expandLayer(entry.name, layer);
-    if (base.tensors.info(name) || !(entry.optional || entry.zeroBias)) { this.copy(name, base, name); return; }
+    if (base.tensors.info(name) || !(entry.optional || entry.zeroBias)) {
+      this.copy(name, base, name);
+      return;
+    }
     if (entry.zeroBias) {
       // torch.zeros(n_heads * head_dim) with head_dim = hidden // num_attention_heads (explicit head_dim ignored upstream)
       const heads = Number(base.config.num_attention_heads);
@@ -104,25 +124,42 @@ class TensorListBuilder {
 
   router(name: string, layer: number, rowStart: number, rowCount: number): void {
     const { hidden, routerDtype } = this.input;
-    this.tensors.push({ name, dtype: routerDtype, shape: [rowCount, hidden], recipe: { kind: 'router', layer, rowStart, rowCount } });
+    this.tensors.push({
+      name,
+      dtype: routerDtype,
+      shape: [rowCount, hidden],
+      recipe: { kind: 'router', layer, rowStart, rowCount },
+    });
   }
 }
 
 function expertName(arch: OutputArchName, layer: number, e: number, proj: MlpProjection): string {
-  if (arch === 'Mixtral') return `model.layers.${layer}.block_sparse_moe.experts.${e}.${MIXTRAL_EXPERT_NAME[proj]}.weight`;
+  if (arch === 'Mixtral')
+    return `model.layers.${layer}.block_sparse_moe.experts.${e}.${MIXTRAL_EXPERT_NAME[proj]}.weight`;
   return `model.layers.${layer}.mlp.experts.${e}.${proj}.weight`;
 }
 
 function sharedName(arch: OutputArchName, layer: number, proj: MlpProjection): string {
-  return arch === 'DeepSeek MoE' ? `model.layers.${layer}.mlp.shared_experts.${proj}.weight` : `model.layers.${layer}.mlp.shared_expert.${proj}.weight`;
+  return arch === 'DeepSeek MoE'
+    ? `model.layers.${layer}.mlp.shared_experts.${proj}.weight`
+    : `model.layers.${layer}.mlp.shared_expert.${proj}.weight`;
 }
 
 /** Per-expert MLP tensors of one layer (classic layouts). */
 function classicMlp(b: TensorListBuilder, layer: number): void {
   const { arch, config, experts, shared } = b.input;
   for (const proj of MLP_ORDER) {
-    experts.forEach((m, e) => b.copy(expertName(arch, layer, e, proj), m, sourceMlpName(layer, proj), b.transform(config.experts[e]!, proj)));
-    shared.forEach((m, s) => b.copy(sharedName(arch, layer, proj), m, sourceMlpName(layer, proj), b.transform(config.sharedExperts![s]!, proj)));
+    experts.forEach((m, e) =>
+      b.copy(expertName(arch, layer, e, proj), m, sourceMlpName(layer, proj), b.transform(config.experts[e]!, proj)),
+    );
+    shared.forEach((m, s) =>
+      b.copy(
+        sharedName(arch, layer, proj),
+        m,
+        sourceMlpName(layer, proj),
+        b.transform(config.sharedExperts![s]!, proj),
+      ),
+    );
   }
 }
 
@@ -130,17 +167,35 @@ function classicMlp(b: TensorListBuilder, layer: number): void {
 function fusedMlp(b: TensorListBuilder, layer: number): void {
   const { config, experts, outDtype } = b.input;
   const prefix = `model.layers.${layer}.mlp.experts`;
-  const gateUp = experts.flatMap((m, e) => ['gate_proj', 'up_proj'].map((p) => b.source(m, sourceMlpName(layer, p as MlpProjection), b.transform(config.experts[e]!, p as MlpProjection))));
-  const down = experts.map((m, e) => b.source(m, sourceMlpName(layer, 'down_proj'), b.transform(config.experts[e]!, 'down_proj')));
+  const gateUp = experts.flatMap((m, e) =>
+    ['gate_proj', 'up_proj'].map((p) =>
+      b.source(m, sourceMlpName(layer, p as MlpProjection), b.transform(config.experts[e]!, p as MlpProjection)),
+    ),
+  );
+  const down = experts.map((m, e) =>
+    b.source(m, sourceMlpName(layer, 'down_proj'), b.transform(config.experts[e]!, 'down_proj')),
+  );
   if (gateUp.some((s) => !s) || down.some((s) => !s)) return;
   const [g0, d0] = [gateUp[0]!, down[0]!];
   const E = experts.length;
-  b.tensors.push({ name: `${prefix}.gate_up_proj`, dtype: outDtype ?? g0.dtype, shape: [E, 2 * g0.shape[0]!, g0.shape[1]!], recipe: { kind: 'concat', sources: gateUp as SourceTensor[] } });
-  b.tensors.push({ name: `${prefix}.down_proj`, dtype: outDtype ?? d0.dtype, shape: [E, d0.shape[0]!, d0.shape[1]!], recipe: { kind: 'concat', sources: down as SourceTensor[] } });
+  b.tensors.push({
+    name: `${prefix}.gate_up_proj`,
+    dtype: outDtype ?? g0.dtype,
+    shape: [E, 2 * g0.shape[0]!, g0.shape[1]!],
+    recipe: { kind: 'concat', sources: gateUp as SourceTensor[] },
+  });
+  b.tensors.push({
+    name: `${prefix}.down_proj`,
+    dtype: outDtype ?? d0.dtype,
+    shape: [E, d0.shape[0]!, d0.shape[1]!],
+    recipe: { kind: 'concat', sources: down as SourceTensor[] },
+  });
 }
 
 function routerName(arch: OutputArchName, layout: 'classic' | 'fused', layer: number): string {
-  return arch === 'Mixtral' && layout === 'classic' ? `model.layers.${layer}.block_sparse_moe.gate.weight` : `model.layers.${layer}.mlp.gate.weight`;
+  return arch === 'Mixtral' && layout === 'classic'
+    ? `model.layers.${layer}.block_sparse_moe.gate.weight`
+    : `model.layers.${layer}.mlp.gate.weight`;
 }
 
 /** Checks that expert MLP sources have the base's MLP shapes, and that fused sources share one dtype. */
@@ -154,16 +209,32 @@ function checkSources(b: TensorListBuilder): void {
       if (!proj) continue;
       const want = proj === 'down_proj' ? [hidden, inter] : [inter, hidden];
       if (s.shape.join(',') !== want.join(',')) {
-        b.issues.push({ field: s.modelLabel, message: `merge: model '${s.modelLabel}' tensor '${s.name}' has shape [${s.shape}], expected [${want}]`, severity: 'error' });
+        b.issues.push({
+          field: s.modelLabel,
+          message: `merge: model '${s.modelLabel}' tensor '${s.name}' has shape [${s.shape}], expected [${want}]`,
+          severity: 'error',
+        });
       }
     }
-    if (t.recipe.kind === 'concat' && new Set(t.recipe.sources.map((s) => s.dtype)).size > 1 && b.input.outDtype === null) {
-      b.issues.push({ field: 'dtype', message: `merge: experts of '${t.name}' have different dtypes; set dtype in the config to fuse them`, severity: 'error' });
+    if (
+      t.recipe.kind === 'concat' &&
+      new Set(t.recipe.sources.map((s) => s.dtype)).size > 1 &&
+      b.input.outDtype === null
+    ) {
+      b.issues.push({
+        field: 'dtype',
+        message: `merge: experts of '${t.name}' have different dtypes; set dtype in the config to fuse them`,
+        severity: 'error',
+      });
     }
   }
 }
 
-export function buildTensorList(input: TensorListInput): { tensors: PlannedTensor[]; issues: ConfigIssue[]; totalBytes: number } {
+export function buildTensorList(input: TensorListInput): {
+  tensors: PlannedTensor[];
+  issues: ConfigIssue[];
+  totalBytes: number;
+} {
   const b = new TensorListBuilder(input);
   const { arch, layout, layers, experts } = input;
   const E = experts.length;

@@ -4,7 +4,13 @@
  * (extension), dtype, and the full ordered list of output tensors with each one's recipe
  * and a check that every source tensor exists with the right shape.
  */
-import { modelReferenceKey, type ConfigIssue, type ExpertConfig, type MoeMergeConfig, type OutputDType } from '../formats/mergekit-yaml.ts';
+import {
+  modelReferenceKey,
+  type ConfigIssue,
+  type ExpertConfig,
+  type MoeMergeConfig,
+  type OutputDType,
+} from '../formats/mergekit-yaml.ts';
 import type { DType } from '../tensor.ts';
 import { selectOutputArchitecture, type OutputArchName } from './architecture.ts';
 import { compatibilityIssues, outputConfigJson, type HfConfig } from './config-json.ts';
@@ -54,19 +60,34 @@ export interface MergePlan {
 
 export type PlanResult = { ok: true; plan: MergePlan } | { ok: false; issues: ConfigIssue[] };
 
-const TORCH_TO_DTYPE = { bfloat16: 'bf16', float16: 'f16', float32: 'f32', int64: 'i64' } as const satisfies Record<OutputDType, DType>;
+const TORCH_TO_DTYPE = { bfloat16: 'bf16', float16: 'f16', float32: 'f32', int64: 'i64' } as const satisfies Record<
+  OutputDType,
+  DType
+>;
 
 function issue(field: string, message: string): ConfigIssue {
   return { field, message, severity: 'error' };
 }
 
 /** Output dtype: the YAML's dtype, else the base's torch_dtype (or `dtype`, transformers v5), else null. */
-function selectDtype(config: MoeMergeConfig, base: HfConfig): { dtype: DType | null; torchName: string | null } | ConfigIssue {
-  const baseName = typeof base.torch_dtype === 'string' ? base.torch_dtype : typeof base.dtype === 'string' ? base.dtype : null;
-  const name = config.dtype ?? (baseName?.replace(/^torch\./, '') ?? null);
+function selectDtype(
+  config: MoeMergeConfig,
+  base: HfConfig,
+): { dtype: DType | null; torchName: string | null } | ConfigIssue {
+  const baseName =
+    typeof base.torch_dtype === 'string' ? base.torch_dtype : typeof base.dtype === 'string' ? base.dtype : null;
+  const name = config.dtype ?? baseName?.replace(/^torch\./, '') ?? null;
   if (name === null) return { dtype: null, torchName: null };
-  if (name === 'int64') return issue('dtype', 'merge: dtype int64 is accepted by mergekit but truncates every weight to an integer; refused');
-  if (!(name in TORCH_TO_DTYPE)) return issue('dtype', `merge: the base model's torch_dtype ${JSON.stringify(name)} is not one of bfloat16, float16, float32`);
+  if (name === 'int64')
+    return issue(
+      'dtype',
+      'merge: dtype int64 is accepted by mergekit but truncates every weight to an integer; refused',
+    );
+  if (!(name in TORCH_TO_DTYPE))
+    return issue(
+      'dtype',
+      `merge: the base model's torch_dtype ${JSON.stringify(name)} is not one of bfloat16, float16, float32`,
+    );
   return { dtype: TORCH_TO_DTYPE[name as OutputDType], torchName: name };
 }
 
@@ -78,7 +99,8 @@ function modelOf(inputs: MergeInputs, e: ExpertConfig | { sourceModel: MoeMergeC
 
 function configNumber(cfg: HfConfig, key: string, label: string): number | ConfigIssue {
   const v = cfg[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return issue(key, `merge: model '${label}' config.json ${key} = ${JSON.stringify(v)} is not a positive integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    return issue(key, `merge: model '${label}' config.json ${key} = ${JSON.stringify(v)} is not a positive integer`);
   return v;
 }
 
@@ -90,7 +112,11 @@ export function planMerge(config: MoeMergeConfig, inputs: MergeInputs, options: 
   const experts = config.experts.map((e) => modelOf(inputs, e));
   const shared = (config.sharedExperts ?? []).map((e) => modelOf(inputs, e));
   const modelType = (m: OpenedModel) => String(m.config.model_type ?? '');
-  const selection = selectOutputArchitecture(config, { base: modelType(base), experts: experts.map(modelType), shared: shared.map(modelType) });
+  const selection = selectOutputArchitecture(config, {
+    base: modelType(base),
+    experts: experts.map(modelType),
+    shared: shared.map(modelType),
+  });
   if (!selection.ok) return { ok: false, issues: selection.issues };
   const arch = selection.arch;
   const others = [
@@ -106,27 +132,54 @@ export function planMerge(config: MoeMergeConfig, inputs: MergeInputs, options: 
   if (typeof layers !== 'number') return { ok: false, issues: [layers] };
   if (typeof hidden !== 'number') return { ok: false, issues: [hidden] };
 
-  const layout: MergeLayout = options.layout === 'fused' && (arch === 'Mixtral' || arch === 'Qwen3 MoE') ? 'fused' : 'classic';
+  const layout: MergeLayout =
+    options.layout === 'fused' && (arch === 'Mixtral' || arch === 'Qwen3 MoE') ? 'fused' : 'classic';
   const warnings = [...selection.warnings];
-  if (options.layout === 'fused' && layout !== 'fused') warnings.push(`merge: the fused layout exists only for Mixtral and Qwen3 MoE outputs; writing ${arch} with per-expert tensors`);
-  if (arch !== 'DeepSeek MoE') { const w = powerOfTwoWarning(config.experts.length); if (w) warnings.push(w); }
+  if (options.layout === 'fused' && layout !== 'fused')
+    warnings.push(
+      `merge: the fused layout exists only for Mixtral and Qwen3 MoE outputs; writing ${arch} with per-expert tensors`,
+    );
+  if (arch !== 'DeepSeek MoE') {
+    const w = powerOfTwoWarning(config.experts.length);
+    if (w) warnings.push(w);
+  }
 
   // Gate rows (§1): the shared expert takes part when it has prompts or the mode is random/uniform_random.
-  const sharedInGates = shared.length > 0 && (sharedExpertsHavePrompts(config) || config.gateMode === 'random' || config.gateMode === 'uniform_random');
+  const sharedInGates =
+    shared.length > 0 &&
+    (sharedExpertsHavePrompts(config) || config.gateMode === 'random' || config.gateMode === 'uniform_random');
   const gateOwners: GateOwner[] = [...config.experts, ...(sharedInGates ? config.sharedExperts! : [])];
   const residualScaleBehaviour = options.residualScaleBehaviour ?? (layout === 'fused' ? 'main' : 'v0.1.4');
   const routerDtype: DType = dtype.dtype ?? (config.gateMode.startsWith('hidden') ? 'bf16' : 'f32');
   const built = buildTensorList({
-    arch, layout, layers, hidden, config, base, experts, shared,
-    outDtype: dtype.dtype, routerDtype, applyMixtralResidual: residualScaleBehaviour === 'main',
+    arch,
+    layout,
+    layers,
+    hidden,
+    config,
+    base,
+    experts,
+    shared,
+    outDtype: dtype.dtype,
+    routerDtype,
+    applyMixtralResidual: residualScaleBehaviour === 'main',
   });
   if (built.issues.length > 0) return { ok: false, issues: built.issues };
   const plan: MergePlan = {
-    config, arch, layout, layers, hidden, experts: config.experts.length, gateOwners,
-    outDtype: dtype.dtype, modelKeys: [...new Set([base, ...experts, ...shared].map((m) => m.key))],
+    config,
+    arch,
+    layout,
+    layers,
+    hidden,
+    experts: config.experts.length,
+    gateOwners,
+    outDtype: dtype.dtype,
+    modelKeys: [...new Set([base, ...experts, ...shared].map((m) => m.key))],
     tensors: built.tensors,
     outputConfig: outputConfigJson(arch, base.config, config, dtype.torchName),
-    warnings, seed: options.seed ?? 0, residualScaleBehaviour,
+    warnings,
+    seed: options.seed ?? 0,
+    residualScaleBehaviour,
     totalBytes: built.totalBytes,
   };
   return { ok: true, plan };

@@ -43,7 +43,11 @@ async function prepare(yaml: string, allowAllSameModels = false) {
 
 function folderSinks() {
   const files = new Map<string, MemorySink>();
-  const open = async (name: string): Promise<ByteSink> => { const s = new MemorySink(); files.set(name, s); return s; };
+  const open = async (name: string): Promise<ByteSink> => {
+    const s = new MemorySink();
+    files.set(name, s);
+    return s;
+  };
   const fileSet = () => memoryFileSet(Object.fromEntries([...files].map(([n, s]) => [n, s.bytes()])), 'out');
   return { files, open, fileSet };
 }
@@ -59,7 +63,13 @@ describe('output files (conformance rules 8, 34)', () => {
     const { plan, inputs } = await prepare(YAML);
     const out = folderSinks();
     const result = await runMerge(plan, inputs, folderWriter(out.open), { runtime: createMergeRuntime() });
-    expect(result.files).toEqual(['model.safetensors', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'mergekit_moe_config.yml']);
+    expect(result.files).toEqual([
+      'model.safetensors',
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'mergekit_moe_config.yml',
+    ]);
     expect(text(out.files.get('mergekit_moe_config.yml')!.bytes())).toBe(YAML);
     expect(JSON.parse(text(out.files.get('config.json')!.bytes())).model_type).toBe('mixtral');
   });
@@ -67,7 +77,9 @@ describe('output files (conformance rules 8, 34)', () => {
   it('rule 34: a small --out-shard-size gives model-0000k-of-0000N shards + an index with total_size in bytes', async () => {
     const { plan, inputs } = await prepare(YAML);
     const out = folderSinks();
-    const result = await runMerge(plan, inputs, folderWriter(out.open, { maxShardBytes: 40_000 }), { runtime: createMergeRuntime() });
+    const result = await runMerge(plan, inputs, folderWriter(out.open, { maxShardBytes: 40_000 }), {
+      runtime: createMergeRuntime(),
+    });
     const shards = result.files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
     expect(shards.length).toBeGreaterThan(1);
     const index = JSON.parse(text(out.files.get('model.safetensors.index.json')!.bytes()));
@@ -82,10 +94,18 @@ describe('output files (conformance rules 8, 34)', () => {
     expect(cfg.padding_side).toBe('left');
     expect(cfg.pad_token).toBe('<|endoftext|>');
     const base = folders['org/base']!;
-    const copy = Object.fromEntries(await Promise.all((await base.list()).map(async (f) => [f, await readAll(base, f)] as const)));
+    const copy = Object.fromEntries(
+      await Promise.all((await base.list()).map(async (f) => [f, await readAll(base, f)] as const)),
+    );
     const noBosConfig = { ...JSON.parse(text(copy['tokenizer_config.json']!)), bos_token: null };
-    const noBos = memoryFileSet({ ...copy, 'tokenizer_config.json': new TextEncoder().encode(JSON.stringify(noBosConfig)) }, 'nobos');
-    const r = await mergeInMemory(YAML.replace('gate_mode', 'x').replace('base_model: org/base', 'base_model: org/nobos') + 'gate_mode: random\n', { ...folders, 'org/nobos': noBos });
+    const noBos = memoryFileSet(
+      { ...copy, 'tokenizer_config.json': new TextEncoder().encode(JSON.stringify(noBosConfig)) },
+      'nobos',
+    );
+    const r = await mergeInMemory(
+      YAML.replace('gate_mode', 'x').replace('base_model: org/base', 'base_model: org/nobos') + 'gate_mode: random\n',
+      { ...folders, 'org/nobos': noBos },
+    );
     expect(JSON.parse(text(r.output.files.get('tokenizer_config.json')!)).pad_token).toBe('<|im_end|>');
   });
 });
@@ -94,7 +114,9 @@ describe('the merged model runs in the engine without exporting', () => {
   it('a MoE whose experts are all the base gives the base logits (renormalized top-k of identical experts)', async () => {
     const same = `base_model: org/base\ngate_mode: random\ndtype: float32\nexperts_per_token: 2\nexperts:\n  - source_model: org/base\n  - source_model: org/base\n  - source_model: org/base\n`;
     const { plan, output, result } = await mergeInMemory(same, folders, { allowAllSameModels: true });
-    expect(result.warnings).toContain('Your model has 3 experts, which is not a power of two. The model will not be usable in llama.cpp.');
+    expect(result.warnings).toContain(
+      'Your model has 3 experts, which is not a power of two. The model will not be usable in llama.cpp.',
+    );
     const merged = await mergedModelWeights(plan, output);
     expect(merged.weights.spec.moe).toMatchObject({ experts: 3, topK: 2 });
     expect(merged.tokenizer!.bosToken).toBe('<|endoftext|>');
@@ -103,7 +125,9 @@ describe('the merged model runs in the engine without exporting', () => {
     const { parseHfConfig } = await import('../model/hf-config.ts');
     const baseDir = await openSafetensorsFolder(folders['org/base']!);
     const baseCfg = JSON.parse(text(await readAll(folders['org/base']!, 'config.json')));
-    const dense = await cpuBackend.createSession((await loadHfWeights(parseHfConfig(baseCfg), baseDir)).weights, { maxContext: 16 });
+    const dense = await cpuBackend.createSession((await loadHfWeights(parseHfConfig(baseCfg), baseDir)).weights, {
+      maxContext: 16,
+    });
     const ids = [5, 17, 42, 99, 3];
     const a = (await moe.forward(ids)).logits;
     const b = (await dense.forward(ids)).logits;
@@ -131,8 +155,12 @@ describe('progress, cancellation, bounded memory', () => {
     const phases: string[] = [];
     const out = folderSinks();
     const run = runMerge(plan, inputs, folderWriter(out.open), {
-      runtime: createMergeRuntime(), signal: controller.signal,
-      onProgress: (p) => { phases.push(p.phase); if (p.tensor === 'model.layers.0.self_attn.o_proj.weight') controller.abort(); },
+      runtime: createMergeRuntime(),
+      signal: controller.signal,
+      onProgress: (p) => {
+        phases.push(p.phase);
+        if (p.tensor === 'model.layers.0.self_attn.o_proj.weight') controller.abort();
+      },
     });
     await expect(run).rejects.toBeInstanceOf(CancelledError);
     expect(phases).not.toContain('done');
@@ -142,12 +170,34 @@ describe('progress, cancellation, bounded memory', () => {
   it('streams: each source tensor is read just before its output tensor is written, never all up front', async () => {
     const { plan, inputs } = await prepare(YAML);
     const log: string[] = [];
-    const spied: MergeInputs = { models: new Map([...inputs.models].map(([k, m]) => [k, { ...m, tensors: { ...m.tensors, readTensor: (n: string) => { log.push(`read ${m.label} ${n}`); return m.tensors.readTensor(n); } } }])) };
+    const spied: MergeInputs = {
+      models: new Map(
+        [...inputs.models].map(([k, m]) => [
+          k,
+          {
+            ...m,
+            tensors: {
+              ...m.tensors,
+              readTensor: (n: string) => {
+                log.push(`read ${m.label} ${n}`);
+                return m.tensors.readTensor(n);
+              },
+            },
+          },
+        ]),
+      ),
+    };
     const writer = {
       async writeTensors(entries: { name: string }[], getData: (n: string) => Promise<unknown>) {
-        for (const e of entries) { await getData(e.name); log.push(`write ${e.name}`); }
+        for (const e of entries) {
+          await getData(e.name);
+          log.push(`write ${e.name}`);
+        }
       },
-      async writeFile() {}, async finish() { return []; },
+      async writeFile() {},
+      async finish() {
+        return [];
+      },
     };
     await runMerge(plan, spied, writer, { runtime: createMergeRuntime() });
     const firstWrite = log.findIndex((l) => l.startsWith('write'));
@@ -156,10 +206,16 @@ describe('progress, cancellation, bounded memory', () => {
     expect(readsBefore.every((l) => l.startsWith('read org/base '))).toBe(true);
     const gateReads = readsBefore.slice(0, -1); // the last one is the first output tensor's source
     expect(new Set(gateReads).size).toBe(gateReads.length);
-    expect(gateReads.length).toBe(await (await import('../formats/safetensors.ts')).openSafetensorsFolder(folders['org/base']!).then((d) => d.names().length));
+    expect(gateReads.length).toBe(
+      await (await import('../formats/safetensors.ts'))
+        .openSafetensorsFolder(folders['org/base']!)
+        .then((d) => d.names().length),
+    );
     // Then every source read is immediately followed by its output tensor's write (routers read nothing).
     const afterGates = log.slice(firstWrite - 1);
-    afterGates.forEach((l, i) => { if (l.startsWith('read')) expect(afterGates[i + 1]).toMatch(/^write /); });
+    afterGates.forEach((l, i) => {
+      if (l.startsWith('read')) expect(afterGates[i + 1]).toMatch(/^write /);
+    });
     expect(afterGates.filter((l) => l.startsWith('write'))).toHaveLength(plan.tensors.length);
   });
 });

@@ -66,13 +66,28 @@ async function computePlanGates(plan: MergePlan, base: OpenedModel, options: Run
   const needsTokenizer = !random;
   const runtime = options.runtime;
   const tokenizer = needsTokenizer && runtime ? await runtime.loadTokenizer(base.files) : undefined;
-  const longest = tokenizer ? Math.max(1, ...plan.gateOwners.flatMap((o) => tokenizePrompts(tokenizer, [...(o.positivePrompts ?? []), ...(o.negativePrompts ?? [])]).map((ids) => ids.length))) : 1;
+  const longest = tokenizer
+    ? Math.max(
+        1,
+        ...plan.gateOwners.flatMap((o) =>
+          tokenizePrompts(tokenizer, [...(o.positivePrompts ?? []), ...(o.negativePrompts ?? [])]).map(
+            (ids) => ids.length,
+          ),
+        ),
+      )
+    : 1;
   const forward = mode.startsWith('hidden') && runtime ? await runtime.openBaseForward(base, longest) : undefined;
   try {
     return await computeGates(mode, plan.gateOwners, {
-      layers: plan.layers, hidden: plan.hidden, tokenizer, base: forward, seed: plan.seed, signal: options.signal,
+      layers: plan.layers,
+      hidden: plan.hidden,
+      tokenizer,
+      base: forward,
+      seed: plan.seed,
+      signal: options.signal,
       loadEmbedding: () => base.tensors.readTensor('model.embed_tokens.weight'),
-      onPrompt: (done, total) => options.onProgress?.({ phase: 'gates', layer: done, bytesDone: done, bytesTotal: total }),
+      onPrompt: (done, total) =>
+        options.onProgress?.({ phase: 'gates', layer: done, bytesDone: done, bytesTotal: total }),
     });
   } finally {
     forward?.dispose();
@@ -80,8 +95,16 @@ async function computePlanGates(plan: MergePlan, base: OpenedModel, options: Run
 }
 
 /** Runs a plan: gates, tensors (streamed), small files, commit. */
-export async function runMerge(plan: MergePlan, inputs: MergeInputs, writer: MergeWriter, options: RunOptions = {}): Promise<MergeResult> {
-  const warn = (m: string) => { warnings.push(m); options.onWarning?.(m); };
+export async function runMerge(
+  plan: MergePlan,
+  inputs: MergeInputs,
+  writer: MergeWriter,
+  options: RunOptions = {},
+): Promise<MergeResult> {
+  const warn = (m: string) => {
+    warnings.push(m);
+    options.onWarning?.(m);
+  };
   const warnings: string[] = [];
   plan.warnings.forEach(warn);
   const base = inputs.models.get(plan.modelKeys[0]!)!;
@@ -94,16 +117,25 @@ export async function runMerge(plan: MergePlan, inputs: MergeInputs, writer: Mer
   const read = (s: SourceTensor): Promise<RawTensor> => inputs.models.get(s.modelKey)!.tensors.readTensor(s.name);
   let bytesDone = 0;
   const yieldTurn = createYielder();
-  await writer.writeTensors(plan.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), async (name) => {
-    await yieldTurn();
-    checkAborted(options.signal);
-    const planned = byName.get(name)!;
-    const tensor = await produceTensor(planned, read, gates, plan.hidden, plan.seed);
-    bytesDone += tensor.data.byteLength;
-    const layer = /^model\.layers\.(\d+)\./.exec(name)?.[1];
-    options.onProgress?.({ phase: 'tensors', layer: layer === undefined ? undefined : Number(layer), tensor: name, bytesDone, bytesTotal: plan.totalBytes });
-    return tensor;
-  });
+  await writer.writeTensors(
+    plan.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+    async (name) => {
+      await yieldTurn();
+      checkAborted(options.signal);
+      const planned = byName.get(name)!;
+      const tensor = await produceTensor(planned, read, gates, plan.hidden, plan.seed);
+      bytesDone += tensor.data.byteLength;
+      const layer = /^model\.layers\.(\d+)\./.exec(name)?.[1];
+      options.onProgress?.({
+        phase: 'tensors',
+        layer: layer === undefined ? undefined : Number(layer),
+        tensor: name,
+        bytesDone,
+        bytesTotal: plan.totalBytes,
+      });
+      return tensor;
+    },
+  );
   checkAborted(options.signal);
 
   options.onProgress?.({ phase: 'files', bytesDone, bytesTotal: plan.totalBytes });
@@ -112,7 +144,8 @@ export async function runMerge(plan: MergePlan, inputs: MergeInputs, writer: Mer
   if (options.copyTokenizer ?? true) {
     for (const [name, bytes] of await mergedTokenizerFiles(base.files)) await writer.writeFile(name, bytes);
   }
-  if (options.writeConfigYaml ?? true) await writer.writeFile('mergekit_moe_config.yml', encoder.encode(plan.config.sourceText));
+  if (options.writeConfigYaml ?? true)
+    await writer.writeFile('mergekit_moe_config.yml', encoder.encode(plan.config.sourceText));
   // One macrotask turn before the commit: a cancel message that reached the worker while the
   // last (< 50 ms) stretch of work ran without a yield still lands before anything is final.
   await yieldNow();

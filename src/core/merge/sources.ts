@@ -4,7 +4,12 @@
  */
 import { ConfigError } from '../errors.ts';
 import { openSafetensorsFolder, type TensorDirectory } from '../formats/safetensors.ts';
-import { formatModelReference, modelReferenceKey, type ModelReference, type MoeMergeConfig } from '../formats/mergekit-yaml.ts';
+import {
+  formatModelReference,
+  modelReferenceKey,
+  type ModelReference,
+  type MoeMergeConfig,
+} from '../formats/mergekit-yaml.ts';
 import { readText, type FileSet } from '../io/byte-source.ts';
 import type { HfConfig } from './config-json.ts';
 
@@ -45,7 +50,10 @@ async function readConfigJson(files: FileSet, label: string): Promise<HfConfig> 
 
 export async function openModel(ref: ModelReference, resolve: ModelResolver): Promise<OpenedModel> {
   const label = formatModelReference(ref);
-  if (ref.lora) throw new ConfigError(`merge: model '${label}': LoRA references are parsed but never merged by mergekit-moe; merge the LoRA first`);
+  if (ref.lora)
+    throw new ConfigError(
+      `merge: model '${label}': LoRA references are parsed but never merged by mergekit-moe; merge the LoRA first`,
+    );
   const files = await resolve(ref);
   const config = await readConfigJson(files, label);
   const tensors = await openSafetensorsFolder(files);
@@ -54,9 +62,18 @@ export async function openModel(ref: ModelReference, resolve: ModelResolver): Pr
 
 /** Every model the config names (base, experts, shared experts), each opened once. */
 export function referencedModels(config: MoeMergeConfig): ModelReference[] {
-  const refs = [config.baseModel, ...config.experts.map((e) => e.sourceModel), ...(config.sharedExperts ?? []).map((e) => e.sourceModel)];
+  const refs = [
+    config.baseModel,
+    ...config.experts.map((e) => e.sourceModel),
+    ...(config.sharedExperts ?? []).map((e) => e.sourceModel),
+  ];
   const seen = new Set<string>();
-  return refs.filter((r) => { const k = modelReferenceKey(r); if (seen.has(k)) return false; seen.add(k); return true; });
+  return refs.filter((r) => {
+    const k = modelReferenceKey(r);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 export async function openMergeInputs(config: MoeMergeConfig, resolve: ModelResolver): Promise<MergeInputs> {

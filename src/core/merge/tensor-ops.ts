@@ -28,7 +28,11 @@ export function applyTransform(t: RawTensor, source: SourceTensor, seed: number,
   const transform = source.transform;
   if (!transform) return values;
   if (transform.noiseScale !== null) {
-    const noise = fillNormal(new Float32Array(values.length), mulberry32((seed ^ hashString(`noise:${outName}:${source.name}`)) >>> 0), 1);
+    const noise = fillNormal(
+      new Float32Array(values.length),
+      mulberry32((seed ^ hashString(`noise:${outName}:${source.name}`)) >>> 0),
+      1,
+    );
     for (let i = 0; i < values.length; i++) values[i] = values[i]! + noise[i]! * transform.noiseScale;
     values = roundTo(t, values);
   }
@@ -40,14 +44,25 @@ export function applyTransform(t: RawTensor, source: SourceTensor, seed: number,
 }
 
 /** One source tensor in the output dtype. */
-async function sourceBytes(source: SourceTensor, out: PlannedTensor, read: ReadSource, seed: number): Promise<Uint8Array> {
+async function sourceBytes(
+  source: SourceTensor,
+  out: PlannedTensor,
+  read: ReadSource,
+  seed: number,
+): Promise<Uint8Array> {
   const t = await read(source);
   if (!source.transform && t.dtype === out.dtype) return t.data;
   return quantize(out.name, applyTransform(t, source, seed, out.name), t.shape, out.dtype).data;
 }
 
 /** The output tensor's bytes; `gates` = G, one [rows, hidden] Float32Array per layer. */
-export async function produceTensor(t: PlannedTensor, read: ReadSource, gates: Float32Array[], hidden: number, seed: number): Promise<RawTensor> {
+export async function produceTensor(
+  t: PlannedTensor,
+  read: ReadSource,
+  gates: Float32Array[],
+  hidden: number,
+  seed: number,
+): Promise<RawTensor> {
   const recipe = t.recipe;
   switch (recipe.kind) {
     case 'copy':
@@ -63,7 +78,10 @@ export async function produceTensor(t: PlannedTensor, read: ReadSource, gates: F
       return { name: t.name, dtype: t.dtype, shape: t.shape, data };
     }
     case 'router': {
-      const rows = gates[recipe.layer]!.subarray(recipe.rowStart * hidden, (recipe.rowStart + recipe.rowCount) * hidden);
+      const rows = gates[recipe.layer]!.subarray(
+        recipe.rowStart * hidden,
+        (recipe.rowStart + recipe.rowCount) * hidden,
+      );
       return quantize(t.name, Float32Array.from(rows), t.shape, t.dtype);
     }
     case 'zeros':

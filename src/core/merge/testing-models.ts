@@ -33,12 +33,23 @@ export function testingDenseSpec(overrides: Partial<ModelSpec> = {}): ModelSpec 
 
 export function hfConfigFor(spec: ModelSpec, dtype: DType, modelType: string = spec.arch): Record<string, unknown> {
   return {
-    architectures: [modelType === 'qwen2' ? 'Qwen2ForCausalLM' : modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
-    model_type: modelType, hidden_act: 'silu',
-    hidden_size: spec.hidden, intermediate_size: spec.intermediate, num_hidden_layers: spec.layers,
-    num_attention_heads: spec.heads, num_key_value_heads: spec.kvHeads, vocab_size: spec.vocab,
-    max_position_embeddings: spec.contextLength, rms_norm_eps: spec.rmsEps, rope_theta: spec.ropeTheta,
-    tie_word_embeddings: spec.tieEmbeddings, bos_token_id: spec.bosTokenId, eos_token_id: spec.eosTokenIds?.[0],
+    architectures: [
+      modelType === 'qwen2' ? 'Qwen2ForCausalLM' : modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM',
+    ],
+    model_type: modelType,
+    hidden_act: 'silu',
+    hidden_size: spec.hidden,
+    intermediate_size: spec.intermediate,
+    num_hidden_layers: spec.layers,
+    num_attention_heads: spec.heads,
+    num_key_value_heads: spec.kvHeads,
+    vocab_size: spec.vocab,
+    max_position_embeddings: spec.contextLength,
+    rms_norm_eps: spec.rmsEps,
+    rope_theta: spec.ropeTheta,
+    tie_word_embeddings: spec.tieEmbeddings,
+    bos_token_id: spec.bosTokenId,
+    eos_token_id: spec.eosTokenIds?.[0],
     torch_dtype: TORCH_NAMES[dtype] ?? 'float32',
   };
 }
@@ -46,21 +57,39 @@ export function hfConfigFor(spec: ModelSpec, dtype: DType, modelType: string = s
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 /** An HF folder (in memory) holding `weights` plus the testing tokenizer. */
-export async function hfFolderFor(weights: ModelWeights, name: string, dtype: DType, configOverrides: Record<string, unknown> = {}): Promise<FileSet> {
+export async function hfFolderFor(
+  weights: ModelWeights,
+  name: string,
+  dtype: DType,
+  configOverrides: Record<string, unknown> = {},
+): Promise<FileSet> {
   const entries = hfTensorEntries(weights.spec, LLAMA_NAMES);
   const tensors = new Map(entries.map((e) => [e.name, weightForRole(weights, e.role)]));
   const sink = new MemorySink();
-  await writeSafetensors(sink, entries.map((e) => ({ name: e.name, dtype: tensors.get(e.name)!.dtype, shape: e.shape })), async (n) => tensors.get(n)!.data);
-  return memoryFileSet({
-    'config.json': json({ ...hfConfigFor(weights.spec, dtype), ...configOverrides }),
-    'model.safetensors': sink.bytes(),
-    'tokenizer.json': json(TOKENIZER.tokenizerJson),
-    'tokenizer_config.json': json(TOKENIZER_CONFIG),
-  }, name);
+  await writeSafetensors(
+    sink,
+    entries.map((e) => ({ name: e.name, dtype: tensors.get(e.name)!.dtype, shape: e.shape })),
+    async (n) => tensors.get(n)!.data,
+  );
+  return memoryFileSet(
+    {
+      'config.json': json({ ...hfConfigFor(weights.spec, dtype), ...configOverrides }),
+      'model.safetensors': sink.bytes(),
+      'tokenizer.json': json(TOKENIZER.tokenizerJson),
+      'tokenizer_config.json': json(TOKENIZER_CONFIG),
+    },
+    name,
+  );
 }
 
 /** A random dense model folder (seeded). */
-export async function randomHfFolder(name: string, seed: number, spec = testingDenseSpec(), dtype: DType = 'f32', configOverrides: Record<string, unknown> = {}): Promise<{ files: FileSet; weights: ModelWeights }> {
+export async function randomHfFolder(
+  name: string,
+  seed: number,
+  spec = testingDenseSpec(),
+  dtype: DType = 'f32',
+  configOverrides: Record<string, unknown> = {},
+): Promise<{ files: FileSet; weights: ModelWeights }> {
   const weights = randomModelWeights(spec, seed, dtype);
   return { files: await hfFolderFor(weights, name, dtype, configOverrides), weights };
 }

@@ -8,8 +8,15 @@ import type { FileSet } from '../io/byte-source.ts';
 import { readText } from '../io/byte-source.ts';
 
 export const TOKENIZER_FILES = [
-  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model',
-  'vocab.json', 'merges.txt', 'added_tokens.json', 'chat_template.jinja', 'chat_template.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'tokenizer.model',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
+  'chat_template.jinja',
+  'chat_template.json',
 ] as const;
 
 type Json = Record<string, unknown>;
@@ -30,7 +37,8 @@ export async function mergedTokenizerFiles(base: FileSet): Promise<[string, Uint
   const present = new Set(await base.list());
   const out: [string, Uint8Array][] = [];
   let config: Json | undefined;
-  if (present.has('tokenizer_config.json')) config = JSON.parse(await readText(await base.open('tokenizer_config.json'))) as Json;
+  if (present.has('tokenizer_config.json'))
+    config = JSON.parse(await readText(await base.open('tokenizer_config.json'))) as Json;
   const pad = config ? (config.bos_token ?? config.eos_token) : undefined;
   for (const file of TOKENIZER_FILES) {
     if (!present.has(file)) continue;

@@ -27,19 +27,29 @@ describe('validation order and messages (conformance rule 3)', () => {
   });
 
   it('rule 3: fewer experts than experts_per_token → upstream message; an empty list fails here', () => {
-    expect(messages(config(`${TWO_EXPERTS}experts_per_token: 3\n`))).toEqual(['Must include at least as many experts as experts_per_token.']);
-    expect(messages(config('base_model: b\nexperts: []\n'))).toEqual(['Must include at least as many experts as experts_per_token.']);
+    expect(messages(config(`${TWO_EXPERTS}experts_per_token: 3\n`))).toEqual([
+      'Must include at least as many experts as experts_per_token.',
+    ]);
+    expect(messages(config('base_model: b\nexperts: []\n'))).toEqual([
+      'Must include at least as many experts as experts_per_token.',
+    ]);
   });
 
   it('rule 3: an expert without positive prompts → "Expert {i} has no positive prompts." (null and [] alike)', () => {
-    const c = config('base_model: b\nexperts:\n  - source_model: a\n    positive_prompts: ["x"]\n  - source_model: c\n    positive_prompts: []\n');
+    const c = config(
+      'base_model: b\nexperts:\n  - source_model: a\n    positive_prompts: ["x"]\n  - source_model: c\n    positive_prompts: []\n',
+    );
     expect(messages(c)).toEqual(['Expert 1 has no positive prompts.']);
-    const d = config('base_model: b\nexperts:\n  - source_model: a\n  - source_model: c\n    positive_prompts: ["x"]\n');
+    const d = config(
+      'base_model: b\nexperts:\n  - source_model: a\n  - source_model: c\n    positive_prompts: ["x"]\n',
+    );
     expect(messages(d)).toEqual(['Expert 0 has no positive prompts.']);
   });
 
   it('rule 3: identical (positive, negative) prompts for all experts → the two upstream lines', () => {
-    const c = config('base_model: b\nexperts:\n  - source_model: a\n    positive_prompts: [""]\n  - source_model: c\n    positive_prompts: [""]\n    negative_prompts: []\n');
+    const c = config(
+      'base_model: b\nexperts:\n  - source_model: a\n    positive_prompts: [""]\n  - source_model: c\n    positive_prompts: [""]\n    negative_prompts: []\n',
+    );
     expect(messages(c)).toEqual([
       'Your positive and negative prompts are identical for all experts. This will not produce a functioning MoE.',
       'For each expert, `positive_prompts` must contain one or more example prompt reflecting what should be routed to that expert.',
@@ -65,7 +75,8 @@ describe('validation order and messages (conformance rule 3)', () => {
 });
 
 describe('all-same-model check (conformance rule 4)', () => {
-  const same = 'base_model: b\nexperts:\n  - source_model: org/m\n    positive_prompts: ["x"]\n  - source_model: org/m\n    positive_prompts: ["y"]\n';
+  const same =
+    'base_model: b\nexperts:\n  - source_model: org/m\n    positive_prompts: ["x"]\n  - source_model: org/m\n    positive_prompts: ["y"]\n';
 
   it('rule 4: all experts the same model → upstream message, bypassed only by the flag', () => {
     expect(messages(config(same))).toEqual([MESSAGES.allSameModels]);
@@ -74,9 +85,15 @@ describe('all-same-model check (conformance rule 4)', () => {
   });
 
   it('rule 4: references compare as strings: a revision or a different spelling makes a different model', () => {
-    const rev = same.replace('source_model: org/m\n    positive_prompts: ["y"]', 'source_model: org/m@v2\n    positive_prompts: ["y"]');
+    const rev = same.replace(
+      'source_model: org/m\n    positive_prompts: ["y"]',
+      'source_model: org/m@v2\n    positive_prompts: ["y"]',
+    );
     expect(messages(config(rev))).toEqual([]);
-    const dot = same.replace('source_model: org/m\n    positive_prompts: ["y"]', 'source_model: ./org/m\n    positive_prompts: ["y"]');
+    const dot = same.replace(
+      'source_model: org/m\n    positive_prompts: ["y"]',
+      'source_model: ./org/m\n    positive_prompts: ["y"]',
+    );
     expect(messages(config(dot))).toEqual([]);
   });
 });
@@ -85,7 +102,9 @@ describe('shared experts (conformance rule 5)', () => {
   it('rule 5: prompts for all shared experts or none, not a mix (also in random mode)', () => {
     const mixed = `${TWO_EXPERTS}shared_experts:\n  - source_model: org/base\n    positive_prompts: ["x"]\n  - source_model: org/a\n`;
     expect(messages(config(mixed))).toEqual(['Must specify prompts for all shared experts or none, not a mix']);
-    expect(messages(config(`${mixed}gate_mode: random\n`))).toEqual(['Must specify prompts for all shared experts or none, not a mix']);
+    expect(messages(config(`${mixed}gate_mode: random\n`))).toEqual([
+      'Must specify prompts for all shared experts or none, not a mix',
+    ]);
     const none = `${TWO_EXPERTS}shared_experts:\n  - source_model: org/base\n`;
     expect(messages(config(none))).toEqual([]);
   });
@@ -108,7 +127,10 @@ describe('output architecture (conformance rules 6, 7)', () => {
     expect(pick(`${sharedPrompted}architecture: qwen\n`, withShared)).toBe('Qwen MoE');
     const r = selectOutputArchitecture(config(`${TWO_EXPERTS}architecture: gemma\n`), LLAMA);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.issues[0]!.message).toBe('No output architecture found that matches the given architecture: gemma\nAll supported output architectures:\n  * Mixtral\n  * DeepSeek MoE\n  * Qwen MoE\n  * Qwen3 MoE');
+    if (!r.ok)
+      expect(r.issues[0]!.message).toBe(
+        'No output architecture found that matches the given architecture: gemma\nAll supported output architectures:\n  * Mixtral\n  * DeepSeek MoE\n  * Qwen MoE\n  * Qwen3 MoE',
+      );
   });
 
   it('rule 7: the §5 decision table', () => {
@@ -117,16 +139,23 @@ describe('output architecture (conformance rules 6, 7)', () => {
     expect(pick(shared, withShared)).toBe('DeepSeek MoE');
     expect(pick(sharedPrompted, withShared)).toBe('Qwen MoE');
     expect(pick(`${shared}gate_mode: random\n`, withShared)).toBe('DeepSeek MoE');
-    expect(pick(TWO_EXPERTS, { base: 'qwen2', experts: ['qwen2', 'qwen2'], shared: [] })).toBe('error: No output architecture found that is compatible with the given models.');
+    expect(pick(TWO_EXPERTS, { base: 'qwen2', experts: ['qwen2', 'qwen2'], shared: [] })).toBe(
+      'error: No output architecture found that is compatible with the given models.',
+    );
     expect(pick(sharedPrompted, { base: 'qwen2', experts: ['qwen2', 'qwen2'], shared: ['qwen2'] })).toBe('Qwen MoE');
     expect(pick(TWO_EXPERTS, { base: 'qwen3', experts: ['qwen3', 'qwen3'], shared: [] })).toBe('Qwen3 MoE');
-    expect(pick(TWO_EXPERTS, { base: 'gemma', experts: ['gemma', 'gemma'], shared: [] })).toMatch(/^error: No output architecture found that is compatible/);
+    expect(pick(TWO_EXPERTS, { base: 'gemma', experts: ['gemma', 'gemma'], shared: [] })).toMatch(
+      /^error: No output architecture found that is compatible/,
+    );
     expect(pick(TWO_EXPERTS, { base: 'llama', experts: ['mistral', 'llama'], shared: [] })).toMatch(/^error:/);
   });
 
   it('rule 7: random with an unprompted shared expert warns "Multiple…" and defaults to DeepSeek', () => {
     const r = selectOutputArchitecture(config(`${shared}gate_mode: random\n`), withShared);
-    expect(r.ok && r.warnings).toEqual(['Multiple output architectures found that are compatible with the given models.', 'Defaulting to DeepSeek MoE']);
+    expect(r.ok && r.warnings).toEqual([
+      'Multiple output architectures found that are compatible with the given models.',
+      'Defaulting to DeepSeek MoE',
+    ]);
   });
 
   it('rule 7: when nothing fits, the error lists the supported architectures and why each refused', () => {
@@ -135,7 +164,11 @@ describe('output architecture (conformance rules 6, 7)', () => {
     if (!r.ok) {
       expect(r.issues[0]!.message.split('\n')).toEqual([
         'No output architecture found that is compatible with the given models.',
-        'All supported output architectures:', '  * Mixtral', '  * DeepSeek MoE', '  * Qwen MoE', '  * Qwen3 MoE',
+        'All supported output architectures:',
+        '  * Mixtral',
+        '  * DeepSeek MoE',
+        '  * Qwen MoE',
+        '  * Qwen3 MoE',
         'Output architecture Mixtral does not support config: Mixtral requires all input models to be Llama or Mistral models',
         'Output architecture DeepSeek MoE does not support config: Deepseek MoE requires all input models to be Llama or Mistral models',
         'Output architecture Qwen MoE does not support config: Qwen MoE merge requires exactly one shared expert',
@@ -151,7 +184,10 @@ describe('output architecture (conformance rules 6, 7)', () => {
       'DeepSeek MoE': 'DeepSeek MoE merge does not support gating shared experts',
       'Qwen3 MoE': 'Qwen3 MoE merge does not support shared experts',
     });
-    const q = selectOutputArchitecture(config(`${shared}gate_mode: uniform_random\narchitecture: qwen moe\n`), withShared);
+    const q = selectOutputArchitecture(
+      config(`${shared}gate_mode: uniform_random\narchitecture: qwen moe\n`),
+      withShared,
+    );
     expect(q.ok).toBe(false);
     expect(q.refusals['Qwen MoE']).toBe('Qwen MoE requires the shared expert to have prompts');
   });
@@ -159,7 +195,9 @@ describe('output architecture (conformance rules 6, 7)', () => {
 
 describe('power-of-two warning (conformance rule 33)', () => {
   it('rule 33: warns for expert counts that are not a power of two, with upstream wording', () => {
-    expect(powerOfTwoWarning(3)).toBe('Your model has 3 experts, which is not a power of two. The model will not be usable in llama.cpp.');
+    expect(powerOfTwoWarning(3)).toBe(
+      'Your model has 3 experts, which is not a power of two. The model will not be usable in llama.cpp.',
+    );
     expect(powerOfTwoWarning(4)).toBeUndefined();
     expect(powerOfTwoWarning(1)).toBeUndefined();
     expect(powerOfTwoWarning(6)).toMatch(/6 experts/);

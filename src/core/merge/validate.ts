@@ -3,7 +3,12 @@
  * `moe/config.py is_bad_config`, plus the shared-expert assertion in `scripts/moe.py build`).
  * Returns issues as data; upstream logs and calls sys.exit(1), here the caller decides.
  */
-import { modelReferenceKey, type ConfigIssue, type ExpertConfig, type MoeMergeConfig } from '../formats/mergekit-yaml.ts';
+import {
+  modelReferenceKey,
+  type ConfigIssue,
+  type ExpertConfig,
+  type MoeMergeConfig,
+} from '../formats/mergekit-yaml.ts';
 
 export interface ValidateFlags {
   /** `--i-understand-this-is-not-useful-without-training`: allow every expert to be the same model. */
@@ -14,9 +19,12 @@ export const MESSAGES = {
   expertsPerTokenMin: 'Experts per token must be >= 1',
   tooFewExperts: 'Must include at least as many experts as experts_per_token.',
   noPositivePrompts: (i: number) => `Expert ${i} has no positive prompts.`,
-  identicalPrompts: 'Your positive and negative prompts are identical for all experts. This will not produce a functioning MoE.',
-  identicalPromptsHelp: 'For each expert, `positive_prompts` must contain one or more example prompt reflecting what should be routed to that expert.',
-  allSameModels: 'All of your expert models are the same. This will produce a model that uses more resources but gives the exact same output. If you plan to train the model after merging, proceed with the --i-understand-this-is-not-useful-without-training flag.',
+  identicalPrompts:
+    'Your positive and negative prompts are identical for all experts. This will not produce a functioning MoE.',
+  identicalPromptsHelp:
+    'For each expert, `positive_prompts` must contain one or more example prompt reflecting what should be routed to that expert.',
+  allSameModels:
+    'All of your expert models are the same. This will produce a model that uses more resources but gives the exact same output. If you plan to train the model after merging, proceed with the --i-understand-this-is-not-useful-without-training flag.',
   sharedPromptsMix: 'Must specify prompts for all shared experts or none, not a mix',
 } as const;
 
@@ -38,7 +46,8 @@ function badConfigIssues(config: MoeMergeConfig, flags: ValidateFlags): ConfigIs
   if (config.gateMode === 'random') return [];
   for (let i = 0; i < experts.length; i++) {
     const prompts = experts[i].positivePrompts;
-    if (!prompts || prompts.length === 0) return [error(`experts.${i}.positive_prompts`, MESSAGES.noPositivePrompts(i))];
+    if (!prompts || prompts.length === 0)
+      return [error(`experts.${i}.positive_prompts`, MESSAGES.noPositivePrompts(i))];
   }
   const first = promptKey(experts[0]);
   if (experts.slice(1).every((e) => promptKey(e) === first)) {
@@ -68,7 +77,7 @@ export function validateMergeConfig(config: MoeMergeConfig, flags: ValidateFlags
   const shared = config.sharedExperts ?? [];
   if (shared.length > 0) {
     const has = sharedExpertsHavePrompts(config);
-    if (!shared.every((e) => ((e.positivePrompts?.length ?? 0) > 0) === has)) {
+    if (!shared.every((e) => (e.positivePrompts?.length ?? 0) > 0 === has)) {
       return [error('shared_experts', MESSAGES.sharedPromptsMix)];
     }
   }

@@ -17,13 +17,17 @@ export function symmetricEigenvalues(a: Float64Array, n: number): number[] {
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
-        for (let k = 0; k < n; k++) { // rotate columns p, q
-          const akp = m[k * n + p]!, akq = m[k * n + q]!;
+        for (let k = 0; k < n; k++) {
+          // rotate columns p, q
+          const akp = m[k * n + p]!,
+            akq = m[k * n + q]!;
           m[k * n + p] = c * akp - s * akq;
           m[k * n + q] = s * akp + c * akq;
         }
-        for (let k = 0; k < n; k++) { // rotate rows p, q
-          const apk = m[p * n + k]!, aqk = m[q * n + k]!;
+        for (let k = 0; k < n; k++) {
+          // rotate rows p, q
+          const apk = m[p * n + k]!,
+            aqk = m[q * n + k]!;
           m[p * n + k] = c * apk - s * aqk;
           m[q * n + k] = s * apk + c * aqk;
         }
@@ -70,7 +74,9 @@ export function describeLayers(layers: number[], totalLayers: number): string {
 /** The degenerate-gate warning lines when cond₂(G_l) > 5 for some layer (never an error). */
 export function degenerateGateWarnings(gates: Float32Array[], rows: number, hidden: number): string[] {
   const bad: number[] = [];
-  gates.forEach((g, l) => { if (conditionNumber(g, rows, hidden) > DEGENERATE_COND_LIMIT) bad.push(l); });
+  gates.forEach((g, l) => {
+    if (conditionNumber(g, rows, hidden) > DEGENERATE_COND_LIMIT) bad.push(l);
+  });
   if (bad.length === 0) return [];
   const verb = bad.length === 1 ? 'has' : 'have';
   return [

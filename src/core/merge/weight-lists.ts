@@ -66,14 +66,21 @@ export function sourceMlpName(layer: number, proj: MlpProjection): string {
 }
 
 /** Mixtral's legacy names: w1 = gate_proj, w2 = down_proj, w3 = up_proj. */
-export const MIXTRAL_EXPERT_NAME = { gate_proj: 'w1', down_proj: 'w2', up_proj: 'w3' } as const satisfies Record<MlpProjection, string>;
+export const MIXTRAL_EXPERT_NAME = { gate_proj: 'w1', down_proj: 'w2', up_proj: 'w3' } as const satisfies Record<
+  MlpProjection,
+  string
+>;
 
 export function attentionWeightsFor(arch: OutputArchName): readonly WeightListEntry[] {
   switch (arch) {
-    case 'Mixtral': return LLAMA_ATTENTION;       // mistral.json, even for llama bases
-    case 'DeepSeek MoE': return LLAMA_ATTENTION;  // the base's own arch (llama.json / mistral.json)
-    case 'Qwen MoE': return QWEN2_ATTENTION;      // always qwen2.json, even for llama bases
-    case 'Qwen3 MoE': return QWEN3_ATTENTION;
+    case 'Mixtral':
+      return LLAMA_ATTENTION; // mistral.json, even for llama bases
+    case 'DeepSeek MoE':
+      return LLAMA_ATTENTION; // the base's own arch (llama.json / mistral.json)
+    case 'Qwen MoE':
+      return QWEN2_ATTENTION; // always qwen2.json, even for llama bases
+    case 'Qwen3 MoE':
+      return QWEN3_ATTENTION;
   }
 }
 

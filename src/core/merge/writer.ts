@@ -22,7 +22,10 @@ export interface MergeWriter {
 /** mergekit's default --out-shard-size (5B, bytes). */
 export const DEFAULT_SHARD_BYTES = 5_000_000_000;
 
-export function folderWriter(openSink: (fileName: string) => Promise<ByteSink>, options: { maxShardBytes?: number } = {}): MergeWriter {
+export function folderWriter(
+  openSink: (fileName: string) => Promise<ByteSink>,
+  options: { maxShardBytes?: number } = {},
+): MergeWriter {
   const files: string[] = [];
   return {
     async writeTensors(entries, getData) {
@@ -38,7 +41,9 @@ export function folderWriter(openSink: (fileName: string) => Promise<ByteSink>, 
       await sink.close();
       files.push(name);
     },
-    async finish() { return [...files]; },
+    async finish() {
+      return [...files];
+    },
   };
 }
 
@@ -54,7 +59,11 @@ export function memoryWriter(): MergeWriter & { output: MemoryMergeOutput } {
     async writeTensors(entries, getData) {
       for (const e of entries) output.tensors.set(e.name, await getData(e.name));
     },
-    async writeFile(name, bytes) { output.files.set(name, bytes); },
-    async finish() { return [...output.tensors.keys(), ...output.files.keys()]; },
+    async writeFile(name, bytes) {
+      output.files.set(name, bytes);
+    },
+    async finish() {
+      return [...output.tensors.keys(), ...output.files.keys()];
+    },
   };
 }

@@ -10,7 +10,12 @@
  * (transformers' convert_llama_weights_to_hf `permute`), so the written folder is standard.
  */
 import { ConfigError } from '../errors.ts';
-import { SAFETENSORS_SINGLE_FILE, lazySafetensorsSource, writeSafetensorsSharded, type TensorEntry } from '../formats/safetensors.ts';
+import {
+  SAFETENSORS_SINGLE_FILE,
+  lazySafetensorsSource,
+  writeSafetensorsSharded,
+  type TensorEntry,
+} from '../formats/safetensors.ts';
 import { bytesSource, type ByteSink, type FileSet } from '../io/byte-source.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { tensorByteLength } from '../quant/dtype-traits.ts';
@@ -40,12 +45,21 @@ export interface ExportHfOptions {
   extraFiles?: Record<string, Uint8Array | string>;
   /** safetensors `__metadata__` (default {format: 'pt'}, as transformers writes). */
   metadata?: Record<string, string>;
-  onProgress?: (progress: { phase: 'config' | 'tensors' | 'files'; file: string; tensorsDone: number; tensorsTotal: number }) => void;
+  onProgress?: (progress: {
+    phase: 'config' | 'tensors' | 'files';
+    file: string;
+    tensorsDone: number;
+    tensorsTotal: number;
+  }) => void;
 }
 
 export const DEFAULT_MAX_SHARD_BYTES = 5e9;
 
-async function writeFile(openSink: (fileName: string) => Promise<ByteSink>, file: string, bytes: Uint8Array): Promise<void> {
+async function writeFile(
+  openSink: (fileName: string) => Promise<ByteSink>,
+  file: string,
+  bytes: Uint8Array,
+): Promise<void> {
   const sink = await openSink(file);
   await sink.write(bytes);
   await sink.close();
@@ -90,14 +104,18 @@ function convert(tensor: RawTensor, dtype: DType): Uint8Array {
 
 /** Resolves each entry's bytes from the weights: per-role tensors or fused expert stacks. */
 class TensorSource {
-  constructor(private readonly weights: ModelWeights, private readonly dtype: HfExportDType | undefined) {}
+  constructor(
+    private readonly weights: ModelWeights,
+    private readonly dtype: HfExportDType | undefined,
+  ) {}
 
   private roleTensor(entry: HfTensorEntry): RawTensor {
     const tensor = weightForRole(this.weights, entry.role);
     const spec = this.weights.spec;
     if (spec.ropeStyle === 'interleaved' && entry.role.kind === 'attention') {
       if (entry.role.key === 'wq' || entry.role.key === 'bq') return permuteRowsToHalfRope(asRows(tensor), spec.heads);
-      if (entry.role.key === 'wk' || entry.role.key === 'bk') return permuteRowsToHalfRope(asRows(tensor), spec.kvHeads);
+      if (entry.role.key === 'wk' || entry.role.key === 'bk')
+        return permuteRowsToHalfRope(asRows(tensor), spec.kvHeads);
     }
     return tensor;
   }
@@ -125,8 +143,12 @@ class TensorSource {
     }
     const out = new Uint8Array(tensorByteLength(dtype, entry.shape));
     let at = 0;
-    for (const part of parts) { out.set(part, at); at += part.byteLength; }
-    if (at !== out.byteLength) throw new ConfigError(`export: fused tensor '${entry.name}' got ${at} bytes, expected ${out.byteLength}`);
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.byteLength;
+    }
+    if (at !== out.byteLength)
+      throw new ConfigError(`export: fused tensor '${entry.name}' got ${at} bytes, expected ${out.byteLength}`);
     return out;
   }
 }
@@ -137,9 +159,12 @@ function asRows(tensor: RawTensor): RawTensor {
 }
 
 function checkShape(tensor: RawTensor, entry: HfTensorEntry): void {
-  const actual = tensor.shape.length === 2 && tensor.shape[1] === 1 && entry.shape.length === 1 ? [tensor.shape[0]!] : tensor.shape;
+  const actual =
+    tensor.shape.length === 2 && tensor.shape[1] === 1 && entry.shape.length === 1 ? [tensor.shape[0]!] : tensor.shape;
   if (actual.length !== entry.shape.length || actual.some((d, i) => d !== entry.shape[i])) {
-    throw new ConfigError(`export: tensor '${entry.name}' has shape [${tensor.shape.join(', ')}], the spec implies [${entry.shape.join(', ')}]`);
+    throw new ConfigError(
+      `export: tensor '${entry.name}' has shape [${tensor.shape.join(', ')}], the spec implies [${entry.shape.join(', ')}]`,
+    );
   }
 }
 
@@ -153,7 +178,10 @@ function hfFolderPlan(weights: ModelWeights, options: ExportHfOptions) {
   const spec = exportedSpec(weights.spec);
   const hfEntries = hfTensorEntries(spec, nameTableFor(spec, options.mixtralLayout ?? 'classic'));
   const source = new TensorSource(weights, options.dtype);
-  const config = hfConfigFromSpec(spec, { base: options.baseConfig, dtype: options.dtype ?? source.dtypeOf(hfEntries[0]!) });
+  const config = hfConfigFromSpec(spec, {
+    base: options.baseConfig,
+    dtype: options.dtype ?? source.dtypeOf(hfEntries[0]!),
+  });
   const byName = new Map(hfEntries.map((e) => [e.name, e]));
   return {
     configBytes: new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'),
@@ -205,13 +233,19 @@ export async function exportHfFolder(
  * sidecar files are read through. Merging a quantized donor holds its quantized weights plus
  * one converted tensor instead of a 4-7x f32 copy.
  */
-export async function lazyHfFolder(weights: ModelWeights, name: string, options: Pick<ExportHfOptions, 'dtype' | 'mixtralLayout' | 'baseConfig' | 'sidecarFiles' | 'metadata'> = {}): Promise<FileSet> {
+export async function lazyHfFolder(
+  weights: ModelWeights,
+  name: string,
+  options: Pick<ExportHfOptions, 'dtype' | 'mixtralLayout' | 'baseConfig' | 'sidecarFiles' | 'metadata'> = {},
+): Promise<FileSet> {
   const plan = hfFolderPlan(weights, options);
   const tensors = lazySafetensorsSource(`${name}/${SAFETENSORS_SINGLE_FILE}`, plan.entries, plan.bytes, plan.metadata);
   const sidecars = await sidecarNames(options.sidecarFiles);
   return {
     name,
-    async list() { return ['config.json', SAFETENSORS_SINGLE_FILE, ...sidecars].sort(); },
+    async list() {
+      return ['config.json', SAFETENSORS_SINGLE_FILE, ...sidecars].sort();
+    },
     async open(file: string) {
       if (file === 'config.json') return bytesSource(plan.configBytes, `${name}/config.json`);
       if (file === SAFETENSORS_SINGLE_FILE) return tensors;

@@ -13,8 +13,13 @@ import { metaNumber, requireNumber, requireString } from '../formats/gguf-meta.t
 import type { ArchName, ModelSpec, MoeSpec } from './spec.ts';
 import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
 import {
-  GGUF_ARCH_ROPE, ggufTensorName, interleaveRowPermutation, invertPermutation, permuteRows,
-  type GgufArch, type GgufTensorRole,
+  GGUF_ARCH_ROPE,
+  ggufTensorName,
+  interleaveRowPermutation,
+  invertPermutation,
+  permuteRows,
+  type GgufArch,
+  type GgufTensorRole,
 } from './gguf-names.ts';
 import { ggufToTokenizer } from './gguf-tokenizer-import.ts';
 import { validateForLlamaCpp } from './gguf-validate.ts';
@@ -61,7 +66,8 @@ function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): Mod
   const hidden = requireNumber(file, key('embedding_length'));
   const heads = requireNumber(file, key('attention.head_count'));
   const embedShape = reader.shape('embed');
-  if (!embedShape || embedShape.length !== 2) throw new FormatError(`gguf: ${file.name}: tensor 'token_embd.weight' is missing or not 2-D`);
+  if (!embedShape || embedShape.length !== 2)
+    throw new FormatError(`gguf: ${file.name}: tensor 'token_embd.weight' is missing or not 2-D`);
   const isMoe = reader.has('router', 0);
   const spec: ModelSpec = {
     arch: ARCH_OF_GGUF[arch](isMoe),
@@ -108,7 +114,9 @@ function expertIntermediateOf(file: GgufFile, reader: TensorReader): number {
   if (fused) return fused[1]! / 2;
   const single = reader.shape('gateExpert', 0, 0);
   if (single) return single[0]!;
-  throw new FormatError(`gguf: ${file.name}: MoE layer 0 has a router but no expert tensors (ffn_gate_exps, ffn_gate_up_exps or ffn_gate.0)`);
+  throw new FormatError(
+    `gguf: ${file.name}: MoE layer 0 has a router but no expert tensors (ffn_gate_exps, ffn_gate_up_exps or ffn_gate.0)`,
+  );
 }
 
 /** Rows [from, to) of every expert of a stacked [E, rows, cols] tensor, as E tensors. */
@@ -116,13 +124,20 @@ function rowSlices(t: RawTensor, experts: number, from: number, to: number): Raw
   const [, rows, cols] = t.shape as [number, number, number];
   const rowBytes = t.data.byteLength / experts / rows;
   return Array.from({ length: experts }, (_, e) => ({
-    name: `${t.name}[${e}][${from}:${to}]`, dtype: t.dtype, shape: [to - from, cols],
+    name: `${t.name}[${e}][${from}:${to}]`,
+    dtype: t.dtype,
+    shape: [to - from, cols],
     data: t.data.subarray((e * rows + from) * rowBytes, (e * rows + to) * rowBytes),
   }));
 }
 
 /** Per-expert gate/up/down from any of the three GGUF expert layouts. */
-async function expertMlps(reader: TensorReader, layer: number, experts: number, intermediate: number): Promise<MlpWeights[]> {
+async function expertMlps(
+  reader: TensorReader,
+  layer: number,
+  experts: number,
+  intermediate: number,
+): Promise<MlpWeights[]> {
   if (reader.has('gateExps', layer) || reader.has('gateUpExps', layer)) {
     let gates: RawTensor[];
     let ups: RawTensor[];
@@ -140,22 +155,40 @@ async function expertMlps(reader: TensorReader, layer: number, experts: number, 
   }
   const mlps: MlpWeights[] = [];
   for (let e = 0; e < experts; e++) {
-    mlps.push({ gate: await reader.get('gateExpert', layer, e), up: await reader.get('upExpert', layer, e), down: await reader.get('downExpert', layer, e) });
+    mlps.push({
+      gate: await reader.get('gateExpert', layer, e),
+      up: await reader.get('upExpert', layer, e),
+      down: await reader.get('downExpert', layer, e),
+    });
   }
   return mlps;
 }
 
 /** [E, rows, cols] → E tensors [rows, cols] (zero-copy views). */
 function unstack(t: RawTensor, experts: number): RawTensor[] {
-  if (t.shape.length !== 3 || t.shape[0] !== experts) throw new FormatError(`gguf: tensor '${t.name}' has shape [${t.shape.join(', ')}], expected [${experts}, rows, cols]`);
+  if (t.shape.length !== 3 || t.shape[0] !== experts)
+    throw new FormatError(
+      `gguf: tensor '${t.name}' has shape [${t.shape.join(', ')}], expected [${experts}, rows, cols]`,
+    );
   const bytes = t.data.byteLength / experts;
   return Array.from({ length: experts }, (_, e) => ({
-    name: `${t.name}[${e}]`, dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(e * bytes, (e + 1) * bytes),
+    name: `${t.name}[${e}]`,
+    dtype: t.dtype,
+    shape: t.shape.slice(1),
+    data: t.data.subarray(e * bytes, (e + 1) * bytes),
   }));
 }
 
-async function mlp(reader: TensorReader, layer: number, roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole]): Promise<MlpWeights> {
-  return { gate: await reader.get(roles[0], layer), up: await reader.get(roles[1], layer), down: await reader.get(roles[2], layer) };
+async function mlp(
+  reader: TensorReader,
+  layer: number,
+  roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole],
+): Promise<MlpWeights> {
+  return {
+    gate: await reader.get(roles[0], layer),
+    up: await reader.get(roles[1], layer),
+    down: await reader.get(roles[2], layer),
+  };
 }
 
 async function moeLayer(reader: TensorReader, spec: ModelSpec, layer: number): Promise<LayerWeights['moe']> {
@@ -179,7 +212,13 @@ function unpermuted(t: RawTensor, perm: number[] | undefined): RawTensor {
   return perm ? { ...t, data: permuteRows(t.data, perm) } : t;
 }
 
-async function layerWeights(reader: TensorReader, spec: ModelSpec, layer: number, qPerm?: number[], kPerm?: number[]): Promise<LayerWeights> {
+async function layerWeights(
+  reader: TensorReader,
+  spec: ModelSpec,
+  layer: number,
+  qPerm?: number[],
+  kPerm?: number[],
+): Promise<LayerWeights> {
   const w: LayerWeights = {
     attnNorm: await reader.get('attnNorm', layer),
     wq: unpermuted(await reader.get('wq', layer), qPerm),
@@ -188,7 +227,11 @@ async function layerWeights(reader: TensorReader, spec: ModelSpec, layer: number
     wo: await reader.get('wo', layer),
     ffnNorm: await reader.get('ffnNorm', layer),
   };
-  const [bq, bk, bv] = [await reader.optional('bq', layer), await reader.optional('bk', layer), await reader.optional('bv', layer)];
+  const [bq, bk, bv] = [
+    await reader.optional('bq', layer),
+    await reader.optional('bk', layer),
+    await reader.optional('bv', layer),
+  ];
   if (bq) w.bq = unpermuted(bq, qPerm);
   if (bk) w.bk = unpermuted(bk, kPerm);
   if (bv) w.bv = bv;
@@ -201,7 +244,10 @@ async function layerWeights(reader: TensorReader, spec: ModelSpec, layer: number
 export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
   const file = await readGguf(src);
   const arch = requireString(file, 'general.architecture');
-  if (!isGgufArch(arch)) throw new FormatError(`gguf: ${file.name}: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe)`);
+  if (!isGgufArch(arch))
+    throw new FormatError(
+      `gguf: ${file.name}: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe)`,
+    );
   validateForLlamaCpp(file);
   const reader = new TensorReader(file);
   const spec = specFromGguf(file, arch, reader);
@@ -211,7 +257,12 @@ export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
   const kPerm = interleaved ? invertPermutation(interleaveRowPermutation(spec.kvHeads, spec.headDim)) : undefined;
   const layers: LayerWeights[] = [];
   for (let i = 0; i < spec.layers; i++) layers.push(await layerWeights(reader, spec, i, qPerm, kPerm));
-  const weights: ModelWeights = { spec, embed: await reader.get('embed'), layers, finalNorm: await reader.get('finalNorm') };
+  const weights: ModelWeights = {
+    spec,
+    embed: await reader.get('embed'),
+    layers,
+    finalNorm: await reader.get('finalNorm'),
+  };
   const lmHead = await reader.optional('lmHead');
   if (lmHead && !sameTensor(lmHead, weights.embed)) weights.lmHead = lmHead;
   else spec.tieEmbeddings = true; // no output.weight, or a copy of token_embd (qwen2moe needs one)

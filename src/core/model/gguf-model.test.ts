@@ -16,7 +16,11 @@ import { buildTestingBpeTokenizer } from '../tokenizer/hf-testing-bpe.ts';
 const bpe = buildTestingBpeTokenizer(64);
 const bpeVocab = Object.keys(bpe.tokenizerJson.model.vocab).length;
 
-async function exportToBytes(weights: ModelWeights, quant: 'f32' | 'f16' | 'q8_0' | 'q4_0', tokenizer = bpe): Promise<Uint8Array> {
+async function exportToBytes(
+  weights: ModelWeights,
+  quant: 'f32' | 'f16' | 'q8_0' | 'q4_0',
+  tokenizer = bpe,
+): Promise<Uint8Array> {
   const sink = new MemorySink();
   await exportGguf(sink, weights, tokenizer, quant);
   return sink.bytes();
@@ -54,7 +58,14 @@ describe('q/k row permutation (convert_hf_to_gguf.py permute)', () => {
 describe('exportGguf → loadGgufModel', () => {
   const specs = {
     dense: tinyDenseSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2, intermediate: 96 }),
-    mixtral: tinyMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }),
+    mixtral: tinyMoeSpec({
+      vocab: bpeVocab,
+      hidden: 64,
+      headDim: 8,
+      heads: 8,
+      kvHeads: 2,
+      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 },
+    }),
     qwen2moe: tinyQwenMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2 }),
   };
   it.each(Object.entries(specs))('f32 %s: every tensor and the spec come back byte-identical', async (_, spec) => {
@@ -103,7 +114,7 @@ describe('exportGguf → loadGgufModel', () => {
     const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(spec, 1), 'q4_0')));
     const dtypes = Object.fromEntries(file.tensors.map((t) => [t.name, t.dtype]));
     expect(dtypes['blk.0.ffn_down.weight']).toBe('f16'); // rows of 80
-    expect(dtypes['blk.0.ffn_up.weight']).toBe('q4_0');  // rows of 64
+    expect(dtypes['blk.0.ffn_up.weight']).toBe('q4_0'); // rows of 64
   });
 
   it('writes the llama.cpp MoE layout: stacked [E, …] experts and the keys it needs', async () => {
@@ -127,15 +138,27 @@ describe('exportGguf → loadGgufModel', () => {
     const qPerm = interleaveRowPermutation(spec.heads, spec.headDim);
     const kPerm = interleaveRowPermutation(spec.kvHeads, spec.headDim);
     const permuted: ModelWeights = {
-      ...weights, spec: { ...spec, ropeStyle: 'interleaved' },
-      layers: weights.layers.map((l) => ({ ...l, wq: { ...l.wq, data: permuteRows(l.wq.data, qPerm) }, wk: { ...l.wk, data: permuteRows(l.wk.data, kPerm) } })),
+      ...weights,
+      spec: { ...spec, ropeStyle: 'interleaved' },
+      layers: weights.layers.map((l) => ({
+        ...l,
+        wq: { ...l.wq, data: permuteRows(l.wq.data, qPerm) },
+        wk: { ...l.wk, data: permuteRows(l.wk.data, kPerm) },
+      })),
     };
     const ids = [3, 17, 200, 5, 42];
     const ROPE_EQUIVALENCE = { atol: 1e-4, rtol: 1e-4 }; // same math, different f32 summation order
-    const report = allclose(await lastLogits(permuted, ids), await lastLogits(weights, ids), ROPE_EQUIVALENCE, 'logits');
+    const report = allclose(
+      await lastLogits(permuted, ids),
+      await lastLogits(weights, ids),
+      ROPE_EQUIVALENCE,
+      'logits',
+    );
     expect(report.ok, report.message).toBe(true);
     // Exporting the interleaved model must give the same file as exporting the HF one.
-    expect(Buffer.from(await exportToBytes(permuted, 'f32')).equals(Buffer.from(await exportToBytes(weights, 'f32')))).toBe(true);
+    expect(
+      Buffer.from(await exportToBytes(permuted, 'f32')).equals(Buffer.from(await exportToBytes(weights, 'f32'))),
+    ).toBe(true);
   });
 });
 
@@ -144,7 +167,9 @@ describe('importing the other GGUF expert layouts', () => {
   /** Rewrites the stacked ffn_*_exps tensors of a standard export with `relayout`. */
   async function relayoutFile(bytes: Uint8Array, relayout: (tensors: Tensor[]) => Tensor[]): Promise<Uint8Array> {
     const file = await readGguf(bytesSource(bytes));
-    const tensors = await Promise.all(file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data })));
+    const tensors = await Promise.all(
+      file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data })),
+    );
     const sink = new MemorySink();
     await writeGguf(sink, { metadata: file.metadata, tensors: relayout(tensors) });
     return sink.bytes();
@@ -152,7 +177,12 @@ describe('importing the other GGUF expert layouts', () => {
   const perExpert = (t: Tensor): Tensor[] => {
     const [experts, rows, cols] = t.shape as [number, number, number];
     const bytes = t.data.byteLength / experts;
-    return Array.from({ length: experts }, (_, e) => ({ ...t, name: t.name.replace(/_exps\.weight$/, `.${e}.weight`), shape: [rows, cols], data: t.data.subarray(e * bytes, (e + 1) * bytes) }));
+    return Array.from({ length: experts }, (_, e) => ({
+      ...t,
+      name: t.name.replace(/_exps\.weight$/, `.${e}.weight`),
+      shape: [rows, cols],
+      data: t.data.subarray(e * bytes, (e + 1) * bytes),
+    }));
   };
   const fuseGateUp = (gate: Tensor, up: Tensor): Tensor => {
     const [experts, rows, cols] = gate.shape as [number, number, number];
@@ -162,16 +192,30 @@ describe('importing the other GGUF expert layouts', () => {
       data.set(gate.data.subarray(e * bytes, (e + 1) * bytes), 2 * e * bytes);
       data.set(up.data.subarray(e * bytes, (e + 1) * bytes), (2 * e + 1) * bytes);
     }
-    return { ...gate, name: gate.name.replace('ffn_gate_exps', 'ffn_gate_up_exps'), shape: [experts, 2 * rows, cols], data };
+    return {
+      ...gate,
+      name: gate.name.replace('ffn_gate_exps', 'ffn_gate_up_exps'),
+      shape: [experts, 2 * rows, cols],
+      data,
+    };
   };
-  const spec = tinyMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2, moe: { experts: 3, topK: 2, normTopK: true, expertIntermediate: 64 } });
+  const spec = tinyMoeSpec({
+    vocab: bpeVocab,
+    hidden: 64,
+    headDim: 8,
+    heads: 8,
+    kvHeads: 2,
+    moe: { experts: 3, topK: 2, normTopK: true, expertIntermediate: 64 },
+  });
   const layouts = {
-    'per-expert tensors (pre-#6387 Mixtral files)': (ts: Tensor[]) => ts.flatMap((t) => (t.name.includes('_exps.') ? perExpert(t) : [t])),
-    'fused ffn_gate_up_exps (llama.cpp PR #18740)': (ts: Tensor[]) => ts.flatMap((t) => {
-      if (t.name.includes('ffn_up_exps')) return [];
-      if (!t.name.includes('ffn_gate_exps')) return [t];
-      return [fuseGateUp(t, ts.find((u) => u.name === t.name.replace('gate_exps', 'up_exps'))!)];
-    }),
+    'per-expert tensors (pre-#6387 Mixtral files)': (ts: Tensor[]) =>
+      ts.flatMap((t) => (t.name.includes('_exps.') ? perExpert(t) : [t])),
+    'fused ffn_gate_up_exps (llama.cpp PR #18740)': (ts: Tensor[]) =>
+      ts.flatMap((t) => {
+        if (t.name.includes('ffn_up_exps')) return [];
+        if (!t.name.includes('ffn_gate_exps')) return [t];
+        return [fuseGateUp(t, ts.find((u) => u.name === t.name.replace('gate_exps', 'up_exps'))!)];
+      }),
   };
   it.each(Object.entries(layouts))('%s load to the same weights', async (_, relayout) => {
     const standard = await exportToBytes(randomModelWeights(spec, 8), 'q4_0');
@@ -190,10 +234,22 @@ describe('GGUF tokenizer metadata', () => {
     tokenizerJson: JSON.parse(readFileSync(new URL('tokenizer.json', mistralDir), 'utf8')),
     tokenizerConfig: JSON.parse(readFileSync(new URL('tokenizer_config.json', mistralDir), 'utf8')),
   };
-  const texts = ['Hello world! Once upon a time, there was a dog.', '  def f(x):\n\treturn x ** 2  # ünïcödé ✓ 日本語 🦙', '<s>[INST] 12+34=? [/INST]'];
+  const texts = [
+    'Hello world! Once upon a time, there was a dog.',
+    '  def f(x):\n\treturn x ** 2  # ünïcödé ✓ 日本語 🦙',
+    '<s>[INST] 12+34=? [/INST]',
+  ];
 
   it('SentencePiece vocabulary (Mistral 32k): tokens, types, scores; rebuilt tokenizer encodes identically', async () => {
-    const spec = tinyDenseSpec({ vocab: 32000, hidden: 32, headDim: 8, heads: 4, kvHeads: 2, intermediate: 32, layers: 1 });
+    const spec = tinyDenseSpec({
+      vocab: 32000,
+      hidden: 32,
+      headDim: 8,
+      heads: 4,
+      kvHeads: 2,
+      intermediate: 32,
+      layers: 1,
+    });
     const loaded = await loadGgufModel(bytesSource(await exportToBytes(randomModelWeights(spec, 1), 'f32', mistral)));
     const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(spec, 1), 'f32', mistral)));
     expect(file.metadata.get('tokenizer.ggml.model')?.value).toBe('llama');
@@ -204,41 +260,79 @@ describe('GGUF tokenizer metadata', () => {
     const rebuilt = new HfTokenizer(loaded.tokenizerJson, { bos_token: '<s>', eos_token: '</s>' });
     for (const text of texts) {
       expect(rebuilt.encode(text)).toEqual(original.encode(text));
-      expect(rebuilt.decode(original.encode(text), { skipSpecialTokens: true })).toBe(original.decode(original.encode(text), { skipSpecialTokens: true }));
+      expect(rebuilt.decode(original.encode(text), { skipSpecialTokens: true })).toBe(
+        original.decode(original.encode(text), { skipSpecialTokens: true }),
+      );
     }
   });
 
   it('byte-level BPE: merges and chat template survive; rebuilt tokenizer encodes identically', async () => {
-    const loaded = await loadGgufModel(bytesSource(await exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: bpeVocab }), 1), 'f32')));
+    const loaded = await loadGgufModel(
+      bytesSource(await exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: bpeVocab }), 1), 'f32')),
+    );
     expect(loaded.chatTemplate).toBe(bpe.tokenizerConfig.chat_template);
     const { HfTokenizer } = await import('../tokenizer/hf.ts');
     const original = new HfTokenizer(bpe.tokenizerJson, bpe.tokenizerConfig);
     const rebuilt = new HfTokenizer(loaded.tokenizerJson, bpe.tokenizerConfig);
-    for (const text of [...texts, '<|im_start|>user\nhi<|im_end|>']) expect(rebuilt.encode(text)).toEqual(original.encode(text));
+    for (const text of [...texts, '<|im_start|>user\nhi<|im_end|>'])
+      expect(rebuilt.encode(text)).toEqual(original.encode(text));
   });
 
-  it('pads a vocabulary smaller than the embedding with unused [PADn] tokens, as llama.cpp\'s converter does', async () => {
-    const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: bpeVocab + 3 }), 1), 'f32')));
-    expect((file.metadata.get('tokenizer.ggml.tokens')!.value as string[]).slice(-3)).toEqual([`[PAD${bpeVocab}]`, `[PAD${bpeVocab + 1}]`, `[PAD${bpeVocab + 2}]`]);
+  it("pads a vocabulary smaller than the embedding with unused [PADn] tokens, as llama.cpp's converter does", async () => {
+    const file = await readGguf(
+      bytesSource(await exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: bpeVocab + 3 }), 1), 'f32')),
+    );
+    expect((file.metadata.get('tokenizer.ggml.tokens')!.value as string[]).slice(-3)).toEqual([
+      `[PAD${bpeVocab}]`,
+      `[PAD${bpeVocab + 1}]`,
+      `[PAD${bpeVocab + 2}]`,
+    ]);
     expect((file.metadata.get('tokenizer.ggml.token_type')!.value as number[]).slice(-4)).toEqual([3, 5, 5, 5]);
   });
 
   it('refuses a vocabulary larger than the embedding', async () => {
-    await expect(exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: 101 }), 1), 'f32')).rejects.toThrow(/has id \d+, but the model's embedding has only 101 rows/);
+    await expect(exportToBytes(randomModelWeights(tinyDenseSpec({ vocab: 101 }), 1), 'f32')).rejects.toThrow(
+      /has id \d+, but the model's embedding has only 101 rows/,
+    );
   });
 });
 
 describe('llama.cpp required keys (files that would abort llama.cpp are refused)', () => {
-  const required = ['general.architecture', 'llama.context_length', 'llama.embedding_length', 'llama.block_count', 'llama.feed_forward_length',
-    'llama.attention.head_count', 'llama.attention.layer_norm_rms_epsilon', 'tokenizer.ggml.model', 'tokenizer.ggml.tokens', 'llama.expert_count', 'llama.expert_used_count'];
+  const required = [
+    'general.architecture',
+    'llama.context_length',
+    'llama.embedding_length',
+    'llama.block_count',
+    'llama.feed_forward_length',
+    'llama.attention.head_count',
+    'llama.attention.layer_norm_rms_epsilon',
+    'tokenizer.ggml.model',
+    'tokenizer.ggml.tokens',
+    'llama.expert_count',
+    'llama.expert_used_count',
+  ];
   it.each(required)('rejects a MoE file without %s', async (key) => {
-    const spec = tinyMoeSpec({ vocab: bpeVocab, hidden: 32, headDim: 8, heads: 4, kvHeads: 2, layers: 1, moe: { experts: 2, topK: 1, normTopK: true, expertIntermediate: 32 } });
+    const spec = tinyMoeSpec({
+      vocab: bpeVocab,
+      hidden: 32,
+      headDim: 8,
+      heads: 4,
+      kvHeads: 2,
+      layers: 1,
+      moe: { experts: 2, topK: 1, normTopK: true, expertIntermediate: 32 },
+    });
     const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(spec, 3), 'f32')));
     const metadata = new Map(file.metadata);
     metadata.delete(key);
     const sink = new MemorySink();
-    await writeGguf(sink, { metadata, tensors: await Promise.all(file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data }))) });
-    const failure = await loadGgufModel(bytesSource(sink.bytes(), 'broken.gguf')).then(() => undefined, (e: unknown) => e);
+    await writeGguf(sink, {
+      metadata,
+      tensors: await Promise.all(file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data }))),
+    });
+    const failure = await loadGgufModel(bytesSource(sink.bytes(), 'broken.gguf')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(failure).toBeInstanceOf(FormatError);
     expect((failure as Error).message).toMatch(new RegExp(`^gguf: broken\\.gguf: .*'${key.replace(/\./g, '\\.')}'`));
   });

@@ -26,8 +26,17 @@ import { ggufValue } from '../formats/gguf-meta.ts';
 import type { ModelSpec } from './spec.ts';
 import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
 import {
-  GGUF_ARCH_OF, GGUF_ARCH_OUTPUT_OPTIONAL, GGUF_ARCH_ROPE, GGUF_FILE_TYPE, ggufTensorName, interleaveRowPermutation, invertPermutation, permuteRows,
-  type GgufArch, type GgufExportQuant, type GgufTensorRole,
+  GGUF_ARCH_OF,
+  GGUF_ARCH_OUTPUT_OPTIONAL,
+  GGUF_ARCH_ROPE,
+  GGUF_FILE_TYPE,
+  ggufTensorName,
+  interleaveRowPermutation,
+  invertPermutation,
+  permuteRows,
+  type GgufArch,
+  type GgufExportQuant,
+  type GgufTensorRole,
 } from './gguf-names.ts';
 import { tokenizerToGgufMetadata } from './gguf-tokenizer.ts';
 import { validateForLlamaCpp } from './gguf-validate.ts';
@@ -53,26 +62,59 @@ function convertTensor(t: RawTensor, dtype: DType, perm?: number[]): Uint8Array 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.byteLength; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
   return out;
 }
 
-interface Plan { quant: GgufExportQuant; qPerm?: number[]; kPerm?: number[] }
+interface Plan {
+  quant: GgufExportQuant;
+  qPerm?: number[];
+  kPerm?: number[];
+}
 
-function single(plan: Plan, role: GgufTensorRole, layer: number | undefined, t: RawTensor, kind: TensorKind, perm?: number[]): GgufWriteTensor {
+function single(
+  plan: Plan,
+  role: GgufTensorRole,
+  layer: number | undefined,
+  t: RawTensor,
+  kind: TensorKind,
+  perm?: number[],
+): GgufWriteTensor {
   const dtype = exportDtype(kind, t.shape, plan.quant);
-  return { name: ggufTensorName(role, layer), dtype, shape: [...t.shape], getData: async () => convertTensor(t, dtype, perm) };
+  return {
+    name: ggufTensorName(role, layer),
+    dtype,
+    shape: [...t.shape],
+    getData: async () => convertTensor(t, dtype, perm),
+  };
 }
 
 /** Experts stacked along a new leading dim: [E, rows, cols]. */
 function stacked(plan: Plan, role: GgufTensorRole, layer: number, parts: RawTensor[]): GgufWriteTensor {
   const shape = [parts.length, ...parts[0]!.shape];
   const dtype = exportDtype('matrix', shape, plan.quant);
-  return { name: ggufTensorName(role, layer), dtype, shape, getData: async () => concat(parts.map((p) => convertTensor(p, dtype))) };
+  return {
+    name: ggufTensorName(role, layer),
+    dtype,
+    shape,
+    getData: async () => concat(parts.map((p) => convertTensor(p, dtype))),
+  };
 }
 
-function mlpTensors(plan: Plan, layer: number, mlp: MlpWeights, roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole]): GgufWriteTensor[] {
-  return [single(plan, roles[0], layer, mlp.gate, 'matrix'), single(plan, roles[1], layer, mlp.up, 'matrix'), single(plan, roles[2], layer, mlp.down, 'matrix')];
+function mlpTensors(
+  plan: Plan,
+  layer: number,
+  mlp: MlpWeights,
+  roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole],
+): GgufWriteTensor[] {
+  return [
+    single(plan, roles[0], layer, mlp.gate, 'matrix'),
+    single(plan, roles[1], layer, mlp.up, 'matrix'),
+    single(plan, roles[2], layer, mlp.down, 'matrix'),
+  ];
 }
 
 function layerTensors(plan: Plan, layer: number, w: LayerWeights): GgufWriteTensor[] {
@@ -90,9 +132,30 @@ function layerTensors(plan: Plan, layer: number, w: LayerWeights): GgufWriteTens
   if (w.mlp) out.push(...mlpTensors(plan, layer, w.mlp, ['gate', 'up', 'down']));
   if (w.moe) {
     out.push(single(plan, 'router', layer, w.moe.router, 'router'));
-    out.push(stacked(plan, 'gateExps', layer, w.moe.experts.map((e) => e.gate)));
-    out.push(stacked(plan, 'upExps', layer, w.moe.experts.map((e) => e.up)));
-    out.push(stacked(plan, 'downExps', layer, w.moe.experts.map((e) => e.down)));
+    out.push(
+      stacked(
+        plan,
+        'gateExps',
+        layer,
+        w.moe.experts.map((e) => e.gate),
+      ),
+    );
+    out.push(
+      stacked(
+        plan,
+        'upExps',
+        layer,
+        w.moe.experts.map((e) => e.up),
+      ),
+    );
+    out.push(
+      stacked(
+        plan,
+        'downExps',
+        layer,
+        w.moe.experts.map((e) => e.down),
+      ),
+    );
     if (w.moe.sharedGate) out.push(single(plan, 'sharedRouter', layer, w.moe.sharedGate, 'router'));
     if (w.moe.shared) out.push(...mlpTensors(plan, layer, w.moe.shared, ['sharedGate', 'sharedUp', 'sharedDown']));
   }
@@ -105,11 +168,17 @@ function rotationPlan(spec: ModelSpec, arch: GgufArch, quant: GgufExportQuant): 
   const q = interleaveRowPermutation(spec.heads, spec.headDim);
   const k = interleaveRowPermutation(spec.kvHeads, spec.headDim);
   // 'half' → interleaved arch: permute; 'interleaved' → rotate_half arch: undo the permutation.
-  return spec.ropeStyle === 'half' ? { quant, qPerm: q, kPerm: k } : { quant, qPerm: invertPermutation(q), kPerm: invertPermutation(k) };
+  return spec.ropeStyle === 'half'
+    ? { quant, qPerm: q, kPerm: k }
+    : { quant, qPerm: invertPermutation(q), kPerm: invertPermutation(k) };
 }
 
 /** general.* and {arch}.* keys. */
-export function architectureMetadata(spec: ModelSpec, arch: GgufArch, quant: GgufExportQuant): [string, GgufMetadataValue][] {
+export function architectureMetadata(
+  spec: ModelSpec,
+  arch: GgufArch,
+  quant: GgufExportQuant,
+): [string, GgufMetadataValue][] {
   const a = arch;
   const moe = spec.moe;
   const entries: [string, GgufMetadataValue][] = [
@@ -132,18 +201,29 @@ export function architectureMetadata(spec: ModelSpec, arch: GgufArch, quant: Ggu
     [`${a}.rope.dimension_count`, ggufValue.u32(spec.headDim)],
   ];
   if (moe) {
-    entries.push([`${a}.expert_count`, ggufValue.u32(moe.experts)], [`${a}.expert_used_count`, ggufValue.u32(moe.topK)]);
+    entries.push(
+      [`${a}.expert_count`, ggufValue.u32(moe.experts)],
+      [`${a}.expert_used_count`, ggufValue.u32(moe.topK)],
+    );
     entries.push([`${a}.expert_feed_forward_length`, ggufValue.u32(moe.expertIntermediate)]);
-    if (moe.sharedExpert) entries.push([`${a}.expert_shared_feed_forward_length`, ggufValue.u32(moe.sharedExpert.intermediate)]);
+    if (moe.sharedExpert)
+      entries.push([`${a}.expert_shared_feed_forward_length`, ggufValue.u32(moe.sharedExpert.intermediate)]);
   }
   return entries;
 }
 
 function checkExportable(spec: ModelSpec, arch: GgufArch): void {
   const moe = spec.moe;
-  if (arch === 'llama' && moe?.sharedExpert) throw new ConfigError(`gguf export: llama.cpp's llama arch has no shared expert (model is ${spec.arch})`);
-  if (arch === 'llama' && moe && !moe.normTopK) throw new ConfigError('gguf export: llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false)');
-  if (arch === 'qwen2moe' && moe?.normTopK) throw new ConfigError('gguf export: llama.cpp qwen2moe does not renormalize top-k weights; this model does (normTopK true)');
+  if (arch === 'llama' && moe?.sharedExpert)
+    throw new ConfigError(`gguf export: llama.cpp's llama arch has no shared expert (model is ${spec.arch})`);
+  if (arch === 'llama' && moe && !moe.normTopK)
+    throw new ConfigError(
+      'gguf export: llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false)',
+    );
+  if (arch === 'qwen2moe' && moe?.normTopK)
+    throw new ConfigError(
+      'gguf export: llama.cpp qwen2moe does not renormalize top-k weights; this model does (normTopK true)',
+    );
 }
 
 /** The tensor list of a GGUF export, in llama.cpp's usual order. */
@@ -173,7 +253,10 @@ export async function exportGguf(
   const metadata = new Map([
     ...architectureMetadata(spec, arch, quant),
     ...tokenizerToGgufMetadata(tokenizer.tokenizerJson, tokenizer.tokenizerConfig ?? {}, {
-      vocabSize: spec.vocab, ggufArch: arch, bosTokenId: spec.bosTokenId, eosTokenId: spec.eosTokenIds?.[0],
+      vocabSize: spec.vocab,
+      ggufArch: arch,
+      bosTokenId: spec.bosTokenId,
+      eosTokenId: spec.eosTokenIds?.[0],
     }),
   ]);
   validateForLlamaCpp({ name: 'export', metadata, tensors });

@@ -9,7 +9,11 @@ export type GgufArch = 'llama' | 'qwen2' | 'qwen2moe';
 
 /** Our architectures → llama.cpp's. Mixtral is stored as `llama` with experts (spec gguf-moe.md). */
 export const GGUF_ARCH_OF = {
-  llama: 'llama', mistral: 'llama', mixtral: 'llama', qwen2: 'qwen2', qwen2_moe: 'qwen2moe',
+  llama: 'llama',
+  mistral: 'llama',
+  mixtral: 'llama',
+  qwen2: 'qwen2',
+  qwen2_moe: 'qwen2moe',
 } as const satisfies Record<ArchName, GgufArch>;
 
 /**
@@ -18,7 +22,9 @@ export const GGUF_ARCH_OF = {
  * (rotate_half) checkpoints; qwen2/qwen2moe use NEOX (rotate_half) and need no permute.
  */
 export const GGUF_ARCH_ROPE = {
-  llama: 'interleaved', qwen2: 'half', qwen2moe: 'half',
+  llama: 'interleaved',
+  qwen2: 'half',
+  qwen2moe: 'half',
 } as const satisfies Record<GgufArch, 'half' | 'interleaved'>;
 
 /**
@@ -26,7 +32,9 @@ export const GGUF_ARCH_ROPE = {
  * tied embeddings). qwen2moe's loader requires output.weight, so tied models write a copy.
  */
 export const GGUF_ARCH_OUTPUT_OPTIONAL = {
-  llama: true, qwen2: true, qwen2moe: false,
+  llama: true,
+  qwen2: true,
+  qwen2moe: false,
 } as const satisfies Record<GgufArch, boolean>;
 
 export const GGUF_TENSOR_NAMES = {
@@ -42,13 +50,13 @@ export const GGUF_TENSOR_NAMES = {
   bk: 'blk.{layer}.attn_k.bias',
   bv: 'blk.{layer}.attn_v.bias',
   ffnNorm: 'blk.{layer}.ffn_norm.weight',
-  gate: 'blk.{layer}.ffn_gate.weight',     // [intermediate, hidden]
-  up: 'blk.{layer}.ffn_up.weight',         // [intermediate, hidden]
-  down: 'blk.{layer}.ffn_down.weight',     // [hidden, intermediate]
-  router: 'blk.{layer}.ffn_gate_inp.weight',        // [experts, hidden]
-  gateExps: 'blk.{layer}.ffn_gate_exps.weight',     // [experts, expertIntermediate, hidden]
-  upExps: 'blk.{layer}.ffn_up_exps.weight',         // [experts, expertIntermediate, hidden]
-  downExps: 'blk.{layer}.ffn_down_exps.weight',     // [experts, hidden, expertIntermediate]
+  gate: 'blk.{layer}.ffn_gate.weight', // [intermediate, hidden]
+  up: 'blk.{layer}.ffn_up.weight', // [intermediate, hidden]
+  down: 'blk.{layer}.ffn_down.weight', // [hidden, intermediate]
+  router: 'blk.{layer}.ffn_gate_inp.weight', // [experts, hidden]
+  gateExps: 'blk.{layer}.ffn_gate_exps.weight', // [experts, expertIntermediate, hidden]
+  upExps: 'blk.{layer}.ffn_up_exps.weight', // [experts, expertIntermediate, hidden]
+  downExps: 'blk.{layer}.ffn_down_exps.weight', // [experts, hidden, expertIntermediate]
   // Read-only alternatives (import): the fused gate+up stack of newer llama.cpp (PR #18740,
   // gate rows first), and the per-expert tensors of pre-#6387 Mixtral files.
   gateUpExps: 'blk.{layer}.ffn_gate_up_exps.weight', // [experts, 2·expertIntermediate, hidden]
@@ -88,7 +96,9 @@ export function interleaveRowPermutation(heads: number, headDim: number): number
 
 export function invertPermutation(perm: number[]): number[] {
   const inverse = new Array<number>(perm.length);
-  perm.forEach((old, row) => { inverse[old] = row; });
+  perm.forEach((old, row) => {
+    inverse[old] = row;
+  });
   return inverse;
 }
 

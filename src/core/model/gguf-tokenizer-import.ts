@@ -21,7 +21,9 @@ export interface GgufTokenizer {
 
 function rebuildSentencePieceMerges(tokens: string[], scores: number[], types: number[]): [string, string][] {
   const ids = new Map<string, number>();
-  tokens.forEach((t, id) => { if (types[id] === GGUF_TOKEN_TYPE.normal && !ids.has(t)) ids.set(t, id); });
+  tokens.forEach((t, id) => {
+    if (types[id] === GGUF_TOKEN_TYPE.normal && !ids.has(t)) ids.set(t, id);
+  });
   const merges: { left: string; right: string; score: number; leftId: number; rightId: number; order: number }[] = [];
   for (const [piece, id] of ids) {
     const chars = Array.from(piece);
@@ -31,12 +33,15 @@ function rebuildSentencePieceMerges(tokens: string[], scores: number[], types: n
       const right = chars.slice(i).join('');
       const leftId = ids.get(left);
       const rightId = ids.get(right);
-      if (leftId !== undefined && rightId !== undefined) local.push({ left, right, score: scores[id] ?? 0, leftId, rightId, order: 0 });
+      if (leftId !== undefined && rightId !== undefined)
+        local.push({ left, right, score: scores[id] ?? 0, leftId, rightId, order: 0 });
     }
     local.sort((a, b) => a.leftId - b.leftId || a.rightId - b.rightId);
     merges.push(...local);
   }
-  merges.forEach((m, i) => { m.order = i; });
+  merges.forEach((m, i) => {
+    m.order = i;
+  });
   merges.sort((a, b) => b.score - a.score || a.order - b.order);
   return merges.map((m) => [m.left, m.right]);
 }
@@ -46,7 +51,15 @@ function addedTokens(tokens: string[], types: number[]) {
   tokens.forEach((content, id) => {
     const type = types[id];
     if (type === GGUF_TOKEN_TYPE.control || type === GGUF_TOKEN_TYPE.unknown || type === GGUF_TOKEN_TYPE.userDefined) {
-      out.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type !== GGUF_TOKEN_TYPE.userDefined });
+      out.push({
+        id,
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: type !== GGUF_TOKEN_TYPE.userDefined,
+      });
     }
   });
   return out;
@@ -65,13 +78,35 @@ function postProcessor(bos: string | undefined, bosId: number | undefined) {
 
 function llamaSections(tokens: string[], scores: number[], types: number[], unk: string | undefined) {
   return {
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
     pre_tokenizer: null,
-    decoder: { type: 'Sequence', decoders: [
-      { type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 },
-    ] },
-    model: { type: 'BPE', dropout: null, unk_token: unk ?? null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab: vocabObject(tokens), merges: rebuildSentencePieceMerges(tokens, scores, types) },
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: unk ?? null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      ignore_merges: false,
+      vocab: vocabObject(tokens),
+      merges: rebuildSentencePieceMerges(tokens, scores, types),
+    },
   };
 }
 
@@ -80,14 +115,26 @@ function gpt2Sections(tokens: string[], merges: string[]) {
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: vocabObject(tokens), merges: merges.map((m) => m.split(' ')) },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab: vocabObject(tokens),
+      merges: merges.map((m) => m.split(' ')),
+    },
   };
 }
 
 function vocabObject(tokens: string[]): Record<string, number> {
   const vocab: Record<string, number> = {};
-  tokens.forEach((t, id) => { if (!(t in vocab)) vocab[t] = id; });
+  tokens.forEach((t, id) => {
+    if (!(t in vocab)) vocab[t] = id;
+  });
   return vocab;
 }
 
@@ -96,18 +143,33 @@ export function ggufToTokenizer(file: Meta): GgufTokenizer | undefined {
   const tokens = metaArray(file, 'tokenizer.ggml.tokens') as string[] | undefined;
   if (!tokens) return undefined;
   const kind = metaString(file, 'tokenizer.ggml.model');
-  const types = (metaArray(file, 'tokenizer.ggml.token_type') as number[] | undefined) ?? tokens.map(() => GGUF_TOKEN_TYPE.normal);
+  const types =
+    (metaArray(file, 'tokenizer.ggml.token_type') as number[] | undefined) ?? tokens.map(() => GGUF_TOKEN_TYPE.normal);
   const scores = (metaArray(file, 'tokenizer.ggml.scores') as number[] | undefined) ?? tokens.map((_, id) => -id);
-  const tokenAt = (key: string) => { const id = metaNumber(file, key); return id === undefined ? undefined : tokens[id]; };
+  const tokenAt = (key: string) => {
+    const id = metaNumber(file, key);
+    return id === undefined ? undefined : tokens[id];
+  };
   const bosId = metaNumber(file, 'tokenizer.ggml.bos_token_id');
   const addBos = file.metadata.get('tokenizer.ggml.add_bos_token')?.value ?? kind === 'llama';
   const bos = addBos === true ? tokenAt('tokenizer.ggml.bos_token_id') : undefined;
   let sections;
   if (kind === 'llama') sections = llamaSections(tokens, scores, types, tokenAt('tokenizer.ggml.unknown_token_id'));
-  else if (kind === 'gpt2') sections = gpt2Sections(tokens, (metaArray(file, 'tokenizer.ggml.merges') as string[] | undefined) ?? []);
-  else throw new FormatError(`gguf: ${file.name}: tokenizer.ggml.model ${JSON.stringify(kind)} is not supported (llama, gpt2)`);
+  else if (kind === 'gpt2')
+    sections = gpt2Sections(tokens, (metaArray(file, 'tokenizer.ggml.merges') as string[] | undefined) ?? []);
+  else
+    throw new FormatError(
+      `gguf: ${file.name}: tokenizer.ggml.model ${JSON.stringify(kind)} is not supported (llama, gpt2)`,
+    );
   const post = postProcessor(bos, bosId);
-  const tokenizerJson = { version: '1.0', truncation: null, padding: null, added_tokens: addedTokens(tokens, types), ...sections, post_processor: post };
+  const tokenizerJson = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokens(tokens, types),
+    ...sections,
+    post_processor: post,
+  };
   const chatTemplate = metaString(file, 'tokenizer.chat_template');
   return chatTemplate === undefined ? { tokenizerJson } : { tokenizerJson, chatTemplate };
 }

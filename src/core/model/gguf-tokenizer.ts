@@ -25,25 +25,45 @@ export interface TokenizerExportOptions {
   eosTokenId?: number;
 }
 
-interface AddedToken { id: number; content: string; special?: boolean }
+interface AddedToken {
+  id: number;
+  content: string;
+  special?: boolean;
+}
 
 function tokenContent(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string')
+    return (value as { content: string }).content;
   return undefined;
 }
 
 export function detectTokenizerModel(tokenizerJson: any): GgufTokenizerModel {
   const model = tokenizerJson?.model;
-  if (model?.type !== 'BPE') throw new FormatError(`tokenizer.json: model type ${JSON.stringify(model?.type)} is not supported for GGUF export (only BPE)`);
+  if (model?.type !== 'BPE')
+    throw new FormatError(
+      `tokenizer.json: model type ${JSON.stringify(model?.type)} is not supported for GGUF export (only BPE)`,
+    );
   const text = JSON.stringify([tokenizerJson.pre_tokenizer ?? null, tokenizerJson.decoder ?? null]);
   if (text.includes('"ByteLevel"')) return 'gpt2';
   if (model.byte_fallback === true || Object.prototype.hasOwnProperty.call(model.vocab ?? {}, '<0x00>')) return 'llama';
-  throw new FormatError('tokenizer.json: BPE model is neither byte-level (ByteLevel pre-tokenizer) nor SentencePiece-style (byte_fallback); cannot choose tokenizer.ggml.model');
+  throw new FormatError(
+    'tokenizer.json: BPE model is neither byte-level (ByteLevel pre-tokenizer) nor SentencePiece-style (byte_fallback); cannot choose tokenizer.ggml.model',
+  );
 }
 
-function tokenTypeOf(kind: GgufTokenizerModel, piece: string, added: AddedToken | undefined, unkToken: string | undefined): number {
-  if (added) return added.special === false ? GGUF_TOKEN_TYPE.userDefined : piece === unkToken ? GGUF_TOKEN_TYPE.unknown : GGUF_TOKEN_TYPE.control;
+function tokenTypeOf(
+  kind: GgufTokenizerModel,
+  piece: string,
+  added: AddedToken | undefined,
+  unkToken: string | undefined,
+): number {
+  if (added)
+    return added.special === false
+      ? GGUF_TOKEN_TYPE.userDefined
+      : piece === unkToken
+        ? GGUF_TOKEN_TYPE.unknown
+        : GGUF_TOKEN_TYPE.control;
   if (piece === unkToken) return GGUF_TOKEN_TYPE.unknown;
   if (kind === 'llama' && /^<0x[0-9A-F]{2}>$/.test(piece)) return GGUF_TOKEN_TYPE.byte;
   return GGUF_TOKEN_TYPE.normal;
@@ -70,8 +90,12 @@ function buildTokenTable(tokenizerJson: any, kind: GgufTokenizerModel, vocabSize
   for (const t of (tokenizerJson.added_tokens ?? []) as AddedToken[]) added.set(t.id, t);
   const tokens: (string | undefined)[] = new Array(vocabSize);
   const place = (piece: string, id: number) => {
-    if (!Number.isInteger(id) || id < 0) throw new FormatError(`tokenizer.json: token ${JSON.stringify(piece)} has invalid id ${id}`);
-    if (id >= vocabSize) throw new ConfigError(`tokenizer.json: token ${JSON.stringify(piece)} has id ${id}, but the model's embedding has only ${vocabSize} rows`);
+    if (!Number.isInteger(id) || id < 0)
+      throw new FormatError(`tokenizer.json: token ${JSON.stringify(piece)} has invalid id ${id}`);
+    if (id >= vocabSize)
+      throw new ConfigError(
+        `tokenizer.json: token ${JSON.stringify(piece)} has id ${id}, but the model's embedding has only ${vocabSize} rows`,
+      );
     tokens[id] = piece;
   };
   for (const [piece, id] of Object.entries(vocab)) place(piece, id);
@@ -82,10 +106,14 @@ function buildTokenTable(tokenizerJson: any, kind: GgufTokenizerModel, vocabSize
   const types: number[] = [];
   const scores: number[] = [];
   const pieces = Array.from(tokens, (piece, id) => {
-    if (piece === undefined) { types.push(GGUF_TOKEN_TYPE.unused); scores.push(-1000); return `[PAD${id}]`; }
+    if (piece === undefined) {
+      types.push(GGUF_TOKEN_TYPE.unused);
+      scores.push(-1000);
+      return `[PAD${id}]`;
+    }
     const type = tokenTypeOf(kind, piece, added.get(id), unkToken);
     types.push(type);
-    scores.push(type === GGUF_TOKEN_TYPE.normal ? rankScores.get(piece) ?? unmergedScore(id) : 0);
+    scores.push(type === GGUF_TOKEN_TYPE.normal ? (rankScores.get(piece) ?? unmergedScore(id)) : 0);
     return piece;
   });
   return { pieces, types, scores };
@@ -108,18 +136,22 @@ function chatTemplateOf(config: any): string | undefined {
 }
 
 /** The `tokenizer.*` metadata entries for a GGUF file. */
-export function tokenizerToGgufMetadata(tokenizerJson: any, tokenizerConfig: any, options: TokenizerExportOptions): [string, GgufMetadataValue][] {
+export function tokenizerToGgufMetadata(
+  tokenizerJson: any,
+  tokenizerConfig: any,
+  options: TokenizerExportOptions,
+): [string, GgufMetadataValue][] {
   const kind = detectTokenizerModel(tokenizerJson);
   const { pieces, types, scores } = buildTokenTable(tokenizerJson, kind, options.vocabSize);
-  const entries: [string, GgufMetadataValue][] = [
-    ['tokenizer.ggml.model', ggufValue.string(kind)],
-  ];
-  if (kind === 'gpt2') entries.push(['tokenizer.ggml.pre', ggufValue.string(options.ggufArch.startsWith('qwen2') ? 'qwen2' : 'gpt-2')]);
+  const entries: [string, GgufMetadataValue][] = [['tokenizer.ggml.model', ggufValue.string(kind)]];
+  if (kind === 'gpt2')
+    entries.push(['tokenizer.ggml.pre', ggufValue.string(options.ggufArch.startsWith('qwen2') ? 'qwen2' : 'gpt-2')]);
   entries.push(['tokenizer.ggml.tokens', ggufValue.strings(pieces)]);
   if (kind === 'llama') entries.push(['tokenizer.ggml.scores', ggufValue.numbers('f32', scores)]);
   entries.push(['tokenizer.ggml.token_type', ggufValue.numbers('i32', types)]);
   if (kind === 'gpt2') entries.push(['tokenizer.ggml.merges', ggufValue.strings(mergeStrings(tokenizerJson))]);
-  const idOf = (token: string | undefined) => (token === undefined ? undefined : pieces.indexOf(token) >= 0 ? pieces.indexOf(token) : undefined);
+  const idOf = (token: string | undefined) =>
+    token === undefined ? undefined : pieces.indexOf(token) >= 0 ? pieces.indexOf(token) : undefined;
   const bos = options.bosTokenId ?? idOf(tokenContent(tokenizerConfig?.bos_token));
   const eos = options.eosTokenId ?? idOf(tokenContent(tokenizerConfig?.eos_token));
   const unk = idOf(tokenContent(tokenizerJson.model.unk_token));

@@ -12,9 +12,14 @@ type GgufLike = Pick<GgufFile, 'name' | 'metadata'> & { tensors: { name: string;
 export function llamaCppRequiredKeys(arch: string, isMoe: boolean): string[] {
   const keys = [
     'general.architecture',
-    `${arch}.context_length`, `${arch}.embedding_length`, `${arch}.block_count`, `${arch}.feed_forward_length`,
-    `${arch}.attention.head_count`, `${arch}.attention.layer_norm_rms_epsilon`,
-    'tokenizer.ggml.model', 'tokenizer.ggml.tokens',
+    `${arch}.context_length`,
+    `${arch}.embedding_length`,
+    `${arch}.block_count`,
+    `${arch}.feed_forward_length`,
+    `${arch}.attention.head_count`,
+    `${arch}.attention.layer_norm_rms_epsilon`,
+    'tokenizer.ggml.model',
+    'tokenizer.ggml.tokens',
   ];
   if (isMoe) keys.push(`${arch}.expert_count`, `${arch}.expert_used_count`);
   return keys;
@@ -27,11 +32,15 @@ export function validateForLlamaCpp(file: GgufLike): void {
   const isMoe = file.tensors.some((t) => t.name.includes('.ffn_gate_inp.')); // every MoE layout has a router
   const missing = llamaCppRequiredKeys(archName, isMoe).filter((key) => !file.metadata.has(key));
   if (missing.length > 0) {
-    throw new FormatError(`gguf: ${file.name}: missing required key${missing.length > 1 ? 's' : ''} ${missing.map((k) => `'${k}'`).join(', ')} (llama.cpp cannot load the file without them)`);
+    throw new FormatError(
+      `gguf: ${file.name}: missing required key${missing.length > 1 ? 's' : ''} ${missing.map((k) => `'${k}'`).join(', ')} (llama.cpp cannot load the file without them)`,
+    );
   }
   const tokens = file.metadata.get('tokenizer.ggml.tokens');
   const embed = file.tensors.find((t) => t.name === 'token_embd.weight');
   if (tokens?.type === 'array' && embed && tokens.value.length !== embed.shape[0]) {
-    throw new FormatError(`gguf: ${file.name}: tokenizer.ggml.tokens has ${tokens.value.length} tokens but token_embd.weight has ${embed.shape[0]} rows`);
+    throw new FormatError(
+      `gguf: ${file.name}: tokenizer.ggml.tokens has ${tokens.value.length} tokens but token_embd.weight has ${embed.shape[0]} rows`,
+    );
   }
 }

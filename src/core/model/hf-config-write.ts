@@ -29,10 +29,16 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
   const moe = spec.moe;
   if (spec.arch === 'mixtral') {
     if (!moe) throw new ConfigError(`config.json: mixtral spec has no experts`);
-    if (!moe.normTopK) throw new ConfigError(`config.json: mixtral always renormalizes the top-k weights; the spec has normTopK false`);
+    if (!moe.normTopK)
+      throw new ConfigError(`config.json: mixtral always renormalizes the top-k weights; the spec has normTopK false`);
     if (moe.sharedExpert) throw new ConfigError(`config.json: mixtral has no shared expert`);
     // Mixtral's intermediate_size IS the expert width; the spec's dense width is unused there.
-    return { intermediate_size: moe.expertIntermediate, num_local_experts: moe.experts, num_experts_per_tok: moe.topK, sliding_window: null };
+    return {
+      intermediate_size: moe.expertIntermediate,
+      num_local_experts: moe.experts,
+      num_experts_per_tok: moe.topK,
+      sliding_window: null,
+    };
   }
   if (spec.arch === 'qwen2_moe') {
     if (!moe?.sharedExpert?.gated) throw new ConfigError(`config.json: qwen2_moe needs a gated shared expert`);
@@ -57,10 +63,15 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
  * The config.json object for `spec`. `base` (e.g. the source model's config) supplies keys we
  * do not model; every key we do model is overwritten. `dtype` sets torch_dtype.
  */
-export function hfConfigFromSpec(spec: ModelSpec, options: { base?: Record<string, unknown>; dtype?: DType } = {}): Record<string, unknown> {
+export function hfConfigFromSpec(
+  spec: ModelSpec,
+  options: { base?: Record<string, unknown>; dtype?: DType } = {},
+): Record<string, unknown> {
   const qkvBiasArch = spec.arch === 'qwen2' || spec.arch === 'qwen2_moe';
   if (spec.qkvBias !== qkvBiasArch) {
-    throw new ConfigError(`config.json: ${spec.arch} ${qkvBiasArch ? 'always has' : 'cannot have'} q/k/v biases (spec.qkvBias ${spec.qkvBias})`);
+    throw new ConfigError(
+      `config.json: ${spec.arch} ${qkvBiasArch ? 'always has' : 'cannot have'} q/k/v biases (spec.qkvBias ${spec.qkvBias})`,
+    );
   }
   const config: Record<string, unknown> = {
     ...(options.base ?? {}),

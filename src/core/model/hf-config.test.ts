@@ -5,12 +5,20 @@ import { hfConfigFromSpec } from './hf-config-write.ts';
 
 /** A minimal valid config of each architecture; tests override single keys. */
 const LLAMA = {
-  model_type: 'llama', hidden_size: 64, intermediate_size: 176, num_hidden_layers: 3,
-  num_attention_heads: 4, vocab_size: 97,
+  model_type: 'llama',
+  hidden_size: 64,
+  intermediate_size: 176,
+  num_hidden_layers: 3,
+  num_attention_heads: 4,
+  vocab_size: 97,
 };
 const MIXTRAL = { ...LLAMA, model_type: 'mixtral', num_local_experts: 4 };
 const QWEN2_MOE = {
-  ...LLAMA, model_type: 'qwen2_moe', num_experts: 6, moe_intermediate_size: 40, shared_expert_intermediate_size: 88,
+  ...LLAMA,
+  model_type: 'qwen2_moe',
+  num_experts: 6,
+  moe_intermediate_size: 40,
+  shared_expert_intermediate_size: 88,
 };
 
 function configError(json: unknown): string {
@@ -26,7 +34,14 @@ function configError(json: unknown): string {
 describe('parseHfConfig: values and defaults', () => {
   it('reads the required sizes', () => {
     const spec = parseHfConfig(LLAMA);
-    expect([spec.arch, spec.hidden, spec.intermediate, spec.layers, spec.heads, spec.vocab]).toEqual(['llama', 64, 176, 3, 4, 97]);
+    expect([spec.arch, spec.hidden, spec.intermediate, spec.layers, spec.heads, spec.vocab]).toEqual([
+      'llama',
+      64,
+      176,
+      3,
+      4,
+      97,
+    ]);
     expect(spec.ropeStyle).toBe('half');
     expect(spec.moe).toBeUndefined();
   });
@@ -52,20 +67,39 @@ describe('parseHfConfig: values and defaults', () => {
     expect(parseHfConfig(MIXTRAL).ropeTheta).toBe(1e6);
     expect(parseHfConfig(LLAMA).rmsEps).toBe(1e-6);
     expect(parseHfConfig(MIXTRAL).rmsEps).toBe(1e-5);
-    expect(parseHfConfig({ ...LLAMA, rope_theta: 500_000, rms_norm_eps: 1e-5 })).toMatchObject({ ropeTheta: 500_000, rmsEps: 1e-5 });
+    expect(parseHfConfig({ ...LLAMA, rope_theta: 500_000, rms_norm_eps: 1e-5 })).toMatchObject({
+      ropeTheta: 500_000,
+      rmsEps: 1e-5,
+    });
   });
 
   it('reads rope_theta from transformers-v5 rope_parameters', () => {
-    expect(parseHfConfig({ ...LLAMA, rope_parameters: { rope_type: 'default', rope_theta: 123_456 } }).ropeTheta).toBe(123_456);
+    expect(parseHfConfig({ ...LLAMA, rope_parameters: { rope_type: 'default', rope_theta: 123_456 } }).ropeTheta).toBe(
+      123_456,
+    );
   });
 
   it('reads max_position_embeddings, capped by an active sliding window', () => {
     expect(parseHfConfig(LLAMA).contextLength).toBe(2048);
     expect(parseHfConfig({ ...LLAMA, max_position_embeddings: 512 }).contextLength).toBe(512);
     expect(parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 32768 }).contextLength).toBe(4096);
-    expect(parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 32768, sliding_window: null }).contextLength).toBe(32768);
-    expect(parseHfConfig({ ...LLAMA, model_type: 'qwen2', max_position_embeddings: 9000, sliding_window: 100 }).contextLength).toBe(9000);
-    expect(parseHfConfig({ ...LLAMA, model_type: 'qwen2', max_position_embeddings: 9000, sliding_window: 100, use_sliding_window: true }).contextLength).toBe(100);
+    expect(
+      parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 32768, sliding_window: null })
+        .contextLength,
+    ).toBe(32768);
+    expect(
+      parseHfConfig({ ...LLAMA, model_type: 'qwen2', max_position_embeddings: 9000, sliding_window: 100 })
+        .contextLength,
+    ).toBe(9000);
+    expect(
+      parseHfConfig({
+        ...LLAMA,
+        model_type: 'qwen2',
+        max_position_embeddings: 9000,
+        sliding_window: 100,
+        use_sliding_window: true,
+      }).contextLength,
+    ).toBe(100);
   });
 
   it('gives qwen2 and qwen2_moe q/k/v biases, llama/mistral/mixtral none', () => {
@@ -76,7 +110,10 @@ describe('parseHfConfig: values and defaults', () => {
   });
 
   it('reads bos and eos ids (single or list)', () => {
-    expect(parseHfConfig({ ...LLAMA, bos_token_id: 1, eos_token_id: 2 })).toMatchObject({ bosTokenId: 1, eosTokenIds: [2] });
+    expect(parseHfConfig({ ...LLAMA, bos_token_id: 1, eos_token_id: 2 })).toMatchObject({
+      bosTokenId: 1,
+      eosTokenIds: [2],
+    });
     expect(parseHfConfig({ ...LLAMA, eos_token_id: [7, 9] }).eosTokenIds).toEqual([7, 9]);
     expect(parseHfConfig({ ...LLAMA, bos_token_id: null }).bosTokenId).toBeUndefined();
   });
@@ -88,27 +125,40 @@ describe('parseHfConfig: values and defaults', () => {
 
   it('qwen2_moe: moe width, gated shared expert, norm_topk_prob default false, top-k default 4', () => {
     expect(parseHfConfig(QWEN2_MOE).moe).toEqual({
-      experts: 6, topK: 4, normTopK: false, expertIntermediate: 40, sharedExpert: { intermediate: 88, gated: true },
+      experts: 6,
+      topK: 4,
+      normTopK: false,
+      expertIntermediate: 40,
+      sharedExpert: { intermediate: 88, gated: true },
     });
-    expect(parseHfConfig({ ...QWEN2_MOE, norm_topk_prob: true, num_experts_per_tok: 2 }).moe).toMatchObject({ normTopK: true, topK: 2 });
+    expect(parseHfConfig({ ...QWEN2_MOE, norm_topk_prob: true, num_experts_per_tok: 2 }).moe).toMatchObject({
+      normTopK: true,
+      topK: 2,
+    });
   });
 
   it('ignores keys it does not model (architectures, torch_dtype, …)', () => {
-    expect(parseHfConfig({ ...LLAMA, architectures: ['LlamaForCausalLM'], torch_dtype: 'bfloat16', use_cache: true })).toEqual(parseHfConfig(LLAMA));
+    expect(
+      parseHfConfig({ ...LLAMA, architectures: ['LlamaForCausalLM'], torch_dtype: 'bfloat16', use_cache: true }),
+    ).toEqual(parseHfConfig(LLAMA));
   });
 });
 
 describe('parseHfConfig: errors name the file and the key', () => {
   it.each(['model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'vocab_size'])(
-    'rejects a config without %s', (key) => {
+    'rejects a config without %s',
+    (key) => {
       const json: Record<string, unknown> = { ...LLAMA };
       delete json[key];
       expect(configError(json)).toBe(`config.json: missing required key '${key}'`);
-    });
+    },
+  );
 
   it('names the file it was given', () => {
     const { hidden_size: _, ...json } = LLAMA;
-    expect(() => parseHfConfig(json, 'zoo/base/config.json')).toThrow("zoo/base/config.json: missing required key 'hidden_size'");
+    expect(() => parseHfConfig(json, 'zoo/base/config.json')).toThrow(
+      "zoo/base/config.json: missing required key 'hidden_size'",
+    );
   });
 
   it('rejects a non-object', () => {
@@ -117,53 +167,92 @@ describe('parseHfConfig: errors name the file and the key', () => {
   });
 
   it('rejects an unsupported model_type', () => {
-    expect(configError({ ...LLAMA, model_type: 'gemma' })).toBe('config.json: model_type "gemma" is not supported (supported: llama, mistral, qwen2, mixtral, qwen2_moe)');
+    expect(configError({ ...LLAMA, model_type: 'gemma' })).toBe(
+      'config.json: model_type "gemma" is not supported (supported: llama, mistral, qwen2, mixtral, qwen2_moe)',
+    );
   });
 
-  it.each([['hidden_size', -4], ['num_hidden_layers', 2.5], ['vocab_size', '97'], ['num_key_value_heads', 0]])(
-    'rejects %s = %j', (key, value) => {
-      expect(configError({ ...LLAMA, [key]: value })).toBe(`config.json: key '${key}' must be a positive integer, got ${JSON.stringify(value)}`);
-    });
+  it.each([
+    ['hidden_size', -4],
+    ['num_hidden_layers', 2.5],
+    ['vocab_size', '97'],
+    ['num_key_value_heads', 0],
+  ])('rejects %s = %j', (key, value) => {
+    expect(configError({ ...LLAMA, [key]: value })).toBe(
+      `config.json: key '${key}' must be a positive integer, got ${JSON.stringify(value)}`,
+    );
+  });
 
   it('rejects heads that kv heads do not divide', () => {
-    expect(configError({ ...LLAMA, num_key_value_heads: 3 })).toBe('config.json: num_attention_heads 4 is not a multiple of num_key_value_heads 3');
+    expect(configError({ ...LLAMA, num_key_value_heads: 3 })).toBe(
+      'config.json: num_attention_heads 4 is not a multiple of num_key_value_heads 3',
+    );
   });
 
   it('rejects hidden_size not divisible by heads without head_dim', () => {
-    expect(configError({ ...LLAMA, hidden_size: 66 })).toContain('hidden_size 66 is not a multiple of num_attention_heads 4');
+    expect(configError({ ...LLAMA, hidden_size: 66 })).toContain(
+      'hidden_size 66 is not a multiple of num_attention_heads 4',
+    );
   });
 
   it('rejects a bad rms_norm_eps, rope_theta, tie_word_embeddings and token id', () => {
-    expect(configError({ ...LLAMA, rms_norm_eps: 0 })).toBe("config.json: key 'rms_norm_eps' must be a positive number, got 0");
-    expect(configError({ ...LLAMA, rope_theta: 'big' })).toBe(`config.json: key 'rope_theta' must be a positive number, got "big"`);
-    expect(configError({ ...LLAMA, tie_word_embeddings: 'yes' })).toBe(`config.json: key 'tie_word_embeddings' must be true or false, got "yes"`);
-    expect(configError({ ...LLAMA, eos_token_id: [2, -1] })).toBe("config.json: key 'eos_token_id' must be a token id or a list of token ids, got [2,-1]");
+    expect(configError({ ...LLAMA, rms_norm_eps: 0 })).toBe(
+      "config.json: key 'rms_norm_eps' must be a positive number, got 0",
+    );
+    expect(configError({ ...LLAMA, rope_theta: 'big' })).toBe(
+      `config.json: key 'rope_theta' must be a positive number, got "big"`,
+    );
+    expect(configError({ ...LLAMA, tie_word_embeddings: 'yes' })).toBe(
+      `config.json: key 'tie_word_embeddings' must be true or false, got "yes"`,
+    );
+    expect(configError({ ...LLAMA, eos_token_id: [2, -1] })).toBe(
+      "config.json: key 'eos_token_id' must be a token id or a list of token ids, got [2,-1]",
+    );
   });
 
   it('refuses rope scaling, biased o_proj/MLP and non-SiLU activations instead of running them wrong', () => {
-    expect(configError({ ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } })).toBe('config.json: rope_scaling type "llama3" is not supported (only unscaled RoPE)');
-    expect(configError({ ...LLAMA, rope_scaling: { type: 'linear', factor: 2 } })).toBe('config.json: rope_scaling type "linear" is not supported (only unscaled RoPE)');
-    expect(configError({ ...LLAMA, attention_bias: true })).toBe('config.json: attention_bias true is not supported (it adds an o_proj bias)');
+    expect(configError({ ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } })).toBe(
+      'config.json: rope_scaling type "llama3" is not supported (only unscaled RoPE)',
+    );
+    expect(configError({ ...LLAMA, rope_scaling: { type: 'linear', factor: 2 } })).toBe(
+      'config.json: rope_scaling type "linear" is not supported (only unscaled RoPE)',
+    );
+    expect(configError({ ...LLAMA, attention_bias: true })).toBe(
+      'config.json: attention_bias true is not supported (it adds an o_proj bias)',
+    );
     expect(configError({ ...LLAMA, mlp_bias: true })).toBe('config.json: mlp_bias true is not supported');
-    expect(configError({ ...LLAMA, hidden_act: 'gelu' })).toBe(`config.json: hidden_act "gelu" is not supported (only 'silu')`);
-    expect(parseHfConfig({ ...LLAMA, rope_scaling: null, attention_bias: false, hidden_act: 'silu' }).arch).toBe('llama');
+    expect(configError({ ...LLAMA, hidden_act: 'gelu' })).toBe(
+      `config.json: hidden_act "gelu" is not supported (only 'silu')`,
+    );
+    expect(parseHfConfig({ ...LLAMA, rope_scaling: null, attention_bias: false, hidden_act: 'silu' }).arch).toBe(
+      'llama',
+    );
   });
 
   it('rejects mixtral without num_local_experts and top-k above the expert count', () => {
     const { num_local_experts: _, ...noExperts } = MIXTRAL;
     expect(configError(noExperts)).toBe("config.json: missing required key 'num_local_experts'");
-    expect(configError({ ...MIXTRAL, num_experts_per_tok: 5 })).toBe('config.json: num_experts_per_tok 5 exceeds the number of experts 4');
+    expect(configError({ ...MIXTRAL, num_experts_per_tok: 5 })).toBe(
+      'config.json: num_experts_per_tok 5 exceeds the number of experts 4',
+    );
   });
 
-  it.each(['num_experts', 'moe_intermediate_size', 'shared_expert_intermediate_size'])('rejects qwen2_moe without %s', (key) => {
-    const json: Record<string, unknown> = { ...QWEN2_MOE };
-    delete json[key];
-    expect(configError(json)).toBe(`config.json: missing required key '${key}'`);
-  });
+  it.each(['num_experts', 'moe_intermediate_size', 'shared_expert_intermediate_size'])(
+    'rejects qwen2_moe without %s',
+    (key) => {
+      const json: Record<string, unknown> = { ...QWEN2_MOE };
+      delete json[key];
+      expect(configError(json)).toBe(`config.json: missing required key '${key}'`);
+    },
+  );
 
   it('rejects qwen2_moe stacks that mix dense and MoE layers', () => {
-    expect(configError({ ...QWEN2_MOE, decoder_sparse_step: 2 })).toBe('config.json: decoder_sparse_step 2 is not supported (only 1: every layer MoE)');
-    expect(configError({ ...QWEN2_MOE, mlp_only_layers: [0] })).toBe('config.json: mlp_only_layers [0] is not supported (only every layer MoE)');
+    expect(configError({ ...QWEN2_MOE, decoder_sparse_step: 2 })).toBe(
+      'config.json: decoder_sparse_step 2 is not supported (only 1: every layer MoE)',
+    );
+    expect(configError({ ...QWEN2_MOE, mlp_only_layers: [0] })).toBe(
+      'config.json: mlp_only_layers [0] is not supported (only every layer MoE)',
+    );
   });
 });
 
@@ -182,8 +271,16 @@ describe('hfConfigFromSpec', () => {
   });
 
   it('carries unknown base keys and overwrites the modelled ones', () => {
-    const written = hfConfigFromSpec(parseHfConfig(MIXTRAL), { base: { ...LLAMA, custom: 7, rope_scaling: null, hidden_size: 1 } });
-    expect(written).toMatchObject({ custom: 7, hidden_size: 64, model_type: 'mixtral', architectures: ['MixtralForCausalLM'], sliding_window: null });
+    const written = hfConfigFromSpec(parseHfConfig(MIXTRAL), {
+      base: { ...LLAMA, custom: 7, rope_scaling: null, hidden_size: 1 },
+    });
+    expect(written).toMatchObject({
+      custom: 7,
+      hidden_size: 64,
+      model_type: 'mixtral',
+      architectures: ['MixtralForCausalLM'],
+      sliding_window: null,
+    });
     expect('rope_scaling' in written).toBe(false);
   });
 
@@ -210,48 +307,144 @@ describe('hfConfigFromSpec: Mixtral widths', () => {
 describe('parseHfConfig on published-style configs', () => {
   it('Mixtral-8x7B-v0.1', () => {
     const spec = parseHfConfig({
-      architectures: ['MixtralForCausalLM'], attention_dropout: 0.0, bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu',
-      hidden_size: 4096, initializer_range: 0.02, intermediate_size: 14336, max_position_embeddings: 32768, model_type: 'mixtral',
-      num_attention_heads: 32, num_experts_per_tok: 2, num_hidden_layers: 32, num_key_value_heads: 8, num_local_experts: 8,
-      output_router_logits: false, rms_norm_eps: 1e-5, rope_theta: 1e6, router_aux_loss_coef: 0.02, sliding_window: null,
-      tie_word_embeddings: false, torch_dtype: 'bfloat16', transformers_version: '4.36.0.dev0', use_cache: true, vocab_size: 32000,
+      architectures: ['MixtralForCausalLM'],
+      attention_dropout: 0.0,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      hidden_act: 'silu',
+      hidden_size: 4096,
+      initializer_range: 0.02,
+      intermediate_size: 14336,
+      max_position_embeddings: 32768,
+      model_type: 'mixtral',
+      num_attention_heads: 32,
+      num_experts_per_tok: 2,
+      num_hidden_layers: 32,
+      num_key_value_heads: 8,
+      num_local_experts: 8,
+      output_router_logits: false,
+      rms_norm_eps: 1e-5,
+      rope_theta: 1e6,
+      router_aux_loss_coef: 0.02,
+      sliding_window: null,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+      transformers_version: '4.36.0.dev0',
+      use_cache: true,
+      vocab_size: 32000,
     });
-    expect(spec).toMatchObject({ arch: 'mixtral', headDim: 128, kvHeads: 8, contextLength: 32768, ropeTheta: 1e6, bosTokenId: 1, eosTokenIds: [2] });
+    expect(spec).toMatchObject({
+      arch: 'mixtral',
+      headDim: 128,
+      kvHeads: 8,
+      contextLength: 32768,
+      ropeTheta: 1e6,
+      bosTokenId: 1,
+      eosTokenIds: [2],
+    });
     expect(spec.moe).toEqual({ experts: 8, topK: 2, normTopK: true, expertIntermediate: 14336 });
   });
 
   it('Qwen1.5-MoE-A2.7B', () => {
     const spec = parseHfConfig({
-      architectures: ['Qwen2MoeForCausalLM'], attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151643, hidden_act: 'silu',
-      hidden_size: 2048, initializer_range: 0.02, intermediate_size: 5632, max_position_embeddings: 8192, max_window_layers: 21,
-      model_type: 'qwen2_moe', num_attention_heads: 16, num_hidden_layers: 24, num_key_value_heads: 16, rms_norm_eps: 1e-6,
-      rope_theta: 1000000.0, sliding_window: 32768, tie_word_embeddings: false, torch_dtype: 'bfloat16', use_cache: true,
-      use_sliding_window: false, vocab_size: 151936, decoder_sparse_step: 1, moe_intermediate_size: 1408,
-      shared_expert_intermediate_size: 5632, num_experts_per_tok: 4, num_experts: 60, norm_topk_prob: false,
-      output_router_logits: false, router_aux_loss_coef: 0.001,
+      architectures: ['Qwen2MoeForCausalLM'],
+      attention_dropout: 0.0,
+      bos_token_id: 151643,
+      eos_token_id: 151643,
+      hidden_act: 'silu',
+      hidden_size: 2048,
+      initializer_range: 0.02,
+      intermediate_size: 5632,
+      max_position_embeddings: 8192,
+      max_window_layers: 21,
+      model_type: 'qwen2_moe',
+      num_attention_heads: 16,
+      num_hidden_layers: 24,
+      num_key_value_heads: 16,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      sliding_window: 32768,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+      use_cache: true,
+      use_sliding_window: false,
+      vocab_size: 151936,
+      decoder_sparse_step: 1,
+      moe_intermediate_size: 1408,
+      shared_expert_intermediate_size: 5632,
+      num_experts_per_tok: 4,
+      num_experts: 60,
+      norm_topk_prob: false,
+      output_router_logits: false,
+      router_aux_loss_coef: 0.001,
     });
     expect(spec).toMatchObject({ arch: 'qwen2_moe', headDim: 128, qkvBias: true, contextLength: 8192 });
-    expect(spec.moe).toEqual({ experts: 60, topK: 4, normTopK: false, expertIntermediate: 1408, sharedExpert: { intermediate: 5632, gated: true } });
+    expect(spec.moe).toEqual({
+      experts: 60,
+      topK: 4,
+      normTopK: false,
+      expertIntermediate: 1408,
+      sharedExpert: { intermediate: 5632, gated: true },
+    });
   });
 
   it('Mistral-7B-v0.1 (the 4096-token sliding window caps the context)', () => {
     const spec = parseHfConfig({
-      architectures: ['MistralForCausalLM'], bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu', hidden_size: 4096,
-      initializer_range: 0.02, intermediate_size: 14336, max_position_embeddings: 32768, model_type: 'mistral',
-      num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5, rope_theta: 10000.0,
-      sliding_window: 4096, tie_word_embeddings: false, torch_dtype: 'bfloat16', use_cache: true, vocab_size: 32000,
+      architectures: ['MistralForCausalLM'],
+      bos_token_id: 1,
+      eos_token_id: 2,
+      hidden_act: 'silu',
+      hidden_size: 4096,
+      initializer_range: 0.02,
+      intermediate_size: 14336,
+      max_position_embeddings: 32768,
+      model_type: 'mistral',
+      num_attention_heads: 32,
+      num_hidden_layers: 32,
+      num_key_value_heads: 8,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000.0,
+      sliding_window: 4096,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+      use_cache: true,
+      vocab_size: 32000,
     });
     expect(spec).toMatchObject({ arch: 'mistral', contextLength: 4096, kvHeads: 8, qkvBias: false, rmsEps: 1e-5 });
   });
 
   it('Qwen2-0.5B (tied embeddings, GQA 14/2, q/k/v bias)', () => {
     const spec = parseHfConfig({
-      architectures: ['Qwen2ForCausalLM'], attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151643, hidden_act: 'silu',
-      hidden_size: 896, initializer_range: 0.02, intermediate_size: 4864, max_position_embeddings: 131072, max_window_layers: 24,
-      model_type: 'qwen2', num_attention_heads: 14, num_hidden_layers: 24, num_key_value_heads: 2, rms_norm_eps: 1e-6,
-      rope_theta: 1000000.0, sliding_window: 131072, tie_word_embeddings: true, torch_dtype: 'bfloat16', use_cache: true,
-      use_sliding_window: false, vocab_size: 151936,
+      architectures: ['Qwen2ForCausalLM'],
+      attention_dropout: 0.0,
+      bos_token_id: 151643,
+      eos_token_id: 151643,
+      hidden_act: 'silu',
+      hidden_size: 896,
+      initializer_range: 0.02,
+      intermediate_size: 4864,
+      max_position_embeddings: 131072,
+      max_window_layers: 24,
+      model_type: 'qwen2',
+      num_attention_heads: 14,
+      num_hidden_layers: 24,
+      num_key_value_heads: 2,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000.0,
+      sliding_window: 131072,
+      tie_word_embeddings: true,
+      torch_dtype: 'bfloat16',
+      use_cache: true,
+      use_sliding_window: false,
+      vocab_size: 151936,
     });
-    expect(spec).toMatchObject({ arch: 'qwen2', headDim: 64, kvHeads: 2, tieEmbeddings: true, qkvBias: true, contextLength: 131072 });
+    expect(spec).toMatchObject({
+      arch: 'qwen2',
+      headDim: 64,
+      kvHeads: 2,
+      tieEmbeddings: true,
+      qkvBias: true,
+      contextLength: 131072,
+    });
   });
 });

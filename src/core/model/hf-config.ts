@@ -42,16 +42,54 @@ interface ArchDefaults {
 }
 
 const ARCH_DEFAULTS = {
-  llama: { ropeTheta: 10_000, rmsEps: 1e-6, contextLength: 2048, qkvBias: false, slidingWindowAlwaysOn: false, slidingWindow: null },
-  mistral: { ropeTheta: 10_000, rmsEps: 1e-6, contextLength: 4096 * 32, qkvBias: false, slidingWindowAlwaysOn: true, slidingWindow: 4096 },
-  qwen2: { ropeTheta: 10_000, rmsEps: 1e-6, contextLength: 32_768, qkvBias: true, slidingWindowAlwaysOn: false, slidingWindow: null },
-  mixtral: { ropeTheta: 1e6, rmsEps: 1e-5, contextLength: 4096 * 32, qkvBias: false, slidingWindowAlwaysOn: true, slidingWindow: null },
-  qwen2_moe: { ropeTheta: 10_000, rmsEps: 1e-6, contextLength: 32_768, qkvBias: true, slidingWindowAlwaysOn: false, slidingWindow: null },
+  llama: {
+    ropeTheta: 10_000,
+    rmsEps: 1e-6,
+    contextLength: 2048,
+    qkvBias: false,
+    slidingWindowAlwaysOn: false,
+    slidingWindow: null,
+  },
+  mistral: {
+    ropeTheta: 10_000,
+    rmsEps: 1e-6,
+    contextLength: 4096 * 32,
+    qkvBias: false,
+    slidingWindowAlwaysOn: true,
+    slidingWindow: 4096,
+  },
+  qwen2: {
+    ropeTheta: 10_000,
+    rmsEps: 1e-6,
+    contextLength: 32_768,
+    qkvBias: true,
+    slidingWindowAlwaysOn: false,
+    slidingWindow: null,
+  },
+  mixtral: {
+    ropeTheta: 1e6,
+    rmsEps: 1e-5,
+    contextLength: 4096 * 32,
+    qkvBias: false,
+    slidingWindowAlwaysOn: true,
+    slidingWindow: null,
+  },
+  qwen2_moe: {
+    ropeTheta: 10_000,
+    rmsEps: 1e-6,
+    contextLength: 32_768,
+    qkvBias: true,
+    slidingWindowAlwaysOn: false,
+    slidingWindow: null,
+  },
 } as const satisfies Record<ArchName, ArchDefaults>;
 
 /** Reads typed keys out of one JSON object, with errors that name the file and the key. */
 class ConfigReader {
-  constructor(private readonly obj: Record<string, unknown>, private readonly file: string) {}
+  constructor(
+    private readonly obj: Record<string, unknown>,
+    private readonly file: string,
+  ) {}
 
   fail(message: string): never {
     throw new ConfigError(`${this.file}: ${message}`);
@@ -210,8 +248,12 @@ function readRopeTheta(cfg: ConfigReader, fallback: number): number {
 function readContextLength(cfg: ConfigReader, defaults: ArchDefaults): number {
   const maxPositions = cfg.positiveInt('max_position_embeddings', defaults.contextLength);
   const windowOn = defaults.slidingWindowAlwaysOn || cfg.bool('use_sliding_window', false);
-  const window = cfg.raw('sliding_window') === undefined ? defaults.slidingWindow
-    : cfg.has('sliding_window') ? cfg.positiveInt('sliding_window') : null;
+  const window =
+    cfg.raw('sliding_window') === undefined
+      ? defaults.slidingWindow
+      : cfg.has('sliding_window')
+        ? cfg.positiveInt('sliding_window')
+        : null;
   if (!windowOn || window === null) return maxPositions;
   return Math.min(maxPositions, window);
 }
@@ -224,7 +266,9 @@ function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSp
   }
   if (arch === 'qwen2_moe') {
     if (cfg.positiveInt('decoder_sparse_step', 1) !== 1) {
-      cfg.fail(`decoder_sparse_step ${JSON.stringify(cfg.raw('decoder_sparse_step'))} is not supported (only 1: every layer MoE)`);
+      cfg.fail(
+        `decoder_sparse_step ${JSON.stringify(cfg.raw('decoder_sparse_step'))} is not supported (only 1: every layer MoE)`,
+      );
     }
     const denseLayers = cfg.raw('mlp_only_layers');
     if (Array.isArray(denseLayers) && denseLayers.length > 0) {

@@ -70,7 +70,11 @@ function ffnEntries(spec: ModelSpec, table: ArchNameTable, layer: number): HfTen
   if (ffn.kind === 'dense') {
     assert(!spec.moe, `names: table '${table.id}' is dense but the spec has experts`);
     for (const key of MLP_KEYS) {
-      entries.push({ name: tensorName(ffn.mlp[key], layer), shape: mlpShape(spec, key, spec.intermediate), role: { kind: 'mlp', layer, key } });
+      entries.push({
+        name: tensorName(ffn.mlp[key], layer),
+        shape: mlpShape(spec, key, spec.intermediate),
+        role: { kind: 'mlp', layer, key },
+      });
     }
     return entries;
   }
@@ -79,25 +83,49 @@ function ffnEntries(spec: ModelSpec, table: ArchNameTable, layer: number): HfTen
   const expertI = moe.expertIntermediate;
   if (ffn.kind === 'moe-fused') {
     entries.push(
-      { name: tensorName(ffn.gateUp, layer), shape: [moe.experts, 2 * expertI, spec.hidden], role: { kind: 'fusedGateUp', layer } },
-      { name: tensorName(ffn.down, layer), shape: [moe.experts, spec.hidden, expertI], role: { kind: 'fusedDown', layer } },
+      {
+        name: tensorName(ffn.gateUp, layer),
+        shape: [moe.experts, 2 * expertI, spec.hidden],
+        role: { kind: 'fusedGateUp', layer },
+      },
+      {
+        name: tensorName(ffn.down, layer),
+        shape: [moe.experts, spec.hidden, expertI],
+        role: { kind: 'fusedDown', layer },
+      },
       { name: tensorName(ffn.router, layer), shape: [moe.experts, spec.hidden], role: { kind: 'router', layer } },
     );
     return entries;
   }
   for (let expert = 0; expert < moe.experts; expert++) {
     for (const key of MLP_KEYS) {
-      entries.push({ name: tensorName(ffn.experts[key], layer, expert), shape: mlpShape(spec, key, expertI), role: { kind: 'expert', layer, expert, key } });
+      entries.push({
+        name: tensorName(ffn.experts[key], layer, expert),
+        shape: mlpShape(spec, key, expertI),
+        role: { kind: 'expert', layer, expert, key },
+      });
     }
   }
-  entries.push({ name: tensorName(ffn.router, layer), shape: [moe.experts, spec.hidden], role: { kind: 'router', layer } });
+  entries.push({
+    name: tensorName(ffn.router, layer),
+    shape: [moe.experts, spec.hidden],
+    role: { kind: 'router', layer },
+  });
   if (moe.sharedExpert) {
     assert(ffn.shared && ffn.sharedGate, `names: table '${table.id}' has no shared-expert names`);
     for (const key of MLP_KEYS) {
-      entries.push({ name: tensorName(ffn.shared[key], layer), shape: mlpShape(spec, key, moe.sharedExpert.intermediate), role: { kind: 'shared', layer, key } });
+      entries.push({
+        name: tensorName(ffn.shared[key], layer),
+        shape: mlpShape(spec, key, moe.sharedExpert.intermediate),
+        role: { kind: 'shared', layer, key },
+      });
     }
     if (moe.sharedExpert.gated) {
-      entries.push({ name: tensorName(ffn.sharedGate, layer), shape: [1, spec.hidden], role: { kind: 'sharedGate', layer } });
+      entries.push({
+        name: tensorName(ffn.sharedGate, layer),
+        shape: [1, spec.hidden],
+        role: { kind: 'sharedGate', layer },
+      });
     }
   }
   return entries;
@@ -130,15 +158,33 @@ export function weightForRole(weights: ModelWeights, role: TensorRole): RawTenso
   const layer: LayerWeights | undefined = 'layer' in role ? weights.layers[role.layer] : undefined;
   let tensor: RawTensor | undefined;
   switch (role.kind) {
-    case 'embed': tensor = weights.embed; break;
-    case 'finalNorm': tensor = weights.finalNorm; break;
-    case 'lmHead': tensor = weights.lmHead; break;
-    case 'attention': tensor = layer?.[role.key]; break;
-    case 'mlp': tensor = layer?.mlp?.[role.key]; break;
-    case 'expert': tensor = layer?.moe?.experts[role.expert]?.[role.key]; break;
-    case 'shared': tensor = layer?.moe?.shared?.[role.key]; break;
-    case 'router': tensor = layer?.moe?.router; break;
-    case 'sharedGate': tensor = layer?.moe?.sharedGate; break;
+    case 'embed':
+      tensor = weights.embed;
+      break;
+    case 'finalNorm':
+      tensor = weights.finalNorm;
+      break;
+    case 'lmHead':
+      tensor = weights.lmHead;
+      break;
+    case 'attention':
+      tensor = layer?.[role.key];
+      break;
+    case 'mlp':
+      tensor = layer?.mlp?.[role.key];
+      break;
+    case 'expert':
+      tensor = layer?.moe?.experts[role.expert]?.[role.key];
+      break;
+    case 'shared':
+      tensor = layer?.moe?.shared?.[role.key];
+      break;
+    case 'router':
+      tensor = layer?.moe?.router;
+      break;
+    case 'sharedGate':
+      tensor = layer?.moe?.sharedGate;
+      break;
     case 'fusedGateUp':
     case 'fusedDown':
       assert(false, `weightForRole: ${role.kind} is stacked from the experts, not stored`);

@@ -53,13 +53,13 @@ const V1_SHARED_CLASSIFIER_OFFSET = V1_FIELDS_OFFSET + HEADER_FIELDS.length * 4;
  * checking first keeps a bad header from asking for a huge allocation.
  */
 const HEADER_LIMITS: Record<HeaderField, number> = {
-  dim: 65536,         // larger than any released llama (8192)
+  dim: 65536, // larger than any released llama (8192)
   hidden_dim: 262144, // 4 × the dim cap
-  n_layers: 1024,     // larger than any released llama (126)
+  n_layers: 1024, // larger than any released llama (126)
   n_heads: 1024,
   n_kv_heads: 1024,
-  vocab_size: 1 << 20,// 1M tokens; abs value (negative = untied)
-  seq_len: 1 << 20,   // 1M positions
+  vocab_size: 1 << 20, // 1M tokens; abs value (negative = untied)
+  seq_len: 1 << 20, // 1M positions
 };
 
 export type Llama2cHeader = Record<HeaderField, number>;
@@ -77,15 +77,21 @@ function readHeader(bytes: Uint8Array, name: string): ParsedHeader {
   }
   const version = view.getInt32(4, true);
   if (version !== 1) {
-    throw new FormatError(`llama2c: ${name} has magic "ak42" with version ${version}; only the legacy format and version 1 (f32) are supported`);
+    throw new FormatError(
+      `llama2c: ${name} has magic "ak42" with version ${version}; only the legacy format and version 1 (f32) are supported`,
+    );
   }
   if (bytes.byteLength < V1_HEADER_BYTES) {
-    throw new FormatError(`llama2c: ${name} has ${bytes.byteLength} bytes, less than the ${V1_HEADER_BYTES}-byte version-1 header`);
+    throw new FormatError(
+      `llama2c: ${name} has ${bytes.byteLength} bytes, less than the ${V1_HEADER_BYTES}-byte version-1 header`,
+    );
   }
   const header = readFields(view, V1_FIELDS_OFFSET, name);
-  if (header.vocab_size < 0) throw new FormatError(`llama2c: ${name} version-1 header field vocab_size = ${header.vocab_size} must be positive`);
+  if (header.vocab_size < 0)
+    throw new FormatError(`llama2c: ${name} version-1 header field vocab_size = ${header.vocab_size} must be positive`);
   const shared = view.getUint8(V1_SHARED_CLASSIFIER_OFFSET);
-  if (shared > 1) throw new FormatError(`llama2c: ${name} version-1 header field shared_classifier = ${shared} must be 0 or 1`);
+  if (shared > 1)
+    throw new FormatError(`llama2c: ${name} version-1 header field shared_classifier = ${shared} must be 0 or 1`);
   if (!shared) header.vocab_size = -header.vocab_size;
   return { header, version: 1, headerBytes: V1_HEADER_BYTES };
 }
@@ -96,14 +102,18 @@ function readFields(view: DataView, offset: number, name: string): Llama2cHeader
     const value = view.getInt32(offset + i * 4, true);
     const magnitude = field === 'vocab_size' ? Math.abs(value) : value;
     if (magnitude < 1 || magnitude > HEADER_LIMITS[field]) {
-      throw new FormatError(`llama2c: ${name} header field ${field} = ${value} is outside [1, ${HEADER_LIMITS[field]}]`);
+      throw new FormatError(
+        `llama2c: ${name} header field ${field} = ${value} is outside [1, ${HEADER_LIMITS[field]}]`,
+      );
     }
     header[field] = value;
   });
   const { dim, n_heads, n_kv_heads } = header;
   if (dim % n_heads !== 0) throw new FormatError(`llama2c: ${name} dim ${dim} is not a multiple of n_heads ${n_heads}`);
-  if (n_heads % n_kv_heads !== 0) throw new FormatError(`llama2c: ${name} n_heads ${n_heads} is not a multiple of n_kv_heads ${n_kv_heads}`);
-  if ((dim / n_heads) % 2 !== 0) throw new FormatError(`llama2c: ${name} head size ${dim / n_heads} must be even for RoPE`);
+  if (n_heads % n_kv_heads !== 0)
+    throw new FormatError(`llama2c: ${name} n_heads ${n_heads} is not a multiple of n_kv_heads ${n_kv_heads}`);
+  if ((dim / n_heads) % 2 !== 0)
+    throw new FormatError(`llama2c: ${name} head size ${dim / n_heads} must be even for RoPE`);
   return header;
 }
 
@@ -130,7 +140,19 @@ function tensorLayout(h: Llama2cHeader, version: 0 | 1): { field: string; shape:
   ];
   if (version === 1) {
     const shapeOf = (field: string) => layout.find((t) => t.field === field)!.shape;
-    const V1_ORDER = ['rms_att_weight', 'rms_ffn_weight', 'rms_final_weight', 'token_embedding_table', 'wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
+    const V1_ORDER = [
+      'rms_att_weight',
+      'rms_ffn_weight',
+      'rms_final_weight',
+      'token_embedding_table',
+      'wq',
+      'wk',
+      'wv',
+      'wo',
+      'w1',
+      'w2',
+      'w3',
+    ];
     layout = V1_ORDER.map((field) => ({ field, shape: shapeOf(field) }));
   }
   if (h.vocab_size < 0) layout.push({ field: 'wcls', shape: [vocab, h.dim] });
@@ -167,7 +189,9 @@ function f32Slice(floats: Uint8Array, name: string, shape: number[], atFloat: nu
 /** Reads a legacy llama2.c checkpoint. Throws FormatError naming the field on any mismatch. */
 export async function loadLlama2cCheckpoint(src: ByteSource): Promise<ModelWeights> {
   if (src.size < LEGACY_HEADER_BYTES) {
-    throw new FormatError(`llama2c: ${src.name} has ${src.size} bytes, less than the ${LEGACY_HEADER_BYTES}-byte header`);
+    throw new FormatError(
+      `llama2c: ${src.name} has ${src.size} bytes, less than the ${LEGACY_HEADER_BYTES}-byte header`,
+    );
   }
   const { header, version, headerBytes } = readHeader(await src.read(0, Math.min(src.size, V1_HEADER_BYTES)), src.name);
   const layout = tensorLayout(header, version);
@@ -180,7 +204,9 @@ export async function loadLlama2cCheckpoint(src: ByteSource): Promise<ModelWeigh
   const expected = headerBytes + floats * 4; // ≤ 2^53: every factor is capped above
   if (src.size !== expected) {
     const which = src.size < expected ? 'truncated' : 'longer than its header says';
-    throw new FormatError(`llama2c: ${src.name} (version ${version}) is ${which}: ${src.size} bytes, header (${HEADER_FIELDS.map((f) => `${f}=${header[f]}`).join(', ')}) needs ${expected}`);
+    throw new FormatError(
+      `llama2c: ${src.name} (version ${version}) is ${which}: ${src.size} bytes, header (${HEADER_FIELDS.map((f) => `${f}=${header[f]}`).join(', ')}) needs ${expected}`,
+    );
   }
   // Tensors are views on the body; copy only if it is not 4-aligned (f32 views need it).
   const read = await src.read(headerBytes, floats * 4);

@@ -8,7 +8,11 @@ describe('HF folder round trip in the browser', () => {
   it('exports a fused-layout Mixtral in shards and loads the same bytes back', async () => {
     const spec = tinyMoeSpec({ intermediate: 40 });
     const weights = randomModelWeights(spec, 17);
-    const { fileSet, written } = await exportHfToMemory(weights, { mixtralLayout: 'fused', dtype: 'f32', maxShardBytes: 50_000 });
+    const { fileSet, written } = await exportHfToMemory(weights, {
+      mixtralLayout: 'fused',
+      dtype: 'f32',
+      maxShardBytes: 50_000,
+    });
     expect(written).toContain('model.safetensors.index.json');
     const loaded = await loadHfModel(fileSet);
     expect(loaded.spec).toEqual(spec);

@@ -14,7 +14,10 @@ import type { ModelWeights } from './weights.ts';
 
 /** Every tensor of a ModelWeights with a role path, for byte comparison. */
 function tensorsByRole(weights: ModelWeights): Map<string, RawTensor> {
-  const out = new Map<string, RawTensor>([['embed', weights.embed], ['finalNorm', weights.finalNorm]]);
+  const out = new Map<string, RawTensor>([
+    ['embed', weights.embed],
+    ['finalNorm', weights.finalNorm],
+  ]);
   if (weights.lmHead) out.set('lmHead', weights.lmHead);
   weights.layers.forEach((layer, i) => {
     for (const [key, value] of Object.entries(layer)) {
@@ -25,7 +28,9 @@ function tensorsByRole(weights: ModelWeights): Map<string, RawTensor> {
     if (layer.moe) {
       out.set(`${i}.router`, layer.moe.router);
       if (layer.moe.sharedGate) out.set(`${i}.sharedGate`, layer.moe.sharedGate);
-      layer.moe.experts.forEach((e, j) => { for (const [k, t] of Object.entries(e)) out.set(`${i}.expert${j}.${k}`, t); });
+      layer.moe.experts.forEach((e, j) => {
+        for (const [k, t] of Object.entries(e)) out.set(`${i}.expert${j}.${k}`, t);
+      });
       if (layer.moe.shared) for (const [k, t] of Object.entries(layer.moe.shared)) out.set(`${i}.shared.${k}`, t);
     }
   });
@@ -52,14 +57,49 @@ const SPECS: [string, ModelSpec][] = [
 
 describe('lazyHfFolder', () => {
   it.each([
-    ['dense llama2.c-style (interleaved RoPE, permuted on the way)', tinyDenseSpec({ ropeStyle: 'interleaved', hidden: 96, intermediate: 160, heads: 6, kvHeads: 2, headDim: 16 })],
-    ['mixtral', tinyMoeSpec({ hidden: 96, heads: 6, kvHeads: 2, headDim: 16, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } })],
-    ['qwen2_moe', tinyQwenMoeSpec({ hidden: 64, heads: 4, kvHeads: 2, headDim: 16, moe: { experts: 5, topK: 2, normTopK: false, expertIntermediate: 32, sharedExpert: { intermediate: 96, gated: true } } })],
+    [
+      'dense llama2.c-style (interleaved RoPE, permuted on the way)',
+      tinyDenseSpec({ ropeStyle: 'interleaved', hidden: 96, intermediate: 160, heads: 6, kvHeads: 2, headDim: 16 }),
+    ],
+    [
+      'mixtral',
+      tinyMoeSpec({
+        hidden: 96,
+        heads: 6,
+        kvHeads: 2,
+        headDim: 16,
+        moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 },
+      }),
+    ],
+    [
+      'qwen2_moe',
+      tinyQwenMoeSpec({
+        hidden: 64,
+        heads: 4,
+        kvHeads: 2,
+        headDim: 16,
+        moe: {
+          experts: 5,
+          topK: 2,
+          normTopK: false,
+          expertIntermediate: 32,
+          sharedExpert: { intermediate: 96, gated: true },
+        },
+      }),
+    ],
   ] as const)('serves exactly the files exportHfFolder writes from q4_0 weights as f32: %s', async (_, spec) => {
     const weights = randomModelWeights(spec, 5, 'q4_0');
     const sidecars = memoryFileSet({ 'tokenizer.json': new TextEncoder().encode('{"model":{}}') }, 'src');
-    const written = await exportHfToMemory(weights, { dtype: 'f32', baseConfig: { extra_key: 1 }, sidecarFiles: sidecars });
-    const lazy = await lazyHfFolder(weights, 'lazy', { dtype: 'f32', baseConfig: { extra_key: 1 }, sidecarFiles: sidecars });
+    const written = await exportHfToMemory(weights, {
+      dtype: 'f32',
+      baseConfig: { extra_key: 1 },
+      sidecarFiles: sidecars,
+    });
+    const lazy = await lazyHfFolder(weights, 'lazy', {
+      dtype: 'f32',
+      baseConfig: { extra_key: 1 },
+      sidecarFiles: sidecars,
+    });
     expect(await lazy.list()).toEqual([...written.written].sort());
     for (const file of written.written) {
       const [a, b] = [await written.fileSet.open(file), await lazy.open(file)];
@@ -93,8 +133,14 @@ describe('exportHfFolder → loadHfModel', () => {
     const rowBytes = 48 * 4;
     const expert2 = weights.layers[1]!.moe!.experts[2]!;
     const start = 2 * 80 * rowBytes;
-    expect(Buffer.from(gateUp.data.subarray(start, start + 40 * rowBytes)).equals(Buffer.from(expert2.gate.data))).toBe(true);
-    expect(Buffer.from(gateUp.data.subarray(start + 40 * rowBytes, start + 80 * rowBytes)).equals(Buffer.from(expert2.up.data))).toBe(true);
+    expect(Buffer.from(gateUp.data.subarray(start, start + 40 * rowBytes)).equals(Buffer.from(expert2.gate.data))).toBe(
+      true,
+    );
+    expect(
+      Buffer.from(gateUp.data.subarray(start + 40 * rowBytes, start + 80 * rowBytes)).equals(
+        Buffer.from(expert2.up.data),
+      ),
+    ).toBe(true);
     const loaded = await loadHfModel(fileSet);
     expect(loaded.mixtralLayout).toBe('fused');
     expectSameWeights(loaded.weights, weights);
@@ -161,7 +207,8 @@ describe('exportHfFolder → loadHfModel', () => {
     const last = tensorEvents[tensorEvents.length - 1]!;
     expect(last.bytesTotal).toBeGreaterThan(0);
     expect(last.bytesDone).toBe(last.bytesTotal);
-    for (let i = 1; i < tensorEvents.length; i++) expect(tensorEvents[i]!.bytesDone).toBeGreaterThanOrEqual(tensorEvents[i - 1]!.bytesDone);
+    for (let i = 1; i < tensorEvents.length; i++)
+      expect(tensorEvents[i]!.bytesDone).toBeGreaterThanOrEqual(tensorEvents[i - 1]!.bytesDone);
     expect(events[0]!.phase).toBe('config');
     expect(events[events.length - 1]!.phase).toBe('done');
   });
@@ -174,7 +221,9 @@ describe('exportHfFolder → loadHfModel', () => {
       'unrelated.txt': new Uint8Array([1]),
     });
     const vocab = Object.keys(tokenizerJson.model.vocab).length;
-    const { fileSet, written } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ vocab }), 1), { sidecarFiles: sidecar });
+    const { fileSet, written } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ vocab }), 1), {
+      sidecarFiles: sidecar,
+    });
     expect(written).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
     const loaded = await loadHfModel(fileSet);
     expect(loaded.tokenizer?.decode(loaded.tokenizer.encode('hello world'))).toBe('hello world');
@@ -182,12 +231,19 @@ describe('exportHfFolder → loadHfModel', () => {
 });
 
 /** Rewrites model.safetensors of a folder with `edit` applied to its tensor list. */
-async function editTensors(files: Record<string, Uint8Array>, edit: (tensors: RawTensor[]) => RawTensor[]): Promise<Record<string, Uint8Array>> {
+async function editTensors(
+  files: Record<string, Uint8Array>,
+  edit: (tensors: RawTensor[]) => RawTensor[],
+): Promise<Record<string, Uint8Array>> {
   const st = await openSafetensors(bytesSource(files['model.safetensors']!));
   const tensors = edit(await Promise.all(st.tensors.map((t) => st.readTensor(t.name))));
   const sink = new MemorySink();
   const byName = new Map(tensors.map((t) => [t.name, t]));
-  await writeSafetensors(sink, tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), async (n) => byName.get(n)!.data);
+  await writeSafetensors(
+    sink,
+    tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+    async (n) => byName.get(n)!.data,
+  );
   return { ...files, 'model.safetensors': sink.bytes() };
 }
 
@@ -202,8 +258,9 @@ describe('loadHfModel: checks', () => {
 
   it('rejects a tensor whose shape disagrees with config.json, naming both shapes', async () => {
     const { files } = await exportHfToMemory(randomModelWeights(tinyDenseSpec(), 1));
-    const edited = await editTensors(files, (ts) => ts.map((t) => t.name === 'model.norm.weight'
-      ? { ...t, shape: [47], data: t.data.subarray(0, 47 * 4) } : t));
+    const edited = await editTensors(files, (ts) =>
+      ts.map((t) => (t.name === 'model.norm.weight' ? { ...t, shape: [47], data: t.data.subarray(0, 47 * 4) } : t)),
+    );
     const error = await loadHfModel(memoryFileSet(edited)).catch((e) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toBe("model: tensor 'model.norm.weight' has shape [47], config.json implies [48]");
@@ -214,34 +271,52 @@ describe('loadHfModel: checks', () => {
     const edited = await editTensors(files, (ts) => ts.filter((t) => !t.name.startsWith('model.layers.1.')));
     const error = await loadHfModel(memoryFileSet(edited)).catch((e) => e);
     expect(error).toBeInstanceOf(FormatError);
-    expect(error.message).toMatch(/^model: missing tensors 'model\.layers\.1\.input_layernorm\.weight' \[48\], .* and 4 more$/);
+    expect(error.message).toMatch(
+      /^model: missing tensors 'model\.layers\.1\.input_layernorm\.weight' \[48\], .* and 4 more$/,
+    );
   });
 
   it('rejects an integer tensor where a weight belongs', async () => {
     const { files } = await exportHfToMemory(randomModelWeights(tinyDenseSpec(), 1));
-    const edited = await editTensors(files, (ts) => ts.map((t) => t.name === 'model.norm.weight' ? { ...t, dtype: 'i32' } : t));
-    await expect(loadHfModel(memoryFileSet(edited))).rejects.toThrow("model: tensor 'model.norm.weight' has dtype i32, expected a float dtype");
+    const edited = await editTensors(files, (ts) =>
+      ts.map((t) => (t.name === 'model.norm.weight' ? { ...t, dtype: 'i32' } : t)),
+    );
+    await expect(loadHfModel(memoryFileSet(edited))).rejects.toThrow(
+      "model: tensor 'model.norm.weight' has dtype i32, expected a float dtype",
+    );
   });
 
   it('lists unknown extra tensors without failing', async () => {
     const { files } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ tieEmbeddings: true }), 1));
-    const extra: RawTensor = { name: 'model.layers.0.self_attn.rotary_emb.inv_freq', dtype: 'f32', shape: [4], data: new Uint8Array(16) };
+    const extra: RawTensor = {
+      name: 'model.layers.0.self_attn.rotary_emb.inv_freq',
+      dtype: 'f32',
+      shape: [4],
+      data: new Uint8Array(16),
+    };
     const loaded = await loadHfModel(memoryFileSet(await editTensors(files, (ts) => [...ts, extra])));
     expect(loaded.extraTensors).toEqual([extra.name]);
   });
 
   it('rejects a folder without config.json and invalid JSON', async () => {
-    await expect(loadHfModel(memoryFileSet({}, 'empty'))).rejects.toThrow('empty: no config.json (not an HF model folder)');
-    await expect(loadHfModel(memoryFileSet({ 'config.json': new TextEncoder().encode('{oops') }))).rejects.toThrow(/^config\.json: invalid JSON/);
+    await expect(loadHfModel(memoryFileSet({}, 'empty'))).rejects.toThrow(
+      'empty: no config.json (not an HF model folder)',
+    );
+    await expect(loadHfModel(memoryFileSet({ 'config.json': new TextEncoder().encode('{oops') }))).rejects.toThrow(
+      /^config\.json: invalid JSON/,
+    );
   });
 });
 
 describe('loadHfModel: sidecar files', () => {
   it('adds generation_config.json eos ids to the spec', async () => {
     const { files } = await exportHfToMemory(randomModelWeights(tinyDenseSpec(), 1));
-    const loaded = await loadHfModel(memoryFileSet({
-      ...files, 'generation_config.json': new TextEncoder().encode(JSON.stringify({ eos_token_id: [7, 2] })),
-    }));
+    const loaded = await loadHfModel(
+      memoryFileSet({
+        ...files,
+        'generation_config.json': new TextEncoder().encode(JSON.stringify({ eos_token_id: [7, 2] })),
+      }),
+    );
     expect(loaded.spec.eosTokenIds).toEqual([2, 7]);
   });
 
@@ -251,7 +326,11 @@ describe('loadHfModel: sidecar files', () => {
       'tokenizer.json': new TextEncoder().encode(JSON.stringify(tokenizerJson)),
       'tokenizer_config.json': new TextEncoder().encode(JSON.stringify(tokenizerConfig)),
     });
-    const { fileSet } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ vocab: 101 }), 1), { sidecarFiles: sidecar });
-    await expect(loadHfModel(fileSet)).rejects.toThrow(/^tokenizer\.json: \d+ tokens, but config\.json vocab_size is 101$/);
+    const { fileSet } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ vocab: 101 }), 1), {
+      sidecarFiles: sidecar,
+    });
+    await expect(loadHfModel(fileSet)).rejects.toThrow(
+      /^tokenizer\.json: \d+ tokens, but config\.json vocab_size is 101$/,
+    );
   });
 });

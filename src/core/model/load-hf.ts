@@ -87,7 +87,9 @@ export async function loadHfModel(files: FileSet, options: LoadHfOptions = {}): 
     report({ phase: 'tokenizer', file: 'tokenizer.json', bytesDone: 0, bytesTotal: 0 });
     tokenizer = await loadHfTokenizer(files);
     if (tokenizer.vocabSize > spec.vocab) {
-      throw new ConfigError(`tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${spec.vocab}`);
+      throw new ConfigError(
+        `tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${spec.vocab}`,
+      );
     }
   }
   report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
@@ -109,7 +111,9 @@ async function addGenerationEos(files: FileSet, spec: ModelSpec): Promise<void> 
     throw new FormatError(`generation_config.json: invalid JSON: ${(error as Error).message}`);
   }
   const eos = (json as { eos_token_id?: unknown } | null)?.eos_token_id;
-  const ids = (Array.isArray(eos) ? eos : [eos]).filter((id): id is number => Number.isInteger(id) && (id as number) >= 0);
+  const ids = (Array.isArray(eos) ? eos : [eos]).filter(
+    (id): id is number => Number.isInteger(id) && (id as number) >= 0,
+  );
   if (ids.length === 0) return;
   spec.eosTokenIds = [...new Set([...(spec.eosTokenIds ?? []), ...ids])];
 }
@@ -138,7 +142,10 @@ export async function loadHfWeights(
     bytesDone += info.byteLength;
   }
   report({ phase: 'tensors', file: '', bytesDone, bytesTotal });
-  const result: { weights: ModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout } = { weights: builder.finish(), extraTensors };
+  const result: { weights: ModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout } = {
+    weights: builder.finish(),
+    extraTensors,
+  };
   if (mixtralLayout) result.mixtralLayout = mixtralLayout;
   return result;
 }
@@ -149,14 +156,19 @@ const fmtShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 function checkTensorsPresent(entries: HfTensorEntry[], source: HfTensorSource): void {
   const missing = entries.filter((e) => source.info(e.name) === undefined);
   if (missing.length > 0) {
-    const shown = missing.slice(0, 5).map((e) => `'${e.name}' ${fmtShape(e.shape)}`).join(', ');
+    const shown = missing
+      .slice(0, 5)
+      .map((e) => `'${e.name}' ${fmtShape(e.shape)}`)
+      .join(', ');
     const more = missing.length > 5 ? ` and ${missing.length - 5} more` : '';
     throw new FormatError(`model: missing tensor${missing.length > 1 ? 's' : ''} ${shown}${more}`);
   }
   for (const entry of entries) {
     const info = source.info(entry.name)!;
     if (info.shape.length !== entry.shape.length || info.shape.some((d, i) => d !== entry.shape[i])) {
-      throw new ConfigError(`model: tensor '${entry.name}' has shape ${fmtShape(info.shape)}, config.json implies ${fmtShape(entry.shape)}`);
+      throw new ConfigError(
+        `model: tensor '${entry.name}' has shape ${fmtShape(info.shape)}, config.json implies ${fmtShape(entry.shape)}`,
+      );
     }
     if (!DTYPE_TRAITS[info.dtype].isFloat) {
       throw new FormatError(`model: tensor '${entry.name}' has dtype ${info.dtype}, expected a float dtype`);
@@ -183,23 +195,47 @@ class WeightsBuilder {
 
   constructor(private readonly spec: ModelSpec) {
     this.layers = Array.from({ length: spec.layers }, () => ({}));
-    this.experts = Array.from({ length: spec.layers }, () => Array.from({ length: spec.moe?.experts ?? 0 }, () => ({})));
+    this.experts = Array.from({ length: spec.layers }, () =>
+      Array.from({ length: spec.moe?.experts ?? 0 }, () => ({})),
+    );
     this.shared = Array.from({ length: spec.layers }, () => ({}));
   }
 
   place(role: TensorRole, tensor: RawTensor): void {
     switch (role.kind) {
-      case 'embed': this.embed = tensor; return;
-      case 'finalNorm': this.finalNorm = tensor; return;
-      case 'lmHead': this.lmHead = tensor; return;
-      case 'attention': this.layers[role.layer]![role.key] = tensor; return;
-      case 'mlp': (this.layers[role.layer]!.mlp ??= {} as MlpWeights)[role.key] = tensor; return;
-      case 'expert': this.experts[role.layer]![role.expert]![role.key] = tensor; return;
-      case 'shared': this.shared[role.layer]![role.key] = tensor; return;
-      case 'router': this.moeOf(role.layer).router = tensor; return;
-      case 'sharedGate': this.moeOf(role.layer).sharedGate = tensor; return;
-      case 'fusedGateUp': this.splitGateUp(role.layer, tensor); return;
-      case 'fusedDown': this.splitDown(role.layer, tensor); return;
+      case 'embed':
+        this.embed = tensor;
+        return;
+      case 'finalNorm':
+        this.finalNorm = tensor;
+        return;
+      case 'lmHead':
+        this.lmHead = tensor;
+        return;
+      case 'attention':
+        this.layers[role.layer]![role.key] = tensor;
+        return;
+      case 'mlp':
+        (this.layers[role.layer]!.mlp ??= {} as MlpWeights)[role.key] = tensor;
+        return;
+      case 'expert':
+        this.experts[role.layer]![role.expert]![role.key] = tensor;
+        return;
+      case 'shared':
+        this.shared[role.layer]![role.key] = tensor;
+        return;
+      case 'router':
+        this.moeOf(role.layer).router = tensor;
+        return;
+      case 'sharedGate':
+        this.moeOf(role.layer).sharedGate = tensor;
+        return;
+      case 'fusedGateUp':
+        this.splitGateUp(role.layer, tensor);
+        return;
+      case 'fusedDown':
+        this.splitDown(role.layer, tensor);
+        return;
     }
   }
 

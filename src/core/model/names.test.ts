@@ -6,8 +6,9 @@ import { tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from './random.ts';
 
 describe('tensor-name tables', () => {
   it('expands {layer} and {expert}, and refuses a missing index', () => {
-    expect(tensorName('model.layers.{layer}.block_sparse_moe.experts.{expert}.w1.weight', 3, 7))
-      .toBe('model.layers.3.block_sparse_moe.experts.7.w1.weight');
+    expect(tensorName('model.layers.{layer}.block_sparse_moe.experts.{expert}.w1.weight', 3, 7)).toBe(
+      'model.layers.3.block_sparse_moe.experts.7.w1.weight',
+    );
     expect(() => tensorName('model.layers.{layer}.x', undefined)).toThrow(ConfigError);
   });
 
@@ -48,9 +49,18 @@ describe('tensor-name tables', () => {
     const spec = tinyMoeSpec();
     const byName = new Map(hfTensorEntries(spec, nameTableFor(spec, 'classic')).map((e) => [e.name, e]));
     const p = 'model.layers.1.block_sparse_moe';
-    expect(byName.get(`${p}.experts.2.w1.weight`)).toMatchObject({ shape: [40, 48], role: { kind: 'expert', key: 'gate', expert: 2 } });
-    expect(byName.get(`${p}.experts.2.w2.weight`)).toMatchObject({ shape: [48, 40], role: { kind: 'expert', key: 'down' } });
-    expect(byName.get(`${p}.experts.2.w3.weight`)).toMatchObject({ shape: [40, 48], role: { kind: 'expert', key: 'up' } });
+    expect(byName.get(`${p}.experts.2.w1.weight`)).toMatchObject({
+      shape: [40, 48],
+      role: { kind: 'expert', key: 'gate', expert: 2 },
+    });
+    expect(byName.get(`${p}.experts.2.w2.weight`)).toMatchObject({
+      shape: [48, 40],
+      role: { kind: 'expert', key: 'down' },
+    });
+    expect(byName.get(`${p}.experts.2.w3.weight`)).toMatchObject({
+      shape: [40, 48],
+      role: { kind: 'expert', key: 'up' },
+    });
     expect(byName.get(`${p}.gate.weight`)).toMatchObject({ shape: [4, 48], role: { kind: 'router' } });
   });
 

@@ -7,7 +7,8 @@ function f32(t: { data: Uint8Array }): Float32Array {
 
 describe('random models', () => {
   it('mulberry32 is deterministic and uniform-looking', () => {
-    const a = mulberry32(42), b = mulberry32(42);
+    const a = mulberry32(42),
+      b = mulberry32(42);
     const xs = Array.from({ length: 10000 }, () => a());
     expect(xs.slice(0, 5)).toEqual(Array.from({ length: 5 }, () => b()));
     const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -26,7 +27,9 @@ describe('random models', () => {
 
   it('same spec and seed → same bytes; another seed → other bytes', () => {
     const spec = tinyMoeSpec();
-    const a = randomModelWeights(spec, 5), b = randomModelWeights(spec, 5), c = randomModelWeights(spec, 6);
+    const a = randomModelWeights(spec, 5),
+      b = randomModelWeights(spec, 5),
+      c = randomModelWeights(spec, 6);
     expect(a.layers[1].moe!.router.data).toEqual(b.layers[1].moe!.router.data);
     expect(a.embed.data).toEqual(b.embed.data);
     expect(a.embed.data).not.toEqual(c.embed.data);
@@ -49,7 +52,8 @@ describe('random models', () => {
     const dense = randomModelWeights(tinyDenseSpec(), 1);
     expect(dense.lmHead!.shape).toEqual([101, 48]);
     expect(dense.layers[1].mlp!.down.shape).toEqual([48, 80]);
-    for (const t of [dense.embed, dense.layers[0].wo, dense.finalNorm]) expect(t.data.byteLength).toBe(t.shape.reduce((a, b) => a * b) * 4);
+    for (const t of [dense.embed, dense.layers[0].wo, dense.finalNorm])
+      expect(t.data.byteLength).toBe(t.shape.reduce((a, b) => a * b) * 4);
   });
 
   it('scales matrices by 1/sqrt(fan_in) and keeps norms near 1', () => {
@@ -65,7 +69,16 @@ describe('random models', () => {
 
 describe('random models in storage dtypes', () => {
   it.each(['f16', 'bf16', 'q8_0', 'q4_0'] as const)('%s: matrices use the dtype, norms stay f32', (dtype) => {
-    const w = randomModelWeights(tinyMoeSpec({ hidden: 64, heads: 8, intermediate: 96, moe: { experts: 3, topK: 2, normTopK: true, expertIntermediate: 32 } }), 2, dtype);
+    const w = randomModelWeights(
+      tinyMoeSpec({
+        hidden: 64,
+        heads: 8,
+        intermediate: 96,
+        moe: { experts: 3, topK: 2, normTopK: true, expertIntermediate: 32 },
+      }),
+      2,
+      dtype,
+    );
     expect(w.embed.dtype).toBe(dtype);
     expect(w.layers[0].moe!.experts[2].down.dtype).toBe(dtype);
     expect(w.layers[0].attnNorm.dtype).toBe('f32');

@@ -106,7 +106,8 @@ function mlp(draw: Draw, prefix: string, hidden: number, intermediate: number): 
 
 function moeBlock(draw: Draw, prefix: string, hidden: number, moe: MoeSpec): MoeWeights {
   const experts: MlpWeights[] = [];
-  for (let e = 0; e < moe.experts; e++) experts.push(mlp(draw, `${prefix}.experts.${e}`, hidden, moe.expertIntermediate));
+  for (let e = 0; e < moe.experts; e++)
+    experts.push(mlp(draw, `${prefix}.experts.${e}`, hidden, moe.expertIntermediate));
   const block: MoeWeights = { router: linear(draw, `${prefix}.gate.weight`, moe.experts, hidden), experts };
   if (moe.sharedExpert) {
     block.shared = mlp(draw, `${prefix}.shared_expert`, hidden, moe.sharedExpert.intermediate);
@@ -146,7 +147,12 @@ export function randomModelWeights(spec: ModelSpec, seed: number, dtype: DType =
   const embedName = 'model.embed_tokens.weight';
   const weights: ModelWeights = {
     spec,
-    embed: storeAs(embedName, [spec.vocab, spec.hidden], seededNormal(draw.seed, embedName, spec.vocab * spec.hidden, 1), dtype),
+    embed: storeAs(
+      embedName,
+      [spec.vocab, spec.hidden],
+      seededNormal(draw.seed, embedName, spec.vocab * spec.hidden, 1),
+      dtype,
+    ),
     layers: Array.from({ length: spec.layers }, (_, i) => layer(draw, spec, i)),
     finalNorm: normWeight(draw, 'model.norm.weight', spec.hidden),
   };
@@ -195,7 +201,13 @@ export function tinyQwenMoeSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
     arch: 'qwen2_moe',
     qkvBias: true,
     tieEmbeddings: true,
-    moe: { experts: 5, topK: 2, normTopK: false, expertIntermediate: 24, sharedExpert: { intermediate: 56, gated: true } },
+    moe: {
+      experts: 5,
+      topK: 2,
+      normTopK: false,
+      expertIntermediate: 24,
+      sharedExpert: { intermediate: 56, gated: true },
+    },
     ...overrides,
   });
 }

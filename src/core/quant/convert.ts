@@ -35,7 +35,9 @@ function elementsToF32(dtype: DType, data: Uint8Array, count: number): Float32Ar
   const out = new Float32Array(count);
   const view = viewOf(data);
   switch (dtype) {
-    case 'f32': for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true); break;
+    case 'f32':
+      for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+      break;
     case 'f16': {
       const table = f16LookupTable();
       if (aligned(2)) {
@@ -46,14 +48,29 @@ function elementsToF32(dtype: DType, data: Uint8Array, count: number): Float32Ar
       }
       break;
     }
-    case 'bf16': for (let i = 0; i < count; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true)); break;
-    case 'i8': for (let i = 0; i < count; i++) out[i] = view.getInt8(i); break;
-    case 'u8': for (let i = 0; i < count; i++) out[i] = view.getUint8(i); break;
-    case 'i32': for (let i = 0; i < count; i++) out[i] = view.getInt32(i * 4, true); break;
-    case 'i64': for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(i * 8, true)); break;
-    case 'q8_0': return dequantizeQ8_0(data, count);
-    case 'q4_0': return dequantizeQ4_0(data, count);
-    default: { const never: never = dtype; throw new FormatError(`tensor: unknown dtype ${String(never)}`); }
+    case 'bf16':
+      for (let i = 0; i < count; i++) out[i] = bf16ToF32(view.getUint16(i * 2, true));
+      break;
+    case 'i8':
+      for (let i = 0; i < count; i++) out[i] = view.getInt8(i);
+      break;
+    case 'u8':
+      for (let i = 0; i < count; i++) out[i] = view.getUint8(i);
+      break;
+    case 'i32':
+      for (let i = 0; i < count; i++) out[i] = view.getInt32(i * 4, true);
+      break;
+    case 'i64':
+      for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(i * 8, true));
+      break;
+    case 'q8_0':
+      return dequantizeQ8_0(data, count);
+    case 'q4_0':
+      return dequantizeQ4_0(data, count);
+    default: {
+      const never: never = dtype;
+      throw new FormatError(`tensor: unknown dtype ${String(never)}`);
+    }
   }
   return out;
 }
@@ -62,7 +79,9 @@ function elementsToF32(dtype: DType, data: Uint8Array, count: number): Float32Ar
 export function dequantize(t: RawTensor): Float32Array {
   const expected = tensorByteLength(t.dtype, t.shape);
   if (t.data.byteLength !== expected) {
-    throw new FormatError(`tensor '${t.name}': ${t.data.byteLength} bytes, but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`);
+    throw new FormatError(
+      `tensor '${t.name}': ${t.data.byteLength} bytes, but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`,
+    );
   }
   return elementsToF32(t.dtype, t.data, numel(t.shape));
 }
@@ -92,12 +111,26 @@ export function quantize(name: string, values: Float32Array, shape: number[], dt
   tensorByteLength(dtype, shape); // validates block alignment of the row length
   let data: Uint8Array;
   switch (dtype) {
-    case 'f32': case 'f16': case 'bf16': data = floatsToBytes(dtype, values); break;
-    case 'q8_0': data = quantizeQ8_0(values); break;
-    case 'q4_0': data = quantizeQ4_0(values); break;
-    case 'i8': case 'u8': case 'i32': case 'i64':
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      data = floatsToBytes(dtype, values);
+      break;
+    case 'q8_0':
+      data = quantizeQ8_0(values);
+      break;
+    case 'q4_0':
+      data = quantizeQ4_0(values);
+      break;
+    case 'i8':
+    case 'u8':
+    case 'i32':
+    case 'i64':
       throw new FormatError(`tensor '${name}': cannot quantize floats to integer dtype ${dtype}`);
-    default: { const never: never = dtype; throw new FormatError(`tensor '${name}': unknown dtype ${String(never)}`); }
+    default: {
+      const never: never = dtype;
+      throw new FormatError(`tensor '${name}': unknown dtype ${String(never)}`);
+    }
   }
   return { name, dtype, shape: [...shape], data };
 }

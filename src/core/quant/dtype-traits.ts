@@ -52,7 +52,9 @@ export function tensorByteLengthBig(dtype: DType, shape: readonly number[], cont
   let count = 1n;
   for (const dim of shape) {
     if (!Number.isSafeInteger(dim) || dim < 0) {
-      throw new FormatError(`${context}: dimension ${dim} in shape [${shape.join(', ')}] is not a non-negative integer`);
+      throw new FormatError(
+        `${context}: dimension ${dim} in shape [${shape.join(', ')}] is not a non-negative integer`,
+      );
     }
     count *= BigInt(dim);
   }

@@ -34,7 +34,10 @@ export function quantizeQ4_0(values: Float32Array): Uint8Array {
     let max = 0;
     for (let j = 0; j < Q4_0_BLOCK_SIZE; j++) {
       const v = values[base + j]!;
-      if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
+      if (amax < Math.abs(v)) {
+        amax = Math.abs(v);
+        max = v;
+      }
     }
     const d = Math.fround(max / -8);
     const id = d ? Math.fround(1 / d) : 0;

@@ -18,18 +18,26 @@ function loadGolden() {
   let at = 12;
   const inputs = new Float32Array(n);
   for (let i = 0; i < n; i++, at += 4) inputs[i] = view.getFloat32(at, true);
-  const q8 = bytes.slice(at, at + 34 * blocks); at += 34 * blocks;
-  const q4 = bytes.slice(at, at + 18 * blocks); at += 18 * blocks;
-  const f16 = Array.from({ length: n }, (_, i) => view.getUint16(at + 2 * i, true)); at += 2 * n;
-  const dotCount = view.getUint32(at, true); at += 4;
-  const dotsQ8Q8 = Array.from({ length: dotCount }, (_, i) => view.getFloat32(at + 4 * i, true)); at += 4 * dotCount;
+  const q8 = bytes.slice(at, at + 34 * blocks);
+  at += 34 * blocks;
+  const q4 = bytes.slice(at, at + 18 * blocks);
+  at += 18 * blocks;
+  const f16 = Array.from({ length: n }, (_, i) => view.getUint16(at + 2 * i, true));
+  at += 2 * n;
+  const dotCount = view.getUint32(at, true);
+  at += 4;
+  const dotsQ8Q8 = Array.from({ length: dotCount }, (_, i) => view.getFloat32(at + 4 * i, true));
+  at += 4 * dotCount;
   const dotsQ4Q8 = Array.from({ length: dotCount }, (_, i) => view.getFloat32(at + 4 * i, true));
   return { inputs, q8, q4, f16, blocks, dotsQ8Q8, dotsQ4Q8 };
 }
 
 function seededRandom(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
 }
 
 describe('bit-exact with ggml (golden vectors from libggml-base)', () => {
@@ -42,7 +50,8 @@ describe('bit-exact with ggml (golden vectors from libggml-base)', () => {
   });
   it('dotQ8_0Q8_0 / dotQ4_0Q8_0 equal ggml_vec_dot_*_q8_0_generic', () => {
     const ROW_BLOCKS = 32; // rows of 32 blocks; dot d: weights row d+1, activations row (d+2) mod 4 (row 0 skipped)
-    const row = (bytes: Uint8Array, r: number, blockBytes: number) => bytes.subarray(r * ROW_BLOCKS * blockBytes, (r + 1) * ROW_BLOCKS * blockBytes);
+    const row = (bytes: Uint8Array, r: number, blockBytes: number) =>
+      bytes.subarray(r * ROW_BLOCKS * blockBytes, (r + 1) * ROW_BLOCKS * blockBytes);
     expect(golden.dotsQ8Q8.length).toBe(3);
     golden.dotsQ8Q8.forEach((expected, d) => {
       const activations = row(golden.q8, (d + 2) % 4 || 1, 34);
@@ -103,7 +112,8 @@ describe('Q8_0 / Q4_0 blocks', () => {
     for (let b = 0; b < 37; b++) {
       const block = values.subarray(b * 32, b * 32 + 32);
       const step = Math.max(...block.map(Math.abs)) / 127;
-      for (let j = 0; j < 32; j++) expect(Math.abs(restored[b * 32 + j]! - block[j]!)).toBeLessThanOrEqual(step * (0.5 + 127 * 2 ** -11));
+      for (let j = 0; j < 32; j++)
+        expect(Math.abs(restored[b * 32 + j]! - block[j]!)).toBeLessThanOrEqual(step * (0.5 + 127 * 2 ** -11));
     }
   });
   // Q4_0 levels are -8..7 with d = max/-8: the signed max maps to level 0 exactly, but values
@@ -113,7 +123,8 @@ describe('Q8_0 / Q4_0 blocks', () => {
     for (let b = 0; b < 37; b++) {
       const block = values.subarray(b * 32, b * 32 + 32);
       const step = Math.max(...block.map(Math.abs)) / 8;
-      for (let j = 0; j < 32; j++) expect(Math.abs(restored[b * 32 + j]! - block[j]!)).toBeLessThanOrEqual(step * (1 + 8 * 2 ** -11));
+      for (let j = 0; j < 32; j++)
+        expect(Math.abs(restored[b * 32 + j]! - block[j]!)).toBeLessThanOrEqual(step * (1 + 8 * 2 ** -11));
     }
   });
   it('dot products agree with dequantize-then-dot', () => {
@@ -122,16 +133,26 @@ describe('Q8_0 / Q4_0 blocks', () => {
     const q8 = quantizeQ8_0(values);
     const q4 = quantizeQ4_0(values);
     const DOT_F32_TOLERANCE = 1e-9; // both sides accumulate exactly representable products in f64
-    expect(dotQ8_0F32(q8, 0, x, values.length)).toBeCloseTo(exact(dequantizeQ8_0(q8, values.length)), -Math.log10(DOT_F32_TOLERANCE));
-    expect(dotQ4_0F32(q4, 0, x, values.length)).toBeCloseTo(exact(dequantizeQ4_0(q4, values.length)), -Math.log10(DOT_F32_TOLERANCE));
+    expect(dotQ8_0F32(q8, 0, x, values.length)).toBeCloseTo(
+      exact(dequantizeQ8_0(q8, values.length)),
+      -Math.log10(DOT_F32_TOLERANCE),
+    );
+    expect(dotQ4_0F32(q4, 0, x, values.length)).toBeCloseTo(
+      exact(dequantizeQ4_0(q4, values.length)),
+      -Math.log10(DOT_F32_TOLERANCE),
+    );
     const xq = quantizeQ8_0(x);
     const xDeq = dequantizeQ8_0(xq, x.length);
     const exactQ = (w: Float32Array) => w.reduce((s, v, i) => s + v * xDeq[i]!, 0);
     const GGML_DOT_RELATIVE_TOLERANCE = 1e-5; // ggml accumulates per-block sums in f32
     const q8q8 = exactQ(dequantizeQ8_0(q8, values.length));
-    expect(Math.abs(dotQ8_0Q8_0(q8, xq, values.length) - q8q8)).toBeLessThan(GGML_DOT_RELATIVE_TOLERANCE * Math.abs(q8q8) + 1e-6);
+    expect(Math.abs(dotQ8_0Q8_0(q8, xq, values.length) - q8q8)).toBeLessThan(
+      GGML_DOT_RELATIVE_TOLERANCE * Math.abs(q8q8) + 1e-6,
+    );
     const q4q8 = exactQ(dequantizeQ4_0(q4, values.length));
-    expect(Math.abs(dotQ4_0Q8_0(q4, xq, values.length) - q4q8)).toBeLessThan(GGML_DOT_RELATIVE_TOLERANCE * Math.abs(q4q8) + 1e-6);
+    expect(Math.abs(dotQ4_0Q8_0(q4, xq, values.length) - q4q8)).toBeLessThan(
+      GGML_DOT_RELATIVE_TOLERANCE * Math.abs(q4q8) + 1e-6,
+    );
   });
 });
 

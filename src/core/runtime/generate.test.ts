@@ -14,7 +14,11 @@ const enc = new TextEncoder();
 function tinyTokenizer() {
   const pieces = ['<unk>', '\n<s>\n', '\n</s>\n'];
   for (let b = 0; b < 256; b++) pieces.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-  return createLlama2cTokenizer(pieces.map((p) => enc.encode(p)), new Float32Array(pieces.length), 6);
+  return createLlama2cTokenizer(
+    pieces.map((p) => enc.encode(p)),
+    new Float32Array(pieces.length),
+    6,
+  );
 }
 
 async function collect(it: AsyncGenerator<GeneratedToken>): Promise<GeneratedToken[]> {
@@ -47,19 +51,38 @@ describe('generate', () => {
   });
 
   it('stops before a stop id without yielding it', async () => {
-    const all = await collect(generate(await cpuBackend.createSession(weights), undefined, prompt, { temperature: 0, maxTokens: 8, stopIds: [] }));
+    const all = await collect(
+      generate(await cpuBackend.createSession(weights), undefined, prompt, {
+        temperature: 0,
+        maxTokens: 8,
+        stopIds: [],
+      }),
+    );
     const stopAt = all.findIndex((t, i) => all.findIndex((u) => u.id === t.id) === i && i >= 2);
-    const stopped = await collect(generate(await cpuBackend.createSession(weights), undefined, prompt, { temperature: 0, maxTokens: 8, stopIds: [all[stopAt].id] }));
+    const stopped = await collect(
+      generate(await cpuBackend.createSession(weights), undefined, prompt, {
+        temperature: 0,
+        maxTokens: 8,
+        stopIds: [all[stopAt].id],
+      }),
+    );
     expect(stopped.map((t) => t.id)).toEqual(all.slice(0, stopAt).map((t) => t.id));
   });
 
   it("defaults stop ids to the tokenizer's EOS", async () => {
     const tokenizer = tinyTokenizer();
     const opts = { temperature: 1.5, seed: 4, maxTokens: 300 };
-    const unstopped = await collect(generate(await cpuBackend.createSession(weights, { maxContext: 310 }), tokenizer, prompt, { ...opts, stopIds: [] }));
+    const unstopped = await collect(
+      generate(await cpuBackend.createSession(weights, { maxContext: 310 }), tokenizer, prompt, {
+        ...opts,
+        stopIds: [],
+      }),
+    );
     const firstEos = unstopped.findIndex((t) => t.id === 2);
     expect(firstEos).toBeGreaterThanOrEqual(0); // this seed does sample EOS
-    const stopped = await collect(generate(await cpuBackend.createSession(weights, { maxContext: 310 }), tokenizer, prompt, opts));
+    const stopped = await collect(
+      generate(await cpuBackend.createSession(weights, { maxContext: 310 }), tokenizer, prompt, opts),
+    );
     expect(stopped.map((t) => t.id)).toEqual(unstopped.slice(0, firstEos).map((t) => t.id));
   });
 
@@ -73,7 +96,12 @@ describe('generate', () => {
     const controller = new AbortController();
     const seen: number[] = [];
     const run = async () => {
-      for await (const t of generate(await cpuBackend.createSession(weights), undefined, prompt, { temperature: 0, maxTokens: 10, stopIds: [], signal: controller.signal })) {
+      for await (const t of generate(await cpuBackend.createSession(weights), undefined, prompt, {
+        temperature: 0,
+        maxTokens: 10,
+        stopIds: [],
+        signal: controller.signal,
+      })) {
         seen.push(t.id);
         if (seen.length === 2) controller.abort();
       }
@@ -87,7 +115,12 @@ describe('generate', () => {
     let count = 0;
     const run = async () => {
       const session = await cpuBackend.createSession(weights);
-      for await (const _ of generate(session, undefined, prompt, { temperature: 0, maxTokens: 50, stopIds: [], signal: controller.signal })) {
+      for await (const _ of generate(session, undefined, prompt, {
+        temperature: 0,
+        maxTokens: 50,
+        stopIds: [],
+        signal: controller.signal,
+      })) {
         if (++count === 3) setTimeout(() => controller.abort(), 0);
       }
     };
@@ -106,10 +139,20 @@ describe('generate', () => {
   it('trace: each token carries its own routing as an input; the prompt routing goes to onPromptRouting', async () => {
     const moeWeights = randomModelWeights(tinyMoeSpec(), 3);
     let promptRouting: TokenRouting[] = [];
-    const tokens = await collect(generate(await cpuBackend.createSession(moeWeights), undefined, prompt, {
-      temperature: 0, maxTokens: 3, stopIds: [], trace: true, onPromptRouting: (r) => { promptRouting = r; },
-    }));
-    const all = await (await cpuBackend.createSession(moeWeights)).forward([...prompt, ...tokens.map((t) => t.id)], { trace: true });
+    const tokens = await collect(
+      generate(await cpuBackend.createSession(moeWeights), undefined, prompt, {
+        temperature: 0,
+        maxTokens: 3,
+        stopIds: [],
+        trace: true,
+        onPromptRouting: (r) => {
+          promptRouting = r;
+        },
+      }),
+    );
+    const all = await (await cpuBackend.createSession(moeWeights)).forward([...prompt, ...tokens.map((t) => t.id)], {
+      trace: true,
+    });
     expect(promptRouting).toEqual(all.routing!.slice(0, 3));
     expect(tokens.map((t) => t.routing)).toEqual(all.routing!.slice(3));
   });
@@ -130,7 +173,9 @@ describe('IncrementalDecoder', () => {
 
 describe('IncrementalDecoder with tok512', () => {
   it('the deltas of every token after BOS concatenate to the full decode (unicode, byte fallback, spaces)', async () => {
-    const bytes = new Uint8Array(readFileSync(new URL('../../../tests/fixtures/stories260K/tok512.bin', import.meta.url)));
+    const bytes = new Uint8Array(
+      readFileSync(new URL('../../../tests/fixtures/stories260K/tok512.bin', import.meta.url)),
+    );
     const tokenizer = await loadLlama2cTokenizer(bytesSource(bytes));
     const text = 'Once upon a time, Zoë saw "日本" — 42 €.\nThe end.';
     const ids = tokenizer.encode(text);
@@ -145,11 +190,25 @@ describe('IncrementalDecoder with an HF SentencePiece tokenizer (Mistral 32k fix
   it('deltas concatenate to the full decode: leading spaces, tabs, emoji byte fallback, code', async () => {
     const dir = new URL('../../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url);
     const read = (name: string) => new Uint8Array(readFileSync(new URL(name, dir)));
-    const tokenizer = await loadHfTokenizer(memoryFileSet({ 'tokenizer.json': read('tokenizer.json'), 'tokenizer_config.json': read('tokenizer_config.json') }));
-    for (const text of ['Once upon a time, Zoë saw "日本" — 42 €.\nThe end.', '  leading spaces and\ttabs 🎉🎉 emoji', 'def f(x):\n    return x**2']) {
+    const tokenizer = await loadHfTokenizer(
+      memoryFileSet({
+        'tokenizer.json': read('tokenizer.json'),
+        'tokenizer_config.json': read('tokenizer_config.json'),
+      }),
+    );
+    for (const text of [
+      'Once upon a time, Zoë saw "日本" — 42 €.\nThe end.',
+      '  leading spaces and\ttabs 🎉🎉 emoji',
+      'def f(x):\n    return x**2',
+    ]) {
       const ids = tokenizer.encode(text);
       const decoder = new IncrementalDecoder(tokenizer, ids.slice(0, 1));
-      expect(ids.slice(1).map((id) => decoder.push(id)).join('')).toBe(tokenizer.decode(ids, { skipSpecialTokens: true }));
+      expect(
+        ids
+          .slice(1)
+          .map((id) => decoder.push(id))
+          .join(''),
+      ).toBe(tokenizer.decode(ids, { skipSpecialTokens: true }));
     }
   });
 });

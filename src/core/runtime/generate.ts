@@ -41,7 +41,10 @@ export class IncrementalDecoder {
   private readOffset: number; // tokens before this are already emitted
 
   /** `contextIds`: the tokens before the first pushed one (e.g. the prompt's last token). */
-  constructor(private readonly tokenizer: Tokenizer, contextIds: number[]) {
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    contextIds: number[],
+  ) {
     this.ids = [...contextIds];
     this.readOffset = this.ids.length;
   }
@@ -69,7 +72,10 @@ export class IncrementalDecoder {
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => {
     const channel = new MessageChannel();
-    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
     channel.port2.postMessage(null);
   });
 }
@@ -79,12 +85,15 @@ function checkAborted(signal: AbortSignal | undefined): void {
 }
 
 export async function* generate(
-  session: Session, tokenizer: Tokenizer | undefined, promptIds: number[],
+  session: Session,
+  tokenizer: Tokenizer | undefined,
+  promptIds: number[],
   options: GenerateOptions & GenerateExtras = {},
 ): AsyncGenerator<GeneratedToken> {
   if (promptIds.length === 0) throw new ConfigError('generate: the prompt needs at least one token (e.g. BOS)');
   const maxTokens = options.maxTokens ?? 256;
-  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new ConfigError(`generate: maxTokens ${maxTokens} must be an integer ≥ 0`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 0)
+    throw new ConfigError(`generate: maxTokens ${maxTokens} must be an integer ≥ 0`);
   const stopIds = new Set(options.stopIds ?? tokenizer?.eosTokenIds ?? []);
   const sampler = createSampler(options);
   const forwardOptions = { routing: options.routing, trace: options.trace };

@@ -17,7 +17,10 @@ describe('routeToken: hand-built known answers, one per rule', () => {
   it('Mixtral: softmax over all experts → top-2 → renormalize', () => {
     const r = routeToken(logits, mixtral, 0);
     expect(r.expertIds).toEqual([2, 1]);
-    expectClose(r.expertWeights, [Math.exp(3) / (Math.exp(3) + Math.exp(2)), Math.exp(2) / (Math.exp(3) + Math.exp(2))]);
+    expectClose(r.expertWeights, [
+      Math.exp(3) / (Math.exp(3) + Math.exp(2)),
+      Math.exp(2) / (Math.exp(3) + Math.exp(2)),
+    ]);
     expectClose(r.moeProbs, probs);
     expect(r.sharedGate).toBeUndefined();
   });
@@ -75,7 +78,9 @@ describe('routeToken: hand-built known answers, one per rule', () => {
     expect(() => routeToken(logits, mixtral, 0, { topK: 5 })).toThrow(/routing: topK 5/);
     expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [4] } })).toThrow(/ban expert 4/);
     expect(() => routeToken(logits, mixtral, 0, { force: { experts: [0, 1, 2] } })).toThrow(/3 forced experts/);
-    expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [1] }, force: { experts: [1] } })).toThrow(/both banned and forced/);
+    expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [1] }, force: { experts: [1] } })).toThrow(
+      /both banned and forced/,
+    );
     expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [0, 1, 2, 3] } })).toThrow(/every one/);
     expect(() => routeToken([1, 2], mixtral, 0)).toThrow(/2 router logits for 4 experts/);
     expect(() => routeToken(logits, mixtral, 0, { topK: 0 })).toThrow(/routing: topK 0 is outside \[1, 4\]/);
@@ -86,7 +91,9 @@ describe('routeToken: hand-built known answers, one per rule', () => {
     const overrides = { ban: { experts: [2], layers: [0] }, force: { experts: [2], layers: [1] } };
     expect(routeToken(logits, mixtral, 0, overrides).expertIds).toEqual([1, 0]);
     expect(routeToken(logits, mixtral, 1, overrides).expertIds).toEqual([2, 1]);
-    expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [2], layers: [0, 1] }, force: { experts: [2], layers: [1] } })).toThrow(/both banned and forced/);
+    expect(() =>
+      routeToken(logits, mixtral, 0, { ban: { experts: [2], layers: [0, 1] }, force: { experts: [2], layers: [1] } }),
+    ).toThrow(/both banned and forced/);
   });
 
   it('a forced expert with a lower probability than the others is listed after them', () => {

@@ -80,7 +80,7 @@ export function routerSoftmax(routerLogits: ArrayLike<number>, banned: ReadonlyS
 
 /** Orders expert ids by probability, highest first; ties go to the lower id. */
 function byProbabilityThenId(probs: readonly number[]): (a: number, b: number) => number {
-  return (a, b) => (probs[b] - probs[a]) || (a - b);
+  return (a, b) => probs[b] - probs[a] || a - b;
 }
 
 /**
@@ -88,21 +88,23 @@ function byProbabilityThenId(probs: readonly number[]): (a: number, b: number) =
  * rule; overrides are validated (ConfigError on bad ids, topK, ban∩force, too many forced).
  */
 export function routeToken(
-  routerLogits: ArrayLike<number>, moe: MoeSpec, layer: number, overrides?: RoutingOverrides,
+  routerLogits: ArrayLike<number>,
+  moe: MoeSpec,
+  layer: number,
+  overrides?: RoutingOverrides,
 ): LayerRouting {
   if (routerLogits.length !== moe.experts) {
     throw new ConfigError(`routing: ${routerLogits.length} router logits for ${moe.experts} experts`);
   }
   for (let e = 0; e < moe.experts; e++) {
-    if (Number.isNaN(routerLogits[e])) throw new BackendError(`routing: router logit of expert ${e} at layer ${layer} is NaN`);
+    if (Number.isNaN(routerLogits[e]))
+      throw new BackendError(`routing: router logit of expert ${e} at layer ${layer} is NaN`);
   }
   validateRoutingOverrides(overrides, moe);
-  const banned = new Set<number>(
-    overrides?.ban && appliesAt(overrides.ban.layers, layer) ? overrides.ban.experts : [],
-  );
-  const forced = [...new Set<number>(
-    overrides?.force && appliesAt(overrides.force.layers, layer) ? overrides.force.experts : [],
-  )];
+  const banned = new Set<number>(overrides?.ban && appliesAt(overrides.ban.layers, layer) ? overrides.ban.experts : []);
+  const forced = [
+    ...new Set<number>(overrides?.force && appliesAt(overrides.force.layers, layer) ? overrides.force.experts : []),
+  ];
   const moeProbs = routerSoftmax(routerLogits, banned);
   const k = Math.min(overrides?.topK ?? moe.topK, moe.experts - banned.size);
   if (forced.length > k) {

@@ -22,7 +22,10 @@ describe('sampler', () => {
 
   it('the same seed gives the same draws; another seed others', () => {
     const logits = seededNormal(1, 'l', 50, 1);
-    const draw = (seed: number) => { const s = createSampler({ seed }); return Array.from({ length: 30 }, () => s(logits, [])); };
+    const draw = (seed: number) => {
+      const s = createSampler({ seed });
+      return Array.from({ length: 30 }, () => s(logits, []));
+    };
     expect(draw(7)).toEqual(draw(7));
     expect(draw(7)).not.toEqual(draw(8));
   });
@@ -39,7 +42,9 @@ describe('sampler', () => {
 
   it('top-k never picks outside the k most likely, and picks each of them', () => {
     const logits = seededNormal(2, 'logits', 50, 1);
-    const top5 = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]).slice(0, 5);
+    const top5 = Array.from(logits.keys())
+      .sort((a, b) => logits[b] - logits[a])
+      .slice(0, 5);
     const sampler = createSampler({ temperature: 1.5, topK: 5, seed: 11 });
     const seen = new Set<number>();
     for (let i = 0; i < 2000; i++) seen.add(sampler(logits, []));
@@ -61,12 +66,17 @@ describe('sampler', () => {
     /** Brute force: sort every id by probability (ties to the lower id), cut, renormalize. */
     const brute = (logits: Float32Array, t: number, k?: number, p?: number) => {
       const w = Array.from(logits, (l) => Math.exp(l / t));
-      let ids = w.map((_, i) => i).sort((a, b) => (w[b] - w[a]) || (a - b));
+      let ids = w.map((_, i) => i).sort((a, b) => w[b] - w[a] || a - b);
       if (k !== undefined) ids = ids.slice(0, k);
       if (p !== undefined) {
         const mass = ids.reduce((a, i) => a + w[i], 0);
-        let c = 0, keep = 0;
-        while (keep < ids.length) { c += w[ids[keep]] / mass; keep++; if (c >= p) break; }
+        let c = 0,
+          keep = 0;
+        while (keep < ids.length) {
+          c += w[ids[keep]] / mass;
+          keep++;
+          if (c >= p) break;
+        }
         ids = ids.slice(0, keep);
       }
       return ids;
@@ -74,8 +84,17 @@ describe('sampler', () => {
     for (let trial = 0; trial < 20; trial++) {
       // rounded logits give many exact ties
       const logits = seededNormal(trial, 'ties', 300, 2).map((x) => Math.round(x * 4) / 4);
-      for (const [k, p] of [[5, undefined], [100, undefined], [undefined, 0.5], [undefined, 0.95], [40, 0.9], [1, undefined]] as const) {
-        expect(candidateDistribution(logits, 0.8, k, p).ids, `trial ${trial} k ${k} p ${p}`).toEqual(brute(logits, 0.8, k, p));
+      for (const [k, p] of [
+        [5, undefined],
+        [100, undefined],
+        [undefined, 0.5],
+        [undefined, 0.95],
+        [40, 0.9],
+        [1, undefined],
+      ] as const) {
+        expect(candidateDistribution(logits, 0.8, k, p).ids, `trial ${trial} k ${k} p ${p}`).toEqual(
+          brute(logits, 0.8, k, p),
+        );
       }
     }
   });

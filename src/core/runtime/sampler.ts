@@ -38,7 +38,11 @@ function checkOptions(o: SamplerOptions): void {
 }
 
 /** Step 1. Returns a penalized copy of logits // [vocab] (the input itself when penalty is 1; never mutated). */
-export function applyRepetitionPenalty(logits: Float32Array, context: readonly number[], penalty: number): Float32Array {
+export function applyRepetitionPenalty(
+  logits: Float32Array,
+  context: readonly number[],
+  penalty: number,
+): Float32Array {
   if (penalty === 1) return logits;
   const out = logits.slice();
   for (const id of new Set(context)) {
@@ -53,7 +57,7 @@ const INSERTION_TOP_K_LIMIT = 64;
 
 /** Most probable first, ties to the lower id: THE candidate order of steps 4–5. */
 function byWeightThenId(weights: Float64Array): (a: number, b: number) => number {
-  return (a, b) => (weights[b] - weights[a]) || (a - b);
+  return (a, b) => weights[b] - weights[a] || a - b;
 }
 
 /** Ids of the k largest weights in candidate order, by insertion into a short sorted list. */
@@ -66,7 +70,10 @@ function topKIds(weights: Float64Array, k: number): number[] {
     if (best.length === k && !(weights[id] > weights[best[k - 1]])) continue; // ties keep the lower id
     if (best.length < k) best.push(id);
     let at = best.length - 1;
-    while (at > 0 && weights[best[at - 1]] < weights[id]) { best[at] = best[at - 1]; at--; }
+    while (at > 0 && weights[best[at - 1]] < weights[id]) {
+      best[at] = best[at - 1];
+      at--;
+    }
     best[at] = id;
   }
   return best;
@@ -90,14 +97,20 @@ function nucleusCandidates(weights: Float64Array, total: number, topP: number): 
  * id order (llama2.c's `sample`), so no sort is paid. logits // [vocab]
  */
 export function candidateDistribution(
-  logits: Float32Array, temperature: number, topK?: number, topP?: number,
+  logits: Float32Array,
+  temperature: number,
+  topK?: number,
+  topP?: number,
 ): { ids: number[]; probs: number[] } {
   const vocab = logits.length;
   let max = -Infinity;
   for (let i = 0; i < vocab; i++) if (logits[i] > max) max = logits[i];
   const weights = new Float64Array(vocab); // unnormalized exp((logit − max) / T)
   let total = 0;
-  for (let i = 0; i < vocab; i++) { weights[i] = Math.exp((logits[i] - max) / temperature); total += weights[i]; }
+  for (let i = 0; i < vocab; i++) {
+    weights[i] = Math.exp((logits[i] - max) / temperature);
+    total += weights[i];
+  }
   const nucleus = topP !== undefined && topP < 1;
   let ids: number[];
   if (topK !== undefined) ids = topKIds(weights, Math.min(topK, vocab));

@@ -25,7 +25,9 @@ const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, FIXT
 describe('stories260K golden output', () => {
   it('greedy from BOS for 200 steps equals stories260K_greedy_t0_n200.txt byte for byte', async () => {
     const weights = await loadLlama2cCheckpoint(bytesSource(fixture('stories260K.bin'), 'stories260K.bin'));
-    const tokenizer = await loadLlama2cTokenizer(bytesSource(fixture('tok512.bin'), 'tok512.bin'), { vocabSize: weights.spec.vocab });
+    const tokenizer = await loadLlama2cTokenizer(bytesSource(fixture('tok512.bin'), 'tok512.bin'), {
+      vocabSize: weights.spec.vocab,
+    });
     const session = await cpuBackend.createSession(weights);
     const BOS = 1;
     let text = '';
@@ -51,7 +53,8 @@ describe('stories260K golden output discriminates', () => {
     const wrong = { ...weights, spec: { ...weights.spec, ropeStyle: 'half' as const } };
     const session = await cpuBackend.createSession(wrong);
     let text = '';
-    for await (const token of generate(session, tokenizer, [1], { temperature: 0, maxTokens: 60, stopIds: [1] })) text += token.text;
+    for await (const token of generate(session, tokenizer, [1], { temperature: 0, maxTokens: 60, stopIds: [1] }))
+      text += token.text;
     const expected = new TextDecoder().decode(fixture('stories260K_greedy_t0_n200.txt'));
     expect(expected.startsWith(text)).toBe(false);
   });
@@ -86,6 +89,8 @@ describe('stories260K golden logits', () => {
       assertAllclose(logits, expected, RUNC_F32_LOGITS_TOLERANCE, `logits at position ${pos}`);
       for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(logits[i] - expected[i]));
     }
-    console.info(`stories260K vs run.c f32: worst |logit error| over ${nPositions} positions = ${worst.toExponential(3)}`);
+    console.info(
+      `stories260K vs run.c f32: worst |logit error| over ${nPositions} positions = ${worst.toExponential(3)}`,
+    );
   });
 });

@@ -9,10 +9,10 @@ export type BackendName = 'cpu' | 'webgpu' | 'wasm';
 
 /** Routing of one token at one MoE layer. */
 export interface LayerRouting {
-  expertIds: number[];      // [topK]   chosen experts, highest weight first
-  expertWeights: number[];  // [topK]   the weights the expert outputs were mixed with
-  moeProbs: number[];       // [experts] full softmax over router logits (before top-k)
-  sharedGate?: number;      // Qwen2-MoE: sigmoid(shared_expert_gate · x)
+  expertIds: number[]; // [topK]   chosen experts, highest weight first
+  expertWeights: number[]; // [topK]   the weights the expert outputs were mixed with
+  moeProbs: number[]; // [experts] full softmax over router logits (before top-k)
+  sharedGate?: number; // Qwen2-MoE: sigmoid(shared_expert_gate · x)
 }
 
 /** Routing of one token: one entry per layer (empty for dense models). */

@@ -28,7 +28,14 @@ export async function modelStoreImportFileSet(kv: KvStore, options: ImportFileSe
   const sources = await Promise.all(names.map((n) => options.files.open(n)));
   const files = names.map((name, i) => ({ name, size: sources[i].size }));
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
-  const writer = await modelStoreBeginWrite(kv, { id: options.id, title: options.title, source: options.source, files, chunkBytes: options.chunkBytes, importQuant: options.importQuant });
+  const writer = await modelStoreBeginWrite(kv, {
+    id: options.id,
+    title: options.title,
+    source: options.source,
+    files,
+    chunkBytes: options.chunkBytes,
+    importQuant: options.importQuant,
+  });
   const step = options.readBytes ?? 4 * 1024 * 1024;
   let totalDone = files.reduce((s, f) => s + writer.resumeOffset(f.name), 0);
   for (let i = 0; i < names.length; i++) {
@@ -42,7 +49,15 @@ export async function modelStoreImportFileSet(kv: KvStore, options: ImportFileSe
       await sink.write(bytes);
       at += bytes.byteLength;
       totalDone += bytes.byteLength;
-      options.onProgress?.({ phase: 'storing', file: names[i], bytesDone: at, bytesTotal: src.size, fromCache: false, totalDone, totalBytes });
+      options.onProgress?.({
+        phase: 'storing',
+        file: names[i],
+        bytesDone: at,
+        bytesTotal: src.size,
+        fromCache: false,
+        totalDone,
+        totalBytes,
+      });
     }
     await sink.close();
   }

@@ -21,8 +21,11 @@ export function idbKvStore(dbName = MODEL_DB_NAME, storeName = MODEL_DB_STORE): 
   return {
     get: <T>(key: string) => get<T>(key, store),
     set: (key, value) => set(key, value, store),
-    del: async (list) => { if (list.length) await delMany(list, store); },
-    keys: async (prefix) => (await keys<IDBValidKey>(store)).filter((k): k is string => typeof k === 'string' && k.startsWith(prefix)),
+    del: async (list) => {
+      if (list.length) await delMany(list, store);
+    },
+    keys: async (prefix) =>
+      (await keys<IDBValidKey>(store)).filter((k): k is string => typeof k === 'string' && k.startsWith(prefix)),
   };
 }
 
@@ -30,10 +33,18 @@ export function memoryKvStore(): KvStore & { map: Map<string, unknown> } {
   const map = new Map<string, unknown>();
   return {
     map,
-    async get<T>(key: string) { return map.get(key) as T | undefined; },
-    async set(key, value) { map.set(key, value); },
-    async del(list) { for (const k of list) map.delete(k); },
-    async keys(prefix) { return [...map.keys()].filter((k) => k.startsWith(prefix)); },
+    async get<T>(key: string) {
+      return map.get(key) as T | undefined;
+    },
+    async set(key, value) {
+      map.set(key, value);
+    },
+    async del(list) {
+      for (const k of list) map.delete(k);
+    },
+    async keys(prefix) {
+      return [...map.keys()].filter((k) => k.startsWith(prefix));
+    },
   };
 }
 
@@ -55,14 +66,18 @@ export function quotaLimitedKvStore(inner: KvStore, maxBytes: number): KvStore {
     async set(key, value) {
       const size = valueBytes(value);
       const next = used - (sizes.get(key) ?? 0) + size;
-      if (next > maxBytes) throw new DOMException(`simulated quota of ${maxBytes} bytes exceeded`, 'QuotaExceededError');
+      if (next > maxBytes)
+        throw new DOMException(`simulated quota of ${maxBytes} bytes exceeded`, 'QuotaExceededError');
       await inner.set(key, value);
       used = next;
       sizes.set(key, size);
     },
     async del(list) {
       await inner.del(list);
-      for (const k of list) { used -= sizes.get(k) ?? 0; sizes.delete(k); }
+      for (const k of list) {
+        used -= sizes.get(k) ?? 0;
+        sizes.delete(k);
+      }
     },
     keys: (prefix) => inner.keys(prefix),
   };

@@ -78,7 +78,10 @@ function isObject(x: unknown): x is Record<string, unknown> {
 export function migrateManifest(raw: unknown): Migration<ModelManifest> {
   if (!isObject(raw)) return { type: 'error', message: 'store: manifest is not an object' };
   if (raw.schemaVersion !== MODEL_STORE_SCHEMA_VERSION) {
-    return { type: 'error', message: `store: manifest '${String(raw.id)}' has schemaVersion ${String(raw.schemaVersion)}, expected ${MODEL_STORE_SCHEMA_VERSION}` };
+    return {
+      type: 'error',
+      message: `store: manifest '${String(raw.id)}' has schemaVersion ${String(raw.schemaVersion)}, expected ${MODEL_STORE_SCHEMA_VERSION}`,
+    };
   }
   if (typeof raw.id !== 'string' || !Array.isArray(raw.files) || typeof raw.chunkBytes !== 'number') {
     return { type: 'error', message: `store: manifest '${String(raw.id)}' lacks id, files or chunkBytes` };

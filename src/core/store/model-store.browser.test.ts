@@ -7,8 +7,14 @@ import { clear, createStore } from 'idb-keyval';
 import { memoryFileSet, readText } from '../io/byte-source.ts';
 import { idbKvStore, quotaLimitedKvStore, type KvStore } from './kv.ts';
 import {
-  modelStoreBeginWrite, modelStoreDelete, modelStoreFileSet, modelStoreGet, modelStoreImportFileSet,
-  modelStoreList, modelStoreListPending, modelStoreVerify,
+  modelStoreBeginWrite,
+  modelStoreDelete,
+  modelStoreFileSet,
+  modelStoreGet,
+  modelStoreImportFileSet,
+  modelStoreList,
+  modelStoreListPending,
+  modelStoreVerify,
 } from './index.ts';
 import { sha256Hex } from '../hub/sha256.ts';
 
@@ -18,7 +24,12 @@ let kv: KvStore;
 function seededBytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; out[i] = x & 0xff; }
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
   return out;
 }
 
@@ -26,7 +37,9 @@ beforeEach(async () => {
   await clear(createStore(DB, 'models'));
   kv = idbKvStore(DB, 'models');
 });
-afterEach(async () => { await clear(createStore(DB, 'models')); });
+afterEach(async () => {
+  await clear(createStore(DB, 'models'));
+});
 
 describe('model store (IndexedDB)', () => {
   it('stores a folder in chunks and reads every byte back through the FileSet', async () => {
@@ -34,10 +47,17 @@ describe('model store (IndexedDB)', () => {
     const files = memoryFileSet({ 'config.json': new TextEncoder().encode('{"a":1}'), 'model.safetensors': weights });
     const progress: number[] = [];
     const manifest = await modelStoreImportFileSet(kv, {
-      id: 'm1', title: 'M1', source: { kind: 'local', folderName: 'm1' }, files, chunkBytes: 1024, readBytes: 700,
+      id: 'm1',
+      title: 'M1',
+      source: { kind: 'local', folderName: 'm1' },
+      files,
+      chunkBytes: 1024,
+      readBytes: 700,
       onProgress: (p) => progress.push(p.totalDone),
     });
-    expect(manifest.files.find((f) => f.name === 'model.safetensors')!.chunks).toBe(Math.ceil(weights.byteLength / 1024));
+    expect(manifest.files.find((f) => f.name === 'model.safetensors')!.chunks).toBe(
+      Math.ceil(weights.byteLength / 1024),
+    );
     expect(progress.at(-1)).toBe(manifest.totalBytes);
     const fs = modelStoreFileSet(kv, manifest);
     const src = await fs.open('model.safetensors');
@@ -50,7 +70,13 @@ describe('model store (IndexedDB)', () => {
 
   it('writes the manifest last: an interrupted write is pending, not ready, and resumes', async () => {
     const weights = seededBytes(5000, 42);
-    const init = { id: 'm2', title: 'M2', source: { kind: 'local' as const, folderName: 'm2' }, files: [{ name: 'w.bin', size: weights.byteLength, sha256: sha256Hex(weights) }], chunkBytes: 1000 };
+    const init = {
+      id: 'm2',
+      title: 'M2',
+      source: { kind: 'local' as const, folderName: 'm2' },
+      files: [{ name: 'w.bin', size: weights.byteLength, sha256: sha256Hex(weights) }],
+      chunkBytes: 1000,
+    };
     const writer = await modelStoreBeginWrite(kv, init);
     const sink = writer.openFile('w.bin');
     await sink.write(weights.subarray(0, 2500)); // 2 whole chunks stored, 500 bytes buffered — then "reload"
@@ -73,11 +99,19 @@ describe('model store (IndexedDB)', () => {
 
   it('re-verify reports a missing chunk and a sha256 mismatch', async () => {
     const weights = seededBytes(3000, 7);
-    const init = { id: 'm3', title: 'M3', source: { kind: 'local' as const, folderName: 'm3' }, files: [{ name: 'w.bin', size: 3000, sha256: sha256Hex(weights) }], chunkBytes: 1000 };
+    const init = {
+      id: 'm3',
+      title: 'M3',
+      source: { kind: 'local' as const, folderName: 'm3' },
+      files: [{ name: 'w.bin', size: 3000, sha256: sha256Hex(weights) }],
+      chunkBytes: 1000,
+    };
     const writer = await modelStoreBeginWrite(kv, init);
     const sink = writer.openFile('w.bin');
-    const corrupted = weights.slice(); corrupted[1500] ^= 1;
-    await sink.write(corrupted); await sink.close();
+    const corrupted = weights.slice();
+    corrupted[1500] ^= 1;
+    await sink.write(corrupted);
+    await sink.close();
     await writer.commit();
     const bad = await modelStoreVerify(kv, 'm3');
     expect(bad.ok).toBe(false);
@@ -87,11 +121,24 @@ describe('model store (IndexedDB)', () => {
   });
 
   it('a quota failure says what to delete and leaves nothing marked ready', async () => {
-    await modelStoreImportFileSet(kv, { id: 'small', title: 'Small model', source: { kind: 'local', folderName: 's' }, files: memoryFileSet({ 'a.bin': seededBytes(2000, 1) }), chunkBytes: 1024 });
+    await modelStoreImportFileSet(kv, {
+      id: 'small',
+      title: 'Small model',
+      source: { kind: 'local', folderName: 's' },
+      files: memoryFileSet({ 'a.bin': seededBytes(2000, 1) }),
+      chunkBytes: 1024,
+    });
     const limited = quotaLimitedKvStore(kv, 6000);
     const big = memoryFileSet({ 'model.safetensors': seededBytes(20_000, 2) });
-    await expect(modelStoreImportFileSet(limited, { id: 'big', title: 'Big', source: { kind: 'local', folderName: 'b' }, files: big, chunkBytes: 1024 }))
-      .rejects.toMatchObject({ name: 'StoreError', message: expect.stringMatching(/quota.*'Small model'/) });
+    await expect(
+      modelStoreImportFileSet(limited, {
+        id: 'big',
+        title: 'Big',
+        source: { kind: 'local', folderName: 'b' },
+        files: big,
+        chunkBytes: 1024,
+      }),
+    ).rejects.toMatchObject({ name: 'StoreError', message: expect.stringMatching(/quota.*'Small model'/) });
     expect((await modelStoreList(kv)).map((m) => m.id)).toEqual(['small']);
     expect((await modelStoreListPending(kv)).map((p) => p.id)).toEqual(['big']);
     await modelStoreDelete(kv, 'big');

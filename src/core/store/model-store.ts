@@ -8,9 +8,20 @@ import type { ByteSink } from '../io/byte-source.ts';
 import type { KvStore } from './kv.ts';
 import { Sha256 } from '../hub/sha256.ts';
 import {
-  chunkCount, chunkKey, chunkPrefix, DEFAULT_CHUNK_BYTES, manifestKey, migrateManifest, migratePending,
-  MODEL_STORE_SCHEMA_VERSION, pendingKey,
-  type ImportQuant, type ModelManifest, type ModelSource, type PendingModel, type StoredFile,
+  chunkCount,
+  chunkKey,
+  chunkPrefix,
+  DEFAULT_CHUNK_BYTES,
+  manifestKey,
+  migrateManifest,
+  migratePending,
+  MODEL_STORE_SCHEMA_VERSION,
+  pendingKey,
+  type ImportQuant,
+  type ModelManifest,
+  type ModelSource,
+  type PendingModel,
+  type StoredFile,
 } from './manifest.ts';
 
 export function isQuotaError(e: unknown): boolean {
@@ -29,7 +40,10 @@ async function storeSet(kv: KvStore, key: string, value: unknown, what: string):
     if (!isQuotaError(e)) throw new StoreError(`store: writing ${what} failed: ${(e as Error).message}`);
     const models = (await modelStoreList(kv).catch(() => [])).sort((a, b) => b.totalBytes - a.totalBytes);
     const suggestion = models.length
-      ? `Delete a model to free space, e.g. ${models.slice(0, 3).map((m) => `'${m.title}' (${formatMB(m.totalBytes)})`).join(', ')}.`
+      ? `Delete a model to free space, e.g. ${models
+          .slice(0, 3)
+          .map((m) => `'${m.title}' (${formatMB(m.totalBytes)})`)
+          .join(', ')}.`
       : 'No stored model can be deleted; free space in the browser or allow more storage.';
     throw new StoreError(`store: out of storage quota while writing ${what}. ${suggestion}`);
   }
@@ -93,7 +107,10 @@ export interface ModelWriter {
 }
 
 function sameFiles(a: PendingModel, init: ModelWriteInit): boolean {
-  return a.files.length === init.files.length && a.files.every((f, i) => f.name === init.files[i].name && f.size === init.files[i].size);
+  return (
+    a.files.length === init.files.length &&
+    a.files.every((f, i) => f.name === init.files[i].name && f.size === init.files[i].size)
+  );
 }
 
 /**
@@ -101,7 +118,8 @@ function sameFiles(a: PendingModel, init: ModelWriteInit): boolean {
  * Refuses when a ready model with that id exists: delete it first.
  */
 export async function modelStoreBeginWrite(kv: KvStore, init: ModelWriteInit): Promise<ModelWriter> {
-  if (await kv.get(manifestKey(init.id))) throw new StoreError(`store: model '${init.id}' already exists; delete it first`);
+  if (await kv.get(manifestKey(init.id)))
+    throw new StoreError(`store: model '${init.id}' already exists; delete it first`);
   const existing = migratePending(await kv.get(pendingKey(init.id)));
   let pending: PendingModel;
   if (existing.type === 'success' && sameFiles(existing.value, init)) {
@@ -109,8 +127,13 @@ export async function modelStoreBeginWrite(kv: KvStore, init: ModelWriteInit): P
   } else {
     await kv.del(await kv.keys(chunkPrefix(init.id)));
     pending = {
-      schemaVersion: MODEL_STORE_SCHEMA_VERSION, id: init.id, title: init.title, source: init.source,
-      chunkBytes: init.chunkBytes ?? DEFAULT_CHUNK_BYTES, startedAt: Date.now(), importQuant: init.importQuant,
+      schemaVersion: MODEL_STORE_SCHEMA_VERSION,
+      id: init.id,
+      title: init.title,
+      source: init.source,
+      chunkBytes: init.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+      startedAt: Date.now(),
+      importQuant: init.importQuant,
       files: init.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, chunksDone: 0, complete: false })),
     };
     await storeSet(kv, pendingKey(init.id), pending, `the import record of '${init.id}'`);
@@ -127,14 +150,18 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
   const savePending = () => storeSet(kv, pendingKey(pending.id), pending, `the import record of '${pending.id}'`);
   return {
     id: pending.id,
-    resumeOffset: (name) => { const f = fileOf(name); return f.complete ? f.size : f.chunksDone * pending.chunkBytes; },
+    resumeOffset: (name) => {
+      const f = fileOf(name);
+      return f.complete ? f.size : f.chunksDone * pending.chunkBytes;
+    },
     isComplete: (name) => fileOf(name).complete,
     async hashFile(name) {
       const f = fileOf(name);
       const hasher = new Sha256();
       for (let i = 0; i < f.chunksDone; i++) {
         const bytes = await kv.get<Uint8Array>(chunkKey(pending.id, f.name, i));
-        if (!(bytes instanceof Uint8Array)) throw new StoreError(`store: chunk ${i} of '${f.name}' in '${pending.id}' is missing`);
+        if (!(bytes instanceof Uint8Array))
+          throw new StoreError(`store: chunk ${i} of '${f.name}' in '${pending.id}' is missing`);
         hasher.update(bytes);
       }
       return hasher.hex();
@@ -144,13 +171,23 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
       const files: StoredFile[] = [];
       for (const f of pending.files) {
         const chunks = chunkCount(f.size, pending.chunkBytes);
-        if (!f.complete || f.chunksDone !== chunks) throw new StoreError(`store: model '${pending.id}' file '${f.name}' is incomplete (${f.chunksDone}/${chunks} chunks)`);
+        if (!f.complete || f.chunksDone !== chunks)
+          throw new StoreError(
+            `store: model '${pending.id}' file '${f.name}' is incomplete (${f.chunksDone}/${chunks} chunks)`,
+          );
         files.push({ name: f.name, size: f.size, sha256: f.sha256, chunks });
       }
       const manifest: ModelManifest = {
-        schemaVersion: MODEL_STORE_SCHEMA_VERSION, id: pending.id, title: pending.title, source: pending.source,
-        files, chunkBytes: pending.chunkBytes, totalBytes: files.reduce((s, f) => s + f.size, 0),
-        createdAt: Date.now(), importQuant: pending.importQuant, notes,
+        schemaVersion: MODEL_STORE_SCHEMA_VERSION,
+        id: pending.id,
+        title: pending.title,
+        source: pending.source,
+        files,
+        chunkBytes: pending.chunkBytes,
+        totalBytes: files.reduce((s, f) => s + f.size, 0),
+        createdAt: Date.now(),
+        importQuant: pending.importQuant,
+        notes,
       };
       await storeSet(kv, manifestKey(pending.id), manifest, `the manifest of '${pending.id}'`);
       await kv.del([pendingKey(pending.id)]);
@@ -161,7 +198,12 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
 }
 
 /** Buffers bytes into whole chunks; each stored chunk is recorded in the pending record. */
-function chunkedSink(kv: KvStore, pending: PendingModel, file: PendingModel['files'][number], savePending: () => Promise<void>): ByteSink {
+function chunkedSink(
+  kv: KvStore,
+  pending: PendingModel,
+  file: PendingModel['files'][number],
+  savePending: () => Promise<void>,
+): ByteSink {
   const chunkBytes = pending.chunkBytes;
   let buffer = new Uint8Array(Math.min(chunkBytes, Math.max(file.size, 1)));
   let filled = 0;
@@ -183,12 +225,15 @@ function chunkedSink(kv: KvStore, pending: PendingModel, file: PendingModel['fil
       while (at < chunk.byteLength) {
         const take = Math.min(chunk.byteLength - at, buffer.byteLength - filled);
         buffer.set(chunk.subarray(at, at + take), filled);
-        filled += take; at += take; written += take;
+        filled += take;
+        at += take;
+        written += take;
         if (filled === buffer.byteLength && written < file.size) await flush();
       }
     },
     async close() {
-      if (written !== file.size) throw new StoreError(`store: '${file.name}' of '${pending.id}' ended at ${written} of ${file.size} bytes`);
+      if (written !== file.size)
+        throw new StoreError(`store: '${file.name}' of '${pending.id}' ended at ${written} of ${file.size} bytes`);
       if (filled > 0 || file.size === 0) await flush();
       file.complete = true;
       await savePending();

@@ -14,12 +14,19 @@ async function readChunk(kv: KvStore, manifest: ModelManifest, file: StoredFile,
   const value = await kv.get<Uint8Array>(chunkKey(manifest.id, file.name, index));
   const expected = index < file.chunks - 1 ? manifest.chunkBytes : file.size - index * manifest.chunkBytes;
   if (!(value instanceof Uint8Array) || value.byteLength !== expected) {
-    throw new StoreError(`store: chunk ${index} of '${file.name}' in '${manifest.id}' is missing or has the wrong size (re-verify or delete the model)`);
+    throw new StoreError(
+      `store: chunk ${index} of '${file.name}' in '${manifest.id}' is missing or has the wrong size (re-verify or delete the model)`,
+    );
   }
   return value;
 }
 
-function storedFileSource(kv: KvStore, manifest: ModelManifest, file: StoredFile, onRead?: (n: number) => void): ByteSource {
+function storedFileSource(
+  kv: KvStore,
+  manifest: ModelManifest,
+  file: StoredFile,
+  onRead?: (n: number) => void,
+): ByteSource {
   let cached: { index: number; bytes: Uint8Array } | undefined;
   const chunk = async (index: number) => {
     if (cached?.index !== index) cached = { index, bytes: await readChunk(kv, manifest, file, index) };
@@ -55,7 +62,9 @@ export function modelStoreFileSet(kv: KvStore, manifest: ModelManifest, onProgre
   let totalDone = 0;
   return {
     name: manifest.title,
-    async list() { return manifest.files.map((f) => f.name).sort(); },
+    async list() {
+      return manifest.files.map((f) => f.name).sort();
+    },
     async open(fileName) {
       const file = manifest.files.find((f) => f.name === fileName);
       if (!file) throw new StoreError(`store: model '${manifest.id}' has no file '${fileName}'`);
@@ -63,7 +72,15 @@ export function modelStoreFileSet(kv: KvStore, manifest: ModelManifest, onProgre
       return storedFileSource(kv, manifest, file, (n) => {
         bytesDone = Math.min(file.size, bytesDone + n);
         totalDone = Math.min(manifest.totalBytes, totalDone + n);
-        onProgress?.({ phase: 'reading', file: fileName, bytesDone, bytesTotal: file.size, fromCache: true, totalDone, totalBytes: manifest.totalBytes });
+        onProgress?.({
+          phase: 'reading',
+          file: fileName,
+          bytesDone,
+          bytesTotal: file.size,
+          fromCache: true,
+          totalDone,
+          totalBytes: manifest.totalBytes,
+        });
       });
     },
   };
@@ -89,10 +106,19 @@ export async function modelStoreVerify(kv: KvStore, id: string, onProgress?: OnL
         hasher.update(bytes);
         bytesDone += bytes.byteLength;
         totalDone += bytes.byteLength;
-        onProgress?.({ phase: 'verifying', file: file.name, bytesDone, bytesTotal: file.size, fromCache: true, totalDone, totalBytes: manifest.totalBytes });
+        onProgress?.({
+          phase: 'verifying',
+          file: file.name,
+          bytesDone,
+          bytesTotal: file.size,
+          fromCache: true,
+          totalDone,
+          totalBytes: manifest.totalBytes,
+        });
       }
       const digest = hasher.hex();
-      if (file.sha256 && digest !== file.sha256) problems.push(`store: '${file.name}' sha256 ${digest} differs from the expected ${file.sha256}`);
+      if (file.sha256 && digest !== file.sha256)
+        problems.push(`store: '${file.name}' sha256 ${digest} differs from the expected ${file.sha256}`);
     } catch (e) {
       problems.push((e as Error).message);
     }

@@ -13,8 +13,9 @@ import { buildTestingBpeTokenizer } from './hf-testing-bpe.ts';
 describe('HfTokenizer in the browser', () => {
   it('encodes the published Mistral example ids and round-trips unicode', () => {
     const tokenizer = new HfTokenizer(mistralJson, mistralConfig);
-    expect(tokenizer.encode('<s>[INST] Hello, how are you? [/INST]', { addSpecialTokens: false }))
-      .toEqual([1, 733, 16289, 28793, 22557, 28725, 910, 460, 368, 28804, 733, 28748, 16289, 28793]);
+    expect(tokenizer.encode('<s>[INST] Hello, how are you? [/INST]', { addSpecialTokens: false })).toEqual([
+      1, 733, 16289, 28793, 22557, 28725, 910, 460, 368, 28804, 733, 28748, 16289, 28793,
+    ]);
     const text = 'café 日本語 🙂\n    indented 12345';
     expect(tokenizer.decode(tokenizer.encode(text, { addSpecialTokens: false }))).toBe(text);
   });
@@ -22,11 +23,15 @@ describe('HfTokenizer in the browser', () => {
   it('loads a byte-level BPE from in-memory files and renders its chat template', async () => {
     const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer();
     const encoder = new TextEncoder();
-    const tokenizer = await loadHfTokenizer(memoryFileSet({
-      'tokenizer.json': encoder.encode(JSON.stringify(tokenizerJson)),
-      'tokenizer_config.json': encoder.encode(JSON.stringify(tokenizerConfig)),
-    }));
-    const chat = tokenizer.applyChatTemplate([{ role: 'user', content: 'def f():\n    return 1' }], { addGenerationPrompt: true });
+    const tokenizer = await loadHfTokenizer(
+      memoryFileSet({
+        'tokenizer.json': encoder.encode(JSON.stringify(tokenizerJson)),
+        'tokenizer_config.json': encoder.encode(JSON.stringify(tokenizerConfig)),
+      }),
+    );
+    const chat = tokenizer.applyChatTemplate([{ role: 'user', content: 'def f():\n    return 1' }], {
+      addGenerationPrompt: true,
+    });
     expect(tokenizer.decode(tokenizer.encode(chat))).toBe(chat);
   });
 });

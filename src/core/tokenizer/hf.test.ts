@@ -33,15 +33,21 @@ describe('HfTokenizer over a real vocabulary (Mistral v0.1, 32000 pieces)', () =
 
   it('knows its size and special tokens', () => {
     expect(tokenizer.vocabSize).toBe(32000);
-    expect([tokenizer.bosToken, tokenizer.bosTokenId, tokenizer.eosToken, tokenizer.eosTokenIds]).toEqual(['<s>', 1, '</s>', [2]]);
+    expect([tokenizer.bosToken, tokenizer.bosTokenId, tokenizer.eosToken, tokenizer.eosTokenIds]).toEqual([
+      '<s>',
+      1,
+      '</s>',
+      [2],
+    ]);
     expect(tokenizer.idToToken(1)).toBe('<s>');
     expect(tokenizer.idToToken(28705)).toBe('▁');
   });
 
   it('matches the published ids of "<s>[INST] Hello, how are you? [/INST]"', () => {
     // transformers.js apply_chat_template docs (Xenova/mistral-tokenizer-v1, same vocabulary).
-    expect(tokenizer.encode('<s>[INST] Hello, how are you? [/INST]', { addSpecialTokens: false }))
-      .toEqual([1, 733, 16289, 28793, 22557, 28725, 910, 460, 368, 28804, 733, 28748, 16289, 28793]);
+    expect(tokenizer.encode('<s>[INST] Hello, how are you? [/INST]', { addSpecialTokens: false })).toEqual([
+      1, 733, 16289, 28793, 22557, 28725, 910, 460, 368, 28804, 733, 28748, 16289, 28793,
+    ]);
   });
 
   it('adds BOS only when asked', () => {
@@ -60,7 +66,9 @@ describe('HfTokenizer over a real vocabulary (Mistral v0.1, 32000 pieces)', () =
       { role: 'assistant', content: "I'm doing great. How can I help you today?" },
       { role: 'user', content: "I'd like to show off how chat templating works!" },
     ]);
-    expect(text).toBe("<s>[INST] Hello, how are you? [/INST]I'm doing great. How can I help you today?</s> [INST] I'd like to show off how chat templating works! [/INST]");
+    expect(text).toBe(
+      "<s>[INST] Hello, how are you? [/INST]I'm doing great. How can I help you today?</s> [INST] I'd like to show off how chat templating works! [/INST]",
+    );
   });
 
   it('turns template exceptions into ConfigError', () => {
@@ -72,7 +80,9 @@ describe('HfTokenizer over a real vocabulary (Mistral v0.1, 32000 pieces)', () =
     for (const text of [...ROUND_TRIP_TEXTS, '<s>hi</s> there', ' leading space']) {
       const ids = tokenizer.encode(text);
       expect(ids).toEqual(reference.encode(text));
-      expect(tokenizer.decode(ids, { skipSpecialTokens: true })).toBe(reference.decode(ids, { skip_special_tokens: true }));
+      expect(tokenizer.decode(ids, { skipSpecialTokens: true })).toBe(
+        reference.decode(ids, { skip_special_tokens: true }),
+      );
     }
   });
 });
@@ -98,12 +108,15 @@ describe('HfTokenizer over a tiny byte-level BPE', () => {
     expect(ids[ids.length - 1]).toBe(tokenizer.eosTokenIds[0]);
     expect(tokenizer.decode(ids)).toBe('<|im_start|>user\nhi 42<|im_end|>');
     expect(tokenizer.decode(ids, { skipSpecialTokens: true })).toBe('user\nhi 42');
-    expect(TESTING_SPECIAL_TOKENS.map((t) => tokenizer.idToToken(tokenizer.encode(t)[0]!))).toEqual([...TESTING_SPECIAL_TOKENS]);
+    expect(TESTING_SPECIAL_TOKENS.map((t) => tokenizer.idToToken(tokenizer.encode(t)[0]!))).toEqual([
+      ...TESTING_SPECIAL_TOKENS,
+    ]);
   });
 
   it('renders ChatML with a generation prompt', () => {
-    expect(tokenizer.applyChatTemplate([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true }))
-      .toBe('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
+    expect(tokenizer.applyChatTemplate([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true })).toBe(
+      '<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n',
+    );
   });
 
   it('has no BOS and the ChatML end as EOS', () => {
@@ -116,7 +129,9 @@ describe('HfTokenizer over a tiny byte-level BPE', () => {
     const messages = [{ role: 'user' as const, content: 'def f(x):\n    return 2*x' }];
     const rendered = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
     expect(rendered).toBe(reference.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true }));
-    expect(tokenizer.encode(rendered, { addSpecialTokens: false })).toEqual(reference.encode(rendered, { add_special_tokens: false }));
+    expect(tokenizer.encode(rendered, { addSpecialTokens: false })).toEqual(
+      reference.encode(rendered, { add_special_tokens: false }),
+    );
   });
 });
 
@@ -125,36 +140,48 @@ describe('loadHfTokenizer', () => {
 
   it('loads from in-memory files and reads chat_template.jinja when the config has none', async () => {
     const { chat_template: template, ...configWithout } = tokenizerConfig;
-    const tokenizer = await loadHfTokenizer(memoryFileSet({
-      'tokenizer.json': asFile(tokenizerJson),
-      'tokenizer_config.json': asFile(configWithout),
-      'chat_template.jinja': asFile(template),
-    }));
+    const tokenizer = await loadHfTokenizer(
+      memoryFileSet({
+        'tokenizer.json': asFile(tokenizerJson),
+        'tokenizer_config.json': asFile(configWithout),
+        'chat_template.jinja': asFile(template),
+      }),
+    );
     expect(tokenizer.applyChatTemplate([{ role: 'user', content: 'x' }])).toBe('<|im_start|>user\nx<|im_end|>\n');
   });
 
   it('reads chat_template.json when neither the config nor chat_template.jinja has a template', async () => {
     const { chat_template: template, ...configWithout } = tokenizerConfig;
-    const tokenizer = await loadHfTokenizer(memoryFileSet({
-      'tokenizer.json': asFile(tokenizerJson),
-      'tokenizer_config.json': asFile(configWithout),
-      'chat_template.json': asFile({ chat_template: template }),
-    }));
+    const tokenizer = await loadHfTokenizer(
+      memoryFileSet({
+        'tokenizer.json': asFile(tokenizerJson),
+        'tokenizer_config.json': asFile(configWithout),
+        'chat_template.json': asFile({ chat_template: template }),
+      }),
+    );
     expect(tokenizer.applyChatTemplate([{ role: 'user', content: 'y' }])).toBe('<|im_start|>user\ny<|im_end|>\n');
-    await expect(loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile(tokenizerJson), 'chat_template.json': asFile({ x: 1 }) })))
-      .rejects.toThrow('chat_template.json: expected {"chat_template": "<jinja>"}');
+    await expect(
+      loadHfTokenizer(
+        memoryFileSet({ 'tokenizer.json': asFile(tokenizerJson), 'chat_template.json': asFile({ x: 1 }) }),
+      ),
+    ).rejects.toThrow('chat_template.json: expected {"chat_template": "<jinja>"}');
   });
 
   it('works without tokenizer_config.json, but then has no chat template', async () => {
     const tokenizer = await loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile(tokenizerJson) }));
     expect(tokenizer.decode(tokenizer.encode('ok'))).toBe('ok');
-    expect(() => tokenizer.applyChatTemplate([{ role: 'user', content: 'x' }]))
-      .toThrow('tokenizer_config.json: no chat_template (the model has no chat format)');
+    expect(() => tokenizer.applyChatTemplate([{ role: 'user', content: 'x' }])).toThrow(
+      'tokenizer_config.json: no chat_template (the model has no chat format)',
+    );
   });
 
   it('rejects a folder without tokenizer.json, invalid JSON and a non-tokenizer object', async () => {
     await expect(loadHfTokenizer(memoryFileSet({}, 'm'))).rejects.toThrow('m: no tokenizer.json');
-    await expect(loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile('{') }))).rejects.toThrow(/^tokenizer\.json: invalid JSON/);
-    await expect(loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile({ hello: 1 }) }))).rejects.toThrow("tokenizer.json: expected an object with a 'model' section");
+    await expect(loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile('{') }))).rejects.toThrow(
+      /^tokenizer\.json: invalid JSON/,
+    );
+    await expect(loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile({ hello: 1 }) }))).rejects.toThrow(
+      "tokenizer.json: expected an object with a 'model' section",
+    );
   });
 });

@@ -29,7 +29,15 @@ export interface HfTokenizerConfig {
 }
 
 /** Special-token attributes exposed to chat templates (as transformers does). */
-const TEMPLATE_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+const TEMPLATE_TOKEN_KEYS = [
+  'bos_token',
+  'eos_token',
+  'unk_token',
+  'sep_token',
+  'pad_token',
+  'cls_token',
+  'mask_token',
+] as const;
 
 function tokenContent(config: HfTokenizerConfig, key: string): string | undefined {
   const value = config[key];
@@ -38,7 +46,9 @@ function tokenContent(config: HfTokenizerConfig, key: string): string | undefine
   if (typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') {
     return (value as { content: string }).content;
   }
-  throw new ConfigError(`tokenizer_config.json: key '${key}' must be a string or an AddedToken object, got ${JSON.stringify(value)}`);
+  throw new ConfigError(
+    `tokenizer_config.json: key '${key}' must be a string or an AddedToken object, got ${JSON.stringify(value)}`,
+  );
 }
 
 /** A list of named templates (transformers' format) → the 'default' one. */
@@ -47,7 +57,10 @@ function pickChatTemplate(value: HfTokenizerConfig['chat_template']): string | u
   if (typeof value === 'string') return value;
   if (Array.isArray(value)) {
     const named = value.find((t) => t.name === 'default');
-    if (!named) throw new ConfigError(`tokenizer_config.json: chat_template lists no 'default' template (names: ${value.map((t) => t.name).join(', ')})`);
+    if (!named)
+      throw new ConfigError(
+        `tokenizer_config.json: chat_template lists no 'default' template (names: ${value.map((t) => t.name).join(', ')})`,
+      );
     return named.template;
   }
   throw new ConfigError(`tokenizer_config.json: chat_template must be a string or a list of {name, template}`);
@@ -65,7 +78,10 @@ export class HfTokenizer implements Tokenizer {
   private readonly core: HfTokenizerCore;
   private compiledTemplate?: Template;
 
-  constructor(readonly tokenizerJson: any, readonly tokenizerConfig: HfTokenizerConfig = {}) {
+  constructor(
+    readonly tokenizerJson: any,
+    readonly tokenizerConfig: HfTokenizerConfig = {},
+  ) {
     if (typeof tokenizerJson !== 'object' || tokenizerJson === null || typeof tokenizerJson.model !== 'object') {
       throw new FormatError(`tokenizer.json: expected an object with a 'model' section`);
     }
@@ -79,7 +95,10 @@ export class HfTokenizer implements Tokenizer {
     this.vocabSize = maxId + 1;
     const bos = tokenContent(tokenizerConfig, 'bos_token');
     const bosId = bos === undefined ? undefined : this.core.token_to_id(bos);
-    if (bos !== undefined && bosId !== undefined) { this.bosToken = bos; this.bosTokenId = bosId; }
+    if (bos !== undefined && bosId !== undefined) {
+      this.bosToken = bos;
+      this.bosTokenId = bosId;
+    }
     const eos = tokenContent(tokenizerConfig, 'eos_token');
     const eosId = eos === undefined ? undefined : this.core.token_to_id(eos);
     this.eosTokenIds = eosId === undefined ? [] : [eosId];
@@ -144,7 +163,9 @@ export async function loadHfTokenizer(files: FileSet): Promise<HfTokenizer> {
   const list = await files.list();
   if (!list.includes('tokenizer.json')) throw new ConfigError(`${files.name}: no tokenizer.json`);
   const tokenizerJson = await readJsonFile(files, 'tokenizer.json');
-  const config: HfTokenizerConfig = list.includes('tokenizer_config.json') ? await readJsonFile(files, 'tokenizer_config.json') : {};
+  const config: HfTokenizerConfig = list.includes('tokenizer_config.json')
+    ? await readJsonFile(files, 'tokenizer_config.json')
+    : {};
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new FormatError('tokenizer_config.json: expected a JSON object');
   }
@@ -152,7 +173,8 @@ export async function loadHfTokenizer(files: FileSet): Promise<HfTokenizer> {
     config.chat_template = await readText(await files.open('chat_template.jinja'));
   } else if (config.chat_template == null && list.includes('chat_template.json')) {
     const template = (await readJsonFile(files, 'chat_template.json'))?.chat_template;
-    if (typeof template !== 'string') throw new FormatError(`chat_template.json: expected {"chat_template": "<jinja>"}`);
+    if (typeof template !== 'string')
+      throw new FormatError(`chat_template.json: expected {"chat_template": "<jinja>"}`);
     config.chat_template = template;
   }
   return new HfTokenizer(tokenizerJson, config);

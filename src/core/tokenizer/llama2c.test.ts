@@ -11,7 +11,11 @@ function handVocab(merges: [string, number][]) {
   for (let b = 0; b < 256; b++) pieces.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
   const scores = [...pieces.map(() => 0), ...merges.map(([, s]) => s)];
   pieces.push(...merges.map(([p]) => p));
-  return createLlama2cTokenizer(pieces.map((p) => enc.encode(p)), Float32Array.from(scores), 8);
+  return createLlama2cTokenizer(
+    pieces.map((p) => enc.encode(p)),
+    Float32Array.from(scores),
+    8,
+  );
 }
 
 /** Serializes a vocab in tok*.bin layout (hermetic builder for corrupt-file tests). */
@@ -21,13 +25,26 @@ function tokBin(pieces: string[], maxLen = 8): Uint8Array {
   const view = new DataView(bytes.buffer);
   view.setInt32(0, maxLen, true);
   let at = 4;
-  for (const p of parts) { view.setFloat32(at, 0, true); view.setInt32(at + 4, p.length, true); bytes.set(p, at + 8); at += 8 + p.length; }
+  for (const p of parts) {
+    view.setFloat32(at, 0, true);
+    view.setInt32(at + 4, p.length, true);
+    bytes.set(p, at + 8);
+    at += 8 + p.length;
+  }
   return bytes;
 }
 
 describe('llama2c tokenizer: hand-built vocabulary', () => {
   // ids: ' '=259 'a'=260 'b'=261 'ab'=262 ' a'=263 ' ab'=264 'aa'=265
-  const tok = handVocab([[' ', 0], ['a', 0], ['b', 0], ['ab', -1], [' a', -0.5], [' ab', -2], ['aa', -1]]);
+  const tok = handVocab([
+    [' ', 0],
+    ['a', 0],
+    ['b', 0],
+    ['ab', -1],
+    [' a', -0.5],
+    [' ab', -2],
+    ['aa', -1],
+  ]);
 
   it('merges the highest-scoring pair first: "ab" → [BOS, " ab"]', () => {
     expect(tok.encode('ab')).toEqual([1, 264]);
@@ -66,7 +83,9 @@ describe('llama2c tokenizer: hand-built vocabulary', () => {
 });
 
 describe('llama2c tokenizer: tok512.bin', () => {
-  const bytes = new Uint8Array(readFileSync(new URL('../../../tests/fixtures/stories260K/tok512.bin', import.meta.url)));
+  const bytes = new Uint8Array(
+    readFileSync(new URL('../../../tests/fixtures/stories260K/tok512.bin', import.meta.url)),
+  );
 
   it('reads 512 tokens and round-trips text, including bytes outside the vocabulary', async () => {
     const tok = await loadLlama2cTokenizer(bytesSource(bytes), { vocabSize: 512 });
@@ -81,16 +100,26 @@ describe('llama2c tokenizer: tok512.bin', () => {
   });
 
   it('rejects a vocab size that disagrees with the model', async () => {
-    await expect(loadLlama2cTokenizer(bytesSource(bytes, 'tok512.bin'), { vocabSize: 32000 })).rejects.toThrow(/tok512.bin has 512 tokens, the model's vocab_size is 32000/);
+    await expect(loadLlama2cTokenizer(bytesSource(bytes, 'tok512.bin'), { vocabSize: 32000 })).rejects.toThrow(
+      /tok512.bin has 512 tokens, the model's vocab_size is 32000/,
+    );
   });
 
   const base = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16)}>`)];
   const corruptions: [string, () => Uint8Array, RegExp][] = [
     ['rejects a file shorter than max_token_length', () => new Uint8Array(2), /less than max_token_length/],
     ['rejects max_token_length 0', () => tokBin(base, 0), /max_token_length 0 is outside/],
-    ['rejects a piece longer than max_token_length', () => tokBin([...base, 'toolongpiece'], 8), /token 259 len 12 is outside \[0, 8\]/],
+    [
+      'rejects a piece longer than max_token_length',
+      () => tokBin([...base, 'toolongpiece'], 8),
+      /token 259 len 12 is outside \[0, 8\]/,
+    ],
     ['rejects an entry cut short', () => tokBin(base).subarray(0, 4 + 13 + 11 + 12 + 4), /token 3 header is truncated/],
-    ['rejects a vocabulary without the byte pieces', () => tokBin(base.slice(0, 100)), /fewer than the 259 special and byte pieces/],
+    [
+      'rejects a vocabulary without the byte pieces',
+      () => tokBin(base.slice(0, 100)),
+      /fewer than the 259 special and byte pieces/,
+    ],
   ];
   it.each(corruptions)('%s', async (_, build, message) => {
     const error = await loadLlama2cTokenizer(bytesSource(build(), 'bad.bin')).catch((e) => e);

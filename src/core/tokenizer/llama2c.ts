@@ -39,12 +39,18 @@ export interface Llama2cTokenizer extends Tokenizer {
   readonly maxTokenLength: number;
 }
 
-function parseEntries(bytes: Uint8Array, name: string): { pieces: Uint8Array[]; scores: number[]; maxTokenLength: number } {
+function parseEntries(
+  bytes: Uint8Array,
+  name: string,
+): { pieces: Uint8Array[]; scores: number[]; maxTokenLength: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.byteLength < 4) throw new FormatError(`llama2c-tokenizer: ${name} has ${bytes.byteLength} bytes, less than max_token_length`);
+  if (bytes.byteLength < 4)
+    throw new FormatError(`llama2c-tokenizer: ${name} has ${bytes.byteLength} bytes, less than max_token_length`);
   const maxTokenLength = view.getInt32(0, true);
   if (maxTokenLength < 1 || maxTokenLength > MAX_PIECE_BYTES) {
-    throw new FormatError(`llama2c-tokenizer: ${name} max_token_length ${maxTokenLength} is outside [1, ${MAX_PIECE_BYTES}]`);
+    throw new FormatError(
+      `llama2c-tokenizer: ${name} max_token_length ${maxTokenLength} is outside [1, ${MAX_PIECE_BYTES}]`,
+    );
   }
   const pieces: Uint8Array[] = [];
   const scores: number[] = [];
@@ -52,11 +58,14 @@ function parseEntries(bytes: Uint8Array, name: string): { pieces: Uint8Array[]; 
   while (at < bytes.byteLength) {
     const id = pieces.length;
     if (id >= MAX_VOCAB) throw new FormatError(`llama2c-tokenizer: ${name} has more than ${MAX_VOCAB} tokens`);
-    if (at + 8 > bytes.byteLength) throw new FormatError(`llama2c-tokenizer: ${name} token ${id} header is truncated at byte ${at}`);
+    if (at + 8 > bytes.byteLength)
+      throw new FormatError(`llama2c-tokenizer: ${name} token ${id} header is truncated at byte ${at}`);
     const score = view.getFloat32(at, true);
     const len = view.getInt32(at + 4, true);
     if (len < 0 || len > maxTokenLength || at + 8 + len > bytes.byteLength) {
-      throw new FormatError(`llama2c-tokenizer: ${name} token ${id} len ${len} is outside [0, ${maxTokenLength}] or past the end of the file`);
+      throw new FormatError(
+        `llama2c-tokenizer: ${name} token ${id} len ${len} is outside [0, ${maxTokenLength}] or past the end of the file`,
+      );
     }
     pieces.push(bytes.slice(at + 8, at + 8 + len));
     scores.push(score);
@@ -66,13 +75,20 @@ function parseEntries(bytes: Uint8Array, name: string): { pieces: Uint8Array[]; 
 }
 
 /** Reads tok*.bin. `vocabSize`, when given (the checkpoint's), must match the entry count. */
-export async function loadLlama2cTokenizer(src: ByteSource, options: { vocabSize?: number } = {}): Promise<Llama2cTokenizer> {
+export async function loadLlama2cTokenizer(
+  src: ByteSource,
+  options: { vocabSize?: number } = {},
+): Promise<Llama2cTokenizer> {
   const { pieces, scores, maxTokenLength } = parseEntries(await src.read(0, src.size), src.name);
   if (options.vocabSize !== undefined && options.vocabSize !== pieces.length) {
-    throw new FormatError(`llama2c-tokenizer: ${src.name} has ${pieces.length} tokens, the model's vocab_size is ${options.vocabSize}`);
+    throw new FormatError(
+      `llama2c-tokenizer: ${src.name} has ${pieces.length} tokens, the model's vocab_size is ${options.vocabSize}`,
+    );
   }
   if (pieces.length < BYTE_FALLBACK_BASE + 256) {
-    throw new FormatError(`llama2c-tokenizer: ${src.name} has ${pieces.length} tokens, fewer than the ${BYTE_FALLBACK_BASE + 256} special and byte pieces`);
+    throw new FormatError(
+      `llama2c-tokenizer: ${src.name} has ${pieces.length} tokens, fewer than the ${BYTE_FALLBACK_BASE + 256} special and byte pieces`,
+    );
   }
   return createLlama2cTokenizer(pieces, Float32Array.from(scores), maxTokenLength);
 }
@@ -88,9 +104,9 @@ function byteOfPiece(piece: string): number | undefined {
 
 /** The lookup tables encode/decode share. */
 interface Vocab {
-  pieces: Uint8Array[];   // [vocab] piece bytes
-  texts: string[];        // [vocab] piece strings
-  scores: Float32Array;   // [vocab]
+  pieces: Uint8Array[]; // [vocab] piece bytes
+  texts: string[]; // [vocab] piece strings
+  scores: Float32Array; // [vocab]
   idOf: Map<string, number>;
 }
 
@@ -102,12 +118,14 @@ function encodeText(vocab: Vocab, text: string, addBos: boolean): number[] {
   const ids: number[] = addBos ? [BOS_ID] : [];
   if (text.length === 0) return ids;
   const start = ids.length;
-  for (const char of ' ' + text) { // dummy prefix, then one UTF-8 character at a time
+  for (const char of ' ' + text) {
+    // dummy prefix, then one UTF-8 character at a time
     const id = vocab.idOf.get(char);
     if (id !== undefined) ids.push(id);
     else for (const byte of utf8Encoder.encode(char)) ids.push(byte + BYTE_FALLBACK_BASE);
   }
-  for (;;) { // merge the best-scoring adjacent pair (leftmost on ties) until none merges
+  for (;;) {
+    // merge the best-scoring adjacent pair (leftmost on ties) until none merges
     let bestScore = -Infinity;
     let bestId = -1;
     let bestIndex = -1;
@@ -145,10 +163,16 @@ function decodeIds(vocab: Vocab, ids: number[], skipSpecialTokens: boolean): str
   return utf8.decode(new Uint8Array(bytes));
 }
 
-export function createLlama2cTokenizer(pieces: Uint8Array[], scores: Float32Array, maxTokenLength: number): Llama2cTokenizer {
+export function createLlama2cTokenizer(
+  pieces: Uint8Array[],
+  scores: Float32Array,
+  maxTokenLength: number,
+): Llama2cTokenizer {
   const texts = pieces.map((p) => utf8.decode(p));
   const idOf = new Map<string, number>();
-  texts.forEach((text, id) => { if (!idOf.has(text)) idOf.set(text, id); });
+  texts.forEach((text, id) => {
+    if (!idOf.has(text)) idOf.set(text, id);
+  });
   const vocab: Vocab = { pieces, texts, scores, idOf };
   return {
     vocabSize: pieces.length,

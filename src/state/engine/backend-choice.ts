@@ -10,14 +10,19 @@ import type { ModelWeights } from '../../core/model/weights.ts';
 import type { BackendChoice, BackendReport } from './engine-types.ts';
 
 type BackendModule = Record<string, unknown>;
-const optionalBackends = import.meta.glob<BackendModule>(['../../core/runtime/webgpu/backend.ts', '../../core/runtime/wasm/backend.ts']);
+const optionalBackends = import.meta.glob<BackendModule>([
+  '../../core/runtime/webgpu/backend.ts',
+  '../../core/runtime/wasm/backend.ts',
+]);
 
 async function loadOptional(name: 'webgpu' | 'wasm'): Promise<Backend> {
   const path = `../../core/runtime/${name}/backend.ts`;
   const importer = optionalBackends[path];
   if (!importer) throw new Error(`the ${name} backend is not part of this build`);
   const mod = await importer();
-  const factory = (name === 'webgpu' ? mod.createWebGpuBackend : mod.createWasmBackend) as ((o?: object) => Promise<Backend>) | undefined;
+  const factory = (name === 'webgpu' ? mod.createWebGpuBackend : mod.createWasmBackend) as
+    | ((o?: object) => Promise<Backend>)
+    | undefined;
   if (!factory) throw new Error(`the ${name} backend module has no factory`);
   return factory(name === 'wasm' ? { threads: Math.min(2, navigator.hardwareConcurrency || 1) } : undefined);
 }
@@ -39,8 +44,17 @@ export async function probeWebGpu(): Promise<{ real: boolean; adapter?: string; 
 /** The order to try backends in for a choice; each with the reason it would be picked. */
 export async function backendCandidates(choice: BackendChoice): Promise<{ name: BackendName; reason: string }[]> {
   if (choice === 'cpu') return [{ name: 'cpu', reason: 'chosen by you' }];
-  if (choice === 'wasm') return [{ name: 'wasm', reason: 'chosen by you' }, { name: 'cpu', reason: '' }];
-  if (choice === 'webgpu') return [{ name: 'webgpu', reason: 'chosen by you' }, { name: 'wasm', reason: '' }, { name: 'cpu', reason: '' }];
+  if (choice === 'wasm')
+    return [
+      { name: 'wasm', reason: 'chosen by you' },
+      { name: 'cpu', reason: '' },
+    ];
+  if (choice === 'webgpu')
+    return [
+      { name: 'webgpu', reason: 'chosen by you' },
+      { name: 'wasm', reason: '' },
+      { name: 'cpu', reason: '' },
+    ];
   const probe = await probeWebGpu();
   const list: { name: BackendName; reason: string }[] = [];
   if (probe.real) list.push({ name: 'webgpu', reason: `auto: ${probe.description}` });
@@ -55,7 +69,11 @@ export interface OpenedSession {
 }
 
 /** Tries each candidate until one creates a session; the report says what failed on the way. */
-export async function openSessionWithFallback(weights: ModelWeights, choice: BackendChoice, maxContext: number): Promise<OpenedSession> {
+export async function openSessionWithFallback(
+  weights: ModelWeights,
+  choice: BackendChoice,
+  maxContext: number,
+): Promise<OpenedSession> {
   const failures: string[] = [];
   for (const candidate of await backendCandidates(choice)) {
     try {
@@ -67,11 +85,17 @@ export async function openSessionWithFallback(weights: ModelWeights, choice: Bac
       failures.push(`${candidate.name} failed: ${(e as Error).message}`);
     }
   }
-  throw Object.assign(new Error(`engine: no backend could run this model (${failures.join('; ')})`), { name: 'BackendError' });
+  throw Object.assign(new Error(`engine: no backend could run this model (${failures.join('; ')})`), {
+    name: 'BackendError',
+  });
 }
 
 /** After a failure mid-generation: the CPU reference takes over. */
-export async function openCpuSession(weights: ModelWeights, maxContext: number, failure: string): Promise<OpenedSession> {
+export async function openCpuSession(
+  weights: ModelWeights,
+  maxContext: number,
+  failure: string,
+): Promise<OpenedSession> {
   const session = await cpuBackend.createSession(weights, { maxContext });
   return { session, report: { name: 'cpu', reason: `${failure} → the CPU backend took over` } };
 }

@@ -20,19 +20,26 @@ beforeAll(async () => {
   await clear(createStore(DB, 'models'));
   await storeTestingMoe(DB, 'moe', (Math.random() * 1e6) | 0);
 });
-afterAll(async () => { await clear(createStore(DB, 'models')); });
+afterAll(async () => {
+  await clear(createStore(DB, 'models'));
+});
 
 describe('engine host', () => {
   it('loads from the store with typed fromCache progress and streams tokens with routing', async () => {
     const host = new EngineHost();
     const progress: LoadProgress[] = [];
-    const { model, backend } = await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu', (p) => progress.push(p));
+    const { model, backend } = await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu', (p) =>
+      progress.push(p),
+    );
     expect(model).toMatchObject({ experts: 4, topK: 2, layers: model.layers });
     expect(backend.name).toBe('cpu');
     expect(progress.some((p) => p.phase === 'reading' && p.fromCache && p.totalBytes > 0)).toBe(true);
 
     const events: EngineEvent[] = [];
-    const summary = await host.generate({ messages: [{ role: 'user', content: 'hello there' }], sampling: { temperature: 0, maxTokens: 6 } }, (batch) => events.push(...batch));
+    const summary = await host.generate(
+      { messages: [{ role: 'user', content: 'hello there' }], sampling: { temperature: 0, maxTokens: 6 } },
+      (batch) => events.push(...batch),
+    );
     const tokens = events.filter((e) => e.type === 'token');
     expect(tokens.length).toBe(summary.tokens);
     expect(summary.tokens).toBeGreaterThan(0);
@@ -44,8 +51,16 @@ describe('engine host', () => {
 
     // Banning expert 0 everywhere: it never appears among chosen experts.
     const banned: EngineEvent[] = [];
-    await host.generate({ messages: [{ role: 'user', content: 'hello there' }], sampling: { temperature: 0, maxTokens: 6 }, routing: { ban: { experts: [0] } } }, (b) => banned.push(...b));
-    for (const e of banned) if (e.type === 'token') for (const l of e.routing!.layers) expect(l.expertIds).not.toContain(0);
+    await host.generate(
+      {
+        messages: [{ role: 'user', content: 'hello there' }],
+        sampling: { temperature: 0, maxTokens: 6 },
+        routing: { ban: { experts: [0] } },
+      },
+      (b) => banned.push(...b),
+    );
+    for (const e of banned)
+      if (e.type === 'token') for (const l of e.routing!.layers) expect(l.expertIds).not.toContain(0);
 
     const analyzed = await host.analyze('abc abc', { force: { experts: [3] } });
     expect(analyzed.pieces.length).toBe(analyzed.routing.length);
@@ -58,10 +73,16 @@ describe('engine host', () => {
     expect(backend.reason.length).toBeGreaterThan(0);
     console.log('auto backend:', backend);
     let count = 0;
-    const summary = await host.generate({ messages: [{ role: 'user', content: 'go' }], sampling: { temperature: 1, maxTokens: 500, seed: 1, stopIds: [] } }, (b) => {
-      count += b.length;
-      if (count >= 1) host.stop(); // the first batch is flushed at the first token
-    });
+    const summary = await host.generate(
+      {
+        messages: [{ role: 'user', content: 'go' }],
+        sampling: { temperature: 1, maxTokens: 500, seed: 1, stopIds: [] },
+      },
+      (b) => {
+        count += b.length;
+        if (count >= 1) host.stop(); // the first batch is flushed at the first token
+      },
+    );
     expect(summary.stoppedBy).toBe('abort');
     expect(summary.tokens).toBeLessThan(500);
   });
@@ -84,9 +105,18 @@ describe('engine host', () => {
     });
     await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'auto');
     const events: EngineEvent[] = [];
-    const summary = await host.generate({ messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, maxTokens: 8, stopIds: [] } }, (b) => events.push(...b));
+    const summary = await host.generate(
+      { messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, maxTokens: 8, stopIds: [] } },
+      (b) => events.push(...b),
+    );
     const switched = events.find((e) => e.type === 'backend');
-    expect(switched).toMatchObject({ type: 'backend', backend: { name: 'cpu', reason: expect.stringMatching(/webgpu failed: webgpu: device lost.*CPU backend took over/) } });
+    expect(switched).toMatchObject({
+      type: 'backend',
+      backend: {
+        name: 'cpu',
+        reason: expect.stringMatching(/webgpu failed: webgpu: device lost.*CPU backend took over/),
+      },
+    });
     expect(summary.backend.name).toBe('cpu');
     expect(summary.tokens).toBe(8);
     expect(host.stats().state.kind).toBe('ready');
@@ -94,7 +124,10 @@ describe('engine host', () => {
     const reference = new EngineHost();
     await reference.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
     const ref: number[] = [];
-    await reference.generate({ messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, maxTokens: 8, stopIds: [] } }, (b) => b.forEach((e) => e.type === 'token' && ref.push(e.id)));
+    await reference.generate(
+      { messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, maxTokens: 8, stopIds: [] } },
+      (b) => b.forEach((e) => e.type === 'token' && ref.push(e.id)),
+    );
     expect(events.flatMap((e) => (e.type === 'token' ? [e.id] : []))).toEqual(ref);
   });
 
@@ -103,7 +136,13 @@ describe('engine host', () => {
     const { modelStoreGet, modelStoreFileSet, modelStoreList } = await import('../../core/store/index.ts');
     const original = (await modelStoreGet(kv, 'moe'))!;
     const copyFiles = modelStoreFileSet(kv, original);
-    await modelStoreImportFileSet(kv, { id: 'moe-copy', title: 'Copy', source: original.source, files: copyFiles, chunkBytes: 64 * 1024 });
+    await modelStoreImportFileSet(kv, {
+      id: 'moe-copy',
+      title: 'Copy',
+      source: original.source,
+      files: copyFiles,
+      chunkBytes: 64 * 1024,
+    });
     const host = new EngineHost();
     const newId = await host.quantizeStored('moe-copy', 'q8_0', DB);
     expect(newId).toBe('moe-copy:q8_0');
@@ -114,26 +153,36 @@ describe('engine host', () => {
     expect(converted.files.map((f) => f.name)).toContain('model.gguf');
     expect(converted.files.some((f) => f.name.endsWith('.safetensors'))).toBe(false);
     const ggufBytes = converted.files.find((f) => f.name === 'model.gguf')!.size;
-    const safetensorsBytes = original.files.filter((f) => f.name.endsWith('.safetensors')).reduce((s, f) => s + f.size, 0);
+    const safetensorsBytes = original.files
+      .filter((f) => f.name.endsWith('.safetensors'))
+      .reduce((s, f) => s + f.size, 0);
     expect(ggufBytes).toBeLessThan(safetensorsBytes); // f32 donors → q8_0 matrices
     const { model } = await host.load({ kind: 'store', id: newId, dbName: DB }, 'cpu');
     expect(model).toMatchObject({ experts: 4, topK: 2 });
     const events: EngineEvent[] = [];
-    const summary = await host.generate({ messages: [{ role: 'user', content: 'hello' }], sampling: { temperature: 0, maxTokens: 4, stopIds: [] } }, (b) => events.push(...b));
+    const summary = await host.generate(
+      { messages: [{ role: 'user', content: 'hello' }], sampling: { temperature: 0, maxTokens: 4, stopIds: [] } },
+      (b) => events.push(...b),
+    );
     expect(summary.tokens).toBe(4);
   });
 
   it('moves through the engine state union: empty → failed → loading → ready → generating → ready', async () => {
     const host = new EngineHost();
     expect(host.stats().state).toEqual({ kind: 'empty' });
-    await expect(host.load({ kind: 'store', id: 'no-such-model', dbName: DB }, 'cpu')).rejects.toMatchObject({ name: 'StoreError' });
+    await expect(host.load({ kind: 'store', id: 'no-such-model', dbName: DB }, 'cpu')).rejects.toMatchObject({
+      name: 'StoreError',
+    });
     expect(host.stats().state).toMatchObject({ kind: 'failed', modelId: 'no-such-model', errorName: 'StoreError' });
     const loading = host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
     expect(host.stats().state).toEqual({ kind: 'loading', modelId: 'moe' });
     await loading;
     expect(host.stats().state).toEqual({ kind: 'ready', modelId: 'moe' });
     const seen: string[] = [];
-    await host.generate({ messages: [{ role: 'user', content: 'x' }], sampling: { temperature: 0, maxTokens: 2, stopIds: [] } }, () => seen.push(host.stats().state.kind));
+    await host.generate(
+      { messages: [{ role: 'user', content: 'x' }], sampling: { temperature: 0, maxTokens: 2, stopIds: [] } },
+      () => seen.push(host.stats().state.kind),
+    );
     expect(seen.every((k) => k === 'generating')).toBe(true);
     expect(host.stats().state).toEqual({ kind: 'ready', modelId: 'moe' });
   });
@@ -141,8 +190,17 @@ describe('engine host', () => {
   it('a conversation longer than the context drops its oldest turns and still answers', async () => {
     const host = new EngineHost();
     await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
-    const turns = Array.from({ length: 40 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `turn ${i} says hello there friend` }));
-    const summary = await host.generate({ messages: [{ role: 'system', content: 'be brief' }, ...turns, { role: 'user', content: 'last' }], sampling: { temperature: 0, maxTokens: 4, stopIds: [] } }, () => {});
+    const turns = Array.from({ length: 40 }, (_, i) => ({
+      role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant',
+      content: `turn ${i} says hello there friend`,
+    }));
+    const summary = await host.generate(
+      {
+        messages: [{ role: 'system', content: 'be brief' }, ...turns, { role: 'user', content: 'last' }],
+        sampling: { temperature: 0, maxTokens: 4, stopIds: [] },
+      },
+      () => {},
+    );
     expect(summary.tokens).toBe(4);
     expect(summary.promptTokens).toBeLessThanOrEqual(128 - 64);
   });

@@ -19,8 +19,17 @@ import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
 import { openCpuSession, openSessionWithFallback } from './backend-choice.ts';
 import { buildPromptIdsWithin } from './prompt.ts';
 import type {
-  AnalyzedText, BackendChoice, BackendReport, EngineApi, EngineEvent, EngineModelRef, EngineState, EngineStats,
-  GenerateRequest, GenerateSummary, ModelSummary,
+  AnalyzedText,
+  BackendChoice,
+  BackendReport,
+  EngineApi,
+  EngineEvent,
+  EngineModelRef,
+  EngineState,
+  EngineStats,
+  GenerateRequest,
+  GenerateSummary,
+  ModelSummary,
 } from './engine-types.ts';
 
 const MAX_CONTEXT = 1024;
@@ -31,8 +40,12 @@ function errorState(e: unknown, modelId?: string): EngineState {
   return { kind: 'failed', modelId, errorName: err?.name ?? 'Error', message: err?.message ?? String(e) };
 }
 
-async function openFiles(ref: EngineModelRef, onProgress?: (p: LoadProgress) => void): Promise<{ files: FileSet; title: string }> {
-  if (ref.kind === 'url') return { files: fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title, onProgress), title: ref.title };
+async function openFiles(
+  ref: EngineModelRef,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<{ files: FileSet; title: string }> {
+  if (ref.kind === 'url')
+    return { files: fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title, onProgress), title: ref.title };
   const kv = idbKvStore(ref.dbName);
   const manifest = await modelStoreGet(kv, ref.id);
   if (!manifest) throw Object.assign(new Error(`store: no ready model '${ref.id}'`), { name: 'StoreError' });
@@ -44,13 +57,34 @@ function summarize(id: string, title: string, model: LoadedModel): ModelSummary 
   let weightBytes = weights.embed.data.byteLength + (weights.lmHead?.data.byteLength ?? 0);
   for (const layer of weights.layers) {
     const mlps = layer.moe ? layer.moe.experts : layer.mlp ? [layer.mlp] : [];
-    for (const t of [layer.wq, layer.wk, layer.wv, layer.wo, layer.moe?.router, ...mlps.flatMap((m) => [m.gate, m.up, m.down])]) weightBytes += t?.data.byteLength ?? 0;
+    for (const t of [
+      layer.wq,
+      layer.wk,
+      layer.wv,
+      layer.wo,
+      layer.moe?.router,
+      ...mlps.flatMap((m) => [m.gate, m.up, m.down]),
+    ])
+      weightBytes += t?.data.byteLength ?? 0;
   }
   let hasChatTemplate = false;
-  try { model.tokenizer?.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true }); hasChatTemplate = !!model.tokenizer; } catch { hasChatTemplate = false; }
+  try {
+    model.tokenizer?.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true });
+    hasChatTemplate = !!model.tokenizer;
+  } catch {
+    hasChatTemplate = false;
+  }
   return {
-    id, title, arch: spec.arch, layers: spec.layers, hidden: spec.hidden, vocab: spec.vocab,
-    experts: spec.moe?.experts ?? 0, topK: spec.moe?.topK ?? 0, hasChatTemplate, weightBytes,
+    id,
+    title,
+    arch: spec.arch,
+    layers: spec.layers,
+    hidden: spec.hidden,
+    vocab: spec.vocab,
+    experts: spec.moe?.experts ?? 0,
+    topK: spec.moe?.topK ?? 0,
+    hasChatTemplate,
+    weightBytes,
   };
 }
 
@@ -90,7 +124,15 @@ export class EngineHost implements EngineApi {
       this.backend = opened.report;
       this.summary = summarize(ref.id, title, model);
       this.state = { kind: 'ready', modelId: ref.id };
-      onProgress?.({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0, fromCache: ref.kind === 'store', totalDone: 0, totalBytes: 0 });
+      onProgress?.({
+        phase: 'done',
+        file: '',
+        bytesDone: 0,
+        bytesTotal: 0,
+        fromCache: ref.kind === 'store',
+        totalDone: 0,
+        totalBytes: 0,
+      });
       return { model: this.summary, backend: this.backend };
     } catch (e) {
       this.state = errorState(e, ref.id);
@@ -131,9 +173,16 @@ export class EngineHost implements EngineApi {
           });
           break;
         } catch (e) {
-          if (abort.signal.aborted || (e as Error).name === 'CancelledError') { stoppedBy = 'abort'; break; }
+          if (abort.signal.aborted || (e as Error).name === 'CancelledError') {
+            stoppedBy = 'abort';
+            break;
+          }
           if (attempt > 0 || this.backend?.name === 'cpu' || isInputError(e)) throw e;
-          const opened = await openCpuSession(model.weights, this.session!.maxContext, `${this.backend?.name} failed: ${(e as Error).message}`);
+          const opened = await openCpuSession(
+            model.weights,
+            this.session!.maxContext,
+            `${this.backend?.name} failed: ${(e as Error).message}`,
+          );
           this.session?.dispose();
           this.session = opened.session;
           this.backend = opened.report;
@@ -148,15 +197,29 @@ export class EngineHost implements EngineApi {
     const ended = performance.now();
     const prefillMs = Math.max(1e-3, (firstTokenAt || ended) - started);
     const decodeMs = Math.max(1e-3, ended - (firstTokenAt || ended));
-    this.speeds = { prefill: (promptIds.length / prefillMs) * 1000, decode: generated.length > 1 ? ((generated.length - 1) / decodeMs) * 1000 : undefined };
+    this.speeds = {
+      prefill: (promptIds.length / prefillMs) * 1000,
+      decode: generated.length > 1 ? ((generated.length - 1) / decodeMs) * 1000 : undefined,
+    };
     return {
-      tokens: generated.length, promptTokens: promptIds.length, stoppedBy,
-      prefillTokPerSec: this.speeds.prefill ?? 0, decodeTokPerSec: this.speeds.decode ?? 0, backend: this.backend!,
+      tokens: generated.length,
+      promptTokens: promptIds.length,
+      stoppedBy,
+      prefillTokPerSec: this.speeds.prefill ?? 0,
+      decodeTokPerSec: this.speeds.decode ?? 0,
+      backend: this.backend!,
     };
   }
 
   /** One pass of generate() from a fresh cache; continues after `already` generated tokens. */
-  private async runGeneration(model: LoadedModel, promptIds: number[], already: number[], request: GenerateRequest, signal: AbortSignal, onToken: (t: GeneratedToken) => void): Promise<GenerateSummary['stoppedBy']> {
+  private async runGeneration(
+    model: LoadedModel,
+    promptIds: number[],
+    already: number[],
+    request: GenerateRequest,
+    signal: AbortSignal,
+    onToken: (t: GeneratedToken) => void,
+  ): Promise<GenerateSummary['stoppedBy']> {
     const session = this.session!;
     session.truncate(0);
     const room = session.maxContext - promptIds.length - already.length;
@@ -164,7 +227,11 @@ export class EngineHost implements EngineApi {
     if (maxTokens <= 0) return 'maxTokens';
     let count = 0;
     const stream = generate(session, model.tokenizer, [...promptIds, ...already], {
-      ...request.sampling, maxTokens, routing: request.routing, trace: true, signal,
+      ...request.sampling,
+      maxTokens,
+      routing: request.routing,
+      trace: true,
+      signal,
     });
     for await (const token of stream) {
       onToken(token);
@@ -186,18 +253,27 @@ export class EngineHost implements EngineApi {
 
   async analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText> {
     const model = this.requireModel();
-    if (!model.tokenizer) throw Object.assign(new Error('engine: this model has no tokenizer'), { name: 'ConfigError' });
+    if (!model.tokenizer)
+      throw Object.assign(new Error('engine: this model has no tokenizer'), { name: 'ConfigError' });
     const ids = model.tokenizer.encode(text, { addSpecialTokens: false }).slice(0, this.session!.maxContext);
     if (ids.length === 0) return { pieces: [], routing: [] };
     this.stop();
     this.session!.truncate(0);
     const result = await this.session!.forward(ids, { trace: true, routing });
     this.session!.truncate(0);
-    return { pieces: ids.map((id) => model.tokenizer!.decode([id])), routing: result.routing ?? ids.map(() => ({ layers: [] })) };
+    return {
+      pieces: ids.map((id) => model.tokenizer!.decode([id])),
+      routing: result.routing ?? ids.map(() => ({ layers: [] })),
+    };
   }
 
   /** Import-time quantization of a stored HF model (f16 / q8_0 / q4_0 via GGUF); returns the new id. */
-  async quantizeStored(id: string, quant: 'f16' | 'q8_0' | 'q4_0', dbName?: string, onProgress?: (p: LoadProgress) => void): Promise<string> {
+  async quantizeStored(
+    id: string,
+    quant: 'f16' | 'q8_0' | 'q4_0',
+    dbName?: string,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<string> {
     return (await quantizeStoredModel(idbKvStore(dbName), id, quant, onProgress)).id;
   }
 
@@ -205,26 +281,40 @@ export class EngineHost implements EngineApi {
   async exportGguf(quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<Uint8Array> {
     const model = this.requireModel();
     const list = await model.files.list();
-    const readJson = async (name: string) => (list.includes(name) ? JSON.parse(await readText(await model.files.open(name))) : undefined);
+    const readJson = async (name: string) =>
+      list.includes(name) ? JSON.parse(await readText(await model.files.open(name))) : undefined;
     const tokenizerJson = await readJson('tokenizer.json');
-    if (!tokenizerJson) throw Object.assign(new Error('export: GGUF needs the model\'s tokenizer.json'), { name: 'ConfigError' });
+    if (!tokenizerJson)
+      throw Object.assign(new Error("export: GGUF needs the model's tokenizer.json"), { name: 'ConfigError' });
     const sink = new MemorySink();
-    await exportGguf(sink, model.weights, { tokenizerJson, tokenizerConfig: await readJson('tokenizer_config.json') }, quant);
+    await exportGguf(
+      sink,
+      model.weights,
+      { tokenizerJson, tokenizerConfig: await readJson('tokenizer_config.json') },
+      quant,
+    );
     return sink.bytes();
   }
 
   stats(): EngineStats {
     return {
-      state: this.state, backend: this.backend, model: this.summary,
-      prefillTokPerSec: this.speeds.prefill, decodeTokPerSec: this.speeds.decode, weightBytes: this.summary?.weightBytes,
+      state: this.state,
+      backend: this.backend,
+      model: this.summary,
+      prefillTokPerSec: this.speeds.prefill,
+      decodeTokPerSec: this.speeds.decode,
+      weightBytes: this.summary?.weightBytes,
     };
   }
 
   /** For the routing preview and tests: the loaded model (stays inside the worker). */
-  loadedModel(): LoadedModel | undefined { return this.model; }
+  loadedModel(): LoadedModel | undefined {
+    return this.model;
+  }
 
   private requireModel(): LoadedModel {
-    if (!this.model || !this.session) throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
+    if (!this.model || !this.session)
+      throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
     return this.model;
   }
 }
@@ -233,7 +323,10 @@ export class EngineHost implements EngineApi {
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => {
     const channel = new MessageChannel();
-    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
     channel.port2.postMessage(null);
   });
 }
@@ -247,9 +340,19 @@ function isInputError(e: unknown): boolean {
 function createBatcher(send: (events: EngineEvent[]) => void) {
   let queue: EngineEvent[] = [];
   let last = 0;
-  const flush = () => { if (queue.length) { const out = queue; queue = []; send(out); } last = performance.now(); };
+  const flush = () => {
+    if (queue.length) {
+      const out = queue;
+      queue = [];
+      send(out);
+    }
+    last = performance.now();
+  };
   return {
-    push(e: EngineEvent) { queue.push(e); if (performance.now() - last >= EVENT_BATCH_MS || e.type === 'backend') flush(); },
+    push(e: EngineEvent) {
+      queue.push(e);
+      if (performance.now() - last >= EVENT_BATCH_MS || e.type === 'backend') flush();
+    },
     flush,
   };
 }

@@ -77,13 +77,22 @@ export interface AnalyzedText {
 }
 
 export interface EngineApi {
-  load(ref: EngineModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void): Promise<{ model: ModelSummary; backend: BackendReport }>;
+  load(
+    ref: EngineModelRef,
+    choice: BackendChoice,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<{ model: ModelSummary; backend: BackendReport }>;
   setBackend(choice: BackendChoice): Promise<BackendReport>;
   generate(request: GenerateRequest, onEvents: (events: EngineEvent[]) => void): Promise<GenerateSummary>;
   stop(): void;
   reset(): void;
   analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText>;
   stats(): EngineStats;
-  quantizeStored(id: string, quant: 'f16' | 'q8_0' | 'q4_0', dbName?: string, onProgress?: (p: LoadProgress) => void): Promise<string>;
+  quantizeStored(
+    id: string,
+    quant: 'f16' | 'q8_0' | 'q4_0',
+    dbName?: string,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<string>;
   exportGguf(quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<Uint8Array>;
 }

@@ -14,16 +14,21 @@ export function buildPromptText(model: LoadedModel, messages: ChatMessage[]): { 
       // no chat template: fall through to a plain transcript
     }
   }
-  const text = messages.map((m) => (m.role === 'system' ? m.content : `${m.role}: ${m.content}`)).join('\n') + '\nassistant:';
+  const text =
+    messages.map((m) => (m.role === 'system' ? m.content : `${m.role}: ${m.content}`)).join('\n') + '\nassistant:';
   return { text, templated: false };
 }
 
 export function buildPromptIds(model: LoadedModel, messages: ChatMessage[]): number[] {
   const tokenizer = model.tokenizer;
-  if (!tokenizer) throw Object.assign(new Error('engine: this model has no tokenizer.json, so it cannot chat'), { name: 'ConfigError' });
+  if (!tokenizer)
+    throw Object.assign(new Error('engine: this model has no tokenizer.json, so it cannot chat'), {
+      name: 'ConfigError',
+    });
   const { text, templated } = buildPromptText(model, messages);
   const ids = tokenizer.encode(text, { addSpecialTokens: !templated });
-  if (!templated && tokenizer.bosTokenId !== undefined && ids[0] !== tokenizer.bosTokenId) ids.unshift(tokenizer.bosTokenId);
+  if (!templated && tokenizer.bosTokenId !== undefined && ids[0] !== tokenizer.bosTokenId)
+    ids.unshift(tokenizer.bosTokenId);
   return ids;
 }
 

@@ -31,16 +31,32 @@ async function readJson(files: FileSet, list: string[], name: string): Promise<u
 }
 
 /** Converts stored model `id` to `quant` as a new stored model, then deletes the original. */
-export async function quantizeStoredModel(kv: KvStore, id: string, quant: 'f16' | 'q8_0' | 'q4_0', onProgress?: OnLoadProgress): Promise<ModelManifest> {
+export async function quantizeStoredModel(
+  kv: KvStore,
+  id: string,
+  quant: 'f16' | 'q8_0' | 'q4_0',
+  onProgress?: OnLoadProgress,
+): Promise<ModelManifest> {
   const manifest = await modelStoreGet(kv, id);
   if (!manifest) throw Object.assign(new Error(`store: no ready model '${id}'`), { name: 'StoreError' });
   const files = modelStoreFileSet(kv, manifest, onProgress);
   const list = await files.list();
   const model = await loadHfModel(files);
   const tokenizerJson = await readJson(files, list, 'tokenizer.json');
-  if (!tokenizerJson) throw Object.assign(new Error(`store: '${manifest.title}' has no tokenizer.json; quantized imports keep the tokenizer inside the GGUF`), { name: 'ConfigError' });
+  if (!tokenizerJson)
+    throw Object.assign(
+      new Error(
+        `store: '${manifest.title}' has no tokenizer.json; quantized imports keep the tokenizer inside the GGUF`,
+      ),
+      { name: 'ConfigError' },
+    );
   const sink = new MemorySink();
-  await exportGguf(sink, model.weights, { tokenizerJson, tokenizerConfig: await readJson(files, list, 'tokenizer_config.json') }, quant);
+  await exportGguf(
+    sink,
+    model.weights,
+    { tokenizerJson, tokenizerConfig: await readJson(files, list, 'tokenizer_config.json') },
+    quant,
+  );
   const kept: Record<string, Uint8Array> = { [QUANTIZED_FILE]: sink.bytes() };
   for (const name of list) {
     if (name.endsWith('.safetensors') || name === 'model.safetensors.index.json') continue;
@@ -48,8 +64,14 @@ export async function quantizeStoredModel(kv: KvStore, id: string, quant: 'f16' 
     kept[name] = await src.read(0, src.size);
   }
   const converted = await modelStoreImportFileSet(kv, {
-    id: `${id}:${quant}`, title: `${manifest.title} (${quant})`, source: manifest.source, importQuant: quant,
-    files: memoryFileSet(kept, manifest.title), chunkBytes: manifest.chunkBytes, notes: manifest.notes, onProgress,
+    id: `${id}:${quant}`,
+    title: `${manifest.title} (${quant})`,
+    source: manifest.source,
+    importQuant: quant,
+    files: memoryFileSet(kept, manifest.title),
+    chunkBytes: manifest.chunkBytes,
+    notes: manifest.notes,
+    onProgress,
   });
   await modelStoreDelete(kv, id);
   return converted;

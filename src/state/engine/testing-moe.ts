@@ -20,13 +20,24 @@ experts:
 
 export async function storeTestingMoe(dbName: string, id: string, seed: number): Promise<void> {
   const folders: Record<string, FileSet> = {};
-  for (const [i, name] of ['base', 'e0', 'e1', 'e2', 'e3'].entries()) folders[`org/${name}`] = (await randomHfFolder(name, seed + i)).files;
+  for (const [i, name] of ['base', 'e0', 'e1', 'e2', 'e3'].entries())
+    folders[`org/${name}`] = (await randomHfFolder(name, seed + i)).files;
   const { output } = await mergeInMemory(TESTING_MOE_YAML, folders, { allowAllSameModels: true });
   const sink = new MemorySink();
   const tensors = [...output.tensors.values()];
-  await writeSafetensors(sink, tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), async (n) => output.tensors.get(n)!.data);
-  const files = Object.fromEntries([...output.files.entries()].filter(([n]) => !n.endsWith('.safetensors') && !n.endsWith('index.json')));
+  await writeSafetensors(
+    sink,
+    tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
+    async (n) => output.tensors.get(n)!.data,
+  );
+  const files = Object.fromEntries(
+    [...output.files.entries()].filter(([n]) => !n.endsWith('.safetensors') && !n.endsWith('index.json')),
+  );
   await modelStoreImportFileSet(idbKvStore(dbName, 'models'), {
-    id, title: 'Tiny MoE', source: { kind: 'merge', yaml: TESTING_MOE_YAML }, files: memoryFileSet({ ...files, 'model.safetensors': sink.bytes() }), chunkBytes: 64 * 1024,
+    id,
+    title: 'Tiny MoE',
+    source: { kind: 'merge', yaml: TESTING_MOE_YAML },
+    files: memoryFileSet({ ...files, 'model.safetensors': sink.bytes() }),
+    chunkBytes: 64 * 1024,
   });
 }

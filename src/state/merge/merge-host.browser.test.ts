@@ -25,7 +25,9 @@ const yaml = (gateMode: string, k = 2) => `base_model: org/base
 gate_mode: ${gateMode}
 experts_per_token: ${k}
 experts:
-${NAMES.slice(1).map((n, i) => `  - source_model: org/${n}\n    positive_prompts: ["prompt number ${i} about ${n}"]`).join('\n')}
+${NAMES.slice(1)
+  .map((n, i) => `  - source_model: org/${n}\n    positive_prompts: ["prompt number ${i} about ${n}"]`)
+  .join('\n')}
 `;
 
 beforeAll(async () => {
@@ -37,7 +39,9 @@ beforeAll(async () => {
     await modelStoreImportFileSet(kv, { id: n, title: n, source: { kind: 'local', folderName: n }, files });
   }
 });
-afterAll(async () => { await clear(createStore(DB, 'models')); });
+afterAll(async () => {
+  await clear(createStore(DB, 'models'));
+});
 
 describe('merge host', () => {
   it('checks live: a valid config plans a Mixtral; a bad experts_per_token and an unknown model are issues', async () => {
@@ -66,7 +70,15 @@ describe('merge host', () => {
   it('builds into the store with notes, and the engine runs the result', async () => {
     const progress: string[] = [];
     const result = await new MergeHost().build(
-      { yaml: yaml('hidden'), sources, layout: 'classic', outputId: 'built', title: 'Built', notes: { experts: ['x'] }, dbName: DB },
+      {
+        yaml: yaml('hidden'),
+        sources,
+        layout: 'classic',
+        outputId: 'built',
+        title: 'Built',
+        notes: { experts: ['x'] },
+        dbName: DB,
+      },
       (p) => progress.push(p.phase),
     );
     expect(result.files).toContain('config.json');
@@ -81,7 +93,10 @@ describe('merge host', () => {
 
   it('cancel stops a build with CancelledError and stores nothing', async () => {
     const host = new MergeHost();
-    const building = host.build({ yaml: yaml('hidden'), sources, layout: 'classic', outputId: 'cancelled', title: 'C', notes: {}, dbName: DB }, () => {});
+    const building = host.build(
+      { yaml: yaml('hidden'), sources, layout: 'classic', outputId: 'cancelled', title: 'C', notes: {}, dbName: DB },
+      () => {},
+    );
     host.cancel();
     await expect(building).rejects.toMatchObject({ name: 'CancelledError' });
     expect((await modelStoreList(idbKvStore(DB, 'models'))).map((m) => m.id)).not.toContain('cancelled');
@@ -90,14 +105,30 @@ describe('merge host', () => {
   it('a quantized import (q8_0 GGUF in the store) is a donor: merged from its dequantized weights, with a warning', async () => {
     const kv = idbKvStore(DB, 'models');
     const { files } = await randomHfFolder('quantized donor', (Math.random() * 1e6) | 0);
-    await modelStoreImportFileSet(kv, { id: 'qd', title: 'quantized donor', source: { kind: 'local', folderName: 'qd' }, files });
+    await modelStoreImportFileSet(kv, {
+      id: 'qd',
+      title: 'quantized donor',
+      source: { kind: 'local', folderName: 'qd' },
+      files,
+    });
     const quantized = await quantizeStoredModel(kv, 'qd', 'q8_0');
     const withQuantized: ModelSources = { ...sources, 'org/e3': { kind: 'store', id: quantized.id, dbName: DB } };
     const host = new MergeHost();
     const check = await host.check(yaml('hidden'), withQuantized);
     expect(check.ok).toBe(true);
     expect(check.warnings.join('\n')).toMatch(/'quantized donor \(q8_0\)' is stored quantized \(q8_0\)/);
-    const result = await host.build({ yaml: yaml('hidden'), sources: withQuantized, layout: 'classic', outputId: 'with-quantized', title: 'Q', notes: {}, dbName: DB }, () => {});
+    const result = await host.build(
+      {
+        yaml: yaml('hidden'),
+        sources: withQuantized,
+        layout: 'classic',
+        outputId: 'with-quantized',
+        title: 'Q',
+        notes: {},
+        dbName: DB,
+      },
+      () => {},
+    );
     expect(result.warnings.join('\n')).toMatch(/dequantized/);
     const merged = await loadHfModel(modelStoreFileSet(kv, (await modelStoreGet(kv, 'with-quantized'))!));
     const donor = await loadAnyModel(modelStoreFileSet(kv, (await modelStoreGet(kv, quantized.id))!));
@@ -108,11 +139,24 @@ describe('merge host', () => {
     }
     // The same model as the base: attention (q/k went through GGUF's RoPE permutation and back) is its own.
     const asBase: ModelSources = { ...sources, 'org/base': { kind: 'store', id: quantized.id, dbName: DB } };
-    await host.build({ yaml: yaml('hidden'), sources: asBase, layout: 'classic', outputId: 'quantized-base', title: 'QB', notes: {}, dbName: DB }, () => {});
+    await host.build(
+      {
+        yaml: yaml('hidden'),
+        sources: asBase,
+        layout: 'classic',
+        outputId: 'quantized-base',
+        title: 'QB',
+        notes: {},
+        dbName: DB,
+      },
+      () => {},
+    );
     const mergedOnBase = await loadHfModel(modelStoreFileSet(kv, (await modelStoreGet(kv, 'quantized-base'))!));
     expect(mergedOnBase.config.torch_dtype).toBe('float32');
     for (const role of ['wq', 'wk', 'wv', 'wo'] as const) {
-      expect(Array.from(dequantize(mergedOnBase.weights.layers[0]![role]))).toEqual(Array.from(dequantize(donor.weights.layers[0]![role])));
+      expect(Array.from(dequantize(mergedOnBase.weights.layers[0]![role]))).toEqual(
+        Array.from(dequantize(donor.weights.layers[0]![role])),
+      );
     }
   });
 });

@@ -20,7 +20,14 @@ import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
 import type { EngineModelRef } from '../engine/engine-types.ts';
 import { QUANTIZED_FILE, loadAnyModel } from '../engine/stored-models.ts';
 import { previewRouting } from './preview.ts';
-import type { MergeApi, MergeBuildProgress, MergeBuildRequest, MergeBuildResult, MergeCheck, ModelSources } from './merge-types.ts';
+import type {
+  MergeApi,
+  MergeBuildProgress,
+  MergeBuildRequest,
+  MergeBuildResult,
+  MergeCheck,
+  ModelSources,
+} from './merge-types.ts';
 
 interface OpenedSource {
   files: FileSet;
@@ -36,7 +43,10 @@ async function openRef(ref: EngineModelRef): Promise<OpenedSource> {
   const files = modelStoreFileSet(kv, manifest);
   const list = await files.list();
   if (!list.includes(QUANTIZED_FILE) || list.some((f) => f.endsWith('.safetensors'))) return { files };
-  return { files: await dequantizedFolder(files), warning: `'${manifest.title}' is stored quantized (${manifest.importQuant ?? 'gguf'}): it is merged from its dequantized weights, which carry that quantization's rounding` };
+  return {
+    files: await dequantizedFolder(files),
+    warning: `'${manifest.title}' is stored quantized (${manifest.importQuant ?? 'gguf'}): it is merged from its dequantized weights, which carry that quantization's rounding`,
+  };
 }
 
 /**
@@ -48,7 +58,11 @@ async function dequantizedFolder(files: FileSet): Promise<FileSet> {
   const { weights, config } = await loadAnyModel(files);
   // Every tensor f32 (a GGUF keeps some in f16) and torch_dtype float32 over the original
   // config's: as a base, it yields an f32 merge rather than rounding the dequantized values again.
-  return lazyHfFolder(weights, files.name, { baseConfig: config as Record<string, unknown>, sidecarFiles: files, dtype: 'f32' });
+  return lazyHfFolder(weights, files.name, {
+    baseConfig: config as Record<string, unknown>,
+    sidecarFiles: files,
+    dtype: 'f32',
+  });
 }
 
 export class MergeHost implements MergeApi {
@@ -63,22 +77,34 @@ export class MergeHost implements MergeApi {
     for (const key of [...this.folders.keys()]) if (!current.has(key)) this.folders.delete(key);
     return async (ref) => {
       const source = sources[ref.path];
-      if (!source) throw Object.assign(new Error(`merge: model '${ref.path}' is not in the library`), { name: 'ConfigError' });
+      if (!source)
+        throw Object.assign(new Error(`merge: model '${ref.path}' is not in the library`), { name: 'ConfigError' });
       const key = JSON.stringify(source);
       let folder = this.folders.get(key);
-      if (!folder) { folder = openRef(source); this.folders.set(key, folder); folder.catch(() => this.folders.delete(key)); }
+      if (!folder) {
+        folder = openRef(source);
+        this.folders.set(key, folder);
+        folder.catch(() => this.folders.delete(key));
+      }
       const opened = await folder;
       if (opened.warning && !warnings.includes(opened.warning)) warnings.push(opened.warning);
       return opened.files;
     };
   }
 
-  private async parseAndOpen(yaml: string, sources: ModelSources): Promise<{ config: MoeMergeConfig; inputs: MergeInputs; sourceWarnings: string[] } | MergeCheck> {
+  private async parseAndOpen(
+    yaml: string,
+    sources: ModelSources,
+  ): Promise<{ config: MoeMergeConfig; inputs: MergeInputs; sourceWarnings: string[] } | MergeCheck> {
     const parsed = parseMergeYaml(yaml);
     if (!parsed.ok) return { ok: false, issues: parsed.issues, warnings: [] };
     const sourceWarnings: string[] = [];
     try {
-      return { config: parsed.config, inputs: await openMergeInputs(parsed.config, this.resolver(sources, sourceWarnings)), sourceWarnings };
+      return {
+        config: parsed.config,
+        inputs: await openMergeInputs(parsed.config, this.resolver(sources, sourceWarnings)),
+        sourceWarnings,
+      };
     } catch (e) {
       return { ok: false, issues: [{ field: '', message: (e as Error).message, severity: 'error' }], warnings: [] };
     }
@@ -89,12 +115,19 @@ export class MergeHost implements MergeApi {
     if ('ok' in opened) return opened;
     const planned = planMerge(opened.config, opened.inputs, {});
     if (!planned.ok) return { ok: false, issues: planned.issues, warnings: [] };
-    return { ok: true, issues: [], arch: planned.plan.arch, totalBytes: planned.plan.totalBytes, warnings: [...opened.sourceWarnings, ...planned.plan.warnings] };
+    return {
+      ok: true,
+      issues: [],
+      arch: planned.plan.arch,
+      totalBytes: planned.plan.totalBytes,
+      warnings: [...opened.sourceWarnings, ...planned.plan.warnings],
+    };
   }
 
   async preview(yaml: string, sources: ModelSources, text: string) {
     const opened = await this.parseAndOpen(yaml, sources);
-    if ('ok' in opened) throw Object.assign(new Error(opened.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
+    if ('ok' in opened)
+      throw Object.assign(new Error(opened.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
     return previewRouting(opened.config, opened.inputs, text);
   }
 
@@ -103,19 +136,34 @@ export class MergeHost implements MergeApi {
     const abort = new AbortController();
     this.abort = abort;
     const opened = await this.parseAndOpen(request.yaml, request.sources);
-    if ('ok' in opened) throw Object.assign(new Error(opened.issues.map((i) => `${i.field}: ${i.message}`).join('; ')), { name: 'ConfigError' });
+    if ('ok' in opened)
+      throw Object.assign(new Error(opened.issues.map((i) => `${i.field}: ${i.message}`).join('; ')), {
+        name: 'ConfigError',
+      });
     const planned = planMerge(opened.config, opened.inputs, { layout: request.layout });
-    if (!planned.ok) throw Object.assign(new Error(planned.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
+    if (!planned.ok)
+      throw Object.assign(new Error(planned.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
     const folder = memoryFolder();
     const writer = folderWriter(folder.open);
     const result = await runMerge(planned.plan, opened.inputs, writer, {
-      runtime: createMergeRuntime(), signal: abort.signal,
-      onProgress: (p) => onProgress({ phase: p.phase === 'done' ? 'files' : p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensor: p.tensor }),
+      runtime: createMergeRuntime(),
+      signal: abort.signal,
+      onProgress: (p) =>
+        onProgress({
+          phase: p.phase === 'done' ? 'files' : p.phase,
+          bytesDone: p.bytesDone,
+          bytesTotal: p.bytesTotal,
+          tensor: p.tensor,
+        }),
     });
     if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
     const files = folder.files(request.title);
     await modelStoreImportFileSet(idbKvStore(request.dbName), {
-      id: request.outputId, title: request.title, source: { kind: 'merge', yaml: request.yaml }, files, signal: abort.signal,
+      id: request.outputId,
+      title: request.title,
+      source: { kind: 'merge', yaml: request.yaml },
+      files,
+      signal: abort.signal,
       notes: { ...request.notes, arch: planned.plan.arch, warnings: [...opened.sourceWarnings, ...result.warnings] },
       onProgress: (store) => onProgress({ phase: 'storing', store }),
     });

@@ -24,13 +24,22 @@ export async function previewRouting(config: MoeMergeConfig, inputs: MergeInputs
   const tokenizer = await loadHfTokenizer(base.files);
   const layers = Number(base.config.num_hidden_layers);
   const hidden = Number(base.config.hidden_size);
-  const owners = config.experts.map((e) => ({ positivePrompts: e.positivePrompts, negativePrompts: e.negativePrompts }));
+  const owners = config.experts.map((e) => ({
+    positivePrompts: e.positivePrompts,
+    negativePrompts: e.negativePrompts,
+  }));
   const ids = tokenizer.encode(text, { addSpecialTokens: false }).slice(0, MAX_PREVIEW_TOKENS);
-  const promptLengths = owners.flatMap((o) => tokenizePrompts(tokenizer, [...(o.positivePrompts ?? []), ...(o.negativePrompts ?? [])]).map((p) => p.length));
+  const promptLengths = owners.flatMap((o) =>
+    tokenizePrompts(tokenizer, [...(o.positivePrompts ?? []), ...(o.negativePrompts ?? [])]).map((p) => p.length),
+  );
   const forward = await openBaseForwardOn(cpuBackend, base, Math.max(1, ids.length, ...promptLengths));
   try {
     const gates = await computeGates(config.gateMode, owners, {
-      layers, hidden, tokenizer, base: forward, seed: 0,
+      layers,
+      hidden,
+      tokenizer,
+      base: forward,
+      seed: 0,
       loadEmbedding: () => base.tensors.readTensor('model.embed_tokens.weight'),
     }); // [layers] × [experts, hidden]
     if (ids.length === 0) return { pieces: [], routing: [] };

@@ -7,25 +7,51 @@ type Mode = 'auto' | 'force' | 'ban';
 export function RoutingControls({ experts }: { experts: number }) {
   const overrides = useChat((s) => s.overrides);
   const modelTopK = useEngine((s) => s.model?.topK ?? 1);
-  const modeOf = (e: number): Mode => (overrides.force?.experts.includes(e) ? 'force' : overrides.ban?.experts.includes(e) ? 'ban' : 'auto');
+  const modeOf = (e: number): Mode =>
+    overrides.force?.experts.includes(e) ? 'force' : overrides.ban?.experts.includes(e) ? 'ban' : 'auto';
   const setMode = (e: number, mode: Mode) => {
     const force = (overrides.force?.experts ?? []).filter((x) => x !== e);
     const ban = (overrides.ban?.experts ?? []).filter((x) => x !== e);
     if (mode === 'force') force.push(e);
     if (mode === 'ban') ban.push(e);
-    chatSetOverrides({ ...overrides, force: force.length ? { experts: force } : undefined, ban: ban.length ? { experts: ban } : undefined });
+    chatSetOverrides({
+      ...overrides,
+      force: force.length ? { experts: force } : undefined,
+      ban: ban.length ? { experts: ban } : undefined,
+    });
   };
   return (
     <fieldset data-testid="routing-controls">
       <legend>Routing for the next tokens</legend>
-      <label>Experts per token <select value={overrides.topK ?? ''} onChange={(e) => chatSetOverrides({ ...overrides, topK: e.target.value ? Number(e.target.value) : undefined })}>
-        <option value="">model default ({modelTopK})</option>
-        {Array.from({ length: experts }, (_, i) => <option key={i} value={i + 1}>{i + 1}</option>)}
-      </select></label>
+      <label>
+        Experts per token{' '}
+        <select
+          value={overrides.topK ?? ''}
+          onChange={(e) =>
+            chatSetOverrides({ ...overrides, topK: e.target.value ? Number(e.target.value) : undefined })
+          }
+        >
+          <option value="">model default ({modelTopK})</option>
+          {Array.from({ length: experts }, (_, i) => (
+            <option key={i} value={i + 1}>
+              {i + 1}
+            </option>
+          ))}
+        </select>
+      </label>
       {Array.from({ length: experts }, (_, e) => (
-        <label key={e}>Expert {e} <select aria-label={`Expert ${e} routing`} value={modeOf(e)} onChange={(ev) => setMode(e, ev.target.value as Mode)}>
-          <option value="auto">router decides</option><option value="force">force</option><option value="ban">ban</option>
-        </select></label>
+        <label key={e}>
+          Expert {e}{' '}
+          <select
+            aria-label={`Expert ${e} routing`}
+            value={modeOf(e)}
+            onChange={(ev) => setMode(e, ev.target.value as Mode)}
+          >
+            <option value="auto">router decides</option>
+            <option value="force">force</option>
+            <option value="ban">ban</option>
+          </select>
+        </label>
       ))}
       <p className="muted small">Applies to the next answer; press Regenerate to see the answer change.</p>
     </fieldset>

@@ -9,7 +9,12 @@ export type HeatLayer = number | 'all';
 
 export function routingTitle(routing: TokenRouting | undefined): string {
   if (!routing?.layers.length) return 'no routing (dense model)';
-  return routing.layers.map((l, i) => `layer ${i}: ${l.expertIds.map((e, k) => `E${e} ${(l.expertWeights[k] * 100).toFixed(0)}%`).join(', ')}`).join('\n');
+  return routing.layers
+    .map(
+      (l, i) =>
+        `layer ${i}: ${l.expertIds.map((e, k) => `E${e} ${(l.expertWeights[k] * 100).toFixed(0)}%`).join(', ')}`,
+    )
+    .join('\n');
 }
 
 export function tokenSpan(text: string, routing: TokenRouting | undefined, layer: HeatLayer): HTMLSpanElement {

@@ -1,6 +1,16 @@
 import { useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { chatNew, chatRegenerate, chatSelect, chatSend, chatSetSampling, chatSetSystem, chatStop, useChat, type Sampling } from '../../state/chat.ts';
+import {
+  chatNew,
+  chatRegenerate,
+  chatSelect,
+  chatSend,
+  chatSetSampling,
+  chatSetSystem,
+  chatStop,
+  useChat,
+  type Sampling,
+} from '../../state/chat.ts';
 import { engineSetBackend, useEngine } from '../../state/engine.ts';
 import { useSettings } from '../../state/settings.ts';
 import type { BackendChoice } from '../../state/engine/engine-types.ts';
@@ -12,33 +22,77 @@ import type { HeatLayer } from '../components/TokenSpan.ts';
 import { expertColor, formatBytes } from '../format.ts';
 
 function EngineBanner() {
-  const { state, progress, model } = useEngine(useShallow((s) => ({ state: s.state, progress: s.progress, model: s.model })));
-  if (state.kind === 'empty') return <p className="muted">No model loaded. <button type="button" onClick={() => uiGo('library')}>Pick one in the Library</button></p>;
+  const { state, progress, model } = useEngine(
+    useShallow((s) => ({ state: s.state, progress: s.progress, model: s.model })),
+  );
+  if (state.kind === 'empty')
+    return (
+      <p className="muted">
+        No model loaded.{' '}
+        <button type="button" onClick={() => uiGo('library')}>
+          Pick one in the Library
+        </button>
+      </p>
+    );
   if (state.kind === 'loading') {
     return (
       <div role="status" data-testid="engine-loading">
         <p>Loading {state.modelId}…</p>
-        {progress && progress.totalBytes > 0 && <ProgressBar label={`${progress.phase} ${progress.file}${progress.fromCache ? ' (from the store)' : ''}`} done={progress.totalDone} total={progress.totalBytes} />}
+        {progress && progress.totalBytes > 0 && (
+          <ProgressBar
+            label={`${progress.phase} ${progress.file}${progress.fromCache ? ' (from the store)' : ''}`}
+            done={progress.totalDone}
+            total={progress.totalBytes}
+          />
+        )}
       </div>
     );
   }
-  if (state.kind === 'failed') return <p role="alert">Loading failed ({state.errorName}): {state.message}</p>;
-  return <p className="muted" data-testid="engine-ready">{model?.title}: {model?.arch}, {model?.layers} layers{model?.experts ? `, ${model.experts} experts (top-${model.topK})` : ', dense'}{model?.hasChatTemplate ? ', chat template from the tokenizer' : ', no chat template'} · weights {formatBytes(model?.weightBytes)} in the worker</p>;
+  if (state.kind === 'failed')
+    return (
+      <p role="alert">
+        Loading failed ({state.errorName}): {state.message}
+      </p>
+    );
+  return (
+    <p className="muted" data-testid="engine-ready">
+      {model?.title}: {model?.arch}, {model?.layers} layers
+      {model?.experts ? `, ${model.experts} experts (top-${model.topK})` : ', dense'}
+      {model?.hasChatTemplate ? ', chat template from the tokenizer' : ', no chat template'} · weights{' '}
+      {formatBytes(model?.weightBytes)} in the worker
+    </p>
+  );
 }
 
 function BackendPicker() {
   const choice = useSettings((s) => s.backendChoice);
   return (
-    <label>Backend <select value={choice} onChange={(e) => void engineSetBackend(e.target.value as BackendChoice)}>
-      <option value="auto">automatic (fastest for this device)</option><option value="webgpu">WebGPU</option><option value="wasm">WASM SIMD</option><option value="cpu">CPU reference</option>
-    </select></label>
+    <label>
+      Backend{' '}
+      <select value={choice} onChange={(e) => void engineSetBackend(e.target.value as BackendChoice)}>
+        <option value="auto">automatic (fastest for this device)</option>
+        <option value="webgpu">WebGPU</option>
+        <option value="wasm">WASM SIMD</option>
+        <option value="cpu">CPU reference</option>
+      </select>
+    </label>
   );
 }
 
 function SamplingControls() {
   const sampling = useChat((s) => s.sampling);
   const field = (key: keyof Sampling, label: string, step: number, min: number, max: number) => (
-    <label key={key}>{label} <input type="number" step={step} min={min} max={max} value={sampling[key] ?? ''} onChange={(e) => chatSetSampling({ [key]: Number(e.target.value) })} /></label>
+    <label key={key}>
+      {label}{' '}
+      <input
+        type="number"
+        step={step}
+        min={min}
+        max={max}
+        value={sampling[key] ?? ''}
+        onChange={(e) => chatSetSampling({ [key]: Number(e.target.value) })}
+      />
+    </label>
   );
   return (
     <fieldset className="row wrap">
@@ -53,48 +107,153 @@ function SamplingControls() {
 }
 
 export function ChatPage() {
-  const { conversations, currentId, streaming, error, backendNote, storageError, storageNote } = useChat(useShallow((s) => ({ conversations: s.conversations, currentId: s.currentId, streaming: s.streaming, error: s.error, backendNote: s.backendNote, storageError: s.storageError, storageNote: s.storageNote })));
-  const { ready, layers, experts, prefill, decode } = useEngine(useShallow((s) => ({ ready: s.state.kind === 'ready' || s.state.kind === 'generating', layers: s.model?.layers ?? 0, experts: s.model?.experts ?? 0, prefill: s.prefillTokPerSec, decode: s.decodeTokPerSec })));
+  const { conversations, currentId, streaming, error, backendNote, storageError, storageNote } = useChat(
+    useShallow((s) => ({
+      conversations: s.conversations,
+      currentId: s.currentId,
+      streaming: s.streaming,
+      error: s.error,
+      backendNote: s.backendNote,
+      storageError: s.storageError,
+      storageNote: s.storageNote,
+    })),
+  );
+  const { ready, layers, experts, prefill, decode } = useEngine(
+    useShallow((s) => ({
+      ready: s.state.kind === 'ready' || s.state.kind === 'generating',
+      layers: s.model?.layers ?? 0,
+      experts: s.model?.experts ?? 0,
+      prefill: s.prefillTokPerSec,
+      decode: s.decodeTokPerSec,
+    })),
+  );
   const current = conversations.find((c) => c.id === currentId);
   const [draft, setDraft] = useState('');
   const [layer, setLayer] = useState<HeatLayer>('all');
   const detailRef = useRef<HTMLPreElement>(null);
   const showTokenDetail = (target: HTMLElement) => {
     const tok = target.closest('.tok') as HTMLElement | null;
-    if (tok && detailRef.current) detailRef.current.textContent = `“${tok.firstChild?.textContent ?? ''}”\n${tok.title}`;
+    if (tok && detailRef.current)
+      detailRef.current.textContent = `“${tok.firstChild?.textContent ?? ''}”\n${tok.title}`;
   };
-  const send = () => { if (!draft.trim() || streaming || !ready) return; const text = draft; setDraft(''); void chatSend(text); };
+  const send = () => {
+    if (!draft.trim() || streaming || !ready) return;
+    const text = draft;
+    setDraft('');
+    void chatSend(text);
+  };
   return (
     <div className="page chat-page" data-testid="page-chat">
       <aside className="card conversations" aria-label="Conversations">
-        <button type="button" onClick={() => chatNew()}>New conversation</button>
-        <ul>{conversations.map((c) => <li key={c.id}><button type="button" aria-current={c.id === currentId ? 'true' : undefined} onClick={() => chatSelect(c.id)}>{c.title}</button></li>)}</ul>
+        <button type="button" onClick={() => chatNew()}>
+          New conversation
+        </button>
+        <ul>
+          {conversations.map((c) => (
+            <li key={c.id}>
+              <button
+                type="button"
+                aria-current={c.id === currentId ? 'true' : undefined}
+                onClick={() => chatSelect(c.id)}
+              >
+                {c.title}
+              </button>
+            </li>
+          ))}
+        </ul>
       </aside>
       <section className="card chat-main" aria-label="Chat">
         <EngineBanner />
-        {storageError && <p role="alert" className="banner banner-error" data-testid="chat-storage-error">{storageError}</p>}
-        {storageNote && <p role="status" className="banner banner-info" data-testid="chat-storage-note">{storageNote}</p>}
-        <label className="block">System prompt <textarea rows={2} value={current?.system ?? ''} onChange={(e) => chatSetSystem(e.target.value)} /></label>
-        <div className="messages" data-testid="messages" onMouseOver={(e) => showTokenDetail(e.target as HTMLElement)} onFocus={(e) => showTokenDetail(e.target as HTMLElement)}>
+        {storageError && (
+          <p role="alert" className="banner banner-error" data-testid="chat-storage-error">
+            {storageError}
+          </p>
+        )}
+        {storageNote && (
+          <p role="status" className="banner banner-info" data-testid="chat-storage-note">
+            {storageNote}
+          </p>
+        )}
+        <label className="block">
+          System prompt{' '}
+          <textarea rows={2} value={current?.system ?? ''} onChange={(e) => chatSetSystem(e.target.value)} />
+        </label>
+        <div
+          className="messages"
+          data-testid="messages"
+          onMouseOver={(e) => showTokenDetail(e.target as HTMLElement)}
+          onFocus={(e) => showTokenDetail(e.target as HTMLElement)}
+        >
           {current?.turns.map((t, i) => (
             <div key={i} className={`msg msg-${t.role}`} data-testid={`msg-${t.role}`}>
               <div className="msg-role">{t.role}</div>
-              {t.role === 'assistant' && t.tokens?.length ? <TokenText tokens={t.tokens} layer={layer} /> : <div className="msg-text">{t.content}</div>}
-              {t.summary && <div className="muted small" data-testid="answer-summary">{t.summary.tokens} tokens · {t.summary.backend.name} · prefill {t.summary.prefillTokPerSec.toFixed(1)} tok/s · decode {t.summary.decodeTokPerSec.toFixed(1)} tok/s · stopped by {t.summary.stoppedBy}</div>}
+              {t.role === 'assistant' && t.tokens?.length ? (
+                <TokenText tokens={t.tokens} layer={layer} />
+              ) : (
+                <div className="msg-text">{t.content}</div>
+              )}
+              {t.summary && (
+                <div className="muted small" data-testid="answer-summary">
+                  {t.summary.tokens} tokens · {t.summary.backend.name} · prefill {t.summary.prefillTokPerSec.toFixed(1)}{' '}
+                  tok/s · decode {t.summary.decodeTokPerSec.toFixed(1)} tok/s · stopped by {t.summary.stoppedBy}
+                </div>
+              )}
             </div>
           ))}
-          {streaming && <div className="msg msg-assistant"><div className="msg-role">assistant</div><LiveTokenText layer={layer} /></div>}
+          {streaming && (
+            <div className="msg msg-assistant">
+              <div className="msg-role">assistant</div>
+              <LiveTokenText layer={layer} />
+            </div>
+          )}
         </div>
-        <pre className="token-detail" ref={detailRef} aria-live="polite" data-testid="token-detail">Hover a token to see its experts at every layer.</pre>
+        <pre className="token-detail" ref={detailRef} aria-live="polite" data-testid="token-detail">
+          Hover a token to see its experts at every layer.
+        </pre>
         {error && <p role="alert">{error}</p>}
-        {backendNote && <p role="status" className="banner banner-info">{backendNote}</p>}
-        <form className="composer" onSubmit={(e) => { e.preventDefault(); send(); }}>
-          <label className="block">Message <textarea rows={3} value={draft} onChange={(e) => setDraft(e.target.value)} onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(); } }} /></label>
+        {backendNote && (
+          <p role="status" className="banner banner-info">
+            {backendNote}
+          </p>
+        )}
+        <form
+          className="composer"
+          onSubmit={(e) => {
+            e.preventDefault();
+            send();
+          }}
+        >
+          <label className="block">
+            Message{' '}
+            <textarea
+              rows={3}
+              value={draft}
+              onChange={(e) => setDraft(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter' && !e.shiftKey) {
+                  e.preventDefault();
+                  send();
+                }
+              }}
+            />
+          </label>
           <div className="row">
-            <button type="submit" disabled={!ready || streaming}>Send</button>
-            <button type="button" onClick={chatStop} disabled={!streaming}>Stop</button>
-            <button type="button" onClick={() => void chatRegenerate()} disabled={!ready || streaming || !current?.turns.length}>Regenerate</button>
-            <span className="muted">{decode ? `prefill ${prefill?.toFixed(1)} tok/s · decode ${decode.toFixed(1)} tok/s` : ''}</span>
+            <button type="submit" disabled={!ready || streaming}>
+              Send
+            </button>
+            <button type="button" onClick={chatStop} disabled={!streaming}>
+              Stop
+            </button>
+            <button
+              type="button"
+              onClick={() => void chatRegenerate()}
+              disabled={!ready || streaming || !current?.turns.length}
+            >
+              Regenerate
+            </button>
+            <span className="muted">
+              {decode ? `prefill ${prefill?.toFixed(1)} tok/s · decode ${decode.toFixed(1)} tok/s` : ''}
+            </span>
           </div>
         </form>
       </section>
@@ -103,11 +262,27 @@ export function ChatPage() {
         <SamplingControls />
         {experts > 0 && (
           <>
-            <label>Colour tokens by <select value={String(layer)} onChange={(e) => setLayer(e.target.value === 'all' ? 'all' : Number(e.target.value))}>
-              <option value="all">all layers (strip)</option>
-              {Array.from({ length: layers }, (_, l) => <option key={l} value={l}>layer {l}</option>)}
-            </select></label>
-            <ul className="legend" aria-label="Expert colours">{Array.from({ length: experts }, (_, e) => <li key={e}><i style={{ background: expertColor(e) }} /> expert {e}</li>)}</ul>
+            <label>
+              Colour tokens by{' '}
+              <select
+                value={String(layer)}
+                onChange={(e) => setLayer(e.target.value === 'all' ? 'all' : Number(e.target.value))}
+              >
+                <option value="all">all layers (strip)</option>
+                {Array.from({ length: layers }, (_, l) => (
+                  <option key={l} value={l}>
+                    layer {l}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <ul className="legend" aria-label="Expert colours">
+              {Array.from({ length: experts }, (_, e) => (
+                <li key={e}>
+                  <i style={{ background: expertColor(e) }} /> expert {e}
+                </li>
+              ))}
+            </ul>
             <RoutingControls experts={experts} />
           </>
         )}

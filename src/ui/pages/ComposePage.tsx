@@ -2,7 +2,17 @@ import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { GATE_MODES, OUTPUT_DTYPES } from '../../core/formats/mergekit-yaml.ts';
 import {
-  composeBuild, composeCancel, composeCheck, composeFromZoo, composeLoadExample, composePreview, composeSet, composeSetForm, composeSetYaml, emptyExpert, useCompose,
+  composeBuild,
+  composeCancel,
+  composeCheck,
+  composeFromZoo,
+  composeLoadExample,
+  composePreview,
+  composeSet,
+  composeSetForm,
+  composeSetYaml,
+  emptyExpert,
+  useCompose,
 } from '../../state/compose.ts';
 import type { ComposeForm, ExpertForm } from '../../state/compose-yaml.ts';
 import { useLibrary } from '../../state/library.ts';
@@ -11,46 +21,135 @@ import { Heatmap } from '../components/Heatmap.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { formatBytes } from '../format.ts';
 
-function ModelSelect({ label, value, refs, onChange }: { label: string; value: string; refs: LibraryRef[]; onChange: (v: string) => void }) {
+function ModelSelect({
+  label,
+  value,
+  refs,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  refs: LibraryRef[];
+  onChange: (v: string) => void;
+}) {
   const known = refs.some((r) => r.name === value);
   return (
-    <label>{label} <select value={value} onChange={(e) => onChange(e.target.value)}>
-      <option value="">— choose —</option>
-      {!known && value && <option value={value}>{value} (not in the library)</option>}
-      {refs.map((r) => <option key={r.name} value={r.name}>{r.title}{r.domain ? ` (${r.domain})` : ''} — {r.name}</option>)}
-    </select></label>
+    <label>
+      {label}{' '}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">— choose —</option>
+        {!known && value && <option value={value}>{value} (not in the library)</option>}
+        {refs.map((r) => (
+          <option key={r.name} value={r.name}>
+            {r.title}
+            {r.domain ? ` (${r.domain})` : ''} — {r.name}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 
 /** One textarea per prompt: prompts may span lines (code), so lines never split them. */
-function PromptList({ label, prompts, onChange }: { label: string; prompts: string[]; onChange: (p: string[]) => void }) {
+function PromptList({
+  label,
+  prompts,
+  onChange,
+}: {
+  label: string;
+  prompts: string[];
+  onChange: (p: string[]) => void;
+}) {
   return (
     <div className="prompt-list">
       {prompts.map((p, i) => (
         <div key={i} className="row">
-          <label className="block grow">{label} {i + 1}<textarea rows={Math.min(4, p.split('\n').length)} value={p} onChange={(e) => onChange(prompts.map((x, k) => (k === i ? e.target.value : x)))} /></label>
-          <button type="button" aria-label={`Remove ${label} ${i + 1}`} onClick={() => onChange(prompts.filter((_, k) => k !== i))}>×</button>
+          <label className="block grow">
+            {label} {i + 1}
+            <textarea
+              rows={Math.min(4, p.split('\n').length)}
+              value={p}
+              onChange={(e) => onChange(prompts.map((x, k) => (k === i ? e.target.value : x)))}
+            />
+          </label>
+          <button
+            type="button"
+            aria-label={`Remove ${label} ${i + 1}`}
+            onClick={() => onChange(prompts.filter((_, k) => k !== i))}
+          >
+            ×
+          </button>
         </div>
       ))}
-      <button type="button" onClick={() => onChange([...prompts, ''])}>Add {label.replace(/^Expert \d+ /, '')}</button>
+      <button type="button" onClick={() => onChange([...prompts, ''])}>
+        Add {label.replace(/^Expert \d+ /, '')}
+      </button>
     </div>
   );
 }
 
-function ExpertEditor({ index, expert, refs, form }: { index: number; expert: ExpertForm; refs: LibraryRef[]; form: ComposeForm }) {
-  const update = (patch: Partial<ExpertForm>) => composeSetForm({ ...form, experts: form.experts.map((e, i) => (i === index ? { ...e, ...patch } : e)) });
-  const issues = useCompose((s) => s.issues).filter((i) => i.field === `experts.${index}` || i.field.startsWith(`experts.${index}.`));
+function ExpertEditor({
+  index,
+  expert,
+  refs,
+  form,
+}: {
+  index: number;
+  expert: ExpertForm;
+  refs: LibraryRef[];
+  form: ComposeForm;
+}) {
+  const update = (patch: Partial<ExpertForm>) =>
+    composeSetForm({ ...form, experts: form.experts.map((e, i) => (i === index ? { ...e, ...patch } : e)) });
+  const issues = useCompose((s) => s.issues).filter(
+    (i) => i.field === `experts.${index}` || i.field.startsWith(`experts.${index}.`),
+  );
   return (
     <fieldset className="expert-card" data-testid={`expert-${index}`} aria-invalid={issues.length > 0 || undefined}>
       <legend>Expert {index}</legend>
-      {issues.length > 0 && <ul className="issues" role="alert">{issues.map((i, k) => <li key={k}>{i.message}</li>)}</ul>}
+      {issues.length > 0 && (
+        <ul className="issues" role="alert">
+          {issues.map((i, k) => (
+            <li key={k}>{i.message}</li>
+          ))}
+        </ul>
+      )}
       <ModelSelect label="Donor model" value={expert.model} refs={refs} onChange={(model) => update({ model })} />
-      <PromptList label={`Expert ${index} positive prompt`} prompts={expert.positive} onChange={(positive) => update({ positive })} />
-      <PromptList label={`Expert ${index} negative prompt`} prompts={expert.negative} onChange={(negative) => update({ negative })} />
+      <PromptList
+        label={`Expert ${index} positive prompt`}
+        prompts={expert.positive}
+        onChange={(positive) => update({ positive })}
+      />
+      <PromptList
+        label={`Expert ${index} negative prompt`}
+        prompts={expert.negative}
+        onChange={(negative) => update({ negative })}
+      />
       <div className="row wrap">
-        <label>Noise scale <input type="number" step="0.001" value={expert.noiseScale} onChange={(e) => update({ noiseScale: e.target.value })} /></label>
-        <label>Residual scale <input type="number" step="0.01" value={expert.residualScale} onChange={(e) => update({ residualScale: e.target.value })} /></label>
-        <button type="button" onClick={() => composeSetForm({ ...form, experts: form.experts.filter((_, i) => i !== index) })}>Remove expert {index}</button>
+        <label>
+          Noise scale{' '}
+          <input
+            type="number"
+            step="0.001"
+            value={expert.noiseScale}
+            onChange={(e) => update({ noiseScale: e.target.value })}
+          />
+        </label>
+        <label>
+          Residual scale{' '}
+          <input
+            type="number"
+            step="0.01"
+            value={expert.residualScale}
+            onChange={(e) => update({ residualScale: e.target.value })}
+          />
+        </label>
+        <button
+          type="button"
+          onClick={() => composeSetForm({ ...form, experts: form.experts.filter((_, i) => i !== index) })}
+        >
+          Remove expert {index}
+        </button>
       </div>
     </fieldset>
   );
@@ -64,67 +163,172 @@ function FormPane({ refs }: { refs: LibraryRef[] }) {
     <section className="card" aria-labelledby="compose-form-h">
       <h2 id="compose-form-h">Model</h2>
       <div className="row wrap">
-        <button type="button" onClick={composeFromZoo}>Start from the demo zoo</button>
+        <button type="button" onClick={composeFromZoo}>
+          Start from the demo zoo
+        </button>
         {examples.length > 0 && (
-          <label>Example <select value="" onChange={(e) => { if (e.target.value) void composeLoadExample(e.target.value); }}>
-            <option value="">load a zoo example…</option>
-            {examples.map((x) => <option key={x.path} value={x.path}>{x.name} ({x.path})</option>)}
-          </select></label>
+          <label>
+            Example{' '}
+            <select
+              value=""
+              onChange={(e) => {
+                if (e.target.value) void composeLoadExample(e.target.value);
+              }}
+            >
+              <option value="">load a zoo example…</option>
+              {examples.map((x) => (
+                <option key={x.path} value={x.path}>
+                  {x.name} ({x.path})
+                </option>
+              ))}
+            </select>
+          </label>
         )}
-        <label>Name <input value={title} onChange={(e) => composeSet({ title: e.target.value })} /></label>
+        <label>
+          Name <input value={title} onChange={(e) => composeSet({ title: e.target.value })} />
+        </label>
       </div>
       <ModelSelect label="Base model" value={form.base} refs={refs} onChange={(base) => set({ base })} />
-      {form.experts.map((e, i) => <ExpertEditor key={i} index={i} expert={e} refs={refs} form={form} />)}
-      <button type="button" onClick={() => set({ experts: [...form.experts, emptyExpert()] })}>Add expert</button>
+      {form.experts.map((e, i) => (
+        <ExpertEditor key={i} index={i} expert={e} refs={refs} form={form} />
+      ))}
+      <button type="button" onClick={() => set({ experts: [...form.experts, emptyExpert()] })}>
+        Add expert
+      </button>
       <fieldset className="row wrap">
         <legend>Output</legend>
-        <label>Gate mode <select value={form.gateMode} onChange={(e) => set({ gateMode: e.target.value as ComposeForm['gateMode'] })}>{GATE_MODES.map((m) => <option key={m}>{m}</option>)}</select></label>
-        <label>Experts per token <input type="number" min={1} max={Math.max(1, form.experts.length)} value={form.expertsPerToken} onChange={(e) => set({ expertsPerToken: Number(e.target.value) })} /></label>
-        <label>Architecture <select value={form.architecture} onChange={(e) => set({ architecture: e.target.value as ComposeForm['architecture'] })}>
-          <option value="">automatic</option><option>Mixtral</option><option>DeepSeek MoE</option><option>Qwen MoE</option><option>Qwen3 MoE</option>
-        </select></label>
-        <label>dtype <select value={form.dtype} onChange={(e) => set({ dtype: e.target.value as ComposeForm['dtype'] })}>
-          <option value="">the base's</option>{OUTPUT_DTYPES.map((d) => <option key={d}>{d}</option>)}
-        </select></label>
-        <label>Layout <select value={layout} onChange={(e) => composeSet({ layout: e.target.value as 'classic' | 'fused' })}>
-          <option value="classic">per-expert tensors (mergekit v0.1.4)</option><option value="fused">fused (transformers v5)</option>
-        </select></label>
+        <label>
+          Gate mode{' '}
+          <select value={form.gateMode} onChange={(e) => set({ gateMode: e.target.value as ComposeForm['gateMode'] })}>
+            {GATE_MODES.map((m) => (
+              <option key={m}>{m}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Experts per token{' '}
+          <input
+            type="number"
+            min={1}
+            max={Math.max(1, form.experts.length)}
+            value={form.expertsPerToken}
+            onChange={(e) => set({ expertsPerToken: Number(e.target.value) })}
+          />
+        </label>
+        <label>
+          Architecture{' '}
+          <select
+            value={form.architecture}
+            onChange={(e) => set({ architecture: e.target.value as ComposeForm['architecture'] })}
+          >
+            <option value="">automatic</option>
+            <option>Mixtral</option>
+            <option>DeepSeek MoE</option>
+            <option>Qwen MoE</option>
+            <option>Qwen3 MoE</option>
+          </select>
+        </label>
+        <label>
+          dtype{' '}
+          <select value={form.dtype} onChange={(e) => set({ dtype: e.target.value as ComposeForm['dtype'] })}>
+            <option value="">the base's</option>
+            {OUTPUT_DTYPES.map((d) => (
+              <option key={d}>{d}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Layout{' '}
+          <select value={layout} onChange={(e) => composeSet({ layout: e.target.value as 'classic' | 'fused' })}>
+            <option value="classic">per-expert tensors (mergekit v0.1.4)</option>
+            <option value="fused">fused (transformers v5)</option>
+          </select>
+        </label>
       </fieldset>
     </section>
   );
 }
 
 function YamlPane() {
-  const { yaml, issues, check, checking } = useCompose(useShallow((s) => ({ yaml: s.yaml, issues: s.issues, check: s.check, checking: s.checking })));
+  const { yaml, issues, check, checking } = useCompose(
+    useShallow((s) => ({ yaml: s.yaml, issues: s.issues, check: s.check, checking: s.checking })),
+  );
   return (
     <section className="card" aria-labelledby="compose-yaml-h">
       <h2 id="compose-yaml-h">mergekit-moe YAML</h2>
-      <textarea className="yaml-editor" aria-label="mergekit YAML" spellCheck={false} value={yaml} onChange={(e) => composeSetYaml(e.target.value)} data-testid="yaml-editor" />
+      <textarea
+        className="yaml-editor"
+        aria-label="mergekit YAML"
+        spellCheck={false}
+        value={yaml}
+        onChange={(e) => composeSetYaml(e.target.value)}
+        data-testid="yaml-editor"
+      />
       <div aria-live="polite" data-testid="compose-check">
         {checking && <p className="muted">Checking compatibility…</p>}
         {issues.length > 0 && (
-          <ul className="issues" role="alert">{issues.map((i, k) => <li key={k}>{i.line ? `line ${i.line}: ` : ''}{i.field ? `${i.field}: ` : ''}{i.message}</li>)}</ul>
+          <ul className="issues" role="alert">
+            {issues.map((i, k) => (
+              <li key={k}>
+                {i.line ? `line ${i.line}: ` : ''}
+                {i.field ? `${i.field}: ` : ''}
+                {i.message}
+              </li>
+            ))}
+          </ul>
         )}
-        {check?.ok && <p data-testid="compose-ok">Compatible: builds a {check.arch} model, {formatBytes(check.totalBytes)} of weights.{check.warnings.length ? ` Warnings: ${check.warnings.join('; ')}` : ''}</p>}
+        {check?.ok && (
+          <p data-testid="compose-ok">
+            Compatible: builds a {check.arch} model, {formatBytes(check.totalBytes)} of weights.
+            {check.warnings.length ? ` Warnings: ${check.warnings.join('; ')}` : ''}
+          </p>
+        )}
       </div>
     </section>
   );
 }
 
 function PreviewPane() {
-  const { preview, previewError, previewBusy, form } = useCompose(useShallow((s) => ({ preview: s.preview, previewError: s.previewError, previewBusy: s.previewBusy, form: s.form })));
+  const { preview, previewError, previewBusy, form } = useCompose(
+    useShallow((s) => ({ preview: s.preview, previewError: s.previewError, previewBusy: s.previewBusy, form: s.form })),
+  );
   const [text, setText] = useState('Once upon a time, def main(): return 12 + 7');
   return (
     <section className="card" aria-labelledby="compose-preview-h">
       <h2 id="compose-preview-h">Routing preview</h2>
-      <p className="muted small">The gates are recomputed from the base model (experts are not loaded); each token is routed at every layer from that layer's input state.</p>
-      <form className="row wrap" onSubmit={(e) => { e.preventDefault(); void composePreview(text); }}>
-        <label className="grow">Test text <input value={text} onChange={(e) => setText(e.target.value)} /></label>
-        <button type="submit" disabled={previewBusy || !form.base}>{previewBusy ? 'Computing gates…' : 'Preview routing'}</button>
+      <p className="muted small">
+        The gates are recomputed from the base model (experts are not loaded); each token is routed at every layer from
+        that layer's input state.
+      </p>
+      <form
+        className="row wrap"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void composePreview(text);
+        }}
+      >
+        <label className="grow">
+          Test text <input value={text} onChange={(e) => setText(e.target.value)} />
+        </label>
+        <button type="submit" disabled={previewBusy || !form.base}>
+          {previewBusy ? 'Computing gates…' : 'Preview routing'}
+        </button>
       </form>
       {previewError && <p role="alert">{previewError}</p>}
-      {preview && <Heatmap pieces={preview.pieces} trace={preview.routing} layers={preview.routing[0]?.layers.length ?? 0} label="Preview" />}
-      {preview && <p className="muted small" data-testid="preview-tokens">{preview.pieces.length} tokens; first-layer choices: {preview.routing.map((r) => r.layers[0]?.expertIds[0]).join(' ')}</p>}
+      {preview && (
+        <Heatmap
+          pieces={preview.pieces}
+          trace={preview.routing}
+          layers={preview.routing[0]?.layers.length ?? 0}
+          label="Preview"
+        />
+      )}
+      {preview && (
+        <p className="muted small" data-testid="preview-tokens">
+          {preview.pieces.length} tokens; first-layer choices:{' '}
+          {preview.routing.map((r) => r.layers[0]?.expertIds[0]).join(' ')}
+        </p>
+      )}
     </section>
   );
 }
@@ -136,13 +340,31 @@ function BuildPane() {
     <section className="card" aria-labelledby="compose-build-h">
       <h2 id="compose-build-h">Build</h2>
       <div className="row">
-        <button type="button" onClick={() => void composeBuild()} disabled={!check?.ok || build?.status === 'running'}>Build MoE</button>
-        <button type="button" onClick={composeCancel} disabled={build?.status !== 'running'}>Cancel</button>
+        <button type="button" onClick={() => void composeBuild()} disabled={!check?.ok || build?.status === 'running'}>
+          Build MoE
+        </button>
+        <button type="button" onClick={composeCancel} disabled={build?.status !== 'running'}>
+          Cancel
+        </button>
       </div>
-      {build?.status === 'running' && p && (p.phase === 'storing'
-        ? <ProgressBar label="Saving to the library" done={p.store.totalDone} total={p.store.totalBytes} />
-        : <ProgressBar label={`Merging: ${p.phase}${p.tensor ? ` ${p.tensor}` : ''}`} done={p.bytesDone} total={p.bytesTotal} />)}
-      <div role="status" data-testid="build-status">{build?.status === 'done' ? 'Built and saved to the library; opening it in Chat.' : build?.status === 'cancelled' ? 'Cancelled.' : ''}</div>
+      {build?.status === 'running' &&
+        p &&
+        (p.phase === 'storing' ? (
+          <ProgressBar label="Saving to the library" done={p.store.totalDone} total={p.store.totalBytes} />
+        ) : (
+          <ProgressBar
+            label={`Merging: ${p.phase}${p.tensor ? ` ${p.tensor}` : ''}`}
+            done={p.bytesDone}
+            total={p.bytesTotal}
+          />
+        ))}
+      <div role="status" data-testid="build-status">
+        {build?.status === 'done'
+          ? 'Built and saved to the library; opening it in Chat.'
+          : build?.status === 'cancelled'
+            ? 'Cancelled.'
+            : ''}
+      </div>
       {build?.error && build.status === 'failed' && <p role="alert">{build.error}</p>}
     </section>
   );
@@ -151,7 +373,9 @@ function BuildPane() {
 export function ComposePage() {
   const { zoo, stored } = useLibrary(useShallow((s) => ({ zoo: s.zoo, stored: s.stored })));
   const refs = libraryRefs(zoo, stored);
-  useEffect(() => { void composeCheck(); }, [zoo, stored]);
+  useEffect(() => {
+    void composeCheck();
+  }, [zoo, stored]);
   return (
     <div className="page compose-page" data-testid="page-compose">
       <FormPane refs={refs} />

@@ -1,7 +1,17 @@
 import { useState, type DragEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { engineLoad } from '../../state/engine.ts';
-import { hubDownload, hubLookup, libraryDelete, libraryImportFolder, libraryVerify, pendingResume, storagePersist, transferPause, useLibrary } from '../../state/library.ts';
+import {
+  hubDownload,
+  hubLookup,
+  libraryDelete,
+  libraryImportFolder,
+  libraryVerify,
+  pendingResume,
+  storagePersist,
+  transferPause,
+  useLibrary,
+} from '../../state/library.ts';
 import { directoryHandleEntries, fileListToEntries, filesToFileSet } from '../../state/local-files.ts';
 import { settingsUpdate, useSettings } from '../../state/settings.ts';
 import { uiGo } from '../../state/ui.ts';
@@ -26,16 +36,27 @@ function ZooSection() {
   const { zoo, zooError } = useLibrary(useShallow((s) => ({ zoo: s.zoo, zooError: s.zooError })));
   return (
     <section aria-labelledby="zoo-h" className="card">
-      <h2 id="zoo-h">Demo zoo <small>(bundled, works offline)</small></h2>
+      <h2 id="zoo-h">
+        Demo zoo <small>(bundled, works offline)</small>
+      </h2>
       {zooError && <p role="alert">The demo zoo could not be read: {zooError}</p>}
       {!zoo && !zooError && <p>Reading the zoo…</p>}
       {zoo && (
         <ul className="model-list" data-testid="zoo-list">
           {zoo.models.map((m) => (
             <li key={m.id} data-testid={`zoo-model-${m.path}`}>
-              <div><strong>{m.title}</strong> <span className="tag">{m.role}{m.domain ? ` · ${m.domain}` : ''}</span> <span className="muted">{formatBytes(m.files.reduce((s, f) => s + f.size, 0))}</span></div>
+              <div>
+                <strong>{m.title}</strong>{' '}
+                <span className="tag">
+                  {m.role}
+                  {m.domain ? ` · ${m.domain}` : ''}
+                </span>{' '}
+                <span className="muted">{formatBytes(m.files.reduce((s, f) => s + f.size, 0))}</span>
+              </div>
               <div className="muted">{m.description}</div>
-              <button type="button" onClick={() => void openZooInChat(m)}>Chat with {m.title}</button>
+              <button type="button" onClick={() => void openZooInChat(m)}>
+                Chat with {m.title}
+              </button>
             </li>
           ))}
         </ul>
@@ -45,70 +66,166 @@ function ZooSection() {
 }
 
 function StoredSection() {
-  const { stored, pending, verify, transfers } = useLibrary(useShallow((s) => ({ stored: s.stored, pending: s.pending, verify: s.verify, transfers: s.transfers })));
+  const { stored, pending, verify, transfers } = useLibrary(
+    useShallow((s) => ({ stored: s.stored, pending: s.pending, verify: s.verify, transfers: s.transfers })),
+  );
   return (
     <section aria-labelledby="stored-h" className="card">
-      <h2 id="stored-h">Your models <small>(IndexedDB)</small></h2>
-      {stored.length === 0 && <p className="muted">Nothing stored yet: download from a hub, add a folder, or build a MoE in Compose.</p>}
+      <h2 id="stored-h">
+        Your models <small>(IndexedDB)</small>
+      </h2>
+      {stored.length === 0 && (
+        <p className="muted">Nothing stored yet: download from a hub, add a folder, or build a MoE in Compose.</p>
+      )}
       <ul className="model-list" data-testid="stored-list">
         {stored.map((m) => (
           <li key={m.id} data-testid="stored-model">
-            <div><strong>{m.title}</strong> <span className="tag">{m.source.kind}</span> <span className="muted">{formatBytes(m.totalBytes)} · {m.files.length} files</span></div>
-            <div className="row">
-              <button type="button" onClick={() => void openStoredInChat(m)}>Chat</button>
-              {m.source.kind === 'merge' && <button type="button" onClick={() => { composeSetYaml((m.source as { yaml: string }).yaml); composeSet({ title: `${m.title} (edit)` }); uiGo('compose'); }}>Edit in Compose</button>}
-              <button type="button" onClick={() => void libraryVerify(m.id)}>Re-verify</button>
-              <button type="button" onClick={() => { if (confirm(`Delete '${m.title}' (${formatBytes(m.totalBytes)})?`)) void libraryDelete(m.id); }}>Delete</button>
+            <div>
+              <strong>{m.title}</strong> <span className="tag">{m.source.kind}</span>{' '}
+              <span className="muted">
+                {formatBytes(m.totalBytes)} · {m.files.length} files
+              </span>
             </div>
-            {verify[m.id] && <div role="status" className="muted">{verify[m.id]}</div>}
+            <div className="row">
+              <button type="button" onClick={() => void openStoredInChat(m)}>
+                Chat
+              </button>
+              {m.source.kind === 'merge' && (
+                <button
+                  type="button"
+                  onClick={() => {
+                    composeSetYaml((m.source as { yaml: string }).yaml);
+                    composeSet({ title: `${m.title} (edit)` });
+                    uiGo('compose');
+                  }}
+                >
+                  Edit in Compose
+                </button>
+              )}
+              <button type="button" onClick={() => void libraryVerify(m.id)}>
+                Re-verify
+              </button>
+              <button
+                type="button"
+                onClick={() => {
+                  if (confirm(`Delete '${m.title}' (${formatBytes(m.totalBytes)})?`)) void libraryDelete(m.id);
+                }}
+              >
+                Delete
+              </button>
+            </div>
+            {verify[m.id] && (
+              <div role="status" className="muted">
+                {verify[m.id]}
+              </div>
+            )}
           </li>
         ))}
       </ul>
       {pending.some((p) => !transfers[p.id]) && <h3>Incomplete (not ready)</h3>}
       <ul className="model-list" data-testid="pending-list">
-        {pending.filter((p) => !transfers[p.id]).map((p) => {
-          const done = p.files.reduce((s, f) => s + (f.complete ? f.size : Math.min(f.size, f.chunksDone * p.chunkBytes)), 0);
-          const total = p.files.reduce((s, f) => s + f.size, 0);
-          return (
-            <li key={p.id} data-testid="pending-model">
-              <ProgressBar label={`${p.title} (incomplete)`} done={done} total={total} />
-              <div className="row">
-                {p.source.kind === 'hub' && <button type="button" onClick={() => void pendingResume(p)}>Resume download</button>}
-                <button type="button" onClick={() => void libraryDelete(p.id)}>Discard</button>
-              </div>
-            </li>
-          );
-        })}
+        {pending
+          .filter((p) => !transfers[p.id])
+          .map((p) => {
+            const done = p.files.reduce(
+              (s, f) => s + (f.complete ? f.size : Math.min(f.size, f.chunksDone * p.chunkBytes)),
+              0,
+            );
+            const total = p.files.reduce((s, f) => s + f.size, 0);
+            return (
+              <li key={p.id} data-testid="pending-model">
+                <ProgressBar label={`${p.title} (incomplete)`} done={done} total={total} />
+                <div className="row">
+                  {p.source.kind === 'hub' && (
+                    <button type="button" onClick={() => void pendingResume(p)}>
+                      Resume download
+                    </button>
+                  )}
+                  <button type="button" onClick={() => void libraryDelete(p.id)}>
+                    Discard
+                  </button>
+                </div>
+              </li>
+            );
+          })}
       </ul>
     </section>
   );
 }
 
 function HubSection() {
-  const { hubListing, hubBusy, transfers } = useLibrary(useShallow((s) => ({ hubListing: s.hubListing, hubBusy: s.hubBusy, transfers: s.transfers })));
+  const { hubListing, hubBusy, transfers } = useLibrary(
+    useShallow((s) => ({ hubListing: s.hubListing, hubBusy: s.hubBusy, transfers: s.transfers })),
+  );
   const hubBaseUrl = useSettings((s) => s.hubBaseUrl);
   const [repo, setRepo] = useState('');
   const total = hubListing?.files.reduce((s, f) => s + f.size, 0) ?? 0;
   return (
     <section aria-labelledby="hub-h" className="card">
       <h2 id="hub-h">Add from a hub</h2>
-      <form className="row wrap" onSubmit={(e) => { e.preventDefault(); void hubLookup(repo); }}>
-        <label>Repository <input name="repo" value={repo} onChange={(e) => setRepo(e.target.value)} placeholder="org/name or URL" required /></label>
-        <label>Hub base URL <input name="hub" value={hubBaseUrl} onChange={(e) => settingsUpdate({ hubBaseUrl: e.target.value })} /></label>
-        <button type="submit" disabled={hubBusy}>{hubBusy ? 'Looking up…' : 'Look up files'}</button>
+      <form
+        className="row wrap"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void hubLookup(repo);
+        }}
+      >
+        <label>
+          Repository{' '}
+          <input
+            name="repo"
+            value={repo}
+            onChange={(e) => setRepo(e.target.value)}
+            placeholder="org/name or URL"
+            required
+          />
+        </label>
+        <label>
+          Hub base URL{' '}
+          <input name="hub" value={hubBaseUrl} onChange={(e) => settingsUpdate({ hubBaseUrl: e.target.value })} />
+        </label>
+        <button type="submit" disabled={hubBusy}>
+          {hubBusy ? 'Looking up…' : 'Look up files'}
+        </button>
       </form>
       {hubListing && (
         <div data-testid="hub-listing">
           <table>
-            <caption>{hubListing.ref.repo}@{hubListing.ref.rev}: {hubListing.files.length} files, {formatBytes(total)}</caption>
-            <thead><tr><th scope="col">File</th><th scope="col">Size</th><th scope="col">sha256</th></tr></thead>
-            <tbody>{hubListing.files.map((f) => <tr key={f.name}><td>{f.name}</td><td>{formatBytes(f.size)}</td><td className="mono">{f.sha256 ? `${f.sha256.slice(0, 12)}…` : '—'}</td></tr>)}</tbody>
+            <caption>
+              {hubListing.ref.repo}@{hubListing.ref.rev}: {hubListing.files.length} files, {formatBytes(total)}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">File</th>
+                <th scope="col">Size</th>
+                <th scope="col">sha256</th>
+              </tr>
+            </thead>
+            <tbody>
+              {hubListing.files.map((f) => (
+                <tr key={f.name}>
+                  <td>{f.name}</td>
+                  <td>{formatBytes(f.size)}</td>
+                  <td className="mono">{f.sha256 ? `${f.sha256.slice(0, 12)}…` : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
           </table>
-          <button type="button" onClick={() => void hubDownload(hubListing)}>Download {formatBytes(total)}</button>
+          <button type="button" onClick={() => void hubDownload(hubListing)}>
+            Download {formatBytes(total)}
+          </button>
         </div>
       )}
       {Object.values(transfers).map((t) => (
-        <TransferView key={t.id} transfer={t} onPause={() => transferPause(t.id)} onResume={() => { const p = useLibrary.getState().pending.find((x) => x.id === t.id); if (p) void pendingResume(p); }} />
+        <TransferView
+          key={t.id}
+          transfer={t}
+          onPause={() => transferPause(t.id)}
+          onResume={() => {
+            const p = useLibrary.getState().pending.find((x) => x.id === t.id);
+            if (p) void pendingResume(p);
+          }}
+        />
       ))}
     </section>
   );
@@ -116,7 +233,9 @@ function HubSection() {
 
 async function importDropped(e: DragEvent) {
   e.preventDefault();
-  const item = e.dataTransfer.items[0] as DataTransferItem & { getAsFileSystemHandle?: () => Promise<FileSystemHandle | null> };
+  const item = e.dataTransfer.items[0] as DataTransferItem & {
+    getAsFileSystemHandle?: () => Promise<FileSystemHandle | null>;
+  };
   const handle = await item?.getAsFileSystemHandle?.();
   if (handle?.kind === 'directory') {
     const entries = await directoryHandleEntries(handle as FileSystemDirectoryHandle);
@@ -132,7 +251,8 @@ function LocalSection() {
   const importQuant = useSettings((s) => s.importQuant);
   const [over, setOver] = useState(false);
   const pickDirectory = async () => {
-    const picker = (window as Window & { showDirectoryPicker?: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker;
+    const picker = (window as Window & { showDirectoryPicker?: () => Promise<FileSystemDirectoryHandle> })
+      .showDirectoryPicker;
     if (!picker) return;
     const dir = await picker().catch(() => undefined);
     if (!dir) return;
@@ -143,20 +263,57 @@ function LocalSection() {
     <section aria-labelledby="local-h" className="card">
       <h2 id="local-h">Add a local folder</h2>
       <div className="row wrap">
-        {'showDirectoryPicker' in window && <button type="button" onClick={() => void pickDirectory()}>Choose folder…</button>}
-        <label>Folder (upload) <input type="file" data-testid="folder-input" {...{ webkitdirectory: '', directory: '' }} multiple onChange={(e) => {
-          if (!e.target.files?.length) return;
-          const { folder, entries } = fileListToEntries(e.target.files);
-          const { fileSet, totalBytes } = filesToFileSet(entries, folder);
-          void libraryImportFolder(folder, fileSet, totalBytes);
-        }} /></label>
-        <label>Store weights as <select value={importQuant} onChange={(e) => settingsUpdate({ importQuant: e.target.value as typeof importQuant })}>
-          <option value="keep">as they are</option><option value="f16">f16</option><option value="q8_0">q8_0</option><option value="q4_0">q4_0</option>
-        </select></label>
+        {'showDirectoryPicker' in window && (
+          <button type="button" onClick={() => void pickDirectory()}>
+            Choose folder…
+          </button>
+        )}
+        <label>
+          Folder (upload){' '}
+          <input
+            type="file"
+            data-testid="folder-input"
+            {...{ webkitdirectory: '', directory: '' }}
+            multiple
+            onChange={(e) => {
+              if (!e.target.files?.length) return;
+              const { folder, entries } = fileListToEntries(e.target.files);
+              const { fileSet, totalBytes } = filesToFileSet(entries, folder);
+              void libraryImportFolder(folder, fileSet, totalBytes);
+            }}
+          />
+        </label>
+        <label>
+          Store weights as{' '}
+          <select
+            value={importQuant}
+            onChange={(e) => settingsUpdate({ importQuant: e.target.value as typeof importQuant })}
+          >
+            <option value="keep">as they are</option>
+            <option value="f16">f16</option>
+            <option value="q8_0">q8_0</option>
+            <option value="q4_0">q4_0</option>
+          </select>
+        </label>
       </div>
-      <p className="muted small">f16, q8_0 and q4_0 imports are stored as one GGUF beside the tokenizer files: they chat and export, but merges need the original safetensors.</p>
-      <div className={`dropzone${over ? ' over' : ''}`} role="region" aria-label="Drop a model folder here"
-        onDragOver={(e) => { e.preventDefault(); setOver(true); }} onDragLeave={() => setOver(false)} onDrop={(e) => { setOver(false); void importDropped(e); }}>
+      <p className="muted small">
+        f16, q8_0 and q4_0 imports are stored as one GGUF beside the tokenizer files: they chat and export, but merges
+        need the original safetensors.
+      </p>
+      <div
+        className={`dropzone${over ? ' over' : ''}`}
+        role="region"
+        aria-label="Drop a model folder here"
+        onDragOver={(e) => {
+          e.preventDefault();
+          setOver(true);
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={(e) => {
+          setOver(false);
+          void importDropped(e);
+        }}
+      >
         Drop an HF model folder here (config.json, *.safetensors, tokenizer.json)
       </div>
     </section>
@@ -168,9 +325,22 @@ function StorageSection() {
   return (
     <section aria-labelledby="storage-h" className="card">
       <h2 id="storage-h">Storage</h2>
-      {estimate?.quota ? <ProgressBar label="Browser storage used" done={estimate.usage ?? 0} total={estimate.quota} note={estimate.persisted ? 'persistent' : 'may be evicted'} /> : <p className="muted">This browser does not report storage use.</p>}
-      <p className="muted">Models: {formatBytes(stored.reduce((s, m) => s + m.totalBytes, 0))} in {stored.length} models.</p>
-      <button type="button" onClick={() => void storagePersist()} disabled={estimate?.persisted}>Request persistent storage</button>
+      {estimate?.quota ? (
+        <ProgressBar
+          label="Browser storage used"
+          done={estimate.usage ?? 0}
+          total={estimate.quota}
+          note={estimate.persisted ? 'persistent' : 'may be evicted'}
+        />
+      ) : (
+        <p className="muted">This browser does not report storage use.</p>
+      )}
+      <p className="muted">
+        Models: {formatBytes(stored.reduce((s, m) => s + m.totalBytes, 0))} in {stored.length} models.
+      </p>
+      <button type="button" onClick={() => void storagePersist()} disabled={estimate?.persisted}>
+        Request persistent storage
+      </button>
     </section>
   );
 }

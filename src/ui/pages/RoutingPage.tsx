@@ -3,7 +3,14 @@ import { useShallow } from 'zustand/react/shallow';
 import { useEngine } from '../../state/engine.ts';
 import { useLibrary } from '../../state/library.ts';
 import { composeSources, useCompose } from '../../state/compose.ts';
-import { routingAnalyzeText, routingAnalyzeWithComposeGates, routingFromConversation, routingSetLayer, useRouting, type RoutingSlot } from '../../state/routing.ts';
+import {
+  routingAnalyzeText,
+  routingAnalyzeWithComposeGates,
+  routingFromConversation,
+  routingSetLayer,
+  useRouting,
+  type RoutingSlot,
+} from '../../state/routing.ts';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { LayerOverview, RoutingStatsView, type ExpertLabel } from '../components/RoutingStatsView.tsx';
 
@@ -14,7 +21,17 @@ export function useExpertLabels(): ExpertLabel[] {
   return (notes?.experts as ExpertLabel[] | undefined) ?? [];
 }
 
-function SlotView({ index, slot, layer, labels }: { index: 0 | 1; slot: RoutingSlot; layer: number; labels: ExpertLabel[] }) {
+function SlotView({
+  index,
+  slot,
+  layer,
+  labels,
+}: {
+  index: 0 | 1;
+  slot: RoutingSlot;
+  layer: number;
+  labels: ExpertLabel[];
+}) {
   const first = slot.result?.routing.find((r) => r.layers.length > 0);
   const layers = first?.layers.length ?? 0; // from the trace itself: it may come from the Compose router
   const experts = first?.layers[0]?.moeProbs.length ?? 0;
@@ -22,18 +39,40 @@ function SlotView({ index, slot, layer, labels }: { index: 0 | 1; slot: RoutingS
   const composeYaml = useCompose((s) => (s.form.base && s.form.experts.length ? s.yaml : ''));
   return (
     <section className="card routing-slot" aria-label={`Trace ${slot.label}`}>
-      <form className="row wrap" onSubmit={(e) => { e.preventDefault(); void routingAnalyzeText(index, text); }}>
-        <label className="grow">Text {index === 0 ? 'A' : 'B'} <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" /></label>
-        <button type="submit" disabled={slot.busy || !text}>{slot.busy ? 'Routing…' : 'Route text'}</button>
-        <button type="button" onClick={() => routingFromConversation(index)}>Use the last answer</button>
-        <button type="button" disabled={slot.busy || !text || !composeYaml} title="Route with the gates the Compose page would build, to compare two routers" onClick={() => void routingAnalyzeWithComposeGates(index, text, composeYaml, composeSources())}>Route with the Compose gates</button>
+      <form
+        className="row wrap"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void routingAnalyzeText(index, text);
+        }}
+      >
+        <label className="grow">
+          Text {index === 0 ? 'A' : 'B'}{' '}
+          <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" />
+        </label>
+        <button type="submit" disabled={slot.busy || !text}>
+          {slot.busy ? 'Routing…' : 'Route text'}
+        </button>
+        <button type="button" onClick={() => routingFromConversation(index)}>
+          Use the last answer
+        </button>
+        <button
+          type="button"
+          disabled={slot.busy || !text || !composeYaml}
+          title="Route with the gates the Compose page would build, to compare two routers"
+          onClick={() => void routingAnalyzeWithComposeGates(index, text, composeYaml, composeSources())}
+        >
+          Route with the Compose gates
+        </button>
       </form>
       {slot.error && <p role="alert">{slot.error}</p>}
       {slot.result && (
         <>
           <Heatmap pieces={slot.result.pieces} trace={slot.result.routing} layers={layers} label={slot.label} />
           {experts > 0 && <LayerOverview trace={slot.result.routing} layers={layers} experts={experts} />}
-          {experts > 0 && <RoutingStatsView trace={slot.result.routing} layer={layer} experts={experts} labels={labels} />}
+          {experts > 0 && (
+            <RoutingStatsView trace={slot.result.routing} layer={layer} experts={experts} labels={labels} />
+          )}
         </>
       )}
     </section>
@@ -42,18 +81,40 @@ function SlotView({ index, slot, layer, labels }: { index: 0 | 1; slot: RoutingS
 
 export function RoutingPage() {
   const { slots, layer } = useRouting(useShallow((s) => ({ slots: s.slots, layer: s.layer })));
-  const { layers, ready } = useEngine(useShallow((s) => ({ layers: s.model?.layers ?? 0, ready: s.state.kind === 'ready' })));
+  const { layers, ready } = useEngine(
+    useShallow((s) => ({ layers: s.model?.layers ?? 0, ready: s.state.kind === 'ready' })),
+  );
   const labels = useExpertLabels();
   return (
     <div className="page routing-page" data-testid="page-routing">
       <div className="card row wrap">
         {!ready && <p className="muted">Load a MoE model (Library or Compose) to route text.</p>}
-        <label>Statistics for layer <select value={layer} onChange={(e) => routingSetLayer(Number(e.target.value))}>
-          {Array.from({ length: Math.max(layers, ...slots.map((x) => x.result?.routing.find((r) => r.layers.length)?.layers.length ?? 0)) }, (_, l) => <option key={l} value={l}>{l}</option>)}
-        </select></label>
+        <label>
+          Statistics for layer{' '}
+          <select value={layer} onChange={(e) => routingSetLayer(Number(e.target.value))}>
+            {Array.from(
+              {
+                length: Math.max(
+                  layers,
+                  ...slots.map((x) => x.result?.routing.find((r) => r.layers.length)?.layers.length ?? 0),
+                ),
+              },
+              (_, l) => (
+                <option key={l} value={l}>
+                  {l}
+                </option>
+              ),
+            )}
+          </select>
+        </label>
         {labels.length > 0 && (
           <ul className="expert-labels" aria-label="Experts">
-            {labels.map((l, e) => <li key={e}><strong>E{e}</strong> {l.donor}: + {l.positive.join(' | ') || '—'}{l.negative.length ? ` − ${l.negative.join(' | ')}` : ''}</li>)}
+            {labels.map((l, e) => (
+              <li key={e}>
+                <strong>E{e}</strong> {l.donor}: + {l.positive.join(' | ') || '—'}
+                {l.negative.length ? ` − ${l.negative.join(' | ')}` : ''}
+              </li>
+            ))}
           </ul>
         )}
       </div>

@@ -16,10 +16,18 @@ export interface AllcloseReport {
 }
 
 export function allclose(
-  actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: Tolerance, label = 'values',
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance: Tolerance,
+  label = 'values',
 ): AllcloseReport {
   if (actual.length !== expected.length) {
-    return { ok: false, worstIndex: -1, worstError: Infinity, message: `${label}: length ${actual.length} != ${expected.length}` };
+    return {
+      ok: false,
+      worstIndex: -1,
+      worstError: Infinity,
+      message: `${label}: length ${actual.length} != ${expected.length}`,
+    };
   }
   let worstIndex = -1;
   let worstExcess = -Infinity;
@@ -27,19 +35,28 @@ export function allclose(
   for (let i = 0; i < actual.length; i++) {
     const error = Math.abs(actual[i] - expected[i]);
     const excess = Number.isNaN(error) ? Infinity : error - (tolerance.atol + tolerance.rtol * Math.abs(expected[i]));
-    if (excess > worstExcess) { worstExcess = excess; worstIndex = i; worstError = error; }
+    if (excess > worstExcess) {
+      worstExcess = excess;
+      worstIndex = i;
+      worstError = error;
+    }
   }
   const ok = actual.length === 0 || worstExcess <= 0;
   const where = worstIndex >= 0 ? ` at [${worstIndex}]: ${actual[worstIndex]} vs ${expected[worstIndex]}` : '';
   return {
-    ok, worstIndex, worstError,
+    ok,
+    worstIndex,
+    worstError,
     message: `${label}: worst |error| ${worstError.toExponential(3)}${where} (atol ${tolerance.atol}, rtol ${tolerance.rtol})`,
   };
 }
 
 /** Throws (with the worst mismatch) unless allclose. For use inside `it(...)`. */
 export function assertAllclose(
-  actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: Tolerance, label = 'values',
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance: Tolerance,
+  label = 'values',
 ): void {
   const report = allclose(actual, expected, tolerance, label);
   if (!report.ok) throw new Error(`not allclose: ${report.message}`);

@@ -22,7 +22,8 @@ describe('cpu backend in Chromium', () => {
     const tokenizer = await loadLlama2cTokenizer(bytesSource(await fixture('tok512.bin'), 'tok512.bin'));
     const session = await cpuBackend.createSession(weights);
     let text = '';
-    for await (const token of generate(session, tokenizer, [1], { temperature: 0, maxTokens: 200, stopIds: [1] })) text += token.text;
+    for await (const token of generate(session, tokenizer, [1], { temperature: 0, maxTokens: 200, stopIds: [1] }))
+      text += token.text;
     expect(text).toBe(new TextDecoder().decode(await fixture('stories260K_greedy_t0_n200.txt')));
   });
 });

@@ -17,8 +17,13 @@ function mv(W: Float32Array, x: Float32Array, n: number): Float32Array {
   return out;
 }
 function mlp(m: MlpF32, x: Float32Array): Float32Array {
-  const g = mv(m.gate, x, m.intermediate), u = mv(m.up, x, m.intermediate);
-  return mv(m.down, g.map((gi, i) => silu(gi) * u[i]), x.length);
+  const g = mv(m.gate, x, m.intermediate),
+    u = mv(m.up, x, m.intermediate);
+  return mv(
+    m.down,
+    g.map((gi, i) => silu(gi) * u[i]),
+    x.length,
+  );
 }
 function normed(x: Float32Array, w: Float32Array, eps: number): Float32Array {
   const out = new Float32Array(x.length);
@@ -31,12 +36,23 @@ function normed(x: Float32Array, w: Float32Array, eps: number): Float32Array {
  * position in every layer (no cache), causal attention written as a masked double loop.
  */
 function naiveSequenceLogits(m: ModelF32, tokens: number[]): Float32Array {
-  const s = m.spec, T = tokens.length, qDim = s.heads * s.headDim, kvDim = s.kvHeads * s.headDim;
+  const s = m.spec,
+    T = tokens.length,
+    qDim = s.heads * s.headDim,
+    kvDim = s.kvHeads * s.headDim;
   let xs = tokens.map((t) => m.embed.slice(t * s.hidden, (t + 1) * s.hidden));
   for (const layer of m.layers) {
     const hs = xs.map((x) => normed(x, layer.attnNorm, s.rmsEps));
-    const qs = hs.map((h, t) => { const q = mv(layer.wq, h, qDim).map((qi, i) => qi + (layer.bq?.[i] ?? 0)); rope(q, s.heads, s.headDim, t, s.ropeTheta, s.ropeStyle); return q; });
-    const ks = hs.map((h, t) => { const k = mv(layer.wk, h, kvDim).map((ki, i) => ki + (layer.bk?.[i] ?? 0)); rope(k, s.kvHeads, s.headDim, t, s.ropeTheta, s.ropeStyle); return k; });
+    const qs = hs.map((h, t) => {
+      const q = mv(layer.wq, h, qDim).map((qi, i) => qi + (layer.bq?.[i] ?? 0));
+      rope(q, s.heads, s.headDim, t, s.ropeTheta, s.ropeStyle);
+      return q;
+    });
+    const ks = hs.map((h, t) => {
+      const k = mv(layer.wk, h, kvDim).map((ki, i) => ki + (layer.bk?.[i] ?? 0));
+      rope(k, s.kvHeads, s.headDim, t, s.ropeTheta, s.ropeStyle);
+      return k;
+    });
     const vs = hs.map((h) => mv(layer.wv, h, kvDim).map((vi, i) => vi + (layer.bv?.[i] ?? 0)));
     xs = xs.map((x, t) => {
       const att = new Float32Array(qDim);
@@ -49,7 +65,8 @@ function naiveSequenceLogits(m: ModelF32, tokens: number[]): Float32Array {
           scores[u] = d / Math.sqrt(s.headDim);
         }
         softmax(scores);
-        for (let u = 0; u <= t; u++) for (let i = 0; i < s.headDim; i++) att[h * s.headDim + i] += scores[u] * vs[u][kvh * s.headDim + i];
+        for (let u = 0; u <= t; u++)
+          for (let i = 0; i < s.headDim; i++) att[h * s.headDim + i] += scores[u] * vs[u][kvh * s.headDim + i];
       }
       const y = x.map((xi, i) => xi + mv(layer.wo, att, s.hidden)[i]);
       const f = mlp(layer.mlp!, normed(y, layer.ffnNorm, s.rmsEps));
@@ -60,18 +77,29 @@ function naiveSequenceLogits(m: ModelF32, tokens: number[]): Float32Array {
 }
 
 /** One MoE layer, one token at position 0, computed by hand (attention over 1 position = v). */
-function handMoeLogits(m: ModelF32, token: number): { logits: Float32Array; ids: number[]; weights: number[]; sharedGate?: number } {
-  const s = m.spec, moe = s.moe!, layer = m.layers[0], kvDim = s.kvHeads * s.headDim;
+function handMoeLogits(
+  m: ModelF32,
+  token: number,
+): { logits: Float32Array; ids: number[]; weights: number[]; sharedGate?: number } {
+  const s = m.spec,
+    moe = s.moe!,
+    layer = m.layers[0],
+    kvDim = s.kvHeads * s.headDim;
   const x0 = m.embed.slice(token * s.hidden, (token + 1) * s.hidden);
   const v = mv(layer.wv, normed(x0, layer.attnNorm, s.rmsEps), kvDim).map((vi, i) => vi + (layer.bv?.[i] ?? 0));
   const att = new Float32Array(s.heads * s.headDim);
-  for (let h = 0; h < s.heads; h++) for (let i = 0; i < s.headDim; i++) att[h * s.headDim + i] = v[Math.floor(h / (s.heads / s.kvHeads)) * s.headDim + i];
+  for (let h = 0; h < s.heads; h++)
+    for (let i = 0; i < s.headDim; i++)
+      att[h * s.headDim + i] = v[Math.floor(h / (s.heads / s.kvHeads)) * s.headDim + i];
   const x1 = x0.map((xi, i) => xi + mv(layer.wo, att, s.hidden)[i]);
   const h = normed(x1, layer.ffnNorm, s.rmsEps);
   const logits = Array.from(mv(layer.moe!.router, h, moe.experts));
   const z = logits.reduce((a, l) => a + Math.exp(l), 0);
   const probs = logits.map((l) => Math.exp(l) / z);
-  const ids = probs.map((_, e) => e).sort((a, b) => probs[b] - probs[a]).slice(0, moe.topK);
+  const ids = probs
+    .map((_, e) => e)
+    .sort((a, b) => probs[b] - probs[a])
+    .slice(0, moe.topK);
   const sum = ids.reduce((a, e) => a + probs[e], 0);
   const weights = ids.map((e) => (moe.normTopK ? probs[e] / sum : probs[e]));
   const x2 = Float64Array.from(x1);
@@ -82,12 +110,20 @@ function handMoeLogits(m: ModelF32, token: number): { logits: Float32Array; ids:
     sharedGate = gateWeights ? 1 / (1 + Math.exp(-h.reduce((a, hi, i) => a + hi * gateWeights[i], 0))) : undefined;
     mlp(layer.moe!.shared, h).forEach((o, i) => (x2[i] += (sharedGate ?? 1) * o));
   }
-  return { logits: mv(m.lmHead, normed(Float32Array.from(x2), m.finalNorm, s.rmsEps), s.vocab), ids, weights, sharedGate };
+  return {
+    logits: mv(m.lmHead, normed(Float32Array.from(x2), m.finalNorm, s.rmsEps), s.vocab),
+    ids,
+    weights,
+    sharedGate,
+  };
 }
 
 const specs: [string, ModelSpec][] = [
   ['dense llama', tinyDenseSpec()],
-  ['qwen2 (qkv bias, interleaved rope)', tinyDenseSpec({ arch: 'qwen2', qkvBias: true, ropeStyle: 'interleaved', tieEmbeddings: true })],
+  [
+    'qwen2 (qkv bias, interleaved rope)',
+    tinyDenseSpec({ arch: 'qwen2', qkvBias: true, ropeStyle: 'interleaved', tieEmbeddings: true }),
+  ],
   ['mixtral', tinyMoeSpec()],
   ['qwen2_moe', tinyQwenMoeSpec()],
 ];
@@ -102,7 +138,10 @@ describe.each(specs)('cpu backend, %s', (_, spec) => {
     const a = await prefill.forward(tokens, { trace: true });
     let b;
     const routes = [];
-    for (const t of tokens) { b = await stepped.forward([t], { trace: true }); routes.push(b.routing![0]); }
+    for (const t of tokens) {
+      b = await stepped.forward([t], { trace: true });
+      routes.push(b.routing![0]);
+    }
     assertAllclose(a.logits, b!.logits, KV_CACHE_TOLERANCE, 'last-token logits');
     expect(a.routing).toEqual(routes);
     expect(a.routing).toHaveLength(tokens.length);
@@ -126,41 +165,59 @@ describe.each(specs)('cpu backend, %s', (_, spec) => {
     const r = await session.forward(tokens.slice(0, 3), { captureLayerInputs: true });
     expect(r.layerInputs).toHaveLength(spec.layers);
     const m = dequantizeModel(weights);
-    assertAllclose(r.layerInputs![0], m.embed.subarray(tokens[2] * spec.hidden, (tokens[2] + 1) * spec.hidden), { atol: 0, rtol: 0 }, 'layer 0 input');
+    assertAllclose(
+      r.layerInputs![0],
+      m.embed.subarray(tokens[2] * spec.hidden, (tokens[2] + 1) * spec.hidden),
+      { atol: 0, rtol: 0 },
+      'layer 0 input',
+    );
     expect(r.layerInputs![1]).toHaveLength(spec.hidden);
     expect(r.layerInputs![1]).not.toEqual(r.layerInputs![0]);
   });
 });
 
 describe('cpu backend against independent computations', () => {
-  it.each([['dense llama', tinyDenseSpec()], ['qwen2 interleaved', tinyDenseSpec({ qkvBias: true, ropeStyle: 'interleaved' })]])(
-    '%s matches a cache-free full-sequence forward', async (_, spec) => {
-      const weights = randomModelWeights(spec, 77);
-      const tokens = [3, 9, 27, 81, 100, 0, 50, 50, 50];
-      const session = await cpuBackend.createSession(weights);
-      const r = await session.forward(tokens);
-      assertAllclose(r.logits, naiveSequenceLogits(dequantizeModel(weights), tokens), KV_CACHE_TOLERANCE, 'logits');
-    });
+  it.each([
+    ['dense llama', tinyDenseSpec()],
+    ['qwen2 interleaved', tinyDenseSpec({ qkvBias: true, ropeStyle: 'interleaved' })],
+  ])('%s matches a cache-free full-sequence forward', async (_, spec) => {
+    const weights = randomModelWeights(spec, 77);
+    const tokens = [3, 9, 27, 81, 100, 0, 50, 50, 50];
+    const session = await cpuBackend.createSession(weights);
+    const r = await session.forward(tokens);
+    assertAllclose(r.logits, naiveSequenceLogits(dequantizeModel(weights), tokens), KV_CACHE_TOLERANCE, 'logits');
+  });
 
   it.each([
     ['mixtral', tinyMoeSpec({ layers: 1 })],
     ['qwen2_moe', tinyQwenMoeSpec({ layers: 1 })],
-    ['qwen2_moe with normTopK and an ungated shared expert', tinyQwenMoeSpec({ layers: 1, moe: { experts: 5, topK: 3, normTopK: true, expertIntermediate: 24, sharedExpert: { intermediate: 40, gated: false } } })],
-  ])(
-    '%s: one token equals a hand-computed mixture of its top-k experts', async (_, spec) => {
-      const weights = randomModelWeights(spec, 5);
-      for (const token of [0, 13, 64]) {
-        const session = await cpuBackend.createSession(weights);
-        const r = await session.forward([token], { trace: true });
-        const hand = handMoeLogits(dequantizeModel(weights), token);
-        const route = r.routing![0].layers[0];
-        expect(route.expertIds).toEqual(hand.ids);
-        assertAllclose(route.expertWeights, hand.weights, HAND_TOLERANCE, 'expert weights');
-        if (hand.sharedGate !== undefined) expect(route.sharedGate).toBeCloseTo(hand.sharedGate, 5);
-        else expect(route.sharedGate).toBeUndefined();
-        assertAllclose(r.logits, hand.logits, HAND_TOLERANCE, 'logits');
-      }
-    });
+    [
+      'qwen2_moe with normTopK and an ungated shared expert',
+      tinyQwenMoeSpec({
+        layers: 1,
+        moe: {
+          experts: 5,
+          topK: 3,
+          normTopK: true,
+          expertIntermediate: 24,
+          sharedExpert: { intermediate: 40, gated: false },
+        },
+      }),
+    ],
+  ])('%s: one token equals a hand-computed mixture of its top-k experts', async (_, spec) => {
+    const weights = randomModelWeights(spec, 5);
+    for (const token of [0, 13, 64]) {
+      const session = await cpuBackend.createSession(weights);
+      const r = await session.forward([token], { trace: true });
+      const hand = handMoeLogits(dequantizeModel(weights), token);
+      const route = r.routing![0].layers[0];
+      expect(route.expertIds).toEqual(hand.ids);
+      assertAllclose(route.expertWeights, hand.weights, HAND_TOLERANCE, 'expert weights');
+      if (hand.sharedGate !== undefined) expect(route.sharedGate).toBeCloseTo(hand.sharedGate, 5);
+      else expect(route.sharedGate).toBeUndefined();
+      assertAllclose(r.logits, hand.logits, HAND_TOLERANCE, 'logits');
+    }
+  });
 });
 
 describe('cpu backend routing overrides', () => {
@@ -171,16 +228,20 @@ describe('cpu backend routing overrides', () => {
   it('a banned expert is never chosen and gets probability 0', async () => {
     const session = await cpuBackend.createSession(weights);
     const r = await session.forward(tokens, { trace: true, routing: { ban: { experts: [1, 3] } } });
-    for (const token of r.routing!) for (const layer of token.layers) {
-      expect(layer.expertIds).not.toContain(1);
-      expect(layer.expertIds).not.toContain(3);
-      expect(layer.moeProbs[1]).toBe(0);
-    }
+    for (const token of r.routing!)
+      for (const layer of token.layers) {
+        expect(layer.expertIds).not.toContain(1);
+        expect(layer.expertIds).not.toContain(3);
+        expect(layer.moeProbs[1]).toBe(0);
+      }
   });
 
   it('a forced expert is always chosen; topK override sets the count; layer scoping holds', async () => {
     const session = await cpuBackend.createSession(weights);
-    const r = await session.forward(tokens, { trace: true, routing: { topK: 3, force: { experts: [4], layers: [1] } } });
+    const r = await session.forward(tokens, {
+      trace: true,
+      routing: { topK: 3, force: { experts: [4], layers: [1] } },
+    });
     for (const token of r.routing!) {
       expect(token.layers[0].expertIds).toHaveLength(3);
       expect(token.layers[1].expertIds).toContain(4);

@@ -15,10 +15,17 @@ class CpuSession implements Session {
   private cachedTokens = 0;
   private disposed = false;
 
-  constructor(private readonly model: ModelF32, private readonly state: RunState) {}
+  constructor(
+    private readonly model: ModelF32,
+    private readonly state: RunState,
+  ) {}
 
-  get position(): number { return this.cachedTokens; }
-  get maxContext(): number { return this.state.maxContext; }
+  get position(): number {
+    return this.cachedTokens;
+  }
+  get maxContext(): number {
+    return this.state.maxContext;
+  }
 
   async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
     this.checkRequest(tokenIds, options);
@@ -28,7 +35,8 @@ class CpuSession implements Session {
       const isLast = i === tokenIds.length - 1;
       const inputs = options.captureLayerInputs && isLast ? new Array<Float32Array>(this.model.spec.layers) : undefined;
       const layers = forwardToken(this.model, this.state, tokenIds[i], this.cachedTokens, {
-        routing: options.routing, layerInputs: inputs,
+        routing: options.routing,
+        layerInputs: inputs,
       });
       this.cachedTokens++;
       if (options.trace) routing.push({ layers });
@@ -58,10 +66,13 @@ class CpuSession implements Session {
     if (tokenIds.length === 0) throw new ConfigError('cpu: forward() needs at least one token');
     const { vocab } = this.model.spec;
     for (const id of tokenIds) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new ConfigError(`cpu: token id ${id} outside [0, ${vocab})`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocab)
+        throw new ConfigError(`cpu: token id ${id} outside [0, ${vocab})`);
     }
     if (this.cachedTokens + tokenIds.length > this.state.maxContext) {
-      throw new ConfigError(`cpu: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.state.maxContext}`);
+      throw new ConfigError(
+        `cpu: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.state.maxContext}`,
+      );
     }
     if (options.routing && this.model.spec.moe) validateRoutingOverrides(options.routing, this.model.spec.moe);
   }
@@ -71,7 +82,8 @@ export const cpuBackend: Backend = {
   name: 'cpu',
   async createSession(weights: ModelWeights, options: { maxContext?: number } = {}): Promise<Session> {
     const maxContext = options.maxContext ?? weights.spec.contextLength;
-    if (!Number.isInteger(maxContext) || maxContext < 1) throw new ConfigError(`cpu: maxContext ${maxContext} must be a positive integer`);
+    if (!Number.isInteger(maxContext) || maxContext < 1)
+      throw new ConfigError(`cpu: maxContext ${maxContext} must be a positive integer`);
     const model = dequantizeModel(weights);
     return new CpuSession(model, createRunState(model, maxContext));
   },

@@ -5,16 +5,25 @@ import type { Backend, ForwardOptions, ForwardResult, Session } from '../types.t
 import { createWasmBackend } from '../wasm/backend.ts';
 
 /** A backend that runs the reference but corrupts its answers in one way (proves the checks can fail). */
-function brokenBackend(corrupt: (result: ForwardResult) => ForwardResult, dropOptions?: (o: ForwardOptions) => ForwardOptions): Backend {
+function brokenBackend(
+  corrupt: (result: ForwardResult) => ForwardResult,
+  dropOptions?: (o: ForwardOptions) => ForwardOptions,
+): Backend {
   return {
     name: 'wasm',
     async createSession(weights, options) {
       const inner = await cpuBackend.createSession(weights, options);
       const session: Session = {
         backend: 'wasm',
-        get position() { return inner.position; },
-        get maxContext() { return inner.maxContext; },
-        async forward(tokenIds, o = {}) { return corrupt(await inner.forward(tokenIds, dropOptions ? dropOptions(o) : o)); },
+        get position() {
+          return inner.position;
+        },
+        get maxContext() {
+          return inner.maxContext;
+        },
+        async forward(tokenIds, o = {}) {
+          return corrupt(await inner.forward(tokenIds, dropOptions ? dropOptions(o) : o));
+        },
         truncate: (p) => inner.truncate(p),
         dispose: () => inner.dispose(),
       };
@@ -38,7 +47,10 @@ describe('backend conformance harness', () => {
   });
 
   it('catches a backend that ignores routing overrides', async () => {
-    const ignoring = brokenBackend((r) => r, (o) => ({ ...o, routing: undefined }));
+    const ignoring = brokenBackend(
+      (r) => r,
+      (o) => ({ ...o, routing: undefined }),
+    );
     const overrides = CONFORMANCE_CASES.find((c) => c.name.includes('overrides'))!;
     const result = await runConformanceCase(ignoring, overrides, 'f32');
     expect(result.ok).toBe(false);
@@ -49,9 +61,14 @@ describe('backend conformance harness', () => {
     const noInputs = brokenBackend((r) => ({ ...r, layerInputs: undefined }));
     const capture = CONFORMANCE_CASES.find((c) => c.name.includes('captureLayerInputs'))!;
     expect((await runConformanceCase(noInputs, capture, 'f32')).messages[0]).toMatch(/layerInputs missing/);
-    const badGate = brokenBackend((r) => ({ ...r, routing: r.routing?.map((t) => ({ layers: t.layers.map((l) => ({ ...l, sharedGate: 0.5 })) })) }));
+    const badGate = brokenBackend((r) => ({
+      ...r,
+      routing: r.routing?.map((t) => ({ layers: t.layers.map((l) => ({ ...l, sharedGate: 0.5 })) })),
+    }));
     const qwen = CONFORMANCE_CASES.find((c) => c.name.startsWith('qwen2_moe'))!;
-    expect((await runConformanceCase(badGate, qwen, 'f32')).messages.some((m) => /sharedGate 0.5 vs/.test(m))).toBe(true);
+    expect((await runConformanceCase(badGate, qwen, 'f32')).messages.some((m) => /sharedGate 0.5 vs/.test(m))).toBe(
+      true,
+    );
   });
 });
 

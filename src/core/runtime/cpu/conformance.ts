@@ -22,10 +22,10 @@ import { cpuBackend } from './backend.ts';
 
 /** Per stored dtype: how far a correct fast path may drift from the f64-accumulating reference. */
 export const CONFORMANCE_TOLERANCE: Record<'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0', Tolerance> = {
-  f32: { atol: 1e-3, rtol: 1e-3 },   // f32 accumulation order only
-  f16: { atol: 1e-2, rtol: 1e-2 },   // f16 activations or weights on the GPU path
+  f32: { atol: 1e-3, rtol: 1e-3 }, // f32 accumulation order only
+  f16: { atol: 1e-2, rtol: 1e-2 }, // f16 activations or weights on the GPU path
   bf16: { atol: 5e-2, rtol: 5e-2 },
-  q8_0: { atol: 5e-2, rtol: 5e-2 },  // q8 activations (ggml style) on top of q8 weights
+  q8_0: { atol: 5e-2, rtol: 5e-2 }, // q8 activations (ggml style) on top of q8 weights
   q4_0: { atol: 1e-1, rtol: 1e-1 },
 };
 /** Two experts whose reference probabilities differ by less than this may swap places. */
@@ -50,75 +50,171 @@ const blockSized = { hidden: 96, heads: 6, kvHeads: 2, headDim: 16, intermediate
 const tokens = [1, 7, 30, 64, 99, 130, 2, 45];
 
 export const CONFORMANCE_CASES: ConformanceCase[] = [
-  { name: 'dense llama: prefill then steps', spec: tinyDenseSpec(blockSized), steps: [{ tokens }, { tokens: [5] }, { tokens: [6] }] },
-  { name: 'qwen2: qkv bias, interleaved rope, tied', spec: tinyDenseSpec({ ...blockSized, arch: 'qwen2', qkvBias: true, ropeStyle: 'interleaved', tieEmbeddings: true }), steps: [{ tokens }] },
-  { name: 'mixtral: trace', spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }), steps: [{ tokens, options: { trace: true } }, { tokens: [3], options: { trace: true } }] },
-  { name: 'qwen2_moe: shared expert, no renorm', spec: tinyQwenMoeSpec({ ...blockSized, moe: { experts: 5, topK: 2, normTopK: false, expertIntermediate: 32, sharedExpert: { intermediate: 64, gated: true } } }), steps: [{ tokens, options: { trace: true } }] },
-  { name: 'mixtral: ban / force / topK overrides', spec: tinyMoeSpec({ ...blockSized, moe: { experts: 6, topK: 2, normTopK: true, expertIntermediate: 32 } }), steps: [
-    { tokens, options: { trace: true, routing: { ban: { experts: [0, 3] } } } },
-    { tokens: [9], options: { trace: true, routing: { topK: 3, force: { experts: [5], layers: [1] } } } },
-  ] },
-  { name: 'qwen2_moe: routing edge cases (k clamped by bans, forced fill every slot, topK = experts)', spec: tinyQwenMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: false, expertIntermediate: 32, sharedExpert: { intermediate: 32, gated: true } } }), steps: [
-    { tokens: tokens.slice(0, 4), options: { trace: true, routing: { ban: { experts: [0, 1, 2] } } } },
-    { tokens: [8, 9], options: { trace: true, routing: { force: { experts: [3, 0] } } } },
-    { tokens: [10], options: { trace: true, routing: { topK: 4, ban: { experts: [1], layers: [0] } } } },
-  ] },
-  { name: 'mixtral: 24-token prefill (chunking, long attention), then a step', spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 32 } }), steps: [
-    { tokens: Array.from({ length: 24 }, (_, i) => (i * 53 + 1) % 131), options: { trace: true } },
-    { tokens: [4], options: { trace: true } },
-  ] },
-  { name: 'captureLayerInputs and truncate', spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 1, normTopK: true, expertIntermediate: 32 } }), steps: [
-    { tokens, options: { captureLayerInputs: true } },
-    { tokens: [11, 12], truncateTo: 3, options: { captureLayerInputs: true, trace: true } },
-  ] },
+  {
+    name: 'dense llama: prefill then steps',
+    spec: tinyDenseSpec(blockSized),
+    steps: [{ tokens }, { tokens: [5] }, { tokens: [6] }],
+  },
+  {
+    name: 'qwen2: qkv bias, interleaved rope, tied',
+    spec: tinyDenseSpec({ ...blockSized, arch: 'qwen2', qkvBias: true, ropeStyle: 'interleaved', tieEmbeddings: true }),
+    steps: [{ tokens }],
+  },
+  {
+    name: 'mixtral: trace',
+    spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }),
+    steps: [
+      { tokens, options: { trace: true } },
+      { tokens: [3], options: { trace: true } },
+    ],
+  },
+  {
+    name: 'qwen2_moe: shared expert, no renorm',
+    spec: tinyQwenMoeSpec({
+      ...blockSized,
+      moe: {
+        experts: 5,
+        topK: 2,
+        normTopK: false,
+        expertIntermediate: 32,
+        sharedExpert: { intermediate: 64, gated: true },
+      },
+    }),
+    steps: [{ tokens, options: { trace: true } }],
+  },
+  {
+    name: 'mixtral: ban / force / topK overrides',
+    spec: tinyMoeSpec({ ...blockSized, moe: { experts: 6, topK: 2, normTopK: true, expertIntermediate: 32 } }),
+    steps: [
+      { tokens, options: { trace: true, routing: { ban: { experts: [0, 3] } } } },
+      { tokens: [9], options: { trace: true, routing: { topK: 3, force: { experts: [5], layers: [1] } } } },
+    ],
+  },
+  {
+    name: 'qwen2_moe: routing edge cases (k clamped by bans, forced fill every slot, topK = experts)',
+    spec: tinyQwenMoeSpec({
+      ...blockSized,
+      moe: {
+        experts: 4,
+        topK: 2,
+        normTopK: false,
+        expertIntermediate: 32,
+        sharedExpert: { intermediate: 32, gated: true },
+      },
+    }),
+    steps: [
+      { tokens: tokens.slice(0, 4), options: { trace: true, routing: { ban: { experts: [0, 1, 2] } } } },
+      { tokens: [8, 9], options: { trace: true, routing: { force: { experts: [3, 0] } } } },
+      { tokens: [10], options: { trace: true, routing: { topK: 4, ban: { experts: [1], layers: [0] } } } },
+    ],
+  },
+  {
+    name: 'mixtral: 24-token prefill (chunking, long attention), then a step',
+    spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 32 } }),
+    steps: [
+      { tokens: Array.from({ length: 24 }, (_, i) => (i * 53 + 1) % 131), options: { trace: true } },
+      { tokens: [4], options: { trace: true } },
+    ],
+  },
+  {
+    name: 'captureLayerInputs and truncate',
+    spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 1, normTopK: true, expertIntermediate: 32 } }),
+    steps: [
+      { tokens, options: { captureLayerInputs: true } },
+      { tokens: [11, 12], truncateTo: 3, options: { captureLayerInputs: true, trace: true } },
+    ],
+  },
 ];
 
-function compareRouting(actual: LayerRouting, expected: LayerRouting, tolerance: Tolerance, where: string, messages: string[]): void {
-  const sameIds = actual.expertIds.length === expected.expertIds.length
-    && actual.expertIds.every((id, i) => id === expected.expertIds[i]
-      || Math.abs(expected.moeProbs[id] - expected.moeProbs[expected.expertIds[i]]) < ROUTING_TIE_GAP);
+function compareRouting(
+  actual: LayerRouting,
+  expected: LayerRouting,
+  tolerance: Tolerance,
+  where: string,
+  messages: string[],
+): void {
+  const sameIds =
+    actual.expertIds.length === expected.expertIds.length &&
+    actual.expertIds.every(
+      (id, i) =>
+        id === expected.expertIds[i] ||
+        Math.abs(expected.moeProbs[id] - expected.moeProbs[expected.expertIds[i]]) < ROUTING_TIE_GAP,
+    );
   if (!sameIds) messages.push(`${where}: expertIds [${actual.expertIds}] != reference [${expected.expertIds}]`);
-  for (const [label, a, e] of [['expertWeights', actual.expertWeights, expected.expertWeights], ['moeProbs', actual.moeProbs, expected.moeProbs]] as const) {
+  for (const [label, a, e] of [
+    ['expertWeights', actual.expertWeights, expected.expertWeights],
+    ['moeProbs', actual.moeProbs, expected.moeProbs],
+  ] as const) {
     const report = allclose(a, e, tolerance, `${where} ${label}`);
     if (!report.ok) messages.push(report.message);
   }
-  if ((actual.sharedGate === undefined) !== (expected.sharedGate === undefined)) messages.push(`${where}: sharedGate presence differs`);
+  if ((actual.sharedGate === undefined) !== (expected.sharedGate === undefined))
+    messages.push(`${where}: sharedGate presence differs`);
   else if (expected.sharedGate !== undefined && !allclose([actual.sharedGate!], [expected.sharedGate], tolerance).ok) {
     messages.push(`${where}: sharedGate ${actual.sharedGate} vs ${expected.sharedGate}`);
   }
 }
 
-function compareResults(actual: ForwardResult, expected: ForwardResult, tolerance: Tolerance, step: number, messages: string[]): void {
+function compareResults(
+  actual: ForwardResult,
+  expected: ForwardResult,
+  tolerance: Tolerance,
+  step: number,
+  messages: string[],
+): void {
   const logits = allclose(actual.logits, expected.logits, tolerance, `step ${step} logits`);
   if (!logits.ok) messages.push(logits.message);
   if (expected.routing) {
-    if (actual.routing?.length !== expected.routing.length) messages.push(`step ${step}: ${actual.routing?.length ?? 'no'} routing records, expected ${expected.routing.length}`);
-    else expected.routing.forEach((token, t) => token.layers.forEach((layer, l) => {
-      const got = actual.routing![t].layers[l];
-      if (!got) messages.push(`step ${step} token ${t}: no routing for layer ${l}`);
-      else compareRouting(got, layer, tolerance, `step ${step} token ${t} layer ${l}`, messages);
-    }));
+    if (actual.routing?.length !== expected.routing.length)
+      messages.push(
+        `step ${step}: ${actual.routing?.length ?? 'no'} routing records, expected ${expected.routing.length}`,
+      );
+    else
+      expected.routing.forEach((token, t) =>
+        token.layers.forEach((layer, l) => {
+          const got = actual.routing![t].layers[l];
+          if (!got) messages.push(`step ${step} token ${t}: no routing for layer ${l}`);
+          else compareRouting(got, layer, tolerance, `step ${step} token ${t} layer ${l}`, messages);
+        }),
+      );
   }
   if (expected.layerInputs) {
-    if (actual.layerInputs?.length !== expected.layerInputs.length) messages.push(`step ${step}: layerInputs missing or wrong length`);
-    else expected.layerInputs.forEach((e, l) => {
-      const report = allclose(actual.layerInputs![l], e, tolerance, `step ${step} layer ${l} input`);
-      if (!report.ok) messages.push(report.message);
-    });
+    if (actual.layerInputs?.length !== expected.layerInputs.length)
+      messages.push(`step ${step}: layerInputs missing or wrong length`);
+    else
+      expected.layerInputs.forEach((e, l) => {
+        const report = allclose(actual.layerInputs![l], e, tolerance, `step ${step} layer ${l} input`);
+        if (!report.ok) messages.push(report.message);
+      });
   }
 }
 
 /** Runs one case on `backend` and on the reference; `ok` when every comparison holds. */
-export async function runConformanceCase(backend: Backend, testCase: ConformanceCase, dtype: DType, seed = 1): Promise<ConformanceResult> {
+export async function runConformanceCase(
+  backend: Backend,
+  testCase: ConformanceCase,
+  dtype: DType,
+  seed = 1,
+): Promise<ConformanceResult> {
   const weights = randomModelWeights(testCase.spec, seed, dtype);
   const tolerance = CONFORMANCE_TOLERANCE[dtype as keyof typeof CONFORMANCE_TOLERANCE] ?? CONFORMANCE_TOLERANCE.q4_0;
   const messages: string[] = [];
-  const [session, reference] = [await backend.createSession(weights, { maxContext: 32 }), await cpuBackend.createSession(weights, { maxContext: 32 })];
+  const [session, reference] = [
+    await backend.createSession(weights, { maxContext: 32 }),
+    await cpuBackend.createSession(weights, { maxContext: 32 }),
+  ];
   try {
     for (const [i, step] of testCase.steps.entries()) {
-      if (step.truncateTo !== undefined) { session.truncate(step.truncateTo); reference.truncate(step.truncateTo); }
-      const [actual, expected] = [await session.forward(step.tokens, step.options), await reference.forward(step.tokens, step.options)];
-      if (session.position !== reference.position) messages.push(`step ${i}: position ${session.position} != ${reference.position}`);
+      if (step.truncateTo !== undefined) {
+        session.truncate(step.truncateTo);
+        reference.truncate(step.truncateTo);
+      }
+      const [actual, expected] = [
+        await session.forward(step.tokens, step.options),
+        await reference.forward(step.tokens, step.options),
+      ];
+      if (session.position !== reference.position)
+        messages.push(`step ${i}: position ${session.position} != ${reference.position}`);
       compareResults(actual, expected, tolerance, i, messages);
     }
   } catch (error) {
@@ -133,6 +229,7 @@ export async function runConformanceCase(backend: Backend, testCase: Conformance
 /** Every case × every dtype asked for. */
 export async function runBackendConformance(backend: Backend, dtypes: DType[] = ['f32']): Promise<ConformanceResult[]> {
   const results: ConformanceResult[] = [];
-  for (const dtype of dtypes) for (const testCase of CONFORMANCE_CASES) results.push(await runConformanceCase(backend, testCase, dtype));
+  for (const dtype of dtypes)
+    for (const testCase of CONFORMANCE_CASES) results.push(await runConformanceCase(backend, testCase, dtype));
   return results;
 }

@@ -19,20 +19,20 @@ import { addInPlace, addScaledInPlace, attention, dot, matmul, rmsnorm, rope, sw
 // Run state: activation buffers and the KV cache (like run.c's RunState)
 
 export interface RunState {
-  x: Float32Array;          // [hidden]   the residual stream
-  xb: Float32Array;         // [hidden]   normed x
-  ffnOut: Float32Array;     // [hidden]   attention / ffn output before the residual add
-  expertOut: Float32Array;  // [hidden]   one expert's output
-  q: Float32Array;          // [heads*headDim]
-  k: Float32Array;          // [kvHeads*headDim]
-  v: Float32Array;          // [kvHeads*headDim]
-  attnOut: Float32Array;    // [heads*headDim]
-  hb: Float32Array;         // [maxIntermediate]  gate(x), then silu(gate)·up
-  hb2: Float32Array;        // [maxIntermediate]  up(x)
-  scores: Float32Array;     // [maxContext]  attention scores of one head
+  x: Float32Array; // [hidden]   the residual stream
+  xb: Float32Array; // [hidden]   normed x
+  ffnOut: Float32Array; // [hidden]   attention / ffn output before the residual add
+  expertOut: Float32Array; // [hidden]   one expert's output
+  q: Float32Array; // [heads*headDim]
+  k: Float32Array; // [kvHeads*headDim]
+  v: Float32Array; // [kvHeads*headDim]
+  attnOut: Float32Array; // [heads*headDim]
+  hb: Float32Array; // [maxIntermediate]  gate(x), then silu(gate)·up
+  hb2: Float32Array; // [maxIntermediate]  up(x)
+  scores: Float32Array; // [maxContext]  attention scores of one head
   routerLogits: Float32Array; // [experts]
-  logits: Float32Array;     // [vocab]
-  keyCache: Float32Array[];   // [layers] × [maxContext, kvHeads*headDim]
+  logits: Float32Array; // [vocab]
+  keyCache: Float32Array[]; // [layers] × [maxContext, kvHeads*headDim]
   valueCache: Float32Array[]; // [layers] × [maxContext, kvHeads*headDim]
   maxContext: number;
 }
@@ -70,7 +70,7 @@ export function swigluMlp(out: Float32Array, mlp: MlpF32, x: Float32Array, state
   const hidden = x.length;
   const inter = mlp.intermediate;
   const gate = state.hb.subarray(0, inter); // [inter]
-  const up = state.hb2.subarray(0, inter);  // [inter]
+  const up = state.hb2.subarray(0, inter); // [inter]
   matmul(gate, mlp.gate, x, inter, hidden);
   matmul(up, mlp.up, x, inter, hidden);
   swiglu(gate, gate, up);
@@ -91,7 +91,11 @@ export interface TokenForwardOptions {
  * state.logits. Returns the routing of every MoE layer ([] for dense models).
  */
 export function forwardToken(
-  model: ModelF32, state: RunState, token: number, pos: number, options: TokenForwardOptions = {},
+  model: ModelF32,
+  state: RunState,
+  token: number,
+  pos: number,
+  options: TokenForwardOptions = {},
 ): LayerRouting[] {
   const spec = model.spec;
   const { hidden, heads, kvHeads, headDim } = spec;

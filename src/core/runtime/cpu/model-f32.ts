@@ -11,38 +11,38 @@ import { dequantize } from '../../quant/convert.ts';
 
 export interface MlpF32 {
   gate: Float32Array; // [intermediate, hidden]
-  up: Float32Array;   // [intermediate, hidden]
+  up: Float32Array; // [intermediate, hidden]
   down: Float32Array; // [hidden, intermediate]
   intermediate: number;
 }
 
 export interface MoeF32 {
-  router: Float32Array;       // [experts, hidden]
-  experts: MlpF32[];          // [experts]
+  router: Float32Array; // [experts, hidden]
+  experts: MlpF32[]; // [experts]
   shared?: MlpF32;
-  sharedGate?: Float32Array;  // [hidden]
+  sharedGate?: Float32Array; // [hidden]
 }
 
 export interface LayerF32 {
   attnNorm: Float32Array; // [hidden]
-  wq: Float32Array;       // [heads*headDim, hidden]
-  wk: Float32Array;       // [kvHeads*headDim, hidden]
-  wv: Float32Array;       // [kvHeads*headDim, hidden]
-  wo: Float32Array;       // [hidden, heads*headDim]
-  bq?: Float32Array;      // [heads*headDim]
-  bk?: Float32Array;      // [kvHeads*headDim]
-  bv?: Float32Array;      // [kvHeads*headDim]
-  ffnNorm: Float32Array;  // [hidden]
+  wq: Float32Array; // [heads*headDim, hidden]
+  wk: Float32Array; // [kvHeads*headDim, hidden]
+  wv: Float32Array; // [kvHeads*headDim, hidden]
+  wo: Float32Array; // [hidden, heads*headDim]
+  bq?: Float32Array; // [heads*headDim]
+  bk?: Float32Array; // [kvHeads*headDim]
+  bv?: Float32Array; // [kvHeads*headDim]
+  ffnNorm: Float32Array; // [hidden]
   mlp?: MlpF32;
   moe?: MoeF32;
 }
 
 export interface ModelF32 {
   spec: ModelSpec;
-  embed: Float32Array;    // [vocab, hidden]
-  layers: LayerF32[];     // [layers]
-  finalNorm: Float32Array;// [hidden]
-  lmHead: Float32Array;   // [vocab, hidden]  (the embed array itself when tied)
+  embed: Float32Array; // [vocab, hidden]
+  layers: LayerF32[]; // [layers]
+  finalNorm: Float32Array; // [hidden]
+  lmHead: Float32Array; // [vocab, hidden]  (the embed array itself when tied)
 }
 
 /** Dequantizes `t` after checking its shape is `expected`. */
@@ -52,7 +52,9 @@ function f32Of(t: RawTensor | undefined, expected: number[], role: string): Floa
   // A [n] vector may also arrive as [1, n] (e.g. shared_expert_gate).
   const sameCount = t.shape.reduce((a, b) => a * b, 1) === expected.reduce((a, b) => a * b, 1);
   if (!same && !(expected.length === 1 && sameCount)) {
-    throw new ConfigError(`cpu: tensor '${t.name}' (${role}) has shape [${t.shape.join(', ')}], expected [${expected.join(', ')}]`);
+    throw new ConfigError(
+      `cpu: tensor '${t.name}' (${role}) has shape [${t.shape.join(', ')}], expected [${expected.join(', ')}]`,
+    );
   }
   return asF32(t);
 }
@@ -116,7 +118,9 @@ export function dequantizeModel(weights: ModelWeights): ModelF32 {
       layer.moe = {
         router: f32Of(l.moe.router, [moe.experts, hidden], `${p} router`),
         experts: l.moe.experts.map((e, j) => mlpOf(e, hidden, moe.expertIntermediate, `${p} expert ${j}`)),
-        shared: moe.sharedExpert ? mlpOf(l.moe.shared, hidden, moe.sharedExpert.intermediate, `${p} shared expert`) : undefined,
+        shared: moe.sharedExpert
+          ? mlpOf(l.moe.shared, hidden, moe.sharedExpert.intermediate, `${p} shared expert`)
+          : undefined,
         sharedGate: moe.sharedExpert?.gated ? f32Of(l.moe.sharedGate, [hidden], `${p} sharedGate`) : undefined,
       };
     } else {

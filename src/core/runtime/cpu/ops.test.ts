@@ -37,7 +37,12 @@ describe('rope', () => {
   it('rotates pair 0 by pos radians (interleaved: dims 0,1; half: dims 0,4)', () => {
     const a = new Float32Array([1, 2, 0, 0, 0, 0, 0, 0]);
     rope(a, 1, 8, 3, 10000, 'interleaved');
-    assertAllclose(a.subarray(0, 2), [Math.cos(3) - 2 * Math.sin(3), Math.sin(3) + 2 * Math.cos(3)], F32_EXACT, 'interleaved');
+    assertAllclose(
+      a.subarray(0, 2),
+      [Math.cos(3) - 2 * Math.sin(3), Math.sin(3) + 2 * Math.cos(3)],
+      F32_EXACT,
+      'interleaved',
+    );
     const b = new Float32Array([1, 0, 0, 0, 2, 0, 0, 0]);
     rope(b, 1, 8, 3, 10000, 'half');
     assertAllclose([b[0], b[4]], [Math.cos(3) - 2 * Math.sin(3), Math.sin(3) + 2 * Math.cos(3)], F32_EXACT, 'half');
@@ -52,15 +57,18 @@ describe('rope', () => {
   });
 
   it("'half' equals 'interleaved' after llama2.c export.py's permutation of each head", () => {
-    const heads = 3, headDim = 8, half = headDim / 2;
+    const heads = 3,
+      headDim = 8,
+      half = headDim / 2;
     const interleaved = seededNormal(7, 'rope', heads * headDim, 1);
     // permute: interleaved dim 2j → j, 2j+1 → j+half (what HF conversion does to wq/wk rows)
     const permute = (src: Float32Array) => {
       const dst = new Float32Array(src.length);
-      for (let h = 0; h < heads; h++) for (let j = 0; j < half; j++) {
-        dst[h * headDim + j] = src[h * headDim + 2 * j];
-        dst[h * headDim + j + half] = src[h * headDim + 2 * j + 1];
-      }
+      for (let h = 0; h < heads; h++)
+        for (let j = 0; j < half; j++) {
+          dst[h * headDim + j] = src[h * headDim + 2 * j];
+          dst[h * headDim + j + half] = src[h * headDim + 2 * j + 1];
+        }
       return dst;
     };
     const halfStyle = permute(interleaved);
@@ -73,7 +81,7 @@ describe('rope', () => {
 describe('attention', () => {
   it('returns the only value row when the cache holds one position (GQA: heads 0,1 read kv head 0)', () => {
     const q = seededNormal(2, 'q', 4 * 2, 1); // 4 heads × headDim 2
-    const k = new Float32Array([0.3, -0.1, 0.7, 0.2]);  // [1, 2 kv heads × 2]
+    const k = new Float32Array([0.3, -0.1, 0.7, 0.2]); // [1, 2 kv heads × 2]
     const v = new Float32Array([1, 2, 3, 4]);
     const out = new Float32Array(8);
     attention(out, q, k, v, 1, 4, 2, 2);
@@ -81,8 +89,8 @@ describe('attention', () => {
   });
 
   it('weights value rows by softmax(q·k/sqrt(headDim)) over the causal prefix', () => {
-    const q = new Float32Array([1, 0]);              // 1 head, headDim 2
-    const k = new Float32Array([0, 0, 2, 0, 9, 9]);  // 3 cached positions, only 2 attended
+    const q = new Float32Array([1, 0]); // 1 head, headDim 2
+    const k = new Float32Array([0, 0, 2, 0, 9, 9]); // 3 cached positions, only 2 attended
     const v = new Float32Array([1, 0, 0, 1, 5, 5]);
     const out = new Float32Array(2);
     attention(out, q, k, v, 2, 1, 1, 2);

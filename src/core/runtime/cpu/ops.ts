@@ -20,7 +20,10 @@ import { assert } from '../../errors.ts';
  */
 export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, eps: number): void {
   const size = x.length;
-  assert(out.length >= size && weight.length >= size, `rmsnorm: size ${size} mismatches out ${out.length} / weight ${weight.length}`);
+  assert(
+    out.length >= size && weight.length >= size,
+    `rmsnorm: size ${size} mismatches out ${out.length} / weight ${weight.length}`,
+  );
   let sumOfSquares = 0;
   for (let i = 0; i < size; i++) sumOfSquares += x[i] * x[i];
   const scale = 1 / Math.sqrt(sumOfSquares / size + eps);
@@ -77,7 +80,14 @@ export type RopeStyle = 'half' | 'interleaved';
  * - 'half' (HF rotate_half): pair j is dims (j, j + headDim/2).
  * vec // [nHeads * headDim]
  */
-export function rope(vec: Float32Array, nHeads: number, headDim: number, pos: number, theta: number, style: RopeStyle): void {
+export function rope(
+  vec: Float32Array,
+  nHeads: number,
+  headDim: number,
+  pos: number,
+  theta: number,
+  style: RopeStyle,
+): void {
   const halfDim = headDim / 2;
   const cos = new Float64Array(halfDim);
   const sin = new Float64Array(halfDim);
@@ -97,7 +107,14 @@ export function ropeAngles(cos: Float64Array, sin: Float64Array, headDim: number
 }
 
 /** Rotates every head of vec // [nHeads * headDim] by the tables of ropeAngles. */
-export function ropeApply(vec: Float32Array, nHeads: number, headDim: number, cos: Float64Array, sin: Float64Array, style: RopeStyle): void {
+export function ropeApply(
+  vec: Float32Array,
+  nHeads: number,
+  headDim: number,
+  cos: Float64Array,
+  sin: Float64Array,
+  style: RopeStyle,
+): void {
   assert(vec.length >= nHeads * headDim, `rope: vec has ${vec.length} values, need ${nHeads}×${headDim}`);
   const halfDim = headDim / 2;
   for (let head = 0; head < nHeads; head++) {
@@ -128,13 +145,22 @@ export function ropeApply(vec: Float32Array, nHeads: number, headDim: number, co
  * scores    // scratch [≥nPositions]
  */
 export function attention(
-  out: Float32Array, q: Float32Array, keyCache: Float32Array, valueCache: Float32Array,
-  nPositions: number, nHeads: number, nKvHeads: number, headDim: number, scores?: Float32Array,
+  out: Float32Array,
+  q: Float32Array,
+  keyCache: Float32Array,
+  valueCache: Float32Array,
+  nPositions: number,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+  scores?: Float32Array,
 ): void {
   assert(nHeads % nKvHeads === 0, `attention: heads ${nHeads} not a multiple of kvHeads ${nKvHeads}`);
   const kvDim = nKvHeads * headDim;
-  assert(keyCache.length >= nPositions * kvDim && valueCache.length >= nPositions * kvDim,
-    `attention: kv cache smaller than ${nPositions}×${kvDim}`);
+  assert(
+    keyCache.length >= nPositions * kvDim && valueCache.length >= nPositions * kvDim,
+    `attention: kv cache smaller than ${nPositions}×${kvDim}`,
+  );
   const headsPerKv = nHeads / nKvHeads;
   const scale = 1 / Math.sqrt(headDim);
   const att = scores && scores.length >= nPositions ? scores : new Float32Array(nPositions);

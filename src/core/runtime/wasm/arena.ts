@@ -36,10 +36,20 @@ export class WasmArena {
     return at;
   }
 
-  get bytesUsed(): number { return this.top; }
-  freeze(): void { this.frozen = true; }
+  get bytesUsed(): number {
+    return this.top;
+  }
+  freeze(): void {
+    this.frozen = true;
+  }
 
-  f32(ptr: number, length: number): Float32Array { return new Float32Array(this.memory.buffer, ptr, length); }
-  u8(ptr: number, length: number): Uint8Array { return new Uint8Array(this.memory.buffer, ptr, length); }
-  i8(ptr: number, length: number): Int8Array { return new Int8Array(this.memory.buffer, ptr, length); }
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, length);
+  }
+  u8(ptr: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, ptr, length);
+  }
+  i8(ptr: number, length: number): Int8Array {
+    return new Int8Array(this.memory.buffer, ptr, length);
+  }
 }

@@ -18,13 +18,42 @@ const LOGITS_TOL: Tolerance = { atol: 2e-3, rtol: 2e-3 };
 const GREEDY_TOKENS = 64;
 
 // Sizes are multiples of 32 where q8_0/q4_0 need it, but not powers of two.
-const denseSpec = (): ModelSpec => tinyDenseSpec({ hidden: 96, intermediate: 160, heads: 6, kvHeads: 2, headDim: 16, vocab: 131, contextLength: 96 });
-const moeSpec = (): ModelSpec => tinyMoeSpec({ hidden: 96, heads: 6, kvHeads: 2, headDim: 16, vocab: 131, contextLength: 96, layers: 3,
-  moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } });
-const qwenSpec = (): ModelSpec => tinyQwenMoeSpec({ hidden: 64, heads: 4, kvHeads: 2, headDim: 16, vocab: 97, contextLength: 96,
-  moe: { experts: 5, topK: 2, normTopK: false, expertIntermediate: 32, sharedExpert: { intermediate: 96, gated: true } } });
+const denseSpec = (): ModelSpec =>
+  tinyDenseSpec({ hidden: 96, intermediate: 160, heads: 6, kvHeads: 2, headDim: 16, vocab: 131, contextLength: 96 });
+const moeSpec = (): ModelSpec =>
+  tinyMoeSpec({
+    hidden: 96,
+    heads: 6,
+    kvHeads: 2,
+    headDim: 16,
+    vocab: 131,
+    contextLength: 96,
+    layers: 3,
+    moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 },
+  });
+const qwenSpec = (): ModelSpec =>
+  tinyQwenMoeSpec({
+    hidden: 64,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 16,
+    vocab: 97,
+    contextLength: 96,
+    moe: {
+      experts: 5,
+      topK: 2,
+      normTopK: false,
+      expertIntermediate: 32,
+      sharedExpert: { intermediate: 96, gated: true },
+    },
+  });
 
-async function greedy(session: Session, prompt: number[], count: number, options: ForwardOptions = {}): Promise<number[]> {
+async function greedy(
+  session: Session,
+  prompt: number[],
+  count: number,
+  options: ForwardOptions = {},
+): Promise<number[]> {
   const ids: number[] = [];
   let { logits } = await session.forward(prompt, options);
   for (let i = 0; i < count; i++) {
@@ -37,7 +66,11 @@ async function greedy(session: Session, prompt: number[], count: number, options
 
 const cases: [string, () => ModelSpec, DType][] = [];
 for (const dtype of ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as DType[]) {
-  cases.push([`dense ${dtype}`, denseSpec, dtype], [`mixtral ${dtype}`, moeSpec, dtype], [`qwen2-moe ${dtype}`, qwenSpec, dtype]);
+  cases.push(
+    [`dense ${dtype}`, denseSpec, dtype],
+    [`mixtral ${dtype}`, moeSpec, dtype],
+    [`qwen2-moe ${dtype}`, qwenSpec, dtype],
+  );
 }
 
 describe.each(cases)('wasm vs cpu reference: %s', (_label, makeSpec, dtype) => {
@@ -48,9 +81,11 @@ describe.each(cases)('wasm vs cpu reference: %s', (_label, makeSpec, dtype) => {
     const prompt = [1, 17, 42, 5, 90, 3, 64];
     const first = [await wasm.forward(prompt), await cpu.forward(prompt)];
     assertAllclose(first[0]!.logits, first[1]!.logits, LOGITS_TOL, 'prefill logits');
-    wasm.truncate(0); cpu.truncate(0);
+    wasm.truncate(0);
+    cpu.truncate(0);
     expect(await greedy(wasm, prompt, GREEDY_TOKENS)).toEqual(await greedy(cpu, prompt, GREEDY_TOKENS));
-    wasm.dispose(); cpu.dispose();
+    wasm.dispose();
+    cpu.dispose();
   });
 });
 
@@ -66,10 +101,16 @@ describe('wasm routing matches the reference', () => {
     const wasm = await (await createWasmBackend({ threads: 1, prefillChunk: 4 })).createSession(weights);
     const cpu = await cpuBackend.createSession(weights);
     const prompt = [3, 8, 13, 21, 34, 55, 89, 1, 2, 4];
-    const [a, b] = [await wasm.forward(prompt, { trace: true, routing }), await cpu.forward(prompt, { trace: true, routing })];
+    const [a, b] = [
+      await wasm.forward(prompt, { trace: true, routing }),
+      await cpu.forward(prompt, { trace: true, routing }),
+    ];
     expect(a.routing!.length).toBe(prompt.length);
-    expect(a.routing!.map((r) => r.layers.map((l) => l.expertIds))).toEqual(b.routing!.map((r) => r.layers.map((l) => l.expertIds)));
-    const weightsOf = (r: typeof a) => r.routing!.flatMap((t) => t.layers.flatMap((l) => [...l.expertWeights, ...l.moeProbs]));
+    expect(a.routing!.map((r) => r.layers.map((l) => l.expertIds))).toEqual(
+      b.routing!.map((r) => r.layers.map((l) => l.expertIds)),
+    );
+    const weightsOf = (r: typeof a) =>
+      r.routing!.flatMap((t) => t.layers.flatMap((l) => [...l.expertWeights, ...l.moeProbs]));
     assertAllclose(weightsOf(a), weightsOf(b), { atol: 1e-4, rtol: 1e-3 }, 'routing weights and probs');
     expect(await greedy(wasm, [7], 16, { routing })).toEqual(await greedy(cpu, [7], 16, { routing }));
   });
@@ -78,23 +119,42 @@ describe('wasm routing matches the reference', () => {
 describe('wasm session mechanics', () => {
   // Bit-identical: every kernel computes a token's row the same way whatever the chunk, and
   // prefill sums the experts in slot order like decode (top-3 makes that order matter).
-  it.each([['mixtral top-2', moeSpec], ['mixtral top-3', () => tinyMoeSpec({ hidden: 96, heads: 6, kvHeads: 2, headDim: 16, vocab: 131, contextLength: 96, layers: 3,
-    moe: { experts: 4, topK: 3, normTopK: true, expertIntermediate: 64 } })], ['qwen2-moe (shared expert)', qwenSpec]] as const)(
-    'chunked prefill equals token-by-token decode, bit for bit (%s)', async (_label, makeSpec) => {
-      const weights = randomModelWeights(makeSpec(), 9, 'q4_0');
-      const backend = await createWasmBackend({ threads: 1, prefillChunk: 3 });
-      const batched = await backend.createSession(weights);
-      const stepped = await backend.createSession(weights);
-      const prompt = [5, 6, 7, 8, 9, 10, 11, 12];
-      const all = await batched.forward(prompt);
-      let last = await stepped.forward([prompt[0]!]);
-      for (const id of prompt.slice(1)) last = await stepped.forward([id]);
-      expect(all.logits).toEqual(last.logits);
-      expect(batched.position).toBe(prompt.length);
-    });
+  it.each([
+    ['mixtral top-2', moeSpec],
+    [
+      'mixtral top-3',
+      () =>
+        tinyMoeSpec({
+          hidden: 96,
+          heads: 6,
+          kvHeads: 2,
+          headDim: 16,
+          vocab: 131,
+          contextLength: 96,
+          layers: 3,
+          moe: { experts: 4, topK: 3, normTopK: true, expertIntermediate: 64 },
+        }),
+    ],
+    ['qwen2-moe (shared expert)', qwenSpec],
+  ] as const)('chunked prefill equals token-by-token decode, bit for bit (%s)', async (_label, makeSpec) => {
+    const weights = randomModelWeights(makeSpec(), 9, 'q4_0');
+    const backend = await createWasmBackend({ threads: 1, prefillChunk: 3 });
+    const batched = await backend.createSession(weights);
+    const stepped = await backend.createSession(weights);
+    const prompt = [5, 6, 7, 8, 9, 10, 11, 12];
+    const all = await batched.forward(prompt);
+    let last = await stepped.forward([prompt[0]!]);
+    for (const id of prompt.slice(1)) last = await stepped.forward([id]);
+    expect(all.logits).toEqual(last.logits);
+    expect(batched.position).toBe(prompt.length);
+  });
 
-  it.each([['mixtral', moeSpec], ['qwen2-moe (shared expert)', qwenSpec]] as const)(
-    'decode batches the chosen experts; a 1-row chunk (too small for the batch) takes the grouped path: same logits (%s)', async (_label, makeSpec) => {
+  it.each([
+    ['mixtral', moeSpec],
+    ['qwen2-moe (shared expert)', qwenSpec],
+  ] as const)(
+    'decode batches the chosen experts; a 1-row chunk (too small for the batch) takes the grouped path: same logits (%s)',
+    async (_label, makeSpec) => {
       const weights = randomModelWeights(makeSpec(), 21, 'q8_0');
       const batched = await (await createWasmBackend({ threads: 1 })).createSession(weights);
       const grouped = await (await createWasmBackend({ threads: 1, prefillChunk: 1 })).createSession(weights);
@@ -103,7 +163,8 @@ describe('wasm session mechanics', () => {
       const [a, b, c] = [await batched.forward([16]), await grouped.forward([16]), await cpu.forward([16])];
       assertAllclose(a.logits, b.logits, { atol: 1e-5, rtol: 1e-5 }, 'batched vs grouped decode');
       assertAllclose(a.logits, c.logits, LOGITS_TOL, 'batched decode vs reference');
-    });
+    },
+  );
 
   it('truncate rewinds the cache and captureLayerInputs matches the reference', async () => {
     const weights = randomModelWeights(denseSpec(), 5, 'f16');

@@ -38,13 +38,24 @@ class WasmSession implements Session {
   private cachedTokens = 0;
   private disposed = false;
 
-  constructor(private readonly engine: WasmEngine, readonly weightBytes: number) {}
+  constructor(
+    private readonly engine: WasmEngine,
+    readonly weightBytes: number,
+  ) {}
 
-  get position(): number { return this.cachedTokens; }
-  get maxContext(): number { return this.engine.state.maxContext; }
-  get threads(): number { return this.engine.rows.threads; }
+  get position(): number {
+    return this.cachedTokens;
+  }
+  get maxContext(): number {
+    return this.engine.state.maxContext;
+  }
+  get threads(): number {
+    return this.engine.rows.threads;
+  }
   /** Weight bytes one decode token reads (for bandwidth figures in bench/). */
-  get activeBytesPerToken(): number { return activeWeightBytesPerToken(this.engine.model); }
+  get activeBytesPerToken(): number {
+    return activeWeightBytesPerToken(this.engine.model);
+  }
 
   async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
     this.checkRequest(tokenIds, options);
@@ -56,7 +67,11 @@ class WasmSession implements Session {
       const tokens = tokenIds.slice(start, start + chunk);
       const isLast = start + chunk >= tokenIds.length;
       const inputs = options.captureLayerInputs && isLast ? new Array<Float32Array>(spec.layers) : undefined;
-      const layers = forwardChunk(this.engine, tokens, this.cachedTokens, { routing: options.routing, layerInputs: inputs, wantLogits: isLast });
+      const layers = forwardChunk(this.engine, tokens, this.cachedTokens, {
+        routing: options.routing,
+        layerInputs: inputs,
+        wantLogits: isLast,
+      });
       this.cachedTokens += tokens.length;
       if (options.trace) for (const perToken of layers) routing.push({ layers: perToken });
       if (inputs) layerInputs = inputs;
@@ -85,10 +100,13 @@ class WasmSession implements Session {
     if (tokenIds.length === 0) throw new ConfigError('wasm: forward() needs at least one token');
     const { vocab, moe } = this.engine.model.spec;
     for (const id of tokenIds) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new ConfigError(`wasm: token id ${id} outside [0, ${vocab})`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocab)
+        throw new ConfigError(`wasm: token id ${id} outside [0, ${vocab})`);
     }
     if (this.cachedTokens + tokenIds.length > this.maxContext) {
-      throw new ConfigError(`wasm: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.maxContext}`);
+      throw new ConfigError(
+        `wasm: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.maxContext}`,
+      );
     }
     if (options.routing && moe) validateRoutingOverrides(options.routing, moe);
   }
@@ -97,7 +115,8 @@ class WasmSession implements Session {
 function resolveThreads(requested: number | undefined): number {
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
   const threads = requested ?? cores;
-  if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`wasm: threads ${threads} must be a positive integer`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new ConfigError(`wasm: threads ${threads} must be a positive integer`);
   return threads;
 }
 
@@ -105,13 +124,15 @@ function resolveThreads(requested: number | undefined): number {
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<Backend> {
   const threads = resolveThreads(options.threads);
   const prefillChunk = options.prefillChunk ?? 64;
-  if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new ConfigError(`wasm: prefillChunk ${prefillChunk} must be a positive integer`);
+  if (!Number.isInteger(prefillChunk) || prefillChunk < 1)
+    throw new ConfigError(`wasm: prefillChunk ${prefillChunk} must be a positive integer`);
   return {
     name: 'wasm',
     async createSession(weights: ModelWeights, sessionOptions: { maxContext?: number } = {}): Promise<Session> {
       const spec = weights.spec;
       const maxContext = sessionOptions.maxContext ?? Math.min(spec.contextLength, DEFAULT_MAX_CONTEXT);
-      if (!Number.isInteger(maxContext) || maxContext < 1) throw new ConfigError(`wasm: maxContext ${maxContext} must be a positive integer`);
+      if (!Number.isInteger(maxContext) || maxContext < 1)
+        throw new ConfigError(`wasm: maxContext ${maxContext} must be a positive integer`);
       const useThreads = threads > 1 && threadsAvailable(options.workerFactory);
       const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: useThreads });
       const kernels = await instantiateKernels(memory, useThreads);
@@ -120,7 +141,14 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const chunk = Math.min(prefillChunk, maxContext);
       const maxK = Math.max(spec.hidden, spec.heads * spec.headDim, model.maxIntermediate);
       const rows: RowParallel = useThreads
-        ? await createThreadPool(arena, kernels, threads, options.workerFactory, options.minParallelWork, options.wakeFactor)
+        ? await createThreadPool(
+            arena,
+            kernels,
+            threads,
+            options.workerFactory,
+            options.minParallelWork,
+            options.wakeFactor,
+          )
         : new SerialRows(kernels);
       const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
       const state = createRunState(arena, model, chunk, maxContext, rows.threads);

@@ -9,7 +9,7 @@ import wabtFactory from 'wabt';
 export const WABT_FEATURES = { simd: true, threads: true, bulk_memory: true, sat_float_to_int: true } as const;
 
 export interface KernelBinaries {
-  shared: Uint8Array;   // memory imported as `shared` (SharedArrayBuffer, threads)
+  shared: Uint8Array; // memory imported as `shared` (SharedArrayBuffer, threads)
   unshared: Uint8Array; // plain memory (not cross-origin isolated)
 }
 

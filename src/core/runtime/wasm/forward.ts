@@ -38,7 +38,12 @@ export interface ChunkOptions {
 }
 
 /** Runs tokens at positions start..start+m-1; returns routing [m] × [moe layers]. */
-export function forwardChunk(engine: WasmEngine, tokens: number[], start: number, options: ChunkOptions): LayerRouting[][] {
+export function forwardChunk(
+  engine: WasmEngine,
+  tokens: number[],
+  start: number,
+  options: ChunkOptions,
+): LayerRouting[][] {
   const { model, state } = engine;
   const { hidden } = model.spec;
   const m = tokens.length;
@@ -73,7 +78,10 @@ export function forwardChunk(engine: WasmEngine, tokens: number[], start: number
 /** Token t's rotation tables: views of state.ropeCos / ropeSin // [headDim / 2]. */
 function ropeRow(state: WasmRunState, t: number): { cos: Float64Array; sin: Float64Array } {
   const half = state.ropeCos.length / state.chunk;
-  return { cos: state.ropeCos.subarray(t * half, (t + 1) * half), sin: state.ropeSin.subarray(t * half, (t + 1) * half) };
+  return {
+    cos: state.ropeCos.subarray(t * half, (t + 1) * half),
+    sin: state.ropeSin.subarray(t * half, (t + 1) * half),
+  };
 }
 
 function addBias(buffer: Float32Array, bias: Float32Array | undefined, m: number): void {
@@ -88,11 +96,14 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
   const { heads, kvHeads, headDim } = spec;
   const kvDim = kvHeads * headDim;
   for (let t = 0; t < m; t++) rmsnorm(rowView(state.xb, t), rowView(state.x, t), layer.attnNorm, spec.rmsEps);
-  matmul.runBatch([
-    { mat: layer.wq, x: state.xb.ptr, y: state.q.ptr },
-    { mat: layer.wk, x: state.xb.ptr, y: state.k.ptr },
-    { mat: layer.wv, x: state.xb.ptr, y: state.v.ptr },
-  ], m);
+  matmul.runBatch(
+    [
+      { mat: layer.wq, x: state.xb.ptr, y: state.q.ptr },
+      { mat: layer.wk, x: state.xb.ptr, y: state.k.ptr },
+      { mat: layer.wv, x: state.xb.ptr, y: state.v.ptr },
+    ],
+    m,
+  );
   addBias(state.q.view, layer.bq, m);
   addBias(state.k.view, layer.bk, m);
   addBias(state.v.view, layer.bv, m);
@@ -109,11 +120,27 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
   // rows (one per head), since two tokens' same head can run at once on two threads.
   const dims = attnHeadsDims(headDim, heads / kvHeads, kvHeads);
   const scoreStride = state.scores.cols * 4;
-  engine.rows.runBatch(Array.from({ length: m }, (_, t) => {
-    const nPos = start + t + 1; // causal: the token sees itself and everything before
-    return { kernel: 'attn_heads' as const, n: heads, work: 2 * heads * nPos * headDim, threadScratch: { arg: 4, bytes: heads * scoreStride },
-      args: [rowPtr(state.q, t), keyCache.ptr, valueCache.ptr, rowPtr(state.att, t), state.scores.ptr, dims, nPos, scoreStride] };
-  }));
+  engine.rows.runBatch(
+    Array.from({ length: m }, (_, t) => {
+      const nPos = start + t + 1; // causal: the token sees itself and everything before
+      return {
+        kernel: 'attn_heads' as const,
+        n: heads,
+        work: 2 * heads * nPos * headDim,
+        threadScratch: { arg: 4, bytes: heads * scoreStride },
+        args: [
+          rowPtr(state.q, t),
+          keyCache.ptr,
+          valueCache.ptr,
+          rowPtr(state.att, t),
+          state.scores.ptr,
+          dims,
+          nPos,
+          scoreStride,
+        ],
+      };
+    }),
+  );
   matmul.run(layer.wo, state.att.ptr, state.out.ptr, m);
   addInPlace(state.x.view.subarray(0, m * spec.hidden), state.out.view.subarray(0, m * spec.hidden));
 }
@@ -121,7 +148,13 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
 /** y [m, hidden] = down · (silu(gate · x) ⊙ (up · x)) for x [m, hidden] (pointers). */
 function mlpRows(engine: WasmEngine, mlp: PackedMlp, x: number, y: number, m: number): void {
   const { state, matmul } = engine;
-  matmul.runBatch([{ mat: mlp.gate, x, y: state.hGate.ptr }, { mat: mlp.up, x, y: state.hUp.ptr }], m);
+  matmul.runBatch(
+    [
+      { mat: mlp.gate, x, y: state.hGate.ptr },
+      { mat: mlp.up, x, y: state.hUp.ptr },
+    ],
+    m,
+  );
   engine.kernels.swiglu(state.hGate.ptr, state.hUp.ptr, state.hGate.ptr, m * mlp.intermediate); // [m, inter]
   matmul.run(mlp.down, state.hGate.ptr, y, m);
 }
@@ -134,7 +167,13 @@ function dot64(w: Float32Array, wOffset: number, x: Float32Array, k: number): nu
 }
 
 /** out [m, hidden] = MoE(xb) with the chunk's tokens grouped by expert. Returns routing [m]. */
-function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, overrides?: RoutingOverrides): LayerRouting[] {
+function moeBlock(
+  engine: WasmEngine,
+  moe: PackedMoe,
+  l: number,
+  m: number,
+  overrides?: RoutingOverrides,
+): LayerRouting[] {
   const { model, state } = engine;
   const { hidden } = model.spec;
   const moeSpec = model.spec.moe!;
@@ -166,11 +205,19 @@ function moeBlock(engine: WasmEngine, moe: PackedMoe, l: number, m: number, over
     mlpRows(engine, moe.experts[e]!, state.xe.ptr, state.ye.ptr, assigned.length);
     assigned.forEach(({ token, slot }, i) => expertOut.set(rowView(state.ye, i), (token * slots + slot) * hidden));
   });
-  routes.forEach((route, t) => route.expertIds.forEach((_, slot) =>
-    addScaled(rowView(state.out, t), expertOut.subarray((t * slots + slot) * hidden, (t * slots + slot + 1) * hidden), route.expertWeights[slot]!)));
+  routes.forEach((route, t) =>
+    route.expertIds.forEach((_, slot) =>
+      addScaled(
+        rowView(state.out, t),
+        expertOut.subarray((t * slots + slot) * hidden, (t * slots + slot + 1) * hidden),
+        route.expertWeights[slot]!,
+      ),
+    ),
+  );
   if (moe.shared) {
     mlpRows(engine, moe.shared, state.xb.ptr, state.ye.ptr, m);
-    for (let t = 0; t < m; t++) addScaled(rowView(state.out, t), rowView(state.ye, t), sharedGate(engine, moe, t, routes[t]!));
+    for (let t = 0; t < m; t++)
+      addScaled(rowView(state.out, t), rowView(state.ye, t), sharedGate(engine, moe, t, routes[t]!));
   }
   return routes;
 }
@@ -186,12 +233,20 @@ function decodeExperts(engine: WasmEngine, moe: PackedMoe, route: LayerRouting):
   const mlps = route.expertIds.map((e) => moe.experts[e]!);
   if (moe.shared) mlps.push(moe.shared);
   const x = state.xb.ptr;
-  matmul.runBatch(mlps.flatMap((mlp, i) => [
-    { mat: mlp.gate, x, y: rowPtr(state.hGate, i) },
-    { mat: mlp.up, x, y: rowPtr(state.hUp, i) },
-  ]), 1);
-  mlps.forEach((mlp, i) => engine.kernels.swiglu(rowPtr(state.hGate, i), rowPtr(state.hUp, i), rowPtr(state.hGate, i), mlp.intermediate));
-  matmul.runBatch(mlps.map((mlp, i) => ({ mat: mlp.down, x: rowPtr(state.hGate, i), y: rowPtr(state.ye, i) })), 1);
+  matmul.runBatch(
+    mlps.flatMap((mlp, i) => [
+      { mat: mlp.gate, x, y: rowPtr(state.hGate, i) },
+      { mat: mlp.up, x, y: rowPtr(state.hUp, i) },
+    ]),
+    1,
+  );
+  mlps.forEach((mlp, i) =>
+    engine.kernels.swiglu(rowPtr(state.hGate, i), rowPtr(state.hUp, i), rowPtr(state.hGate, i), mlp.intermediate),
+  );
+  matmul.runBatch(
+    mlps.map((mlp, i) => ({ mat: mlp.down, x: rowPtr(state.hGate, i), y: rowPtr(state.ye, i) })),
+    1,
+  );
   const out = rowView(state.out, 0);
   route.expertIds.forEach((_, i) => addScaled(out, rowView(state.ye, i), route.expertWeights[i]!));
   if (moe.shared) addScaled(out, rowView(state.ye, mlps.length - 1), sharedGate(engine, moe, 0, route));

@@ -47,7 +47,11 @@ describe('committed kernels binary', () => {
 });
 
 describe.each(['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const)('matmul %s against cpu/ops matmul', (dtype) => {
-  it.each([[1, 37, 96], [5, 64, 160], [3, 9, 1024]])('m=%i n=%i k=%i', async (m, n, k) => {
+  it.each([
+    [1, 37, 96],
+    [5, 64, 160],
+    [3, 9, 1024],
+  ])('m=%i n=%i k=%i', async (m, n, k) => {
     const { arena, kernels } = await freshEngine();
     const weights = quantize('w', randomValues(n * k, 1, 1 / Math.sqrt(k)), [n, k], dtype);
     const dense = dequantize(weights); // [n, k] the values the reference sees
@@ -60,7 +64,8 @@ describe.each(['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const)('matmul %s agains
     matmuls.run(packed, xPtr, yPtr, m);
     const actual = arena.f32(yPtr, m * n).slice();
     const expected = new Float32Array(m * n);
-    for (let t = 0; t < m; t++) matmul(expected.subarray(t * n, (t + 1) * n), dense, x.subarray(t * k, (t + 1) * k), n, k);
+    for (let t = 0; t < m; t++)
+      matmul(expected.subarray(t * n, (t + 1) * n), dense, x.subarray(t * k, (t + 1) * k), n, k);
     const tolerance = dtype === 'q8_0' || dtype === 'q4_0' ? MATMUL_QUANT_TOL : MATMUL_F32_TOL;
     assertAllclose(actual, expected, tolerance, `${dtype} matmul m=${m} n=${n} k=${k} seed ${seed}`);
   });
@@ -69,11 +74,15 @@ describe.each(['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const)('matmul %s agains
 /** Runs every job's rows as the given odd slices, so rows land in and out of 4-row groups. */
 class SlicedRows implements RowParallel {
   readonly threads = 1;
-  constructor(private readonly kernels: Awaited<ReturnType<typeof instantiateKernels>>, private readonly cuts: number[]) {}
+  constructor(
+    private readonly kernels: Awaited<ReturnType<typeof instantiateKernels>>,
+    private readonly cuts: number[],
+  ) {}
   runBatch(jobs: readonly RowJob[]): void {
     for (const job of jobs) {
       const bounds = [0, ...this.cuts.filter((c) => c < job.n), job.n];
-      for (let i = 0; i + 1 < bounds.length; i++) callRowKernel(this.kernels, job.kernel, job.args, bounds[i]!, bounds[i + 1]!);
+      for (let i = 0; i + 1 < bounds.length; i++)
+        callRowKernel(this.kernels, job.kernel, job.args, bounds[i]!, bounds[i + 1]!);
     }
   }
   dispose(): void {}
@@ -124,12 +133,20 @@ async function attentionCase(heads: number, kvHeads: number, headDim: number, nP
   const values = randomValues(nPos * kvDim, stream + 2);
   const expected = new Float32Array(heads * headDim);
   attention(expected, q, keys, values, nPos, heads, kvHeads, headDim);
-  const copy = (data: Float32Array, what: string) => { const ptr = engine.arena.alloc(data.byteLength, what); engine.arena.f32(ptr, data.length).set(data); return ptr; };
+  const copy = (data: Float32Array, what: string) => {
+    const ptr = engine.arena.alloc(data.byteLength, what);
+    engine.arena.f32(ptr, data.length).set(data);
+    return ptr;
+  };
   return { ...engine, kvDim, expected, qPtr: copy(q, 'q'), kPtr: copy(keys, 'k'), vPtr: copy(values, 'v') };
 }
 
 describe('attention kernels (attn_scores → softmax → attn_mix)', () => {
-  it.each([[6, 2, 8, 17], [4, 4, 6, 5], [9, 3, 64, 40]])('heads=%i kvHeads=%i headDim=%i positions=%i', async (heads, kvHeads, headDim, nPos) => {
+  it.each([
+    [6, 2, 8, 17],
+    [4, 4, 6, 5],
+    [9, 3, 64, 40],
+  ])('heads=%i kvHeads=%i headDim=%i positions=%i', async (heads, kvHeads, headDim, nPos) => {
     const { arena, kernels, kvDim, expected, qPtr, kPtr, vPtr } = await attentionCase(heads, kvHeads, headDim, nPos, 5);
     const sPtr = arena.alloc(nPos * 4, 'scores');
     const oPtr = arena.alloc(expected.byteLength, 'out');
@@ -137,8 +154,13 @@ describe('attention kernels (attn_scores → softmax → attn_mix)', () => {
     for (let h = 0; h < heads; h++) {
       const kvCol = Math.floor(h / (heads / kvHeads)) * headDim * 4;
       kernels.attn_scores(qPtr + h * headDim * 4, kPtr + kvCol, kvDim * 4, headDim, nPos, sPtr, 1 / Math.sqrt(headDim));
-      let max = -Infinity; for (const s of scores) max = Math.max(max, s);
-      let sum = 0; for (let t = 0; t < nPos; t++) { scores[t] = Math.exp(scores[t]! - max); sum += scores[t]!; }
+      let max = -Infinity;
+      for (const s of scores) max = Math.max(max, s);
+      let sum = 0;
+      for (let t = 0; t < nPos; t++) {
+        scores[t] = Math.exp(scores[t]! - max);
+        sum += scores[t]!;
+      }
       for (let t = 0; t < nPos; t++) scores[t]! /= sum;
       kernels.attn_mix(sPtr, vPtr + kvCol, kvDim * 4, headDim, nPos, oPtr + h * headDim * 4);
     }
@@ -149,7 +171,12 @@ describe('attention kernels (attn_scores → softmax → attn_mix)', () => {
 describe('attn_heads kernel (scores → softmax with expf → mix, heads split like the thread pool)', () => {
   /** expf (≤ 2 ulp) and f32 sums in the softmax, against the reference's f64 Math.exp. */
   const ATTN_HEADS_TOL: Tolerance = { atol: 2e-6, rtol: 2e-5 };
-  it.each([[6, 2, 8, 17], [4, 4, 6, 5], [9, 3, 64, 150], [2, 1, 16, 1]])('heads=%i kvHeads=%i headDim=%i positions=%i', async (heads, kvHeads, headDim, nPos) => {
+  it.each([
+    [6, 2, 8, 17],
+    [4, 4, 6, 5],
+    [9, 3, 64, 150],
+    [2, 1, 16, 1],
+  ])('heads=%i kvHeads=%i headDim=%i positions=%i', async (heads, kvHeads, headDim, nPos) => {
     const { arena, kernels, expected, qPtr, kPtr, vPtr } = await attentionCase(heads, kvHeads, headDim, nPos, 8, 2);
     const scoreStride = (nPos + 3) * 4; // a scratch row longer than nPos, as the session's [heads, maxContext]
     const sPtr = arena.alloc(heads * scoreStride, 'scores');
@@ -170,11 +197,15 @@ describe('swiglu kernel against cpu/ops swiglu (Math.exp in f64)', () => {
     const gate = randomValues(n, 11, 4);
     const up = randomValues(n, 12);
     const extremes = [0, -0, 1e-30, -1e-30, 87, -87, 88.5, -88.5, 100, -100, 1e4, -1e4];
-    extremes.forEach((v, i) => { if (i < n) gate[n - 1 - i] = v; });
+    extremes.forEach((v, i) => {
+      if (i < n) gate[n - 1 - i] = v;
+    });
     const expected = new Float32Array(n);
     swiglu(expected, gate, up);
-    const gPtr = arena.alloc(n * 4, 'gate'); arena.f32(gPtr, n).set(gate);
-    const uPtr = arena.alloc(n * 4, 'up'); arena.f32(uPtr, n).set(up);
+    const gPtr = arena.alloc(n * 4, 'gate');
+    arena.f32(gPtr, n).set(gate);
+    const uPtr = arena.alloc(n * 4, 'up');
+    arena.f32(uPtr, n).set(up);
     kernels.swiglu(gPtr, uPtr, gPtr, n); // in place, as the forward pass calls it
     const got = arena.f32(gPtr, n);
     let worst = 0;

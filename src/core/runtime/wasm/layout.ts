@@ -15,11 +15,11 @@ export type PackedDType = 'q8_0' | 'q4_0' | 'f32';
 export interface PackedMatrix {
   name: string;
   dtype: PackedDType;
-  n: number;          // rows (out features)
-  k: number;          // columns (in features)
-  quants: number;     // q8_0: i8 [n, k]; q4_0: u8 [n, k/2] (packQ4Block order); f32: f32 [n, k]
-  scales: number;     // f32 [n, k/32] (0 for f32)
-  bytes: number;      // bytes the kernel reads per full mat-vec
+  n: number; // rows (out features)
+  k: number; // columns (in features)
+  quants: number; // q8_0: i8 [n, k]; q4_0: u8 [n, k/2] (packQ4Block order); f32: f32 [n, k]
+  scales: number; // f32 [n, k/32] (0 for f32)
+  bytes: number; // bytes the kernel reads per full mat-vec
 }
 
 const QK = 32; // weights per ggml block
@@ -40,7 +40,8 @@ function f16TableLookup(): Float32Array {
 function matrixDims(tensor: RawTensor): [number, number] {
   const shape = tensor.shape;
   if (shape.length === 1) return [1, shape[0]!];
-  if (shape.length !== 2) throw new FormatError(`wasm: tensor '${tensor.name}' has shape [${shape.join(', ')}], expected a matrix`);
+  if (shape.length !== 2)
+    throw new FormatError(`wasm: tensor '${tensor.name}' has shape [${shape.join(', ')}], expected a matrix`);
   return [shape[0]!, shape[1]!];
 }
 
@@ -53,7 +54,13 @@ export function tensorToF32(tensor: RawTensor): Float32Array {
 }
 
 /** Dequantizes `nBlocks` ggml blocks starting at block `firstBlock` into out [nBlocks*32]. */
-function dequantizeBlocks(tensor: RawTensor, view: DataView, firstBlock: number, nBlocks: number, out: Float32Array): void {
+function dequantizeBlocks(
+  tensor: RawTensor,
+  view: DataView,
+  firstBlock: number,
+  nBlocks: number,
+  out: Float32Array,
+): void {
   const isQ8 = tensor.dtype === 'q8_0';
   const blockBytes = isQ8 ? Q8_BLOCK_BYTES : Q4_BLOCK_BYTES;
   for (let b = 0; b < nBlocks; b++) {
@@ -76,11 +83,21 @@ export function tensorRowToF32(tensor: RawTensor, row: number, out: Float32Array
   const k = tensor.shape[tensor.shape.length - 1]!;
   const view = new DataView(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
   switch (tensor.dtype) {
-    case 'f32': for (let i = 0; i < k; i++) out[i] = view.getFloat32(4 * (row * k + i), true); break;
-    case 'f16': for (let i = 0; i < k; i++) out[i] = f16ToF32(view.getUint16(2 * (row * k + i), true)); break;
-    case 'bf16': for (let i = 0; i < k; i++) out[i] = bf16ToF32(view.getUint16(2 * (row * k + i), true)); break;
-    case 'q8_0': case 'q4_0': dequantizeBlocks(tensor, view, (row * k) / QK, k / QK, out); break;
-    default: throw new FormatError(`wasm: tensor '${tensor.name}' has dtype ${tensor.dtype}, which is not a float type`);
+    case 'f32':
+      for (let i = 0; i < k; i++) out[i] = view.getFloat32(4 * (row * k + i), true);
+      break;
+    case 'f16':
+      for (let i = 0; i < k; i++) out[i] = f16ToF32(view.getUint16(2 * (row * k + i), true));
+      break;
+    case 'bf16':
+      for (let i = 0; i < k; i++) out[i] = bf16ToF32(view.getUint16(2 * (row * k + i), true));
+      break;
+    case 'q8_0':
+    case 'q4_0':
+      dequantizeBlocks(tensor, view, (row * k) / QK, k / QK, out);
+      break;
+    default:
+      throw new FormatError(`wasm: tensor '${tensor.name}' has dtype ${tensor.dtype}, which is not a float type`);
   }
 }
 
@@ -101,7 +118,9 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
   const quantBytes = isQ8 ? QK : QK / 2;
   const nBlocks = (n * k) / QK;
   if (tensor.data.byteLength !== nBlocks * blockBytes) {
-    throw new FormatError(`wasm: tensor '${tensor.name}' has ${tensor.data.byteLength} bytes, expected ${nBlocks * blockBytes}`);
+    throw new FormatError(
+      `wasm: tensor '${tensor.name}' has ${tensor.data.byteLength} bytes, expected ${nBlocks * blockBytes}`,
+    );
   }
   const quants = arena.alloc(nBlocks * quantBytes, tensor.name);
   const scales = arena.alloc(nBlocks * 4, `${tensor.name} scales`);
@@ -115,7 +134,15 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
     if (isQ8) quantView.set(src.subarray(at + 2, at + blockBytes), b * quantBytes);
     else packQ4Block(src, at + 2, quantView, b * quantBytes);
   }
-  return { name: tensor.name, dtype: tensor.dtype as PackedDType, n, k, quants, scales, bytes: nBlocks * (quantBytes + 4) };
+  return {
+    name: tensor.name,
+    dtype: tensor.dtype as PackedDType,
+    n,
+    k,
+    quants,
+    scales,
+    bytes: nBlocks * (quantBytes + 4),
+  };
 }
 
 /**

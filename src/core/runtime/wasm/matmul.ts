@@ -66,7 +66,12 @@ export class WasmMatmul {
       assert(input.k === mat.k, `wasm matmul: one input read with k ${input.k} and ${mat.k} in a batch`);
       const block = input.block;
       const kernel = mat.dtype === 'q8_0' ? 'matmul_q8' : 'matmul_q4';
-      jobs.push({ kernel, args: [mat.quants, mat.scales, this.xq + block * 64, this.xs + block * 4, y, mat.k, mat.n, m], n: mat.n, work });
+      jobs.push({
+        kernel,
+        args: [mat.quants, mat.scales, this.xq + block * 64, this.xs + block * 4, y, mat.k, mat.n, m],
+        n: mat.n,
+        work,
+      });
     }
     this.rows.runBatch(jobs);
   }

@@ -11,38 +11,38 @@ import { packMatrix, tensorToF32, type PackedMatrix } from './layout.ts';
 
 export interface PackedMlp {
   gate: PackedMatrix; // [inter, hidden]
-  up: PackedMatrix;   // [inter, hidden]
+  up: PackedMatrix; // [inter, hidden]
   down: PackedMatrix; // [hidden, inter]
   intermediate: number;
 }
 
 export interface PackedMoe {
-  router: Float32Array;       // [experts, hidden]  (JS: routing runs on the CPU side)
-  experts: PackedMlp[];       // [experts]
+  router: Float32Array; // [experts, hidden]  (JS: routing runs on the CPU side)
+  experts: PackedMlp[]; // [experts]
   shared?: PackedMlp;
-  sharedGate?: Float32Array;  // [hidden]
+  sharedGate?: Float32Array; // [hidden]
 }
 
 export interface PackedLayer {
   attnNorm: Float32Array; // [hidden]
-  wq: PackedMatrix;       // [qDim, hidden]
-  wk: PackedMatrix;       // [kvDim, hidden]
-  wv: PackedMatrix;       // [kvDim, hidden]
-  wo: PackedMatrix;       // [hidden, qDim]
-  bq?: Float32Array;      // [qDim]
-  bk?: Float32Array;      // [kvDim]
-  bv?: Float32Array;      // [kvDim]
-  ffnNorm: Float32Array;  // [hidden]
+  wq: PackedMatrix; // [qDim, hidden]
+  wk: PackedMatrix; // [kvDim, hidden]
+  wv: PackedMatrix; // [kvDim, hidden]
+  wo: PackedMatrix; // [hidden, qDim]
+  bq?: Float32Array; // [qDim]
+  bk?: Float32Array; // [kvDim]
+  bv?: Float32Array; // [kvDim]
+  ffnNorm: Float32Array; // [hidden]
   mlp?: PackedMlp;
   moe?: PackedMoe;
 }
 
 export interface PackedModel {
   spec: ModelSpec;
-  embed: RawTensor;       // [vocab, hidden] kept in its storage dtype; rows widened on lookup
+  embed: RawTensor; // [vocab, hidden] kept in its storage dtype; rows widened on lookup
   layers: PackedLayer[];
   finalNorm: Float32Array; // [hidden]
-  lmHead: PackedMatrix;    // [vocab, hidden] (the embedding when tied)
+  lmHead: PackedMatrix; // [vocab, hidden] (the embedding when tied)
   /** Largest intermediate width of any MLP (dense, expert or shared). */
   maxIntermediate: number;
 }
@@ -77,8 +77,14 @@ export function packModel(arena: WasmArena, weights: ModelWeights): PackedModel 
     if (layer.moe) {
       const experts = layer.moe.experts.map((e) => packMlp(arena, e));
       const shared = layer.moe.shared ? packMlp(arena, layer.moe.shared) : undefined;
-      for (const mlp of shared ? [...experts, shared] : experts) maxIntermediate = Math.max(maxIntermediate, mlp.intermediate);
-      packed.moe = { router: tensorToF32(layer.moe.router), experts, shared, sharedGate: optionalF32(layer.moe.sharedGate) };
+      for (const mlp of shared ? [...experts, shared] : experts)
+        maxIntermediate = Math.max(maxIntermediate, mlp.intermediate);
+      packed.moe = {
+        router: tensorToF32(layer.moe.router),
+        experts,
+        shared,
+        sharedGate: optionalF32(layer.moe.sharedGate),
+      };
     }
     return packed;
   });

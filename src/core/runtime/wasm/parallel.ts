@@ -12,7 +12,10 @@ import type { KernelExports } from './kernels.ts';
 export type RowKernel = 'matmul_q8' | 'matmul_q4' | 'matmul_f32' | 'attn_heads';
 
 /** Stable numeric codes for the job mailbox shared with worker threads. */
-export const ROW_KERNEL_CODES = { matmul_q8: 1, matmul_q4: 2, matmul_f32: 3, attn_heads: 4 } as const satisfies Record<RowKernel, number>;
+export const ROW_KERNEL_CODES = { matmul_q8: 1, matmul_q4: 2, matmul_f32: 3, attn_heads: 4 } as const satisfies Record<
+  RowKernel,
+  number
+>;
 
 /** `kernel(...args, rowStart, rowEnd)` over rows [0, n); `work` = its multiply-adds. */
 export interface RowJob {
@@ -47,15 +50,32 @@ export function rowQuantum(kernel: RowKernel): number {
   return kernel === 'matmul_q8' || kernel === 'matmul_q4' ? 4 : 1;
 }
 
-export function callRowKernel(kernels: KernelExports, kernel: RowKernel, args: number[], rowStart: number, rowEnd: number): void {
+export function callRowKernel(
+  kernels: KernelExports,
+  kernel: RowKernel,
+  args: number[],
+  rowStart: number,
+  rowEnd: number,
+): void {
   if (rowEnd <= rowStart) return;
   const [a0, a1, a2, a3, a4, a5, a6, a7] = args as [number, number, number, number, number, number, number, number];
   switch (kernel) {
-    case 'matmul_q8': kernels.matmul_q8(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd); break;
-    case 'matmul_q4': kernels.matmul_q4(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd); break;
-    case 'matmul_f32': kernels.matmul_f32(a0, a1, a2, a3, a4, a5, rowStart, rowEnd); break;
-    case 'attn_heads': kernels.attn_heads(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd); break;
-    default: { const never: never = kernel; throw new Error(`wasm: unknown row kernel ${String(never)}`); }
+    case 'matmul_q8':
+      kernels.matmul_q8(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd);
+      break;
+    case 'matmul_q4':
+      kernels.matmul_q4(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd);
+      break;
+    case 'matmul_f32':
+      kernels.matmul_f32(a0, a1, a2, a3, a4, a5, rowStart, rowEnd);
+      break;
+    case 'attn_heads':
+      kernels.attn_heads(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd);
+      break;
+    default: {
+      const never: never = kernel;
+      throw new Error(`wasm: unknown row kernel ${String(never)}`);
+    }
   }
 }
 

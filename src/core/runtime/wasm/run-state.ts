@@ -8,36 +8,42 @@ import type { PackedModel } from './packed-model.ts';
 
 /** A [rows, cols] f32 buffer in wasm memory. */
 export interface F32Buffer {
-  ptr: number;        // byte offset
+  ptr: number; // byte offset
   cols: number;
   view: Float32Array; // [rows * cols]
 }
 
 export interface WasmRunState {
-  chunk: number;        // max tokens per forward chunk
+  chunk: number; // max tokens per forward chunk
   maxContext: number;
-  x: F32Buffer;         // [chunk, hidden]    residual stream
-  xb: F32Buffer;        // [chunk, hidden]    normed x
-  out: F32Buffer;       // [chunk, hidden]    attention / ffn output before the residual add
-  q: F32Buffer;         // [chunk, qDim]
-  k: F32Buffer;         // [chunk, kvDim]
-  v: F32Buffer;         // [chunk, kvDim]
-  att: F32Buffer;       // [chunk, qDim]      attention output (pre wo)
-  hGate: F32Buffer;     // [chunk, maxIntermediate]
-  hUp: F32Buffer;       // [chunk, maxIntermediate]
-  xe: F32Buffer;        // [chunk, hidden]    rows of xb gathered for one expert
-  ye: F32Buffer;        // [chunk, hidden]    that expert's outputs
-  scores: F32Buffer;    // [threads × heads, maxContext] attention scores: per thread, one scratch row per query head
-  logits: F32Buffer;    // [vocab]
-  keyCache: F32Buffer[];   // [layers] × [maxContext, kvDim]
+  x: F32Buffer; // [chunk, hidden]    residual stream
+  xb: F32Buffer; // [chunk, hidden]    normed x
+  out: F32Buffer; // [chunk, hidden]    attention / ffn output before the residual add
+  q: F32Buffer; // [chunk, qDim]
+  k: F32Buffer; // [chunk, kvDim]
+  v: F32Buffer; // [chunk, kvDim]
+  att: F32Buffer; // [chunk, qDim]      attention output (pre wo)
+  hGate: F32Buffer; // [chunk, maxIntermediate]
+  hUp: F32Buffer; // [chunk, maxIntermediate]
+  xe: F32Buffer; // [chunk, hidden]    rows of xb gathered for one expert
+  ye: F32Buffer; // [chunk, hidden]    that expert's outputs
+  scores: F32Buffer; // [threads × heads, maxContext] attention scores: per thread, one scratch row per query head
+  logits: F32Buffer; // [vocab]
+  keyCache: F32Buffer[]; // [layers] × [maxContext, kvDim]
   valueCache: F32Buffer[]; // [layers] × [maxContext, kvDim]
-  ropeCos: Float64Array;   // [chunk, headDim / 2]  the chunk's rotations (JS only, f64 like the reference)
-  ropeSin: Float64Array;   // [chunk, headDim / 2]
+  ropeCos: Float64Array; // [chunk, headDim / 2]  the chunk's rotations (JS only, f64 like the reference)
+  ropeSin: Float64Array; // [chunk, headDim / 2]
   /** [chunk, slots, hidden] prefill MoE outputs per token and slot (JS only); grown on demand, kept across layers. */
   expertOut: Float32Array;
 }
 
-export function createRunState(arena: WasmArena, model: PackedModel, chunk: number, maxContext: number, threads = 1): WasmRunState {
+export function createRunState(
+  arena: WasmArena,
+  model: PackedModel,
+  chunk: number,
+  maxContext: number,
+  threads = 1,
+): WasmRunState {
   const s = model.spec;
   const qDim = s.heads * s.headDim;
   const kvDim = s.kvHeads * s.headDim;
@@ -48,7 +54,8 @@ export function createRunState(arena: WasmArena, model: PackedModel, chunk: numb
     return b;
   };
   const state: WasmRunState = {
-    chunk, maxContext,
+    chunk,
+    maxContext,
     x: buffer(chunk, s.hidden, 'x'),
     xb: buffer(chunk, s.hidden, 'xb'),
     out: buffer(chunk, s.hidden, 'out'),

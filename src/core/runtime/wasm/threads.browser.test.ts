@@ -15,8 +15,15 @@ describe('wasm thread pool in the browser', () => {
   });
 
   it('2 threads (Workers) give the same logits as 1', async () => {
-    const spec = tinyMoeSpec({ hidden: 96, heads: 6, kvHeads: 2, headDim: 16, vocab: 300, layers: 2,
-      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 } });
+    const spec = tinyMoeSpec({
+      hidden: 96,
+      heads: 6,
+      kvHeads: 2,
+      headDim: 16,
+      vocab: 300,
+      layers: 2,
+      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 },
+    });
     const weights = randomModelWeights(spec, 8, 'q8_0');
     const serial = await (await createWasmBackend({ threads: 1 })).createSession(weights);
     const pooled = await (await createWasmBackend({ threads: 2, minParallelWork: 0 })).createSession(weights);

@@ -20,5 +20,7 @@ export function nodeWorkerFactory(): WorkerFactory {
 }
 
 if (!isMainThread && parentPort) {
-  parentPort.once('message', (init: PoolWorkerInit) => { void runPoolWorker(init); });
+  parentPort.once('message', (init: PoolWorkerInit) => {
+    void runPoolWorker(init);
+  });
 }

@@ -21,27 +21,48 @@ function units(job: RowJob, threads: number): [number, number][] {
 
 describe('unitRows', () => {
   it.each([
-    ['matmul_q4', 1536, 576, 2], ['matmul_q4', 49152, 576, 2], ['matmul_q8', 577, 96, 3], ['matmul_q4', 3, 96, 2],
-    ['matmul_f32', 13, 7, 4], ['attn_heads', 9, 2 * 150 * 64, 2], ['attn_heads', 1, 100, 8], ['matmul_q4', 0, 96, 2],
-  ] as const)('%s n=%i (%i MACs per row), %i threads: units cover every row once, on row-group boundaries, one per thread at least', (kernel, n, perRow, threads) => {
-    const job: RowJob = { kernel, args: [], n, work: n * perRow };
-    const cut = units(job, threads);
-    expect(cut.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i))).toEqual(Array.from({ length: n }, (_, i) => i));
-    for (const [start] of cut) expect(start % rowQuantum(kernel)).toBe(0);
-    expect(cut.length).toBeGreaterThanOrEqual(Math.min(threads, Math.ceil(n / rowQuantum(kernel))));
-    expect(Number.isInteger(unitRows(job, threads))).toBe(true);
-    // ~2^18 multiply-adds per unit unless that would leave a thread without one
-    if (cut.length > threads) expect(unitRows(job, threads) * perRow).toBeLessThanOrEqual((1 << 18) + rowQuantum(kernel) * perRow);
-  });
+    ['matmul_q4', 1536, 576, 2],
+    ['matmul_q4', 49152, 576, 2],
+    ['matmul_q8', 577, 96, 3],
+    ['matmul_q4', 3, 96, 2],
+    ['matmul_f32', 13, 7, 4],
+    ['attn_heads', 9, 2 * 150 * 64, 2],
+    ['attn_heads', 1, 100, 8],
+    ['matmul_q4', 0, 96, 2],
+  ] as const)(
+    '%s n=%i (%i MACs per row), %i threads: units cover every row once, on row-group boundaries, one per thread at least',
+    (kernel, n, perRow, threads) => {
+      const job: RowJob = { kernel, args: [], n, work: n * perRow };
+      const cut = units(job, threads);
+      expect(cut.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i))).toEqual(
+        Array.from({ length: n }, (_, i) => i),
+      );
+      for (const [start] of cut) expect(start % rowQuantum(kernel)).toBe(0);
+      expect(cut.length).toBeGreaterThanOrEqual(Math.min(threads, Math.ceil(n / rowQuantum(kernel))));
+      expect(Number.isInteger(unitRows(job, threads))).toBe(true);
+      // ~2^18 multiply-adds per unit unless that would leave a thread without one
+      if (cut.length > threads)
+        expect(unitRows(job, threads) * perRow).toBeLessThanOrEqual((1 << 18) + rowQuantum(kernel) * perRow);
+    },
+  );
 });
 
 describe('wasm thread pool (node worker_threads)', () => {
   it.each([2, 3])('%i threads give the same logits as 1', async (threads) => {
-    const spec = tinyMoeSpec({ hidden: 96, heads: 6, kvHeads: 2, headDim: 16, vocab: 300, layers: 2,
-      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 } });
+    const spec = tinyMoeSpec({
+      hidden: 96,
+      heads: 6,
+      kvHeads: 2,
+      headDim: 16,
+      vocab: 300,
+      layers: 2,
+      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 },
+    });
     const weights = randomModelWeights(spec, 31, 'q4_0');
     const serial = await (await createWasmBackend({ threads: 1 })).createSession(weights);
-    const pooled = await (await createWasmBackend({ threads, workerFactory: nodeWorkerFactory(), minParallelWork: 0 })).createSession(weights);
+    const pooled = await (
+      await createWasmBackend({ threads, workerFactory: nodeWorkerFactory(), minParallelWork: 0 })
+    ).createSession(weights);
     expect((pooled as unknown as { threads: number }).threads).toBe(threads);
     // A longer prompt, three times over: threads race on shared scratch if any is shared (the
     // attention scratch once was, per token and head, and this caught it about 1 run in 10).

@@ -31,7 +31,14 @@
 import { BackendError } from '../../errors.ts';
 import type { WasmArena } from './arena.ts';
 import { compileKernels, type KernelExports } from './kernels.ts';
-import { ROW_KERNEL_CODES, callRowKernel, rowQuantum, type RowJob, type RowKernel, type RowParallel } from './parallel.ts';
+import {
+  ROW_KERNEL_CODES,
+  callRowKernel,
+  rowQuantum,
+  type RowJob,
+  type RowKernel,
+  type RowParallel,
+} from './parallel.ts';
 
 const JOB_ARGS = 8;
 /** A job's slots in the mailbox, from its first one. */
@@ -40,17 +47,26 @@ const JOB_SLOTS = JOB.ARGS + JOB_ARGS;
 /** Jobs per batch; larger batches go out in several (Qwen-MoE decode: 8 experts × gate, up). */
 export const MAX_BATCH_JOBS = 16;
 export const MAILBOX = {
-  GENERATION: 0, COUNT: 1, DONE: 2, READY: 3, EXIT: 4, WORKERS_ASLEEP: 5, DRIVER_ASLEEP: 6, FAILED: 7,
-  NEXT_UNIT: 8, UNITS: 9,
-  JOBS: 10, SLOTS: 10 + MAX_BATCH_JOBS * JOB_SLOTS,
+  GENERATION: 0,
+  COUNT: 1,
+  DONE: 2,
+  READY: 3,
+  EXIT: 4,
+  WORKERS_ASLEEP: 5,
+  DRIVER_ASLEEP: 6,
+  FAILED: 7,
+  NEXT_UNIT: 8,
+  UNITS: 9,
+  JOBS: 10,
+  SLOTS: 10 + MAX_BATCH_JOBS * JOB_SLOTS,
 } as const;
 
 /** What a pool worker receives in its one message. */
 export interface PoolWorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  mailbox: number;  // byte offset of the mailbox
-  index: number;    // 1..threads-1 (0 is the driver)
+  mailbox: number; // byte offset of the mailbox
+  index: number; // 1..threads-1 (0 is the driver)
 }
 
 /** The part of a Worker (DOM or node:worker_threads) the pool uses. */
@@ -71,7 +87,10 @@ function defaultWorkerFactory(): PoolWorker {
   return new Worker(new URL('./threads.worker.ts', import.meta.url), { type: 'module', name: 'wasm-pool' });
 }
 
-const KERNEL_BY_CODE = Object.fromEntries(Object.entries(ROW_KERNEL_CODES).map(([k, v]) => [v, k])) as Record<number, RowKernel>;
+const KERNEL_BY_CODE = Object.fromEntries(Object.entries(ROW_KERNEL_CODES).map(([k, v]) => [v, k])) as Record<
+  number,
+  RowKernel
+>;
 /**
  * How long a thread spins before it sleeps. The gaps between two batches of a decode token
  * are short now that attention and SwiGLU run in WASM (norms, RoPE, routing: tens of µs).
@@ -166,7 +185,11 @@ function runClaimedUnits(box: Int32Array, kernels: KernelExports, args: number[]
   const units = box[MAILBOX.UNITS]!;
   let j = 0;
   try {
-    for (let unit = Atomics.add(box, MAILBOX.NEXT_UNIT, 1); unit < units; unit = Atomics.add(box, MAILBOX.NEXT_UNIT, 1)) {
+    for (
+      let unit = Atomics.add(box, MAILBOX.NEXT_UNIT, 1);
+      unit < units;
+      unit = Atomics.add(box, MAILBOX.NEXT_UNIT, 1)
+    ) {
       while (j + 1 < count && box[MAILBOX.JOBS + (j + 1) * JOB_SLOTS + JOB.FIRST_UNIT]! <= unit) j++; // units only grow
       const at = MAILBOX.JOBS + j * JOB_SLOTS;
       const rows = box[at + JOB.UNIT_ROWS]!;
@@ -174,7 +197,13 @@ function runClaimedUnits(box: Int32Array, kernels: KernelExports, args: number[]
       for (let i = 0; i < JOB_ARGS; i++) args[i] = box[at + JOB.ARGS + i]!;
       const scratchArg = box[at + JOB.SCRATCH_ARG]!;
       if (scratchArg >= 0) args[scratchArg] += thread * box[at + JOB.SCRATCH_BYTES]!;
-      callRowKernel(kernels, KERNEL_BY_CODE[box[at + JOB.KERNEL]!]!, args, start, Math.min(box[at + JOB.N]!, start + rows));
+      callRowKernel(
+        kernels,
+        KERNEL_BY_CODE[box[at + JOB.KERNEL]!]!,
+        args,
+        start,
+        Math.min(box[at + JOB.N]!, start + rows),
+      );
     }
   } catch {
     Atomics.store(box, MAILBOX.FAILED, 1);
@@ -188,9 +217,15 @@ class ThreadPool implements RowParallel {
   private broken?: string;
   /** Atomics.wait is allowed here (workers, Node's main thread; not a browser's main thread). */
   private readonly canBlock = canBlockOnAtomics();
-  constructor(readonly threads: number, private readonly kernels: KernelExports, memory: WebAssembly.Memory,
-    mailbox: number, private readonly workers: PoolWorker[], private readonly minParallelWork: number,
-    private readonly wakeFactor: number) {
+  constructor(
+    readonly threads: number,
+    private readonly kernels: KernelExports,
+    memory: WebAssembly.Memory,
+    mailbox: number,
+    private readonly workers: PoolWorker[],
+    private readonly minParallelWork: number,
+    private readonly wakeFactor: number,
+  ) {
     this.box = new Int32Array(memory.buffer, mailbox, MAILBOX.SLOTS);
   }
 
@@ -203,7 +238,8 @@ class ThreadPool implements RowParallel {
       for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n);
       return;
     }
-    for (let first = 0; first < jobs.length; first += MAX_BATCH_JOBS) this.dispatch(jobs.slice(first, first + MAX_BATCH_JOBS));
+    for (let first = 0; first < jobs.length; first += MAX_BATCH_JOBS)
+      this.dispatch(jobs.slice(first, first + MAX_BATCH_JOBS));
   }
 
   private readonly args = new Array<number>(JOB_ARGS);
@@ -251,8 +287,14 @@ class ThreadPool implements RowParallel {
 }
 
 /** Starts `threads - 1` workers on `memory` (shared) and waits until each has instantiated. */
-export async function createThreadPool(arena: WasmArena, kernels: KernelExports, threads: number,
-  workerFactory: WorkerFactory = defaultWorkerFactory, minParallelWork = MIN_PARALLEL_MACS, wakeFactor = WAKE_FACTOR): Promise<RowParallel> {
+export async function createThreadPool(
+  arena: WasmArena,
+  kernels: KernelExports,
+  threads: number,
+  workerFactory: WorkerFactory = defaultWorkerFactory,
+  minParallelWork = MIN_PARALLEL_MACS,
+  wakeFactor = WAKE_FACTOR,
+): Promise<RowParallel> {
   const mailbox = arena.alloc(MAILBOX.SLOTS * 4, 'thread mailbox');
   const module = await compileKernels(true);
   const workers: PoolWorker[] = [];
@@ -266,7 +308,9 @@ export async function createThreadPool(arena: WasmArena, kernels: KernelExports,
   while (Atomics.load(box, MAILBOX.READY) < threads - 1) {
     if (Date.now() - started > WORKER_START_TIMEOUT_MS) {
       for (const worker of workers) worker.terminate();
-      throw new BackendError(`wasm: only ${Atomics.load(box, MAILBOX.READY)} of ${threads - 1} pool workers started within ${WORKER_START_TIMEOUT_MS} ms`);
+      throw new BackendError(
+        `wasm: only ${Atomics.load(box, MAILBOX.READY)} of ${threads - 1} pool workers started within ${WORKER_START_TIMEOUT_MS} ms`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

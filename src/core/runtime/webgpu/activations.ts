@@ -17,24 +17,24 @@ export const MAX_SCORE_SCRATCH_BYTES = 64 * 1024 * 1024;
 
 export interface Activations {
   chunkTokens: number;
-  tokenIds: GPUBuffer;     // [chunk] u32
-  x: GPUBuffer;            // [chunk, hidden]  residual stream
-  xb: GPUBuffer;           // [chunk, hidden]  normed x
-  q: GPUBuffer;            // [chunk, heads*headDim]
-  attnOut: GPUBuffer;      // [chunk, heads*headDim]
-  scores: GPUBuffer;       // [chunk, heads, maxContext]
-  keyCache: GPUBuffer[];   // [layers] × [maxContext, kvHeads*headDim]
+  tokenIds: GPUBuffer; // [chunk] u32
+  x: GPUBuffer; // [chunk, hidden]  residual stream
+  xb: GPUBuffer; // [chunk, hidden]  normed x
+  q: GPUBuffer; // [chunk, heads*headDim]
+  attnOut: GPUBuffer; // [chunk, heads*headDim]
+  scores: GPUBuffer; // [chunk, heads, maxContext]
+  keyCache: GPUBuffer[]; // [layers] × [maxContext, kvHeads*headDim]
   valueCache: GPUBuffer[]; // [layers] × [maxContext, kvHeads*headDim]
-  gate: GPUBuffer;         // [chunk, intermediate]   dense MLP
-  up: GPUBuffer;           // [chunk, intermediate]
-  h: GPUBuffer;            // [chunk, experts, expertIntermediate] (or [chunk, sharedIntermediate])
+  gate: GPUBuffer; // [chunk, intermediate]   dense MLP
+  up: GPUBuffer; // [chunk, intermediate]
+  h: GPUBuffer; // [chunk, experts, expertIntermediate] (or [chunk, sharedIntermediate])
   routerLogits: GPUBuffer; // [chunk, experts]
-  route: GPUBuffer;        // [chunk, layers, routeRecordWords(experts, experts)] routing records
-  groups: GPUBuffer;       // [experts] counts + [experts, chunk] assignment lists (prefill)
-  yExpert: GPUBuffer;      // [chunk*experts, hidden] weighted expert outputs (prefill)
-  logits: GPUBuffer;       // [vocab]
-  ropeTable: GPUBuffer;    // [maxContext, headDim/2, 2]
-  empty: GPUBuffer;        // 16 bytes bound where a kernel's optional input is absent
+  route: GPUBuffer; // [chunk, layers, routeRecordWords(experts, experts)] routing records
+  groups: GPUBuffer; // [experts] counts + [experts, chunk] assignment lists (prefill)
+  yExpert: GPUBuffer; // [chunk*experts, hidden] weighted expert outputs (prefill)
+  logits: GPUBuffer; // [vocab]
+  ropeTable: GPUBuffer; // [maxContext, headDim/2, 2]
+  empty: GPUBuffer; // 16 bytes bound where a kernel's optional input is absent
   kvBytes: number;
   bytes: number;
   all: GPUBuffer[];
@@ -46,7 +46,10 @@ export function createActivations(context: GpuContext, spec: ModelSpec, maxConte
   const kvDim = kvHeads * headDim;
   const experts = spec.moe?.experts ?? 0;
   const scoreBytesPerToken = heads * maxContext * 4;
-  const chunkTokens = Math.max(1, Math.min(MAX_CHUNK_TOKENS, maxContext, Math.floor(MAX_SCORE_SCRATCH_BYTES / scoreBytesPerToken)));
+  const chunkTokens = Math.max(
+    1,
+    Math.min(MAX_CHUNK_TOKENS, maxContext, Math.floor(MAX_SCORE_SCRATCH_BYTES / scoreBytesPerToken)),
+  );
   const all: GPUBuffer[] = [];
   let bytes = 0;
   const usage = BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC | BUFFER_USAGE.COPY_DST;
@@ -84,7 +87,9 @@ export function createActivations(context: GpuContext, spec: ModelSpec, maxConte
     ropeTable: table,
     empty: make('empty', 4),
     kvBytes,
-    get bytes() { return bytes; },
+    get bytes() {
+      return bytes;
+    },
     all,
   };
 }

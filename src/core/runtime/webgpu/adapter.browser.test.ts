@@ -8,8 +8,15 @@ describe('webgpu adapter in headless chromium', () => {
     const adapter = await navigator.gpu.requestAdapter();
     expect(adapter).not.toBeNull();
     const info = adapter!.info;
-    console.log('adapter', info.vendor, info.architecture, 'fallback', (adapter as any).isFallbackAdapter ?? info.isFallbackAdapter,
-      'maxStorageBufferBindingSize', adapter!.limits.maxStorageBufferBindingSize);
+    console.log(
+      'adapter',
+      info.vendor,
+      info.architecture,
+      'fallback',
+      (adapter as any).isFallbackAdapter ?? info.isFallbackAdapter,
+      'maxStorageBufferBindingSize',
+      adapter!.limits.maxStorageBufferBindingSize,
+    );
     expect(adapter!.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
   });
 });

@@ -17,7 +17,7 @@ import { createWebGpuBackend, type WebGpuBackend } from './backend.ts';
 import { freshTestSeed } from './kernel-harness.ts';
 
 const TOLERANCE = {
-  logits: { atol: 2e-3, rtol: 2e-3 },  // whole forward pass in f32 with different sum orders
+  logits: { atol: 2e-3, rtol: 2e-3 }, // whole forward pass in f32 with different sum orders
   routing: { atol: 1e-4, rtol: 1e-3 },
 } satisfies Record<string, Tolerance>;
 
@@ -25,9 +25,25 @@ const TOLERANCE = {
 const QUANT_SIZES: Partial<ModelSpec> = { hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 96, vocab: 97 };
 const MODELS: { name: string; spec: ModelSpec }[] = [
   { name: 'dense llama', spec: tinyDenseSpec(QUANT_SIZES) },
-  { name: 'mixtral', spec: tinyMoeSpec({ ...QUANT_SIZES, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }) },
+  {
+    name: 'mixtral',
+    spec: tinyMoeSpec({ ...QUANT_SIZES, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }),
+  },
   // untied: a random tied-embedding model just repeats its input token (see the truncate test for tied)
-  { name: 'qwen2-moe', spec: tinyQwenMoeSpec({ ...QUANT_SIZES, tieEmbeddings: false, moe: { experts: 5, topK: 2, normTopK: false, expertIntermediate: 32, sharedExpert: { intermediate: 64, gated: true } } }) },
+  {
+    name: 'qwen2-moe',
+    spec: tinyQwenMoeSpec({
+      ...QUANT_SIZES,
+      tieEmbeddings: false,
+      moe: {
+        experts: 5,
+        topK: 2,
+        normTopK: false,
+        expertIntermediate: 32,
+        sharedExpert: { intermediate: 64, gated: true },
+      },
+    }),
+  },
 ];
 const DTYPES: DType[] = ['f32', 'q8_0', 'q4_0'];
 const PROMPT = [1, 5, 9, 17, 33];
@@ -40,21 +56,29 @@ const DECODE_TOKENS = 64;
 const BASE_SEED = freshTestSeed('backend.browser.test');
 
 let backend: WebGpuBackend;
-beforeAll(async () => { backend = await createWebGpuBackend({ onLog: (m) => console.log(m) }); });
+beforeAll(async () => {
+  backend = await createWebGpuBackend({ onLog: (m) => console.log(m) });
+});
 afterAll(() => backend?.destroy());
 
 function expectRoutingEqual(gpu: TokenRouting[] | undefined, cpu: TokenRouting[] | undefined, label: string): void {
   expect(gpu?.length, `${label}: routing length`).toBe(cpu?.length);
-  cpu!.forEach((token, t) => token.layers.forEach((layer, l) => {
-    const g = gpu![t].layers[l];
-    expect(g.expertIds, `${label} token ${t} layer ${l} expertIds`).toEqual(layer.expertIds);
-    for (const [name, a, b] of [['expertWeights', g.expertWeights, layer.expertWeights], ['moeProbs', g.moeProbs, layer.moeProbs]] as const) {
-      const r = allclose(a, b, TOLERANCE.routing, `${label} token ${t} layer ${l} ${name}`);
-      expect(r.ok, r.message).toBe(true);
-    }
-    if (layer.sharedGate !== undefined) expect(g.sharedGate, `${label} token ${t} layer ${l} sharedGate`).toBeCloseTo(layer.sharedGate, 4);
-    else expect(g.sharedGate, `${label} token ${t} layer ${l}: no shared expert, no sharedGate`).toBeUndefined();
-  }));
+  cpu!.forEach((token, t) =>
+    token.layers.forEach((layer, l) => {
+      const g = gpu![t].layers[l];
+      expect(g.expertIds, `${label} token ${t} layer ${l} expertIds`).toEqual(layer.expertIds);
+      for (const [name, a, b] of [
+        ['expertWeights', g.expertWeights, layer.expertWeights],
+        ['moeProbs', g.moeProbs, layer.moeProbs],
+      ] as const) {
+        const r = allclose(a, b, TOLERANCE.routing, `${label} token ${t} layer ${l} ${name}`);
+        expect(r.ok, r.message).toBe(true);
+      }
+      if (layer.sharedGate !== undefined)
+        expect(g.sharedGate, `${label} token ${t} layer ${l} sharedGate`).toBeCloseTo(layer.sharedGate, 4);
+      else expect(g.sharedGate, `${label} token ${t} layer ${l}: no shared expert, no sharedGate`).toBeUndefined();
+    }),
+  );
 }
 
 /**
@@ -64,7 +88,11 @@ function expectRoutingEqual(gpu: TokenRouting[] | undefined, cpu: TokenRouting[]
  * PROMPT visits more than 3 distinct ids, and the seed it used. This only picks the input:
  * the webgpu-vs-cpu comparison that follows is unchanged.
  */
-async function informativeModel(spec: ModelSpec, seed: number, dtype: DType): Promise<{ weights: ModelWeights; seed: number }> {
+async function informativeModel(
+  spec: ModelSpec,
+  seed: number,
+  dtype: DType,
+): Promise<{ weights: ModelWeights; seed: number }> {
   for (let attempt = 0, s = seed; attempt < 20; attempt++, s = (s + 1000) >>> 0) {
     const weights = randomModelWeights(spec, s, dtype);
     const cpu = await cpuBackend.createSession(weights, { maxContext: 96 });
@@ -77,7 +105,9 @@ async function informativeModel(spec: ModelSpec, seed: number, dtype: DType): Pr
     }
     cpu.dispose();
     if (new Set(ids).size > 3) return { weights, seed: s };
-    console.log(`seed ${s}: ${spec.moe ? 'moe' : 'dense'} ${dtype} model decodes only ${new Set(ids).size} distinct ids; trying seed ${(s + 1000) >>> 0}`);
+    console.log(
+      `seed ${s}: ${spec.moe ? 'moe' : 'dense'} ${dtype} model decodes only ${new Set(ids).size} distinct ids; trying seed ${(s + 1000) >>> 0}`,
+    );
   }
   throw new Error(`no informative ${dtype} model in 20 seeds from ${seed}`);
 }
@@ -98,13 +128,19 @@ async function greedyBoth(gpu: Session, cpu: Session, options: ForwardOptions, l
     ids.push(gpuId);
     input = [gpuId];
   }
-  console.log(`${label}: ${ids.length} greedy ids equal; worst logit |error| ${worst.toExponential(2)}; ids ${ids.slice(0, 12).join(' ')} …`);
+  console.log(
+    `${label}: ${ids.length} greedy ids equal; worst logit |error| ${worst.toExponential(2)}; ids ${ids.slice(0, 12).join(' ')} …`,
+  );
   return ids;
 }
 
 describe.each(MODELS)('webgpu vs cpu: $name', ({ name, spec }) => {
   it.each(DTYPES)(`%s weights: same greedy ids over ${DECODE_TOKENS} tokens, same routing`, async (dtype) => {
-    const { weights, seed } = await informativeModel(spec, (BASE_SEED + 10 * MODELS.findIndex((m) => m.name === name) + DTYPES.indexOf(dtype)) >>> 0, dtype);
+    const { weights, seed } = await informativeModel(
+      spec,
+      (BASE_SEED + 10 * MODELS.findIndex((m) => m.name === name) + DTYPES.indexOf(dtype)) >>> 0,
+      dtype,
+    );
     const gpu = await backend.createSession(weights, { maxContext: 96 });
     const cpu = await cpuBackend.createSession(weights, { maxContext: 96 });
     const ids = await greedyBoth(gpu, cpu, { trace: spec.moe !== undefined }, `${name} ${dtype} (seed ${seed})`);
@@ -120,7 +156,11 @@ describe('webgpu vs cpu: prompts longer than one prefill chunk, overrides, layer
     const spec = MODELS[1].spec;
     const weights = randomModelWeights(spec, BASE_SEED + 100, 'q8_0');
     const prompt = Array.from({ length: 150 }, (_, i) => (i * 37 + 11) % spec.vocab);
-    const options: ForwardOptions = { trace: true, captureLayerInputs: true, routing: { topK: 3, ban: { experts: [2], layers: [0] } } };
+    const options: ForwardOptions = {
+      trace: true,
+      captureLayerInputs: true,
+      routing: { topK: 3, ban: { experts: [2], layers: [0] } },
+    };
     const gpu = await backend.createSession(weights, { maxContext: 160 });
     const cpu = await cpuBackend.createSession(weights, { maxContext: 160 });
     const [g, c] = [await gpu.forward(prompt, options), await cpu.forward(prompt, options)];
@@ -144,7 +184,10 @@ describe('webgpu vs cpu: prompts longer than one prefill chunk, overrides, layer
     expect(weights.lmHead).toBeUndefined();
     const gpu = await backend.createSession(weights, { maxContext: 32 });
     const cpu = await cpuBackend.createSession(weights, { maxContext: 32 });
-    for (const s of [gpu, cpu]) { await s.forward([1, 2, 3, 4, 5, 6]); s.truncate(2); }
+    for (const s of [gpu, cpu]) {
+      await s.forward([1, 2, 3, 4, 5, 6]);
+      s.truncate(2);
+    }
     const [g, c] = [await gpu.forward([9, 8]), await cpu.forward([9, 8])];
     const report = allclose(g.logits, c.logits, TOLERANCE.logits, `after truncate (seed ${BASE_SEED + 200})`);
     expect(report.ok, report.message).toBe(true);

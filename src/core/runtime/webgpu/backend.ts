@@ -34,9 +34,12 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     context,
     async createSession(weights, sessionOptions = {}) {
       const maxContext = sessionOptions.maxContext ?? weights.spec.contextLength;
-      if (!Number.isInteger(maxContext) || maxContext < 1) throw new ConfigError(`webgpu: maxContext ${maxContext} must be a positive integer`);
+      if (!Number.isInteger(maxContext) || maxContext < 1)
+        throw new ConfigError(`webgpu: maxContext ${maxContext} must be a positive integer`);
       return WebGpuSession.create(context, weights, maxContext);
     },
-    destroy() { context.destroy(); },
+    destroy() {
+      context.destroy();
+    },
   };
 }

@@ -10,7 +10,9 @@ import type { DType } from '../../tensor.ts';
 import { createWebGpuBackend, type WebGpuBackend } from './backend.ts';
 
 let backend: WebGpuBackend;
-beforeAll(async () => { backend = await createWebGpuBackend({ onLog: (m) => console.log(m) }); });
+beforeAll(async () => {
+  backend = await createWebGpuBackend({ onLog: (m) => console.log(m) });
+});
 afterAll(() => backend?.destroy());
 
 const DTYPES: DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];

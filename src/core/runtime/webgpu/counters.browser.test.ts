@@ -17,16 +17,26 @@ import { createWebGpuBackend, type WebGpuBackend } from './backend.ts';
 const MAX_BYTES_READ_PER_ACTIVE_BYTE = 1.15;
 const LOGITS_TOLERANCE = { atol: 2e-3, rtol: 2e-3 };
 const SIZES = { hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 96, vocab: 97 };
-const MOE_SPEC = tinyMoeSpec({ ...SIZES, layers: 3, moe: { experts: 6, topK: 2, normTopK: true, expertIntermediate: 64 } });
+const MOE_SPEC = tinyMoeSpec({
+  ...SIZES,
+  layers: 3,
+  moe: { experts: 6, topK: 2, normTopK: true, expertIntermediate: 64 },
+});
 
 let backend: WebGpuBackend;
-beforeAll(async () => { backend = await createWebGpuBackend({ onLog: (m) => console.log(m) }); });
+beforeAll(async () => {
+  backend = await createWebGpuBackend({ onLog: (m) => console.log(m) });
+});
 afterAll(() => backend?.destroy());
 
 describe('decode counters', () => {
   it.each([
     { name: 'mixtral q4_0 top-2 of 6', weights: () => randomModelWeights(MOE_SPEC, 5, 'q4_0'), routing: undefined },
-    { name: 'mixtral q8_0 topK override 3', weights: () => randomModelWeights(MOE_SPEC, 5, 'q8_0'), routing: { topK: 3 } },
+    {
+      name: 'mixtral q8_0 topK override 3',
+      weights: () => randomModelWeights(MOE_SPEC, 5, 'q8_0'),
+      routing: { topK: 3 },
+    },
     { name: 'dense f32', weights: () => randomModelWeights(tinyDenseSpec(SIZES), 5, 'f32'), routing: undefined },
   ])('$name: 1 sync and 1 submit per decode token, weight bytes read ≤ 1.15 × active', async ({ weights, routing }) => {
     const session = await backend.createSession(weights(), { maxContext: 48 });
@@ -37,8 +47,10 @@ describe('decode counters', () => {
       const { last, gpuBytes } = session.stats;
       const ratio = last.weightBytesRead / last.activeWeightBytesPerToken;
       if (step === 0) {
-        console.log(`decode token: ${last.dispatches} dispatches, ${last.syncs} sync, ${last.submits} submit, weight bytes read ${last.weightBytesRead}`
-          + ` / active ${last.activeWeightBytesPerToken} = ${ratio.toFixed(3)}; all weights ${gpuBytes.weights} B, kv ${gpuBytes.kvCache} B, context total ${gpuBytes.contextTotal} B`);
+        console.log(
+          `decode token: ${last.dispatches} dispatches, ${last.syncs} sync, ${last.submits} submit, weight bytes read ${last.weightBytesRead}` +
+            ` / active ${last.activeWeightBytesPerToken} = ${ratio.toFixed(3)}; all weights ${gpuBytes.weights} B, kv ${gpuBytes.kvCache} B, context total ${gpuBytes.contextTotal} B`,
+        );
       }
       expect(last.syncs).toBe(1);
       expect(last.submits).toBe(1);
@@ -61,14 +73,19 @@ describe('decode counters', () => {
 
 /** Copy of `weights` where expert `poisoned` of every layer holds only NaN. */
 function poisonExpert(weights: ModelWeights, poisoned: number): ModelWeights {
-  const nan = (t: { data: Uint8Array }) => ({ ...t, data: new Uint8Array(new Float32Array(t.data.byteLength / 4).fill(NaN).buffer) });
+  const nan = (t: { data: Uint8Array }) => ({
+    ...t,
+    data: new Uint8Array(new Float32Array(t.data.byteLength / 4).fill(NaN).buffer),
+  });
   return {
     ...weights,
     layers: weights.layers.map((layer) => ({
       ...layer,
       moe: layer.moe && {
         ...layer.moe,
-        experts: layer.moe.experts.map((mlp, e) => (e === poisoned ? { gate: nan(mlp.gate), up: nan(mlp.up), down: nan(mlp.down) } as typeof mlp : mlp)),
+        experts: layer.moe.experts.map((mlp, e) =>
+          e === poisoned ? ({ gate: nan(mlp.gate), up: nan(mlp.up), down: nan(mlp.down) } as typeof mlp) : mlp,
+        ),
       },
     })),
   };
@@ -102,8 +119,13 @@ describe('routing overrides on every kernel path', () => {
     const cpu = await cpuBackend.createSession(weights, { maxContext: 48 });
     let input = [1, 20, 40, 60, 80, 96];
     for (let step = 0; step < 12; step++) {
-      const [g, c] = [await gpu.forward(input, { routing, trace: true }), await cpu.forward(input, { routing, trace: true })];
-      expect(g.routing!.map((t) => t.layers.map((l) => l.expertIds))).toEqual(c.routing!.map((t) => t.layers.map((l) => l.expertIds)));
+      const [g, c] = [
+        await gpu.forward(input, { routing, trace: true }),
+        await cpu.forward(input, { routing, trace: true }),
+      ];
+      expect(g.routing!.map((t) => t.layers.map((l) => l.expertIds))).toEqual(
+        c.routing!.map((t) => t.layers.map((l) => l.expertIds)),
+      );
       const report = allclose(g.logits, c.logits, LOGITS_TOLERANCE, `step ${step}`);
       expect(report.ok, report.message).toBe(true);
       expect(argmax(g.logits)).toBe(argmax(c.logits));

@@ -20,8 +20,15 @@ export class ParamArena {
   private readonly words: Uint32Array;
   private used = 0;
 
-  constructor(private readonly context: GpuContext, readonly capacity: number) {
-    this.buffer = context.createBuffer('params', capacity * PARAM_SLOT_BYTES, BUFFER_USAGE.UNIFORM | BUFFER_USAGE.COPY_DST);
+  constructor(
+    private readonly context: GpuContext,
+    readonly capacity: number,
+  ) {
+    this.buffer = context.createBuffer(
+      'params',
+      capacity * PARAM_SLOT_BYTES,
+      BUFFER_USAGE.UNIFORM | BUFFER_USAGE.COPY_DST,
+    );
     this.words = new Uint32Array((capacity * PARAM_SLOT_BYTES) / 4);
   }
 
@@ -40,10 +47,16 @@ export class ParamArena {
     this.context.device.queue.writeBuffer(this.buffer, 0, this.words, 0, (this.used * PARAM_SLOT_BYTES) / 4);
   }
 
-  destroy(): void { this.context.destroyBuffer(this.buffer); }
+  destroy(): void {
+    this.context.destroyBuffer(this.buffer);
+  }
 }
 
-export interface BufferRange { buffer: GPUBuffer; offset?: number; size?: number }
+export interface BufferRange {
+  buffer: GPUBuffer;
+  offset?: number;
+  size?: number;
+}
 
 export interface KernelSite {
   label: string;
@@ -54,7 +67,11 @@ export interface KernelSite {
 
 /** Compiles (or reuses) the pipeline for `source` and binds `buffers` to bindings 1..n. */
 export async function createSite(
-  context: GpuContext, arena: ParamArena, label: string, source: string, buffers: (GPUBuffer | BufferRange)[],
+  context: GpuContext,
+  arena: ParamArena,
+  label: string,
+  source: string,
+  buffers: (GPUBuffer | BufferRange)[],
 ): Promise<KernelSite> {
   const pipeline = await context.pipeline(source, label);
   const slot = arena.allocate();
@@ -113,7 +130,12 @@ export function submitSteps(context: GpuContext, arena: ParamArena, steps: Step[
 }
 
 /** Copies `size` bytes of `source` into a fresh mappable buffer and reads them (one sync). */
-export async function readBack(context: GpuContext, source: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
+export async function readBack(
+  context: GpuContext,
+  source: GPUBuffer,
+  offset: number,
+  size: number,
+): Promise<ArrayBuffer> {
   const staging = context.createBuffer('readback', size, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST);
   const encoder = context.device.createCommandEncoder();
   encoder.copyBufferToBuffer(source, offset, staging, 0, size);
@@ -128,9 +150,20 @@ export async function readBack(context: GpuContext, source: GPUBuffer, offset: n
 
 /** A storage buffer holding `data` (padded to 16 bytes). */
 export function uploadBuffer(context: GpuContext, label: string, data: ArrayBufferView, extraUsage = 0): GPUBuffer {
-  const buffer = context.createBuffer(label, data.byteLength + 4, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST | BUFFER_USAGE.COPY_SRC | extraUsage);
+  const buffer = context.createBuffer(
+    label,
+    data.byteLength + 4,
+    BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST | BUFFER_USAGE.COPY_SRC | extraUsage,
+  );
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const aligned = bytes.byteLength % 4 === 0 ? bytes : (() => { const c = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4); c.set(bytes); return c; })();
+  const aligned =
+    bytes.byteLength % 4 === 0
+      ? bytes
+      : (() => {
+          const c = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+          c.set(bytes);
+          return c;
+        })();
   context.device.queue.writeBuffer(buffer, 0, aligned);
   return buffer;
 }

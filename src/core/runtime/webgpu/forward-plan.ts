@@ -15,62 +15,150 @@ import type { Activations } from './activations.ts';
 import { createSite, type KernelSite, type ParamArena, type Step } from './dispatch.ts';
 import type { GpuContext } from './gpu-context.ts';
 import {
-  attentionScoresLaunch, attentionScoresSource, attentionSoftmaxLaunch, attentionSoftmaxSource, attentionValuesLaunch, attentionValuesSource,
+  attentionScoresLaunch,
+  attentionScoresSource,
+  attentionSoftmaxLaunch,
+  attentionSoftmaxSource,
+  attentionValuesLaunch,
+  attentionValuesSource,
 } from './kernels/attention.ts';
 import { embedLaunch, embedSource } from './kernels/embed.ts';
 import type { KernelLaunch } from './kernels/launch.ts';
 import { matmulLaunch, matmulSource, matvecLaunch, matvecSource, type MatmulArgs } from './kernels/matmul.ts';
 import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
 import {
-  moeCombineLaunch, moeCombineSource, moeDownGroupedLaunch, moeDownGroupedSource, moeGateUpGroupedLaunch, moeGateUpGroupedSource,
-  moeGroupLaunch, moeGroupSource,
+  moeCombineLaunch,
+  moeCombineSource,
+  moeDownGroupedLaunch,
+  moeDownGroupedSource,
+  moeGateUpGroupedLaunch,
+  moeGateUpGroupedSource,
+  moeGroupLaunch,
+  moeGroupSource,
 } from './kernels/moe-grouped.ts';
 import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
 import { ropeLaunch, ropeSource } from './kernels/rope.ts';
-import { routeRecordLayout, routeRecordWords, routerLaunch, routerSource, sharedGateLaunch, sharedGateSource } from './kernels/router.ts';
+import {
+  routeRecordLayout,
+  routeRecordWords,
+  routerLaunch,
+  routerSource,
+  sharedGateLaunch,
+  sharedGateSource,
+} from './kernels/router.ts';
 import { swigluLaunch, swigluSource } from './kernels/swiglu.ts';
 import type { RoutingPlan } from './routing-plan.ts';
 import type { GpuExpertStack, GpuLayer, GpuMatrix, GpuModel } from './upload.ts';
 
 /** A matmul position: the decode mat-vec and the prefill tiled kernel on the same buffers. */
-interface MatmulSites { one: KernelSite; tiled: KernelSite }
-interface ExpertSites { gateUp: KernelSite; down: KernelSite }
+interface MatmulSites {
+  one: KernelSite;
+  tiled: KernelSite;
+}
+interface ExpertSites {
+  gateUp: KernelSite;
+  down: KernelSite;
+}
 /** Prefill: tokens grouped by expert. */
-interface GroupedSites { group: KernelSite; gateUp: KernelSite; down: KernelSite; combine: KernelSite }
-
-interface LayerSites {
-  attnNorm: KernelSite; wq: MatmulSites; wk: MatmulSites; wv: MatmulSites; rope: KernelSite;
-  scores: KernelSite; softmax: KernelSite; values: KernelSite; wo: MatmulSites; ffnNorm: KernelSite;
-  mlp?: { gate: MatmulSites; up: MatmulSites; swiglu: KernelSite; down: MatmulSites };
-  moe?: { router: MatmulSites; route: KernelSite; routed: ExpertSites; grouped: GroupedSites; sharedGate?: KernelSite; shared?: ExpertSites };
+interface GroupedSites {
+  group: KernelSite;
+  gateUp: KernelSite;
+  down: KernelSite;
+  combine: KernelSite;
 }
 
-export interface ForwardSites { embed: KernelSite; layers: LayerSites[]; finalNorm: KernelSite; lmHead: MatmulSites }
+interface LayerSites {
+  attnNorm: KernelSite;
+  wq: MatmulSites;
+  wk: MatmulSites;
+  wv: MatmulSites;
+  rope: KernelSite;
+  scores: KernelSite;
+  softmax: KernelSite;
+  values: KernelSite;
+  wo: MatmulSites;
+  ffnNorm: KernelSite;
+  mlp?: { gate: MatmulSites; up: MatmulSites; swiglu: KernelSite; down: MatmulSites };
+  moe?: {
+    router: MatmulSites;
+    route: KernelSite;
+    routed: ExpertSites;
+    grouped: GroupedSites;
+    sharedGate?: KernelSite;
+    shared?: ExpertSites;
+  };
+}
+
+export interface ForwardSites {
+  embed: KernelSite;
+  layers: LayerSites[];
+  finalNorm: KernelSite;
+  lmHead: MatmulSites;
+}
 
 /** One chunk: `nTokens` tokens at positions position..position+nTokens-1. */
-export interface Chunk { position: number; nTokens: number; isLast: boolean }
+export interface Chunk {
+  position: number;
+  nTokens: number;
+  isLast: boolean;
+}
 
 type SiteMaker = (label: string, source: string, buffers: GPUBuffer[]) => Promise<KernelSite>;
 
-async function matmulSite(make: SiteMaker, label: string, w: GpuMatrix, x: GPUBuffer, y: GPUBuffer, bias: GPUBuffer): Promise<MatmulSites> {
+async function matmulSite(
+  make: SiteMaker,
+  label: string,
+  w: GpuMatrix,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  bias: GPUBuffer,
+): Promise<MatmulSites> {
   return {
     one: await make(`${label}.matvec`, matvecSource(w.dtype), [w.buffer, x, y, bias]),
     tiled: await make(`${label}.matmul`, matmulSource(w.dtype), [w.buffer, x, y, bias]),
   };
 }
 
-async function expertSites(make: SiteMaker, label: string, stack: GpuExpertStack, a: Activations): Promise<ExpertSites> {
+async function expertSites(
+  make: SiteMaker,
+  label: string,
+  stack: GpuExpertStack,
+  a: Activations,
+): Promise<ExpertSites> {
   return {
-    gateUp: await make(`${label}.gate_up`, moeGateUpSource(stack.gate.dtype), [stack.gate.buffer, stack.up.buffer, a.xb, a.route, a.h]),
+    gateUp: await make(`${label}.gate_up`, moeGateUpSource(stack.gate.dtype), [
+      stack.gate.buffer,
+      stack.up.buffer,
+      a.xb,
+      a.route,
+      a.h,
+    ]),
     down: await make(`${label}.down`, moeDownSource(stack.down.dtype), [stack.down.buffer, a.h, a.route, a.x]),
   };
 }
 
-async function groupedSites(make: SiteMaker, label: string, stack: GpuExpertStack, a: Activations): Promise<GroupedSites> {
+async function groupedSites(
+  make: SiteMaker,
+  label: string,
+  stack: GpuExpertStack,
+  a: Activations,
+): Promise<GroupedSites> {
   return {
     group: await make(`${label}.group`, moeGroupSource, [a.route, a.groups]),
-    gateUp: await make(`${label}.gate_up_grouped`, moeGateUpGroupedSource(stack.gate.dtype), [stack.gate.buffer, stack.up.buffer, a.xb, a.groups, a.h]),
-    down: await make(`${label}.down_grouped`, moeDownGroupedSource(stack.down.dtype), [stack.down.buffer, a.h, a.groups, a.route, a.yExpert]),
+    gateUp: await make(`${label}.gate_up_grouped`, moeGateUpGroupedSource(stack.gate.dtype), [
+      stack.gate.buffer,
+      stack.up.buffer,
+      a.xb,
+      a.groups,
+      a.h,
+    ]),
+    down: await make(`${label}.down_grouped`, moeDownGroupedSource(stack.down.dtype), [
+      stack.down.buffer,
+      a.h,
+      a.groups,
+      a.route,
+      a.yExpert,
+    ]),
     combine: await make(`${label}.combine`, moeCombineSource, [a.yExpert, a.x]),
   };
 }
@@ -106,14 +194,23 @@ async function layerSites(make: SiteMaker, layer: GpuLayer, l: number, a: Activa
     };
     if (m.shared) {
       const gateW = m.sharedGate ?? { buffer: a.empty, dtype: 'f32' as const };
-      sites.moe.sharedGate = await make(`${p}.shared_gate`, sharedGateSource(gateW.dtype), [gateW.buffer, a.xb, a.route]);
+      sites.moe.sharedGate = await make(`${p}.shared_gate`, sharedGateSource(gateW.dtype), [
+        gateW.buffer,
+        a.xb,
+        a.route,
+      ]);
       sites.moe.shared = await expertSites(make, `${p}.shared_expert`, m.shared, a);
     }
   }
   return sites;
 }
 
-export async function createForwardSites(context: GpuContext, arena: ParamArena, model: GpuModel, a: Activations): Promise<ForwardSites> {
+export async function createForwardSites(
+  context: GpuContext,
+  arena: ParamArena,
+  model: GpuModel,
+  a: Activations,
+): Promise<ForwardSites> {
   const make: SiteMaker = (label, source, buffers) => createSite(context, arena, label, source, buffers);
   const layers: LayerSites[] = [];
   for (let l = 0; l < model.layers.length; l++) layers.push(await layerSites(make, model.layers[l], l, a));
@@ -126,7 +223,10 @@ export async function createForwardSites(context: GpuContext, arena: ParamArena,
 }
 
 /** Where a chunk's captured layer inputs go (captureLayerInputs), when asked for. */
-export interface CaptureTarget { buffer: GPUBuffer; offset: number }
+export interface CaptureTarget {
+  buffer: GPUBuffer;
+  offset: number;
+}
 
 function dispatch(site: KernelSite, launch: KernelLaunch): Step {
   return { kind: 'dispatch', site, launch };
@@ -138,8 +238,14 @@ function matmulStep(sites: MatmulSites, args: MatmulArgs): Step {
 }
 
 function moeSteps(
-  steps: Step[], spec: ModelSpec, layer: GpuLayer, sites: NonNullable<LayerSites['moe']>, l: number, n: number,
-  routing: RoutingPlan, listStride: number,
+  steps: Step[],
+  spec: ModelSpec,
+  layer: GpuLayer,
+  sites: NonNullable<LayerSites['moe']>,
+  l: number,
+  n: number,
+  routing: RoutingPlan,
+  listStride: number,
 ): void {
   const moe = layer.moe!;
   const E = moe.routed.experts;
@@ -150,34 +256,129 @@ function moeSteps(
   const { k, banned, forced } = routing.layers[l];
   const hidden = spec.hidden;
   steps.push(matmulStep(sites.router, { dtype: moe.router.dtype, N: E, K: hidden, nTokens: n }));
-  steps.push(dispatch(sites.route, routerLaunch({ nTokens: n, experts: E, k, recordK: routing.recordK, normTopK: spec.moe!.normTopK, routeBase, routeStride, banned, forced })));
+  steps.push(
+    dispatch(
+      sites.route,
+      routerLaunch({
+        nTokens: n,
+        experts: E,
+        k,
+        recordK: routing.recordK,
+        normTopK: spec.moe!.normTopK,
+        routeBase,
+        routeStride,
+        banned,
+        forced,
+      }),
+    ),
+  );
   const inter = moe.routed.intermediate;
   if (n === 1) {
     // decode: each kernel reads the token's expert ids and offsets into the stacked weights
-    steps.push(dispatch(sites.routed.gateUp, moeGateUpLaunch({ dtype: moe.routed.gate.dtype, N: inter, K: hidden, nTokens: n, slots: k, routeBase, routeStride })));
-    steps.push(dispatch(sites.routed.down, moeDownLaunch({ dtype: moe.routed.down.dtype, N: hidden, K: inter, nTokens: n, slots: k, routeBase, routeStride, weightOffset: record.weights })));
+    steps.push(
+      dispatch(
+        sites.routed.gateUp,
+        moeGateUpLaunch({
+          dtype: moe.routed.gate.dtype,
+          N: inter,
+          K: hidden,
+          nTokens: n,
+          slots: k,
+          routeBase,
+          routeStride,
+        }),
+      ),
+    );
+    steps.push(
+      dispatch(
+        sites.routed.down,
+        moeDownLaunch({
+          dtype: moe.routed.down.dtype,
+          N: hidden,
+          K: inter,
+          nTokens: n,
+          slots: k,
+          routeBase,
+          routeStride,
+          weightOffset: record.weights,
+        }),
+      ),
+    );
   } else {
     // prefill: group token slots by expert on the GPU, run each expert over its tokens
     const g = sites.grouped;
     const grouped = { nTokens: n, slots: k, experts: E, listStride };
     steps.push(dispatch(g.group, moeGroupLaunch({ ...grouped, routeBase, routeStride })));
-    steps.push(dispatch(g.gateUp, moeGateUpGroupedLaunch({ ...grouped, dtype: moe.routed.gate.dtype, N: inter, K: hidden })));
-    steps.push(dispatch(g.down, moeDownGroupedLaunch({ ...grouped, dtype: moe.routed.down.dtype, N: hidden, K: inter, routeBase, routeStride, weightOffset: record.weights })));
+    steps.push(
+      dispatch(g.gateUp, moeGateUpGroupedLaunch({ ...grouped, dtype: moe.routed.gate.dtype, N: inter, K: hidden })),
+    );
+    steps.push(
+      dispatch(
+        g.down,
+        moeDownGroupedLaunch({
+          ...grouped,
+          dtype: moe.routed.down.dtype,
+          N: hidden,
+          K: inter,
+          routeBase,
+          routeStride,
+          weightOffset: record.weights,
+        }),
+      ),
+    );
     steps.push(dispatch(g.combine, moeCombineLaunch({ N: hidden, nTokens: n, slots: k })));
   }
   if (moe.shared && sites.shared && sites.sharedGate) {
     const sharedBase = routeBase + record.sharedId;
     const gated = moe.sharedGate !== undefined;
-    steps.push(dispatch(sites.sharedGate, sharedGateLaunch({ dtype: moe.sharedGate?.dtype ?? 'f32', hidden, nTokens: n, gated, sharedBase, routeStride })));
+    steps.push(
+      dispatch(
+        sites.sharedGate,
+        sharedGateLaunch({ dtype: moe.sharedGate?.dtype ?? 'f32', hidden, nTokens: n, gated, sharedBase, routeStride }),
+      ),
+    );
     const si = moe.shared.intermediate;
-    steps.push(dispatch(sites.shared.gateUp, moeGateUpLaunch({ dtype: moe.shared.gate.dtype, N: si, K: hidden, nTokens: n, slots: 1, routeBase: sharedBase, routeStride })));
-    steps.push(dispatch(sites.shared.down, moeDownLaunch({ dtype: moe.shared.down.dtype, N: hidden, K: si, nTokens: n, slots: 1, routeBase: sharedBase, routeStride, weightOffset: 1 })));
+    steps.push(
+      dispatch(
+        sites.shared.gateUp,
+        moeGateUpLaunch({
+          dtype: moe.shared.gate.dtype,
+          N: si,
+          K: hidden,
+          nTokens: n,
+          slots: 1,
+          routeBase: sharedBase,
+          routeStride,
+        }),
+      ),
+    );
+    steps.push(
+      dispatch(
+        sites.shared.down,
+        moeDownLaunch({
+          dtype: moe.shared.down.dtype,
+          N: hidden,
+          K: si,
+          nTokens: n,
+          slots: 1,
+          routeBase: sharedBase,
+          routeStride,
+          weightOffset: 1,
+        }),
+      ),
+    );
   }
 }
 
 function layerSteps(
-  steps: Step[], model: GpuModel, sites: LayerSites, l: number, chunk: Chunk, routing: RoutingPlan | undefined,
-  maxContext: number, listStride: number,
+  steps: Step[],
+  model: GpuModel,
+  sites: LayerSites,
+  l: number,
+  chunk: Chunk,
+  routing: RoutingPlan | undefined,
+  maxContext: number,
+  listStride: number,
 ): void {
   const spec = model.spec;
   const layer = model.layers[l];
@@ -190,7 +391,12 @@ function layerSteps(
   const kvOut = { K: hidden, nTokens: n, N: kvDim, yOffset: chunk.position * kvDim };
   steps.push(matmulStep(sites.wk, { dtype: layer.wk.dtype, ...kvOut, hasBias: !!layer.bk }));
   steps.push(matmulStep(sites.wv, { dtype: layer.wv.dtype, ...kvOut, hasBias: !!layer.bv }));
-  steps.push(dispatch(sites.rope, ropeLaunch({ nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, style: spec.ropeStyle })));
+  steps.push(
+    dispatch(
+      sites.rope,
+      ropeLaunch({ nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, style: spec.ropeStyle }),
+    ),
+  );
   const attention = { nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, maxContext };
   steps.push(dispatch(sites.scores, attentionScoresLaunch(attention)));
   steps.push(dispatch(sites.softmax, attentionSoftmaxLaunch(attention)));
@@ -202,7 +408,9 @@ function layerSteps(
     steps.push(matmulStep(sites.mlp.gate, { dtype: layer.mlp.gate.dtype, N: inter, K: hidden, nTokens: n }));
     steps.push(matmulStep(sites.mlp.up, { dtype: layer.mlp.up.dtype, N: inter, K: hidden, nTokens: n }));
     steps.push(dispatch(sites.mlp.swiglu, swigluLaunch(n * inter)));
-    steps.push(matmulStep(sites.mlp.down, { dtype: layer.mlp.down.dtype, N: hidden, K: inter, nTokens: n, accumulate: true }));
+    steps.push(
+      matmulStep(sites.mlp.down, { dtype: layer.mlp.down.dtype, N: hidden, K: inter, nTokens: n, accumulate: true }),
+    );
   } else if (sites.moe && routing) {
     moeSteps(steps, spec, layer, sites.moe, l, n, routing, listStride);
   }
@@ -210,20 +418,34 @@ function layerSteps(
 
 /** Steps of one chunk; the last chunk also computes the logits of its last token. */
 export function chunkSteps(
-  model: GpuModel, sites: ForwardSites, a: Activations, chunk: Chunk, routing: RoutingPlan | undefined,
-  maxContext: number, capture?: CaptureTarget,
+  model: GpuModel,
+  sites: ForwardSites,
+  a: Activations,
+  chunk: Chunk,
+  routing: RoutingPlan | undefined,
+  maxContext: number,
+  capture?: CaptureTarget,
 ): Step[] {
   const { hidden, vocab, rmsEps } = model.spec;
   const n = chunk.nTokens;
   const steps: Step[] = [dispatch(sites.embed, embedLaunch(model.embed.dtype, hidden, n))];
   for (let l = 0; l < model.layers.length; l++) {
     if (capture && chunk.isLast) {
-      steps.push({ kind: 'copy', from: a.x, fromOffset: (n - 1) * hidden * 4, to: capture.buffer, toOffset: capture.offset + l * hidden * 4, size: hidden * 4 });
+      steps.push({
+        kind: 'copy',
+        from: a.x,
+        fromOffset: (n - 1) * hidden * 4,
+        to: capture.buffer,
+        toOffset: capture.offset + l * hidden * 4,
+        size: hidden * 4,
+      });
     }
     layerSteps(steps, model, sites.layers[l], l, chunk, routing, maxContext, a.chunkTokens);
   }
   if (chunk.isLast) {
-    steps.push(dispatch(sites.finalNorm, rmsnormLaunch({ N: hidden, nTokens: 1, eps: rmsEps, xOffset: (n - 1) * hidden })));
+    steps.push(
+      dispatch(sites.finalNorm, rmsnormLaunch({ N: hidden, nTokens: 1, eps: rmsEps, xOffset: (n - 1) * hidden })),
+    );
     steps.push(matmulStep(sites.lmHead, { dtype: model.lmHead.dtype, N: vocab, K: hidden, nTokens: 1 }));
   }
   return steps;

@@ -63,7 +63,9 @@ export class GpuContext {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
 
   constructor(
-    readonly device: GPUDevice, readonly adapterInfo: string, private readonly log: GpuLog,
+    readonly device: GPUDevice,
+    readonly adapterInfo: string,
+    private readonly log: GpuLog,
     private readonly pipelineCreation: 'async' | 'sync' = 'async',
     /** The GPU object the device came from, held so it outlives the device (see GpuContextOptions.gpu). */
     readonly gpu?: GPU,
@@ -81,7 +83,9 @@ export class GpuContext {
     });
   }
 
-  get limits(): GPUSupportedLimits { return this.device.limits; }
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
 
   /** Throws the first collected device error (call after every await). */
   throwIfFailed(): void {
@@ -94,7 +98,9 @@ export class GpuContext {
   createBuffer(label: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer {
     const padded = Math.max(16, Math.ceil(size / 16) * 16);
     if (padded > this.limits.maxBufferSize) {
-      throw new BackendError(`webgpu: buffer '${label}' needs ${padded} bytes > maxBufferSize ${this.limits.maxBufferSize}`);
+      throw new BackendError(
+        `webgpu: buffer '${label}' needs ${padded} bytes > maxBufferSize ${this.limits.maxBufferSize}`,
+      );
     }
     const buffer = this.device.createBuffer({ label, size: padded, usage });
     this.allocatedBytes += padded;
@@ -117,7 +123,9 @@ export class GpuContext {
     return cached;
   }
 
-  get pipelineCount(): number { return this.pipelines.size; }
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
 
   private async compile(source: string, label: string): Promise<GPUComputePipeline> {
     const device = this.device;
@@ -126,8 +134,15 @@ export class GpuContext {
     let pipeline: GPUComputePipeline | undefined;
     let failure = '';
     try {
-      const descriptor: GPUComputePipelineDescriptor = { label, layout: 'auto', compute: { module, entryPoint: 'main' } };
-      pipeline = this.pipelineCreation === 'sync' ? device.createComputePipeline(descriptor) : await device.createComputePipelineAsync(descriptor);
+      const descriptor: GPUComputePipelineDescriptor = {
+        label,
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+      };
+      pipeline =
+        this.pipelineCreation === 'sync'
+          ? device.createComputePipeline(descriptor)
+          : await device.createComputePipelineAsync(descriptor);
     } catch (e) {
       failure = (e as Error).message;
     }
@@ -135,7 +150,9 @@ export class GpuContext {
     if (scopeError || !pipeline) {
       const info = await module.getCompilationInfo();
       const messages = info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
-      throw new BackendError(`webgpu: kernel '${label}' failed to compile: ${scopeError?.message ?? failure}\n${messages}`);
+      throw new BackendError(
+        `webgpu: kernel '${label}' failed to compile: ${scopeError?.message ?? failure}\n${messages}`,
+      );
     }
     return pipeline;
   }
@@ -161,8 +178,9 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
     const requiredFeatures: GPUFeatureName[] = adapter.features.has('shader-f16') ? ['shader-f16'] : [];
     device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'moe-studio' });
     const info = adapter.info;
-    adapterInfo = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.trim()
-      + ` fallback=${info.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false}`;
+    adapterInfo =
+      `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.trim() +
+      ` fallback=${info.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false}`;
   }
   const limitText = REQUESTED_LIMITS.map((name) => `${name}=${device.limits[name]}`).join(' ');
   log(`webgpu: adapter ${adapterInfo}; shader-f16=${device.features.has('shader-f16')}; ${limitText}`);
@@ -183,7 +201,10 @@ export async function runCanary(context: GpuContext): Promise<void> {
   device.queue.writeBuffer(xBuf, 0, x);
   const bindGroup = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
-    entries: [{ binding: 0, resource: { buffer: xBuf, size: n * 4 } }, { binding: 1, resource: { buffer: yBuf, size: n * 4 } }],
+    entries: [
+      { binding: 0, resource: { buffer: xBuf, size: n * 4 } },
+      { binding: 1, resource: { buffer: yBuf, size: n * 4 } },
+    ],
   });
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -200,7 +221,9 @@ export async function runCanary(context: GpuContext): Promise<void> {
   context.throwIfFailed();
   for (let i = 0; i < n; i++) {
     if (y[i] !== 2 * x[i] + 1) {
-      throw new BackendError(`webgpu: canary kernel gave y[${i}]=${y[i]}, expected ${2 * x[i] + 1} (adapter ${context.adapterInfo})`);
+      throw new BackendError(
+        `webgpu: canary kernel gave y[${i}]=${y[i]}, expected ${2 * x[i] + 1} (adapter ${context.adapterInfo})`,
+      );
     }
   }
 }

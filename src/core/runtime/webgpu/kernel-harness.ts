@@ -27,9 +27,16 @@ export class KernelHarness {
   }
 
   /** Runs `source` with `buffers` at bindings 1..n; returns binding `outputBinding`'s bytes. */
-  async run(label: string, source: string, buffers: HarnessBuffer[], launch: KernelLaunch, outputBinding: number): Promise<ArrayBuffer> {
-    const gpuBuffers = buffers.map((b, i) => uploadBuffer(this.context, `${label}.${i + 1}`,
-      'zeros' in b ? new Uint8Array(b.zeros) : b));
+  async run(
+    label: string,
+    source: string,
+    buffers: HarnessBuffer[],
+    launch: KernelLaunch,
+    outputBinding: number,
+  ): Promise<ArrayBuffer> {
+    const gpuBuffers = buffers.map((b, i) =>
+      uploadBuffer(this.context, `${label}.${i + 1}`, 'zeros' in b ? new Uint8Array(b.zeros) : b),
+    );
     try {
       const site = await createSite(this.context, this.arena, label, source, gpuBuffers);
       submitSteps(this.context, this.arena, [{ kind: 'dispatch', site, launch }]);
@@ -41,7 +48,13 @@ export class KernelHarness {
     }
   }
 
-  async runF32(label: string, source: string, buffers: HarnessBuffer[], launch: KernelLaunch, outputBinding: number): Promise<Float32Array> {
+  async runF32(
+    label: string,
+    source: string,
+    buffers: HarnessBuffer[],
+    launch: KernelLaunch,
+    outputBinding: number,
+  ): Promise<Float32Array> {
     return new Float32Array(await this.run(label, source, buffers, launch, outputBinding));
   }
 }
@@ -55,7 +68,7 @@ export function seededUniform(seed: number, count: number, scale = 1): Float32Ar
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * scale;
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
   }
   return out;
 }

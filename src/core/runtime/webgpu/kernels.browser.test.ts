@@ -13,7 +13,12 @@ import { matmulLaunch, matmulSource, matvecLaunch, matvecSource } from './kernel
 import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
 import { ropeLaunch, ropeSource, ropeTable } from './kernels/rope.ts';
 import {
-  attentionScoresLaunch, attentionScoresSource, attentionSoftmaxLaunch, attentionSoftmaxSource, attentionValuesLaunch, attentionValuesSource,
+  attentionScoresLaunch,
+  attentionScoresSource,
+  attentionSoftmaxLaunch,
+  attentionSoftmaxSource,
+  attentionValuesLaunch,
+  attentionValuesSource,
 } from './kernels/attention.ts';
 import { swigluLaunch, swigluSource } from './kernels/swiglu.ts';
 import { embedLaunch, embedSource } from './kernels/embed.ts';
@@ -22,12 +27,12 @@ import type { GpuWeightDType } from './kernels/weight-formats.ts';
 /** Named per-op tolerances: f32 accumulation order differs from the reference's f64 sums. */
 const TOLERANCE = {
   matmul: { atol: 2e-5, rtol: 2e-5 },
-  matmulQuant: { atol: 1e-4, rtol: 1e-4 },  // same dequantized values; longer f32 sums
+  matmulQuant: { atol: 1e-4, rtol: 1e-4 }, // same dequantized values; longer f32 sums
   rmsnorm: { atol: 1e-5, rtol: 1e-5 },
   rope: { atol: 1e-5, rtol: 1e-5 },
   attention: { atol: 2e-5, rtol: 2e-5 },
   swiglu: { atol: 1e-6, rtol: 1e-5 },
-  embed: { atol: 0, rtol: 0 },               // a gather of dequantized values: exact
+  embed: { atol: 0, rtol: 0 }, // a gather of dequantized values: exact
 } satisfies Record<string, Tolerance>;
 
 /**
@@ -78,9 +83,21 @@ describe('matmul (tiled) and matvec kernels vs cpu matmul', () => {
     }
     const args = { dtype, N, K, nTokens, accumulate: true, hasBias: true };
     const tolerance = dtype.startsWith('q') ? TOLERANCE.matmulQuant : TOLERANCE.matmul;
-    const tiled = await harness.runF32(`matmul_${dtype}`, matmulSource(dtype), [weight.data, x, yStart, bias], matmulLaunch(args), 3);
+    const tiled = await harness.runF32(
+      `matmul_${dtype}`,
+      matmulSource(dtype),
+      [weight.data, x, yStart, bias],
+      matmulLaunch(args),
+      3,
+    );
     check(tiled, expected, tolerance, `matmul (tiled) ${dtype} [${N},${K}]×${nTokens}`);
-    const vec = await harness.runF32(`matvec_${dtype}`, matvecSource(dtype), [weight.data, x, yStart, bias], matvecLaunch(args), 3);
+    const vec = await harness.runF32(
+      `matvec_${dtype}`,
+      matvecSource(dtype),
+      [weight.data, x, yStart, bias],
+      matvecLaunch(args),
+      3,
+    );
     check(vec, expected, tolerance, `matvec ${dtype} [${N},${K}]×${nTokens}`);
   });
 });
@@ -94,19 +111,34 @@ describe('embed kernel gathers dequantized rows', () => {
     const ids = Uint32Array.from([3, 0, 10, 3, 7]);
     const expected = new Float32Array(ids.length * hidden);
     ids.forEach((id, t) => expected.set(tableF32.subarray(id * hidden, (id + 1) * hidden), t * hidden));
-    const x = await harness.runF32('embed', embedSource(dtype), [table.data, ids, { zeros: expected.byteLength }],
-      embedLaunch(dtype, hidden, ids.length), 3);
+    const x = await harness.runF32(
+      'embed',
+      embedSource(dtype),
+      [table.data, ids, { zeros: expected.byteLength }],
+      embedLaunch(dtype, hidden, ids.length),
+      3,
+    );
     check(x, expected, TOLERANCE.embed, `embed ${dtype}`);
   });
 });
 
 describe('rmsnorm kernel vs cpu rmsnorm', () => {
-  it.each([{ N: 48, nTokens: 1 }, { N: 131, nTokens: 5 }])('N=$N × $nTokens tokens', async ({ N, nTokens }) => {
+  it.each([
+    { N: 48, nTokens: 1 },
+    { N: 131, nTokens: 5 },
+  ])('N=$N × $nTokens tokens', async ({ N, nTokens }) => {
     const x = seededUniform(BASE_SEED + N + 5, nTokens * N, 3);
     const weight = seededUniform(BASE_SEED + N + 6, N);
     const expected = new Float32Array(nTokens * N);
-    for (let t = 0; t < nTokens; t++) rmsnorm(expected.subarray(t * N, (t + 1) * N), x.subarray(t * N, (t + 1) * N), weight, 1e-5);
-    const y = await harness.runF32('rmsnorm', rmsnormSource, [x, weight, { zeros: x.byteLength }], rmsnormLaunch({ N, nTokens, eps: 1e-5 }), 3);
+    for (let t = 0; t < nTokens; t++)
+      rmsnorm(expected.subarray(t * N, (t + 1) * N), x.subarray(t * N, (t + 1) * N), weight, 1e-5);
+    const y = await harness.runF32(
+      'rmsnorm',
+      rmsnormSource,
+      [x, weight, { zeros: x.byteLength }],
+      rmsnormLaunch({ N, nTokens, eps: 1e-5 }),
+      3,
+    );
     check(y, expected, TOLERANCE.rmsnorm, `rmsnorm N=${N}×${nTokens}`);
   });
 });
@@ -119,14 +151,26 @@ describe('rope kernel vs cpu rope', () => {
     const expectedQ = q.slice();
     const expectedK = keyCache.slice();
     for (let t = 0; t < nTokens; t++) {
-      rope(expectedQ.subarray(t * qHeads * headDim, (t + 1) * qHeads * headDim), qHeads, headDim, position + t, theta, style);
+      rope(
+        expectedQ.subarray(t * qHeads * headDim, (t + 1) * qHeads * headDim),
+        qHeads,
+        headDim,
+        position + t,
+        theta,
+        style,
+      );
       const row = (position + t) * kvHeads * headDim;
       rope(expectedK.subarray(row, row + kvHeads * headDim), kvHeads, headDim, position + t, theta, style);
     }
     const launch = ropeLaunch({ nTokens, position, headDim, qHeads, kvHeads, style });
     const buffers = [q, keyCache, ropeTable(maxContext, headDim, theta)];
     check(await harness.runF32('rope', ropeSource, buffers, launch, 1), expectedQ, TOLERANCE.rope, `rope ${style} q`);
-    check(await harness.runF32('rope', ropeSource, buffers, launch, 2), expectedK, TOLERANCE.rope, `rope ${style} keys`);
+    check(
+      await harness.runF32('rope', ropeSource, buffers, launch, 2),
+      expectedK,
+      TOLERANCE.rope,
+      `rope ${style} keys`,
+    );
   });
 });
 
@@ -144,15 +188,39 @@ describe('attention kernels (scores → softmax → values) vs cpu attention', (
     const expected = new Float32Array(nTokens * qHeads * headDim);
     for (let t = 0; t < nTokens; t++) {
       const span = qHeads * headDim;
-      attention(expected.subarray(t * span, (t + 1) * span), q.subarray(t * span, (t + 1) * span), keyCache, valueCache,
-        position + t + 1, qHeads, kvHeads, headDim);
+      attention(
+        expected.subarray(t * span, (t + 1) * span),
+        q.subarray(t * span, (t + 1) * span),
+        keyCache,
+        valueCache,
+        position + t + 1,
+        qHeads,
+        kvHeads,
+        headDim,
+      );
     }
     const args = { nTokens, position, headDim, qHeads, kvHeads, maxContext };
-    const scores = await harness.run('attention_scores', attentionScoresSource,
-      [q, keyCache, { zeros: nTokens * qHeads * maxContext * 4 }], attentionScoresLaunch(args), 3);
-    const probs = await harness.run('attention_softmax', attentionSoftmaxSource, [new Float32Array(scores)], attentionSoftmaxLaunch(args), 1);
-    const out = await harness.runF32('attention_values', attentionValuesSource,
-      [new Float32Array(probs), valueCache, { zeros: expected.byteLength }], attentionValuesLaunch(args), 3);
+    const scores = await harness.run(
+      'attention_scores',
+      attentionScoresSource,
+      [q, keyCache, { zeros: nTokens * qHeads * maxContext * 4 }],
+      attentionScoresLaunch(args),
+      3,
+    );
+    const probs = await harness.run(
+      'attention_softmax',
+      attentionSoftmaxSource,
+      [new Float32Array(scores)],
+      attentionSoftmaxLaunch(args),
+      1,
+    );
+    const out = await harness.runF32(
+      'attention_values',
+      attentionValuesSource,
+      [new Float32Array(probs), valueCache, { zeros: expected.byteLength }],
+      attentionValuesLaunch(args),
+      3,
+    );
     check(out, expected, TOLERANCE.attention, `attention ${nTokens}@${position}`);
   });
 });
@@ -163,6 +231,11 @@ describe('swiglu kernel vs cpu swiglu', () => {
     const up = seededUniform(BASE_SEED + 32, 1003, 2);
     const expected = new Float32Array(1003);
     swiglu(expected, gate, up);
-    check(await harness.runF32('swiglu', swigluSource, [gate, up], swigluLaunch(1003), 1), expected, TOLERANCE.swiglu, 'swiglu');
+    check(
+      await harness.runF32('swiglu', swigluSource, [gate, up], swigluLaunch(1003), 1),
+      expected,
+      TOLERANCE.swiglu,
+      'swiglu',
+    );
   });
 });

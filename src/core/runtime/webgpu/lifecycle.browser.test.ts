@@ -23,9 +23,16 @@ describe('webgpu lifecycle', () => {
   it('rejects weights that do not match their spec, naming the tensor', async () => {
     const backend = await createWebGpuBackend({ onLog: log });
     const weights = randomModelWeights(tinyDenseSpec(), 5, 'f32');
-    const broken = { ...weights, layers: weights.layers.map((l, i) => (i === 1 ? { ...l, wk: { ...l.wk, shape: [l.wk.shape[0] + 1, l.wk.shape[1]] } } : l)) };
+    const broken = {
+      ...weights,
+      layers: weights.layers.map((l, i) =>
+        i === 1 ? { ...l, wk: { ...l.wk, shape: [l.wk.shape[0] + 1, l.wk.shape[1]] } } : l,
+      ),
+    };
     await expect(backend.createSession(broken, { maxContext: 8 })).rejects.toThrow(/'.*'.*expected \[16, 48\]/);
-    await expect(backend.createSession({ ...weights, spec: { ...weights.spec, kvHeads: 4 } }, { maxContext: 8 })).rejects.toThrow(/kvHeads/);
+    await expect(
+      backend.createSession({ ...weights, spec: { ...weights.spec, kvHeads: 4 } }, { maxContext: 8 }),
+    ).rejects.toThrow(/kvHeads/);
     expect(backend.context.allocatedBytes).toBe(0);
     backend.destroy();
   });

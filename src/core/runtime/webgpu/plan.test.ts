@@ -51,7 +51,11 @@ describe('routing plan follows routeToken', () => {
     { ban: { experts: [0, 1, 2, 3, 4, 5] } },
   ] as RoutingOverrides[])('%j: rejected like routeToken', (overrides) => {
     let referenceError = '';
-    try { routeToken(logits, moe, 0, overrides); } catch (e) { referenceError = (e as Error).name; }
+    try {
+      routeToken(logits, moe, 0, overrides);
+    } catch (e) {
+      referenceError = (e as Error).name;
+    }
     expect(referenceError).toBe('ConfigError');
     expect(() => planRouting(moe, 1, overrides)).toThrow(expect.objectContaining({ name: 'ConfigError' }));
   });

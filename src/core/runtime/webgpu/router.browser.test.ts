@@ -15,14 +15,21 @@ import { KernelHarness, seededUniform, freshTestSeed } from './kernel-harness.ts
 import { routeRecordLayout, routeRecordWords, routerLaunch, routerSource } from './kernels/router.ts';
 import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
 import {
-  moeCombineLaunch, moeCombineSource, moeDownGroupedLaunch, moeDownGroupedSource, moeGateUpGroupedLaunch, moeGateUpGroupedSource,
-  moeGroupLaunch, moeGroupSource, moeGroupsWords,
+  moeCombineLaunch,
+  moeCombineSource,
+  moeDownGroupedLaunch,
+  moeDownGroupedSource,
+  moeGateUpGroupedLaunch,
+  moeGateUpGroupedSource,
+  moeGroupLaunch,
+  moeGroupSource,
+  moeGroupsWords,
 } from './kernels/moe-grouped.ts';
 import { planRouting } from './routing-plan.ts';
 import type { GpuWeightDType } from './kernels/weight-formats.ts';
 
 const TOLERANCE = {
-  routerProbs: { atol: 1e-6, rtol: 1e-5 },   // f32 softmax vs the reference's f64
+  routerProbs: { atol: 1e-6, rtol: 1e-5 }, // f32 softmax vs the reference's f64
   moe: { atol: 1e-4, rtol: 1e-4 },
 } satisfies Record<string, Tolerance>;
 
@@ -41,14 +48,31 @@ beforeAll(async () => {
 afterAll(() => context?.destroy());
 
 /** Runs the router kernel for one layer over `logits` // [nTokens, E]; decodes the records. */
-async function gpuRoute(logits: Float32Array, moe: MoeSpec, layer: number, overrides?: RoutingOverrides): Promise<LayerRouting[]> {
+async function gpuRoute(
+  logits: Float32Array,
+  moe: MoeSpec,
+  layer: number,
+  overrides?: RoutingOverrides,
+): Promise<LayerRouting[]> {
   const E = moe.experts;
   const nTokens = logits.length / E;
   const plan = planRouting(moe, layer + 1, overrides);
   const { k, banned, forced } = plan.layers[layer];
   const R = routeRecordWords(plan.recordK, E);
-  const launch = routerLaunch({ nTokens, experts: E, k, recordK: plan.recordK, normTopK: moe.normTopK, routeBase: 0, routeStride: R, banned, forced });
-  const words = new Uint32Array(await harness.run('router', routerSource, [logits, { zeros: nTokens * R * 4 }], launch, 2));
+  const launch = routerLaunch({
+    nTokens,
+    experts: E,
+    k,
+    recordK: plan.recordK,
+    normTopK: moe.normTopK,
+    routeBase: 0,
+    routeStride: R,
+    banned,
+    forced,
+  });
+  const words = new Uint32Array(
+    await harness.run('router', routerSource, [logits, { zeros: nTokens * R * 4 }], launch, 2),
+  );
   const floats = new Float32Array(words.buffer);
   const at = routeRecordLayout(plan.recordK, E);
   return Array.from({ length: nTokens }, (_, t) => ({
@@ -60,7 +84,10 @@ async function gpuRoute(logits: Float32Array, moe: MoeSpec, layer: number, overr
 
 function expectSameRouting(gpu: LayerRouting, cpu: LayerRouting, label: string): void {
   expect(gpu.expertIds, `${label} expertIds`).toEqual(cpu.expertIds);
-  for (const [name, a, b] of [['expertWeights', gpu.expertWeights, cpu.expertWeights], ['moeProbs', gpu.moeProbs, cpu.moeProbs]] as const) {
+  for (const [name, a, b] of [
+    ['expertWeights', gpu.expertWeights, cpu.expertWeights],
+    ['moeProbs', gpu.moeProbs, cpu.moeProbs],
+  ] as const) {
     const report = allclose(a, b, TOLERANCE.routerProbs, `${label} ${name}`);
     expect(report.ok, report.message).toBe(true);
   }
@@ -76,12 +103,20 @@ describe('router kernel matches routeToken on random logits', () => {
     { name: 'topK override 4', moe: MIXTRAL, overrides: { topK: 4 } },
     { name: 'ban 2 experts at layer 1', moe: MIXTRAL, overrides: { ban: { experts: [0, 5], layers: [1] } } },
     { name: 'force one expert', moe: QWEN, overrides: { force: { experts: [6] } } },
-    { name: 'ban + force + topK', moe: MIXTRAL, overrides: { topK: 3, ban: { experts: [1] }, force: { experts: [2, 4] } } },
+    {
+      name: 'ban + force + topK',
+      moe: MIXTRAL,
+      overrides: { topK: 3, ban: { experts: [1] }, force: { experts: [2, 4] } },
+    },
     { name: 'ban down to one expert', moe: MIXTRAL, overrides: { ban: { experts: [0, 1, 2, 3, 4, 6] } } },
   ])('$name', async ({ moe, overrides }) => {
     const nTokens = 67; // more than one workgroup
     const layer = 1;
-    const logits = seededUniform(BASE_SEED + 500 + moe.topK + JSON.stringify(overrides ?? {}).length, nTokens * moe.experts, 3);
+    const logits = seededUniform(
+      BASE_SEED + 500 + moe.topK + JSON.stringify(overrides ?? {}).length,
+      nTokens * moe.experts,
+      3,
+    );
     const gpu = await gpuRoute(logits, moe, layer, overrides);
     for (let t = 0; t < nTokens; t++) {
       const cpu = routeToken(logits.subarray(t * moe.experts, (t + 1) * moe.experts), moe, layer, overrides);
@@ -124,7 +159,14 @@ describe('router kernel known answers (one per rule)', () => {
 });
 
 /** Reference: Σ_slot w · down_e(silu(gate_e x) ⊙ up_e x) for one token. */
-function referenceMoe(x: Float32Array, experts: Float32Array[][], ids: number[], weights: number[], hidden: number, inter: number): Float32Array {
+function referenceMoe(
+  x: Float32Array,
+  experts: Float32Array[][],
+  ids: number[],
+  weights: number[],
+  hidden: number,
+  inter: number,
+): Float32Array {
   const out = new Float32Array(hidden);
   ids.forEach((e, slot) => {
     const [gate, up, down] = experts[e];
@@ -143,7 +185,10 @@ function referenceMoe(x: Float32Array, experts: Float32Array[][], ids: number[],
 function concatBytes(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.byteLength; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
   return out;
 }
 
@@ -151,24 +196,41 @@ describe('expert dispatch kernels read expert ids from the GPU routing records',
   it.each(['f32', 'q8_0', 'q4_0'] as GpuWeightDType[])('%s experts, 3 tokens, top-2 of 5', async (dtype) => {
     const [E, hidden, inter, nTokens, k] = [5, 64, 96, 3, 2];
     const seedBase = BASE_SEED + dtype.length * 100;
-    const raw = Array.from({ length: E }, (_, e) => ([
+    const raw = Array.from({ length: E }, (_, e) => [
       quantize('gate', seededUniform(seedBase + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
       quantize('up', seededUniform(seedBase + 3 * e + 1, inter * hidden, 0.2), [inter, hidden], dtype),
       quantize('down', seededUniform(seedBase + 3 * e + 2, hidden * inter, 0.2), [hidden, inter], dtype),
-    ]));
+    ]);
     const experts = raw.map((m) => m.map((t) => dequantize(t)));
     const x = seededUniform(seedBase + 99, nTokens * hidden);
     const residual = seededUniform(seedBase + 98, nTokens * hidden);
     const R = routeRecordWords(k, E);
     const records = new Uint32Array(nTokens * R);
     const recordFloats = new Float32Array(records.buffer);
-    const choices = [[4, 1, 0.7, 0.3], [0, 3, 0.6, 0.4], [2, 4, 0.9, 0.1]];
-    choices.forEach(([a, b, wa, wb], t) => { records.set([a, b], t * R); recordFloats.set([wa, wb], t * R + k); });
+    const choices = [
+      [4, 1, 0.7, 0.3],
+      [0, 3, 0.6, 0.4],
+      [2, 4, 0.9, 0.1],
+    ];
+    choices.forEach(([a, b, wa, wb], t) => {
+      records.set([a, b], t * R);
+      recordFloats.set([wa, wb], t * R + k);
+    });
     const stack = (role: number) => concatBytes(raw.map((m) => m[role].data));
-    const h = await harness.run('moe_gate_up', moeGateUpSource(dtype), [stack(0), stack(1), x, records, { zeros: nTokens * k * inter * 4 }],
-      moeGateUpLaunch({ dtype, N: inter, K: hidden, nTokens, slots: k, routeBase: 0, routeStride: R }), 5);
-    const y = await harness.runF32('moe_down', moeDownSource(dtype), [stack(2), new Float32Array(h), records, residual],
-      moeDownLaunch({ dtype, N: hidden, K: inter, nTokens, slots: k, routeBase: 0, routeStride: R, weightOffset: k }), 4);
+    const h = await harness.run(
+      'moe_gate_up',
+      moeGateUpSource(dtype),
+      [stack(0), stack(1), x, records, { zeros: nTokens * k * inter * 4 }],
+      moeGateUpLaunch({ dtype, N: inter, K: hidden, nTokens, slots: k, routeBase: 0, routeStride: R }),
+      5,
+    );
+    const y = await harness.runF32(
+      'moe_down',
+      moeDownSource(dtype),
+      [stack(2), new Float32Array(h), records, residual],
+      moeDownLaunch({ dtype, N: hidden, K: inter, nTokens, slots: k, routeBase: 0, routeStride: R, weightOffset: k }),
+      4,
+    );
     const expected = new Float32Array(nTokens * hidden);
     choices.forEach(([a, b, wa, wb], t) => {
       const mix = referenceMoe(x.subarray(t * hidden, (t + 1) * hidden), experts, [a, b], [wa, wb], hidden, inter);
@@ -183,11 +245,11 @@ describe('expert dispatch kernels read expert ids from the GPU routing records',
 describe('prefill expert dispatch grouped by expert', () => {
   it.each(['f32', 'q4_0'] as GpuWeightDType[])('%s: 11 tokens, top-3 of 5, equals the reference mix', async (dtype) => {
     const [E, hidden, inter, nTokens, k] = [5, 64, 32, 11, 3];
-    const raw = Array.from({ length: E }, (_, e) => ([
+    const raw = Array.from({ length: E }, (_, e) => [
       quantize('gate', seededUniform(BASE_SEED + 700 + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
       quantize('up', seededUniform(BASE_SEED + 701 + 3 * e, inter * hidden, 0.2), [inter, hidden], dtype),
       quantize('down', seededUniform(BASE_SEED + 702 + 3 * e, hidden * inter, 0.2), [hidden, inter], dtype),
-    ]));
+    ]);
     const experts = raw.map((m) => m.map((t) => dequantize(t)));
     const x = seededUniform(BASE_SEED + 798, nTokens * hidden);
     const residual = seededUniform(BASE_SEED + 799, nTokens * hidden);
@@ -197,19 +259,43 @@ describe('prefill expert dispatch grouped by expert', () => {
     const choices = Array.from({ length: nTokens }, (_, t) => [t % E, (t + 1) % E, (t + 3) % E]); // offsets 0,1,3 are distinct mod 5
     for (const c of choices) expect(new Set(c).size, 'distinct experts per token').toBe(3);
     const weights = [0.5, 0.3, 0.2];
-    choices.forEach((ids, t) => { records.set(ids, t * R); recordFloats.set(weights, t * R + k); });
+    choices.forEach((ids, t) => {
+      records.set(ids, t * R);
+      recordFloats.set(weights, t * R + k);
+    });
     const stack = (role: number) => concatBytes(raw.map((m) => m[role].data));
     const listStride = nTokens;
     const groupArgs = { nTokens, slots: k, experts: E, listStride };
-    const groupsBytes = await harness.run('moe_group', moeGroupSource, [records, { zeros: moeGroupsWords(E, listStride) * 4 }],
-      moeGroupLaunch({ ...groupArgs, routeBase: 0, routeStride: R }), 2);
+    const groupsBytes = await harness.run(
+      'moe_group',
+      moeGroupSource,
+      [records, { zeros: moeGroupsWords(E, listStride) * 4 }],
+      moeGroupLaunch({ ...groupArgs, routeBase: 0, routeStride: R }),
+      2,
+    );
     const counts = Array.from(new Uint32Array(groupsBytes, 0, E));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(nTokens * k);
-    const h = await harness.run('moe_gate_up_grouped', moeGateUpGroupedSource(dtype), [stack(0), stack(1), x, new Uint32Array(groupsBytes), { zeros: nTokens * k * inter * 4 }],
-      moeGateUpGroupedLaunch({ ...groupArgs, dtype, N: inter, K: hidden }), 5);
-    const yExpert = await harness.run('moe_down_grouped', moeDownGroupedSource(dtype), [stack(2), new Float32Array(h), new Uint32Array(groupsBytes), records, { zeros: nTokens * k * hidden * 4 }],
-      moeDownGroupedLaunch({ ...groupArgs, dtype, N: hidden, K: inter, routeBase: 0, routeStride: R, weightOffset: k }), 5);
-    const y = await harness.runF32('moe_combine', moeCombineSource, [new Float32Array(yExpert), residual], moeCombineLaunch({ N: hidden, nTokens, slots: k }), 2);
+    const h = await harness.run(
+      'moe_gate_up_grouped',
+      moeGateUpGroupedSource(dtype),
+      [stack(0), stack(1), x, new Uint32Array(groupsBytes), { zeros: nTokens * k * inter * 4 }],
+      moeGateUpGroupedLaunch({ ...groupArgs, dtype, N: inter, K: hidden }),
+      5,
+    );
+    const yExpert = await harness.run(
+      'moe_down_grouped',
+      moeDownGroupedSource(dtype),
+      [stack(2), new Float32Array(h), new Uint32Array(groupsBytes), records, { zeros: nTokens * k * hidden * 4 }],
+      moeDownGroupedLaunch({ ...groupArgs, dtype, N: hidden, K: inter, routeBase: 0, routeStride: R, weightOffset: k }),
+      5,
+    );
+    const y = await harness.runF32(
+      'moe_combine',
+      moeCombineSource,
+      [new Float32Array(yExpert), residual],
+      moeCombineLaunch({ N: hidden, nTokens, slots: k }),
+      2,
+    );
     const expected = new Float32Array(nTokens * hidden);
     choices.forEach((ids, t) => {
       const mix = referenceMoe(x.subarray(t * hidden, (t + 1) * hidden), experts, ids, weights, hidden, inter);

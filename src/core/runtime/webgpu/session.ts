@@ -40,7 +40,15 @@ export interface WebGpuSessionStats {
 
 export type WebGpuSessionState = { kind: 'idle' } | { kind: 'running' } | { kind: 'disposed' };
 
-const EMPTY_STATS: WebGpuForwardStats = { tokens: 0, chunks: 0, dispatches: 0, submits: 0, syncs: 0, weightBytesRead: 0, activeWeightBytesPerToken: 0 };
+const EMPTY_STATS: WebGpuForwardStats = {
+  tokens: 0,
+  chunks: 0,
+  dispatches: 0,
+  submits: 0,
+  syncs: 0,
+  weightBytesRead: 0,
+  activeWeightBytesPerToken: 0,
+};
 
 export class WebGpuSession implements Session {
   readonly backend = 'webgpu' as const;
@@ -51,8 +59,12 @@ export class WebGpuSession implements Session {
   private readonly totals = { forwards: 0, tokens: 0, syncs: 0, dispatches: 0 };
 
   private constructor(
-    private readonly context: GpuContext, private readonly model: GpuModel, private readonly activations: Activations,
-    private readonly arena: ParamArena, private readonly sites: ForwardSites, readonly maxContext: number,
+    private readonly context: GpuContext,
+    private readonly model: GpuModel,
+    private readonly activations: Activations,
+    private readonly arena: ParamArena,
+    private readonly sites: ForwardSites,
+    readonly maxContext: number,
   ) {}
 
   static async create(context: GpuContext, weights: ModelWeights, maxContext: number): Promise<WebGpuSession> {
@@ -77,7 +89,9 @@ export class WebGpuSession implements Session {
     }
   }
 
-  get position(): number { return this.cachedTokens; }
+  get position(): number {
+    return this.cachedTokens;
+  }
 
   /** Counters and GPU memory (a property, read by bench/page as `session.stats.last`). */
   get stats(): WebGpuSessionStats {
@@ -85,8 +99,10 @@ export class WebGpuSession implements Session {
       last: { ...this.lastStats },
       totals: { ...this.totals },
       gpuBytes: {
-        weights: this.model.bytes, kvCache: this.activations.kvBytes,
-        activations: this.activations.bytes - this.activations.kvBytes, contextTotal: this.context.allocatedBytes,
+        weights: this.model.bytes,
+        kvCache: this.activations.kvBytes,
+        activations: this.activations.bytes - this.activations.kvBytes,
+        contextTotal: this.context.allocatedBytes,
       },
     };
   }
@@ -113,9 +129,17 @@ export class WebGpuSession implements Session {
     }
   }
 
-  private submitChunks(tokenIds: number[], routing: RoutingPlan | undefined, options: ForwardOptions, staging: GPUBuffer, layout: StagingLayout): WebGpuForwardStats {
+  private submitChunks(
+    tokenIds: number[],
+    routing: RoutingPlan | undefined,
+    options: ForwardOptions,
+    staging: GPUBuffer,
+    layout: StagingLayout,
+  ): WebGpuForwardStats {
     const a = this.activations;
-    const recordBytes = routing ? routeRecordWords(routing.recordK, this.model.spec.moe!.experts) * 4 * this.model.spec.layers : 0;
+    const recordBytes = routing
+      ? routeRecordWords(routing.recordK, this.model.spec.moe!.experts) * 4 * this.model.spec.layers
+      : 0;
     const stats: WebGpuForwardStats = { ...EMPTY_STATS, tokens: tokenIds.length };
     for (let start = 0; start < tokenIds.length; start += a.chunkTokens) {
       const n = Math.min(a.chunkTokens, tokenIds.length - start);
@@ -124,9 +148,24 @@ export class WebGpuSession implements Session {
       const capture = options.captureLayerInputs ? { buffer: staging, offset: layout.layerInputs } : undefined;
       const steps = chunkSteps(this.model, this.sites, a, chunk, routing, this.maxContext, capture);
       if (options.trace && routing) {
-        steps.push({ kind: 'copy', from: a.route, fromOffset: 0, to: staging, toOffset: layout.trace + start * recordBytes, size: n * recordBytes });
+        steps.push({
+          kind: 'copy',
+          from: a.route,
+          fromOffset: 0,
+          to: staging,
+          toOffset: layout.trace + start * recordBytes,
+          size: n * recordBytes,
+        });
       }
-      if (chunk.isLast) steps.push({ kind: 'copy', from: a.logits, fromOffset: 0, to: staging, toOffset: 0, size: this.model.spec.vocab * 4 });
+      if (chunk.isLast)
+        steps.push({
+          kind: 'copy',
+          from: a.logits,
+          fromOffset: 0,
+          to: staging,
+          toOffset: 0,
+          size: this.model.spec.vocab * 4,
+        });
       const counts = submitSteps(this.context, this.arena, steps);
       stats.chunks++;
       stats.submits++;
@@ -140,7 +179,8 @@ export class WebGpuSession implements Session {
   private stagingLayout(nTokens: number, routing: RoutingPlan | undefined, options: ForwardOptions): StagingLayout {
     const spec = this.model.spec;
     const logitsBytes = spec.vocab * 4;
-    const traceBytes = options.trace && routing ? nTokens * spec.layers * routeRecordWords(routing.recordK, spec.moe!.experts) * 4 : 0;
+    const traceBytes =
+      options.trace && routing ? nTokens * spec.layers * routeRecordWords(routing.recordK, spec.moe!.experts) * 4 : 0;
     const inputsBytes = options.captureLayerInputs ? spec.layers * spec.hidden * 4 : 0;
     return { trace: logitsBytes, layerInputs: logitsBytes + traceBytes, total: logitsBytes + traceBytes + inputsBytes };
   }
@@ -153,12 +193,23 @@ export class WebGpuSession implements Session {
     return this.staging;
   }
 
-  private decodeResult(bytes: ArrayBuffer, nTokens: number, routing: RoutingPlan | undefined, options: ForwardOptions, layout: StagingLayout): ForwardResult {
+  private decodeResult(
+    bytes: ArrayBuffer,
+    nTokens: number,
+    routing: RoutingPlan | undefined,
+    options: ForwardOptions,
+    layout: StagingLayout,
+  ): ForwardResult {
     const spec = this.model.spec;
     const result: ForwardResult = { logits: new Float32Array(bytes, 0, spec.vocab).slice() };
-    if (options.trace) result.routing = routing ? decodeTrace(bytes, layout.trace, nTokens, routing, this.model) : Array.from({ length: nTokens }, () => ({ layers: [] }));
+    if (options.trace)
+      result.routing = routing
+        ? decodeTrace(bytes, layout.trace, nTokens, routing, this.model)
+        : Array.from({ length: nTokens }, () => ({ layers: [] }));
     if (options.captureLayerInputs) {
-      result.layerInputs = Array.from({ length: spec.layers }, (_, l) => new Float32Array(bytes, layout.layerInputs + l * spec.hidden * 4, spec.hidden).slice());
+      result.layerInputs = Array.from({ length: spec.layers }, (_, l) =>
+        new Float32Array(bytes, layout.layerInputs + l * spec.hidden * 4, spec.hidden).slice(),
+      );
     }
     return result;
   }
@@ -173,15 +224,19 @@ export class WebGpuSession implements Session {
 
   private checkRequest(tokenIds: number[]): void {
     if (this.state.kind === 'disposed') throw new ConfigError('webgpu: session used after dispose()');
-    if (this.state.kind === 'running') throw new BackendError('webgpu: forward() called while another forward() is running');
+    if (this.state.kind === 'running')
+      throw new BackendError('webgpu: forward() called while another forward() is running');
     this.context.throwIfFailed();
     if (tokenIds.length === 0) throw new ConfigError('webgpu: forward() needs at least one token');
     const { vocab } = this.model.spec;
     for (const id of tokenIds) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new ConfigError(`webgpu: token id ${id} outside [0, ${vocab})`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocab)
+        throw new ConfigError(`webgpu: token id ${id} outside [0, ${vocab})`);
     }
     if (this.cachedTokens + tokenIds.length > this.maxContext) {
-      throw new ConfigError(`webgpu: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.maxContext}`);
+      throw new ConfigError(
+        `webgpu: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.maxContext}`,
+      );
     }
   }
 
@@ -203,10 +258,20 @@ export class WebGpuSession implements Session {
   }
 }
 
-interface StagingLayout { trace: number; layerInputs: number; total: number }
+interface StagingLayout {
+  trace: number;
+  layerInputs: number;
+  total: number;
+}
 
 /** Routing records [nTokens, layers, R] → TokenRouting per token (MoE layers only). */
-function decodeTrace(bytes: ArrayBuffer, offset: number, nTokens: number, routing: RoutingPlan, model: GpuModel): TokenRouting[] {
+function decodeTrace(
+  bytes: ArrayBuffer,
+  offset: number,
+  nTokens: number,
+  routing: RoutingPlan,
+  model: GpuModel,
+): TokenRouting[] {
   const E = model.spec.moe!.experts;
   const R = routeRecordWords(routing.recordK, E);
   const at = routeRecordLayout(routing.recordK, E);

@@ -22,36 +22,41 @@ import { ROUTER_MAX_EXPERTS } from './kernels/router.ts';
 export interface GpuMatrix {
   buffer: GPUBuffer;
   dtype: GpuWeightDType;
-  rows: number;        // N (for a stack: experts*N)
-  cols: number;        // K
-  bytes: number;       // storage bytes of the whole matrix / stack
+  rows: number; // N (for a stack: experts*N)
+  cols: number; // K
+  bytes: number; // storage bytes of the whole matrix / stack
 }
 
 /** Experts of one layer (or the shared expert, experts = 1) stacked per role. */
 export interface GpuExpertStack {
   experts: number;
   intermediate: number;
-  gate: GpuMatrix;     // [experts*intermediate, hidden]
-  up: GpuMatrix;       // [experts*intermediate, hidden]
-  down: GpuMatrix;     // [experts*hidden, intermediate]
+  gate: GpuMatrix; // [experts*intermediate, hidden]
+  up: GpuMatrix; // [experts*intermediate, hidden]
+  down: GpuMatrix; // [experts*hidden, intermediate]
   bytesPerExpert: number;
 }
 
 export interface GpuLayer {
-  attnNorm: GPUBuffer;  // [hidden] f32
-  ffnNorm: GPUBuffer;   // [hidden] f32
-  wq: GpuMatrix; wk: GpuMatrix; wv: GpuMatrix; wo: GpuMatrix;
-  bq?: GPUBuffer; bk?: GPUBuffer; bv?: GPUBuffer;  // f32
+  attnNorm: GPUBuffer; // [hidden] f32
+  ffnNorm: GPUBuffer; // [hidden] f32
+  wq: GpuMatrix;
+  wk: GpuMatrix;
+  wv: GpuMatrix;
+  wo: GpuMatrix;
+  bq?: GPUBuffer;
+  bk?: GPUBuffer;
+  bv?: GPUBuffer; // f32
   mlp?: { gate: GpuMatrix; up: GpuMatrix; down: GpuMatrix };
   moe?: { router: GpuMatrix; routed: GpuExpertStack; shared?: GpuExpertStack; sharedGate?: GpuMatrix };
 }
 
 export interface GpuModel {
   spec: ModelSpec;
-  embed: GpuMatrix;       // [vocab, hidden]
+  embed: GpuMatrix; // [vocab, hidden]
   layers: GpuLayer[];
-  finalNorm: GPUBuffer;   // [hidden] f32
-  lmHead: GpuMatrix;      // [vocab, hidden] (the embed buffer when tied)
+  finalNorm: GPUBuffer; // [hidden] f32
+  lmHead: GpuMatrix; // [vocab, hidden] (the embed buffer when tied)
   /** Bytes of every weight buffer. */
   bytes: number;
   buffers: GPUBuffer[];
@@ -64,7 +69,8 @@ class Uploader {
 
   private checkBindable(name: string, bytes: number): void {
     const limit = this.context.limits.maxStorageBufferBindingSize;
-    if (bytes > limit) throw new BackendError(`webgpu: tensor '${name}' needs ${bytes} bytes > maxStorageBufferBindingSize ${limit}`);
+    if (bytes > limit)
+      throw new BackendError(`webgpu: tensor '${name}' needs ${bytes} bytes > maxStorageBufferBindingSize ${limit}`);
   }
 
   private upload(name: string, data: ArrayBufferView): GPUBuffer {
@@ -77,7 +83,9 @@ class Uploader {
 
   matrix(t: RawTensor, rows: number, cols: number): GpuMatrix {
     if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== cols) {
-      throw new ConfigError(`webgpu: tensor '${t.name}' has shape [${t.shape.join(', ')}], expected [${rows}, ${cols}]`);
+      throw new ConfigError(
+        `webgpu: tensor '${t.name}' has shape [${t.shape.join(', ')}], expected [${rows}, ${cols}]`,
+      );
     }
     const dtype = asGpuWeightDType(t.dtype, t.name);
     return { buffer: this.upload(t.name, t.data), dtype, rows, cols, bytes: rows * weightRowBytes(dtype, cols) };
@@ -85,7 +93,8 @@ class Uploader {
 
   vector(t: RawTensor, length: number): GPUBuffer {
     const values = dequantize(t);
-    if (values.length !== length) throw new ConfigError(`webgpu: tensor '${t.name}' has ${values.length} values, expected ${length}`);
+    if (values.length !== length)
+      throw new ConfigError(`webgpu: tensor '${t.name}' has ${values.length} values, expected ${length}`);
     return this.upload(t.name, values);
   }
 
@@ -94,20 +103,47 @@ class Uploader {
     const dtype = asGpuWeightDType(tensors[0].dtype, tensors[0].name);
     for (const t of tensors) {
       if (t.dtype !== dtype || t.shape[0] !== rows || t.shape[1] !== cols || t.shape.length !== 2) {
-        throw new ConfigError(`webgpu: expert tensor '${t.name}' is ${t.dtype} [${t.shape.join(', ')}], expected ${dtype} [${rows}, ${cols}] like its siblings`);
+        throw new ConfigError(
+          `webgpu: expert tensor '${t.name}' is ${t.dtype} [${t.shape.join(', ')}], expected ${dtype} [${rows}, ${cols}] like its siblings`,
+        );
       }
     }
     const bytes = new Uint8Array(tensors.reduce((n, t) => n + t.data.byteLength, 0));
     let at = 0;
-    for (const t of tensors) { bytes.set(t.data, at); at += t.data.byteLength; }
+    for (const t of tensors) {
+      bytes.set(t.data, at);
+      at += t.data.byteLength;
+    }
     return { buffer: this.upload(label, bytes), dtype, rows: rows * tensors.length, cols, bytes: bytes.byteLength };
   }
 
   experts(mlps: MlpWeights[], hidden: number, intermediate: number, label: string): GpuExpertStack {
-    const gate = this.stack(mlps.map((m) => m.gate), intermediate, hidden, `${label}.gate`);
-    const up = this.stack(mlps.map((m) => m.up), intermediate, hidden, `${label}.up`);
-    const down = this.stack(mlps.map((m) => m.down), hidden, intermediate, `${label}.down`);
-    return { experts: mlps.length, intermediate, gate, up, down, bytesPerExpert: (gate.bytes + up.bytes + down.bytes) / mlps.length };
+    const gate = this.stack(
+      mlps.map((m) => m.gate),
+      intermediate,
+      hidden,
+      `${label}.gate`,
+    );
+    const up = this.stack(
+      mlps.map((m) => m.up),
+      intermediate,
+      hidden,
+      `${label}.up`,
+    );
+    const down = this.stack(
+      mlps.map((m) => m.down),
+      hidden,
+      intermediate,
+      `${label}.down`,
+    );
+    return {
+      experts: mlps.length,
+      intermediate,
+      gate,
+      up,
+      down,
+      bytesPerExpert: (gate.bytes + up.bytes + down.bytes) / mlps.length,
+    };
   }
 }
 
@@ -116,19 +152,27 @@ function uploadLayer(up: Uploader, spec: ModelSpec, w: LayerWeights, l: number):
   const qDim = heads * headDim;
   const kvDim = kvHeads * headDim;
   const layer: GpuLayer = {
-    attnNorm: up.vector(w.attnNorm, hidden), ffnNorm: up.vector(w.ffnNorm, hidden),
-    wq: up.matrix(w.wq, qDim, hidden), wk: up.matrix(w.wk, kvDim, hidden),
-    wv: up.matrix(w.wv, kvDim, hidden), wo: up.matrix(w.wo, hidden, qDim),
+    attnNorm: up.vector(w.attnNorm, hidden),
+    ffnNorm: up.vector(w.ffnNorm, hidden),
+    wq: up.matrix(w.wq, qDim, hidden),
+    wk: up.matrix(w.wk, kvDim, hidden),
+    wv: up.matrix(w.wv, kvDim, hidden),
+    wo: up.matrix(w.wo, hidden, qDim),
   };
   if (w.bq) layer.bq = up.vector(w.bq, qDim);
   if (w.bk) layer.bk = up.vector(w.bk, kvDim);
   if (w.bv) layer.bv = up.vector(w.bv, kvDim);
   if (w.mlp) {
     const inter = spec.intermediate;
-    layer.mlp = { gate: up.matrix(w.mlp.gate, inter, hidden), up: up.matrix(w.mlp.up, inter, hidden), down: up.matrix(w.mlp.down, hidden, inter) };
+    layer.mlp = {
+      gate: up.matrix(w.mlp.gate, inter, hidden),
+      up: up.matrix(w.mlp.up, inter, hidden),
+      down: up.matrix(w.mlp.down, hidden, inter),
+    };
   } else if (w.moe && spec.moe) {
     const moe = spec.moe;
-    if (w.moe.experts.length !== moe.experts) throw new ConfigError(`webgpu: layer ${l} has ${w.moe.experts.length} experts, spec says ${moe.experts}`);
+    if (w.moe.experts.length !== moe.experts)
+      throw new ConfigError(`webgpu: layer ${l} has ${w.moe.experts.length} experts, spec says ${moe.experts}`);
     layer.moe = {
       router: up.matrix(w.moe.router, moe.experts, hidden),
       routed: up.experts(w.moe.experts, hidden, moe.expertIntermediate, `layers.${l}.experts`),
@@ -147,10 +191,14 @@ function uploadLayer(up: Uploader, spec: ModelSpec, w: LayerWeights, l: number):
 export function uploadModel(context: GpuContext, weights: ModelWeights): GpuModel {
   const spec = weights.spec;
   if (spec.headDim % 2 !== 0) throw new ConfigError(`webgpu: headDim ${spec.headDim} must be even for RoPE`);
-  if (spec.heads % spec.kvHeads !== 0) throw new ConfigError(`webgpu: heads ${spec.heads} is not a multiple of kvHeads ${spec.kvHeads}`);
-  if (weights.layers.length !== spec.layers) throw new ConfigError(`webgpu: ${weights.layers.length} layers of weights, spec says ${spec.layers}`);
+  if (spec.heads % spec.kvHeads !== 0)
+    throw new ConfigError(`webgpu: heads ${spec.heads} is not a multiple of kvHeads ${spec.kvHeads}`);
+  if (weights.layers.length !== spec.layers)
+    throw new ConfigError(`webgpu: ${weights.layers.length} layers of weights, spec says ${spec.layers}`);
   if (spec.moe && spec.moe.experts > ROUTER_MAX_EXPERTS) {
-    throw new BackendError(`webgpu: ${spec.moe.experts} experts per layer > ${ROUTER_MAX_EXPERTS}, the router kernel's limit`);
+    throw new BackendError(
+      `webgpu: ${spec.moe.experts} experts per layer > ${ROUTER_MAX_EXPERTS}, the router kernel's limit`,
+    );
   }
   const up = new Uploader(context);
   try {

@@ -20,7 +20,7 @@ export const attentionValuesSource = WGSL_SOURCES['attention_values.wgsl'];
 
 export interface AttentionArgs {
   nTokens: number;
-  position: number;    // absolute position of token 0 (cache already holds 0..position+nTokens-1)
+  position: number; // absolute position of token 0 (cache already holds 0..position+nTokens-1)
   headDim: number;
   qHeads: number;
   kvHeads: number;
@@ -29,7 +29,15 @@ export interface AttentionArgs {
 
 export function attentionScoresLaunch(a: AttentionArgs): KernelLaunch {
   return {
-    params: packParams([a.nTokens, a.position, a.headDim, a.qHeads, a.kvHeads, a.maxContext, { f32: 1 / Math.sqrt(a.headDim) }]),
+    params: packParams([
+      a.nTokens,
+      a.position,
+      a.headDim,
+      a.qHeads,
+      a.kvHeads,
+      a.maxContext,
+      { f32: 1 / Math.sqrt(a.headDim) },
+    ]),
     grid: [groups(a.position + a.nTokens), a.qHeads, a.nTokens],
     weightBytes: 0,
   };

@@ -8,9 +8,9 @@ export const WORKGROUP_SIZE = 64;
 export const MAX_GRID_DIM = 65535;
 
 export interface KernelLaunch {
-  params: Uint32Array;                 // the kernel's Params struct, 4-byte words
-  grid: [number, number, number];      // workgroups
-  weightBytes: number;                 // bytes of model weights this dispatch reads
+  params: Uint32Array; // the kernel's Params struct, 4-byte words
+  grid: [number, number, number]; // workgroups
+  weightBytes: number; // bytes of model weights this dispatch reads
 }
 
 /** A Params word: a u32, or an f32 stored by its bits. */

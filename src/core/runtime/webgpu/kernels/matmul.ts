@@ -29,20 +29,29 @@ export function matvecSource(dtype: GpuWeightDType): string {
 
 export interface MatmulArgs {
   dtype: GpuWeightDType;
-  N: number;          // output rows
-  K: number;          // input length
+  N: number; // output rows
+  K: number; // input length
   nTokens: number;
-  xOffset?: number;   // elements
-  xStride?: number;   // default K
+  xOffset?: number; // elements
+  xStride?: number; // default K
   yOffset?: number;
-  yStride?: number;   // default N
+  yStride?: number; // default N
   accumulate?: boolean;
   hasBias?: boolean;
 }
 
 function matmulParams(a: MatmulArgs): Uint32Array {
-  return packParams([a.N, a.K, a.nTokens, a.xOffset ?? 0, a.xStride ?? a.K, a.yOffset ?? 0, a.yStride ?? a.N,
-    a.accumulate ? 1 : 0, a.hasBias ? 1 : 0]);
+  return packParams([
+    a.N,
+    a.K,
+    a.nTokens,
+    a.xOffset ?? 0,
+    a.xStride ?? a.K,
+    a.yOffset ?? 0,
+    a.yStride ?? a.N,
+    a.accumulate ? 1 : 0,
+    a.hasBias ? 1 : 0,
+  ]);
 }
 
 /** matvec.wgsl: one invocation per row and token. */

@@ -28,7 +28,12 @@ export { groupSource as moeGroupSource, combineSource as moeCombineSource };
 export const GROUP_TILE = 4; // assignments per invocation (rowdot's dot4)
 
 export function moeGateUpGroupedSource(dtype: GpuWeightDType): string {
-  return [weightDotSource(dtype, 'wGate', 'x'), weightDotSource(dtype, 'wUp', 'x'), activationSource('x'), gateUpGroupedWgsl].join('\n');
+  return [
+    weightDotSource(dtype, 'wGate', 'x'),
+    weightDotSource(dtype, 'wUp', 'x'),
+    activationSource('x'),
+    gateUpGroupedWgsl,
+  ].join('\n');
 }
 
 export function moeDownGroupedSource(dtype: GpuWeightDType): string {
@@ -44,7 +49,14 @@ function tileBound(experts: number, nTokens: number, slots: number): number {
   return Math.min(experts * Math.ceil(nTokens / GROUP_TILE), Math.ceil((nTokens * slots) / GROUP_TILE) + experts);
 }
 
-export interface MoeGroupArgs { nTokens: number; slots: number; experts: number; routeBase: number; routeStride: number; listStride: number }
+export interface MoeGroupArgs {
+  nTokens: number;
+  slots: number;
+  experts: number;
+  routeBase: number;
+  routeStride: number;
+  listStride: number;
+}
 
 export function moeGroupLaunch(a: MoeGroupArgs): KernelLaunch {
   return {
@@ -72,7 +84,9 @@ export function moeGateUpGroupedLaunch(a: MoeGroupedArgs & { xOffset?: number; x
   };
 }
 
-export function moeDownGroupedLaunch(a: MoeGroupedArgs & { routeBase: number; routeStride: number; weightOffset: number }): KernelLaunch {
+export function moeDownGroupedLaunch(
+  a: MoeGroupedArgs & { routeBase: number; routeStride: number; weightOffset: number },
+): KernelLaunch {
   return {
     params: packParams([a.N, a.K, a.slots, a.experts, a.listStride, a.routeBase, a.routeStride, a.weightOffset]),
     grid: [groups(a.N), a.experts, Math.ceil(a.nTokens / GROUP_TILE)],
@@ -80,7 +94,13 @@ export function moeDownGroupedLaunch(a: MoeGroupedArgs & { routeBase: number; ro
   };
 }
 
-export function moeCombineLaunch(a: { N: number; nTokens: number; slots: number; yOffset?: number; yStride?: number }): KernelLaunch {
+export function moeCombineLaunch(a: {
+  N: number;
+  nTokens: number;
+  slots: number;
+  yOffset?: number;
+  yStride?: number;
+}): KernelLaunch {
   return {
     params: packParams([a.N, a.nTokens, a.slots, a.yOffset ?? 0, a.yStride ?? a.N]),
     grid: [groups(a.N), a.nTokens, 1],

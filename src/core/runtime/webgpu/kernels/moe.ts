@@ -20,7 +20,12 @@ const gateUpWgsl = WGSL_SOURCES['moe_gate_up.wgsl'];
 const downWgsl = WGSL_SOURCES['moe_down.wgsl'];
 
 export function moeGateUpSource(dtype: GpuWeightDType): string {
-  return [weightDotSource(dtype, 'wGate', 'x'), weightDotSource(dtype, 'wUp', 'x'), activationSource('x'), gateUpWgsl].join('\n');
+  return [
+    weightDotSource(dtype, 'wGate', 'x'),
+    weightDotSource(dtype, 'wUp', 'x'),
+    activationSource('x'),
+    gateUpWgsl,
+  ].join('\n');
 }
 
 export function moeDownSource(dtype: GpuWeightDType): string {
@@ -29,8 +34,8 @@ export function moeDownSource(dtype: GpuWeightDType): string {
 
 export interface MoeGateUpArgs {
   dtype: GpuWeightDType;
-  N: number;          // expert intermediate
-  K: number;          // hidden
+  N: number; // expert intermediate
+  K: number; // hidden
   nTokens: number;
   slots: number;
   xOffset?: number;
@@ -49,8 +54,8 @@ export function moeGateUpLaunch(a: MoeGateUpArgs): KernelLaunch {
 
 export interface MoeDownArgs {
   dtype: GpuWeightDType;
-  N: number;           // hidden
-  K: number;           // expert intermediate
+  N: number; // hidden
+  K: number; // expert intermediate
   nTokens: number;
   slots: number;
   routeBase: number;
@@ -62,7 +67,17 @@ export interface MoeDownArgs {
 
 export function moeDownLaunch(a: MoeDownArgs): KernelLaunch {
   return {
-    params: packParams([a.N, a.K, a.nTokens, a.slots, a.routeBase, a.routeStride, a.weightOffset, a.yOffset ?? 0, a.yStride ?? a.N]),
+    params: packParams([
+      a.N,
+      a.K,
+      a.nTokens,
+      a.slots,
+      a.routeBase,
+      a.routeStride,
+      a.weightOffset,
+      a.yOffset ?? 0,
+      a.yStride ?? a.N,
+    ]),
     grid: [groups(a.N), a.nTokens, 1],
     weightBytes: a.nTokens * a.slots * a.N * weightRowBytes(a.dtype, a.K),
   };

@@ -21,7 +21,15 @@ export interface RmsnormArgs {
 
 export function rmsnormLaunch(a: RmsnormArgs): KernelLaunch {
   return {
-    params: packParams([a.N, a.nTokens, a.xOffset ?? 0, a.xStride ?? a.N, a.yOffset ?? 0, a.yStride ?? a.N, { f32: a.eps }]),
+    params: packParams([
+      a.N,
+      a.nTokens,
+      a.xOffset ?? 0,
+      a.xStride ?? a.N,
+      a.yOffset ?? 0,
+      a.yStride ?? a.N,
+      { f32: a.eps },
+    ]),
     grid: [a.nTokens, 1, 1],
     weightBytes: 4 * a.N,
   };

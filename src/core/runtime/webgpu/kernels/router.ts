@@ -27,19 +27,25 @@ export function routeRecordWords(recordK: number, experts: number): number {
 
 /** Word offsets inside a record (see router_topk.wgsl). */
 export function routeRecordLayout(recordK: number, experts: number) {
-  return { ids: 0, weights: recordK, probs: 2 * recordK, sharedId: 2 * recordK + experts, sharedGate: 2 * recordK + experts + 1 };
+  return {
+    ids: 0,
+    weights: recordK,
+    probs: 2 * recordK,
+    sharedId: 2 * recordK + experts,
+    sharedGate: 2 * recordK + experts + 1,
+  };
 }
 
 export interface RouterArgs {
   nTokens: number;
   experts: number;
-  k: number;              // this layer's k, already clamped to unbanned experts
-  recordK: number;        // slots per record (the request's top-k)
+  k: number; // this layer's k, already clamped to unbanned experts
+  recordK: number; // slots per record (the request's top-k)
   normTopK: boolean;
   logitsOffset?: number;
-  logitsStride?: number;  // default experts
-  routeBase: number;      // word index of token 0's record
-  routeStride: number;    // words between tokens' records
+  logitsStride?: number; // default experts
+  routeBase: number; // word index of token 0's record
+  routeStride: number; // words between tokens' records
   banned: readonly number[];
   forced: readonly number[];
 }
@@ -52,8 +58,20 @@ function mask(ids: readonly number[]): [number, number] {
 
 export function routerLaunch(a: RouterArgs): KernelLaunch {
   return {
-    params: packParams([a.nTokens, a.experts, a.k, a.recordK, a.normTopK ? 1 : 0, a.logitsOffset ?? 0, a.logitsStride ?? a.experts,
-      a.routeBase, a.routeStride, 0, ...mask(a.banned), ...mask(a.forced)]),
+    params: packParams([
+      a.nTokens,
+      a.experts,
+      a.k,
+      a.recordK,
+      a.normTopK ? 1 : 0,
+      a.logitsOffset ?? 0,
+      a.logitsStride ?? a.experts,
+      a.routeBase,
+      a.routeStride,
+      0,
+      ...mask(a.banned),
+      ...mask(a.forced),
+    ]),
     grid: [groups(a.nTokens), 1, 1],
     weightBytes: 0,
   };
@@ -70,13 +88,21 @@ export interface SharedGateArgs {
   gated: boolean;
   xOffset?: number;
   xStride?: number;
-  sharedBase: number;   // word index of token 0's shared slot
+  sharedBase: number; // word index of token 0's shared slot
   routeStride: number;
 }
 
 export function sharedGateLaunch(a: SharedGateArgs): KernelLaunch {
   return {
-    params: packParams([a.hidden, a.nTokens, a.gated ? 1 : 0, a.xOffset ?? 0, a.xStride ?? a.hidden, a.sharedBase, a.routeStride]),
+    params: packParams([
+      a.hidden,
+      a.nTokens,
+      a.gated ? 1 : 0,
+      a.xOffset ?? 0,
+      a.xStride ?? a.hidden,
+      a.sharedBase,
+      a.routeStride,
+    ]),
     grid: [groups(a.nTokens), 1, 1],
     weightBytes: a.gated ? a.nTokens * weightRowBytes(a.dtype, a.hidden) : 0,
   };

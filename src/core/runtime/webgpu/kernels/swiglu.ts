@@ -11,5 +11,9 @@ export const swigluSource = WGSL_SOURCES['swiglu.wgsl'];
 
 export function swigluLaunch(count: number): KernelLaunch {
   const total = groups(count);
-  return { params: packParams([count]), grid: [Math.min(total, MAX_GRID_DIM), Math.ceil(total / MAX_GRID_DIM), 1], weightBytes: 0 };
+  return {
+    params: packParams([count]),
+    grid: [Math.min(total, MAX_GRID_DIM), Math.ceil(total / MAX_GRID_DIM), 1],
+    weightBytes: 0,
+  };
 }

@@ -52,7 +52,8 @@ export function asGpuWeightDType(dtype: DType, tensorName: string): GpuWeightDTy
 /** Bytes of one row of K elements. */
 export function weightRowBytes(dtype: GpuWeightDType, K: number): number {
   const f = WEIGHT_FORMATS[dtype];
-  if (K % f.blockSize !== 0) throw new BackendError(`webgpu: row length ${K} is not a multiple of ${dtype} block size ${f.blockSize}`);
+  if (K % f.blockSize !== 0)
+    throw new BackendError(`webgpu: row length ${K} is not a multiple of ${dtype} block size ${f.blockSize}`);
   return (K / f.blockSize) * f.bytesPerBlock;
 }
 
