@@ -14,7 +14,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 
-export const HUB_PORT = 4181;
+/** HUB_PORT moves the fake hub (default 4181) for side-by-side e2e runs, like E2E_PORT. */
+export const HUB_PORT = Number(process.env.HUB_PORT ?? 4181);
 export const HUB_REPO = 'org/zoo-base';
 const MODEL_DIR = join(import.meta.dirname, '..', 'public', 'zoo', 'base');
 const PIECE = 64 * 1024;
