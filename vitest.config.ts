@@ -44,7 +44,7 @@ export default defineConfig({
         },
         test: {
           name: 'browser',
-          include: ['src/**/*.browser.test.ts', 'tests/**/*.browser.test.ts'],
+          include: ['src/**/*.browser.test.ts', 'workers/**/*.browser.test.ts', 'tests/**/*.browser.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           browser: {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runMergeCommand } from '../src/cli/commands/merge.ts';
 import { nodeDirFileSet, nodeFileSink } from '../src/cli/node-io.ts';
-import { loadHfModel } from '../src/core/model/load-hf.ts';
+import { loadHfModel } from '../src/core/model/load.ts';
 import { exportGguf } from '../src/core/model/gguf-model.ts';
 import { BENCH_DIR } from './fixture-gguf.ts';
 import type { BenchQuant } from './fixture-model.ts';

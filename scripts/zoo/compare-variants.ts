@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeDirFileSet } from '../../src/cli/node-io.ts';
 import { buildMergeInMemory } from '../../src/core/merge/build.ts';
-import { loadHfModel } from '../../src/core/model/load-hf.ts';
+import { loadHfModel } from '../../src/core/model/load.ts';
 import { averageShares, evaluate, windows } from '../merge-report-eval.ts';
 
 const ROOT = join(import.meta.dirname, '../..');

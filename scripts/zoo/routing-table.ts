@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMergeCommand } from '../../src/cli/commands/merge.ts';
 import { nodeDirFileSet } from '../../src/cli/node-io.ts';
-import { loadHfModel } from '../../src/core/model/load-hf.ts';
+import { loadHfModel } from '../../src/core/model/load.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
 
 const ROOT = join(import.meta.dirname, '../..');

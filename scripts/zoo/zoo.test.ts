@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { nodeDirFileSet } from '../../src/cli/node-io.ts';
-import { loadHfModel, type LoadedModel } from '../../src/core/model/load-hf.ts';
+import { loadHfModel, type LoadedModel } from '../../src/core/model/load.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
 import { generate } from '../../src/core/runtime/generate.ts';
 

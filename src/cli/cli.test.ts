@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportHfFolder } from '../core/model/export-hf.ts';
-import { loadHfModel } from '../core/model/load-hf.ts';
+import { loadHfModel } from '../core/model/load.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec } from '../core/model/random.ts';
 import { cpuBackend } from '../core/runtime/cpu/backend.ts';
 import { generate } from '../core/runtime/generate.ts';
@@ -105,7 +105,7 @@ describe('moe-studio CLI', () => {
     const run = await cli('inspect', join(root, 'missing'));
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual([
-      `moe-studio: ConfigError: ${join(root, 'missing')}: no such file or directory`,
+      `moe-studio: MissingFileError: ${join(root, 'missing')}: no such file or directory`,
     ]);
     const verbose = await cli('inspect', join(root, 'missing'), '--verbose');
     expect(verbose.code).toBe(1);

@@ -5,27 +5,20 @@
  */
 import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import type { ByteSink, ByteSource, FileSet } from '../core/io/byte-source.ts';
+import { MissingFileError } from '../core/errors.ts';
+import { type ByteSink, type ByteSource, checkRead, type FileSet } from '../core/io/byte-source.ts';
 
 /** A file as a ByteSource; each read opens, reads exactly `length` bytes and closes. */
 export async function nodeFileSource(path: string): Promise<ByteSource> {
   const info = await stat(path).catch(() => undefined);
-  if (!info) throw new Error(`${path}: no such file`);
+  if (!info) throw new MissingFileError(path);
   if (!info.isFile()) throw new Error(`${path}: not a file`);
   const size = info.size;
   return {
     size,
     name: path,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      if (
-        !Number.isSafeInteger(offset) ||
-        !Number.isSafeInteger(length) ||
-        offset < 0 ||
-        length < 0 ||
-        offset + length > size
-      ) {
-        throw new RangeError(`${path}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
-      }
+      checkRead(path, offset, length, size);
       const out = new Uint8Array(length);
       const handle = await open(path, 'r');
       try {
@@ -63,7 +56,7 @@ export function nodeDirFileSet(dir: string): FileSet {
     async open(file: string) {
       const path = join(dir, ...file.split('/'));
       const info = await stat(path).catch(() => undefined);
-      if (!info?.isFile()) throw new Error(`${dir}: no file '${file}'`);
+      if (!info?.isFile()) throw new MissingFileError(dir, file);
       return nodeFileSource(path);
     },
   };
@@ -80,7 +73,7 @@ export function nodeSingleFileSet(path: string): FileSet {
       return [name];
     },
     async open(file: string) {
-      if (file !== name) throw new Error(`${path}: no file '${file}'`);
+      if (file !== name) throw new MissingFileError(path, file);
       return inner.open(file);
     },
   };

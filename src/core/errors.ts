@@ -10,7 +10,14 @@
  * error crosses a worker boundary.
  */
 
-export type ErrorKind = 'FormatError' | 'ConfigError' | 'StoreError' | 'HubError' | 'BackendError' | 'CancelledError';
+export type ErrorKind =
+  | 'FormatError'
+  | 'ConfigError'
+  | 'MissingFileError'
+  | 'StoreError'
+  | 'HubError'
+  | 'BackendError'
+  | 'CancelledError';
 
 export class StudioError extends Error {
   constructor(kind: ErrorKind, message: string) {
@@ -30,6 +37,19 @@ export class FormatError extends StudioError {
 export class ConfigError extends StudioError {
   constructor(message: string) {
     super('ConfigError', message);
+  }
+}
+
+/**
+ * A file the caller asked for is not there: `folder: no file 'name'` for a file of a folder
+ * (FileSet.open of every adapter), `path: no such file or directory` for a path argument.
+ */
+export class MissingFileError extends StudioError {
+  constructor(where: string, file?: string) {
+    super(
+      'MissingFileError',
+      file === undefined ? `${where}: no such file or directory` : `${where}: no file '${file}'`,
+    );
   }
 }
 

@@ -16,11 +16,11 @@ import {
   chatSetSystem,
   useChat,
 } from './chat.ts';
-import { engineClientSet } from './engine-client.ts';
+import { engineClientSet } from './workers.ts';
 import { engineLoad, engineReset, useEngine } from './engine.ts';
-import { EngineHost } from './engine/engine-host.ts';
-import { storeTestingMoe } from './engine/testing-moe.ts';
-import { MergeHost } from './merge/merge-host.ts';
+import { EngineHost } from '../../workers/engine/engine-host.ts';
+import { storeTestingMoe } from '../../workers/engine/testing-moe.testing.ts';
+import { MergeHost } from '../../workers/merge/merge-host.ts';
 import { settingsReset, settingsUpdate } from './settings.ts';
 import { tokenStream } from './token-stream.ts';
 

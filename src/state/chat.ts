@@ -7,8 +7,8 @@ import { create } from 'zustand';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
 import type { ChatMessage } from '../core/tokenizer/types.ts';
-import { engineCallback, engineClient, engineClientOnCrash } from './engine-client.ts';
-import type { EngineEvent, GenerateSummary } from './engine/engine-types.ts';
+import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
+import type { EngineEvent, GenerateSummary } from '../../workers/engine/api.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
 

@@ -12,13 +12,14 @@ import {
   type ExpertForm,
   type LocatedIssue,
 } from './compose-yaml.ts';
-import { engineCallback, mergeClient, mergeClientOnCrash } from './engine-client.ts';
-import type { AnalyzedText } from './engine/engine-types.ts';
+import { engineCallback, mergeClient, mergeClientOnCrash } from './workers.ts';
+import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { engineLoad } from './engine.ts';
 import { libraryRefresh, useLibrary } from './library.ts';
 import { libraryRefs } from './library-refs.ts';
-import type { MergeBuildProgress, MergeCheck, ModelSources } from './merge/merge-types.ts';
+import type { MergeBuildProgress, MergeCheck, ModelSources } from '../../workers/merge/api.ts';
 import { uiGo } from './ui.ts';
+import { checkedFetch } from '../core/hub/checked-fetch.ts';
 
 export interface ComposeState {
   form: ComposeForm;
@@ -86,14 +87,14 @@ export function composeSources(): ModelSources {
 /** Loads one of the zoo's example configs (public/zoo/<path>, area C) into the editor. */
 export async function composeLoadExample(path: string): Promise<void> {
   const url = new URL(`${import.meta.env.BASE_URL}zoo/${path}`, location.href).href;
-  const res = await fetch(url);
-  if (!res.ok) {
-    useCompose.setState({
-      issues: [{ field: '', message: `zoo: ${url} answered HTTP ${res.status}`, severity: 'error' }],
-    });
+  let yaml: string;
+  try {
+    yaml = await (await checkedFetch(fetch, url)).text();
+  } catch (e) {
+    useCompose.setState({ issues: [{ field: '', message: (e as Error).message, severity: 'error' }] });
     return;
   }
-  composeSetYaml(await res.text());
+  composeSetYaml(yaml);
   const name = path.replace(/\.ya?ml$/, '').replace(/^moe-/, '');
   useCompose.setState({ title: `Zoo MoE (${name})` });
 }

@@ -3,9 +3,9 @@
  * load progress, speeds. Actions call the comlink engine.
  */
 import { create } from 'zustand';
-import type { LoadProgress } from '../core/hub/progress.ts';
-import { engineCallback, engineClient, engineClientOnCrash } from './engine-client.ts';
-import type { BackendChoice, BackendReport, EngineModelRef, EngineState, ModelSummary } from './engine/engine-types.ts';
+import type { LoadProgress } from '../core/io/progress.ts';
+import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
+import type { BackendChoice, BackendReport, ModelRef, EngineState, ModelSummary } from '../../workers/engine/api.ts';
 import { useSettings } from './settings.ts';
 
 export interface EngineUiState {
@@ -38,7 +38,7 @@ export function engineReset(): void {
 
 let loadSeq = 0;
 
-export async function engineLoad(ref: EngineModelRef): Promise<boolean> {
+export async function engineLoad(ref: ModelRef): Promise<boolean> {
   const seq = ++loadSeq;
   useEngine.setState({ state: { kind: 'loading', modelId: ref.id }, progress: undefined, model: undefined });
   try {

@@ -7,10 +7,10 @@ import { create } from 'zustand';
 import { readText } from '../core/io/byte-source.ts';
 import type { ModelManifest } from '../core/store/manifest.ts';
 import { modelStoreFileSet } from '../core/store/store-file-set.ts';
-import { engineClient } from './engine-client.ts';
+import { engineClient } from './workers.ts';
 import { appKv } from './kv-instance.ts';
 import { routingTraceCsv } from './routing-stats.ts';
-import type { AnalyzedText } from './engine/engine-types.ts';
+import type { AnalyzedText } from '../../workers/engine/api.ts';
 
 export interface ExportState {
   busy?: string;

@@ -4,7 +4,7 @@
  * `org/name`, local folder → `local/<folder>`, built here → `studio/<title>`.
  */
 import type { ModelManifest } from '../core/store/manifest.ts';
-import type { EngineModelRef } from './engine/engine-types.ts';
+import type { ModelRef } from '../../workers/engine/api.ts';
 import type { ZooIndex } from './zoo.ts';
 import { zooFolderUrl } from './zoo.ts';
 
@@ -13,7 +13,7 @@ export interface LibraryRef {
   title: string;
   role?: 'base' | 'expert';
   domain?: string;
-  ref: EngineModelRef;
+  ref: ModelRef;
 }
 
 const slug = (s: string) => s.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'model';

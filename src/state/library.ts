@@ -11,7 +11,7 @@ import {
   type HubFileInfo,
   type HubRepoRef,
 } from '../core/hub/hub.ts';
-import type { LoadProgress } from '../core/hub/progress.ts';
+import type { LoadProgress } from '../core/io/progress.ts';
 import type { FileSet } from '../core/io/byte-source.ts';
 import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import type { ModelManifest, PendingModel } from '../core/store/manifest.ts';
@@ -23,7 +23,7 @@ import {
   type StorageEstimate,
 } from '../core/store/store-file-set.ts';
 import { appKv, urlChunkBytes, urlQuotaBytes } from './kv-instance.ts';
-import { engineCallback, engineClient } from './engine-client.ts';
+import { engineCallback, engineClient } from './workers.ts';
 import { useSettings } from './settings.ts';
 import { fetchZooIndex, type ZooIndex } from './zoo.ts';
 

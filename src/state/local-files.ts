@@ -3,6 +3,7 @@
  * Paths are made relative to the picked folder.
  */
 import { bytesSource, type FileSet } from '../core/io/byte-source.ts';
+import { MissingFileError } from '../core/errors.ts';
 
 export function filesToFileSet(
   files: { path: string; file: File }[],
@@ -16,7 +17,7 @@ export function filesToFileSet(
     },
     async open(path) {
       const file = byName.get(path);
-      if (!file) throw Object.assign(new Error(`${name}: no file '${path}'`), { name: 'StoreError' });
+      if (!file) throw new MissingFileError(name, path);
       return {
         size: file.size,
         name: `${name}/${path}`,

@@ -5,9 +5,9 @@
 import { create } from 'zustand';
 import type { RoutingOverrides } from '../core/runtime/types.ts';
 import { chatCurrent } from './chat.ts';
-import { engineClient, mergeClient } from './engine-client.ts';
-import type { ModelSources } from './merge/merge-types.ts';
-import type { AnalyzedText } from './engine/engine-types.ts';
+import { engineClient, mergeClient } from './workers.ts';
+import type { ModelSources } from '../../workers/merge/api.ts';
+import type { AnalyzedText } from '../../workers/engine/api.ts';
 
 export interface RoutingSlot {
   label: string;

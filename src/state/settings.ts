@@ -6,7 +6,7 @@ import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import { DEFAULT_HUB_BASE_URL } from '../core/hub/hub.ts';
 import type { ImportQuant } from '../core/store/manifest.ts';
-import type { BackendChoice } from './engine/engine-types.ts';
+import type { BackendChoice } from '../../workers/engine/api.ts';
 
 export const SETTINGS_SCHEMA_VERSION = 1;
 

@@ -1,3 +1,4 @@
+import { checkedFetch } from '../core/hub/checked-fetch.ts';
 /**
  * The demo zoo index (public/zoo/index.json, area C), validated on read: the zoo is data,
  * not code (STYLE anti-pattern "data shipped as code").
@@ -44,11 +45,6 @@ export function zooFolderUrl(path: string): string {
 
 export async function fetchZooIndex(): Promise<ZooIndex> {
   const url = new URL(`${import.meta.env.BASE_URL}zoo/index.json`, location.href).href;
-  const res = await fetch(url, { cache: 'no-store' });
-  if (!res.ok || /text\/html/.test(res.headers.get('content-type') ?? '')) {
-    throw Object.assign(new Error(`zoo: ${url} answered HTTP ${res.status} (${res.headers.get('content-type')})`), {
-      name: 'HubError',
-    });
-  }
+  const res = await checkedFetch(fetch, url, { cache: 'no-store' });
   return parseZooIndex(await res.json());
 }

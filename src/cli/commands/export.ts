@@ -8,7 +8,7 @@
 import { ConfigError } from '../../core/errors.ts';
 import { exportHfFolder } from '../../core/model/export-hf.ts';
 import { exportGguf } from '../../core/model/gguf-model.ts';
-import type { LoadedModel } from '../../core/model/load-hf.ts';
+import type { LoadedModel } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { enumFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';

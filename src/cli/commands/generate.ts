@@ -7,8 +7,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { BackendError, ConfigError } from '../../core/errors.ts';
-import type { LoadedModel } from '../../core/model/load-hf.ts';
-import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
+import type { LoadedModel } from '../../core/model/load.ts';
+import { availableParallelism } from 'node:os';
+import { BACKEND_NAMES, openBackend, type PlatformOptions } from '../../core/runtime/backends.ts';
+import { nodeWorkerFactory } from '../../core/runtime/wasm/threads.node.ts';
 import { generate } from '../../core/runtime/generate.ts';
 import type { ChatMessage } from '../../core/tokenizer/types.ts';
 import type {
@@ -71,32 +73,20 @@ const FLAGS: FlagSpec = {
   verbose: { type: 'boolean' },
 };
 
-const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu'];
-
-// Other areas' backends are imported only when asked for (webgpu needs Dawn, an optional package).
-const BACKEND_MODULES = {
-  wasm: { path: '../../core/runtime/wasm/backend.ts', factory: 'createWasmBackend' },
-  webgpu: { path: '../../core/runtime/webgpu/backend.ts', factory: 'createWebGpuBackend' },
-} as const;
-
 /**
- * Options each backend gets from Node: WebGPU gets Dawn's GPU object; the WASM pool uses
- * every core through worker_threads.
+ * The platform options a backend gets from Node: WebGPU gets Dawn's GPU object (the optional
+ * `webgpu` package, loaded only for --backend webgpu); the WASM pool uses every core through
+ * worker_threads.
  */
-async function backendOptions(name: Exclude<BackendName, 'cpu'>): Promise<object> {
-  if (name === 'webgpu') return { gpu: await createDawnGpu() };
-  const { availableParallelism } = await import('node:os');
-  const { nodeWorkerFactory } = await import('../../core/runtime/wasm/threads.node.ts');
-  return { threads: availableParallelism(), workerFactory: nodeWorkerFactory() };
+async function nodePlatform(name: BackendName): Promise<PlatformOptions> {
+  if (name === 'webgpu') return { webgpu: { gpu: await createDawnGpu() } };
+  if (name === 'wasm') return { wasm: { threads: availableParallelism(), workerFactory: nodeWorkerFactory() } };
+  return {};
 }
 
 export async function selectBackend(name: BackendName): Promise<Backend> {
-  if (name === 'cpu') return cpuBackend;
-  const { path, factory } = BACKEND_MODULES[name];
   try {
-    const module = (await import(/* @vite-ignore */ path)) as Record<string, (options?: object) => Promise<Backend>>;
-    if (typeof module[factory] !== 'function') throw new Error(`${path} has no ${factory}()`);
-    return await module[factory]!(await backendOptions(name));
+    return await openBackend(name, await nodePlatform(name));
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0]!;
     const hint =
@@ -156,7 +146,7 @@ function generateOptions(values: Record<string, string | boolean | undefined>): 
 export async function runGenerateCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags('generate', argv, FLAGS);
   const modelArg = onePositional('generate', positionals, 'model');
-  const backendName = enumFlag('backend', values.backend, BACKENDS) ?? 'wasm';
+  const backendName = enumFlag('backend', values.backend, BACKEND_NAMES) ?? 'wasm';
   const options = generateOptions(values);
   if (backendName === 'webgpu') {
     const childExitCode = await runInDawnChildIfNeeded(['generate', ...argv]);

@@ -5,7 +5,7 @@
  * beyond the dims.
  */
 import { extname } from 'node:path';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError, MissingFileError } from '../../core/errors.ts';
 import { readGguf, type GgufMetadataValue } from '../../core/formats/gguf.ts';
 import { openSafetensors, openSafetensorsFolder } from '../../core/formats/safetensors.ts';
 import { parseHfConfig } from '../../core/model/hf-config.ts';
@@ -124,7 +124,7 @@ export async function inspectPath(path: string): Promise<InspectReport> {
   let partial: Omit<InspectReport, 'params' | 'bytes'>;
   const ext = extname(path).toLowerCase();
   if (await isDirectory(path)) partial = await inspectHf(path);
-  else if (!(await pathExists(path))) throw new ConfigError(`${path}: no such file or directory`);
+  else if (!(await pathExists(path))) throw new MissingFileError(path);
   else if (ext === '.gguf') partial = await inspectGguf(path);
   else if (ext === '.safetensors') partial = await inspectSafetensors(path);
   else if (ext === '.bin') partial = await inspectLlama2c(path);

@@ -13,13 +13,15 @@ import {
 } from '../../core/formats/mergekit-yaml.ts';
 import type { FileSet } from '../../core/io/byte-source.ts';
 import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
-import { httpFileSet } from '../../core/merge/http-files.ts';
+import { httpFileSet } from '../../core/hub/http-files.ts';
 import { planMerge, type MergePlan } from '../../core/merge/plan.ts';
 import { runMerge, type MergeProgress } from '../../core/merge/run.ts';
 import { openMergeInputs, type ModelResolver } from '../../core/merge/sources.ts';
 import { folderWriter, DEFAULT_SHARD_BYTES } from '../../core/merge/writer.ts';
 import { enumFlag, numberFlag, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
-import { importGgufModel } from '../load-model.ts';
+import { exportGguf } from '../../core/model/gguf-model.ts';
+import { loadHfModel } from '../../core/model/load.ts';
+import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { isDirectory, nodeDirFileSet, nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
 
 export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (mergekit-moe compatible)
@@ -109,12 +111,9 @@ function progressPrinter(): (p: MergeProgress) => void {
 }
 
 async function writeGguf(outDir: string, quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<string> {
-  const { loadHfModel } = await import('../../core/model/load-hf.ts');
-  const { HfTokenizer } = await import('../../core/tokenizer/hf.ts');
   const model = await loadHfModel(nodeDirFileSet(outDir));
   if (!(model.tokenizer instanceof HfTokenizer))
     throw new ConfigError('merge: --gguf needs the base tokenizer (tokenizer.json) in the output');
-  const { exportGguf } = await importGgufModel();
   const path = join(outDir, `model.${quant}.gguf`);
   await exportGguf(
     await nodeFileSink(path),

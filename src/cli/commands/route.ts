@@ -9,6 +9,7 @@ import { ConfigError } from '../../core/errors.ts';
 import type { LayerRouting } from '../../core/runtime/types.ts';
 import { enumFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
+import { BACKEND_NAMES } from '../../core/runtime/backends.ts';
 import { promptIds, routingOverrides, selectBackend } from './generate.ts';
 import { runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
@@ -68,7 +69,7 @@ function formatTable(pieces: string[], tokens: LayerRouting[][], usage: number[]
 export async function runRouteCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags('route', argv, FLAGS);
   const modelArg = onePositional('route', positionals, 'model');
-  const backendName = enumFlag('backend', values.backend, ['cpu', 'wasm', 'webgpu'] as const) ?? 'wasm';
+  const backendName = enumFlag('backend', values.backend, BACKEND_NAMES) ?? 'wasm';
   const routing = routingOverrides(values);
   if (backendName === 'webgpu') {
     const childExitCode = await runInDawnChildIfNeeded(['route', ...argv]);

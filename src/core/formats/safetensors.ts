@@ -15,7 +15,7 @@
  * and a named cap before anything is allocated (STYLE habit 4).
  */
 import { FormatError } from '../errors.ts';
-import type { ByteSink, ByteSource } from '../io/byte-source.ts';
+import { type ByteSink, type ByteSource, checkRead } from '../io/byte-source.ts';
 import type { DType, RawTensor } from '../tensor.ts';
 import { tensorByteLengthBig } from '../quant/dtype-traits.ts';
 import { parseSafetensorsHeader } from './safetensors-header.ts';
@@ -182,15 +182,7 @@ export function lazySafetensorsSource(
     name,
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      if (
-        !Number.isInteger(offset) ||
-        !Number.isInteger(length) ||
-        offset < 0 ||
-        length < 0 ||
-        offset + length > size
-      ) {
-        throw new RangeError(`${name}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
-      }
+      checkRead(name, offset, length, size);
       const out = new Uint8Array(length);
       const end = offset + length;
       if (offset < header.byteLength) out.set(header.subarray(offset, Math.min(end, header.byteLength)));

@@ -8,7 +8,7 @@ import type { KvStore } from '../store/kv.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import { modelStoreBeginWrite } from '../store/model-store.ts';
 import { hubDownloadFile, hubFileUrl, type FetchFn, type HubFileInfo, type HubRepoRef } from './hub.ts';
-import type { OnLoadProgress } from './progress.ts';
+import type { OnLoadProgress } from '../io/progress.ts';
 
 export interface HubDownloadOptions {
   id: string;

@@ -1,12 +1,12 @@
 /**
  * A FileSet over plain HTTP files (the bundled zoo under /zoo/<path>/, or any folder a
  * server exposes), with typed progress. Each file is fetched once and kept in memory; the
- * zoo models are small. Checks ok and content-type like every hub request.
+ * zoo models are small. Every request goes through checkedFetch.
  */
-import { HubError } from '../errors.ts';
+import { HubError, MissingFileError } from '../errors.ts';
 import { bytesSource, type ByteSource, type FileSet } from '../io/byte-source.ts';
-import type { FetchFn } from './hub.ts';
-import type { OnLoadProgress } from './progress.ts';
+import { checkedFetch, type FetchFn } from './checked-fetch.ts';
+import type { OnLoadProgress } from '../io/progress.ts';
 
 export interface FetchFileSetEntry {
   name: string;
@@ -25,15 +25,7 @@ export function fetchFileSet(
   let totalDone = 0;
   const load = async (file: string): Promise<ByteSource> => {
     const url = `${baseUrl.replace(/\/+$/, '')}/${file.split('/').map(encodeURIComponent).join('/')}`;
-    let res: Response;
-    try {
-      res = await fetchFn(url);
-    } catch (e) {
-      throw new HubError(`hub: fetching ${url} failed: ${(e as Error).message}`);
-    }
-    if (!res.ok) throw new HubError(`hub: ${url} answered HTTP ${res.status}`);
-    if (/text\/html/i.test(res.headers.get('content-type') ?? ''))
-      throw new HubError(`hub: ${url} answered an HTML page, not a model file`);
+    const res = await checkedFetch(fetchFn, url);
     const bytes = new Uint8Array(await res.arrayBuffer());
     const listed = files.find((f) => f.name === file)?.size;
     if (listed !== undefined && listed !== bytes.byteLength)
@@ -56,8 +48,7 @@ export function fetchFileSet(
       return files.map((f) => f.name).sort();
     },
     open(file) {
-      if (!files.some((f) => f.name === file))
-        return Promise.reject(new HubError(`hub: ${name} has no file '${file}'`));
+      if (!files.some((f) => f.name === file)) return Promise.reject(new MissingFileError(`hub: ${name}`, file));
       let pending = cache.get(file);
       if (!pending) {
         pending = load(file);

@@ -13,7 +13,7 @@ import { idbKvStore, type KvStore } from '../store/kv.ts';
 import { modelStoreFileSet, modelStoreList, modelStoreListPending } from '../store/index.ts';
 import { hubDownloadToStore, hubModelId } from './download-to-store.ts';
 import { hubFileUrl, hubListFiles, hubParseRepoRef, hubSelectModelFiles, type FetchFn } from './hub.ts';
-import type { LoadProgress } from './progress.ts';
+import type { LoadProgress } from '../io/progress.ts';
 
 const DB = 'moe-studio-hub-test';
 const BASE = `${location.origin}/src/core/hub/testdata/hub`;

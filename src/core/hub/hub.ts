@@ -7,8 +7,10 @@
  */
 import { CancelledError, HubError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
+import { TOKENIZER_FILES } from '../tokenizer/files.ts';
+import { checkedFetch, type FetchFn } from './checked-fetch.ts';
 
-export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
+export type { FetchFn } from './checked-fetch.ts';
 
 export const DEFAULT_HUB_BASE_URL = 'https://huggingface.co';
 
@@ -55,20 +57,9 @@ export function hubTreeUrl(ref: HubRepoRef): string {
   return `${ref.baseUrl}/api/models/${ref.repo}/tree/${encodeURIComponent(ref.rev)}`;
 }
 
-async function checkedFetch(fetchFn: FetchFn, url: string, init?: RequestInit): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetchFn(url, { ...init, cache: 'no-store' });
-  } catch (e) {
-    if ((e as Error).name === 'AbortError') throw new CancelledError(`hub: download of ${url} paused`);
-    throw new HubError(`hub: fetching ${url} failed: ${(e as Error).message}`);
-  }
-  if (!res.ok)
-    throw new HubError(`hub: ${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
-  const type = res.headers.get('content-type') ?? '';
-  if (/text\/html/i.test(type))
-    throw new HubError(`hub: ${url} answered an HTML page (content-type ${type}), not a model file`);
-  return res;
+/** Hub requests never use the HTTP cache: a resumed download must see the server's bytes. */
+function hubFetch(fetchFn: FetchFn, url: string, init?: RequestInit): Promise<Response> {
+  return checkedFetch(fetchFn, url, { ...init, cache: 'no-store' });
 }
 
 interface TreeEntry {
@@ -95,11 +86,9 @@ export async function hubListFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<H
 const PROBED_FILES = [
   'config.json',
   'generation_config.json',
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
   'model.safetensors',
   'model.safetensors.index.json',
+  ...TOKENIZER_FILES,
 ];
 
 /** Size of one file from HEAD's content-length; undefined when the file is absent. */
@@ -120,7 +109,7 @@ export async function hubProbeFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<
   if (!out.some((f) => f.name === 'config.json')) return [];
   if (out.some((f) => f.name === 'model.safetensors.index.json')) {
     const url = hubFileUrl(ref, 'model.safetensors.index.json');
-    const index = (await (await checkedFetch(fetchFn, url)).json()) as { weight_map?: Record<string, string> };
+    const index = (await (await hubFetch(fetchFn, url)).json()) as { weight_map?: Record<string, string> };
     for (const shard of new Set(Object.values(index.weight_map ?? {}))) {
       const size = await probeSize(fetchFn, hubFileUrl(ref, shard));
       if (size === undefined)
@@ -133,7 +122,7 @@ export async function hubProbeFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<
 
 async function hubListFilesFromTree(fetchFn: FetchFn, ref: HubRepoRef): Promise<HubFileInfo[]> {
   const url = hubTreeUrl(ref);
-  const res = await checkedFetch(fetchFn, url);
+  const res = await hubFetch(fetchFn, url);
   let entries: unknown;
   try {
     entries = await res.json();
@@ -182,7 +171,7 @@ export async function hubDownloadFile(
 ): Promise<void> {
   const { offset, size } = options;
   const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-  const res = await checkedFetch(fetchFn, url, { headers, signal: options.signal });
+  const res = await hubFetch(fetchFn, url, { headers, signal: options.signal });
   let skip = 0;
   if (offset > 0 && res.status === 206) {
     const range = res.headers.get('content-range');

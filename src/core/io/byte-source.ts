@@ -1,3 +1,5 @@
+import { FormatError, MissingFileError } from '../errors.ts';
+
 /**
  * The one I/O seam of the core (STYLE habit 6). The core reads bytes only through a
  * ByteSource; File, HTTP Range, IndexedDB chunks and Node fs are adapters that live in
@@ -18,15 +20,31 @@ export interface ByteSink {
   close(): Promise<void>;
 }
 
+/**
+ * The one bounds check of every ByteSource.read: offset and length are safe integers and
+ * [offset, offset + length) lies inside [0, size). A RangeError: format readers check lengths
+ * against the bytes that remain before they read, so reaching this is a reader's bug or a
+ * file that changed under us.
+ */
+export function checkRead(name: string, offset: number, length: number, size: number): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  ) {
+    throw new RangeError(`${name}: read [${offset}, ${offset + length}) is outside [0, ${size})`);
+  }
+}
+
 /** An in-memory ByteSource. */
 export function bytesSource(bytes: Uint8Array, name = 'memory'): ByteSource {
   return {
     size: bytes.byteLength,
     name,
     async read(offset: number, length: number) {
-      if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
-        throw new RangeError(`${name}: read [${offset}, ${offset + length}) is outside [0, ${bytes.byteLength})`);
-      }
+      checkRead(name, offset, length, bytes.byteLength);
       return bytes.subarray(offset, offset + length);
     },
   };
@@ -75,7 +93,7 @@ export function memoryFileSet(files: Record<string, Uint8Array>, name = 'memory'
     },
     async open(file: string) {
       const bytes = files[file];
-      if (!bytes) throw new Error(`${name}: no file '${file}'`);
+      if (!bytes) throw new MissingFileError(name, file);
       return bytesSource(bytes, `${name}/${file}`);
     },
   };
@@ -102,4 +120,15 @@ export function memoryFolder(): {
 
 export async function readText(src: ByteSource): Promise<string> {
   return new TextDecoder().decode(await src.read(0, src.size));
+}
+
+/** Reads and parses a JSON file of a folder; bad JSON is a FormatError naming the file. */
+// biome-ignore lint/suspicious/noExplicitAny: the caller checks the shape it reads
+export async function readJsonFile(files: FileSet, file: string): Promise<any> {
+  const text = await readText(await files.open(file));
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new FormatError(`${file}: invalid JSON: ${(error as Error).message}`);
+  }
 }

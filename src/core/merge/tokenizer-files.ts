@@ -7,17 +7,7 @@
 import type { FileSet } from '../io/byte-source.ts';
 import { readText } from '../io/byte-source.ts';
 
-export const TOKENIZER_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'tokenizer.model',
-  'vocab.json',
-  'merges.txt',
-  'added_tokens.json',
-  'chat_template.jinja',
-  'chat_template.json',
-] as const;
+import { TOKENIZER_FILES } from '../tokenizer/files.ts';
 
 type Json = Record<string, unknown>;
 

@@ -9,7 +9,7 @@
  * Checkpoints with llama2.c's interleaved RoPE are permuted to HF's rotate_half layout
  * (transformers' convert_llama_weights_to_hf `permute`), so the written folder is standard.
  */
-import { ConfigError } from '../errors.ts';
+import { ConfigError, MissingFileError } from '../errors.ts';
 import {
   SAFETENSORS_SINGLE_FILE,
   lazySafetensorsSource,
@@ -20,7 +20,7 @@ import { bytesSource, type ByteSink, type FileSet } from '../io/byte-source.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { tensorByteLength } from '../quant/dtype-traits.ts';
 import type { DType, RawTensor } from '../tensor.ts';
-import { HF_SIDECAR_FILES } from '../tokenizer/hf.ts';
+import { HF_SIDECAR_FILES } from '../tokenizer/files.ts';
 import { hfConfigFromSpec } from './hf-config-write.ts';
 import { hfTensorEntries, layerExperts, weightForRole, type HfTensorEntry } from './hf-tensors.ts';
 import { nameTableFor, type MixtralLayout } from './names.ts';
@@ -250,7 +250,7 @@ export async function lazyHfFolder(
       if (file === 'config.json') return bytesSource(plan.configBytes, `${name}/config.json`);
       if (file === SAFETENSORS_SINGLE_FILE) return tensors;
       if (sidecars.includes(file)) return options.sidecarFiles!.open(file);
-      throw new Error(`${name}: no file '${file}'`);
+      throw new MissingFileError(name, file);
     },
   };
 }

@@ -1,7 +1,7 @@
 /** The HF exporter and loader inside real Chromium (no Node APIs on the path). */
 import { describe, expect, it } from 'vitest';
 import { exportHfToMemory } from './hf-testing.ts';
-import { loadHfModel } from './load-hf.ts';
+import { loadHfModel } from './load.ts';
 import { randomModelWeights, tinyMoeSpec } from './random.ts';
 
 describe('HF folder round trip in the browser', () => {

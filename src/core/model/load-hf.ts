@@ -12,47 +12,17 @@
 import { ConfigError, FormatError, assert } from '../errors.ts';
 import { openSafetensorsFolder } from '../formats/safetensors.ts';
 import type { FileSet } from '../io/byte-source.ts';
-import { readText } from '../io/byte-source.ts';
+import type { ModelLoadProgress } from '../io/progress.ts';
+import { readJsonFile } from '../io/byte-source.ts';
 import { DTYPE_TRAITS, tensorByteLength } from '../quant/dtype-traits.ts';
 import type { DType, RawTensor } from '../tensor.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
 import { loadHfTokenizer } from '../tokenizer/hf.ts';
 import { parseHfConfig } from './hf-config.ts';
 import { hfTensorEntries, type HfTensorEntry, type TensorRole } from './hf-tensors.ts';
-import { detectMixtralLayout, nameTableFor, type MixtralLayout } from './names.ts';
+import { detectMixtralLayout, type MixtralLayout, nameTableFor } from './names.ts';
 import type { ModelSpec } from './spec.ts';
 import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
-
-/** What every model loader (HF, GGUF, llama2.c) returns. */
-export interface LoadedModel {
-  spec: ModelSpec;
-  weights: ModelWeights;
-  tokenizer?: Tokenizer;
-  /** The parsed config.json (HF), or an equivalent metadata object for other formats. */
-  config: any;
-  files: FileSet;
-  /** Checkpoint tensors no role uses (not fatal). */
-  extraTensors?: string[];
-  /** Mixtral only: which layout the checkpoint used. */
-  mixtralLayout?: MixtralLayout;
-}
-
-export type LoadPhase = 'config' | 'tensors' | 'tokenizer' | 'done';
-
-/** Typed progress (never a string): bytes of tensor data read so far out of the total. */
-export interface LoadProgress {
-  phase: LoadPhase;
-  /** The shard or file being read ('' when none). */
-  file: string;
-  bytesDone: number;
-  bytesTotal: number;
-}
-
-export interface LoadHfOptions {
-  onProgress?: (progress: LoadProgress) => void;
-  /** Skip tokenizer.json even if present. */
-  skipTokenizer?: boolean;
-}
 
 /** The subset of A's TensorDirectory (openSafetensorsFolder) the loader needs. */
 export interface HfTensorSource {
@@ -65,64 +35,14 @@ export interface HfTensorSource {
 export async function readHfConfigJson(files: FileSet): Promise<unknown> {
   const list = await files.list();
   if (!list.includes('config.json')) throw new ConfigError(`${files.name}: no config.json (not an HF model folder)`);
-  const text = await readText(await files.open('config.json'));
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new FormatError(`config.json: invalid JSON: ${(error as Error).message}`);
-  }
-}
-
-export async function loadHfModel(files: FileSet, options: LoadHfOptions = {}): Promise<LoadedModel> {
-  const report = options.onProgress ?? (() => {});
-  report({ phase: 'config', file: 'config.json', bytesDone: 0, bytesTotal: 0 });
-  const config = await readHfConfigJson(files);
-  const spec = parseHfConfig(config, 'config.json');
-  const tensors: HfTensorSource = await openSafetensorsFolder(files);
-  const { weights, extraTensors, mixtralLayout } = await loadHfWeights(spec, tensors, report);
-  const list = await files.list();
-  if (list.includes('generation_config.json')) await addGenerationEos(files, spec);
-  let tokenizer: Tokenizer | undefined;
-  if (!options.skipTokenizer && list.includes('tokenizer.json')) {
-    report({ phase: 'tokenizer', file: 'tokenizer.json', bytesDone: 0, bytesTotal: 0 });
-    tokenizer = await loadHfTokenizer(files);
-    if (tokenizer.vocabSize > spec.vocab) {
-      throw new ConfigError(
-        `tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${spec.vocab}`,
-      );
-    }
-  }
-  report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
-  const loaded: LoadedModel = { spec, weights, config, files, extraTensors };
-  if (tokenizer) loaded.tokenizer = tokenizer;
-  if (mixtralLayout) loaded.mixtralLayout = mixtralLayout;
-  return loaded;
-}
-
-/**
- * generation_config.json's eos_token_id (one id or a list) joins spec.eosTokenIds: chat
- * models list their end-of-turn token there (Qwen2: [151645, 151643]), not in config.json.
- */
-async function addGenerationEos(files: FileSet, spec: ModelSpec): Promise<void> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readText(await files.open('generation_config.json')));
-  } catch (error) {
-    throw new FormatError(`generation_config.json: invalid JSON: ${(error as Error).message}`);
-  }
-  const eos = (json as { eos_token_id?: unknown } | null)?.eos_token_id;
-  const ids = (Array.isArray(eos) ? eos : [eos]).filter(
-    (id): id is number => Number.isInteger(id) && (id as number) >= 0,
-  );
-  if (ids.length === 0) return;
-  spec.eosTokenIds = [...new Set([...(spec.eosTokenIds ?? []), ...ids])];
+  return readJsonFile(files, 'config.json');
 }
 
 /** Checks every expected tensor, reads them one by one, and assembles ModelWeights. */
 export async function loadHfWeights(
   spec: ModelSpec,
   source: HfTensorSource,
-  report: (progress: LoadProgress) => void = () => {},
+  report: (progress: ModelLoadProgress) => void = () => {},
 ): Promise<{ weights: ModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout }> {
   const names = source.names();
   const mixtralLayout = spec.arch === 'mixtral' ? detectMixtralLayout(names) : undefined;

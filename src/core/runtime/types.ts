@@ -20,6 +20,14 @@ export interface TokenRouting {
   layers: LayerRouting[];
 }
 
+/** A text as the engine and the routing preview analyse it: its tokens and their routing. */
+export interface AnalyzedText {
+  /** [nTokens] piece text of each token. */
+  pieces: string[];
+  /** [nTokens] routing of each token (empty layers for a dense model). */
+  routing: TokenRouting[];
+}
+
 /**
  * Per-request routing interventions (issue 5). Every backend must honour them.
  * - topK: experts-per-token override (1 ≤ topK ≤ experts).

@@ -4,7 +4,7 @@
  */
 import { CancelledError } from '../errors.ts';
 import type { FileSet } from '../io/byte-source.ts';
-import type { OnLoadProgress } from '../hub/progress.ts';
+import type { OnLoadProgress } from '../io/progress.ts';
 import type { KvStore } from './kv.ts';
 import type { ImportQuant, ModelManifest, ModelSource } from './manifest.ts';
 import { modelStoreBeginWrite } from './model-store.ts';

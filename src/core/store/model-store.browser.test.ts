@@ -16,7 +16,7 @@ import {
   modelStoreListPending,
   modelStoreVerify,
 } from './index.ts';
-import { sha256Hex } from '../hub/sha256.ts';
+import { sha256Hex } from '../io/sha256.ts';
 
 const DB = 'moe-studio-test';
 let kv: KvStore;

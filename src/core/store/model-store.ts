@@ -3,10 +3,10 @@
  * a manifest written last so that a model is "ready" only when every chunk is there, and
  * resumable pending imports. All functions take the KvStore explicitly (no singletons).
  */
-import { StoreError } from '../errors.ts';
+import { StoreError, MissingFileError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
 import type { KvStore } from './kv.ts';
-import { Sha256 } from '../hub/sha256.ts';
+import { Sha256 } from '../io/sha256.ts';
 import {
   chunkCount,
   chunkKey,
@@ -144,7 +144,7 @@ export async function modelStoreBeginWrite(kv: KvStore, init: ModelWriteInit): P
 function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
   const fileOf = (name: string) => {
     const f = pending.files.find((x) => x.name === name);
-    if (!f) throw new StoreError(`store: model '${pending.id}' has no file '${name}'`);
+    if (!f) throw new MissingFileError(`store: model '${pending.id}'`, name);
     return f;
   };
   const savePending = () => storeSet(kv, pendingKey(pending.id), pending, `the import record of '${pending.id}'`);

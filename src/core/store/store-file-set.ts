@@ -2,10 +2,10 @@
  * Reading a stored model: a FileSet over its chunks (so loaders read straight from the
  * store), re-verification (every chunk present, sizes, sha256), and storage estimates.
  */
-import { StoreError } from '../errors.ts';
-import type { ByteSource, FileSet } from '../io/byte-source.ts';
-import { Sha256 } from '../hub/sha256.ts';
-import type { OnLoadProgress } from '../hub/progress.ts';
+import { StoreError, MissingFileError } from '../errors.ts';
+import { type ByteSource, type FileSet, checkRead } from '../io/byte-source.ts';
+import { Sha256 } from '../io/sha256.ts';
+import type { OnLoadProgress } from '../io/progress.ts';
 import type { KvStore } from './kv.ts';
 import { chunkKey, type ModelManifest, type StoredFile } from './manifest.ts';
 import { modelStoreGet } from './model-store.ts';
@@ -37,9 +37,7 @@ function storedFileSource(
     size: file.size,
     name,
     async read(offset, length) {
-      if (offset < 0 || length < 0 || offset + length > file.size) {
-        throw new RangeError(`${name}: read [${offset}, ${offset + length}) is outside [0, ${file.size})`);
-      }
+      checkRead(name, offset, length, file.size);
       const out = new Uint8Array(length);
       let at = 0;
       while (at < length) {
@@ -67,7 +65,7 @@ export function modelStoreFileSet(kv: KvStore, manifest: ModelManifest, onProgre
     },
     async open(fileName) {
       const file = manifest.files.find((f) => f.name === fileName);
-      if (!file) throw new StoreError(`store: model '${manifest.id}' has no file '${fileName}'`);
+      if (!file) throw new MissingFileError(`store: model '${manifest.id}'`, fileName);
       let bytesDone = 0;
       return storedFileSource(kv, manifest, file, (n) => {
         bytesDone = Math.min(file.size, bytesDone + n);

@@ -14,7 +14,7 @@ import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
 import { ConfigError, FormatError } from '../errors.ts';
 import type { FileSet } from '../io/byte-source.ts';
-import { readText } from '../io/byte-source.ts';
+import { readJsonFile, readText } from '../io/byte-source.ts';
 import type { ChatMessage, Tokenizer } from './types.ts';
 
 /** tokenizer_config.json keys we read (all optional). */
@@ -145,15 +145,6 @@ export class HfTokenizer implements Tokenizer {
   }
 }
 
-async function readJsonFile(files: FileSet, file: string): Promise<any> {
-  const text = await readText(await files.open(file));
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new FormatError(`${file}: invalid JSON: ${(error as Error).message}`);
-  }
-}
-
 /**
  * Loads tokenizer.json (required) and tokenizer_config.json (optional) from a folder. A
  * separate `chat_template.jinja` (newer transformers) supplies the template when the config
@@ -179,17 +170,3 @@ export async function loadHfTokenizer(files: FileSet): Promise<HfTokenizer> {
   }
   return new HfTokenizer(tokenizerJson, config);
 }
-
-/** Tokenizer and generation files that travel with a model folder (export-hf copies them through). */
-export const HF_SIDECAR_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'tokenizer.model',
-  'chat_template.jinja',
-  'chat_template.json',
-  'vocab.json',
-  'merges.txt',
-  'added_tokens.json',
-  'generation_config.json',
-] as const;

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { probeWebGpu } from '../../state/engine/backend-choice.ts';
+import { probeWebGpu } from '../../core/runtime/webgpu/probe.ts';
 import { useEngine } from '../../state/engine.ts';
 
 /**
@@ -11,7 +11,7 @@ export function BackendStatus() {
   const { backend, decode } = useEngine(useShallow((s) => ({ backend: s.backend, decode: s.decodeTokPerSec })));
   const [probe, setProbe] = useState('Probing compute backends…');
   useEffect(() => {
-    probeWebGpu().then(
+    probeWebGpu(navigator.gpu).then(
       (p) => setProbe(p.adapter ? `WebGPU adapter: ${p.adapter}` : `CPU fallback: ${p.description}`),
       (e: Error) => setProbe(`CPU fallback: ${e.message}`),
     );

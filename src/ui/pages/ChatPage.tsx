@@ -13,7 +13,7 @@ import {
 } from '../../state/chat.ts';
 import { engineSetBackend, useEngine } from '../../state/engine.ts';
 import { useSettings } from '../../state/settings.ts';
-import type { BackendChoice } from '../../state/engine/engine-types.ts';
+import type { BackendChoice } from '../../../workers/engine/api.ts';
 import { uiGo } from '../../state/ui.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';

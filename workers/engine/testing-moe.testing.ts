@@ -2,11 +2,11 @@
  * Test helper (not used by the app): a tiny 4-expert Mixtral merged by area D's code from
  * seeded random dense donors, stored in a test IndexedDB database under `id`.
  */
-import { writeSafetensors } from '../../core/formats/safetensors.ts';
-import { MemorySink, memoryFileSet, type FileSet } from '../../core/io/byte-source.ts';
-import { mergeInMemory, randomHfFolder } from '../../core/merge/testing-models.ts';
-import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
-import { idbKvStore } from '../../core/store/kv.ts';
+import { writeSafetensors } from '../../src/core/formats/safetensors.ts';
+import { MemorySink, memoryFileSet, type FileSet } from '../../src/core/io/byte-source.ts';
+import { mergeInMemory, randomHfFolder } from '../../src/core/merge/testing-models.ts';
+import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import { idbKvStore } from '../../src/core/store/kv.ts';
 
 export const TESTING_MOE_YAML = `base_model: org/base
 gate_mode: random

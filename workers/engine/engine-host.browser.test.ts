@@ -6,14 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clear, createStore } from 'idb-keyval';
-import { storeTestingMoe } from './testing-moe.ts';
-import { idbKvStore } from '../../core/store/kv.ts';
-import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
-import type { LoadProgress } from '../../core/hub/progress.ts';
+import { storeTestingMoe } from './testing-moe.testing.ts';
+import { idbKvStore } from '../../src/core/store/kv.ts';
+import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import type { LoadProgress } from '../../src/core/io/progress.ts';
 import { EngineHost } from './engine-host.ts';
-import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
-import { BackendError } from '../../core/errors.ts';
-import type { EngineEvent } from './engine-types.ts';
+import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
+import { BackendError } from '../../src/core/errors.ts';
+import type { EngineEvent } from './api.ts';
 
 const DB = 'moe-studio-engine-test';
 beforeAll(async () => {
@@ -133,7 +133,7 @@ describe('engine host', () => {
 
   it('quantizes a stored model on import (q8_0 GGUF beside the tokenizer) and chats with it', async () => {
     const kv = idbKvStore(DB, 'models');
-    const { modelStoreGet, modelStoreFileSet, modelStoreList } = await import('../../core/store/index.ts');
+    const { modelStoreGet, modelStoreFileSet, modelStoreList } = await import('../../src/core/store/index.ts');
     const original = (await modelStoreGet(kv, 'moe'))!;
     const copyFiles = modelStoreFileSet(kv, original);
     await modelStoreImportFileSet(kv, {

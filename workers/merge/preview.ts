@@ -6,16 +6,16 @@
  * are built from — so the preview shows what the gates prefer, not the exact post-attention
  * routing of the built model.
  */
-import type { MoeMergeConfig } from '../../core/formats/mergekit-yaml.ts';
-import { openBaseForwardOn } from '../../core/merge/default-runtime.ts';
-import { computeGates, tokenizePrompts } from '../../core/merge/gates.ts';
-import type { MergeInputs } from '../../core/merge/sources.ts';
-import { modelReferenceKey } from '../../core/formats/mergekit-yaml.ts';
-import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
-import { routeToken } from '../../core/runtime/routing.ts';
-import type { TokenRouting } from '../../core/runtime/types.ts';
-import { loadHfTokenizer } from '../../core/tokenizer/hf.ts';
-import type { AnalyzedText } from '../engine/engine-types.ts';
+import type { MoeMergeConfig } from '../../src/core/formats/mergekit-yaml.ts';
+import { openBaseForwardOn } from '../../src/core/merge/default-runtime.ts';
+import { computeGates, tokenizePrompts } from '../../src/core/merge/gates.ts';
+import type { MergeInputs } from '../../src/core/merge/sources.ts';
+import { modelReferenceKey } from '../../src/core/formats/mergekit-yaml.ts';
+import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
+import { routeToken } from '../../src/core/runtime/routing.ts';
+import type { TokenRouting } from '../../src/core/runtime/types.ts';
+import { loadHfTokenizer } from '../../src/core/tokenizer/hf.ts';
+import type { AnalyzedText } from '../../src/core/runtime/types.ts';
 
 const MAX_PREVIEW_TOKENS = 128;
 

@@ -2,12 +2,13 @@
  * The compose/merge API the UI calls through comlink (served by MergeHost in
  * workers/merge.worker.ts).
  */
-import type { ConfigIssue } from '../../core/formats/mergekit-yaml.ts';
-import type { LoadProgress } from '../../core/hub/progress.ts';
-import type { AnalyzedText, EngineModelRef } from '../engine/engine-types.ts';
+import type { ConfigIssue } from '../../src/core/formats/mergekit-yaml.ts';
+import type { LoadProgress } from '../../src/core/io/progress.ts';
+import type { AnalyzedText } from '../../src/core/runtime/types.ts';
+import type { ModelRef } from '../model-ref.ts';
 
 /** Where each model reference of the YAML (its `path`) is read from. */
-export type ModelSources = Record<string, EngineModelRef>;
+export type ModelSources = Record<string, ModelRef>;
 
 export interface MergeCheck {
   ok: boolean;

@@ -1,30 +1,17 @@
 /**
- * Reading a model for the engine from any FileSet: an HF folder (config.json + safetensors,
- * area B1's loadHfModel) or a quantized import (model.gguf, area A's loadGgufModel, with the
- * HF tokenizer files kept beside it). And the import-time quantization itself: HF folder in
- * the store → GGUF (f16 / q8_0 / q4_0, area A's exportGguf) → a new stored model.
+ * Import-time quantization: an HF folder in the store → GGUF (f16 / q8_0 / q4_0, exportGguf)
+ * → a new stored model that keeps the original config and tokenizer files beside model.gguf
+ * (loadModel reads that pair back).
  */
-import { MemorySink, memoryFileSet, readText, type FileSet } from '../../core/io/byte-source.ts';
-import type { OnLoadProgress } from '../../core/hub/progress.ts';
-import { exportGguf, loadGgufModel } from '../../core/model/gguf-model.ts';
-import { loadHfModel, type LoadedModel } from '../../core/model/load-hf.ts';
-import { loadHfTokenizer } from '../../core/tokenizer/hf.ts';
-import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
-import type { KvStore } from '../../core/store/kv.ts';
-import type { ModelManifest } from '../../core/store/manifest.ts';
-import { modelStoreDelete, modelStoreGet } from '../../core/store/model-store.ts';
-import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
-
-export const QUANTIZED_FILE = 'model.gguf';
-
-export async function loadAnyModel(files: FileSet): Promise<LoadedModel> {
-  const list = await files.list();
-  if (!list.includes(QUANTIZED_FILE)) return loadHfModel(files);
-  const { weights } = await loadGgufModel(await files.open(QUANTIZED_FILE));
-  const tokenizer = list.includes('tokenizer.json') ? await loadHfTokenizer(files) : undefined;
-  const config = list.includes('config.json') ? JSON.parse(await readText(await files.open('config.json'))) : {};
-  return { spec: weights.spec, weights, tokenizer, config, files };
-}
+import { MemorySink, memoryFileSet, readText, type FileSet } from '../../src/core/io/byte-source.ts';
+import type { OnLoadProgress } from '../../src/core/io/progress.ts';
+import { exportGguf } from '../../src/core/model/gguf-model.ts';
+import { QUANTIZED_FILE, loadHfModel } from '../../src/core/model/load.ts';
+import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import type { KvStore } from '../../src/core/store/kv.ts';
+import type { ModelManifest } from '../../src/core/store/manifest.ts';
+import { modelStoreDelete, modelStoreGet } from '../../src/core/store/model-store.ts';
+import { modelStoreFileSet } from '../../src/core/store/store-file-set.ts';
 
 async function readJson(files: FileSet, list: string[], name: string): Promise<unknown> {
   return list.includes(name) ? JSON.parse(await readText(await files.open(name))) : undefined;

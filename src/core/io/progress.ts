@@ -20,3 +20,14 @@ export interface LoadProgress {
 }
 
 export type OnLoadProgress = (progress: LoadProgress) => void;
+
+export type ModelLoadPhase = 'config' | 'tensors' | 'tokenizer' | 'done';
+
+/** A model loader's progress (loadModel): bytes of tensor data read so far out of the total. */
+export interface ModelLoadProgress {
+  phase: ModelLoadPhase;
+  /** The shard or file being read ('' when none). */
+  file: string;
+  bytesDone: number;
+  bytesTotal: number;
+}

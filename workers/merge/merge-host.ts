@@ -3,22 +3,19 @@
  * preview (gates recomputed from the base model; experts not needed), and the build (area D's
  * runMerge into an HF folder that goes straight into the model store).
  */
-import { CancelledError } from '../../core/errors.ts';
-import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
-import { parseMergeYaml, type MoeMergeConfig } from '../../core/formats/mergekit-yaml.ts';
-import { memoryFolder, type FileSet } from '../../core/io/byte-source.ts';
-import { lazyHfFolder } from '../../core/model/export-hf.ts';
-import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
-import { planMerge } from '../../core/merge/plan.ts';
-import { runMerge } from '../../core/merge/run.ts';
-import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../core/merge/sources.ts';
-import { folderWriter } from '../../core/merge/writer.ts';
-import { idbKvStore } from '../../core/store/kv.ts';
-import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
-import { modelStoreGet } from '../../core/store/model-store.ts';
-import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
-import type { EngineModelRef } from '../engine/engine-types.ts';
-import { QUANTIZED_FILE, loadAnyModel } from '../engine/stored-models.ts';
+import { CancelledError } from '../../src/core/errors.ts';
+import { parseMergeYaml, type MoeMergeConfig } from '../../src/core/formats/mergekit-yaml.ts';
+import { memoryFolder, type FileSet } from '../../src/core/io/byte-source.ts';
+import { lazyHfFolder } from '../../src/core/model/export-hf.ts';
+import { createMergeRuntime } from '../../src/core/merge/default-runtime.ts';
+import { planMerge } from '../../src/core/merge/plan.ts';
+import { runMerge } from '../../src/core/merge/run.ts';
+import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../src/core/merge/sources.ts';
+import { folderWriter } from '../../src/core/merge/writer.ts';
+import { idbKvStore } from '../../src/core/store/kv.ts';
+import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import { type ModelRef, openModelRef } from '../model-ref.ts';
+import { QUANTIZED_FILE, loadModel } from '../../src/core/model/load.ts';
 import { previewRouting } from './preview.ts';
 import type {
   MergeApi,
@@ -27,7 +24,7 @@ import type {
   MergeBuildResult,
   MergeCheck,
   ModelSources,
-} from './merge-types.ts';
+} from './api.ts';
 
 interface OpenedSource {
   files: FileSet;
@@ -35,12 +32,9 @@ interface OpenedSource {
   warning?: string;
 }
 
-async function openRef(ref: EngineModelRef): Promise<OpenedSource> {
-  if (ref.kind === 'url') return { files: fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title) };
-  const kv = idbKvStore(ref.dbName);
-  const manifest = await modelStoreGet(kv, ref.id);
-  if (!manifest) throw Object.assign(new Error(`store: no ready model '${ref.id}'`), { name: 'StoreError' });
-  const files = modelStoreFileSet(kv, manifest);
+async function openRef(ref: ModelRef): Promise<OpenedSource> {
+  const { files, manifest } = await openModelRef(ref);
+  if (!manifest) return { files };
   const list = await files.list();
   if (!list.includes(QUANTIZED_FILE) || list.some((f) => f.endsWith('.safetensors'))) return { files };
   return {
@@ -55,7 +49,7 @@ async function openRef(ref: EngineModelRef): Promise<OpenedSource> {
  * tensor by tensor as the merge reads them, so the donor costs its quantized size in memory.
  */
 async function dequantizedFolder(files: FileSet): Promise<FileSet> {
-  const { weights, config } = await loadAnyModel(files);
+  const { weights, config } = await loadModel(files);
   // Every tensor f32 (a GGUF keeps some in f16) and torch_dtype float32 over the original
   // config's: as a base, it yields an f32 merge rather than rounding the dequantized values again.
   return lazyHfFolder(weights, files.name, {

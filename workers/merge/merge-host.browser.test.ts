@@ -5,18 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clear, createStore } from 'idb-keyval';
-import { randomHfFolder } from '../../core/merge/testing-models.ts';
-import { idbKvStore } from '../../core/store/kv.ts';
-import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
-import { modelStoreList } from '../../core/store/model-store.ts';
+import { randomHfFolder } from '../../src/core/merge/testing-models.ts';
+import { idbKvStore } from '../../src/core/store/kv.ts';
+import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import { modelStoreList } from '../../src/core/store/model-store.ts';
 import { EngineHost } from '../engine/engine-host.ts';
 import { MergeHost } from './merge-host.ts';
-import { dequantize } from '../../core/quant/convert.ts';
-import { loadHfModel } from '../../core/model/load-hf.ts';
-import { modelStoreGet } from '../../core/store/model-store.ts';
-import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
-import { loadAnyModel, quantizeStoredModel } from '../engine/stored-models.ts';
-import type { ModelSources } from './merge-types.ts';
+import { dequantize } from '../../src/core/quant/convert.ts';
+import { loadHfModel } from '../../src/core/model/load.ts';
+import { modelStoreGet } from '../../src/core/store/model-store.ts';
+import { modelStoreFileSet } from '../../src/core/store/store-file-set.ts';
+import { loadModel } from '../../src/core/model/load.ts';
+import { quantizeStoredModel } from '../engine/quantize-stored.ts';
+import type { ModelSources } from './api.ts';
 
 const DB = 'moe-studio-merge-test';
 const NAMES = ['base', 'e0', 'e1', 'e2', 'e3'];
@@ -131,7 +132,7 @@ describe('merge host', () => {
     );
     expect(result.warnings.join('\n')).toMatch(/dequantized/);
     const merged = await loadHfModel(modelStoreFileSet(kv, (await modelStoreGet(kv, 'with-quantized'))!));
-    const donor = await loadAnyModel(modelStoreFileSet(kv, (await modelStoreGet(kv, quantized.id))!));
+    const donor = await loadModel(modelStoreFileSet(kv, (await modelStoreGet(kv, quantized.id))!));
     for (const role of ['gate', 'up', 'down'] as const) {
       const got = merged.weights.layers[1]!.moe!.experts[3]![role];
       expect(got.dtype).toBe('f32');

@@ -2,16 +2,21 @@
  * The engine worker's API as the UI sees it through comlink (workers/engine.worker.ts).
  * Only plain data crosses: no tensors, no class instances. Errors keep their kind in `name`.
  */
-import type { LoadProgress } from '../../core/hub/progress.ts';
-import type { BackendName, RoutingOverrides, SamplerOptions, TokenRouting } from '../../core/runtime/types.ts';
-import type { ChatMessage } from '../../core/tokenizer/types.ts';
+import type { LoadProgress } from '../../src/core/io/progress.ts';
+import type {
+  AnalyzedText,
+  BackendName,
+  RoutingOverrides,
+  SamplerOptions,
+  TokenRouting,
+} from '../../src/core/runtime/types.ts';
+import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
+import type { ModelRef } from '../model-ref.ts';
+
+export type { AnalyzedText } from '../../src/core/runtime/types.ts';
+export type { ModelRef } from '../model-ref.ts';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'cpu';
-
-/** Where the engine reads a model from. */
-export type EngineModelRef =
-  | { kind: 'url'; id: string; title: string; baseUrl: string; files: { name: string; size?: number }[] }
-  | { kind: 'store'; id: string; dbName?: string };
 
 /** Explicit lifecycle (STYLE: a union, not boolean flags). */
 export type EngineState =
@@ -69,16 +74,9 @@ export interface EngineStats {
   weightBytes?: number;
 }
 
-export interface AnalyzedText {
-  /** [nTokens] piece text of each token. */
-  pieces: string[];
-  /** [nTokens] routing of each token (empty layers for a dense model). */
-  routing: TokenRouting[];
-}
-
 export interface EngineApi {
   load(
-    ref: EngineModelRef,
+    ref: ModelRef,
     choice: BackendChoice,
     onProgress?: (p: LoadProgress) => void,
   ): Promise<{ model: ModelSummary; backend: BackendReport }>;

@@ -2,8 +2,8 @@
  * Conversation → prompt token ids: the tokenizer's chat template when it has one
  * (tokenizer_config.json), else a plain "role: text" transcript.
  */
-import type { LoadedModel } from '../../core/model/load-hf.ts';
-import type { ChatMessage } from '../../core/tokenizer/types.ts';
+import type { LoadedModel } from '../../src/core/model/load.ts';
+import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
 
 export function buildPromptText(model: LoadedModel, messages: ChatMessage[]): { text: string; templated: boolean } {
   const tokenizer = model.tokenizer;

@@ -7,8 +7,8 @@
  * Tests may install in-page hosts instead (engineClientSet).
  */
 import * as Comlink from 'comlink';
-import type { EngineApi } from './engine/engine-types.ts';
-import type { MergeApi } from './merge/merge-types.ts';
+import type { EngineApi } from '../../workers/engine/api.ts';
+import type { MergeApi } from '../../workers/merge/api.ts';
 
 type Listener = (message: string) => void;
 

@@ -8,12 +8,12 @@
 import * as Comlink from 'comlink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clear, createStore } from 'idb-keyval';
-import { randomHfFolder, testingDenseSpec } from '../../core/merge/testing-models.ts';
-import { idbKvStore } from '../../core/store/kv.ts';
-import { modelStoreImportFileSet } from '../../core/store/import-files.ts';
-import { modelStoreList } from '../../core/store/model-store.ts';
-import type { EngineApi, EngineEvent } from '../engine/engine-types.ts';
-import type { MergeApi, MergeBuildProgress, ModelSources } from './merge-types.ts';
+import { randomHfFolder, testingDenseSpec } from '../../src/core/merge/testing-models.ts';
+import { idbKvStore } from '../../src/core/store/kv.ts';
+import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import { modelStoreList } from '../../src/core/store/model-store.ts';
+import type { EngineApi, EngineEvent } from '../engine/api.ts';
+import type { MergeApi, MergeBuildProgress, ModelSources } from './api.ts';
 
 const DB = 'moe-studio-merge-worker-test';
 const NAMES = ['base', 'e0', 'e1', 'e2'];

@@ -4,18 +4,16 @@
  * core (no React, no DOM beyond IndexedDB/fetch/navigator); workers/engine.worker.ts exposes
  * it with comlink, and browser tests drive it directly.
  */
-import { fetchFileSet } from '../../core/hub/fetch-file-set.ts';
-import type { LoadProgress } from '../../core/hub/progress.ts';
-import type { FileSet } from '../../core/io/byte-source.ts';
-import type { LoadedModel } from '../../core/model/load-hf.ts';
-import { loadAnyModel, quantizeStoredModel } from './stored-models.ts';
-import { generate } from '../../core/runtime/generate.ts';
-import { exportGguf } from '../../core/model/gguf-model.ts';
-import { MemorySink, readText } from '../../core/io/byte-source.ts';
-import type { GeneratedToken, RoutingOverrides, Session } from '../../core/runtime/types.ts';
-import { idbKvStore } from '../../core/store/kv.ts';
-import { modelStoreGet } from '../../core/store/model-store.ts';
-import { modelStoreFileSet } from '../../core/store/store-file-set.ts';
+import type { LoadProgress } from '../../src/core/io/progress.ts';
+import type { LoadedModel } from '../../src/core/model/load.ts';
+import { loadModel } from '../../src/core/model/load.ts';
+import { quantizeStoredModel } from './quantize-stored.ts';
+import { generate } from '../../src/core/runtime/generate.ts';
+import { exportGguf } from '../../src/core/model/gguf-model.ts';
+import { MemorySink, readText } from '../../src/core/io/byte-source.ts';
+import type { GeneratedToken, RoutingOverrides, Session } from '../../src/core/runtime/types.ts';
+import { idbKvStore } from '../../src/core/store/kv.ts';
+import { openModelRef } from '../model-ref.ts';
 import { openCpuSession, openSessionWithFallback } from './backend-choice.ts';
 import { buildPromptIdsWithin } from './prompt.ts';
 import type {
@@ -24,13 +22,13 @@ import type {
   BackendReport,
   EngineApi,
   EngineEvent,
-  EngineModelRef,
+  ModelRef,
   EngineState,
   EngineStats,
   GenerateRequest,
   GenerateSummary,
   ModelSummary,
-} from './engine-types.ts';
+} from './api.ts';
 
 const MAX_CONTEXT = 1024;
 const EVENT_BATCH_MS = 40;
@@ -38,18 +36,6 @@ const EVENT_BATCH_MS = 40;
 function errorState(e: unknown, modelId?: string): EngineState {
   const err = e as Error;
   return { kind: 'failed', modelId, errorName: err?.name ?? 'Error', message: err?.message ?? String(e) };
-}
-
-async function openFiles(
-  ref: EngineModelRef,
-  onProgress?: (p: LoadProgress) => void,
-): Promise<{ files: FileSet; title: string }> {
-  if (ref.kind === 'url')
-    return { files: fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title, onProgress), title: ref.title };
-  const kv = idbKvStore(ref.dbName);
-  const manifest = await modelStoreGet(kv, ref.id);
-  if (!manifest) throw Object.assign(new Error(`store: no ready model '${ref.id}'`), { name: 'StoreError' });
-  return { files: modelStoreFileSet(kv, manifest, onProgress), title: manifest.title };
 }
 
 function summarize(id: string, title: string, model: LoadedModel): ModelSummary {
@@ -108,7 +94,7 @@ export class EngineHost implements EngineApi {
   private abort?: AbortController;
   private speeds: { prefill?: number; decode?: number } = {};
 
-  async load(ref: EngineModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void) {
+  async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void) {
     this.stop();
     this.session?.dispose();
     this.session = undefined;
@@ -116,8 +102,8 @@ export class EngineHost implements EngineApi {
     this.choice = choice;
     this.state = { kind: 'loading', modelId: ref.id };
     try {
-      const { files, title } = await openFiles(ref, onProgress);
-      const model = await loadAnyModel(files);
+      const { files, title } = await openModelRef(ref, onProgress);
+      const model = await loadModel(files);
       const opened = await this.openSession(model.weights, choice, Math.min(MAX_CONTEXT, model.spec.contextLength));
       this.model = model;
       this.session = opened.session;

@@ -1,0 +1,175 @@
+/**
+ * The one model loader: "open whatever model this is" for the engine worker, the merge
+ * worker and the CLI. A FileSet holds one of
+ *   - an HF folder: config.json + *.safetensors (+ tokenizer files)        → loadHfModel
+ *   - a GGUF: `model.gguf` (a quantized import, with the original config and tokenizer
+ *     files kept beside it) or a single `*.gguf`                           → loadGgufModel
+ *   - a llama2.c checkpoint `*.bin` and its tokenizer `tok*.bin`           → loadLlama2cCheckpoint
+ *
+ * Tokenizer rule for a GGUF: tokenizer.json beside it wins (the HF files of an import carry
+ * the chat template and the special tokens as the author wrote them); otherwise the
+ * tokenizer embedded in the GGUF, whose BOS/EOS come from the spec's token ids.
+ */
+import { ConfigError } from '../errors.ts';
+import type { FileSet } from '../io/byte-source.ts';
+import { readJsonFile } from '../io/byte-source.ts';
+import { HfTokenizer, loadHfTokenizer } from '../tokenizer/hf.ts';
+import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
+import type { Tokenizer } from '../tokenizer/types.ts';
+import { loadGgufModel } from './gguf-model-import.ts';
+import { loadLlama2cCheckpoint } from './llama2c.ts';
+import { type HfTensorSource, loadHfWeights, readHfConfigJson } from './load-hf.ts';
+import { parseHfConfig } from './hf-config.ts';
+import { openSafetensorsFolder } from '../formats/safetensors.ts';
+import type { ModelLoadProgress } from '../io/progress.ts';
+import type { MixtralLayout } from './names.ts';
+import type { ModelSpec } from './spec.ts';
+import type { ModelWeights } from './weights.ts';
+
+/** What loadModel returns, whatever the format. */
+export interface LoadedModel {
+  spec: ModelSpec;
+  weights: ModelWeights;
+  tokenizer?: Tokenizer;
+  /** The parsed config.json (HF, or kept beside a GGUF), else `{ format, file }`. */
+  // biome-ignore lint/suspicious/noExplicitAny: config.json is whatever the author wrote; parseHfConfig checks the fields it reads
+  config: any;
+  files: FileSet;
+  /** Checkpoint tensors no role uses (not fatal). */
+  extraTensors?: string[];
+  /** Mixtral only: which layout the checkpoint used. */
+  mixtralLayout?: MixtralLayout;
+}
+
+/** The file a quantized import keeps its weights in (beside the original config and tokenizer files). */
+export const QUANTIZED_FILE = 'model.gguf';
+
+export type ModelFormat = 'hf' | 'gguf' | 'llama2c';
+
+export interface LoadModelOptions {
+  onProgress?: (progress: ModelLoadProgress) => void;
+  /** Skip the tokenizer even if present. */
+  skipTokenizer?: boolean;
+  /** llama2.c only: the tokenizer's file name in the set (default: tokenizer.bin, else the one tok*.bin). */
+  llama2cTokenizer?: string;
+}
+
+/** Which format a FileSet holds, and the file the weights are in. */
+export async function detectModelFormat(files: FileSet): Promise<{ format: ModelFormat; file: string }> {
+  const list = await files.list();
+  if (list.includes(QUANTIZED_FILE)) return { format: 'gguf', file: QUANTIZED_FILE };
+  if (list.includes('config.json')) return { format: 'hf', file: 'config.json' };
+  const ggufs = list.filter((f) => f.toLowerCase().endsWith('.gguf'));
+  if (ggufs.length === 1) return { format: 'gguf', file: ggufs[0]! };
+  const checkpoints = list.filter((f) => f.toLowerCase().endsWith('.bin') && !isLlama2cTokenizerName(f));
+  if (ggufs.length === 0 && checkpoints.length === 1) return { format: 'llama2c', file: checkpoints[0]! };
+  throw new ConfigError(
+    `${files.name}: not a model (expected an HF folder with config.json, one .gguf file or one llama2.c .bin checkpoint; found ${list.length} files)`,
+  );
+}
+
+export async function loadModel(files: FileSet, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const { format, file } = await detectModelFormat(files);
+  switch (format) {
+    case 'hf':
+      return loadHfModel(files, options);
+    case 'gguf':
+      return loadGguf(files, file, options);
+    case 'llama2c':
+      return loadLlama2c(files, file, options.llama2cTokenizer);
+  }
+}
+
+export async function loadHfModel(files: FileSet, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const report = options.onProgress ?? (() => {});
+  report({ phase: 'config', file: 'config.json', bytesDone: 0, bytesTotal: 0 });
+  const config = await readHfConfigJson(files);
+  const spec = parseHfConfig(config, 'config.json');
+  const tensors: HfTensorSource = await openSafetensorsFolder(files);
+  const { weights, extraTensors, mixtralLayout } = await loadHfWeights(spec, tensors, report);
+  const list = await files.list();
+  if (list.includes('generation_config.json')) await addGenerationEos(files, spec);
+  let tokenizer: Tokenizer | undefined;
+  if (!options.skipTokenizer && list.includes('tokenizer.json')) {
+    report({ phase: 'tokenizer', file: 'tokenizer.json', bytesDone: 0, bytesTotal: 0 });
+    tokenizer = await loadHfTokenizer(files);
+    if (tokenizer.vocabSize > spec.vocab) {
+      throw new ConfigError(
+        `tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${spec.vocab}`,
+      );
+    }
+  }
+  report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
+  const loaded: LoadedModel = { spec, weights, config, files, extraTensors };
+  if (tokenizer) loaded.tokenizer = tokenizer;
+  if (mixtralLayout) loaded.mixtralLayout = mixtralLayout;
+  return loaded;
+}
+
+/**
+ * generation_config.json's eos_token_id (one id or a list) joins spec.eosTokenIds: chat
+ * models list their end-of-turn token there (Qwen2: [151645, 151643]), not in config.json.
+ */
+async function addGenerationEos(files: FileSet, spec: ModelSpec): Promise<void> {
+  const json: unknown = await readJsonFile(files, 'generation_config.json');
+  const eos = (json as { eos_token_id?: unknown } | null)?.eos_token_id;
+  const ids = (Array.isArray(eos) ? eos : [eos]).filter(
+    (id): id is number => Number.isInteger(id) && (id as number) >= 0,
+  );
+  if (ids.length === 0) return;
+  spec.eosTokenIds = [...new Set([...(spec.eosTokenIds ?? []), ...ids])];
+}
+
+async function loadGguf(files: FileSet, file: string, options: LoadModelOptions): Promise<LoadedModel> {
+  const { weights, tokenizerJson, chatTemplate } = await loadGgufModel(await files.open(file));
+  const list = await files.list();
+  const config = list.includes('config.json')
+    ? await readJsonFile(files, 'config.json')
+    : { format: 'gguf', file: `${files.name}/${file}` };
+  const loaded: LoadedModel = { spec: weights.spec, weights, config, files };
+  if (!options.skipTokenizer) {
+    if (list.includes('tokenizer.json')) loaded.tokenizer = await loadHfTokenizer(files);
+    else if (tokenizerJson) loaded.tokenizer = tokenizerFromGguf(tokenizerJson, chatTemplate, weights.spec);
+  }
+  return loaded;
+}
+
+/** The GGUF's embedded tokenizer as an HfTokenizer; BOS/EOS named by the spec's token ids. */
+// biome-ignore lint/suspicious/noExplicitAny: the tokenizer.json object ggufToTokenizer rebuilt
+function tokenizerFromGguf(tokenizerJson: any, chatTemplate: string | undefined, spec: ModelSpec): Tokenizer {
+  const probe = new HfTokenizer(tokenizerJson, {});
+  const config: Record<string, unknown> = {};
+  if (chatTemplate) config.chat_template = chatTemplate;
+  if (spec.bosTokenId !== undefined) config.bos_token = probe.idToToken(spec.bosTokenId);
+  if (spec.eosTokenIds?.length) config.eos_token = probe.idToToken(spec.eosTokenIds[0]!);
+  return new HfTokenizer(tokenizerJson, config);
+}
+
+function isLlama2cTokenizerName(file: string): boolean {
+  return /^tok.*\.bin$/.test(file.split('/').pop()!);
+}
+
+/** tokenizer.bin when present, else the one tok*.bin beside the checkpoint. */
+function findLlama2cTokenizer(files: FileSet, list: string[], checkpoint: string): string {
+  const candidates = list.filter((f) => isLlama2cTokenizerName(f) && f !== checkpoint).sort();
+  if (candidates.includes('tokenizer.bin')) return 'tokenizer.bin';
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length === 0)
+    throw new ConfigError(`${files.name}/${checkpoint}: no tok*.bin beside it; pass --tokenizer FILE`);
+  throw new ConfigError(
+    `${files.name}/${checkpoint}: several tokenizers beside it (${candidates.join(', ')}); pass --tokenizer FILE`,
+  );
+}
+
+async function loadLlama2c(files: FileSet, file: string, tokenizerFile: string | undefined): Promise<LoadedModel> {
+  const weights = await loadLlama2cCheckpoint(await files.open(file));
+  const tokenizerName = tokenizerFile ?? findLlama2cTokenizer(files, await files.list(), file);
+  const tokenizer = await loadLlama2cTokenizer(await files.open(tokenizerName), { vocabSize: weights.spec.vocab });
+  return {
+    spec: weights.spec,
+    weights,
+    tokenizer,
+    config: { format: 'llama2c', file: `${files.name}/${file}`, tokenizer: tokenizerName },
+    files,
+  };
+}

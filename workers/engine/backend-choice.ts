@@ -1,0 +1,84 @@
+/**
+ * Which compute backend runs, and why (DESIGN.md runtime/): WebGPU when a real
+ * (non-fallback) adapter exists, WASM SIMD otherwise, the CPU reference as the last resort;
+ * the user may override. Backends open through the core's openBackend with this thread's
+ * platform options (navigator.gpu, the WASM pool's thread count).
+ */
+import { openBackend, type PlatformOptions } from '../../src/core/runtime/backends.ts';
+import { probeWebGpu } from '../../src/core/runtime/webgpu/probe.ts';
+import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
+import type { Backend, BackendName, Session } from '../../src/core/runtime/types.ts';
+import type { ModelWeights } from '../../src/core/model/weights.ts';
+import type { BackendChoice, BackendReport } from './api.ts';
+
+/** navigator.gpu where this thread has one (a tab or a dedicated worker). */
+function browserGpu(): GPU | undefined {
+  return (globalThis.navigator as Navigator | undefined)?.gpu;
+}
+
+/** The tab's platform options: its GPU, and a WASM pool of up to two threads. */
+function browserPlatform(): PlatformOptions {
+  return {
+    wasm: { threads: Math.min(2, globalThis.navigator?.hardwareConcurrency || 1) },
+    webgpu: { gpu: browserGpu() },
+  };
+}
+
+/** The order to try backends in for a choice; each with the reason it would be picked. */
+export async function backendCandidates(choice: BackendChoice): Promise<{ name: BackendName; reason: string }[]> {
+  if (choice === 'cpu') return [{ name: 'cpu', reason: 'chosen by you' }];
+  if (choice === 'wasm')
+    return [
+      { name: 'wasm', reason: 'chosen by you' },
+      { name: 'cpu', reason: '' },
+    ];
+  if (choice === 'webgpu')
+    return [
+      { name: 'webgpu', reason: 'chosen by you' },
+      { name: 'wasm', reason: '' },
+      { name: 'cpu', reason: '' },
+    ];
+  const probe = await probeWebGpu(browserGpu());
+  const list: { name: BackendName; reason: string }[] = [];
+  if (probe.real) list.push({ name: 'webgpu', reason: `auto: ${probe.description}` });
+  list.push({ name: 'wasm', reason: `auto: ${probe.real ? '' : `${probe.description}, so WASM SIMD is fastest`}` });
+  list.push({ name: 'cpu', reason: 'auto' });
+  return list;
+}
+
+export interface OpenedSession {
+  session: Session;
+  report: BackendReport;
+}
+
+/** Tries each candidate until one creates a session; the report says what failed on the way. */
+export async function openSessionWithFallback(
+  weights: ModelWeights,
+  choice: BackendChoice,
+  maxContext: number,
+): Promise<OpenedSession> {
+  const failures: string[] = [];
+  for (const candidate of await backendCandidates(choice)) {
+    try {
+      const backend = await openBackend(candidate.name, browserPlatform());
+      const session = await backend.createSession(weights, { maxContext });
+      const reason = failures.length ? `${failures.join('; ')} → ${candidate.name} took over` : candidate.reason;
+      return { session, report: { name: candidate.name, reason } };
+    } catch (e) {
+      failures.push(`${candidate.name} failed: ${(e as Error).message}`);
+    }
+  }
+  throw Object.assign(new Error(`engine: no backend could run this model (${failures.join('; ')})`), {
+    name: 'BackendError',
+  });
+}
+
+/** After a failure mid-generation: the CPU reference takes over. */
+export async function openCpuSession(
+  weights: ModelWeights,
+  maxContext: number,
+  failure: string,
+): Promise<OpenedSession> {
+  const session = await cpuBackend.createSession(weights, { maxContext });
+  return { session, report: { name: 'cpu', reason: `${failure} → the CPU backend took over` } };
+}

@@ -1,0 +1,34 @@
+/**
+ * Where a worker service reads a model from, and the one function that opens it: a URL
+ * folder (the bundled zoo, a hub mirror) or a model in the IndexedDB store. Both hosts
+ * (engine/ and merge/) open models through openModelRef; the UI only builds ModelRefs.
+ */
+import { StoreError } from '../src/core/errors.ts';
+import { fetchFileSet } from '../src/core/hub/fetch-file-set.ts';
+import type { OnLoadProgress } from '../src/core/io/progress.ts';
+import type { FileSet } from '../src/core/io/byte-source.ts';
+import { idbKvStore } from '../src/core/store/kv.ts';
+import type { ModelManifest } from '../src/core/store/manifest.ts';
+import { modelStoreGet } from '../src/core/store/model-store.ts';
+import { modelStoreFileSet } from '../src/core/store/store-file-set.ts';
+
+export type ModelRef =
+  | { kind: 'url'; id: string; title: string; baseUrl: string; files: { name: string; size?: number }[] }
+  | { kind: 'store'; id: string; dbName?: string };
+
+export interface OpenedModelRef {
+  files: FileSet;
+  title: string;
+  /** Set for a stored model. */
+  manifest?: ModelManifest;
+}
+
+export async function openModelRef(ref: ModelRef, onProgress?: OnLoadProgress): Promise<OpenedModelRef> {
+  if (ref.kind === 'url') {
+    return { files: fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title, onProgress), title: ref.title };
+  }
+  const kv = idbKvStore(ref.dbName);
+  const manifest = await modelStoreGet(kv, ref.id);
+  if (!manifest) throw new StoreError(`store: no ready model '${ref.id}'`);
+  return { files: modelStoreFileSet(kv, manifest, onProgress), title: manifest.title, manifest };
+}
