@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { exportGguf } from '../src/core/model/gguf-model.ts';
 import { nodeFileSink } from '../src/cli/node-io.ts';
 import { BENCH_MOE_SPEC, benchMoeWeights, type BenchQuant } from './fixture-model.ts';
+import type { TokenizerJson } from '../src/core/tokenizer/types.ts';
 
 export const BENCH_DIR = process.env.MOE_BENCH_DIR ?? join(tmpdir(), 'moe-studio-bench');
 export const BYTE_TOKENS = { first: 3, count: 256 } as const;
@@ -41,7 +42,7 @@ export function benchPromptIds(count: number): number[] {
   return [SPACE_PREFIX_TOKEN, ...Array.from({ length: count - 1 }, (_, i) => FIRST_CHAR_TOKEN + ((i * 7919) % span))];
 }
 
-export function benchTokenizerJson(vocabSize: number): unknown {
+export function benchTokenizerJson(vocabSize: number): TokenizerJson {
   const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
   for (let b = 0; b < BYTE_TOKENS.count; b++)
     vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = BYTE_TOKENS.first + b;

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const [modelPath, promptArg, decodeArg, threadsArg] = process.argv.slice(2);
   if (!modelPath || !promptArg)
     throw new Error('usage: native-llamacpp.ts <gguf> <promptIds> <decodeTokens> <threads>');
-  const entry = createRequire(toolsDir + 'package.json').resolve('node-llama-cpp');
+  const entry = createRequire(`${toolsDir}package.json`).resolve('node-llama-cpp');
   const { getLlama } = (await import(pathToFileURL(entry).href)) as { getLlama: GetLlama };
   const promptIds = promptArg.split(',').map(Number);
   const decodeTokens = Number(decodeArg ?? 64);

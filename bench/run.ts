@@ -84,7 +84,7 @@ function machineDescription(chromiumVersion: string): string {
 
 async function measure(
   engine: EngineName,
-  quant: BenchQuant,
+  _quant: BenchQuant,
   ggufPath: string,
   pageUrl: string,
   request: PageRequest,

@@ -79,7 +79,7 @@ export function startHubServer(): Promise<Server> {
     }
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
-    const end = m && m[2] ? Number(m[2]) + 1 : data.byteLength;
+    const end = m?.[2] ? Number(m[2]) + 1 : data.byteLength;
     const headers: Record<string, string> = {
       'content-type': path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
       'accept-ranges': 'bytes',

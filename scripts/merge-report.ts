@@ -134,7 +134,7 @@ function report(
     lines.push(`| ${name} | ${DOMAINS.map((d) => byDomain[d]!.perplexity.toFixed(2)).join(' | ')} |`);
   lines.push('', '## Merge warnings', '');
   for (const mode of MODES) lines.push(`- ${mode}: ${warnings[mode]!.length ? warnings[mode]!.join(' ') : 'none'}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 await main();

@@ -130,7 +130,7 @@ describe('zoo index', () => {
 describe.each(MODEL_NAMES)('zoo/%s', (name) => {
   it('loads through loadHfModel with a config that matches its tensors', async () => {
     const model = await loadZooModel(name);
-    const config = await readJson<Record<string, any>>(join(ZOO_DIR, name, 'config.json'));
+    const config = await readJson<Record<string, unknown>>(join(ZOO_DIR, name, 'config.json'));
     const { spec, weights } = model;
     expect(config.model_type).toBe('llama');
     expect(config.tie_word_embeddings).toBe(true);

@@ -72,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;
     const command = topic === undefined ? undefined : COMMANDS[topic];
-    process.stdout.write((command ? command.usage : helpText()) + '\n');
+    process.stdout.write(`${command ? command.usage : helpText()}\n`);
     return name === undefined ? 2 : 0;
   }
   const command = COMMANDS[name];
@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (name !== 'merge' && (rest.includes('--help') || rest.includes('-h'))) {
-    process.stdout.write(command.usage + '\n');
+    process.stdout.write(`${command.usage}\n`);
     return 0;
   }
   try {

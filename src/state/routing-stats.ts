@@ -14,9 +14,7 @@ export function top1Grid(trace: TokenRouting[], layers: number): Top1Cell[][] {
   return Array.from({ length: layers }, (_, l) =>
     trace.map((t) => {
       const r = t.layers[l];
-      return r && r.expertIds.length
-        ? { expert: r.expertIds[0], weight: r.expertWeights[0] }
-        : { expert: -1, weight: 0 };
+      return r?.expertIds.length ? { expert: r.expertIds[0], weight: r.expertWeights[0] } : { expert: -1, weight: 0 };
     }),
   );
 }
@@ -90,5 +88,5 @@ export function routingTraceCsv(pieces: string[], trace: TokenRouting[]): string
       }),
     ),
   );
-  return rows.join('\n') + '\n';
+  return `${rows.join('\n')}\n`;
 }

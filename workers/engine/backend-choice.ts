@@ -7,7 +7,7 @@
 import { openBackend, type PlatformOptions } from '../../src/core/runtime/backends.ts';
 import { probeWebGpu } from '../../src/core/runtime/webgpu/probe.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
-import type { Backend, BackendName, Session } from '../../src/core/runtime/types.ts';
+import type { BackendName, Session } from '../../src/core/runtime/types.ts';
 import type { ModelWeights } from '../../src/core/model/weights.ts';
 import type { BackendChoice, BackendReport } from './api.ts';
 

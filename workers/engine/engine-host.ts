@@ -90,7 +90,6 @@ export class EngineHost implements EngineApi {
   private summary?: ModelSummary;
   private session?: Session;
   private backend?: BackendReport;
-  private choice: BackendChoice = 'auto';
   private abort?: AbortController;
   private speeds: { prefill?: number; decode?: number } = {};
 
@@ -99,7 +98,6 @@ export class EngineHost implements EngineApi {
     this.session?.dispose();
     this.session = undefined;
     this.model = undefined;
-    this.choice = choice;
     this.state = { kind: 'loading', modelId: ref.id };
     try {
       const { files, title } = await openModelRef(ref, onProgress);
@@ -129,7 +127,6 @@ export class EngineHost implements EngineApi {
   async setBackend(choice: BackendChoice): Promise<BackendReport> {
     const model = this.requireModel();
     this.stop();
-    this.choice = choice;
     const opened = await this.openSession(model.weights, choice, this.session!.maxContext);
     this.session?.dispose();
     this.session = opened.session;

@@ -14,8 +14,7 @@ export function buildPromptText(model: LoadedModel, messages: ChatMessage[]): { 
       // no chat template: fall through to a plain transcript
     }
   }
-  const text =
-    messages.map((m) => (m.role === 'system' ? m.content : `${m.role}: ${m.content}`)).join('\n') + '\nassistant:';
+  const text = `${messages.map((m) => (m.role === 'system' ? m.content : `${m.role}: ${m.content}`)).join('\n')}\nassistant:`;
   return { text, templated: false };
 }
 

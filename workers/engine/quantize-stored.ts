@@ -3,7 +3,7 @@
  * → a new stored model that keeps the original config and tokenizer files beside model.gguf
  * (loadModel reads that pair back).
  */
-import { MemorySink, memoryFileSet, readText, type FileSet } from '../../src/core/io/byte-source.ts';
+import { type FileSet, MemorySink, memoryFileSet, readJsonFile } from '../../src/core/io/byte-source.ts';
 import type { OnLoadProgress } from '../../src/core/io/progress.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
 import { QUANTIZED_FILE, loadHfModel } from '../../src/core/model/load.ts';
@@ -12,9 +12,10 @@ import type { KvStore } from '../../src/core/store/kv.ts';
 import type { ModelManifest } from '../../src/core/store/manifest.ts';
 import { modelStoreDelete, modelStoreGet } from '../../src/core/store/model-store.ts';
 import { modelStoreFileSet } from '../../src/core/store/store-file-set.ts';
+import type { TokenizerJson } from '../../src/core/tokenizer/types.ts';
 
-async function readJson(files: FileSet, list: string[], name: string): Promise<unknown> {
-  return list.includes(name) ? JSON.parse(await readText(await files.open(name))) : undefined;
+async function readJson(files: FileSet, list: string[], name: string): Promise<TokenizerJson | undefined> {
+  return list.includes(name) ? readJsonFile(files, name) : undefined;
 }
 
 /** Converts stored model `id` to `quant` as a new stored model, then deletes the original. */

@@ -90,7 +90,7 @@ describe('merge worker + engine worker', () => {
   });
 
   it('streams chat tokens from the engine worker while a build runs in the merge worker', async () => {
-    await engine.load({ kind: 'store', id: SMALL + 'base', dbName: DB }, 'cpu');
+    await engine.load({ kind: 'store', id: `${SMALL}base`, dbName: DB }, 'cpu');
     let building = true;
     let firstProgress!: () => void;
     const started = new Promise<void>((resolve) => {

@@ -191,7 +191,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     session.dispose();
   }
   const seconds = (performance.now() - started) / 1000;
-  if (values.json) process.stdout.write(JSON.stringify({ ids, text }) + '\n');
+  if (values.json) process.stdout.write(`${JSON.stringify({ ids, text })}\n`);
   else process.stdout.write('\n');
   process.stderr.write(
     `${ids.length} tokens in ${seconds.toFixed(2)} s (${(ids.length / Math.max(seconds, 1e-9)).toFixed(1)} tok/s, backend ${backendName})\n`,
@@ -204,7 +204,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
       prompt: promptRouting.map((r, i) => ({ id: prompt[i], layers: r.layers })),
       tokens: trace,
     };
-    await writeFile(values.trace, JSON.stringify(record) + '\n');
+    await writeFile(values.trace, `${JSON.stringify(record)}\n`);
   }
   return 0;
 }

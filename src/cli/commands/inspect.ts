@@ -7,7 +7,8 @@
 import { extname } from 'node:path';
 import { ConfigError, MissingFileError } from '../../core/errors.ts';
 import { readGguf, type GgufMetadataValue } from '../../core/formats/gguf.ts';
-import { openSafetensors, openSafetensorsFolder } from '../../core/formats/safetensors.ts';
+import { openSafetensors } from '../../core/formats/safetensors.ts';
+import { openSafetensorsFolder } from '../../core/formats/safetensors-folder.ts';
 import { parseHfConfig } from '../../core/model/hf-config.ts';
 import { hfTensorEntries } from '../../core/model/hf-tensors.ts';
 import { readHfConfigJson } from '../../core/model/load-hf.ts';
@@ -207,6 +208,6 @@ function formatReport(report: InspectReport): string {
 export async function runInspectCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags('inspect', argv, FLAGS);
   const report = await inspectPath(onePositional('inspect', positionals, 'path'));
-  process.stdout.write((values.json ? JSON.stringify(report) : formatReport(report)) + '\n');
+  process.stdout.write(`${values.json ? JSON.stringify(report) : formatReport(report)}\n`);
   return 0;
 }

@@ -130,7 +130,7 @@ function describePlan(plan: MergePlan): string {
 
 export async function runMergeCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(MERGE_USAGE + '\n');
+    process.stdout.write(`${MERGE_USAGE}\n`);
     return 0;
   }
   const { values, positionals } = parseFlags('merge', argv, FLAGS);

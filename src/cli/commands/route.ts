@@ -99,10 +99,10 @@ export async function runRouteCommand(argv: string[]): Promise<number> {
   const usage = expertUsage(tokens, model.spec.moe.experts);
   if (values.json) {
     process.stdout.write(
-      JSON.stringify({ tokens: ids.map((id, t) => ({ id, piece: pieces[t], layers: tokens[t] })), usage }) + '\n',
+      `${JSON.stringify({ tokens: ids.map((id, t) => ({ id, piece: pieces[t], layers: tokens[t] })), usage })}\n`,
     );
   } else {
-    process.stdout.write(formatTable(pieces, tokens, usage) + '\n');
+    process.stdout.write(`${formatTable(pieces, tokens, usage)}\n`);
   }
   return 0;
 }

@@ -2,7 +2,7 @@
  * Small helpers to build and read typed GGUF metadata values.
  */
 import { FormatError } from '../errors.ts';
-import type { GgufFile } from './gguf.ts';
+import type { GgufFile } from './gguf-types.ts';
 import type { GgufMetadataValue, GgufNumberType } from './gguf-types.ts';
 
 export const ggufValue = {

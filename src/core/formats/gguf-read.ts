@@ -7,7 +7,6 @@
 import { FormatError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import { tensorByteLengthBig } from '../quant/dtype-traits.ts';
-import type { GgufFile, GgufTensorInfo } from './gguf.ts';
 import {
   GGUF_ALIGNMENT_KEY,
   GGUF_DEFAULT_ALIGNMENT,
@@ -19,6 +18,8 @@ import {
   ggufValueTypeFromId,
   type GgufMetadataValue,
   type GgufScalarType,
+  type GgufFile,
+  type GgufTensorInfo,
 } from './gguf-types.ts';
 
 /** Thrown inside the parser when the buffer (not the file) ends; the caller re-reads more. */

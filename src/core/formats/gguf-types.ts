@@ -3,7 +3,7 @@
  * ggml's (ggml.h `enum ggml_type`, gguf.h `enum gguf_type`); every table is exhaustive over
  * its union and checked with `satisfies`.
  */
-import type { DType } from '../tensor.ts';
+import type { DType, RawTensor } from '../tensor.ts';
 
 /** Metadata value types (gguf.h GGUF_TYPE_*). */
 export type GgufValueType =
@@ -150,3 +150,46 @@ export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_VERSION = 3;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 export const GGUF_ALIGNMENT_KEY = 'general.alignment';
+
+export interface GgufTensorInfo {
+  name: string;
+  dtype: DType;
+  /** PyTorch order (the reverse of ggml's ne). */
+  shape: number[];
+  /** Offset relative to the data section (tensor_info.offset). */
+  offset: number;
+  /** Absolute offset in the file. */
+  dataOffset: number;
+  byteLength: number;
+}
+
+export interface GgufFile {
+  /** Source name, for messages. */
+  name: string;
+  version: number;
+  /** In file order. */
+  metadata: Map<string, GgufMetadataValue>;
+  /** In file order. */
+  tensors: GgufTensorInfo[];
+  alignment: number;
+  /** Absolute offset of the data section. */
+  dataStart: number;
+  readTensor(name: string): Promise<RawTensor>;
+}
+
+/** A tensor to write: its bytes now (`data`) or on demand (`getData`, streamed one at a time). */
+export interface GgufWriteTensor {
+  name: string;
+  dtype: DType;
+  /** PyTorch order; 1..4 dims. */
+  shape: number[];
+  data?: Uint8Array;
+  getData?: () => Promise<Uint8Array>;
+}
+
+export interface GgufWriteInput {
+  metadata: Map<string, GgufMetadataValue> | Record<string, GgufMetadataValue>;
+  tensors: GgufWriteTensor[];
+  /** Default 3. */
+  version?: number;
+}

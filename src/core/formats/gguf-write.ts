@@ -7,7 +7,6 @@
 import { FormatError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
 import { tensorByteLengthBig } from '../quant/dtype-traits.ts';
-import type { GgufWriteInput, GgufWriteTensor } from './gguf.ts';
 import {
   GGML_TYPE_IDS,
   GGML_TYPE_OF_DTYPE,
@@ -19,6 +18,8 @@ import {
   GGUF_VERSION,
   type GgufMetadataValue,
   type GgufScalarType,
+  type GgufWriteInput,
+  type GgufWriteTensor,
 } from './gguf-types.ts';
 
 const encoder = new TextEncoder();
@@ -110,7 +111,10 @@ function putScalar(out: HeaderOut, type: GgufScalarType, v: unknown): void {
 
 function putValue(out: HeaderOut, value: GgufMetadataValue): void {
   putU32(out, GGUF_VALUE_TYPES[value.type].id);
-  if (value.type !== 'array') return putScalar(out, value.type, value.value);
+  if (value.type !== 'array') {
+    putScalar(out, value.type, value.value);
+    return;
+  }
   putU32(out, GGUF_VALUE_TYPES[value.itemType].id);
   putU64(out, value.value.length);
   for (const item of value.value) putScalar(out, value.itemType, item);

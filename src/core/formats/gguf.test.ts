@@ -2,14 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bytesSource, MemorySink } from '../io/byte-source.ts';
 import { FormatError } from '../errors.ts';
-import {
-  readGguf,
-  writeGguf,
-  GGUF_LIMITS,
-  type GgufFile,
-  type GgufMetadataValue,
-  type GgufWriteInput,
-} from './gguf.ts';
+import { readGguf, writeGguf, GGUF_LIMITS, type GgufMetadataValue } from './gguf.ts';
+import type { GgufFile, GgufWriteInput } from './gguf-types.ts';
 import { ggufValue } from './gguf-meta.ts';
 import { buildGguf, cat, f32, kvString, kvU32, str, u32, u64, type RawGguf } from './gguf-test-builder.ts';
 

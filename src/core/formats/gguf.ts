@@ -27,52 +27,7 @@
  * The writer measures and writes the header with the same serialiser (gguf-write.ts) and
  * lays tensors out exactly as ggml/gguf-py do, so read → write is byte-identical.
  */
-import type { DType, RawTensor } from '../tensor.ts';
-import type { GgufMetadataValue } from './gguf-types.ts';
 
 export { readGguf } from './gguf-read.ts';
 export { writeGguf, encodeGgufHeader } from './gguf-write.ts';
 export * from './gguf-types.ts';
-
-export interface GgufTensorInfo {
-  name: string;
-  dtype: DType;
-  /** PyTorch order (the reverse of ggml's ne). */
-  shape: number[];
-  /** Offset relative to the data section (tensor_info.offset). */
-  offset: number;
-  /** Absolute offset in the file. */
-  dataOffset: number;
-  byteLength: number;
-}
-
-export interface GgufFile {
-  /** Source name, for messages. */
-  name: string;
-  version: number;
-  /** In file order. */
-  metadata: Map<string, GgufMetadataValue>;
-  /** In file order. */
-  tensors: GgufTensorInfo[];
-  alignment: number;
-  /** Absolute offset of the data section. */
-  dataStart: number;
-  readTensor(name: string): Promise<RawTensor>;
-}
-
-/** A tensor to write: its bytes now (`data`) or on demand (`getData`, streamed one at a time). */
-export interface GgufWriteTensor {
-  name: string;
-  dtype: DType;
-  /** PyTorch order; 1..4 dims. */
-  shape: number[];
-  data?: Uint8Array;
-  getData?: () => Promise<Uint8Array>;
-}
-
-export interface GgufWriteInput {
-  metadata: Map<string, GgufMetadataValue> | Record<string, GgufMetadataValue>;
-  tensors: GgufWriteTensor[];
-  /** Default 3. */
-  version?: number;
-}

@@ -172,7 +172,7 @@ function parseOptionalFloat(v: unknown, field: string, issues: IssueList): numbe
 }
 
 /** pydantic lax int: integers, integral floats and integer strings. */
-function parseInt(v: unknown, field: string, fallback: number, issues: IssueList): number {
+function laxInt(v: unknown, field: string, fallback: number, issues: IssueList): number {
   if (v === undefined) return fallback;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n)) {
@@ -265,7 +265,7 @@ export function parseMergeYaml(text: string): ParseResult {
     experts: experts ?? [],
     gateMode: parseGateMode(doc.gate_mode, issues),
     dtype: parseOutputDType(doc.dtype, issues),
-    expertsPerToken: parseInt(doc.experts_per_token, 'experts_per_token', 2, issues),
+    expertsPerToken: laxInt(doc.experts_per_token, 'experts_per_token', 2, issues),
     sharedExperts: parseExpertList(doc.shared_experts, 'shared_experts', issues, false),
     architecture: parseOptionalString(doc.architecture, 'architecture', issues),
     sourceText: text,

@@ -165,7 +165,7 @@ export async function writeSafetensorsSharded(
   );
   const index = { metadata: { total_size: totalSize }, weight_map: sortedMap };
   const sink = await openSink(SAFETENSORS_INDEX_FILE);
-  await sink.write(new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'));
+  await sink.write(new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`));
   await sink.close();
   files.push(SAFETENSORS_INDEX_FILE);
   return { files, index };

@@ -7,7 +7,16 @@ import { FormatError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { DType } from '../tensor.ts';
 import { tensorByteLengthBig } from '../quant/dtype-traits.ts';
-import type { SafetensorsTensorInfo } from './safetensors.ts';
+
+export interface SafetensorsTensorInfo {
+  name: string;
+  dtype: DType;
+  /** PyTorch order. */
+  shape: number[];
+  /** Absolute byte offset of the data in the file. */
+  dataOffset: number;
+  byteLength: number;
+}
 
 export const SAFETENSORS_LIMITS = {
   /** Same cap as the reference Rust reader (MAX_HEADER_SIZE): a header beyond it is an attack, not a model. */

@@ -4,12 +4,11 @@ import { FormatError } from '../errors.ts';
 import {
   lazySafetensorsSource,
   openSafetensors,
-  openSafetensorsFolder,
   writeSafetensors,
-  writeSafetensorsSharded,
   SAFETENSORS_LIMITS,
   type TensorEntry,
 } from './safetensors.ts';
+import { openSafetensorsFolder, writeSafetensorsSharded } from './safetensors-folder.ts';
 
 /** Hermetic builder: a safetensors file from a header object (any JSON) and a data section. */
 function buildSafetensors(

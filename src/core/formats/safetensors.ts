@@ -18,9 +18,9 @@ import { FormatError } from '../errors.ts';
 import { type ByteSink, type ByteSource, checkRead } from '../io/byte-source.ts';
 import type { DType, RawTensor } from '../tensor.ts';
 import { tensorByteLengthBig } from '../quant/dtype-traits.ts';
-import { parseSafetensorsHeader } from './safetensors-header.ts';
+import { parseSafetensorsHeader, type SafetensorsTensorInfo } from './safetensors-header.ts';
 
-export { SAFETENSORS_LIMITS } from './safetensors-header.ts';
+export { SAFETENSORS_LIMITS, type SafetensorsTensorInfo } from './safetensors-header.ts';
 
 /** safetensors dtype strings for our DTypes; null = not representable (ggml block quants). */
 export const SAFETENSORS_DTYPE_NAMES = {
@@ -34,16 +34,6 @@ export const SAFETENSORS_DTYPE_NAMES = {
   q8_0: null,
   q4_0: null,
 } as const satisfies Record<DType, string | null>;
-
-export interface SafetensorsTensorInfo {
-  name: string;
-  dtype: DType;
-  /** PyTorch order. */
-  shape: number[];
-  /** Absolute byte offset of the data in the file. */
-  dataOffset: number;
-  byteLength: number;
-}
 
 export interface SafetensorsFile {
   /** In file (data offset) order. */
@@ -205,14 +195,3 @@ export function lazySafetensorsSource(
     },
   };
 }
-
-export {
-  openSafetensorsFolder,
-  writeSafetensorsSharded,
-  planShards,
-  shardFileName,
-  SAFETENSORS_INDEX_FILE,
-  SAFETENSORS_SINGLE_FILE,
-  type TensorDirectory,
-  type TensorDirectoryInfo,
-} from './safetensors-folder.ts';

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openSafetensorsFolder, writeSafetensors } from '../formats/safetensors.ts';
+import { writeSafetensors } from '../formats/safetensors.ts';
+import { openSafetensorsFolder } from '../formats/safetensors-folder.ts';
 import { MemorySink, memoryFileSet, type FileSet } from '../io/byte-source.ts';
 import { f32Tensor, seededNormal } from '../model/random.ts';
 import type { RawTensor } from '../tensor.ts';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CancelledError } from '../errors.ts';
-import { openSafetensorsFolder } from '../formats/safetensors.ts';
+import { openSafetensorsFolder } from '../formats/safetensors-folder.ts';
 import { parseMergeYaml } from '../formats/mergekit-yaml.ts';
 import { MemorySink, memoryFileSet, type ByteSink, type FileSet } from '../io/byte-source.ts';
 import { cpuBackend } from '../runtime/cpu/backend.ts';
@@ -103,7 +103,7 @@ describe('output files (conformance rules 8, 34)', () => {
       'nobos',
     );
     const r = await mergeInMemory(
-      YAML.replace('gate_mode', 'x').replace('base_model: org/base', 'base_model: org/nobos') + 'gate_mode: random\n',
+      `${YAML.replace('gate_mode', 'x').replace('base_model: org/base', 'base_model: org/nobos')}gate_mode: random\n`,
       { ...folders, 'org/nobos': noBos },
     );
     expect(JSON.parse(text(r.output.files.get('tokenizer_config.json')!)).pad_token).toBe('<|im_end|>');
@@ -207,7 +207,7 @@ describe('progress, cancellation, bounded memory', () => {
     const gateReads = readsBefore.slice(0, -1); // the last one is the first output tensor's source
     expect(new Set(gateReads).size).toBe(gateReads.length);
     expect(gateReads.length).toBe(
-      await (await import('../formats/safetensors.ts'))
+      await (await import('../formats/safetensors-folder.ts'))
         .openSafetensorsFolder(folders['org/base']!)
         .then((d) => d.names().length),
     );

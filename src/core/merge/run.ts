@@ -140,7 +140,7 @@ export async function runMerge(
 
   options.onProgress?.({ phase: 'files', bytesDone, bytesTotal: plan.totalBytes });
   const encoder = new TextEncoder();
-  await writer.writeFile('config.json', encoder.encode(JSON.stringify(plan.outputConfig, null, 2) + '\n'));
+  await writer.writeFile('config.json', encoder.encode(`${JSON.stringify(plan.outputConfig, null, 2)}\n`));
   if (options.copyTokenizer ?? true) {
     for (const [name, bytes] of await mergedTokenizerFiles(base.files)) await writer.writeFile(name, bytes);
   }

@@ -3,7 +3,7 @@
  * Tensor data is read later, one tensor at a time, by the executor (run.ts).
  */
 import { ConfigError } from '../errors.ts';
-import { openSafetensorsFolder, type TensorDirectory } from '../formats/safetensors.ts';
+import { openSafetensorsFolder, type TensorDirectory } from '../formats/safetensors-folder.ts';
 import {
   formatModelReference,
   modelReferenceKey,

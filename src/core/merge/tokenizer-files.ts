@@ -19,7 +19,7 @@ function withPadToken(json: Json, pad: unknown, padding: boolean): Json {
 }
 
 function encodeJson(json: Json): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n');
+  return new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`);
 }
 
 /** [fileName, bytes] of every tokenizer file the base has, with mergekit's modifications. */

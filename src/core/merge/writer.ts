@@ -8,7 +8,8 @@
  *   memoryWriter  keeps every tensor and file in memory (tests, chat without exporting).
  */
 import type { ByteSink } from '../io/byte-source.ts';
-import { writeSafetensorsSharded, type TensorEntry } from '../formats/safetensors.ts';
+import type { TensorEntry } from '../formats/safetensors.ts';
+import { writeSafetensorsSharded } from '../formats/safetensors-folder.ts';
 import type { RawTensor } from '../tensor.ts';
 
 export interface MergeWriter {

@@ -10,12 +10,8 @@
  * (transformers' convert_llama_weights_to_hf `permute`), so the written folder is standard.
  */
 import { ConfigError, MissingFileError } from '../errors.ts';
-import {
-  SAFETENSORS_SINGLE_FILE,
-  lazySafetensorsSource,
-  writeSafetensorsSharded,
-  type TensorEntry,
-} from '../formats/safetensors.ts';
+import { lazySafetensorsSource, type TensorEntry } from '../formats/safetensors.ts';
+import { SAFETENSORS_SINGLE_FILE, writeSafetensorsSharded } from '../formats/safetensors-folder.ts';
 import { bytesSource, type ByteSink, type FileSet } from '../io/byte-source.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { tensorByteLength } from '../quant/dtype-traits.ts';
@@ -184,7 +180,7 @@ function hfFolderPlan(weights: ModelWeights, options: ExportHfOptions) {
   });
   const byName = new Map(hfEntries.map((e) => [e.name, e]));
   return {
-    configBytes: new TextEncoder().encode(JSON.stringify(config, null, 2) + '\n'),
+    configBytes: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`),
     entries: hfEntries.map((e): TensorEntry => ({ name: e.name, dtype: source.dtypeOf(e), shape: e.shape })),
     bytes: (name: string) => source.bytes(byName.get(name)!),
     metadata: options.metadata ?? { format: 'pt' },

@@ -8,7 +8,8 @@
 import { FormatError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { RawTensor } from '../tensor.ts';
-import { readGguf, type GgufFile } from '../formats/gguf.ts';
+import { readGguf } from '../formats/gguf.ts';
+import type { GgufFile } from '../formats/gguf-types.ts';
 import { metaNumber, requireNumber, requireString } from '../formats/gguf-meta.ts';
 import type { ArchName, ModelSpec, MoeSpec } from './spec.ts';
 import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
@@ -23,10 +24,11 @@ import {
 } from './gguf-names.ts';
 import { ggufToTokenizer } from './gguf-tokenizer-import.ts';
 import { validateForLlamaCpp } from './gguf-validate.ts';
+import type { TokenizerJson } from '../tokenizer/types.ts';
 
 export interface LoadedGgufModel {
   weights: ModelWeights;
-  tokenizerJson?: any;
+  tokenizerJson?: TokenizerJson;
   chatTemplate?: string;
 }
 
@@ -37,7 +39,7 @@ const ARCH_OF_GGUF = {
 } as const satisfies Record<GgufArch, (isMoe: boolean) => ArchName>;
 
 function isGgufArch(arch: string): arch is GgufArch {
-  return Object.prototype.hasOwnProperty.call(ARCH_OF_GGUF, arch);
+  return Object.hasOwn(ARCH_OF_GGUF, arch);
 }
 
 class TensorReader {
@@ -66,7 +68,7 @@ function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): Mod
   const hidden = requireNumber(file, key('embedding_length'));
   const heads = requireNumber(file, key('attention.head_count'));
   const embedShape = reader.shape('embed');
-  if (!embedShape || embedShape.length !== 2)
+  if (embedShape?.length !== 2)
     throw new FormatError(`gguf: ${file.name}: tensor 'token_embd.weight' is missing or not 2-D`);
   const isMoe = reader.has('router', 0);
   const spec: ModelSpec = {

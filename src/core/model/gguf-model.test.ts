@@ -257,7 +257,7 @@ describe('GGUF tokenizer metadata', () => {
     expect([types[0], types[1], types[2], types[3], types[13], types[300]]).toEqual([2, 3, 3, 6, 6, 1]);
     const { HfTokenizer } = await import('../tokenizer/hf.ts');
     const original = new HfTokenizer(mistral.tokenizerJson, mistral.tokenizerConfig);
-    const rebuilt = new HfTokenizer(loaded.tokenizerJson, { bos_token: '<s>', eos_token: '</s>' });
+    const rebuilt = new HfTokenizer(loaded.tokenizerJson!, { bos_token: '<s>', eos_token: '</s>' });
     for (const text of texts) {
       expect(rebuilt.encode(text)).toEqual(original.encode(text));
       expect(rebuilt.decode(original.encode(text), { skipSpecialTokens: true })).toBe(
@@ -273,7 +273,7 @@ describe('GGUF tokenizer metadata', () => {
     expect(loaded.chatTemplate).toBe(bpe.tokenizerConfig.chat_template);
     const { HfTokenizer } = await import('../tokenizer/hf.ts');
     const original = new HfTokenizer(bpe.tokenizerJson, bpe.tokenizerConfig);
-    const rebuilt = new HfTokenizer(loaded.tokenizerJson, bpe.tokenizerConfig);
+    const rebuilt = new HfTokenizer(loaded.tokenizerJson!, bpe.tokenizerConfig);
     for (const text of [...texts, '<|im_start|>user\nhi<|im_end|>'])
       expect(rebuilt.encode(text)).toEqual(original.encode(text));
   });

@@ -20,7 +20,8 @@ import { ConfigError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
 import type { DType, RawTensor } from '../tensor.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
-import { writeGguf, type GgufWriteTensor } from '../formats/gguf.ts';
+import { writeGguf } from '../formats/gguf.ts';
+import type { GgufWriteTensor } from '../formats/gguf-types.ts';
 import type { GgufMetadataValue } from '../formats/gguf-types.ts';
 import { ggufValue } from '../formats/gguf-meta.ts';
 import type { ModelSpec } from './spec.ts';
@@ -40,6 +41,7 @@ import {
 } from './gguf-names.ts';
 import { tokenizerToGgufMetadata } from './gguf-tokenizer.ts';
 import { validateForLlamaCpp } from './gguf-validate.ts';
+import type { TokenizerJson } from '../tokenizer/types.ts';
 
 export { loadGgufModel, type LoadedGgufModel } from './gguf-model-import.ts';
 
@@ -243,7 +245,7 @@ export function exportTensors(weights: ModelWeights, quant: GgufExportQuant): Gg
 export async function exportGguf(
   sink: ByteSink,
   weights: ModelWeights,
-  tokenizer: { tokenizerJson: any; tokenizerConfig?: any },
+  tokenizer: { tokenizerJson: TokenizerJson; tokenizerConfig?: TokenizerJson },
   quant: GgufExportQuant,
 ): Promise<void> {
   const spec = weights.spec;

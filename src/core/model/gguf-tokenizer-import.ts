@@ -8,14 +8,15 @@
  *   "gpt2":  byte-level BPE with the stored merges.
  */
 import { FormatError } from '../errors.ts';
-import type { GgufFile } from '../formats/gguf.ts';
+import type { GgufFile } from '../formats/gguf-types.ts';
 import { metaArray, metaNumber, metaString } from '../formats/gguf-meta.ts';
 import { GGUF_TOKEN_TYPE } from './gguf-tokenizer.ts';
+import type { TokenizerJson } from '../tokenizer/types.ts';
 
 type Meta = Pick<GgufFile, 'name' | 'metadata'>;
 
 export interface GgufTokenizer {
-  tokenizerJson: any;
+  tokenizerJson: TokenizerJson;
   chatTemplate?: string;
 }
 
@@ -153,7 +154,7 @@ export function ggufToTokenizer(file: Meta): GgufTokenizer | undefined {
   const bosId = metaNumber(file, 'tokenizer.ggml.bos_token_id');
   const addBos = file.metadata.get('tokenizer.ggml.add_bos_token')?.value ?? kind === 'llama';
   const bos = addBos === true ? tokenAt('tokenizer.ggml.bos_token_id') : undefined;
-  let sections;
+  let sections: TokenizerJson;
   if (kind === 'llama') sections = llamaSections(tokens, scores, types, tokenAt('tokenizer.ggml.unknown_token_id'));
   else if (kind === 'gpt2')
     sections = gpt2Sections(tokens, (metaArray(file, 'tokenizer.ggml.merges') as string[] | undefined) ?? []);

@@ -10,6 +10,7 @@
 import { ConfigError, FormatError } from '../errors.ts';
 import type { GgufMetadataValue } from '../formats/gguf-types.ts';
 import { ggufValue } from '../formats/gguf-meta.ts';
+import type { TokenizerJson } from '../tokenizer/types.ts';
 
 export type GgufTokenizerModel = 'llama' | 'gpt2';
 
@@ -38,7 +39,7 @@ function tokenContent(value: unknown): string | undefined {
   return undefined;
 }
 
-export function detectTokenizerModel(tokenizerJson: any): GgufTokenizerModel {
+export function detectTokenizerModel(tokenizerJson: TokenizerJson): GgufTokenizerModel {
   const model = tokenizerJson?.model;
   if (model?.type !== 'BPE')
     throw new FormatError(
@@ -46,7 +47,7 @@ export function detectTokenizerModel(tokenizerJson: any): GgufTokenizerModel {
     );
   const text = JSON.stringify([tokenizerJson.pre_tokenizer ?? null, tokenizerJson.decoder ?? null]);
   if (text.includes('"ByteLevel"')) return 'gpt2';
-  if (model.byte_fallback === true || Object.prototype.hasOwnProperty.call(model.vocab ?? {}, '<0x00>')) return 'llama';
+  if (model.byte_fallback === true || Object.hasOwn(model.vocab ?? {}, '<0x00>')) return 'llama';
   throw new FormatError(
     'tokenizer.json: BPE model is neither byte-level (ByteLevel pre-tokenizer) nor SentencePiece-style (byte_fallback); cannot choose tokenizer.ggml.model',
   );
@@ -74,7 +75,7 @@ function tokenTypeOf(
  * whose result has the highest score, so score = −(rank of the first merge producing the
  * piece) reproduces tokenizer.json's BPE order. Pieces no merge produces rank below all.
  */
-function mergeRankScores(tokenizerJson: any): Map<string, number> {
+function mergeRankScores(tokenizerJson: TokenizerJson): Map<string, number> {
   const scores = new Map<string, number>();
   mergeStrings(tokenizerJson).forEach((merge, rank) => {
     const piece = merge.replace(' ', '');
@@ -84,7 +85,7 @@ function mergeRankScores(tokenizerJson: any): Map<string, number> {
 }
 
 /** tokens[id], token types and (SentencePiece) scores, padded to vocabSize with [PADn] like llama.cpp's converter. */
-function buildTokenTable(tokenizerJson: any, kind: GgufTokenizerModel, vocabSize: number) {
+function buildTokenTable(tokenizerJson: TokenizerJson, kind: GgufTokenizerModel, vocabSize: number) {
   const vocab: Record<string, number> = tokenizerJson.model.vocab ?? {};
   const added = new Map<number, AddedToken>();
   for (const t of (tokenizerJson.added_tokens ?? []) as AddedToken[]) added.set(t.id, t);
@@ -119,7 +120,7 @@ function buildTokenTable(tokenizerJson: any, kind: GgufTokenizerModel, vocabSize
   return { pieces, types, scores };
 }
 
-function mergeStrings(tokenizerJson: any): string[] {
+function mergeStrings(tokenizerJson: TokenizerJson): string[] {
   const merges: unknown[] = tokenizerJson.model.merges ?? [];
   return merges.map((m, i) => {
     if (typeof m === 'string') return m;
@@ -128,7 +129,7 @@ function mergeStrings(tokenizerJson: any): string[] {
   });
 }
 
-function chatTemplateOf(config: any): string | undefined {
+function chatTemplateOf(config: TokenizerJson): string | undefined {
   const value = config?.chat_template;
   if (typeof value === 'string') return value;
   if (Array.isArray(value)) return value.find((t: { name?: string }) => t.name === 'default')?.template;
@@ -137,8 +138,8 @@ function chatTemplateOf(config: any): string | undefined {
 
 /** The `tokenizer.*` metadata entries for a GGUF file. */
 export function tokenizerToGgufMetadata(
-  tokenizerJson: any,
-  tokenizerConfig: any,
+  tokenizerJson: TokenizerJson,
+  tokenizerConfig: TokenizerJson,
   options: TokenizerExportOptions,
 ): [string, GgufMetadataValue][] {
   const kind = detectTokenizerModel(tokenizerJson);

@@ -5,7 +5,7 @@
  * every file before writing it and before handing one to llama.cpp.
  */
 import { FormatError } from '../errors.ts';
-import type { GgufFile } from '../formats/gguf.ts';
+import type { GgufFile } from '../formats/gguf-types.ts';
 
 type GgufLike = Pick<GgufFile, 'name' | 'metadata'> & { tensors: { name: string; shape: number[] }[] };
 

@@ -114,7 +114,7 @@ describe('llama2c checkpoint', () => {
     const emb = 80,
       att = emb + 16,
       wq = att + 128,
-      wk = wq + 32 * 2;
+      _wk = wq + 32 * 2;
     expect(firstValue(w.embed)).toBe(0);
     expect(firstValue(w.layers[1].attnNorm)).toBe(emb + 8);
     expect(firstValue(w.layers[1].wq)).toBe(att + 64);

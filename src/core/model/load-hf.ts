@@ -10,15 +10,11 @@
  * expert tensors are split into per-expert views (no copy).
  */
 import { ConfigError, FormatError, assert } from '../errors.ts';
-import { openSafetensorsFolder } from '../formats/safetensors.ts';
 import type { FileSet } from '../io/byte-source.ts';
 import type { ModelLoadProgress } from '../io/progress.ts';
 import { readJsonFile } from '../io/byte-source.ts';
 import { DTYPE_TRAITS, tensorByteLength } from '../quant/dtype-traits.ts';
 import type { DType, RawTensor } from '../tensor.ts';
-import type { Tokenizer } from '../tokenizer/types.ts';
-import { loadHfTokenizer } from '../tokenizer/hf.ts';
-import { parseHfConfig } from './hf-config.ts';
 import { hfTensorEntries, type HfTensorEntry, type TensorRole } from './hf-tensors.ts';
 import { detectMixtralLayout, type MixtralLayout, nameTableFor } from './names.ts';
 import type { ModelSpec } from './spec.ts';

@@ -20,7 +20,7 @@ import { loadGgufModel } from './gguf-model-import.ts';
 import { loadLlama2cCheckpoint } from './llama2c.ts';
 import { type HfTensorSource, loadHfWeights, readHfConfigJson } from './load-hf.ts';
 import { parseHfConfig } from './hf-config.ts';
-import { openSafetensorsFolder } from '../formats/safetensors.ts';
+import { openSafetensorsFolder } from '../formats/safetensors-folder.ts';
 import type { ModelLoadProgress } from '../io/progress.ts';
 import type { MixtralLayout } from './names.ts';
 import type { ModelSpec } from './spec.ts';

@@ -8,7 +8,7 @@
  * `mistral.json` and `qwen2.json`. Qwen2 adds q/k/v biases (`Qwen2Attention` uses
  * `bias=True` for q_proj, k_proj, v_proj and `bias=False` for o_proj).
  */
-import type { ArchNameTable, AttentionNames, GlobalNames, MlpNames } from './names.ts';
+import type { ArchNameTable, AttentionNames, GlobalNames, MlpNames } from './names-types.ts';
 
 /** model.embed_tokens / model.norm / lm_head: shared by every architecture here. */
 export const LLAMA_GLOBAL_NAMES: GlobalNames = {

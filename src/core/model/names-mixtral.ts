@@ -11,7 +11,7 @@
  *   [E, H, I] = stack_e(w2_e) (both WITHOUT a `.weight` suffix), router `mlp.gate.weight`.
  *   See specs/mergekit-moe.md §6.2 and gguf-moe.md "Input layouts".
  */
-import type { ArchNameTable } from './names.ts';
+import type { ArchNameTable } from './names-types.ts';
 import { LLAMA_ATTENTION_NAMES, LLAMA_GLOBAL_NAMES } from './names-llama.ts';
 
 export const MIXTRAL_CLASSIC_NAMES: ArchNameTable = {

@@ -7,7 +7,7 @@
  * (specs/mergekit-moe.md §6.4: singular `shared_expert`, shared gate shape [1, H]).
  * Attention as qwen2 (q/k/v biases).
  */
-import type { ArchNameTable } from './names.ts';
+import type { ArchNameTable } from './names-types.ts';
 import { LLAMA_ATTENTION_NAMES, LLAMA_GLOBAL_NAMES } from './names-llama.ts';
 
 export const QWEN2_MOE_NAMES: ArchNameTable = {

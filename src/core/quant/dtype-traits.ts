@@ -38,7 +38,7 @@ export const DTYPE_TRAITS = {
 export const ALL_DTYPES = Object.keys(DTYPE_TRAITS) as DType[];
 
 export function isDType(value: string): value is DType {
-  return Object.prototype.hasOwnProperty.call(DTYPE_TRAITS, value);
+  return Object.hasOwn(DTYPE_TRAITS, value);
 }
 
 /**

@@ -3,7 +3,7 @@
  * an in-memory map in Node tests, and a quota-limited wrapper that throws the browser's
  * own QuotaExceededError (used by tests and by the e2e "simulated quota" setting).
  */
-import { createStore, del, delMany, get, keys, set, type UseStore } from 'idb-keyval';
+import { createStore, delMany, get, keys, set, type UseStore } from 'idb-keyval';
 
 export interface KvStore {
   get<T>(key: string): Promise<T | undefined>;

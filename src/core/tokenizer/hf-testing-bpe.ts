@@ -1,3 +1,4 @@
+import type { TokenizerJson } from './types.ts';
 /**
  * Test helper: a tiny GPT-2-style byte-level BPE tokenizer.json built in memory (no files, no
  * network), with ChatML special tokens and a chat template. Merges are learned greedily from a
@@ -59,8 +60,8 @@ function learnMerges(corpus: string, mergeCount: number, byteChars: string[]): [
 }
 
 export interface TestingBpeFiles {
-  tokenizerJson: any;
-  tokenizerConfig: any;
+  tokenizerJson: TokenizerJson;
+  tokenizerConfig: TokenizerJson;
 }
 
 /** tokenizer.json + tokenizer_config.json objects for a byte-level BPE of ~256+merges+3 ids. */

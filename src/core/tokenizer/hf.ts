@@ -15,7 +15,7 @@ import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
 import { ConfigError, FormatError } from '../errors.ts';
 import type { FileSet } from '../io/byte-source.ts';
 import { readJsonFile, readText } from '../io/byte-source.ts';
-import type { ChatMessage, Tokenizer } from './types.ts';
+import type { ChatMessage, Tokenizer, TokenizerJson } from './types.ts';
 
 /** tokenizer_config.json keys we read (all optional). */
 export interface HfTokenizerConfig {
@@ -79,7 +79,7 @@ export class HfTokenizer implements Tokenizer {
   private compiledTemplate?: Template;
 
   constructor(
-    readonly tokenizerJson: any,
+    readonly tokenizerJson: TokenizerJson,
     readonly tokenizerConfig: HfTokenizerConfig = {},
   ) {
     if (typeof tokenizerJson !== 'object' || tokenizerJson === null || typeof tokenizerJson.model !== 'object') {

@@ -118,7 +118,7 @@ function encodeText(vocab: Vocab, text: string, addBos: boolean): number[] {
   const ids: number[] = addBos ? [BOS_ID] : [];
   if (text.length === 0) return ids;
   const start = ids.length;
-  for (const char of ' ' + text) {
+  for (const char of ` ${text}`) {
     // dummy prefix, then one UTF-8 character at a time
     const id = vocab.idOf.get(char);
     if (id !== undefined) ids.push(id);

@@ -22,3 +22,10 @@ export interface Tokenizer {
   /** Piece strings by id, for GGUF export (tokenizer.ggml.tokens) and the UI. */
   idToToken(id: number): string | undefined;
 }
+
+/**
+ * tokenizer.json / tokenizer_config.json as parsed from a file: untrusted JSON whose fields
+ * are checked where they are read (the tokenizer library, gguf-tokenizer.ts).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: file-provided JSON; each reader checks the fields it uses
+export type TokenizerJson = Record<string, any>;

@@ -136,7 +136,7 @@ describe.each(specs)('cpu backend, %s', (_, spec) => {
     const prefill = await cpuBackend.createSession(weights);
     const stepped = await cpuBackend.createSession(weights);
     const a = await prefill.forward(tokens, { trace: true });
-    let b;
+    let b: Awaited<ReturnType<typeof stepped.forward>> | undefined;
     const routes = [];
     for (const t of tokens) {
       b = await stepped.forward([t], { trace: true });

@@ -52,7 +52,7 @@ describe('rope', () => {
     const v = new Float32Array(8);
     v[2] = 1; // interleaved pair 1 = dims 2,3
     rope(v, 1, 8, 5, 100, 'interleaved');
-    const angle = 5 * Math.pow(100, -2 / 8);
+    const angle = 5 * 100 ** (-2 / 8);
     assertAllclose(v.subarray(2, 4), [Math.cos(angle), Math.sin(angle)], F32_EXACT, 'pair 1');
   });
 

@@ -99,7 +99,7 @@ export function rope(
 export function ropeAngles(cos: Float64Array, sin: Float64Array, headDim: number, pos: number, theta: number): void {
   assert(headDim % 2 === 0, `rope: headDim ${headDim} must be even`);
   for (let pair = 0; pair < headDim / 2; pair++) {
-    const frequency = 1 / Math.pow(theta, (2 * pair) / headDim);
+    const frequency = 1 / theta ** ((2 * pair) / headDim);
     const angle = pos * frequency;
     cos[pair] = Math.cos(angle);
     sin[pair] = Math.sin(angle);

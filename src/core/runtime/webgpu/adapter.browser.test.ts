@@ -13,7 +13,7 @@ describe('webgpu adapter in headless chromium', () => {
       info.vendor,
       info.architecture,
       'fallback',
-      (adapter as any).isFallbackAdapter ?? info.isFallbackAdapter,
+      (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? info.isFallbackAdapter,
       'maxStorageBufferBindingSize',
       adapter!.limits.maxStorageBufferBindingSize,
     );

@@ -65,6 +65,7 @@ export class GpuContext {
   constructor(
     readonly device: GPUDevice,
     readonly adapterInfo: string,
+    // biome-ignore lint/correctness/noUnusedPrivateClassMembers: kept for the context's owner; device-lost and uncaptured errors log through the constructor argument
     private readonly log: GpuLog,
     private readonly pipelineCreation: 'async' | 'sync' = 'async',
     /** The GPU object the device came from, held so it outlives the device (see GpuContextOptions.gpu). */

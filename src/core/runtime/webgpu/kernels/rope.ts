@@ -38,7 +38,7 @@ export function ropeTable(maxContext: number, headDim: number, theta: number): F
   const table = new Float32Array(maxContext * half * 2);
   for (let pos = 0; pos < maxContext; pos++) {
     for (let j = 0; j < half; j++) {
-      const angle = pos * (1 / Math.pow(theta, (2 * j) / headDim));
+      const angle = pos * (1 / theta ** ((2 * j) / headDim));
       table[(pos * half + j) * 2] = Math.cos(angle);
       table[(pos * half + j) * 2 + 1] = Math.sin(angle);
     }
