@@ -23,7 +23,7 @@ export const BENCH_MOE_SPEC: ModelSpec = {
   tieEmbeddings: true,
   qkvBias: false,
   ropeStyle: 'half',
-  moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 1536 },
+  moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 1536 },
   bosTokenId: 1,
   eosTokenIds: [2],
 };

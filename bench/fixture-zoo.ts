@@ -71,6 +71,6 @@ export async function ensureZooFixture(
   const text = readFileSync(join(publicDir, 'zoo', 'heldout', 'stories.txt'), 'utf8');
   const promptIds = model.tokenizer.encode(text, { addSpecialTokens: false }).slice(0, promptTokens);
   const s = model.spec;
-  const description = `zoo MoE (moe-hidden.yml: ${s.moe?.experts}×${s.moe?.topK} experts, hidden ${s.hidden}, ${s.layers} layers, vocab ${s.vocab})`;
+  const description = `zoo MoE (moe-hidden.yml: ${s.moe?.experts}×${s.moe?.expertsPerToken} experts, hidden ${s.hidden}, ${s.layers} layers, vocab ${s.vocab})`;
   return { files, promptIds, promptText: model.tokenizer.decode(promptIds), description };
 }

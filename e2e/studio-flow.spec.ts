@@ -166,7 +166,7 @@ for (const backend of ['webgpu', 'cpu'] as const)
     const gguf = new Uint8Array(readFileSync(await exportFile('GGUF q8_0', /^Zoo-MoE-hidden\.q8_0\.gguf$/, 180_000)));
     const loaded = await loadGgufModel(bytesSource(gguf, 'exported.gguf'));
     expect(loaded.weights.spec.moe?.experts).toBe(4);
-    expect(loaded.weights.spec.moe?.topK).toBe(2);
+    expect(loaded.weights.spec.moe?.expertsPerToken).toBe(2);
     // Routing trace of the last answer as JSON and CSV.
     await page.getByRole('button', { name: 'Take the last answer' }).click();
     const trace = JSON.parse(readFileSync(await exportFile('Trace JSON', 'routing-trace.json'), 'utf8'));

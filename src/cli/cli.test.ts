@@ -48,7 +48,7 @@ const moeSpec = tinyMoeSpec({
   kvHeads: 2,
   headDim: 16,
   intermediate: 64,
-  moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 },
+  moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
   eosTokenIds: [vocab - 1],
   bosTokenId: undefined,
 });

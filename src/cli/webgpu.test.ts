@@ -67,7 +67,7 @@ const shape: Partial<ModelSpec> = {
 };
 const SPECS = {
   dense: tinyDenseSpec(shape),
-  moe: tinyMoeSpec({ ...shape, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }),
+  moe: tinyMoeSpec({ ...shape, moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 } }),
 };
 const QUANTS: GgufExportQuant[] = ['f32', 'q8_0', 'q4_0'];
 const PROMPT = ['--ids', '5,17,42', '--temperature', '0', '--json'];

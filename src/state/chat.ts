@@ -277,7 +277,7 @@ async function runAssistant(): Promise<void> {
   let summary: GenerateSummary | undefined;
   try {
     const hasOverrides =
-      overrides.topK !== undefined || !!overrides.ban?.experts.length || !!overrides.force?.experts.length;
+      overrides.expertsPerToken !== undefined || !!overrides.ban?.experts.length || !!overrides.force?.experts.length;
     summary = await engineClient().generate(
       { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
       onEvents,

@@ -34,7 +34,7 @@ export interface ModelSummary {
   hidden: number;
   vocab: number;
   experts: number;
-  topK: number;
+  expertsPerToken: number;
   hasChatTemplate: boolean;
   /** Bytes of weights held by the engine. */
   weightBytes: number;

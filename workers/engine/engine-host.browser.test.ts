@@ -31,7 +31,7 @@ describe('engine host', () => {
     const { model, backend } = await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu', (p) =>
       progress.push(p),
     );
-    expect(model).toMatchObject({ experts: 4, topK: 2, layers: model.layers });
+    expect(model).toMatchObject({ experts: 4, expertsPerToken: 2, layers: model.layers });
     expect(backend.name).toBe('cpu');
     expect(progress.some((p) => p.phase === 'reading' && p.fromCache && p.totalBytes > 0)).toBe(true);
 
@@ -158,7 +158,7 @@ describe('engine host', () => {
       .reduce((s, f) => s + f.size, 0);
     expect(ggufBytes).toBeLessThan(safetensorsBytes); // f32 donors → q8_0 matrices
     const { model } = await host.load({ kind: 'store', id: newId, dbName: DB }, 'cpu');
-    expect(model).toMatchObject({ experts: 4, topK: 2 });
+    expect(model).toMatchObject({ experts: 4, expertsPerToken: 2 });
     const events: EngineEvent[] = [];
     const summary = await host.generate(
       { messages: [{ role: 'user', content: 'hello' }], sampling: { temperature: 0, maxTokens: 4, stopIds: [] } },

@@ -68,7 +68,7 @@ function summarize(id: string, title: string, model: LoadedModel): ModelSummary 
     hidden: spec.hidden,
     vocab: spec.vocab,
     experts: spec.moe?.experts ?? 0,
-    topK: spec.moe?.topK ?? 0,
+    expertsPerToken: spec.moe?.expertsPerToken ?? 0,
     hasChatTemplate,
     weightBytes,
   };

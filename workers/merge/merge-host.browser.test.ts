@@ -89,7 +89,7 @@ describe('merge host', () => {
     expect(stored.notes).toMatchObject({ experts: ['x'], arch: 'Mixtral' });
     expect(stored.source).toMatchObject({ kind: 'merge', yaml: yaml('hidden') });
     const { model } = await new EngineHost().load({ kind: 'store', id: 'built', dbName: DB }, 'cpu');
-    expect(model).toMatchObject({ arch: 'mixtral', experts: 4, topK: 2 });
+    expect(model).toMatchObject({ arch: 'mixtral', experts: 4, expertsPerToken: 2 });
   });
 
   it('cancel stops a build with CancelledError and stores nothing', async () => {

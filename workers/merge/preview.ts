@@ -12,7 +12,7 @@ import { computeGates, tokenizePrompts } from '../../src/core/merge/gates.ts';
 import type { MergeInputs } from '../../src/core/merge/sources.ts';
 import { modelReferenceKey } from '../../src/core/formats/mergekit-yaml.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
-import { routeToken } from '../../src/core/runtime/routing.ts';
+import { planRouting, routeToken } from '../../src/core/runtime/routing.ts';
 import type { TokenRouting } from '../../src/core/runtime/types.ts';
 import { loadHfTokenizer } from '../../src/core/tokenizer/hf.ts';
 import type { AnalyzedText } from '../../src/core/runtime/types.ts';
@@ -44,7 +44,13 @@ export async function previewRouting(config: MoeMergeConfig, inputs: MergeInputs
     }); // [layers] × [experts, hidden]
     if (ids.length === 0) return { pieces: [], routing: [] };
     const states = await forward.allTokenLayerInputs(ids); // [tokens][layers][hidden]
-    const moe = { experts: owners.length, topK: config.expertsPerToken, normTopK: true, expertIntermediate: 0 };
+    const moe = {
+      experts: owners.length,
+      expertsPerToken: config.expertsPerToken,
+      normTopK: true,
+      expertIntermediate: 0,
+    };
+    const routingPlan = planRouting(moe, gates.length);
     const routing: TokenRouting[] = states.map((perLayer) => ({
       layers: perLayer.map((x, l) => {
         const logits = new Float32Array(owners.length); // routerLogits // [experts]
@@ -53,7 +59,7 @@ export async function previewRouting(config: MoeMergeConfig, inputs: MergeInputs
           for (let h = 0; h < hidden; h++) dot += gates[l][e * hidden + h] * x[h];
           logits[e] = dot;
         }
-        return routeToken(logits, moe, l);
+        return routeToken(logits, moe, routingPlan.layers[l]!);
       }),
     }));
     return { pieces: ids.map((id) => tokenizer.decode([id])), routing };

@@ -119,10 +119,10 @@ export function promptIds(model: LoadedModel, values: Record<string, string | bo
 /** --route-top-k / --ban-experts / --force-experts (shared with `route`). */
 export function routingOverrides(values: Record<string, string | boolean | undefined>): RoutingOverrides | undefined {
   const overrides: RoutingOverrides = {};
-  const topK = numberFlag('route-top-k', values['route-top-k'], { integer: true, min: 1 });
+  const expertsPerToken = numberFlag('route-top-k', values['route-top-k'], { integer: true, min: 1 });
   const ban = idListFlag('ban-experts', values['ban-experts']);
   const force = idListFlag('force-experts', values['force-experts']);
-  if (topK !== undefined) overrides.topK = topK;
+  if (expertsPerToken !== undefined) overrides.expertsPerToken = expertsPerToken;
   if (ban) overrides.ban = { experts: ban };
   if (force) overrides.force = { experts: force };
   return Object.keys(overrides).length ? overrides : undefined;

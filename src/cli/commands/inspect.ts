@@ -157,7 +157,7 @@ export function formatSpec(spec: ModelSpec): string[] {
       ? `, shared expert ${moe.sharedExpert.intermediate}${moe.sharedExpert.gated ? ' (sigmoid-gated)' : ''}`
       : '';
     lines.push(
-      `moe: ${moe.experts} experts, top-${moe.topK}${moe.normTopK ? ', renormalized' : ''}, expert ffn ${moe.expertIntermediate}${shared}`,
+      `moe: ${moe.experts} experts, top-${moe.expertsPerToken}${moe.normTopK ? ', renormalized' : ''}, expert ffn ${moe.expertIntermediate}${shared}`,
     );
   }
   return lines;

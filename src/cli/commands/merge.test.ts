@@ -233,7 +233,7 @@ describe('moe-studio merge', () => {
     const { nodeFileSource } = await import('../node-io.ts');
     const { dequantize } = await import('../../core/quant/convert.ts');
     const gguf = await loadGgufModel(await nodeFileSource(join(out, 'model.f32.gguf')));
-    expect(gguf.weights.spec.moe).toMatchObject({ experts: 2, topK: 2 });
+    expect(gguf.weights.spec.moe).toMatchObject({ experts: 2, expertsPerToken: 2 });
     const router = await (await openSafetensorsFolder(nodeDirFileSet(out))).readTensor(
       'model.layers.1.block_sparse_moe.gate.weight',
     );

@@ -78,8 +78,9 @@ export async function hubListFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<H
     return await hubListFilesFromTree(fetchFn, ref);
   } catch (treeError) {
     const probed = await hubProbeFiles(fetchFn, ref);
-    if (probed.length === 0) throw treeError;
-    return probed;
+    if (probed.length > 0) return probed;
+    if ((treeError as Error).name === 'CancelledError') throw treeError;
+    throw new HubError(`${(treeError as Error).message}, and ${hubFileUrl(ref, 'config.json')} is not there either`);
   }
 }
 

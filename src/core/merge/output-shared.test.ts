@@ -128,7 +128,7 @@ describe('Qwen MoE output (conformance rules 16, 27, 28)', () => {
     const merged = await mergedModelWeights(plan, output);
     expect(merged.weights.spec.moe).toMatchObject({
       experts: 2,
-      topK: 2,
+      expertsPerToken: 2,
       normTopK: true,
       sharedExpert: { gated: true },
     });

@@ -118,7 +118,7 @@ describe('the merged model runs in the engine without exporting', () => {
       'Your model has 3 experts, which is not a power of two. The model will not be usable in llama.cpp.',
     );
     const merged = await mergedModelWeights(plan, output);
-    expect(merged.weights.spec.moe).toMatchObject({ experts: 3, topK: 2 });
+    expect(merged.weights.spec.moe).toMatchObject({ experts: 3, expertsPerToken: 2 });
     expect(merged.tokenizer!.bosToken).toBe('<|endoftext|>');
     const moe = await cpuBackend.createSession(merged.weights, { maxContext: 16 });
     const { loadHfWeights } = await import('../model/load-hf.ts');

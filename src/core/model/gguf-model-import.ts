@@ -98,7 +98,7 @@ function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): Mod
 function moeSpecFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): MoeSpec {
   const moe: MoeSpec = {
     experts: requireNumber(file, `${arch}.expert_count`),
-    topK: requireNumber(file, `${arch}.expert_used_count`),
+    expertsPerToken: requireNumber(file, `${arch}.expert_used_count`),
     // llama (Mixtral) always renormalizes; qwen2moe only when expert_weights_norm says so.
     normTopK: arch === 'llama' ? true : file.metadata.get(`${arch}.expert_weights_norm`)?.value === true,
     expertIntermediate: expertIntermediateOf(file, reader),

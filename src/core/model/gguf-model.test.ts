@@ -64,7 +64,7 @@ describe('exportGguf → loadGgufModel', () => {
       headDim: 8,
       heads: 8,
       kvHeads: 2,
-      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 },
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
     }),
     qwen2moe: tinyQwenMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2 }),
   };
@@ -205,7 +205,7 @@ describe('importing the other GGUF expert layouts', () => {
     headDim: 8,
     heads: 8,
     kvHeads: 2,
-    moe: { experts: 3, topK: 2, normTopK: true, expertIntermediate: 64 },
+    moe: { experts: 3, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
   });
   const layouts = {
     'per-expert tensors (pre-#6387 Mixtral files)': (ts: Tensor[]) =>
@@ -319,7 +319,7 @@ describe('llama.cpp required keys (files that would abort llama.cpp are refused)
       heads: 4,
       kvHeads: 2,
       layers: 1,
-      moe: { experts: 2, topK: 1, normTopK: true, expertIntermediate: 32 },
+      moe: { experts: 2, expertsPerToken: 1, normTopK: true, expertIntermediate: 32 },
     });
     const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(spec, 3), 'f32')));
     const metadata = new Map(file.metadata);

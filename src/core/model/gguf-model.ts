@@ -205,7 +205,7 @@ export function architectureMetadata(
   if (moe) {
     entries.push(
       [`${a}.expert_count`, ggufValue.u32(moe.experts)],
-      [`${a}.expert_used_count`, ggufValue.u32(moe.topK)],
+      [`${a}.expert_used_count`, ggufValue.u32(moe.expertsPerToken)],
     );
     entries.push([`${a}.expert_feed_forward_length`, ggufValue.u32(moe.expertIntermediate)]);
     if (moe.sharedExpert)

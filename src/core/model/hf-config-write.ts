@@ -36,7 +36,7 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
     return {
       intermediate_size: moe.expertIntermediate,
       num_local_experts: moe.experts,
-      num_experts_per_tok: moe.topK,
+      num_experts_per_tok: moe.expertsPerToken,
       sliding_window: null,
     };
   }
@@ -44,7 +44,7 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
     if (!moe?.sharedExpert?.gated) throw new ConfigError(`config.json: qwen2_moe needs a gated shared expert`);
     return {
       num_experts: moe.experts,
-      num_experts_per_tok: moe.topK,
+      num_experts_per_tok: moe.expertsPerToken,
       moe_intermediate_size: moe.expertIntermediate,
       shared_expert_intermediate_size: moe.sharedExpert.intermediate,
       norm_topk_prob: moe.normTopK,

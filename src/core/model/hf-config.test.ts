@@ -119,21 +119,26 @@ describe('parseHfConfig: values and defaults', () => {
   });
 
   it('mixtral: experts, top-k default 2, always renormalized, expert width = intermediate_size', () => {
-    expect(parseHfConfig(MIXTRAL).moe).toEqual({ experts: 4, topK: 2, normTopK: true, expertIntermediate: 176 });
-    expect(parseHfConfig({ ...MIXTRAL, num_experts_per_tok: 3 }).moe?.topK).toBe(3);
+    expect(parseHfConfig(MIXTRAL).moe).toEqual({
+      experts: 4,
+      expertsPerToken: 2,
+      normTopK: true,
+      expertIntermediate: 176,
+    });
+    expect(parseHfConfig({ ...MIXTRAL, num_experts_per_tok: 3 }).moe?.expertsPerToken).toBe(3);
   });
 
   it('qwen2_moe: moe width, gated shared expert, norm_topk_prob default false, top-k default 4', () => {
     expect(parseHfConfig(QWEN2_MOE).moe).toEqual({
       experts: 6,
-      topK: 4,
+      expertsPerToken: 4,
       normTopK: false,
       expertIntermediate: 40,
       sharedExpert: { intermediate: 88, gated: true },
     });
     expect(parseHfConfig({ ...QWEN2_MOE, norm_topk_prob: true, num_experts_per_tok: 2 }).moe).toMatchObject({
       normTopK: true,
-      topK: 2,
+      expertsPerToken: 2,
     });
   });
 
@@ -342,7 +347,7 @@ describe('parseHfConfig on published-style configs', () => {
       bosTokenId: 1,
       eosTokenIds: [2],
     });
-    expect(spec.moe).toEqual({ experts: 8, topK: 2, normTopK: true, expertIntermediate: 14336 });
+    expect(spec.moe).toEqual({ experts: 8, expertsPerToken: 2, normTopK: true, expertIntermediate: 14336 });
   });
 
   it('Qwen1.5-MoE-A2.7B', () => {
@@ -381,7 +386,7 @@ describe('parseHfConfig on published-style configs', () => {
     expect(spec).toMatchObject({ arch: 'qwen2_moe', headDim: 128, qkvBias: true, contextLength: 8192 });
     expect(spec.moe).toEqual({
       experts: 60,
-      topK: 4,
+      expertsPerToken: 4,
       normTopK: false,
       expertIntermediate: 1408,
       sharedExpert: { intermediate: 5632, gated: true },

@@ -261,8 +261,8 @@ function readContextLength(cfg: ConfigReader, defaults: ArchDefaults): number {
 function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSpec | undefined {
   if (arch === 'mixtral') {
     const experts = cfg.positiveInt('num_local_experts');
-    const topK = readTopK(cfg, experts, 2);
-    return { experts, topK, normTopK: true, expertIntermediate: intermediate };
+    const expertsPerToken = readExpertsPerToken(cfg, experts, 2);
+    return { experts, expertsPerToken, normTopK: true, expertIntermediate: intermediate };
   }
   if (arch === 'qwen2_moe') {
     if (cfg.positiveInt('decoder_sparse_step', 1) !== 1) {
@@ -277,7 +277,7 @@ function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSp
     const experts = cfg.positiveInt('num_experts');
     return {
       experts,
-      topK: readTopK(cfg, experts, 4),
+      expertsPerToken: readExpertsPerToken(cfg, experts, 4),
       normTopK: cfg.bool('norm_topk_prob', false),
       expertIntermediate: cfg.positiveInt('moe_intermediate_size'),
       sharedExpert: { intermediate: cfg.positiveInt('shared_expert_intermediate_size'), gated: true },
@@ -286,8 +286,9 @@ function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSp
   return undefined;
 }
 
-function readTopK(cfg: ConfigReader, experts: number, fallback: number): number {
-  const topK = cfg.positiveInt('num_experts_per_tok', fallback);
-  if (topK > experts) cfg.fail(`num_experts_per_tok ${topK} exceeds the number of experts ${experts}`);
-  return topK;
+function readExpertsPerToken(cfg: ConfigReader, experts: number, fallback: number): number {
+  const expertsPerToken = cfg.positiveInt('num_experts_per_tok', fallback);
+  if (expertsPerToken > experts)
+    cfg.fail(`num_experts_per_tok ${expertsPerToken} exceeds the number of experts ${experts}`);
+  return expertsPerToken;
 }

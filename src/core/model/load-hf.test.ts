@@ -69,7 +69,7 @@ describe('lazyHfFolder', () => {
         heads: 6,
         kvHeads: 2,
         headDim: 16,
-        moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 },
+        moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
       }),
     ],
     [
@@ -81,7 +81,7 @@ describe('lazyHfFolder', () => {
         headDim: 16,
         moe: {
           experts: 5,
-          topK: 2,
+          expertsPerToken: 2,
           normTopK: false,
           expertIntermediate: 32,
           sharedExpert: { intermediate: 96, gated: true },

@@ -74,7 +74,7 @@ describe('random models in storage dtypes', () => {
         hidden: 64,
         heads: 8,
         intermediate: 96,
-        moe: { experts: 3, topK: 2, normTopK: true, expertIntermediate: 32 },
+        moe: { experts: 3, expertsPerToken: 2, normTopK: true, expertIntermediate: 32 },
       }),
       2,
       dtype,

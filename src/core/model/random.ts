@@ -190,7 +190,7 @@ export function tinyDenseSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
 export function tinyMoeSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
   return tinyDenseSpec({
     arch: 'mixtral',
-    moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 40 },
+    moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 40 },
     ...overrides,
   });
 }
@@ -203,7 +203,7 @@ export function tinyQwenMoeSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
     tieEmbeddings: true,
     moe: {
       experts: 5,
-      topK: 2,
+      expertsPerToken: 2,
       normTopK: false,
       expertIntermediate: 24,
       sharedExpert: { intermediate: 56, gated: true },

@@ -10,8 +10,8 @@ export type ArchName = 'llama' | 'mistral' | 'qwen2' | 'mixtral' | 'qwen2_moe';
 export interface MoeSpec {
   /** Routed experts per layer. */
   experts: number;
-  /** Experts used per token (num_experts_per_tok). */
-  topK: number;
+  /** Experts used per token (num_experts_per_tok; mergekit's experts_per_token). */
+  expertsPerToken: number;
   /**
    * Renormalize the top-k weights to sum to 1 (Mixtral: always; Qwen2-MoE: norm_topk_prob).
    */

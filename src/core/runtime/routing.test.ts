@@ -1,19 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { routeToken, sharedExpertGate } from './routing.ts';
+import { planRouting, routeToken as routeByPlan, sharedExpertGate } from './routing.ts';
+import type { RoutingOverrides } from './types.ts';
 import type { MoeSpec } from '../model/spec.ts';
 
-const mixtral: MoeSpec = { experts: 4, topK: 2, normTopK: true, expertIntermediate: 8 };
-const qwen: MoeSpec = { experts: 4, topK: 2, normTopK: false, expertIntermediate: 8 };
+const mixtral: MoeSpec = { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 8 };
+const qwen: MoeSpec = { experts: 4, expertsPerToken: 2, normTopK: false, expertIntermediate: 8 };
 const logits = [1, 2, 3, 0];
 const Z = Math.exp(1) + Math.exp(2) + Math.exp(3) + 1;
 const probs = [Math.exp(1) / Z, Math.exp(2) / Z, Math.exp(3) / Z, 1 / Z];
+
+/** One token at `layer` through the whole rule: planRouting (validation included), then routeToken. */
+function routeToken(routerLogits: number[], moe: MoeSpec, layer: number, overrides?: RoutingOverrides) {
+  return routeByPlan(routerLogits, moe, planRouting(moe, layer + 1, overrides).layers[layer]!);
+}
 
 function expectClose(actual: number[], expected: number[]): void {
   expect(actual.length).toBe(expected.length);
   actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i], 12));
 }
 
-describe('routeToken: hand-built known answers, one per rule', () => {
+describe('planRouting + routeToken: hand-built known answers, one per rule', () => {
   it('Mixtral: softmax over all experts → top-2 → renormalize', () => {
     const r = routeToken(logits, mixtral, 0);
     expect(r.expertIds).toEqual([2, 1]);
@@ -37,8 +43,8 @@ describe('routeToken: hand-built known answers, one per rule', () => {
     expectClose(r.expertWeights, [0.5, 0.5]);
   });
 
-  it('topK override widens the choice', () => {
-    const r = routeToken(logits, mixtral, 0, { topK: 3 });
+  it('expertsPerToken override widens the choice', () => {
+    const r = routeToken(logits, mixtral, 0, { expertsPerToken: 3 });
     expect(r.expertIds).toEqual([2, 1, 0]);
     const s = probs[2] + probs[1] + probs[0];
     expectClose(r.expertWeights, [probs[2] / s, probs[1] / s, probs[0] / s]);
@@ -75,7 +81,7 @@ describe('routeToken: hand-built known answers, one per rule', () => {
   });
 
   it('rejects bad overrides with ConfigError naming the field', () => {
-    expect(() => routeToken(logits, mixtral, 0, { topK: 5 })).toThrow(/routing: topK 5/);
+    expect(() => routeToken(logits, mixtral, 0, { expertsPerToken: 5 })).toThrow(/routing: expertsPerToken 5/);
     expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [4] } })).toThrow(/ban expert 4/);
     expect(() => routeToken(logits, mixtral, 0, { force: { experts: [0, 1, 2] } })).toThrow(/3 forced experts/);
     expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [1] }, force: { experts: [1] } })).toThrow(
@@ -83,8 +89,12 @@ describe('routeToken: hand-built known answers, one per rule', () => {
     );
     expect(() => routeToken(logits, mixtral, 0, { ban: { experts: [0, 1, 2, 3] } })).toThrow(/every one/);
     expect(() => routeToken([1, 2], mixtral, 0)).toThrow(/2 router logits for 4 experts/);
-    expect(() => routeToken(logits, mixtral, 0, { topK: 0 })).toThrow(/routing: topK 0 is outside \[1, 4\]/);
-    expect(() => routeToken(logits, mixtral, 0, { topK: 0 })).toThrow(expect.objectContaining({ name: 'ConfigError' }));
+    expect(() => routeToken(logits, mixtral, 0, { expertsPerToken: 0 })).toThrow(
+      /routing: expertsPerToken 0 is outside \[1, 4\]/,
+    );
+    expect(() => routeToken(logits, mixtral, 0, { expertsPerToken: 0 })).toThrow(
+      expect.objectContaining({ name: 'ConfigError' }),
+    );
   });
 
   it('the same expert may be banned at one layer and forced at another', () => {
@@ -97,7 +107,7 @@ describe('routeToken: hand-built known answers, one per rule', () => {
   });
 
   it('a forced expert with a lower probability than the others is listed after them', () => {
-    const r = routeToken([5, 4, 0, 3], mixtral, 0, { topK: 3, force: { experts: [2] } });
+    const r = routeToken([5, 4, 0, 3], mixtral, 0, { expertsPerToken: 3, force: { experts: [2] } });
     expect(r.expertIds).toEqual([0, 1, 2]);
   });
 
@@ -108,5 +118,26 @@ describe('routeToken: hand-built known answers, one per rule', () => {
   it('sharedExpertGate is the sigmoid of the gate logit', () => {
     expect(sharedExpertGate(0)).toBe(0.5);
     expect(sharedExpertGate(2)).toBeCloseTo(1 / (1 + Math.exp(-2)), 14);
+  });
+
+  it("the plan holds each layer's experts per token, forced and banned experts, and routeToken follows it", () => {
+    const moe: MoeSpec = { experts: 6, expertsPerToken: 2, normTopK: true, expertIntermediate: 8 };
+    const six = [0.3, -1, 2, 0.5, 0.1, -0.2];
+    for (const overrides of [
+      undefined,
+      { expertsPerToken: 4 },
+      { ban: { experts: [0, 1, 2, 3, 4] } },
+      { ban: { experts: [1], layers: [2] }, force: { experts: [5] } },
+      { expertsPerToken: 3, force: { experts: [0, 4], layers: [0, 2] } },
+    ] as (RoutingOverrides | undefined)[]) {
+      const plan = planRouting(moe, 3, overrides);
+      expect(plan.expertsPerToken).toBe(overrides?.expertsPerToken ?? 2);
+      for (const layerPlan of plan.layers) {
+        const route = routeByPlan(six, moe, layerPlan);
+        expect(route.expertIds.length).toBe(layerPlan.expertsPerToken);
+        for (const id of layerPlan.forced) expect(route.expertIds).toContain(id);
+        for (const id of layerPlan.banned) expect(route.expertIds).not.toContain(id);
+      }
+    }
   });
 });

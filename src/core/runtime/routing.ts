@@ -7,8 +7,9 @@
  *  1. ban     — banned experts (for this layer) get logit −∞, so they get probability 0
  *               and are left out of the softmax's normalization.
  *  2. softmax — moeProbs // [experts] = softmax(logits), computed in f64.
- *  3. k       — k = overrides.topK ?? moe.topK, then clamped to the number of experts that
- *               are not banned (banning 7 of 8 experts with top-2 routes to the one left).
+ *  3. k       — k = overrides.expertsPerToken ?? moe.expertsPerToken, then clamped to the
+ *               number of experts that are not banned (banning 7 of 8 experts with top-2
+ *               routes to the one left).
  *  4. force   — forced experts (for this layer) take slots first, whatever their
  *               probability; more forced experts than k is a ConfigError.
  *  5. top-k   — the remaining slots go to the highest-probability other experts.
@@ -16,6 +17,10 @@
  *  6. weights — expertWeights = the chosen experts' moeProbs; if moe.normTopK they are
  *               divided by their sum (Mixtral always; Qwen2-MoE only with norm_topk_prob).
  *  7. order   — expertIds/expertWeights are listed highest weight first (ties: lower id).
+ *
+ * Steps 1, 3 and 4 depend only on the request, so planRouting turns the overrides into a
+ * RoutingPlan once per request (validated there, once); routeToken then applies one layer's
+ * plan to one token's logits. The cpu, wasm and webgpu backends all consume that plan.
  *
  * The Qwen2-MoE shared expert is not routed: its gate sigmoid(sharedGate · x) needs the
  * hidden state, so the forward pass computes it (sharedExpertGate below) and fills
@@ -40,13 +45,16 @@ function checkExpertIds(ids: number[], experts: number, field: string): void {
 
 /**
  * Validates overrides against a model's MoE spec; throws ConfigError naming the field.
- * Called by routeToken, and usable up front by the UI/CLI before a request starts.
+ * Called by planRouting, and usable up front by the UI/CLI before a request starts.
  */
 export function validateRoutingOverrides(overrides: RoutingOverrides | undefined, moe: MoeSpec): void {
   if (!overrides) return;
-  const { topK, ban, force } = overrides;
-  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > moe.experts)) {
-    throw new ConfigError(`routing: topK ${topK} is outside [1, ${moe.experts}]`);
+  const { expertsPerToken, ban, force } = overrides;
+  if (
+    expertsPerToken !== undefined &&
+    (!Number.isInteger(expertsPerToken) || expertsPerToken < 1 || expertsPerToken > moe.experts)
+  ) {
+    throw new ConfigError(`routing: expertsPerToken ${expertsPerToken} is outside [1, ${moe.experts}]`);
   }
   if (ban) checkExpertIds(ban.experts, moe.experts, 'ban');
   if (force) checkExpertIds(force.experts, moe.experts, 'force');
@@ -61,12 +69,51 @@ export function validateRoutingOverrides(overrides: RoutingOverrides | undefined
   }
 }
 
+/** One layer's share of a request's routing: what routeToken and the fused router kernel need. */
+export interface LayerRoutingPlan {
+  layer: number;
+  /** Experts chosen at this layer: the request's, clamped to the experts not banned here. */
+  expertsPerToken: number;
+  banned: number[];
+  /** Forced experts take slots first (never more than expertsPerToken). */
+  forced: number[];
+}
+
+export interface RoutingPlan {
+  /** The request's experts per token (routing records hold this many slots; a layer may use fewer). */
+  expertsPerToken: number;
+  layers: LayerRoutingPlan[]; // [layers]
+}
+
+/**
+ * A request's overrides as a per-layer plan, validated once: bad ids, expertsPerToken out of
+ * range, an expert both banned and forced, every expert banned at a layer, or more forced
+ * experts than slots are ConfigErrors naming the layer.
+ */
+export function planRouting(moe: MoeSpec, nLayers: number, overrides?: RoutingOverrides): RoutingPlan {
+  validateRoutingOverrides(overrides, moe);
+  const expertsPerToken = overrides?.expertsPerToken ?? moe.expertsPerToken;
+  const layers = Array.from({ length: nLayers }, (_, layer): LayerRoutingPlan => {
+    const banned = [...new Set(overrides?.ban && appliesAt(overrides.ban.layers, layer) ? overrides.ban.experts : [])];
+    const forced = [
+      ...new Set(overrides?.force && appliesAt(overrides.force.layers, layer) ? overrides.force.experts : []),
+    ];
+    if (banned.length >= moe.experts)
+      throw new ConfigError(`routing: every one of the ${moe.experts} experts is banned at layer ${layer}`);
+    const k = Math.min(expertsPerToken, moe.experts - banned.length);
+    if (forced.length > k)
+      throw new ConfigError(`routing: ${forced.length} forced experts at layer ${layer} exceed expertsPerToken ${k}`);
+    return { layer, expertsPerToken: k, banned, forced };
+  });
+  return { expertsPerToken, layers };
+}
+
 /** Full softmax over router logits after bans, in f64. routerLogits // [experts] */
 export function routerSoftmax(routerLogits: ArrayLike<number>, banned: ReadonlySet<number>): number[] {
   const n = routerLogits.length;
   let max = -Infinity;
   for (let e = 0; e < n; e++) if (!banned.has(e) && routerLogits[e] > max) max = routerLogits[e];
-  if (max === -Infinity) throw new ConfigError(`routing: every one of the ${n} experts is banned`);
+  if (max === -Infinity) throw new BackendError(`routing: no finite router logit among ${n} experts`);
   const probs = new Array<number>(n).fill(0);
   let sum = 0;
   for (let e = 0; e < n; e++) {
@@ -84,32 +131,21 @@ function byProbabilityThenId(probs: readonly number[]): (a: number, b: number) =
 }
 
 /**
- * Routes one token at one layer. routerLogits // [experts]. See the file comment for the
- * rule; overrides are validated (ConfigError on bad ids, topK, ban∩force, too many forced).
+ * Routes one token at one layer by that layer's plan. routerLogits // [experts]. See the file
+ * comment for the rule; the plan was validated by planRouting.
  */
-export function routeToken(
-  routerLogits: ArrayLike<number>,
-  moe: MoeSpec,
-  layer: number,
-  overrides?: RoutingOverrides,
-): LayerRouting {
+export function routeToken(routerLogits: ArrayLike<number>, moe: MoeSpec, plan: LayerRoutingPlan): LayerRouting {
   if (routerLogits.length !== moe.experts) {
     throw new ConfigError(`routing: ${routerLogits.length} router logits for ${moe.experts} experts`);
   }
   for (let e = 0; e < moe.experts; e++) {
     if (Number.isNaN(routerLogits[e]))
-      throw new BackendError(`routing: router logit of expert ${e} at layer ${layer} is NaN`);
+      throw new BackendError(`routing: router logit of expert ${e} at layer ${plan.layer} is NaN`);
   }
-  validateRoutingOverrides(overrides, moe);
-  const banned = new Set<number>(overrides?.ban && appliesAt(overrides.ban.layers, layer) ? overrides.ban.experts : []);
-  const forced = [
-    ...new Set<number>(overrides?.force && appliesAt(overrides.force.layers, layer) ? overrides.force.experts : []),
-  ];
+  const banned = new Set<number>(plan.banned);
+  const forced = plan.forced;
   const moeProbs = routerSoftmax(routerLogits, banned);
-  const k = Math.min(overrides?.topK ?? moe.topK, moe.experts - banned.size);
-  if (forced.length > k) {
-    throw new ConfigError(`routing: ${forced.length} forced experts at layer ${layer} exceed topK ${k}`);
-  }
+  const k = plan.expertsPerToken;
   const order = byProbabilityThenId(moeProbs);
   const others = [];
   for (let e = 0; e < moe.experts; e++) if (!banned.has(e) && !forced.includes(e)) others.push(e);

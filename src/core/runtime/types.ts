@@ -9,8 +9,8 @@ export type BackendName = 'cpu' | 'webgpu' | 'wasm';
 
 /** Routing of one token at one MoE layer. */
 export interface LayerRouting {
-  expertIds: number[]; // [topK]   chosen experts, highest weight first
-  expertWeights: number[]; // [topK]   the weights the expert outputs were mixed with
+  expertIds: number[]; // [expertsPerToken]   chosen experts, highest weight first
+  expertWeights: number[]; // [expertsPerToken]   the weights the expert outputs were mixed with
   moeProbs: number[]; // [experts] full softmax over router logits (before top-k)
   sharedGate?: number; // Qwen2-MoE: sigmoid(shared_expert_gate · x)
 }
@@ -29,8 +29,8 @@ export interface AnalyzedText {
 }
 
 /**
- * Per-request routing interventions (issue 5). Every backend must honour them.
- * - topK: experts-per-token override (1 ≤ topK ≤ experts).
+ * Per-request routing interventions. Every backend honours them through planRouting.
+ * - expertsPerToken: override of the model's experts per token (1 ≤ n ≤ experts).
  * - ban: those experts get router logit −∞ (never chosen; excluded from moeProbs' softmax).
  * - force: those experts are always chosen (they take top-k slots first; remaining slots go
  *   to the highest-probability others). Weights are then the chosen experts' probabilities,
@@ -38,7 +38,7 @@ export interface AnalyzedText {
  * `layers` undefined = every layer.
  */
 export interface RoutingOverrides {
-  topK?: number;
+  expertsPerToken?: number;
   ban?: { experts: number[]; layers?: number[] };
   force?: { experts: number[]; layers?: number[] };
 }

@@ -6,7 +6,7 @@ type Mode = 'auto' | 'force' | 'ban';
 /** Runtime routing interventions for the next answers: experts per token, force or ban experts. */
 export function RoutingControls({ experts }: { experts: number }) {
   const overrides = useChat((s) => s.overrides);
-  const modelTopK = useEngine((s) => s.model?.topK ?? 1);
+  const modelExpertsPerToken = useEngine((s) => s.model?.expertsPerToken ?? 1);
   const modeOf = (e: number): Mode =>
     overrides.force?.experts.includes(e) ? 'force' : overrides.ban?.experts.includes(e) ? 'ban' : 'auto';
   const setMode = (e: number, mode: Mode) => {
@@ -26,12 +26,12 @@ export function RoutingControls({ experts }: { experts: number }) {
       <label>
         Experts per token{' '}
         <select
-          value={overrides.topK ?? ''}
+          value={overrides.expertsPerToken ?? ''}
           onChange={(e) =>
-            chatSetOverrides({ ...overrides, topK: e.target.value ? Number(e.target.value) : undefined })
+            chatSetOverrides({ ...overrides, expertsPerToken: e.target.value ? Number(e.target.value) : undefined })
           }
         >
-          <option value="">model default ({modelTopK})</option>
+          <option value="">model default ({modelExpertsPerToken})</option>
           {Array.from({ length: experts }, (_, i) => (
             <option key={i} value={i + 1}>
               {i + 1}

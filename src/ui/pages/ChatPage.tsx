@@ -57,7 +57,7 @@ function EngineBanner() {
   return (
     <p className="muted" data-testid="engine-ready">
       {model?.title}: {model?.arch}, {model?.layers} layers
-      {model?.experts ? `, ${model.experts} experts (top-${model.topK})` : ', dense'}
+      {model?.experts ? `, ${model.experts} experts (top-${model.expertsPerToken})` : ', dense'}
       {model?.hasChatTemplate ? ', chat template from the tokenizer' : ', no chat template'} · weights{' '}
       {formatBytes(model?.weightBytes)} in the worker
     </p>

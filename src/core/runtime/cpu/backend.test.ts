@@ -99,7 +99,7 @@ function handMoeLogits(
   const ids = probs
     .map((_, e) => e)
     .sort((a, b) => probs[b] - probs[a])
-    .slice(0, moe.topK);
+    .slice(0, moe.expertsPerToken);
   const sum = ids.reduce((a, e) => a + probs[e], 0);
   const weights = ids.map((e) => (moe.normTopK ? probs[e] / sum : probs[e]));
   const x2 = Float64Array.from(x1);
@@ -197,7 +197,7 @@ describe('cpu backend against independent computations', () => {
         layers: 1,
         moe: {
           experts: 5,
-          topK: 3,
+          expertsPerToken: 3,
           normTopK: true,
           expertIntermediate: 24,
           sharedExpert: { intermediate: 40, gated: false },
@@ -221,7 +221,7 @@ describe('cpu backend against independent computations', () => {
 });
 
 describe('cpu backend routing overrides', () => {
-  const spec = tinyMoeSpec({ moe: { experts: 5, topK: 2, normTopK: true, expertIntermediate: 24 } });
+  const spec = tinyMoeSpec({ moe: { experts: 5, expertsPerToken: 2, normTopK: true, expertIntermediate: 24 } });
   const weights = randomModelWeights(spec, 8);
   const tokens = Array.from({ length: 12 }, (_, i) => (i * 37) % spec.vocab);
 
@@ -236,11 +236,11 @@ describe('cpu backend routing overrides', () => {
       }
   });
 
-  it('a forced expert is always chosen; topK override sets the count; layer scoping holds', async () => {
+  it('a forced expert is always chosen; expertsPerToken override sets the count; layer scoping holds', async () => {
     const session = await cpuBackend.createSession(weights);
     const r = await session.forward(tokens, {
       trace: true,
-      routing: { topK: 3, force: { experts: [4], layers: [1] } },
+      routing: { expertsPerToken: 3, force: { experts: [4], layers: [1] } },
     });
     for (const token of r.routing!) {
       expect(token.layers[0].expertIds).toHaveLength(3);
@@ -254,7 +254,7 @@ describe('cpu backend routing overrides', () => {
     const session = await cpuBackend.createSession(weights, { maxContext: 4 });
     await expect(session.forward([spec.vocab])).rejects.toThrow(/token id 101/);
     await expect(session.forward([1, 2, 3, 4, 5])).rejects.toThrow(/exceed maxContext 4/);
-    await expect(session.forward([1], { routing: { topK: 9 } })).rejects.toThrow(/topK 9/);
+    await expect(session.forward([1], { routing: { expertsPerToken: 9 } })).rejects.toThrow(/expertsPerToken 9/);
     expect(session.position).toBe(0);
   });
 

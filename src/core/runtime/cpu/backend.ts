@@ -6,7 +6,7 @@
 import { ConfigError } from '../../errors.ts';
 import type { ModelWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
-import { validateRoutingOverrides } from '../routing.ts';
+import { planRouting } from '../routing.ts';
 import { createRunState, forwardToken, type RunState } from './forward.ts';
 import { dequantizeModel, type ModelF32 } from './model-f32.ts';
 
@@ -29,13 +29,15 @@ class CpuSession implements Session {
 
   async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
     this.checkRequest(tokenIds, options);
+    const { spec } = this.model;
+    const routingPlan = spec.moe ? planRouting(spec.moe, spec.layers, options.routing) : undefined;
     const routing: TokenRouting[] = [];
     let layerInputs: Float32Array[] | undefined;
     for (let i = 0; i < tokenIds.length; i++) {
       const isLast = i === tokenIds.length - 1;
       const inputs = options.captureLayerInputs && isLast ? new Array<Float32Array>(this.model.spec.layers) : undefined;
       const layers = forwardToken(this.model, this.state, tokenIds[i], this.cachedTokens, {
-        routing: options.routing,
+        routingPlan,
         layerInputs: inputs,
       });
       this.cachedTokens++;
@@ -74,7 +76,6 @@ class CpuSession implements Session {
         `cpu: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.state.maxContext}`,
       );
     }
-    if (options.routing && this.model.spec.moe) validateRoutingOverrides(options.routing, this.model.spec.moe);
   }
 }
 

@@ -62,7 +62,10 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
   },
   {
     name: 'mixtral: trace',
-    spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }),
+    spec: tinyMoeSpec({
+      ...blockSized,
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
+    }),
     steps: [
       { tokens, options: { trace: true } },
       { tokens: [3], options: { trace: true } },
@@ -74,7 +77,7 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
       ...blockSized,
       moe: {
         experts: 5,
-        topK: 2,
+        expertsPerToken: 2,
         normTopK: false,
         expertIntermediate: 32,
         sharedExpert: { intermediate: 64, gated: true },
@@ -83,20 +86,23 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     steps: [{ tokens, options: { trace: true } }],
   },
   {
-    name: 'mixtral: ban / force / topK overrides',
-    spec: tinyMoeSpec({ ...blockSized, moe: { experts: 6, topK: 2, normTopK: true, expertIntermediate: 32 } }),
+    name: 'mixtral: ban / force / expertsPerToken overrides',
+    spec: tinyMoeSpec({
+      ...blockSized,
+      moe: { experts: 6, expertsPerToken: 2, normTopK: true, expertIntermediate: 32 },
+    }),
     steps: [
       { tokens, options: { trace: true, routing: { ban: { experts: [0, 3] } } } },
-      { tokens: [9], options: { trace: true, routing: { topK: 3, force: { experts: [5], layers: [1] } } } },
+      { tokens: [9], options: { trace: true, routing: { expertsPerToken: 3, force: { experts: [5], layers: [1] } } } },
     ],
   },
   {
-    name: 'qwen2_moe: routing edge cases (k clamped by bans, forced fill every slot, topK = experts)',
+    name: 'qwen2_moe: routing edge cases (k clamped by bans, forced fill every slot, expertsPerToken = experts)',
     spec: tinyQwenMoeSpec({
       ...blockSized,
       moe: {
         experts: 4,
-        topK: 2,
+        expertsPerToken: 2,
         normTopK: false,
         expertIntermediate: 32,
         sharedExpert: { intermediate: 32, gated: true },
@@ -105,12 +111,15 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     steps: [
       { tokens: tokens.slice(0, 4), options: { trace: true, routing: { ban: { experts: [0, 1, 2] } } } },
       { tokens: [8, 9], options: { trace: true, routing: { force: { experts: [3, 0] } } } },
-      { tokens: [10], options: { trace: true, routing: { topK: 4, ban: { experts: [1], layers: [0] } } } },
+      { tokens: [10], options: { trace: true, routing: { expertsPerToken: 4, ban: { experts: [1], layers: [0] } } } },
     ],
   },
   {
     name: 'mixtral: 24-token prefill (chunking, long attention), then a step',
-    spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 32 } }),
+    spec: tinyMoeSpec({
+      ...blockSized,
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 32 },
+    }),
     steps: [
       { tokens: Array.from({ length: 24 }, (_, i) => (i * 53 + 1) % 131), options: { trace: true } },
       { tokens: [4], options: { trace: true } },
@@ -118,7 +127,10 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
   },
   {
     name: 'captureLayerInputs and truncate',
-    spec: tinyMoeSpec({ ...blockSized, moe: { experts: 4, topK: 1, normTopK: true, expertIntermediate: 32 } }),
+    spec: tinyMoeSpec({
+      ...blockSized,
+      moe: { experts: 4, expertsPerToken: 1, normTopK: true, expertIntermediate: 32 },
+    }),
     steps: [
       { tokens, options: { captureLayerInputs: true } },
       { tokens: [11, 12], truncateTo: 3, options: { captureLayerInputs: true, trace: true } },

@@ -11,7 +11,7 @@
  */
 import { assert } from '../../errors.ts';
 import type { LayerRouting, RoutingOverrides } from '../types.ts';
-import { routeToken, sharedExpertGate } from '../routing.ts';
+import { type RoutingPlan, routeToken, sharedExpertGate } from '../routing.ts';
 import type { MlpF32, ModelF32 } from './model-f32.ts';
 import { addInPlace, addScaledInPlace, attention, dot, matmul, rmsnorm, rope, swiglu } from './ops.ts';
 
@@ -81,7 +81,8 @@ export function swigluMlp(out: Float32Array, mlp: MlpF32, x: Float32Array, state
 // The forward pass of one token
 
 export interface TokenForwardOptions {
-  routing?: RoutingOverrides;
+  /** The request's routing (planRouting), set for MoE models. */
+  routingPlan?: RoutingPlan;
   /** Receives the residual-stream input of every layer (layer 0's is the embedding). */
   layerInputs?: Float32Array[]; // [layers] × [hidden], filled when given
 }
@@ -144,7 +145,7 @@ export function forwardToken(
       assert(moe !== undefined && moeSpec !== undefined, `forwardToken: layer ${l} has neither mlp nor moe`);
       // router → THE routing rule → weighted sum of the chosen experts
       matmul(state.routerLogits, moe.router, xb, moeSpec.experts, hidden);
-      const route = routeToken(state.routerLogits, moeSpec, l, options.routing);
+      const route = routeToken(state.routerLogits, moeSpec, options.routingPlan!.layers[l]!);
       ffnOut.fill(0);
       for (let slot = 0; slot < route.expertIds.length; slot++) {
         swigluMlp(state.expertOut, moe.experts[route.expertIds[slot]], xb, state);

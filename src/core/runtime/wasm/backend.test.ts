@@ -29,7 +29,7 @@ const moeSpec = (): ModelSpec =>
     vocab: 131,
     contextLength: 96,
     layers: 3,
-    moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 },
+    moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
   });
 const qwenSpec = (): ModelSpec =>
   tinyQwenMoeSpec({
@@ -41,7 +41,7 @@ const qwenSpec = (): ModelSpec =>
     contextLength: 96,
     moe: {
       experts: 5,
-      topK: 2,
+      expertsPerToken: 2,
       normTopK: false,
       expertIntermediate: 32,
       sharedExpert: { intermediate: 96, gated: true },
@@ -92,7 +92,7 @@ describe.each(cases)('wasm vs cpu reference: %s', (_label, makeSpec, dtype) => {
 describe('wasm routing matches the reference', () => {
   const overrides: [string, ForwardOptions['routing']][] = [
     ['none', undefined],
-    ['topK 1', { topK: 1 }],
+    ['expertsPerToken 1', { expertsPerToken: 1 }],
     ['ban 0 and 2', { ban: { experts: [0, 2] } }],
     ['force 3 at layer 1', { force: { experts: [3], layers: [1] } }],
   ];
@@ -132,7 +132,7 @@ describe('wasm session mechanics', () => {
           vocab: 131,
           contextLength: 96,
           layers: 3,
-          moe: { experts: 4, topK: 3, normTopK: true, expertIntermediate: 64 },
+          moe: { experts: 4, expertsPerToken: 3, normTopK: true, expertIntermediate: 64 },
         }),
     ],
     ['qwen2-moe (shared expert)', qwenSpec],

@@ -7,7 +7,7 @@
 import { ConfigError } from '../../errors.ts';
 import type { ModelWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
-import { validateRoutingOverrides } from '../routing.ts';
+import { planRouting } from '../routing.ts';
 import { MAX_PAGES, WasmArena } from './arena.ts';
 import { forwardChunk, type WasmEngine } from './forward.ts';
 import { instantiateKernels } from './kernels.ts';
@@ -61,6 +61,7 @@ class WasmSession implements Session {
     this.checkRequest(tokenIds, options);
     const { spec } = this.engine.model;
     const chunk = this.engine.state.chunk;
+    const routingPlan = spec.moe ? planRouting(spec.moe, spec.layers, options.routing) : undefined;
     const routing: TokenRouting[] = [];
     let layerInputs: Float32Array[] | undefined;
     for (let start = 0; start < tokenIds.length; start += chunk) {
@@ -68,7 +69,7 @@ class WasmSession implements Session {
       const isLast = start + chunk >= tokenIds.length;
       const inputs = options.captureLayerInputs && isLast ? new Array<Float32Array>(spec.layers) : undefined;
       const layers = forwardChunk(this.engine, tokens, this.cachedTokens, {
-        routing: options.routing,
+        routingPlan,
         layerInputs: inputs,
         wantLogits: isLast,
       });
@@ -108,7 +109,6 @@ class WasmSession implements Session {
         `wasm: ${this.cachedTokens} cached + ${tokenIds.length} new tokens exceed maxContext ${this.maxContext}`,
       );
     }
-    if (options.routing && moe) validateRoutingOverrides(options.routing, moe);
   }
 }
 

@@ -11,7 +11,7 @@
  *   logits = lmHead · norm(x[m-1])
  */
 import type { LayerRouting, RoutingOverrides } from '../types.ts';
-import { routeToken, sharedExpertGate } from '../routing.ts';
+import { type LayerRoutingPlan, type RoutingPlan, routeToken, sharedExpertGate } from '../routing.ts';
 import { addInPlace, rmsnorm, ropeAngles, ropeApply } from '../cpu/ops.ts';
 import { attnHeadsDims, type KernelExports } from './kernels.ts';
 import { tensorRowToF32 } from './layout.ts';
@@ -30,7 +30,8 @@ export interface WasmEngine {
 }
 
 export interface ChunkOptions {
-  routing?: RoutingOverrides;
+  /** The request's routing (planRouting), set for MoE models. */
+  routingPlan?: RoutingPlan;
   /** Receives [layers] × [hidden]: the residual input of every layer at the chunk's last token. */
   layerInputs?: Float32Array[];
   /** Compute logits of the last token (only the request's final chunk needs them). */
@@ -62,7 +63,7 @@ export function forwardChunk(
     if (layer.mlp) {
       mlpRows(engine, layer.mlp, state.xb.ptr, state.out.ptr, m);
     } else if (layer.moe) {
-      const routes = moeBlock(engine, layer.moe, l, m, options.routing);
+      const routes = moeBlock(engine, layer.moe, l, m, options.routingPlan!.layers[l]!);
       for (let t = 0; t < m; t++) routing[t]!.push(routes[t]!);
     }
     addInPlace(state.x.view.subarray(0, m * hidden), state.out.view.subarray(0, m * hidden));
@@ -172,7 +173,7 @@ function moeBlock(
   moe: PackedMoe,
   l: number,
   m: number,
-  overrides?: RoutingOverrides,
+  layerPlan: LayerRoutingPlan,
 ): LayerRouting[] {
   const { model, state } = engine;
   const { hidden } = model.spec;
@@ -184,7 +185,7 @@ function moeBlock(
   for (let t = 0; t < m; t++) {
     const xb = rowView(state.xb, t);
     for (let e = 0; e < moeSpec.experts; e++) routerLogits[e] = dot64(moe.router, e * hidden, xb, hidden);
-    const route = routeToken(routerLogits, moeSpec, l, overrides);
+    const route = routeToken(routerLogits, moeSpec, layerPlan);
     route.expertIds.forEach((e, slot) => byExpert[e]!.push({ token: t, slot }));
     slots = Math.max(slots, route.expertIds.length);
     routes.push(route);

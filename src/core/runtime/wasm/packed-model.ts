@@ -101,13 +101,13 @@ export function packModel(arena: WasmArena, weights: ModelWeights): PackedModel 
 /** Bytes of weights one decode token reads (attention + top-k experts + shared + lm_head). */
 export function activeWeightBytesPerToken(model: PackedModel): number {
   let bytes = model.lmHead.bytes;
-  const topK = model.spec.moe?.topK ?? 0;
+  const expertsPerToken = model.spec.moe?.expertsPerToken ?? 0;
   for (const layer of model.layers) {
     bytes += layer.wq.bytes + layer.wk.bytes + layer.wv.bytes + layer.wo.bytes;
     const mlpBytes = (m: PackedMlp) => m.gate.bytes + m.up.bytes + m.down.bytes;
     if (layer.mlp) bytes += mlpBytes(layer.mlp);
     if (layer.moe) {
-      bytes += (layer.moe.experts[0] ? mlpBytes(layer.moe.experts[0]) : 0) * topK;
+      bytes += (layer.moe.experts[0] ? mlpBytes(layer.moe.experts[0]) : 0) * expertsPerToken;
       if (layer.moe.shared) bytes += mlpBytes(layer.moe.shared);
     }
   }

@@ -22,7 +22,7 @@ describe('wasm thread pool in the browser', () => {
       headDim: 16,
       vocab: 300,
       layers: 2,
-      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 },
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 160 },
     });
     const weights = randomModelWeights(spec, 8, 'q8_0');
     const serial = await (await createWasmBackend({ threads: 1 })).createSession(weights);

@@ -56,7 +56,7 @@ describe('wasm thread pool (node worker_threads)', () => {
       headDim: 16,
       vocab: 300,
       layers: 2,
-      moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 160 },
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 160 },
     });
     const weights = randomModelWeights(spec, 31, 'q4_0');
     const serial = await (await createWasmBackend({ threads: 1 })).createSession(weights);

@@ -27,7 +27,10 @@ const MODELS: { name: string; spec: ModelSpec }[] = [
   { name: 'dense llama', spec: tinyDenseSpec(QUANT_SIZES) },
   {
     name: 'mixtral',
-    spec: tinyMoeSpec({ ...QUANT_SIZES, moe: { experts: 4, topK: 2, normTopK: true, expertIntermediate: 64 } }),
+    spec: tinyMoeSpec({
+      ...QUANT_SIZES,
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
+    }),
   },
   // untied: a random tied-embedding model just repeats its input token (see the truncate test for tied)
   {
@@ -37,7 +40,7 @@ const MODELS: { name: string; spec: ModelSpec }[] = [
       tieEmbeddings: false,
       moe: {
         experts: 5,
-        topK: 2,
+        expertsPerToken: 2,
         normTopK: false,
         expertIntermediate: 32,
         sharedExpert: { intermediate: 64, gated: true },
@@ -159,7 +162,7 @@ describe('webgpu vs cpu: prompts longer than one prefill chunk, overrides, layer
     const options: ForwardOptions = {
       trace: true,
       captureLayerInputs: true,
-      routing: { topK: 3, ban: { experts: [2], layers: [0] } },
+      routing: { expertsPerToken: 3, ban: { experts: [2], layers: [0] } },
     };
     const gpu = await backend.createSession(weights, { maxContext: 160 });
     const cpu = await cpuBackend.createSession(weights, { maxContext: 160 });

@@ -20,7 +20,7 @@ const SIZES = { hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 96,
 const MOE_SPEC = tinyMoeSpec({
   ...SIZES,
   layers: 3,
-  moe: { experts: 6, topK: 2, normTopK: true, expertIntermediate: 64 },
+  moe: { experts: 6, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
 });
 
 let backend: WebGpuBackend;
@@ -33,9 +33,9 @@ describe('decode counters', () => {
   it.each([
     { name: 'mixtral q4_0 top-2 of 6', weights: () => randomModelWeights(MOE_SPEC, 5, 'q4_0'), routing: undefined },
     {
-      name: 'mixtral q8_0 topK override 3',
+      name: 'mixtral q8_0 expertsPerToken override 3',
       weights: () => randomModelWeights(MOE_SPEC, 5, 'q8_0'),
-      routing: { topK: 3 },
+      routing: { expertsPerToken: 3 },
     },
     { name: 'dense f32', weights: () => randomModelWeights(tinyDenseSpec(SIZES), 5, 'f32'), routing: undefined },
   ])('$name: 1 sync and 1 submit per decode token, weight bytes read ≤ 1.15 × active', async ({ weights, routing }) => {
@@ -110,8 +110,8 @@ describe('unchosen experts are never used', () => {
 
 describe('routing overrides on every kernel path', () => {
   it.each([
-    { topK: 1 },
-    { topK: 4, force: { experts: [5], layers: [1] } },
+    { expertsPerToken: 1 },
+    { expertsPerToken: 4, force: { experts: [5], layers: [1] } },
     { ban: { experts: [0, 1, 2, 3] }, force: { experts: [5] } },
   ] as RoutingOverrides[])('%j: same greedy ids and routing as the reference', async (routing) => {
     const weights = randomModelWeights(MOE_SPEC, 9, 'q8_0');

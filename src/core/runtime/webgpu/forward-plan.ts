@@ -47,7 +47,7 @@ import {
   sharedGateSource,
 } from './kernels/router.ts';
 import { swigluLaunch, swigluSource } from './kernels/swiglu.ts';
-import type { RoutingPlan } from './routing-plan.ts';
+import type { RoutingPlan } from '../routing.ts';
 import type { GpuExpertStack, GpuLayer, GpuMatrix, GpuModel } from './upload.ts';
 
 /** A matmul position: the decode mat-vec and the prefill tiled kernel on the same buffers. */
@@ -249,11 +249,11 @@ function moeSteps(
 ): void {
   const moe = layer.moe!;
   const E = moe.routed.experts;
-  const R = routeRecordWords(routing.recordK, E);
-  const record = routeRecordLayout(routing.recordK, E);
+  const R = routeRecordWords(routing.expertsPerToken, E);
+  const record = routeRecordLayout(routing.expertsPerToken, E);
   const routeBase = l * R;
   const routeStride = spec.layers * R;
-  const { k, banned, forced } = routing.layers[l];
+  const { expertsPerToken, banned, forced } = routing.layers[l];
   const hidden = spec.hidden;
   steps.push(matmulStep(sites.router, { dtype: moe.router.dtype, N: E, K: hidden, nTokens: n }));
   steps.push(
@@ -262,8 +262,8 @@ function moeSteps(
       routerLaunch({
         nTokens: n,
         experts: E,
-        k,
-        recordK: routing.recordK,
+        k: expertsPerToken,
+        recordK: routing.expertsPerToken,
         normTopK: spec.moe!.normTopK,
         routeBase,
         routeStride,
@@ -283,7 +283,7 @@ function moeSteps(
           N: inter,
           K: hidden,
           nTokens: n,
-          slots: k,
+          slots: expertsPerToken,
           routeBase,
           routeStride,
         }),
@@ -297,7 +297,7 @@ function moeSteps(
           N: hidden,
           K: inter,
           nTokens: n,
-          slots: k,
+          slots: expertsPerToken,
           routeBase,
           routeStride,
           weightOffset: record.weights,
@@ -307,7 +307,7 @@ function moeSteps(
   } else {
     // prefill: group token slots by expert on the GPU, run each expert over its tokens
     const g = sites.grouped;
-    const grouped = { nTokens: n, slots: k, experts: E, listStride };
+    const grouped = { nTokens: n, slots: expertsPerToken, experts: E, listStride };
     steps.push(dispatch(g.group, moeGroupLaunch({ ...grouped, routeBase, routeStride })));
     steps.push(
       dispatch(g.gateUp, moeGateUpGroupedLaunch({ ...grouped, dtype: moe.routed.gate.dtype, N: inter, K: hidden })),
@@ -326,7 +326,7 @@ function moeSteps(
         }),
       ),
     );
-    steps.push(dispatch(g.combine, moeCombineLaunch({ N: hidden, nTokens: n, slots: k })));
+    steps.push(dispatch(g.combine, moeCombineLaunch({ N: hidden, nTokens: n, slots: expertsPerToken })));
   }
   if (moe.shared && sites.shared && sites.sharedGate) {
     const sharedBase = routeBase + record.sharedId;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allclose, type Tolerance } from '../cpu/allclose.ts';
 import { matmul, swiglu } from '../cpu/ops.ts';
-import { routeToken } from '../routing.ts';
+import { planRouting, routeToken } from '../routing.ts';
 import type { LayerRouting, RoutingOverrides } from '../types.ts';
 import type { MoeSpec } from '../../model/spec.ts';
 import { dequantize, quantize } from '../../quant/convert.ts';
@@ -25,7 +25,6 @@ import {
   moeGroupSource,
   moeGroupsWords,
 } from './kernels/moe-grouped.ts';
-import { planRouting } from './routing-plan.ts';
 import type { GpuWeightDType } from './kernels/weight-formats.ts';
 
 const TOLERANCE = {
@@ -57,13 +56,13 @@ async function gpuRoute(
   const E = moe.experts;
   const nTokens = logits.length / E;
   const plan = planRouting(moe, layer + 1, overrides);
-  const { k, banned, forced } = plan.layers[layer];
-  const R = routeRecordWords(plan.recordK, E);
+  const { expertsPerToken, banned, forced } = plan.layers[layer]!;
+  const R = routeRecordWords(plan.expertsPerToken, E);
   const launch = routerLaunch({
     nTokens,
     experts: E,
-    k,
-    recordK: plan.recordK,
+    k: expertsPerToken,
+    recordK: plan.expertsPerToken,
     normTopK: moe.normTopK,
     routeBase: 0,
     routeStride: R,
@@ -74,10 +73,10 @@ async function gpuRoute(
     await harness.run('router', routerSource, [logits, { zeros: nTokens * R * 4 }], launch, 2),
   );
   const floats = new Float32Array(words.buffer);
-  const at = routeRecordLayout(plan.recordK, E);
+  const at = routeRecordLayout(plan.expertsPerToken, E);
   return Array.from({ length: nTokens }, (_, t) => ({
-    expertIds: Array.from(words.subarray(t * R + at.ids, t * R + at.ids + k)),
-    expertWeights: Array.from(floats.subarray(t * R + at.weights, t * R + at.weights + k)),
+    expertIds: Array.from(words.subarray(t * R + at.ids, t * R + at.ids + expertsPerToken)),
+    expertWeights: Array.from(floats.subarray(t * R + at.weights, t * R + at.weights + expertsPerToken)),
     moeProbs: Array.from(floats.subarray(t * R + at.probs, t * R + at.probs + E)),
   }));
 }
@@ -93,33 +92,34 @@ function expectSameRouting(gpu: LayerRouting, cpu: LayerRouting, label: string):
   }
 }
 
-const MIXTRAL: MoeSpec = { experts: 7, topK: 2, normTopK: true, expertIntermediate: 8 };
-const QWEN: MoeSpec = { experts: 7, topK: 3, normTopK: false, expertIntermediate: 8 };
+const MIXTRAL: MoeSpec = { experts: 7, expertsPerToken: 2, normTopK: true, expertIntermediate: 8 };
+const QWEN: MoeSpec = { experts: 7, expertsPerToken: 3, normTopK: false, expertIntermediate: 8 };
 
 describe('router kernel matches routeToken on random logits', () => {
   it.each([
     { name: 'mixtral, no overrides', moe: MIXTRAL, overrides: undefined },
     { name: 'qwen2-moe (no renorm)', moe: QWEN, overrides: undefined },
-    { name: 'topK override 4', moe: MIXTRAL, overrides: { topK: 4 } },
+    { name: 'expertsPerToken override 4', moe: MIXTRAL, overrides: { expertsPerToken: 4 } },
     { name: 'ban 2 experts at layer 1', moe: MIXTRAL, overrides: { ban: { experts: [0, 5], layers: [1] } } },
     { name: 'force one expert', moe: QWEN, overrides: { force: { experts: [6] } } },
     {
-      name: 'ban + force + topK',
+      name: 'ban + force + expertsPerToken',
       moe: MIXTRAL,
-      overrides: { topK: 3, ban: { experts: [1] }, force: { experts: [2, 4] } },
+      overrides: { expertsPerToken: 3, ban: { experts: [1] }, force: { experts: [2, 4] } },
     },
     { name: 'ban down to one expert', moe: MIXTRAL, overrides: { ban: { experts: [0, 1, 2, 3, 4, 6] } } },
   ])('$name', async ({ moe, overrides }) => {
     const nTokens = 67; // more than one workgroup
     const layer = 1;
     const logits = seededUniform(
-      BASE_SEED + 500 + moe.topK + JSON.stringify(overrides ?? {}).length,
+      BASE_SEED + 500 + moe.expertsPerToken + JSON.stringify(overrides ?? {}).length,
       nTokens * moe.experts,
       3,
     );
     const gpu = await gpuRoute(logits, moe, layer, overrides);
+    const cpuPlan = planRouting(moe, layer + 1, overrides);
     for (let t = 0; t < nTokens; t++) {
-      const cpu = routeToken(logits.subarray(t * moe.experts, (t + 1) * moe.experts), moe, layer, overrides);
+      const cpu = routeToken(logits.subarray(t * moe.experts, (t + 1) * moe.experts), moe, cpuPlan.layers[layer]!);
       expectSameRouting(gpu[t], cpu, `token ${t} (seed ${BASE_SEED})`);
     }
   });
@@ -127,7 +127,7 @@ describe('router kernel matches routeToken on random logits', () => {
 
 // Hand-built logits, not seeded: each assertion depends on these exact known-answer inputs.
 describe('router kernel known answers (one per rule)', () => {
-  const moe: MoeSpec = { experts: 4, topK: 2, normTopK: true, expertIntermediate: 8 };
+  const moe: MoeSpec = { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 8 };
   const ln = Math.log;
   it('top-k by probability, renormalized, highest first', async () => {
     const [r] = await gpuRoute(Float32Array.from([ln(1), ln(4), ln(2), ln(3)]), moe, 0);

@@ -15,7 +15,7 @@ import { ParamArena, submitSteps } from './dispatch.ts';
 import { chunkSteps, createForwardSites, type ForwardSites } from './forward-plan.ts';
 import type { GpuContext } from './gpu-context.ts';
 import { routeRecordLayout, routeRecordWords } from './kernels/router.ts';
-import { planRouting, type RoutingPlan } from './routing-plan.ts';
+import { planRouting, type RoutingPlan } from '../routing.ts';
 import { activeWeightBytes, uploadModel, type GpuModel } from './upload.ts';
 
 /** Counters of the last forward() (counts, not timings: timings belong in bench/). */
@@ -138,7 +138,7 @@ export class WebGpuSession implements Session {
   ): WebGpuForwardStats {
     const a = this.activations;
     const recordBytes = routing
-      ? routeRecordWords(routing.recordK, this.model.spec.moe!.experts) * 4 * this.model.spec.layers
+      ? routeRecordWords(routing.expertsPerToken, this.model.spec.moe!.experts) * 4 * this.model.spec.layers
       : 0;
     const stats: WebGpuForwardStats = { ...EMPTY_STATS, tokens: tokenIds.length };
     for (let start = 0; start < tokenIds.length; start += a.chunkTokens) {
@@ -172,7 +172,10 @@ export class WebGpuSession implements Session {
       stats.dispatches += counts.dispatches;
       stats.weightBytesRead += counts.weightBytes;
     }
-    stats.activeWeightBytesPerToken = activeWeightBytes(this.model, routing?.layers.map((l) => l.k) ?? []);
+    stats.activeWeightBytesPerToken = activeWeightBytes(
+      this.model,
+      routing?.layers.map((l) => l.expertsPerToken) ?? [],
+    );
     return stats;
   }
 
@@ -180,7 +183,9 @@ export class WebGpuSession implements Session {
     const spec = this.model.spec;
     const logitsBytes = spec.vocab * 4;
     const traceBytes =
-      options.trace && routing ? nTokens * spec.layers * routeRecordWords(routing.recordK, spec.moe!.experts) * 4 : 0;
+      options.trace && routing
+        ? nTokens * spec.layers * routeRecordWords(routing.expertsPerToken, spec.moe!.experts) * 4
+        : 0;
     const inputsBytes = options.captureLayerInputs ? spec.layers * spec.hidden * 4 : 0;
     return { trace: logitsBytes, layerInputs: logitsBytes + traceBytes, total: logitsBytes + traceBytes + inputsBytes };
   }
@@ -273,8 +278,8 @@ function decodeTrace(
   model: GpuModel,
 ): TokenRouting[] {
   const E = model.spec.moe!.experts;
-  const R = routeRecordWords(routing.recordK, E);
-  const at = routeRecordLayout(routing.recordK, E);
+  const R = routeRecordWords(routing.expertsPerToken, E);
+  const at = routeRecordLayout(routing.expertsPerToken, E);
   const words = new Uint32Array(bytes, offset, nTokens * model.spec.layers * R);
   const floats = new Float32Array(bytes, offset, nTokens * model.spec.layers * R);
   return Array.from({ length: nTokens }, (_, t) => {
@@ -282,7 +287,7 @@ function decodeTrace(
     model.layers.forEach((layer, l) => {
       if (!layer.moe) return;
       const base = (t * model.spec.layers + l) * R;
-      const k = routing.layers[l].k;
+      const k = routing.layers[l].expertsPerToken;
       const entry: LayerRouting = {
         expertIds: Array.from(words.subarray(base + at.ids, base + at.ids + k)),
         expertWeights: Array.from(floats.subarray(base + at.weights, base + at.weights + k)),

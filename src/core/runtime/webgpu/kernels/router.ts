@@ -39,8 +39,8 @@ export function routeRecordLayout(recordK: number, experts: number) {
 export interface RouterArgs {
   nTokens: number;
   experts: number;
-  k: number; // this layer's k, already clamped to unbanned experts
-  recordK: number; // slots per record (the request's top-k)
+  k: number; // WGSL Params.k: this layer's experts per token (LayerRoutingPlan.expertsPerToken), already clamped
+  recordK: number; // WGSL Params.recordK: slots per record (RoutingPlan.expertsPerToken, the request's)
   normTopK: boolean;
   logitsOffset?: number;
   logitsStride?: number; // default experts
