@@ -28,7 +28,7 @@ class CpuSession implements Session {
   }
 
   async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
-    this.checkRequest(tokenIds, options);
+    this.checkRequest(tokenIds);
     const { spec } = this.model;
     const routingPlan = spec.moe ? planRouting(spec.moe, spec.layers, options.routing) : undefined;
     const routing: TokenRouting[] = [];
@@ -63,7 +63,7 @@ class CpuSession implements Session {
     this.state.valueCache.length = 0;
   }
 
-  private checkRequest(tokenIds: number[], options: ForwardOptions): void {
+  private checkRequest(tokenIds: number[]): void {
     if (this.disposed) throw new ConfigError('cpu: session used after dispose()');
     if (tokenIds.length === 0) throw new ConfigError('cpu: forward() needs at least one token');
     const { vocab } = this.model.spec;

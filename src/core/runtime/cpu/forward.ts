@@ -10,7 +10,7 @@
  *   logits = lmHead · norm(x)
  */
 import { assert } from '../../errors.ts';
-import type { LayerRouting, RoutingOverrides } from '../types.ts';
+import type { LayerRouting } from '../types.ts';
 import { type RoutingPlan, routeToken, sharedExpertGate } from '../routing.ts';
 import type { MlpF32, ModelF32 } from './model-f32.ts';
 import { addInPlace, addScaledInPlace, attention, dot, matmul, rmsnorm, rope, swiglu } from './ops.ts';

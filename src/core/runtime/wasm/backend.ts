@@ -58,7 +58,7 @@ class WasmSession implements Session {
   }
 
   async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
-    this.checkRequest(tokenIds, options);
+    this.checkRequest(tokenIds);
     const { spec } = this.engine.model;
     const chunk = this.engine.state.chunk;
     const routingPlan = spec.moe ? planRouting(spec.moe, spec.layers, options.routing) : undefined;
@@ -96,10 +96,10 @@ class WasmSession implements Session {
     this.engine.rows.dispose();
   }
 
-  private checkRequest(tokenIds: number[], options: ForwardOptions): void {
+  private checkRequest(tokenIds: number[]): void {
     if (this.disposed) throw new ConfigError('wasm: session used after dispose()');
     if (tokenIds.length === 0) throw new ConfigError('wasm: forward() needs at least one token');
-    const { vocab, moe } = this.engine.model.spec;
+    const { vocab } = this.engine.model.spec;
     for (const id of tokenIds) {
       if (!Number.isInteger(id) || id < 0 || id >= vocab)
         throw new ConfigError(`wasm: token id ${id} outside [0, ${vocab})`);

@@ -10,7 +10,7 @@
  *     x += ffn(norm(x))   ffn = SwiGLU MLP, or Σ_k weight_k · expert_k (+ shared expert)
  *   logits = lmHead · norm(x[m-1])
  */
-import type { LayerRouting, RoutingOverrides } from '../types.ts';
+import type { LayerRouting } from '../types.ts';
 import { type LayerRoutingPlan, type RoutingPlan, routeToken, sharedExpertGate } from '../routing.ts';
 import { addInPlace, rmsnorm, ropeAngles, ropeApply } from '../cpu/ops.ts';
 import { attnHeadsDims, type KernelExports } from './kernels.ts';
@@ -63,7 +63,7 @@ export function forwardChunk(
     if (layer.mlp) {
       mlpRows(engine, layer.mlp, state.xb.ptr, state.out.ptr, m);
     } else if (layer.moe) {
-      const routes = moeBlock(engine, layer.moe, l, m, options.routingPlan!.layers[l]!);
+      const routes = moeBlock(engine, layer.moe, m, options.routingPlan!.layers[l]!);
       for (let t = 0; t < m; t++) routing[t]!.push(routes[t]!);
     }
     addInPlace(state.x.view.subarray(0, m * hidden), state.out.view.subarray(0, m * hidden));
@@ -168,13 +168,7 @@ function dot64(w: Float32Array, wOffset: number, x: Float32Array, k: number): nu
 }
 
 /** out [m, hidden] = MoE(xb) with the chunk's tokens grouped by expert. Returns routing [m]. */
-function moeBlock(
-  engine: WasmEngine,
-  moe: PackedMoe,
-  l: number,
-  m: number,
-  layerPlan: LayerRoutingPlan,
-): LayerRouting[] {
+function moeBlock(engine: WasmEngine, moe: PackedMoe, m: number, layerPlan: LayerRoutingPlan): LayerRouting[] {
   const { model, state } = engine;
   const { hidden } = model.spec;
   const moeSpec = model.spec.moe!;
