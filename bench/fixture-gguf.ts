@@ -1,5 +1,5 @@
 /**
- * Bench fixtures on disk: the realistic-shape MoE (fixture-model.ts) exported by area A's
+ * Bench fixtures on disk: the realistic-shape MoE (fixture-model.ts) exported by
  * exportGguf as q8_0 / q4_0 GGUF into a temp dir (reused across runs: random weights are
  * seeded, so a file is a pure function of its name). Never committed.
  *

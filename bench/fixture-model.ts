@@ -1,7 +1,7 @@
 /**
  * The realistic-shape bench model: a 4-expert top-2 Mixtral-style MoE with SmolLM2-135M's
  * dimensions per expert (hidden 576, intermediate 1536, 30 layers, 9 heads / 3 kv heads,
- * vocab 49152), random weights (B2's randomModelWeights, seeded), in q8_0 or q4_0.
+ * vocab 49152), random weights (randomModelWeights, seeded), in q8_0 or q4_0.
  * Generated on demand into a temp dir by the bench, never committed.
  */
 import type { ModelSpec } from '../src/core/model/spec.ts';

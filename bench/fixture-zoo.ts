@@ -1,7 +1,7 @@
 /**
- * The zoo MoE bench fixture: area C's zoo (public/zoo) merged by area D's merge command with
+ * The zoo MoE bench fixture: the zoo (public/zoo) merged by the merge command with
  * public/zoo/moe-hidden.yml (4 experts, top-2, hidden gates) into the temp dir, loaded by
- * area B1's loadHfModel and exported by area A's exportGguf. The prompt is the first
+ * loadHfModel and exported by exportGguf. The prompt is the first
  * `count` tokens of public/zoo/heldout/stories.txt; wllama gets their decoded text (its own
  * tokenization; the count it saw is in its timings note).
  */

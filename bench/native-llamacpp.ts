@@ -2,7 +2,7 @@
  * Native llama.cpp peer (the ceiling), run as a child process so its peak RSS is its own:
  *   node --import tsx bench/native-llamacpp.ts <gguf> <promptIds,comma> <decodeTokens> <threads>
  * Prints one JSON line: { ttftMs, decodeMs[], peakRssBytes, version }.
- * node-llama-cpp comes from area A's install under tools/llamacpp (never a second copy);
+ * node-llama-cpp comes from the install under tools/llamacpp (never a second copy);
  * the prebuilt CPU binary (gpu: false, build: 'never').
  */
 import { createRequire } from 'node:module';

@@ -35,7 +35,7 @@ interface BenchOptions {
   webgpuPromptTokens: number;
   /** 30 = the real shape; fewer for a smoke test of the harness. */
   layers: number;
-  /** 'bench' = the realistic-shape random MoE; 'zoo' = area C's zoo merged with moe-hidden.yml. */
+  /** 'bench' = the realistic-shape random MoE; 'zoo' = the zoo merged with moe-hidden.yml. */
   model: 'bench' | 'zoo';
   /** Append this run's section to RESULTS.md instead of replacing the file. */
   append: boolean;
@@ -71,7 +71,7 @@ function ensurePeers(engines: EngineName[]): void {
     throw new Error('bench: @wllama/wllama is missing from node_modules: run `npm install` first');
   }
   if (engines.includes('native') && !existsSync(`${here}../tools/llamacpp/node_modules/node-llama-cpp`)) {
-    log("installing area A's tools/llamacpp (node-llama-cpp) for the native ceiling");
+    log('installing tools/llamacpp (node-llama-cpp) for the native ceiling');
     execSync('npm --prefix tools/llamacpp install --no-audit --no-fund', { cwd: `${here}..`, stdio: 'inherit' });
   }
 }
@@ -126,7 +126,7 @@ async function loadFixture(options: BenchOptions): Promise<Fixture> {
     const zoo = await ensureZooFixture(options.quants, options.promptTokens, log);
     return {
       label: 'zoo MoE',
-      description: `${zoo.description}, from public/zoo via area D's merge and area A's exportGguf; prompt: the start of public/zoo/heldout/stories.txt`,
+      description: `${zoo.description}, from public/zoo via runMerge and exportGguf; prompt: the start of public/zoo/heldout/stories.txt`,
       files: zoo.files,
       promptIds: zoo.promptIds,
       promptText: zoo.promptText,
@@ -138,7 +138,7 @@ async function loadFixture(options: BenchOptions): Promise<Fixture> {
   const promptIds = benchPromptIds(options.promptTokens);
   return {
     label: `4×SmolLM2-dims MoE${options.layers === 30 ? '' : ` (${options.layers} layers)`}`,
-    description: `random-weight 4-expert top-2 Mixtral-style MoE with SmolLM2-135M dims per expert (hidden 576, intermediate 1536, ${options.layers} layers, 9 heads / 3 kv heads, vocab 49152, tied embeddings), exported by area A's exportGguf`,
+    description: `random-weight 4-expert top-2 Mixtral-style MoE with SmolLM2-135M dims per expert (hidden 576, intermediate 1536, ${options.layers} layers, 9 heads / 3 kv heads, vocab 49152, tied embeddings), exported by exportGguf`,
     files,
     promptIds,
     promptText: promptText(promptIds),
@@ -256,7 +256,7 @@ function writeResults(
     '',
     ratioTable(rows),
     '',
-    "### WebGPU per-decode-token counters (area E's session stats of the last decode forward)",
+    "### WebGPU per-decode-token counters (the session's stats of the last decode forward)",
     '',
     countersTable(rows),
     '',

@@ -28,7 +28,7 @@ const files = ROOTS.flatMap((r) => {
 const rows = files.map((f) => {
   const text = readFileSync(f, 'utf8');
   const lines = text.split('\n').length;
-  const isTest = /\.test\.tsx?$/.test(f);
+  const isTest = /\.(test|testing)\.tsx?$/.test(f);
   const parts = relative('.', f).split('/');
   const module = parts[0] === 'src' && parts[1] === 'core' ? parts.slice(0, 3).join('/') : parts.slice(0, 2).join('/');
   return { f, lines, isTest, module };

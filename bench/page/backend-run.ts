@@ -1,5 +1,5 @@
 /**
- * Runs one of our backends on a GGUF (area A's loadGgufModel) and times prefill + greedy
+ * Runs one of our backends on a GGUF (loadGgufModel) and times prefill + greedy
  * decode. Used inside engine-worker.ts: like the app (workers/engine.worker.ts), the engine
  * runs off the page's main thread, where the thread-pool driver may sleep in Atomics.wait.
  */
@@ -18,7 +18,7 @@ export async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Area E's per-forward counters of the last (decode) forward, when the session has them. */
+/** The WebGPU session's per-forward counters of the last (decode) forward, when the session has them. */
 function webGpuCounters(session: unknown): Record<string, number> | undefined {
   const last = (session as { stats?: { last?: Record<string, number> } }).stats?.last;
   if (!last) return undefined;

@@ -13,7 +13,7 @@ import { loadHfModel } from '../core/model/load.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec } from '../core/model/random.ts';
 import { cpuBackend } from '../core/runtime/cpu/backend.ts';
 import { generate } from '../core/runtime/generate.ts';
-import { buildTestingBpeTokenizer } from '../core/tokenizer/hf-testing-bpe.ts';
+import { buildTestingBpeTokenizer } from '../core/tokenizer/bpe.testing.ts';
 import { nodeDirFileSet, nodeDirSinkOpener } from './node-io.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/moe-studio.mjs', import.meta.url));
@@ -174,7 +174,7 @@ describe('moe-studio CLI', () => {
       'cpu',
     );
     expect(JSON.parse(viaFile.stdout)).toEqual(out);
-    // The default backend is wasm (issue 6); on this model it must give the reference's greedy ids.
+    // The default backend is wasm; on this model it must give the reference's greedy ids.
     const viaDefault = await cli(
       'generate',
       moeDir,

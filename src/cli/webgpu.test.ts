@@ -18,7 +18,7 @@ import { exportGguf } from '../core/model/gguf-model.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec } from '../core/model/random.ts';
 import type { ModelSpec } from '../core/model/spec.ts';
 import type { GgufExportQuant } from '../core/model/gguf-names.ts';
-import { buildTestingBpeTokenizer } from '../core/tokenizer/hf-testing-bpe.ts';
+import { buildTestingBpeTokenizer } from '../core/tokenizer/bpe.testing.ts';
 import { nodeFileSink } from './node-io.ts';
 import { swiftShaderDir } from './webgpu-node.ts';
 

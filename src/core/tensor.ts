@@ -8,7 +8,10 @@
  */
 
 /** Storage dtypes the core understands. Quantized types are ggml's 32-weight blocks. */
-export type DType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'i8' | 'u8' | 'i32' | 'i64';
+export type DType = WeightDType | 'i8' | 'u8' | 'i32' | 'i64';
+
+/** The dtypes a weight matrix may be stored in (every backend reads all five). */
+export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
 
 /** A tensor's raw bytes plus what they mean. Quantized rows are blocked along the last dim. */
 export interface RawTensor {

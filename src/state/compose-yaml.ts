@@ -1,6 +1,6 @@
 /**
  * Compose form ⇄ mergekit-moe YAML. The form writes YAML in mergekit's key order (so the
- * file loads in mergekit-moe unchanged); YAML is parsed by area D's parseMergeYaml and issues
+ * file loads in mergekit-moe unchanged); YAML is parsed by parseMergeYaml and issues
  * are mapped back to the line of the field they name.
  */
 import { LineCounter, parseDocument, stringify } from 'yaml';

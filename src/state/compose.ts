@@ -84,7 +84,7 @@ export function composeSources(): ModelSources {
   return Object.fromEntries(libraryRefs(zoo, stored).map((r) => [r.name, r.ref]));
 }
 
-/** Loads one of the zoo's example configs (public/zoo/<path>, area C) into the editor. */
+/** Loads one of the zoo's example configs (public/zoo/<path>) into the editor. */
 export async function composeLoadExample(path: string): Promise<void> {
   const url = new URL(`${import.meta.env.BASE_URL}zoo/${path}`, location.href).href;
   let yaml: string;

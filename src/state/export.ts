@@ -5,7 +5,7 @@
  */
 import { create } from 'zustand';
 import { readText } from '../core/io/byte-source.ts';
-import type { ModelManifest } from '../core/store/manifest.ts';
+import { type ModelManifest, type StoredQuant } from '../core/store/manifest.ts';
 import { modelStoreFileSet } from '../core/store/store-file-set.ts';
 import { engineClient } from './workers.ts';
 import { appKv } from './kv-instance.ts';
@@ -142,7 +142,7 @@ export function exportHfFolder(m: ModelManifest): Promise<void> {
   });
 }
 
-export function exportGgufFile(m: { title: string }, quant: 'f16' | 'q8_0' | 'q4_0'): Promise<void> {
+export function exportGgufFile(m: { title: string }, quant: StoredQuant): Promise<void> {
   return run(`GGUF ${quant}`, async () => {
     const bytes = await engineClient().exportGguf(quant);
     downloadBytes(`${m.title.replace(/[^\w.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'model'}.${quant}.gguf`, bytes);

@@ -1,6 +1,6 @@
 /**
  * Every library model (zoo or stored) under the name a mergekit YAML uses for it, with the
- * engine reference that reads it: zoo → `zoo/<path>` (as area C's YAML writes it), hub →
+ * engine reference that reads it: zoo → `zoo/<path>` (as the zoo's YAML writes it), hub →
  * `org/name`, local folder → `local/<folder>`, built here → `studio/<title>`.
  */
 import type { ModelManifest } from '../core/store/manifest.ts';

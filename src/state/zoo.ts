@@ -1,6 +1,6 @@
 import { checkedFetch } from '../core/hub/checked-fetch.ts';
 /**
- * The demo zoo index (public/zoo/index.json, area C), validated on read: the zoo is data,
+ * The demo zoo index (public/zoo/index.json), validated on read: the zoo is data,
  * not code (STYLE anti-pattern "data shipped as code").
  */
 export interface ZooModel {

@@ -23,7 +23,7 @@ import type { ModelSpec } from '../../src/core/model/spec.ts';
 import type { ModelWeights } from '../../src/core/model/weights.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
 import { HfTokenizer } from '../../src/core/tokenizer/hf.ts';
-import { buildTestingBpeTokenizer } from '../../src/core/tokenizer/hf-testing-bpe.ts';
+import { buildTestingBpeTokenizer } from '../../src/core/tokenizer/bpe.testing.ts';
 import { llamaCppGreedy, llamaCppTokenize } from './llamacpp-runner.ts';
 
 const STEPS = 32;

@@ -12,6 +12,8 @@ import type {
 } from '../../src/core/runtime/types.ts';
 import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
 import type { ModelRef } from '../model-ref.ts';
+import { type GgufExportQuant } from '../../src/core/model/gguf-names.ts';
+import { type StoredQuant } from '../../src/core/store/manifest.ts';
 
 export type { AnalyzedText } from '../../src/core/runtime/types.ts';
 export type { ModelRef } from '../model-ref.ts';
@@ -88,9 +90,9 @@ export interface EngineApi {
   stats(): EngineStats;
   quantizeStored(
     id: string,
-    quant: 'f16' | 'q8_0' | 'q4_0',
+    quant: StoredQuant,
     dbName?: string,
     onProgress?: (p: LoadProgress) => void,
   ): Promise<string>;
-  exportGguf(quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<Uint8Array>;
+  exportGguf(quant: GgufExportQuant): Promise<Uint8Array>;
 }

@@ -1,5 +1,5 @@
 /**
- * The engine host in real Chromium: a tiny 4-expert MoE (merged by area D's code from seeded
+ * The engine host in real Chromium: a tiny 4-expert MoE (merged by runMerge from seeded
  * random dense donors) is stored in real IndexedDB, loaded from the store with fromCache
  * progress, and generates a streamed answer with routing on the CPU reference and on the
  * automatically chosen backend; overrides change the routing; stop aborts.

@@ -29,6 +29,8 @@ import type {
   GenerateSummary,
   ModelSummary,
 } from './api.ts';
+import { type GgufExportQuant } from '../../src/core/model/gguf-names.ts';
+import { type StoredQuant } from '../../src/core/store/manifest.ts';
 
 const MAX_CONTEXT = 1024;
 const EVENT_BATCH_MS = 40;
@@ -253,15 +255,15 @@ export class EngineHost implements EngineApi {
   /** Import-time quantization of a stored HF model (f16 / q8_0 / q4_0 via GGUF); returns the new id. */
   async quantizeStored(
     id: string,
-    quant: 'f16' | 'q8_0' | 'q4_0',
+    quant: StoredQuant,
     dbName?: string,
     onProgress?: (p: LoadProgress) => void,
   ): Promise<string> {
     return (await quantizeStoredModel(idbKvStore(dbName), id, quant, onProgress)).id;
   }
 
-  /** The loaded model as GGUF (area A's exportGguf), with its tokenizer files. */
-  async exportGguf(quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<Uint8Array> {
+  /** The loaded model as GGUF (exportGguf), with its tokenizer files. */
+  async exportGguf(quant: GgufExportQuant): Promise<Uint8Array> {
     const model = this.requireModel();
     const list = await model.files.list();
     const readJson = async (name: string) =>

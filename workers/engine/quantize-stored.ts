@@ -9,7 +9,7 @@ import { exportGguf } from '../../src/core/model/gguf-model.ts';
 import { QUANTIZED_FILE, loadHfModel } from '../../src/core/model/load.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import type { KvStore } from '../../src/core/store/kv.ts';
-import type { ModelManifest } from '../../src/core/store/manifest.ts';
+import { type ModelManifest, type StoredQuant } from '../../src/core/store/manifest.ts';
 import { modelStoreDelete, modelStoreGet } from '../../src/core/store/model-store.ts';
 import { modelStoreFileSet } from '../../src/core/store/store-file-set.ts';
 import type { TokenizerJson } from '../../src/core/tokenizer/types.ts';
@@ -22,7 +22,7 @@ async function readJson(files: FileSet, list: string[], name: string): Promise<T
 export async function quantizeStoredModel(
   kv: KvStore,
   id: string,
-  quant: 'f16' | 'q8_0' | 'q4_0',
+  quant: StoredQuant,
   onProgress?: OnLoadProgress,
 ): Promise<ModelManifest> {
   const manifest = await modelStoreGet(kv, id);

@@ -1,10 +1,10 @@
 /**
- * Test helper (not used by the app): a tiny 4-expert Mixtral merged by area D's code from
+ * Test helper (not used by the app): a tiny 4-expert Mixtral merged by runMerge from
  * seeded random dense donors, stored in a test IndexedDB database under `id`.
  */
 import { writeSafetensors } from '../../src/core/formats/safetensors.ts';
 import { MemorySink, memoryFileSet, type FileSet } from '../../src/core/io/byte-source.ts';
-import { mergeInMemory, randomHfFolder } from '../../src/core/merge/testing-models.ts';
+import { mergeInMemory, randomHfFolder } from '../../src/core/merge/models.testing.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 

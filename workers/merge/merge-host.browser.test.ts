@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clear, createStore } from 'idb-keyval';
-import { randomHfFolder } from '../../src/core/merge/testing-models.ts';
+import { randomHfFolder } from '../../src/core/merge/models.testing.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import { modelStoreList } from '../../src/core/store/model-store.ts';
@@ -50,7 +50,7 @@ describe('merge host', () => {
     expect(await host.check(yaml('hidden'), sources)).toMatchObject({ ok: true, arch: 'Mixtral' });
     const tooMany = await host.check(yaml('hidden', 9), sources);
     expect(tooMany.ok).toBe(false);
-    expect(tooMany.issues[0].field).toMatch(/^experts/); // area D names the experts list (k > number of experts)
+    expect(tooMany.issues[0].field).toMatch(/^experts/); // validateMergeConfig names the experts list (k > number of experts)
     const unknown = await host.check(yaml('hidden').replace('org/e3', 'org/missing'), sources);
     expect(unknown.issues[0].message).toMatch(/org\/missing.*not in the library/);
   });

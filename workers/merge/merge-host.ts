@@ -1,6 +1,6 @@
 /**
  * Compose's worker side: live checks (parse → validate → plan, headers only), the routing
- * preview (gates recomputed from the base model; experts not needed), and the build (area D's
+ * preview (gates recomputed from the base model; experts not needed), and the build (
  * runMerge into an HF folder that goes straight into the model store).
  */
 import { CancelledError } from '../../src/core/errors.ts';

@@ -8,7 +8,7 @@
 import * as Comlink from 'comlink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clear, createStore } from 'idb-keyval';
-import { randomHfFolder, testingDenseSpec } from '../../src/core/merge/testing-models.ts';
+import { randomHfFolder, testingDenseSpec } from '../../src/core/merge/models.testing.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import { modelStoreList } from '../../src/core/store/model-store.ts';

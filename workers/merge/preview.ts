@@ -1,5 +1,5 @@
 /**
- * Routing preview before merging: the gates the merge would compute (area D's computeGates
+ * Routing preview before merging: the gates the merge would compute (computeGates
  * on the base model), applied to each token of a test text at every layer with the routing
  * rule every backend uses (routeToken). Experts are never loaded. The router input is
  * approximated by each layer's residual-stream input — the same states the hidden gates

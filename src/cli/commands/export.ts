@@ -3,7 +3,7 @@
  *
  * safetensors: PATH is a folder (config.json + model.safetensors or shards + the source's
  * tokenizer files); f32/f16/bf16 only, as safetensors cannot hold ggml blocks.
- * gguf: PATH is a file (A's exportGguf), with the HF tokenizer embedded.
+ * gguf: PATH is a file (exportGguf), with the HF tokenizer embedded.
  */
 import { ConfigError } from '../../core/errors.ts';
 import { exportHfFolder } from '../../core/model/export-hf.ts';
@@ -13,6 +13,7 @@ import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { enumFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
 import { nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
+import { type GgufExportQuant } from '../../core/model/gguf-names.ts';
 
 export const EXPORT_USAGE = `moe-studio export <model> --format gguf|safetensors --quant f32|f16|bf16|q8_0|q4_0 --out PATH [options]
   --format FORMAT      gguf (PATH is a file) or safetensors (PATH is an HF folder)
@@ -65,11 +66,7 @@ async function exportSafetensors(
   return files;
 }
 
-async function exportGgufFile(
-  model: LoadedModel,
-  out: string,
-  quant: 'f32' | 'f16' | 'q8_0' | 'q4_0',
-): Promise<string[]> {
+async function exportGgufFile(model: LoadedModel, out: string, quant: GgufExportQuant): Promise<string[]> {
   if (!(model.tokenizer instanceof HfTokenizer)) {
     throw new ConfigError('export: GGUF export needs an HF tokenizer (tokenizer.json); this model has none');
   }
@@ -100,7 +97,7 @@ export async function runExportCommand(argv: string[]): Promise<number> {
   const started = performance.now();
   const files =
     format === 'gguf'
-      ? await exportGgufFile(model, out, quant as 'f32' | 'f16' | 'q8_0' | 'q4_0')
+      ? await exportGgufFile(model, out, quant as GgufExportQuant)
       : await exportSafetensors(model, out, values, quant);
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FileSet } from '../../core/io/byte-source.ts';
 import { openSafetensorsFolder } from '../../core/formats/safetensors-folder.ts';
-import { randomHfFolder, testingDenseSpec } from '../../core/merge/testing-models.ts';
+import { randomHfFolder, testingDenseSpec } from '../../core/merge/models.testing.ts';
 import { nodeDirFileSet } from '../node-io.ts';
 import { parseShardSize, runMergeCommand } from './merge.ts';
 

@@ -23,6 +23,7 @@ import { exportGguf } from '../../core/model/gguf-model.ts';
 import { loadHfModel } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { isDirectory, nodeDirFileSet, nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
+import { type GgufExportQuant } from '../../core/model/gguf-names.ts';
 
 export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (mergekit-moe compatible)
   --models-dir DIR        resolve model org/name to DIR/org/name/ (default: paths as given)
@@ -110,7 +111,7 @@ function progressPrinter(): (p: MergeProgress) => void {
   };
 }
 
-async function writeGguf(outDir: string, quant: 'f32' | 'f16' | 'q8_0' | 'q4_0'): Promise<string> {
+async function writeGguf(outDir: string, quant: GgufExportQuant): Promise<string> {
   const model = await loadHfModel(nodeDirFileSet(outDir));
   if (!(model.tokenizer instanceof HfTokenizer))
     throw new ConfigError('merge: --gguf needs the base tokenizer (tokenizer.json) in the output');

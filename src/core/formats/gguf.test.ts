@@ -5,7 +5,7 @@ import { FormatError } from '../errors.ts';
 import { readGguf, writeGguf, GGUF_LIMITS, type GgufMetadataValue } from './gguf.ts';
 import type { GgufFile, GgufWriteInput } from './gguf-types.ts';
 import { ggufValue } from './gguf-meta.ts';
-import { buildGguf, cat, f32, kvString, kvU32, str, u32, u64, type RawGguf } from './gguf-test-builder.ts';
+import { buildGguf, cat, f32, kvString, kvU32, str, u32, u64, type RawGguf } from './gguf-builder.testing.ts';
 
 const fixture = (name: string) =>
   new Uint8Array(readFileSync(new URL(`../../../tests/fixtures/gguf/${name}`, import.meta.url)));

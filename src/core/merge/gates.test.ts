@@ -7,7 +7,7 @@ import type { Tokenizer } from '../tokenizer/types.ts';
 import { computeGates, tokenizePrompts, type BaseForward, type GateContext, type GateOwner } from './gates.ts';
 import { openBaseForwardOn } from './default-runtime.ts';
 import { openModel, type OpenedModel } from './sources.ts';
-import { randomHfFolder, testingDenseSpec } from './testing-models.ts';
+import { randomHfFolder, testingDenseSpec } from './models.testing.ts';
 import { conditionNumber, degenerateGateWarnings, describeLayers } from './warnings.ts';
 
 const spec = testingDenseSpec({ layers: 3 });

@@ -1,5 +1,5 @@
 /**
- * Chat without exporting: a merge written by memoryWriter becomes ModelWeights (B1's
+ * Chat without exporting: a merge written by memoryWriter becomes ModelWeights (
  * loadHfWeights over the in-memory tensors, so the engine sees exactly what an exported
  * folder would give) plus the merged tokenizer files.
  */

@@ -3,7 +3,7 @@ import type { FileSet } from '../io/byte-source.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { bf16ToF32, f32ToBf16 } from '../quant/convert.ts';
 import type { RawTensor } from '../tensor.ts';
-import { randomHfFolder, mergeInMemory, testingDenseSpec } from './testing-models.ts';
+import { randomHfFolder, mergeInMemory, testingDenseSpec } from './models.testing.ts';
 import { openModel } from './sources.ts';
 
 const spec = testingDenseSpec();

@@ -4,7 +4,7 @@ import { openSafetensorsFolder } from '../formats/safetensors-folder.ts';
 import { MemorySink, memoryFileSet, type FileSet } from '../io/byte-source.ts';
 import { f32Tensor, seededNormal } from '../model/random.ts';
 import type { RawTensor } from '../tensor.ts';
-import { mergeInMemory, randomHfFolder, testingDenseSpec } from './testing-models.ts';
+import { mergeInMemory, randomHfFolder, testingDenseSpec } from './models.testing.ts';
 
 const spec = testingDenseSpec();
 const headDim = spec.hidden / spec.heads;

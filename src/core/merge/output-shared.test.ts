@@ -6,7 +6,7 @@ import type { RawTensor } from '../tensor.ts';
 import { computeGates } from './gates.ts';
 import { planMerge } from './plan.ts';
 import { openMergeInputs, openModel } from './sources.ts';
-import { mapResolver, mergeInMemory, randomHfFolder, testingDenseSpec } from './testing-models.ts';
+import { mapResolver, mergeInMemory, randomHfFolder, testingDenseSpec } from './models.testing.ts';
 import { loadHfTokenizer } from '../tokenizer/hf.ts';
 import { cpuBackend } from '../runtime/cpu/backend.ts';
 import { mergedModelWeights } from './memory-model.ts';

@@ -9,7 +9,7 @@ import { mergedModelWeights } from './memory-model.ts';
 import { planMerge } from './plan.ts';
 import { runMerge, type MergeProgress } from './run.ts';
 import { openMergeInputs, type MergeInputs } from './sources.ts';
-import { mapResolver, mergeInMemory, randomHfFolder, testingDenseSpec } from './testing-models.ts';
+import { mapResolver, mergeInMemory, randomHfFolder, testingDenseSpec } from './models.testing.ts';
 import { folderWriter } from './writer.ts';
 
 const spec = testingDenseSpec();

@@ -2,7 +2,7 @@
  * Where a merge goes. The executor streams tensors into a writer one at a time, then the
  * small files; `finish()` commits. Two writers:
  *   folderWriter  HF folder: model.safetensors or model-0000k-of-0000N shards + index
- *                 (A's writeSafetensorsSharded), then config.json, tokenizer files and
+ *                 (writeSafetensorsSharded), then config.json, tokenizer files and
  *                 mergekit_moe_config.yml, written after the tensors so an interrupted
  *                 merge leaves no loadable config.json behind.
  *   memoryWriter  keeps every tensor and file in memory (tests, chat without exporting).

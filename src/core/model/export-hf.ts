@@ -1,7 +1,7 @@
 /**
  * ModelWeights → an HF-layout folder: config.json (written first, as mergekit does), the
  * weights as safetensors (one `model.safetensors`, or `model-0000k-of-0000N.safetensors` +
- * `model.safetensors.index.json` when over maxShardBytes; A's streaming writer, one tensor
+ * `model.safetensors.index.json` when over maxShardBytes; streaming writer, one tensor
  * resident at a time), then tokenizer/generation files copied through unchanged.
  *
  * Mixtral is written in the classic per-expert layout by default (mergekit v0.1.4,

@@ -6,21 +6,17 @@ import { dequantize, quantize } from '../quant/convert.ts';
 import type { RawTensor } from '../tensor.ts';
 import { readGguf, writeGguf } from '../formats/gguf.ts';
 import { cpuBackend } from '../runtime/cpu/backend.ts';
-import { allclose } from '../runtime/cpu/allclose.ts';
+import { allclose } from '../runtime/cpu/allclose.testing.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from './random.ts';
 import type { ModelWeights } from './weights.ts';
 import { exportGguf, loadGgufModel } from './gguf-model.ts';
-import { interleaveRowPermutation, invertPermutation, permuteRows } from './gguf-names.ts';
-import { buildTestingBpeTokenizer } from '../tokenizer/hf-testing-bpe.ts';
+import { interleaveRowPermutation, invertPermutation, permuteRows, type GgufExportQuant } from './gguf-names.ts';
+import { buildTestingBpeTokenizer } from '../tokenizer/bpe.testing.ts';
 
 const bpe = buildTestingBpeTokenizer(64);
 const bpeVocab = Object.keys(bpe.tokenizerJson.model.vocab).length;
 
-async function exportToBytes(
-  weights: ModelWeights,
-  quant: 'f32' | 'f16' | 'q8_0' | 'q4_0',
-  tokenizer = bpe,
-): Promise<Uint8Array> {
+async function exportToBytes(weights: ModelWeights, quant: GgufExportQuant, tokenizer = bpe): Promise<Uint8Array> {
   const sink = new MemorySink();
   await exportGguf(sink, weights, tokenizer, quant);
   return sink.bytes();

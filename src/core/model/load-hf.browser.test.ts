@@ -1,6 +1,6 @@
 /** The HF exporter and loader inside real Chromium (no Node APIs on the path). */
 import { describe, expect, it } from 'vitest';
-import { exportHfToMemory } from './hf-testing.ts';
+import { exportHfToMemory } from './hf.testing.ts';
 import { loadHfModel } from './load.ts';
 import { randomModelWeights, tinyMoeSpec } from './random.ts';
 

@@ -20,7 +20,7 @@ import { detectMixtralLayout, type MixtralLayout, nameTableFor } from './names.t
 import type { ModelSpec } from './spec.ts';
 import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
 
-/** The subset of A's TensorDirectory (openSafetensorsFolder) the loader needs. */
+/** The subset of TensorDirectory (openSafetensorsFolder) the loader needs. */
 export interface HfTensorSource {
   names(): string[];
   info(name: string): { dtype: DType; shape: number[]; byteLength: number; file?: string } | undefined;

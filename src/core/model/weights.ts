@@ -9,40 +9,57 @@
 import type { RawTensor } from '../tensor.ts';
 import type { ModelSpec } from './spec.ts';
 
+/**
+ * The one declaration of a model's weights by role (llama2.c's TransformerWeights). Each
+ * backend instantiates it with its own matrix and vector types: RawTensor here (storage
+ * dtype), Float32Array for the CPU reference (cpu/model-f32.ts), PackedMatrix for WASM
+ * (wasm/packed-model.ts), GPU buffers for WebGPU (webgpu/upload.ts). Shapes are stated once,
+ * here, in [out, in] order.
+ */
+
 /** One SwiGLU MLP: down(silu(gate x) * up x). */
-export interface MlpWeights {
-  gate: RawTensor; // [intermediate, hidden]
-  up: RawTensor; // [intermediate, hidden]
-  down: RawTensor; // [hidden, intermediate]
+export interface MlpOf<Matrix> {
+  gate: Matrix; // [intermediate, hidden]
+  up: Matrix; // [intermediate, hidden]
+  down: Matrix; // [hidden, intermediate]
 }
 
-export interface MoeWeights {
-  router: RawTensor; // [experts, hidden]   routerLogits = router · x
-  experts: MlpWeights[]; // [experts] each [expertIntermediate, hidden] …
-  shared?: MlpWeights; // Qwen2-MoE shared expert
-  sharedGate?: RawTensor; // [1, hidden]  sigmoid(sharedGate · x) scales the shared expert
+/** The routed experts of one layer (and the Qwen2-MoE shared expert). */
+export interface MoeOf<Router, Mlp, SharedGate> {
+  router: Router; // [experts, hidden]   routerLogits = router · x
+  experts: Mlp[]; // [experts]
+  shared?: Mlp; // Qwen2-MoE shared expert
+  sharedGate?: SharedGate; // [1, hidden]  sigmoid(sharedGate · x) scales the shared expert
 }
 
-export interface LayerWeights {
-  attnNorm: RawTensor; // [hidden]
-  wq: RawTensor; // [heads*headDim, hidden]
-  wk: RawTensor; // [kvHeads*headDim, hidden]
-  wv: RawTensor; // [kvHeads*headDim, hidden]
-  wo: RawTensor; // [hidden, heads*headDim]
-  bq?: RawTensor; // [heads*headDim]   qwen2 only
-  bk?: RawTensor; // [kvHeads*headDim]
-  bv?: RawTensor; // [kvHeads*headDim]
-  ffnNorm: RawTensor; // [hidden]
+export interface LayerOf<Matrix, Vector, Mlp, Moe> {
+  attnNorm: Vector; // [hidden]
+  wq: Matrix; // [heads*headDim, hidden]
+  wk: Matrix; // [kvHeads*headDim, hidden]
+  wv: Matrix; // [kvHeads*headDim, hidden]
+  wo: Matrix; // [hidden, heads*headDim]
+  bq?: Vector; // [heads*headDim]   qwen2 only
+  bk?: Vector; // [kvHeads*headDim]
+  bv?: Vector; // [kvHeads*headDim]
+  ffnNorm: Vector; // [hidden]
   /** Exactly one of mlp / moe is set. */
-  mlp?: MlpWeights;
-  moe?: MoeWeights;
+  mlp?: Mlp;
+  moe?: Moe;
 }
 
-export interface ModelWeights {
+export interface ModelOf<Embed, Vector, Layer, LmHead> {
   spec: ModelSpec;
-  embed: RawTensor; // [vocab, hidden]
-  layers: LayerWeights[]; // [layers]
-  finalNorm: RawTensor; // [hidden]
+  embed: Embed; // [vocab, hidden]
+  layers: Layer[]; // [layers]
+  finalNorm: Vector; // [hidden]
+  lmHead: LmHead; // [vocab, hidden]
+}
+
+export type MlpWeights = MlpOf<RawTensor>;
+export type MoeWeights = MoeOf<RawTensor, MlpWeights, RawTensor>;
+export type LayerWeights = LayerOf<RawTensor, RawTensor, MlpWeights, MoeWeights>;
+
+export interface ModelWeights extends Omit<ModelOf<RawTensor, RawTensor, LayerWeights, RawTensor>, 'lmHead'> {
   /** Absent when spec.tieEmbeddings: the logits use `embed`. */
   lmHead?: RawTensor; // [vocab, hidden]
 }

@@ -17,7 +17,7 @@ import { loadLlama2cCheckpoint } from '../model/llama2c.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import { cpuBackend } from './cpu/backend.ts';
 import { generate } from './generate.ts';
-import { assertAllclose } from './cpu/allclose.ts';
+import { assertAllclose } from './cpu/allclose.testing.ts';
 
 const FIXTURES = new URL('../../../tests/fixtures/stories260K/', import.meta.url);
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, FIXTURES)));

@@ -13,7 +13,10 @@ export const MODEL_STORE_SCHEMA_VERSION = 1;
 /** Tens of MB per record: big enough that IndexedDB overhead vanishes, small enough to resume. */
 export const DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024;
 
-export type ImportQuant = 'keep' | 'f16' | 'q8_0' | 'q4_0';
+export type ImportQuant = 'keep' | StoredQuant;
+
+/** What an import may convert a model's weights to (a GGUF beside the original config). */
+export type StoredQuant = 'f16' | 'q8_0' | 'q4_0';
 
 export type ModelSource =
   | { kind: 'zoo'; path: string }

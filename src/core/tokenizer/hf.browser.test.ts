@@ -8,7 +8,7 @@ import mistralJson from '../../../tests/fixtures/tokenizers/mistral-32k/tokenize
 import mistralConfig from '../../../tests/fixtures/tokenizers/mistral-32k/tokenizer_config.json';
 import { memoryFileSet } from '../io/byte-source.ts';
 import { HfTokenizer, loadHfTokenizer } from './hf.ts';
-import { buildTestingBpeTokenizer } from './hf-testing-bpe.ts';
+import { buildTestingBpeTokenizer } from './bpe.testing.ts';
 
 describe('HfTokenizer in the browser', () => {
   it('encodes the published Mistral example ids and round-trips unicode', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.ts';
 import { memoryFileSet } from '../io/byte-source.ts';
 import { HfTokenizer, loadHfTokenizer } from './hf.ts';
-import { buildTestingBpeTokenizer, TESTING_SPECIAL_TOKENS } from './hf-testing-bpe.ts';
+import { buildTestingBpeTokenizer, TESTING_SPECIAL_TOKENS } from './bpe.testing.ts';
 
 const FIXTURE = new URL('../../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url);
 const mistralJson = JSON.parse(readFileSync(new URL('tokenizer.json', FIXTURE), 'utf8'));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cpuBackend } from './backend.ts';
 import { dequantizeModel, type MlpF32, type ModelF32 } from './model-f32.ts';
 import { matmul, rmsnorm, rope, silu, softmax } from './ops.ts';
-import { assertAllclose } from './allclose.ts';
+import { assertAllclose } from './allclose.testing.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from '../../model/random.ts';
 import type { ModelSpec } from '../../model/spec.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONFORMANCE_CASES, runBackendConformance, runConformanceCase } from './conformance.ts';
+import { CONFORMANCE_CASES, runBackendConformance, runConformanceCase } from './conformance.testing.ts';
 import { cpuBackend } from './backend.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session } from '../types.ts';
 import { createWasmBackend } from '../wasm/backend.ts';

@@ -4,46 +4,20 @@
  * here with a message naming the tensor, not later with an index out of range.
  */
 import { ConfigError } from '../../errors.ts';
-import type { ModelSpec } from '../../model/spec.ts';
-import type { MlpWeights, ModelWeights } from '../../model/weights.ts';
+import type { LayerOf, MlpOf, MlpWeights, ModelOf, ModelWeights, MoeOf } from '../../model/weights.ts';
 import type { RawTensor } from '../../tensor.ts';
 import { dequantize } from '../../quant/convert.ts';
 
-export interface MlpF32 {
-  gate: Float32Array; // [intermediate, hidden]
-  up: Float32Array; // [intermediate, hidden]
-  down: Float32Array; // [hidden, intermediate]
+/** An MLP in f32, with its width (dense, routed and shared experts differ). */
+export interface MlpF32 extends MlpOf<Float32Array> {
   intermediate: number;
 }
 
-export interface MoeF32 {
-  router: Float32Array; // [experts, hidden]
-  experts: MlpF32[]; // [experts]
-  shared?: MlpF32;
-  sharedGate?: Float32Array; // [hidden]
-}
+export type MoeF32 = MoeOf<Float32Array, MlpF32, Float32Array>; // sharedGate [hidden]
+export type LayerF32 = LayerOf<Float32Array, Float32Array, MlpF32, MoeF32>;
 
-export interface LayerF32 {
-  attnNorm: Float32Array; // [hidden]
-  wq: Float32Array; // [heads*headDim, hidden]
-  wk: Float32Array; // [kvHeads*headDim, hidden]
-  wv: Float32Array; // [kvHeads*headDim, hidden]
-  wo: Float32Array; // [hidden, heads*headDim]
-  bq?: Float32Array; // [heads*headDim]
-  bk?: Float32Array; // [kvHeads*headDim]
-  bv?: Float32Array; // [kvHeads*headDim]
-  ffnNorm: Float32Array; // [hidden]
-  mlp?: MlpF32;
-  moe?: MoeF32;
-}
-
-export interface ModelF32 {
-  spec: ModelSpec;
-  embed: Float32Array; // [vocab, hidden]
-  layers: LayerF32[]; // [layers]
-  finalNorm: Float32Array; // [hidden]
-  lmHead: Float32Array; // [vocab, hidden]  (the embed array itself when tied)
-}
+/** lmHead is the embed array itself when tied. */
+export type ModelF32 = ModelOf<Float32Array, Float32Array, LayerF32, Float32Array>;
 
 /** Dequantizes `t` after checking its shape is `expected`. */
 function f32Of(t: RawTensor | undefined, expected: number[], role: string): Float32Array {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { argmax, attention, matmul, rmsnorm, rope, silu, softmax, swiglu } from './ops.ts';
-import { assertAllclose } from './allclose.ts';
+import { assertAllclose } from './allclose.testing.ts';
 import { seededNormal } from '../../model/random.ts';
 
 /** Known answers are computed in f64 by hand; the ops store f32, so compare at f32 precision. */

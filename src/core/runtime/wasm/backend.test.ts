@@ -8,7 +8,7 @@ import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from 
 import type { ModelSpec } from '../../model/spec.ts';
 import type { DType } from '../../tensor.ts';
 import { cpuBackend } from '../cpu/backend.ts';
-import { assertAllclose, type Tolerance } from '../cpu/allclose.ts';
+import { assertAllclose, type Tolerance } from '../cpu/allclose.testing.ts';
 import { argmax } from '../cpu/ops.ts';
 import type { ForwardOptions, Session } from '../types.ts';
 import { createWasmBackend } from './backend.ts';

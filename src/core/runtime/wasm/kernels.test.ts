@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { quantize, dequantize } from '../../quant/convert.ts';
 import { mulberry32, fillNormal } from '../../model/random.ts';
 import { attention, matmul, swiglu } from '../cpu/ops.ts';
-import { assertAllclose, type Tolerance } from '../cpu/allclose.ts';
+import { assertAllclose, type Tolerance } from '../cpu/allclose.testing.ts';
 import { WasmArena } from './arena.ts';
 import { buildKernels, kernelsModuleText } from './build-kernels.ts';
 import { attnHeadsDims, instantiateKernels } from './kernels.ts';

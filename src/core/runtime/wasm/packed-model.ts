@@ -4,45 +4,20 @@
  * because the O(hidden) steps and the routing rule run in JS (routing.ts, cpu/ops.ts).
  */
 import type { RawTensor } from '../../tensor.ts';
-import type { ModelSpec } from '../../model/spec.ts';
-import type { MlpWeights, ModelWeights } from '../../model/weights.ts';
+import type { LayerOf, MlpOf, MlpWeights, ModelOf, ModelWeights, MoeOf } from '../../model/weights.ts';
 import type { WasmArena } from './arena.ts';
 import { packMatrix, tensorToF32, type PackedMatrix } from './layout.ts';
 
-export interface PackedMlp {
-  gate: PackedMatrix; // [inter, hidden]
-  up: PackedMatrix; // [inter, hidden]
-  down: PackedMatrix; // [hidden, inter]
+export interface PackedMlp extends MlpOf<PackedMatrix> {
   intermediate: number;
 }
 
-export interface PackedMoe {
-  router: Float32Array; // [experts, hidden]  (JS: routing runs on the CPU side)
-  experts: PackedMlp[]; // [experts]
-  shared?: PackedMlp;
-  sharedGate?: Float32Array; // [hidden]
-}
+/** The router and the shared gate stay JS f32 arrays: routing runs on the CPU side. */
+export type PackedMoe = MoeOf<Float32Array, PackedMlp, Float32Array>;
+export type PackedLayer = LayerOf<PackedMatrix, Float32Array, PackedMlp, PackedMoe>;
 
-export interface PackedLayer {
-  attnNorm: Float32Array; // [hidden]
-  wq: PackedMatrix; // [qDim, hidden]
-  wk: PackedMatrix; // [kvDim, hidden]
-  wv: PackedMatrix; // [kvDim, hidden]
-  wo: PackedMatrix; // [hidden, qDim]
-  bq?: Float32Array; // [qDim]
-  bk?: Float32Array; // [kvDim]
-  bv?: Float32Array; // [kvDim]
-  ffnNorm: Float32Array; // [hidden]
-  mlp?: PackedMlp;
-  moe?: PackedMoe;
-}
-
-export interface PackedModel {
-  spec: ModelSpec;
-  embed: RawTensor; // [vocab, hidden] kept in its storage dtype; rows widened on lookup
-  layers: PackedLayer[];
-  finalNorm: Float32Array; // [hidden]
-  lmHead: PackedMatrix; // [vocab, hidden] (the embedding when tied)
+/** embed keeps its storage dtype (rows widened on lookup); lmHead is the embedding when tied. */
+export interface PackedModel extends ModelOf<RawTensor, Float32Array, PackedLayer, PackedMatrix> {
   /** Largest intermediate width of any MLP (dense, expert or shared). */
   maxIntermediate: number;
 }

@@ -1,11 +1,11 @@
 /**
  * End to end: the WebGPU backend against the CPU reference (cpuBackend) in the same page,
- * on B2's freshly seeded random models (dense, Mixtral, Qwen2-MoE; f32, q8_0, q4_0): the same
+ * on freshly seeded random models (dense, Mixtral, Qwen2-MoE; f32, q8_0, q4_0): the same
  * greedy ids over 64 decoded tokens, the same routing, close logits, also for a prompt
  * longer than one prefill chunk.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allclose, type Tolerance } from '../cpu/allclose.ts';
+import { allclose, type Tolerance } from '../cpu/allclose.testing.ts';
 import { argmax } from '../cpu/ops.ts';
 import { cpuBackend } from '../cpu/backend.ts';
 import type { ModelSpec } from '../../model/spec.ts';
@@ -14,7 +14,7 @@ import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from 
 import type { DType } from '../../tensor.ts';
 import type { ForwardOptions, Session, TokenRouting } from '../types.ts';
 import { createWebGpuBackend, type WebGpuBackend } from './backend.ts';
-import { freshTestSeed } from './kernel-harness.ts';
+import { freshTestSeed } from './kernel-harness.testing.ts';
 
 const TOLERANCE = {
   logits: { atol: 2e-3, rtol: 2e-3 }, // whole forward pass in f32 with different sum orders

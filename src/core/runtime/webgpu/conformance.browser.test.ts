@@ -1,11 +1,11 @@
 /**
- * The WebGPU backend through B2's shared conformance table (cpu/conformance.ts): every case
+ * The WebGPU backend through the shared conformance table (cpu/conformance.testing.ts): every case
  * (dense, qwen2 bias + interleaved rope + tied, Mixtral trace, Qwen2-MoE shared expert,
  * overrides, captureLayerInputs + truncate) × f32 / f16 / bf16 / q8_0 / q4_0 weights,
  * against the CPU reference in the same page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONFORMANCE_CASES, runConformanceCase } from '../cpu/conformance.ts';
+import { CONFORMANCE_CASES, runConformanceCase } from '../cpu/conformance.testing.ts';
 import type { DType } from '../../tensor.ts';
 import { createWebGpuBackend, type WebGpuBackend } from './backend.ts';
 

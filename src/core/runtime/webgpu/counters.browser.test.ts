@@ -6,7 +6,7 @@
  * the reference's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allclose } from '../cpu/allclose.ts';
+import { allclose } from '../cpu/allclose.testing.ts';
 import { argmax } from '../cpu/ops.ts';
 import { cpuBackend } from '../cpu/backend.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec } from '../../model/random.ts';

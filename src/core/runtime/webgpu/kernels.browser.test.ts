@@ -4,11 +4,11 @@
  * Sizes are odd on purpose (not multiples of the workgroup or of the 4-token tile).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allclose, type Tolerance } from '../cpu/allclose.ts';
+import { allclose, type Tolerance } from '../cpu/allclose.testing.ts';
 import { attention, matmul, rmsnorm, rope, swiglu } from '../cpu/ops.ts';
 import { dequantize, quantize } from '../../quant/convert.ts';
 import { createGpuContext, type GpuContext } from './gpu-context.ts';
-import { KernelHarness, seededUniform, freshTestSeed } from './kernel-harness.ts';
+import { KernelHarness, seededUniform, freshTestSeed } from './kernel-harness.testing.ts';
 import { matmulLaunch, matmulSource, matvecLaunch, matvecSource } from './kernels/matmul.ts';
 import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
 import { ropeLaunch, ropeSource, ropeTable } from './kernels/rope.ts';

@@ -4,14 +4,14 @@
  * inputs, plus one hand-built known answer per routing rule.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allclose, type Tolerance } from '../cpu/allclose.ts';
+import { allclose, type Tolerance } from '../cpu/allclose.testing.ts';
 import { matmul, swiglu } from '../cpu/ops.ts';
 import { planRouting, routeToken } from '../routing.ts';
 import type { LayerRouting, RoutingOverrides } from '../types.ts';
 import type { MoeSpec } from '../../model/spec.ts';
 import { dequantize, quantize } from '../../quant/convert.ts';
 import { createGpuContext, type GpuContext } from './gpu-context.ts';
-import { KernelHarness, seededUniform, freshTestSeed } from './kernel-harness.ts';
+import { KernelHarness, seededUniform, freshTestSeed } from './kernel-harness.testing.ts';
 import { routeRecordLayout, routeRecordWords, routerLaunch, routerSource } from './kernels/router.ts';
 import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
 import {

@@ -11,7 +11,7 @@
  */
 import { BackendError, ConfigError } from '../../errors.ts';
 import type { ModelSpec } from '../../model/spec.ts';
-import type { LayerWeights, MlpWeights, ModelWeights } from '../../model/weights.ts';
+import type { LayerOf, LayerWeights, MlpOf, MlpWeights, ModelOf, ModelWeights } from '../../model/weights.ts';
 import { dequantize } from '../../quant/convert.ts';
 import type { RawTensor } from '../../tensor.ts';
 import { uploadBuffer } from './dispatch.ts';
@@ -37,26 +37,19 @@ export interface GpuExpertStack {
   bytesPerExpert: number;
 }
 
-export interface GpuLayer {
-  attnNorm: GPUBuffer; // [hidden] f32
-  ffnNorm: GPUBuffer; // [hidden] f32
-  wq: GpuMatrix;
-  wk: GpuMatrix;
-  wv: GpuMatrix;
-  wo: GpuMatrix;
-  bq?: GPUBuffer;
-  bk?: GPUBuffer;
-  bv?: GPUBuffer; // f32
-  mlp?: { gate: GpuMatrix; up: GpuMatrix; down: GpuMatrix };
-  moe?: { router: GpuMatrix; routed: GpuExpertStack; shared?: GpuExpertStack; sharedGate?: GpuMatrix };
+/** Routed experts stacked per role (one binding each), so the layer's MoE is not MoeOf's list. */
+export interface GpuMoe {
+  router: GpuMatrix;
+  routed: GpuExpertStack;
+  shared?: GpuExpertStack;
+  sharedGate?: GpuMatrix;
 }
 
-export interface GpuModel {
-  spec: ModelSpec;
-  embed: GpuMatrix; // [vocab, hidden]
-  layers: GpuLayer[];
-  finalNorm: GPUBuffer; // [hidden] f32
-  lmHead: GpuMatrix; // [vocab, hidden] (the embed buffer when tied)
+/** Vectors (norms, biases) are f32 buffers. */
+export type GpuLayer = LayerOf<GpuMatrix, GPUBuffer, MlpOf<GpuMatrix>, GpuMoe>;
+
+/** lmHead is the embed buffer when tied. */
+export interface GpuModel extends ModelOf<GpuMatrix, GPUBuffer, GpuLayer, GpuMatrix> {
   /** Bytes of every weight buffer. */
   bytes: number;
   buffers: GPUBuffer[];

@@ -17,7 +17,7 @@
  */
 import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { BackendError } from '../../../errors.ts';
-import type { DType } from '../../../tensor.ts';
+import { type DType, type WeightDType } from '../../../tensor.ts';
 
 const f32Source = WGSL_SOURCES['weights_f32.wgsl'];
 const f16Source = WGSL_SOURCES['weights_f16.wgsl'];
@@ -27,7 +27,7 @@ const q4Source = WGSL_SOURCES['weights_q4_0.wgsl'];
 const activationWgsl = WGSL_SOURCES['activation.wgsl'];
 const rowDotWgsl = WGSL_SOURCES['rowdot.wgsl'];
 
-export type GpuWeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
+export type GpuWeightDType = WeightDType;
 
 interface WeightFormat {
   source: string;

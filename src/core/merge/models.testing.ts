@@ -1,6 +1,6 @@
 /**
  * Test helper (not used by the app): tiny dense HF model folders in memory — config.json,
- * model.safetensors from B2's seeded randomModelWeights, and the testing byte-level BPE
+ * model.safetensors from seeded randomModelWeights, and the testing byte-level BPE
  * tokenizer (BOS = <|endoftext|>, so prompts get a BOS) — and a resolver over them.
  */
 import { writeSafetensors } from '../formats/safetensors.ts';
@@ -11,7 +11,7 @@ import { randomModelWeights, tinyDenseSpec } from '../model/random.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import type { ModelWeights } from '../model/weights.ts';
 import type { DType } from '../tensor.ts';
-import { buildTestingBpeTokenizer } from '../tokenizer/hf-testing-bpe.ts';
+import { buildTestingBpeTokenizer } from '../tokenizer/bpe.testing.ts';
 import { formatModelReference } from '../formats/mergekit-yaml.ts';
 import { parseMergeYaml } from '../formats/mergekit-yaml.ts';
 import { openMergeInputs, type ModelResolver } from './sources.ts';

@@ -13,15 +13,15 @@
  * No test framework inside: it returns results, and the caller asserts on them, so the
  * same table serves `describe.each(backends)` in *.test.ts and *.browser.test.ts files.
  */
-import type { DType } from '../../tensor.ts';
+import { type DType, type WeightDType } from '../../tensor.ts';
 import type { ModelSpec } from '../../model/spec.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from '../../model/random.ts';
 import type { Backend, ForwardOptions, ForwardResult, LayerRouting } from '../types.ts';
-import { allclose, type Tolerance } from './allclose.ts';
+import { allclose, type Tolerance } from './allclose.testing.ts';
 import { cpuBackend } from './backend.ts';
 
 /** Per stored dtype: how far a correct fast path may drift from the f64-accumulating reference. */
-export const CONFORMANCE_TOLERANCE: Record<'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0', Tolerance> = {
+export const CONFORMANCE_TOLERANCE: Record<WeightDType, Tolerance> = {
   f32: { atol: 1e-3, rtol: 1e-3 }, // f32 accumulation order only
   f16: { atol: 1e-2, rtol: 1e-2 }, // f16 activations or weights on the GPU path
   bf16: { atol: 5e-2, rtol: 5e-2 },
