@@ -49,8 +49,8 @@ beforeAll(async () => {
       await modelStoreImportFileSet(kv, { id: prefix + n, title: n, source: { kind: 'local', folderName: n }, files });
     }
   }
-  mergeWorker = new Worker(new URL('../../../workers/merge.worker.ts', import.meta.url), { type: 'module' });
-  engineWorker = new Worker(new URL('../../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
+  mergeWorker = new Worker(new URL('../merge.worker.ts', import.meta.url), { type: 'module' });
+  engineWorker = new Worker(new URL('../engine.worker.ts', import.meta.url), { type: 'module' });
   merge = Comlink.wrap<MergeApi>(mergeWorker);
   engine = Comlink.wrap<EngineApi>(engineWorker);
 }, 120_000);
