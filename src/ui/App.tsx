@@ -5,7 +5,7 @@ import { useEngine } from '../state/engine.ts';
 import { activeTestHooks } from '../state/kv-instance.ts';
 import { libraryInit, useLibrary } from '../state/library.ts';
 import { useSettings } from '../state/settings.ts';
-import { PAGES, uiGo, useUi } from '../state/ui.ts';
+import { PAGES, uiFollowHash, uiGo, useUi } from '../state/ui.ts';
 import { BackendStatus } from './components/BackendStatus.tsx';
 import { ChatPage } from './pages/ChatPage.tsx';
 import { ComposePage } from './pages/ComposePage.tsx';
@@ -22,6 +22,8 @@ export function App() {
   useEffect(() => {
     void libraryInit();
     void chatInit();
+    addEventListener('hashchange', uiFollowHash);
+    return () => removeEventListener('hashchange', uiFollowHash);
   }, []);
   return (
     <div className="app">

@@ -157,7 +157,9 @@ function ExpertEditor({
 
 function FormPane({ refs }: { refs: LibraryRef[] }) {
   const { form, layout, title } = useCompose(useShallow((s) => ({ form: s.form, layout: s.layout, title: s.title })));
-  const examples = useLibrary((s) => s.zoo?.mergeConfigs ?? []);
+  // The default stays outside the selector: a selector that returns a fresh `[]` while the zoo is
+  // still loading never gives useSyncExternalStore a stable snapshot (React #185, a blank page).
+  const examples = useLibrary((s) => s.zoo?.mergeConfigs) ?? [];
   const set = (patch: Partial<ComposeForm>) => composeSetForm({ ...form, ...patch });
   return (
     <section className="card" aria-labelledby="compose-form-h">
@@ -373,6 +375,7 @@ function BuildPane() {
 export function ComposePage() {
   const { zoo, stored } = useLibrary(useShallow((s) => ({ zoo: s.zoo, stored: s.stored })));
   const refs = libraryRefs(zoo, stored);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the check reads the library; re-run it when that changes
   useEffect(() => {
     void composeCheck();
   }, [zoo, stored]);

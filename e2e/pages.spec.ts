@@ -1,0 +1,69 @@
+import { expect as baseExpect, test, type Page } from '@playwright/test';
+import { clearOrigin } from './helpers.ts';
+
+/**
+ * Every page survives a cold load at its own hash (a bookmark) and a reload there: the page
+ * heading and the page navigation show, and the page throws nothing (no `pageerror`, no console
+ * error). A page that does throw while rendering shows its error boundary, and "Reset this page"
+ * brings it back.
+ */
+const PAGES = [
+  { id: 'library', label: 'Library' },
+  { id: 'compose', label: 'Compose' },
+  { id: 'chat', label: 'Chat' },
+  { id: 'routing', label: 'Routing' },
+  { id: 'export', label: 'Export' },
+] as const;
+
+const expect = baseExpect.configure({ timeout: 15_000 }); // the shell shows in well under a second
+
+/** Uncaught exceptions and console errors of the page, collected from the start. */
+function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+  });
+  return errors;
+}
+
+async function expectPageShown(page: Page, label: string): Promise<void> {
+  const nav = page.getByRole('navigation', { name: 'Pages' });
+  await expect(nav).toBeVisible();
+  await expect(nav.getByRole('button', { name: label, exact: true })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByTestId(`page-${label.toLowerCase()}`)).toBeVisible();
+}
+
+for (const { id, label } of PAGES) {
+  test(`#${id} renders on a cold deep link and after a reload, with no page error`, async ({ page }) => {
+    await clearOrigin(page);
+    await page.goto('about:blank'); // so the next goto loads the app afresh, not a same-document hash change
+    const errors = collectErrors(page);
+    await page.goto(`/#${id}`);
+    await expectPageShown(page, label);
+    await page.reload();
+    await expectPageShown(page, label);
+    await page.waitForTimeout(500); // late errors (effects after the zoo arrives) count too
+    expect(errors).toEqual([]);
+  });
+}
+
+test('changing the hash in the address (back/forward, a pasted bookmark) opens that page', async ({ page }) => {
+  await clearOrigin(page);
+  const errors = collectErrors(page);
+  for (const { id, label } of PAGES) {
+    await page.goto(`/#${id}`); // same document: only a hashchange
+    await expectPageShown(page, label);
+  }
+  await page.goBack();
+  await expectPageShown(page, 'Routing');
+  expect(errors).toEqual([]);
+});
+
+test('an unknown hash opens the Library', async ({ page }) => {
+  await clearOrigin(page);
+  const errors = collectErrors(page);
+  await page.goto('/#no-such-page');
+  await expectPageShown(page, 'Library');
+  expect(errors).toEqual([]);
+});
