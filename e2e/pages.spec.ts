@@ -31,7 +31,9 @@ async function expectPageShown(page: Page, label: string): Promise<void> {
   const nav = page.getByRole('navigation', { name: 'Pages' });
   await expect(nav).toBeVisible();
   await expect(nav.getByRole('button', { name: label, exact: true })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByRole('heading', { level: 2, name: label, exact: true })).toBeVisible();
   await expect(page.getByTestId(`page-${label.toLowerCase()}`)).toBeVisible();
+  await expect(page.getByTestId('page-error')).toHaveCount(0);
 }
 
 for (const { id, label } of PAGES) {
@@ -66,4 +68,45 @@ test('an unknown hash opens the Library', async ({ page }) => {
   await page.goto('/#no-such-page');
   await expectPageShown(page, 'Library');
   expect(errors).toEqual([]);
+});
+
+test('after navigation focus is on the page heading; "Skip to content" leads there without changing the page', async ({
+  page,
+}) => {
+  await clearOrigin(page);
+  await page.goto('about:blank');
+  await page.goto('/#chat');
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('button', { name: 'Skip to content' });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 2, name: 'Chat', exact: true })).toBeFocused();
+  expect(new URL(page.url()).hash).toBe('#chat');
+  await page.getByRole('navigation', { name: 'Pages' }).getByRole('button', { name: 'Compose', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 2, name: 'Compose', exact: true })).toBeFocused();
+});
+
+test('a page that throws while rendering shows its error boundary; "Reset this page" brings it back', async ({
+  page,
+}) => {
+  await clearOrigin(page);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto('about:blank');
+  await page.goto('/?crashPage=compose#compose'); // TEST HOOK: Compose throws until it is reset
+  await expect(page.getByTestId('test-hook-banner')).toContainText('page "compose" throws');
+  const boundary = page.getByTestId('page-error');
+  await expect(boundary).toContainText('Compose stopped working');
+  await expect(boundary).toContainText('test hook ?crashPage=compose');
+  // The shell survives: heading and navigation show, another page opens, and Compose still shows the boundary.
+  await expect(page.getByRole('heading', { level: 2, name: 'Compose', exact: true })).toBeVisible();
+  await page.getByRole('navigation', { name: 'Pages' }).getByRole('button', { name: 'Library', exact: true }).click();
+  await expectPageShown(page, 'Library');
+  await page.getByRole('navigation', { name: 'Pages' }).getByRole('button', { name: 'Compose', exact: true }).click();
+  await expect(boundary).toBeVisible();
+  await boundary.getByRole('button', { name: 'Reset this page' }).click();
+  await expectPageShown(page, 'Compose');
+  await expect(page.getByTestId('yaml-editor')).toBeVisible();
+  expect(pageErrors).toEqual([]); // caught by the boundary, not uncaught
 });
