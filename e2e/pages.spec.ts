@@ -110,3 +110,23 @@ test('a page that throws while rendering shows its error boundary; "Reset this p
   await expect(page.getByTestId('yaml-editor')).toBeVisible();
   expect(pageErrors).toEqual([]); // caught by the boundary, not uncaught
 });
+
+test('at 420 px wide no page runs past the right edge (Compose with the zoo experts filled in)', async ({ page }) => {
+  await clearOrigin(page);
+  await page.setViewportSize({ width: 420, height: 900 });
+  for (const { id, label } of PAGES) {
+    await page.goto(`/#${id}`);
+    await expectPageShown(page, label);
+    if (id === 'compose') {
+      await page.getByRole('button', { name: 'Start from the demo zoo' }).click();
+      await expect(page.getByTestId('expert-0')).toBeVisible();
+    }
+    const width = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth,
+    }));
+    expect(width.scroll, `#${id} is ${width.scroll} px wide in a ${width.client} px window`).toBeLessThanOrEqual(
+      width.client,
+    );
+  }
+});
