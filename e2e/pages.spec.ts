@@ -93,6 +93,9 @@ test('a page that throws while rendering shows its error boundary; "Reset this p
   await clearOrigin(page);
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto('/#compose');
+  await page.getByRole('button', { name: 'Start from the demo zoo' }).click();
+  await page.getByRole('textbox', { name: 'Name' }).fill('Crashed draft');
   await page.goto('about:blank');
   await page.goto('/?crashPage=compose#compose'); // TEST HOOK: Compose throws until it is reset
   await expect(page.getByTestId('test-hook-banner')).toContainText('page "compose" throws');
@@ -107,7 +110,12 @@ test('a page that throws while rendering shows its error boundary; "Reset this p
   await expect(boundary).toBeVisible();
   await boundary.getByRole('button', { name: 'Reset this page' }).click();
   await expectPageShown(page, 'Compose');
-  await expect(page.getByTestId('yaml-editor')).toBeVisible();
+  // The reset cleared the draft that was there before the crash, in the store and in storage.
+  await expect(page.getByTestId('yaml-editor')).toHaveValue(/experts: \[\]/);
+  await expect(page.getByRole('textbox', { name: 'Name' })).toHaveValue('My MoE');
+  await page.goto('/#compose');
+  await page.reload();
+  await expect(page.getByTestId('yaml-editor')).toHaveValue(/experts: \[\]/);
   expect(pageErrors).toEqual([]); // caught by the boundary, not uncaught
 });
 
@@ -129,4 +137,43 @@ test('at 420 px wide no page runs past the right edge (Compose with the zoo expe
       width.client,
     );
   }
+});
+
+test('Compose keeps its draft (YAML, name, layout) across a reload', async ({ page }) => {
+  await clearOrigin(page);
+  const errors = collectErrors(page);
+  await page.goto('/#compose');
+  await page.getByRole('button', { name: 'Start from the demo zoo' }).click();
+  await expect(page.getByTestId('expert-3')).toBeVisible();
+  const editor = page.getByTestId('yaml-editor');
+  await editor.fill(`${await editor.inputValue()}# a comment only the YAML holds\n`);
+  await page.getByRole('textbox', { name: 'Name' }).fill('Kept MoE');
+  await page.getByLabel('Layout').selectOption('fused');
+  const yaml = await editor.inputValue();
+  await page.reload();
+  await expectPageShown(page, 'Compose');
+  await expect(editor).toHaveValue(yaml);
+  await expect(page.getByRole('textbox', { name: 'Name' })).toHaveValue('Kept MoE');
+  await expect(page.getByLabel('Layout')).toHaveValue('fused');
+  await expect(page.getByTestId('expert-3')).toBeVisible(); // the form is parsed from the kept YAML
+  await expect(page.getByTestId('compose-draft-note')).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test('a saved draft this version cannot read is not opened, is said so, and stays stored until the draft is edited', async ({
+  page,
+}) => {
+  await clearOrigin(page);
+  const future = JSON.stringify({ schemaVersion: 99, yaml: 'base_model: future', title: 'Future', layout: 'x' });
+  await page.evaluate((v) => localStorage.setItem('moe-studio-compose-draft', v), future);
+  await page.goto('/#compose');
+  await page.reload();
+  await expectPageShown(page, 'Compose');
+  await expect(page.getByTestId('compose-draft-note')).toContainText('schema version 99 (this app reads 1)');
+  await expect(page.getByTestId('yaml-editor')).toHaveValue(/base_model: ""/);
+  expect(await page.evaluate(() => localStorage.getItem('moe-studio-compose-draft'))).toBe(future);
+  await page.getByRole('textbox', { name: 'Name' }).fill('Mine now');
+  await expect(page.getByTestId('compose-draft-note')).toHaveCount(0);
+  const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('moe-studio-compose-draft') ?? 'null'));
+  expect(saved).toMatchObject({ schemaVersion: 1, title: 'Mine now', layout: 'classic' });
 });

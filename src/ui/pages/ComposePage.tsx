@@ -252,12 +252,23 @@ function FormPane({ refs }: { refs: LibraryRef[] }) {
 }
 
 function YamlPane() {
-  const { yaml, issues, check, checking } = useCompose(
-    useShallow((s) => ({ yaml: s.yaml, issues: s.issues, check: s.check, checking: s.checking })),
+  const { yaml, issues, check, checking, draftNote } = useCompose(
+    useShallow((s) => ({
+      yaml: s.yaml,
+      issues: s.issues,
+      check: s.check,
+      checking: s.checking,
+      draftNote: s.draftNote,
+    })),
   );
   return (
     <section className="card" aria-labelledby="compose-yaml-h">
       <h2 id="compose-yaml-h">mergekit-moe YAML</h2>
+      {draftNote && (
+        <p role="status" className="note-warning" data-testid="compose-draft-note">
+          {draftNote}
+        </p>
+      )}
       <textarea
         className="yaml-editor"
         aria-label="mergekit YAML"
