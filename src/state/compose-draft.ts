@@ -54,27 +54,30 @@ export function composeDraftLoad(storage: Storage | undefined): ComposeDraftLoad
   try {
     text = storage?.getItem(COMPOSE_DRAFT_KEY) ?? null;
   } catch (e) {
-    return { type: 'error', reason: `could not be read (${(e as Error).name}: ${(e as Error).message})` };
+    return { type: 'error', reason: `storage could not be read: ${(e as Error).name}: ${(e as Error).message}` };
   }
   if (text === null) return { type: 'none' };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    return { type: 'error', reason: 'is not JSON' };
+    return { type: 'error', reason: 'not JSON' };
   }
   return migrateComposeDraft(raw);
 }
 
 /** Writes the draft; the reason it could not, or undefined. */
-export function composeDraftSave(storage: Storage | undefined, draft: Omit<ComposeDraft, 'schemaVersion'>) {
+export function composeDraftSave(
+  storage: Storage | undefined,
+  draft: Omit<ComposeDraft, 'schemaVersion'>,
+): string | undefined {
   if (!storage) return undefined;
   if (draft.yaml.length > COMPOSE_DRAFT_MAX_CHARS)
-    return `the YAML is longer than ${COMPOSE_DRAFT_MAX_CHARS.toLocaleString('en')} characters, so it is not kept across reloads`;
+    return `the YAML is longer than ${COMPOSE_DRAFT_MAX_CHARS.toLocaleString('en')} characters`;
   try {
     storage.setItem(COMPOSE_DRAFT_KEY, JSON.stringify({ schemaVersion: COMPOSE_DRAFT_SCHEMA_VERSION, ...draft }));
     return undefined;
   } catch (e) {
-    return `it could not be saved (${(e as Error).name}: ${(e as Error).message})`;
+    return `saving failed (${(e as Error).name}: ${(e as Error).message})`;
   }
 }

@@ -82,7 +82,7 @@ const draftStorage = () => (typeof localStorage === 'undefined' ? undefined : lo
 function fromDraft(load: ComposeDraftLoad): Partial<ComposeState> {
   if (load.type === 'none') return {};
   if (load.type === 'error')
-    return { draftNote: `The saved draft was not opened: it ${load.reason}. It stays stored until you edit this one.` };
+    return { draftNote: `The saved draft was not opened (${load.reason}). It stays stored until you edit this one.` };
   const { yaml, title, layout } = load.draft;
   const parsed = parseMergeYaml(yaml);
   return parsed.ok
