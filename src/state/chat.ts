@@ -37,10 +37,44 @@ export type Sampling = Required<Pick<SamplerOptions, 'temperature' | 'topK' | 't
   seed?: number;
 };
 
+export type SamplingKey = Exclude<keyof Sampling, 'seed'>;
+
+/**
+ * What each sampling input accepts: inside what the sampler itself checks (checkOptions in
+ * core/runtime/sampler.ts: temperature ≥ 0, topK an integer ≥ 1, topP in (0, 1]; generate:
+ * maxTokens an integer), the upper caps are the studio's (the ranges its inputs offer).
+ */
+export const SAMPLING_LIMITS = {
+  temperature: { label: 'Temperature', min: 0, max: 2, step: 0.1, integer: false, minExclusive: false },
+  topK: { label: 'Top-k', min: 1, max: 1000, step: 1, integer: true, minExclusive: false },
+  topP: { label: 'Top-p', min: 0, max: 1, step: 0.05, integer: false, minExclusive: true },
+  repetitionPenalty: { label: 'Repetition penalty', min: 1, max: 2, step: 0.05, integer: false, minExclusive: false },
+  maxTokens: { label: 'Max tokens', min: 1, max: 1024, step: 8, integer: true, minExclusive: false },
+} satisfies Record<
+  SamplingKey,
+  { label: string; min: number; max: number; step: number; integer: boolean; minExclusive: boolean }
+>;
+
+export type SamplingCheck = { ok: true; value: number } | { ok: false; message: string };
+
+/** The text of one sampling input → its value, or a message that names the field, the value and the range. */
+export function samplingCheck(key: SamplingKey, text: string): SamplingCheck {
+  const { label, min, max, integer, minExclusive } = SAMPLING_LIMITS[key];
+  const range = `${integer ? 'a whole number' : 'a number'} ${minExclusive ? `above ${min}, at most ${max}` : `from ${min} to ${max}`}`;
+  if (text.trim() === '') return { ok: false, message: `${label} is empty: enter ${range}.` };
+  const value = Number(text);
+  const inRange = (minExclusive ? value > min : value >= min) && value <= max;
+  if (!Number.isFinite(value) || !inRange || (integer && !Number.isInteger(value)))
+    return { ok: false, message: `${label} ${text} is not ${range}.` };
+  return { ok: true, value };
+}
+
 export interface ChatState {
   conversations: Conversation[];
   currentId?: string;
   sampling: Sampling;
+  /** Sampling inputs whose text is not a valid value: shown with their message; `sampling` keeps the last valid one. */
+  samplingIssues: Partial<Record<SamplingKey, { text: string; message: string }>>;
   overrides: RoutingOverrides;
   streaming: boolean;
   error?: string;
@@ -52,7 +86,13 @@ export interface ChatState {
 }
 
 const DEFAULT_SAMPLING: Sampling = { temperature: 0.7, topK: 40, topP: 0.95, repetitionPenalty: 1.1, maxTokens: 64 };
-const initialChat: ChatState = { conversations: [], sampling: DEFAULT_SAMPLING, overrides: {}, streaming: false };
+const initialChat: ChatState = {
+  conversations: [],
+  sampling: DEFAULT_SAMPLING,
+  samplingIssues: {},
+  overrides: {},
+  streaming: false,
+};
 export const useChat = create<ChatState>()(() => ({ ...initialChat }));
 
 let chatDb: UseStore | undefined;
@@ -208,11 +248,29 @@ export function chatSetSystem(system: string): void {
 export function chatSetSampling(patch: Partial<Sampling>): void {
   useChat.setState((s) => ({ sampling: { ...s.sampling, ...patch } }));
 }
+/** One sampling input's text: a valid value is used; anything else is kept as typed, with its message. */
+export function chatSetSamplingText(key: SamplingKey, text: string): void {
+  const check = samplingCheck(key, text);
+  useChat.setState((s) => {
+    const { [key]: _, ...samplingIssues } = s.samplingIssues;
+    return check.ok
+      ? { sampling: { ...s.sampling, [key]: check.value }, samplingIssues }
+      : { samplingIssues: { ...samplingIssues, [key]: { text, message: check.message } } };
+  });
+}
 export function chatSetOverrides(overrides: RoutingOverrides): void {
   useChat.setState({ overrides });
 }
 
+/** Why an answer cannot start now (a sampling input holds no valid value), or undefined. */
+export function chatBlockedReason(s: Pick<ChatState, 'samplingIssues'> = useChat.getState()): string | undefined {
+  const labels = (Object.keys(s.samplingIssues) as SamplingKey[]).map((k) => SAMPLING_LIMITS[k].label);
+  return labels.length ? `Fix ${labels.join(', ')} in Sampling to send.` : undefined;
+}
+
 export async function chatSend(text: string): Promise<void> {
+  const blocked = chatBlockedReason();
+  if (blocked) return void useChat.setState({ error: blocked });
   const c = chatCurrent() ?? chatNew();
   const turns: ChatTurn[] = [...c.turns, { role: 'user', content: text }];
   replaceConversation({
@@ -228,7 +286,7 @@ export async function chatSend(text: string): Promise<void> {
 /** Drops the last assistant turn and answers again (new sampling/overrides apply). */
 export async function chatRegenerate(): Promise<void> {
   const c = chatCurrent();
-  if (!c || useChat.getState().streaming) return;
+  if (!c || useChat.getState().streaming || chatBlockedReason()) return;
   const turns = c.turns.at(-1)?.role === 'assistant' ? c.turns.slice(0, -1) : c.turns;
   if (!turns.length) return;
   replaceConversation({ ...c, turns });

@@ -12,6 +12,7 @@ import {
   type ExpertForm,
   type LocatedIssue,
 } from './compose-yaml.ts';
+import { type ComposeDraftLoad, type ComposeLayout, composeDraftLoad, composeDraftSave } from './compose-draft.ts';
 import { engineCallback, mergeClient, mergeClientOnCrash } from './workers.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { engineLoad } from './engine.ts';
@@ -28,8 +29,10 @@ export interface ComposeState {
   issues: LocatedIssue[];
   check?: MergeCheck;
   checking: boolean;
-  layout: 'classic' | 'fused';
+  layout: ComposeLayout;
   title: string;
+  /** Why the saved draft was not opened, or why this one is not kept across reloads. */
+  draftNote?: string;
   preview?: AnalyzedText;
   previewError?: string;
   previewBusy: boolean;
@@ -73,8 +76,35 @@ const initialCompose: ComposeState = {
   title: 'My MoE',
   previewBusy: false,
 };
-export const useCompose = create<ComposeState>()(() => ({ ...initialCompose }));
 
+const draftStorage = () => (typeof localStorage === 'undefined' ? undefined : localStorage);
+
+/** The state a stored draft opens as: its YAML (and the form parsed from it), name and layout. */
+function fromDraft(load: ComposeDraftLoad): Partial<ComposeState> {
+  if (load.type === 'none') return {};
+  if (load.type === 'error')
+    return { draftNote: `The saved draft was not opened (${load.reason}). It stays stored until you edit this one.` };
+  const { yaml, title, layout } = load.draft;
+  const parsed = parseMergeYaml(yaml);
+  return parsed.ok
+    ? { yaml, title, layout, form: configToForm(parsed.config) }
+    : { yaml, title, layout, issues: locateIssues(yaml, parsed.issues) };
+}
+
+export const useCompose = create<ComposeState>()(() => ({
+  ...initialCompose,
+  ...fromDraft(composeDraftLoad(draftStorage())),
+}));
+
+// Every change of the YAML, the name or the layout is the new draft (compose-draft.ts).
+useCompose.subscribe((s, prev) => {
+  if (s.yaml === prev.yaml && s.title === prev.title && s.layout === prev.layout) return;
+  const problem = composeDraftSave(draftStorage(), { yaml: s.yaml, title: s.title, layout: s.layout });
+  const draftNote = problem && `This draft is not kept across reloads: ${problem}.`;
+  if (draftNote !== s.draftNote) useCompose.setState({ draftNote });
+});
+
+/** The empty draft (also what is stored then). */
 export function composeReset(): void {
   useCompose.setState({ ...initialCompose }, true);
 }

@@ -5,7 +5,7 @@
  */
 import { create } from 'zustand';
 import { readText } from '../core/io/byte-source.ts';
-import { type ModelManifest, type StoredQuant } from '../core/store/manifest.ts';
+import type { ModelManifest, StoredQuant } from '../core/store/manifest.ts';
 import { modelStoreFileSet } from '../core/store/store-file-set.ts';
 import { engineClient } from './workers.ts';
 import { appKv } from './kv-instance.ts';

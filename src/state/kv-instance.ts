@@ -34,6 +34,14 @@ export function urlChunkBytes(): number | undefined {
   return raw && /^\d+$/.test(raw) && Number(raw) >= 1024 ? Number(raw) : undefined;
 }
 
+/**
+ * TEST HOOK `?crashPage=<page id>`: that page throws while it renders, until its "Reset this page"
+ * is pressed (e2e of the per-page error boundary, App.tsx). Shown in the banner like the others.
+ */
+export function urlCrashPage(): string | undefined {
+  return (typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('crashPage')) ?? undefined;
+}
+
 /** Test hooks in effect (URL or settings), as user-facing text for the header banner; [] normally. */
 export function activeTestHooks(settingsQuota = useSettings.getState().simulatedQuotaBytes): string[] {
   const out: string[] = [];
@@ -42,5 +50,7 @@ export function activeTestHooks(settingsQuota = useSettings.getState().simulated
     out.push(`simulated quota: ${quota} bytes (model store writes beyond it fail like a full disk)`);
   const chunk = urlChunkBytes();
   if (chunk !== undefined) out.push(`store chunk size: ${chunk} bytes`);
+  const crash = urlCrashPage();
+  if (crash !== undefined) out.push(`page "${crash}" throws while rendering until it is reset`);
   return out;
 }

@@ -25,6 +25,12 @@ export function uiGo(page: PageId): void {
   if (typeof history !== 'undefined') history.replaceState(null, '', `#${page}`);
 }
 
+/** The page the hash names (a bookmark, back/forward, an edited address); App calls it on `hashchange`. */
+export function uiFollowHash(): void {
+  const page = pageFromHash();
+  if (useUi.getState().page !== page) useUi.setState({ page });
+}
+
 export function uiReset(): void {
   useUi.setState({ page: 'library' }, true);
 }

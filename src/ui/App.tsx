@@ -1,30 +1,81 @@
-import { useEffect } from 'react';
+import { type ComponentType, useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { chatInit } from '../state/chat.ts';
+import { chatInit, chatReset } from '../state/chat.ts';
+import { composeReset } from '../state/compose.ts';
 import { useEngine } from '../state/engine.ts';
-import { activeTestHooks } from '../state/kv-instance.ts';
-import { libraryInit, useLibrary } from '../state/library.ts';
+import { exportReset } from '../state/export.ts';
+import { activeTestHooks, urlCrashPage } from '../state/kv-instance.ts';
+import { libraryInit, libraryReset, useLibrary } from '../state/library.ts';
+import { routingReset } from '../state/routing.ts';
 import { useSettings } from '../state/settings.ts';
-import { PAGES, uiGo, useUi } from '../state/ui.ts';
+import { PAGES, type PageId, uiFollowHash, uiGo, useUi } from '../state/ui.ts';
 import { BackendStatus } from './components/BackendStatus.tsx';
+import { PageBoundary } from './components/PageBoundary.tsx';
 import { ChatPage } from './pages/ChatPage.tsx';
 import { ComposePage } from './pages/ComposePage.tsx';
 import { ExportPage } from './pages/ExportPage.tsx';
 import { LibraryPage } from './pages/LibraryPage.tsx';
 import { RoutingPage } from './pages/RoutingPage.tsx';
 
-/** The studio shell: header with the backend in use, page tabs, the current page. */
+/** Each page, and what "Reset this page" (its error boundary) resets. */
+const PAGE_VIEWS = {
+  library: {
+    View: LibraryPage,
+    resetNote: 'reads the model list from storage again; stored models are kept',
+    reset: () => {
+      libraryReset();
+      void libraryInit();
+    },
+  },
+  compose: { View: ComposePage, resetNote: 'clears the draft: the form and its YAML', reset: composeReset },
+  chat: {
+    View: ChatPage,
+    resetNote: 'reads saved conversations again and restores the default sampling',
+    reset: () => {
+      chatReset();
+      void chatInit();
+    },
+  },
+  routing: { View: RoutingPage, resetNote: 'clears traces A and B', reset: routingReset },
+  export: { View: ExportPage, resetNote: 'clears the export message', reset: exportReset },
+} satisfies Record<PageId, { View: ComponentType; resetNote: string; reset: () => void }>;
+
+/** Pages whose `?crashPage=` test hook was reset (kv-instance.ts urlCrashPage); each throws only until then. */
+const crashHookReset = new Set<PageId>();
+function CrashTestHook({ page }: { page: PageId }) {
+  if (urlCrashPage() === page && !crashHookReset.has(page))
+    throw new Error(`test hook ?crashPage=${page}: this page throws until it is reset`);
+  return null;
+}
+
+/** The studio shell: header with the backend in use, page tabs, the current page under its heading. */
 export function App() {
   const page = useUi((s) => s.page);
   const message = useLibrary(useShallow((s) => s.message));
   const modelTitle = useEngine((s) => s.model?.title);
   const testHooks = activeTestHooks(useSettings((s) => s.simulatedQuotaBytes));
+  const heading = useRef<HTMLHeadingElement>(null);
+  const shownPage = useRef(page);
   useEffect(() => {
     void libraryInit();
     void chatInit();
+    addEventListener('hashchange', uiFollowHash);
+    return () => removeEventListener('hashchange', uiFollowHash);
   }, []);
+  useEffect(() => {
+    // After navigation (not on the first load) focus goes to the new page's heading, so a
+    // keyboard or screen-reader user starts there instead of on the tab they pressed.
+    if (shownPage.current !== page) heading.current?.focus();
+    shownPage.current = page;
+  }, [page]);
+  const { View, reset, resetNote } = PAGE_VIEWS[page];
+  const label = PAGES.find((p) => p.id === page)?.label ?? page;
   return (
     <div className="app">
+      {/* A button, not an anchor: the hash names the page, so #page-heading would leave it. */}
+      <button type="button" className="skip-link" onClick={() => heading.current?.focus()}>
+        Skip to content
+      </button>
       <header className="app-header">
         <h1>MoE Studio</h1>
         <nav aria-label="Pages" className="tabs">
@@ -61,11 +112,21 @@ export function App() {
         </div>
       )}
       <main>
-        {page === 'library' && <LibraryPage />}
-        {page === 'compose' && <ComposePage />}
-        {page === 'chat' && <ChatPage />}
-        {page === 'routing' && <RoutingPage />}
-        {page === 'export' && <ExportPage />}
+        <h2 id="page-heading" className="page-heading" tabIndex={-1} ref={heading}>
+          {label}
+        </h2>
+        <PageBoundary
+          key={page}
+          label={label}
+          resetNote={resetNote}
+          onReset={() => {
+            crashHookReset.add(page);
+            reset();
+          }}
+        >
+          <CrashTestHook page={page} />
+          <View />
+        </PageBoundary>
       </main>
     </div>
   );

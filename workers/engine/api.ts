@@ -12,8 +12,8 @@ import type {
 } from '../../src/core/runtime/types.ts';
 import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
 import type { ModelRef } from '../model-ref.ts';
-import { type GgufExportQuant } from '../../src/core/model/gguf-names.ts';
-import { type StoredQuant } from '../../src/core/store/manifest.ts';
+import type { GgufExportQuant } from '../../src/core/model/gguf-names.ts';
+import type { StoredQuant } from '../../src/core/store/manifest.ts';
 
 export type { AnalyzedText } from '../../src/core/runtime/types.ts';
 export type { ModelRef } from '../model-ref.ts';

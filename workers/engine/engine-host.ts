@@ -29,8 +29,8 @@ import type {
   GenerateSummary,
   ModelSummary,
 } from './api.ts';
-import { type GgufExportQuant } from '../../src/core/model/gguf-names.ts';
-import { type StoredQuant } from '../../src/core/store/manifest.ts';
+import type { GgufExportQuant } from '../../src/core/model/gguf-names.ts';
+import type { StoredQuant } from '../../src/core/store/manifest.ts';
 
 const MAX_CONTEXT = 1024;
 const EVENT_BATCH_MS = 40;

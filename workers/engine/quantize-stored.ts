@@ -9,7 +9,7 @@ import { exportGguf } from '../../src/core/model/gguf-model.ts';
 import { QUANTIZED_FILE, loadHfModel } from '../../src/core/model/load.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import type { KvStore } from '../../src/core/store/kv.ts';
-import { type ModelManifest, type StoredQuant } from '../../src/core/store/manifest.ts';
+import type { ModelManifest, StoredQuant } from '../../src/core/store/manifest.ts';
 import { modelStoreDelete, modelStoreGet } from '../../src/core/store/model-store.ts';
 import { modelStoreFileSet } from '../../src/core/store/store-file-set.ts';
 import type { TokenizerJson } from '../../src/core/tokenizer/types.ts';

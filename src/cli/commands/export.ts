@@ -13,7 +13,7 @@ import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { enumFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
 import { nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
-import { type GgufExportQuant } from '../../core/model/gguf-names.ts';
+import type { GgufExportQuant } from '../../core/model/gguf-names.ts';
 
 export const EXPORT_USAGE = `moe-studio export <model> --format gguf|safetensors --quant f32|f16|bf16|q8_0|q4_0 --out PATH [options]
   --format FORMAT      gguf (PATH is a file) or safetensors (PATH is an HF folder)

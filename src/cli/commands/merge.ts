@@ -23,7 +23,7 @@ import { exportGguf } from '../../core/model/gguf-model.ts';
 import { loadHfModel } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { isDirectory, nodeDirFileSet, nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
-import { type GgufExportQuant } from '../../core/model/gguf-names.ts';
+import type { GgufExportQuant } from '../../core/model/gguf-names.ts';
 
 export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (mergekit-moe compatible)
   --models-dir DIR        resolve model org/name to DIR/org/name/ (default: paths as given)

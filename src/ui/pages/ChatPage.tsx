@@ -1,20 +1,23 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import {
   chatNew,
   chatRegenerate,
   chatSelect,
+  chatBlockedReason,
   chatSend,
-  chatSetSampling,
+  chatSetSamplingText,
   chatSetSystem,
   chatStop,
+  SAMPLING_LIMITS,
+  type SamplingKey,
   useChat,
-  type Sampling,
 } from '../../state/chat.ts';
 import { engineSetBackend, useEngine } from '../../state/engine.ts';
 import { useSettings } from '../../state/settings.ts';
 import type { BackendChoice } from '../../../workers/engine/api.ts';
 import { uiGo } from '../../state/ui.ts';
+import { useFollowLatest } from '../components/follow-latest.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';
 import { LiveTokenText, TokenText } from '../components/TokenText.tsx';
@@ -79,36 +82,47 @@ function BackendPicker() {
   );
 }
 
-function SamplingControls() {
-  const sampling = useChat((s) => s.sampling);
-  const field = (key: keyof Sampling, label: string, step: number, min: number, max: number) => (
-    <label key={key}>
+function SamplingField({ field }: { field: SamplingKey }) {
+  const { value, issue } = useChat(useShallow((s) => ({ value: s.sampling[field], issue: s.samplingIssues[field] })));
+  const { label, min, max, step } = SAMPLING_LIMITS[field];
+  const messageId = `sampling-${field}-error`;
+  return (
+    <label>
       {label}{' '}
       <input
         type="number"
         step={step}
         min={min}
         max={max}
-        value={sampling[key] ?? ''}
-        onChange={(e) => chatSetSampling({ [key]: Number(e.target.value) })}
+        value={issue ? issue.text : value}
+        aria-invalid={issue ? true : undefined}
+        aria-describedby={issue ? messageId : undefined}
+        onChange={(e) => chatSetSamplingText(field, e.target.value)}
       />
+      {issue && (
+        <span className="field-error" id={messageId} data-testid={messageId}>
+          {issue.message} Answers use {value} until then.
+        </span>
+      )}
     </label>
   );
+}
+
+function SamplingControls() {
   return (
     <fieldset className="row wrap">
       <legend>Sampling</legend>
-      {field('temperature', 'Temperature', 0.1, 0, 2)}
-      {field('topK', 'Top-k', 1, 0, 1000)}
-      {field('topP', 'Top-p', 0.05, 0, 1)}
-      {field('repetitionPenalty', 'Repetition penalty', 0.05, 1, 2)}
-      {field('maxTokens', 'Max tokens', 8, 1, 1024)}
+      {(Object.keys(SAMPLING_LIMITS) as SamplingKey[]).map((k) => (
+        <SamplingField key={k} field={k} />
+      ))}
     </fieldset>
   );
 }
 
 export function ChatPage() {
-  const { conversations, currentId, streaming, error, backendNote, storageError, storageNote } = useChat(
+  const { conversations, currentId, streaming, error, backendNote, storageError, storageNote, blocked } = useChat(
     useShallow((s) => ({
+      blocked: chatBlockedReason(s),
       conversations: s.conversations,
       currentId: s.currentId,
       streaming: s.streaming,
@@ -131,15 +145,20 @@ export function ChatPage() {
   const [draft, setDraft] = useState('');
   const [layer, setLayer] = useState<HeatLayer>('all');
   const detailRef = useRef<HTMLPreElement>(null);
+  const messagesRef = useRef<HTMLDivElement>(null);
+  const { behind, jumpToLatest } = useFollowLatest(messagesRef);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: another conversation opens at its newest message
+  useEffect(jumpToLatest, [currentId]);
   const showTokenDetail = (target: HTMLElement) => {
     const tok = target.closest('.tok') as HTMLElement | null;
     if (tok && detailRef.current)
       detailRef.current.textContent = `“${tok.firstChild?.textContent ?? ''}”\n${tok.title}`;
   };
   const send = () => {
-    if (!draft.trim() || streaming || !ready) return;
+    if (!draft.trim() || streaming || !ready || blocked) return;
     const text = draft;
     setDraft('');
+    jumpToLatest(); // a new message of one's own: follow its answer again
     void chatSend(text);
   };
   return (
@@ -179,6 +198,9 @@ export function ChatPage() {
           <textarea rows={2} value={current?.system ?? ''} onChange={(e) => chatSetSystem(e.target.value)} />
         </label>
         <div
+          role="log"
+          aria-label="Conversation"
+          ref={messagesRef}
           className="messages"
           data-testid="messages"
           onMouseOver={(e) => showTokenDetail(e.target as HTMLElement)}
@@ -207,6 +229,11 @@ export function ChatPage() {
             </div>
           )}
         </div>
+        {behind && (
+          <button type="button" className="jump-latest" onClick={jumpToLatest}>
+            Jump to latest
+          </button>
+        )}
         <pre className="token-detail" ref={detailRef} aria-live="polite" data-testid="token-detail">
           Hover a token to see its experts at every layer.
         </pre>
@@ -237,8 +264,8 @@ export function ChatPage() {
               }}
             />
           </label>
-          <div className="row">
-            <button type="submit" disabled={!ready || streaming}>
+          <div className="row wrap">
+            <button type="submit" disabled={!ready || streaming || !!blocked}>
               Send
             </button>
             <button type="button" onClick={chatStop} disabled={!streaming}>
@@ -247,10 +274,15 @@ export function ChatPage() {
             <button
               type="button"
               onClick={() => void chatRegenerate()}
-              disabled={!ready || streaming || !current?.turns.length}
+              disabled={!ready || streaming || !current?.turns.length || !!blocked}
             >
               Regenerate
             </button>
+            {blocked && (
+              <span className="field-error" data-testid="send-blocked">
+                {blocked}
+              </span>
+            )}
             <span className="muted">
               {decode ? `prefill ${prefill?.toFixed(1)} tok/s · decode ${decode.toFixed(1)} tok/s` : ''}
             </span>

@@ -17,76 +17,10 @@ import {
 import type { ComposeForm, ExpertForm } from '../../state/compose-yaml.ts';
 import { useLibrary } from '../../state/library.ts';
 import { libraryRefs, type LibraryRef } from '../../state/library-refs.ts';
+import { ModelSelect, PromptList } from '../components/ComposeFields.tsx';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { formatBytes } from '../format.ts';
-
-function ModelSelect({
-  label,
-  value,
-  refs,
-  onChange,
-}: {
-  label: string;
-  value: string;
-  refs: LibraryRef[];
-  onChange: (v: string) => void;
-}) {
-  const known = refs.some((r) => r.name === value);
-  return (
-    <label>
-      {label}{' '}
-      <select value={value} onChange={(e) => onChange(e.target.value)}>
-        <option value="">— choose —</option>
-        {!known && value && <option value={value}>{value} (not in the library)</option>}
-        {refs.map((r) => (
-          <option key={r.name} value={r.name}>
-            {r.title}
-            {r.domain ? ` (${r.domain})` : ''} — {r.name}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-}
-
-/** One textarea per prompt: prompts may span lines (code), so lines never split them. */
-function PromptList({
-  label,
-  prompts,
-  onChange,
-}: {
-  label: string;
-  prompts: string[];
-  onChange: (p: string[]) => void;
-}) {
-  return (
-    <div className="prompt-list">
-      {prompts.map((p, i) => (
-        <div key={i} className="row">
-          <label className="block grow">
-            {label} {i + 1}
-            <textarea
-              rows={Math.min(4, p.split('\n').length)}
-              value={p}
-              onChange={(e) => onChange(prompts.map((x, k) => (k === i ? e.target.value : x)))}
-            />
-          </label>
-          <button
-            type="button"
-            aria-label={`Remove ${label} ${i + 1}`}
-            onClick={() => onChange(prompts.filter((_, k) => k !== i))}
-          >
-            ×
-          </button>
-        </div>
-      ))}
-      <button type="button" onClick={() => onChange([...prompts, ''])}>
-        Add {label.replace(/^Expert \d+ /, '')}
-      </button>
-    </div>
-  );
-}
 
 function ExpertEditor({
   index,
@@ -157,7 +91,9 @@ function ExpertEditor({
 
 function FormPane({ refs }: { refs: LibraryRef[] }) {
   const { form, layout, title } = useCompose(useShallow((s) => ({ form: s.form, layout: s.layout, title: s.title })));
-  const examples = useLibrary((s) => s.zoo?.mergeConfigs ?? []);
+  // The default stays outside the selector: a selector that returns a fresh `[]` while the zoo is
+  // still loading never gives useSyncExternalStore a stable snapshot (React #185, a blank page).
+  const examples = useLibrary((s) => s.zoo?.mergeConfigs) ?? [];
   const set = (patch: Partial<ComposeForm>) => composeSetForm({ ...form, ...patch });
   return (
     <section className="card" aria-labelledby="compose-form-h">
@@ -250,12 +186,23 @@ function FormPane({ refs }: { refs: LibraryRef[] }) {
 }
 
 function YamlPane() {
-  const { yaml, issues, check, checking } = useCompose(
-    useShallow((s) => ({ yaml: s.yaml, issues: s.issues, check: s.check, checking: s.checking })),
+  const { yaml, issues, check, checking, draftNote } = useCompose(
+    useShallow((s) => ({
+      yaml: s.yaml,
+      issues: s.issues,
+      check: s.check,
+      checking: s.checking,
+      draftNote: s.draftNote,
+    })),
   );
   return (
     <section className="card" aria-labelledby="compose-yaml-h">
       <h2 id="compose-yaml-h">mergekit-moe YAML</h2>
+      {draftNote && (
+        <p role="status" className="note-warning" data-testid="compose-draft-note">
+          {draftNote}
+        </p>
+      )}
       <textarea
         className="yaml-editor"
         aria-label="mergekit YAML"
@@ -373,6 +320,7 @@ function BuildPane() {
 export function ComposePage() {
   const { zoo, stored } = useLibrary(useShallow((s) => ({ zoo: s.zoo, stored: s.stored })));
   const refs = libraryRefs(zoo, stored);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the check reads the library; re-run it when that changes
   useEffect(() => {
     void composeCheck();
   }, [zoo, stored]);

@@ -300,9 +300,8 @@ function LocalSection() {
         f16, q8_0 and q4_0 imports are stored as one GGUF beside the tokenizer files: they chat and export, but merges
         need the original safetensors.
       </p>
-      <div
+      <section
         className={`dropzone${over ? ' over' : ''}`}
-        role="region"
         aria-label="Drop a model folder here"
         onDragOver={(e) => {
           e.preventDefault();
@@ -315,7 +314,7 @@ function LocalSection() {
         }}
       >
         Drop an HF model folder here (config.json, *.safetensors, tokenizer.json)
-      </div>
+      </section>
     </section>
   );
 }

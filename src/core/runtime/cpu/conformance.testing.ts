@@ -13,7 +13,7 @@
  * No test framework inside: it returns results, and the caller asserts on them, so the
  * same table serves `describe.each(backends)` in *.test.ts and *.browser.test.ts files.
  */
-import { type DType, type WeightDType } from '../../tensor.ts';
+import type { DType, WeightDType } from '../../tensor.ts';
 import type { ModelSpec } from '../../model/spec.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from '../../model/random.ts';
 import type { Backend, ForwardOptions, ForwardResult, LayerRouting } from '../types.ts';

@@ -17,7 +17,7 @@
  */
 import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { BackendError } from '../../../errors.ts';
-import { type DType, type WeightDType } from '../../../tensor.ts';
+import type { DType, WeightDType } from '../../../tensor.ts';
 
 const f32Source = WGSL_SOURCES['weights_f32.wgsl'];
 const f16Source = WGSL_SOURCES['weights_f16.wgsl'];
