@@ -325,9 +325,38 @@ describe('moe-studio CLI', () => {
     );
     for (const counts of banned.usage) expect(counts[0]).toBe(0);
     for (const token of banned.tokens) for (const layer of token.layers) expect(layer.expertIds).not.toContain(0);
+    expect(banned.experts).toBeNull(); // an exported random MoE carries no merge config, so no donor names
+    const layerBan = JSON.parse(
+      (await cli('route', moeDir, '--prompt', 'def add(a, b):', '--ban-experts', '0', '--ban-layers', '1', '--json'))
+        .stdout,
+    );
+    expect(layerBan.usage[1][0]).toBe(0);
+    expect(report.usage[1][0]).toBeGreaterThan(0); // so the ban, not chance, emptied it
+    expect(layerBan.usage[0]).toEqual(report.usage[0]); // layer 0 runs before the banned layer: untouched
+    expect(banned.usage[0]).not.toEqual(report.usage[0]); // while an unscoped ban does change it
+    expect((await cli('route', moeDir, '--ids', '1,2', '--ban-layers', '1')).code).toBe(2);
     const dense = await cli('route', denseDir, '--ids', '1,2');
     expect(dense.code).toBe(1);
     expect(dense.stderr).toContain('is a dense llama model (no experts to route to)');
+  });
+
+  it('route names the experts of a merged zoo MoE by their donors, in the table and in --json', async () => {
+    const out = join(root, 'zoo-moe');
+    const merged = await cli(
+      'merge',
+      join(REPO, 'public/zoo/moe-hidden.yml'),
+      out,
+      '--models-dir',
+      join(REPO, 'public'),
+    );
+    expect(merged.code, merged.stderr).toBe(0);
+    const json = JSON.parse(
+      (await cli('route', out, '--prompt', 'Once upon a time', '--backend', 'cpu', '--json')).stdout,
+    );
+    expect(json.experts).toEqual(['zoo/stories', 'zoo/code', 'zoo/math', 'zoo/chat']);
+    const table = await cli('route', out, '--prompt', 'Once upon a time', '--backend', 'cpu');
+    expect(table.stdout).toContain('experts: 0 zoo/stories, 1 zoo/code, 2 zoo/math, 3 zoo/chat');
+    expect(table.stdout).toMatch(/layer 0: stories=\d+ {2}code=\d+ {2}math=\d+ {2}chat=\d+/);
   });
 
   it('dispatches merge to the merge command', async () => {

@@ -46,9 +46,11 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   --seed S             sampler seed (default: time)
   --backend NAME       wasm | cpu | webgpu (default wasm: WASM SIMD; cpu: the TS reference;
                        webgpu: Dawn, from the optional npm package 'webgpu')
-  --route-top-k N      experts per token override (MoE)
+  --experts-per-token N  experts per token override (MoE; --route-top-k is its old name)
   --ban-experts 1,2    never route to these experts (MoE)
+  --ban-layers 0,3     ... only at these layers (default: every layer)
   --force-experts 0    always route to these experts (MoE)
+  --force-layers 1     ... only at these layers (default: every layer)
   --tokenizer FILE     llama2.c only: tokenizer .bin
   --json               print one JSON object {"ids": [...], "text": "..."}
   --trace FILE         write per-token, per-layer routing JSON to FILE`;
@@ -65,8 +67,11 @@ const FLAGS: FlagSpec = {
   seed: { type: 'string' },
   backend: { type: 'string' },
   'route-top-k': { type: 'string' },
+  'experts-per-token': { type: 'string' },
   'ban-experts': { type: 'string' },
   'force-experts': { type: 'string' },
+  'ban-layers': { type: 'string' },
+  'force-layers': { type: 'string' },
   tokenizer: { type: 'string' },
   json: { type: 'boolean' },
   trace: { type: 'string' },
@@ -116,15 +121,23 @@ export function promptIds(model: LoadedModel, values: Record<string, string | bo
   return tokenizer.encode(text, { addSpecialTokens: false });
 }
 
-/** --route-top-k / --ban-experts / --force-experts (shared with `route`). */
+/** --experts-per-token (or its old name --route-top-k) / --ban-experts [--ban-layers] / --force-experts [--force-layers] (shared with `route`). */
 export function routingOverrides(values: Record<string, string | boolean | undefined>): RoutingOverrides | undefined {
   const overrides: RoutingOverrides = {};
-  const expertsPerToken = numberFlag('route-top-k', values['route-top-k'], { integer: true, min: 1 });
+  if (values['experts-per-token'] !== undefined && values['route-top-k'] !== undefined)
+    throw new UsageError('--route-top-k is the old name of --experts-per-token: give one');
+  const expertsPerToken =
+    numberFlag('experts-per-token', values['experts-per-token'], { integer: true, min: 1 }) ??
+    numberFlag('route-top-k', values['route-top-k'], { integer: true, min: 1 });
   const ban = idListFlag('ban-experts', values['ban-experts']);
   const force = idListFlag('force-experts', values['force-experts']);
   if (expertsPerToken !== undefined) overrides.expertsPerToken = expertsPerToken;
-  if (ban) overrides.ban = { experts: ban };
-  if (force) overrides.force = { experts: force };
+  const banLayers = idListFlag('ban-layers', values['ban-layers']);
+  const forceLayers = idListFlag('force-layers', values['force-layers']);
+  if (banLayers && !ban) throw new UsageError('--ban-layers needs --ban-experts');
+  if (forceLayers && !force) throw new UsageError('--force-layers needs --force-experts');
+  if (ban) overrides.ban = banLayers ? { experts: ban, layers: banLayers } : { experts: ban };
+  if (force) overrides.force = forceLayers ? { experts: force, layers: forceLayers } : { experts: force };
   return Object.keys(overrides).length ? overrides : undefined;
 }
 

@@ -12,16 +12,21 @@ import { loadModelArg, terminalProgress } from '../load-model.ts';
 import { BACKEND_NAMES } from '../../core/runtime/backends.ts';
 import { promptIds, routingOverrides, selectBackend } from './generate.ts';
 import { runInDawnChildIfNeeded } from '../webgpu-node.ts';
+import { readExpertLabels } from '../../core/merge/expert-labels.ts';
 
 export const ROUTE_USAGE = `moe-studio route <model> (--prompt TEXT [--chat] [--system TEXT] | --ids 1,2,3) [options]
   shows, for every prompt token and MoE layer, the experts chosen and their weights,
   then how often each expert was chosen per layer
   --backend NAME       wasm | cpu | webgpu (default wasm)
-  --route-top-k N      experts per token override
+  --experts-per-token N  experts per token override (--route-top-k is its old name)
   --ban-experts 1,2    never route to these experts
+  --ban-layers 0,3     ... only at these layers (default: every layer)
   --force-experts 0    always route to these experts
+  --force-layers 1     ... only at these layers (default: every layer)
   --tokenizer FILE     llama2.c only: tokenizer .bin
-  --json               print {"tokens": [{"id", "piece", "layers": [...]}], "usage": [[count per expert] per layer]}`;
+  --json               print {"experts": [donor per expert] | null, "tokens": [{"id", "piece", "layers": [...]}],
+                       "usage": [[count per expert] per layer]}
+  Experts are named by their donors (source_model in the mergekit_moe_config.yml beside a merged model).`;
 
 const FLAGS: FlagSpec = {
   prompt: { type: 'string' },
@@ -30,8 +35,11 @@ const FLAGS: FlagSpec = {
   ids: { type: 'string' },
   backend: { type: 'string' },
   'route-top-k': { type: 'string' },
+  'experts-per-token': { type: 'string' },
   'ban-experts': { type: 'string' },
   'force-experts': { type: 'string' },
+  'ban-layers': { type: 'string' },
+  'force-layers': { type: 'string' },
   tokenizer: { type: 'string' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
@@ -48,22 +56,32 @@ export function expertUsage(tokens: LayerRouting[][], experts: number): number[]
   return usage;
 }
 
-function formatTable(pieces: string[], tokens: LayerRouting[][], usage: number[][]): string {
+/**
+ * Short names for the table: the donor's last path part ("zoo/math" → "math") when those are
+ * unique, else the whole path; "0", "1", … when the model carries no names.
+ */
+export function shortExpertNames(labels: string[] | undefined, experts: number): string[] {
+  if (!labels) return Array.from({ length: experts }, (_, e) => String(e));
+  const short = labels.map((l) => l.split('/').filter(Boolean).pop() ?? l);
+  return new Set(short).size === short.length ? short : labels;
+}
+
+function formatTable(pieces: string[], tokens: LayerRouting[][], usage: number[][], names: string[]): string {
   const lines: string[] = [];
   const width = Math.min(16, Math.max(5, ...pieces.map((p) => p.length)));
-  lines.push(`${'token'.padEnd(width)}  ${usage.map((_, l) => `layer ${l}`.padEnd(14)).join(' ')}`);
+  const cellWidth = Math.max(14, ...tokens.flatMap((layers) => layers.map((r) => cellText(r, names).length)));
+  lines.push(`${'token'.padEnd(width)}  ${usage.map((_, l) => `layer ${l}`.padEnd(cellWidth)).join(' ')}`);
   tokens.forEach((layers, t) => {
-    const cells = layers.map((r) =>
-      r.expertIds
-        .map((e, i) => `${e}:${r.expertWeights[i]!.toFixed(2)}`)
-        .join(' ')
-        .padEnd(14),
-    );
+    const cells = layers.map((r) => cellText(r, names).padEnd(cellWidth));
     lines.push(`${pieces[t]!.slice(0, width).padEnd(width)}  ${cells.join(' ')}`);
   });
   lines.push('', 'expert usage per layer (tokens routed to each expert):');
-  usage.forEach((counts, l) => lines.push(`  layer ${l}: ${counts.map((c, e) => `${e}=${c}`).join('  ')}`));
+  usage.forEach((counts, l) => lines.push(`  layer ${l}: ${counts.map((c, e) => `${names[e]}=${c}`).join('  ')}`));
   return lines.join('\n');
+}
+
+function cellText(r: LayerRouting, names: string[]): string {
+  return r.expertIds.map((e, i) => `${names[e]}:${r.expertWeights[i]!.toFixed(2)}`).join(' ');
 }
 
 export async function runRouteCommand(argv: string[]): Promise<number> {
@@ -97,12 +115,17 @@ export async function runRouteCommand(argv: string[]): Promise<number> {
   }
   const pieces = ids.map((id) => JSON.stringify(model.tokenizer?.decode([id]) ?? String(id)).slice(1, -1));
   const usage = expertUsage(tokens, model.spec.moe.experts);
+  const labels = await readExpertLabels(model.files, model.spec.moe.experts);
   if (values.json) {
-    process.stdout.write(
-      `${JSON.stringify({ tokens: ids.map((id, t) => ({ id, piece: pieces[t], layers: tokens[t] })), usage })}\n`,
-    );
+    const json = {
+      experts: labels ?? null,
+      tokens: ids.map((id, t) => ({ id, piece: pieces[t], layers: tokens[t] })),
+      usage,
+    };
+    process.stdout.write(`${JSON.stringify(json)}\n`);
   } else {
-    process.stdout.write(`${formatTable(pieces, tokens, usage)}\n`);
+    if (labels) process.stdout.write(`experts: ${labels.map((l, e) => `${e} ${l}`).join(', ')}\n\n`);
+    process.stdout.write(`${formatTable(pieces, tokens, usage, shortExpertNames(labels, model.spec.moe.experts))}\n`);
   }
   return 0;
 }

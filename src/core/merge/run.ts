@@ -18,6 +18,7 @@ import { createYielder, yieldNow } from './cooperative.ts';
 import { mergedTokenizerFiles } from './tokenizer-files.ts';
 import type { MergeWriter } from './writer.ts';
 import { degenerateGateWarnings } from './warnings.ts';
+import { MERGE_CONFIG_FILE } from './expert-labels.ts';
 
 export type MergePhase = 'gates' | 'tensors' | 'files' | 'done';
 
@@ -145,7 +146,7 @@ export async function runMerge(
     for (const [name, bytes] of await mergedTokenizerFiles(base.files)) await writer.writeFile(name, bytes);
   }
   if (options.writeConfigYaml ?? true)
-    await writer.writeFile('mergekit_moe_config.yml', encoder.encode(plan.config.sourceText));
+    await writer.writeFile(MERGE_CONFIG_FILE, encoder.encode(plan.config.sourceText));
   // One macrotask turn before the commit: a cancel message that reached the worker while the
   // last (< 50 ms) stretch of work ran without a yield still lands before anything is final.
   await yieldNow();

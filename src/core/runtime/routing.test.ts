@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planRouting, routeToken as routeByPlan, sharedExpertGate } from './routing.ts';
+import { planRouting, routeToken as routeByPlan, routingPlanner, sharedExpertGate } from './routing.ts';
 import type { RoutingOverrides } from './types.ts';
 import type { MoeSpec } from '../model/spec.ts';
 
@@ -139,5 +139,16 @@ describe('planRouting + routeToken: hand-built known answers, one per rule', () 
         for (const id of layerPlan.banned) expect(route.expertIds).not.toContain(id);
       }
     }
+  });
+
+  it('routingPlanner plans once per overrides object (one request) and again for a new one', () => {
+    const planFor = routingPlanner(mixtral, 2);
+    const overrides = { expertsPerToken: 3 };
+    const first = planFor(overrides)!;
+    expect(planFor(overrides)).toBe(first); // every decode step of the request reuses it
+    expect(planFor({ expertsPerToken: 3 })).not.toBe(first);
+    expect(planFor({ expertsPerToken: 1 })!.layers[1]!.expertsPerToken).toBe(1);
+    expect(() => planFor({ expertsPerToken: 9 })).toThrow(/expertsPerToken 9/);
+    expect(routingPlanner(undefined, 2)(overrides)).toBeUndefined();
   });
 });

@@ -19,8 +19,10 @@
  *  7. order   — expertIds/expertWeights are listed highest weight first (ties: lower id).
  *
  * Steps 1, 3 and 4 depend only on the request, so planRouting turns the overrides into a
- * RoutingPlan once per request (validated there, once); routeToken then applies one layer's
- * plan to one token's logits. The cpu, wasm and webgpu backends all consume that plan.
+ * RoutingPlan (validated there, once); routeToken then applies one layer's plan to one token's
+ * logits. Each session plans through a routingPlanner, which plans again only when the overrides
+ * object changes: generate() passes one object for a whole request, so a request is validated
+ * once, not per token × layer. The cpu, wasm and webgpu backends all consume that plan.
  *
  * The Qwen2-MoE shared expert is not routed: its gate sigmoid(sharedGate · x) needs the
  * hidden state, so the forward pass computes it (sharedExpertGate below) and fills
@@ -45,7 +47,7 @@ function checkExpertIds(ids: number[], experts: number, field: string): void {
 
 /**
  * Validates overrides against a model's MoE spec; throws ConfigError naming the field.
- * Called by planRouting, and usable up front by the UI/CLI before a request starts.
+ * Called by planRouting.
  */
 export function validateRoutingOverrides(overrides: RoutingOverrides | undefined, moe: MoeSpec): void {
   if (!overrides) return;
@@ -106,6 +108,22 @@ export function planRouting(moe: MoeSpec, nLayers: number, overrides?: RoutingOv
     return { layer, expertsPerToken: k, banned, forced };
   });
   return { expertsPerToken, layers };
+}
+
+/**
+ * planRouting for one session: the plan of the last overrides object is kept, so every
+ * forward() of one request (same object) reuses it. undefined for a dense model.
+ */
+export function routingPlanner(
+  moe: MoeSpec | undefined,
+  nLayers: number,
+): (overrides: RoutingOverrides | undefined) => RoutingPlan | undefined {
+  let last: { overrides: RoutingOverrides | undefined; plan: RoutingPlan } | undefined;
+  return (overrides) => {
+    if (!moe) return undefined;
+    if (!last || last.overrides !== overrides) last = { overrides, plan: planRouting(moe, nLayers, overrides) };
+    return last.plan;
+  };
 }
 
 /** Full softmax over router logits after bans, in f64. routerLogits // [experts] */

@@ -6,7 +6,7 @@
 import { ConfigError } from '../../errors.ts';
 import type { ModelWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
-import { planRouting } from '../routing.ts';
+import { routingPlanner } from '../routing.ts';
 import { createRunState, forwardToken, type RunState } from './forward.ts';
 import { dequantizeModel, type ModelF32 } from './model-f32.ts';
 
@@ -20,6 +20,8 @@ class CpuSession implements Session {
     private readonly state: RunState,
   ) {}
 
+  private planRouting?: ReturnType<typeof routingPlanner>;
+
   get position(): number {
     return this.cachedTokens;
   }
@@ -30,7 +32,8 @@ class CpuSession implements Session {
   async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
     this.checkRequest(tokenIds);
     const { spec } = this.model;
-    const routingPlan = spec.moe ? planRouting(spec.moe, spec.layers, options.routing) : undefined;
+    this.planRouting ??= routingPlanner(spec.moe, spec.layers);
+    const routingPlan = this.planRouting(options.routing);
     const routing: TokenRouting[] = [];
     let layerInputs: Float32Array[] | undefined;
     for (let i = 0; i < tokenIds.length; i++) {

@@ -7,7 +7,7 @@
 import { ConfigError } from '../../errors.ts';
 import type { ModelWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
-import { planRouting } from '../routing.ts';
+import { routingPlanner } from '../routing.ts';
 import { MAX_PAGES, WasmArena } from './arena.ts';
 import { forwardChunk, type WasmEngine } from './forward.ts';
 import { instantiateKernels } from './kernels.ts';
@@ -43,6 +43,8 @@ class WasmSession implements Session {
     readonly weightBytes: number,
   ) {}
 
+  private planRouting?: ReturnType<typeof routingPlanner>;
+
   get position(): number {
     return this.cachedTokens;
   }
@@ -61,7 +63,8 @@ class WasmSession implements Session {
     this.checkRequest(tokenIds);
     const { spec } = this.engine.model;
     const chunk = this.engine.state.chunk;
-    const routingPlan = spec.moe ? planRouting(spec.moe, spec.layers, options.routing) : undefined;
+    this.planRouting ??= routingPlanner(spec.moe, spec.layers);
+    const routingPlan = this.planRouting(options.routing);
     const routing: TokenRouting[] = [];
     let layerInputs: Float32Array[] | undefined;
     for (let start = 0; start < tokenIds.length; start += chunk) {

@@ -15,7 +15,7 @@ import { ParamArena, submitSteps } from './dispatch.ts';
 import { chunkSteps, createForwardSites, type ForwardSites } from './forward-plan.ts';
 import type { GpuContext } from './gpu-context.ts';
 import { routeRecordLayout, routeRecordWords } from './kernels/router.ts';
-import { planRouting, type RoutingPlan } from '../routing.ts';
+import { type RoutingPlan, routingPlanner } from '../routing.ts';
 import { activeWeightBytes, uploadModel, type GpuModel } from './upload.ts';
 
 /** Counters of the last forward() (counts, not timings: timings belong in bench/). */
@@ -89,6 +89,8 @@ export class WebGpuSession implements Session {
     }
   }
 
+  private planRouting?: ReturnType<typeof routingPlanner>;
+
   get position(): number {
     return this.cachedTokens;
   }
@@ -110,7 +112,8 @@ export class WebGpuSession implements Session {
   async forward(tokenIds: number[], options: ForwardOptions = {}): Promise<ForwardResult> {
     this.checkRequest(tokenIds);
     const spec = this.model.spec;
-    const routing = spec.moe ? planRouting(spec.moe, spec.layers, options.routing) : undefined;
+    this.planRouting ??= routingPlanner(spec.moe, spec.layers);
+    const routing = this.planRouting(options.routing);
     this.state = { kind: 'running' };
     try {
       const layout = this.stagingLayout(tokenIds.length, routing, options);
