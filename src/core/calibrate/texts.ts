@@ -151,6 +151,6 @@ export function tokenizeCalibrationTexts(
 
 /** sha256 of the texts in canonical JSONL (one `{"expert","text"}` object a line): the data hash the model card records. */
 export function calibrationDataSha256(texts: CalibrationText[]): string {
-  const canonical = texts.map((t) => JSON.stringify({ expert: t.expert, text: t.text })).join('\n') + '\n';
+  const canonical = `${texts.map((t) => JSON.stringify({ expert: t.expert, text: t.text })).join('\n')}\n`;
   return sha256Hex(new TextEncoder().encode(canonical));
 }
