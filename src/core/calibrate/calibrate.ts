@@ -15,6 +15,8 @@
  *   'logistic'    multinomial logistic regression, no bias, small L2 (fitLogisticRouter)
  *   'token-loss'  logistic regression with per-token targets: the expert whose own forward
  *                 (the MoE with every token forced to it) predicts the next token best
+ *   'lm-loss'     'logistic', then `steps` of router-only Adam through the MoE's own next-token
+ *                 loss plus a label term (calibrate/train.ts trainRouters)
  * `fitScale` then multiplies the router by the logit scale that minimizes the label cross-entropy,
  * and `logitScale` by a fixed factor (a router temperature).
  */
@@ -22,12 +24,16 @@ import { CancelledError, ConfigError } from '../errors.ts';
 import { createYielder } from '../merge/cooperative.ts';
 import type { ModelF32 } from '../runtime/cpu/model-f32.ts';
 import { fitLogisticRouter, fitLogitScale, meanRouter, type LabelledStates } from './logistic.ts';
-import { forwardSequence, withRouters } from './evaluate.ts';
+import { forwardSequence } from './evaluate.ts';
 import { attentionBlock, embedTokens, moeBlock, routerInputs, routeSequence } from './sequence.ts';
 import type { CalibrationSequence } from './texts.ts';
+import { trainRouters } from './train.ts';
 
-export type CalibrationMethod = 'mean' | 'logistic' | 'token-loss';
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['mean', 'logistic', 'token-loss'];
+export type CalibrationMethod = 'mean' | 'logistic' | 'token-loss' | 'lm-loss';
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['mean', 'logistic', 'token-loss', 'lm-loss'];
+
+/** Training steps cap: 100,000 windows is hours on a CPU, beyond any calibration a user waits for. */
+export const MAX_TRAIN_STEPS = 100_000;
 
 export interface CalibrationOptions {
   method: CalibrationMethod;
@@ -39,13 +45,17 @@ export interface CalibrationOptions {
   l2?: number;
   /** L-BFGS iterations per layer (default 100). */
   maxIterations?: number;
+  /** 'lm-loss': training steps (one window each; default 200), Adam learning rate, label-term weight. */
+  steps?: number;
+  learningRate?: number;
+  labelWeight?: number;
   onProgress?: (p: CalibrationProgress) => void;
   signal?: AbortSignal;
 }
 
 /** Typed progress: `done` of `total` units of the current phase ('targets': windows × experts; 'layer': windows). */
 export interface CalibrationProgress {
-  phase: 'targets' | 'forward' | 'fit' | 'done';
+  phase: 'targets' | 'forward' | 'fit' | 'train' | 'done';
   layer?: number;
   done: number;
   total: number;
@@ -89,7 +99,6 @@ export async function calibrateRouters(
   const scales: number[] = [];
   const trainTargetShare: number[] = [];
   const residuals = sequences.map((s) => embedTokens(model, s.tokens)); // [windows] × [tokens, hidden]
-  let calibrated = model;
   for (let l = 0; l < spec.layers; l++) {
     const layer = model.layers[l];
     const moe = layer.moe;
@@ -114,11 +123,24 @@ export async function calibrateRouters(
     scales.push(scale);
     trainTargetShare.push(top1Agreement(router, data));
     options.onProgress?.({ phase: 'fit', layer: l, done: 1, total: 1 });
-    calibrated = withRouters(calibrated, { [l]: router });
+    if (l + 1 === spec.layers) break; // no later layer reads the last MoE block's output
     for (let w = 0; w < sequences.length; w++) {
       moeBlock(spec, moe, residuals[w], inputs[w], routeSequence(spec, l, router, inputs[w]));
       await check();
     }
+  }
+  if (options.method === 'lm-loss') {
+    const steps = options.steps ?? 200;
+    if (!Number.isInteger(steps) || steps < 1 || steps > MAX_TRAIN_STEPS)
+      throw new ConfigError(`calibrate: steps ${steps} is outside [1, ${MAX_TRAIN_STEPS}]`);
+    const trained = await trainRouters(model, sequences, routers, {
+      steps,
+      learningRate: options.learningRate,
+      labelWeight: options.labelWeight,
+      signal: options.signal,
+      onStep: (done, total) => options.onProgress?.({ phase: 'train', done, total }),
+    });
+    routers.splice(0, routers.length, ...trained);
   }
   options.onProgress?.({ phase: 'done', done: 1, total: 1 });
   return { routers, scales, trainTargetShare, tokens: nTokens };
