@@ -63,6 +63,13 @@ const VARIANTS: Variant[] = [
   V('(b)+(d) logistic ×2', { method: 'logistic', logitScale: 2 }),
   V('(b)+(d) logistic ×4', { method: 'logistic', logitScale: 4 }),
   V('(c) token-loss targets', { method: 'token-loss' }),
+  V('(b)+(d) logistic ×0.5', { method: 'logistic', logitScale: 0.5 }),
+  V('(b) logistic, L2 1e-2', { method: 'logistic', l2: 1e-2 }),
+  V('(b) logistic, 30 texts, windows of 128', { method: 'logistic' }, { texts: 30, windowTokens: 128 }),
+  V('(b) logistic, windows of 128', { method: 'logistic' }, { windowTokens: 128 }),
+  V('(e) lm-loss, 150 steps from (b)', { method: 'lm-loss', steps: 150 }),
+  V('(b) logistic, 15 texts', { method: 'logistic' }, { texts: 15 }),
+  V('(b) logistic, check set', { method: 'logistic' }, { set: 'check' }),
 ];
 
 interface Row {
@@ -120,7 +127,7 @@ async function main(): Promise<void> {
       );
       await writeFile(RESULTS, JSON.stringify(results, null, 1) + '\n');
     };
-    if (!only || only === 'reference') {
+    if (!only || only.split(',').includes('reference')) {
       for (const d of ['base', ...DOMAINS])
         await score(
           d === 'base' ? 'base' : `expert ${d}`,
@@ -129,7 +136,7 @@ async function main(): Promise<void> {
         );
       await score('hidden gates (no calibration)', '-');
     }
-    for (const v of VARIANTS.filter((x) => !only || x.name === only)) {
+    for (const v of VARIANTS.filter((x) => !only || only.split(',').includes(x.name))) {
       const sequences = tokenizeCalibrationTexts(tokenizer, await loadTexts(v.set, v.texts), v);
       const started = performance.now();
       const fitted = await calibrateRouters(moe, sequences, v.options);
