@@ -15,13 +15,25 @@ export function matmulRowsBackward(
   n: number,
   k: number,
 ): void {
-  for (let t = 0; t < nRows; t++) {
-    const dxRow = t * k;
+  let t = 0;
+  for (; t + 2 <= nRows; t += 2) {
+    // two rows per pass over W, as matmulRows does four
+    const [d0, d1] = [t * k, (t + 1) * k];
+    for (let r = 0; r < n; r++) {
+      const [g0, g1] = [dy[t * n + r], dy[(t + 1) * n + r]];
+      const w0 = r * k;
+      for (let c = 0; c < k; c++) {
+        const w = W[w0 + c];
+        dx[d0 + c] += g0 * w;
+        dx[d1 + c] += g1 * w;
+      }
+    }
+  }
+  for (; t < nRows; t++) {
     for (let r = 0; r < n; r++) {
       const g = dy[t * n + r];
       if (g === 0) continue;
-      const w0 = r * k;
-      for (let c = 0; c < k; c++) dx[dxRow + c] += g * W[w0 + c];
+      for (let c = 0; c < k; c++) dx[t * k + c] += g * W[r * k + c];
     }
   }
 }

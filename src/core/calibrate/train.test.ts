@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fillNormal, mulberry32, randomModelWeights, tinyMoeSpec } from '../model/random.ts';
 import { dequantizeModel } from '../runtime/cpu/model-f32.ts';
+import { matmulRowsBackward } from './backward.ts';
 import { withRouters } from './evaluate.ts';
 import { routerLossAndGradients, trainRouters } from './train.ts';
 
@@ -12,6 +13,24 @@ import { routerLossAndGradients, trainRouters } from './train.ts';
 const FD_STEP = 1e-2;
 const FD_RELATIVE_TOLERANCE = 0.02;
 const FD_ABSOLUTE_TOLERANCE = 5e-4;
+
+/** Same products, summed in a different order (f32 stores): rounding only. */
+const BACKWARD_MATMUL_ATOL = 1e-5;
+
+describe('matmulRowsBackward', () => {
+  it.each([1, 2, 5])('adds dyᵀ-weighted rows of W for %s rows (the transpose of matmulRows)', (nRows) => {
+    const uniform = mulberry32(nRows);
+    const [n, k] = [7, 5];
+    const W = fillNormal(new Float32Array(n * k), uniform, 1);
+    const dy = fillNormal(new Float32Array(nRows * n), uniform, 1);
+    const dx = fillNormal(new Float32Array(nRows * k), uniform, 1);
+    const expected = Float64Array.from(dx);
+    for (let t = 0; t < nRows; t++)
+      for (let c = 0; c < k; c++) for (let r = 0; r < n; r++) expected[t * k + c] += dy[t * n + r] * W[r * k + c];
+    matmulRowsBackward(dx, dy, W, nRows, n, k);
+    for (let i = 0; i < dx.length; i++) expect(Math.abs(dx[i] - expected[i])).toBeLessThan(BACKWARD_MATMUL_ATOL);
+  });
+});
 
 describe('routerLossAndGradients', () => {
   const model = dequantizeModel(randomModelWeights(tinyMoeSpec({ layers: 3 }), 21));
