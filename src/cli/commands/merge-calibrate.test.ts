@@ -140,6 +140,13 @@ describe('moe-studio merge --calibrate', () => {
     expect(reparsed.ok && reparsed.config.experts.length).toBe(2);
   });
 
+  it('--calibrate-method lm-loss trains for --calibrate-steps and records them', async () => {
+    const out = join(dir, 'out-lm');
+    await merge(out, '--calibrate', join(dir, 'cal.jsonl'), '--calibrate-method', 'lm-loss', '--calibrate-steps', '3');
+    expect(await readFile(join(out, 'README.md'), 'utf8')).toContain('method: lm-loss (3 training steps)');
+    expect(await ownShare(out)).toBeGreaterThan(0.9);
+  });
+
   it.each([
     [
       'an expert index out of range',

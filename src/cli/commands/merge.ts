@@ -45,8 +45,8 @@ export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (me
   --force                 write into an existing OUT_DIR    -v, --verbose  explain refusals, stack traces
   --calibrate FILE.jsonl  fit the routers to texts, one {"expert": <0-based index in experts>, "text": "..."} a line;
                           writes the calibrated gate tensors, records method + data sha256 in README.md and the YAML copy
-  --calibrate-method mean|logistic|token-loss   (default logistic)   --calibrate-logit-scale X  multiply fitted routers
-  --calibrate-window N    tokens per text window (default 64)
+  --calibrate-method mean|logistic|token-loss|lm-loss   (default logistic)   --calibrate-logit-scale X  multiply fitted routers
+  --calibrate-window N    tokens per text window (default 64)    --calibrate-steps N  lm-loss training steps (default 200)
   Accepted and ignored, as in mergekit-moe: --allow-crimes --lazy-unpickle --clone-tensors --trust-remote-code
   --low-cpu-memory --cuda --device X --copy-tokenizer --write-model-card --safe-serialization --quiet`;
 
@@ -80,6 +80,7 @@ const FLAGS: FlagSpec = {
   'calibrate-method': { type: 'string' },
   'calibrate-logit-scale': { type: 'string' },
   'calibrate-window': { type: 'string' },
+  'calibrate-steps': { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   ...Object.fromEntries(IGNORED_BOOLEANS.map((f) => [f, { type: 'boolean' as const }])),
 };
@@ -160,8 +161,9 @@ async function calibrationFor(
   const method = enumFlag('calibrate-method', values['calibrate-method'], CALIBRATION_METHODS);
   const logitScale = numberFlag('calibrate-logit-scale', values['calibrate-logit-scale'], { min: 1e-3 });
   const windowTokens = numberFlag('calibrate-window', values['calibrate-window'], { integer: true, min: 2 });
+  const steps = numberFlag('calibrate-steps', values['calibrate-steps'], { integer: true, min: 1 });
   if (path === undefined) {
-    if (method ?? logitScale ?? windowTokens)
+    if (method ?? logitScale ?? windowTokens ?? steps)
       throw new UsageError('merge: --calibrate-* flags need --calibrate FILE.jsonl');
     return {};
   }
@@ -175,6 +177,7 @@ async function calibrationFor(
     method,
     logitScale,
     windowTokens,
+    steps,
     onProgress: (p) => {
       if (p.phase === 'fit' && 'layer' in p && p.layer !== undefined && p.layer !== lastLayer) {
         lastLayer = p.layer;

@@ -34,6 +34,8 @@ export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['mean', 'logis
 
 /** Training steps cap: 100,000 windows is hours on a CPU, beyond any calibration a user waits for. */
 export const MAX_TRAIN_STEPS = 100_000;
+/** 'lm-loss' steps when none are given (docs/merge.md: what 150 steps bought on the zoo). */
+export const DEFAULT_LM_LOSS_STEPS = 200;
 
 export interface CalibrationOptions {
   method: CalibrationMethod;
@@ -130,7 +132,7 @@ export async function calibrateRouters(
     }
   }
   if (options.method === 'lm-loss') {
-    const steps = options.steps ?? 200;
+    const steps = options.steps ?? DEFAULT_LM_LOSS_STEPS;
     if (!Number.isInteger(steps) || steps < 1 || steps > MAX_TRAIN_STEPS)
       throw new ConfigError(`calibrate: steps ${steps} is outside [1, ${MAX_TRAIN_STEPS}]`);
     const trained = await trainRouters(model, sequences, routers, {

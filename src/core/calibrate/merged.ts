@@ -8,7 +8,12 @@ import { ConfigError } from '../errors.ts';
 import type { ModelWeights } from '../model/weights.ts';
 import { dequantizeModel } from '../runtime/cpu/model-f32.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
-import { calibrateRouters, type CalibrationMethod, type CalibrationProgress } from './calibrate.ts';
+import {
+  calibrateRouters,
+  DEFAULT_LM_LOSS_STEPS,
+  type CalibrationMethod,
+  type CalibrationProgress,
+} from './calibrate.ts';
 import { evaluateRouting, withRouters, type RoutingEvaluation } from './evaluate.ts';
 import {
   calibrationDataSha256,
@@ -31,6 +36,8 @@ export interface CalibrateMergeOptions extends WindowOptions {
   method?: CalibrationMethod;
   fitScale?: boolean;
   logitScale?: number;
+  /** 'lm-loss' training steps (calibrateRouters' default when absent). */
+  steps?: number;
   /** Also score routing before and after on the calibration windows (one more forward each). */
   evaluate?: boolean;
   onProgress?: (p: CalibrationProgress | { phase: 'evaluate'; done: number; total: number }) => void;
@@ -42,6 +49,8 @@ export interface CalibrationRecord {
   method: CalibrationMethod;
   fitScale: boolean;
   logitScale: number;
+  /** 'lm-loss' training steps; absent for the other methods. */
+  steps?: number;
   windowTokens: number;
   windowsPerText: number;
   texts: number;
@@ -80,6 +89,7 @@ export async function calibrateMergedModel(
     method,
     fitScale,
     logitScale,
+    steps: options.steps,
     onProgress: options.onProgress,
     signal: options.signal,
   });
@@ -96,6 +106,7 @@ export async function calibrateMergedModel(
     tokens: fitted.tokens,
     dataSha256: calibrationDataSha256(texts),
   };
+  if (method === 'lm-loss') record.steps = options.steps ?? DEFAULT_LM_LOSS_STEPS;
   return { routers: fitted.routers, record, before, after };
 }
 
@@ -122,7 +133,7 @@ export function calibrationYamlComment(r: CalibrationRecord): string {
 
 export function describeCalibration(r: CalibrationRecord): string {
   const scale = `${r.fitScale ? 'fitted logit scale' : 'no fitted scale'}${r.logitScale !== 1 ? ` ×${r.logitScale}` : ''}`;
-  return `method ${r.method}, ${scale}, ${r.texts} texts, ${r.tokens} tokens in windows of ${r.windowTokens}, data sha256 ${r.dataSha256}`;
+  return `method ${r.method}${r.steps ? ` (${r.steps} steps)` : ''}, ${scale}, ${r.texts} texts, ${r.tokens} tokens in windows of ${r.windowTokens}, data sha256 ${r.dataSha256}`;
 }
 
 /** The model card section the merge writes into README.md. */
@@ -133,7 +144,7 @@ export function calibrationModelCard(r: CalibrationRecord): string {
     'The router (gate) weights of every MoE layer were fitted by MoE Studio to labelled example texts, layer by',
     "layer on the MoE's own forward pass (src/core/calibrate), replacing the gates mergekit would compute.",
     '',
-    `- method: ${r.method}${r.fitScale ? ', fitted logit scale' : ''}${r.logitScale !== 1 ? `, logit scale ×${r.logitScale}` : ''}`,
+    `- method: ${r.method}${r.steps ? ` (${r.steps} training steps)` : ''}${r.fitScale ? ', fitted logit scale' : ''}${r.logitScale !== 1 ? `, logit scale ×${r.logitScale}` : ''}`,
     `- data: ${r.texts} texts, ${r.tokens} tokens (windows of ${r.windowTokens}, ${r.windowsPerText} per text)`,
     `- data sha256 (canonical JSONL): ${r.dataSha256}`,
     '',
