@@ -6,6 +6,7 @@
  *   npm run bench                       # 3 runs per cell, 32 decode tokens, threads 2 and 1
  *   npm run bench -- --runs 5 --decode 128 --engines wasm,wllama --quants q4_0
  *   npm run bench -- --model zoo --append   # the zoo MoE (public/zoo merged), appended as a section
+ *   npm run bench -- --calibration          # router calibration timings (bench/calibration.ts)
  *
  * Cells are interleaved run by run (wasm, wllama, native, …, then again) so a noisy
  * neighbour hits every engine alike; each cell is the median over runs.
@@ -147,6 +148,10 @@ async function loadFixture(options: BenchOptions): Promise<Fixture> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--calibration')) {
+    const { runCalibrationBench } = await import('./calibration.ts');
+    return runCalibrationBench(process.argv.slice(2));
+  }
   const options = parseOptions(process.argv.slice(2));
   const loadBefore = loadavg();
   ensurePeers(options.engines);

@@ -55,8 +55,16 @@ async function main(): Promise<void> {
   const provenance = index.models
     .map((m) => `${m.id} ${m.files.find((f) => f.name === 'model.safetensors')?.sha256.slice(0, 12) ?? '?'}`)
     .join(', ');
-  await writeFile(join(ZOO, 'ROUTING.md'), report(ppl, warnings, provenance));
+  await writeFile(join(ZOO, 'ROUTING.md'), report(ppl, warnings, provenance) + (await calibrationBlock()));
   log(`wrote ${join(ZOO, 'ROUTING.md')}`);
+}
+
+/** The router-calibration block scripts/zoo/calibration-report.ts wrote into ROUTING.md, kept as it is. */
+async function calibrationBlock(): Promise<string> {
+  const old = await readFile(join(ZOO, 'ROUTING.md'), 'utf8').catch(() => '');
+  const [begin, end] = ['<!-- calibration:begin', '<!-- calibration:end -->'];
+  const [from, to] = [old.indexOf(begin), old.indexOf(end)];
+  return from >= 0 && to > from ? `\n${old.slice(from, to + end.length)}\n` : '';
 }
 
 function routingTables(mode: string, ppl: Record<string, Record<string, EvalResult>>): string[] {

@@ -15,9 +15,19 @@ import type { FileSet } from '../../core/io/byte-source.ts';
 import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
 import { httpFileSet } from '../../core/hub/http-files.ts';
 import { planMerge, type MergePlan } from '../../core/merge/plan.ts';
-import { runMerge, type MergeProgress } from '../../core/merge/run.ts';
-import { openMergeInputs, type ModelResolver } from '../../core/merge/sources.ts';
-import { folderWriter, DEFAULT_SHARD_BYTES } from '../../core/merge/writer.ts';
+import { runMerge, type MergeProgress, type RunOptions } from '../../core/merge/run.ts';
+import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../core/merge/sources.ts';
+import { folderWriter, memoryWriter, DEFAULT_SHARD_BYTES } from '../../core/merge/writer.ts';
+import { mergedModelWeights } from '../../core/merge/memory-model.ts';
+import {
+  CALIBRATION_METHODS,
+  calibratedGates,
+  calibrateMergedModel,
+  calibrationModelCard,
+  calibrationYamlComment,
+  describeCalibration,
+  parseCalibrationJsonl,
+} from '../../core/calibrate/index.ts';
 import { enumFlag, numberFlag, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { exportGguf } from '../../core/model/gguf-model.ts';
 import { loadHfModel } from '../../core/model/load.ts';
@@ -36,6 +46,10 @@ export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (me
   --gguf f32|f16|q8_0|q4_0   also write OUT_DIR/model.<type>.gguf (loads the merged model in memory)
   --no-copy-tokenizer     do not save the base tokenizer    --no-write-model-card   no mergekit_moe_config.yml
   --force                 write into an existing OUT_DIR    -v, --verbose  explain refusals, stack traces
+  --calibrate FILE.jsonl  fit the routers to texts, one {"expert": <0-based index in experts>, "text": "..."} a line;
+                          writes the calibrated gate tensors, records method + data sha256 in README.md and the YAML copy
+  --calibrate-method mean|logistic|token-loss|lm-loss   (default logistic)   --calibrate-logit-scale X  multiply fitted routers
+  --calibrate-window N    tokens per text window (default 64)    --calibrate-steps N  lm-loss training steps (default 200)
   Accepted and ignored, as in mergekit-moe: --allow-crimes --lazy-unpickle --clone-tensors --trust-remote-code
   --low-cpu-memory --cuda --device X --copy-tokenizer --write-model-card --safe-serialization --quiet`;
 
@@ -65,6 +79,11 @@ const FLAGS: FlagSpec = {
   'no-copy-tokenizer': { type: 'boolean' },
   'no-write-model-card': { type: 'boolean' },
   force: { type: 'boolean' },
+  calibrate: { type: 'string' },
+  'calibrate-method': { type: 'string' },
+  'calibrate-logit-scale': { type: 'string' },
+  'calibrate-window': { type: 'string' },
+  'calibrate-steps': { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   ...Object.fromEntries(IGNORED_BOOLEANS.map((f) => [f, { type: 'boolean' as const }])),
 };
@@ -129,6 +148,51 @@ function describePlan(plan: MergePlan): string {
   return `${plan.arch} (${plan.layout}) · ${plan.experts} experts, top-${plan.config.expertsPerToken} · gate_mode ${plan.config.gateMode} · ${plan.tensors.length} tensors, ${(plan.totalBytes / 1e6).toFixed(1)} MB · dtype ${plan.outDtype ?? 'as sources'}`;
 }
 
+/**
+ * --calibrate: merges into memory once, fits the routers to the JSONL texts, and returns the
+ * runMerge options that write the calibrated gates, the YAML comment and the model card.
+ */
+async function calibrationFor(
+  values: Record<string, string | boolean | undefined>,
+  plan: MergePlan,
+  inputs: MergeInputs,
+): Promise<Pick<RunOptions, 'gates' | 'configYamlComment' | 'modelCard'>> {
+  const path = stringFlag(values.calibrate);
+  const method = enumFlag('calibrate-method', values['calibrate-method'], CALIBRATION_METHODS);
+  const logitScale = numberFlag('calibrate-logit-scale', values['calibrate-logit-scale'], { min: 1e-3 });
+  const windowTokens = numberFlag('calibrate-window', values['calibrate-window'], { integer: true, min: 2 });
+  const steps = numberFlag('calibrate-steps', values['calibrate-steps'], { integer: true, min: 1 });
+  if (path === undefined) {
+    if (method ?? logitScale ?? windowTokens ?? steps)
+      throw new UsageError('merge: --calibrate-* flags need --calibrate FILE.jsonl');
+    return {};
+  }
+  const texts = parseCalibrationJsonl(await readFile(path, 'utf8'), path, plan.experts);
+  const memory = memoryWriter();
+  const merged = await runMerge(plan, inputs, memory, { runtime: createMergeRuntime() });
+  const model = await mergedModelWeights(plan, memory.output);
+  if (!model.tokenizer) throw new ConfigError('merge: --calibrate needs the base tokenizer (tokenizer.json)');
+  let lastLayer = -1;
+  const fitted = await calibrateMergedModel(model.weights, model.tokenizer, texts, {
+    method,
+    logitScale,
+    windowTokens,
+    steps,
+    onProgress: (p) => {
+      if (p.phase === 'fit' && 'layer' in p && p.layer !== undefined && p.layer !== lastLayer) {
+        lastLayer = p.layer;
+        process.stderr.write(`calibrate: layer ${p.layer + 1}/${plan.layers}\n`);
+      }
+    },
+  });
+  process.stderr.write(`calibrate: ${describeCalibration(fitted.record)}\n`);
+  return {
+    gates: calibratedGates(merged.gates, fitted.routers),
+    configYamlComment: calibrationYamlComment(fitted.record),
+    modelCard: `# frankenMoE merged by moe-studio merge\n\nmergekit-moe config: mergekit_moe_config.yml.\n\n${calibrationModelCard(fitted.record)}`,
+  };
+}
+
 export async function runMergeCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${MERGE_USAGE}\n`);
@@ -171,12 +235,14 @@ export async function runMergeCommand(argv: string[]): Promise<number> {
   const plan = planned.plan;
   process.stderr.write(`plan: ${describePlan(plan)}\n`);
   const started = performance.now();
+  const calibration = await calibrationFor(values, plan, inputs);
   const result = await runMerge(plan, inputs, folderWriter(nodeDirSinkOpener(outDir), { maxShardBytes: shardBytes }), {
     runtime: createMergeRuntime(),
     onProgress: progressPrinter(),
     onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
     copyTokenizer: values['no-copy-tokenizer'] !== true,
     writeConfigYaml: values['no-write-model-card'] !== true,
+    ...calibration,
   });
   const files = gguf ? [...result.files, await writeGguf(outDir, gguf)] : result.files;
   process.stderr.write(`merged into ${outDir} in ${((performance.now() - started) / 1000).toFixed(2)} s\n`);

@@ -5,7 +5,7 @@
  * Progress is typed; an AbortSignal stops the merge with CancelledError and nothing is
  * reported as done.
  */
-import { CancelledError } from '../errors.ts';
+import { CancelledError, ConfigError } from '../errors.ts';
 import type { FileSet } from '../io/byte-source.ts';
 import type { RawTensor } from '../tensor.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
@@ -48,6 +48,12 @@ export interface RunOptions {
   copyTokenizer?: boolean;
   /** Write mergekit_moe_config.yml (mergekit --write-model-card, default on). */
   writeConfigYaml?: boolean;
+  /** Gate rows G to write instead of computing the gate_mode's (calibratedGates of a router calibration). */
+  gates?: Float32Array[];
+  /** Comment lines put before the YAML copy (calibrationYamlComment); mergekit still loads the file. */
+  configYamlComment?: string;
+  /** README.md model card text (calibrationModelCard); none is written without it. */
+  modelCard?: string;
 }
 
 export interface MergeResult {
@@ -111,7 +117,9 @@ export async function runMerge(
   const base = inputs.models.get(plan.modelKeys[0]!)!;
   await yieldNow(); // let a cancel sent right after the start land
   checkAborted(options.signal);
-  const gates = await computePlanGates(plan, base, options);
+  const gates = options.gates ?? (await computePlanGates(plan, base, options));
+  if (gates.length !== plan.layers)
+    throw new ConfigError(`merge: ${gates.length} gate layers for ${plan.layers} layers`);
   degenerateGateWarnings(gates, plan.gateOwners.length, plan.hidden).forEach(warn);
 
   const byName = new Map(plan.tensors.map((t) => [t.name, t]));
@@ -146,7 +154,11 @@ export async function runMerge(
     for (const [name, bytes] of await mergedTokenizerFiles(base.files)) await writer.writeFile(name, bytes);
   }
   if (options.writeConfigYaml ?? true)
-    await writer.writeFile(MERGE_CONFIG_FILE, encoder.encode(plan.config.sourceText));
+    await writer.writeFile(
+      MERGE_CONFIG_FILE,
+      encoder.encode((options.configYamlComment ?? '') + plan.config.sourceText),
+    );
+  if (options.modelCard !== undefined) await writer.writeFile('README.md', encoder.encode(options.modelCard));
   // One macrotask turn before the commit: a cancel message that reached the worker while the
   // last (< 50 ms) stretch of work ran without a yield still lands before anything is final.
   await yieldNow();

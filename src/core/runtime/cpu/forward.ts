@@ -143,9 +143,10 @@ export function forwardToken(
       const moe = layer.moe;
       const moeSpec = spec.moe;
       assert(moe !== undefined && moeSpec !== undefined, `forwardToken: layer ${l} has neither mlp nor moe`);
+      assert(options.routingPlan !== undefined, 'forwardToken: an MoE layer needs options.routingPlan (planRouting)');
       // router → THE routing rule → weighted sum of the chosen experts
       matmul(state.routerLogits, moe.router, xb, moeSpec.experts, hidden);
-      const route = routeToken(state.routerLogits, moeSpec, options.routingPlan!.layers[l]!);
+      const route = routeToken(state.routerLogits, moeSpec, options.routingPlan.layers[l]!);
       ffnOut.fill(0);
       for (let slot = 0; slot < route.expertIds.length; slot++) {
         swigluMlp(state.expertOut, moe.experts[route.expertIds[slot]], xb, state);

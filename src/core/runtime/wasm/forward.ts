@@ -19,6 +19,7 @@ import type { WasmMatmul } from './matmul.ts';
 import type { RowParallel } from './parallel.ts';
 import type { PackedLayer, PackedMlp, PackedModel, PackedMoe } from './packed-model.ts';
 import { rowPtr, rowView, type WasmRunState } from './run-state.ts';
+import { assert } from '../../errors.ts';
 
 export interface WasmEngine {
   model: PackedModel;
@@ -63,7 +64,8 @@ export function forwardChunk(
     if (layer.mlp) {
       mlpRows(engine, layer.mlp, state.xb.ptr, state.out.ptr, m);
     } else if (layer.moe) {
-      const routes = moeBlock(engine, layer.moe, m, options.routingPlan!.layers[l]!);
+      assert(options.routingPlan !== undefined, 'forwardChunk: an MoE layer needs options.routingPlan (planRouting)');
+      const routes = moeBlock(engine, layer.moe, m, options.routingPlan.layers[l]!);
       for (let t = 0; t < m; t++) routing[t]!.push(routes[t]!);
     }
     addInPlace(state.x.view.subarray(0, m * hidden), state.out.view.subarray(0, m * hidden));

@@ -1,0 +1,210 @@
+/**
+ * Maintainer tool: router calibration of the zoo MoE (public/zoo/moe-hidden.yml, top-2 of 4),
+ * measured on the held-out texts of public/zoo/heldout exactly as scripts/merge-report.ts
+ * measures the uncalibrated gates (first 512 tokens per domain, windows of 256 from an empty
+ * cache). Each variant calibrates with one method on one text set, then scores own-expert top-1
+ * share (averaged over layers) and perplexity ÷ the domain's own expert. Results are cached in
+ * scripts/zoo/calibration-results.json (rerun one variant with --only NAME); the table goes into
+ * public/zoo/ROUTING.md between the calibration markers (merge-report.ts keeps that block).
+ *
+ *   npx tsx scripts/zoo/calibration-report.ts [--only NAME] [--table-only]
+ *
+ * Text sets: 'zoo' = public/zoo/calibration/<domain>.jsonl (the built-in set: training
+ * documents of each expert); 'check' = public/zoo/calibration/check-<domain>.jsonl (documents
+ * no zoo model was trained on, none from heldout): the held-out-of-tuning check.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { nodeDirFileSet } from '../../src/cli/node-io.ts';
+import { calibrateRouters, type CalibrationOptions } from '../../src/core/calibrate/calibrate.ts';
+import { evaluateRouting, withRouters } from '../../src/core/calibrate/evaluate.ts';
+import {
+  checkCalibrationTexts,
+  parseCalibrationJsonl,
+  tokenizeCalibrationTexts,
+  type CalibrationSequence,
+  type CalibrationText,
+} from '../../src/core/calibrate/texts.ts';
+import { buildMergeInMemory } from '../../src/core/merge/build.ts';
+import { loadHfModel } from '../../src/core/model/load.ts';
+import { dequantizeModel } from '../../src/core/runtime/cpu/model-f32.ts';
+import type { Tokenizer } from '../../src/core/tokenizer/types.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const ZOO = join(ROOT, 'public/zoo');
+const RESULTS = join(ROOT, 'scripts/zoo/calibration-results.json');
+const DOMAINS = ['stories', 'code', 'math', 'chat'] as const;
+export const ROUTING_BEGIN = '<!-- calibration:begin (scripts/zoo/calibration-report.ts) -->';
+export const ROUTING_END = '<!-- calibration:end -->';
+
+interface Variant {
+  name: string;
+  set: 'zoo' | 'check';
+  texts: number; // per expert
+  windowTokens: number;
+  windowsPerText: number;
+  options: Omit<CalibrationOptions, 'onProgress' | 'signal'>;
+}
+
+const V = (name: string, options: Variant['options'], data: Partial<Variant> = {}): Variant => ({
+  name,
+  set: 'zoo',
+  texts: 60,
+  windowTokens: 64,
+  windowsPerText: 1,
+  options,
+  ...data,
+});
+const VARIANTS: Variant[] = [
+  V('(a) mean', { method: 'mean' }),
+  V('(a)+(d) mean, fitted scale', { method: 'mean', fitScale: true }),
+  V('(b) logistic', { method: 'logistic' }),
+  V('(b)+(d) logistic, fitted scale', { method: 'logistic', fitScale: true }),
+  V('(b)+(d) logistic ×2', { method: 'logistic', logitScale: 2 }),
+  V('(b)+(d) logistic ×4', { method: 'logistic', logitScale: 4 }),
+  V('(c) token-loss targets', { method: 'token-loss' }),
+  V('(b)+(d) logistic ×0.5', { method: 'logistic', logitScale: 0.5 }),
+  V('(b) logistic, L2 1e-2', { method: 'logistic', l2: 1e-2 }),
+  V('(b) logistic, 30 texts, windows of 128', { method: 'logistic' }, { texts: 30, windowTokens: 128 }),
+  V('(b) logistic, windows of 128', { method: 'logistic' }, { windowTokens: 128 }),
+  V('(e) lm-loss, 150 steps from (b)', { method: 'lm-loss', steps: 150 }),
+  V('(b) logistic, 15 texts', { method: 'logistic' }, { texts: 15 }),
+  V('(b) logistic, check set', { method: 'logistic' }, { set: 'check' }),
+];
+
+interface Row {
+  name: string;
+  set: string;
+  tokens: number;
+  seconds: number;
+  ownShare: number[]; // [domain]
+  ownShareByLayer: number[][]; // [domain][layer]
+  perplexity: number[]; // [domain]
+}
+
+async function loadTexts(set: Variant['set'], perExpert: number): Promise<CalibrationText[]> {
+  const texts: CalibrationText[] = [];
+  for (const d of DOMAINS) {
+    const name = set === 'zoo' ? `${d}.jsonl` : `check-${d}.jsonl`;
+    const parsed = parseCalibrationJsonl(await readFile(join(ZOO, 'calibration', name), 'utf8'), name, DOMAINS.length);
+    texts.push(...parsed.slice(0, perExpert));
+  }
+  return checkCalibrationTexts(texts, DOMAINS.length);
+}
+
+async function heldoutWindows(tokenizer: Tokenizer): Promise<CalibrationSequence[]> {
+  const windows: CalibrationSequence[] = [];
+  for (const [expert, d] of DOMAINS.entries()) {
+    const text = await readFile(join(ZOO, 'heldout', `${d}.txt`), 'utf8');
+    const ids = tokenizer.encode(text, { addSpecialTokens: false }).slice(0, 512);
+    for (let i = 0; i < ids.length; i += 256) windows.push({ expert, tokens: ids.slice(i, i + 256) });
+  }
+  return windows;
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  const results = JSON.parse(await readFile(RESULTS, 'utf8').catch(() => '{}')) as Record<string, Row>;
+  if (!process.argv.includes('--table-only')) {
+    const yaml = await readFile(join(ZOO, 'moe-hidden.yml'), 'utf8');
+    const built = await buildMergeInMemory(yaml, async (ref) => nodeDirFileSet(join(ROOT, 'public', ref.path)));
+    const tokenizer = built.model!.tokenizer!;
+    const moe = dequantizeModel(built.model!.weights);
+    const heldout = await heldoutWindows(tokenizer);
+    const score = async (name: string, set: string, model = moe, tokens = 0, seconds = 0) => {
+      const e = await evaluateRouting(model, heldout);
+      results[name] = {
+        name,
+        set,
+        tokens,
+        seconds,
+        ownShare: e.ownShareMean,
+        ownShareByLayer: e.ownShare,
+        perplexity: e.perplexity,
+      };
+      process.stderr.write(
+        `${name}: ${e.ownShareMean.map((s) => (100 * s).toFixed(1)).join(' / ')} · ppl ${e.perplexity.map((p) => p.toFixed(2)).join(' / ')}\n`,
+      );
+      await writeFile(RESULTS, `${JSON.stringify(results, null, 1)}\n`);
+    };
+    if (!only || only.split(',').includes('reference')) {
+      for (const d of ['base', ...DOMAINS])
+        await score(
+          d === 'base' ? 'base' : `expert ${d}`,
+          '-',
+          dequantizeModel((await loadHfModel(nodeDirFileSet(join(ZOO, d)))).weights),
+        );
+      await score('hidden gates (no calibration)', '-');
+    }
+    for (const v of VARIANTS.filter((x) => !only || only.split(',').includes(x.name))) {
+      const sequences = tokenizeCalibrationTexts(tokenizer, await loadTexts(v.set, v.texts), v);
+      const started = performance.now();
+      const fitted = await calibrateRouters(moe, sequences, v.options);
+      const seconds = (performance.now() - started) / 1000;
+      await score(
+        v.name,
+        `${v.set} ${v.texts}×${v.windowsPerText}×${v.windowTokens}`,
+        withRouters(moe, fitted.routers),
+        fitted.tokens,
+        seconds,
+      );
+    }
+  }
+  await writeRoutingSection(results);
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The calibration table, in the order rows were first measured. */
+export function calibrationTable(results: Record<string, Row>): string[] {
+  const own = DOMAINS.map((d) => results[`expert ${d}`]?.perplexity[DOMAINS.indexOf(d)] ?? NaN);
+  const base = results.base?.perplexity ?? DOMAINS.map(() => NaN);
+  const lines = [
+    `| router | texts (set texts×windows×tokens) | ${DOMAINS.map((d) => `${d} own share · ppl ÷ own`).join(' | ')} | below base everywhere | ≥ 80% and ≤ 1.10× everywhere |`,
+    `|---|---|${DOMAINS.map(() => '---:').join('|')}|:---:|:---:|`,
+  ];
+  for (const row of Object.values(results)) {
+    if (row.name === 'base' || row.name.startsWith('expert ')) continue;
+    const ratio = row.perplexity.map((p, d) => p / own[d]!);
+    const below = row.perplexity.every((p, d) => p < base[d]!);
+    const target = row.ownShare.every((s) => s >= 0.8) && ratio.every((r) => r <= 1.1);
+    lines.push(
+      `| ${row.name} | ${row.set} | ${DOMAINS.map((_, d) => `${pct(row.ownShare[d]!)} · ${ratio[d]!.toFixed(3)}×`).join(' | ')} | ${below ? 'yes' : 'no'} | ${target ? 'yes' : 'no'} |`,
+    );
+  }
+  return lines;
+}
+
+async function writeRoutingSection(results: Record<string, Row>): Promise<void> {
+  const path = join(ZOO, 'ROUTING.md');
+  const routing = await readFile(path, 'utf8');
+  const section = [
+    ROUTING_BEGIN,
+    '## Router calibration (moe-hidden.yml, top-2 of 4)',
+    '',
+    'Generated by `npx tsx scripts/zoo/calibration-report.ts` (numbers cached in scripts/zoo/calibration-results.json).',
+    'Each calibrated router is fitted by src/core/calibrate on the texts named in the second column and scored on the same',
+    'held-out tokens as above. Own share: own-domain top-1 share averaged over layers; ppl ÷ own: MoE perplexity ÷ that',
+    "domain's expert alone. Sets: zoo = public/zoo/calibration/<domain>.jsonl (built in), check = check-<domain>.jsonl",
+    '(documents no zoo model was trained on).',
+    '',
+    ...calibrationTable(results),
+    '',
+    'Perplexity per domain:',
+    '',
+    `| model | ${DOMAINS.join(' | ')} |`,
+    `|---|${DOMAINS.map(() => '---:').join('|')}|`,
+    ...Object.values(results).map((r) => `| ${r.name} | ${r.perplexity.map((p) => p.toFixed(2)).join(' | ')} |`),
+    ROUTING_END,
+  ].join('\n');
+  const start = routing.indexOf(ROUTING_BEGIN);
+  const end = routing.indexOf(ROUTING_END);
+  const next =
+    start >= 0 && end > start
+      ? routing.slice(0, start) + section + routing.slice(end + ROUTING_END.length)
+      : `${routing.trimEnd()}\n\n${section}\n`;
+  await writeFile(path, next);
+  process.stderr.write(`wrote ${path}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { fillNormal, mulberry32 } from '../model/random.ts';
+import { top1Agreement } from './calibrate.ts';
+import {
+  classBalancedWeights,
+  fitLogisticRouter,
+  fitLogitScale,
+  logisticLossAndGradient,
+  meanRouter,
+  type LabelledStates,
+} from './logistic.ts';
+
+/** Central differences in f64 with step 1e-5 on a smooth loss: agreement to ~1e-8, checked at 1e-6. */
+const GRADIENT_ATOL = 1e-6;
+/** Well separated clusters (centre distance 8 σ): held-out accuracy at least this. */
+const SEPARABLE_MIN_ACCURACY = 0.98;
+/** Shuffled labels on 2,000 fresh points: accuracy within this of 1/experts (≈ 5 standard errors). */
+const CHANCE_TOLERANCE = 0.05;
+/** A scale recovered from 4,000 labels sampled at that scale: within this factor. */
+const SCALE_RELATIVE_TOLERANCE = 0.15;
+
+/** nPoints Gaussian points around `experts` random centres of norm `separation`; label = centre. */
+function clusters(seed: number, nPoints: number, hidden: number, experts: number, separation: number): LabelledStates {
+  const uniform = mulberry32(seed);
+  const centres = Array.from({ length: experts }, () => {
+    const c = fillNormal(new Float32Array(hidden), uniform, 1);
+    const norm = Math.hypot(...c);
+    return c.map((v) => (v / norm) * separation);
+  });
+  const states = new Float32Array(nPoints * hidden);
+  const labels = new Int32Array(nPoints);
+  const noise = new Float32Array(hidden);
+  for (let n = 0; n < nPoints; n++) {
+    labels[n] = n % experts;
+    fillNormal(noise, uniform, 1);
+    for (let j = 0; j < hidden; j++) states[n * hidden + j] = centres[labels[n]][j] + noise[j];
+  }
+  return { states, labels, hidden, experts };
+}
+
+describe('logisticLossAndGradient', () => {
+  it('matches central finite differences', () => {
+    const data = clusters(1, 40, 6, 3, 2);
+    const uniform = mulberry32(2);
+    const W = Float64Array.from(fillNormal(new Float32Array(18), uniform, 0.5));
+    const grad = new Float64Array(18);
+    const weights = classBalancedWeights(data.labels, 3);
+    logisticLossAndGradient(W, grad, data, weights, 0.01);
+    const scratch = new Float64Array(18);
+    const h = 1e-5;
+    let worst = 0;
+    for (let i = 0; i < W.length; i++) {
+      const plus = Float64Array.from(W);
+      const minus = Float64Array.from(W);
+      plus[i] += h;
+      minus[i] -= h;
+      const numeric =
+        (logisticLossAndGradient(plus, scratch, data, weights, 0.01) -
+          logisticLossAndGradient(minus, scratch, data, weights, 0.01)) /
+        (2 * h);
+      worst = Math.max(worst, Math.abs(numeric - grad[i]));
+    }
+    expect(worst).toBeLessThan(GRADIENT_ATOL);
+  });
+});
+
+describe('fitLogisticRouter', () => {
+  it('routes well-separated clusters to their label', () => {
+    const points = clusters(3, 800, 16, 4, 8); // first half to fit, second half held out
+    const half = (from: number, to: number): LabelledStates => ({
+      ...points,
+      states: points.states.subarray(from * 16, to * 16),
+      labels: points.labels.subarray(from, to),
+    });
+    const router = fitLogisticRouter(half(0, 400), { l2: 1e-3, maxIterations: 100 });
+    expect(top1Agreement(router, half(400, 800))).toBeGreaterThan(SEPARABLE_MIN_ACCURACY);
+  });
+
+  it('routes at chance when the labels are shuffled', () => {
+    const train = clusters(4, 800, 16, 4, 8);
+    const uniform = mulberry32(9);
+    const shuffled = { ...train, labels: train.labels.map(() => Math.floor(uniform() * 4)) };
+    const router = fitLogisticRouter(shuffled, { l2: 1e-3, maxIterations: 100 });
+    const fresh = clusters(5, 2000, 16, 4, 8);
+    const relabelled = { ...fresh, labels: fresh.labels.map(() => Math.floor(uniform() * 4)) };
+    expect(Math.abs(top1Agreement(router, relabelled) - 0.25)).toBeLessThan(CHANCE_TOLERANCE);
+  });
+});
+
+describe('meanRouter and fitLogitScale', () => {
+  it('the mean router separates clusters and has unit rows', () => {
+    const data = clusters(6, 400, 16, 4, 8);
+    const router = meanRouter(data);
+    for (let e = 0; e < 4; e++) expect(Math.hypot(...router.subarray(e * 16, (e + 1) * 16))).toBeCloseTo(1, 5);
+    expect(top1Agreement(router, data)).toBeGreaterThan(SEPARABLE_MIN_ACCURACY);
+  });
+
+  it('recovers the scale labels were sampled at', () => {
+    const hidden = 8;
+    const uniform = mulberry32(7);
+    const router = fillNormal(new Float32Array(3 * hidden), uniform, 1);
+    const trueScale = 2.5;
+    const nPoints = 4000;
+    const states = fillNormal(new Float32Array(nPoints * hidden), uniform, 1);
+    const labels = new Int32Array(nPoints);
+    for (let n = 0; n < nPoints; n++) {
+      const logits = [0, 1, 2].map((e) => {
+        let s = 0;
+        for (let j = 0; j < hidden; j++) s += router[e * hidden + j] * states[n * hidden + j];
+        return trueScale * s;
+      });
+      const max = Math.max(...logits);
+      const p = logits.map((l) => Math.exp(l - max));
+      const u = uniform() * p.reduce((a, b) => a + b, 0);
+      let cumulative = 0;
+      labels[n] = p.findIndex((v) => {
+        cumulative += v;
+        return u <= cumulative;
+      });
+    }
+    // fitLogitScale weighs classes equally; sampled classes are near-balanced here, so the optimum stays near trueScale
+    const scale = fitLogitScale(router, { states, labels, hidden, experts: 3 });
+    expect(Math.abs(scale / trueScale - 1)).toBeLessThan(SCALE_RELATIVE_TOLERANCE);
+  });
+});

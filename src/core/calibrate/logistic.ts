@@ -1,0 +1,208 @@
+/**
+ * Fitting one layer's router [experts, hidden] to labelled states: multinomial logistic
+ * regression without bias (Mixtral routers have none), a small L2 term, L-BFGS; the
+ * token-mean gate; and a logit scale fitted on top of either (a sharper or softer softmax).
+ *
+ *   loss(W) = Σ_n w_n · −log softmax(W · x_n)[y_n]  +  (l2 / 2) · |W|²      Σ_n w_n = 1
+ */
+import { assert } from '../errors.ts';
+
+/** Labelled router inputs of one layer. */
+export interface LabelledStates {
+  states: Float32Array; // [nTokens, hidden]  the router's inputs
+  labels: Int32Array; // [nTokens]  expert index each token should go to
+  hidden: number;
+  experts: number;
+}
+
+/** Per-token weights // [nTokens] summing to 1, equal per expert (an expert with fewer tokens is not drowned out). */
+export function classBalancedWeights(labels: Int32Array, experts: number): Float64Array {
+  const counts = new Array<number>(experts).fill(0);
+  for (const y of labels) counts[y]++;
+  const present = counts.filter((c) => c > 0).length;
+  const weights = new Float64Array(labels.length);
+  for (let n = 0; n < labels.length; n++) weights[n] = 1 / (present * counts[labels[n]]);
+  return weights;
+}
+
+/**
+ * The loss above and its gradient. W, grad // [experts, hidden]; tokenWeights // [nTokens].
+ * Returns the loss; grad is overwritten.
+ */
+export function logisticLossAndGradient(
+  W: Float64Array,
+  grad: Float64Array,
+  data: LabelledStates,
+  tokenWeights: Float64Array,
+  l2: number,
+): number {
+  const { states, labels, hidden, experts } = data;
+  const nTokens = labels.length;
+  const logits = new Float64Array(experts); // [experts]
+  let loss = 0;
+  for (let i = 0; i < W.length; i++) {
+    grad[i] = l2 * W[i];
+    loss += 0.5 * l2 * W[i] * W[i];
+  }
+  for (let n = 0; n < nTokens; n++) {
+    const x = n * hidden;
+    let max = -Infinity;
+    for (let e = 0; e < experts; e++) {
+      let sum = 0;
+      for (let j = 0; j < hidden; j++) sum += W[e * hidden + j] * states[x + j];
+      logits[e] = sum;
+      if (sum > max) max = sum;
+    }
+    let z = 0;
+    for (let e = 0; e < experts; e++) z += Math.exp(logits[e] - max);
+    loss += tokenWeights[n] * (max + Math.log(z) - logits[labels[n]]);
+    // d loss / d logit_e = w_n · (p_e − [e = y_n])
+    for (let e = 0; e < experts; e++) {
+      const dLogit = tokenWeights[n] * (Math.exp(logits[e] - max) / z - (e === labels[n] ? 1 : 0));
+      if (dLogit === 0) continue;
+      for (let j = 0; j < hidden; j++) grad[e * hidden + j] += dLogit * states[x + j];
+    }
+  }
+  return loss;
+}
+
+/** Minimizes f (which writes its gradient) from w0 by L-BFGS with a backtracking Armijo line search. */
+export function minimizeLbfgs(
+  f: (w: Float64Array, grad: Float64Array) => number,
+  w0: Float64Array,
+  options: { maxIterations: number; history?: number; gradientTolerance?: number },
+): Float64Array {
+  const size = w0.length;
+  const history = options.history ?? 10;
+  const tolerance = options.gradientTolerance ?? 1e-6;
+  let w = Float64Array.from(w0);
+  let grad = new Float64Array(size);
+  let loss = f(w, grad);
+  const sList: Float64Array[] = [];
+  const yList: Float64Array[] = [];
+  const dotOf = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i], 0);
+  for (let iteration = 0; iteration < options.maxIterations; iteration++) {
+    if (Math.sqrt(dotOf(grad, grad)) < tolerance) break;
+    // two-loop recursion: direction = −H · grad
+    const q = Float64Array.from(grad);
+    const alphas: number[] = [];
+    for (let i = sList.length - 1; i >= 0; i--) {
+      const alpha = dotOf(sList[i], q) / dotOf(yList[i], sList[i]);
+      alphas[i] = alpha;
+      for (let j = 0; j < size; j++) q[j] -= alpha * yList[i][j];
+    }
+    const last = sList.length - 1;
+    const gamma =
+      last >= 0
+        ? dotOf(sList[last], yList[last]) / dotOf(yList[last], yList[last])
+        : 1 / Math.max(1, Math.sqrt(dotOf(grad, grad)));
+    for (let j = 0; j < size; j++) q[j] *= gamma;
+    for (let i = 0; i < sList.length; i++) {
+      const beta = dotOf(yList[i], q) / dotOf(yList[i], sList[i]);
+      for (let j = 0; j < size; j++) q[j] += sList[i][j] * (alphas[i] - beta);
+    }
+    const direction = q.map((v) => -v);
+    const slope = dotOf(grad, direction);
+    if (slope >= 0) break; // not a descent direction: converged as far as f64 allows
+    let step = 1;
+    const next = new Float64Array(size);
+    const nextGrad = new Float64Array(size);
+    let nextLoss = Infinity;
+    for (let tries = 0; tries < 30; tries++) {
+      for (let j = 0; j < size; j++) next[j] = w[j] + step * direction[j];
+      nextLoss = f(next, nextGrad);
+      if (nextLoss <= loss + 1e-4 * step * slope) break;
+      step /= 2;
+    }
+    if (!(nextLoss < loss)) break;
+    const s = next.map((v, j) => v - w[j]);
+    const y = nextGrad.map((v, j) => v - grad[j]);
+    if (dotOf(s, y) > 1e-12) {
+      sList.push(s);
+      yList.push(y);
+      if (sList.length > history) {
+        sList.shift();
+        yList.shift();
+      }
+    }
+    w = next;
+    grad = nextGrad;
+    loss = nextLoss;
+  }
+  return w;
+}
+
+/** Router // [experts, hidden] by logistic regression on `data`, started from `initial` (zeros if absent). */
+export function fitLogisticRouter(
+  data: LabelledStates,
+  options: { l2: number; maxIterations: number; initial?: Float32Array },
+): Float32Array {
+  const size = data.experts * data.hidden;
+  assert(
+    data.states.length === data.labels.length * data.hidden,
+    'fitLogisticRouter: states and labels differ in length',
+  );
+  const tokenWeights = classBalancedWeights(data.labels, data.experts);
+  const w0 = options.initial ? Float64Array.from(options.initial) : new Float64Array(size);
+  const w = minimizeLbfgs((v, g) => logisticLossAndGradient(v, g, data, tokenWeights, options.l2), w0, {
+    maxIterations: options.maxIterations,
+  });
+  return Float32Array.from(w);
+}
+
+/** Router // [experts, hidden] whose row e is the unit-length mean of expert e's states (mergekit `hidden` style). */
+export function meanRouter(data: LabelledStates): Float32Array {
+  const { states, labels, hidden, experts } = data;
+  const router = new Float32Array(experts * hidden);
+  const counts = new Array<number>(experts).fill(0);
+  for (let n = 0; n < labels.length; n++) {
+    counts[labels[n]]++;
+    for (let j = 0; j < hidden; j++) router[labels[n] * hidden + j] += states[n * hidden + j];
+  }
+  for (let e = 0; e < experts; e++) {
+    let norm = 0;
+    for (let j = 0; j < hidden; j++) norm += router[e * hidden + j] ** 2;
+    const scale = counts[e] > 0 && norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let j = 0; j < hidden; j++) router[e * hidden + j] *= scale;
+  }
+  return router;
+}
+
+/**
+ * The scale s > 0 minimizing the class-balanced cross-entropy of s · (router · x): a router
+ * temperature. Golden-section search on log s in [log minScale, log maxScale].
+ */
+export function fitLogitScale(router: Float32Array, data: LabelledStates, minScale = 1e-2, maxScale = 1e3): number {
+  const { states, labels, hidden, experts } = data;
+  const nTokens = labels.length;
+  const logits = new Float64Array(nTokens * experts); // [nTokens, experts]
+  for (let n = 0; n < nTokens; n++)
+    for (let e = 0; e < experts; e++) {
+      let sum = 0;
+      for (let j = 0; j < hidden; j++) sum += router[e * hidden + j] * states[n * hidden + j];
+      logits[n * experts + e] = sum;
+    }
+  const tokenWeights = classBalancedWeights(labels, experts);
+  const lossAt = (logScale: number): number => {
+    const s = Math.exp(logScale);
+    let loss = 0;
+    for (let n = 0; n < nTokens; n++) {
+      let max = -Infinity;
+      for (let e = 0; e < experts; e++) max = Math.max(max, s * logits[n * experts + e]);
+      let z = 0;
+      for (let e = 0; e < experts; e++) z += Math.exp(s * logits[n * experts + e] - max);
+      loss += tokenWeights[n] * (max + Math.log(z) - s * logits[n * experts + labels[n]]);
+    }
+    return loss;
+  };
+  const ratio = (Math.sqrt(5) - 1) / 2;
+  let lo = Math.log(minScale);
+  let hi = Math.log(maxScale);
+  for (let i = 0; i < 60; i++) {
+    const a = hi - ratio * (hi - lo);
+    const b = lo + ratio * (hi - lo);
+    if (lossAt(a) < lossAt(b)) hi = b;
+    else lo = a;
+  }
+  return Math.exp((lo + hi) / 2);
+}

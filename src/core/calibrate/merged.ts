@@ -1,0 +1,152 @@
+/**
+ * Router calibration of a merged model, for hosts (the CLI's --calibrate, the merge worker's
+ * Compose step): texts → windows → calibrateRouters on the f32 MoE → the calibrated gate rows
+ * G that runMerge writes instead of the gate_mode's, plus the record the model card and the
+ * YAML copy carry (method, data sha256), and before/after routing on the same windows.
+ */
+import { ConfigError } from '../errors.ts';
+import type { ModelWeights } from '../model/weights.ts';
+import { dequantizeModel } from '../runtime/cpu/model-f32.ts';
+import type { Tokenizer } from '../tokenizer/types.ts';
+import {
+  calibrateRouters,
+  DEFAULT_LM_LOSS_STEPS,
+  type CalibrationMethod,
+  type CalibrationProgress,
+} from './calibrate.ts';
+import { evaluateRouting, withRouters, type RoutingEvaluation } from './evaluate.ts';
+import {
+  calibrationDataSha256,
+  checkCalibrationTexts,
+  tokenizeCalibrationTexts,
+  type CalibrationText,
+  type WindowOptions,
+} from './texts.ts';
+
+/** The shipped default, chosen by measurement (docs/merge.md "Router calibration"). */
+export const DEFAULT_CALIBRATION = {
+  method: 'logistic' as CalibrationMethod,
+  fitScale: false,
+  logitScale: 1,
+  windowTokens: 64,
+  windowsPerText: 1,
+};
+
+export interface CalibrateMergeOptions extends WindowOptions {
+  method?: CalibrationMethod;
+  fitScale?: boolean;
+  logitScale?: number;
+  /** 'lm-loss' training steps (calibrateRouters' default when absent). */
+  steps?: number;
+  /** Also score routing before and after on the calibration windows (one more forward each). */
+  evaluate?: boolean;
+  onProgress?: (p: CalibrationProgress | { phase: 'evaluate'; done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+/** What was done, for the model card, the YAML comment and the library's "router calibrated" badge. */
+export interface CalibrationRecord {
+  method: CalibrationMethod;
+  fitScale: boolean;
+  logitScale: number;
+  /** 'lm-loss' training steps; absent for the other methods. */
+  steps?: number;
+  windowTokens: number;
+  windowsPerText: number;
+  texts: number;
+  tokens: number;
+  dataSha256: string; // calibrationDataSha256 of the texts
+}
+
+export interface CalibratedMerge {
+  routers: Float32Array[]; // [layers] × [experts, hidden]
+  record: CalibrationRecord;
+  /** Routing on the calibration windows with the merged gates and with the calibrated ones (evaluate: true). */
+  before?: RoutingEvaluation;
+  after?: RoutingEvaluation;
+}
+
+/** Fits the routers of a merged MoE (weights as loaded) to labelled texts. */
+export async function calibrateMergedModel(
+  weights: ModelWeights,
+  tokenizer: Tokenizer,
+  texts: CalibrationText[],
+  options: CalibrateMergeOptions = {},
+): Promise<CalibratedMerge> {
+  const experts = weights.spec.moe?.experts;
+  if (experts === undefined) throw new ConfigError('calibrate: the merged model has no MoE layers');
+  checkCalibrationTexts(texts, experts);
+  const windowTokens = options.windowTokens ?? DEFAULT_CALIBRATION.windowTokens;
+  const windowsPerText = options.windowsPerText ?? DEFAULT_CALIBRATION.windowsPerText;
+  const sequences = tokenizeCalibrationTexts(tokenizer, texts, { windowTokens, windowsPerText });
+  const model = dequantizeModel(weights);
+  const method = options.method ?? DEFAULT_CALIBRATION.method;
+  const fitScale = options.fitScale ?? DEFAULT_CALIBRATION.fitScale;
+  const logitScale = options.logitScale ?? DEFAULT_CALIBRATION.logitScale;
+  const onWindow = (done: number, total: number) => options.onProgress?.({ phase: 'evaluate', done, total });
+  const before = options.evaluate ? await evaluateRouting(model, sequences, onWindow) : undefined;
+  const fitted = await calibrateRouters(model, sequences, {
+    method,
+    fitScale,
+    logitScale,
+    steps: options.steps,
+    onProgress: options.onProgress,
+    signal: options.signal,
+  });
+  const after = options.evaluate
+    ? await evaluateRouting(withRouters(model, fitted.routers), sequences, onWindow)
+    : undefined;
+  const record: CalibrationRecord = {
+    method,
+    fitScale,
+    logitScale,
+    windowTokens,
+    windowsPerText,
+    texts: texts.length,
+    tokens: fitted.tokens,
+    dataSha256: calibrationDataSha256(texts),
+  };
+  if (method === 'lm-loss') record.steps = options.steps ?? DEFAULT_LM_LOSS_STEPS;
+  return { routers: fitted.routers, record, before, after };
+}
+
+/**
+ * G with each layer's first `experts` rows replaced by the calibrated router (rows after them,
+ * e.g. Qwen2-MoE's shared-expert gate, are kept). gates // [layers] × [gateRows, hidden]
+ */
+export function calibratedGates(gates: Float32Array[], routers: Float32Array[]): Float32Array[] {
+  if (gates.length !== routers.length)
+    throw new ConfigError(`calibrate: ${routers.length} calibrated routers for ${gates.length} gate layers`);
+  return gates.map((g, l) => {
+    if (routers[l].length > g.length)
+      throw new ConfigError(`calibrate: layer ${l} router is larger than its gate rows`);
+    const out = Float32Array.from(g);
+    out.set(routers[l]);
+    return out;
+  });
+}
+
+/** One line for the YAML copy (a comment, so mergekit still loads the file unchanged). */
+export function calibrationYamlComment(r: CalibrationRecord): string {
+  return `# moe-studio: router calibrated (${describeCalibration(r)}); the gate tensors differ from what mergekit computes for this file\n`;
+}
+
+export function describeCalibration(r: CalibrationRecord): string {
+  const scale = `${r.fitScale ? 'fitted logit scale' : 'no fitted scale'}${r.logitScale !== 1 ? ` ×${r.logitScale}` : ''}`;
+  return `method ${r.method}${r.steps ? ` (${r.steps} steps)` : ''}, ${scale}, ${r.texts} texts, ${r.tokens} tokens in windows of ${r.windowTokens}, data sha256 ${r.dataSha256}`;
+}
+
+/** The model card section the merge writes into README.md. */
+export function calibrationModelCard(r: CalibrationRecord): string {
+  return [
+    '## Router calibration',
+    '',
+    'The router (gate) weights of every MoE layer were fitted by MoE Studio to labelled example texts, layer by',
+    "layer on the MoE's own forward pass (src/core/calibrate), replacing the gates mergekit would compute.",
+    '',
+    `- method: ${r.method}${r.steps ? ` (${r.steps} training steps)` : ''}${r.fitScale ? ', fitted logit scale' : ''}${r.logitScale !== 1 ? `, logit scale ×${r.logitScale}` : ''}`,
+    `- data: ${r.texts} texts, ${r.tokens} tokens (windows of ${r.windowTokens}, ${r.windowsPerText} per text)`,
+    `- data sha256 (canonical JSONL): ${r.dataSha256}`,
+    '',
+  ].join('\n');
+}

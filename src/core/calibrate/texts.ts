@@ -1,0 +1,156 @@
+/**
+ * Calibration texts: example texts labelled by the expert they belong to, as JSONL lines
+ * `{"expert": <0-based index in the YAML's experts list>, "text": "..."}` (the CLI's
+ * --calibrate file and the Compose step), checked against named limits before anything is
+ * sized, then tokenized into windows (one label per window).
+ */
+import { ConfigError } from '../errors.ts';
+import { sha256Hex } from '../io/sha256.ts';
+import type { Tokenizer } from '../tokenizer/types.ts';
+
+export interface CalibrationText {
+  expert: number; // 0-based index into the merge config's experts list
+  text: string;
+}
+
+/** One tokenized window of a calibration text: the unit the forward pass runs over. */
+export interface CalibrationSequence {
+  expert: number;
+  tokens: number[]; // [≤ windowTokens]
+}
+
+/** A user's calibration set is at most this many texts: 4 × 60–200 texts is the useful range, 4096 leaves room for 16+ experts. */
+export const MAX_CALIBRATION_TEXTS = 4096;
+/** One text is at most this many characters (a long source file); longer text is a user mistake (a whole book pasted). */
+export const MAX_CALIBRATION_TEXT_CHARS = 200_000;
+/** A JSONL file is at most this many bytes: MAX_CALIBRATION_TEXTS short texts, checked before parsing. */
+export const MAX_CALIBRATION_FILE_BYTES = 64 * 1024 * 1024;
+/** All windows together are at most this many tokens: the fit keeps [tokens, hidden] f32 states per layer. */
+export const MAX_CALIBRATION_TOKENS = 262_144;
+
+/**
+ * Parses a calibration JSONL file; every bad line is a ConfigError naming the file, the line and
+ * the field. Whether every expert has texts is checked on the whole set (checkCalibrationTexts).
+ */
+export function parseCalibrationJsonl(source: string, fileName: string, experts: number): CalibrationText[] {
+  if (source.length > MAX_CALIBRATION_FILE_BYTES)
+    throw new ConfigError(
+      `calibrate: ${fileName} has ${source.length} characters, more than ${MAX_CALIBRATION_FILE_BYTES}`,
+    );
+  const texts: CalibrationText[] = [];
+  const lines = source.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    const where = `${fileName}:${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (e) {
+      throw new ConfigError(`calibrate: ${where} is not JSON (${(e as Error).message})`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new ConfigError(`calibrate: ${where} must be an object {"expert": int, "text": string}`);
+    const { expert, text } = value as Record<string, unknown>;
+    texts.push({
+      expert: checkExpert(expert, experts, `${where} field 'expert'`),
+      text: checkText(text, `${where} field 'text'`),
+    });
+    if (texts.length > MAX_CALIBRATION_TEXTS)
+      throw new ConfigError(`calibrate: ${fileName} has more than ${MAX_CALIBRATION_TEXTS} texts`);
+  }
+  if (texts.length === 0) throw new ConfigError(`calibrate: ${fileName} holds no texts`);
+  return texts;
+}
+
+function checkExpert(expert: unknown, experts: number, field: string): number {
+  if (typeof expert !== 'number' || !Number.isInteger(expert))
+    throw new ConfigError(`calibrate: ${field} must be an integer, got ${JSON.stringify(expert)}`);
+  if (expert < 0 || expert >= experts)
+    throw new ConfigError(
+      `calibrate: ${field} is ${expert}, outside [0, ${experts}) (the config has ${experts} experts)`,
+    );
+  return expert;
+}
+
+function checkText(text: unknown, field: string): string {
+  if (typeof text !== 'string') throw new ConfigError(`calibrate: ${field} must be a string, got ${typeof text}`);
+  if (text.trim() === '') throw new ConfigError(`calibrate: ${field} is empty`);
+  if (text.length > MAX_CALIBRATION_TEXT_CHARS)
+    throw new ConfigError(`calibrate: ${field} has ${text.length} characters, more than ${MAX_CALIBRATION_TEXT_CHARS}`);
+  return text;
+}
+
+/**
+ * Checks texts from any host (pasted in Compose, parsed from JSONL): limits, indices, and that
+ * every expert has at least one text (a router row with no examples cannot be fitted).
+ */
+export function checkCalibrationTexts(
+  texts: CalibrationText[],
+  experts: number,
+  source = 'calibration texts',
+): CalibrationText[] {
+  if (texts.length === 0) throw new ConfigError(`calibrate: ${source} holds no texts`);
+  if (texts.length > MAX_CALIBRATION_TEXTS)
+    throw new ConfigError(`calibrate: ${source} has ${texts.length} texts, more than ${MAX_CALIBRATION_TEXTS}`);
+  texts.forEach((t, i) => {
+    checkExpert(t.expert, experts, `${source} text ${i} expert`);
+    checkText(t.text, `${source} text ${i}`);
+  });
+  const missing = Array.from({ length: experts }, (_, e) => e).filter((e) => !texts.some((t) => t.expert === e));
+  if (missing.length > 0)
+    throw new ConfigError(
+      `calibrate: ${source} has no text for expert${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+    );
+  return texts;
+}
+
+export interface WindowOptions {
+  /** Tokens per window (the forward pass's context); default 128. */
+  windowTokens?: number;
+  /** Windows taken from one long text, spread evenly over it (the first always); default 2. */
+  windowsPerText?: number;
+}
+
+/**
+ * Each text as `bos + text` (unless it already starts with the BOS token, as a rendered chat
+ * template does), tokenized without special tokens, cut into windows. Checks MAX_CALIBRATION_TOKENS.
+ */
+export function tokenizeCalibrationTexts(
+  tokenizer: Tokenizer,
+  texts: CalibrationText[],
+  options: WindowOptions = {},
+): CalibrationSequence[] {
+  const windowTokens = options.windowTokens ?? 128;
+  const windowsPerText = options.windowsPerText ?? 2;
+  if (!Number.isInteger(windowTokens) || windowTokens < 2 || windowTokens > 4096)
+    throw new ConfigError(`calibrate: windowTokens ${windowTokens} is outside [2, 4096]`);
+  if (!Number.isInteger(windowsPerText) || windowsPerText < 1 || windowsPerText > 64)
+    throw new ConfigError(`calibrate: windowsPerText ${windowsPerText} is outside [1, 64]`);
+  const bos = tokenizer.bosToken ?? '';
+  const sequences: CalibrationSequence[] = [];
+  let total = 0;
+  for (const { expert, text } of texts) {
+    const ids = tokenizer.encode(bos && !text.startsWith(bos) ? bos + text : text, { addSpecialTokens: false });
+    const available = Math.ceil(ids.length / windowTokens);
+    const count = Math.min(windowsPerText, available);
+    for (let w = 0; w < count; w++) {
+      const window = count === 1 ? 0 : Math.round((w * (available - 1)) / (count - 1));
+      const tokens = ids.slice(window * windowTokens, (window + 1) * windowTokens);
+      if (tokens.length < 2) continue;
+      total += tokens.length;
+      if (total > MAX_CALIBRATION_TOKENS)
+        throw new ConfigError(
+          `calibrate: the texts make more than ${MAX_CALIBRATION_TOKENS} tokens; use fewer or shorter texts`,
+        );
+      sequences.push({ expert, tokens });
+    }
+  }
+  return sequences;
+}
+
+/** sha256 of the texts in canonical JSONL (one `{"expert","text"}` object a line): the data hash the model card records. */
+export function calibrationDataSha256(texts: CalibrationText[]): string {
+  const canonical = `${texts.map((t) => JSON.stringify({ expert: t.expert, text: t.text })).join('\n')}\n`;
+  return sha256Hex(new TextEncoder().encode(canonical));
+}
