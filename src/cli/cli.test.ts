@@ -350,6 +350,10 @@ describe('moe-studio CLI', () => {
       join(REPO, 'public'),
     );
     expect(merged.code, merged.stderr).toBe(0);
+    // transformers 5 validates field types: a float written as `0` fails to load (router_jitter_noise)
+    const config = await readFile(join(out, 'config.json'), 'utf8');
+    expect(config).toContain('"router_jitter_noise": 0.0');
+    expect(config).toMatch(/"rope_theta": \d+\.0/);
     const json = JSON.parse(
       (await cli('route', out, '--prompt', 'Once upon a time', '--backend', 'cpu', '--json')).stdout,
     );

@@ -19,6 +19,7 @@ import { mergedTokenizerFiles } from './tokenizer-files.ts';
 import type { MergeWriter } from './writer.ts';
 import { degenerateGateWarnings } from './warnings.ts';
 import { MERGE_CONFIG_FILE } from './expert-labels.ts';
+import { stringifyHfConfig } from '../model/hf-config-json.ts';
 
 export type MergePhase = 'gates' | 'tensors' | 'files' | 'done';
 
@@ -149,7 +150,7 @@ export async function runMerge(
 
   options.onProgress?.({ phase: 'files', bytesDone, bytesTotal: plan.totalBytes });
   const encoder = new TextEncoder();
-  await writer.writeFile('config.json', encoder.encode(`${JSON.stringify(plan.outputConfig, null, 2)}\n`));
+  await writer.writeFile('config.json', encoder.encode(stringifyHfConfig(plan.outputConfig)));
   if (options.copyTokenizer ?? true) {
     for (const [name, bytes] of await mergedTokenizerFiles(base.files)) await writer.writeFile(name, bytes);
   }

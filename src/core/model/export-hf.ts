@@ -22,6 +22,7 @@ import { hfTensorEntries, layerExperts, weightForRole, type HfTensorEntry } from
 import { nameTableFor, type MixtralLayout } from './names.ts';
 import type { ModelSpec } from './spec.ts';
 import type { ModelWeights } from './weights.ts';
+import { stringifyHfConfig } from './hf-config-json.ts';
 
 /** Float dtypes a safetensors checkpoint can hold. */
 export type HfExportDType = 'f32' | 'f16' | 'bf16';
@@ -180,7 +181,7 @@ function hfFolderPlan(weights: ModelWeights, options: ExportHfOptions) {
   });
   const byName = new Map(hfEntries.map((e) => [e.name, e]));
   return {
-    configBytes: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`),
+    configBytes: new TextEncoder().encode(stringifyHfConfig(config)),
     entries: hfEntries.map((e): TensorEntry => ({ name: e.name, dtype: source.dtypeOf(e), shape: e.shape })),
     bytes: (name: string) => source.bytes(byName.get(name)!),
     metadata: options.metadata ?? { format: 'pt' },
