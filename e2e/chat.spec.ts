@@ -60,8 +60,12 @@ test('stop ends a long answer early and regenerate answers again', async ({ page
   await page.getByLabel('Max tokens').fill('5');
   await page.getByRole('button', { name: 'Regenerate' }).click();
   await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(
-    /^[1-5] tokens · .* stopped by (maxTokens|eos)$/,
+    /^[1-5] tokens · .* stopped by (maxTokens|eos) · \d+ of \d+ prompt tokens reused from the last turn$/,
     { timeout: 60_000 },
   );
   await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
+  // Regenerate forks right before the answer: every prompt token but the last is reused.
+  const summary = await page.getByTestId('msg-assistant').last().getByTestId('answer-summary').textContent();
+  const [, reused, prompt] = /(\d+) of (\d+) prompt tokens reused/.exec(summary ?? '') ?? [];
+  expect(Number(reused)).toBe(Number(prompt) - 1);
 });

@@ -61,6 +61,8 @@ export type EngineEvent =
 export interface GenerateSummary {
   tokens: number;
   promptTokens: number;
+  /** Prompt tokens whose keys and values were reused from the previous turn (not prefilled again). */
+  cachedTokens: number;
   stoppedBy: 'eos' | 'maxTokens' | 'abort';
   prefillTokPerSec: number;
   decodeTokPerSec: number;

@@ -204,4 +204,41 @@ describe('engine host', () => {
     expect(summary.tokens).toBe(4);
     expect(summary.promptTokens).toBeLessThanOrEqual(128 - 64);
   });
+
+  it('a turn that extends the last one prefills only its new tokens, and answers as a fresh engine does', async () => {
+    const turn = async (host: EngineHost, messages: { role: 'user' | 'assistant'; content: string }[]) => {
+      const events: EngineEvent[] = [];
+      const summary = await host.generate({ messages, sampling: { temperature: 0, maxTokens: 4 } }, (b) =>
+        events.push(...b),
+      );
+      const tokens = events.filter((e) => e.type === 'token');
+      return { summary, ids: tokens.map((t) => t.id), text: tokens.map((t) => t.text).join('') };
+    };
+    const reusing = new EngineHost();
+    await reusing.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
+    // Short turns: the testing model's context is 128 tokens with 64 kept for the answer, and a
+    // longer conversation would drop its oldest turn (then nothing is a prefix).
+    const first = await turn(reusing, [{ role: 'user', content: 'hi' }]);
+    expect(first.summary.cachedTokens).toBe(0);
+    const conversation = [
+      { role: 'user' as const, content: 'hi' },
+      { role: 'assistant' as const, content: first.text },
+      { role: 'user' as const, content: 'ok?' },
+    ];
+    const second = await turn(reusing, conversation);
+    // The whole first prompt is reused (and the answer's tokens, where they retokenize the same).
+    expect(second.summary.cachedTokens).toBeGreaterThanOrEqual(first.summary.promptTokens);
+    expect(second.summary.cachedTokens).toBeLessThan(second.summary.promptTokens);
+
+    const fresh = new EngineHost();
+    await fresh.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
+    const direct = await turn(fresh, conversation);
+    expect(direct.summary.cachedTokens).toBe(0);
+    expect(second.ids).toEqual(direct.ids); // the reused cache gives the same greedy answer
+
+    // Regenerate (the same request again) forks before the answer: all but the last prompt token reused.
+    const again = await turn(reusing, conversation);
+    expect(again.summary.cachedTokens).toBe(second.summary.promptTokens - 1);
+    expect(again.ids).toEqual(direct.ids);
+  });
 });

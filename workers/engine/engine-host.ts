@@ -94,11 +94,14 @@ export class EngineHost implements EngineApi {
   private backend?: BackendReport;
   private abort?: AbortController;
   private speeds: { prefill?: number; decode?: number } = {};
+  /** The ids whose keys and values the session's KV cache holds, in order ([] after any doubt). */
+  private cachedIds: number[] = [];
 
   async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void) {
     this.stop();
     this.session?.dispose();
     this.session = undefined;
+    this.cachedIds = [];
     this.model = undefined;
     this.state = { kind: 'loading', modelId: ref.id };
     try {
@@ -132,6 +135,7 @@ export class EngineHost implements EngineApi {
     const opened = await this.openSession(model.weights, choice, this.session!.maxContext);
     this.session?.dispose();
     this.session = opened.session;
+    this.cachedIds = [];
     this.backend = opened.report;
     return opened.report;
   }
@@ -146,11 +150,13 @@ export class EngineHost implements EngineApi {
     const batcher = createBatcher(onEvents);
     const generated: number[] = [];
     let stoppedBy: GenerateSummary['stoppedBy'] = 'maxTokens';
+    let cachedTokens = 0;
     const started = performance.now();
     let firstTokenAt = 0;
     try {
       for (let attempt = 0; ; attempt++) {
         try {
+          cachedTokens = attempt === 0 ? this.reusableTokens(promptIds) : 0;
           stoppedBy = await this.runGeneration(model, promptIds, generated, request, abort.signal, (t) => {
             if (!firstTokenAt) firstTokenAt = performance.now();
             generated.push(t.id);
@@ -170,6 +176,7 @@ export class EngineHost implements EngineApi {
           );
           this.session?.dispose();
           this.session = opened.session;
+          this.cachedIds = [];
           this.backend = opened.report;
           batcher.push({ type: 'backend', backend: opened.report });
         }
@@ -183,12 +190,13 @@ export class EngineHost implements EngineApi {
     const prefillMs = Math.max(1e-3, (firstTokenAt || ended) - started);
     const decodeMs = Math.max(1e-3, ended - (firstTokenAt || ended));
     this.speeds = {
-      prefill: (promptIds.length / prefillMs) * 1000,
+      prefill: ((promptIds.length - cachedTokens) / prefillMs) * 1000,
       decode: generated.length > 1 ? ((generated.length - 1) / decodeMs) * 1000 : undefined,
     };
     return {
       tokens: generated.length,
       promptTokens: promptIds.length,
+      cachedTokens,
       stoppedBy,
       prefillTokPerSec: this.speeds.prefill ?? 0,
       decodeTokPerSec: this.speeds.decode ?? 0,
@@ -196,7 +204,19 @@ export class EngineHost implements EngineApi {
     };
   }
 
-  /** One pass of generate() from a fresh cache; continues after `already` generated tokens. */
+  /** How many leading ids of `ids` the KV cache already holds (at least one id is always run, for its logits). */
+  private reusableTokens(ids: number[]): number {
+    const limit = Math.min(this.cachedIds.length, ids.length - 1);
+    let n = 0;
+    while (n < limit && this.cachedIds[n] === ids[n]) n++;
+    return n;
+  }
+
+  /**
+   * One pass of generate(): the longest prefix the KV cache already holds is kept (a turn that
+   * extends the last one prefills only its new tokens; an edit or a regenerate forks where the
+   * ids first differ) and the rest is prefilled; continues after `already` generated tokens.
+   */
   private async runGeneration(
     model: LoadedModel,
     promptIds: number[],
@@ -206,23 +226,39 @@ export class EngineHost implements EngineApi {
     onToken: (t: GeneratedToken) => void,
   ): Promise<GenerateSummary['stoppedBy']> {
     const session = this.session!;
-    session.truncate(0);
-    const room = session.maxContext - promptIds.length - already.length;
+    const ids = [...promptIds, ...already];
+    const reuse = this.reusableTokens(ids);
+    session.truncate(reuse);
+    this.cachedIds = ids.slice(0, reuse);
+    const room = session.maxContext - ids.length;
     const maxTokens = Math.min(request.sampling.maxTokens - already.length, room);
     if (maxTokens <= 0) return 'maxTokens';
     let count = 0;
-    const stream = generate(session, model.tokenizer, [...promptIds, ...already], {
+    const stream = generate(session, model.tokenizer, ids.slice(reuse), {
       ...request.sampling,
       maxTokens,
       routing: request.routing,
       trace: true,
       signal,
+      cachedIds: this.cachedIds,
     });
-    for await (const token of stream) {
-      onToken(token);
-      count++;
-      await yieldToEventLoop(); // lets stop() (a comlink message) in between tokens
+    let prefilled = false;
+    try {
+      for await (const token of stream) {
+        if (!prefilled) this.cachedIds.push(...ids.slice(reuse));
+        prefilled = true;
+        this.cachedIds.push(token.id); // generate yields a token after running it through the model
+        onToken(token);
+        count++;
+        await yieldToEventLoop(); // lets stop() (a comlink message) in between tokens
+      }
+    } catch (e) {
+      // A cancel lands between steps (the cache holds what was recorded); anything else may
+      // have left the cache half-written: trust none of it.
+      if ((e as Error).name !== 'CancelledError' || !prefilled) this.cachedIds = [];
+      throw e;
     }
+    if (!prefilled) this.cachedIds = [];
     if (signal.aborted) return 'abort';
     return count >= maxTokens ? 'maxTokens' : 'eos';
   }
@@ -234,6 +270,7 @@ export class EngineHost implements EngineApi {
   reset(): void {
     this.stop();
     this.session?.truncate(0);
+    this.cachedIds = [];
   }
 
   async analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText> {
@@ -244,6 +281,7 @@ export class EngineHost implements EngineApi {
     if (ids.length === 0) return { pieces: [], routing: [] };
     this.stop();
     this.session!.truncate(0);
+    this.cachedIds = [];
     const result = await this.session!.forward(ids, { trace: true, routing });
     this.session!.truncate(0);
     return {

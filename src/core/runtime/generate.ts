@@ -22,6 +22,12 @@ import { createSampler } from './sampler.ts';
 export interface GenerateExtras {
   /** Receives the routing of every prompt token after prefill (when trace is on). */
   onPromptRouting?: (routing: TokenRouting[]) => void;
+  /**
+   * The ids the session's KV cache already holds before `promptIds` (a reused conversation
+   * prefix: only promptIds are prefilled). They count as context for the repetition penalty,
+   * exactly as if they had been prefilled here.
+   */
+  cachedIds?: readonly number[];
 }
 
 const REPLACEMENT_CHARACTER = '\uFFFD';
@@ -98,7 +104,11 @@ export async function* generate(
   const sampler = createSampler(options);
   const forwardOptions = { routing: options.routing, trace: options.trace };
   const decoder = tokenizer ? new IncrementalDecoder(tokenizer, promptIds.slice(-1)) : undefined;
-  const context = [...promptIds];
+  if (options.cachedIds && options.cachedIds.length !== session.position)
+    throw new ConfigError(
+      `generate: ${options.cachedIds.length} cached ids given, the session holds ${session.position} tokens`,
+    );
+  const context = [...(options.cachedIds ?? []), ...promptIds];
 
   checkAborted(options.signal);
   const prefill = await session.forward(promptIds, forwardOptions);

@@ -218,6 +218,9 @@ export function ChatPage() {
                 <div className="muted small" data-testid="answer-summary">
                   {t.summary.tokens} tokens · {t.summary.backend.name} · prefill {t.summary.prefillTokPerSec.toFixed(1)}{' '}
                   tok/s · decode {t.summary.decodeTokPerSec.toFixed(1)} tok/s · stopped by {t.summary.stoppedBy}
+                  {t.summary.cachedTokens
+                    ? ` · ${t.summary.cachedTokens} of ${t.summary.promptTokens} prompt tokens reused from the last turn`
+                    : ''}
                 </div>
               )}
             </div>
