@@ -50,7 +50,7 @@ export interface BackendReport {
 
 export interface GenerateRequest {
   messages: ChatMessage[];
-  sampling: SamplerOptions & { maxTokens: number; stopIds?: number[] };
+  sampling: SamplerOptions & { maxTokens: number; stopIds?: number[]; stop?: string[] };
   routing?: RoutingOverrides;
 }
 

@@ -43,6 +43,7 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   --temperature T      0 = greedy (default 1.0, as llama2.c's run.c)
   --top-k K            sample from the K most likely tokens
   --top-p P            nucleus sampling (default 0.9)
+  --stop TEXT          end the answer before TEXT (repeatable; TEXT is not printed)
   --seed S             sampler seed (default: time)
   --backend NAME       wasm | cpu | webgpu (default wasm: WASM SIMD; cpu: the TS reference;
                        webgpu: Dawn, from the optional npm package 'webgpu')
@@ -64,6 +65,7 @@ const FLAGS: FlagSpec = {
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
   'top-p': { type: 'string' },
+  stop: { type: 'string', multiple: true },
   seed: { type: 'string' },
   backend: { type: 'string' },
   'route-top-k': { type: 'string' },
@@ -153,6 +155,8 @@ function generateOptions(values: Record<string, string | boolean | undefined>): 
   if (topK !== undefined) options.topK = topK;
   const routing = routingOverrides(values);
   if (routing) options.routing = routing;
+  const stop = (values as Record<string, unknown>).stop as string[] | undefined;
+  if (stop?.length) options.stop = stop;
   return options;
 }
 

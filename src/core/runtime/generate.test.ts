@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesSource, memoryFileSet } from '../io/byte-source.ts';
 import { loadHfTokenizer } from '../tokenizer/hf.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
-import { generate, IncrementalDecoder } from './generate.ts';
+import { generate, IncrementalDecoder, StopStringFilter } from './generate.ts';
 import { cpuBackend } from './cpu/backend.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec } from '../model/random.ts';
 import { createLlama2cTokenizer } from '../tokenizer/llama2c.ts';
@@ -210,5 +210,41 @@ describe('IncrementalDecoder with an HF SentencePiece tokenizer (Mistral 32k fix
           .join(''),
       ).toBe(tokenizer.decode(ids, { skipSpecialTokens: true }));
     }
+  });
+});
+
+describe('stop strings', () => {
+  it('StopStringFilter holds a possible start of a stop string, cuts at the earliest one, and flushes the rest', () => {
+    const filter = new StopStringFilter(['END', '\n\n']);
+    expect(filter.push('abc E')).toEqual({ text: 'abc ', stopped: false }); // "E" may start "END"
+    expect(filter.push('x')).toEqual({ text: 'Ex', stopped: false }); // it did not
+    expect(filter.push('y\n')).toEqual({ text: 'y', stopped: false });
+    expect(filter.push('\nEND')).toEqual({ text: '', stopped: true }); // "\n\n" comes first
+    const tail = new StopStringFilter(['END']);
+    expect(tail.push('the EN')).toEqual({ text: 'the ', stopped: false });
+    expect(tail.flush()).toBe('EN');
+    expect(() => new StopStringFilter([''])).toThrow(/stop string must have/);
+  });
+
+  it('generate ends just before a stop string split across tokens; the text is the unstopped text cut there', async () => {
+    const tokenizer = tinyTokenizer();
+    const run = async (stop?: string[]) => {
+      const session = await cpuBackend.createSession(weights);
+      const tokens = await collect(
+        generate(session, tokenizer, prompt, { temperature: 0, maxTokens: 24, stopIds: [], stop }),
+      );
+      return { tokens, text: tokens.map((t) => t.text).join(''), position: session.position };
+    };
+    const full = await run();
+    expect(full.text.length).toBeGreaterThan(12);
+    const stop = full.text.slice(8, 11); // three characters in the middle: several byte tokens
+    const cut = full.text.indexOf(stop);
+    const stopped = await run([stop]);
+    expect(stopped.text).toBe(full.text.slice(0, cut));
+    expect(stopped.tokens.length).toBeLessThan(full.tokens.length);
+    expect(stopped.tokens.map((t) => t.id)).toEqual(full.tokens.slice(0, stopped.tokens.length).map((t) => t.id));
+    expect(stopped.position).toBe(prompt.length + stopped.tokens.length); // every yielded token was run, and only those
+    const never = await run(['a string the model never writes \u0001']);
+    expect(never.text).toBe(full.text); // held-back text is released at the end
   });
 });

@@ -10,6 +10,8 @@
  *   maxTokens, or when the session's context is full. An aborted signal throws
  *   CancelledError before the next step; every step first yields to the event loop, so an
  *   abort sent by a message or a timer arrives even on synchronous backends.
+ * - Stop strings (options.stop) end the answer before the first of them; a delta that might
+ *   be the start of one is held back (StopStringFilter) and released once it cannot be.
  * - Text deltas come from IncrementalDecoder, seeded with the prompt's last token (so
  *   tokenizers that drop a leading space after BOS or at the start decode as in context);
  *   they are held back while the text ends in an incomplete UTF-8 character (U+FFFD).
@@ -86,6 +88,55 @@ export function yieldToEventLoop(): Promise<void> {
   });
 }
 
+/** Most stop strings and their length: a stop list is matched against every delta. */
+export const MAX_STOP_STRINGS = 16;
+export const MAX_STOP_STRING_CHARS = 256;
+
+/**
+ * Cuts a text stream at the first stop string. push(delta) returns what may be shown now and
+ * whether a stop string was reached; text that could still grow into a stop string is held.
+ */
+export class StopStringFilter {
+  private held = '';
+  constructor(private readonly stops: readonly string[]) {
+    if (stops.length > MAX_STOP_STRINGS)
+      throw new ConfigError(`generate: ${stops.length} stop strings, at most ${MAX_STOP_STRINGS}`);
+    for (const s of stops)
+      if (s.length === 0 || s.length > MAX_STOP_STRING_CHARS)
+        throw new ConfigError(`generate: a stop string must have 1 to ${MAX_STOP_STRING_CHARS} characters`);
+  }
+
+  push(delta: string): { text: string; stopped: boolean } {
+    const text = this.held + delta;
+    let cut = -1;
+    for (const s of this.stops) {
+      const at = text.indexOf(s);
+      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+    }
+    if (cut >= 0) {
+      this.held = '';
+      return { text: text.slice(0, cut), stopped: true };
+    }
+    // Hold the longest tail that is a prefix of some stop string.
+    let keep = 0;
+    for (const s of this.stops)
+      for (let n = Math.min(s.length - 1, text.length); n > keep; n--)
+        if (text.endsWith(s.slice(0, n))) {
+          keep = n;
+          break;
+        }
+    this.held = text.slice(text.length - keep);
+    return { text: text.slice(0, text.length - keep), stopped: false };
+  }
+
+  /** What is still held when the answer ends for another reason (EOS, max tokens). */
+  flush(): string {
+    const out = this.held;
+    this.held = '';
+    return out;
+  }
+}
+
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError('generate: cancelled');
 }
@@ -104,6 +155,8 @@ export async function* generate(
   const sampler = createSampler(options);
   const forwardOptions = { routing: options.routing, trace: options.trace };
   const decoder = tokenizer ? new IncrementalDecoder(tokenizer, promptIds.slice(-1)) : undefined;
+  const stopFilter = options.stop?.length ? new StopStringFilter(options.stop) : undefined;
+  if (stopFilter && !decoder) throw new ConfigError('generate: stop strings need a tokenizer');
   if (options.cachedIds && options.cachedIds.length !== session.position)
     throw new ConfigError(
       `generate: ${options.cachedIds.length} cached ids given, the session holds ${session.position} tokens`,
@@ -114,17 +167,39 @@ export async function* generate(
   const prefill = await session.forward(promptIds, forwardOptions);
   if (options.trace && prefill.routing) options.onPromptRouting?.(prefill.routing);
   let logits = prefill.logits;
+  // With stop strings a token is yielded one step late, so that text held back at the end
+  // (EOS, maxTokens) still has a token to ride on; without them, at once.
+  let pending: GeneratedToken | undefined;
   for (let n = 0; n < maxTokens; n++) {
     await yieldToEventLoop();
+    if (options.signal?.aborted && pending) {
+      yield pending; // already run: the caller's record of the cache must include it
+      pending = undefined;
+    }
     checkAborted(options.signal);
-    if (session.position >= session.maxContext) return;
+    if (session.position >= session.maxContext) break;
     const id = sampler(logits, context);
-    if (stopIds.has(id)) return;
+    if (stopIds.has(id)) break;
     context.push(id);
     const step = await session.forward([id], forwardOptions);
     logits = step.logits;
-    const token: GeneratedToken = { id, text: decoder ? decoder.push(id) : '' };
+    const delta = decoder ? decoder.push(id) : '';
+    const filtered = stopFilter ? stopFilter.push(delta) : { text: delta, stopped: false };
+    const token: GeneratedToken = { id, text: filtered.text };
     if (options.trace && step.routing) token.routing = step.routing[0];
-    yield token;
+    if (!stopFilter) {
+      yield token;
+      continue;
+    }
+    if (pending) yield pending;
+    pending = token;
+    if (filtered.stopped) {
+      yield pending; // its text ends right before the stop string, which is never shown
+      return;
+    }
+  }
+  if (pending) {
+    pending.text += stopFilter?.flush() ?? '';
+    yield pending;
   }
 }

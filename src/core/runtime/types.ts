@@ -92,6 +92,11 @@ export interface GenerateOptions extends SamplerOptions {
   maxTokens?: number;
   /** Token ids that end generation (default: the model's EOS ids). Not yielded. */
   stopIds?: number[];
+  /**
+   * Texts that end generation (OpenAI's `stop`): the answer ends just before the first one, which
+   * is never yielded; text that could be the start of one is held back until it is decided.
+   */
+  stop?: string[];
   routing?: RoutingOverrides;
   trace?: boolean;
   signal?: AbortSignal;
