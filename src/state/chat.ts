@@ -20,6 +20,16 @@ export interface ChatTurn {
   /** Assistant turns: each generated token and its routing. */
   tokens?: StreamToken[];
   summary?: GenerateSummary;
+  /** Assistant turns: what the answer was made with (model, sampling, routing interventions). */
+  madeWith?: AnswerSettings;
+}
+
+export interface AnswerSettings {
+  modelId?: string;
+  modelTitle?: string;
+  sampling: Sampling;
+  /** Routing interventions in force (undefined: the model's own routing). */
+  routing?: RoutingOverrides;
 }
 
 export interface Conversation {
@@ -228,7 +238,7 @@ export function chatNew(): Conversation {
     schemaVersion: CHAT_SCHEMA_VERSION,
     id: `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
     title: 'New conversation',
-    system: chatCurrent()?.system ?? '',
+    system: '', // a new conversation starts clean: the last one's system prompt belongs to it
     turns: [],
     updatedAt: Date.now(),
   };
@@ -333,6 +343,7 @@ async function runAssistant(): Promise<void> {
     tokenStream.push(batch);
   });
   let summary: GenerateSummary | undefined;
+  let madeWith: AnswerSettings | undefined;
   try {
     const hasOverrides =
       overrides.expertsPerToken !== undefined || !!overrides.ban?.experts.length || !!overrides.force?.experts.length;
@@ -340,6 +351,8 @@ async function runAssistant(): Promise<void> {
       { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
       onEvents,
     );
+    const model = useEngine.getState().model;
+    madeWith = { modelId: model?.id, modelTitle: model?.title, sampling, routing: hasOverrides ? overrides : undefined };
     useEngine.setState({
       prefillTokPerSec: summary.prefillTokPerSec,
       decodeTokPerSec: summary.decodeTokPerSec,
@@ -353,7 +366,7 @@ async function runAssistant(): Promise<void> {
     if (summary || received.length)
       replaceConversation({
         ...latest,
-        turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary }],
+        turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary, madeWith }],
         updatedAt: Date.now(),
       });
     useChat.setState({ streaming: false });

@@ -48,7 +48,7 @@ export async function engineLoad(ref: ModelRef): Promise<boolean> {
     });
     const result = await engineClient().load(ref, choice, onProgress);
     if (seq !== loadSeq) return false;
-    useEngine.setState({ state: { kind: 'ready', modelId: ref.id }, model: result.model, backend: result.backend });
+    useEngine.setState({ state: { kind: 'ready', modelId: ref.id }, model: result.model, backend: result.backend, prefillTokPerSec: undefined, decodeTokPerSec: undefined });
     return true;
   } catch (e) {
     const err = e as Error;
@@ -63,7 +63,8 @@ export async function engineSetBackend(choice: BackendChoice): Promise<void> {
   if (useEngine.getState().state.kind !== 'ready') return;
   try {
     const backend = await engineClient().setBackend(choice);
-    useEngine.setState({ backend });
+    // The last answer's speeds belong to the old backend: show none until the new one answers.
+    useEngine.setState({ backend, prefillTokPerSec: undefined, decodeTokPerSec: undefined });
   } catch (e) {
     useEngine.setState({
       backend: { name: useEngine.getState().backend?.name ?? 'cpu', reason: (e as Error).message },

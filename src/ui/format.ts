@@ -28,3 +28,36 @@ export function expertColor(expert: number): string {
 export function percent(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
+
+/** "top-3 experts · ban 1 at layers 0, 2 · force 0" — routing interventions in words ('' for none). */
+export function describeRouting(
+  routing:
+    | {
+        expertsPerToken?: number;
+        ban?: { experts: number[]; layers?: number[] };
+        force?: { experts: number[]; layers?: number[] };
+      }
+    | undefined,
+  expertName: (e: number) => string = String,
+): string {
+  if (!routing) return '';
+  const scoped = (what: string, o: { experts: number[]; layers?: number[] }) =>
+    `${what} ${o.experts.map(expertName).join(', ')}${o.layers ? ` at layers ${o.layers.join(', ')}` : ''}`;
+  const parts: string[] = [];
+  if (routing.expertsPerToken !== undefined) parts.push(`top-${routing.expertsPerToken} experts`);
+  if (routing.ban?.experts.length) parts.push(scoped('ban', routing.ban));
+  if (routing.force?.experts.length) parts.push(scoped('force', routing.force));
+  return parts.join(' · ');
+}
+
+/** "T 0.7 · top-k 40 · top-p 0.95 · rep 1.1" */
+export function describeSampling(s: {
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+}): string {
+  return s.temperature === 0
+    ? `greedy · rep ${s.repetitionPenalty}`
+    : `T ${s.temperature} · top-k ${s.topK} · top-p ${s.topP} · rep ${s.repetitionPenalty}`;
+}

@@ -22,7 +22,10 @@ import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';
 import { LiveTokenText, TokenText } from '../components/TokenText.tsx';
 import type { HeatLayer } from '../components/TokenSpan.ts';
-import { expertColor, formatBytes } from '../format.ts';
+import { describeRouting, describeSampling, expertColor, formatBytes } from '../format.ts';
+
+/** Below this much weight a model is a demo: the zoo's 3.4M-parameter models are ~14 MB in f32. */
+const TINY_MODEL_BYTES = 100 * 1024 ** 2;
 
 function EngineBanner() {
   const { state, progress, model } = useEngine(
@@ -57,13 +60,22 @@ function EngineBanner() {
         Loading failed ({state.errorName}): {state.message}
       </p>
     );
+  const tiny = model !== undefined && model.weightBytes < TINY_MODEL_BYTES;
   return (
-    <p className="muted" data-testid="engine-ready">
-      {model?.title}: {model?.arch}, {model?.layers} layers
-      {model?.experts ? `, ${model.experts} experts (top-${model.expertsPerToken})` : ', dense'}
-      {model?.hasChatTemplate ? ', chat template from the tokenizer' : ', no chat template'} · weights{' '}
-      {formatBytes(model?.weightBytes)} in the worker
-    </p>
+    <>
+      {tiny && (
+        <p className="note-info" data-testid="tiny-model-note">
+          {model.title} is a tiny demo model ({formatBytes(model.weightBytes)} of weights): it writes babble in the
+          style of its training texts, not real answers. Load a real model from a hub or a folder to chat for real.
+        </p>
+      )}
+      <p className="muted" data-testid="engine-ready">
+        {model?.title}: {model?.arch}, {model?.layers} layers
+        {model?.experts ? `, ${model.experts} experts (top-${model.expertsPerToken})` : ', dense'}
+        {model?.hasChatTemplate ? ', chat template from the tokenizer' : ', no chat template'} · weights{' '}
+        {formatBytes(model?.weightBytes)} in the worker
+      </p>
+    </>
   );
 }
 
@@ -221,6 +233,13 @@ export function ChatPage() {
                   {t.summary.cachedTokens
                     ? ` · ${t.summary.cachedTokens} of ${t.summary.promptTokens} prompt tokens reused from the last turn`
                     : ''}
+                </div>
+              )}
+              {t.madeWith && (
+                <div className="muted small" data-testid="answer-made-with">
+                  {t.madeWith.modelTitle ?? t.madeWith.modelId ?? 'unknown model'} ·{' '}
+                  {describeSampling(t.madeWith.sampling)}
+                  {t.madeWith.routing ? ` · routing: ${describeRouting(t.madeWith.routing)}` : ''}
                 </div>
               )}
             </div>
