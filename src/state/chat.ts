@@ -352,7 +352,12 @@ async function runAssistant(): Promise<void> {
       onEvents,
     );
     const model = useEngine.getState().model;
-    madeWith = { modelId: model?.id, modelTitle: model?.title, sampling, routing: hasOverrides ? overrides : undefined };
+    madeWith = {
+      modelId: model?.id,
+      modelTitle: model?.title,
+      sampling,
+      routing: hasOverrides ? overrides : undefined,
+    };
     useEngine.setState({
       prefillTokPerSec: summary.prefillTokPerSec,
       decodeTokPerSec: summary.decodeTokPerSec,

@@ -48,7 +48,13 @@ export async function engineLoad(ref: ModelRef): Promise<boolean> {
     });
     const result = await engineClient().load(ref, choice, onProgress);
     if (seq !== loadSeq) return false;
-    useEngine.setState({ state: { kind: 'ready', modelId: ref.id }, model: result.model, backend: result.backend, prefillTokPerSec: undefined, decodeTokPerSec: undefined });
+    useEngine.setState({
+      state: { kind: 'ready', modelId: ref.id },
+      model: result.model,
+      backend: result.backend,
+      prefillTokPerSec: undefined,
+      decodeTokPerSec: undefined,
+    });
     return true;
   } catch (e) {
     const err = e as Error;
