@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { LayerRouting, TokenRouting } from '../core/runtime/types.ts';
-import { coActivation, expertLoad, routerEntropy, routingTraceCsv, stickiness, top1Grid } from './routing-stats.ts';
+import {
+  coActivation,
+  compareTraces,
+  expertLoad,
+  routerEntropy,
+  routingTraceCsv,
+  stickiness,
+  top1Grid,
+} from './routing-stats.ts';
 
 /** A hand-built routing record: ids with weights, probs spread as given. */
 function layer(ids: number[], weights: number[], probs: number[]): LayerRouting {
@@ -110,5 +118,27 @@ describe('routing statistics', () => {
       .filter((_, i) => i % 2 === 0)
       .map((r) => r.split(',0,')[0].slice(r.indexOf(',') + 1));
     expect(cells).toEqual([`"'=HYPERLINK(""http://x"",""y"")"`, `"'+1"`, `"'-2"`, `"'@SUM(A1)"`, `"'\t=1"`, '"a=b"']);
+  });
+});
+
+describe('compareTraces (A/B)', () => {
+  it('a trace against itself agrees everywhere with no load difference; disjoint experts differ fully', () => {
+    const a = randomTrace(40, 4, 3, 11);
+    const self = compareTraces(a, a, 3, 4);
+    expect(self.top1Agreement).toEqual([1, 1, 1]);
+    expect(self.loadDifference).toEqual([0, 0, 0]);
+    const onlyLow = [{ layers: [layer([0, 1], [0.6, 0.4], [0.6, 0.4, 0, 0])] }];
+    const onlyHigh = [{ layers: [layer([2, 3], [0.6, 0.4], [0, 0, 0.6, 0.4])] }];
+    const disjoint = compareTraces(onlyLow, onlyHigh, 1, 4);
+    expect(disjoint.top1Agreement).toEqual([0]);
+    expect(disjoint.loadDifference[0]).toBeCloseTo(1, 12);
+  });
+
+  it('independent random traces agree near chance; texts of different length get loads only', () => {
+    const c = compareTraces(randomTrace(2000, 4, 2, 1), randomTrace(2000, 4, 2, 2), 2, 4);
+    for (const agreement of c.top1Agreement!) expect(agreement).toBeGreaterThan(0.15); // chance 0.25
+    for (const agreement of c.top1Agreement!) expect(agreement).toBeLessThan(0.35);
+    for (const d of c.loadDifference) expect(d).toBeLessThan(0.1);
+    expect(compareTraces(randomTrace(5, 4, 2, 1), randomTrace(6, 4, 2, 2), 2, 4).top1Agreement).toBeUndefined();
   });
 });

@@ -90,3 +90,26 @@ export function routingTraceCsv(pieces: string[], trace: TokenRouting[]): string
   );
   return `${rows.join('\n')}\n`;
 }
+
+/** How two traces of the same model differ, per layer (the Routing page's A/B comparison). */
+export interface TraceComparison {
+  /** [layers] share of tokens whose top-1 expert is the same in A and B; undefined when the texts differ in length. */
+  top1Agreement?: number[];
+  /** [layers] total-variation distance of the expert loads: ½ Σₑ |loadA(e) − loadB(e)|, 0 (same) … 1 (disjoint). */
+  loadDifference: number[];
+}
+
+export function compareTraces(a: TokenRouting[], b: TokenRouting[], layers: number, experts: number): TraceComparison {
+  const loadDifference = Array.from({ length: layers }, (_, l) => {
+    const la = expertLoad(a, l, experts);
+    const lb = expertLoad(b, l, experts);
+    return la.reduce((sum, x, e) => sum + Math.abs(x - lb[e]!), 0) / 2;
+  });
+  if (a.length !== b.length || a.length === 0) return { loadDifference };
+  const top1Agreement = Array.from({ length: layers }, (_, l) => {
+    let same = 0;
+    for (let t = 0; t < a.length; t++) if (a[t]!.layers[l]?.expertIds[0] === b[t]!.layers[l]?.expertIds[0]) same++;
+    return same / a.length;
+  });
+  return { top1Agreement, loadDifference };
+}

@@ -41,13 +41,16 @@ export function routingSetLayer(layer: number): void {
   useRouting.setState({ layer });
 }
 
-/** The current conversation's last answer, as generated (its recorded routing). */
-export function routingFromConversation(index: 0 | 1): boolean {
+/**
+ * The current conversation's last answer, as generated (its recorded routing). `quiet`: when
+ * there is none, leave the slot as it is (the page opening on its own) instead of saying so.
+ */
+export function routingFromConversation(index: 0 | 1, quiet = false): boolean {
   const turn = chatCurrent()
     ?.turns.filter((t) => t.role === 'assistant')
     .at(-1);
   if (!turn?.tokens?.length) {
-    setSlot(index, { error: 'The conversation has no answer with routing yet.', result: undefined });
+    if (!quiet) setSlot(index, { error: 'The conversation has no answer with routing yet.', result: undefined });
     return false;
   }
   setSlot(index, {

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useEngine } from '../../state/engine.ts';
 import { useLibrary } from '../../state/library.ts';
@@ -11,6 +11,9 @@ import {
   useRouting,
   type RoutingSlot,
 } from '../../state/routing.ts';
+import { useChat } from '../../state/chat.ts';
+import { compareTraces } from '../../state/routing-stats.ts';
+import { describeRouting, percent } from '../format.ts';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { LayerOverview, RoutingStatsView, type ExpertLabel } from '../components/RoutingStatsView.tsx';
 
@@ -37,13 +40,16 @@ function SlotView({
   const experts = first?.layers[0]?.moeProbs.length ?? 0;
   const [text, setText] = useState('');
   const composeYaml = useCompose((s) => (s.form.base && s.form.experts.length ? s.yaml : ''));
+  const overrides = useChat((s) => s.overrides);
+  const hasOverrides =
+    overrides.expertsPerToken !== undefined || !!overrides.ban?.experts.length || !!overrides.force?.experts.length;
   return (
     <section className="card routing-slot" aria-label={`Trace ${slot.label}`}>
       <form
         className="row wrap"
         onSubmit={(e) => {
           e.preventDefault();
-          void routingAnalyzeText(index, text);
+          void routingAnalyzeText(index, text, hasOverrides ? overrides : undefined);
         }}
       >
         <label className="grow">
@@ -65,6 +71,11 @@ function SlotView({
           Route with the Compose gates
         </button>
       </form>
+      {hasOverrides && (
+        <p className="muted small" data-testid={`routing-overrides-${index}`}>
+          Route text applies Chat's routing controls: {describeRouting(overrides)}.
+        </p>
+      )}
       {slot.error && <p role="alert">{slot.error}</p>}
       {slot.result && (
         <>
@@ -85,6 +96,10 @@ export function RoutingPage() {
     useShallow((s) => ({ layers: s.model?.layers ?? 0, ready: s.state.kind === 'ready' })),
   );
   const labels = useExpertLabels();
+  // Opening the page shows the last answer at once (A), if the conversation has one.
+  useEffect(() => {
+    if (!useRouting.getState().slots[0].result) routingFromConversation(0, true);
+  }, []);
   return (
     <div className="page routing-page" data-testid="page-routing">
       <div className="card row wrap">
@@ -122,6 +137,45 @@ export function RoutingPage() {
         <SlotView index={0} slot={slots[0]} layer={layer} labels={labels} />
         <SlotView index={1} slot={slots[1]} layer={layer} labels={labels} />
       </div>
+      <Comparison slots={slots} />
     </div>
+  );
+}
+
+/** A/B in numbers: per layer, how often the two traces pick the same top-1 expert and how far apart their loads are. */
+function Comparison({ slots }: { slots: [RoutingSlot, RoutingSlot] }) {
+  const [a, b] = slots.map((s) => s.result?.routing);
+  if (!a || !b) return null;
+  const first = a.find((r) => r.layers.length > 0);
+  const layers = first?.layers.length ?? 0;
+  const experts = first?.layers[0]?.moeProbs.length ?? 0;
+  if (layers === 0 || experts === 0) return null;
+  const { top1Agreement, loadDifference } = compareTraces(a, b, layers, experts);
+  return (
+    <section className="card" aria-labelledby="compare-h" data-testid="routing-compare">
+      <h3 id="compare-h">A vs B</h3>
+      <p className="muted small">
+        Top-1 agreement: share of tokens routed first to the same expert (same text only). Load difference: half the
+        summed gap between the two expert loads, 0% (same) to 100% (no expert shared).
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">layer</th>
+            <th scope="col">top-1 agreement</th>
+            <th scope="col">load difference</th>
+          </tr>
+        </thead>
+        <tbody>
+          {loadDifference.map((d, l) => (
+            <tr key={l}>
+              <th scope="row">{l}</th>
+              <td>{top1Agreement ? percent(top1Agreement[l]!) : 'different texts'}</td>
+              <td>{percent(d)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }

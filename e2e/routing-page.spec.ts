@@ -1,0 +1,35 @@
+/**
+ * The Routing page on arrival and in comparison, in real Chromium on a zoo MoE built in
+ * Compose: it opens on the conversation's last answer, Route text applies Chat's routing
+ * controls, and two traces get computed differences per layer.
+ */
+import { expect, test } from '@playwright/test';
+import { clearOrigin, openPage } from './helpers.ts';
+
+test('the Routing page opens on the last answer and compares A and B per layer', async ({ page }) => {
+  await clearOrigin(page);
+  await openPage(page, 'Compose');
+  await page.getByLabel('Example').selectOption('moe-hidden.yml');
+  await expect(page.getByTestId('compose-ok')).toContainText('Mixtral', { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Build MoE' }).click();
+  await expect(page.getByTestId('engine-ready')).toContainText('4 experts', { timeout: 300_000 });
+  await page.getByLabel('Max tokens').fill('6');
+  await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toBeVisible({
+    timeout: 120_000,
+  });
+
+  await openPage(page, 'Routing');
+  const a = page.getByRole('region', { name: 'Trace last answer' });
+  await expect(a).toBeVisible(); // no button pressed: the last answer is there on arrival
+
+  const b = page.getByRole('region', { name: 'Trace B' });
+  await b.getByLabel('Text B').fill('def add(a, b): return a + b');
+  await b.getByRole('button', { name: 'Route text' }).click();
+  const compare = page.getByTestId('routing-compare');
+  await expect(compare).toBeVisible({ timeout: 60_000 });
+  await expect(compare.getByRole('row')).toHaveCount(1 + 4); // header + the zoo MoE's 4 layers
+  await expect(compare).toContainText('different texts'); // A and B are different texts: loads only
+  await expect(compare).toContainText('%');
+});
