@@ -14,6 +14,8 @@ import {
 } from '../core/hub/hub.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
 import type { FileSet } from '../core/io/byte-source.ts';
+import { checkModelFiles } from '../core/model/check.ts';
+import { importRefusal } from '../core/store/commit-checked.ts';
 import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import type { ModelManifest, PendingModel } from '../core/store/manifest.ts';
 import { modelStoreDelete, modelStoreList, modelStoreListPending } from '../core/store/model-store.ts';
@@ -265,6 +267,13 @@ export async function libraryImportFolder(folderName: string, files: FileSet, to
     );
     return;
   }
+  // Headers only, before copying a byte: a broken 10 GB folder is refused at once. The store
+  // checks the stored copy again before it marks the model ready.
+  const refused = await checkModelFiles(files).then(
+    () => undefined,
+    (e: Error) => importRefusal(folderName, e),
+  );
+  if (refused) return say('error', refused.message);
   await runTransfer(id, folderName, totalBytes, async (signal, onProgress) => {
     await modelStoreImportFileSet(appKv(), {
       id,
