@@ -8,6 +8,8 @@ import { clear, createStore } from 'idb-keyval';
 import { memoryFileSet } from '../io/byte-source.ts';
 import { exportHfToMemory } from '../model/hf.testing.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec } from '../model/random.ts';
+import { hubDownloadToStore } from '../hub/download-to-store.ts';
+import type { FetchFn } from '../hub/hub.ts';
 import { idbKvStore, type KvStore } from './kv.ts';
 import {
   chunkKey,
@@ -68,6 +70,25 @@ describe('import = validation', () => {
     await expect(importFolder(files, 'broken')).rejects.toMatchObject({
       name: 'FormatError',
       message: expect.stringMatching(/^'broken' was not added: safetensors: broken\/model\.safetensors: /),
+    });
+    await expectNothingStored();
+  });
+
+  it('refuses a hub download whose files would not load, after downloading, and keeps nothing', async () => {
+    const files: Record<string, Uint8Array> = {
+      'config.json': new TextEncoder().encode('{"model_type": "llama"}'),
+      'model.safetensors': randomBytes(30_000),
+    };
+    // A real Response per file (the hub's HTTP layer is tested in hub.browser.test.ts).
+    const hubFetch: FetchFn = async (url) =>
+      new Response(files[url.split('/').pop()!]!.slice(), { headers: { 'content-type': 'application/octet-stream' } });
+    const ref = { baseUrl: 'http://hub.test', repo: 'org/broken', rev: 'main' };
+    const listed = Object.entries(files).map(([name, bytes]) => ({ name, size: bytes.byteLength }));
+    await expect(
+      hubDownloadToStore(hubFetch, kv, ref, { id: 'hub:org/broken@main', title: 'org/broken', files: listed }),
+    ).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/^'org\/broken' was not added: config\.json: /),
     });
     await expectNothingStored();
   });
