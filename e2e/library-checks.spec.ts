@@ -57,19 +57,26 @@ test('a damaged folder is refused, naming the folder and the file, and nothing i
     .getByTestId('folder-input')
     .setInputFiles(folder('broken', { 'config.json': '{"foo": 1}', 'model.safetensors': random }));
   const message = page.getByTestId('library-message');
-  await expect(message).toHaveText(/^'broken' was not added: config\.json: .* Nothing was stored\.$/);
+  await expect(message).toHaveText(
+    /^'broken' was not added \(its config does not describe a model this app runs, or disagrees with its files\): config\.json: .* Nothing was stored\.$/,
+  );
   await expect(message).not.toContainText('local:');
   const config = Buffer.from(await (await page.request.get('/zoo/math/config.json')).body());
   await page
     .getByTestId('folder-input')
     .setInputFiles(folder('bad-weights', { 'config.json': config, 'model.safetensors': random }));
   await expect(message).toHaveText(
-    /^'bad-weights' was not added: safetensors: bad-weights\/model\.safetensors: header length/,
+    /^'bad-weights' was not added \(a file is damaged or not in the format its name says\): safetensors: bad-weights\/model\.safetensors: header length/,
   );
   await expect(page.getByTestId('stored-model')).toHaveCount(0);
   await expect(page.getByTestId('pending-model')).toHaveCount(0);
   expect(await storeKeys(page)).toEqual([]);
   await expect(page.getByTestId('storage-summary')).toContainText('0 B in 0 models, counted by the store.');
+  await page.setViewportSize({ width: 420, height: 900 });
+  await screenshot(page, 'library-refused-420');
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(
+    0,
+  );
 });
 
 test('a stored model says what it is; Re-verify reports stored bytes that were damaged', async ({ page }) => {
@@ -113,7 +120,12 @@ test('a stored model says what it is; Re-verify reports stored bytes that were d
   );
   await stored.getByRole('button', { name: 'Re-verify' }).click();
   await expect(stored.getByRole('status')).toHaveText(
-    /^'math' would not load: safetensors: math\/model\.safetensors: header length \d+ exceeds the cap/,
+    /^'math' would not load \(.*\): safetensors: math\/model\.safetensors: header length \d+ exceeds the cap/,
+  );
+  await page.setViewportSize({ width: 420, height: 900 });
+  await screenshot(page, 'library-reverify-420');
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(
+    0,
   );
 });
 

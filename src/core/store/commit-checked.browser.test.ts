@@ -59,7 +59,7 @@ describe('import = validation', () => {
     const files = { 'config.json': new TextEncoder().encode('{"foo": 1}'), 'model.safetensors': randomBytes(20_000) };
     await expect(importFolder(files, 'broken')).rejects.toMatchObject({
       name: 'ConfigError',
-      message: expect.stringMatching(/^'broken' was not added: config\.json: .*Nothing was stored\.$/),
+      message: expect.stringMatching(/^'broken' was not added \(.*\): config\.json: .*Nothing was stored\.$/),
     });
     await expectNothingStored();
   });
@@ -69,7 +69,7 @@ describe('import = validation', () => {
     files['model.safetensors'] = randomBytes(files['model.safetensors']!.byteLength);
     await expect(importFolder(files, 'broken')).rejects.toMatchObject({
       name: 'FormatError',
-      message: expect.stringMatching(/^'broken' was not added: safetensors: broken\/model\.safetensors: /),
+      message: expect.stringMatching(/^'broken' was not added \(.*\): safetensors: broken\/model\.safetensors: /),
     });
     await expectNothingStored();
   });
@@ -88,7 +88,7 @@ describe('import = validation', () => {
       hubDownloadToStore(hubFetch, kv, ref, { id: 'hub:org/broken@main', title: 'org/broken', files: listed }),
     ).rejects.toMatchObject({
       name: 'ConfigError',
-      message: expect.stringMatching(/^'org\/broken' was not added: config\.json: /),
+      message: expect.stringMatching(/^'org\/broken' was not added \(.*\): config\.json: /),
     });
     await expectNothingStored();
   });
@@ -117,7 +117,7 @@ describe('import = validation', () => {
     const result = await modelStoreVerify(kv, 'local:good');
     expect(result.ok).toBe(false);
     expect(result.problems).toEqual([
-      expect.stringMatching(/^'good' would not load: safetensors: good\/model\.safetensors: header length/),
+      expect.stringMatching(/^'good' would not load \(.*\): safetensors: good\/model\.safetensors: header length/),
     ]);
   });
 

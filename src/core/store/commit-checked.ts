@@ -4,7 +4,7 @@
  * A refused model is deleted whole: chunks, pending record, nothing listed.
  */
 import { type ErrorKind, StudioError } from '../errors.ts';
-import { type ModelSummary, checkModelFiles } from '../model/check.ts';
+import { type ModelSummary, checkModelFiles, describeCheckFailure } from '../model/check.ts';
 import type { KvStore } from './kv.ts';
 import type { ModelManifest } from './manifest.ts';
 import type { ModelWriter } from './model-store.ts';
@@ -13,7 +13,7 @@ import { modelStoreFileSet } from './store-file-set.ts';
 /** The error of a refused import: names the model and the problem file; keeps the kind in `name`. */
 export function importRefusal(title: string, error: Error): StudioError {
   const kind = (error instanceof StudioError ? error.name : 'FormatError') as ErrorKind;
-  return new StudioError(kind, `'${title}' was not added: ${error.message}. Nothing was stored.`);
+  return new StudioError(kind, `'${title}' was not added ${describeCheckFailure(error)}. Nothing was stored.`);
 }
 
 /** Runs checkModelFiles on what `writer` stored, then commits with its summary; on failure deletes it. */

@@ -7,7 +7,7 @@ import { type ByteSource, type FileSet, checkRead } from '../io/byte-source.ts';
 import { Sha256 } from '../io/sha256.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 import type { KvStore } from './kv.ts';
-import { type ModelSummary, checkModelFiles } from '../model/check.ts';
+import { type ModelSummary, checkModelFiles, describeCheckFailure } from '../model/check.ts';
 import { chunkKey, manifestKey, type ModelManifest, type StoredFile } from './manifest.ts';
 import { modelStoreGet } from './model-store.ts';
 
@@ -133,7 +133,7 @@ export async function modelStoreVerify(kv: KvStore, id: string, onProgress?: OnL
   try {
     summary = await checkModelFiles(modelStoreFileSet(kv, manifest));
   } catch (e) {
-    return { ok: false, problems: [`'${manifest.title}' would not load: ${(e as Error).message}`] };
+    return { ok: false, problems: [`'${manifest.title}' would not load ${describeCheckFailure(e as Error)}`] };
   }
   if (!manifest.summary) await kv.set(manifestKey(id), { ...manifest, summary });
   return { ok: true, problems, summary };
