@@ -213,7 +213,8 @@ function HubSection() {
         <div data-testid="hub-listing">
           <table>
             <caption>
-              {hubListing.ref.repo}@{hubListing.ref.rev}: {hubListing.files.length} files, {formatBytes(total)}
+              {hubListing.ref.repo}@{hubListing.ref.rev}: {plural(hubListing.files.length, 'file')},{' '}
+              {formatBytes(total)}
             </caption>
             <thead>
               <tr>
