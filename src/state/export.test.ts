@@ -7,7 +7,7 @@ const yaml =
   'base_model: zoo/base\ngate_mode: hidden\nexperts:\n  - source_model: zoo/stories\n    positive_prompts: ["Once upon a time"]\n  - source_model: zoo/code\n    positive_prompts: ["def f():"]\n    negative_prompts: ["Once"]\n';
 
 const manifest: ModelManifest = {
-  schemaVersion: 1,
+  schemaVersion: 2,
   id: 'merge:x',
   title: 'My MoE',
   source: { kind: 'merge', yaml },

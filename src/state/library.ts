@@ -3,6 +3,7 @@
  * pause/resume, local folder imports, storage estimate. Module-level actions; no bytes in state.
  */
 import { create } from 'zustand';
+import { HubUnreachableError } from '../core/hub/checked-fetch.ts';
 import { hubDownloadToStore, hubModelId } from '../core/hub/download-to-store.ts';
 import {
   hubListFiles,
@@ -13,6 +14,8 @@ import {
 } from '../core/hub/hub.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
 import type { FileSet } from '../core/io/byte-source.ts';
+import { checkModelFiles } from '../core/model/check.ts';
+import { importRefusal } from '../core/store/commit-checked.ts';
 import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import type { ModelManifest, PendingModel } from '../core/store/manifest.ts';
 import { modelStoreDelete, modelStoreList, modelStoreListPending } from '../core/store/model-store.ts';
@@ -95,16 +98,27 @@ export async function libraryRefresh(): Promise<void> {
   useLibrary.setState({ stored, pending, estimate });
 }
 
+/** The one line for a hub that cannot be reached: no URL dump, and what still works. */
+export function hubOfflineMessage(host: string): string {
+  return `You are offline (or ${host} is unreachable): the hub can't be reached. The demo zoo and local folders still work.`;
+}
+
+const hostOf = (baseUrl: string) => (URL.canParse(baseUrl) ? new URL(baseUrl).host : baseUrl);
+
+/** The browser knows it has no network: don't send requests that can only fail (and log). */
+const browserOffline = () => globalThis.navigator?.onLine === false;
+
 export async function hubLookup(input: string): Promise<void> {
   useLibrary.setState({ hubBusy: true, hubListing: undefined, message: undefined });
   try {
     const ref = hubParseRepoRef(input, useSettings.getState().hubBaseUrl);
+    if (browserOffline()) return say('error', hubOfflineMessage(hostOf(ref.baseUrl)));
     const files = hubSelectModelFiles(await hubListFiles(fetch, ref));
     if (!files.some((f) => f.name === 'config.json'))
       throw new Error(`hub: ${ref.repo} has no config.json, so it is not an HF model folder`);
     useLibrary.setState({ hubListing: { ref, files } });
   } catch (e) {
-    say('error', (e as Error).message);
+    say('error', e instanceof HubUnreachableError ? hubOfflineMessage(e.host) : (e as Error).message);
   } finally {
     useLibrary.setState({ hubBusy: false });
   }
@@ -158,8 +172,10 @@ async function runTransfer(
     const err = e as Error;
     if (err.name === 'CancelledError' || controller.signal.aborted) updateTransfer(id, { status: 'paused' });
     else {
-      updateTransfer(id, { status: 'failed', error: err.message });
-      say('error', err.message);
+      const text =
+        err instanceof HubUnreachableError ? `${hubOfflineMessage(err.host)} Resume when it is back.` : err.message;
+      updateTransfer(id, { status: 'failed', error: text });
+      say('error', text);
     }
   } finally {
     if (controllers.get(id) === controller) controllers.delete(id);
@@ -220,12 +236,13 @@ export async function libraryDelete(id: string): Promise<void> {
 export async function libraryVerify(id: string): Promise<void> {
   useLibrary.setState((s) => ({ verify: { ...s.verify, [id]: 'verifying…' } }));
   const result = await modelStoreVerify(appKv(), id);
-  useLibrary.setState((s) => ({
-    verify: {
-      ...s.verify,
-      [id]: result.ok ? 'verified: every chunk present, sizes and sha256 match' : result.problems.join('; '),
-    },
-  }));
+  const sha = useLibrary
+    .getState()
+    .stored.find((m) => m.id === id)
+    ?.files.some((f) => f.sha256);
+  const ok = `verified: every chunk present, sizes${sha ? ' and sha256' : ''} match, and it loads (config, tensor headers, tokenizer)`;
+  useLibrary.setState((s) => ({ verify: { ...s.verify, [id]: result.ok ? ok : result.problems.join('; ') } }));
+  await libraryRefresh(); // a model stored before imports were checked now has its summary
 }
 
 export async function storagePersist(): Promise<void> {
@@ -250,6 +267,13 @@ export async function libraryImportFolder(folderName: string, files: FileSet, to
     );
     return;
   }
+  // Headers only, before copying a byte: a broken 10 GB folder is refused at once. The store
+  // checks the stored copy again before it marks the model ready.
+  const refused = await checkModelFiles(files).then(
+    () => undefined,
+    (e: Error) => importRefusal(folderName, e),
+  );
+  if (refused) return say('error', refused.message);
   await runTransfer(id, folderName, totalBytes, async (signal, onProgress) => {
     await modelStoreImportFileSet(appKv(), {
       id,

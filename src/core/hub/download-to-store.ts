@@ -1,11 +1,12 @@
 /**
  * A hub repo into the model store: list (sizes first), download file by file with HTTP
- * Range resume from the chunks a previous attempt stored, verify sha256, then commit the
- * manifest. Pausing is an abort; calling again resumes.
+ * Range resume from the chunks a previous attempt stored, verify sha256, check that the model
+ * loads (checkModelFiles), then commit the manifest. Pausing is an abort; calling again resumes.
  */
 import { HubError } from '../errors.ts';
 import type { KvStore } from '../store/kv.ts';
 import type { ModelManifest } from '../store/manifest.ts';
+import { modelStoreCommitChecked } from '../store/commit-checked.ts';
 import { modelStoreBeginWrite } from '../store/model-store.ts';
 import { hubDownloadFile, hubFileUrl, type FetchFn, type HubFileInfo, type HubRepoRef } from './hub.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
@@ -91,7 +92,7 @@ export async function hubDownloadToStore(
       );
     }
   }
-  const manifest = await writer.commit();
+  const manifest = await modelStoreCommitChecked(kv, writer);
   onProgress?.({
     phase: 'done',
     file: '',

@@ -82,7 +82,7 @@ describe('hub', () => {
     const ref = hubParseRepoRef('org/tiny', BASE);
     const files = await hubListFiles(fetch, ref); // Vite answers the tree URL with HTML
     expect(files).toEqual([
-      { name: 'config.json', size: 100 },
+      { name: 'config.json', size: 437 },
       { name: 'model.safetensors', size: 200_000 },
     ]);
   });

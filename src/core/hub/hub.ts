@@ -8,7 +8,7 @@
 import { CancelledError, HubError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
 import { TOKENIZER_FILES } from '../tokenizer/files.ts';
-import { checkedFetch, type FetchFn } from './checked-fetch.ts';
+import { checkedFetch, HubUnreachableError, type FetchFn } from './checked-fetch.ts';
 
 export type { FetchFn } from './checked-fetch.ts';
 
@@ -77,6 +77,8 @@ export async function hubListFiles(fetchFn: FetchFn, ref: HubRepoRef): Promise<H
   try {
     return await hubListFilesFromTree(fetchFn, ref);
   } catch (treeError) {
+    // No answer at all (offline, host down): probing ten more URLs would only fail ten more times.
+    if (treeError instanceof HubUnreachableError) throw treeError;
     const probed = await hubProbeFiles(fetchFn, ref);
     if (probed.length > 0) return probed;
     if ((treeError as Error).name === 'CancelledError') throw treeError;

@@ -242,17 +242,22 @@ async function layerWeights(
   return w;
 }
 
-/** Reads a GGUF written by exportGguf or llama.cpp's converter (llama, Mixtral-as-llama, qwen2, qwen2moe). */
-export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
-  const file = await readGguf(src);
+/** The ModelSpec a parsed GGUF header describes (architecture and llama.cpp keys checked); reads no tensor data. */
+export function ggufModelSpec(file: GgufFile): { arch: GgufArch; spec: ModelSpec } {
   const arch = requireString(file, 'general.architecture');
   if (!isGgufArch(arch))
     throw new FormatError(
       `gguf: ${file.name}: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe)`,
     );
   validateForLlamaCpp(file);
+  return { arch, spec: specFromGguf(file, arch, new TensorReader(file)) };
+}
+
+/** Reads a GGUF written by exportGguf or llama.cpp's converter (llama, Mixtral-as-llama, qwen2, qwen2moe). */
+export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
+  const file = await readGguf(src);
+  const { arch, spec } = ggufModelSpec(file);
   const reader = new TensorReader(file);
-  const spec = specFromGguf(file, arch, reader);
   // Stored rows are in llama.cpp's pairing; go back to rotate_half order (inverse permutation).
   const interleaved = GGUF_ARCH_ROPE[arch] === 'interleaved';
   const qPerm = interleaved ? invertPermutation(interleaveRowPermutation(spec.heads, spec.headDim)) : undefined;

@@ -40,13 +40,7 @@ export async function loadHfWeights(
   source: HfTensorSource,
   report: (progress: ModelLoadProgress) => void = () => {},
 ): Promise<{ weights: ModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout }> {
-  const names = source.names();
-  const mixtralLayout = spec.arch === 'mixtral' ? detectMixtralLayout(names) : undefined;
-  const entries = hfTensorEntries(spec, nameTableFor(spec, mixtralLayout));
-  checkTensorsPresent(entries, source);
-  const expected = new Set(entries.map((e) => e.name));
-  const extraTensors = names.filter((n) => !expected.has(n));
-
+  const { entries, extraTensors, mixtralLayout } = checkHfTensors(spec, source);
   const bytesTotal = entries.reduce((sum, e) => sum + source.info(e.name)!.byteLength, 0);
   let bytesDone = 0;
   const builder = new WeightsBuilder(spec);
@@ -66,10 +60,24 @@ export async function loadHfWeights(
   return result;
 }
 
+/** The tensors `spec` implies, each checked against the headers (no tensor data is read). */
+export function checkHfTensors(
+  spec: ModelSpec,
+  source: Pick<HfTensorSource, 'names' | 'info'>,
+): { entries: HfTensorEntry[]; extraTensors: string[]; mixtralLayout?: MixtralLayout } {
+  const names = source.names();
+  const mixtralLayout = spec.arch === 'mixtral' ? detectMixtralLayout(names) : undefined;
+  const entries = hfTensorEntries(spec, nameTableFor(spec, mixtralLayout));
+  checkTensorsPresent(entries, source);
+  const expected = new Set(entries.map((e) => e.name));
+  const extraTensors = names.filter((n) => !expected.has(n));
+  return mixtralLayout ? { entries, extraTensors, mixtralLayout } : { entries, extraTensors };
+}
+
 const fmtShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 /** Every missing tensor is reported (up to a few); then shapes and dtypes are checked. */
-function checkTensorsPresent(entries: HfTensorEntry[], source: HfTensorSource): void {
+function checkTensorsPresent(entries: HfTensorEntry[], source: Pick<HfTensorSource, 'info'>): void {
   const missing = entries.filter((e) => source.info(e.name) === undefined);
   if (missing.length > 0) {
     const shown = missing

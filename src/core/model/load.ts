@@ -92,12 +92,7 @@ export async function loadHfModel(files: FileSet, options: LoadModelOptions = {}
   let tokenizer: Tokenizer | undefined;
   if (!options.skipTokenizer && list.includes('tokenizer.json')) {
     report({ phase: 'tokenizer', file: 'tokenizer.json', bytesDone: 0, bytesTotal: 0 });
-    tokenizer = await loadHfTokenizer(files);
-    if (tokenizer.vocabSize > spec.vocab) {
-      throw new ConfigError(
-        `tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${spec.vocab}`,
-      );
-    }
+    tokenizer = await loadHfTokenizerFor(files, spec);
   }
   report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
   const loaded: LoadedModel = { spec, weights, config, files, extraTensors };
@@ -106,11 +101,20 @@ export async function loadHfModel(files: FileSet, options: LoadModelOptions = {}
   return loaded;
 }
 
+/** tokenizer.json (+ tokenizer_config.json) of an HF folder, checked against config.json's vocab_size. */
+export async function loadHfTokenizerFor(files: FileSet, spec: ModelSpec): Promise<Tokenizer> {
+  const tokenizer = await loadHfTokenizer(files);
+  if (tokenizer.vocabSize > spec.vocab) {
+    throw new ConfigError(`tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${spec.vocab}`);
+  }
+  return tokenizer;
+}
+
 /**
  * generation_config.json's eos_token_id (one id or a list) joins spec.eosTokenIds: chat
  * models list their end-of-turn token there (Qwen2: [151645, 151643]), not in config.json.
  */
-async function addGenerationEos(files: FileSet, spec: ModelSpec): Promise<void> {
+export async function addGenerationEos(files: FileSet, spec: ModelSpec): Promise<void> {
   const json: unknown = await readJsonFile(files, 'generation_config.json');
   const eos = (json as { eos_token_id?: unknown } | null)?.eos_token_id;
   const ids = (Array.isArray(eos) ? eos : [eos]).filter(

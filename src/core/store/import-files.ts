@@ -1,12 +1,14 @@
 /**
  * Copies a FileSet (a local folder, the zoo over fetch, a merge result) into the store,
- * file by file in store-sized slices, with typed progress; resumes a pending import.
+ * file by file in store-sized slices, with typed progress; resumes a pending import. The model
+ * is ready only if checkModelFiles accepts what was stored (modelStoreCommitChecked).
  */
 import { CancelledError } from '../errors.ts';
 import type { FileSet } from '../io/byte-source.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 import type { KvStore } from './kv.ts';
 import type { ImportQuant, ModelManifest, ModelSource } from './manifest.ts';
+import { modelStoreCommitChecked } from './commit-checked.ts';
 import { modelStoreBeginWrite } from './model-store.ts';
 
 export interface ImportFileSetOptions {
@@ -61,5 +63,5 @@ export async function modelStoreImportFileSet(kv: KvStore, options: ImportFileSe
     }
     await sink.close();
   }
-  return writer.commit(options.notes);
+  return modelStoreCommitChecked(kv, writer, options.notes);
 }

@@ -3,3 +3,4 @@ export * from './manifest.ts';
 export * from './model-store.ts';
 export * from './store-file-set.ts';
 export * from './import-files.ts';
+export * from './commit-checked.ts';

@@ -8,7 +8,13 @@
  *   chunk/<id>/<file>/<index>        Uint8Array    — `chunkBytes` bytes (the last one shorter)
  */
 
-export const MODEL_STORE_SCHEMA_VERSION = 1;
+import type { ModelSummary } from '../model/check.ts';
+
+/**
+ * 2: a manifest carries `summary` (checkModelFiles passed before it was written).
+ * 1: no summary; the model was stored without the load checks (Re-verify runs them).
+ */
+export const MODEL_STORE_SCHEMA_VERSION = 2;
 
 /** Tens of MB per record: big enough that IndexedDB overhead vanishes, small enough to resume. */
 export const DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024;
@@ -44,6 +50,8 @@ export interface ModelManifest {
   importQuant?: ImportQuant;
   /** Free-form facts the UI shows (donors of a merged model, expert prompts …). */
   notes?: Record<string, unknown>;
+  /** What checkModelFiles found at import (or the last Re-verify); absent on manifests migrated from version 1. */
+  summary?: ModelSummary;
 }
 
 export interface PendingFile {
@@ -77,9 +85,10 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** Validates a stored manifest and migrates older versions (there are none yet). */
-export function migrateManifest(raw: unknown): Migration<ModelManifest> {
-  if (!isObject(raw)) return { type: 'error', message: 'store: manifest is not an object' };
+/** Validates a stored manifest and migrates version 1 (no summary) to 2. */
+export function migrateManifest(stored: unknown): Migration<ModelManifest> {
+  if (!isObject(stored)) return { type: 'error', message: 'store: manifest is not an object' };
+  const raw = stored.schemaVersion === 1 ? { ...stored, schemaVersion: MODEL_STORE_SCHEMA_VERSION } : stored;
   if (raw.schemaVersion !== MODEL_STORE_SCHEMA_VERSION) {
     return {
       type: 'error',
@@ -92,11 +101,13 @@ export function migrateManifest(raw: unknown): Migration<ModelManifest> {
   return { type: 'success', value: raw as unknown as ModelManifest };
 }
 
+/** Pending records did not change in version 2: a version-1 one is relabelled. */
 export function migratePending(raw: unknown): Migration<PendingModel> {
-  if (!isObject(raw) || raw.schemaVersion !== MODEL_STORE_SCHEMA_VERSION || !Array.isArray(raw.files)) {
+  const known = isObject(raw) && (raw.schemaVersion === 1 || raw.schemaVersion === MODEL_STORE_SCHEMA_VERSION);
+  if (!known || !Array.isArray(raw.files)) {
     return { type: 'error', message: `store: pending record '${isObject(raw) ? String(raw.id) : '?'}' is unreadable` };
   }
-  return { type: 'success', value: raw as unknown as PendingModel };
+  return { type: 'success', value: { ...raw, schemaVersion: MODEL_STORE_SCHEMA_VERSION } as unknown as PendingModel };
 }
 
 export function chunkCount(size: number, chunkBytes: number): number {

@@ -17,6 +17,11 @@ import {
   modelStoreVerify,
 } from './index.ts';
 import { sha256Hex } from '../io/sha256.ts';
+import { exportHfToMemory } from '../model/hf.testing.ts';
+import { randomModelWeights, tinyDenseSpec } from '../model/random.ts';
+
+/** A model of a few kB: one layer, hidden 8, vocab 16. */
+const SMALL = tinyDenseSpec({ layers: 1, hidden: 8, heads: 2, kvHeads: 1, headDim: 4, intermediate: 8, vocab: 16 });
 
 const DB = 'moe-studio-test';
 let kv: KvStore;
@@ -43,8 +48,11 @@ afterEach(async () => {
 
 describe('model store (IndexedDB)', () => {
   it('stores a folder in chunks and reads every byte back through the FileSet', async () => {
-    const weights = seededBytes(10_000 + Math.floor(Math.random() * 5000), Date.now());
-    const files = memoryFileSet({ 'config.json': new TextEncoder().encode('{"a":1}'), 'model.safetensors': weights });
+    const layers = 1 + Math.floor(Math.random() * 3);
+    const folder = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ layers }), Date.now()));
+    const weights = folder.files['model.safetensors']!;
+    const configText = new TextDecoder().decode(folder.files['config.json']);
+    const files = folder.fileSet;
     const progress: number[] = [];
     const manifest = await modelStoreImportFileSet(kv, {
       id: 'm1',
@@ -64,7 +72,7 @@ describe('model store (IndexedDB)', () => {
     expect(src.size).toBe(weights.byteLength);
     expect(await src.read(0, src.size)).toEqual(weights);
     expect(await src.read(1000, 3000)).toEqual(weights.subarray(1000, 4000)); // spans chunk borders
-    expect(await readText(await fs.open('config.json'))).toBe('{"a":1}');
+    expect(await readText(await fs.open('config.json'))).toBe(configText);
     expect((await modelStoreList(kv)).map((m) => m.id)).toEqual(['m1']);
   });
 
@@ -94,7 +102,11 @@ describe('model store (IndexedDB)', () => {
     const manifest = await resumed.commit();
     expect(await modelStoreListPending(kv)).toEqual([]);
     expect(await (await modelStoreFileSet(kv, manifest).open('w.bin')).read(0, 5000)).toEqual(weights);
-    expect(await modelStoreVerify(kv, 'm2')).toEqual({ ok: true, problems: [] });
+    // Every chunk is there; what fails is the model check (w.bin is bytes, not a model).
+    expect(await modelStoreVerify(kv, 'm2')).toEqual({
+      ok: false,
+      problems: [expect.stringMatching(/^'M2' would not load \(.*\): llama2c: M2\/w\.bin header/)],
+    });
   });
 
   it('re-verify reports a missing chunk and a sha256 mismatch', async () => {
@@ -125,7 +137,7 @@ describe('model store (IndexedDB)', () => {
       id: 'small',
       title: 'Small model',
       source: { kind: 'local', folderName: 's' },
-      files: memoryFileSet({ 'a.bin': seededBytes(2000, 1) }),
+      files: (await exportHfToMemory(randomModelWeights(SMALL, 1))).fileSet,
       chunkBytes: 1024,
     });
     const limited = quotaLimitedKvStore(kv, 6000);

@@ -6,6 +6,7 @@
 import { StoreError, MissingFileError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
 import type { KvStore } from './kv.ts';
+import type { ModelSummary } from '../model/check.ts';
 import { Sha256 } from '../io/sha256.ts';
 import {
   chunkCount,
@@ -100,8 +101,13 @@ export interface ModelWriter {
   hashFile(file: string): Promise<string>;
   /** A sink that continues `file` at resumeOffset(file). close() checks the size. */
   openFile(file: string): ByteSink;
-  /** Checks every file is complete, then writes the manifest (the last write). */
-  commit(notes?: Record<string, unknown>): Promise<ModelManifest>;
+  /** The manifest commit would write (every file complete, else a StoreError); nothing is written. */
+  draft(): ModelManifest;
+  /**
+   * Checks every file is complete, then writes the manifest (the last write). Imports commit
+   * through modelStoreCommitChecked, which runs checkModelFiles first and passes its `summary`.
+   */
+  commit(notes?: Record<string, unknown>, summary?: ModelSummary): Promise<ModelManifest>;
   /** Deletes everything written so far. */
   abort(): Promise<void>;
 }
@@ -148,7 +154,7 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
     return f;
   };
   const savePending = () => storeSet(kv, pendingKey(pending.id), pending, `the import record of '${pending.id}'`);
-  return {
+  const writer: ModelWriter = {
     id: pending.id,
     resumeOffset: (name) => {
       const f = fileOf(name);
@@ -167,7 +173,7 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
       return hasher.hex();
     },
     openFile: (name) => chunkedSink(kv, pending, fileOf(name), savePending),
-    async commit(notes) {
+    draft() {
       const files: StoredFile[] = [];
       for (const f of pending.files) {
         const chunks = chunkCount(f.size, pending.chunkBytes);
@@ -177,7 +183,7 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
           );
         files.push({ name: f.name, size: f.size, sha256: f.sha256, chunks });
       }
-      const manifest: ModelManifest = {
+      return {
         schemaVersion: MODEL_STORE_SCHEMA_VERSION,
         id: pending.id,
         title: pending.title,
@@ -187,14 +193,17 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
         totalBytes: files.reduce((s, f) => s + f.size, 0),
         createdAt: Date.now(),
         importQuant: pending.importQuant,
-        notes,
       };
+    },
+    async commit(notes, summary) {
+      const manifest: ModelManifest = { ...writer.draft(), notes, summary };
       await storeSet(kv, manifestKey(pending.id), manifest, `the manifest of '${pending.id}'`);
       await kv.del([pendingKey(pending.id)]);
       return manifest;
     },
     abort: () => modelStoreDelete(kv, pending.id),
   };
+  return writer;
 }
 
 /** Buffers bytes into whole chunks; each stored chunk is recorded in the pending record. */

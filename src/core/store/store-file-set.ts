@@ -7,7 +7,8 @@ import { type ByteSource, type FileSet, checkRead } from '../io/byte-source.ts';
 import { Sha256 } from '../io/sha256.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 import type { KvStore } from './kv.ts';
-import { chunkKey, type ModelManifest, type StoredFile } from './manifest.ts';
+import { type ModelSummary, checkModelFiles, describeCheckFailure } from '../model/check.ts';
+import { chunkKey, manifestKey, type ModelManifest, type StoredFile } from './manifest.ts';
 import { modelStoreGet } from './model-store.ts';
 
 async function readChunk(kv: KvStore, manifest: ModelManifest, file: StoredFile, index: number): Promise<Uint8Array> {
@@ -32,7 +33,7 @@ function storedFileSource(
     if (cached?.index !== index) cached = { index, bytes: await readChunk(kv, manifest, file, index) };
     return cached.bytes;
   };
-  const name = `${manifest.id}/${file.name}`;
+  const name = `${manifest.title}/${file.name}`; // what the user named it: errors read 'math/model.safetensors'
   return {
     size: file.size,
     name,
@@ -87,9 +88,15 @@ export function modelStoreFileSet(kv: KvStore, manifest: ModelManifest, onProgre
 export interface VerifyResult {
   ok: boolean;
   problems: string[];
+  /** What checkModelFiles found, when every chunk was there and it passed. */
+  summary?: ModelSummary;
 }
 
-/** Reads every chunk back: presence, sizes, and sha256 where the manifest has one. */
+/**
+ * Reads every chunk back (presence, sizes, sha256 where the manifest has one), then runs
+ * checkModelFiles on the stored bytes, as an import does. A manifest without a summary
+ * (stored before imports were checked) gets the one this found.
+ */
 export async function modelStoreVerify(kv: KvStore, id: string, onProgress?: OnLoadProgress): Promise<VerifyResult> {
   const manifest = await modelStoreGet(kv, id);
   if (!manifest) return { ok: false, problems: [`store: no model '${id}'`] };
@@ -121,7 +128,15 @@ export async function modelStoreVerify(kv: KvStore, id: string, onProgress?: OnL
       problems.push((e as Error).message);
     }
   }
-  return { ok: problems.length === 0, problems };
+  if (problems.length > 0) return { ok: false, problems };
+  let summary: ModelSummary;
+  try {
+    summary = await checkModelFiles(modelStoreFileSet(kv, manifest));
+  } catch (e) {
+    return { ok: false, problems: [`'${manifest.title}' would not load ${describeCheckFailure(e as Error)}`] };
+  }
+  if (!manifest.summary) await kv.set(manifestKey(id), { ...manifest, summary });
+  return { ok: true, problems, summary };
 }
 
 export interface StorageEstimate {

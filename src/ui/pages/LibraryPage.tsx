@@ -20,7 +20,7 @@ import { zooFolderUrl, type ZooModel } from '../../state/zoo.ts';
 import type { ModelManifest } from '../../core/store/manifest.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { TransferView } from '../components/TransferView.tsx';
-import { formatBytes } from '../format.ts';
+import { formatBytes, formatParams, plural } from '../format.ts';
 
 export async function openZooInChat(m: ZooModel): Promise<void> {
   uiGo('chat');
@@ -65,6 +65,26 @@ function ZooSection() {
   );
 }
 
+/** Architecture, parameters, experts, dtype, context: from the summary checked at import. */
+function ModelFacts({ manifest }: { manifest: ModelManifest }) {
+  const s = manifest.summary;
+  if (!s)
+    return <div className="muted small">Stored before imports were checked: Re-verify to check and describe it.</div>;
+  const facts = [
+    s.arch,
+    `${formatParams(s.params)} parameters`,
+    s.experts ? `${s.experts} experts, ${s.expertsPerToken} per token` : 'dense',
+    s.dtype,
+    `context ${s.contextLength.toLocaleString('en-US')}`,
+    s.tokenizer === 'none' ? 'no tokenizer' : undefined,
+  ].filter(Boolean);
+  return (
+    <div className="muted small" data-testid="model-facts">
+      {facts.join(' · ')}
+    </div>
+  );
+}
+
 function StoredSection() {
   const { stored, pending, verify, transfers } = useLibrary(
     useShallow((s) => ({ stored: s.stored, pending: s.pending, verify: s.verify, transfers: s.transfers })),
@@ -83,9 +103,10 @@ function StoredSection() {
             <div>
               <strong>{m.title}</strong> <span className="tag">{m.source.kind}</span>{' '}
               <span className="muted">
-                {formatBytes(m.totalBytes)} · {m.files.length} files
+                {formatBytes(m.totalBytes)} · {plural(m.files.length, 'file')}
               </span>
             </div>
+            <ModelFacts manifest={m} />
             <div className="row">
               <button type="button" onClick={() => void openStoredInChat(m)}>
                 Chat
@@ -192,7 +213,8 @@ function HubSection() {
         <div data-testid="hub-listing">
           <table>
             <caption>
-              {hubListing.ref.repo}@{hubListing.ref.rev}: {hubListing.files.length} files, {formatBytes(total)}
+              {hubListing.ref.repo}@{hubListing.ref.rev}: {plural(hubListing.files.length, 'file')},{' '}
+              {formatBytes(total)}
             </caption>
             <thead>
               <tr>
@@ -319,23 +341,30 @@ function LocalSection() {
   );
 }
 
+/**
+ * The store's own count is the figure shown against the quota: navigator.storage.estimate()
+ * lags behind recent writes (it said "0 B" beside 37.8 MB of models), so it is only a labelled aside.
+ */
 function StorageSection() {
   const { estimate, stored } = useLibrary(useShallow((s) => ({ estimate: s.estimate, stored: s.stored })));
+  const storedBytes = stored.reduce((s, m) => s + m.totalBytes, 0);
   return (
     <section aria-labelledby="storage-h" className="card">
       <h2 id="storage-h">Storage</h2>
       {estimate?.quota ? (
         <ProgressBar
-          label="Browser storage used"
-          done={estimate.usage ?? 0}
+          label="Models stored"
+          done={storedBytes}
           total={estimate.quota}
           note={estimate.persisted ? 'persistent' : 'may be evicted'}
         />
       ) : (
-        <p className="muted">This browser does not report storage use.</p>
+        <p className="muted">This browser does not report its storage quota.</p>
       )}
-      <p className="muted">
-        Models: {formatBytes(stored.reduce((s, m) => s + m.totalBytes, 0))} in {stored.length} models.
+      <p className="muted" data-testid="storage-summary">
+        {formatBytes(storedBytes)} in {plural(stored.length, 'model')}, counted by the store.
+        {estimate?.usage !== undefined &&
+          ` The browser's own estimate, which can lag behind recent imports: ${formatBytes(estimate.usage)} used.`}
       </p>
       <button type="button" onClick={() => void storagePersist()} disabled={estimate?.persisted}>
         Request persistent storage
