@@ -5,6 +5,7 @@
  * heatmap → export YAML and GGUF, checked with our own parsers.
  */
 import { readFileSync } from 'node:fs';
+import { zipEntries } from './zip-entries.ts';
 import { expect, test, type Download, type Page } from '@playwright/test';
 import { parseMergeYaml } from '../src/core/formats/mergekit-yaml.ts';
 import { loadGgufModel } from '../src/core/model/gguf-model.ts';
@@ -147,21 +148,31 @@ for (const backend of ['webgpu', 'cpu'] as const)
       )![1];
 
     const exported = readFileSync(await exportFile('mergekit YAML', 'mergekit_moe_config.yml'), 'utf8');
-    expect(exported).toBe(formYaml);
+    // The zoo donors are not on the hub: a comment says so, above the YAML as written.
+    expect(
+      exported.startsWith('# Not on the Hugging Face hub: zoo/base, zoo/stories, zoo/code, zoo/math, zoo/chat'),
+    ).toBe(true);
+    expect(exported.endsWith(formYaml)).toBe(true);
     const a = parseMergeYaml(exported);
     const b = parseMergeYaml(yamlText);
     expect(a.ok && b.ok).toBe(true);
     if (a.ok && b.ok) expect({ ...a.config, sourceText: '' }).toEqual({ ...b.config, sourceText: '' });
 
-    // HF folder: every stored file plus a model card naming the donors (README.md is written last).
-    const folderFiles = await exportFiles(/^HF folder/, 'README.md');
-    expect([...folderFiles.keys()]).toEqual(
-      expect.arrayContaining(['config.json', 'tokenizer.json', 'mergekit_moe_config.yml', 'README.md']),
+    // HF folder: one zip holding every stored file plus a model card naming the donors.
+    const zip = zipEntries(new Uint8Array(readFileSync(await exportFile(/^HF folder/, 'Zoo-MoE-hidden.zip'))));
+    const folder = 'Zoo-MoE-hidden/';
+    expect([...zip.keys()]).toEqual(
+      expect.arrayContaining(
+        ['config.json', 'tokenizer.json', 'mergekit_moe_config.yml', 'README.md'].map((f) => folder + f),
+      ),
     );
-    expect([...folderFiles.keys()].some((n) => n.endsWith('.safetensors'))).toBe(true);
-    expect(JSON.parse(readFileSync(folderFiles.get('config.json')!, 'utf8')).num_local_experts).toBe(4);
-    const card = readFileSync(folderFiles.get('README.md')!, 'utf8');
+    expect([...zip.keys()].some((n) => n.endsWith('.safetensors'))).toBe(true);
+    expect(JSON.parse(new TextDecoder().decode(zip.get(`${folder}config.json`))).num_local_experts).toBe(4);
+    const card = new TextDecoder().decode(zip.get(`${folder}README.md`));
     for (const donor of ['zoo/stories', 'zoo/code', 'zoo/math', 'zoo/chat']) expect(card).toContain(donor);
+    await expect(page.getByTestId('export-message')).toContainText(
+      /HF folder saved: Zoo-MoE-hidden\.zip \(\d+(\.\d)? [KM]B\)/,
+    );
 
     const gguf = new Uint8Array(readFileSync(await exportFile('GGUF q8_0', /^Zoo-MoE-hidden\.q8_0\.gguf$/, 180_000)));
     const loaded = await loadGgufModel(bytesSource(gguf, 'exported.gguf'));

@@ -4,13 +4,18 @@
  * download (or a picked folder), never into state.
  */
 import { create } from 'zustand';
-import { readText } from '../core/io/byte-source.ts';
+import { type ByteSource, type FileSet, readText } from '../core/io/byte-source.ts';
+import { makeZip } from 'client-zip';
 import type { ModelManifest, StoredQuant } from '../core/store/manifest.ts';
 import { modelStoreFileSet } from '../core/store/store-file-set.ts';
 import { engineClient } from './workers.ts';
+import { engineLoad, useEngine } from './engine.ts';
+import type { LibraryRef } from './library-refs.ts';
+import { fetchFileSet } from '../core/hub/fetch-file-set.ts';
 import { appKv } from './kv-instance.ts';
 import { routingTraceCsv } from './routing-stats.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
+import { formatBytes } from './format.ts';
 
 export interface ExportState {
   busy?: string;
@@ -97,11 +102,12 @@ export function modelCard(m: ModelManifest): string {
   return lines.join('\n');
 }
 
-async function run(label: string, work: () => Promise<void>): Promise<void> {
+/** Runs one export; `work` returns what was saved ("name.zip (14.2 MB)") for the message. */
+async function run(label: string, work: () => Promise<string>): Promise<void> {
   useExport.setState({ busy: label, message: undefined });
   try {
-    await work();
-    useExport.setState({ message: { kind: 'info', text: `${label}: done.` } });
+    const saved = await work();
+    useExport.setState({ message: { kind: 'info', text: `${label} saved: ${saved}.` } });
   } catch (e) {
     useExport.setState({
       message: { kind: 'error', text: `${label} failed: ${(e as Error).name}: ${(e as Error).message}` },
@@ -111,57 +117,141 @@ async function run(label: string, work: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * The YAML as mergekit reads it, with a comment naming the sources mergekit cannot resolve
+ * by itself: `zoo/…` (the studio's bundled demo models) and `local/…` (folders imported from
+ * disk) must become local paths, e.g. to an HF folder exported from this page.
+ */
+export function yamlWithSourceNotes(yaml: string): string {
+  const local = [...new Set([...yaml.matchAll(/\b((?:zoo|local|studio)\/[\w.-]+)/g)].map((m) => m[1]!))];
+  if (!local.length) return yaml;
+  return `# Not on the Hugging Face hub: ${local.join(', ')} (MoE Studio's demo zoo or imported folders).\n# For mergekit, export each as an HF folder (Export page) and replace its name by that folder's path.\n${yaml}`;
+}
+
 export function exportYaml(m: ModelManifest): Promise<void> {
   return run('mergekit YAML', async () => {
     const yaml = manifestYaml(m);
     if (!yaml) throw new Error(`'${m.title}' was not built from a mergekit YAML`);
-    downloadBytes('mergekit_moe_config.yml', yaml, 'text/yaml');
+    const text = yamlWithSourceNotes(yaml);
+    downloadBytes('mergekit_moe_config.yml', text, 'text/yaml');
+    return `mergekit_moe_config.yml (${formatBytes(new TextEncoder().encode(text).byteLength)})`;
   });
 }
 
-/** Every stored file plus README.md, into a picked folder when the browser can, else as downloads. */
-export function exportHfFolder(m: ModelManifest): Promise<void> {
+/** Bytes per read when a file streams into the zip: one chunk of one file is in memory at a time. */
+const ZIP_CHUNK_BYTES = 8 * 1024 ** 2;
+
+async function* chunksOf(src: ByteSource): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < src.size; at += ZIP_CHUNK_BYTES)
+    yield (await src.read(at, Math.min(ZIP_CHUNK_BYTES, src.size - at))).slice();
+}
+
+/** The folder's files (README.md replaced by `card`) as zip entries under `folder/`, streamed chunk by chunk. */
+async function* zipEntries(files: FileSet, folder: string, card: string | undefined) {
+  for (const name of await files.list()) {
+    if (card !== undefined && name === 'README.md') continue;
+    const src = await files.open(name);
+    yield { name: `${folder}/${name}`, input: chunksOf(src), size: src.size };
+  }
+  if (card !== undefined) yield { name: `${folder}/README.md`, input: card };
+}
+
+export function fileSlug(title: string): string {
+  return title.replace(/[^\w.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'model';
+}
+
+type SavePicker = (o: { suggestedName: string }) => Promise<FileSystemFileHandle>;
+
+/**
+ * Writes a stream to a file the user picks (streamed to disk: memory stays one chunk) where
+ * the browser has showSaveFilePicker; elsewhere it is collected into a Blob and downloaded.
+ * Returns the bytes written.
+ */
+async function saveStream(
+  name: string,
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ bytes: number; picked: boolean }> {
+  let bytes = 0;
+  const counted = stream.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        bytes += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  const picker = (window as Window & { showSaveFilePicker?: SavePicker }).showSaveFilePicker;
+  const handle = picker ? await picker({ suggestedName: name }).catch(() => undefined) : undefined;
+  if (handle) {
+    await counted.pipeTo(await handle.createWritable());
+    return { bytes, picked: true };
+  }
+  const blob = await new Response(counted).blob();
+  downloadBytes(name, new Uint8Array(await blob.arrayBuffer()), 'application/zip');
+  return { bytes, picked: false };
+}
+
+/** The model's HF folder (config, safetensors, tokenizer, README) as one zip. */
+export function exportHfZip(files: FileSet, title: string, card: string | undefined): Promise<void> {
   return run('HF folder', async () => {
-    const files = modelStoreFileSet(appKv(), m);
-    const picker = (window as Window & { showDirectoryPicker?: (o?: object) => Promise<FileSystemDirectoryHandle> })
-      .showDirectoryPicker;
-    const dir = picker ? await picker({ mode: 'readwrite' }).catch(() => undefined) : undefined;
-    const write = async (name: string, bytes: Uint8Array | string) => {
-      if (!dir) return downloadBytes(name, bytes);
-      const handle = await dir.getFileHandle(name, { create: true });
-      const w = await handle.createWritable();
-      await w.write(typeof bytes === 'string' ? bytes : new Uint8Array(bytes));
-      await w.close();
-    };
-    for (const name of await files.list()) {
-      if (name === 'README.md') continue;
-      const src = await files.open(name);
-      await write(name, await src.read(0, src.size));
-    }
-    await write('README.md', modelCard(m));
+    const name = `${fileSlug(title)}.zip`;
+    const { bytes, picked } = await saveStream(name, makeZip(zipEntries(files, fileSlug(title), card)));
+    return `${name} (${formatBytes(bytes)})${picked ? '' : ' — assembled in memory: this browser has no save picker'}`;
   });
+}
+
+/** A stored model's HF folder, with the studio's model card. */
+export function exportHfFolder(m: ModelManifest): Promise<void> {
+  return exportHfZip(modelStoreFileSet(appKv(), m), m.title, modelCard(m));
+}
+
+/** Any library model's HF folder: a stored one (with the model card) or a zoo model read from its URL. */
+export function exportRefHfFolder(entry: LibraryRef, stored: ModelManifest[]): Promise<void> {
+  const ref = entry.ref;
+  if (ref.kind === 'store') {
+    const m = stored.find((x) => x.id === ref.id);
+    if (!m) return run('HF folder', () => Promise.reject(new Error(`'${entry.title}' is no longer in the library`)));
+    return exportHfFolder(m);
+  }
+  return exportHfZip(fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title), entry.title, undefined);
+}
+
+/** GGUF of any library model: the engine converts the model it holds, so a model not loaded in Chat is loaded first. */
+export async function exportRefGguf(entry: LibraryRef, quant: StoredQuant): Promise<void> {
+  if (useEngine.getState().model?.id !== entry.ref.id) {
+    useExport.setState({ busy: `loading ${entry.title}`, message: undefined });
+    const loaded = await engineLoad(entry.ref);
+    useExport.setState({ busy: undefined });
+    if (!loaded)
+      return void useExport.setState({
+        message: { kind: 'error', text: `GGUF ${quant} failed: '${entry.title}' did not load` },
+      });
+  }
+  return exportGgufFile({ title: entry.title }, quant);
 }
 
 export function exportGgufFile(m: { title: string }, quant: StoredQuant): Promise<void> {
   return run(`GGUF ${quant}`, async () => {
     const bytes = await engineClient().exportGguf(quant);
-    downloadBytes(`${m.title.replace(/[^\w.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'model'}.${quant}.gguf`, bytes);
+    const name = `${fileSlug(m.title)}.${quant}.gguf`;
+    downloadBytes(name, bytes);
+    return `${name} (${formatBytes(bytes.byteLength)})`;
   });
 }
 
 export function exportTrace(trace: AnalyzedText, format: 'json' | 'csv'): Promise<void> {
   return run(`Trace ${format.toUpperCase()}`, async () => {
-    if (format === 'csv') downloadBytes('routing-trace.csv', routingTraceCsv(trace.pieces, trace.routing), 'text/csv');
-    else
-      downloadBytes(
-        'routing-trace.json',
-        JSON.stringify(
-          { schemaVersion: 1, tokens: trace.pieces.map((piece, i) => ({ piece, routing: trace.routing[i] })) },
-          null,
-          1,
-        ),
-        'application/json',
-      );
+    const name = `routing-trace.${format}`;
+    const text =
+      format === 'csv'
+        ? routingTraceCsv(trace.pieces, trace.routing)
+        : JSON.stringify(
+            { schemaVersion: 1, tokens: trace.pieces.map((piece, i) => ({ piece, routing: trace.routing[i] })) },
+            null,
+            1,
+          );
+    downloadBytes(name, text, format === 'csv' ? 'text/csv' : 'application/json');
+    return `${name} (${formatBytes(new TextEncoder().encode(text).byteLength)})`;
   });
 }
 

@@ -1,74 +1,76 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useEngine } from '../../state/engine.ts';
 import {
-  exportGgufFile,
-  exportHfFolder,
+  exportRefGguf,
+  exportRefHfFolder,
   exportTrace,
   exportYaml,
   manifestYaml,
   useExport,
 } from '../../state/export.ts';
+import { libraryRefs } from '../../state/library-refs.ts';
 import { useLibrary } from '../../state/library.ts';
 import { routingFromConversation, useRouting } from '../../state/routing.ts';
 import { formatBytes } from '../format.ts';
 
 export function ExportPage() {
-  const stored = useLibrary((s) => s.stored);
+  const { stored, zoo } = useLibrary(useShallow((s) => ({ stored: s.stored, zoo: s.zoo })));
+  const refs = useMemo(() => libraryRefs(zoo, stored), [zoo, stored]);
   const { loadedId, loadedTitle } = useEngine(
     useShallow((s) => ({ loadedId: s.model?.id, loadedTitle: s.model?.title })),
   );
   const { busy, message } = useExport(useShallow((s) => ({ busy: s.busy, message: s.message })));
   const traces = useRouting((s) => s.slots);
   const [selected, setSelected] = useState<string>('');
-  const id = selected || loadedId || stored[0]?.id || '';
-  const manifest = stored.find((m) => m.id === id);
+  const entry =
+    refs.find((r) => r.ref.id === selected) ?? refs.find((r) => r.ref.id === loadedId) ?? refs.at(-1) ?? undefined;
+  const manifest = entry?.ref.kind === 'store' ? stored.find((m) => m.id === entry.ref.id) : undefined;
+  const yaml = manifest ? manifestYaml(manifest) : undefined;
   const trace = traces[0].result;
   return (
     <div className="page" data-testid="page-export">
       <section className="card" aria-labelledby="export-model-h">
         <h2 id="export-model-h">Model</h2>
         <label>
-          Export{' '}
-          <select value={id} onChange={(e) => setSelected(e.target.value)}>
-            {stored.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.title} ({formatBytes(m.totalBytes)})
+          Model to export{' '}
+          <select value={entry?.ref.id ?? ''} onChange={(e) => setSelected(e.target.value)}>
+            {refs.map((r) => (
+              <option key={r.ref.id} value={r.ref.id}>
+                {r.name}: {r.title}
+                {r.ref.kind === 'store' ? ` (${formatBytes(stored.find((m) => m.id === r.ref.id)?.totalBytes)})` : ''}
               </option>
             ))}
           </select>
         </label>
-        {!manifest && <p className="muted">Build or add a model first; exports read from the library.</p>}
-        {manifest && (
-          <div className="row wrap">
-            <button
-              type="button"
-              disabled={!!busy || !manifestYaml(manifest)}
-              onClick={() => void exportYaml(manifest)}
-            >
-              mergekit YAML
-            </button>
-            <button type="button" disabled={!!busy} onClick={() => void exportHfFolder(manifest)}>
-              HF folder (config, safetensors, tokenizer, README)
-            </button>
-          </div>
+        {!entry && <p className="muted">Build or add a model first.</p>}
+        {entry && (
+          <>
+            <h3>mergekit and Hugging Face</h3>
+            <div className="row wrap">
+              <button type="button" disabled={!!busy || !yaml} onClick={() => manifest && void exportYaml(manifest)}>
+                mergekit YAML of {entry.title}
+              </button>
+              <button type="button" disabled={!!busy} onClick={() => void exportRefHfFolder(entry, stored)}>
+                HF folder of {entry.title} (.zip: config, safetensors, tokenizer, README)
+              </button>
+            </div>
+            {!yaml && <p className="muted small">Only a model built in Compose has a mergekit YAML.</p>}
+            <h3 id="export-gguf-h">GGUF (llama.cpp)</h3>
+            <p className="muted small">
+              {entry.ref.id === loadedId
+                ? `${loadedTitle} is loaded in Chat: it is converted from there.`
+                : `${entry.title} is loaded in Chat first (the engine converts the model it holds).`}
+            </p>
+            <div className="row wrap">
+              {(['f16', 'q8_0', 'q4_0'] as const).map((q) => (
+                <button key={q} type="button" disabled={!!busy} onClick={() => void exportRefGguf(entry, q)}>
+                  GGUF {q} of {entry.title}
+                </button>
+              ))}
+            </div>
+          </>
         )}
-      </section>
-      <section className="card" aria-labelledby="export-gguf-h">
-        <h2 id="export-gguf-h">GGUF (llama.cpp)</h2>
-        <p className="muted">Exports the model loaded in Chat{loadedTitle ? `: ${loadedTitle}` : ' (none loaded)'}.</p>
-        <div className="row wrap">
-          {(['f16', 'q8_0', 'q4_0'] as const).map((q) => (
-            <button
-              key={q}
-              type="button"
-              disabled={!!busy || !loadedId}
-              onClick={() => void exportGgufFile({ title: loadedTitle ?? 'model' }, q)}
-            >
-              GGUF {q}
-            </button>
-          ))}
-        </div>
       </section>
       <section className="card" aria-labelledby="export-trace-h">
         <h2 id="export-trace-h">Routing trace</h2>
