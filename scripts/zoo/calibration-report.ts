@@ -70,6 +70,8 @@ const VARIANTS: Variant[] = [
   V('(e) lm-loss, 150 steps from (b)', { method: 'lm-loss', steps: 150 }),
   V('(b) logistic, 15 texts', { method: 'logistic' }, { texts: 15 }),
   V('(b) logistic, check set', { method: 'logistic' }, { set: 'check' }),
+  V('(b) logistic, 50 iterations', { method: 'logistic', maxIterations: 50 }),
+  V('(b) logistic, 50 iterations, 40 texts', { method: 'logistic', maxIterations: 50 }, { texts: 40 }),
 ];
 
 interface Row {
