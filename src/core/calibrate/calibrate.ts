@@ -45,7 +45,7 @@ export interface CalibrationOptions {
   logitScale?: number;
   /** L2 weight of the logistic fits (default 1e-3). */
   l2?: number;
-  /** L-BFGS iterations per layer (default 100). */
+  /** L-BFGS iterations per layer (default 50: 100 gave the same routing on the zoo, docs/merge.md). */
   maxIterations?: number;
   /** 'lm-loss': training steps (one window each; default 200), Adam learning rate, label-term weight. */
   steps?: number;
@@ -123,7 +123,7 @@ export async function calibrateRouters(
       await check();
     }
     const data: LabelledStates = { states, labels: targets, hidden: spec.hidden, experts };
-    const maxIterations = options.maxIterations ?? 100;
+    const maxIterations = options.maxIterations ?? 50;
     options.onProgress?.({ phase: 'fit', layer: l, done: 0, total: maxIterations });
     let router = await fitRouter(data, options, maxIterations, async (iteration) => {
       options.onProgress?.({ phase: 'fit', layer: l, done: iteration, total: maxIterations });
