@@ -105,7 +105,7 @@ export async function runCalibrationBench(argv: string[]): Promise<void> {
   const loadBefore = loadavg();
   const rows = [await zooRow()];
   if (!argv.includes('--skip-smol'))
-    rows.push(await smolRow(Number(value('--smol-windows') ?? 32), Number(value('--smol-window-tokens') ?? 48)));
+    rows.push(await smolRow(Number(value('--smol-windows') ?? 24), Number(value('--smol-window-tokens') ?? 32)));
   const section = [
     BEGIN,
     '## Router calibration',

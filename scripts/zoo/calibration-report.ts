@@ -7,7 +7,7 @@
  * scripts/zoo/calibration-results.json (rerun one variant with --only NAME); the table goes into
  * public/zoo/ROUTING.md between the calibration markers (merge-report.ts keeps that block).
  *
- *   npx tsx scripts/zoo/calibration-report.ts [--only NAME] [--table-only]
+ *   npx tsx scripts/zoo/calibration-report.ts [--only "NAME|NAME…"] [--table-only]
  *
  * Text sets: 'zoo' = public/zoo/calibration/<domain>.jsonl (the built-in set: training
  * documents of each expert); 'check' = public/zoo/calibration/check-<domain>.jsonl (documents
@@ -70,6 +70,8 @@ const VARIANTS: Variant[] = [
   V('(e) lm-loss, 150 steps from (b)', { method: 'lm-loss', steps: 150 }),
   V('(b) logistic, 15 texts', { method: 'logistic' }, { texts: 15 }),
   V('(b) logistic, check set', { method: 'logistic' }, { set: 'check' }),
+  V('(b) logistic, 50 iterations', { method: 'logistic', maxIterations: 50 }),
+  V('(b) logistic, 50 iterations, 40 texts', { method: 'logistic', maxIterations: 50 }, { texts: 40 }),
 ];
 
 interface Row {
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
       );
       await writeFile(RESULTS, `${JSON.stringify(results, null, 1)}\n`);
     };
-    if (!only || only.split(',').includes('reference')) {
+    if (!only || only.split('|').includes('reference')) {
       for (const d of ['base', ...DOMAINS])
         await score(
           d === 'base' ? 'base' : `expert ${d}`,
@@ -136,7 +138,7 @@ async function main(): Promise<void> {
         );
       await score('hidden gates (no calibration)', '-');
     }
-    for (const v of VARIANTS.filter((x) => !only || only.split(',').includes(x.name))) {
+    for (const v of VARIANTS.filter((x) => !only || only.split('|').includes(x.name))) {
       const sequences = tokenizeCalibrationTexts(tokenizer, await loadTexts(v.set, v.texts), v);
       const started = performance.now();
       const fitted = await calibrateRouters(moe, sequences, v.options);

@@ -3,7 +3,9 @@ import { mulberry32, randomModelWeights, tinyMoeSpec, tinyQwenMoeSpec } from '..
 import { createRunState, forwardToken } from '../runtime/cpu/forward.ts';
 import { planRouting } from '../runtime/routing.ts';
 import { dequantizeModel, type ModelF32 } from '../runtime/cpu/model-f32.ts';
+import { cpuBackend } from '../runtime/cpu/backend.ts';
 import { calibrateRouters } from './calibrate.ts';
+import { withCalibratedRouters } from './merged.ts';
 import { evaluateRouting, forwardSequence, withRouters } from './evaluate.ts';
 import type { CalibrationSequence } from './texts.ts';
 
@@ -134,5 +136,23 @@ describe('calibrateRouters', () => {
     await expect(calibrateRouters(model, [{ expert: 9, tokens: [1, 2] }], { method: 'mean' })).rejects.toThrow(
       /outside/,
     );
+  });
+});
+
+describe('withCalibratedRouters', () => {
+  it('gives the engine the calibrated routers: its top-1 routing equals the fitted model’s', async () => {
+    const weights = randomModelWeights(tinyMoeSpec(), 13, 'f16');
+    const model = dequantizeModel(weights);
+    const train = bandedWindows(model, 16, 8, 1);
+    const fitted = await calibrateRouters(model, train, { method: 'logistic' });
+    const engineWeights = withCalibratedRouters(weights, fitted.routers);
+    const session = await cpuBackend.createSession(engineWeights, { maxContext: 32 });
+    const window = train[3];
+    const { routing } = await session.forward(window.tokens, { trace: true });
+    const expected = forwardSequence(withRouters(model, fitted.routers), window.tokens).top1;
+    routing!.forEach((token, t) => {
+      for (const [l, layer] of token.layers.entries()) expect(layer.expertIds[0]).toBe(expected[l][t]);
+    });
+    expect(() => withCalibratedRouters(weights, [fitted.routers[0]])).toThrow(/layer 1 router/);
   });
 });

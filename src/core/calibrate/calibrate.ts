@@ -45,7 +45,7 @@ export interface CalibrationOptions {
   logitScale?: number;
   /** L2 weight of the logistic fits (default 1e-3). */
   l2?: number;
-  /** L-BFGS iterations per layer (default 100). */
+  /** L-BFGS iterations per layer (default 50: 100 gave the same routing on the zoo, docs/merge.md). */
   maxIterations?: number;
   /** 'lm-loss': training steps (one window each; default 200), Adam learning rate, label-term weight. */
   steps?: number;
@@ -55,7 +55,11 @@ export interface CalibrationOptions {
   signal?: AbortSignal;
 }
 
-/** Typed progress: `done` of `total` units of the current phase ('targets': windows × experts; 'layer': windows). */
+/**
+ * Typed progress: `done` of `total` units of the current phase. 'targets': windows × experts;
+ * 'forward': window passes of `layer` (attention, then MoE); 'fit': L-BFGS iterations of `layer`
+ * (a fit may stop before `total`: the last event says done = total); 'train': lm-loss steps.
+ */
 export interface CalibrationProgress {
   phase: 'targets' | 'forward' | 'fit' | 'train' | 'done';
   layer?: number;
@@ -108,26 +112,33 @@ export async function calibrateRouters(
     const states = new Float32Array(nTokens * spec.hidden); // [nTokens, hidden]
     const inputs: Float32Array[] = [];
     let at = 0;
+    const last = l + 1 === spec.layers;
+    const passes = last ? sequences.length : 2 * sequences.length; // attention pass, then MoE pass (none after the last fit)
     for (let w = 0; w < sequences.length; w++) {
       attentionBlock(spec, layer, residuals[w]);
       inputs.push(routerInputs(spec, layer, residuals[w]));
       states.set(inputs[w], at);
       at += inputs[w].length;
-      options.onProgress?.({ phase: 'forward', layer: l, done: w + 1, total: sequences.length });
+      options.onProgress?.({ phase: 'forward', layer: l, done: w + 1, total: passes });
       await check();
     }
-    options.onProgress?.({ phase: 'fit', layer: l, done: 0, total: 1 });
     const data: LabelledStates = { states, labels: targets, hidden: spec.hidden, experts };
-    let router = fitRouter(data, options);
+    const maxIterations = options.maxIterations ?? 50;
+    options.onProgress?.({ phase: 'fit', layer: l, done: 0, total: maxIterations });
+    let router = await fitRouter(data, options, maxIterations, async (iteration) => {
+      options.onProgress?.({ phase: 'fit', layer: l, done: iteration, total: maxIterations });
+      await check();
+    });
     const scale = (options.fitScale ? fitLogitScale(router, data) : 1) * (options.logitScale ?? 1);
     if (scale !== 1) router = router.map((v) => v * scale);
     routers.push(router);
     scales.push(scale);
     trainTargetShare.push(top1Agreement(router, data));
-    options.onProgress?.({ phase: 'fit', layer: l, done: 1, total: 1 });
-    if (l + 1 === spec.layers) break; // no later layer reads the last MoE block's output
+    options.onProgress?.({ phase: 'fit', layer: l, done: maxIterations, total: maxIterations });
+    if (last) break; // no later layer reads the last MoE block's output
     for (let w = 0; w < sequences.length; w++) {
       moeBlock(spec, moe, residuals[w], inputs[w], routeSequence(spec, l, router, inputs[w]));
+      options.onProgress?.({ phase: 'forward', layer: l, done: sequences.length + w + 1, total: passes });
       await check();
     }
   }
@@ -149,9 +160,14 @@ export async function calibrateRouters(
 }
 
 /** Logistic fits start from zeros, not from the merged gates: the answer must not depend on the gate_mode. */
-function fitRouter(data: LabelledStates, options: CalibrationOptions): Float32Array {
+async function fitRouter(
+  data: LabelledStates,
+  options: CalibrationOptions,
+  maxIterations: number,
+  afterIteration: (iteration: number) => Promise<void>,
+): Promise<Float32Array> {
   if (options.method === 'mean') return meanRouter(data);
-  return fitLogisticRouter(data, { l2: options.l2 ?? 1e-3, maxIterations: options.maxIterations ?? 100 });
+  return fitLogisticRouter(data, { l2: options.l2 ?? 1e-3, maxIterations, afterIteration });
 }
 
 /** labels // [nTokens]: every token of a window gets its text's expert. */

@@ -19,6 +19,7 @@ export { evaluateRouting, forwardSequence, withRouters, type RoutingEvaluation }
 export {
   calibrateMergedModel,
   calibratedGates,
+  withCalibratedRouters,
   calibrationModelCard,
   calibrationYamlComment,
   describeCalibration,

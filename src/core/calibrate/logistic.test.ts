@@ -65,22 +65,22 @@ describe('logisticLossAndGradient', () => {
 });
 
 describe('fitLogisticRouter', () => {
-  it('routes well-separated clusters to their label', () => {
+  it('routes well-separated clusters to their label', async () => {
     const points = clusters(3, 800, 16, 4, 8); // first half to fit, second half held out
     const half = (from: number, to: number): LabelledStates => ({
       ...points,
       states: points.states.subarray(from * 16, to * 16),
       labels: points.labels.subarray(from, to),
     });
-    const router = fitLogisticRouter(half(0, 400), { l2: 1e-3, maxIterations: 100 });
+    const router = await fitLogisticRouter(half(0, 400), { l2: 1e-3, maxIterations: 100 });
     expect(top1Agreement(router, half(400, 800))).toBeGreaterThan(SEPARABLE_MIN_ACCURACY);
   });
 
-  it('routes at chance when the labels are shuffled', () => {
+  it('routes at chance when the labels are shuffled', async () => {
     const train = clusters(4, 800, 16, 4, 8);
     const uniform = mulberry32(9);
     const shuffled = { ...train, labels: train.labels.map(() => Math.floor(uniform() * 4)) };
-    const router = fitLogisticRouter(shuffled, { l2: 1e-3, maxIterations: 100 });
+    const router = await fitLogisticRouter(shuffled, { l2: 1e-3, maxIterations: 100 });
     const fresh = clusters(5, 2000, 16, 4, 8);
     const relabelled = { ...fresh, labels: fresh.labels.map(() => Math.floor(uniform() * 4)) };
     expect(Math.abs(top1Agreement(router, relabelled) - 0.25)).toBeLessThan(CHANCE_TOLERANCE);

@@ -67,11 +67,17 @@ export function logisticLossAndGradient(
 }
 
 /** Minimizes f (which writes its gradient) from w0 by L-BFGS with a backtracking Armijo line search. */
-export function minimizeLbfgs(
+export async function minimizeLbfgs(
   f: (w: Float64Array, grad: Float64Array) => number,
   w0: Float64Array,
-  options: { maxIterations: number; history?: number; gradientTolerance?: number },
-): Float64Array {
+  options: {
+    maxIterations: number;
+    history?: number;
+    gradientTolerance?: number;
+    /** Awaited after each iteration (progress, a turn of the event loop for cancel). */
+    afterIteration?: (iteration: number) => Promise<void>;
+  },
+): Promise<Float64Array> {
   const size = w0.length;
   const history = options.history ?? 10;
   const tolerance = options.gradientTolerance ?? 1e-6;
@@ -128,15 +134,21 @@ export function minimizeLbfgs(
     w = next;
     grad = nextGrad;
     loss = nextLoss;
+    await options.afterIteration?.(iteration + 1);
   }
   return w;
 }
 
 /** Router // [experts, hidden] by logistic regression on `data`, started from `initial` (zeros if absent). */
-export function fitLogisticRouter(
+export async function fitLogisticRouter(
   data: LabelledStates,
-  options: { l2: number; maxIterations: number; initial?: Float32Array },
-): Float32Array {
+  options: {
+    l2: number;
+    maxIterations: number;
+    initial?: Float32Array;
+    afterIteration?: (iteration: number) => Promise<void>;
+  },
+): Promise<Float32Array> {
   const size = data.experts * data.hidden;
   assert(
     data.states.length === data.labels.length * data.hidden,
@@ -144,8 +156,9 @@ export function fitLogisticRouter(
   );
   const tokenWeights = classBalancedWeights(data.labels, data.experts);
   const w0 = options.initial ? Float64Array.from(options.initial) : new Float64Array(size);
-  const w = minimizeLbfgs((v, g) => logisticLossAndGradient(v, g, data, tokenWeights, options.l2), w0, {
+  const w = await minimizeLbfgs((v, g) => logisticLossAndGradient(v, g, data, tokenWeights, options.l2), w0, {
     maxIterations: options.maxIterations,
+    afterIteration: options.afterIteration,
   });
   return Float32Array.from(w);
 }

@@ -126,6 +126,28 @@ export function calibratedGates(gates: Float32Array[], routers: Float32Array[]):
   });
 }
 
+/**
+ * `weights` with every MoE layer's router replaced by the calibrated one (f32), for chatting with
+ * the calibrated model without rebuilding it. routers // [layers] × [experts, hidden]
+ */
+export function withCalibratedRouters(weights: ModelWeights, routers: Float32Array[]): ModelWeights {
+  const layers = weights.layers.map((layer, l) => {
+    if (!layer.moe) return layer;
+    const router = routers[l];
+    const shape = layer.moe.router.shape;
+    if (!router || router.length !== shape[0] * shape[1])
+      throw new ConfigError(
+        `calibrate: layer ${l} router has ${router?.length ?? 0} values, expected ${shape.join('×')}`,
+      );
+    const data = new Uint8Array(Float32Array.from(router).buffer);
+    return {
+      ...layer,
+      moe: { ...layer.moe, router: { name: layer.moe.router.name, dtype: 'f32' as const, shape, data } },
+    };
+  });
+  return { ...weights, layers };
+}
+
 /** One line for the YAML copy (a comment, so mergekit still loads the file unchanged). */
 export function calibrationYamlComment(r: CalibrationRecord): string {
   return `# moe-studio: router calibrated (${describeCalibration(r)}); the gate tensors differ from what mergekit computes for this file\n`;
