@@ -25,6 +25,7 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { ArchName, ModelSpec, MoeSpec } from './spec.ts';
+import { checkSpecLimits } from './spec-limits.ts';
 
 export const HF_ARCHS = ['llama', 'mistral', 'qwen2', 'mixtral', 'qwen2_moe'] as const satisfies readonly ArchName[];
 
@@ -184,7 +185,29 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelSpec {
   if (bos !== undefined && bos.length > 0) spec.bosTokenId = bos[0];
   const eos = cfg.tokenIds('eos_token_id');
   if (eos !== undefined) spec.eosTokenIds = eos;
+  checkSpecLimits(spec, hfConfigKeys(arch), (message) => cfg.fail(message));
   return spec;
+}
+
+/** The config.json key behind each ModelSpec field, for checkSpecLimits' messages. */
+function hfConfigKeys(arch: ArchName): Record<string, string> {
+  return {
+    layers: 'num_hidden_layers',
+    hidden: 'hidden_size',
+    intermediate: 'intermediate_size',
+    heads: 'num_attention_heads',
+    kvHeads: 'num_key_value_heads',
+    headDim: 'head_dim',
+    vocab: 'vocab_size',
+    contextLength: 'max_position_embeddings',
+    rmsEps: 'rms_norm_eps',
+    ropeTheta: 'rope_theta',
+    bosTokenId: 'bos_token_id',
+    experts: arch === 'mixtral' ? 'num_local_experts' : 'num_experts',
+    expertsPerToken: 'num_experts_per_tok',
+    expertIntermediate: arch === 'mixtral' ? 'intermediate_size' : 'moe_intermediate_size',
+    sharedIntermediate: 'shared_expert_intermediate_size',
+  };
 }
 
 function readArch(cfg: ConfigReader): ArchName {
