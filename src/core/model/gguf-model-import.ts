@@ -25,6 +25,7 @@ import {
 import { ggufToTokenizer } from './gguf-tokenizer-import.ts';
 import { validateForLlamaCpp } from './gguf-validate.ts';
 import { checkSpecLimits } from './spec-limits.ts';
+import { checkTensorValues } from './check-values.ts';
 import type { TokenizerJson } from '../tokenizer/types.ts';
 
 export interface LoadedGgufModel {
@@ -108,7 +109,9 @@ class TensorReader {
     const info = this.infos.get(name);
     if (!info) throw new FormatError(`gguf: ${this.file.name}: required tensor '${name}' is missing`);
     if (this.spec) this.checkShape(role, name, info.shape);
-    return this.file.readTensor(name);
+    const tensor = await this.file.readTensor(name);
+    checkTensorValues(tensor, `gguf: ${this.file.name}`);
+    return tensor;
   }
   async optional(role: GgufTensorRole, layer?: number): Promise<RawTensor | undefined> {
     return this.has(role, layer) ? this.get(role, layer) : undefined;

@@ -463,3 +463,27 @@ describe('GGUF metadata is checked against SPEC_LIMITS and the tensors at load, 
     expect(Object.hasOwn(loaded.tokenizerJson!.model.vocab, 'constructor')).toBe(true);
   });
 });
+
+describe('weights are checked where they enter (checkTensorValues)', () => {
+  const spec = tinyDenseSpec({
+    vocab: bpeVocab,
+    hidden: 32,
+    headDim: 8,
+    heads: 4,
+    kvHeads: 2,
+    intermediate: 48,
+    layers: 1,
+  });
+  it.each([
+    ['NaN', Number.NaN, /holds NaN at element 3/],
+    ['Infinity', Infinity, /holds Infinity at element 3/],
+    ['1e30', 1e30, /holds 1\.0\d*e\+30 \(beyond ±65504, WEIGHT_LIMITS\.maxMagnitude\) at element 3/],
+  ])('refuses a norm weight of %s at load, naming the file and the tensor', async (_, value, pattern) => {
+    const weights = randomModelWeights(spec, 9);
+    const norm = weights.layers[0]!.attnNorm;
+    new DataView(norm.data.buffer, norm.data.byteOffset).setFloat32(12, value, true);
+    const failure = await loadFailure(await exportToBytes(weights, 'f32'));
+    expect(failure.message).toMatch(/tensor 'blk\.0\.attn_norm\.weight'/);
+    expect(failure.message).toMatch(pattern);
+  });
+});

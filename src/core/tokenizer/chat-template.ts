@@ -19,9 +19,9 @@ import { ConfigError } from '../errors.ts';
 export const CHAT_TEMPLATE_LIMITS = {
   /**
    * ChatML renders in 16 steps per message; long tool-calling templates take a few hundred.
-   * 500k steps is thousands of messages, and well under a second of work.
+   * 200k steps is hundreds to thousands of messages, and a fraction of a second of work.
    */
-  maxSteps: 500_000,
+  maxSteps: 200_000,
   /**
    * 1M characters ≈ 256k tokens of prompt, beyond the KV cache of any model we run in a tab;
    * it also bounds what a loop over a string can iterate.
@@ -58,8 +58,10 @@ class BoundedInterpreter extends Interpreter {
     };
   }
 
-  private tick(): void {
-    if (++this.steps > CHAT_TEMPLATE_LIMITS.maxSteps) {
+  /** Counts `steps` (default one) against maxSteps. range(n) costs n: it builds n values. */
+  tick(steps = 1): void {
+    this.steps += steps;
+    if (this.steps > CHAT_TEMPLATE_LIMITS.maxSteps) {
       throw new TemplateLimitError(`the render took more than ${CHAT_TEMPLATE_LIMITS.maxSteps} steps (maxSteps)`);
     }
   }
@@ -85,16 +87,20 @@ function checkValue(value: RuntimeValue): void {
   }
 }
 
-function boundedRange(start: number, stop?: number, step = 1): number[] {
-  if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0) throw new Error('range() step must not be zero');
-  const count = Math.max(0, Math.ceil((stop - start) / step));
-  if (!Number.isFinite(count) || count > CHAT_TEMPLATE_LIMITS.maxRangeItems) {
-    throw new TemplateLimitError(
-      `range(${start}, ${stop}, ${step}) has more than ${CHAT_TEMPLATE_LIMITS.maxRangeItems} items (maxRangeItems)`,
-    );
-  }
-  return Array.from({ length: count }, (_, i) => start + i * step);
+/** range() that refuses more than maxRangeItems items and charges one step per item. */
+function boundedRange(interpreter: BoundedInterpreter) {
+  return (start: number, stop?: number, step = 1): number[] => {
+    if (stop === undefined) [start, stop] = [0, start];
+    if (step === 0) throw new Error('range() step must not be zero');
+    const count = Math.max(0, Math.ceil((stop - start) / step));
+    if (!Number.isFinite(count) || count > CHAT_TEMPLATE_LIMITS.maxRangeItems) {
+      throw new TemplateLimitError(
+        `range(${start}, ${stop}, ${step}) has more than ${CHAT_TEMPLATE_LIMITS.maxRangeItems} items (maxRangeItems)`,
+      );
+    }
+    interpreter.tick(count);
+    return Array.from({ length: count }, (_, i) => start + i * step);
+  };
 }
 
 /** strftime_now for the formats templates use (Llama 3.1: "%d %b %Y"). */
@@ -145,6 +151,7 @@ export class ChatTemplate {
   render(variables: Record<string, unknown>): string {
     // The globals Template.render sets (setupGlobals), with our range() and strftime_now().
     const env = new Environment();
+    const interpreter = new BoundedInterpreter(env);
     const globals: Record<string, unknown> = {
       false: false,
       true: true,
@@ -155,14 +162,14 @@ export class ChatTemplate {
       raise_exception: (message: unknown) => {
         throw new Error(`raise_exception(${JSON.stringify(String(message)).slice(0, 200)})`);
       },
-      range: boundedRange,
+      range: boundedRange(interpreter),
       strftime_now: strftimeNow,
       ...variables,
     };
     let result: RuntimeValue;
     try {
       for (const [key, value] of Object.entries(globals)) env.set(key, value);
-      result = new BoundedInterpreter(env).run(this.template.parsed);
+      result = interpreter.run(this.template.parsed);
     } catch (error) {
       const kind = error instanceof TemplateLimitError ? 'exceeds a limit' : 'failed';
       throw new ConfigError(`${this.file}: chat_template ${kind}: ${messageOf(error)}`);

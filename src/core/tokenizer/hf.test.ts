@@ -209,7 +209,7 @@ describe('untrusted tokenizers and chat templates end in typed errors, in bounde
     [
       'nested loops',
       '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}',
-      /more than 500000 steps \(maxSteps\)/,
+      /more than 200000 steps \(maxSteps\)/,
     ],
     [
       'a string that doubles each step',
@@ -251,5 +251,21 @@ describe('untrusted tokenizers and chat templates end in typed errors, in bounde
     const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig);
     expect(() => tokenizer.decode([])).toThrow(FormatError);
     expect(() => tokenizer.decode([])).toThrow(/^tokenizer\.json: decode failed: /);
+  });
+});
+
+describe('token ids are bounded before the library sizes arrays by them (TOKENIZER_LIMITS.maxTokenId)', () => {
+  const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer();
+  it('refuses an added token with id 2^31 (every vocabulary walk would take 2^31 steps)', () => {
+    const json = structuredClone(tokenizerJson);
+    json.added_tokens[0].id = 2 ** 31 - 1;
+    expect(() => new HfTokenizer(json, tokenizerConfig)).toThrow(
+      /^tokenizer\.json: added_tokens\[0\] id 2147483647 is not an integer in \[0, 4194304\)/,
+    );
+  });
+  it('refuses a vocabulary id that is not an integer', () => {
+    const json = structuredClone(tokenizerJson);
+    json.model.vocab.a = 'zero';
+    expect(() => new HfTokenizer(json, tokenizerConfig)).toThrow(/model\.vocab\["a"\] id "zero"/);
   });
 });

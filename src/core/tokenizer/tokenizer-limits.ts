@@ -23,6 +23,11 @@ export const TOKENIZER_LIMITS = {
   maxWordChars: 1_000,
   /** Published tokenizers nest Sequences at most two deep. */
   maxSectionDepth: 32,
+  /**
+   * Token ids index arrays the library sizes by the largest id (an added token with id 2^31
+   * makes every vocabulary walk take 2^31 steps). Gemma 3 has 262,144 tokens; 16 × that.
+   */
+  maxTokenId: 4_194_304,
 } as const;
 
 const SECTIONS = ['normalizer', 'pre_tokenizer', 'decoder', 'post_processor'] as const;
@@ -31,6 +36,7 @@ const CHILD_LISTS = ['normalizers', 'pretokenizers', 'decoders', 'processors'] a
 
 export function checkTokenizerSections(json: TokenizerJson, file: string): void {
   for (const section of SECTIONS) walk(json[section], `${section}`, 0, file);
+  checkTokenIds(json, file);
   const model = json.model as Record<string, unknown> | undefined;
   const wordChars = model?.max_input_chars_per_word;
   if (wordChars !== undefined && wordChars !== null) {
@@ -47,6 +53,42 @@ export function checkTokenizerSections(json: TokenizerJson, file: string): void 
   }
 }
 
+function checkTokenId(id: unknown, where: string, file: string): void {
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= TOKENIZER_LIMITS.maxTokenId) {
+    throw new FormatError(
+      `${file}: ${where} id ${JSON.stringify(id)} is not an integer in [0, ${TOKENIZER_LIMITS.maxTokenId}) (TOKENIZER_LIMITS.maxTokenId)`,
+    );
+  }
+}
+
+/** added_tokens[].id and model.vocab ids (BPE/WordPiece objects; Unigram lists carry none). */
+function checkTokenIds(json: TokenizerJson, file: string): void {
+  const added = json.added_tokens;
+  if (added !== undefined && added !== null) {
+    if (!Array.isArray(added)) throw new FormatError(`${file}: added_tokens must be a list`);
+    added.forEach((t, i) => {
+      if (typeof t !== 'object' || t === null) throw new FormatError(`${file}: added_tokens[${i}] must be an object`);
+      checkTokenId((t as { id?: unknown }).id, `added_tokens[${i}]`, file);
+      if (typeof (t as { content?: unknown }).content !== 'string')
+        throw new FormatError(`${file}: added_tokens[${i}].content must be a string`);
+    });
+  }
+  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
+  if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) {
+    for (const [piece, id] of Object.entries(vocab))
+      checkTokenId(id, `model.vocab[${JSON.stringify(piece.slice(0, 40))}]`, file);
+  } else if (Array.isArray(vocab)) {
+    if (vocab.length > TOKENIZER_LIMITS.maxTokenId)
+      throw new FormatError(
+        `${file}: model.vocab has ${vocab.length} pieces, more than ${TOKENIZER_LIMITS.maxTokenId}`,
+      );
+  } else if (vocab !== undefined) {
+    throw new FormatError(
+      `${file}: model.vocab must be an object (BPE, WordPiece) or a list (Unigram), got ${typeof vocab}`,
+    );
+  }
+}
+
 function walk(node: unknown, path: string, depth: number, file: string): void {
   if (node === null || node === undefined) return;
   if (depth > TOKENIZER_LIMITS.maxSectionDepth) {
@@ -60,6 +102,11 @@ function walk(node: unknown, path: string, depth: number, file: string): void {
     );
   }
   const section = node as Record<string, unknown>;
+  if (typeof section.type !== 'string' && section.type !== undefined) {
+    throw new FormatError(
+      `${file}: ${path}.type must be a string, got ${Array.isArray(section.type) ? 'a list' : typeof section.type}`,
+    );
+  }
   const pattern = section.pattern as { Regex?: unknown } | undefined;
   if (pattern && typeof pattern === 'object' && pattern.Regex !== undefined) {
     checkPattern(pattern.Regex, `${path}.pattern.Regex`, file);
