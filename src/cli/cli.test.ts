@@ -15,6 +15,8 @@ import { cpuBackend } from '../core/runtime/cpu/backend.ts';
 import { generate } from '../core/runtime/generate.ts';
 import { buildTestingBpeTokenizer } from '../core/tokenizer/bpe.testing.ts';
 import { nodeDirFileSet, nodeDirSinkOpener } from './node-io.ts';
+import { errorLine } from './main.ts';
+import { ConfigError } from '../core/errors.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/moe-studio.mjs', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -110,6 +112,19 @@ describe('moe-studio CLI', () => {
     const verbose = await cli('inspect', join(root, 'missing'), '--verbose');
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('names the path and what to do in one line for a folder or a missing file (no raw EISDIR/ENOENT)', async () => {
+    const folder = await cli('merge', root, join(root, 'out'));
+    expect(folder.code).toBe(1);
+    expect(folder.stderr.trim().split('\n')).toEqual([
+      `moe-studio: ConfigError: ${root}: is a folder or device, expected a file`,
+    ]);
+    const tokenizer = await cli('generate', moeDir, '--ids', '1', '--tokenizer', root);
+    expect(tokenizer.stderr).not.toMatch(/EISDIR|ENOENT|\n\s+at /);
+    const command = await cli('constructor');
+    expect(command.code).toBe(2);
+    expect(command.stderr).toMatch(/^moe-studio: unknown command 'constructor'/);
   });
 
   it('inspect --json gives the spec and every tensor', async () => {
@@ -366,5 +381,30 @@ describe('moe-studio CLI', () => {
   it('dispatches merge to the merge command', async () => {
     const run = await cli('merge', '--help');
     expect(run.stderr).not.toContain('unknown command');
+  });
+});
+
+describe('errorLine: one line for every error', () => {
+  const system = (code: string, message: string, path?: string) =>
+    Object.assign(new Error(message), { code, ...(path === undefined ? {} : { path }) });
+  it('turns Node system errors into "path: meaning (what to do)"', () => {
+    expect(errorLine(system('ENOENT', "ENOENT: no such file or directory, open '/x/y'", '/x/y'))).toBe(
+      'moe-studio: /x/y: no such file or directory (check the path)',
+    );
+    expect(errorLine(system('EISDIR', 'EISDIR: illegal operation on a directory, read'))).toMatch(
+      /: is a folder, expected a file \(name a file inside it\)$/,
+    );
+    expect(errorLine(system('ENOSPC', 'ENOSPC: no space', '/out/model.gguf'))).toMatch(
+      /^moe-studio: \/out\/model\.gguf: no space left/,
+    );
+  });
+  it('keeps typed errors, cuts multi-line messages to the first line, and marks untyped ones as internal', () => {
+    expect(errorLine(new ConfigError('config.json: bad'))).toBe('moe-studio: ConfigError: config.json: bad');
+    const crash = errorLine(new Error('webgpu: shader failed\n  line 1: error\n  line 2: error'));
+    expect(crash.split('\n')).toHaveLength(1);
+    expect(crash).toBe(
+      'moe-studio: internal error: Error: webgpu: shader failed (please report it; --verbose prints the stack)',
+    );
+    expect(errorLine(Object.assign(new Error('x'), { name: 'BackendError' }))).toBe('moe-studio: BackendError: x');
   });
 });

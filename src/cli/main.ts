@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './args.ts';
+import { type ErrorKind, StudioError } from '../core/errors.ts';
 import { EXPORT_USAGE, runExportCommand } from './commands/export.ts';
 import { GENERATE_USAGE, runGenerateCommand } from './commands/generate.ts';
 import { INSPECT_USAGE, runInspectCommand } from './commands/inspect.ts';
@@ -57,12 +58,59 @@ export function helpText(): string {
   ].join('\n');
 }
 
-function printError(error: unknown, verbose: boolean): void {
+/** What a Node system error means for the user, by `code` (ENOENT …); the path is added by errorLine. */
+const SYSTEM_ERRORS: ReadonlyMap<string, string> = new Map([
+  ['ENOENT', 'no such file or directory (check the path)'],
+  ['EISDIR', 'is a folder, expected a file (name a file inside it)'],
+  ['ENOTDIR', 'a part of the path is a file, not a folder (check the path)'],
+  ['EACCES', 'permission denied (check the file permissions)'],
+  ['EPERM', 'operation not permitted (check the file permissions)'],
+  ['EEXIST', 'already exists (choose another name or remove it)'],
+  ['ENOSPC', 'no space left on the device (free some space and run again)'],
+  ['EROFS', 'the file system is read-only (write somewhere else)'],
+  ['EMFILE', 'too many open files (close other programs or raise ulimit -n)'],
+  ['ENAMETOOLONG', 'the path is too long'],
+]);
+
+/**
+ * The one line printed for an error: typed errors (StudioError kinds, UsageError) as they
+ * are; Node system errors as `path: what it means (what to do)`; anything else is our bug and
+ * says so. Never more than one line: engine messages can span many (a WGSL compile log).
+ */
+export function errorLine(error: unknown): string {
   const err = error instanceof Error ? error : new Error(String(error));
-  const kind = err.name && err.name !== 'Error' && err.name !== 'UsageError' ? `${err.name}: ` : '';
-  const firstLine = err.message.split('\n')[0];
-  process.stderr.write(`moe-studio: ${kind}${firstLine}\n`);
-  if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+  const firstLine = (err.message.split('\n')[0] ?? '').slice(0, 2000);
+  const code = (err as { code?: unknown }).code;
+  const meaning = typeof code === 'string' ? SYSTEM_ERRORS.get(code) : undefined;
+  if (meaning !== undefined) {
+    const path = (err as { path?: unknown }).path;
+    return `moe-studio: ${typeof path === 'string' ? path : firstLine}: ${meaning}`;
+  }
+  if (isStudioError(err) || err.name === 'UsageError') {
+    const kind = err.name !== 'UsageError' ? `${err.name}: ` : '';
+    return `moe-studio: ${kind}${firstLine}`;
+  }
+  return `moe-studio: internal error: ${err.name}: ${firstLine} (please report it; --verbose prints the stack)`;
+}
+
+function isStudioError(err: Error): boolean {
+  return err instanceof StudioError || STUDIO_ERROR_NAMES.has(err.name);
+}
+
+/** Kinds that arrive by name only (across comlink or from a worker). */
+const STUDIO_ERROR_NAMES: ReadonlySet<string> = new Set<ErrorKind>([
+  'FormatError',
+  'ConfigError',
+  'MissingFileError',
+  'StoreError',
+  'HubError',
+  'BackendError',
+  'CancelledError',
+]);
+
+function printError(error: unknown, verbose: boolean): void {
+  process.stderr.write(`${errorLine(error)}\n`);
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
 }
 
 /** Runs one CLI invocation; returns the exit code (never calls process.exit). */
@@ -71,11 +119,11 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;
-    const command = topic === undefined ? undefined : COMMANDS[topic];
+    const command = topic === undefined || !Object.hasOwn(COMMANDS, topic) ? undefined : COMMANDS[topic];
     process.stdout.write(`${command ? command.usage : helpText()}\n`);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined; // "constructor" is no command
   if (!command) {
     process.stderr.write(
       `moe-studio: unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')}; see --help)\n`,

@@ -3,16 +3,16 @@
  * platform-free (STYLE habit 6). This is the only file of the project that touches fs for
  * model data.
  */
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { MissingFileError } from '../core/errors.ts';
+import { ConfigError, FormatError, MissingFileError } from '../core/errors.ts';
 import { type ByteSink, type ByteSource, checkRead, type FileSet } from '../core/io/byte-source.ts';
 
 /** A file as a ByteSource; each read opens, reads exactly `length` bytes and closes. */
 export async function nodeFileSource(path: string): Promise<ByteSource> {
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new MissingFileError(path);
-  if (!info.isFile()) throw new Error(`${path}: not a file`);
+  if (!info.isFile()) throw new ConfigError(`${path}: is a folder or device, expected a file`);
   const size = info.size;
   return {
     size,
@@ -25,7 +25,10 @@ export async function nodeFileSource(path: string): Promise<ByteSource> {
         let done = 0;
         while (done < length) {
           const { bytesRead } = await handle.read(out, done, length - done, offset + done);
-          if (bytesRead === 0) throw new RangeError(`${path}: file ended at ${offset + done} (expected ${size} bytes)`);
+          if (bytesRead === 0)
+            throw new FormatError(
+              `${path}: file ended at ${offset + done} (expected ${size} bytes; was it changed while reading?)`,
+            );
           done += bytesRead;
         }
       } finally {
@@ -34,6 +37,14 @@ export async function nodeFileSource(path: string): Promise<ByteSource> {
       return out;
     },
   };
+}
+
+/** A whole text file (a YAML config); a missing path or a folder is a typed error naming it. */
+export async function readTextFile(path: string): Promise<string> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new MissingFileError(path);
+  if (!info.isFile()) throw new ConfigError(`${path}: is a folder or device, expected a file`);
+  return readFile(path, 'utf8');
 }
 
 async function listRecursive(root: string, dir: string, out: string[]): Promise<void> {

@@ -94,8 +94,11 @@ function summariseGgufValue(value: GgufMetadataValue): unknown {
 
 async function inspectGguf(path: string): Promise<Omit<InspectReport, 'params' | 'bytes'>> {
   const gguf = await readGguf(await nodeFileSource(path));
-  const metadata: Record<string, unknown> = { 'gguf.version': gguf.version };
-  for (const [key, value] of gguf.metadata) metadata[key] = summariseGgufValue(value);
+  // fromEntries: keys from the file ("__proto__") become own properties, never the prototype.
+  const metadata: Record<string, unknown> = Object.fromEntries([
+    ['gguf.version', gguf.version],
+    ...[...gguf.metadata].map(([key, value]) => [key, summariseGgufValue(value)]),
+  ]);
   const tensors = gguf.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.byteLength }));
   return { path, format: 'gguf', metadata, tensors };
 }

@@ -2,7 +2,6 @@
  * `moe-studio merge CONFIG.yml OUT_DIR [flags]` — mergekit-moe from Node.
  * Exit codes: 0 merged, 1 invalid config / incompatible models / failed merge, 2 bad usage.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.ts';
 import {
@@ -32,7 +31,7 @@ import { enumFlag, numberFlag, parseFlags, stringFlag, UsageError, type FlagSpec
 import { exportGguf } from '../../core/model/gguf-model.ts';
 import { loadHfModel } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
-import { isDirectory, nodeDirFileSet, nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
+import { isDirectory, nodeDirFileSet, nodeDirSinkOpener, nodeFileSink, pathExists, readTextFile } from '../node-io.ts';
 import type { GgufExportQuant } from '../../core/model/gguf-names.ts';
 
 export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (mergekit-moe compatible)
@@ -167,7 +166,7 @@ async function calibrationFor(
       throw new UsageError('merge: --calibrate-* flags need --calibrate FILE.jsonl');
     return {};
   }
-  const texts = parseCalibrationJsonl(await readFile(path, 'utf8'), path, plan.experts);
+  const texts = parseCalibrationJsonl(await readTextFile(path), path, plan.experts);
   const memory = memoryWriter();
   const merged = await runMerge(plan, inputs, memory, { runtime: createMergeRuntime() });
   const model = await mergedModelWeights(plan, memory.output);
@@ -213,7 +212,7 @@ export async function runMergeCommand(argv: string[]): Promise<number> {
   if (!values.force && (await pathExists(join(outDir, 'config.json'))))
     throw new UsageError(`merge: ${outDir} already holds a model; pass --force to overwrite`);
 
-  const parsed = parseMergeYaml(await readFile(configPath, 'utf8'));
+  const parsed = parseMergeYaml(await readTextFile(configPath));
   if (!parsed.ok) {
     printIssues(parsed.issues);
     return 1;

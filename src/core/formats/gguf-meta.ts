@@ -53,3 +53,19 @@ export function metaArray(file: MetaSource, key: string): unknown[] | undefined 
     throw new FormatError(`gguf: ${file.name}: key '${key}' has type ${v.type}, expected an array`);
   return v.value;
 }
+
+/** An array whose items are all strings (`'string'`) or all numbers (`'number'`); else a FormatError naming the key. */
+export function metaArrayOf(file: MetaSource, key: string, item: 'string'): string[] | undefined;
+export function metaArrayOf(file: MetaSource, key: string, item: 'number'): number[] | undefined;
+export function metaArrayOf(file: MetaSource, key: string, item: 'string' | 'number'): unknown[] | undefined {
+  const v = file.metadata.get(key);
+  if (v === undefined) return undefined;
+  const ok =
+    v.type === 'array' &&
+    (item === 'string' ? v.itemType === 'string' : v.itemType !== 'string' && v.itemType !== 'bool');
+  if (!ok) {
+    const got = v.type === 'array' ? `an array of ${v.itemType}` : v.type;
+    throw new FormatError(`gguf: ${file.name}: key '${key}' is ${got}, expected an array of ${item}s`);
+  }
+  return item === 'number' ? (v.value as (number | bigint)[]).map(Number) : v.value;
+}

@@ -156,4 +156,27 @@ describe('limits', () => {
       /not valid YAML/,
     );
   });
+
+  it('reports a self-referencing alias as an issue (no "Converting circular structure to JSON")', () => {
+    expect(issuesOf('base_model: &a [*a]\nexperts: [{source_model: x}]\n')[0]).toMatch(
+      /base_model\.0 contains itself \(a YAML alias refers to its own anchor\)/,
+    );
+    expect(issuesOf('experts: &e [{source_model: x, positive_prompts: *e}]\nbase_model: b\n')[0]).toMatch(
+      /contains itself/,
+    );
+  });
+
+  it('reports nesting deeper than YAML_MAX_DEPTH as an issue', () => {
+    expect(issuesOf(`base_model: ${'['.repeat(200)}${']'.repeat(200)}\nexperts: []\n`)[0]).toMatch(
+      /nests deeper than 64 levels/,
+    );
+  });
+
+  it('walks a shared alias once (a DAG of aliases stays linear)', () => {
+    const lines = ['a0: &a0 [x, y]'];
+    for (let i = 1; i < 40; i++) lines.push(`a${i}: &a${i} [*a${i - 1}, *a${i - 1}]`);
+    const started = performance.now();
+    issuesOf(`${lines.join('\n')}\nbase_model: b\nexperts: [{source_model: x}]\n`);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
 });

@@ -91,7 +91,7 @@ export function parseModelReferenceString(text: string): ModelReference | string
   const ref: ModelReference = { path: at[0] };
   if (at.length === 2) ref.revision = at[1];
   if (lora !== undefined) ref.lora = lora;
-  if (!ref.path) return `Invalid model path - empty: ${JSON.stringify(text)}`;
+  if (!ref.path) return `Invalid model path - empty: ${show(text)}`;
   return ref;
 }
 
@@ -106,6 +106,45 @@ class IssueList {
   error(field: string, message: string): void {
     this.issues.push({ field, message, severity: 'error' });
   }
+}
+
+/** mergekit configs nest about four levels (experts → list → expert → prompts). */
+export const YAML_MAX_DEPTH = 64;
+
+/**
+ * Aliases can make a document refer to itself (`base_model: &a [*a]`), which every later
+ * step (JSON.stringify in messages, the plan) would loop on; and deep nesting would overflow
+ * the stack of every recursive reader. Both are refused here, where the values enter.
+ */
+function documentShapeProblem(doc: unknown): string | undefined {
+  const ancestors = new Set<object>();
+  const done = new Set<object>(); // shared (aliased) subtrees are walked once
+  const visit = (v: unknown, path: string, depth: number): string | undefined => {
+    if (typeof v !== 'object' || v === null || done.has(v)) return undefined;
+    if (ancestors.has(v)) return `${path || 'the document'} contains itself (a YAML alias refers to its own anchor)`;
+    if (depth > YAML_MAX_DEPTH) return `${path} nests deeper than ${YAML_MAX_DEPTH} levels (YAML_MAX_DEPTH)`;
+    ancestors.add(v);
+    const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
+    for (const [key, child] of entries) {
+      const problem = visit(child, path ? `${path}.${String(key)}` : String(key), depth + 1);
+      if (problem) return problem;
+    }
+    ancestors.delete(v);
+    done.add(v);
+    return undefined;
+  };
+  return visit(doc, '', 0);
+}
+
+/** A value for a message: JSON, cut at 200 characters (a document may hold megabytes). */
+function show(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v); // a BigInt
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -137,10 +176,7 @@ function parseModelReference(v: unknown, field: string, issues: IssueList): Mode
     }
     return ref;
   }
-  issues.error(
-    field,
-    v === undefined ? 'Field required' : `Input should be a model reference string, got ${JSON.stringify(v)}`,
-  );
+  issues.error(field, v === undefined ? 'Field required' : `Input should be a model reference string, got ${show(v)}`);
   return undefined;
 }
 
@@ -149,13 +185,12 @@ function parsePromptList(v: unknown, field: string, issues: IssueList): string[]
   if (!Array.isArray(v)) {
     issues.error(
       field,
-      `Input should be a valid list of strings, got ${typeof v === 'string' ? 'a bare string' : JSON.stringify(v)}`,
+      `Input should be a valid list of strings, got ${typeof v === 'string' ? 'a bare string' : show(v)}`,
     );
     return null;
   }
   v.forEach((p, i) => {
-    if (typeof p !== 'string')
-      issues.error(`${field}.${i}`, `Input should be a valid string, got ${JSON.stringify(p)}`);
+    if (typeof p !== 'string') issues.error(`${field}.${i}`, `Input should be a valid string, got ${show(p)}`);
   });
   return v.filter((p): p is string => typeof p === 'string');
 }
@@ -165,7 +200,7 @@ function parseOptionalFloat(v: unknown, field: string, issues: IssueList): numbe
   if (v === undefined || v === null) return null;
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   if (!Number.isFinite(n)) {
-    issues.error(field, `Input should be a valid number, got ${JSON.stringify(v)}`);
+    issues.error(field, `Input should be a valid number, got ${show(v)}`);
     return null;
   }
   return n;
@@ -176,7 +211,7 @@ function laxInt(v: unknown, field: string, fallback: number, issues: IssueList):
   if (v === undefined) return fallback;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n)) {
-    issues.error(field, `Input should be a valid integer, got ${JSON.stringify(v)}`);
+    issues.error(field, `Input should be a valid integer, got ${show(v)}`);
     return fallback;
   }
   return n;
@@ -184,7 +219,7 @@ function laxInt(v: unknown, field: string, fallback: number, issues: IssueList):
 
 function parseExpert(v: unknown, field: string, issues: IssueList): ExpertConfig | undefined {
   if (!isRecord(v)) {
-    issues.error(field, `Input should be a mapping with source_model, got ${JSON.stringify(v)}`);
+    issues.error(field, `Input should be a mapping with source_model, got ${show(v)}`);
     return undefined;
   }
   const sourceModel = parseModelReference(v.source_model, `${field}.source_model`, issues);
@@ -222,7 +257,7 @@ export function parseOutputDType(v: unknown, issues?: IssueList): OutputDType | 
   if ((OUTPUT_DTYPES as readonly string[]).includes(name)) return name as OutputDType;
   issues?.error(
     'dtype',
-    `Unimplemented dtype ${JSON.stringify(v)} (allowed: ${OUTPUT_DTYPES.join(', ')}, optionally prefixed "torch.")`,
+    `Unimplemented dtype ${show(v)} (allowed: ${OUTPUT_DTYPES.join(', ')}, optionally prefixed "torch.")`,
   );
   return null;
 }
@@ -230,14 +265,14 @@ export function parseOutputDType(v: unknown, issues?: IssueList): OutputDType | 
 function parseGateMode(v: unknown, issues: IssueList): GateMode {
   if (v === undefined || v === null) return 'hidden';
   if (typeof v === 'string' && (GATE_MODES as readonly string[]).includes(v)) return v as GateMode;
-  issues.error('gate_mode', `Unknown gate_mode ${JSON.stringify(v)} (allowed: ${GATE_MODES.join(', ')})`);
+  issues.error('gate_mode', `Unknown gate_mode ${show(v)} (allowed: ${GATE_MODES.join(', ')})`);
   return 'hidden';
 }
 
 function parseOptionalString(v: unknown, field: string, issues: IssueList): string | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') {
-    issues.error(field, `Input should be a valid string, got ${JSON.stringify(v)}`);
+    issues.error(field, `Input should be a valid string, got ${show(v)}`);
     return null;
   }
   return v;
@@ -252,6 +287,11 @@ export function parseMergeYaml(text: string): ParseResult {
     doc = parseYamlText(text, { version: '1.1', merge: true, maxAliasCount: YAML_MAX_ALIAS_COUNT });
   } catch (e) {
     issues.error('', `mergekit-yaml: not valid YAML: ${(e as Error).message}`);
+    return { ok: false, issues: issues.issues };
+  }
+  const shapeProblem = documentShapeProblem(doc);
+  if (shapeProblem) {
+    issues.error('', `mergekit-yaml: ${shapeProblem}`);
     return { ok: false, issues: issues.issues };
   }
   if (!isRecord(doc)) {

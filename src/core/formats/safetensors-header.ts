@@ -103,7 +103,8 @@ function parseTensorEntry(file: string, name: string, value: unknown, dataStart:
   const where = `safetensors: ${file}: tensor '${name}'`;
   if (!isPlainObject(value)) throw new FormatError(`${where}: entry is not an object`);
   const dtypeName = value.dtype;
-  const dtype = typeof dtypeName === 'string' ? DTYPE_BY_NAME[dtypeName] : undefined;
+  const dtype =
+    typeof dtypeName === 'string' && Object.hasOwn(DTYPE_BY_NAME, dtypeName) ? DTYPE_BY_NAME[dtypeName] : undefined;
   if (!dtype)
     throw new FormatError(
       `${where}: unknown dtype ${JSON.stringify(dtypeName)} (supported: ${Object.keys(DTYPE_BY_NAME).join(', ')})`,

@@ -131,6 +131,16 @@ const corruptions: Corruption[] = [
     error: /tensor 'b': unknown dtype "F8_E4M3"/,
   },
   {
+    rule: 'rejects a dtype named after an Object.prototype key (__proto__, constructor)',
+    build: () => {
+      const h = validHeader() as Record<string, unknown>;
+      h.b = { dtype: '__proto__', shape: [3], data_offsets: [16, 22] };
+      h.a = { dtype: 'constructor', shape: [2, 2], data_offsets: [0, 16] };
+      return buildSafetensors(h, validData());
+    },
+    error: /tensor '[ab]': unknown dtype "(__proto__|constructor)"/,
+  },
+  {
     rule: 'rejects a negative dimension',
     build: () =>
       buildSafetensors({ ...validHeader(), b: { dtype: 'F16', shape: [-3], data_offsets: [16, 22] } }, validData()),

@@ -7,7 +7,7 @@ import { HubError } from '../errors.ts';
 import type { KvStore } from '../store/kv.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import { modelStoreCommitChecked } from '../store/commit-checked.ts';
-import { modelStoreBeginWrite } from '../store/model-store.ts';
+import { modelStoreBeginWrite, type ModelWriter } from '../store/model-store.ts';
 import { hubDownloadFile, hubFileUrl, type FetchFn, type HubFileInfo, type HubRepoRef } from './hub.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 
@@ -18,6 +18,33 @@ export interface HubDownloadOptions {
   chunkBytes?: number;
   onProgress?: OnLoadProgress;
   signal?: AbortSignal;
+  /** Default HUB_LIMITS.readTimeoutMs. */
+  readTimeoutMs?: number;
+}
+
+/**
+ * Files the listing gives no sha256 for (config.json, tokenizer files: not LFS) are checked as
+ * far as they can be before the model is marked ready: the stored size (also for files stored
+ * by an earlier attempt) and, for .json files, that they parse. A bad file is discarded, so
+ * the next attempt downloads it again instead of keeping corrupt bytes.
+ */
+async function verifyUnhashedFiles(writer: ModelWriter, ref: HubRepoRef, files: HubFileInfo[]): Promise<void> {
+  for (const file of files) {
+    if (file.sha256 || !file.name.toLowerCase().endsWith('.json')) continue;
+    let problem: string | undefined;
+    try {
+      JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await writer.readFile(file.name)));
+    } catch (e) {
+      problem =
+        (e as Error).name === 'StoreError' ? (e as Error).message : `is not valid JSON (${(e as Error).message})`;
+    }
+    if (problem !== undefined) {
+      await writer.discardFile(file.name);
+      throw new HubError(
+        `hub: ${hubFileUrl(ref, file.name)} ${problem}; the file was discarded, try the download again`,
+      );
+    }
+  }
 }
 
 export function hubModelId(ref: HubRepoRef): string {
@@ -57,6 +84,7 @@ export async function hubDownloadToStore(
       offset,
       size: file.size,
       signal: options.signal,
+      readTimeoutMs: options.readTimeoutMs,
       onBytes: (bytesDone) => {
         totalDone = base + bytesDone;
         onProgress?.({
@@ -71,6 +99,7 @@ export async function hubDownloadToStore(
       },
     });
   }
+  await verifyUnhashedFiles(writer, ref, files);
   let verified = 0;
   for (const file of files) {
     if (!file.sha256) continue;

@@ -157,15 +157,58 @@ export function hubSelectModelFiles(files: HubFileInfo[]): HubFileInfo[] {
   return files.filter((f) => MODEL_FILE.test(f.name));
 }
 
+export const HUB_LIMITS = {
+  /**
+   * Longest wait for the response or for the next bytes of a body. The hub's CDN answers in
+   * well under a second; a server silent this long has stalled, and waiting for ever would
+   * hang the import (the stored chunks stay: resume continues from them).
+   */
+  readTimeoutMs: 30_000,
+} as const;
+
 export interface DownloadFileOptions {
   /** Bytes already stored; a Range request continues from here. */
   offset: number;
   size: number;
   signal?: AbortSignal;
   onBytes?: (bytesDone: number) => void;
+  /** Default HUB_LIMITS.readTimeoutMs. */
+  readTimeoutMs?: number;
 }
 
-/** Streams `url` from `offset` into `sink`; checks Range handling and the final size. */
+/** A watchdog: `arm()` (re)starts the countdown; when it fires, `signal` aborts and `expired` rejects. */
+function stallWatchdog(ms: number) {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let fire: () => void = () => {};
+  const expired = new Promise<never>((_, reject) => {
+    fire = () => reject(new StallError());
+  });
+  expired.catch(() => {}); // observed by the races below
+  return {
+    signal: controller.signal,
+    expired,
+    arm() {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        controller.abort();
+        fire();
+      }, ms);
+    },
+    stop: () => clearTimeout(timer),
+    get fired() {
+      return controller.signal.aborted;
+    },
+  };
+}
+
+class StallError extends Error {}
+
+/**
+ * Streams `url` from `offset` into `sink`; checks Range handling and the final size. A server
+ * that sends nothing for readTimeoutMs (before the response or between chunks) ends the
+ * download with a HubError saying how far it got; resume continues from the stored chunks.
+ */
 export async function hubDownloadFile(
   fetchFn: FetchFn,
   url: string,
@@ -173,8 +216,42 @@ export async function hubDownloadFile(
   options: DownloadFileOptions,
 ): Promise<void> {
   const { offset, size } = options;
-  const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-  const res = await hubFetch(fetchFn, url, { headers, signal: options.signal });
+  if (offset === size && size > 0) {
+    await sink.close(); // every byte is stored already: nothing to ask the server for
+    return;
+  }
+  const timeoutMs = options.readTimeoutMs ?? HUB_LIMITS.readTimeoutMs;
+  const watchdog = stallWatchdog(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, watchdog.signal]) : watchdog.signal;
+  const progress = { done: offset };
+  const stalled = () =>
+    new HubError(
+      `hub: ${url} sent nothing for ${timeoutMs / 1000} s at byte ${progress.done} of ${size}; the stored part is kept, resume later to continue`,
+    );
+  try {
+    watchdog.arm();
+    const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+    const res = await Promise.race([hubFetch(fetchFn, url, { headers, signal }), watchdog.expired]);
+    await streamBody(res, url, sink, options, watchdog, progress);
+  } catch (e) {
+    if (e instanceof StallError || (watchdog.fired && !options.signal?.aborted)) throw stalled();
+    throw e;
+  } finally {
+    watchdog.stop();
+  }
+  if (progress.done !== size) throw new HubError(`hub: ${url} ended at byte ${progress.done}, expected ${size}`);
+  await sink.close();
+}
+
+async function streamBody(
+  res: Response,
+  url: string,
+  sink: ByteSink,
+  options: DownloadFileOptions,
+  watchdog: ReturnType<typeof stallWatchdog>,
+  progress: { done: number },
+): Promise<void> {
+  const { offset, size } = options;
   let skip = 0;
   if (offset > 0 && res.status === 206) {
     const range = res.headers.get('content-range');
@@ -191,8 +268,13 @@ export async function hubDownloadFile(
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        watchdog.arm();
+        chunk = await Promise.race([reader.read(), watchdog.expired]);
       } catch (e) {
+        if (e instanceof StallError || watchdog.fired) {
+          reader.cancel().catch(() => {});
+          throw new StallError();
+        }
         if ((e as Error).name === 'AbortError' || options.signal?.aborted) throw e;
         // A dropped connection: name the URL and how far it got; the stored chunks stay, so Resume continues from there.
         throw new HubError(
@@ -211,15 +293,15 @@ export async function hubDownloadFile(
       if (done + bytes.byteLength > size) throw new HubError(`hub: ${url} sent more than the listed ${size} bytes`);
       await sink.write(bytes);
       done += bytes.byteLength;
+      progress.done = done;
       options.onBytes?.(done);
     }
   } catch (e) {
+    if (e instanceof StallError) throw e;
     if ((e as Error).name === 'AbortError' || options.signal?.aborted)
       throw new CancelledError(`hub: download of ${url} paused at byte ${done}`);
     throw e;
   } finally {
     reader.releaseLock();
   }
-  if (done !== size) throw new HubError(`hub: ${url} ended at byte ${done}, expected ${size}`);
-  await sink.close();
 }

@@ -24,6 +24,8 @@ import {
 } from './gguf-names.ts';
 import { ggufToTokenizer } from './gguf-tokenizer-import.ts';
 import { validateForLlamaCpp } from './gguf-validate.ts';
+import { checkSpecLimits } from './spec-limits.ts';
+import { checkTensorValues } from './check-values.ts';
 import type { TokenizerJson } from '../tokenizer/types.ts';
 
 export interface LoadedGgufModel {
@@ -42,8 +44,57 @@ function isGgufArch(arch: string): arch is GgufArch {
   return Object.hasOwn(ARCH_OF_GGUF, arch);
 }
 
+/**
+ * The shape (PyTorch order, as readGguf reports it) each GGUF tensor role must have under
+ * `spec`: checked before a tensor is read, so a file whose tensors disagree with its own
+ * metadata fails at load naming the file and the tensor, not at the first forward pass.
+ * `undefined`: checked by element count only (the shared-expert gate is [hidden] or [1, hidden]).
+ */
+function expectedGgufShape(spec: ModelSpec, role: GgufTensorRole): number[] | undefined {
+  const { hidden, vocab } = spec;
+  const q = spec.heads * spec.headDim;
+  const kv = spec.kvHeads * spec.headDim;
+  const e = spec.moe?.experts ?? 0;
+  const ei = spec.moe?.expertIntermediate ?? 0;
+  const si = spec.moe?.sharedExpert?.intermediate ?? 0;
+  const shapes = {
+    embed: [vocab, hidden],
+    finalNorm: [hidden],
+    lmHead: [vocab, hidden],
+    attnNorm: [hidden],
+    wq: [q, hidden],
+    wk: [kv, hidden],
+    wv: [kv, hidden],
+    wo: [hidden, q],
+    bq: [q],
+    bk: [kv],
+    bv: [kv],
+    ffnNorm: [hidden],
+    gate: [spec.intermediate, hidden],
+    up: [spec.intermediate, hidden],
+    down: [hidden, spec.intermediate],
+    router: [e, hidden],
+    gateExps: [e, ei, hidden],
+    upExps: [e, ei, hidden],
+    downExps: [e, hidden, ei],
+    gateUpExps: [e, 2 * ei, hidden],
+    gateExpert: [ei, hidden],
+    upExpert: [ei, hidden],
+    downExpert: [hidden, ei],
+    sharedRouter: undefined,
+    sharedGate: [si, hidden],
+    sharedUp: [si, hidden],
+    sharedDown: [hidden, si],
+  } satisfies Record<GgufTensorRole, number[] | undefined>;
+  return shapes[role];
+}
+
+const fmtShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
 class TensorReader {
   private readonly infos: Map<string, GgufFile['tensors'][number]>;
+  /** Set once the spec is known; from then on every get() checks the shape first. */
+  spec?: ModelSpec;
   constructor(private readonly file: GgufFile) {
     this.infos = new Map(file.tensors.map((t) => [t.name, t]));
   }
@@ -55,12 +106,48 @@ class TensorReader {
   }
   async get(role: GgufTensorRole, layer?: number, expert?: number): Promise<RawTensor> {
     const name = ggufTensorName(role, layer, expert);
-    if (!this.infos.has(name)) throw new FormatError(`gguf: ${this.file.name}: required tensor '${name}' is missing`);
-    return this.file.readTensor(name);
+    const info = this.infos.get(name);
+    if (!info) throw new FormatError(`gguf: ${this.file.name}: required tensor '${name}' is missing`);
+    if (this.spec) this.checkShape(role, name, info.shape);
+    const tensor = await this.file.readTensor(name);
+    checkTensorValues(tensor, `gguf: ${this.file.name}`);
+    return tensor;
   }
   async optional(role: GgufTensorRole, layer?: number): Promise<RawTensor | undefined> {
     return this.has(role, layer) ? this.get(role, layer) : undefined;
   }
+  private checkShape(role: GgufTensorRole, name: string, shape: number[]): void {
+    const expected = expectedGgufShape(this.spec!, role);
+    const ok = expected
+      ? shape.length === expected.length && shape.every((d, i) => d === expected[i])
+      : shape.reduce((a, b) => a * b, 1) === this.spec!.hidden;
+    if (!ok) {
+      throw new FormatError(
+        `gguf: ${this.file.name}: tensor '${name}' has shape ${fmtShape(shape)}, the metadata implies ${expected ? fmtShape(expected) : `${this.spec!.hidden} elements`}`,
+      );
+    }
+  }
+}
+
+/** The GGUF metadata key behind each ModelSpec field, for checkSpecLimits' messages. */
+function ggufKeys(arch: GgufArch): Record<string, string> {
+  return {
+    layers: `${arch}.block_count`,
+    hidden: `${arch}.embedding_length`,
+    intermediate: `${arch}.feed_forward_length`,
+    heads: `${arch}.attention.head_count`,
+    kvHeads: `${arch}.attention.head_count_kv`,
+    headDim: `${arch}.attention.key_length`,
+    vocab: `token_embd.weight rows`,
+    contextLength: `${arch}.context_length`,
+    rmsEps: `${arch}.attention.layer_norm_rms_epsilon`,
+    ropeTheta: `${arch}.rope.freq_base`,
+    bosTokenId: 'tokenizer.ggml.bos_token_id',
+    experts: `${arch}.expert_count`,
+    expertsPerToken: `${arch}.expert_used_count`,
+    expertIntermediate: `expert tensor rows`,
+    sharedIntermediate: `ffn_up_shexp rows`,
+  };
 }
 
 function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): ModelSpec {
@@ -91,7 +178,10 @@ function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): Mod
   const bos = metaNumber(file, 'tokenizer.ggml.bos_token_id');
   const eos = metaNumber(file, 'tokenizer.ggml.eos_token_id');
   if (bos !== undefined) spec.bosTokenId = bos;
-  if (eos !== undefined) spec.eosTokenIds = [eos];
+  if (eos !== undefined && Number.isInteger(eos) && eos >= 0) spec.eosTokenIds = [eos];
+  checkSpecLimits(spec, ggufKeys(arch), (message) => {
+    throw new FormatError(`gguf: ${file.name}: ${message}`);
+  });
   return spec;
 }
 
@@ -200,7 +290,7 @@ async function moeLayer(reader: TensorReader, spec: ModelSpec, layer: number): P
   };
   if (spec.moe!.sharedExpert) moe.shared = await mlp(reader, layer, ['sharedGate', 'sharedUp', 'sharedDown']);
   const sharedRouter = await reader.optional('sharedRouter', layer);
-  if (sharedRouter) moe.sharedGate = { ...sharedRouter, shape: [1, spec.hidden] };
+  if (sharedRouter) moe.sharedGate = { ...sharedRouter, shape: [1, spec.hidden] }; // count checked by get()
   return moe;
 }
 
@@ -258,6 +348,7 @@ export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
   const file = await readGguf(src);
   const { arch, spec } = ggufModelSpec(file);
   const reader = new TensorReader(file);
+  reader.spec = spec;
   // Stored rows are in llama.cpp's pairing; go back to rotate_half order (inverse permutation).
   const interleaved = GGUF_ARCH_ROPE[arch] === 'interleaved';
   const qPerm = interleaved ? invertPermutation(interleaveRowPermutation(spec.heads, spec.headDim)) : undefined;

@@ -4,7 +4,8 @@ import { bytesSource, MemorySink } from '../io/byte-source.ts';
 import { FormatError } from '../errors.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import type { RawTensor } from '../tensor.ts';
-import { readGguf, writeGguf } from '../formats/gguf.ts';
+import { readGguf, writeGguf, type GgufMetadataValue } from '../formats/gguf.ts';
+import { ggufValue } from '../formats/gguf-meta.ts';
 import { cpuBackend } from '../runtime/cpu/backend.ts';
 import { allclose } from '../runtime/cpu/allclose.testing.ts';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from './random.ts';
@@ -331,5 +332,158 @@ describe('llama.cpp required keys (files that would abort llama.cpp are refused)
     );
     expect(failure).toBeInstanceOf(FormatError);
     expect((failure as Error).message).toMatch(new RegExp(`^gguf: broken\\.gguf: .*'${key.replace(/\./g, '\\.')}'`));
+  });
+});
+
+/** `bytes` re-written with `edit` applied to its metadata (tensors unchanged). */
+async function rewriteGguf(bytes: Uint8Array, edit: (metadata: Map<string, GgufMetadataValue>) => void) {
+  const file = await readGguf(bytesSource(bytes));
+  const metadata = new Map(file.metadata);
+  edit(metadata);
+  const sink = new MemorySink();
+  await writeGguf(sink, {
+    metadata,
+    tensors: await Promise.all(file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data }))),
+  });
+  return sink.bytes();
+}
+
+async function loadFailure(bytes: Uint8Array): Promise<Error> {
+  const failure = await loadGgufModel(bytesSource(bytes, 'bad.gguf'))
+    .then((m) => cpuBackend.createSession(m.weights, { maxContext: 4 }).then((s) => s.forward([1])))
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(failure).toBeInstanceOf(FormatError);
+  expect((failure as Error).message).toMatch(/^gguf: bad\.gguf: /);
+  return failure as Error;
+}
+
+describe('GGUF metadata is checked against SPEC_LIMITS and the tensors at load, naming the file and the key', () => {
+  const spec = tinyDenseSpec({
+    vocab: bpeVocab,
+    hidden: 32,
+    headDim: 8,
+    heads: 4,
+    kvHeads: 2,
+    intermediate: 48,
+    layers: 1,
+  });
+  const base = exportToBytes(randomModelWeights(spec, 5), 'f32');
+
+  const cases: [string, string, GgufMetadataValue, RegExp][] = [
+    [
+      'a huge head_count',
+      'llama.attention.head_count',
+      ggufValue.u32(2 ** 31),
+      /head_count 2147483648 is outside \[1, 1024\]/,
+    ],
+    [
+      'a huge head_count_kv',
+      'llama.attention.head_count_kv',
+      ggufValue.u32(4e9),
+      /head_count_kv 4000000000 is outside/,
+    ],
+    ['an infinite key_length', 'llama.attention.key_length', ggufValue.f32(Infinity), /key_length Infinity is outside/],
+    [
+      'a 2^60 block_count',
+      'llama.block_count',
+      { type: 'u64', value: 2n ** 60n },
+      /block_count 1152921504606847000 is outside/,
+    ],
+    [
+      'a negative rms epsilon',
+      'llama.attention.layer_norm_rms_epsilon',
+      ggufValue.f32(-1),
+      /epsilon -1 is outside \(0, 1\)/,
+    ],
+    ['a NaN rms epsilon', 'llama.attention.layer_norm_rms_epsilon', ggufValue.f32(Number.NaN), /epsilon NaN/],
+    ['an absurd rms epsilon', 'llama.attention.layer_norm_rms_epsilon', ggufValue.f32(1e30), /epsilon 1\.0\d*e\+30/],
+    ['a NaN rope base', 'llama.rope.freq_base', ggufValue.f32(Number.NaN), /freq_base NaN/],
+    ['a head_count kv does not divide', 'llama.attention.head_count', ggufValue.u32(3), /not a multiple of/],
+    [
+      'a head_count the tensors disagree with',
+      'llama.attention.head_count',
+      ggufValue.u32(2),
+      /tensor 'blk\.0\.attn_q\.weight' has shape \[32, 32\], the metadata implies \[16, 32\]/,
+    ],
+    [
+      'a feed_forward_length the tensors disagree with',
+      'llama.feed_forward_length',
+      ggufValue.u32(64),
+      /tensor 'blk\.0\.ffn_gate\.weight' has shape \[48, 32\], the metadata implies \[64, 32\]/,
+    ],
+    [
+      'merges stored as numbers',
+      'tokenizer.ggml.merges',
+      ggufValue.numbers('u32', [1, 2, 3]),
+      /'tokenizer\.ggml\.merges' is an array of u32, expected an array of strings/,
+    ],
+    [
+      'tokens stored as numbers',
+      'tokenizer.ggml.tokens',
+      ggufValue.numbers(
+        'f32',
+        Array.from({ length: bpeVocab }, (_, i) => i),
+      ),
+      /'tokenizer\.ggml\.tokens' is an array of f32/,
+    ],
+    [
+      'a merge without a space',
+      'tokenizer.ggml.merges',
+      ggufValue.strings(['ab']),
+      /tokenizer\.ggml\.merges\[0\] "ab" is not "left right"/,
+    ],
+  ];
+  it.each(cases)('rejects %s at load, before the first forward pass', async (_, key, value, pattern) => {
+    const failure = await loadFailure(await rewriteGguf(await base, (m) => m.set(key, value)));
+    expect(failure.message).toMatch(pattern);
+  });
+
+  it('rejects a SentencePiece piece too long to rebuild merges for (GGUF_TOKENIZER_LIMITS.maxPieceChars)', async () => {
+    const bytes = await rewriteGguf(await base, (m) => {
+      const tokens = (m.get('tokenizer.ggml.tokens') as { value: string[] }).value.slice();
+      tokens[5] = 'a'.repeat(5000);
+      m.set('tokenizer.ggml.tokens', ggufValue.strings(tokens));
+      m.set('tokenizer.ggml.model', ggufValue.string('llama'));
+    });
+    expect((await loadFailure(bytes)).message).toMatch(/tokenizer\.ggml\.tokens\[5\] has 5000 characters/);
+  });
+
+  it('keeps pieces named "__proto__" and "constructor" as ordinary tokens (no Object.prototype lookups)', async () => {
+    const bytes = await rewriteGguf(await base, (m) => {
+      const tokens = (m.get('tokenizer.ggml.tokens') as { value: string[] }).value.slice();
+      tokens[7] = '__proto__';
+      tokens[8] = 'constructor';
+      m.set('tokenizer.ggml.tokens', ggufValue.strings(tokens));
+    });
+    const loaded = await loadGgufModel(bytesSource(bytes, 'ok.gguf'));
+    expect(Object.getOwnPropertyDescriptor(loaded.tokenizerJson!.model.vocab, '__proto__')?.value).toBe(7);
+    expect(Object.hasOwn(loaded.tokenizerJson!.model.vocab, 'constructor')).toBe(true);
+  });
+});
+
+describe('weights are checked where they enter (checkTensorValues)', () => {
+  const spec = tinyDenseSpec({
+    vocab: bpeVocab,
+    hidden: 32,
+    headDim: 8,
+    heads: 4,
+    kvHeads: 2,
+    intermediate: 48,
+    layers: 1,
+  });
+  it.each([
+    ['NaN', Number.NaN, /holds NaN at element 3/],
+    ['Infinity', Infinity, /holds Infinity at element 3/],
+    ['1e30', 1e30, /holds 1\.0\d*e\+30 \(beyond ±65504, WEIGHT_LIMITS\.maxMagnitude\) at element 3/],
+  ])('refuses a norm weight of %s at load, naming the file and the tensor', async (_, value, pattern) => {
+    const weights = randomModelWeights(spec, 9);
+    const norm = weights.layers[0]!.attnNorm;
+    new DataView(norm.data.buffer, norm.data.byteOffset).setFloat32(12, value, true);
+    const failure = await loadFailure(await exportToBytes(weights, 'f32'));
+    expect(failure.message).toMatch(/tensor 'blk\.0\.attn_norm\.weight'/);
+    expect(failure.message).toMatch(pattern);
   });
 });

@@ -9,11 +9,50 @@
  */
 import { FormatError } from '../errors.ts';
 import type { GgufFile } from '../formats/gguf-types.ts';
-import { metaArray, metaNumber, metaString } from '../formats/gguf-meta.ts';
+import { metaArrayOf, metaNumber, metaString } from '../formats/gguf-meta.ts';
 import { GGUF_TOKEN_TYPE } from './gguf-tokenizer.ts';
 import type { TokenizerJson } from '../tokenizer/types.ts';
 
 type Meta = Pick<GgufFile, 'name' | 'metadata'>;
+
+/**
+ * Rebuilding SentencePiece merges costs Σ (piece length)² string operations. Real vocabularies
+ * have pieces of at most a few dozen characters (SentencePiece's default max_piece_length is 16)
+ * and stay below 3e7 for 256k pieces; a hostile file of long pieces would hang the tab instead.
+ */
+export const GGUF_TOKENIZER_LIMITS = {
+  /** Longest piece we rebuild merges for: 64 × SentencePiece's default max_piece_length. */
+  maxPieceChars: 1024,
+  /** Σ (piece length)² over the vocabulary, about a second of work. */
+  maxMergeWork: 300_000_000,
+} as const;
+
+function checkMergeWork(file: Meta, tokens: string[]): void {
+  let work = 0;
+  tokens.forEach((t, id) => {
+    if (t.length > GGUF_TOKENIZER_LIMITS.maxPieceChars)
+      throw new FormatError(
+        `gguf: ${file.name}: tokenizer.ggml.tokens[${id}] has ${t.length} characters, more than ${GGUF_TOKENIZER_LIMITS.maxPieceChars} (GGUF_TOKENIZER_LIMITS.maxPieceChars)`,
+      );
+    work += t.length * t.length;
+  });
+  if (work > GGUF_TOKENIZER_LIMITS.maxMergeWork)
+    throw new FormatError(
+      `gguf: ${file.name}: tokenizer.ggml.tokens would need ${work} steps to rebuild merges, more than ${GGUF_TOKENIZER_LIMITS.maxMergeWork} (GGUF_TOKENIZER_LIMITS.maxMergeWork)`,
+    );
+}
+
+/** "left right" → [left, right]; anything else is a FormatError naming the index. */
+function splitMerges(file: Meta, merges: string[]): [string, string][] {
+  return merges.map((m, i) => {
+    const parts = m.split(' ');
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '')
+      throw new FormatError(
+        `gguf: ${file.name}: tokenizer.ggml.merges[${i}] ${JSON.stringify(m.slice(0, 40))} is not "left right"`,
+      );
+    return parts as [string, string];
+  });
+}
 
 export interface GgufTokenizer {
   tokenizerJson: TokenizerJson;
@@ -111,7 +150,7 @@ function llamaSections(tokens: string[], scores: number[], types: number[], unk:
   };
 }
 
-function gpt2Sections(tokens: string[], merges: string[]) {
+function gpt2Sections(tokens: string[], merges: [string, string][]) {
   return {
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
@@ -126,27 +165,27 @@ function gpt2Sections(tokens: string[], merges: string[]) {
       byte_fallback: false,
       ignore_merges: false,
       vocab: vocabObject(tokens),
-      merges: merges.map((m) => m.split(' ')),
+      merges,
     },
   };
 }
 
+/** First id of each piece. A null-prototype object: pieces such as "__proto__" or "constructor" are ordinary keys. */
 function vocabObject(tokens: string[]): Record<string, number> {
-  const vocab: Record<string, number> = {};
+  const vocab: Record<string, number> = Object.create(null);
   tokens.forEach((t, id) => {
-    if (!(t in vocab)) vocab[t] = id;
+    if (!Object.hasOwn(vocab, t)) vocab[t] = id;
   });
   return vocab;
 }
 
 /** undefined when the file carries no tokenizer.ggml.tokens. */
 export function ggufToTokenizer(file: Meta): GgufTokenizer | undefined {
-  const tokens = metaArray(file, 'tokenizer.ggml.tokens') as string[] | undefined;
+  const tokens = metaArrayOf(file, 'tokenizer.ggml.tokens', 'string');
   if (!tokens) return undefined;
   const kind = metaString(file, 'tokenizer.ggml.model');
-  const types =
-    (metaArray(file, 'tokenizer.ggml.token_type') as number[] | undefined) ?? tokens.map(() => GGUF_TOKEN_TYPE.normal);
-  const scores = (metaArray(file, 'tokenizer.ggml.scores') as number[] | undefined) ?? tokens.map((_, id) => -id);
+  const types = metaArrayOf(file, 'tokenizer.ggml.token_type', 'number') ?? tokens.map(() => GGUF_TOKEN_TYPE.normal);
+  const scores = metaArrayOf(file, 'tokenizer.ggml.scores', 'number') ?? tokens.map((_, id) => -id);
   const tokenAt = (key: string) => {
     const id = metaNumber(file, key);
     return id === undefined ? undefined : tokens[id];
@@ -155,9 +194,10 @@ export function ggufToTokenizer(file: Meta): GgufTokenizer | undefined {
   const addBos = file.metadata.get('tokenizer.ggml.add_bos_token')?.value ?? kind === 'llama';
   const bos = addBos === true ? tokenAt('tokenizer.ggml.bos_token_id') : undefined;
   let sections: TokenizerJson;
+  if (kind === 'llama') checkMergeWork(file, tokens);
   if (kind === 'llama') sections = llamaSections(tokens, scores, types, tokenAt('tokenizer.ggml.unknown_token_id'));
   else if (kind === 'gpt2')
-    sections = gpt2Sections(tokens, (metaArray(file, 'tokenizer.ggml.merges') as string[] | undefined) ?? []);
+    sections = gpt2Sections(tokens, splitMerges(file, metaArrayOf(file, 'tokenizer.ggml.merges', 'string') ?? []));
   else
     throw new FormatError(
       `gguf: ${file.name}: tokenizer.ggml.model ${JSON.stringify(kind)} is not supported (llama, gpt2)`,

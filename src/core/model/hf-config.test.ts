@@ -453,3 +453,46 @@ describe('parseHfConfig on published-style configs', () => {
     });
   });
 });
+
+describe('parseHfConfig: every numeric field has a named limit (SPEC_LIMITS), checked before anything is sized', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['num_hidden_layers 1e9', { num_hidden_layers: 1e9 }, /num_hidden_layers 1000000000 is outside \[1, 1024\]/],
+    ['num_hidden_layers 2^53', { num_hidden_layers: 2 ** 53 }, /num_hidden_layers 9007199254740992 is outside/],
+    ['hidden_size 2^31', { hidden_size: 2 ** 31, head_dim: 16 }, /hidden_size 2147483648 is outside \[1, 65536\]/],
+    ['intermediate_size 1e12', { intermediate_size: 1e12 }, /intermediate_size 1000000000000 is outside/],
+    ['num_attention_heads 2^20', { num_attention_heads: 2 ** 20, head_dim: 16 }, /num_attention_heads 1048576/],
+    ['head_dim 1e6', { head_dim: 1e6 }, /head_dim 1000000 is outside \[1, 1024\]/],
+    ['head_dim odd', { head_dim: 15 }, /head_dim 15 is odd/],
+    ['vocab_size 2^40', { vocab_size: 2 ** 40 }, /vocab_size 1099511627776 is outside/],
+    ['max_position_embeddings 2^31', { max_position_embeddings: 2 ** 31 }, /max_position_embeddings 2147483648/],
+    ['rms_norm_eps 1e9', { rms_norm_eps: 1e9 }, /rms_norm_eps 1000000000 is outside \(0, 1\)/],
+    ['rope_theta 1e300', { rope_theta: 1e300 }, /rope_theta 1e\+300 is outside \[1, 1000000000000\]/],
+    ['rope_theta 1e-300', { rope_theta: 1e-300 }, /rope_theta 1e-300 is outside/],
+    [
+      'bos_token_id past the vocabulary',
+      { bos_token_id: 97 },
+      /bos_token_id 97 is not a token id below the vocabulary size 97/,
+    ],
+  ];
+  it.each(cases)('rejects %s with a ConfigError naming config.json and the key', (_, override, pattern) => {
+    const message = configError({ ...LLAMA, ...override });
+    expect(message).toMatch(/^config\.json: /);
+    expect(message).toMatch(pattern);
+  });
+
+  it('rejects more experts than maxExperts, and layers × experts beyond maxExpertMatrices', () => {
+    expect(configError({ ...MIXTRAL, num_local_experts: 4096 })).toMatch(
+      /num_local_experts 4096 is outside \[1, 1024\]/,
+    );
+    expect(configError({ ...MIXTRAL, num_hidden_layers: 1000, num_local_experts: 1000 })).toMatch(
+      /num_hidden_layers 1000 × num_local_experts 1000 experts exceeds 65536/,
+    );
+    expect(configError({ ...QWEN2_MOE, moe_intermediate_size: 2 ** 40 })).toMatch(/moe_intermediate_size/);
+  });
+
+  it('answers 2^53 layers at once (the limit is checked before the expected-tensor list is built)', () => {
+    const started = performance.now();
+    configError({ ...MIXTRAL, num_hidden_layers: 2 ** 53 });
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});

@@ -25,6 +25,7 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { ArchName, ModelSpec, MoeSpec } from './spec.ts';
+import { checkSpecLimits } from './spec-limits.ts';
 
 export const HF_ARCHS = ['llama', 'mistral', 'qwen2', 'mixtral', 'qwen2_moe'] as const satisfies readonly ArchName[];
 
@@ -84,6 +85,12 @@ const ARCH_DEFAULTS = {
   },
 } as const satisfies Record<ArchName, ArchDefaults>;
 
+/** A config value for a message: JSON, cut at 120 characters (a hostile value may be megabytes). */
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}
+
 /** Reads typed keys out of one JSON object, with errors that name the file and the key. */
 class ConfigReader {
   constructor(
@@ -110,7 +117,7 @@ class ConfigReader {
       return fallback;
     }
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      this.fail(`key '${key}' must be a positive integer, got ${JSON.stringify(value)}`);
+      this.fail(`key '${key}' must be a positive integer, got ${show(value)}`);
     }
     return value;
   }
@@ -119,7 +126,7 @@ class ConfigReader {
     const value = this.obj[key];
     if (value === undefined || value === null) return fallback;
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      this.fail(`key '${key}' must be a positive number, got ${JSON.stringify(value)}`);
+      this.fail(`key '${key}' must be a positive number, got ${show(value)}`);
     }
     return value;
   }
@@ -127,7 +134,7 @@ class ConfigReader {
   bool(key: string, fallback: boolean): boolean {
     const value = this.obj[key];
     if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'boolean') this.fail(`key '${key}' must be true or false, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'boolean') this.fail(`key '${key}' must be true or false, got ${show(value)}`);
     return value;
   }
 
@@ -137,7 +144,7 @@ class ConfigReader {
     const list = Array.isArray(value) ? value : [value];
     for (const id of list) {
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-        this.fail(`key '${key}' must be a token id or a list of token ids, got ${JSON.stringify(value)}`);
+        this.fail(`key '${key}' must be a token id or a list of token ids, got ${show(value)}`);
       }
     }
     return list as number[];
@@ -184,14 +191,36 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelSpec {
   if (bos !== undefined && bos.length > 0) spec.bosTokenId = bos[0];
   const eos = cfg.tokenIds('eos_token_id');
   if (eos !== undefined) spec.eosTokenIds = eos;
+  checkSpecLimits(spec, hfConfigKeys(arch), (message) => cfg.fail(message));
   return spec;
+}
+
+/** The config.json key behind each ModelSpec field, for checkSpecLimits' messages. */
+function hfConfigKeys(arch: ArchName): Record<string, string> {
+  return {
+    layers: 'num_hidden_layers',
+    hidden: 'hidden_size',
+    intermediate: 'intermediate_size',
+    heads: 'num_attention_heads',
+    kvHeads: 'num_key_value_heads',
+    headDim: 'head_dim',
+    vocab: 'vocab_size',
+    contextLength: 'max_position_embeddings',
+    rmsEps: 'rms_norm_eps',
+    ropeTheta: 'rope_theta',
+    bosTokenId: 'bos_token_id',
+    experts: arch === 'mixtral' ? 'num_local_experts' : 'num_experts',
+    expertsPerToken: 'num_experts_per_tok',
+    expertIntermediate: arch === 'mixtral' ? 'intermediate_size' : 'moe_intermediate_size',
+    sharedIntermediate: 'shared_expert_intermediate_size',
+  };
 }
 
 function readArch(cfg: ConfigReader): ArchName {
   if (!cfg.has('model_type')) cfg.fail(`missing required key 'model_type'`);
   const modelType = cfg.raw('model_type');
   if (typeof modelType !== 'string' || !(HF_ARCHS as readonly string[]).includes(modelType)) {
-    cfg.fail(`model_type ${JSON.stringify(modelType)} is not supported (supported: ${HF_ARCHS.join(', ')})`);
+    cfg.fail(`model_type ${show(modelType)} is not supported (supported: ${HF_ARCHS.join(', ')})`);
   }
   return modelType as ArchName;
 }
@@ -200,16 +229,16 @@ function readArch(cfg: ConfigReader): ArchName {
 function rejectUnsupportedFeatures(cfg: ConfigReader, arch: ArchName): void {
   const act = cfg.raw('hidden_act');
   if (act !== undefined && act !== null && act !== 'silu') {
-    cfg.fail(`hidden_act ${JSON.stringify(act)} is not supported (only 'silu')`);
+    cfg.fail(`hidden_act ${show(act)} is not supported (only 'silu')`);
   }
   for (const key of ['rope_scaling', 'rope_parameters']) {
     const value = cfg.raw(key);
     if (value === undefined || value === null) continue;
-    if (typeof value !== 'object') cfg.fail(`key '${key}' must be an object, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'object') cfg.fail(`key '${key}' must be an object, got ${show(value)}`);
     const { rope_type: ropeType, type } = value as { rope_type?: unknown; type?: unknown };
     const kind = ropeType ?? type;
     if (kind !== undefined && kind !== 'default') {
-      cfg.fail(`${key} type ${JSON.stringify(kind)} is not supported (only unscaled RoPE)`);
+      cfg.fail(`${key} type ${show(kind)} is not supported (only unscaled RoPE)`);
     }
   }
   if (cfg.bool('mlp_bias', false)) cfg.fail(`mlp_bias true is not supported`);
@@ -234,7 +263,7 @@ function readRopeTheta(cfg: ConfigReader, fallback: number): number {
   if (params?.rope_theta === undefined) return fallback;
   const theta = params.rope_theta;
   if (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 0) {
-    cfg.fail(`key 'rope_parameters.rope_theta' must be a positive number, got ${JSON.stringify(theta)}`);
+    cfg.fail(`key 'rope_parameters.rope_theta' must be a positive number, got ${show(theta)}`);
   }
   return theta;
 }
@@ -267,12 +296,12 @@ function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSp
   if (arch === 'qwen2_moe') {
     if (cfg.positiveInt('decoder_sparse_step', 1) !== 1) {
       cfg.fail(
-        `decoder_sparse_step ${JSON.stringify(cfg.raw('decoder_sparse_step'))} is not supported (only 1: every layer MoE)`,
+        `decoder_sparse_step ${show(cfg.raw('decoder_sparse_step'))} is not supported (only 1: every layer MoE)`,
       );
     }
     const denseLayers = cfg.raw('mlp_only_layers');
     if (Array.isArray(denseLayers) && denseLayers.length > 0) {
-      cfg.fail(`mlp_only_layers ${JSON.stringify(denseLayers)} is not supported (only every layer MoE)`);
+      cfg.fail(`mlp_only_layers ${show(denseLayers)} is not supported (only every layer MoE)`);
     }
     const experts = cfg.positiveInt('num_experts');
     return {

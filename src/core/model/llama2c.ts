@@ -37,6 +37,19 @@ import { FormatError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { RawTensor } from '../tensor.ts';
 import type { ModelSpec } from './spec.ts';
+import { checkSpecLimits } from './spec-limits.ts';
+import { checkTensorValues } from './check-values.ts';
+
+/** The header field behind each ModelSpec field, for checkSpecLimits' messages. */
+const LLAMA2C_FIELD_NAMES = {
+  hidden: 'dim',
+  intermediate: 'hidden_dim',
+  layers: 'n_layers',
+  heads: 'n_heads',
+  kvHeads: 'n_kv_heads',
+  vocab: 'vocab_size',
+  contextLength: 'seq_len',
+};
 import type { LayerWeights, ModelWeights } from './weights.ts';
 
 const HEADER_FIELDS = ['dim', 'hidden_dim', 'n_layers', 'n_heads', 'n_kv_heads', 'vocab_size', 'seq_len'] as const;
@@ -211,7 +224,11 @@ export async function loadLlama2cCheckpoint(src: ByteSource): Promise<ModelWeigh
   // Tensors are views on the body; copy only if it is not 4-aligned (f32 views need it).
   const read = await src.read(headerBytes, floats * 4);
   const body = read.byteOffset % 4 === 0 ? read : read.slice();
+  checkTensorValues({ name: 'weights (body)', dtype: 'f32', shape: [floats], data: body }, `llama2c: ${src.name}`);
   const spec = llama2cSpec(header);
+  checkSpecLimits(spec, LLAMA2C_FIELD_NAMES, (message) => {
+    throw new FormatError(`llama2c: ${src.name}: ${message}`);
+  });
   const { dim, hidden_dim: hiddenDim, n_layers: nLayers } = header;
   const kvDim = spec.kvHeads * spec.headDim;
   const at = (field: string) => offsets.get(field)!;

@@ -18,6 +18,7 @@ import type { DType, RawTensor } from '../tensor.ts';
 import { hfTensorEntries, type HfTensorEntry, type TensorRole } from './hf-tensors.ts';
 import { detectMixtralLayout, type MixtralLayout, nameTableFor } from './names.ts';
 import type { ModelSpec } from './spec.ts';
+import { checkTensorValues } from './check-values.ts';
 import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
 
 /** The subset of TensorDirectory (openSafetensorsFolder) the loader needs. */
@@ -48,6 +49,7 @@ export async function loadHfWeights(
     const info = source.info(entry.name)!;
     report({ phase: 'tensors', file: info.file ?? entry.name, bytesDone, bytesTotal });
     const tensor = await source.readTensor(entry.name);
+    checkTensorValues(tensor, `model: ${info.file ?? 'safetensors'}`);
     builder.place(entry.role, tensor);
     bytesDone += info.byteLength;
   }

@@ -103,6 +103,10 @@ export interface ModelWriter {
   openFile(file: string): ByteSink;
   /** The manifest commit would write (every file complete, else a StoreError); nothing is written. */
   draft(): ModelManifest;
+  /** The stored bytes of `file` (complete files only; for small files such as config.json). */
+  readFile(file: string): Promise<Uint8Array>;
+  /** Forgets the stored bytes of `file`, so the next attempt downloads it again. */
+  discardFile(file: string): Promise<void>;
   /**
    * Checks every file is complete, then writes the manifest (the last write). Imports commit
    * through modelStoreCommitChecked, which runs checkModelFiles first and passes its `summary`.
@@ -129,7 +133,7 @@ export async function modelStoreBeginWrite(kv: KvStore, init: ModelWriteInit): P
   const existing = migratePending(await kv.get(pendingKey(init.id)));
   let pending: PendingModel;
   if (existing.type === 'success' && sameFiles(existing.value, init)) {
-    pending = existing.value;
+    pending = await reconcilePending(kv, existing.value);
   } else {
     await kv.del(await kv.keys(chunkPrefix(init.id)));
     pending = {
@@ -145,6 +149,36 @@ export async function modelStoreBeginWrite(kv: KvStore, init: ModelWriteInit): P
     await storeSet(kv, pendingKey(init.id), pending, `the import record of '${init.id}'`);
   }
   return createWriter(kv, pending);
+}
+
+/**
+ * Makes a resumed pending record agree with the chunks actually stored, so that a write that
+ * failed between two steps (a chunk stored but not recorded, or every chunk recorded but the
+ * final `complete` flag lost) never leaves a resume asking for bytes past the end of a file
+ * (HTTP 416 for ever). Only the last recorded chunk of each file is read back.
+ */
+async function reconcilePending(kv: KvStore, pending: PendingModel): Promise<PendingModel> {
+  let changed = false;
+  for (const f of pending.files) {
+    const chunks = chunkCount(f.size, pending.chunkBytes);
+    const recorded = Number.isSafeInteger(f.chunksDone) && f.chunksDone >= 0 ? Math.min(f.chunksDone, chunks) : 0;
+    let done = recorded;
+    // Walk back over recorded chunks that are missing or have the wrong length.
+    while (done > 0) {
+      const bytes = await kv.get<Uint8Array>(chunkKey(pending.id, f.name, done - 1));
+      const expected = done < chunks ? pending.chunkBytes : f.size - (chunks - 1) * pending.chunkBytes;
+      if (bytes instanceof Uint8Array && bytes.byteLength === expected) break;
+      done -= 1;
+    }
+    const complete = done === chunks; // the last chunk is stored only by close()
+    if (done !== f.chunksDone || complete !== f.complete) {
+      f.chunksDone = done;
+      f.complete = complete;
+      changed = true;
+    }
+  }
+  if (changed) await storeSet(kv, pendingKey(pending.id), pending, `the import record of '${pending.id}'`);
+  return pending;
 }
 
 function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
@@ -171,6 +205,29 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
         hasher.update(bytes);
       }
       return hasher.hex();
+    },
+    async readFile(name) {
+      const f = fileOf(name);
+      if (!f.complete) throw new StoreError(`store: '${f.name}' of '${pending.id}' is not complete`);
+      const out = new Uint8Array(f.size);
+      let at = 0;
+      for (let i = 0; i < f.chunksDone; i++) {
+        const bytes = await kv.get<Uint8Array>(chunkKey(pending.id, f.name, i));
+        if (!(bytes instanceof Uint8Array) || at + bytes.byteLength > f.size)
+          throw new StoreError(`store: chunk ${i} of '${f.name}' in '${pending.id}' is missing or too long`);
+        out.set(bytes, at);
+        at += bytes.byteLength;
+      }
+      if (at !== f.size)
+        throw new StoreError(`store: '${f.name}' of '${pending.id}' has ${at} stored bytes, expected ${f.size}`);
+      return out;
+    },
+    async discardFile(name) {
+      const f = fileOf(name);
+      f.chunksDone = 0;
+      f.complete = false;
+      await savePending();
+      await kv.del(await kv.keys(`${chunkPrefix(pending.id)}${encodeURIComponent(f.name)}/`));
     },
     openFile: (name) => chunkedSink(kv, pending, fileOf(name), savePending),
     draft() {
@@ -217,12 +274,21 @@ function chunkedSink(
   let buffer = new Uint8Array(Math.min(chunkBytes, Math.max(file.size, 1)));
   let filled = 0;
   let written = file.chunksDone * chunkBytes;
-  const flush = async () => {
+  /** Stores the buffered chunk, then records it; `last` also marks the file complete in that same record write. */
+  const flush = async (last = false) => {
     const bytes = buffer.slice(0, filled);
     await storeSet(kv, chunkKey(pending.id, file.name, file.chunksDone), bytes, `'${file.name}' of '${pending.id}'`);
     file.chunksDone += 1;
     filled = 0;
-    await savePending();
+    if (last) file.complete = true;
+    try {
+      await savePending();
+    } catch (e) {
+      // The record on disk still says the old chunk count: keep memory in step with it.
+      file.chunksDone -= 1;
+      file.complete = false;
+      throw e;
+    }
   };
   return {
     async write(chunk) {
@@ -243,9 +309,11 @@ function chunkedSink(
     async close() {
       if (written !== file.size)
         throw new StoreError(`store: '${file.name}' of '${pending.id}' ended at ${written} of ${file.size} bytes`);
-      if (filled > 0 || file.size === 0) await flush();
-      file.complete = true;
-      await savePending();
+      if (filled > 0 || file.size === 0) await flush(true);
+      else {
+        file.complete = true;
+        await savePending();
+      }
       buffer = new Uint8Array(0);
     },
   };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, FormatError } from '../errors.ts';
 import { memoryFileSet } from '../io/byte-source.ts';
 import { HfTokenizer, loadHfTokenizer } from './hf.ts';
 import { buildTestingBpeTokenizer, TESTING_SPECIAL_TOKENS } from './bpe.testing.ts';
@@ -183,5 +183,89 @@ describe('loadHfTokenizer', () => {
     await expect(loadHfTokenizer(memoryFileSet({ 'tokenizer.json': asFile({ hello: 1 }) }))).rejects.toThrow(
       "tokenizer.json: expected an object with a 'model' section",
     );
+  });
+});
+
+describe('untrusted tokenizers and chat templates end in typed errors, in bounded time and memory', () => {
+  const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer();
+  const user = [{ role: 'user' as const, content: 'hi' }];
+  const withTemplate = (chat_template: string) => new HfTokenizer(tokenizerJson, { ...tokenizerConfig, chat_template });
+  const renderError = (template: string): string => {
+    try {
+      withTemplate(template).applyChatTemplate(user);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it.each([
+    ['a template that does not compile', '{% for %}', /^tokenizer_config\.json: chat_template does not compile: /],
+    ['an unclosed block', '{% if x %}', /^tokenizer_config\.json: chat_template does not compile: /],
+    ['a call of a non-function', '{{ messages() }}', /^tokenizer_config\.json: chat_template failed: /],
+    ['range(100000000)', '{% for i in range(100000000) %}x{% endfor %}', /chat_template exceeds a limit: /],
+    ['range(1000000)', '{% for i in range(1000000) %}x{% endfor %}', /more than 100000 items \(maxRangeItems\)/],
+    [
+      'nested loops',
+      '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}',
+      /more than 200000 steps \(maxSteps\)/,
+    ],
+    [
+      'a string that doubles each step',
+      "{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+      /characters exceeds 1048576 \(maxOutputChars\)/,
+    ],
+    ['a huge indent width', "{{ 'a\\nb' | indent(500000000) }}", /the integer 500000000 exceeds 16777216 \(maxInt\)/],
+    ['raise_exception', "{{ raise_exception('no system role') }}", /failed: raise_exception\("no system role"\)/],
+  ])('refuses %s with a ConfigError naming the file', (_, template, pattern) => {
+    expect(renderError(template)).toMatch(pattern);
+  });
+
+  it.each([
+    ['a nested quantifier', '(a+)+$'],
+    ['a repeated alternation', '(a|a)*b'],
+  ])('refuses a pre-tokenizer regex with %s (it would hang encoding)', (_, regex) => {
+    const json = {
+      ...tokenizerJson,
+      pre_tokenizer: { type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated' },
+    };
+    expect(() => new HfTokenizer(json, tokenizerConfig)).toThrow(
+      /^tokenizer\.json: pre_tokenizer\.pattern\.Regex .*exponential/,
+    );
+  });
+
+  it('refuses a FixedLength pre-tokenizer of length 0 (it loops forever) and a nested normalizer regex', () => {
+    const fixed = { ...tokenizerJson, pre_tokenizer: { type: 'FixedLength', length: 0 } };
+    expect(() => new HfTokenizer(fixed, tokenizerConfig)).toThrow(FormatError);
+    const nested = {
+      ...tokenizerJson,
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { Regex: '(\\s*)*x' }, content: '' }] },
+    };
+    expect(() => new HfTokenizer(nested, tokenizerConfig)).toThrow(/normalizer\.normalizers\[0\]\.pattern\.Regex/);
+  });
+
+  it('wraps the library errors of construction, encode and decode in FormatErrors naming the file', () => {
+    const badModel = { ...tokenizerJson, model: { ...tokenizerJson.model, type: 'Nope', vocab: undefined } };
+    expect(() => new HfTokenizer(badModel, tokenizerConfig, 'x.gguf')).toThrow(/^x\.gguf: /);
+    const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig);
+    expect(() => tokenizer.decode([])).toThrow(FormatError);
+    expect(() => tokenizer.decode([])).toThrow(/^tokenizer\.json: decode failed: /);
+  });
+});
+
+describe('token ids are bounded before the library sizes arrays by them (TOKENIZER_LIMITS.maxTokenId)', () => {
+  const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer();
+  it('refuses an added token with id 2^31 (every vocabulary walk would take 2^31 steps)', () => {
+    const json = structuredClone(tokenizerJson);
+    json.added_tokens[0].id = 2 ** 31 - 1;
+    expect(() => new HfTokenizer(json, tokenizerConfig)).toThrow(
+      /^tokenizer\.json: added_tokens\[0\] id 2147483647 is not an integer in \[0, 4194304\)/,
+    );
+  });
+  it('refuses a vocabulary id that is not an integer', () => {
+    const json = structuredClone(tokenizerJson);
+    json.model.vocab.a = 'zero';
+    expect(() => new HfTokenizer(json, tokenizerConfig)).toThrow(/model\.vocab\["a"\] id "zero"/);
   });
 });

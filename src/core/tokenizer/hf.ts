@@ -10,12 +10,13 @@
  * browser bundle avoids transformers' top-level onnxruntime-web import and Node avoids
  * onnxruntime-node. Both packages are pure JS and work in Node, browsers and workers.
  */
-import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizerCore } from '@huggingface/tokenizers';
 import { ConfigError, FormatError } from '../errors.ts';
 import type { FileSet } from '../io/byte-source.ts';
 import { readJsonFile, readText } from '../io/byte-source.ts';
 import type { ChatMessage, Tokenizer, TokenizerJson } from './types.ts';
+import { ChatTemplate } from './chat-template.ts';
+import { checkTokenizerSections } from './tokenizer-limits.ts';
 
 /** tokenizer_config.json keys we read (all optional). */
 export interface HfTokenizerConfig {
@@ -76,72 +77,104 @@ export class HfTokenizer implements Tokenizer {
   /** The raw Jinja chat template, if any (exported to GGUF as tokenizer.chat_template). */
   readonly chatTemplate?: string;
   private readonly core: HfTokenizerCore;
-  private compiledTemplate?: Template;
+  private compiledTemplate?: ChatTemplate;
 
+  /**
+   * `file` names where tokenizerJson came from in every error (tokenizer.json, or the GGUF
+   * it was rebuilt from).
+   */
   constructor(
     readonly tokenizerJson: TokenizerJson,
     readonly tokenizerConfig: HfTokenizerConfig = {},
+    readonly file = 'tokenizer.json',
   ) {
     if (typeof tokenizerJson !== 'object' || tokenizerJson === null || typeof tokenizerJson.model !== 'object') {
-      throw new FormatError(`tokenizer.json: expected an object with a 'model' section`);
+      throw new FormatError(`${file}: expected an object with a 'model' section`);
     }
+    if (typeof tokenizerConfig !== 'object' || tokenizerConfig === null || Array.isArray(tokenizerConfig)) {
+      throw new FormatError('tokenizer_config.json: expected a JSON object');
+    }
+    checkTokenizerSections(tokenizerJson, file);
     try {
       this.core = new HfTokenizerCore(tokenizerJson, tokenizerConfig);
     } catch (error) {
-      throw new FormatError(`tokenizer.json: ${(error as Error).message}`);
+      throw new FormatError(`${file}: ${(error as Error)?.message ?? String(error)}`);
     }
     let maxId = -1;
-    for (const id of this.core.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    for (const id of this.guard('get_vocab', () => this.core.get_vocab(true).values())) {
+      if (!Number.isSafeInteger(id) || id < 0)
+        throw new FormatError(`${file}: token id ${JSON.stringify(id)} is not a non-negative integer`);
+      maxId = Math.max(maxId, id);
+    }
     this.vocabSize = maxId + 1;
     const bos = tokenContent(tokenizerConfig, 'bos_token');
-    const bosId = bos === undefined ? undefined : this.core.token_to_id(bos);
+    const bosId = bos === undefined ? undefined : this.tokenToId(bos);
     if (bos !== undefined && bosId !== undefined) {
       this.bosToken = bos;
       this.bosTokenId = bosId;
     }
     const eos = tokenContent(tokenizerConfig, 'eos_token');
-    const eosId = eos === undefined ? undefined : this.core.token_to_id(eos);
+    const eosId = eos === undefined ? undefined : this.tokenToId(eos);
     this.eosTokenIds = eosId === undefined ? [] : [eosId];
     if (eos !== undefined && eosId !== undefined) this.eosToken = eos;
     const template = pickChatTemplate(tokenizerConfig.chat_template);
     if (template !== undefined) this.chatTemplate = template;
   }
 
+  /** Untyped errors of the tokenizer library (a broken vocab, a bad id) become a FormatError naming the file. */
+  private guard<T>(what: string, run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof FormatError || error instanceof ConfigError) throw error;
+      throw new FormatError(`${this.file}: ${what} failed: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.core.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+    return this.guard('encode', () => {
+      const ids = this.core.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+      for (const id of ids) {
+        if (!Number.isInteger(id) || id < 0) throw new FormatError(`${this.file}: encode produced token id ${id}`);
+      }
+      return ids;
+    });
   }
 
   decode(ids: number[], options: { skipSpecialTokens?: boolean } = {}): string {
-    return this.core.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? false });
+    return this.guard('decode', () =>
+      this.core.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? false }),
+    );
   }
 
   idToToken(id: number): string | undefined {
-    return this.core.id_to_token(id);
+    return this.guard('id_to_token', () => this.core.id_to_token(id));
   }
 
   tokenToId(token: string): number | undefined {
-    return this.core.token_to_id(token);
+    return this.guard('token_to_id', () => this.core.token_to_id(token));
   }
 
   applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
     if (this.chatTemplate === undefined) {
       throw new ConfigError('tokenizer_config.json: no chat_template (the model has no chat format)');
     }
-    this.compiledTemplate ??= new Template(this.chatTemplate);
+    this.compiledTemplate ??= new ChatTemplate(this.chatTemplate, this.templateFile);
     const specialTokens: Record<string, string> = {};
     for (const key of TEMPLATE_TOKEN_KEYS) {
       const value = tokenContent(this.tokenizerConfig, key);
       if (value !== undefined) specialTokens[key] = value;
     }
-    try {
-      return this.compiledTemplate.render({
-        messages,
-        add_generation_prompt: options.addGenerationPrompt ?? false,
-        ...specialTokens,
-      });
-    } catch (error) {
-      throw new ConfigError(`chat_template: ${(error as Error).message}`);
-    }
+    return this.compiledTemplate.render({
+      messages,
+      add_generation_prompt: options.addGenerationPrompt ?? false,
+      ...specialTokens,
+    });
+  }
+
+  /** Where the chat template came from, for its errors. */
+  private get templateFile(): string {
+    return this.file === 'tokenizer.json' ? 'tokenizer_config.json' : this.file;
   }
 }
 
