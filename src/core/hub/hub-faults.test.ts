@@ -6,6 +6,7 @@
  * parts throughout: node:http, Node's fetch, the model store over an in-memory KvStore.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -26,9 +27,12 @@ type Fault =
   | 'stall-headers' // no response at all
   | 'corrupt-json'; // config.json bytes are not JSON (it has no sha256 to catch that)
 
-const weights = Uint8Array.from({ length: 5000 }, (_, i) => (i * 131 + 7) % 251);
+// A real tiny llama (the hub fixture), since an import is checked before it is marked ready;
+// config.json is padded past one CHUNK so a fault can land inside it too.
+const FIXTURE = new URL('./testdata/hub/org/tiny/resolve/main/', import.meta.url);
+const weights = new Uint8Array(readFileSync(new URL('model.safetensors', FIXTURE)));
 const config = new TextEncoder().encode(
-  JSON.stringify({ model_type: 'llama', hidden_size: 64, padding: 'x'.repeat(1500) }),
+  JSON.stringify({ ...JSON.parse(readFileSync(new URL('config.json', FIXTURE), 'utf8')), padding: 'x'.repeat(1500) }),
 );
 const FILES: Record<string, Uint8Array> = { 'config.json': config, 'model.safetensors': weights };
 const LISTING: HubFileInfo[] = [
@@ -195,7 +199,11 @@ describe('hub download faults end in a typed error, and the next attempt recover
     const error = await failure(download(kv, 300));
     expect(performance.now() - started).toBeLessThan(5000);
     expect(error).toBeInstanceOf(HubError);
-    expect(error.message).toMatch(/sent nothing for 0\.3 s at byte \d+ of 5000; the stored part is kept, resume later/);
+    expect(error.message).toMatch(
+      new RegExp(
+        `sent nothing for 0\\.3 s at byte \\d+ of ${weights.byteLength}; the stored part is kept, resume later`,
+      ),
+    );
     fault = 'none';
     await download(kv);
     await expectStoredExactly(kv);
