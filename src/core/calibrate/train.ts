@@ -182,7 +182,7 @@ export function routerLossAndGradients(model: ModelF32, window: CalibrationSeque
   }
   const dxf = new Float32Array(T * hidden);
   matmulRowsBackward(dxf, dLogits, model.lmHead, T - 1, vocab, hidden);
-  let dx = new Float32Array(T * hidden);
+  let dx: Float32Array = new Float32Array(T * hidden);
   rowsBackward(dx, xFinal, model.finalNorm, dxf, spec.rmsEps, hidden);
   // ---- layers, last to first
   const grads = model.layers.map((l) => new Float64Array(l.moe!.router.length));
@@ -220,14 +220,19 @@ function layerBackward(
   labelScale: number,
   dRouter: Float64Array,
 ) {
-  const spec = model.spec;
-  const { hidden, heads, kvHeads, headDim } = spec;
   const layer = model.layers[l];
-  const moe = layer.moe!;
-  const experts = moe.experts.length;
+  const { dRouterInput, dWeight } = expertsBackward(model, l, c, dx);
+  const labelLoss = routingBackward(model, l, c, dWeight, dRouterInput, label, labelScale, dRouter);
+  const dxMid = dx.slice();
+  rowsBackward(dxMid, c.xMid, layer.ffnNorm, dRouterInput, model.spec.rmsEps, model.spec.hidden);
+  return { dxIn: attentionBlockBackward(model, l, c, dxMid), labelLoss };
+}
+
+/** The chosen experts' input gradients // [T, hidden] and d loss / d routing weight of each (token, slot) // [T][topK]. */
+function expertsBackward(model: ModelF32, l: number, c: LayerCache, dx: Float32Array) {
+  const hidden = model.spec.hidden;
+  const moe = model.layers[l].moe!;
   const T = dx.length / hidden;
-  const [qDim, kvDim] = [heads * headDim, kvHeads * headDim];
-  // ---- MoE: experts' input gradients and d loss / d routing weight of each (token, slot)
   const dRouterInput = new Float32Array(T * hidden);
   const dWeight = c.route.expertIds.map((ids) => new Float64Array(ids.length)); // [T][expertsPerToken]
   for (const [e, rowsOf] of c.experts.entries()) {
@@ -259,7 +264,28 @@ function layerBackward(
       for (let j = 0; j < hidden; j++) dRouterInput[t * hidden + j] += dGathered[i * hidden + j];
     });
   }
-  // ---- routing weights → router logits (normTopK: softmax over the chosen; else the full softmax), plus the label term
+  return { dRouterInput, dWeight };
+}
+
+/**
+ * Routing weights → router logits (normTopK: softmax over the chosen; else the full softmax), plus
+ * the label term; adds into dRouter and dRouterInput. Returns the label loss (before labelWeight).
+ */
+function routingBackward(
+  model: ModelF32,
+  l: number,
+  c: LayerCache,
+  dWeight: Float64Array[],
+  dRouterInput: Float32Array,
+  label: number,
+  labelScale: number,
+  dRouter: Float64Array,
+): number {
+  const spec = model.spec;
+  const hidden = spec.hidden;
+  const moe = model.layers[l].moe!;
+  const experts = moe.experts.length;
+  const T = dRouterInput.length / hidden;
   const dLogits = new Float32Array(T * experts);
   let labelLoss = 0;
   for (let t = 0; t < T; t++) {
@@ -287,9 +313,16 @@ function layerBackward(
   }
   matmulRowsWeightGrad(dRouter, dLogits, c.routerInput, T, experts, hidden);
   matmulRowsBackward(dRouterInput, dLogits, moe.router, T, experts, hidden);
-  const dxMid = dx.slice();
-  rowsBackward(dxMid, c.xMid, layer.ffnNorm, dRouterInput, spec.rmsEps, hidden);
-  // ---- attention
+  return labelLoss;
+}
+
+/** Attention block backward: dxMid (d loss / d residual after attention) → d loss / d layer input. */
+function attentionBlockBackward(model: ModelF32, l: number, c: LayerCache, dxMid: Float32Array) {
+  const spec = model.spec;
+  const { hidden, heads, kvHeads, headDim } = spec;
+  const layer = model.layers[l];
+  const T = dxMid.length / hidden;
+  const [qDim, kvDim] = [heads * headDim, kvHeads * headDim];
   const dAttnOut = new Float32Array(T * qDim);
   matmulRowsBackward(dAttnOut, dxMid, layer.wo, T, hidden, qDim);
   const [dq, dk, dv] = [new Float32Array(T * qDim), new Float32Array(T * kvDim), new Float32Array(T * kvDim)];
@@ -304,7 +337,7 @@ function layerBackward(
   matmulRowsBackward(dNormed, dv, layer.wv, T, kvDim, hidden);
   const dxIn = dxMid.slice();
   rowsBackward(dxIn, c.xIn, layer.attnNorm, dNormed, spec.rmsEps, hidden);
-  return { dxIn, labelLoss };
+  return dxIn;
 }
 
 export interface TrainOptions {
