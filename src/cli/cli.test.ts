@@ -3,7 +3,7 @@
  * HF folders generated into a temp dir (randomModelWeights + exportHfFolder + a tiny BPE).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,6 +125,30 @@ describe('moe-studio CLI', () => {
     const command = await cli('constructor');
     expect(command.code).toBe(2);
     expect(command.stderr).toMatch(/^moe-studio: unknown command 'constructor'/);
+  });
+
+  it('refuses a config.json with 2^53 layers at once, in one line naming the file and the key', async () => {
+    const dir = join(root, 'huge-layers');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        model_type: 'mixtral',
+        hidden_size: 64,
+        intermediate_size: 64,
+        num_hidden_layers: 2 ** 53,
+        num_attention_heads: 4,
+        vocab_size: 99,
+        num_local_experts: 8,
+      }),
+    );
+    const started = performance.now();
+    const run = await cli('inspect', dir);
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'moe-studio: ConfigError: config.json: num_hidden_layers 9007199254740992 is outside [1, 1024] (SPEC_LIMITS)',
+    ]);
   });
 
   it('inspect --json gives the spec and every tensor', async () => {

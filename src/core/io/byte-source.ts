@@ -92,7 +92,7 @@ export function memoryFileSet(files: Record<string, Uint8Array>, name = 'memory'
       return Object.keys(files).sort();
     },
     async open(file: string) {
-      const bytes = files[file];
+      const bytes = Object.hasOwn(files, file) ? files[file] : undefined; // "constructor" is no file
       if (!bytes) throw new MissingFileError(name, file);
       return bytesSource(bytes, `${name}/${file}`);
     },

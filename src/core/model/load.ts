@@ -15,7 +15,7 @@ import type { FileSet } from '../io/byte-source.ts';
 import { readJsonFile } from '../io/byte-source.ts';
 import { HfTokenizer, loadHfTokenizer } from '../tokenizer/hf.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
-import type { Tokenizer } from '../tokenizer/types.ts';
+import type { Tokenizer, TokenizerJson } from '../tokenizer/types.ts';
 import { loadGgufModel } from './gguf-model-import.ts';
 import { loadLlama2cCheckpoint } from './llama2c.ts';
 import { type HfTensorSource, loadHfWeights, readHfConfigJson } from './load-hf.ts';
@@ -133,20 +133,25 @@ async function loadGguf(files: FileSet, file: string, options: LoadModelOptions)
   const loaded: LoadedModel = { spec: weights.spec, weights, config, files };
   if (!options.skipTokenizer) {
     if (list.includes('tokenizer.json')) loaded.tokenizer = await loadHfTokenizer(files);
-    else if (tokenizerJson) loaded.tokenizer = tokenizerFromGguf(tokenizerJson, chatTemplate, weights.spec);
+    else if (tokenizerJson)
+      loaded.tokenizer = tokenizerFromGguf(tokenizerJson, chatTemplate, weights.spec, `${files.name}/${file}`);
   }
   return loaded;
 }
 
 /** The GGUF's embedded tokenizer as an HfTokenizer; BOS/EOS named by the spec's token ids. */
-// biome-ignore lint/suspicious/noExplicitAny: the tokenizer.json object ggufToTokenizer rebuilt
-function tokenizerFromGguf(tokenizerJson: any, chatTemplate: string | undefined, spec: ModelSpec): Tokenizer {
-  const probe = new HfTokenizer(tokenizerJson, {});
+function tokenizerFromGguf(
+  tokenizerJson: TokenizerJson,
+  chatTemplate: string | undefined,
+  spec: ModelSpec,
+  file: string,
+): Tokenizer {
+  const probe = new HfTokenizer(tokenizerJson, {}, file);
   const config: Record<string, unknown> = {};
   if (chatTemplate) config.chat_template = chatTemplate;
   if (spec.bosTokenId !== undefined) config.bos_token = probe.idToToken(spec.bosTokenId);
   if (spec.eosTokenIds?.length) config.eos_token = probe.idToToken(spec.eosTokenIds[0]!);
-  return new HfTokenizer(tokenizerJson, config);
+  return new HfTokenizer(tokenizerJson, config, file);
 }
 
 function isLlama2cTokenizerName(file: string): boolean {
