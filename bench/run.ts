@@ -7,6 +7,7 @@
  *   npm run bench -- --runs 5 --decode 128 --engines wasm,wllama --quants q4_0
  *   npm run bench -- --model zoo --append   # the zoo MoE (public/zoo merged), appended as a section
  *   npm run bench -- --calibration          # router calibration timings (bench/calibration.ts)
+ *   npm run bench -- --memory               # peak RSS of CLI merge / export at two sizes (bench/memory.ts)
  *
  * Cells are interleaved run by run (wasm, wllama, native, …, then again) so a noisy
  * neighbour hits every engine alike; each cell is the median over runs.
@@ -151,6 +152,10 @@ async function main(): Promise<void> {
   if (process.argv.includes('--calibration')) {
     const { runCalibrationBench } = await import('./calibration.ts');
     return runCalibrationBench(process.argv.slice(2));
+  }
+  if (process.argv.includes('--memory')) {
+    const { runMemoryBench } = await import('./memory.ts');
+    return runMemoryBench(process.argv.slice(2));
   }
   const options = parseOptions(process.argv.slice(2));
   const loadBefore = loadavg();

@@ -7,7 +7,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { ConfigError, MissingFileError } from '../core/errors.ts';
 import type { FileSet } from '../core/io/byte-source.ts';
 import type { ModelLoadProgress as LoadProgress } from '../core/io/progress.ts';
-import { type LoadedModel, loadModel } from '../core/model/load.ts';
+import { type ExportableModel, type LoadedModel, loadModel, loadModelLazy } from '../core/model/load.ts';
 import { isDirectory, nodeDirFileSet, nodeFileSource, nodeSingleFileSet, pathExists } from './node-io.ts';
 
 export interface LoadModelOptions {
@@ -52,17 +52,35 @@ export function terminalProgress(): ((progress: LoadProgress) => void) | undefin
 
 /** The model argument as the FileSet loadModel reads (the core decides the format from its files). */
 export async function loadModelArg(arg: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const { files, load } = await modelArgFiles(arg, options);
+  return loadModel(files, load);
+}
+
+/** loadModelArg for exports: an HF folder's tensors are read when the exporter reaches them (loadModelLazy). */
+export async function loadModelArgLazy(arg: string, options: LoadModelOptions = {}): Promise<ExportableModel> {
+  const { files, load } = await modelArgFiles(arg, options);
+  return loadModelLazy(files, load);
+}
+
+async function modelArgFiles(
+  arg: string,
+  options: LoadModelOptions,
+): Promise<{ files: FileSet; load: Parameters<typeof loadModel>[1] }> {
   switch (await modelArgKind(arg)) {
     case 'hf':
-      return loadModel(nodeDirFileSet((await isDirectory(arg)) ? arg : dirname(arg)), {
-        onProgress: options.onProgress,
-      });
+      return {
+        files: nodeDirFileSet((await isDirectory(arg)) ? arg : dirname(arg)),
+        load: { onProgress: options.onProgress },
+      };
     case 'gguf':
-      return loadModel(nodeSingleFileSet(arg));
+      return { files: nodeSingleFileSet(arg), load: {} };
     case 'llama2c': {
-      if (!options.tokenizer) return loadModel(llama2cFolder(arg));
+      if (!options.tokenizer) return { files: llama2cFolder(arg), load: {} };
       const tokenizer = await nodeFileSource(options.tokenizer);
-      return loadModel(withFile(nodeSingleFileSet(arg), '--tokenizer', tokenizer), { llama2cTokenizer: '--tokenizer' });
+      return {
+        files: withFile(nodeSingleFileSet(arg), '--tokenizer', tokenizer),
+        load: { llama2cTokenizer: '--tokenizer' },
+      };
     }
   }
 }

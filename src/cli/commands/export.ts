@@ -8,10 +8,10 @@
 import { ConfigError } from '../../core/errors.ts';
 import { exportHfFolder } from '../../core/model/export-hf.ts';
 import { exportGguf } from '../../core/model/gguf-model.ts';
-import type { LoadedModel } from '../../core/model/load.ts';
+import type { ExportableModel } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { enumFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
-import { loadModelArg, terminalProgress } from '../load-model.ts';
+import { loadModelArgLazy, terminalProgress } from '../load-model.ts';
 import { nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
 import type { GgufExportQuant } from '../../core/model/gguf-names.ts';
 
@@ -44,7 +44,7 @@ function required<T>(flag: string, value: T | undefined): T {
 }
 
 async function exportSafetensors(
-  model: LoadedModel,
+  model: ExportableModel,
   out: string,
   values: Record<string, string | boolean | undefined>,
   quant: string,
@@ -66,7 +66,7 @@ async function exportSafetensors(
   return files;
 }
 
-async function exportGgufFile(model: LoadedModel, out: string, quant: GgufExportQuant): Promise<string[]> {
+async function exportGgufFile(model: ExportableModel, out: string, quant: GgufExportQuant): Promise<string[]> {
   if (!(model.tokenizer instanceof HfTokenizer)) {
     throw new ConfigError('export: GGUF export needs an HF tokenizer (tokenizer.json); this model has none');
   }
@@ -90,7 +90,8 @@ export async function runExportCommand(argv: string[]): Promise<number> {
     throw new UsageError('export: gguf export supports f32, f16, q8_0 and q4_0');
   if (!values.force && (await pathExists(out)))
     throw new UsageError(`export: ${out} exists; pass --force to overwrite`);
-  const model = await loadModelArg(modelArg, {
+  // Lazy: each tensor is read when the exporter writes it, so memory does not grow with the model.
+  const model = await loadModelArgLazy(modelArg, {
     tokenizer: stringFlag(values.tokenizer),
     onProgress: terminalProgress(),
   });

@@ -29,7 +29,7 @@ import {
 } from '../../core/calibrate/index.ts';
 import { enumFlag, numberFlag, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { exportGguf } from '../../core/model/gguf-model.ts';
-import { loadHfModel } from '../../core/model/load.ts';
+import { loadModelLazy } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { isDirectory, nodeDirFileSet, nodeDirSinkOpener, nodeFileSink, pathExists, readTextFile } from '../node-io.ts';
 import type { GgufExportQuant } from '../../core/model/gguf-names.ts';
@@ -42,7 +42,7 @@ export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (me
   --out-shard-size N      shard budget in bytes; K/M/B suffixes (×1000); default 5B
   --random-seed N         seed for random/uniform_random gates and noise (default 0)
   --i-understand-this-is-not-useful-without-training   allow every expert to be the same model
-  --gguf f32|f16|q8_0|q4_0   also write OUT_DIR/model.<type>.gguf (loads the merged model in memory)
+  --gguf f32|f16|q8_0|q4_0   also write OUT_DIR/model.<type>.gguf (reads the merged folder back tensor by tensor)
   --no-copy-tokenizer     do not save the base tokenizer    --no-write-model-card   no mergekit_moe_config.yml
   --force                 write into an existing OUT_DIR    -v, --verbose  explain refusals, stack traces
   --calibrate FILE.jsonl  fit the routers to texts, one {"expert": <0-based index in experts>, "text": "..."} a line;
@@ -130,7 +130,7 @@ function progressPrinter(): (p: MergeProgress) => void {
 }
 
 async function writeGguf(outDir: string, quant: GgufExportQuant): Promise<string> {
-  const model = await loadHfModel(nodeDirFileSet(outDir));
+  const model = await loadModelLazy(nodeDirFileSet(outDir)); // tensors read one by one as the GGUF is written
   if (!(model.tokenizer instanceof HfTokenizer))
     throw new ConfigError('merge: --gguf needs the base tokenizer (tokenizer.json) in the output');
   const path = join(outDir, `model.${quant}.gguf`);

@@ -2,7 +2,7 @@
  * ModelWeights → an HF-layout folder: config.json (written first, as mergekit does), the
  * weights as safetensors (one `model.safetensors`, or `model-0000k-of-0000N.safetensors` +
  * `model.safetensors.index.json` when over maxShardBytes; streaming writer, one tensor
- * resident at a time), then tokenizer/generation files copied through unchanged.
+ * resident at a time, read when its turn comes if the weights are lazy), then tokenizer/generation files copied through unchanged.
  *
  * Mixtral is written in the classic per-expert layout by default (mergekit v0.1.4,
  * transformers 4.x, llama.cpp's converter) or the transformers-v5 fused layout on request.
@@ -21,7 +21,7 @@ import { hfConfigFromSpec } from './hf-config-write.ts';
 import { hfTensorEntries, layerExperts, weightForRole, type HfTensorEntry } from './hf-tensors.ts';
 import { nameTableFor, type MixtralLayout } from './names.ts';
 import type { ModelSpec } from './spec.ts';
-import type { ModelWeights } from './weights.ts';
+import { type ExportableTensor, type ExportableWeights, loadedTensor } from './weights.ts';
 import { stringifyHfConfig } from './hf-config-json.ts';
 
 /** Float dtypes a safetensors checkpoint can hold. */
@@ -89,7 +89,7 @@ export function permuteRowsToHalfRope(tensor: RawTensor, heads: number): RawTens
   return { ...tensor, data: out };
 }
 
-function storageDtype(tensor: RawTensor, requested?: HfExportDType): DType {
+function storageDtype(tensor: ExportableTensor, requested?: HfExportDType): DType {
   if (requested) return requested;
   return tensor.dtype === 'f32' || tensor.dtype === 'f16' || tensor.dtype === 'bf16' ? tensor.dtype : 'f32';
 }
@@ -99,15 +99,15 @@ function convert(tensor: RawTensor, dtype: DType): Uint8Array {
   return quantize(tensor.name, dequantize(tensor), tensor.shape, dtype).data;
 }
 
-/** Resolves each entry's bytes from the weights: per-role tensors or fused expert stacks. */
+/** Resolves each entry's bytes from the weights (read now if lazy): per-role tensors or fused expert stacks. */
 class TensorSource {
   constructor(
-    private readonly weights: ModelWeights,
+    private readonly weights: ExportableWeights,
     private readonly dtype: HfExportDType | undefined,
   ) {}
 
-  private roleTensor(entry: HfTensorEntry): RawTensor {
-    const tensor = weightForRole(this.weights, entry.role);
+  private async roleTensor(entry: HfTensorEntry): Promise<RawTensor> {
+    const tensor = await loadedTensor(weightForRole(this.weights, entry.role));
     const spec = this.weights.spec;
     if (spec.ropeStyle === 'interleaved' && entry.role.kind === 'attention') {
       if (entry.role.key === 'wq' || entry.role.key === 'bq') return permuteRowsToHalfRope(asRows(tensor), spec.heads);
@@ -125,24 +125,25 @@ class TensorSource {
     return storageDtype(weightForRole(this.weights, role), this.dtype);
   }
 
-  bytes(entry: HfTensorEntry): Uint8Array {
+  async bytes(entry: HfTensorEntry): Promise<Uint8Array> {
     const role = entry.role;
     const dtype = this.dtypeOf(entry);
     if (role.kind !== 'fusedGateUp' && role.kind !== 'fusedDown') {
-      const tensor = this.roleTensor(entry);
+      const tensor = await this.roleTensor(entry);
       checkShape(tensor, entry);
       return convert(tensor, dtype);
     }
-    const parts: Uint8Array[] = [];
-    for (const expert of layerExperts(this.weights, role.layer)) {
-      const pieces = role.kind === 'fusedGateUp' ? [expert.gate, expert.up] : [expert.down];
-      for (const piece of pieces) parts.push(convert(piece, dtype));
-    }
     const out = new Uint8Array(tensorByteLength(dtype, entry.shape));
     let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.byteLength;
+    for (const expert of layerExperts(this.weights, role.layer)) {
+      const pieces = role.kind === 'fusedGateUp' ? [expert.gate, expert.up] : [expert.down];
+      for (const piece of pieces) {
+        const part = convert(await loadedTensor(piece), dtype);
+        if (at + part.byteLength > out.byteLength)
+          throw new ConfigError(`export: fused tensor '${entry.name}' parts exceed ${out.byteLength} bytes`);
+        out.set(part, at);
+        at += part.byteLength;
+      }
     }
     if (at !== out.byteLength)
       throw new ConfigError(`export: fused tensor '${entry.name}' got ${at} bytes, expected ${out.byteLength}`);
@@ -171,7 +172,7 @@ function exportedSpec(spec: ModelSpec): ModelSpec {
 }
 
 /** What an export writes: config.json's bytes, the tensor table, and each tensor's bytes on demand. */
-function hfFolderPlan(weights: ModelWeights, options: ExportHfOptions) {
+function hfFolderPlan(weights: ExportableWeights, options: ExportHfOptions) {
   const spec = exportedSpec(weights.spec);
   const hfEntries = hfTensorEntries(spec, nameTableFor(spec, options.mixtralLayout ?? 'classic'));
   const source = new TensorSource(weights, options.dtype);
@@ -190,7 +191,7 @@ function hfFolderPlan(weights: ModelWeights, options: ExportHfOptions) {
 
 /** Writes config.json, the safetensors shard(s) and the sidecar files; returns the file names. */
 export async function exportHfFolder(
-  weights: ModelWeights,
+  weights: ExportableWeights,
   openSink: (fileName: string) => Promise<ByteSink>,
   options: ExportHfOptions = {},
 ): Promise<{ files: string[] }> {
@@ -231,7 +232,7 @@ export async function exportHfFolder(
  * one converted tensor instead of a 4-7x f32 copy.
  */
 export async function lazyHfFolder(
-  weights: ModelWeights,
+  weights: ExportableWeights,
   name: string,
   options: Pick<ExportHfOptions, 'dtype' | 'mixtralLayout' | 'baseConfig' | 'sidecarFiles' | 'metadata'> = {},
 ): Promise<FileSet> {

@@ -14,7 +14,8 @@
  *     · routers (ffn_gate_inp, ffn_gate_inp_shexp): llama.cpp's converter and llama-quantize
  *       keep them f32 because top-k routing flips on small errors;
  *   and a matrix whose rows are not whole 32-blocks falls back to f16 for q8_0/q4_0.
- * Tensors are converted one at a time while writing (only one is resident at a time).
+ * Tensors are read (lazy weights, loadModelLazy) and converted one at a time while writing:
+ * one tensor, or one layer's stack of expert parts, is resident at a time.
  */
 import { ConfigError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
@@ -25,7 +26,8 @@ import type { GgufWriteTensor } from '../formats/gguf-types.ts';
 import type { GgufMetadataValue } from '../formats/gguf-types.ts';
 import { ggufValue } from '../formats/gguf-meta.ts';
 import type { ModelSpec } from './spec.ts';
-import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
+import { type ExportableTensor, type ExportableWeights, loadedTensor, type MlpOf } from './weights.ts';
+import { tensorByteLength } from '../quant/dtype-traits.ts';
 import {
   GGUF_ARCH_OF,
   GGUF_ARCH_OUTPUT_OPTIONAL,
@@ -61,12 +63,14 @@ function convertTensor(t: RawTensor, dtype: DType, perm?: number[]): Uint8Array 
   return quantize(t.name, dequantize({ ...t, data }), t.shape, dtype).data;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+/** The parts converted one by one into the stacked tensor's buffer (one part's source resident at a time). */
+async function stackParts(parts: ExportableTensor[], dtype: DType): Promise<Uint8Array> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + tensorByteLength(dtype, p.shape), 0));
   let at = 0;
   for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
+    const bytes = convertTensor(await loadedTensor(p), dtype);
+    out.set(bytes, at);
+    at += bytes.byteLength;
   }
   return out;
 }
@@ -81,7 +85,7 @@ function single(
   plan: Plan,
   role: GgufTensorRole,
   layer: number | undefined,
-  t: RawTensor,
+  t: ExportableTensor,
   kind: TensorKind,
   perm?: number[],
 ): GgufWriteTensor {
@@ -90,26 +94,26 @@ function single(
     name: ggufTensorName(role, layer),
     dtype,
     shape: [...t.shape],
-    getData: async () => convertTensor(t, dtype, perm),
+    getData: async () => convertTensor(await loadedTensor(t), dtype, perm),
   };
 }
 
 /** Experts stacked along a new leading dim: [E, rows, cols]. */
-function stacked(plan: Plan, role: GgufTensorRole, layer: number, parts: RawTensor[]): GgufWriteTensor {
+function stacked(plan: Plan, role: GgufTensorRole, layer: number, parts: ExportableTensor[]): GgufWriteTensor {
   const shape = [parts.length, ...parts[0]!.shape];
   const dtype = exportDtype('matrix', shape, plan.quant);
   return {
     name: ggufTensorName(role, layer),
     dtype,
     shape,
-    getData: async () => concat(parts.map((p) => convertTensor(p, dtype))),
+    getData: () => stackParts(parts, dtype),
   };
 }
 
 function mlpTensors(
   plan: Plan,
   layer: number,
-  mlp: MlpWeights,
+  mlp: MlpOf<ExportableTensor>,
   roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole],
 ): GgufWriteTensor[] {
   return [
@@ -119,7 +123,7 @@ function mlpTensors(
   ];
 }
 
-function layerTensors(plan: Plan, layer: number, w: LayerWeights): GgufWriteTensor[] {
+function layerTensors(plan: Plan, layer: number, w: ExportableWeights['layers'][number]): GgufWriteTensor[] {
   const out = [
     single(plan, 'attnNorm', layer, w.attnNorm, 'vector'),
     single(plan, 'wq', layer, w.wq, 'matrix', plan.qPerm),
@@ -229,7 +233,7 @@ function checkExportable(spec: ModelSpec, arch: GgufArch): void {
 }
 
 /** The tensor list of a GGUF export, in llama.cpp's usual order. */
-export function exportTensors(weights: ModelWeights, quant: GgufExportQuant): GgufWriteTensor[] {
+export function exportTensors(weights: ExportableWeights, quant: GgufExportQuant): GgufWriteTensor[] {
   const spec = weights.spec;
   const arch = GGUF_ARCH_OF[spec.arch];
   const plan = rotationPlan(spec, arch, quant);
@@ -241,10 +245,10 @@ export function exportTensors(weights: ModelWeights, quant: GgufExportQuant): Gg
   return tensors;
 }
 
-/** Writes `weights` as a GGUF llama.cpp can run. Closes the sink. */
+/** Writes `weights` (loaded or lazy: each tensor is read when written) as a GGUF llama.cpp can run. Closes the sink. */
 export async function exportGguf(
   sink: ByteSink,
-  weights: ModelWeights,
+  weights: ExportableWeights,
   tokenizer: { tokenizerJson: TokenizerJson; tokenizerConfig?: TokenizerJson },
   quant: GgufExportQuant,
 ): Promise<void> {

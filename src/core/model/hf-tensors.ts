@@ -11,7 +11,7 @@ import type { RawTensor } from '../tensor.ts';
 import type { ArchNameTable, AttentionNames, MlpNames } from './names.ts';
 import { tensorName } from './names.ts';
 import type { ModelSpec } from './spec.ts';
-import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
+import type { MlpOf, WeightsOf } from './weights.ts';
 
 export type AttentionRole = keyof AttentionNames;
 export type MlpRole = keyof MlpNames;
@@ -154,9 +154,9 @@ function roleName(role: TensorRole): string {
  * The tensor of `weights` a per-tensor role refers to (fused roles have no single tensor:
  * export-hf.ts stacks them from the experts). Throws if the weights lack it.
  */
-export function weightForRole(weights: ModelWeights, role: TensorRole): RawTensor {
-  const layer: LayerWeights | undefined = 'layer' in role ? weights.layers[role.layer] : undefined;
-  let tensor: RawTensor | undefined;
+export function weightForRole<T = RawTensor>(weights: WeightsOf<T>, role: TensorRole): T {
+  const layer: WeightsOf<T>['layers'][number] | undefined = 'layer' in role ? weights.layers[role.layer] : undefined;
+  let tensor: T | undefined;
   switch (role.kind) {
     case 'embed':
       tensor = weights.embed;
@@ -194,7 +194,7 @@ export function weightForRole(weights: ModelWeights, role: TensorRole): RawTenso
 }
 
 /** The experts of one MoE layer, for fused stacking. */
-export function layerExperts(weights: ModelWeights, layer: number): MlpWeights[] {
+export function layerExperts<T = RawTensor>(weights: WeightsOf<T>, layer: number): MlpOf<T>[] {
   const experts = weights.layers[layer]?.moe?.experts;
   assert(experts, `weights: layer ${layer} has no experts`);
   return experts;

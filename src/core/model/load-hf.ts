@@ -19,7 +19,9 @@ import { hfTensorEntries, type HfTensorEntry, type TensorRole } from './hf-tenso
 import { detectMixtralLayout, type MixtralLayout, nameTableFor } from './names.ts';
 import type { ModelSpec } from './spec.ts';
 import { checkTensorValues } from './check-values.ts';
-import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
+import type { LazyModelWeights, LazyTensor, MlpOf, ModelWeights, WeightsOf } from './weights.ts';
+
+type Layer<T> = WeightsOf<T>['layers'][number];
 
 /** The subset of TensorDirectory (openSafetensorsFolder) the loader needs. */
 export interface HfTensorSource {
@@ -44,7 +46,7 @@ export async function loadHfWeights(
   const { entries, extraTensors, mixtralLayout } = checkHfTensors(spec, source);
   const bytesTotal = entries.reduce((sum, e) => sum + source.info(e.name)!.byteLength, 0);
   let bytesDone = 0;
-  const builder = new WeightsBuilder(spec);
+  const builder = new WeightsBuilder<RawTensor>(spec, rowSlice);
   for (const entry of entries) {
     const info = source.info(entry.name)!;
     report({ phase: 'tensors', file: info.file ?? entry.name, bytesDone, bytesTotal });
@@ -54,12 +56,59 @@ export async function loadHfWeights(
     bytesDone += info.byteLength;
   }
   report({ phase: 'tensors', file: '', bytesDone, bytesTotal });
-  const result: { weights: ModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout } = {
-    weights: builder.finish(),
-    extraTensors,
+  return withLayout({ weights: builder.finish(), extraTensors }, mixtralLayout);
+}
+
+/**
+ * loadHfWeights with the same checks, but no tensor is read: each becomes a LazyTensor that
+ * reads its bytes when used (exports stream tensor by tensor). Fused Mixtral expert views
+ * share a cache of the last two fused tensors read, so the 3E views of a layer read its
+ * gate_up_proj and down_proj once each, in any order, and at most one layer's experts stay resident.
+ */
+export function loadHfWeightsLazy(
+  spec: ModelSpec,
+  source: HfTensorSource,
+): { weights: LazyModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout } {
+  const { entries, extraTensors, mixtralLayout } = checkHfTensors(spec, source);
+  // The last two fused tensors read (a layer's gate_up_proj and down_proj), newest last.
+  let fusedCache: { name: string; data: Promise<Uint8Array> }[] = [];
+  const readFused = (name: string): Promise<Uint8Array> => {
+    let hit = fusedCache.find((c) => c.name === name);
+    if (!hit) {
+      hit = { name, data: source.readTensor(name).then((t) => t.data) };
+      fusedCache = [...fusedCache.slice(-1), hit];
+    }
+    return hit.data;
   };
-  if (mixtralLayout) result.mixtralLayout = mixtralLayout;
-  return result;
+  const slice = (fused: LazyTensor, name: string, firstRow: number, rows: number): LazyTensor => {
+    const rowLength = fused.shape[fused.shape.length - 1]!;
+    const rowBytes = tensorByteLength(fused.dtype, [rowLength]);
+    return {
+      name,
+      dtype: fused.dtype,
+      shape: [rows, rowLength],
+      read: async () => (await readFused(fused.name)).subarray(firstRow * rowBytes, (firstRow + rows) * rowBytes),
+    };
+  };
+  const builder = new WeightsBuilder<LazyTensor>(spec, slice);
+  for (const entry of entries) {
+    const info = source.info(entry.name)!;
+    const name = entry.name;
+    builder.place(entry.role, {
+      name,
+      dtype: info.dtype,
+      shape: [...info.shape],
+      read: async () => (await source.readTensor(name)).data,
+    });
+  }
+  return withLayout({ weights: builder.finish(), extraTensors }, mixtralLayout);
+}
+
+function withLayout<R extends object>(
+  result: R,
+  mixtralLayout: MixtralLayout | undefined,
+): R & { mixtralLayout?: MixtralLayout } {
+  return mixtralLayout ? { ...result, mixtralLayout } : result;
 }
 
 /** The tensors `spec` implies, each checked against the headers (no tensor data is read). */
@@ -110,16 +159,22 @@ function rowSlice(tensor: RawTensor, name: string, firstRow: number, rows: numbe
   return { name, dtype: tensor.dtype, shape: [rows, rowLength], data };
 }
 
-/** Collects tensors by role, then checks that every slot is filled. */
-class WeightsBuilder {
-  private embed?: RawTensor;
-  private finalNorm?: RawTensor;
-  private lmHead?: RawTensor;
-  private readonly layers: Partial<LayerWeights>[];
-  private readonly experts: Partial<MlpWeights>[][];
-  private readonly shared: Partial<MlpWeights>[];
+/** A row view of a 2-D tensor (the fused expert split): `rows` rows from `firstRow`. */
+type RowSlicer<T> = (tensor: T, name: string, firstRow: number, rows: number) => T;
 
-  constructor(private readonly spec: ModelSpec) {
+/** Collects tensors (loaded or lazy) by role, then checks that every slot is filled. */
+class WeightsBuilder<T extends { shape: number[] }> {
+  private embed?: T;
+  private finalNorm?: T;
+  private lmHead?: T;
+  private readonly layers: Partial<Layer<T>>[];
+  private readonly experts: Partial<MlpOf<T>>[][];
+  private readonly shared: Partial<MlpOf<T>>[];
+
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly slice: RowSlicer<T>,
+  ) {
     this.layers = Array.from({ length: spec.layers }, () => ({}));
     this.experts = Array.from({ length: spec.layers }, () =>
       Array.from({ length: spec.moe?.experts ?? 0 }, () => ({})),
@@ -127,7 +182,7 @@ class WeightsBuilder {
     this.shared = Array.from({ length: spec.layers }, () => ({}));
   }
 
-  place(role: TensorRole, tensor: RawTensor): void {
+  place(role: TensorRole, tensor: T): void {
     switch (role.kind) {
       case 'embed':
         this.embed = tensor;
@@ -142,7 +197,7 @@ class WeightsBuilder {
         this.layers[role.layer]![role.key] = tensor;
         return;
       case 'mlp':
-        (this.layers[role.layer]!.mlp ??= {} as MlpWeights)[role.key] = tensor;
+        (this.layers[role.layer]!.mlp ??= {} as MlpOf<T>)[role.key] = tensor;
         return;
       case 'expert':
         this.experts[role.layer]![role.expert]![role.key] = tensor;
@@ -165,43 +220,43 @@ class WeightsBuilder {
     }
   }
 
-  private moeOf(layer: number): NonNullable<LayerWeights['moe']> {
-    return (this.layers[layer]!.moe ??= {} as NonNullable<LayerWeights['moe']>);
+  private moeOf(layer: number): NonNullable<Layer<T>['moe']> {
+    return (this.layers[layer]!.moe ??= {} as NonNullable<Layer<T>['moe']>);
   }
 
   /** gate_up_proj [E, 2I, H]: expert e's gate = rows e*2I .. e*2I+I, up = the next I rows. */
-  private splitGateUp(layer: number, tensor: RawTensor): void {
+  private splitGateUp(layer: number, tensor: T): void {
     const [experts, twoI] = tensor.shape as [number, number, number];
     const rows2d = { ...tensor, shape: [experts * twoI, tensor.shape[2]!] };
     const inter = twoI / 2;
     for (let e = 0; e < experts; e++) {
       const base = `model.layers.${layer}.experts.${e}`;
-      this.experts[layer]![e]!.gate = rowSlice(rows2d, `${base}.gate`, e * twoI, inter);
-      this.experts[layer]![e]!.up = rowSlice(rows2d, `${base}.up`, e * twoI + inter, inter);
+      this.experts[layer]![e]!.gate = this.slice(rows2d, `${base}.gate`, e * twoI, inter);
+      this.experts[layer]![e]!.up = this.slice(rows2d, `${base}.up`, e * twoI + inter, inter);
     }
   }
 
   /** down_proj [E, H, I]: expert e's down = the H rows starting at e*H. */
-  private splitDown(layer: number, tensor: RawTensor): void {
+  private splitDown(layer: number, tensor: T): void {
     const [experts, hidden, inter] = tensor.shape as [number, number, number];
     const rows2d = { ...tensor, shape: [experts * hidden, inter] };
     for (let e = 0; e < experts; e++) {
-      this.experts[layer]![e]!.down = rowSlice(rows2d, `model.layers.${layer}.experts.${e}.down`, e * hidden, hidden);
+      this.experts[layer]![e]!.down = this.slice(rows2d, `model.layers.${layer}.experts.${e}.down`, e * hidden, hidden);
     }
   }
 
-  finish(): ModelWeights {
+  finish(): WeightsOf<T> {
     const { spec } = this;
     assert(this.embed && this.finalNorm, 'load-hf: embed or final norm not placed');
     const layers = this.layers.map((layer, i) => {
       if (spec.moe) {
         const moe = this.moeOf(i);
-        moe.experts = this.experts[i] as MlpWeights[];
-        if (spec.moe.sharedExpert) moe.shared = this.shared[i] as MlpWeights;
+        moe.experts = this.experts[i] as MlpOf<T>[];
+        if (spec.moe.sharedExpert) moe.shared = this.shared[i] as MlpOf<T>;
       }
-      return layer as LayerWeights;
+      return layer as Layer<T>;
     });
-    const weights: ModelWeights = { spec, embed: this.embed, layers, finalNorm: this.finalNorm };
+    const weights: WeightsOf<T> = { spec, embed: this.embed, layers, finalNorm: this.finalNorm };
     if (!spec.tieEmbeddings) {
       assert(this.lmHead, 'load-hf: lm_head not placed');
       weights.lmHead = this.lmHead;

@@ -18,13 +18,13 @@ import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import type { Tokenizer, TokenizerJson } from '../tokenizer/types.ts';
 import { loadGgufModel } from './gguf-model-import.ts';
 import { loadLlama2cCheckpoint } from './llama2c.ts';
-import { type HfTensorSource, loadHfWeights, readHfConfigJson } from './load-hf.ts';
+import { type HfTensorSource, loadHfWeights, loadHfWeightsLazy, readHfConfigJson } from './load-hf.ts';
 import { parseHfConfig } from './hf-config.ts';
 import { openSafetensorsFolder } from '../formats/safetensors-folder.ts';
 import type { ModelLoadProgress } from '../io/progress.ts';
 import type { MixtralLayout } from './names.ts';
 import type { ModelSpec } from './spec.ts';
-import type { ModelWeights } from './weights.ts';
+import type { ExportableWeights, ModelWeights } from './weights.ts';
 
 /** What loadModel returns, whatever the format. */
 export interface LoadedModel {
@@ -80,13 +80,41 @@ export async function loadModel(files: FileSet, options: LoadModelOptions = {}):
   }
 }
 
-export async function loadHfModel(files: FileSet, options: LoadModelOptions = {}): Promise<LoadedModel> {
+/** A LoadedModel whose weights may be lazy (loadModelLazy). */
+export type ExportableModel = Omit<LoadedModel, 'weights'> & { weights: ExportableWeights };
+
+/**
+ * loadModel for exports: an HF folder's tensors are checked but not read; each is a
+ * LazyTensor read when the exporter reaches it, so an export holds one tensor (set) at a
+ * time, not the model. GGUF and llama2.c files are still loaded whole.
+ */
+export async function loadModelLazy(files: FileSet, options: LoadModelOptions = {}): Promise<ExportableModel> {
+  const { format } = await detectModelFormat(files);
+  if (format !== 'hf') return loadModel(files, options);
+  return loadHfFolder(files, options, async (spec, tensors) => loadHfWeightsLazy(spec, tensors));
+}
+
+export function loadHfModel(files: FileSet, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  return loadHfFolder(files, options, loadHfWeights);
+}
+
+type WeightsLoader<W> = (
+  spec: ModelSpec,
+  tensors: HfTensorSource,
+  report: (progress: ModelLoadProgress) => void,
+) => Promise<{ weights: W; extraTensors: string[]; mixtralLayout?: MixtralLayout }>;
+
+async function loadHfFolder<W extends ExportableWeights>(
+  files: FileSet,
+  options: LoadModelOptions,
+  loadWeights: WeightsLoader<W>,
+): Promise<Omit<LoadedModel, 'weights'> & { weights: W }> {
   const report = options.onProgress ?? (() => {});
   report({ phase: 'config', file: 'config.json', bytesDone: 0, bytesTotal: 0 });
   const config = await readHfConfigJson(files);
   const spec = parseHfConfig(config, 'config.json');
   const tensors: HfTensorSource = await openSafetensorsFolder(files);
-  const { weights, extraTensors, mixtralLayout } = await loadHfWeights(spec, tensors, report);
+  const { weights, extraTensors, mixtralLayout } = await loadWeights(spec, tensors, report);
   const list = await files.list();
   if (list.includes('generation_config.json')) await addGenerationEos(files, spec);
   let tokenizer: Tokenizer | undefined;
@@ -95,7 +123,7 @@ export async function loadHfModel(files: FileSet, options: LoadModelOptions = {}
     tokenizer = await loadHfTokenizerFor(files, spec);
   }
   report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
-  const loaded: LoadedModel = { spec, weights, config, files, extraTensors };
+  const loaded: Omit<LoadedModel, 'weights'> & { weights: W } = { spec, weights, config, files, extraTensors };
   if (tokenizer) loaded.tokenizer = tokenizer;
   if (mixtralLayout) loaded.mixtralLayout = mixtralLayout;
   return loaded;

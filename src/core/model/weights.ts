@@ -6,7 +6,7 @@
  *
  * All matrices are Linear weights in [out, in] order.
  */
-import type { RawTensor } from '../tensor.ts';
+import type { DType, RawTensor } from '../tensor.ts';
 import type { ModelSpec } from './spec.ts';
 
 /**
@@ -62,4 +62,34 @@ export type LayerWeights = LayerOf<RawTensor, RawTensor, MlpWeights, MoeWeights>
 export interface ModelWeights extends Omit<ModelOf<RawTensor, RawTensor, LayerWeights, RawTensor>, 'lmHead'> {
   /** Absent when spec.tieEmbeddings: the logits use `embed`. */
   lmHead?: RawTensor; // [vocab, hidden]
+}
+
+/**
+ * A tensor whose bytes are read when used (loadModelLazy, for exports): the exporter reads
+ * each tensor when its turn comes and drops it, so memory does not grow with the model.
+ */
+export interface LazyTensor {
+  name: string;
+  dtype: DType;
+  /** PyTorch order. */
+  shape: number[];
+  /** Reads the bytes from the source (again at every call; nothing is kept). */
+  read(): Promise<Uint8Array>;
+}
+
+/** ModelWeights over another tensor type (the same roles and shapes). */
+export type WeightsOf<T> = Omit<ModelOf<T, T, LayerOf<T, T, MlpOf<T>, MoeOf<T, MlpOf<T>, T>>, T>, 'lmHead'> & {
+  lmHead?: T;
+};
+
+export type LazyModelWeights = WeightsOf<LazyTensor>;
+
+/** What the exporters take: loaded tensors, lazy ones, or a mix. */
+export type ExportableTensor = RawTensor | LazyTensor;
+export type ExportableWeights = WeightsOf<ExportableTensor>;
+
+/** The tensor with its bytes: itself when loaded, else read now. */
+export async function loadedTensor(t: ExportableTensor): Promise<RawTensor> {
+  if ('data' in t) return t;
+  return { name: t.name, dtype: t.dtype, shape: t.shape, data: await t.read() };
 }
