@@ -15,7 +15,10 @@ import { runMerge, type MergeRuntime, type RunOptions } from '../merge/run.ts';
 import type { MergeInputs } from '../merge/sources.ts';
 import { memoryWriter } from '../merge/writer.ts';
 import type { CalibrationProgress } from './calibrate.ts';
-import type { RoutingEvaluation } from './evaluate.ts';
+import { evaluateRouting, withRouters, type RoutingEvaluation } from './evaluate.ts';
+import type { ModelWeights } from '../model/weights.ts';
+import { dequantizeModel } from '../runtime/cpu/model-f32.ts';
+import type { Tokenizer } from '../tokenizer/types.ts';
 import {
   calibratedGates,
   calibrateMergedModel,
@@ -24,7 +27,7 @@ import {
   type CalibrateMergeOptions,
   type CalibrationRecord,
 } from './merged.ts';
-import type { CalibrationText } from './texts.ts';
+import { tokenizeCalibrationTexts, type CalibrationText, type WindowOptions } from './texts.ts';
 
 /** Typed progress of calibrateMerge: the in-memory merge (bytes), the evaluation (windows), the fit phases. */
 export type CalibrateMergeProgress =
@@ -34,6 +37,11 @@ export type CalibrateMergeProgress =
 
 export interface CalibrateMergeRunOptions extends Omit<CalibrateMergeOptions, 'onProgress'> {
   runtime?: MergeRuntime;
+  /**
+   * With evaluate: score before/after on at most this many texts per expert (the first ones), not on all:
+   * a scoring pass costs a whole forward with the LM head per window, more than fitting a layer.
+   */
+  evaluateTextsPerExpert?: number;
   onProgress?: (p: CalibrateMergeProgress) => void;
 }
 
@@ -73,7 +81,7 @@ export async function calibrateMerge(
   texts: CalibrationText[],
   options: CalibrateMergeRunOptions = {},
 ): Promise<CalibratedMergeRun> {
-  const { runtime, onProgress, signal, ...calibration } = options;
+  const { runtime, onProgress, signal, evaluate, evaluateTextsPerExpert, ...calibration } = options;
   const memory = memoryWriter();
   const merged = await runMerge(plan, inputs, memory, {
     runtime: runtime ?? createMergeRuntime(),
@@ -83,24 +91,61 @@ export async function calibrateMerge(
   if (signal?.aborted) throw new CancelledError('calibrate: cancelled');
   const model = await mergedModelWeights(plan, memory.output);
   if (!model.tokenizer) throw new ConfigError('calibrate: the base model has no tokenizer.json to read the texts with');
-  // evaluateRouting takes no signal: its window callback (calibrateMergedModel passes our
-  // onProgress's promise on to it) yields, so a cancel message can land in a worker, and
-  // throws once the signal is aborted.
-  const yielder = createYielder();
   const fitted = await calibrateMergedModel(model.weights, model.tokenizer, texts, {
     ...calibration,
+    evaluate: false,
     signal,
-    onProgress: (p) => {
-      if (p.phase === 'evaluate' && signal?.aborted) throw new CancelledError('calibrate: cancelled');
-      onProgress?.(p);
-      if (p.phase === 'evaluate') return yielder();
-    },
+    onProgress,
   });
+  const scored = evaluate
+    ? await beforeAfter(model.weights, model.tokenizer, sampleTexts(texts, evaluateTextsPerExpert), fitted.routers, {
+        windowTokens: fitted.record.windowTokens,
+        windowsPerText: fitted.record.windowsPerText,
+        signal,
+        onProgress,
+      })
+    : undefined;
   if (signal?.aborted) throw new CancelledError('calibrate: cancelled');
   return {
     runOptions: calibratedRunOptions(merged.gates, fitted.routers, fitted.record),
     record: fitted.record,
-    before: fitted.before,
-    after: fitted.after,
+    before: scored?.before,
+    after: scored?.after,
   };
+}
+
+/** The first `perExpert` texts of each expert (all without a limit), in their order. */
+function sampleTexts(texts: CalibrationText[], perExpert = Number.POSITIVE_INFINITY): CalibrationText[] {
+  const taken = new Map<number, number>();
+  return texts.filter((t) => {
+    const n = taken.get(t.expert) ?? 0;
+    taken.set(t.expert, n + 1);
+    return n < perExpert;
+  });
+}
+
+/**
+ * Routing on `texts`' windows with the merged gates and with `routers`. evaluateRouting takes no
+ * signal: its window callback yields (so a cancel message can land in a worker) and throws once
+ * the signal is aborted.
+ */
+async function beforeAfter(
+  weights: ModelWeights,
+  tokenizer: Tokenizer,
+  texts: CalibrationText[],
+  routers: Float32Array[],
+  options: WindowOptions & { signal?: AbortSignal; onProgress?: (p: CalibrateMergeProgress) => void },
+): Promise<{ before: RoutingEvaluation; after: RoutingEvaluation }> {
+  const sequences = tokenizeCalibrationTexts(tokenizer, texts, options);
+  const model = dequantizeModel(weights);
+  const yielder = createYielder();
+  const total = 2 * sequences.length;
+  const onWindow = (offset: number) => async (done: number) => {
+    if (options.signal?.aborted) throw new CancelledError('calibrate: cancelled');
+    options.onProgress?.({ phase: 'evaluate', done: offset + done, total });
+    await yielder();
+  };
+  const before = await evaluateRouting(model, sequences, onWindow(0));
+  const after = await evaluateRouting(withRouters(model, routers), sequences, onWindow(sequences.length));
+  return { before, after };
 }

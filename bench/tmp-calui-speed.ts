@@ -1,0 +1,22 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { nodeDirFileSet } from '../src/cli/node-io.ts';
+import { calibrateMerge, parseCalibrationJsonl, type CalibrationText } from '../src/core/calibrate/index.ts';
+import { parseMergeYaml } from '../src/core/formats/mergekit-yaml.ts';
+import { planMerge } from '../src/core/merge/plan.ts';
+import { openMergeInputs } from '../src/core/merge/sources.ts';
+const ROOT = process.cwd();
+const parsed = parseMergeYaml(await readFile(join(ROOT, 'public/zoo/moe-hidden.yml'), 'utf8'));
+if (!parsed.ok) throw new Error('yaml');
+const inputs = await openMergeInputs(parsed.config, async (ref) => nodeDirFileSet(join(ROOT, 'public', ref.path)));
+const planned = planMerge(parsed.config, inputs, {});
+if (!planned.ok) throw new Error('plan');
+const texts: CalibrationText[] = [];
+for (const d of ['stories', 'code', 'math', 'chat'])
+  texts.push(...parseCalibrationJsonl(await readFile(join(ROOT, 'public/zoo/calibration', `${d}.jsonl`), 'utf8'), d, 4));
+const t0 = performance.now();
+let phase = '';
+const r = await calibrateMerge(planned.plan, inputs, texts, { evaluate: true, onProgress: (p) => { const k = p.phase + ('layer' in p ? p.layer : ''); if (k !== phase) { phase = k; console.log(((performance.now() - t0) / 1000).toFixed(1), k, p.done, p.total); } } });
+console.log('total', ((performance.now() - t0) / 1000).toFixed(1), r.record);
+console.log('before', r.before!.ownShare.map((x) => x.map((v) => v.toFixed(2)).join(' ')), r.before!.perplexity);
+console.log('after', r.after!.ownShare.map((x) => x.map((v) => v.toFixed(2)).join(' ')), r.after!.perplexity);
