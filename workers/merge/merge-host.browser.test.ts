@@ -214,7 +214,8 @@ describe('merge host', () => {
         dataSha256: summary.dataSha256,
       });
       const files = modelStoreFileSet(kv, stored);
-      expect(new TextDecoder().decode(await (await files.open('README.md')).read(0, 4096))).toMatch(
+      const card = await files.open('README.md');
+      expect(new TextDecoder().decode(await card.read(0, card.size))).toMatch(
         /Router calibration[\s\S]*method: logistic/,
       );
     });
