@@ -39,6 +39,7 @@ export interface MergeBuildRequest {
 export interface MergeCalibrationRequest {
   texts: CalibrationText[];
   method?: CalibrationMethod;
+  /** Tokens per text window; default COMPOSE_WINDOW_TOKENS (merge-host.ts). */
   windowTokens?: number;
 }
 
@@ -67,6 +68,8 @@ export interface MergeCalibrationSummary {
   dataSha256: string;
   /** Texts per expert (index in the YAML's experts). */
   textsPerExpert: number[];
+  /** before/after are scored on at most this many texts per expert (the first ones). */
+  scoredTextsPerExpert: number;
   before: MergeRoutingSummary;
   after: MergeRoutingSummary;
   seconds: number;

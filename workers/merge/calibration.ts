@@ -40,6 +40,7 @@ export function calibrationSummary(
   run: CalibratedMergeRun,
   texts: CalibrationText[],
   experts: number,
+  scoredTextsPerExpert: number,
   seconds: number,
 ): MergeCalibrationSummary {
   if (!run.before || !run.after) throw new Error('calibrate: the host asks for evaluate: true');
@@ -53,6 +54,7 @@ export function calibrationSummary(
     windowTokens,
     dataSha256,
     textsPerExpert,
+    scoredTextsPerExpert,
     before: routingSummary(run.before, experts),
     after: routingSummary(run.after, experts),
     seconds,

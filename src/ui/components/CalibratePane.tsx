@@ -58,7 +58,9 @@ function ExpertTexts({ index, donor, texts }: { index: number; donor: string; te
         <textarea
           rows={3}
           value={texts.origin === 'pasted' ? texts.pasted : ''}
-          placeholder={texts.origin === 'pasted' || texts.origin === 'none' ? 'Paste texts, a blank line between two' : ''}
+          placeholder={
+            texts.origin === 'pasted' || texts.origin === 'none' ? 'Paste texts, a blank line between two' : ''
+          }
           onChange={(e) => composeCalibrationPaste(index, e.target.value)}
         />
       </label>
@@ -197,7 +199,9 @@ export function CalibratePane() {
         <div data-testid="calibration-result">
           <p>
             Router calibrated ({calibrated.summary.method}, {calibrated.summary.texts} texts,{' '}
-            {calibrated.summary.tokens.toLocaleString('en')} tokens) in {calibrated.summary.seconds.toFixed(1)} s.{' '}
+            {calibrated.summary.tokens.toLocaleString('en')} tokens in windows of {calibrated.summary.windowTokens}) in{' '}
+            {calibrated.summary.seconds.toFixed(1)} s; scored on up to {calibrated.summary.scoredTextsPerExpert} texts
+            per expert.{' '}
             {calibrated.yaml === yaml
               ? 'Build uses it.'
               : 'The composition changed since: Build writes the gate_mode gates unless you calibrate again.'}

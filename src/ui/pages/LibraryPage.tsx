@@ -18,6 +18,7 @@ import { uiGo } from '../../state/ui.ts';
 import { composeSet, composeSetYaml } from '../../state/compose.ts';
 import { zooFolderUrl, type ZooModel } from '../../state/zoo.ts';
 import type { ModelManifest } from '../../core/store/manifest.ts';
+import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { TransferView } from '../components/TransferView.tsx';
 import { formatBytes } from '../format.ts';
@@ -65,6 +66,20 @@ function ZooSection() {
   );
 }
 
+/** "router calibrated (logistic, 240 texts)" for a merge whose routers Compose calibrated. */
+function CalibratedTag({ notes }: { notes?: Record<string, unknown> }) {
+  const c = notes?.calibration as MergeCalibrationSummary | undefined;
+  if (!c) return null;
+  return (
+    <>
+      {' '}
+      <span className="tag" data-testid="calibrated-tag" title={`calibration data sha256 ${c.dataSha256}`}>
+        router calibrated ({c.method}, {c.texts} texts)
+      </span>
+    </>
+  );
+}
+
 function StoredSection() {
   const { stored, pending, verify, transfers } = useLibrary(
     useShallow((s) => ({ stored: s.stored, pending: s.pending, verify: s.verify, transfers: s.transfers })),
@@ -85,6 +100,7 @@ function StoredSection() {
               <span className="muted">
                 {formatBytes(m.totalBytes)} · {m.files.length} files
               </span>
+              <CalibratedTag notes={m.notes} />
             </div>
             <div className="row">
               <button type="button" onClick={() => void openStoredInChat(m)}>
