@@ -54,13 +54,18 @@ test('calibrate the zoo MoE router in Compose, cancel a second run, build, and u
     expect(after).toBeGreaterThan(before);
     expect(after).toBeGreaterThan(0.8); // measured 0.93–0.94 in Node (240 texts, windows of 16)
   }
-  await expect(page.getByTestId(`perplexity-${CODE}`)).toContainText(/\d+\.\d+ → \d+\.\d+/);
+  await expect(page.getByTestId(`perplexity-${CODE}`)).toContainText(/\d+\.\d → \d+\.\d/);
   await screenshot(page, 'calibrate-1280');
+  await page
+    .getByRole('region', { name: 'Calibrate router' })
+    .screenshot({ path: 'test-results/screenshots/calibrate-1280-section.png' });
   expect(await noOverflow(page)).toBe(true);
   await page.setViewportSize({ width: 420, height: 900 });
   await page.getByRole('heading', { name: 'Calibrate router' }).scrollIntoViewIfNeeded();
   expect(await noOverflow(page)).toBe(true);
   await screenshot(page, 'calibrate-420');
+  const section = page.getByRole('region', { name: 'Calibrate router' });
+  await section.screenshot({ path: 'test-results/screenshots/calibrate-420-section.png' });
   await page.setViewportSize({ width: 1280, height: 900 });
 
   // A second calibration with other texts for zoo/code, cancelled: the first result stays.

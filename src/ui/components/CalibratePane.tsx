@@ -11,7 +11,7 @@ import {
 import { noCalibrationTexts, zooDomainOf, type ExpertCalibrationTexts } from '../../state/compose-calibration.ts';
 import { useLibrary } from '../../state/library.ts';
 import type { MergeCalibrationProgress, MergeCalibrationSummary } from '../../../workers/merge/api.ts';
-import { expertColor, percent } from '../format.ts';
+import { expertColor } from '../format.ts';
 
 const PHASE_WORDS: Record<MergeCalibrationProgress['phase'], string> = {
   merge: 'Merging in memory',
@@ -56,7 +56,7 @@ function ExpertTexts({ index, donor, texts }: { index: number; donor: string; te
       <label>
         Calibration texts for {name}
         <textarea
-          rows={3}
+          rows={2}
           value={texts.origin === 'pasted' ? texts.pasted : ''}
           placeholder={
             texts.origin === 'pasted' || texts.origin === 'none' ? 'Paste texts, a blank line between two' : ''
@@ -87,8 +87,8 @@ function ExpertTexts({ index, donor, texts }: { index: number; donor: string; te
   );
 }
 
-const share = (v: number | null) => (v === null ? '–' : percent(v));
-const ppl = (v: number | null) => (v === null ? '–' : v.toFixed(2));
+const share = (v: number | null) => (v === null ? '–' : `${Math.round(v * 100)}%`);
+const ppl = (v: number | null) => (v === null ? '–' : v.toFixed(1));
 
 /** Own-domain top-1 share per layer and expert, and perplexity per expert's texts, before → after. */
 export function CalibrationTable({ summary, labels }: { summary: MergeCalibrationSummary; labels: string[] }) {
@@ -98,8 +98,8 @@ export function CalibrationTable({ summary, labels }: { summary: MergeCalibratio
     <div className="table-scroll">
       <table className="calibration-table" data-testid="calibration-table">
         <caption>
-          Own-domain share: of each expert's text tokens, the share whose first-choice expert is that expert (merged
-          gates → calibrated router)
+          Own-domain share per layer: of an expert's text tokens, the share whose first choice is that expert; then
+          perplexity on its texts (merged gates → calibrated router)
         </caption>
         <thead>
           <tr>
