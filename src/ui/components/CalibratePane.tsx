@@ -96,11 +96,16 @@ export function CalibrationTable({ summary, labels }: { summary: MergeCalibratio
   const name = (e: number) => labels[e] || `expert ${e}`;
   return (
     <div className="table-scroll">
-      <table className="calibration-table" data-testid="calibration-table">
-        <caption>
-          Own-domain share per layer: of an expert's text tokens, the share whose first choice is that expert; then
-          perplexity on its texts (merged gates → calibrated router)
-        </caption>
+      <p className="muted small" id="calibration-table-what">
+        Own-domain share per layer: of an expert's text tokens, the share whose first choice is that expert; then
+        perplexity on its texts (merged gates → calibrated router).
+      </p>
+      <table
+        className="calibration-table"
+        data-testid="calibration-table"
+        aria-label="Routing before and after calibration"
+        aria-describedby="calibration-table-what"
+      >
         <thead>
           <tr>
             <th scope="col">Layer</th>
@@ -117,7 +122,10 @@ export function CalibrationTable({ summary, labels }: { summary: MergeCalibratio
               <th scope="row">L{l}</th>
               {summary.before.ownShare.map((byLayer, e) => (
                 <td key={e} data-testid={`own-share-${l}-${e}`}>
-                  {share(byLayer[l])} → <strong>{share(summary.after.ownShare[e][l])}</strong>
+                  {share(byLayer[l])}{' '}
+                  <span className="after">
+                    → <strong>{share(summary.after.ownShare[e][l])}</strong>
+                  </span>
                 </td>
               ))}
             </tr>
@@ -126,7 +134,10 @@ export function CalibrationTable({ summary, labels }: { summary: MergeCalibratio
             <th scope="row">Perplexity</th>
             {summary.before.perplexity.map((v, e) => (
               <td key={e} data-testid={`perplexity-${e}`}>
-                {ppl(v)} → <strong>{ppl(summary.after.perplexity[e])}</strong>
+                {ppl(v)}{' '}
+                <span className="after">
+                  → <strong>{ppl(summary.after.perplexity[e])}</strong>
+                </span>
               </td>
             ))}
           </tr>
