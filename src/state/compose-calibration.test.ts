@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ZooIndex } from './zoo.ts';
 import {
+  alignedCalibrationTexts,
   calibrationFileTexts,
   calibrationRequestTexts,
   noCalibrationTexts,
@@ -49,5 +50,15 @@ describe('compose calibration texts', () => {
     expect(zooDomainOf('zoo/code', zoo)).toBe('code');
     expect(zooDomainOf('zoo/base', zoo)).toBeUndefined();
     expect(zooDomainOf('org/code', zoo)).toBeUndefined();
+  });
+
+  it('texts follow their expert: after a donor change or removal, that position has none', () => {
+    const expert = (model: string) => ({ model, positive: [], negative: [], noiseScale: '', residualScale: '' });
+    const given = [
+      { ...noCalibrationTexts('zoo/stories'), texts: ['s'] },
+      { ...noCalibrationTexts('zoo/code'), texts: ['c'] },
+    ];
+    const aligned = alignedCalibrationTexts([expert('zoo/code'), expert('zoo/code')], given);
+    expect(aligned.map((t) => t.texts)).toEqual([[], ['c']]);
   });
 });

@@ -20,9 +20,24 @@ export interface ExpertCalibrationTexts {
   pasted: string;
   /** The file's name or the zoo set's path, for the label under the field. */
   from?: string;
+  /** The expert's donor when the texts were given: texts follow their expert, not a list position. */
+  donor: string;
 }
 
-export const noCalibrationTexts = (): ExpertCalibrationTexts => ({ origin: 'none', texts: [], pasted: '' });
+export const noCalibrationTexts = (donor = ''): ExpertCalibrationTexts => ({
+  origin: 'none',
+  texts: [],
+  pasted: '',
+  donor,
+});
+
+/** The texts of each expert of `experts`: an entry given for another donor (the list changed since) counts as none. */
+export function alignedCalibrationTexts(
+  experts: readonly ExpertForm[],
+  texts: readonly ExpertCalibrationTexts[],
+): ExpertCalibrationTexts[] {
+  return experts.map((e, i) => (texts[i]?.donor === e.model ? texts[i] : noCalibrationTexts(e.model)));
+}
 
 /** One text per paragraph: blank lines separate texts; a text keeps its inner line breaks. */
 export function splitParagraphs(text: string): string[] {

@@ -29,8 +29,8 @@ import type {
 import {
   calibrationFileTexts,
   calibrationRequestTexts,
+  alignedCalibrationTexts,
   fetchZooCalibrationTexts,
-  noCalibrationTexts,
   promptTexts,
   splitParagraphs,
   zooDomainOf,
@@ -290,11 +290,10 @@ export function composeCalibrationFor(yaml: string): MergeCalibrationRequest | u
   return done?.yaml === yaml ? done.request : undefined;
 }
 
-function setExpertTexts(index: number, texts: ExpertCalibrationTexts): void {
+function setExpertTexts(index: number, texts: Omit<ExpertCalibrationTexts, 'donor'>): void {
   useCompose.setState((s) => {
-    const next = Array.from({ length: Math.max(s.calibrationTexts.length, index + 1) }, (_, i) =>
-      i === index ? texts : (s.calibrationTexts[i] ?? noCalibrationTexts()),
-    );
+    const next = alignedCalibrationTexts(s.form.experts, s.calibrationTexts);
+    if (index < next.length) next[index] = { ...texts, donor: s.form.experts[index].model };
     return { calibrationTexts: next };
   });
 }
@@ -336,7 +335,7 @@ export async function composeCalibrationUseZoo(): Promise<void> {
 export async function composeCalibrate(): Promise<void> {
   const { yaml, form, calibrationTexts } = useCompose.getState();
   const request: MergeCalibrationRequest = {
-    texts: calibrationRequestTexts(calibrationTexts.slice(0, form.experts.length)),
+    texts: calibrationRequestTexts(alignedCalibrationTexts(form.experts, calibrationTexts)),
   };
   useCompose.setState({ calibration: { status: 'running' } });
   const onProgress = engineCallback((progress: MergeCalibrationProgress) =>

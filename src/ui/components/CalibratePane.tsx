@@ -8,7 +8,7 @@ import {
   composeCalibrationUseZoo,
   useCompose,
 } from '../../state/compose.ts';
-import { noCalibrationTexts, zooDomainOf, type ExpertCalibrationTexts } from '../../state/compose-calibration.ts';
+import { alignedCalibrationTexts, zooDomainOf, type ExpertCalibrationTexts } from '../../state/compose-calibration.ts';
 import { useLibrary } from '../../state/library.ts';
 import type { MergeCalibrationProgress, MergeCalibrationSummary } from '../../../workers/merge/api.ts';
 import { expertColor } from '../format.ts';
@@ -159,7 +159,7 @@ export function CalibratePane() {
     })),
   );
   const zoo = useLibrary((s) => s.zoo);
-  const perExpert = form.experts.map((_, i) => texts[i] ?? noCalibrationTexts());
+  const perExpert = alignedCalibrationTexts(form.experts, texts);
   const anyZoo = form.experts.some((e) => zooDomainOf(e.model, zoo));
   const ready = perExpert.length > 0 && perExpert.every((t) => t.texts.length > 0);
   const running = calibration?.status === 'running';
