@@ -111,7 +111,10 @@ export function CalibrationTable({ summary, labels }: { summary: MergeCalibratio
             <th scope="col">Layer</th>
             {summary.before.ownShare.map((_, e) => (
               <th scope="col" key={e}>
-                <span className="swatch" style={{ background: expertColor(e) }} aria-hidden="true" /> {name(e)}
+                <span className="swatch" style={{ background: expertColor(e) }} aria-hidden="true" />{' '}
+                {name(e)
+                  .split('/')
+                  .flatMap((part, i) => (i === 0 ? [part] : [<wbr key={i} />, `/${part}`]))}
               </th>
             ))}
           </tr>
