@@ -18,7 +18,24 @@ import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { engineLoad } from './engine.ts';
 import { libraryRefresh, useLibrary } from './library.ts';
 import { libraryRefs } from './library-refs.ts';
-import type { MergeBuildProgress, MergeCheck, ModelSources } from '../../workers/merge/api.ts';
+import type {
+  MergeBuildProgress,
+  MergeCalibrationProgress,
+  MergeCalibrationRequest,
+  MergeCalibrationSummary,
+  MergeCheck,
+  ModelSources,
+} from '../../workers/merge/api.ts';
+import {
+  calibrationFileTexts,
+  calibrationRequestTexts,
+  alignedCalibrationTexts,
+  fetchZooCalibrationTexts,
+  promptTexts,
+  splitParagraphs,
+  zooDomainOf,
+  type ExpertCalibrationTexts,
+} from './compose-calibration.ts';
 import { uiGo } from './ui.ts';
 import { checkedFetch } from '../core/hub/checked-fetch.ts';
 
@@ -42,6 +59,17 @@ export interface ComposeState {
     error?: string;
     warnings?: string[];
     id?: string;
+  };
+  /** Calibration texts per expert (index as in form.experts; missing entries have none). */
+  calibrationTexts: ExpertCalibrationTexts[];
+  calibration?: { status: 'running' | 'failed' | 'cancelled'; progress?: MergeCalibrationProgress; error?: string };
+  /** The last finished calibration and the YAML it belongs to; a cancelled or failed run keeps it. */
+  calibrated?: {
+    yaml: string;
+    request: MergeCalibrationRequest;
+    summary: MergeCalibrationSummary;
+    /** Expert labels (donors) when it ran. */
+    labels: string[];
   };
 }
 
@@ -75,6 +103,7 @@ const initialCompose: ComposeState = {
   layout: 'classic',
   title: 'My MoE',
   previewBusy: false,
+  calibrationTexts: [],
 };
 
 const draftStorage = () => (typeof localStorage === 'undefined' ? undefined : localStorage);
@@ -201,6 +230,10 @@ export async function composePreview(text: string): Promise<void> {
 // Pending check/preview calls never settle either: clear their busy flags.
 mergeClientOnCrash((message) => {
   useCompose.setState({ checking: false, previewBusy: false });
+  if (useCompose.getState().calibration?.status === 'running')
+    useCompose.setState({
+      calibration: { status: 'failed', error: `BackendError: the merge worker stopped (${message})` },
+    });
   if (useCompose.getState().build?.status === 'running') {
     useCompose.setState({
       build: {
@@ -228,8 +261,9 @@ export async function composeBuild(): Promise<void> {
     useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
   );
   try {
+    const calibration = composeCalibrationFor(yaml);
     const result = await mergeClient().build(
-      { yaml, sources: composeSources(), layout, outputId: id, title, notes },
+      { yaml, sources: composeSources(), layout, outputId: id, title, notes, calibration },
       onProgress,
     );
     useCompose.setState({ build: { status: 'done', warnings: result.warnings, id } });
@@ -246,4 +280,84 @@ export async function composeBuild(): Promise<void> {
 
 export function composeCancel(): void {
   if (useCompose.getState().build?.status === 'running') void mergeClient().cancel(); // no worker start just to cancel nothing
+}
+
+// ── Router calibration ───────────────────────────────────────────────────────────────────────
+
+/** The calibration a build of `yaml` uses: the last finished one, if it was made for this YAML. */
+export function composeCalibrationFor(yaml: string): MergeCalibrationRequest | undefined {
+  const done = useCompose.getState().calibrated;
+  return done?.yaml === yaml ? done.request : undefined;
+}
+
+function setExpertTexts(index: number, texts: Omit<ExpertCalibrationTexts, 'donor'>): void {
+  useCompose.setState((s) => {
+    const next = alignedCalibrationTexts(s.form.experts, s.calibrationTexts);
+    if (index < next.length) next[index] = { ...texts, donor: s.form.experts[index].model };
+    return { calibrationTexts: next };
+  });
+}
+
+export function composeCalibrationPaste(index: number, pasted: string): void {
+  setExpertTexts(index, { origin: 'pasted', pasted, texts: splitParagraphs(pasted) });
+}
+
+export async function composeCalibrationFile(index: number, file: File): Promise<void> {
+  try {
+    const texts = calibrationFileTexts(file.name, await file.text());
+    setExpertTexts(index, { origin: 'file', pasted: '', texts, from: file.name });
+  } catch (e) {
+    useCompose.setState({ calibration: { status: 'failed', error: `${(e as Error).name}: ${(e as Error).message}` } });
+  }
+}
+
+export function composeCalibrationUsePrompts(index: number): void {
+  const expert = useCompose.getState().form.experts[index];
+  if (expert) setExpertTexts(index, { origin: 'prompts', pasted: '', texts: promptTexts(expert) });
+}
+
+/** Every expert whose donor is a zoo model zoo/<domain> gets that domain's built-in texts. */
+export async function composeCalibrationUseZoo(): Promise<void> {
+  const zoo = useLibrary.getState().zoo;
+  const experts = useCompose.getState().form.experts;
+  try {
+    for (const [i, e] of experts.entries()) {
+      const domain = zooDomainOf(e.model, zoo);
+      if (!domain) continue;
+      const texts = await fetchZooCalibrationTexts(domain);
+      setExpertTexts(i, { origin: 'zoo', pasted: '', texts, from: `zoo/calibration/${domain}.jsonl` });
+    }
+  } catch (e) {
+    useCompose.setState({ calibration: { status: 'failed', error: `${(e as Error).name}: ${(e as Error).message}` } });
+  }
+}
+
+export async function composeCalibrate(): Promise<void> {
+  const { yaml, form, calibrationTexts } = useCompose.getState();
+  const request: MergeCalibrationRequest = {
+    texts: calibrationRequestTexts(alignedCalibrationTexts(form.experts, calibrationTexts)),
+  };
+  useCompose.setState({ calibration: { status: 'running' } });
+  const onProgress = engineCallback((progress: MergeCalibrationProgress) =>
+    useCompose.setState((s) => ({ calibration: { status: 'running', ...s.calibration, progress } })),
+  );
+  try {
+    const summary = await mergeClient().calibrate(yaml, composeSources(), request, onProgress);
+    useCompose.setState({
+      calibration: undefined,
+      calibrated: { yaml, request, summary, labels: form.experts.map((e) => e.model) },
+    });
+  } catch (e) {
+    const err = e as Error;
+    useCompose.setState({
+      calibration: {
+        status: err.name === 'CancelledError' ? 'cancelled' : 'failed',
+        error: `${err.name}: ${err.message}`,
+      },
+    });
+  }
+}
+
+export function composeCalibrateCancel(): void {
+  if (useCompose.getState().calibration?.status === 'running') void mergeClient().cancel();
 }

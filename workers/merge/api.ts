@@ -2,6 +2,8 @@
  * The compose/merge API the UI calls through comlink (served by MergeHost in
  * workers/merge.worker.ts).
  */
+import type { CalibrationMethod } from '../../src/core/calibrate/calibrate.ts';
+import type { CalibrationText } from '../../src/core/calibrate/texts.ts';
 import type { ConfigIssue } from '../../src/core/formats/mergekit-yaml.ts';
 import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { AnalyzedText } from '../../src/core/runtime/types.ts';
@@ -29,6 +31,48 @@ export interface MergeBuildRequest {
   notes: Record<string, unknown>;
   /** IndexedDB database of the output (tests); default the app's. */
   dbName?: string;
+  /** Build with routers fitted to these texts: the result of the same `calibrate` call is reused, else it fits now. */
+  calibration?: MergeCalibrationRequest;
+}
+
+/** Calibration texts labelled by index in the YAML's experts, and the fit's settings (calibrateMergedModel's defaults). */
+export interface MergeCalibrationRequest {
+  texts: CalibrationText[];
+  method?: CalibrationMethod;
+  /** Tokens per text window; default COMPOSE_WINDOW_TOKENS (merge-host.ts). */
+  windowTokens?: number;
+}
+
+/** Typed calibration progress: the in-memory merge (bytes), the evaluations (windows), the fit per layer. */
+export interface MergeCalibrationProgress {
+  phase: 'merge' | 'evaluate' | 'targets' | 'forward' | 'fit' | 'train' | 'done';
+  layer?: number;
+  done: number;
+  total: number;
+}
+
+/** Routing on the calibration texts of one router (the merged gates, or the calibrated ones). */
+export interface MergeRoutingSummary {
+  /** ownShare[expert][layer]: share of the expert's text tokens whose top-1 expert is that expert; null without texts. */
+  ownShare: (number | null)[][];
+  /** perplexity[expert] on the expert's texts; null without texts. */
+  perplexity: (number | null)[];
+}
+
+/** What a calibration did; stored in the model's manifest notes as `calibration`. */
+export interface MergeCalibrationSummary {
+  method: CalibrationMethod;
+  texts: number;
+  tokens: number;
+  windowTokens: number;
+  dataSha256: string;
+  /** Texts per expert (index in the YAML's experts). */
+  textsPerExpert: number[];
+  /** before/after are scored on at most this many texts per expert (the first ones). */
+  scoredTextsPerExpert: number;
+  before: MergeRoutingSummary;
+  after: MergeRoutingSummary;
+  seconds: number;
 }
 
 export type MergeBuildProgress =
@@ -44,6 +88,14 @@ export interface MergeBuildResult {
 export interface MergeApi {
   check(yaml: string, sources: ModelSources): Promise<MergeCheck>;
   preview(yaml: string, sources: ModelSources, text: string): Promise<AnalyzedText>;
+  /** Fits the routers to `texts` (kept for a following build with the same yaml, sources and texts). */
+  calibrate(
+    yaml: string,
+    sources: ModelSources,
+    calibration: MergeCalibrationRequest,
+    onProgress: (p: MergeCalibrationProgress) => void,
+  ): Promise<MergeCalibrationSummary>;
   build(request: MergeBuildRequest, onProgress: (p: MergeBuildProgress) => void): Promise<MergeBuildResult>;
+  /** Aborts a running build or calibration (it rejects with a CancelledError). */
   cancel(): void;
 }

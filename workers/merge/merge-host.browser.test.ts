@@ -160,4 +160,84 @@ describe('merge host', () => {
       );
     }
   });
+
+  describe('router calibration', () => {
+    // Four experts, each with texts of its own words: the calibrated router separates them.
+    const WORDS = [
+      ['once', 'upon', 'a', 'time', 'little', 'cat'],
+      ['def', 'return', 'import', 'class', 'self', 'print'],
+      ['12', '+', '35', '=', '47', 'seven'],
+      ['hello', 'how', 'are', 'you', 'today', 'thanks'],
+    ];
+    const texts = WORDS.flatMap((words, expert) =>
+      Array.from({ length: 4 }, (_, i) => ({
+        expert,
+        text: Array.from({ length: 16 }, (_, j) => words[(i * 5 + j * 3) % words.length]).join(' '),
+      })),
+    );
+
+    it('calibrate reports typed progress and before/after per expert and layer; a build reuses it and notes it', async () => {
+      const host = new MergeHost();
+      const progress: { phase: string; done: number; total: number }[] = [];
+      const summary = await host.calibrate(yaml('hidden'), sources, { texts }, (p) => progress.push(p));
+      expect(new Set(progress.map((p) => p.phase))).toEqual(new Set(['merge', 'forward', 'fit', 'done', 'evaluate']));
+      for (const p of progress) expect(p.done).toBeLessThanOrEqual(p.total);
+      expect(summary).toMatchObject({ method: 'logistic', texts: 16, textsPerExpert: [4, 4, 4, 4] });
+      expect(summary.dataSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(summary.before.ownShare).toHaveLength(4);
+      expect(summary.after.ownShare[0]).toHaveLength(summary.before.ownShare[0].length);
+      const mean = (m: (number | null)[][]) => m.flat().reduce<number>((a, b) => a + (b ?? 0), 0) / m.flat().length;
+      expect(mean(summary.after.ownShare)).toBeGreaterThan(mean(summary.before.ownShare));
+      expect(mean(summary.after.ownShare)).toBeGreaterThan(0.9);
+      for (const v of [...summary.before.perplexity, ...summary.after.perplexity]) expect(v).toBeGreaterThan(1);
+
+      const phases: string[] = [];
+      await host.build(
+        {
+          yaml: yaml('hidden'),
+          sources,
+          layout: 'classic',
+          outputId: 'calibrated',
+          title: 'Calibrated',
+          notes: {},
+          dbName: DB,
+          calibration: { texts },
+        },
+        (p) => phases.push(p.phase),
+      );
+      expect(phases).not.toContain('gates'); // the kept fit is written; no gate_mode gates are computed
+      const kv = idbKvStore(DB, 'models');
+      const stored = (await modelStoreGet(kv, 'calibrated'))!;
+      expect(stored.notes?.calibration).toMatchObject({
+        method: 'logistic',
+        texts: 16,
+        dataSha256: summary.dataSha256,
+      });
+      const files = modelStoreFileSet(kv, stored);
+      const card = await files.open('README.md');
+      expect(new TextDecoder().decode(await card.read(0, card.size))).toMatch(
+        /Router calibration[\s\S]*method: logistic/,
+      );
+    });
+
+    it('cancel stops a calibration with CancelledError and keeps the previous fit for the build', async () => {
+      const host = new MergeHost();
+      const first = await host.calibrate(yaml('hidden'), sources, { texts }, () => {});
+      let cancelled = false;
+      const second = host.calibrate(
+        yaml('hidden'),
+        sources,
+        { texts: texts.slice(0, 12).concat(texts.slice(13)) },
+        (p) => {
+          if (p.phase === 'forward' && !cancelled) {
+            cancelled = true;
+            host.cancel();
+          }
+        },
+      );
+      await expect(second).rejects.toMatchObject({ name: 'CancelledError' });
+      // The first fit is still the kept one: calibrating its texts again answers at once with the same figures.
+      expect(await host.calibrate(yaml('hidden'), sources, { texts }, () => expect.unreachable())).toEqual(first);
+    });
+  });
 });

@@ -16,14 +16,10 @@ import { httpFileSet } from '../../core/hub/http-files.ts';
 import { planMerge, type MergePlan } from '../../core/merge/plan.ts';
 import { runMerge, type MergeProgress, type RunOptions } from '../../core/merge/run.ts';
 import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../core/merge/sources.ts';
-import { folderWriter, memoryWriter, DEFAULT_SHARD_BYTES } from '../../core/merge/writer.ts';
-import { mergedModelWeights } from '../../core/merge/memory-model.ts';
+import { folderWriter, DEFAULT_SHARD_BYTES } from '../../core/merge/writer.ts';
 import {
   CALIBRATION_METHODS,
-  calibratedGates,
-  calibrateMergedModel,
-  calibrationModelCard,
-  calibrationYamlComment,
+  calibrateMerge,
   describeCalibration,
   parseCalibrationJsonl,
 } from '../../core/calibrate/index.ts';
@@ -167,29 +163,21 @@ async function calibrationFor(
     return {};
   }
   const texts = parseCalibrationJsonl(await readTextFile(path), path, plan.experts);
-  const memory = memoryWriter();
-  const merged = await runMerge(plan, inputs, memory, { runtime: createMergeRuntime() });
-  const model = await mergedModelWeights(plan, memory.output);
-  if (!model.tokenizer) throw new ConfigError('merge: --calibrate needs the base tokenizer (tokenizer.json)');
   let lastLayer = -1;
-  const fitted = await calibrateMergedModel(model.weights, model.tokenizer, texts, {
+  const fitted = await calibrateMerge(plan, inputs, texts, {
     method,
     logitScale,
     windowTokens,
     steps,
     onProgress: (p) => {
-      if (p.phase === 'fit' && 'layer' in p && p.layer !== undefined && p.layer !== lastLayer) {
+      if (p.phase === 'fit' && p.layer !== undefined && p.layer !== lastLayer) {
         lastLayer = p.layer;
         process.stderr.write(`calibrate: layer ${p.layer + 1}/${plan.layers}\n`);
       }
     },
   });
   process.stderr.write(`calibrate: ${describeCalibration(fitted.record)}\n`);
-  return {
-    gates: calibratedGates(merged.gates, fitted.routers),
-    configYamlComment: calibrationYamlComment(fitted.record),
-    modelCard: `# frankenMoE merged by moe-studio merge\n\nmergekit-moe config: mergekit_moe_config.yml.\n\n${calibrationModelCard(fitted.record)}`,
-  };
+  return fitted.runOptions;
 }
 
 export async function runMergeCommand(argv: string[]): Promise<number> {

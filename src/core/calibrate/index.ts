@@ -6,6 +6,8 @@
  *   const { routers, record, before, after } = await calibrateMergedModel(weights, tokenizer, texts,
  *     { evaluate: true, onProgress, signal });
  *   runMerge(plan, inputs, writer, { gates: calibratedGates(result.gates, routers), calibration: record })
+ *
+ * Hosts with a plan call calibrateMerge (merge in memory, fit, the runMerge options) instead.
  */
 export {
   calibrateRouters,
@@ -15,6 +17,15 @@ export {
   type CalibrationProgress,
   type CalibrationResult,
 } from './calibrate.ts';
+export {
+  calibrateMerge,
+  calibratedModelCard,
+  calibratedRunOptions,
+  type CalibratedMergeRun,
+  type CalibratedRunOptions,
+  type CalibrateMergeProgress,
+  type CalibrateMergeRunOptions,
+} from './calibrate-merge.ts';
 export { evaluateRouting, forwardSequence, withRouters, type RoutingEvaluation } from './evaluate.ts';
 export {
   calibrateMergedModel,

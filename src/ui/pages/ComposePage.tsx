@@ -18,6 +18,7 @@ import type { ComposeForm, ExpertForm } from '../../state/compose-yaml.ts';
 import { useLibrary } from '../../state/library.ts';
 import { libraryRefs, type LibraryRef } from '../../state/library-refs.ts';
 import { ModelSelect, PromptList } from '../components/ComposeFields.tsx';
+import { CalibratePane } from '../components/CalibratePane.tsx';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { formatBytes } from '../format.ts';
@@ -330,6 +331,7 @@ export function ComposePage() {
       <div className="page">
         <YamlPane />
         <PreviewPane />
+        <CalibratePane />
         <BuildPane />
       </div>
     </div>

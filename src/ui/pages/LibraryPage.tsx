@@ -18,6 +18,7 @@ import { uiGo } from '../../state/ui.ts';
 import { composeSet, composeSetYaml } from '../../state/compose.ts';
 import { zooFolderUrl, type ZooModel } from '../../state/zoo.ts';
 import type { ModelManifest } from '../../core/store/manifest.ts';
+import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { TransferView } from '../components/TransferView.tsx';
 import { formatBytes, formatParams, plural } from '../format.ts';
@@ -85,6 +86,20 @@ function ModelFacts({ manifest }: { manifest: ModelManifest }) {
   );
 }
 
+/** "router calibrated (logistic, 240 texts)" for a merge whose routers Compose calibrated. */
+function CalibratedTag({ notes }: { notes?: Record<string, unknown> }) {
+  const c = notes?.calibration as MergeCalibrationSummary | undefined;
+  if (!c) return null;
+  return (
+    <>
+      {' '}
+      <span className="tag" data-testid="calibrated-tag" title={`calibration data sha256 ${c.dataSha256}`}>
+        router calibrated ({c.method}, {c.texts} texts)
+      </span>
+    </>
+  );
+}
+
 function StoredSection() {
   const { stored, pending, verify, transfers } = useLibrary(
     useShallow((s) => ({ stored: s.stored, pending: s.pending, verify: s.verify, transfers: s.transfers })),
@@ -105,6 +120,7 @@ function StoredSection() {
               <span className="muted">
                 {formatBytes(m.totalBytes)} · {plural(m.files.length, 'file')}
               </span>
+              <CalibratedTag notes={m.notes} />
             </div>
             <ModelFacts manifest={m} />
             <div className="row">

@@ -15,13 +15,32 @@ import { useChat } from '../../state/chat.ts';
 import { compareTraces } from '../../state/routing-stats.ts';
 import { describeRouting, percent } from '../format.ts';
 import { Heatmap } from '../components/Heatmap.tsx';
+import { CalibrationTable } from '../components/CalibratePane.tsx';
+import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
 import { LayerOverview, RoutingStatsView, type ExpertLabel } from '../components/RoutingStatsView.tsx';
 
 /** Expert labels (donor and prompts) from the stored model's notes, written by Compose. */
 export function useExpertLabels(): ExpertLabel[] {
+  return (useLoadedNotes()?.experts as ExpertLabel[] | undefined) ?? [];
+}
+
+function useLoadedNotes(): Record<string, unknown> | undefined {
   const modelId = useEngine((s) => s.model?.id);
-  const notes = useLibrary((s) => s.stored.find((m) => m.id === modelId)?.notes);
-  return (notes?.experts as ExpertLabel[] | undefined) ?? [];
+  return useLibrary((s) => s.stored.find((m) => m.id === modelId)?.notes);
+}
+
+/** The loaded model's router calibration (from its notes), before → after on its calibration texts. */
+function CalibrationRecord({ labels }: { labels: ExpertLabel[] }) {
+  const calibration = useLoadedNotes()?.calibration as MergeCalibrationSummary | undefined;
+  if (!calibration) return null;
+  return (
+    <details className="card" data-testid="routing-calibration">
+      <summary>
+        Router calibrated ({calibration.method}, {calibration.texts} texts): routing before → after
+      </summary>
+      <CalibrationTable summary={calibration} labels={labels.map((l) => l.donor)} />
+    </details>
+  );
 }
 
 function SlotView({
@@ -133,6 +152,7 @@ export function RoutingPage() {
           </ul>
         )}
       </div>
+      <CalibrationRecord labels={labels} />
       <div className="compare">
         <SlotView index={0} slot={slots[0]} layer={layer} labels={labels} />
         <SlotView index={1} slot={slots[1]} layer={layer} labels={labels} />
