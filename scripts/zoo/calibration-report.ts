@@ -72,6 +72,10 @@ const VARIANTS: Variant[] = [
   V('(b) logistic, check set', { method: 'logistic' }, { set: 'check' }),
   V('(b) logistic, 50 iterations', { method: 'logistic', maxIterations: 50 }),
   V('(b) logistic, 50 iterations, 40 texts', { method: 'logistic', maxIterations: 50 }, { texts: 40 }),
+  V('(b) logistic, windows of 256', { method: 'logistic' }, { windowTokens: 256 }),
+  V('(b) logistic, windows of 128, 4 per text', { method: 'logistic' }, { windowTokens: 128, windowsPerText: 4 }),
+  V('(b) logistic, windows of 256, check set', { method: 'logistic' }, { set: 'check', windowTokens: 256 }),
+  V('(e) lm-loss, 20 steps, windows of 128', { method: 'lm-loss', steps: 20 }, { windowTokens: 128 }),
 ];
 
 interface Row {

@@ -19,6 +19,7 @@ import { QUANTIZED_FILE, loadModel } from '../../src/core/model/load.ts';
 import { previewRouting } from './preview.ts';
 import { calibrationKey, calibrationSummary, type CachedCalibration } from './calibration.ts';
 import { calibrateMerge } from '../../src/core/calibrate/calibrate-merge.ts';
+import { DEFAULT_CALIBRATION } from '../../src/core/calibrate/merged.ts';
 import type { MergePlan } from '../../src/core/merge/plan.ts';
 import type {
   MergeApi,
@@ -33,13 +34,11 @@ import type {
 } from './api.ts';
 
 /**
- * Compose's calibration windows: 16 tokens of each text (the CLI's default is 64). Measured on
- * the zoo MoE with its 240 built-in texts in Node on this 2-core machine under a load average
- * of ~7: windows of 64 took 448 s with scoring on every text, windows of 16 with 8 scored texts
- * per expert 42 s, and the code expert's own-domain share after calibration was 0.91–0.95 with
- * 64 and 0.93–0.94 with 16.
+ * Compose calibrates with the CLI's windows (DEFAULT_CALIBRATION, 64 tokens of each text), so a
+ * model calibrated in the tab routes as ROUTING.md reports. Until calibrate/row-matmul.ts put the
+ * products on the WASM SIMD kernel, the tab needed windows of 16 to stay near a minute.
  */
-export const COMPOSE_WINDOW_TOKENS = 16;
+export const COMPOSE_WINDOW_TOKENS = DEFAULT_CALIBRATION.windowTokens;
 /** Before/after is scored on the first 8 texts of each expert: a scoring pass over all of them costs more than the fit. */
 export const COMPOSE_SCORED_TEXTS_PER_EXPERT = 8;
 

@@ -28,6 +28,7 @@ import { forwardSequence } from './evaluate.ts';
 import { attentionBlock, embedTokens, moeBlock, routerInputs, routeSequence } from './sequence.ts';
 import type { CalibrationSequence } from './texts.ts';
 import { trainRouters } from './train.ts';
+import { prepareRowMatmul } from './row-matmul.ts';
 
 export type CalibrationMethod = 'mean' | 'logistic' | 'token-loss' | 'lm-loss';
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['mean', 'logistic', 'token-loss', 'lm-loss'];
@@ -82,6 +83,7 @@ export async function calibrateRouters(
   sequences: CalibrationSequence[],
   options: CalibrationOptions,
 ): Promise<CalibrationResult> {
+  await prepareRowMatmul(); // the kernel path, when this thread has WebAssembly SIMD
   const spec = model.spec;
   const moeSpec = spec.moe;
   if (!moeSpec) throw new ConfigError('calibrate: the model has no MoE layers to calibrate');

@@ -16,6 +16,7 @@ import {
   routeSequence,
 } from './sequence.ts';
 import type { CalibrationSequence } from './texts.ts';
+import { prepareRowMatmul } from './row-matmul.ts';
 
 /** A shallow copy of `model` whose MoE layers listed in `routers` use those router matrices // [experts, hidden]. */
 export function withRouters(model: ModelF32, routers: Record<number, Float32Array> | Float32Array[]): ModelF32 {
@@ -73,6 +74,7 @@ export async function evaluateRouting(
   sequences: CalibrationSequence[],
   onWindow?: (done: number, total: number) => void | Promise<void>,
 ): Promise<RoutingEvaluation> {
+  await prepareRowMatmul(); // the kernel path, when this thread has WebAssembly SIMD
   const experts = model.spec.moe?.experts ?? 0;
   const moeLayers = model.layers.filter((l) => l.moe).length;
   const labels = Math.max(experts, ...sequences.map((s) => s.expert + 1));

@@ -39,14 +39,15 @@ function clusters(seed: number, nPoints: number, hidden: number, experts: number
 }
 
 describe('logisticLossAndGradient', () => {
-  it('matches central finite differences', () => {
-    const data = clusters(1, 40, 6, 3, 2);
+  // 3 experts: the one-at-a-time loop only; 5: a block of four plus one
+  it.each([3, 5])('matches central finite differences with %s experts', (experts) => {
+    const data = clusters(1, 40, 6, experts, 2);
     const uniform = mulberry32(2);
-    const W = Float64Array.from(fillNormal(new Float32Array(18), uniform, 0.5));
-    const grad = new Float64Array(18);
-    const weights = classBalancedWeights(data.labels, 3);
+    const W = Float64Array.from(fillNormal(new Float32Array(6 * experts), uniform, 0.5));
+    const grad = new Float64Array(6 * experts);
+    const weights = classBalancedWeights(data.labels, experts);
     logisticLossAndGradient(W, grad, data, weights, 0.01);
-    const scratch = new Float64Array(18);
+    const scratch = new Float64Array(6 * experts);
     const h = 1e-5;
     let worst = 0;
     for (let i = 0; i < W.length; i++) {

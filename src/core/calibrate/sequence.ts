@@ -18,57 +18,10 @@ import { planRouting, routeToken, sharedExpertGate } from '../runtime/routing.ts
 import type { RoutingOverrides } from '../runtime/types.ts';
 import type { LayerF32, MlpF32, ModelF32, MoeF32 } from '../runtime/cpu/model-f32.ts';
 import { attention, dot, rmsnorm, rope, silu } from '../runtime/cpu/ops.ts';
+import { matmulRows } from './row-matmul.ts';
 
 // ----------------------------------------------------------------------------
 // Row-wise ops (each row is what ops.ts does to one vector)
-
-/**
- * out[t, r] = Σ_c x[t, c] · W[r, c]: ops.matmul applied to each of nRows rows, four rows per
- * pass over W (the one speed concession here: calibration runs thousands of tokens).
- * out // [nRows, n]; x // [nRows, k]; W // [n, k]. Sums in f64 like ops.matmul.
- */
-export function matmulRows(
-  out: Float32Array,
-  x: Float32Array,
-  W: Float32Array,
-  nRows: number,
-  n: number,
-  k: number,
-): void {
-  assert(W.length >= n * k && x.length >= nRows * k && out.length >= nRows * n, 'matmulRows: buffers too small');
-  let t = 0;
-  for (; t + 4 <= nRows; t += 4) {
-    const x0 = t * k;
-    const x1 = x0 + k;
-    const x2 = x1 + k;
-    const x3 = x2 + k;
-    for (let r = 0; r < n; r++) {
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      const w0 = r * k;
-      for (let c = 0; c < k; c++) {
-        const w = W[w0 + c];
-        s0 += x[x0 + c] * w;
-        s1 += x[x1 + c] * w;
-        s2 += x[x2 + c] * w;
-        s3 += x[x3 + c] * w;
-      }
-      out[t * n + r] = s0;
-      out[(t + 1) * n + r] = s1;
-      out[(t + 2) * n + r] = s2;
-      out[(t + 3) * n + r] = s3;
-    }
-  }
-  for (; t < nRows; t++) {
-    for (let r = 0; r < n; r++) {
-      let s = 0;
-      for (let c = 0; c < k; c++) s += x[t * k + c] * W[r * k + c];
-      out[t * n + r] = s;
-    }
-  }
-}
 
 /** ops.rmsnorm on each row. out, x // [nRows, size]; out may alias x. */
 export function rmsnormRows(out: Float32Array, x: Float32Array, weight: Float32Array, eps: number, size: number): void {

@@ -23,7 +23,8 @@ import {
   siluGrad,
 } from './backward.ts';
 import { withRouters } from './evaluate.ts';
-import { embedTokens, matmulRows, rmsnormRows, routeSequence, type SequenceRouting } from './sequence.ts';
+import { matmulRows, prepareRowMatmul } from './row-matmul.ts';
+import { embedTokens, rmsnormRows, routeSequence, type SequenceRouting } from './sequence.ts';
 import type { CalibrationSequence } from './texts.ts';
 import { rope, silu } from '../runtime/cpu/ops.ts';
 
@@ -356,6 +357,7 @@ export async function trainRouters(
   initial: Float32Array[],
   options: TrainOptions,
 ): Promise<Float32Array[]> {
+  await prepareRowMatmul(); // the kernel path, when this thread has WebAssembly SIMD
   const lr = options.learningRate ?? 3e-3;
   const labelWeight = options.labelWeight ?? 0.3;
   const routers = initial.map((r) => Float32Array.from(r));
