@@ -348,23 +348,109 @@
         (select (i32.const 4) (i32.const 1) (i32.le_u (i32.add (local.get $row) (i32.const 4)) (local.get $rowEnd)))))
       (br $rows))))
 
+  ;; Two W rows against four activation rows: y[t..t+3, r..r+1]. Per four k each W row and each
+  ;; x row is loaded once for eight f32x4 products (0.75 loads a product, against 2 in dot_f32),
+  ;; which is what bounds this loop. k % 4 columns are summed by scalar code.
+  (func $tile_f32_2x4 (param $w0 i32) (param $x0 i32) (param $y i32) (param $k i32) (param $n i32)
+    (local $w1 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $c i32) (local $k4 i32)
+    (local $a v128) (local $b v128) (local $v v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $ra f32) (local $rb f32) (local $xi i32) (local $t i32) (local $wa f32) (local $wb f32) (local $xv f32)
+    (local.set $w1 (i32.add (local.get $w0) (i32.shl (local.get $k) (i32.const 2))))
+    (local.set $x1 (i32.add (local.get $x0) (i32.shl (local.get $k) (i32.const 2))))
+    (local.set $x2 (i32.add (local.get $x1) (i32.shl (local.get $k) (i32.const 2))))
+    (local.set $x3 (i32.add (local.get $x2) (i32.shl (local.get $k) (i32.const 2))))
+    (local.set $k4 (i32.shl (i32.and (local.get $k) (i32.const -4)) (i32.const 2)))
+    (block $done (loop $cols
+      (br_if $done (i32.ge_u (local.get $c) (local.get $k4)))
+      (local.set $a (v128.load (i32.add (local.get $w0) (local.get $c))))
+      (local.set $b (v128.load (i32.add (local.get $w1) (local.get $c))))
+      (local.set $v (v128.load (i32.add (local.get $x0) (local.get $c))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $a) (local.get $v))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $b) (local.get $v))))
+      (local.set $v (v128.load (i32.add (local.get $x1) (local.get $c))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $a) (local.get $v))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $b) (local.get $v))))
+      (local.set $v (v128.load (i32.add (local.get $x2) (local.get $c))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $a) (local.get $v))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $b) (local.get $v))))
+      (local.set $v (v128.load (i32.add (local.get $x3) (local.get $c))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $a) (local.get $v))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $b) (local.get $v))))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
+      (br $cols)))
+    ;; token t: the vector sums, then its scalar tail, stored at y[t, r] and y[t, r+1]
+    (block $tdone (loop $tokens
+      (br_if $tdone (i32.ge_u (local.get $t) (i32.const 4)))
+      (if (i32.eq (local.get $t) (i32.const 0)) (then
+        (local.set $ra (call $hsum (local.get $a0))) (local.set $rb (call $hsum (local.get $b0)))))
+      (if (i32.eq (local.get $t) (i32.const 1)) (then
+        (local.set $ra (call $hsum (local.get $a1))) (local.set $rb (call $hsum (local.get $b1)))))
+      (if (i32.eq (local.get $t) (i32.const 2)) (then
+        (local.set $ra (call $hsum (local.get $a2))) (local.set $rb (call $hsum (local.get $b2)))))
+      (if (i32.eq (local.get $t) (i32.const 3)) (then
+        (local.set $ra (call $hsum (local.get $a3))) (local.set $rb (call $hsum (local.get $b3)))))
+      (local.set $xi (i32.add (local.get $x0) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 2))))
+      (local.set $c (local.get $k4))
+      (block $sdone (loop $scalar
+        (br_if $sdone (i32.ge_u (local.get $c) (i32.shl (local.get $k) (i32.const 2))))
+        (local.set $xv (f32.load (i32.add (local.get $xi) (local.get $c))))
+        (local.set $ra (f32.add (local.get $ra) (f32.mul (f32.load (i32.add (local.get $w0) (local.get $c))) (local.get $xv))))
+        (local.set $rb (f32.add (local.get $rb) (f32.mul (f32.load (i32.add (local.get $w1) (local.get $c))) (local.get $xv))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $scalar)))
+      (f32.store (i32.add (local.get $y) (i32.shl (i32.mul (local.get $t) (local.get $n)) (i32.const 2))) (local.get $ra))
+      (f32.store offset=4 (i32.add (local.get $y) (i32.shl (i32.mul (local.get $t) (local.get $n)) (i32.const 2))) (local.get $rb))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $tokens))))
+
+  ;; y [m, n] = W [n, k] · x [m, k]ᵀ for W rows [rowStart, rowEnd): 2×4 tiles where rows and
+  ;; tokens allow, dot_f32 for the odd row and the last m % 4 tokens.
   (func (export "matmul_f32")
     (param $w i32) (param $x i32) (param $y i32)
     (param $k i32) (param $n i32) (param $m i32) (param $rowStart i32) (param $rowEnd i32)
-    (local $row i32) (local $t i32) (local $wr i32)
+    (local $row i32) (local $t i32) (local $wr i32) (local $m4 i32)
+    (local.set $m4 (i32.and (local.get $m) (i32.const -4)))
     (local.set $row (local.get $rowStart))
     (block $done (loop $rows
       (br_if $done (i32.ge_u (local.get $row) (local.get $rowEnd)))
       (local.set $wr (i32.add (local.get $w) (i32.shl (i32.mul (local.get $row) (local.get $k)) (i32.const 2))))
       (local.set $t (i32.const 0))
-      (loop $tokens
+      (if (i32.lt_u (i32.add (local.get $row) (i32.const 1)) (local.get $rowEnd)) (then
+        ;; rows row, row+1: tiles of four tokens, then the rest one token at a time
+        (block $tiled (loop $quads
+          (br_if $tiled (i32.ge_u (local.get $t) (local.get $m4)))
+          (call $tile_f32_2x4 (local.get $wr)
+            (i32.add (local.get $x) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 2)))
+            (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
+            (local.get $k) (local.get $n))
+          (local.set $t (i32.add (local.get $t) (i32.const 4)))
+          (br $quads)))
+        (block $rest (loop $singles
+          (br_if $rest (i32.ge_u (local.get $t) (local.get $m)))
+          (f32.store
+            (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
+            (call $dot_f32 (local.get $wr)
+              (i32.add (local.get $x) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 2))) (local.get $k)))
+          (f32.store offset=4
+            (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
+            (call $dot_f32 (i32.add (local.get $wr) (i32.shl (local.get $k) (i32.const 2)))
+              (i32.add (local.get $x) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 2))) (local.get $k)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $singles)))
+        (local.set $row (i32.add (local.get $row) (i32.const 2)))
+        (br $rows)))
+      ;; the last, odd row
+      (block $odd (loop $tokens
+        (br_if $odd (i32.ge_u (local.get $t) (local.get $m)))
         (f32.store
           (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
           (call $dot_f32 (local.get $wr)
             (i32.add (local.get $x) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 2)))
             (local.get $k)))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
-        (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
+        (br $tokens)))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br $rows))))
 
