@@ -8,7 +8,7 @@
  *                   ids, one vocabulary band per expert), calibrateRouters with the default method
  * Writes the "Router calibration" section of bench/RESULTS.md (other sections are kept).
  *
- *   npm run bench -- --calibration [--smol-windows N] [--smol-window-tokens N] [--skip-smol]
+ *   npm run bench -- --calibration [--smol-windows N (32)] [--smol-window-tokens N (64)] [--skip-smol]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { nodeDirFileSet } from '../src/cli/node-io.ts';
 import { calibrateRouters } from '../src/core/calibrate/calibrate.ts';
 import { calibrateMergedModel, DEFAULT_CALIBRATION } from '../src/core/calibrate/merged.ts';
+import { setRowMatmulKernel } from '../src/core/calibrate/row-matmul.ts';
 import { checkCalibrationTexts, parseCalibrationJsonl, type CalibrationText } from '../src/core/calibrate/texts.ts';
 import { buildMergeInMemory } from '../src/core/merge/build.ts';
 import { mulberry32 } from '../src/core/model/random.ts';
@@ -35,10 +36,13 @@ interface Row {
   texts: string;
   tokens: number;
   seconds: number;
+  /** CPU time of this process (user + system) over the same span: on a shared machine, closer to a quiet run than wall time. */
+  cpuSeconds: number;
   phases: string;
 }
 
-async function zooRow(): Promise<Row> {
+async function zooRow(kernel: boolean): Promise<Row> {
+  setRowMatmulKernel(kernel);
   const yaml = await readFile(join(ROOT, 'public/zoo/moe-hidden.yml'), 'utf8');
   const built = await buildMergeInMemory(yaml, async (ref) => nodeDirFileSet(join(ROOT, 'public', ref.path)));
   const texts: CalibrationText[] = [];
@@ -51,6 +55,7 @@ async function zooRow(): Promise<Row> {
   let phase = 'start';
   let mark = performance.now();
   const started = mark;
+  const cpuStarted = process.cpuUsage();
   const fitted = await calibrateMergedModel(built.model!.weights, built.model!.tokenizer!, texts, {
     onProgress: (p) => {
       const name = p.phase === 'fit' ? 'fit' : p.phase;
@@ -61,13 +66,20 @@ async function zooRow(): Promise<Row> {
     },
   });
   const seconds = (performance.now() - started) / 1000;
-  log(`zoo: ${fitted.record.tokens} tokens in ${seconds.toFixed(1)} s`);
+  const cpu = process.cpuUsage(cpuStarted);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  phases.set(phase, (phases.get(phase) ?? 0) + performance.now() - mark);
   const split = ['forward', 'fit'].map((p) => `${p} ${((phases.get(p) ?? 0) / 1000).toFixed(1)} s`).join(', ');
+  log(
+    `zoo (${kernel ? 'kernel' : 'JS'}): ${fitted.record.tokens} tokens in ${seconds.toFixed(1)} s, CPU ${cpuSeconds.toFixed(1)} s (${split})`,
+  );
+  setRowMatmulKernel(true);
   return {
-    model: 'zoo MoE (4 layers, hidden 256, 4 experts top-2)',
+    model: `zoo MoE (4 layers, hidden 256, 4 experts top-2), ${kernel ? 'WASM SIMD matmul' : 'JS matmul'}`,
     texts: `built-in, ${texts.length} texts, windows of ${DEFAULT_CALIBRATION.windowTokens}`,
     tokens: fitted.record.tokens,
     seconds,
+    cpuSeconds,
     phases: split,
   };
 }
@@ -83,6 +95,7 @@ async function smolRow(windows: number, windowTokens: number): Promise<Row> {
     tokens: Array.from({ length: windowTokens }, () => (i % experts) * band + Math.floor(uniform() * band)),
   }));
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const fitted = await calibrateRouters(model, sequences, {
     method: DEFAULT_CALIBRATION.method,
     onProgress: (p) => {
@@ -90,12 +103,15 @@ async function smolRow(windows: number, windowTokens: number): Promise<Row> {
     },
   });
   const seconds = (performance.now() - started) / 1000;
-  log(`4×SmolLM2-dims: ${fitted.tokens} tokens in ${seconds.toFixed(1)} s`);
+  const cpu = process.cpuUsage(cpuStarted);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  log(`4×SmolLM2-dims: ${fitted.tokens} tokens in ${seconds.toFixed(1)} s, CPU ${cpuSeconds.toFixed(1)} s`);
   return {
     model: '4×SmolLM2-dims MoE (30 layers, hidden 576, 4 experts top-2, q8_0 → f32)',
     texts: `synthetic, ${windows} windows of ${windowTokens} tokens`,
     tokens: fitted.tokens,
     seconds,
+    cpuSeconds,
     phases: '-',
   };
 }
@@ -103,9 +119,10 @@ async function smolRow(windows: number, windowTokens: number): Promise<Row> {
 export async function runCalibrationBench(argv: string[]): Promise<void> {
   const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const loadBefore = loadavg();
-  const rows = [await zooRow()];
+  // the same calibration on both matmul paths, side by side (calibrate/row-matmul.ts)
+  const rows = [await zooRow(true), await zooRow(false)];
   if (!argv.includes('--skip-smol'))
-    rows.push(await smolRow(Number(value('--smol-windows') ?? 24), Number(value('--smol-window-tokens') ?? 32)));
+    rows.push(await smolRow(Number(value('--smol-windows') ?? 32), Number(value('--smol-window-tokens') ?? 64)));
   const section = [
     BEGIN,
     '## Router calibration',
@@ -115,15 +132,17 @@ export async function runCalibrationBench(argv: string[]): Promise<void> {
       .map((x) => x.toFixed(1))
       .join(' / ')} (shared machine).`,
     `- Command: \`npm run bench -- ${argv.join(' ')}\``,
-    '- Node, one thread (V8, as the merge worker in the tab); calibration only: the merge, loading and tokenizing are not timed, dequantizing to f32 is (zoo row).',
+    '- Node, one thread (V8, as the merge worker in the tab); calibration only: the merge, loading and tokenizing are not timed, dequantizing to f32 is (zoo rows). The two zoo rows run the same calibration with its matrix products on the WASM SIMD kernel (the default) and on the JS loop.',
     `- Default method: ${DEFAULT_CALIBRATION.method}, windows of ${DEFAULT_CALIBRATION.windowTokens} tokens, ${DEFAULT_CALIBRATION.windowsPerText} per text.`,
     '',
-    '| model | texts | tokens | seconds | tokens/s | split |',
-    '|---|---|---:|---:|---:|---|',
+    '| model | texts | tokens | seconds | CPU seconds | tokens/s | split |',
+    '|---|---|---:|---:|---:|---:|---|',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.texts} | ${r.tokens} | ${r.seconds.toFixed(1)} | ${(r.tokens / r.seconds).toFixed(0)} | ${r.phases} |`,
+        `| ${r.model} | ${r.texts} | ${r.tokens} | ${r.seconds.toFixed(1)} | ${r.cpuSeconds.toFixed(1)} | ${(r.tokens / r.seconds).toFixed(0)} | ${r.phases} |`,
     ),
+    '',
+    `Kernel ÷ JS on the zoo (CPU seconds): ${(rows[1].cpuSeconds / rows[0].cpuSeconds).toFixed(2)}× faster with the WASM SIMD products.`,
     END,
   ].join('\n');
   const path = join(here, 'RESULTS.md');

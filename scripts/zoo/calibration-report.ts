@@ -36,6 +36,8 @@ const RESULTS = join(ROOT, 'scripts/zoo/calibration-results.json');
 const DOMAINS = ['stories', 'code', 'math', 'chat'] as const;
 export const ROUTING_BEGIN = '<!-- calibration:begin (scripts/zoo/calibration-report.ts) -->';
 export const ROUTING_END = '<!-- calibration:end -->';
+const DOCS_BEGIN = '<!-- calibration table:begin (scripts/zoo/calibration-report.ts) -->';
+const DOCS_END = '<!-- calibration table:end -->';
 
 interface Variant {
   name: string;
@@ -211,6 +213,15 @@ async function writeRoutingSection(results: Record<string, Row>): Promise<void> 
       : `${routing.trimEnd()}\n\n${section}\n`;
   await writeFile(path, next);
   process.stderr.write(`wrote ${path}\n`);
+  // docs/merge.md carries the same table (one source: this script), between its own markers
+  const docsPath = join(ROOT, 'docs/merge.md');
+  const docs = await readFile(docsPath, 'utf8');
+  const docsStart = docs.indexOf(DOCS_BEGIN);
+  const docsEnd = docs.indexOf(DOCS_END);
+  if (docsStart < 0 || docsEnd < docsStart) throw new Error(`${docsPath}: no ${DOCS_BEGIN} … ${DOCS_END} block`);
+  const table = [DOCS_BEGIN, ...calibrationTable(results), DOCS_END].join('\n');
+  await writeFile(docsPath, docs.slice(0, docsStart) + table + docs.slice(docsEnd + DOCS_END.length));
+  process.stderr.write(`wrote ${docsPath}\n`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

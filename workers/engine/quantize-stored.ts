@@ -6,7 +6,7 @@
 import { type FileSet, MemorySink, memoryFileSet, readJsonFile } from '../../src/core/io/byte-source.ts';
 import type { OnLoadProgress } from '../../src/core/io/progress.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
-import { QUANTIZED_FILE, loadHfModel } from '../../src/core/model/load.ts';
+import { QUANTIZED_FILE, loadModelLazy } from '../../src/core/model/load.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import type { KvStore } from '../../src/core/store/kv.ts';
 import type { ModelManifest, StoredQuant } from '../../src/core/store/manifest.ts';
@@ -29,7 +29,8 @@ export async function quantizeStoredModel(
   if (!manifest) throw Object.assign(new Error(`store: no ready model '${id}'`), { name: 'StoreError' });
   const files = modelStoreFileSet(kv, manifest, onProgress);
   const list = await files.list();
-  const model = await loadHfModel(files);
+  // lazy: each tensor is read from the store when the GGUF writer reaches it, not all at once
+  const model = await loadModelLazy(files);
   const tokenizerJson = await readJson(files, list, 'tokenizer.json');
   if (!tokenizerJson)
     throw Object.assign(
