@@ -8,7 +8,7 @@
  *                   ids, one vocabulary band per expert), calibrateRouters with the default method
  * Writes the "Router calibration" section of bench/RESULTS.md (other sections are kept).
  *
- *   npm run bench -- --calibration [--smol-windows N (32)] [--smol-window-tokens N (64)] [--skip-smol]
+ *   npm run bench -- --calibration [--smol-windows N (32)] [--smol-window-tokens N (64)] [--skip-smol] [--skip-tab]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -23,7 +23,13 @@ import { checkCalibrationTexts, parseCalibrationJsonl, type CalibrationText } fr
 import { buildMergeInMemory } from '../src/core/merge/build.ts';
 import { mulberry32 } from '../src/core/model/random.ts';
 import { dequantizeModel } from '../src/core/runtime/cpu/model-f32.ts';
+import { chromium } from '@playwright/test';
+import { readdirSync } from 'node:fs';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.config.ts';
 import { BENCH_MOE_SPEC, benchMoeWeights } from './fixture-model.ts';
+import { chromiumRendererCpuSeconds } from './measure.ts';
+import type { CalibrateRequest } from './page/calibrate-worker.ts';
+import { startBenchServer } from './server.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(here, '..');
@@ -84,6 +90,65 @@ async function zooRow(kernel: boolean): Promise<Row> {
   };
 }
 
+async function zooTexts(): Promise<CalibrationText[]> {
+  const texts: CalibrationText[] = [];
+  for (const d of ['stories', 'code', 'math', 'chat'])
+    texts.push(
+      ...parseCalibrationJsonl(await readFile(join(ROOT, 'public/zoo/calibration', `${d}.jsonl`), 'utf8'), d, 4),
+    );
+  return checkCalibrationTexts(texts, 4);
+}
+
+/**
+ * The zoo row in the tab: headless Chromium (chromium.config.ts flags), the bench page, the
+ * merge in memory and calibrateMergedModel in a dedicated worker (as Compose's merge worker runs
+ * them). CPU seconds: the renderer processes' utime + stime over the calibration alone, from /proc.
+ */
+async function tabZooRow(): Promise<Row> {
+  const folders: Record<string, string[]> = {};
+  for (const d of ['base', 'stories', 'code', 'math', 'chat'])
+    folders[`zoo/${d}`] = readdirSync(join(ROOT, 'public/zoo', d)).filter((f) => !f.startsWith('.'));
+  const { url, server } = await startBenchServer();
+  const browserServer = await chromium.launchServer({
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
+    headless: true,
+  });
+  try {
+    const browser = await chromium.connect(browserServer.wsEndpoint());
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => log(`  [tab pageerror] ${error.message}`));
+    await page.goto(url);
+    await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
+    const request: CalibrateRequest = {
+      publicUrl: new URL(`/@fs${join(ROOT, 'public')}`, url).href,
+      folders,
+      yaml: await readFile(join(ROOT, 'public/zoo/moe-hidden.yml'), 'utf8'),
+      texts: await zooTexts(),
+    };
+    const { mergeSeconds } = await page.evaluate((req) => window.benchCalibrateMerge(req), request);
+    const cpuBefore = chromiumRendererCpuSeconds(browserServer.process().pid!);
+    const run = await page.evaluate(() => window.benchCalibrate());
+    const cpuSeconds = chromiumRendererCpuSeconds(browserServer.process().pid!) - cpuBefore;
+    await browser.close();
+    const split = ['forward', 'fit'].map((p) => `${p} ${(run.split[p] ?? 0).toFixed(1)} s`).join(', ');
+    log(
+      `zoo (tab): ${run.tokens} tokens in ${run.seconds.toFixed(1)} s, renderer CPU ${cpuSeconds.toFixed(1)} s (${split}; merge before it ${mergeSeconds.toFixed(1)} s)`,
+    );
+    return {
+      model: 'zoo MoE in the tab (Chromium, dedicated worker, WASM SIMD matmul)',
+      texts: `built-in, ${request.texts.length} texts, windows of ${DEFAULT_CALIBRATION.windowTokens}`,
+      tokens: run.tokens,
+      seconds: run.seconds,
+      cpuSeconds,
+      phases: `${split} (the in-memory merge before it: ${mergeSeconds.toFixed(1)} s, not counted)`,
+    };
+  } finally {
+    await browserServer.close();
+    await server.close();
+  }
+}
+
 async function smolRow(windows: number, windowTokens: number): Promise<Row> {
   log('4×SmolLM2-dims: building the random q8_0 MoE');
   const model = dequantizeModel(benchMoeWeights('q8_0'));
@@ -120,7 +185,10 @@ export async function runCalibrationBench(argv: string[]): Promise<void> {
   const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const loadBefore = loadavg();
   // the same calibration on both matmul paths, side by side (calibrate/row-matmul.ts)
-  const rows = [await zooRow(true), await zooRow(false)];
+  const kernelRow = await zooRow(true);
+  const tabRow = argv.includes('--skip-tab') ? undefined : await tabZooRow();
+  const jsRow = await zooRow(false);
+  const rows = tabRow ? [kernelRow, tabRow, jsRow] : [kernelRow, jsRow];
   if (!argv.includes('--skip-smol'))
     rows.push(await smolRow(Number(value('--smol-windows') ?? 32), Number(value('--smol-window-tokens') ?? 64)));
   const section = [
@@ -142,7 +210,7 @@ export async function runCalibrationBench(argv: string[]): Promise<void> {
         `| ${r.model} | ${r.texts} | ${r.tokens} | ${r.seconds.toFixed(1)} | ${r.cpuSeconds.toFixed(1)} | ${(r.tokens / r.seconds).toFixed(0)} | ${r.phases} |`,
     ),
     '',
-    `Kernel ÷ JS on the zoo (CPU seconds): ${(rows[1].cpuSeconds / rows[0].cpuSeconds).toFixed(2)}× faster with the WASM SIMD products.`,
+    `Kernel ÷ JS on the zoo (CPU seconds): ${(jsRow.cpuSeconds / kernelRow.cpuSeconds).toFixed(2)}× faster with the WASM SIMD products.`,
     END,
   ].join('\n');
   const path = join(here, 'RESULTS.md');

@@ -14,7 +14,7 @@ export type EngineName = 'wasm' | 'wllama' | 'webgpu' | 'native';
 const PAGE_TIMEOUT_MS = 30 * 60_000;
 
 /** Descendant pids of `root` (from /proc/<pid>/stat ppid). */
-function descendants(root: number): number[] {
+export function descendants(root: number): number[] {
   const parentOf = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -52,6 +52,25 @@ function chromiumPeakRss(browserPid: number): number {
     }
   }
   return total;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system) used so far by Chromium's renderer processes (pages and their workers). */
+export function chromiumRendererCpuSeconds(browserPid: number): number {
+  let ticks = 0;
+  for (const pid of descendants(browserPid)) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is stat field 3
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: stat fields 14 and 15
+    } catch {
+      /* exited */
+    }
+  }
+  return ticks / USER_HZ;
 }
 
 export async function measureInBrowser(

@@ -7,6 +7,7 @@
 import { Wllama } from '@wllama/wllama';
 import wllamaWasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import type { BackendEngine } from './backend-run.ts';
+import type { CalibrateRequest, CalibrateRun } from './calibrate-worker.ts';
 import type { EngineRun, PageRequest } from './engines.ts';
 
 function inWorker(engine: BackendEngine, request: PageRequest): Promise<EngineRun> {
@@ -69,12 +70,34 @@ async function benchWllama(request: PageRequest): Promise<EngineRun> {
   };
 }
 
+/** Router calibration of the zoo in one dedicated worker, as the merge worker runs it (bench/calibration.ts). */
+let calibrateWorker: Worker | undefined;
+function askCalibrateWorker<T>(message: unknown): Promise<T> {
+  calibrateWorker ??= new Worker(new URL('./calibrate-worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'bench-calibrate',
+  });
+  const worker = calibrateWorker;
+  return new Promise<T>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<{ ok: boolean; result?: T; error?: string }>) => {
+      if (event.data.ok) resolve(event.data.result!);
+      else reject(new Error(event.data.error));
+    };
+    worker.onerror = (event) => reject(new Error(`bench calibrate worker: ${event.message}`));
+    worker.postMessage(message);
+  });
+}
+
 declare global {
   interface Window {
     bench: Record<string, (request: PageRequest) => Promise<EngineRun>>;
+    benchCalibrateMerge: (request: CalibrateRequest) => Promise<{ mergeSeconds: number }>;
+    benchCalibrate: () => Promise<CalibrateRun>;
     benchReady: boolean;
   }
 }
+window.benchCalibrateMerge = (request) => askCalibrateWorker({ kind: 'merge', request });
+window.benchCalibrate = () => askCalibrateWorker({ kind: 'calibrate' });
 window.bench = {
   wasm: (request) => inWorker('wasm', request),
   webgpu: (request) => inWorker('webgpu', request),
