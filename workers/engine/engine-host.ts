@@ -340,6 +340,12 @@ export class EngineHost implements EngineApi {
     this.abort?.abort();
   }
 
+  /** Frees the model and its session (the library API's engine.dispose in Node). */
+  dispose(): void {
+    this.unload('');
+    this.state = { kind: 'empty' };
+  }
+
   reset(): void {
     this.stop();
     this.session?.truncate(0);

@@ -48,9 +48,13 @@ function checkExpertIds(ids: number[], experts: number, field: string): void {
 
 /**
  * Validates overrides against a model's MoE spec; throws ConfigError naming the field.
- * Called by planRouting.
+ * Called by planRouting, and by the library API before a request starts.
  */
-export function validateRoutingOverrides(overrides: RoutingOverrides | undefined, moe: MoeSpec, nLayers: number): void {
+export function validateRoutingOverrides(
+  overrides: RoutingOverrides | undefined,
+  moe: Pick<MoeSpec, 'experts'>,
+  nLayers: number,
+): void {
   if (!overrides) return;
   const { expertsPerToken, expertsPerTokenByLayer, ban, force } = overrides;
   const checkK = (k: number, field: string) => {
