@@ -12,7 +12,7 @@ export default defineConfig({
   publicDir: false,
   worker: { format: 'es' },
   build: {
-    outDir: 'dist/lib/browser',
+    outDir: 'dist-lib/browser',
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,

@@ -1,0 +1,60 @@
+/**
+ * The built package as a user gets it: `npm run build:lib` (run here, so the test checks the
+ * current sources), then a Node script that imports 'moe-studio' by name, and a TypeScript
+ * file type-checked against the package's exported types (NodeNext resolution).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ChatCompletionChunk } from './types.ts';
+import { mergeZooMoe, REPO } from './zoo-moe.testing.ts';
+
+const run = promisify(execFile);
+let moeDir = '';
+
+beforeAll(async () => {
+  await run('nice', ['node', 'scripts/build-lib.mjs'], { cwd: REPO });
+  moeDir = await mergeZooMoe();
+}, 300_000);
+
+describe("the built package 'moe-studio'", () => {
+  it('package.json exports name built files that exist, with types, for Node and for pages', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+    expect(pkg.name).toBe('moe-studio');
+    const root = pkg.exports['.'];
+    for (const condition of ['node', 'browser']) {
+      expect(Object.keys(root[condition])).toEqual(['types', 'default']);
+      for (const file of Object.values(root[condition]) as string[]) {
+        expect(file).toMatch(/^\.\/dist-lib\/.*\.(js|d\.ts)$/);
+        expect(existsSync(join(REPO, file)), file).toBe(true);
+      }
+    }
+  });
+
+  it('a Node script imports it by name and streams a completion (WASM on two worker_threads)', async () => {
+    const { stdout } = await run('node', ['tests/api-consumer/consumer.mjs', moeDir], { cwd: REPO });
+    const out = JSON.parse(stdout) as { backend: { name: string }; chunks: ChatCompletionChunk[] };
+    expect(out.backend.name).toBe('wasm');
+    const last = out.chunks.at(-1)!;
+    expect(last.choices[0]!.finish_reason).toBe('length');
+    expect(last.usage?.completion_tokens).toBe(8);
+    expect(out.chunks).toHaveLength(9);
+    for (const c of out.chunks.slice(0, -1)) expect(c.moe.tokens[0]!.layers).toHaveLength(4);
+    expect(
+      out.chunks
+        .map((c) => c.choices[0]!.delta.content ?? '')
+        .join('')
+        .trim().length,
+    ).toBeGreaterThan(0);
+  });
+
+  it("its exported types resolve by name and are real types (the consumer's @ts-expect-error lines hold)", async () => {
+    const tsc = join(REPO, 'node_modules/.bin/tsc');
+    const result = await run(tsc, ['-p', 'tests/api-consumer/tsconfig.json'], { cwd: REPO }).catch(
+      (e: { stdout: string; code: number }) => e,
+    );
+    expect('code' in result ? result.stdout : '').toBe('');
+  });
+});
