@@ -63,9 +63,14 @@ test('a page imports the built package by name and streams from the zoo model in
   );
   // A bad field is refused in the page; a prompt over the context is refused in the worker, its kind kept by name.
   expect(out.badTemperature).toEqual({
+    typed: true,
     name: 'ConfigError',
     message: expect.stringContaining('temperature -1 must be ≥ 0'),
   });
-  expect(out.tooLong).toMatchObject({ name: 'ConfigError', message: expect.stringContaining('the context holds 64') });
+  expect(out.tooLong).toMatchObject({
+    typed: true,
+    name: 'ConfigError',
+    message: expect.stringContaining('the context holds 64'),
+  });
   expect(externalRequests(page)).toEqual([]);
 });

@@ -8,7 +8,7 @@
  * The page should be cross-origin isolated (COOP/COEP) for the multi-threaded WASM backend.
  */
 import * as Comlink from 'comlink';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, restoreErrorKind } from '../core/errors.ts';
 import { checkedFetch } from '../core/hub/checked-fetch.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
 import type { EngineApi, ModelRef } from '../../workers/engine/api.ts';
@@ -64,6 +64,11 @@ export async function modelRefOf(options: BrowserEngineOptions): Promise<ModelRe
     : { kind: 'store', id: model, dbName: options.dbName };
 }
 
+/** A worker's error, thrown again with its class (comlink keeps only message, name and stack). */
+function rethrowTyped(error: unknown): never {
+  throw restoreErrorKind(error);
+}
+
 export async function createEngine(options: BrowserEngineOptions): Promise<Engine> {
   const ref = await modelRefOf(options);
   const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), {
@@ -80,7 +85,7 @@ export async function createEngine(options: BrowserEngineOptions): Promise<Engin
     );
     return engineOver(
       {
-        generate: (request, onEvents) => remote.generate(request, onEvents),
+        generate: (request, onEvents) => remote.generate(request, onEvents).catch(rethrowTyped),
         stop: () => remote.stop(),
         callback: (fn) => Comlink.proxy(fn),
         reset: () => remote.reset(),
@@ -93,6 +98,6 @@ export async function createEngine(options: BrowserEngineOptions): Promise<Engin
     );
   } catch (e) {
     worker.terminate();
-    throw e;
+    throw restoreErrorKind(e);
   }
 }

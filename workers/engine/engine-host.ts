@@ -8,7 +8,7 @@ import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { LoadedModel } from '../../src/core/model/load.ts';
 import { loadModel } from '../../src/core/model/load.ts';
 import { quantizeStoredModel } from './quantize-stored.ts';
-import { generate } from '../../src/core/runtime/generate.ts';
+import { generate, yieldToEventLoop } from '../../src/core/runtime/generate.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
 import { MemorySink, readText } from '../../src/core/io/byte-source.ts';
 import type { GeneratedToken, RoutingOverrides, Session } from '../../src/core/runtime/types.ts';
@@ -17,6 +17,7 @@ import { openModelRef } from '../model-ref.ts';
 import { browserPlatform, openCpuSession, openSessionWithFallback } from './backend-choice.ts';
 import { buildPromptIds, buildPromptIdsWithin } from './prompt.ts';
 import { ConfigError } from '../../src/core/errors.ts';
+import { sessionContextLength, summarize } from './model-summary.ts';
 import type { FileSet } from '../../src/core/io/byte-source.ts';
 import type { LoadModelOptions } from '../../src/core/model/load.ts';
 import type { PlatformOptions } from '../../src/core/runtime/backends.ts';
@@ -37,63 +38,11 @@ import type {
 import type { GgufExportQuant } from '../../src/core/model/gguf-names.ts';
 import type { StoredQuant } from '../../src/core/store/manifest.ts';
 
-/** The KV cache length when the caller names none (the tab's chat); the library API may ask for the model's whole context. */
-const DEFAULT_MAX_CONTEXT = 1024;
 const EVENT_BATCH_MS = 40;
 
 function errorState(e: unknown, modelId?: string): EngineState {
   const err = e as Error;
   return { kind: 'failed', modelId, errorName: err?.name ?? 'Error', message: err?.message ?? String(e) };
-}
-
-/**
- * The KV cache length: the caller's `contextLength` (checked against the model's own), else
- * the model's capped at DEFAULT_MAX_CONTEXT (the tab's memory budget for the cache).
- */
-export function sessionContextLength(modelContext: number, requested: number | undefined): number {
-  if (requested === undefined) return Math.min(DEFAULT_MAX_CONTEXT, modelContext);
-  if (!Number.isInteger(requested) || requested < 2 || requested > modelContext)
-    throw new ConfigError(
-      `engine: contextLength ${requested} must be an integer from 2 to the model's ${modelContext}`,
-    );
-  return requested;
-}
-
-function summarize(id: string, title: string, model: LoadedModel, contextLength: number): ModelSummary {
-  const { spec, weights } = model;
-  let weightBytes = weights.embed.data.byteLength + (weights.lmHead?.data.byteLength ?? 0);
-  for (const layer of weights.layers) {
-    const mlps = layer.moe ? layer.moe.experts : layer.mlp ? [layer.mlp] : [];
-    for (const t of [
-      layer.wq,
-      layer.wk,
-      layer.wv,
-      layer.wo,
-      layer.moe?.router,
-      ...mlps.flatMap((m) => [m.gate, m.up, m.down]),
-    ])
-      weightBytes += t?.data.byteLength ?? 0;
-  }
-  let hasChatTemplate = false;
-  try {
-    model.tokenizer?.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true });
-    hasChatTemplate = !!model.tokenizer;
-  } catch {
-    hasChatTemplate = false;
-  }
-  return {
-    id,
-    title,
-    arch: spec.arch,
-    layers: spec.layers,
-    hidden: spec.hidden,
-    vocab: spec.vocab,
-    experts: spec.moe?.experts ?? 0,
-    expertsPerToken: spec.moe?.expertsPerToken ?? 0,
-    hasChatTemplate,
-    weightBytes,
-    contextLength,
-  };
 }
 
 /** How the host opens sessions; tests inject a backend that fails mid-generation. */
@@ -419,18 +368,6 @@ export class EngineHost implements EngineApi {
       throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
     return this.model;
   }
-}
-
-/** A macrotask turn (MessageChannel: no 4 ms timer clamp), so queued worker messages run. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
 }
 
 function isInputError(e: unknown): boolean {
