@@ -50,6 +50,15 @@ describe("the built package 'moe-studio'", () => {
     ).toBeGreaterThan(0);
   });
 
+  it('docs/api.md shows docs/examples/node-chat.mjs verbatim, and the example runs on the zoo chat model', async () => {
+    const example = readFileSync(join(REPO, 'docs/examples/node-chat.mjs'), 'utf8');
+    expect(readFileSync(join(REPO, 'docs/api.md'), 'utf8')).toContain(`\`\`\`js\n${example}\`\`\``);
+    const { stdout } = await run('node', ['docs/examples/node-chat.mjs', 'public/zoo/chat'], { cwd: REPO });
+    expect(stdout).toMatch(/^model public\/zoo\/chat on wasm /);
+    const cached = Number(/^cached_tokens: (\d+)$/m.exec(stdout)?.[1]); // the last line, not the usage object
+    expect(cached).toBeGreaterThan(10);
+  });
+
   it("its exported types resolve by name and are real types (the consumer's @ts-expect-error lines hold)", async () => {
     const tsc = join(REPO, 'node_modules/.bin/tsc');
     const result = await run(tsc, ['-p', 'tests/api-consumer/tsconfig.json'], { cwd: REPO }).catch(
