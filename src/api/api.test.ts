@@ -206,6 +206,8 @@ describe('createEngine (Node) on the zoo MoE', () => {
     [{ moe: { experts_per_token: [1, 2] } }, /expertsPerTokenByLayer has 2 values, the model has 4 layers/],
     [{ moe: { force: { experts: [1], layers: [9] } } }, /moe\.force\.layers: layer 9 is outside \[0, 4\)/],
     [{ moe: { force: [1], ban: [1] } }, /moe: expert 1 is both banned and forced/],
+    [{ n: 2 }, /'n' is not supported \(supported: model, messages, /],
+    [{ frequency_penalty: 0.5 }, /'frequency_penalty' is not supported/],
   ])('a bad request %j is a ConfigError naming the field', async (bad, message) => {
     const request = { messages: question, ...greedy, ...bad } as Parameters<Engine['chat']['completions']['create']>[0];
     const error = await engine.chat.completions.create(request).catch((e: unknown) => e);

@@ -12,6 +12,25 @@ import type { ChatCompletionCreateParams, ExpertSelection } from './types.ts';
 
 const WHERE = 'chat.completions.create';
 const ROLES = ['system', 'user', 'assistant'] as const;
+/**
+ * The request fields this engine honours. Any other (n, logprobs, tools, frequency_penalty…) is
+ * refused by name rather than ignored: an answer made without it would look as if it applied.
+ * stream_options and user are accepted and have no effect (usage is always in the last chunk).
+ */
+const FIELDS = new Set([
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'user',
+  'max_tokens',
+  'temperature',
+  'top_p',
+  'top_k',
+  'stop',
+  'seed',
+  'moe',
+]);
 
 function fail(message: string): never {
   throw new ConfigError(`${WHERE}: ${message}`);
@@ -105,6 +124,9 @@ function moeField(moe: ChatCompletionCreateParams['moe'], model: ModelSummary): 
 /** The request as the engine runs it; `seed` defaults to a fresh random one (as OpenAI's unseeded sampling). */
 export function toGenerateRequest(params: ChatCompletionCreateParams, model: ModelSummary): GenerateRequest {
   if (typeof params !== 'object' || params === null) fail('the request must be an object');
+  for (const key of Object.keys(params))
+    if (!FIELDS.has(key) && (params as unknown as Record<string, unknown>)[key] !== undefined)
+      fail(`'${key}' is not supported (supported: ${[...FIELDS].join(', ')})`);
   if (params.model !== undefined && params.model !== model.id)
     fail(`model '${params.model}' is not loaded (this engine holds '${model.id}')`);
   const messages = messagesField(params.messages);

@@ -28,6 +28,10 @@ export interface ChatCompletionCreateParams {
   model?: string;
   messages: ChatCompletionMessage[];
   stream?: boolean;
+  /** Accepted for OpenAI clients; usage is always in the last chunk. */
+  stream_options?: { include_usage?: boolean };
+  /** Accepted for OpenAI clients; not used. */
+  user?: string;
   /** Tokens to generate at most (default: until the end token or the context fills). */
   max_tokens?: number;
   /** 0 = greedy; default 1. */
