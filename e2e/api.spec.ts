@@ -2,7 +2,7 @@
  * The library API in a real page: a plain HTML page (e2e/api-consumer.html) imports the built
  * package by name through an import map, and streams a completion from the zoo's chat model
  * in the engine worker. A static server (consumer-server.ts) serves the page, the package's
- * browser build and the zoo, cross-origin isolated. Needs `npm run build:lib` (npm test runs it).
+ * browser build and the zoo, cross-origin isolated. Needs `npm run build:lib` (npm run test:e2e runs it first).
  */
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
