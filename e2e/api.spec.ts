@@ -72,5 +72,11 @@ test('a page imports the built package by name and streams from the zoo model in
     name: 'ConfigError',
     message: expect.stringContaining('the context holds 64'),
   });
+  expect(out.unknownModel).toMatchObject({
+    typed: true,
+    message: expect.stringMatching(
+      /no model 'zoo\/no-such-model' in http:\/\/localhost:\d+\/zoo\/index\.json \(it has zoo\/base, /,
+    ),
+  });
   expect(externalRequests(page)).toEqual([]);
 });

@@ -54,14 +54,18 @@ export async function modelRefOf(options: BrowserEngineOptions): Promise<ModelRe
   }
   if (/^[a-z]+:\/\//i.test(model))
     throw new ConfigError(`createEngine: model URL ${model} must name a .gguf file (a folder URL has no file list)`);
+  if (!model.startsWith('zoo/'))
+    return options.dbName === undefined
+      ? { kind: 'store', id: model }
+      : { kind: 'store', id: model, dbName: options.dbName };
   const zooUrl = new URL(options.zooUrl ?? 'zoo/', pageUrl()).href.replace(/\/?$/, '/');
   const zoo = parseZooIndex(await (await checkedFetch(fetch, `${zooUrl}index.json`, { cache: 'no-store' })).json());
   const entry = zoo.models.find((m) => m.id === model);
-  if (entry)
-    return { kind: 'url', id: entry.id, title: entry.title, baseUrl: `${zooUrl}${entry.path}`, files: entry.files };
-  return options.dbName === undefined
-    ? { kind: 'store', id: model }
-    : { kind: 'store', id: model, dbName: options.dbName };
+  if (!entry)
+    throw new ConfigError(
+      `createEngine: no model '${model}' in ${zooUrl}index.json (it has ${zoo.models.map((m) => m.id).join(', ')})`,
+    );
+  return { kind: 'url', id: entry.id, title: entry.title, baseUrl: `${zooUrl}${entry.path}`, files: entry.files };
 }
 
 /** A worker's error, thrown again with its class (comlink keeps only message, name and stack). */
