@@ -72,6 +72,9 @@ test('a page imports the built package by name and streams from the zoo model in
     name: 'ConfigError',
     message: expect.stringContaining('the context holds 64'),
   });
+  expect(out.inThreadBackend, JSON.stringify(out.inThreadBackend)).toMatchObject({ name: 'wasm' });
+  const inThread = out.inThreadAnswer as { choices: { message: { content: string } }[] };
+  expect(inThread.choices[0]!.message.content).toBe(body.map((c) => c.choices[0]!.delta.content ?? '').join(''));
   expect(out.unknownModel).toMatchObject({
     typed: true,
     message: expect.stringMatching(

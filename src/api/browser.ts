@@ -1,7 +1,8 @@
 /**
- * `import { createEngine } from 'moe-studio'` in a page (or a worker): the model runs in the
- * studio's engine worker (workers/engine.worker.ts, EngineHost behind comlink), so a long
- * prefill never blocks the page. The model is
+ * `import { createEngine } from 'moe-studio'` in a page (or a worker): by default the model
+ * runs in the studio's engine worker (workers/engine.worker.ts, EngineHost behind comlink), so
+ * a long prefill never blocks the page; `worker: false` runs the same EngineHost in this
+ * thread. The model is
  *   - a library id: a zoo model ('zoo/chat', from `${zooUrl}index.json`) or a model the
  *     studio stored in IndexedDB (its id),
  *   - or the URL of a .gguf file.
@@ -36,6 +37,11 @@ export interface BrowserEngineOptions extends EngineOptionsBase {
   /** IndexedDB database of stored models (default: the studio's). */
   dbName?: string;
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * true (default): run the engine in its own worker, so prefill never blocks this thread.
+   * false: run it in this thread — for code that is already in a worker of its own.
+   */
+  worker?: boolean;
 }
 
 function pageUrl(): string {
@@ -75,6 +81,10 @@ function rethrowTyped(error: unknown): never {
 
 export async function createEngine(options: BrowserEngineOptions): Promise<Engine> {
   const ref = await modelRefOf(options);
+  return options.worker === false ? createInThread(ref, options) : createInWorker(ref, options);
+}
+
+async function createInWorker(ref: ModelRef, options: BrowserEngineOptions): Promise<Engine> {
   const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), {
     type: 'module',
     name: 'moe-studio-engine',
@@ -104,4 +114,24 @@ export async function createEngine(options: BrowserEngineOptions): Promise<Engin
     worker.terminate();
     throw restoreErrorKind(e);
   }
+}
+
+/** The same EngineHost as the worker's, in this thread (loaded on demand: a worker-only page never fetches it twice). */
+async function createInThread(ref: ModelRef, options: BrowserEngineOptions): Promise<Engine> {
+  const { EngineHost } = await import('../../workers/engine/engine-host.ts');
+  const host = new EngineHost();
+  const loaded = await host.load(ref, options.backend ?? 'auto', options.onProgress, {
+    threads: options.threads,
+    contextLength: options.contextLength,
+  });
+  return engineOver(
+    {
+      generate: (request, onEvents) => host.generate(request, onEvents),
+      stop: () => host.stop(),
+      callback: (fn) => fn,
+      reset: () => host.reset(),
+      dispose: () => host.dispose(),
+    },
+    loaded,
+  );
 }
