@@ -7,7 +7,7 @@
  */
 import type { EngineEvent, GenerateRequest, GenerateSummary, ModelSummary } from '../../workers/engine/api.ts';
 import type { TokenRouting } from '../core/runtime/types.ts';
-import { CancelledError } from '../core/errors.ts';
+import { assert, CancelledError } from '../core/errors.ts';
 import { toGenerateRequest } from './request.ts';
 import type {
   ChatCompletion,
@@ -103,7 +103,7 @@ function run(driver: EngineDriver, request: GenerateRequest) {
       if (outcome && 'error' in outcome) throw outcome.error;
     },
     summary(): GenerateSummary {
-      if (!outcome || 'error' in outcome) throw new Error('completions: the run has not finished');
+      assert(outcome !== undefined && 'summary' in outcome, 'completions: summary() before the run finished');
       return outcome.summary;
     },
     finished,
