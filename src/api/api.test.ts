@@ -10,16 +10,18 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, Engine
 import { mergeZooMoe, REPO } from './zoo-moe.testing.ts';
 
 let moeDir = '';
+let removeMoe = async () => {};
 let engine: Engine;
 const question: ChatCompletionMessage[] = [{ role: 'user', content: 'What is the capital of France?' }];
 const greedy = { temperature: 0, max_tokens: 24 } as const;
 
 beforeAll(async () => {
-  moeDir = await mergeZooMoe();
+  ({ dir: moeDir, remove: removeMoe } = await mergeZooMoe());
   engine = await createEngine({ model: moeDir, backend: 'wasm', threads: 1 });
 });
 afterAll(async () => {
   await engine?.dispose();
+  await removeMoe();
 });
 
 async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {

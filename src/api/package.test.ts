@@ -7,17 +7,19 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk } from './types.ts';
 import { mergeZooMoe, REPO } from './zoo-moe.testing.ts';
 
 const run = promisify(execFile);
 let moeDir = '';
+let removeMoe = async () => {};
 
 beforeAll(async () => {
   await run('nice', ['node', 'scripts/build-lib.mjs'], { cwd: REPO });
-  moeDir = await mergeZooMoe();
+  ({ dir: moeDir, remove: removeMoe } = await mergeZooMoe());
 }, 300_000);
+afterAll(() => removeMoe());
 
 describe("the built package 'moe-studio'", () => {
   it('package.json exports name built files that exist, with types, for Node and for pages', () => {
