@@ -27,6 +27,8 @@ const LAYERS = [
   ['src/cli'],
   ['workers'],
   ['src/state'],
+  // the library API (createEngine): drives workers/engine from a page, or EngineHost in Node via src/cli's node:fs adapters
+  ['src/api'],
   ['src/ui'],
 ];
 /** Layers that must not see each other although one ranks above the other. */

@@ -62,7 +62,8 @@ export async function loadModelArgLazy(arg: string, options: LoadModelOptions = 
   return loadModelLazy(files, load);
 }
 
-async function modelArgFiles(
+/** The model argument's files and how loadModel should read them (also the library API's Node engine). */
+export async function modelArgFiles(
   arg: string,
   options: LoadModelOptions,
 ): Promise<{ files: FileSet; load: Parameters<typeof loadModel>[1] }> {

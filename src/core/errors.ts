@@ -81,6 +81,28 @@ export class CancelledError extends StudioError {
   }
 }
 
+const ERROR_CLASSES: Record<ErrorKind, abstract new (...args: never[]) => StudioError> = {
+  FormatError,
+  ConfigError,
+  MissingFileError,
+  StoreError,
+  HubError,
+  BackendError,
+  CancelledError,
+};
+
+/**
+ * An error that crossed comlink is a plain Error whose `name` says its kind: this gives it
+ * back its class (so `instanceof ConfigError` holds in the page), keeping message and stack.
+ * Errors of other names are returned as they are.
+ */
+export function restoreErrorKind(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof StudioError) return error;
+  const kind = ERROR_CLASSES[error.name as ErrorKind];
+  if (kind) Object.setPrototypeOf(error, kind.prototype);
+  return error;
+}
+
 export class AssertionError extends Error {
   constructor(message: string) {
     super(message);

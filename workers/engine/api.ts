@@ -40,6 +40,16 @@ export interface ModelSummary {
   hasChatTemplate: boolean;
   /** Bytes of weights held by the engine. */
   weightBytes: number;
+  /** Tokens the session's KV cache holds at most (prompt + answer). */
+  contextLength: number;
+}
+
+/** How a model is opened, besides its backend. */
+export interface LoadOptions {
+  /** WASM backend threads (default: this platform's choice). */
+  threads?: number;
+  /** KV cache length in tokens, at most the model's own context (default: the engine's). */
+  contextLength?: number;
 }
 
 export interface BackendReport {
@@ -52,6 +62,11 @@ export interface GenerateRequest {
   messages: ChatMessage[];
   sampling: SamplerOptions & { maxTokens: number; stopIds?: number[]; stop?: string[] };
   routing?: RoutingOverrides;
+  /**
+   * A prompt longer than the context: drop the oldest turns after the system prompt (the
+   * chat's default), or refuse it with a ConfigError (the library API: never a silent cut).
+   */
+  overflow?: 'drop-oldest-turns' | 'refuse';
 }
 
 export type EngineEvent =
@@ -63,7 +78,8 @@ export interface GenerateSummary {
   promptTokens: number;
   /** Prompt tokens whose keys and values were reused from the previous turn (not prefilled again). */
   cachedTokens: number;
-  stoppedBy: 'eos' | 'maxTokens' | 'abort';
+  /** eos: an end token or a stop string; contextFull: the KV cache filled before maxTokens. */
+  stoppedBy: 'eos' | 'maxTokens' | 'contextFull' | 'abort';
   prefillTokPerSec: number;
   decodeTokPerSec: number;
   backend: BackendReport;
@@ -83,6 +99,7 @@ export interface EngineApi {
     ref: ModelRef,
     choice: BackendChoice,
     onProgress?: (p: LoadProgress) => void,
+    options?: LoadOptions,
   ): Promise<{ model: ModelSummary; backend: BackendReport }>;
   setBackend(choice: BackendChoice): Promise<BackendReport>;
   generate(request: GenerateRequest, onEvents: (events: EngineEvent[]) => void): Promise<GenerateSummary>;

@@ -16,10 +16,10 @@ function browserGpu(): GPU | undefined {
   return (globalThis.navigator as Navigator | undefined)?.gpu;
 }
 
-/** The tab's platform options: its GPU, and a WASM pool of up to two threads. */
-function browserPlatform(): PlatformOptions {
+/** The tab's platform options: its GPU, and a WASM pool of `threads` (default: up to two). */
+export function browserPlatform(threads?: number): PlatformOptions {
   return {
-    wasm: { threads: Math.min(2, globalThis.navigator?.hardwareConcurrency || 1) },
+    wasm: { threads: threads ?? Math.min(2, globalThis.navigator?.hardwareConcurrency || 1) },
     webgpu: { gpu: browserGpu() },
   };
 }
@@ -56,11 +56,12 @@ export async function openSessionWithFallback(
   weights: ModelWeights,
   choice: BackendChoice,
   maxContext: number,
+  platform: PlatformOptions = browserPlatform(),
 ): Promise<OpenedSession> {
   const failures: string[] = [];
   for (const candidate of await backendCandidates(choice)) {
     try {
-      const backend = await openBackend(candidate.name, browserPlatform());
+      const backend = await openBackend(candidate.name, platform);
       const session = await backend.createSession(weights, { maxContext });
       const reason = failures.length ? `${failures.join('; ')} → ${candidate.name} took over` : candidate.reason;
       return { session, report: { name: candidate.name, reason } };

@@ -8,14 +8,19 @@ import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { LoadedModel } from '../../src/core/model/load.ts';
 import { loadModel } from '../../src/core/model/load.ts';
 import { quantizeStoredModel } from './quantize-stored.ts';
-import { generate } from '../../src/core/runtime/generate.ts';
+import { generate, yieldToEventLoop } from '../../src/core/runtime/generate.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
 import { MemorySink, readText } from '../../src/core/io/byte-source.ts';
 import type { GeneratedToken, RoutingOverrides, Session } from '../../src/core/runtime/types.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { openModelRef } from '../model-ref.ts';
-import { openCpuSession, openSessionWithFallback } from './backend-choice.ts';
-import { buildPromptIdsWithin } from './prompt.ts';
+import { browserPlatform, openCpuSession, openSessionWithFallback } from './backend-choice.ts';
+import { buildPromptIds, buildPromptIdsWithin } from './prompt.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+import { sessionContextLength, summarize } from './model-summary.ts';
+import type { FileSet } from '../../src/core/io/byte-source.ts';
+import type { LoadModelOptions } from '../../src/core/model/load.ts';
+import type { PlatformOptions } from '../../src/core/runtime/backends.ts';
 import type {
   AnalyzedText,
   BackendChoice,
@@ -27,12 +32,12 @@ import type {
   EngineStats,
   GenerateRequest,
   GenerateSummary,
+  LoadOptions,
   ModelSummary,
 } from './api.ts';
 import type { GgufExportQuant } from '../../src/core/model/gguf-names.ts';
 import type { StoredQuant } from '../../src/core/store/manifest.ts';
 
-const MAX_CONTEXT = 1024;
 const EVENT_BATCH_MS = 40;
 
 function errorState(e: unknown, modelId?: string): EngineState {
@@ -40,51 +45,19 @@ function errorState(e: unknown, modelId?: string): EngineState {
   return { kind: 'failed', modelId, errorName: err?.name ?? 'Error', message: err?.message ?? String(e) };
 }
 
-function summarize(id: string, title: string, model: LoadedModel): ModelSummary {
-  const { spec, weights } = model;
-  let weightBytes = weights.embed.data.byteLength + (weights.lmHead?.data.byteLength ?? 0);
-  for (const layer of weights.layers) {
-    const mlps = layer.moe ? layer.moe.experts : layer.mlp ? [layer.mlp] : [];
-    for (const t of [
-      layer.wq,
-      layer.wk,
-      layer.wv,
-      layer.wo,
-      layer.moe?.router,
-      ...mlps.flatMap((m) => [m.gate, m.up, m.down]),
-    ])
-      weightBytes += t?.data.byteLength ?? 0;
-  }
-  let hasChatTemplate = false;
-  try {
-    model.tokenizer?.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true });
-    hasChatTemplate = !!model.tokenizer;
-  } catch {
-    hasChatTemplate = false;
-  }
-  return {
-    id,
-    title,
-    arch: spec.arch,
-    layers: spec.layers,
-    hidden: spec.hidden,
-    vocab: spec.vocab,
-    experts: spec.moe?.experts ?? 0,
-    expertsPerToken: spec.moe?.expertsPerToken ?? 0,
-    hasChatTemplate,
-    weightBytes,
-  };
-}
-
 /** How the host opens sessions; tests inject a backend that fails mid-generation. */
 export interface EngineHostOptions {
   openSession?: typeof openSessionWithFallback;
+  /** This thread's platform options for `threads` WASM threads (default: a tab's or a worker's). */
+  platform?: (threads: number | undefined) => PlatformOptions | Promise<PlatformOptions>;
 }
 
 export class EngineHost implements EngineApi {
   private readonly openSession: typeof openSessionWithFallback;
+  private readonly platform: NonNullable<EngineHostOptions['platform']>;
   constructor(options: EngineHostOptions = {}) {
     this.openSession = options.openSession ?? openSessionWithFallback;
+    this.platform = options.platform ?? browserPlatform;
   }
 
   private state: EngineState = { kind: 'empty' };
@@ -97,42 +70,76 @@ export class EngineHost implements EngineApi {
   /** The ids whose keys and values the session's KV cache holds, in order ([] after any doubt). */
   private cachedIds: number[] = [];
 
-  async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void) {
-    this.stop();
-    this.session?.dispose();
-    this.session = undefined;
-    this.cachedIds = [];
-    this.model = undefined;
-    this.state = { kind: 'loading', modelId: ref.id };
+  async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void, options: LoadOptions = {}) {
+    this.unload(ref.id);
     try {
       const { files, title } = await openModelRef(ref, onProgress);
-      const model = await loadModel(files);
-      const opened = await this.openSession(model.weights, choice, Math.min(MAX_CONTEXT, model.spec.contextLength));
-      this.model = model;
-      this.session = opened.session;
-      this.backend = opened.report;
-      this.summary = summarize(ref.id, title, model);
-      this.state = { kind: 'ready', modelId: ref.id };
-      onProgress?.({
-        phase: 'done',
-        file: '',
-        bytesDone: 0,
-        bytesTotal: 0,
-        fromCache: ref.kind === 'store',
-        totalDone: 0,
-        totalBytes: 0,
+      return await this.loadFiles(files, { id: ref.id, title, fromCache: ref.kind === 'store' }, choice, {
+        ...options,
+        onProgress,
       });
-      return { model: this.summary, backend: this.backend };
     } catch (e) {
       this.state = errorState(e, ref.id);
       throw e;
     }
   }
 
+  /**
+   * Loads a model from files this thread opened itself (the library API in Node: a folder or
+   * a .gguf through node:fs). Not part of EngineApi: a FileSet cannot cross comlink.
+   */
+  async loadFiles(
+    files: FileSet,
+    source: { id: string; title: string; fromCache?: boolean },
+    choice: BackendChoice,
+    options: LoadOptions & { onProgress?: (p: LoadProgress) => void; model?: LoadModelOptions } = {},
+  ): Promise<{ model: ModelSummary; backend: BackendReport }> {
+    this.unload(source.id);
+    try {
+      const model = await loadModel(files, options.model);
+      const maxContext = sessionContextLength(model.spec.contextLength, options.contextLength);
+      const platform = await this.platform(options.threads);
+      const opened = await this.openSession(model.weights, choice, maxContext, platform);
+      this.model = model;
+      this.session = opened.session;
+      this.backend = opened.report;
+      this.summary = summarize(source.id, source.title, model, maxContext);
+      this.state = { kind: 'ready', modelId: source.id };
+      options.onProgress?.({
+        phase: 'done',
+        file: '',
+        bytesDone: 0,
+        bytesTotal: 0,
+        fromCache: source.fromCache ?? false,
+        totalDone: 0,
+        totalBytes: 0,
+      });
+      return { model: this.summary, backend: this.backend };
+    } catch (e) {
+      this.state = errorState(e, source.id);
+      throw e;
+    }
+  }
+
+  private unload(nextId: string): void {
+    this.stop();
+    this.session?.dispose();
+    this.session = undefined;
+    this.cachedIds = [];
+    this.model = undefined;
+    this.summary = undefined;
+    this.state = { kind: 'loading', modelId: nextId };
+  }
+
   async setBackend(choice: BackendChoice): Promise<BackendReport> {
     const model = this.requireModel();
     this.stop();
-    const opened = await this.openSession(model.weights, choice, this.session!.maxContext);
+    const opened = await this.openSession(
+      model.weights,
+      choice,
+      this.session!.maxContext,
+      await this.platform(undefined),
+    );
     this.session?.dispose();
     this.session = opened.session;
     this.cachedIds = [];
@@ -146,7 +153,7 @@ export class EngineHost implements EngineApi {
     const abort = new AbortController();
     this.abort = abort;
     this.state = { kind: 'generating', modelId: this.summary!.id };
-    const promptIds = buildPromptIdsWithin(model, request.messages, this.session!.maxContext);
+    const promptIds = this.promptIds(model, request);
     const batcher = createBatcher(onEvents);
     const generated: number[] = [];
     let stoppedBy: GenerateSummary['stoppedBy'] = 'maxTokens';
@@ -204,6 +211,19 @@ export class EngineHost implements EngineApi {
     };
   }
 
+  /** The request's prompt ids, trimmed to the context or refused when it does not fit (request.overflow). */
+  private promptIds(model: LoadedModel, request: GenerateRequest): number[] {
+    const maxContext = this.session!.maxContext;
+    if ((request.overflow ?? 'drop-oldest-turns') === 'drop-oldest-turns')
+      return buildPromptIdsWithin(model, request.messages, maxContext);
+    const ids = buildPromptIds(model, request.messages);
+    if (ids.length >= maxContext)
+      throw new ConfigError(
+        `engine: messages: the prompt has ${ids.length} tokens, the context holds ${maxContext} (prompt and answer together)`,
+      );
+    return ids;
+  }
+
   /** How many leading ids of `ids` the KV cache already holds (at least one id is always run, for its logits). */
   private reusableTokens(ids: number[]): number {
     const limit = Math.min(this.cachedIds.length, ids.length - 1);
@@ -231,8 +251,10 @@ export class EngineHost implements EngineApi {
     session.truncate(reuse);
     this.cachedIds = ids.slice(0, reuse);
     const room = session.maxContext - ids.length;
-    const maxTokens = Math.min(request.sampling.maxTokens - already.length, room);
-    if (maxTokens <= 0) return 'maxTokens';
+    const wanted = request.sampling.maxTokens - already.length;
+    const maxTokens = Math.min(wanted, room);
+    const full: GenerateSummary['stoppedBy'] = room < wanted ? 'contextFull' : 'maxTokens';
+    if (maxTokens <= 0) return full;
     let count = 0;
     const stream = generate(session, model.tokenizer, ids.slice(reuse), {
       ...request.sampling,
@@ -260,11 +282,17 @@ export class EngineHost implements EngineApi {
     }
     if (!prefilled) this.cachedIds = [];
     if (signal.aborted) return 'abort';
-    return count >= maxTokens ? 'maxTokens' : 'eos';
+    return count >= maxTokens ? full : 'eos';
   }
 
   stop(): void {
     this.abort?.abort();
+  }
+
+  /** Frees the model and its session (the library API's engine.dispose in Node). */
+  dispose(): void {
+    this.unload('');
+    this.state = { kind: 'empty' };
   }
 
   reset(): void {
@@ -340,18 +368,6 @@ export class EngineHost implements EngineApi {
       throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
     return this.model;
   }
-}
-
-/** A macrotask turn (MessageChannel: no 4 ms timer clamp), so queued worker messages run. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
 }
 
 function isInputError(e: unknown): boolean {

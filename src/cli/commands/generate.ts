@@ -8,9 +8,8 @@
 import { writeFile } from 'node:fs/promises';
 import { BackendError, ConfigError } from '../../core/errors.ts';
 import type { LoadedModel } from '../../core/model/load.ts';
-import { availableParallelism } from 'node:os';
-import { BACKEND_NAMES, openBackend, type PlatformOptions } from '../../core/runtime/backends.ts';
-import { nodeWorkerFactory } from '../../core/runtime/wasm/threads.node.ts';
+import { BACKEND_NAMES, openBackend } from '../../core/runtime/backends.ts';
+import { nodePlatform } from '../node-platform.ts';
 import { generate } from '../../core/runtime/generate.ts';
 import type { ChatMessage } from '../../core/tokenizer/types.ts';
 import type {
@@ -31,7 +30,7 @@ import {
   type FlagSpec,
 } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
-import { createDawnGpu, noAdapterHint, runInDawnChildIfNeeded } from '../webgpu-node.ts';
+import { noAdapterHint, runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
 export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
   <model>              HF folder, .gguf file, or llama2.c .bin checkpoint
@@ -79,17 +78,6 @@ const FLAGS: FlagSpec = {
   trace: { type: 'string' },
   verbose: { type: 'boolean' },
 };
-
-/**
- * The platform options a backend gets from Node: WebGPU gets Dawn's GPU object (the optional
- * `webgpu` package, loaded only for --backend webgpu); the WASM pool uses every core through
- * worker_threads.
- */
-async function nodePlatform(name: BackendName): Promise<PlatformOptions> {
-  if (name === 'webgpu') return { webgpu: { gpu: await createDawnGpu() } };
-  if (name === 'wasm') return { wasm: { threads: availableParallelism(), workerFactory: nodeWorkerFactory() } };
-  return {};
-}
 
 export async function selectBackend(name: BackendName): Promise<Backend> {
   try {

@@ -50,6 +50,19 @@ describe('planRouting + routeToken: hand-built known answers, one per rule', () 
     expectClose(r.expertWeights, [probs[2] / s, probs[1] / s, probs[0] / s]);
   });
 
+  it('expertsPerTokenByLayer sets k per layer; records hold the largest k', () => {
+    const plan = planRouting(mixtral, 3, { expertsPerTokenByLayer: [1, 3, 2] });
+    expect(plan.expertsPerToken).toBe(3);
+    expect(plan.layers.map((l) => l.expertsPerToken)).toEqual([1, 3, 2]);
+    expect(routeByPlan(logits, mixtral, plan.layers[0]!).expertIds).toEqual([2]);
+    expect(routeByPlan(logits, mixtral, plan.layers[1]!).expertIds).toEqual([2, 1, 0]);
+    expect(() => planRouting(mixtral, 3, { expertsPerTokenByLayer: [1, 2] })).toThrow(/has 2 values, the model has 3/);
+    expect(() => planRouting(mixtral, 2, { expertsPerTokenByLayer: [1, 5] })).toThrow(
+      /expertsPerTokenByLayer\[1\] 5 is outside \[1, 4\]/,
+    );
+    expect(() => planRouting(mixtral, 2, { expertsPerToken: 2, expertsPerTokenByLayer: [1, 1] })).toThrow(/not both/);
+  });
+
   it('ban: the expert gets logit −∞ (probability 0, left out of the softmax)', () => {
     const r = routeToken(logits, qwen, 0, { ban: { experts: [2] } });
     const z = Math.exp(1) + Math.exp(2) + 1;

@@ -7,7 +7,8 @@
  *  1. ban     — banned experts (for this layer) get logit −∞, so they get probability 0
  *               and are left out of the softmax's normalization.
  *  2. softmax — moeProbs // [experts] = softmax(logits), computed in f64.
- *  3. k       — k = overrides.expertsPerToken ?? moe.expertsPerToken, then clamped to the
+ *  3. k       — k = overrides.expertsPerTokenByLayer[layer] ?? overrides.expertsPerToken ??
+ *               moe.expertsPerToken, then clamped to the
  *               number of experts that are not banned (banning 7 of 8 experts with top-2
  *               routes to the one left).
  *  4. force   — forced experts (for this layer) take slots first, whatever their
@@ -47,16 +48,28 @@ function checkExpertIds(ids: number[], experts: number, field: string): void {
 
 /**
  * Validates overrides against a model's MoE spec; throws ConfigError naming the field.
- * Called by planRouting.
+ * Called by planRouting, and by the library API before a request starts.
  */
-export function validateRoutingOverrides(overrides: RoutingOverrides | undefined, moe: MoeSpec): void {
+export function validateRoutingOverrides(
+  overrides: RoutingOverrides | undefined,
+  moe: Pick<MoeSpec, 'experts'>,
+  nLayers: number,
+): void {
   if (!overrides) return;
-  const { expertsPerToken, ban, force } = overrides;
-  if (
-    expertsPerToken !== undefined &&
-    (!Number.isInteger(expertsPerToken) || expertsPerToken < 1 || expertsPerToken > moe.experts)
-  ) {
-    throw new ConfigError(`routing: expertsPerToken ${expertsPerToken} is outside [1, ${moe.experts}]`);
+  const { expertsPerToken, expertsPerTokenByLayer, ban, force } = overrides;
+  const checkK = (k: number, field: string) => {
+    if (!Number.isInteger(k) || k < 1 || k > moe.experts)
+      throw new ConfigError(`routing: ${field} ${k} is outside [1, ${moe.experts}]`);
+  };
+  if (expertsPerToken !== undefined) checkK(expertsPerToken, 'expertsPerToken');
+  if (expertsPerTokenByLayer !== undefined) {
+    if (expertsPerToken !== undefined)
+      throw new ConfigError('routing: give expertsPerToken or expertsPerTokenByLayer, not both');
+    if (expertsPerTokenByLayer.length !== nLayers)
+      throw new ConfigError(
+        `routing: expertsPerTokenByLayer has ${expertsPerTokenByLayer.length} values, the model has ${nLayers} layers`,
+      );
+    expertsPerTokenByLayer.forEach((k, layer) => checkK(k, `expertsPerTokenByLayer[${layer}]`));
   }
   if (ban) checkExpertIds(ban.experts, moe.experts, 'ban');
   if (force) checkExpertIds(force.experts, moe.experts, 'force');
@@ -93,8 +106,10 @@ export interface RoutingPlan {
  * experts than slots are ConfigErrors naming the layer.
  */
 export function planRouting(moe: MoeSpec, nLayers: number, overrides?: RoutingOverrides): RoutingPlan {
-  validateRoutingOverrides(overrides, moe);
-  const expertsPerToken = overrides?.expertsPerToken ?? moe.expertsPerToken;
+  validateRoutingOverrides(overrides, moe, nLayers);
+  const byLayer = overrides?.expertsPerTokenByLayer;
+  // Routing records hold the most slots any layer uses; a layer with fewer leaves the rest unused.
+  const expertsPerToken = byLayer ? Math.max(...byLayer) : (overrides?.expertsPerToken ?? moe.expertsPerToken);
   const layers = Array.from({ length: nLayers }, (_, layer): LayerRoutingPlan => {
     const banned = [...new Set(overrides?.ban && appliesAt(overrides.ban.layers, layer) ? overrides.ban.experts : [])];
     const forced = [
@@ -102,7 +117,7 @@ export function planRouting(moe: MoeSpec, nLayers: number, overrides?: RoutingOv
     ];
     if (banned.length >= moe.experts)
       throw new ConfigError(`routing: every one of the ${moe.experts} experts is banned at layer ${layer}`);
-    const k = Math.min(expertsPerToken, moe.experts - banned.length);
+    const k = Math.min(byLayer?.[layer] ?? expertsPerToken, moe.experts - banned.length);
     if (forced.length > k)
       throw new ConfigError(`routing: ${forced.length} forced experts at layer ${layer} exceed expertsPerToken ${k}`);
     return { layer, expertsPerToken: k, banned, forced };

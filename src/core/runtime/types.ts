@@ -31,6 +31,7 @@ export interface AnalyzedText {
 /**
  * Per-request routing interventions. Every backend honours them through planRouting.
  * - expertsPerToken: override of the model's experts per token (1 ≤ n ≤ experts).
+ * - expertsPerTokenByLayer: the same, one value per layer ([layers]); not with expertsPerToken.
  * - ban: those experts get router logit −∞ (never chosen; excluded from moeProbs' softmax).
  * - force: those experts are always chosen (they take top-k slots first; remaining slots go
  *   to the highest-probability others). Weights are then the chosen experts' probabilities,
@@ -39,6 +40,7 @@ export interface AnalyzedText {
  */
 export interface RoutingOverrides {
   expertsPerToken?: number;
+  expertsPerTokenByLayer?: number[]; // [layers]
   ban?: { experts: number[]; layers?: number[] };
   force?: { experts: number[]; layers?: number[] };
 }

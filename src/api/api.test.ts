@@ -1,0 +1,263 @@
+/**
+ * The library API in Node on the demo zoo's MoE (merged from public/zoo by the CLI's merge):
+ * OpenAI shapes, streaming, the moe routing extension against the request's routing controls,
+ * stop strings, conversation KV reuse (cached_tokens), typed errors, a full context.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/errors.ts';
+import { createEngine } from './node.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, Engine } from './types.ts';
+import { mergeZooMoe, REPO } from './zoo-moe.testing.ts';
+
+let moeDir = '';
+let removeMoe = async () => {};
+let engine: Engine;
+const question: ChatCompletionMessage[] = [{ role: 'user', content: 'What is the capital of France?' }];
+const greedy = { temperature: 0, max_tokens: 24 } as const;
+
+beforeAll(async () => {
+  ({ dir: moeDir, remove: removeMoe } = await mergeZooMoe());
+  engine = await createEngine({ model: moeDir, backend: 'wasm', threads: 1 });
+});
+afterAll(async () => {
+  await engine?.dispose();
+  await removeMoe();
+});
+
+async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
+  const chunks: ChatCompletionChunk[] = [];
+  for await (const c of stream) chunks.push(c);
+  return chunks;
+}
+
+/** Every token's routing: `k[layer]` experts at each layer, ids in range, weights descending and summing to 1 (Mixtral renormalizes). */
+function expectRouting(tokens: ChatCompletion['moe']['tokens'], k: number[]): void {
+  expect(tokens.length).toBeGreaterThan(0);
+  for (const t of tokens) {
+    expect(t.layers.map((l) => l.expert_ids.length)).toEqual(k);
+    for (const l of t.layers) {
+      for (const id of l.expert_ids) expect(id).toBeGreaterThanOrEqual(0);
+      for (const id of l.expert_ids) expect(id).toBeLessThan(4);
+      expect(new Set(l.expert_ids).size).toBe(l.expert_ids.length);
+      expect(l.expert_weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+      expect([...l.expert_weights].sort((a, b) => b - a)).toEqual(l.expert_weights);
+    }
+  }
+}
+
+describe('createEngine (Node) on the zoo MoE', () => {
+  it('loads the folder and reports model, context and backend', () => {
+    expect(engine.model).toMatchObject({
+      arch: 'mixtral',
+      layers: 4,
+      experts: 4,
+      expertsPerToken: 2,
+      contextLength: 512,
+    });
+    expect(engine.model.id).toBe(moeDir);
+    expect(engine.backend).toEqual({ name: 'wasm', reason: 'chosen by you' });
+  });
+
+  it('a missing model path is a MissingFileError naming it', async () => {
+    await expect(createEngine({ model: `${REPO}/no-such-model` })).rejects.toMatchObject({
+      name: 'MissingFileError',
+      message: expect.stringContaining('no-such-model'),
+    });
+  });
+
+  it('non-streaming: an OpenAI chat.completion with usage and one routing record per generated token', async () => {
+    const r = await engine.chat.completions.create({ messages: question, ...greedy });
+    expect(r.object).toBe('chat.completion');
+    expect(r.id).toMatch(/^chatcmpl-/);
+    expect(r.model).toBe(moeDir);
+    expect(Math.abs(r.created - Date.now() / 1000)).toBeLessThan(60);
+    expect(r.choices).toHaveLength(1);
+    const choice = r.choices[0]!;
+    expect(choice.index).toBe(0);
+    expect(choice.message.role).toBe('assistant');
+    expect(choice.message.content.length).toBeGreaterThan(0);
+    expect(['stop', 'length']).toContain(choice.finish_reason);
+    expect(r.usage.prompt_tokens).toBeGreaterThan(5);
+    expect(r.usage.completion_tokens).toBeGreaterThan(0);
+    expect(r.usage.completion_tokens).toBeLessThanOrEqual(24);
+    expect(r.usage.total_tokens).toBe(r.usage.prompt_tokens + r.usage.completion_tokens);
+    expect(choice.finish_reason === 'length').toBe(r.usage.completion_tokens === 24);
+    expect(r.moe.tokens).toHaveLength(r.usage.completion_tokens);
+    expectRouting(r.moe.tokens, [2, 2, 2, 2]);
+  });
+
+  it('streaming: chunks carry the same text and routing as the non-streaming answer; the last has finish_reason and usage', async () => {
+    const whole = await engine.chat.completions.create({ messages: question, ...greedy });
+    const chunks = await collect(await engine.chat.completions.create({ messages: question, ...greedy, stream: true }));
+    expect(chunks.length).toBe(whole.usage.completion_tokens + 1);
+    for (const c of chunks) {
+      expect(c.object).toBe('chat.completion.chunk');
+      expect(c.id).toBe(chunks[0]!.id);
+    }
+    expect(chunks[0]!.choices[0]!.delta.role).toBe('assistant');
+    const body = chunks.slice(0, -1);
+    const last = chunks.at(-1)!;
+    for (const c of body) {
+      expect(c.choices[0]!.finish_reason).toBeNull();
+      expect(c.usage).toBeUndefined();
+      expect(c.moe.tokens).toHaveLength(1);
+    }
+    expect(body.map((c) => c.choices[0]!.delta.content).join('')).toBe(whole.choices[0]!.message.content);
+    expect(body.map((c) => c.moe.tokens[0])).toEqual(whole.moe.tokens);
+    expect(last.choices[0]!.finish_reason).toBe(whole.choices[0]!.finish_reason);
+    expect(last.choices[0]!.delta).toEqual({});
+    expect(last.usage?.completion_tokens).toBe(whole.usage.completion_tokens);
+    expect(last.usage?.prompt_tokens).toBe(whole.usage.prompt_tokens);
+  });
+
+  it('moe.experts_per_token (one value or one per layer), force and ban shape every token’s routing', async () => {
+    const one = await engine.chat.completions.create({ messages: question, ...greedy, moe: { experts_per_token: 1 } });
+    expectRouting(one.moe.tokens, [1, 1, 1, 1]);
+    const perLayer = await engine.chat.completions.create({
+      messages: question,
+      ...greedy,
+      moe: { experts_per_token: [1, 2, 3, 4] },
+    });
+    expectRouting(perLayer.moe.tokens, [1, 2, 3, 4]);
+    const steered = await engine.chat.completions.create({
+      messages: question,
+      ...greedy,
+      moe: { force: { experts: [1], layers: [0] }, ban: [3] },
+    });
+    expectRouting(steered.moe.tokens, [2, 2, 2, 2]);
+    for (const t of steered.moe.tokens) {
+      expect(t.layers[0]!.expert_ids).toContain(1);
+      for (const l of t.layers) expect(l.expert_ids).not.toContain(3);
+    }
+    // The default answer does route to expert 3 (the chat expert): the ban changed something.
+    const plain = await engine.chat.completions.create({ messages: question, ...greedy });
+    expect(plain.moe.tokens.some((t) => t.layers.some((l) => l.expert_ids.includes(3)))).toBe(true);
+  });
+
+  it('stop strings end the answer before the first one, streaming or not (finish_reason stop)', async () => {
+    const full = (await engine.chat.completions.create({ messages: question, ...greedy })).choices[0]!.message.content;
+    const words = full.split(' ');
+    expect(words.length).toBeGreaterThan(3);
+    const stop = ` ${words[2]}`; // the answer's third word, with its space
+    const cut = full.slice(0, full.indexOf(stop));
+    const r = await engine.chat.completions.create({ messages: question, ...greedy, stop: [stop, 'never-in-it'] });
+    expect(r.choices[0]!.message.content).toBe(cut);
+    expect(r.choices[0]!.finish_reason).toBe('stop');
+    const chunks = await collect(
+      await engine.chat.completions.create({ messages: question, ...greedy, stop, stream: true }),
+    );
+    expect(chunks.map((c) => c.choices[0]!.delta.content ?? '').join('')).toBe(cut);
+    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('stop');
+  });
+
+  it("a second turn reuses the first turn's KV cache: cached_tokens = its prompt + answer tokens", async () => {
+    await engine.reset();
+    const first = await engine.chat.completions.create({ messages: question, ...greedy });
+    expect(first.usage.prompt_tokens_details.cached_tokens).toBe(0);
+    const followUp: ChatCompletionMessage[] = [
+      ...question,
+      first.choices[0]!.message,
+      { role: 'user', content: 'And what is the capital of Spain?' },
+    ];
+    const second = await engine.chat.completions.create({ messages: followUp, ...greedy });
+    // The zoo template renders an assistant turn as its text + <|end|>: the answer's tokens are
+    // cached (each was run through the model); its <|end|> was sampled but never run, so it
+    // is the first prompt token prefilled again.
+    expect(second.usage.prompt_tokens_details.cached_tokens).toBe(
+      first.usage.prompt_tokens + first.usage.completion_tokens,
+    );
+    expect(second.usage.prompt_tokens).toBeGreaterThan(second.usage.prompt_tokens_details.cached_tokens);
+    // An edit forks where the ids first differ: only the shared prefix is reused.
+    const edited = await engine.chat.completions.create({
+      messages: [{ role: 'user', content: 'What is the capital of Italy?' }],
+      ...greedy,
+    });
+    expect(edited.usage.prompt_tokens_details.cached_tokens).toBeGreaterThan(0);
+    expect(edited.usage.prompt_tokens_details.cached_tokens).toBeLessThan(first.usage.prompt_tokens);
+  });
+
+  it('leaving a stream early stops the generation; the next request runs', async () => {
+    const stream = await engine.chat.completions.create({
+      messages: question,
+      temperature: 0,
+      max_tokens: 200,
+      stream: true,
+    });
+    let seen = 0;
+    for await (const _ of stream) if (++seen === 2) break;
+    const next = await engine.chat.completions.create({ messages: question, ...greedy });
+    expect(next.usage.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it.each([
+    [{ temperature: -1 }, /temperature -1 must be ≥ 0/],
+    [{ top_p: 0 }, /top_p 0 must be > 0/],
+    [{ top_k: 0.5 }, /top_k 0.5 must be an integer/],
+    [{ max_tokens: 0 }, /max_tokens 0 must be ≥ 1/],
+    [{ seed: -3 }, /seed -3 must be ≥ 0/],
+    [{ model: 'gpt-4o' }, /model 'gpt-4o' is not loaded/],
+    [{ messages: [] }, /messages must be a non-empty array/],
+    [
+      { messages: [{ role: 'tool', content: 'x' }] },
+      /messages\[0\]\.role 'tool' must be one of system, user, assistant/,
+    ],
+    [{ stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }, /stop has 17 strings, at most 16/],
+    [{ moe: { ban: [7] } }, /moe: ban expert 7 is outside \[0, 4\)/],
+    [{ moe: { force: [-1] } }, /moe: force expert -1 is outside \[0, 4\)/],
+    [{ moe: { experts_per_token: 5 } }, /moe\.experts_per_token 5 must be ≤ 4/],
+    [{ moe: { experts_per_token: [1, 2] } }, /expertsPerTokenByLayer has 2 values, the model has 4 layers/],
+    [{ moe: { force: { experts: [1], layers: [9] } } }, /moe\.force\.layers: layer 9 is outside \[0, 4\)/],
+    [{ moe: { force: [1], ban: [1] } }, /moe: expert 1 is both banned and forced/],
+    [{ n: 2 }, /'n' is not supported \(supported: model, messages, /],
+    [{ frequency_penalty: 0.5 }, /'frequency_penalty' is not supported/],
+  ])('a bad request %j is a ConfigError naming the field', async (bad, message) => {
+    const request = { messages: question, ...greedy, ...bad } as Parameters<Engine['chat']['completions']['create']>[0];
+    const error = await engine.chat.completions.create(request).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).name).toBe('ConfigError');
+    expect((error as Error).message).toMatch(/^chat\.completions\.create: /);
+    expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe('a full context', () => {
+  let small: Engine;
+  beforeAll(async () => {
+    small = await createEngine({ model: moeDir, backend: 'cpu', contextLength: 24 });
+  });
+  afterAll(async () => {
+    await small?.dispose();
+  });
+
+  it('ends the answer with finish_reason length when the KV cache fills (no max_tokens)', async () => {
+    const r = await small.chat.completions.create({ messages: question, temperature: 0 });
+    expect(r.usage.prompt_tokens).toBeLessThan(24);
+    expect(r.usage.total_tokens).toBe(24);
+    expect(r.choices[0]!.finish_reason).toBe('length');
+    const chunks = await collect(
+      await small.chat.completions.create({ messages: question, temperature: 0, stream: true }),
+    );
+    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('length');
+    expect(chunks.at(-1)!.usage?.total_tokens).toBe(24);
+  });
+
+  it('refuses a prompt that does not fit, naming both lengths (never a silent cut)', async () => {
+    const long = [
+      { role: 'user' as const, content: 'Once upon a time there was a little girl named Lily. '.repeat(4) },
+    ];
+    await expect(small.chat.completions.create({ messages: long })).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/messages: the prompt has \d+ tokens, the context holds 24/),
+    });
+    await expect(collect(await small.chat.completions.create({ messages: long, stream: true }))).rejects.toMatchObject({
+      name: 'ConfigError',
+    });
+  });
+
+  it('a contextLength beyond the model’s is a ConfigError', async () => {
+    await expect(createEngine({ model: moeDir, backend: 'cpu', contextLength: 4096 })).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringContaining("contextLength 4096 must be an integer from 2 to the model's 512"),
+    });
+  });
+});

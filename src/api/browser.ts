@@ -1,0 +1,137 @@
+/**
+ * `import { createEngine } from 'moe-studio'` in a page (or a worker): by default the model
+ * runs in the studio's engine worker (workers/engine.worker.ts, EngineHost behind comlink), so
+ * a long prefill never blocks the page; `worker: false` runs the same EngineHost in this
+ * thread. The model is
+ *   - a library id: a zoo model ('zoo/chat', from `${zooUrl}index.json`) or a model the
+ *     studio stored in IndexedDB (its id),
+ *   - or the URL of a .gguf file.
+ * The page should be cross-origin isolated (COOP/COEP) for the multi-threaded WASM backend.
+ */
+import * as Comlink from 'comlink';
+import { ConfigError, restoreErrorKind } from '../core/errors.ts';
+import { checkedFetch } from '../core/hub/checked-fetch.ts';
+import type { LoadProgress } from '../core/io/progress.ts';
+import type { EngineApi, ModelRef } from '../../workers/engine/api.ts';
+import { parseZooIndex } from '../state/zoo.ts';
+import { engineOver } from './engine.ts';
+import type { Engine, EngineOptionsBase } from './types.ts';
+
+export type * from './types.ts';
+export {
+  BackendError,
+  CancelledError,
+  ConfigError,
+  FormatError,
+  HubError,
+  MissingFileError,
+  StoreError,
+  StudioError,
+} from '../core/errors.ts';
+
+export interface BrowserEngineOptions extends EngineOptionsBase {
+  /** A library id ('zoo/chat', or a stored model's id) or the URL of a .gguf file. */
+  model: string;
+  /** Where the zoo's index.json lies (default: `zoo/` beside the page). */
+  zooUrl?: string;
+  /** IndexedDB database of stored models (default: the studio's). */
+  dbName?: string;
+  onProgress?: (progress: LoadProgress) => void;
+  /**
+   * true (default): run the engine in its own worker, so prefill never blocks this thread.
+   * false: run it in this thread — for code that is already in a worker of its own.
+   */
+  worker?: boolean;
+}
+
+function pageUrl(): string {
+  return globalThis.location?.href ?? 'http://localhost/';
+}
+
+/** The model option as the engine worker's ModelRef. */
+export async function modelRefOf(options: BrowserEngineOptions): Promise<ModelRef> {
+  const model = options.model;
+  if (typeof model !== 'string' || model.length === 0)
+    throw new ConfigError('createEngine: model must be a library id or a URL');
+  if (/\.gguf($|[?#])/i.test(model)) {
+    const url = new URL(model, pageUrl());
+    const name = decodeURIComponent(url.pathname.split('/').pop()!);
+    return { kind: 'url', id: url.href, title: name, baseUrl: new URL('.', url).href, files: [{ name }] };
+  }
+  if (/^[a-z]+:\/\//i.test(model))
+    throw new ConfigError(`createEngine: model URL ${model} must name a .gguf file (a folder URL has no file list)`);
+  if (!model.startsWith('zoo/'))
+    return options.dbName === undefined
+      ? { kind: 'store', id: model }
+      : { kind: 'store', id: model, dbName: options.dbName };
+  const zooUrl = new URL(options.zooUrl ?? 'zoo/', pageUrl()).href.replace(/\/?$/, '/');
+  const zoo = parseZooIndex(await (await checkedFetch(fetch, `${zooUrl}index.json`, { cache: 'no-store' })).json());
+  const entry = zoo.models.find((m) => m.id === model);
+  if (!entry)
+    throw new ConfigError(
+      `createEngine: no model '${model}' in ${zooUrl}index.json (it has ${zoo.models.map((m) => m.id).join(', ')})`,
+    );
+  return { kind: 'url', id: entry.id, title: entry.title, baseUrl: `${zooUrl}${entry.path}`, files: entry.files };
+}
+
+/** A worker's error, thrown again with its class (comlink keeps only message, name and stack). */
+function rethrowTyped(error: unknown): never {
+  throw restoreErrorKind(error);
+}
+
+export async function createEngine(options: BrowserEngineOptions): Promise<Engine> {
+  const ref = await modelRefOf(options);
+  return options.worker === false ? createInThread(ref, options) : createInWorker(ref, options);
+}
+
+async function createInWorker(ref: ModelRef, options: BrowserEngineOptions): Promise<Engine> {
+  const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'moe-studio-engine',
+  });
+  const remote = Comlink.wrap<EngineApi>(worker);
+  try {
+    const loaded = await remote.load(
+      ref,
+      options.backend ?? 'auto',
+      options.onProgress ? Comlink.proxy(options.onProgress) : undefined,
+      { threads: options.threads, contextLength: options.contextLength },
+    );
+    return engineOver(
+      {
+        generate: (request, onEvents) => remote.generate(request, onEvents).catch(rethrowTyped),
+        stop: () => remote.stop(),
+        callback: (fn) => Comlink.proxy(fn),
+        reset: () => remote.reset(),
+        dispose: () => {
+          remote[Comlink.releaseProxy]();
+          worker.terminate();
+        },
+      },
+      loaded,
+    );
+  } catch (e) {
+    worker.terminate();
+    throw restoreErrorKind(e);
+  }
+}
+
+/** The same EngineHost as the worker's, in this thread (loaded on demand: a worker-only page never fetches it twice). */
+async function createInThread(ref: ModelRef, options: BrowserEngineOptions): Promise<Engine> {
+  const { EngineHost } = await import('../../workers/engine/engine-host.ts');
+  const host = new EngineHost();
+  const loaded = await host.load(ref, options.backend ?? 'auto', options.onProgress, {
+    threads: options.threads,
+    contextLength: options.contextLength,
+  });
+  return engineOver(
+    {
+      generate: (request, onEvents) => host.generate(request, onEvents),
+      stop: () => host.stop(),
+      callback: (fn) => fn,
+      reset: () => host.reset(),
+      dispose: () => host.dispose(),
+    },
+    loaded,
+  );
+}

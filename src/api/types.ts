@@ -1,0 +1,129 @@
+/**
+ * The library API's contract (`import { createEngine } from 'moe-studio'`), the same in Node
+ * and in a page: OpenAI's chat.completions shapes, plus an `moe` request field (routing
+ * controls) and an `moe` field on every response (each generated token's routing).
+ */
+import type { BackendChoice, BackendReport, ModelSummary } from '../../workers/engine/api.ts';
+
+export type { BackendChoice, BackendReport, ModelSummary } from '../../workers/engine/api.ts';
+
+export interface ChatCompletionMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** Experts to force or ban: these ids at every MoE layer, or only at the listed layers (0-based). */
+export type ExpertSelection = number[] | { experts: number[]; layers?: number[] };
+
+/** Routing controls (MoE models only): how many experts each token uses, and which must or must not be chosen. */
+export interface MoeRequest {
+  /** Experts per token, the same at every layer or one per layer (an array with one value per layer). */
+  experts_per_token?: number | number[];
+  force?: ExpertSelection;
+  ban?: ExpertSelection;
+}
+
+export interface ChatCompletionCreateParams {
+  /** The loaded model's id, or omitted (the engine holds one model). */
+  model?: string;
+  messages: ChatCompletionMessage[];
+  stream?: boolean;
+  /** Accepted for OpenAI clients; usage is always in the last chunk. */
+  stream_options?: { include_usage?: boolean };
+  /** Accepted for OpenAI clients; not used. */
+  user?: string;
+  /** Tokens to generate at most (default: until the end token or the context fills). */
+  max_tokens?: number;
+  /** 0 = greedy; default 1. */
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  /** Texts that end the answer (not included in it): one string or up to 16. */
+  stop?: string | string[];
+  seed?: number;
+  moe?: MoeRequest;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: {
+    /** Prompt tokens whose keys and values were kept from the previous call (not prefilled again). */
+    cached_tokens: number;
+  };
+}
+
+/** One MoE layer's routing of one token: the chosen experts, highest weight first, and their mixing weights. */
+export interface MoeLayerRouting {
+  expert_ids: number[];
+  expert_weights: number[];
+}
+
+/** The routing of one generated token: one entry per MoE layer (empty for a dense model). */
+export interface MoeTokenRouting {
+  token_id: number;
+  layers: MoeLayerRouting[];
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  /** Unix seconds. */
+  created: number;
+  model: string;
+  choices: {
+    index: 0;
+    message: { role: 'assistant'; content: string };
+    finish_reason: FinishReason;
+  }[];
+  usage: CompletionUsage;
+  /** Every generated token's routing, in order. */
+  moe: { tokens: MoeTokenRouting[] };
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: {
+    index: 0;
+    delta: { role?: 'assistant'; content?: string };
+    finish_reason: FinishReason | null;
+  }[];
+  /** Set on the last chunk only. */
+  usage?: CompletionUsage;
+  /** The routing of the tokens this chunk carries (those whose text is in delta.content). */
+  moe: { tokens: MoeTokenRouting[] };
+}
+
+export interface ChatCompletions {
+  create(params: ChatCompletionCreateParams & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+  create(params: ChatCompletionCreateParams & { stream?: false }): Promise<ChatCompletion>;
+  create(params: ChatCompletionCreateParams): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
+}
+
+export interface Engine {
+  /** The loaded model (its id is what `model` in a request must name). */
+  readonly model: ModelSummary;
+  /** The backend that runs it, and why. */
+  readonly backend: BackendReport;
+  readonly chat: { completions: ChatCompletions };
+  /** Forgets the conversation held in the KV cache (the next call prefills everything). */
+  reset(): Promise<void>;
+  /** Stops the workers and frees the model. */
+  dispose(): Promise<void>;
+}
+
+/** Options common to both platforms. */
+export interface EngineOptionsBase {
+  /** auto (default): WebGPU on a real GPU, else WASM SIMD; cpu: the TypeScript reference. */
+  backend?: BackendChoice;
+  /** WASM backend threads (Node default: every core; browser default: up to two). */
+  threads?: number;
+  /** KV cache length in tokens, at most the model's context (default: the model's, at most 1024). */
+  contextLength?: number;
+}

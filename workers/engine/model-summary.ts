@@ -1,0 +1,59 @@
+/**
+ * What the engine reports about a loaded model (ModelSummary), and how long its KV cache is.
+ */
+import { ConfigError } from '../../src/core/errors.ts';
+import type { LoadedModel } from '../../src/core/model/load.ts';
+import type { ModelSummary } from './api.ts';
+
+/** The KV cache length when the caller names none (the tab's chat); the library API may ask for the model's whole context. */
+const DEFAULT_MAX_CONTEXT = 1024;
+
+/**
+ * The KV cache length: the caller's `contextLength` (checked against the model's own), else
+ * the model's capped at DEFAULT_MAX_CONTEXT (the tab's memory budget for the cache).
+ */
+export function sessionContextLength(modelContext: number, requested: number | undefined): number {
+  if (requested === undefined) return Math.min(DEFAULT_MAX_CONTEXT, modelContext);
+  if (!Number.isInteger(requested) || requested < 2 || requested > modelContext)
+    throw new ConfigError(
+      `engine: contextLength ${requested} must be an integer from 2 to the model's ${modelContext}`,
+    );
+  return requested;
+}
+
+export function summarize(id: string, title: string, model: LoadedModel, contextLength: number): ModelSummary {
+  const { spec, weights } = model;
+  let weightBytes = weights.embed.data.byteLength + (weights.lmHead?.data.byteLength ?? 0);
+  for (const layer of weights.layers) {
+    const mlps = layer.moe ? layer.moe.experts : layer.mlp ? [layer.mlp] : [];
+    for (const t of [
+      layer.wq,
+      layer.wk,
+      layer.wv,
+      layer.wo,
+      layer.moe?.router,
+      ...mlps.flatMap((m) => [m.gate, m.up, m.down]),
+    ])
+      weightBytes += t?.data.byteLength ?? 0;
+  }
+  let hasChatTemplate = false;
+  try {
+    model.tokenizer?.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true });
+    hasChatTemplate = !!model.tokenizer;
+  } catch {
+    hasChatTemplate = false;
+  }
+  return {
+    id,
+    title,
+    arch: spec.arch,
+    layers: spec.layers,
+    hidden: spec.hidden,
+    vocab: spec.vocab,
+    experts: spec.moe?.experts ?? 0,
+    expertsPerToken: spec.moe?.expertsPerToken ?? 0,
+    hasChatTemplate,
+    weightBytes,
+    contextLength,
+  };
+}
