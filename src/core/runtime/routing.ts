@@ -9,11 +9,16 @@
  *  2. softmax — moeProbs // [experts] = softmax(logits), computed in f64.
  *  3. k       — k = overrides.expertsPerToken ?? moe.expertsPerToken, then clamped to the
  *               number of experts that are not banned (banning 7 of 8 experts with top-2
- *               routes to the one left).
+ *               routes to the one left). At a top-p layer (overrides.expertsTopP) k is
+ *               maxExperts (default: every expert), clamped the same way, and so is minExperts.
  *  4. force   — forced experts (for this layer) take slots first, whatever their
  *               probability; more forced experts than k is a ConfigError.
  *  5. top-k   — the remaining slots go to the highest-probability other experts.
  *               Ties are broken by the LOWER expert id (a stable, backend-independent rule).
+ *     top-p   — at a top-p layer, slots are filled in that same order only until the chosen
+ *               experts' probabilities (forced ones included, summed in f64 in the order they
+ *               were taken) reach p and at least minExperts are chosen, or k are: the smallest
+ *               such set. Banned experts have probability 0 and are never taken.
  *  6. weights — expertWeights = the chosen experts' moeProbs; if moe.normTopK they are
  *               divided by their sum (Mixtral always; Qwen2-MoE only with norm_topk_prob).
  *  7. order   — expertIds/expertWeights are listed highest weight first (ties: lower id).
@@ -49,7 +54,11 @@ function checkExpertIds(ids: number[], experts: number, field: string): void {
  * Validates overrides against a model's MoE spec; throws ConfigError naming the field.
  * Called by planRouting.
  */
-export function validateRoutingOverrides(overrides: RoutingOverrides | undefined, moe: MoeSpec): void {
+export function validateRoutingOverrides(
+  overrides: RoutingOverrides | undefined,
+  moe: MoeSpec,
+  nLayers?: number,
+): void {
   if (!overrides) return;
   const { expertsPerToken, ban, force } = overrides;
   if (
@@ -58,6 +67,7 @@ export function validateRoutingOverrides(overrides: RoutingOverrides | undefined
   ) {
     throw new ConfigError(`routing: expertsPerToken ${expertsPerToken} is outside [1, ${moe.experts}]`);
   }
+  if (overrides.expertsTopP) validateExpertsTopP(overrides, moe, nLayers);
   if (ban) checkExpertIds(ban.experts, moe.experts, 'ban');
   if (force) checkExpertIds(force.experts, moe.experts, 'force');
   if (ban && force) {
@@ -71,18 +81,58 @@ export function validateRoutingOverrides(overrides: RoutingOverrides | undefined
   }
 }
 
+function checkCount(value: number | undefined, field: string, experts: number): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > experts))
+    throw new ConfigError(`routing: expertsTopP.${field} ${value} is outside [1, ${experts}]`);
+}
+
+/** expertsTopP's p, counts and layers; expertsPerToken beside it only when top-p names its layers. */
+function validateExpertsTopP(overrides: RoutingOverrides, moe: MoeSpec, nLayers: number | undefined): void {
+  const { p, minExperts, maxExperts, layers } = overrides.expertsTopP!;
+  if (typeof p !== 'number' || !(p > 0 && p <= 1))
+    throw new ConfigError(`routing: expertsTopP.p ${p} is outside (0, 1]`);
+  checkCount(minExperts, 'minExperts', moe.experts);
+  checkCount(maxExperts, 'maxExperts', moe.experts);
+  if (minExperts !== undefined && maxExperts !== undefined && minExperts > maxExperts)
+    throw new ConfigError(`routing: expertsTopP.minExperts ${minExperts} exceeds maxExperts ${maxExperts}`);
+  for (const layer of layers ?? []) {
+    if (!Number.isInteger(layer) || layer < 0 || (nLayers !== undefined && layer >= nLayers))
+      throw new ConfigError(`routing: expertsTopP layer ${layer} is outside [0, ${nLayers ?? 'layers'})`);
+  }
+  if (overrides.expertsPerToken !== undefined && layers === undefined)
+    throw new ConfigError(
+      'routing: expertsPerToken and expertsTopP both apply to every layer; cap top-p with expertsTopP.maxExperts, or give expertsTopP.layers',
+    );
+}
+
+/** Dynamic routing at one layer (LayerRoutingPlan.topP). */
+export interface LayerTopP {
+  /** Probability mass to reach, in (0, 1]. */
+  p: number;
+  /** Fewest experts chosen (≤ the layer's expertsPerToken). */
+  minExperts: number;
+}
+
 /** One layer's share of a request's routing: what routeToken and the fused router kernel need. */
 export interface LayerRoutingPlan {
   layer: number;
-  /** Experts chosen at this layer: the request's, clamped to the experts not banned here. */
+  /**
+   * Experts chosen at this layer: the request's, clamped to the experts not banned here. At a
+   * top-p layer: the most experts chosen (maxExperts, clamped the same way).
+   */
   expertsPerToken: number;
   banned: number[];
   /** Forced experts take slots first (never more than expertsPerToken). */
   forced: number[];
+  /** Set at a top-p layer: a token gets between topP.minExperts and expertsPerToken experts. */
+  topP?: LayerTopP;
 }
 
 export interface RoutingPlan {
-  /** The request's experts per token (routing records hold this many slots; a layer may use fewer). */
+  /**
+   * Slots in a routing record: the request's experts per token, or maxExperts when top-p routes
+   * some layer and allows more (a layer may use fewer; under top-p a token may too).
+   */
   expertsPerToken: number;
   layers: LayerRoutingPlan[]; // [layers]
 }
@@ -93,20 +143,34 @@ export interface RoutingPlan {
  * experts than slots are ConfigErrors naming the layer.
  */
 export function planRouting(moe: MoeSpec, nLayers: number, overrides?: RoutingOverrides): RoutingPlan {
-  validateRoutingOverrides(overrides, moe);
-  const expertsPerToken = overrides?.expertsPerToken ?? moe.expertsPerToken;
+  validateRoutingOverrides(overrides, moe, nLayers);
+  const fixedExpertsPerToken = overrides?.expertsPerToken ?? moe.expertsPerToken;
+  const topP = overrides?.expertsTopP;
+  const topPMax = topP?.maxExperts ?? moe.experts;
   const layers = Array.from({ length: nLayers }, (_, layer): LayerRoutingPlan => {
+    const dynamic = topP !== undefined && appliesAt(topP.layers, layer);
     const banned = [...new Set(overrides?.ban && appliesAt(overrides.ban.layers, layer) ? overrides.ban.experts : [])];
     const forced = [
       ...new Set(overrides?.force && appliesAt(overrides.force.layers, layer) ? overrides.force.experts : []),
     ];
     if (banned.length >= moe.experts)
       throw new ConfigError(`routing: every one of the ${moe.experts} experts is banned at layer ${layer}`);
-    const k = Math.min(expertsPerToken, moe.experts - banned.length);
+    const k = Math.min(dynamic ? topPMax : fixedExpertsPerToken, moe.experts - banned.length);
     if (forced.length > k)
-      throw new ConfigError(`routing: ${forced.length} forced experts at layer ${layer} exceed expertsPerToken ${k}`);
-    return { layer, expertsPerToken: k, banned, forced };
+      throw new ConfigError(
+        `routing: ${forced.length} forced experts at layer ${layer} exceed ${dynamic ? 'expertsTopP.maxExperts' : 'expertsPerToken'} ${k}`,
+      );
+    if (!dynamic) return { layer, expertsPerToken: k, banned, forced };
+    return {
+      layer,
+      expertsPerToken: k,
+      banned,
+      forced,
+      topP: { p: topP.p, minExperts: Math.min(topP.minExperts ?? 1, k) },
+    };
   });
+  const anyFixed = topP === undefined || layers.some((l) => l.topP === undefined);
+  const expertsPerToken = Math.max(anyFixed ? fixedExpertsPerToken : 0, topP ? topPMax : 0);
   return { expertsPerToken, layers };
 }
 
@@ -168,7 +232,16 @@ export function routeToken(routerLogits: ArrayLike<number>, moe: MoeSpec, plan: 
   const others = [];
   for (let e = 0; e < moe.experts; e++) if (!banned.has(e) && !forced.includes(e)) others.push(e);
   others.sort(order);
-  const chosen = [...forced, ...others.slice(0, k - forced.length)].sort(order);
+  const chosen = [...forced];
+  let mass = 0; // f64, in the order experts are taken (forced first)
+  for (const e of forced) mass += moeProbs[e];
+  for (const e of others) {
+    if (chosen.length >= k) break;
+    if (plan.topP && chosen.length >= plan.topP.minExperts && mass >= plan.topP.p) break;
+    chosen.push(e);
+    mass += moeProbs[e];
+  }
+  chosen.sort(order);
   const weights = chosen.map((e) => moeProbs[e]);
   if (moe.normTopK) {
     const sum = weights.reduce((a, b) => a + b, 0);
