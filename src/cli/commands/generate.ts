@@ -72,7 +72,7 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   --seed S             sampler seed (default: time)
   --backend NAME       wasm | cpu | webgpu (default wasm: WASM SIMD; cpu: the TS reference;
                        webgpu: Dawn, from the optional npm package 'webgpu')
-\${ROUTING_USAGE}
+${ROUTING_USAGE}
   --tokenizer FILE     llama2.c only: tokenizer .bin
   --json               print one JSON object {"ids": [...], "text": "..."}
   --trace FILE         write per-token, per-layer routing JSON to FILE`;

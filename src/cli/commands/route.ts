@@ -18,7 +18,7 @@ export const ROUTE_USAGE = `moe-studio route <model> (--prompt TEXT [--chat] [--
   shows, for every prompt token and MoE layer, the experts chosen and their weights,
   then how often each expert was chosen per layer
   --backend NAME       wasm | cpu | webgpu (default wasm)
-\${ROUTING_USAGE}
+${ROUTING_USAGE}
   --tokenizer FILE     llama2.c only: tokenizer .bin
   --json               print {"experts": [donor per expert] | null, "tokens": [{"id", "piece", "layers": [...]}],
                        "usage": [[count per expert] per layer], "meanExpertsPerToken": [per layer]}
