@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { planRouting, routeToken as routeByPlan, routingPlanner, sharedExpertGate } from './routing.ts';
+import {
+  hasRoutingOverrides,
+  planRouting,
+  routeToken as routeByPlan,
+  routingPlanner,
+  sharedExpertGate,
+} from './routing.ts';
 import type { RoutingOverrides } from './types.ts';
 import type { MoeSpec } from '../model/spec.ts';
 
@@ -237,5 +243,15 @@ describe('dynamic routing (expertsTopP): hand-built known answers', () => {
     expect(bad({ p: 0.5, layers: [2] })).toThrow(/expertsTopP layer 2 is outside \[0, 2\)/);
     expect(bad({ p: 0.5 }, { expertsPerToken: 2 })).toThrow(/expertsPerToken and expertsTopP both apply/);
     expect(bad({ p: 0 })).toThrow(expect.objectContaining({ name: 'ConfigError' }));
+  });
+});
+
+describe('hasRoutingOverrides', () => {
+  it('counts expertsTopP as an intervention; empty ban/force lists are none', () => {
+    expect(hasRoutingOverrides(undefined)).toBe(false);
+    expect(hasRoutingOverrides({ ban: { experts: [] }, force: { experts: [] } })).toBe(false);
+    expect(hasRoutingOverrides({ expertsTopP: { p: 0.9 } })).toBe(true);
+    expect(hasRoutingOverrides({ expertsPerToken: 1 })).toBe(true);
+    expect(hasRoutingOverrides({ force: { experts: [2] } })).toBe(true);
   });
 });

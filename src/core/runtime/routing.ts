@@ -37,6 +37,17 @@ import { BackendError, ConfigError } from '../errors.ts';
 import type { MoeSpec } from '../model/spec.ts';
 import type { LayerRouting, RoutingOverrides } from './types.ts';
 
+/** Does a request ask for any routing intervention? (An empty ban or force list is none.) */
+export function hasRoutingOverrides(overrides: RoutingOverrides | undefined): boolean {
+  return (
+    overrides !== undefined &&
+    (overrides.expertsPerToken !== undefined ||
+      overrides.expertsTopP !== undefined ||
+      !!overrides.ban?.experts.length ||
+      !!overrides.force?.experts.length)
+  );
+}
+
 /** Does an override with this `layers` list apply at `layer`? (undefined = every layer) */
 function appliesAt(layers: number[] | undefined, layer: number): boolean {
   return layers === undefined || layers.includes(layer);
