@@ -4,6 +4,7 @@
  */
 import { cpuBackend } from '../src/core/runtime/cpu/backend.ts';
 import type { ModelWeights } from '../src/core/model/weights.ts';
+import type { RoutingOverrides } from '../src/core/runtime/types.ts';
 
 export interface EvalResult {
   /** exp(mean negative log-likelihood of each next token). */
@@ -11,6 +12,10 @@ export interface EvalResult {
   tokens: number;
   /** MoE only: top1[layer][expert] = tokens whose top-1 expert at that layer is `expert`. */
   top1?: number[][];
+  /** MoE only: experts each token was routed to, averaged over tokens and layers. */
+  meanExpertsPerToken?: number;
+  /** Sum of the next-token negative log-likelihoods (nats), to pool domains. */
+  nll: number;
 }
 
 function logSoftmaxAt(logits: Float32Array, index: number): number {
@@ -28,7 +33,11 @@ export function windows(ids: number[], window: number): number[][] {
   return out.filter((w) => w.length > 1);
 }
 
-export async function evaluate(weights: ModelWeights, chunks: number[][]): Promise<EvalResult> {
+export async function evaluate(
+  weights: ModelWeights,
+  chunks: number[][],
+  routing?: RoutingOverrides,
+): Promise<EvalResult> {
   const moe = weights.spec.moe;
   const session = await cpuBackend.createSession(weights, { maxContext: Math.max(...chunks.map((c) => c.length)) });
   const top1 = moe
@@ -36,12 +45,16 @@ export async function evaluate(weights: ModelWeights, chunks: number[][]): Promi
     : undefined;
   let nll = 0;
   let count = 0;
+  let routed = 0; // Σ over tokens and layers of the experts chosen
+  let routings = 0;
   for (const chunk of chunks) {
     session.truncate(0);
     for (let i = 0; i < chunk.length; i++) {
-      const result = await session.forward([chunk[i]!], { trace: moe !== undefined });
+      const result = await session.forward([chunk[i]!], { trace: moe !== undefined, ...(routing ? { routing } : {}) });
       result.routing?.[0]?.layers.forEach((layer, l) => {
         top1![l]![layer.expertIds[0]!]!++;
+        routed += layer.expertIds.length;
+        routings++;
       });
       if (i + 1 < chunk.length) {
         nll -= logSoftmaxAt(result.logits, chunk[i + 1]!);
@@ -50,8 +63,11 @@ export async function evaluate(weights: ModelWeights, chunks: number[][]): Promi
     }
   }
   session.dispose();
-  const result: EvalResult = { perplexity: Math.exp(nll / count), tokens: count };
-  if (top1) result.top1 = top1;
+  const result: EvalResult = { perplexity: Math.exp(nll / count), tokens: count, nll };
+  if (top1) {
+    result.top1 = top1;
+    result.meanExpertsPerToken = routed / routings;
+  }
   return result;
 }
 

@@ -13,6 +13,8 @@ import { buildMergeInMemory } from '../src/core/merge/build.ts';
 import { loadHfModel } from '../src/core/model/load.ts';
 import type { ModelWeights } from '../src/core/model/weights.ts';
 import { averageShares, evaluate, windows, type EvalResult } from './merge-report-eval.ts';
+import { DYNAMIC_ROUTING_MARKERS } from './dynamic-routing-markers.ts';
+import { extractSection } from './report-sections.ts';
 
 const ZOO = 'public/zoo';
 const DOMAINS = ['stories', 'code', 'math', 'chat'] as const;
@@ -55,16 +57,23 @@ async function main(): Promise<void> {
   const provenance = index.models
     .map((m) => `${m.id} ${m.files.find((f) => f.name === 'model.safetensors')?.sha256.slice(0, 12) ?? '?'}`)
     .join(', ');
-  await writeFile(join(ZOO, 'ROUTING.md'), report(ppl, warnings, provenance) + (await calibrationBlock()));
+  await writeFile(join(ZOO, 'ROUTING.md'), report(ppl, warnings, provenance) + (await keptBlocks()));
   log(`wrote ${join(ZOO, 'ROUTING.md')}`);
 }
 
-/** The router-calibration block scripts/zoo/calibration-report.ts wrote into ROUTING.md, kept as it is. */
-async function calibrationBlock(): Promise<string> {
+/**
+ * The blocks other scripts wrote into ROUTING.md, kept as they are: router calibration
+ * (scripts/zoo/calibration-report.ts) and dynamic routing (scripts/dynamic-routing-report.ts).
+ */
+async function keptBlocks(): Promise<string> {
   const old = await readFile(join(ZOO, 'ROUTING.md'), 'utf8').catch(() => '');
-  const [begin, end] = ['<!-- calibration:begin', '<!-- calibration:end -->'];
-  const [from, to] = [old.indexOf(begin), old.indexOf(end)];
-  return from >= 0 && to > from ? `\n${old.slice(from, to + end.length)}\n` : '';
+  const sections = [{ begin: '<!-- calibration:begin', end: '<!-- calibration:end -->' }, DYNAMIC_ROUTING_MARKERS].map(
+    (markers) => extractSection(old, markers),
+  );
+  return sections
+    .filter(Boolean)
+    .map((block) => `\n${block}\n`)
+    .join('');
 }
 
 function routingTables(mode: string, ppl: Record<string, Record<string, EvalResult>>): string[] {

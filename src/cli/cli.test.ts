@@ -379,6 +379,81 @@ describe('moe-studio CLI', () => {
     expect(dense.stderr).toContain('is a dense llama model (no experts to route to)');
   });
 
+  it('route --experts-top-p routes each token to the fewest experts reaching p, within --min/--max-experts', async () => {
+    const p = 0.6;
+    const args = ['--prompt', 'def add(a, b):', '--experts-top-p', String(p), '--max-experts', '3', '--json'];
+    const run = await cli('route', moeDir, ...args);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    const counts = new Set<number>();
+    for (const token of report.tokens)
+      for (const layer of token.layers as { expertIds: number[]; moeProbs: number[] }[]) {
+        const n = layer.expertIds.length;
+        counts.add(n);
+        expect(n).toBeGreaterThanOrEqual(1);
+        expect(n).toBeLessThanOrEqual(3);
+        const mass = (ids: number[]) => ids.reduce((sum, e) => sum + layer.moeProbs[e]!, 0);
+        // the set reaches p unless capped at 3, and one expert fewer would not (the smallest such set)
+        if (n < 3) expect(mass(layer.expertIds)).toBeGreaterThanOrEqual(p - 1e-6);
+        if (n > 1) expect(mass(layer.expertIds.slice(0, -1))).toBeLessThan(p + 1e-6);
+      }
+    expect(counts.size, 'tokens get different expert counts').toBeGreaterThan(1);
+    const mean = report.tokens.reduce(
+      (sum: number, t: { layers: { expertIds: number[] }[] }) => sum + t.layers[0]!.expertIds.length,
+      0,
+    );
+    expect(report.meanExpertsPerToken[0]).toBeCloseTo(mean / report.tokens.length, 12);
+    const wasmGreedy = await cli(
+      'generate',
+      moeDir,
+      '--ids',
+      '1,2,3',
+      '--experts-top-p',
+      '0.7',
+      '--temperature',
+      '0',
+      '--max-tokens',
+      '6',
+      '--json',
+    );
+    const cpuGreedy = await cli(
+      'generate',
+      moeDir,
+      '--ids',
+      '1,2,3',
+      '--experts-top-p',
+      '0.7',
+      '--temperature',
+      '0',
+      '--max-tokens',
+      '6',
+      '--json',
+      '--backend',
+      'cpu',
+    );
+    expect(wasmGreedy.code, wasmGreedy.stderr).toBe(0);
+    expect(JSON.parse(wasmGreedy.stdout).ids).toEqual(JSON.parse(cpuGreedy.stdout).ids);
+  });
+
+  it.each([
+    [['--experts-top-p', '1.5'], '--experts-top-p must be a number ≥ 0 and ≤ 1, got "1.5"'],
+    [['--experts-top-p', '0'], '--experts-top-p must be a number > 0 and ≤ 1'],
+    [['--min-experts', '2'], '--min-experts needs --experts-top-p'],
+    [['--experts-top-p', '0.5', '--min-experts', '3', '--max-experts', '2'], '--min-experts 3 exceeds --max-experts 2'],
+    [['--experts-top-p', '0.5', '--max-experts', '0'], '--max-experts must be an integer ≥ 1'],
+    [['--experts-top-p', '0.5', '--experts-per-token', '2'], 'cap top-p with --max-experts'],
+  ])('route %j is refused: %s', async (flags, message) => {
+    const run = await cli('route', moeDir, '--ids', '1,2', ...flags);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+
+  it('an expertsTopP the model cannot take is a ConfigError naming the field', async () => {
+    const run = await cli('route', moeDir, '--ids', '1,2', '--experts-top-p', '0.5', '--max-experts', '9');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('routing: expertsTopP.maxExperts 9 is outside [1, 4]');
+  });
+
   it('route names the experts of a merged zoo MoE by their donors, in the table and in --json', async () => {
     const out = join(root, 'zoo-moe');
     const merged = await cli(

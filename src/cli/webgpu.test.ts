@@ -127,6 +127,16 @@ describe('moe-studio generate --backend webgpu (Dawn in Node) gives the CPU refe
     }
   }
 
+  for (const quant of ['f32', 'q8_0'] as const)
+    it(`random moe ${quant} with dynamic routing (--experts-top-p 0.7 --max-experts 3): ${TOKENS} tokens`, async () => {
+      const dynamic = ['--experts-top-p', '0.7', '--max-experts', '3'];
+      await expectSameIdsAsCpu(
+        join(root, `moe-${quant}.gguf`),
+        [...PROMPT, ...dynamic, '--max-tokens', String(TOKENS)],
+        TOKENS,
+      );
+    });
+
   it(`zoo MoE (moe-random.yml merged here; f16 safetensors and q4_0 GGUF): ${TOKENS} tokens`, async () => {
     const zoo = join(root, 'zoo-moe');
     const merged = await cli(['merge', 'public/zoo/moe-random.yml', zoo, '--models-dir', 'public', '--gguf', 'q4_0']);

@@ -6,6 +6,7 @@
 import { create } from 'zustand';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
+import { hasRoutingOverrides } from '../core/runtime/routing.ts';
 import type { ChatMessage } from '../core/tokenizer/types.ts';
 import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
 import type { EngineEvent, GenerateSummary } from '../../workers/engine/api.ts';
@@ -345,8 +346,7 @@ async function runAssistant(): Promise<void> {
   let summary: GenerateSummary | undefined;
   let madeWith: AnswerSettings | undefined;
   try {
-    const hasOverrides =
-      overrides.expertsPerToken !== undefined || !!overrides.ban?.experts.length || !!overrides.force?.experts.length;
+    const hasOverrides = hasRoutingOverrides(overrides);
     summary = await engineClient().generate(
       { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
       onEvents,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatParams, plural } from './format.ts';
+import { describeRouting, formatParams, plural } from './format.ts';
 
 describe('Library display helpers', () => {
   it('plural says "1 model" and "3 models", "0 files"', () => {
@@ -14,5 +14,15 @@ describe('Library display helpers', () => {
       '3.4M',
       '46.7B',
     ]);
+  });
+});
+
+describe('describeRouting', () => {
+  it('names dynamic routing with its bounds and layers beside the other interventions', () => {
+    expect(describeRouting({ expertsTopP: { p: 0.8 } })).toBe('experts top-p 0.8');
+    expect(
+      describeRouting({ expertsTopP: { p: 0.9, minExperts: 2, maxExperts: 3, layers: [1] }, ban: { experts: [0] } }),
+    ).toBe('experts top-p 0.9 (min 2, max 3, at layers 1) · ban 0');
+    expect(describeRouting({ expertsPerToken: 2 })).toBe('top-2 experts');
   });
 });

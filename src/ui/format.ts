@@ -28,6 +28,7 @@ export function describeRouting(
   routing:
     | {
         expertsPerToken?: number;
+        expertsTopP?: { p: number; minExperts?: number; maxExperts?: number; layers?: number[] };
         ban?: { experts: number[]; layers?: number[] };
         force?: { experts: number[]; layers?: number[] };
       }
@@ -39,6 +40,12 @@ export function describeRouting(
     `${what} ${o.experts.map(expertName).join(', ')}${o.layers ? ` at layers ${o.layers.join(', ')}` : ''}`;
   const parts: string[] = [];
   if (routing.expertsPerToken !== undefined) parts.push(`top-${routing.expertsPerToken} experts`);
+  const topP = routing.expertsTopP;
+  if (topP) {
+    const bounds = [topP.minExperts && `min ${topP.minExperts}`, topP.maxExperts && `max ${topP.maxExperts}`];
+    const extra = [...bounds.filter(Boolean), topP.layers && `at layers ${topP.layers.join(', ')}`].filter(Boolean);
+    parts.push(`experts top-p ${topP.p}${extra.length ? ` (${extra.join(', ')})` : ''}`);
+  }
   if (routing.ban?.experts.length) parts.push(scoped('ban', routing.ban));
   if (routing.force?.experts.length) parts.push(scoped('force', routing.force));
   return parts.join(' · ');

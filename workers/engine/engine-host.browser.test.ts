@@ -65,6 +65,38 @@ describe('engine host', () => {
     const analyzed = await host.analyze('abc abc', { force: { experts: [3] } });
     expect(analyzed.pieces.length).toBe(analyzed.routing.length);
     for (const r of analyzed.routing) for (const l of r.layers) expect(l.expertIds).toContain(3);
+
+    // Dynamic routing in the request: the fewest experts reaching p = 0.5, at most 3.
+    const dynamic: EngineEvent[] = [];
+    await host.generate(
+      {
+        messages: [{ role: 'user', content: 'hello there' }],
+        sampling: { temperature: 0, maxTokens: 6 },
+        routing: { expertsTopP: { p: 0.5, maxExperts: 3 } },
+      },
+      (b) => dynamic.push(...b),
+    );
+    expect(dynamic.some((e) => e.type === 'token')).toBe(true);
+    for (const e of dynamic)
+      if (e.type === 'token')
+        for (const l of e.routing!.layers) {
+          expect(l.expertIds.length).toBeGreaterThanOrEqual(1);
+          expect(l.expertIds.length).toBeLessThanOrEqual(3);
+          const mass = l.expertIds.reduce((sum, id) => sum + l.moeProbs[id]!, 0);
+          if (l.expertIds.length < 3) expect(mass).toBeGreaterThanOrEqual(0.5 - 1e-6);
+        }
+    const refused = host.generate(
+      {
+        messages: [{ role: 'user', content: 'hello' }],
+        sampling: { temperature: 0, maxTokens: 2 },
+        routing: { expertsTopP: { p: 2 } },
+      },
+      () => {},
+    );
+    await expect(refused).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringContaining('expertsTopP.p 2'),
+    });
   });
 
   it('stop aborts a running generation; auto picks a backend and says why', async () => {

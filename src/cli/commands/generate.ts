@@ -15,6 +15,7 @@ import type { ChatMessage } from '../../core/tokenizer/types.ts';
 import type {
   Backend,
   BackendName,
+  ExpertsTopP,
   GenerateOptions,
   RoutingOverrides,
   TokenRouting,
@@ -32,6 +33,30 @@ import {
 import { loadModelArg, terminalProgress } from '../load-model.ts';
 import { noAdapterHint, runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
+/** The routing flags `generate` and `route` share (MoE models). */
+export const ROUTING_USAGE = `  --experts-per-token N  experts per token override (MoE; --route-top-k is its old name)
+  --experts-top-p P    dynamic routing: per token, the fewest experts whose router probability
+                       reaches P (0 < P ≤ 1), between --min-experts N (default 1) and
+                       --max-experts N (default: every expert)
+  --experts-top-p-layers 0,3  ... top-p only at these layers (the others keep --experts-per-token)
+  --ban-experts 1,2    never route to these experts (MoE)
+  --ban-layers 0,3     ... only at these layers (default: every layer)
+  --force-experts 0    always route to these experts (MoE)
+  --force-layers 1     ... only at these layers (default: every layer)`;
+
+export const ROUTING_FLAGS: FlagSpec = {
+  'route-top-k': { type: 'string' },
+  'experts-per-token': { type: 'string' },
+  'experts-top-p': { type: 'string' },
+  'min-experts': { type: 'string' },
+  'max-experts': { type: 'string' },
+  'experts-top-p-layers': { type: 'string' },
+  'ban-experts': { type: 'string' },
+  'force-experts': { type: 'string' },
+  'ban-layers': { type: 'string' },
+  'force-layers': { type: 'string' },
+};
+
 export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--chat] | --ids 1,2,3) [options]
   <model>              HF folder, .gguf file, or llama2.c .bin checkpoint
   --prompt TEXT        text prompt (BOS added as the tokenizer does)
@@ -46,11 +71,7 @@ export const GENERATE_USAGE = `moe-studio generate <model> (--prompt TEXT [--cha
   --seed S             sampler seed (default: time)
   --backend NAME       wasm | cpu | webgpu (default wasm: WASM SIMD; cpu: the TS reference;
                        webgpu: Dawn, from the optional npm package 'webgpu')
-  --experts-per-token N  experts per token override (MoE; --route-top-k is its old name)
-  --ban-experts 1,2    never route to these experts (MoE)
-  --ban-layers 0,3     ... only at these layers (default: every layer)
-  --force-experts 0    always route to these experts (MoE)
-  --force-layers 1     ... only at these layers (default: every layer)
+${ROUTING_USAGE}
   --tokenizer FILE     llama2.c only: tokenizer .bin
   --json               print one JSON object {"ids": [...], "text": "..."}
   --trace FILE         write per-token, per-layer routing JSON to FILE`;
@@ -67,12 +88,7 @@ const FLAGS: FlagSpec = {
   stop: { type: 'string', multiple: true },
   seed: { type: 'string' },
   backend: { type: 'string' },
-  'route-top-k': { type: 'string' },
-  'experts-per-token': { type: 'string' },
-  'ban-experts': { type: 'string' },
-  'force-experts': { type: 'string' },
-  'ban-layers': { type: 'string' },
-  'force-layers': { type: 'string' },
+  ...ROUTING_FLAGS,
   tokenizer: { type: 'string' },
   json: { type: 'boolean' },
   trace: { type: 'string' },
@@ -111,7 +127,11 @@ export function promptIds(model: LoadedModel, values: Record<string, string | bo
   return tokenizer.encode(text, { addSpecialTokens: false });
 }
 
-/** --experts-per-token (or its old name --route-top-k) / --ban-experts [--ban-layers] / --force-experts [--force-layers] (shared with `route`). */
+/**
+ * --experts-per-token (or its old name --route-top-k) / --experts-top-p [--min-experts] [--max-experts]
+ * [--experts-top-p-layers] / --ban-experts [--ban-layers] / --force-experts [--force-layers] (shared with
+ * `route`). Checks what flags alone can tell; the model's limits are planRouting's.
+ */
 export function routingOverrides(values: Record<string, string | boolean | undefined>): RoutingOverrides | undefined {
   const overrides: RoutingOverrides = {};
   if (values['experts-per-token'] !== undefined && values['route-top-k'] !== undefined)
@@ -128,7 +148,34 @@ export function routingOverrides(values: Record<string, string | boolean | undef
   if (forceLayers && !force) throw new UsageError('--force-layers needs --force-experts');
   if (ban) overrides.ban = banLayers ? { experts: ban, layers: banLayers } : { experts: ban };
   if (force) overrides.force = forceLayers ? { experts: force, layers: forceLayers } : { experts: force };
+  const expertsTopP = expertsTopPFlags(values);
+  if (expertsTopP) overrides.expertsTopP = expertsTopP;
   return Object.keys(overrides).length ? overrides : undefined;
+}
+
+function expertsTopPFlags(values: Record<string, string | boolean | undefined>): ExpertsTopP | undefined {
+  const p = numberFlag('experts-top-p', values['experts-top-p'], { min: 0, max: 1 });
+  const minExperts = numberFlag('min-experts', values['min-experts'], { integer: true, min: 1 });
+  const maxExperts = numberFlag('max-experts', values['max-experts'], { integer: true, min: 1 });
+  const layers = idListFlag('experts-top-p-layers', values['experts-top-p-layers']);
+  if (p === undefined) {
+    for (const flag of ['min-experts', 'max-experts', 'experts-top-p-layers'])
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --experts-top-p`);
+    return undefined;
+  }
+  if (p === 0) throw new UsageError('--experts-top-p must be a number > 0 and ≤ 1, got "0"');
+  if (minExperts !== undefined && maxExperts !== undefined && minExperts > maxExperts)
+    throw new UsageError(`--min-experts ${minExperts} exceeds --max-experts ${maxExperts}`);
+  if (values['experts-per-token'] !== undefined && !layers)
+    throw new UsageError(
+      '--experts-per-token and --experts-top-p both apply to every layer: cap top-p with --max-experts, or give --experts-top-p-layers',
+    );
+  return {
+    p,
+    ...(minExperts !== undefined ? { minExperts } : {}),
+    ...(maxExperts !== undefined ? { maxExperts } : {}),
+    ...(layers ? { layers } : {}),
+  };
 }
 
 function generateOptions(values: Record<string, string | boolean | undefined>): GenerateOptions {

@@ -10,7 +10,7 @@ import type { LayerRouting } from '../../core/runtime/types.ts';
 import { enumFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { loadModelArg, terminalProgress } from '../load-model.ts';
 import { BACKEND_NAMES } from '../../core/runtime/backends.ts';
-import { promptIds, routingOverrides, selectBackend } from './generate.ts';
+import { promptIds, ROUTING_FLAGS, ROUTING_USAGE, routingOverrides, selectBackend } from './generate.ts';
 import { runInDawnChildIfNeeded } from '../webgpu-node.ts';
 import { readExpertLabels } from '../../core/merge/expert-labels.ts';
 
@@ -18,14 +18,10 @@ export const ROUTE_USAGE = `moe-studio route <model> (--prompt TEXT [--chat] [--
   shows, for every prompt token and MoE layer, the experts chosen and their weights,
   then how often each expert was chosen per layer
   --backend NAME       wasm | cpu | webgpu (default wasm)
-  --experts-per-token N  experts per token override (--route-top-k is its old name)
-  --ban-experts 1,2    never route to these experts
-  --ban-layers 0,3     ... only at these layers (default: every layer)
-  --force-experts 0    always route to these experts
-  --force-layers 1     ... only at these layers (default: every layer)
+${ROUTING_USAGE}
   --tokenizer FILE     llama2.c only: tokenizer .bin
   --json               print {"experts": [donor per expert] | null, "tokens": [{"id", "piece", "layers": [...]}],
-                       "usage": [[count per expert] per layer]}
+                       "usage": [[count per expert] per layer], "meanExpertsPerToken": [per layer]}
   Experts are named by their donors (source_model in the mergekit_moe_config.yml beside a merged model).`;
 
 const FLAGS: FlagSpec = {
@@ -34,12 +30,7 @@ const FLAGS: FlagSpec = {
   system: { type: 'string' },
   ids: { type: 'string' },
   backend: { type: 'string' },
-  'route-top-k': { type: 'string' },
-  'experts-per-token': { type: 'string' },
-  'ban-experts': { type: 'string' },
-  'force-experts': { type: 'string' },
-  'ban-layers': { type: 'string' },
-  'force-layers': { type: 'string' },
+  ...ROUTING_FLAGS,
   tokenizer: { type: 'string' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
@@ -54,6 +45,15 @@ export function expertUsage(tokens: LayerRouting[][], experts: number): number[]
       for (const e of layer.expertIds) usage[l]![e]! += 1;
     });
   return usage;
+}
+
+/** Experts per token, averaged over the tokens, per layer (varies under --experts-top-p). */
+export function meanExpertsPerToken(tokens: LayerRouting[][]): number[] {
+  const layers = tokens[0]?.length ?? 0;
+  return Array.from(
+    { length: layers },
+    (_, l) => tokens.reduce((sum, token) => sum + token[l]!.expertIds.length, 0) / tokens.length,
+  );
 }
 
 /**
@@ -77,6 +77,8 @@ function formatTable(pieces: string[], tokens: LayerRouting[][], usage: number[]
   });
   lines.push('', 'expert usage per layer (tokens routed to each expert):');
   usage.forEach((counts, l) => lines.push(`  layer ${l}: ${counts.map((c, e) => `${names[e]}=${c}`).join('  ')}`));
+  const mean = meanExpertsPerToken(tokens);
+  lines.push(`mean experts per token: ${mean.map((m, l) => `layer ${l} ${m.toFixed(2)}`).join(', ')}`);
   return lines.join('\n');
 }
 
@@ -121,6 +123,7 @@ export async function runRouteCommand(argv: string[]): Promise<number> {
       experts: labels ?? null,
       tokens: ids.map((id, t) => ({ id, piece: pieces[t], layers: tokens[t] })),
       usage,
+      meanExpertsPerToken: meanExpertsPerToken(tokens),
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);
   } else {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { planRouting, routeToken as routeByPlan, routingPlanner, sharedExpertGate } from './routing.ts';
+import {
+  hasRoutingOverrides,
+  planRouting,
+  routeToken as routeByPlan,
+  routingPlanner,
+  sharedExpertGate,
+} from './routing.ts';
 import type { RoutingOverrides } from './types.ts';
 import type { MoeSpec } from '../model/spec.ts';
 
@@ -11,7 +17,7 @@ const probs = [Math.exp(1) / Z, Math.exp(2) / Z, Math.exp(3) / Z, 1 / Z];
 
 /** One token at `layer` through the whole rule: planRouting (validation included), then routeToken. */
 function routeToken(routerLogits: number[], moe: MoeSpec, layer: number, overrides?: RoutingOverrides) {
-  return routeByPlan(routerLogits, moe, planRouting(moe, layer + 1, overrides).layers[layer]!);
+  return routeByPlan(routerLogits, moe, planRouting(moe, Math.max(layer + 1, 2), overrides).layers[layer]!);
 }
 
 function expectClose(actual: number[], expected: number[]): void {
@@ -163,5 +169,102 @@ describe('planRouting + routeToken: hand-built known answers, one per rule', () 
     expect(planFor({ expertsPerToken: 1 })!.layers[1]!.expertsPerToken).toBe(1);
     expect(() => planFor({ expertsPerToken: 9 })).toThrow(/expertsPerToken 9/);
     expect(routingPlanner(undefined, 2)(overrides)).toBeUndefined();
+  });
+});
+
+describe('dynamic routing (expertsTopP): hand-built known answers', () => {
+  // router probabilities [0.6, 0.3, 0.1, 0]: logits are their logs (log 0 = −∞ gives probability 0)
+  const known = [0.6, 0.3, 0.1, 0].map(Math.log);
+  const route = (moe: MoeSpec, overrides: RoutingOverrides, layer = 0) => routeToken(known, moe, layer, overrides);
+
+  it('routes to the fewest experts whose probabilities reach p', () => {
+    expect(route(mixtral, { expertsTopP: { p: 0.5 } }).expertIds).toEqual([0]);
+    expect(route(mixtral, { expertsTopP: { p: 0.6 } }).expertIds).toEqual([0]); // reaching p is enough
+    expect(route(mixtral, { expertsTopP: { p: 0.85 } }).expertIds).toEqual([0, 1]);
+    expect(route(mixtral, { expertsTopP: { p: 0.95 } }).expertIds).toEqual([0, 1, 2]);
+  });
+
+  it('weights are the chosen probabilities, renormalized only when the model renormalizes', () => {
+    expectClose(route(mixtral, { expertsTopP: { p: 0.5 } }).expertWeights, [1]);
+    expectClose(route(mixtral, { expertsTopP: { p: 0.85 } }).expertWeights, [0.6 / 0.9, 0.3 / 0.9]);
+    expectClose(route(qwen, { expertsTopP: { p: 0.85 } }).expertWeights, [0.6, 0.3]);
+    expectClose(route(qwen, { expertsTopP: { p: 0.85 } }).moeProbs, [0.6, 0.3, 0.1, 0]);
+  });
+
+  it('minExperts and maxExperts clamp the count', () => {
+    expect(route(mixtral, { expertsTopP: { p: 0.5, minExperts: 2 } }).expertIds).toEqual([0, 1]);
+    expect(route(mixtral, { expertsTopP: { p: 0.95, maxExperts: 2 } }).expertIds).toEqual([0, 1]);
+    expect(route(mixtral, { expertsTopP: { p: 0.5, minExperts: 3, maxExperts: 3 } }).expertIds).toEqual([0, 1, 2]);
+    // p = 1 is never reached before every candidate is taken (f64 sums fall just short): maxExperts
+    expect(route(mixtral, { expertsTopP: { p: 1 } }).expertIds).toEqual([0, 1, 2, 3]);
+    expect(route(mixtral, { expertsTopP: { p: 1, maxExperts: 3 } }).expertIds).toEqual([0, 1, 2]);
+  });
+
+  it('banned experts are out before the cut (the softmax renormalizes over the rest)', () => {
+    // after banning expert 0 the probabilities are [0, 0.75, 0.25, 0]
+    const r = route(qwen, { expertsTopP: { p: 0.5 }, ban: { experts: [0] } });
+    expect(r.expertIds).toEqual([1]);
+    expectClose(r.expertWeights, [0.75]);
+    expect(route(qwen, { expertsTopP: { p: 0.8 }, ban: { experts: [0] } }).expertIds).toEqual([1, 2]);
+    // bans clamp maxExperts (and minExperts) to the experts left
+    expect(route(mixtral, { expertsTopP: { p: 1, minExperts: 4 }, ban: { experts: [0, 1, 3] } }).expertIds).toEqual([
+      2,
+    ]);
+  });
+
+  it('forced experts take slots first and their probability counts towards p', () => {
+    // forcing the zero-probability expert 3 adds nothing to the mass: expert 0 is still needed
+    expect(route(mixtral, { expertsTopP: { p: 0.5 }, force: { experts: [3] } }).expertIds).toEqual([0, 3]);
+    // forcing expert 1 (0.3) already reaches p = 0.25: nothing else is taken
+    expect(route(mixtral, { expertsTopP: { p: 0.25 }, force: { experts: [1] } }).expertIds).toEqual([1]);
+    // with minExperts 2 the best other expert joins it
+    expect(route(mixtral, { expertsTopP: { p: 0.25, minExperts: 2 }, force: { experts: [1] } }).expertIds).toEqual([
+      0, 1,
+    ]);
+    // ban + force together: probabilities [0, 0.75, 0.25, 0], forced 2 (0.25) then 1 (0.75)
+    const both = route(qwen, { expertsTopP: { p: 0.5 }, ban: { experts: [0] }, force: { experts: [2] } });
+    expect(both.expertIds).toEqual([1, 2]);
+    expectClose(both.expertWeights, [0.75, 0.25]);
+    expect(() => route(mixtral, { expertsTopP: { p: 0.5, maxExperts: 1 }, force: { experts: [1, 2] } })).toThrow(
+      /2 forced experts at layer 0 exceed expertsTopP.maxExperts 1/,
+    );
+  });
+
+  it('per layer: top-p only at the listed layers, the fixed experts per token elsewhere', () => {
+    const overrides: RoutingOverrides = { expertsPerToken: 3, expertsTopP: { p: 0.5, layers: [1] } };
+    expect(route(mixtral, overrides, 0).expertIds).toEqual([0, 1, 2]);
+    expect(route(mixtral, overrides, 1).expertIds).toEqual([0]);
+    const plan = planRouting(mixtral, 2, overrides);
+    expect(plan.layers[0]!.topP).toBeUndefined();
+    expect(plan.layers[1]!.topP).toEqual({ p: 0.5, minExperts: 1 });
+    expect(plan.expertsPerToken).toBe(4); // records hold maxExperts (default: every expert) slots
+    expect(planRouting(mixtral, 2, { expertsTopP: { p: 0.9, maxExperts: 3 } }).expertsPerToken).toBe(3);
+    expect(planRouting(mixtral, 2, { expertsTopP: { p: 0.9, maxExperts: 1, layers: [0] } }).expertsPerToken).toBe(2);
+  });
+
+  it('rejects bad top-p overrides with ConfigError naming the field', () => {
+    const bad =
+      (expertsTopP: RoutingOverrides['expertsTopP'], extra: RoutingOverrides = {}) =>
+      () =>
+        planRouting(mixtral, 2, { ...extra, expertsTopP });
+    expect(bad({ p: 0 })).toThrow(/routing: expertsTopP.p 0 is outside \(0, 1\]/);
+    expect(bad({ p: 1.5 })).toThrow(/expertsTopP.p 1.5/);
+    expect(bad({ p: Number.NaN })).toThrow(/expertsTopP.p NaN/);
+    expect(bad({ p: 0.5, minExperts: 0 })).toThrow(/expertsTopP.minExperts 0 is outside \[1, 4\]/);
+    expect(bad({ p: 0.5, maxExperts: 5 })).toThrow(/expertsTopP.maxExperts 5 is outside \[1, 4\]/);
+    expect(bad({ p: 0.5, minExperts: 3, maxExperts: 2 })).toThrow(/minExperts 3 exceeds maxExperts 2/);
+    expect(bad({ p: 0.5, layers: [2] })).toThrow(/expertsTopP layer 2 is outside \[0, 2\)/);
+    expect(bad({ p: 0.5 }, { expertsPerToken: 2 })).toThrow(/expertsPerToken and expertsTopP both apply/);
+    expect(bad({ p: 0 })).toThrow(expect.objectContaining({ name: 'ConfigError' }));
+  });
+});
+
+describe('hasRoutingOverrides', () => {
+  it('counts expertsTopP as an intervention; empty ban/force lists are none', () => {
+    expect(hasRoutingOverrides(undefined)).toBe(false);
+    expect(hasRoutingOverrides({ ban: { experts: [] }, force: { experts: [] } })).toBe(false);
+    expect(hasRoutingOverrides({ expertsTopP: { p: 0.9 } })).toBe(true);
+    expect(hasRoutingOverrides({ expertsPerToken: 1 })).toBe(true);
+    expect(hasRoutingOverrides({ force: { experts: [2] } })).toBe(true);
   });
 });

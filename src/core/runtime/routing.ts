@@ -10,11 +10,16 @@
  *  3. k       — k = overrides.expertsPerTokenByLayer[layer] ?? overrides.expertsPerToken ??
  *               moe.expertsPerToken, then clamped to the
  *               number of experts that are not banned (banning 7 of 8 experts with top-2
- *               routes to the one left).
+ *               routes to the one left). At a top-p layer (overrides.expertsTopP) k is
+ *               maxExperts (default: every expert), clamped the same way, and so is minExperts.
  *  4. force   — forced experts (for this layer) take slots first, whatever their
  *               probability; more forced experts than k is a ConfigError.
  *  5. top-k   — the remaining slots go to the highest-probability other experts.
  *               Ties are broken by the LOWER expert id (a stable, backend-independent rule).
+ *     top-p   — at a top-p layer, slots are filled in that same order only until the chosen
+ *               experts' probabilities (forced ones included, summed in f64 in the order they
+ *               were taken) reach p and at least minExperts are chosen, or k are: the smallest
+ *               such set. Banned experts have probability 0 and are never taken.
  *  6. weights — expertWeights = the chosen experts' moeProbs; if moe.normTopK they are
  *               divided by their sum (Mixtral always; Qwen2-MoE only with norm_topk_prob).
  *  7. order   — expertIds/expertWeights are listed highest weight first (ties: lower id).
@@ -32,6 +37,18 @@
 import { BackendError, ConfigError } from '../errors.ts';
 import type { MoeSpec } from '../model/spec.ts';
 import type { LayerRouting, RoutingOverrides } from './types.ts';
+
+/** Does a request ask for any routing intervention? (An empty ban or force list is none.) */
+export function hasRoutingOverrides(overrides: RoutingOverrides | undefined): boolean {
+  return (
+    overrides !== undefined &&
+    (overrides.expertsPerToken !== undefined ||
+      overrides.expertsPerTokenByLayer !== undefined ||
+      overrides.expertsTopP !== undefined ||
+      !!overrides.ban?.experts.length ||
+      !!overrides.force?.experts.length)
+  );
+}
 
 /** Does an override with this `layers` list apply at `layer`? (undefined = every layer) */
 function appliesAt(layers: number[] | undefined, layer: number): boolean {
@@ -53,7 +70,7 @@ function checkExpertIds(ids: number[], experts: number, field: string): void {
 export function validateRoutingOverrides(
   overrides: RoutingOverrides | undefined,
   moe: Pick<MoeSpec, 'experts'>,
-  nLayers: number,
+  nLayers?: number,
 ): void {
   if (!overrides) return;
   const { expertsPerToken, expertsPerTokenByLayer, ban, force } = overrides;
@@ -65,12 +82,13 @@ export function validateRoutingOverrides(
   if (expertsPerTokenByLayer !== undefined) {
     if (expertsPerToken !== undefined)
       throw new ConfigError('routing: give expertsPerToken or expertsPerTokenByLayer, not both');
-    if (expertsPerTokenByLayer.length !== nLayers)
+    if (nLayers !== undefined && expertsPerTokenByLayer.length !== nLayers)
       throw new ConfigError(
         `routing: expertsPerTokenByLayer has ${expertsPerTokenByLayer.length} values, the model has ${nLayers} layers`,
       );
     expertsPerTokenByLayer.forEach((k, layer) => checkK(k, `expertsPerTokenByLayer[${layer}]`));
   }
+  if (overrides.expertsTopP) validateExpertsTopP(overrides, moe, nLayers);
   if (ban) checkExpertIds(ban.experts, moe.experts, 'ban');
   if (force) checkExpertIds(force.experts, moe.experts, 'force');
   if (ban && force) {
@@ -84,18 +102,66 @@ export function validateRoutingOverrides(
   }
 }
 
+function checkCount(value: number | undefined, field: string, experts: number): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > experts))
+    throw new ConfigError(`routing: expertsTopP.${field} ${value} is outside [1, ${experts}]`);
+}
+
+/** expertsTopP's p, counts and layers; expertsPerToken beside it only when top-p names its layers. */
+function validateExpertsTopP(
+  overrides: RoutingOverrides,
+  moe: Pick<MoeSpec, 'experts'>,
+  nLayers: number | undefined,
+): void {
+  const { p, minExperts, maxExperts, layers } = overrides.expertsTopP!;
+  if (typeof p !== 'number' || !(p > 0 && p <= 1))
+    throw new ConfigError(`routing: expertsTopP.p ${p} is outside (0, 1]`);
+  checkCount(minExperts, 'minExperts', moe.experts);
+  checkCount(maxExperts, 'maxExperts', moe.experts);
+  if (minExperts !== undefined && maxExperts !== undefined && minExperts > maxExperts)
+    throw new ConfigError(`routing: expertsTopP.minExperts ${minExperts} exceeds maxExperts ${maxExperts}`);
+  for (const layer of layers ?? []) {
+    if (!Number.isInteger(layer) || layer < 0 || (nLayers !== undefined && layer >= nLayers))
+      throw new ConfigError(`routing: expertsTopP layer ${layer} is outside [0, ${nLayers ?? 'layers'})`);
+  }
+  if (overrides.expertsPerToken !== undefined && layers === undefined)
+    throw new ConfigError(
+      'routing: expertsPerToken and expertsTopP both apply to every layer; cap top-p with expertsTopP.maxExperts, or give expertsTopP.layers',
+    );
+  if (overrides.expertsPerTokenByLayer !== undefined && layers === undefined)
+    throw new ConfigError(
+      'routing: expertsPerTokenByLayer and expertsTopP both apply to every layer; give expertsTopP.layers (the other layers keep their count)',
+    );
+}
+
+/** Dynamic routing at one layer (LayerRoutingPlan.topP). */
+export interface LayerTopP {
+  /** Probability mass to reach, in (0, 1]. */
+  p: number;
+  /** Fewest experts chosen (≤ the layer's expertsPerToken). */
+  minExperts: number;
+}
+
 /** One layer's share of a request's routing: what routeToken and the fused router kernel need. */
 export interface LayerRoutingPlan {
   layer: number;
-  /** Experts chosen at this layer: the request's, clamped to the experts not banned here. */
+  /**
+   * Experts chosen at this layer: the request's, clamped to the experts not banned here. At a
+   * top-p layer: the most experts chosen (maxExperts, clamped the same way).
+   */
   expertsPerToken: number;
   banned: number[];
   /** Forced experts take slots first (never more than expertsPerToken). */
   forced: number[];
+  /** Set at a top-p layer: a token gets between topP.minExperts and expertsPerToken experts. */
+  topP?: LayerTopP;
 }
 
 export interface RoutingPlan {
-  /** The request's experts per token (routing records hold this many slots; a layer may use fewer). */
+  /**
+   * Slots in a routing record: the request's experts per token, or maxExperts when top-p routes
+   * some layer and allows more (a layer may use fewer; under top-p a token may too).
+   */
   expertsPerToken: number;
   layers: LayerRoutingPlan[]; // [layers]
 }
@@ -108,20 +174,34 @@ export interface RoutingPlan {
 export function planRouting(moe: MoeSpec, nLayers: number, overrides?: RoutingOverrides): RoutingPlan {
   validateRoutingOverrides(overrides, moe, nLayers);
   const byLayer = overrides?.expertsPerTokenByLayer;
-  // Routing records hold the most slots any layer uses; a layer with fewer leaves the rest unused.
-  const expertsPerToken = byLayer ? Math.max(...byLayer) : (overrides?.expertsPerToken ?? moe.expertsPerToken);
+  const fixedExpertsPerToken = overrides?.expertsPerToken ?? moe.expertsPerToken;
+  const topP = overrides?.expertsTopP;
+  const topPMax = topP?.maxExperts ?? moe.experts;
   const layers = Array.from({ length: nLayers }, (_, layer): LayerRoutingPlan => {
+    const dynamic = topP !== undefined && appliesAt(topP.layers, layer);
     const banned = [...new Set(overrides?.ban && appliesAt(overrides.ban.layers, layer) ? overrides.ban.experts : [])];
     const forced = [
       ...new Set(overrides?.force && appliesAt(overrides.force.layers, layer) ? overrides.force.experts : []),
     ];
     if (banned.length >= moe.experts)
       throw new ConfigError(`routing: every one of the ${moe.experts} experts is banned at layer ${layer}`);
-    const k = Math.min(byLayer?.[layer] ?? expertsPerToken, moe.experts - banned.length);
+    const k = Math.min(dynamic ? topPMax : (byLayer?.[layer] ?? fixedExpertsPerToken), moe.experts - banned.length);
     if (forced.length > k)
-      throw new ConfigError(`routing: ${forced.length} forced experts at layer ${layer} exceed expertsPerToken ${k}`);
-    return { layer, expertsPerToken: k, banned, forced };
+      throw new ConfigError(
+        `routing: ${forced.length} forced experts at layer ${layer} exceed ${dynamic ? 'expertsTopP.maxExperts' : 'expertsPerToken'} ${k}`,
+      );
+    if (!dynamic) return { layer, expertsPerToken: k, banned, forced };
+    return {
+      layer,
+      expertsPerToken: k,
+      banned,
+      forced,
+      topP: { p: topP.p, minExperts: Math.min(topP.minExperts ?? 1, k) },
+    };
   });
+  // Routing records hold the most slots any layer uses; a layer with fewer leaves the rest unused.
+  const fixedLayers = layers.filter((l) => l.topP === undefined).map((l) => byLayer?.[l.layer] ?? fixedExpertsPerToken);
+  const expertsPerToken = Math.max(...fixedLayers, topP ? topPMax : 0);
   return { expertsPerToken, layers };
 }
 
@@ -183,7 +263,16 @@ export function routeToken(routerLogits: ArrayLike<number>, moe: MoeSpec, plan: 
   const others = [];
   for (let e = 0; e < moe.experts; e++) if (!banned.has(e) && !forced.includes(e)) others.push(e);
   others.sort(order);
-  const chosen = [...forced, ...others.slice(0, k - forced.length)].sort(order);
+  const chosen = [...forced];
+  let mass = 0; // f64, in the order experts are taken (forced first)
+  for (const e of forced) mass += moeProbs[e];
+  for (const e of others) {
+    if (chosen.length >= k) break;
+    if (plan.topP && chosen.length >= plan.topP.minExperts && mass >= plan.topP.p) break;
+    chosen.push(e);
+    mass += moeProbs[e];
+  }
+  chosen.sort(order);
   const weights = chosen.map((e) => moeProbs[e]);
   if (moe.normTopK) {
     const sum = weights.reduce((a, b) => a + b, 0);

@@ -9,8 +9,8 @@ export type BackendName = 'cpu' | 'webgpu' | 'wasm';
 
 /** Routing of one token at one MoE layer. */
 export interface LayerRouting {
-  expertIds: number[]; // [expertsPerToken]   chosen experts, highest weight first
-  expertWeights: number[]; // [expertsPerToken]   the weights the expert outputs were mixed with
+  expertIds: number[]; // [chosen]   chosen experts, highest weight first (chosen = k, or fewer under top-p)
+  expertWeights: number[]; // [chosen]   the weights the expert outputs were mixed with
   moeProbs: number[]; // [experts] full softmax over router logits (before top-k)
   sharedGate?: number; // Qwen2-MoE: sigmoid(shared_expert_gate · x)
 }
@@ -29,9 +29,27 @@ export interface AnalyzedText {
 }
 
 /**
+ * Dynamic routing (top-p over experts): per token, the fewest experts whose router probabilities
+ * sum to at least `p`, never fewer than `minExperts` nor more than `maxExperts`. Banned experts
+ * are out before the cut; forced experts take slots first and their probability counts towards p.
+ */
+export interface ExpertsTopP {
+  /** Probability mass to reach, in (0, 1]; 1 routes to maxExperts experts. */
+  p: number;
+  /** Fewest experts per token (default 1). */
+  minExperts?: number;
+  /** Most experts per token (default: every expert); also the size of each routing record. */
+  maxExperts?: number;
+  /** Layers routed by top-p (undefined = every layer); the others keep a fixed expertsPerToken. */
+  layers?: number[];
+}
+
+/**
  * Per-request routing interventions. Every backend honours them through planRouting.
  * - expertsPerToken: override of the model's experts per token (1 ≤ n ≤ experts).
  * - expertsPerTokenByLayer: the same, one value per layer ([layers]); not with expertsPerToken.
+ * - expertsTopP: dynamic routing (ExpertsTopP) instead of a fixed count at its layers; setting
+ *   expertsPerToken(ByLayer) as well is allowed only when expertsTopP names its layers (the others use it).
  * - ban: those experts get router logit −∞ (never chosen; excluded from moeProbs' softmax).
  * - force: those experts are always chosen (they take top-k slots first; remaining slots go
  *   to the highest-probability others). Weights are then the chosen experts' probabilities,
@@ -41,6 +59,7 @@ export interface AnalyzedText {
 export interface RoutingOverrides {
   expertsPerToken?: number;
   expertsPerTokenByLayer?: number[]; // [layers]
+  expertsTopP?: ExpertsTopP;
   ban?: { experts: number[]; layers?: number[] };
   force?: { experts: number[]; layers?: number[] };
 }

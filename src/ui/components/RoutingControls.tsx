@@ -3,7 +3,13 @@ import { useEngine } from '../../state/engine.ts';
 
 type Mode = 'auto' | 'force' | 'ban';
 
-/** Runtime routing interventions for the next answers: experts per token, force or ban experts. */
+/** Choices of dynamic routing's p (as in public/zoo/ROUTING.md's table). */
+const EXPERTS_TOP_P = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
+
+/**
+ * Runtime routing interventions for the next answers: experts per token or top-p over experts
+ * (one or the other: both at every layer is a ConfigError in planRouting), force or ban experts.
+ */
 export function RoutingControls({ experts }: { experts: number }) {
   const overrides = useChat((s) => s.overrides);
   const modelExpertsPerToken = useEngine((s) => s.model?.expertsPerToken ?? 1);
@@ -27,6 +33,8 @@ export function RoutingControls({ experts }: { experts: number }) {
         Experts per token{' '}
         <select
           value={overrides.expertsPerToken ?? ''}
+          disabled={overrides.expertsTopP !== undefined}
+          title={overrides.expertsTopP ? 'Experts top-p chooses how many experts each token gets' : undefined}
           onChange={(e) =>
             chatSetOverrides({ ...overrides, expertsPerToken: e.target.value ? Number(e.target.value) : undefined })
           }
@@ -35,6 +43,26 @@ export function RoutingControls({ experts }: { experts: number }) {
           {Array.from({ length: experts }, (_, i) => (
             <option key={i} value={i + 1}>
               {i + 1}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Experts top-p{' '}
+        <select
+          value={overrides.expertsTopP?.p ?? ''}
+          onChange={(e) =>
+            chatSetOverrides({
+              ...overrides,
+              expertsPerToken: undefined,
+              expertsTopP: e.target.value ? { p: Number(e.target.value) } : undefined,
+            })
+          }
+        >
+          <option value="">off (a fixed number)</option>
+          {EXPERTS_TOP_P.map((p) => (
+            <option key={p} value={p}>
+              {p}: fewest experts reaching {Math.round(p * 100)}%
             </option>
           ))}
         </select>

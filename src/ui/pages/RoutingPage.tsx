@@ -14,6 +14,7 @@ import {
 import { useChat } from '../../state/chat.ts';
 import { compareTraces } from '../../state/routing-stats.ts';
 import { describeRouting, percent } from '../format.ts';
+import { hasRoutingOverrides } from '../../core/runtime/routing.ts';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { CalibrationTable } from '../components/CalibratePane.tsx';
 import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
@@ -60,8 +61,7 @@ function SlotView({
   const [text, setText] = useState('');
   const composeYaml = useCompose((s) => (s.form.base && s.form.experts.length ? s.yaml : ''));
   const overrides = useChat((s) => s.overrides);
-  const hasOverrides =
-    overrides.expertsPerToken !== undefined || !!overrides.ban?.experts.length || !!overrides.force?.experts.length;
+  const hasOverrides = hasRoutingOverrides(overrides);
   return (
     <section className="card routing-slot" aria-label={`Trace ${slot.label}`}>
       <form

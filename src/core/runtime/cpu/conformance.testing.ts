@@ -115,6 +115,48 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     ],
   },
   {
+    // top-p gives tokens different expert counts in one prefill chunk (the grouped path) and
+    // in decode; p values are away from 1, where the f32 (webgpu) and f64 mass may differ
+    name: 'mixtral: dynamic routing (expertsTopP, per layer, with ban and force)',
+    spec: tinyMoeSpec({
+      ...blockSized,
+      moe: { experts: 6, expertsPerToken: 2, normTopK: true, expertIntermediate: 32 },
+    }),
+    steps: [
+      { tokens, options: { trace: true, routing: { expertsTopP: { p: 0.6 } } } },
+      { tokens: [9], options: { trace: true, routing: { expertsTopP: { p: 0.8, minExperts: 2, maxExperts: 4 } } } },
+      {
+        tokens: [13, 14, 15],
+        options: {
+          trace: true,
+          routing: {
+            expertsPerToken: 1,
+            expertsTopP: { p: 0.5, layers: [1] },
+            ban: { experts: [2] },
+            force: { experts: [4], layers: [1] },
+          },
+        },
+      },
+    ],
+  },
+  {
+    name: 'qwen2_moe: dynamic routing with a shared expert, no renorm',
+    spec: tinyQwenMoeSpec({
+      ...blockSized,
+      moe: {
+        experts: 5,
+        expertsPerToken: 2,
+        normTopK: false,
+        expertIntermediate: 32,
+        sharedExpert: { intermediate: 32, gated: true },
+      },
+    }),
+    steps: [
+      { tokens, options: { trace: true, routing: { expertsTopP: { p: 0.7, maxExperts: 3 } } } },
+      { tokens: [20], options: { trace: true, routing: { expertsTopP: { p: 0.9 } } } },
+    ],
+  },
+  {
     name: 'mixtral: 24-token prefill (chunking, long attention), then a step',
     spec: tinyMoeSpec({
       ...blockSized,

@@ -159,7 +159,7 @@ async function groupedSites(
       a.route,
       a.yExpert,
     ]),
-    combine: await make(`${label}.combine`, moeCombineSource, [a.yExpert, a.x]),
+    combine: await make(`${label}.combine`, moeCombineSource, [a.yExpert, a.route, a.x]),
   };
 }
 
@@ -253,7 +253,7 @@ function moeSteps(
   const record = routeRecordLayout(routing.expertsPerToken, E);
   const routeBase = l * R;
   const routeStride = spec.layers * R;
-  const { expertsPerToken, banned, forced } = routing.layers[l];
+  const { expertsPerToken, banned, forced, topP } = routing.layers[l];
   const hidden = spec.hidden;
   steps.push(matmulStep(sites.router, { dtype: moe.router.dtype, N: E, K: hidden, nTokens: n }));
   steps.push(
@@ -269,6 +269,7 @@ function moeSteps(
         routeStride,
         banned,
         forced,
+        topP,
       }),
     ),
   );
@@ -326,7 +327,9 @@ function moeSteps(
         }),
       ),
     );
-    steps.push(dispatch(g.combine, moeCombineLaunch({ N: hidden, nTokens: n, slots: expertsPerToken })));
+    steps.push(
+      dispatch(g.combine, moeCombineLaunch({ N: hidden, nTokens: n, slots: expertsPerToken, routeBase, routeStride })),
+    );
   }
   if (moe.shared && sites.shared && sites.sharedGate) {
     const sharedBase = routeBase + record.sharedId;

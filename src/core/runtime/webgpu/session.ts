@@ -14,7 +14,7 @@ import { createActivations, destroyActivations, type Activations } from './activ
 import { ParamArena, submitSteps } from './dispatch.ts';
 import { chunkSteps, createForwardSites, type ForwardSites } from './forward-plan.ts';
 import type { GpuContext } from './gpu-context.ts';
-import { routeRecordLayout, routeRecordWords } from './kernels/router.ts';
+import { NO_EXPERT, routeRecordLayout, routeRecordWords } from './kernels/router.ts';
 import { type RoutingPlan, routingPlanner } from '../routing.ts';
 import { activeWeightBytes, uploadModel, type GpuModel } from './upload.ts';
 
@@ -290,7 +290,9 @@ function decodeTrace(
     model.layers.forEach((layer, l) => {
       if (!layer.moe) return;
       const base = (t * model.spec.layers + l) * R;
-      const k = routing.layers[l].expertsPerToken;
+      // a top-p token fills fewer than the layer's slots; the rest hold NO_EXPERT
+      let k = 0;
+      while (k < routing.layers[l].expertsPerToken && words[base + at.ids + k] !== NO_EXPERT) k++;
       const entry: LayerRouting = {
         expertIds: Array.from(words.subarray(base + at.ids, base + at.ids + k)),
         expertWeights: Array.from(floats.subarray(base + at.weights, base + at.weights + k)),

@@ -10,8 +10,9 @@
  * moe_down_grouped.wgsl — yExpert[a] = expertWeights[a] · down_e·h[a].
  *   Bindings: 0 params, 1 wDown (read), 2 h (read), 3 groups (read), 4 route (read),
  *   5 yExpert (read_write, [nTokens*slots, hidden]). Grid (ceil(hidden/64), experts, ceil(nTokens/4)).
- * moe_combine.wgsl — y[t] += Σ_slot yExpert[t, slot]. Bindings: 0 params, 1 yExpert (read),
- *   2 y (read_write). Grid (ceil(hidden/64), nTokens, 1).
+ * moe_combine.wgsl — y[t] += Σ_slot yExpert[t, slot], skipping slots a top-p token left unused.
+ *   Bindings: 0 params, 1 yExpert (read), 2 route (read), 3 y (read_write).
+ *   Grid (ceil(hidden/64), nTokens, 1).
  * Bytes of weights read: each used expert's rows once per 4 of its assignments. The counts
  * live on the GPU, so `weightBytes` reports the upper bound min(E·⌈n/4⌉, ⌈n·k/4⌉ + E) tiles.
  */
@@ -100,9 +101,11 @@ export function moeCombineLaunch(a: {
   slots: number;
   yOffset?: number;
   yStride?: number;
+  routeBase: number;
+  routeStride: number;
 }): KernelLaunch {
   return {
-    params: packParams([a.N, a.nTokens, a.slots, a.yOffset ?? 0, a.yStride ?? a.N]),
+    params: packParams([a.N, a.nTokens, a.slots, a.yOffset ?? 0, a.yStride ?? a.N, a.routeBase, a.routeStride]),
     grid: [groups(a.N), a.nTokens, 1],
     weightBytes: 0,
   };

@@ -10,7 +10,9 @@
  *   Bindings: 0 params, 1 wDown (read), 2 h (read), 3 route (read), 4 y (read_write,
  *   residual [nTokens, yStride]). Grid (ceil(N/64), nTokens, 1).
  * Bytes of weights read: slots·nTokens·(2·N·rowBytes(K)) and slots·nTokens·N·rowBytes(K):
- * only the chosen experts' rows (per token; tokens sharing an expert re-read its rows).
+ * only the chosen experts' rows (per token; tokens sharing an expert re-read its rows). Under
+ * top-p routing `slots` is the most a token may use, so these are upper bounds: both kernels
+ * skip slots whose id is NO_EXPERT (router.ts).
  */
 import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';

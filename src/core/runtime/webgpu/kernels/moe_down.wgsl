@@ -1,7 +1,10 @@
 // Expert dispatch, second half, fused with the mix and the residual add:
 // y[t, n] += Σ_slot expertWeights[t, slot] * (down_e[n] · h[t, slot]) with e = expertIds[t, slot]
 // read from the routing record. Only chosen experts' rows are read. The reader +
-// rowdot (`wDown_dot` over h) are prepended. Grid: (ceil(N/64), nTokens).
+// rowdot (`wDown_dot` over h) are prepended. Slots a top-p token leaves unused (id NO_EXPERT)
+// are skipped. Grid: (ceil(N/64), nTokens).
+const NO_EXPERT: u32 = 0xffffffffu;
+
 struct Params {
   N: u32,             // hidden
   K: u32,             // expert intermediate size
@@ -28,6 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc = 0.0;
   for (var slot = 0u; slot < p.slots; slot++) {
     let expert = route[record + slot];
+    if (expert == NO_EXPERT) { continue; }
     let mixWeight = bitcast<f32>(route[record + p.weightOffset + slot]);
     let row = expert * p.N + n;
     let sum = wDown_dot(row, (t * p.slots + slot) * p.K, p.K);

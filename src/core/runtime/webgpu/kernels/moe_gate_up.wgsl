@@ -1,8 +1,11 @@
 // Expert dispatch, first half: h[t, slot, n] = silu(gate_e[n] · x[t]) * (up_e[n] · x[t]) with
 // e = expertIds[t, slot] read from the routing record on the GPU. Only the chosen experts'
 // rows are read. Expert e's rows start at row e*N of the layer's stacked [experts*N, K]
-// weights. Readers + rowdot (`wGate_dot`, `wUp_dot`) are prepended.
+// weights. Readers + rowdot (`wGate_dot`, `wUp_dot`) are prepended. A slot a top-p token
+// leaves unused (id NO_EXPERT, router_topk.wgsl) is skipped: its h row is never read.
 // Grid: (ceil(N/64), slots, nTokens).
+const NO_EXPERT: u32 = 0xffffffffu;
+
 struct Params {
   N: u32,            // expert intermediate size
   K: u32,            // hidden
@@ -27,6 +30,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = gid.z;
   if (n >= p.N || slot >= p.slots || t >= p.nTokens) { return; }
   let expert = route[p.routeBase + t * p.routeStride + slot];
+  if (expert == NO_EXPERT) { return; }
   let row = expert * p.N + n;
   let xBase = p.xOffset + t * p.xStride;
   let g = wGate_dot(row, xBase, p.K);

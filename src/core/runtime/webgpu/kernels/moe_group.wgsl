@@ -1,6 +1,7 @@
 // Prefill: group token slots by expert, on the GPU. For expert e, lists the assignments
 // a = t*slots + slot whose expertIds[t, slot] == e, in token order, and their count.
 // One invocation per expert (an expert appears at most once per token, so count ≤ nTokens).
+// Slots a top-p token leaves unused hold NO_EXPERT (≥ experts), so they join no list.
 struct Params {
   nTokens: u32,
   slots: u32,

@@ -19,6 +19,8 @@ const sharedGateWgsl = WGSL_SOURCES['shared_gate.wgsl'];
 export { routerSource };
 /** Upper bound on experts per layer: the kernel keeps probabilities in a private array. */
 export const ROUTER_MAX_EXPERTS = 64;
+/** Expert id of a slot a top-p token leaves unused (router_topk.wgsl NO_EXPERT); its weight is 0. */
+export const NO_EXPERT = 0xffffffff;
 
 /** Words of one routing record: ids[R], weights[R], probs[E], shared id, shared gate. */
 export function routeRecordWords(recordK: number, experts: number): number {
@@ -48,6 +50,8 @@ export interface RouterArgs {
   routeStride: number; // words between tokens' records
   banned: readonly number[];
   forced: readonly number[];
+  /** LayerRoutingPlan.topP: WGSL Params.topP / minK; absent = a fixed k. */
+  topP?: { p: number; minExperts: number };
 }
 
 function mask(ids: readonly number[]): [number, number] {
@@ -68,9 +72,11 @@ export function routerLaunch(a: RouterArgs): KernelLaunch {
       a.logitsStride ?? a.experts,
       a.routeBase,
       a.routeStride,
-      0,
+      a.topP?.minExperts ?? 0,
       ...mask(a.banned),
       ...mask(a.forced),
+      { f32: a.topP?.p ?? 0 },
+      0,
     ]),
     grid: [groups(a.nTokens), 1, 1],
     weightBytes: 0,
