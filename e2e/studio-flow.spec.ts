@@ -102,7 +102,7 @@ for (const backend of ['webgpu', 'cpu'] as const)
     await banned.locator('.tok').filter({ hasText: /\S/ }).first().hover();
     await expect(page.getByTestId('token-detail')).not.toContainText('E0 ');
     await page.getByLabel('Expert 0 routing').selectOption('auto');
-    await page.getByLabel('Colour tokens by').selectOption('all');
+    await page.getByLabel('Colour tokens by').selectOption('majority');
 
     // Routing: heatmap of the conversation's last answer, with load bars and stickiness.
     await openPage(page, 'Routing');
@@ -185,7 +185,7 @@ for (const backend of ['webgpu', 'cpu'] as const)
     expect(trace.tokens.length).toBeGreaterThan(0);
     for (const t of trace.tokens) expect(t.routing.layers).toHaveLength(4);
     const csv = readFileSync(await exportFile('Trace CSV', 'routing-trace.csv'), 'utf8');
-    expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight');
+    expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight,donor');
     let records = 0; // newlines outside quotes: pieces may contain quoted newlines
     for (let i = 0, quoted = false; i < csv.length; i++) {
       if (csv[i] === '"') quoted = !quoted;

@@ -2,11 +2,7 @@ import type { TokenRouting } from '../../core/runtime/types.ts';
 import { coActivation, expertLoad, routerEntropy, stickiness } from '../../state/routing-stats.ts';
 import { expertColor, percent } from '../format.ts';
 
-export interface ExpertLabel {
-  donor: string;
-  positive: string[];
-  negative: string[];
-}
+import type { ExpertLabel } from './expert-labels.ts';
 
 /** Every layer at a glance: expert load per layer (cell shade = share), entropy, stickiness. */
 export function LayerOverview({ trace, layers, experts }: { trace: TokenRouting[]; layers: number; experts: number }) {

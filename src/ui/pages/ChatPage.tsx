@@ -21,8 +21,9 @@ import { useFollowLatest } from '../components/follow-latest.ts';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';
 import { LiveTokenText, TokenText } from '../components/TokenText.tsx';
-import type { HeatLayer } from '../components/TokenSpan.ts';
-import { describeRouting, describeSampling, expertColor, formatBytes } from '../format.ts';
+import type { HeatLayer, TokenStyle } from '../components/TokenSpan.ts';
+import { useExpertLabels } from '../components/expert-labels.ts';
+import { describeRouting, describeSampling, expertColor, expertLabel, formatBytes } from '../format.ts';
 
 /** Below this much weight a model is a demo: the zoo's 3.4M-parameter models are ~14 MB in f32. */
 const TINY_MODEL_BYTES = 100 * 1024 ** 2;
@@ -155,7 +156,9 @@ export function ChatPage() {
   );
   const current = conversations.find((c) => c.id === currentId);
   const [draft, setDraft] = useState('');
-  const [layer, setLayer] = useState<HeatLayer>('all');
+  const [layer, setLayer] = useState<HeatLayer>('majority');
+  const [tokenStyle, setTokenStyle] = useState<TokenStyle>('underline');
+  const expertNames = useExpertLabels().map((l) => l.donor);
   const detailRef = useRef<HTMLPreElement>(null);
   const messagesRef = useRef<HTMLDivElement>(null);
   const { behind, jumpToLatest } = useFollowLatest(messagesRef);
@@ -222,7 +225,7 @@ export function ChatPage() {
             <div key={i} className={`msg msg-${t.role}`} data-testid={`msg-${t.role}`}>
               <div className="msg-role">{t.role}</div>
               {t.role === 'assistant' && t.tokens?.length ? (
-                <TokenText tokens={t.tokens} layer={layer} />
+                <TokenText tokens={t.tokens} layer={layer} style={tokenStyle} />
               ) : (
                 <div className="msg-text">{t.content}</div>
               )}
@@ -247,7 +250,7 @@ export function ChatPage() {
           {streaming && (
             <div className="msg msg-assistant">
               <div className="msg-role">assistant</div>
-              <LiveTokenText layer={layer} />
+              <LiveTokenText layer={layer} style={tokenStyle} />
             </div>
           )}
         </div>
@@ -320,9 +323,9 @@ export function ChatPage() {
               Colour tokens by{' '}
               <select
                 value={String(layer)}
-                onChange={(e) => setLayer(e.target.value === 'all' ? 'all' : Number(e.target.value))}
+                onChange={(e) => setLayer(e.target.value === 'majority' ? 'majority' : Number(e.target.value))}
               >
-                <option value="all">all layers (strip)</option>
+                <option value="majority">most layers</option>
                 {Array.from({ length: layers }, (_, l) => (
                   <option key={l} value={l}>
                     layer {l}
@@ -330,13 +333,22 @@ export function ChatPage() {
                 ))}
               </select>
             </label>
+            <label>
+              <input
+                type="checkbox"
+                checked={tokenStyle === 'tint'}
+                onChange={(e) => setTokenStyle(e.target.checked ? 'tint' : 'underline')}
+              />
+              Tint token backgrounds (instead of underlining)
+            </label>
             <ul className="legend" aria-label="Expert colours">
               {Array.from({ length: experts }, (_, e) => (
                 <li key={e}>
-                  <i style={{ background: expertColor(e) }} /> expert {e}
+                  <i style={{ background: expertColor(e) }} aria-hidden="true" /> {expertLabel(expertNames, e)}
                 </li>
               ))}
             </ul>
+            <p className="muted small">Stronger colour: a higher weight (or more layers agreeing).</p>
             <RoutingControls experts={experts} />
           </>
         )}

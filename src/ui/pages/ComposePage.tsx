@@ -269,6 +269,7 @@ function PreviewPane() {
           trace={preview.routing}
           layers={preview.routing[0]?.layers.length ?? 0}
           label="Preview"
+          expertNames={form.experts.map((e) => e.model)}
         />
       )}
       {preview && (
