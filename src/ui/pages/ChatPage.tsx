@@ -18,6 +18,7 @@ import { useSettings } from '../../state/settings.ts';
 import type { BackendChoice } from '../../../workers/engine/api.ts';
 import { uiGo } from '../../state/ui.ts';
 import { useFollowLatest } from '../components/follow-latest.ts';
+import { ConversationModelNote, EditTurn, MessageActions } from '../components/MessageActions.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';
 import { LiveTokenText, TokenText } from '../components/TokenText.tsx';
@@ -158,6 +159,9 @@ export function ChatPage() {
   const [draft, setDraft] = useState('');
   const [layer, setLayer] = useState<HeatLayer>('majority');
   const [tokenStyle, setTokenStyle] = useState<TokenStyle>('underline');
+  const [editing, setEditing] = useState<number | undefined>();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: an edit belongs to the conversation it started in
+  useEffect(() => setEditing(undefined), [currentId]);
   const expertNames = useExpertLabels().map((l) => l.donor);
   const detailRef = useRef<HTMLPreElement>(null);
   const messagesRef = useRef<HTMLDivElement>(null);
@@ -191,6 +195,7 @@ export function ChatPage() {
                 onClick={() => chatSelect(c.id)}
               >
                 {c.title}
+                {c.modelTitle && <span className="conversation-model">{c.modelTitle}</span>}
               </button>
             </li>
           ))}
@@ -198,6 +203,7 @@ export function ChatPage() {
       </aside>
       <section className="card chat-main" aria-label="Chat">
         <EngineBanner />
+        <ConversationModelNote conversation={current} />
         {storageError && (
           <p role="alert" className="banner banner-error" data-testid="chat-storage-error">
             {storageError}
@@ -224,7 +230,9 @@ export function ChatPage() {
           {current?.turns.map((t, i) => (
             <div key={i} className={`msg msg-${t.role}`} data-testid={`msg-${t.role}`}>
               <div className="msg-role">{t.role}</div>
-              {t.role === 'assistant' && t.tokens?.length ? (
+              {editing === i ? (
+                <EditTurn turn={t} index={i} onDone={() => setEditing(undefined)} />
+              ) : t.role === 'assistant' && t.tokens?.length ? (
                 <TokenText tokens={t.tokens} layer={layer} style={tokenStyle} />
               ) : (
                 <div className="msg-text">{t.content}</div>
@@ -245,6 +253,7 @@ export function ChatPage() {
                   {t.madeWith.routing ? ` · routing: ${describeRouting(t.madeWith.routing)}` : ''}
                 </div>
               )}
+              {editing !== i && <MessageActions turn={t} index={i} onEdit={() => setEditing(i)} />}
             </div>
           ))}
           {streaming && (
