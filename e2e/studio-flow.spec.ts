@@ -93,7 +93,7 @@ for (const backend of ['webgpu', 'cpu'] as const)
     // Runtime routing control: ban expert 0 and regenerate; no token of the new answer uses it.
     await page.getByLabel('Colour tokens by').selectOption('0');
     await page.getByLabel('Expert 0 routing').selectOption('ban');
-    await page.getByRole('button', { name: 'Regenerate' }).click();
+    await page.getByRole('button', { name: 'Regenerate', exact: true }).click();
     await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled({ timeout: 120_000 });
     const banned = page.getByTestId('msg-assistant').last();
     await expect.poll(() => banned.locator('.tok').count()).toBeGreaterThan(0);

@@ -135,6 +135,15 @@ export function Heatmap({
   };
 
   const shown = hover ?? token;
+  if (layers === 0)
+    return (
+      <figure className="heatmap" data-testid="heatmap">
+        <figcaption>
+          <strong>{label}</strong>: {n.toLocaleString()} {n === 1 ? 'token' : 'tokens'}, no routing: a dense model has
+          no experts to route to. Load a MoE (Library or Compose) to see routing.
+        </figcaption>
+      </figure>
+    );
   const cellStyle = (t: number) => ({ left: LABEL_W + t * cellW, width: cellW });
   return (
     <figure className="heatmap" data-testid="heatmap">

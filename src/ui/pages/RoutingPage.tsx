@@ -49,6 +49,7 @@ function SlotView({
   const layers = first?.layers.length ?? 0; // from the trace itself: it may come from the Compose router
   const experts = first?.layers[0]?.moeProbs.length ?? 0;
   const [text, setText] = useState('');
+  const letter = index === 0 ? 'A' : 'B';
   const composeYaml = useCompose((s) => (s.form.base && s.form.experts.length ? s.yaml : ''));
   const overrides = useChat((s) => s.overrides);
   const hasOverrides =
@@ -63,18 +64,22 @@ function SlotView({
         }}
       >
         <label className="grow">
-          Text {index === 0 ? 'A' : 'B'}{' '}
-          <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" />
+          Text {letter} <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" />
         </label>
-        <button type="submit" disabled={slot.busy || !text}>
+        <button type="submit" aria-label={`Route text ${letter}`} disabled={slot.busy || !text}>
           {slot.busy ? 'Routing…' : 'Route text'}
         </button>
-        <button type="button" onClick={() => routingFromConversation(index)}>
+        <button
+          type="button"
+          aria-label={`Use the last answer as trace ${letter}`}
+          onClick={() => routingFromConversation(index)}
+        >
           Use the last answer
         </button>
         <button
           type="button"
           disabled={slot.busy || !text || !composeYaml}
+          aria-label={`Route with the Compose gates as trace ${letter}`}
           title="Route with the gates the Compose page would build, to compare two routers"
           onClick={() => void routingAnalyzeWithComposeGates(index, text, composeYaml, composeSources())}
         >
