@@ -88,6 +88,9 @@ for (const backend of ['webgpu', 'cpu'] as const)
     await answer.locator('.tok').filter({ hasText: /\S/ }).first().hover();
     await expect(page.getByTestId('token-detail')).toContainText(/layer 0: E\d \d+%, E\d \d+%/);
     await expect(page.getByTestId('token-detail')).toContainText('layer 3:');
+    // The default colouring keeps words whole: each token is one run of text, underlined in one expert's colour.
+    expect(await answer.locator('.tok *').count()).toBe(0);
+    expect(await answer.locator('.tok-underline[data-expert]').count()).toBeGreaterThan(0);
     await screenshot(page, '3-chat');
 
     // Runtime routing control: ban expert 0 and regenerate; no token of the new answer uses it.

@@ -66,7 +66,7 @@ function SlotView({
         <label className="grow">
           Text {letter} <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" />
         </label>
-        <button type="submit" aria-label={`Route text ${letter}`} disabled={slot.busy || !text}>
+        <button type="submit" aria-label={`Route text into trace ${letter}`} disabled={slot.busy || !text}>
           {slot.busy ? 'Routing…' : 'Route text'}
         </button>
         <button
