@@ -44,6 +44,15 @@ test('copy, edit, regenerate and delete per message; conversations keep their mo
     log.locator(':scope > [data-testid^="msg-"]').evaluateAll((els) => els.map((e) => e.dataset.testid));
   expect(await roles()).toEqual(['msg-user', 'msg-assistant', 'msg-user', 'msg-assistant']);
 
+  // Keyboard: the answer is one tab stop; arrow keys walk its tokens and the detail panel follows.
+  const tokensOf = page.getByTestId('msg-assistant').nth(0).getByTestId('assistant-tokens');
+  await tokensOf.focus();
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  const second = tokensOf.locator('.tok').nth(1);
+  await expect(second).toBeFocused();
+  await expect(page.getByTestId('token-detail')).toContainText(`“${await second.textContent()}”`);
+
   // Copy: the answer's own text reaches the clipboard.
   const answer2 = page.getByTestId('msg-assistant').nth(1);
   const answerText = await answer2.getByTestId('assistant-tokens').textContent();
