@@ -122,7 +122,7 @@ test('the message list follows the newest message unless the person scrolled up;
   await expect.poll(() => messages.evaluate((el) => el.scrollTop)).toBe(0);
   const jump = page.getByRole('button', { name: 'Jump to latest' });
   await expect(jump).toBeVisible();
-  await page.getByRole('button', { name: 'Regenerate' }).click();
+  await page.getByRole('button', { name: 'Regenerate', exact: true }).click();
   await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toBeVisible({
     timeout: 60_000,
   });

@@ -58,7 +58,7 @@ test('stop ends a long answer early and regenerate answers again', async ({ page
   );
   await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toContainText('cpu');
   await page.getByLabel('Max tokens').fill('5');
-  await page.getByRole('button', { name: 'Regenerate' }).click();
+  await page.getByRole('button', { name: 'Regenerate', exact: true }).click();
   await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(
     /^[1-5] tokens · .* stopped by (maxTokens|eos) · \d+ of \d+ prompt tokens reused from the last turn$/,
     { timeout: 60_000 },

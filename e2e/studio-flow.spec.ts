@@ -88,12 +88,15 @@ for (const backend of ['webgpu', 'cpu'] as const)
     await answer.locator('.tok').filter({ hasText: /\S/ }).first().hover();
     await expect(page.getByTestId('token-detail')).toContainText(/layer 0: E\d \d+%, E\d \d+%/);
     await expect(page.getByTestId('token-detail')).toContainText('layer 3:');
+    // The default colouring keeps words whole: each token is one run of text, underlined in one expert's colour.
+    expect(await answer.locator('.tok *').count()).toBe(0);
+    expect(await answer.locator('.tok-underline[data-expert]').count()).toBeGreaterThan(0);
     await screenshot(page, '3-chat');
 
     // Runtime routing control: ban expert 0 and regenerate; no token of the new answer uses it.
     await page.getByLabel('Colour tokens by').selectOption('0');
     await page.getByLabel('Expert 0 routing').selectOption('ban');
-    await page.getByRole('button', { name: 'Regenerate' }).click();
+    await page.getByRole('button', { name: 'Regenerate', exact: true }).click();
     await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled({ timeout: 120_000 });
     const banned = page.getByTestId('msg-assistant').last();
     await expect.poll(() => banned.locator('.tok').count()).toBeGreaterThan(0);
@@ -102,7 +105,7 @@ for (const backend of ['webgpu', 'cpu'] as const)
     await banned.locator('.tok').filter({ hasText: /\S/ }).first().hover();
     await expect(page.getByTestId('token-detail')).not.toContainText('E0 ');
     await page.getByLabel('Expert 0 routing').selectOption('auto');
-    await page.getByLabel('Colour tokens by').selectOption('all');
+    await page.getByLabel('Colour tokens by').selectOption('majority');
 
     // Routing: heatmap of the conversation's last answer, with load bars and stickiness.
     await openPage(page, 'Routing');
@@ -185,7 +188,7 @@ for (const backend of ['webgpu', 'cpu'] as const)
     expect(trace.tokens.length).toBeGreaterThan(0);
     for (const t of trace.tokens) expect(t.routing.layers).toHaveLength(4);
     const csv = readFileSync(await exportFile('Trace CSV', 'routing-trace.csv'), 'utf8');
-    expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight');
+    expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight,donor');
     let records = 0; // newlines outside quotes: pieces may contain quoted newlines
     for (let i = 0, quoted = false; i < csv.length; i++) {
       if (csv[i] === '"') quoted = !quoted;

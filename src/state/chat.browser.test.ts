@@ -7,8 +7,11 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clear, createStore, get, set } from 'idb-keyval';
 import {
+  chatDeleteTurn,
+  chatEditTurn,
   chatInit,
   chatRegenerate,
+  chatRegenerateTurn,
   chatReset,
   chatSend,
   chatSetOverrides,
@@ -72,6 +75,35 @@ describe('chat store', () => {
     const turns = useChat.getState().conversations[0].turns;
     expect(turns.map((t) => t.role)).toEqual(['user', 'assistant']);
     for (const t of turns[1].tokens!) for (const l of t.routing!.layers) expect(l.expertIds).not.toContain(1);
+  });
+
+  it('edit and regenerate truncate at their message; delete removes one; the conversation keeps its model', async () => {
+    chatSetSampling({ temperature: 0, maxTokens: 3 });
+    await chatSend('first');
+    await chatSend('second');
+    const turns = () => useChat.getState().conversations[0].turns;
+    expect(turns().map((t) => t.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(useChat.getState().conversations[0]).toMatchObject({ modelId: 'moe' });
+    expect(useChat.getState().conversations[0].modelTitle).toBeTruthy();
+
+    await chatEditTurn(0, 'edited');
+    expect(turns().map((t) => [t.role, t.role === 'user' ? t.content : '…'])).toEqual([
+      ['user', 'edited'],
+      ['assistant', '…'],
+    ]);
+    const before = turns()[1].summary;
+    await chatRegenerateTurn(1);
+    expect(turns().map((t) => t.role)).toEqual(['user', 'assistant']);
+    expect(turns()[1].summary).not.toBe(before); // a new answer, not the old one kept
+
+    await chatEditTurn(1, 'not a user message'); // only your own messages can be edited
+    expect(turns().map((t) => t.role)).toEqual(['user', 'assistant']);
+    await chatDeleteTurn(1);
+    expect(turns().map((t) => t.content)).toEqual(['edited']);
+
+    chatReset();
+    await chatInit();
+    expect(useChat.getState().conversations[0].turns.map((t) => t.content)).toEqual(['edited']);
   });
 
   it('keeps records of another schema version (and malformed ones) through a save, and says so', async () => {

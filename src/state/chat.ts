@@ -37,7 +37,9 @@ export interface Conversation {
   schemaVersion: typeof CHAT_SCHEMA_VERSION;
   id: string;
   title: string;
+  /** The model that answered last (id as the engine reports it; title for display when it is gone). */
   modelId?: string;
+  modelTitle?: string;
   system: string;
   turns: ChatTurn[];
   updatedAt: number;
@@ -288,9 +290,49 @@ export async function chatSend(text: string): Promise<void> {
     ...c,
     turns,
     title: c.turns.length ? c.title : text.slice(0, 40),
-    modelId: useEngine.getState().model?.id,
+    ...loadedModel(),
     updatedAt: Date.now(),
   });
+  await runAssistant();
+}
+
+function loadedModel(): Pick<Conversation, 'modelId' | 'modelTitle'> {
+  const model = useEngine.getState().model;
+  return { modelId: model?.id, modelTitle: model?.title };
+}
+
+/** Whether a message action may change the conversation now (not while an answer streams). */
+function editable(): Conversation | undefined {
+  return useChat.getState().streaming ? undefined : chatCurrent();
+}
+
+/** Removes one message of the current conversation (the others stay as they are); resolves once saved. */
+export function chatDeleteTurn(index: number): Promise<void> {
+  const c = editable();
+  if (!c?.turns[index]) return Promise.resolve();
+  replaceConversation({ ...c, turns: c.turns.filter((_, i) => i !== index), updatedAt: Date.now() });
+  return persist();
+}
+
+/**
+ * Replaces a user message's text and answers it again: everything after that message is
+ * dropped, since the later turns answered the old text.
+ */
+export async function chatEditTurn(index: number, content: string): Promise<void> {
+  const c = editable();
+  if (c?.turns[index]?.role !== 'user' || !content.trim() || chatBlockedReason()) return;
+  const turns = [...c.turns.slice(0, index), { role: 'user' as const, content }];
+  // A title taken from the first message follows its edit; a title set otherwise stays.
+  const title = index === 0 && c.title === c.turns[0]!.content.slice(0, 40) ? content.slice(0, 40) : c.title;
+  replaceConversation({ ...c, turns, title, ...loadedModel(), updatedAt: Date.now() });
+  await runAssistant();
+}
+
+/** Answers again from one assistant message: it and everything after it are dropped. */
+export async function chatRegenerateTurn(index: number): Promise<void> {
+  const c = editable();
+  if (c?.turns[index]?.role !== 'assistant' || chatBlockedReason()) return;
+  replaceConversation({ ...c, turns: c.turns.slice(0, index), ...loadedModel(), updatedAt: Date.now() });
   await runAssistant();
 }
 

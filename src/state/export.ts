@@ -14,6 +14,7 @@ import type { LibraryRef } from './library-refs.ts';
 import { fetchFileSet } from '../core/hub/fetch-file-set.ts';
 import { appKv } from './kv-instance.ts';
 import { routingTraceCsv } from './routing-stats.ts';
+import { routingTraceJson } from './routing-trace.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { formatBytes } from './format.ts';
 
@@ -242,14 +243,7 @@ export function exportGgufFile(m: { title: string }, quant: StoredQuant): Promis
 export function exportTrace(trace: AnalyzedText, format: 'json' | 'csv'): Promise<void> {
   return run(`Trace ${format.toUpperCase()}`, async () => {
     const name = `routing-trace.${format}`;
-    const text =
-      format === 'csv'
-        ? routingTraceCsv(trace.pieces, trace.routing)
-        : JSON.stringify(
-            { schemaVersion: 1, tokens: trace.pieces.map((piece, i) => ({ piece, routing: trace.routing[i] })) },
-            null,
-            1,
-          );
+    const text = format === 'csv' ? routingTraceCsv(trace.pieces, trace.routing) : routingTraceJson(trace);
     downloadBytes(name, text, format === 'csv' ? 'text/csv' : 'application/json');
     return `${name} (${formatBytes(new TextEncoder().encode(text).byteLength)})`;
   });

@@ -4,6 +4,7 @@ import {
   coActivation,
   compareTraces,
   expertLoad,
+  majorityTop1,
   routerEntropy,
   routingTraceCsv,
   stickiness,
@@ -100,9 +101,14 @@ describe('routing statistics', () => {
 
   it('CSV quotes pieces and lists every chosen expert', () => {
     const csv = routingTraceCsv(['a', 'say "hi"', ','], trace);
-    expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight');
-    expect(csv).toContain('1,"say ""hi""",0,1,2,0.5');
+    expect(csv.split('\n')[0]).toBe('token,piece,layer,rank,expert,weight,donor');
+    expect(csv).toContain('1,"say ""hi""",0,1,2,0.5,""');
     expect(csv.trim().split('\n')).toHaveLength(7);
+  });
+
+  it('CSV names each expert by its donor when the names are known', () => {
+    const csv = routingTraceCsv(['a', 'b', 'c'], trace, ['zoo/stories', 'zoo/code', 'zoo/math']);
+    expect(csv).toContain('1,"b",0,1,2,0.5,"zoo/math"');
   });
 
   it('CSV defuses pieces a spreadsheet would run as formulas (=, +, -, @, tab)', () => {
@@ -140,5 +146,18 @@ describe('compareTraces (A/B)', () => {
     for (const agreement of c.top1Agreement!) expect(agreement).toBeLessThan(0.35);
     for (const d of c.loadDifference) expect(d).toBeLessThan(0.1);
     expect(compareTraces(randomTrace(5, 4, 2, 1), randomTrace(6, 4, 2, 2), 2, 4).top1Agreement).toBeUndefined();
+  });
+});
+
+describe('majorityTop1 (Chat colouring and the agreement strip)', () => {
+  const at = (...ids: number[]): TokenRouting => ({ layers: ids.map((e) => layer([e, 9], [0.6, 0.4], [])) });
+  it('picks the first choice most layers share, with its share of the layers', () => {
+    expect(majorityTop1(at(2, 1, 2, 2))).toEqual({ expert: 2, share: 0.75 });
+    expect(majorityTop1(at(3, 3, 3))).toEqual({ expert: 3, share: 1 });
+  });
+  it('breaks a tie towards the lower expert id; a dense token has none', () => {
+    expect(majorityTop1(at(3, 1, 1, 3))).toEqual({ expert: 1, share: 0.5 });
+    expect(majorityTop1({ layers: [] })).toEqual({ expert: -1, share: 0 });
+    expect(majorityTop1(undefined)).toEqual({ expert: -1, share: 0 });
   });
 });

@@ -76,15 +76,20 @@ export function coActivation(trace: TokenRouting[], layer: number, experts: numb
   return m;
 }
 
-/** Routing trace as CSV: token, piece, layer, rank, expert, weight. */
-export function routingTraceCsv(pieces: string[], trace: TokenRouting[]): string {
-  const rows = ['token,piece,layer,rank,expert,weight'];
+/**
+ * Routing trace as CSV: token, piece, layer, rank, expert, weight, donor (the expert's donor
+ * model when `expertNames` knows it, else empty).
+ */
+export function routingTraceCsv(pieces: string[], trace: TokenRouting[], expertNames: readonly string[] = []): string {
+  const rows = ['token,piece,layer,rank,expert,weight,donor'];
   // Pieces are model output: a cell a spreadsheet would read as a formula (=, +, -, @, tab, CR) gets a leading '.
   const quote = (s: string) => `"${(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
   trace.forEach((t, i) =>
     t.layers.forEach((l, layer) =>
       l.expertIds.forEach((e, rank) => {
-        rows.push(`${i},${quote(pieces[i] ?? '')},${layer},${rank},${e},${l.expertWeights[rank]}`);
+        rows.push(
+          `${i},${quote(pieces[i] ?? '')},${layer},${rank},${e},${l.expertWeights[rank]},${quote(expertNames[e] ?? '')}`,
+        );
       }),
     ),
   );
@@ -112,4 +117,24 @@ export function compareTraces(a: TokenRouting[], b: TokenRouting[], layers: numb
     return same / a.length;
   });
   return { top1Agreement, loadDifference };
+}
+
+/**
+ * A token's first-choice expert most layers agree on, and the share of its MoE layers that
+ * chose it (1 = every layer the same; 1/layers = all different). Ties go to the lower expert id.
+ * `expert` is -1 for a token with no routing (dense model).
+ */
+export function majorityTop1(routing: TokenRouting | undefined): { expert: number; share: number } {
+  const counts = new Map<number, number>();
+  let n = 0;
+  for (const l of routing?.layers ?? []) {
+    const e = l.expertIds[0];
+    if (e === undefined) continue;
+    counts.set(e, (counts.get(e) ?? 0) + 1);
+    n += 1;
+  }
+  let expert = -1;
+  let best = 0;
+  for (const [e, c] of counts) if (c > best || (c === best && e < expert)) [expert, best] = [e, c];
+  return { expert, share: n ? best / n : 0 };
 }

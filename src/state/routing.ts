@@ -8,6 +8,7 @@ import { chatCurrent } from './chat.ts';
 import { engineClient, mergeClient } from './workers.ts';
 import type { ModelSources } from '../../workers/merge/api.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
+import { parseRoutingTraceJson } from './routing-trace.ts';
 
 export interface RoutingSlot {
   label: string;
@@ -86,6 +87,19 @@ export async function routingAnalyzeText(index: 0 | 1, text: string, overrides?:
     setSlot(index, { result, label: text.length > 30 ? `${text.slice(0, 30)}…` : text });
   } catch (e) {
     setSlot(index, { error: `${(e as Error).name}: ${(e as Error).message}` });
+  } finally {
+    setSlot(index, { busy: false });
+  }
+}
+
+/** A routing-trace JSON file (the studio's own export) into a slot; a bad file names its field in the slot's error. */
+export async function routingOpenTraceFile(index: 0 | 1, file: Blob & { name: string }): Promise<void> {
+  setSlot(index, { busy: true, error: undefined });
+  try {
+    const result = parseRoutingTraceJson(await file.text());
+    setSlot(index, { result, label: file.name });
+  } catch (e) {
+    setSlot(index, { error: `${file.name}: ${(e as Error).name}: ${(e as Error).message}` });
   } finally {
     setSlot(index, { busy: false });
   }

@@ -1,22 +1,53 @@
 /** Display helpers. */
 export { formatBytes, formatParams, plural } from '../state/format.ts';
 
-/** A fixed, colour-blind-aware palette for experts (Okabe–Ito, then extras). */
-export const EXPERT_COLORS = [
-  '#0072B2',
-  '#E69F00',
-  '#009E73',
-  '#CC79A7',
-  '#56B4E9',
-  '#D55E00',
-  '#F0E442',
-  '#7f7f7f',
-  '#8c564b',
-  '#17becf',
-];
+/**
+ * Expert colours: the Okabe–Ito palette in its fixed order (colour-blind safe, ../design
+ * "Expert colours"). Expert 8 and up reuse the hues at a darker lightness, so no two of the
+ * first 16 experts share a colour. Weight is never shown by hue: callers use expertRgba's alpha.
+ */
+export const EXPERT_COLORS = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#999999'];
+
+/** The colour of a dense layer or a missing record. */
+export const NO_EXPERT_COLOR = '#dddddd';
+
+function hexRgb(hex: string): [number, number, number] {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+/** [r, g, b] 0..255 of an expert's colour (second round of the palette at 60% lightness). */
+export function expertRgb(expert: number): [number, number, number] {
+  if (expert < 0) return hexRgb(NO_EXPERT_COLOR);
+  const rgb = hexRgb(EXPERT_COLORS[expert % EXPERT_COLORS.length]!);
+  const darken = Math.floor(expert / EXPERT_COLORS.length) % 2 === 1 ? 0.6 : 1;
+  return rgb.map((c) => Math.round(c * darken)) as [number, number, number];
+}
 
 export function expertColor(expert: number): string {
-  return expert < 0 ? '#dddddd' : EXPERT_COLORS[expert % EXPERT_COLORS.length];
+  const [r, g, b] = expertRgb(expert);
+  return `rgb(${r}, ${g}, ${b})`;
+}
+
+/** An expert's colour at an opacity (0..1): how the routing pictures show a weight. */
+export function expertRgba(expert: number, alpha: number): string {
+  const [r, g, b] = expertRgb(expert);
+  return `rgba(${r}, ${g}, ${b}, ${Math.round(Math.max(0, Math.min(1, alpha)) * 1000) / 1000})`;
+}
+
+/** The opacity a routing picture gives a top-1 weight: 0.2 (weight 0) to 1 (weight 1), never invisible. */
+export function weightAlpha(weight: number): number {
+  return 0.2 + 0.8 * Math.max(0, Math.min(1, weight));
+}
+
+/** "E1 zoo/code" where the donor is known, else "E1". */
+export function expertLabel(names: readonly string[], expert: number): string {
+  return expert < 0 ? 'no expert' : names[expert] ? `E${expert} ${names[expert]}` : `E${expert}`;
+}
+
+/** A token's text with its whitespace made visible (· space, ↵ newline, → tab), for axis labels. */
+export function visibleWhitespace(piece: string): string {
+  return piece.replace(/ /g, '·').replace(/\r?\n/g, '↵').replace(/\t/g, '→') || '∅';
 }
 
 export function percent(x: number): string {

@@ -1,76 +1,338 @@
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { TokenRouting } from '../../core/runtime/types.ts';
-import { top1Grid } from '../../state/routing-stats.ts';
-import { expertColor } from '../format.ts';
-import { routingTitle } from './TokenSpan.ts';
+import { downloadBytes } from '../../state/export.ts';
+import { majorityTop1, routingTraceCsv } from '../../state/routing-stats.ts';
+import { expertColor, expertLabel, expertRgba, formatBytes, visibleWhitespace, weightAlpha } from '../format.ts';
+import { routingPictureSvg, routingPicturePng, type PictureInput } from './heatmap-picture.ts';
 
-const CELL_W = 14;
-const CELL_H = 14;
+/** Widths of the row labels and the token-text header, and one cell's height (px). */
+const LABEL_W = 44;
+const HEAD_H = 72;
+const CELL_H = 22;
+const ZOOMS = [8, 12, 18, 28] as const;
+const DEFAULT_ZOOM = 18;
+/** Token columns rendered beyond each edge of the visible window, so a fast scroll shows no gap. */
+const OVERSCAN = 8;
+/** Token columns assumed visible before the scroller has been measured. */
+const FIRST_WINDOW = 80;
+
+interface Cell {
+  token: number;
+  layer: number;
+}
 
 /**
- * Layers × tokens on a canvas: colour = top-1 expert, intensity = its weight. Hover or
- * arrow keys show the token's per-layer top-k below (the canvas has a text alternative).
+ * The routing picture: rows = layers (L0…), columns = tokens headed by their text; a cell is
+ * the top-1 expert's colour at an opacity given by its weight; under the grid an "agree" strip
+ * (share of layers agreeing with the token's most common first choice). Only the visible
+ * window of token columns is in the DOM, so thousands of tokens stay smooth. An ARIA grid with
+ * one roving tab stop: arrow keys (Home/End, PageUp/PageDown) move between cells, and the
+ * detail panel shows the focused (or hovered) token at every layer.
  */
 export function Heatmap({
   pieces,
   trace,
   layers,
   label,
+  expertNames,
 }: {
   pieces: string[];
   trace: TokenRouting[];
   layers: number;
   label: string;
+  expertNames: readonly string[];
 }) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  const [focus, setFocus] = useState(0);
-  useEffect(() => {
-    const c = canvas.current;
-    const ctx = c?.getContext('2d');
-    if (!c || !ctx) return;
-    const grid = top1Grid(trace, layers);
-    c.width = Math.max(1, trace.length) * CELL_W;
-    c.height = Math.max(1, layers) * CELL_H;
-    ctx.clearRect(0, 0, c.width, c.height);
-    grid.forEach((row, l) =>
-      row.forEach((cell, t) => {
-        ctx.globalAlpha = cell.expert < 0 ? 1 : 0.25 + 0.75 * cell.weight;
-        ctx.fillStyle = expertColor(cell.expert);
-        ctx.fillRect(t * CELL_W, l * CELL_H, CELL_W - 1, CELL_H - 1);
-      }),
+  const n = trace.length;
+  const experts = trace.find((t) => t.layers.length)?.layers[0]?.moeProbs.length ?? 0;
+  const [cellW, setCellW] = useState<number>(DEFAULT_ZOOM);
+  const [focus, setFocus] = useState<Cell>({ token: 0, layer: 0 });
+  const [hover, setHover] = useState<number | undefined>();
+  const [view, setView] = useState({ left: 0, width: FIRST_WINDOW * DEFAULT_ZOOM });
+  const [saved, setSaved] = useState('');
+  const scroller = useRef<HTMLDivElement>(null);
+  const grid = useRef<HTMLTableElement>(null);
+  const moved = useRef(false);
+
+  const measure = useCallback(() => {
+    const el = scroller.current;
+    if (el) setView({ left: el.scrollLeft, width: el.clientWidth });
+  }, []);
+  useLayoutEffect(() => {
+    measure();
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [measure]);
+
+  // A new trace (or a shorter one) keeps the focus inside it.
+  const token = Math.min(focus.token, Math.max(0, n - 1));
+  const layer = Math.min(focus.layer, Math.max(0, layers - 1));
+
+  const first = Math.max(0, Math.floor((view.left - LABEL_W) / cellW) - OVERSCAN);
+  const last = Math.min(n - 1, Math.ceil((view.left + view.width - LABEL_W) / cellW) + OVERSCAN);
+  const columns: number[] = [];
+  for (let t = first; t <= last; t++) columns.push(t);
+  // The roving tab stop stays in the DOM even when scrolled away, so Tab still reaches the grid.
+  if (n > 0 && (token < first || token > last)) columns.push(token);
+
+  // After a key press, bring the focused cell into view and move DOM focus to it.
+  useLayoutEffect(() => {
+    if (!moved.current) return;
+    moved.current = false;
+    const el = scroller.current;
+    if (el) {
+      const x = LABEL_W + token * cellW;
+      if (x < el.scrollLeft + LABEL_W) el.scrollLeft = x - LABEL_W;
+      else if (x + cellW > el.scrollLeft + el.clientWidth) el.scrollLeft = x + cellW - el.clientWidth;
+      measure();
+    }
+    grid.current?.querySelector<HTMLElement>(`[data-token="${token}"][data-layer="${layer}"]`)?.focus();
+  });
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTableElement>) => {
+    const page = Math.max(1, Math.floor((view.width - LABEL_W) / cellW));
+    const next: Record<string, Cell> = {
+      ArrowRight: { token: token + 1, layer },
+      ArrowLeft: { token: token - 1, layer },
+      ArrowDown: { token, layer: layer + 1 },
+      ArrowUp: { token, layer: layer - 1 },
+      PageDown: { token: token + page, layer },
+      PageUp: { token: token - page, layer },
+      Home: e.ctrlKey ? { token: 0, layer: 0 } : { token: 0, layer },
+      End: e.ctrlKey ? { token: n - 1, layer: layers - 1 } : { token: n - 1, layer },
+    };
+    const to = next[e.key];
+    if (!to) return;
+    e.preventDefault();
+    moved.current = true;
+    setHover(undefined);
+    setFocus({
+      token: Math.max(0, Math.min(n - 1, to.token)),
+      layer: Math.max(0, Math.min(layers - 1, to.layer)),
+    });
+  };
+
+  const picture = (): PictureInput => ({ pieces, trace, layers, expertNames: [...expertNames], experts, title: label });
+  const slug = label.replace(/[^\w.-]+/g, '-').replace(/^-|-$/g, '') || 'trace';
+  const save = async (ext: 'csv' | 'png' | 'svg') => {
+    const name = `routing-${slug}.${ext}`;
+    try {
+      const bytes =
+        ext === 'csv'
+          ? routingTraceCsv(pieces, trace, expertNames)
+          : ext === 'svg'
+            ? routingPictureSvg(picture())
+            : await routingPicturePng(picture());
+      const type = { csv: 'text/csv', svg: 'image/svg+xml', png: 'image/png' }[ext];
+      downloadBytes(name, bytes, type);
+      const size = typeof bytes === 'string' ? new TextEncoder().encode(bytes).byteLength : bytes.byteLength;
+      setSaved(`Saved ${name} (${formatBytes(size)}).`);
+    } catch (err) {
+      setSaved(`${name} could not be made: ${(err as Error).message}`);
+    }
+  };
+
+  const shown = hover ?? token;
+  if (layers === 0)
+    return (
+      <figure className="heatmap" data-testid="heatmap">
+        <figcaption>
+          <strong>{label}</strong>: {n.toLocaleString()} {n === 1 ? 'token' : 'tokens'}, no routing: a dense model has
+          no experts to route to. Load a MoE (Library or Compose) to see routing.
+        </figcaption>
+      </figure>
     );
-    ctx.globalAlpha = 1;
-    ctx.strokeStyle = '#000';
-    ctx.strokeRect(focus * CELL_W + 0.5, 0.5, CELL_W - 1, c.height - 1);
-  }, [trace, layers, focus]);
-  const token = Math.min(focus, Math.max(0, trace.length - 1));
+  const cellStyle = (t: number) => ({ left: LABEL_W + t * cellW, width: cellW });
   return (
     <figure className="heatmap" data-testid="heatmap">
       <figcaption>
-        {label}: {layers} layers × {trace.length} tokens (colour = top-1 expert, intensity = its weight)
+        <strong>{label}</strong>: {layers} {layers === 1 ? 'layer' : 'layers'} × {n.toLocaleString()}{' '}
+        {n === 1 ? 'token' : 'tokens'}
       </figcaption>
-      <div className="heatmap-scroll">
-        <canvas
-          ref={canvas}
-          tabIndex={0}
-          role="img"
-          aria-label={`Routing heatmap of ${trace.length} tokens; use arrow keys to inspect tokens`}
-          onMouseMove={(e) => {
-            const r = e.currentTarget.getBoundingClientRect();
-            setFocus(Math.max(0, Math.min(trace.length - 1, Math.floor((e.clientX - r.left) / CELL_W))));
-          }}
-          onKeyDown={(e) => {
-            if (e.key === 'ArrowRight') setFocus((f) => Math.min(trace.length - 1, f + 1));
-            if (e.key === 'ArrowLeft') setFocus((f) => Math.max(0, f - 1));
-          }}
-        />
+      <HeatmapLegend experts={experts} expertNames={expertNames} />
+      <div className="row wrap heatmap-tools">
+        <label>
+          Cell width{' '}
+          <select value={cellW} onChange={(e) => setCellW(Number(e.target.value))}>
+            {ZOOMS.map((z) => (
+              <option key={z} value={z}>
+                {z} px
+              </option>
+            ))}
+          </select>
+        </label>
+        {(['csv', 'png', 'svg'] as const).map((ext) => (
+          <button
+            key={ext}
+            type="button"
+            className="secondary"
+            aria-label={`Download ${ext.toUpperCase()} of routing ${label}`}
+            onClick={() => void save(ext)}
+          >
+            Download {ext.toUpperCase()}
+          </button>
+        ))}
+        <span className="muted small" role="status">
+          {saved}
+        </span>
       </div>
-      {trace.length > 0 && (
-        <pre className="heatmap-detail" aria-live="polite">
-          token {token} “{pieces[token]}”{'\n'}
-          {routingTitle(trace[token])}
-        </pre>
+      <div className="heatmap-scroll" ref={scroller} onScroll={measure}>
+        <table
+          ref={grid}
+          // biome-ignore lint/a11y/noNoninteractiveElementToInteractiveRole: ARIA in HTML allows role=grid on a table (the APG data grid): its cells are roving tab stops
+          role="grid"
+          aria-label={`Routing of ${label}: ${layers} layers by ${n} tokens; arrow keys move between cells`}
+          aria-rowcount={layers + 2}
+          aria-colcount={n + 1}
+          className="hm-grid"
+          style={{ width: LABEL_W + n * cellW }}
+          onKeyDown={onKeyDown}
+          onMouseLeave={() => setHover(undefined)}
+        >
+          <thead>
+            <tr aria-rowindex={1} className="hm-row hm-head" style={{ height: HEAD_H }}>
+              <th scope="col" aria-colindex={1} className="hm-label">
+                token
+              </th>
+              {columns.map((t) => (
+                <th
+                  key={t}
+                  scope="col"
+                  aria-colindex={t + 2}
+                  className={`hm-tok${t === shown ? ' hm-current' : ''}`}
+                  style={cellStyle(t)}
+                  data-testid="heatmap-token"
+                >
+                  <span>{visibleWhitespace(pieces[t] ?? '')}</span>
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {Array.from({ length: layers }, (_, l) => (
+              <tr key={l} aria-rowindex={l + 2} className="hm-row" style={{ height: CELL_H }}>
+                <th scope="row" aria-colindex={1} className="hm-label">
+                  L{l}
+                </th>
+                {columns.map((t) => {
+                  const r = trace[t]?.layers[l];
+                  const e = r?.expertIds[0] ?? -1;
+                  const w = r?.expertWeights[0] ?? 0;
+                  const focused = t === token && l === layer;
+                  return (
+                    <td
+                      key={t}
+                      aria-colindex={t + 2}
+                      aria-label={`token ${t} “${pieces[t] ?? ''}”, layer ${l}: ${expertLabel(expertNames, e)} ${Math.round(w * 100)}%`}
+                      tabIndex={focused ? 0 : -1}
+                      data-token={t}
+                      data-layer={l}
+                      className={`hm-cell${t === shown ? ' hm-current' : ''}`}
+                      style={{ ...cellStyle(t), background: e < 0 ? undefined : expertRgba(e, weightAlpha(w)) }}
+                      onMouseEnter={() => setHover(t)}
+                      onFocus={() => setFocus({ token: t, layer: l })}
+                    />
+                  );
+                })}
+              </tr>
+            ))}
+            <tr aria-rowindex={layers + 2} className="hm-row hm-agree" style={{ height: CELL_H }}>
+              <th scope="row" aria-colindex={1} className="hm-label" title="Share of layers that agree">
+                agree
+              </th>
+              {columns.map((t) => {
+                const m = majorityTop1(trace[t]);
+                return (
+                  <td
+                    key={t}
+                    aria-colindex={t + 2}
+                    aria-label={`token ${t}: ${Math.round(m.share * 100)}% of layers agree`}
+                    className="hm-cell"
+                    style={cellStyle(t)}
+                  >
+                    <i style={{ height: `${Math.round(m.share * 100)}%` }} />
+                  </td>
+                );
+              })}
+            </tr>
+          </tbody>
+        </table>
+      </div>
+      {n > 0 && (
+        <TokenDetail
+          token={shown}
+          piece={pieces[shown] ?? ''}
+          routing={trace[shown]}
+          layer={hover === undefined ? layer : undefined}
+          expertNames={expertNames}
+        />
       )}
     </figure>
+  );
+}
+
+function HeatmapLegend({ experts, expertNames }: { experts: number; expertNames: readonly string[] }) {
+  if (experts === 0) return <p className="muted small">A dense model: no experts to colour.</p>;
+  return (
+    <div className="heatmap-legend" data-testid="heatmap-legend">
+      <ul className="legend" aria-label="Expert colours">
+        {Array.from({ length: experts }, (_, e) => (
+          <li key={e}>
+            <i style={{ background: expertColor(e) }} aria-hidden="true" /> {expertLabel(expertNames, e)}
+          </li>
+        ))}
+      </ul>
+      <p className="muted small">
+        Colour: the expert ranked first at that layer. Intensity: its weight{' '}
+        <span className="opacity-scale" aria-hidden="true" /> faint 0% → solid 100%. The agree row: share of layers
+        whose first choice is the token's most common one.
+      </p>
+    </div>
+  );
+}
+
+/** One token at every layer: the chosen experts with their weights (the focused layer marked). */
+function TokenDetail({
+  token,
+  piece,
+  routing,
+  layer,
+  expertNames,
+}: {
+  token: number;
+  piece: string;
+  routing: TokenRouting | undefined;
+  layer: number | undefined;
+  expertNames: readonly string[];
+}) {
+  return (
+    <section className="heatmap-detail" aria-label="Token detail" data-testid="heatmap-detail">
+      <p>
+        Token {token} <code>{visibleWhitespace(piece)}</code>
+      </p>
+      {routing?.layers.length ? (
+        <table>
+          <tbody>
+            {routing.layers.map((l, i) => (
+              <tr key={i} aria-current={i === layer ? 'true' : undefined}>
+                <th scope="row">L{i}</th>
+                <td>
+                  {l.expertIds.map((e, k) => (
+                    <span key={k} className="detail-expert">
+                      <i className="detail-swatch" style={{ background: expertColor(e) }} aria-hidden="true" />
+                      {expertLabel(expertNames, e)} {Math.round((l.expertWeights[k] ?? 0) * 100)}%
+                    </span>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p className="muted">no routing (dense model)</p>
+      )}
+    </section>
   );
 }

@@ -2,50 +2,59 @@ import type { TokenRouting } from '../../core/runtime/types.ts';
 import { coActivation, expertLoad, routerEntropy, stickiness } from '../../state/routing-stats.ts';
 import { expertColor, percent } from '../format.ts';
 
-export interface ExpertLabel {
-  donor: string;
-  positive: string[];
-  negative: string[];
-}
+import type { ExpertLabel } from './expert-labels.ts';
+
+/**
+ * Table cells keep the theme's text colour, so their tints stay light enough (in light) or dark
+ * enough (in dark) for 4.5:1 contrast: an expert colour at most 35% over the surface (yellow
+ * is the worst case in the dark theme), the co-activation blue at most 70%.
+ */
+const TINT_CAP = 35;
 
 /** Every layer at a glance: expert load per layer (cell shade = share), entropy, stickiness. */
 export function LayerOverview({ trace, layers, experts }: { trace: TokenRouting[]; layers: number; experts: number }) {
   return (
-    <table className="layer-overview" aria-label="Expert load by layer" data-testid="layer-overview">
-      <caption>Expert load by layer</caption>
-      <thead>
-        <tr>
-          <th scope="col">Layer</th>
-          {Array.from({ length: experts }, (_, e) => (
-            <th key={e} scope="col">
-              E{e}
-            </th>
-          ))}
-          <th scope="col">Entropy (bits)</th>
-          <th scope="col">Same top-1 as previous token</th>
-        </tr>
-      </thead>
-      <tbody>
-        {Array.from({ length: layers }, (_, l) => {
-          const load = expertLoad(trace, l, experts);
-          return (
-            <tr key={l}>
-              <th scope="row">{l}</th>
-              {load.map((f, e) => (
-                <td
-                  key={e}
-                  style={{ background: `color-mix(in srgb, ${expertColor(e)} ${Math.round(f * 100)}%, white)` }}
-                >
-                  {percent(f)}
-                </td>
-              ))}
-              <td>{routerEntropy(trace, l).toFixed(2)}</td>
-              <td>{percent(stickiness(trace, l).top1)}</td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+    // A narrow screen scrolls the table sideways; the region takes focus so a keyboard can scroll it too.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be focusable (WCAG 2.1.1, axe scrollable-region-focusable)
+    <section className="table-scroll" tabIndex={0} aria-label="Expert load by layer, scrolls sideways">
+      <table className="layer-overview" aria-label="Expert load by layer" data-testid="layer-overview">
+        <caption>Expert load by layer</caption>
+        <thead>
+          <tr>
+            <th scope="col">Layer</th>
+            {Array.from({ length: experts }, (_, e) => (
+              <th key={e} scope="col">
+                E{e}
+              </th>
+            ))}
+            <th scope="col">Entropy (bits)</th>
+            <th scope="col">Same top-1 as previous token</th>
+          </tr>
+        </thead>
+        <tbody>
+          {Array.from({ length: layers }, (_, l) => {
+            const load = expertLoad(trace, l, experts);
+            return (
+              <tr key={l}>
+                <th scope="row">{l}</th>
+                {load.map((f, e) => (
+                  <td
+                    key={e}
+                    style={{
+                      background: `color-mix(in srgb, ${expertColor(e)} ${Math.round(f * TINT_CAP)}%, var(--surface))`,
+                    }}
+                  >
+                    {percent(f)}
+                  </td>
+                ))}
+                <td>{routerEntropy(trace, l).toFixed(2)}</td>
+                <td>{percent(stickiness(trace, l).top1)}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
   );
 }
 
@@ -116,7 +125,9 @@ export function RoutingStatsView({
               {row.map((v, b) => (
                 <td
                   key={b}
-                  style={{ background: `rgba(0,114,178,${v / coMax})`, color: v / coMax > 0.5 ? '#fff' : '#000' }}
+                  style={{
+                    background: `color-mix(in srgb, rgb(0, 114, 178) ${Math.round((v / coMax) * 70)}%, var(--surface))`,
+                  }}
                 >
                   {v}
                 </td>

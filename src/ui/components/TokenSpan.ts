@@ -1,11 +1,15 @@
 /**
- * One generated token as a DOM span coloured by its top-1 expert (at a layer, or a strip of
- * all layers). Built with textContent, never innerHTML: model output is always plain text.
+ * One generated token as a DOM span coloured by its top-1 expert (at one layer, or the
+ * majority of layers): underlined or tinted as a whole. Built with textContent, never innerHTML: model output is always plain text.
  */
 import type { TokenRouting } from '../../core/runtime/types.ts';
-import { expertColor } from '../format.ts';
+import { majorityTop1 } from '../../state/routing-stats.ts';
+import { expertRgba, weightAlpha } from '../format.ts';
 
-export type HeatLayer = number | 'all';
+/** Which layer colours a token: one layer's top-1 expert, or the one most layers chose. */
+export type HeatLayer = number | 'majority';
+/** A thin underline (the default: answers read as text first) or a background tint. */
+export type TokenStyle = 'underline' | 'tint';
 
 export function routingTitle(routing: TokenRouting | undefined): string {
   if (!routing?.layers.length) return 'no routing (dense model)';
@@ -17,29 +21,33 @@ export function routingTitle(routing: TokenRouting | undefined): string {
     .join('\n');
 }
 
-export function tokenSpan(text: string, routing: TokenRouting | undefined, layer: HeatLayer): HTMLSpanElement {
+export function tokenSpan(
+  text: string,
+  routing: TokenRouting | undefined,
+  layer: HeatLayer,
+  style: TokenStyle = 'underline',
+): HTMLSpanElement {
   const span = document.createElement('span');
   span.className = 'tok';
   span.textContent = text;
   span.title = routingTitle(routing);
   span.tabIndex = -1;
-  if (routing?.layers.length) {
-    if (layer === 'all') {
-      const strip = document.createElement('span');
-      strip.className = 'tok-strip';
-      strip.setAttribute('aria-hidden', 'true');
-      for (const l of routing.layers) {
-        const cell = document.createElement('i');
-        cell.style.background = expertColor(l.expertIds[0] ?? -1);
-        strip.appendChild(cell);
-      }
-      span.appendChild(strip);
-    } else {
-      const l = routing.layers[Math.min(layer, routing.layers.length - 1)];
-      const e = l?.expertIds[0] ?? -1;
-      span.style.background = `color-mix(in srgb, ${expertColor(e)} ${Math.round(25 + 50 * (l?.expertWeights[0] ?? 0))}%, white)`;
-      span.dataset.expert = String(e);
-    }
+  if (!routing?.layers.length) return span;
+  // The whole token takes one colour (no extra element after it), so a word is never split.
+  let expert: number;
+  let strength: number;
+  if (layer === 'majority') {
+    ({ expert, share: strength } = majorityTop1(routing));
+  } else {
+    const l = routing.layers[Math.min(layer, routing.layers.length - 1)];
+    expert = l?.expertIds[0] ?? -1;
+    strength = l?.expertWeights[0] ?? 0;
+  }
+  span.dataset.expert = String(expert);
+  if (style === 'tint') span.style.background = expertRgba(expert, 0.15 + 0.5 * strength);
+  else {
+    span.classList.add('tok-underline');
+    span.style.textDecorationColor = expertRgba(expert, weightAlpha(strength));
   }
   return span;
 }

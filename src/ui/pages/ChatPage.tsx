@@ -18,11 +18,13 @@ import { useSettings } from '../../state/settings.ts';
 import type { BackendChoice } from '../../../workers/engine/api.ts';
 import { uiGo } from '../../state/ui.ts';
 import { useFollowLatest } from '../components/follow-latest.ts';
+import { ConversationModelNote, EditTurn, MessageActions } from '../components/MessageActions.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';
 import { LiveTokenText, TokenText } from '../components/TokenText.tsx';
-import type { HeatLayer } from '../components/TokenSpan.ts';
-import { describeRouting, describeSampling, expertColor, formatBytes } from '../format.ts';
+import type { HeatLayer, TokenStyle } from '../components/TokenSpan.ts';
+import { useExpertLabels } from '../components/expert-labels.ts';
+import { describeRouting, describeSampling, expertColor, expertLabel, formatBytes } from '../format.ts';
 
 /** Below this much weight a model is a demo: the zoo's 3.4M-parameter models are ~14 MB in f32. */
 const TINY_MODEL_BYTES = 100 * 1024 ** 2;
@@ -155,7 +157,12 @@ export function ChatPage() {
   );
   const current = conversations.find((c) => c.id === currentId);
   const [draft, setDraft] = useState('');
-  const [layer, setLayer] = useState<HeatLayer>('all');
+  const [layer, setLayer] = useState<HeatLayer>('majority');
+  const [tokenStyle, setTokenStyle] = useState<TokenStyle>('underline');
+  const [editing, setEditing] = useState<number | undefined>();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: an edit belongs to the conversation it started in
+  useEffect(() => setEditing(undefined), [currentId]);
+  const expertNames = useExpertLabels().map((l) => l.donor);
   const detailRef = useRef<HTMLPreElement>(null);
   const messagesRef = useRef<HTMLDivElement>(null);
   const { behind, jumpToLatest } = useFollowLatest(messagesRef);
@@ -188,6 +195,7 @@ export function ChatPage() {
                 onClick={() => chatSelect(c.id)}
               >
                 {c.title}
+                {c.modelTitle && <span className="conversation-model">{c.modelTitle}</span>}
               </button>
             </li>
           ))}
@@ -195,6 +203,7 @@ export function ChatPage() {
       </aside>
       <section className="card chat-main" aria-label="Chat">
         <EngineBanner />
+        <ConversationModelNote conversation={current} />
         {storageError && (
           <p role="alert" className="banner banner-error" data-testid="chat-storage-error">
             {storageError}
@@ -221,8 +230,10 @@ export function ChatPage() {
           {current?.turns.map((t, i) => (
             <div key={i} className={`msg msg-${t.role}`} data-testid={`msg-${t.role}`}>
               <div className="msg-role">{t.role}</div>
-              {t.role === 'assistant' && t.tokens?.length ? (
-                <TokenText tokens={t.tokens} layer={layer} />
+              {editing === i ? (
+                <EditTurn turn={t} index={i} onDone={() => setEditing(undefined)} />
+              ) : t.role === 'assistant' && t.tokens?.length ? (
+                <TokenText tokens={t.tokens} layer={layer} style={tokenStyle} />
               ) : (
                 <div className="msg-text">{t.content}</div>
               )}
@@ -242,12 +253,13 @@ export function ChatPage() {
                   {t.madeWith.routing ? ` · routing: ${describeRouting(t.madeWith.routing)}` : ''}
                 </div>
               )}
+              {editing !== i && <MessageActions turn={t} index={i} onEdit={() => setEditing(i)} />}
             </div>
           ))}
           {streaming && (
             <div className="msg msg-assistant">
               <div className="msg-role">assistant</div>
-              <LiveTokenText layer={layer} />
+              <LiveTokenText layer={layer} style={tokenStyle} />
             </div>
           )}
         </div>
@@ -320,9 +332,9 @@ export function ChatPage() {
               Colour tokens by{' '}
               <select
                 value={String(layer)}
-                onChange={(e) => setLayer(e.target.value === 'all' ? 'all' : Number(e.target.value))}
+                onChange={(e) => setLayer(e.target.value === 'majority' ? 'majority' : Number(e.target.value))}
               >
-                <option value="all">all layers (strip)</option>
+                <option value="majority">most layers</option>
                 {Array.from({ length: layers }, (_, l) => (
                   <option key={l} value={l}>
                     layer {l}
@@ -330,13 +342,22 @@ export function ChatPage() {
                 ))}
               </select>
             </label>
+            <label>
+              <input
+                type="checkbox"
+                checked={tokenStyle === 'tint'}
+                onChange={(e) => setTokenStyle(e.target.checked ? 'tint' : 'underline')}
+              />
+              Tint token backgrounds (instead of underlining)
+            </label>
             <ul className="legend" aria-label="Expert colours">
               {Array.from({ length: experts }, (_, e) => (
                 <li key={e}>
-                  <i style={{ background: expertColor(e) }} /> expert {e}
+                  <i style={{ background: expertColor(e) }} aria-hidden="true" /> {expertLabel(expertNames, e)}
                 </li>
               ))}
             </ul>
+            <p className="muted small">Stronger colour: a higher weight (or more layers agreeing).</p>
             <RoutingControls experts={experts} />
           </>
         )}

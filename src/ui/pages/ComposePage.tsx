@@ -269,6 +269,7 @@ function PreviewPane() {
           trace={preview.routing}
           layers={preview.routing[0]?.layers.length ?? 0}
           label="Preview"
+          expertNames={form.experts.map((e) => e.model)}
         />
       )}
       {preview && (
@@ -291,7 +292,12 @@ function BuildPane() {
         <button type="button" onClick={() => void composeBuild()} disabled={!check?.ok || build?.status === 'running'}>
           Build MoE
         </button>
-        <button type="button" onClick={composeCancel} disabled={build?.status !== 'running'}>
+        <button
+          type="button"
+          aria-label="Cancel the build"
+          onClick={composeCancel}
+          disabled={build?.status !== 'running'}
+        >
           Cancel
         </button>
       </div>

@@ -124,12 +124,13 @@ function StoredSection() {
             </div>
             <ModelFacts manifest={m} />
             <div className="row">
-              <button type="button" onClick={() => void openStoredInChat(m)}>
+              <button type="button" aria-label={`Chat with ${m.title}`} onClick={() => void openStoredInChat(m)}>
                 Chat
               </button>
               {m.source.kind === 'merge' && (
                 <button
                   type="button"
+                  aria-label={`Edit in Compose: ${m.title}`}
                   onClick={() => {
                     composeSetYaml((m.source as { yaml: string }).yaml);
                     composeSet({ title: `${m.title} (edit)` });
@@ -139,11 +140,12 @@ function StoredSection() {
                   Edit in Compose
                 </button>
               )}
-              <button type="button" onClick={() => void libraryVerify(m.id)}>
+              <button type="button" aria-label={`Re-verify ${m.title}`} onClick={() => void libraryVerify(m.id)}>
                 Re-verify
               </button>
               <button
                 type="button"
+                aria-label={`Delete ${m.title}`}
                 onClick={() => {
                   if (confirm(`Delete '${m.title}' (${formatBytes(m.totalBytes)})?`)) void libraryDelete(m.id);
                 }}
@@ -174,11 +176,15 @@ function StoredSection() {
                 <ProgressBar label={`${p.title} (incomplete)`} done={done} total={total} />
                 <div className="row">
                   {p.source.kind === 'hub' && (
-                    <button type="button" onClick={() => void pendingResume(p)}>
+                    <button
+                      type="button"
+                      aria-label={`Resume download of ${p.title}`}
+                      onClick={() => void pendingResume(p)}
+                    >
                       Resume download
                     </button>
                   )}
-                  <button type="button" onClick={() => void libraryDelete(p.id)}>
+                  <button type="button" aria-label={`Discard ${p.title}`} onClick={() => void libraryDelete(p.id)}>
                     Discard
                   </button>
                 </div>

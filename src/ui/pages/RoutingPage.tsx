@@ -1,12 +1,12 @@
 import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useEngine } from '../../state/engine.ts';
-import { useLibrary } from '../../state/library.ts';
 import { composeSources, useCompose } from '../../state/compose.ts';
 import {
   routingAnalyzeText,
   routingAnalyzeWithComposeGates,
   routingFromConversation,
+  routingOpenTraceFile,
   routingSetLayer,
   useRouting,
   type RoutingSlot,
@@ -18,17 +18,8 @@ import { hasRoutingOverrides } from '../../core/runtime/routing.ts';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { CalibrationTable } from '../components/CalibratePane.tsx';
 import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
-import { LayerOverview, RoutingStatsView, type ExpertLabel } from '../components/RoutingStatsView.tsx';
-
-/** Expert labels (donor and prompts) from the stored model's notes, written by Compose. */
-export function useExpertLabels(): ExpertLabel[] {
-  return (useLoadedNotes()?.experts as ExpertLabel[] | undefined) ?? [];
-}
-
-function useLoadedNotes(): Record<string, unknown> | undefined {
-  const modelId = useEngine((s) => s.model?.id);
-  return useLibrary((s) => s.stored.find((m) => m.id === modelId)?.notes);
-}
+import { LayerOverview, RoutingStatsView } from '../components/RoutingStatsView.tsx';
+import { type ExpertLabel, useExpertLabels, useLoadedNotes } from '../components/expert-labels.ts';
 
 /** The loaded model's router calibration (from its notes), before → after on its calibration texts. */
 function CalibrationRecord({ labels }: { labels: ExpertLabel[] }) {
@@ -59,6 +50,7 @@ function SlotView({
   const layers = first?.layers.length ?? 0; // from the trace itself: it may come from the Compose router
   const experts = first?.layers[0]?.moeProbs.length ?? 0;
   const [text, setText] = useState('');
+  const letter = index === 0 ? 'A' : 'B';
   const composeYaml = useCompose((s) => (s.form.base && s.form.experts.length ? s.yaml : ''));
   const overrides = useChat((s) => s.overrides);
   const hasOverrides = hasRoutingOverrides(overrides);
@@ -72,23 +64,39 @@ function SlotView({
         }}
       >
         <label className="grow">
-          Text {index === 0 ? 'A' : 'B'}{' '}
-          <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" />
+          Text {letter} <input value={text} onChange={(e) => setText(e.target.value)} placeholder="Any text to route" />
         </label>
-        <button type="submit" disabled={slot.busy || !text}>
+        <button type="submit" aria-label={`Route text into trace ${letter}`} disabled={slot.busy || !text}>
           {slot.busy ? 'Routing…' : 'Route text'}
         </button>
-        <button type="button" onClick={() => routingFromConversation(index)}>
+        <button
+          type="button"
+          aria-label={`Use the last answer as trace ${letter}`}
+          onClick={() => routingFromConversation(index)}
+        >
           Use the last answer
         </button>
         <button
           type="button"
           disabled={slot.busy || !text || !composeYaml}
+          aria-label={`Route with the Compose gates as trace ${letter}`}
           title="Route with the gates the Compose page would build, to compare two routers"
           onClick={() => void routingAnalyzeWithComposeGates(index, text, composeYaml, composeSources())}
         >
           Route with the Compose gates
         </button>
+        <label className="file-button">
+          Open a trace file (JSON){' '}
+          <input
+            type="file"
+            accept=".json,application/json"
+            onChange={(e) => {
+              const file = e.target.files?.[0];
+              if (file) void routingOpenTraceFile(index, file);
+              e.target.value = '';
+            }}
+          />
+        </label>
       </form>
       {hasOverrides && (
         <p className="muted small" data-testid={`routing-overrides-${index}`}>
@@ -98,7 +106,13 @@ function SlotView({
       {slot.error && <p role="alert">{slot.error}</p>}
       {slot.result && (
         <>
-          <Heatmap pieces={slot.result.pieces} trace={slot.result.routing} layers={layers} label={slot.label} />
+          <Heatmap
+            pieces={slot.result.pieces}
+            trace={slot.result.routing}
+            layers={layers}
+            label={slot.label}
+            expertNames={labels.map((l) => l.donor)}
+          />
           {experts > 0 && <LayerOverview trace={slot.result.routing} layers={layers} experts={experts} />}
           {experts > 0 && (
             <RoutingStatsView trace={slot.result.routing} layer={layer} experts={experts} labels={labels} />
