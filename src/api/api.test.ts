@@ -110,7 +110,7 @@ describe('createEngine (Node) on the zoo MoE', () => {
     expect(last.usage?.prompt_tokens).toBe(whole.usage.prompt_tokens);
   });
 
-  it('moe.experts_per_token (one value or one per layer), force and ban shape every token’s routing', async () => {
+  it('moe.experts_per_token (one value or one per layer), experts_top_p, force and ban shape every token’s routing', async () => {
     const one = await engine.chat.completions.create({ messages: question, ...greedy, moe: { experts_per_token: 1 } });
     expectRouting(one.moe.tokens, [1, 1, 1, 1]);
     const perLayer = await engine.chat.completions.create({
@@ -129,6 +129,25 @@ describe('createEngine (Node) on the zoo MoE', () => {
       expect(t.layers[0]!.expert_ids).toContain(1);
       for (const l of t.layers) expect(l.expert_ids).not.toContain(3);
     }
+    // Top-p: each token at each layer takes the fewest experts reaching p, within [min, max];
+    // a tiny p is one expert everywhere, and p 0.9 capped at 3 varies the count per token.
+    const tiny = await engine.chat.completions.create({ messages: question, ...greedy, moe: { experts_top_p: 0.01 } });
+    expectRouting(tiny.moe.tokens, [1, 1, 1, 1]);
+    const dynamic = await engine.chat.completions.create({
+      messages: question,
+      ...greedy,
+      moe: { experts_top_p: { p: 0.9, max_experts: 3 } },
+    });
+    const counts = dynamic.moe.tokens.flatMap((t) => t.layers.map((l) => l.expert_ids.length));
+    for (const c of counts) expect(c).toBeGreaterThanOrEqual(1);
+    for (const c of counts) expect(c).toBeLessThanOrEqual(3);
+    expect(new Set(counts).size).toBeGreaterThan(1);
+    const onlyLayer0 = await engine.chat.completions.create({
+      messages: question,
+      ...greedy,
+      moe: { experts_per_token: 2, experts_top_p: { p: 0.01, layers: [0] } },
+    });
+    expectRouting(onlyLayer0.moe.tokens, [1, 2, 2, 2]);
     // The default answer does route to expert 3 (the chat expert): the ban changed something.
     const plain = await engine.chat.completions.create({ messages: question, ...greedy });
     expect(plain.moe.tokens.some((t) => t.layers.some((l) => l.expert_ids.includes(3)))).toBe(true);
@@ -208,6 +227,12 @@ describe('createEngine (Node) on the zoo MoE', () => {
     [{ moe: { experts_per_token: [1, 2] } }, /expertsPerTokenByLayer has 2 values, the model has 4 layers/],
     [{ moe: { force: { experts: [1], layers: [9] } } }, /moe\.force\.layers: layer 9 is outside \[0, 4\)/],
     [{ moe: { force: [1], ban: [1] } }, /moe: expert 1 is both banned and forced/],
+    [{ moe: { experts_top_p: 1.5 } }, /moe\.experts_top_p\.p 1\.5 must be ≤ 1/],
+    [{ moe: { experts_top_p: { p: 0.5, max_experts: 9 } } }, /moe\.experts_top_p\.max_experts 9 must be ≤ 4/],
+    [
+      { moe: { experts_per_token: 2, experts_top_p: 0.5 } },
+      /expertsPerToken and expertsTopP both apply to every layer/,
+    ],
     [{ n: 2 }, /'n' is not supported \(supported: model, messages, /],
     [{ frequency_penalty: 0.5 }, /'frequency_penalty' is not supported/],
   ])('a bad request %j is a ConfigError naming the field', async (bad, message) => {

@@ -103,6 +103,25 @@ function moeField(moe: ChatCompletionCreateParams['moe'], model: ModelSummary): 
   } else if (k !== undefined) {
     overrides.expertsPerToken = numberField('moe.experts_per_token', k, { min: 1, max: model.experts, integer: true });
   }
+  const topP = moe.experts_top_p;
+  if (topP !== undefined && topP !== null) {
+    const spec = typeof topP === 'number' ? { p: topP } : topP;
+    if (typeof spec !== 'object') fail('moe.experts_top_p must be a number or an object');
+    const count = (field: 'min_experts' | 'max_experts') =>
+      numberField(`moe.experts_top_p.${field}`, spec[field], { min: 1, max: model.experts, integer: true });
+    const p = numberField('moe.experts_top_p.p', spec.p, { min: 0, max: 1, minExclusive: true });
+    if (p === undefined) fail('moe.experts_top_p.p is required');
+    overrides.expertsTopP = { p };
+    const minExperts = count('min_experts');
+    const maxExperts = count('max_experts');
+    if (minExperts !== undefined) overrides.expertsTopP.minExperts = minExperts;
+    if (maxExperts !== undefined) overrides.expertsTopP.maxExperts = maxExperts;
+    if (spec.layers !== undefined) {
+      if (!Array.isArray(spec.layers) || spec.layers.some((l) => !Number.isInteger(l) || l < 0 || l >= model.layers))
+        fail(`moe.experts_top_p.layers must be layer indices in [0, ${model.layers})`);
+      overrides.expertsTopP.layers = spec.layers;
+    }
+  }
   const ban = selectionField('moe.ban', moe.ban);
   const force = selectionField('moe.force', moe.force);
   if (ban) overrides.ban = ban;

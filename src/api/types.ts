@@ -19,6 +19,12 @@ export type ExpertSelection = number[] | { experts: number[]; layers?: number[] 
 export interface MoeRequest {
   /** Experts per token, the same at every layer or one per layer (an array with one value per layer). */
   experts_per_token?: number | number[];
+  /**
+   * Dynamic routing: each token goes to the fewest experts whose router probabilities reach `p`
+   * (between `min_experts`, default 1, and `max_experts`, default every expert), at every layer
+   * or only at `layers` (the others keep experts_per_token). A number is `{ p }`.
+   */
+  experts_top_p?: number | { p: number; min_experts?: number; max_experts?: number; layers?: number[] };
   force?: ExpertSelection;
   ban?: ExpertSelection;
 }
