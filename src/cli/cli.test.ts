@@ -292,6 +292,7 @@ describe('moe-studio CLI', () => {
       'model.safetensors',
       'tokenizer.json',
       'tokenizer_config.json',
+      'README.md',
     ]);
     const loaded = await loadHfModel(nodeDirFileSet(out));
     expect(loaded.mixtralLayout).toBe('fused');
