@@ -52,6 +52,8 @@ describe('tools/transformers producer', () => {
       expect(ref.mixedText).toBe(MIXED_TEXT);
       expect(model.tokenizer!.decode(ref.mixedIds)).toContain('def add(a, b):');
       expect(ref.promptIds.length).toBeGreaterThan(5);
+      expect(ref.chatText).toContain('What is 12 + 35?');
+      expect(model.tokenizer!.decode(ref.chatIds)).toContain('You are a helpful assistant.');
     },
   );
 

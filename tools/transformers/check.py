@@ -11,7 +11,8 @@ Per case, all on CPU in float32:
   - last-position logits after the prompt: max |ours - theirs| <= LOGITS_ATOL + LOGITS_RTOL * max|theirs|
     (f32 on both sides, different summation order: ~1e-5 seen; the bound leaves room, not slack
     for a wrong layer, which moves logits by whole units);
-  - AutoTokenizer on the exported tokenizer files: ids of the mixed text equal ours.
+  - AutoTokenizer on the exported tokenizer files: ids of the mixed text equal ours, and the
+    chat template renders the same text with the same ids.
 Prints one line per check; exits 1 if any failed.
 """
 
@@ -64,6 +65,12 @@ def check_case(folder: Path, ref: dict) -> list[str]:
     mixed = tok(ref["mixedText"])["input_ids"]
     if mixed != ref["mixedIds"]:
         failures.append(f"AutoTokenizer ids differ: theirs {mixed} ours {ref['mixedIds']}")
+    chat_text = tok.apply_chat_template(ref["chatMessages"], add_generation_prompt=True, tokenize=False)
+    if chat_text != ref["chatText"]:
+        failures.append(f"chat template renders {chat_text!r}, ours {ref['chatText']!r}")
+    chat_ids = tok(chat_text, add_special_tokens=False)["input_ids"]
+    if chat_ids != ref["chatIds"]:
+        failures.append(f"AutoTokenizer chat ids differ: theirs {chat_ids} ours {ref['chatIds']}")
     return failures
 
 

@@ -3,7 +3,7 @@
  * writes, with the real CLI commands (dense export, Mixtral classic and fused merges, a
  * Qwen2-MoE merge, a router-calibrated merge), and beside each our reference: greedy ids for
  * GREEDY_TOKENS tokens and the last-position logits from the CPU reference engine, and our
- * tokenizer's ids on a mixed text. check.py loads each folder with transformers and compares.
+ * tokenizer's ids on a mixed text and on a chat rendered by the chat template. check.py loads each folder with transformers and compares.
  *
  *   npx tsx tools/transformers/produce.ts OUT_DIR [case ...]      (default: every case)
  *
@@ -16,6 +16,7 @@ import { runMergeCommand } from '../../src/cli/commands/merge.ts';
 import { nodeDirFileSet } from '../../src/cli/node-io.ts';
 import { loadModel } from '../../src/core/model/load.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
+import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
 
 export const REFERENCE_SCHEMA = 'moe-studio-transformers-reference/1';
 export const GREEDY_TOKENS = 32;
@@ -23,6 +24,11 @@ export const PROMPT = 'Once upon a time, there was a little girl named Lily. She
 /** Stories, code, arithmetic and chat-ish text with a multi-byte character: one string through both tokenizers. */
 export const MIXED_TEXT =
   'Once upon a time, Lily saw a big red ball.\ndef add(a, b):\n    return a + b\n12 + 35 = 47\nUser: Hi! How are you? — café';
+
+export const CHAT_MESSAGES: ChatMessage[] = [
+  { role: 'system', content: 'You are a helpful assistant.' },
+  { role: 'user', content: 'What is 12 + 35?' },
+];
 
 const ZOO = 'public';
 const QWEN_YAML = `${readFileSync('public/zoo/moe-random.yml', 'utf8').replace(/^shared_experts:[\s\S]*$/m, '')}
@@ -79,6 +85,10 @@ export interface Reference {
   mixedText: string;
   /** Our tokenizer's ids of mixedText with special tokens (BOS), as AutoTokenizer(text) adds them. */
   mixedIds: number[];
+  chatMessages: ChatMessage[];
+  /** chatMessages rendered by our chat template with the generation prompt, and its ids (no added specials, as apply_chat_template). */
+  chatText: string;
+  chatIds: number[];
 }
 
 const argmax = (logits: Float32Array) => logits.reduce((best, v, i) => (v > logits[best]! ? i : best), 0);
@@ -88,6 +98,7 @@ export async function referenceFor(name: string, folder: string): Promise<Refere
   const model = await loadModel(nodeDirFileSet(folder));
   if (!model.tokenizer) throw new Error(`${folder}: no tokenizer`);
   const promptIds = model.tokenizer.encode(PROMPT);
+  const chatText = model.tokenizer.applyChatTemplate(CHAT_MESSAGES, { addGenerationPrompt: true });
   const session = await cpuBackend.createSession(model.weights, { maxContext: promptIds.length + GREEDY_TOKENS + 1 });
   try {
     let { logits } = await session.forward(promptIds);
@@ -106,6 +117,9 @@ export async function referenceFor(name: string, folder: string): Promise<Refere
       lastLogits,
       mixedText: MIXED_TEXT,
       mixedIds: model.tokenizer.encode(MIXED_TEXT),
+      chatMessages: CHAT_MESSAGES,
+      chatText,
+      chatIds: model.tokenizer.encode(chatText, { addSpecialTokens: false }),
     };
   } finally {
     session.dispose();
