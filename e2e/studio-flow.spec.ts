@@ -166,7 +166,9 @@ for (const backend of ['webgpu', 'cpu'] as const)
     const folder = 'Zoo-MoE-hidden/';
     expect([...zip.keys()]).toEqual(
       expect.arrayContaining(
-        ['config.json', 'tokenizer.json', 'mergekit_moe_config.yml', 'README.md'].map((f) => folder + f),
+        ['config.json', 'generation_config.json', 'tokenizer.json', 'mergekit_moe_config.yml', 'README.md'].map(
+          (f) => folder + f,
+        ),
       ),
     );
     expect([...zip.keys()].some((n) => n.endsWith('.safetensors'))).toBe(true);

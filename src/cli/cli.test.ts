@@ -288,9 +288,11 @@ describe('moe-studio CLI', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trim().split('\n')).toEqual([
       'config.json',
+      'generation_config.json',
       'model.safetensors',
       'tokenizer.json',
       'tokenizer_config.json',
+      'README.md',
     ]);
     const loaded = await loadHfModel(nodeDirFileSet(out));
     expect(loaded.mixtralLayout).toBe('fused');

@@ -44,6 +44,7 @@ describe('export', () => {
     );
     const card = modelCard({
       ...manifest,
+      source: { kind: 'local', folderName: 'x' }, // no YAML: the card's experts come from the notes
       notes: {
         experts: [
           { donor: 'org/a|b', positive: ['x | y', '<img src=x onerror=alert(1)>'], negative: ['line1\nline2'] },

@@ -17,6 +17,10 @@ import { routingTraceCsv } from './routing-stats.ts';
 import { routingTraceJson } from './routing-trace.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { formatBytes } from './format.ts';
+import { hfModelCard, type ModelCardExpert, yamlModelCardFacts } from '../core/merge/model-card.ts';
+import { calibrationModelCard, type CalibrationRecord } from '../core/calibrate/merged.ts';
+
+export { markdownCell } from '../core/merge/model-card.ts';
 
 export interface ExportState {
   busy?: string;
@@ -45,62 +49,25 @@ export function manifestYaml(m: ModelManifest): string | undefined {
   return m.source.kind === 'merge' ? m.source.yaml : (m.notes?.yaml as string | undefined);
 }
 
-interface ExpertNote {
-  donor: string;
-  positive: string[];
-  negative: string[];
-}
-
-/** User text as one Markdown table cell: no cell breaks (|), no HTML (<, >, &), newlines as <br>. */
-export function markdownCell(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/\r\n|\r|\n/g, '<br>');
-}
-
-/** README.md for the HF folder: donors, prompts, the YAML, and how to use the model. */
+/**
+ * README.md for the HF folder (hfModelCard, the writer the CLI's merge uses too): a merge's
+ * card comes from its YAML, as the CLI's does, with the router calibration the build fitted;
+ * other models' from the manifest's notes.
+ */
 export function modelCard(m: ModelManifest): string {
-  const experts = (m.notes?.experts as ExpertNote[] | undefined) ?? [];
+  const arch = m.notes?.arch ? String(m.notes.arch) : undefined;
   const yaml = manifestYaml(m);
-  const lines = [
-    '---',
-    'library_name: transformers',
-    'tags: [moe, frankenmoe, mergekit, moe-studio]',
-    '---',
-    '',
-    `# ${m.title}`,
-    '',
-    `A Mixture-of-Experts model built in MoE Studio${m.notes?.arch ? ` (${String(m.notes.arch)} architecture)` : ''}.`,
-    '',
-  ];
-  if (m.notes?.base) lines.push(`Base model: \`${String(m.notes.base)}\``, '');
-  if (experts.length) {
-    lines.push('## Experts', '', '| # | Donor model | Positive prompts | Negative prompts |', '|---|---|---|---|');
-    const prompts = (list: string[]) => list.map(markdownCell).join('<br>') || '—';
-    const donor = (d: string) => `\`${d.replace(/[`\r\n]/g, ' ').replace(/\|/g, '\\|')}\``;
-    experts.forEach((e, i) =>
-      lines.push(`| ${i} | ${donor(e.donor)} | ${prompts(e.positive)} | ${prompts(e.negative)} |`),
-    );
-    lines.push('');
-  }
-  if (yaml) lines.push('## mergekit-moe configuration', '', '```yaml', yaml.trimEnd(), '```', '');
-  lines.push(
-    '## Usage',
-    '',
-    '```python',
-    'from transformers import AutoModelForCausalLM, AutoTokenizer',
-    'tok = AutoTokenizer.from_pretrained("path/to/this/folder")',
-    'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
-    'print(tok.decode(model.generate(**tok("Once upon a time", return_tensors="pt"), max_new_tokens=40)[0]))',
-    '```',
-    '',
-    'With llama.cpp: export GGUF from MoE Studio and run `llama-cli -m model.gguf`.',
-    '',
+  const record = m.notes?.calibrationRecord as CalibrationRecord | undefined;
+  const fromYaml = yaml && yamlModelCardFacts(m.title, yaml, arch, record && calibrationModelCard(record));
+  return hfModelCard(
+    fromYaml || {
+      title: m.title,
+      arch,
+      base: m.notes?.base ? String(m.notes.base) : undefined,
+      experts: (m.notes?.experts as ModelCardExpert[] | undefined) ?? [],
+      yaml,
+    },
   );
-  return lines.join('\n');
 }
 
 /** Runs one export; `work` returns what was saved ("name.zip (14.2 MB)") for the message. */

@@ -17,6 +17,8 @@ import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import { type ModelRef, openModelRef } from '../model-ref.ts';
 import { QUANTIZED_FILE, loadModel } from '../../src/core/model/load.ts';
 import { previewRouting } from './preview.ts';
+import { hfModelCard, mergeModelCardFacts } from '../../src/core/merge/model-card.ts';
+import { calibrationModelCard } from '../../src/core/calibrate/merged.ts';
 import { calibrationKey, calibrationSummary, type CachedCalibration } from './calibration.ts';
 import { calibrateMerge } from '../../src/core/calibrate/calibrate-merge.ts';
 import { DEFAULT_CALIBRATION } from '../../src/core/calibrate/merged.ts';
@@ -220,8 +222,13 @@ export class MergeHost implements MergeApi {
     const calibration = request.calibration && (await this.calibrationFor(request, opened, abort.signal));
     const folder = memoryFolder();
     const writer = folderWriter(folder.open);
+    const calibrationCard = calibration && calibrationModelCard(calibration.run.record);
     const result = await runMerge(opened.plan, opened.inputs, writer, {
       ...calibration?.run.runOptions,
+      // The card the Export page and the CLI's merge write for this model (hfModelCard).
+      modelCard: hfModelCard(
+        mergeModelCardFacts(request.title, opened.plan.config, request.yaml, opened.plan.arch, calibrationCard),
+      ),
       runtime: createMergeRuntime(),
       signal: abort.signal,
       onProgress: (p) =>
@@ -244,7 +251,7 @@ export class MergeHost implements MergeApi {
         ...request.notes,
         arch: opened.plan.arch,
         warnings: [...opened.sourceWarnings, ...result.warnings],
-        ...(calibration && { calibration: calibration.summary }),
+        ...(calibration && { calibration: calibration.summary, calibrationRecord: calibration.run.record }),
       },
       onProgress: (store) => onProgress({ phase: 'storing', store }),
     });

@@ -1,11 +1,15 @@
 /**
  * `moe-studio export <model> --format gguf|safetensors --quant f32|f16|q8_0|q4_0 --out PATH`
  *
- * safetensors: PATH is a folder (config.json + model.safetensors or shards + the source's
- * tokenizer files); f32/f16/bf16 only, as safetensors cannot hold ggml blocks.
+ * safetensors: PATH is a folder (config.json, generation_config.json, model.safetensors or
+ * shards, the source's tokenizer files, and the README.md model card the Export page writes); f32/f16/bf16 only, as safetensors cannot hold ggml blocks.
  * gguf: PATH is a file (exportGguf), with the HF tokenizer embedded.
  */
+import { basename, resolve } from 'node:path';
 import { ConfigError } from '../../core/errors.ts';
+import { readText } from '../../core/io/byte-source.ts';
+import { MERGE_CONFIG_FILE } from '../../core/merge/expert-labels.ts';
+import { hfModelCard, yamlModelCardFacts } from '../../core/merge/model-card.ts';
 import { exportHfFolder } from '../../core/model/export-hf.ts';
 import { exportGguf } from '../../core/model/gguf-model.ts';
 import type { ExportableModel } from '../../core/model/load.ts';
@@ -14,6 +18,8 @@ import { enumFlag, numberFlag, onePositional, parseFlags, stringFlag, UsageError
 import { loadModelArgLazy, terminalProgress } from '../load-model.ts';
 import { nodeDirSinkOpener, nodeFileSink, pathExists } from '../node-io.ts';
 import type { GgufExportQuant } from '../../core/model/gguf-names.ts';
+
+const MODEL_CARD_FILE = 'README.md';
 
 export const EXPORT_USAGE = `moe-studio export <model> --format gguf|safetensors --quant f32|f16|bf16|q8_0|q4_0 --out PATH [options]
   --format FORMAT      gguf (PATH is a file) or safetensors (PATH is an HF folder)
@@ -62,8 +68,24 @@ async function exportSafetensors(
     maxShardBytes: numberFlag('shard-size', values['shard-size'], { integer: true, min: 1 }),
     baseConfig: isHf ? model.config : undefined,
     sidecarFiles: isHf ? model.files : undefined,
+    extraFiles: { [MODEL_CARD_FILE]: await exportModelCard(model, out) },
   });
   return files;
+}
+
+/** The output architecture names the merge gives these model_types (the card says what the model is). */
+const MOE_ARCH_LABEL: Partial<Record<ExportableModel['spec']['arch'], string>> = {
+  mixtral: 'Mixtral',
+  qwen2_moe: 'Qwen MoE',
+};
+
+/** README.md as the Export page writes it (hfModelCard): a merged source's card comes from its mergekit YAML. */
+async function exportModelCard(model: ExportableModel, out: string): Promise<string> {
+  const title = basename(resolve(out));
+  const arch = MOE_ARCH_LABEL[model.spec.arch];
+  const hasYaml = model.files && (await model.files.list()).includes(MERGE_CONFIG_FILE);
+  const yaml = hasYaml ? await readText(await model.files!.open(MERGE_CONFIG_FILE)) : undefined;
+  return hfModelCard((yaml && yamlModelCardFacts(title, yaml, arch)) || { title, arch, experts: [], yaml });
 }
 
 async function exportGgufFile(model: ExportableModel, out: string, quant: GgufExportQuant): Promise<string[]> {

@@ -2,7 +2,7 @@
  * `moe-studio merge CONFIG.yml OUT_DIR [flags]` — mergekit-moe from Node.
  * Exit codes: 0 merged, 1 invalid config / incompatible models / failed merge, 2 bad usage.
  */
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ConfigError } from '../../core/errors.ts';
 import {
   formatModelReference,
@@ -20,11 +20,13 @@ import { folderWriter, DEFAULT_SHARD_BYTES } from '../../core/merge/writer.ts';
 import {
   CALIBRATION_METHODS,
   calibrateMerge,
+  calibrationModelCard,
   describeCalibration,
   parseCalibrationJsonl,
 } from '../../core/calibrate/index.ts';
 import { enumFlag, numberFlag, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
 import { exportGguf } from '../../core/model/gguf-model.ts';
+import { hfModelCard, mergeModelCardFacts } from '../../core/merge/model-card.ts';
 import { loadModelLazy } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { isDirectory, nodeDirFileSet, nodeDirSinkOpener, nodeFileSink, pathExists, readTextFile } from '../node-io.ts';
@@ -145,13 +147,14 @@ function describePlan(plan: MergePlan): string {
 
 /**
  * --calibrate: merges into memory once, fits the routers to the JSONL texts, and returns the
- * runMerge options that write the calibrated gates, the YAML comment and the model card.
+ * runMerge options that write the calibrated gates and the YAML comment, and the model card's
+ * calibration section.
  */
 async function calibrationFor(
   values: Record<string, string | boolean | undefined>,
   plan: MergePlan,
   inputs: MergeInputs,
-): Promise<Pick<RunOptions, 'gates' | 'configYamlComment' | 'modelCard'>> {
+): Promise<{ runOptions: Pick<RunOptions, 'gates' | 'configYamlComment'>; cardSection?: string }> {
   const path = stringFlag(values.calibrate);
   const method = enumFlag('calibrate-method', values['calibrate-method'], CALIBRATION_METHODS);
   const logitScale = numberFlag('calibrate-logit-scale', values['calibrate-logit-scale'], { min: 1e-3 });
@@ -160,7 +163,7 @@ async function calibrationFor(
   if (path === undefined) {
     if (method ?? logitScale ?? windowTokens ?? steps)
       throw new UsageError('merge: --calibrate-* flags need --calibrate FILE.jsonl');
-    return {};
+    return { runOptions: {} };
   }
   const texts = parseCalibrationJsonl(await readTextFile(path), path, plan.experts);
   let lastLayer = -1;
@@ -177,7 +180,7 @@ async function calibrationFor(
     },
   });
   process.stderr.write(`calibrate: ${describeCalibration(fitted.record)}\n`);
-  return fitted.runOptions;
+  return { runOptions: fitted.runOptions, cardSection: calibrationModelCard(fitted.record) };
 }
 
 export async function runMergeCommand(argv: string[]): Promise<number> {
@@ -229,7 +232,17 @@ export async function runMergeCommand(argv: string[]): Promise<number> {
     onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
     copyTokenizer: values['no-copy-tokenizer'] !== true,
     writeConfigYaml: values['no-write-model-card'] !== true,
-    ...calibration,
+    ...calibration.runOptions,
+    // The Export page's card for the same merge (modelCard in src/state/export.ts) is this text.
+    modelCard: hfModelCard(
+      mergeModelCardFacts(
+        basename(resolve(outDir)),
+        plan.config,
+        plan.config.sourceText,
+        plan.arch,
+        calibration.cardSection,
+      ),
+    ),
   });
   const files = gguf ? [...result.files, await writeGguf(outDir, gguf)] : result.files;
   process.stderr.write(`merged into ${outDir} in ${((performance.now() - started) / 1000).toFixed(2)} s\n`);

@@ -22,7 +22,6 @@ import type { Tokenizer } from '../tokenizer/types.ts';
 import {
   calibratedGates,
   calibrateMergedModel,
-  calibrationModelCard,
   calibrationYamlComment,
   type CalibrateMergeOptions,
   type CalibrationRecord,
@@ -46,7 +45,7 @@ export interface CalibrateMergeRunOptions extends Omit<CalibrateMergeOptions, 'o
 }
 
 /** The runMerge options a calibrated build passes (spread into RunOptions). */
-export type CalibratedRunOptions = Pick<RunOptions, 'gates' | 'configYamlComment' | 'modelCard'>;
+export type CalibratedRunOptions = Pick<RunOptions, 'gates' | 'configYamlComment'>;
 
 export interface CalibratedMergeRun {
   runOptions: CalibratedRunOptions;
@@ -54,11 +53,6 @@ export interface CalibratedMergeRun {
   /** With evaluate: routing on the calibration windows with the merged gates and with the calibrated ones. */
   before?: RoutingEvaluation;
   after?: RoutingEvaluation;
-}
-
-/** The model card of a calibrated merge (README.md). */
-export function calibratedModelCard(record: CalibrationRecord): string {
-  return `# frankenMoE merged by moe-studio merge\n\nmergekit-moe config: mergekit_moe_config.yml.\n\n${calibrationModelCard(record)}`;
 }
 
 /** The runMerge options that write `routers` as the gates of a merge whose own gates are `gates`. */
@@ -70,7 +64,6 @@ export function calibratedRunOptions(
   return {
     gates: calibratedGates(gates, routers),
     configYamlComment: calibrationYamlComment(record),
-    modelCard: calibratedModelCard(record),
   };
 }
 

@@ -19,7 +19,6 @@ export {
 } from './calibrate.ts';
 export {
   calibrateMerge,
-  calibratedModelCard,
   calibratedRunOptions,
   type CalibratedMergeRun,
   type CalibratedRunOptions,

@@ -4,13 +4,14 @@
  * tokenizer (BOS = <|endoftext|>, so prompts get a BOS) — and a resolver over them.
  */
 import { writeSafetensors } from '../formats/safetensors.ts';
+import { openSafetensorsFolder } from '../formats/safetensors-folder.ts';
 import { MemorySink, memoryFileSet, type FileSet } from '../io/byte-source.ts';
 import { hfTensorEntries, weightForRole } from '../model/hf-tensors.ts';
 import { LLAMA_NAMES } from '../model/names-llama.ts';
-import { randomModelWeights, tinyDenseSpec } from '../model/random.ts';
+import { f32Tensor, randomModelWeights, seededNormal, tinyDenseSpec } from '../model/random.ts';
 import type { ModelSpec } from '../model/spec.ts';
 import type { ModelWeights } from '../model/weights.ts';
-import type { DType } from '../tensor.ts';
+import type { DType, RawTensor } from '../tensor.ts';
 import { buildTestingBpeTokenizer } from '../tokenizer/bpe.testing.ts';
 import { formatModelReference } from '../formats/mergekit-yaml.ts';
 import { parseMergeYaml } from '../formats/mergekit-yaml.ts';
@@ -92,6 +93,33 @@ export async function randomHfFolder(
 ): Promise<{ files: FileSet; weights: ModelWeights }> {
   const weights = randomModelWeights(spec, seed, dtype);
   return { files: await hfFolderFor(weights, name, dtype, configOverrides), weights };
+}
+
+/** A Qwen3-style folder: the llama tensors plus per-layer q_norm / k_norm [headDim], model_type qwen3. */
+export async function qwen3Folder(name: string, seed: number, spec = testingDenseSpec()): Promise<FileSet> {
+  const headDim = spec.hidden / spec.heads;
+  const { files } = await randomHfFolder(name, seed, spec, 'f32', { model_type: 'qwen3' });
+  const dir = await openSafetensorsFolder(files);
+  const tensors: RawTensor[] = [];
+  for (const n of dir.names()) tensors.push(await dir.readTensor(n));
+  for (let l = 0; l < spec.layers; l++) {
+    for (const which of ['q_norm', 'k_norm']) {
+      const n = `model.layers.${l}.self_attn.${which}.weight`;
+      tensors.push(f32Tensor(n, [headDim], seededNormal(seed, n, headDim, 0.1, 1)));
+    }
+  }
+  const sink = new MemorySink();
+  await writeSafetensors(
+    sink,
+    tensors.map(({ name: n, dtype, shape }) => ({ name: n, dtype, shape })),
+    async (n) => tensors.find((t) => t.name === n)!.data,
+  );
+  const copy: Record<string, Uint8Array> = {};
+  for (const f of await files.list()) {
+    const s = await files.open(f);
+    copy[f] = await s.read(0, s.size);
+  }
+  return memoryFileSet({ ...copy, 'model.safetensors': sink.bytes() }, name);
 }
 
 /** Resolves `org/name` references against a map of folders. */

@@ -1,46 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeSafetensors } from '../formats/safetensors.ts';
 import { openSafetensorsFolder } from '../formats/safetensors-folder.ts';
-import { MemorySink, memoryFileSet, type FileSet } from '../io/byte-source.ts';
-import { f32Tensor, seededNormal } from '../model/random.ts';
-import type { RawTensor } from '../tensor.ts';
-import { mergeInMemory, randomHfFolder, testingDenseSpec } from './models.testing.ts';
+import type { FileSet } from '../io/byte-source.ts';
+import { mergeInMemory, qwen3Folder, testingDenseSpec } from './models.testing.ts';
 
 const spec = testingDenseSpec();
-const headDim = spec.hidden / spec.heads;
 let folders: Record<string, FileSet>;
-
-/** A Qwen3-style folder: the llama tensors plus per-layer q_norm / k_norm [headDim], model_type qwen3. */
-async function qwen3Folder(name: string, seed: number): Promise<FileSet> {
-  const { files } = await randomHfFolder(name, seed, spec, 'f32', { model_type: 'qwen3' });
-  const dir = await openSafetensorsFolder(files);
-  const tensors: RawTensor[] = [];
-  for (const n of dir.names()) tensors.push(await dir.readTensor(n));
-  for (let l = 0; l < spec.layers; l++) {
-    for (const which of ['q_norm', 'k_norm']) {
-      const n = `model.layers.${l}.self_attn.${which}.weight`;
-      tensors.push(f32Tensor(n, [headDim], seededNormal(seed, n, headDim, 0.1, 1)));
-    }
-  }
-  const sink = new MemorySink();
-  await writeSafetensors(
-    sink,
-    tensors.map(({ name: n, dtype, shape }) => ({ name: n, dtype, shape })),
-    async (n) => tensors.find((t) => t.name === n)!.data,
-  );
-  const copy: Record<string, Uint8Array> = {};
-  for (const f of await files.list()) {
-    const s = await files.open(f);
-    copy[f] = await s.read(0, s.size);
-  }
-  return memoryFileSet({ ...copy, 'model.safetensors': sink.bytes() }, name);
-}
 
 beforeAll(async () => {
   folders = {
-    'q/base': await qwen3Folder('q/base', 31),
-    'q/a': await qwen3Folder('q/a', 32),
-    'q/b': await qwen3Folder('q/b', 33),
+    'q/base': await qwen3Folder('q/base', 31, spec),
+    'q/a': await qwen3Folder('q/a', 32, spec),
+    'q/b': await qwen3Folder('q/b', 33, spec),
   };
 });
 

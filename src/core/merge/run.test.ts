@@ -59,13 +59,14 @@ async function readAll(files: FileSet, name: string): Promise<Uint8Array> {
 }
 
 describe('output files (conformance rules 8, 34)', () => {
-  it('rule 34: one shard → model.safetensors; config.json, tokenizer files and the verbatim YAML', async () => {
+  it('rule 34: one shard → model.safetensors; config.json, generation_config.json, tokenizer files and the verbatim YAML', async () => {
     const { plan, inputs } = await prepare(YAML);
     const out = folderSinks();
     const result = await runMerge(plan, inputs, folderWriter(out.open), { runtime: createMergeRuntime() });
     expect(result.files).toEqual([
       'model.safetensors',
       'config.json',
+      'generation_config.json',
       'tokenizer.json',
       'tokenizer_config.json',
       'mergekit_moe_config.yml',

@@ -1,7 +1,7 @@
 /**
  * The streamed executor (STYLE habit 9): gates first (only the base model resident), then
  * every output tensor produced from its recipe and handed to the writer one at a time, then
- * config.json, the tokenizer files and mergekit_moe_config.yml; the writer commits last.
+ * config.json, generation_config.json, the tokenizer files and mergekit_moe_config.yml; the writer commits last.
  * Progress is typed; an AbortSignal stops the merge with CancelledError and nothing is
  * reported as done.
  */
@@ -20,6 +20,7 @@ import type { MergeWriter } from './writer.ts';
 import { degenerateGateWarnings } from './warnings.ts';
 import { MERGE_CONFIG_FILE } from './expert-labels.ts';
 import { stringifyHfConfig } from '../model/hf-config-json.ts';
+import { GENERATION_CONFIG_FILE, generationConfigText, readSourceGeneration } from '../model/generation-config.ts';
 
 export type MergePhase = 'gates' | 'tensors' | 'files' | 'done';
 
@@ -116,6 +117,9 @@ export async function runMerge(
   const warnings: string[] = [];
   plan.warnings.forEach(warn);
   const base = inputs.models.get(plan.modelKeys[0]!)!;
+  // Typed first: a config field transformers would refuse stops the merge before any work.
+  const configText = stringifyHfConfig(plan.outputConfig);
+  const generationText = generationConfigText(plan.outputConfig, await readSourceGeneration(base.files));
   await yieldNow(); // let a cancel sent right after the start land
   checkAborted(options.signal);
   const gates = options.gates ?? (await computePlanGates(plan, base, options));
@@ -150,7 +154,8 @@ export async function runMerge(
 
   options.onProgress?.({ phase: 'files', bytesDone, bytesTotal: plan.totalBytes });
   const encoder = new TextEncoder();
-  await writer.writeFile('config.json', encoder.encode(stringifyHfConfig(plan.outputConfig)));
+  await writer.writeFile('config.json', encoder.encode(configText));
+  await writer.writeFile(GENERATION_CONFIG_FILE, encoder.encode(generationText));
   if (options.copyTokenizer ?? true) {
     for (const [name, bytes] of await mergedTokenizerFiles(base.files)) await writer.writeFile(name, bytes);
   }

@@ -2,7 +2,8 @@
  * ModelWeights → an HF-layout folder: config.json (written first, as mergekit does), the
  * weights as safetensors (one `model.safetensors`, or `model-0000k-of-0000N.safetensors` +
  * `model.safetensors.index.json` when over maxShardBytes; streaming writer, one tensor
- * resident at a time, read when its turn comes if the weights are lazy), then tokenizer/generation files copied through unchanged.
+ * resident at a time, read when its turn comes if the weights are lazy), generation_config.json
+ * written as transformers writes it (generation-config.ts), then the tokenizer files copied through unchanged.
  *
  * Mixtral is written in the classic per-expert layout by default (mergekit v0.1.4,
  * transformers 4.x, llama.cpp's converter) or the transformers-v5 fused layout on request.
@@ -16,7 +17,8 @@ import { bytesSource, type ByteSink, type FileSet } from '../io/byte-source.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { tensorByteLength } from '../quant/dtype-traits.ts';
 import type { DType, RawTensor } from '../tensor.ts';
-import { HF_SIDECAR_FILES } from '../tokenizer/files.ts';
+import { TOKENIZER_FILES } from '../tokenizer/files.ts';
+import { GENERATION_CONFIG_FILE, generationConfigText, readSourceGeneration } from './generation-config.ts';
 import { hfConfigFromSpec } from './hf-config-write.ts';
 import { hfTensorEntries, layerExperts, weightForRole, type HfTensorEntry } from './hf-tensors.ts';
 import { nameTableFor, type MixtralLayout } from './names.ts';
@@ -182,6 +184,7 @@ function hfFolderPlan(weights: ExportableWeights, options: ExportHfOptions) {
   });
   const byName = new Map(hfEntries.map((e) => [e.name, e]));
   return {
+    config,
     configBytes: new TextEncoder().encode(stringifyHfConfig(config)),
     entries: hfEntries.map((e): TensorEntry => ({ name: e.name, dtype: source.dtypeOf(e), shape: e.shape })),
     bytes: (name: string) => source.bytes(byName.get(name)!),
@@ -196,11 +199,13 @@ export async function exportHfFolder(
   options: ExportHfOptions = {},
 ): Promise<{ files: string[] }> {
   const plan = hfFolderPlan(weights, options);
+  const generationBytes = await generationConfigBytes(plan.config, options.sidecarFiles);
   const entries = plan.entries;
   const report = options.onProgress ?? (() => {});
 
   report({ phase: 'config', file: 'config.json', tensorsDone: 0, tensorsTotal: entries.length });
   await writeFile(openSink, 'config.json', plan.configBytes);
+  await writeFile(openSink, GENERATION_CONFIG_FILE, generationBytes);
   let done = 0;
   const written = await writeSafetensorsSharded(
     openSink,
@@ -211,7 +216,7 @@ export async function exportHfFolder(
     },
     { maxShardBytes: options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: plan.metadata },
   );
-  const files = ['config.json', ...written.files];
+  const files = ['config.json', GENERATION_CONFIG_FILE, ...written.files];
   for (const file of await sidecarNames(options.sidecarFiles)) {
     report({ phase: 'files', file, tensorsDone: done, tensorsTotal: entries.length });
     const src = await options.sidecarFiles!.open(file);
@@ -237,15 +242,17 @@ export async function lazyHfFolder(
   options: Pick<ExportHfOptions, 'dtype' | 'mixtralLayout' | 'baseConfig' | 'sidecarFiles' | 'metadata'> = {},
 ): Promise<FileSet> {
   const plan = hfFolderPlan(weights, options);
+  const generationBytes = await generationConfigBytes(plan.config, options.sidecarFiles);
   const tensors = lazySafetensorsSource(`${name}/${SAFETENSORS_SINGLE_FILE}`, plan.entries, plan.bytes, plan.metadata);
   const sidecars = await sidecarNames(options.sidecarFiles);
   return {
     name,
     async list() {
-      return ['config.json', SAFETENSORS_SINGLE_FILE, ...sidecars].sort();
+      return ['config.json', GENERATION_CONFIG_FILE, SAFETENSORS_SINGLE_FILE, ...sidecars].sort();
     },
     async open(file: string) {
       if (file === 'config.json') return bytesSource(plan.configBytes, `${name}/config.json`);
+      if (file === GENERATION_CONFIG_FILE) return bytesSource(generationBytes, `${name}/${GENERATION_CONFIG_FILE}`);
       if (file === SAFETENSORS_SINGLE_FILE) return tensors;
       if (sidecars.includes(file)) return options.sidecarFiles!.open(file);
       throw new MissingFileError(name, file);
@@ -253,8 +260,17 @@ export async function lazyHfFolder(
   };
 }
 
+/** The sidecar files copied through: the tokenizer's (generation_config.json is written, not copied). */
 async function sidecarNames(files: FileSet | undefined): Promise<string[]> {
   if (!files) return [];
   const present = new Set(await files.list());
-  return HF_SIDECAR_FILES.filter((f) => present.has(f));
+  return TOKENIZER_FILES.filter((f) => present.has(f));
+}
+
+/** generation_config.json for `config`, with the source's own generation ids taking precedence. */
+async function generationConfigBytes(
+  config: Record<string, unknown>,
+  sidecars: FileSet | undefined,
+): Promise<Uint8Array> {
+  return new TextEncoder().encode(generationConfigText(config, await readSourceGeneration(sidecars)));
 }

@@ -114,7 +114,7 @@ describe('exportHfFolder → loadHfModel', () => {
   it.each(SPECS)('round-trips a %s byte for byte', async (_, spec) => {
     const weights = randomModelWeights(spec, 11);
     const { fileSet, written } = await exportHfToMemory(weights);
-    expect(written).toEqual(['config.json', 'model.safetensors']);
+    expect(written).toEqual(['config.json', 'generation_config.json', 'model.safetensors']);
     const loaded = await loadHfModel(fileSet);
     expect(loaded.spec).toEqual(spec);
     expect(loaded.extraTensors).toEqual([]);
@@ -225,7 +225,13 @@ describe('exportHfFolder → loadHfModel', () => {
     const { fileSet, written } = await exportHfToMemory(randomModelWeights(tinyDenseSpec({ vocab }), 1), {
       sidecarFiles: sidecar,
     });
-    expect(written).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(written).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     const loaded = await loadHfModel(fileSet);
     expect(loaded.tokenizer?.decode(loaded.tokenizer.encode('hello world'))).toBe('hello world');
   });

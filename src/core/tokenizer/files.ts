@@ -1,4 +1,4 @@
-/** The files of an HF folder that belong to its tokenizer, and those that travel with a model. */
+/** The files of an HF folder that belong to its tokenizer (generation_config.json is written, model/generation-config.ts). */
 
 /** Tokenizer files, in the order mergekit's save_pretrained writes them. */
 export const TOKENIZER_FILES = [
@@ -12,6 +12,3 @@ export const TOKENIZER_FILES = [
   'chat_template.jinja',
   'chat_template.json',
 ] as const;
-
-/** Tokenizer and generation files that travel with a model folder (export-hf copies them through). */
-export const HF_SIDECAR_FILES = [...TOKENIZER_FILES, 'generation_config.json'] as const;
