@@ -46,6 +46,29 @@ experts:
 `);
     expect(config.experts).toHaveLength(1);
     expect(config.experts[0]!.positivePrompts).toEqual(['a']);
+    // ... and says so, with the line and a near miss of a real key
+    expect(config.ignoredKeys).toEqual([
+      "mergekit-yaml: 'merge_method' (line 3) is not a mergekit-moe key and is ignored, as mergekit ignores it",
+      "mergekit-yaml: 'tokenizer_source' (line 4) is not a mergekit-moe key and is ignored, as mergekit ignores it",
+      "mergekit-yaml: 'postive_prompts' in experts[0] (line 7) is not a mergekit-moe key and is ignored, as mergekit ignores it; did you mean 'positive_prompts'?",
+    ]);
+  });
+
+  it('lists no ignored keys for a clean config, and none for merge keys or anchors', () => {
+    const config = parseOk(`
+base_model: org/base
+gate_mode: hidden
+experts_per_token: 1
+experts:
+  - &e { source_model: org/a, positive_prompts: ["a"] }
+  - <<: *e
+    source_model: org/b
+`);
+    expect(config.ignoredKeys).toEqual([]);
+    const misspelt = parseOk('base_model: org/base\nexperts_per_tokens: 1\nexperts:\n  - source_model: org/a\n');
+    expect(misspelt.ignoredKeys).toEqual([
+      "mergekit-yaml: 'experts_per_tokens' (line 2) is not a mergekit-moe key and is ignored, as mergekit ignores it; did you mean 'experts_per_token'?",
+    ]);
   });
 
   it('rule 1: rejects a bare string where positive_prompts / negative_prompts must be a list', () => {

@@ -13,14 +13,15 @@
  *             noise_scale: float|null, residual_scale: float|null }
  *
  * YAML 1.1 as PyYAML reads it: anchors/aliases and `<<` merge keys are resolved. Unknown keys
- * are ignored (pydantic `extra="ignore"`). A bare string where a list of prompts is expected
+ * are ignored (pydantic `extra="ignore"`), and listed in `ignoredKeys` with their line and a
+ * "did you mean" (the plan says them as warnings). A bare string where a list of prompts is expected
  * is rejected (pydantic does not coerce str to list).
  *
  * Two extensions over upstream, both reported as issues here rather than as crashes later:
  * an unknown `gate_mode` (upstream: TypeError at gate time) and an unknown `dtype` (upstream:
  * RuntimeError at write time).
  */
-import { parse as parseYamlText } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, parse as parseYamlText } from 'yaml';
 
 export type GateMode = 'hidden' | 'hidden_last' | 'hidden_avg' | 'cheap_embed' | 'random' | 'uniform_random';
 export const GATE_MODES: readonly GateMode[] = [
@@ -61,6 +62,11 @@ export interface MoeMergeConfig {
   architecture: string | null;
   /** The input YAML, verbatim (written to mergekit_moe_config.yml). */
   sourceText: string;
+  /**
+   * Keys mergekit-moe ignores (pydantic `extra="ignore"`), said as warnings with their line and
+   * a "did you mean" for a near miss of a real key: upstream drops `postive_prompts` silently.
+   */
+  ignoredKeys: string[];
 }
 
 /** A problem with a config, as data (STYLE habit 9): the caller decides what to do. */
@@ -278,6 +284,78 @@ function parseOptionalString(v: unknown, field: string, issues: IssueList): stri
   return v;
 }
 
+const TOP_LEVEL_KEYS = [
+  'base_model',
+  'experts',
+  'gate_mode',
+  'dtype',
+  'experts_per_token',
+  'shared_experts',
+  'architecture',
+] as const;
+const EXPERT_KEYS = ['source_model', 'positive_prompts', 'negative_prompts', 'noise_scale', 'residual_scale'] as const;
+/** Only this many ignored keys are listed (a pasted non-mergekit file would list every one). */
+const MAX_IGNORED_KEYS = 20;
+
+/** Levenshtein distance, for "did you mean" (keys are short). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/** The closest known key within a third of its length in edits, if any. */
+function nearestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/**
+ * The keys of the top-level mapping and of each `experts` / `shared_experts` entry that
+ * mergekit-moe ignores, as warnings naming the line (from the document's own nodes, so
+ * aliases and `<<` merges are not followed: they repeat keys written elsewhere).
+ */
+function ignoredKeyWarnings(text: string): string[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { version: '1.1', merge: true, lineCounter, keepSourceTokens: false });
+  const out: string[] = [];
+  const check = (map: unknown, known: readonly string[], where: string) => {
+    if (!isMap(map)) return;
+    for (const item of map.items) {
+      // a `<<` merge key parses as a Symbol: its keys are written (and checked) where the anchor is
+      if (!isPair(item) || !isScalar(item.key) || typeof item.key.value === 'symbol') continue;
+      const key = String(item.key.value);
+      if (key === '<<' || known.includes(key)) continue;
+      if (out.length >= MAX_IGNORED_KEYS) return;
+      const line = item.key.range ? lineCounter.linePos(item.key.range[0]).line : undefined;
+      const guess = nearestKey(key, known);
+      out.push(
+        `mergekit-yaml: '${key}'${where}${line ? ` (line ${line})` : ''} is not a mergekit-moe key and is ignored, as mergekit ignores it${guess ? `; did you mean '${guess}'?` : ''}`,
+      );
+    }
+  };
+  check(doc.contents, TOP_LEVEL_KEYS, '');
+  if (isMap(doc.contents))
+    for (const list of ['experts', 'shared_experts']) {
+      const seq = doc.contents.get(list, true);
+      if (isSeq(seq)) seq.items.forEach((entry, i) => check(entry, EXPERT_KEYS, ` in ${list}[${i}]`));
+    }
+  return out;
+}
+
 /** Parses a mergekit-moe YAML document into a config, or the list of schema issues. */
 export function parseMergeYaml(text: string): ParseResult {
   const issues = new IssueList();
@@ -309,7 +387,9 @@ export function parseMergeYaml(text: string): ParseResult {
     sharedExperts: parseExpertList(doc.shared_experts, 'shared_experts', issues, false),
     architecture: parseOptionalString(doc.architecture, 'architecture', issues),
     sourceText: text,
+    ignoredKeys: [],
   };
   if (issues.issues.length > 0) return { ok: false, issues: issues.issues };
+  config.ignoredKeys = ignoredKeyWarnings(text);
   return { ok: true, config };
 }

@@ -134,7 +134,7 @@ export function planMerge(config: MoeMergeConfig, inputs: MergeInputs, options: 
 
   const layout: MergeLayout =
     options.layout === 'fused' && (arch === 'Mixtral' || arch === 'Qwen3 MoE') ? 'fused' : 'classic';
-  const warnings = [...selection.warnings];
+  const warnings = [...config.ignoredKeys, ...selection.warnings];
   if (options.layout === 'fused' && layout !== 'fused')
     warnings.push(
       `merge: the fused layout exists only for Mixtral and Qwen3 MoE outputs; writing ${arch} with per-expert tensors`,
