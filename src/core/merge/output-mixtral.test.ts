@@ -57,10 +57,15 @@ describe('Mixtral output (conformance rules 21, 22, 24, 30)', () => {
   });
 
   it('rule 22: the classic (v0.1.4) writer never applies residual_scale to w2; matching main applies it', async () => {
-    const { output } = await mergeInMemory(YAML, folders);
+    const { output, plan } = await mergeInMemory(YAML, folders);
+    // not applied, and said so (never silently dropped)
+    expect(plan.warnings.filter((w) => w.includes('residual_scale'))).toEqual([
+      "merge: experts[1].residual_scale 0.5 is not applied: mergekit v0.1.4's Mixtral writer ignores it, and this merge matches v0.1.4; the fused layout or --mergekit-version main applies it",
+    ]);
     const src = await source('org/b', 'model.layers.0.mlp.down_proj.weight');
     expect(bytes(output.tensors.get('model.layers.0.block_sparse_moe.experts.1.w2.weight'))).toEqual(bytes(src));
     const main = await mergeInMemory(YAML, folders, { residualScaleBehaviour: 'main' });
+    expect(main.plan.warnings.some((w) => w.includes('residual_scale'))).toBe(false);
     const scaled = dequantize(main.output.tensors.get('model.layers.0.block_sparse_moe.experts.1.w2.weight')!);
     const want = dequantize(src).map((x) => bf16ToF32(f32ToBf16(x * 0.5)));
     expect(Array.from(scaled)).toEqual(Array.from(want));

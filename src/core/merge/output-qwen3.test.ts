@@ -27,6 +27,10 @@ describe('Qwen3 MoE output (conformance rule 29)', () => {
   it('rule 29: qwen3 inputs without shared experts → Qwen3 MoE: per-expert names, q_norm/k_norm from the base, config', async () => {
     const { plan, output } = await mergeInMemory(YAML, folders);
     expect(plan.arch).toBe('Qwen3 MoE');
+    // random gates are merged as asked, with a warning that they route by chance
+    expect(plan.warnings.filter((w) => w.includes('gate_mode'))).toEqual([
+      `merge: gate_mode uniform_random gives routers of random numbers, unrelated to the prompts: tokens reach experts by chance until the router is calibrated (Compose's "Calibrate router", --calibrate) or trained`,
+    ]);
     expect(plan.outputConfig).toMatchObject({
       architectures: ['Qwen3MoeForCausalLM'],
       model_type: 'qwen3_moe',

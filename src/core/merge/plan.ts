@@ -150,6 +150,18 @@ export function planMerge(config: MoeMergeConfig, inputs: MergeInputs, options: 
     (sharedExpertsHavePrompts(config) || config.gateMode === 'random' || config.gateMode === 'uniform_random');
   const gateOwners: GateOwner[] = [...config.experts, ...(sharedInGates ? config.sharedExperts! : [])];
   const residualScaleBehaviour = options.residualScaleBehaviour ?? (layout === 'fused' ? 'main' : 'v0.1.4');
+  // Never silently dropped: mergekit v0.1.4's Mixtral writer ignores residual_scale (matched here).
+  if (arch === 'Mixtral' && residualScaleBehaviour === 'v0.1.4')
+    config.experts.forEach((e, i) => {
+      if (e.residualScale !== null)
+        warnings.push(
+          `merge: experts[${i}].residual_scale ${e.residualScale} is not applied: mergekit v0.1.4's Mixtral writer ignores it, and this merge matches v0.1.4; the fused layout or --mergekit-version main applies it`,
+        );
+    });
+  if (config.gateMode === 'random' || config.gateMode === 'uniform_random')
+    warnings.push(
+      `merge: gate_mode ${config.gateMode} gives routers of random numbers, unrelated to the prompts: tokens reach experts by chance until the router is calibrated (Compose's "Calibrate router", --calibrate) or trained`,
+    );
   const routerDtype: DType = dtype.dtype ?? (config.gateMode.startsWith('hidden') ? 'bf16' : 'f32');
   const built = buildTensorList({
     arch,
