@@ -8,6 +8,7 @@ import { clear, createStore } from 'idb-keyval';
 import { randomHfFolder } from '../../src/core/merge/models.testing.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import { chunkPrefix } from '../../src/core/store/manifest.ts';
 import { modelStoreList } from '../../src/core/store/model-store.ts';
 import { EngineHost } from '../engine/engine-host.ts';
 import { MergeHost } from './merge-host.ts';
@@ -101,6 +102,33 @@ describe('merge host', () => {
     host.cancel();
     await expect(building).rejects.toMatchObject({ name: 'CancelledError' });
     expect((await modelStoreList(idbKvStore(DB, 'models'))).map((m) => m.id)).not.toContain('cancelled');
+  });
+
+  it('cancel while the output is being stored deletes the chunks already written', async () => {
+    const host = new MergeHost();
+    const kv = idbKvStore(DB, 'models');
+    let cancelled = false;
+    const building = host.build(
+      {
+        yaml: yaml('hidden'),
+        sources,
+        layout: 'classic',
+        outputId: 'cancel-storing',
+        title: 'S',
+        notes: {},
+        dbName: DB,
+      },
+      (p) => {
+        if (p.phase === 'storing' && !cancelled) {
+          cancelled = true;
+          host.cancel();
+        }
+      },
+    );
+    await expect(building).rejects.toMatchObject({ name: 'CancelledError' });
+    expect(cancelled).toBe(true);
+    expect(await kv.keys(chunkPrefix('cancel-storing'))).toEqual([]);
+    expect((await modelStoreList(kv)).map((m) => m.id)).not.toContain('cancel-storing');
   });
 
   it('a quantized import (q8_0 GGUF in the store) is a donor: merged from its dequantized weights, with a warning', async () => {

@@ -14,6 +14,7 @@ import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../src
 import { folderWriter } from '../../src/core/merge/writer.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import { modelStoreDelete, modelStoreGet } from '../../src/core/store/model-store.ts';
 import { type ModelRef, openModelRef } from '../model-ref.ts';
 import { QUANTIZED_FILE, loadModel } from '../../src/core/model/load.ts';
 import { previewRouting } from './preview.ts';
@@ -241,7 +242,11 @@ export class MergeHost implements MergeApi {
     });
     if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
     const files = folder.files(request.title);
-    await modelStoreImportFileSet(idbKvStore(request.dbName), {
+    const kv = idbKvStore(request.dbName);
+    // A cancelled or failed store write leaves no chunks behind (they are not a download to resume),
+    // unless the id already named a ready model, which then stays as it was.
+    const replacing = (await modelStoreGet(kv, request.outputId)) !== undefined;
+    await modelStoreImportFileSet(kv, {
       id: request.outputId,
       title: request.title,
       source: { kind: 'merge', yaml: request.yaml },
@@ -254,6 +259,9 @@ export class MergeHost implements MergeApi {
         ...(calibration && { calibration: calibration.summary, calibrationRecord: calibration.run.record }),
       },
       onProgress: (store) => onProgress({ phase: 'storing', store }),
+    }).catch(async (error: unknown) => {
+      if (!replacing) await modelStoreDelete(kv, request.outputId);
+      throw error;
     });
     if (this.abort === abort) this.abort = undefined;
     return { id: request.outputId, warnings: [...opened.sourceWarnings, ...result.warnings], files: result.files };
