@@ -263,7 +263,15 @@ export async function composeBuild(): Promise<void> {
   try {
     const calibration = composeCalibrationFor(yaml);
     const result = await mergeClient().build(
-      { yaml, sources: composeSources(), layout, outputId: id, title, notes, calibration },
+      {
+        yaml,
+        sources: composeSources(),
+        layout,
+        outputId: id,
+        title,
+        notes,
+        calibration,
+      },
       onProgress,
     );
     useCompose.setState({ build: { status: 'done', warnings: result.warnings, id } });

@@ -19,6 +19,8 @@ export interface MergeCheck {
   arch?: string;
   totalBytes?: number;
   warnings: string[];
+  /** When ok but the engine cannot open the output (core/merge exportOnlyReason): why; build refuses it, the CLI writes it. */
+  exportOnly?: string;
 }
 
 export interface MergeBuildRequest {

@@ -131,6 +131,25 @@ describe('merge host', () => {
     expect((await modelStoreList(kv)).map((m) => m.id)).not.toContain('cancel-storing');
   });
 
+  it('an output the engine cannot open (DeepSeek MoE) is refused up front with the reason, and nothing is stored', async () => {
+    const kv = idbKvStore(DB, 'models');
+    // llama donors with a shared expert and architecture: deepseek → mergekit's DeepSeek MoE writer
+    const deepseek = `base_model: org/base\ngate_mode: uniform_random\narchitecture: deepseek\nexperts:\n  - source_model: org/e0\n    positive_prompts: ["a"]\n  - source_model: org/e1\n    positive_prompts: ["b"]\nshared_experts:\n  - source_model: org/e2\n`;
+    const host = new MergeHost();
+    const check = await host.check(deepseek, sources);
+    expect(check.issues).toEqual([]);
+    expect(check).toMatchObject({ ok: true, arch: 'DeepSeek MoE' });
+    expect(check.exportOnly).toMatch(/cannot open it/);
+    const request = { yaml: deepseek, sources, layout: 'classic' as const, title: 'DS', notes: {}, dbName: DB };
+    await expect(host.build({ ...request, outputId: 'ds-refused' }, () => {})).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/^merge: a DeepSeek MoE model \(model_type deepseek\)/),
+    });
+    expect(await kv.keys(chunkPrefix('ds-refused'))).toEqual([]);
+    // a Mixtral output is built as before
+    expect((await host.check(yaml('hidden'), sources)).exportOnly).toBeUndefined();
+  });
+
   it('a quantized import (q8_0 GGUF in the store) is a donor: merged from its dequantized weights, with a warning', async () => {
     const kv = idbKvStore(DB, 'models');
     const { files } = await randomHfFolder('quantized donor', (Math.random() * 1e6) | 0);

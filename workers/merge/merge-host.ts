@@ -3,10 +3,11 @@
  * preview (gates recomputed from the base model; experts not needed), and the build (
  * runMerge into an HF folder that goes straight into the model store).
  */
-import { CancelledError } from '../../src/core/errors.ts';
+import { CancelledError, ConfigError } from '../../src/core/errors.ts';
 import { parseMergeYaml, type MoeMergeConfig } from '../../src/core/formats/mergekit-yaml.ts';
 import { memoryFolder, type FileSet } from '../../src/core/io/byte-source.ts';
 import { lazyHfFolder } from '../../src/core/model/export-hf.ts';
+import { exportOnlyReason } from '../../src/core/merge/architecture.ts';
 import { createMergeRuntime } from '../../src/core/merge/default-runtime.ts';
 import { planMerge } from '../../src/core/merge/plan.ts';
 import { runMerge } from '../../src/core/merge/run.ts';
@@ -136,6 +137,7 @@ export class MergeHost implements MergeApi {
       arch: planned.plan.arch,
       totalBytes: planned.plan.totalBytes,
       warnings: [...opened.sourceWarnings, ...planned.plan.warnings],
+      ...(exportOnlyReason(planned.plan.arch) && { exportOnly: exportOnlyReason(planned.plan.arch) }),
     };
   }
 
@@ -220,6 +222,9 @@ export class MergeHost implements MergeApi {
   async build(request: MergeBuildRequest, onProgress: (p: MergeBuildProgress) => void): Promise<MergeBuildResult> {
     const abort = this.newAbort();
     const opened = await this.planned(request.yaml, request.sources, request.layout);
+    // Refused up front, before any tensor is read: the library keeps only models the engine opens.
+    const exportOnly = exportOnlyReason(opened.plan.arch);
+    if (exportOnly) throw new ConfigError(`merge: ${exportOnly}`);
     const calibration = request.calibration && (await this.calibrationFor(request, opened, abort.signal));
     const folder = memoryFolder();
     const writer = folderWriter(folder.open);

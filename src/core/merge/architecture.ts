@@ -9,6 +9,20 @@ export type OutputArchName = 'Mixtral' | 'DeepSeek MoE' | 'Qwen MoE' | 'Qwen3 Mo
 /** Upstream's list order (ALL_OUTPUT_ARCHITECTURES). */
 export const OUTPUT_ARCHITECTURES: readonly OutputArchName[] = ['Mixtral', 'DeepSeek MoE', 'Qwen MoE', 'Qwen3 MoE'];
 
+/** Outputs this studio's engine loads (their model_type is in core/model/hf-config.ts HF_ARCHS). */
+const LOADABLE_OUTPUTS: ReadonlySet<OutputArchName> = new Set(['Mixtral', 'Qwen MoE']);
+
+/**
+ * Why an output cannot be opened here (undefined when it can): the merge writes it exactly as
+ * mergekit does, but the engine has no forward pass for its model_type, so the library (which
+ * keeps only models it can load) refuses it: Compose says so before building; the CLI writes it.
+ */
+export function exportOnlyReason(arch: OutputArchName): string | undefined {
+  if (LOADABLE_OUTPUTS.has(arch)) return undefined;
+  const modelType = arch === 'DeepSeek MoE' ? 'deepseek' : 'qwen3_moe';
+  return `a ${arch} model (model_type ${modelType}) is what mergekit would write, but this studio cannot open it: its engine runs llama, mistral, qwen2, mixtral and qwen2_moe. Write it for export with the CLI (moe-studio merge CONFIG OUT), or choose experts that make a Mixtral or Qwen MoE`;
+}
+
 /** `model_type` of each input model, read from its config.json. */
 export interface InputModelTypes {
   base: string;

@@ -231,6 +231,11 @@ function YamlPane() {
             {check.warnings.length ? ` Warnings: ${check.warnings.join('; ')}` : ''}
           </p>
         )}
+        {check?.ok && check.exportOnly && (
+          <p className="note-warning" data-testid="compose-export-only">
+            Not buildable here: {check.exportOnly}.
+          </p>
+        )}
       </div>
     </section>
   );
@@ -289,7 +294,11 @@ function BuildPane() {
     <section className="card" aria-labelledby="compose-build-h">
       <h2 id="compose-build-h">Build</h2>
       <div className="row">
-        <button type="button" onClick={() => void composeBuild()} disabled={!check?.ok || build?.status === 'running'}>
+        <button
+          type="button"
+          onClick={() => void composeBuild()}
+          disabled={!check?.ok || !!check.exportOnly || build?.status === 'running'}
+        >
           Build MoE
         </button>
         <button
