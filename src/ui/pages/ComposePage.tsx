@@ -227,7 +227,8 @@ function YamlPane() {
         )}
         {check?.ok && (
           <p data-testid="compose-ok">
-            Compatible: builds a {check.arch} model, {formatBytes(check.totalBytes)} of weights.
+            {check.exportOnly ? 'Valid for mergekit, which would write' : 'Compatible: builds'} a {check.arch} model,{' '}
+            {formatBytes(check.totalBytes)} of weights.
             {check.warnings.length ? ` Warnings: ${check.warnings.join('; ')}` : ''}
           </p>
         )}
