@@ -51,12 +51,7 @@ async function zooRow(kernel: boolean): Promise<Row> {
   setRowMatmulKernel(kernel);
   const yaml = await readFile(join(ROOT, 'public/zoo/moe-hidden.yml'), 'utf8');
   const built = await buildMergeInMemory(yaml, async (ref) => nodeDirFileSet(join(ROOT, 'public', ref.path)));
-  const texts: CalibrationText[] = [];
-  for (const d of ['stories', 'code', 'math', 'chat'])
-    texts.push(
-      ...parseCalibrationJsonl(await readFile(join(ROOT, 'public/zoo/calibration', `${d}.jsonl`), 'utf8'), d, 4),
-    );
-  checkCalibrationTexts(texts, 4);
+  const texts = await zooTexts();
   const phases = new Map<string, number>();
   let phase = 'start';
   let mark = performance.now();

@@ -41,7 +41,7 @@ export interface MergeBuildRequest {
 export interface MergeCalibrationRequest {
   texts: CalibrationText[];
   method?: CalibrationMethod;
-  /** Tokens per text window; default COMPOSE_WINDOW_TOKENS (merge-host.ts). */
+  /** Tokens per text window; default the CLI's (DEFAULT_CALIBRATION in core/calibrate/merged.ts). */
   windowTokens?: number;
 }
 

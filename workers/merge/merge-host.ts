@@ -23,7 +23,6 @@ import { hfModelCard, mergeModelCardFacts } from '../../src/core/merge/model-car
 import { calibrationModelCard } from '../../src/core/calibrate/merged.ts';
 import { calibrationKey, calibrationSummary, type CachedCalibration } from './calibration.ts';
 import { calibrateMerge } from '../../src/core/calibrate/calibrate-merge.ts';
-import { DEFAULT_CALIBRATION } from '../../src/core/calibrate/merged.ts';
 import type { MergePlan } from '../../src/core/merge/plan.ts';
 import type {
   MergeApi,
@@ -37,12 +36,6 @@ import type {
   ModelSources,
 } from './api.ts';
 
-/**
- * Compose calibrates with the CLI's windows (DEFAULT_CALIBRATION, 64 tokens of each text), so a
- * model calibrated in the tab routes as ROUTING.md reports. Until calibrate/row-matmul.ts put the
- * products on the WASM SIMD kernel, the tab needed windows of 16 to stay near a minute.
- */
-export const COMPOSE_WINDOW_TOKENS = DEFAULT_CALIBRATION.windowTokens;
 /** Before/after is scored on the first 8 texts of each expert: a scoring pass over all of them costs more than the fit. */
 export const COMPOSE_SCORED_TEXTS_PER_EXPERT = 8;
 
@@ -137,7 +130,7 @@ export class MergeHost implements MergeApi {
       arch: planned.plan.arch,
       totalBytes: planned.plan.totalBytes,
       warnings: [...opened.sourceWarnings, ...planned.plan.warnings],
-      ...(exportOnlyReason(planned.plan.arch) && { exportOnly: exportOnlyReason(planned.plan.arch) }),
+      exportOnly: exportOnlyReason(planned.plan.arch),
     };
   }
 
@@ -180,7 +173,8 @@ export class MergeHost implements MergeApi {
     const started = performance.now();
     const run = await calibrateMerge(plan, inputs, request.texts, {
       method: request.method,
-      windowTokens: request.windowTokens ?? COMPOSE_WINDOW_TOKENS,
+      // absent: the CLI's windows (DEFAULT_CALIBRATION), so a model calibrated in the tab routes as ROUTING.md reports
+      windowTokens: request.windowTokens,
       evaluate: true,
       evaluateTextsPerExpert: COMPOSE_SCORED_TEXTS_PER_EXPERT,
       signal,
