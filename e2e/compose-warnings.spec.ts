@@ -32,10 +32,12 @@ test('Compose names ignored keys and refuses an output the studio cannot open', 
     { timeout: 60_000 },
   );
   await expect(page.getByRole('button', { name: 'Build MoE' })).toBeDisabled();
-  for (const width of [1280, 420]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.getByTestId('compose-export-only').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: `test-results/screenshots/compose-export-only-${width}.png` });
-    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
-  }
+  for (const colorScheme of ['light', 'dark'] as const)
+    for (const width of [1280, 420]) {
+      await page.emulateMedia({ colorScheme });
+      await page.setViewportSize({ width, height: 900 });
+      await page.getByTestId('compose-export-only').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: `test-results/screenshots/compose-export-only-${width}-${colorScheme}.png` });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
+    }
 });
