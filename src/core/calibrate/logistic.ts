@@ -45,7 +45,7 @@ export function logisticLossAndGradient(
     loss += 0.5 * l2 * W[i] * W[i];
   }
   // Experts four at a time: one pass over a token's state feeds four dot products (and four
-  // gradient rows), 2.5× the one-expert-at-a-time loop on the zoo (same sums, same order).
+  // gradient rows) instead of one pass per expert (same sums, same order).
   for (let n = 0; n < nTokens; n++) {
     const x = n * hidden;
     let e = 0;
