@@ -45,6 +45,8 @@ interface Variant {
   texts: number; // per expert
   windowTokens: number;
   windowsPerText: number;
+  /** Packed windows (texts.ts WindowOptions.packed) of at most this many tokens an expert. */
+  tokensPerExpert?: number;
   options: Omit<CalibrationOptions, 'onProgress' | 'signal'>;
 }
 
@@ -78,6 +80,16 @@ const VARIANTS: Variant[] = [
   V('(b) logistic, windows of 128, 4 per text', { method: 'logistic' }, { windowTokens: 128, windowsPerText: 4 }),
   V('(b) logistic, windows of 256, check set', { method: 'logistic' }, { set: 'check', windowTokens: 256 }),
   V('(e) lm-loss, 20 steps, windows of 128', { method: 'lm-loss', steps: 20 }, { windowTokens: 128 }),
+  V('(b) logistic, packed windows of 64 (the shipped default)', { method: 'logistic' }, { tokensPerExpert: 3840 }),
+  V('(b) logistic, packed windows of 64, check set', { method: 'logistic' }, { set: 'check', tokensPerExpert: 3840 }),
+  V('(b) logistic, packed windows of 64, twice the tokens', { method: 'logistic' }, { tokensPerExpert: 7680 }),
+  V(
+    '(b) logistic, packed windows of 64, twice the tokens, check set',
+    { method: 'logistic' },
+    { set: 'check', tokensPerExpert: 7680 },
+  ),
+  V('(b) logistic, packed windows of 64, L2 1e-4', { method: 'logistic', l2: 1e-4 }, { tokensPerExpert: 3840 }),
+  V('(f) output-match, packed windows of 64', { method: 'output-match' }, { tokensPerExpert: 3840 }),
 ];
 
 interface Row {
@@ -145,13 +157,18 @@ async function main(): Promise<void> {
       await score('hidden gates (no calibration)', '-');
     }
     for (const v of VARIANTS.filter((x) => !only || only.split('|').includes(x.name))) {
-      const sequences = tokenizeCalibrationTexts(tokenizer, await loadTexts(v.set, v.texts), v);
+      const sequences = tokenizeCalibrationTexts(tokenizer, await loadTexts(v.set, v.texts), {
+        ...v,
+        packed: v.tokensPerExpert ? { tokensPerExpert: v.tokensPerExpert } : undefined,
+      });
       const started = performance.now();
       const fitted = await calibrateRouters(moe, sequences, v.options);
       const seconds = (performance.now() - started) / 1000;
       await score(
         v.name,
-        `${v.set} ${v.texts}×${v.windowsPerText}×${v.windowTokens}`,
+        v.tokensPerExpert
+          ? `${v.set} ${v.texts} packed, ${v.tokensPerExpert / v.windowTokens}×${v.windowTokens} an expert`
+          : `${v.set} ${v.texts}×${v.windowsPerText}×${v.windowTokens}`,
         withRouters(moe, fitted.routers),
         fitted.tokens,
         seconds,

@@ -4,6 +4,7 @@
  */
 import type { CalibrationMethod } from '../../src/core/calibrate/calibrate.ts';
 import type { CalibrationText } from '../../src/core/calibrate/texts.ts';
+import type { CalibrationWindowing } from '../../src/core/calibrate/merged.ts';
 import type { ConfigIssue } from '../../src/core/formats/mergekit-yaml.ts';
 import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { AnalyzedText } from '../../src/core/runtime/types.ts';
@@ -67,6 +68,8 @@ export interface MergeCalibrationSummary {
   texts: number;
   tokens: number;
   windowTokens: number;
+  /** Absent in summaries stored before packed windows existed (those were per-text). */
+  windowing?: CalibrationWindowing;
   dataSha256: string;
   /** Texts per expert (index in the YAML's experts). */
   textsPerExpert: number[];

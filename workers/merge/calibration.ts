@@ -46,12 +46,13 @@ export function calibrationSummary(
   if (!run.before || !run.after) throw new Error('calibrate: the host asks for evaluate: true');
   const textsPerExpert = new Array<number>(experts).fill(0);
   for (const t of texts) textsPerExpert[t.expert]++;
-  const { method, texts: count, tokens, windowTokens, dataSha256 } = run.record;
+  const { method, texts: count, tokens, windowTokens, windowing, dataSha256 } = run.record;
   return {
     method,
     texts: count,
     tokens,
     windowTokens,
+    windowing,
     dataSha256,
     textsPerExpert,
     scoredTextsPerExpert,

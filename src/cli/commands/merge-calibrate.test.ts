@@ -131,6 +131,7 @@ describe('moe-studio merge --calibrate', () => {
     const sha = calibrationDataSha256(TEXTS);
     const card = await readFile(join(out, 'README.md'), 'utf8');
     expect(card).toContain('method: mean');
+    expect(card).toMatch(/packed windows of 64 \(at most 3840 tokens an expert\)/);
     expect(card).toContain(sha);
     const yamlCopy = await readFile(join(out, 'mergekit_moe_config.yml'), 'utf8');
     expect(yamlCopy.startsWith('# moe-studio: router calibrated')).toBe(true);
@@ -138,6 +139,25 @@ describe('moe-studio merge --calibrate', () => {
     expect(yamlCopy.endsWith(YAML)).toBe(true);
     const reparsed = parseMergeYaml(yamlCopy);
     expect(reparsed.ok && reparsed.config.experts.length).toBe(2);
+  });
+
+  it('--calibrate-windowing per-text takes one window from each text and says so; a packed-only flag beside it is refused', async () => {
+    const out = join(dir, 'out-per-text');
+    await merge(out, '--calibrate', join(dir, 'cal.jsonl'), '--calibrate-windowing', 'per-text');
+    expect(await readFile(join(out, 'README.md'), 'utf8')).toContain('windows of 64, 1 per text');
+    expect(await ownShare(out)).toBeGreaterThan(0.9);
+    const refused = join(dir, 'out-refused');
+    await expect(
+      merge(
+        refused,
+        '--calibrate',
+        join(dir, 'cal.jsonl'),
+        '--calibrate-windowing',
+        'per-text',
+        '--calibrate-tokens-per-expert',
+        '128',
+      ),
+    ).rejects.toThrow(/tokensPerExpert applies to packed windows/);
   });
 
   it('--calibrate-method lm-loss trains for --calibrate-steps and records them', async () => {

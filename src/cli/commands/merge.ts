@@ -19,6 +19,7 @@ import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../cor
 import { folderWriter, DEFAULT_SHARD_BYTES } from '../../core/merge/writer.ts';
 import {
   CALIBRATION_METHODS,
+  CALIBRATION_WINDOWINGS,
   calibrateMerge,
   calibrationModelCard,
   describeCalibration,
@@ -46,7 +47,10 @@ export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (me
   --calibrate FILE.jsonl  fit the routers to texts, one {"expert": <0-based index in experts>, "text": "..."} a line;
                           writes the calibrated gate tensors, records method + data sha256 in README.md and the YAML copy
   --calibrate-method mean|logistic|token-loss|lm-loss   (default logistic)   --calibrate-logit-scale X  multiply fitted routers
-  --calibrate-window N    tokens per text window (default 64)    --calibrate-steps N  lm-loss training steps (default 200)
+  --calibrate-window N    tokens per window (default 64)    --calibrate-steps N  lm-loss training steps (default 200)
+  --calibrate-windowing packed|per-text   packed (default): each expert's texts joined and cut into windows that start
+                          mid-text; per-text: one window from each text's start
+  --calibrate-tokens-per-expert N   packed: tokens an expert (default 3840)
   Accepted and ignored, as in mergekit-moe: --allow-crimes --lazy-unpickle --clone-tensors --trust-remote-code
   --low-cpu-memory --cuda --device X --copy-tokenizer --write-model-card --safe-serialization --quiet`;
 
@@ -78,6 +82,8 @@ const FLAGS: FlagSpec = {
   force: { type: 'boolean' },
   calibrate: { type: 'string' },
   'calibrate-method': { type: 'string' },
+  'calibrate-windowing': { type: 'string' },
+  'calibrate-tokens-per-expert': { type: 'string' },
   'calibrate-logit-scale': { type: 'string' },
   'calibrate-window': { type: 'string' },
   'calibrate-steps': { type: 'string' },
@@ -160,8 +166,13 @@ async function calibrationFor(
   const logitScale = numberFlag('calibrate-logit-scale', values['calibrate-logit-scale'], { min: 1e-3 });
   const windowTokens = numberFlag('calibrate-window', values['calibrate-window'], { integer: true, min: 2 });
   const steps = numberFlag('calibrate-steps', values['calibrate-steps'], { integer: true, min: 1 });
+  const windowing = enumFlag('calibrate-windowing', values['calibrate-windowing'], CALIBRATION_WINDOWINGS);
+  const tokensPerExpert = numberFlag('calibrate-tokens-per-expert', values['calibrate-tokens-per-expert'], {
+    integer: true,
+    min: 2,
+  });
   if (path === undefined) {
-    if (method ?? logitScale ?? windowTokens ?? steps)
+    if (method ?? logitScale ?? windowTokens ?? steps ?? windowing ?? tokensPerExpert)
       throw new UsageError('merge: --calibrate-* flags need --calibrate FILE.jsonl');
     return { runOptions: {} };
   }
@@ -171,6 +182,8 @@ async function calibrationFor(
     method,
     logitScale,
     windowTokens,
+    windowing,
+    tokensPerExpert,
     steps,
     onProgress: (p) => {
       if (p.phase === 'fit' && p.layer !== undefined && p.layer !== lastLayer) {

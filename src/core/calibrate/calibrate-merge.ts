@@ -23,6 +23,7 @@ import {
   calibratedGates,
   calibrateMergedModel,
   calibrationYamlComment,
+  recordWindowOptions,
   type CalibrateMergeOptions,
   type CalibrationRecord,
 } from './merged.ts';
@@ -92,8 +93,7 @@ export async function calibrateMerge(
   });
   const scored = evaluate
     ? await beforeAfter(model.weights, model.tokenizer, sampleTexts(texts, evaluateTextsPerExpert), fitted.routers, {
-        windowTokens: fitted.record.windowTokens,
-        windowsPerText: fitted.record.windowsPerText,
+        ...recordWindowOptions(fitted.record),
         signal,
         onProgress,
       })

@@ -22,16 +22,29 @@
  */
 import { CancelledError, ConfigError } from '../errors.ts';
 import { createYielder } from '../merge/cooperative.ts';
-import type { ModelF32 } from '../runtime/cpu/model-f32.ts';
-import { fitLogisticRouter, fitLogitScale, meanRouter, type LabelledStates } from './logistic.ts';
+import type { ModelF32, MoeF32 } from '../runtime/cpu/model-f32.ts';
+import {
+  fitLogisticRouter,
+  fitLogitScale,
+  fitOutputMatchRouter,
+  meanRouter,
+  type LabelledStates,
+  type OutputMatchStates,
+} from './logistic.ts';
 import { forwardSequence } from './evaluate.ts';
-import { attentionBlock, embedTokens, moeBlock, routerInputs, routeSequence } from './sequence.ts';
+import { attentionBlock, embedTokens, moeBlock, routerInputs, routeSequence, swigluMlpRows } from './sequence.ts';
 import type { CalibrationSequence } from './texts.ts';
 import { trainRouters } from './train.ts';
 import { prepareRowMatmul } from './row-matmul.ts';
 
-export type CalibrationMethod = 'mean' | 'logistic' | 'token-loss' | 'lm-loss';
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['mean', 'logistic', 'token-loss', 'lm-loss'];
+export type CalibrationMethod = 'mean' | 'logistic' | 'token-loss' | 'lm-loss' | 'output-match';
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = [
+  'mean',
+  'logistic',
+  'token-loss',
+  'lm-loss',
+  'output-match',
+];
 
 /** Training steps cap: 100,000 windows is hours on a CPU, beyond any calibration a user waits for. */
 export const MAX_TRAIN_STEPS = 100_000;
@@ -52,6 +65,10 @@ export interface CalibrationOptions {
   steps?: number;
   learningRate?: number;
   labelWeight?: number;
+  /** 'output-match': weight of the expert-output miss beside the logistic loss (default 4). */
+  matchWeight?: number;
+  /** 'output-match': routed set in the miss (default the model's experts per token; experts = a dense softmax). */
+  matchTopK?: number;
   onProgress?: (p: CalibrationProgress) => void;
   signal?: AbortSignal;
 }
@@ -124,10 +141,19 @@ export async function calibrateRouters(
       options.onProgress?.({ phase: 'forward', layer: l, done: w + 1, total: passes });
       await check();
     }
-    const data: LabelledStates = { states, labels: targets, hidden: spec.hidden, experts };
+    const data: LabelledStates | OutputMatchStates =
+      options.method === 'output-match'
+        ? {
+            states,
+            labels: targets,
+            hidden: spec.hidden,
+            experts,
+            gram: expertMissGram(moe.experts, inputs, targets, spec.hidden),
+          }
+        : { states, labels: targets, hidden: spec.hidden, experts };
     const maxIterations = options.maxIterations ?? 50;
     options.onProgress?.({ phase: 'fit', layer: l, done: 0, total: maxIterations });
-    let router = await fitRouter(data, options, maxIterations, async (iteration) => {
+    let router = await fitRouter(data, options, moeSpec.expertsPerToken, maxIterations, async (iteration) => {
       options.onProgress?.({ phase: 'fit', layer: l, done: iteration, total: maxIterations });
       await check();
     });
@@ -165,11 +191,63 @@ export async function calibrateRouters(
 async function fitRouter(
   data: LabelledStates,
   options: CalibrationOptions,
+  topKOf: number,
   maxIterations: number,
   afterIteration: (iteration: number) => Promise<void>,
 ): Promise<Float32Array> {
   if (options.method === 'mean') return meanRouter(data);
+  if (options.method === 'output-match' && 'gram' in data) {
+    const initial = await fitLogisticRouter(data, { l2: options.l2 ?? 1e-3, maxIterations, afterIteration });
+    return fitOutputMatchRouter(data as OutputMatchStates, {
+      l2: options.l2 ?? 1e-3,
+      maxIterations,
+      topK: options.matchTopK ?? topKOf,
+      matchWeight: options.matchWeight ?? 4,
+      initial,
+      afterIteration,
+    });
+  }
   return fitLogisticRouter(data, { l2: options.l2 ?? 1e-3, maxIterations, afterIteration });
+}
+
+/**
+ * gram // [nTokens, experts, experts]: per token, the inner products of every expert's output
+ * minus its label expert's output on the router input (logistic.ts OutputMatchStates).
+ * inputs // [windows] × [tokens, hidden], labels // [nTokens] in the same order.
+ */
+function expertMissGram(
+  experts: MoeF32['experts'],
+  inputs: Float32Array[],
+  labels: Int32Array,
+  hidden: number,
+): Float32Array {
+  const E = experts.length;
+  const gram = new Float32Array(labels.length * E * E);
+  let n0 = 0;
+  for (const x of inputs) {
+    const T = x.length / hidden;
+    const outs = experts.map((mlp) => {
+      const out = new Float32Array(x.length); // [T, hidden]
+      swigluMlpRows(out, mlp, x, T, hidden);
+      return out;
+    });
+    for (let t = 0; t < T; t++) {
+      const y = labels[n0 + t];
+      const base = (n0 + t) * E * E;
+      for (let e = 0; e < E; e++)
+        for (let f = e; f < E; f++) {
+          let sum = 0;
+          for (let j = 0; j < hidden; j++) {
+            const i = t * hidden + j;
+            sum += (outs[e][i] - outs[y][i]) * (outs[f][i] - outs[y][i]);
+          }
+          gram[base + e * E + f] = sum;
+          gram[base + f * E + e] = sum;
+        }
+    }
+    n0 += T;
+  }
+  return gram;
 }
 
 /** labels // [nTokens]: every token of a window gets its text's expert. */

@@ -34,6 +34,8 @@ export {
   calibrationYamlComment,
   describeCalibration,
   DEFAULT_CALIBRATION,
+  CALIBRATION_WINDOWINGS,
+  type CalibrationWindowing,
   type CalibratedMerge,
   type CalibrationRecord,
   type CalibrateMergeOptions,

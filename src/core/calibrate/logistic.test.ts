@@ -7,7 +7,9 @@ import {
   fitLogitScale,
   logisticLossAndGradient,
   meanRouter,
+  outputMatchLossAndGradient,
   type LabelledStates,
+  type OutputMatchStates,
 } from './logistic.ts';
 
 /** Central differences in f64 with step 1e-5 on a smooth loss: agreement to ~1e-8, checked at 1e-6. */
@@ -122,5 +124,76 @@ describe('meanRouter and fitLogitScale', () => {
     // fitLogitScale weighs classes equally; sampled classes are near-balanced here, so the optimum stays near trueScale
     const scale = fitLogitScale(router, { states, labels, hidden, experts: 3 });
     expect(Math.abs(scale / trueScale - 1)).toBeLessThan(SCALE_RELATIVE_TOLERANCE);
+  });
+});
+
+/** A random positive semi-definite miss matrix per token with a zero row/column at its label. */
+function withGram(data: LabelledStates, seed: number): OutputMatchStates {
+  const { labels, experts } = data;
+  const uniform = mulberry32(seed);
+  const dims = 3;
+  const gram = new Float32Array(labels.length * experts * experts);
+  for (let n = 0; n < labels.length; n++) {
+    const d = Array.from({ length: experts }, (_, e) =>
+      e === labels[n] ? new Float32Array(dims) : fillNormal(new Float32Array(dims), uniform, 1),
+    );
+    for (let e = 0; e < experts; e++)
+      for (let f = 0; f < experts; f++)
+        gram[(n * experts + e) * experts + f] = d[e].reduce((s, v, i) => s + v * d[f][i], 0);
+  }
+  return { ...data, gram };
+}
+
+describe('outputMatchLossAndGradient', () => {
+  it.each([
+    [4, 4],
+    [4, 2],
+    [5, 2],
+  ])('matches central finite differences with %s experts, routed set %s', (experts, topK) => {
+    const data = withGram(clusters(3, 30, 6, experts, 2), 4);
+    const W = Float64Array.from(fillNormal(new Float32Array(6 * experts), mulberry32(5), 0.5));
+    const weights = classBalancedWeights(data.labels, experts);
+    const grad = new Float64Array(W.length);
+    outputMatchLossAndGradient(W, grad, data, weights, 0.01, topK);
+    const scratch = new Float64Array(W.length);
+    const h = 1e-5;
+    let worst = 0;
+    for (let i = 0; i < W.length; i++) {
+      const plus = Float64Array.from(W);
+      const minus = Float64Array.from(W);
+      plus[i] += h;
+      minus[i] -= h;
+      // random W: no ±h step here crosses a change of the routed set (the loss would jump there)
+      const numeric =
+        (outputMatchLossAndGradient(plus, scratch, data, weights, 0.01, topK) -
+          outputMatchLossAndGradient(minus, scratch, data, weights, 0.01, topK)) /
+        (2 * h);
+      worst = Math.max(worst, Math.abs(numeric - grad[i]));
+    }
+    expect(worst).toBeLessThan(GRADIENT_ATOL);
+  });
+
+  it('costs nothing when every token goes to its label expert alone, and what the miss says otherwise', () => {
+    const data = withGram(clusters(6, 20, 4, 3, 2), 7);
+    const weights = new Float64Array(20).fill(1);
+    const grad = new Float64Array(12);
+    // states = a one-hot label feature, so W = 60 · I sends each token to its label expert
+    const states = new Float32Array(20 * 4);
+    data.labels.forEach((y, n) => {
+      states[n * 4 + y] = 1;
+    });
+    const exact = { ...data, states };
+    const W = new Float64Array(12);
+    for (let e = 0; e < 3; e++) W[e * 4 + e] = 60;
+    expect(outputMatchLossAndGradient(W, grad, exact, weights, 0, 1)).toBeCloseTo(0, 12);
+    // uniform routing over all three: pᵀGp with p = 1/3
+    const zero = new Float64Array(12);
+    let expected = 0;
+    for (let n = 0; n < 20; n++) {
+      let sum = 0;
+      for (let i = 0; i < 9; i++) sum += data.gram[n * 9 + i];
+      expected += sum / 9;
+    }
+    expect(outputMatchLossAndGradient(zero, grad, exact, weights, 0, 3)).toBeCloseTo(expected, 4);
   });
 });

@@ -264,3 +264,125 @@ export function fitLogitScale(router: Float32Array, data: LabelledStates, minSca
   }
   return Math.exp((lo + hi) / 2);
 }
+
+/**
+ * Expert-output matching ('output-match'): per token n with label y, gram // [nTokens, experts,
+ * experts] holds G_n[e][f] = ⟨E_e(x_n) − E_y(x_n), E_f(x_n) − E_y(x_n)⟩, the inner products of
+ * every expert's MLP output minus the label expert's, on the router's own input x_n. With
+ * p = softmax over the routed set S (the top-k by logit when topK < experts, renormalized as the
+ * MoE renormalizes; all experts otherwise), the mixed output misses the label expert's by
+ *
+ *   |Σ_{e∈S} p_e E_e − E_y|² = pᵀ G p
+ *
+ * so a token costs what sending it elsewhere changes, and a token whose experts agree costs
+ * nothing whatever the router does. loss = Σ_n w_n pᵀ G_n p + (l2 / 2)|W|²; S is held fixed
+ * within one evaluation (the gradient flows through the routed weights, as in MoE training).
+ */
+export interface OutputMatchStates extends LabelledStates {
+  gram: Float32Array; // [nTokens, experts, experts]
+}
+
+export function outputMatchLossAndGradient(
+  W: Float64Array,
+  grad: Float64Array,
+  data: OutputMatchStates,
+  tokenWeights: Float64Array,
+  l2: number,
+  topK: number,
+): number {
+  const { states, labels, hidden, experts, gram } = data;
+  const logits = new Float64Array(experts);
+  const p = new Float64Array(experts);
+  const g = new Float64Array(experts);
+  const routed = new Uint8Array(experts);
+  let loss = 0;
+  for (let i = 0; i < W.length; i++) {
+    grad[i] = l2 * W[i];
+    loss += 0.5 * l2 * W[i] * W[i];
+  }
+  for (let n = 0; n < labels.length; n++) {
+    const x = n * hidden;
+    for (let e = 0; e < experts; e++) {
+      let sum = 0;
+      const r = e * hidden;
+      for (let j = 0; j < hidden; j++) sum += W[r + j] * states[x + j];
+      logits[e] = sum;
+    }
+    routed.fill(topK >= experts ? 1 : 0);
+    if (topK < experts)
+      for (let k = 0; k < topK; k++) {
+        let best = -1;
+        for (let e = 0; e < experts; e++) if (!routed[e] && (best < 0 || logits[e] > logits[best])) best = e;
+        routed[best] = 1;
+      }
+    let max = -Infinity;
+    for (let e = 0; e < experts; e++) if (routed[e] && logits[e] > max) max = logits[e];
+    let z = 0;
+    for (let e = 0; e < experts; e++) z += routed[e] ? Math.exp(logits[e] - max) : 0;
+    for (let e = 0; e < experts; e++) p[e] = routed[e] ? Math.exp(logits[e] - max) / z : 0;
+    const G = n * experts * experts;
+    let pGp = 0;
+    for (let e = 0; e < experts; e++) {
+      let sum = 0;
+      for (let f = 0; f < experts; f++) sum += gram[G + e * experts + f] * p[f];
+      g[e] = 2 * sum; // d(pᵀGp)/dp_e
+      pGp += p[e] * sum;
+    }
+    loss += tokenWeights[n] * pGp;
+    let pg = 0;
+    for (let e = 0; e < experts; e++) pg += p[e] * g[e];
+    for (let e = 0; e < experts; e++) {
+      if (!routed[e]) continue;
+      const d = tokenWeights[n] * p[e] * (g[e] - pg); // d loss / d logit_e (softmax over S)
+      if (d === 0) continue;
+      const r = e * hidden;
+      for (let j = 0; j < hidden; j++) grad[r + j] += d * states[x + j];
+    }
+  }
+  return loss;
+}
+
+/**
+ * Router // [experts, hidden] minimizing `matchWeight` · the output-match loss (gram scaled to a
+ * mean label-expert miss of 1) + the class-balanced logistic loss, from `initial`.
+ */
+export async function fitOutputMatchRouter(
+  data: OutputMatchStates,
+  options: {
+    l2: number;
+    maxIterations: number;
+    topK: number;
+    matchWeight: number;
+    initial?: Float32Array;
+    afterIteration?: (iteration: number) => Promise<void>;
+  },
+): Promise<Float32Array> {
+  const size = data.experts * data.hidden;
+  const { experts, labels } = data;
+  assert(
+    data.gram.length === labels.length * experts * experts,
+    'fitOutputMatchRouter: gram and labels differ in length',
+  );
+  const tokenWeights = classBalancedWeights(labels, experts);
+  // Scale: the class-balanced mean of the largest miss per token is 1, so matchWeight is unitless.
+  let meanMiss = 0;
+  for (let n = 0; n < labels.length; n++) {
+    let worst = 0;
+    for (let e = 0; e < experts; e++) worst = Math.max(worst, data.gram[n * experts * experts + e * experts + e]);
+    meanMiss += tokenWeights[n] * worst;
+  }
+  const matchWeights = tokenWeights.map((w) => (options.matchWeight * w) / Math.max(meanMiss, 1e-30));
+  const w0 = options.initial ? Float64Array.from(options.initial) : new Float64Array(size);
+  const scratch = new Float64Array(size);
+  const w = await minimizeLbfgs(
+    (v, g) => {
+      const logistic = logisticLossAndGradient(v, g, data, tokenWeights, options.l2);
+      const match = outputMatchLossAndGradient(v, scratch, data, matchWeights, 0, options.topK);
+      for (let i = 0; i < size; i++) g[i] += scratch[i];
+      return logistic + match;
+    },
+    w0,
+    { maxIterations: options.maxIterations, afterIteration: options.afterIteration },
+  );
+  return Float32Array.from(w);
+}

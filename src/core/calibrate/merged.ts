@@ -29,10 +29,27 @@ export const DEFAULT_CALIBRATION = {
   fitScale: false,
   logitScale: 1,
   windowTokens: 64,
+  windowing: 'packed' as CalibrationWindowing,
+  /** Packed: 60 windows of 64 an expert, the token count the per-text default had. */
+  tokensPerExpert: 3840,
+  /** Per-text: the first window of each text. */
   windowsPerText: 1,
 };
 
-export interface CalibrateMergeOptions extends WindowOptions {
+/**
+ * How texts become windows: 'packed' joins each expert's texts into one stream cut at fixed
+ * strides (texts.ts WindowOptions.packed); 'per-text' starts a window at each text's BOS.
+ */
+export type CalibrationWindowing = 'packed' | 'per-text';
+export const CALIBRATION_WINDOWINGS: readonly CalibrationWindowing[] = ['packed', 'per-text'];
+
+export interface CalibrateMergeOptions {
+  windowTokens?: number;
+  windowing?: CalibrationWindowing;
+  /** 'packed': tokens an expert (default DEFAULT_CALIBRATION.tokensPerExpert). */
+  tokensPerExpert?: number;
+  /** 'per-text': windows a text (default 1). */
+  windowsPerText?: number;
   method?: CalibrationMethod;
   fitScale?: boolean;
   logitScale?: number;
@@ -52,6 +69,10 @@ export interface CalibrationRecord {
   /** 'lm-loss' training steps; absent for the other methods. */
   steps?: number;
   windowTokens: number;
+  /** Absent in records written before packing existed: those were per-text. */
+  windowing?: CalibrationWindowing;
+  /** 'packed' only. */
+  tokensPerExpert?: number;
   windowsPerText: number;
   texts: number;
   tokens: number;
@@ -77,8 +98,20 @@ export async function calibrateMergedModel(
   if (experts === undefined) throw new ConfigError('calibrate: the merged model has no MoE layers');
   checkCalibrationTexts(texts, experts);
   const windowTokens = options.windowTokens ?? DEFAULT_CALIBRATION.windowTokens;
+  const windowing = options.windowing ?? DEFAULT_CALIBRATION.windowing;
   const windowsPerText = options.windowsPerText ?? DEFAULT_CALIBRATION.windowsPerText;
-  const sequences = tokenizeCalibrationTexts(tokenizer, texts, { windowTokens, windowsPerText });
+  const tokensPerExpert =
+    windowing === 'packed' ? (options.tokensPerExpert ?? DEFAULT_CALIBRATION.tokensPerExpert) : undefined;
+  if (windowing === 'packed' && options.windowsPerText !== undefined)
+    throw new ConfigError('calibrate: windowsPerText applies to per-text windows, not packed ones');
+  if (windowing === 'per-text' && options.tokensPerExpert !== undefined)
+    throw new ConfigError('calibrate: tokensPerExpert applies to packed windows, not per-text ones');
+  const windows: WindowOptions = {
+    windowTokens,
+    windowsPerText,
+    packed: tokensPerExpert ? { tokensPerExpert } : undefined,
+  };
+  const sequences = tokenizeCalibrationTexts(tokenizer, texts, windows);
   const model = dequantizeModel(weights);
   const method = options.method ?? DEFAULT_CALIBRATION.method;
   const fitScale = options.fitScale ?? DEFAULT_CALIBRATION.fitScale;
@@ -101,6 +134,8 @@ export async function calibrateMergedModel(
     fitScale,
     logitScale,
     windowTokens,
+    windowing,
+    ...(tokensPerExpert ? { tokensPerExpert } : {}),
     windowsPerText,
     texts: texts.length,
     tokens: fitted.tokens,
@@ -108,6 +143,21 @@ export async function calibrateMergedModel(
   };
   if (method === 'lm-loss') record.steps = options.steps ?? DEFAULT_LM_LOSS_STEPS;
   return { routers: fitted.routers, record, before, after };
+}
+
+/** The window options a record's calibration ran with (the same windows score its before/after). */
+export function recordWindowOptions(r: CalibrationRecord): WindowOptions {
+  return {
+    windowTokens: r.windowTokens,
+    windowsPerText: r.windowsPerText,
+    packed: r.windowing === 'packed' && r.tokensPerExpert ? { tokensPerExpert: r.tokensPerExpert } : undefined,
+  };
+}
+
+function describeWindows(r: CalibrationRecord): string {
+  return r.windowing === 'packed'
+    ? `packed windows of ${r.windowTokens} (at most ${r.tokensPerExpert} tokens an expert)`
+    : `windows of ${r.windowTokens}, ${r.windowsPerText} per text`;
 }
 
 /**
@@ -155,7 +205,7 @@ export function calibrationYamlComment(r: CalibrationRecord): string {
 
 export function describeCalibration(r: CalibrationRecord): string {
   const scale = `${r.fitScale ? 'fitted logit scale' : 'no fitted scale'}${r.logitScale !== 1 ? ` ×${r.logitScale}` : ''}`;
-  return `method ${r.method}${r.steps ? ` (${r.steps} steps)` : ''}, ${scale}, ${r.texts} texts, ${r.tokens} tokens in windows of ${r.windowTokens}, data sha256 ${r.dataSha256}`;
+  return `method ${r.method}${r.steps ? ` (${r.steps} steps)` : ''}, ${scale}, ${r.texts} texts, ${r.tokens} tokens in ${describeWindows(r)}, data sha256 ${r.dataSha256}`;
 }
 
 /** The model card section the merge writes into README.md. */
@@ -167,7 +217,7 @@ export function calibrationModelCard(r: CalibrationRecord): string {
     "layer on the MoE's own forward pass (src/core/calibrate), replacing the gates mergekit would compute.",
     '',
     `- method: ${r.method}${r.steps ? ` (${r.steps} training steps)` : ''}${r.fitScale ? ', fitted logit scale' : ''}${r.logitScale !== 1 ? `, logit scale ×${r.logitScale}` : ''}`,
-    `- data: ${r.texts} texts, ${r.tokens} tokens (windows of ${r.windowTokens}, ${r.windowsPerText} per text)`,
+    `- data: ${r.texts} texts, ${r.tokens} tokens (${describeWindows(r)})`,
     `- data sha256 (canonical JSONL): ${r.dataSha256}`,
     '',
   ].join('\n');

@@ -88,6 +88,29 @@ describe('tokenizeCalibrationTexts', () => {
     expect(chat[0].tokens).toEqual([62, 72, 73]);
   });
 
+  it("packs each expert's texts into one stream and spreads windows over it within tokensPerExpert", () => {
+    const texts = [
+      { expert: 1, text: 'abc' },
+      { expert: 0, text: 'wxyz' },
+      { expert: 1, text: 'defgh' },
+    ];
+    const decode = (tokens: number[]) => String.fromCharCode(...tokens.map((t) => t + 32));
+    // expert 1's stream is 'abc\n\ndefgh' (10 characters): windows of 4 → 2 whole windows
+    const all = tokenizeCalibrationTexts(charTokenizer, texts, { windowTokens: 4, packed: { tokensPerExpert: 100 } });
+    expect(all.map((w) => [w.expert, decode(w.tokens)])).toEqual([
+      [0, 'wxyz'],
+      [1, 'abc\n'],
+      [1, '\ndef'],
+    ]);
+    // no BOS: packed windows start mid-stream, as text does once a conversation is under way
+    expect(all.some((w) => w.tokens.includes(62))).toBe(false);
+    const capped = tokenizeCalibrationTexts(charTokenizer, texts, { windowTokens: 4, packed: { tokensPerExpert: 4 } });
+    expect(capped.filter((w) => w.expert === 1).map((w) => decode(w.tokens))).toEqual(['abc\n']);
+    expect(() =>
+      tokenizeCalibrationTexts(charTokenizer, texts, { windowTokens: 4, packed: { tokensPerExpert: 3 } }),
+    ).toThrow(/tokensPerExpert 3/);
+  });
+
   it('rejects window settings outside their limits', () => {
     expect(() => tokenizeCalibrationTexts(charTokenizer, [], { windowTokens: 1 })).toThrow(/windowTokens 1/);
     expect(() => tokenizeCalibrationTexts(charTokenizer, [], { windowsPerText: 0 })).toThrow(/windowsPerText 0/);

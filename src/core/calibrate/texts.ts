@@ -110,6 +110,13 @@ export interface WindowOptions {
   windowTokens?: number;
   /** Windows taken from one long text, spread evenly over it (the first always); default 2. */
   windowsPerText?: number;
+  /**
+   * Packed windows: each expert's texts joined by a blank line into one stream and cut at fixed
+   * strides, so windows start mid-text and cross from one text into the next, as text reaches a
+   * model in use (and as the held-out texts are scored), instead of always starting fresh at a
+   * text's first token. `tokensPerExpert` caps each expert's stream (windows spread over it).
+   */
+  packed?: { tokensPerExpert: number };
 }
 
 /**
@@ -127,6 +134,7 @@ export function tokenizeCalibrationTexts(
     throw new ConfigError(`calibrate: windowTokens ${windowTokens} is outside [2, 4096]`);
   if (!Number.isInteger(windowsPerText) || windowsPerText < 1 || windowsPerText > 64)
     throw new ConfigError(`calibrate: windowsPerText ${windowsPerText} is outside [1, 64]`);
+  if (options.packed) return packedWindows(tokenizer, texts, windowTokens, options.packed.tokensPerExpert);
   const bos = tokenizer.bosToken ?? '';
   const sequences: CalibrationSequence[] = [];
   let total = 0;
@@ -134,6 +142,43 @@ export function tokenizeCalibrationTexts(
     const ids = tokenizer.encode(bos && !text.startsWith(bos) ? bos + text : text, { addSpecialTokens: false });
     const available = Math.ceil(ids.length / windowTokens);
     const count = Math.min(windowsPerText, available);
+    for (let w = 0; w < count; w++) {
+      const window = count === 1 ? 0 : Math.round((w * (available - 1)) / (count - 1));
+      const tokens = ids.slice(window * windowTokens, (window + 1) * windowTokens);
+      if (tokens.length < 2) continue;
+      total += tokens.length;
+      if (total > MAX_CALIBRATION_TOKENS)
+        throw new ConfigError(
+          `calibrate: the texts make more than ${MAX_CALIBRATION_TOKENS} tokens; use fewer or shorter texts`,
+        );
+      sequences.push({ expert, tokens });
+    }
+  }
+  return sequences;
+}
+
+/** Packed windows (WindowOptions.packed): per expert, at most tokensPerExpert tokens in windows spread over its stream. */
+function packedWindows(
+  tokenizer: Tokenizer,
+  texts: CalibrationText[],
+  windowTokens: number,
+  tokensPerExpert: number,
+): CalibrationSequence[] {
+  if (!Number.isInteger(tokensPerExpert) || tokensPerExpert < windowTokens || tokensPerExpert > MAX_CALIBRATION_TOKENS)
+    throw new ConfigError(
+      `calibrate: tokensPerExpert ${tokensPerExpert} is outside [${windowTokens}, ${MAX_CALIBRATION_TOKENS}]`,
+    );
+  const experts = [...new Set(texts.map((t) => t.expert))].sort((a, b) => a - b);
+  const sequences: CalibrationSequence[] = [];
+  let total = 0;
+  for (const expert of experts) {
+    const stream = texts
+      .filter((t) => t.expert === expert)
+      .map((t) => t.text.trim())
+      .join('\n\n');
+    const ids = tokenizer.encode(stream, { addSpecialTokens: false });
+    const available = Math.floor(ids.length / windowTokens) || 1;
+    const count = Math.min(available, Math.floor(tokensPerExpert / windowTokens));
     for (let w = 0; w < count; w++) {
       const window = count === 1 ? 0 : Math.round((w * (available - 1)) / (count - 1));
       const tokens = ids.slice(window * windowTokens, (window + 1) * windowTokens);

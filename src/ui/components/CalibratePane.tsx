@@ -213,7 +213,8 @@ export function CalibratePane() {
         <div data-testid="calibration-result">
           <p>
             Router calibrated ({calibrated.summary.method}, {calibrated.summary.texts} texts,{' '}
-            {calibrated.summary.tokens.toLocaleString('en')} tokens in windows of {calibrated.summary.windowTokens}) in{' '}
+            {calibrated.summary.tokens.toLocaleString('en')} tokens in{' '}
+            {calibrated.summary.windowing === 'packed' ? 'packed ' : ''}windows of {calibrated.summary.windowTokens}) in{' '}
             {calibrated.summary.seconds.toFixed(1)} s; scored on up to {calibrated.summary.scoredTextsPerExpert} texts
             per expert.{' '}
             {calibrated.yaml === yaml
