@@ -77,7 +77,7 @@ async function zooRow(kernel: boolean): Promise<Row> {
   setRowMatmulKernel(true);
   return {
     model: `zoo MoE (4 layers, hidden 256, 4 experts top-2), ${kernel ? 'WASM SIMD matmul' : 'JS matmul'}`,
-    texts: `built-in, ${texts.length} texts, windows of ${DEFAULT_CALIBRATION.windowTokens}`,
+    texts: `built-in, ${texts.length} texts, ${DEFAULT_CALIBRATION.windowing} windows of ${DEFAULT_CALIBRATION.windowTokens}`,
     tokens: fitted.record.tokens,
     seconds,
     cpuSeconds,
@@ -132,7 +132,7 @@ async function tabZooRow(): Promise<Row> {
     );
     return {
       model: 'zoo MoE in the tab (Chromium, dedicated worker, WASM SIMD matmul)',
-      texts: `built-in, ${request.texts.length} texts, windows of ${DEFAULT_CALIBRATION.windowTokens}`,
+      texts: `built-in, ${request.texts.length} texts, ${DEFAULT_CALIBRATION.windowing} windows of ${DEFAULT_CALIBRATION.windowTokens}`,
       tokens: run.tokens,
       seconds: run.seconds,
       cpuSeconds,
@@ -196,7 +196,7 @@ export async function runCalibrationBench(argv: string[]): Promise<void> {
       .join(' / ')} (shared machine).`,
     `- Command: \`npm run bench -- ${argv.join(' ')}\``,
     '- Node, one thread (V8, as the merge worker in the tab); calibration only: the merge, loading and tokenizing are not timed, dequantizing to f32 is (zoo rows). The two zoo rows run the same calibration with its matrix products on the WASM SIMD kernel (the default) and on the JS loop.',
-    `- Default method: ${DEFAULT_CALIBRATION.method}, windows of ${DEFAULT_CALIBRATION.windowTokens} tokens, ${DEFAULT_CALIBRATION.windowsPerText} per text.`,
+    `- Default method: ${DEFAULT_CALIBRATION.method}, ${DEFAULT_CALIBRATION.windowing} windows of ${DEFAULT_CALIBRATION.windowTokens} tokens, at most ${DEFAULT_CALIBRATION.tokensPerExpert} an expert.`,
     '',
     '| model | texts | tokens | seconds | CPU seconds | tokens/s | split |',
     '|---|---|---:|---:|---:|---:|---|',

@@ -90,6 +90,31 @@ const VARIANTS: Variant[] = [
   ),
   V('(b) logistic, packed windows of 64, L2 1e-4', { method: 'logistic', l2: 1e-4 }, { tokensPerExpert: 3840 }),
   V('(f) output-match, packed windows of 64', { method: 'output-match' }, { tokensPerExpert: 3840 }),
+  V(
+    '(f) output-match, packed windows of 64, check set',
+    { method: 'output-match' },
+    { set: 'check', tokensPerExpert: 3840 },
+  ),
+  V(
+    '(f) output-match ×16, packed windows of 64',
+    { method: 'output-match', matchWeight: 16 },
+    { tokensPerExpert: 3840 },
+  ),
+  V(
+    '(f) output-match, dense softmax, packed windows of 64',
+    { method: 'output-match', matchTopK: 4 },
+    { tokensPerExpert: 3840 },
+  ),
+  V(
+    '(f) output-match, dense softmax, packed windows of 64, check set',
+    { method: 'output-match', matchTopK: 4 },
+    { set: 'check', tokensPerExpert: 3840 },
+  ),
+  V(
+    '(f) output-match ×16, packed windows of 64, check set',
+    { method: 'output-match', matchWeight: 16 },
+    { set: 'check', tokensPerExpert: 3840 },
+  ),
 ];
 
 interface Row {

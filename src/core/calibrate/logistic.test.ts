@@ -152,9 +152,11 @@ describe('outputMatchLossAndGradient', () => {
   ])('matches central finite differences with %s experts, routed set %s', (experts, topK) => {
     const data = withGram(clusters(3, 30, 6, experts, 2), 4);
     const W = Float64Array.from(fillNormal(new Float32Array(6 * experts), mulberry32(5), 0.5));
-    const weights = classBalancedWeights(data.labels, experts);
+    const logistic = classBalancedWeights(data.labels, experts);
+    const match = logistic.map((w, n) => w * (1 + (n % 3))); // unequal, so the two terms are told apart
+    const f = (v: Float64Array, g: Float64Array) => outputMatchLossAndGradient(v, g, data, logistic, match, 0.01, topK);
     const grad = new Float64Array(W.length);
-    outputMatchLossAndGradient(W, grad, data, weights, 0.01, topK);
+    f(W, grad);
     const scratch = new Float64Array(W.length);
     const h = 1e-5;
     let worst = 0;
@@ -164,10 +166,7 @@ describe('outputMatchLossAndGradient', () => {
       plus[i] += h;
       minus[i] -= h;
       // random W: no ±h step here crosses a change of the routed set (the loss would jump there)
-      const numeric =
-        (outputMatchLossAndGradient(plus, scratch, data, weights, 0.01, topK) -
-          outputMatchLossAndGradient(minus, scratch, data, weights, 0.01, topK)) /
-        (2 * h);
+      const numeric = (f(plus, scratch) - f(minus, scratch)) / (2 * h);
       worst = Math.max(worst, Math.abs(numeric - grad[i]));
     }
     expect(worst).toBeLessThan(GRADIENT_ATOL);
@@ -176,6 +175,7 @@ describe('outputMatchLossAndGradient', () => {
   it('costs nothing when every token goes to its label expert alone, and what the miss says otherwise', () => {
     const data = withGram(clusters(6, 20, 4, 3, 2), 7);
     const weights = new Float64Array(20).fill(1);
+    const none = new Float64Array(20); // no logistic term: the miss alone
     const grad = new Float64Array(12);
     // states = a one-hot label feature, so W = 60 · I sends each token to its label expert
     const states = new Float32Array(20 * 4);
@@ -185,7 +185,7 @@ describe('outputMatchLossAndGradient', () => {
     const exact = { ...data, states };
     const W = new Float64Array(12);
     for (let e = 0; e < 3; e++) W[e * 4 + e] = 60;
-    expect(outputMatchLossAndGradient(W, grad, exact, weights, 0, 1)).toBeCloseTo(0, 12);
+    expect(outputMatchLossAndGradient(W, grad, exact, none, weights, 0, 1)).toBeCloseTo(0, 12);
     // uniform routing over all three: pᵀGp with p = 1/3
     const zero = new Float64Array(12);
     let expected = 0;
@@ -194,6 +194,6 @@ describe('outputMatchLossAndGradient', () => {
       for (let i = 0; i < 9; i++) sum += data.gram[n * 9 + i];
       expected += sum / 9;
     }
-    expect(outputMatchLossAndGradient(zero, grad, exact, weights, 0, 3)).toBeCloseTo(expected, 4);
+    expect(outputMatchLossAndGradient(zero, grad, exact, none, weights, 0, 3)).toBeCloseTo(expected, 4);
   });
 });

@@ -275,8 +275,13 @@ export function fitLogitScale(router: Float32Array, data: LabelledStates, minSca
  *   |Σ_{e∈S} p_e E_e − E_y|² = pᵀ G p
  *
  * so a token costs what sending it elsewhere changes, and a token whose experts agree costs
- * nothing whatever the router does. loss = Σ_n w_n pᵀ G_n p + (l2 / 2)|W|²; S is held fixed
- * within one evaluation (the gradient flows through the routed weights, as in MoE training).
+ * nothing whatever the router does. The loss, beside the logistic loss on the same logits
+ * (one pass computes both):
+ *
+ *   loss(W) = Σ_n a_n · −log softmax(W x_n)[y_n]  +  Σ_n m_n · pᵀ G_n p  +  (l2 / 2)|W|²
+ *
+ * S is held fixed within one evaluation (the gradient flows through the routed weights, as in
+ * MoE training).
  */
 export interface OutputMatchStates extends LabelledStates {
   gram: Float32Array; // [nTokens, experts, experts]
@@ -286,7 +291,8 @@ export function outputMatchLossAndGradient(
   W: Float64Array,
   grad: Float64Array,
   data: OutputMatchStates,
-  tokenWeights: Float64Array,
+  logisticWeights: Float64Array, // a // [nTokens]
+  matchWeights: Float64Array, // m // [nTokens]
   l2: number,
   topK: number,
 ): number {
@@ -294,6 +300,7 @@ export function outputMatchLossAndGradient(
   const logits = new Float64Array(experts);
   const p = new Float64Array(experts);
   const g = new Float64Array(experts);
+  const dLogit = new Float64Array(experts);
   const routed = new Uint8Array(experts);
   let loss = 0;
   for (let i = 0; i < W.length; i++) {
@@ -308,6 +315,16 @@ export function outputMatchLossAndGradient(
       for (let j = 0; j < hidden; j++) sum += W[r + j] * states[x + j];
       logits[e] = sum;
     }
+    const y = labels[n];
+    // the logistic term: softmax over every expert
+    let max = -Infinity;
+    for (let e = 0; e < experts; e++) if (logits[e] > max) max = logits[e];
+    let z = 0;
+    for (let e = 0; e < experts; e++) z += Math.exp(logits[e] - max);
+    loss += logisticWeights[n] * (max + Math.log(z) - logits[y]);
+    for (let e = 0; e < experts; e++)
+      dLogit[e] = logisticWeights[n] * (Math.exp(logits[e] - max) / z - (e === y ? 1 : 0));
+    // the match term: softmax over the routed set
     routed.fill(topK >= experts ? 1 : 0);
     if (topK < experts)
       for (let k = 0; k < topK; k++) {
@@ -315,11 +332,11 @@ export function outputMatchLossAndGradient(
         for (let e = 0; e < experts; e++) if (!routed[e] && (best < 0 || logits[e] > logits[best])) best = e;
         routed[best] = 1;
       }
-    let max = -Infinity;
-    for (let e = 0; e < experts; e++) if (routed[e] && logits[e] > max) max = logits[e];
-    let z = 0;
-    for (let e = 0; e < experts; e++) z += routed[e] ? Math.exp(logits[e] - max) : 0;
-    for (let e = 0; e < experts; e++) p[e] = routed[e] ? Math.exp(logits[e] - max) / z : 0;
+    let routedMax = -Infinity;
+    for (let e = 0; e < experts; e++) if (routed[e] && logits[e] > routedMax) routedMax = logits[e];
+    let routedZ = 0;
+    for (let e = 0; e < experts; e++) routedZ += routed[e] ? Math.exp(logits[e] - routedMax) : 0;
+    for (let e = 0; e < experts; e++) p[e] = routed[e] ? Math.exp(logits[e] - routedMax) / routedZ : 0;
     const G = n * experts * experts;
     let pGp = 0;
     for (let e = 0; e < experts; e++) {
@@ -328,12 +345,12 @@ export function outputMatchLossAndGradient(
       g[e] = 2 * sum; // d(pᵀGp)/dp_e
       pGp += p[e] * sum;
     }
-    loss += tokenWeights[n] * pGp;
+    loss += matchWeights[n] * pGp;
     let pg = 0;
     for (let e = 0; e < experts; e++) pg += p[e] * g[e];
+    for (let e = 0; e < experts; e++) if (routed[e]) dLogit[e] += matchWeights[n] * p[e] * (g[e] - pg);
     for (let e = 0; e < experts; e++) {
-      if (!routed[e]) continue;
-      const d = tokenWeights[n] * p[e] * (g[e] - pg); // d loss / d logit_e (softmax over S)
+      const d = dLogit[e];
       if (d === 0) continue;
       const r = e * hidden;
       for (let j = 0; j < hidden; j++) grad[r + j] += d * states[x + j];
@@ -343,8 +360,9 @@ export function outputMatchLossAndGradient(
 }
 
 /**
- * Router // [experts, hidden] minimizing `matchWeight` · the output-match loss (gram scaled to a
- * mean label-expert miss of 1) + the class-balanced logistic loss, from `initial`.
+ * Router // [experts, hidden] minimizing the class-balanced logistic loss + `matchWeight` · the
+ * output-match loss (gram scaled so the class-balanced mean of each token's largest miss is 1,
+ * which makes matchWeight unitless), from `initial`.
  */
 export async function fitOutputMatchRouter(
   data: OutputMatchStates,
@@ -364,7 +382,6 @@ export async function fitOutputMatchRouter(
     'fitOutputMatchRouter: gram and labels differ in length',
   );
   const tokenWeights = classBalancedWeights(labels, experts);
-  // Scale: the class-balanced mean of the largest miss per token is 1, so matchWeight is unitless.
   let meanMiss = 0;
   for (let n = 0; n < labels.length; n++) {
     let worst = 0;
@@ -373,14 +390,8 @@ export async function fitOutputMatchRouter(
   }
   const matchWeights = tokenWeights.map((w) => (options.matchWeight * w) / Math.max(meanMiss, 1e-30));
   const w0 = options.initial ? Float64Array.from(options.initial) : new Float64Array(size);
-  const scratch = new Float64Array(size);
   const w = await minimizeLbfgs(
-    (v, g) => {
-      const logistic = logisticLossAndGradient(v, g, data, tokenWeights, options.l2);
-      const match = outputMatchLossAndGradient(v, scratch, data, matchWeights, 0, options.topK);
-      for (let i = 0; i < size; i++) g[i] += scratch[i];
-      return logistic + match;
-    },
+    (v, g) => outputMatchLossAndGradient(v, g, data, tokenWeights, matchWeights, options.l2, options.topK),
     w0,
     { maxIterations: options.maxIterations, afterIteration: options.afterIteration },
   );
