@@ -22,7 +22,7 @@ import type { ByteSink } from '../io/byte-source.ts';
 import type { DType, RawTensor } from '../tensor.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { writeGguf } from '../formats/gguf.ts';
-import type { GgufWriteTensor } from '../formats/gguf-types.ts';
+import type { GgufWriteInput, GgufWriteTensor } from '../formats/gguf-types.ts';
 import type { GgufMetadataValue } from '../formats/gguf-types.ts';
 import { ggufValue } from '../formats/gguf-meta.ts';
 import type { ModelSpec } from './spec.ts';
@@ -245,13 +245,16 @@ export function exportTensors(weights: ExportableWeights, quant: GgufExportQuant
   return tensors;
 }
 
-/** Writes `weights` (loaded or lazy: each tensor is read when written) as a GGUF llama.cpp can run. Closes the sink. */
-export async function exportGguf(
-  sink: ByteSink,
+/**
+ * The GGUF `weights` export to, checked (architecture refusals, llama.cpp's required keys) and
+ * laid out, with each tensor's bytes still to come (`getData`): encodeGgufHeader(input).fileBytes
+ * is the file's size before anything is converted.
+ */
+export function ggufExportInput(
   weights: ExportableWeights,
   tokenizer: { tokenizerJson: TokenizerJson; tokenizerConfig?: TokenizerJson },
   quant: GgufExportQuant,
-): Promise<void> {
+): GgufWriteInput {
   const spec = weights.spec;
   const arch = GGUF_ARCH_OF[spec.arch];
   checkExportable(spec, arch);
@@ -266,5 +269,15 @@ export async function exportGguf(
     }),
   ]);
   validateForLlamaCpp({ name: 'export', metadata, tensors });
-  await writeGguf(sink, { metadata, tensors });
+  return { metadata, tensors };
+}
+
+/** Writes `weights` (loaded or lazy: each tensor is read when written) as a GGUF llama.cpp can run. Closes the sink. */
+export async function exportGguf(
+  sink: ByteSink,
+  weights: ExportableWeights,
+  tokenizer: { tokenizerJson: TokenizerJson; tokenizerConfig?: TokenizerJson },
+  quant: GgufExportQuant,
+): Promise<void> {
+  await writeGguf(sink, ggufExportInput(weights, tokenizer, quant));
 }
