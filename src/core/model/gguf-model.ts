@@ -218,18 +218,28 @@ export function architectureMetadata(
   return entries;
 }
 
-function checkExportable(spec: ModelSpec, arch: GgufArch): void {
+/**
+ * What to do instead of a refused GGUF export: formats that honour the model's routing as is,
+ * or a merge llama.cpp runs (docs/merge.md, README "Exports").
+ */
+const GGUF_REFUSAL_INSTEAD =
+  'export it as an HF folder instead (transformers and vLLM read the routing from config.json), or merge the same experts as a Mixtral (no shared expert), which llama.cpp runs';
+
+/**
+ * Why llama.cpp would compute `spec` differently from us (undefined when it would not), naming
+ * the config field and the way out. exportGguf refuses such a model; `merge --gguf` asks first,
+ * before any tensor is merged.
+ */
+export function ggufExportRefusal(spec: ModelSpec): string | undefined {
+  const arch = GGUF_ARCH_OF[spec.arch];
   const moe = spec.moe;
   if (arch === 'llama' && moe?.sharedExpert)
-    throw new ConfigError(`gguf export: llama.cpp's llama arch has no shared expert (model is ${spec.arch})`);
+    return `llama.cpp's llama arch has no shared expert (model is ${spec.arch}); ${GGUF_REFUSAL_INSTEAD}`;
   if (arch === 'llama' && moe && !moe.normTopK)
-    throw new ConfigError(
-      'gguf export: llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false)',
-    );
+    return `llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false); ${GGUF_REFUSAL_INSTEAD}`;
   if (arch === 'qwen2moe' && moe?.normTopK)
-    throw new ConfigError(
-      'gguf export: llama.cpp qwen2moe does not renormalize top-k weights; this model does (normTopK true)',
-    );
+    return `llama.cpp's qwen2moe never renormalizes the top-k expert weights, and this model does (config.json norm_topk_prob: true, what mergekit writes for a Qwen MoE), so llama.cpp would compute a different model; ${GGUF_REFUSAL_INSTEAD}`;
+  return undefined;
 }
 
 /** The tensor list of a GGUF export, in llama.cpp's usual order. */
@@ -257,7 +267,8 @@ export function ggufExportInput(
 ): GgufWriteInput {
   const spec = weights.spec;
   const arch = GGUF_ARCH_OF[spec.arch];
-  checkExportable(spec, arch);
+  const refusal = ggufExportRefusal(spec);
+  if (refusal) throw new ConfigError(`gguf export: ${refusal}`);
   const tensors = exportTensors(weights, quant);
   const metadata = new Map([
     ...architectureMetadata(spec, arch, quant),
