@@ -15,6 +15,11 @@
  * each size unless --keep.
  *
  *   npm run bench -- --memory [--sizes smol,tiny6,tiny22] [--label after] [--keep]
+ *
+ * The default sizes (smol,tiny6) are the cheap pair. `tiny22` is the real 4×TinyLlama-1.1B MoE
+ * (22 layers, 3.4B parameters): four ~2.2 GB donors plus a 6.8 GB merge, a 1.9 GB GGUF and a
+ * 6.8 GB bf16 export live under MOE_BENCH_DIR at once (~25 GB; check `df` first), and it takes
+ * minutes per command on two shared cores.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
