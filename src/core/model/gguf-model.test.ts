@@ -179,6 +179,17 @@ describe('GGUF exports llama.cpp would route differently are refused, with the r
     await expect(refusal).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(message) });
     expect(sink.size, 'nothing is written before the refusal').toBe(0);
   });
+  it('reads a qwen2moe GGUF as llama.cpp runs it: qwen2moe.expert_weights_norm true does not make it renormalize', async () => {
+    const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(qwen, 3), 'f32')));
+    const metadata = new Map(file.metadata).set('qwen2moe.expert_weights_norm', ggufValue.bool(true));
+    const sink = new MemorySink();
+    await writeGguf(sink, {
+      metadata,
+      tensors: file.tensors.map((t) => ({ ...t, getData: async () => (await file.readTensor(t.name)).data })),
+    });
+    const loaded = await loadGgufModel(bytesSource(sink.bytes(), 'norm.gguf'));
+    expect(loaded.weights.spec.moe?.normTopK).toBe(false);
+  });
   it('exports the same Qwen2-MoE when it does not renormalize (the refusal is about that field alone)', async () => {
     const bytes = await exportToBytes(randomModelWeights(qwen, 3), 'q8_0');
     expect(bytes.byteLength).toBeGreaterThan(0);

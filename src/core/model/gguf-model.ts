@@ -29,6 +29,7 @@ import type { ModelSpec } from './spec.ts';
 import { type ExportableTensor, type ExportableWeights, loadedTensor, type MlpOf } from './weights.ts';
 import { tensorByteLength } from '../quant/dtype-traits.ts';
 import {
+  GGUF_ARCH_NORM_TOPK,
   GGUF_ARCH_OF,
   GGUF_ARCH_OUTPUT_OPTIONAL,
   GGUF_ARCH_ROPE,
@@ -235,11 +236,10 @@ export function ggufExportRefusal(spec: ModelSpec): string | undefined {
   const moe = spec.moe;
   if (arch === 'llama' && moe?.sharedExpert)
     return `llama.cpp's llama arch has no shared expert (model is ${spec.arch}); ${GGUF_REFUSAL_INSTEAD}`;
-  if (arch === 'llama' && moe && !moe.normTopK)
+  if (!moe || moe.normTopK === GGUF_ARCH_NORM_TOPK[arch]) return undefined;
+  if (arch === 'llama')
     return `llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false); ${GGUF_REFUSAL_INSTEAD}`;
-  if (arch === 'qwen2moe' && moe?.normTopK)
-    return `llama.cpp's qwen2moe never renormalizes the top-k expert weights, and this model does (config.json norm_topk_prob: true, what mergekit writes for a Qwen MoE), so llama.cpp would compute a different model; ${GGUF_REFUSAL_INSTEAD}`;
-  return undefined;
+  return `llama.cpp's ${arch} never renormalizes the top-k expert weights, and this model does (config.json norm_topk_prob: true, what mergekit writes for a Qwen MoE), so llama.cpp would compute a different model; ${GGUF_REFUSAL_INSTEAD}`;
 }
 
 /** The tensor list of a GGUF export, in llama.cpp's usual order. */
