@@ -66,9 +66,10 @@ function progressSink(
 }
 
 /**
- * Streams each produced file into `writer`. A file a failed earlier attempt completed is kept;
- * a partly stored one is discarded and produced again (the writers are deterministic, but a
- * GGUF cannot be restarted mid-tensor).
+ * Streams each produced file into `writer`. When a conversion was interrupted (the tab closed;
+ * a failure deletes its partial model instead), its complete files are kept and a partly stored
+ * one is produced again from the start (the writers are deterministic, but a GGUF cannot be
+ * restarted mid-tensor).
  */
 async function storeProduced(
   writer: ModelWriter,
