@@ -9,14 +9,21 @@
  *   moe-studio merge moe.yml OUT --models-dir DONORS   (gate_mode random: no forward pass)
  *   moe-studio export OUT --format gguf --quant q4_0 --out OUT.q4_0.gguf
  *   moe-studio export OUT --format safetensors --quant bf16 --out OUT-bf16/
+ *   moe-studio generate OUT.q4_0.gguf --ids … --max-tokens 16 --temperature 0   (wasm backend;
+ *     the CLI's own "N tokens in S s (X tok/s …)" line is kept in the notes column)
  * Writes one labelled table into the "Peak memory" section of bench/RESULTS.md (tables of
  * other labels are kept, so a before/after pair sits side by side; other sections are kept).
  * Generated files live under MOE_BENCH_DIR (default the OS temp dir) and are deleted after
  * each size unless --keep.
  *
  *   npm run bench -- --memory [--sizes smol,tiny6,tiny22] [--label after] [--keep]
+ *
+ * The default sizes (smol,tiny6) are the cheap pair. `tiny22` is the real 4×TinyLlama-1.1B MoE
+ * (22 layers, 3.4B parameters): four ~2.2 GB donors plus a 6.8 GB merge, a 1.9 GB GGUF and a
+ * 6.8 GB bf16 export live under MOE_BENCH_DIR at once (~25 GB; check `df` first), and it takes
+ * minutes per command on two shared cores.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -153,7 +160,9 @@ interface Row {
   command: string;
   seconds: number;
   peakRssMb: number;
+  /** NaN when the command writes no output (generate). */
   outputMb: number;
+  notes: string;
 }
 
 async function pathBytes(path: string): Promise<number> {
@@ -164,15 +173,27 @@ async function pathBytes(path: string): Promise<number> {
   return total;
 }
 
-/** Runs the CLI once under /usr/bin/time; wall seconds and peak RSS (ru_maxrss) of the child. */
-async function timedCli(args: string[], output: string): Promise<Omit<Row, 'size' | 'command'>> {
+/**
+ * Runs the CLI once under /usr/bin/time; wall seconds and peak RSS (ru_maxrss) of the child, and
+ * the CLI's tok/s line when it prints one (stderr is passed through to the bench's own).
+ */
+async function timedCli(args: string[], output?: string): Promise<Omit<Row, 'size' | 'command'>> {
   const timeFile = join(BENCH_DIR, 'memory-time.txt');
-  execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', timeFile, 'node', join(ROOT, 'bin/moe-studio.mjs'), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawnSync(
+    '/usr/bin/time',
+    ['-f', '%e %M', '-o', timeFile, 'node', join(ROOT, 'bin/moe-studio.mjs'), ...args],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
+  process.stderr.write(child.stderr ?? '');
+  if (child.status !== 0) throw new Error(`bench memory: moe-studio ${args[0]} exited ${child.status}`);
   const [seconds, maxRssKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  return { seconds: seconds!, peakRssMb: maxRssKb! / 1024, outputMb: (await pathBytes(output)) / 1e6 };
+  const speed = /(\d+) tokens in ([\d.]+) s \(([\d.]+) tok\/s/.exec(child.stderr ?? '');
+  return {
+    seconds: seconds!,
+    peakRssMb: maxRssKb! / 1024,
+    outputMb: output ? (await pathBytes(output)) / 1e6 : Number.NaN,
+    notes: speed ? `${speed[1]} tokens in ${speed[2]} s after loading (${speed[3]} tok/s)` : '',
+  };
 }
 
 async function measureSize(key: string, keep: boolean): Promise<Row[]> {
@@ -189,10 +210,12 @@ async function measureSize(key: string, keep: boolean): Promise<Row[]> {
   writeFileSync(join(dir, 'moe.yml'), mergeYaml());
   const out = join(dir, 'out');
   const rows: Row[] = [];
-  const run = async (command: string, args: string[], output: string) => {
+  const run = async (command: string, args: string[], output?: string) => {
     log(`${key}: ${command}`);
     const row = { size: label, command, ...(await timedCli(args, output)) };
-    log(`  ${row.seconds.toFixed(1)} s, peak RSS ${row.peakRssMb.toFixed(0)} MB, output ${row.outputMb.toFixed(0)} MB`);
+    log(
+      `  ${row.seconds.toFixed(1)} s, peak RSS ${row.peakRssMb.toFixed(0)} MB, output ${row.outputMb.toFixed(0)} MB ${row.notes}`,
+    );
     rows.push(row);
   };
   await run('merge (gate_mode random, bf16)', ['merge', join(dir, 'moe.yml'), out, '--models-dir', donors], out);
@@ -202,6 +225,18 @@ async function measureSize(key: string, keep: boolean): Promise<Row[]> {
     ['export', out, '--format', 'gguf', '--quant', 'q4_0', '--out', gguf, '--force'],
     gguf,
   );
+  await run('generate --backend wasm (the q4_0 GGUF, 16 greedy tokens)', [
+    'generate',
+    gguf,
+    '--ids',
+    '1,450,4996,263,931',
+    '--max-tokens',
+    '16',
+    '--temperature',
+    '0',
+    '--backend',
+    'wasm',
+  ]);
   const hf = join(dir, 'out-bf16');
   await run(
     'export --format safetensors --quant bf16',
@@ -214,11 +249,11 @@ async function measureSize(key: string, keep: boolean): Promise<Row[]> {
 
 function table(rows: Row[]): string {
   return [
-    '| model | command | wall s | peak RSS MB | output MB |',
-    '|---|---|---:|---:|---:|',
+    '| model | command | wall s | peak RSS MB | output MB | notes |',
+    '|---|---|---:|---:|---:|---|',
     ...rows.map(
       (r) =>
-        `| ${r.size} | ${r.command} | ${r.seconds.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${r.outputMb.toFixed(0)} |`,
+        `| ${r.size} | ${r.command} | ${r.seconds.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${Number.isNaN(r.outputMb) ? '-' : r.outputMb.toFixed(0)} | ${r.notes} |`,
     ),
   ].join('\n');
 }

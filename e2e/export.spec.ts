@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
+import { readGguf } from '../src/core/formats/gguf.ts';
+import { bytesSource } from '../src/core/io/byte-source.ts';
 import { clearOrigin, openPage } from './helpers.ts';
 import { zipEntries } from './zip-entries.ts';
 
@@ -27,4 +29,9 @@ test('a zoo model exports as an HF-folder zip and as GGUF from the one model pic
   await expect(page.getByTestId('export-message')).toContainText(/GGUF q8_0 saved: .*\.q8_0\.gguf \(\d+(\.\d)? MB\)/, {
     timeout: 120_000,
   });
+  // The file the worker built as a Blob, tensor by tensor: a whole GGUF our reader opens.
+  const bytes = new Uint8Array(readFileSync((await (await gguf).path())!));
+  const file = await readGguf(bytesSource(bytes, 'download.gguf'));
+  expect(file.metadata.get('general.architecture')?.value).toBe('llama');
+  expect(file.tensors.some((t) => t.dtype === 'q8_0')).toBe(true);
 });

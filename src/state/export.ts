@@ -31,8 +31,13 @@ export function exportReset(): void {
   useExport.setState({}, true);
 }
 
-export function downloadBytes(name: string, bytes: Uint8Array | string, type = 'application/octet-stream'): void {
-  const blob = new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)], { type });
+export function downloadBytes(
+  name: string,
+  bytes: Uint8Array | string | Blob,
+  type = 'application/octet-stream',
+): void {
+  const blob =
+    bytes instanceof Blob ? bytes : new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)], { type });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
@@ -200,10 +205,10 @@ export async function exportRefGguf(entry: LibraryRef, quant: StoredQuant): Prom
 
 export function exportGgufFile(m: { title: string }, quant: StoredQuant): Promise<void> {
   return run(`GGUF ${quant}`, async () => {
-    const bytes = await engineClient().exportGguf(quant);
+    const gguf = await engineClient().exportGguf(quant); // a Blob: no copy of the file crosses the worker boundary
     const name = `${fileSlug(m.title)}.${quant}.gguf`;
-    downloadBytes(name, bytes);
-    return `${name} (${formatBytes(bytes.byteLength)})`;
+    downloadBytes(name, gguf);
+    return `${name} (${formatBytes(gguf.size)})`;
   });
 }
 

@@ -113,5 +113,5 @@ export interface EngineApi {
     dbName?: string,
     onProgress?: (p: LoadProgress) => void,
   ): Promise<string>;
-  exportGguf(quant: GgufExportQuant): Promise<Uint8Array>;
+  exportGguf(quant: GgufExportQuant): Promise<Blob>;
 }

@@ -10,7 +10,7 @@ import { loadModel } from '../../src/core/model/load.ts';
 import { quantizeStoredModel } from './quantize-stored.ts';
 import { generate, yieldToEventLoop } from '../../src/core/runtime/generate.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
-import { MemorySink, readText } from '../../src/core/io/byte-source.ts';
+import { BlobSink, readText } from '../../src/core/io/byte-source.ts';
 import type { GeneratedToken, RoutingOverrides, Session } from '../../src/core/runtime/types.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { openModelRef } from '../model-ref.ts';
@@ -328,8 +328,8 @@ export class EngineHost implements EngineApi {
     return (await quantizeStoredModel(idbKvStore(dbName), id, quant, onProgress)).id;
   }
 
-  /** The loaded model as GGUF (exportGguf), with its tokenizer files. */
-  async exportGguf(quant: GgufExportQuant): Promise<Uint8Array> {
+  /** The loaded model as GGUF (exportGguf), with its tokenizer files: a Blob built tensor by tensor. */
+  async exportGguf(quant: GgufExportQuant): Promise<Blob> {
     const model = this.requireModel();
     const list = await model.files.list();
     const readJson = async (name: string) =>
@@ -337,14 +337,14 @@ export class EngineHost implements EngineApi {
     const tokenizerJson = await readJson('tokenizer.json');
     if (!tokenizerJson)
       throw Object.assign(new Error("export: GGUF needs the model's tokenizer.json"), { name: 'ConfigError' });
-    const sink = new MemorySink();
+    const sink = new BlobSink();
     await exportGguf(
       sink,
       model.weights,
       { tokenizerJson, tokenizerConfig: await readJson('tokenizer_config.json') },
       quant,
     );
-    return sink.bytes();
+    return sink.blob();
   }
 
   stats(): EngineStats {

@@ -240,6 +240,31 @@ describe('moe-studio merge', () => {
     expect(Array.from(dequantize(gguf.weights.layers[1]!.moe!.router))).toEqual(Array.from(dequantize(router)));
   });
 
+  it('--gguf for a Qwen MoE merge (norm_topk_prob true) is refused before anything is merged, naming the reason', async () => {
+    const qwenYaml = `${YAML}shared_experts:\n  - source_model: org/base\n    positive_prompts: ["hello"]\n`;
+    await writeFile(join(dir, 'qwen.yml'), qwenYaml);
+    const out = join(dir, 'out-qwen-gguf');
+    const args = [join(dir, 'qwen.yml'), out, '--models-dir', join(dir, 'models'), '--gguf', 'q8_0'];
+    const err = captureStderr();
+    const refusal = runMergeCommand(args).finally(err.restore);
+    await expect(refusal).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(
+        /^merge: --gguf q8_0 refused before merging.*qwen2moe never renormalizes.*norm_topk_prob: true.*HF folder/,
+      ),
+    });
+    expect(err.text()).not.toMatch(/tensors:/); // no tensor was merged
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+    // The same merge without --gguf builds the Qwen MoE HF folder.
+    const ok = captureStderr();
+    const code = await runMergeCommand(args.slice(0, -2)).finally(ok.restore);
+    expect(code, ok.text()).toBe(0);
+    expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({
+      model_type: 'qwen2_moe',
+      norm_topk_prob: true,
+    });
+  });
+
   it('bad usage exits 2 through main; --out-shard-size takes K/M/B (×1000)', async () => {
     const { main } = await import('../main.ts');
     const err = captureStderr();

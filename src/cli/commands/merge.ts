@@ -13,6 +13,7 @@ import {
 import type { FileSet } from '../../core/io/byte-source.ts';
 import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
 import { httpFileSet } from '../../core/hub/http-files.ts';
+import { exportOnlyReason } from '../../core/merge/architecture.ts';
 import { planMerge, type MergePlan } from '../../core/merge/plan.ts';
 import { runMerge, type MergeProgress, type RunOptions } from '../../core/merge/run.ts';
 import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../core/merge/sources.ts';
@@ -26,7 +27,8 @@ import {
   parseCalibrationJsonl,
 } from '../../core/calibrate/index.ts';
 import { enumFlag, numberFlag, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
-import { exportGguf } from '../../core/model/gguf-model.ts';
+import { exportGguf, ggufExportRefusal } from '../../core/model/gguf-model.ts';
+import { parseHfConfig } from '../../core/model/hf-config.ts';
 import { hfModelCard, mergeModelCardFacts } from '../../core/merge/model-card.ts';
 import { loadModelLazy } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
@@ -147,6 +149,15 @@ async function writeGguf(outDir: string, quant: GgufExportQuant): Promise<string
   return path;
 }
 
+/** --gguf for an output llama.cpp would run differently (or we cannot open) is refused before anything is merged. */
+function checkGgufOutput(plan: MergePlan, quant: GgufExportQuant): void {
+  const reason = exportOnlyReason(plan.arch) ?? ggufExportRefusal(parseHfConfig(plan.outputConfig));
+  if (reason)
+    throw new ConfigError(
+      `merge: --gguf ${quant} refused before merging (nothing was written): ${reason}. Drop --gguf to write the HF folder alone`,
+    );
+}
+
 function describePlan(plan: MergePlan): string {
   return `${plan.arch} (${plan.layout}) · ${plan.experts} experts, top-${plan.config.expertsPerToken} · gate_mode ${plan.config.gateMode} · ${plan.tensors.length} tensors, ${(plan.totalBytes / 1e6).toFixed(1)} MB · dtype ${plan.outDtype ?? 'as sources'}`;
 }
@@ -236,6 +247,7 @@ export async function runMergeCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const plan = planned.plan;
+  if (gguf) checkGgufOutput(plan, gguf);
   process.stderr.write(`plan: ${describePlan(plan)}\n`);
   const started = performance.now();
   const calibration = await calibrationFor(values, plan, inputs);

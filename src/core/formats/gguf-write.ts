@@ -229,11 +229,16 @@ function planTensors(tensors: GgufWriteTensor[], alignment: number): PlannedTens
   });
 }
 
-/** Header bytes (padded to the alignment) and the tensor layout. */
+/**
+ * Header bytes (padded to the alignment) and the tensor layout; `fileBytes` is the size of the
+ * whole file writeGguf will write (header + each tensor padded), known before any tensor data
+ * exists, so a sink that needs the size up front (the model store) can be opened first.
+ */
 export function encodeGgufHeader(input: GgufWriteInput): {
   header: Uint8Array;
   alignment: number;
   byteLengths: number[];
+  fileBytes: number;
 } {
   const metadata = input.metadata instanceof Map ? [...input.metadata] : Object.entries(input.metadata);
   checkMetadata(metadata);
@@ -244,7 +249,12 @@ export function encodeGgufHeader(input: GgufWriteInput): {
   serializeHeader(measure, version, metadata, planned);
   const out = new BufferOut(alignUp(measure.pos, alignment));
   serializeHeader(out, version, metadata, planned);
-  return { header: out.bytes, alignment, byteLengths: planned.map((p) => p.byteLength) };
+  const last = planned[planned.length - 1];
+  const dataBytes = last ? last.offset + alignUp(last.byteLength, alignment) : 0;
+  const fileBytes = out.bytes.byteLength + dataBytes;
+  if (!Number.isSafeInteger(fileBytes))
+    throw new FormatError(`gguf: file of ${fileBytes} bytes is past the safe-integer range`);
+  return { header: out.bytes, alignment, byteLengths: planned.map((p) => p.byteLength), fileBytes };
 }
 
 /** Streams a GGUF file: header, then each tensor padded to the alignment. Closes the sink. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bytesSource, MemorySink } from '../io/byte-source.ts';
 import { FormatError } from '../errors.ts';
-import { readGguf, writeGguf, GGUF_LIMITS, type GgufMetadataValue } from './gguf.ts';
+import { encodeGgufHeader, readGguf, writeGguf, GGUF_LIMITS, type GgufMetadataValue } from './gguf.ts';
 import type { GgufFile, GgufWriteInput } from './gguf-types.ts';
 import { ggufValue } from './gguf-meta.ts';
 import { buildGguf, cat, f32, kvString, kvU32, str, u32, u64, type RawGguf } from './gguf-builder.testing.ts';
@@ -85,6 +85,15 @@ describe('gguf writer', () => {
     expect(first.byteLength).toBe(file.dataStart + 192);
     expect(Array.from((await file.readTensor('a')).data)).toEqual(Array.from({ length: 12 }, (_, i) => i));
     expect(Buffer.from(await rewrite(file)).equals(Buffer.from(first))).toBe(true);
+  });
+  it('knows the file size from the header alone (fileBytes), before any tensor data is fetched', async () => {
+    for (const tensors of [input().tensors, input().tensors.slice(0, 1), []]) {
+      const lazy = tensors.map(({ data, ...t }) => ({ ...t, getData: async () => data! }));
+      const { fileBytes } = encodeGgufHeader({ ...input(), tensors: lazy });
+      const sink = new MemorySink();
+      await writeGguf(sink, { ...input(), tensors });
+      expect(fileBytes).toBe(sink.size);
+    }
   });
   it('reads headers larger than the first 1 MiB read (the buffer grows, never past EOF)', async () => {
     const tokens = Array.from({ length: 150_000 }, (_, i) => `token-${i}-${'x'.repeat(i % 13)}`); // ~3.6 MB of header

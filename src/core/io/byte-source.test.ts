@@ -1,11 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { MissingFileError } from '../errors.ts';
-import { memoryFileSet } from './byte-source.ts';
+import { BlobSink, memoryFileSet } from './byte-source.ts';
 
 describe('memoryFileSet', () => {
   it.each(['constructor', '__proto__', 'toString'])('has no file %s (no Object.prototype lookups)', async (name) => {
     const files = memoryFileSet({ 'config.json': new Uint8Array(2) }, 'folder');
     await expect(files.open(name)).rejects.toBeInstanceOf(MissingFileError);
     await expect(files.open(name)).rejects.toThrow(`folder: no file '${name}'`);
+  });
+});
+
+describe('BlobSink', () => {
+  it('ends as one Blob with exactly the bytes written, in order, and keeps no view of the caller’s buffers', async () => {
+    const sink = new BlobSink();
+    const reused = new Uint8Array(3);
+    for (const fill of [1, 2, 3]) {
+      reused.fill(fill); // a writer may reuse its buffer after write() resolves
+      await sink.write(reused);
+    }
+    await sink.write(new Uint8Array(0));
+    await sink.close();
+    expect(sink.size).toBe(9);
+    const blob = sink.blob();
+    expect(blob.size).toBe(9);
+    expect(Array.from(new Uint8Array(await blob.arrayBuffer()))).toEqual([1, 1, 1, 2, 2, 2, 3, 3, 3]);
   });
 });

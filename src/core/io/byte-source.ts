@@ -74,6 +74,28 @@ export class MemorySink implements ByteSink {
 }
 
 /**
+ * A ByteSink that hands each chunk to a Blob as it arrives and ends as one Blob composed of
+ * them (no concatenation copy): a GGUF built for download is never held whole as a JS buffer
+ * (browsers keep blob data outside the JS heap, paging large blobs to disk; Blob is a web
+ * standard that Node has too).
+ */
+export class BlobSink implements ByteSink {
+  private parts: Blob[] = [];
+  private total = 0;
+  async write(chunk: Uint8Array): Promise<void> {
+    this.parts.push(new Blob([chunk.slice()]));
+    this.total += chunk.byteLength;
+  }
+  async close(): Promise<void> {}
+  get size(): number {
+    return this.total;
+  }
+  blob(type = 'application/octet-stream'): Blob {
+    return new Blob(this.parts, { type });
+  }
+}
+
+/**
  * A folder of files (HF layout: config.json, *.safetensors, tokenizer.json …). Adapters:
  * Node directory (cli/), in-memory map (tests, merge output), hub URL (hub/), IndexedDB (store/).
  */

@@ -14,6 +14,7 @@ import { metaNumber, requireNumber, requireString } from '../formats/gguf-meta.t
 import type { ArchName, ModelSpec, MoeSpec } from './spec.ts';
 import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
 import {
+  GGUF_ARCH_NORM_TOPK,
   GGUF_ARCH_ROPE,
   ggufTensorName,
   interleaveRowPermutation,
@@ -189,8 +190,8 @@ function moeSpecFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): 
   const moe: MoeSpec = {
     experts: requireNumber(file, `${arch}.expert_count`),
     expertsPerToken: requireNumber(file, `${arch}.expert_used_count`),
-    // llama (Mixtral) always renormalizes; qwen2moe only when expert_weights_norm says so.
-    normTopK: arch === 'llama' ? true : file.metadata.get(`${arch}.expert_weights_norm`)?.value === true,
+    // What llama.cpp computes for the arch (qwen2moe ignores expert_weights_norm), so both agree.
+    normTopK: GGUF_ARCH_NORM_TOPK[arch],
     expertIntermediate: expertIntermediateOf(file, reader),
   };
   const sharedShape = reader.shape('sharedUp', 0);

@@ -159,6 +159,43 @@ describe('exportGguf → loadGgufModel', () => {
   });
 });
 
+describe('GGUF exports llama.cpp would route differently are refused, with the reason and the way out', () => {
+  const qwen = tinyQwenMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2 });
+  const mixtral = tinyMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2 });
+  it.each([
+    [
+      'a Qwen2-MoE that renormalizes top-k (norm_topk_prob true, what mergekit writes)',
+      { ...qwen, moe: { ...qwen.moe!, normTopK: true } },
+      /qwen2moe never renormalizes.*norm_topk_prob: true.*HF folder.*Mixtral/,
+    ],
+    [
+      'a Mixtral that does not renormalize',
+      { ...mixtral, moe: { ...mixtral.moe!, normTopK: false } },
+      /renormalizes top-k weights for llama-arch MoE.*normTopK false.*HF folder/,
+    ],
+  ])('refuses %s', async (_, spec, message) => {
+    const sink = new MemorySink();
+    const refusal = exportGguf(sink, randomModelWeights(spec, 3), bpe, 'q8_0');
+    await expect(refusal).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(message) });
+    expect(sink.size, 'nothing is written before the refusal').toBe(0);
+  });
+  it('reads a qwen2moe GGUF as llama.cpp runs it: qwen2moe.expert_weights_norm true does not make it renormalize', async () => {
+    const file = await readGguf(bytesSource(await exportToBytes(randomModelWeights(qwen, 3), 'f32')));
+    const metadata = new Map(file.metadata).set('qwen2moe.expert_weights_norm', ggufValue.bool(true));
+    const sink = new MemorySink();
+    await writeGguf(sink, {
+      metadata,
+      tensors: file.tensors.map((t) => ({ ...t, getData: async () => (await file.readTensor(t.name)).data })),
+    });
+    const loaded = await loadGgufModel(bytesSource(sink.bytes(), 'norm.gguf'));
+    expect(loaded.weights.spec.moe?.normTopK).toBe(false);
+  });
+  it('exports the same Qwen2-MoE when it does not renormalize (the refusal is about that field alone)', async () => {
+    const bytes = await exportToBytes(randomModelWeights(qwen, 3), 'q8_0');
+    expect(bytes.byteLength).toBeGreaterThan(0);
+  });
+});
+
 describe('importing the other GGUF expert layouts', () => {
   type Tensor = { name: string; dtype: RawTensor['dtype']; shape: number[]; data: Uint8Array };
   /** Rewrites the stacked ffn_*_exps tensors of a standard export with `relayout`. */

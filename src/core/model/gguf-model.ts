@@ -22,13 +22,14 @@ import type { ByteSink } from '../io/byte-source.ts';
 import type { DType, RawTensor } from '../tensor.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { writeGguf } from '../formats/gguf.ts';
-import type { GgufWriteTensor } from '../formats/gguf-types.ts';
+import type { GgufWriteInput, GgufWriteTensor } from '../formats/gguf-types.ts';
 import type { GgufMetadataValue } from '../formats/gguf-types.ts';
 import { ggufValue } from '../formats/gguf-meta.ts';
 import type { ModelSpec } from './spec.ts';
 import { type ExportableTensor, type ExportableWeights, loadedTensor, type MlpOf } from './weights.ts';
 import { tensorByteLength } from '../quant/dtype-traits.ts';
 import {
+  GGUF_ARCH_NORM_TOPK,
   GGUF_ARCH_OF,
   GGUF_ARCH_OUTPUT_OPTIONAL,
   GGUF_ARCH_ROPE,
@@ -218,18 +219,27 @@ export function architectureMetadata(
   return entries;
 }
 
-function checkExportable(spec: ModelSpec, arch: GgufArch): void {
+/**
+ * What to do instead of a refused GGUF export: formats that honour the model's routing as is,
+ * or a merge llama.cpp runs (docs/merge.md, README "Exports").
+ */
+const GGUF_REFUSAL_INSTEAD =
+  'export it as an HF folder instead (transformers and vLLM read the routing from config.json), or merge the same experts as a Mixtral (no shared expert), which llama.cpp runs';
+
+/**
+ * Why llama.cpp would compute `spec` differently from us (undefined when it would not), naming
+ * the config field and the way out. exportGguf refuses such a model; `merge --gguf` asks first,
+ * before any tensor is merged.
+ */
+export function ggufExportRefusal(spec: ModelSpec): string | undefined {
+  const arch = GGUF_ARCH_OF[spec.arch];
   const moe = spec.moe;
   if (arch === 'llama' && moe?.sharedExpert)
-    throw new ConfigError(`gguf export: llama.cpp's llama arch has no shared expert (model is ${spec.arch})`);
-  if (arch === 'llama' && moe && !moe.normTopK)
-    throw new ConfigError(
-      'gguf export: llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false)',
-    );
-  if (arch === 'qwen2moe' && moe?.normTopK)
-    throw new ConfigError(
-      'gguf export: llama.cpp qwen2moe does not renormalize top-k weights; this model does (normTopK true)',
-    );
+    return `llama.cpp's llama arch has no shared expert (model is ${spec.arch}); ${GGUF_REFUSAL_INSTEAD}`;
+  if (!moe || moe.normTopK === GGUF_ARCH_NORM_TOPK[arch]) return undefined;
+  if (arch === 'llama')
+    return `llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false); ${GGUF_REFUSAL_INSTEAD}`;
+  return `llama.cpp's ${arch} never renormalizes the top-k expert weights, and this model does (config.json norm_topk_prob: true, what mergekit writes for a Qwen MoE), so llama.cpp would compute a different model; ${GGUF_REFUSAL_INSTEAD}`;
 }
 
 /** The tensor list of a GGUF export, in llama.cpp's usual order. */
@@ -245,16 +255,20 @@ export function exportTensors(weights: ExportableWeights, quant: GgufExportQuant
   return tensors;
 }
 
-/** Writes `weights` (loaded or lazy: each tensor is read when written) as a GGUF llama.cpp can run. Closes the sink. */
-export async function exportGguf(
-  sink: ByteSink,
+/**
+ * The GGUF `weights` export to, checked (architecture refusals, llama.cpp's required keys) and
+ * laid out, with each tensor's bytes still to come (`getData`): encodeGgufHeader(input).fileBytes
+ * is the file's size before anything is converted.
+ */
+export function ggufExportInput(
   weights: ExportableWeights,
   tokenizer: { tokenizerJson: TokenizerJson; tokenizerConfig?: TokenizerJson },
   quant: GgufExportQuant,
-): Promise<void> {
+): GgufWriteInput {
   const spec = weights.spec;
   const arch = GGUF_ARCH_OF[spec.arch];
-  checkExportable(spec, arch);
+  const refusal = ggufExportRefusal(spec);
+  if (refusal) throw new ConfigError(`gguf export: ${refusal}`);
   const tensors = exportTensors(weights, quant);
   const metadata = new Map([
     ...architectureMetadata(spec, arch, quant),
@@ -266,5 +280,15 @@ export async function exportGguf(
     }),
   ]);
   validateForLlamaCpp({ name: 'export', metadata, tensors });
-  await writeGguf(sink, { metadata, tensors });
+  return { metadata, tensors };
+}
+
+/** Writes `weights` (loaded or lazy: each tensor is read when written) as a GGUF llama.cpp can run. Closes the sink. */
+export async function exportGguf(
+  sink: ByteSink,
+  weights: ExportableWeights,
+  tokenizer: { tokenizerJson: TokenizerJson; tokenizerConfig?: TokenizerJson },
+  quant: GgufExportQuant,
+): Promise<void> {
+  await writeGguf(sink, ggufExportInput(weights, tokenizer, quant));
 }

@@ -37,6 +37,18 @@ export const GGUF_ARCH_OUTPUT_OPTIONAL = {
   qwen2moe: false,
 } as const satisfies Record<GgufArch, boolean>;
 
+/**
+ * Whether llama.cpp renormalizes the chosen experts' weights (build_moe_ffn's norm_w) per arch:
+ * always for `llama` (Mixtral), never for `qwen2moe` — it ignores `qwen2moe.expert_weights_norm`,
+ * checked against node-llama-cpp 3.22.1 by tools/llamacpp/agreement.test.ts. The exporter refuses
+ * a model that differs (ggufExportRefusal); the importer reads the arch's rule, not the key.
+ */
+export const GGUF_ARCH_NORM_TOPK = {
+  llama: true,
+  qwen2: false, // dense
+  qwen2moe: false,
+} as const satisfies Record<GgufArch, boolean>;
+
 export const GGUF_TENSOR_NAMES = {
   embed: 'token_embd.weight',
   finalNorm: 'output_norm.weight',
