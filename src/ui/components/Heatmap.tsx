@@ -1,4 +1,6 @@
 import { useCallback, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { Download } from 'lucide-react';
+import { Label, Slider, SliderOutput, SliderThumb, SliderTrack } from 'react-aria-components';
 import type { TokenRouting } from '../../core/runtime/types.ts';
 import { downloadBytes } from '../../state/export.ts';
 import { majorityTop1, routingTraceCsv } from '../../state/routing-stats.ts';
@@ -9,7 +11,8 @@ import { routingPictureSvg, routingPicturePng, type PictureInput } from './heatm
 const LABEL_W = 44;
 const HEAD_H = 72;
 const CELL_H = 22;
-const ZOOMS = [8, 12, 18, 28] as const;
+/** The zoom slider's range and step (cell width in px). */
+const ZOOM = { min: 6, max: 32, step: 2 } as const;
 const DEFAULT_ZOOM = 18;
 /** Token columns rendered beyond each edge of the visible window, so a fast scroll shows no gap. */
 const OVERSCAN = 8;
@@ -153,16 +156,20 @@ export function Heatmap({
       </figcaption>
       <HeatmapLegend experts={experts} expertNames={expertNames} />
       <div className="row wrap heatmap-tools">
-        <label>
-          Cell width{' '}
-          <select value={cellW} onChange={(e) => setCellW(Number(e.target.value))}>
-            {ZOOMS.map((z) => (
-              <option key={z} value={z}>
-                {z} px
-              </option>
-            ))}
-          </select>
-        </label>
+        <Slider
+          className="zoom-slider"
+          value={cellW}
+          onChange={(v) => setCellW(v as number)}
+          minValue={ZOOM.min}
+          maxValue={ZOOM.max}
+          step={ZOOM.step}
+        >
+          <Label>Cell width (px)</Label>
+          <SliderOutput className="zoom-output" />
+          <SliderTrack className="slider-track">
+            <SliderThumb className="slider-thumb" />
+          </SliderTrack>
+        </Slider>
         {(['csv', 'png', 'svg'] as const).map((ext) => (
           <button
             key={ext}
@@ -171,7 +178,7 @@ export function Heatmap({
             aria-label={`Download ${ext.toUpperCase()} of routing ${label}`}
             onClick={() => void save(ext)}
           >
-            Download {ext.toUpperCase()}
+            <Download className="icon" aria-hidden="true" /> Download {ext.toUpperCase()}
           </button>
         ))}
         <span className="muted small" role="status">

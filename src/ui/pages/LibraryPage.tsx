@@ -19,6 +19,8 @@ import { composeSet, composeSetYaml } from '../../state/compose.ts';
 import { zooFolderUrl, type ZooModel } from '../../state/zoo.ts';
 import type { ModelManifest } from '../../core/store/manifest.ts';
 import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
+import { MessageSquare, Pencil, ShieldCheck, Trash2 } from 'lucide-react';
+import { ConfirmButton } from '../components/ConfirmDialog.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { TransferView } from '../components/TransferView.tsx';
 import { formatBytes, formatParams, plural } from '../format.ts';
@@ -125,7 +127,7 @@ function StoredSection() {
             <ModelFacts manifest={m} />
             <div className="row">
               <button type="button" aria-label={`Chat with ${m.title}`} onClick={() => void openStoredInChat(m)}>
-                Chat
+                <MessageSquare className="icon" aria-hidden="true" /> Chat
               </button>
               {m.source.kind === 'merge' && (
                 <button
@@ -136,22 +138,34 @@ function StoredSection() {
                     composeSet({ title: `${m.title} (edit)` });
                     uiGo('compose');
                   }}
+                  className="secondary"
                 >
-                  Edit in Compose
+                  <Pencil className="icon" aria-hidden="true" /> Edit in Compose
                 </button>
               )}
-              <button type="button" aria-label={`Re-verify ${m.title}`} onClick={() => void libraryVerify(m.id)}>
-                Re-verify
-              </button>
               <button
                 type="button"
-                aria-label={`Delete ${m.title}`}
-                onClick={() => {
-                  if (confirm(`Delete '${m.title}' (${formatBytes(m.totalBytes)})?`)) void libraryDelete(m.id);
-                }}
+                className="secondary"
+                aria-label={`Re-verify ${m.title}`}
+                onClick={() => void libraryVerify(m.id)}
               >
-                Delete
+                <ShieldCheck className="icon" aria-hidden="true" /> Re-verify
               </button>
+              <ConfirmButton
+                label={`Delete ${m.title}`}
+                title={`Delete ${m.title}?`}
+                body={
+                  <p>
+                    Its {plural(m.files.length, 'file')} ({formatBytes(m.totalBytes)}) are removed from this browser's
+                    storage. This cannot be undone.
+                  </p>
+                }
+                confirm={`Delete ${m.title}`}
+                onConfirm={() => void libraryDelete(m.id)}
+                testId="confirm-delete"
+              >
+                <Trash2 className="icon" aria-hidden="true" /> Delete
+              </ConfirmButton>
             </div>
             {verify[m.id] && (
               <div role="status" className="muted">
