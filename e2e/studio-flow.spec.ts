@@ -51,10 +51,13 @@ for (const backend of ['webgpu', 'cpu'] as const)
     await page.getByTestId('yaml-editor').fill(yamlText);
     await expect(page.getByTestId('compose-ok')).toBeVisible({ timeout: 120_000 });
 
-    // Form → YAML: an edit in the form rewrites the YAML; multi-line prompts survive intact.
+    // Form → YAML: an edit in the form rewrites only its line; an edit back gives the YAML (comments too) back.
     await page.getByLabel('Experts per token').fill('3');
+    await expect(page.getByTestId('yaml-editor')).toHaveValue(
+      yamlText.replace('experts_per_token: 2', 'experts_per_token: 3'),
+    );
     await page.getByLabel('Experts per token').fill('2');
-    await expect(page.getByTestId('yaml-editor')).not.toHaveValue(yamlText);
+    await expect(page.getByTestId('yaml-editor')).toHaveValue(yamlText);
     const formYaml = await page.getByTestId('yaml-editor').inputValue();
     const fromForm = parseMergeYaml(formYaml);
     const original = parseMergeYaml(yamlText);

@@ -24,6 +24,9 @@ import { ProgressBar } from '../components/ProgressBar.tsx';
 import { Eye, Hammer, Plus, Trash2, X } from 'lucide-react';
 import { formatBytes } from '../format.ts';
 
+/** mergekit-moe's output architecture names (specs/mergekit-moe.md §2.1). */
+const ARCHITECTURES = ['Mixtral', 'DeepSeek MoE', 'Qwen MoE', 'Qwen3 MoE'];
+
 function ExpertEditor({
   index,
   expert,
@@ -157,15 +160,14 @@ function FormPane({ refs }: { refs: LibraryRef[] }) {
         </label>
         <label>
           Architecture{' '}
-          <select
-            value={form.architecture}
-            onChange={(e) => set({ architecture: e.target.value as ComposeForm['architecture'] })}
-          >
+          <select value={form.architecture} onChange={(e) => set({ architecture: e.target.value })}>
             <option value="">automatic</option>
-            <option>Mixtral</option>
-            <option>DeepSeek MoE</option>
-            <option>Qwen MoE</option>
-            <option>Qwen3 MoE</option>
+            {form.architecture && !ARCHITECTURES.includes(form.architecture) && (
+              <option value={form.architecture}>{form.architecture} (as written: a prefix of mergekit's names)</option>
+            )}
+            {ARCHITECTURES.map((a) => (
+              <option key={a}>{a}</option>
+            ))}
           </select>
         </label>
         <label>
