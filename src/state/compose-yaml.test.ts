@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatModelReference, parseMergeYaml } from '../core/formats/mergekit-yaml.ts';
 import { configToForm, formToYaml, locateIssues, type ComposeForm } from './compose-yaml.ts';
@@ -25,6 +27,8 @@ const form: ComposeForm = {
   architecture: 'Mixtral',
   dtype: 'float32',
 };
+
+const ZOO = join(import.meta.dirname, '..', '..', 'public', 'zoo');
 
 describe('compose form ⇄ YAML', () => {
   it('writes mergekit keys that parse back to the same form', () => {
@@ -82,7 +86,7 @@ describe('compose form ⇄ YAML', () => {
       '    residual_scale: 0.5',
       '    postive_prompts: ["typo"]',
       '  - source_model: org/code+lora',
-      '    positive_prompts: [code]',
+      '    positive_prompts: [code, "line 1\\nline 2"]',
       'shared_experts:',
       '  - source_model: org/math',
       '    positive_prompts: ["1 + 1"]',
@@ -101,6 +105,18 @@ describe('compose form ⇄ YAML', () => {
     it('an unchanged form gives back the YAML byte for byte', () => {
       expect(formToYaml(configToForm(parse(EVERY_KEY)), EVERY_KEY)).toBe(EVERY_KEY);
     });
+
+    it.each(readdirSync(ZOO).filter((f) => f.endsWith('.yml')))(
+      'the zoo example %s (escaped multi-line prompts) comes back byte for byte, and an edit changes one line',
+      (name) => {
+        const yaml = readFileSync(join(ZOO, name), 'utf8');
+        const form = configToForm(parse(yaml));
+        expect(formToYaml(form, yaml)).toBe(yaml);
+        const edited = formToYaml({ ...form, expertsPerToken: 1 }, yaml).split('\n');
+        const changed = yaml.split('\n').filter((line, i) => line !== edited[i]);
+        expect(changed).toEqual(['experts_per_token: 2']);
+      },
+    );
 
     it('the keys mergekit ignores are listed as ignored, with their line and a did-you-mean', () => {
       const ignored = parse(EVERY_KEY).ignoredKeys.join('\n');
@@ -126,9 +142,7 @@ describe('compose form ⇄ YAML', () => {
         { ...form, experts: form.experts.map((e, i) => (i === 1 ? { ...e, noiseScale: '0.3' } : e)) },
         EVERY_KEY,
       );
-      expect(noise).toBe(
-        EVERY_KEY.replace('    positive_prompts: [code]\n', '    positive_prompts: [code]\n    noise_scale: 0.3\n'),
-      );
+      expect(noise).toBe(EVERY_KEY.replace('"line 1\\nline 2"]\n', '"line 1\\nline 2"]\n    noise_scale: 0.3\n'));
       const config = parse(noise);
       expect(config.sharedExperts).toEqual(parse(EVERY_KEY).sharedExperts);
       expect(config.architecture).toBe('qwen');
@@ -138,7 +152,7 @@ describe('compose form ⇄ YAML', () => {
         { ...form, experts: form.experts.map((e, i) => (i === 1 ? { ...e, positive: ['code', 'more'] } : e)) },
         EVERY_KEY,
       );
-      expect(prompt).toBe(EVERY_KEY.replace('[code]', '[code, more]'));
+      expect(prompt).toBe(EVERY_KEY.replace('[code, "line 1\\nline 2"]', '[code, more]'));
     });
 
     it('removing an expert deletes it where it was and keeps the others, shared experts and ignored keys', () => {

@@ -80,7 +80,7 @@ function editInPlace(form: ComposeForm, previous: string): string | undefined {
   for (const key of Object.keys(now))
     if (!same(was[key], now[key])) now[key] === undefined ? doc.delete(key) : doc.set(key, now[key]);
   editExperts(doc, before.experts, form.experts);
-  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false, doubleQuotedAsJSON: true });
 }
 
 /** Experts edited in place: one removed is deleted where it was; otherwise each index keeps its node. */
