@@ -200,6 +200,15 @@ for (const backend of ['webgpu', 'cpu'] as const)
       else if (csv[i] === '\n' && !quoted) records++;
     }
     expect(records - 1).toBe(trace.tokens.length * 4 * 2); // tokens × layers × top-2
+    // The donor column names each expert by its donor (the built MoE's notes), not only its index.
+    const donorOf = new Map<string, Set<string>>();
+    for (const line of csv.split('\n').slice(1)) {
+      const m = /,(\d+),[^,]*,"([^"]*)"$/.exec(line);
+      if (m) donorOf.set(m[1]!, (donorOf.get(m[1]!) ?? new Set()).add(m[2]!));
+    }
+    const donors = ['zoo/stories', 'zoo/code', 'zoo/math', 'zoo/chat']; // moe-hidden.yml's experts, in order
+    expect(donorOf.size).toBeGreaterThan(1);
+    for (const [e, names] of donorOf) expect([...names], `expert ${e}`).toEqual([donors[Number(e)]]);
     await screenshot(page, '5-export');
 
     // Conversations are kept across reloads (IndexedDB), with their coloured tokens.
