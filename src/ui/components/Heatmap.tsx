@@ -1,11 +1,27 @@
 import { useCallback, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { Download } from 'lucide-react';
-import { Label, Slider, SliderOutput, SliderThumb, SliderTrack } from 'react-aria-components';
+import {
+  Label,
+  Slider,
+  SliderOutput,
+  SliderThumb,
+  SliderTrack,
+  ToggleButton,
+  ToggleButtonGroup,
+} from 'react-aria-components';
 import type { TokenRouting } from '../../core/runtime/types.ts';
 import { downloadBytes } from '../../state/export.ts';
 import { majorityTop1, routingTraceCsv } from '../../state/routing-stats.ts';
-import { expertColor, expertLabel, expertRgba, formatBytes, visibleWhitespace, weightAlpha } from '../format.ts';
-import { routingPictureSvg, routingPicturePng, type PictureInput } from './heatmap-picture.ts';
+import { expertColor, expertLabel, formatBytes, visibleWhitespace } from '../format.ts';
+import {
+  type CellMode,
+  cellBackground,
+  cellBands,
+  routingPictureSvg,
+  routingPicturePng,
+  type PictureInput,
+  tracePerToken,
+} from './heatmap-picture.ts';
 
 /** Widths of the row labels and the token-text header, and one cell's height (px). */
 const LABEL_W = 44;
@@ -26,7 +42,8 @@ interface Cell {
 
 /**
  * The routing picture: rows = layers (L0…), columns = tokens headed by their text; a cell is
- * the top-1 expert's colour at an opacity given by its weight; under the grid an "agree" strip
+ * split into the top-1 and top-2 experts' bands, each as tall as its weight (or, as chosen,
+ * the top-1 expert's colour at an opacity given by its weight); under the grid an "agree" strip
  * (share of layers agreeing with the token's most common first choice). Only the visible
  * window of token columns is in the DOM, so thousands of tokens stay smooth. An ARIA grid with
  * one roving tab stop: arrow keys (Home/End, PageUp/PageDown) move between cells, and the
@@ -47,7 +64,10 @@ export function Heatmap({
 }) {
   const n = trace.length;
   const experts = trace.find((t) => t.layers.length)?.layers[0]?.moeProbs.length ?? 0;
+  const perToken = tracePerToken(trace);
   const [cellW, setCellW] = useState<number>(DEFAULT_ZOOM);
+  const [chosenCells, setCells] = useState<CellMode>('split');
+  const cells: CellMode = perToken >= 2 ? chosenCells : 'top1'; // one expert per token: nothing to split
   const [focus, setFocus] = useState<Cell>({ token: 0, layer: 0 });
   const [hover, setHover] = useState<number | undefined>();
   const [view, setView] = useState({ left: 0, width: FIRST_WINDOW * DEFAULT_ZOOM });
@@ -117,7 +137,15 @@ export function Heatmap({
     });
   };
 
-  const picture = (): PictureInput => ({ pieces, trace, layers, expertNames: [...expertNames], experts, title: label });
+  const picture = (): PictureInput => ({
+    pieces,
+    trace,
+    layers,
+    expertNames: [...expertNames],
+    experts,
+    title: label,
+    cells,
+  });
   const slug = label.replace(/[^\w.-]+/g, '-').replace(/^-|-$/g, '') || 'trace';
   const save = async (ext: 'csv' | 'png' | 'svg') => {
     const name = `routing-${slug}.${ext}`;
@@ -154,8 +182,28 @@ export function Heatmap({
         <strong>{label}</strong>: {layers} {layers === 1 ? 'layer' : 'layers'} × {n.toLocaleString()}{' '}
         {n === 1 ? 'token' : 'tokens'}
       </figcaption>
-      <HeatmapLegend experts={experts} expertNames={expertNames} />
+      <HeatmapLegend experts={experts} expertNames={expertNames} cells={cells} />
       <div className="row wrap heatmap-tools">
+        {perToken >= 2 && (
+          <ToggleButtonGroup
+            aria-label="Cells show"
+            className="segmented"
+            selectionMode="single"
+            disallowEmptySelection
+            selectedKeys={[cells]}
+            onSelectionChange={(keys) => {
+              const [key] = [...keys];
+              if (key === 'split' || key === 'top1') setCells(key);
+            }}
+          >
+            <ToggleButton id="split" className="react-aria-ToggleButton">
+              Top-2 split
+            </ToggleButton>
+            <ToggleButton id="top1" className="react-aria-ToggleButton">
+              Top-1 intensity
+            </ToggleButton>
+          </ToggleButtonGroup>
+        )}
         <Slider
           className="zoom-slider"
           value={cellW}
@@ -181,7 +229,7 @@ export function Heatmap({
             <Download className="icon" aria-hidden="true" /> Download {ext.toUpperCase()}
           </button>
         ))}
-        <span className="muted small" role="status">
+        <span className="muted small" role="status" data-testid="heatmap-saved">
           {saved}
         </span>
       </div>
@@ -227,17 +275,21 @@ export function Heatmap({
                   const r = trace[t]?.layers[l];
                   const e = r?.expertIds[0] ?? -1;
                   const w = r?.expertWeights[0] ?? 0;
+                  const second =
+                    cells === 'split' && r && r.expertIds.length > 1
+                      ? `, then ${expertLabel(expertNames, r.expertIds[1]!)} ${Math.round((r.expertWeights[1] ?? 0) * 100)}%`
+                      : '';
                   const focused = t === token && l === layer;
                   return (
                     <td
                       key={t}
                       aria-colindex={t + 2}
-                      aria-label={`token ${t} “${pieces[t] ?? ''}”, layer ${l}: ${expertLabel(expertNames, e)} ${Math.round(w * 100)}%`}
+                      aria-label={`token ${t} “${pieces[t] ?? ''}”, layer ${l}: ${expertLabel(expertNames, e)} ${Math.round(w * 100)}%${second}`}
                       tabIndex={focused ? 0 : -1}
                       data-token={t}
                       data-layer={l}
                       className={`hm-cell${t === shown ? ' hm-current' : ''}`}
-                      style={{ ...cellStyle(t), background: e < 0 ? undefined : expertRgba(e, weightAlpha(w)) }}
+                      style={{ ...cellStyle(t), background: cellBackground(cellBands(r, cells)) }}
                       onMouseEnter={() => setHover(t)}
                       onFocus={() => setFocus({ token: t, layer: l })}
                     />
@@ -280,7 +332,15 @@ export function Heatmap({
   );
 }
 
-function HeatmapLegend({ experts, expertNames }: { experts: number; expertNames: readonly string[] }) {
+function HeatmapLegend({
+  experts,
+  expertNames,
+  cells,
+}: {
+  experts: number;
+  expertNames: readonly string[];
+  cells: CellMode;
+}) {
   if (experts === 0) return <p className="muted small">A dense model: no experts to colour.</p>;
   return (
     <div className="heatmap-legend" data-testid="heatmap-legend">
@@ -291,11 +351,19 @@ function HeatmapLegend({ experts, expertNames }: { experts: number; expertNames:
           </li>
         ))}
       </ul>
-      <p className="muted small">
-        Colour: the expert ranked first at that layer. Intensity: its weight{' '}
-        <span className="opacity-scale" aria-hidden="true" /> faint 0% → solid 100%. The agree row: share of layers
-        whose first choice is the token's most common one.
-      </p>
+      {cells === 'split' ? (
+        <p className="muted small" data-testid="cell-note">
+          <span className="split-sample" aria-hidden="true" /> Top-2 split: the upper band is the expert ranked first at
+          that layer, the lower band the second; each band's height is that expert's weight (a full cell = 100%). The
+          agree row: share of layers whose first choice is the token's most common one.
+        </p>
+      ) : (
+        <p className="muted small" data-testid="cell-note">
+          Colour: the expert ranked first at that layer. Intensity: its weight{' '}
+          <span className="opacity-scale" aria-hidden="true" /> faint 0% → solid 100%. The agree row: share of layers
+          whose first choice is the token's most common one.
+        </p>
+      )}
     </div>
   );
 }
