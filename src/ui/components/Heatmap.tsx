@@ -12,7 +12,7 @@ import {
 import type { TokenRouting } from '../../core/runtime/types.ts';
 import { downloadBytes } from '../../state/export.ts';
 import { majorityTop1, routingTraceCsv } from '../../state/routing-stats.ts';
-import { expertColor, expertLabel, formatBytes, visibleWhitespace } from '../format.ts';
+import { expertLabel, formatBytes, visibleWhitespace } from '../format.ts';
 import {
   type CellMode,
   cellBackground,
@@ -22,6 +22,7 @@ import {
   type PictureInput,
   tracePerToken,
 } from './heatmap-picture.ts';
+import { HeatmapLegend, TokenDetail } from './HeatmapLegend.tsx';
 
 /** Widths of the row labels and the token-text header, and one cell's height (px). */
 const LABEL_W = 44;
@@ -329,85 +330,5 @@ export function Heatmap({
         />
       )}
     </figure>
-  );
-}
-
-function HeatmapLegend({
-  experts,
-  expertNames,
-  cells,
-}: {
-  experts: number;
-  expertNames: readonly string[];
-  cells: CellMode;
-}) {
-  if (experts === 0) return <p className="muted small">A dense model: no experts to colour.</p>;
-  return (
-    <div className="heatmap-legend" data-testid="heatmap-legend">
-      <ul className="legend" aria-label="Expert colours">
-        {Array.from({ length: experts }, (_, e) => (
-          <li key={e}>
-            <i style={{ background: expertColor(e) }} aria-hidden="true" /> {expertLabel(expertNames, e)}
-          </li>
-        ))}
-      </ul>
-      {cells === 'split' ? (
-        <p className="muted small" data-testid="cell-note">
-          <span className="split-sample" aria-hidden="true" /> Top-2 split: the upper band is the expert ranked first at
-          that layer, the lower band the second; each band's height is that expert's weight (a full cell = 100%). The
-          agree row: share of layers whose first choice is the token's most common one.
-        </p>
-      ) : (
-        <p className="muted small" data-testid="cell-note">
-          Colour: the expert ranked first at that layer. Intensity: its weight{' '}
-          <span className="opacity-scale" aria-hidden="true" /> faint 0% → solid 100%. The agree row: share of layers
-          whose first choice is the token's most common one.
-        </p>
-      )}
-    </div>
-  );
-}
-
-/** One token at every layer: the chosen experts with their weights (the focused layer marked). */
-function TokenDetail({
-  token,
-  piece,
-  routing,
-  layer,
-  expertNames,
-}: {
-  token: number;
-  piece: string;
-  routing: TokenRouting | undefined;
-  layer: number | undefined;
-  expertNames: readonly string[];
-}) {
-  return (
-    <section className="heatmap-detail" aria-label="Token detail" data-testid="heatmap-detail">
-      <p>
-        Token {token} <code>{visibleWhitespace(piece)}</code>
-      </p>
-      {routing?.layers.length ? (
-        <table>
-          <tbody>
-            {routing.layers.map((l, i) => (
-              <tr key={i} aria-current={i === layer ? 'true' : undefined}>
-                <th scope="row">L{i}</th>
-                <td>
-                  {l.expertIds.map((e, k) => (
-                    <span key={k} className="detail-expert">
-                      <i className="detail-swatch" style={{ background: expertColor(e) }} aria-hidden="true" />
-                      {expertLabel(expertNames, e)} {Math.round((l.expertWeights[k] ?? 0) * 100)}%
-                    </span>
-                  ))}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : (
-        <p className="muted">no routing (dense model)</p>
-      )}
-    </section>
   );
 }
