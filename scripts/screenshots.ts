@@ -1,5 +1,5 @@
 /**
- * Screenshots of every page at 1280 and 420 px wide, light and dark, into docs/screenshots/
+ * Screenshots of every page at 1280, 420 and 360 px wide, light and dark, into docs/screenshots/
  * (<page>-<width>-<scheme>.png), for the README. Runs the production build (`npx vite build`
  * first) through `vite preview` in Debian's Chromium, walking the same tour as the axe spec
  * (e2e/studio-tour.ts): zoo only, no network.
@@ -15,7 +15,7 @@ import { studioTour } from '../e2e/studio-tour.ts';
 
 const PORT = Number(process.env.SCREENSHOT_PORT ?? 4430);
 const OUT = 'docs/screenshots';
-const WIDTHS = [1280, 420] as const;
+const WIDTHS = [1280, 420, 360] as const;
 const SCHEMES = ['light', 'dark'] as const;
 /** Pages are cut at this height: the top of each page is what a reader needs to see, and it keeps the files small. */
 const MAX_HEIGHT = 1600;
