@@ -85,13 +85,19 @@ export function ExportPage() {
             : 'No trace yet: route a text on the Routing page, or take the last answer.'}
         </p>
         <div className="row wrap">
-          <button type="button" className="secondary" onClick={() => routingFromConversation(0)}>
+          <button
+            type="button"
+            className="secondary"
+            aria-label="Take the last answer as trace A"
+            onClick={() => routingFromConversation(0)}
+          >
             <MessageSquare className="icon" aria-hidden="true" /> Take the last answer
           </button>
           <button
             type="button"
             disabled={!trace || !!busy}
             onClick={() => trace && void exportTrace(trace, 'json', donors)}
+            aria-label={`Trace JSON of trace A${trace ? ` (${trace.pieces.length} tokens)` : ''}`}
           >
             <Download className="icon" aria-hidden="true" /> Trace JSON
           </button>
@@ -99,6 +105,7 @@ export function ExportPage() {
             type="button"
             disabled={!trace || !!busy}
             onClick={() => trace && void exportTrace(trace, 'csv', donors)}
+            aria-label={`Trace CSV of trace A${trace ? ` (${trace.pieces.length} tokens)` : ''}`}
           >
             <Download className="icon" aria-hidden="true" /> Trace CSV
           </button>
