@@ -37,7 +37,11 @@ async function waitForServer(url: string, ms: number): Promise<void> {
 
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
-  const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], { stdio: 'ignore' });
+  // Its own process group: npx starts vite as a child, and killing npx alone left vite serving the port.
+  const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], {
+    stdio: 'ignore',
+    detached: true,
+  });
   try {
     const base = `http://localhost:${PORT}`;
     await waitForServer(base, 60_000);
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
       }
     await browser.close();
   } finally {
-    server.kill();
+    if (server.pid !== undefined) process.kill(-server.pid, 'SIGTERM');
   }
 }
 
