@@ -41,3 +41,50 @@ test('Compose names ignored keys and refuses an output the studio cannot open', 
       expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
     }
 });
+
+test('a form edit keeps every mergekit-moe key the form has no field for, and says which keys are ignored', async ({
+  page,
+}) => {
+  await clearOrigin(page);
+  await page.goto('/#compose');
+  const editor = page.getByTestId('yaml-editor');
+  const yaml = [
+    '# every mergekit-moe key, and two it ignores',
+    'base_model: zoo/base',
+    'gate_mode: hidden_avg',
+    'dtype: torch.float32',
+    'experts_per_token: 2',
+    'architecture: qwen',
+    'tokenizer_source: base',
+    'experts:',
+    '  - source_model: zoo/stories',
+    '    positive_prompts: ["Once upon a time"]',
+    '    negative_prompts: ["12 + 7 ="]',
+    '    noise_scale: 0.01',
+    '    residual_scale: 0.5',
+    '  - source_model: zoo/code',
+    '    positive_prompts: ["def main():"]',
+    '    postive_prompts: ["typo"]',
+    'shared_experts:',
+    '  - source_model: zoo/math',
+    '    positive_prompts: ["1 + 1 ="]',
+    '',
+  ].join('\n');
+  await editor.fill(yaml);
+  await expect(page.getByTestId('expert-1')).toBeVisible();
+  await expect(page.getByLabel('Architecture')).toHaveValue('qwen'); // shown as written, not as "automatic"
+  const check = page.getByTestId('compose-check');
+  await expect(check).toContainText("'tokenizer_source' (line 7) is not a mergekit-moe key and is ignored", {
+    timeout: 60_000,
+  });
+  await expect(check).toContainText("'postive_prompts' in experts[1] (line 16)");
+  await expect(check).toContainText("did you mean 'positive_prompts'?");
+
+  // One form edit changes one line; an edit back gives the YAML back byte for byte.
+  await page.getByLabel('Experts per token').fill('1');
+  await expect(editor).toHaveValue(yaml.replace('experts_per_token: 2', 'experts_per_token: 1'));
+  await page.getByLabel('Experts per token').fill('2');
+  await expect(editor).toHaveValue(yaml);
+  await page.getByRole('textbox', { name: 'Expert 0 positive prompt 1', exact: true }).fill('Once upon a time, a cat');
+  await expect(editor).toHaveValue(yaml.replace('["Once upon a time"]', '["Once upon a time, a cat"]'));
+});

@@ -71,8 +71,10 @@ test('download with pause/resume over HTTP Range, survive a reload, keep the lib
 
   // Delete (after confirming) removes the manifest and every chunk.
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('button', { name: 'Library', exact: true }).click();
-  page.once('dialog', (d) => void d.accept());
   await page.getByTestId('stored-model').getByRole('button', { name: 'Delete' }).click();
+  const confirm = page.getByRole('alertdialog');
+  await expect(confirm).toBeVisible();
+  await confirm.getByRole('button', { name: /^Delete / }).click();
   await expect(page.getByTestId('stored-model')).toHaveCount(0);
   const keys = await page.evaluate(async () => {
     const open = indexedDB.open('moe-studio');

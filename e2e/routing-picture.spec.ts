@@ -120,8 +120,13 @@ test('the Compose preview names donors in its legend, labels both axes, and down
 
   const legend = heatmap.getByTestId('heatmap-legend');
   for (const donor of ['zoo/stories', 'zoo/code', 'zoo/math', 'zoo/chat']) await expect(legend).toContainText(donor);
+  // A top-2 MoE: cells are split by default, and the legend says what the bands mean.
+  await expect(legend).toContainText('Top-2 split: the upper band is the expert ranked first');
+  await expect(legend).toContainText("each band's height is that expert's weight");
+  await heatmap.getByRole('radio', { name: 'Top-1 intensity' }).click();
   await expect(legend).toContainText('Colour: the expert ranked first');
   await expect(legend).toContainText('Intensity: its weight');
+  await heatmap.getByRole('radio', { name: 'Top-2 split' }).click();
   await expect(heatmap.getByRole('grid').getByRole('rowheader')).toHaveText(['L0', 'L1', 'L2', 'L3', 'agree']);
   // Token text along the axis, whitespace made visible ("·" for a space).
   const tokens = await heatmap.getByTestId('heatmap-token').allTextContents();
@@ -140,7 +145,7 @@ test('the Compose preview names donors in its legend, labels both axes, and down
   expect(rows.length - 1).toBe(tokens.length * LAYERS * 2); // every token × layer × top-2 (no newline in this text)
   const donors = new Set(rows.slice(1).map((r) => r.slice(r.lastIndexOf(',') + 1)));
   expect([...donors].every((d) => /^"zoo\/(stories|code|math|chat)"$/.test(d))).toBe(true);
-  await expect(heatmap.getByRole('status')).toContainText('Saved routing-Preview.csv');
+  await expect(heatmap.getByTestId('heatmap-saved')).toContainText('Saved routing-Preview.csv');
 
   // PNG and SVG are real pictures: a PNG signature, an SVG naming the layers and donors.
   const png = page.waitForEvent('download');
@@ -155,4 +160,43 @@ test('the Compose preview names donors in its legend, labels both axes, and down
   const svgText = readFileSync(svgPath, 'utf8');
   expect(svgText).toContain('>L3</text>');
   expect(svgText).toContain('E1 zoo/code');
+  expect(svgText).toContain('lower band = top-2 expert'); // the file is drawn as the page shows it: split cells
+});
+
+test('a cell shows the second expert too: two bands as tall as their weights, said in the legend and the cell name', async ({
+  page,
+}) => {
+  await clearOrigin(page);
+  await openPage(page, 'Routing');
+  // token 0: E1 75% over E3 25%; token 1: E2 alone at 60% (top-p left the rest); 2 layers
+  const layers = (t: number) =>
+    t === 0
+      ? { expertIds: [1, 3], expertWeights: [0.75, 0.25], moeProbs: [0.1, 0.6, 0.1, 0.2] }
+      : { expertIds: [2], expertWeights: [0.6], moeProbs: [0.1, 0.1, 0.6, 0.2] };
+  const trace = {
+    schemaVersion: 1,
+    tokens: [0, 1].map((t) => ({ piece: `w${t}`, routing: { layers: [layers(t), layers(t)] } })),
+  };
+  await page
+    .getByRole('region', { name: 'Trace A' })
+    .getByLabel('Open a trace file (JSON)')
+    .setInputFiles({ name: 'split.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(trace)) });
+  const heatmap = page.getByTestId('heatmap');
+  await expect(heatmap.getByTestId('cell-note')).toContainText('Top-2 split');
+  await expect(heatmap.getByRole('radio', { name: 'Top-2 split' })).toBeChecked();
+  const cell = (t: number) => heatmap.locator(`td[data-token="${t}"][data-layer="0"]`);
+  const image = (t: number) => cell(t).evaluate((el) => getComputedStyle(el).backgroundImage);
+  // E1 is sky blue (86, 180, 233), E3 yellow (240, 228, 66), E2 bluish green (0, 158, 115): solid bands.
+  expect(await image(0)).toMatch(
+    /rgb\(86, 180, 233\) 0%, rgb\(86, 180, 233\) 75%, rgb\(240, 228, 66\) 75%, rgb\(240, 228, 66\) 100%/,
+  );
+  expect(await image(1)).toMatch(/rgb\(0, 158, 115\) 0%, rgb\(0, 158, 115\) 60%, rgba\(0, 0, 0, 0\) 60%/);
+  await expect(cell(0)).toHaveAttribute('aria-label', 'token 0 “w0”, layer 0: E1 75%, then E3 25%');
+
+  // Top-1 intensity: one colour, its opacity the weight; the legend and the cell name say so.
+  await heatmap.getByRole('radio', { name: 'Top-1 intensity' }).click();
+  await expect(heatmap.getByTestId('cell-note')).toContainText('Intensity: its weight');
+  expect(await image(0)).toMatch(/^linear-gradient\(rgba\(86, 180, 233, 0\.8\) 0%, rgba\(86, 180, 233, 0\.8\) 100%\)$/);
+  await expect(cell(0)).toHaveAttribute('aria-label', 'token 0 “w0”, layer 0: E1 75%');
+  await screenshot(page, 'routing-split-cells');
 });

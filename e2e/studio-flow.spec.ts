@@ -51,10 +51,13 @@ for (const backend of ['webgpu', 'cpu'] as const)
     await page.getByTestId('yaml-editor').fill(yamlText);
     await expect(page.getByTestId('compose-ok')).toBeVisible({ timeout: 120_000 });
 
-    // Form → YAML: an edit in the form rewrites the YAML; multi-line prompts survive intact.
+    // Form → YAML: an edit in the form rewrites only its line; an edit back gives the YAML (comments too) back.
     await page.getByLabel('Experts per token').fill('3');
+    await expect(page.getByTestId('yaml-editor')).toHaveValue(
+      yamlText.replace('experts_per_token: 2', 'experts_per_token: 3'),
+    );
     await page.getByLabel('Experts per token').fill('2');
-    await expect(page.getByTestId('yaml-editor')).not.toHaveValue(yamlText);
+    await expect(page.getByTestId('yaml-editor')).toHaveValue(yamlText);
     const formYaml = await page.getByTestId('yaml-editor').inputValue();
     const fromForm = parseMergeYaml(formYaml);
     const original = parseMergeYaml(yamlText);
@@ -197,6 +200,15 @@ for (const backend of ['webgpu', 'cpu'] as const)
       else if (csv[i] === '\n' && !quoted) records++;
     }
     expect(records - 1).toBe(trace.tokens.length * 4 * 2); // tokens × layers × top-2
+    // The donor column names each expert by its donor (the built MoE's notes), not only its index.
+    const donorOf = new Map<string, Set<string>>();
+    for (const line of csv.split('\n').slice(1)) {
+      const m = /,(\d+),[^,]*,"([^"]*)"$/.exec(line);
+      if (m) donorOf.set(m[1]!, (donorOf.get(m[1]!) ?? new Set()).add(m[2]!));
+    }
+    const donors = ['zoo/stories', 'zoo/code', 'zoo/math', 'zoo/chat']; // moe-hidden.yml's experts, in order
+    expect(donorOf.size).toBeGreaterThan(1);
+    for (const [e, names] of donorOf) expect([...names], `expert ${e}`).toEqual([donors[Number(e)]]);
     await screenshot(page, '5-export');
 
     // Conversations are kept across reloads (IndexedDB), with their coloured tokens.

@@ -1,5 +1,5 @@
 /**
- * Screenshots of every page at 1280 and 420 px wide, light and dark, into docs/screenshots/
+ * Screenshots of every page at 1280, 420 and 360 px wide, light and dark, into docs/screenshots/
  * (<page>-<width>-<scheme>.png), for the README. Runs the production build (`npx vite build`
  * first) through `vite preview` in Debian's Chromium, walking the same tour as the axe spec
  * (e2e/studio-tour.ts): zoo only, no network.
@@ -15,7 +15,7 @@ import { studioTour } from '../e2e/studio-tour.ts';
 
 const PORT = Number(process.env.SCREENSHOT_PORT ?? 4430);
 const OUT = 'docs/screenshots';
-const WIDTHS = [1280, 420] as const;
+const WIDTHS = [1280, 420, 360] as const;
 const SCHEMES = ['light', 'dark'] as const;
 /** Pages are cut at this height: the top of each page is what a reader needs to see, and it keeps the files small. */
 const MAX_HEIGHT = 1600;
@@ -37,7 +37,11 @@ async function waitForServer(url: string, ms: number): Promise<void> {
 
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
-  const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], { stdio: 'ignore' });
+  // Its own process group: npx starts vite as a child, and killing npx alone left vite serving the port.
+  const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], {
+    stdio: 'ignore',
+    detached: true,
+  });
   try {
     const base = `http://localhost:${PORT}`;
     await waitForServer(base, 60_000);
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
       }
     await browser.close();
   } finally {
-    server.kill();
+    if (server.pid !== undefined) process.kill(-server.pid, 'SIGTERM');
   }
 }
 

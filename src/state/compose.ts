@@ -169,7 +169,7 @@ export function composeFromZoo(): void {
 }
 
 export function composeSetForm(form: ComposeForm): void {
-  const yaml = formToYaml(form);
+  const yaml = formToYaml(form, useCompose.getState().yaml); // only what the form changed
   useCompose.setState({ form, yaml, preview: undefined });
   scheduleCheck();
 }

@@ -212,10 +212,15 @@ export function exportGgufFile(m: { title: string }, quant: StoredQuant): Promis
   });
 }
 
-export function exportTrace(trace: AnalyzedText, format: 'json' | 'csv'): Promise<void> {
+/** A routing trace as JSON or CSV; the CSV's donor column names each expert (`expertNames[e]`, the loaded model's donors). */
+export function exportTrace(
+  trace: AnalyzedText,
+  format: 'json' | 'csv',
+  expertNames: readonly string[] = [],
+): Promise<void> {
   return run(`Trace ${format.toUpperCase()}`, async () => {
     const name = `routing-trace.${format}`;
-    const text = format === 'csv' ? routingTraceCsv(trace.pieces, trace.routing) : routingTraceJson(trace);
+    const text = format === 'csv' ? routingTraceCsv(trace.pieces, trace.routing, expertNames) : routingTraceJson(trace);
     downloadBytes(name, text, format === 'csv' ? 'text/csv' : 'application/json');
     return `${name} (${formatBytes(new TextEncoder().encode(text).byteLength)})`;
   });

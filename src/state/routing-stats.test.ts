@@ -8,7 +8,6 @@ import {
   routerEntropy,
   routingTraceCsv,
   stickiness,
-  top1Grid,
 } from './routing-stats.ts';
 
 /** A hand-built routing record: ids with weights, probs spread as given. */
@@ -47,21 +46,6 @@ describe('routing statistics', () => {
     { layers: [layer([0, 2], [0.5, 0.5], [0.25, 0.25, 0.25, 0.25])] },
     { layers: [layer([3, 1], [0.9, 0.1], [0.05, 0.05, 0.0, 0.9])] },
   ];
-
-  it('top-1 grid takes the first expert and its weight per layer and token', () => {
-    expect(top1Grid(trace, 2)).toEqual([
-      [
-        { expert: 0, weight: 0.75 },
-        { expert: 0, weight: 0.5 },
-        { expert: 3, weight: 0.9 },
-      ],
-      [
-        { expert: -1, weight: 0 },
-        { expert: -1, weight: 0 },
-        { expert: -1, weight: 0 },
-      ],
-    ]);
-  });
 
   it('expert load counts top-k slots', () => {
     expect(expertLoad(trace, 0, 4)).toEqual([2 / 6, 2 / 6, 1 / 6, 1 / 6]);

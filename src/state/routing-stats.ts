@@ -4,21 +4,6 @@
  */
 import type { TokenRouting } from '../core/runtime/types.ts';
 
-export interface Top1Cell {
-  expert: number; // -1 for a dense layer / missing record
-  weight: number;
-}
-
-/** [layers][nTokens] top-1 expert and its mixing weight. */
-export function top1Grid(trace: TokenRouting[], layers: number): Top1Cell[][] {
-  return Array.from({ length: layers }, (_, l) =>
-    trace.map((t) => {
-      const r = t.layers[l];
-      return r?.expertIds.length ? { expert: r.expertIds[0], weight: r.expertWeights[0] } : { expert: -1, weight: 0 };
-    }),
-  );
-}
-
 /** [experts] fraction of top-k slots at `layer` that went to each expert (sums to 1). */
 export function expertLoad(trace: TokenRouting[], layer: number, experts: number): number[] {
   const counts = new Array<number>(experts).fill(0);

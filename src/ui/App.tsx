@@ -1,3 +1,4 @@
+import { Blocks, Download, Library, type LucideIcon, MessageSquare, Waypoints } from 'lucide-react';
 import { type ComponentType, useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { chatInit, chatReset } from '../state/chat.ts';
@@ -40,6 +41,15 @@ const PAGE_VIEWS = {
   export: { View: ExportPage, resetNote: 'clears the export message', reset: exportReset },
 } satisfies Record<PageId, { View: ComponentType; resetNote: string; reset: () => void }>;
 
+/** Each page's icon in the navigation (beside its word, never instead of it). */
+const PAGE_ICONS = {
+  library: Library,
+  compose: Blocks,
+  chat: MessageSquare,
+  routing: Waypoints,
+  export: Download,
+} satisfies Record<PageId, LucideIcon>;
+
 /** Pages whose `?crashPage=` test hook was reset (kv-instance.ts urlCrashPage); each throws only until then. */
 const crashHookReset = new Set<PageId>();
 function CrashTestHook({ page }: { page: PageId }) {
@@ -79,16 +89,19 @@ export function App() {
       <header className="app-header">
         <h1>MoE Studio</h1>
         <nav aria-label="Pages" className="tabs">
-          {PAGES.map((p) => (
-            <button
-              key={p.id}
-              type="button"
-              aria-current={page === p.id ? 'page' : undefined}
-              onClick={() => uiGo(p.id)}
-            >
-              {p.label}
-            </button>
-          ))}
+          {PAGES.map((p) => {
+            const Icon = PAGE_ICONS[p.id];
+            return (
+              <button
+                key={p.id}
+                type="button"
+                aria-current={page === p.id ? 'page' : undefined}
+                onClick={() => uiGo(p.id)}
+              >
+                <Icon className="icon" aria-hidden="true" /> {p.label}
+              </button>
+            );
+          })}
         </nav>
         <div className="header-status">
           <span className="loaded-model" data-testid="loaded-model">

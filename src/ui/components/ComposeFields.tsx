@@ -1,4 +1,6 @@
+import { Plus, X } from 'lucide-react';
 import type { LibraryRef } from '../../state/library-refs.ts';
+import { IconButton } from './IconButton.tsx';
 
 /** A model of the library by its YAML name; a name the library lacks stays selectable and says so. */
 export function ModelSelect({
@@ -52,17 +54,13 @@ export function PromptList({
               onChange={(e) => onChange(prompts.map((x, k) => (k === i ? e.target.value : x)))}
             />
           </label>
-          <button
-            type="button"
-            aria-label={`Remove ${label} ${i + 1}`}
-            onClick={() => onChange(prompts.filter((_, k) => k !== i))}
-          >
-            ×
-          </button>
+          <IconButton label={`Remove ${label} ${i + 1}`} onPress={() => onChange(prompts.filter((_, k) => k !== i))}>
+            <X className="icon" aria-hidden="true" />
+          </IconButton>
         </div>
       ))}
-      <button type="button" onClick={() => onChange([...prompts, ''])}>
-        Add {label.replace(/^Expert \d+ /, '')}
+      <button type="button" className="secondary" onClick={() => onChange([...prompts, ''])}>
+        <Plus className="icon" aria-hidden="true" /> Add {label.replace(/^Expert \d+ /, '')}
       </button>
     </div>
   );

@@ -1,15 +1,35 @@
 import { useCallback, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { Download } from 'lucide-react';
+import {
+  Label,
+  Slider,
+  SliderOutput,
+  SliderThumb,
+  SliderTrack,
+  ToggleButton,
+  ToggleButtonGroup,
+} from 'react-aria-components';
 import type { TokenRouting } from '../../core/runtime/types.ts';
 import { downloadBytes } from '../../state/export.ts';
 import { majorityTop1, routingTraceCsv } from '../../state/routing-stats.ts';
-import { expertColor, expertLabel, expertRgba, formatBytes, visibleWhitespace, weightAlpha } from '../format.ts';
-import { routingPictureSvg, routingPicturePng, type PictureInput } from './heatmap-picture.ts';
+import { expertLabel, formatBytes, visibleWhitespace } from '../format.ts';
+import {
+  type CellMode,
+  cellBackground,
+  cellBands,
+  routingPictureSvg,
+  routingPicturePng,
+  type PictureInput,
+  tracePerToken,
+} from './heatmap-picture.ts';
+import { HeatmapLegend, TokenDetail } from './HeatmapLegend.tsx';
 
 /** Widths of the row labels and the token-text header, and one cell's height (px). */
 const LABEL_W = 44;
 const HEAD_H = 72;
 const CELL_H = 22;
-const ZOOMS = [8, 12, 18, 28] as const;
+/** The zoom slider's range and step (cell width in px). */
+const ZOOM = { min: 6, max: 32, step: 2 } as const;
 const DEFAULT_ZOOM = 18;
 /** Token columns rendered beyond each edge of the visible window, so a fast scroll shows no gap. */
 const OVERSCAN = 8;
@@ -23,7 +43,8 @@ interface Cell {
 
 /**
  * The routing picture: rows = layers (L0…), columns = tokens headed by their text; a cell is
- * the top-1 expert's colour at an opacity given by its weight; under the grid an "agree" strip
+ * split into the top-1 and top-2 experts' bands, each as tall as its weight (or, as chosen,
+ * the top-1 expert's colour at an opacity given by its weight); under the grid an "agree" strip
  * (share of layers agreeing with the token's most common first choice). Only the visible
  * window of token columns is in the DOM, so thousands of tokens stay smooth. An ARIA grid with
  * one roving tab stop: arrow keys (Home/End, PageUp/PageDown) move between cells, and the
@@ -44,7 +65,10 @@ export function Heatmap({
 }) {
   const n = trace.length;
   const experts = trace.find((t) => t.layers.length)?.layers[0]?.moeProbs.length ?? 0;
+  const perToken = tracePerToken(trace);
   const [cellW, setCellW] = useState<number>(DEFAULT_ZOOM);
+  const [chosenCells, setCells] = useState<CellMode>('split');
+  const cells: CellMode = perToken >= 2 ? chosenCells : 'top1'; // one expert per token: nothing to split
   const [focus, setFocus] = useState<Cell>({ token: 0, layer: 0 });
   const [hover, setHover] = useState<number | undefined>();
   const [view, setView] = useState({ left: 0, width: FIRST_WINDOW * DEFAULT_ZOOM });
@@ -114,7 +138,15 @@ export function Heatmap({
     });
   };
 
-  const picture = (): PictureInput => ({ pieces, trace, layers, expertNames: [...expertNames], experts, title: label });
+  const picture = (): PictureInput => ({
+    pieces,
+    trace,
+    layers,
+    expertNames: [...expertNames],
+    experts,
+    title: label,
+    cells,
+  });
   const slug = label.replace(/[^\w.-]+/g, '-').replace(/^-|-$/g, '') || 'trace';
   const save = async (ext: 'csv' | 'png' | 'svg') => {
     const name = `routing-${slug}.${ext}`;
@@ -151,18 +183,42 @@ export function Heatmap({
         <strong>{label}</strong>: {layers} {layers === 1 ? 'layer' : 'layers'} × {n.toLocaleString()}{' '}
         {n === 1 ? 'token' : 'tokens'}
       </figcaption>
-      <HeatmapLegend experts={experts} expertNames={expertNames} />
+      <HeatmapLegend experts={experts} expertNames={expertNames} cells={cells} />
       <div className="row wrap heatmap-tools">
-        <label>
-          Cell width{' '}
-          <select value={cellW} onChange={(e) => setCellW(Number(e.target.value))}>
-            {ZOOMS.map((z) => (
-              <option key={z} value={z}>
-                {z} px
-              </option>
-            ))}
-          </select>
-        </label>
+        {perToken >= 2 && (
+          <ToggleButtonGroup
+            aria-label="Cells show"
+            className="segmented"
+            selectionMode="single"
+            disallowEmptySelection
+            selectedKeys={[cells]}
+            onSelectionChange={(keys) => {
+              const [key] = [...keys];
+              if (key === 'split' || key === 'top1') setCells(key);
+            }}
+          >
+            <ToggleButton id="split" className="react-aria-ToggleButton">
+              Top-2 split
+            </ToggleButton>
+            <ToggleButton id="top1" className="react-aria-ToggleButton">
+              Top-1 intensity
+            </ToggleButton>
+          </ToggleButtonGroup>
+        )}
+        <Slider
+          className="zoom-slider"
+          value={cellW}
+          onChange={(v) => setCellW(v as number)}
+          minValue={ZOOM.min}
+          maxValue={ZOOM.max}
+          step={ZOOM.step}
+        >
+          <Label>Cell width (px)</Label>
+          <SliderOutput className="zoom-output" />
+          <SliderTrack className="slider-track">
+            <SliderThumb className="slider-thumb" />
+          </SliderTrack>
+        </Slider>
         {(['csv', 'png', 'svg'] as const).map((ext) => (
           <button
             key={ext}
@@ -171,10 +227,10 @@ export function Heatmap({
             aria-label={`Download ${ext.toUpperCase()} of routing ${label}`}
             onClick={() => void save(ext)}
           >
-            Download {ext.toUpperCase()}
+            <Download className="icon" aria-hidden="true" /> Download {ext.toUpperCase()}
           </button>
         ))}
-        <span className="muted small" role="status">
+        <span className="muted small" role="status" data-testid="heatmap-saved">
           {saved}
         </span>
       </div>
@@ -220,17 +276,21 @@ export function Heatmap({
                   const r = trace[t]?.layers[l];
                   const e = r?.expertIds[0] ?? -1;
                   const w = r?.expertWeights[0] ?? 0;
+                  const second =
+                    cells === 'split' && r && r.expertIds.length > 1
+                      ? `, then ${expertLabel(expertNames, r.expertIds[1]!)} ${Math.round((r.expertWeights[1] ?? 0) * 100)}%`
+                      : '';
                   const focused = t === token && l === layer;
                   return (
                     <td
                       key={t}
                       aria-colindex={t + 2}
-                      aria-label={`token ${t} “${pieces[t] ?? ''}”, layer ${l}: ${expertLabel(expertNames, e)} ${Math.round(w * 100)}%`}
+                      aria-label={`token ${t} “${pieces[t] ?? ''}”, layer ${l}: ${expertLabel(expertNames, e)} ${Math.round(w * 100)}%${second}`}
                       tabIndex={focused ? 0 : -1}
                       data-token={t}
                       data-layer={l}
                       className={`hm-cell${t === shown ? ' hm-current' : ''}`}
-                      style={{ ...cellStyle(t), background: e < 0 ? undefined : expertRgba(e, weightAlpha(w)) }}
+                      style={{ ...cellStyle(t), background: cellBackground(cellBands(r, cells)) }}
                       onMouseEnter={() => setHover(t)}
                       onFocus={() => setFocus({ token: t, layer: l })}
                     />
@@ -270,69 +330,5 @@ export function Heatmap({
         />
       )}
     </figure>
-  );
-}
-
-function HeatmapLegend({ experts, expertNames }: { experts: number; expertNames: readonly string[] }) {
-  if (experts === 0) return <p className="muted small">A dense model: no experts to colour.</p>;
-  return (
-    <div className="heatmap-legend" data-testid="heatmap-legend">
-      <ul className="legend" aria-label="Expert colours">
-        {Array.from({ length: experts }, (_, e) => (
-          <li key={e}>
-            <i style={{ background: expertColor(e) }} aria-hidden="true" /> {expertLabel(expertNames, e)}
-          </li>
-        ))}
-      </ul>
-      <p className="muted small">
-        Colour: the expert ranked first at that layer. Intensity: its weight{' '}
-        <span className="opacity-scale" aria-hidden="true" /> faint 0% → solid 100%. The agree row: share of layers
-        whose first choice is the token's most common one.
-      </p>
-    </div>
-  );
-}
-
-/** One token at every layer: the chosen experts with their weights (the focused layer marked). */
-function TokenDetail({
-  token,
-  piece,
-  routing,
-  layer,
-  expertNames,
-}: {
-  token: number;
-  piece: string;
-  routing: TokenRouting | undefined;
-  layer: number | undefined;
-  expertNames: readonly string[];
-}) {
-  return (
-    <section className="heatmap-detail" aria-label="Token detail" data-testid="heatmap-detail">
-      <p>
-        Token {token} <code>{visibleWhitespace(piece)}</code>
-      </p>
-      {routing?.layers.length ? (
-        <table>
-          <tbody>
-            {routing.layers.map((l, i) => (
-              <tr key={i} aria-current={i === layer ? 'true' : undefined}>
-                <th scope="row">L{i}</th>
-                <td>
-                  {l.expertIds.map((e, k) => (
-                    <span key={k} className="detail-expert">
-                      <i className="detail-swatch" style={{ background: expertColor(e) }} aria-hidden="true" />
-                      {expertLabel(expertNames, e)} {Math.round((l.expertWeights[k] ?? 0) * 100)}%
-                    </span>
-                  ))}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : (
-        <p className="muted">no routing (dense model)</p>
-      )}
-    </section>
   );
 }

@@ -1,3 +1,4 @@
+import { RotateCcw, SendHorizontal, Square } from 'lucide-react';
 import { useEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import {
@@ -299,18 +300,19 @@ export function ChatPage() {
             />
           </label>
           <div className="row wrap">
-            <button type="submit" disabled={!ready || streaming || !!blocked}>
-              Send
+            <button type="submit" className="primary" disabled={!ready || streaming || !!blocked}>
+              <SendHorizontal className="icon" aria-hidden="true" /> Send
             </button>
-            <button type="button" onClick={chatStop} disabled={!streaming}>
-              Stop
+            <button type="button" className="secondary" onClick={chatStop} disabled={!streaming}>
+              <Square className="icon" aria-hidden="true" /> Stop
             </button>
             <button
               type="button"
               onClick={() => void chatRegenerate()}
               disabled={!ready || streaming || !current?.turns.length || !!blocked}
+              className="secondary"
             >
-              Regenerate
+              <RotateCcw className="icon" aria-hidden="true" /> Regenerate
             </button>
             {blocked && (
               <span className="field-error" data-testid="send-blocked">

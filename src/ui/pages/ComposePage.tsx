@@ -21,7 +21,11 @@ import { ModelSelect, PromptList } from '../components/ComposeFields.tsx';
 import { CalibratePane } from '../components/CalibratePane.tsx';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
+import { Eye, Hammer, Plus, Trash2, X } from 'lucide-react';
 import { formatBytes } from '../format.ts';
+
+/** mergekit-moe's output architecture names (specs/mergekit-moe.md §2.1). */
+const ARCHITECTURES = ['Mixtral', 'DeepSeek MoE', 'Qwen MoE', 'Qwen3 MoE'];
 
 function ExpertEditor({
   index,
@@ -81,9 +85,11 @@ function ExpertEditor({
         </label>
         <button
           type="button"
+          className="secondary"
+          aria-label={`Remove expert ${index}${expert.model ? ` (${expert.model})` : ''}`}
           onClick={() => composeSetForm({ ...form, experts: form.experts.filter((_, i) => i !== index) })}
         >
-          Remove expert {index}
+          <Trash2 className="icon" aria-hidden="true" /> Remove expert {index}
         </button>
       </div>
     </fieldset>
@@ -129,8 +135,8 @@ function FormPane({ refs }: { refs: LibraryRef[] }) {
       {form.experts.map((e, i) => (
         <ExpertEditor key={i} index={i} expert={e} refs={refs} form={form} />
       ))}
-      <button type="button" onClick={() => set({ experts: [...form.experts, emptyExpert()] })}>
-        Add expert
+      <button type="button" className="secondary" onClick={() => set({ experts: [...form.experts, emptyExpert()] })}>
+        <Plus className="icon" aria-hidden="true" /> Add expert
       </button>
       <fieldset className="row wrap">
         <legend>Output</legend>
@@ -154,15 +160,14 @@ function FormPane({ refs }: { refs: LibraryRef[] }) {
         </label>
         <label>
           Architecture{' '}
-          <select
-            value={form.architecture}
-            onChange={(e) => set({ architecture: e.target.value as ComposeForm['architecture'] })}
-          >
+          <select value={form.architecture} onChange={(e) => set({ architecture: e.target.value })}>
             <option value="">automatic</option>
-            <option>Mixtral</option>
-            <option>DeepSeek MoE</option>
-            <option>Qwen MoE</option>
-            <option>Qwen3 MoE</option>
+            {form.architecture && !ARCHITECTURES.includes(form.architecture) && (
+              <option value={form.architecture}>{form.architecture} (as written: a prefix of mergekit's names)</option>
+            )}
+            {ARCHITECTURES.map((a) => (
+              <option key={a}>{a}</option>
+            ))}
           </select>
         </label>
         <label>
@@ -265,7 +270,7 @@ function PreviewPane() {
           Test text <input value={text} onChange={(e) => setText(e.target.value)} />
         </label>
         <button type="submit" disabled={previewBusy || !form.base}>
-          {previewBusy ? 'Computing gates…' : 'Preview routing'}
+          <Eye className="icon" aria-hidden="true" /> {previewBusy ? 'Computing gates…' : 'Preview routing'}
         </button>
       </form>
       {previewError && <p role="alert">{previewError}</p>}
@@ -297,18 +302,20 @@ function BuildPane() {
       <div className="row">
         <button
           type="button"
+          className="primary"
           onClick={() => void composeBuild()}
           disabled={!check?.ok || !!check.exportOnly || build?.status === 'running'}
         >
-          Build MoE
+          <Hammer className="icon" aria-hidden="true" /> Build MoE
         </button>
         <button
           type="button"
           aria-label="Cancel the build"
           onClick={composeCancel}
           disabled={build?.status !== 'running'}
+          className="secondary"
         >
-          Cancel
+          <X className="icon" aria-hidden="true" /> Cancel
         </button>
       </div>
       {build?.status === 'running' &&

@@ -12,6 +12,8 @@ import {
 import { libraryRefs } from '../../state/library-refs.ts';
 import { useLibrary } from '../../state/library.ts';
 import { routingFromConversation, useRouting } from '../../state/routing.ts';
+import { Download, FileText, MessageSquare } from 'lucide-react';
+import { useExpertLabels } from '../components/expert-labels.ts';
 import { formatBytes } from '../format.ts';
 
 export function ExportPage() {
@@ -28,6 +30,8 @@ export function ExportPage() {
   const manifest = entry?.ref.kind === 'store' ? stored.find((m) => m.id === entry.ref.id) : undefined;
   const yaml = manifest ? manifestYaml(manifest) : undefined;
   const trace = traces[0].result;
+  const labels = useExpertLabels();
+  const donors = useMemo(() => labels.map((l) => l.donor), [labels]);
   return (
     <div className="page" data-testid="page-export">
       <section className="card" aria-labelledby="export-model-h">
@@ -49,10 +53,11 @@ export function ExportPage() {
             <h3>mergekit and Hugging Face</h3>
             <div className="row wrap">
               <button type="button" disabled={!!busy || !yaml} onClick={() => manifest && void exportYaml(manifest)}>
-                mergekit YAML of {entry.title}
+                <FileText className="icon" aria-hidden="true" /> mergekit YAML of {entry.title}
               </button>
               <button type="button" disabled={!!busy} onClick={() => void exportRefHfFolder(entry, stored)}>
-                HF folder of {entry.title} (.zip: config, safetensors, tokenizer, README)
+                <Download className="icon" aria-hidden="true" /> HF folder of {entry.title} (.zip: config, safetensors,
+                tokenizer, README)
               </button>
             </div>
             {!yaml && <p className="muted small">Only a model built in Compose has a mergekit YAML.</p>}
@@ -65,7 +70,7 @@ export function ExportPage() {
             <div className="row wrap">
               {(['f16', 'q8_0', 'q4_0'] as const).map((q) => (
                 <button key={q} type="button" disabled={!!busy} onClick={() => void exportRefGguf(entry, q)}>
-                  GGUF {q} of {entry.title}
+                  <Download className="icon" aria-hidden="true" /> GGUF {q} of {entry.title}
                 </button>
               ))}
             </div>
@@ -80,14 +85,29 @@ export function ExportPage() {
             : 'No trace yet: route a text on the Routing page, or take the last answer.'}
         </p>
         <div className="row wrap">
-          <button type="button" onClick={() => routingFromConversation(0)}>
-            Take the last answer
+          <button
+            type="button"
+            className="secondary"
+            aria-label="Take the last answer as trace A"
+            onClick={() => routingFromConversation(0)}
+          >
+            <MessageSquare className="icon" aria-hidden="true" /> Take the last answer
           </button>
-          <button type="button" disabled={!trace || !!busy} onClick={() => trace && void exportTrace(trace, 'json')}>
-            Trace JSON
+          <button
+            type="button"
+            disabled={!trace || !!busy}
+            onClick={() => trace && void exportTrace(trace, 'json', donors)}
+            aria-label={`Trace JSON of trace A${trace ? ` (${trace.pieces.length} tokens)` : ''}`}
+          >
+            <Download className="icon" aria-hidden="true" /> Trace JSON
           </button>
-          <button type="button" disabled={!trace || !!busy} onClick={() => trace && void exportTrace(trace, 'csv')}>
-            Trace CSV
+          <button
+            type="button"
+            disabled={!trace || !!busy}
+            onClick={() => trace && void exportTrace(trace, 'csv', donors)}
+            aria-label={`Trace CSV of trace A${trace ? ` (${trace.pieces.length} tokens)` : ''}`}
+          >
+            <Download className="icon" aria-hidden="true" /> Trace CSV
           </button>
         </div>
       </section>

@@ -4,9 +4,7 @@ import { engineLoad } from '../../state/engine.ts';
 import {
   hubDownload,
   hubLookup,
-  libraryDelete,
   libraryImportFolder,
-  libraryVerify,
   pendingResume,
   storagePersist,
   transferPause,
@@ -15,22 +13,16 @@ import {
 import { directoryHandleEntries, fileListToEntries, filesToFileSet } from '../../state/local-files.ts';
 import { settingsUpdate, useSettings } from '../../state/settings.ts';
 import { uiGo } from '../../state/ui.ts';
-import { composeSet, composeSetYaml } from '../../state/compose.ts';
 import { zooFolderUrl, type ZooModel } from '../../state/zoo.ts';
-import type { ModelManifest } from '../../core/store/manifest.ts';
-import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
+import { FolderUp, MessageSquare } from 'lucide-react';
 import { ProgressBar } from '../components/ProgressBar.tsx';
+import { StoredSection } from '../components/StoredModels.tsx';
 import { TransferView } from '../components/TransferView.tsx';
-import { formatBytes, formatParams, plural } from '../format.ts';
+import { formatBytes, plural } from '../format.ts';
 
 export async function openZooInChat(m: ZooModel): Promise<void> {
   uiGo('chat');
   await engineLoad({ kind: 'url', id: m.id, title: m.title, baseUrl: zooFolderUrl(m.path), files: m.files });
-}
-
-export async function openStoredInChat(m: ModelManifest): Promise<void> {
-  uiGo('chat');
-  await engineLoad({ kind: 'store', id: m.id });
 }
 
 function ZooSection() {
@@ -56,142 +48,12 @@ function ZooSection() {
               </div>
               <div className="muted">{m.description}</div>
               <button type="button" onClick={() => void openZooInChat(m)}>
-                Chat with {m.title}
+                <MessageSquare className="icon" aria-hidden="true" /> Chat with {m.title}
               </button>
             </li>
           ))}
         </ul>
       )}
-    </section>
-  );
-}
-
-/** Architecture, parameters, experts, dtype, context: from the summary checked at import. */
-function ModelFacts({ manifest }: { manifest: ModelManifest }) {
-  const s = manifest.summary;
-  if (!s)
-    return <div className="muted small">Stored before imports were checked: Re-verify to check and describe it.</div>;
-  const facts = [
-    s.arch,
-    `${formatParams(s.params)} parameters`,
-    s.experts ? `${s.experts} experts, ${s.expertsPerToken} per token` : 'dense',
-    s.dtype,
-    `context ${s.contextLength.toLocaleString('en-US')}`,
-    s.tokenizer === 'none' ? 'no tokenizer' : undefined,
-  ].filter(Boolean);
-  return (
-    <div className="muted small" data-testid="model-facts">
-      {facts.join(' · ')}
-    </div>
-  );
-}
-
-/** "router calibrated (logistic, 240 texts)" for a merge whose routers Compose calibrated. */
-function CalibratedTag({ notes }: { notes?: Record<string, unknown> }) {
-  const c = notes?.calibration as MergeCalibrationSummary | undefined;
-  if (!c) return null;
-  return (
-    <>
-      {' '}
-      <span className="tag" data-testid="calibrated-tag" title={`calibration data sha256 ${c.dataSha256}`}>
-        router calibrated ({c.method}, {c.texts} texts)
-      </span>
-    </>
-  );
-}
-
-function StoredSection() {
-  const { stored, pending, verify, transfers } = useLibrary(
-    useShallow((s) => ({ stored: s.stored, pending: s.pending, verify: s.verify, transfers: s.transfers })),
-  );
-  return (
-    <section aria-labelledby="stored-h" className="card">
-      <h2 id="stored-h">
-        Your models <small>(IndexedDB)</small>
-      </h2>
-      {stored.length === 0 && (
-        <p className="muted">Nothing stored yet: download from a hub, add a folder, or build a MoE in Compose.</p>
-      )}
-      <ul className="model-list" data-testid="stored-list">
-        {stored.map((m) => (
-          <li key={m.id} data-testid="stored-model">
-            <div>
-              <strong>{m.title}</strong> <span className="tag">{m.source.kind}</span>{' '}
-              <span className="muted">
-                {formatBytes(m.totalBytes)} · {plural(m.files.length, 'file')}
-              </span>
-              <CalibratedTag notes={m.notes} />
-            </div>
-            <ModelFacts manifest={m} />
-            <div className="row">
-              <button type="button" aria-label={`Chat with ${m.title}`} onClick={() => void openStoredInChat(m)}>
-                Chat
-              </button>
-              {m.source.kind === 'merge' && (
-                <button
-                  type="button"
-                  aria-label={`Edit in Compose: ${m.title}`}
-                  onClick={() => {
-                    composeSetYaml((m.source as { yaml: string }).yaml);
-                    composeSet({ title: `${m.title} (edit)` });
-                    uiGo('compose');
-                  }}
-                >
-                  Edit in Compose
-                </button>
-              )}
-              <button type="button" aria-label={`Re-verify ${m.title}`} onClick={() => void libraryVerify(m.id)}>
-                Re-verify
-              </button>
-              <button
-                type="button"
-                aria-label={`Delete ${m.title}`}
-                onClick={() => {
-                  if (confirm(`Delete '${m.title}' (${formatBytes(m.totalBytes)})?`)) void libraryDelete(m.id);
-                }}
-              >
-                Delete
-              </button>
-            </div>
-            {verify[m.id] && (
-              <div role="status" className="muted">
-                {verify[m.id]}
-              </div>
-            )}
-          </li>
-        ))}
-      </ul>
-      {pending.some((p) => !transfers[p.id]) && <h3>Incomplete (not ready)</h3>}
-      <ul className="model-list" data-testid="pending-list">
-        {pending
-          .filter((p) => !transfers[p.id])
-          .map((p) => {
-            const done = p.files.reduce(
-              (s, f) => s + (f.complete ? f.size : Math.min(f.size, f.chunksDone * p.chunkBytes)),
-              0,
-            );
-            const total = p.files.reduce((s, f) => s + f.size, 0);
-            return (
-              <li key={p.id} data-testid="pending-model">
-                <ProgressBar label={`${p.title} (incomplete)`} done={done} total={total} />
-                <div className="row">
-                  {p.source.kind === 'hub' && (
-                    <button
-                      type="button"
-                      aria-label={`Resume download of ${p.title}`}
-                      onClick={() => void pendingResume(p)}
-                    >
-                      Resume download
-                    </button>
-                  )}
-                  <button type="button" aria-label={`Discard ${p.title}`} onClick={() => void libraryDelete(p.id)}>
-                    Discard
-                  </button>
-                </div>
-              </li>
-            );
-          })}
-      </ul>
     </section>
   );
 }
@@ -312,8 +174,8 @@ function LocalSection() {
             Choose folder…
           </button>
         )}
-        <label>
-          Folder (upload){' '}
+        <label className="file-button">
+          <FolderUp className="icon" aria-hidden="true" /> Folder (upload){' '}
           <input
             type="file"
             data-testid="folder-input"

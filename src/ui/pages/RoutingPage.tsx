@@ -1,3 +1,4 @@
+import { FileUp } from 'lucide-react';
 import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useEngine } from '../../state/engine.ts';
@@ -86,7 +87,7 @@ function SlotView({
           Route with the Compose gates
         </button>
         <label className="file-button">
-          Open a trace file (JSON){' '}
+          <FileUp className="icon" aria-hidden="true" /> Open a trace file (JSON){' '}
           <input
             type="file"
             accept=".json,application/json"
