@@ -8,8 +8,8 @@ import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
 import { hasRoutingOverrides } from '../core/runtime/routing.ts';
 import type { ChatMessage } from '../core/tokenizer/types.ts';
-import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
-import type { EngineEvent, GenerateSummary } from '../../workers/engine/api.ts';
+import { engineCallback, engineClient, engineClientEnd, engineClientOnCrash } from './workers.ts';
+import { type EngineEvent, type GenerateSummary, PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
 
@@ -367,16 +367,37 @@ function compactRouting(r?: TokenRouting): TokenRouting | undefined {
   );
 }
 
+/**
+ * The engine worker must say it has encoded the prompt within PROMPT_DEADLINE_MS; if not,
+ * the worker is ended (engineClientEnd) and `missed` rejects with a FormatError, so a
+ * tokenizer that hangs on this text ends the answer instead of leaving Chat streaming for
+ * ever with a Stop the busy worker never reads. `met()` disarms it.
+ */
+function promptDeadline(): { missed: Promise<never>; met: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const missed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const message = `tokenizer: encoding the prompt took longer than ${PROMPT_DEADLINE_MS / 1000} s, so the engine worker was ended (a normalizer or pre-tokenizer regex of the model's tokenizer that backtracks on this text?). Load the model again; a different message may encode.`;
+      engineClientEnd(message);
+      reject(Object.assign(new Error(message), { name: 'FormatError' }));
+    }, PROMPT_DEADLINE_MS);
+  });
+  missed.catch(() => {});
+  return { missed, met: () => clearTimeout(timer) };
+}
+
 async function runAssistant(): Promise<void> {
   const c = chatCurrent()!;
   const { sampling, overrides } = useChat.getState();
   useChat.setState({ streaming: true, error: undefined, backendNote: undefined });
   tokenStream.reset();
   const received: StreamToken[] = [];
+  const deadline = promptDeadline();
   const onEvents = engineCallback((events: EngineEvent[]) => {
     const batch: StreamToken[] = [];
     for (const e of events) {
-      if (e.type === 'token') batch.push({ id: e.id, text: e.text, routing: compactRouting(e.routing) });
+      if (e.type === 'prompt') deadline.met();
+      else if (e.type === 'token') batch.push({ id: e.id, text: e.text, routing: compactRouting(e.routing) });
       else {
         useEngine.setState({ backend: e.backend });
         useChat.setState({ backendNote: e.backend.reason });
@@ -389,10 +410,13 @@ async function runAssistant(): Promise<void> {
   let madeWith: AnswerSettings | undefined;
   try {
     const hasOverrides = hasRoutingOverrides(overrides);
-    summary = await engineClient().generate(
-      { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
-      onEvents,
-    );
+    summary = await Promise.race([
+      engineClient().generate(
+        { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
+        onEvents,
+      ),
+      deadline.missed,
+    ]);
     const model = useEngine.getState().model;
     madeWith = {
       modelId: model?.id,
@@ -408,6 +432,7 @@ async function runAssistant(): Promise<void> {
   } catch (e) {
     useChat.setState({ error: `${(e as Error).name}: ${(e as Error).message}` });
   } finally {
+    deadline.met();
     const latest = chatCurrent() ?? c;
     const content = received.map((t) => t.text).join('');
     if (summary || received.length)

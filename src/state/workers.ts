@@ -42,6 +42,14 @@ class WorkerSlot<Api> {
     this.worker = undefined;
     this.remote = undefined;
   }
+
+  /** Ends a running worker as a crash (the listeners hear `message`); false when none runs. */
+  end(message: string): boolean {
+    if (!this.worker) return false;
+    this.stop();
+    for (const l of this.crashListeners) l(message);
+    return true;
+  }
 }
 
 const engineSlot = new WorkerSlot<EngineApi>(
@@ -71,6 +79,15 @@ export function engineClientOnCrash(listener: Listener): () => void {
 /** Called when the merge worker dies: a running build is lost, the next call starts a fresh one. */
 export function mergeClientOnCrash(listener: Listener): () => void {
   return onCrash(mergeSlot, listener);
+}
+
+/**
+ * Ends the engine worker because a call in it is past its deadline (a hang cannot be stopped
+ * from inside: Stop is a message the busy worker never reads). The crash listeners hear
+ * `message`; the next call starts a fresh worker. False when the hosts run in this thread.
+ */
+export function engineClientEnd(message: string): boolean {
+  return inPage ? false : engineSlot.end(message);
 }
 
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {

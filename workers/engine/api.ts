@@ -70,8 +70,20 @@ export interface GenerateRequest {
 }
 
 export type EngineEvent =
+  /** Sent once, unbatched, as soon as the prompt is rendered and encoded (before prefill). */
+  | { type: 'prompt'; tokens: number }
   | { type: 'token'; id: number; text: string; routing?: TokenRouting }
   | { type: 'backend'; backend: BackendReport };
+
+/**
+ * How long the engine worker may take to render the chat template and encode the prompt
+ * before the page ends the worker. A tokenizer is untrusted input and a normalizer or
+ * pre-tokenizer regex can backtrack for hours on some texts (checkTokenizerSections refuses
+ * the exponential shapes, not every polynomial one), and JavaScript cannot interrupt a regex:
+ * only ending its worker can. Published tokenizers encode a full context in a small fraction
+ * of this; the margin is for slow devices.
+ */
+export const PROMPT_DEADLINE_MS = 10_000;
 
 export interface GenerateSummary {
   tokens: number;

@@ -154,6 +154,7 @@ export class EngineHost implements EngineApi {
     this.abort = abort;
     this.state = { kind: 'generating', modelId: this.summary!.id };
     const promptIds = this.promptIds(model, request);
+    onEvents([{ type: 'prompt', tokens: promptIds.length }]);
     const batcher = createBatcher(onEvents);
     const generated: number[] = [];
     let stoppedBy: GenerateSummary['stoppedBy'] = 'maxTokens';
