@@ -4,9 +4,10 @@
  * not said 'prompt encoded' within PROMPT_DEADLINE_MS the page ends it (engineClientEnd), the
  * answer fails with a FormatError naming the tokenizer, and the next load starts a fresh worker.
  *
- * The pre-tokenizer regex below has no nested quantifier, so checkTokenizerSections lets it in,
- * but six overlapping `\s*` before an `x` that never comes backtrack polynomially (~n^6 steps
- * per start) on a run of spaces: in Node a 200-space text does not finish in 20 s.
+ * The pre-tokenizer regex below passes checkTokenizerSections (no nested quantifier, two
+ * unbounded quantifiers in a row, as Llama 3's own patterns have), but two overlapping `\s*`
+ * before an `x` that never comes backtrack as a cube of the run of spaces: in Node a split of
+ * 2000 spaces takes seconds, and the 20,000 sent here would take hours.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clear, createStore } from 'idb-keyval';
@@ -21,7 +22,7 @@ import { settingsReset, settingsUpdate } from './settings.ts';
 import { engineClientSet } from './workers.ts';
 
 const DB = 'moe-studio-prompt-deadline-test';
-const HANGING_REGEX = '\\s*\\s*\\s*\\s*\\s*\\s*x';
+const HANGING_REGEX = '\\s*\\s*x';
 
 async function storeFolder(id: string, hang: boolean): Promise<void> {
   const { files } = await randomHfFolder(id, 11);
@@ -72,7 +73,7 @@ describe('the prompt deadline (PROMPT_DEADLINE_MS)', () => {
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 100);
     const started = performance.now();
-    await chatSend(`${' '.repeat(200)}!`);
+    await chatSend(`${' '.repeat(20_000)}!`);
     const waited = performance.now() - started;
     clearInterval(ticker);
     expect(waited).toBeGreaterThanOrEqual(PROMPT_DEADLINE_MS - 50);
@@ -86,7 +87,7 @@ describe('the prompt deadline (PROMPT_DEADLINE_MS)', () => {
     expect(useEngine.getState().state).toMatchObject({ kind: 'failed', errorName: 'BackendError' });
 
     expect(await engineLoad({ kind: 'store', id: 'fine', dbName: DB })).toBe(true);
-    await chatSend(`${' '.repeat(200)}!`);
+    await chatSend('hello');
     expect(useChat.getState().error).toBeUndefined();
     const answer = useChat.getState().conversations[0]!.turns.at(-1)!;
     expect(answer.role).toBe('assistant');
