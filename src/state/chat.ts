@@ -8,8 +8,8 @@ import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
 import { hasRoutingOverrides } from '../core/runtime/routing.ts';
 import type { ChatMessage } from '../core/tokenizer/types.ts';
-import { engineCallback, engineClient, engineClientEnd, engineClientOnCrash } from './workers.ts';
-import { type EngineEvent, type GenerateSummary, PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
+import { engineCallback, engineClient, engineClientOnCrash, engineEncodeDeadline } from './workers.ts';
+import type { EngineEvent, GenerateSummary } from '../../workers/engine/api.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
 
@@ -367,32 +367,13 @@ function compactRouting(r?: TokenRouting): TokenRouting | undefined {
   );
 }
 
-/**
- * The engine worker must say it has encoded the prompt within PROMPT_DEADLINE_MS; if not,
- * the worker is ended (engineClientEnd) and `missed` rejects with a FormatError, so a
- * tokenizer that hangs on this text ends the answer instead of leaving Chat streaming for
- * ever with a Stop the busy worker never reads. `met()` disarms it.
- */
-function promptDeadline(): { missed: Promise<never>; met: () => void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const missed = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const message = `tokenizer: encoding the prompt took longer than ${PROMPT_DEADLINE_MS / 1000} s, so the engine worker was ended (a normalizer or pre-tokenizer regex of the model's tokenizer that backtracks on this text?). Load the model again; a different message may encode.`;
-      engineClientEnd(message);
-      reject(Object.assign(new Error(message), { name: 'FormatError' }));
-    }, PROMPT_DEADLINE_MS);
-  });
-  missed.catch(() => {});
-  return { missed, met: () => clearTimeout(timer) };
-}
-
 async function runAssistant(): Promise<void> {
   const c = chatCurrent()!;
   const { sampling, overrides } = useChat.getState();
   useChat.setState({ streaming: true, error: undefined, backendNote: undefined });
   tokenStream.reset();
   const received: StreamToken[] = [];
-  const deadline = promptDeadline();
+  const deadline = engineEncodeDeadline('the prompt');
   const onEvents = engineCallback((events: EngineEvent[]) => {
     const batch: StreamToken[] = [];
     for (const e of events) {

@@ -1,8 +1,9 @@
 /**
- * A tokenizer that hangs on the prompt cannot freeze the tab or leave Chat streaming for ever:
- * encoding runs in the real engine worker (workers/engine.worker.ts), and when the worker has
- * not said 'prompt encoded' within PROMPT_DEADLINE_MS the page ends it (engineClientEnd), the
- * answer fails with a FormatError naming the tokenizer, and the next load starts a fresh worker.
+ * A tokenizer that hangs on a text cannot freeze the tab or leave Chat streaming (or a Routing
+ * slot busy) for ever: encoding runs in the real engine worker (workers/engine.worker.ts), and
+ * when the worker has not said 'encoded' within PROMPT_DEADLINE_MS the page ends it
+ * (engineEncodeDeadline), the call fails with a FormatError naming the tokenizer, and the next
+ * load starts a fresh worker.
  *
  * The pre-tokenizer regex below passes checkTokenizerSections (no nested quantifier, two
  * unbounded quantifiers in a row, as Llama 3's own patterns have), but two overlapping `\s*`
@@ -17,6 +18,7 @@ import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import { idbKvStore } from '../core/store/kv.ts';
 import { PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
 import { chatReset, chatSend, chatSetSampling, useChat } from './chat.ts';
+import { routingAnalyzeText, routingReset, useRouting } from './routing.ts';
 import { engineLoad, engineReset, useEngine } from './engine.ts';
 import { settingsReset, settingsUpdate } from './settings.ts';
 import { engineClientSet } from './workers.ts';
@@ -55,6 +57,7 @@ beforeAll(async () => {
   await storeFolder('hangs', true);
   await storeFolder('fine', false);
   chatReset();
+  routingReset();
   engineReset();
   settingsReset();
   settingsUpdate({ backendChoice: 'cpu' });
@@ -92,5 +95,22 @@ describe('the prompt deadline (PROMPT_DEADLINE_MS)', () => {
     const answer = useChat.getState().conversations[0]!.turns.at(-1)!;
     expect(answer.role).toBe('assistant');
     expect(answer.summary!.tokens).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("ends the worker when the Routing page's analyze hangs in the tokenizer; the slot says why", async () => {
+    expect(await engineLoad({ kind: 'store', id: 'hangs', dbName: DB })).toBe(true);
+    const started = performance.now();
+    await routingAnalyzeText(0, `${' '.repeat(20_000)}!`);
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(PROMPT_DEADLINE_MS - 50);
+    expect(waited).toBeLessThan(PROMPT_DEADLINE_MS + 5_000);
+    expect(useRouting.getState().slots[0]).toMatchObject({ busy: false });
+    expect(useRouting.getState().slots[0].error).toMatch(
+      /^FormatError: tokenizer: encoding the text took longer than 10 s, so the engine worker was ended/,
+    );
+    expect(await engineLoad({ kind: 'store', id: 'fine', dbName: DB })).toBe(true);
+    await routingAnalyzeText(1, 'hello world');
+    expect(useRouting.getState().slots[1].error).toBeUndefined();
+    expect(useRouting.getState().slots[1].result!.pieces.length).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -5,7 +5,7 @@
 import { create } from 'zustand';
 import type { RoutingOverrides } from '../core/runtime/types.ts';
 import { chatCurrent } from './chat.ts';
-import { engineClient, mergeClient } from './workers.ts';
+import { engineCallback, engineClient, engineEncodeDeadline, mergeClient } from './workers.ts';
 import type { ModelSources } from '../../workers/merge/api.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { parseRoutingTraceJson } from './routing-trace.ts';
@@ -82,12 +82,17 @@ export async function routingAnalyzeWithComposeGates(
 
 export async function routingAnalyzeText(index: 0 | 1, text: string, overrides?: RoutingOverrides): Promise<void> {
   setSlot(index, { busy: true, error: undefined });
+  const deadline = engineEncodeDeadline('the text');
   try {
-    const result = await engineClient().analyze(text, overrides);
+    const result = await Promise.race([
+      engineClient().analyze(text, overrides, engineCallback(deadline.met)),
+      deadline.missed,
+    ]);
     setSlot(index, { result, label: text.length > 30 ? `${text.slice(0, 30)}…` : text });
   } catch (e) {
     setSlot(index, { error: `${(e as Error).name}: ${(e as Error).message}` });
   } finally {
+    deadline.met();
     setSlot(index, { busy: false });
   }
 }

@@ -7,7 +7,7 @@
  * Tests may install in-page hosts instead (engineClientSet).
  */
 import * as Comlink from 'comlink';
-import type { EngineApi } from '../../workers/engine/api.ts';
+import { type EngineApi, PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
 import type { MergeApi } from '../../workers/merge/api.ts';
 
 type Listener = (message: string) => void;
@@ -88,6 +88,26 @@ export function mergeClientOnCrash(listener: Listener): () => void {
  */
 export function engineClientEnd(message: string): boolean {
   return inPage ? false : engineSlot.end(message);
+}
+
+/**
+ * The engine worker must say it has encoded `what` (a tokenizer is untrusted input) within
+ * PROMPT_DEADLINE_MS; if not, the worker is ended (engineClientEnd) and `missed` rejects with a
+ * FormatError, so a tokenizer that hangs on a text ends the call instead of leaving it pending
+ * for ever (Stop is a message the busy worker never reads). `met()` disarms it. Race the call
+ * against `missed`.
+ */
+export function engineEncodeDeadline(what: string): { missed: Promise<never>; met: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const missed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const message = `tokenizer: encoding ${what} took longer than ${PROMPT_DEADLINE_MS / 1000} s, so the engine worker was ended (a normalizer or pre-tokenizer regex of the model's tokenizer that backtracks on this text?). Load the model again; a different text may encode.`;
+      engineClientEnd(message);
+      reject(Object.assign(new Error(message), { name: 'FormatError' }));
+    }, PROMPT_DEADLINE_MS);
+  });
+  missed.catch(() => {});
+  return { missed, met: () => clearTimeout(timer) };
 }
 
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {

@@ -77,11 +77,12 @@ export type EngineEvent =
 
 /**
  * How long the engine worker may take to render the chat template and encode the prompt
- * before the page ends the worker. A tokenizer is untrusted input and a normalizer or
- * pre-tokenizer regex can backtrack for hours on some texts (checkTokenizerSections refuses
- * the exponential shapes, not every polynomial one), and JavaScript cannot interrupt a regex:
- * only ending its worker can. Published tokenizers encode a full context in a small fraction
- * of this; the margin is for slow devices.
+ * (generate), or to encode the text (analyze), before the page ends the worker
+ * (engineEncodeDeadline in src/state/workers.ts). A tokenizer is untrusted input and a
+ * normalizer or pre-tokenizer regex can backtrack for hours on some texts
+ * (checkTokenizerSections refuses the exponential shapes, not every polynomial one), and
+ * JavaScript cannot interrupt a regex: only ending its worker can. Set wide, so that a slow
+ * device encoding a full context with a real tokenizer never meets it.
  */
 export const PROMPT_DEADLINE_MS = 10_000;
 
@@ -117,7 +118,8 @@ export interface EngineApi {
   generate(request: GenerateRequest, onEvents: (events: EngineEvent[]) => void): Promise<GenerateSummary>;
   stop(): void;
   reset(): void;
-  analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText>;
+  /** `onEncoded` is called once the text is encoded (the page's deadline, engineEncodeDeadline). */
+  analyze(text: string, routing?: RoutingOverrides, onEncoded?: () => void): Promise<AnalyzedText>;
   stats(): EngineStats;
   quantizeStored(
     id: string,
