@@ -18,7 +18,7 @@ import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import { idbKvStore } from '../core/store/kv.ts';
 import { PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
 import { chatReset, chatSend, chatSetSampling, useChat } from './chat.ts';
-import { routingAnalyzeText, routingReset, useRouting } from './routing.ts';
+import { routingAnalyzeText, routingAnalyzeWithComposeGates, routingReset, useRouting } from './routing.ts';
 import { engineLoad, engineReset, useEngine } from './engine.ts';
 import { settingsReset, settingsUpdate } from './settings.ts';
 import { engineClientSet } from './workers.ts';
@@ -112,5 +112,35 @@ describe('the prompt deadline (PROMPT_DEADLINE_MS)', () => {
     await routingAnalyzeText(1, 'hello world');
     expect(useRouting.getState().slots[1].error).toBeUndefined();
     expect(useRouting.getState().slots[1].result!.pieces.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("ends the merge worker when Compose's routing preview hangs in the base's tokenizer", async () => {
+    const yaml = `base_model: org/hangs
+gate_mode: hidden
+experts_per_token: 1
+experts:
+  - source_model: org/fine
+    positive_prompts: ["hello world"]
+  - source_model: org/hangs
+    positive_prompts: ["def f(x):"]
+`;
+    const sources = {
+      'org/hangs': { kind: 'store' as const, id: 'hangs', dbName: DB },
+      'org/fine': { kind: 'store' as const, id: 'fine', dbName: DB },
+    };
+    await routingAnalyzeWithComposeGates(0, 'hello', yaml, sources); // starts the merge worker
+    expect(useRouting.getState().slots[0].error).toBeUndefined();
+    const started = performance.now();
+    await routingAnalyzeWithComposeGates(1, `${' '.repeat(20_000)}!`, yaml, sources);
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(PROMPT_DEADLINE_MS - 50);
+    expect(waited).toBeLessThan(PROMPT_DEADLINE_MS + 5_000);
+    expect(useRouting.getState().slots[1]).toMatchObject({ busy: false });
+    expect(useRouting.getState().slots[1].error).toMatch(
+      /^FormatError: tokenizer: encoding the text and the prompts took longer than 10 s, so the merge worker was ended/,
+    );
+    await routingAnalyzeWithComposeGates(0, 'hello again', yaml, sources); // a fresh merge worker
+    expect(useRouting.getState().slots[0].error).toBeUndefined();
+    expect(useRouting.getState().slots[0].result!.pieces.length).toBeGreaterThan(0);
   }, 60_000);
 });

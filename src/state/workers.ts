@@ -97,12 +97,37 @@ export function engineClientEnd(message: string): boolean {
  * for ever (Stop is a message the busy worker never reads). `met()` disarms it. Race the call
  * against `missed`.
  */
-export function engineEncodeDeadline(what: string): { missed: Promise<never>; met: () => void } {
+export function engineEncodeDeadline(what: string): EncodeDeadline {
+  const message = deadlineMessage(what, 'engine');
+  return encodeDeadline(
+    () => engineClientEnd(message),
+    `${message} Load the model again; a different text may encode.`,
+  );
+}
+
+/** The same deadline for the merge worker (Compose's routing preview encodes with the base's tokenizer). */
+export function mergeEncodeDeadline(what: string): EncodeDeadline {
+  const message = deadlineMessage(what, 'merge');
+  return encodeDeadline(
+    () => (inPage ? false : mergeSlot.end(message)),
+    `${message} Try again; a different text or prompts may encode.`,
+  );
+}
+
+export interface EncodeDeadline {
+  missed: Promise<never>;
+  met: () => void;
+}
+
+function deadlineMessage(what: string, worker: string): string {
+  return `tokenizer: encoding ${what} took longer than ${PROMPT_DEADLINE_MS / 1000} s, so the ${worker} worker was ended (a normalizer or pre-tokenizer regex of the model's tokenizer that backtracks on this text?).`;
+}
+
+function encodeDeadline(end: () => boolean, message: string): EncodeDeadline {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const missed = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const message = `tokenizer: encoding ${what} took longer than ${PROMPT_DEADLINE_MS / 1000} s, so the engine worker was ended (a normalizer or pre-tokenizer regex of the model's tokenizer that backtracks on this text?). Load the model again; a different text may encode.`;
-      engineClientEnd(message);
+      end();
       reject(Object.assign(new Error(message), { name: 'FormatError' }));
     }, PROMPT_DEADLINE_MS);
   });
