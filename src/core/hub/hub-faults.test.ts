@@ -1,10 +1,10 @@
 /**
  * Downloads against a local HTTP server that misbehaves on purpose (cut connections, wrong
  * bytes, 200 instead of 206, a Content-Length that lies, stalls, corrupt unhashed files, unhashed
- * files shorter or longer than listed) and a
- * store whose Nth write fails. Every fault must end in a typed error in bounded time, and the
- * next attempt against a healthy server and store must finish with the exact bytes. Real
- * parts throughout: node:http, Node's fetch, the model store over an in-memory KvStore.
+ * files shorter or longer than listed) and a store whose Nth write fails. Every fault must end
+ * in a typed error in bounded time, and the next attempt against a healthy server and store
+ * must finish with the exact bytes. Real parts throughout: node:http, Node's fetch, the model
+ * store over an in-memory KvStore.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
