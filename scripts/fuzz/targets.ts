@@ -2,15 +2,21 @@
  * Fuzz targets: each builds its valid seed files once (hermetic: random weights, the testing
  * BPE, hand-built llama2.c files), mutates them with the case's PRNG, and runs the same path
  * the app and the CLI run — loadModel on a FileSet up to one CPU forward step, tokenizer
- * construction + encode + decode + chat template, YAML parse + validate.
+ * construction + encode + decode + chat template, YAML parse + validate, and a mergekit-moe
+ * merge (parse → open donors → plan → run) over donors whose config.json is mutated.
  *
  * run() resolves 'parsed' when the input was accepted end to end, 'typed' when it was refused
- * as data (mergekit issues), and throws whatever the code under test throws otherwise; the
+ * as data (mergekit or plan issues), and throws whatever the code under test throws otherwise; the
  * child (child.ts) classifies the throw.
  */
 import { bytesSource, MemorySink, memoryFileSet } from '../../src/core/io/byte-source.ts';
 import { readGguf, writeGguf, type GgufMetadataValue } from '../../src/core/formats/gguf.ts';
-import { parseMergeYaml } from '../../src/core/formats/mergekit-yaml.ts';
+import { formatModelReference, parseMergeYaml } from '../../src/core/formats/mergekit-yaml.ts';
+import { createMergeRuntime } from '../../src/core/merge/default-runtime.ts';
+import { planMerge } from '../../src/core/merge/plan.ts';
+import { runMerge } from '../../src/core/merge/run.ts';
+import { openMergeInputs } from '../../src/core/merge/sources.ts';
+import { memoryWriter } from '../../src/core/merge/writer.ts';
 import { validateMergeConfig } from '../../src/core/merge/validate.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
 import { exportHfToMemory } from '../../src/core/model/hf.testing.ts';
@@ -145,6 +151,19 @@ const CONFIG_KEYS = [
   'rope_scaling',
 ];
 
+/** Names every plain object answers to, and strings near the ones tables are keyed by. */
+const LOOKUP_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'float64', 'torch.int8', ''];
+
+/**
+ * Sometimes (15%) sets one string field that a table is looked up by (torch_dtype → dtype,
+ * model_type → architecture defaults, hidden_act) to a prototype name or a near miss: the
+ * lookups keyed by file-provided strings, where `in` or `obj[key]` finds Object.prototype.
+ */
+function withLookupName(rng: Rng, config: Record<string, unknown>): Record<string, unknown> {
+  if (!rng.chance(0.15)) return config;
+  return { ...config, [rng.pick(['torch_dtype', 'model_type', 'hidden_act'])]: rng.pick(LOOKUP_NAMES) };
+}
+
 const hfConfig: FuzzTarget = {
   name: 'hf-config',
   what: 'config.json of an HF folder (dense llama / Mixtral) → loadModel → one forward step',
@@ -152,7 +171,7 @@ const hfConfig: FuzzTarget = {
   async run(rng) {
     const folder = { ...rng.pick(await hfFolders()) };
     const seed = JSON.parse(dec.decode(folder['config.json']));
-    folder['config.json'] = enc.encode(mutateJson(rng, seed, CONFIG_KEYS));
+    folder['config.json'] = enc.encode(mutateJson(rng, withLookupName(rng, seed), CONFIG_KEYS));
     delete folder['tokenizer.json']; // the tokenizer has its own targets
     return loadAndStep(folder, 'hf-folder');
   },
@@ -229,8 +248,10 @@ async function mutateGgufMetadata(rng: Rng, bytes: Uint8Array): Promise<Uint8Arr
   const keys = [...metadata.keys()];
   for (let i = 0, n = 1 + rng.int(2); i < n; i++) {
     const key = rng.pick(keys);
-    if (rng.chance(0.1)) metadata.delete(key);
-    else metadata.set(key, ggufReplacement(rng, metadata.get(key)!));
+    const old = metadata.get(key);
+    if (rng.chance(0.1) || old === undefined)
+      metadata.delete(key); // undefined: deleted by an earlier edit
+    else metadata.set(key, ggufReplacement(rng, old));
   }
   const tensors = await Promise.all(
     file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data })),
@@ -256,7 +277,18 @@ const gguf: FuzzTarget = {
   },
 };
 
-const REGEXES = ['(a+)+$', '(\\s*)*x', '(a|a)*b', '\\p{L}+', '[', '(?<=a)b', '.*.*.*=.*', ' ?\\p{L}+|\\s+(?!\\S)'];
+const REGEXES = [
+  '(a+)+$',
+  '(\\s*)*x',
+  '(a|a)*b',
+  '\\p{L}+',
+  '[',
+  '(?<=a)b',
+  '.*.*.*=.*',
+  '\\s*\\s*\\s*x',
+  '(?:\\s*){6}x',
+  ' ?\\p{L}+|\\s+(?!\\S)',
+];
 
 const tokenizer: FuzzTarget = {
   name: 'tokenizer',
@@ -450,6 +482,72 @@ const llama2c: FuzzTarget = {
   },
 };
 
+// mergekit-moe over donor folders: the layer above the YAML, reading each donor's config.json.
+const MERGE_YAML = (gate: string, dtype: string) => `base_model: org/base
+gate_mode: ${gate}
+${dtype}experts_per_token: 1
+experts:
+  - source_model: org/e0
+    positive_prompts: ["hello world"]
+  - source_model: org/e1
+    positive_prompts: ["def f(x):"]
+`;
+
+let mergeSeeds: Promise<Record<string, Record<string, Uint8Array>>> | undefined;
+function mergeDonors(): Promise<Record<string, Record<string, Uint8Array>>> {
+  mergeSeeds ??= (async () => {
+    const spec = tinyDenseSpec({
+      vocab: bpeVocab,
+      hidden: 16,
+      heads: 2,
+      kvHeads: 1,
+      headDim: 8,
+      intermediate: 24,
+      layers: 1,
+    });
+    const out: Record<string, Record<string, Uint8Array>> = {};
+    for (const [i, name] of ['org/base', 'org/e0', 'org/e1'].entries()) {
+      const { files } = await exportHfToMemory(randomModelWeights(spec, 10 + i));
+      files['tokenizer.json'] = enc.encode(JSON.stringify(bpe.tokenizerJson));
+      files['tokenizer_config.json'] = enc.encode(JSON.stringify(bpe.tokenizerConfig));
+      out[name] = files;
+    }
+    return out;
+  })();
+  return mergeSeeds;
+}
+
+const merge: FuzzTarget = {
+  name: 'merge',
+  what: "a donor's config.json (base or expert; sizes, torch_dtype, model_type, prototype names) → parseMergeYaml → openMergeInputs → planMerge → runMerge into memory",
+  files: ['config.json', 'org/'],
+  async run(rng) {
+    const donors = { ...(await mergeDonors()) };
+    const name = rng.pick(Object.keys(donors));
+    const folder = { ...donors[name]! };
+    const seed = JSON.parse(dec.decode(folder['config.json']));
+    folder['config.json'] = enc.encode(
+      mutateJson(rng, withLookupName(rng, seed), [...CONFIG_KEYS, 'torch_dtype', 'architectures']),
+    );
+    donors[name] = folder;
+    const gate = rng.pick(['random', 'hidden', 'cheap_embed']);
+    const dtype = rng.chance(0.3) ? `dtype: ${rng.pick(['float32', 'bfloat16', 'float16'])}\n` : '';
+    const parsed = parseMergeYaml(MERGE_YAML(gate, dtype));
+    if (!parsed.ok) throw new Error(`fuzz harness: the merge seed YAML does not parse: ${parsed.issues[0]?.message}`);
+    const inputs = await openMergeInputs(parsed.config, async (ref) =>
+      memoryFileSet(donors[formatModelReference(ref)]!, formatModelReference(ref)),
+    );
+    const planned = planMerge(parsed.config, inputs, {});
+    if (!planned.ok) {
+      for (const issue of planned.issues)
+        if (typeof issue.message !== 'string') throw new Error('plan issue without a message');
+      return 'typed';
+    }
+    await runMerge(planned.plan, inputs, memoryWriter(), { runtime: createMergeRuntime() });
+    return 'parsed';
+  },
+};
+
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   hfConfig,
   safetensors,
@@ -457,5 +555,6 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   tokenizer,
   chatTemplate,
   mergekitYaml,
+  merge,
   llama2c,
 ];

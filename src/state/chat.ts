@@ -8,7 +8,7 @@ import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
 import { hasRoutingOverrides } from '../core/runtime/routing.ts';
 import type { ChatMessage } from '../core/tokenizer/types.ts';
-import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
+import { engineCallback, engineClient, engineClientOnCrash, engineEncodeDeadline } from './workers.ts';
 import type { EngineEvent, GenerateSummary } from '../../workers/engine/api.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
@@ -373,10 +373,12 @@ async function runAssistant(): Promise<void> {
   useChat.setState({ streaming: true, error: undefined, backendNote: undefined });
   tokenStream.reset();
   const received: StreamToken[] = [];
+  const deadline = engineEncodeDeadline('the prompt');
   const onEvents = engineCallback((events: EngineEvent[]) => {
     const batch: StreamToken[] = [];
     for (const e of events) {
-      if (e.type === 'token') batch.push({ id: e.id, text: e.text, routing: compactRouting(e.routing) });
+      if (e.type === 'prompt') deadline.met();
+      else if (e.type === 'token') batch.push({ id: e.id, text: e.text, routing: compactRouting(e.routing) });
       else {
         useEngine.setState({ backend: e.backend });
         useChat.setState({ backendNote: e.backend.reason });
@@ -389,10 +391,13 @@ async function runAssistant(): Promise<void> {
   let madeWith: AnswerSettings | undefined;
   try {
     const hasOverrides = hasRoutingOverrides(overrides);
-    summary = await engineClient().generate(
-      { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
-      onEvents,
-    );
+    summary = await Promise.race([
+      engineClient().generate(
+        { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
+        onEvents,
+      ),
+      deadline.missed,
+    ]);
     const model = useEngine.getState().model;
     madeWith = {
       modelId: model?.id,
@@ -408,6 +413,7 @@ async function runAssistant(): Promise<void> {
   } catch (e) {
     useChat.setState({ error: `${(e as Error).name}: ${(e as Error).message}` });
   } finally {
+    deadline.met();
     const latest = chatCurrent() ?? c;
     const content = received.map((t) => t.text).join('');
     if (summary || received.length)

@@ -13,7 +13,7 @@ import {
   type LocatedIssue,
 } from './compose-yaml.ts';
 import { type ComposeDraftLoad, type ComposeLayout, composeDraftLoad, composeDraftSave } from './compose-draft.ts';
-import { engineCallback, mergeClient, mergeClientOnCrash } from './workers.ts';
+import { engineCallback, mergeClient, mergeClientOnCrash, mergeEncodeDeadline } from './workers.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { engineLoad } from './engine.ts';
 import { libraryRefresh, useLibrary } from './library.ts';
@@ -215,12 +215,17 @@ export async function composeCheck(): Promise<void> {
 
 export async function composePreview(text: string): Promise<void> {
   useCompose.setState({ previewBusy: true, previewError: undefined });
+  const deadline = mergeEncodeDeadline('the text and the prompts');
   try {
-    const preview = await mergeClient().preview(useCompose.getState().yaml, composeSources(), text);
+    const preview = await Promise.race([
+      mergeClient().preview(useCompose.getState().yaml, composeSources(), text, engineCallback(deadline.met)),
+      deadline.missed,
+    ]);
     useCompose.setState({ preview });
   } catch (e) {
     useCompose.setState({ previewError: `${(e as Error).name}: ${(e as Error).message}`, preview: undefined });
   } finally {
+    deadline.met();
     useCompose.setState({ previewBusy: false });
   }
 }

@@ -5,7 +5,7 @@
 import { create } from 'zustand';
 import type { RoutingOverrides } from '../core/runtime/types.ts';
 import { chatCurrent } from './chat.ts';
-import { engineClient, mergeClient } from './workers.ts';
+import { engineCallback, engineClient, engineEncodeDeadline, mergeClient, mergeEncodeDeadline } from './workers.ts';
 import type { ModelSources } from '../../workers/merge/api.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { parseRoutingTraceJson } from './routing-trace.ts';
@@ -70,24 +70,34 @@ export async function routingAnalyzeWithComposeGates(
   sources: ModelSources,
 ): Promise<void> {
   setSlot(index, { busy: true, error: undefined });
+  const deadline = mergeEncodeDeadline('the text and the prompts');
   try {
-    const result = await mergeClient().preview(yaml, sources, text);
+    const result = await Promise.race([
+      mergeClient().preview(yaml, sources, text, engineCallback(deadline.met)),
+      deadline.missed,
+    ]);
     setSlot(index, { result, label: `Compose gates: ${text.length > 24 ? `${text.slice(0, 24)}…` : text}` });
   } catch (e) {
     setSlot(index, { error: `${(e as Error).name}: ${(e as Error).message}` });
   } finally {
+    deadline.met();
     setSlot(index, { busy: false });
   }
 }
 
 export async function routingAnalyzeText(index: 0 | 1, text: string, overrides?: RoutingOverrides): Promise<void> {
   setSlot(index, { busy: true, error: undefined });
+  const deadline = engineEncodeDeadline('the text');
   try {
-    const result = await engineClient().analyze(text, overrides);
+    const result = await Promise.race([
+      engineClient().analyze(text, overrides, engineCallback(deadline.met)),
+      deadline.missed,
+    ]);
     setSlot(index, { result, label: text.length > 30 ? `${text.slice(0, 30)}…` : text });
   } catch (e) {
     setSlot(index, { error: `${(e as Error).name}: ${(e as Error).message}` });
   } finally {
+    deadline.met();
     setSlot(index, { busy: false });
   }
 }

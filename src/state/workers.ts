@@ -7,7 +7,7 @@
  * Tests may install in-page hosts instead (engineClientSet).
  */
 import * as Comlink from 'comlink';
-import type { EngineApi } from '../../workers/engine/api.ts';
+import { type EngineApi, PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
 import type { MergeApi } from '../../workers/merge/api.ts';
 
 type Listener = (message: string) => void;
@@ -42,6 +42,14 @@ class WorkerSlot<Api> {
     this.worker = undefined;
     this.remote = undefined;
   }
+
+  /** Ends a running worker as a crash (the listeners hear `message`); false when none runs. */
+  end(message: string): boolean {
+    if (!this.worker) return false;
+    this.stop();
+    for (const l of this.crashListeners) l(message);
+    return true;
+  }
 }
 
 const engineSlot = new WorkerSlot<EngineApi>(
@@ -71,6 +79,60 @@ export function engineClientOnCrash(listener: Listener): () => void {
 /** Called when the merge worker dies: a running build is lost, the next call starts a fresh one. */
 export function mergeClientOnCrash(listener: Listener): () => void {
   return onCrash(mergeSlot, listener);
+}
+
+/**
+ * Ends the engine worker because a call in it is past its deadline (a hang cannot be stopped
+ * from inside: Stop is a message the busy worker never reads). The crash listeners hear
+ * `message`; the next call starts a fresh worker. False when the hosts run in this thread.
+ */
+export function engineClientEnd(message: string): boolean {
+  return inPage ? false : engineSlot.end(message);
+}
+
+/**
+ * The engine worker must say it has encoded `what` (a tokenizer is untrusted input) within
+ * PROMPT_DEADLINE_MS; if not, the worker is ended (engineClientEnd) and `missed` rejects with a
+ * FormatError, so a tokenizer that hangs on a text ends the call instead of leaving it pending
+ * for ever (Stop is a message the busy worker never reads). `met()` disarms it. Race the call
+ * against `missed`.
+ */
+export function engineEncodeDeadline(what: string): EncodeDeadline {
+  const message = deadlineMessage(what, 'engine');
+  return encodeDeadline(
+    () => engineClientEnd(message),
+    `${message} Load the model again; a different text may encode.`,
+  );
+}
+
+/** The same deadline for the merge worker (Compose's routing preview encodes with the base's tokenizer). */
+export function mergeEncodeDeadline(what: string): EncodeDeadline {
+  const message = deadlineMessage(what, 'merge');
+  return encodeDeadline(
+    () => (inPage ? false : mergeSlot.end(message)),
+    `${message} Try again; a different text or prompts may encode.`,
+  );
+}
+
+export interface EncodeDeadline {
+  missed: Promise<never>;
+  met: () => void;
+}
+
+function deadlineMessage(what: string, worker: string): string {
+  return `tokenizer: encoding ${what} took longer than ${PROMPT_DEADLINE_MS / 1000} s, so the ${worker} worker was ended (a normalizer or pre-tokenizer regex of the model's tokenizer that backtracks on this text?).`;
+}
+
+function encodeDeadline(end: () => boolean, message: string): EncodeDeadline {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const missed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      end();
+      reject(Object.assign(new Error(message), { name: 'FormatError' }));
+    }, PROMPT_DEADLINE_MS);
+  });
+  missed.catch(() => {});
+  return { missed, met: () => clearTimeout(timer) };
 }
 
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {

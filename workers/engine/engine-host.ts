@@ -154,6 +154,7 @@ export class EngineHost implements EngineApi {
     this.abort = abort;
     this.state = { kind: 'generating', modelId: this.summary!.id };
     const promptIds = this.promptIds(model, request);
+    onEvents([{ type: 'prompt', tokens: promptIds.length }]);
     const batcher = createBatcher(onEvents);
     const generated: number[] = [];
     let stoppedBy: GenerateSummary['stoppedBy'] = 'maxTokens';
@@ -301,11 +302,12 @@ export class EngineHost implements EngineApi {
     this.cachedIds = [];
   }
 
-  async analyze(text: string, routing?: RoutingOverrides): Promise<AnalyzedText> {
+  async analyze(text: string, routing?: RoutingOverrides, onEncoded?: () => void): Promise<AnalyzedText> {
     const model = this.requireModel();
     if (!model.tokenizer)
       throw Object.assign(new Error('engine: this model has no tokenizer'), { name: 'ConfigError' });
     const ids = model.tokenizer.encode(text, { addSpecialTokens: false }).slice(0, this.session!.maxContext);
+    onEncoded?.();
     if (ids.length === 0) return { pieces: [], routing: [] };
     this.stop();
     this.session!.truncate(0);

@@ -92,7 +92,8 @@ export interface MergeBuildResult {
 
 export interface MergeApi {
   check(yaml: string, sources: ModelSources): Promise<MergeCheck>;
-  preview(yaml: string, sources: ModelSources, text: string): Promise<AnalyzedText>;
+  /** `onEncoded` is called once the text and the prompts are encoded (the page's deadline, mergeEncodeDeadline). */
+  preview(yaml: string, sources: ModelSources, text: string, onEncoded?: () => void): Promise<AnalyzedText>;
   /** Fits the routers to `texts` (kept for a following build with the same yaml, sources and texts). */
   calibrate(
     yaml: string,

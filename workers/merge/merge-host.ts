@@ -134,11 +134,11 @@ export class MergeHost implements MergeApi {
     };
   }
 
-  async preview(yaml: string, sources: ModelSources, text: string) {
+  async preview(yaml: string, sources: ModelSources, text: string, onEncoded?: () => void) {
     const opened = await this.parseAndOpen(yaml, sources);
     if ('ok' in opened)
       throw Object.assign(new Error(opened.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
-    return previewRouting(opened.config, opened.inputs, text);
+    return previewRouting(opened.config, opened.inputs, text, onEncoded);
   }
 
   /** Parse, open and plan, or a ConfigError listing the issues. */

@@ -19,7 +19,13 @@ import type { AnalyzedText } from '../../src/core/runtime/types.ts';
 
 const MAX_PREVIEW_TOKENS = 128;
 
-export async function previewRouting(config: MoeMergeConfig, inputs: MergeInputs, text: string): Promise<AnalyzedText> {
+/** `onEncoded` is called once the text and every prompt are encoded (the page's deadline, mergeEncodeDeadline). */
+export async function previewRouting(
+  config: MoeMergeConfig,
+  inputs: MergeInputs,
+  text: string,
+  onEncoded?: () => void,
+): Promise<AnalyzedText> {
   const base = inputs.models.get(modelReferenceKey(config.baseModel))!;
   const tokenizer = await loadHfTokenizer(base.files);
   const layers = Number(base.config.num_hidden_layers);
@@ -32,6 +38,7 @@ export async function previewRouting(config: MoeMergeConfig, inputs: MergeInputs
   const promptLengths = owners.flatMap((o) =>
     tokenizePrompts(tokenizer, [...(o.positivePrompts ?? []), ...(o.negativePrompts ?? [])]).map((p) => p.length),
   );
+  onEncoded?.();
   const forward = await openBaseForwardOn(cpuBackend, base, Math.max(1, ids.length, ...promptLengths));
   try {
     const gates = await computeGates(config.gateMode, owners, {

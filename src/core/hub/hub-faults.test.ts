@@ -1,9 +1,10 @@
 /**
  * Downloads against a local HTTP server that misbehaves on purpose (cut connections, wrong
- * bytes, 200 instead of 206, a Content-Length that lies, stalls, corrupt unhashed files) and a
- * store whose Nth write fails. Every fault must end in a typed error in bounded time, and the
- * next attempt against a healthy server and store must finish with the exact bytes. Real
- * parts throughout: node:http, Node's fetch, the model store over an in-memory KvStore.
+ * bytes, 200 instead of 206, a Content-Length that lies, stalls, corrupt unhashed files, unhashed
+ * files shorter or longer than listed) and a store whose Nth write fails. Every fault must end
+ * in a typed error in bounded time, and the next attempt against a healthy server and store
+ * must finish with the exact bytes. Real parts throughout: node:http, Node's fetch, the model
+ * store over an in-memory KvStore.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,7 +26,9 @@ type Fault =
   | 'long-length' // Content-Length claims more bytes than are sent
   | 'stall-body' // half the body, then silence
   | 'stall-headers' // no response at all
-  | 'corrupt-json'; // config.json bytes are not JSON (it has no sha256 to catch that)
+  | 'corrupt-json' // config.json bytes are not JSON (it has no sha256 to catch that)
+  | 'short-body' // ends 40 bytes early, with a Content-Length that matches what is sent
+  | 'long-body'; // 40 bytes more than the listing says, with a matching Content-Length
 
 // A real tiny llama (the hub fixture), since an import is checked before it is marked ready;
 // config.json is padded past one CHUNK so a fault can land inside it too.
@@ -90,6 +93,8 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
   }
   if (active === 'corrupt-json')
     body = new TextEncoder().encode('{"model_type": "llama", '.padEnd(body.byteLength, ' '));
+  if (active === 'short-body') body = body.subarray(0, body.byteLength - 40);
+  if (active === 'long-body') body = new Uint8Array([...body, ...new Uint8Array(40).fill(32)]);
   headers['content-length'] = String(active === 'long-length' ? body.byteLength + 100 : body.byteLength);
   log(status);
   res.writeHead(status, headers);
@@ -150,6 +155,25 @@ async function expectStoredExactly(kv: KvStore): Promise<void> {
 }
 
 describe('hub download faults end in a typed error, and the next attempt recovers by itself', () => {
+  it.each([
+    ['short-body', /config\.json ended at byte \d+, expected \d+/],
+    ['long-body', /config\.json sent more than the listed \d+ bytes/],
+  ] as const)(
+    'a config.json (no sha256 listed) whose size is not the listed one (%s) is a HubError; the retry stores it exactly',
+    async (which, pattern) => {
+      const kv = memoryKvStore();
+      fault = which;
+      faultFile = 'config.json';
+      const error = await failure(download(kv));
+      expect(error).toBeInstanceOf(HubError);
+      expect(error.message).toMatch(pattern);
+      expect(await modelStoreList(kv)).toEqual([]);
+      fault = 'none';
+      await download(kv);
+      await expectStoredExactly(kv);
+    },
+  );
+
   it('a connection cut mid-file is a HubError; resume continues with a Range request', async () => {
     const kv = memoryKvStore();
     fault = 'cut';

@@ -57,7 +57,8 @@ const BASE_CONFIG_DEFAULTS: Record<string, HfConfig> = {
 };
 
 function withDefaults(base: HfConfig): HfConfig {
-  const defaults = BASE_CONFIG_DEFAULTS[String(base.model_type)] ?? {};
+  const modelType = String(base.model_type); // from the base's config.json: "constructor" is no model type
+  const defaults = Object.hasOwn(BASE_CONFIG_DEFAULTS, modelType) ? BASE_CONFIG_DEFAULTS[modelType]! : {};
   const out: HfConfig = { ...defaults, ...base };
   if (out.num_key_value_heads === undefined) out.num_key_value_heads = out.num_attention_heads;
   return out;

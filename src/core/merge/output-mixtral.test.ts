@@ -173,6 +173,19 @@ describe('dtype (conformance rules 17, 19)', () => {
     expect(output.tensors.get('model.layers.0.block_sparse_moe.gate.weight')!.dtype).toBe('f32');
   });
 
+  it.each(['constructor', '__proto__', 'toString'])(
+    'rule 19: a base torch_dtype %j (an Object.prototype name) is a plan issue, not a TypeError',
+    async (torchDtype) => {
+      const odd = {
+        ...folders,
+        'org/base': (await randomHfFolder('org/base', 1, spec, 'bf16', { torch_dtype: torchDtype })).files,
+      };
+      await expect(mergeInMemory(YAML, odd)).rejects.toThrow(
+        `plan issues: merge: the base model's torch_dtype ${JSON.stringify(torchDtype)} is not one of bfloat16, float16, float32`,
+      );
+    },
+  );
+
   it('rule 17: the router of layer l is G[l, :E] in (E, H) orientation', async () => {
     const { output, result } = await mergeInMemory(`${YAML}dtype: float32\n`, folders);
     for (let l = 0; l < spec.layers; l++) {

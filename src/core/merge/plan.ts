@@ -83,7 +83,9 @@ function selectDtype(
       'dtype',
       'merge: dtype int64 is accepted by mergekit but truncates every weight to an integer; refused',
     );
-  if (!(name in TORCH_TO_DTYPE))
+  // hasOwn, not `in`: the name comes from the base's config.json, and "constructor" or
+  // "__proto__" are `in` every object (they reached the writer as an undefined dtype)
+  if (!Object.hasOwn(TORCH_TO_DTYPE, name))
     return issue(
       'dtype',
       `merge: the base model's torch_dtype ${JSON.stringify(name)} is not one of bfloat16, float16, float32`,

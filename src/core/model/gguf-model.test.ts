@@ -478,6 +478,18 @@ describe('GGUF metadata is checked against SPEC_LIMITS and the tensors at load, 
     expect(failure.message).toMatch(pattern);
   });
 
+  it.each(['constructor', '__proto__', 'toString'])(
+    'rejects general.architecture %j (an Object.prototype name: ARCH_OF_GGUF is not looked up by it)',
+    async (arch) => {
+      const failure = await loadFailure(
+        await rewriteGguf(await base, (m) => m.set('general.architecture', ggufValue.string(arch))),
+      );
+      expect(failure.message).toBe(
+        `gguf: bad.gguf: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe)`,
+      );
+    },
+  );
+
   it('rejects a SentencePiece piece too long to rebuild merges for (GGUF_TOKENIZER_LIMITS.maxPieceChars)', async () => {
     const bytes = await rewriteGguf(await base, (m) => {
       const tokens = (m.get('tokenizer.ggml.tokens') as { value: string[] }).value.slice();

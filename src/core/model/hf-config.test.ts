@@ -177,6 +177,15 @@ describe('parseHfConfig: errors name the file and the key', () => {
     );
   });
 
+  it.each(['constructor', '__proto__', 'toString'])(
+    'rejects a model_type %j (an Object.prototype name: the architecture tables are not looked up by it)',
+    (modelType) => {
+      expect(configError({ ...LLAMA, model_type: modelType })).toBe(
+        `config.json: model_type ${JSON.stringify(modelType)} is not supported (supported: llama, mistral, qwen2, mixtral, qwen2_moe)`,
+      );
+    },
+  );
+
   it.each([
     ['hidden_size', -4],
     ['num_hidden_layers', 2.5],

@@ -235,6 +235,51 @@ describe('untrusted tokenizers and chat templates end in typed errors, in bounde
     );
   });
 
+  it.each([
+    ['four `.*` in a row', '.*.*.*=.*'],
+    ['three overlapping `\\s*`', '\\s*\\s*\\s*x'],
+    ['a bounded repeat of an unbounded group', '(?:\\s*){6}x'],
+  ])('refuses a pre-tokenizer regex with %s (it backtracks as a power of the text length)', (_, regex) => {
+    const json = {
+      ...tokenizerJson,
+      pre_tokenizer: { type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated' },
+    };
+    expect(() => new HfTokenizer(json, tokenizerConfig)).toThrow(
+      /^tokenizer\.json: pre_tokenizer\.pattern\.Regex .* has more than 2 unbounded quantifiers in a row \(TOKENIZER_LIMITS\.maxUnboundedInSequence/,
+    );
+  });
+
+  // The published pre-tokenizer patterns (tokenizer.json Split) must pass the screen and encode.
+  it.each([
+    ['GPT-2', "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"],
+    [
+      'Llama 3',
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    ],
+    [
+      'Qwen2',
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    ],
+    [
+      'o200k',
+      "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    ],
+  ])('accepts the %s pre-tokenizer pattern and encodes with it', (_, regex) => {
+    const json = {
+      ...tokenizerJson,
+      pre_tokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false },
+          tokenizerJson.pre_tokenizer,
+        ],
+      },
+    };
+    const tokenizer = new HfTokenizer(json, tokenizerConfig);
+    const text = "Hello, it's 2026!\n\n  def f(x):  return x";
+    expect(tokenizer.decode(tokenizer.encode(text, { addSpecialTokens: false }))).toBe(text);
+  });
+
   it('refuses a FixedLength pre-tokenizer of length 0 (it loops forever) and a nested normalizer regex', () => {
     const fixed = { ...tokenizerJson, pre_tokenizer: { type: 'FixedLength', length: 0 } };
     expect(() => new HfTokenizer(fixed, tokenizerConfig)).toThrow(FormatError);

@@ -5,13 +5,17 @@
  *
  *   - a `{"Regex": …}` pattern (normalizer / pre_tokenizer / decoder Replace and Split) with
  *     a nested unbounded quantifier or a quantified alternation — `(a+)+`, `(a|a)*` — which
- *     backtracks exponentially in JavaScript's engine; or one longer than maxPatternChars;
+ *     backtracks exponentially in JavaScript's engine; with more than maxUnboundedInSequence
+ *     unbounded quantifiers one after another in one alternative — `.*.*.*=`, `\s*\s*\s*x` —
+ *     which backtracks as a power of the text length; or one longer than maxPatternChars;
  *   - a FixedLength pre-tokenizer whose `length` is not a positive integer (0 loops forever);
  *   - a WordPiece `max_input_chars_per_word` beyond maxWordChars (the search is quadratic in it);
  *   - Sequence nesting deeper than maxSectionDepth.
  *
  * The screen is conservative: the published tokenizers' patterns (GPT-2, Llama 3, Qwen2,
- * DeepSeek-V3, o200k) quantify only single atoms or character classes, and pass.
+ * DeepSeek-V3, o200k) quantify only single atoms or character classes, and pass. It is not
+ * complete (two overlapping `\s*` before a tail that fails are still cubic in the text), so
+ * the studio also encodes in the engine worker under a deadline (PROMPT_DEADLINE_MS).
  */
 import { FormatError } from '../errors.ts';
 import type { TokenizerJson } from './types.ts';
@@ -21,6 +25,12 @@ export const TOKENIZER_LIMITS = {
   maxPatternChars: 10_000,
   /** BERT's default is 100. */
   maxWordChars: 1_000,
+  /**
+   * Unbounded quantifiers in a row within one alternative (a bounded repeat counts its body
+   * that many times): GPT-2, Llama 3, Qwen2 and o200k use at most 2 (`[^\s\p{L}\p{N}]+[\r\n]*`,
+   * `\s*[\r\n]+`); each more multiplies the backtracking of a failed match by the text length.
+   */
+  maxUnboundedInSequence: 2,
   /** Published tokenizers nest Sequences at most two deep. */
   maxSectionDepth: 32,
   /**
@@ -141,31 +151,39 @@ interface GroupFrame {
   unbounded: boolean;
   /** The group's body contains a top-level `|`. */
   alternation: boolean;
+  /** Unbounded quantifiers in a row in the current alternative, and the most in a finished one. */
+  inSequence: number;
+  mostInSequence: number;
 }
 
 /**
- * Reads the length of the quantifier at `i`, and whether it is unbounded (`*`, `+`, `{n,}`,
- * `{n,m}` with m > 16); 0 when there is none. A lazy/possessive suffix is included.
+ * Reads the length of the quantifier at `i`, whether it is unbounded (`*`, `+`, `{n,}`,
+ * `{n,m}` with m > 16), and the most repeats of a bounded one (1 without a quantifier);
+ * length 0 when there is none. A lazy/possessive suffix is included.
  */
-function quantifierAt(re: string, i: number): { length: number; unbounded: boolean } {
+function quantifierAt(re: string, i: number): { length: number; unbounded: boolean; most: number } {
   const c = re[i];
   let length = 0;
   let unbounded = false;
+  let most = 1;
   if (c === '*' || c === '+') [length, unbounded] = [1, true];
   else if (c === '?') length = 1;
   else if (c === '{') {
     const m = /^\{(\d*)(,?)(\d*)\}/.exec(re.slice(i, i + 32));
-    if (!m) return { length: 0, unbounded: false };
+    if (!m) return { length: 0, unbounded: false, most: 1 };
     length = m[0].length;
     unbounded = m[2] === ',' && (m[3] === '' || Number(m[3]) > 16);
+    most = Math.max(1, Number(m[2] === ',' ? m[3] : m[1]) || 1);
   }
   if (length > 0 && (re[i + length] === '?' || re[i + length] === '+')) length++;
-  return { length, unbounded };
+  return { length, unbounded, most };
 }
 
-/** Why `re` may backtrack exponentially, or undefined. */
+const newFrame = (): GroupFrame => ({ unbounded: false, alternation: false, inSequence: 0, mostInSequence: 0 });
+
+/** Why `re` may backtrack exponentially or as a high power of the text length, or undefined. */
 export function backtrackingRisk(re: string): string | undefined {
-  const stack: GroupFrame[] = [{ unbounded: false, alternation: false }];
+  const stack: GroupFrame[] = [newFrame()];
   let i = 0;
   while (i < re.length) {
     const c = re[i]!;
@@ -181,14 +199,17 @@ export function backtrackingRisk(re: string): string | undefined {
       while (j < re.length && re[j] !== ']') j += re[j] === '\\' ? 2 : 1;
       atomEnd = j + 1;
     } else if (c === '(') {
-      stack.push({ unbounded: false, alternation: false });
+      stack.push(newFrame());
       i++;
       continue;
     } else if (c === ')') {
       if (stack.length === 1) return 'has an unbalanced ")"';
       closed = stack.pop();
     } else if (c === '|') {
-      stack[stack.length - 1]!.alternation = true;
+      const frame = stack[stack.length - 1]!;
+      frame.alternation = true;
+      frame.mostInSequence = Math.max(frame.mostInSequence, frame.inSequence);
+      frame.inSequence = 0;
       i++;
       continue;
     }
@@ -200,7 +221,13 @@ export function backtrackingRisk(re: string): string | undefined {
       if (q.unbounded && closed.alternation)
         return 'repeats an alternation with an unbounded quantifier (exponential backtracking)';
       top.unbounded ||= closed.unbounded || q.unbounded;
-    } else if (q.unbounded) top.unbounded = true;
+      top.inSequence += q.unbounded ? 1 : Math.max(closed.mostInSequence, closed.inSequence) * q.most;
+    } else if (q.unbounded) {
+      top.unbounded = true;
+      top.inSequence++;
+    }
+    if (top.inSequence > TOKENIZER_LIMITS.maxUnboundedInSequence)
+      return `has more than ${TOKENIZER_LIMITS.maxUnboundedInSequence} unbounded quantifiers in a row (TOKENIZER_LIMITS.maxUnboundedInSequence: polynomial backtracking)`;
     i = atomEnd + q.length;
   }
   if (stack.length !== 1) return 'has an unclosed "("';
