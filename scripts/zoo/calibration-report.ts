@@ -96,24 +96,14 @@ const VARIANTS: Variant[] = [
     { set: 'check', tokensPerExpert: 3840 },
   ),
   V(
+    '(f) output-match, routed set top-2, packed windows of 64',
+    { method: 'output-match', matchTopK: 2 },
+    { tokensPerExpert: 3840 },
+  ),
+  V(
     '(f) output-match ×16, packed windows of 64',
     { method: 'output-match', matchWeight: 16 },
     { tokensPerExpert: 3840 },
-  ),
-  V(
-    '(f) output-match, dense softmax, packed windows of 64',
-    { method: 'output-match', matchTopK: 4 },
-    { tokensPerExpert: 3840 },
-  ),
-  V(
-    '(f) output-match, dense softmax, packed windows of 64, check set',
-    { method: 'output-match', matchTopK: 4 },
-    { set: 'check', tokensPerExpert: 3840 },
-  ),
-  V(
-    '(f) output-match ×16, packed windows of 64, check set',
-    { method: 'output-match', matchWeight: 16 },
-    { set: 'check', tokensPerExpert: 3840 },
   ),
 ];
 

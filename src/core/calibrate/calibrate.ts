@@ -67,7 +67,11 @@ export interface CalibrationOptions {
   labelWeight?: number;
   /** 'output-match': weight of the expert-output miss beside the logistic loss (default 4). */
   matchWeight?: number;
-  /** 'output-match': routed set in the miss (default the model's experts per token; experts = a dense softmax). */
+  /**
+   * 'output-match': the routed set in the miss: the top-k by logit (renormalized, as the MoE
+   * routes), or every expert (a dense softmax: smooth, so L-BFGS converges in a few times fewer
+   * evaluations; docs/merge.md measured the same perplexities both ways). Default every expert.
+   */
   matchTopK?: number;
   onProgress?: (p: CalibrationProgress) => void;
   signal?: AbortSignal;
@@ -153,7 +157,7 @@ export async function calibrateRouters(
         : { states, labels: targets, hidden: spec.hidden, experts };
     const maxIterations = options.maxIterations ?? 50;
     options.onProgress?.({ phase: 'fit', layer: l, done: 0, total: maxIterations });
-    let router = await fitRouter(data, options, moeSpec.expertsPerToken, maxIterations, async (iteration) => {
+    let router = await fitRouter(data, options, maxIterations, async (iteration) => {
       options.onProgress?.({ phase: 'fit', layer: l, done: iteration, total: maxIterations });
       await check();
     });
@@ -191,22 +195,18 @@ export async function calibrateRouters(
 async function fitRouter(
   data: LabelledStates,
   options: CalibrationOptions,
-  topKOf: number,
   maxIterations: number,
   afterIteration: (iteration: number) => Promise<void>,
 ): Promise<Float32Array> {
   if (options.method === 'mean') return meanRouter(data);
-  if (options.method === 'output-match' && 'gram' in data) {
-    const initial = await fitLogisticRouter(data, { l2: options.l2 ?? 1e-3, maxIterations, afterIteration });
+  if (options.method === 'output-match' && 'gram' in data)
     return fitOutputMatchRouter(data as OutputMatchStates, {
       l2: options.l2 ?? 1e-3,
       maxIterations,
-      topK: options.matchTopK ?? topKOf,
+      topK: options.matchTopK ?? data.experts,
       matchWeight: options.matchWeight ?? 4,
-      initial,
       afterIteration,
     });
-  }
   return fitLogisticRouter(data, { l2: options.l2 ?? 1e-3, maxIterations, afterIteration });
 }
 
