@@ -4,6 +4,7 @@
  */
 import type { LoadedModel } from '../../src/core/model/load.ts';
 import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
+import { ContextFullError } from '../../src/core/errors.ts';
 
 export function buildPromptText(model: LoadedModel, messages: ChatMessage[]): { text: string; templated: boolean } {
   const tokenizer = model.tokenizer;
@@ -31,15 +32,20 @@ export function buildPromptIds(model: LoadedModel, messages: ChatMessage[]): num
   return ids;
 }
 
-/** Room kept for the answer when a long conversation is trimmed to fit the context. */
+/** Room kept for the answer when a long conversation is trimmed to fit the context (at most half the context). */
 export const ANSWER_RESERVE_TOKENS = 64;
 
 /**
- * Prompt ids that fit `maxContext`: the oldest turns after the system prompt are dropped
- * first (a chat keeps its latest exchange); a single over-long message keeps its last tokens.
+ * Prompt ids that fit `maxContext` with room for the answer: the oldest messages after the
+ * system prompt are dropped first (a chat keeps its latest exchange); `dropped` counts them.
+ * When the last message alone does not fit, a ContextFullError says so (never a silent cut).
  */
-export function buildPromptIdsWithin(model: LoadedModel, messages: ChatMessage[], maxContext: number): number[] {
-  const budget = Math.max(1, maxContext - ANSWER_RESERVE_TOKENS);
+export function buildPromptIdsWithin(
+  model: LoadedModel,
+  messages: ChatMessage[],
+  maxContext: number,
+): { ids: number[]; dropped: number } {
+  const budget = Math.max(1, maxContext - Math.min(ANSWER_RESERVE_TOKENS, Math.floor(maxContext / 2)));
   const system = messages[0]?.role === 'system' ? [messages[0]] : [];
   let rest = messages.slice(system.length);
   let ids = buildPromptIds(model, [...system, ...rest]);
@@ -47,5 +53,9 @@ export function buildPromptIdsWithin(model: LoadedModel, messages: ChatMessage[]
     rest = rest.slice(1);
     ids = buildPromptIds(model, [...system, ...rest]);
   }
-  return ids.length > budget ? ids.slice(ids.length - budget) : ids;
+  if (ids.length > budget)
+    throw new ContextFullError(
+      `engine: messages: the last message and the system prompt take ${ids.length} tokens, more than the ${budget} the context holds with room for the answer`,
+    );
+  return { ids, dropped: messages.length - system.length - rest.length };
 }
