@@ -1,15 +1,22 @@
 /**
  * Chat: conversations (persisted in IndexedDB with schemaVersion), system prompt, sampling,
- * routing overrides, streaming via the engine. Tokens stream through token-stream.ts; the
- * finished message (text + compact routing) lands in state once.
+ * stop strings, routing overrides, streaming through the library API (src/api: the same
+ * engine.chat.completions.create a page or Node program calls, over the studio's engine
+ * worker). Tokens stream through token-stream.ts; the finished message (text + compact
+ * routing) lands in state once. A conversation that fills the context stops with a notice
+ * and a choice (contextNotice): stop there, or drop the oldest turns and go on.
  */
 import { create } from 'zustand';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
 import { hasRoutingOverrides } from '../core/runtime/routing.ts';
+import { MAX_STOP_STRINGS, MAX_STOP_STRING_CHARS } from '../core/runtime/generate.ts';
 import type { ChatMessage } from '../core/tokenizer/types.ts';
+import { chatCompletions } from '../api/completions.ts';
+import { moeRequestOf } from '../api/request.ts';
+import type { ChatCompletionChunk, ChatCompletions, ContextOverflow, MoeLayerRouting } from '../api/types.ts';
 import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
-import type { EngineEvent, GenerateSummary } from '../../workers/engine/api.ts';
+import type { GenerateSummary } from '../../workers/engine/api.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
 
@@ -43,14 +50,49 @@ export interface Conversation {
   system: string;
   turns: ChatTurn[];
   updatedAt: number;
+  /** Set when the user chose to drop the oldest turns once the context is full (else each full context asks). */
+  contextOverflow?: ContextOverflow;
 }
 
 export type Sampling = Required<Pick<SamplerOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>> & {
   maxTokens: number;
   seed?: number;
+  /** Texts that end an answer (not shown in it). */
+  stop?: string[];
 };
 
-export type SamplingKey = Exclude<keyof Sampling, 'seed'>;
+export type SamplingKey = Exclude<keyof Sampling, 'seed' | 'stop'>;
+
+/**
+ * The Stop strings field → the strings, one per line (`\n` and `\t` stand for a line break and a
+ * tab; `\\` for a backslash), or a message naming the limit the API checks.
+ */
+export function parseStopStrings(text: string): { ok: true; stop: string[] } | { ok: false; message: string } {
+  const stop = text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => line.replace(/\\(\\|n|t)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\')));
+  if (stop.length > MAX_STOP_STRINGS)
+    return { ok: false, message: `Stop strings: ${stop.length} lines, at most ${MAX_STOP_STRINGS}.` };
+  const long = stop.find((s) => s.length > MAX_STOP_STRING_CHARS);
+  if (long !== undefined)
+    return {
+      ok: false,
+      message: `Stop string “${long.slice(0, 20)}…” has ${long.length} characters, at most ${MAX_STOP_STRING_CHARS}.`,
+    };
+  return { ok: true, stop };
+}
+
+/**
+ * A full context stopped the conversation: before the answer (the prompt did not fit), during
+ * it, or — with the oldest turns already dropped — because the last message alone does not fit
+ * ('message': dropping cannot help, only a shorter message can).
+ */
+export interface ContextNotice {
+  conversationId: string;
+  when: 'prompt' | 'answer' | 'message';
+  message: string;
+}
 
 /**
  * What each sampling input accepts: inside what the sampler itself checks (checkOptions in
@@ -89,7 +131,13 @@ export interface ChatState {
   /** Sampling inputs whose text is not a valid value: shown with their message; `sampling` keeps the last valid one. */
   samplingIssues: Partial<Record<SamplingKey, { text: string; message: string }>>;
   overrides: RoutingOverrides;
+  /** The Stop strings field as typed (its parsed strings are in sampling.stop when valid). */
+  stopText: string;
+  /** Why the Stop strings field holds no valid value (sampling.stop keeps the last valid one). */
+  stopIssue?: string;
   streaming: boolean;
+  /** The context is full: the notice offers stop or drop-the-oldest-turns. */
+  contextNotice?: ContextNotice;
   error?: string;
   backendNote?: string;
   /** Saved conversations could not be read (nothing is written then) or a save failed. */
@@ -104,6 +152,7 @@ const initialChat: ChatState = {
   sampling: DEFAULT_SAMPLING,
   samplingIssues: {},
   overrides: {},
+  stopText: '',
   streaming: false,
 };
 export const useChat = create<ChatState>()(() => ({ ...initialChat }));
@@ -111,7 +160,31 @@ export const useChat = create<ChatState>()(() => ({ ...initialChat }));
 let chatDb: UseStore | undefined;
 const db = () => (chatDb ??= createStore('moe-studio-chats', 'conversations'));
 
+/**
+ * The library API over the studio's engine worker: one request at a time, as for any
+ * caller. Made anew after a crash (a request of the dead worker never ends).
+ */
+let completions: ChatCompletions | undefined;
+function chatApi(): ChatCompletions {
+  completions ??= chatCompletions(
+    {
+      generate: (request, onEvents) => engineClient().generate(request, onEvents),
+      stop: () => engineClient().stop(),
+      callback: engineCallback,
+    },
+    () => {
+      const model = useEngine.getState().model;
+      if (!model) throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
+      return model;
+    },
+  );
+  return completions;
+}
+/** Stops the running answer (Stop): it ends with finish_reason 'abort' and its summary. */
+let stopAnswer: AbortController | undefined;
+
 engineClientOnCrash((message) => {
+  completions = undefined;
   if (useChat.getState().streaming)
     useChat.setState({ streaming: false, error: `BackendError: the engine worker stopped (${message})` });
 });
@@ -120,6 +193,7 @@ export function chatReset(): void {
   useChat.setState({ ...initialChat }, true);
   loaded = undefined;
   foreign = [];
+  completions = undefined;
 }
 
 export type MigrationResult = { type: 'success'; conversation: Conversation } | { type: 'error'; reason: string };
@@ -274,10 +348,26 @@ export function chatSetSamplingText(key: SamplingKey, text: string): void {
 export function chatSetOverrides(overrides: RoutingOverrides): void {
   useChat.setState({ overrides });
 }
+/** The Stop strings field's text: valid strings go to sampling.stop; otherwise the text is kept with its message. */
+export function chatSetStopText(text: string): void {
+  const parsed = parseStopStrings(text);
+  useChat.setState((s) =>
+    parsed.ok
+      ? {
+          stopText: text,
+          stopIssue: undefined,
+          sampling: { ...s.sampling, stop: parsed.stop.length ? parsed.stop : undefined },
+        }
+      : { stopText: text, stopIssue: parsed.message },
+  );
+}
 
 /** Why an answer cannot start now (a sampling input holds no valid value), or undefined. */
-export function chatBlockedReason(s: Pick<ChatState, 'samplingIssues'> = useChat.getState()): string | undefined {
+export function chatBlockedReason(
+  s: Pick<ChatState, 'samplingIssues' | 'stopIssue'> = useChat.getState(),
+): string | undefined {
   const labels = (Object.keys(s.samplingIssues) as SamplingKey[]).map((k) => SAMPLING_LIMITS[k].label);
+  if (s.stopIssue) labels.push('Stop strings');
   return labels.length ? `Fix ${labels.join(', ')} in Sampling to send.` : undefined;
 }
 
@@ -347,7 +437,29 @@ export async function chatRegenerate(): Promise<void> {
 }
 
 export function chatStop(): void {
-  void engineClient().stop();
+  stopAnswer?.abort();
+}
+
+/** The context-full notice's "stop": the conversation stays as it is. */
+export function chatContextStop(): void {
+  useChat.setState({ contextNotice: undefined });
+}
+
+/**
+ * The context-full notice's "drop the oldest turns and go on": from now on this conversation
+ * leaves out its oldest turns whenever the context fills (the engine keeps the system prompt
+ * and the latest turns), and the unanswered message is answered — or an answer the full
+ * context cut is made again.
+ */
+export async function chatContextDropOldest(): Promise<void> {
+  const notice = useChat.getState().contextNotice;
+  const c = chatCurrent();
+  if (!notice || notice.when === 'message' || !c || c.id !== notice.conversationId || useChat.getState().streaming)
+    return;
+  useChat.setState({ contextNotice: undefined });
+  const turns = notice.when === 'answer' && c.turns.at(-1)?.role === 'assistant' ? c.turns.slice(0, -1) : c.turns;
+  replaceConversation({ ...c, turns, contextOverflow: 'drop_oldest_turns', updatedAt: Date.now() });
+  await runAssistant();
 }
 
 function toMessages(c: Conversation): ChatMessage[] {
@@ -355,59 +467,137 @@ function toMessages(c: Conversation): ChatMessage[] {
   return out.concat(c.turns.map((t) => ({ role: t.role, content: t.content })));
 }
 
-function compactRouting(r?: TokenRouting): TokenRouting | undefined {
-  return (
-    r && {
-      layers: r.layers.map((l) => ({
-        expertIds: l.expertIds,
-        expertWeights: l.expertWeights.map((w) => Math.round(w * 1e4) / 1e4),
-        moeProbs: l.moeProbs.map((p) => Math.round(p * 1e4) / 1e4),
-      })),
-    }
-  );
+function compactRouting(layers: MoeLayerRouting[]): TokenRouting {
+  const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  return {
+    layers: layers.map((l) => ({
+      expertIds: l.expert_ids,
+      expertWeights: l.expert_weights.map(round),
+      moeProbs: (l.router_probs ?? []).map(round),
+    })),
+  };
+}
+
+/** The last chunk as the summary a saved answer keeps (the shape answers were saved in before the API). */
+function summaryOf(last: ChatCompletionChunk): GenerateSummary | undefined {
+  const { usage, engine } = last;
+  const finish = last.choices[0]!.finish_reason;
+  if (!usage || !engine || !finish) return undefined;
+  const stoppedBy =
+    finish === 'stop' ? 'eos' : finish === 'abort' ? 'abort' : engine.context_full ? 'contextFull' : 'maxTokens';
+  return {
+    tokens: usage.completion_tokens,
+    promptTokens: usage.prompt_tokens,
+    cachedTokens: usage.prompt_tokens_details.cached_tokens,
+    stoppedBy,
+    droppedMessages: engine.dropped_messages,
+    prefillTokPerSec: engine.prefill_tokens_per_second,
+    decodeTokPerSec: engine.decode_tokens_per_second,
+    backend: engine.backend,
+  };
+}
+
+/** Token chunks reach the live view in batches (one per task, as the engine sends them), not one render each. */
+function streamBatcher() {
+  let pending: StreamToken[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (pending.length) tokenStream.push(pending);
+    pending = [];
+  };
+  return {
+    push(token: StreamToken) {
+      pending.push(token);
+      timer ??= setTimeout(flush, 0);
+    },
+    flush,
+  };
 }
 
 async function runAssistant(): Promise<void> {
   const c = chatCurrent()!;
   const { sampling, overrides } = useChat.getState();
-  useChat.setState({ streaming: true, error: undefined, backendNote: undefined });
+  useChat.setState({ streaming: true, error: undefined, backendNote: undefined, contextNotice: undefined });
   tokenStream.reset();
   const received: StreamToken[] = [];
-  const onEvents = engineCallback((events: EngineEvent[]) => {
-    const batch: StreamToken[] = [];
-    for (const e of events) {
-      if (e.type === 'token') batch.push({ id: e.id, text: e.text, routing: compactRouting(e.routing) });
-      else {
-        useEngine.setState({ backend: e.backend });
-        useChat.setState({ backendNote: e.backend.reason });
-      }
-    }
-    received.push(...batch);
-    tokenStream.push(batch);
-  });
+  const live = streamBatcher();
   let summary: GenerateSummary | undefined;
   let madeWith: AnswerSettings | undefined;
+  const stop = new AbortController();
+  stopAnswer = stop;
   try {
     const hasOverrides = hasRoutingOverrides(overrides);
-    summary = await engineClient().generate(
-      { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
-      onEvents,
-    );
     const model = useEngine.getState().model;
+    const stream = await chatApi().create(
+      {
+        messages: toMessages(c),
+        stream: true,
+        max_tokens: sampling.maxTokens,
+        temperature: sampling.temperature,
+        top_k: sampling.topK,
+        top_p: sampling.topP,
+        repetition_penalty: sampling.repetitionPenalty,
+        ...(sampling.seed !== undefined && { seed: sampling.seed }),
+        ...(sampling.stop?.length && { stop: sampling.stop }),
+        context_overflow: c.contextOverflow ?? 'error',
+        moe: { ...(hasOverrides && moeRequestOf(overrides)), router_probs: true },
+      },
+      { signal: stop.signal },
+    );
+    for await (const chunk of stream) {
+      if (chunk.fallback) {
+        useEngine.setState({ backend: chunk.fallback });
+        useChat.setState({ backendNote: chunk.fallback.reason });
+      }
+      const routing = chunk.moe.tokens[0];
+      if (routing) {
+        const token = {
+          id: routing.token_id,
+          text: chunk.choices[0]!.delta.content ?? '',
+          routing: compactRouting(routing.layers),
+        };
+        received.push(token);
+        live.push(token);
+      }
+      if (chunk.usage) summary = summaryOf(chunk);
+    }
     madeWith = {
       modelId: model?.id,
       modelTitle: model?.title,
       sampling,
       routing: hasOverrides ? overrides : undefined,
     };
-    useEngine.setState({
-      prefillTokPerSec: summary.prefillTokPerSec,
-      decodeTokPerSec: summary.decodeTokPerSec,
-      backend: summary.backend,
-    });
+    if (summary) {
+      useEngine.setState({
+        prefillTokPerSec: summary.prefillTokPerSec,
+        decodeTokPerSec: summary.decodeTokPerSec,
+        backend: summary.backend,
+      });
+      if (summary.stoppedBy === 'contextFull')
+        useChat.setState({
+          contextNotice: {
+            conversationId: c.id,
+            when: 'answer',
+            message: `The answer stopped after ${summary.tokens} tokens: the conversation fills the model's context (${model?.contextLength ?? '?'} tokens).`,
+          },
+        });
+    }
   } catch (e) {
-    useChat.setState({ error: `${(e as Error).name}: ${(e as Error).message}` });
+    const err = e as Error;
+    if (err.name === 'ContextFullError')
+      useChat.setState({
+        contextNotice: {
+          conversationId: c.id,
+          when: c.contextOverflow === 'drop_oldest_turns' ? 'message' : 'prompt',
+          message: `The conversation no longer fits the model's context (${useEngine.getState().model?.contextLength ?? '?'} tokens): ${err.message.replace(/^engine: messages: /, '')}.`,
+        },
+      });
+    else useChat.setState({ error: `${err.name}: ${err.message}` });
   } finally {
+    live.flush();
+    if (stopAnswer === stop) stopAnswer = undefined;
     const latest = chatCurrent() ?? c;
     const content = received.map((t) => t.text).join('');
     if (summary || received.length)

@@ -5,8 +5,11 @@ import {
   chatRegenerate,
   chatSelect,
   chatBlockedReason,
+  chatContextDropOldest,
+  chatContextStop,
   chatSend,
   chatSetSamplingText,
+  chatSetStopText,
   chatSetSystem,
   chatStop,
   SAMPLING_LIMITS,
@@ -122,6 +125,33 @@ function SamplingField({ field }: { field: SamplingKey }) {
   );
 }
 
+/** Stop strings, one per line: the answer ends before the first one it would write (the API's `stop`). */
+function StopStringsField() {
+  const { text, issue } = useChat(useShallow((s) => ({ text: s.stopText, issue: s.stopIssue })));
+  return (
+    <label className="block stop-strings">
+      Stop strings{' '}
+      <textarea
+        rows={2}
+        value={text}
+        spellCheck={false}
+        aria-invalid={issue ? true : undefined}
+        aria-describedby={issue ? 'stop-strings-error' : 'stop-strings-hint'}
+        onChange={(e) => chatSetStopText(e.target.value)}
+      />
+      {issue ? (
+        <span className="field-error" id="stop-strings-error" data-testid="stop-strings-error">
+          {issue}
+        </span>
+      ) : (
+        <span className="muted small" id="stop-strings-hint">
+          One per line; \n is a line break. The answer ends before the first one it would write.
+        </span>
+      )}
+    </label>
+  );
+}
+
 function SamplingControls() {
   return (
     <fieldset className="row wrap">
@@ -129,7 +159,37 @@ function SamplingControls() {
       {(Object.keys(SAMPLING_LIMITS) as SamplingKey[]).map((k) => (
         <SamplingField key={k} field={k} />
       ))}
+      <StopStringsField />
     </fieldset>
+  );
+}
+
+/** The context is full: say so, and offer the two ways on (stop here, or drop the oldest turns and go on). */
+function ContextNoticeBanner({ conversationId }: { conversationId?: string }) {
+  const { notice, streaming } = useChat(useShallow((s) => ({ notice: s.contextNotice, streaming: s.streaming })));
+  if (!notice || notice.conversationId !== conversationId) return null;
+  return (
+    <div role="alert" className="banner banner-warning context-notice" data-testid="context-notice">
+      <p>{notice.message}</p>
+      {notice.when === 'message' ? (
+        <p className="muted small">The oldest turns are already left out: edit the message to make it shorter.</p>
+      ) : (
+        <p className="muted small">
+          Dropping keeps the system prompt and the latest turns; this conversation then drops its oldest turns whenever
+          the context fills{notice.when === 'answer' ? ', and the cut answer is made again' : ''}.
+        </p>
+      )}
+      <div className="row wrap">
+        <button type="button" onClick={chatContextStop}>
+          {notice.when === 'message' ? 'Dismiss' : 'Stop here'}
+        </button>
+        {notice.when !== 'message' && (
+          <button type="button" onClick={() => void chatContextDropOldest()} disabled={streaming}>
+            Drop the oldest turns and go on
+          </button>
+        )}
+      </div>
+    </div>
   );
 }
 
@@ -244,6 +304,9 @@ export function ChatPage() {
                   {t.summary.cachedTokens
                     ? ` · ${t.summary.cachedTokens} of ${t.summary.promptTokens} prompt tokens reused from the last turn`
                     : ''}
+                  {t.summary.droppedMessages
+                    ? ` · ${t.summary.droppedMessages} oldest message${t.summary.droppedMessages === 1 ? '' : 's'} left out to fit the context`
+                    : ''}
                 </div>
               )}
               {t.madeWith && (
@@ -271,6 +334,7 @@ export function ChatPage() {
         <pre className="token-detail" ref={detailRef} aria-live="polite" data-testid="token-detail">
           Hover a token to see its experts at every layer.
         </pre>
+        <ContextNoticeBanner conversationId={current?.id} />
         {error && <p role="alert">{error}</p>}
         {backendNote && (
           <p role="status" className="banner banner-info">
