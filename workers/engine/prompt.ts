@@ -36,8 +36,9 @@ export function buildPromptIds(model: LoadedModel, messages: ChatMessage[]): num
 export const ANSWER_RESERVE_TOKENS = 64;
 
 /**
- * Prompt ids that fit `maxContext` with room for the answer: the oldest messages after the
- * system prompt are dropped first (a chat keeps its latest exchange); `dropped` counts them.
+ * Prompt ids that fit `maxContext` with room for the answer: the oldest turns after the
+ * system prompt (a user message and the answers to it) are dropped first (a chat keeps its
+ * latest exchange); `dropped` counts the messages left out.
  * When the last message alone does not fit, a ContextFullError says so (never a silent cut).
  */
 export function buildPromptIdsWithin(
@@ -50,7 +51,10 @@ export function buildPromptIdsWithin(
   let rest = messages.slice(system.length);
   let ids = buildPromptIds(model, [...system, ...rest]);
   while (ids.length > budget && rest.length > 1) {
+    // A whole turn at a time: the kept conversation starts with a user message, as chat
+    // templates expect (some refuse one that starts with the assistant).
     rest = rest.slice(1);
+    while (rest.length > 1 && rest[0]!.role === 'assistant') rest = rest.slice(1);
     ids = buildPromptIds(model, [...system, ...rest]);
   }
   if (ids.length > budget)
