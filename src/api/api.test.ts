@@ -279,6 +279,25 @@ describe('extensions the Chat page uses', () => {
     ).rejects.toThrow("context_overflow 'truncate' must be one of error, drop_oldest_turns");
   });
 
+  it('continue_final_message goes on with the last answer: the two parts are the one longer greedy answer', async () => {
+    const whole = await engine.chat.completions.create({ messages: question, temperature: 0, max_tokens: 14 });
+    const part = await engine.chat.completions.create({ messages: question, temperature: 0, max_tokens: 6 });
+    expect(part.choices[0]!.finish_reason).toBe('length');
+    const rest = await engine.chat.completions.create({
+      messages: [...question, part.choices[0]!.message],
+      temperature: 0,
+      max_tokens: 8,
+      continue_final_message: true,
+    });
+    expect(part.choices[0]!.message.content + rest.choices[0]!.message.content).toBe(whole.choices[0]!.message.content);
+    // the part's prompt and tokens come from the KV cache (one token is always run again, for its logits)
+    expect(rest.usage.prompt_tokens).toBe(part.usage.prompt_tokens + part.usage.completion_tokens);
+    expect(rest.usage.prompt_tokens_details.cached_tokens).toBe(rest.usage.prompt_tokens - 1);
+    await expect(engine.chat.completions.create({ messages: question, continue_final_message: true })).rejects.toThrow(
+      "continue_final_message: the last message is 'user', it must be the assistant's answer to continue",
+    );
+  });
+
   it("an aborted signal ends the answer with finish_reason 'abort' and its usage; the next request runs", async () => {
     const stop = new AbortController();
     const stream = await engine.chat.completions.create(

@@ -31,6 +31,7 @@ const FIELDS = new Set([
   'seed',
   'repetition_penalty',
   'context_overflow',
+  'continue_final_message',
   'moe',
 ]);
 const OVERFLOWS = { error: 'refuse', drop_oldest_turns: 'drop-oldest-turns' } as const satisfies Record<
@@ -179,6 +180,16 @@ export function toGenerateRequest(params: ChatCompletionCreateParams, model: Mod
   if (!Object.hasOwn(OVERFLOWS, overflow))
     fail(`context_overflow '${String(overflow)}' must be one of ${Object.keys(OVERFLOWS).join(', ')}`);
   const request: GenerateRequest = { messages, sampling, overflow: OVERFLOWS[overflow] };
+  const continueFinal = params.continue_final_message;
+  if (continueFinal !== undefined && typeof continueFinal !== 'boolean')
+    fail(`continue_final_message ${String(continueFinal)} must be true or false`);
+  if (continueFinal) {
+    if (messages.at(-1)!.role !== 'assistant')
+      fail(
+        `continue_final_message: the last message is '${messages.at(-1)!.role}', it must be the assistant's answer to continue`,
+      );
+    request.continueFinal = true;
+  }
   const routing = moeField(params.moe, model);
   if (routing) request.routing = routing;
   return request;

@@ -60,6 +60,11 @@ export interface ChatCompletionCreateParams {
   /** > 1 makes tokens already in the context less likely (as llama.cpp's repeat_penalty); default 1. */
   repetition_penalty?: number;
   context_overflow?: ContextOverflow;
+  /**
+   * true: the last message is an assistant answer to go on with (vLLM's name): the model
+   * continues its text instead of starting a new turn; the response holds only the new text.
+   */
+  continue_final_message?: boolean;
   moe?: MoeRequest;
 }
 

@@ -253,17 +253,34 @@ describe('chat store', () => {
     expect(useChat.getState().contextNotice!.message).toMatch(/the last message and the system prompt take \d+ tokens/);
   });
 
-  it('an answer that fills the context stops with a notice naming it', async () => {
+  it('an answer that fills the context stops with a notice; dropping the oldest turns goes on with that answer', async () => {
     const context = useEngine.getState().model!.contextLength;
-    chatSetSampling({ temperature: 0, maxTokens: context });
-    await chatSend('hello');
-    const answer = useChat.getState().conversations[0]!.turns[1]!;
+    chatSetSampling({ temperature: 0, maxTokens: 4 });
+    // A long first turn: dropping it leaves room for the answer to go on.
+    await chatSend(Array.from({ length: 22 }, () => 'hi').join(' '));
+    chatSetSampling({ maxTokens: context });
+    await chatSend('ok');
+    const turns = () => useChat.getState().conversations[0]!.turns;
+    const cut = turns()[3]!;
     // The tiny random model may end on its end token first: then there is no notice, and nothing to test.
-    expect(answer.summary!.stoppedBy, 'the random model ended before the context was full').toBe('contextFull');
+    expect(cut.summary!.stoppedBy, 'the random model ended before the context was full').toBe('contextFull');
     expect(useChat.getState().contextNotice).toMatchObject({ when: 'answer' });
     expect(useChat.getState().contextNotice!.message).toMatch(/The answer stopped after \d+ tokens/);
-    await chatContextDropOldest(); // one message only: nothing to drop, the answer is made again and stops again
-    expect(useChat.getState().conversations[0]!.turns).toHaveLength(2);
-    expect(useChat.getState().conversations[0]!.turns[1]!.summary!.stoppedBy).toBe('contextFull');
+
+    await chatContextDropOldest();
+    expect(turns()).toHaveLength(4); // the same answer, longer: not a new one
+    const goneOn = turns()[3]!;
+    expect(goneOn.content.startsWith(cut.content)).toBe(true);
+    expect(goneOn.tokens!.length).toBeGreaterThan(cut.tokens!.length);
+    expect(goneOn.tokens!.slice(0, cut.tokens!.length)).toEqual(cut.tokens);
+    expect(goneOn.summary!.tokens).toBe(goneOn.tokens!.length);
+    expect(goneOn.summary!.droppedMessages).toBe(2);
+    expect(useChat.getState().conversations[0]!.contextOverflow).toBe('drop_oldest_turns');
+    // It filled the context again, with nothing more to drop: the notice no longer offers it.
+    expect(goneOn.summary!.stoppedBy).toBe('contextFull');
+    expect(useChat.getState().contextNotice).toMatchObject({ when: 'message' });
+    expect(useChat.getState().contextNotice!.message).toContain(`stopped after ${goneOn.tokens!.length} tokens`);
+    await chatContextDropOldest(); // not offered: nothing happens
+    expect(turns()[3]).toBe(goneOn);
   });
 });

@@ -85,8 +85,8 @@ export function parseStopStrings(text: string): { ok: true; stop: string[] } | {
 
 /**
  * A full context stopped the conversation: before the answer (the prompt did not fit), during
- * it, or — with the oldest turns already dropped — because the last message alone does not fit
- * ('message': dropping cannot help, only a shorter message can).
+ * it, or — with the oldest turns already dropped — with nothing more to leave out ('message':
+ * the last message, or it and its answer, fill the context alone; dropping cannot help).
  */
 export interface ContextNotice {
   conversationId: string;
@@ -448,8 +448,8 @@ export function chatContextStop(): void {
 /**
  * The context-full notice's "drop the oldest turns and go on": from now on this conversation
  * leaves out its oldest turns whenever the context fills (the engine keeps the system prompt
- * and the latest turns), and the unanswered message is answered — or an answer the full
- * context cut is made again.
+ * and the latest turns), and the unanswered message is answered — or the answer the full
+ * context cut goes on where it stopped (the API's continue_final_message).
  */
 export async function chatContextDropOldest(): Promise<void> {
   const notice = useChat.getState().contextNotice;
@@ -457,9 +457,8 @@ export async function chatContextDropOldest(): Promise<void> {
   if (!notice || notice.when === 'message' || !c || c.id !== notice.conversationId || useChat.getState().streaming)
     return;
   useChat.setState({ contextNotice: undefined });
-  const turns = notice.when === 'answer' && c.turns.at(-1)?.role === 'assistant' ? c.turns.slice(0, -1) : c.turns;
-  replaceConversation({ ...c, turns, contextOverflow: 'drop_oldest_turns', updatedAt: Date.now() });
-  await runAssistant();
+  replaceConversation({ ...c, contextOverflow: 'drop_oldest_turns', updatedAt: Date.now() });
+  await runAssistant(notice.when === 'answer' && c.turns.at(-1)?.role === 'assistant');
 }
 
 function toMessages(c: Conversation): ChatMessage[] {
@@ -516,7 +515,13 @@ function streamBatcher() {
   };
 }
 
-async function runAssistant(): Promise<void> {
+/** Tokens of the answer a continuation goes on with (0 for a new answer). */
+function answerTokens(c: Conversation, continueAnswer: boolean): number {
+  return continueAnswer ? (c.turns.at(-1)?.tokens?.length ?? 0) : 0;
+}
+
+/** Answers the conversation's last message, or (continueAnswer) goes on with its last answer. */
+async function runAssistant(continueAnswer = false): Promise<void> {
   const c = chatCurrent()!;
   const { sampling, overrides } = useChat.getState();
   useChat.setState({ streaming: true, error: undefined, backendNote: undefined, contextNotice: undefined });
@@ -542,6 +547,7 @@ async function runAssistant(): Promise<void> {
         ...(sampling.seed !== undefined && { seed: sampling.seed }),
         ...(sampling.stop?.length && { stop: sampling.stop }),
         context_overflow: c.contextOverflow ?? 'error',
+        ...(continueAnswer && { continue_final_message: true }),
         moe: { ...(hasOverrides && moeRequestOf(overrides)), router_probs: true },
       },
       { signal: stop.signal },
@@ -579,8 +585,9 @@ async function runAssistant(): Promise<void> {
         useChat.setState({
           contextNotice: {
             conversationId: c.id,
-            when: 'answer',
-            message: `The answer stopped after ${summary.tokens} tokens: the conversation fills the model's context (${model?.contextLength ?? '?'} tokens).`,
+            // with the oldest turns already dropped, the engine found nothing more to leave out
+            when: c.contextOverflow === 'drop_oldest_turns' ? 'message' : 'answer',
+            message: `The answer stopped after ${answerTokens(c, continueAnswer) + summary.tokens} tokens: the conversation fills the model's context (${model?.contextLength ?? '?'} tokens).`,
           },
         });
     }
@@ -600,7 +607,25 @@ async function runAssistant(): Promise<void> {
     if (stopAnswer === stop) stopAnswer = undefined;
     const latest = chatCurrent() ?? c;
     const content = received.map((t) => t.text).join('');
-    if (summary || received.length)
+    const previous = continueAnswer ? latest.turns.at(-1) : undefined;
+    if (previous?.role === 'assistant') {
+      // The continuation joins the answer it goes on with; the summary counts the whole answer.
+      const tokens = [...(previous.tokens ?? []), ...received];
+      replaceConversation({
+        ...latest,
+        turns: [
+          ...latest.turns.slice(0, -1),
+          {
+            ...previous,
+            content: previous.content + content,
+            tokens,
+            summary: summary ? { ...summary, tokens: tokens.length } : previous.summary,
+            madeWith: madeWith ?? previous.madeWith,
+          },
+        ],
+        updatedAt: Date.now(),
+      });
+    } else if (summary || received.length)
       replaceConversation({
         ...latest,
         turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary, madeWith }],

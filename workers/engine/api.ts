@@ -68,6 +68,8 @@ export interface GenerateRequest {
    * ContextFullError (the library API's default: never a silent cut).
    */
   overflow?: 'drop-oldest-turns' | 'refuse';
+  /** The last message is an assistant answer to continue (its text is the start of this answer). */
+  continueFinal?: boolean;
 }
 
 export type EngineEvent =

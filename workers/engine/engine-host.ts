@@ -16,7 +16,7 @@ import { idbKvStore } from '../../src/core/store/kv.ts';
 import { openModelRef } from '../model-ref.ts';
 import { browserPlatform, openCpuSession, openSessionWithFallback } from './backend-choice.ts';
 import { buildPromptIds, buildPromptIdsWithin } from './prompt.ts';
-import { ContextFullError } from '../../src/core/errors.ts';
+import { ConfigError, ContextFullError } from '../../src/core/errors.ts';
 import { sessionContextLength, summarize } from './model-summary.ts';
 import type { FileSet } from '../../src/core/io/byte-source.ts';
 import type { LoadModelOptions } from '../../src/core/model/load.ts';
@@ -232,9 +232,17 @@ export class EngineHost implements EngineApi {
     answered: number,
   ): { ids: number[]; dropped: number } {
     const maxContext = this.session!.maxContext;
-    if ((request.overflow ?? 'drop-oldest-turns') === 'drop-oldest-turns')
-      return buildPromptIdsWithin(model, request.messages, maxContext - answered);
-    const ids = buildPromptIds(model, request.messages);
+    // continueFinal: the last (assistant) message is the start of the answer, not a closed turn.
+    const final = request.continueFinal ? request.messages.at(-1) : undefined;
+    if (final && final.role !== 'assistant')
+      throw new ConfigError(`engine: continueFinal needs an assistant message last, not '${final.role}'`);
+    const messages = final ? request.messages.slice(0, -1) : request.messages;
+    const tail = final ? model.tokenizer!.encode(final.content, { addSpecialTokens: false }) : [];
+    if ((request.overflow ?? 'drop-oldest-turns') === 'drop-oldest-turns') {
+      const within = buildPromptIdsWithin(model, messages, maxContext - answered - tail.length);
+      return { ids: [...within.ids, ...tail], dropped: within.dropped };
+    }
+    const ids = [...buildPromptIds(model, messages), ...tail];
     if (ids.length >= maxContext)
       throw new ContextFullError(
         `engine: messages: the prompt has ${ids.length} tokens, the context holds ${maxContext} (prompt and answer together)`,

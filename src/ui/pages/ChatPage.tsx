@@ -172,11 +172,14 @@ function ContextNoticeBanner({ conversationId }: { conversationId?: string }) {
     <div role="alert" className="banner banner-warning context-notice" data-testid="context-notice">
       <p>{notice.message}</p>
       {notice.when === 'message' ? (
-        <p className="muted small">The oldest turns are already left out: edit the message to make it shorter.</p>
+        <p className="muted small">
+          The oldest turns are already left out and nothing more can be: a shorter message (Edit) or a new conversation
+          goes on.
+        </p>
       ) : (
         <p className="muted small">
           Dropping keeps the system prompt and the latest turns; this conversation then drops its oldest turns whenever
-          the context fills{notice.when === 'answer' ? ', and the cut answer is made again' : ''}.
+          the context fills{notice.when === 'answer' ? ', and the answer goes on where it stopped' : ''}.
         </p>
       )}
       <div className="row wrap">
