@@ -9,7 +9,6 @@
 import { BUFFER_USAGE, MAP_MODE_READ } from './gpu-constants.ts';
 import { BackendError, ConfigError } from '../../errors.ts';
 import type { ModelWeights } from '../../model/weights.ts';
-import type { ModelSpec } from '../../model/spec.ts';
 import type { ForwardOptions, ForwardResult, LayerRouting, Session, TokenRouting } from '../types.ts';
 import { createActivations, destroyActivations, type Activations } from './activations.ts';
 import { ParamArena, submitSteps } from './dispatch.ts';
@@ -51,19 +50,6 @@ const EMPTY_STATS: WebGpuForwardStats = {
   activeWeightBytesPerToken: 0,
 };
 
-/**
- * What the WGSL kernels do not implement is refused by name before anything is uploaded (the
- * engine then falls back to WASM and says why), never run as something else: Mistral's sliding
- * window would otherwise become full attention once the context passes it.
- */
-export function refuseUnsupported(spec: ModelSpec, maxContext: number): void {
-  const window = spec.slidingWindow;
-  if (window !== undefined && window < maxContext)
-    throw new BackendError(
-      `webgpu: sliding_window ${window} (each token attends to the last ${window} positions) is not implemented by the WebGPU kernels, and a context of ${maxContext} goes past it: use the wasm or cpu backend, or a context of at most ${window}`,
-    );
-}
-
 export class WebGpuSession implements Session {
   readonly backend = 'webgpu' as const;
   state: WebGpuSessionState = { kind: 'idle' };
@@ -82,7 +68,6 @@ export class WebGpuSession implements Session {
   ) {}
 
   static async create(context: GpuContext, weights: ModelWeights, maxContext: number): Promise<WebGpuSession> {
-    refuseUnsupported(weights.spec, maxContext);
     context.throwIfFailed();
     const model = uploadModel(context, weights);
     let activations: Activations | undefined;
