@@ -8,17 +8,25 @@
  */
 import { create } from 'zustand';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
-import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
+import type { RoutingOverrides } from '../core/runtime/types.ts';
 import { hasRoutingOverrides } from '../core/runtime/routing.ts';
-import { MAX_STOP_STRINGS, MAX_STOP_STRING_CHARS } from '../core/runtime/generate.ts';
-import type { ChatMessage } from '../core/tokenizer/types.ts';
 import { chatCompletions } from '../api/completions.ts';
-import { moeRequestOf } from '../api/request.ts';
-import type { ChatCompletionChunk, ChatCompletions, ContextOverflow, MoeLayerRouting } from '../api/types.ts';
+import type { ChatCompletions, ContextOverflow } from '../api/types.ts';
+import { compactRouting, completionParams, streamBatcher, summaryOf } from './chat-request.ts';
+import { parseStopStrings, SAMPLING_LIMITS, type Sampling, type SamplingKey, samplingCheck } from './chat-sampling.ts';
 import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
 import type { GenerateSummary } from '../../workers/engine/api.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
+
+export {
+  parseStopStrings,
+  SAMPLING_LIMITS,
+  type Sampling,
+  type SamplingCheck,
+  type SamplingKey,
+  samplingCheck,
+} from './chat-sampling.ts';
 
 export const CHAT_SCHEMA_VERSION = 1;
 
@@ -54,35 +62,6 @@ export interface Conversation {
   contextOverflow?: ContextOverflow;
 }
 
-export type Sampling = Required<Pick<SamplerOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>> & {
-  maxTokens: number;
-  seed?: number;
-  /** Texts that end an answer (not shown in it). */
-  stop?: string[];
-};
-
-export type SamplingKey = Exclude<keyof Sampling, 'seed' | 'stop'>;
-
-/**
- * The Stop strings field → the strings, one per line (`\n` and `\t` stand for a line break and a
- * tab; `\\` for a backslash), or a message naming the limit the API checks.
- */
-export function parseStopStrings(text: string): { ok: true; stop: string[] } | { ok: false; message: string } {
-  const stop = text
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => line.replace(/\\(\\|n|t)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\')));
-  if (stop.length > MAX_STOP_STRINGS)
-    return { ok: false, message: `Stop strings: ${stop.length} lines, at most ${MAX_STOP_STRINGS}.` };
-  const long = stop.find((s) => s.length > MAX_STOP_STRING_CHARS);
-  if (long !== undefined)
-    return {
-      ok: false,
-      message: `Stop string “${long.slice(0, 20)}…” has ${long.length} characters, at most ${MAX_STOP_STRING_CHARS}.`,
-    };
-  return { ok: true, stop };
-}
-
 /**
  * A full context stopped the conversation: before the answer (the prompt did not fit), during
  * it, or — with the oldest turns already dropped — with nothing more to leave out ('message':
@@ -92,36 +71,6 @@ export interface ContextNotice {
   conversationId: string;
   when: 'prompt' | 'answer' | 'message';
   message: string;
-}
-
-/**
- * What each sampling input accepts: inside what the sampler itself checks (checkOptions in
- * core/runtime/sampler.ts: temperature ≥ 0, topK an integer ≥ 1, topP in (0, 1]; generate:
- * maxTokens an integer), the upper caps are the studio's (the ranges its inputs offer).
- */
-export const SAMPLING_LIMITS = {
-  temperature: { label: 'Temperature', min: 0, max: 2, step: 0.1, integer: false, minExclusive: false },
-  topK: { label: 'Top-k', min: 1, max: 1000, step: 1, integer: true, minExclusive: false },
-  topP: { label: 'Top-p', min: 0, max: 1, step: 0.05, integer: false, minExclusive: true },
-  repetitionPenalty: { label: 'Repetition penalty', min: 1, max: 2, step: 0.05, integer: false, minExclusive: false },
-  maxTokens: { label: 'Max tokens', min: 1, max: 1024, step: 8, integer: true, minExclusive: false },
-} satisfies Record<
-  SamplingKey,
-  { label: string; min: number; max: number; step: number; integer: boolean; minExclusive: boolean }
->;
-
-export type SamplingCheck = { ok: true; value: number } | { ok: false; message: string };
-
-/** The text of one sampling input → its value, or a message that names the field, the value and the range. */
-export function samplingCheck(key: SamplingKey, text: string): SamplingCheck {
-  const { label, min, max, integer, minExclusive } = SAMPLING_LIMITS[key];
-  const range = `${integer ? 'a whole number' : 'a number'} ${minExclusive ? `above ${min}, at most ${max}` : `from ${min} to ${max}`}`;
-  if (text.trim() === '') return { ok: false, message: `${label} is empty: enter ${range}.` };
-  const value = Number(text);
-  const inRange = (minExclusive ? value > min : value >= min) && value <= max;
-  if (!Number.isFinite(value) || !inRange || (integer && !Number.isInteger(value)))
-    return { ok: false, message: `${label} ${text} is not ${range}.` };
-  return { ok: true, value };
 }
 
 export interface ChatState {
@@ -461,60 +410,6 @@ export async function chatContextDropOldest(): Promise<void> {
   await runAssistant(notice.when === 'answer' && c.turns.at(-1)?.role === 'assistant');
 }
 
-function toMessages(c: Conversation): ChatMessage[] {
-  const out: ChatMessage[] = c.system.trim() ? [{ role: 'system', content: c.system }] : [];
-  return out.concat(c.turns.map((t) => ({ role: t.role, content: t.content })));
-}
-
-function compactRouting(layers: MoeLayerRouting[]): TokenRouting {
-  const round = (v: number) => Math.round(v * 1e4) / 1e4;
-  return {
-    layers: layers.map((l) => ({
-      expertIds: l.expert_ids,
-      expertWeights: l.expert_weights.map(round),
-      moeProbs: (l.router_probs ?? []).map(round),
-    })),
-  };
-}
-
-/** The last chunk as the summary a saved answer keeps (the shape answers were saved in before the API). */
-function summaryOf(last: ChatCompletionChunk): GenerateSummary | undefined {
-  const { usage, engine } = last;
-  const finish = last.choices[0]!.finish_reason;
-  if (!usage || !engine || !finish) return undefined;
-  const stoppedBy =
-    finish === 'stop' ? 'eos' : finish === 'abort' ? 'abort' : engine.context_full ? 'contextFull' : 'maxTokens';
-  return {
-    tokens: usage.completion_tokens,
-    promptTokens: usage.prompt_tokens,
-    cachedTokens: usage.prompt_tokens_details.cached_tokens,
-    stoppedBy,
-    droppedMessages: engine.dropped_messages,
-    prefillTokPerSec: engine.prefill_tokens_per_second,
-    decodeTokPerSec: engine.decode_tokens_per_second,
-    backend: engine.backend,
-  };
-}
-
-/** Token chunks reach the live view in batches (one per task, as the engine sends them), not one render each. */
-function streamBatcher() {
-  let pending: StreamToken[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const flush = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    if (pending.length) tokenStream.push(pending);
-    pending = [];
-  };
-  return {
-    push(token: StreamToken) {
-      pending.push(token);
-      timer ??= setTimeout(flush, 0);
-    },
-    flush,
-  };
-}
-
 /** Tokens of the answer a continuation goes on with (0 for a new answer). */
 function answerTokens(c: Conversation, continueAnswer: boolean): number {
   return continueAnswer ? (c.turns.at(-1)?.tokens?.length ?? 0) : 0;
@@ -536,20 +431,7 @@ async function runAssistant(continueAnswer = false): Promise<void> {
     const hasOverrides = hasRoutingOverrides(overrides);
     const model = useEngine.getState().model;
     const stream = await chatApi().create(
-      {
-        messages: toMessages(c),
-        stream: true,
-        max_tokens: sampling.maxTokens,
-        temperature: sampling.temperature,
-        top_k: sampling.topK,
-        top_p: sampling.topP,
-        repetition_penalty: sampling.repetitionPenalty,
-        ...(sampling.seed !== undefined && { seed: sampling.seed }),
-        ...(sampling.stop?.length && { stop: sampling.stop }),
-        context_overflow: c.contextOverflow ?? 'error',
-        ...(continueAnswer && { continue_final_message: true }),
-        moe: { ...(hasOverrides && moeRequestOf(overrides)), router_probs: true },
-      },
+      { ...completionParams(c, sampling, hasOverrides ? overrides : undefined, continueAnswer), stream: true },
       { signal: stop.signal },
     );
     for await (const chunk of stream) {

@@ -15,8 +15,7 @@ import type { GeneratedToken, RoutingOverrides, Session } from '../../src/core/r
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { openModelRef } from '../model-ref.ts';
 import { browserPlatform, openCpuSession, openSessionWithFallback } from './backend-choice.ts';
-import { buildPromptIds, buildPromptIdsWithin } from './prompt.ts';
-import { ConfigError, ContextFullError } from '../../src/core/errors.ts';
+import { rolledPromptIds, requestPromptIds } from './prompt.ts';
 import { sessionContextLength, summarize } from './model-summary.ts';
 import type { FileSet } from '../../src/core/io/byte-source.ts';
 import type { LoadModelOptions } from '../../src/core/model/load.ts';
@@ -166,14 +165,14 @@ export class EngineHost implements EngineApi {
       batcher.push({ type: 'token', id: t.id, text: t.text, routing: t.routing });
     };
     try {
-      prompt = this.promptIds(model, request, 0);
+      prompt = requestPromptIds(model, request, this.session!.maxContext, 0);
       for (let attempt = 0; ; attempt++) {
         try {
           cachedTokens = attempt === 0 ? this.reusableTokens(prompt.ids) : 0;
           stoppedBy = await this.runGeneration(model, prompt.ids, generated, request, abort.signal, onToken);
           // drop-oldest-turns: an answer that fills the context goes on with fewer of the oldest messages.
           while (stoppedBy === 'contextFull' && request.overflow !== 'refuse') {
-            const rolled = this.rolledPrompt(model, request, generated.length, prompt.dropped);
+            const rolled = rolledPromptIds(model, request, this.session!.maxContext, generated.length, prompt.dropped);
             if (!rolled) break;
             prompt = rolled;
             stoppedBy = await this.runGeneration(model, prompt.ids, generated, request, abort.signal, onToken);
@@ -219,46 +218,6 @@ export class EngineHost implements EngineApi {
       decodeTokPerSec: this.speeds.decode ?? 0,
       backend: this.backend!,
     };
-  }
-
-  /**
-   * The request's prompt ids with `answered` answer tokens after them: with drop-oldest-turns
-   * (the default), the oldest messages are left out until they fit; with refuse, a prompt
-   * that does not fit is a ContextFullError.
-   */
-  private promptIds(
-    model: LoadedModel,
-    request: GenerateRequest,
-    answered: number,
-  ): { ids: number[]; dropped: number } {
-    const maxContext = this.session!.maxContext;
-    // continueFinal: the last (assistant) message is the start of the answer, not a closed turn.
-    const final = request.continueFinal ? request.messages.at(-1) : undefined;
-    if (final && final.role !== 'assistant')
-      throw new ConfigError(`engine: continueFinal needs an assistant message last, not '${final.role}'`);
-    const messages = final ? request.messages.slice(0, -1) : request.messages;
-    const tail = final ? model.tokenizer!.encode(final.content, { addSpecialTokens: false }) : [];
-    if ((request.overflow ?? 'drop-oldest-turns') === 'drop-oldest-turns') {
-      const within = buildPromptIdsWithin(model, messages, maxContext - answered - tail.length);
-      return { ids: [...within.ids, ...tail], dropped: within.dropped };
-    }
-    const ids = [...buildPromptIds(model, messages), ...tail];
-    if (ids.length >= maxContext)
-      throw new ContextFullError(
-        `engine: messages: the prompt has ${ids.length} tokens, the context holds ${maxContext} (prompt and answer together)`,
-      );
-    return { ids, dropped: 0 };
-  }
-
-  /** A prompt that leaves out more of the oldest messages than `dropped`, with room after the answer so far; undefined when none is left to drop. */
-  private rolledPrompt(model: LoadedModel, request: GenerateRequest, answered: number, dropped: number) {
-    try {
-      const next = this.promptIds(model, request, answered);
-      return next.dropped > dropped ? next : undefined;
-    } catch (e) {
-      if ((e as Error).name === 'ContextFullError') return undefined;
-      throw e;
-    }
   }
 
   /** How many leading ids of `ids` the KV cache already holds (at least one id is always run, for its logits). */

@@ -4,7 +4,8 @@
  */
 import type { LoadedModel } from '../../src/core/model/load.ts';
 import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
-import { ContextFullError } from '../../src/core/errors.ts';
+import { ConfigError, ContextFullError } from '../../src/core/errors.ts';
+import type { GenerateRequest } from './api.ts';
 
 export function buildPromptText(model: LoadedModel, messages: ChatMessage[]): { text: string; templated: boolean } {
   const tokenizer = model.tokenizer;
@@ -62,4 +63,54 @@ export function buildPromptIdsWithin(
       `engine: messages: the last message and the system prompt take ${ids.length} tokens, more than the ${budget} the context holds with room for the answer`,
     );
   return { ids, dropped: messages.length - system.length - rest.length };
+}
+
+/**
+ * A request's prompt ids, with `answered` answer tokens to follow them in the context: with
+ * drop-oldest-turns (the default) the oldest turns are left out until they fit; with refuse, a
+ * prompt that does not fit is a ContextFullError. With continueFinal the last (assistant)
+ * message is the start of the answer, not a closed turn: its text follows the generation prompt.
+ */
+export function requestPromptIds(
+  model: LoadedModel,
+  request: GenerateRequest,
+  maxContext: number,
+  answered: number,
+): { ids: number[]; dropped: number } {
+  const final = request.continueFinal ? request.messages.at(-1) : undefined;
+  if (final && final.role !== 'assistant')
+    throw new ConfigError(`engine: continueFinal needs an assistant message last, not '${final.role}'`);
+  const messages = final ? request.messages.slice(0, -1) : request.messages;
+  const tail = final ? model.tokenizer!.encode(final.content, { addSpecialTokens: false }) : [];
+  if ((request.overflow ?? 'drop-oldest-turns') === 'drop-oldest-turns') {
+    const within = buildPromptIdsWithin(model, messages, maxContext - answered - tail.length);
+    return { ids: [...within.ids, ...tail], dropped: within.dropped };
+  }
+  const ids = [...buildPromptIds(model, messages), ...tail];
+  if (ids.length >= maxContext)
+    throw new ContextFullError(
+      `engine: messages: the prompt has ${ids.length} tokens, the context holds ${maxContext} (prompt and answer together)`,
+    );
+  return { ids, dropped: 0 };
+}
+
+/**
+ * An answer filled the context (drop-oldest-turns): a prompt that leaves out more of the
+ * oldest turns than `dropped`, with room after the `answered` tokens so far; undefined when
+ * nothing more can be left out.
+ */
+export function rolledPromptIds(
+  model: LoadedModel,
+  request: GenerateRequest,
+  maxContext: number,
+  answered: number,
+  dropped: number,
+): { ids: number[]; dropped: number } | undefined {
+  try {
+    const next = requestPromptIds(model, request, maxContext, answered);
+    return next.dropped > dropped ? next : undefined;
+  } catch (e) {
+    if ((e as Error).name === 'ContextFullError') return undefined;
+    throw e;
+  }
 }
