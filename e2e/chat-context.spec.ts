@@ -49,6 +49,7 @@ test('stop strings in the settings end the answer before the first one', async (
   await stop.fill('x'.repeat(300));
   await expect(page.getByTestId('stop-strings-error')).toHaveText(/300 characters, at most 256/);
   await expect(page.getByTestId('send-blocked')).toHaveText('Fix Stop strings in Sampling to send.');
+  await lookAt(page, 'chat-stop-strings-error', 'stop-strings-error');
   await expect(page.getByRole('button', { name: 'Regenerate', exact: true })).toBeDisabled();
   await stop.fill(`${word}\nnever-written`);
   await expect(page.getByTestId('stop-strings-error')).toHaveCount(0);
