@@ -307,12 +307,14 @@ describe('extensions the Chat page uses', () => {
     const chunks: ChatCompletionChunk[] = [];
     for await (const c of stream) {
       chunks.push(c);
-      if (chunks.length === 2) stop.abort();
+      // On the first chunk: the engine is between its first tokens (it yields to the event loop
+      // after each), so the answer cannot have ended on its own yet.
+      if (chunks.length === 1) stop.abort();
     }
     const last = chunks.at(-1)!;
     expect(last.choices[0]!.finish_reason).toBe('abort');
     expect(last.usage!.completion_tokens).toBe(chunks.length - 1);
-    expect(last.usage!.completion_tokens).toBeLessThan(200);
+    expect(last.usage!.completion_tokens).toBeLessThanOrEqual(2);
     expect(last.engine!.backend.name).toBe('wasm');
     const after = await engine.chat.completions.create({ messages: question, ...greedy, max_tokens: 2 });
     expect(after.usage.completion_tokens).toBe(2);
