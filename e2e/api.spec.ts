@@ -68,8 +68,8 @@ test('a page imports the built package by name and streams from the zoo model in
     message: expect.stringContaining('temperature -1 must be ≥ 0'),
   });
   expect(out.tooLong).toMatchObject({
-    typed: true,
-    name: 'ConfigError',
+    typed: true, // a ContextFullError is a kind of ConfigError
+    name: 'ContextFullError',
     message: expect.stringContaining('the context holds 64'),
   });
   expect(out.inThreadBackend, JSON.stringify(out.inThreadBackend)).toMatchObject({ name: 'wasm' });

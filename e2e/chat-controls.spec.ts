@@ -110,9 +110,17 @@ test('the message list follows the newest message unless the person scrolled up;
   await page.getByLabel('Max tokens').fill('16');
   await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
   await page.getByRole('button', { name: 'Send' }).click();
+  // 40 turns outgrow the zoo's 512-token context: the notice asks before any turn is dropped.
+  await page
+    .getByTestId('context-notice')
+    .getByRole('button', { name: 'Drop the oldest turns and go on' })
+    .click({ timeout: 60_000 });
   await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toBeVisible({
     timeout: 60_000,
   });
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toContainText(
+    'oldest messages left out to fit the context',
+  );
   expect(await distanceFromEnd(page)).toBeLessThan(24); // followed the answer
   await expect(page.getByRole('button', { name: 'Jump to latest' })).toHaveCount(0);
 

@@ -26,9 +26,10 @@ const LAYERS = [
   // above the core
   ['src/cli'],
   ['workers'],
-  ['src/state'],
-  // the library API (createEngine): drives workers/engine from a page, or EngineHost in Node via src/cli's node:fs adapters
+  // the library API (createEngine): drives workers/engine from a page, or EngineHost in Node via src/cli's node:fs
+  // adapters; the Chat store (src/state/chat.ts) is its first user, so it ranks below src/state
   ['src/api'],
+  ['src/state'],
   ['src/ui'],
 ];
 /** Layers that must not see each other although one ranks above the other. */

@@ -4,7 +4,7 @@
  * stop strings, conversation KV reuse (cached_tokens), typed errors, a full context.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, ContextFullError } from '../core/errors.ts';
 import { createEngine } from './node.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, Engine } from './types.ts';
 import { mergeZooMoe, REPO } from './zoo-moe.testing.ts';
@@ -245,6 +245,87 @@ describe('createEngine (Node) on the zoo MoE', () => {
   });
 });
 
+describe('extensions the Chat page uses', () => {
+  it('moe.router_probs adds each layer’s full router softmax; without it the field is absent', async () => {
+    const r = await engine.chat.completions.create({
+      messages: question,
+      ...greedy,
+      max_tokens: 3,
+      moe: { router_probs: true },
+    });
+    for (const t of r.moe.tokens)
+      for (const l of t.layers) {
+        expect(l.router_probs).toHaveLength(4);
+        expect(l.router_probs!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        // the chosen experts are the most probable ones
+        const best = [...l.router_probs!.keys()].sort((a, b) => l.router_probs![b]! - l.router_probs![a]!).slice(0, 2);
+        expect([...l.expert_ids].sort()).toEqual(best.sort());
+      }
+    const plain = await engine.chat.completions.create({ messages: question, ...greedy, max_tokens: 3 });
+    expect(plain.moe.tokens[0]!.layers[0]).not.toHaveProperty('router_probs');
+  });
+
+  it('the last chunk reports the backend and speeds (engine); a bad repetition_penalty or context_overflow is refused', async () => {
+    const chunks = await collect(await engine.chat.completions.create({ messages: question, ...greedy, stream: true }));
+    const last = chunks.at(-1)!;
+    expect(last.engine).toMatchObject({ backend: { name: 'wasm' }, context_full: false, dropped_messages: 0 });
+    expect(last.engine!.prefill_tokens_per_second).toBeGreaterThan(0);
+    expect(chunks.slice(0, -1).every((c) => c.engine === undefined && c.fallback === undefined)).toBe(true);
+    await expect(engine.chat.completions.create({ messages: question, repetition_penalty: 0.5 })).rejects.toThrow(
+      'chat.completions.create: repetition_penalty 0.5 must be ≥ 1',
+    );
+    await expect(
+      engine.chat.completions.create({ messages: question, context_overflow: 'truncate' as 'error' }),
+    ).rejects.toThrow("context_overflow 'truncate' must be one of error, drop_oldest_turns");
+  });
+
+  it('continue_final_message goes on with the last answer: the two parts are the one longer greedy answer', async () => {
+    const whole = await engine.chat.completions.create({ messages: question, temperature: 0, max_tokens: 14 });
+    const part = await engine.chat.completions.create({ messages: question, temperature: 0, max_tokens: 6 });
+    expect(part.choices[0]!.finish_reason).toBe('length');
+    const rest = await engine.chat.completions.create({
+      messages: [...question, part.choices[0]!.message],
+      temperature: 0,
+      max_tokens: 8,
+      continue_final_message: true,
+    });
+    expect(part.choices[0]!.message.content + rest.choices[0]!.message.content).toBe(whole.choices[0]!.message.content);
+    // the part's prompt and tokens come from the KV cache (one token is always run again, for its logits)
+    expect(rest.usage.prompt_tokens).toBe(part.usage.prompt_tokens + part.usage.completion_tokens);
+    expect(rest.usage.prompt_tokens_details.cached_tokens).toBe(rest.usage.prompt_tokens - 1);
+    await expect(engine.chat.completions.create({ messages: question, continue_final_message: true })).rejects.toThrow(
+      "continue_final_message: the last message is 'user', it must be the assistant's answer to continue",
+    );
+  });
+
+  it("an aborted signal ends the answer with finish_reason 'abort' and its usage; the next request runs", async () => {
+    const stop = new AbortController();
+    const stream = await engine.chat.completions.create(
+      { messages: question, temperature: 0, max_tokens: 200, stream: true },
+      { signal: stop.signal },
+    );
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const c of stream) {
+      chunks.push(c);
+      // On the first chunk: the engine is between its first tokens (it yields to the event loop
+      // after each), so the answer cannot have ended on its own yet.
+      if (chunks.length === 1) stop.abort();
+    }
+    const last = chunks.at(-1)!;
+    expect(last.choices[0]!.finish_reason).toBe('abort');
+    expect(last.usage!.completion_tokens).toBe(chunks.length - 1);
+    expect(last.usage!.completion_tokens).toBeLessThanOrEqual(2);
+    expect(last.engine!.backend.name).toBe('wasm');
+    const after = await engine.chat.completions.create({ messages: question, ...greedy, max_tokens: 2 });
+    expect(after.usage.completion_tokens).toBe(2);
+    // aborted before it starts: no tokens, still a completion
+    const early = new AbortController();
+    early.abort();
+    const none = await engine.chat.completions.create({ messages: question, max_tokens: 5 }, { signal: early.signal });
+    expect(none.choices[0]!.finish_reason).toBe('abort');
+  });
+});
+
 describe('a full context', () => {
   let small: Engine;
   beforeAll(async () => {
@@ -270,13 +351,59 @@ describe('a full context', () => {
     const long = [
       { role: 'user' as const, content: 'Once upon a time there was a little girl named Lily. '.repeat(4) },
     ];
-    await expect(small.chat.completions.create({ messages: long })).rejects.toMatchObject({
-      name: 'ConfigError',
+    const refused = await small.chat.completions.create({ messages: long }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ContextFullError);
+    expect(refused).toBeInstanceOf(ConfigError); // a kind of ConfigError: callers that catch those still do
+    expect(refused).toMatchObject({
+      name: 'ContextFullError',
       message: expect.stringMatching(/messages: the prompt has \d+ tokens, the context holds 24/),
     });
     await expect(collect(await small.chat.completions.create({ messages: long, stream: true }))).rejects.toMatchObject({
-      name: 'ConfigError',
+      name: 'ContextFullError',
     });
+    // drop_oldest_turns cannot help a single message that does not fit: still refused, never cut.
+    await expect(
+      small.chat.completions.create({ messages: long, context_overflow: 'drop_oldest_turns' }),
+    ).rejects.toMatchObject({ name: 'ContextFullError', message: expect.stringContaining('the last message') });
+  });
+
+  const turns = (n: number): ChatCompletionMessage[] =>
+    Array.from({ length: n }, (_, i) => ({
+      role: i % 2 ? ('assistant' as const) : ('user' as const),
+      content: 'Hi',
+    }));
+
+  it("context_overflow 'drop_oldest_turns' leaves out the oldest messages and says how many", async () => {
+    const messages = turns(7);
+    await expect(small.chat.completions.create({ messages, max_tokens: 2 })).rejects.toBeInstanceOf(ContextFullError);
+    const r = await small.chat.completions.create({
+      messages,
+      max_tokens: 2,
+      temperature: 0,
+      context_overflow: 'drop_oldest_turns',
+    });
+    expect(r.engine.dropped_messages).toBeGreaterThan(0);
+    expect(r.engine.dropped_messages).toBeLessThan(7);
+    expect(r.engine.dropped_messages % 2).toBe(0); // whole turns: what is kept starts with a user message
+    expect(r.usage.prompt_tokens).toBeLessThanOrEqual(24 - 12); // half the context kept for the answer
+    expect(r.usage.completion_tokens).toBe(2);
+  });
+
+  it('with drop_oldest_turns an answer that fills the context drops more turns and goes on', async () => {
+    const messages: ChatCompletionMessage[] = [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hi' },
+      { role: 'user', content: 'Tell' },
+    ];
+    const request = { messages, temperature: 0, max_tokens: 40 } as const;
+    const cut = await small.chat.completions.create(request);
+    expect(cut.engine.context_full).toBe(true);
+    expect(cut.usage.total_tokens).toBe(24);
+    const rolled = await small.chat.completions.create({ ...request, context_overflow: 'drop_oldest_turns' });
+    expect(rolled.engine.dropped_messages).toBe(2); // only the last question is left
+    // The same greedy answer, further: it went past the point where the full context cut it.
+    expect(rolled.usage.completion_tokens).toBeGreaterThan(cut.usage.completion_tokens);
+    expect(rolled.choices[0]!.message.content.startsWith(cut.choices[0]!.message.content)).toBe(true);
   });
 
   it('a contextLength beyond the model’s is a ConfigError', async () => {

@@ -13,7 +13,7 @@ import { ConfigError, restoreErrorKind } from '../core/errors.ts';
 import { checkedFetch } from '../core/hub/checked-fetch.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
 import type { EngineApi, ModelRef } from '../../workers/engine/api.ts';
-import { parseZooIndex } from '../state/zoo.ts';
+import { parseZooIndex } from '../core/hub/zoo-index.ts';
 import { engineOver } from './engine.ts';
 import type { Engine, EngineOptionsBase } from './types.ts';
 
@@ -22,6 +22,7 @@ export {
   BackendError,
   CancelledError,
   ConfigError,
+  ContextFullError,
   FormatError,
   HubError,
   MissingFileError,

@@ -10,13 +10,16 @@ import type { TokenRouting } from '../core/runtime/types.ts';
 import { assert, CancelledError } from '../core/errors.ts';
 import { toGenerateRequest } from './request.ts';
 import type {
+  BackendReport,
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionCreateParams,
   ChatCompletions,
   CompletionUsage,
+  EngineReport,
   FinishReason,
   MoeTokenRouting,
+  RequestOptions,
 } from './types.ts';
 
 /** What completions need from a host: EngineApi's generate and stop, local or remote. */
@@ -27,17 +30,22 @@ export interface EngineDriver {
   callback<T extends (...args: never[]) => unknown>(fn: T): T;
 }
 
-type TokenEvent = Extract<EngineEvent, { type: 'token' }>;
+type TokenEvent = Extract<EngineEvent, { type: 'token' }> & { fallback?: BackendReport };
 
-/** One token's routing as the API reports it: per MoE layer, the chosen experts and their weights. */
-export function moeTokenRouting(id: number, routing: TokenRouting | undefined): MoeTokenRouting {
+/** One token's routing as the API reports it: per MoE layer, the chosen experts and their weights (and, asked for, the router's softmax). */
+export function moeTokenRouting(id: number, routing: TokenRouting | undefined, routerProbs = false): MoeTokenRouting {
   return {
     token_id: id,
-    layers: (routing?.layers ?? []).map((l) => ({ expert_ids: l.expertIds, expert_weights: l.expertWeights })),
+    layers: (routing?.layers ?? []).map((l) =>
+      routerProbs
+        ? { expert_ids: l.expertIds, expert_weights: l.expertWeights, router_probs: l.moeProbs }
+        : { expert_ids: l.expertIds, expert_weights: l.expertWeights },
+    ),
   };
 }
 
-function finishReason(summary: GenerateSummary): FinishReason {
+/** 'abort' only when the caller's signal stopped the answer; any other stop (a new model loaded, dispose) is a CancelledError. */
+function finishReason(summary: GenerateSummary, signal: AbortSignal | undefined): FinishReason {
   switch (summary.stoppedBy) {
     case 'eos':
       return 'stop';
@@ -45,8 +53,19 @@ function finishReason(summary: GenerateSummary): FinishReason {
     case 'contextFull':
       return 'length';
     case 'abort':
+      if (signal?.aborted) return 'abort';
       throw new CancelledError('chat.completions.create: the generation was stopped');
   }
+}
+
+function engineReport(summary: GenerateSummary): EngineReport {
+  return {
+    backend: summary.backend,
+    prefill_tokens_per_second: summary.prefillTokPerSec,
+    decode_tokens_per_second: summary.decodeTokPerSec,
+    context_full: summary.stoppedBy === 'contextFull',
+    dropped_messages: summary.droppedMessages ?? 0,
+  };
 }
 
 function usage(summary: GenerateSummary): CompletionUsage {
@@ -63,19 +82,26 @@ function usage(summary: GenerateSummary): CompletionUsage {
  * comlink callback on its own port, so the summary may arrive before the last batch: the
  * run ends only when summary.tokens token events have arrived.
  */
-function run(driver: EngineDriver, request: GenerateRequest) {
+function run(driver: EngineDriver, request: GenerateRequest, options: RequestOptions) {
+  const { signal, onPrompt } = options;
   const queue: TokenEvent[] = [];
   let wake: (() => void) | undefined;
   let outcome: { summary: GenerateSummary } | { error: unknown } | undefined;
   let received = 0;
+  /** A fallback not yet reported: it rides on the next token (or on the last chunk). */
+  let fallback: BackendReport | undefined;
   const onEvents = driver.callback((events: EngineEvent[]) => {
     for (const e of events)
       if (e.type === 'token') {
-        queue.push(e);
+        queue.push(fallback ? { ...e, fallback } : e);
+        fallback = undefined;
         received++;
-      }
+      } else if (e.type === 'prompt') onPrompt?.(e.tokens);
+      else fallback = e.backend;
     wake?.();
   });
+  const onAbort = () => void driver.stop();
+  signal?.addEventListener('abort', onAbort, { once: true });
   const finished = driver.generate(request, onEvents).then(
     (summary) => {
       outcome = { summary };
@@ -84,7 +110,11 @@ function run(driver: EngineDriver, request: GenerateRequest) {
       outcome = { error };
     },
   );
-  void finished.then(() => wake?.());
+  void finished.then(() => {
+    signal?.removeEventListener('abort', onAbort);
+    wake?.();
+  });
+  if (signal?.aborted) onAbort();
   const complete = () => outcome && ('error' in outcome || received >= outcome.summary.tokens);
   return {
     async *tokens(): AsyncGenerator<TokenEvent> {
@@ -106,6 +136,8 @@ function run(driver: EngineDriver, request: GenerateRequest) {
       assert(outcome !== undefined && 'summary' in outcome, 'completions: summary() before the run finished');
       return outcome.summary;
     },
+    /** A fallback after the last token (none carried it). */
+    pendingFallback: () => fallback,
     finished,
   };
 }
@@ -135,28 +167,35 @@ export function chatCompletions(driver: EngineDriver, model: () => ModelSummary)
     model: model().id,
   });
 
-  async function complete(request: GenerateRequest): Promise<ChatCompletion> {
+  async function complete(request: GenerateRequest, probs: boolean, options: RequestOptions): Promise<ChatCompletion> {
+    const { signal } = options;
     const head = meta();
-    const generation = run(driver, request);
+    const generation = run(driver, request, options);
     let content = '';
     const tokens: MoeTokenRouting[] = [];
     for await (const t of generation.tokens()) {
       content += t.text;
-      tokens.push(moeTokenRouting(t.id, t.routing));
+      tokens.push(moeTokenRouting(t.id, t.routing, probs));
     }
     const summary = generation.summary();
     return {
       ...head,
       object: 'chat.completion',
-      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason(summary) }],
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason(summary, signal) }],
       usage: usage(summary),
       moe: { tokens },
+      engine: engineReport(summary),
     };
   }
 
-  async function* chunks(request: GenerateRequest): AsyncGenerator<ChatCompletionChunk> {
+  async function* chunks(
+    request: GenerateRequest,
+    probs: boolean,
+    options: RequestOptions,
+  ): AsyncGenerator<ChatCompletionChunk> {
+    const { signal } = options;
     const head = meta();
-    const generation = run(driver, request);
+    const generation = run(driver, request, options);
     let first = true;
     let ended = false;
     try {
@@ -165,22 +204,30 @@ export function chatCompletions(driver: EngineDriver, model: () => ModelSummary)
           ? { role: 'assistant', content: t.text }
           : { content: t.text };
         first = false;
-        yield {
+        const chunk: ChatCompletionChunk = {
           ...head,
           object: 'chat.completion.chunk',
           choices: [{ index: 0, delta, finish_reason: null }],
-          moe: { tokens: [moeTokenRouting(t.id, t.routing)] },
+          moe: { tokens: [moeTokenRouting(t.id, t.routing, probs)] },
         };
+        if (t.fallback) chunk.fallback = t.fallback;
+        yield chunk;
       }
       const summary = generation.summary();
       ended = true;
-      yield {
+      const last: ChatCompletionChunk = {
         ...head,
         object: 'chat.completion.chunk',
-        choices: [{ index: 0, delta: first ? { role: 'assistant' } : {}, finish_reason: finishReason(summary) }],
+        choices: [
+          { index: 0, delta: first ? { role: 'assistant' } : {}, finish_reason: finishReason(summary, signal) },
+        ],
         usage: usage(summary),
         moe: { tokens: [] },
+        engine: engineReport(summary),
       };
+      const fallback = generation.pendingFallback();
+      if (fallback) last.fallback = fallback;
+      yield last;
     } finally {
       // The consumer left the loop early: stop the engine, and let the next request start once it has.
       if (!ended) await driver.stop();
@@ -188,17 +235,28 @@ export function chatCompletions(driver: EngineDriver, model: () => ModelSummary)
     }
   }
 
-  function create(params: ChatCompletionCreateParams & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
-  function create(params: ChatCompletionCreateParams & { stream?: false }): Promise<ChatCompletion>;
-  function create(params: ChatCompletionCreateParams): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
+  function create(
+    params: ChatCompletionCreateParams & { stream: true },
+    options?: RequestOptions,
+  ): Promise<AsyncIterable<ChatCompletionChunk>>;
+  function create(
+    params: ChatCompletionCreateParams & { stream?: false },
+    options?: RequestOptions,
+  ): Promise<ChatCompletion>;
+  function create(
+    params: ChatCompletionCreateParams,
+    options?: RequestOptions,
+  ): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
   async function create(
     params: ChatCompletionCreateParams,
+    options: RequestOptions = {},
   ): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const request = toGenerateRequest(params, model());
+    const probs = params.moe?.router_probs === true;
     if (!params.stream) {
       const release = await acquire();
       try {
-        return await complete(request);
+        return await complete(request, probs, options);
       } finally {
         release();
       }
@@ -207,7 +265,7 @@ export function chatCompletions(driver: EngineDriver, model: () => ModelSummary)
       async *[Symbol.asyncIterator]() {
         const release = await acquire();
         try {
-          yield* chunks(request);
+          yield* chunks(request, probs, options);
         } finally {
           release();
         }

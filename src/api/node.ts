@@ -18,6 +18,7 @@ export {
   BackendError,
   CancelledError,
   ConfigError,
+  ContextFullError,
   FormatError,
   HubError,
   MissingFileError,

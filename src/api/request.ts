@@ -8,7 +8,7 @@ import { MAX_STOP_STRINGS, MAX_STOP_STRING_CHARS } from '../core/runtime/generat
 import { validateRoutingOverrides } from '../core/runtime/routing.ts';
 import type { RoutingOverrides } from '../core/runtime/types.ts';
 import type { GenerateRequest, ModelSummary } from '../../workers/engine/api.ts';
-import type { ChatCompletionCreateParams, ExpertSelection } from './types.ts';
+import type { ChatCompletionCreateParams, ContextOverflow, ExpertSelection, MoeRequest } from './types.ts';
 
 const WHERE = 'chat.completions.create';
 const ROLES = ['system', 'user', 'assistant'] as const;
@@ -29,8 +29,15 @@ const FIELDS = new Set([
   'top_k',
   'stop',
   'seed',
+  'repetition_penalty',
+  'context_overflow',
+  'continue_final_message',
   'moe',
 ]);
+const OVERFLOWS = { error: 'refuse', drop_oldest_turns: 'drop-oldest-turns' } as const satisfies Record<
+  ContextOverflow,
+  GenerateRequest['overflow']
+>;
 
 function fail(message: string): never {
   throw new ConfigError(`${WHERE}: ${message}`);
@@ -92,6 +99,12 @@ function selectionField(name: string, value: ExpertSelection | undefined): Routi
 function moeField(moe: ChatCompletionCreateParams['moe'], model: ModelSummary): RoutingOverrides | undefined {
   if (moe === undefined || moe === null) return undefined;
   if (typeof moe !== 'object') fail('moe must be an object');
+  if (moe.router_probs !== undefined && typeof moe.router_probs !== 'boolean')
+    fail(`moe.router_probs ${String(moe.router_probs)} must be true or false`);
+  const controls = Object.keys(moe).filter(
+    (key) => key !== 'router_probs' && moe[key as keyof MoeRequest] !== undefined,
+  );
+  if (controls.length === 0) return undefined;
   if (model.experts === 0) fail(`moe: '${model.id}' is a dense model (no experts to route to)`);
   const overrides: RoutingOverrides = {};
   const k = moe.experts_per_token;
@@ -159,12 +172,49 @@ export function toGenerateRequest(params: ChatCompletionCreateParams, model: Mod
   };
   const topK = numberField('top_k', params.top_k, { min: 1, integer: true });
   if (topK !== undefined) sampling.topK = topK;
+  const penalty = numberField('repetition_penalty', params.repetition_penalty, { min: 1 });
+  if (penalty !== undefined) sampling.repetitionPenalty = penalty;
   const stop = stopField(params.stop);
   if (stop) sampling.stop = stop;
-  const request: GenerateRequest = { messages, sampling, overflow: 'refuse' };
+  const overflow = params.context_overflow ?? 'error';
+  if (!Object.hasOwn(OVERFLOWS, overflow))
+    fail(`context_overflow '${String(overflow)}' must be one of ${Object.keys(OVERFLOWS).join(', ')}`);
+  const request: GenerateRequest = { messages, sampling, overflow: OVERFLOWS[overflow] };
+  const continueFinal = params.continue_final_message;
+  if (continueFinal !== undefined && typeof continueFinal !== 'boolean')
+    fail(`continue_final_message ${String(continueFinal)} must be true or false`);
+  if (continueFinal) {
+    if (messages.at(-1)!.role !== 'assistant')
+      fail(
+        `continue_final_message: the last message is '${messages.at(-1)!.role}', it must be the assistant's answer to continue`,
+      );
+    request.continueFinal = true;
+  }
   const routing = moeField(params.moe, model);
   if (routing) request.routing = routing;
   return request;
+}
+
+/**
+ * Routing overrides as the request's `moe` field: the inverse of the check above, for a caller
+ * that holds RoutingOverrides (the Chat page's routing controls).
+ */
+export function moeRequestOf(overrides: RoutingOverrides | undefined): MoeRequest {
+  const moe: MoeRequest = {};
+  if (!overrides) return moe;
+  if (overrides.expertsPerTokenByLayer) moe.experts_per_token = overrides.expertsPerTokenByLayer;
+  else if (overrides.expertsPerToken !== undefined) moe.experts_per_token = overrides.expertsPerToken;
+  const topP = overrides.expertsTopP;
+  if (topP)
+    moe.experts_top_p = {
+      p: topP.p,
+      ...(topP.minExperts !== undefined && { min_experts: topP.minExperts }),
+      ...(topP.maxExperts !== undefined && { max_experts: topP.maxExperts }),
+      ...(topP.layers !== undefined && { layers: topP.layers }),
+    };
+  if (overrides.ban?.experts.length) moe.ban = overrides.ban;
+  if (overrides.force?.experts.length) moe.force = overrides.force;
+  return moe;
 }
 
 function randomSeed(): number {

@@ -27,7 +27,17 @@ export interface MoeRequest {
   experts_top_p?: number | { p: number; min_experts?: number; max_experts?: number; layers?: number[] };
   force?: ExpertSelection;
   ban?: ExpertSelection;
+  /** true: each layer's routing also carries `router_probs`, the router's full softmax (the Chat page's routing picture). */
+  router_probs?: boolean;
 }
+
+/**
+ * A prompt that does not fit the context: 'error' (default) refuses it with a ContextFullError;
+ * 'drop_oldest_turns' leaves out the oldest messages after the system prompt until the prompt and
+ * room for the answer fit (the response's `engine.dropped_messages` counts them), and an answer
+ * that reaches the end of the context drops more of them and goes on.
+ */
+export type ContextOverflow = 'error' | 'drop_oldest_turns';
 
 export interface ChatCompletionCreateParams {
   /** The loaded model's id, or omitted (the engine holds one model). */
@@ -47,10 +57,48 @@ export interface ChatCompletionCreateParams {
   /** Texts that end the answer (not included in it): one string or up to 16. */
   stop?: string | string[];
   seed?: number;
+  /** > 1 makes tokens already in the context less likely (as llama.cpp's repeat_penalty); default 1. */
+  repetition_penalty?: number;
+  context_overflow?: ContextOverflow;
+  /**
+   * true: the last message is an assistant answer to go on with (vLLM's name): the model
+   * continues its text instead of starting a new turn; the response holds only the new text.
+   */
+  continue_final_message?: boolean;
   moe?: MoeRequest;
 }
 
-export type FinishReason = 'stop' | 'length';
+/** The second argument of create, as in OpenAI's client: `signal` stops the generation. */
+export interface RequestOptions {
+  /**
+   * Aborting ends the answer where it is: the stream's last chunk (or the completion) has
+   * finish_reason 'abort', the usage and `engine` of the tokens made so far.
+   */
+  signal?: AbortSignal;
+  /**
+   * Called once the prompt is rendered and encoded, before prefill, with its token count: a
+   * host's deadline on a tokenizer that may hang (the studio's Chat ends the worker after
+   * PROMPT_DEADLINE_MS) is met here. Not part of OpenAI's client.
+   */
+  onPrompt?: (tokens: number) => void;
+}
+
+/** 'abort': the request's signal stopped it (WebLLM's value for an interrupted answer). */
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+/** How an answer was made (beyond OpenAI's shape): on the completion and on a stream's last chunk. */
+export interface EngineReport {
+  /** The backend that made the answer (after a fallback: the one fallen back to, and why). */
+  backend: BackendReport;
+  /** Prompt tokens run per second (those not reused from the KV cache). */
+  prefill_tokens_per_second: number;
+  /** Answer tokens per second after the first. */
+  decode_tokens_per_second: number;
+  /** The answer stopped because the context was full (finish_reason 'length' before max_tokens). */
+  context_full: boolean;
+  /** Messages left out to fit the context (context_overflow 'drop_oldest_turns'); 0 otherwise. */
+  dropped_messages: number;
+}
 
 export interface CompletionUsage {
   prompt_tokens: number;
@@ -66,6 +114,8 @@ export interface CompletionUsage {
 export interface MoeLayerRouting {
   expert_ids: number[];
   expert_weights: number[];
+  /** [experts] the router's softmax over every expert, with `moe.router_probs: true` only. */
+  router_probs?: number[];
 }
 
 /** The routing of one generated token: one entry per MoE layer (empty for a dense model). */
@@ -88,6 +138,7 @@ export interface ChatCompletion {
   usage: CompletionUsage;
   /** Every generated token's routing, in order. */
   moe: { tokens: MoeTokenRouting[] };
+  engine: EngineReport;
 }
 
 export interface ChatCompletionChunk {
@@ -104,12 +155,22 @@ export interface ChatCompletionChunk {
   usage?: CompletionUsage;
   /** The routing of the tokens this chunk carries (those whose text is in delta.content). */
   moe: { tokens: MoeTokenRouting[] };
+  /** Set on the last chunk only. */
+  engine?: EngineReport;
+  /** Set on the first chunk after the engine fell back to another backend mid-answer (reason: what failed). */
+  fallback?: BackendReport;
 }
 
 export interface ChatCompletions {
-  create(params: ChatCompletionCreateParams & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
-  create(params: ChatCompletionCreateParams & { stream?: false }): Promise<ChatCompletion>;
-  create(params: ChatCompletionCreateParams): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
+  create(
+    params: ChatCompletionCreateParams & { stream: true },
+    options?: RequestOptions,
+  ): Promise<AsyncIterable<ChatCompletionChunk>>;
+  create(params: ChatCompletionCreateParams & { stream?: false }, options?: RequestOptions): Promise<ChatCompletion>;
+  create(
+    params: ChatCompletionCreateParams,
+    options?: RequestOptions,
+  ): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
 }
 
 export interface Engine {

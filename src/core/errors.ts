@@ -13,6 +13,7 @@
 export type ErrorKind =
   | 'FormatError'
   | 'ConfigError'
+  | 'ContextFullError'
   | 'MissingFileError'
   | 'StoreError'
   | 'HubError'
@@ -37,6 +38,18 @@ export class FormatError extends StudioError {
 export class ConfigError extends StudioError {
   constructor(message: string) {
     super('ConfigError', message);
+  }
+}
+
+/**
+ * A prompt that does not fit the model's context (prompt and room for the answer): a ConfigError
+ * of its own kind, so a caller can offer a choice (stop, or drop the oldest turns) instead of
+ * showing a failure.
+ */
+export class ContextFullError extends ConfigError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContextFullError';
   }
 }
 
@@ -84,6 +97,7 @@ export class CancelledError extends StudioError {
 const ERROR_CLASSES: Record<ErrorKind, abstract new (...args: never[]) => StudioError> = {
   FormatError,
   ConfigError,
+  ContextFullError,
   MissingFileError,
   StoreError,
   HubError,

@@ -16,7 +16,11 @@ import {
   chatSend,
   chatSetOverrides,
   chatSetSampling,
+  chatSetStopText,
   chatSetSystem,
+  chatStop,
+  chatContextDropOldest,
+  chatContextStop,
   useChat,
 } from './chat.ts';
 import { engineClientSet } from './workers.ts';
@@ -61,6 +65,14 @@ describe('chat store', () => {
     expect(streamed).toBe(answer.tokens!.length);
     expect(answer.content).toBe(answer.tokens!.map((t) => t.text).join(''));
     expect(useChat.getState().streaming).toBe(false);
+    // The routing picture's full router softmax comes through the API (moe.router_probs).
+    for (const t of answer.tokens!)
+      for (const l of t.routing!.layers) {
+        expect(l.moeProbs).toHaveLength(4);
+        expect(l.moeProbs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+      }
+    expect(answer.summary).toMatchObject({ backend: { name: 'cpu' }, droppedMessages: 0 });
+    expect(answer.summary!.stoppedBy).toMatch(/^(eos|maxTokens)$/);
 
     chatReset();
     await chatInit();
@@ -163,5 +175,112 @@ describe('chat store', () => {
     await expect.poll(() => useChat.getState().storageError).toBeUndefined();
     const stored = await get<{ system: string }[]>('conversations', createStore('moe-studio-chats', 'conversations'));
     expect(stored![0].system).toBe('be kind');
+  });
+
+  it('stop strings from the settings end the answer before the first one (stopped by eos)', async () => {
+    chatSetSampling({ temperature: 0, maxTokens: 12 });
+    await chatSend('hello');
+    const full = useChat.getState().conversations[0].turns[1]!;
+    // A stop string taken from inside the greedy answer: the same answer again ends right before it.
+    const texts = full.tokens!.map((t) => t.text);
+    const at = texts.findIndex((t, i) => i >= 2 && t.trim().length > 0);
+    expect(at, `a visible token after the second in ${JSON.stringify(texts)}`).toBeGreaterThan(0);
+    const stop = texts[at]!.trim();
+    const expected = full.content.slice(0, full.content.indexOf(stop));
+    chatSetStopText(`${stop}\nnever-in-the-answer`);
+    expect(useChat.getState().sampling.stop).toEqual([stop, 'never-in-the-answer']);
+    await chatRegenerate();
+    const cut = useChat.getState().conversations[0].turns[1]!;
+    expect(cut.content).toBe(expected);
+    expect(cut.summary!.stoppedBy).toBe('eos');
+    expect(cut.madeWith!.sampling.stop).toEqual([stop, 'never-in-the-answer']);
+    chatSetStopText('x'.repeat(300));
+    expect(useChat.getState().stopIssue).toMatch(/300 characters, at most 256/);
+    await chatRegenerate(); // blocked: nothing changes
+    expect(useChat.getState().conversations[0].turns[1]).toBe(cut);
+  });
+
+  it('Stop ends the answer with a summary (stopped by abort), and the next answer runs', async () => {
+    chatSetSampling({ temperature: 0, maxTokens: 60 });
+    const unsubscribe = tokenStream.subscribe((e) => {
+      if (e.kind === 'tokens') chatStop();
+    });
+    await chatSend('hello');
+    unsubscribe();
+    const answer = useChat.getState().conversations[0].turns[1]!;
+    expect(answer.summary!.stoppedBy).toBe('abort');
+    expect(answer.summary!.tokens).toBe(answer.tokens!.length);
+    expect(answer.summary!.tokens).toBeLessThan(60);
+    chatSetSampling({ maxTokens: 2 });
+    await chatSend('again');
+    expect(useChat.getState().conversations[0].turns[3]!.summary!.tokens).toBeGreaterThan(0);
+  });
+
+  it('a conversation that outgrows the context stops with a notice; dropping the oldest turns goes on', async () => {
+    const context = useEngine.getState().model!.contextLength;
+    chatSetSampling({ temperature: 0, maxTokens: 2 });
+    const words = (n: number, w: string) => Array.from({ length: n }, () => w).join(' ');
+    // Each message alone fits with room for an answer; a few together do not.
+    for (let i = 0; i < 12 && !useChat.getState().contextNotice; i++) await chatSend(words(context / 12, `w${i}`));
+    const notice = useChat.getState().contextNotice!;
+    expect(notice).toMatchObject({ when: 'prompt', conversationId: useChat.getState().currentId });
+    expect(notice.message).toMatch(new RegExp(`no longer fits the model's context \\(${context} tokens\\)`));
+    const turns = () => useChat.getState().conversations[0]!.turns;
+    expect(turns().at(-1)!.role).toBe('user'); // unanswered
+    expect(useChat.getState().error).toBeUndefined();
+    const count = turns().length;
+    chatContextStop(); // "stop here": the conversation stays as it is
+    expect(useChat.getState().contextNotice).toBeUndefined();
+    expect(turns()).toHaveLength(count);
+
+    // Asked again, then "drop the oldest turns and go on".
+    await chatRegenerate();
+    expect(useChat.getState().contextNotice?.when).toBe('prompt');
+    await chatContextDropOldest();
+    expect(useChat.getState().contextNotice).toBeUndefined();
+    expect(turns()).toHaveLength(count + 1);
+    const answer = turns().at(-1)!;
+    expect(answer.role).toBe('assistant');
+    expect(answer.summary!.droppedMessages).toBeGreaterThan(0);
+    expect(useChat.getState().conversations[0]!.contextOverflow).toBe('drop_oldest_turns');
+    // From now on the conversation drops its oldest turns without asking.
+    await chatSend(words(context / 12, 'wn'));
+    expect(useChat.getState().contextNotice).toBeUndefined();
+    expect(turns().at(-1)!.summary!.droppedMessages).toBeGreaterThan(0);
+    // A message too long even alone: dropping cannot help, and the notice does not offer it.
+    await chatSend(words(context, 'long'));
+    expect(useChat.getState().contextNotice).toMatchObject({ when: 'message' });
+    expect(useChat.getState().contextNotice!.message).toMatch(/the last message and the system prompt take \d+ tokens/);
+  });
+
+  it('an answer that fills the context stops with a notice; dropping the oldest turns goes on with that answer', async () => {
+    const context = useEngine.getState().model!.contextLength;
+    chatSetSampling({ temperature: 0, maxTokens: 4 });
+    // A long first turn: dropping it leaves room for the answer to go on.
+    await chatSend(Array.from({ length: 22 }, () => 'hi').join(' '));
+    chatSetSampling({ maxTokens: context });
+    await chatSend('ok');
+    const turns = () => useChat.getState().conversations[0]!.turns;
+    const cut = turns()[3]!;
+    // The tiny random model may end on its end token first: then there is no notice, and nothing to test.
+    expect(cut.summary!.stoppedBy, 'the random model ended before the context was full').toBe('contextFull');
+    expect(useChat.getState().contextNotice).toMatchObject({ when: 'answer' });
+    expect(useChat.getState().contextNotice!.message).toMatch(/The answer stopped after \d+ tokens/);
+
+    await chatContextDropOldest();
+    expect(turns()).toHaveLength(4); // the same answer, longer: not a new one
+    const goneOn = turns()[3]!;
+    expect(goneOn.content.startsWith(cut.content)).toBe(true);
+    expect(goneOn.tokens!.length).toBeGreaterThan(cut.tokens!.length);
+    expect(goneOn.tokens!.slice(0, cut.tokens!.length)).toEqual(cut.tokens);
+    expect(goneOn.summary!.tokens).toBe(goneOn.tokens!.length);
+    expect(goneOn.summary!.droppedMessages).toBe(2);
+    expect(useChat.getState().conversations[0]!.contextOverflow).toBe('drop_oldest_turns');
+    // It filled the context again, with nothing more to drop: the notice no longer offers it.
+    expect(goneOn.summary!.stoppedBy).toBe('contextFull');
+    expect(useChat.getState().contextNotice).toMatchObject({ when: 'message' });
+    expect(useChat.getState().contextNotice!.message).toContain(`stopped after ${goneOn.tokens!.length} tokens`);
+    await chatContextDropOldest(); // not offered: nothing happens
+    expect(turns()[3]).toBe(goneOn);
   });
 });

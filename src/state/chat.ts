@@ -1,17 +1,32 @@
 /**
  * Chat: conversations (persisted in IndexedDB with schemaVersion), system prompt, sampling,
- * routing overrides, streaming via the engine. Tokens stream through token-stream.ts; the
- * finished message (text + compact routing) lands in state once.
+ * stop strings, routing overrides, streaming through the library API (src/api: the same
+ * engine.chat.completions.create a page or Node program calls, over the studio's engine
+ * worker). Tokens stream through token-stream.ts; the finished message (text + compact
+ * routing) lands in state once. A conversation that fills the context stops with a notice
+ * and a choice (contextNotice): stop there, or drop the oldest turns and go on.
  */
 import { create } from 'zustand';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
-import type { RoutingOverrides, SamplerOptions, TokenRouting } from '../core/runtime/types.ts';
+import type { RoutingOverrides } from '../core/runtime/types.ts';
 import { hasRoutingOverrides } from '../core/runtime/routing.ts';
-import type { ChatMessage } from '../core/tokenizer/types.ts';
+import { chatCompletions } from '../api/completions.ts';
+import type { ChatCompletions, ContextOverflow } from '../api/types.ts';
+import { compactRouting, completionParams, streamBatcher, summaryOf } from './chat-request.ts';
+import { parseStopStrings, SAMPLING_LIMITS, type Sampling, type SamplingKey, samplingCheck } from './chat-sampling.ts';
 import { engineCallback, engineClient, engineClientOnCrash, engineEncodeDeadline } from './workers.ts';
-import type { EngineEvent, GenerateSummary } from '../../workers/engine/api.ts';
+import type { GenerateSummary } from '../../workers/engine/api.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
+
+export {
+  parseStopStrings,
+  SAMPLING_LIMITS,
+  type Sampling,
+  type SamplingCheck,
+  type SamplingKey,
+  samplingCheck,
+} from './chat-sampling.ts';
 
 export const CHAT_SCHEMA_VERSION = 1;
 
@@ -43,43 +58,19 @@ export interface Conversation {
   system: string;
   turns: ChatTurn[];
   updatedAt: number;
+  /** Set when the user chose to drop the oldest turns once the context is full (else each full context asks). */
+  contextOverflow?: ContextOverflow;
 }
 
-export type Sampling = Required<Pick<SamplerOptions, 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>> & {
-  maxTokens: number;
-  seed?: number;
-};
-
-export type SamplingKey = Exclude<keyof Sampling, 'seed'>;
-
 /**
- * What each sampling input accepts: inside what the sampler itself checks (checkOptions in
- * core/runtime/sampler.ts: temperature ≥ 0, topK an integer ≥ 1, topP in (0, 1]; generate:
- * maxTokens an integer), the upper caps are the studio's (the ranges its inputs offer).
+ * A full context stopped the conversation: before the answer (the prompt did not fit), during
+ * it, or — with the oldest turns already dropped — with nothing more to leave out ('message':
+ * the last message, or it and its answer, fill the context alone; dropping cannot help).
  */
-export const SAMPLING_LIMITS = {
-  temperature: { label: 'Temperature', min: 0, max: 2, step: 0.1, integer: false, minExclusive: false },
-  topK: { label: 'Top-k', min: 1, max: 1000, step: 1, integer: true, minExclusive: false },
-  topP: { label: 'Top-p', min: 0, max: 1, step: 0.05, integer: false, minExclusive: true },
-  repetitionPenalty: { label: 'Repetition penalty', min: 1, max: 2, step: 0.05, integer: false, minExclusive: false },
-  maxTokens: { label: 'Max tokens', min: 1, max: 1024, step: 8, integer: true, minExclusive: false },
-} satisfies Record<
-  SamplingKey,
-  { label: string; min: number; max: number; step: number; integer: boolean; minExclusive: boolean }
->;
-
-export type SamplingCheck = { ok: true; value: number } | { ok: false; message: string };
-
-/** The text of one sampling input → its value, or a message that names the field, the value and the range. */
-export function samplingCheck(key: SamplingKey, text: string): SamplingCheck {
-  const { label, min, max, integer, minExclusive } = SAMPLING_LIMITS[key];
-  const range = `${integer ? 'a whole number' : 'a number'} ${minExclusive ? `above ${min}, at most ${max}` : `from ${min} to ${max}`}`;
-  if (text.trim() === '') return { ok: false, message: `${label} is empty: enter ${range}.` };
-  const value = Number(text);
-  const inRange = (minExclusive ? value > min : value >= min) && value <= max;
-  if (!Number.isFinite(value) || !inRange || (integer && !Number.isInteger(value)))
-    return { ok: false, message: `${label} ${text} is not ${range}.` };
-  return { ok: true, value };
+export interface ContextNotice {
+  conversationId: string;
+  when: 'prompt' | 'answer' | 'message';
+  message: string;
 }
 
 export interface ChatState {
@@ -89,7 +80,13 @@ export interface ChatState {
   /** Sampling inputs whose text is not a valid value: shown with their message; `sampling` keeps the last valid one. */
   samplingIssues: Partial<Record<SamplingKey, { text: string; message: string }>>;
   overrides: RoutingOverrides;
+  /** The Stop strings field as typed (its parsed strings are in sampling.stop when valid). */
+  stopText: string;
+  /** Why the Stop strings field holds no valid value (sampling.stop keeps the last valid one). */
+  stopIssue?: string;
   streaming: boolean;
+  /** The context is full: the notice offers stop or drop-the-oldest-turns. */
+  contextNotice?: ContextNotice;
   error?: string;
   backendNote?: string;
   /** Saved conversations could not be read (nothing is written then) or a save failed. */
@@ -104,6 +101,7 @@ const initialChat: ChatState = {
   sampling: DEFAULT_SAMPLING,
   samplingIssues: {},
   overrides: {},
+  stopText: '',
   streaming: false,
 };
 export const useChat = create<ChatState>()(() => ({ ...initialChat }));
@@ -111,7 +109,31 @@ export const useChat = create<ChatState>()(() => ({ ...initialChat }));
 let chatDb: UseStore | undefined;
 const db = () => (chatDb ??= createStore('moe-studio-chats', 'conversations'));
 
+/**
+ * The library API over the studio's engine worker: one request at a time, as for any
+ * caller. Made anew after a crash (a request of the dead worker never ends).
+ */
+let completions: ChatCompletions | undefined;
+function chatApi(): ChatCompletions {
+  completions ??= chatCompletions(
+    {
+      generate: (request, onEvents) => engineClient().generate(request, onEvents),
+      stop: () => engineClient().stop(),
+      callback: engineCallback,
+    },
+    () => {
+      const model = useEngine.getState().model;
+      if (!model) throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
+      return model;
+    },
+  );
+  return completions;
+}
+/** Stops the running answer (Stop): it ends with finish_reason 'abort' and its summary. */
+let stopAnswer: AbortController | undefined;
+
 engineClientOnCrash((message) => {
+  completions = undefined;
   if (useChat.getState().streaming)
     useChat.setState({ streaming: false, error: `BackendError: the engine worker stopped (${message})` });
 });
@@ -120,6 +142,7 @@ export function chatReset(): void {
   useChat.setState({ ...initialChat }, true);
   loaded = undefined;
   foreign = [];
+  completions = undefined;
 }
 
 export type MigrationResult = { type: 'success'; conversation: Conversation } | { type: 'error'; reason: string };
@@ -274,10 +297,26 @@ export function chatSetSamplingText(key: SamplingKey, text: string): void {
 export function chatSetOverrides(overrides: RoutingOverrides): void {
   useChat.setState({ overrides });
 }
+/** The Stop strings field's text: valid strings go to sampling.stop; otherwise the text is kept with its message. */
+export function chatSetStopText(text: string): void {
+  const parsed = parseStopStrings(text);
+  useChat.setState((s) =>
+    parsed.ok
+      ? {
+          stopText: text,
+          stopIssue: undefined,
+          sampling: { ...s.sampling, stop: parsed.stop.length ? parsed.stop : undefined },
+        }
+      : { stopText: text, stopIssue: parsed.message },
+  );
+}
 
 /** Why an answer cannot start now (a sampling input holds no valid value), or undefined. */
-export function chatBlockedReason(s: Pick<ChatState, 'samplingIssues'> = useChat.getState()): string | undefined {
+export function chatBlockedReason(
+  s: Pick<ChatState, 'samplingIssues' | 'stopIssue'> = useChat.getState(),
+): string | undefined {
   const labels = (Object.keys(s.samplingIssues) as SamplingKey[]).map((k) => SAMPLING_LIMITS[k].label);
+  if (s.stopIssue) labels.push('Stop strings');
   return labels.length ? `Fix ${labels.join(', ')} in Sampling to send.` : undefined;
 }
 
@@ -347,76 +386,134 @@ export async function chatRegenerate(): Promise<void> {
 }
 
 export function chatStop(): void {
-  void engineClient().stop();
+  stopAnswer?.abort();
 }
 
-function toMessages(c: Conversation): ChatMessage[] {
-  const out: ChatMessage[] = c.system.trim() ? [{ role: 'system', content: c.system }] : [];
-  return out.concat(c.turns.map((t) => ({ role: t.role, content: t.content })));
+/** The context-full notice's "stop": the conversation stays as it is. */
+export function chatContextStop(): void {
+  useChat.setState({ contextNotice: undefined });
 }
 
-function compactRouting(r?: TokenRouting): TokenRouting | undefined {
-  return (
-    r && {
-      layers: r.layers.map((l) => ({
-        expertIds: l.expertIds,
-        expertWeights: l.expertWeights.map((w) => Math.round(w * 1e4) / 1e4),
-        moeProbs: l.moeProbs.map((p) => Math.round(p * 1e4) / 1e4),
-      })),
-    }
-  );
+/**
+ * The context-full notice's "drop the oldest turns and go on": from now on this conversation
+ * leaves out its oldest turns whenever the context fills (the engine keeps the system prompt
+ * and the latest turns), and the unanswered message is answered — or the answer the full
+ * context cut goes on where it stopped (the API's continue_final_message).
+ */
+export async function chatContextDropOldest(): Promise<void> {
+  const notice = useChat.getState().contextNotice;
+  const c = chatCurrent();
+  if (!notice || notice.when === 'message' || !c || c.id !== notice.conversationId || useChat.getState().streaming)
+    return;
+  useChat.setState({ contextNotice: undefined });
+  replaceConversation({ ...c, contextOverflow: 'drop_oldest_turns', updatedAt: Date.now() });
+  await runAssistant(notice.when === 'answer' && c.turns.at(-1)?.role === 'assistant');
 }
 
-async function runAssistant(): Promise<void> {
+/** Tokens of the answer a continuation goes on with (0 for a new answer). */
+function answerTokens(c: Conversation, continueAnswer: boolean): number {
+  return continueAnswer ? (c.turns.at(-1)?.tokens?.length ?? 0) : 0;
+}
+
+/** Answers the conversation's last message, or (continueAnswer) goes on with its last answer. */
+async function runAssistant(continueAnswer = false): Promise<void> {
   const c = chatCurrent()!;
   const { sampling, overrides } = useChat.getState();
-  useChat.setState({ streaming: true, error: undefined, backendNote: undefined });
+  useChat.setState({ streaming: true, error: undefined, backendNote: undefined, contextNotice: undefined });
   tokenStream.reset();
   const received: StreamToken[] = [];
-  const deadline = engineEncodeDeadline('the prompt');
-  const onEvents = engineCallback((events: EngineEvent[]) => {
-    const batch: StreamToken[] = [];
-    for (const e of events) {
-      if (e.type === 'prompt') deadline.met();
-      else if (e.type === 'token') batch.push({ id: e.id, text: e.text, routing: compactRouting(e.routing) });
-      else {
-        useEngine.setState({ backend: e.backend });
-        useChat.setState({ backendNote: e.backend.reason });
-      }
-    }
-    received.push(...batch);
-    tokenStream.push(batch);
-  });
+  const live = streamBatcher();
   let summary: GenerateSummary | undefined;
   let madeWith: AnswerSettings | undefined;
+  const stop = new AbortController();
+  stopAnswer = stop;
+  const deadline = engineEncodeDeadline('the prompt');
   try {
     const hasOverrides = hasRoutingOverrides(overrides);
-    summary = await Promise.race([
-      engineClient().generate(
-        { messages: toMessages(c), sampling, routing: hasOverrides ? overrides : undefined },
-        onEvents,
-      ),
-      deadline.missed,
-    ]);
     const model = useEngine.getState().model;
+    const stream = await chatApi().create(
+      { ...completionParams(c, sampling, hasOverrides ? overrides : undefined, continueAnswer), stream: true },
+      { signal: stop.signal, onPrompt: () => deadline.met() },
+    );
+    const consume = async () => {
+      for await (const chunk of stream) {
+        if (chunk.fallback) {
+          useEngine.setState({ backend: chunk.fallback });
+          useChat.setState({ backendNote: chunk.fallback.reason });
+        }
+        const routing = chunk.moe.tokens[0];
+        if (routing) {
+          const token = {
+            id: routing.token_id,
+            text: chunk.choices[0]!.delta.content ?? '',
+            routing: compactRouting(routing.layers),
+          };
+          received.push(token);
+          live.push(token);
+        }
+        if (chunk.usage) summary = summaryOf(chunk);
+      }
+    };
+    // a tokenizer that hangs on the prompt: the deadline ends the worker and rejects `missed`
+    await Promise.race([consume(), deadline.missed]);
     madeWith = {
       modelId: model?.id,
       modelTitle: model?.title,
       sampling,
       routing: hasOverrides ? overrides : undefined,
     };
-    useEngine.setState({
-      prefillTokPerSec: summary.prefillTokPerSec,
-      decodeTokPerSec: summary.decodeTokPerSec,
-      backend: summary.backend,
-    });
+    if (summary) {
+      useEngine.setState({
+        prefillTokPerSec: summary.prefillTokPerSec,
+        decodeTokPerSec: summary.decodeTokPerSec,
+        backend: summary.backend,
+      });
+      if (summary.stoppedBy === 'contextFull')
+        useChat.setState({
+          contextNotice: {
+            conversationId: c.id,
+            // with the oldest turns already dropped, the engine found nothing more to leave out
+            when: c.contextOverflow === 'drop_oldest_turns' ? 'message' : 'answer',
+            message: `The answer stopped after ${answerTokens(c, continueAnswer) + summary.tokens} tokens: the conversation fills the model's context (${model?.contextLength ?? '?'} tokens).`,
+          },
+        });
+    }
   } catch (e) {
-    useChat.setState({ error: `${(e as Error).name}: ${(e as Error).message}` });
+    const err = e as Error;
+    if (err.name === 'ContextFullError')
+      useChat.setState({
+        contextNotice: {
+          conversationId: c.id,
+          when: c.contextOverflow === 'drop_oldest_turns' ? 'message' : 'prompt',
+          message: `The conversation no longer fits the model's context (${useEngine.getState().model?.contextLength ?? '?'} tokens): ${err.message.replace(/^engine: messages: /, '')}.`,
+        },
+      });
+    else useChat.setState({ error: `${err.name}: ${err.message}` });
   } finally {
     deadline.met();
+    live.flush();
+    if (stopAnswer === stop) stopAnswer = undefined;
     const latest = chatCurrent() ?? c;
     const content = received.map((t) => t.text).join('');
-    if (summary || received.length)
+    const previous = continueAnswer ? latest.turns.at(-1) : undefined;
+    if (previous?.role === 'assistant') {
+      // The continuation joins the answer it goes on with; the summary counts the whole answer.
+      const tokens = [...(previous.tokens ?? []), ...received];
+      replaceConversation({
+        ...latest,
+        turns: [
+          ...latest.turns.slice(0, -1),
+          {
+            ...previous,
+            content: previous.content + content,
+            tokens,
+            summary: summary ? { ...summary, tokens: tokens.length } : previous.summary,
+            madeWith: madeWith ?? previous.madeWith,
+          },
+        ],
+        updatedAt: Date.now(),
+      });
+    } else if (summary || received.length)
       replaceConversation({
         ...latest,
         turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary, madeWith }],

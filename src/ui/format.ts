@@ -88,8 +88,11 @@ export function describeSampling(s: {
   topK: number;
   topP: number;
   repetitionPenalty: number;
+  stop?: string[];
 }): string {
-  return s.temperature === 0
-    ? `greedy · rep ${s.repetitionPenalty}`
-    : `T ${s.temperature} · top-k ${s.topK} · top-p ${s.topP} · rep ${s.repetitionPenalty}`;
+  const base =
+    s.temperature === 0
+      ? `greedy · rep ${s.repetitionPenalty}`
+      : `T ${s.temperature} · top-k ${s.topK} · top-p ${s.topP} · rep ${s.repetitionPenalty}`;
+  return s.stop?.length ? `${base} · stop ${s.stop.map((t) => JSON.stringify(t)).join(' ')}` : base;
 }

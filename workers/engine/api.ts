@@ -63,10 +63,13 @@ export interface GenerateRequest {
   sampling: SamplerOptions & { maxTokens: number; stopIds?: number[]; stop?: string[] };
   routing?: RoutingOverrides;
   /**
-   * A prompt longer than the context: drop the oldest turns after the system prompt (the
-   * chat's default), or refuse it with a ConfigError (the library API: never a silent cut).
+   * A prompt longer than the context: drop the oldest turns after the system prompt (also when
+   * the answer fills the context: it goes on with fewer of them), or refuse it with a
+   * ContextFullError (the library API's default: never a silent cut).
    */
   overflow?: 'drop-oldest-turns' | 'refuse';
+  /** The last message is an assistant answer to continue (its text is the start of this answer). */
+  continueFinal?: boolean;
 }
 
 export type EngineEvent =
@@ -93,6 +96,8 @@ export interface GenerateSummary {
   cachedTokens: number;
   /** eos: an end token or a stop string; contextFull: the KV cache filled before maxTokens. */
   stoppedBy: 'eos' | 'maxTokens' | 'contextFull' | 'abort';
+  /** Messages left out to fit the context (overflow drop-oldest-turns); absent in answers saved before it existed. */
+  droppedMessages?: number;
   prefillTokPerSec: number;
   decodeTokPerSec: number;
   backend: BackendReport;

@@ -15,8 +15,7 @@ import type { GeneratedToken, RoutingOverrides, Session } from '../../src/core/r
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { openModelRef } from '../model-ref.ts';
 import { browserPlatform, openCpuSession, openSessionWithFallback } from './backend-choice.ts';
-import { buildPromptIds, buildPromptIdsWithin } from './prompt.ts';
-import { ConfigError } from '../../src/core/errors.ts';
+import { rolledPromptIds, requestPromptIds } from './prompt.ts';
 import { sessionContextLength, summarize } from './model-summary.ts';
 import type { FileSet } from '../../src/core/io/byte-source.ts';
 import type { LoadModelOptions } from '../../src/core/model/load.ts';
@@ -153,23 +152,33 @@ export class EngineHost implements EngineApi {
     const abort = new AbortController();
     this.abort = abort;
     this.state = { kind: 'generating', modelId: this.summary!.id };
-    const promptIds = this.promptIds(model, request);
-    onEvents([{ type: 'prompt', tokens: promptIds.length }]);
     const batcher = createBatcher(onEvents);
     const generated: number[] = [];
     let stoppedBy: GenerateSummary['stoppedBy'] = 'maxTokens';
     let cachedTokens = 0;
     const started = performance.now();
     let firstTokenAt = 0;
+    let prompt = { ids: [] as number[], dropped: 0 };
+    const onToken = (t: GeneratedToken) => {
+      if (!firstTokenAt) firstTokenAt = performance.now();
+      generated.push(t.id);
+      batcher.push({ type: 'token', id: t.id, text: t.text, routing: t.routing });
+    };
     try {
+      prompt = requestPromptIds(model, request, this.session!.maxContext, 0);
+      // the prompt is encoded: the host's deadline on a hanging tokenizer (src/state/prompt-deadline.ts) stops here
+      onEvents([{ type: 'prompt', tokens: prompt.ids.length }]);
       for (let attempt = 0; ; attempt++) {
         try {
-          cachedTokens = attempt === 0 ? this.reusableTokens(promptIds) : 0;
-          stoppedBy = await this.runGeneration(model, promptIds, generated, request, abort.signal, (t) => {
-            if (!firstTokenAt) firstTokenAt = performance.now();
-            generated.push(t.id);
-            batcher.push({ type: 'token', id: t.id, text: t.text, routing: t.routing });
-          });
+          cachedTokens = attempt === 0 ? this.reusableTokens(prompt.ids) : 0;
+          stoppedBy = await this.runGeneration(model, prompt.ids, generated, request, abort.signal, onToken);
+          // drop-oldest-turns: an answer that fills the context goes on with fewer of the oldest messages.
+          while (stoppedBy === 'contextFull' && request.overflow !== 'refuse') {
+            const rolled = rolledPromptIds(model, request, this.session!.maxContext, generated.length, prompt.dropped);
+            if (!rolled) break;
+            prompt = rolled;
+            stoppedBy = await this.runGeneration(model, prompt.ids, generated, request, abort.signal, onToken);
+          }
           break;
         } catch (e) {
           if (abort.signal.aborted || (e as Error).name === 'CancelledError') {
@@ -198,31 +207,19 @@ export class EngineHost implements EngineApi {
     const prefillMs = Math.max(1e-3, (firstTokenAt || ended) - started);
     const decodeMs = Math.max(1e-3, ended - (firstTokenAt || ended));
     this.speeds = {
-      prefill: ((promptIds.length - cachedTokens) / prefillMs) * 1000,
+      prefill: ((prompt.ids.length - cachedTokens) / prefillMs) * 1000,
       decode: generated.length > 1 ? ((generated.length - 1) / decodeMs) * 1000 : undefined,
     };
     return {
       tokens: generated.length,
-      promptTokens: promptIds.length,
+      promptTokens: prompt.ids.length,
       cachedTokens,
       stoppedBy,
+      droppedMessages: prompt.dropped,
       prefillTokPerSec: this.speeds.prefill ?? 0,
       decodeTokPerSec: this.speeds.decode ?? 0,
       backend: this.backend!,
     };
-  }
-
-  /** The request's prompt ids, trimmed to the context or refused when it does not fit (request.overflow). */
-  private promptIds(model: LoadedModel, request: GenerateRequest): number[] {
-    const maxContext = this.session!.maxContext;
-    if ((request.overflow ?? 'drop-oldest-turns') === 'drop-oldest-turns')
-      return buildPromptIdsWithin(model, request.messages, maxContext);
-    const ids = buildPromptIds(model, request.messages);
-    if (ids.length >= maxContext)
-      throw new ConfigError(
-        `engine: messages: the prompt has ${ids.length} tokens, the context holds ${maxContext} (prompt and answer together)`,
-      );
-    return ids;
   }
 
   /** How many leading ids of `ids` the KV cache already holds (at least one id is always run, for its logits). */
@@ -374,7 +371,7 @@ export class EngineHost implements EngineApi {
 
 function isInputError(e: unknown): boolean {
   const name = (e as Error)?.name;
-  return name === 'ConfigError' || name === 'FormatError';
+  return name === 'ConfigError' || name === 'ContextFullError' || name === 'FormatError';
 }
 
 /** Groups token events into one message per EVENT_BATCH_MS (fewer comlink round trips). */

@@ -176,6 +176,8 @@ function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): Mod
     ropeStyle: 'half',
   };
   if (isMoe) spec.moe = moeSpecFromGguf(file, arch, reader);
+  const window = metaNumber(file, key('attention.sliding_window'));
+  if (window !== undefined && window < spec.contextLength) spec.slidingWindow = window;
   const bos = metaNumber(file, 'tokenizer.ggml.bos_token_id');
   const eos = metaNumber(file, 'tokenizer.ggml.eos_token_id');
   if (bos !== undefined) spec.bosTokenId = bos;

@@ -64,6 +64,15 @@ describe('exportGguf → loadGgufModel', () => {
       moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
     }),
     qwen2moe: tinyQwenMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2 }),
+    'mixtral with a sliding window': tinyMoeSpec({
+      vocab: bpeVocab,
+      hidden: 64,
+      headDim: 8,
+      heads: 8,
+      kvHeads: 2,
+      slidingWindow: 16,
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
+    }),
   };
   it.each(Object.entries(specs))('f32 %s: every tensor and the spec come back byte-identical', async (_, spec) => {
     const weights = randomModelWeights(spec, 5);

@@ -204,6 +204,10 @@ export function architectureMetadata(
     [`${a}.attention.key_length`, ggufValue.u32(spec.headDim)],
     [`${a}.attention.value_length`, ggufValue.u32(spec.headDim)],
     [`${a}.attention.layer_norm_rms_epsilon`, ggufValue.f32(spec.rmsEps)],
+    // Mistral's window (llama.cpp's LLM_KV_ATTENTION_SLIDING_WINDOW key), so it is not lost on a round trip.
+    ...(spec.slidingWindow === undefined
+      ? []
+      : [[`${a}.attention.sliding_window`, ggufValue.u32(spec.slidingWindow)] as [string, GgufMetadataValue]]),
     [`${a}.rope.freq_base`, ggufValue.f32(spec.ropeTheta)],
     [`${a}.rope.dimension_count`, ggufValue.u32(spec.headDim)],
   ];

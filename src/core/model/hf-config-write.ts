@@ -4,7 +4,7 @@
  *
  * Keys follow transformers' config classes and what mergekit-moe writes
  * (specs/mergekit-moe.md §6.2/§6.4): Mixtral gets `num_local_experts`, `num_experts_per_tok`,
- * `sliding_window: null` and intermediate_size = the expert width (so a spec whose unused
+ * `sliding_window` (null unless the spec attends within a window) and intermediate_size = the expert width (so a spec whose unused
  * dense width differs comes back with intermediate = expertIntermediate); Qwen2-MoE gets
  * `num_experts`, `moe_intermediate_size`, `shared_expert_intermediate_size`,
  * `norm_topk_prob`, `decoder_sparse_step: 1`.
@@ -37,7 +37,7 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
       intermediate_size: moe.expertIntermediate,
       num_local_experts: moe.experts,
       num_experts_per_tok: moe.expertsPerToken,
-      sliding_window: null,
+      sliding_window: spec.slidingWindow ?? null,
     };
   }
   if (spec.arch === 'qwen2_moe') {
@@ -54,7 +54,7 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
     };
   }
   if (moe) throw new ConfigError(`config.json: architecture '${spec.arch}' is dense but the spec has experts`);
-  if (spec.arch === 'mistral') return { sliding_window: null };
+  if (spec.arch === 'mistral') return { sliding_window: spec.slidingWindow ?? null };
   if (spec.arch === 'qwen2') return { use_sliding_window: false };
   return {};
 }

@@ -79,14 +79,32 @@ describe('parseHfConfig: values and defaults', () => {
     );
   });
 
-  it('reads max_position_embeddings, capped by an active sliding window', () => {
+  it('reads max_position_embeddings and the sliding window (mistral / mixtral: attended within; qwen2: a cap)', () => {
     expect(parseHfConfig(LLAMA).contextLength).toBe(2048);
+    expect(parseHfConfig(LLAMA).slidingWindow).toBeUndefined();
     expect(parseHfConfig({ ...LLAMA, max_position_embeddings: 512 }).contextLength).toBe(512);
-    expect(parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 32768 }).contextLength).toBe(4096);
+    // MistralConfig's default window (the key absent) is 4096
+    expect(parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 32768 })).toMatchObject({
+      contextLength: 32768,
+      slidingWindow: 4096,
+    });
+    const noWindow = parseHfConfig({
+      ...LLAMA,
+      model_type: 'mistral',
+      max_position_embeddings: 32768,
+      sliding_window: null,
+    });
+    expect(noWindow.contextLength).toBe(32768);
+    expect(noWindow.slidingWindow).toBeUndefined();
+    // a window as long as the context never bites: plain causal attention
     expect(
-      parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 32768, sliding_window: null })
-        .contextLength,
-    ).toBe(32768);
+      parseHfConfig({ ...LLAMA, model_type: 'mistral', max_position_embeddings: 4096, sliding_window: 4096 })
+        .slidingWindow,
+    ).toBeUndefined();
+    expect(parseHfConfig({ ...MIXTRAL, max_position_embeddings: 32768, sliding_window: 4096 })).toMatchObject({
+      contextLength: 32768,
+      slidingWindow: 4096,
+    });
     expect(
       parseHfConfig({ ...LLAMA, model_type: 'qwen2', max_position_embeddings: 9000, sliding_window: 100 })
         .contextLength,
@@ -402,7 +420,7 @@ describe('parseHfConfig on published-style configs', () => {
     });
   });
 
-  it('Mistral-7B-v0.1 (the 4096-token sliding window caps the context)', () => {
+  it('Mistral-7B-v0.1 (the full 32768-token context, attending within the 4096-token sliding window)', () => {
     const spec = parseHfConfig({
       architectures: ['MistralForCausalLM'],
       bos_token_id: 1,
@@ -424,7 +442,14 @@ describe('parseHfConfig on published-style configs', () => {
       use_cache: true,
       vocab_size: 32000,
     });
-    expect(spec).toMatchObject({ arch: 'mistral', contextLength: 4096, kvHeads: 8, qkvBias: false, rmsEps: 1e-5 });
+    expect(spec).toMatchObject({
+      arch: 'mistral',
+      contextLength: 32768,
+      slidingWindow: 4096,
+      kvHeads: 8,
+      qkvBias: false,
+      rmsEps: 1e-5,
+    });
   });
 
   it('Qwen2-0.5B (tied embeddings, GQA 14/2, q/k/v bias)', () => {

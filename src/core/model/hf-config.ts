@@ -179,6 +179,7 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelSpec {
     headDim,
     vocab: cfg.positiveInt('vocab_size'),
     contextLength: readContextLength(cfg, defaults),
+    ...readSlidingWindow(cfg, defaults),
     ropeTheta: readRopeTheta(cfg, defaults.ropeTheta),
     rmsEps: cfg.positiveNumber('rms_norm_eps', defaults.rmsEps),
     tieEmbeddings: cfg.bool('tie_word_embeddings', false),
@@ -269,13 +270,10 @@ function readRopeTheta(cfg: ConfigReader, fallback: number): number {
 }
 
 /**
- * Context length = max_position_embeddings, capped at the sliding window when one is active
- * (mistral/mixtral: whenever `sliding_window` is a number, mistral's default being 4096; qwen2:
- * only with use_sliding_window),
- * because we do not implement windowed attention.
+ * The sliding window when one is active: mistral/mixtral whenever `sliding_window` is a number
+ * (absent: MistralConfig's 4096; null: none); qwen2 only with use_sliding_window.
  */
-function readContextLength(cfg: ConfigReader, defaults: ArchDefaults): number {
-  const maxPositions = cfg.positiveInt('max_position_embeddings', defaults.contextLength);
+function activeWindow(cfg: ConfigReader, defaults: ArchDefaults): number | null {
   const windowOn = defaults.slidingWindowAlwaysOn || cfg.bool('use_sliding_window', false);
   const window =
     cfg.raw('sliding_window') === undefined
@@ -283,8 +281,27 @@ function readContextLength(cfg: ConfigReader, defaults: ArchDefaults): number {
       : cfg.has('sliding_window')
         ? cfg.positiveInt('sliding_window')
         : null;
-  if (!windowOn || window === null) return maxPositions;
+  return windowOn ? window : null;
+}
+
+/**
+ * Context length = max_position_embeddings. Mistral and Mixtral attend within their window
+ * (spec.slidingWindow, readSlidingWindow); qwen2's window covers only the layers from
+ * max_window_layers on, which no backend implements, so there the context is capped at the
+ * window (within it, windowed and full attention are the same).
+ */
+function readContextLength(cfg: ConfigReader, defaults: ArchDefaults): number {
+  const maxPositions = cfg.positiveInt('max_position_embeddings', defaults.contextLength);
+  const window = activeWindow(cfg, defaults);
+  if (window === null || defaults.slidingWindowAlwaysOn) return maxPositions;
   return Math.min(maxPositions, window);
+}
+
+/** Mistral / Mixtral: the window every layer attends within, when it is shorter than the context. */
+function readSlidingWindow(cfg: ConfigReader, defaults: ArchDefaults): { slidingWindow?: number } {
+  const window = activeWindow(cfg, defaults);
+  if (window === null || !defaults.slidingWindowAlwaysOn) return {};
+  return window < cfg.positiveInt('max_position_embeddings', defaults.contextLength) ? { slidingWindow: window } : {};
 }
 
 function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSpec | undefined {

@@ -36,6 +36,11 @@ export interface ModelSpec {
   vocab: number;
   /** Max positions the KV cache may hold by default. */
   contextLength: number;
+  /**
+   * Sliding-window attention (Mistral, Mixtral: config.json `sliding_window`): each query sees
+   * only the last `slidingWindow` positions, itself included. Undefined: full causal attention.
+   */
+  slidingWindow?: number;
   ropeTheta: number;
   rmsEps: number;
   /** lm_head shares the token embedding matrix. */

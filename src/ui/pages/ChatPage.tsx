@@ -19,6 +19,7 @@ import { useSettings } from '../../state/settings.ts';
 import type { BackendChoice } from '../../../workers/engine/api.ts';
 import { uiGo } from '../../state/ui.ts';
 import { useFollowLatest } from '../components/follow-latest.ts';
+import { ContextNoticeBanner, StopStringsField } from '../components/ChatNotices.tsx';
 import { ConversationModelNote, EditTurn, MessageActions } from '../components/MessageActions.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { RoutingControls } from '../components/RoutingControls.tsx';
@@ -130,6 +131,7 @@ function SamplingControls() {
       {(Object.keys(SAMPLING_LIMITS) as SamplingKey[]).map((k) => (
         <SamplingField key={k} field={k} />
       ))}
+      <StopStringsField />
     </fieldset>
   );
 }
@@ -245,6 +247,9 @@ export function ChatPage() {
                   {t.summary.cachedTokens
                     ? ` · ${t.summary.cachedTokens} of ${t.summary.promptTokens} prompt tokens reused from the last turn`
                     : ''}
+                  {t.summary.droppedMessages
+                    ? ` · ${t.summary.droppedMessages} oldest message${t.summary.droppedMessages === 1 ? '' : 's'} left out to fit the context`
+                    : ''}
                 </div>
               )}
               {t.madeWith && (
@@ -272,6 +277,7 @@ export function ChatPage() {
         <pre className="token-detail" ref={detailRef} aria-live="polite" data-testid="token-detail">
           Hover a token to see its experts at every layer.
         </pre>
+        <ContextNoticeBanner conversationId={current?.id} />
         {error && <p role="alert">{error}</p>}
         {backendNote && (
           <p role="status" className="banner banner-info">

@@ -293,3 +293,39 @@ describe('cpu backend on stored dtypes', () => {
     assertAllclose(r.logits, ref.logits, Q8_0_WEIGHTS_TOLERANCE, 'q8_0 vs f32 logits');
   });
 });
+
+describe('cpu backend, Mistral sliding-window attention', () => {
+  // Known answer without a second implementation: RoPE makes q·k depend only on the distance
+  // between positions, so in a one-layer model the query at position p with window W sees
+  // exactly what the last W tokens see when run alone from position 0.
+  const W = 4;
+  const windowed = tinyDenseSpec({ arch: 'mistral', layers: 1, slidingWindow: W, contextLength: 32 });
+  const full = { ...windowed, slidingWindow: undefined };
+  const tokens = [5, 17, 3, 88, 41, 9, 60, 23, 71, 12, 34, 99];
+  const TOL = { atol: 1e-4, rtol: 1e-4 };
+
+  it('position p attends to the last W positions only (prefill and decode)', async () => {
+    const weights = randomModelWeights(windowed, 31);
+    const session = await cpuBackend.createSession(weights, { maxContext: 32 });
+    const prefill = await session.forward(tokens);
+    const alone = await cpuBackend.createSession(weights, { maxContext: 32 });
+    assertAllclose(prefill.logits, (await alone.forward(tokens.slice(-W))).logits, TOL, 'prefill vs last W alone');
+    const step = await session.forward([7]);
+    const stepAlone = await cpuBackend.createSession(weights, { maxContext: 32 });
+    const expected = await stepAlone.forward([...tokens.slice(-(W - 1)), 7]);
+    assertAllclose(step.logits, expected.logits, TOL, 'decode step vs last W alone');
+  });
+
+  it('the window changes the answer once the context is longer than it (the check above can fail)', async () => {
+    const weights = randomModelWeights(windowed, 31);
+    const fullWeights = { ...weights, spec: full };
+    const a = await (await cpuBackend.createSession(weights, { maxContext: 32 })).forward(tokens);
+    const b = await (await cpuBackend.createSession(fullWeights, { maxContext: 32 })).forward(tokens);
+    const diff = Math.max(...a.logits.map((v, i) => Math.abs(v - b.logits[i]!)));
+    expect(diff).toBeGreaterThan(1e-2);
+    // Within the window, windowed and full attention agree.
+    const c = await (await cpuBackend.createSession(weights, { maxContext: 32 })).forward(tokens.slice(0, W));
+    const d = await (await cpuBackend.createSession(fullWeights, { maxContext: 32 })).forward(tokens.slice(0, W));
+    assertAllclose(c.logits, d.logits, { atol: 0, rtol: 0 }, 'inside the window');
+  });
+});

@@ -168,6 +168,22 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     ],
   },
   {
+    // Mistral's sliding window: a 24-token prefill and decode steps well past a window of 5,
+    // then a truncate back inside it (the window's start moves with every position).
+    name: 'mistral / mixtral: sliding window 5, context past it',
+    spec: tinyMoeSpec({
+      ...blockSized,
+      slidingWindow: 5,
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 32 },
+    }),
+    steps: [
+      { tokens: Array.from({ length: 24 }, (_, i) => (i * 37 + 3) % 131), options: { trace: true } },
+      { tokens: [4], options: { trace: true } },
+      { tokens: [8] },
+      { tokens: [9, 10, 11], truncateTo: 3 },
+    ],
+  },
+  {
     name: 'captureLayerInputs and truncate',
     spec: tinyMoeSpec({
       ...blockSized,

@@ -129,8 +129,20 @@ export function forwardToken(
     state.keyCache[l].set(k, pos * kvDim);
     state.valueCache[l].set(v, pos * kvDim);
 
-    // ---- causal GQA attention over positions 0..pos, output projection, residual
-    attention(state.attnOut, q, state.keyCache[l], state.valueCache[l], pos + 1, heads, kvHeads, headDim, state.scores);
+    // ---- causal GQA attention over positions first..pos (first = 0, or the sliding window's
+    //      start: Mistral sees only the last slidingWindow positions), output projection, residual
+    const first = spec.slidingWindow === undefined ? 0 : Math.max(0, pos + 1 - spec.slidingWindow);
+    attention(
+      state.attnOut,
+      q,
+      state.keyCache[l].subarray(first * kvDim),
+      state.valueCache[l].subarray(first * kvDim),
+      pos + 1 - first,
+      heads,
+      kvHeads,
+      headDim,
+      state.scores,
+    );
     matmul(state.ffnOut, layer.wo, state.attnOut, hidden, qDim);
     addInPlace(x, state.ffnOut);
 

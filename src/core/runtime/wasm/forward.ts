@@ -125,7 +125,11 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
   const scoreStride = state.scores.cols * 4;
   engine.rows.runBatch(
     Array.from({ length: m }, (_, t) => {
-      const nPos = start + t + 1; // causal: the token sees itself and everything before
+      // Causal: the token sees itself and everything before, or with a sliding window (Mistral)
+      // only the last slidingWindow positions, from `first` on.
+      const pos = start + t;
+      const first = spec.slidingWindow === undefined ? 0 : Math.max(0, pos + 1 - spec.slidingWindow);
+      const nPos = pos + 1 - first;
       return {
         kernel: 'attn_heads' as const,
         n: heads,
@@ -133,8 +137,8 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
         threadScratch: { arg: 4, bytes: heads * scoreStride },
         args: [
           rowPtr(state.q, t),
-          keyCache.ptr,
-          valueCache.ptr,
+          keyCache.ptr + first * kvDim * 4,
+          valueCache.ptr + first * kvDim * 4,
           rowPtr(state.att, t),
           state.scores.ptr,
           dims,

@@ -400,7 +400,8 @@ function layerSteps(
       ropeLaunch({ nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, style: spec.ropeStyle }),
     ),
   );
-  const attention = { nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, maxContext };
+  const window = Math.min(maxContext, model.spec.slidingWindow ?? maxContext); // Mistral's sliding window
+  const attention = { nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, maxContext, window };
   steps.push(dispatch(sites.scores, attentionScoresLaunch(attention)));
   steps.push(dispatch(sites.softmax, attentionSoftmaxLaunch(attention)));
   steps.push(dispatch(sites.values, attentionValuesLaunch(attention)));

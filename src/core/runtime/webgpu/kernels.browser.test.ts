@@ -176,10 +176,13 @@ describe('rope kernel vs cpu rope', () => {
 
 describe('attention kernels (scores → softmax → values) vs cpu attention', () => {
   it.each([
-    { nTokens: 1, position: 0, label: 'first token' },
-    { nTokens: 1, position: 70, label: 'decode at 70' },
-    { nTokens: 9, position: 4, label: 'prefill 9 after 4' },
-  ])('$label', async ({ nTokens, position }) => {
+    { nTokens: 1, position: 0, window: 80, label: 'first token' },
+    { nTokens: 1, position: 70, window: 80, label: 'decode at 70' },
+    { nTokens: 9, position: 4, window: 80, label: 'prefill 9 after 4' },
+    { nTokens: 1, position: 70, window: 16, label: 'decode at 70, sliding window 16' },
+    { nTokens: 9, position: 20, window: 5, label: 'prefill 9 after 20, sliding window 5' },
+    { nTokens: 9, position: 0, window: 5, label: 'prefill 9 from 0, sliding window 5 (the first tokens see all)' },
+  ])('$label', async ({ nTokens, position, window }) => {
     const [headDim, qHeads, kvHeads, maxContext] = [12, 6, 2, 80];
     const kvDim = kvHeads * headDim;
     const q = seededUniform(BASE_SEED + 21 + position, nTokens * qHeads * headDim);
@@ -188,18 +191,19 @@ describe('attention kernels (scores → softmax → values) vs cpu attention', (
     const expected = new Float32Array(nTokens * qHeads * headDim);
     for (let t = 0; t < nTokens; t++) {
       const span = qHeads * headDim;
+      const first = Math.max(0, position + t + 1 - window); // the reference's window, as cpu/forward.ts
       attention(
         expected.subarray(t * span, (t + 1) * span),
         q.subarray(t * span, (t + 1) * span),
-        keyCache,
-        valueCache,
-        position + t + 1,
+        keyCache.subarray(first * kvDim),
+        valueCache.subarray(first * kvDim),
+        position + t + 1 - first,
         qHeads,
         kvHeads,
         headDim,
       );
     }
-    const args = { nTokens, position, headDim, qHeads, kvHeads, maxContext };
+    const args = { nTokens, position, headDim, qHeads, kvHeads, maxContext, window };
     const scores = await harness.run(
       'attention_scores',
       attentionScoresSource,

@@ -1,10 +1,12 @@
-// Causal GQA attention, pass 2: softmax in place over scores[t, h, 0..position+t].
+// Causal GQA attention, pass 2: softmax in place over scores[t, h, first..position+t], first the
+// window's start (0 without a sliding window).
 // One invocation per (head, token): max, exp and sum once per row, not once per output dim.
 struct Params {
   nTokens: u32,
   position: u32,    // absolute position of token 0
   qHeads: u32,
   maxContext: u32,  // row length of scores
+  window: u32,      // positions each query sees, itself included (sliding_window, or maxContext)
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> scores: array<f32>;   // [nTokens, qHeads, maxContext]
@@ -16,14 +18,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (h >= p.qHeads || t >= p.nTokens) { return; }
   let row = (t * p.qHeads + h) * p.maxContext;
   let count = p.position + t + 1u;
-  var maxScore = scores[row];
-  for (var j = 1u; j < count; j++) { maxScore = max(maxScore, scores[row + j]); }
+  let first = select(0u, count - p.window, count > p.window);
+  var maxScore = scores[row + first];
+  for (var j = first + 1u; j < count; j++) { maxScore = max(maxScore, scores[row + j]); }
   var sum = 0.0;
-  for (var j = 0u; j < count; j++) {
+  for (var j = first; j < count; j++) {
     let e = exp(scores[row + j] - maxScore);
     scores[row + j] = e;
     sum += e;
   }
   let inverse = 1.0 / sum;
-  for (var j = 0u; j < count; j++) { scores[row + j] *= inverse; }
+  for (var j = first; j < count; j++) { scores[row + j] *= inverse; }
 }

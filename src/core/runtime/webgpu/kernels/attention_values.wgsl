@@ -1,5 +1,6 @@
 // Causal GQA attention, pass 3: out[t, h, d] = Σ_j probs[t, h, j] · v[j, h / (qHeads/kvHeads), d]
-// over j ≤ position + t (probs from attention_softmax). One invocation per (d, head, token).
+// over the window's positions first ≤ j ≤ position + t (probs from attention_softmax). One
+// invocation per (d, head, token).
 struct Params {
   nTokens: u32,
   position: u32,
@@ -7,6 +8,7 @@ struct Params {
   qHeads: u32,
   kvHeads: u32,
   maxContext: u32,
+  window: u32,      // positions each query sees, itself included (sliding_window, or maxContext)
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> probs: array<f32>;        // [nTokens, qHeads, maxContext]
@@ -22,10 +24,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let kvh = h / (p.qHeads / p.kvHeads);
   let row = (t * p.qHeads + h) * p.maxContext;
   let count = p.position + t + 1u;
+  let first = select(0u, count - p.window, count > p.window);
   let vStride = p.kvHeads * p.headDim;
   var acc = 0.0;
-  var v = kvh * p.headDim + d;
-  for (var j = 0u; j < count; j++) {
+  var v = (first * p.kvHeads + kvh) * p.headDim + d;
+  for (var j = first; j < count; j++) {
     acc += probs[row + j] * valueCache[v];
     v += vStride;
   }
