@@ -80,7 +80,7 @@ const VARIANTS: Variant[] = [
   V('(b) logistic, windows of 128, 4 per text', { method: 'logistic' }, { windowTokens: 128, windowsPerText: 4 }),
   V('(b) logistic, windows of 256, check set', { method: 'logistic' }, { set: 'check', windowTokens: 256 }),
   V('(e) lm-loss, 20 steps, windows of 128', { method: 'lm-loss', steps: 20 }, { windowTokens: 128 }),
-  V('(b) logistic, packed windows of 64 (the shipped default)', { method: 'logistic' }, { tokensPerExpert: 3840 }),
+  V('(b) logistic, packed windows of 64', { method: 'logistic' }, { tokensPerExpert: 3840 }),
   V('(b) logistic, packed windows of 64, check set', { method: 'logistic' }, { set: 'check', tokensPerExpert: 3840 }),
   V('(b) logistic, packed windows of 64, twice the tokens', { method: 'logistic' }, { tokensPerExpert: 7680 }),
   V(
@@ -89,7 +89,11 @@ const VARIANTS: Variant[] = [
     { set: 'check', tokensPerExpert: 7680 },
   ),
   V('(b) logistic, packed windows of 64, L2 1e-4', { method: 'logistic', l2: 1e-4 }, { tokensPerExpert: 3840 }),
-  V('(f) output-match, packed windows of 64', { method: 'output-match' }, { tokensPerExpert: 3840 }),
+  V(
+    '(f) output-match, packed windows of 64 (the shipped default)',
+    { method: 'output-match' },
+    { tokensPerExpert: 3840 },
+  ),
   V(
     '(f) output-match, packed windows of 64, check set',
     { method: 'output-match' },

@@ -19,6 +19,7 @@ import { modelStoreFileSet } from '../../src/core/store/store-file-set.ts';
 import { loadModel } from '../../src/core/model/load.ts';
 import { quantizeStoredModel } from '../engine/quantize-stored.ts';
 import type { ModelSources } from './api.ts';
+import { DEFAULT_CALIBRATION } from '../../src/core/calibrate/merged.ts';
 
 const DB = 'moe-studio-merge-test';
 const NAMES = ['base', 'e0', 'e1', 'e2', 'e3'];
@@ -229,7 +230,7 @@ describe('merge host', () => {
       const summary = await host.calibrate(yaml('hidden'), sources, { texts }, (p) => progress.push(p));
       expect(new Set(progress.map((p) => p.phase))).toEqual(new Set(['merge', 'forward', 'fit', 'done', 'evaluate']));
       for (const p of progress) expect(p.done).toBeLessThanOrEqual(p.total);
-      expect(summary).toMatchObject({ method: 'logistic', texts: 16, textsPerExpert: [4, 4, 4, 4] });
+      expect(summary).toMatchObject({ method: DEFAULT_CALIBRATION.method, texts: 16, textsPerExpert: [4, 4, 4, 4] });
       expect(summary.dataSha256).toMatch(/^[0-9a-f]{64}$/);
       expect(summary.before.ownShare).toHaveLength(4);
       expect(summary.after.ownShare[0]).toHaveLength(summary.before.ownShare[0].length);
@@ -256,14 +257,14 @@ describe('merge host', () => {
       const kv = idbKvStore(DB, 'models');
       const stored = (await modelStoreGet(kv, 'calibrated'))!;
       expect(stored.notes?.calibration).toMatchObject({
-        method: 'logistic',
+        method: DEFAULT_CALIBRATION.method,
         texts: 16,
         dataSha256: summary.dataSha256,
       });
       const files = modelStoreFileSet(kv, stored);
       const card = await files.open('README.md');
       expect(new TextDecoder().decode(await card.read(0, card.size))).toMatch(
-        /Router calibration[\s\S]*method: logistic/,
+        new RegExp(`Router calibration[\\s\\S]*method: ${DEFAULT_CALIBRATION.method}`),
       );
     });
 

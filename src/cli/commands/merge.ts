@@ -48,7 +48,7 @@ export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (me
   --force                 write into an existing OUT_DIR    -v, --verbose  explain refusals, stack traces
   --calibrate FILE.jsonl  fit the routers to texts, one {"expert": <0-based index in experts>, "text": "..."} a line;
                           writes the calibrated gate tensors, records method + data sha256 in README.md and the YAML copy
-  --calibrate-method mean|logistic|token-loss|lm-loss   (default logistic)   --calibrate-logit-scale X  multiply fitted routers
+  --calibrate-method mean|logistic|token-loss|lm-loss|output-match   (default output-match)   --calibrate-logit-scale X  multiply fitted routers
   --calibrate-window N    tokens per window (default 64)    --calibrate-steps N  lm-loss training steps (default 200)
   --calibrate-windowing packed|per-text   packed (default): each expert's texts joined and cut into windows that start
                           mid-text; per-text: one window from each text's start

@@ -25,7 +25,7 @@ import {
 
 /** The shipped default, chosen by measurement (docs/merge.md "Router calibration"). */
 export const DEFAULT_CALIBRATION = {
-  method: 'logistic' as CalibrationMethod,
+  method: 'output-match' as CalibrationMethod,
   fitScale: false,
   logitScale: 1,
   windowTokens: 64,

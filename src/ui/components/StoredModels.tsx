@@ -40,7 +40,7 @@ function ModelFacts({ manifest }: { manifest: ModelManifest }) {
   );
 }
 
-/** "router calibrated (logistic, 240 texts)" for a merge whose routers Compose calibrated. */
+/** "router calibrated (output-match, 240 texts)" for a merge whose routers Compose calibrated. */
 function CalibratedTag({ notes }: { notes?: Record<string, unknown> }) {
   const c = notes?.calibration as MergeCalibrationSummary | undefined;
   if (!c) return null;
