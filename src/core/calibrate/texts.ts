@@ -142,19 +142,36 @@ export function tokenizeCalibrationTexts(
     const ids = tokenizer.encode(bos && !text.startsWith(bos) ? bos + text : text, { addSpecialTokens: false });
     const available = Math.ceil(ids.length / windowTokens);
     const count = Math.min(windowsPerText, available);
-    for (let w = 0; w < count; w++) {
-      const window = count === 1 ? 0 : Math.round((w * (available - 1)) / (count - 1));
-      const tokens = ids.slice(window * windowTokens, (window + 1) * windowTokens);
-      if (tokens.length < 2) continue;
-      total += tokens.length;
-      if (total > MAX_CALIBRATION_TOKENS)
-        throw new ConfigError(
-          `calibrate: the texts make more than ${MAX_CALIBRATION_TOKENS} tokens; use fewer or shorter texts`,
-        );
-      sequences.push({ expert, tokens });
-    }
+    total = pushSpreadWindows(sequences, expert, ids, windowTokens, available, count, total);
   }
   return sequences;
+}
+
+/**
+ * Appends `count` windows spread evenly over the `available` windows of ids (the first always)
+ * and returns the new token total, checked against MAX_CALIBRATION_TOKENS.
+ */
+function pushSpreadWindows(
+  sequences: CalibrationSequence[],
+  expert: number,
+  ids: number[],
+  windowTokens: number,
+  available: number,
+  count: number,
+  total: number,
+): number {
+  for (let w = 0; w < count; w++) {
+    const window = count === 1 ? 0 : Math.round((w * (available - 1)) / (count - 1));
+    const tokens = ids.slice(window * windowTokens, (window + 1) * windowTokens);
+    if (tokens.length < 2) continue;
+    total += tokens.length;
+    if (total > MAX_CALIBRATION_TOKENS)
+      throw new ConfigError(
+        `calibrate: the texts make more than ${MAX_CALIBRATION_TOKENS} tokens; use fewer or shorter texts`,
+      );
+    sequences.push({ expert, tokens });
+  }
+  return total;
 }
 
 /** Packed windows (WindowOptions.packed): per expert, at most tokensPerExpert tokens in windows spread over its stream. */
@@ -179,17 +196,7 @@ function packedWindows(
     const ids = tokenizer.encode(stream, { addSpecialTokens: false });
     const available = Math.floor(ids.length / windowTokens) || 1;
     const count = Math.min(available, Math.floor(tokensPerExpert / windowTokens));
-    for (let w = 0; w < count; w++) {
-      const window = count === 1 ? 0 : Math.round((w * (available - 1)) / (count - 1));
-      const tokens = ids.slice(window * windowTokens, (window + 1) * windowTokens);
-      if (tokens.length < 2) continue;
-      total += tokens.length;
-      if (total > MAX_CALIBRATION_TOKENS)
-        throw new ConfigError(
-          `calibrate: the texts make more than ${MAX_CALIBRATION_TOKENS} tokens; use fewer or shorter texts`,
-        );
-      sequences.push({ expert, tokens });
-    }
+    total = pushSpreadWindows(sequences, expert, ids, windowTokens, available, count, total);
   }
   return sequences;
 }
