@@ -32,6 +32,8 @@ import { settingsReset, settingsUpdate } from './settings.ts';
 import { tokenStream } from './token-stream.ts';
 
 const DB = 'moe-studio-chat-test';
+/** storeTestingMoe seed of the context-full test: seeds 1 and 2 fill the context twice, seed 3 ends on its end token. */
+const FILLS_CONTEXT_SEED = 1;
 
 beforeAll(async () => {
   await clear(createStore(DB, 'models'));
@@ -254,6 +256,10 @@ describe('chat store', () => {
   });
 
   it('an answer that fills the context stops with a notice; dropping the oldest turns goes on with that answer', async () => {
+    // A fixed seed whose greedy answers run to the end of the context twice (a random seed's
+    // may end on the end token first, and then there is nothing to test).
+    await storeTestingMoe(DB, 'moe-fills', FILLS_CONTEXT_SEED);
+    expect(await engineLoad({ kind: 'store', id: 'moe-fills', dbName: DB })).toBe(true);
     const context = useEngine.getState().model!.contextLength;
     chatSetSampling({ temperature: 0, maxTokens: 4 });
     // A long first turn: dropping it leaves room for the answer to go on.
