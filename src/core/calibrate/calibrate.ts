@@ -17,6 +17,9 @@
  *                 (the MoE with every token forced to it) predicts the next token best
  *   'lm-loss'     'logistic', then `steps` of router-only Adam through the MoE's own next-token
  *                 loss plus a label term (calibrate/train.ts trainRouters)
+ *   'output-match' the logistic loss plus matchWeight × the miss of the routed mixture against
+ *                 the label expert's MLP output on each token (logistic.ts; the shipped default:
+ *                 every expert runs on every token to fill the miss's Gram matrices)
  * `fitScale` then multiplies the router by the logit scale that minimizes the label cross-entropy,
  * and `logitScale` by a fixed factor (a router temperature).
  */
