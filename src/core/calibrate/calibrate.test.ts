@@ -74,33 +74,39 @@ function bandedModel(seed: number, offset = 6): ModelF32 {
 describe('calibrateRouters', () => {
   const model = bandedModel(11);
 
-  it.each(['logistic', 'mean'] as const)('routes separable texts to their expert (%s)', async (method) => {
-    const train = bandedWindows(model, 32, 12, 1);
-    const test = bandedWindows(model, 16, 12, 2);
-    const before = await evaluateRouting(model, test);
-    const fitted = await calibrateRouters(model, train, { method });
-    const after = await evaluateRouting(withRouters(model, fitted.routers), test);
-    for (const share of after.ownShareMean) expect(share).toBeGreaterThan(SEPARABLE_MIN_OWN_SHARE);
-    expect(Math.min(...after.ownShareMean)).toBeGreaterThan(Math.min(...before.ownShareMean));
-  });
+  it.each(['logistic', 'mean', 'output-match'] as const)(
+    'routes separable texts to their expert (%s)',
+    async (method) => {
+      const train = bandedWindows(model, 32, 12, 1);
+      const test = bandedWindows(model, 16, 12, 2);
+      const before = await evaluateRouting(model, test);
+      const fitted = await calibrateRouters(model, train, { method });
+      const after = await evaluateRouting(withRouters(model, fitted.routers), test);
+      for (const share of after.ownShareMean) expect(share).toBeGreaterThan(SEPARABLE_MIN_OWN_SHARE);
+      expect(Math.min(...after.ownShareMean)).toBeGreaterThan(Math.min(...before.ownShareMean));
+    },
+  );
 
-  it('routes at chance when the labels are shuffled', async () => {
-    const train = bandedWindows(model, 32, 12, 1);
-    const uniform = mulberry32(5);
-    const shuffled = train.map((w) => ({ ...w, expert: Math.floor(uniform() * 4) }));
-    for (let e = 0; e < 4; e++) shuffled[e].expert = e; // every expert keeps at least one window
-    const fitted = await calibrateRouters(model, shuffled, { method: 'logistic' });
-    const test = bandedWindows(model, 64, 12, 3);
-    // fresh windows with labels drawn independently of their band
-    const relabelled = test.map((w) => ({ ...w, expert: Math.floor(uniform() * 4) }));
-    const after = await evaluateRouting(withRouters(model, fitted.routers), relabelled);
-    const top1Hits = after.top1Counts.reduce(
-      (sum, byLayer, label) => sum + byLayer.reduce((s, c) => s + c[label], 0),
-      0,
-    );
-    const total = after.top1Counts.flat(2).reduce((a, b) => a + b, 0);
-    expect(Math.abs(top1Hits / total - 0.25)).toBeLessThan(SHUFFLED_CHANCE_TOLERANCE);
-  });
+  it.each(['logistic', 'output-match'] as const)(
+    'routes at chance when the labels are shuffled (%s)',
+    async (method) => {
+      const train = bandedWindows(model, 32, 12, 1);
+      const uniform = mulberry32(5);
+      const shuffled = train.map((w) => ({ ...w, expert: Math.floor(uniform() * 4) }));
+      for (let e = 0; e < 4; e++) shuffled[e].expert = e; // every expert keeps at least one window
+      const fitted = await calibrateRouters(model, shuffled, { method });
+      const test = bandedWindows(model, 64, 12, 3);
+      // fresh windows with labels drawn independently of their band
+      const relabelled = test.map((w) => ({ ...w, expert: Math.floor(uniform() * 4) }));
+      const after = await evaluateRouting(withRouters(model, fitted.routers), relabelled);
+      const top1Hits = after.top1Counts.reduce(
+        (sum, byLayer, label) => sum + byLayer.reduce((s, c) => s + c[label], 0),
+        0,
+      );
+      const total = after.top1Counts.flat(2).reduce((a, b) => a + b, 0);
+      expect(Math.abs(top1Hits / total - 0.25)).toBeLessThan(SHUFFLED_CHANCE_TOLERANCE);
+    },
+  );
 
   it('token-loss targets send each token to the expert whose forced forward predicts it best', async () => {
     // With every window's label wrong on purpose, text labels and token-loss targets disagree:
