@@ -109,6 +109,12 @@ const VARIANTS: Variant[] = [
     { method: 'output-match', matchWeight: 16 },
     { tokensPerExpert: 3840 },
   ),
+  V('(f) output-match, packed windows of 64, twice the tokens', { method: 'output-match' }, { tokensPerExpert: 7680 }),
+  V(
+    '(f) output-match, packed windows of 64, twice the tokens, check set',
+    { method: 'output-match' },
+    { set: 'check', tokensPerExpert: 7680 },
+  ),
 ];
 
 interface Row {
