@@ -14,7 +14,7 @@ import { checkedFetch } from '../core/hub/checked-fetch.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
 import type { EngineApi, ModelRef } from '../../workers/engine/api.ts';
 import { parseZooIndex } from '../core/hub/zoo-index.ts';
-import { engineOver } from './engine.ts';
+import { engineOver, inThreadHandle } from './engine.ts';
 import type { Engine, EngineOptionsBase } from './types.ts';
 
 export type * from './types.ts';
@@ -125,14 +125,5 @@ async function createInThread(ref: ModelRef, options: BrowserEngineOptions): Pro
     threads: options.threads,
     contextLength: options.contextLength,
   });
-  return engineOver(
-    {
-      generate: (request, onEvents) => host.generate(request, onEvents),
-      stop: () => host.stop(),
-      callback: (fn) => fn,
-      reset: () => host.reset(),
-      dispose: () => host.dispose(),
-    },
-    loaded,
-  );
+  return engineOver(inThreadHandle(host), loaded);
 }

@@ -12,6 +12,25 @@ export interface EngineHostHandle extends EngineDriver {
   dispose(): void | Promise<void>;
 }
 
+/** An EngineHost in this thread (Node, a page that asked for no worker, tests): its own methods, no worker between. */
+export interface InThreadHost {
+  generate: EngineDriver['generate'];
+  stop(): void | Promise<void>;
+  reset(): void | Promise<void>;
+  dispose(): void | Promise<void>;
+}
+
+/** The handle over an in-thread host: callbacks are called as they are (nothing to proxy). */
+export function inThreadHandle(host: InThreadHost): EngineHostHandle {
+  return {
+    generate: (request, onEvents) => host.generate(request, onEvents),
+    stop: () => host.stop(),
+    callback: (fn) => fn,
+    reset: () => host.reset(),
+    dispose: () => host.dispose(),
+  };
+}
+
 export function engineOver(host: EngineHostHandle, loaded: { model: ModelSummary; backend: BackendReport }): Engine {
   let disposed = false;
   return {

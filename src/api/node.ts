@@ -10,7 +10,7 @@ import { nodePlatform } from '../cli/node-platform.ts';
 import type { PlatformOptions } from '../core/runtime/backends.ts';
 import { EngineHost } from '../../workers/engine/engine-host.ts';
 import type { BackendChoice } from '../../workers/engine/api.ts';
-import { engineOver } from './engine.ts';
+import { engineOver, inThreadHandle } from './engine.ts';
 import type { Engine, EngineOptionsBase } from './types.ts';
 
 export type * from './types.ts';
@@ -51,14 +51,5 @@ export async function createEngine(options: NodeEngineOptions): Promise<Engine> 
     contextLength: options.contextLength,
     model: load,
   });
-  return engineOver(
-    {
-      generate: (request, onEvents) => host.generate(request, onEvents),
-      stop: () => host.stop(),
-      callback: (fn) => fn,
-      reset: () => host.reset(),
-      dispose: () => host.dispose(),
-    },
-    loaded,
-  );
+  return engineOver(inThreadHandle(host), loaded);
 }

@@ -10,7 +10,7 @@ import { modelArgFiles } from '../cli/load-model.ts';
 import { nodePlatform } from '../cli/node-platform.ts';
 import { EngineHost } from '../../workers/engine/engine-host.ts';
 import { openSessionWithFallback } from '../../workers/engine/backend-choice.ts';
-import { engineOver } from './engine.ts';
+import { engineOver, inThreadHandle } from './engine.ts';
 import type { ChatCompletionMessage, Engine } from './types.ts';
 import { REPO } from './zoo-moe.testing.ts';
 
@@ -35,16 +35,7 @@ beforeAll(async () => {
   const model = join(REPO, 'public/zoo/chat');
   const { files, load } = await modelArgFiles(model, {});
   const loaded = await host.loadFiles(files, { id: model, title: 'chat' }, 'cpu', { model: load });
-  engine = engineOver(
-    {
-      generate: (request, onEvents) => host.generate(request, onEvents),
-      stop: () => host.stop(),
-      callback: (fn) => fn,
-      reset: () => host.reset(),
-      dispose: () => host.dispose(),
-    },
-    loaded,
-  );
+  engine = engineOver(inThreadHandle(host), loaded);
 });
 afterAll(() => engine?.dispose());
 

@@ -46,23 +46,8 @@ describe('logisticLossAndGradient', () => {
     const data = clusters(1, 40, 6, experts, 2);
     const uniform = mulberry32(2);
     const W = Float64Array.from(fillNormal(new Float32Array(6 * experts), uniform, 0.5));
-    const grad = new Float64Array(6 * experts);
     const weights = classBalancedWeights(data.labels, experts);
-    logisticLossAndGradient(W, grad, data, weights, 0.01);
-    const scratch = new Float64Array(6 * experts);
-    const h = 1e-5;
-    let worst = 0;
-    for (let i = 0; i < W.length; i++) {
-      const plus = Float64Array.from(W);
-      const minus = Float64Array.from(W);
-      plus[i] += h;
-      minus[i] -= h;
-      const numeric =
-        (logisticLossAndGradient(plus, scratch, data, weights, 0.01) -
-          logisticLossAndGradient(minus, scratch, data, weights, 0.01)) /
-        (2 * h);
-      worst = Math.max(worst, Math.abs(numeric - grad[i]));
-    }
+    const worst = worstGradientError((v, g) => logisticLossAndGradient(v, g, data, weights, 0.01), W);
     expect(worst).toBeLessThan(GRADIENT_ATOL);
   });
 });
@@ -127,6 +112,23 @@ describe('meanRouter and fitLogitScale', () => {
   });
 });
 
+/** Largest |central difference (step 1e-5) − analytic gradient| over the coordinates of W; f writes its gradient. */
+function worstGradientError(f: (w: Float64Array, grad: Float64Array) => number, W: Float64Array): number {
+  const grad = new Float64Array(W.length);
+  f(W, grad);
+  const scratch = new Float64Array(W.length);
+  const h = 1e-5;
+  let worst = 0;
+  for (let i = 0; i < W.length; i++) {
+    const plus = Float64Array.from(W);
+    const minus = Float64Array.from(W);
+    plus[i] += h;
+    minus[i] -= h;
+    worst = Math.max(worst, Math.abs((f(plus, scratch) - f(minus, scratch)) / (2 * h) - grad[i]));
+  }
+  return worst;
+}
+
 /** A random positive semi-definite miss matrix per token with a zero row/column at its label. */
 function withGram(data: LabelledStates, seed: number): OutputMatchStates {
   const { labels, experts } = data;
@@ -155,20 +157,8 @@ describe('outputMatchLossAndGradient', () => {
     const logistic = classBalancedWeights(data.labels, experts);
     const match = logistic.map((w, n) => w * (1 + (n % 3))); // unequal, so the two terms are told apart
     const f = (v: Float64Array, g: Float64Array) => outputMatchLossAndGradient(v, g, data, logistic, match, 0.01, topK);
-    const grad = new Float64Array(W.length);
-    f(W, grad);
-    const scratch = new Float64Array(W.length);
-    const h = 1e-5;
-    let worst = 0;
-    for (let i = 0; i < W.length; i++) {
-      const plus = Float64Array.from(W);
-      const minus = Float64Array.from(W);
-      plus[i] += h;
-      minus[i] -= h;
-      // random W: no ±h step here crosses a change of the routed set (the loss would jump there)
-      const numeric = (f(plus, scratch) - f(minus, scratch)) / (2 * h);
-      worst = Math.max(worst, Math.abs(numeric - grad[i]));
-    }
+    // random W: no ±h step here crosses a change of the routed set (the loss would jump there)
+    const worst = worstGradientError(f, W);
     expect(worst).toBeLessThan(GRADIENT_ATOL);
   });
 

@@ -362,7 +362,7 @@ export function outputMatchLossAndGradient(
 /**
  * Router // [experts, hidden] minimizing the class-balanced logistic loss + `matchWeight` · the
  * output-match loss (gram scaled so the class-balanced mean of each token's largest miss is 1,
- * which makes matchWeight unitless), from `initial`.
+ * which makes matchWeight unitless), from zeros.
  */
 export async function fitOutputMatchRouter(
   data: OutputMatchStates,
@@ -371,7 +371,6 @@ export async function fitOutputMatchRouter(
     maxIterations: number;
     topK: number;
     matchWeight: number;
-    initial?: Float32Array;
     afterIteration?: (iteration: number) => Promise<void>;
   },
 ): Promise<Float32Array> {
@@ -389,7 +388,7 @@ export async function fitOutputMatchRouter(
     meanMiss += tokenWeights[n] * worst;
   }
   const matchWeights = tokenWeights.map((w) => (options.matchWeight * w) / Math.max(meanMiss, 1e-30));
-  const w0 = options.initial ? Float64Array.from(options.initial) : new Float64Array(size);
+  const w0 = new Float64Array(size); // from zeros, as the logistic fit: the answer must not depend on the gates
   const w = await minimizeLbfgs(
     (v, g) => outputMatchLossAndGradient(v, g, data, tokenWeights, matchWeights, options.l2, options.topK),
     w0,
