@@ -32,12 +32,21 @@ import { settingsReset, settingsUpdate } from './settings.ts';
 import { tokenStream } from './token-stream.ts';
 
 const DB = 'moe-studio-chat-test';
-/** storeTestingMoe seed of the context-full test: seeds 1 and 2 fill the context twice, seed 3 ends on its end token. */
-const FILLS_CONTEXT_SEED = 1;
+/**
+ * storeTestingMoe seed of the tests that need a long greedy answer (a random seed's may end on
+ * its end token within a few tokens): seeds 1 and 2 fill the context twice, seed 3 does not.
+ */
+const LONG_ANSWER_SEED = 1;
+
+/** Loads the LONG_ANSWER_SEED model (stored in beforeAll) in place of the random one. */
+async function loadLongAnswerModel(): Promise<void> {
+  expect(await engineLoad({ kind: 'store', id: 'moe-long', dbName: DB })).toBe(true);
+}
 
 beforeAll(async () => {
   await clear(createStore(DB, 'models'));
   await storeTestingMoe(DB, 'moe', (Math.random() * 1e6) | 0);
+  await storeTestingMoe(DB, 'moe-long', LONG_ANSWER_SEED);
 });
 
 beforeEach(async () => {
@@ -180,6 +189,7 @@ describe('chat store', () => {
   });
 
   it('stop strings from the settings end the answer before the first one (stopped by eos)', async () => {
+    await loadLongAnswerModel();
     chatSetSampling({ temperature: 0, maxTokens: 12 });
     await chatSend('hello');
     const full = useChat.getState().conversations[0].turns[1]!;
@@ -256,10 +266,7 @@ describe('chat store', () => {
   });
 
   it('an answer that fills the context stops with a notice; dropping the oldest turns goes on with that answer', async () => {
-    // A fixed seed whose greedy answers run to the end of the context twice (a random seed's
-    // may end on the end token first, and then there is nothing to test).
-    await storeTestingMoe(DB, 'moe-fills', FILLS_CONTEXT_SEED);
-    expect(await engineLoad({ kind: 'store', id: 'moe-fills', dbName: DB })).toBe(true);
+    await loadLongAnswerModel(); // its greedy answers run to the end of the context twice
     const context = useEngine.getState().model!.contextLength;
     chatSetSampling({ temperature: 0, maxTokens: 4 });
     // A long first turn: dropping it leaves room for the answer to go on.
