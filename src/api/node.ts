@@ -7,6 +7,7 @@
 import { basename, resolve } from 'node:path';
 import { modelArgFiles } from '../cli/load-model.ts';
 import { nodePlatform } from '../cli/node-platform.ts';
+import { nodeTokenizerGuard } from '../cli/tokenizer-sandbox.ts';
 import type { PlatformOptions } from '../core/runtime/backends.ts';
 import { EngineHost } from '../../workers/engine/engine-host.ts';
 import type { BackendChoice } from '../../workers/engine/api.ts';
@@ -31,6 +32,13 @@ export interface NodeEngineOptions extends EngineOptionsBase {
   model: string;
   /** llama2.c only: its tokenizer .bin (default: tok*.bin beside the checkpoint). */
   tokenizer?: string;
+  /**
+   * How long one encode, decode or chat-template render of the model's tokenizer may take
+   * (default ENCODE_DEADLINE_MS, 10 s). They run in a worker thread this one waits on; past
+   * the deadline it is ended and the request fails with a FormatError naming the file (a
+   * regex of the tokenizer that backtracks on the text), so no request hangs for ever.
+   */
+  encodeDeadlineMs?: number;
 }
 
 /** Node's platform for a backend choice: the WASM pool always (the fallback), Dawn only when webgpu is asked for. */
@@ -45,7 +53,10 @@ async function platformFor(choice: BackendChoice, threads: number | undefined): 
 export async function createEngine(options: NodeEngineOptions): Promise<Engine> {
   const choice = options.backend ?? 'auto';
   const host = new EngineHost({ platform: (threads) => platformFor(choice, threads) });
-  const { files, load } = await modelArgFiles(options.model, { tokenizer: options.tokenizer });
+  const { files, load } = await modelArgFiles(options.model, {
+    tokenizer: options.tokenizer,
+    guardTokenizer: nodeTokenizerGuard(options.encodeDeadlineMs),
+  });
   const loaded = await host.loadFiles(files, { id: options.model, title: basename(resolve(options.model)) }, choice, {
     threads: options.threads,
     contextLength: options.contextLength,

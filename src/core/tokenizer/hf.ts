@@ -173,7 +173,7 @@ export class HfTokenizer implements Tokenizer {
   }
 
   /** Where the chat template came from, for its errors. */
-  private get templateFile(): string {
+  get templateFile(): string {
     return this.file === 'tokenizer.json' ? 'tokenizer_config.json' : this.file;
   }
 }
