@@ -78,7 +78,7 @@ export interface RequestOptions {
   /**
    * Called once the prompt is rendered and encoded, before prefill, with its token count: a
    * host's deadline on a tokenizer that may hang (the studio's Chat ends the worker after
-   * PROMPT_DEADLINE_MS) is met here. Not part of OpenAI's client.
+   * ENCODE_DEADLINE_MS) is met here. Not part of OpenAI's client.
    */
   onPrompt?: (tokens: number) => void;
 }

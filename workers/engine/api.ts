@@ -78,17 +78,6 @@ export type EngineEvent =
   | { type: 'token'; id: number; text: string; routing?: TokenRouting }
   | { type: 'backend'; backend: BackendReport };
 
-/**
- * How long the engine worker may take to render the chat template and encode the prompt
- * (generate), or to encode the text (analyze), before the page ends the worker
- * (engineEncodeDeadline in src/state/workers.ts). A tokenizer is untrusted input and a
- * normalizer or pre-tokenizer regex can backtrack for hours on some texts
- * (checkTokenizerSections refuses the exponential shapes, not every polynomial one), and
- * JavaScript cannot interrupt a regex: only ending its worker can. Set wide, so that a slow
- * device encoding a full context with a real tokenizer never meets it.
- */
-export const PROMPT_DEADLINE_MS = 10_000;
-
 export interface GenerateSummary {
   tokens: number;
   promptTokens: number;
