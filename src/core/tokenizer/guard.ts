@@ -65,6 +65,9 @@ export class GuardedTokenizer implements Tokenizer {
   idToToken(id: number): string | undefined {
     return this.inner.idToToken(id);
   }
+  hasChatTemplate(): boolean {
+    return this.inner.hasChatTemplate(); // compiles only: nothing of the template runs
+  }
 }
 
 /** One untrusted call as a watcher sees it: which call, and the file whose code runs. */
