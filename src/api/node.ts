@@ -32,13 +32,6 @@ export interface NodeEngineOptions extends EngineOptionsBase {
   model: string;
   /** llama2.c only: its tokenizer .bin (default: tok*.bin beside the checkpoint). */
   tokenizer?: string;
-  /**
-   * How long one encode, decode or chat-template render of the model's tokenizer may take
-   * (default ENCODE_DEADLINE_MS, 10 s). They run in a worker thread this one waits on; past
-   * the deadline it is ended and the request fails with a FormatError naming the file (a
-   * regex of the tokenizer that backtracks on the text), so no request hangs for ever.
-   */
-  encodeDeadlineMs?: number;
 }
 
 /** Node's platform for a backend choice: the WASM pool always (the fallback), Dawn only when webgpu is asked for. */

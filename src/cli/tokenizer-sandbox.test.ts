@@ -90,6 +90,8 @@ describe('nodeTokenizerGuard', () => {
 
   it('refuses a deadline that is not a positive number of milliseconds', () => {
     expect(() => nodeTokenizerGuard(0)).toThrow(ConfigError);
-    expect(() => nodeTokenizerGuard(Number.NaN)).toThrow(/encodeDeadlineMs must be between 1 and/);
+    expect(() => nodeTokenizerGuard(Number.NaN)).toThrow(
+      /encodeDeadlineMs must be a whole number of milliseconds in \[1, 2\^31-1\]/,
+    );
   });
 });

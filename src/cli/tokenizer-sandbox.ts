@@ -18,6 +18,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } f
 import { ConfigError, FormatError } from '../core/errors.ts';
 import { startNodeWorker } from '../core/runtime/wasm/threads.node.ts';
 import {
+  checkDeadlineMs,
   ENCODE_DEADLINE_MS,
   GuardedTokenizer,
   encodeDeadlineMessage,
@@ -59,8 +60,7 @@ function workerEntry(): URL {
  * and `createEngine({ encodeDeadlineMs })` may set another).
  */
 export function nodeTokenizerGuard(deadlineMs = ENCODE_DEADLINE_MS): TokenizerGuard {
-  if (!(deadlineMs >= 1 && deadlineMs <= 2 ** 31 - 1))
-    throw new ConfigError(`encodeDeadlineMs must be between 1 and 2^31-1 milliseconds, got ${deadlineMs}`);
+  checkDeadlineMs(deadlineMs);
   return async (tokenizer) => {
     const { port1, port2 } = new MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4));

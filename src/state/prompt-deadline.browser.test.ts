@@ -29,6 +29,7 @@ import {
   useCompose,
 } from './compose.ts';
 import { useLibrary } from './library.ts';
+import { createEngine, FormatError } from '../api/browser.ts';
 import { chatNew, chatReset, chatSend, chatSetSampling, useChat } from './chat.ts';
 import { routingAnalyzeText, routingAnalyzeWithComposeGates, routingReset, useRouting } from './routing.ts';
 import { engineLoad, engineReset, useEngine } from './engine.ts';
@@ -202,5 +203,33 @@ experts:
     expect(waited).toBeLessThan(ENCODE_DEADLINE_MS + 15_000);
     expect(useCompose.getState().calibration).toMatchObject({ status: 'failed' });
     expect(useCompose.getState().calibration!.error).toMatch(composeMessage);
+  }, 60_000);
+
+  it("the library's page engine ends its worker when the prompt hangs; later requests fail at once", async () => {
+    const engine = await createEngine({ model: 'hangs', dbName: DB, backend: 'cpu', encodeDeadlineMs: 2_000 });
+    try {
+      const ok = await engine.chat.completions.create({
+        messages: [{ role: 'user', content: 'hello' }],
+        max_tokens: 2,
+      });
+      expect(ok.usage.completion_tokens).toBeGreaterThan(0);
+      const started = performance.now();
+      const error = await engine.chat.completions
+        .create({ messages: [{ role: 'user', content: HANGING_TEXT }], max_tokens: 2 })
+        .catch((e: unknown) => e);
+      const waited = performance.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(2_000 - 50);
+      expect(waited).toBeLessThan(2_000 + 5_000);
+      expect(error).toBeInstanceOf(FormatError);
+      expect((error as Error).message).toMatch(
+        /^tokenizer: encoding the prompt took longer than 2 s, so the engine worker was ended .* Create the engine again/,
+      );
+      const again = await engine.chat.completions
+        .create({ messages: [{ role: 'user', content: 'hello' }], max_tokens: 2 })
+        .catch((e: unknown) => e);
+      expect((again as Error).message).toBe((error as Error).message);
+    } finally {
+      await engine.dispose();
+    }
   }, 60_000);
 });

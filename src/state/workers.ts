@@ -8,7 +8,12 @@
  */
 import * as Comlink from 'comlink';
 import type { EngineApi } from '../../workers/engine/api.ts';
-import { ENCODE_DEADLINE_MS, encodeDeadlineMessage, type TokenizerCallEvent } from '../core/tokenizer/guard.ts';
+import {
+  ENCODE_DEADLINE_MS,
+  encodeDeadlineMessage,
+  threadDeadline,
+  type TokenizerCallEvent,
+} from '../core/tokenizer/guard.ts';
 import type { MergeApi } from '../../workers/merge/api.ts';
 
 type Listener = (message: string) => void;
@@ -99,14 +104,14 @@ export function engineClientEnd(message: string): boolean {
  * the busy worker never reads). `met()` disarms it. Race the call against `missed`.
  */
 export function engineEncodeDeadline(what: string): EncodeDeadline {
-  const deadline = rearmableDeadline(engineClientEnd);
+  const deadline = threadDeadline(engineClientEnd);
   deadline.arm(deadlineMessage(what, 'engine'), 'Load the model again; a different text may encode.');
   return deadline;
 }
 
 /** The same deadline for the merge worker (Compose's routing preview encodes with the base's tokenizer). */
 export function mergeEncodeDeadline(what: string): EncodeDeadline {
-  const deadline = rearmableDeadline(mergeClientEnd);
+  const deadline = threadDeadline(mergeClientEnd);
   deadline.arm(deadlineMessage(what, 'merge'), 'Try again; a different text or prompts may encode.');
   return deadline;
 }
@@ -120,7 +125,7 @@ export function mergeEncodeDeadline(what: string): EncodeDeadline {
  * `missed`; `met()` when the call settles.
  */
 export function mergeTokenizerDeadline(what: string): TokenizerCallDeadline {
-  const deadline = rearmableDeadline(mergeClientEnd);
+  const deadline = threadDeadline(mergeClientEnd);
   return {
     ...deadline,
     onCall: (event) => {
@@ -148,29 +153,6 @@ function mergeClientEnd(message: string): boolean {
 
 function deadlineMessage(what: string, worker: string): string {
   return encodeDeadlineMessage('tokenizer', 'encode', ENCODE_DEADLINE_MS, `the ${worker} worker`, what);
-}
-
-/** `arm(message, hint)` (re)starts the clock; past ENCODE_DEADLINE_MS, `end(message)` runs and `missed` rejects. */
-function rearmableDeadline(end: (message: string) => boolean): EncodeDeadline & {
-  arm: (message: string, hint: string) => void;
-} {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let reject: (error: Error) => void = () => {};
-  const missed = new Promise<never>((_, r) => {
-    reject = r;
-  });
-  missed.catch(() => {});
-  return {
-    missed,
-    met: () => clearTimeout(timer),
-    arm: (message, hint) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        end(message);
-        reject(Object.assign(new Error(`${message} ${hint}`), { name: 'FormatError' }));
-      }, ENCODE_DEADLINE_MS);
-    },
-  };
 }
 
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {

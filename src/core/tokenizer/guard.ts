@@ -18,6 +18,7 @@
  * A TokenizerGuard is that choice, handed to the loader (LoadModelOptions.guardTokenizer) or
  * the merge (createMergeRuntime): it takes the tokenizer as loaded and returns the one to use.
  */
+import { ConfigError, FormatError } from '../errors.ts';
 import type { HfTokenizer } from './hf.ts';
 import type { ChatMessage, Tokenizer } from './types.ts';
 
@@ -27,6 +28,13 @@ import type { ChatMessage, Tokenizer } from './types.ts';
  * real tokenizer never meets it (a 32k-token prompt encodes in well under a second).
  */
 export const ENCODE_DEADLINE_MS = 10_000;
+
+/** A caller's deadline (createEngine's encodeDeadlineMs), checked: a whole number of milliseconds a timer can wait. */
+export function checkDeadlineMs(deadlineMs: number): number {
+  if (!Number.isInteger(deadlineMs) || deadlineMs < 1 || deadlineMs > 2 ** 31 - 1)
+    throw new ConfigError(`encodeDeadlineMs must be a whole number of milliseconds in [1, 2^31-1], got ${deadlineMs}`);
+  return deadlineMs;
+}
 
 export type TokenizerGuard = (tokenizer: HfTokenizer) => Promise<Tokenizer>;
 
@@ -132,4 +140,33 @@ export function encodeDeadlineMessage(
       ? 'a chat template that runs away on these messages?'
       : "a normalizer or pre-tokenizer regex of the model's tokenizer that backtracks on this text?";
   return `${file}: ${CALL_WORDS[call]}${what ? ` ${what}` : ''} took longer than ${deadlineMs / 1000} s, so ${ended} was ended (${cause}).`;
+}
+
+/**
+ * The clock of calls that run in another thread, which only ending that thread can stop:
+ * `arm(message, hint)` (re)starts it; if `met()` does not come within `deadlineMs`,
+ * `onMissed(message)` ends the thread and `missed` rejects with a FormatError
+ * `message hint`. Race the call against `missed` (src/state/workers.ts, src/api/browser.ts).
+ */
+export function threadDeadline(
+  onMissed: (message: string) => void,
+  deadlineMs = ENCODE_DEADLINE_MS,
+): { missed: Promise<never>; arm: (message: string, hint?: string) => void; met: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let reject: (error: Error) => void = () => {};
+  const missed = new Promise<never>((_, r) => {
+    reject = r;
+  });
+  missed.catch(() => {});
+  return {
+    missed,
+    met: () => clearTimeout(timer),
+    arm: (message, hint) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        onMissed(message);
+        reject(new FormatError(hint ? `${message} ${hint}` : message));
+      }, deadlineMs);
+    },
+  };
 }
