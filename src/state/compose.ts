@@ -13,13 +13,7 @@ import {
   type LocatedIssue,
 } from './compose-yaml.ts';
 import { type ComposeDraftLoad, type ComposeLayout, composeDraftLoad, composeDraftSave } from './compose-draft.ts';
-import {
-  engineCallback,
-  mergeClient,
-  mergeClientOnCrash,
-  mergeEncodeDeadline,
-  mergeTokenizerDeadline,
-} from './workers.ts';
+import { engineCallback, mergeClient, mergeClientOnCrash, mergeTokenizerDeadline, PREVIEW_HINT } from './workers.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { engineLoad } from './engine.ts';
 import { libraryRefresh, useLibrary } from './library.ts';
@@ -221,10 +215,10 @@ export async function composeCheck(): Promise<void> {
 
 export async function composePreview(text: string): Promise<void> {
   useCompose.setState({ previewBusy: true, previewError: undefined });
-  const deadline = mergeEncodeDeadline('the text and the prompts');
+  const deadline = mergeTokenizerDeadline('the text and the prompts', PREVIEW_HINT);
   try {
     const preview = await Promise.race([
-      mergeClient().preview(useCompose.getState().yaml, composeSources(), text, engineCallback(deadline.met)),
+      mergeClient().preview(useCompose.getState().yaml, composeSources(), text, engineCallback(deadline.onCall)),
       deadline.missed,
     ]);
     useCompose.setState({ preview });
@@ -272,7 +266,7 @@ export async function composeBuild(): Promise<void> {
     useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
   );
   // the base's tokenizer encodes the prompts (and the texts, if it calibrates now): a call that hangs ends the worker
-  const deadline = mergeTokenizerDeadline(TOKENIZER_WORK);
+  const deadline = mergeTokenizerDeadline(TOKENIZER_WORK, BUILD_HINT);
   try {
     const calibration = composeCalibrationFor(yaml);
     const result = await Promise.race([
@@ -299,6 +293,7 @@ export async function composeBuild(): Promise<void> {
 
 /** What the merge worker's tokenizer calls encode in a build or a calibration (the deadline's message). */
 const TOKENIZER_WORK = 'a prompt or a calibration text';
+const BUILD_HINT = 'Nothing was stored; change the prompts or the texts and try again.';
 
 export function composeCancel(): void {
   if (useCompose.getState().build?.status === 'running') void mergeClient().cancel(); // no worker start just to cancel nothing
@@ -363,7 +358,7 @@ export async function composeCalibrate(): Promise<void> {
   const onProgress = engineCallback((progress: MergeCalibrationProgress) =>
     useCompose.setState((s) => ({ calibration: { status: 'running', ...s.calibration, progress } })),
   );
-  const deadline = mergeTokenizerDeadline(TOKENIZER_WORK);
+  const deadline = mergeTokenizerDeadline(TOKENIZER_WORK, BUILD_HINT);
   try {
     const summary = await Promise.race([
       mergeClient().calibrate(yaml, composeSources(), request, onProgress, engineCallback(deadline.onCall)),

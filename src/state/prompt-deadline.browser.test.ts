@@ -125,7 +125,7 @@ describe('the prompt deadline (ENCODE_DEADLINE_MS)', () => {
     expect(waited).toBeLessThan(ENCODE_DEADLINE_MS + 5_000);
     expect(useRouting.getState().slots[0]).toMatchObject({ busy: false });
     expect(useRouting.getState().slots[0].error).toMatch(
-      /^FormatError: tokenizer: encoding the text took longer than 10 s, so the engine worker was ended/,
+      /^FormatError: tokenizer\.json: encoding the text took longer than 10 s, so the engine worker was ended/,
     );
     expect(await engineLoad({ kind: 'store', id: 'fine', dbName: DB })).toBe(true);
     await routingAnalyzeText(1, 'hello world');
@@ -156,7 +156,7 @@ experts:
     expect(waited).toBeLessThan(ENCODE_DEADLINE_MS + 5_000);
     expect(useRouting.getState().slots[1]).toMatchObject({ busy: false });
     expect(useRouting.getState().slots[1].error).toMatch(
-      /^FormatError: tokenizer: encoding the text and the prompts took longer than 10 s, so the merge worker was ended/,
+      /^FormatError: tokenizer\.json: encoding the text and the prompts took longer than 10 s, so the merge worker was ended/,
     );
     await routingAnalyzeWithComposeGates(0, 'hello again', yaml, sources); // a fresh merge worker
     expect(useRouting.getState().slots[0].error).toBeUndefined();

@@ -97,7 +97,7 @@ export function engineClientEnd(message: string): boolean {
 }
 
 /**
- * The engine worker must say it has rendered and encoded `what` (a tokenizer and its chat
+ * Chat: the engine worker must say it has rendered and encoded `what` (a tokenizer and its chat
  * template are untrusted code, core/tokenizer/guard.ts) within ENCODE_DEADLINE_MS; if not, the
  * worker is ended (engineClientEnd) and `missed` rejects with a FormatError, so a tokenizer
  * that hangs on a text ends the call instead of leaving it pending for ever (Stop is a message
@@ -105,34 +105,47 @@ export function engineClientEnd(message: string): boolean {
  */
 export function engineEncodeDeadline(what: string): EncodeDeadline {
   const deadline = threadDeadline(engineClientEnd);
-  deadline.arm(deadlineMessage(what, 'engine'), 'Load the model again; a different text may encode.');
-  return deadline;
-}
-
-/** The same deadline for the merge worker (Compose's routing preview encodes with the base's tokenizer). */
-export function mergeEncodeDeadline(what: string): EncodeDeadline {
-  const deadline = threadDeadline(mergeClientEnd);
-  deadline.arm(deadlineMessage(what, 'merge'), 'Try again; a different text or prompts may encode.');
+  deadline.arm(
+    encodeDeadlineMessage('tokenizer', 'encode', ENCODE_DEADLINE_MS, 'the engine worker', what),
+    'Load the model again; a different text may encode.',
+  );
   return deadline;
 }
 
 /**
- * The deadline of a merge worker call that runs its tokenizer many times among minutes of
- * other work (a build's gates, a calibration's texts): the worker reports each tokenizer call
- * (watchedTokenizer); `onCall` arms the clock at a call's start and stops it at its end, and
- * a call still running after ENCODE_DEADLINE_MS ends the worker, `missed` rejecting with a
- * FormatError naming the file. Pass `onCall` through engineCallback; race the call against
- * `missed`; `met()` when the call settles.
+ * The deadline of a worker call that runs an HF tokenizer, once or many times among other
+ * work (Routing's analyze, Compose's preview, a build's gates, a calibration's texts): the
+ * worker reports each tokenizer call (watchedTokenizer); `onCall` arms the clock at a call's
+ * start and stops it at its end, and a call still running after ENCODE_DEADLINE_MS ends the
+ * worker, `missed` rejecting with a FormatError naming the file. Pass `onCall` through
+ * engineCallback; race the call against `missed`; `met()` when the call settles.
  */
-export function mergeTokenizerDeadline(what: string): TokenizerCallDeadline {
-  const deadline = threadDeadline(mergeClientEnd);
+export function mergeTokenizerDeadline(what: string, hint: string): TokenizerCallDeadline {
+  return tokenizerCallDeadline(mergeClientEnd, 'merge', what, hint);
+}
+
+/** Said after a routing preview's deadline (Compose's, and the Routing page's Compose gates). */
+export const PREVIEW_HINT = 'Try again; a different text or prompts may encode.';
+
+/** The same for the engine worker (Routing's analyze). */
+export function engineTokenizerDeadline(what: string, hint: string): TokenizerCallDeadline {
+  return tokenizerCallDeadline(engineClientEnd, 'engine', what, hint);
+}
+
+function tokenizerCallDeadline(
+  end: (message: string) => boolean,
+  worker: string,
+  what: string,
+  hint: string,
+): TokenizerCallDeadline {
+  const deadline = threadDeadline(end);
   return {
     ...deadline,
     onCall: (event) => {
       if (event.state === 'end') return deadline.met();
       deadline.arm(
-        encodeDeadlineMessage(event.file, event.call, ENCODE_DEADLINE_MS, 'the merge worker', what),
-        'Nothing was stored; change the prompts or the texts and try again.',
+        encodeDeadlineMessage(event.file, event.call, ENCODE_DEADLINE_MS, `the ${worker} worker`, what),
+        hint,
       );
     },
   };
@@ -149,10 +162,6 @@ export interface TokenizerCallDeadline extends EncodeDeadline {
 
 function mergeClientEnd(message: string): boolean {
   return inPage ? false : mergeSlot.end(message);
-}
-
-function deadlineMessage(what: string, worker: string): string {
-  return encodeDeadlineMessage('tokenizer', 'encode', ENCODE_DEADLINE_MS, `the ${worker} worker`, what);
 }
 
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {

@@ -11,6 +11,7 @@ import type {
   TokenRouting,
 } from '../../src/core/runtime/types.ts';
 import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
+import type { TokenizerCallEvent } from '../../src/core/tokenizer/guard.ts';
 import type { ModelRef } from '../model-ref.ts';
 import type { GgufExportQuant } from '../../src/core/model/gguf-names.ts';
 import type { StoredQuant } from '../../src/core/store/manifest.ts';
@@ -112,8 +113,15 @@ export interface EngineApi {
   generate(request: GenerateRequest, onEvents: (events: EngineEvent[]) => void): Promise<GenerateSummary>;
   stop(): void;
   reset(): void;
-  /** `onEncoded` is called once the text is encoded (the page's deadline, engineEncodeDeadline). */
-  analyze(text: string, routing?: RoutingOverrides, onEncoded?: () => void): Promise<AnalyzedText>;
+  /**
+   * `onTokenizerCall` hears the start and end of each call of an HF tokenizer (the text, then
+   * its pieces): the page's deadline, engineTokenizerDeadline.
+   */
+  analyze(
+    text: string,
+    routing?: RoutingOverrides,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<AnalyzedText>;
   stats(): EngineStats;
   quantizeStored(
     id: string,

@@ -93,8 +93,13 @@ export interface MergeBuildResult {
 
 export interface MergeApi {
   check(yaml: string, sources: ModelSources): Promise<MergeCheck>;
-  /** `onEncoded` is called once the text and the prompts are encoded (the page's deadline, mergeEncodeDeadline). */
-  preview(yaml: string, sources: ModelSources, text: string, onEncoded?: () => void): Promise<AnalyzedText>;
+  /** `onTokenizerCall`: as calibrate's (the text, the prompts and the pieces go through the base's tokenizer). */
+  preview(
+    yaml: string,
+    sources: ModelSources,
+    text: string,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<AnalyzedText>;
   /**
    * Fits the routers to `texts` (kept for a following build with the same yaml, sources and texts).
    * `onTokenizerCall` hears the start and end of every call of the base's tokenizer (the gates'

@@ -142,11 +142,16 @@ export class MergeHost implements MergeApi {
     };
   }
 
-  async preview(yaml: string, sources: ModelSources, text: string, onEncoded?: () => void) {
+  async preview(
+    yaml: string,
+    sources: ModelSources,
+    text: string,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ) {
     const opened = await this.parseAndOpen(yaml, sources);
     if ('ok' in opened)
       throw Object.assign(new Error(opened.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
-    return previewRouting(opened.config, opened.inputs, text, onEncoded);
+    return previewRouting(opened.config, opened.inputs, text, mergeRuntime(onTokenizerCall));
   }
 
   /** Parse, open and plan, or a ConfigError listing the issues. */

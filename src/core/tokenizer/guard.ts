@@ -7,11 +7,12 @@
  * interrupt a running regex or render: only ending the thread that runs it can. So every host
  * that runs an untrusted tokenizer off its own thread bounds each call by ENCODE_DEADLINE_MS:
  *
- *   engine worker (tab)   says when the prompt is encoded (EngineEvent 'prompt', analyze's
- *                         onEncoded); the page ends the worker past the deadline (src/state/workers.ts)
- *   merge worker (tab)    the preview says when it has encoded (onEncoded); build and calibrate
- *                         wrap the tokenizer in watchedTokenizer, which reports the start and end
- *                         of each call to the page, which ends the worker when one runs past it
+ *   engine worker (tab)   Chat: says when the prompt is rendered and encoded (EngineEvent
+ *                         'prompt'), and the page (or the library's page engine) ends the worker
+ *                         past the deadline; analyze: as the merge worker
+ *   merge worker (tab)    preview, build and calibrate wrap the tokenizer in watchedTokenizer,
+ *                         which reports the start and end of each call to the page, which ends
+ *                         the worker when one runs past it (src/state/workers.ts)
  *   Node (CLI, library)   nodeTokenizerGuard (src/cli/tokenizer-sandbox.ts) runs each call in a
  *                         worker thread the caller waits on for at most the deadline
  *
