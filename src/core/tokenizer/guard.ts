@@ -26,7 +26,7 @@ import type { ChatMessage, Tokenizer } from './types.ts';
 /**
  * How long one encode, decode or chat-template render of an untrusted tokenizer may take
  * before its thread is ended. Set wide, so that a slow device encoding a full context with a
- * real tokenizer never meets it (a 32k-token prompt encodes in well under a second).
+ * real tokenizer never meets it.
  */
 export const ENCODE_DEADLINE_MS = 10_000;
 
