@@ -13,7 +13,9 @@ import {
   type LocatedIssue,
 } from './compose-yaml.ts';
 import { type ComposeDraftLoad, type ComposeLayout, composeDraftLoad, composeDraftSave } from './compose-draft.ts';
-import { engineCallback, mergeClient, mergeClientOnCrash, mergeEncodeDeadline } from './workers.ts';
+import { engineCallback, mergeClient, mergeClientOnCrash, mergeEncodeDeadline, workerTransfer } from './workers.ts';
+import { fileSlug, saveStream } from './export.ts';
+import { formatBytes } from './format.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { engineLoad } from './engine.ts';
 import { libraryRefresh, useLibrary } from './library.ts';
@@ -55,6 +57,12 @@ export interface ComposeState {
   previewBusy: boolean;
   build?: {
     status: 'running' | 'done' | 'failed' | 'cancelled';
+    /** 'export': Build for export only, into a zip on disk (never the library). */
+    target: 'library' | 'export';
+    /** What an export wrote: "name.zip (23.4 MB)". */
+    saved?: string;
+    /** Cancel was pressed (a stop that follows is the person's, not a failure). */
+    cancelling?: boolean;
     progress?: MergeBuildProgress;
     error?: string;
     warnings?: string[];
@@ -243,6 +251,7 @@ mergeClientOnCrash((message) => {
     useCompose.setState({
       build: {
         status: 'failed',
+        target: useCompose.getState().build!.target,
         error: `BackendError: the merge worker stopped (${message}); nothing was stored. Try again, or free memory first.`,
       },
     });
@@ -261,7 +270,7 @@ export async function composeBuild(): Promise<void> {
     base: form.base,
     yaml,
   };
-  useCompose.setState({ build: { status: 'running' } });
+  useCompose.setState({ build: { status: 'running', target: 'library' } });
   const onProgress = engineCallback((progress: MergeBuildProgress) =>
     useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
   );
@@ -279,20 +288,96 @@ export async function composeBuild(): Promise<void> {
       },
       onProgress,
     );
-    useCompose.setState({ build: { status: 'done', warnings: result.warnings, id } });
+    useCompose.setState({ build: { status: 'done', target: 'library', warnings: result.warnings, id } });
     await libraryRefresh();
     uiGo('chat');
     await engineLoad({ kind: 'store', id });
   } catch (e) {
     const err = e as Error;
     useCompose.setState({
-      build: { status: err.name === 'CancelledError' ? 'cancelled' : 'failed', error: `${err.name}: ${err.message}` },
+      build: {
+        status: err.name === 'CancelledError' ? 'cancelled' : 'failed',
+        target: 'library',
+        error: `${err.name}: ${err.message}`,
+      },
     });
   }
 }
 
+/**
+ * Build for export only: an output the engine cannot open (check.exportOnly) built by the merge
+ * worker straight into one zip on disk, streamed (saveStream: the save picker where there is one);
+ * nothing goes into the library. Called from the click (the picker needs its activation).
+ */
+export async function composeBuildExport(): Promise<void> {
+  const { yaml, layout, title } = useCompose.getState();
+  const name = `${fileSlug(title)}.zip`;
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  useCompose.setState({ build: { status: 'running', target: 'export' } });
+  const gone = new AbortController(); // a crashed worker never ends its stream
+  const stopListening = mergeClientOnCrash((message) =>
+    gone.abort(
+      Object.assign(new Error(`the merge worker stopped (${message}); nothing was saved`), { name: 'BackendError' }),
+    ),
+  );
+  const crashed = new Promise<never>((_, reject) =>
+    gone.signal.addEventListener('abort', () => reject(gone.signal.reason)),
+  );
+  const saving = saveStream(name, readable, gone.signal);
+  const onProgress = engineCallback((progress: MergeBuildProgress) =>
+    useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
+  );
+  const building = Promise.race([
+    mergeClient().buildExport(
+      { yaml, sources: composeSources(), layout, title, folder: fileSlug(title) },
+      workerTransfer(writable),
+      onProgress,
+    ),
+    crashed,
+  ]);
+  // A save that fails (disk full, the picker's file refused) stops the merge; a merge that fails aborts the save.
+  saving.catch(() => {
+    if (!gone.signal.aborted) void mergeClient().cancel();
+  });
+  try {
+    const [result, saved] = await Promise.all([building, saving]);
+    useCompose.setState({
+      build: {
+        status: 'done',
+        target: 'export',
+        warnings: result.warnings,
+        saved: `${name} (${formatBytes(saved.bytes)})${saved.picked ? '' : ', downloaded'}`,
+      },
+    });
+  } catch {
+    // The merge's error, unless the merge only stopped because the save failed (not a person's cancel).
+    const buildError = await building.then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    const saveError = await saving.then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    const byPerson = useCompose.getState().build?.cancelling;
+    const err = (buildError?.name === 'CancelledError' && !byPerson ? saveError : buildError) ?? saveError!;
+    useCompose.setState({
+      build: {
+        status: err.name === 'CancelledError' ? 'cancelled' : 'failed',
+        target: 'export',
+        error: `${err.name}: ${err.message}`,
+      },
+    });
+  } finally {
+    stopListening();
+  }
+}
+
 export function composeCancel(): void {
-  if (useCompose.getState().build?.status === 'running') void mergeClient().cancel(); // no worker start just to cancel nothing
+  const build = useCompose.getState().build;
+  if (build?.status !== 'running') return; // no worker start just to cancel nothing
+  useCompose.setState({ build: { ...build, cancelling: true } });
+  void mergeClient().cancel();
 }
 
 // ── Router calibration ───────────────────────────────────────────────────────────────────────

@@ -90,6 +90,24 @@ export interface MergeBuildResult {
   files: string[];
 }
 
+/** Compose's "Build for export only": an output the engine cannot open, built straight into a zip. */
+export interface MergeExportRequest {
+  yaml: string;
+  sources: ModelSources;
+  layout: 'classic' | 'fused';
+  /** The model card's title. */
+  title: string;
+  /** The zip's top folder (its entries are `folder/config.json` …). */
+  folder: string;
+}
+
+export interface MergeExportResult {
+  arch: string;
+  warnings: string[];
+  /** The files of the HF folder, in the order written. */
+  files: string[];
+}
+
 export interface MergeApi {
   check(yaml: string, sources: ModelSources): Promise<MergeCheck>;
   /** `onEncoded` is called once the text and the prompts are encoded (the page's deadline, mergeEncodeDeadline). */
@@ -102,6 +120,17 @@ export interface MergeApi {
     onProgress: (p: MergeCalibrationProgress) => void,
   ): Promise<MergeCalibrationSummary>;
   build(request: MergeBuildRequest, onProgress: (p: MergeBuildProgress) => void): Promise<MergeBuildResult>;
-  /** Aborts a running build or calibration (it rejects with a CancelledError). */
+  /**
+   * Builds the HF folder (safetensors, config, tokenizer, YAML, model card) as one zip written
+   * into `out` while the merge runs (a chunk at a time: `out`'s back-pressure paces the merge);
+   * nothing goes into the library. A failure or cancel aborts `out`. For the outputs `check`
+   * marks exportOnly; a loadable output is refused (Build stores it).
+   */
+  buildExport(
+    request: MergeExportRequest,
+    out: WritableStream<Uint8Array>,
+    onProgress: (p: MergeBuildProgress) => void,
+  ): Promise<MergeExportResult>;
+  /** Aborts a running build, export or calibration (it rejects with a CancelledError). */
   cancel(): void;
 }
