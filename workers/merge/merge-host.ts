@@ -283,9 +283,11 @@ export class MergeHost implements MergeApi {
     const piping = zip.stream.pipeTo(out).catch((error: unknown) => {
       if (failure) return; // the merge failed first and aborted the archive
       failure = { error };
-      abort.abort();
       zip.abort(error);
+      abort.abort();
     });
+    // A cancel also fails the chunk waiting for the disk (a slow disk, or a save picker still open).
+    abort.signal.addEventListener('abort', () => zip.abort(new CancelledError('merge: cancelled')));
     try {
       const opened = await this.planned(request.yaml, request.sources, request.layout);
       if (!exportOnlyReason(opened.plan.arch))
