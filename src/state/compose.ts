@@ -39,6 +39,7 @@ import {
   type ExpertCalibrationTexts,
 } from './compose-calibration.ts';
 import { uiGo } from './ui.ts';
+import { urlChunkBytes } from './kv-instance.ts';
 import { checkedFetch } from '../core/hub/checked-fetch.ts';
 
 export interface ComposeState {
@@ -285,10 +286,13 @@ export async function composeBuild(): Promise<void> {
         title,
         notes,
         calibration,
+        chunkBytes: urlChunkBytes(),
       },
       onProgress,
     );
-    useCompose.setState({ build: { status: 'done', target: 'library', warnings: result.warnings, id } });
+    // A cancel that reached the worker after the last chance to stop (the commit) leaves a finished model: say so.
+    const cancelling = useCompose.getState().build?.cancelling;
+    useCompose.setState({ build: { status: 'done', target: 'library', warnings: result.warnings, id, cancelling } });
     await libraryRefresh();
     uiGo('chat');
     await engineLoad({ kind: 'store', id });

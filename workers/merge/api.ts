@@ -34,6 +34,8 @@ export interface MergeBuildRequest {
   notes: Record<string, unknown>;
   /** IndexedDB database of the output (tests); default the app's. */
   dbName?: string;
+  /** Store chunk size (the `?chunkBytes=` test hook, as the Library's imports use it); default the store's. */
+  chunkBytes?: number;
   /** Build with routers fitted to these texts: the result of the same `calibrate` call is reused, else it fits now. */
   calibration?: MergeCalibrationRequest;
 }

@@ -254,6 +254,7 @@ export class MergeHost implements MergeApi {
       title: request.title,
       source: { kind: 'merge', yaml: request.yaml },
       files,
+      chunkBytes: request.chunkBytes,
       signal: abort.signal,
       notes: {
         ...request.notes,

@@ -315,11 +315,13 @@ function BuildStatus() {
         {build?.status === 'done'
           ? exporting
             ? `Saved ${build.saved}: the HF folder for mergekit and transformers; not added to the library.`
-            : 'Built and saved to the library; opening it in Chat.'
+            : build.cancelling
+              ? 'Cancel came after the build had finished: it is saved to the library; opening it in Chat.'
+              : 'Built and saved to the library; opening it in Chat.'
           : build?.status === 'cancelled'
             ? exporting
               ? 'Cancelled; no zip was saved.'
-              : 'Cancelled.'
+              : 'Cancelled; nothing was stored in the library.'
             : build?.status === 'running' && build.cancelling
               ? 'Cancelling…'
               : ''}
