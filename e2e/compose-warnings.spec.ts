@@ -26,6 +26,16 @@ test('Compose names ignored keys, warns of random gates and refuses an output th
     { timeout: 60_000 },
   );
 
+  // residual_scale on the classic Mixtral layout is said to be not applied, never dropped silently
+  await page.getByTestId('expert-0').getByLabel('Residual scale').fill('0.5');
+  await expect(page.getByTestId('compose-ok')).toContainText(
+    "experts[0].residual_scale 0.5 is not applied: mergekit v0.1.4's Mixtral writer ignores it",
+    { timeout: 60_000 },
+  );
+  await page.getByLabel('Layout').selectOption('fused');
+  await expect(page.getByTestId('compose-ok')).not.toContainText('residual_scale', { timeout: 60_000 });
+  await page.getByLabel('Layout').selectOption('classic');
+
   // random gates build, with the warning that they route by chance until calibrated or trained
   await editor.fill(yaml.replace(/^gate_mode:.*$/m, 'gate_mode: random'));
   await expect(page.getByTestId('compose-ok')).toContainText(

@@ -192,6 +192,7 @@ export function composeSetYaml(yaml: string): void {
 
 export function composeSet(patch: Partial<Pick<ComposeState, 'layout' | 'title'>>): void {
   useCompose.setState(patch);
+  if (patch.layout !== undefined) scheduleCheck(); // its warnings depend on the layout (residual_scale)
 }
 
 let checkTimer: ReturnType<typeof setTimeout> | undefined;
@@ -202,7 +203,7 @@ function scheduleCheck() {
 }
 
 export async function composeCheck(): Promise<void> {
-  const { yaml, form } = useCompose.getState();
+  const { yaml, form, layout } = useCompose.getState();
   if (!form.base || form.experts.length === 0) {
     useCompose.setState({ check: undefined, issues: [] });
     return;
@@ -210,7 +211,7 @@ export async function composeCheck(): Promise<void> {
   const seq = ++checkSeq;
   useCompose.setState({ checking: true });
   try {
-    const check = await mergeClient().check(yaml, composeSources());
+    const check = await mergeClient().check(yaml, composeSources(), layout);
     if (seq === checkSeq) useCompose.setState({ check, issues: locateIssues(yaml, check.issues) });
   } catch (e) {
     if (seq === checkSeq)

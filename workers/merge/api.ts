@@ -111,7 +111,8 @@ export interface MergeExportResult {
 }
 
 export interface MergeApi {
-  check(yaml: string, sources: ModelSources): Promise<MergeCheck>;
+  /** `layout` as Build will use it (what residual_scale does depends on it); default classic. */
+  check(yaml: string, sources: ModelSources, layout?: 'classic' | 'fused'): Promise<MergeCheck>;
   /** `onEncoded` is called once the text and the prompts are encoded (the page's deadline, mergeEncodeDeadline). */
   preview(yaml: string, sources: ModelSources, text: string, onEncoded?: () => void): Promise<AnalyzedText>;
   /** Fits the routers to `texts` (kept for a following build with the same yaml, sources and texts). */

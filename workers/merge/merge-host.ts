@@ -123,10 +123,10 @@ export class MergeHost implements MergeApi {
     }
   }
 
-  async check(yaml: string, sources: ModelSources): Promise<MergeCheck> {
+  async check(yaml: string, sources: ModelSources, layout?: 'classic' | 'fused'): Promise<MergeCheck> {
     const opened = await this.parseAndOpen(yaml, sources);
     if ('ok' in opened) return opened;
-    const planned = planMerge(opened.config, opened.inputs, {});
+    const planned = planMerge(opened.config, opened.inputs, { layout });
     if (!planned.ok) return { ok: false, issues: planned.issues, warnings: [] };
     return {
       ok: true,
