@@ -32,8 +32,16 @@ test('the Routing page opens on the last answer and compares A and B per layer',
   const a = page.getByRole('region', { name: 'Trace last answer' });
   await expect(a).toBeVisible(); // no button pressed: the last answer is there on arrival
   // The ban held at layer 1 (no token's experts include E0 there)
+  await expect(a.getByTestId('layer-overview').getByRole('columnheader').nth(1)).toHaveText('E0 zoo/stories');
   const layer1 = a.getByTestId('layer-overview').getByRole('row').nth(2); // header, layer 0, layer 1
   await expect(layer1.getByRole('cell').first()).toHaveText('0.0%');
+  for (const width of [1280, 420]) {
+    await page.setViewportSize({ width, height: 900 });
+    await a.getByTestId('layer-overview').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `test-results/screenshots/routing-layer-donors-${width}.png` });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   const b = page.getByRole('region', { name: 'Trace B' });
   await b.getByLabel('Text B').fill('def add(a, b): return a + b');
