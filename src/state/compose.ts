@@ -13,9 +13,7 @@ import {
   type LocatedIssue,
 } from './compose-yaml.ts';
 import { type ComposeDraftLoad, type ComposeLayout, composeDraftLoad, composeDraftSave } from './compose-draft.ts';
-import { engineCallback, mergeClient, mergeClientOnCrash, mergeEncodeDeadline, workerTransfer } from './workers.ts';
-import { fileSlug, saveStream } from './export.ts';
-import { formatBytes } from './format.ts';
+import { engineCallback, mergeClient, mergeClientOnCrash, mergeEncodeDeadline } from './workers.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { engineLoad } from './engine.ts';
 import { libraryRefresh, useLibrary } from './library.ts';
@@ -306,75 +304,6 @@ export async function composeBuild(): Promise<void> {
         error: `${err.name}: ${err.message}`,
       },
     });
-  }
-}
-
-/**
- * Build for export only: an output the engine cannot open (check.exportOnly) built by the merge
- * worker straight into one zip on disk, streamed (saveStream: the save picker where there is one);
- * nothing goes into the library. Called from the click (the picker needs its activation).
- */
-export async function composeBuildExport(): Promise<void> {
-  const { yaml, layout, title } = useCompose.getState();
-  const name = `${fileSlug(title)}.zip`;
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  useCompose.setState({ build: { status: 'running', target: 'export' } });
-  const gone = new AbortController(); // a crashed worker never ends its stream
-  const stopListening = mergeClientOnCrash((message) =>
-    gone.abort(
-      Object.assign(new Error(`the merge worker stopped (${message}); nothing was saved`), { name: 'BackendError' }),
-    ),
-  );
-  const crashed = new Promise<never>((_, reject) =>
-    gone.signal.addEventListener('abort', () => reject(gone.signal.reason)),
-  );
-  const saving = saveStream(name, readable, gone.signal);
-  const onProgress = engineCallback((progress: MergeBuildProgress) =>
-    useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
-  );
-  const building = Promise.race([
-    mergeClient().buildExport(
-      { yaml, sources: composeSources(), layout, title, folder: fileSlug(title) },
-      workerTransfer(writable),
-      onProgress,
-    ),
-    crashed,
-  ]);
-  // A save that fails (disk full, the picker's file refused) stops the merge; a merge that fails aborts the save.
-  saving.catch(() => {
-    if (!gone.signal.aborted) void mergeClient().cancel();
-  });
-  try {
-    const [result, saved] = await Promise.all([building, saving]);
-    useCompose.setState({
-      build: {
-        status: 'done',
-        target: 'export',
-        warnings: result.warnings,
-        saved: `${name} (${formatBytes(saved.bytes)})${saved.picked ? '' : ', downloaded'}`,
-      },
-    });
-  } catch {
-    // The merge's error, unless the merge only stopped because the save failed (not a person's cancel).
-    const buildError = await building.then(
-      () => undefined,
-      (x: unknown) => x as Error,
-    );
-    const saveError = await saving.then(
-      () => undefined,
-      (x: unknown) => x as Error,
-    );
-    const byPerson = useCompose.getState().build?.cancelling;
-    const err = (buildError?.name === 'CancelledError' && !byPerson ? saveError : buildError) ?? saveError!;
-    useCompose.setState({
-      build: {
-        status: err.name === 'CancelledError' ? 'cancelled' : 'failed',
-        target: 'export',
-        error: `${err.name}: ${err.message}`,
-      },
-    });
-  } finally {
-    stopListening();
   }
 }
 

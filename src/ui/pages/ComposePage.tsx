@@ -3,7 +3,6 @@ import { useShallow } from 'zustand/react/shallow';
 import { GATE_MODES, OUTPUT_DTYPES } from '../../core/formats/mergekit-yaml.ts';
 import {
   composeBuild,
-  composeBuildExport,
   composeCancel,
   composeCheck,
   composeFromZoo,
@@ -15,6 +14,7 @@ import {
   emptyExpert,
   useCompose,
 } from '../../state/compose.ts';
+import { composeBuildExport } from '../../state/compose-export.ts';
 import type { ComposeForm, ExpertForm } from '../../state/compose-yaml.ts';
 import { useLibrary } from '../../state/library.ts';
 import { libraryRefs, type LibraryRef } from '../../state/library-refs.ts';
