@@ -3,10 +3,12 @@ import { clearOrigin } from './helpers.ts';
 
 /**
  * Compose says what mergekit leaves silent: a key mergekit-moe ignores is named with its line and
- * a "did you mean"; an output the engine cannot open (DeepSeek MoE) is refused before building,
+ * a "did you mean"; random gates warn that they route by chance; an output the engine cannot open (DeepSeek MoE) is refused before building,
  * with the reason, and Build stays off.
  */
-test('Compose names ignored keys and refuses an output the studio cannot open', async ({ page }) => {
+test('Compose names ignored keys, warns of random gates and refuses an output the studio cannot open', async ({
+  page,
+}) => {
   await clearOrigin(page);
   await page.goto('/#compose');
   await page.getByRole('button', { name: 'Start from the demo zoo' }).click();
@@ -23,6 +25,24 @@ test('Compose names ignored keys and refuses an output the studio cannot open', 
     `'experts_per_tokens' (line ${line}) is not a mergekit-moe key and is ignored, as mergekit ignores it; did you mean 'experts_per_token'?`,
     { timeout: 60_000 },
   );
+
+  // residual_scale on the classic Mixtral layout is said to be not applied, never dropped silently
+  await page.getByTestId('expert-0').getByLabel('Residual scale').fill('0.5');
+  await expect(page.getByTestId('compose-ok')).toContainText(
+    "experts[0].residual_scale 0.5 is not applied: mergekit v0.1.4's Mixtral writer ignores it",
+    { timeout: 60_000 },
+  );
+  await page.getByLabel('Layout').selectOption('fused');
+  await expect(page.getByTestId('compose-ok')).not.toContainText('residual_scale', { timeout: 60_000 });
+  await page.getByLabel('Layout').selectOption('classic');
+
+  // random gates build, with the warning that they route by chance until calibrated or trained
+  await editor.fill(yaml.replace(/^gate_mode:.*$/m, 'gate_mode: random'));
+  await expect(page.getByTestId('compose-ok')).toContainText(
+    'gate_mode random gives routers of random numbers, unrelated to the prompts: tokens reach experts by chance until the router is calibrated',
+    { timeout: 60_000 },
+  );
+  await expect(page.getByRole('button', { name: 'Build MoE' })).toBeEnabled();
 
   // the zoo experts with a shared expert and architecture: deepseek → mergekit's DeepSeek MoE
   const withoutArch = yaml.replace(/^architecture:.*\n/m, '');

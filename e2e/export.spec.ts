@@ -8,7 +8,7 @@ import { expect, test } from '@playwright/test';
 import { readGguf } from '../src/core/formats/gguf.ts';
 import { bytesSource } from '../src/core/io/byte-source.ts';
 import { clearOrigin, openPage } from './helpers.ts';
-import { zipEntries } from './zip-entries.ts';
+import { readZipEntries } from '../src/core/formats/zip.ts';
 
 test('a zoo model exports as an HF-folder zip and as GGUF from the one model picker', async ({ page }) => {
   await clearOrigin(page);
@@ -16,7 +16,7 @@ test('a zoo model exports as an HF-folder zip and as GGUF from the one model pic
   await page.getByLabel('Model to export').selectOption('zoo/code'); // the option's value is the model id
   const download = page.waitForEvent('download');
   await page.getByRole('button', { name: /^HF folder of/ }).click();
-  const zip = zipEntries(new Uint8Array(readFileSync((await (await download).path())!)));
+  const zip = readZipEntries(new Uint8Array(readFileSync((await (await download).path())!)));
   const names = [...zip.keys()];
   expect(names.every((n) => n.startsWith(names[0]!.split('/')[0]!))).toBe(true); // one folder
   for (const file of ['config.json', 'tokenizer.json', 'model.safetensors'])

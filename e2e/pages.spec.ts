@@ -219,3 +219,33 @@ test('a saved draft this version cannot read is not opened, is said so, and stay
   const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('moe-studio-compose-draft') ?? 'null'));
   expect(saved).toMatchObject({ schemaVersion: 1, title: 'Mine now', layout: 'classic' });
 });
+
+test('from 360 px to a wide screen the page navigation is one row, every tab whole and at least 44 px tall', async ({
+  page,
+}) => {
+  await clearOrigin(page);
+  for (const width of [360, 420, 719, 721, 1280]) {
+    await page.setViewportSize({ width, height: 800 });
+    const boxes = await page
+      .getByRole('navigation', { name: 'Pages' })
+      .getByRole('button')
+      .evaluateAll((buttons) =>
+        buttons.map((b) => {
+          const r = b.getBoundingClientRect();
+          return { top: r.top, left: r.left, right: r.right, height: r.height, clipped: b.scrollWidth > b.clientWidth };
+        }),
+      );
+    expect(boxes).toHaveLength(5);
+    for (const box of boxes) {
+      expect(box.top, `${width} px: one row`).toBe(boxes[0]!.top);
+      expect(box.clipped, `${width} px: the word fits its tab`).toBe(false);
+      expect(box.right, `${width} px: inside the window`).toBeLessThanOrEqual(width);
+      if (width <= 720) expect(box.height, `${width} px: a touch target`).toBeGreaterThanOrEqual(44);
+    }
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await page.screenshot({
+      path: `test-results/screenshots/nav-${width}.png`,
+      clip: { x: 0, y: 0, width, height: 200 },
+    });
+  }
+});

@@ -1,7 +1,7 @@
 /**
  * The Routing page on arrival and in comparison, in real Chromium on a zoo MoE built in
- * Compose: it opens on the conversation's last answer, Route text applies Chat's routing
- * controls, and two traces get computed differences per layer.
+ * Compose: it opens on the conversation's last answer (made with an expert banned at one layer,
+ * Chat's per-layer control), and two traces get computed differences per layer.
  */
 import { expect, test } from '@playwright/test';
 import { clearOrigin, openPage } from './helpers.ts';
@@ -14,15 +14,34 @@ test('the Routing page opens on the last answer and compares A and B per layer',
   await page.getByRole('button', { name: 'Build MoE' }).click();
   await expect(page.getByTestId('engine-ready')).toContainText('4 experts', { timeout: 300_000 });
   await page.getByLabel('Max tokens').fill('6');
+  // Ban the stories expert at layer 1 only: a layer that is not the model's is refused with a message.
+  await page.getByLabel('Expert 0 routing (zoo/stories)').selectOption('ban');
+  const atLayers = page.getByLabel('Force and ban at layers');
+  await atLayers.fill('1, 9');
+  await expect(page.locator('#routing-layers-note')).toHaveText(
+    "Layers: '9' is not a layer of this model (0 to 3); nothing changed.",
+  );
+  await atLayers.fill('1');
   await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
   await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toBeVisible({
-    timeout: 120_000,
-  });
+  const answer = page.getByTestId('msg-assistant').last();
+  await expect(answer.getByTestId('answer-summary')).toBeVisible({ timeout: 120_000 });
+  await expect(answer.getByTestId('answer-made-with')).toContainText('routing: ban E0 zoo/stories at layers 1');
 
   await openPage(page, 'Routing');
   const a = page.getByRole('region', { name: 'Trace last answer' });
   await expect(a).toBeVisible(); // no button pressed: the last answer is there on arrival
+  // The ban held at layer 1 (no token's experts include E0 there)
+  await expect(a.getByTestId('layer-overview').getByRole('columnheader').nth(1)).toHaveText('E0 zoo/stories');
+  const layer1 = a.getByTestId('layer-overview').getByRole('row').nth(2); // header, layer 0, layer 1
+  await expect(layer1.getByRole('cell').first()).toHaveText('0.0%');
+  for (const width of [1280, 420]) {
+    await page.setViewportSize({ width, height: 900 });
+    await a.getByTestId('layer-overview').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `test-results/screenshots/routing-layer-donors-${width}.png` });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   const b = page.getByRole('region', { name: 'Trace B' });
   await b.getByLabel('Text B').fill('def add(a, b): return a + b');

@@ -5,7 +5,7 @@
  * heatmap → export YAML and GGUF, checked with our own parsers.
  */
 import { readFileSync } from 'node:fs';
-import { zipEntries } from './zip-entries.ts';
+import { readZipEntries } from '../src/core/formats/zip.ts';
 import { expect, test, type Download, type Page } from '@playwright/test';
 import { parseMergeYaml } from '../src/core/formats/mergekit-yaml.ts';
 import { loadGgufModel } from '../src/core/model/gguf-model.ts';
@@ -165,7 +165,7 @@ for (const backend of ['webgpu', 'cpu'] as const)
     if (a.ok && b.ok) expect({ ...a.config, sourceText: '' }).toEqual({ ...b.config, sourceText: '' });
 
     // HF folder: one zip holding every stored file plus a model card naming the donors.
-    const zip = zipEntries(new Uint8Array(readFileSync(await exportFile(/^HF folder/, 'Zoo-MoE-hidden.zip'))));
+    const zip = readZipEntries(new Uint8Array(readFileSync(await exportFile(/^HF folder/, 'Zoo-MoE-hidden.zip'))));
     const folder = 'Zoo-MoE-hidden/';
     expect([...zip.keys()]).toEqual(
       expect.arrayContaining(

@@ -59,5 +59,6 @@ export async function studioTour(page: Page, visit: (name: TourPage) => Promise<
   await visit('routing');
 
   await openPage(page, 'Export');
+  await expect(page.getByTestId('page-export')).toBeVisible(); // a lazy page: its chunk loads on the first visit
   await visit('export');
 }

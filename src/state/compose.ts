@@ -37,6 +37,7 @@ import {
   type ExpertCalibrationTexts,
 } from './compose-calibration.ts';
 import { uiGo } from './ui.ts';
+import { urlChunkBytes } from './kv-instance.ts';
 import { checkedFetch } from '../core/hub/checked-fetch.ts';
 
 export interface ComposeState {
@@ -55,6 +56,12 @@ export interface ComposeState {
   previewBusy: boolean;
   build?: {
     status: 'running' | 'done' | 'failed' | 'cancelled';
+    /** 'export': Build for export only, into a zip on disk (never the library). */
+    target: 'library' | 'export';
+    /** What an export wrote: "name.zip (23.4 MB)". */
+    saved?: string;
+    /** Cancel was pressed (a stop that follows is the person's, not a failure). */
+    cancelling?: boolean;
     progress?: MergeBuildProgress;
     error?: string;
     warnings?: string[];
@@ -183,6 +190,7 @@ export function composeSetYaml(yaml: string): void {
 
 export function composeSet(patch: Partial<Pick<ComposeState, 'layout' | 'title'>>): void {
   useCompose.setState(patch);
+  if (patch.layout !== undefined) scheduleCheck(); // its warnings depend on the layout (residual_scale)
 }
 
 let checkTimer: ReturnType<typeof setTimeout> | undefined;
@@ -193,7 +201,7 @@ function scheduleCheck() {
 }
 
 export async function composeCheck(): Promise<void> {
-  const { yaml, form } = useCompose.getState();
+  const { yaml, form, layout } = useCompose.getState();
   if (!form.base || form.experts.length === 0) {
     useCompose.setState({ check: undefined, issues: [] });
     return;
@@ -201,7 +209,7 @@ export async function composeCheck(): Promise<void> {
   const seq = ++checkSeq;
   useCompose.setState({ checking: true });
   try {
-    const check = await mergeClient().check(yaml, composeSources());
+    const check = await mergeClient().check(yaml, composeSources(), layout);
     if (seq === checkSeq) useCompose.setState({ check, issues: locateIssues(yaml, check.issues) });
   } catch (e) {
     if (seq === checkSeq)
@@ -243,6 +251,7 @@ mergeClientOnCrash((message) => {
     useCompose.setState({
       build: {
         status: 'failed',
+        target: useCompose.getState().build!.target,
         error: `BackendError: the merge worker stopped (${message}); nothing was stored. Try again, or free memory first.`,
       },
     });
@@ -261,7 +270,7 @@ export async function composeBuild(): Promise<void> {
     base: form.base,
     yaml,
   };
-  useCompose.setState({ build: { status: 'running' } });
+  useCompose.setState({ build: { status: 'running', target: 'library' } });
   const onProgress = engineCallback((progress: MergeBuildProgress) =>
     useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
   );
@@ -271,14 +280,25 @@ export async function composeBuild(): Promise<void> {
     const calibration = composeCalibrationFor(yaml);
     const result = await Promise.race([
       mergeClient().build(
-        { yaml, sources: composeSources(), layout, outputId: id, title, notes, calibration },
+        {
+          yaml,
+          sources: composeSources(),
+          layout,
+          outputId: id,
+          title,
+          notes,
+          calibration,
+          chunkBytes: urlChunkBytes(),
+        },
         onProgress,
         engineCallback(deadline.onCall),
       ),
       deadline.missed,
     ]);
     deadline.met();
-    useCompose.setState({ build: { status: 'done', warnings: result.warnings, id } });
+    // A cancel that reached the worker after the last chance to stop (the commit) leaves a finished model: say so.
+    const cancelling = useCompose.getState().build?.cancelling;
+    useCompose.setState({ build: { status: 'done', target: 'library', warnings: result.warnings, id, cancelling } });
     await libraryRefresh();
     uiGo('chat');
     await engineLoad({ kind: 'store', id });
@@ -286,7 +306,11 @@ export async function composeBuild(): Promise<void> {
     deadline.met();
     const err = e as Error;
     useCompose.setState({
-      build: { status: err.name === 'CancelledError' ? 'cancelled' : 'failed', error: `${err.name}: ${err.message}` },
+      build: {
+        status: err.name === 'CancelledError' ? 'cancelled' : 'failed',
+        target: 'library',
+        error: `${err.name}: ${err.message}`,
+      },
     });
   }
 }
@@ -296,7 +320,10 @@ const TOKENIZER_WORK = 'a prompt or a calibration text';
 const BUILD_HINT = 'Nothing was stored; change the prompts or the texts and try again.';
 
 export function composeCancel(): void {
-  if (useCompose.getState().build?.status === 'running') void mergeClient().cancel(); // no worker start just to cancel nothing
+  const build = useCompose.getState().build;
+  if (build?.status !== 'running') return; // no worker start just to cancel nothing
+  useCompose.setState({ build: { ...build, cancelling: true } });
+  void mergeClient().cancel();
 }
 
 // ── Router calibration ───────────────────────────────────────────────────────────────────────

@@ -4,8 +4,8 @@
  * download (or a picked folder), never into state.
  */
 import { create } from 'zustand';
-import { type ByteSource, type FileSet, readText } from '../core/io/byte-source.ts';
-import { makeZip } from 'client-zip';
+import { type FileSet, readText } from '../core/io/byte-source.ts';
+import { zipFileSet } from '../core/formats/zip.ts';
 import type { ModelManifest, StoredQuant } from '../core/store/manifest.ts';
 import { modelStoreFileSet } from '../core/store/store-file-set.ts';
 import { engineClient } from './workers.ts';
@@ -111,24 +111,6 @@ export function exportYaml(m: ModelManifest): Promise<void> {
   });
 }
 
-/** Bytes per read when a file streams into the zip: one chunk of one file is in memory at a time. */
-const ZIP_CHUNK_BYTES = 8 * 1024 ** 2;
-
-async function* chunksOf(src: ByteSource): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < src.size; at += ZIP_CHUNK_BYTES)
-    yield (await src.read(at, Math.min(ZIP_CHUNK_BYTES, src.size - at))).slice();
-}
-
-/** The folder's files (README.md replaced by `card`) as zip entries under `folder/`, streamed chunk by chunk. */
-async function* zipEntries(files: FileSet, folder: string, card: string | undefined) {
-  for (const name of await files.list()) {
-    if (card !== undefined && name === 'README.md') continue;
-    const src = await files.open(name);
-    yield { name: `${folder}/${name}`, input: chunksOf(src), size: src.size };
-  }
-  if (card !== undefined) yield { name: `${folder}/README.md`, input: card };
-}
-
 export function fileSlug(title: string): string {
   return title.replace(/[^\w.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'model';
 }
@@ -137,12 +119,16 @@ type SavePicker = (o: { suggestedName: string }) => Promise<FileSystemFileHandle
 
 /**
  * Writes a stream to a file the user picks (streamed to disk: memory stays one chunk) where
- * the browser has showSaveFilePicker; elsewhere it is collected into a Blob and downloaded.
- * Returns the bytes written.
+ * the browser has showSaveFilePicker; elsewhere it is collected into a Blob (which Chromium
+ * pages to disk, not the JS heap) and downloaded. Call it straight from the click: the picker
+ * needs the click's activation. A stream that errors (a cancelled build) leaves no file: the
+ * picked file's writes are aborted (an empty file the picker created is removed), no download
+ * starts; so does `signal` (the producer is gone). Returns the bytes written.
  */
-async function saveStream(
+export async function saveStream(
   name: string,
   stream: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
 ): Promise<{ bytes: number; picked: boolean }> {
   let bytes = 0;
   const counted = stream.pipeThrough(
@@ -156,11 +142,19 @@ async function saveStream(
   const picker = (window as Window & { showSaveFilePicker?: SavePicker }).showSaveFilePicker;
   const handle = picker ? await picker({ suggestedName: name }).catch(() => undefined) : undefined;
   if (handle) {
-    await counted.pipeTo(await handle.createWritable());
+    const wasEmpty = (await handle.getFile()).size === 0;
+    try {
+      await counted.pipeTo(await handle.createWritable(), { signal }); // an error aborts the writable: the file keeps what it had
+    } catch (error) {
+      // Chromium's picker creates the file it names; one it created (empty) goes again. A file that had content is left as it was.
+      if (wasEmpty)
+        await (handle as FileSystemFileHandle & { remove?: () => Promise<void> }).remove?.().catch(() => {});
+      throw error;
+    }
     return { bytes, picked: true };
   }
-  const blob = await new Response(counted).blob();
-  downloadBytes(name, new Uint8Array(await blob.arrayBuffer()), 'application/zip');
+  const blob = await new Response(signal ? counted.pipeThrough(new TransformStream(), { signal }) : counted).blob();
+  downloadBytes(name, new Blob([blob], { type: 'application/zip' })); // composed, not copied
   return { bytes, picked: false };
 }
 
@@ -168,7 +162,8 @@ async function saveStream(
 export function exportHfZip(files: FileSet, title: string, card: string | undefined): Promise<void> {
   return run('HF folder', async () => {
     const name = `${fileSlug(title)}.zip`;
-    const { bytes, picked } = await saveStream(name, makeZip(zipEntries(files, fileSlug(title), card)));
+    const replace: Record<string, string> = card === undefined ? {} : { 'README.md': card };
+    const { bytes, picked } = await saveStream(name, zipFileSet(files, fileSlug(title), replace));
     return `${name} (${formatBytes(bytes)})${picked ? '' : ' — assembled in memory: this browser has no save picker'}`;
   });
 }

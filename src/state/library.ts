@@ -14,7 +14,6 @@ import {
 } from '../core/hub/hub.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
 import type { FileSet } from '../core/io/byte-source.ts';
-import { checkModelFiles } from '../core/model/check.ts';
 import { importRefusal } from '../core/store/commit-checked.ts';
 import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import type { ModelManifest, PendingModel } from '../core/store/manifest.ts';
@@ -269,6 +268,7 @@ export async function libraryImportFolder(folderName: string, files: FileSet, to
   }
   // Headers only, before copying a byte: a broken 10 GB folder is refused at once. The store
   // checks the stored copy again before it marks the model ready.
+  const { checkModelFiles } = await import('../core/model/check.ts'); // on first use (modelStoreVerify says why)
   const refused = await checkModelFiles(files).then(
     () => undefined,
     (e: Error) => importRefusal(folderName, e),

@@ -182,3 +182,8 @@ export function engineClientSet(next: { engine: EngineApi; merge: MergeApi } | u
 export function engineCallback<T extends (...args: never[]) => unknown>(fn: T): T {
   return inPage ? fn : Comlink.proxy(fn);
 }
+
+/** Hands a stream to a worker (transferred, not copied) unless the hosts run in this thread. */
+export function workerTransfer<T extends ReadableStream | WritableStream>(stream: T): T {
+  return inPage ? stream : Comlink.transfer(stream, [stream]);
+}

@@ -1,5 +1,5 @@
 import { Blocks, Download, Library, type LucideIcon, MessageSquare, Waypoints } from 'lucide-react';
-import { type ComponentType, useEffect, useRef } from 'react';
+import { type ComponentType, lazy, Suspense, useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { chatInit, chatReset } from '../state/chat.ts';
 import { composeReset } from '../state/compose.ts';
@@ -12,11 +12,15 @@ import { useSettings } from '../state/settings.ts';
 import { PAGES, type PageId, uiFollowHash, uiGo, useUi } from '../state/ui.ts';
 import { BackendStatus } from './components/BackendStatus.tsx';
 import { PageBoundary } from './components/PageBoundary.tsx';
-import { ChatPage } from './pages/ChatPage.tsx';
-import { ComposePage } from './pages/ComposePage.tsx';
-import { ExportPage } from './pages/ExportPage.tsx';
 import { LibraryPage } from './pages/LibraryPage.tsx';
-import { RoutingPage } from './pages/RoutingPage.tsx';
+
+// The Library is the first page; the others load on first visit (their own chunks: heatmap,
+// compose form, chat, export), so the first load parses less. The chunks are local files of the
+// build: no network, and dev/preview serve them like the main one.
+const ComposePage = lazy(() => import('./pages/ComposePage.tsx').then((m) => ({ default: m.ComposePage })));
+const ChatPage = lazy(() => import('./pages/ChatPage.tsx').then((m) => ({ default: m.ChatPage })));
+const RoutingPage = lazy(() => import('./pages/RoutingPage.tsx').then((m) => ({ default: m.RoutingPage })));
+const ExportPage = lazy(() => import('./pages/ExportPage.tsx').then((m) => ({ default: m.ExportPage })));
 
 /** Each page, and what "Reset this page" (its error boundary) resets. */
 const PAGE_VIEWS = {
@@ -138,7 +142,15 @@ export function App() {
           }}
         >
           <CrashTestHook page={page} />
-          <View />
+          <Suspense
+            fallback={
+              <p className="muted" role="status">
+                Opening {label}…
+              </p>
+            }
+          >
+            <View />
+          </Suspense>
         </PageBoundary>
       </main>
     </div>

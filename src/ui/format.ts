@@ -96,3 +96,20 @@ export function describeSampling(s: {
       : `T ${s.temperature} · top-k ${s.topK} · top-p ${s.topP} · rep ${s.repetitionPenalty}`;
   return s.stop?.length ? `${base} · stop ${s.stop.map((t) => JSON.stringify(t)).join(' ')}` : base;
 }
+
+/** "1, 3" → [1, 3]; '' → every layer (undefined); a number outside [0, layers) is an error naming it. */
+export function parseLayerList(
+  text: string,
+  layers: number,
+): { ok: true; layers?: number[] } | { ok: false; message: string } {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0) return { ok: true };
+  const out: number[] = [];
+  for (const part of parts) {
+    const n = Number(part);
+    if (!/^\d+$/.test(part) || n >= layers)
+      return { ok: false, message: `'${part}' is not a layer of this model (0 to ${layers - 1}); nothing changed` };
+    if (!out.includes(n)) out.push(n);
+  }
+  return { ok: true, layers: out.sort((a, b) => a - b) };
+}

@@ -35,6 +35,8 @@ export interface MergeBuildRequest {
   notes: Record<string, unknown>;
   /** IndexedDB database of the output (tests); default the app's. */
   dbName?: string;
+  /** Store chunk size (the `?chunkBytes=` test hook, as the Library's imports use it); default the store's. */
+  chunkBytes?: number;
   /** Build with routers fitted to these texts: the result of the same `calibrate` call is reused, else it fits now. */
   calibration?: MergeCalibrationRequest;
 }
@@ -91,8 +93,27 @@ export interface MergeBuildResult {
   files: string[];
 }
 
+/** Compose's "Build for export only": an output the engine cannot open, built straight into a zip. */
+export interface MergeExportRequest {
+  yaml: string;
+  sources: ModelSources;
+  layout: 'classic' | 'fused';
+  /** The model card's title. */
+  title: string;
+  /** The zip's top folder (its entries are `folder/config.json` …). */
+  folder: string;
+}
+
+export interface MergeExportResult {
+  arch: string;
+  warnings: string[];
+  /** The files of the HF folder, in the order written. */
+  files: string[];
+}
+
 export interface MergeApi {
-  check(yaml: string, sources: ModelSources): Promise<MergeCheck>;
+  /** `layout` as Build will use it (what residual_scale does depends on it); default classic. */
+  check(yaml: string, sources: ModelSources, layout?: 'classic' | 'fused'): Promise<MergeCheck>;
   /** `onTokenizerCall`: as calibrate's (the text, the prompts and the pieces go through the base's tokenizer). */
   preview(
     yaml: string,
@@ -118,6 +139,18 @@ export interface MergeApi {
     onProgress: (p: MergeBuildProgress) => void,
     onTokenizerCall?: (event: TokenizerCallEvent) => void,
   ): Promise<MergeBuildResult>;
-  /** Aborts a running build or calibration (it rejects with a CancelledError). */
+  /**
+   * Builds the HF folder (safetensors, config, tokenizer, YAML, model card) as one zip written
+   * into `out` while the merge runs (a chunk at a time: `out`'s back-pressure paces the merge);
+   * nothing goes into the library. A failure or cancel aborts `out`. For the outputs `check`
+   * marks exportOnly; a loadable output is refused (Build stores it). `onTokenizerCall`: as build's.
+   */
+  buildExport(
+    request: MergeExportRequest,
+    out: WritableStream<Uint8Array>,
+    onProgress: (p: MergeBuildProgress) => void,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<MergeExportResult>;
+  /** Aborts a running build, export or calibration (it rejects with a CancelledError). */
   cancel(): void;
 }

@@ -19,6 +19,9 @@ import { modelStoreFileSet } from '../../src/core/store/store-file-set.ts';
 import { loadModel } from '../../src/core/model/load.ts';
 import { quantizeStoredModel } from '../engine/quantize-stored.ts';
 import type { ModelSources } from './api.ts';
+import { readZipEntries } from '../../src/core/formats/zip.ts';
+import { openSafetensors } from '../../src/core/formats/safetensors.ts';
+import { bytesSource } from '../../src/core/io/byte-source.ts';
 import { DEFAULT_CALIBRATION } from '../../src/core/calibrate/merged.ts';
 
 const DB = 'moe-studio-merge-test';
@@ -149,6 +152,44 @@ describe('merge host', () => {
     expect(await kv.keys(chunkPrefix('ds-refused'))).toEqual([]);
     // a Mixtral output is built as before
     expect((await host.check(yaml('hidden'), sources)).exportOnly).toBeUndefined();
+  });
+
+  it('Build for export only streams the HF folder as a zip into the given stream, stores nothing, and cancel aborts it', async () => {
+    const kv = idbKvStore(DB, 'models');
+    const before = (await modelStoreList(kv)).map((m) => m.id);
+    const deepseek = `base_model: org/base\ngate_mode: uniform_random\narchitecture: deepseek\nexperts:\n  - source_model: org/e0\n    positive_prompts: ["a"]\n  - source_model: org/e1\n    positive_prompts: ["b"]\nshared_experts:\n  - source_model: org/e2\n`;
+    const request = { yaml: deepseek, sources, layout: 'classic' as const, title: 'DS export', folder: 'DS-export' };
+    const host = new MergeHost();
+    const chunks: BlobPart[] = [];
+    const out = new WritableStream<Uint8Array>({ write: (c) => void chunks.push(c.slice()) });
+    const result = await host.buildExport(request, out, () => {});
+    expect(result.arch).toBe('DeepSeek MoE');
+    const entries = readZipEntries(new Uint8Array(await new Blob(chunks).arrayBuffer()));
+    expect([...entries.keys()].sort()).toEqual(result.files.map((f) => `DS-export/${f}`).sort());
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'mergekit_moe_config.yml', 'README.md'])
+      expect(entries.has(`DS-export/${f}`)).toBe(true);
+    expect(JSON.parse(new TextDecoder().decode(entries.get('DS-export/config.json'))).model_type).toBe('deepseek');
+    const tensors = await openSafetensors(bytesSource(entries.get('DS-export/model.safetensors')!, 'zip'));
+    expect(tensors.tensors.some((t) => t.name.includes('.mlp.shared_experts.'))).toBe(true);
+    expect((await modelStoreList(kv)).map((m) => m.id)).toEqual(before);
+
+    // cancel once tensors flow: the call rejects as cancelled and the stream it wrote into is aborted
+    let aborted: unknown;
+    const cancelOut = new WritableStream<Uint8Array>({ abort: (reason) => void (aborted = reason) });
+    let cancelled = false;
+    const exporting = host.buildExport(request, cancelOut, (p) => {
+      if (p.phase === 'tensors' && !cancelled) {
+        cancelled = true;
+        host.cancel();
+      }
+    });
+    await expect(exporting).rejects.toMatchObject({ name: 'CancelledError' });
+    expect((aborted as Error | undefined)?.name).toBe('CancelledError');
+    // a Mixtral output opens here: it is built into the library, not exported
+    await expect(
+      host.buildExport({ ...request, yaml: yaml('uniform_random') }, new WritableStream(), () => {}),
+    ).rejects.toMatchObject({ name: 'ConfigError', message: expect.stringMatching(/opens here/) });
+    expect((await modelStoreList(kv)).map((m) => m.id)).toEqual(before);
   });
 
   it('a quantized import (q8_0 GGUF in the store) is a donor: merged from its dequantized weights, with a warning', async () => {

@@ -1,7 +1,8 @@
 /**
  * Compose's worker side: live checks (parse → validate → plan, headers only), the routing
- * preview (gates recomputed from the base model; experts not needed), and the build (
- * runMerge into an HF folder that goes straight into the model store).
+ * preview (gates recomputed from the base model; experts not needed), the build (runMerge
+ * into an HF folder that goes straight into the model store), and the export-only build (the
+ * same folder streamed as a zip into a stream the page writes to disk).
  */
 import { CancelledError, ConfigError } from '../../src/core/errors.ts';
 import { parseMergeYaml, type MoeMergeConfig } from '../../src/core/formats/mergekit-yaml.ts';
@@ -13,6 +14,7 @@ import { planMerge } from '../../src/core/merge/plan.ts';
 import { runMerge } from '../../src/core/merge/run.ts';
 import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../src/core/merge/sources.ts';
 import { folderWriter } from '../../src/core/merge/writer.ts';
+import { zipSinks } from '../../src/core/formats/zip.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import { modelStoreDelete, modelStoreGet } from '../../src/core/store/model-store.ts';
@@ -36,6 +38,8 @@ import type {
   MergeBuildRequest,
   MergeBuildResult,
   MergeCheck,
+  MergeExportRequest,
+  MergeExportResult,
   ModelSources,
 } from './api.ts';
 
@@ -127,10 +131,10 @@ export class MergeHost implements MergeApi {
     }
   }
 
-  async check(yaml: string, sources: ModelSources): Promise<MergeCheck> {
+  async check(yaml: string, sources: ModelSources, layout?: 'classic' | 'fused'): Promise<MergeCheck> {
     const opened = await this.parseAndOpen(yaml, sources);
     if ('ok' in opened) return opened;
-    const planned = planMerge(opened.config, opened.inputs, {});
+    const planned = planMerge(opened.config, opened.inputs, { layout });
     if (!planned.ok) return { ok: false, issues: planned.issues, warnings: [] };
     return {
       ok: true,
@@ -272,6 +276,7 @@ export class MergeHost implements MergeApi {
       title: request.title,
       source: { kind: 'merge', yaml: request.yaml },
       files,
+      chunkBytes: request.chunkBytes,
       signal: abort.signal,
       notes: {
         ...request.notes,
@@ -286,6 +291,55 @@ export class MergeHost implements MergeApi {
     });
     if (this.abort === abort) this.abort = undefined;
     return { id: request.outputId, warnings: [...opened.sourceWarnings, ...result.warnings], files: result.files };
+  }
+
+  async buildExport(
+    request: MergeExportRequest,
+    out: WritableStream<Uint8Array>,
+    onProgress: (p: MergeBuildProgress) => void,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<MergeExportResult> {
+    const abort = this.newAbort();
+    const zip = zipSinks(request.folder);
+    // The archive streams into `out` from the first file on; if `out` fails (disk full, the page
+    // gave up), the merge stops at its next chunk.
+    let failure: { error: unknown } | undefined;
+    const piping = zip.stream.pipeTo(out).catch((error: unknown) => {
+      if (failure) return; // the merge failed first and aborted the archive
+      failure = { error };
+      zip.abort(error);
+      abort.abort();
+    });
+    // A cancel also fails the chunk waiting for the disk (a slow disk, or a save picker still open).
+    abort.signal.addEventListener('abort', () => zip.abort(new CancelledError('merge: cancelled')));
+    try {
+      const opened = await this.planned(request.yaml, request.sources, request.layout);
+      if (!exportOnlyReason(opened.plan.arch))
+        throw new ConfigError(`merge: a ${opened.plan.arch} model opens here: build it into the library instead`);
+      const result = await runMerge(opened.plan, opened.inputs, folderWriter(zip.openSink), {
+        modelCard: hfModelCard(mergeModelCardFacts(request.title, opened.plan.config, request.yaml, opened.plan.arch)),
+        runtime: mergeRuntime(onTokenizerCall),
+        signal: abort.signal,
+        onProgress: (p) =>
+          onProgress({
+            phase: p.phase === 'done' ? 'files' : p.phase,
+            bytesDone: p.bytesDone,
+            bytesTotal: p.bytesTotal,
+            tensor: p.tensor,
+          }),
+      });
+      zip.close();
+      await piping;
+      if (failure) throw failure.error; // `out` failed after the last chunk (its close)
+      return { arch: opened.plan.arch, warnings: [...opened.sourceWarnings, ...result.warnings], files: result.files };
+    } catch (error) {
+      failure ??= { error };
+      zip.abort(error); // errors the archive, so `out` is aborted: a picked file keeps nothing of it
+      await piping;
+      throw failure.error;
+    } finally {
+      if (this.abort === abort) this.abort = undefined;
+    }
   }
 
   /** The kept calibration of this yaml, sources and texts, or a fit now (progress reported as the 'gates' phase). */

@@ -15,12 +15,13 @@ const LOADABLE_OUTPUTS: ReadonlySet<OutputArchName> = new Set(['Mixtral', 'Qwen 
 /**
  * Why an output cannot be opened here (undefined when it can): the merge writes it exactly as
  * mergekit does, but the engine has no forward pass for its model_type, so the library (which
- * keeps only models it can load) refuses it: Compose says so before building; the CLI writes it.
+ * keeps only models it can load) refuses it: Compose says so before building and offers Build for
+ * export only (a zip on disk); the CLI writes it.
  */
 export function exportOnlyReason(arch: OutputArchName): string | undefined {
   if (LOADABLE_OUTPUTS.has(arch)) return undefined;
   const modelType = arch === 'DeepSeek MoE' ? 'deepseek' : 'qwen3_moe';
-  return `a ${arch} model (model_type ${modelType}) is what mergekit would write, but this studio cannot open it: its engine runs llama, mistral, qwen2, mixtral and qwen2_moe. Write it for export with the CLI (moe-studio merge CONFIG OUT), or choose experts that make a Mixtral or Qwen MoE`;
+  return `a ${arch} model (model_type ${modelType}) is what mergekit would write, but this studio cannot open it: its engine runs llama, mistral, qwen2, mixtral and qwen2_moe. Build it for export only (Compose writes its HF folder as a zip; the CLI's moe-studio merge CONFIG OUT writes the folder), or choose experts that make a Mixtral or Qwen MoE`;
 }
 
 /** `model_type` of each input model, read from its config.json. */

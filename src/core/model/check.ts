@@ -100,19 +100,6 @@ async function checkGguf(files: FileSet, file: string): Promise<ModelSummary> {
   return summarize('gguf', spec, gguf.tensors, tokenizer);
 }
 
-/** What a checkModelFiles failure means, in plain words, by its kind (`name`). */
-const PLAIN_REASON: Record<string, string> = {
-  FormatError: 'a file is damaged or not in the format its name says',
-  ConfigError: 'its config does not describe a model this app runs, or disagrees with its files',
-  MissingFileError: 'a file it needs is missing',
-  StoreError: 'the browser store could not read it back',
-};
-
-/** "(plain reason): the error's own message", for the Library's one-line refusals. */
-export function describeCheckFailure(error: Error): string {
-  return `(${PLAIN_REASON[error.name] ?? 'it would not load'}): ${error.message}`;
-}
-
 /** Checks that `files` is a model loadModel can open and says what it is; reads headers, not weights. */
 export async function checkModelFiles(files: FileSet): Promise<ModelSummary> {
   const { format, file } = await detectModelFormat(files);

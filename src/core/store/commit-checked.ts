@@ -4,7 +4,8 @@
  * A refused model is deleted whole: chunks, pending record, nothing listed.
  */
 import { type ErrorKind, StudioError } from '../errors.ts';
-import { type ModelSummary, checkModelFiles, describeCheckFailure } from '../model/check.ts';
+import type { ModelSummary } from '../model/check.ts';
+import { describeCheckFailure } from '../model/check-failure.ts';
 import type { KvStore } from './kv.ts';
 import type { ModelManifest } from './manifest.ts';
 import type { ModelWriter } from './model-store.ts';
@@ -25,6 +26,7 @@ export async function modelStoreCommitChecked(
   const draft = writer.draft();
   let summary: ModelSummary;
   try {
+    const { checkModelFiles } = await import('../model/check.ts'); // on first use, as in modelStoreVerify
     summary = await checkModelFiles(modelStoreFileSet(kv, draft));
   } catch (e) {
     await writer.abort();

@@ -7,7 +7,8 @@ import { type ByteSource, type FileSet, checkRead } from '../io/byte-source.ts';
 import { Sha256 } from '../io/sha256.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 import type { KvStore } from './kv.ts';
-import { type ModelSummary, checkModelFiles, describeCheckFailure } from '../model/check.ts';
+import type { ModelSummary } from '../model/check.ts';
+import { describeCheckFailure } from '../model/check-failure.ts';
 import { chunkKey, manifestKey, type ModelManifest, type StoredFile } from './manifest.ts';
 import { modelStoreGet } from './model-store.ts';
 
@@ -131,6 +132,9 @@ export async function modelStoreVerify(kv: KvStore, id: string, onProgress?: OnL
   if (problems.length > 0) return { ok: false, problems };
   let summary: ModelSummary;
   try {
+    // Loaded on first use: the checker brings the tokenizers and the template engine, which a
+    // page that only lists models (the studio's first load) does not need.
+    const { checkModelFiles } = await import('../model/check.ts');
     summary = await checkModelFiles(modelStoreFileSet(kv, manifest));
   } catch (e) {
     return { ok: false, problems: [`'${manifest.title}' would not load ${describeCheckFailure(e as Error)}`] };

@@ -12,7 +12,18 @@ import type { ExpertLabel } from './expert-labels.ts';
 const TINT_CAP = 35;
 
 /** Every layer at a glance: expert load per layer (cell shade = share), entropy, stickiness. */
-export function LayerOverview({ trace, layers, experts }: { trace: TokenRouting[]; layers: number; experts: number }) {
+export function LayerOverview({
+  trace,
+  layers,
+  experts,
+  labels = [],
+}: {
+  trace: TokenRouting[];
+  layers: number;
+  experts: number;
+  /** Donors of the loaded model's experts (none for a trace file of another model). */
+  labels?: ExpertLabel[];
+}) {
   return (
     // A narrow screen scrolls the table sideways; the region takes focus so a keyboard can scroll it too.
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be focusable (WCAG 2.1.1, axe scrollable-region-focusable)
@@ -25,6 +36,7 @@ export function LayerOverview({ trace, layers, experts }: { trace: TokenRouting[
             {Array.from({ length: experts }, (_, e) => (
               <th key={e} scope="col">
                 E{e}
+                {labels[e] ? <span className="expert-donor"> {labels[e].donor}</span> : null}
               </th>
             ))}
             <th scope="col">Entropy (bits)</th>
@@ -114,6 +126,7 @@ export function RoutingStatsView({
             {co.map((_, e) => (
               <th key={e} scope="col">
                 E{e}
+                {labels[e] ? <span className="expert-donor"> {labels[e].donor}</span> : null}
               </th>
             ))}
           </tr>

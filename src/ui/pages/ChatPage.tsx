@@ -149,8 +149,9 @@ export function ChatPage() {
       storageNote: s.storageNote,
     })),
   );
-  const { ready, layers, experts, prefill, decode } = useEngine(
+  const { ready, layers, experts, prefill, decode, loadedId } = useEngine(
     useShallow((s) => ({
+      loadedId: s.model?.id,
       ready: s.state.kind === 'ready' || s.state.kind === 'generating',
       layers: s.model?.layers ?? 0,
       experts: s.model?.experts ?? 0,
@@ -256,7 +257,12 @@ export function ChatPage() {
                 <div className="muted small" data-testid="answer-made-with">
                   {t.madeWith.modelTitle ?? t.madeWith.modelId ?? 'unknown model'} ·{' '}
                   {describeSampling(t.madeWith.sampling)}
-                  {t.madeWith.routing ? ` · routing: ${describeRouting(t.madeWith.routing)}` : ''}
+                  {t.madeWith.routing
+                    ? ` · routing: ${describeRouting(t.madeWith.routing, (e) =>
+                        // donors of the loaded model; an answer of another model keeps its numbers
+                        t.madeWith?.modelId === loadedId ? expertLabel(expertNames, e) : `E${e}`,
+                      )}`
+                    : ''}
                 </div>
               )}
               {editing !== i && <MessageActions turn={t} index={i} onEdit={() => setEditing(i)} />}
@@ -366,7 +372,7 @@ export function ChatPage() {
               ))}
             </ul>
             <p className="muted small">Stronger colour: a higher weight (or more layers agreeing).</p>
-            <RoutingControls experts={experts} />
+            <RoutingControls experts={experts} names={expertNames} />
           </>
         )}
       </aside>

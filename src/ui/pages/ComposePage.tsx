@@ -14,6 +14,7 @@ import {
   emptyExpert,
   useCompose,
 } from '../../state/compose.ts';
+import { composeBuildExport } from '../../state/compose-export.ts';
 import type { ComposeForm, ExpertForm } from '../../state/compose-yaml.ts';
 import { useLibrary } from '../../state/library.ts';
 import { libraryRefs, type LibraryRef } from '../../state/library-refs.ts';
@@ -21,7 +22,7 @@ import { ModelSelect, PromptList } from '../components/ComposeFields.tsx';
 import { CalibratePane } from '../components/CalibratePane.tsx';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
-import { Eye, Hammer, Plus, Trash2, X } from 'lucide-react';
+import { Eye, FileArchive, Hammer, Plus, Trash2, X } from 'lucide-react';
 import { formatBytes } from '../format.ts';
 
 /** mergekit-moe's output architecture names (specs/mergekit-moe.md §2.1). */
@@ -293,18 +294,68 @@ function PreviewPane() {
   );
 }
 
+function BuildStatus() {
+  const build = useCompose((s) => s.build);
+  const p = build?.progress;
+  const exporting = build?.target === 'export';
+  return (
+    <>
+      {build?.status === 'running' &&
+        p &&
+        (p.phase === 'storing' ? (
+          <ProgressBar label="Saving to the library" done={p.store.totalDone} total={p.store.totalBytes} />
+        ) : (
+          <ProgressBar
+            label={`${exporting ? 'Merging into the zip' : 'Merging'}: ${p.phase}${p.tensor ? ` ${p.tensor}` : ''}`}
+            done={p.bytesDone}
+            total={p.bytesTotal}
+          />
+        ))}
+      <div role="status" data-testid="build-status">
+        {build?.status === 'done'
+          ? exporting
+            ? `Saved ${build.saved}: the HF folder for mergekit and transformers; not added to the library.`
+            : build.cancelling
+              ? 'Cancel came after the build had finished: it is saved to the library; opening it in Chat.'
+              : 'Built and saved to the library; opening it in Chat.'
+          : build?.status === 'cancelled'
+            ? exporting
+              ? 'Cancelled; no zip was saved.'
+              : 'Cancelled; nothing was stored in the library.'
+            : build?.status === 'running' && build.cancelling
+              ? 'Cancelling…'
+              : ''}
+      </div>
+      {build?.error && build.status === 'failed' && <p role="alert">{build.error}</p>}
+    </>
+  );
+}
+
 function BuildPane() {
   const { build, check } = useCompose(useShallow((s) => ({ build: s.build, check: s.check })));
-  const p = build?.progress;
+  const exportOnly = check?.ok && !!check.exportOnly;
+  const running = build?.status === 'running';
   return (
     <section className="card" aria-labelledby="compose-build-h">
       <h2 id="compose-build-h">Build</h2>
-      <div className="row">
+      {exportOnly && (
+        <p className="muted small" data-testid="compose-export-note">
+          This studio cannot open a {check.arch} model, so it is built for export only: the HF folder (config,
+          safetensors, tokenizer, the YAML and a model card) is written as one .zip to a file you choose, streamed as it
+          is merged, and is not added to the library.
+        </p>
+      )}
+      <div className="row wrap">
+        {exportOnly ? (
+          <button type="button" className="primary" onClick={() => void composeBuildExport()} disabled={running}>
+            <FileArchive className="icon" aria-hidden="true" /> Build for export only (.zip)
+          </button>
+        ) : null}
         <button
           type="button"
-          className="primary"
+          className={exportOnly ? 'secondary' : 'primary'}
           onClick={() => void composeBuild()}
-          disabled={!check?.ok || !!check.exportOnly || build?.status === 'running'}
+          disabled={!check?.ok || exportOnly || running}
         >
           <Hammer className="icon" aria-hidden="true" /> Build MoE
         </button>
@@ -312,31 +363,13 @@ function BuildPane() {
           type="button"
           aria-label="Cancel the build"
           onClick={composeCancel}
-          disabled={build?.status !== 'running'}
+          disabled={!running || build?.cancelling}
           className="secondary"
         >
           <X className="icon" aria-hidden="true" /> Cancel
         </button>
       </div>
-      {build?.status === 'running' &&
-        p &&
-        (p.phase === 'storing' ? (
-          <ProgressBar label="Saving to the library" done={p.store.totalDone} total={p.store.totalBytes} />
-        ) : (
-          <ProgressBar
-            label={`Merging: ${p.phase}${p.tensor ? ` ${p.tensor}` : ''}`}
-            done={p.bytesDone}
-            total={p.bytesTotal}
-          />
-        ))}
-      <div role="status" data-testid="build-status">
-        {build?.status === 'done'
-          ? 'Built and saved to the library; opening it in Chat.'
-          : build?.status === 'cancelled'
-            ? 'Cancelled.'
-            : ''}
-      </div>
-      {build?.error && build.status === 'failed' && <p role="alert">{build.error}</p>}
+      <BuildStatus />
     </section>
   );
 }

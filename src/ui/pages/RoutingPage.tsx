@@ -14,7 +14,7 @@ import {
 } from '../../state/routing.ts';
 import { useChat } from '../../state/chat.ts';
 import { compareTraces } from '../../state/routing-stats.ts';
-import { describeRouting, percent } from '../format.ts';
+import { describeRouting, expertLabel, percent } from '../format.ts';
 import { hasRoutingOverrides } from '../../core/runtime/routing.ts';
 import { Heatmap } from '../components/Heatmap.tsx';
 import { CalibrationTable } from '../components/CalibratePane.tsx';
@@ -101,7 +101,14 @@ function SlotView({
       </form>
       {hasOverrides && (
         <p className="muted small" data-testid={`routing-overrides-${index}`}>
-          Route text applies Chat's routing controls: {describeRouting(overrides)}.
+          Route text applies Chat's routing controls:{' '}
+          {describeRouting(overrides, (e) =>
+            expertLabel(
+              labels.map((l) => l.donor),
+              e,
+            ),
+          )}
+          .
         </p>
       )}
       {slot.error && <p role="alert">{slot.error}</p>}
@@ -114,7 +121,9 @@ function SlotView({
             label={slot.label}
             expertNames={labels.map((l) => l.donor)}
           />
-          {experts > 0 && <LayerOverview trace={slot.result.routing} layers={layers} experts={experts} />}
+          {experts > 0 && (
+            <LayerOverview trace={slot.result.routing} layers={layers} experts={experts} labels={labels} />
+          )}
           {experts > 0 && (
             <RoutingStatsView trace={slot.result.routing} layer={layer} experts={experts} labels={labels} />
           )}

@@ -1,0 +1,55 @@
+/**
+ * A build cancelled in Compose leaves nothing: no model, no "(incomplete)" entry, before or after
+ * a reload, and Compose says so. The store writes in 1 KiB chunks here (`?chunkBytes=`, a test
+ * hook), so the cancel lands while the merged model is being saved, after chunks were written.
+ */
+import { expect, test } from '@playwright/test';
+import { clearOrigin, openPage } from './helpers.ts';
+
+test('a build cancelled while it saves to the library leaves nothing there, and Compose says so', async ({ page }) => {
+  test.setTimeout(300_000);
+  await clearOrigin(page, '?chunkBytes=1024');
+  await openPage(page, 'Compose');
+  await page.getByLabel('Example').selectOption('moe-hidden.yml');
+  await expect(page.getByTestId('compose-ok')).toContainText('Mixtral', { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Build MoE' }).click();
+  const saving = page.getByRole('progressbar', { name: /Saving to the library/ });
+  await expect(saving).toBeVisible({ timeout: 120_000 });
+  await expect
+    .poll(async () => Number(await saving.getAttribute('aria-valuenow')), { timeout: 60_000 })
+    .toBeGreaterThan(0);
+  await page.getByRole('button', { name: 'Cancel the build' }).click();
+  await expect(page.getByTestId('build-status')).toHaveText('Cancelled; nothing was stored in the library.', {
+    timeout: 60_000,
+  });
+  for (const reload of [false, true]) {
+    if (reload) await page.reload();
+    await openPage(page, 'Library');
+    await expect(page.getByText('Nothing stored yet')).toBeVisible();
+    await expect(page.getByTestId('stored-model')).toHaveCount(0);
+    await expect(page.getByTestId('pending-model')).toHaveCount(0);
+  }
+  // and no chunk of it is left in IndexedDB
+  const keys = await page.evaluate(async () => {
+    const dbs = await indexedDB.databases();
+    let count = 0;
+    for (const { name } of dbs) {
+      if (!name) continue;
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const open = indexedDB.open(name);
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      for (const store of db.objectStoreNames) {
+        const keys = await new Promise<IDBValidKey[]>((resolve) => {
+          const request = db.transaction(store).objectStore(store).getAllKeys();
+          request.onsuccess = () => resolve(request.result);
+        });
+        count += keys.filter((k) => String(k).includes('My-MoE') || String(k).includes('merge:')).length;
+      }
+      db.close();
+    }
+    return count;
+  });
+  expect(keys).toBe(0);
+});
