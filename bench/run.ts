@@ -8,6 +8,7 @@
  *   npm run bench -- --model zoo --append   # the zoo MoE (public/zoo merged), appended as a section
  *   npm run bench -- --quants q4_0 --section peers   # rewrites only RESULTS.md's "peers" block
  *   npm run bench -- --calibration          # router calibration timings (bench/calibration.ts)
+ *   npm run bench -- --ttft                 # open the page → first zoo token, warm and fresh profile (bench/ttft.ts)
  *   npm run bench -- --memory               # peak RSS of CLI merge / export at two sizes (bench/memory.ts)
  *
  * Cells are interleaved run by run (wasm, wllama, native, …, then again) so a noisy
@@ -170,6 +171,10 @@ async function main(): Promise<void> {
   if (process.argv.includes('--calibration')) {
     const { runCalibrationBench } = await import('./calibration.ts');
     return runCalibrationBench(process.argv.slice(2));
+  }
+  if (process.argv.includes('--ttft')) {
+    const { runTtftBench } = await import('./ttft.ts');
+    return runTtftBench(process.argv.slice(2));
   }
   if (process.argv.includes('--memory')) {
     const { runMemoryBench } = await import('./memory.ts');

@@ -3,6 +3,7 @@
  * load progress, speeds. Actions call the comlink engine.
  */
 import { create } from 'zustand';
+import { markPhase } from '../core/io/marks.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
 import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
 import type { BackendChoice, BackendReport, ModelRef, EngineState, ModelSummary } from '../../workers/engine/api.ts';
@@ -48,6 +49,7 @@ export async function engineLoad(ref: ModelRef): Promise<boolean> {
     });
     const result = await engineClient().load(ref, choice, onProgress);
     if (seq !== loadSeq) return false;
+    markPhase('moe:engine-ready');
     useEngine.setState({
       state: { kind: 'ready', modelId: ref.id },
       model: result.model,

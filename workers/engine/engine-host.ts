@@ -4,6 +4,7 @@
  * core (no React, no DOM beyond IndexedDB/fetch/navigator); workers/engine.worker.ts exposes
  * it with comlink, and browser tests drive it directly.
  */
+import { markPhase } from '../../src/core/io/marks.ts';
 import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { LoadedModel } from '../../src/core/model/load.ts';
 import { loadModel } from '../../src/core/model/load.ts';
@@ -96,9 +97,11 @@ export class EngineHost implements EngineApi {
     this.unload(source.id);
     try {
       const model = await loadModel(files, options.model);
+      markPhase('moe:model-read');
       const maxContext = sessionContextLength(model.spec.contextLength, options.contextLength);
       const platform = await this.platform(options.threads);
       const opened = await this.openSession(model.weights, choice, maxContext, platform);
+      markPhase('moe:session-open');
       this.model = model;
       this.session = opened.session;
       this.backend = opened.report;
@@ -160,13 +163,17 @@ export class EngineHost implements EngineApi {
     let firstTokenAt = 0;
     let prompt = { ids: [] as number[], dropped: 0 };
     const onToken = (t: GeneratedToken) => {
-      if (!firstTokenAt) firstTokenAt = performance.now();
+      if (!firstTokenAt) {
+        firstTokenAt = performance.now();
+        markPhase('moe:first-token-out');
+      }
       generated.push(t.id);
       batcher.push({ type: 'token', id: t.id, text: t.text, routing: t.routing });
     };
     try {
       prompt = requestPromptIds(model, request, this.session!.maxContext, 0);
       // the prompt is encoded: the host's deadline on a hanging tokenizer (src/state/prompt-deadline.ts) stops here
+      markPhase('moe:prompt-encoded');
       onEvents([{ type: 'prompt', tokens: prompt.ids.length }]);
       for (let attempt = 0; ; attempt++) {
         try {
