@@ -8,6 +8,7 @@
  *   npm run bench -- --model zoo --append   # the zoo MoE (public/zoo merged), appended as a section
  *   npm run bench -- --quants q4_0 --section peers   # rewrites only RESULTS.md's "peers" block
  *   npm run bench -- --calibration          # router calibration timings (bench/calibration.ts)
+ *   npm run bench -- --census               # SIMD instructions in the wllama binaries (bench/wasm-census.ts)
  *   npm run bench -- --ttft                 # open the page → first zoo token, warm and fresh profile (bench/ttft.ts)
  *   npm run bench -- --memory               # peak RSS of CLI merge / export at two sizes (bench/memory.ts)
  *
@@ -171,6 +172,10 @@ async function main(): Promise<void> {
   if (process.argv.includes('--calibration')) {
     const { runCalibrationBench } = await import('./calibration.ts');
     return runCalibrationBench(process.argv.slice(2));
+  }
+  if (process.argv.includes('--census')) {
+    const { runWasmCensus } = await import('./wasm-census.ts');
+    return runWasmCensus();
   }
   if (process.argv.includes('--ttft')) {
     const { runTtftBench } = await import('./ttft.ts');
