@@ -7,7 +7,7 @@
  * Each run reads the app's performance marks (`moe:*`, page and engine worker, on the page's
  * clock: 0 = navigation start), so the table says where the time went. Writes the "ttft"
  * block of bench/RESULTS.md.
- *   npm run bench -- --ttft [--runs 5] [--model chat] [--no-build]
+ *   npm run bench -- --ttft [--runs 5] [--model chat] [--no-build] [--dist dist-before,dist]
  */
 import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -103,7 +103,10 @@ async function openToFirstToken(profile: string, url: string, modelTestId: strin
 /** Mark name → the phase that ends there, in the order a load runs. */
 const PHASES: [string, string][] = [
   ['moe:main', 'HTML + bundle fetched, parsed, run'],
+  ['moe:rendered', 'first React render committed (Library page)'],
+  ['moe:zoo-listed', 'zoo index read: "Chat with" buttons can render'],
   ['moe:engine-worker-start', 'engine worker script running'],
+  ['moe:load-start', '"Chat with" pressed: the page asks for the model'],
   ['moe:model-read', 'model files read (fetch/cache) and parsed, tokenizer built'],
   ['moe:session-open', 'backend opened: wasm compiled, thread pool started, weights packed'],
   ['moe:engine-ready', 'engine ready (page told)'],
@@ -112,71 +115,114 @@ const PHASES: [string, string][] = [
   ['moe:first-token-out', 'prefill + first sample (worker)'],
 ];
 
-function phaseRows(kind: string, runs: TtftRun[]): string[] {
+function phaseRows(label: string, runs: TtftRun[]): string[] {
+  const what = new Map(PHASES);
+  const medians = PHASES.map(([mark]) => [mark, median(runs.map((r) => r.marks[mark] ?? NaN))] as const)
+    .filter(([, at]) => Number.isFinite(at))
+    .sort((a, b) => a[1] - b[1]);
   const rows: string[] = [];
   let previous = 0;
-  for (const [mark, what] of PHASES) {
-    const at = median(runs.map((r) => r.marks[mark] ?? NaN));
-    if (!Number.isFinite(at)) continue;
-    rows.push(`| ${kind} | ${mark} | ${what} | ${at.toFixed(0)} | ${(at - previous).toFixed(0)} |`);
+  for (const [mark, at] of [...medians, ['first token in the DOM', median(runs.map((r) => r.firstTokenMs))] as const]) {
+    rows.push(`| ${label} | ${mark} | ${what.get(mark) ?? ''} | ${at.toFixed(0)} | ${(at - previous).toFixed(0)} |`);
     previous = at;
   }
-  const first = median(runs.map((r) => r.firstTokenMs));
-  rows.push(`| ${kind} | first token in the DOM | | ${first.toFixed(0)} | ${(first - previous).toFixed(0)} |`);
   return rows;
 }
 
+type Profile = 'fresh' | 'warm';
+
+/** One built app under test: its folder (vite build's outDir) and its preview server's URL. */
+interface Build {
+  label: string;
+  url: string;
+  runs: Record<Profile, TtftRun[]>;
+  close: () => Promise<void>;
+}
+
+async function serveBuild(outDir: string): Promise<Build> {
+  const server = await preview({
+    root: repo,
+    logLevel: 'error',
+    build: { outDir },
+    preview: { port: 4541, strictPort: false },
+  });
+  return {
+    label: outDir,
+    url: server.resolvedUrls?.local[0] ?? 'http://localhost:4541/',
+    runs: { fresh: [], warm: [] },
+    close: () => server.close(),
+  };
+}
+
+/**
+ *   --dist dist-before,dist   compare builds side by side, runs interleaved (build them first;
+ *                             the first is the baseline of the ratio column)
+ */
 export async function runTtftBench(argv: string[]): Promise<void> {
   const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const runs = Number(value('--runs') ?? 5);
   const model = value('--model') ?? 'chat';
+  const dists = (value('--dist') ?? 'dist').split(',');
   const load = [loadavg()];
-  if (!argv.includes('--no-build')) {
+  if (!argv.includes('--no-build') && !value('--dist')) {
     log('vite build');
     execSync('npx vite build --logLevel error', { cwd: repo, stdio: 'inherit' });
   }
-  const server = await preview({ root: repo, logLevel: 'error', preview: { port: 4541, strictPort: false } });
-  const url = server.resolvedUrls?.local[0] ?? 'http://localhost:4541/';
-  const results: Record<'fresh' | 'warm', TtftRun[]> = { fresh: [], warm: [] };
+  const builds: Build[] = [];
   try {
+    for (const dist of dists) builds.push(await serveBuild(dist));
     for (let i = 0; i < runs; i++) {
-      // Interleaved: a fresh profile, then that profile warm (a second browser process).
-      const profile = mkdtempSync(join(tmpdir(), 'moe-ttft-'));
-      try {
-        for (const kind of ['fresh', 'warm', 'warm'] as const) {
-          const run = await openToFirstToken(profile, url, `zoo-model-${model}`);
-          log(`run ${i + 1}/${runs} ${kind}: first token at ${run.firstTokenMs.toFixed(0)} ms`);
-          results[kind].push(run);
+      for (const build of builds) {
+        // A fresh profile, then that profile warm twice (each a new browser process).
+        const profile = mkdtempSync(join(tmpdir(), 'moe-ttft-'));
+        try {
+          for (const kind of ['fresh', 'warm', 'warm'] as const) {
+            const run = await openToFirstToken(profile, build.url, `zoo-model-${model}`);
+            log(`run ${i + 1}/${runs} ${build.label} ${kind}: first token at ${run.firstTokenMs.toFixed(0)} ms`);
+            build.runs[kind].push(run);
+          }
+        } finally {
+          rmSync(profile, { recursive: true, force: true });
         }
-      } finally {
-        rmSync(profile, { recursive: true, force: true });
       }
     }
   } finally {
-    await server.close();
+    for (const build of builds) await build.close();
   }
   load.push(loadavg());
   const fmt = (xs: number[]) =>
     `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
+  const firstTokens = (build: Build, kind: Profile) => build.runs[kind].map((r) => r.firstTokenMs);
+  const base = builds[0]!;
+  const rows = builds.flatMap((build) =>
+    (['warm', 'fresh'] as const).map((kind) => {
+      const ms = median(firstTokens(build, kind));
+      const target = kind === 'warm' ? `≤ 1000 ${ms <= 1000 ? '✅' : '❌'}` : '—';
+      const ratio = builds.length > 1 ? ` | ${(ms / median(firstTokens(base, kind))).toFixed(2)}` : '';
+      return `| ${build.label} | ${kind} | ${fmt(firstTokens(build, kind))} | ${build.runs[kind].length}${ratio} | ${target} |`;
+    }),
+  );
+  const ratioHead = builds.length > 1 ? ` | ÷ ${base.label}` : '';
   const body = [
     '## Time to first token from opening the page (zoo, built app)',
     '',
     `- Date: ${new Date().toISOString()}; machine: ${cpus()[0]?.model}, ${cpus().length} vCPU; Chromium at ${CHROMIUM_PATH}`,
     `- Load average (1/5/15 min) before: ${load[0]!.map((x) => x.toFixed(1)).join(' / ')}, after: ${load[1]!.map((x) => x.toFixed(1)).join(' / ')} (shared machine)`,
-    `- Command: \`npm run bench -- --ttft --runs ${runs} --model ${model}\``,
-    `- Flow: open \`/\` (Library), press "Chat with" on zoo/${model}, type "Hello!", Send; stop at the first answer token in the DOM. Playwright drives it as fast as the page allows, so the user's own typing time is not in it. Backend: the default (auto: WASM SIMD here, WebGPU is SwiftShader). fresh = a new profile; warm = the same profile in a new browser process; runs interleaved.`,
+    `- Command: \`npm run bench -- --ttft --runs ${runs} --model ${model}${value('--dist') ? ` --dist ${dists.join(',')}` : ''}\``,
+    `- Flow: open \`/\` (Library), press "Chat with" on zoo/${model}, type "Hello!", Send; stop at the first answer token in the DOM. Playwright drives it as fast as the page allows (each wait polls on animation frames), so the user's own typing time is not in it. Backend: the default (auto: WASM SIMD here, WebGPU is SwiftShader). fresh = a new profile; warm = the same profile in a new browser process; runs interleaved${builds.length > 1 ? ' across builds' : ''}.`,
     '',
-    '| profile | first token ms, median (min–max) | runs | target |',
-    '|---|---:|---:|---|',
-    `| warm | ${fmt(results.warm.map((r) => r.firstTokenMs))} | ${results.warm.length} | ≤ 1000 ${median(results.warm.map((r) => r.firstTokenMs)) <= 1000 ? '✅' : '❌'} |`,
-    `| fresh | ${fmt(results.fresh.map((r) => r.firstTokenMs))} | ${results.fresh.length} | — |`,
+    `| build | profile | first token ms, median (min–max) | runs${ratioHead} | target |`,
+    `|---|---|---:|---:|${builds.length > 1 ? '---:|' : ''}---|`,
+    ...rows,
     '',
-    'Where the time goes (medians of each mark, ms from navigation start; page and engine-worker marks on one clock):',
+    'Where the time goes (medians of each mark, ms from navigation start; page and engine-worker marks on one clock, sorted by time):',
     '',
-    '| profile | mark | phase ending there | at ms | phase ms |',
+    '| build, profile | mark | phase ending there | at ms | phase ms |',
     '|---|---|---|---:|---:|',
-    ...phaseRows('warm', results.warm),
-    ...phaseRows('fresh', results.fresh),
+    ...builds.flatMap((build) => [
+      ...phaseRows(`${build.label}, warm`, build.runs.warm),
+      ...phaseRows(`${build.label}, fresh`, build.runs.fresh),
+    ]),
   ].join('\n');
   log(`wrote ${writeResultsBlock('ttft', 'bench/ttft.ts', body)}\n${body}`);
 }

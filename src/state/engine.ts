@@ -41,6 +41,7 @@ let loadSeq = 0;
 
 export async function engineLoad(ref: ModelRef): Promise<boolean> {
   const seq = ++loadSeq;
+  markPhase('moe:load-start');
   useEngine.setState({ state: { kind: 'loading', modelId: ref.id }, progress: undefined, model: undefined });
   try {
     const choice = useSettings.getState().backendChoice;

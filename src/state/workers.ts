@@ -135,6 +135,15 @@ function encodeDeadline(end: () => boolean, message: string): EncodeDeadline {
   return { missed, met: () => clearTimeout(timer) };
 }
 
+/**
+ * Starts the engine worker now and lets it warm up (App, after its first render): its script
+ * loads and its kernels compile while the user is still on the Library page, instead of after
+ * the first "Chat with".
+ */
+export function engineClientWarmUp(): void {
+  if (!inPage) void engineSlot.get().warmUp();
+}
+
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {
   return inPage?.engine ?? engineSlot.get();
 }

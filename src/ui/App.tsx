@@ -1,11 +1,13 @@
 import { Blocks, Download, Library, type LucideIcon, MessageSquare, Waypoints } from 'lucide-react';
-import { type ComponentType, useEffect, useRef } from 'react';
+import { type ComponentType, lazy, Suspense, useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
+import { markPhase } from '../core/io/marks.ts';
 import { chatInit, chatReset } from '../state/chat.ts';
 import { composeReset } from '../state/compose.ts';
 import { useEngine } from '../state/engine.ts';
 import { exportReset } from '../state/export.ts';
 import { activeTestHooks, urlCrashPage } from '../state/kv-instance.ts';
+import { engineClientWarmUp } from '../state/workers.ts';
 import { libraryInit, libraryReset, useLibrary } from '../state/library.ts';
 import { routingReset } from '../state/routing.ts';
 import { useSettings } from '../state/settings.ts';
@@ -13,10 +15,13 @@ import { PAGES, type PageId, uiFollowHash, uiGo, useUi } from '../state/ui.ts';
 import { BackendStatus } from './components/BackendStatus.tsx';
 import { PageBoundary } from './components/PageBoundary.tsx';
 import { ChatPage } from './pages/ChatPage.tsx';
-import { ComposePage } from './pages/ComposePage.tsx';
-import { ExportPage } from './pages/ExportPage.tsx';
 import { LibraryPage } from './pages/LibraryPage.tsx';
-import { RoutingPage } from './pages/RoutingPage.tsx';
+
+// Library (the landing page) and Chat (where "Chat with" goes) are in the first bundle; the
+// other pages load when first opened, so the page a user starts on parses less code.
+const ComposePage = lazy(() => import('./pages/ComposePage.tsx').then((m) => ({ default: m.ComposePage })));
+const RoutingPage = lazy(() => import('./pages/RoutingPage.tsx').then((m) => ({ default: m.RoutingPage })));
+const ExportPage = lazy(() => import('./pages/ExportPage.tsx').then((m) => ({ default: m.ExportPage })));
 
 /** Each page, and what "Reset this page" (its error boundary) resets. */
 const PAGE_VIEWS = {
@@ -67,6 +72,11 @@ export function App() {
   const heading = useRef<HTMLHeadingElement>(null);
   const shownPage = useRef(page);
   useEffect(() => {
+    markPhase('moe:rendered');
+    // The engine worker starts now, not at the first "Chat with": its bundle loads and its
+    // kernels compile while the user looks at the Library (after the first render, so on a
+    // busy two-core machine it does not slow the studio's own start).
+    engineClientWarmUp();
     void libraryInit();
     void chatInit();
     addEventListener('hashchange', uiFollowHash);
@@ -138,7 +148,9 @@ export function App() {
           }}
         >
           <CrashTestHook page={page} />
-          <View />
+          <Suspense fallback={<p className="muted">Loading {label}…</p>}>
+            <View />
+          </Suspense>
         </PageBoundary>
       </main>
     </div>

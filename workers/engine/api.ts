@@ -113,6 +113,11 @@ export interface EngineStats {
 }
 
 export interface EngineApi {
+  /**
+   * Prepares what any load needs before a model is chosen (the WASM kernels compiled, the
+   * pool's workers started), so the page calls it at boot; never throws (a failure shows at load).
+   */
+  warmUp(): Promise<void>;
   load(
     ref: ModelRef,
     choice: BackendChoice,

@@ -21,6 +21,8 @@ import { sessionContextLength, summarize } from './model-summary.ts';
 import type { FileSet } from '../../src/core/io/byte-source.ts';
 import type { LoadModelOptions } from '../../src/core/model/load.ts';
 import type { PlatformOptions } from '../../src/core/runtime/backends.ts';
+import { compileKernels } from '../../src/core/runtime/wasm/kernels.ts';
+import { startPoolWorker, threadsAvailable, type PoolWorker } from '../../src/core/runtime/wasm/threads.ts';
 import type {
   AnalyzedText,
   BackendChoice,
@@ -69,6 +71,29 @@ export class EngineHost implements EngineApi {
   private speeds: { prefill?: number; decode?: number } = {};
   /** The ids whose keys and values the session's KV cache holds, in order ([] after any doubt). */
   private cachedIds: number[] = [];
+  /** Pool workers started by warmUp, their script loaded, waiting for a session to hand them its memory. */
+  private spareWorkers: PoolWorker[] = [];
+
+  async warmUp(): Promise<void> {
+    try {
+      const { wasm } = await this.platform(undefined);
+      const threads = wasm?.threads ?? 1;
+      const shared = threads > 1 && threadsAvailable(wasm?.workerFactory);
+      await compileKernels(shared);
+      if (shared && !wasm?.workerFactory)
+        while (this.spareWorkers.length < threads - 1) this.spareWorkers.push(startPoolWorker());
+    } catch {
+      // Nothing is lost: the load compiles and starts what it needs, and reports what fails.
+    }
+  }
+
+  /** This thread's platform options, the WASM pool taking warmUp's spare workers first. */
+  private async platformFor(threads: number | undefined): Promise<PlatformOptions> {
+    const platform = await this.platform(threads);
+    if (!platform.wasm || platform.wasm.workerFactory || this.spareWorkers.length === 0) return platform;
+    const workerFactory = () => this.spareWorkers.pop() ?? startPoolWorker();
+    return { ...platform, wasm: { ...platform.wasm, workerFactory } };
+  }
 
   async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void, options: LoadOptions = {}) {
     this.unload(ref.id);
@@ -99,7 +124,7 @@ export class EngineHost implements EngineApi {
       const model = await loadModel(files, options.model);
       markPhase('moe:model-read');
       const maxContext = sessionContextLength(model.spec.contextLength, options.contextLength);
-      const platform = await this.platform(options.threads);
+      const platform = await this.platformFor(options.threads);
       const opened = await this.openSession(model.weights, choice, maxContext, platform);
       markPhase('moe:session-open');
       this.model = model;
@@ -140,7 +165,7 @@ export class EngineHost implements EngineApi {
       model.weights,
       choice,
       this.session!.maxContext,
-      await this.platform(undefined),
+      await this.platformFor(undefined),
     );
     this.session?.dispose();
     this.session = opened.session;

@@ -6,7 +6,10 @@
  */
 export type PhaseMark =
   | 'moe:main' // the app bundle has run (src/ui/main.tsx)
+  | 'moe:rendered' // the studio's first render is on screen (App mounted)
+  | 'moe:zoo-listed' // the zoo index is read: its "Chat with" buttons can show
   | 'moe:engine-worker-start' // the engine worker's bundle has run
+  | 'moe:load-start' // the page asked the engine to load a model ("Chat with")
   | 'moe:model-read' // loadModel done: files read and parsed, tokenizer built
   | 'moe:session-open' // backend session open: kernels compiled, threads started, weights packed
   | 'moe:engine-ready' // the page knows the model is ready
