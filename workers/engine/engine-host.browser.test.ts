@@ -25,6 +25,26 @@ afterAll(async () => {
 });
 
 describe('engine host', () => {
+  it('warmUp ahead of a load (kernels compiled, spare pool workers started) gives the same greedy answer as a cold load', async () => {
+    const answer = async (host: EngineHost) => {
+      await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'wasm', undefined, { threads: 2 });
+      const ids: number[] = [];
+      await host.generate(
+        { messages: [{ role: 'user', content: 'hello there' }], sampling: { temperature: 0, maxTokens: 6 } },
+        (batch) => {
+          for (const e of batch) if (e.type === 'token') ids.push(e.id);
+        },
+      );
+      host.reset();
+      return ids;
+    };
+    const warm = new EngineHost();
+    await warm.warmUp();
+    const warmIds = await answer(warm);
+    expect(warmIds.length).toBeGreaterThan(0);
+    expect(warmIds).toEqual(await answer(new EngineHost()));
+  });
+
   it('loads from the store with typed fromCache progress and streams tokens with routing', async () => {
     const host = new EngineHost();
     const progress: LoadProgress[] = [];
