@@ -7,7 +7,7 @@
  * Tests may install in-page hosts instead (engineClientSet).
  */
 import * as Comlink from 'comlink';
-import { type EngineApi, PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
+import { type BackendChoice, type EngineApi, type ModelRef, PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
 import type { MergeApi } from '../../workers/merge/api.ts';
 
 type Listener = (message: string) => void;
@@ -140,8 +140,8 @@ function encodeDeadline(end: () => boolean, message: string): EncodeDeadline {
  * loads and its kernels compile while the user is still on the Library page, instead of after
  * the first "Chat with".
  */
-export function engineClientWarmUp(): void {
-  if (!inPage) void engineSlot.get().warmUp();
+export function engineClientWarmUp(preload?: { ref: ModelRef; choice: BackendChoice }): void {
+  if (!inPage) void engineSlot.get().warmUp(preload);
 }
 
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {

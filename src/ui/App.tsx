@@ -4,10 +4,9 @@ import { useShallow } from 'zustand/react/shallow';
 import { markPhase } from '../core/io/marks.ts';
 import { chatInit, chatReset } from '../state/chat.ts';
 import { composeReset } from '../state/compose.ts';
-import { useEngine } from '../state/engine.ts';
+import { engineWarmUp, useEngine } from '../state/engine.ts';
 import { exportReset } from '../state/export.ts';
 import { activeTestHooks, urlCrashPage } from '../state/kv-instance.ts';
-import { engineClientWarmUp } from '../state/workers.ts';
 import { libraryInit, libraryReset, useLibrary } from '../state/library.ts';
 import { routingReset } from '../state/routing.ts';
 import { useSettings } from '../state/settings.ts';
@@ -73,10 +72,10 @@ export function App() {
   const shownPage = useRef(page);
   useEffect(() => {
     markPhase('moe:rendered');
-    // The engine worker starts now, not at the first "Chat with": its bundle loads and its
-    // kernels compile while the user looks at the Library (after the first render, so on a
-    // busy two-core machine it does not slow the studio's own start).
-    engineClientWarmUp();
+    // The engine worker starts now, not at the first "Chat with": its bundle loads, its kernels
+    // compile and the zoo model chatted with last loads while the user looks at the Library
+    // (after the first render, so on a busy two-core machine it does not slow the studio's start).
+    engineWarmUp();
     void libraryInit();
     void chatInit();
     addEventListener('hashchange', uiFollowHash);

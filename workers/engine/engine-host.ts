@@ -74,7 +74,18 @@ export class EngineHost implements EngineApi {
   /** Pool workers started by warmUp, their script loaded, waiting for a session to hand them its memory. */
   private spareWorkers: PoolWorker[] = [];
 
-  async warmUp(): Promise<void> {
+  /** warmUp's preload in flight, keyed by the ref and choice it loads. */
+  private preloading?: { key: string; loading: Promise<{ model: ModelSummary; backend: BackendReport }> };
+
+  async warmUp(preload?: { ref: ModelRef; choice: BackendChoice }): Promise<void> {
+    await this.prepareBackend();
+    if (!preload) return;
+    const loading = this.load(preload.ref, preload.choice);
+    loading.catch(() => {}); // a failed preload is only a lost head start: the page's load runs again
+    this.preloading = { key: JSON.stringify([preload.ref, preload.choice]), loading };
+  }
+
+  private async prepareBackend(): Promise<void> {
     try {
       const { wasm } = await this.platform(undefined);
       const threads = wasm?.threads ?? 1;
@@ -96,6 +107,14 @@ export class EngineHost implements EngineApi {
   }
 
   async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void, options: LoadOptions = {}) {
+    const preloading = this.preloading;
+    this.preloading = undefined;
+    if (preloading) {
+      // Never two loads at once: the preload settles first, and is the answer when it is this one.
+      const preloaded = await preloading.loading.catch(() => undefined);
+      const same = preloading.key === JSON.stringify([ref, choice]) && !options.threads && !options.contextLength;
+      if (preloaded && same) return preloaded;
+    }
     this.unload(ref.id);
     try {
       const { files, title } = await openModelRef(ref, onProgress);
