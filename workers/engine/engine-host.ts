@@ -21,8 +21,7 @@ import { sessionContextLength, summarize } from './model-summary.ts';
 import type { FileSet } from '../../src/core/io/byte-source.ts';
 import type { LoadModelOptions } from '../../src/core/model/load.ts';
 import type { PlatformOptions } from '../../src/core/runtime/backends.ts';
-import { compileKernels } from '../../src/core/runtime/wasm/kernels.ts';
-import { startPoolWorker, threadsAvailable, type PoolWorker } from '../../src/core/runtime/wasm/threads.ts';
+import { SparePool } from './spare-pool.ts';
 import type {
   AnalyzedText,
   BackendChoice,
@@ -56,10 +55,11 @@ export interface EngineHostOptions {
 
 export class EngineHost implements EngineApi {
   private readonly openSession: typeof openSessionWithFallback;
-  private readonly platform: NonNullable<EngineHostOptions['platform']>;
+  /** Kernels compiled and pool workers started by warmUp, taken by the next session. */
+  private readonly spares: SparePool;
   constructor(options: EngineHostOptions = {}) {
     this.openSession = options.openSession ?? openSessionWithFallback;
-    this.platform = options.platform ?? browserPlatform;
+    this.spares = new SparePool(options.platform ?? browserPlatform);
   }
 
   private state: EngineState = { kind: 'empty' };
@@ -71,39 +71,15 @@ export class EngineHost implements EngineApi {
   private speeds: { prefill?: number; decode?: number } = {};
   /** The ids whose keys and values the session's KV cache holds, in order ([] after any doubt). */
   private cachedIds: number[] = [];
-  /** Pool workers started by warmUp, their script loaded, waiting for a session to hand them its memory. */
-  private spareWorkers: PoolWorker[] = [];
-
   /** warmUp's preload in flight, keyed by the ref and choice it loads. */
   private preloading?: { key: string; loading: Promise<{ model: ModelSummary; backend: BackendReport }> };
 
   async warmUp(preload?: { ref: ModelRef; choice: BackendChoice }): Promise<void> {
-    await this.prepareBackend();
+    await this.spares.prepare();
     if (!preload) return;
     const loading = this.load(preload.ref, preload.choice);
     loading.catch(() => {}); // a failed preload is only a lost head start: the page's load runs again
     this.preloading = { key: JSON.stringify([preload.ref, preload.choice]), loading };
-  }
-
-  private async prepareBackend(): Promise<void> {
-    try {
-      const { wasm } = await this.platform(undefined);
-      const threads = wasm?.threads ?? 1;
-      const shared = threads > 1 && threadsAvailable(wasm?.workerFactory);
-      await compileKernels(shared);
-      if (shared && !wasm?.workerFactory)
-        while (this.spareWorkers.length < threads - 1) this.spareWorkers.push(startPoolWorker());
-    } catch {
-      // Nothing is lost: the load compiles and starts what it needs, and reports what fails.
-    }
-  }
-
-  /** This thread's platform options, the WASM pool taking warmUp's spare workers first. */
-  private async platformFor(threads: number | undefined): Promise<PlatformOptions> {
-    const platform = await this.platform(threads);
-    if (!platform.wasm || platform.wasm.workerFactory || this.spareWorkers.length === 0) return platform;
-    const workerFactory = () => this.spareWorkers.pop() ?? startPoolWorker();
-    return { ...platform, wasm: { ...platform.wasm, workerFactory } };
   }
 
   async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void, options: LoadOptions = {}) {
@@ -143,7 +119,7 @@ export class EngineHost implements EngineApi {
       const model = await loadModel(files, options.model);
       markPhase('moe:model-read');
       const maxContext = sessionContextLength(model.spec.contextLength, options.contextLength);
-      const platform = await this.platformFor(options.threads);
+      const platform = await this.spares.platformFor(options.threads);
       const opened = await this.openSession(model.weights, choice, maxContext, platform);
       markPhase('moe:session-open');
       this.model = model;
@@ -184,7 +160,7 @@ export class EngineHost implements EngineApi {
       model.weights,
       choice,
       this.session!.maxContext,
-      await this.platformFor(undefined),
+      await this.spares.platformFor(undefined),
     );
     this.session?.dispose();
     this.session = opened.session;
