@@ -9,7 +9,7 @@ import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.config.ts';
 import type { EngineRun, PageRequest } from './page/engines.ts';
 
-export type EngineName = 'wasm' | 'wllama' | 'webgpu' | 'native';
+export type EngineName = 'wasm' | 'wllama' | 'wllama-compat' | 'wllama-2.3' | 'webgpu' | 'native';
 
 const PAGE_TIMEOUT_MS = 30 * 60_000;
 
@@ -88,10 +88,18 @@ export async function measureInBrowser(
     });
     page.on('pageerror', (error) => log(`  [${engine} pageerror] ${error.message}`));
     page.setDefaultTimeout(PAGE_TIMEOUT_MS);
+    // The page brackets its timed part with benchCpuMark('start'|'end'): renderer CPU-seconds
+    // over wall-seconds between them is how many cores the engine kept busy (2 = both threads).
+    const marks = new Map<string, { cpu: number; wall: number }>();
+    await page.exposeFunction('benchCpuMark', (name: string) => {
+      marks.set(name, { cpu: chromiumRendererCpuSeconds(server.process().pid!), wall: performance.now() / 1000 });
+    });
     await page.goto(pageUrl);
     await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
     const run = await page.evaluate(([name, req]) => window.bench[name]!(req), [engine, request] as const);
     run.peakRssBytes = chromiumPeakRss(server.process().pid!);
+    const [start, end] = [marks.get('start'), marks.get('end')];
+    if (start && end) run.coresBusy = (end.cpu - start.cpu) / (end.wall - start.wall);
     await browser.close();
     return run;
   } finally {
@@ -126,7 +134,13 @@ export function measureNative(ggufPath: string, request: PageRequest): Promise<E
         reject(new Error(`native llama.cpp exited ${code}: ${stderr.slice(-2000)}`));
         return;
       }
-      const parsed = JSON.parse(line) as { ttftMs: number; decodeMs: number[]; peakRssBytes: number; threads: number };
+      const parsed = JSON.parse(line) as {
+        ttftMs: number;
+        decodeMs: number[];
+        peakRssBytes: number;
+        threads: number;
+        coresBusy: number;
+      };
       resolve({ engine: 'llama.cpp native', loadMs: NaN, ...parsed });
     });
   });

@@ -1,7 +1,7 @@
 /**
  * Native llama.cpp peer (the ceiling), run as a child process so its peak RSS is its own:
  *   node --import tsx bench/native-llamacpp.ts <gguf> <promptIds,comma> <decodeTokens> <threads>
- * Prints one JSON line: { ttftMs, decodeMs[], peakRssBytes, version }.
+ * Prints one JSON line: { ttftMs, decodeMs[], peakRssBytes, threads, coresBusy }.
  * node-llama-cpp comes from the install under tools/llamacpp (never a second copy);
  * the prebuilt CPU binary (gpu: false, build: 'never').
  */
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({ contextSize: 512, threads, batchSize: 512 });
   const sequence = context.getSequence();
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const decodeMs: number[] = [];
   let ttftMs = 0;
@@ -53,7 +54,9 @@ async function main(): Promise<void> {
     last = now;
     if (++produced >= decodeTokens + 1) break;
   }
-  const result = { ttftMs, decodeMs, peakRssBytes: process.resourceUsage().maxRSS * 1024, threads };
+  const cpu = process.cpuUsage(cpuBefore);
+  const coresBusy = (cpu.user + cpu.system) / 1000 / (performance.now() - started);
+  const result = { ttftMs, decodeMs, peakRssBytes: process.resourceUsage().maxRSS * 1024, threads, coresBusy };
   await context.dispose();
   await model.dispose();
   console.log(JSON.stringify(result));

@@ -14,6 +14,7 @@ export interface RowSummary {
   prefillTokPerSec: number;
   ttftMs: number;
   peakRssMb: number;
+  coresBusy: number;
   counters?: Record<string, number>;
   note?: string;
 }
@@ -36,8 +37,14 @@ export function summarize(model: string, promptTokens: number, runs: EngineRun[]
     prefillTokPerSec: median(runs.map((r) => (promptTokens * 1000) / r.ttftMs)),
     ttftMs: median(runs.map((r) => r.ttftMs)),
     peakRssMb: median(runs.map((r) => (r.peakRssBytes ?? NaN) / 2 ** 20)),
+    coresBusy: median(runs.map((r) => r.coresBusy ?? NaN)),
     counters: runs.at(-1)!.counters,
-    note: runs.at(-1)!.note,
+    note: [
+      runs.at(-1)!.note,
+      first.crossOriginIsolated === undefined ? '' : `crossOriginIsolated ${first.crossOriginIsolated}`,
+    ]
+      .filter(Boolean)
+      .join('; '),
   };
 }
 
@@ -45,37 +52,63 @@ const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFix
 
 export function resultsTable(rows: RowSummary[]): string {
   const lines = [
-    '| model | engine | threads | decode tok/s | prefill tok/s | TTFT ms | peak RSS MB | runs |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| model | engine | threads | decode tok/s | prefill tok/s | TTFT ms | cores busy | peak RSS MB | runs |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.model} | ${r.engine} | ${r.threads} | ${fmt(r.decodeTokPerSec)} | ${fmt(r.prefillTokPerSec)} | ${fmt(r.ttftMs, 0)} | ${fmt(r.peakRssMb, 0)} | ${r.runs} |`,
+      `| ${r.model} | ${r.engine} | ${r.threads} | ${fmt(r.decodeTokPerSec)} | ${fmt(r.prefillTokPerSec)} | ${fmt(r.ttftMs, 0)} | ${fmt(r.coresBusy, 2)} | ${fmt(r.peakRssMb, 0)} | ${r.runs} |`,
     );
   }
   return lines.join('\n');
 }
 
-/** Ours ÷ wllama and ours ÷ native per model, against the targets (≥ 1.5× and ≥ 0.5×). */
+const OURS = 'moe-studio wasm';
+const NATIVE = 'llama.cpp native';
+const isPeer = (engine: string) => engine.startsWith('wllama');
+
+/**
+ * Every engine against native llama.cpp, and ours against each wllama build, at the same
+ * thread count. The engine column is the peer's label: its version and settings.
+ */
 export function ratioTable(rows: RowSummary[]): string {
   const lines = [
-    '| model | threads | decode ÷ wllama (target ≥ 1.5) | decode ÷ native (target ≥ 0.5) | prefill ÷ wllama | prefill ÷ native |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| model | threads | engine | decode ÷ native | prefill ÷ native | ours ÷ it, decode | ours ÷ it, prefill |',
+    '|---|---:|---|---:|---:|---:|---:|',
   ];
   const groups = [...new Set(rows.map((r) => JSON.stringify([r.model, r.threads])))].map(
     (g) => JSON.parse(g) as [string, number],
   );
+  const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? fmt(a / b, 2) : '—');
   for (const [model, threads] of groups) {
-    const of = (engine: string) => rows.find((r) => r.model === model && r.threads === threads && r.engine === engine);
-    const ours = of('moe-studio wasm');
-    const wllama = of('wllama');
-    const native = of('llama.cpp native');
-    if (!ours) continue;
-    const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? fmt(a / b, 2) : '—');
-    const verdict = (value: string, target: number) =>
-      value === '—' ? value : `${value} ${Number(value) >= target ? '✅' : '❌'}`;
+    const inGroup = rows.filter((r) => r.model === model && r.threads === threads);
+    const native = inGroup.find((r) => r.engine === NATIVE);
+    const ours = inGroup.find((r) => r.engine === OURS);
+    for (const row of inGroup) {
+      if (row.engine === NATIVE || !(row.engine === OURS || isPeer(row.engine))) continue;
+      const vsOurs =
+        row.engine === OURS
+          ? ['—', '—']
+          : [ratio(ours?.decodeTokPerSec, row.decodeTokPerSec), ratio(ours?.prefillTokPerSec, row.prefillTokPerSec)];
+      lines.push(
+        `| ${model} | ${threads} | ${row.engine} | ${ratio(row.decodeTokPerSec, native?.decodeTokPerSec)} | ${ratio(row.prefillTokPerSec, native?.prefillTokPerSec)} | ${vsOurs.join(' | ')} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Each engine at 2 threads ÷ itself at 1 thread: what its second thread buys. */
+export function threadScalingTable(rows: RowSummary[]): string {
+  const lines = [
+    '| model | engine | decode 2t ÷ 1t | prefill 2t ÷ 1t | cores busy at 2t |',
+    '|---|---|---:|---:|---:|',
+  ];
+  for (const two of rows.filter((r) => r.threads === 2)) {
+    const one = rows.find((r) => r.model === two.model && r.engine === two.engine && r.threads === 1);
+    if (!one) continue;
     lines.push(
-      `| ${model} | ${threads} | ${verdict(ratio(ours.decodeTokPerSec, wllama?.decodeTokPerSec), 1.5)} | ${verdict(ratio(ours.decodeTokPerSec, native?.decodeTokPerSec), 0.5)} | ${ratio(ours.prefillTokPerSec, wllama?.prefillTokPerSec)} | ${ratio(ours.prefillTokPerSec, native?.prefillTokPerSec)} |`,
+      `| ${two.model} | ${two.engine} | ${fmt(two.decodeTokPerSec / one.decodeTokPerSec, 2)} | ${fmt(two.prefillTokPerSec / one.prefillTokPerSec, 2)} | ${fmt(two.coresBusy, 2)} |`,
     );
   }
   return lines.join('\n');

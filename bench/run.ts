@@ -6,7 +6,10 @@
  *   npm run bench                       # 3 runs per cell, 32 decode tokens, threads 2 and 1
  *   npm run bench -- --runs 5 --decode 128 --engines wasm,wllama --quants q4_0
  *   npm run bench -- --model zoo --append   # the zoo MoE (public/zoo merged), appended as a section
+ *   npm run bench -- --quants q4_0 --section peers   # rewrites only RESULTS.md's "peers" block
  *   npm run bench -- --calibration          # router calibration timings (bench/calibration.ts)
+ *   npm run bench -- --census               # SIMD instructions in the wllama binaries (bench/wasm-census.ts)
+ *   npm run bench -- --ttft                 # open the page → first zoo token, warm and fresh profile (bench/ttft.ts)
  *   npm run bench -- --memory               # peak RSS of CLI merge / export at two sizes (bench/memory.ts)
  *
  * Cells are interleaved run by run (wasm, wllama, native, …, then again) so a noisy
@@ -21,7 +24,16 @@ import { ensureZooFixture } from './fixture-zoo.ts';
 import type { BenchQuant } from './fixture-model.ts';
 import { measureInBrowser, measureNative, type EngineName } from './measure.ts';
 import type { EngineRun, PageRequest } from './page/engines.ts';
-import { countersTable, median, ratioTable, resultsTable, summarize, type RowSummary } from './results.ts';
+import {
+  countersTable,
+  median,
+  ratioTable,
+  resultsTable,
+  summarize,
+  threadScalingTable,
+  type RowSummary,
+} from './results.ts';
+import { writeResultsBlock } from './results-file.ts';
 import { startBenchServer } from './server.ts';
 
 interface BenchOptions {
@@ -41,6 +53,8 @@ interface BenchOptions {
   model: 'bench' | 'zoo';
   /** Append this run's section to RESULTS.md instead of replacing the file. */
   append: boolean;
+  /** Write this run as the marker block `section` of RESULTS.md, leaving the rest of the file alone. */
+  section?: string;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -53,13 +67,14 @@ function parseOptions(argv: string[]): BenchOptions {
     decodeTokens: Number(value('--decode') ?? 32),
     promptTokens: Number(value('--prompt') ?? 128),
     threads: (value('--threads') ?? '2,1').split(',').map(Number),
-    engines: (value('--engines') ?? 'wasm,wllama,native,webgpu').split(',') as EngineName[],
+    engines: (value('--engines') ?? 'wasm,wllama,wllama-compat,wllama-2.3,native,webgpu').split(',') as EngineName[],
     quants: (value('--quants') ?? 'q4_0,q8_0').split(',') as BenchQuant[],
     webgpuDecodeTokens: Number(value('--webgpu-decode') ?? 2),
     webgpuPromptTokens: Number(value('--webgpu-prompt') ?? 8),
     layers: Number(value('--layers') ?? 30),
     model: value('--model') === 'zoo' ? 'zoo' : 'bench',
     append: argv.includes('--append'),
+    section: value('--section'),
   };
 }
 
@@ -67,10 +82,15 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 function ensurePeers(engines: EngineName[]): void {
-  // wllama (20 MB, no dependencies) is a root devDependency pinned to the version measured;
+  // The wllama builds (10–20 MB each, no dependencies) are root devDependencies pinned to the versions measured;
   // only node-llama-cpp (~725 MB of prebuilts) stays out of the default install.
-  if (engines.includes('wllama') && !existsSync(`${here}../node_modules/@wllama/wllama`)) {
-    throw new Error('bench: @wllama/wllama is missing from node_modules: run `npm install` first');
+  for (const [engine, pkg] of [
+    ['wllama', '@wllama/wllama'],
+    ['wllama-compat', '@wllama/wllama-compat'],
+    ['wllama-2.3', 'wllama-2.3'],
+  ] as const) {
+    if (engines.includes(engine) && !existsSync(`${here}../node_modules/${pkg}`))
+      throw new Error(`bench: ${pkg} is missing from node_modules: run \`npm install\` first`);
   }
   if (engines.includes('native') && !existsSync(`${here}../tools/llamacpp/node_modules/node-llama-cpp`)) {
     log('installing tools/llamacpp (node-llama-cpp) for the native ceiling');
@@ -153,6 +173,14 @@ async function main(): Promise<void> {
     const { runCalibrationBench } = await import('./calibration.ts');
     return runCalibrationBench(process.argv.slice(2));
   }
+  if (process.argv.includes('--census')) {
+    const { runWasmCensus } = await import('./wasm-census.ts');
+    return runWasmCensus();
+  }
+  if (process.argv.includes('--ttft')) {
+    const { runTtftBench } = await import('./ttft.ts');
+    return runTtftBench(process.argv.slice(2));
+  }
   if (process.argv.includes('--memory')) {
     const { runMemoryBench } = await import('./memory.ts');
     return runMemoryBench(process.argv.slice(2));
@@ -234,7 +262,7 @@ const METHOD = [
 ];
 
 function commandOf(options: BenchOptions): string {
-  const extra = `${options.layers === 30 ? '' : ` --layers ${options.layers}`}${options.model === 'zoo' ? ' --model zoo' : ''}${options.append ? ' --append' : ''}`;
+  const extra = `${options.layers === 30 ? '' : ` --layers ${options.layers}`}${options.model === 'zoo' ? ' --model zoo' : ''}${options.append ? ' --append' : ''}${options.section ? ` --section ${options.section}` : ''}`;
   return `npm run bench -- --runs ${options.runs} --decode ${options.decodeTokens} --prompt ${options.promptTokens} --threads ${options.threads.join(',')} --engines ${options.engines.join(',')} --quants ${options.quants.join(',')}${extra}`;
 }
 
@@ -262,9 +290,13 @@ function writeResults(
     '',
     resultsTable(rows),
     '',
-    '### Ratios (ours = moe-studio wasm, same thread count)',
+    '### Ratios (same thread count; ours = moe-studio wasm; each wllama row names its version and settings)',
     '',
     ratioTable(rows),
+    '',
+    '### Thread scaling (each engine at 2 threads ÷ itself at 1)',
+    '',
+    threadScalingTable(rows),
     '',
     "### WebGPU per-decode-token counters (the session's stats of the last decode forward)",
     '',
@@ -277,7 +309,12 @@ function writeResults(
     '',
   ].join('\n');
   const header = '# Benchmarks (generated by `npm run bench`, bench/run.ts — do not edit by hand)\n\n';
-  writeFileSync(`${here}RESULTS.md`, previous !== undefined ? `${previous.trimEnd()}\n\n${section}` : header + section);
+  if (options.section) writeResultsBlock(options.section, 'bench/run.ts', section);
+  else
+    writeFileSync(
+      `${here}RESULTS.md`,
+      previous !== undefined ? `${previous.trimEnd()}\n\n${section}` : header + section,
+    );
   if (complete) log(`wrote bench/RESULTS.md\n${resultsTable(rows)}\n${ratioTable(rows)}`);
 }
 

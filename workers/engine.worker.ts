@@ -4,6 +4,9 @@
  * can drive it without a worker. Merges run in workers/merge.worker.ts.
  */
 import * as Comlink from 'comlink';
+import { markPhase } from '../src/core/io/marks.ts';
 import { EngineHost } from './engine/engine-host.ts';
+
+markPhase('moe:engine-worker-start');
 
 Comlink.expose(new EngineHost());

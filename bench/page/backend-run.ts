@@ -38,12 +38,18 @@ async function createBackend(engine: BackendEngine, threads: number): Promise<Ba
   return createWebGpuBackend();
 }
 
-export async function runBackend(engine: BackendEngine, request: PageRequest): Promise<EngineRun> {
+/** `mark` brackets the timed part so bench/measure.ts can read the renderer's CPU time over it. */
+export async function runBackend(
+  engine: BackendEngine,
+  request: PageRequest,
+  mark: (name: 'start' | 'end') => Promise<void> = async () => {},
+): Promise<EngineRun> {
   const loadStart = performance.now();
   const backend = await createBackend(engine, request.threads);
   const { weights } = await loadGgufModel(bytesSource(await fetchBytes(request.ggufUrl), request.ggufUrl));
   const session = await backend.createSession(weights, { maxContext: 512 });
   const loadMs = performance.now() - loadStart;
+  await mark('start');
   const started = performance.now();
   let { logits } = await session.forward(request.promptIds);
   let next = argmax(logits);
@@ -55,6 +61,7 @@ export async function runBackend(engine: BackendEngine, request: PageRequest): P
     next = argmax(logits);
     decodeMs.push(performance.now() - t0);
   }
+  await mark('end');
   const threads = (session as unknown as { threads?: number }).threads ?? 1;
   const counters = webGpuCounters(session);
   session.dispose();

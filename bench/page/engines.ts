@@ -10,6 +10,8 @@ export interface EngineRun {
   threads: number;
   crossOriginIsolated?: boolean;
   peakRssBytes?: number; // filled by run.ts from /proc (renderer VmHWM, or the child's maxRSS)
+  /** CPU-seconds ÷ wall-seconds over prefill + decode (renderer processes, or the native child): cores kept busy. */
+  coresBusy?: number;
   note?: string;
   /** WebGPU only: per-decode-token counters, when the backend exposes them. */
   counters?: Record<string, number>;

@@ -6,6 +6,7 @@
  * routing) lands in state once. A conversation that fills the context stops with a notice
  * and a choice (contextNotice): stop there, or drop the oldest turns and go on.
  */
+import { markPhase } from '../core/io/marks.ts';
 import { create } from 'zustand';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides } from '../core/runtime/types.ts';
@@ -321,6 +322,7 @@ export function chatBlockedReason(
 }
 
 export async function chatSend(text: string): Promise<void> {
+  markPhase('moe:send');
   const blocked = chatBlockedReason();
   if (blocked) return void useChat.setState({ error: blocked });
   const c = chatCurrent() ?? chatNew();

@@ -3,8 +3,9 @@
  * load progress, speeds. Actions call the comlink engine.
  */
 import { create } from 'zustand';
+import { markPhase } from '../core/io/marks.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
-import { engineCallback, engineClient, engineClientOnCrash } from './workers.ts';
+import { engineCallback, engineClient, engineClientOnCrash, engineClientWarmUp } from './workers.ts';
 import type { BackendChoice, BackendReport, ModelRef, EngineState, ModelSummary } from '../../workers/engine/api.ts';
 import { useSettings } from './settings.ts';
 
@@ -38,8 +39,22 @@ export function engineReset(): void {
 
 let loadSeq = 0;
 
+/** A model small enough to load at every start on a guess: a URL folder (the zoo) of at most 64 MiB. */
+const PRELOAD_MAX_BYTES = 64 * 2 ** 20;
+function preloadable(ref: ModelRef): boolean {
+  if (ref.kind !== 'url' || ref.files.some((f) => f.size === undefined)) return false;
+  return ref.files.reduce((sum, f) => sum + f.size!, 0) <= PRELOAD_MAX_BYTES;
+}
+
+/** The engine worker starts and warms up, preloading the model chatted with last (App, after its first render). */
+export function engineWarmUp(): void {
+  const { preloadModel, backendChoice } = useSettings.getState();
+  engineClientWarmUp(preloadModel ? { ref: preloadModel, choice: backendChoice } : undefined);
+}
+
 export async function engineLoad(ref: ModelRef): Promise<boolean> {
   const seq = ++loadSeq;
+  markPhase('moe:load-start');
   useEngine.setState({ state: { kind: 'loading', modelId: ref.id }, progress: undefined, model: undefined });
   try {
     const choice = useSettings.getState().backendChoice;
@@ -48,6 +63,8 @@ export async function engineLoad(ref: ModelRef): Promise<boolean> {
     });
     const result = await engineClient().load(ref, choice, onProgress);
     if (seq !== loadSeq) return false;
+    markPhase('moe:engine-ready');
+    useSettings.setState({ preloadModel: preloadable(ref) ? ref : undefined });
     useEngine.setState({
       state: { kind: 'ready', modelId: ref.id },
       model: result.model,

@@ -3,6 +3,7 @@
  * pause/resume, local folder imports, storage estimate. Module-level actions; no bytes in state.
  */
 import { create } from 'zustand';
+import { markPhase } from '../core/io/marks.ts';
 import { HubUnreachableError } from '../core/hub/checked-fetch.ts';
 import { hubDownloadToStore, hubModelId } from '../core/hub/download-to-store.ts';
 import {
@@ -81,7 +82,10 @@ function say(kind: 'error' | 'info', text: string) {
 
 export async function libraryInit(): Promise<void> {
   const zooLoad = fetchZooIndex().then(
-    (zoo) => useLibrary.setState({ zoo, zooError: undefined }),
+    (zoo) => {
+      useLibrary.setState({ zoo, zooError: undefined });
+      markPhase('moe:zoo-listed');
+    },
     (e: Error) => useLibrary.setState({ zooError: e.message }),
   );
   await Promise.all([zooLoad, libraryRefresh()]);

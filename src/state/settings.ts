@@ -1,12 +1,12 @@
 /**
  * Settings: hub base URL, backend choice, import quantization, a simulated storage quota
- * (tests and demos of the quota path). Persisted in localStorage with schemaVersion.
+ * (tests and demos of the quota path), the model to preload. Persisted in localStorage with schemaVersion.
  */
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import { DEFAULT_HUB_BASE_URL } from '../core/hub/hub.ts';
 import type { ImportQuant } from '../core/store/manifest.ts';
-import type { BackendChoice } from '../../workers/engine/api.ts';
+import type { BackendChoice, ModelRef } from '../../workers/engine/api.ts';
 
 export const SETTINGS_SCHEMA_VERSION = 1;
 
@@ -16,6 +16,8 @@ export interface SettingsState {
   importQuant: ImportQuant;
   /** Bytes; writes beyond it fail like a full disk. undefined = the browser's real quota. */
   simulatedQuotaBytes?: number;
+  /** The small URL model (the zoo) chatted with last: the engine preloads it at the next start. */
+  preloadModel?: ModelRef;
 }
 
 export const initialSettings: SettingsState = {

@@ -7,7 +7,7 @@
  * Tests may install in-page hosts instead (engineClientSet).
  */
 import * as Comlink from 'comlink';
-import type { EngineApi } from '../../workers/engine/api.ts';
+import type { BackendChoice, EngineApi, ModelRef } from '../../workers/engine/api.ts';
 import {
   ENCODE_DEADLINE_MS,
   encodeDeadlineMessage,
@@ -162,6 +162,15 @@ export interface TokenizerCallDeadline extends EncodeDeadline {
 
 function mergeClientEnd(message: string): boolean {
   return inPage ? false : mergeSlot.end(message);
+}
+
+/**
+ * Starts the engine worker now and lets it warm up (App, after its first render): its script
+ * loads and its kernels compile while the user is still on the Library page, instead of after
+ * the first "Chat with".
+ */
+export function engineClientWarmUp(preload?: { ref: ModelRef; choice: BackendChoice }): void {
+  if (!inPage) void engineSlot.get().warmUp(preload);
 }
 
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {

@@ -1,9 +1,10 @@
 import { Blocks, Download, Library, type LucideIcon, MessageSquare, Waypoints } from 'lucide-react';
 import { type ComponentType, lazy, Suspense, useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
+import { markPhase } from '../core/io/marks.ts';
 import { chatInit, chatReset } from '../state/chat.ts';
 import { composeReset } from '../state/compose.ts';
-import { useEngine } from '../state/engine.ts';
+import { engineWarmUp, useEngine } from '../state/engine.ts';
 import { exportReset } from '../state/export.ts';
 import { activeTestHooks, urlCrashPage } from '../state/kv-instance.ts';
 import { libraryInit, libraryReset, useLibrary } from '../state/library.ts';
@@ -71,6 +72,13 @@ export function App() {
   const heading = useRef<HTMLHeadingElement>(null);
   const shownPage = useRef(page);
   useEffect(() => {
+    markPhase('moe:rendered');
+    // The engine worker starts now, not at the first "Chat with": its bundle loads, its kernels
+    // compile and the zoo model chatted with last loads while the user looks at the Library
+    // (after the first render, so on a busy two-core machine it does not slow the studio's start).
+    engineWarmUp();
+    // Chat is where "Chat with" goes: its chunk is fetched now, so the first answer does not wait on it.
+    void import('./pages/ChatPage.tsx');
     void libraryInit();
     void chatInit();
     addEventListener('hashchange', uiFollowHash);

@@ -103,6 +103,14 @@ export interface EngineStats {
 }
 
 export interface EngineApi {
+  /**
+   * Prepares what any load needs before a model is chosen (the WASM kernels compiled, the
+   * pool's workers started), so the page calls it at boot; never throws (a failure shows at load).
+   * With `preload`, that model starts loading too: a `load` of the same ref and choice then
+   * takes it (a returning user's "Chat with" the model of last time), any other load waits for
+   * it to settle first.
+   */
+  warmUp(preload?: { ref: ModelRef; choice: BackendChoice }): Promise<void>;
   load(
     ref: ModelRef,
     choice: BackendChoice,

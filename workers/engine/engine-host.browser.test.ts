@@ -25,6 +25,44 @@ afterAll(async () => {
 });
 
 describe('engine host', () => {
+  it('a preload in warmUp is the answer to the same load, and any other load waits for it and then runs', async () => {
+    const ref = { kind: 'store', id: 'moe', dbName: DB } as const;
+    const host = new EngineHost();
+    await host.warmUp({ ref, choice: 'cpu' });
+    const progress: LoadProgress[] = [];
+    const same = await host.load(ref, 'cpu', (p) => progress.push(p));
+    expect(same.model.id).toBe('moe');
+    expect(progress).toEqual([]); // nothing read again: the preloaded model answered
+    expect(host.stats().state).toEqual({ kind: 'ready', modelId: 'moe' });
+
+    const other = new EngineHost();
+    await other.warmUp({ ref, choice: 'cpu' });
+    const reread: LoadProgress[] = [];
+    const wasm = await other.load(ref, 'wasm', (p) => reread.push(p)); // another choice: loaded again
+    expect(wasm.backend.name).toBe('wasm');
+    expect(reread.some((p) => p.phase === 'reading')).toBe(true);
+  });
+
+  it('warmUp ahead of a load (kernels compiled, spare pool workers started) gives the same greedy answer as a cold load', async () => {
+    const answer = async (host: EngineHost) => {
+      await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'wasm', undefined, { threads: 2 });
+      const ids: number[] = [];
+      await host.generate(
+        { messages: [{ role: 'user', content: 'hello there' }], sampling: { temperature: 0, maxTokens: 6 } },
+        (batch) => {
+          for (const e of batch) if (e.type === 'token') ids.push(e.id);
+        },
+      );
+      host.reset();
+      return ids;
+    };
+    const warm = new EngineHost();
+    await warm.warmUp();
+    const warmIds = await answer(warm);
+    expect(warmIds.length).toBeGreaterThan(0);
+    expect(warmIds).toEqual(await answer(new EngineHost()));
+  });
+
   it('loads from the store with typed fromCache progress and streams tokens with routing', async () => {
     const host = new EngineHost();
     const progress: LoadProgress[] = [];

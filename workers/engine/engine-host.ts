@@ -4,6 +4,7 @@
  * core (no React, no DOM beyond IndexedDB/fetch/navigator); workers/engine.worker.ts exposes
  * it with comlink, and browser tests drive it directly.
  */
+import { markPhase } from '../../src/core/io/marks.ts';
 import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { LoadedModel } from '../../src/core/model/load.ts';
 import { loadModel } from '../../src/core/model/load.ts';
@@ -22,6 +23,7 @@ import { sessionContextLength, summarize } from './model-summary.ts';
 import type { FileSet } from '../../src/core/io/byte-source.ts';
 import type { LoadModelOptions } from '../../src/core/model/load.ts';
 import type { PlatformOptions } from '../../src/core/runtime/backends.ts';
+import { SparePool } from './spare-pool.ts';
 import type {
   AnalyzedText,
   BackendChoice,
@@ -55,10 +57,11 @@ export interface EngineHostOptions {
 
 export class EngineHost implements EngineApi {
   private readonly openSession: typeof openSessionWithFallback;
-  private readonly platform: NonNullable<EngineHostOptions['platform']>;
+  /** Kernels compiled and pool workers started by warmUp, taken by the next session. */
+  private readonly spares: SparePool;
   constructor(options: EngineHostOptions = {}) {
     this.openSession = options.openSession ?? openSessionWithFallback;
-    this.platform = options.platform ?? browserPlatform;
+    this.spares = new SparePool(options.platform ?? browserPlatform);
   }
 
   private state: EngineState = { kind: 'empty' };
@@ -70,8 +73,26 @@ export class EngineHost implements EngineApi {
   private speeds: { prefill?: number; decode?: number } = {};
   /** The ids whose keys and values the session's KV cache holds, in order ([] after any doubt). */
   private cachedIds: number[] = [];
+  /** warmUp's preload in flight, keyed by the ref and choice it loads. */
+  private preloading?: { key: string; loading: Promise<{ model: ModelSummary; backend: BackendReport }> };
+
+  async warmUp(preload?: { ref: ModelRef; choice: BackendChoice }): Promise<void> {
+    await this.spares.prepare();
+    if (!preload) return;
+    const loading = this.load(preload.ref, preload.choice);
+    loading.catch(() => {}); // a failed preload is only a lost head start: the page's load runs again
+    this.preloading = { key: JSON.stringify([preload.ref, preload.choice]), loading };
+  }
 
   async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void, options: LoadOptions = {}) {
+    const preloading = this.preloading;
+    this.preloading = undefined;
+    if (preloading) {
+      // Never two loads at once: the preload settles first, and is the answer when it is this one.
+      const preloaded = await preloading.loading.catch(() => undefined);
+      const same = preloading.key === JSON.stringify([ref, choice]) && !options.threads && !options.contextLength;
+      if (preloaded && same) return preloaded;
+    }
     this.unload(ref.id);
     try {
       const { files, title } = await openModelRef(ref, onProgress);
@@ -98,9 +119,11 @@ export class EngineHost implements EngineApi {
     this.unload(source.id);
     try {
       const model = await loadModel(files, options.model);
+      markPhase('moe:model-read');
       const maxContext = sessionContextLength(model.spec.contextLength, options.contextLength);
-      const platform = await this.platform(options.threads);
+      const platform = await this.spares.platformFor(options.threads);
       const opened = await this.openSession(model.weights, choice, maxContext, platform);
+      markPhase('moe:session-open');
       this.model = model;
       this.session = opened.session;
       this.backend = opened.report;
@@ -139,7 +162,7 @@ export class EngineHost implements EngineApi {
       model.weights,
       choice,
       this.session!.maxContext,
-      await this.platform(undefined),
+      await this.spares.platformFor(undefined),
     );
     this.session?.dispose();
     this.session = opened.session;
@@ -162,13 +185,17 @@ export class EngineHost implements EngineApi {
     let firstTokenAt = 0;
     let prompt = { ids: [] as number[], dropped: 0 };
     const onToken = (t: GeneratedToken) => {
-      if (!firstTokenAt) firstTokenAt = performance.now();
+      if (!firstTokenAt) {
+        firstTokenAt = performance.now();
+        markPhase('moe:first-token-out');
+      }
       generated.push(t.id);
       batcher.push({ type: 'token', id: t.id, text: t.text, routing: t.routing });
     };
     try {
       prompt = requestPromptIds(model, request, this.session!.maxContext, 0);
       // the prompt is encoded: the host's deadline on a hanging tokenizer (src/state/prompt-deadline.ts) stops here
+      markPhase('moe:prompt-encoded');
       onEvents([{ type: 'prompt', tokens: prompt.ids.length }]);
       for (let attempt = 0; ; attempt++) {
         try {

@@ -124,14 +124,19 @@ async function loadHfFolder<W extends ExportableWeights>(
   report({ phase: 'config', file: 'config.json', bytesDone: 0, bytesTotal: 0 });
   const config = await readHfConfigJson(files);
   const spec = parseHfConfig(config, 'config.json');
+  const list = await files.list();
+  // The tokenizer (its files read, its JSON parsed and built) loads while the weights are read:
+  // over HTTP the two fetches overlap instead of running one after the other.
+  const tokenizerLoad =
+    !options.skipTokenizer && list.includes('tokenizer.json') ? loadHfTokenizerFor(files, spec) : undefined;
+  tokenizerLoad?.catch(() => {}); // its error is thrown where it is awaited, after the weights' own
   const tensors: HfTensorSource = await openSafetensorsFolder(files);
   const { weights, extraTensors, mixtralLayout } = await loadWeights(spec, tensors, report);
-  const list = await files.list();
   if (list.includes('generation_config.json')) await addGenerationEos(files, spec);
   let tokenizer: Tokenizer | undefined;
-  if (!options.skipTokenizer && list.includes('tokenizer.json')) {
+  if (tokenizerLoad) {
     report({ phase: 'tokenizer', file: 'tokenizer.json', bytesDone: 0, bytesTotal: 0 });
-    tokenizer = await guarded(await loadHfTokenizerFor(files, spec), options);
+    tokenizer = await guarded(await tokenizerLoad, options);
   }
   report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
   const loaded: Omit<LoadedModel, 'weights'> & { weights: W } = { spec, weights, config, files, extraTensors };

@@ -83,7 +83,8 @@ export function threadsAvailable(workerFactory?: WorkerFactory): boolean {
   return workerFactory !== undefined || typeof Worker !== 'undefined';
 }
 
-function defaultWorkerFactory(): PoolWorker {
+/** The browser's pool worker (a module Worker); EngineHost.warmUp starts spares of it ahead of a load. */
+export function startPoolWorker(): PoolWorker {
   return new Worker(new URL('./threads.worker.ts', import.meta.url), { type: 'module', name: 'wasm-pool' });
 }
 
@@ -291,7 +292,7 @@ export async function createThreadPool(
   arena: WasmArena,
   kernels: KernelExports,
   threads: number,
-  workerFactory: WorkerFactory = defaultWorkerFactory,
+  workerFactory: WorkerFactory = startPoolWorker,
   minParallelWork = MIN_PARALLEL_MACS,
   wakeFactor = WAKE_FACTOR,
 ): Promise<RowParallel> {
