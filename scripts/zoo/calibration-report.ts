@@ -1,8 +1,9 @@
 /**
  * Maintainer tool: router calibration of the zoo MoE (public/zoo/moe-hidden.yml, top-2 of 4),
- * measured on the held-out texts of public/zoo/heldout exactly as scripts/merge-report.ts
- * measures the uncalibrated gates (first 512 tokens per domain, windows of 256 from an empty
- * cache). Each variant calibrates with one method on one text set, then scores own-expert top-1
+ * measured on the held-out texts of public/zoo/heldout twice: on every held-out token (windows
+ * of 256 from an empty cache; the verdict, with a 90% block-bootstrap interval per ratio) and on
+ * the first 512 tokens per domain, exactly as scripts/merge-report.ts measures the uncalibrated
+ * gates. Each variant calibrates with one method on one text set, then scores own-expert top-1
  * share (averaged over layers) and perplexity ÷ the domain's own expert. Results are cached in
  * scripts/zoo/calibration-results.json (rerun one variant with --only NAME); the table goes into
  * public/zoo/ROUTING.md between the calibration markers (merge-report.ts keeps that block).
@@ -17,7 +18,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeDirFileSet } from '../../src/cli/node-io.ts';
 import { calibrateRouters, type CalibrationOptions } from '../../src/core/calibrate/calibrate.ts';
-import { evaluateRouting, withRouters } from '../../src/core/calibrate/evaluate.ts';
+import {
+  evaluateRouting,
+  pairedPerplexityRatio,
+  type PerplexityRatio,
+  type RoutingEvaluation,
+  withRouters,
+} from '../../src/core/calibrate/evaluate.ts';
 import {
   checkCalibrationTexts,
   parseCalibrationJsonl,
@@ -122,9 +129,11 @@ interface Row {
   set: string;
   tokens: number;
   seconds: number;
-  ownShare: number[]; // [domain]
+  ownShare: number[]; // [domain]  first 512 held-out tokens
   ownShareByLayer: number[][]; // [domain][layer]
   perplexity: number[]; // [domain]
+  /** Every held-out token: shares, perplexities and ppl ÷ own expert with its 90% interval. */
+  all?: { ownShare: number[]; perplexity: number[]; ratio: PerplexityRatio[]; scoredTokens: number[] };
 }
 
 async function loadTexts(set: Variant['set'], perExpert: number): Promise<CalibrationText[]> {
@@ -137,12 +146,13 @@ async function loadTexts(set: Variant['set'], perExpert: number): Promise<Calibr
   return checkCalibrationTexts(texts, DOMAINS.length);
 }
 
-async function heldoutWindows(tokenizer: Tokenizer): Promise<CalibrationSequence[]> {
+/** Held-out windows of 256 tokens, from the first `limit` tokens of each domain's text (a last window needs 2 tokens to score). */
+async function heldoutWindows(tokenizer: Tokenizer, limit = Infinity): Promise<CalibrationSequence[]> {
   const windows: CalibrationSequence[] = [];
   for (const [expert, d] of DOMAINS.entries()) {
     const text = await readFile(join(ZOO, 'heldout', `${d}.txt`), 'utf8');
-    const ids = tokenizer.encode(text, { addSpecialTokens: false }).slice(0, 512);
-    for (let i = 0; i < ids.length; i += 256) windows.push({ expert, tokens: ids.slice(i, i + 256) });
+    const ids = tokenizer.encode(text, { addSpecialTokens: false }).slice(0, limit);
+    for (let i = 0; i + 2 <= ids.length; i += 256) windows.push({ expert, tokens: ids.slice(i, i + 256) });
   }
   return windows;
 }
@@ -155,9 +165,19 @@ async function main(): Promise<void> {
     const built = await buildMergeInMemory(yaml, async (ref) => nodeDirFileSet(join(ROOT, 'public', ref.path)));
     const tokenizer = built.model!.tokenizer!;
     const moe = dequantizeModel(built.model!.weights);
-    const heldout = await heldoutWindows(tokenizer);
+    const heldout = await heldoutWindows(tokenizer, 512);
+    const heldoutAll = await heldoutWindows(tokenizer);
+    // each domain's own expert on every held-out token: the denominators of the paired ratios
+    const ownAll: RoutingEvaluation[] = [];
+    for (const d of DOMAINS)
+      ownAll.push(
+        await evaluateRouting(dequantizeModel((await loadHfModel(nodeDirFileSet(join(ZOO, d)))).weights), heldoutAll),
+      );
+    const windowsOf = (e: RoutingEvaluation, d: number) => e.windowNll.filter((_, w) => heldoutAll[w]!.expert === d);
     const score = async (name: string, set: string, model = moe, tokens = 0, seconds = 0) => {
       const e = await evaluateRouting(model, heldout);
+      const a = await evaluateRouting(model, heldoutAll);
+      const ratio = DOMAINS.map((_, d) => pairedPerplexityRatio(windowsOf(a, d), windowsOf(ownAll[d]!, d)));
       results[name] = {
         name,
         set,
@@ -166,9 +186,10 @@ async function main(): Promise<void> {
         ownShare: e.ownShareMean,
         ownShareByLayer: e.ownShare,
         perplexity: e.perplexity,
+        all: { ownShare: a.ownShareMean, perplexity: a.perplexity, ratio, scoredTokens: a.scoredTokens },
       };
       process.stderr.write(
-        `${name}: ${e.ownShareMean.map((s) => (100 * s).toFixed(1)).join(' / ')} · ppl ${e.perplexity.map((p) => p.toFixed(2)).join(' / ')}\n`,
+        `${name}: all ${a.ownShareMean.map((s) => (100 * s).toFixed(1)).join(' / ')} · ÷own ${ratio.map((r) => `${r.ratio.toFixed(3)} [${r.low.toFixed(3)}, ${r.high.toFixed(3)}]`).join(' / ')}; first 512 ppl ${e.perplexity.map((p) => p.toFixed(2)).join(' / ')}\n`,
       );
       await writeFile(RESULTS, `${JSON.stringify(results, null, 1)}\n`);
     };
@@ -205,25 +226,39 @@ async function main(): Promise<void> {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-/** The calibration table, in the order rows were first measured. */
+/**
+ * The calibration table, in the order rows were first measured. Cells and verdicts are on every
+ * held-out token (ppl ÷ own with its 90% block-bootstrap interval); the first-512-token ratios
+ * (the window ROUTING.md's uncalibrated tables use) sit in one column beside them.
+ */
 export function calibrationTable(results: Record<string, Row>): string[] {
-  const own = DOMAINS.map((d) => results[`expert ${d}`]?.perplexity[DOMAINS.indexOf(d)] ?? NaN);
-  const base = results.base?.perplexity ?? DOMAINS.map(() => NaN);
+  const own512 = DOMAINS.map((d) => results[`expert ${d}`]?.perplexity[DOMAINS.indexOf(d)] ?? NaN);
+  const baseAll = results.base?.all?.perplexity ?? DOMAINS.map(() => NaN);
   const lines = [
-    `| router | texts (set texts×windows×tokens) | ${DOMAINS.map((d) => `${d} own share · ppl ÷ own`).join(' | ')} | below base everywhere | ≥ 80% and ≤ 1.10× everywhere |`,
-    `|---|---|${DOMAINS.map(() => '---:').join('|')}|:---:|:---:|`,
+    `| router | texts (set texts×windows×tokens) | ${DOMAINS.map((d) => `${d}: own share · ppl ÷ own [90%]`).join(' | ')} | first 512 tokens: ppl ÷ own | below base everywhere | ≥ 80% and ≤ 1.10× everywhere |`,
+    `|---|---|${DOMAINS.map(() => '---:').join('|')}|---:|:---:|:---:|`,
   ];
   for (const row of Object.values(results)) {
-    if (row.name === 'base' || row.name.startsWith('expert ')) continue;
-    const ratio = row.perplexity.map((p, d) => p / own[d]!);
-    const below = row.perplexity.every((p, d) => p < base[d]!);
-    const target = row.ownShare.every((s) => s >= 0.8) && ratio.every((r) => r <= 1.1);
+    if (row.name === 'base' || row.name.startsWith('expert ') || !row.all) continue;
+    const { ownShare, perplexity, ratio } = row.all;
+    const below = perplexity.every((p, d) => p < baseAll[d]!);
+    const target = ownShare.every((s) => s >= 0.8) && ratio.every((r) => r.ratio <= 1.1);
+    const cells = DOMAINS.map(
+      (_, d) =>
+        `${pct(ownShare[d]!)} · ${ratio[d]!.ratio.toFixed(3)}× [${ratio[d]!.low.toFixed(2)}, ${ratio[d]!.high.toFixed(2)}]`,
+    );
+    const first512 = row.perplexity.map((p, d) => (p / own512[d]!).toFixed(3)).join(' / ');
     lines.push(
-      `| ${row.name} | ${row.set} | ${DOMAINS.map((_, d) => `${pct(row.ownShare[d]!)} · ${ratio[d]!.toFixed(3)}×`).join(' | ')} | ${below ? 'yes' : 'no'} | ${target ? 'yes' : 'no'} |`,
+      `| ${row.name} | ${row.set} | ${cells.join(' | ')} | ${first512} | ${below ? 'yes' : 'no'} | ${target ? 'yes' : 'no'} |`,
     );
   }
   return lines;
 }
+
+const scoredAll = (results: Record<string, Row>): string => {
+  const counts = Object.values(results).find((r) => r.all)?.all?.scoredTokens ?? [];
+  return DOMAINS.map((d, i) => `${d} ${(counts[i] ?? NaN).toLocaleString('en-US')}`).join(', ');
+};
 
 async function writeRoutingSection(results: Record<string, Row>): Promise<void> {
   const path = join(ZOO, 'ROUTING.md');
@@ -234,17 +269,21 @@ async function writeRoutingSection(results: Record<string, Row>): Promise<void> 
     '',
     'Generated by `npx tsx scripts/zoo/calibration-report.ts` (numbers cached in scripts/zoo/calibration-results.json).',
     'Each calibrated router is fitted by src/core/calibrate on the texts named in the second column and scored on the same',
-    'held-out tokens as above. Own share: own-domain top-1 share averaged over layers; ppl ÷ own: MoE perplexity ÷ that',
-    "domain's expert alone. Sets: zoo = public/zoo/calibration/<domain>.jsonl (built in), check = check-<domain>.jsonl",
-    '(documents no zoo model was trained on).',
+    `held-out texts as above, on every token (windows of 256: ${scoredAll(results)} scored tokens), and on the first`,
+    '512 tokens as the tables above (one column). Own share: own-domain top-1 share averaged',
+    "over layers; ppl ÷ own: MoE perplexity ÷ that domain's expert alone on the same tokens, with a 90% interval (block",
+    'bootstrap over blocks of 64 tokens: a difference smaller than the interval is not measured). Sets: zoo =',
+    'public/zoo/calibration/<domain>.jsonl (built in), check = check-<domain>.jsonl (documents no zoo model was trained on).',
     '',
     ...calibrationTable(results),
     '',
-    'Perplexity per domain:',
+    'Perplexity per domain (every held-out token):',
     '',
     `| model | ${DOMAINS.join(' | ')} |`,
     `|---|${DOMAINS.map(() => '---:').join('|')}|`,
-    ...Object.values(results).map((r) => `| ${r.name} | ${r.perplexity.map((p) => p.toFixed(2)).join(' | ')} |`),
+    ...Object.values(results)
+      .filter((r) => r.all)
+      .map((r) => `| ${r.name} | ${r.all!.perplexity.map((p) => p.toFixed(2)).join(' | ')} |`),
     ROUTING_END,
   ].join('\n');
   const start = routing.indexOf(ROUTING_BEGIN);

@@ -12,7 +12,7 @@ Writes, per domain (expert index = position in moe-*.yml: stories 0, code 1, mat
                                                 validation documents; code: files past the training
                                                 budget; math: GSM8K test items after the 300 in val;
                                                 chat: Dolly val records after those in heldout)
-Each line: {"expert": int, "text": str}. Code files are cut to CODE_CHARS characters.
+Each line: {"expert": int, "text": str}. Code files keep prepare.py's first CODE_CHARS characters.
 """
 import argparse
 import json
@@ -22,7 +22,11 @@ import random
 import prepare
 
 TEXTS = 60
-CODE_CHARS = 2400
+# Code texts are whole files as the expert trained on them (prepare.py keeps a file's first 12k
+# characters). Cutting them to their first 2,400 characters left only file heads (licence,
+# imports, docstring): the router never saw a function body, and held-out code past the head
+# went 1.12× the code expert (docs/merge.md).
+CODE_CHARS = prepare.CODE_FILE_MAX_CHARS
 
 
 def heldout_count(zoo, domain, val):
