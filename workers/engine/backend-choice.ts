@@ -8,7 +8,7 @@ import { openBackend, type PlatformOptions } from '../../src/core/runtime/backen
 import { probeWebGpu } from '../../src/core/runtime/webgpu/probe.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
 import type { BackendName, Session } from '../../src/core/runtime/types.ts';
-import type { ModelWeights } from '../../src/core/model/weights.ts';
+import type { ExportableWeights } from '../../src/core/model/weights.ts';
 import type { BackendChoice, BackendReport } from './api.ts';
 
 /** navigator.gpu where this thread has one (a tab or a dedicated worker). */
@@ -53,7 +53,7 @@ export interface OpenedSession {
 
 /** Tries each candidate until one creates a session; the report says what failed on the way. */
 export async function openSessionWithFallback(
-  weights: ModelWeights,
+  weights: ExportableWeights,
   choice: BackendChoice,
   maxContext: number,
   platform: PlatformOptions = browserPlatform(),
@@ -76,7 +76,7 @@ export async function openSessionWithFallback(
 
 /** After a failure mid-generation: the CPU reference takes over. */
 export async function openCpuSession(
-  weights: ModelWeights,
+  weights: ExportableWeights,
   maxContext: number,
   failure: string,
 ): Promise<OpenedSession> {

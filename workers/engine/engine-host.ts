@@ -5,8 +5,8 @@
  * it with comlink, and browser tests drive it directly.
  */
 import type { LoadProgress } from '../../src/core/io/progress.ts';
-import type { LoadedModel } from '../../src/core/model/load.ts';
-import { loadModel } from '../../src/core/model/load.ts';
+import type { ExportableModel } from '../../src/core/model/load.ts';
+import { loadModelLazy } from '../../src/core/model/load.ts';
 import { quantizeStoredModel } from './quantize-stored.ts';
 import { generate, yieldToEventLoop } from '../../src/core/runtime/generate.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
@@ -60,7 +60,7 @@ export class EngineHost implements EngineApi {
   }
 
   private state: EngineState = { kind: 'empty' };
-  private model?: LoadedModel;
+  private model?: ExportableModel;
   private summary?: ModelSummary;
   private session?: Session;
   private backend?: BackendReport;
@@ -95,7 +95,7 @@ export class EngineHost implements EngineApi {
   ): Promise<{ model: ModelSummary; backend: BackendReport }> {
     this.unload(source.id);
     try {
-      const model = await loadModel(files, options.model);
+      const model = await loadModelLazy(files, options.model);
       const maxContext = sessionContextLength(model.spec.contextLength, options.contextLength);
       const platform = await this.platform(options.threads);
       const opened = await this.openSession(model.weights, choice, maxContext, platform);
@@ -236,7 +236,7 @@ export class EngineHost implements EngineApi {
    * ids first differ) and the rest is prefilled; continues after `already` generated tokens.
    */
   private async runGeneration(
-    model: LoadedModel,
+    model: ExportableModel,
     promptIds: number[],
     already: number[],
     request: GenerateRequest,
@@ -358,11 +358,11 @@ export class EngineHost implements EngineApi {
   }
 
   /** For the routing preview and tests: the loaded model (stays inside the worker). */
-  loadedModel(): LoadedModel | undefined {
+  loadedModel(): ExportableModel | undefined {
     return this.model;
   }
 
-  private requireModel(): LoadedModel {
+  private requireModel(): ExportableModel {
     if (!this.model || !this.session)
       throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
     return this.model;

@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { BackendError, ConfigError } from '../../core/errors.ts';
-import type { LoadedModel } from '../../core/model/load.ts';
+import type { ExportableModel } from '../../core/model/load.ts';
 import { BACKEND_NAMES, openBackend } from '../../core/runtime/backends.ts';
 import { nodePlatform } from '../node-platform.ts';
 import { generate } from '../../core/runtime/generate.ts';
@@ -30,7 +30,7 @@ import {
   UsageError,
   type FlagSpec,
 } from '../args.ts';
-import { loadModelArg, terminalProgress } from '../load-model.ts';
+import { loadModelArgLazy, terminalProgress } from '../load-model.ts';
 import { noAdapterHint, runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
 /** The routing flags `generate` and `route` share (MoE models). */
@@ -107,7 +107,7 @@ export async function selectBackend(name: BackendName): Promise<Backend> {
 }
 
 /** The prompt of --prompt [--chat [--system]] or --ids as token ids (shared with `route`). */
-export function promptIds(model: LoadedModel, values: Record<string, string | boolean | undefined>): number[] {
+export function promptIds(model: ExportableModel, values: Record<string, string | boolean | undefined>): number[] {
   const ids = idListFlag('ids', values.ids);
   const prompt = stringFlag(values.prompt);
   if ((ids === undefined) === (prompt === undefined))
@@ -204,7 +204,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     const childExitCode = await runInDawnChildIfNeeded(['generate', ...argv]);
     if (childExitCode !== undefined) return childExitCode;
   }
-  const model = await loadModelArg(modelArg, {
+  const model = await loadModelArgLazy(modelArg, {
     tokenizer: stringFlag(values.tokenizer),
     onProgress: terminalProgress(),
   });

@@ -47,6 +47,18 @@ function asF32(t: RawTensor): Float32Array {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** `t` as an f32 tensor (asF32's values), for loadedWeights' per-tensor conversion. */
+export function f32Tensor(t: RawTensor): RawTensor {
+  if (t.dtype === 'f32') return t;
+  const values = asF32(t);
+  return {
+    name: t.name,
+    dtype: 'f32',
+    shape: t.shape,
+    data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+  };
+}
+
 function mlpOf(m: MlpWeights | undefined, hidden: number, intermediate: number, role: string): MlpF32 {
   if (!m) throw new ConfigError(`cpu: model has no ${role}`);
   return {

@@ -5,7 +5,7 @@
  * (threads.ts), else on the calling thread. Routing uses THE rule (routing.ts).
  */
 import { ConfigError } from '../../errors.ts';
-import type { ModelWeights } from '../../model/weights.ts';
+import type { ExportableWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
 import { routingPlanner } from '../routing.ts';
 import { MAX_PAGES, WasmArena } from './arena.ts';
@@ -131,7 +131,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     throw new ConfigError(`wasm: prefillChunk ${prefillChunk} must be a positive integer`);
   return {
     name: 'wasm',
-    async createSession(weights: ModelWeights, sessionOptions: { maxContext?: number } = {}): Promise<Session> {
+    async createSession(weights: ExportableWeights, sessionOptions: { maxContext?: number } = {}): Promise<Session> {
       const spec = weights.spec;
       const maxContext = sessionOptions.maxContext ?? Math.min(spec.contextLength, DEFAULT_MAX_CONTEXT);
       if (!Number.isInteger(maxContext) || maxContext < 1)
@@ -140,7 +140,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: useThreads });
       const kernels = await instantiateKernels(memory, useThreads);
       const arena = new WasmArena(memory);
-      const model = packModel(arena, weights);
+      const model = await packModel(arena, weights);
       const chunk = Math.min(prefillChunk, maxContext);
       const maxK = Math.max(spec.hidden, spec.heads * spec.headDim, model.maxIntermediate);
       const rows: RowParallel = useThreads
