@@ -195,6 +195,8 @@ function generateOptions(values: Record<string, string | boolean | undefined>): 
   return options;
 }
 
+const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
+
 export async function runGenerateCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags('generate', argv, FLAGS);
   const modelArg = onePositional('generate', positionals, 'model');
@@ -221,6 +223,10 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
   if (stopIds.length > 0) options.stopIds = stopIds;
   const backend = await selectBackend(backendName);
   const session = await backend.createSession(model.weights, { maxContext });
+  if (session.memory)
+    process.stderr.write(
+      `backend ${backendName}: weights ${mb(session.memory.weightBytes)} MB, session memory ${mb(session.memory.totalBytes)} MB\n`,
+    );
   const started = performance.now();
   const ids: number[] = [];
   let text = '';

@@ -87,6 +87,11 @@ export interface Session {
   /** Tokens currently in the KV cache. */
   readonly position: number;
   readonly maxContext: number;
+  /**
+   * The backend's own memory for this session, where it reports it (wasm: linear memory):
+   * `weightBytes` the packed weights, `totalBytes` everything (weights, KV cache, scratch).
+   */
+  readonly memory?: { weightBytes: number; totalBytes: number };
   /** Appends `tokenIds` at positions position..position+n-1 and runs them (prefill when n>1). */
   forward(tokenIds: number[], options?: ForwardOptions): Promise<ForwardResult>;
   /** Drops the KV cache back to `position` tokens (0 = reset). */

@@ -20,6 +20,7 @@ import {
   loadedTensor,
   type MlpOf,
   type ModelOf,
+  tensorBytes,
 } from '../../model/weights.ts';
 import { dequantize } from '../../quant/convert.ts';
 import { uploadBuffer } from './dispatch.ts';
@@ -68,7 +69,7 @@ class Uploader {
   bytes = 0;
   constructor(private readonly context: GpuContext) {}
 
-  private checkBindable(name: string, bytes: number): void {
+  checkBindable(name: string, bytes: number): void {
     const limit = this.context.limits.maxStorageBufferBindingSize;
     if (bytes > limit)
       throw new BackendError(`webgpu: tensor '${name}' needs ${bytes} bytes > maxStorageBufferBindingSize ${limit}`);
@@ -203,6 +204,20 @@ async function uploadLayer(
   return layer;
 }
 
+/** Every buffer uploadModel will make, checked against the binding limit before any tensor is read. */
+function checkBindings(up: Uploader, weights: ExportableWeights): void {
+  const sum = (ts: ExportableTensor[]) => ts.reduce((n, t) => n + tensorBytes(t), 0);
+  up.checkBindable(weights.embed.name, tensorBytes(weights.embed));
+  if (weights.lmHead) up.checkBindable(weights.lmHead.name, tensorBytes(weights.lmHead));
+  for (const [l, w] of weights.layers.entries()) {
+    for (const t of [w.wq, w.wk, w.wv, w.wo, ...(w.mlp ? [w.mlp.gate, w.mlp.up, w.mlp.down] : [])])
+      up.checkBindable(t.name, tensorBytes(t));
+    const experts = w.moe?.experts ?? [];
+    for (const role of ['gate', 'up', 'down'] as const)
+      if (experts.length) up.checkBindable(`layers.${l}.experts.${role}`, sum(experts.map((e) => e[role])));
+  }
+}
+
 export async function uploadModel(context: GpuContext, weights: ExportableWeights): Promise<GpuModel> {
   const spec = weights.spec;
   if (spec.headDim % 2 !== 0) throw new ConfigError(`webgpu: headDim ${spec.headDim} must be even for RoPE`);
@@ -216,6 +231,7 @@ export async function uploadModel(context: GpuContext, weights: ExportableWeight
     );
   }
   const up = new Uploader(context);
+  checkBindings(up, weights);
   try {
     const embed = await up.matrix(weights.embed, spec.vocab, spec.hidden);
     const layers: GpuLayer[] = [];
