@@ -8,6 +8,7 @@
  *   npm run bench -- --model zoo --append   # the zoo MoE (public/zoo merged), appended as a section
  *   npm run bench -- --calibration          # router calibration timings (bench/calibration.ts)
  *   npm run bench -- --memory               # peak RSS of CLI merge / export at two sizes (bench/memory.ts)
+ *   npm run bench -- --tab-load             # real-size MoEs into IndexedDB and chatting on WASM in a tab (bench/tab-load.ts)
  *
  * Cells are interleaved run by run (wasm, wllama, native, …, then again) so a noisy
  * neighbour hits every engine alike; each cell is the median over runs.
@@ -152,6 +153,10 @@ async function main(): Promise<void> {
   if (process.argv.includes('--calibration')) {
     const { runCalibrationBench } = await import('./calibration.ts');
     return runCalibrationBench(process.argv.slice(2));
+  }
+  if (process.argv.includes('--tab-load')) {
+    const { runTabLoadBench } = await import('./tab-load.ts');
+    return runTabLoadBench(process.argv.slice(2));
   }
   if (process.argv.includes('--memory')) {
     const { runMemoryBench } = await import('./memory.ts');

@@ -354,6 +354,7 @@ export class EngineHost implements EngineApi {
       prefillTokPerSec: this.speeds.prefill,
       decodeTokPerSec: this.speeds.decode,
       weightBytes: this.summary?.weightBytes,
+      sessionMemory: this.session?.memory,
     };
   }
 
