@@ -10,8 +10,8 @@
  * Headless Chromium with a persistent profile under MOE_BENCH_DIR: Playwright's default
  * (incognito-like) contexts keep IndexedDB in memory and refused the 1.9 GB import at 1.4 GB
  * although navigator.storage.estimate() promised 10 GiB. Memory is the renderer + GPU
- * processes' VmRSS, sampled every 200 ms: `before` when the step starts (the page and its
- * module graph), `peak` during it; a step runs in a fresh worker, ended after.
+ * processes' VmRSS, sampled every 200 ms: `before` when the step starts (a fresh page and its
+ * module graph: each step has its own page, closed after), `peak` during it.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -77,13 +77,14 @@ async function measureSize(key: string, tokens: number): Promise<Row[]> {
   });
   const rows: Row[] = [];
   try {
-    const page = await context.newPage();
-    page.setDefaultTimeout(60 * 60_000);
-    page.on('pageerror', (error) => log(`  [pageerror] ${error.message}`));
-    page.on('crash', () => log('  [page crashed]'));
-    await page.goto(url);
-    await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
     for (const step of ['import', 'store', 'url', 'delete'] as const) {
+      // A fresh page per step (the last one closed, its renderer gone), so `before` is the page alone.
+      const page = await context.newPage();
+      page.setDefaultTimeout(60 * 60_000);
+      page.on('pageerror', (error) => log(`  [pageerror] ${error.message}`));
+      page.on('crash', () => log('  [page crashed]'));
+      await page.goto(url);
+      await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
       const beforeMb = tabRssMb();
       let peakMb = beforeMb;
       const sampler = setInterval(() => {
@@ -102,6 +103,7 @@ async function measureSize(key: string, tokens: number): Promise<Row[]> {
       row.peakMb = Math.max(peakMb, tabRssMb());
       log(`  ${JSON.stringify(row)}`);
       rows.push(row);
+      await page.close();
     }
   } finally {
     await context.close();
