@@ -318,7 +318,7 @@ function labelBlock(label: string, rows: Row[], argv: string[], load: number[][]
   ].join('\n');
 }
 
-function gitHead(): string {
+export function gitHead(): string {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   } catch {

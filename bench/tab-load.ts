@@ -22,7 +22,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.config.ts';
 import { BENCH_DIR } from './fixture-gguf.ts';
 import { memoryMoeSpec, writeMemoryGguf } from './fixture-memory-gguf.ts';
 import { descendants } from './measure.ts';
-import { MEMORY_SIZES } from './memory.ts';
+import { gitHead, MEMORY_SIZES } from './memory.ts';
 import type { TabLoadRequest, TabLoadRun } from './page/tab-load-worker.ts';
 import { startBenchServer } from './server.ts';
 
@@ -142,7 +142,7 @@ function writeSection(rows: Row[], argv: string[], load: number[][]): void {
     BEGIN,
     '## Real-size MoEs in a tab (IndexedDB, WASM)',
     '',
-    `- Date: ${new Date().toISOString()}`,
+    `- Date: ${new Date().toISOString()}; commit ${gitHead()}`,
     `- Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; load average before ${loadText[0]}, after ${loadText[1]} (shared machine)`,
     `- Command: \`npm run bench -- ${argv.join(' ')}\``,
     "- Headless Chromium, persistent profile; the app's EngineHost in a dedicated worker, WASM backend, 2 threads; the q4_0 GGUF of the merge's shapes (random weights) served from localhost. `import` = modelStoreImportFileSet into IndexedDB; `store` / `url` = load (from the store / the URL folder by Range reads) + a greedy chat; tab RSS = renderer + GPU processes (VmRSS sampled every 200 ms).",
