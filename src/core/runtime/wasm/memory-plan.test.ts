@@ -8,7 +8,7 @@ import type { ModelSpec } from '../../model/spec.ts';
 import { tinyLlamaMoeSpec, unreadableWeights } from '../../model/unreadable.testing.ts';
 import { WASM32_MAX_BYTES } from './arena.ts';
 import { createWasmBackend } from './backend.ts';
-import { wasmSessionBytes } from './memory-plan.ts';
+import { wasmBytesPerParam, wasmSessionBytes } from './memory-plan.ts';
 import { nodeWorkerFactory } from './threads.node.ts';
 
 const dims = { hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 96, vocab: 101 };
@@ -80,5 +80,32 @@ describe('a model past wasm32 4 GiB', () => {
     expect(wasmSessionBytes(weights, { maxContext: 1024, chunk: 64, threads: 2 }).totalBytes).toBeLessThan(
       WASM32_MAX_BYTES,
     );
+  });
+});
+
+describe("wasmBytesPerParam (the Library's estimate from a summary)", () => {
+  it('is within 5% of the packed weights of the 3.4B MoE in q4_0 and q8_0, and f32 for bf16', () => {
+    for (const dtype of ['q4_0', 'q8_0', 'bf16'] as const) {
+      const weights = unreadableWeights(tinyLlamaMoeSpec(4), dtype);
+      const params = [
+        weights.embed,
+        weights.lmHead!,
+        weights.finalNorm,
+        ...weights.layers.flatMap((l) => [
+          l.attnNorm,
+          l.ffnNorm,
+          l.wq,
+          l.wk,
+          l.wv,
+          l.wo,
+          l.moe!.router,
+          ...l.moe!.experts.flatMap((e) => [e.gate, e.up, e.down]),
+        ]),
+      ].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+      const packed = wasmSessionBytes(weights, { maxContext: 1, chunk: 1, threads: 1 }).weightBytes;
+      expect(Math.abs(params * wasmBytesPerParam(dtype) - packed) / packed).toBeLessThan(0.05);
+    }
+    expect(wasmBytesPerParam('bf16')).toBe(4);
+    expect(wasmBytesPerParam('q4_0')).toBe(20 / 32);
   });
 });

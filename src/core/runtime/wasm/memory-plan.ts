@@ -72,3 +72,13 @@ export function wasmSessionBytes(
   const totalBytes = arenaTopAfter(state, arenaTopAfter(mailbox, weightBytes));
   return { weightBytes, totalBytes };
 }
+
+/**
+ * Bytes per weight a wasm session packs `dtype` into (packMatrix's allocations: q8_0 and q4_0
+ * keep their quants with an f32 scale per 32, every other dtype widens to f32), for a model
+ * known only by its summary (parameters and dtype, e.g. in the Library before loading).
+ */
+export function wasmBytesPerParam(dtype: string): number {
+  const packed = dtype === 'q8_0' || dtype === 'q4_0' ? dtype : 'f32';
+  return packedMatrixAllocations(packed, 1, 32).reduce((a, b) => a + b, 0) / 32;
+}
