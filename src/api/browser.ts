@@ -12,7 +12,9 @@ import * as Comlink from 'comlink';
 import { ConfigError, restoreErrorKind } from '../core/errors.ts';
 import { checkedFetch } from '../core/hub/checked-fetch.ts';
 import type { LoadProgress } from '../core/io/progress.ts';
-import type { EngineApi, ModelRef } from '../../workers/engine/api.ts';
+import type { EngineApi, EngineEvent, ModelRef } from '../../workers/engine/api.ts';
+import { checkDeadlineMs, ENCODE_DEADLINE_MS, encodeDeadlineMessage, threadDeadline } from '../core/tokenizer/guard.ts';
+import type { EngineDriver } from './completions.ts';
 import { parseZooIndex } from '../core/hub/zoo-index.ts';
 import { engineOver, inThreadHandle } from './engine.ts';
 import type { Engine, EngineOptionsBase } from './types.ts';
@@ -81,6 +83,7 @@ function rethrowTyped(error: unknown): never {
 }
 
 export async function createEngine(options: BrowserEngineOptions): Promise<Engine> {
+  if (options.encodeDeadlineMs !== undefined) checkDeadlineMs(options.encodeDeadlineMs);
   const ref = await modelRefOf(options);
   return options.worker === false ? createInThread(ref, options) : createInWorker(ref, options);
 }
@@ -98,12 +101,16 @@ async function createInWorker(ref: ModelRef, options: BrowserEngineOptions): Pro
       options.onProgress ? Comlink.proxy(options.onProgress) : undefined,
       { threads: options.threads, contextLength: options.contextLength },
     );
+    const prompted = promptDeadline(worker, options.encodeDeadlineMs, (request, onEvents) =>
+      remote.generate(request, Comlink.proxy(onEvents)).catch(rethrowTyped),
+    );
     return engineOver(
       {
-        generate: (request, onEvents) => remote.generate(request, onEvents).catch(rethrowTyped),
-        stop: () => remote.stop(),
-        callback: (fn) => Comlink.proxy(fn),
-        reset: () => remote.reset(),
+        generate: prompted.generate,
+        // an ended worker answers nothing: stop and reset would wait for ever
+        stop: () => (prompted.ended() ? undefined : remote.stop()),
+        callback: (fn) => fn, // proxied by promptDeadline's generate
+        reset: () => (prompted.ended() ? undefined : remote.reset()),
         dispose: () => {
           remote[Comlink.releaseProxy]();
           worker.terminate();
@@ -115,6 +122,41 @@ async function createInWorker(ref: ModelRef, options: BrowserEngineOptions): Pro
     worker.terminate();
     throw restoreErrorKind(e);
   }
+}
+
+/**
+ * The worker must send the request's 'prompt' event (rendered and encoded: the tokenizer and
+ * its chat template are untrusted code, core/tokenizer/guard.ts) within the deadline, else it
+ * is ended and the request fails with a FormatError; the engine is gone then, and every later
+ * request fails the same way at once. In this thread (worker: false) nothing can end a hang.
+ */
+function promptDeadline(
+  worker: Worker,
+  deadlineMs: number | undefined,
+  generate: EngineDriver['generate'],
+): { generate: EngineDriver['generate']; ended: () => Error | undefined } {
+  let ended: Error | undefined;
+  const guarded: EngineDriver['generate'] = async (request, onEvents) => {
+    if (ended) throw ended;
+    const deadline = threadDeadline(() => worker.terminate(), deadlineMs);
+    deadline.arm(
+      encodeDeadlineMessage('tokenizer', 'encode', deadlineMs ?? ENCODE_DEADLINE_MS, 'the engine worker', 'the prompt'),
+      'Create the engine again; a different prompt may encode.',
+    );
+    deadline.missed.catch((error: Error) => {
+      ended = error;
+    });
+    const watched = (events: EngineEvent[]) => {
+      if (events.some((e) => e.type === 'prompt')) deadline.met();
+      onEvents(events);
+    };
+    try {
+      return await Promise.race([generate(request, watched), deadline.missed]);
+    } finally {
+      deadline.met();
+    }
+  };
+  return { generate: guarded, ended: () => ended };
 }
 
 /** The same EngineHost as the worker's, in this thread (loaded on demand: a worker-only page never fetches it twice). */

@@ -7,6 +7,7 @@
 import { basename, resolve } from 'node:path';
 import { modelArgFiles } from '../cli/load-model.ts';
 import { nodePlatform } from '../cli/node-platform.ts';
+import { nodeTokenizerGuard } from '../cli/tokenizer-sandbox.ts';
 import type { PlatformOptions } from '../core/runtime/backends.ts';
 import { EngineHost } from '../../workers/engine/engine-host.ts';
 import type { BackendChoice } from '../../workers/engine/api.ts';
@@ -45,7 +46,10 @@ async function platformFor(choice: BackendChoice, threads: number | undefined): 
 export async function createEngine(options: NodeEngineOptions): Promise<Engine> {
   const choice = options.backend ?? 'auto';
   const host = new EngineHost({ platform: (threads) => platformFor(choice, threads) });
-  const { files, load } = await modelArgFiles(options.model, { tokenizer: options.tokenizer });
+  const { files, load } = await modelArgFiles(options.model, {
+    tokenizer: options.tokenizer,
+    guardTokenizer: nodeTokenizerGuard(options.encodeDeadlineMs),
+  });
   const loaded = await host.loadFiles(files, { id: options.model, title: basename(resolve(options.model)) }, choice, {
     threads: options.threads,
     contextLength: options.contextLength,

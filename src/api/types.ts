@@ -78,7 +78,7 @@ export interface RequestOptions {
   /**
    * Called once the prompt is rendered and encoded, before prefill, with its token count: a
    * host's deadline on a tokenizer that may hang (the studio's Chat ends the worker after
-   * PROMPT_DEADLINE_MS) is met here. Not part of OpenAI's client.
+   * ENCODE_DEADLINE_MS) is met here. Not part of OpenAI's client.
    */
   onPrompt?: (tokens: number) => void;
 }
@@ -193,4 +193,13 @@ export interface EngineOptionsBase {
   threads?: number;
   /** KV cache length in tokens, at most the model's context (default: the model's, at most 1024). */
   contextLength?: number;
+  /**
+   * How long the model's tokenizer and chat template may take on a request (default
+   * ENCODE_DEADLINE_MS, 10 s): Node runs each encode, decode and render in a worker thread it
+   * ends past this; a page ends the engine worker when the prompt is not encoded in time
+   * (not with `worker: false`). The request fails with a FormatError naming the file, and so
+   * does every later one (create the engine again): a regex that backtracks on a text never
+   * leaves a request pending for ever.
+   */
+  encodeDeadlineMs?: number;
 }

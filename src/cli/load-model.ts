@@ -8,12 +8,32 @@ import { ConfigError, MissingFileError } from '../core/errors.ts';
 import type { FileSet } from '../core/io/byte-source.ts';
 import type { ModelLoadProgress as LoadProgress } from '../core/io/progress.ts';
 import { type ExportableModel, type LoadedModel, loadModel, loadModelLazy } from '../core/model/load.ts';
+import { ENCODE_DEADLINE_MS, type TokenizerGuard } from '../core/tokenizer/guard.ts';
+import { UsageError } from './args.ts';
 import { isDirectory, nodeDirFileSet, nodeFileSource, nodeSingleFileSet, pathExists } from './node-io.ts';
+import { nodeTokenizerGuard } from './tokenizer-sandbox.ts';
 
 export interface LoadModelOptions {
   /** llama2.c only: the tokenizer file (default: tok*.bin or tokenizer.bin beside the checkpoint). */
   tokenizer?: string;
   onProgress?: (progress: LoadProgress) => void;
+  /** Where the HF tokenizer's untrusted calls run (loadModelArg: cliTokenizerGuard). */
+  guardTokenizer?: TokenizerGuard;
+}
+
+/** Names the CLI's encode deadline in milliseconds (helpText); unset: ENCODE_DEADLINE_MS. */
+export const ENCODE_DEADLINE_ENV = 'MOE_STUDIO_ENCODE_DEADLINE_MS';
+
+/** The CLI's guard: every encode, decode and chat-template render in a sandbox thread, under the deadline. */
+export function cliTokenizerGuard(): TokenizerGuard {
+  const raw = process.env[ENCODE_DEADLINE_ENV];
+  if (raw === undefined || raw === '') return nodeTokenizerGuard(ENCODE_DEADLINE_MS);
+  const ms = Number(raw);
+  if (!Number.isSafeInteger(ms) || ms < 1)
+    throw new UsageError(
+      `${ENCODE_DEADLINE_ENV} must be a whole number of milliseconds ≥ 1, got ${JSON.stringify(raw)}`,
+    );
+  return nodeTokenizerGuard(ms);
 }
 
 export type ModelArgKind = 'hf' | 'gguf' | 'llama2c';
@@ -50,13 +70,19 @@ export function terminalProgress(): ((progress: LoadProgress) => void) | undefin
   };
 }
 
-/** The model argument as the FileSet loadModel reads (the core decides the format from its files). */
+/**
+ * The model argument as the FileSet loadModel reads (the core decides the format from its files),
+ * its tokenizer guarded (cliTokenizerGuard) for the commands that encode.
+ */
 export async function loadModelArg(arg: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
-  const { files, load } = await modelArgFiles(arg, options);
+  const { files, load } = await modelArgFiles(arg, { guardTokenizer: cliTokenizerGuard(), ...options });
   return loadModel(files, load);
 }
 
-/** loadModelArg for exports and sessions: an HF folder's or a GGUF's tensors are read when the exporter or the backend reaches them (loadModelLazy). */
+/**
+ * loadModelArg for exports and sessions: an HF folder's or a GGUF's tensors are read when the exporter or the
+ * backend reaches them (loadModelLazy). No tokenizer guard unless given: generate and route pass cliTokenizerGuard.
+ */
 export async function loadModelArgLazy(arg: string, options: LoadModelOptions = {}): Promise<ExportableModel> {
   const { files, load } = await modelArgFiles(arg, options);
   return loadModelLazy(files, load);
@@ -71,10 +97,10 @@ export async function modelArgFiles(
     case 'hf':
       return {
         files: nodeDirFileSet((await isDirectory(arg)) ? arg : dirname(arg)),
-        load: { onProgress: options.onProgress },
+        load: { onProgress: options.onProgress, guardTokenizer: options.guardTokenizer },
       };
     case 'gguf':
-      return { files: nodeSingleFileSet(arg), load: {} };
+      return { files: nodeSingleFileSet(arg), load: { guardTokenizer: options.guardTokenizer } };
     case 'llama2c': {
       if (!options.tokenizer) return { files: llama2cFolder(arg), load: {} };
       const tokenizer = await nodeFileSource(options.tokenizer);

@@ -12,6 +12,8 @@ import { GENERATE_USAGE, runGenerateCommand } from './commands/generate.ts';
 import { INSPECT_USAGE, runInspectCommand } from './commands/inspect.ts';
 import { runMergeCommand } from './commands/merge.ts';
 import { ROUTE_USAGE, runRouteCommand } from './commands/route.ts';
+import { ENCODE_DEADLINE_ENV } from './load-model.ts';
+import { ENCODE_DEADLINE_MS } from '../core/tokenizer/guard.ts';
 
 interface Command {
   summary: string;
@@ -55,6 +57,7 @@ export function helpText(): string {
     '',
     'models: an HF folder (config.json + safetensors), a .gguf file, or a llama2.c .bin checkpoint',
     'global options: --help, --verbose (stack traces on errors)',
+    `environment: ${ENCODE_DEADLINE_ENV}=N  end a tokenizer encode or chat-template render after N ms (default ${ENCODE_DEADLINE_MS})`,
   ].join('\n');
 }
 

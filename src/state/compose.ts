@@ -13,7 +13,7 @@ import {
   type LocatedIssue,
 } from './compose-yaml.ts';
 import { type ComposeDraftLoad, type ComposeLayout, composeDraftLoad, composeDraftSave } from './compose-draft.ts';
-import { engineCallback, mergeClient, mergeClientOnCrash, mergeEncodeDeadline } from './workers.ts';
+import { engineCallback, mergeClient, mergeClientOnCrash, mergeTokenizerDeadline, PREVIEW_HINT } from './workers.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { engineLoad } from './engine.ts';
 import { libraryRefresh, useLibrary } from './library.ts';
@@ -215,10 +215,10 @@ export async function composeCheck(): Promise<void> {
 
 export async function composePreview(text: string): Promise<void> {
   useCompose.setState({ previewBusy: true, previewError: undefined });
-  const deadline = mergeEncodeDeadline('the text and the prompts');
+  const deadline = mergeTokenizerDeadline('the text and the prompts', PREVIEW_HINT);
   try {
     const preview = await Promise.race([
-      mergeClient().preview(useCompose.getState().yaml, composeSources(), text, engineCallback(deadline.met)),
+      mergeClient().preview(useCompose.getState().yaml, composeSources(), text, engineCallback(deadline.onCall)),
       deadline.missed,
     ]);
     useCompose.setState({ preview });
@@ -265,31 +265,35 @@ export async function composeBuild(): Promise<void> {
   const onProgress = engineCallback((progress: MergeBuildProgress) =>
     useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
   );
+  // the base's tokenizer encodes the prompts (and the texts, if it calibrates now): a call that hangs ends the worker
+  const deadline = mergeTokenizerDeadline(TOKENIZER_WORK, BUILD_HINT);
   try {
     const calibration = composeCalibrationFor(yaml);
-    const result = await mergeClient().build(
-      {
-        yaml,
-        sources: composeSources(),
-        layout,
-        outputId: id,
-        title,
-        notes,
-        calibration,
-      },
-      onProgress,
-    );
+    const result = await Promise.race([
+      mergeClient().build(
+        { yaml, sources: composeSources(), layout, outputId: id, title, notes, calibration },
+        onProgress,
+        engineCallback(deadline.onCall),
+      ),
+      deadline.missed,
+    ]);
+    deadline.met();
     useCompose.setState({ build: { status: 'done', warnings: result.warnings, id } });
     await libraryRefresh();
     uiGo('chat');
     await engineLoad({ kind: 'store', id });
   } catch (e) {
+    deadline.met();
     const err = e as Error;
     useCompose.setState({
       build: { status: err.name === 'CancelledError' ? 'cancelled' : 'failed', error: `${err.name}: ${err.message}` },
     });
   }
 }
+
+/** What the merge worker's tokenizer calls encode in a build or a calibration (the deadline's message). */
+const TOKENIZER_WORK = 'a prompt or a calibration text';
+const BUILD_HINT = 'Nothing was stored; change the prompts or the texts and try again.';
 
 export function composeCancel(): void {
   if (useCompose.getState().build?.status === 'running') void mergeClient().cancel(); // no worker start just to cancel nothing
@@ -354,13 +358,19 @@ export async function composeCalibrate(): Promise<void> {
   const onProgress = engineCallback((progress: MergeCalibrationProgress) =>
     useCompose.setState((s) => ({ calibration: { status: 'running', ...s.calibration, progress } })),
   );
+  const deadline = mergeTokenizerDeadline(TOKENIZER_WORK, BUILD_HINT);
   try {
-    const summary = await mergeClient().calibrate(yaml, composeSources(), request, onProgress);
+    const summary = await Promise.race([
+      mergeClient().calibrate(yaml, composeSources(), request, onProgress, engineCallback(deadline.onCall)),
+      deadline.missed,
+    ]);
+    deadline.met();
     useCompose.setState({
       calibration: undefined,
       calibrated: { yaml, request, summary, labels: form.experts.map((e) => e.model) },
     });
   } catch (e) {
+    deadline.met();
     const err = e as Error;
     useCompose.setState({
       calibration: {

@@ -5,7 +5,14 @@
 import { create } from 'zustand';
 import type { RoutingOverrides } from '../core/runtime/types.ts';
 import { chatCurrent } from './chat.ts';
-import { engineCallback, engineClient, engineEncodeDeadline, mergeClient, mergeEncodeDeadline } from './workers.ts';
+import {
+  engineCallback,
+  engineClient,
+  engineTokenizerDeadline,
+  mergeClient,
+  mergeTokenizerDeadline,
+  PREVIEW_HINT,
+} from './workers.ts';
 import type { ModelSources } from '../../workers/merge/api.ts';
 import type { AnalyzedText } from '../../workers/engine/api.ts';
 import { parseRoutingTraceJson } from './routing-trace.ts';
@@ -70,10 +77,10 @@ export async function routingAnalyzeWithComposeGates(
   sources: ModelSources,
 ): Promise<void> {
   setSlot(index, { busy: true, error: undefined });
-  const deadline = mergeEncodeDeadline('the text and the prompts');
+  const deadline = mergeTokenizerDeadline('the text and the prompts', PREVIEW_HINT);
   try {
     const result = await Promise.race([
-      mergeClient().preview(yaml, sources, text, engineCallback(deadline.met)),
+      mergeClient().preview(yaml, sources, text, engineCallback(deadline.onCall)),
       deadline.missed,
     ]);
     setSlot(index, { result, label: `Compose gates: ${text.length > 24 ? `${text.slice(0, 24)}…` : text}` });
@@ -87,10 +94,10 @@ export async function routingAnalyzeWithComposeGates(
 
 export async function routingAnalyzeText(index: 0 | 1, text: string, overrides?: RoutingOverrides): Promise<void> {
   setSlot(index, { busy: true, error: undefined });
-  const deadline = engineEncodeDeadline('the text');
+  const deadline = engineTokenizerDeadline('the text', 'Load the model again; a different text may encode.');
   try {
     const result = await Promise.race([
-      engineClient().analyze(text, overrides, engineCallback(deadline.met)),
+      engineClient().analyze(text, overrides, engineCallback(deadline.onCall)),
       deadline.missed,
     ]);
     setSlot(index, { result, label: text.length > 30 ? `${text.slice(0, 30)}…` : text });

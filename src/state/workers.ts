@@ -7,7 +7,13 @@
  * Tests may install in-page hosts instead (engineClientSet).
  */
 import * as Comlink from 'comlink';
-import { type EngineApi, PROMPT_DEADLINE_MS } from '../../workers/engine/api.ts';
+import type { EngineApi } from '../../workers/engine/api.ts';
+import {
+  ENCODE_DEADLINE_MS,
+  encodeDeadlineMessage,
+  threadDeadline,
+  type TokenizerCallEvent,
+} from '../core/tokenizer/guard.ts';
 import type { MergeApi } from '../../workers/merge/api.ts';
 
 type Listener = (message: string) => void;
@@ -91,27 +97,58 @@ export function engineClientEnd(message: string): boolean {
 }
 
 /**
- * The engine worker must say it has encoded `what` (a tokenizer is untrusted input) within
- * PROMPT_DEADLINE_MS; if not, the worker is ended (engineClientEnd) and `missed` rejects with a
- * FormatError, so a tokenizer that hangs on a text ends the call instead of leaving it pending
- * for ever (Stop is a message the busy worker never reads). `met()` disarms it. Race the call
- * against `missed`.
+ * Chat: the engine worker must say it has rendered and encoded `what` (a tokenizer and its chat
+ * template are untrusted code, core/tokenizer/guard.ts) within ENCODE_DEADLINE_MS; if not, the
+ * worker is ended (engineClientEnd) and `missed` rejects with a FormatError, so a tokenizer
+ * that hangs on a text ends the call instead of leaving it pending for ever (Stop is a message
+ * the busy worker never reads). `met()` disarms it. Race the call against `missed`.
  */
 export function engineEncodeDeadline(what: string): EncodeDeadline {
-  const message = deadlineMessage(what, 'engine');
-  return encodeDeadline(
-    () => engineClientEnd(message),
-    `${message} Load the model again; a different text may encode.`,
+  const deadline = threadDeadline(engineClientEnd);
+  deadline.arm(
+    encodeDeadlineMessage('tokenizer', 'encode', ENCODE_DEADLINE_MS, 'the engine worker', what),
+    'Load the model again; a different text may encode.',
   );
+  return deadline;
 }
 
-/** The same deadline for the merge worker (Compose's routing preview encodes with the base's tokenizer). */
-export function mergeEncodeDeadline(what: string): EncodeDeadline {
-  const message = deadlineMessage(what, 'merge');
-  return encodeDeadline(
-    () => (inPage ? false : mergeSlot.end(message)),
-    `${message} Try again; a different text or prompts may encode.`,
-  );
+/**
+ * The deadline of a worker call that runs an HF tokenizer, once or many times among other
+ * work (Routing's analyze, Compose's preview, a build's gates, a calibration's texts): the
+ * worker reports each tokenizer call (watchedTokenizer); `onCall` arms the clock at a call's
+ * start and stops it at its end, and a call still running after ENCODE_DEADLINE_MS ends the
+ * worker, `missed` rejecting with a FormatError naming the file. Pass `onCall` through
+ * engineCallback; race the call against `missed`; `met()` when the call settles.
+ */
+export function mergeTokenizerDeadline(what: string, hint: string): TokenizerCallDeadline {
+  return tokenizerCallDeadline(mergeClientEnd, 'merge', what, hint);
+}
+
+/** Said after a routing preview's deadline (Compose's, and the Routing page's Compose gates). */
+export const PREVIEW_HINT = 'Try again; a different text or prompts may encode.';
+
+/** The same for the engine worker (Routing's analyze). */
+export function engineTokenizerDeadline(what: string, hint: string): TokenizerCallDeadline {
+  return tokenizerCallDeadline(engineClientEnd, 'engine', what, hint);
+}
+
+function tokenizerCallDeadline(
+  end: (message: string) => boolean,
+  worker: string,
+  what: string,
+  hint: string,
+): TokenizerCallDeadline {
+  const deadline = threadDeadline(end);
+  return {
+    ...deadline,
+    onCall: (event) => {
+      if (event.state === 'end') return deadline.met();
+      deadline.arm(
+        encodeDeadlineMessage(event.file, event.call, ENCODE_DEADLINE_MS, `the ${worker} worker`, what),
+        hint,
+      );
+    },
+  };
 }
 
 export interface EncodeDeadline {
@@ -119,20 +156,12 @@ export interface EncodeDeadline {
   met: () => void;
 }
 
-function deadlineMessage(what: string, worker: string): string {
-  return `tokenizer: encoding ${what} took longer than ${PROMPT_DEADLINE_MS / 1000} s, so the ${worker} worker was ended (a normalizer or pre-tokenizer regex of the model's tokenizer that backtracks on this text?).`;
+export interface TokenizerCallDeadline extends EncodeDeadline {
+  onCall: (event: TokenizerCallEvent) => void;
 }
 
-function encodeDeadline(end: () => boolean, message: string): EncodeDeadline {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const missed = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      end();
-      reject(Object.assign(new Error(message), { name: 'FormatError' }));
-    }, PROMPT_DEADLINE_MS);
-  });
-  missed.catch(() => {});
-  return { missed, met: () => clearTimeout(timer) };
+function mergeClientEnd(message: string): boolean {
+  return inPage ? false : mergeSlot.end(message);
 }
 
 export function engineClient(): Comlink.Remote<EngineApi> | EngineApi {

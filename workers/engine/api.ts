@@ -11,6 +11,7 @@ import type {
   TokenRouting,
 } from '../../src/core/runtime/types.ts';
 import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
+import type { TokenizerCallEvent } from '../../src/core/tokenizer/guard.ts';
 import type { ModelRef } from '../model-ref.ts';
 import type { GgufExportQuant } from '../../src/core/model/gguf-names.ts';
 import type { StoredQuant } from '../../src/core/store/manifest.ts';
@@ -78,17 +79,6 @@ export type EngineEvent =
   | { type: 'token'; id: number; text: string; routing?: TokenRouting }
   | { type: 'backend'; backend: BackendReport };
 
-/**
- * How long the engine worker may take to render the chat template and encode the prompt
- * (generate), or to encode the text (analyze), before the page ends the worker
- * (engineEncodeDeadline in src/state/workers.ts). A tokenizer is untrusted input and a
- * normalizer or pre-tokenizer regex can backtrack for hours on some texts
- * (checkTokenizerSections refuses the exponential shapes, not every polynomial one), and
- * JavaScript cannot interrupt a regex: only ending its worker can. Set wide, so that a slow
- * device encoding a full context with a real tokenizer never meets it.
- */
-export const PROMPT_DEADLINE_MS = 10_000;
-
 export interface GenerateSummary {
   tokens: number;
   promptTokens: number;
@@ -125,8 +115,15 @@ export interface EngineApi {
   generate(request: GenerateRequest, onEvents: (events: EngineEvent[]) => void): Promise<GenerateSummary>;
   stop(): void;
   reset(): void;
-  /** `onEncoded` is called once the text is encoded (the page's deadline, engineEncodeDeadline). */
-  analyze(text: string, routing?: RoutingOverrides, onEncoded?: () => void): Promise<AnalyzedText>;
+  /**
+   * `onTokenizerCall` hears the start and end of each call of an HF tokenizer (the text, then
+   * its pieces): the page's deadline, engineTokenizerDeadline.
+   */
+  analyze(
+    text: string,
+    routing?: RoutingOverrides,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<AnalyzedText>;
   stats(): EngineStats;
   quantizeStored(
     id: string,

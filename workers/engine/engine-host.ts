@@ -7,6 +7,8 @@
 import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { ExportableModel } from '../../src/core/model/load.ts';
 import { loadModelLazy } from '../../src/core/model/load.ts';
+import { HfTokenizer } from '../../src/core/tokenizer/hf.ts';
+import { type TokenizerCallEvent, watchedTokenizer } from '../../src/core/tokenizer/guard.ts';
 import { quantizeStoredModel } from './quantize-stored.ts';
 import { generate, yieldToEventLoop } from '../../src/core/runtime/generate.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
@@ -299,12 +301,20 @@ export class EngineHost implements EngineApi {
     this.cachedIds = [];
   }
 
-  async analyze(text: string, routing?: RoutingOverrides, onEncoded?: () => void): Promise<AnalyzedText> {
+  async analyze(
+    text: string,
+    routing?: RoutingOverrides,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<AnalyzedText> {
     const model = this.requireModel();
     if (!model.tokenizer)
       throw Object.assign(new Error('engine: this model has no tokenizer'), { name: 'ConfigError' });
-    const ids = model.tokenizer.encode(text, { addSpecialTokens: false }).slice(0, this.session!.maxContext);
-    onEncoded?.();
+    // an HF tokenizer runs the file's code: each call is reported to the page's deadline
+    const tokenizer =
+      onTokenizerCall && model.tokenizer instanceof HfTokenizer
+        ? await watchedTokenizer((event) => void onTokenizerCall(event))(model.tokenizer)
+        : model.tokenizer;
+    const ids = tokenizer.encode(text, { addSpecialTokens: false }).slice(0, this.session!.maxContext);
     if (ids.length === 0) return { pieces: [], routing: [] };
     this.stop();
     this.session!.truncate(0);
@@ -312,7 +322,7 @@ export class EngineHost implements EngineApi {
     const result = await this.session!.forward(ids, { trace: true, routing });
     this.session!.truncate(0);
     return {
-      pieces: ids.map((id) => model.tokenizer!.decode([id])),
+      pieces: ids.map((id) => tokenizer.decode([id])),
       routing: result.routing ?? ids.map(() => ({ layers: [] })),
     };
   }

@@ -37,13 +37,8 @@ export function summarize(id: string, title: string, model: ExportableModel, con
     ])
       weightBytes += t ? tensorBytes(t) : 0;
   }
-  let hasChatTemplate = false;
-  try {
-    model.tokenizer?.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true });
-    hasChatTemplate = !!model.tokenizer;
-  } catch {
-    hasChatTemplate = false;
-  }
+  // Compiled, never rendered here: a render is untrusted work (core/tokenizer/guard.ts), and a load has no deadline.
+  const hasChatTemplate = model.tokenizer?.hasChatTemplate() ?? false;
   return {
     id,
     title,

@@ -12,8 +12,10 @@ export function buildPromptText(model: ExportableModel, messages: ChatMessage[])
   if (tokenizer) {
     try {
       return { text: tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), templated: true };
-    } catch {
-      // no chat template: fall through to a plain transcript
+    } catch (error) {
+      // no chat template, or one that fails on these messages: fall through to a plain transcript;
+      // anything else (a render past its deadline, guard.ts) is the answer's error
+      if ((error as Error)?.name !== 'ConfigError') throw error;
     }
   }
   const text = `${messages.map((m) => (m.role === 'system' ? m.content : `${m.role}: ${m.content}`)).join('\n')}\nassistant:`;

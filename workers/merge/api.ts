@@ -9,6 +9,7 @@ import type { ConfigIssue } from '../../src/core/formats/mergekit-yaml.ts';
 import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { AnalyzedText } from '../../src/core/runtime/types.ts';
 import type { ModelRef } from '../model-ref.ts';
+import type { TokenizerCallEvent } from '../../src/core/tokenizer/guard.ts';
 
 /** Where each model reference of the YAML (its `path`) is read from. */
 export type ModelSources = Record<string, ModelRef>;
@@ -92,16 +93,31 @@ export interface MergeBuildResult {
 
 export interface MergeApi {
   check(yaml: string, sources: ModelSources): Promise<MergeCheck>;
-  /** `onEncoded` is called once the text and the prompts are encoded (the page's deadline, mergeEncodeDeadline). */
-  preview(yaml: string, sources: ModelSources, text: string, onEncoded?: () => void): Promise<AnalyzedText>;
-  /** Fits the routers to `texts` (kept for a following build with the same yaml, sources and texts). */
+  /** `onTokenizerCall`: as calibrate's (the text, the prompts and the pieces go through the base's tokenizer). */
+  preview(
+    yaml: string,
+    sources: ModelSources,
+    text: string,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<AnalyzedText>;
+  /**
+   * Fits the routers to `texts` (kept for a following build with the same yaml, sources and texts).
+   * `onTokenizerCall` hears the start and end of every call of the base's tokenizer (the gates'
+   * prompts, the texts): the page's deadline, mergeTokenizerDeadline.
+   */
   calibrate(
     yaml: string,
     sources: ModelSources,
     calibration: MergeCalibrationRequest,
     onProgress: (p: MergeCalibrationProgress) => void,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
   ): Promise<MergeCalibrationSummary>;
-  build(request: MergeBuildRequest, onProgress: (p: MergeBuildProgress) => void): Promise<MergeBuildResult>;
+  /** `onTokenizerCall`: as calibrate's (a build encodes the gates' prompts, and the texts when it calibrates now). */
+  build(
+    request: MergeBuildRequest,
+    onProgress: (p: MergeBuildProgress) => void,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<MergeBuildResult>;
   /** Aborts a running build or calibration (it rejects with a CancelledError). */
   cancel(): void;
 }

@@ -24,6 +24,9 @@ import { calibrationModelCard } from '../../src/core/calibrate/merged.ts';
 import { calibrationKey, calibrationSummary, type CachedCalibration } from './calibration.ts';
 import { calibrateMerge } from '../../src/core/calibrate/calibrate-merge.ts';
 import type { MergePlan } from '../../src/core/merge/plan.ts';
+import type { MergeRuntime } from '../../src/core/merge/run.ts';
+import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
+import { type TokenizerCallEvent, watchedTokenizer } from '../../src/core/tokenizer/guard.ts';
 import type {
   MergeApi,
   MergeCalibrationProgress,
@@ -70,6 +73,11 @@ async function dequantizedFolder(files: FileSet): Promise<FileSet> {
     sidecarFiles: files,
     dtype: 'f32',
   });
+}
+
+/** The merge's runtime, its base tokenizer's every call reported to the page (its deadline) when it listens. */
+function mergeRuntime(onTokenizerCall?: (event: TokenizerCallEvent) => void): MergeRuntime {
+  return createMergeRuntime(cpuBackend, onTokenizerCall && watchedTokenizer((event) => void onTokenizerCall(event)));
 }
 
 export class MergeHost implements MergeApi {
@@ -134,11 +142,16 @@ export class MergeHost implements MergeApi {
     };
   }
 
-  async preview(yaml: string, sources: ModelSources, text: string, onEncoded?: () => void) {
+  async preview(
+    yaml: string,
+    sources: ModelSources,
+    text: string,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ) {
     const opened = await this.parseAndOpen(yaml, sources);
     if ('ok' in opened)
       throw Object.assign(new Error(opened.issues.map((i) => i.message).join('; ')), { name: 'ConfigError' });
-    return previewRouting(opened.config, opened.inputs, text, onEncoded);
+    return previewRouting(opened.config, opened.inputs, text, mergeRuntime(onTokenizerCall));
   }
 
   /** Parse, open and plan, or a ConfigError listing the issues. */
@@ -168,10 +181,12 @@ export class MergeHost implements MergeApi {
     inputs: MergeInputs,
     request: MergeCalibrationRequest,
     signal: AbortSignal,
+    runtime: MergeRuntime,
     onProgress?: (p: MergeCalibrationProgress) => void,
   ): Promise<CachedCalibration> {
     const started = performance.now();
     const run = await calibrateMerge(plan, inputs, request.texts, {
+      runtime,
       method: request.method,
       // absent: the CLI's windows (DEFAULT_CALIBRATION), so a model calibrated in the tab routes as ROUTING.md reports
       windowTokens: request.windowTokens,
@@ -201,25 +216,32 @@ export class MergeHost implements MergeApi {
     sources: ModelSources,
     calibration: MergeCalibrationRequest,
     onProgress: (p: MergeCalibrationProgress) => void,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
   ): Promise<MergeCalibrationSummary> {
     const abort = this.newAbort();
     try {
       const { plan, inputs } = await this.planned(yaml, sources);
       const key = calibrationKey(yaml, sources, calibration);
       if (this.calibrated?.key === key) return this.calibrated.summary;
-      return (await this.fit(key, plan, inputs, calibration, abort.signal, onProgress)).summary;
+      const runtime = mergeRuntime(onTokenizerCall);
+      return (await this.fit(key, plan, inputs, calibration, abort.signal, runtime, onProgress)).summary;
     } finally {
       if (this.abort === abort) this.abort = undefined;
     }
   }
 
-  async build(request: MergeBuildRequest, onProgress: (p: MergeBuildProgress) => void): Promise<MergeBuildResult> {
+  async build(
+    request: MergeBuildRequest,
+    onProgress: (p: MergeBuildProgress) => void,
+    onTokenizerCall?: (event: TokenizerCallEvent) => void,
+  ): Promise<MergeBuildResult> {
     const abort = this.newAbort();
     const opened = await this.planned(request.yaml, request.sources, request.layout);
     // Refused up front, before any tensor is read: the library keeps only models the engine opens.
     const exportOnly = exportOnlyReason(opened.plan.arch);
     if (exportOnly) throw new ConfigError(`merge: ${exportOnly}`);
-    const calibration = request.calibration && (await this.calibrationFor(request, opened, abort.signal));
+    const runtime = mergeRuntime(onTokenizerCall);
+    const calibration = request.calibration && (await this.calibrationFor(request, opened, abort.signal, runtime));
     const folder = memoryFolder();
     const writer = folderWriter(folder.open);
     const calibrationCard = calibration && calibrationModelCard(calibration.run.record);
@@ -229,7 +251,7 @@ export class MergeHost implements MergeApi {
       modelCard: hfModelCard(
         mergeModelCardFacts(request.title, opened.plan.config, request.yaml, opened.plan.arch, calibrationCard),
       ),
-      runtime: createMergeRuntime(),
+      runtime,
       signal: abort.signal,
       onProgress: (p) =>
         onProgress({
@@ -271,11 +293,12 @@ export class MergeHost implements MergeApi {
     request: MergeBuildRequest,
     opened: { plan: MergePlan; inputs: MergeInputs },
     signal: AbortSignal,
+    runtime: MergeRuntime,
   ): Promise<CachedCalibration> {
     const calibration = request.calibration!;
     const key = calibrationKey(request.yaml, request.sources, calibration);
     if (this.calibrated?.key === key) return this.calibrated;
-    return this.fit(key, opened.plan, opened.inputs, calibration, signal);
+    return this.fit(key, opened.plan, opened.inputs, calibration, signal, runtime);
   }
 
   cancel(): void {

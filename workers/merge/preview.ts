@@ -7,27 +7,27 @@
  * routing of the built model.
  */
 import type { MoeMergeConfig } from '../../src/core/formats/mergekit-yaml.ts';
-import { openBaseForwardOn } from '../../src/core/merge/default-runtime.ts';
+import { createMergeRuntime, openBaseForwardOn } from '../../src/core/merge/default-runtime.ts';
+import type { MergeRuntime } from '../../src/core/merge/run.ts';
 import { computeGates, tokenizePrompts } from '../../src/core/merge/gates.ts';
 import type { MergeInputs } from '../../src/core/merge/sources.ts';
 import { modelReferenceKey } from '../../src/core/formats/mergekit-yaml.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
 import { planRouting, routeToken } from '../../src/core/runtime/routing.ts';
 import type { TokenRouting } from '../../src/core/runtime/types.ts';
-import { loadHfTokenizer } from '../../src/core/tokenizer/hf.ts';
 import type { AnalyzedText } from '../../src/core/runtime/types.ts';
 
 const MAX_PREVIEW_TOKENS = 128;
 
-/** `onEncoded` is called once the text and every prompt are encoded (the page's deadline, mergeEncodeDeadline). */
+/** `runtime` loads the base's tokenizer (the merge worker's reports each call to the page's deadline). */
 export async function previewRouting(
   config: MoeMergeConfig,
   inputs: MergeInputs,
   text: string,
-  onEncoded?: () => void,
+  runtime: MergeRuntime = createMergeRuntime(),
 ): Promise<AnalyzedText> {
   const base = inputs.models.get(modelReferenceKey(config.baseModel))!;
-  const tokenizer = await loadHfTokenizer(base.files);
+  const tokenizer = await runtime.loadTokenizer(base.files);
   const layers = Number(base.config.num_hidden_layers);
   const hidden = Number(base.config.hidden_size);
   const owners = config.experts.map((e) => ({
@@ -38,7 +38,6 @@ export async function previewRouting(
   const promptLengths = owners.flatMap((o) =>
     tokenizePrompts(tokenizer, [...(o.positivePrompts ?? []), ...(o.negativePrompts ?? [])]).map((p) => p.length),
   );
-  onEncoded?.();
   const forward = await openBaseForwardOn(cpuBackend, base, Math.max(1, ids.length, ...promptLengths));
   try {
     const gates = await computeGates(config.gateMode, owners, {

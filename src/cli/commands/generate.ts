@@ -30,7 +30,7 @@ import {
   UsageError,
   type FlagSpec,
 } from '../args.ts';
-import { loadModelArgLazy, terminalProgress } from '../load-model.ts';
+import { cliTokenizerGuard, loadModelArgLazy, terminalProgress } from '../load-model.ts';
 import { noAdapterHint, runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
 /** The routing flags `generate` and `route` share (MoE models). */
@@ -207,6 +207,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     if (childExitCode !== undefined) return childExitCode;
   }
   const model = await loadModelArgLazy(modelArg, {
+    guardTokenizer: cliTokenizerGuard(), // these commands encode: the tokenizer runs under the deadline
     tokenizer: stringFlag(values.tokenizer),
     onProgress: terminalProgress(),
   });

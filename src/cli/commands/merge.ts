@@ -15,7 +15,7 @@ import { createMergeRuntime } from '../../core/merge/default-runtime.ts';
 import { httpFileSet } from '../../core/hub/http-files.ts';
 import { exportOnlyReason } from '../../core/merge/architecture.ts';
 import { planMerge, type MergePlan } from '../../core/merge/plan.ts';
-import { runMerge, type MergeProgress, type RunOptions } from '../../core/merge/run.ts';
+import { runMerge, type MergeProgress, type MergeRuntime, type RunOptions } from '../../core/merge/run.ts';
 import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../core/merge/sources.ts';
 import { folderWriter, DEFAULT_SHARD_BYTES } from '../../core/merge/writer.ts';
 import {
@@ -33,6 +33,8 @@ import { hfModelCard, mergeModelCardFacts } from '../../core/merge/model-card.ts
 import { loadModelLazy } from '../../core/model/load.ts';
 import { HfTokenizer } from '../../core/tokenizer/hf.ts';
 import { isDirectory, nodeDirFileSet, nodeDirSinkOpener, nodeFileSink, pathExists, readTextFile } from '../node-io.ts';
+import { cliTokenizerGuard } from '../load-model.ts';
+import { cpuBackend } from '../../core/runtime/cpu/backend.ts';
 import type { GgufExportQuant } from '../../core/model/gguf-names.ts';
 
 export const MERGE_USAGE = `moe-studio merge CONFIG.yml OUT_DIR [flags]      (mergekit-moe compatible)
@@ -171,6 +173,7 @@ async function calibrationFor(
   values: Record<string, string | boolean | undefined>,
   plan: MergePlan,
   inputs: MergeInputs,
+  runtime: MergeRuntime,
 ): Promise<{ runOptions: Pick<RunOptions, 'gates' | 'configYamlComment'>; cardSection?: string }> {
   const path = stringFlag(values.calibrate);
   const method = enumFlag('calibrate-method', values['calibrate-method'], CALIBRATION_METHODS);
@@ -190,6 +193,7 @@ async function calibrationFor(
   const texts = parseCalibrationJsonl(await readTextFile(path), path, plan.experts);
   let lastLayer = -1;
   const fitted = await calibrateMerge(plan, inputs, texts, {
+    runtime,
     method,
     logitScale,
     windowTokens,
@@ -250,9 +254,11 @@ export async function runMergeCommand(argv: string[]): Promise<number> {
   if (gguf) checkGgufOutput(plan, gguf);
   process.stderr.write(`plan: ${describePlan(plan)}\n`);
   const started = performance.now();
-  const calibration = await calibrationFor(values, plan, inputs);
+  // The base tokenizer encodes the prompts and the calibration texts in a sandbox thread, under the deadline.
+  const runtime = createMergeRuntime(cpuBackend, cliTokenizerGuard());
+  const calibration = await calibrationFor(values, plan, inputs, runtime);
   const result = await runMerge(plan, inputs, folderWriter(nodeDirSinkOpener(outDir), { maxShardBytes: shardBytes }), {
-    runtime: createMergeRuntime(),
+    runtime,
     onProgress: progressPrinter(),
     onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
     copyTokenizer: values['no-copy-tokenizer'] !== true,

@@ -77,13 +77,14 @@ export async function calibrateMerge(
 ): Promise<CalibratedMergeRun> {
   const { runtime, onProgress, signal, evaluate, evaluateTextsPerExpert, ...calibration } = options;
   const memory = memoryWriter();
+  const mergeRuntime = runtime ?? createMergeRuntime();
   const merged = await runMerge(plan, inputs, memory, {
-    runtime: runtime ?? createMergeRuntime(),
+    runtime: mergeRuntime,
     signal,
     onProgress: (p) => onProgress?.({ phase: 'merge', done: p.bytesDone, total: p.bytesTotal }),
   });
   if (signal?.aborted) throw new CancelledError('calibrate: cancelled');
-  const model = await mergedModelWeights(plan, memory.output);
+  const model = await mergedModelWeights(plan, memory.output, mergeRuntime.loadTokenizer);
   if (!model.tokenizer) throw new ConfigError('calibrate: the base model has no tokenizer.json to read the texts with');
   const fitted = await calibrateMergedModel(model.weights, model.tokenizer, texts, {
     ...calibration,

@@ -17,6 +17,7 @@ import {
 } from './sequence.ts';
 import type { CalibrationSequence } from './texts.ts';
 import { prepareRowMatmul } from './row-matmul.ts';
+import { mulberry32 } from '../model/random.ts';
 
 /** A shallow copy of `model` whose MoE layers listed in `routers` use those router matrices // [experts, hidden]. */
 export function withRouters(model: ModelF32, routers: Record<number, Float32Array> | Float32Array[]): ModelF32 {
@@ -66,6 +67,8 @@ export interface RoutingEvaluation {
   perplexity: number[];
   /** Scored (next-token) positions per label. */
   scoredTokens: number[];
+  /** Next-token loss of every scored position, per window in the order given ([windows] × [nTokens − 1]). */
+  windowNll: Float64Array[];
 }
 
 /** Evaluates routing and perplexity of `model` on labelled windows (each from an empty cache). */
@@ -83,12 +86,14 @@ export async function evaluateRouting(
   );
   const nllSum = new Array<number>(labels).fill(0);
   const scoredTokens = new Array<number>(labels).fill(0);
+  const windowNll: Float64Array[] = [];
   for (let w = 0; w < sequences.length; w++) {
     const { expert, tokens } = sequences[w];
     const run = forwardSequence(model, tokens);
     for (const [l, ids] of run.top1.entries()) for (const e of ids) top1Counts[expert][l][e]++;
     for (const v of run.nll) nllSum[expert] += v;
     scoredTokens[expert] += run.nll.length;
+    windowNll.push(run.nll);
     await onWindow?.(w + 1, sequences.length);
   }
   const ownShare = top1Counts.map((byLayer, label) =>
@@ -100,5 +105,60 @@ export async function evaluateRouting(
     ownShareMean: ownShare.map((s) => s.reduce((a, b) => a + b, 0) / s.length),
     perplexity: nllSum.map((sum, label) => Math.exp(sum / scoredTokens[label])),
     scoredTokens,
+    windowNll,
   };
+}
+
+export interface PerplexityRatio {
+  ratio: number; // exp(mean(lossA − lossB)) = perplexity A ÷ perplexity B on the same tokens
+  low: number; // the interval's ends (percentile block bootstrap)
+  high: number;
+}
+
+/**
+ * Perplexity of model A ÷ model B on the same windows, with a block-bootstrap interval: the
+ * paired per-token differences are cut into blocks of `block` tokens (neighbouring tokens are
+ * not independent), blocks are resampled with replacement `resamples` times (seeded, so the
+ * report is reproducible), and `level` of the resampled ratios lie inside [low, high]. On a
+ * few hundred held-out tokens this interval is several percent wide: a ratio differing from
+ * another by less than that is not a measured difference.
+ */
+export function pairedPerplexityRatio(
+  nllA: readonly Float64Array[],
+  nllB: readonly Float64Array[],
+  options: { block?: number; resamples?: number; level?: number; seed?: number } = {},
+): PerplexityRatio {
+  const { block = 64, resamples = 2000, level = 0.9, seed = 1 } = options;
+  if (nllA.length !== nllB.length)
+    throw new RangeError(`pairedPerplexityRatio: ${nllA.length} vs ${nllB.length} windows`);
+  const sums: number[] = []; // per block: Σ (a − b)
+  const counts: number[] = [];
+  for (const [w, a] of nllA.entries()) {
+    const b = nllB[w];
+    if (a.length !== b.length)
+      throw new RangeError(`pairedPerplexityRatio: window ${w} has ${a.length} vs ${b.length} tokens`);
+    for (let start = 0; start < a.length; start += block) {
+      let sum = 0;
+      const end = Math.min(a.length, start + block);
+      for (let t = start; t < end; t++) sum += a[t] - b[t];
+      sums.push(sum);
+      counts.push(end - start);
+    }
+  }
+  const total = (pick: (i: number) => number) => {
+    let s = 0;
+    let n = 0;
+    for (let i = 0; i < sums.length; i++) {
+      const j = pick(i);
+      s += sums[j];
+      n += counts[j];
+    }
+    return Math.exp(s / n);
+  };
+  const random = mulberry32(seed);
+  const resampled = Array.from({ length: resamples }, () => total(() => Math.floor(random() * sums.length))).sort(
+    (x, y) => x - y,
+  );
+  const at = (q: number) => resampled[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
+  return { ratio: total((i) => i), low: at((1 - level) / 2), high: at((1 + level) / 2) };
 }

@@ -7,6 +7,7 @@ import { parseHfConfig } from '../model/hf-config.ts';
 import { loadHfWeights } from '../model/load-hf.ts';
 import { cpuBackend } from '../runtime/cpu/backend.ts';
 import type { Backend } from '../runtime/types.ts';
+import type { TokenizerGuard } from '../tokenizer/guard.ts';
 import { loadHfTokenizer } from '../tokenizer/hf.ts';
 import type { BaseForward } from './gates.ts';
 import type { MergeRuntime } from './run.ts';
@@ -37,9 +38,13 @@ export async function openBaseForwardOn(
   };
 }
 
-export function createMergeRuntime(backend: Backend = cpuBackend): MergeRuntime {
+/** `guard`: where the base tokenizer's untrusted calls run (tokenizer/guard.ts); absent, in this thread. */
+export function createMergeRuntime(backend: Backend = cpuBackend, guard?: TokenizerGuard): MergeRuntime {
   return {
-    loadTokenizer: (files) => loadHfTokenizer(files),
+    loadTokenizer: async (files) => {
+      const tokenizer = await loadHfTokenizer(files);
+      return guard ? guard(tokenizer) : tokenizer;
+    },
     openBaseForward: (base, maxTokens) => openBaseForwardOn(backend, base, maxTokens),
   };
 }

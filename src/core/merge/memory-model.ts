@@ -11,6 +11,7 @@ import { memoryFileSet, type FileSet } from '../io/byte-source.ts';
 import type { RawTensor } from '../tensor.ts';
 import type { MergePlan } from './plan.ts';
 import { loadHfTokenizer } from '../tokenizer/hf.ts';
+import type { MergeRuntime } from './run.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
 import type { MemoryMergeOutput } from './writer.ts';
 
@@ -37,8 +38,15 @@ export interface MergedModel {
   files: FileSet;
 }
 
-/** The merged model for the engine. DeepSeek MoE output (remote-code model) is refused: the engine cannot run it. */
-export async function mergedModelWeights(plan: MergePlan, output: MemoryMergeOutput): Promise<MergedModel> {
+/**
+ * The merged model for the engine. DeepSeek MoE output (remote-code model) is refused: the engine cannot run it.
+ * `loadTokenizer` reads the merged tokenizer files (a MergeRuntime's, so its guard applies).
+ */
+export async function mergedModelWeights(
+  plan: MergePlan,
+  output: MemoryMergeOutput,
+  loadTokenizer: MergeRuntime['loadTokenizer'] = loadHfTokenizer,
+): Promise<MergedModel> {
   if (plan.arch !== 'Mixtral' && plan.arch !== 'Qwen MoE') {
     throw new ConfigError(`merge: the engine runs Mixtral and Qwen MoE outputs; ${plan.arch} can only be exported`);
   }
@@ -46,6 +54,6 @@ export async function mergedModelWeights(plan: MergePlan, output: MemoryMergeOut
   const { weights } = await loadHfWeights(spec, memoryTensorSource(output.tensors));
   const files = memoryFileSet(Object.fromEntries(output.files), 'merged');
   const merged: MergedModel = { weights, files };
-  if (output.files.has('tokenizer.json')) merged.tokenizer = await loadHfTokenizer(files);
+  if (output.files.has('tokenizer.json')) merged.tokenizer = await loadTokenizer(files);
   return merged;
 }

@@ -16,6 +16,7 @@ import { readJsonFile } from '../io/byte-source.ts';
 import { HfTokenizer, loadHfTokenizer } from '../tokenizer/hf.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import type { Tokenizer, TokenizerJson } from '../tokenizer/types.ts';
+import type { TokenizerGuard } from '../tokenizer/guard.ts';
 import { type LoadedGgufModel, loadGgufModel, loadGgufModelLazy } from './gguf-model-import.ts';
 import { loadLlama2cCheckpoint } from './llama2c.ts';
 import { type HfTensorSource, loadHfWeights, loadHfWeightsLazy, readHfConfigJson } from './load-hf.ts';
@@ -52,6 +53,16 @@ export interface LoadModelOptions {
   skipTokenizer?: boolean;
   /** llama2.c only: the tokenizer's file name in the set (default: tokenizer.bin, else the one tok*.bin). */
   llama2cTokenizer?: string;
+  /**
+   * Where an HF tokenizer's untrusted calls run (tokenizer/guard.ts): Node's callers pass
+   * nodeTokenizerGuard. Absent: in this thread. llama2.c's tokenizer runs no file-provided code.
+   */
+  guardTokenizer?: TokenizerGuard;
+}
+
+/** The tokenizer as the caller's guard wants it (unchanged without one). */
+function guarded(tokenizer: HfTokenizer, options: LoadModelOptions): Promise<Tokenizer> | Tokenizer {
+  return options.guardTokenizer ? options.guardTokenizer(tokenizer) : tokenizer;
 }
 
 /** Which format a FileSet holds, and the file the weights are in. */
@@ -123,7 +134,7 @@ async function loadHfFolder<W extends ExportableWeights>(
   let tokenizer: Tokenizer | undefined;
   if (!options.skipTokenizer && list.includes('tokenizer.json')) {
     report({ phase: 'tokenizer', file: 'tokenizer.json', bytesDone: 0, bytesTotal: 0 });
-    tokenizer = await loadHfTokenizerFor(files, spec);
+    tokenizer = await guarded(await loadHfTokenizerFor(files, spec), options);
   }
   report({ phase: 'done', file: '', bytesDone: 0, bytesTotal: 0 });
   const loaded: Omit<LoadedModel, 'weights'> & { weights: W } = { spec, weights, config, files, extraTensors };
@@ -133,7 +144,7 @@ async function loadHfFolder<W extends ExportableWeights>(
 }
 
 /** tokenizer.json (+ tokenizer_config.json) of an HF folder, checked against config.json's vocab_size. */
-export async function loadHfTokenizerFor(files: FileSet, spec: ModelSpec): Promise<Tokenizer> {
+export async function loadHfTokenizerFor(files: FileSet, spec: ModelSpec): Promise<HfTokenizer> {
   const tokenizer = await loadHfTokenizer(files);
   if (tokenizer.vocabSize > spec.vocab) {
     throw new ConfigError(`tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${spec.vocab}`);
@@ -168,9 +179,12 @@ async function loadGguf<W extends ExportableWeights>(
     : { format: 'gguf', file: `${files.name}/${file}` };
   const loaded: Omit<LoadedModel, 'weights'> & { weights: W } = { spec: weights.spec, weights, config, files };
   if (!options.skipTokenizer) {
-    if (list.includes('tokenizer.json')) loaded.tokenizer = await loadHfTokenizer(files);
+    if (list.includes('tokenizer.json')) loaded.tokenizer = await guarded(await loadHfTokenizer(files), options);
     else if (tokenizerJson)
-      loaded.tokenizer = tokenizerFromGguf(tokenizerJson, chatTemplate, weights.spec, `${files.name}/${file}`);
+      loaded.tokenizer = await guarded(
+        tokenizerFromGguf(tokenizerJson, chatTemplate, weights.spec, `${files.name}/${file}`),
+        options,
+      );
   }
   return loaded;
 }
@@ -181,7 +195,7 @@ function tokenizerFromGguf(
   chatTemplate: string | undefined,
   spec: ModelSpec,
   file: string,
-): Tokenizer {
+): HfTokenizer {
   const probe = new HfTokenizer(tokenizerJson, {}, file);
   const config: Record<string, unknown> = {};
   if (chatTemplate) config.chat_template = chatTemplate;

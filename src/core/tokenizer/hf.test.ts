@@ -5,6 +5,7 @@ import { ConfigError, FormatError } from '../errors.ts';
 import { memoryFileSet } from '../io/byte-source.ts';
 import { HfTokenizer, loadHfTokenizer } from './hf.ts';
 import { buildTestingBpeTokenizer, TESTING_SPECIAL_TOKENS } from './bpe.testing.ts';
+import { RUNAWAY_TEMPLATE } from './hanging.testing.ts';
 
 const FIXTURE = new URL('../../../tests/fixtures/tokenizers/mistral-32k/', import.meta.url);
 const mistralJson = JSON.parse(readFileSync(new URL('tokenizer.json', FIXTURE), 'utf8'));
@@ -296,6 +297,24 @@ describe('untrusted tokenizers and chat templates end in typed errors, in bounde
     const tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig);
     expect(() => tokenizer.decode([])).toThrow(FormatError);
     expect(() => tokenizer.decode([])).toThrow(/^tokenizer\.json: decode failed: /);
+  });
+});
+
+describe('hasChatTemplate compiles the template and runs none of it (a model load renders nothing untrusted)', () => {
+  const { tokenizerJson, tokenizerConfig } = buildTestingBpeTokenizer();
+  const withTemplate = (chat_template: string | null) =>
+    new HfTokenizer(tokenizerJson, { ...tokenizerConfig, chat_template });
+
+  it('answers a template that would run for a minute at once', () => {
+    const started = performance.now();
+    expect(withTemplate(RUNAWAY_TEMPLATE).hasChatTemplate()).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('says false for no template and for one that does not compile', () => {
+    expect(withTemplate(null).hasChatTemplate()).toBe(false);
+    expect(withTemplate('{% for %}').hasChatTemplate()).toBe(false);
+    expect(withTemplate('{{ messages[0].content }}').hasChatTemplate()).toBe(true);
   });
 });
 

@@ -155,6 +155,16 @@ export class HfTokenizer implements Tokenizer {
     return this.guard('token_to_id', () => this.core.token_to_id(token));
   }
 
+  hasChatTemplate(): boolean {
+    if (this.chatTemplate === undefined) return false;
+    try {
+      this.compiledTemplate ??= new ChatTemplate(this.chatTemplate, this.templateFile);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
     if (this.chatTemplate === undefined) {
       throw new ConfigError('tokenizer_config.json: no chat_template (the model has no chat format)');
@@ -173,7 +183,7 @@ export class HfTokenizer implements Tokenizer {
   }
 
   /** Where the chat template came from, for its errors. */
-  private get templateFile(): string {
+  get templateFile(): string {
     return this.file === 'tokenizer.json' ? 'tokenizer_config.json' : this.file;
   }
 }

@@ -188,6 +188,7 @@ export function createLlama2cTokenizer(
     applyChatTemplate(_messages: ChatMessage[]): string {
       throw new ConfigError('llama2c-tokenizer: has no chat template');
     },
+    hasChatTemplate: () => false,
     /** SentencePiece-style piece: specials by name, spaces as ▁ (what GGUF's tokens hold). */
     idToToken(id: number): string | undefined {
       if (!Number.isInteger(id) || id < 0 || id >= pieces.length) return undefined;

@@ -15,7 +15,7 @@
  * The screen is conservative: the published tokenizers' patterns (GPT-2, Llama 3, Qwen2,
  * DeepSeek-V3, o200k) quantify only single atoms or character classes, and pass. It is not
  * complete (two overlapping `\s*` before a tail that fails are still cubic in the text), so
- * the studio also encodes in the engine worker under a deadline (PROMPT_DEADLINE_MS).
+ * every host also bounds each encode by a deadline (ENCODE_DEADLINE_MS, tokenizer/guard.ts).
  */
 import { FormatError } from '../errors.ts';
 import type { TokenizerJson } from './types.ts';

@@ -19,6 +19,8 @@ export interface Tokenizer {
   decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
   /** Renders the chat template from tokenizer_config.json (throws ConfigError if none). */
   applyChatTemplate(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  /** Whether there is a chat template that compiles; none of it runs (a render is untrusted work, guard.ts). */
+  hasChatTemplate(): boolean;
   /** Piece strings by id, for GGUF export (tokenizer.ggml.tokens) and the UI. */
   idToToken(id: number): string | undefined;
 }
