@@ -9,14 +9,22 @@
  *   moe-studio merge moe.yml OUT --models-dir DONORS   (gate_mode random: no forward pass)
  *   moe-studio export OUT --format gguf --quant q4_0 --out OUT.q4_0.gguf
  *   moe-studio export OUT --format safetensors --quant bf16 --out OUT-bf16/
- *   moe-studio generate OUT.q4_0.gguf --ids … --max-tokens 16 --temperature 0   (wasm backend;
- *     the CLI's own "N tokens in S s (X tok/s …)" line is kept in the notes column)
+ *   moe-studio generate OUT.q4_0.gguf --ids … --max-tokens 16 --temperature 0   (the
+ *     "generate/load" row: load on the wasm backend + 16 greedy tokens; the CLI's own
+ *     "backend wasm: weights N MB, session memory M MB" line gives the wasm linear memory, so
+ *     the row shows peak RSS − wasm memory, what loading costs above the weights; its
+ *     "N tokens in S s (X tok/s …)" line is kept in the notes column)
  * Writes one labelled table into the "Peak memory" section of bench/RESULTS.md (tables of
  * other labels are kept, so a before/after pair sits side by side; other sections are kept).
  * Generated files live under MOE_BENCH_DIR (default the OS temp dir) and are deleted after
  * each size unless --keep.
  *
  *   npm run bench -- --memory [--sizes smol,tiny6,tiny22] [--label after] [--keep]
+ *                             [--commands merge,export-gguf,generate,export-hf]
+ *
+ * `--commands generate` alone writes the q4_0 GGUF directly (fixture-memory-gguf.ts: the same
+ * shapes and dtypes as the merged-then-exported file, random weights, no donors or merge on
+ * disk) and runs only the generate/load row: 1.9 GB of disk at tiny22 instead of ~25 GB.
  *
  * The default sizes (smol,tiny6) are the cheap pair. `tiny22` is the real 4×TinyLlama-1.1B MoE
  * (22 layers, 3.4B parameters): four ~2.2 GB donors plus a 6.8 GB merge, a 1.9 GB GGUF and a
@@ -37,6 +45,7 @@ import { hfTensorEntries } from '../src/core/model/hf-tensors.ts';
 import { nameTableFor } from '../src/core/model/names.ts';
 import type { ModelSpec } from '../src/core/model/spec.ts';
 import { BENCH_DIR, benchTokenizerJson } from './fixture-gguf.ts';
+import { memoryMoeSpec, writeMemoryGguf } from './fixture-memory-gguf.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(here, '..');
@@ -162,8 +171,13 @@ interface Row {
   peakRssMb: number;
   /** NaN when the command writes no output (generate). */
   outputMb: number;
+  /** generate/load: the wasm session's linear memory (weights, KV cache, scratch); NaN otherwise. */
+  wasmMb: number;
   notes: string;
 }
+
+const COMMANDS = ['merge', 'export-gguf', 'generate', 'export-hf'] as const;
+type Command = (typeof COMMANDS)[number];
 
 async function pathBytes(path: string): Promise<number> {
   const info = statSync(path);
@@ -188,72 +202,102 @@ async function timedCli(args: string[], output?: string): Promise<Omit<Row, 'siz
   if (child.status !== 0) throw new Error(`bench memory: moe-studio ${args[0]} exited ${child.status}`);
   const [seconds, maxRssKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   const speed = /(\d+) tokens in ([\d.]+) s \(([\d.]+) tok\/s/.exec(child.stderr ?? '');
+  const memory = /backend wasm: weights (\d+) MB, session memory (\d+) MB/.exec(child.stderr ?? '');
   return {
     seconds: seconds!,
     peakRssMb: maxRssKb! / 1024,
     outputMb: output ? (await pathBytes(output)) / 1e6 : Number.NaN,
-    notes: speed ? `${speed[1]} tokens in ${speed[2]} s after loading (${speed[3]} tok/s)` : '',
+    wasmMb: memory ? Number(memory[2]) / 1.048576 : Number.NaN, // the CLI prints 1e6-byte MB; the table's are MiB, as ru_maxrss
+    notes: [
+      memory ? `weights in wasm ${(Number(memory[1]) / 1.048576).toFixed(0)} MB` : '',
+      speed ? `${speed[1]} tokens in ${speed[2]} s after loading (${speed[3]} tok/s)` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
   };
 }
 
-async function measureSize(key: string, keep: boolean): Promise<Row[]> {
+async function measureSize(key: string, keep: boolean, commands: Command[]): Promise<Row[]> {
   const { label, spec } = MEMORY_SIZES[key]!;
   const dir = join(BENCH_DIR, `memory-${key}`);
   const donors = join(dir, 'donors');
-  rmSync(join(dir, 'out'), { recursive: true, force: true });
-  for (let i = 0; i < EXPERTS; i++) {
-    const donor = join(donors, `donor${i}`);
-    if (existsSync(join(donor, 'tokenizer_config.json'))) continue;
-    log(`${key}: generating ${donor}`);
-    await writeDonor(donor, spec, i + 1);
-  }
-  writeFileSync(join(dir, 'moe.yml'), mergeYaml());
   const out = join(dir, 'out');
+  const gguf = join(dir, 'out.q4_0.gguf');
+  rmSync(out, { recursive: true, force: true });
+  rmSync(gguf, { force: true });
   const rows: Row[] = [];
-  const run = async (command: string, args: string[], output?: string) => {
+  const run = async (command: string, args: string[], output?: string, note?: string) => {
     log(`${key}: ${command}`);
     const row = { size: label, command, ...(await timedCli(args, output)) };
+    if (note) row.notes = row.notes ? `${note}; ${row.notes}` : note;
     log(
       `  ${row.seconds.toFixed(1)} s, peak RSS ${row.peakRssMb.toFixed(0)} MB, output ${row.outputMb.toFixed(0)} MB ${row.notes}`,
     );
     rows.push(row);
   };
-  await run('merge (gate_mode random, bf16)', ['merge', join(dir, 'moe.yml'), out, '--models-dir', donors], out);
-  const gguf = join(dir, 'out.q4_0.gguf');
-  await run(
-    'export --format gguf --quant q4_0',
-    ['export', out, '--format', 'gguf', '--quant', 'q4_0', '--out', gguf, '--force'],
-    gguf,
-  );
-  await run('generate --backend wasm (the q4_0 GGUF, 16 greedy tokens)', [
-    'generate',
-    gguf,
-    '--ids',
-    '1,450,4996,263,931',
-    '--max-tokens',
-    '16',
-    '--temperature',
-    '0',
-    '--backend',
-    'wasm',
-  ]);
-  const hf = join(dir, 'out-bf16');
-  await run(
-    'export --format safetensors --quant bf16',
-    ['export', out, '--format', 'safetensors', '--quant', 'bf16', '--out', hf, '--force'],
-    hf,
-  );
+  if (commands.includes('merge')) {
+    for (let i = 0; i < EXPERTS; i++) {
+      const donor = join(donors, `donor${i}`);
+      if (existsSync(join(donor, 'tokenizer_config.json'))) continue;
+      log(`${key}: generating ${donor}`);
+      await writeDonor(donor, spec, i + 1);
+    }
+    writeFileSync(join(dir, 'moe.yml'), mergeYaml());
+    await run('merge (gate_mode random, bf16)', ['merge', join(dir, 'moe.yml'), out, '--models-dir', donors], out);
+  }
+  if (commands.includes('export-gguf'))
+    await run(
+      'export --format gguf --quant q4_0',
+      ['export', out, '--format', 'gguf', '--quant', 'q4_0', '--out', gguf, '--force'],
+      gguf,
+    );
+  if (commands.includes('generate')) {
+    const direct = !existsSync(gguf);
+    if (direct) {
+      log(`${key}: writing ${gguf} directly (random q4_0 weights, the merge's shapes)`);
+      mkdirSync(dir, { recursive: true });
+      await writeMemoryGguf(gguf, memoryMoeSpec(spec, EXPERTS));
+    }
+    const source = direct ? 'the q4_0 GGUF written directly' : 'the exported q4_0 GGUF';
+    await run(
+      `generate/load --backend wasm (${source}: load + 16 greedy tokens)`,
+      [
+        'generate',
+        gguf,
+        '--ids',
+        '1,450,4996,263,931',
+        '--max-tokens',
+        '16',
+        '--temperature',
+        '0',
+        '--backend',
+        'wasm',
+      ],
+      undefined,
+      `GGUF ${(statSync(gguf).size / 2 ** 20).toFixed(0)} MB`,
+    );
+  }
+  if (commands.includes('export-hf')) {
+    const hf = join(dir, 'out-bf16');
+    await run(
+      'export --format safetensors --quant bf16',
+      ['export', out, '--format', 'safetensors', '--quant', 'bf16', '--out', hf, '--force'],
+      hf,
+    );
+  }
   if (!keep) rmSync(dir, { recursive: true, force: true });
   return rows;
 }
 
+const fmt = (mb: number) => (Number.isNaN(mb) ? '-' : mb.toFixed(0));
+
 function table(rows: Row[]): string {
   return [
-    '| model | command | wall s | peak RSS MB | output MB | notes |',
-    '|---|---|---:|---:|---:|---|',
+    '| model | command | wall s | peak RSS MB | output MB | wasm memory MB | peak − wasm MB | notes |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
     ...rows.map(
       (r) =>
-        `| ${r.size} | ${r.command} | ${r.seconds.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${Number.isNaN(r.outputMb) ? '-' : r.outputMb.toFixed(0)} | ${r.notes} |`,
+        `| ${r.size} | ${r.command} | ${r.seconds.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${fmt(r.outputMb)} | ${fmt(r.wasmMb)} | ${fmt(r.peakRssMb - r.wasmMb)} | ${r.notes} |`,
     ),
   ].join('\n');
 }
@@ -274,7 +318,7 @@ function labelBlock(label: string, rows: Row[], argv: string[], load: number[][]
   ].join('\n');
 }
 
-function gitHead(): string {
+export function gitHead(): string {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   } catch {
@@ -283,9 +327,9 @@ function gitHead(): string {
 }
 
 const INTRO = [
-  '## Peak memory of the Node CLI (merge, export)',
+  '## Peak memory of the Node CLI (merge, export, generate/load)',
   '',
-  'Random bf16 dense llama donors in HF layout, generated on disk tensor by tensor; four of them merged by `moe-studio merge` (gate_mode random, dtype bfloat16), the result exported by `moe-studio export --format gguf --quant q4_0` and `--format safetensors --quant bf16`. Each command is a child process under `/usr/bin/time`; peak RSS is its ru_maxrss. The target: peak RSS independent of model size (the largest tensor set in flight plus a fixed few hundred MB).',
+  'Random bf16 dense llama donors in HF layout, generated on disk tensor by tensor; four of them merged by `moe-studio merge` (gate_mode random, dtype bfloat16), the result exported by `moe-studio export --format gguf --quant q4_0` and `--format safetensors --quant bf16`, and the q4_0 GGUF loaded on the wasm backend by `moe-studio generate` (16 greedy tokens; with `--commands generate` alone the GGUF is written directly, same shapes, random weights). Each command is a child process under `/usr/bin/time`; peak RSS is its ru_maxrss. The target: peak RSS independent of model size (the largest tensor set in flight plus a fixed few hundred MB); for generate/load, peak RSS − the wasm session’s linear memory independent of model size.',
   '',
 ].join('\n');
 
@@ -318,11 +362,16 @@ export async function runMemoryBench(argv: string[]): Promise<void> {
   const sizes = (value('--sizes') ?? 'smol,tiny6').split(',');
   for (const s of sizes) if (!MEMORY_SIZES[s]) throw new Error(`bench memory: unknown size '${s}'`);
   const label = value('--label') ?? 'latest';
+  const commands = (value('--commands') ?? COMMANDS.join(',')).split(',') as Command[];
+  for (const c of commands)
+    if (!COMMANDS.includes(c)) throw new Error(`bench memory: unknown command '${c}' (${COMMANDS.join(', ')})`);
+  if (commands.some((c) => c.startsWith('export')) && !commands.includes('merge'))
+    throw new Error('bench memory: the exports read the merge: add merge to --commands');
   mkdirSync(BENCH_DIR, { recursive: true });
   const loadBefore = loadavg();
   const rows: Row[] = [];
   for (const size of sizes) {
-    rows.push(...(await measureSize(size, argv.includes('--keep'))));
+    rows.push(...(await measureSize(size, argv.includes('--keep'), commands)));
     writeSection(labelBlock(label, rows, argv, [loadBefore, loadavg()]), label);
   }
   log(`wrote bench/RESULTS.md\n${table(rows)}`);

@@ -33,13 +33,33 @@ export async function startBenchServer(port = 5199): Promise<{ url: string; serv
         name: 'bench-models',
         configureServer(dev) {
           dev.middlewares.use('/models', (req, res, next) => {
-            const name = basename(decodeURIComponent((req.url ?? '').split('?')[0]!));
-            const path = join(BENCH_DIR, name);
+            // A fixture file, or one a folder of BENCH_DIR holds (bench/tab-load.ts: <folder>/model.gguf).
+            const parts = decodeURIComponent((req.url ?? '').split('?')[0]!)
+              .split('/')
+              .filter(Boolean);
+            if (parts.length === 0 || parts.length > 2 || parts.some((p) => p === '..' || p !== basename(p))) {
+              next();
+              return;
+            }
+            const path = join(BENCH_DIR, ...parts);
             let size: number;
             try {
               size = statSync(path).size;
             } catch {
               next();
+              return;
+            }
+            // Range reads: the engine reads a big GGUF from a URL folder a tensor at a time (fetchFileSet).
+            const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+            if (range && Number(range[2]) < size && Number(range[1]) <= Number(range[2])) {
+              const [from, to] = [Number(range[1]), Number(range[2])];
+              res.writeHead(206, {
+                ...ISOLATION,
+                'Content-Type': 'application/octet-stream',
+                'Content-Length': String(to - from + 1),
+                'Content-Range': `bytes ${from}-${to}/${size}`,
+              });
+              createReadStream(path, { start: from, end: to }).pipe(res);
               return;
             }
             res.writeHead(200, {

@@ -87,6 +87,9 @@ test('a stored model says what it is; Re-verify reports stored bytes that were d
   await expect(stored.getByTestId('model-facts')).toHaveText(
     /^llama · [\d.]+[KM] parameters · dense · \w+ · context [\d,]+$/,
   );
+  await expect(stored.getByTestId('model-fits')).toHaveText(
+    /^WASM in this tab: about [\d.]+ (KB|MB) of weights in its 4 GiB$/,
+  );
   await expect(page.getByTestId('storage-summary')).toContainText(/ in 1 model, counted by the store\./);
   await screenshot(page, 'library-1280');
   await page.setViewportSize({ width: 420, height: 900 });

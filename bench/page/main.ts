@@ -7,6 +7,7 @@
 import type { BackendEngine } from './backend-run.ts';
 import type { CalibrateRequest, CalibrateRun } from './calibrate-worker.ts';
 import type { EngineRun, PageRequest } from './engines.ts';
+import type { TabLoadRequest, TabLoadRun } from './tab-load-worker.ts';
 import { cpuMark, WLLAMA_PEERS } from './wllama-peers.ts';
 
 function inWorker(engine: BackendEngine, request: PageRequest): Promise<EngineRun> {
@@ -59,8 +60,29 @@ declare global {
     benchCalibrateMerge: (request: CalibrateRequest) => Promise<{ mergeSeconds: number }>;
     benchCalibrate: () => Promise<CalibrateRun>;
     benchReady: boolean;
+    benchTabLoad: (request: TabLoadRequest) => Promise<TabLoadRun>;
   }
 }
+
+/** One step of bench/tab-load.ts in a fresh dedicated worker (ended after, so its memory goes with it). */
+window.benchTabLoad = (request) => {
+  const worker = new Worker(new URL('./tab-load-worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'bench-tab-load',
+  });
+  return new Promise<TabLoadRun>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<{ ok: boolean; run?: TabLoadRun; error?: string }>) => {
+      worker.terminate();
+      if (event.data.ok) resolve(event.data.run!);
+      else reject(new Error(event.data.error));
+    };
+    worker.onerror = (event) => {
+      worker.terminate();
+      reject(new Error(`bench tab-load worker: ${event.message}`));
+    };
+    worker.postMessage(request);
+  });
+};
 window.benchCalibrateMerge = (request) => askCalibrateWorker({ kind: 'merge', request });
 window.benchCalibrate = () => askCalibrateWorker({ kind: 'calibrate' });
 window.bench = {

@@ -79,7 +79,10 @@ export async function loadModelArg(arg: string, options: LoadModelOptions = {}):
   return loadModel(files, load);
 }
 
-/** loadModelArg for exports: an HF folder's tensors are read when the exporter reaches them (loadModelLazy). */
+/**
+ * loadModelArg for exports and sessions: an HF folder's or a GGUF's tensors are read when the exporter or the
+ * backend reaches them (loadModelLazy). No tokenizer guard unless given: generate and route pass cliTokenizerGuard.
+ */
 export async function loadModelArgLazy(arg: string, options: LoadModelOptions = {}): Promise<ExportableModel> {
   const { files, load } = await modelArgFiles(arg, options);
   return loadModelLazy(files, load);

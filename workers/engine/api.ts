@@ -100,6 +100,8 @@ export interface EngineStats {
   prefillTokPerSec?: number;
   decodeTokPerSec?: number;
   weightBytes?: number;
+  /** The session's own memory, where its backend reports it (Session.memory: wasm linear memory). */
+  sessionMemory?: { weightBytes: number; totalBytes: number };
 }
 
 export interface EngineApi {

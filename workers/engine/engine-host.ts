@@ -6,8 +6,8 @@
  */
 import { markPhase } from '../../src/core/io/marks.ts';
 import type { LoadProgress } from '../../src/core/io/progress.ts';
-import type { LoadedModel } from '../../src/core/model/load.ts';
-import { loadModel } from '../../src/core/model/load.ts';
+import type { ExportableModel } from '../../src/core/model/load.ts';
+import { loadModelLazy } from '../../src/core/model/load.ts';
 import { HfTokenizer } from '../../src/core/tokenizer/hf.ts';
 import { type TokenizerCallEvent, watchedTokenizer } from '../../src/core/tokenizer/guard.ts';
 import { quantizeStoredModel } from './quantize-stored.ts';
@@ -65,7 +65,7 @@ export class EngineHost implements EngineApi {
   }
 
   private state: EngineState = { kind: 'empty' };
-  private model?: LoadedModel;
+  private model?: ExportableModel;
   private summary?: ModelSummary;
   private session?: Session;
   private backend?: BackendReport;
@@ -118,7 +118,7 @@ export class EngineHost implements EngineApi {
   ): Promise<{ model: ModelSummary; backend: BackendReport }> {
     this.unload(source.id);
     try {
-      const model = await loadModel(files, options.model);
+      const model = await loadModelLazy(files, options.model);
       markPhase('moe:model-read');
       const maxContext = sessionContextLength(model.spec.contextLength, options.contextLength);
       const platform = await this.spares.platformFor(options.threads);
@@ -265,7 +265,7 @@ export class EngineHost implements EngineApi {
    * ids first differ) and the rest is prefilled; continues after `already` generated tokens.
    */
   private async runGeneration(
-    model: LoadedModel,
+    model: ExportableModel,
     promptIds: number[],
     already: number[],
     request: GenerateRequest,
@@ -391,15 +391,16 @@ export class EngineHost implements EngineApi {
       prefillTokPerSec: this.speeds.prefill,
       decodeTokPerSec: this.speeds.decode,
       weightBytes: this.summary?.weightBytes,
+      sessionMemory: this.session?.memory,
     };
   }
 
   /** For the routing preview and tests: the loaded model (stays inside the worker). */
-  loadedModel(): LoadedModel | undefined {
+  loadedModel(): ExportableModel | undefined {
     return this.model;
   }
 
-  private requireModel(): LoadedModel {
+  private requireModel(): ExportableModel {
     if (!this.model || !this.session)
       throw Object.assign(new Error('engine: no model is loaded'), { name: 'ConfigError' });
     return this.model;

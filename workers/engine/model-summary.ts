@@ -2,7 +2,8 @@
  * What the engine reports about a loaded model (ModelSummary), and how long its KV cache is.
  */
 import { ConfigError } from '../../src/core/errors.ts';
-import type { LoadedModel } from '../../src/core/model/load.ts';
+import type { ExportableModel } from '../../src/core/model/load.ts';
+import { tensorBytes } from '../../src/core/model/weights.ts';
 import type { ModelSummary } from './api.ts';
 
 /** The KV cache length when the caller names none (the tab's chat); the library API may ask for the model's whole context. */
@@ -21,9 +22,9 @@ export function sessionContextLength(modelContext: number, requested: number | u
   return requested;
 }
 
-export function summarize(id: string, title: string, model: LoadedModel, contextLength: number): ModelSummary {
+export function summarize(id: string, title: string, model: ExportableModel, contextLength: number): ModelSummary {
   const { spec, weights } = model;
-  let weightBytes = weights.embed.data.byteLength + (weights.lmHead?.data.byteLength ?? 0);
+  let weightBytes = tensorBytes(weights.embed) + (weights.lmHead ? tensorBytes(weights.lmHead) : 0);
   for (const layer of weights.layers) {
     const mlps = layer.moe ? layer.moe.experts : layer.mlp ? [layer.mlp] : [];
     for (const t of [
@@ -34,7 +35,7 @@ export function summarize(id: string, title: string, model: LoadedModel, context
       layer.moe?.router,
       ...mlps.flatMap((m) => [m.gate, m.up, m.down]),
     ])
-      weightBytes += t?.data.byteLength ?? 0;
+      weightBytes += t ? tensorBytes(t) : 0;
   }
   // Compiled, never rendered here: a render is untrusted work (core/tokenizer/guard.ts), and a load has no deadline.
   const hasChatTemplate = model.tokenizer?.hasChatTemplate() ?? false;

@@ -2,12 +2,12 @@
  * Conversation → prompt token ids: the tokenizer's chat template when it has one
  * (tokenizer_config.json), else a plain "role: text" transcript.
  */
-import type { LoadedModel } from '../../src/core/model/load.ts';
+import type { ExportableModel } from '../../src/core/model/load.ts';
 import type { ChatMessage } from '../../src/core/tokenizer/types.ts';
 import { ConfigError, ContextFullError } from '../../src/core/errors.ts';
 import type { GenerateRequest } from './api.ts';
 
-export function buildPromptText(model: LoadedModel, messages: ChatMessage[]): { text: string; templated: boolean } {
+export function buildPromptText(model: ExportableModel, messages: ChatMessage[]): { text: string; templated: boolean } {
   const tokenizer = model.tokenizer;
   if (tokenizer) {
     try {
@@ -22,7 +22,7 @@ export function buildPromptText(model: LoadedModel, messages: ChatMessage[]): { 
   return { text, templated: false };
 }
 
-export function buildPromptIds(model: LoadedModel, messages: ChatMessage[]): number[] {
+export function buildPromptIds(model: ExportableModel, messages: ChatMessage[]): number[] {
   const tokenizer = model.tokenizer;
   if (!tokenizer)
     throw Object.assign(new Error('engine: this model has no tokenizer.json, so it cannot chat'), {
@@ -45,7 +45,7 @@ export const ANSWER_RESERVE_TOKENS = 64;
  * When the last message alone does not fit, a ContextFullError says so (never a silent cut).
  */
 export function buildPromptIdsWithin(
-  model: LoadedModel,
+  model: ExportableModel,
   messages: ChatMessage[],
   maxContext: number,
 ): { ids: number[]; dropped: number } {
@@ -74,7 +74,7 @@ export function buildPromptIdsWithin(
  * message is the start of the answer, not a closed turn: its text follows the generation prompt.
  */
 export function requestPromptIds(
-  model: LoadedModel,
+  model: ExportableModel,
   request: GenerateRequest,
   maxContext: number,
   answered: number,
@@ -102,7 +102,7 @@ export function requestPromptIds(
  * nothing more can be left out.
  */
 export function rolledPromptIds(
-  model: LoadedModel,
+  model: ExportableModel,
   request: GenerateRequest,
   maxContext: number,
   answered: number,

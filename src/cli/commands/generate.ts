@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { BackendError, ConfigError } from '../../core/errors.ts';
-import type { LoadedModel } from '../../core/model/load.ts';
+import type { ExportableModel } from '../../core/model/load.ts';
 import { BACKEND_NAMES, openBackend } from '../../core/runtime/backends.ts';
 import { nodePlatform } from '../node-platform.ts';
 import { generate } from '../../core/runtime/generate.ts';
@@ -30,7 +30,7 @@ import {
   UsageError,
   type FlagSpec,
 } from '../args.ts';
-import { loadModelArg, terminalProgress } from '../load-model.ts';
+import { cliTokenizerGuard, loadModelArgLazy, terminalProgress } from '../load-model.ts';
 import { noAdapterHint, runInDawnChildIfNeeded } from '../webgpu-node.ts';
 
 /** The routing flags `generate` and `route` share (MoE models). */
@@ -107,7 +107,7 @@ export async function selectBackend(name: BackendName): Promise<Backend> {
 }
 
 /** The prompt of --prompt [--chat [--system]] or --ids as token ids (shared with `route`). */
-export function promptIds(model: LoadedModel, values: Record<string, string | boolean | undefined>): number[] {
+export function promptIds(model: ExportableModel, values: Record<string, string | boolean | undefined>): number[] {
   const ids = idListFlag('ids', values.ids);
   const prompt = stringFlag(values.prompt);
   if ((ids === undefined) === (prompt === undefined))
@@ -195,6 +195,8 @@ function generateOptions(values: Record<string, string | boolean | undefined>): 
   return options;
 }
 
+const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
+
 export async function runGenerateCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags('generate', argv, FLAGS);
   const modelArg = onePositional('generate', positionals, 'model');
@@ -204,7 +206,8 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     const childExitCode = await runInDawnChildIfNeeded(['generate', ...argv]);
     if (childExitCode !== undefined) return childExitCode;
   }
-  const model = await loadModelArg(modelArg, {
+  const model = await loadModelArgLazy(modelArg, {
+    guardTokenizer: cliTokenizerGuard(), // these commands encode: the tokenizer runs under the deadline
     tokenizer: stringFlag(values.tokenizer),
     onProgress: terminalProgress(),
   });
@@ -221,6 +224,10 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
   if (stopIds.length > 0) options.stopIds = stopIds;
   const backend = await selectBackend(backendName);
   const session = await backend.createSession(model.weights, { maxContext });
+  if (session.memory)
+    process.stderr.write(
+      `backend ${backendName}: weights ${mb(session.memory.weightBytes)} MB, session memory ${mb(session.memory.totalBytes)} MB\n`,
+    );
   const started = performance.now();
   const ids: number[] = [];
   let text = '';

@@ -8,7 +8,7 @@
 import { ConfigError } from '../../core/errors.ts';
 import type { LayerRouting } from '../../core/runtime/types.ts';
 import { enumFlag, onePositional, parseFlags, stringFlag, UsageError, type FlagSpec } from '../args.ts';
-import { loadModelArg, terminalProgress } from '../load-model.ts';
+import { cliTokenizerGuard, loadModelArgLazy, terminalProgress } from '../load-model.ts';
 import { BACKEND_NAMES } from '../../core/runtime/backends.ts';
 import { promptIds, ROUTING_FLAGS, ROUTING_USAGE, routingOverrides, selectBackend } from './generate.ts';
 import { runInDawnChildIfNeeded } from '../webgpu-node.ts';
@@ -95,7 +95,8 @@ export async function runRouteCommand(argv: string[]): Promise<number> {
     const childExitCode = await runInDawnChildIfNeeded(['route', ...argv]);
     if (childExitCode !== undefined) return childExitCode;
   }
-  const model = await loadModelArg(modelArg, {
+  const model = await loadModelArgLazy(modelArg, {
+    guardTokenizer: cliTokenizerGuard(), // these commands encode: the tokenizer runs under the deadline
     tokenizer: stringFlag(values.tokenizer),
     onProgress: terminalProgress(),
   });

@@ -276,6 +276,11 @@ export async function readGguf(src: ByteSource): Promise<GgufFile> {
   }
   const tensors = layoutTensors(src, header, alignment, dataStart);
   const byName = new Map(tensors.map((t) => [t.name, t]));
+  const tensorInfo = (name: string) => {
+    const info = byName.get(name);
+    if (!info) throw new FormatError(`gguf: ${src.name}: no tensor '${name}'`);
+    return info;
+  };
   return {
     name: src.name,
     version: header.version,
@@ -284,14 +289,27 @@ export async function readGguf(src: ByteSource): Promise<GgufFile> {
     alignment,
     dataStart,
     async readTensor(name) {
-      const info = byName.get(name);
-      if (!info) throw new FormatError(`gguf: ${src.name}: no tensor '${name}'`);
+      const info = tensorInfo(name);
       return {
         name,
         dtype: info.dtype,
         shape: [...info.shape],
         data: await src.read(info.dataOffset, info.byteLength),
       };
+    },
+    readTensorSlice(name, from, length) {
+      const info = tensorInfo(name);
+      if (
+        !Number.isSafeInteger(from) ||
+        !Number.isSafeInteger(length) ||
+        from < 0 ||
+        length < 0 ||
+        from + length > info.byteLength
+      )
+        throw new RangeError(
+          `gguf: ${src.name}: slice [${from}, ${from + length}) is outside tensor '${name}' (${info.byteLength} bytes)`,
+        );
+      return src.read(info.dataOffset + from, length);
     },
   };
 }

@@ -175,6 +175,8 @@ export interface GgufFile {
   /** Absolute offset of the data section. */
   dataStart: number;
   readTensor(name: string): Promise<RawTensor>;
+  /** Bytes [from, from + length) of one tensor's data (one expert of a stacked tensor), read alone. */
+  readTensorSlice(name: string, from: number, length: number): Promise<Uint8Array>;
 }
 
 /** A tensor to write: its bytes now (`data`) or on demand (`getData`, streamed one at a time). */

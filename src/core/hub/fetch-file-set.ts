@@ -1,10 +1,11 @@
 /**
  * A FileSet over plain HTTP files (the bundled zoo under /zoo/<path>/, or any folder a
- * server exposes), with typed progress. Each file is fetched once and kept in memory; the
- * zoo models are small. Every request goes through checkedFetch.
+ * server exposes), with typed progress. A file is fetched once and kept in memory, unless
+ * its listed size is at least RANGE_READ_MIN_BYTES: that one is read with Range requests,
+ * one read (a tensor) at a time, and never held whole. Every request goes through checkedFetch.
  */
 import { HubError, MissingFileError } from '../errors.ts';
-import { bytesSource, type ByteSource, type FileSet } from '../io/byte-source.ts';
+import { bytesSource, type ByteSource, checkRead, type FileSet } from '../io/byte-source.ts';
 import { checkedFetch, type FetchFn } from './checked-fetch.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 
@@ -12,6 +13,13 @@ export interface FetchFileSetEntry {
   name: string;
   size?: number;
 }
+
+/**
+ * Files listed at least this big are read by Range requests: a GB-sized GGUF then loads into
+ * the backend's memory (wasm, GPU) a tensor at a time, without a second, JS copy of the file.
+ * Below it (configs, tokenizers, the zoo's weights) one whole fetch is cheaper than many requests.
+ */
+export const RANGE_READ_MIN_BYTES = 64 * 2 ** 20;
 
 export function fetchFileSet(
   fetchFn: FetchFn,
@@ -23,23 +31,29 @@ export function fetchFileSet(
   const cache = new Map<string, Promise<ByteSource>>();
   const totalBytes = files.reduce((s, f) => s + (f.size ?? 0), 0);
   let totalDone = 0;
-  const load = async (file: string): Promise<ByteSource> => {
-    const url = `${baseUrl.replace(/\/+$/, '')}/${file.split('/').map(encodeURIComponent).join('/')}`;
-    const res = await checkedFetch(fetchFn, url);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const listed = files.find((f) => f.name === file)?.size;
-    if (listed !== undefined && listed !== bytes.byteLength)
-      throw new HubError(`hub: ${url} has ${bytes.byteLength} bytes, the index lists ${listed}`);
-    totalDone += bytes.byteLength;
+  const report = (file: string, bytesDone: number, bytesTotal: number, added: number) => {
+    totalDone += added;
     onProgress?.({
       phase: 'downloading',
       file,
-      bytesDone: bytes.byteLength,
-      bytesTotal: bytes.byteLength,
+      bytesDone,
+      bytesTotal,
       fromCache: false,
       totalDone,
       totalBytes: Math.max(totalBytes, totalDone),
     });
+  };
+  const urlOf = (file: string) => `${baseUrl.replace(/\/+$/, '')}/${file.split('/').map(encodeURIComponent).join('/')}`;
+  const load = async (file: string): Promise<ByteSource> => {
+    const url = urlOf(file);
+    const listed = files.find((f) => f.name === file)?.size;
+    if (listed !== undefined && listed >= RANGE_READ_MIN_BYTES)
+      return rangeSource(fetchFn, url, listed, (done, n) => report(file, done, listed, n));
+    const res = await checkedFetch(fetchFn, url);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (listed !== undefined && listed !== bytes.byteLength)
+      throw new HubError(`hub: ${url} has ${bytes.byteLength} bytes, the index lists ${listed}`);
+    report(file, bytes.byteLength, bytes.byteLength, bytes.byteLength);
     return bytesSource(bytes, url);
   };
   return {
@@ -56,6 +70,46 @@ export function fetchFileSet(
         pending.catch(() => cache.delete(file)); // never cache failures
       }
       return pending;
+    },
+  };
+}
+
+/**
+ * A ByteSource over one big HTTP file of the listed `size`, each read one Range request. A
+ * server that ignores Range (HTTP 200 with the whole file) is answered from that body from
+ * then on, so reads stay correct, only not bounded.
+ */
+function rangeSource(
+  fetchFn: FetchFn,
+  url: string,
+  size: number,
+  onRead: (bytesDone: number, bytes: number) => void,
+): ByteSource {
+  let whole: Uint8Array | undefined;
+  let bytesDone = 0;
+  const counted = (bytes: Uint8Array) => {
+    bytesDone = Math.min(size, bytesDone + bytes.byteLength);
+    onRead(bytesDone, bytes.byteLength);
+    return bytes;
+  };
+  return {
+    size,
+    name: url,
+    async read(offset, length) {
+      checkRead(url, offset, length, size);
+      if (whole) return whole.subarray(offset, offset + length);
+      if (length === 0) return new Uint8Array(0);
+      const res = await checkedFetch(fetchFn, url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (res.status === 200) {
+        if (bytes.byteLength !== size)
+          throw new HubError(`hub: ${url} has ${bytes.byteLength} bytes, the index lists ${size}`);
+        whole = counted(bytes);
+        return whole.subarray(offset, offset + length);
+      }
+      if (bytes.byteLength !== length)
+        throw new HubError(`hub: ${url} answered ${bytes.byteLength} bytes for ${length} at ${offset}`);
+      return counted(bytes);
     },
   };
 }

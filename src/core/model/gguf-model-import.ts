@@ -1,6 +1,11 @@
 /**
  * GGUF → ModelWeights (+ tokenizer.json rebuilt from tokenizer.ggml.*), for
  * `moe-studio generate file.gguf` and the UI. Tensors keep their stored dtype.
+ * loadGgufModelLazy checks every tensor's shape against the header and reads no tensor
+ * data: each role is a LazyTensor over its byte range (one expert of a stacked
+ * [E, rows, cols] tensor is its own range), read when a backend uploads it, so a session
+ * holds the weights once (in wasm memory or on the GPU), not also as JS buffers.
+ * loadGgufModel reads them all (the same LazyTensors, each read once).
  * llama-arch wq/wk rows are un-permuted (the inverse of convert_hf_to_gguf.py's permute),
  * so the result is an ordinary HF-layout model with ropeStyle 'half' — mathematically the
  * same model llama.cpp runs with interleaved RoPE, and exportable to HF as is.
@@ -8,11 +13,12 @@
 import { FormatError } from '../errors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { RawTensor } from '../tensor.ts';
+import { tensorByteLength } from '../quant/dtype-traits.ts';
 import { readGguf } from '../formats/gguf.ts';
 import type { GgufFile } from '../formats/gguf-types.ts';
 import { metaNumber, requireNumber, requireString } from '../formats/gguf-meta.ts';
 import type { ArchName, ModelSpec, MoeSpec } from './spec.ts';
-import type { LayerWeights, MlpWeights, ModelWeights } from './weights.ts';
+import { type LazyModelWeights, type LazyTensor, loadedWeights, type ModelWeights } from './weights.ts';
 import {
   GGUF_ARCH_NORM_TOPK,
   GGUF_ARCH_ROPE,
@@ -29,11 +35,14 @@ import { checkSpecLimits } from './spec-limits.ts';
 import { checkTensorValues } from './check-values.ts';
 import type { TokenizerJson } from '../tokenizer/types.ts';
 
-export interface LoadedGgufModel {
-  weights: ModelWeights;
+export interface LoadedGgufModel<W = ModelWeights> {
+  weights: W;
   tokenizerJson?: TokenizerJson;
   chatTemplate?: string;
 }
+
+type LazyLayer = LazyModelWeights['layers'][number];
+type LazyMlp = NonNullable<LazyLayer['mlp']>;
 
 const ARCH_OF_GGUF = {
   llama: (isMoe: boolean): ArchName => (isMoe ? 'mixtral' : 'llama'),
@@ -105,17 +114,22 @@ class TensorReader {
   shape(role: GgufTensorRole, layer?: number, expert?: number): number[] | undefined {
     return this.infos.get(ggufTensorName(role, layer, expert))?.shape;
   }
-  async get(role: GgufTensorRole, layer?: number, expert?: number): Promise<RawTensor> {
+  /** The tensor of `role`, shape checked now; its bytes (values checked) are read at each read(). */
+  get(role: GgufTensorRole, layer?: number, expert?: number): LazyTensor {
     const name = ggufTensorName(role, layer, expert);
     const info = this.infos.get(name);
     if (!info) throw new FormatError(`gguf: ${this.file.name}: required tensor '${name}' is missing`);
     if (this.spec) this.checkShape(role, name, info.shape);
-    const tensor = await this.file.readTensor(name);
-    checkTensorValues(tensor, `gguf: ${this.file.name}`);
-    return tensor;
+    return { name, dtype: info.dtype, shape: [...info.shape], read: () => this.read(name, info.dtype, info.shape) };
   }
-  async optional(role: GgufTensorRole, layer?: number): Promise<RawTensor | undefined> {
+  optional(role: GgufTensorRole, layer?: number): LazyTensor | undefined {
     return this.has(role, layer) ? this.get(role, layer) : undefined;
+  }
+  /** Bytes [from, from + length) of tensor `name` (the whole tensor by default), values checked. */
+  async read(name: string, dtype: RawTensor['dtype'], shape: number[], from = 0, length?: number): Promise<Uint8Array> {
+    const data = await this.file.readTensorSlice(name, from, length ?? this.infos.get(name)!.byteLength);
+    checkTensorValues({ name, dtype, shape, data }, `gguf: ${this.file.name}`);
+    return data;
   }
   private checkShape(role: GgufTensorRole, name: string, shape: number[]): void {
     const expected = expectedGgufShape(this.spec!, role);
@@ -214,124 +228,109 @@ function expertIntermediateOf(file: GgufFile, reader: TensorReader): number {
   );
 }
 
-/** Rows [from, to) of every expert of a stacked [E, rows, cols] tensor, as E tensors. */
-function rowSlices(t: RawTensor, experts: number, from: number, to: number): RawTensor[] {
-  const [, rows, cols] = t.shape as [number, number, number];
-  const rowBytes = t.data.byteLength / experts / rows;
-  return Array.from({ length: experts }, (_, e) => ({
-    name: `${t.name}[${e}][${from}:${to}]`,
-    dtype: t.dtype,
-    shape: [to - from, cols],
-    data: t.data.subarray((e * rows + from) * rowBytes, (e * rows + to) * rowBytes),
-  }));
-}
-
-/** Per-expert gate/up/down from any of the three GGUF expert layouts. */
-async function expertMlps(
-  reader: TensorReader,
-  layer: number,
-  experts: number,
-  intermediate: number,
-): Promise<MlpWeights[]> {
-  if (reader.has('gateExps', layer) || reader.has('gateUpExps', layer)) {
-    let gates: RawTensor[];
-    let ups: RawTensor[];
-    if (reader.has('gateExps', layer)) {
-      gates = unstack(await reader.get('gateExps', layer), experts);
-      ups = unstack(await reader.get('upExps', layer), experts);
-    } else {
-      const fused = await reader.get('gateUpExps', layer); // gate rows first, then up
-      unstack(fused, experts); // validates [E, rows, cols]
-      gates = rowSlices(fused, experts, 0, intermediate);
-      ups = rowSlices(fused, experts, intermediate, 2 * intermediate);
-    }
-    const downs = unstack(await reader.get('downExps', layer), experts);
-    return gates.map((gate, e) => ({ gate, up: ups[e]!, down: downs[e]! }));
-  }
-  const mlps: MlpWeights[] = [];
-  for (let e = 0; e < experts; e++) {
-    mlps.push({
-      gate: await reader.get('gateExpert', layer, e),
-      up: await reader.get('upExpert', layer, e),
-      down: await reader.get('downExpert', layer, e),
-    });
-  }
-  return mlps;
-}
-
-/** [E, rows, cols] → E tensors [rows, cols] (zero-copy views). */
-function unstack(t: RawTensor, experts: number): RawTensor[] {
+/**
+ * Rows [from, to) of every expert of a stacked [E, rows, cols] tensor, as E tensors: each
+ * reads only its own byte range (a whole expert when [from, to) = [0, rows)).
+ */
+function expertSlices(reader: TensorReader, t: LazyTensor, experts: number, from: number, to: number): LazyTensor[] {
   if (t.shape.length !== 3 || t.shape[0] !== experts)
     throw new FormatError(
       `gguf: tensor '${t.name}' has shape [${t.shape.join(', ')}], expected [${experts}, rows, cols]`,
     );
-  const bytes = t.data.byteLength / experts;
+  const [, rows, cols] = t.shape as [number, number, number];
+  const rowBytes = tensorByteLength(t.dtype, [cols]);
+  const whole = from === 0 && to === rows;
+  return Array.from({ length: experts }, (_, e) => {
+    const shape = [to - from, cols];
+    const at = (e * rows + from) * rowBytes;
+    return {
+      name: whole ? `${t.name}[${e}]` : `${t.name}[${e}][${from}:${to}]`,
+      dtype: t.dtype,
+      shape,
+      read: () => reader.read(t.name, t.dtype, shape, at, (to - from) * rowBytes),
+    };
+  });
+}
+
+/** Per-expert gate/up/down from any of the three GGUF expert layouts. */
+function expertMlps(reader: TensorReader, layer: number, experts: number, intermediate: number): LazyMlp[] {
+  if (reader.has('gateExps', layer) || reader.has('gateUpExps', layer)) {
+    let gates: LazyTensor[];
+    let ups: LazyTensor[];
+    if (reader.has('gateExps', layer)) {
+      gates = expertSlices(reader, reader.get('gateExps', layer), experts, 0, intermediate);
+      ups = expertSlices(reader, reader.get('upExps', layer), experts, 0, intermediate);
+    } else {
+      const fused = reader.get('gateUpExps', layer); // gate rows first, then up
+      gates = expertSlices(reader, fused, experts, 0, intermediate);
+      ups = expertSlices(reader, fused, experts, intermediate, 2 * intermediate);
+    }
+    const down = reader.get('downExps', layer);
+    const downs = expertSlices(reader, down, experts, 0, down.shape[1]!);
+    return gates.map((gate, e) => ({ gate, up: ups[e]!, down: downs[e]! }));
+  }
   return Array.from({ length: experts }, (_, e) => ({
-    name: `${t.name}[${e}]`,
-    dtype: t.dtype,
-    shape: t.shape.slice(1),
-    data: t.data.subarray(e * bytes, (e + 1) * bytes),
+    gate: reader.get('gateExpert', layer, e),
+    up: reader.get('upExpert', layer, e),
+    down: reader.get('downExpert', layer, e),
   }));
 }
 
-async function mlp(
-  reader: TensorReader,
-  layer: number,
-  roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole],
-): Promise<MlpWeights> {
-  return {
-    gate: await reader.get(roles[0], layer),
-    up: await reader.get(roles[1], layer),
-    down: await reader.get(roles[2], layer),
-  };
+function mlp(reader: TensorReader, layer: number, roles: [GgufTensorRole, GgufTensorRole, GgufTensorRole]): LazyMlp {
+  return { gate: reader.get(roles[0], layer), up: reader.get(roles[1], layer), down: reader.get(roles[2], layer) };
 }
 
-async function moeLayer(reader: TensorReader, spec: ModelSpec, layer: number): Promise<LayerWeights['moe']> {
-  const moe: NonNullable<LayerWeights['moe']> = {
-    router: await reader.get('router', layer),
-    experts: await expertMlps(reader, layer, spec.moe!.experts, spec.moe!.expertIntermediate),
+function moeLayer(reader: TensorReader, spec: ModelSpec, layer: number): LazyLayer['moe'] {
+  const moe: NonNullable<LazyLayer['moe']> = {
+    router: reader.get('router', layer),
+    experts: expertMlps(reader, layer, spec.moe!.experts, spec.moe!.expertIntermediate),
   };
-  if (spec.moe!.sharedExpert) moe.shared = await mlp(reader, layer, ['sharedGate', 'sharedUp', 'sharedDown']);
-  const sharedRouter = await reader.optional('sharedRouter', layer);
+  if (spec.moe!.sharedExpert) moe.shared = mlp(reader, layer, ['sharedGate', 'sharedUp', 'sharedDown']);
+  const sharedRouter = reader.optional('sharedRouter', layer);
   if (sharedRouter) moe.sharedGate = { ...sharedRouter, shape: [1, spec.hidden] }; // count checked by get()
   return moe;
 }
 
-function sameTensor(a: RawTensor, b: RawTensor): boolean {
-  if (a.dtype !== b.dtype || a.data.byteLength !== b.data.byteLength) return false;
-  for (let i = 0; i < a.data.byteLength; i++) if (a.data[i] !== b.data[i]) return false;
+/** Bytes compared per read when telling a copied output.weight from token_embd (SAME_TENSOR_STEP). */
+const SAME_TENSOR_STEP = 1 << 20;
+
+/** Whether two tensors hold the same bytes, read a slice at a time (a random pair differs in the first slice). */
+async function sameTensor(file: GgufFile, a: LazyTensor, b: LazyTensor): Promise<boolean> {
+  const bytes = tensorByteLength(a.dtype, a.shape);
+  if (a.dtype !== b.dtype || bytes !== tensorByteLength(b.dtype, b.shape)) return false;
+  for (let at = 0; at < bytes; at += SAME_TENSOR_STEP) {
+    const length = Math.min(SAME_TENSOR_STEP, bytes - at);
+    const [x, y] = [await file.readTensorSlice(a.name, at, length), await file.readTensorSlice(b.name, at, length)];
+    for (let i = 0; i < length; i++) if (x[i] !== y[i]) return false;
+  }
   return true;
 }
 
-function unpermuted(t: RawTensor, perm: number[] | undefined): RawTensor {
-  return perm ? { ...t, data: permuteRows(t.data, perm) } : t;
+function unpermuted(t: LazyTensor, perm: number[] | undefined): LazyTensor {
+  return perm ? { ...t, read: async () => permuteRows(await t.read(), perm) } : t;
 }
 
-async function layerWeights(
+function layerWeights(
   reader: TensorReader,
   spec: ModelSpec,
   layer: number,
   qPerm?: number[],
   kPerm?: number[],
-): Promise<LayerWeights> {
-  const w: LayerWeights = {
-    attnNorm: await reader.get('attnNorm', layer),
-    wq: unpermuted(await reader.get('wq', layer), qPerm),
-    wk: unpermuted(await reader.get('wk', layer), kPerm),
-    wv: await reader.get('wv', layer),
-    wo: await reader.get('wo', layer),
-    ffnNorm: await reader.get('ffnNorm', layer),
+): LazyLayer {
+  const w: LazyLayer = {
+    attnNorm: reader.get('attnNorm', layer),
+    wq: unpermuted(reader.get('wq', layer), qPerm),
+    wk: unpermuted(reader.get('wk', layer), kPerm),
+    wv: reader.get('wv', layer),
+    wo: reader.get('wo', layer),
+    ffnNorm: reader.get('ffnNorm', layer),
   };
-  const [bq, bk, bv] = [
-    await reader.optional('bq', layer),
-    await reader.optional('bk', layer),
-    await reader.optional('bv', layer),
-  ];
+  const [bq, bk, bv] = [reader.optional('bq', layer), reader.optional('bk', layer), reader.optional('bv', layer)];
   if (bq) w.bq = unpermuted(bq, qPerm);
   if (bk) w.bk = unpermuted(bk, kPerm);
   if (bv) w.bv = bv;
-  if (spec.moe) w.moe = await moeLayer(reader, spec, layer);
-  else w.mlp = await mlp(reader, layer, ['gate', 'up', 'down']);
+  if (spec.moe) w.moe = moeLayer(reader, spec, layer);
+  else w.mlp = mlp(reader, layer, ['gate', 'up', 'down']);
   return w;
 }
 
@@ -346,8 +345,11 @@ export function ggufModelSpec(file: GgufFile): { arch: GgufArch; spec: ModelSpec
   return { arch, spec: specFromGguf(file, arch, new TensorReader(file)) };
 }
 
-/** Reads a GGUF written by exportGguf or llama.cpp's converter (llama, Mixtral-as-llama, qwen2, qwen2moe). */
-export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
+/**
+ * A GGUF written by exportGguf or llama.cpp's converter (llama, Mixtral-as-llama, qwen2,
+ * qwen2moe), its tensors checked against the header but not read (see the module comment).
+ */
+export async function loadGgufModelLazy(src: ByteSource): Promise<LoadedGgufModel<LazyModelWeights>> {
   const file = await readGguf(src);
   const { arch, spec } = ggufModelSpec(file);
   const reader = new TensorReader(file);
@@ -356,17 +358,17 @@ export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
   const interleaved = GGUF_ARCH_ROPE[arch] === 'interleaved';
   const qPerm = interleaved ? invertPermutation(interleaveRowPermutation(spec.heads, spec.headDim)) : undefined;
   const kPerm = interleaved ? invertPermutation(interleaveRowPermutation(spec.kvHeads, spec.headDim)) : undefined;
-  const layers: LayerWeights[] = [];
-  for (let i = 0; i < spec.layers; i++) layers.push(await layerWeights(reader, spec, i, qPerm, kPerm));
-  const weights: ModelWeights = {
-    spec,
-    embed: await reader.get('embed'),
-    layers,
-    finalNorm: await reader.get('finalNorm'),
-  };
-  const lmHead = await reader.optional('lmHead');
-  if (lmHead && !sameTensor(lmHead, weights.embed)) weights.lmHead = lmHead;
+  const layers = Array.from({ length: spec.layers }, (_, i) => layerWeights(reader, spec, i, qPerm, kPerm));
+  const weights: LazyModelWeights = { spec, embed: reader.get('embed'), layers, finalNorm: reader.get('finalNorm') };
+  const lmHead = reader.optional('lmHead');
+  if (lmHead && !(await sameTensor(file, lmHead, weights.embed))) weights.lmHead = lmHead;
   else spec.tieEmbeddings = true; // no output.weight, or a copy of token_embd (qwen2moe needs one)
   const tokenizer = ggufToTokenizer(file);
   return { weights, ...(tokenizer ?? {}) };
+}
+
+/** loadGgufModelLazy with every tensor read (each once, values checked). */
+export async function loadGgufModel(src: ByteSource): Promise<LoadedGgufModel> {
+  const loaded = await loadGgufModelLazy(src);
+  return { ...loaded, weights: await loadedWeights(loaded.weights) };
 }

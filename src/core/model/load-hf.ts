@@ -61,7 +61,8 @@ export async function loadHfWeights(
 
 /**
  * loadHfWeights with the same checks, but no tensor is read: each becomes a LazyTensor that
- * reads its bytes when used (exports stream tensor by tensor). Fused Mixtral expert views
+ * reads its bytes (values checked, as loadHfWeights does) when used (exports and sessions
+ * stream tensor by tensor). Fused Mixtral expert views
  * share a cache of the last two fused tensors read, so the 3E views of a layer read its
  * gate_up_proj and down_proj once each, in any order, and at most one layer's experts stay resident.
  */
@@ -70,12 +71,17 @@ export function loadHfWeightsLazy(
   source: HfTensorSource,
 ): { weights: LazyModelWeights; extraTensors: string[]; mixtralLayout?: MixtralLayout } {
   const { entries, extraTensors, mixtralLayout } = checkHfTensors(spec, source);
+  const readChecked = async (name: string) => {
+    const tensor = await source.readTensor(name);
+    checkTensorValues(tensor, `model: ${source.info(name)!.file ?? 'safetensors'}`);
+    return tensor.data;
+  };
   // The last two fused tensors read (a layer's gate_up_proj and down_proj), newest last.
   let fusedCache: { name: string; data: Promise<Uint8Array> }[] = [];
   const readFused = (name: string): Promise<Uint8Array> => {
     let hit = fusedCache.find((c) => c.name === name);
     if (!hit) {
-      hit = { name, data: source.readTensor(name).then((t) => t.data) };
+      hit = { name, data: readChecked(name) };
       fusedCache = [...fusedCache.slice(-1), hit];
     }
     return hit.data;
@@ -94,12 +100,7 @@ export function loadHfWeightsLazy(
   for (const entry of entries) {
     const info = source.info(entry.name)!;
     const name = entry.name;
-    builder.place(entry.role, {
-      name,
-      dtype: info.dtype,
-      shape: [...info.shape],
-      read: async () => (await source.readTensor(name)).data,
-    });
+    builder.place(entry.role, { name, dtype: info.dtype, shape: [...info.shape], read: () => readChecked(name) });
   }
   return withLayout({ weights: builder.finish(), extraTensors }, mixtralLayout);
 }

@@ -155,3 +155,21 @@ describe('loadModelLazy: exports read each tensor once, when it is written', () 
     },
   );
 });
+
+describe('loadModelLazy checks values when a tensor is read', () => {
+  it('a NaN in an HF folder loads, and fails its first read naming the tensor (the eager loader fails at load)', async () => {
+    const { files } = await exportHfToMemory(randomModelWeights(spec, 7, 'bf16'), { mixtralLayout: 'classic' });
+    const header = await openSafetensors(bytesSource(files[SAFETENSORS_SINGLE_FILE]!));
+    const wq = header.tensors.find((t) => t.name === 'model.layers.1.self_attn.q_proj.weight')!;
+    files[SAFETENSORS_SINGLE_FILE]!.set([0xc0, 0x7f], wq.dataOffset + 6); // element 3 → bf16 NaN
+    const folder = memoryFolder();
+    for (const [name, bytes] of Object.entries(files)) await (await folder.open(name)).write(bytes);
+    const lazy = await loadModelLazy(folder.files('corrupt'));
+    const tensor = lazy.weights.layers[1]!.wq;
+    expect('read' in tensor).toBe(true);
+    await expect((tensor as { read(): Promise<Uint8Array> }).read()).rejects.toThrow(
+      /tensor 'model\.layers\.1\.self_attn\.q_proj\.weight' holds NaN at element 3/,
+    );
+    await expect(loadModel(folder.files('corrupt'))).rejects.toThrow(/q_proj\.weight' holds NaN at element 3/);
+  });
+});

@@ -11,13 +11,13 @@
  * tokenizer embedded in the GGUF, whose BOS/EOS come from the spec's token ids.
  */
 import { ConfigError } from '../errors.ts';
-import type { FileSet } from '../io/byte-source.ts';
+import type { ByteSource, FileSet } from '../io/byte-source.ts';
 import { readJsonFile } from '../io/byte-source.ts';
 import { HfTokenizer, loadHfTokenizer } from '../tokenizer/hf.ts';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c.ts';
 import type { Tokenizer, TokenizerJson } from '../tokenizer/types.ts';
 import type { TokenizerGuard } from '../tokenizer/guard.ts';
-import { loadGgufModel } from './gguf-model-import.ts';
+import { type LoadedGgufModel, loadGgufModel, loadGgufModelLazy } from './gguf-model-import.ts';
 import { loadLlama2cCheckpoint } from './llama2c.ts';
 import { type HfTensorSource, loadHfWeights, loadHfWeightsLazy, readHfConfigJson } from './load-hf.ts';
 import { parseHfConfig } from './hf-config.ts';
@@ -85,7 +85,7 @@ export async function loadModel(files: FileSet, options: LoadModelOptions = {}):
     case 'hf':
       return loadHfModel(files, options);
     case 'gguf':
-      return loadGguf(files, file, options);
+      return loadGguf(files, file, options, loadGgufModel);
     case 'llama2c':
       return loadLlama2c(files, file, options.llama2cTokenizer);
   }
@@ -95,12 +95,15 @@ export async function loadModel(files: FileSet, options: LoadModelOptions = {}):
 export type ExportableModel = Omit<LoadedModel, 'weights'> & { weights: ExportableWeights };
 
 /**
- * loadModel for exports: an HF folder's tensors are checked but not read; each is a
- * LazyTensor read when the exporter reaches it, so an export holds one tensor (set) at a
- * time, not the model. GGUF and llama2.c files are still loaded whole.
+ * loadModel for exports and sessions: an HF folder's or a GGUF's tensors are checked against
+ * the headers but not read; each is a LazyTensor read when the exporter or the backend
+ * reaches it, so an export holds one tensor (set) at a time and a session holds the weights
+ * once, in the backend's own memory. The FileSet must stay readable while the weights are
+ * in use. llama2.c checkpoints are still loaded whole.
  */
 export async function loadModelLazy(files: FileSet, options: LoadModelOptions = {}): Promise<ExportableModel> {
-  const { format } = await detectModelFormat(files);
+  const { format, file } = await detectModelFormat(files);
+  if (format === 'gguf') return loadGguf(files, file, options, loadGgufModelLazy);
   if (format !== 'hf') return loadModel(files, options);
   return loadHfFolder(files, options, async (spec, tensors) => loadHfWeightsLazy(spec, tensors));
 }
@@ -168,13 +171,18 @@ export async function addGenerationEos(files: FileSet, spec: ModelSpec): Promise
   spec.eosTokenIds = [...new Set([...(spec.eosTokenIds ?? []), ...ids])];
 }
 
-async function loadGguf(files: FileSet, file: string, options: LoadModelOptions): Promise<LoadedModel> {
-  const { weights, tokenizerJson, chatTemplate } = await loadGgufModel(await files.open(file));
+async function loadGguf<W extends ExportableWeights>(
+  files: FileSet,
+  file: string,
+  options: LoadModelOptions,
+  load: (src: ByteSource) => Promise<LoadedGgufModel<W>>,
+): Promise<Omit<LoadedModel, 'weights'> & { weights: W }> {
+  const { weights, tokenizerJson, chatTemplate } = await load(await files.open(file));
   const list = await files.list();
   const config = list.includes('config.json')
     ? await readJsonFile(files, 'config.json')
     : { format: 'gguf', file: `${files.name}/${file}` };
-  const loaded: LoadedModel = { spec: weights.spec, weights, config, files };
+  const loaded: Omit<LoadedModel, 'weights'> & { weights: W } = { spec: weights.spec, weights, config, files };
   if (!options.skipTokenizer) {
     if (list.includes('tokenizer.json')) loaded.tokenizer = await guarded(await loadHfTokenizer(files), options);
     else if (tokenizerJson)

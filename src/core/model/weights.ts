@@ -7,6 +7,7 @@
  * All matrices are Linear weights in [out, in] order.
  */
 import type { DType, RawTensor } from '../tensor.ts';
+import { tensorByteLength } from '../quant/dtype-traits.ts';
 import type { ModelSpec } from './spec.ts';
 
 /**
@@ -65,8 +66,9 @@ export interface ModelWeights extends Omit<ModelOf<RawTensor, RawTensor, LayerWe
 }
 
 /**
- * A tensor whose bytes are read when used (loadModelLazy, for exports): the exporter reads
- * each tensor when its turn comes and drops it, so memory does not grow with the model.
+ * A tensor whose bytes are read when used (loadModelLazy, for exports and sessions): the
+ * exporter or the backend reads each tensor when its turn comes and drops it, so memory does
+ * not grow with the model (beyond the backend's own copy).
  */
 export interface LazyTensor {
   name: string;
@@ -92,4 +94,60 @@ export type ExportableWeights = WeightsOf<ExportableTensor>;
 export async function loadedTensor(t: ExportableTensor): Promise<RawTensor> {
   if ('data' in t) return t;
   return { name: t.name, dtype: t.dtype, shape: t.shape, data: await t.read() };
+}
+
+/**
+ * Every tensor of `weights` with its bytes: each lazy one read now (in layer order, then embed,
+ * finalNorm, lmHead) and passed through `convert` before the next is read, so a conversion
+ * (the CPU reference's f32) holds one source tensor at a time beside its results.
+ */
+export async function loadedWeights(
+  weights: ExportableWeights,
+  convert: (t: RawTensor) => RawTensor = (t) => t,
+): Promise<ModelWeights> {
+  const read = async (t: ExportableTensor) => convert(await loadedTensor(t));
+  const mlp = async (m: MlpOf<ExportableTensor>): Promise<MlpWeights> => ({
+    gate: await read(m.gate),
+    up: await read(m.up),
+    down: await read(m.down),
+  });
+  const optional = async (t: ExportableTensor | undefined) => (t ? read(t) : undefined);
+  const layers: LayerWeights[] = [];
+  for (const l of weights.layers) {
+    const layer: LayerWeights = {
+      attnNorm: await read(l.attnNorm),
+      wq: await read(l.wq),
+      wk: await read(l.wk),
+      wv: await read(l.wv),
+      wo: await read(l.wo),
+      ffnNorm: await read(l.ffnNorm),
+    };
+    const [bq, bk, bv] = [await optional(l.bq), await optional(l.bk), await optional(l.bv)];
+    if (bq) layer.bq = bq;
+    if (bk) layer.bk = bk;
+    if (bv) layer.bv = bv;
+    if (l.mlp) layer.mlp = await mlp(l.mlp);
+    if (l.moe) {
+      const experts: MlpWeights[] = [];
+      for (const e of l.moe.experts) experts.push(await mlp(e));
+      const moe: MoeWeights = { router: await read(l.moe.router), experts };
+      if (l.moe.shared) moe.shared = await mlp(l.moe.shared);
+      if (l.moe.sharedGate) moe.sharedGate = await read(l.moe.sharedGate);
+      layer.moe = moe;
+    }
+    layers.push(layer);
+  }
+  const loaded: ModelWeights = {
+    spec: weights.spec,
+    embed: await read(weights.embed),
+    layers,
+    finalNorm: await read(weights.finalNorm),
+  };
+  if (weights.lmHead) loaded.lmHead = await read(weights.lmHead);
+  return loaded;
+}
+
+/** Bytes of a tensor's data, loaded or lazy (nothing is read). */
+export function tensorBytes(t: ExportableTensor): number {
+  return 'data' in t ? t.data.byteLength : tensorByteLength(t.dtype, t.shape);
 }

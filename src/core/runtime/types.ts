@@ -3,7 +3,7 @@
  * generate(). Names of routing intermediates (moeProbs, expertIds, expertWeights) are a
  * public contract shared by the trace, the tests and the heatmap (STYLE habit 8).
  */
-import type { ModelWeights } from '../model/weights.ts';
+import type { ExportableWeights } from '../model/weights.ts';
 
 export type BackendName = 'cpu' | 'webgpu' | 'wasm';
 
@@ -87,6 +87,11 @@ export interface Session {
   /** Tokens currently in the KV cache. */
   readonly position: number;
   readonly maxContext: number;
+  /**
+   * The backend's own memory for this session, where it reports it (wasm: linear memory):
+   * `weightBytes` the packed weights, `totalBytes` everything (weights, KV cache, scratch).
+   */
+  readonly memory?: { weightBytes: number; totalBytes: number };
   /** Appends `tokenIds` at positions position..position+n-1 and runs them (prefill when n>1). */
   forward(tokenIds: number[], options?: ForwardOptions): Promise<ForwardResult>;
   /** Drops the KV cache back to `position` tokens (0 = reset). */
@@ -96,7 +101,12 @@ export interface Session {
 
 export interface Backend {
   readonly name: BackendName;
-  createSession(weights: ModelWeights, options?: { maxContext?: number }): Promise<Session>;
+  /**
+   * Builds the backend's own copy of `weights` (f32 arrays, wasm memory, GPU buffers) one
+   * tensor at a time: a lazy tensor (loadModelLazy) is read, converted and dropped before
+   * the next, so the session never holds a second, JS copy of the model.
+   */
+  createSession(weights: ExportableWeights, options?: { maxContext?: number }): Promise<Session>;
 }
 
 export interface SamplerOptions {

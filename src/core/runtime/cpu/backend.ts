@@ -1,14 +1,15 @@
 /**
  * cpuBackend: the readable f32 reference Backend. createSession dequantizes every weight to
- * f32 once, then forward() runs tokens one at a time through forwardToken (prefill is just
- * a loop: the reference has no batching tricks).
+ * f32 once (tensor by tensor: a lazy tensor is read, widened and dropped before the next),
+ * then forward() runs tokens one at a time through forwardToken (prefill is just a loop:
+ * the reference has no batching tricks).
  */
 import { ConfigError } from '../../errors.ts';
-import type { ModelWeights } from '../../model/weights.ts';
+import { type ExportableWeights, loadedWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
 import { routingPlanner } from '../routing.ts';
 import { createRunState, forwardToken, type RunState } from './forward.ts';
-import { dequantizeModel, type ModelF32 } from './model-f32.ts';
+import { dequantizeModel, f32Tensor, type ModelF32 } from './model-f32.ts';
 
 class CpuSession implements Session {
   readonly backend = 'cpu' as const;
@@ -84,11 +85,11 @@ class CpuSession implements Session {
 
 export const cpuBackend: Backend = {
   name: 'cpu',
-  async createSession(weights: ModelWeights, options: { maxContext?: number } = {}): Promise<Session> {
+  async createSession(weights: ExportableWeights, options: { maxContext?: number } = {}): Promise<Session> {
     const maxContext = options.maxContext ?? weights.spec.contextLength;
     if (!Number.isInteger(maxContext) || maxContext < 1)
       throw new ConfigError(`cpu: maxContext ${maxContext} must be a positive integer`);
-    const model = dequantizeModel(weights);
+    const model = dequantizeModel(await loadedWeights(weights, f32Tensor));
     return new CpuSession(model, createRunState(model, maxContext));
   },
 };

@@ -4,7 +4,16 @@
  * here with a message naming the tensor, not later with an index out of range.
  */
 import { ConfigError } from '../../errors.ts';
-import type { LayerOf, MlpOf, MlpWeights, ModelOf, ModelWeights, MoeOf } from '../../model/weights.ts';
+import type {
+  ExportableTensor,
+  ExportableWeights,
+  LayerOf,
+  MlpOf,
+  MlpWeights,
+  ModelOf,
+  ModelWeights,
+  MoeOf,
+} from '../../model/weights.ts';
 import type { RawTensor } from '../../tensor.ts';
 import { dequantize } from '../../quant/convert.ts';
 
@@ -46,6 +55,18 @@ function asF32(t: RawTensor): Float32Array {
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** `t` as an f32 tensor (asF32's values), for loadedWeights' per-tensor conversion. */
+export function f32Tensor(t: RawTensor): RawTensor {
+  if (t.dtype === 'f32') return t;
+  const values = asF32(t);
+  return {
+    name: t.name,
+    dtype: 'f32',
+    shape: t.shape,
+    data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+  };
+}
 
 function mlpOf(m: MlpWeights | undefined, hidden: number, intermediate: number, role: string): MlpF32 {
   if (!m) throw new ConfigError(`cpu: model has no ${role}`);
@@ -105,4 +126,21 @@ export function dequantizeModel(weights: ModelWeights): ModelF32 {
   const embed = f32Of(weights.embed, [vocab, hidden], 'embed');
   const lmHead = spec.tieEmbeddings ? embed : f32Of(weights.lmHead, [vocab, hidden], 'lmHead');
   return { spec, embed, layers, finalNorm: f32Of(weights.finalNorm, [hidden], 'finalNorm'), lmHead };
+}
+
+/**
+ * Bytes a reference session of `weights` holds, from shapes alone: every weight in f32 (the
+ * tied lm_head is the embedding) and the f32 KV cache of `maxContext` tokens.
+ */
+export function cpuSessionBytes(weights: ExportableWeights, maxContext: number): number {
+  const count = (t: ExportableTensor | undefined) => (t ? t.shape.reduce((a, b) => a * b, 1) : 0);
+  let elements = count(weights.embed) + count(weights.lmHead) + count(weights.finalNorm);
+  for (const l of weights.layers) {
+    const mlps = [...(l.mlp ? [l.mlp] : []), ...(l.moe?.experts ?? []), ...(l.moe?.shared ? [l.moe.shared] : [])];
+    for (const t of [l.attnNorm, l.ffnNorm, l.wq, l.wk, l.wv, l.wo, l.bq, l.bk, l.bv, l.moe?.router, l.moe?.sharedGate])
+      elements += count(t);
+    for (const m of mlps) elements += count(m.gate) + count(m.up) + count(m.down);
+  }
+  const { layers, kvHeads, headDim } = weights.spec;
+  return 4 * (elements + 2 * layers * maxContext * kvHeads * headDim);
 }

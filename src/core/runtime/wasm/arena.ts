@@ -8,7 +8,15 @@ import { BackendError, assert } from '../../errors.ts';
 const PAGE_BYTES = 65536;
 /** wasm32 addresses: 4 GiB of 64 KiB pages (the module's declared maximum). */
 export const MAX_PAGES = 65536;
+/** The most linear memory a session can have: wasm32's 4 GiB. */
+export const WASM32_MAX_BYTES = MAX_PAGES * PAGE_BYTES;
 const ALIGN = 64; // cache line; v128 loads need only 16
+
+/** The arena top after `allocations` (bytes each, in order) from an empty arena: alloc's own rounding. */
+export function arenaTopAfter(allocations: Iterable<number>, top = ALIGN): number {
+  for (const bytes of allocations) top = Math.ceil(top / ALIGN) * ALIGN + bytes;
+  return top;
+}
 
 export class WasmArena {
   private top = ALIGN; // keep 0 as a null pointer

@@ -4,11 +4,12 @@
  * (kernels.wat), split by rows across a worker pool when threads are available
  * (threads.ts), else on the calling thread. Routing uses THE rule (routing.ts).
  */
-import { ConfigError } from '../../errors.ts';
-import type { ModelWeights } from '../../model/weights.ts';
+import { BackendError, ConfigError } from '../../errors.ts';
+import type { ExportableWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
 import { routingPlanner } from '../routing.ts';
-import { MAX_PAGES, WasmArena } from './arena.ts';
+import { MAX_PAGES, WASM32_MAX_BYTES, WasmArena } from './arena.ts';
+import { wasmSessionBytes } from './memory-plan.ts';
 import { forwardChunk, type WasmEngine } from './forward.ts';
 import { instantiateKernels } from './kernels.ts';
 import { WasmMatmul } from './matmul.ts';
@@ -40,7 +41,7 @@ class WasmSession implements Session {
 
   constructor(
     private readonly engine: WasmEngine,
-    readonly weightBytes: number,
+    readonly memory: { weightBytes: number; totalBytes: number },
   ) {}
 
   private planRouting?: ReturnType<typeof routingPlanner>;
@@ -123,6 +124,17 @@ function resolveThreads(requested: number | undefined): number {
   return threads;
 }
 
+const gb = (bytes: number) => (bytes / 1e9).toFixed(2);
+
+/** Refuses, before any tensor is read, a session whose linear memory would pass wasm32's 4 GiB. */
+function checkFitsWasm32(weights: ExportableWeights, options: Parameters<typeof wasmSessionBytes>[1]): void {
+  const { weightBytes, totalBytes } = wasmSessionBytes(weights, options);
+  if (totalBytes <= WASM32_MAX_BYTES) return;
+  throw new BackendError(
+    `wasm: this model needs ${gb(totalBytes)} GB of linear memory (weights ${gb(weightBytes)} GB, KV cache and scratch ${gb(totalBytes - weightBytes)} GB for ${options.maxContext} tokens), more than wasm32's ${gb(WASM32_MAX_BYTES)} GB: run it on the WebGPU backend, or a smaller quant`,
+  );
+}
+
 /** The WASM SIMD backend. `threads` > 1 needs SharedArrayBuffer (cross-origin isolation). */
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<Backend> {
   const threads = resolveThreads(options.threads);
@@ -131,16 +143,18 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     throw new ConfigError(`wasm: prefillChunk ${prefillChunk} must be a positive integer`);
   return {
     name: 'wasm',
-    async createSession(weights: ModelWeights, sessionOptions: { maxContext?: number } = {}): Promise<Session> {
+    async createSession(weights: ExportableWeights, sessionOptions: { maxContext?: number } = {}): Promise<Session> {
       const spec = weights.spec;
       const maxContext = sessionOptions.maxContext ?? Math.min(spec.contextLength, DEFAULT_MAX_CONTEXT);
       if (!Number.isInteger(maxContext) || maxContext < 1)
         throw new ConfigError(`wasm: maxContext ${maxContext} must be a positive integer`);
       const useThreads = threads > 1 && threadsAvailable(options.workerFactory);
+      checkFitsWasm32(weights, { maxContext, chunk: prefillChunk, threads: useThreads ? threads : 1 });
       const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: useThreads });
       const kernels = await instantiateKernels(memory, useThreads);
       const arena = new WasmArena(memory);
-      const model = packModel(arena, weights);
+      const model = await packModel(arena, weights);
+      const weightBytes = arena.bytesUsed;
       const chunk = Math.min(prefillChunk, maxContext);
       const maxK = Math.max(spec.hidden, spec.heads * spec.headDim, model.maxIntermediate);
       const rows: RowParallel = useThreads
@@ -155,7 +169,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
         : new SerialRows(kernels);
       const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
       const state = createRunState(arena, model, chunk, maxContext, rows.threads);
-      return new WasmSession({ model, state, kernels, matmul, rows }, arena.bytesUsed);
+      return new WasmSession({ model, state, kernels, matmul, rows }, { weightBytes, totalBytes: arena.bytesUsed });
     },
   };
 }

@@ -101,6 +101,19 @@ export function tensorRowToF32(tensor: RawTensor, row: number, out: Float32Array
   }
 }
 
+/**
+ * The arena allocations (bytes each) packMatrix makes for a [n, k] matrix stored as `dtype`:
+ * quants and f32 scales for q8_0 / q4_0, f32 values otherwise. Sizing a session before
+ * reading any tensor (wasmSessionBytes) uses the same numbers.
+ */
+export function packedMatrixAllocations(dtype: RawTensor['dtype'], n: number, k: number): number[] {
+  if (dtype === 'q8_0' || dtype === 'q4_0') {
+    const nBlocks = (n * k) / QK;
+    return [nBlocks * (dtype === 'q8_0' ? QK : QK / 2), nBlocks * 4];
+  }
+  return [n * k * 4];
+}
+
 /** Copies a Linear weight [n, k] into the arena in kernel layout. */
 export function packMatrix(arena: WasmArena, tensor: RawTensor): PackedMatrix {
   const [n, k] = matrixDims(tensor);
@@ -122,8 +135,9 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
       `wasm: tensor '${tensor.name}' has ${tensor.data.byteLength} bytes, expected ${nBlocks * blockBytes}`,
     );
   }
-  const quants = arena.alloc(nBlocks * quantBytes, tensor.name);
-  const scales = arena.alloc(nBlocks * 4, `${tensor.name} scales`);
+  const [quantsBytes, scalesBytes] = packedMatrixAllocations(tensor.dtype, n, k) as [number, number];
+  const quants = arena.alloc(quantsBytes, tensor.name);
+  const scales = arena.alloc(scalesBytes, `${tensor.name} scales`);
   const quantView = arena.u8(quants, nBlocks * quantBytes);
   const scaleView = arena.f32(scales, nBlocks);
   const src = tensor.data;

@@ -2,9 +2,19 @@
  * ModelWeights → kernel layout in one wasm arena. Matrices go into wasm memory (packMatrix);
  * the small per-layer vectors (norms, biases) and the tiny router stay as JS f32 arrays,
  * because the O(hidden) steps and the routing rule run in JS (routing.ts, cpu/ops.ts).
+ * Tensors are packed one at a time, each lazy one read just before (loadedTensor) and
+ * dropped after, so packing holds one source tensor beside the arena, never the model.
  */
 import type { RawTensor } from '../../tensor.ts';
-import type { LayerOf, MlpOf, MlpWeights, ModelOf, ModelWeights, MoeOf } from '../../model/weights.ts';
+import {
+  type ExportableTensor,
+  type ExportableWeights,
+  type LayerOf,
+  loadedTensor,
+  type MlpOf,
+  type ModelOf,
+  type MoeOf,
+} from '../../model/weights.ts';
 import type { WasmArena } from './arena.ts';
 import { packMatrix, tensorToF32, type PackedMatrix } from './layout.ts';
 
@@ -22,53 +32,61 @@ export interface PackedModel extends ModelOf<RawTensor, Float32Array, PackedLaye
   maxIntermediate: number;
 }
 
-function packMlp(arena: WasmArena, mlp: MlpWeights): PackedMlp {
-  const gate = packMatrix(arena, mlp.gate);
-  return { gate, up: packMatrix(arena, mlp.up), down: packMatrix(arena, mlp.down), intermediate: gate.n };
+const matrix = async (arena: WasmArena, t: ExportableTensor) => packMatrix(arena, await loadedTensor(t));
+const vector = async (t: ExportableTensor) => tensorToF32(await loadedTensor(t));
+const optionalVector = async (t: ExportableTensor | undefined) => (t ? vector(t) : undefined);
+
+async function packMlp(arena: WasmArena, mlp: MlpOf<ExportableTensor>): Promise<PackedMlp> {
+  const gate = await matrix(arena, mlp.gate);
+  return { gate, up: await matrix(arena, mlp.up), down: await matrix(arena, mlp.down), intermediate: gate.n };
 }
 
-function optionalF32(tensor: RawTensor | undefined): Float32Array | undefined {
-  return tensor ? tensorToF32(tensor) : undefined;
-}
-
-export function packModel(arena: WasmArena, weights: ModelWeights): PackedModel {
-  let maxIntermediate = 0;
-  const layers = weights.layers.map((layer): PackedLayer => {
-    const packed: PackedLayer = {
-      attnNorm: tensorToF32(layer.attnNorm),
-      wq: packMatrix(arena, layer.wq),
-      wk: packMatrix(arena, layer.wk),
-      wv: packMatrix(arena, layer.wv),
-      wo: packMatrix(arena, layer.wo),
-      bq: optionalF32(layer.bq),
-      bk: optionalF32(layer.bk),
-      bv: optionalF32(layer.bv),
-      ffnNorm: tensorToF32(layer.ffnNorm),
+async function packLayer(arena: WasmArena, layer: ExportableWeights['layers'][number]): Promise<PackedLayer> {
+  const packed: PackedLayer = {
+    attnNorm: await vector(layer.attnNorm),
+    wq: await matrix(arena, layer.wq),
+    wk: await matrix(arena, layer.wk),
+    wv: await matrix(arena, layer.wv),
+    wo: await matrix(arena, layer.wo),
+    bq: await optionalVector(layer.bq),
+    bk: await optionalVector(layer.bk),
+    bv: await optionalVector(layer.bv),
+    ffnNorm: await vector(layer.ffnNorm),
+  };
+  if (layer.mlp) packed.mlp = await packMlp(arena, layer.mlp);
+  if (layer.moe) {
+    const experts: PackedMlp[] = [];
+    for (const e of layer.moe.experts) experts.push(await packMlp(arena, e));
+    packed.moe = {
+      router: await vector(layer.moe.router),
+      experts,
+      shared: layer.moe.shared ? await packMlp(arena, layer.moe.shared) : undefined,
+      sharedGate: await optionalVector(layer.moe.sharedGate),
     };
-    if (layer.mlp) {
-      packed.mlp = packMlp(arena, layer.mlp);
-      maxIntermediate = Math.max(maxIntermediate, packed.mlp.intermediate);
-    }
-    if (layer.moe) {
-      const experts = layer.moe.experts.map((e) => packMlp(arena, e));
-      const shared = layer.moe.shared ? packMlp(arena, layer.moe.shared) : undefined;
-      for (const mlp of shared ? [...experts, shared] : experts)
-        maxIntermediate = Math.max(maxIntermediate, mlp.intermediate);
-      packed.moe = {
-        router: tensorToF32(layer.moe.router),
-        experts,
-        shared,
-        sharedGate: optionalF32(layer.moe.sharedGate),
-      };
-    }
-    return packed;
-  });
+  }
+  return packed;
+}
+
+/** Packs `weights` into `arena`, tensor by tensor, in file order (layers, then embed, finalNorm, lmHead). */
+export async function packModel(arena: WasmArena, weights: ExportableWeights): Promise<PackedModel> {
+  const layers: PackedLayer[] = [];
+  for (const layer of weights.layers) layers.push(await packLayer(arena, layer));
+  let maxIntermediate = 0;
+  for (const layer of layers) {
+    const mlps = [
+      ...(layer.mlp ? [layer.mlp] : []),
+      ...(layer.moe?.experts ?? []),
+      ...(layer.moe?.shared ? [layer.moe.shared] : []),
+    ];
+    for (const mlp of mlps) maxIntermediate = Math.max(maxIntermediate, mlp.intermediate);
+  }
+  const embed = await loadedTensor(weights.embed); // stays in JS, storage dtype: one row is widened per token
   return {
     spec: weights.spec,
-    embed: weights.embed,
+    embed,
     layers,
-    finalNorm: tensorToF32(weights.finalNorm),
-    lmHead: packMatrix(arena, weights.lmHead ?? weights.embed),
+    finalNorm: await vector(weights.finalNorm),
+    lmHead: packMatrix(arena, weights.lmHead ? await loadedTensor(weights.lmHead) : embed),
     maxIntermediate,
   };
 }

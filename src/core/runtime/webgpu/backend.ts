@@ -5,7 +5,7 @@
  * expert dispatch on the GPU. This module never imports a platform GPU package itself.
  */
 import { ConfigError } from '../../errors.ts';
-import type { ModelWeights } from '../../model/weights.ts';
+import type { ExportableWeights } from '../../model/weights.ts';
 import type { Backend } from '../types.ts';
 import { createGpuContext, type GpuContext, type GpuLog } from './gpu-context.ts';
 import { WebGpuSession } from './session.ts';
@@ -22,7 +22,7 @@ export interface WebGpuBackendOptions {
 export interface WebGpuBackend extends Backend {
   readonly name: 'webgpu';
   readonly context: GpuContext;
-  createSession(weights: ModelWeights, options?: { maxContext?: number }): Promise<WebGpuSession>;
+  createSession(weights: ExportableWeights, options?: { maxContext?: number }): Promise<WebGpuSession>;
   /** Destroys the device (every session of this backend stops working). */
   destroy(): void;
 }

@@ -8,7 +8,7 @@
  */
 import { BUFFER_USAGE, MAP_MODE_READ } from './gpu-constants.ts';
 import { BackendError, ConfigError } from '../../errors.ts';
-import type { ModelWeights } from '../../model/weights.ts';
+import type { ExportableWeights } from '../../model/weights.ts';
 import type { ForwardOptions, ForwardResult, LayerRouting, Session, TokenRouting } from '../types.ts';
 import { createActivations, destroyActivations, type Activations } from './activations.ts';
 import { ParamArena, submitSteps } from './dispatch.ts';
@@ -67,9 +67,9 @@ export class WebGpuSession implements Session {
     readonly maxContext: number,
   ) {}
 
-  static async create(context: GpuContext, weights: ModelWeights, maxContext: number): Promise<WebGpuSession> {
+  static async create(context: GpuContext, weights: ExportableWeights, maxContext: number): Promise<WebGpuSession> {
     context.throwIfFailed();
-    const model = uploadModel(context, weights);
+    const model = await uploadModel(context, weights);
     let activations: Activations | undefined;
     let arena: ParamArena | undefined;
     try {

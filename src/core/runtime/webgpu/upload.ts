@@ -8,12 +8,21 @@
  *   kernel offsets by the expert id it reads on the GPU. One buffer per layer and role keeps
  *   every binding under maxStorageBufferBindingSize (checked, naming the tensor).
  * - Norm weights and biases (1-D) are converted to f32.
+ * - Tensors are read one at a time (a lazy one just before its upload), so uploading holds
+ *   one source tensor (or one layer's expert stack) beside the GPU's copy, never the model.
  */
 import { BackendError, ConfigError } from '../../errors.ts';
 import type { ModelSpec } from '../../model/spec.ts';
-import type { LayerOf, LayerWeights, MlpOf, MlpWeights, ModelOf, ModelWeights } from '../../model/weights.ts';
+import {
+  type ExportableTensor,
+  type ExportableWeights,
+  type LayerOf,
+  loadedTensor,
+  type MlpOf,
+  type ModelOf,
+  tensorBytes,
+} from '../../model/weights.ts';
 import { dequantize } from '../../quant/convert.ts';
-import type { RawTensor } from '../../tensor.ts';
 import { uploadBuffer } from './dispatch.ts';
 import type { GpuContext } from './gpu-context.ts';
 import { asGpuWeightDType, weightRowBytes, type GpuWeightDType } from './kernels/weight-formats.ts';
@@ -60,7 +69,7 @@ class Uploader {
   bytes = 0;
   constructor(private readonly context: GpuContext) {}
 
-  private checkBindable(name: string, bytes: number): void {
+  checkBindable(name: string, bytes: number): void {
     const limit = this.context.limits.maxStorageBufferBindingSize;
     if (bytes > limit)
       throw new BackendError(`webgpu: tensor '${name}' needs ${bytes} bytes > maxStorageBufferBindingSize ${limit}`);
@@ -74,7 +83,8 @@ class Uploader {
     return buffer;
   }
 
-  matrix(t: RawTensor, rows: number, cols: number): GpuMatrix {
+  async matrix(source: ExportableTensor, rows: number, cols: number): Promise<GpuMatrix> {
+    const t = await loadedTensor(source);
     if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== cols) {
       throw new ConfigError(
         `webgpu: tensor '${t.name}' has shape [${t.shape.join(', ')}], expected [${rows}, ${cols}]`,
@@ -84,15 +94,16 @@ class Uploader {
     return { buffer: this.upload(t.name, t.data), dtype, rows, cols, bytes: rows * weightRowBytes(dtype, cols) };
   }
 
-  vector(t: RawTensor, length: number): GPUBuffer {
-    const values = dequantize(t);
+  async vector(t: ExportableTensor, length: number): Promise<GPUBuffer> {
+    const values = dequantize(await loadedTensor(t));
     if (values.length !== length)
       throw new ConfigError(`webgpu: tensor '${t.name}' has ${values.length} values, expected ${length}`);
     return this.upload(t.name, values);
   }
 
   /** Stacks same-dtype, same-shape matrices [rows, cols] into one [count*rows, cols] buffer. */
-  stack(tensors: RawTensor[], rows: number, cols: number, label: string): GpuMatrix {
+  /** Stacks same-dtype, same-shape matrices [rows, cols] into one [count*rows, cols] buffer, reading one part at a time. */
+  async stack(tensors: ExportableTensor[], rows: number, cols: number, label: string): Promise<GpuMatrix> {
     const dtype = asGpuWeightDType(tensors[0].dtype, tensors[0].name);
     for (const t of tensors) {
       if (t.dtype !== dtype || t.shape[0] !== rows || t.shape[1] !== cols || t.shape.length !== 2) {
@@ -101,29 +112,36 @@ class Uploader {
         );
       }
     }
-    const bytes = new Uint8Array(tensors.reduce((n, t) => n + t.data.byteLength, 0));
-    let at = 0;
-    for (const t of tensors) {
-      bytes.set(t.data, at);
-      at += t.data.byteLength;
+    const partBytes = rows * weightRowBytes(dtype, cols);
+    const bytes = new Uint8Array(partBytes * tensors.length);
+    for (const [i, t] of tensors.entries()) {
+      const data = (await loadedTensor(t)).data;
+      if (data.byteLength !== partBytes)
+        throw new ConfigError(`webgpu: expert tensor '${t.name}' has ${data.byteLength} bytes, expected ${partBytes}`);
+      bytes.set(data, i * partBytes);
     }
     return { buffer: this.upload(label, bytes), dtype, rows: rows * tensors.length, cols, bytes: bytes.byteLength };
   }
 
-  experts(mlps: MlpWeights[], hidden: number, intermediate: number, label: string): GpuExpertStack {
-    const gate = this.stack(
+  async experts(
+    mlps: MlpOf<ExportableTensor>[],
+    hidden: number,
+    intermediate: number,
+    label: string,
+  ): Promise<GpuExpertStack> {
+    const gate = await this.stack(
       mlps.map((m) => m.gate),
       intermediate,
       hidden,
       `${label}.gate`,
     );
-    const up = this.stack(
+    const up = await this.stack(
       mlps.map((m) => m.up),
       intermediate,
       hidden,
       `${label}.up`,
     );
-    const down = this.stack(
+    const down = await this.stack(
       mlps.map((m) => m.down),
       hidden,
       intermediate,
@@ -140,48 +158,67 @@ class Uploader {
   }
 }
 
-function uploadLayer(up: Uploader, spec: ModelSpec, w: LayerWeights, l: number): GpuLayer {
+async function uploadLayer(
+  up: Uploader,
+  spec: ModelSpec,
+  w: ExportableWeights['layers'][number],
+  l: number,
+): Promise<GpuLayer> {
   const { hidden, heads, kvHeads, headDim } = spec;
   const qDim = heads * headDim;
   const kvDim = kvHeads * headDim;
   const layer: GpuLayer = {
-    attnNorm: up.vector(w.attnNorm, hidden),
-    ffnNorm: up.vector(w.ffnNorm, hidden),
-    wq: up.matrix(w.wq, qDim, hidden),
-    wk: up.matrix(w.wk, kvDim, hidden),
-    wv: up.matrix(w.wv, kvDim, hidden),
-    wo: up.matrix(w.wo, hidden, qDim),
+    attnNorm: await up.vector(w.attnNorm, hidden),
+    ffnNorm: await up.vector(w.ffnNorm, hidden),
+    wq: await up.matrix(w.wq, qDim, hidden),
+    wk: await up.matrix(w.wk, kvDim, hidden),
+    wv: await up.matrix(w.wv, kvDim, hidden),
+    wo: await up.matrix(w.wo, hidden, qDim),
   };
-  if (w.bq) layer.bq = up.vector(w.bq, qDim);
-  if (w.bk) layer.bk = up.vector(w.bk, kvDim);
-  if (w.bv) layer.bv = up.vector(w.bv, kvDim);
+  if (w.bq) layer.bq = await up.vector(w.bq, qDim);
+  if (w.bk) layer.bk = await up.vector(w.bk, kvDim);
+  if (w.bv) layer.bv = await up.vector(w.bv, kvDim);
   if (w.mlp) {
     const inter = spec.intermediate;
     layer.mlp = {
-      gate: up.matrix(w.mlp.gate, inter, hidden),
-      up: up.matrix(w.mlp.up, inter, hidden),
-      down: up.matrix(w.mlp.down, hidden, inter),
+      gate: await up.matrix(w.mlp.gate, inter, hidden),
+      up: await up.matrix(w.mlp.up, inter, hidden),
+      down: await up.matrix(w.mlp.down, hidden, inter),
     };
   } else if (w.moe && spec.moe) {
     const moe = spec.moe;
     if (w.moe.experts.length !== moe.experts)
       throw new ConfigError(`webgpu: layer ${l} has ${w.moe.experts.length} experts, spec says ${moe.experts}`);
     layer.moe = {
-      router: up.matrix(w.moe.router, moe.experts, hidden),
-      routed: up.experts(w.moe.experts, hidden, moe.expertIntermediate, `layers.${l}.experts`),
+      router: await up.matrix(w.moe.router, moe.experts, hidden),
+      routed: await up.experts(w.moe.experts, hidden, moe.expertIntermediate, `layers.${l}.experts`),
     };
     if (w.moe.shared) {
       const inter = moe.sharedExpert?.intermediate ?? w.moe.shared.gate.shape[0];
-      layer.moe.shared = up.experts([w.moe.shared], hidden, inter, `layers.${l}.shared_expert`);
+      layer.moe.shared = await up.experts([w.moe.shared], hidden, inter, `layers.${l}.shared_expert`);
     }
-    if (w.moe.sharedGate) layer.moe.sharedGate = up.matrix(w.moe.sharedGate, 1, hidden);
+    if (w.moe.sharedGate) layer.moe.sharedGate = await up.matrix(w.moe.sharedGate, 1, hidden);
   } else {
     throw new ConfigError(`webgpu: layer ${l} has neither mlp nor moe weights`);
   }
   return layer;
 }
 
-export function uploadModel(context: GpuContext, weights: ModelWeights): GpuModel {
+/** Every buffer uploadModel will make, checked against the binding limit before any tensor is read. */
+function checkBindings(up: Uploader, weights: ExportableWeights): void {
+  const sum = (ts: ExportableTensor[]) => ts.reduce((n, t) => n + tensorBytes(t), 0);
+  up.checkBindable(weights.embed.name, tensorBytes(weights.embed));
+  if (weights.lmHead) up.checkBindable(weights.lmHead.name, tensorBytes(weights.lmHead));
+  for (const [l, w] of weights.layers.entries()) {
+    for (const t of [w.wq, w.wk, w.wv, w.wo, ...(w.mlp ? [w.mlp.gate, w.mlp.up, w.mlp.down] : [])])
+      up.checkBindable(t.name, tensorBytes(t));
+    const experts = w.moe?.experts ?? [];
+    for (const role of ['gate', 'up', 'down'] as const)
+      if (experts.length) up.checkBindable(`layers.${l}.experts.${role}`, sum(experts.map((e) => e[role])));
+  }
+}
+
+export async function uploadModel(context: GpuContext, weights: ExportableWeights): Promise<GpuModel> {
   const spec = weights.spec;
   if (spec.headDim % 2 !== 0) throw new ConfigError(`webgpu: headDim ${spec.headDim} must be even for RoPE`);
   if (spec.heads % spec.kvHeads !== 0)
@@ -194,11 +231,13 @@ export function uploadModel(context: GpuContext, weights: ModelWeights): GpuMode
     );
   }
   const up = new Uploader(context);
+  checkBindings(up, weights);
   try {
-    const embed = up.matrix(weights.embed, spec.vocab, spec.hidden);
-    const layers = weights.layers.map((w, l) => uploadLayer(up, spec, w, l));
-    const finalNorm = up.vector(weights.finalNorm, spec.hidden);
-    const lmHead = weights.lmHead ? up.matrix(weights.lmHead, spec.vocab, spec.hidden) : embed;
+    const embed = await up.matrix(weights.embed, spec.vocab, spec.hidden);
+    const layers: GpuLayer[] = [];
+    for (const [l, w] of weights.layers.entries()) layers.push(await uploadLayer(up, spec, w, l));
+    const finalNorm = await up.vector(weights.finalNorm, spec.hidden);
+    const lmHead = weights.lmHead ? await up.matrix(weights.lmHead, spec.vocab, spec.hidden) : embed;
     if (!weights.lmHead && !spec.tieEmbeddings) throw new ConfigError('webgpu: no lm_head and tieEmbeddings is false');
     return { spec, embed, layers, finalNorm, lmHead, bytes: up.bytes, buffers: up.buffers };
   } catch (e) {

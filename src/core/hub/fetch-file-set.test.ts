@@ -1,0 +1,83 @@
+/**
+ * fetchFileSet against a real node:http server: a file listed at RANGE_READ_MIN_BYTES or more
+ * is read by Range requests, one per read, never fetched whole; a server that ignores Range
+ * still gives the right bytes (from the one whole body); a small file is fetched once.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fetchFileSet, RANGE_READ_MIN_BYTES } from './fetch-file-set.ts';
+
+const big = new Uint8Array(RANGE_READ_MIN_BYTES + 4096);
+for (let i = 0; i < big.length; i += 997) big[i] = (i / 997) & 0xff;
+const small = new TextEncoder().encode('{"model_type":"llama"}');
+const FILES: Record<string, Uint8Array> = { 'model.gguf': big, 'config.json': small };
+
+let server: Server;
+let base = '';
+let ignoreRange = false;
+const requests: { file: string; range?: string }[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const file = decodeURIComponent(req.url!.slice(1));
+    const bytes = FILES[file];
+    requests.push({ file, range: req.headers.range });
+    if (!bytes) {
+      res.writeHead(404).end();
+      return;
+    }
+    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    if (range && !ignoreRange) {
+      const [from, to] = [Number(range[1]), Number(range[2])];
+      res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': to - from + 1 });
+      res.end(bytes.subarray(from, to + 1));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.byteLength });
+    res.end(bytes);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+beforeEach(() => {
+  requests.length = 0;
+  ignoreRange = false;
+});
+
+const listing = [
+  { name: 'model.gguf', size: big.byteLength },
+  { name: 'config.json', size: small.byteLength },
+];
+
+describe('fetchFileSet', () => {
+  it('reads a file listed at RANGE_READ_MIN_BYTES or more with one Range request per read', async () => {
+    const files = fetchFileSet(fetch, base, listing, 'folder');
+    const src = await files.open('model.gguf');
+    expect(src.size).toBe(big.byteLength);
+    expect(requests).toEqual([]); // opening fetches nothing
+    expect(await src.read(997 * 3, 10)).toEqual(big.subarray(997 * 3, 997 * 3 + 10));
+    expect(await src.read(big.byteLength - 5000, 5000)).toEqual(big.subarray(big.byteLength - 5000));
+    expect(requests).toEqual([
+      { file: 'model.gguf', range: `bytes=${997 * 3}-${997 * 3 + 9}` },
+      { file: 'model.gguf', range: `bytes=${big.byteLength - 5000}-${big.byteLength - 1}` },
+    ]);
+  });
+
+  it('gives the right bytes from a server that ignores Range, fetching the file once', async () => {
+    ignoreRange = true;
+    const src = await fetchFileSet(fetch, base, listing, 'folder').open('model.gguf');
+    expect(await src.read(997 * 5, 3)).toEqual(big.subarray(997 * 5, 997 * 5 + 3));
+    expect(await src.read(997 * 7, 3)).toEqual(big.subarray(997 * 7, 997 * 7 + 3));
+    expect(requests.length).toBe(1);
+  });
+
+  it('fetches a small file whole, once', async () => {
+    const files = fetchFileSet(fetch, base, listing, 'folder');
+    const src = await files.open('config.json');
+    expect(await src.read(0, small.byteLength)).toEqual(small);
+    await files.open('config.json');
+    expect(requests).toEqual([{ file: 'config.json', range: undefined }]);
+  });
+});
