@@ -26,7 +26,7 @@ import { calibrationModelCard } from '../../src/core/calibrate/merged.ts';
 import { calibrationKey, calibrationSummary, type CachedCalibration } from './calibration.ts';
 import { calibrateMerge } from '../../src/core/calibrate/calibrate-merge.ts';
 import type { MergePlan } from '../../src/core/merge/plan.ts';
-import type { MergeRuntime } from '../../src/core/merge/run.ts';
+import type { MergeRuntime, RunOptions } from '../../src/core/merge/run.ts';
 import { cpuBackend } from '../../src/core/runtime/cpu/backend.ts';
 import { type TokenizerCallEvent, watchedTokenizer } from '../../src/core/tokenizer/guard.ts';
 import type {
@@ -257,13 +257,7 @@ export class MergeHost implements MergeApi {
       ),
       runtime,
       signal: abort.signal,
-      onProgress: (p) =>
-        onProgress({
-          phase: p.phase === 'done' ? 'files' : p.phase,
-          bytesDone: p.bytesDone,
-          bytesTotal: p.bytesTotal,
-          tensor: p.tensor,
-        }),
+      onProgress: buildProgress(onProgress),
     });
     if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
     const files = folder.files(request.title);
@@ -320,13 +314,7 @@ export class MergeHost implements MergeApi {
         modelCard: hfModelCard(mergeModelCardFacts(request.title, opened.plan.config, request.yaml, opened.plan.arch)),
         runtime: mergeRuntime(onTokenizerCall),
         signal: abort.signal,
-        onProgress: (p) =>
-          onProgress({
-            phase: p.phase === 'done' ? 'files' : p.phase,
-            bytesDone: p.bytesDone,
-            bytesTotal: p.bytesTotal,
-            tensor: p.tensor,
-          }),
+        onProgress: buildProgress(onProgress),
       });
       zip.close();
       await piping;
@@ -358,4 +346,15 @@ export class MergeHost implements MergeApi {
   cancel(): void {
     this.abort?.abort();
   }
+}
+
+/** runMerge's progress as a build reports it (its 'done' is the files step that follows). */
+function buildProgress(onProgress: (p: MergeBuildProgress) => void): RunOptions['onProgress'] {
+  return (p) =>
+    onProgress({
+      phase: p.phase === 'done' ? 'files' : p.phase,
+      bytesDone: p.bytesDone,
+      bytesTotal: p.bytesTotal,
+      tensor: p.tensor,
+    });
 }
