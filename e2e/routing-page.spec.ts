@@ -51,4 +51,47 @@ test('the Routing page opens on the last answer and compares A and B per layer',
   await expect(compare.getByRole('row')).toHaveCount(1 + 4); // header + the zoo MoE's 4 layers
   await expect(compare).toContainText('different texts'); // A and B are different texts: loads only
   await expect(compare).toContainText('%');
+
+  // Routing by domain on the zoo held-out texts, with Chat's ban (E0 at layer 1) still on:
+  // the stories texts cannot go first to their own expert at layer 1.
+  const domains = page.getByTestId('routing-domains');
+  await expect(domains).toContainText("Chat's routing controls apply");
+  await domains.getByRole('button', { name: 'Route the zoo held-out texts' }).click();
+  const table = domains.getByTestId('routing-domains-table');
+  await expect(table).toBeVisible({ timeout: 120_000 });
+  await expect(table.getByRole('row')).toHaveCount(1 + 4); // header + the four zoo domains
+  const stories = table.getByTestId('routing-domain-0');
+  await expect(stories.getByRole('rowheader')).toHaveText('E0 zoo/stories');
+  const header = await table.getByRole('columnheader').allTextContents();
+  expect(header.slice(0, 4)).toEqual(['texts of', 'tokens', 'own share (mean)', 'layer 0']);
+  expect(header.slice(-4)).toEqual([
+    'top-1 → E0 zoo/stories',
+    'top-1 → E1 zoo/code',
+    'top-1 → E2 zoo/math',
+    'top-1 → E3 zoo/chat',
+  ]);
+  const storiesCells = await stories.getByRole('cell').allTextContents();
+  expect(Number(storiesCells[0]!.replace(/,/g, ''))).toBeGreaterThan(500); // the whole held-out text, in pieces
+  expect(storiesCells[3]).toBe('0.0%'); // layer 1: E0 banned
+  // each row's top-1 shares add up to 100% (to rounding)
+  for (let e = 0; e < 4; e++) {
+    const cells = await table.getByTestId(`routing-domain-${e}`).getByRole('cell').allTextContents();
+    const sum = cells.slice(-4).reduce((s, c) => s + Number.parseFloat(c), 0);
+    expect(Math.abs(sum - 100)).toBeLessThan(0.3);
+  }
+  for (const width of [1280, 420]) {
+    await page.setViewportSize({ width, height: 900 });
+    await table.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `test-results/screenshots/routing-domains-${width}.png` });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  // A texts file with a bad line: the message names the file, the line and the field, and the table goes.
+  await domains.getByLabel('Route a texts file (.jsonl)').setInputFiles({
+    name: 'domains.jsonl',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('{"expert": 0, "text": "Once upon a time"}\n{"expert": 7, "text": "def f(): pass"}\n'),
+  });
+  await expect(domains.getByRole('alert')).toContainText("domains.jsonl:2 field 'expert' is 7, outside [0, 4)");
+  await expect(table).toHaveCount(0);
 });

@@ -3,6 +3,7 @@ import type { LayerRouting, TokenRouting } from '../core/runtime/types.ts';
 import {
   coActivation,
   compareTraces,
+  domainShares,
   expertLoad,
   majorityTop1,
   routerEntropy,
@@ -143,5 +144,52 @@ describe('majorityTop1 (Chat colouring and the agreement strip)', () => {
     expect(majorityTop1(at(3, 1, 1, 3))).toEqual({ expert: 1, share: 0.5 });
     expect(majorityTop1({ layers: [] })).toEqual({ expert: -1, share: 0 });
     expect(majorityTop1(undefined)).toEqual({ expert: -1, share: 0 });
+  });
+});
+
+describe('domainShares', () => {
+  it('counts own-expert top-1 per layer and where the rest went, per label', () => {
+    const token = (...firsts: number[]): TokenRouting => ({
+      layers: firsts.map((e) => layer([e, (e + 1) % 3], [0.7, 0.3], [0.1, 0.1, 0.8])),
+    });
+    // expert 0's texts: layer 0 picks 0, 0, 2, 0; layer 1 picks 0, 1, 1, 1 (two texts)
+    const shares = domainShares(
+      [
+        { expert: 2, trace: [token(2, 2)] },
+        { expert: 0, trace: [token(0, 0), token(0, 1)] },
+        { expert: 0, trace: [token(2, 1), token(0, 1)] },
+      ],
+      2,
+      3,
+    );
+    expect(shares.map((s) => s.expert)).toEqual([0, 2]);
+    expect(shares[0]).toEqual({
+      expert: 0,
+      tokens: 4,
+      ownShare: [0.75, 0.25],
+      ownShareMean: 0.5,
+      top1: [4 / 8, 3 / 8, 1 / 8],
+    });
+    expect(shares[1]).toMatchObject({ expert: 2, tokens: 1, ownShare: [1, 1], ownShareMean: 1, top1: [0, 0, 1] });
+  });
+
+  it('agrees with a direct count on random traces, and rows of top-1 sum to 1', () => {
+    const traces = [0, 1, 2, 3].map((e) => ({ expert: e % 4, trace: randomTrace(50 + e, 4, 3, 7 + e) }));
+    for (const s of domainShares(traces, 3, 4)) {
+      const trace = traces.find((t) => t.expert === s.expert)!.trace;
+      for (let l = 0; l < 3; l++)
+        expect(s.ownShare[l]).toBeCloseTo(
+          trace.filter((t) => t.layers[l]!.expertIds[0] === s.expert).length / trace.length,
+          12,
+        );
+      expect(s.top1.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+      expect(s.top1[s.expert]).toBeCloseTo(s.ownShareMean, 12);
+    }
+  });
+
+  it('a dense trace (no routing) has no shares', () => {
+    expect(domainShares([{ expert: 1, trace: [{ layers: [] }] }], 2, 2)).toEqual([
+      { expert: 1, tokens: 1, ownShare: [0, 0], ownShareMean: 0, top1: [0, 0] },
+    ]);
   });
 });

@@ -123,3 +123,50 @@ export function majorityTop1(routing: TokenRouting | undefined): { expert: numbe
   for (const [e, c] of counts) if (c > best || (c === best && e < expert)) [expert, best] = [e, c];
   return { expert, share: n ? best / n : 0 };
 }
+
+/** Routing of one labelled text set (the texts of one expert's domain), as ROUTING.md reports it. */
+export interface DomainShare {
+  expert: number; // the label: the expert whose domain the texts are
+  tokens: number;
+  /** [layers] share of the tokens whose top-1 expert at that layer is `expert`. */
+  ownShare: number[];
+  /** ownShare averaged over layers: ROUTING.md's own-domain top-1 share. */
+  ownShareMean: number;
+  /** [experts] share of top-1 choices that went to each expert, over tokens and layers (a row of the confusion matrix). */
+  top1: number[];
+}
+
+/**
+ * Per label, in label order: own-expert top-1 share per layer and its mean, and where the
+ * top-1 choices went. Tokens without routing (a dense model) count as routed to no expert.
+ */
+export function domainShares(
+  labelled: { expert: number; trace: TokenRouting[] }[],
+  layers: number,
+  experts: number,
+): DomainShare[] {
+  const labels = [...new Set(labelled.map((t) => t.expert))].sort((a, b) => a - b);
+  return labels.map((expert) => {
+    const own = new Array<number>(layers).fill(0);
+    const top1 = new Array<number>(experts).fill(0);
+    let tokens = 0;
+    for (const { trace } of labelled.filter((t) => t.expert === expert))
+      for (const token of trace) {
+        tokens += 1;
+        for (let l = 0; l < layers; l++) {
+          const first = token.layers[l]?.expertIds[0];
+          if (first === undefined) continue;
+          if (first === expert) own[l]! += 1;
+          if (first < experts) top1[first]! += 1;
+        }
+      }
+    const ownShare = own.map((c) => (tokens ? c / tokens : 0));
+    return {
+      expert,
+      tokens,
+      ownShare,
+      ownShareMean: layers ? ownShare.reduce((s, x) => s + x, 0) / layers : 0,
+      top1: top1.map((c) => (tokens && layers ? c / (tokens * layers) : 0)),
+    };
+  });
+}

@@ -20,6 +20,7 @@ import { Heatmap } from '../components/Heatmap.tsx';
 import { CalibrationTable } from '../components/CalibratePane.tsx';
 import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
 import { LayerOverview, RoutingStatsView } from '../components/RoutingStatsView.tsx';
+import { RoutingDomainsView } from '../components/RoutingDomainsView.tsx';
 import { type ExpertLabel, useExpertLabels, useLoadedNotes } from '../components/expert-labels.ts';
 
 /** The loaded model's router calibration (from its notes), before → after on its calibration texts. */
@@ -135,9 +136,14 @@ function SlotView({
 
 export function RoutingPage() {
   const { slots, layer } = useRouting(useShallow((s) => ({ slots: s.slots, layer: s.layer })));
-  const { layers, ready } = useEngine(
-    useShallow((s) => ({ layers: s.model?.layers ?? 0, ready: s.state.kind === 'ready' })),
+  const { layers, experts, ready } = useEngine(
+    useShallow((s) => ({
+      layers: s.model?.layers ?? 0,
+      experts: s.model?.experts ?? 0,
+      ready: s.state.kind === 'ready',
+    })),
   );
+  const overrides = useChat((s) => s.overrides);
   const labels = useExpertLabels();
   // Opening the page shows the last answer at once (A), if the conversation has one.
   useEffect(() => {
@@ -182,6 +188,12 @@ export function RoutingPage() {
         <SlotView index={1} slot={slots[1]} layer={layer} labels={labels} />
       </div>
       <Comparison slots={slots} />
+      <RoutingDomainsView
+        labels={labels}
+        experts={experts}
+        ready={ready}
+        overrides={hasRoutingOverrides(overrides) ? overrides : undefined}
+      />
     </div>
   );
 }
