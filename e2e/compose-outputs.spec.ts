@@ -43,7 +43,7 @@ test('a Qwen MoE from the zoo builds, chats and exports as an HF folder; its GGU
 
   await openPage(page, 'Export');
   const download = page.waitForEvent('download');
-  await page.getByRole('button', { name: /^HF folder of Qwen zoo/ }).click();
+  await page.getByRole('button', { name: /^HF folder of Qwen zoo.*\.zip/ }).click();
   const zip = readZipEntries(new Uint8Array(readFileSync((await (await download).path())!)));
   expect(JSON.parse(new TextDecoder().decode(zip.get('Qwen-zoo/config.json'))).model_type).toBe('qwen2_moe');
   expect(zip.has('Qwen-zoo/model.safetensors')).toBe(true);

@@ -5,7 +5,7 @@
  */
 import { create } from 'zustand';
 import { type FileSet, readText } from '../core/io/byte-source.ts';
-import { zipFileSet } from '../core/formats/zip.ts';
+import { sourceChunks, zipFileSet } from '../core/formats/zip.ts';
 import type { ModelManifest, StoredQuant } from '../core/store/manifest.ts';
 import { modelStoreFileSet } from '../core/store/store-file-set.ts';
 import { engineClient } from './workers.ts';
@@ -158,6 +158,86 @@ export async function saveStream(
   return { bytes, picked: false };
 }
 
+type DirectoryPicker = (o: { mode: 'readwrite'; id?: string }) => Promise<FileSystemDirectoryHandle>;
+
+/** Whether this browser writes into a folder the user picks (showDirectoryPicker; Chromium has it, Firefox and Safari do not). */
+export const canSaveFolder = (): boolean => typeof window !== 'undefined' && 'showDirectoryPicker' in window;
+
+/** The handle of `path` ('a/b.json') under dir, making its subfolders; a name with an empty, '.' or '..' segment is refused. */
+async function fileHandleAt(dir: FileSystemDirectoryHandle, path: string): Promise<FileSystemFileHandle> {
+  const parts = path.split('/');
+  if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new Error(`'${path}' is not a file name to write`);
+  let at = dir;
+  for (const part of parts.slice(0, -1)) at = await at.getDirectoryHandle(part, { create: true });
+  return at.getFileHandle(parts.at(-1)!, { create: true });
+}
+
+/**
+ * Writes the files into a new folder `folder` inside a directory the user picks, file by file
+ * and chunk by chunk (memory: one chunk). A `folder` already there is refused, so nothing of
+ * the user's is overwritten; a failed write removes the folder it made. Call it straight from
+ * the click (the picker needs its activation). Undefined when the picker is dismissed.
+ */
+export async function saveFolder(
+  files: FileSet,
+  folder: string,
+  replace: Record<string, string> = {},
+): Promise<{ bytes: number; count: number; where: string } | undefined> {
+  const picker = (window as Window & { showDirectoryPicker?: DirectoryPicker }).showDirectoryPicker;
+  if (!picker) throw new Error('this browser cannot write into a folder (no showDirectoryPicker): take the .zip');
+  let parent: FileSystemDirectoryHandle;
+  try {
+    parent = await picker({ mode: 'readwrite', id: 'moe-studio-export' });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') return undefined; // dismissed: nothing to say
+    throw e;
+  }
+  const taken = async (get: () => Promise<unknown>) =>
+    get().then(
+      () => true,
+      () => false,
+    );
+  if ((await taken(() => parent.getDirectoryHandle(folder))) || (await taken(() => parent.getFileHandle(folder))))
+    throw new Error(
+      `'${folder}' is already in ${parent.name || 'that folder'}; nothing was overwritten: pick another folder`,
+    );
+  const dir = await parent.getDirectoryHandle(folder, { create: true });
+  let bytes = 0;
+  let count = 0;
+  const write = async (name: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
+    const writable = await (await fileHandleAt(dir, name)).createWritable();
+    try {
+      for await (const chunk of chunks) {
+        await writable.write(chunk as Uint8Array<ArrayBuffer>);
+        bytes += chunk.byteLength;
+      }
+      await writable.close();
+    } catch (e) {
+      await writable.abort().catch(() => {});
+      throw e;
+    }
+    count += 1;
+  };
+  try {
+    for (const name of await files.list())
+      if (!Object.hasOwn(replace, name)) await write(name, sourceChunks(await files.open(name)));
+    for (const [name, text] of Object.entries(replace)) await write(name, [new TextEncoder().encode(text)]);
+  } catch (e) {
+    await parent.removeEntry(folder, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  return { bytes, count, where: `${parent.name ? `${parent.name}/` : ''}${folder}` };
+}
+
+/** The model's HF folder written file by file into a folder the user picks (saveFolder). */
+export function exportHfDirectory(files: FileSet, title: string, card: string | undefined): Promise<void> {
+  return run('HF folder', async () => {
+    const saved = await saveFolder(files, fileSlug(title), card === undefined ? {} : { 'README.md': card });
+    if (!saved) return 'nothing (no folder was picked)';
+    return `${saved.count} files in ${saved.where}/ (${formatBytes(saved.bytes)})`;
+  });
+}
+
 /** The model's HF folder (config, safetensors, tokenizer, README) as one zip. */
 export function exportHfZip(files: FileSet, title: string, card: string | undefined): Promise<void> {
   return run('HF folder', async () => {
@@ -168,20 +248,19 @@ export function exportHfZip(files: FileSet, title: string, card: string | undefi
   });
 }
 
-/** A stored model's HF folder, with the studio's model card. */
-export function exportHfFolder(m: ModelManifest): Promise<void> {
-  return exportHfZip(modelStoreFileSet(appKv(), m), m.title, modelCard(m));
-}
-
-/** Any library model's HF folder: a stored one (with the model card) or a zoo model read from its URL. */
-export function exportRefHfFolder(entry: LibraryRef, stored: ModelManifest[]): Promise<void> {
+/**
+ * Any library model's HF folder: a stored one (with the model card) or a zoo model read from
+ * its URL; as one zip, or (`folder`) written into a folder the user picks.
+ */
+export function exportRefHfFolder(entry: LibraryRef, stored: ModelManifest[], folder = false): Promise<void> {
+  const save = folder ? exportHfDirectory : exportHfZip;
   const ref = entry.ref;
   if (ref.kind === 'store') {
     const m = stored.find((x) => x.id === ref.id);
     if (!m) return run('HF folder', () => Promise.reject(new Error(`'${entry.title}' is no longer in the library`)));
-    return exportHfFolder(m);
+    return save(modelStoreFileSet(appKv(), m), m.title, modelCard(m));
   }
-  return exportHfZip(fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title), entry.title, undefined);
+  return save(fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title), entry.title, undefined);
 }
 
 /** GGUF of any library model: the engine converts the model it holds, so a model not loaded in Chat is loaded first. */

@@ -22,7 +22,8 @@ import type { ByteSink, ByteSource, FileSet } from '../io/byte-source.ts';
 /** Bytes per chunk handed to the archive: one chunk of one file is in memory at a time. */
 export const ZIP_CHUNK_BYTES = 8 * 1024 ** 2;
 
-async function* chunksOf(src: ByteSource): AsyncGenerator<Uint8Array> {
+/** A source's bytes in chunks of ZIP_CHUNK_BYTES, each a fresh copy (the writer may keep it): the zip and Export's folder writer. */
+export async function* sourceChunks(src: ByteSource): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < src.size; at += ZIP_CHUNK_BYTES)
     yield (await src.read(at, Math.min(ZIP_CHUNK_BYTES, src.size - at))).slice();
 }
@@ -32,7 +33,7 @@ async function* fileSetEntries(files: FileSet, folder: string, replace: Record<s
   for (const name of await files.list()) {
     if (Object.hasOwn(replace, name)) continue;
     const src = await files.open(name);
-    yield { name: `${folder}/${name}`, input: chunksOf(src), size: src.size };
+    yield { name: `${folder}/${name}`, input: sourceChunks(src), size: src.size };
   }
   for (const [name, text] of Object.entries(replace)) yield { name: `${folder}/${name}`, input: text };
 }

@@ -2,6 +2,7 @@ import { useMemo, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useEngine } from '../../state/engine.ts';
 import {
+  canSaveFolder,
   exportRefGguf,
   exportRefHfFolder,
   exportTrace,
@@ -12,7 +13,7 @@ import {
 import { libraryRefs } from '../../state/library-refs.ts';
 import { useLibrary } from '../../state/library.ts';
 import { routingFromConversation, useRouting } from '../../state/routing.ts';
-import { Download, FileText, MessageSquare } from 'lucide-react';
+import { Download, FileText, FolderDown, MessageSquare } from 'lucide-react';
 import { useExpertLabels } from '../components/expert-labels.ts';
 import { formatBytes } from '../format.ts';
 
@@ -59,6 +60,11 @@ export function ExportPage() {
                 <Download className="icon" aria-hidden="true" /> HF folder of {entry.title} (.zip: config, safetensors,
                 tokenizer, README)
               </button>
+              {canSaveFolder() && (
+                <button type="button" disabled={!!busy} onClick={() => void exportRefHfFolder(entry, stored, true)}>
+                  <FolderDown className="icon" aria-hidden="true" /> HF folder of {entry.title} into a folder you pick
+                </button>
+              )}
             </div>
             {!yaml && <p className="muted small">Only a model built in Compose has a mergekit YAML.</p>}
             <h3 id="export-gguf-h">GGUF (llama.cpp)</h3>
