@@ -179,3 +179,17 @@ test('an unreachable hub is one request, one line, and the zoo still chats', asy
     .click();
   await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
 });
+
+test('a folder the browser has no room for is refused before a byte is written, with the sizes', async ({ page }) => {
+  // The browser's estimate answered as 1 MB free (test hook, shown in the banner); zoo/math is 6.9 MB.
+  await clearOrigin(page, '?simulateFree=1000000');
+  await expect(page.getByTestId('test-hook-banner')).toContainText('simulated free storage: 1000000 bytes');
+  await page.getByTestId('folder-input').setInputFiles(join(ZOO, 'math'));
+  await expect(page.getByTestId('library-message')).toHaveText(
+    /store: not enough storage for 'math': it needs [\d.]+ MB and the browser allows 1\.0 MB more \(0\.0 MB of 1\.0 MB used\)\. Nothing was written\. Free disk space or allow this site more storage\./,
+    { timeout: 60_000 },
+  );
+  await expect(page.getByTestId('stored-model')).toHaveCount(0);
+  await expect(page.getByTestId('pending-model')).toHaveCount(0);
+  expect(await storeKeys(page)).toEqual([]);
+});

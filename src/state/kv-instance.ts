@@ -7,6 +7,7 @@
  * silently limit a real user's storage.
  */
 import { idbKvStore, quotaLimitedKvStore, type KvStore } from '../core/store/kv.ts';
+import { modelStoreEstimate, type StorageEstimate } from '../core/store/store-file-set.ts';
 import { useSettings } from './settings.ts';
 
 let cached: { key: string; kv: KvStore } | undefined;
@@ -26,6 +27,23 @@ export function appKv(): KvStore {
 
 export function appKvReset(): void {
   cached = undefined;
+}
+
+/**
+ * TEST HOOK `?simulateFree=<bytes>`: navigator.storage.estimate() is answered as "this many bytes
+ * free" (usage 0, quota = bytes), so e2e can see a write refused before it starts. Writes are not
+ * limited by it (that is `?simulateQuota`). Shown in the banner like the others.
+ */
+export function urlFreeBytes(): number | undefined {
+  const raw = typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('simulateFree');
+  return raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
+}
+
+/** What the browser says this origin may still store (the Library's storage card and the checks before a write). */
+export async function appStorageEstimate(): Promise<StorageEstimate | undefined> {
+  const free = urlFreeBytes();
+  if (free !== undefined) return { usage: 0, quota: free };
+  return modelStoreEstimate().catch(() => undefined);
 }
 
 /** `?chunkBytes=<n>` (e2e: small chunks so a download can be resumed mid-file); else the default. */
@@ -48,6 +66,8 @@ export function activeTestHooks(settingsQuota = useSettings.getState().simulated
   const quota = urlQuotaBytes() ?? settingsQuota;
   if (quota !== undefined)
     out.push(`simulated quota: ${quota} bytes (model store writes beyond it fail like a full disk)`);
+  const free = urlFreeBytes();
+  if (free !== undefined) out.push(`simulated free storage: ${free} bytes (the browser's estimate)`);
   const chunk = urlChunkBytes();
   if (chunk !== undefined) out.push(`store chunk size: ${chunk} bytes`);
   const crash = urlCrashPage();

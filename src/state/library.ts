@@ -19,13 +19,9 @@ import { importRefusal } from '../core/store/commit-checked.ts';
 import { modelStoreImportFileSet } from '../core/store/import-files.ts';
 import type { ModelManifest, PendingModel } from '../core/store/manifest.ts';
 import { modelStoreDelete, modelStoreList, modelStoreListPending } from '../core/store/model-store.ts';
-import {
-  modelStoreEstimate,
-  modelStoreRequestPersist,
-  modelStoreVerify,
-  type StorageEstimate,
-} from '../core/store/store-file-set.ts';
-import { appKv, urlChunkBytes, urlQuotaBytes } from './kv-instance.ts';
+import { modelStoreRequestPersist, modelStoreVerify, type StorageEstimate } from '../core/store/store-file-set.ts';
+import { appKv, appStorageEstimate, urlChunkBytes, urlQuotaBytes } from './kv-instance.ts';
+import { roomRefusal } from '../core/store/room.ts';
 import { engineCallback, engineClient } from './workers.ts';
 import { useSettings } from './settings.ts';
 import { fetchZooIndex, type ZooIndex } from './zoo.ts';
@@ -96,7 +92,7 @@ export async function libraryRefresh(): Promise<void> {
   const [stored, pending, estimate] = await Promise.all([
     modelStoreList(kv),
     modelStoreListPending(kv),
-    modelStoreEstimate().catch(() => undefined),
+    appStorageEstimate(),
   ]);
   useLibrary.setState({ stored, pending, estimate });
 }
@@ -194,9 +190,26 @@ async function quantizeIfAsked(id: string, onProgress: (p: LoadProgress) => void
   await engineClient().quantizeStored(id, quant, undefined, engineCallback(onProgress));
 }
 
+/** Refuses (in the Library's message) a write of `needBytes` the browser's estimate has no room for; true when refused. */
+async function refusedForRoom(what: string, needBytes: number): Promise<boolean> {
+  const refusal = roomRefusal(what, needBytes, await appStorageEstimate(), useLibrary.getState().stored);
+  if (refusal) say('error', refusal.message);
+  return !!refusal;
+}
+
+/** Bytes a pending import has stored already (its whole chunks), which a resume does not write again. */
+function pendingStoredBytes(id: string): number {
+  const pending = useLibrary.getState().pending.find((p) => p.id === id);
+  return (pending?.files ?? []).reduce(
+    (sum, f) => sum + (f.complete ? f.size : Math.min(f.size, f.chunksDone * pending!.chunkBytes)),
+    0,
+  );
+}
+
 export async function hubDownload(listing: HubListing, chunkBytes?: number): Promise<void> {
   const id = hubModelId(listing.ref);
   const total = listing.files.reduce((s, f) => s + f.size, 0);
+  if (await refusedForRoom(`'${listing.ref.repo}'`, total - pendingStoredBytes(id))) return;
   await runTransfer(id, listing.ref.repo, total, async (signal, onProgress) => {
     await hubDownloadToStore(fetch, appKv(), listing.ref, {
       id,
@@ -278,6 +291,7 @@ export async function libraryImportFolder(folderName: string, files: FileSet, to
     (e: Error) => importRefusal(folderName, e),
   );
   if (refused) return say('error', refused.message);
+  if (await refusedForRoom(`'${folderName}'`, totalBytes)) return;
   await runTransfer(id, folderName, totalBytes, async (signal, onProgress) => {
     await modelStoreImportFileSet(appKv(), {
       id,
