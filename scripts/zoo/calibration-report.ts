@@ -54,6 +54,8 @@ interface Variant {
   windowsPerText: number;
   /** Packed windows (texts.ts WindowOptions.packed) of at most this many tokens an expert. */
   tokensPerExpert?: number;
+  /** How packed windows share the tokens between experts (texts.ts WindowOptions.packed.share). */
+  share?: 'equal' | 'sqrt';
   options: Omit<CalibrationOptions, 'onProgress' | 'signal'>;
 }
 
@@ -121,6 +123,46 @@ const VARIANTS: Variant[] = [
     '(f) output-match, packed windows of 64, twice the tokens, check set',
     { method: 'output-match' },
     { set: 'check', tokensPerExpert: 7680 },
+  ),
+  V(
+    '(f) output-match, packed windows of 128, check set',
+    { method: 'output-match' },
+    { set: 'check', tokensPerExpert: 3840, windowTokens: 128 },
+  ),
+  V(
+    '(f) output-match, packed windows of 256, check set',
+    { method: 'output-match' },
+    { set: 'check', tokensPerExpert: 3840, windowTokens: 256 },
+  ),
+  V(
+    '(f) output-match, packed windows of 32, check set',
+    { method: 'output-match' },
+    { set: 'check', tokensPerExpert: 3840, windowTokens: 32 },
+  ),
+  V(
+    '(f) output-match, packed windows of 64 shared ∝ √text',
+    { method: 'output-match' },
+    { tokensPerExpert: 3840, share: 'sqrt' },
+  ),
+  V(
+    '(f) output-match, packed windows of 64 shared ∝ √text, check set',
+    { method: 'output-match' },
+    { set: 'check', tokensPerExpert: 3840, share: 'sqrt' },
+  ),
+  V(
+    '(f) output-match, packed windows of 32 shared ∝ √text, check set',
+    { method: 'output-match' },
+    { set: 'check', tokensPerExpert: 3840, windowTokens: 32, share: 'sqrt' },
+  ),
+  V(
+    '(f) output-match, packed windows of 64 shared ∝ √text, 1.5× the tokens',
+    { method: 'output-match' },
+    { tokensPerExpert: 5760, share: 'sqrt' },
+  ),
+  V(
+    '(f) output-match, packed windows of 64 shared ∝ √text, 1.5× the tokens, check set',
+    { method: 'output-match' },
+    { set: 'check', tokensPerExpert: 5760, share: 'sqrt' },
   ),
 ];
 
@@ -205,7 +247,7 @@ async function main(): Promise<void> {
     for (const v of VARIANTS.filter((x) => !only || only.split('|').includes(x.name))) {
       const sequences = tokenizeCalibrationTexts(tokenizer, await loadTexts(v.set, v.texts), {
         ...v,
-        packed: v.tokensPerExpert ? { tokensPerExpert: v.tokensPerExpert } : undefined,
+        packed: v.tokensPerExpert ? { tokensPerExpert: v.tokensPerExpert, share: v.share } : undefined,
       });
       const started = performance.now();
       const fitted = await calibrateRouters(moe, sequences, v.options);
@@ -213,7 +255,9 @@ async function main(): Promise<void> {
       await score(
         v.name,
         v.tokensPerExpert
-          ? `${v.set} ${v.texts} packed, ${v.tokensPerExpert / v.windowTokens}×${v.windowTokens} an expert`
+          ? v.share === 'sqrt'
+            ? `${v.set} ${v.texts} packed, ${(4 * v.tokensPerExpert) / v.windowTokens}×${v.windowTokens} shared ∝ √text`
+            : `${v.set} ${v.texts} packed, ${v.tokensPerExpert / v.windowTokens}×${v.windowTokens} an expert`
           : `${v.set} ${v.texts}×${v.windowsPerText}×${v.windowTokens}`,
         withRouters(moe, fitted.routers),
         fitted.tokens,

@@ -7,6 +7,7 @@ import {
   MAX_CALIBRATION_TEXT_CHARS,
   MAX_CALIBRATION_TEXTS,
   parseCalibrationJsonl,
+  sqrtBudgets,
   tokenizeCalibrationTexts,
 } from './texts.ts';
 
@@ -109,6 +110,31 @@ describe('tokenizeCalibrationTexts', () => {
     expect(() =>
       tokenizeCalibrationTexts(charTokenizer, texts, { windowTokens: 4, packed: { tokensPerExpert: 3 } }),
     ).toThrow(/tokensPerExpert 3/);
+  });
+
+  it("shares packed tokens ∝ √(an expert's stream), capped by the stream, the rest to the others", () => {
+    // 400 : 100 : 100 tokens, 300 to share: √ weights 20 : 10 : 10 → 150, 75, 75
+    expect(sqrtBudgets([400, 100, 100], 300)).toEqual([150, 75, 75]);
+    // a short stream keeps only what it has (10) and the rest goes to the others by the same rule
+    expect(sqrtBudgets([400, 100, 10], 300)).toEqual([193, 96, 10]);
+    // more to share than there is text: every stream whole
+    expect(sqrtBudgets([40, 9], 1000)).toEqual([40, 9]);
+    expect(sqrtBudgets([0, 16], 8)).toEqual([0, 8]);
+    for (const b of [sqrtBudgets([12_345, 678, 9_999, 3], 5_000)]) {
+      expect(b.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(5_000);
+      expect(b.reduce((x, y) => x + y, 0)).toBeGreaterThan(5_000 - 4);
+    }
+    // in windows: expert 1 has 4× the text of expert 0, so 2× the windows at the same total
+    const texts = [
+      { expert: 0, text: 'a'.repeat(64) },
+      { expert: 1, text: 'b'.repeat(256) },
+    ];
+    const windows = tokenizeCalibrationTexts(charTokenizer, texts, {
+      windowTokens: 4,
+      packed: { tokensPerExpert: 48, share: 'sqrt' },
+    });
+    expect(windows.filter((w) => w.expert === 0)).toHaveLength(8); // 96 × 8/24 = 32 tokens
+    expect(windows.filter((w) => w.expert === 1)).toHaveLength(16); // 96 × 16/24 = 64 tokens
   });
 
   it('rejects window settings outside their limits', () => {

@@ -115,8 +115,12 @@ export interface WindowOptions {
    * strides, so windows start mid-text and cross from one text into the next, as text reaches a
    * model in use (and as the held-out texts are scored), instead of always starting fresh at a
    * text's first token. `tokensPerExpert` caps each expert's stream (windows spread over it).
+   * `share: 'sqrt'` keeps the total (tokensPerExpert × experts) but gives each expert a budget
+   * ∝ √(its stream's tokens), capped by its stream, the rest handed on to the others: an expert
+   * with 4× the text gets 2× the windows, so a large, varied domain (source code) is sampled
+   * more widely than a small, uniform one.
    */
-  packed?: { tokensPerExpert: number };
+  packed?: { tokensPerExpert: number; share?: 'equal' | 'sqrt' };
 }
 
 /**
@@ -134,7 +138,8 @@ export function tokenizeCalibrationTexts(
     throw new ConfigError(`calibrate: windowTokens ${windowTokens} is outside [2, 4096]`);
   if (!Number.isInteger(windowsPerText) || windowsPerText < 1 || windowsPerText > 64)
     throw new ConfigError(`calibrate: windowsPerText ${windowsPerText} is outside [1, 64]`);
-  if (options.packed) return packedWindows(tokenizer, texts, windowTokens, options.packed.tokensPerExpert);
+  if (options.packed)
+    return packedWindows(tokenizer, texts, windowTokens, options.packed.tokensPerExpert, options.packed.share);
   const bos = tokenizer.bosToken ?? '';
   const sequences: CalibrationSequence[] = [];
   let total = 0;
@@ -174,31 +179,68 @@ function pushSpreadWindows(
   return total;
 }
 
-/** Packed windows (WindowOptions.packed): per expert, at most tokensPerExpert tokens in windows spread over its stream. */
+/** Packed windows (WindowOptions.packed): per expert, a token budget's worth of windows spread over its stream. */
 function packedWindows(
   tokenizer: Tokenizer,
   texts: CalibrationText[],
   windowTokens: number,
   tokensPerExpert: number,
+  share: 'equal' | 'sqrt' = 'equal',
 ): CalibrationSequence[] {
   if (!Number.isInteger(tokensPerExpert) || tokensPerExpert < windowTokens || tokensPerExpert > MAX_CALIBRATION_TOKENS)
     throw new ConfigError(
       `calibrate: tokensPerExpert ${tokensPerExpert} is outside [${windowTokens}, ${MAX_CALIBRATION_TOKENS}]`,
     );
   const experts = [...new Set(texts.map((t) => t.expert))].sort((a, b) => a - b);
+  const streams = experts.map((expert) =>
+    tokenizer.encode(
+      texts
+        .filter((t) => t.expert === expert)
+        .map((t) => t.text.trim())
+        .join('\n\n'),
+      { addSpecialTokens: false },
+    ),
+  );
+  const budgets =
+    share === 'sqrt'
+      ? sqrtBudgets(
+          streams.map((ids) => ids.length),
+          tokensPerExpert * experts.length,
+        )
+      : streams.map(() => tokensPerExpert);
   const sequences: CalibrationSequence[] = [];
   let total = 0;
-  for (const expert of experts) {
-    const stream = texts
-      .filter((t) => t.expert === expert)
-      .map((t) => t.text.trim())
-      .join('\n\n');
-    const ids = tokenizer.encode(stream, { addSpecialTokens: false });
+  for (const [i, expert] of experts.entries()) {
+    const ids = streams[i]!;
     const available = Math.floor(ids.length / windowTokens) || 1;
-    const count = Math.min(available, Math.floor(tokensPerExpert / windowTokens));
+    const count = Math.min(available, Math.max(1, Math.floor(budgets[i]! / windowTokens)));
     total = pushSpreadWindows(sequences, expert, ids, windowTokens, available, count, total);
   }
   return sequences;
+}
+
+/**
+ * Splits `total` tokens over streams of `lengths` tokens ∝ √length, none above its length: a
+ * stream that cannot use its share keeps its length and the rest is split again among the others.
+ */
+export function sqrtBudgets(lengths: number[], total: number): number[] {
+  const budgets = new Array<number>(lengths.length).fill(0);
+  let open = lengths.map((_, i) => i).filter((i) => lengths[i]! > 0);
+  let left = total;
+  while (open.length > 0 && left > 0) {
+    const weight = open.reduce((s, i) => s + Math.sqrt(lengths[i]!), 0);
+    const full = open.filter((i) => (left * Math.sqrt(lengths[i]!)) / weight >= lengths[i]!);
+    if (full.length === 0) {
+      for (const i of open) budgets[i] = Math.floor((left * Math.sqrt(lengths[i]!)) / weight);
+      break;
+    }
+    for (const i of full) {
+      budgets[i] = lengths[i]!;
+      left -= lengths[i]!;
+    }
+    open = open.filter((i) => !full.includes(i));
+  }
+  return budgets;
 }
 
 /** sha256 of the texts in canonical JSONL (one `{"expert","text"}` object a line): the data hash the model card records. */
