@@ -16,6 +16,10 @@
  * With zero near-ties (required for f32) this is exactly "same greedy ids for 32 tokens":
  * by induction, our free-running greedy decode reproduces llama.cpp's sequence.
  *
+ * Llama 3.x RoPE scaling (rope_type llama3) is covered dense and as a Mixtral, from memory and from
+ * an HF folder whose config.json carries rope_scaling: the export's rope_freqs.weight is what
+ * llama.cpp scales by.
+ *
  * Every MoE architecture the studio writes as GGUF is covered: Mixtral (llama arch) built in
  * memory and read back from an HF folder in both layouts the merge writes (classic
  * block_sparse_moe.experts.E.w1/w2/w3 and transformers v5's fused gate_up_proj), and Qwen2-MoE
@@ -76,6 +80,13 @@ const promptIds = new HfTokenizer(mistral.tokenizerJson, mistral.tokenizerConfig
   'Once upon a time, there was a little robot who',
 );
 
+const LLAMA3_SCALING: ModelSpec['ropeScaling'] = {
+  type: 'llama3',
+  factor: 8,
+  lowFreqFactor: 1,
+  highFreqFactor: 4,
+  originalContext: 16,
+};
 const shared: Partial<ModelSpec> = {
   vocab: 32000,
   hidden: 64,
@@ -91,6 +102,15 @@ const models: Record<string, ModelSpec> = {
   moe: tinyMoeSpec({ ...shared, moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 } }),
   // qwen2 archs use NEOX (rotate_half) RoPE in llama.cpp: exported without the q/k permute.
   qwen2: tinyDenseSpec({ ...shared, arch: 'qwen2', qkvBias: true, tieEmbeddings: true }),
+  // Llama 3.1's rope_scaling with a 16-token "original context", so that every pair but the
+  // fastest is scaled within the prompt + 32 steps: exported as rope_freqs.weight (llama.cpp's
+  // freq_factors), which llama.cpp must apply as we do.
+  llama3: tinyDenseSpec({ ...shared, ropeScaling: LLAMA3_SCALING }),
+  llama3moe: tinyMoeSpec({
+    ...shared,
+    ropeScaling: LLAMA3_SCALING,
+    moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
+  }),
   qwen2moe: tinyQwenMoeSpec({
     ...shared,
     moe: {
@@ -106,6 +126,8 @@ const quantsOf: Record<string, Quant[]> = {
   dense: ['f32', 'f16', 'q8_0', 'q4_0'],
   moe: ['f32', 'q8_0', 'q4_0'],
   qwen2: ['f32'],
+  llama3: ['f32', 'q8_0'],
+  llama3moe: ['f32', 'q4_0'],
   qwen2moe: ['f32', 'q4_0'],
 };
 
@@ -124,6 +146,11 @@ const HF_FOLDER_CASES: Record<string, { model: string; layout: 'classic' | 'fuse
     model: 'moe',
     layout: 'fused',
     tensorName: /mlp\.experts\.gate_up_proj/,
+  },
+  'Mixtral with Llama 3 RoPE scaling (config.json rope_scaling), classic HF layout': {
+    model: 'llama3moe',
+    layout: 'classic',
+    tensorName: /block_sparse_moe\.experts\.3\.w1\.weight/,
   },
   'Qwen2-MoE, HF layout': { model: 'qwen2moe', layout: 'classic', tensorName: /mlp\.shared_expert\.gate_proj/ },
 };
@@ -257,6 +284,32 @@ describe.each(Object.entries(HF_FOLDER_CASES))('llama.cpp agrees on a MoE read f
       await checkAgreement(`${c.model}-hf-${c.layout}`, fromFolder, quant);
     },
   );
+});
+
+describe("Llama 3's RoPE scaling reaches llama.cpp through rope_freqs.weight", () => {
+  it('the same GGUF without rope_freqs.weight computes other logits in llama.cpp (the agreement above is the scaling, not luck)', async () => {
+    const spec = models.llama3!;
+    const weights = randomModelWeights(spec, 20261122);
+    const input = ggufExportInput(weights, mistral, 'f32');
+    expect(input.tensors.some((t) => t.name === 'rope_freqs.weight')).toBe(true);
+    const sink = new MemorySink();
+    await writeGguf(sink, { ...input, tensors: input.tensors.filter((t) => t.name !== 'rope_freqs.weight') });
+    const path = join(workDir, 'llama3-without-rope-freqs.gguf');
+    writeFileSync(path, sink.bytes());
+    const theirs = await llamaCppGreedy(path, promptIds, 8, spec.vocab);
+    const scaled = (await ourTeacherForcedLogits(weights, promptIds, theirs.ids)).logits;
+    const plain = { ...weights, spec: { ...spec, ropeScaling: undefined } };
+    const unscaled = (await ourTeacherForcedLogits(plain, promptIds, theirs.ids)).logits;
+    const relative = (ours: Float32Array[]) =>
+      Math.max(
+        ...ours.map((l, s) => compareStep(s, l, theirs.logits[s]!, theirs.ids[s]!)).map((r) => r.maxDiff / r.maxLogit),
+      );
+    console.log(
+      `llama3 without rope_freqs: llama.cpp vs ours scaled ${relative(scaled).toExponential(2)}, plain RoPE ${relative(unscaled).toExponential(2)} (max |Δlogit| / max |logit|)`,
+    );
+    expect(relative(unscaled)).toBeLessThanOrEqual(LOGIT_TOLERANCE.f32);
+    expect(relative(scaled)).toBeGreaterThan(100 * LOGIT_TOLERANCE.f32);
+  });
 });
 
 describe('why a Qwen2-MoE that renormalizes top-k is refused as GGUF (ggufExportRefusal)', () => {

@@ -4,6 +4,8 @@
  * calibrate/sequence.ts; only the routers get weight gradients. Shapes as in the forward.
  * Every function ADDS into its gradient outputs (`d…` arrays start at zero).
  */
+import type { RopeScaling } from '../model/spec.ts';
+import { ropeInverseFrequency } from '../model/rope.ts';
 import { silu } from '../runtime/cpu/ops.ts';
 
 /** dx[t, c] += Σ_r dy[t, r] · W[r, c]: the input gradient of matmulRows. dx // [nRows, k]; dy // [nRows, n]; W // [n, k] */
@@ -84,12 +86,13 @@ export function ropeBackward(
   pos: number,
   theta: number,
   style: 'half' | 'interleaved',
+  scaling?: RopeScaling,
 ): void {
   const halfDim = headDim / 2;
   for (let head = 0; head < nHeads; head++) {
     const base = head * headDim;
     for (let pair = 0; pair < halfDim; pair++) {
-      const angle = pos / theta ** ((2 * pair) / headDim);
+      const angle = pos * ropeInverseFrequency(pair, headDim, theta, scaling);
       const [cos, sin] = [Math.cos(angle), Math.sin(angle)];
       const i0 = style === 'interleaved' ? base + 2 * pair : base + pair;
       const i1 = style === 'interleaved' ? i0 + 1 : i0 + halfDim;

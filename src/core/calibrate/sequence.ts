@@ -78,8 +78,8 @@ export function attentionBlock(spec: ModelSpec, layer: LayerF32, x: Float32Array
     if (layer.bq) for (let i = 0; i < qDim; i++) qt[i] += layer.bq[i];
     if (layer.bk) for (let i = 0; i < kvDim; i++) kt[i] += layer.bk[i];
     if (layer.bv) for (let i = 0; i < kvDim; i++) vt[i] += layer.bv[i];
-    rope(qt, heads, headDim, t, spec.ropeTheta, spec.ropeStyle);
-    rope(kt, kvHeads, headDim, t, spec.ropeTheta, spec.ropeStyle);
+    rope(qt, heads, headDim, t, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
+    rope(kt, kvHeads, headDim, t, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
   }
   for (let t = 0; t < nTokens; t++) {
     const out = attnOut.subarray(t * qDim, (t + 1) * qDim);

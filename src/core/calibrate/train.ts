@@ -113,8 +113,16 @@ export function forwardWithCache(model: ModelF32, tokens: readonly number[]) {
     matmulRows(k, xb, layer.wk, T, kvDim, hidden);
     matmulRows(v, xb, layer.wv, T, kvDim, hidden);
     for (let t = 0; t < T; t++) {
-      rope(q.subarray(t * qDim, (t + 1) * qDim), heads, headDim, t, spec.ropeTheta, spec.ropeStyle);
-      rope(k.subarray(t * kvDim, (t + 1) * kvDim), kvHeads, headDim, t, spec.ropeTheta, spec.ropeStyle);
+      rope(q.subarray(t * qDim, (t + 1) * qDim), heads, headDim, t, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
+      rope(
+        k.subarray(t * kvDim, (t + 1) * kvDim),
+        kvHeads,
+        headDim,
+        t,
+        spec.ropeTheta,
+        spec.ropeStyle,
+        spec.ropeScaling,
+      );
     }
     const { out: attnOut, probs } = attentionWithProbs(q, k, v, T, heads, kvHeads, headDim);
     const projected = new Float32Array(T * hidden);
@@ -329,8 +337,24 @@ function attentionBlockBackward(model: ModelF32, l: number, c: LayerCache, dxMid
   const [dq, dk, dv] = [new Float32Array(T * qDim), new Float32Array(T * kvDim), new Float32Array(T * kvDim)];
   attentionBackward(dq, dk, dv, dAttnOut, c.q, c.k, c.v, c.probs, T, heads, kvHeads, headDim);
   for (let t = 0; t < T; t++) {
-    ropeBackward(dq.subarray(t * qDim, (t + 1) * qDim), heads, headDim, t, spec.ropeTheta, spec.ropeStyle);
-    ropeBackward(dk.subarray(t * kvDim, (t + 1) * kvDim), kvHeads, headDim, t, spec.ropeTheta, spec.ropeStyle);
+    ropeBackward(
+      dq.subarray(t * qDim, (t + 1) * qDim),
+      heads,
+      headDim,
+      t,
+      spec.ropeTheta,
+      spec.ropeStyle,
+      spec.ropeScaling,
+    );
+    ropeBackward(
+      dk.subarray(t * kvDim, (t + 1) * kvDim),
+      kvHeads,
+      headDim,
+      t,
+      spec.ropeTheta,
+      spec.ropeStyle,
+      spec.ropeScaling,
+    );
   }
   const dNormed = new Float32Array(T * hidden);
   matmulRowsBackward(dNormed, dq, layer.wq, T, qDim, hidden);

@@ -3,7 +3,10 @@ import type { FileSet } from '../io/byte-source.ts';
 import { dequantize, quantize } from '../quant/convert.ts';
 import { bf16ToF32, f32ToBf16 } from '../quant/convert.ts';
 import type { RawTensor } from '../tensor.ts';
-import { randomHfFolder, mergeInMemory, testingDenseSpec } from './models.testing.ts';
+import { randomHfFolder, mapResolver, mergeInMemory, testingDenseSpec } from './models.testing.ts';
+import { buildMergeInMemory } from './build.ts';
+import { cpuBackend } from '../runtime/cpu/backend.ts';
+import { allclose } from '../runtime/cpu/allclose.testing.ts';
 import { openModel } from './sources.ts';
 
 const spec = testingDenseSpec();
@@ -213,6 +216,52 @@ describe('noise (conformance rule 20)', () => {
     const quiet = await source('org/a', 'model.layers.0.mlp.up_proj.weight');
     expect(Array.from(dequantize(output.tensors.get('model.layers.0.block_sparse_moe.experts.0.w3.weight')!))).toEqual(
       Array.from(dequantize(quiet)),
+    );
+  });
+});
+
+describe('Llama 3.x donors (rope_scaling rope_type llama3)', () => {
+  const LLAMA3_ROPE = {
+    rope_type: 'llama3',
+    factor: 8.0,
+    low_freq_factor: 1.0,
+    high_freq_factor: 4.0,
+    original_max_position_embeddings: 16,
+  };
+  const llama3Folders = async () => ({
+    'org/base': (await randomHfFolder('org/base', 1, spec, 'f32', { rope_scaling: LLAMA3_ROPE })).files,
+    'org/a': (await randomHfFolder('org/a', 2, spec, 'f32', { rope_scaling: LLAMA3_ROPE })).files,
+    'org/b': (await randomHfFolder('org/b', 3, spec, 'f32', { rope_scaling: LLAMA3_ROPE })).files,
+  });
+
+  it('carry rope_scaling into the Mixtral config, and the merged model runs with the scaling', async () => {
+    const folders3 = await llama3Folders();
+    const { plan } = await mergeInMemory(YAML, folders3);
+    expect(plan.outputConfig.rope_scaling).toEqual(LLAMA3_ROPE);
+    const built = await buildMergeInMemory(YAML, mapResolver(folders3));
+    const weights = built.model!.weights;
+    expect(weights.spec.ropeScaling).toEqual({
+      type: 'llama3',
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalContext: 16,
+    });
+    // the scaling is in effect: the same merged weights with plain RoPE give other logits
+    const ids = [1, 5, 9, 13, 17, 21, 25, 29];
+    const logits = async (w: typeof weights) =>
+      (await (await cpuBackend.createSession(w, { maxContext: 16 })).forward(ids)).logits;
+    const plain = await logits({ ...weights, spec: { ...weights.spec, ropeScaling: undefined } });
+    expect(allclose(await logits(weights), plain, { atol: 1e-3, rtol: 1e-3 }, 'logits').ok).toBe(false);
+  });
+
+  it('refuse an expert whose rope_scaling differs from the base, naming both', async () => {
+    const folders3 = {
+      ...(await llama3Folders()),
+      'org/b': (await randomHfFolder('org/b', 3, spec, 'f32')).files, // Llama 2 style: no rope_scaling
+    };
+    await expect(mergeInMemory(YAML, folders3)).rejects.toThrow(
+      /experts\.1 'org\/b' has rope_scaling = null, but the base 'org\/base' has \{"rope_type":"llama3"/,
     );
   });
 });

@@ -71,6 +71,7 @@ function expectedGgufShape(spec: ModelSpec, role: GgufTensorRole): number[] | un
     embed: [vocab, hidden],
     finalNorm: [hidden],
     lmHead: [vocab, hidden],
+    ropeFreqs: [spec.headDim / 2],
     attnNorm: [hidden],
     wq: [q, hidden],
     wk: [kv, hidden],
@@ -363,8 +364,30 @@ export async function loadGgufModelLazy(src: ByteSource): Promise<LoadedGgufMode
   const lmHead = reader.optional('lmHead');
   if (lmHead && !(await sameTensor(file, lmHead, weights.embed))) weights.lmHead = lmHead;
   else spec.tieEmbeddings = true; // no output.weight, or a copy of token_embd (qwen2moe needs one)
+  await readRopeFreqs(file, reader, spec, arch);
   const tokenizer = ggufToTokenizer(file);
   return { weights, ...(tokenizer ?? {}) };
+}
+
+/**
+ * Llama 3's RoPE scaling as llama.cpp's converter stores it: rope_freqs.weight, one f32 divisor
+ * per pair (ggml_rope_ext's freq_factors), into spec.ropeScaling (shape and limits checked;
+ * all ones is no scaling). Without it RoPE would run unscaled and every long position drift.
+ */
+async function readRopeFreqs(file: GgufFile, reader: TensorReader, spec: ModelSpec, arch: GgufArch): Promise<void> {
+  const tensor = reader.optional('ropeFreqs');
+  if (!tensor) return;
+  if (tensor.dtype !== 'f32')
+    throw new FormatError(`gguf: ${file.name}: tensor 'rope_freqs.weight' is ${tensor.dtype}, expected f32`);
+  const bytes = await tensor.read();
+  const factors = Array.from(
+    new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+  );
+  if (factors.every((f) => f === 1)) return;
+  spec.ropeScaling = { type: 'factors', factors };
+  checkSpecLimits(spec, { ...ggufKeys(arch), ropeScaling: 'rope_freqs.weight' }, (message) => {
+    throw new FormatError(`gguf: ${file.name}: ${message}`);
+  });
 }
 
 /** loadGgufModelLazy with every tensor read (each once, values checked). */

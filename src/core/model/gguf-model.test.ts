@@ -138,6 +138,40 @@ describe('exportGguf → loadGgufModel', () => {
     expect(m.get('tokenizer.chat_template')?.value).toBe(bpe.tokenizerConfig.chat_template);
   });
 
+  it("Llama 3's scaled RoPE travels as rope_freqs.weight (llama.cpp's divisors) and computes the same logits", async () => {
+    const spec = tinyDenseSpec({
+      ...specs.dense,
+      ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8 },
+    });
+    const weights = randomModelWeights(spec, 12);
+    const bytes = await exportToBytes(weights, 'f32');
+    const file = await readGguf(bytesSource(bytes));
+    const freqs = file.tensors.find((t) => t.name === 'rope_freqs.weight')!;
+    expect(freqs).toMatchObject({ dtype: 'f32', shape: [4] });
+    // headDim 8, theta 1e4, original context 8: pair 0 (wavelength 6.3) blended, the rest ÷ 8
+    const factors = Array.from(new Float32Array((await file.readTensorSlice(freqs.name, 0, 16)).slice().buffer));
+    expect(factors[0]).toBeCloseTo(1 / ((1 - (8 / (2 * Math.PI) - 1) / 3) / 8 + (8 / (2 * Math.PI) - 1) / 3), 5);
+    expect(factors.slice(1)).toEqual([8, 8, 8]);
+    const loaded = (await loadGgufModel(bytesSource(bytes))).weights;
+    expect(loaded.spec.ropeScaling).toEqual({ type: 'factors', factors });
+    const ids = [3, 17, 200, 5, 42, 7, 9, 11, 13];
+    const report = allclose(
+      await lastLogits(loaded, ids),
+      await lastLogits(weights, ids),
+      { atol: 1e-4, rtol: 1e-4 },
+      'logits',
+    );
+    expect(report.ok, report.message).toBe(true);
+    // and the scaling is what makes them agree: the same file read with plain RoPE does not
+    const plain = { ...loaded, spec: { ...loaded.spec, ropeScaling: undefined } };
+    expect(
+      allclose(await lastLogits(plain, ids), await lastLogits(weights, ids), { atol: 1e-3, rtol: 1e-3 }, 'l').ok,
+    ).toBe(false);
+    // a model without scaling writes no rope_freqs
+    const unscaled = await readGguf(bytesSource(await exportToBytes(randomModelWeights(specs.dense, 12), 'f32')));
+    expect(unscaled.tensors.some((t) => t.name === 'rope_freqs.weight')).toBe(false);
+  });
+
   it('permuted wq/wk with interleaved RoPE compute the same logits as the HF rotate_half model', async () => {
     const spec = specs.dense;
     const weights = randomModelWeights(spec, 9);
@@ -485,6 +519,24 @@ describe('GGUF metadata is checked against SPEC_LIMITS and the tensors at load, 
   it.each(cases)('rejects %s at load, before the first forward pass', async (_, key, value, pattern) => {
     const failure = await loadFailure(await rewriteGguf(await base, (m) => m.set(key, value)));
     expect(failure.message).toMatch(pattern);
+  });
+
+  it.each([
+    ['a zero', [1, 0, 1, 1], /rope_freqs\.weight factor 1 is 0, outside \[1\/1024, 1024\]/],
+    ['a NaN', [1, 1, Number.NaN, 1], /NaN/],
+    ['the wrong length', [1, 2, 3], /tensor 'rope_freqs\.weight' has shape \[3\], the metadata implies \[4\]/],
+  ] as const)('rejects a rope_freqs.weight with %s at load', async (_, values, pattern) => {
+    const file = await readGguf(bytesSource(await base));
+    const sink = new MemorySink();
+    const data = new Uint8Array(Float32Array.from(values).buffer);
+    await writeGguf(sink, {
+      metadata: file.metadata,
+      tensors: [
+        ...(await Promise.all(file.tensors.map(async (t) => ({ ...t, data: (await file.readTensor(t.name)).data })))),
+        { name: 'rope_freqs.weight', dtype: 'f32', shape: [values.length], data },
+      ],
+    });
+    expect((await loadFailure(sink.bytes())).message).toMatch(pattern);
   });
 
   it.each(['constructor', '__proto__', 'toString'])(

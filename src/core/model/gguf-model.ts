@@ -26,6 +26,7 @@ import type { GgufWriteInput, GgufWriteTensor } from '../formats/gguf-types.ts';
 import type { GgufMetadataValue } from '../formats/gguf-types.ts';
 import { ggufValue } from '../formats/gguf-meta.ts';
 import type { ModelSpec } from './spec.ts';
+import { ropeInverseFrequency } from './rope.ts';
 import { type ExportableTensor, type ExportableWeights, loadedTensor, type MlpOf } from './weights.ts';
 import { tensorByteLength } from '../quant/dtype-traits.ts';
 import {
@@ -246,6 +247,19 @@ export function ggufExportRefusal(spec: ModelSpec): string | undefined {
   return `llama.cpp's ${arch} never renormalizes the top-k expert weights, and this model does (config.json norm_topk_prob: true, what mergekit writes for a Qwen MoE), so llama.cpp would compute a different model; ${GGUF_REFUSAL_INSTEAD}`;
 }
 
+/**
+ * RoPE scaling as llama.cpp reads it (convert_hf_to_gguf.py LlamaModel.generate_extra_tensors):
+ * rope_freqs.weight [headDim / 2] f32, pair j's divisor = its plain frequency ÷ its scaled one.
+ */
+function ropeFreqsTensor(spec: ModelSpec): GgufWriteTensor {
+  const half = spec.headDim / 2;
+  const factors = Float32Array.from({ length: half }, (_, j) => {
+    const plain = ropeInverseFrequency(j, spec.headDim, spec.ropeTheta);
+    return plain / ropeInverseFrequency(j, spec.headDim, spec.ropeTheta, spec.ropeScaling);
+  });
+  return { name: ggufTensorName('ropeFreqs'), dtype: 'f32', shape: [half], data: new Uint8Array(factors.buffer) };
+}
+
 /** The tensor list of a GGUF export, in llama.cpp's usual order. */
 export function exportTensors(weights: ExportableWeights, quant: GgufExportQuant): GgufWriteTensor[] {
   const spec = weights.spec;
@@ -254,6 +268,7 @@ export function exportTensors(weights: ExportableWeights, quant: GgufExportQuant
   const tensors = [single(plan, 'embed', undefined, weights.embed, 'matrix')];
   weights.layers.forEach((w, i) => tensors.push(...layerTensors(plan, i, w)));
   tensors.push(single(plan, 'finalNorm', undefined, weights.finalNorm, 'vector'));
+  if (spec.ropeScaling) tensors.push(ropeFreqsTensor(spec));
   if (weights.lmHead && !spec.tieEmbeddings) tensors.push(single(plan, 'lmHead', undefined, weights.lmHead, 'matrix'));
   else if (!GGUF_ARCH_OUTPUT_OPTIONAL[arch]) tensors.push(single(plan, 'lmHead', undefined, weights.embed, 'matrix')); // tied: a copy
   return tensors;

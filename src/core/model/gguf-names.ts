@@ -53,6 +53,7 @@ export const GGUF_TENSOR_NAMES = {
   embed: 'token_embd.weight',
   finalNorm: 'output_norm.weight',
   lmHead: 'output.weight',
+  ropeFreqs: 'rope_freqs.weight', // [headDim / 2] f32: Llama 3's RoPE scaling as one divisor per pair
   attnNorm: 'blk.{layer}.attn_norm.weight',
   wq: 'blk.{layer}.attn_q.weight',
   wk: 'blk.{layer}.attn_k.weight',

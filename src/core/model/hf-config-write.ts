@@ -92,6 +92,19 @@ export function hfConfigFromSpec(
   Object.assign(config, moeKeys(spec));
   delete config.rope_scaling;
   delete config.rope_parameters;
+  const scaling = spec.ropeScaling;
+  if (scaling?.type === 'llama3')
+    config.rope_scaling = {
+      rope_type: 'llama3',
+      factor: scaling.factor,
+      low_freq_factor: scaling.lowFreqFactor,
+      high_freq_factor: scaling.highFreqFactor,
+      original_max_position_embeddings: scaling.originalContext,
+    };
+  else if (scaling)
+    throw new ConfigError(
+      "config.json: this model's RoPE scaling came from a GGUF's rope_freqs.weight (one factor per pair), which config.json's rope_scaling cannot state; export it as GGUF instead",
+    );
   if (spec.headDim * spec.heads !== spec.hidden) config.head_dim = spec.headDim;
   else delete config.head_dim;
   if (spec.bosTokenId !== undefined) config.bos_token_id = spec.bosTokenId;

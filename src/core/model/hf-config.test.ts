@@ -242,12 +242,52 @@ describe('parseHfConfig: errors name the file and the key', () => {
     );
   });
 
-  it('refuses rope scaling, biased o_proj/MLP and non-SiLU activations instead of running them wrong', () => {
-    expect(configError({ ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } })).toBe(
-      'config.json: rope_scaling type "llama3" is not supported (only unscaled RoPE)',
+  it("reads Llama 3's rope_scaling (≤4.x) or rope_parameters (v5), every field required and checked", () => {
+    const llama3 = {
+      rope_type: 'llama3',
+      factor: 8.0,
+      low_freq_factor: 1.0,
+      high_freq_factor: 4.0,
+      original_max_position_embeddings: 8192,
+    };
+    const want = { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 };
+    expect(parseHfConfig({ ...LLAMA, rope_scaling: llama3 }).ropeScaling).toEqual(want);
+    expect(parseHfConfig({ ...LLAMA, rope_parameters: { ...llama3, rope_theta: 500000 } })).toMatchObject({
+      ropeScaling: want,
+      ropeTheta: 500000,
+    });
+    expect(parseHfConfig({ ...LLAMA, rope_scaling: { rope_type: 'default' } }).ropeScaling).toBeUndefined();
+    const { low_freq_factor: _, ...noLow } = llama3;
+    expect(configError({ ...LLAMA, rope_scaling: noLow })).toBe(
+      "config.json: key 'rope_scaling.low_freq_factor' must be a positive number for rope_type 'llama3', got undefined",
     );
+    expect(configError({ ...LLAMA, rope_scaling: { ...llama3, original_max_position_embeddings: 81.5 } })).toBe(
+      "config.json: key 'rope_scaling.original_max_position_embeddings' must be a positive integer for rope_type 'llama3', got 81.5",
+    );
+    expect(configError({ ...LLAMA, rope_scaling: { ...llama3, factor: 0.5 } })).toBe(
+      'config.json: rope_scaling.factor 0.5 is outside [1, 1024] (SPEC_LIMITS.maxRopeScalingFactor)',
+    );
+    expect(configError({ ...LLAMA, rope_scaling: { ...llama3, factor: 1e6 } })).toContain('outside [1, 1024]');
+    expect(configError({ ...LLAMA, rope_scaling: { ...llama3, high_freq_factor: 1 } })).toBe(
+      'config.json: rope_scaling.high_freq_factor 1 must be above low_freq_factor 1 (the blend divides by their difference)',
+    );
+    // written back as transformers writes it, and read back to the same spec
+    const spec = parseHfConfig({ ...LLAMA, rope_scaling: llama3 });
+    const written = hfConfigFromSpec(spec);
+    expect(written.rope_scaling).toEqual(llama3);
+    expect(parseHfConfig(JSON.parse(JSON.stringify(written)))).toEqual(spec);
+    // per-pair factors (a GGUF's rope_freqs) have no config.json form
+    expect(() => hfConfigFromSpec({ ...spec, ropeScaling: { type: 'factors', factors: [1, 2] } })).toThrow(
+      /rope_freqs\.weight .* export it as GGUF instead/,
+    );
+  });
+
+  it('refuses rope scaling other than llama3, biased o_proj/MLP and non-SiLU activations instead of running them wrong', () => {
     expect(configError({ ...LLAMA, rope_scaling: { type: 'linear', factor: 2 } })).toBe(
-      'config.json: rope_scaling type "linear" is not supported (only unscaled RoPE)',
+      `config.json: rope_scaling type "linear" is not supported (only unscaled RoPE and Llama 3's 'llama3')`,
+    );
+    expect(configError({ ...LLAMA, rope_parameters: { rope_type: 'yarn', factor: 4 } })).toBe(
+      `config.json: rope_parameters type "yarn" is not supported (only unscaled RoPE and Llama 3's 'llama3')`,
     );
     expect(configError({ ...LLAMA, attention_bias: true })).toBe(
       'config.json: attention_bias true is not supported (it adds an o_proj bias)',

@@ -24,7 +24,7 @@
  * biases, a non-SiLU activation) are refused rather than ignored.
  */
 import { ConfigError } from '../errors.ts';
-import type { ArchName, ModelSpec, MoeSpec } from './spec.ts';
+import type { ArchName, ModelSpec, MoeSpec, RopeScaling } from './spec.ts';
 import { checkSpecLimits } from './spec-limits.ts';
 
 export const HF_ARCHS = ['llama', 'mistral', 'qwen2', 'mixtral', 'qwen2_moe'] as const satisfies readonly ArchName[];
@@ -181,6 +181,7 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelSpec {
     contextLength: readContextLength(cfg, defaults),
     ...readSlidingWindow(cfg, defaults),
     ropeTheta: readRopeTheta(cfg, defaults.ropeTheta),
+    ...readRopeScaling(cfg),
     rmsEps: cfg.positiveNumber('rms_norm_eps', defaults.rmsEps),
     tieEmbeddings: cfg.bool('tie_word_embeddings', false),
     qkvBias: defaults.qkvBias,
@@ -209,6 +210,7 @@ function hfConfigKeys(arch: ArchName): Record<string, string> {
     contextLength: 'max_position_embeddings',
     rmsEps: 'rms_norm_eps',
     ropeTheta: 'rope_theta',
+    ropeScaling: 'rope_scaling',
     bosTokenId: 'bos_token_id',
     experts: arch === 'mixtral' ? 'num_local_experts' : 'num_experts',
     expertsPerToken: 'num_experts_per_tok',
@@ -238,8 +240,8 @@ function rejectUnsupportedFeatures(cfg: ConfigReader, arch: ArchName): void {
     if (typeof value !== 'object') cfg.fail(`key '${key}' must be an object, got ${show(value)}`);
     const { rope_type: ropeType, type } = value as { rope_type?: unknown; type?: unknown };
     const kind = ropeType ?? type;
-    if (kind !== undefined && kind !== 'default') {
-      cfg.fail(`${key} type ${show(kind)} is not supported (only unscaled RoPE)`);
+    if (kind !== undefined && kind !== 'default' && kind !== 'llama3') {
+      cfg.fail(`${key} type ${show(kind)} is not supported (only unscaled RoPE and Llama 3's 'llama3')`);
     }
   }
   if (cfg.bool('mlp_bias', false)) cfg.fail(`mlp_bias true is not supported`);
@@ -255,6 +257,36 @@ function readHeadDim(cfg: ConfigReader, hidden: number, heads: number): number {
     cfg.fail(`hidden_size ${hidden} is not a multiple of num_attention_heads ${heads} and 'head_dim' is not given`);
   }
   return hidden / heads;
+}
+
+/**
+ * Llama 3.1+ `rope_scaling` (transformers ≤4.x) or `rope_parameters` (v5) with rope_type
+ * 'llama3': factor, low/high_freq_factor and original_max_position_embeddings, all required
+ * (transformers' own validation requires them too); checked by checkSpecLimits.
+ */
+function readRopeScaling(cfg: ConfigReader): { ropeScaling?: RopeScaling } {
+  for (const key of ['rope_scaling', 'rope_parameters']) {
+    const value = cfg.raw(key) as Record<string, unknown> | null | undefined;
+    if (!value || (value.rope_type ?? value.type) !== 'llama3') continue;
+    const number = (field: string, integer = false) => {
+      const x = value[field];
+      if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0 || (integer && !Number.isInteger(x)))
+        cfg.fail(
+          `key '${key}.${field}' must be a positive ${integer ? 'integer' : 'number'} for rope_type 'llama3', got ${show(x)}`,
+        );
+      return x;
+    };
+    return {
+      ropeScaling: {
+        type: 'llama3',
+        factor: number('factor'),
+        lowFreqFactor: number('low_freq_factor'),
+        highFreqFactor: number('high_freq_factor'),
+        originalContext: number('original_max_position_embeddings', true),
+      },
+    };
+  }
+  return {};
 }
 
 /** transformers ≤4.x: top-level rope_theta; v5: rope_parameters.rope_theta. */

@@ -36,6 +36,8 @@ export const SPEC_LIMITS = {
   /** rope_theta: published values are 1e4 … 1e8; below 1 the frequencies grow with the dim. */
   minRopeTheta: 1,
   maxRopeTheta: 1e12,
+  /** rope_scaling.factor: Llama 3.1–3.3 use 8, Llama 3.2 32; past 1024 every low frequency is ~0. */
+  maxRopeScalingFactor: 1024,
 } as const;
 
 type IntField = 'layers' | 'hidden' | 'intermediate' | 'heads' | 'kvHeads' | 'headDim' | 'vocab' | 'contextLength';
@@ -82,6 +84,30 @@ export function checkSpecLimits(
     fail(
       `${name('ropeTheta')} ${theta} is outside [${SPEC_LIMITS.minRopeTheta}, ${SPEC_LIMITS.maxRopeTheta}] (SPEC_LIMITS)`,
     );
+  }
+  const scaling = spec.ropeScaling;
+  if (scaling?.type === 'factors') {
+    const max = SPEC_LIMITS.maxRopeScalingFactor;
+    if (scaling.factors.length !== spec.headDim / 2)
+      fail(`${name('ropeScaling')} has ${scaling.factors.length} factors, expected headDim / 2 = ${spec.headDim / 2}`);
+    const bad = scaling.factors.findIndex((f) => !Number.isFinite(f) || f < 1 / max || f > max);
+    if (bad >= 0)
+      fail(
+        `${name('ropeScaling')} factor ${bad} is ${scaling.factors[bad]}, outside [1/${max}, ${max}] (SPEC_LIMITS.maxRopeScalingFactor)`,
+      );
+  } else if (scaling) {
+    const { factor, lowFreqFactor, highFreqFactor } = scaling;
+    if (!Number.isFinite(factor) || factor < 1 || factor > SPEC_LIMITS.maxRopeScalingFactor)
+      fail(
+        `${name('ropeScaling')}.factor ${factor} is outside [1, ${SPEC_LIMITS.maxRopeScalingFactor}] (SPEC_LIMITS.maxRopeScalingFactor)`,
+      );
+    if (!(Number.isFinite(lowFreqFactor) && lowFreqFactor > 0 && Number.isFinite(highFreqFactor)))
+      fail(`${name('ropeScaling')}.low_freq_factor ${lowFreqFactor} must be a positive number`);
+    if (!(highFreqFactor > lowFreqFactor))
+      fail(
+        `${name('ropeScaling')}.high_freq_factor ${highFreqFactor} must be above low_freq_factor ${lowFreqFactor} (the blend divides by their difference)`,
+      );
+    int('ropeScaling.originalContext', scaling.originalContext, SPEC_LIMITS.maxContext);
   }
   if (spec.bosTokenId !== undefined && (!Number.isInteger(spec.bosTokenId) || spec.bosTokenId >= spec.vocab)) {
     fail(`${name('bosTokenId')} ${spec.bosTokenId} is not a token id below the vocabulary size ${spec.vocab}`);

@@ -42,6 +42,8 @@ export interface ModelSpec {
    */
   slidingWindow?: number;
   ropeTheta: number;
+  /** RoPE frequency scaling (config.json `rope_scaling`); undefined = plain theta^(−2j/headDim). */
+  ropeScaling?: RopeScaling;
   rmsEps: number;
   /** lm_head shares the token embedding matrix. */
   tieEmbeddings: boolean;
@@ -56,4 +58,23 @@ export interface ModelSpec {
   moe?: MoeSpec;
   bosTokenId?: number;
   eosTokenIds?: number[];
+}
+
+/**
+ * RoPE frequency scaling. 'llama3': Llama 3.1+ (transformers `_compute_llama3_parameters`,
+ * config.json rope_scaling rope_type 'llama3'): pairs whose wavelength is longer than
+ * originalContext / lowFreqFactor turn `factor` times slower, those shorter than
+ * originalContext / highFreqFactor stay, and those between blend the two; the attention scale
+ * is unchanged (llama3 has no mscale). 'factors': one divisor per pair, as a GGUF stores the
+ * same scaling (llama.cpp's rope_freqs.weight [headDim / 2]).
+ */
+export type RopeScaling = Llama3RopeScaling | { type: 'factors'; factors: number[] };
+
+export interface Llama3RopeScaling {
+  type: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  /** original_max_position_embeddings: the context the model was pretrained at (8192 for Llama 3). */
+  originalContext: number;
 }

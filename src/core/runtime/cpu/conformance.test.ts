@@ -46,6 +46,18 @@ describe('backend conformance harness', () => {
     expect(result.messages[0]).toMatch(/step 0 logits: worst \|error\| .* at \[5\]/);
   });
 
+  it("catches a backend that runs plain RoPE on Llama 3's scaled RoPE", async () => {
+    const plainRope: Backend = {
+      name: 'wasm',
+      createSession: (weights, options) =>
+        cpuBackend.createSession({ ...weights, spec: { ...weights.spec, ropeScaling: undefined } }, options),
+    };
+    const llama3 = CONFORMANCE_CASES.find((c) => c.spec.ropeScaling)!;
+    const result = await runConformanceCase(plainRope, llama3, 'f32');
+    expect(result.ok).toBe(false);
+    expect(result.messages[0]).toMatch(/step 0 logits: worst \|error\|/);
+  });
+
   it('catches a backend that ignores routing overrides', async () => {
     const ignoring = brokenBackend(
       (r) => r,

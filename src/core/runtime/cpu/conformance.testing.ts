@@ -56,6 +56,16 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     steps: [{ tokens }, { tokens: [5] }, { tokens: [6] }],
   },
   {
+    // originalContext 8 with headDim 16: pair 0 is blended, pairs 1… are 8× slower, so every
+    // position past 0 depends on the scaling (a backend with plain RoPE fails here)
+    name: 'llama 3: scaled RoPE (rope_type llama3), prefill then steps',
+    spec: tinyDenseSpec({
+      ...blockSized,
+      ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8 },
+    }),
+    steps: [{ tokens }, { tokens: [5] }, { tokens: [6, 7] }],
+  },
+  {
     name: 'qwen2: qkv bias, interleaved rope, tied',
     spec: tinyDenseSpec({ ...blockSized, arch: 'qwen2', qkvBias: true, ropeStyle: 'interleaved', tieEmbeddings: true }),
     steps: [{ tokens }],

@@ -124,8 +124,8 @@ export function forwardToken(
     if (layer.bv) addInPlace(v, layer.bv);
 
     // ---- RoPE on q and k, then k, v into this layer's cache row `pos`
-    rope(q, heads, headDim, pos, spec.ropeTheta, spec.ropeStyle);
-    rope(k, kvHeads, headDim, pos, spec.ropeTheta, spec.ropeStyle);
+    rope(q, heads, headDim, pos, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
+    rope(k, kvHeads, headDim, pos, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
     state.keyCache[l].set(k, pos * kvDim);
     state.valueCache[l].set(v, pos * kvDim);
 

@@ -10,6 +10,8 @@
  * - `out` may alias an input only where the comment says so.
  */
 import { assert } from '../../errors.ts';
+import type { RopeScaling } from '../../model/spec.ts';
+import { ropeInverseFrequency } from '../../model/rope.ts';
 
 // ----------------------------------------------------------------------------
 // Normalization
@@ -87,20 +89,27 @@ export function rope(
   pos: number,
   theta: number,
   style: RopeStyle,
+  scaling?: RopeScaling,
 ): void {
   const halfDim = headDim / 2;
   const cos = new Float64Array(halfDim);
   const sin = new Float64Array(halfDim);
-  ropeAngles(cos, sin, headDim, pos, theta);
+  ropeAngles(cos, sin, headDim, pos, theta, scaling);
   ropeApply(vec, nHeads, headDim, cos, sin, style);
 }
 
 /** cos, sin // [headDim / 2]: the rotation of each pair at position `pos` (shared by every head and layer). */
-export function ropeAngles(cos: Float64Array, sin: Float64Array, headDim: number, pos: number, theta: number): void {
+export function ropeAngles(
+  cos: Float64Array,
+  sin: Float64Array,
+  headDim: number,
+  pos: number,
+  theta: number,
+  scaling?: RopeScaling,
+): void {
   assert(headDim % 2 === 0, `rope: headDim ${headDim} must be even`);
   for (let pair = 0; pair < headDim / 2; pair++) {
-    const frequency = 1 / theta ** ((2 * pair) / headDim);
-    const angle = pos * frequency;
+    const angle = pos * ropeInverseFrequency(pair, headDim, theta, scaling);
     cos[pair] = Math.cos(angle);
     sin[pair] = Math.sin(angle);
   }

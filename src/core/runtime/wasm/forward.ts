@@ -53,7 +53,7 @@ export function forwardChunk(
   // RoPE rotations of the chunk's positions, computed once for every layer and head.
   for (let t = 0; t < m; t++) {
     const { cos, sin } = ropeRow(state, t);
-    ropeAngles(cos, sin, model.spec.headDim, start + t, model.spec.ropeTheta);
+    ropeAngles(cos, sin, model.spec.headDim, start + t, model.spec.ropeTheta, model.spec.ropeScaling);
   }
   for (let t = 0; t < m; t++) tensorRowToF32(model.embed, tokens[t]!, rowView(state.x, t));
   for (let l = 0; l < model.layers.length; l++) {

@@ -63,7 +63,7 @@ export function createActivations(context: GpuContext, spec: ModelSpec, maxConte
   const keyCache = Array.from({ length: layers }, (_, l) => make(`keyCache.${l}`, maxContext * kvDim));
   const valueCache = Array.from({ length: layers }, (_, l) => make(`valueCache.${l}`, maxContext * kvDim));
   const kvBytes = bytes;
-  const table = uploadBuffer(context, 'ropeTable', ropeTable(maxContext, headDim, spec.ropeTheta));
+  const table = uploadBuffer(context, 'ropeTable', ropeTable(maxContext, headDim, spec.ropeTheta, spec.ropeScaling));
   all.push(table);
   bytes += table.size;
   return {

@@ -8,6 +8,8 @@
  */
 import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
 import { groups, packParams, type KernelLaunch } from './launch.ts';
+import type { RopeScaling } from '../../../model/spec.ts';
+import { ropeInverseFrequency } from '../../../model/rope.ts';
 
 export const ropeSource = WGSL_SOURCES['rope.wgsl'];
 
@@ -32,13 +34,14 @@ export function ropeLaunch(a: RopeArgs): KernelLaunch {
   };
 }
 
-/** cos/sin of pos·theta^(−2j/headDim) in f64, stored f32: [maxContext, headDim/2, 2]. */
-export function ropeTable(maxContext: number, headDim: number, theta: number): Float32Array {
+/** cos/sin of pos·theta^(−2j/headDim) (with Llama 3's scaling when given) in f64, stored f32: [maxContext, headDim/2, 2]. */
+export function ropeTable(maxContext: number, headDim: number, theta: number, scaling?: RopeScaling): Float32Array {
   const half = headDim / 2;
   const table = new Float32Array(maxContext * half * 2);
+  const frequencies = Float64Array.from({ length: half }, (_, j) => ropeInverseFrequency(j, headDim, theta, scaling));
   for (let pos = 0; pos < maxContext; pos++) {
     for (let j = 0; j < half; j++) {
-      const angle = pos * (1 / theta ** ((2 * j) / headDim));
+      const angle = pos * frequencies[j]!;
       table[(pos * half + j) * 2] = Math.cos(angle);
       table[(pos * half + j) * 2 + 1] = Math.sin(angle);
     }
