@@ -165,7 +165,9 @@ for (const backend of ['webgpu', 'cpu'] as const)
     if (a.ok && b.ok) expect({ ...a.config, sourceText: '' }).toEqual({ ...b.config, sourceText: '' });
 
     // HF folder: one zip holding every stored file plus a model card naming the donors.
-    const zip = readZipEntries(new Uint8Array(readFileSync(await exportFile(/^HF folder/, 'Zoo-MoE-hidden.zip'))));
+    const zip = readZipEntries(
+      new Uint8Array(readFileSync(await exportFile(/^HF folder of .*\.zip/, 'Zoo-MoE-hidden.zip'))),
+    );
     const folder = 'Zoo-MoE-hidden/';
     expect([...zip.keys()]).toEqual(
       expect.arrayContaining(
