@@ -111,6 +111,14 @@ const models: Record<string, ModelSpec> = {
     ropeScaling: LLAMA3_SCALING,
     moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
   }),
+  // Qwen3: per-head q/k RMSNorm before RoPE, and head_dim 32 on 4 heads of a 64-wide model
+  qwen3: tinyDenseSpec({ ...shared, arch: 'qwen3', qkNorm: true, headDim: 32 }),
+  qwen3moe: tinyDenseSpec({
+    ...shared,
+    arch: 'qwen3_moe',
+    qkNorm: true,
+    moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
+  }),
   qwen2moe: tinyQwenMoeSpec({
     ...shared,
     moe: {
@@ -128,6 +136,8 @@ const quantsOf: Record<string, Quant[]> = {
   qwen2: ['f32'],
   llama3: ['f32', 'q8_0'],
   llama3moe: ['f32', 'q4_0'],
+  qwen3: ['f32', 'q8_0'],
+  qwen3moe: ['f32', 'q4_0'],
   qwen2moe: ['f32', 'q4_0'],
 };
 
@@ -151,6 +161,11 @@ const HF_FOLDER_CASES: Record<string, { model: string; layout: 'classic' | 'fuse
     model: 'llama3moe',
     layout: 'classic',
     tensorName: /block_sparse_moe\.experts\.3\.w1\.weight/,
+  },
+  'Qwen3-MoE (q/k norms), HF layout': {
+    model: 'qwen3moe',
+    layout: 'classic',
+    tensorName: /self_attn\.q_norm\.weight/,
   },
   'Qwen2-MoE, HF layout': { model: 'qwen2moe', layout: 'classic', tensorName: /mlp\.shared_expert\.gate_proj/ },
 };

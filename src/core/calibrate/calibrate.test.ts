@@ -28,6 +28,16 @@ describe('forwardSequence', () => {
   it.each([
     ['mixtral', tinyMoeSpec()],
     ['qwen2_moe (bias, shared expert)', tinyQwenMoeSpec()],
+    [
+      'qwen3_moe (per-head q/k norm, head_dim ≠ hidden / heads)',
+      tinyMoeSpec({ arch: 'qwen3_moe', qkNorm: true, headDim: 16 }),
+    ],
+    [
+      'mixtral with Llama 3 RoPE scaling',
+      tinyMoeSpec({
+        ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 4 },
+      }),
+    ],
   ])('gives forwardToken’s next-token loss and top-1 experts (%s)', (_, spec) => {
     const model = dequantizeModel(randomModelWeights(spec, 7));
     const uniform = mulberry32(3);

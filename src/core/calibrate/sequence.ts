@@ -17,7 +17,7 @@ import type { ModelSpec } from '../model/spec.ts';
 import { planRouting, routeToken, sharedExpertGate } from '../runtime/routing.ts';
 import type { RoutingOverrides } from '../runtime/types.ts';
 import type { LayerF32, MlpF32, ModelF32, MoeF32 } from '../runtime/cpu/model-f32.ts';
-import { attention, dot, rmsnorm, rope, silu } from '../runtime/cpu/ops.ts';
+import { attention, dot, rmsnorm, rmsnormHeads, rope, silu } from '../runtime/cpu/ops.ts';
 import { matmulRows } from './row-matmul.ts';
 
 // ----------------------------------------------------------------------------
@@ -78,6 +78,8 @@ export function attentionBlock(spec: ModelSpec, layer: LayerF32, x: Float32Array
     if (layer.bq) for (let i = 0; i < qDim; i++) qt[i] += layer.bq[i];
     if (layer.bk) for (let i = 0; i < kvDim; i++) kt[i] += layer.bk[i];
     if (layer.bv) for (let i = 0; i < kvDim; i++) vt[i] += layer.bv[i];
+    if (layer.qNorm) rmsnormHeads(qt, heads, headDim, layer.qNorm, spec.rmsEps);
+    if (layer.kNorm) rmsnormHeads(kt, kvHeads, headDim, layer.kNorm, spec.rmsEps);
     rope(qt, heads, headDim, t, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
     rope(kt, kvHeads, headDim, t, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
   }

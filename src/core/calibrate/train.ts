@@ -103,7 +103,7 @@ export function forwardWithCache(model: ModelF32, tokens: readonly number[]) {
   const caches: LayerCache[] = [];
   for (const [l, layer] of model.layers.entries()) {
     const moe = layer.moe;
-    if (!moe || moe.shared || layer.bq)
+    if (!moe || moe.shared || layer.bq || layer.qNorm)
       throw new ConfigError(`calibrate: lm-loss training runs Mixtral-style layers; layer ${l} is not`);
     const xIn = x.slice();
     const xb = new Float32Array(T * hidden);

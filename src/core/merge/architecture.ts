@@ -10,7 +10,7 @@ export type OutputArchName = 'Mixtral' | 'DeepSeek MoE' | 'Qwen MoE' | 'Qwen3 Mo
 export const OUTPUT_ARCHITECTURES: readonly OutputArchName[] = ['Mixtral', 'DeepSeek MoE', 'Qwen MoE', 'Qwen3 MoE'];
 
 /** Outputs this studio's engine loads (their model_type is in core/model/hf-config.ts HF_ARCHS). */
-const LOADABLE_OUTPUTS: ReadonlySet<OutputArchName> = new Set(['Mixtral', 'Qwen MoE']);
+const LOADABLE_OUTPUTS: ReadonlySet<OutputArchName> = new Set(['Mixtral', 'Qwen MoE', 'Qwen3 MoE']);
 
 /**
  * Why an output cannot be opened here (undefined when it can): the merge writes it exactly as
@@ -21,7 +21,7 @@ const LOADABLE_OUTPUTS: ReadonlySet<OutputArchName> = new Set(['Mixtral', 'Qwen 
 export function exportOnlyReason(arch: OutputArchName): string | undefined {
   if (LOADABLE_OUTPUTS.has(arch)) return undefined;
   const modelType = arch === 'DeepSeek MoE' ? 'deepseek' : 'qwen3_moe';
-  return `a ${arch} model (model_type ${modelType}) is what mergekit would write, but this studio cannot open it: its engine runs llama, mistral, qwen2, mixtral and qwen2_moe. Build it for export only (Compose writes its HF folder as a zip; the CLI's moe-studio merge CONFIG OUT writes the folder), or choose experts that make a Mixtral or Qwen MoE`;
+  return `a ${arch} model (model_type ${modelType}) is what mergekit would write, but this studio cannot open it: its engine runs llama, mistral, qwen2, qwen3, mixtral, qwen2_moe and qwen3_moe. Build it for export only (Compose writes its HF folder as a zip; the CLI's moe-studio merge CONFIG OUT writes the folder), or choose experts that make a Mixtral, Qwen MoE or Qwen3 MoE`;
 }
 
 /** `model_type` of each input model, read from its config.json. */

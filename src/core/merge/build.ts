@@ -11,6 +11,7 @@ import { planMerge, type MergePlan, type PlanOptions } from './plan.ts';
 import { runMerge, type MergeProgress, type MergeResult, type MergeRuntime } from './run.ts';
 import { openMergeInputs, type ModelResolver } from './sources.ts';
 import { memoryWriter, type MemoryMergeOutput } from './writer.ts';
+import { exportOnlyReason } from './architecture.ts';
 
 export interface BuildOptions extends PlanOptions {
   runtime?: MergeRuntime;
@@ -22,7 +23,7 @@ export interface BuiltMerge {
   plan: MergePlan;
   result: MergeResult;
   output: MemoryMergeOutput;
-  /** Set for engine-runnable outputs (Mixtral, Qwen MoE). */
+  /** Set for engine-runnable outputs (not exportOnlyReason: Mixtral, Qwen MoE, Qwen3 MoE). */
   model?: MergedModel;
 }
 
@@ -47,7 +48,7 @@ export async function buildMergeInMemory(
     signal: options.signal,
   });
   const built: BuiltMerge = { plan: planned.plan, result, output: writer.output };
-  if (planned.plan.arch === 'Mixtral' || planned.plan.arch === 'Qwen MoE')
+  if (exportOnlyReason(planned.plan.arch) === undefined)
     built.model = await mergedModelWeights(planned.plan, writer.output);
   return built;
 }

@@ -14,6 +14,7 @@ import { loadHfTokenizer } from '../tokenizer/hf.ts';
 import type { MergeRuntime } from './run.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
 import type { MemoryMergeOutput } from './writer.ts';
+import { exportOnlyReason } from './architecture.ts';
 
 export function memoryTensorSource(tensors: Map<string, RawTensor>): HfTensorSource {
   return {
@@ -47,9 +48,8 @@ export async function mergedModelWeights(
   output: MemoryMergeOutput,
   loadTokenizer: MergeRuntime['loadTokenizer'] = loadHfTokenizer,
 ): Promise<MergedModel> {
-  if (plan.arch !== 'Mixtral' && plan.arch !== 'Qwen MoE') {
-    throw new ConfigError(`merge: the engine runs Mixtral and Qwen MoE outputs; ${plan.arch} can only be exported`);
-  }
+  const exportOnly = exportOnlyReason(plan.arch);
+  if (exportOnly) throw new ConfigError(`merge: ${exportOnly}`);
   const spec = parseHfConfig(plan.outputConfig, 'merged config.json');
   const { weights } = await loadHfWeights(spec, memoryTensorSource(output.tensors));
   const files = memoryFileSet(Object.fromEntries(output.files), 'merged');

@@ -1,7 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openSafetensorsFolder } from '../formats/safetensors-folder.ts';
 import type { FileSet } from '../io/byte-source.ts';
-import { mergeInMemory, qwen3Folder, testingDenseSpec } from './models.testing.ts';
+import { mapResolver, mergeInMemory, qwen3Folder, testingDenseSpec } from './models.testing.ts';
+import { buildMergeInMemory } from './build.ts';
+import { cpuBackend } from '../runtime/cpu/backend.ts';
+import { allclose } from '../runtime/cpu/allclose.testing.ts';
 
 const spec = testingDenseSpec();
 let folders: Record<string, FileSet>;
@@ -65,5 +68,21 @@ describe('Qwen3 MoE output (conformance rule 29)', () => {
     await expect(
       mergeInMemory(`${YAML}shared_experts:\n  - source_model: q/base\n    positive_prompts: ["z"]\n`, folders),
     ).rejects.toThrow(/No output architecture found that is compatible/);
+  });
+});
+
+describe('a Qwen3 MoE output runs here', () => {
+  it('loads as qwen3_moe with its q/k norms (from the base) and runs; the norms are in effect', async () => {
+    const built = await buildMergeInMemory(YAML, mapResolver(folders));
+    const weights = built.model!.weights;
+    expect(weights.spec).toMatchObject({ arch: 'qwen3_moe', qkNorm: true, moe: { experts: 2, normTopK: true } });
+    expect(weights.layers[0]!.qNorm!.shape).toEqual([spec.hidden / spec.heads]);
+    const ids = [1, 5, 9, 13];
+    const logits = async (w: typeof weights) =>
+      (await (await cpuBackend.createSession(w, { maxContext: 8 })).forward(ids)).logits;
+    const ours = await logits(weights);
+    expect(ours.every(Number.isFinite)).toBe(true);
+    const withoutNorms = { ...weights, layers: weights.layers.map(({ qNorm: _q, kNorm: _k, ...l }) => l) };
+    expect(allclose(ours, await logits(withoutNorms), { atol: 1e-3, rtol: 1e-3 }, 'logits').ok).toBe(false);
   });
 });

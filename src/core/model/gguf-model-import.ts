@@ -48,6 +48,8 @@ const ARCH_OF_GGUF = {
   llama: (isMoe: boolean): ArchName => (isMoe ? 'mixtral' : 'llama'),
   qwen2: (): ArchName => 'qwen2',
   qwen2moe: (): ArchName => 'qwen2_moe',
+  qwen3: (): ArchName => 'qwen3',
+  qwen3moe: (): ArchName => 'qwen3_moe',
 } as const satisfies Record<GgufArch, (isMoe: boolean) => ArchName>;
 
 function isGgufArch(arch: string): arch is GgufArch {
@@ -80,6 +82,8 @@ function expectedGgufShape(spec: ModelSpec, role: GgufTensorRole): number[] | un
     bq: [q],
     bk: [kv],
     bv: [kv],
+    qNorm: [spec.headDim],
+    kNorm: [spec.headDim],
     ffnNorm: [hidden],
     gate: [spec.intermediate, hidden],
     up: [spec.intermediate, hidden],
@@ -188,6 +192,7 @@ function specFromGguf(file: GgufFile, arch: GgufArch, reader: TensorReader): Mod
     rmsEps: requireNumber(file, key('attention.layer_norm_rms_epsilon')),
     tieEmbeddings: false, // decided when output.weight is read
     qkvBias: reader.has('bq', 0),
+    ...(reader.has('qNorm', 0) ? { qkNorm: true } : {}),
     ropeStyle: 'half',
   };
   if (isMoe) spec.moe = moeSpecFromGguf(file, arch, reader);
@@ -330,6 +335,10 @@ function layerWeights(
   if (bq) w.bq = unpermuted(bq, qPerm);
   if (bk) w.bk = unpermuted(bk, kPerm);
   if (bv) w.bv = bv;
+  if (spec.qkNorm) {
+    w.qNorm = reader.get('qNorm', layer);
+    w.kNorm = reader.get('kNorm', layer);
+  }
   if (spec.moe) w.moe = moeLayer(reader, spec, layer);
   else w.mlp = mlp(reader, layer, ['gate', 'up', 'down']);
   return w;
@@ -340,7 +349,7 @@ export function ggufModelSpec(file: GgufFile): { arch: GgufArch; spec: ModelSpec
   const arch = requireString(file, 'general.architecture');
   if (!isGgufArch(arch))
     throw new FormatError(
-      `gguf: ${file.name}: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe)`,
+      `gguf: ${file.name}: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe, qwen3, qwen3moe)`,
     );
   validateForLlamaCpp(file);
   return { arch, spec: specFromGguf(file, arch, new TensorReader(file)) };

@@ -26,7 +26,15 @@ async function exportToBytes(weights: ModelWeights, quant: GgufExportQuant, toke
 function allTensors(w: ModelWeights): RawTensor[] {
   const out = [w.embed, w.finalNorm, ...(w.lmHead ? [w.lmHead] : [])];
   for (const l of w.layers) {
-    out.push(l.attnNorm, l.wq, l.wk, l.wv, l.wo, l.ffnNorm, ...[l.bq, l.bk, l.bv].filter((t): t is RawTensor => !!t));
+    out.push(
+      l.attnNorm,
+      l.wq,
+      l.wk,
+      l.wv,
+      l.wo,
+      l.ffnNorm,
+      ...[l.bq, l.bk, l.bv, l.qNorm, l.kNorm].filter((t): t is RawTensor => !!t),
+    );
     if (l.mlp) out.push(l.mlp.gate, l.mlp.up, l.mlp.down);
     if (l.moe) {
       out.push(l.moe.router, ...l.moe.experts.flatMap((e) => [e.gate, e.up, e.down]));
@@ -64,6 +72,25 @@ describe('exportGguf → loadGgufModel', () => {
       moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
     }),
     qwen2moe: tinyQwenMoeSpec({ vocab: bpeVocab, hidden: 64, headDim: 8, heads: 8, kvHeads: 2 }),
+    qwen3: tinyDenseSpec({
+      vocab: bpeVocab,
+      hidden: 64,
+      headDim: 32,
+      heads: 4,
+      kvHeads: 2,
+      arch: 'qwen3',
+      qkNorm: true,
+    }),
+    qwen3_moe: tinyDenseSpec({
+      vocab: bpeVocab,
+      hidden: 64,
+      headDim: 16,
+      heads: 8,
+      kvHeads: 2,
+      arch: 'qwen3_moe',
+      qkNorm: true,
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 64 },
+    }),
     'mixtral with a sliding window': tinyMoeSpec({
       vocab: bpeVocab,
       hidden: 64,
@@ -215,6 +242,20 @@ describe('GGUF exports llama.cpp would route differently are refused, with the r
       'a Mixtral that does not renormalize',
       { ...mixtral, moe: { ...mixtral.moe!, normTopK: false } },
       /renormalizes top-k weights for llama-arch MoE.*normTopK false.*HF folder/,
+    ],
+    [
+      "a Qwen3-MoE that does not renormalize (Qwen3MoeConfig's default norm_topk_prob false)",
+      tinyDenseSpec({
+        vocab: bpeVocab,
+        hidden: 64,
+        headDim: 8,
+        heads: 8,
+        kvHeads: 2,
+        arch: 'qwen3_moe',
+        qkNorm: true,
+        moe: { experts: 4, expertsPerToken: 2, normTopK: false, expertIntermediate: 64 },
+      }),
+      /renormalizes top-k weights for qwen3moe-arch MoE.*norm_topk_prob: false.*HF folder/,
     ],
   ])('refuses %s', async (_, spec, message) => {
     const sink = new MemorySink();
@@ -546,7 +587,7 @@ describe('GGUF metadata is checked against SPEC_LIMITS and the tensors at load, 
         await rewriteGguf(await base, (m) => m.set('general.architecture', ggufValue.string(arch))),
       );
       expect(failure.message).toBe(
-        `gguf: bad.gguf: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe)`,
+        `gguf: bad.gguf: general.architecture '${arch}' is not supported (llama, qwen2, qwen2moe, qwen3, qwen3moe)`,
       );
     },
   );

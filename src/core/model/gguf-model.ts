@@ -136,6 +136,9 @@ function layerTensors(plan: Plan, layer: number, w: ExportableWeights['layers'][
   if (w.bq) out.push(single(plan, 'bq', layer, w.bq, 'vector', plan.qPerm));
   if (w.bk) out.push(single(plan, 'bk', layer, w.bk, 'vector', plan.kPerm));
   if (w.bv) out.push(single(plan, 'bv', layer, w.bv, 'vector'));
+  // per-head norms act on head dims, which llama.cpp's qwen3 (NEOX RoPE) keeps unpermuted
+  if (w.qNorm) out.push(single(plan, 'qNorm', layer, w.qNorm, 'vector'));
+  if (w.kNorm) out.push(single(plan, 'kNorm', layer, w.kNorm, 'vector'));
   out.push(single(plan, 'ffnNorm', layer, w.ffnNorm, 'vector'));
   if (w.mlp) out.push(...mlpTensors(plan, layer, w.mlp, ['gate', 'up', 'down']));
   if (w.moe) {
@@ -242,8 +245,8 @@ export function ggufExportRefusal(spec: ModelSpec): string | undefined {
   if (arch === 'llama' && moe?.sharedExpert)
     return `llama.cpp's llama arch has no shared expert (model is ${spec.arch}); ${GGUF_REFUSAL_INSTEAD}`;
   if (!moe || moe.normTopK === GGUF_ARCH_NORM_TOPK[arch]) return undefined;
-  if (arch === 'llama')
-    return `llama.cpp renormalizes top-k weights for llama-arch MoE; this model does not (normTopK false); ${GGUF_REFUSAL_INSTEAD}`;
+  if (GGUF_ARCH_NORM_TOPK[arch])
+    return `llama.cpp renormalizes top-k weights for ${arch}-arch MoE; this model does not (normTopK false, config.json norm_topk_prob: false); ${GGUF_REFUSAL_INSTEAD}`;
   return `llama.cpp's ${arch} never renormalizes the top-k expert weights, and this model does (config.json norm_topk_prob: true, what mergekit writes for a Qwen MoE), so llama.cpp would compute a different model; ${GGUF_REFUSAL_INSTEAD}`;
 }
 

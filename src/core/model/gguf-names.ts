@@ -5,7 +5,7 @@
  */
 import type { ArchName } from './spec.ts';
 
-export type GgufArch = 'llama' | 'qwen2' | 'qwen2moe';
+export type GgufArch = 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe';
 
 /** Our architectures → llama.cpp's. Mixtral is stored as `llama` with experts (spec gguf-moe.md). */
 export const GGUF_ARCH_OF = {
@@ -14,6 +14,8 @@ export const GGUF_ARCH_OF = {
   mixtral: 'llama',
   qwen2: 'qwen2',
   qwen2_moe: 'qwen2moe',
+  qwen3: 'qwen3',
+  qwen3_moe: 'qwen3moe',
 } as const satisfies Record<ArchName, GgufArch>;
 
 /**
@@ -25,6 +27,8 @@ export const GGUF_ARCH_ROPE = {
   llama: 'interleaved',
   qwen2: 'half',
   qwen2moe: 'half',
+  qwen3: 'half',
+  qwen3moe: 'half',
 } as const satisfies Record<GgufArch, 'half' | 'interleaved'>;
 
 /**
@@ -35,6 +39,8 @@ export const GGUF_ARCH_OUTPUT_OPTIONAL = {
   llama: true,
   qwen2: true,
   qwen2moe: false,
+  qwen3: true,
+  qwen3moe: false, // a copy for tied models: works whether or not this llama.cpp's loader falls back
 } as const satisfies Record<GgufArch, boolean>;
 
 /**
@@ -47,6 +53,8 @@ export const GGUF_ARCH_NORM_TOPK = {
   llama: true,
   qwen2: false, // dense
   qwen2moe: false,
+  qwen3: false, // dense
+  qwen3moe: true, // build_moe_ffn with norm_w: checked by tools/llamacpp/agreement.test.ts
 } as const satisfies Record<GgufArch, boolean>;
 
 export const GGUF_TENSOR_NAMES = {
@@ -62,6 +70,8 @@ export const GGUF_TENSOR_NAMES = {
   bq: 'blk.{layer}.attn_q.bias',
   bk: 'blk.{layer}.attn_k.bias',
   bv: 'blk.{layer}.attn_v.bias',
+  qNorm: 'blk.{layer}.attn_q_norm.weight', // [headDim]  qwen3
+  kNorm: 'blk.{layer}.attn_k_norm.weight',
   ffnNorm: 'blk.{layer}.ffn_norm.weight',
   gate: 'blk.{layer}.ffn_gate.weight', // [intermediate, hidden]
   up: 'blk.{layer}.ffn_up.weight', // [intermediate, hidden]

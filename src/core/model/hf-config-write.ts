@@ -18,8 +18,10 @@ export const HF_ARCHITECTURE_CLASS = {
   llama: 'LlamaForCausalLM',
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
   mixtral: 'MixtralForCausalLM',
   qwen2_moe: 'Qwen2MoeForCausalLM',
+  qwen3_moe: 'Qwen3MoeForCausalLM',
 } as const satisfies Record<ArchName, string>;
 
 /** config.json `torch_dtype` names of the dtypes safetensors checkpoints hold. */
@@ -53,9 +55,22 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
       use_sliding_window: false,
     };
   }
+  if (spec.arch === 'qwen3_moe') {
+    if (!moe || moe.sharedExpert)
+      throw new ConfigError(`config.json: qwen3_moe has routed experts and no shared expert`);
+    return {
+      num_experts: moe.experts,
+      num_experts_per_tok: moe.expertsPerToken,
+      moe_intermediate_size: moe.expertIntermediate,
+      norm_topk_prob: moe.normTopK,
+      decoder_sparse_step: 1,
+      mlp_only_layers: [],
+      use_sliding_window: false,
+    };
+  }
   if (moe) throw new ConfigError(`config.json: architecture '${spec.arch}' is dense but the spec has experts`);
   if (spec.arch === 'mistral') return { sliding_window: spec.slidingWindow ?? null };
-  if (spec.arch === 'qwen2') return { use_sliding_window: false };
+  if (spec.arch === 'qwen2' || spec.arch === 'qwen3') return { use_sliding_window: false };
   return {};
 }
 
@@ -68,6 +83,11 @@ export function hfConfigFromSpec(
   options: { base?: Record<string, unknown>; dtype?: DType } = {},
 ): Record<string, unknown> {
   const qkvBiasArch = spec.arch === 'qwen2' || spec.arch === 'qwen2_moe';
+  const qkNormArch = spec.arch === 'qwen3' || spec.arch === 'qwen3_moe';
+  if (!!spec.qkNorm !== qkNormArch)
+    throw new ConfigError(
+      `config.json: ${spec.arch} ${qkNormArch ? 'always has' : 'cannot have'} q/k norms (spec.qkNorm ${!!spec.qkNorm})`,
+    );
   if (spec.qkvBias !== qkvBiasArch) {
     throw new ConfigError(
       `config.json: ${spec.arch} ${qkvBiasArch ? 'always has' : 'cannot have'} q/k/v biases (spec.qkvBias ${spec.qkvBias})`,

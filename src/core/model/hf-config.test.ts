@@ -31,6 +31,34 @@ function configError(json: unknown): string {
   throw new Error('expected a ConfigError');
 }
 
+describe('parseHfConfig: Qwen3 and Qwen3-MoE', () => {
+  it('reads Qwen3Config: per-head q/k norm, no q/k/v bias, head_dim apart from hidden / heads', () => {
+    const spec = parseHfConfig({ ...LLAMA, model_type: 'qwen3', head_dim: 32, attention_bias: false });
+    expect(spec).toMatchObject({ arch: 'qwen3', qkNorm: true, qkvBias: false, headDim: 32, hidden: 64, heads: 4 });
+    expect(parseHfConfig(LLAMA).qkNorm).toBeUndefined();
+    expect(configError({ ...LLAMA, model_type: 'qwen3', attention_bias: true })).toBe(
+      'config.json: attention_bias true is not supported (it adds an o_proj bias)',
+    );
+  });
+
+  it("reads Qwen3MoeConfig's routed experts (top-8 and no renormalization by default, no shared expert)", () => {
+    const json = { ...LLAMA, model_type: 'qwen3_moe', num_experts: 16, moe_intermediate_size: 24 };
+    expect(parseHfConfig(json).moe).toEqual({
+      experts: 16,
+      expertsPerToken: 8,
+      normTopK: false,
+      expertIntermediate: 24,
+    });
+    expect(parseHfConfig({ ...json, norm_topk_prob: true, num_experts_per_tok: 2 }).moe).toMatchObject({
+      expertsPerToken: 2,
+      normTopK: true,
+    });
+    expect(configError({ ...json, decoder_sparse_step: 2 })).toContain('decoder_sparse_step 2 is not supported');
+    expect(configError({ ...json, mlp_only_layers: [0] })).toContain('mlp_only_layers [0] is not supported');
+    expect(configError({ ...json, num_experts_per_tok: 17 })).toContain('exceeds the number of experts 16');
+  });
+});
+
 describe('parseHfConfig: values and defaults', () => {
   it('reads the required sizes', () => {
     const spec = parseHfConfig(LLAMA);
@@ -191,7 +219,7 @@ describe('parseHfConfig: errors name the file and the key', () => {
 
   it('rejects an unsupported model_type', () => {
     expect(configError({ ...LLAMA, model_type: 'gemma' })).toBe(
-      'config.json: model_type "gemma" is not supported (supported: llama, mistral, qwen2, mixtral, qwen2_moe)',
+      'config.json: model_type "gemma" is not supported (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe)',
     );
   });
 
@@ -199,7 +227,7 @@ describe('parseHfConfig: errors name the file and the key', () => {
     'rejects a model_type %j (an Object.prototype name: the architecture tables are not looked up by it)',
     (modelType) => {
       expect(configError({ ...LLAMA, model_type: modelType })).toBe(
-        `config.json: model_type ${JSON.stringify(modelType)} is not supported (supported: llama, mistral, qwen2, mixtral, qwen2_moe)`,
+        `config.json: model_type ${JSON.stringify(modelType)} is not supported (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe)`,
       );
     },
   );
@@ -335,6 +363,11 @@ describe('hfConfigFromSpec', () => {
     ['qwen2', { ...LLAMA, model_type: 'qwen2', eos_token_id: [5, 6] }],
     ['mixtral', { ...MIXTRAL, num_experts_per_tok: 1 }],
     ['qwen2_moe', { ...QWEN2_MOE, norm_topk_prob: true }],
+    ['qwen3', { ...LLAMA, model_type: 'qwen3', head_dim: 32, rope_theta: 1e6 }],
+    [
+      'qwen3_moe',
+      { ...LLAMA, model_type: 'qwen3_moe', num_experts: 8, moe_intermediate_size: 24, norm_topk_prob: true },
+    ],
   ])('round-trips a %s spec through config.json', (_, json) => {
     const spec = parseHfConfig(json);
     const written = hfConfigFromSpec(spec, { dtype: 'bf16' });

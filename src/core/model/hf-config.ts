@@ -1,5 +1,8 @@
 /**
- * HF `config.json` → ModelSpec, for llama, mistral, qwen2 (dense) and mixtral, qwen2_moe (MoE).
+ * HF `config.json` → ModelSpec, for llama, mistral, qwen2, qwen3 (dense) and mixtral, qwen2_moe,
+ * qwen3_moe (MoE). qwen3 and qwen3_moe add a per-head q/k RMSNorm and no q/k/v bias; qwen3_moe
+ * has routed experts only (`num_experts`, `moe_intermediate_size`, `num_experts_per_tok` 8,
+ * `norm_topk_prob` false by default).
  *
  * Defaults follow transformers' config classes (4.x `configuration_<arch>.py`), so a config
  * that transformers accepts means the same thing here:
@@ -27,7 +30,15 @@ import { ConfigError } from '../errors.ts';
 import type { ArchName, ModelSpec, MoeSpec, RopeScaling } from './spec.ts';
 import { checkSpecLimits } from './spec-limits.ts';
 
-export const HF_ARCHS = ['llama', 'mistral', 'qwen2', 'mixtral', 'qwen2_moe'] as const satisfies readonly ArchName[];
+export const HF_ARCHS = [
+  'llama',
+  'mistral',
+  'qwen2',
+  'qwen3',
+  'mixtral',
+  'qwen2_moe',
+  'qwen3_moe',
+] as const satisfies readonly ArchName[];
 
 /** Per-architecture defaults and facts (STYLE habit 7: a table, not branches). */
 interface ArchDefaults {
@@ -40,6 +51,8 @@ interface ArchDefaults {
   slidingWindowAlwaysOn: boolean;
   /** `sliding_window` when the key is absent (MistralConfig: 4096; others: none). */
   slidingWindow: number | null;
+  /** Per-head q/k RMSNorm (qwen3 family). */
+  qkNorm?: boolean;
 }
 
 const ARCH_DEFAULTS = {
@@ -82,6 +95,25 @@ const ARCH_DEFAULTS = {
     qkvBias: true,
     slidingWindowAlwaysOn: false,
     slidingWindow: null,
+  },
+  // Qwen3Config / Qwen3MoeConfig: no q/k/v bias (attention_bias false), q/k norm on every head.
+  qwen3: {
+    ropeTheta: 10_000,
+    rmsEps: 1e-6,
+    contextLength: 32_768,
+    qkvBias: false,
+    slidingWindowAlwaysOn: false,
+    slidingWindow: null,
+    qkNorm: true,
+  },
+  qwen3_moe: {
+    ropeTheta: 10_000,
+    rmsEps: 1e-6,
+    contextLength: 32_768,
+    qkvBias: false,
+    slidingWindowAlwaysOn: false,
+    slidingWindow: null,
+    qkNorm: true,
   },
 } as const satisfies Record<ArchName, ArchDefaults>;
 
@@ -185,6 +217,7 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelSpec {
     rmsEps: cfg.positiveNumber('rms_norm_eps', defaults.rmsEps),
     tieEmbeddings: cfg.bool('tie_word_embeddings', false),
     qkvBias: defaults.qkvBias,
+    ...(defaults.qkNorm ? { qkNorm: true } : {}),
     ropeStyle: 'half',
   };
   const moe = readMoe(cfg, arch, spec.intermediate);
@@ -246,7 +279,7 @@ function rejectUnsupportedFeatures(cfg: ConfigReader, arch: ArchName): void {
   }
   if (cfg.bool('mlp_bias', false)) cfg.fail(`mlp_bias true is not supported`);
   // llama's attention_bias also adds an o_proj bias, which ModelWeights has no slot for.
-  if (arch === 'llama' && cfg.bool('attention_bias', false)) {
+  if ((arch === 'llama' || arch === 'qwen3' || arch === 'qwen3_moe') && cfg.bool('attention_bias', false)) {
     cfg.fail(`attention_bias true is not supported (it adds an o_proj bias)`);
   }
 }
@@ -342,7 +375,7 @@ function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSp
     const expertsPerToken = readExpertsPerToken(cfg, experts, 2);
     return { experts, expertsPerToken, normTopK: true, expertIntermediate: intermediate };
   }
-  if (arch === 'qwen2_moe') {
+  if (arch === 'qwen2_moe' || arch === 'qwen3_moe') {
     if (cfg.positiveInt('decoder_sparse_step', 1) !== 1) {
       cfg.fail(
         `decoder_sparse_step ${show(cfg.raw('decoder_sparse_step'))} is not supported (only 1: every layer MoE)`,
@@ -353,6 +386,14 @@ function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSp
       cfg.fail(`mlp_only_layers ${show(denseLayers)} is not supported (only every layer MoE)`);
     }
     const experts = cfg.positiveInt('num_experts');
+    if (arch === 'qwen3_moe')
+      // Qwen3MoeConfig: 128 experts, top-8, norm_topk_prob false by default; no shared expert.
+      return {
+        experts,
+        expertsPerToken: readExpertsPerToken(cfg, experts, 8),
+        normTopK: cfg.bool('norm_topk_prob', false),
+        expertIntermediate: cfg.positiveInt('moe_intermediate_size'),
+      };
     return {
       experts,
       expertsPerToken: readExpertsPerToken(cfg, experts, 4),

@@ -56,6 +56,7 @@ function attentionEntries(spec: ModelSpec, table: ArchNameTable, layer: number):
     ['wo', [spec.hidden, q]],
   ];
   if (spec.qkvBias) shapes.push(['bq', [q]], ['bk', [kv]], ['bv', [kv]]);
+  if (spec.qkNorm) shapes.push(['qNorm', [spec.headDim]], ['kNorm', [spec.headDim]]);
   shapes.push(['ffnNorm', [spec.hidden]]);
   return shapes.map(([key, shape]) => ({
     name: tensorName(table.attention[key], layer),

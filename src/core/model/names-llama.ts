@@ -27,6 +27,8 @@ export const LLAMA_ATTENTION_NAMES: AttentionNames = {
   bq: 'model.layers.{layer}.self_attn.q_proj.bias',
   bk: 'model.layers.{layer}.self_attn.k_proj.bias',
   bv: 'model.layers.{layer}.self_attn.v_proj.bias',
+  qNorm: 'model.layers.{layer}.self_attn.q_norm.weight',
+  kNorm: 'model.layers.{layer}.self_attn.k_norm.weight',
   ffnNorm: 'model.layers.{layer}.post_attention_layernorm.weight',
 };
 
@@ -47,3 +49,6 @@ export const LLAMA_NAMES: ArchNameTable = {
 
 /** qwen2: llama names plus q/k/v biases (spec.qkvBias). */
 export const QWEN2_NAMES: ArchNameTable = { ...LLAMA_NAMES, id: 'qwen2' };
+
+/** qwen3 (`modeling_qwen3.py` Qwen3Attention.q_norm / k_norm): llama names plus per-head q/k RMSNorm (spec.qkNorm). */
+export const QWEN3_NAMES: ArchNameTable = { ...LLAMA_NAMES, id: 'qwen3' };

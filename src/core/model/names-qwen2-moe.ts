@@ -30,3 +30,23 @@ export const QWEN2_MOE_NAMES: ArchNameTable = {
     sharedGate: 'model.layers.{layer}.mlp.shared_expert_gate.weight',
   },
 };
+
+/**
+ * Qwen3-MoE (`modeling_qwen3_moe.py` Qwen3MoeSparseMoeBlock: `gate` Linear(H, E), `experts[e]`,
+ * no shared expert), the per-expert names mergekit v0.1.4's qwen3 output writes; attention with
+ * per-head q_norm / k_norm and no biases.
+ */
+export const QWEN3_MOE_NAMES: ArchNameTable = {
+  id: 'qwen3_moe',
+  global: LLAMA_GLOBAL_NAMES,
+  attention: LLAMA_ATTENTION_NAMES,
+  ffn: {
+    kind: 'moe',
+    router: 'model.layers.{layer}.mlp.gate.weight',
+    experts: {
+      gate: 'model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight',
+      up: 'model.layers.{layer}.mlp.experts.{expert}.up_proj.weight',
+      down: 'model.layers.{layer}.mlp.experts.{expert}.down_proj.weight',
+    },
+  },
+};

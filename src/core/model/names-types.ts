@@ -18,6 +18,8 @@ export interface AttentionNames {
   bq: NamePattern; // [heads*headDim]     only when spec.qkvBias
   bk: NamePattern; // [kvHeads*headDim]
   bv: NamePattern; // [kvHeads*headDim]
+  qNorm: NamePattern; // [headDim]             only when spec.qkNorm
+  kNorm: NamePattern; // [headDim]
   ffnNorm: NamePattern; // [hidden]
 }
 

@@ -8,9 +8,9 @@
 import { ConfigError } from '../errors.ts';
 import type { ArchNameTable, MixtralLayout, NamePattern } from './names-types.ts';
 import type { ModelSpec } from './spec.ts';
-import { LLAMA_NAMES, QWEN2_NAMES } from './names-llama.ts';
+import { LLAMA_NAMES, QWEN2_NAMES, QWEN3_NAMES } from './names-llama.ts';
 import { MIXTRAL_CLASSIC_NAMES, MIXTRAL_FUSED_NAMES } from './names-mixtral.ts';
-import { QWEN2_MOE_NAMES } from './names-qwen2-moe.ts';
+import { QWEN2_MOE_NAMES, QWEN3_MOE_NAMES } from './names-qwen2-moe.ts';
 
 export type {
   ArchNameTable,
@@ -58,10 +58,14 @@ export function nameTableFor(spec: ModelSpec, layout: MixtralLayout = 'classic')
       return LLAMA_NAMES;
     case 'qwen2':
       return QWEN2_NAMES;
+    case 'qwen3':
+      return QWEN3_NAMES;
     case 'mixtral':
       return layout === 'fused' ? MIXTRAL_FUSED_NAMES : MIXTRAL_CLASSIC_NAMES;
     case 'qwen2_moe':
       return QWEN2_MOE_NAMES;
+    case 'qwen3_moe':
+      return QWEN3_MOE_NAMES;
     default: {
       const unknown: never = spec.arch;
       throw new ConfigError(`names: no tensor-name table for architecture '${String(unknown)}'`);

@@ -136,6 +136,10 @@ function layer(draw: Draw, spec: ModelSpec, index: number): LayerWeights {
     weights.bk = bias(draw, `${p}.self_attn.k_proj.bias`, kvDim);
     weights.bv = bias(draw, `${p}.self_attn.v_proj.bias`, kvDim);
   }
+  if (spec.qkNorm) {
+    weights.qNorm = normWeight(draw, `${p}.self_attn.q_norm.weight`, spec.headDim);
+    weights.kNorm = normWeight(draw, `${p}.self_attn.k_norm.weight`, spec.headDim);
+  }
   if (spec.moe) weights.moe = moeBlock(draw, `${p}.mlp`, spec.hidden, spec.moe);
   else weights.mlp = mlp(draw, `${p}.mlp`, spec.hidden, spec.intermediate);
   return weights;

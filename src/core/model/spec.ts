@@ -4,8 +4,8 @@
  * GGUF's metadata (formats/gguf.ts), or a llama2.c header (model/llama2c.ts).
  */
 
-/** Architectures we read. Dense: llama, mistral, qwen2. MoE: mixtral, qwen2_moe. */
-export type ArchName = 'llama' | 'mistral' | 'qwen2' | 'mixtral' | 'qwen2_moe';
+/** Architectures we read. Dense: llama, mistral, qwen2, qwen3. MoE: mixtral, qwen2_moe, qwen3_moe. */
+export type ArchName = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'mixtral' | 'qwen2_moe' | 'qwen3_moe';
 
 export interface MoeSpec {
   /** Routed experts per layer. */
@@ -49,6 +49,8 @@ export interface ModelSpec {
   tieEmbeddings: boolean;
   /** q/k/v projections carry a bias (qwen2, qwen2_moe). */
   qkvBias: boolean;
+  /** Each head of q and k is RMS-normalized (weights [headDim]) before RoPE (qwen3, qwen3_moe). */
+  qkNorm?: boolean;
   /**
    * RoPE pairing. 'half' = HF rotate_half (dims i and i+headDim/2 rotate together);
    * 'interleaved' = llama2.c / GGUF-llama pairs (2i, 2i+1). Checkpoints in HF layout are

@@ -42,6 +42,8 @@ export interface LayerOf<Matrix, Vector, Mlp, Moe> {
   bq?: Vector; // [heads*headDim]   qwen2 only
   bk?: Vector; // [kvHeads*headDim]
   bv?: Vector; // [kvHeads*headDim]
+  qNorm?: Vector; // [headDim]   qwen3 only: RMSNorm of each query head, before RoPE
+  kNorm?: Vector; // [headDim]   … and of each key head
   ffnNorm: Vector; // [hidden]
   /** Exactly one of mlp / moe is set. */
   mlp?: Mlp;
@@ -126,6 +128,9 @@ export async function loadedWeights(
     if (bq) layer.bq = bq;
     if (bk) layer.bk = bk;
     if (bv) layer.bv = bv;
+    const [qNorm, kNorm] = [await optional(l.qNorm), await optional(l.kNorm)];
+    if (qNorm) layer.qNorm = qNorm;
+    if (kNorm) layer.kNorm = kNorm;
     if (l.mlp) layer.mlp = await mlp(l.mlp);
     if (l.moe) {
       const experts: MlpWeights[] = [];

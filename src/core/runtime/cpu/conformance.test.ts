@@ -58,6 +58,21 @@ describe('backend conformance harness', () => {
     expect(result.messages[0]).toMatch(/step 0 logits: worst \|error\|/);
   });
 
+  it("catches a backend that skips Qwen3's q/k norm", async () => {
+    const noQkNorm: Backend = {
+      name: 'wasm',
+      createSession: (weights, options) =>
+        cpuBackend.createSession(
+          { ...weights, layers: weights.layers.map(({ qNorm: _q, kNorm: _k, ...l }) => l) },
+          options,
+        ),
+    };
+    const qwen3 = CONFORMANCE_CASES.find((c) => c.spec.arch === 'qwen3')!;
+    const result = await runConformanceCase(noQkNorm, qwen3, 'f32');
+    expect(result.ok).toBe(false);
+    expect(result.messages[0]).toMatch(/step 0 logits: worst \|error\|/);
+  });
+
   it('catches a backend that ignores routing overrides', async () => {
     const ignoring = brokenBackend(
       (r) => r,

@@ -66,6 +66,25 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     steps: [{ tokens }, { tokens: [5] }, { tokens: [6, 7] }],
   },
   {
+    // head_dim 32 with 6 heads: q is 192 wide on a 96-wide model, as Qwen3's 128 × 16 on 1024
+    name: 'qwen3: per-head q/k norm, head_dim ≠ hidden / heads, prefill then steps',
+    spec: tinyDenseSpec({ ...blockSized, arch: 'qwen3', qkNorm: true, headDim: 32 }),
+    steps: [{ tokens }, { tokens: [5] }, { tokens: [6, 7] }],
+  },
+  {
+    name: 'qwen3_moe: q/k norm, top-2 of 4 renormalized, trace',
+    spec: tinyDenseSpec({
+      ...blockSized,
+      arch: 'qwen3_moe',
+      qkNorm: true,
+      moe: { experts: 4, expertsPerToken: 2, normTopK: true, expertIntermediate: 32 },
+    }),
+    steps: [
+      { tokens, options: { trace: true } },
+      { tokens: [3], options: { trace: true } },
+    ],
+  },
+  {
     name: 'qwen2: qkv bias, interleaved rope, tied',
     spec: tinyDenseSpec({ ...blockSized, arch: 'qwen2', qkvBias: true, ropeStyle: 'interleaved', tieEmbeddings: true }),
     steps: [{ tokens }],

@@ -13,7 +13,7 @@ import { assert } from '../../errors.ts';
 import type { LayerRouting } from '../types.ts';
 import { type RoutingPlan, routeToken, sharedExpertGate } from '../routing.ts';
 import type { MlpF32, ModelF32 } from './model-f32.ts';
-import { addInPlace, addScaledInPlace, attention, dot, matmul, rmsnorm, rope, swiglu } from './ops.ts';
+import { addInPlace, addScaledInPlace, attention, dot, matmul, rmsnorm, rmsnormHeads, rope, swiglu } from './ops.ts';
 
 // ----------------------------------------------------------------------------
 // Run state: activation buffers and the KV cache (like run.c's RunState)
@@ -122,6 +122,9 @@ export function forwardToken(
     if (layer.bq) addInPlace(q, layer.bq);
     if (layer.bk) addInPlace(k, layer.bk);
     if (layer.bv) addInPlace(v, layer.bv);
+    // ---- qwen3: each head of q and k RMS-normalized before RoPE
+    if (layer.qNorm) rmsnormHeads(q, heads, headDim, layer.qNorm, spec.rmsEps);
+    if (layer.kNorm) rmsnormHeads(k, kvHeads, headDim, layer.kNorm, spec.rmsEps);
 
     // ---- RoPE on q and k, then k, v into this layer's cache row `pos`
     rope(q, heads, headDim, pos, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);

@@ -102,6 +102,8 @@ export function dequantizeModel(weights: ModelWeights): ModelF32 {
       bq: optionalF32(l.bq, [qDim], `${p} bq`),
       bk: optionalF32(l.bk, [kvDim], `${p} bk`),
       bv: optionalF32(l.bv, [kvDim], `${p} bv`),
+      qNorm: optionalF32(l.qNorm, [spec.headDim], `${p} qNorm`),
+      kNorm: optionalF32(l.kNorm, [spec.headDim], `${p} kNorm`),
       ffnNorm: f32Of(l.ffnNorm, [hidden], `${p} ffnNorm`),
     };
     if (spec.moe) {
@@ -137,7 +139,21 @@ export function cpuSessionBytes(weights: ExportableWeights, maxContext: number):
   let elements = count(weights.embed) + count(weights.lmHead) + count(weights.finalNorm);
   for (const l of weights.layers) {
     const mlps = [...(l.mlp ? [l.mlp] : []), ...(l.moe?.experts ?? []), ...(l.moe?.shared ? [l.moe.shared] : [])];
-    for (const t of [l.attnNorm, l.ffnNorm, l.wq, l.wk, l.wv, l.wo, l.bq, l.bk, l.bv, l.moe?.router, l.moe?.sharedGate])
+    for (const t of [
+      l.attnNorm,
+      l.ffnNorm,
+      l.wq,
+      l.wk,
+      l.wv,
+      l.wo,
+      l.bq,
+      l.bk,
+      l.bv,
+      l.qNorm,
+      l.kNorm,
+      l.moe?.router,
+      l.moe?.sharedGate,
+    ])
       elements += count(t);
     for (const m of mlps) elements += count(m.gate) + count(m.up) + count(m.down);
   }

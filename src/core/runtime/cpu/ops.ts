@@ -32,6 +32,21 @@ export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array
   for (let i = 0; i < size; i++) out[i] = weight[i] * (x[i] * scale);
 }
 
+/** Qwen3's q/k norm: every head of vec // [nHeads * headDim] RMS-normalized in place with weight // [headDim]. */
+export function rmsnormHeads(
+  vec: Float32Array,
+  nHeads: number,
+  headDim: number,
+  weight: Float32Array,
+  eps: number,
+): void {
+  assert(vec.length >= nHeads * headDim, `rmsnormHeads: vec has ${vec.length} values, need ${nHeads}×${headDim}`);
+  for (let head = 0; head < nHeads; head++) {
+    const row = vec.subarray(head * headDim, (head + 1) * headDim);
+    rmsnorm(row, row, weight, eps);
+  }
+}
+
 // ----------------------------------------------------------------------------
 // Linear algebra
 

@@ -12,7 +12,7 @@
  */
 import type { LayerRouting } from '../types.ts';
 import { type LayerRoutingPlan, type RoutingPlan, routeToken, sharedExpertGate } from '../routing.ts';
-import { addInPlace, rmsnorm, ropeAngles, ropeApply } from '../cpu/ops.ts';
+import { addInPlace, rmsnorm, rmsnormHeads, ropeAngles, ropeApply } from '../cpu/ops.ts';
 import { attnHeadsDims, type KernelExports } from './kernels.ts';
 import { tensorRowToF32 } from './layout.ts';
 import type { WasmMatmul } from './matmul.ts';
@@ -110,6 +110,11 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
   addBias(state.q.view, layer.bq, m);
   addBias(state.k.view, layer.bk, m);
   addBias(state.v.view, layer.bv, m);
+  for (let t = 0; t < m; t++) {
+    // qwen3: each head of q and k RMS-normalized before RoPE
+    if (layer.qNorm) rmsnormHeads(rowView(state.q, t), heads, headDim, layer.qNorm, spec.rmsEps);
+    if (layer.kNorm) rmsnormHeads(rowView(state.k, t), kvHeads, headDim, layer.kNorm, spec.rmsEps);
+  }
   const keyCache = state.keyCache[l]!;
   const valueCache = state.valueCache[l]!;
   for (let t = 0; t < m; t++) {

@@ -51,6 +51,8 @@ async function packLayer(arena: WasmArena, layer: ExportableWeights['layers'][nu
     bq: await optionalVector(layer.bq),
     bk: await optionalVector(layer.bk),
     bv: await optionalVector(layer.bv),
+    qNorm: await optionalVector(layer.qNorm),
+    kNorm: await optionalVector(layer.kNorm),
     ffnNorm: await vector(layer.ffnNorm),
   };
   if (layer.mlp) packed.mlp = await packMlp(arena, layer.mlp);

@@ -37,6 +37,7 @@ import {
   moeGroupSource,
 } from './kernels/moe-grouped.ts';
 import { rmsnormLaunch, rmsnormSource } from './kernels/rmsnorm.ts';
+import { qkNormLaunch, qkNormSource } from './kernels/qk-norm.ts';
 import { ropeLaunch, ropeSource } from './kernels/rope.ts';
 import {
   routeRecordLayout,
@@ -72,6 +73,8 @@ interface LayerSites {
   wq: MatmulSites;
   wk: MatmulSites;
   wv: MatmulSites;
+  /** Qwen3's per-head q/k norm (qk_norm.wgsl), before RoPE. */
+  qkNorm?: KernelSite;
   rope: KernelSite;
   scores: KernelSite;
   softmax: KernelSite;
@@ -177,6 +180,8 @@ async function layerSites(make: SiteMaker, layer: GpuLayer, l: number, a: Activa
     wo: await matmulSite(make, `${p}.wo`, layer.wo, a.attnOut, a.x, a.empty),
     ffnNorm: await make(`${p}.ffn_norm`, rmsnormSource, [a.x, layer.ffnNorm, a.xb]),
   };
+  if (layer.qNorm && layer.kNorm)
+    sites.qkNorm = await make(`${p}.qk_norm`, qkNormSource, [a.q, a.keyCache[l], layer.qNorm, layer.kNorm]);
   if (layer.mlp) {
     sites.mlp = {
       gate: await matmulSite(make, `${p}.mlp.gate`, layer.mlp.gate, a.xb, a.gate, a.empty),
@@ -394,6 +399,13 @@ function layerSteps(
   const kvOut = { K: hidden, nTokens: n, N: kvDim, yOffset: chunk.position * kvDim };
   steps.push(matmulStep(sites.wk, { dtype: layer.wk.dtype, ...kvOut, hasBias: !!layer.bk }));
   steps.push(matmulStep(sites.wv, { dtype: layer.wv.dtype, ...kvOut, hasBias: !!layer.bv }));
+  if (sites.qkNorm)
+    steps.push(
+      dispatch(
+        sites.qkNorm,
+        qkNormLaunch({ nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, eps: rmsEps }),
+      ),
+    );
   steps.push(
     dispatch(
       sites.rope,

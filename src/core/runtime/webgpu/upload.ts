@@ -178,6 +178,8 @@ async function uploadLayer(
   if (w.bq) layer.bq = await up.vector(w.bq, qDim);
   if (w.bk) layer.bk = await up.vector(w.bk, kvDim);
   if (w.bv) layer.bv = await up.vector(w.bv, kvDim);
+  if (w.qNorm) layer.qNorm = await up.vector(w.qNorm, headDim);
+  if (w.kNorm) layer.kNorm = await up.vector(w.kNorm, headDim);
   if (w.mlp) {
     const inter = spec.intermediate;
     layer.mlp = {
@@ -257,6 +259,7 @@ export function activeWeightBytes(model: GpuModel, kPerLayer: number[]): number 
   model.layers.forEach((layer, l) => {
     bytes += 8 * hidden + layer.wq.bytes + layer.wk.bytes + layer.wv.bytes + layer.wo.bytes;
     bytes += 4 * ((layer.bq ? layer.wq.rows : 0) + (layer.bk ? layer.wk.rows : 0) + (layer.bv ? layer.wv.rows : 0));
+    if (layer.qNorm) bytes += 8 * model.spec.headDim;
     if (layer.mlp) bytes += layer.mlp.gate.bytes + layer.mlp.up.bytes + layer.mlp.down.bytes;
     if (layer.moe) {
       bytes += layer.moe.router.bytes + kPerLayer[l] * layer.moe.routed.bytesPerExpert;
