@@ -301,6 +301,13 @@ describe.each(Object.entries(HF_FOLDER_CASES))('llama.cpp agrees on a MoE read f
   );
 });
 
+/** The worst step's max |Δlogit| / max |logit| between our logits and llama.cpp's run. */
+function worstRelative(ours: Float32Array[], theirs: { ids: number[]; logits: Float32Array[] }): number {
+  return Math.max(
+    ...ours.map((l, s) => compareStep(s, l, theirs.logits[s]!, theirs.ids[s]!)).map((r) => r.maxDiff / r.maxLogit),
+  );
+}
+
 describe("Llama 3's RoPE scaling reaches llama.cpp through rope_freqs.weight", () => {
   it('the same GGUF without rope_freqs.weight computes other logits in llama.cpp (the agreement above is the scaling, not luck)', async () => {
     const spec = models.llama3!;
@@ -315,10 +322,7 @@ describe("Llama 3's RoPE scaling reaches llama.cpp through rope_freqs.weight", (
     const scaled = (await ourTeacherForcedLogits(weights, promptIds, theirs.ids)).logits;
     const plain = { ...weights, spec: { ...spec, ropeScaling: undefined } };
     const unscaled = (await ourTeacherForcedLogits(plain, promptIds, theirs.ids)).logits;
-    const relative = (ours: Float32Array[]) =>
-      Math.max(
-        ...ours.map((l, s) => compareStep(s, l, theirs.logits[s]!, theirs.ids[s]!)).map((r) => r.maxDiff / r.maxLogit),
-      );
+    const relative = (ours: Float32Array[]) => worstRelative(ours, theirs);
     console.log(
       `llama3 without rope_freqs: llama.cpp vs ours scaled ${relative(scaled).toExponential(2)}, plain RoPE ${relative(unscaled).toExponential(2)} (max |Δlogit| / max |logit|)`,
     );
@@ -342,10 +346,7 @@ describe('why a Qwen2-MoE that renormalizes top-k is refused as GGUF (ggufExport
     const renormalized = { ...weights, spec: { ...spec, moe: { ...spec.moe!, normTopK: true } } };
     const asWritten = (await ourTeacherForcedLogits(weights, promptIds, theirs.ids)).logits;
     const withNorm = (await ourTeacherForcedLogits(renormalized, promptIds, theirs.ids)).logits;
-    const relative = (ours: Float32Array[]) =>
-      Math.max(
-        ...ours.map((l, s) => compareStep(s, l, theirs.logits[s]!, theirs.ids[s]!)).map((r) => r.maxDiff / r.maxLogit),
-      );
+    const relative = (ours: Float32Array[]) => worstRelative(ours, theirs);
     console.log(
       `qwen2moe + expert_weights_norm: llama.cpp vs ours without renormalization ${relative(asWritten).toExponential(2)}, with ${relative(withNorm).toExponential(2)} (max |Δlogit| / max |logit|)`,
     );

@@ -55,6 +55,17 @@ interface ArchDefaults {
   qkNorm?: boolean;
 }
 
+/** Qwen3Config and Qwen3MoeConfig: no q/k/v bias (attention_bias false), q/k norm on every head. */
+const QWEN3_DEFAULTS = {
+  ropeTheta: 10_000,
+  rmsEps: 1e-6,
+  contextLength: 32_768,
+  qkvBias: false,
+  slidingWindowAlwaysOn: false,
+  slidingWindow: null,
+  qkNorm: true,
+} as const satisfies ArchDefaults;
+
 const ARCH_DEFAULTS = {
   llama: {
     ropeTheta: 10_000,
@@ -96,25 +107,8 @@ const ARCH_DEFAULTS = {
     slidingWindowAlwaysOn: false,
     slidingWindow: null,
   },
-  // Qwen3Config / Qwen3MoeConfig: no q/k/v bias (attention_bias false), q/k norm on every head.
-  qwen3: {
-    ropeTheta: 10_000,
-    rmsEps: 1e-6,
-    contextLength: 32_768,
-    qkvBias: false,
-    slidingWindowAlwaysOn: false,
-    slidingWindow: null,
-    qkNorm: true,
-  },
-  qwen3_moe: {
-    ropeTheta: 10_000,
-    rmsEps: 1e-6,
-    contextLength: 32_768,
-    qkvBias: false,
-    slidingWindowAlwaysOn: false,
-    slidingWindow: null,
-    qkNorm: true,
-  },
+  qwen3: QWEN3_DEFAULTS,
+  qwen3_moe: QWEN3_DEFAULTS,
 } as const satisfies Record<ArchName, ArchDefaults>;
 
 /** A config value for a message: JSON, cut at 120 characters (a hostile value may be megabytes). */

@@ -7,8 +7,15 @@
  * (specs/mergekit-moe.md §6.4: singular `shared_expert`, shared gate shape [1, H]).
  * Attention as qwen2 (q/k/v biases).
  */
-import type { ArchNameTable } from './names-types.ts';
+import type { ArchNameTable, MlpNames } from './names-types.ts';
 import { LLAMA_ATTENTION_NAMES, LLAMA_GLOBAL_NAMES } from './names-llama.ts';
+
+/** Routed expert e of a layer (Qwen2MoeMLP / Qwen3MoeMLP): the same names in both. */
+const QWEN_EXPERT_NAMES: MlpNames = {
+  gate: 'model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight',
+  up: 'model.layers.{layer}.mlp.experts.{expert}.up_proj.weight',
+  down: 'model.layers.{layer}.mlp.experts.{expert}.down_proj.weight',
+};
 
 export const QWEN2_MOE_NAMES: ArchNameTable = {
   id: 'qwen2_moe',
@@ -17,11 +24,7 @@ export const QWEN2_MOE_NAMES: ArchNameTable = {
   ffn: {
     kind: 'moe',
     router: 'model.layers.{layer}.mlp.gate.weight',
-    experts: {
-      gate: 'model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight',
-      up: 'model.layers.{layer}.mlp.experts.{expert}.up_proj.weight',
-      down: 'model.layers.{layer}.mlp.experts.{expert}.down_proj.weight',
-    },
+    experts: QWEN_EXPERT_NAMES,
     shared: {
       gate: 'model.layers.{layer}.mlp.shared_expert.gate_proj.weight',
       up: 'model.layers.{layer}.mlp.shared_expert.up_proj.weight',
@@ -43,10 +46,6 @@ export const QWEN3_MOE_NAMES: ArchNameTable = {
   ffn: {
     kind: 'moe',
     router: 'model.layers.{layer}.mlp.gate.weight',
-    experts: {
-      gate: 'model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight',
-      up: 'model.layers.{layer}.mlp.experts.{expert}.up_proj.weight',
-      down: 'model.layers.{layer}.mlp.experts.{expert}.down_proj.weight',
-    },
+    experts: QWEN_EXPERT_NAMES,
   },
 };
