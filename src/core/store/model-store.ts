@@ -29,8 +29,17 @@ export function isQuotaError(e: unknown): boolean {
   return e instanceof Error && (e.name === 'QuotaExceededError' || /quota/i.test(e.message));
 }
 
-function formatMB(bytes: number): string {
+export function formatMB(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** The three largest models as "'big' (1400.0 MB), 'mid' (90.0 MB), …": what to delete for space; '' when there are none. */
+export function largestModels(models: ModelManifest[]): string {
+  return [...models]
+    .sort((a, b) => b.totalBytes - a.totalBytes)
+    .slice(0, 3)
+    .map((m) => `'${m.title}' (${formatMB(m.totalBytes)})`)
+    .join(', ');
 }
 
 /** A QuotaExceededError becomes a StoreError that says what to delete. */
@@ -39,12 +48,9 @@ async function storeSet(kv: KvStore, key: string, value: unknown, what: string):
     await kv.set(key, value);
   } catch (e) {
     if (!isQuotaError(e)) throw new StoreError(`store: writing ${what} failed: ${(e as Error).message}`);
-    const models = (await modelStoreList(kv).catch(() => [])).sort((a, b) => b.totalBytes - a.totalBytes);
-    const suggestion = models.length
-      ? `Delete a model to free space, e.g. ${models
-          .slice(0, 3)
-          .map((m) => `'${m.title}' (${formatMB(m.totalBytes)})`)
-          .join(', ')}.`
+    const largest = largestModels(await modelStoreList(kv).catch(() => []));
+    const suggestion = largest
+      ? `Delete a model to free space, e.g. ${largest}.`
       : 'No stored model can be deleted; free space in the browser or allow more storage.';
     throw new StoreError(`store: out of storage quota while writing ${what}. ${suggestion}`);
   }

@@ -7,9 +7,8 @@
  */
 import { StoreError } from '../errors.ts';
 import type { ModelManifest } from './manifest.ts';
+import { formatMB as mb, largestModels } from './model-store.ts';
 import type { StorageEstimate } from './store-file-set.ts';
-
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 /**
  * The refusal for writing `needBytes` of `what`, or undefined when the estimate has room (or says
@@ -25,9 +24,9 @@ export function roomRefusal(
   if (usage === undefined || quota === undefined || !(quota > 0)) return undefined;
   const free = Math.max(0, quota - usage);
   if (needBytes <= free) return undefined;
-  const largest = [...stored].sort((a, b) => b.totalBytes - a.totalBytes).slice(0, 3);
-  const suggestion = largest.length
-    ? `Delete a model to make room, e.g. ${largest.map((m) => `'${m.title}' (${mb(m.totalBytes)})`).join(', ')}, or allow this site more storage.`
+  const largest = largestModels(stored);
+  const suggestion = largest
+    ? `Delete a model to make room, e.g. ${largest}, or allow this site more storage.`
     : 'Free disk space or allow this site more storage.';
   return new StoreError(
     `store: not enough storage for ${what}: it needs ${mb(needBytes)} and the browser allows ${mb(free)} more (${mb(usage)} of ${mb(quota)} used). Nothing was written. ${suggestion}`,
