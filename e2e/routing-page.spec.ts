@@ -56,7 +56,9 @@ test('the Routing page opens on the last answer and compares A and B per layer',
   // the stories texts cannot go first to their own expert at layer 1.
   const domains = page.getByTestId('routing-domains');
   await expect(domains).toContainText("Chat's routing controls apply");
-  await domains.getByRole('button', { name: 'Route the zoo held-out texts' }).click();
+  // by keyboard, as a person without a mouse would: focus the button, press Enter
+  await domains.getByRole('button', { name: 'Route the zoo held-out texts' }).focus();
+  await page.keyboard.press('Enter');
   const table = domains.getByTestId('routing-domains-table');
   await expect(table).toBeVisible({ timeout: 120_000 });
   await expect(table.getByRole('row')).toHaveCount(1 + 4); // header + the four zoo domains
@@ -79,12 +81,18 @@ test('the Routing page opens on the last answer and compares A and B per layer',
     const sum = cells.slice(-4).reduce((s, c) => s + Number.parseFloat(c), 0);
     expect(Math.abs(sum - 100)).toBeLessThan(0.3);
   }
-  for (const width of [1280, 420]) {
+  for (const [width, colorScheme] of [
+    [1280, 'light'],
+    [420, 'light'],
+    [420, 'dark'],
+  ] as const) {
+    await page.emulateMedia({ colorScheme });
     await page.setViewportSize({ width, height: 900 });
     await table.scrollIntoViewIfNeeded();
-    await page.screenshot({ path: `test-results/screenshots/routing-domains-${width}.png` });
+    await page.screenshot({ path: `test-results/screenshots/routing-domains-${width}-${colorScheme}.png` });
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
   }
+  await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 1280, height: 800 });
   // A texts file with a bad line: the message names the file, the line and the field, and the table goes.
   await domains.getByLabel('Route a texts file (.jsonl)').setInputFiles({
