@@ -3,6 +3,7 @@
  * generated tokens; prefill tok/s = prompt tokens / TTFT (TTFT = prompt in → first token
  * out, so it includes one sampling step). Each cell is the median over repeated runs.
  */
+import type { Bandwidth } from './bandwidth.ts';
 import type { EngineRun } from './page/engines.ts';
 
 export interface RowSummary {
@@ -16,6 +17,7 @@ export interface RowSummary {
   peakRssMb: number;
   coresBusy: number;
   counters?: Record<string, number>;
+  weightBytesPerToken?: number;
   note?: string;
 }
 
@@ -39,6 +41,7 @@ export function summarize(model: string, promptTokens: number, runs: EngineRun[]
     peakRssMb: median(runs.map((r) => (r.peakRssBytes ?? NaN) / 2 ** 20)),
     coresBusy: median(runs.map((r) => r.coresBusy ?? NaN)),
     counters: runs.at(-1)!.counters,
+    weightBytesPerToken: first.weightBytesPerToken,
     note: [
       runs.at(-1)!.note,
       first.crossOriginIsolated === undefined ? '' : `crossOriginIsolated ${first.crossOriginIsolated}`,
@@ -128,4 +131,29 @@ export function countersTable(rows: RowSummary[]): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * Decode against the memory-bandwidth roofline: an engine that reads every active weight once
+ * per token can reach at most (its read bandwidth ÷ its weight bytes per token) tok/s. Each
+ * CPU engine's row uses its own bytes (ours repacks q4_0/q8_0 with f32 scales: 20 / 36 bytes a
+ * block of 32, ggml's 18 / 34) and its own runtime's bandwidth at the same thread count.
+ */
+export function rooflineTable(rows: RowSummary[], bandwidth: Bandwidth[]): string {
+  const lines = [
+    '| model | engine | threads | weight MB read / token | read GB/s (copy GB/s) | roofline tok/s | decode tok/s | decode ÷ roofline |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const runtime = r.engine === 'moe-studio wasm' ? 'wasm' : r.engine === 'llama.cpp native' ? 'native' : undefined;
+    const bw = bandwidth.find((b) => b.engine === runtime && b.threads === r.threads);
+    if (!bw || !r.weightBytesPerToken) continue;
+    const roofline = bw.readBytesPerSecond / r.weightBytesPerToken;
+    lines.push(
+      `| ${r.model} | ${r.engine} | ${r.threads} | ${fmt(r.weightBytesPerToken / 1e6)} | ${fmt(bw.readBytesPerSecond / 1e9)} (${fmt(bw.copyBytesPerSecond / 1e9)}) | ${fmt(roofline, 0)} | ${fmt(r.decodeTokPerSec)} | ${fmt(r.decodeTokPerSec / roofline, 2)} |`,
+    );
+  }
+  return lines.length > 2
+    ? lines.join('\n')
+    : '_No bandwidth measured in this run (it needs the wasm or native engine)._';
 }

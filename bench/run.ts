@@ -20,6 +20,13 @@ import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import {
+  BANDWIDTH_METHOD,
+  ggufWeightBytesPerToken,
+  nativeBandwidth,
+  wasmBandwidth,
+  type Bandwidth,
+} from './bandwidth.ts';
 import { BYTE_TOKENS, benchPromptIds, ensureBenchGguf, promptText } from './fixture-gguf.ts';
 import { ensureZooFixture } from './fixture-zoo.ts';
 import type { BenchQuant } from './fixture-model.ts';
@@ -30,6 +37,7 @@ import {
   median,
   ratioTable,
   resultsTable,
+  rooflineTable,
   summarize,
   threadScalingTable,
   type RowSummary,
@@ -198,8 +206,18 @@ async function main(): Promise<void> {
   const errors: string[] = [];
   const previous =
     options.append && existsSync(`${here}RESULTS.md`) ? readFileSync(`${here}RESULTS.md`, 'utf8') : undefined;
+  const bandwidth: Bandwidth[] = [];
   const save = (complete: boolean) =>
-    writeResults(options, fixture, buildRows(fixture, runs), errors, [loadBefore, loadavg()], complete, previous);
+    writeResults(
+      options,
+      fixture,
+      buildRows(fixture, runs),
+      bandwidth,
+      errors,
+      [loadBefore, loadavg()],
+      complete,
+      previous,
+    );
   const { url, server } = await startBenchServer();
   try {
     for (let run = 0; run < options.runs; run++) {
@@ -219,6 +237,7 @@ async function main(): Promise<void> {
           log(`run ${run + 1}/${options.runs} ${quant} ${cell.engine} ${cell.threads} thread(s)`);
           try {
             const result = await measure(cell.engine, quant, path, url, request);
+            if (cell.engine === 'native') result.weightBytesPerToken = await ggufWeightBytesPerToken(path);
             log(
               `  decode ${(1000 / median(result.decodeMs)).toFixed(1)} tok/s, TTFT ${result.ttftMs.toFixed(0)} ms, threads ${result.threads}`,
             );
@@ -233,10 +252,36 @@ async function main(): Promise<void> {
         }
       }
     }
+    await measureBandwidth(options, url, bandwidth, errors);
   } finally {
     await server.close();
   }
   save(true);
+}
+
+/** The roofline's bandwidth: each CPU runtime the run measured, at each of its thread counts (bench/bandwidth.ts). */
+async function measureBandwidth(
+  options: BenchOptions,
+  url: string,
+  into: Bandwidth[],
+  errors: string[],
+): Promise<void> {
+  for (const threads of options.threads) {
+    try {
+      if (options.engines.includes('wasm')) into.push(await wasmBandwidth(url, threads));
+      if (options.engines.includes('native')) {
+        const native = nativeBandwidth(threads);
+        if (native) into.push(native);
+        else errors.push(`native bandwidth ${threads}t: no C compiler (cc) to build bench/bandwidth/stream.c`);
+      }
+    } catch (error) {
+      errors.push(`bandwidth ${threads}t: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    }
+  }
+  for (const b of into)
+    log(
+      `bandwidth ${b.engine} ${b.threads}t: read ${(b.readBytesPerSecond / 1e9).toFixed(1)} GB/s, copy ${(b.copyBytesPerSecond / 1e9).toFixed(1)} GB/s`,
+    );
 }
 
 function buildRows(fixture: Fixture, runs: Map<string, EngineRun[]>): RowSummary[] {
@@ -275,6 +320,7 @@ function writeResults(
   options: BenchOptions,
   fixture: Fixture,
   rows: RowSummary[],
+  bandwidth: Bandwidth[],
   errors: string[],
   load: number[][],
   complete: boolean,
@@ -302,6 +348,13 @@ function writeResults(
     '### Thread scaling (each engine at 2 threads ÷ itself at 1)',
     '',
     threadScalingTable(rows),
+    '',
+    '### Decode against the memory-bandwidth roofline',
+    '',
+    `- Bandwidth: ${BANDWIDTH_METHOD}`,
+    '- roofline tok/s = read bandwidth ÷ weight bytes read per decode token (attention, the k chosen experts, lm_head; each engine its own layout); decode ÷ roofline is how close the engine is to the memory limit.',
+    '',
+    rooflineTable(rows, bandwidth),
     '',
     "### WebGPU per-decode-token counters (the session's stats of the last decode forward)",
     '',

@@ -64,6 +64,7 @@ export async function runBackend(
   await mark('end');
   const threads = (session as unknown as { threads?: number }).threads ?? 1;
   const counters = webGpuCounters(session);
+  const weightBytesPerToken = (session as unknown as { activeBytesPerToken?: number }).activeBytesPerToken;
   session.dispose();
   return {
     engine: `moe-studio ${engine}`,
@@ -74,5 +75,6 @@ export async function runBackend(
     crossOriginIsolated,
     note: 'run in a dedicated worker',
     ...(counters ? { counters } : {}),
+    ...(weightBytesPerToken ? { weightBytesPerToken } : {}),
   };
 }

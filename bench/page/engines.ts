@@ -13,6 +13,8 @@ export interface EngineRun {
   /** CPU-seconds ÷ wall-seconds over prefill + decode (renderer processes, or the native child): cores kept busy. */
   coresBusy?: number;
   note?: string;
+  /** Weight bytes one decode token reads (attention + the chosen experts + lm_head), in the engine's own layout. */
+  weightBytesPerToken?: number;
   /** WebGPU only: per-decode-token counters, when the backend exposes them. */
   counters?: Record<string, number>;
 }

@@ -5,6 +5,7 @@
  * Our backends run in a dedicated worker (as the app's engine does); wllama (wllama-peers.ts) manages its own.
  */
 import type { BackendEngine } from './backend-run.ts';
+import type { BandwidthRequest, BandwidthRun } from './bandwidth-stream.ts';
 import type { CalibrateRequest, CalibrateRun } from './calibrate-worker.ts';
 import type { EngineRun, PageRequest } from './engines.ts';
 import type { TabLoadRequest, TabLoadRun } from './tab-load-worker.ts';
@@ -61,28 +62,41 @@ declare global {
     benchCalibrate: () => Promise<CalibrateRun>;
     benchReady: boolean;
     benchTabLoad: (request: TabLoadRequest) => Promise<TabLoadRun>;
+    benchBandwidth: (request: BandwidthRequest) => Promise<BandwidthRun>;
   }
 }
 
-/** One step of bench/tab-load.ts in a fresh dedicated worker (ended after, so its memory goes with it). */
-window.benchTabLoad = (request) => {
-  const worker = new Worker(new URL('./tab-load-worker.ts', import.meta.url), {
-    type: 'module',
-    name: 'bench-tab-load',
-  });
-  return new Promise<TabLoadRun>((resolve, reject) => {
-    worker.onmessage = (event: MessageEvent<{ ok: boolean; run?: TabLoadRun; error?: string }>) => {
+/** One dedicated worker for one request, ended after its reply (so its memory goes with it). */
+function oneShot<Request, Run>(worker: Worker, request: Request, what: string): Promise<Run> {
+  return new Promise<Run>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<{ ok: boolean; run?: Run; error?: string }>) => {
       worker.terminate();
       if (event.data.ok) resolve(event.data.run!);
       else reject(new Error(event.data.error));
     };
     worker.onerror = (event) => {
       worker.terminate();
-      reject(new Error(`bench tab-load worker: ${event.message}`));
+      reject(new Error(`${what}: ${event.message}`));
     };
     worker.postMessage(request);
   });
-};
+}
+
+/** Memory bandwidth of WASM threads (bench/bandwidth.ts). */
+window.benchBandwidth = (request) =>
+  oneShot(
+    new Worker(new URL('./bandwidth-worker.ts', import.meta.url), { type: 'module', name: 'bench-bandwidth' }),
+    request,
+    'bench bandwidth worker',
+  );
+
+/** One step of bench/tab-load.ts in a fresh dedicated worker (ended after, so its memory goes with it). */
+window.benchTabLoad = (request) =>
+  oneShot(
+    new Worker(new URL('./tab-load-worker.ts', import.meta.url), { type: 'module', name: 'bench-tab-load' }),
+    request,
+    'bench tab-load worker',
+  );
 window.benchCalibrateMerge = (request) => askCalibrateWorker({ kind: 'merge', request });
 window.benchCalibrate = () => askCalibrateWorker({ kind: 'calibrate' });
 window.bench = {

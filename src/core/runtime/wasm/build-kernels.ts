@@ -13,7 +13,8 @@ export interface KernelBinaries {
   unshared: Uint8Array; // plain memory (not cross-origin isolated)
 }
 
-async function assemble(watText: string, fileName: string): Promise<Uint8Array> {
+/** WAT text → a wasm binary with the kernels' features (bench/bandwidth.ts assembles its stream kernels with it too). */
+export async function assembleWat(watText: string, fileName: string): Promise<Uint8Array> {
   const wabt = await wabtFactory();
   const module = wabt.parseWat(fileName, watText, WABT_FEATURES);
   try {
@@ -30,8 +31,8 @@ async function assemble(watText: string, fileName: string): Promise<Uint8Array> 
 export async function buildKernels(watText: string): Promise<KernelBinaries> {
   if (!watText.includes('__SHARED__')) throw new Error('kernels.wat: the memory import lost its __SHARED__ marker');
   return {
-    shared: await assemble(watText.replaceAll('__SHARED__', 'shared'), 'kernels.wat'),
-    unshared: await assemble(watText.replaceAll('__SHARED__', ''), 'kernels.wat'),
+    shared: await assembleWat(watText.replaceAll('__SHARED__', 'shared'), 'kernels.wat'),
+    unshared: await assembleWat(watText.replaceAll('__SHARED__', ''), 'kernels.wat'),
   };
 }
 
