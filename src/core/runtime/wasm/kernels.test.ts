@@ -102,6 +102,23 @@ describe.each(['q8_0', 'q4_0'] as const)('matmul %s row slicing', (dtype) => {
     new WasmMatmul(kernels, new SlicedRows(kernels, [1, 2, 7, 11, 18]), arena, m, k).run(packed, xPtr, yPtr, m);
     expect(arena.f32(yPtr, m * n).slice()).toEqual(grouped);
   });
+
+  it('gives every token of a prefill (m tokens, weights unpacked once per block) the bits of m = 1 (decode)', async () => {
+    const { arena, kernels } = await freshEngine();
+    const [m, n, k] = [7, 23, 160];
+    const packed = packMatrix(arena, quantize('w', randomValues(n * k, 8, 1 / Math.sqrt(k)), [n, k], dtype));
+    const xPtr = arena.alloc(m * k * 4, 'x');
+    const yPtr = arena.alloc(m * n * 4, 'y');
+    arena.f32(xPtr, m * k).set(randomValues(m * k, 9));
+    const matmuls = new WasmMatmul(kernels, new SerialRows(kernels), arena, m, k);
+    arena.f32(yPtr, m * n).fill(NaN);
+    matmuls.run(packed, xPtr, yPtr, m);
+    const prefill = arena.f32(yPtr, m * n).slice();
+    arena.f32(yPtr, m * n).fill(NaN);
+    for (let t = 0; t < m; t++) matmuls.run(packed, xPtr + t * k * 4, yPtr + t * n * 4, 1);
+    expect(prefill).toEqual(arena.f32(yPtr, m * n).slice());
+    expect(prefill.every(Number.isFinite)).toBe(true);
+  });
 });
 
 describe('matmul_f32 with k not a multiple of 8', () => {

@@ -15,6 +15,12 @@
 ;;          32 weights, each one x64 instruction, where ggml's byte order needed 8 (mask, shr_u,
 ;;          two -8, four i8->i16 extends) that V8 lowers to ~12 (shr_u and extend_high take two).
 ;;   f32  : f32[n, k]              (f16 / bf16 are widened to f32 exactly on repack)
+;; Quantized rows come in groups of four, interleaved block by block: group g (rows 4g..4g+3)
+;; holds block 0 of its four rows, then block 1 of the four, …, in the bytes its rows would
+;; hold in row order, and its scales likewise ([block][row], so one v128.load is the four
+;; rows' scales of a block). A 4-row kernel then reads one sequential stream of weights and
+;; one of scales instead of eight (decode streams every weight from DRAM once: fewer streams
+;; keep more loads in flight). The last n % 4 rows follow in plain row order.
 ;; Activations for the quantized kernels are "q16": per 32-block i16 quants and an f32 scale
 ;; (xq i16[m, k], xs f32[m, k/32]); 15-bit precision keeps results within f32 noise of the
 ;; f32 reference while letting i32x4.dot_i16x8_s do the multiply-adds.
@@ -78,15 +84,16 @@
   ;; Dot products of one weight row with one q16 activation row: a matrix's last n % 4 rows.
   ;; Per block: the exact i32 sum S, then acc += f32(S) · (xs · d), the same float operations
   ;; in the same order as one lane of dot4_*, so a row's value never depends on whether it ran
-  ;; in a 4-row group (and so on the thread count).
+  ;; in a 4-row group (and so on the thread count). A row's blocks are wStep bytes apart and its
+  ;; scales sStep (a row of a 4-row group: 4 blocks and 16 bytes; a tail row: 1 block and 4).
 
-  ;; w i8[nBlocks*32], ws f32[nBlocks], xq i16[nBlocks*32], xs f32[nBlocks]
+  ;; w i8 blocks of 32, ws f32 scales, xq i16[nBlocks*32], xs f32[nBlocks]
   (func $dot_q8 (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
-    (result f32)
+    (param $wStep i32) (param $sStep i32) (result f32)
     (local $acc f32) (local $s v128) (local $w0 v128) (local $w1 v128) (local $end i32)
-    (local.set $end (i32.add (local.get $ws) (i32.shl (local.get $nBlocks) (i32.const 2))))
+    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nBlocks) (i32.const 2))))
     (block $done (loop $blocks
-      (br_if $done (i32.ge_u (local.get $ws) (local.get $end)))
+      (br_if $done (i32.ge_u (local.get $xs) (local.get $end)))
       (local.set $w0 (v128.load (local.get $w)))
       (local.set $w1 (v128.load offset=16 (local.get $w)))
       (local.set $s (i32x4.add
@@ -98,28 +105,28 @@
           (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $w1)) (v128.load offset=48 (local.get $xq))))))
       (local.set $acc (f32.add (local.get $acc) (f32.mul (f32.convert_i32_s (call $isum (local.get $s)))
         (f32.mul (f32.load (local.get $xs)) (f32.load (local.get $ws))))))
-      (local.set $w (i32.add (local.get $w) (i32.const 32)))
+      (local.set $w (i32.add (local.get $w) (local.get $wStep)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
-      (local.set $ws (i32.add (local.get $ws) (i32.const 4)))
+      (local.set $ws (i32.add (local.get $ws) (local.get $sStep)))
       (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
       (br $blocks)))
     (local.get $acc))
 
-;; w u8[nBlocks*16] packed nibbles (see header), ws f32[nBlocks], xq i16[nBlocks*32], xs f32[nBlocks]
+  ;; w u8 blocks of 16 packed nibbles (see header), ws f32 scales, xq i16[nBlocks*32], xs f32[nBlocks]
   (func $dot_q4 (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
-    (result f32)
+    (param $wStep i32) (param $sStep i32) (result f32)
     (local $acc f32) (local $raw v128) (local $end i32)
-    (local.set $end (i32.add (local.get $ws) (i32.shl (local.get $nBlocks) (i32.const 2))))
+    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nBlocks) (i32.const 2))))
     (block $done (loop $blocks
-      (br_if $done (i32.ge_u (local.get $ws) (local.get $end)))
+      (br_if $done (i32.ge_u (local.get $xs) (local.get $end)))
       (local.set $raw (v128.load (local.get $w)))
       (local.set $acc (f32.add (local.get $acc) (f32.mul
         (f32.convert_i32_s (call $isum (call $block_q4 (local.get $raw) (v128.load (local.get $xq))
           (v128.load offset=16 (local.get $xq)) (v128.load offset=32 (local.get $xq)) (v128.load offset=48 (local.get $xq)))))
         (f32.mul (f32.load (local.get $xs)) (f32.load (local.get $ws))))))
-      (local.set $w (i32.add (local.get $w) (i32.const 16)))
+      (local.set $w (i32.add (local.get $w) (local.get $wStep)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
-      (local.set $ws (i32.add (local.get $ws) (i32.const 4)))
+      (local.set $ws (i32.add (local.get $ws) (local.get $sStep)))
       (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
       (br $blocks)))
     (local.get $acc))
@@ -159,16 +166,13 @@
 
   ;; Four consecutive rows against one activation row: x is loaded once per block for all
   ;; four (the 1-row loop spent most of its time on x loads and loop overhead).
-  ;; w0 = row r's quants, rows every rowBytes; s0 = row r's scales, rows every nBlocks*4 bytes;
+  ;; w0 = the group's quants (4 rows interleaved by block, see the header); s0 = its scales;
   ;; y receives 4 f32 (rows r..r+3 are adjacent in the output).
-  (func $dot4_q8 (param $w0 i32) (param $rowBytes i32) (param $s0 i32) (param $xq i32) (param $xs i32)
+  (func $dot4_q8 (param $w0 i32) (param $s0 i32) (param $xq i32) (param $xs i32)
     (param $nBlocks i32) (param $y i32)
-    (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $sStride i32) (local $s2 i32)
+    (local $sStride i32)
     (local $end i32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local $lo v128) (local $hi v128) (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $acc v128)
-    (local.set $w1 (i32.add (local.get $w0) (local.get $rowBytes)))
-    (local.set $w2 (i32.add (local.get $w1) (local.get $rowBytes)))
-    (local.set $w3 (i32.add (local.get $w2) (local.get $rowBytes)))
     (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 2)))
     (local.set $end (i32.add (local.get $xs) (local.get $sStride)))
     (block $done (loop $blocks
@@ -177,29 +181,29 @@
       (local.set $x1 (v128.load offset=16 (local.get $xq)))
       (local.set $x2 (v128.load offset=32 (local.get $xq)))
       (local.set $x3 (v128.load offset=48 (local.get $xq)))
-      (local.set $lo (v128.load (local.get $w0)))
+      (local.set $lo (v128.load offset=0 (local.get $w0)))
       (local.set $hi (v128.load offset=16 (local.get $w0)))
       (local.set $d0 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-      (local.set $lo (v128.load (local.get $w1)))
-      (local.set $hi (v128.load offset=16 (local.get $w1)))
+      (local.set $lo (v128.load offset=32 (local.get $w0)))
+      (local.set $hi (v128.load offset=48 (local.get $w0)))
       (local.set $d1 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-      (local.set $lo (v128.load (local.get $w2)))
-      (local.set $hi (v128.load offset=16 (local.get $w2)))
+      (local.set $lo (v128.load offset=64 (local.get $w0)))
+      (local.set $hi (v128.load offset=80 (local.get $w0)))
       (local.set $d2 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-      (local.set $lo (v128.load (local.get $w3)))
-      (local.set $hi (v128.load offset=16 (local.get $w3)))
+      (local.set $lo (v128.load offset=96 (local.get $w0)))
+      (local.set $hi (v128.load offset=112 (local.get $w0)))
       (local.set $d3 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
@@ -209,17 +213,10 @@
       (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))
       (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
       (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
-      (local.set $s2 (i32.add (local.get $s0) (i32.shl (local.get $sStride) (i32.const 1))))
       (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0))
-        (f32x4.mul (v128.load32_splat (local.get $xs))
-          (v128.load32_lane 3 (i32.add (local.get $s2) (local.get $sStride))
-            (v128.load32_lane 2 (local.get $s2)
-              (v128.load32_lane 1 (i32.add (local.get $s0) (local.get $sStride)) (v128.load32_zero (local.get $s0)))))))))
-      (local.set $w0 (i32.add (local.get $w0) (i32.const 32)))
-      (local.set $w1 (i32.add (local.get $w1) (i32.const 32)))
-      (local.set $w2 (i32.add (local.get $w2) (i32.const 32)))
-      (local.set $w3 (i32.add (local.get $w3) (i32.const 32)))
-      (local.set $s0 (i32.add (local.get $s0) (i32.const 4)))
+        (f32x4.mul (v128.load32_splat (local.get $xs)) (v128.load (local.get $s0))))))
+      (local.set $w0 (i32.add (local.get $w0) (i32.const 128)))
+      (local.set $s0 (i32.add (local.get $s0) (i32.const 16)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
       (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
       (br $blocks)))
@@ -227,17 +224,14 @@
 
   ;; Four consecutive rows against one activation row: x is loaded once per block for all
   ;; four (the 1-row loop spent most of its time on x loads and loop overhead).
-  ;; w0 = row r's nibbles, rows every rowBytes; s0 = row r's scales, rows every nBlocks*4 bytes;
+  ;; w0 = the group's nibbles (4 rows interleaved by block, see the header); s0 = its scales;
   ;; y receives 4 f32 (rows r..r+3 are adjacent in the output).
   ;; The unpacking is $block_q4's, written out so the hot loop does not depend on wasm inlining.
-  (func $dot4_q4 (param $w0 i32) (param $rowBytes i32) (param $s0 i32) (param $xq i32) (param $xs i32)
+  (func $dot4_q4 (param $w0 i32) (param $s0 i32) (param $xq i32) (param $xs i32)
     (param $nBlocks i32) (param $y i32)
-    (local $w1 i32) (local $w2 i32) (local $w3 i32) (local $sStride i32) (local $s2 i32)
+    (local $sStride i32)
     (local $end i32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local $raw v128) (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $acc v128)
-    (local.set $w1 (i32.add (local.get $w0) (local.get $rowBytes)))
-    (local.set $w2 (i32.add (local.get $w1) (local.get $rowBytes)))
-    (local.set $w3 (i32.add (local.get $w2) (local.get $rowBytes)))
     (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 2)))
     (local.set $end (i32.add (local.get $xs) (local.get $sStride)))
     (block $done (loop $blocks
@@ -246,25 +240,25 @@
       (local.set $x1 (v128.load offset=16 (local.get $xq)))
       (local.set $x2 (v128.load offset=32 (local.get $xq)))
       (local.set $x3 (v128.load offset=48 (local.get $xq)))
-      (local.set $raw (v128.load (local.get $w0)))
+      (local.set $raw (v128.load offset=0 (local.get $w0)))
       (local.set $d0 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
-      (local.set $raw (v128.load (local.get $w1)))
+      (local.set $raw (v128.load offset=16 (local.get $w0)))
       (local.set $d1 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
-      (local.set $raw (v128.load (local.get $w2)))
+      (local.set $raw (v128.load offset=32 (local.get $w0)))
       (local.set $d2 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
-      (local.set $raw (v128.load (local.get $w3)))
+      (local.set $raw (v128.load offset=48 (local.get $w0)))
       (local.set $d3 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
@@ -276,21 +270,188 @@
       (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))
       (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
       (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
-      (local.set $s2 (i32.add (local.get $s0) (i32.shl (local.get $sStride) (i32.const 1))))
       (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0))
-        (f32x4.mul (v128.load32_splat (local.get $xs))
-          (v128.load32_lane 3 (i32.add (local.get $s2) (local.get $sStride))
-            (v128.load32_lane 2 (local.get $s2)
-              (v128.load32_lane 1 (i32.add (local.get $s0) (local.get $sStride)) (v128.load32_zero (local.get $s0)))))))))
-      (local.set $w0 (i32.add (local.get $w0) (i32.const 16)))
-      (local.set $w1 (i32.add (local.get $w1) (i32.const 16)))
-      (local.set $w2 (i32.add (local.get $w2) (i32.const 16)))
-      (local.set $w3 (i32.add (local.get $w3) (i32.const 16)))
-      (local.set $s0 (i32.add (local.get $s0) (i32.const 4)))
+        (f32x4.mul (v128.load32_splat (local.get $xs)) (v128.load (local.get $s0))))))
+      (local.set $w0 (i32.add (local.get $w0) (i32.const 64)))
+      (local.set $s0 (i32.add (local.get $s0) (i32.const 16)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
       (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
       (br $blocks)))
     (v128.store (local.get $y) (local.get $acc)))
+
+  ;; Four consecutive rows against m activation rows (prefill, m >= 2): each block's 4 rows x
+  ;; 32 weights are unpacked once into sixteen i16x8 vectors and reused for every token, where
+  ;; dot4_q4 unpacks them again per token (28 of its ~90 operations a block). y[t, r..r+3]
+  ;; accumulates in memory with the same float operations in the same order as dot4_q4's acc
+  ;; (zero, then + f32(S) * (xs * d) block by block), so prefill and decode give the same bits.
+  ;; Arguments as dot4_q4, plus m tokens whose q16 rows are k apart and y rows n floats apart.
+  (func $tile4_q4 (param $w0 i32) (param $s0 i32) (param $xq i32) (param $xs i32)
+    (param $nBlocks i32) (param $y i32) (param $m i32) (param $k i32) (param $n i32)
+    (local $b i32) (local $t i32) (local $wr i32) (local $sStride i32) (local $sv v128)
+    (local $xqt i32) (local $xst i32) (local $yt i32) (local $raw v128)
+    (local $w00 v128) (local $w01 v128) (local $w02 v128) (local $w03 v128)
+    (local $w10 v128) (local $w11 v128) (local $w12 v128) (local $w13 v128)
+    (local $w20 v128) (local $w21 v128) (local $w22 v128) (local $w23 v128)
+    (local $w30 v128) (local $w31 v128) (local $w32 v128) (local $w33 v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
+    (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 2)))
+    (local.set $t (i32.const 0))
+    (local.set $yt (local.get $y))
+    (loop $zero
+      (v128.store (local.get $yt) (v128.const i32x4 0 0 0 0))
+      (local.set $yt (i32.add (local.get $yt) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br_if $zero (i32.lt_u (local.get $t) (local.get $m))))
+    (local.set $b (i32.const 0))
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $b) (local.get $nBlocks)))
+      (local.set $wr (i32.add (local.get $w0) (i32.shl (local.get $b) (i32.const 6))))
+      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $w00 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)))
+      (local.set $w01 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)))
+      (local.set $w02 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)))
+      (local.set $w03 (i16x8.shr_s (local.get $raw) (i32.const 12)))
+      (local.set $wr (i32.add (local.get $wr) (i32.const 16)))
+      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $w10 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)))
+      (local.set $w11 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)))
+      (local.set $w12 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)))
+      (local.set $w13 (i16x8.shr_s (local.get $raw) (i32.const 12)))
+      (local.set $wr (i32.add (local.get $wr) (i32.const 16)))
+      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $w20 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)))
+      (local.set $w21 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)))
+      (local.set $w22 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)))
+      (local.set $w23 (i16x8.shr_s (local.get $raw) (i32.const 12)))
+      (local.set $wr (i32.add (local.get $wr) (i32.const 16)))
+      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $w30 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)))
+      (local.set $w31 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)))
+      (local.set $w32 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)))
+      (local.set $w33 (i16x8.shr_s (local.get $raw) (i32.const 12)))
+      (local.set $sv (v128.load (i32.add (local.get $s0) (i32.shl (local.get $b) (i32.const 4)))))
+      (local.set $xqt (i32.add (local.get $xq) (i32.shl (local.get $b) (i32.const 6))))
+      (local.set $xst (i32.add (local.get $xs) (i32.shl (local.get $b) (i32.const 2))))
+      (local.set $yt (local.get $y))
+      (local.set $t (i32.const 0))
+      (loop $tokens
+        (local.set $x0 (v128.load (local.get $xqt)))
+        (local.set $x1 (v128.load offset=16 (local.get $xqt)))
+        (local.set $x2 (v128.load offset=32 (local.get $xqt)))
+        (local.set $x3 (v128.load offset=48 (local.get $xqt)))
+        (local.set $d0 (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w00) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w01) (local.get $x1)))
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w02) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w03) (local.get $x3)))))
+        (local.set $d1 (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w10) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w11) (local.get $x1)))
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w12) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w13) (local.get $x3)))))
+        (local.set $d2 (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w20) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w21) (local.get $x1)))
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w22) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w23) (local.get $x3)))))
+        (local.set $d3 (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w30) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w31) (local.get $x1)))
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w32) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w33) (local.get $x3)))))
+        ;; [Σd0, Σd1, Σd2, Σd3] by dot4_q4's shuffles
+        (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))
+        (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
+        (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
+        (v128.store (local.get $yt) (f32x4.add (v128.load (local.get $yt))
+          (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0)) (f32x4.mul (v128.load32_splat (local.get $xst)) (local.get $sv)))))
+        (local.set $xqt (i32.add (local.get $xqt) (i32.shl (local.get $k) (i32.const 1))))
+        (local.set $xst (i32.add (local.get $xst) (local.get $sStride)))
+        (local.set $yt (i32.add (local.get $yt) (i32.shl (local.get $n) (i32.const 2))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $blocks))))
+
+  ;; $tile4_q8 for q8_0 weights: each block's 4 rows are widened to i16 once for all m tokens
+  ;; (dot4_q8 widens them per token); the same float operations in the same order as dot4_q8.
+  (func $tile4_q8 (param $w0 i32) (param $s0 i32) (param $xq i32) (param $xs i32)
+    (param $nBlocks i32) (param $y i32) (param $m i32) (param $k i32) (param $n i32)
+    (local $b i32) (local $t i32) (local $wr i32) (local $sStride i32) (local $sv v128)
+    (local $xqt i32) (local $xst i32) (local $yt i32) (local $raw v128)
+    (local $w00 v128) (local $w01 v128) (local $w02 v128) (local $w03 v128)
+    (local $w10 v128) (local $w11 v128) (local $w12 v128) (local $w13 v128)
+    (local $w20 v128) (local $w21 v128) (local $w22 v128) (local $w23 v128)
+    (local $w30 v128) (local $w31 v128) (local $w32 v128) (local $w33 v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
+    (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 2)))
+    (local.set $t (i32.const 0))
+    (local.set $yt (local.get $y))
+    (loop $zero
+      (v128.store (local.get $yt) (v128.const i32x4 0 0 0 0))
+      (local.set $yt (i32.add (local.get $yt) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br_if $zero (i32.lt_u (local.get $t) (local.get $m))))
+    (local.set $b (i32.const 0))
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $b) (local.get $nBlocks)))
+      (local.set $wr (i32.add (local.get $w0) (i32.shl (local.get $b) (i32.const 7))))
+      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $w00 (i16x8.extend_low_i8x16_s (local.get $raw)))
+      (local.set $w01 (i16x8.extend_high_i8x16_s (local.get $raw)))
+      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $w02 (i16x8.extend_low_i8x16_s (local.get $raw)))
+      (local.set $w03 (i16x8.extend_high_i8x16_s (local.get $raw)))
+      (local.set $wr (i32.add (local.get $wr) (i32.const 32)))
+      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $w10 (i16x8.extend_low_i8x16_s (local.get $raw)))
+      (local.set $w11 (i16x8.extend_high_i8x16_s (local.get $raw)))
+      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $w12 (i16x8.extend_low_i8x16_s (local.get $raw)))
+      (local.set $w13 (i16x8.extend_high_i8x16_s (local.get $raw)))
+      (local.set $wr (i32.add (local.get $wr) (i32.const 32)))
+      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $w20 (i16x8.extend_low_i8x16_s (local.get $raw)))
+      (local.set $w21 (i16x8.extend_high_i8x16_s (local.get $raw)))
+      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $w22 (i16x8.extend_low_i8x16_s (local.get $raw)))
+      (local.set $w23 (i16x8.extend_high_i8x16_s (local.get $raw)))
+      (local.set $wr (i32.add (local.get $wr) (i32.const 32)))
+      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $w30 (i16x8.extend_low_i8x16_s (local.get $raw)))
+      (local.set $w31 (i16x8.extend_high_i8x16_s (local.get $raw)))
+      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $w32 (i16x8.extend_low_i8x16_s (local.get $raw)))
+      (local.set $w33 (i16x8.extend_high_i8x16_s (local.get $raw)))
+      (local.set $sv (v128.load (i32.add (local.get $s0) (i32.shl (local.get $b) (i32.const 4)))))
+      (local.set $xqt (i32.add (local.get $xq) (i32.shl (local.get $b) (i32.const 6))))
+      (local.set $xst (i32.add (local.get $xs) (i32.shl (local.get $b) (i32.const 2))))
+      (local.set $yt (local.get $y))
+      (local.set $t (i32.const 0))
+      (loop $tokens
+        (local.set $x0 (v128.load (local.get $xqt)))
+        (local.set $x1 (v128.load offset=16 (local.get $xqt)))
+        (local.set $x2 (v128.load offset=32 (local.get $xqt)))
+        (local.set $x3 (v128.load offset=48 (local.get $xqt)))
+        (local.set $d0 (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w00) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w01) (local.get $x1)))
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w02) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w03) (local.get $x3)))))
+        (local.set $d1 (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w10) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w11) (local.get $x1)))
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w12) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w13) (local.get $x3)))))
+        (local.set $d2 (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w20) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w21) (local.get $x1)))
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w22) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w23) (local.get $x3)))))
+        (local.set $d3 (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w30) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w31) (local.get $x1)))
+          (i32x4.add (i32x4.dot_i16x8_s (local.get $w32) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w33) (local.get $x3)))))
+        ;; [Σd0, Σd1, Σd2, Σd3] by dot4_q8's shuffles
+        (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))
+        (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
+        (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
+        (v128.store (local.get $yt) (f32x4.add (v128.load (local.get $yt))
+          (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0)) (f32x4.mul (v128.load32_splat (local.get $xst)) (local.get $sv)))))
+        (local.set $xqt (i32.add (local.get $xqt) (i32.shl (local.get $k) (i32.const 1))))
+        (local.set $xst (i32.add (local.get $xst) (local.get $sStride)))
+        (local.set $yt (i32.add (local.get $yt) (i32.shl (local.get $n) (i32.const 2))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $blocks))))
 
   ;; ------------------------------------------------------------------------------------
   ;; Matmuls: y[t*n + row] = W[row] · x[t] for row in [rowStart, rowEnd), t < m.
@@ -300,52 +461,98 @@
     (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $y i32)
     (param $k i32) (param $n i32) (param $m i32) (param $rowStart i32) (param $rowEnd i32)
     (local $row i32) (local $t i32) (local $nb i32) (local $rowBytes i32) (local $wr i32) (local $wsr i32)
-    (local $xqt i32) (local $xst i32) (local $yt i32)
+    (local $wStep i32) (local $sStep i32)
     (local.set $nb (i32.shr_u (local.get $k) (i32.const 5)))
     (local.set $rowBytes (local.get $k))
     (local.set $row (local.get $rowStart))
     (block $done (loop $rows
       (br_if $done (i32.ge_u (local.get $row) (local.get $rowEnd)))
-      (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $row) (local.get $rowBytes))))
-      (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $row) (local.get $nb)) (i32.const 2))))
-      (local.set $t (i32.const 0))
-      (loop $tokens
-        (local.set $xqt (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 1))))
-        (local.set $xst (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $t) (local.get $nb)) (i32.const 2))))
-        (local.set $yt (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2))))
-        (if (i32.le_u (i32.add (local.get $row) (i32.const 4)) (local.get $rowEnd))
-          (then (call $dot4_q8 (local.get $wr) (local.get $rowBytes) (local.get $wsr) (local.get $xqt) (local.get $xst) (local.get $nb) (local.get $yt)))
-          (else (f32.store (local.get $yt) (call $dot_q8 (local.get $wr) (local.get $wsr) (local.get $xqt) (local.get $xst) (local.get $nb)))))
-        (local.set $t (i32.add (local.get $t) (i32.const 1)))
-        (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
-      (local.set $row (i32.add (local.get $row)
-        (select (i32.const 4) (i32.const 1) (i32.le_u (i32.add (local.get $row) (i32.const 4)) (local.get $rowEnd)))))
+      (if (i32.and (i32.eqz (i32.and (local.get $row) (i32.const 3))) (i32.le_u (i32.add (local.get $row) (i32.const 4)) (local.get $rowEnd)))
+        (then
+          ;; rows row..row+3, one interleaved group (it starts where its first row would)
+          (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $row) (local.get $rowBytes))))
+          (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $row) (local.get $nb)) (i32.const 2))))
+          (if (i32.ge_u (local.get $m) (i32.const 2))
+            (then (call $tile4_q8 (local.get $wr) (local.get $wsr) (local.get $xq) (local.get $xs) (local.get $nb)
+              (i32.add (local.get $y) (i32.shl (local.get $row) (i32.const 2))) (local.get $m) (local.get $k) (local.get $n)))
+            (else (call $dot4_q8 (local.get $wr) (local.get $wsr) (local.get $xq) (local.get $xs) (local.get $nb)
+              (i32.add (local.get $y) (i32.shl (local.get $row) (i32.const 2))))))
+          (local.set $row (i32.add (local.get $row) (i32.const 4))))
+        (else
+          ;; one row: of a 4-row group (its blocks 4 apart in the group) or of the last n % 4 (plain)
+          (if (i32.le_u (i32.add (i32.and (local.get $row) (i32.const -4)) (i32.const 4)) (local.get $n))
+            (then
+              (local.set $wr (i32.add (local.get $w) (i32.add (i32.mul (i32.and (local.get $row) (i32.const -4)) (local.get $rowBytes))
+                (i32.mul (i32.and (local.get $row) (i32.const 3)) (i32.const 32)))))
+              (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.add (i32.mul (i32.and (local.get $row) (i32.const -4)) (local.get $nb))
+                (i32.and (local.get $row) (i32.const 3))) (i32.const 2))))
+              (local.set $wStep (i32.const 128))
+              (local.set $sStep (i32.const 16)))
+            (else
+              (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $row) (local.get $rowBytes))))
+              (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $row) (local.get $nb)) (i32.const 2))))
+              (local.set $wStep (i32.const 32))
+              (local.set $sStep (i32.const 4))))
+          (local.set $t (i32.const 0))
+          (loop $tokens
+            (f32.store
+              (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
+              (call $dot_q8 (local.get $wr) (local.get $wsr)
+                (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 1)))
+                (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $t) (local.get $nb)) (i32.const 2)))
+                (local.get $nb) (local.get $wStep) (local.get $sStep)))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
+          (local.set $row (i32.add (local.get $row) (i32.const 1)))))
       (br $rows))))
 
   (func (export "matmul_q4")
     (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $y i32)
     (param $k i32) (param $n i32) (param $m i32) (param $rowStart i32) (param $rowEnd i32)
     (local $row i32) (local $t i32) (local $nb i32) (local $rowBytes i32) (local $wr i32) (local $wsr i32)
-    (local $xqt i32) (local $xst i32) (local $yt i32)
+    (local $wStep i32) (local $sStep i32)
     (local.set $nb (i32.shr_u (local.get $k) (i32.const 5)))
     (local.set $rowBytes (i32.shr_u (local.get $k) (i32.const 1)))
     (local.set $row (local.get $rowStart))
     (block $done (loop $rows
       (br_if $done (i32.ge_u (local.get $row) (local.get $rowEnd)))
-      (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $row) (local.get $rowBytes))))
-      (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $row) (local.get $nb)) (i32.const 2))))
-      (local.set $t (i32.const 0))
-      (loop $tokens
-        (local.set $xqt (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 1))))
-        (local.set $xst (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $t) (local.get $nb)) (i32.const 2))))
-        (local.set $yt (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2))))
-        (if (i32.le_u (i32.add (local.get $row) (i32.const 4)) (local.get $rowEnd))
-          (then (call $dot4_q4 (local.get $wr) (local.get $rowBytes) (local.get $wsr) (local.get $xqt) (local.get $xst) (local.get $nb) (local.get $yt)))
-          (else (f32.store (local.get $yt) (call $dot_q4 (local.get $wr) (local.get $wsr) (local.get $xqt) (local.get $xst) (local.get $nb)))))
-        (local.set $t (i32.add (local.get $t) (i32.const 1)))
-        (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
-      (local.set $row (i32.add (local.get $row)
-        (select (i32.const 4) (i32.const 1) (i32.le_u (i32.add (local.get $row) (i32.const 4)) (local.get $rowEnd)))))
+      (if (i32.and (i32.eqz (i32.and (local.get $row) (i32.const 3))) (i32.le_u (i32.add (local.get $row) (i32.const 4)) (local.get $rowEnd)))
+        (then
+          ;; rows row..row+3, one interleaved group (it starts where its first row would)
+          (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $row) (local.get $rowBytes))))
+          (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $row) (local.get $nb)) (i32.const 2))))
+          (if (i32.ge_u (local.get $m) (i32.const 2))
+            (then (call $tile4_q4 (local.get $wr) (local.get $wsr) (local.get $xq) (local.get $xs) (local.get $nb)
+              (i32.add (local.get $y) (i32.shl (local.get $row) (i32.const 2))) (local.get $m) (local.get $k) (local.get $n)))
+            (else (call $dot4_q4 (local.get $wr) (local.get $wsr) (local.get $xq) (local.get $xs) (local.get $nb)
+              (i32.add (local.get $y) (i32.shl (local.get $row) (i32.const 2))))))
+          (local.set $row (i32.add (local.get $row) (i32.const 4))))
+        (else
+          ;; one row: of a 4-row group (its blocks 4 apart in the group) or of the last n % 4 (plain)
+          (if (i32.le_u (i32.add (i32.and (local.get $row) (i32.const -4)) (i32.const 4)) (local.get $n))
+            (then
+              (local.set $wr (i32.add (local.get $w) (i32.add (i32.mul (i32.and (local.get $row) (i32.const -4)) (local.get $rowBytes))
+                (i32.mul (i32.and (local.get $row) (i32.const 3)) (i32.const 16)))))
+              (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.add (i32.mul (i32.and (local.get $row) (i32.const -4)) (local.get $nb))
+                (i32.and (local.get $row) (i32.const 3))) (i32.const 2))))
+              (local.set $wStep (i32.const 64))
+              (local.set $sStep (i32.const 16)))
+            (else
+              (local.set $wr (i32.add (local.get $w) (i32.mul (local.get $row) (local.get $rowBytes))))
+              (local.set $wsr (i32.add (local.get $ws) (i32.shl (i32.mul (local.get $row) (local.get $nb)) (i32.const 2))))
+              (local.set $wStep (i32.const 16))
+              (local.set $sStep (i32.const 4))))
+          (local.set $t (i32.const 0))
+          (loop $tokens
+            (f32.store
+              (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
+              (call $dot_q4 (local.get $wr) (local.get $wsr)
+                (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 1)))
+                (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $t) (local.get $nb)) (i32.const 2)))
+                (local.get $nb) (local.get $wStep) (local.get $sStep)))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))
+          (local.set $row (i32.add (local.get $row) (i32.const 1)))))
       (br $rows))))
 
   ;; Two W rows against four activation rows: y[t..t+3, r..r+1]. Per four k each W row and each

@@ -17,8 +17,8 @@ export interface PackedMatrix {
   dtype: PackedDType;
   n: number; // rows (out features)
   k: number; // columns (in features)
-  quants: number; // q8_0: i8 [n, k]; q4_0: u8 [n, k/2] (packQ4Block order); f32: f32 [n, k]
-  scales: number; // f32 [n, k/32] (0 for f32)
+  quants: number; // q8_0: i8 [n, k]; q4_0: u8 [n, k/2] (packQ4Block order), rows in 4-row groups interleaved by block (packedBlockIndex); f32: f32 [n, k]
+  scales: number; // f32 [n, k/32] in the same block order (0 for f32)
   bytes: number; // bytes the kernel reads per full mat-vec
 }
 
@@ -142,11 +142,13 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
   const scaleView = arena.f32(scales, nBlocks);
   const src = tensor.data;
   const halfToFloat = f16TableLookup();
+  const rowBlocks = k / QK;
   for (let b = 0; b < nBlocks; b++) {
     const at = b * blockBytes;
-    scaleView[b] = halfToFloat[src[at]! | (src[at + 1]! << 8)]!;
-    if (isQ8) quantView.set(src.subarray(at + 2, at + blockBytes), b * quantBytes);
-    else packQ4Block(src, at + 2, quantView, b * quantBytes);
+    const to = packedBlockIndex(Math.floor(b / rowBlocks), b % rowBlocks, n, rowBlocks);
+    scaleView[to] = halfToFloat[src[at]! | (src[at + 1]! << 8)]!;
+    if (isQ8) quantView.set(src.subarray(at + 2, at + blockBytes), to * quantBytes);
+    else packQ4Block(src, at + 2, quantView, to * quantBytes);
   }
   return {
     name: tensor.name,
@@ -157,6 +159,17 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
     scales,
     bytes: nBlocks * (quantBytes + 4),
   };
+}
+
+/**
+ * Where block `block` of row `row` goes (kernels.wat's header): rows of a full 4-row group are
+ * interleaved block by block within the group's own bytes, so the 4-row kernels read one
+ * sequential stream; the last n % 4 rows stay in row order after the groups.
+ */
+export function packedBlockIndex(row: number, block: number, n: number, rowBlocks: number): number {
+  const groupStart = row - (row % 4);
+  if (groupStart + 4 > n) return row * rowBlocks + block;
+  return groupStart * rowBlocks + block * 4 + (row % 4);
 }
 
 /**

@@ -42,12 +42,22 @@ export interface RowParallel {
 }
 
 /**
- * Rows a thread's unit of work is a multiple of for `kernel`: the quantized matmuls run four
- * rows at a time (dot4_q8 / dot4_q4), so units on 4-row boundaries keep every row but a
- * matrix's last n % 4 on that path. matmul_f32 and attention heads have no row groups.
+ * Rows a thread's unit of work is a multiple of for `kernel` over `m` tokens: the quantized
+ * matmuls run four rows at a time (dot4_q8 / dot4_q4, the 4-row groups of the packed layout),
+ * so units on 4-row boundaries keep every row but a matrix's last n % 4 on that path. Over a
+ * prefill chunk (m ≥ 2) the tile kernels add into y[t, rows] once per block, so a unit is 16
+ * rows: its part of every y row is whole 64-byte cache lines (the arena aligns to 64), and two
+ * threads never write one line (shared lines cost more than the tile saves). matmul_f32 and
+ * attention heads have no row groups.
  */
-export function rowQuantum(kernel: RowKernel): number {
-  return kernel === 'matmul_q8' || kernel === 'matmul_q4' ? 4 : 1;
+export function rowQuantum(kernel: RowKernel, m = 1): number {
+  if (kernel !== 'matmul_q8' && kernel !== 'matmul_q4') return 1;
+  return m >= 2 ? 16 : 4;
+}
+
+/** A job's tokens, for rowQuantum: the matmuls' m argument (1 for the other kernels). */
+export function jobTokens(job: Pick<RowJob, 'kernel' | 'args'>): number {
+  return job.kernel === 'matmul_q8' || job.kernel === 'matmul_q4' ? (job.args[7] ?? 1) : 1;
 }
 
 export function callRowKernel(

@@ -45,6 +45,18 @@ describe('unitRows', () => {
         expect(unitRows(job, threads) * perRow).toBeLessThanOrEqual((1 << 18) + rowQuantum(kernel) * perRow);
     },
   );
+  it('a prefill matmul (m ≥ 2) is cut on 16-row boundaries, so no two threads add into one cache line of y', () => {
+    const job: RowJob = { kernel: 'matmul_q4', args: [0, 0, 0, 0, 0, 576, 1540, 32], n: 1540, work: 1540 * 576 * 32 };
+    const cut = units(job, 2);
+    expect(cut.length).toBeGreaterThan(2);
+    for (const [start] of cut) expect(start % 16).toBe(0);
+    expect(cut.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i))).toEqual(
+      Array.from({ length: 1540 }, (_, i) => i),
+    );
+    expect(
+      units({ ...job, args: [0, 0, 0, 0, 0, 576, 1540, 1], work: 1540 * 576 }, 2).some(([start]) => start % 16 !== 0),
+    ).toBe(true);
+  });
 });
 
 describe('wasm thread pool (node worker_threads)', () => {

@@ -34,6 +34,7 @@ import { compileKernels, type KernelExports } from './kernels.ts';
 import {
   ROW_KERNEL_CODES,
   callRowKernel,
+  jobTokens,
   rowQuantum,
   type RowJob,
   type RowKernel,
@@ -168,7 +169,7 @@ const UNIT_MACS = 1 << 18;
 
 /** Rows per unit of a job: ~UNIT_MACS of work, whole row groups, and at least one unit per thread. */
 export function unitRows(job: RowJob, threads: number): number {
-  const quantum = rowQuantum(job.kernel);
+  const quantum = rowQuantum(job.kernel, jobTokens(job));
   if (job.n <= 0) return quantum; // no rows: zero units
   const groups = Math.ceil(job.n / quantum);
   const groupWork = Math.max(1, (job.work / job.n) * quantum);
