@@ -21,7 +21,8 @@ import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.config.ts';
 import { BENCH_DIR } from './fixture-gguf.ts';
 import { memoryMoeSpec, writeMemoryGguf } from './fixture-memory-gguf.ts';
-import { descendants } from './measure.ts';
+import { descendants, measureNative } from './measure.ts';
+import { median } from './results.ts';
 import { gitHead, MEMORY_SIZES } from './memory.ts';
 import type { TabLoadRequest, TabLoadRun } from './page/tab-load-worker.ts';
 import { startBenchServer } from './server.ts';
@@ -49,7 +50,7 @@ function tabRssMb(): number {
 
 interface Row {
   size: string;
-  step: TabLoadRequest['step'];
+  step: TabLoadRequest['step'] | 'native';
   run?: TabLoadRun;
   error?: string;
   beforeMb: number;
@@ -110,7 +111,39 @@ async function measureSize(key: string, tokens: number): Promise<Row[]> {
     await server.close();
     rmSync(profile, { recursive: true, force: true });
   }
+  rows.push(await nativeRow(gguf, `${label}, q4_0 GGUF ${(size / MB).toFixed(0)} MB`, tokens));
   return rows;
+}
+
+/** Native llama.cpp on the same GGUF, 2 threads (bench/native-llamacpp.ts): the tab's decode is judged against it. */
+async function nativeRow(gguf: string, size: string, tokens: number): Promise<Row> {
+  const promptIds = Array.from({ length: 24 }, (_, i) => 1000 + 37 * i); // the tab's chat prompt is ~24 tokens
+  log(`native llama.cpp on ${gguf}`);
+  const started = performance.now();
+  try {
+    const run = await measureNative(gguf, {
+      ggufUrl: '',
+      promptIds,
+      promptText: '',
+      decodeTokens: tokens,
+      threads: 2,
+      bannedIds: [],
+    });
+    return {
+      size,
+      step: 'native',
+      beforeMb: NaN,
+      peakMb: (run.peakRssBytes ?? NaN) / MB,
+      run: {
+        seconds: (performance.now() - started) / 1000,
+        prefillTokPerSec: (promptIds.length * 1000) / run.ttftMs,
+        decodeTokPerSec: 1000 / median(run.decodeMs),
+        tokens,
+      },
+    };
+  } catch (error) {
+    return { size, step: 'native', beforeMb: NaN, peakMb: NaN, error: (error as Error).message.split('\n')[0] };
+  }
 }
 
 const fmt = (x: number | undefined, digits = 0) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
@@ -122,13 +155,18 @@ function table(rows: Row[]): string {
     ...rows.map((r) => {
       const wasm = r.run?.wasmBytes !== undefined ? r.run.wasmBytes / MB : undefined;
       const above = wasm !== undefined ? r.peakMb - r.beforeMb - wasm : undefined;
+      const native = rows.find((n) => n.size === r.size && n.step === 'native')?.run?.decodeTokPerSec;
       const notes = r.error
         ? `FAILED: ${r.error}`
-        : r.run?.quota !== undefined
-          ? `IndexedDB usage ${fmt((r.run.usage ?? 0) / MB)} MB of quota ${fmt(r.run.quota / MB)} MB after`
-          : r.run?.tokens !== undefined
-            ? `${r.run.tokens} tokens`
-            : '';
+        : r.step === 'native'
+          ? `llama.cpp native, 2 threads, 24-token prompt, ${r.run?.tokens} tokens; peak MB = its process's max RSS`
+          : r.step === 'store' || r.step === 'url'
+            ? `${r.run?.tokens} tokens; decode ÷ native ${fmt((r.run?.decodeTokPerSec ?? NaN) / (native ?? NaN), 2)}`
+            : r.run?.quota !== undefined
+              ? `IndexedDB usage ${fmt((r.run.usage ?? 0) / MB)} MB of quota ${fmt(r.run.quota / MB)} MB after`
+              : r.run?.tokens !== undefined
+                ? `${r.run.tokens} tokens`
+                : '';
       return `| ${r.size} | ${r.step} | ${fmt(r.run?.seconds, 1)} | ${fmt(r.run?.loadSeconds, 1)} | ${fmt(r.run?.prefillTokPerSec, 1)} | ${fmt(r.run?.decodeTokPerSec, 1)} | ${fmt(r.beforeMb)} | ${fmt(r.peakMb)} | ${fmt(wasm)} | ${fmt(above)} | ${notes} |`;
     }),
   ].join('\n');
@@ -145,7 +183,7 @@ function writeSection(rows: Row[], argv: string[], load: number[][]): void {
     `- Date: ${new Date().toISOString()}; commit ${gitHead()}`,
     `- Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; load average before ${loadText[0]}, after ${loadText[1]} (shared machine)`,
     `- Command: \`npm run bench -- ${argv.join(' ')}\``,
-    "- Headless Chromium, persistent profile; the app's EngineHost in a dedicated worker, WASM backend, 2 threads; the q4_0 GGUF of the merge's shapes (random weights) served from localhost. `import` = modelStoreImportFileSet into IndexedDB; `store` / `url` = load (from the store / the URL folder by Range reads) + a greedy chat; tab RSS = renderer + GPU processes (VmRSS sampled every 200 ms).",
+    "- Headless Chromium, persistent profile; the app's EngineHost in a dedicated worker, WASM backend, 2 threads; the q4_0 GGUF of the merge's shapes (random weights) served from localhost. `import` = modelStoreImportFileSet into IndexedDB; `store` / `url` = load (from the store / the URL folder by Range reads) + a greedy chat; tab RSS = renderer + GPU processes (VmRSS sampled every 200 ms). `native` = llama.cpp (node-llama-cpp's prebuilt CPU binary, bench/native-llamacpp.ts) on the same GGUF file at the same 2 threads.",
     '',
     table(rows),
     END,
