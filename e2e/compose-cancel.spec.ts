@@ -53,3 +53,24 @@ test('a build cancelled while it saves to the library leaves nothing there, and 
   });
   expect(keys).toBe(0);
 });
+
+test('a build the browser has no room for is refused before it merges, with the sizes, and nothing is stored', async ({
+  page,
+}) => {
+  test.setTimeout(180_000);
+  // The browser's estimate answered as 1 MB free (test hook, shown in the banner); the zoo MoE is ~16 MB.
+  await clearOrigin(page, '?simulateFree=1000000');
+  await openPage(page, 'Compose');
+  await page.getByLabel('Example').selectOption('moe-hidden.yml');
+  await expect(page.getByTestId('compose-ok')).toContainText('Mixtral', { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Build MoE' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'not enough storage' })).toHaveText(
+    /StoreError: store: not enough storage for the merged model 'Zoo MoE \(hidden\)': it needs [\d.]+ MB and the browser allows 1\.0 MB more \(0\.0 MB of 1\.0 MB used\)\. Nothing was written\./,
+    { timeout: 60_000 },
+  );
+  // refused before any tensor was merged: no merge progress was ever shown
+  await expect(page.getByRole('progressbar')).toHaveCount(0);
+  await openPage(page, 'Library');
+  await expect(page.getByTestId('stored-model')).toHaveCount(0);
+  await expect(page.getByTestId('pending-model')).toHaveCount(0);
+});

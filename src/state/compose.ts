@@ -37,7 +37,7 @@ import {
   type ExpertCalibrationTexts,
 } from './compose-calibration.ts';
 import { uiGo } from './ui.ts';
-import { urlChunkBytes } from './kv-instance.ts';
+import { appStorageEstimate, urlChunkBytes } from './kv-instance.ts';
 import { checkedFetch } from '../core/hub/checked-fetch.ts';
 
 export interface ComposeState {
@@ -289,6 +289,7 @@ export async function composeBuild(): Promise<void> {
           notes,
           calibration,
           chunkBytes: urlChunkBytes(),
+          storage: await appStorageEstimate(),
         },
         onProgress,
         engineCallback(deadline.onCall),

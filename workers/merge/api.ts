@@ -2,6 +2,7 @@
  * The compose/merge API the UI calls through comlink (served by MergeHost in
  * workers/merge.worker.ts).
  */
+import type { StorageEstimate } from '../../src/core/store/store-file-set.ts';
 import type { CalibrationMethod } from '../../src/core/calibrate/calibrate.ts';
 import type { CalibrationText } from '../../src/core/calibrate/texts.ts';
 import type { CalibrationWindowing } from '../../src/core/calibrate/merged.ts';
@@ -39,6 +40,12 @@ export interface MergeBuildRequest {
   chunkBytes?: number;
   /** Build with routers fitted to these texts: the result of the same `calibrate` call is reused, else it fits now. */
   calibration?: MergeCalibrationRequest;
+  /**
+   * What the page's browser says this origin may still store (appStorageEstimate, so the
+   * `?simulateFree=` hook reaches the worker): a merge it has no room for is refused before any
+   * tensor is read (core/store/room.ts). Absent: no check.
+   */
+  storage?: StorageEstimate;
 }
 
 /** Calibration texts labelled by index in the YAML's experts, and the fit's settings (calibrateMergedModel's defaults). */

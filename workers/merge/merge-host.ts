@@ -17,7 +17,8 @@ import { folderWriter } from '../../src/core/merge/writer.ts';
 import { zipSinks } from '../../src/core/formats/zip.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
-import { modelStoreDelete, modelStoreGet } from '../../src/core/store/model-store.ts';
+import { roomRefusal } from '../../src/core/store/room.ts';
+import { modelStoreDelete, modelStoreGet, modelStoreList } from '../../src/core/store/model-store.ts';
 import { type ModelRef, openModelRef } from '../model-ref.ts';
 import { QUANTIZED_FILE, loadModel } from '../../src/core/model/load.ts';
 import { previewRouting } from './preview.ts';
@@ -244,6 +245,15 @@ export class MergeHost implements MergeApi {
     // Refused up front, before any tensor is read: the library keeps only models the engine opens.
     const exportOnly = exportOnlyReason(opened.plan.arch);
     if (exportOnly) throw new ConfigError(`merge: ${exportOnly}`);
+    const kv = idbKvStore(request.dbName);
+    // So is a merge the browser's storage plainly has no room for (the merge runs in memory first).
+    const noRoom = roomRefusal(
+      `the merged model '${request.title}'`,
+      opened.plan.totalBytes,
+      request.storage,
+      await modelStoreList(kv).catch(() => []),
+    );
+    if (noRoom) throw noRoom;
     const runtime = mergeRuntime(onTokenizerCall);
     const calibration = request.calibration && (await this.calibrationFor(request, opened, abort.signal, runtime));
     const folder = memoryFolder();
@@ -261,7 +271,6 @@ export class MergeHost implements MergeApi {
     });
     if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
     const files = folder.files(request.title);
-    const kv = idbKvStore(request.dbName);
     // A cancelled or failed store write leaves no chunks behind (they are not a download to resume),
     // unless the id already named a ready model, which then stays as it was.
     const replacing = (await modelStoreGet(kv, request.outputId)) !== undefined;
