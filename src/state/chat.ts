@@ -8,11 +8,10 @@
  */
 import { markPhase } from '../core/io/marks.ts';
 import { create } from 'zustand';
-import { createStore, get, set, type UseStore } from 'idb-keyval';
 import type { RoutingOverrides } from '../core/runtime/types.ts';
 import { hasRoutingOverrides } from '../core/runtime/routing.ts';
 import { chatCompletions } from '../api/completions.ts';
-import type { ChatCompletions, ContextOverflow } from '../api/types.ts';
+import type { ChatCompletions } from '../api/types.ts';
 import { compactRouting, completionParams, streamBatcher, summaryOf } from './chat-request.ts';
 import { parseStopStrings, SAMPLING_LIMITS, type Sampling, type SamplingKey, samplingCheck } from './chat-sampling.ts';
 import { engineCallback, engineClient, engineClientOnCrash, engineEncodeDeadline } from './workers.ts';
@@ -20,6 +19,23 @@ import type { GenerateSummary } from '../../workers/engine/api.ts';
 import { useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
 
+import {
+  type AnswerSettings,
+  type ChatTurn,
+  type Conversation,
+  CHAT_SCHEMA_VERSION,
+  loadStoredConversations,
+  saveStoredConversations,
+} from './chat-store.ts';
+
+export {
+  type AnswerSettings,
+  type ChatTurn,
+  type Conversation,
+  CHAT_SCHEMA_VERSION,
+  type MigrationResult,
+  migrateConversation,
+} from './chat-store.ts';
 export {
   parseStopStrings,
   SAMPLING_LIMITS,
@@ -28,40 +44,6 @@ export {
   type SamplingKey,
   samplingCheck,
 } from './chat-sampling.ts';
-
-export const CHAT_SCHEMA_VERSION = 1;
-
-export interface ChatTurn {
-  role: 'user' | 'assistant';
-  content: string;
-  /** Assistant turns: each generated token and its routing. */
-  tokens?: StreamToken[];
-  summary?: GenerateSummary;
-  /** Assistant turns: what the answer was made with (model, sampling, routing interventions). */
-  madeWith?: AnswerSettings;
-}
-
-export interface AnswerSettings {
-  modelId?: string;
-  modelTitle?: string;
-  sampling: Sampling;
-  /** Routing interventions in force (undefined: the model's own routing). */
-  routing?: RoutingOverrides;
-}
-
-export interface Conversation {
-  schemaVersion: typeof CHAT_SCHEMA_VERSION;
-  id: string;
-  title: string;
-  /** The model that answered last (id as the engine reports it; title for display when it is gone). */
-  modelId?: string;
-  modelTitle?: string;
-  system: string;
-  turns: ChatTurn[];
-  updatedAt: number;
-  /** Set when the user chose to drop the oldest turns once the context is full (else each full context asks). */
-  contextOverflow?: ContextOverflow;
-}
 
 /**
  * A full context stopped the conversation: before the answer (the prompt did not fit), during
@@ -107,9 +89,6 @@ const initialChat: ChatState = {
 };
 export const useChat = create<ChatState>()(() => ({ ...initialChat }));
 
-let chatDb: UseStore | undefined;
-const db = () => (chatDb ??= createStore('moe-studio-chats', 'conversations'));
-
 /**
  * The library API over the studio's engine worker: one request at a time, as for any
  * caller. Made anew after a crash (a request of the dead worker never ends).
@@ -146,52 +125,6 @@ export function chatReset(): void {
   completions = undefined;
 }
 
-export type MigrationResult = { type: 'success'; conversation: Conversation } | { type: 'error'; reason: string };
-
-/** One stored record → a current Conversation, or why it cannot be read (then it is kept as is). */
-export function migrateConversation(raw: unknown): MigrationResult {
-  if (!raw || typeof raw !== 'object') return { type: 'error', reason: 'not an object' };
-  const r = raw as Partial<Conversation> & { schemaVersion?: unknown };
-  if (r.schemaVersion !== CHAT_SCHEMA_VERSION)
-    return {
-      type: 'error',
-      reason: `schema version ${String(r.schemaVersion)} (this app reads ${CHAT_SCHEMA_VERSION})`,
-    };
-  if (typeof r.id !== 'string' || !Array.isArray(r.turns)) return { type: 'error', reason: 'malformed conversation' };
-  return {
-    type: 'success',
-    conversation: {
-      ...r,
-      title: String(r.title ?? ''),
-      system: String(r.system ?? ''),
-      updatedAt: Number(r.updatedAt ?? 0),
-    } as Conversation,
-  };
-}
-
-type LoadResult =
-  | { type: 'success'; conversations: Conversation[]; foreign: unknown[] }
-  | { type: 'error'; message: string };
-
-async function loadStored(): Promise<LoadResult> {
-  let raw: unknown;
-  try {
-    raw = await get<unknown>('conversations', db());
-  } catch (e) {
-    return { type: 'error', message: `could not be read (${(e as Error).name}: ${(e as Error).message})` };
-  }
-  if (raw === undefined) return { type: 'success', conversations: [], foreign: [] };
-  if (!Array.isArray(raw)) return { type: 'error', message: 'are unreadable (the stored value is not a list)' };
-  const conversations: Conversation[] = [];
-  const unknown: unknown[] = [];
-  for (const record of raw) {
-    const m = migrateConversation(record);
-    if (m.type === 'success') conversations.push(m.conversation);
-    else unknown.push(record);
-  }
-  return { type: 'success', conversations, foreign: unknown };
-}
-
 /** Records kept verbatim on every write (another schema version, malformed). */
 let foreign: unknown[] = [];
 let loaded: Promise<boolean> | undefined;
@@ -200,7 +133,7 @@ let writing: Promise<void> = Promise.resolve();
 /** Loads once; false (and a visible storageError) when the stored data cannot be read — then nothing is written over it. */
 function ensureLoaded(): Promise<boolean> {
   const attempt = (loaded ??= (async () => {
-    const r = await loadStored();
+    const r = await loadStoredConversations();
     if (r.type === 'error') {
       useChat.setState({
         storageError: `Saved conversations ${r.message}. Nothing is saved until this is resolved, so the stored data stays as it is.`,
@@ -237,7 +170,7 @@ function persist(): Promise<void> {
   writing = writing.then(async () => {
     if (!(await ensureLoaded())) return;
     try {
-      await set('conversations', [...useChat.getState().conversations, ...foreign], db());
+      await saveStoredConversations([...useChat.getState().conversations, ...foreign]);
       if (useChat.getState().storageError) useChat.setState({ storageError: undefined });
     } catch (e) {
       useChat.setState({
