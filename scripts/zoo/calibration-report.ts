@@ -164,6 +164,21 @@ const VARIANTS: Variant[] = [
     { method: 'output-match' },
     { set: 'check', tokensPerExpert: 5760, share: 'sqrt' },
   ),
+  V(
+    '(f)+(d) output-match ×0.7, packed windows of 64, check set',
+    { method: 'output-match', logitScale: 0.7 },
+    { set: 'check', tokensPerExpert: 3840 },
+  ),
+  V(
+    '(f)+(d) output-match ×0.5, packed windows of 64, check set',
+    { method: 'output-match', logitScale: 0.5 },
+    { set: 'check', tokensPerExpert: 3840 },
+  ),
+  V(
+    '(f)+(d) output-match ×0.7, packed windows of 64',
+    { method: 'output-match', logitScale: 0.7 },
+    { tokensPerExpert: 3840 },
+  ),
 ];
 
 interface Row {
@@ -189,7 +204,7 @@ async function loadTexts(set: Variant['set'], perExpert: number): Promise<Calibr
 }
 
 /** Held-out windows of 256 tokens, from the first `limit` tokens of each domain's text (a last window needs 2 tokens to score). */
-async function heldoutWindows(tokenizer: Tokenizer, limit = Infinity): Promise<CalibrationSequence[]> {
+export async function heldoutWindows(tokenizer: Tokenizer, limit = Infinity): Promise<CalibrationSequence[]> {
   const windows: CalibrationSequence[] = [];
   for (const [expert, d] of DOMAINS.entries()) {
     const text = await readFile(join(ZOO, 'heldout', `${d}.txt`), 'utf8');

@@ -29,6 +29,7 @@ import {
 } from '../../src/core/calibrate/texts.ts';
 import { buildMergeInMemory } from '../../src/core/merge/build.ts';
 import { loadHfModel } from '../../src/core/model/load.ts';
+import { heldoutWindows } from './calibration-report.ts';
 import { dequantizeModel } from '../../src/core/runtime/cpu/model-f32.ts';
 import { createWasmBackend } from '../../src/core/runtime/wasm/backend.ts';
 import { generate } from '../../src/core/runtime/generate.ts';
@@ -103,17 +104,7 @@ const t1 = performance.now();
 const fitted = await calibrateRouters(moe, [...user, ...sampled], { method: 'output-match' });
 const fitSeconds = (performance.now() - t1) / 1000;
 
-async function heldout(limit = Infinity) {
-  const w: CalibrationSequence[] = [];
-  for (const [expert, d] of DOMAINS.entries()) {
-    const ids = tokenizer
-      .encode(await readFile(join(ZOO, 'heldout', `${d}.txt`), 'utf8'), { addSpecialTokens: false })
-      .slice(0, limit);
-    for (let i = 0; i + 2 <= ids.length; i += 256) w.push({ expert, tokens: ids.slice(i, i + 256) });
-  }
-  return w;
-}
-const all = await heldout();
+const all = await heldoutWindows(tokenizer);
 const own: RoutingEvaluation[] = [];
 for (const d of DOMAINS)
   own.push(await evaluateRouting(dequantizeModel((await loadHfModel(nodeDirFileSet(join(ZOO, d)))).weights), all));
