@@ -85,4 +85,13 @@ describe('a Qwen3 MoE output runs here', () => {
     const withoutNorms = { ...weights, layers: weights.layers.map(({ qNorm: _q, kNorm: _k, ...l }) => l) };
     expect(allclose(ours, await logits(withoutNorms), { atol: 1e-3, rtol: 1e-3 }, 'logits').ok).toBe(false);
   });
+  it('the fused layout (mergekit main) loads too, with the same weights and logits as the classic one', async () => {
+    const classic = (await buildMergeInMemory(YAML, mapResolver(folders))).model!.weights;
+    const fused = (await buildMergeInMemory(YAML, mapResolver(folders), { layout: 'fused' })).model!.weights;
+    expect(fused.spec).toEqual(classic.spec);
+    const ids = [1, 5, 9, 13];
+    const logits = async (w: typeof classic) =>
+      (await (await cpuBackend.createSession(w, { maxContext: 8 })).forward(ids)).logits;
+    expect(Array.from(await logits(fused))).toEqual(Array.from(await logits(classic)));
+  });
 });

@@ -32,7 +32,7 @@ export type HfExportDType = 'f32' | 'f16' | 'bf16';
 export interface ExportHfOptions {
   /** Storage dtype of every tensor. Default: keep f32/f16/bf16 tensors as they are; q8_0/q4_0 become f32. */
   dtype?: HfExportDType;
-  /** Mixtral layout (default 'classic'). */
+  /** Mixtral's and Qwen3-MoE's expert layout (default 'classic'; other architectures have one). */
   mixtralLayout?: MixtralLayout;
   /** Shard budget in bytes (default 5e9, as mergekit and transformers). */
   maxShardBytes?: number;

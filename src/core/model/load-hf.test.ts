@@ -147,6 +147,24 @@ describe('exportHfFolder → loadHfModel', () => {
     expectSameWeights(loaded.weights, weights);
   });
 
+  it.each(['classic', 'fused'] as const)(
+    'writes and reads a Qwen3-MoE in the %s layout (per-expert names, or gate_up_proj / down_proj as mergekit main)',
+    async (layout) => {
+      const spec = tinyMoeSpec({ arch: 'qwen3_moe', qkNorm: true, intermediate: 40 });
+      const weights = randomModelWeights(spec, 7);
+      const { files, fileSet } = await exportHfToMemory(weights, { mixtralLayout: layout });
+      const names = (await openSafetensors(bytesSource(files['model.safetensors']!))).tensors.map((t) => t.name);
+      expect(names.includes('model.layers.1.mlp.experts.gate_up_proj')).toBe(layout === 'fused');
+      expect(names.includes('model.layers.1.mlp.experts.2.up_proj.weight')).toBe(layout === 'classic');
+      expect(names).toContain('model.layers.1.mlp.gate.weight');
+      const loaded = await loadHfModel(fileSet);
+      expect(loaded.spec).toEqual(spec);
+      expect(loaded.mixtralLayout).toBe(layout);
+      expect(loaded.extraTensors).toEqual([]);
+      expectSameWeights(loaded.weights, weights);
+    },
+  );
+
   it('detects the classic Mixtral layout with w1/w2/w3 names', async () => {
     const { files, fileSet } = await exportHfToMemory(randomModelWeights(tinyMoeSpec({ intermediate: 40 }), 5));
     const st = await openSafetensors(bytesSource(files['model.safetensors']!));

@@ -118,7 +118,8 @@ export function checkHfTensors(
   source: Pick<HfTensorSource, 'names' | 'info'>,
 ): { entries: HfTensorEntry[]; extraTensors: string[]; mixtralLayout?: MixtralLayout } {
   const names = source.names();
-  const mixtralLayout = spec.arch === 'mixtral' ? detectMixtralLayout(names) : undefined;
+  // Mixtral and Qwen3-MoE come classic or fused (transformers v5); the names say which.
+  const mixtralLayout = spec.arch === 'mixtral' || spec.arch === 'qwen3_moe' ? detectMixtralLayout(names) : undefined;
   const entries = hfTensorEntries(spec, nameTableFor(spec, mixtralLayout));
   checkTensorsPresent(entries, source);
   const expected = new Set(entries.map((e) => e.name));

@@ -38,7 +38,7 @@ export interface LoadedModel {
   files: FileSet;
   /** Checkpoint tensors no role uses (not fatal). */
   extraTensors?: string[];
-  /** Mixtral only: which layout the checkpoint used. */
+  /** Mixtral and Qwen3-MoE: which expert layout the checkpoint used (classic or fused). */
   mixtralLayout?: MixtralLayout;
 }
 

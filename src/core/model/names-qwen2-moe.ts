@@ -49,3 +49,21 @@ export const QWEN3_MOE_NAMES: ArchNameTable = {
     experts: QWEN_EXPERT_NAMES,
   },
 };
+
+/**
+ * Qwen3-MoE in the transformers v5 fused layout (mergekit main since #692, the layout our merge
+ * writes with layout 'fused'; specs/mergekit-moe.md §6.5): `mlp.experts.gate_up_proj` [E, 2I, H]
+ * = stack_e(cat(gate_e, up_e)) and `mlp.experts.down_proj` [E, H, I], both without a `.weight`
+ * suffix, router `mlp.gate.weight`, as fused Mixtral.
+ */
+export const QWEN3_MOE_FUSED_NAMES: ArchNameTable = {
+  id: 'qwen3_moe (fused)',
+  global: LLAMA_GLOBAL_NAMES,
+  attention: LLAMA_ATTENTION_NAMES,
+  ffn: {
+    kind: 'moe-fused',
+    router: 'model.layers.{layer}.mlp.gate.weight',
+    gateUp: 'model.layers.{layer}.mlp.experts.gate_up_proj',
+    down: 'model.layers.{layer}.mlp.experts.down_proj',
+  },
+};

@@ -10,7 +10,7 @@ import type { ArchNameTable, MixtralLayout, NamePattern } from './names-types.ts
 import type { ModelSpec } from './spec.ts';
 import { LLAMA_NAMES, QWEN2_NAMES, QWEN3_NAMES } from './names-llama.ts';
 import { MIXTRAL_CLASSIC_NAMES, MIXTRAL_FUSED_NAMES } from './names-mixtral.ts';
-import { QWEN2_MOE_NAMES, QWEN3_MOE_NAMES } from './names-qwen2-moe.ts';
+import { QWEN2_MOE_NAMES, QWEN3_MOE_FUSED_NAMES, QWEN3_MOE_NAMES } from './names-qwen2-moe.ts';
 
 export type {
   ArchNameTable,
@@ -37,8 +37,9 @@ export function tensorName(pattern: NamePattern, layer?: number, expert?: number
 }
 
 /**
- * Detects Mixtral's layout from a checkpoint's tensor names: the fused layout has
- * `…mlp.experts.gate_up_proj` (no `.weight` suffix); anything else is classic.
+ * Detects the expert layout of a Mixtral or Qwen3-MoE checkpoint from its tensor names: the fused
+ * (transformers v5) layout has `…mlp.experts.gate_up_proj` (no `.weight` suffix); anything else
+ * is classic (per-expert tensors).
  */
 export function detectMixtralLayout(tensorNames: Iterable<string>): MixtralLayout {
   for (const name of tensorNames) {
@@ -48,8 +49,9 @@ export function detectMixtralLayout(tensorNames: Iterable<string>): MixtralLayou
 }
 
 /**
- * The name table for a spec. `layout` picks Mixtral's layout (default classic, as mergekit
- * v0.1.4 and llama.cpp's converters expect); pass detectMixtralLayout(names) when loading.
+ * The name table for a spec. `layout` picks Mixtral's and Qwen3-MoE's expert layout (default
+ * classic, as mergekit v0.1.4 and llama.cpp's converters expect); pass detectMixtralLayout(names)
+ * when loading.
  */
 export function nameTableFor(spec: ModelSpec, layout: MixtralLayout = 'classic'): ArchNameTable {
   switch (spec.arch) {
@@ -65,7 +67,7 @@ export function nameTableFor(spec: ModelSpec, layout: MixtralLayout = 'classic')
     case 'qwen2_moe':
       return QWEN2_MOE_NAMES;
     case 'qwen3_moe':
-      return QWEN3_MOE_NAMES;
+      return layout === 'fused' ? QWEN3_MOE_FUSED_NAMES : QWEN3_MOE_NAMES;
     default: {
       const unknown: never = spec.arch;
       throw new ConfigError(`names: no tensor-name table for architecture '${String(unknown)}'`);
