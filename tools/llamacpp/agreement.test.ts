@@ -23,9 +23,9 @@
  * Every MoE architecture the studio writes as GGUF is covered: Mixtral (llama arch) built in
  * memory and read back from an HF folder in both layouts the merge writes (classic
  * block_sparse_moe.experts.E.w1/w2/w3 and transformers v5's fused gate_up_proj), and Qwen2-MoE
- * (qwen2moe, with its shared expert) from memory and from an HF folder. Qwen3-MoE and DeepSeek
- * MoE merges are HF-only (the engine has no forward pass for them: exportOnlyReason), so there
- * is no GGUF of theirs to check. The one MoE the exporter refuses — a Qwen2-MoE that
+ * (qwen2moe, with its shared expert) from memory and from an HF folder, and Qwen3-MoE (qwen3moe)
+ * from memory and from an HF folder in both layouts. DeepSeek MoE merges are HF-only (the engine
+ * has no forward pass for them: exportOnlyReason), so there is no GGUF of theirs to check. The one MoE the exporter refuses — a Qwen2-MoE that
  * renormalizes top-k — has its reason checked against llama.cpp itself: a GGUF that says
  * `qwen2moe.expert_weights_norm = true` is still run without renormalization.
  */
@@ -166,6 +166,11 @@ const HF_FOLDER_CASES: Record<string, { model: string; layout: 'classic' | 'fuse
     model: 'qwen3moe',
     layout: 'classic',
     tensorName: /self_attn\.q_norm\.weight/,
+  },
+  'Qwen3-MoE, fused HF layout (transformers v5, mergekit main)': {
+    model: 'qwen3moe',
+    layout: 'fused',
+    tensorName: /mlp\.experts\.gate_up_proj/,
   },
   'Qwen2-MoE, HF layout': { model: 'qwen2moe', layout: 'classic', tensorName: /mlp\.shared_expert\.gate_proj/ },
 };
