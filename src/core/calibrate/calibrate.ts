@@ -141,7 +141,7 @@ export async function calibrateRouters(
     const last = l + 1 === spec.layers;
     const passes = last ? sequences.length : 2 * sequences.length; // attention pass, then MoE pass (none after the last fit)
     for (let w = 0; w < sequences.length; w++) {
-      attentionBlock(spec, layer, residuals[w]);
+      attentionBlock(spec, layer, residuals[w], l);
       inputs.push(routerInputs(spec, layer, residuals[w]));
       states.set(inputs[w], at);
       at += inputs[w].length;

@@ -43,7 +43,7 @@ export function forwardSequence(
   const x = embedTokens(model, tokens); // [nTokens, hidden]
   const top1: Int32Array[] = [];
   for (const [l, layer] of model.layers.entries()) {
-    attentionBlock(spec, layer, x);
+    attentionBlock(spec, layer, x, l);
     if (!layer.moe) {
       denseMlpBlock(spec, layer, x);
       continue;

@@ -13,7 +13,7 @@
  *   nll[t] = −log softmax(lmHead · norm(x[t]))[tokens[t+1]]    nextTokenNll
  */
 import { assert } from '../errors.ts';
-import type { ModelSpec } from '../model/spec.ts';
+import { attentionWindow, type ModelSpec } from '../model/spec.ts';
 import { planRouting, routeToken, sharedExpertGate } from '../runtime/routing.ts';
 import type { RoutingOverrides } from '../runtime/types.ts';
 import type { LayerF32, MlpF32, ModelF32, MoeF32 } from '../runtime/cpu/model-f32.ts';
@@ -55,8 +55,11 @@ export function embedTokens(model: ModelF32, tokens: readonly number[]): Float32
   return x;
 }
 
-/** x += wo · attention(norm(x)) for every position (causal, positions 0..nTokens-1). x // [nTokens, hidden] */
-export function attentionBlock(spec: ModelSpec, layer: LayerF32, x: Float32Array): void {
+/**
+ * x += wo · attention(norm(x)) for every position (causal, positions 0..nTokens-1; layer `l`'s
+ * sliding window, if it has one, as the engine: attentionWindow). x // [nTokens, hidden]
+ */
+export function attentionBlock(spec: ModelSpec, layer: LayerF32, x: Float32Array, l: number): void {
   const { hidden, heads, kvHeads, headDim } = spec;
   const nTokens = x.length / hidden;
   const qDim = heads * headDim;
@@ -83,9 +86,12 @@ export function attentionBlock(spec: ModelSpec, layer: LayerF32, x: Float32Array
     rope(qt, heads, headDim, t, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
     rope(kt, kvHeads, headDim, t, spec.ropeTheta, spec.ropeStyle, spec.ropeScaling);
   }
+  const window = attentionWindow(spec, l);
   for (let t = 0; t < nTokens; t++) {
     const out = attnOut.subarray(t * qDim, (t + 1) * qDim);
-    attention(out, q.subarray(t * qDim, (t + 1) * qDim), keys, values, t + 1, heads, kvHeads, headDim, scores);
+    const first = window === undefined ? 0 : Math.max(0, t + 1 - window);
+    const [k, v] = [keys.subarray(first * kvDim), values.subarray(first * kvDim)];
+    attention(out, q.subarray(t * qDim, (t + 1) * qDim), k, v, t + 1 - first, heads, kvHeads, headDim, scores);
   }
   const projected = new Float32Array(x.length); // [nTokens, hidden]
   matmulRows(projected, attnOut, layer.wo, nTokens, hidden, qDim);

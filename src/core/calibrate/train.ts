@@ -13,6 +13,7 @@
 import { CancelledError, ConfigError } from '../errors.ts';
 import { createYielder } from '../merge/cooperative.ts';
 import { mulberry32 } from '../model/random.ts';
+import { attentionWindow } from '../model/spec.ts';
 import type { ModelF32 } from '../runtime/cpu/model-f32.ts';
 import {
   attentionBackward,
@@ -103,8 +104,10 @@ export function forwardWithCache(model: ModelF32, tokens: readonly number[]) {
   const caches: LayerCache[] = [];
   for (const [l, layer] of model.layers.entries()) {
     const moe = layer.moe;
-    if (!moe || moe.shared || layer.bq || layer.qNorm)
-      throw new ConfigError(`calibrate: lm-loss training runs Mixtral-style layers; layer ${l} is not`);
+    if (!moe || moe.shared || layer.bq || layer.qNorm || attentionWindow(spec, l) !== undefined)
+      throw new ConfigError(
+        `calibrate: lm-loss training runs Mixtral-style layers with full attention; layer ${l} is not (use output-match)`,
+      );
     const xIn = x.slice();
     const xb = new Float32Array(T * hidden);
     rmsnormRows(xb, x, layer.attnNorm, spec.rmsEps, hidden);

@@ -257,6 +257,11 @@ describe('GGUF exports llama.cpp would route differently are refused, with the r
       }),
       /renormalizes top-k weights for qwen3moe-arch MoE.*norm_topk_prob: false.*HF folder/,
     ],
+    [
+      'a Qwen2 whose sliding window covers only the layers from max_window_layers on',
+      tinyDenseSpec({ vocab: bpeVocab, arch: 'qwen2', qkvBias: true, slidingWindow: 16, slidingWindowFirstLayer: 1 }),
+      /16-token window only from layer 1 on \(config.json max_window_layers\).*qwen2.attention.sliding_window is one window for every layer.*HF folder/,
+    ],
   ])('refuses %s', async (_, spec, message) => {
     const sink = new MemorySink();
     const refusal = exportGguf(sink, randomModelWeights(spec, 3), bpe, 'q8_0');

@@ -242,6 +242,8 @@ const GGUF_REFUSAL_INSTEAD =
 export function ggufExportRefusal(spec: ModelSpec): string | undefined {
   const arch = GGUF_ARCH_OF[spec.arch];
   const moe = spec.moe;
+  if (spec.slidingWindowFirstLayer !== undefined)
+    return `this model attends within a ${spec.slidingWindow}-token window only from layer ${spec.slidingWindowFirstLayer} on (config.json max_window_layers), which a GGUF cannot say: its ${arch}.attention.sliding_window is one window for every layer; export it as an HF folder instead (transformers and vLLM read the windowed layers from config.json)`;
   if (arch === 'llama' && moe?.sharedExpert)
     return `llama.cpp's llama arch has no shared expert (model is ${spec.arch}); ${GGUF_REFUSAL_INSTEAD}`;
   if (!moe || moe.normTopK === GGUF_ARCH_NORM_TOPK[arch]) return undefined;

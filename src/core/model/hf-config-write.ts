@@ -52,7 +52,7 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
       norm_topk_prob: moe.normTopK,
       decoder_sparse_step: 1,
       mlp_only_layers: [],
-      use_sliding_window: false,
+      ...qwenWindowKeys(spec),
     };
   }
   if (spec.arch === 'qwen3_moe') {
@@ -65,13 +65,23 @@ function moeKeys(spec: ModelSpec): Record<string, unknown> {
       norm_topk_prob: moe.normTopK,
       decoder_sparse_step: 1,
       mlp_only_layers: [],
-      use_sliding_window: false,
+      ...qwenWindowKeys(spec),
     };
   }
   if (moe) throw new ConfigError(`config.json: architecture '${spec.arch}' is dense but the spec has experts`);
   if (spec.arch === 'mistral') return { sliding_window: spec.slidingWindow ?? null };
-  if (spec.arch === 'qwen2' || spec.arch === 'qwen3') return { use_sliding_window: false };
+  if (spec.arch === 'qwen2' || spec.arch === 'qwen3') return qwenWindowKeys(spec);
   return {};
+}
+
+/** Qwen's window keys (hf-config.ts readSlidingWindow reads them back): off, or on from max_window_layers. */
+function qwenWindowKeys(spec: ModelSpec): Record<string, unknown> {
+  if (spec.slidingWindow === undefined) return { use_sliding_window: false };
+  return {
+    use_sliding_window: true,
+    sliding_window: spec.slidingWindow,
+    max_window_layers: spec.slidingWindowFirstLayer ?? 0,
+  };
 }
 
 /**

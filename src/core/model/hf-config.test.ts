@@ -107,7 +107,7 @@ describe('parseHfConfig: values and defaults', () => {
     );
   });
 
-  it('reads max_position_embeddings and the sliding window (mistral / mixtral: attended within; qwen2: a cap)', () => {
+  it('reads max_position_embeddings and the sliding window (mistral / mixtral: attended within; qwen2: from max_window_layers on)', () => {
     expect(parseHfConfig(LLAMA).contextLength).toBe(2048);
     expect(parseHfConfig(LLAMA).slidingWindow).toBeUndefined();
     expect(parseHfConfig({ ...LLAMA, max_position_embeddings: 512 }).contextLength).toBe(512);
@@ -133,19 +133,48 @@ describe('parseHfConfig: values and defaults', () => {
       contextLength: 32768,
       slidingWindow: 4096,
     });
-    expect(
-      parseHfConfig({ ...LLAMA, model_type: 'qwen2', max_position_embeddings: 9000, sliding_window: 100 })
-        .contextLength,
-    ).toBe(9000);
+    // qwen2: the window only with use_sliding_window, and only from max_window_layers on (never a cap)
+    const qwen = {
+      ...LLAMA,
+      model_type: 'qwen2',
+      num_hidden_layers: 4,
+      max_position_embeddings: 9000,
+      sliding_window: 100,
+    };
+    expect(parseHfConfig(qwen)).toMatchObject({ contextLength: 9000 });
+    expect(parseHfConfig(qwen).slidingWindow).toBeUndefined();
+    expect(parseHfConfig({ ...qwen, use_sliding_window: true, max_window_layers: 1 })).toMatchObject({
+      contextLength: 9000,
+      slidingWindow: 100,
+      slidingWindowFirstLayer: 1,
+    });
+    const everyLayer = parseHfConfig({ ...qwen, use_sliding_window: true, max_window_layers: 0 });
+    expect(everyLayer.slidingWindow).toBe(100);
+    expect(everyLayer.slidingWindowFirstLayer).toBeUndefined();
+    // max_window_layers at or past the last layer (transformers' default 28 here): full attention everywhere
+    expect(parseHfConfig({ ...qwen, use_sliding_window: true }).slidingWindow).toBeUndefined();
+    // transformers v5 layer_types must agree with them
     expect(
       parseHfConfig({
-        ...LLAMA,
-        model_type: 'qwen2',
-        max_position_embeddings: 9000,
-        sliding_window: 100,
+        ...qwen,
         use_sliding_window: true,
-      }).contextLength,
-    ).toBe(100);
+        max_window_layers: 2,
+        layer_types: ['full_attention', 'full_attention', 'sliding_attention', 'sliding_attention'],
+      }).slidingWindowFirstLayer,
+    ).toBe(2);
+    expect(() =>
+      parseHfConfig({
+        ...qwen,
+        use_sliding_window: true,
+        max_window_layers: 2,
+        layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'sliding_attention'],
+      }),
+    ).toThrow(
+      "config.json: key 'layer_types' must be 'full_attention' for layers 0..1 and 'sliding_attention' after (what use_sliding_window, sliding_window and max_window_layers say); other patterns are not supported",
+    );
+    expect(() => parseHfConfig({ ...qwen, use_sliding_window: true, max_window_layers: -1 })).toThrow(
+      "config.json: key 'max_window_layers' must be a non-negative integer, got -1",
+    );
   });
 
   it('gives qwen2 and qwen2_moe q/k/v biases, llama/mistral/mixtral none', () => {

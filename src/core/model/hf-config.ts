@@ -148,6 +148,15 @@ class ConfigReader {
     return value;
   }
 
+  nonNegativeInt(key: string, fallback: number): number {
+    const value = this.obj[key];
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      this.fail(`key '${key}' must be a non-negative integer, got ${show(value)}`);
+    }
+    return value;
+  }
+
   positiveNumber(key: string, fallback: number): number {
     const value = this.obj[key];
     if (value === undefined || value === null) return fallback;
@@ -205,7 +214,7 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelSpec {
     headDim,
     vocab: cfg.positiveInt('vocab_size'),
     contextLength: readContextLength(cfg, defaults),
-    ...readSlidingWindow(cfg, defaults),
+    ...readSlidingWindow(cfg, defaults, cfg.positiveInt('num_hidden_layers')),
     ropeTheta: readRopeTheta(cfg, defaults.ropeTheta),
     ...readRopeScaling(cfg),
     rmsEps: cfg.positiveNumber('rms_norm_eps', defaults.rmsEps),
@@ -343,24 +352,41 @@ function activeWindow(cfg: ConfigReader, defaults: ArchDefaults): number | null 
   return windowOn ? window : null;
 }
 
-/**
- * Context length = max_position_embeddings. Mistral and Mixtral attend within their window
- * (spec.slidingWindow, readSlidingWindow); qwen2's window covers only the layers from
- * max_window_layers on, which no backend implements, so there the context is capped at the
- * window (within it, windowed and full attention are the same).
- */
+/** Context length = max_position_embeddings (a sliding window is attended within, never a cap). */
 function readContextLength(cfg: ConfigReader, defaults: ArchDefaults): number {
-  const maxPositions = cfg.positiveInt('max_position_embeddings', defaults.contextLength);
-  const window = activeWindow(cfg, defaults);
-  if (window === null || defaults.slidingWindowAlwaysOn) return maxPositions;
-  return Math.min(maxPositions, window);
+  return cfg.positiveInt('max_position_embeddings', defaults.contextLength);
 }
 
-/** Mistral / Mixtral: the window every layer attends within, when it is shorter than the context. */
-function readSlidingWindow(cfg: ConfigReader, defaults: ArchDefaults): { slidingWindow?: number } {
+/**
+ * The window and the layers that attend within it, when it is shorter than the context: every
+ * layer for Mistral / Mixtral; for Qwen (use_sliding_window) the layers from `max_window_layers`
+ * on (transformers: "the first max_window_layers layers use full attention"; default 28). A
+ * transformers v5 `layer_types` list must say the same, or the config is refused.
+ */
+function readSlidingWindow(
+  cfg: ConfigReader,
+  defaults: ArchDefaults,
+  layers: number,
+): { slidingWindow?: number; slidingWindowFirstLayer?: number } {
   const window = activeWindow(cfg, defaults);
-  if (window === null || !defaults.slidingWindowAlwaysOn) return {};
-  return window < cfg.positiveInt('max_position_embeddings', defaults.contextLength) ? { slidingWindow: window } : {};
+  const first = window === null || defaults.slidingWindowAlwaysOn ? 0 : cfg.nonNegativeInt('max_window_layers', 28);
+  checkLayerTypes(cfg, layers, window === null ? layers : Math.min(first, layers));
+  if (window === null || window >= cfg.positiveInt('max_position_embeddings', defaults.contextLength)) return {};
+  if (first >= layers) return {}; // every layer attends to everything
+  return first > 0 ? { slidingWindow: window, slidingWindowFirstLayer: first } : { slidingWindow: window };
+}
+
+/** transformers v5 `layer_types`, when present: layers [0, firstWindowed) 'full_attention', the rest 'sliding_attention'. */
+function checkLayerTypes(cfg: ConfigReader, layers: number, firstWindowed: number): void {
+  const types = cfg.raw('layer_types');
+  if (types === undefined || types === null) return;
+  const expected = Array.from({ length: layers }, (_, l) =>
+    l < firstWindowed ? 'full_attention' : 'sliding_attention',
+  );
+  if (!Array.isArray(types) || types.length !== layers || types.some((t, l) => t !== expected[l]))
+    cfg.fail(
+      `key 'layer_types' must be ${firstWindowed === layers ? `'full_attention' for all ${layers} layers` : `'full_attention' for layers 0..${firstWindowed - 1} and 'sliding_attention' after`} (what use_sliding_window, sliding_window and max_window_layers say); other patterns are not supported`,
+    );
 }
 
 function readMoe(cfg: ConfigReader, arch: ArchName, intermediate: number): MoeSpec | undefined {

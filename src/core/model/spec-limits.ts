@@ -74,6 +74,13 @@ export function checkSpecLimits(
   if (spec.heads % spec.kvHeads !== 0) {
     fail(`${name('heads')} ${spec.heads} is not a multiple of ${name('kvHeads')} ${spec.kvHeads}`);
   }
+  if (spec.slidingWindow !== undefined) int('slidingWindow', spec.slidingWindow, SPEC_LIMITS.maxContext);
+  const firstWindowed = spec.slidingWindowFirstLayer;
+  if (
+    firstWindowed !== undefined &&
+    !(Number.isInteger(firstWindowed) && firstWindowed >= 0 && firstWindowed < spec.layers)
+  )
+    fail(`${name('slidingWindowFirstLayer')} ${String(firstWindowed)} is outside [0, ${spec.layers}) (the layers)`);
   if (spec.headDim % 2 !== 0) fail(`${name('headDim')} ${spec.headDim} is odd; RoPE rotates pairs of dims`);
   const eps = spec.rmsEps;
   if (!Number.isFinite(eps) || eps <= 0 || eps >= SPEC_LIMITS.maxRmsEps) {

@@ -37,10 +37,16 @@ export interface ModelSpec {
   /** Max positions the KV cache may hold by default. */
   contextLength: number;
   /**
-   * Sliding-window attention (Mistral, Mixtral: config.json `sliding_window`): each query sees
-   * only the last `slidingWindow` positions, itself included. Undefined: full causal attention.
+   * Sliding-window attention (Mistral, Mixtral: config.json `sliding_window`; Qwen2 with
+   * `use_sliding_window`): each query sees only the last `slidingWindow` positions, itself
+   * included. Undefined: full causal attention.
    */
   slidingWindow?: number;
+  /**
+   * The first layer that attends within slidingWindow (Qwen2's `max_window_layers`: the layers
+   * before it attend to everything). Undefined: every layer. See attentionWindow.
+   */
+  slidingWindowFirstLayer?: number;
   ropeTheta: number;
   /** RoPE frequency scaling (config.json `rope_scaling`); undefined = plain theta^(−2j/headDim). */
   ropeScaling?: RopeScaling;
@@ -79,4 +85,13 @@ export interface Llama3RopeScaling {
   highFreqFactor: number;
   /** original_max_position_embeddings: the context the model was pretrained at (8192 for Llama 3). */
   originalContext: number;
+}
+
+/** The sliding window layer `layer` attends within, or undefined for full causal attention. */
+export function attentionWindow(
+  spec: Pick<ModelSpec, 'slidingWindow' | 'slidingWindowFirstLayer'>,
+  layer: number,
+): number | undefined {
+  if (spec.slidingWindow === undefined) return undefined;
+  return layer >= (spec.slidingWindowFirstLayer ?? 0) ? spec.slidingWindow : undefined;
 }

@@ -46,6 +46,20 @@ describe('backend conformance harness', () => {
     expect(result.messages[0]).toMatch(/step 0 logits: worst \|error\| .* at \[5\]/);
   });
 
+  it.each([
+    ['windows every layer (ignores max_window_layers)', { slidingWindowFirstLayer: undefined }],
+    ['windows no layer', { slidingWindow: undefined, slidingWindowFirstLayer: undefined }],
+  ])("catches a backend that %s on Qwen2's partial sliding window", async (_, patch) => {
+    const wrong: Backend = {
+      name: 'wasm',
+      createSession: (weights, options) =>
+        cpuBackend.createSession({ ...weights, spec: { ...weights.spec, ...patch } }, options),
+    };
+    const qwen = CONFORMANCE_CASES.find((c) => c.spec.slidingWindowFirstLayer !== undefined)!;
+    const result = await runConformanceCase(wrong, qwen, 'f32');
+    expect(result.ok).toBe(false);
+  });
+
   it("catches a backend that runs plain RoPE on Llama 3's scaled RoPE", async () => {
     const plainRope: Backend = {
       name: 'wasm',

@@ -213,6 +213,17 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     ],
   },
   {
+    // Qwen2 with use_sliding_window: layer 0 attends to everything, layer 1 (max_window_layers 1)
+    // within the last 5 positions; 24 tokens, then steps past the window and a truncate.
+    name: 'qwen2: sliding window 5 from layer 1 on (max_window_layers), context past it',
+    spec: tinyDenseSpec({ ...blockSized, arch: 'qwen2', qkvBias: true, slidingWindow: 5, slidingWindowFirstLayer: 1 }),
+    steps: [
+      { tokens: Array.from({ length: 24 }, (_, i) => (i * 29 + 5) % 131) },
+      { tokens: [4] },
+      { tokens: [9, 10, 11], truncateTo: 3 },
+    ],
+  },
+  {
     name: 'captureLayerInputs and truncate',
     spec: tinyMoeSpec({
       ...blockSized,

@@ -10,6 +10,7 @@
  *   logits = lmHead · norm(x)
  */
 import { assert } from '../../errors.ts';
+import { attentionWindow } from '../../model/spec.ts';
 import type { LayerRouting } from '../types.ts';
 import { type RoutingPlan, routeToken, sharedExpertGate } from '../routing.ts';
 import type { MlpF32, ModelF32 } from './model-f32.ts';
@@ -133,8 +134,10 @@ export function forwardToken(
     state.valueCache[l].set(v, pos * kvDim);
 
     // ---- causal GQA attention over positions first..pos (first = 0, or the sliding window's
-    //      start: Mistral sees only the last slidingWindow positions), output projection, residual
-    const first = spec.slidingWindow === undefined ? 0 : Math.max(0, pos + 1 - spec.slidingWindow);
+    //      start: Mistral, and Qwen2's layers from max_window_layers on, see only the last
+    //      slidingWindow positions), output projection, residual
+    const window = attentionWindow(spec, l);
+    const first = window === undefined ? 0 : Math.max(0, pos + 1 - window);
     attention(
       state.attnOut,
       q,

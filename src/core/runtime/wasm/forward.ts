@@ -20,6 +20,7 @@ import type { RowParallel } from './parallel.ts';
 import type { PackedLayer, PackedMlp, PackedModel, PackedMoe } from './packed-model.ts';
 import { rowPtr, rowView, type WasmRunState } from './run-state.ts';
 import { assert } from '../../errors.ts';
+import { attentionWindow } from '../../model/spec.ts';
 
 export interface WasmEngine {
   model: PackedModel;
@@ -128,12 +129,13 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
   // rows (one per head), since two tokens' same head can run at once on two threads.
   const dims = attnHeadsDims(headDim, heads / kvHeads, kvHeads);
   const scoreStride = state.scores.cols * 4;
+  const window = attentionWindow(spec, l);
   engine.rows.runBatch(
     Array.from({ length: m }, (_, t) => {
-      // Causal: the token sees itself and everything before, or with a sliding window (Mistral)
-      // only the last slidingWindow positions, from `first` on.
+      // Causal: the token sees itself and everything before, or with a sliding window (Mistral;
+      // Qwen2 from max_window_layers on) only the last `window` positions, from `first` on.
       const pos = start + t;
-      const first = spec.slidingWindow === undefined ? 0 : Math.max(0, pos + 1 - spec.slidingWindow);
+      const first = window === undefined ? 0 : Math.max(0, pos + 1 - window);
       const nPos = pos + 1 - first;
       return {
         kernel: 'attn_heads' as const,

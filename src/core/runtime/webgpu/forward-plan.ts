@@ -10,7 +10,7 @@
  *
  * Routing never leaves the GPU: router_topk writes records that moe_gate_up / moe_down read.
  */
-import type { ModelSpec } from '../../model/spec.ts';
+import { attentionWindow, type ModelSpec } from '../../model/spec.ts';
 import type { Activations } from './activations.ts';
 import { createSite, type KernelSite, type ParamArena, type Step } from './dispatch.ts';
 import type { GpuContext } from './gpu-context.ts';
@@ -412,7 +412,8 @@ function layerSteps(
       ropeLaunch({ nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, style: spec.ropeStyle }),
     ),
   );
-  const window = Math.min(maxContext, model.spec.slidingWindow ?? maxContext); // Mistral's sliding window
+  // Mistral's sliding window, and Qwen2's from max_window_layers on
+  const window = Math.min(maxContext, attentionWindow(model.spec, l) ?? maxContext);
   const attention = { nTokens: n, position: chunk.position, headDim, qHeads: heads, kvHeads, maxContext, window };
   steps.push(dispatch(sites.scores, attentionScoresLaunch(attention)));
   steps.push(dispatch(sites.softmax, attentionSoftmaxLaunch(attention)));
