@@ -165,6 +165,23 @@ describe('exportHfFolder → loadHfModel', () => {
     },
   );
 
+  it("writes and reads back a Qwen2's sliding window from max_window_layers on", async () => {
+    const spec = tinyDenseSpec({
+      arch: 'qwen2',
+      qkvBias: true,
+      layers: 3,
+      slidingWindow: 16,
+      slidingWindowFirstLayer: 2,
+    });
+    const { files, fileSet } = await exportHfToMemory(randomModelWeights(spec, 4));
+    expect(JSON.parse(new TextDecoder().decode(files['config.json']!))).toMatchObject({
+      use_sliding_window: true,
+      sliding_window: 16,
+      max_window_layers: 2,
+    });
+    expect((await loadHfModel(fileSet)).spec).toEqual(spec);
+  });
+
   it('detects the classic Mixtral layout with w1/w2/w3 names', async () => {
     const { files, fileSet } = await exportHfToMemory(randomModelWeights(tinyMoeSpec({ intermediate: 40 }), 5));
     const st = await openSafetensors(bytesSource(files['model.safetensors']!));
