@@ -9,6 +9,7 @@
  */
 import type { ArchNameTable, MlpNames } from './names-types.ts';
 import { LLAMA_ATTENTION_NAMES, LLAMA_GLOBAL_NAMES } from './names-llama.ts';
+import { MIXTRAL_FUSED_NAMES } from './names-mixtral.ts';
 
 /** Routed expert e of a layer (Qwen2MoeMLP / Qwen3MoeMLP): the same names in both. */
 const QWEN_EXPERT_NAMES: MlpNames = {
@@ -60,10 +61,5 @@ export const QWEN3_MOE_FUSED_NAMES: ArchNameTable = {
   id: 'qwen3_moe (fused)',
   global: LLAMA_GLOBAL_NAMES,
   attention: LLAMA_ATTENTION_NAMES,
-  ffn: {
-    kind: 'moe-fused',
-    router: 'model.layers.{layer}.mlp.gate.weight',
-    gateUp: 'model.layers.{layer}.mlp.experts.gate_up_proj',
-    down: 'model.layers.{layer}.mlp.experts.down_proj',
-  },
+  ffn: MIXTRAL_FUSED_NAMES.ffn, // transformers v5 fuses both the same way
 };
