@@ -48,8 +48,9 @@ const DOCS_END = '<!-- calibration table:end -->';
 
 interface Variant {
   name: string;
-  set: 'zoo' | 'check';
-  texts: number; // per expert
+  /** 'both' = the built-in and the check set's texts together (twice the documents). */
+  set: 'zoo' | 'check' | 'both';
+  texts: number; // per expert, per set
   windowTokens: number;
   windowsPerText: number;
   /** Packed windows (texts.ts WindowOptions.packed) of at most this many tokens an expert. */
@@ -179,6 +180,11 @@ const VARIANTS: Variant[] = [
     { method: 'output-match', logitScale: 0.7 },
     { tokensPerExpert: 3840 },
   ),
+  V(
+    '(f) output-match, packed windows of 64, built-in and check set together',
+    { method: 'output-match' },
+    { set: 'both', tokensPerExpert: 3840 },
+  ),
 ];
 
 interface Row {
@@ -196,9 +202,11 @@ interface Row {
 async function loadTexts(set: Variant['set'], perExpert: number): Promise<CalibrationText[]> {
   const texts: CalibrationText[] = [];
   for (const d of DOMAINS) {
-    const name = set === 'zoo' ? `${d}.jsonl` : `check-${d}.jsonl`;
-    const parsed = parseCalibrationJsonl(await readFile(join(ZOO, 'calibration', name), 'utf8'), name, DOMAINS.length);
-    texts.push(...parsed.slice(0, perExpert));
+    const names = { zoo: [`${d}.jsonl`], check: [`check-${d}.jsonl`], both: [`${d}.jsonl`, `check-${d}.jsonl`] }[set];
+    for (const name of names) {
+      const parsed = parseCalibrationJsonl(await readFile(join(ZOO, 'calibration', name), 'utf8'), name, DOMAINS.length);
+      texts.push(...parsed.slice(0, perExpert));
+    }
   }
   return checkCalibrationTexts(texts, DOMAINS.length);
 }
