@@ -219,6 +219,14 @@ for (const backend of ['webgpu', 'cpu'] as const)
     await expect(page.getByRole('complementary', { name: 'Conversations' })).toContainText('Tell me a story');
     await expect.poll(() => page.getByTestId('msg-assistant').last().locator('.tok').count()).toBeGreaterThan(0);
 
+    // "Edit in Compose" from a fresh Library (Compose's store loads on the click) opens its YAML.
+    await page.reload();
+    await openPage(page, 'Library');
+    await page.getByRole('button', { name: 'Edit in Compose: Zoo MoE (hidden)' }).click();
+    await expect(page.getByRole('heading', { level: 2, name: 'Compose', exact: true })).toBeVisible();
+    await expect(page.getByTestId('compose-ok')).toContainText('Mixtral', { timeout: 60_000 });
+    await expect(page.getByLabel('Name', { exact: true })).toHaveValue('Zoo MoE (hidden) (edit)');
+
     // Usable in a narrow window: every page still renders without a horizontal scrollbar on the body.
     await page.setViewportSize({ width: 640, height: 900 });
     for (const name of ['Library', 'Compose', 'Chat', 'Routing', 'Export'] as const) {

@@ -3,12 +3,9 @@ import { type ComponentType, lazy, Suspense, useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { markPhase } from '../core/io/marks.ts';
 import { chatInit, chatReset } from '../state/chat.ts';
-import { composeReset } from '../state/compose.ts';
 import { engineWarmUp, useEngine } from '../state/engine.ts';
-import { exportReset } from '../state/export.ts';
 import { activeTestHooks, urlCrashPage } from '../state/kv-instance.ts';
 import { libraryInit, libraryReset, useLibrary } from '../state/library.ts';
-import { routingReset } from '../state/routing.ts';
 import { useSettings } from '../state/settings.ts';
 import { PAGES, type PageId, uiFollowHash, uiGo, useUi } from '../state/ui.ts';
 import { BackendStatus } from './components/BackendStatus.tsx';
@@ -33,7 +30,13 @@ const PAGE_VIEWS = {
       void libraryInit();
     },
   },
-  compose: { View: ComposePage, resetNote: 'clears the draft: the form and its YAML', reset: composeReset },
+  // The other pages' stores load with their pages (their modules, e.g. the YAML parser, are not
+  // in the Library's first load); a reset loads the module if the page has not.
+  compose: {
+    View: ComposePage,
+    resetNote: 'clears the draft: the form and its YAML',
+    reset: async () => (await import('../state/compose.ts')).composeReset(),
+  },
   chat: {
     View: ChatPage,
     resetNote: 'reads saved conversations again and restores the default sampling',
@@ -42,9 +45,17 @@ const PAGE_VIEWS = {
       void chatInit();
     },
   },
-  routing: { View: RoutingPage, resetNote: 'clears traces A and B', reset: routingReset },
-  export: { View: ExportPage, resetNote: 'clears the export message', reset: exportReset },
-} satisfies Record<PageId, { View: ComponentType; resetNote: string; reset: () => void }>;
+  routing: {
+    View: RoutingPage,
+    resetNote: 'clears traces A and B',
+    reset: async () => (await import('../state/routing.ts')).routingReset(),
+  },
+  export: {
+    View: ExportPage,
+    resetNote: 'clears the export message',
+    reset: async () => (await import('../state/export.ts')).exportReset(),
+  },
+} satisfies Record<PageId, { View: ComponentType; resetNote: string; reset: () => void | Promise<void> }>;
 
 /** Each page's icon in the navigation (beside its word, never instead of it). */
 const PAGE_ICONS = {
@@ -146,7 +157,7 @@ export function App() {
           resetNote={resetNote}
           onReset={() => {
             crashHookReset.add(page);
-            reset();
+            return reset();
           }}
         >
           <CrashTestHook page={page} />

@@ -5,8 +5,8 @@ interface Props {
   label: string;
   /** What "Reset this page" does, in a few words ("clears the draft"). */
   resetNote: string;
-  /** Resets the page's store; the page then renders afresh. */
-  onReset: () => void;
+  /** Resets the page's store (it may load the store's module first); the page then renders afresh. */
+  onReset: () => void | Promise<void>;
   children: ReactNode;
 }
 
@@ -21,8 +21,8 @@ export class PageBoundary extends Component<Props, { error?: Error }> {
     return { error: error instanceof Error ? error : new Error(String(error)) };
   }
 
-  reset = (): void => {
-    this.props.onReset();
+  reset = async (): Promise<void> => {
+    await this.props.onReset();
     this.setState({ error: undefined });
   };
 
@@ -38,7 +38,7 @@ export class PageBoundary extends Component<Props, { error?: Error }> {
           {error.name}: {error.message}
         </p>
         <div className="row wrap">
-          <button type="button" onClick={this.reset}>
+          <button type="button" onClick={() => void this.reset()}>
             Reset this page
           </button>
           <span className="muted small">({this.props.resetNote})</span>

@@ -7,7 +7,6 @@ import { MessageSquare, Pencil, ShieldCheck, Trash2 } from 'lucide-react';
 import { useShallow } from 'zustand/react/shallow';
 import type { MergeCalibrationSummary } from '../../../workers/merge/api.ts';
 import type { ModelManifest } from '../../core/store/manifest.ts';
-import { composeSet, composeSetYaml } from '../../state/compose.ts';
 import { engineLoad } from '../../state/engine.ts';
 import { libraryDelete, libraryVerify, pendingResume, useLibrary } from '../../state/library.ts';
 import { uiGo } from '../../state/ui.ts';
@@ -107,7 +106,9 @@ export function StoredSection() {
                 <button
                   type="button"
                   aria-label={`Edit in Compose: ${m.title}`}
-                  onClick={() => {
+                  onClick={async () => {
+                    // Compose's state (and its YAML parser) loads here, not with the Library
+                    const { composeSet, composeSetYaml } = await import('../../state/compose.ts');
                     composeSetYaml((m.source as { yaml: string }).yaml);
                     composeSet({ title: `${m.title} (edit)` });
                     uiGo('compose');
