@@ -204,7 +204,11 @@ async function loadTexts(set: Variant['set'], perExpert: number): Promise<Calibr
   for (const d of DOMAINS) {
     const names = { zoo: [`${d}.jsonl`], check: [`check-${d}.jsonl`], both: [`${d}.jsonl`, `check-${d}.jsonl`] }[set];
     for (const name of names) {
-      const parsed = parseCalibrationJsonl(await readFile(join(ZOO, 'calibration', name), 'utf8'), name, DOMAINS.length);
+      const parsed = parseCalibrationJsonl(
+        await readFile(join(ZOO, 'calibration', name), 'utf8'),
+        name,
+        DOMAINS.length,
+      );
       texts.push(...parsed.slice(0, perExpert));
     }
   }
