@@ -274,6 +274,8 @@ export async function composeBuild(): Promise<void> {
   const onProgress = engineCallback((progress: MergeBuildProgress) =>
     useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
   );
+  // what the browser says it may still store: the worker refuses a merge with no room before merging
+  const storage = await appStorageEstimate();
   // the base's tokenizer encodes the prompts (and the texts, if it calibrates now): a call that hangs ends the worker
   const deadline = mergeTokenizerDeadline(TOKENIZER_WORK, BUILD_HINT);
   try {
@@ -289,7 +291,7 @@ export async function composeBuild(): Promise<void> {
           notes,
           calibration,
           chunkBytes: urlChunkBytes(),
-          storage: await appStorageEstimate(),
+          storage,
         },
         onProgress,
         engineCallback(deadline.onCall),

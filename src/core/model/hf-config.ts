@@ -204,6 +204,7 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelSpec {
   }
   const headDim = readHeadDim(cfg, hidden, heads);
 
+  const contextLength = readContextLength(cfg, defaults);
   const spec: ModelSpec = {
     arch,
     hidden,
@@ -213,8 +214,8 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelSpec {
     kvHeads,
     headDim,
     vocab: cfg.positiveInt('vocab_size'),
-    contextLength: readContextLength(cfg, defaults),
-    ...readSlidingWindow(cfg, defaults, cfg.positiveInt('num_hidden_layers')),
+    contextLength,
+    ...readSlidingWindow(cfg, defaults, cfg.positiveInt('num_hidden_layers'), contextLength),
     ropeTheta: readRopeTheta(cfg, defaults.ropeTheta),
     ...readRopeScaling(cfg),
     rmsEps: cfg.positiveNumber('rms_norm_eps', defaults.rmsEps),
@@ -367,11 +368,12 @@ function readSlidingWindow(
   cfg: ConfigReader,
   defaults: ArchDefaults,
   layers: number,
+  contextLength: number,
 ): { slidingWindow?: number; slidingWindowFirstLayer?: number } {
   const window = activeWindow(cfg, defaults);
   const first = window === null || defaults.slidingWindowAlwaysOn ? 0 : cfg.nonNegativeInt('max_window_layers', 28);
   checkLayerTypes(cfg, layers, window === null ? layers : Math.min(first, layers));
-  if (window === null || window >= cfg.positiveInt('max_position_embeddings', defaults.contextLength)) return {};
+  if (window === null || window >= contextLength) return {};
   if (first >= layers) return {}; // every layer attends to everything
   return first > 0 ? { slidingWindow: window, slidingWindowFirstLayer: first } : { slidingWindow: window };
 }

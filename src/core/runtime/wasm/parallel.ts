@@ -55,9 +55,12 @@ export function rowQuantum(kernel: RowKernel, m = 1): number {
   return m >= 2 ? 16 : 4;
 }
 
-/** A job's tokens, for rowQuantum: the matmuls' m argument (1 for the other kernels). */
+/** Where matmul_q8 / matmul_q4 take m among their args (w, ws, xq, xs, y, k, n, m: matmul.ts). */
+export const QUANT_MATMUL_M_ARG = 7;
+
+/** A job's tokens, for rowQuantum: the quantized matmuls' m argument (1 for the other kernels). */
 export function jobTokens(job: Pick<RowJob, 'kernel' | 'args'>): number {
-  return job.kernel === 'matmul_q8' || job.kernel === 'matmul_q4' ? (job.args[7] ?? 1) : 1;
+  return job.kernel === 'matmul_q8' || job.kernel === 'matmul_q4' ? (job.args[QUANT_MATMUL_M_ARG] ?? 1) : 1;
 }
 
 export function callRowKernel(
