@@ -17,6 +17,8 @@ export interface WebGpuBackendOptions {
   onLog?: GpuLog;
   /** See GpuContextOptions.pipelineCreation. */
   pipelineCreation?: 'async' | 'sync';
+  /** See GpuContextOptions.maxWeightBindingBytes. */
+  maxWeightBindingBytes?: number;
 }
 
 export interface WebGpuBackend extends Backend {

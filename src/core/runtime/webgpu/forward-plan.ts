@@ -10,6 +10,7 @@
  *
  * Routing never leaves the GPU: router_topk writes records that moe_gate_up / moe_down read.
  */
+import { assert } from '../../errors.ts';
 import { attentionWindow, type ModelSpec } from '../../model/spec.ts';
 import type { Activations } from './activations.ts';
 import { createSite, type KernelSite, type ParamArena, type Step } from './dispatch.ts';
@@ -23,9 +24,16 @@ import {
   attentionValuesSource,
 } from './kernels/attention.ts';
 import { embedLaunch, embedSource } from './kernels/embed.ts';
-import type { KernelLaunch } from './kernels/launch.ts';
+import type { KernelLaunch, WeightPart } from './kernels/launch.ts';
 import { matmulLaunch, matmulSource, matvecLaunch, matvecSource, type MatmulArgs } from './kernels/matmul.ts';
-import { moeDownLaunch, moeDownSource, moeGateUpLaunch, moeGateUpSource } from './kernels/moe.ts';
+import {
+  moeDownLaunch,
+  moeDownSource,
+  moeGateUpLaunch,
+  moeGateUpSource,
+  type MoeDownArgs,
+  type MoeGateUpArgs,
+} from './kernels/moe.ts';
 import {
   moeCombineLaunch,
   moeCombineSource,
@@ -49,22 +57,25 @@ import {
 } from './kernels/router.ts';
 import { swigluLaunch, swigluSource } from './kernels/swiglu.ts';
 import type { RoutingPlan } from '../routing.ts';
-import type { GpuExpertStack, GpuLayer, GpuMatrix, GpuModel } from './upload.ts';
+import type { GpuExpertStack, GpuLayer, GpuMatrix, GpuMatrixPart, GpuModel } from './upload.ts';
 
-/** A matmul position: the decode mat-vec and the prefill tiled kernel on the same buffers. */
-interface MatmulSites {
-  one: KernelSite;
-  tiled: KernelSite;
-}
+/**
+ * A matmul position: the decode mat-vec and the prefill tiled kernel on the same buffers,
+ * one pair per part of the matrix (one unless it is split past the binding limit).
+ */
+type MatmulSites = { one: KernelSite; tiled: KernelSite; part: WeightPart }[];
+/** Sites per part of a split stack (gate and up are split alike). */
+type PartSites = { site: KernelSite; part: WeightPart }[];
 interface ExpertSites {
-  gateUp: KernelSite;
-  down: KernelSite;
+  experts: number;
+  gateUp: PartSites;
+  down: PartSites;
 }
 /** Prefill: tokens grouped by expert. */
 interface GroupedSites {
   group: KernelSite;
-  gateUp: KernelSite;
-  down: KernelSite;
+  gateUp: PartSites;
+  down: PartSites;
   combine: KernelSite;
 }
 
@@ -93,7 +104,7 @@ interface LayerSites {
 }
 
 export interface ForwardSites {
-  embed: KernelSite;
+  embed: PartSites;
   layers: LayerSites[];
   finalNorm: KernelSite;
   lmHead: MatmulSites;
@@ -108,6 +119,11 @@ export interface Chunk {
 
 type SiteMaker = (label: string, source: string, buffers: GPUBuffer[]) => Promise<KernelSite>;
 
+/** `label` for part i of n: the plain label when the matrix is whole. */
+function partLabel(label: string, i: number, n: number): string {
+  return n > 1 ? `${label}[part ${i}]` : label;
+}
+
 async function matmulSite(
   make: SiteMaker,
   label: string,
@@ -116,10 +132,23 @@ async function matmulSite(
   y: GPUBuffer,
   bias: GPUBuffer,
 ): Promise<MatmulSites> {
-  return {
-    one: await make(`${label}.matvec`, matvecSource(w.dtype), [w.buffer, x, y, bias]),
-    tiled: await make(`${label}.matmul`, matmulSource(w.dtype), [w.buffer, x, y, bias]),
-  };
+  const sites: MatmulSites = [];
+  for (const [i, part] of w.parts.entries()) {
+    const name = partLabel(label, i, w.parts.length);
+    sites.push({
+      one: await make(`${name}.matvec`, matvecSource(w.dtype), [part.buffer, x, y, bias]),
+      tiled: await make(`${name}.matmul`, matmulSource(w.dtype), [part.buffer, x, y, bias]),
+      part,
+    });
+  }
+  return sites;
+}
+
+/** gate and up of a stack are split alike (same shape and dtype); their parts pair up. */
+function gateUpParts(stack: GpuExpertStack): [GpuMatrixPart, GpuMatrixPart][] {
+  const { gate, up } = stack;
+  assert(gate.parts.length === up.parts.length, 'webgpu: gate and up stacks split differently');
+  return gate.parts.map((g, i) => [g, up.parts[i]]);
 }
 
 async function expertSites(
@@ -128,16 +157,24 @@ async function expertSites(
   stack: GpuExpertStack,
   a: Activations,
 ): Promise<ExpertSites> {
-  return {
-    gateUp: await make(`${label}.gate_up`, moeGateUpSource(stack.gate.dtype), [
-      stack.gate.buffer,
-      stack.up.buffer,
+  const gateUp: PartSites = [];
+  const pairs = gateUpParts(stack);
+  for (const [i, [g, u]] of pairs.entries()) {
+    const site = await make(`${partLabel(label, i, pairs.length)}.gate_up`, moeGateUpSource(stack.gate.dtype), [
+      g.buffer,
+      u.buffer,
       a.xb,
       a.route,
       a.h,
-    ]),
-    down: await make(`${label}.down`, moeDownSource(stack.down.dtype), [stack.down.buffer, a.h, a.route, a.x]),
-  };
+    ]);
+    gateUp.push({ site, part: g });
+  }
+  const down: PartSites = [];
+  for (const [i, d] of stack.down.parts.entries()) {
+    const name = `${partLabel(label, i, stack.down.parts.length)}.down`;
+    down.push({ site: await make(name, moeDownSource(stack.down.dtype), [d.buffer, a.h, a.route, a.x]), part: d });
+  }
+  return { experts: stack.experts, gateUp, down };
 }
 
 async function groupedSites(
@@ -146,22 +183,29 @@ async function groupedSites(
   stack: GpuExpertStack,
   a: Activations,
 ): Promise<GroupedSites> {
-  return {
-    group: await make(`${label}.group`, moeGroupSource, [a.route, a.groups]),
-    gateUp: await make(`${label}.gate_up_grouped`, moeGateUpGroupedSource(stack.gate.dtype), [
-      stack.gate.buffer,
-      stack.up.buffer,
-      a.xb,
-      a.groups,
-      a.h,
-    ]),
-    down: await make(`${label}.down_grouped`, moeDownGroupedSource(stack.down.dtype), [
-      stack.down.buffer,
+  const gateUp: PartSites = [];
+  const pairs = gateUpParts(stack);
+  for (const [i, [g, u]] of pairs.entries()) {
+    const name = `${partLabel(label, i, pairs.length)}.gate_up_grouped`;
+    const site = await make(name, moeGateUpGroupedSource(stack.gate.dtype), [g.buffer, u.buffer, a.xb, a.groups, a.h]);
+    gateUp.push({ site, part: g });
+  }
+  const down: PartSites = [];
+  for (const [i, d] of stack.down.parts.entries()) {
+    const name = `${partLabel(label, i, stack.down.parts.length)}.down_grouped`;
+    const site = await make(name, moeDownGroupedSource(stack.down.dtype), [
+      d.buffer,
       a.h,
       a.groups,
       a.route,
       a.yExpert,
-    ]),
+    ]);
+    down.push({ site, part: d });
+  }
+  return {
+    group: await make(`${label}.group`, moeGroupSource, [a.route, a.groups]),
+    gateUp,
+    down,
     combine: await make(`${label}.combine`, moeCombineSource, [a.yExpert, a.route, a.x]),
   };
 }
@@ -198,14 +242,24 @@ async function layerSites(make: SiteMaker, layer: GpuLayer, l: number, a: Activa
       grouped: await groupedSites(make, `${p}.experts`, m.routed, a),
     };
     if (m.shared) {
-      const gateW = m.sharedGate ?? { buffer: a.empty, dtype: 'f32' as const };
-      sites.moe.sharedGate = await make(`${p}.shared_gate`, sharedGateSource(gateW.dtype), [
-        gateW.buffer,
+      // the shared gate is one row, never split (upload.ts)
+      const gateW = m.sharedGate ? { buffer: m.sharedGate.parts[0].buffer, dtype: m.sharedGate.dtype } : undefined;
+      sites.moe.sharedGate = await make(`${p}.shared_gate`, sharedGateSource(gateW?.dtype ?? 'f32'), [
+        gateW?.buffer ?? a.empty,
         a.xb,
         a.route,
       ]);
       sites.moe.shared = await expertSites(make, `${p}.shared_expert`, m.shared, a);
     }
+  }
+  return sites;
+}
+
+async function embedSites(make: SiteMaker, table: GpuMatrix, a: Activations): Promise<PartSites> {
+  const sites: PartSites = [];
+  for (const [i, part] of table.parts.entries()) {
+    const label = partLabel('embed', i, table.parts.length);
+    sites.push({ site: await make(label, embedSource(table.dtype), [part.buffer, a.tokenIds, a.x]), part });
   }
   return sites;
 }
@@ -220,7 +274,7 @@ export async function createForwardSites(
   const layers: LayerSites[] = [];
   for (let l = 0; l < model.layers.length; l++) layers.push(await layerSites(make, model.layers[l], l, a));
   return {
-    embed: await make('embed', embedSource(model.embed.dtype), [model.embed.buffer, a.tokenIds, a.x]),
+    embed: await embedSites(make, model.embed, a),
     layers,
     finalNorm: await make('final_norm', rmsnormSource, [a.x, model.finalNorm, a.xb]),
     lmHead: await matmulSite(make, 'lm_head', model.lmHead, a.xb, a.logits, a.empty),
@@ -237,9 +291,37 @@ function dispatch(site: KernelSite, launch: KernelLaunch): Step {
   return { kind: 'dispatch', site, launch };
 }
 
-/** Decode (one token) runs the mat-vec; prefill the 4-token tiled kernel. */
-function matmulStep(sites: MatmulSites, args: MatmulArgs): Step {
-  return args.nTokens === 1 ? dispatch(sites.one, matvecLaunch(args)) : dispatch(sites.tiled, matmulLaunch(args));
+/**
+ * Decode (one token) runs the mat-vec; prefill the 4-token tiled kernel. A split matrix runs
+ * once per part, each writing its rows of y (bias-read matrices are never split).
+ */
+function matmulStep(sites: MatmulSites, args: MatmulArgs): Step[] {
+  return sites.map(({ one, tiled, part }) => {
+    const partArgs =
+      sites.length === 1
+        ? args
+        : {
+            ...args,
+            N: part.rowCount,
+            yOffset: (args.yOffset ?? 0) + part.row0,
+            yStride: args.yStride ?? args.N,
+          };
+    assert(sites.length === 1 || !args.hasBias, 'webgpu: a split matrix has no bias');
+    return args.nTokens === 1 ? dispatch(one, matvecLaunch(partArgs)) : dispatch(tiled, matmulLaunch(partArgs));
+  });
+}
+
+/** moe_gate_up then moe_down, once per part of a split stack (each part skips other experts' slots). */
+function expertDecodeSteps(
+  steps: Step[],
+  sites: ExpertSites,
+  args: { gateUp: Omit<MoeGateUpArgs, 'part'>; down: Omit<MoeDownArgs, 'part'> },
+): void {
+  const partOf = (part: WeightPart, count: number) => (count === 1 ? undefined : { part, experts: sites.experts });
+  for (const { site, part } of sites.gateUp)
+    steps.push(dispatch(site, moeGateUpLaunch({ ...args.gateUp, part: partOf(part, sites.gateUp.length) })));
+  for (const { site, part } of sites.down)
+    steps.push(dispatch(site, moeDownLaunch({ ...args.down, part: partOf(part, sites.down.length) })));
 }
 
 function moeSteps(
@@ -260,7 +342,7 @@ function moeSteps(
   const routeStride = spec.layers * R;
   const { expertsPerToken, banned, forced, topP } = routing.layers[l];
   const hidden = spec.hidden;
-  steps.push(matmulStep(sites.router, { dtype: moe.router.dtype, N: E, K: hidden, nTokens: n }));
+  steps.push(...matmulStep(sites.router, { dtype: moe.router.dtype, N: E, K: hidden, nTokens: n }));
   steps.push(
     dispatch(
       sites.route,
@@ -281,57 +363,50 @@ function moeSteps(
   const inter = moe.routed.intermediate;
   if (n === 1) {
     // decode: each kernel reads the token's expert ids and offsets into the stacked weights
-    steps.push(
-      dispatch(
-        sites.routed.gateUp,
-        moeGateUpLaunch({
-          dtype: moe.routed.gate.dtype,
-          N: inter,
-          K: hidden,
-          nTokens: n,
-          slots: expertsPerToken,
-          routeBase,
-          routeStride,
-        }),
-      ),
-    );
-    steps.push(
-      dispatch(
-        sites.routed.down,
-        moeDownLaunch({
-          dtype: moe.routed.down.dtype,
-          N: hidden,
-          K: inter,
-          nTokens: n,
-          slots: expertsPerToken,
-          routeBase,
-          routeStride,
-          weightOffset: record.weights,
-        }),
-      ),
-    );
+    expertDecodeSteps(steps, sites.routed, {
+      gateUp: {
+        dtype: moe.routed.gate.dtype,
+        N: inter,
+        K: hidden,
+        nTokens: n,
+        slots: expertsPerToken,
+        routeBase,
+        routeStride,
+      },
+      down: {
+        dtype: moe.routed.down.dtype,
+        N: hidden,
+        K: inter,
+        nTokens: n,
+        slots: expertsPerToken,
+        routeBase,
+        routeStride,
+        weightOffset: record.weights,
+      },
+    });
   } else {
     // prefill: group token slots by expert on the GPU, run each expert over its tokens
     const g = sites.grouped;
     const grouped = { nTokens: n, slots: expertsPerToken, experts: E, listStride };
     steps.push(dispatch(g.group, moeGroupLaunch({ ...grouped, routeBase, routeStride })));
-    steps.push(
-      dispatch(g.gateUp, moeGateUpGroupedLaunch({ ...grouped, dtype: moe.routed.gate.dtype, N: inter, K: hidden })),
-    );
-    steps.push(
-      dispatch(
-        g.down,
-        moeDownGroupedLaunch({
-          ...grouped,
-          dtype: moe.routed.down.dtype,
-          N: hidden,
-          K: inter,
-          routeBase,
-          routeStride,
-          weightOffset: record.weights,
-        }),
-      ),
-    );
+    const whole = g.gateUp.length === 1;
+    for (const { site, part } of g.gateUp) {
+      const args = { ...grouped, dtype: moe.routed.gate.dtype, N: inter, K: hidden, part: whole ? undefined : part };
+      steps.push(dispatch(site, moeGateUpGroupedLaunch(args)));
+    }
+    for (const { site, part } of g.down) {
+      const args = {
+        ...grouped,
+        dtype: moe.routed.down.dtype,
+        N: hidden,
+        K: inter,
+        routeBase,
+        routeStride,
+        weightOffset: record.weights,
+        part: g.down.length === 1 ? undefined : part,
+      };
+      steps.push(dispatch(site, moeDownGroupedLaunch(args)));
+    }
     steps.push(
       dispatch(g.combine, moeCombineLaunch({ N: hidden, nTokens: n, slots: expertsPerToken, routeBase, routeStride })),
     );
@@ -346,35 +421,27 @@ function moeSteps(
       ),
     );
     const si = moe.shared.intermediate;
-    steps.push(
-      dispatch(
-        sites.shared.gateUp,
-        moeGateUpLaunch({
-          dtype: moe.shared.gate.dtype,
-          N: si,
-          K: hidden,
-          nTokens: n,
-          slots: 1,
-          routeBase: sharedBase,
-          routeStride,
-        }),
-      ),
-    );
-    steps.push(
-      dispatch(
-        sites.shared.down,
-        moeDownLaunch({
-          dtype: moe.shared.down.dtype,
-          N: hidden,
-          K: si,
-          nTokens: n,
-          slots: 1,
-          routeBase: sharedBase,
-          routeStride,
-          weightOffset: 1,
-        }),
-      ),
-    );
+    expertDecodeSteps(steps, sites.shared, {
+      gateUp: {
+        dtype: moe.shared.gate.dtype,
+        N: si,
+        K: hidden,
+        nTokens: n,
+        slots: 1,
+        routeBase: sharedBase,
+        routeStride,
+      },
+      down: {
+        dtype: moe.shared.down.dtype,
+        N: hidden,
+        K: si,
+        nTokens: n,
+        slots: 1,
+        routeBase: sharedBase,
+        routeStride,
+        weightOffset: 1,
+      },
+    });
   }
 }
 
@@ -395,10 +462,10 @@ function layerSteps(
   const qDim = heads * headDim;
   const kvDim = kvHeads * headDim;
   steps.push(dispatch(sites.attnNorm, rmsnormLaunch({ N: hidden, nTokens: n, eps: rmsEps })));
-  steps.push(matmulStep(sites.wq, { dtype: layer.wq.dtype, N: qDim, K: hidden, nTokens: n, hasBias: !!layer.bq }));
+  steps.push(...matmulStep(sites.wq, { dtype: layer.wq.dtype, N: qDim, K: hidden, nTokens: n, hasBias: !!layer.bq }));
   const kvOut = { K: hidden, nTokens: n, N: kvDim, yOffset: chunk.position * kvDim };
-  steps.push(matmulStep(sites.wk, { dtype: layer.wk.dtype, ...kvOut, hasBias: !!layer.bk }));
-  steps.push(matmulStep(sites.wv, { dtype: layer.wv.dtype, ...kvOut, hasBias: !!layer.bv }));
+  steps.push(...matmulStep(sites.wk, { dtype: layer.wk.dtype, ...kvOut, hasBias: !!layer.bk }));
+  steps.push(...matmulStep(sites.wv, { dtype: layer.wv.dtype, ...kvOut, hasBias: !!layer.bv }));
   if (sites.qkNorm)
     steps.push(
       dispatch(
@@ -418,15 +485,15 @@ function layerSteps(
   steps.push(dispatch(sites.scores, attentionScoresLaunch(attention)));
   steps.push(dispatch(sites.softmax, attentionSoftmaxLaunch(attention)));
   steps.push(dispatch(sites.values, attentionValuesLaunch(attention)));
-  steps.push(matmulStep(sites.wo, { dtype: layer.wo.dtype, N: hidden, K: qDim, nTokens: n, accumulate: true }));
+  steps.push(...matmulStep(sites.wo, { dtype: layer.wo.dtype, N: hidden, K: qDim, nTokens: n, accumulate: true }));
   steps.push(dispatch(sites.ffnNorm, rmsnormLaunch({ N: hidden, nTokens: n, eps: rmsEps })));
   if (layer.mlp && sites.mlp) {
     const inter = layer.mlp.gate.rows;
-    steps.push(matmulStep(sites.mlp.gate, { dtype: layer.mlp.gate.dtype, N: inter, K: hidden, nTokens: n }));
-    steps.push(matmulStep(sites.mlp.up, { dtype: layer.mlp.up.dtype, N: inter, K: hidden, nTokens: n }));
+    steps.push(...matmulStep(sites.mlp.gate, { dtype: layer.mlp.gate.dtype, N: inter, K: hidden, nTokens: n }));
+    steps.push(...matmulStep(sites.mlp.up, { dtype: layer.mlp.up.dtype, N: inter, K: hidden, nTokens: n }));
     steps.push(dispatch(sites.mlp.swiglu, swigluLaunch(n * inter)));
     steps.push(
-      matmulStep(sites.mlp.down, { dtype: layer.mlp.down.dtype, N: hidden, K: inter, nTokens: n, accumulate: true }),
+      ...matmulStep(sites.mlp.down, { dtype: layer.mlp.down.dtype, N: hidden, K: inter, nTokens: n, accumulate: true }),
     );
   } else if (sites.moe && routing) {
     moeSteps(steps, spec, layer, sites.moe, l, n, routing, listStride);
@@ -445,7 +512,9 @@ export function chunkSteps(
 ): Step[] {
   const { hidden, vocab, rmsEps } = model.spec;
   const n = chunk.nTokens;
-  const steps: Step[] = [dispatch(sites.embed, embedLaunch(model.embed.dtype, hidden, n))];
+  const steps: Step[] = sites.embed.map(({ site, part }) =>
+    dispatch(site, embedLaunch(model.embed.dtype, hidden, n, { row0: part.row0, count: part.rowCount, vocab })),
+  );
   for (let l = 0; l < model.layers.length; l++) {
     if (capture && chunk.isLast) {
       steps.push({
@@ -463,7 +532,7 @@ export function chunkSteps(
     steps.push(
       dispatch(sites.finalNorm, rmsnormLaunch({ N: hidden, nTokens: 1, eps: rmsEps, xOffset: (n - 1) * hidden })),
     );
-    steps.push(matmulStep(sites.lmHead, { dtype: model.lmHead.dtype, N: vocab, K: hidden, nTokens: 1 }));
+    steps.push(...matmulStep(sites.lmHead, { dtype: model.lmHead.dtype, N: vocab, K: hidden, nTokens: 1 }));
   }
   return steps;
 }

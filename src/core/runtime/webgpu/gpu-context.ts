@@ -53,6 +53,13 @@ export interface GpuContextOptions {
    * Errors are caught by the error scope either way.
    */
   pipelineCreation?: 'async' | 'sync';
+  /**
+   * The most bytes one weight buffer may hold; a bigger matrix or expert stack is split by
+   * rows across several buffers (upload.ts). Default and ceiling: the device's
+   * maxStorageBufferBindingSize and maxBufferSize. Tests lower it to run the split path on
+   * small models.
+   */
+  maxWeightBindingBytes?: number;
 }
 
 export class GpuContext {
@@ -60,6 +67,8 @@ export class GpuContext {
   /** Bytes of live GPU buffers created through `createBuffer`. */
   allocatedBytes = 0;
   readonly hasShaderF16: boolean;
+  /** The most bytes one weight buffer holds (see GpuContextOptions.maxWeightBindingBytes). */
+  readonly weightBindingBytes: number;
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
 
   constructor(
@@ -70,8 +79,14 @@ export class GpuContext {
     private readonly pipelineCreation: 'async' | 'sync' = 'async',
     /** The GPU object the device came from, held so it outlives the device (see GpuContextOptions.gpu). */
     readonly gpu?: GPU,
+    maxWeightBindingBytes?: number,
   ) {
     this.hasShaderF16 = device.features.has('shader-f16');
+    this.weightBindingBytes = Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      device.limits.maxBufferSize,
+      maxWeightBindingBytes ?? Number.POSITIVE_INFINITY,
+    );
     device.lost.then((info) => {
       if (this.state.kind === 'destroyed') return;
       this.state = { kind: 'lost', reason: info.reason, message: info.message };
@@ -185,7 +200,14 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
   }
   const limitText = REQUESTED_LIMITS.map((name) => `${name}=${device.limits[name]}`).join(' ');
   log(`webgpu: adapter ${adapterInfo}; shader-f16=${device.features.has('shader-f16')}; ${limitText}`);
-  const context = new GpuContext(device, adapterInfo, log, options.pipelineCreation, options.gpu);
+  const context = new GpuContext(
+    device,
+    adapterInfo,
+    log,
+    options.pipelineCreation,
+    options.gpu,
+    options.maxWeightBindingBytes,
+  );
   await runCanary(context);
   return context;
 }

@@ -115,10 +115,33 @@ describe('embed kernel gathers dequantized rows', () => {
       'embed',
       embedSource(dtype),
       [table.data, ids, { zeros: expected.byteLength }],
-      embedLaunch(dtype, hidden, ids.length),
+      embedLaunch(dtype, hidden, ids.length, { row0: 0, count: vocab, vocab }),
       3,
     );
     check(x, expected, TOLERANCE.embed, `embed ${dtype}`);
+  });
+
+  it.each(['f32', 'q4_0'] as const)('%s: a part of a split table writes only the tokens in its rows', async (dtype) => {
+    const vocab = 11;
+    const hidden = 64;
+    const [row0, count] = [3, 5]; // the part holds rows 3..7
+    const table = quantize('embed', seededUniform(BASE_SEED + 78, vocab * hidden), [vocab, hidden], dtype);
+    const tableF32 = dequantize(table);
+    const rowBytes = table.data.byteLength / vocab;
+    const part = table.data.subarray(row0 * rowBytes, (row0 + count) * rowBytes);
+    const ids = Uint32Array.from([3, 0, 10, 7, 8, 5]);
+    const expected = new Float32Array(ids.length * hidden); // tokens outside the part stay 0
+    ids.forEach((id, t) => {
+      if (id >= row0 && id < row0 + count) expected.set(tableF32.subarray(id * hidden, (id + 1) * hidden), t * hidden);
+    });
+    const x = await harness.runF32(
+      'embed_part',
+      embedSource(dtype),
+      [part, ids, { zeros: expected.byteLength }],
+      embedLaunch(dtype, hidden, ids.length, { row0, count, vocab }),
+      3,
+    );
+    check(x, expected, TOLERANCE.embed, `embed part ${dtype}`);
   });
 });
 

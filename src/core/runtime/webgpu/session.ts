@@ -36,6 +36,8 @@ export interface WebGpuSessionStats {
   last: WebGpuForwardStats;
   totals: { forwards: number; tokens: number; syncs: number; dispatches: number };
   gpuBytes: { weights: number; kvCache: number; activations: number; contextTotal: number };
+  /** Weight buffers, and how many of them are extra parts of matrices split past the binding limit. */
+  weightBuffers: { count: number; splitParts: number };
 }
 
 export type WebGpuSessionState = { kind: 'idle' } | { kind: 'running' } | { kind: 'disposed' };
@@ -75,7 +77,8 @@ export class WebGpuSession implements Session {
     try {
       activations = createActivations(context, weights.spec, maxContext);
       const sitesPerLayer = 32; // attention 10 (+4 matmul pairs) + moe 12 (+1) or mlp 4 (+3)
-      arena = new ParamArena(context, 8 + sitesPerLayer * weights.spec.layers);
+      // a split matrix's extra part adds at most two sites (decode and prefill kernels)
+      arena = new ParamArena(context, 8 + sitesPerLayer * weights.spec.layers + 2 * model.extraParts);
       const sites = await createForwardSites(context, arena, model, activations);
       context.throwIfFailed();
       return new WebGpuSession(context, model, activations, arena, sites, maxContext);
@@ -106,6 +109,7 @@ export class WebGpuSession implements Session {
         activations: this.activations.bytes - this.activations.kvBytes,
         contextTotal: this.context.allocatedBytes,
       },
+      weightBuffers: { count: this.model.buffers.length, splitParts: this.model.extraParts },
     };
   }
 

@@ -29,3 +29,20 @@ export function packParams(words: readonly ParamWord[]): Uint32Array {
 export function groups(count: number, perGroup = WORKGROUP_SIZE): number {
   return Math.max(1, Math.ceil(count / perGroup));
 }
+
+/**
+ * The rows one weight buffer holds when a matrix or expert stack is split past the binding
+ * limit (upload.ts): rows [row0, row0 + rowCount) of each of the experts [expert0, expert0 +
+ * expertCount), expert-major. A dense matrix is one expert. Unsplit, a part is the whole.
+ */
+export interface WeightPart {
+  expert0: number;
+  expertCount: number;
+  row0: number;
+  rowCount: number;
+}
+
+/** The part that is the whole of an `experts` × `rows` stack. */
+export function wholePart(experts: number, rows: number): WeightPart {
+  return { expert0: 0, expertCount: experts, row0: 0, rowCount: rows };
+}

@@ -15,9 +15,11 @@
  *   Grid (ceil(hidden/64), nTokens, 1).
  * Bytes of weights read: each used expert's rows once per 4 of its assignments. The counts
  * live on the GPU, so `weightBytes` reports the upper bound min(E·⌈n/4⌉, ⌈n·k/4⌉ + E) tiles.
+ * A stack split past the binding limit (upload.ts) runs gate_up and down once per part
+ * (`part`), over the part's experts and rows only, each reporting its share of the bound.
  */
 import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
-import { groups, packParams, type KernelLaunch } from './launch.ts';
+import { groups, packParams, wholePart, type KernelLaunch, type WeightPart } from './launch.ts';
 import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
 
 const groupSource = WGSL_SOURCES['moe_group.wgsl'];
@@ -75,13 +77,29 @@ export interface MoeGroupedArgs {
   slots: number;
   experts: number;
   listStride: number;
+  /** The part of the stack this dispatch reads (default the whole). */
+  part?: WeightPart;
+}
+
+function partOf(a: MoeGroupedArgs): WeightPart {
+  return a.part ?? wholePart(a.experts, a.N);
+}
+
+function partShare(a: MoeGroupedArgs): number {
+  const part = partOf(a);
+  return (part.rowCount / a.N) * (part.expertCount / a.experts);
+}
+
+function partWords(a: MoeGroupedArgs): number[] {
+  const part = partOf(a);
+  return [part.expert0, part.expertCount, part.row0, part.rowCount];
 }
 
 export function moeGateUpGroupedLaunch(a: MoeGroupedArgs & { xOffset?: number; xStride?: number }): KernelLaunch {
   return {
-    params: packParams([a.N, a.K, a.slots, a.experts, a.xOffset ?? 0, a.xStride ?? a.K, a.listStride]),
-    grid: [groups(a.N), a.experts, Math.ceil(a.nTokens / GROUP_TILE)],
-    weightBytes: tileBound(a.experts, a.nTokens, a.slots) * 2 * a.N * weightRowBytes(a.dtype, a.K),
+    params: packParams([a.N, a.K, a.slots, a.experts, a.xOffset ?? 0, a.xStride ?? a.K, a.listStride, ...partWords(a)]),
+    grid: [groups(partOf(a).rowCount), partOf(a).expertCount, Math.ceil(a.nTokens / GROUP_TILE)],
+    weightBytes: tileBound(a.experts, a.nTokens, a.slots) * 2 * a.N * weightRowBytes(a.dtype, a.K) * partShare(a),
   };
 }
 
@@ -89,9 +107,19 @@ export function moeDownGroupedLaunch(
   a: MoeGroupedArgs & { routeBase: number; routeStride: number; weightOffset: number },
 ): KernelLaunch {
   return {
-    params: packParams([a.N, a.K, a.slots, a.experts, a.listStride, a.routeBase, a.routeStride, a.weightOffset]),
-    grid: [groups(a.N), a.experts, Math.ceil(a.nTokens / GROUP_TILE)],
-    weightBytes: tileBound(a.experts, a.nTokens, a.slots) * a.N * weightRowBytes(a.dtype, a.K),
+    params: packParams([
+      a.N,
+      a.K,
+      a.slots,
+      a.experts,
+      a.listStride,
+      a.routeBase,
+      a.routeStride,
+      a.weightOffset,
+      ...partWords(a),
+    ]),
+    grid: [groups(partOf(a).rowCount), partOf(a).expertCount, Math.ceil(a.nTokens / GROUP_TILE)],
+    weightBytes: tileBound(a.experts, a.nTokens, a.slots) * a.N * weightRowBytes(a.dtype, a.K) * partShare(a),
   };
 }
 

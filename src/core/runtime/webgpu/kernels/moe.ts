@@ -13,9 +13,12 @@
  * only the chosen experts' rows (per token; tokens sharing an expert re-read its rows). Under
  * top-p routing `slots` is the most a token may use, so these are upper bounds: both kernels
  * skip slots whose id is NO_EXPERT (router.ts).
+ * A stack split past the binding limit (upload.ts) runs both kernels once per part
+ * (`part`: its experts and rows); each skips the slots routed outside its experts, and
+ * reports its share of the bytes (rowCount/N · expertCount/experts of the whole).
  */
 import { WGSL_SOURCES } from './wgsl-sources.generated.ts';
-import { groups, packParams, type KernelLaunch } from './launch.ts';
+import { groups, packParams, wholePart, type KernelLaunch, type WeightPart } from './launch.ts';
 import { activationSource, weightDotSource, weightRowBytes, type GpuWeightDType } from './weight-formats.ts';
 
 const gateUpWgsl = WGSL_SOURCES['moe_gate_up.wgsl'];
@@ -44,13 +47,36 @@ export interface MoeGateUpArgs {
   xStride?: number;
   routeBase: number;
   routeStride: number;
+  /** The part of a split stack this dispatch reads, and the stack's experts (default: the whole). */
+  part?: { part: WeightPart; experts: number };
+}
+
+/** expert0, expertEnd, row0, partRows: the whole stack when no part is given. */
+function partWords(a: { N: number; part?: { part: WeightPart } }): number[] {
+  const part = a.part?.part ?? { ...wholePart(0, a.N), expertCount: 0xffffffff };
+  return [part.expert0, Math.min(part.expert0 + part.expertCount, 0xffffffff), part.row0, part.rowCount];
+}
+
+/** The share of a whole stack's bytes a part's dispatch reads. */
+function partShare(a: { N: number; part?: { part: WeightPart; experts: number } }): number {
+  return a.part ? (a.part.part.rowCount / a.N) * (a.part.part.expertCount / a.part.experts) : 1;
 }
 
 export function moeGateUpLaunch(a: MoeGateUpArgs): KernelLaunch {
   return {
-    params: packParams([a.N, a.K, a.nTokens, a.slots, a.xOffset ?? 0, a.xStride ?? a.K, a.routeBase, a.routeStride]),
-    grid: [groups(a.N), a.slots, a.nTokens],
-    weightBytes: a.nTokens * a.slots * 2 * a.N * weightRowBytes(a.dtype, a.K),
+    params: packParams([
+      a.N,
+      a.K,
+      a.nTokens,
+      a.slots,
+      a.xOffset ?? 0,
+      a.xStride ?? a.K,
+      a.routeBase,
+      a.routeStride,
+      ...partWords(a),
+    ]),
+    grid: [groups(a.part?.part.rowCount ?? a.N), a.slots, a.nTokens],
+    weightBytes: a.nTokens * a.slots * 2 * a.N * weightRowBytes(a.dtype, a.K) * partShare(a),
   };
 }
 
@@ -65,6 +91,7 @@ export interface MoeDownArgs {
   weightOffset: number;
   yOffset?: number;
   yStride?: number;
+  part?: { part: WeightPart; experts: number };
 }
 
 export function moeDownLaunch(a: MoeDownArgs): KernelLaunch {
@@ -79,8 +106,9 @@ export function moeDownLaunch(a: MoeDownArgs): KernelLaunch {
       a.weightOffset,
       a.yOffset ?? 0,
       a.yStride ?? a.N,
+      ...partWords(a),
     ]),
-    grid: [groups(a.N), a.nTokens, 1],
-    weightBytes: a.nTokens * a.slots * a.N * weightRowBytes(a.dtype, a.K),
+    grid: [groups(a.part?.part.rowCount ?? a.N), a.nTokens, 1],
+    weightBytes: a.nTokens * a.slots * a.N * weightRowBytes(a.dtype, a.K) * partShare(a),
   };
 }

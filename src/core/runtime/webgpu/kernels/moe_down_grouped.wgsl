@@ -1,7 +1,7 @@
 // Prefill expert dispatch, grouped by expert, second half: for the assignments
 // a = t*slots + slot routed to expert e, yExpert[a, n] = expertWeights[t, slot] * (down_e[n] · h[a]).
 // The slots are summed into the residual by moe_combine. The reader + rowdot (`wDown_dot4`
-// over h) are prepended. Grid: (ceil(N/64), experts, ceil(nTokens/4)).
+// over h) are prepended. Grid: (ceil(partRows/64), partExperts, ceil(nTokens/4)).
 struct Params {
   N: u32,             // hidden
   K: u32,             // expert intermediate
@@ -11,6 +11,10 @@ struct Params {
   routeBase: u32,
   routeStride: u32,
   weightOffset: u32,  // expertWeights[slot] at the record's ids + weightOffset
+  expert0: u32,       // a split stack's part (upload.ts): experts [expert0, expert0 + partExperts)
+  partExperts: u32,
+  row0: u32,          // and rows [row0, row0 + partRows) of each
+  partRows: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> wDown: array<u32>;          // [experts*N, K]
@@ -21,15 +25,16 @@ struct Params {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let n = gid.x;
-  let e = gid.y;
   let first = gid.z * 4u;
-  if (n >= p.N || e >= p.experts || first >= groups[e]) { return; }
+  if (gid.x >= p.partRows || gid.y >= p.partExperts) { return; }
+  let n = p.row0 + gid.x;
+  let e = p.expert0 + gid.y;
+  if (e >= p.experts || first >= groups[e]) { return; }
   let list = p.experts + e * p.listStride;
   let last = list + groups[e] - 1u;
   let assignments = vec4<u32>(groups[list + first], groups[min(list + first + 1u, last)],
                               groups[min(list + first + 2u, last)], groups[min(list + first + 3u, last)]);
-  let sums = wDown_dot4(e * p.N + n, assignments * p.K, p.K);
+  let sums = wDown_dot4(gid.y * p.partRows + gid.x, assignments * p.K, p.K);
   for (var j = 0u; j < 4u; j++) {
     if (first + j >= groups[e]) { break; }
     let a = assignments[j];
