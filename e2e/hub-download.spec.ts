@@ -1,11 +1,12 @@
 /**
  * Hub downloads against the local hub server (e2e/hub-server.ts, HF layout on 127.0.0.1):
- * sizes before download, pause mid-file and resume with an HTTP Range request, a reload in
+ * sizes and where the model fits before download (config.json alone is read), a model the
+ * studio cannot run refused before its download, pause mid-file and resume with an HTTP Range request, a reload in
  * the middle of a file resumed from the store, the library kept across reloads, and a
  * (simulated) quota failure that says what to delete and leaves nothing marked ready.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { HUB_PORT, HUB_REPO } from './hub-server.ts';
+import { HUB_PORT, HUB_REPO, REFUSED_REPO } from './hub-server.ts';
 import { clearOrigin, screenshot } from './helpers.ts';
 
 const HUB = `http://127.0.0.1:${HUB_PORT}`;
@@ -19,13 +20,41 @@ async function resetHub(page: Page, stall: number[]) {
   await page.request.get(`${HUB}/__reset?stall=${stall.join(',')}`);
 }
 
-async function lookUp(page: Page) {
+async function lookUp(page: Page, repo = HUB_REPO) {
   await page.getByLabel('Hub base URL').fill(HUB);
-  await page.getByLabel('Repository').fill(HUB_REPO);
+  await page.getByLabel('Repository').fill(repo);
   await page.getByRole('button', { name: 'Look up files' }).click();
   await expect(page.getByTestId('hub-listing')).toContainText('model.safetensors');
   await expect(page.getByTestId('hub-listing')).toContainText('6.5 MB');
 }
+
+test('before the download: what the model is, where it fits, and a model the studio cannot run refused', async ({
+  page,
+}) => {
+  await clearOrigin(page, `?${CHUNK}`);
+  await resetHub(page, []);
+  await lookUp(page);
+  const preview = page.getByTestId('hub-preview');
+  await expect(preview).toContainText(/^llama · 3\.[0-9]M parameters · dense · stored as f16/);
+  // f16 widens to f32 in WASM (4 bytes a parameter); WebGPU keeps f16 (2)
+  await expect(page.getByTestId('hub-fits')).toHaveText(
+    /^WASM in this tab: about 1[0-9]\.\d MB of weights in its 4 GiB · WebGPU: about 6\.\d MB of GPU memory$/,
+  );
+  // the quantization setting changes what will be stored, and so the fit, before any download
+  await page.getByLabel('Store weights as').selectOption('q4_0');
+  await expect(preview).toContainText('stored as q4_0');
+  await expect(page.getByTestId('hub-fits')).toHaveText(/· WebGPU: about [12]\.\d MB of GPU memory$/);
+  expect((await requests(page)).filter((r) => r.path.endsWith('.safetensors'))).toEqual([]);
+  await screenshot(page, 'hub-0-preview');
+
+  await lookUp(page, REFUSED_REPO);
+  await expect(page.getByTestId('hub-refusal')).toContainText(/The studio cannot use this model.*model_type/);
+  await expect(page.getByRole('button', { name: /^Download/ })).toBeDisabled();
+  await expect(page.getByTestId('hub-preview')).toHaveCount(0);
+  expect((await requests(page)).filter((r) => r.path.endsWith('.safetensors'))).toEqual([]);
+  await page.setViewportSize({ width: 420, height: 900 });
+  await screenshot(page, 'hub-0-refused-420');
+});
 
 async function storedFraction(page: Page): Promise<number> {
   const bar = page.getByRole('progressbar', { name: /model\.safetensors/ }).first();

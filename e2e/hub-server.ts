@@ -1,6 +1,8 @@
 /**
  * A local static "hub" in HF layout for the e2e tests, on 127.0.0.1 (no network needed):
- *   /<org>/<name>/resolve/<rev>/<file>      the zoo base model's files (public/zoo/base)
+ *   /<org>/<name>/resolve/<rev>/<file>      the zoo base model's files (public/zoo/base); REFUSED_REPO
+ *                                           serves them with a config.json of a model_type the
+ *                                           studio does not run
  *   /api/models/<org>/<name>/tree/<rev>     the file list with sizes and LFS sha256
  *   /__requests                             the Range headers it has seen (for assertions)
  *   /__reset?stall=0.4,0.7                  clears the log; the next safetensors responses stall
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 /** HUB_PORT moves the fake hub (default 4181) for side-by-side e2e runs, like E2E_PORT. */
 export const HUB_PORT = Number(process.env.HUB_PORT ?? 4181);
 export const HUB_REPO = 'org/zoo-base';
+export const REFUSED_REPO = 'org/not-a-llama';
 const MODEL_DIR = join(import.meta.dirname, '..', 'public', 'zoo', 'base');
 const PIECE = 64 * 1024;
 const PIECE_DELAY_MS = 5;
@@ -29,18 +32,26 @@ interface Logged {
 export function startHubServer(): Promise<Server> {
   const files = readdirSync(MODEL_DIR).filter((f) => statSync(join(MODEL_DIR, f)).isFile());
   const bytes = new Map(files.map((f) => [f, readFileSync(join(MODEL_DIR, f))]));
-  const tree = files.map((f) => {
-    const data = bytes.get(f)!;
-    const entry: Record<string, unknown> = {
-      type: 'file',
-      path: f,
-      size: data.byteLength,
-      oid: createHash('sha1').update(data).digest('hex'),
-    };
-    if (f.endsWith('.safetensors'))
-      entry.lfs = { oid: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
-    return entry;
-  });
+  const refusedBytes = new Map(bytes);
+  const config = JSON.parse(bytes.get('config.json')!.toString('utf8'));
+  refusedBytes.set('config.json', Buffer.from(JSON.stringify({ ...config, model_type: 'gemma' })));
+  const treeOf = (repoBytes: Map<string, Buffer>) =>
+    files.map((f) => {
+      const data = repoBytes.get(f)!;
+      const entry: Record<string, unknown> = {
+        type: 'file',
+        path: f,
+        size: data.byteLength,
+        oid: createHash('sha1').update(data).digest('hex'),
+      };
+      if (f.endsWith('.safetensors'))
+        entry.lfs = { oid: createHash('sha256').update(data).digest('hex'), size: data.byteLength };
+      return entry;
+    });
+  const repos = new Map([
+    [HUB_REPO, { bytes, tree: treeOf(bytes) }],
+    [REFUSED_REPO, { bytes: refusedBytes, tree: treeOf(refusedBytes) }],
+  ]);
   let log: Logged[] = [];
   let stalls: number[] = [];
   const server = createServer(async (req, res) => {
@@ -67,12 +78,13 @@ export function startHubServer(): Promise<Server> {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log));
       return;
     }
-    if (path === `/api/models/${HUB_REPO}/tree/main`) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(tree));
+    const treeRepo = /^\/api\/models\/(.+)\/tree\/main$/.exec(path)?.[1];
+    if (treeRepo && repos.has(treeRepo)) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(repos.get(treeRepo)!.tree));
       return;
     }
-    const prefix = `/${HUB_REPO}/resolve/main/`;
-    const data = path.startsWith(prefix) ? bytes.get(path.slice(prefix.length)) : undefined;
+    const fileMatch = /^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/.exec(path);
+    const data = fileMatch ? repos.get(fileMatch[1])?.bytes.get(fileMatch[2]) : undefined;
     if (!data) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;

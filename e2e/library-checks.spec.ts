@@ -88,7 +88,7 @@ test('a stored model says what it is; Re-verify reports stored bytes that were d
     /^llama · [\d.]+[KM] parameters · dense · \w+ · context [\d,]+$/,
   );
   await expect(stored.getByTestId('model-fits')).toHaveText(
-    /^WASM in this tab: about [\d.]+ (KB|MB) of weights in its 4 GiB$/,
+    /^WASM in this tab: about [\d.]+ (KB|MB) of weights in its 4 GiB · WebGPU: about [\d.]+ (KB|MB) of GPU memory$/,
   );
   await expect(page.getByTestId('storage-summary')).toContainText(/ in 1 model, counted by the store\./);
   await screenshot(page, 'library-1280');

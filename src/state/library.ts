@@ -6,6 +6,7 @@ import { create } from 'zustand';
 import { markPhase } from '../core/io/marks.ts';
 import { HubUnreachableError } from '../core/hub/checked-fetch.ts';
 import { hubDownloadToStore, hubModelId } from '../core/hub/download-to-store.ts';
+import { hubPreviewModel, type HubModelPreview } from '../core/hub/hub-preview.ts';
 import {
   hubListFiles,
   hubParseRepoRef,
@@ -46,6 +47,10 @@ export interface Transfer {
 export interface HubListing {
   ref: HubRepoRef;
   files: HubFileInfo[];
+  /** From config.json, read at look-up: where the model will fit, before the download. */
+  preview?: HubModelPreview;
+  /** Why the studio cannot use the model (the importer's own refusal), when it cannot. */
+  refusal?: string;
 }
 
 export interface LibraryState {
@@ -115,7 +120,15 @@ export async function hubLookup(input: string): Promise<void> {
     const files = hubSelectModelFiles(await hubListFiles(fetch, ref));
     if (!files.some((f) => f.name === 'config.json'))
       throw new Error(`hub: ${ref.repo} has no config.json, so it is not an HF model folder`);
-    useLibrary.setState({ hubListing: { ref, files } });
+    let preview: HubModelPreview | undefined;
+    let refusal: string | undefined;
+    try {
+      preview = await hubPreviewModel(fetch, ref, files);
+    } catch (e) {
+      if (e instanceof HubUnreachableError) throw e;
+      refusal = (e as Error).message;
+    }
+    useLibrary.setState({ hubListing: { ref, files, preview, refusal } });
   } catch (e) {
     say('error', e instanceof HubUnreachableError ? hubOfflineMessage(e.host) : (e as Error).message);
   } finally {

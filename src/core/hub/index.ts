@@ -3,3 +3,4 @@ export * from './download-to-store.ts';
 export * from '../io/progress.ts';
 export * from '../io/sha256.ts';
 export * from './fetch-file-set.ts';
+export * from './hub-preview.ts';

@@ -11,8 +11,7 @@ import { engineLoad } from '../../state/engine.ts';
 import { libraryDelete, libraryVerify, pendingResume, useLibrary } from '../../state/library.ts';
 import { uiGo } from '../../state/ui.ts';
 import { formatBytes, formatParams, plural } from '../format.ts';
-import { WASM32_MAX_BYTES } from '../../core/runtime/wasm/arena.ts';
-import { wasmBytesPerParam } from '../../core/runtime/wasm/memory-plan.ts';
+import { ModelFits } from './ModelFits.tsx';
 import { ConfirmButton } from './ConfirmDialog.tsx';
 import { ProgressBar } from './ProgressBar.tsx';
 
@@ -37,25 +36,6 @@ function ModelFacts({ manifest }: { manifest: ModelManifest }) {
   return (
     <div className="muted small" data-testid="model-facts">
       {facts.join(' · ')}
-    </div>
-  );
-}
-
-/**
- * Where the model fits, before it is loaded: its weights as the WASM backend packs them
- * against wasm32's 4 GiB (the engine refuses exactly, with the KV cache, before reading).
- */
-function ModelFits({ manifest }: { manifest: ModelManifest }) {
-  const s = manifest.summary;
-  if (!s) return null;
-  const bytes = s.params * wasmBytesPerParam(s.dtype);
-  const text =
-    bytes <= WASM32_MAX_BYTES
-      ? `WASM in this tab: about ${formatBytes(bytes)} of weights in its 4 GiB`
-      : `Too big for WASM in a tab: about ${formatBytes(bytes)} of weights (${s.dtype}), past wasm32's 4 GiB: use WebGPU, or import it quantized to q4_0`;
-  return (
-    <div className="muted small" data-testid="model-fits">
-      {text}
     </div>
   );
 }
@@ -97,7 +77,7 @@ export function StoredSection() {
               <CalibratedTag notes={m.notes} />
             </div>
             <ModelFacts manifest={m} />
-            <ModelFits manifest={m} />
+            {m.summary && <ModelFits params={m.summary.params} dtype={m.summary.dtype} />}
             <div className="row">
               <button type="button" aria-label={`Chat with ${m.title}`} onClick={() => void openStoredInChat(m)}>
                 <MessageSquare className="icon" aria-hidden="true" /> Chat

@@ -9,6 +9,7 @@ import {
   storagePersist,
   transferPause,
   useLibrary,
+  type HubListing,
 } from '../../state/library.ts';
 import { directoryHandleEntries, fileListToEntries, filesToFileSet } from '../../state/local-files.ts';
 import { settingsUpdate, useSettings } from '../../state/settings.ts';
@@ -18,7 +19,8 @@ import { FolderUp, MessageSquare } from 'lucide-react';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { StoredSection } from '../components/StoredModels.tsx';
 import { TransferView } from '../components/TransferView.tsx';
-import { formatBytes, plural } from '../format.ts';
+import { formatBytes, formatParams, plural } from '../format.ts';
+import { ModelFits } from '../components/ModelFits.tsx';
 
 export async function openZooInChat(m: ZooModel): Promise<void> {
   uiGo('chat');
@@ -55,6 +57,33 @@ function ZooSection() {
         </ul>
       )}
     </section>
+  );
+}
+
+/** What config.json says before the download: the model, how it will be stored, where it fits; or why it cannot be used. */
+function HubPreview({ listing }: { listing: HubListing }) {
+  const importQuant = useSettings((s) => s.importQuant);
+  if (listing.refusal)
+    return (
+      <p role="alert" className="banner banner-error" data-testid="hub-refusal">
+        The studio cannot use this model, so it is not downloaded: {listing.refusal}
+      </p>
+    );
+  const preview = listing.preview;
+  if (!preview) return null;
+  const { spec, params } = preview;
+  const dtype = importQuant === 'keep' ? preview.dtype : importQuant;
+  const facts = [
+    spec.arch,
+    `${formatParams(params)} parameters`,
+    spec.moe ? `${spec.moe.experts} experts, ${spec.moe.expertsPerToken} per token` : 'dense',
+    `stored as ${dtype}`,
+  ];
+  return (
+    <div data-testid="hub-preview">
+      <div className="muted small">{facts.join(' · ')}</div>
+      <ModelFits params={params} dtype={dtype} testId="hub-fits" />
+    </div>
   );
 }
 
@@ -117,7 +146,8 @@ function HubSection() {
               ))}
             </tbody>
           </table>
-          <button type="button" onClick={() => void hubDownload(hubListing)}>
+          <HubPreview listing={hubListing} />
+          <button type="button" disabled={!!hubListing.refusal} onClick={() => void hubDownload(hubListing)}>
             Download {formatBytes(total)}
           </button>
         </div>
