@@ -37,8 +37,8 @@ export function promptText(tokenIds: number[]): string {
 }
 
 /** `count` prompt token ids: ▁ then char pieces spread over the vocabulary. */
-export function benchPromptIds(count: number): number[] {
-  const span = BENCH_MOE_SPEC.vocab - FIRST_CHAR_TOKEN;
+export function benchPromptIds(count: number, vocab = BENCH_MOE_SPEC.vocab): number[] {
+  const span = vocab - FIRST_CHAR_TOKEN;
   return [SPACE_PREFIX_TOKEN, ...Array.from({ length: count - 1 }, (_, i) => FIRST_CHAR_TOKEN + ((i * 7919) % span))];
 }
 

@@ -18,6 +18,9 @@ import { benchTokenizerJson } from './fixture-gguf.ts';
 /** f16 bits of 2^-8: q4_0 weights in ±8 · 2^-8, about a trained model's spread. */
 const Q4_SCALE_BITS = 0x1c00;
 const Q4_BLOCK_BYTES = 18;
+const Q8_BLOCK_BYTES = 34;
+/** f16 bits of 2^-10: q8_0 weights in ±128 · 2^-10, the same spread as the q4_0 ones. */
+const Q8_SCALE_BITS = 0x1400;
 
 /** xorshift32 words over `bytes` (the values do not matter for memory; the fill is cheap). */
 function fillRandom(bytes: Uint8Array, seed: number): void {
@@ -39,9 +42,10 @@ function randomTensor(dtype: DType, shape: number[], seed: number): Uint8Array {
     return bytes;
   }
   fillRandom(bytes, seed);
-  for (let at = 0; at < bytes.byteLength; at += Q4_BLOCK_BYTES) {
-    bytes[at] = Q4_SCALE_BITS & 0xff;
-    bytes[at + 1] = Q4_SCALE_BITS >> 8;
+  const [blockBytes, scaleBits] = dtype === 'q8_0' ? [Q8_BLOCK_BYTES, Q8_SCALE_BITS] : [Q4_BLOCK_BYTES, Q4_SCALE_BITS];
+  for (let at = 0; at < bytes.byteLength; at += blockBytes) {
+    bytes[at] = scaleBits & 0xff;
+    bytes[at + 1] = scaleBits >> 8;
   }
   return bytes;
 }
@@ -55,13 +59,13 @@ export function memoryMoeSpec(donor: ModelSpec, experts: number): ModelSpec {
   };
 }
 
-/** Writes the q4_0 GGUF of `spec` to `path`, one tensor resident at a time. */
-export async function writeMemoryGguf(path: string, spec: ModelSpec): Promise<void> {
+/** Writes the q4_0 (or q8_0) GGUF of `spec` to `path`, one tensor resident at a time. */
+export async function writeMemoryGguf(path: string, spec: ModelSpec, quant: 'q4_0' | 'q8_0' = 'q4_0'): Promise<void> {
   const entries = hfTensorEntries(spec, nameTableFor(spec));
   const infos = new Map(
     entries.map((e) => {
-      // Matrices in q4_0; norms, and routers as exportGguf writes them, in f32.
-      const dtype: DType = e.shape.length >= 2 && e.role.kind !== 'router' ? 'q4_0' : 'f32';
+      // Matrices in `quant`; norms, and routers as exportGguf writes them, in f32.
+      const dtype: DType = e.shape.length >= 2 && e.role.kind !== 'router' ? quant : 'f32';
       return [e.name, { dtype, shape: e.shape, byteLength: tensorByteLength(dtype, e.shape) }];
     }),
   );
@@ -86,6 +90,6 @@ export async function writeMemoryGguf(path: string, spec: ModelSpec): Promise<vo
       tokenizerJson: benchTokenizerJson(spec.vocab),
       tokenizerConfig: { bos_token: '<s>', eos_token: '</s>', add_bos_token: false },
     },
-    'q4_0',
+    quant,
   );
 }

@@ -17,7 +17,8 @@
  * neighbour hits every engine alike; each cell is the median over runs.
  */
 import { execSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
@@ -27,7 +28,9 @@ import {
   wasmBandwidth,
   type Bandwidth,
 } from './bandwidth.ts';
-import { BYTE_TOKENS, benchPromptIds, ensureBenchGguf, promptText } from './fixture-gguf.ts';
+import { BENCH_DIR, BYTE_TOKENS, benchPromptIds, ensureBenchGguf, promptText } from './fixture-gguf.ts';
+import { memoryMoeSpec, writeMemoryGguf } from './fixture-memory-gguf.ts';
+import { MEMORY_SIZES } from './memory.ts';
 import { ensureZooFixture } from './fixture-zoo.ts';
 import type { BenchQuant } from './fixture-model.ts';
 import { measureInBrowser, measureNative, type EngineName } from './measure.ts';
@@ -58,8 +61,11 @@ interface BenchOptions {
   webgpuPromptTokens: number;
   /** 30 = the real shape; fewer for a smoke test of the harness. */
   layers: number;
-  /** 'bench' = the realistic-shape random MoE; 'zoo' = the zoo merged with moe-hidden.yml. */
-  model: 'bench' | 'zoo';
+  /**
+   * 'bench' = the realistic-shape random MoE (4×SmolLM2 dims); 'tiny22' = the real-size one
+   * (4×TinyLlama-1.1B dims, 22 layers, 3.4B parameters); 'zoo' = the zoo merged with moe-hidden.yml.
+   */
+  model: 'bench' | 'tiny22' | 'zoo';
   /** Append this run's section to RESULTS.md instead of replacing the file. */
   append: boolean;
   /** Write this run as the marker block `section` of RESULTS.md, leaving the rest of the file alone. */
@@ -81,7 +87,7 @@ function parseOptions(argv: string[]): BenchOptions {
     webgpuDecodeTokens: Number(value('--webgpu-decode') ?? 2),
     webgpuPromptTokens: Number(value('--webgpu-prompt') ?? 8),
     layers: Number(value('--layers') ?? 30),
-    model: value('--model') === 'zoo' ? 'zoo' : 'bench',
+    model: value('--model') === 'zoo' ? 'zoo' : value('--model') === 'tiny22' ? 'tiny22' : 'bench',
     append: argv.includes('--append'),
     section: value('--section'),
   };
@@ -162,6 +168,29 @@ async function loadFixture(options: BenchOptions): Promise<Fixture> {
       promptIds: zoo.promptIds,
       promptText: zoo.promptText,
       bannedIds: [],
+    };
+  }
+  if (options.model === 'tiny22') {
+    const spec = memoryMoeSpec(MEMORY_SIZES.tiny22!.spec, 4);
+    const files = new Map<BenchQuant, string>();
+    for (const quant of options.quants) {
+      const path = join(BENCH_DIR, `bench-moe-4x-tinyllama-dims-22l-${quant}.gguf`);
+      if (!existsSync(path)) {
+        log(`fixture: writing ${path} (random ${quant} weights drawn directly, a few minutes)`);
+        mkdirSync(BENCH_DIR, { recursive: true });
+        await writeMemoryGguf(`${path}.partial`, spec, quant);
+        renameSync(`${path}.partial`, path);
+      }
+      files.set(quant, path);
+    }
+    const promptIds = benchPromptIds(options.promptTokens, spec.vocab);
+    return {
+      label: '4×TinyLlama-dims MoE',
+      description: `random-weight 4-expert top-2 Mixtral-style MoE with TinyLlama-1.1B dims per expert (hidden 2048, intermediate 5632, 22 layers, 32 heads / 4 kv heads, vocab 32000, untied; 3.4B parameters), its ${options.quants.join(' / ')} GGUF written tensor by tensor (bench/fixture-memory-gguf.ts)`,
+      files,
+      promptIds,
+      promptText: promptText(promptIds),
+      bannedIds: [2, ...Array.from({ length: BYTE_TOKENS.count }, (_, b) => BYTE_TOKENS.first + b)],
     };
   }
   const files = new Map<BenchQuant, string>();
@@ -308,11 +337,11 @@ function chromiumVersion(): string {
 const METHOD = [
   "- Browser engines run in headless Chromium (chromium.config.ts flags), a page served from localhost with COOP/COEP (cross-origin isolated), one fresh browser per measurement; our backends run in a dedicated worker as in the app. Native llama.cpp is node-llama-cpp's prebuilt CPU binary in a child process.",
   '- decode tok/s = 1000 / median gap between generated tokens; prefill tok/s = prompt tokens / TTFT (TTFT = prompt in → first token out); each cell is the median over runs.',
-  "- Peak RSS = VmHWM of Chromium's renderer + GPU processes (browser engines) or of the child process (native); it includes the fetched GGUF bytes.",
+  "- Peak RSS = VmHWM of Chromium's renderer + GPU processes (browser engines) or of the child process (native); it includes the fetched GGUF bytes (since 2026-12-07 07:00 our backends load lazily, and files of 64 MiB and up by Range requests, so theirs holds no whole file; wllama's still does).",
 ];
 
 function commandOf(options: BenchOptions): string {
-  const extra = `${options.layers === 30 ? '' : ` --layers ${options.layers}`}${options.model === 'zoo' ? ' --model zoo' : ''}${options.append ? ' --append' : ''}${options.section ? ` --section ${options.section}` : ''}`;
+  const extra = `${options.layers === 30 ? '' : ` --layers ${options.layers}`}${options.model === 'bench' ? '' : ` --model ${options.model}`}${options.append ? ' --append' : ''}${options.section ? ` --section ${options.section}` : ''}`;
   return `npm run bench -- --runs ${options.runs} --decode ${options.decodeTokens} --prompt ${options.promptTokens} --threads ${options.threads.join(',')} --engines ${options.engines.join(',')} --quants ${options.quants.join(',')}${extra}`;
 }
 
