@@ -20,7 +20,7 @@ const module = wabt.parseWat(
   features,
 );
 (module.validate as (f: typeof features) => void)(features);
-const { instance } = await WebAssembly.instantiate(module.toBinary({}).buffer);
+const { instance } = await WebAssembly.instantiate(new Uint8Array(module.toBinary({}).buffer) as BufferSource);
 const {
   memory,
   old: oldKernel,
