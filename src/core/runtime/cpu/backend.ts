@@ -10,6 +10,7 @@ import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } fr
 import { routingPlanner } from '../routing.ts';
 import { createRunState, forwardToken, type RunState } from './forward.ts';
 import { dequantizeModel, f32Tensor, type ModelF32 } from './model-f32.ts';
+import { emulateQ8xActivations } from './ops.ts';
 
 class CpuSession implements Session {
   readonly backend = 'cpu' as const;
@@ -81,6 +82,40 @@ class CpuSession implements Session {
       );
     }
   }
+}
+
+/**
+ * The reference with q4_0 matmuls reading 8-bit activations (ops.ts roundQ8x), as the WASM
+ * backend's q4_0 kernels and llama.cpp's do: what the WASM q4_0 path is checked against tightly.
+ * Every other weight, and the rest of the forward pass, is the plain reference's.
+ */
+export const cpuBackendQ8x: Backend = {
+  name: 'cpu',
+  async createSession(weights: ExportableWeights, options: { maxContext?: number } = {}): Promise<Session> {
+    const maxContext = options.maxContext ?? weights.spec.contextLength;
+    const fromQ4: ArrayBufferLike[] = [];
+    const model = dequantizeModel(
+      await loadedWeights(weights, (t) => {
+        const f32 = f32Tensor(t);
+        if (t.dtype === 'q4_0') fromQ4.push(f32.data.buffer);
+        return f32;
+      }),
+    );
+    for (const w of allMatrices(model)) if (fromQ4.includes(w.buffer)) emulateQ8xActivations(w);
+    return new CpuSession(model, createRunState(model, maxContext));
+  },
+};
+
+/** The matrices the WASM backend multiplies with its quantized kernels (the router it keeps in f32). */
+function allMatrices(model: ModelF32): Float32Array[] {
+  const out = [model.embed, model.lmHead];
+  for (const l of model.layers) {
+    out.push(l.wq, l.wk, l.wv, l.wo);
+    const mlps = l.mlp ? [l.mlp] : [...(l.moe?.experts ?? []), ...(l.moe?.shared ? [l.moe.shared] : [])];
+    for (const m of mlps) out.push(m.gate, m.up, m.down);
+    // not the router: the WASM backend keeps it in f32 and routes on the JS side
+  }
+  return out;
 }
 
 export const cpuBackend: Backend = {

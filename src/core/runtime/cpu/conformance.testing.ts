@@ -299,19 +299,24 @@ function compareResults(
   }
 }
 
-/** Runs one case on `backend` and on the reference; `ok` when every comparison holds. */
+/**
+ * Runs one case on `backend` and on `reference` (the plain CPU reference unless given, e.g.
+ * cpuBackendQ8x for a backend whose q4_0 matmuls read 8-bit activations); `ok` when every
+ * comparison holds.
+ */
 export async function runConformanceCase(
   backend: Backend,
   testCase: ConformanceCase,
   dtype: DType,
   seed = 1,
+  referenceBackend: Backend = cpuBackend,
 ): Promise<ConformanceResult> {
   const weights = randomModelWeights(testCase.spec, seed, dtype);
   const tolerance = CONFORMANCE_TOLERANCE[dtype as keyof typeof CONFORMANCE_TOLERANCE] ?? CONFORMANCE_TOLERANCE.q4_0;
   const messages: string[] = [];
   const [session, reference] = [
     await backend.createSession(weights, { maxContext: 32 }),
-    await cpuBackend.createSession(weights, { maxContext: 32 }),
+    await referenceBackend.createSession(weights, { maxContext: 32 }),
   ];
   try {
     for (const [i, step] of testCase.steps.entries()) {
@@ -337,9 +342,14 @@ export async function runConformanceCase(
 }
 
 /** Every case × every dtype asked for. */
-export async function runBackendConformance(backend: Backend, dtypes: DType[] = ['f32']): Promise<ConformanceResult[]> {
+export async function runBackendConformance(
+  backend: Backend,
+  dtypes: DType[] = ['f32'],
+  referenceFor: (dtype: DType) => Backend = () => cpuBackend,
+): Promise<ConformanceResult[]> {
   const results: ConformanceResult[] = [];
   for (const dtype of dtypes)
-    for (const testCase of CONFORMANCE_CASES) results.push(await runConformanceCase(backend, testCase, dtype));
+    for (const testCase of CONFORMANCE_CASES)
+      results.push(await runConformanceCase(backend, testCase, dtype, 1, referenceFor(dtype)));
   return results;
 }

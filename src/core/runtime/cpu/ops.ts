@@ -51,12 +51,45 @@ export function rmsnormHeads(
 // Linear algebra
 
 /**
+ * Weights (by their buffer) whose matmuls read x rounded as the WASM backend's (and llama.cpp's)
+ * 8-bit activations for q4_0: only cpuBackendQ8x registers them, for the tests that check the
+ * WASM q4_0 path tightly; the plain reference never does.
+ */
+const q8xWeights = new WeakSet<ArrayBufferLike>();
+
+export function emulateQ8xActivations(W: Float32Array): void {
+  q8xWeights.add(W.buffer);
+}
+
+/**
+ * x rounded per 32-block to q8x as kernels.wat's quantize_q8x does it (scale = amax/127, q =
+ * nearest(x · 127/amax), ties to even, in f32), and back to f32: q · scale. k % 32 = 0.
+ */
+export function roundQ8x(x: Float32Array, k: number): Float32Array {
+  const out = new Float32Array(k);
+  for (let b = 0; b < k; b += 32) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+    const scale = Math.fround(amax / 127);
+    const inv = amax > 0 ? Math.fround(127 / amax) : 0;
+    for (let j = 0; j < 32; j++) {
+      const v = Math.fround(inv * x[b + j]);
+      const r = Math.round(v);
+      const q = r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; // ties to even, as f32x4.nearest
+      out[b + j] = q * scale;
+    }
+  }
+  return out;
+}
+
+/**
  * Matrix-vector product y = W·x, the only matmul the decoder needs (one token at a time).
  * out // [n]; W // [n, k] row-major (PyTorch Linear [out, in]); x // [k]. out must not alias x.
  */
-export function matmul(out: Float32Array, W: Float32Array, x: Float32Array, n: number, k: number): void {
+export function matmul(out: Float32Array, W: Float32Array, xIn: Float32Array, n: number, k: number): void {
   assert(W.length >= n * k, `matmul: W has ${W.length} values, need ${n}×${k}`);
-  assert(x.length >= k && out.length >= n, `matmul: x ${x.length} < ${k} or out ${out.length} < ${n}`);
+  assert(xIn.length >= k && out.length >= n, `matmul: x ${xIn.length} < ${k} or out ${out.length} < ${n}`);
+  const x = q8xWeights.has(W.buffer) && k % 32 === 0 ? roundQ8x(xIn, k) : xIn;
   for (let row = 0; row < n; row++) {
     let sum = 0;
     const base = row * k;

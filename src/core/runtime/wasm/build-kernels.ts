@@ -1,16 +1,69 @@
 /**
- * Assembles kernels.wat into the two committed binaries (shared memory for threads, plain
- * memory otherwise) with wabt (a devDependency; never loaded by the runtime). Pure: the
- * caller supplies the WAT text. `build-kernels.node.ts` writes kernels-wasm.ts;
- * kernels.test.ts checks the committed base64 equals a fresh build.
+ * Assembles kernels.wat into the four committed binaries with wabt (a devDependency; never
+ * loaded by the runtime): shared memory (threads) or plain memory, each with the q4_0 block
+ * dot on relaxed SIMD or on plain SIMD. The WAT writes that dot as macros ({{U4CONST}},
+ * {{XWIDEN $x}}, {{U4PREP $raw $w}}, {{U4DOTP $w $x}}, expanded here into each flavour's
+ * instructions, inline, so the hot loops never depend on wasm inlining). Both flavours sum the
+ * same exact integers, so they give the same bits. Pure: the caller supplies the WAT text.
+ * `build-kernels.node.ts` writes kernels-wasm.ts; kernels.test.ts checks the committed base64
+ * equals a fresh build.
  */
 import wabtFactory from 'wabt';
+import type { U4Flavour } from './kernels.ts';
 
-export const WABT_FEATURES = { simd: true, threads: true, bulk_memory: true, sat_float_to_int: true } as const;
+export const WABT_FEATURES = {
+  simd: true,
+  relaxed_simd: true,
+  threads: true,
+  bulk_memory: true,
+  sat_float_to_int: true,
+} as const;
 
 export interface KernelBinaries {
   shared: Uint8Array; // memory imported as `shared` (SharedArrayBuffer, threads)
   unshared: Uint8Array; // plain memory (not cross-origin isolated)
+  relaxedShared: Uint8Array; // the same with the q4_0 dot on relaxed SIMD
+  relaxedUnshared: Uint8Array;
+}
+
+const U4_MACROS: Record<U4Flavour, Record<string, (a: string, b: string) => string>> = {
+  // i16x8.relaxed_dot_i8x16_i7x16_s is one pmaddubsw on x64; the nibbles (0..15) are its
+  // 7-bit operand, so the result is the same on every engine. Pair sums ≤ 2·15·127 fit i16.
+  relaxed: {
+    U4CONST: () =>
+      '(local.set $mask (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15)) (local.set $ones (v128.const i16x8 1 1 1 1 1 1 1 1))',
+    XWIDEN: () => '',
+    U4PREP: (raw, w) =>
+      `(local.set ${w}_lo (v128.and (local.get ${raw}) (local.get $mask))) (local.set ${w}_hi (v128.and (i16x8.shr_u (local.get ${raw}) (i32.const 4)) (local.get $mask)))`,
+    U4DOTP: (w, x) =>
+      `(i32x4.dot_i16x8_s (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get ${x}_lo) (local.get ${w}_lo)) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get ${x}_hi) (local.get ${w}_hi))) (local.get $ones))`,
+  },
+  // Plain SIMD: nibbles and activations widened to i16, then i32x4.dot_i16x8_s.
+  plain: {
+    U4CONST: () => '(local.set $mask (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))',
+    XWIDEN: (x) =>
+      [0, 1, 2, 3]
+        .map(
+          (i) =>
+            `(local.set ${x}_${i} (i16x8.extend_${i % 2 ? 'high' : 'low'}_i8x16_s (local.get ${x}_${i < 2 ? 'lo' : 'hi'})))`,
+        )
+        .join(' '),
+    U4PREP: (raw, w) =>
+      `(local.set $u (v128.and (local.get ${raw}) (local.get $mask))) (local.set ${w}_0 (i16x8.extend_low_i8x16_u (local.get $u))) (local.set ${w}_1 (i16x8.extend_high_i8x16_u (local.get $u))) ` +
+      `(local.set $u (v128.and (i16x8.shr_u (local.get ${raw}) (i32.const 4)) (local.get $mask))) (local.set ${w}_2 (i16x8.extend_low_i8x16_u (local.get $u))) (local.set ${w}_3 (i16x8.extend_high_i8x16_u (local.get $u)))`,
+    U4DOTP: (w, x) =>
+      `(i32x4.add (i32x4.add (i32x4.dot_i16x8_s (local.get ${w}_0) (local.get ${x}_0)) (i32x4.dot_i16x8_s (local.get ${w}_1) (local.get ${x}_1))) (i32x4.add (i32x4.dot_i16x8_s (local.get ${w}_2) (local.get ${x}_2)) (i32x4.dot_i16x8_s (local.get ${w}_3) (local.get ${x}_3))))`,
+  },
+};
+
+/** kernels.wat with its {{MACRO a b}} lines expanded for one flavour of the q4_0 dot. */
+export function expandU4Macros(watText: string, flavour: U4Flavour): string {
+  return watText.replace(/\{\{(\w+)((?: \$\w+)*)\}\}/g, (_, name: string, args: string) => {
+    const macro = U4_MACROS[flavour][name];
+    if (!macro) throw new Error(`kernels.wat: unknown macro {{${name}}}`);
+    const [a = '', b = ''] = args.trim().split(/\s+/);
+    return macro(a, b);
+  });
 }
 
 /** WAT text → a wasm binary with the kernels' features (bench/bandwidth.ts assembles its stream kernels with it too). */
@@ -30,9 +83,12 @@ export async function assembleWat(watText: string, fileName: string): Promise<Ui
 
 export async function buildKernels(watText: string): Promise<KernelBinaries> {
   if (!watText.includes('__SHARED__')) throw new Error('kernels.wat: the memory import lost its __SHARED__ marker');
+  const [plain, relaxed] = [expandU4Macros(watText, 'plain'), expandU4Macros(watText, 'relaxed')];
   return {
-    shared: await assembleWat(watText.replaceAll('__SHARED__', 'shared'), 'kernels.wat'),
-    unshared: await assembleWat(watText.replaceAll('__SHARED__', ''), 'kernels.wat'),
+    shared: await assembleWat(plain.replaceAll('__SHARED__', 'shared'), 'kernels.wat'),
+    unshared: await assembleWat(plain.replaceAll('__SHARED__', ''), 'kernels.wat'),
+    relaxedShared: await assembleWat(relaxed.replaceAll('__SHARED__', 'shared'), 'kernels.wat'),
+    relaxedUnshared: await assembleWat(relaxed.replaceAll('__SHARED__', ''), 'kernels.wat'),
   };
 }
 
@@ -49,6 +105,8 @@ export function kernelsModuleText(binaries: KernelBinaries): string {
     '// kernels.test.ts checks this file matches a fresh build (wabt 1.0.39).',
     `export const KERNELS_WASM_SHARED_BASE64 = '${toBase64(binaries.shared)}';`,
     `export const KERNELS_WASM_BASE64 = '${toBase64(binaries.unshared)}';`,
+    `export const KERNELS_WASM_RELAXED_SHARED_BASE64 = '${toBase64(binaries.relaxedShared)}';`,
+    `export const KERNELS_WASM_RELAXED_BASE64 = '${toBase64(binaries.relaxedUnshared)}';`,
     '',
   ].join('\n');
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { quantize, dequantize } from '../../quant/convert.ts';
 import { mulberry32, fillNormal } from '../../model/random.ts';
-import { attention, matmul, swiglu } from '../cpu/ops.ts';
+import { attention, matmul, roundQ8x, swiglu } from '../cpu/ops.ts';
 import { assertAllclose, type Tolerance } from '../cpu/allclose.testing.ts';
 import { WasmArena } from './arena.ts';
 import { buildKernels, kernelsModuleText } from './build-kernels.ts';
@@ -18,8 +18,10 @@ import { SerialRows, callRowKernel, type RowJob, type RowParallel } from './para
 /** f32 weights: only the summation order differs (f32 lanes vs the reference's f64). */
 const MATMUL_F32_TOL: Tolerance = { atol: 1e-5, rtol: 1e-5 };
 /**
- * q8_0/q4_0 weights: the kernel quantizes activations to q16 (15-bit, per 32-block), an
- * error of ≤ 2^-16 of each block's max; over k products that stays below 2e-4 here.
+ * q8_0 weights: the kernel quantizes activations to q16 (15-bit, per 32-block), an error of
+ * ≤ 2^-16 of each block's max; over k products that stays below 2e-4 here. q4_0 weights read
+ * q8x activations (8-bit, as llama.cpp's): against the reference fed the same rounded
+ * activations (roundQ8x) only the summation order differs, so the same 2e-4 holds there.
  */
 const MATMUL_QUANT_TOL: Tolerance = { atol: 2e-4, rtol: 2e-4 };
 const ATTENTION_TOL: Tolerance = { atol: 1e-5, rtol: 1e-5 };
@@ -64,10 +66,30 @@ describe.each(['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const)('matmul %s agains
     matmuls.run(packed, xPtr, yPtr, m);
     const actual = arena.f32(yPtr, m * n).slice();
     const expected = new Float32Array(m * n);
-    for (let t = 0; t < m; t++)
-      matmul(expected.subarray(t * n, (t + 1) * n), dense, x.subarray(t * k, (t + 1) * k), n, k);
+    const xOf = (t: number) =>
+      dtype === 'q4_0' ? roundQ8x(x.subarray(t * k, (t + 1) * k), k) : x.subarray(t * k, (t + 1) * k);
+    for (let t = 0; t < m; t++) matmul(expected.subarray(t * n, (t + 1) * n), dense, xOf(t), n, k);
     const tolerance = dtype === 'q8_0' || dtype === 'q4_0' ? MATMUL_QUANT_TOL : MATMUL_F32_TOL;
     assertAllclose(actual, expected, tolerance, `${dtype} matmul m=${m} n=${n} k=${k} seed ${seed}`);
+    if (dtype === 'q4_0') {
+      // and against unrounded x: within the rounding's own bound Σ_j |w_j| · scale_b(j) / 2
+      for (let t = 0; t < m; t++) {
+        const exact = new Float32Array(n);
+        matmul(exact, dense, x.subarray(t * k, (t + 1) * k), n, k);
+        for (let row = 0; row < n; row++) {
+          let bound = 0;
+          for (let b = 0; b < k; b += 32) {
+            let amax = 0;
+            for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[t * k + b + j]!));
+            for (let j = 0; j < 32; j++) bound += (Math.abs(dense[row * k + b + j]!) * amax) / 127 / 2;
+          }
+          expect(
+            Math.abs(actual[t * n + row]! - exact[row]!),
+            `q4_0 row ${row} token ${t}: rounding bound`,
+          ).toBeLessThanOrEqual(bound * 1.001 + 1e-5);
+        }
+      }
+    }
   });
 });
 

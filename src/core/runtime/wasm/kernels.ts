@@ -4,11 +4,18 @@
  * memory; every buffer is f32 unless the comment says otherwise.
  */
 import { BackendError } from '../../errors.ts';
-import { KERNELS_WASM_BASE64, KERNELS_WASM_SHARED_BASE64 } from './kernels-wasm.ts';
+import {
+  KERNELS_WASM_BASE64,
+  KERNELS_WASM_RELAXED_BASE64,
+  KERNELS_WASM_RELAXED_SHARED_BASE64,
+  KERNELS_WASM_SHARED_BASE64,
+} from './kernels-wasm.ts';
 
 export interface KernelExports {
   /** x [nBlocks*32] f32 → xq [nBlocks*32] i16, xs [nBlocks] f32 (per-block scale). */
   quantize_q16(x: number, xq: number, xs: number, nBlocks: number): void;
+  /** x [nBlocks*32] f32 → xq [nBlocks*32] i8, xs [nBlocks] × {f32 scale, i32 8·Σq} (q4_0's activations). */
+  quantize_q8x(x: number, xq: number, xs: number, nBlocks: number): void;
   /** y [m, n] = W [n, k] · x [m, k]ᵀ for rows [rowStart, rowEnd); W q8_0 repacked (quants i8 [n,k], scales [n,k/32]). */
   matmul_q8(
     w: number,
@@ -22,7 +29,7 @@ export interface KernelExports {
     rowStart: number,
     rowEnd: number,
   ): void;
-  /** Same for q4_0 (nibbles u8 [n, k/2], scales [n, k/32]). */
+  /** Same for q4_0 (ggml's nibble bytes u8 [n, k/2], scales [n, k/32]) on q8x activations (quantize_q8x). */
   matmul_q4(
     w: number,
     ws: number,
@@ -77,16 +84,45 @@ function decodeBase64(text: string): Uint8Array {
   return bytes;
 }
 
-const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+/** How the q4_0 block dot runs: relaxed SIMD (pmaddubsw on x64) or plain SIMD (build-kernels.ts). */
+export type U4Flavour = 'relaxed' | 'plain';
 
-/** Compiles once per flavour (shared / plain memory); modules are immutable, so caching is safe. */
-export function compileKernels(shared: boolean): Promise<WebAssembly.Module> {
-  let module = compiled.get(shared);
+const BINARIES: Record<U4Flavour, { shared: string; unshared: string }> = {
+  plain: { shared: KERNELS_WASM_SHARED_BASE64, unshared: KERNELS_WASM_BASE64 },
+  relaxed: { shared: KERNELS_WASM_RELAXED_SHARED_BASE64, unshared: KERNELS_WASM_RELAXED_BASE64 },
+};
+
+let relaxedSupported: boolean | undefined;
+
+/**
+ * The q4_0 dot this engine runs: on relaxed SIMD where it validates (Chromium ≥ 114, Node ≥ 22;
+ * Node 20 only behind --experimental-wasm-relaxed-simd), else on plain SIMD. Both give the
+ * same bits (build-kernels.ts), so the choice changes speed only.
+ */
+export function preferredU4Flavour(): U4Flavour {
+  if (relaxedSupported === undefined) {
+    try {
+      relaxedSupported = WebAssembly.validate(decodeBase64(KERNELS_WASM_RELAXED_BASE64) as BufferSource);
+    } catch {
+      relaxedSupported = false;
+    }
+  }
+  return relaxedSupported ? 'relaxed' : 'plain';
+}
+
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+
+/** Compiles once per memory kind and flavour; modules are immutable, so caching is safe. */
+export function compileKernels(
+  shared: boolean,
+  flavour: U4Flavour = preferredU4Flavour(),
+): Promise<WebAssembly.Module> {
+  const key = `${shared}:${flavour}`;
+  let module = compiled.get(key);
   if (!module) {
-    module = WebAssembly.compile(
-      decodeBase64(shared ? KERNELS_WASM_SHARED_BASE64 : KERNELS_WASM_BASE64) as BufferSource,
-    );
-    compiled.set(shared, module);
+    const binaries = BINARIES[flavour];
+    module = WebAssembly.compile(decodeBase64(shared ? binaries.shared : binaries.unshared) as BufferSource);
+    compiled.set(key, module);
   }
   return module;
 }
@@ -100,9 +136,13 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
-export async function instantiateKernels(memory: WebAssembly.Memory, shared: boolean): Promise<KernelExports> {
+export async function instantiateKernels(
+  memory: WebAssembly.Memory,
+  shared: boolean,
+  flavour: U4Flavour = preferredU4Flavour(),
+): Promise<KernelExports> {
   if (!wasmSimdSupported()) throw new BackendError('wasm: this engine does not support WebAssembly SIMD');
-  const module = await compileKernels(shared);
+  const module = await compileKernels(shared, flavour);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   return instance.exports as unknown as KernelExports;
 }

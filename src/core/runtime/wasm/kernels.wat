@@ -8,12 +8,9 @@
 ;;
 ;; Weight layouts (repacked on session creation by layout.ts, never ggml's interleaved blocks):
 ;;   q8_0 : quants  i8[n, k]       scales f32[n, k/32]   (weight = scale[b] * q)
-;;   q4_0 : nibbles u8[n, k/2]     scales f32[n, k/32]   block b of a row holds 16 bytes read
-;;          as eight u16 lanes; lane j (0..7) packs elements j, j+8, j+16, j+24 in bits 0-3,
-;;          4-7, 8-11, 12-15, each the weight (ggml's nibble - 8) in 4-bit two's complement.
-;;          Two shifts widen a nibble straight into an i16 lane (shl then shr_s): 7 SIMD ops per
-;;          32 weights, each one x64 instruction, where ggml's byte order needed 8 (mask, shr_u,
-;;          two -8, four i8->i16 extends) that V8 lowers to ~12 (shr_u and extend_high take two).
+;;   q4_0 : nibbles u8[n, k/2]     scales f32[n, k/32]   block b of a row holds ggml's 16 bytes
+;;          as stored: byte j has element j in its low nibble and element j+16 in its high one,
+;;          each the weight + 8 (0..15, unsigned).
 ;;   f32  : f32[n, k]              (f16 / bf16 are widened to f32 exactly on repack)
 ;; Quantized rows come in groups of four, interleaved block by block: group g (rows 4g..4g+3)
 ;; holds block 0 of its four rows, then block 1 of the four, …, in the bytes its rows would
@@ -21,9 +18,17 @@
 ;; rows' scales of a block). A 4-row kernel then reads one sequential stream of weights and
 ;; one of scales instead of eight (decode streams every weight from DRAM once: fewer streams
 ;; keep more loads in flight). The last n % 4 rows follow in plain row order.
-;; Activations for the quantized kernels are "q16": per 32-block i16 quants and an f32 scale
+;; Activations for the q8_0 kernels are "q16": per 32-block i16 quants and an f32 scale
 ;; (xq i16[m, k], xs f32[m, k/32]); 15-bit precision keeps results within f32 noise of the
 ;; f32 reference while letting i32x4.dot_i16x8_s do the multiply-adds.
+;; Activations for the q4_0 kernels are "q8x", 8-bit as llama.cpp's q8_0 ones for q4_0 weights:
+;; xq i8[m, k] and per 32-block xs {f32 scale, i32 8·Σq} ([m, k/32] pairs). A block's integer
+;; sum Σ nibble·q - 8·Σq is exact. The block dot is written as macros ({{U4PREP}}, {{U4DOTP}},
+;; {{XWIDEN}}, {{U4CONST}}) that build-kernels.ts expands twice: on relaxed SIMD
+;; (i16x8.relaxed_dot_i8x16_i7x16_s with the nibbles as its 7-bit operand, one pmaddubsw on
+;; x64: 8 ops a row-block where q16 needed 15) and on plain SIMD (nibbles and activations
+;; widened to i16, i32x4.dot_i16x8_s) for engines without relaxed SIMD (Node 20). Both give the
+;; same integers, hence the same bits (flavours.browser.test.ts).
 ;;
 ;; Matmul kernels compute y[t, row] = W[row, :] · x[t, :] for rows [rowStart, rowEnd) (four rows
 ;; at a time where possible) and tokens t < m; y is [m, n] f32. Decode is m = 1. Rows are the
@@ -80,6 +85,53 @@
       (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
       (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
 
+  ;; q8x activations for the q4_0 kernels: x f32[nBlocks*32] -> xq i8[nBlocks*32] and per block
+  ;; xs {f32 scale = amax/127, i32 8·Σq} (8 bytes). Σq is what the unsigned nibbles' +8 adds.
+  (func $quantize_q8x (export "quantize_q8x")
+    (param $x i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
+    (local $b i32) (local $i i32) (local $amax v128) (local $m f32) (local $inv v128) (local $sum v128)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $b) (local.get $nBlocks)))
+      (local.set $amax (v128.const f32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (loop $scan
+        (local.set $amax (f32x4.max (local.get $amax)
+          (f32x4.abs (v128.load (i32.add (local.get $x) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br_if $scan (i32.lt_u (local.get $i) (i32.const 128))))
+      (local.set $m (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $amax)) (f32x4.extract_lane 1 (local.get $amax)))
+        (f32.max (f32x4.extract_lane 2 (local.get $amax)) (f32x4.extract_lane 3 (local.get $amax)))))
+      (f32.store (local.get $xs) (f32.div (local.get $m) (f32.const 127)))
+      (local.set $inv (f32x4.splat (select (f32.div (f32.const 127) (local.get $m)) (f32.const 0)
+        (f32.gt (local.get $m) (f32.const 0)))))
+      (local.set $sum (v128.const i32x4 0 0 0 0))
+      ;; 16 values (four f32x4) -> one i8x16 per step
+      (local.set $i (i32.const 0))
+      (loop $pack
+        (local.set $q0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+          (v128.load (i32.add (local.get $x) (local.get $i)))))))
+        (local.set $q1 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+          (v128.load offset=16 (i32.add (local.get $x) (local.get $i)))))))
+        (local.set $q2 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+          (v128.load offset=32 (i32.add (local.get $x) (local.get $i)))))))
+        (local.set $q3 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $inv)
+          (v128.load offset=48 (i32.add (local.get $x) (local.get $i)))))))
+        (local.set $sum (i32x4.add (local.get $sum)
+          (i32x4.add (i32x4.add (local.get $q0) (local.get $q1)) (i32x4.add (local.get $q2) (local.get $q3)))))
+        (v128.store (i32.add (local.get $xq) (i32.shr_u (local.get $i) (i32.const 2)))
+          (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1))
+                                (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3))))
+        (local.set $i (i32.add (local.get $i) (i32.const 64)))
+        (br_if $pack (i32.lt_u (local.get $i) (i32.const 128))))
+      (i32.store offset=4 (local.get $xs) (i32.shl (call $isum (local.get $sum)) (i32.const 3)))
+      (local.set $x (i32.add (local.get $x) (i32.const 128)))
+      (local.set $xq (i32.add (local.get $xq) (i32.const 32)))
+      (local.set $xs (i32.add (local.get $xs) (i32.const 8)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $blocks))))
+
   ;; ------------------------------------------------------------------------------------
   ;; Dot products of one weight row with one q16 activation row: a matrix's last n % 4 rows.
   ;; Per block: the exact i32 sum S, then acc += f32(S) · (xs · d), the same float operations
@@ -112,35 +164,31 @@
       (br $blocks)))
     (local.get $acc))
 
-  ;; w u8 blocks of 16 packed nibbles (see header), ws f32 scales, xq i16[nBlocks*32], xs f32[nBlocks]
+  ;; w u8 blocks of 16 ggml nibble bytes (see header), ws f32 scales, xq i8[nBlocks*32],
+  ;; xs [nBlocks] × {f32 scale, i32 8·Σq} (q8x activations)
   (func $dot_q4 (param $w i32) (param $ws i32) (param $xq i32) (param $xs i32) (param $nBlocks i32)
     (param $wStep i32) (param $sStep i32) (result f32)
-    (local $acc f32) (local $raw v128) (local $end i32)
-    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nBlocks) (i32.const 2))))
+    (local $acc f32) (local $raw v128) (local $end i32) (local $u v128) (local $mask v128) (local $ones v128)
+    (local $x_lo v128) (local $x_hi v128) (local $x_0 v128) (local $x_1 v128) (local $x_2 v128) (local $x_3 v128)
+    (local $w_lo v128) (local $w_hi v128) (local $w_0 v128) (local $w_1 v128) (local $w_2 v128) (local $w_3 v128)
+    {{U4CONST}}
+    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nBlocks) (i32.const 3))))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $xs) (local.get $end)))
+      (local.set $x_lo (v128.load (local.get $xq)))
+      (local.set $x_hi (v128.load offset=16 (local.get $xq)))
+      {{XWIDEN $x}}
       (local.set $raw (v128.load (local.get $w)))
+      {{U4PREP $raw $w}}
       (local.set $acc (f32.add (local.get $acc) (f32.mul
-        (f32.convert_i32_s (call $isum (call $block_q4 (local.get $raw) (v128.load (local.get $xq))
-          (v128.load offset=16 (local.get $xq)) (v128.load offset=32 (local.get $xq)) (v128.load offset=48 (local.get $xq)))))
+        (f32.convert_i32_s (i32.sub (call $isum {{U4DOTP $w $x}}) (i32.load offset=4 (local.get $xs))))
         (f32.mul (f32.load (local.get $xs)) (f32.load (local.get $ws))))))
       (local.set $w (i32.add (local.get $w) (local.get $wStep)))
-      (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
+      (local.set $xq (i32.add (local.get $xq) (i32.const 32)))
       (local.set $ws (i32.add (local.get $ws) (local.get $sStep)))
-      (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
+      (local.set $xs (i32.add (local.get $xs) (i32.const 8)))
       (br $blocks)))
     (local.get $acc))
-
-  ;; One q4 block (16 packed bytes) · 32 q16 activations x0..x3 (8 each, natural order) as four
-  ;; i32 partial sums (the single-row tail path; the four-row loop writes it out).
-  (func $block_q4 (param $raw v128) (param $x0 v128) (param $x1 v128) (param $x2 v128) (param $x3 v128) (result v128)
-    (i32x4.add
-      (i32x4.add
-        (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
-        (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
-      (i32x4.add
-        (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
-        (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
 
   ;; a f32[k], b f32[k]; any k (scalar tail)
   (func $dot_f32 (param $a i32) (param $b i32) (param $k i32) (result f32)
@@ -226,76 +274,66 @@
   ;; four (the 1-row loop spent most of its time on x loads and loop overhead).
   ;; w0 = the group's nibbles (4 rows interleaved by block, see the header); s0 = its scales;
   ;; y receives 4 f32 (rows r..r+3 are adjacent in the output).
-  ;; The unpacking is $block_q4's, written out so the hot loop does not depend on wasm inlining.
   (func $dot4_q4 (param $w0 i32) (param $s0 i32) (param $xq i32) (param $xs i32)
     (param $nBlocks i32) (param $y i32)
-    (local $sStride i32)
-    (local $end i32) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
-    (local $raw v128) (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $acc v128)
-    (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 2)))
-    (local.set $end (i32.add (local.get $xs) (local.get $sStride)))
+    (local $end i32) (local $raw v128) (local $u v128) (local $mask v128) (local $ones v128)
+    (local $x_lo v128) (local $x_hi v128) (local $x_0 v128) (local $x_1 v128) (local $x_2 v128) (local $x_3 v128)
+    (local $w_lo v128) (local $w_hi v128) (local $w_0 v128) (local $w_1 v128) (local $w_2 v128) (local $w_3 v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $acc v128)
+    {{U4CONST}}
+    (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nBlocks) (i32.const 3))))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $xs) (local.get $end)))
-      (local.set $x0 (v128.load (local.get $xq)))
-      (local.set $x1 (v128.load offset=16 (local.get $xq)))
-      (local.set $x2 (v128.load offset=32 (local.get $xq)))
-      (local.set $x3 (v128.load offset=48 (local.get $xq)))
+      (local.set $x_lo (v128.load (local.get $xq)))
+      (local.set $x_hi (v128.load offset=16 (local.get $xq)))
+      {{XWIDEN $x}}
       (local.set $raw (v128.load offset=0 (local.get $w0)))
-      (local.set $d0 (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
-                   (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
-                   (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
+      {{U4PREP $raw $w}}
+      (local.set $d0 {{U4DOTP $w $x}})
       (local.set $raw (v128.load offset=16 (local.get $w0)))
-      (local.set $d1 (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
-                   (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
-                   (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
+      {{U4PREP $raw $w}}
+      (local.set $d1 {{U4DOTP $w $x}})
       (local.set $raw (v128.load offset=32 (local.get $w0)))
-      (local.set $d2 (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
-                   (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
-                   (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
+      {{U4PREP $raw $w}}
+      (local.set $d2 {{U4DOTP $w $x}})
       (local.set $raw (v128.load offset=48 (local.get $w0)))
-      (local.set $d3 (i32x4.add
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)) (local.get $x0))
-                   (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)) (local.get $x1)))
-        (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)) (local.get $x2))
-                   (i32x4.dot_i16x8_s (i16x8.shr_s (local.get $raw) (i32.const 12)) (local.get $x3)))))
+      {{U4PREP $raw $w}}
+      (local.set $d3 {{U4DOTP $w $x}})
       ;; The four rows' i32 lane sums reduced into one vector [Σd0, Σd1, Σd2, Σd3] (six shuffles,
-      ;; three adds), so converting, scaling and accumulating happen once for four rows; every
-      ;; block's integer sum is exact (|Σ| < 2^24), and acc ends holding y[r..r+3].
+      ;; three adds) less 8·Σq (the nibbles are the weights + 8), so converting, scaling and
+      ;; accumulating happen once for four rows; every block's integer sum is exact, and acc
+      ;; ends holding y[r..r+3].
       (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))
       (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
-      (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
+      (local.set $d0 (i32x4.sub (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2)))
+        (v128.load32_splat offset=4 (local.get $xs))))
       (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0))
         (f32x4.mul (v128.load32_splat (local.get $xs)) (v128.load (local.get $s0))))))
       (local.set $w0 (i32.add (local.get $w0) (i32.const 64)))
       (local.set $s0 (i32.add (local.get $s0) (i32.const 16)))
-      (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
-      (local.set $xs (i32.add (local.get $xs) (i32.const 4)))
+      (local.set $xq (i32.add (local.get $xq) (i32.const 32)))
+      (local.set $xs (i32.add (local.get $xs) (i32.const 8)))
       (br $blocks)))
     (v128.store (local.get $y) (local.get $acc)))
 
-  ;; Four consecutive rows against m activation rows (prefill, m >= 2): each block's 4 rows x
-  ;; 32 weights are unpacked once into sixteen i16x8 vectors and reused for every token, where
-  ;; dot4_q4 unpacks them again per token (28 of its ~90 operations a block). y[t, r..r+3]
-  ;; accumulates in memory with the same float operations in the same order as dot4_q4's acc
-  ;; (zero, then + f32(S) * (xs * d) block by block), so prefill and decode give the same bits.
-  ;; Arguments as dot4_q4, plus m tokens whose q16 rows are k apart and y rows n floats apart.
+  ;; Four consecutive rows against m activation rows (prefill, m >= 2): each block's 4 rows are
+  ;; unpacked once (U4PREP) and reused for every token, where dot4_q4 unpacks them per token.
+  ;; y[t, r..r+3] accumulates in memory with the same float operations in the same order as
+  ;; dot4_q4's acc (zero, then + f32(S) * (xs * d) block by block), so prefill and decode give
+  ;; the same bits. Arguments as dot4_q4, plus m tokens whose q8x rows are k bytes (and nb
+  ;; {scale, sum} pairs) apart and y rows n floats apart.
   (func $tile4_q4 (param $w0 i32) (param $s0 i32) (param $xq i32) (param $xs i32)
     (param $nBlocks i32) (param $y i32) (param $m i32) (param $k i32) (param $n i32)
     (local $b i32) (local $t i32) (local $wr i32) (local $sStride i32) (local $sv v128)
-    (local $xqt i32) (local $xst i32) (local $yt i32) (local $raw v128)
-    (local $w00 v128) (local $w01 v128) (local $w02 v128) (local $w03 v128)
-    (local $w10 v128) (local $w11 v128) (local $w12 v128) (local $w13 v128)
-    (local $w20 v128) (local $w21 v128) (local $w22 v128) (local $w23 v128)
-    (local $w30 v128) (local $w31 v128) (local $w32 v128) (local $w33 v128)
-    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $xqt i32) (local $xst i32) (local $yt i32) (local $raw v128) (local $u v128) (local $mask v128) (local $ones v128)
+    (local $r0_lo v128) (local $r0_hi v128) (local $r0_0 v128) (local $r0_1 v128) (local $r0_2 v128) (local $r0_3 v128)
+    (local $r1_lo v128) (local $r1_hi v128) (local $r1_0 v128) (local $r1_1 v128) (local $r1_2 v128) (local $r1_3 v128)
+    (local $r2_lo v128) (local $r2_hi v128) (local $r2_0 v128) (local $r2_1 v128) (local $r2_2 v128) (local $r2_3 v128)
+    (local $r3_lo v128) (local $r3_hi v128) (local $r3_0 v128) (local $r3_1 v128) (local $r3_2 v128) (local $r3_3 v128)
+    (local $x_lo v128) (local $x_hi v128) (local $x_0 v128) (local $x_1 v128) (local $x_2 v128) (local $x_3 v128)
     (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
-    (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 2)))
+    {{U4CONST}}
+    (local.set $sStride (i32.shl (local.get $nBlocks) (i32.const 3)))
     (local.set $t (i32.const 0))
     (local.set $yt (local.get $y))
     (loop $zero
@@ -307,58 +345,35 @@
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $b) (local.get $nBlocks)))
       (local.set $wr (i32.add (local.get $w0) (i32.shl (local.get $b) (i32.const 6))))
-      (local.set $raw (v128.load (local.get $wr)))
-      (local.set $w00 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)))
-      (local.set $w01 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)))
-      (local.set $w02 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)))
-      (local.set $w03 (i16x8.shr_s (local.get $raw) (i32.const 12)))
-      (local.set $wr (i32.add (local.get $wr) (i32.const 16)))
-      (local.set $raw (v128.load (local.get $wr)))
-      (local.set $w10 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)))
-      (local.set $w11 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)))
-      (local.set $w12 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)))
-      (local.set $w13 (i16x8.shr_s (local.get $raw) (i32.const 12)))
-      (local.set $wr (i32.add (local.get $wr) (i32.const 16)))
-      (local.set $raw (v128.load (local.get $wr)))
-      (local.set $w20 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)))
-      (local.set $w21 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)))
-      (local.set $w22 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)))
-      (local.set $w23 (i16x8.shr_s (local.get $raw) (i32.const 12)))
-      (local.set $wr (i32.add (local.get $wr) (i32.const 16)))
-      (local.set $raw (v128.load (local.get $wr)))
-      (local.set $w30 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 12)) (i32.const 12)))
-      (local.set $w31 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 8)) (i32.const 12)))
-      (local.set $w32 (i16x8.shr_s (i16x8.shl (local.get $raw) (i32.const 4)) (i32.const 12)))
-      (local.set $w33 (i16x8.shr_s (local.get $raw) (i32.const 12)))
+      (local.set $raw (v128.load offset=0 (local.get $wr)))
+      {{U4PREP $raw $r0}}
+      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      {{U4PREP $raw $r1}}
+      (local.set $raw (v128.load offset=32 (local.get $wr)))
+      {{U4PREP $raw $r2}}
+      (local.set $raw (v128.load offset=48 (local.get $wr)))
+      {{U4PREP $raw $r3}}
       (local.set $sv (v128.load (i32.add (local.get $s0) (i32.shl (local.get $b) (i32.const 4)))))
-      (local.set $xqt (i32.add (local.get $xq) (i32.shl (local.get $b) (i32.const 6))))
-      (local.set $xst (i32.add (local.get $xs) (i32.shl (local.get $b) (i32.const 2))))
+      (local.set $xqt (i32.add (local.get $xq) (i32.shl (local.get $b) (i32.const 5))))
+      (local.set $xst (i32.add (local.get $xs) (i32.shl (local.get $b) (i32.const 3))))
       (local.set $yt (local.get $y))
       (local.set $t (i32.const 0))
       (loop $tokens
-        (local.set $x0 (v128.load (local.get $xqt)))
-        (local.set $x1 (v128.load offset=16 (local.get $xqt)))
-        (local.set $x2 (v128.load offset=32 (local.get $xqt)))
-        (local.set $x3 (v128.load offset=48 (local.get $xqt)))
-        (local.set $d0 (i32x4.add
-          (i32x4.add (i32x4.dot_i16x8_s (local.get $w00) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w01) (local.get $x1)))
-          (i32x4.add (i32x4.dot_i16x8_s (local.get $w02) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w03) (local.get $x3)))))
-        (local.set $d1 (i32x4.add
-          (i32x4.add (i32x4.dot_i16x8_s (local.get $w10) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w11) (local.get $x1)))
-          (i32x4.add (i32x4.dot_i16x8_s (local.get $w12) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w13) (local.get $x3)))))
-        (local.set $d2 (i32x4.add
-          (i32x4.add (i32x4.dot_i16x8_s (local.get $w20) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w21) (local.get $x1)))
-          (i32x4.add (i32x4.dot_i16x8_s (local.get $w22) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w23) (local.get $x3)))))
-        (local.set $d3 (i32x4.add
-          (i32x4.add (i32x4.dot_i16x8_s (local.get $w30) (local.get $x0)) (i32x4.dot_i16x8_s (local.get $w31) (local.get $x1)))
-          (i32x4.add (i32x4.dot_i16x8_s (local.get $w32) (local.get $x2)) (i32x4.dot_i16x8_s (local.get $w33) (local.get $x3)))))
-        ;; [Σd0, Σd1, Σd2, Σd3] by dot4_q4's shuffles
+        (local.set $x_lo (v128.load (local.get $xqt)))
+        (local.set $x_hi (v128.load offset=16 (local.get $xqt)))
+        {{XWIDEN $x}}
+        (local.set $d0 {{U4DOTP $r0 $x}})
+        (local.set $d1 {{U4DOTP $r1 $x}})
+        (local.set $d2 {{U4DOTP $r2 $x}})
+        (local.set $d3 {{U4DOTP $r3 $x}})
+        ;; [Σd0, Σd1, Σd2, Σd3] - 8·Σq by dot4_q4's shuffles
         (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d1)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d1))))
         (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
-        (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
+        (local.set $d0 (i32x4.sub (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2)))
+          (v128.load32_splat offset=4 (local.get $xst))))
         (v128.store (local.get $yt) (f32x4.add (v128.load (local.get $yt))
           (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0)) (f32x4.mul (v128.load32_splat (local.get $xst)) (local.get $sv)))))
-        (local.set $xqt (i32.add (local.get $xqt) (i32.shl (local.get $k) (i32.const 1))))
+        (local.set $xqt (i32.add (local.get $xqt) (local.get $k)))
         (local.set $xst (i32.add (local.get $xst) (local.get $sStride)))
         (local.set $yt (i32.add (local.get $yt) (i32.shl (local.get $n) (i32.const 2))))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
@@ -547,8 +562,8 @@
             (f32.store
               (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $n)) (local.get $row)) (i32.const 2)))
               (call $dot_q4 (local.get $wr) (local.get $wsr)
-                (i32.add (local.get $xq) (i32.shl (i32.mul (local.get $t) (local.get $k)) (i32.const 1)))
-                (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $t) (local.get $nb)) (i32.const 2)))
+                (i32.add (local.get $xq) (i32.mul (local.get $t) (local.get $k)))
+                (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $t) (local.get $nb)) (i32.const 3)))
                 (local.get $nb) (local.get $wStep) (local.get $sStep)))
             (local.set $t (i32.add (local.get $t) (i32.const 1)))
             (br_if $tokens (i32.lt_u (local.get $t) (local.get $m))))

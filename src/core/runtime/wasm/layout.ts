@@ -17,7 +17,7 @@ export interface PackedMatrix {
   dtype: PackedDType;
   n: number; // rows (out features)
   k: number; // columns (in features)
-  quants: number; // q8_0: i8 [n, k]; q4_0: u8 [n, k/2] (packQ4Block order), rows in 4-row groups interleaved by block (packedBlockIndex); f32: f32 [n, k]
+  quants: number; // q8_0: i8 [n, k]; q4_0: u8 [n, k/2] (ggml's nibble bytes), rows in 4-row groups interleaved by block (packedBlockIndex); f32: f32 [n, k]
   scales: number; // f32 [n, k/32] in the same block order (0 for f32)
   bytes: number; // bytes the kernel reads per full mat-vec
 }
@@ -147,8 +147,8 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
     const at = b * blockBytes;
     const to = packedBlockIndex(Math.floor(b / rowBlocks), b % rowBlocks, n, rowBlocks);
     scaleView[to] = halfToFloat[src[at]! | (src[at + 1]! << 8)]!;
-    if (isQ8) quantView.set(src.subarray(at + 2, at + blockBytes), to * quantBytes);
-    else packQ4Block(src, at + 2, quantView, to * quantBytes);
+    // q8_0's i8 quants and q4_0's nibble bytes (ggml's order, kernels.wat's header) as stored
+    quantView.set(src.subarray(at + 2, at + blockBytes), to * quantBytes);
   }
   return {
     name: tensor.name,
@@ -170,21 +170,6 @@ export function packedBlockIndex(row: number, block: number, n: number, rowBlock
   const groupStart = row - (row % 4);
   if (groupStart + 4 > n) return row * rowBlocks + block;
   return groupStart * rowBlocks + block * 4 + (row % 4);
-}
-
-/**
- * One ggml q4_0 block's 16 nibble bytes (element j in byte j's low nibble, j+16 in its high
- * one, each stored as q + 8 for a weight q in -8..7) → the kernel's order: u16 lane j holds
- * elements j, j+8, j+16, j+24 in bits 0-3, 4-7, 8-11, 12-15 as 4-bit two's complement q,
- * which is the stored nibble ^ 8.
- */
-function packQ4Block(src: Uint8Array, at: number, out: Uint8Array, to: number): void {
-  for (let j = 0; j < 8; j++) {
-    const a = src[at + j]! ^ 0x88; // elements j (low nibble) and j+16 (high), each q+8 → q's 4-bit two's complement
-    const b = src[at + j + 8]! ^ 0x88; // elements j+8 and j+24
-    out[to + 2 * j] = (a & 15) | ((b & 15) << 4);
-    out[to + 2 * j + 1] = (a >> 4) | (b & 0xf0);
-  }
 }
 
 /** Copies a vector (norm weight, bias) into the arena as f32; returns the pointer. */

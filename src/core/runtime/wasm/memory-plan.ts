@@ -51,6 +51,8 @@ function* stateAllocations(
   const blocks = chunk * Math.ceil(Math.max(spec.hidden, qDim, maxIntermediate) / 32);
   yield blocks * 64; // q16 activations
   yield blocks * 4; // q16 scales
+  yield blocks * 32; // q8x activations
+  yield blocks * 8; // q8x scales and sums
   const hidden = spec.hidden;
   const inter = Math.max(1, maxIntermediate);
   for (const cols of [hidden, hidden, hidden, qDim, kvDim, kvDim, qDim, inter, inter, hidden, hidden])
