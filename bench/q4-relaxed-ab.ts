@@ -1,6 +1,6 @@
 /**
- * Paired A/B, one thread, of the q4_0 decode kernel as the engine has it (q16 activations,
- * kernels.wat dot4_q4) against one on relaxed SIMD (8-bit activations like llama.cpp's q8_0,
+ * Paired A/B, one thread, of the q4_0 decode kernel the engine had until 2026-12-07 (q16
+ * activations, the old kernels.wat dot4_q4, kept here) against one on relaxed SIMD (8-bit activations like llama.cpp's q8_0,
  * `i16x8.relaxed_dot_i8x16_i7x16_s` = x64 pmaddubsw): bench/q4-relaxed-ab.wat. Each kernel is
  * first checked against an exact JS reference of its own format on the same random weights.
  * Node 20 has relaxed SIMD only behind a flag:

@@ -1,5 +1,5 @@
 ;; bench/q4-relaxed-ab.ts's two q4_0 decode kernels over 4-row groups (one thread, no pool):
-;;   old: the engine's kernels.wat dot4_q4 (q16 activations, eight u16 lanes of four signed
+;;   old: the engine's kernels.wat dot4_q4 until 2026-12-07 (q16 activations, eight u16 lanes of four signed
 ;;        nibbles, 3 shl + 4 shr_s + 4 dot_i16x8_s a row-block);
 ;;   new: 8-bit activations and unsigned nibbles in ggml's order (byte j = elements j, j+16), two
 ;;        i16x8.relaxed_dot_i8x16_i7x16_s a row-block (x64: one pmaddubsw each; the nibble is
