@@ -296,17 +296,15 @@ function dispatch(site: KernelSite, launch: KernelLaunch): Step {
  * once per part, each writing its rows of y (bias-read matrices are never split).
  */
 function matmulStep(sites: MatmulSites, args: MatmulArgs): Step[] {
+  assert(sites.length === 1 || !args.hasBias, 'webgpu: a split matrix has no bias');
   return sites.map(({ one, tiled, part }) => {
-    const partArgs =
-      sites.length === 1
-        ? args
-        : {
-            ...args,
-            N: part.rowCount,
-            yOffset: (args.yOffset ?? 0) + part.row0,
-            yStride: args.yStride ?? args.N,
-          };
-    assert(sites.length === 1 || !args.hasBias, 'webgpu: a split matrix has no bias');
+    // a whole matrix's one part gives back args' own N, yOffset and yStride
+    const partArgs = {
+      ...args,
+      N: part.rowCount,
+      yOffset: (args.yOffset ?? 0) + part.row0,
+      yStride: args.yStride ?? args.N,
+    };
     return args.nTokens === 1 ? dispatch(one, matvecLaunch(partArgs)) : dispatch(tiled, matmulLaunch(partArgs));
   });
 }
@@ -317,11 +315,11 @@ function expertDecodeSteps(
   sites: ExpertSites,
   args: { gateUp: Omit<MoeGateUpArgs, 'part'>; down: Omit<MoeDownArgs, 'part'> },
 ): void {
-  const partOf = (part: WeightPart, count: number) => (count === 1 ? undefined : { part, experts: sites.experts });
+  const { experts } = sites;
   for (const { site, part } of sites.gateUp)
-    steps.push(dispatch(site, moeGateUpLaunch({ ...args.gateUp, part: partOf(part, sites.gateUp.length) })));
+    steps.push(dispatch(site, moeGateUpLaunch({ ...args.gateUp, part: { part, experts } })));
   for (const { site, part } of sites.down)
-    steps.push(dispatch(site, moeDownLaunch({ ...args.down, part: partOf(part, sites.down.length) })));
+    steps.push(dispatch(site, moeDownLaunch({ ...args.down, part: { part, experts } })));
 }
 
 function moeSteps(
@@ -389,11 +387,10 @@ function moeSteps(
     const g = sites.grouped;
     const grouped = { nTokens: n, slots: expertsPerToken, experts: E, listStride };
     steps.push(dispatch(g.group, moeGroupLaunch({ ...grouped, routeBase, routeStride })));
-    const whole = g.gateUp.length === 1;
-    for (const { site, part } of g.gateUp) {
-      const args = { ...grouped, dtype: moe.routed.gate.dtype, N: inter, K: hidden, part: whole ? undefined : part };
-      steps.push(dispatch(site, moeGateUpGroupedLaunch(args)));
-    }
+    for (const { site, part } of g.gateUp)
+      steps.push(
+        dispatch(site, moeGateUpGroupedLaunch({ ...grouped, dtype: moe.routed.gate.dtype, N: inter, K: hidden, part })),
+      );
     for (const { site, part } of g.down) {
       const args = {
         ...grouped,
@@ -403,7 +400,7 @@ function moeSteps(
         routeBase,
         routeStride,
         weightOffset: record.weights,
-        part: g.down.length === 1 ? undefined : part,
+        part,
       };
       steps.push(dispatch(site, moeDownGroupedLaunch(args)));
     }
