@@ -7,6 +7,7 @@
 import { ConfigError } from '../../errors.ts';
 import { type ExportableWeights, loadedWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
+import type { RawTensor } from '../../tensor.ts';
 import { routingPlanner } from '../routing.ts';
 import { createRunState, forwardToken, type RunState } from './forward.ts';
 import { dequantizeModel, f32Tensor, type ModelF32 } from './model-f32.ts';
@@ -85,6 +86,29 @@ class CpuSession implements Session {
 }
 
 /**
+ * A reference session: every weight to f32 (each tensor through `convert`, f32Tensor or a
+ * wrapper of it), maxContext checked.
+ */
+async function referenceSession(
+  weights: ExportableWeights,
+  options: { maxContext?: number },
+  convert: (t: RawTensor) => RawTensor = f32Tensor,
+): Promise<{ session: CpuSession; model: ModelF32 }> {
+  const maxContext = options.maxContext ?? weights.spec.contextLength;
+  if (!Number.isInteger(maxContext) || maxContext < 1)
+    throw new ConfigError(`cpu: maxContext ${maxContext} must be a positive integer`);
+  const model = dequantizeModel(await loadedWeights(weights, convert));
+  return { session: new CpuSession(model, createRunState(model, maxContext)), model };
+}
+
+export const cpuBackend: Backend = {
+  name: 'cpu',
+  async createSession(weights: ExportableWeights, options: { maxContext?: number } = {}): Promise<Session> {
+    return (await referenceSession(weights, options)).session;
+  },
+};
+
+/**
  * The reference with q4_0 matmuls reading 8-bit activations (ops.ts roundQ8x), as the WASM
  * backend's q4_0 kernels and llama.cpp's do: what the WASM q4_0 path is checked against tightly.
  * Every other weight, and the rest of the forward pass, is the plain reference's.
@@ -92,22 +116,19 @@ class CpuSession implements Session {
 export const cpuBackendQ8x: Backend = {
   name: 'cpu',
   async createSession(weights: ExportableWeights, options: { maxContext?: number } = {}): Promise<Session> {
-    const maxContext = options.maxContext ?? weights.spec.contextLength;
     const fromQ4: ArrayBufferLike[] = [];
-    const model = dequantizeModel(
-      await loadedWeights(weights, (t) => {
-        const f32 = f32Tensor(t);
-        if (t.dtype === 'q4_0') fromQ4.push(f32.data.buffer);
-        return f32;
-      }),
-    );
-    for (const w of allMatrices(model)) if (fromQ4.includes(w.buffer)) emulateQ8xActivations(w);
-    return new CpuSession(model, createRunState(model, maxContext));
+    const { session, model } = await referenceSession(weights, options, (t) => {
+      const f32 = f32Tensor(t);
+      if (t.dtype === 'q4_0') fromQ4.push(f32.data.buffer);
+      return f32;
+    });
+    for (const w of wasmQuantizedMatrices(model)) if (fromQ4.includes(w.buffer)) emulateQ8xActivations(w);
+    return session;
   },
 };
 
 /** The matrices the WASM backend multiplies with its quantized kernels (the router it keeps in f32). */
-function allMatrices(model: ModelF32): Float32Array[] {
+function wasmQuantizedMatrices(model: ModelF32): Float32Array[] {
   const out = [model.embed, model.lmHead];
   for (const l of model.layers) {
     out.push(l.wq, l.wk, l.wv, l.wo);
@@ -117,14 +138,3 @@ function allMatrices(model: ModelF32): Float32Array[] {
   }
   return out;
 }
-
-export const cpuBackend: Backend = {
-  name: 'cpu',
-  async createSession(weights: ExportableWeights, options: { maxContext?: number } = {}): Promise<Session> {
-    const maxContext = options.maxContext ?? weights.spec.contextLength;
-    if (!Number.isInteger(maxContext) || maxContext < 1)
-      throw new ConfigError(`cpu: maxContext ${maxContext} must be a positive integer`);
-    const model = dequantizeModel(await loadedWeights(weights, f32Tensor));
-    return new CpuSession(model, createRunState(model, maxContext));
-  },
-};
