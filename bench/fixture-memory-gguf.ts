@@ -5,6 +5,8 @@
  * LazyTensors and exportGguf. Same shapes and bytes per tensor as the merged-then-exported
  * file, without the donors (4 × 2.2 GB) and the 6.8 GB merge on disk at TinyLlama dims.
  */
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { nodeFileSink } from '../src/cli/node-io.ts';
 import { exportGguf } from '../src/core/model/gguf-model.ts';
 import { hfTensorEntries } from '../src/core/model/hf-tensors.ts';
@@ -92,4 +94,19 @@ export async function writeMemoryGguf(path: string, spec: ModelSpec, quant: 'q4_
     },
     quant,
   );
+}
+
+/** `path` holding writeMemoryGguf's file (written through `.partial` when it is missing); `log` says when. */
+export async function ensureMemoryGguf(
+  path: string,
+  spec: ModelSpec,
+  quant: 'q4_0' | 'q8_0',
+  log: (line: string) => void,
+): Promise<string> {
+  if (existsSync(path)) return path;
+  log(`fixture: writing ${path} (random ${quant} weights drawn directly, tensor by tensor)`);
+  mkdirSync(dirname(path), { recursive: true });
+  await writeMemoryGguf(`${path}.partial`, spec, quant);
+  renameSync(`${path}.partial`, path);
+  return path;
 }

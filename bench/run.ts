@@ -17,7 +17,7 @@
  * neighbour hits every engine alike; each cell is the median over runs.
  */
 import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ import {
   type Bandwidth,
 } from './bandwidth.ts';
 import { BENCH_DIR, BYTE_TOKENS, benchPromptIds, ensureBenchGguf, promptText } from './fixture-gguf.ts';
-import { memoryMoeSpec, writeMemoryGguf } from './fixture-memory-gguf.ts';
+import { ensureMemoryGguf, memoryMoeSpec } from './fixture-memory-gguf.ts';
 import { MEMORY_SIZES } from './memory.ts';
 import { ensureZooFixture } from './fixture-zoo.ts';
 import type { BenchQuant } from './fixture-model.ts';
@@ -173,16 +173,11 @@ async function loadFixture(options: BenchOptions): Promise<Fixture> {
   if (options.model === 'tiny22') {
     const spec = memoryMoeSpec(MEMORY_SIZES.tiny22!.spec, 4);
     const files = new Map<BenchQuant, string>();
-    for (const quant of options.quants) {
-      const path = join(BENCH_DIR, `bench-moe-4x-tinyllama-dims-22l-${quant}.gguf`);
-      if (!existsSync(path)) {
-        log(`fixture: writing ${path} (random ${quant} weights drawn directly, a few minutes)`);
-        mkdirSync(BENCH_DIR, { recursive: true });
-        await writeMemoryGguf(`${path}.partial`, spec, quant);
-        renameSync(`${path}.partial`, path);
-      }
-      files.set(quant, path);
-    }
+    for (const quant of options.quants)
+      files.set(
+        quant,
+        await ensureMemoryGguf(join(BENCH_DIR, `bench-moe-4x-tinyllama-dims-22l-${quant}.gguf`), spec, quant, log),
+      );
     const promptIds = benchPromptIds(options.promptTokens, spec.vocab);
     return {
       label: '4×TinyLlama-dims MoE',

@@ -13,14 +13,14 @@
  * processes' VmRSS, sampled every 200 ms: `before` when the step starts (a fresh page and its
  * module graph: each step has its own page, closed after), `peak` during it.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.config.ts';
 import { BENCH_DIR } from './fixture-gguf.ts';
-import { memoryMoeSpec, writeMemoryGguf } from './fixture-memory-gguf.ts';
+import { ensureMemoryGguf, memoryMoeSpec } from './fixture-memory-gguf.ts';
 import { descendants, measureNative } from './measure.ts';
 import { median } from './results.ts';
 import { gitHead, MEMORY_SIZES } from './memory.ts';
@@ -60,13 +60,7 @@ interface Row {
 async function measureSize(key: string, tokens: number): Promise<Row[]> {
   const { label, spec } = MEMORY_SIZES[key]!;
   const folder = `tab-load-${key}`;
-  const gguf = join(BENCH_DIR, folder, 'model.gguf');
-  if (!existsSync(gguf)) {
-    log(`${key}: writing ${gguf}`);
-    mkdirSync(join(BENCH_DIR, folder), { recursive: true });
-    await writeMemoryGguf(`${gguf}.partial`, memoryMoeSpec(spec, 4));
-    renameSync(`${gguf}.partial`, gguf);
-  }
+  const gguf = await ensureMemoryGguf(join(BENCH_DIR, folder, 'model.gguf'), memoryMoeSpec(spec, 4), 'q4_0', log);
   const size = statSync(gguf).size;
   const profile = join(BENCH_DIR, 'tab-load-profile');
   rmSync(profile, { recursive: true, force: true });
