@@ -5,7 +5,16 @@
  * which splits tensors past the binding limit across buffers.
  */
 import { whereItFits } from '../../core/runtime/where-it-fits.ts';
-import { formatBytes } from '../format.ts';
+import { formatBytes, formatParams } from '../format.ts';
+
+/** "llama · 3.4M parameters · dense" (or "· 4 experts, 2 per token"): the first facts of a model line. */
+export function shapeFacts(arch: string, params: number, experts?: number, expertsPerToken?: number): string[] {
+  return [
+    arch,
+    `${formatParams(params)} parameters`,
+    experts ? `${experts} experts, ${expertsPerToken} per token` : 'dense',
+  ];
+}
 
 export function fitsText(params: number, dtype: string): string {
   const fit = whereItFits(params, dtype);

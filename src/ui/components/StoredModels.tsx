@@ -10,8 +10,8 @@ import type { ModelManifest } from '../../core/store/manifest.ts';
 import { engineLoad } from '../../state/engine.ts';
 import { libraryDelete, libraryVerify, pendingResume, useLibrary } from '../../state/library.ts';
 import { uiGo } from '../../state/ui.ts';
-import { formatBytes, formatParams, plural } from '../format.ts';
-import { ModelFits } from './ModelFits.tsx';
+import { formatBytes, plural } from '../format.ts';
+import { ModelFits, shapeFacts } from './ModelFits.tsx';
 import { ConfirmButton } from './ConfirmDialog.tsx';
 import { ProgressBar } from './ProgressBar.tsx';
 
@@ -26,9 +26,7 @@ function ModelFacts({ manifest }: { manifest: ModelManifest }) {
   if (!s)
     return <div className="muted small">Stored before imports were checked: Re-verify to check and describe it.</div>;
   const facts = [
-    s.arch,
-    `${formatParams(s.params)} parameters`,
-    s.experts ? `${s.experts} experts, ${s.expertsPerToken} per token` : 'dense',
+    ...shapeFacts(s.arch, s.params, s.experts, s.expertsPerToken),
     s.dtype,
     `context ${s.contextLength.toLocaleString('en-US')}`,
     s.tokenizer === 'none' ? 'no tokenizer' : undefined,

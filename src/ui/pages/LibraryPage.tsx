@@ -19,8 +19,8 @@ import { FolderUp, MessageSquare } from 'lucide-react';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 import { StoredSection } from '../components/StoredModels.tsx';
 import { TransferView } from '../components/TransferView.tsx';
-import { formatBytes, formatParams, plural } from '../format.ts';
-import { ModelFits } from '../components/ModelFits.tsx';
+import { formatBytes, plural } from '../format.ts';
+import { ModelFits, shapeFacts } from '../components/ModelFits.tsx';
 
 export async function openZooInChat(m: ZooModel): Promise<void> {
   uiGo('chat');
@@ -73,12 +73,7 @@ function HubPreview({ listing }: { listing: HubListing }) {
   if (!preview) return null;
   const { spec, params } = preview;
   const dtype = importQuant === 'keep' ? preview.dtype : importQuant;
-  const facts = [
-    spec.arch,
-    `${formatParams(params)} parameters`,
-    spec.moe ? `${spec.moe.experts} experts, ${spec.moe.expertsPerToken} per token` : 'dense',
-    `stored as ${dtype}`,
-  ];
+  const facts = [...shapeFacts(spec.arch, params, spec.moe?.experts, spec.moe?.expertsPerToken), `stored as ${dtype}`];
   return (
     <div data-testid="hub-preview">
       <div className="muted small">{facts.join(' · ')}</div>
