@@ -69,3 +69,47 @@ test('stop ends a long answer early and regenerate answers again', async ({ page
   const [, reused, prompt] = /(\d+) of (\d+) prompt tokens reused/.exec(summary ?? '') ?? [];
   expect(Number(reused)).toBe(Number(prompt) - 1);
 });
+
+test('a message sent while the model loads is answered once it is ready, and the zoo files come from the cache next time', async ({
+  page,
+}) => {
+  await clearOrigin(page);
+  // The model's weights are held back until the message is sent, so the send surely meets a load in flight.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const weightRequests: string[] = [];
+  await page.route('**/zoo/stories/model.safetensors', async (route) => {
+    weightRequests.push(route.request().url());
+    await held;
+    await route.continue();
+  });
+  await page
+    .getByTestId('zoo-model-stories')
+    .getByRole('button', { name: /^Chat with/ })
+    .click();
+  await page.getByLabel('Max tokens').fill('4');
+  await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByTestId('waiting-for-model')).toHaveText('The answer starts when the model has loaded…');
+  await expect(page.getByTestId('msg-user').last()).toHaveText(/Once upon a time/);
+  await expect(page.getByTestId('engine-ready')).toBeHidden();
+  await screenshot(page, 'chat-waiting-for-model');
+  release();
+  await expect(page.getByTestId('msg-assistant').last().getByTestId('answer-summary')).toHaveText(/^\d+ tokens · /, {
+    timeout: 120_000,
+  });
+  await expect(page.getByTestId('waiting-for-model')).toBeHidden();
+  expect(weightRequests).toHaveLength(1);
+  // Kept in Cache Storage under its sha256 from the zoo index: the next load reads no weights over HTTP.
+  await expect
+    .poll(() => page.evaluate(async () => (await (await caches.open('moe-studio-files-v1')).keys()).map((r) => r.url)))
+    .toContainEqual(expect.stringMatching(/\/zoo\/stories\/model\.safetensors\?sha256=[0-9a-f]{64}$/));
+  await page.reload(); // opens at #chat
+  await openPage(page, 'Library');
+  await page
+    .getByTestId('zoo-model-stories')
+    .getByRole('button', { name: /^Chat with/ })
+    .click();
+  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  expect(weightRequests).toHaveLength(1);
+});

@@ -33,6 +33,7 @@ export async function clearOrigin(page: Page, query = ''): Promise<void> {
   await page.goto(`/${query}`);
   await page.evaluate(async () => {
     localStorage.clear();
+    for (const name of await caches.keys()) await caches.delete(name); // zoo files kept by content
     for (const db of await indexedDB.databases())
       if (db.name)
         await new Promise((r) => {

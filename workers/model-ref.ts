@@ -4,7 +4,8 @@
  * (engine/ and merge/) open models through openModelRef; the UI only builds ModelRefs.
  */
 import { StoreError } from '../src/core/errors.ts';
-import { fetchFileSet } from '../src/core/hub/fetch-file-set.ts';
+import { cacheStorageContentCache } from '../src/core/hub/content-cache.ts';
+import { type FetchFileSetEntry, fetchFileSet } from '../src/core/hub/fetch-file-set.ts';
 import type { OnLoadProgress } from '../src/core/io/progress.ts';
 import type { FileSet } from '../src/core/io/byte-source.ts';
 import { idbKvStore } from '../src/core/store/kv.ts';
@@ -13,7 +14,7 @@ import { modelStoreGet } from '../src/core/store/model-store.ts';
 import { modelStoreFileSet } from '../src/core/store/store-file-set.ts';
 
 export type ModelRef =
-  | { kind: 'url'; id: string; title: string; baseUrl: string; files: { name: string; size?: number }[] }
+  | { kind: 'url'; id: string; title: string; baseUrl: string; files: FetchFileSetEntry[] }
   | { kind: 'store'; id: string; dbName?: string };
 
 export interface OpenedModelRef {
@@ -25,7 +26,9 @@ export interface OpenedModelRef {
 
 export async function openModelRef(ref: ModelRef, onProgress?: OnLoadProgress): Promise<OpenedModelRef> {
   if (ref.kind === 'url') {
-    return { files: fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title, onProgress), title: ref.title };
+    // Files the folder's index lists with a sha256 (the zoo) are kept in Cache Storage by content.
+    const files = fetchFileSet(fetch, ref.baseUrl, ref.files, ref.title, onProgress, cacheStorageContentCache());
+    return { files, title: ref.title };
   }
   const kv = idbKvStore(ref.dbName);
   const manifest = await modelStoreGet(kv, ref.id);

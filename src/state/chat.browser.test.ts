@@ -296,4 +296,41 @@ describe('chat store', () => {
     await chatContextDropOldest(); // not offered: nothing happens
     expect(turns()[3]).toBe(goneOn);
   });
+
+  it('a message sent while its model loads is answered once the load ends, by that model', async () => {
+    chatSetSampling({ temperature: 0, maxTokens: 3 });
+    const loading = engineLoad({ kind: 'store', id: 'moe-long', dbName: DB });
+    expect(useEngine.getState().state.kind).toBe('loading');
+    const sent = chatSend('hello');
+    expect(useChat.getState()).toMatchObject({ streaming: true, waitingForModel: true });
+    expect(await loading).toBe(true);
+    await sent;
+    const conversation = useChat.getState().conversations[0]!;
+    expect(conversation.modelId).toBe('moe-long'); // the model that answered, not the one loading had replaced
+    expect(conversation.turns.map((t) => t.role)).toEqual(['user', 'assistant']);
+    expect(conversation.turns[1]!.madeWith!.modelId).toBe('moe-long');
+    expect(conversation.turns[1]!.summary!.tokens).toBeGreaterThan(0);
+    expect(useChat.getState()).toMatchObject({ streaming: false, waitingForModel: false, error: undefined });
+  });
+
+  it('a message sent while its model loads stays, with the reason, when the load fails; Stop ends the wait', async () => {
+    chatSetSampling({ temperature: 0, maxTokens: 3 });
+    const failing = engineLoad({ kind: 'store', id: 'no-such-model', dbName: DB });
+    const sent = chatSend('hello');
+    expect(await failing).toBe(false);
+    await sent;
+    let conversation = useChat.getState().conversations[0]!;
+    expect(conversation.turns.map((t) => t.role)).toEqual(['user']);
+    expect(useChat.getState().error).toMatch(/the model did not load \(store: no ready model 'no-such-model'\)/);
+    expect(useChat.getState()).toMatchObject({ streaming: false, waitingForModel: false });
+
+    const loading = engineLoad({ kind: 'store', id: 'moe', dbName: DB });
+    const stopped = chatSend('again');
+    chatStop();
+    await stopped;
+    expect(await loading).toBe(true);
+    conversation = useChat.getState().conversations[0]!;
+    expect(conversation.turns.map((t) => t.content)).toEqual(['hello', 'again']); // no answer was started
+    expect(useChat.getState()).toMatchObject({ streaming: false, waitingForModel: false, error: undefined });
+  });
 });

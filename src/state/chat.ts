@@ -14,9 +14,15 @@ import { chatCompletions } from '../api/completions.ts';
 import type { ChatCompletions } from '../api/types.ts';
 import { compactRouting, completionParams, streamBatcher, summaryOf } from './chat-request.ts';
 import { parseStopStrings, SAMPLING_LIMITS, type Sampling, type SamplingKey, samplingCheck } from './chat-sampling.ts';
-import { engineCallback, engineClient, engineClientOnCrash, engineEncodeDeadline } from './workers.ts';
+import {
+  type EncodeDeadline,
+  engineCallback,
+  engineClient,
+  engineClientOnCrash,
+  engineEncodeDeadline,
+} from './workers.ts';
 import type { GenerateSummary } from '../../workers/engine/api.ts';
-import { useEngine } from './engine.ts';
+import { engineSettled, useEngine } from './engine.ts';
 import { tokenStream, type StreamToken } from './token-stream.ts';
 
 import {
@@ -68,6 +74,8 @@ export interface ChatState {
   /** Why the Stop strings field holds no valid value (sampling.stop keeps the last valid one). */
   stopIssue?: string;
   streaming: boolean;
+  /** The answer's message was sent while its model loads: the answer starts once it is ready. */
+  waitingForModel?: boolean;
   /** The context is full: the notice offers stop or drop-the-oldest-turns. */
   contextNotice?: ContextNotice;
   error?: string;
@@ -362,13 +370,28 @@ async function runAssistant(continueAnswer = false): Promise<void> {
   let madeWith: AnswerSettings | undefined;
   const stop = new AbortController();
   stopAnswer = stop;
-  const deadline = engineEncodeDeadline('the prompt');
+  let deadline: EncodeDeadline | undefined;
   try {
+    if (useEngine.getState().state.kind === 'loading') {
+      // Sent while its model loads: the answer starts when the load ends (Stop ends the wait).
+      useChat.setState({ waitingForModel: true });
+      const settled = await engineSettled(stop.signal);
+      useChat.setState({ waitingForModel: false });
+      if (!settled) return;
+      if (settled.kind === 'failed')
+        throw Object.assign(new Error(`the model did not load (${settled.message}): load one, then press Regenerate`), {
+          name: settled.errorName,
+        });
+      const latest = chatCurrent();
+      if (latest?.id === c.id && !latest.modelId) replaceConversation({ ...latest, ...loadedModel() });
+    }
+    deadline = engineEncodeDeadline('the prompt');
+    const met = deadline.met;
     const hasOverrides = hasRoutingOverrides(overrides);
     const model = useEngine.getState().model;
     const stream = await chatApi().create(
       { ...completionParams(c, sampling, hasOverrides ? overrides : undefined, continueAnswer), stream: true },
-      { signal: stop.signal, onPrompt: () => deadline.met() },
+      { signal: stop.signal, onPrompt: met },
     );
     const consume = async () => {
       for await (const chunk of stream) {
@@ -425,7 +448,7 @@ async function runAssistant(continueAnswer = false): Promise<void> {
       });
     else useChat.setState({ error: `${err.name}: ${err.message}` });
   } finally {
-    deadline.met();
+    deadline?.met();
     live.flush();
     if (stopAnswer === stop) stopAnswer = undefined;
     const latest = chatCurrent() ?? c;
@@ -454,7 +477,7 @@ async function runAssistant(continueAnswer = false): Promise<void> {
         turns: [...latest.turns, { role: 'assistant', content, tokens: received, summary, madeWith }],
         updatedAt: Date.now(),
       });
-    useChat.setState({ streaming: false });
+    useChat.setState({ streaming: false, waitingForModel: false });
     await persist();
   }
 }

@@ -52,6 +52,29 @@ export function engineWarmUp(): void {
   engineClientWarmUp(preloadModel ? { ref: preloadModel, choice: backendChoice } : undefined);
 }
 
+/**
+ * The engine's state once no load is in flight: at once when none is, else when the latest
+ * load ends (ready or failed), or undefined when `signal` aborts first. A message sent while
+ * its model loads waits here (chat.ts), so typing and sending overlap the load.
+ */
+export function engineSettled(signal?: AbortSignal): Promise<EngineUiState['state'] | undefined> {
+  return new Promise((resolve) => {
+    const done = (state: EngineUiState['state'] | undefined) => {
+      unsubscribe();
+      signal?.removeEventListener('abort', aborted);
+      resolve(state);
+    };
+    const aborted = () => done(undefined);
+    const unsubscribe = useEngine.subscribe((s) => {
+      if (s.state.kind !== 'loading') done(s.state);
+    });
+    signal?.addEventListener('abort', aborted);
+    const now = useEngine.getState().state;
+    if (signal?.aborted) done(undefined);
+    else if (now.kind !== 'loading') done(now);
+  });
+}
+
 export async function engineLoad(ref: ModelRef): Promise<boolean> {
   const seq = ++loadSeq;
   markPhase('moe:load-start');

@@ -1,29 +1,30 @@
 import { Blocks, Download, Library, type LucideIcon, MessageSquare, Waypoints } from 'lucide-react';
-import { type ComponentType, lazy, Suspense, useEffect, useRef } from 'react';
+import { useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { markPhase } from '../core/io/marks.ts';
 import { chatInit, chatReset } from '../state/chat.ts';
-import { engineWarmUp, useEngine } from '../state/engine.ts';
+import { useEngine } from '../state/engine.ts';
 import { activeTestHooks, urlCrashPage } from '../state/kv-instance.ts';
 import { libraryInit, libraryReset, useLibrary } from '../state/library.ts';
 import { useSettings } from '../state/settings.ts';
 import { PAGES, type PageId, uiFollowHash, uiGo, useUi } from '../state/ui.ts';
 import { BackendStatus } from './components/BackendStatus.tsx';
 import { PageBoundary } from './components/PageBoundary.tsx';
+import { PageChunk, PageView } from './lazy-page.ts';
 import { LibraryPage } from './pages/LibraryPage.tsx';
 
 // The Library is the first page; the others load on first visit (their own chunks: heatmap,
 // compose form, chat, export), so the first load parses less. The chunks are local files of the
 // build: no network, and dev/preview serve them like the main one.
-const ComposePage = lazy(() => import('./pages/ComposePage.tsx').then((m) => ({ default: m.ComposePage })));
-const ChatPage = lazy(() => import('./pages/ChatPage.tsx').then((m) => ({ default: m.ChatPage })));
-const RoutingPage = lazy(() => import('./pages/RoutingPage.tsx').then((m) => ({ default: m.RoutingPage })));
-const ExportPage = lazy(() => import('./pages/ExportPage.tsx').then((m) => ({ default: m.ExportPage })));
+const ComposePage = new PageChunk(async () => (await import('./pages/ComposePage.tsx')).ComposePage);
+const ChatPage = new PageChunk(async () => (await import('./pages/ChatPage.tsx')).ChatPage);
+const RoutingPage = new PageChunk(async () => (await import('./pages/RoutingPage.tsx')).RoutingPage);
+const ExportPage = new PageChunk(async () => (await import('./pages/ExportPage.tsx')).ExportPage);
 
 /** Each page, and what "Reset this page" (its error boundary) resets. */
 const PAGE_VIEWS = {
   library: {
-    View: LibraryPage,
+    chunk: PageChunk.of(LibraryPage),
     resetNote: 'reads the model list from storage again; stored models are kept',
     reset: () => {
       libraryReset();
@@ -33,12 +34,12 @@ const PAGE_VIEWS = {
   // The other pages' stores load with their pages (their modules, e.g. the YAML parser, are not
   // in the Library's first load); a reset loads the module if the page has not.
   compose: {
-    View: ComposePage,
+    chunk: ComposePage,
     resetNote: 'clears the draft: the form and its YAML',
     reset: async () => (await import('../state/compose.ts')).composeReset(),
   },
   chat: {
-    View: ChatPage,
+    chunk: ChatPage,
     resetNote: 'reads saved conversations again and restores the default sampling',
     reset: () => {
       chatReset();
@@ -46,16 +47,16 @@ const PAGE_VIEWS = {
     },
   },
   routing: {
-    View: RoutingPage,
+    chunk: RoutingPage,
     resetNote: 'clears traces A and B',
     reset: async () => (await import('../state/routing.ts')).routingReset(),
   },
   export: {
-    View: ExportPage,
+    chunk: ExportPage,
     resetNote: 'clears the export message',
     reset: async () => (await import('../state/export.ts')).exportReset(),
   },
-} satisfies Record<PageId, { View: ComponentType; resetNote: string; reset: () => void | Promise<void> }>;
+} satisfies Record<PageId, { chunk: PageChunk; resetNote: string; reset: () => void | Promise<void> }>;
 
 /** Each page's icon in the navigation (beside its word, never instead of it). */
 const PAGE_ICONS = {
@@ -84,12 +85,8 @@ export function App() {
   const shownPage = useRef(page);
   useEffect(() => {
     markPhase('moe:rendered');
-    // The engine worker starts now, not at the first "Chat with": its bundle loads, its kernels
-    // compile and the zoo model chatted with last loads while the user looks at the Library
-    // (after the first render, so on a busy two-core machine it does not slow the studio's start).
-    engineWarmUp();
     // Chat is where "Chat with" goes: its chunk is fetched now, so the first answer does not wait on it.
-    void import('./pages/ChatPage.tsx');
+    void ChatPage.preload();
     void libraryInit();
     void chatInit();
     addEventListener('hashchange', uiFollowHash);
@@ -101,8 +98,13 @@ export function App() {
     if (shownPage.current !== page) heading.current?.focus();
     shownPage.current = page;
   }, [page]);
-  const { View, reset, resetNote } = PAGE_VIEWS[page];
+  const { chunk, reset, resetNote } = PAGE_VIEWS[page];
   const label = PAGES.find((p) => p.id === page)?.label ?? page;
+  const opening = (
+    <p className="muted" role="status">
+      Opening {label}…
+    </p>
+  );
   return (
     <div className="app">
       {/* A button, not an anchor: the hash names the page, so #page-heading would leave it. */}
@@ -161,15 +163,7 @@ export function App() {
           }}
         >
           <CrashTestHook page={page} />
-          <Suspense
-            fallback={
-              <p className="muted" role="status">
-                Opening {label}…
-              </p>
-            }
-          >
-            <View />
-          </Suspense>
+          <PageView chunk={chunk} fallback={opening} />
         </PageBoundary>
       </main>
     </div>

@@ -77,11 +77,15 @@ export class EngineHost implements EngineApi {
   private preloading?: { key: string; loading: Promise<{ model: ModelSummary; backend: BackendReport }> };
 
   async warmUp(preload?: { ref: ModelRef; choice: BackendChoice }): Promise<void> {
-    await this.spares.prepare();
-    if (!preload) return;
-    const loading = this.load(preload.ref, preload.choice);
-    loading.catch(() => {}); // a failed preload is only a lost head start: the page's load runs again
-    this.preloading = { key: JSON.stringify([preload.ref, preload.choice]), loading };
+    // The preload reads and parses the model while the kernels compile and the pool starts
+    // (its session waits for them in platformFor), so the two waits overlap.
+    const prepared = this.spares.prepare();
+    if (preload) {
+      const loading = this.load(preload.ref, preload.choice);
+      loading.catch(() => {}); // a failed preload is only a lost head start: the page's load runs again
+      this.preloading = { key: JSON.stringify([preload.ref, preload.choice]), loading };
+    }
+    await prepared;
   }
 
   async load(ref: ModelRef, choice: BackendChoice, onProgress?: (p: LoadProgress) => void, options: LoadOptions = {}) {

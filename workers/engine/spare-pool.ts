@@ -3,6 +3,7 @@
  * the thread pool's workers started (their script loaded), waiting to be handed the next
  * session's memory. platformFor gives a session those spares first.
  */
+import { markPhase } from '../../src/core/io/marks.ts';
 import type { PlatformOptions } from '../../src/core/runtime/backends.ts';
 import { compileKernels } from '../../src/core/runtime/wasm/kernels.ts';
 import { startPoolWorker, threadsAvailable, type PoolWorker } from '../../src/core/runtime/wasm/threads.ts';
@@ -11,11 +12,18 @@ export type PlatformFn = (threads: number | undefined) => PlatformOptions | Prom
 
 export class SparePool {
   private workers: PoolWorker[] = [];
+  /** prepare() in flight or done: a session's platformFor waits for it, so it takes the spares. */
+  private preparing?: Promise<void>;
 
   constructor(private readonly platform: PlatformFn) {}
 
   /** Never throws: the load compiles and starts what it needs, and reports what fails. */
-  async prepare(): Promise<void> {
+  prepare(): Promise<void> {
+    this.preparing ??= this.compileAndStart();
+    return this.preparing;
+  }
+
+  private async compileAndStart(): Promise<void> {
     try {
       const { wasm } = await this.platform(undefined);
       const threads = wasm?.threads ?? 1;
@@ -26,10 +34,12 @@ export class SparePool {
     } catch {
       // Nothing is lost (see above).
     }
+    markPhase('moe:spares-ready');
   }
 
   /** This thread's platform options for `threads`, the WASM pool taking the spare workers first. */
   async platformFor(threads: number | undefined): Promise<PlatformOptions> {
+    await this.preparing;
     const platform = await this.platform(threads);
     if (!platform.wasm || platform.wasm.workerFactory || this.workers.length === 0) return platform;
     const workerFactory = () => this.workers.pop() ?? startPoolWorker();

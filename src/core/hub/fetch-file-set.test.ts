@@ -1,11 +1,15 @@
 /**
  * fetchFileSet against a real node:http server: a file listed at RANGE_READ_MIN_BYTES or more
  * is read by Range requests, one per read, never fetched whole; a server that ignores Range
- * still gives the right bytes (from the one whole body); a small file is fetched once.
+ * still gives the right bytes (from the one whole body); a small file is fetched once. With a
+ * ContentCache, a file listed with its sha256 is fetched, checked and kept once, then read from
+ * the cache; a wrong hash is an error and nothing is kept.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../io/sha256.ts';
+import { memoryContentCache, sha256Of } from './content-cache.ts';
 import { fetchFileSet, RANGE_READ_MIN_BYTES } from './fetch-file-set.ts';
 
 const big = new Uint8Array(RANGE_READ_MIN_BYTES + 4096);
@@ -79,5 +83,53 @@ describe('fetchFileSet', () => {
     expect(await src.read(0, small.byteLength)).toEqual(small);
     await files.open('config.json');
     expect(requests).toEqual([{ file: 'config.json', range: undefined }]);
+  });
+});
+
+describe('fetchFileSet with a content cache', () => {
+  const hashed = () => [{ name: 'config.json', size: small.byteLength, sha256: sha256Hex(small) }];
+  const read = async (files: ReturnType<typeof fetchFileSet>) => {
+    const src = await files.open('config.json');
+    return src.read(0, src.size);
+  };
+
+  it('WebCrypto and our own SHA-256 agree on fresh random bytes', async () => {
+    const bytes = new Uint8Array(100_003).map(() => (Math.random() * 256) | 0);
+    expect(await sha256Of(bytes)).toBe(sha256Hex(bytes));
+  });
+
+  it('fetches, checks and keeps a file listed with its sha256 once; later file sets read the kept copy', async () => {
+    const cache = memoryContentCache();
+    expect(await read(fetchFileSet(fetch, base, hashed(), 'folder', undefined, cache))).toEqual(small);
+    expect(requests).toHaveLength(1);
+    await expect.poll(() => cache.entries.size).toBe(1); // kept without delaying the load
+    const progress: boolean[] = [];
+    const again = fetchFileSet(fetch, base, hashed(), 'folder', (p) => progress.push(p.fromCache), cache);
+    expect(await read(again)).toEqual(small);
+    expect(requests).toHaveLength(1); // no request at all: not even a revalidation
+    expect(progress).toEqual([true]);
+  });
+
+  it('refuses bytes whose sha256 is not the listed one, and keeps nothing', async () => {
+    const cache = memoryContentCache();
+    const wrong = [{ ...hashed()[0]!, sha256: sha256Hex(new Uint8Array([1, 2, 3])) }];
+    await expect(read(fetchFileSet(fetch, base, wrong, 'folder', undefined, cache))).rejects.toThrow(
+      new RegExp(`hub: ${base}/config.json has sha256 ${sha256Hex(small)}, the index lists ${wrong[0]!.sha256}`),
+    );
+    expect(cache.entries.size).toBe(0);
+  });
+
+  it('a file listed with another hash is fetched again and replaces the kept copy; no or malformed hashes are not kept', async () => {
+    const cache = memoryContentCache();
+    const stale = new Uint8Array([9, 9, 9]);
+    await cache.put(`${base}/config.json`, sha256Hex(stale), stale);
+    expect(await read(fetchFileSet(fetch, base, hashed(), 'folder', undefined, cache))).toEqual(small);
+    expect(requests).toHaveLength(1);
+    await expect.poll(() => [...cache.entries.keys()]).toEqual([`${base}/config.json?sha256=${sha256Hex(small)}`]);
+    cache.entries.clear();
+    await read(fetchFileSet(fetch, base, listing, 'folder', undefined, cache)); // listed without sha256
+    await read(fetchFileSet(fetch, base, [{ ...hashed()[0]!, sha256: 'ABC' }], 'folder', undefined, cache));
+    expect(requests).toHaveLength(3);
+    expect(cache.entries.size).toBe(0);
   });
 });

@@ -3,15 +3,20 @@
  * server exposes), with typed progress. A file is fetched once and kept in memory, unless
  * its listed size is at least RANGE_READ_MIN_BYTES: that one is read with Range requests,
  * one read (a tensor) at a time, and never held whole. Every request goes through checkedFetch.
+ * With a ContentCache, a whole-fetched file whose entry lists a sha256 is read from the cache
+ * when it holds that hash, and otherwise fetched, checked against the hash and stored.
  */
 import { HubError, MissingFileError } from '../errors.ts';
 import { bytesSource, type ByteSource, checkRead, type FileSet } from '../io/byte-source.ts';
 import { checkedFetch, type FetchFn } from './checked-fetch.ts';
+import { type ContentCache, isSha256Hex, sha256Of } from './content-cache.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 
 export interface FetchFileSetEntry {
   name: string;
   size?: number;
+  /** The file's sha256 as the folder's index lists it (the zoo's index.json does). */
+  sha256?: string;
 }
 
 /**
@@ -27,18 +32,19 @@ export function fetchFileSet(
   files: FetchFileSetEntry[],
   name: string,
   onProgress?: OnLoadProgress,
+  contentCache?: ContentCache,
 ): FileSet {
   const cache = new Map<string, Promise<ByteSource>>();
   const totalBytes = files.reduce((s, f) => s + (f.size ?? 0), 0);
   let totalDone = 0;
-  const report = (file: string, bytesDone: number, bytesTotal: number, added: number) => {
+  const report = (file: string, bytesDone: number, bytesTotal: number, added: number, fromCache = false) => {
     totalDone += added;
     onProgress?.({
       phase: 'downloading',
       file,
       bytesDone,
       bytesTotal,
-      fromCache: false,
+      fromCache,
       totalDone,
       totalBytes: Math.max(totalBytes, totalDone),
     });
@@ -49,10 +55,27 @@ export function fetchFileSet(
     const listed = files.find((f) => f.name === file)?.size;
     if (listed !== undefined && listed >= RANGE_READ_MIN_BYTES)
       return rangeSource(fetchFn, url, listed, (done, n) => report(file, done, listed, n));
+    const sha256 = files.find((f) => f.name === file)?.sha256;
+    const keep = contentCache && isSha256Hex(sha256) && listed !== undefined ? contentCache : undefined;
+    const kept = await keep?.get(url, sha256!);
+    if (kept && kept.byteLength === listed) {
+      report(file, kept.byteLength, kept.byteLength, kept.byteLength, true);
+      return bytesSource(kept, url);
+    }
     const res = await checkedFetch(fetchFn, url);
+    const copy = keep ? res.clone() : undefined; // the cache's body, taken natively once the hash is checked
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (listed !== undefined && listed !== bytes.byteLength)
       throw new HubError(`hub: ${url} has ${bytes.byteLength} bytes, the index lists ${listed}`);
+    if (keep && copy) {
+      // A copy is kept under its hash only once the bytes are known to have it.
+      const actual = await sha256Of(bytes);
+      if (actual !== sha256) {
+        void copy.body?.cancel();
+        throw new HubError(`hub: ${url} has sha256 ${actual}, the index lists ${sha256}`);
+      }
+      void keep.put(url, actual, copy);
+    }
     report(file, bytes.byteLength, bytes.byteLength, bytes.byteLength);
     return bytesSource(bytes, url);
   };

@@ -9,6 +9,7 @@ export type PhaseMark =
   | 'moe:rendered' // the studio's first render is on screen (App mounted)
   | 'moe:zoo-listed' // the zoo index is read: its "Chat with" buttons can show
   | 'moe:engine-worker-start' // the engine worker's bundle has run
+  | 'moe:spares-ready' // engine warm-up: WASM kernels compiled, thread-pool workers started
   | 'moe:load-start' // the page asked the engine to load a model ("Chat with")
   | 'moe:model-read' // loadModel done: files read and parsed, tokenizer built
   | 'moe:session-open' // backend session open: kernels compiled, threads started, weights packed

@@ -137,8 +137,19 @@ function SamplingControls() {
 }
 
 export function ChatPage() {
-  const { conversations, currentId, streaming, error, backendNote, storageError, storageNote, blocked } = useChat(
+  const {
+    conversations,
+    currentId,
+    streaming,
+    waitingForModel,
+    error,
+    backendNote,
+    storageError,
+    storageNote,
+    blocked,
+  } = useChat(
     useShallow((s) => ({
+      waitingForModel: s.waitingForModel,
       blocked: chatBlockedReason(s),
       conversations: s.conversations,
       currentId: s.currentId,
@@ -149,10 +160,11 @@ export function ChatPage() {
       storageNote: s.storageNote,
     })),
   );
-  const { ready, layers, experts, prefill, decode, loadedId } = useEngine(
+  const { ready, loading, layers, experts, prefill, decode, loadedId } = useEngine(
     useShallow((s) => ({
       loadedId: s.model?.id,
       ready: s.state.kind === 'ready' || s.state.kind === 'generating',
+      loading: s.state.kind === 'loading',
       layers: s.model?.layers ?? 0,
       experts: s.model?.experts ?? 0,
       prefill: s.prefillTokPerSec,
@@ -178,7 +190,8 @@ export function ChatPage() {
       detailRef.current.textContent = `“${tok.firstChild?.textContent ?? ''}”\n${tok.title}`;
   };
   const send = () => {
-    if (!draft.trim() || streaming || !ready || blocked) return;
+    // While the model loads a message may be sent: its answer starts once the model is ready.
+    if (!draft.trim() || streaming || !(ready || loading) || blocked) return;
     const text = draft;
     setDraft('');
     jumpToLatest(); // a new message of one's own: follow its answer again
@@ -271,6 +284,11 @@ export function ChatPage() {
           {streaming && (
             <div className="msg msg-assistant">
               <div className="msg-role">assistant</div>
+              {waitingForModel && (
+                <p className="muted" role="status" data-testid="waiting-for-model">
+                  The answer starts when the model has loaded…
+                </p>
+              )}
               <LiveTokenText layer={layer} style={tokenStyle} />
             </div>
           )}
@@ -312,7 +330,7 @@ export function ChatPage() {
             />
           </label>
           <div className="row wrap">
-            <button type="submit" className="primary" disabled={!ready || streaming || !!blocked}>
+            <button type="submit" className="primary" disabled={!(ready || loading) || streaming || !!blocked}>
               <SendHorizontal className="icon" aria-hidden="true" /> Send
             </button>
             <button type="button" className="secondary" onClick={chatStop} disabled={!streaming}>
