@@ -196,10 +196,13 @@ export class HfTokenizer implements Tokenizer {
 export async function loadHfTokenizer(files: FileSet): Promise<HfTokenizer> {
   const list = await files.list();
   if (!list.includes('tokenizer.json')) throw new ConfigError(`${files.name}: no tokenizer.json`);
+  // Both files are read at once (each a request or a cache read); tokenizer.json's error comes first.
+  const configRead: Promise<HfTokenizerConfig> = list.includes('tokenizer_config.json')
+    ? readJsonFile(files, 'tokenizer_config.json')
+    : Promise.resolve({});
+  configRead.catch(() => {}); // thrown where awaited, after tokenizer.json's own
   const tokenizerJson = await readJsonFile(files, 'tokenizer.json');
-  const config: HfTokenizerConfig = list.includes('tokenizer_config.json')
-    ? await readJsonFile(files, 'tokenizer_config.json')
-    : {};
+  const config = await configRead;
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new FormatError('tokenizer_config.json: expected a JSON object');
   }
