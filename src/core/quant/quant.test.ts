@@ -181,3 +181,28 @@ describe('dtype traits, quantize and dequantize', () => {
     expect(() => dequantize({ name: 'i', dtype: 'i32', shape: [5], data })).toThrow(/needs 20/);
   });
 });
+
+describe('dequantize of f16 and bf16 (aligned fast paths, into a given output)', () => {
+  it('agrees with the element-wise conversion on fresh random bits, aligned and at an odd offset, into and not', () => {
+    const count = 10_001;
+    const buffer = new Uint8Array(count * 2 + 1).map(() => (Math.random() * 256) | 0);
+    for (const [dtype, toF32] of [
+      ['f16', f16ToF32],
+      ['bf16', bf16ToF32],
+    ] as const)
+      for (const offset of [0, 1]) {
+        const data = buffer.subarray(offset, offset + count * 2);
+        const expected = Float32Array.from({ length: count }, (_, i) => toF32(data[2 * i]! | (data[2 * i + 1]! << 8)));
+        const tensor = { name: 't', dtype, shape: [count], data };
+        expect(dequantize(tensor)).toEqual(expected); // toEqual: NaN equals NaN
+        const into = new Float32Array(count + 8).subarray(4, 4 + count);
+        expect(dequantize(tensor, into)).toBe(into);
+        expect(into).toEqual(expected);
+      }
+  });
+
+  it('refuses an output of the wrong length', () => {
+    const tensor = { name: 't', dtype: 'f16' as const, shape: [4], data: new Uint8Array(8) };
+    expect(() => dequantize(tensor, new Float32Array(3))).toThrow("tensor 't': 4 values do not fit an output of 3");
+  });
+});

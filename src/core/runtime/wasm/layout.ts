@@ -46,11 +46,11 @@ function matrixDims(tensor: RawTensor): [number, number] {
 }
 
 /** Any supported float dtype → f32 values (row-major, same shape). */
-export function tensorToF32(tensor: RawTensor): Float32Array {
+export function tensorToF32(tensor: RawTensor, into?: Float32Array): Float32Array {
   if (tensor.dtype === 'i8' || tensor.dtype === 'u8' || tensor.dtype === 'i32' || tensor.dtype === 'i64') {
     throw new FormatError(`wasm: tensor '${tensor.name}' has dtype ${tensor.dtype}, which is not a float type`);
   }
-  return dequantize(tensor);
+  return dequantize(tensor, into);
 }
 
 /** Dequantizes `nBlocks` ggml blocks starting at block `firstBlock` into out [nBlocks*32]. */
@@ -118,10 +118,10 @@ export function packedMatrixAllocations(dtype: RawTensor['dtype'], n: number, k:
 export function packMatrix(arena: WasmArena, tensor: RawTensor): PackedMatrix {
   const [n, k] = matrixDims(tensor);
   if (tensor.dtype === 'q8_0' || tensor.dtype === 'q4_0') return packQuantized(arena, tensor, n, k);
-  const values = tensorToF32(tensor);
-  const quants = arena.alloc(values.byteLength, tensor.name);
-  arena.f32(quants, values.length).set(values);
-  return { name: tensor.name, dtype: 'f32', n, k, quants, scales: 0, bytes: values.byteLength };
+  // widened straight into the arena: no f32 copy of the matrix on the JS heap
+  const quants = arena.alloc(n * k * 4, tensor.name);
+  tensorToF32(tensor, arena.f32(quants, n * k));
+  return { name: tensor.name, dtype: 'f32', n, k, quants, scales: 0, bytes: n * k * 4 };
 }
 
 function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number): PackedMatrix {
