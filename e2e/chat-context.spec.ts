@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { clearOrigin, openPage } from './helpers.ts';
+import { clearOrigin, chatWithZoo } from './helpers.ts';
 
 /**
  * Chat through the library API in real Chromium with a zoo model: stop strings from the
@@ -9,12 +9,7 @@ import { clearOrigin, openPage } from './helpers.ts';
  */
 
 async function openZooBase(page: Page): Promise<void> {
-  await openPage(page, 'Library');
-  await page
-    .getByTestId('zoo-model-base')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
-  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await chatWithZoo(page, 'base');
 }
 
 async function lookAt(page: Page, name: string, target: string): Promise<void> {

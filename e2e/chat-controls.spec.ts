@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { clearOrigin, openPage } from './helpers.ts';
+import { clearOrigin, chatWithZoo } from './helpers.ts';
 
 /**
  * Chat's own controls in real Chromium with a zoo model: sampling inputs say what is wrong next
@@ -8,12 +8,7 @@ import { clearOrigin, openPage } from './helpers.ts';
  */
 
 async function openZooBase(page: Page): Promise<void> {
-  await openPage(page, 'Library');
-  await page
-    .getByTestId('zoo-model-base')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
-  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await chatWithZoo(page, 'base');
 }
 
 test('sampling inputs reject bad values with a message next to them; an emptied Top-p never becomes 0', async ({

@@ -5,7 +5,7 @@
  * model says that it babbles.
  */
 import { expect, test } from '@playwright/test';
-import { clearOrigin, openPage } from './helpers.ts';
+import { clearOrigin, openPage, chatWithZoo } from './helpers.ts';
 
 test('answers record model, sampling and routing; new conversations start clean; speeds follow the backend', async ({
   page,
@@ -13,12 +13,7 @@ test('answers record model, sampling and routing; new conversations start clean;
   await clearOrigin(page);
   await openPage(page, 'Chat');
   await page.getByLabel('Backend').selectOption('cpu');
-  await openPage(page, 'Library');
-  await page
-    .getByTestId('zoo-model-stories')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
-  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await chatWithZoo(page, 'stories');
   await expect(page.getByTestId('tiny-model-note')).toContainText('tiny demo model');
 
   await page.getByLabel('System prompt').fill('You are a storyteller.');

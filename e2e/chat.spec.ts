@@ -3,18 +3,13 @@
  * says WebGPU runs and why — and stop/regenerate on the automatic backend.
  */
 import { expect, test } from '@playwright/test';
-import { clearOrigin, openPage, screenshot } from './helpers.ts';
+import { clearOrigin, openPage, screenshot, chatWithZoo } from './helpers.ts';
 
 test('chat on the WebGPU backend chosen by the user', async ({ page }) => {
   await clearOrigin(page);
   await openPage(page, 'Chat');
   await page.getByLabel('Backend').selectOption('webgpu');
-  await openPage(page, 'Library');
-  await page
-    .getByTestId('zoo-model-stories')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
-  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await chatWithZoo(page, 'stories');
   await expect(page.getByTestId('backend')).toContainText('Backend: webgpu (chosen by you)');
   await page.getByLabel('Max tokens').fill('12');
   await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
@@ -35,12 +30,7 @@ test('stop ends a long answer early and regenerate answers again', async ({ page
   // The CPU reference is the slowest backend: the answer is still running when Stop is pressed.
   await openPage(page, 'Chat');
   await page.getByLabel('Backend').selectOption('cpu');
-  await openPage(page, 'Library');
-  await page
-    .getByTestId('zoo-model-base')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
-  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await chatWithZoo(page, 'base');
   await page.getByLabel('Max tokens').fill('1000');
   // Greedy, so the answer is the zoo base's known long one (84 tokens before <|end|>, see
   // `moe-studio generate public/zoo/base --chat --temperature 0`): a sampled answer can end
@@ -83,10 +73,7 @@ test('a message sent while the model loads is answered once it is ready, and the
     await held;
     await route.continue();
   });
-  await page
-    .getByTestId('zoo-model-stories')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
+  await chatWithZoo(page, 'stories', { waitReady: false });
   await page.getByLabel('Max tokens').fill('4');
   await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
   await page.getByRole('button', { name: 'Send' }).click();
@@ -105,11 +92,6 @@ test('a message sent while the model loads is answered once it is ready, and the
     .poll(() => page.evaluate(async () => (await (await caches.open('moe-studio-files-v1')).keys()).map((r) => r.url)))
     .toContainEqual(expect.stringMatching(/\/zoo\/stories\/model\.safetensors\?sha256=[0-9a-f]{64}$/));
   await page.reload(); // opens at #chat
-  await openPage(page, 'Library');
-  await page
-    .getByTestId('zoo-model-stories')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
-  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await chatWithZoo(page, 'stories');
   expect(weightRequests).toHaveLength(1);
 });

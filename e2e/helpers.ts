@@ -3,7 +3,7 @@
  * (only localhost / 127.0.0.1 answer; everything else is aborted and counted), screenshots
  * kept as artifacts.
  */
-import type { Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const blocked = new WeakMap<Page, string[]>();
@@ -53,4 +53,14 @@ export async function openPage(
   label: 'Library' | 'Compose' | 'Chat' | 'Routing' | 'Export',
 ): Promise<void> {
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('button', { name: label, exact: true }).click();
+}
+
+/** Opens the Library and presses "Chat with" on the zoo model at `path`; waits until the engine is ready unless told not to. */
+export async function chatWithZoo(page: Page, path: string, { waitReady = true } = {}): Promise<void> {
+  await openPage(page, 'Library');
+  await page
+    .getByTestId(`zoo-model-${path}`)
+    .getByRole('button', { name: /^Chat with/ })
+    .click();
+  if (waitReady) await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
 }

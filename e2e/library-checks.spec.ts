@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { HUB_PORT } from './hub-server.ts';
-import { clearOrigin, screenshot } from './helpers.ts';
+import { clearOrigin, screenshot, chatWithZoo } from './helpers.ts';
 
 const ZOO = join(import.meta.dirname, '..', 'public', 'zoo');
 const OFFLINE_LINE =
@@ -173,11 +173,7 @@ test('an unreachable hub is one request, one line, and the zoo still chats', asy
   await expect(page.getByTestId('library-message')).toHaveText(OFFLINE_LINE);
   expect(hubRequests).toHaveLength(1); // the tree API; no probing of ten file names after it
   expect(errors.length).toBeLessThanOrEqual(1); // the browser's own line for the one failed request
-  await page
-    .getByTestId('zoo-model-math')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
-  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await chatWithZoo(page, 'math');
 });
 
 test('a folder the browser has no room for is refused before a byte is written, with the sizes', async ({ page }) => {

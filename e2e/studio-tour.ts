@@ -5,7 +5,7 @@
  * with the zoo only (no network); the Chat step loads the zoo stories model on the CPU backend.
  */
 import { expect, type Page } from '@playwright/test';
-import { openPage } from './helpers.ts';
+import { openPage, chatWithZoo } from './helpers.ts';
 
 export type TourPage = 'library' | 'compose' | 'chat' | 'routing' | 'export';
 
@@ -38,12 +38,7 @@ export async function studioTour(page: Page, visit: (name: TourPage) => Promise<
 
   await openPage(page, 'Chat');
   await page.getByLabel('Backend').selectOption('cpu');
-  await openPage(page, 'Library');
-  await page
-    .getByTestId('zoo-model-stories')
-    .getByRole('button', { name: /^Chat with/ })
-    .click();
-  await expect(page.getByTestId('engine-ready')).toBeVisible({ timeout: 120_000 });
+  await chatWithZoo(page, 'stories');
   await page.getByLabel('Max tokens').fill('24');
   await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
   await page.getByRole('button', { name: 'Send' }).click();

@@ -6,7 +6,7 @@
  * are checked by their f16 scale (a q8_0 weight is at most 128 × scale, q4_0 8 × scale).
  */
 import { FormatError } from '../errors.ts';
-import { bf16ToF32, f16ToF32 } from '../quant/float-bits.ts';
+import { bf16ToF32, f16Table, f16ToF32 } from '../quant/float-bits.ts';
 import type { RawTensor } from '../tensor.ts';
 
 export const WEIGHT_LIMITS = {
@@ -73,8 +73,9 @@ export function checkTensorValues(t: RawTensor, where: string): void {
     case 'q8_0':
     case 'q4_0': {
       const [blockBytes, maxQuant] = t.dtype === 'q8_0' ? [34, 128] : [18, 8];
+      const halfToFloat = f16Table(); // one lookup per block scale, millions per model
       for (let b = 0; b + blockBytes <= data.byteLength; b += blockBytes) {
-        const scale = f16ToF32(view.getUint16(b, true));
+        const scale = halfToFloat[data[b]! | (data[b + 1]! << 8)]!;
         if (bad(scale * maxQuant)) fail(where, t, (b / blockBytes) * 32, scale * maxQuant);
       }
       return;

@@ -8,19 +8,9 @@ import { numel } from '../tensor.ts';
 import { DTYPE_TRAITS, tensorByteLength } from './dtype-traits.ts';
 import { dequantizeQ8_0, quantizeQ8_0 } from './q8_0.ts';
 import { dequantizeQ4_0, quantizeQ4_0 } from './q4_0.ts';
-import { bf16ToF32, f16FromF32Bits, f32ToBf16, f16ToF32 } from './float-bits.ts';
+import { bf16ToF32, f16FromF32Bits, f16Table, f32ToBf16 } from './float-bits.ts';
 
 export { bf16ToF32, f32ToBf16, f32ToF16, f16ToF32, f32Bits, f32FromBits } from './float-bits.ts';
-
-let f16Table: Float32Array | undefined;
-/** All 65536 halves as f32 (256 KiB, built on first use; a pure cache). */
-function f16LookupTable(): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) f16Table[h] = f16ToF32(h);
-  }
-  return f16Table;
-}
 
 function viewOf(data: Uint8Array): DataView {
   return new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -48,7 +38,7 @@ function elementsToF32(dtype: DType, data: Uint8Array, count: number, into?: Flo
       for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
       break;
     case 'f16': {
-      const table = f16LookupTable();
+      const table = f16Table();
       if (aligned(2)) {
         const halves = new Uint16Array(data.buffer, data.byteOffset, count);
         for (let i = 0; i < count; i++) out[i] = table[halves[i]!]!;

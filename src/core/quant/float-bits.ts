@@ -18,6 +18,20 @@ export function f32FromBits(bits: number): number {
   return scratchF32[0]!;
 }
 
+let f16Values: Float32Array | undefined; // [65536], immutable once built
+
+/**
+ * [65536] the f32 value of every f16 bit pattern (f16ToF32 of each), built on first use: loaders,
+ * checks and packers widen millions of halves (weights, block scales), one lookup each.
+ */
+export function f16Table(): Float32Array {
+  if (!f16Values) {
+    f16Values = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) f16Values[bits] = f16ToF32(bits);
+  }
+  return f16Values;
+}
+
 /** IEEE half (bit pattern) → number. Exact. */
 export function f16ToF32(half: number): number {
   const sign = half & 0x8000 ? -1 : 1;

@@ -54,6 +54,9 @@ export class WasmArena {
   f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, length);
   }
+  u16(ptr: number, length: number): Uint16Array {
+    return new Uint16Array(this.memory.buffer, ptr, length);
+  }
   u8(ptr: number, length: number): Uint8Array {
     return new Uint8Array(this.memory.buffer, ptr, length);
   }

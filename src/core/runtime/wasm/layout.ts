@@ -6,6 +6,7 @@
  */
 import { FormatError } from '../../errors.ts';
 import { bf16ToF32, dequantize, f16ToF32 } from '../../quant/convert.ts';
+import { f16Table } from '../../quant/float-bits.ts';
 import type { RawTensor } from '../../tensor.ts';
 import type { WasmArena } from './arena.ts';
 
@@ -23,19 +24,9 @@ export interface PackedMatrix {
 }
 
 const QK = 32; // weights per ggml block
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const Q8_BLOCK_BYTES = 34;
 const Q4_BLOCK_BYTES = 18;
-
-let f16Table: Float32Array | undefined; // [65536] every half's f32 value; immutable once built
-
-/** f16 bits → f32 by table: packing a model widens millions of block scales. */
-function f16TableLookup(): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let bits = 0; bits < 65536; bits++) f16Table[bits] = f16ToF32(bits);
-  }
-  return f16Table;
-}
 
 function matrixDims(tensor: RawTensor): [number, number] {
   const shape = tensor.shape;
@@ -141,14 +132,33 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
   const quantView = arena.u8(quants, nBlocks * quantBytes);
   const scaleView = arena.f32(scales, nBlocks);
   const src = tensor.data;
-  const halfToFloat = f16TableLookup();
+  const halfToFloat = f16Table();
   const rowBlocks = k / QK;
-  for (let b = 0; b < nBlocks; b++) {
-    const at = b * blockBytes;
-    const to = packedBlockIndex(Math.floor(b / rowBlocks), b % rowBlocks, n, rowBlocks);
-    scaleView[to] = halfToFloat[src[at]! | (src[at + 1]! << 8)]!;
-    // q8_0's i8 quants and q4_0's nibble bytes (ggml's order, kernels.wat's header) as stored
-    quantView.set(src.subarray(at + 2, at + blockBytes), to * quantBytes);
+  // Blocks are 18 or 34 bytes and the arena 64-aligned: every block's quants start on an even
+  // byte at both ends, so they move as u16 halves (half the operations of bytes) when the
+  // source is even-aligned and the host little-endian (a byte copy otherwise).
+  const halves = HOST_LITTLE_ENDIAN && src.byteOffset % 2 === 0 && quants % 2 === 0;
+  const src16 = halves ? new Uint16Array(src.buffer, src.byteOffset, src.byteLength >> 1) : undefined;
+  const quant16 = halves ? arena.u16(quants, (nBlocks * quantBytes) >> 1) : undefined;
+  // Row by row, the destination of each next block one step on (packedBlockIndex's layout: +4
+  // inside a full 4-row group, +1 in the rows after the groups); no call or allocation per
+  // block, since a model has millions of them.
+  for (let row = 0; row < n; row++) {
+    let to = packedBlockIndex(row, 0, n, rowBlocks);
+    const step = packedBlockIndex(row, Math.min(1, rowBlocks - 1), n, rowBlocks) - to || 1;
+    let at = row * rowBlocks * blockBytes;
+    for (let block = 0; block < rowBlocks; block++, to += step, at += blockBytes) {
+      scaleView[to] = halfToFloat[src[at]! | (src[at + 1]! << 8)]!;
+      // q8_0's i8 quants and q4_0's nibble bytes (ggml's order, kernels.wat's header) as stored
+      const into = to * quantBytes;
+      if (src16 && quant16) {
+        const from16 = (at + 2) >> 1;
+        const into16 = into >> 1;
+        for (let j = 0; j < quantBytes >> 1; j++) quant16[into16 + j] = src16[from16 + j]!;
+      } else {
+        for (let j = 0; j < quantBytes; j++) quantView[into + j] = src[at + 2 + j]!;
+      }
+    }
   }
   return {
     name: tensor.name,
