@@ -91,7 +91,23 @@ test('a message sent while the model loads is answered once it is ready, and the
   await expect
     .poll(() => page.evaluate(async () => (await (await caches.open('moe-studio-files-v1')).keys()).map((r) => r.url)))
     .toContainEqual(expect.stringMatching(/\/zoo\/stories\/model\.safetensors\?sha256=[0-9a-f]{64}$/));
-  await page.reload(); // opens at #chat
+  // The Library's Storage section says what is kept (read again on each visit), and frees it:
+  // the next load fetches again.
+  await openPage(page, 'Library');
+  await expect(page.getByTestId('zoo-files')).toHaveText(
+    /^Demo zoo files kept for a fast start: \d+ files?, [\d.]+ MB\.$/,
+  );
+  await screenshot(page, 'library-zoo-files');
+  await page.reload(); // opens at the Library
   await chatWithZoo(page, 'stories');
   expect(weightRequests).toHaveLength(1);
+  await openPage(page, 'Library');
+  await page.getByRole('button', { name: 'Clear kept zoo files' }).click();
+  await expect(page.getByTestId('zoo-files')).toHaveText(
+    'No demo zoo files are kept: each zoo model is fetched when first chatted with.',
+  );
+  await expect(page.getByRole('button', { name: 'Clear kept zoo files' })).toBeDisabled();
+  await page.reload();
+  await chatWithZoo(page, 'stories');
+  expect(weightRequests).toHaveLength(2);
 });

@@ -3,6 +3,7 @@
  * pause/resume, local folder imports, storage estimate. Module-level actions; no bytes in state.
  */
 import { create } from 'zustand';
+import { cacheStorageClear, cacheStorageUsage } from '../core/hub/content-cache.ts';
 import { markPhase } from '../core/io/marks.ts';
 import { HubUnreachableError } from '../core/hub/checked-fetch.ts';
 import { hubDownloadToStore, hubModelId } from '../core/hub/download-to-store.ts';
@@ -62,6 +63,8 @@ export interface LibraryState {
   hubBusy: boolean;
   transfers: Record<string, Transfer>;
   estimate?: StorageEstimate;
+  /** Zoo files kept in Cache Storage by sha256 for a fast start (core/hub/content-cache.ts). */
+  zooFiles?: { files: number; bytes: number };
   /** The last error/info message, shown in a role="alert" region. */
   message?: { kind: 'error' | 'info'; text: string };
   verify: Record<string, string>;
@@ -94,12 +97,25 @@ export async function libraryInit(): Promise<void> {
 
 export async function libraryRefresh(): Promise<void> {
   const kv = appKv();
-  const [stored, pending, estimate] = await Promise.all([
+  const [stored, pending, estimate, zooFiles] = await Promise.all([
     modelStoreList(kv),
     modelStoreListPending(kv),
     appStorageEstimate(),
+    cacheStorageUsage().catch(() => undefined),
   ]);
-  useLibrary.setState({ stored, pending, estimate });
+  useLibrary.setState({ stored, pending, estimate, zooFiles });
+}
+
+/** Reads again what the zoo file cache holds (the engine worker adds to it on each "Chat with"). */
+export async function libraryRefreshZooFiles(): Promise<void> {
+  const zooFiles = await cacheStorageUsage().catch(() => undefined);
+  useLibrary.setState({ zooFiles });
+}
+
+/** Frees the zoo files kept for a fast start: the next "Chat with" fetches them again. */
+export async function libraryClearZooFiles(): Promise<void> {
+  await cacheStorageClear();
+  await libraryRefresh();
 }
 
 /** The one line for a hub that cannot be reached: no URL dump, and what still works. */

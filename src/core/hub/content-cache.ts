@@ -80,6 +80,25 @@ export function cacheStorageContentCache(name = CONTENT_CACHE_NAME): ContentCach
   };
 }
 
+/** What a Cache Storage content cache holds: files and bytes (undefined where there is no Cache Storage). */
+export async function cacheStorageUsage(
+  name = CONTENT_CACHE_NAME,
+): Promise<{ files: number; bytes: number } | undefined> {
+  const storage = globalThis.caches;
+  if (!storage || !(await storage.has(name))) return storage ? { files: 0, bytes: 0 } : undefined;
+  const cache = await storage.open(name);
+  let bytes = 0;
+  const keys = await cache.keys();
+  // A Blob's size is known without reading its bytes.
+  for (const key of keys) bytes += (await (await cache.match(key))?.blob())?.size ?? 0;
+  return { files: keys.length, bytes };
+}
+
+/** Frees what a Cache Storage content cache holds; the next load of those files fetches them again. */
+export async function cacheStorageClear(name = CONTENT_CACHE_NAME): Promise<void> {
+  await globalThis.caches?.delete(name);
+}
+
 /** A ContentCache in memory: tests, and anything that wants the behaviour without storage. */
 export function memoryContentCache(): ContentCache & { entries: Map<string, Uint8Array> } {
   const entries = new Map<string, Uint8Array>();

@@ -1,10 +1,12 @@
-import { useState, type DragEvent } from 'react';
+import { useEffect, useState, type DragEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { engineLoad } from '../../state/engine.ts';
 import {
   hubDownload,
   hubLookup,
+  libraryClearZooFiles,
   libraryImportFolder,
+  libraryRefreshZooFiles,
   pendingResume,
   storagePersist,
   transferPause,
@@ -255,7 +257,11 @@ function LocalSection() {
  * lags behind recent writes (it said "0 B" beside 37.8 MB of models), so it is only a labelled aside.
  */
 function StorageSection() {
-  const { estimate, stored } = useLibrary(useShallow((s) => ({ estimate: s.estimate, stored: s.stored })));
+  const { estimate, stored, zooFiles } = useLibrary(
+    useShallow((s) => ({ estimate: s.estimate, stored: s.stored, zooFiles: s.zooFiles })),
+  );
+  // Each visit: the engine worker keeps zoo files as they are chatted with, on other pages.
+  useEffect(() => void libraryRefreshZooFiles(), []);
   const storedBytes = stored.reduce((s, m) => s + m.totalBytes, 0);
   return (
     <section aria-labelledby="storage-h" className="card">
@@ -275,9 +281,23 @@ function StorageSection() {
         {estimate?.usage !== undefined &&
           ` The browser's own estimate, which can lag behind recent imports: ${formatBytes(estimate.usage)} used.`}
       </p>
-      <button type="button" onClick={() => void storagePersist()} disabled={estimate?.persisted}>
-        Request persistent storage
-      </button>
+      {zooFiles && (
+        <p className="muted" data-testid="zoo-files">
+          {zooFiles.files
+            ? `Demo zoo files kept for a fast start: ${plural(zooFiles.files, 'file')}, ${formatBytes(zooFiles.bytes)}.`
+            : 'No demo zoo files are kept: each zoo model is fetched when first chatted with.'}
+        </p>
+      )}
+      <div className="row wrap">
+        <button type="button" onClick={() => void storagePersist()} disabled={estimate?.persisted}>
+          Request persistent storage
+        </button>
+        {zooFiles && (
+          <button type="button" onClick={() => void libraryClearZooFiles()} disabled={!zooFiles.files}>
+            Clear kept zoo files
+          </button>
+        )}
+      </div>
     </section>
   );
 }
