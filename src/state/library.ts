@@ -97,13 +97,12 @@ export async function libraryInit(): Promise<void> {
 
 export async function libraryRefresh(): Promise<void> {
   const kv = appKv();
-  const [stored, pending, estimate, zooFiles] = await Promise.all([
+  const [stored, pending, estimate] = await Promise.all([
     modelStoreList(kv),
     modelStoreListPending(kv),
     appStorageEstimate(),
-    cacheStorageUsage().catch(() => undefined),
   ]);
-  useLibrary.setState({ stored, pending, estimate, zooFiles });
+  useLibrary.setState({ stored, pending, estimate });
 }
 
 /** Reads again what the zoo file cache holds (the engine worker adds to it on each "Chat with"). */
@@ -115,7 +114,7 @@ export async function libraryRefreshZooFiles(): Promise<void> {
 /** Frees the zoo files kept for a fast start: the next "Chat with" fetches them again. */
 export async function libraryClearZooFiles(): Promise<void> {
   await cacheStorageClear();
-  await libraryRefresh();
+  await Promise.all([libraryRefresh(), libraryRefreshZooFiles()]);
 }
 
 /** The one line for a hub that cannot be reached: no URL dump, and what still works. */
