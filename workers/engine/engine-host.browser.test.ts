@@ -278,7 +278,9 @@ describe('engine host', () => {
   it('a turn that extends the last one prefills only its new tokens, and answers as a fresh engine does', async () => {
     const turn = async (host: EngineHost, messages: { role: 'user' | 'assistant'; content: string }[]) => {
       const events: EngineEvent[] = [];
-      const summary = await host.generate({ messages, sampling: { temperature: 0, maxTokens: 4 } }, (b) =>
+      // stopIds: [] so each answer has its 4 tokens: with the random model's seed, a greedy answer
+      // could end on the end token at once, and an answer of no tokens leaves the cache unused.
+      const summary = await host.generate({ messages, sampling: { temperature: 0, maxTokens: 4, stopIds: [] } }, (b) =>
         events.push(...b),
       );
       const tokens = events.filter((e) => e.type === 'token');
