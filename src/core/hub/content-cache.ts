@@ -10,8 +10,6 @@
  * The cache is a speed-up, never a source of errors: a failing get is a miss, a failing put
  * (quota, a storage-less context) is dropped.
  */
-import { sha256Hex } from '../io/sha256.ts';
-
 export interface ContentCache {
   /** The bytes stored for `url` with this sha256, or undefined. */
   get(url: string, sha256: string): Promise<Uint8Array | undefined>;
@@ -26,14 +24,6 @@ export interface ContentCache {
 /** A sha256 as an index lists it: 64 lowercase hex digits. Anything else is not used as a key. */
 export function isSha256Hex(value: unknown): value is string {
   return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
-}
-
-/** The sha256 of a whole buffer: WebCrypto where the context has it (native, off the JS heap), else ours. */
-export async function sha256Of(bytes: Uint8Array): Promise<string> {
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) return sha256Hex(bytes);
-  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Cache Storage's name for the studio's content-addressed files; a new layout gets a new name. */

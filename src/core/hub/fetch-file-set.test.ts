@@ -8,8 +8,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../io/sha256.ts';
-import { memoryContentCache, sha256Of } from './content-cache.ts';
+import { sha256Hex, sha256Whole } from '../io/sha256.ts';
+import { memoryContentCache } from './content-cache.ts';
 import { fetchFileSet, RANGE_READ_MIN_BYTES } from './fetch-file-set.ts';
 
 const big = new Uint8Array(RANGE_READ_MIN_BYTES + 4096);
@@ -95,7 +95,7 @@ describe('fetchFileSet with a content cache', () => {
 
   it('WebCrypto and our own SHA-256 agree on fresh random bytes', async () => {
     const bytes = new Uint8Array(100_003).map(() => (Math.random() * 256) | 0);
-    expect(await sha256Of(bytes)).toBe(sha256Hex(bytes));
+    expect(await sha256Whole(bytes)).toBe(sha256Hex(bytes));
   });
 
   it('fetches, checks and keeps a file listed with its sha256 once; later file sets read the kept copy', async () => {

@@ -9,7 +9,8 @@
 import { HubError, MissingFileError } from '../errors.ts';
 import { bytesSource, type ByteSource, checkRead, type FileSet } from '../io/byte-source.ts';
 import { checkedFetch, type FetchFn } from './checked-fetch.ts';
-import { type ContentCache, isSha256Hex, sha256Of } from './content-cache.ts';
+import { sha256Whole } from '../io/sha256.ts';
+import { type ContentCache, isSha256Hex } from './content-cache.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 
 export interface FetchFileSetEntry {
@@ -52,10 +53,9 @@ export function fetchFileSet(
   const urlOf = (file: string) => `${baseUrl.replace(/\/+$/, '')}/${file.split('/').map(encodeURIComponent).join('/')}`;
   const load = async (file: string): Promise<ByteSource> => {
     const url = urlOf(file);
-    const listed = files.find((f) => f.name === file)?.size;
+    const { size: listed, sha256 } = files.find((f) => f.name === file) ?? {};
     if (listed !== undefined && listed >= RANGE_READ_MIN_BYTES)
       return rangeSource(fetchFn, url, listed, (done, n) => report(file, done, listed, n));
-    const sha256 = files.find((f) => f.name === file)?.sha256;
     const keep = contentCache && isSha256Hex(sha256) && listed !== undefined ? contentCache : undefined;
     const kept = await keep?.get(url, sha256!);
     if (kept && kept.byteLength === listed) {
@@ -63,13 +63,13 @@ export function fetchFileSet(
       return bytesSource(kept, url);
     }
     const res = await checkedFetch(fetchFn, url);
-    const copy = keep ? res.clone() : undefined; // the cache's body, taken natively once the hash is checked
+    const copy = keep && res.clone(); // the cache's body, taken natively once the hash is checked
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (listed !== undefined && listed !== bytes.byteLength)
       throw new HubError(`hub: ${url} has ${bytes.byteLength} bytes, the index lists ${listed}`);
     if (keep && copy) {
       // A copy is kept under its hash only once the bytes are known to have it.
-      const actual = await sha256Of(bytes);
+      const actual = await sha256Whole(bytes);
       if (actual !== sha256) {
         void copy.body?.cancel();
         throw new HubError(`hub: ${url} has sha256 ${actual}, the index lists ${sha256}`);

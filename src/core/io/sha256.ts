@@ -104,3 +104,11 @@ export class Sha256 {
 export function sha256Hex(bytes: Uint8Array): string {
   return new Sha256().update(bytes).hex();
 }
+
+/** The sha256 of a whole buffer at once: WebCrypto where the context has it (native), else this file's. */
+export async function sha256Whole(bytes: Uint8Array): Promise<string> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return sha256Hex(bytes);
+  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
