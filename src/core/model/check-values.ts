@@ -6,7 +6,7 @@
  * are checked by their f16 scale (a q8_0 weight is at most 128 × scale, q4_0 8 × scale).
  */
 import { FormatError } from '../errors.ts';
-import { bf16ToF32, f16Table, f16ToF32 } from '../quant/float-bits.ts';
+import { bf16ToF32, f16Table, f16ToF32, HOST_IS_LITTLE_ENDIAN } from '../quant/float-bits.ts';
 import type { RawTensor } from '../tensor.ts';
 
 export const WEIGHT_LIMITS = {
@@ -16,8 +16,6 @@ export const WEIGHT_LIMITS = {
    */
   maxMagnitude: 65_504,
 } as const;
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function fail(where: string, t: RawTensor, index: number, value: number): never {
   const what = Number.isFinite(value)
@@ -42,7 +40,7 @@ export function checkTensorValues(t: RawTensor, where: string): void {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   switch (t.dtype) {
     case 'f32': {
-      if (LITTLE_ENDIAN && data.byteOffset % 4 === 0) {
+      if (HOST_IS_LITTLE_ENDIAN && data.byteOffset % 4 === 0) {
         const f = new Float32Array(data.buffer, data.byteOffset, data.byteLength >> 2);
         for (let i = 0; i < f.length; i++) if (bad(f[i]!)) fail(where, t, i, f[i]!);
       } else {
@@ -58,7 +56,7 @@ export function checkTensorValues(t: RawTensor, where: string): void {
       // Checked on the bits (see BF16_MAX_GOOD_BITS), two plain loops (a per-element closure
       // cost 3× as much); the value is only made for the message.
       const halves =
-        LITTLE_ENDIAN && data.byteOffset % 2 === 0
+        HOST_IS_LITTLE_ENDIAN && data.byteOffset % 2 === 0
           ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength >> 1)
           : Uint16Array.from({ length: data.byteLength >> 1 }, (_, i) => view.getUint16(i * 2, true));
       if (t.dtype === 'f16') {

@@ -8,16 +8,13 @@ import { numel } from '../tensor.ts';
 import { DTYPE_TRAITS, tensorByteLength } from './dtype-traits.ts';
 import { dequantizeQ8_0, quantizeQ8_0 } from './q8_0.ts';
 import { dequantizeQ4_0, quantizeQ4_0 } from './q4_0.ts';
-import { bf16ToF32, f16FromF32Bits, f16Table, f32ToBf16 } from './float-bits.ts';
+import { bf16ToF32, f16FromF32Bits, f16Table, f32ToBf16, HOST_IS_LITTLE_ENDIAN } from './float-bits.ts';
 
 export { bf16ToF32, f32ToBf16, f32ToF16, f16ToF32, f32Bits, f32FromBits } from './float-bits.ts';
 
 function viewOf(data: Uint8Array): DataView {
   return new DataView(data.buffer, data.byteOffset, data.byteLength);
 }
-
-/** Typed-array views read the host's byte order; the formats are little-endian. */
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 function elementsToF32(dtype: DType, data: Uint8Array, count: number, into?: Float32Array): Float32Array {
   const aligned = (size: number) => HOST_IS_LITTLE_ENDIAN && data.byteOffset % size === 0;

@@ -5,6 +5,9 @@
  * subnormals are produced exactly.
  */
 
+/** Typed-array views read the host's byte order; the formats are little-endian, so fast paths check this. */
+export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
 

@@ -16,6 +16,7 @@ import type {
 } from '../../model/weights.ts';
 import type { RawTensor } from '../../tensor.ts';
 import { dequantize } from '../../quant/convert.ts';
+import { HOST_IS_LITTLE_ENDIAN } from '../../quant/float-bits.ts';
 
 /** An MLP in f32, with its width (dense, routed and shared experts differ). */
 export interface MlpF32 extends MlpOf<Float32Array> {
@@ -48,13 +49,11 @@ function f32Of(t: RawTensor | undefined, expected: number[], role: string): Floa
  */
 function asF32(t: RawTensor): Float32Array {
   const count = t.shape.reduce((a, b) => a * b, 1);
-  if (t.dtype === 'f32' && t.data.byteOffset % 4 === 0 && t.data.byteLength === count * 4 && LITTLE_ENDIAN) {
+  if (t.dtype === 'f32' && t.data.byteOffset % 4 === 0 && t.data.byteLength === count * 4 && HOST_IS_LITTLE_ENDIAN) {
     return new Float32Array(t.data.buffer, t.data.byteOffset, count);
   }
   return dequantize(t);
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** `t` as an f32 tensor (asF32's values), for loadedWeights' per-tensor conversion. */
 export function f32Tensor(t: RawTensor): RawTensor {

@@ -6,7 +6,7 @@
  */
 import { FormatError } from '../../errors.ts';
 import { bf16ToF32, dequantize, f16ToF32 } from '../../quant/convert.ts';
-import { f16Table } from '../../quant/float-bits.ts';
+import { f16Table, HOST_IS_LITTLE_ENDIAN } from '../../quant/float-bits.ts';
 import type { RawTensor } from '../../tensor.ts';
 import type { WasmArena } from './arena.ts';
 
@@ -24,7 +24,6 @@ export interface PackedMatrix {
 }
 
 const QK = 32; // weights per ggml block
-const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const Q8_BLOCK_BYTES = 34;
 const Q4_BLOCK_BYTES = 18;
 
@@ -137,7 +136,7 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
   // Blocks are 18 or 34 bytes and the arena 64-aligned: every block's quants start on an even
   // byte at both ends, so they move as u16 halves (half the operations of bytes) when the
   // source is even-aligned and the host little-endian (a byte copy otherwise).
-  const halves = HOST_LITTLE_ENDIAN && src.byteOffset % 2 === 0 && quants % 2 === 0;
+  const halves = HOST_IS_LITTLE_ENDIAN && src.byteOffset % 2 === 0 && quants % 2 === 0;
   const src16 = halves ? new Uint16Array(src.buffer, src.byteOffset, src.byteLength >> 1) : undefined;
   const quant16 = halves ? arena.u16(quants, (nBlocks * quantBytes) >> 1) : undefined;
   // Row by row, the destination of each next block one step on (packedBlockIndex's layout: +4
