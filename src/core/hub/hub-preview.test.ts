@@ -92,11 +92,19 @@ describe('hubPreviewModel', () => {
     const [h, kv, inter, vocab] = [2048, 4 * 64, 5632, 32000];
     const layer = 2 * h * h + 2 * kv * h + 2 * h + 4 * h + 4 * 3 * inter * h;
     expect(preview.params).toBe(2 * vocab * h + 22 * layer + h);
-    const kept = whereItFits(preview.params, preview.dtype);
+    const kept = whereItFits(preview.params, preview.dtype, { multiMemory: false });
     expect(kept.wasmFits, 'bf16 widens to f32 in WASM').toBe(false);
     expect(kept.wasmBytes).toBeGreaterThan(WASM32_MAX_BYTES);
+    expect(kept.wasmMemories, '13.6 GB of f32: four 4 GiB memories').toBe(4);
     expect(kept.gpuBytes).toBe(2 * preview.params);
-    const q4 = whereItFits(preview.params, 'q4_0');
+    expect(whereItFits(preview.params, preview.dtype, { multiMemory: true }).wasmFits, 'with multi-memory').toBe(true);
+    const q8 = {
+      multi: whereItFits(preview.params, 'q8_0', { multiMemory: true }),
+      not: whereItFits(preview.params, 'q8_0', { multiMemory: false }),
+    };
+    expect(q8.multi.wasmMemories).toBe(1);
+    expect(q8.not.wasmFits).toBe(true);
+    const q4 = whereItFits(preview.params, 'q4_0', { multiMemory: false });
     expect(q4.wasmFits).toBe(true);
     expect(q4.gpuBytes).toBe((preview.params * 18) / 32);
   });

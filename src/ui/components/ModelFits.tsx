@@ -5,6 +5,7 @@
  * which splits tensors past the binding limit across buffers.
  */
 import { whereItFits } from '../../core/runtime/where-it-fits.ts';
+import { MAX_WASM_MEMORIES } from '../../core/runtime/wasm/memory-plan.ts';
 import { formatBytes, formatParams } from '../format.ts';
 
 /** "llama · 3.4M parameters · dense" (or "· 4 experts, 2 per token"): the first facts of a model line. */
@@ -16,12 +17,20 @@ export function shapeFacts(arch: string, params: number, experts?: number, exper
   ];
 }
 
-export function fitsText(params: number, dtype: string): string {
-  const fit = whereItFits(params, dtype);
+/** The Library's line on where a model runs; `engine` overrides this browser's features (tests). */
+export function fitsText(params: number, dtype: string, engine?: { multiMemory: boolean }): string {
+  const fit = whereItFits(params, dtype, engine);
   const gpu = `WebGPU: about ${formatBytes(fit.gpuBytes)} of GPU memory`;
-  if (fit.wasmFits) return `WASM in this tab: about ${formatBytes(fit.wasmBytes)} of weights in its 4 GiB · ${gpu}`;
+  if (fit.wasmFits && fit.wasmMemories === 1)
+    return `WASM in this tab: about ${formatBytes(fit.wasmBytes)} of weights in its 4 GiB · ${gpu}`;
+  if (fit.wasmFits)
+    return `WASM in this tab: about ${formatBytes(fit.wasmBytes)} of weights, past wasm32's 4 GiB, spread over ${fit.wasmMemories} memories (this tab needs that much free RAM) · ${gpu}`;
   const advice = dtype === 'q4_0' ? 'use WebGPU or the CLI' : 'store it quantized to q4_0, or use WebGPU';
-  return `Too big for WASM in a tab: about ${formatBytes(fit.wasmBytes)} of weights (${dtype}), past wasm32's 4 GiB: ${advice} · ${gpu}`;
+  const limit =
+    fit.wasmMemories <= MAX_WASM_MEMORIES
+      ? "wasm32's 4 GiB, and this browser has no WebAssembly multi-memory to go past it"
+      : `the ${MAX_WASM_MEMORIES} memories of 4 GiB a session may take`;
+  return `Too big for WASM in a tab: about ${formatBytes(fit.wasmBytes)} of weights (${dtype}), past ${limit}: ${advice} · ${gpu}`;
 }
 
 export function ModelFits({

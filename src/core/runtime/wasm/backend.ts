@@ -1,7 +1,9 @@
 /**
  * The WASM SIMD backend: createWasmBackend(options) → Backend. Weights are repacked once per
- * session into one wasm linear memory (layout.ts); matmuls run in the SIMD kernels
- * (kernels.wat), split by rows across a worker pool when threads are available
+ * session into one wasm linear memory (layout.ts), or, for a model past wasm32's 4 GiB, into
+ * the main memory and weight banks of up to 4 GiB each where the engine has multi-memory
+ * (memory-plan.ts planWasmMemories; docs/wasm-backend.md "Past 4 GiB"); matmuls run in the
+ * SIMD kernels (kernels.wat), split by rows across a worker pool when threads are available
  * (threads.ts), else on the calling thread. Routing uses THE rule (routing.ts).
  */
 import { BackendError, ConfigError } from '../../errors.ts';
@@ -9,14 +11,15 @@ import type { ExportableWeights } from '../../model/weights.ts';
 import type { Backend, ForwardOptions, ForwardResult, Session, TokenRouting } from '../types.ts';
 import { routingPlanner } from '../routing.ts';
 import { MAX_PAGES, WASM32_MAX_BYTES, WasmArena } from './arena.ts';
-import { wasmSessionBytes } from './memory-plan.ts';
+import { MAX_WASM_MEMORIES, planWasmMemories, type WasmMemoryPlan } from './memory-plan.ts';
 import { forwardChunk, type WasmEngine } from './forward.ts';
-import { instantiateKernels } from './kernels.ts';
+import { compileBankKernels, instantiateBankKernels, instantiateKernels, preferredU4Flavour } from './kernels.ts';
+import { wasmMultiMemorySupported } from './multi-memory.ts';
 import { WasmMatmul } from './matmul.ts';
-import { activeWeightBytesPerToken, packModel } from './packed-model.ts';
+import { activeWeightBytesPerToken, MatrixPlacer, packModel } from './packed-model.ts';
 import { SerialRows, type RowParallel } from './parallel.ts';
 import { createRunState } from './run-state.ts';
-import { createThreadPool, threadsAvailable, type WorkerFactory } from './threads.ts';
+import { createThreadPool, threadsAvailable, type PoolBanks, type WorkerFactory } from './threads.ts';
 
 export interface WasmBackendOptions {
   /** Threads including the calling one (default: hardwareConcurrency when threads work, else 1). */
@@ -29,6 +32,11 @@ export interface WasmBackendOptions {
   minParallelWork?: number;
   /** A sleeping worker is woken for batches of at least wakeFactor × minParallelWork (default WAKE_FACTOR; bench/pool-ab.ts compares values). */
   wakeFactor?: number;
+  /**
+   * The most bytes one linear memory may hold (default and most: wasm32's 4 GiB). Tests shrink
+   * it so that a small model spreads over weight banks; a session past it needs multi-memory.
+   */
+  memoryLimitBytes?: number;
 }
 
 /** Default KV-cache length when the model's own context is longer (memory: f32 cache). */
@@ -41,7 +49,8 @@ class WasmSession implements Session {
 
   constructor(
     private readonly engine: WasmEngine,
-    readonly memory: { weightBytes: number; totalBytes: number },
+    /** Bytes of weights and in all (every memory); `memories`: how many linear memories hold them (1, or main + banks). */
+    readonly memory: { weightBytes: number; totalBytes: number; memories: number },
   ) {}
 
   private planRouting?: ReturnType<typeof routingPlanner>;
@@ -127,15 +136,40 @@ function resolveThreads(requested: number | undefined): number {
 const gb = (bytes: number) => (bytes / 1e9).toFixed(2);
 
 /**
- * Refuses, before any tensor is read, a session whose linear memory would pass wasm32's 4 GiB;
- * else returns the bytes the session will take (the memory is made that size up front).
+ * The session's memories, before any tensor is read: one memory while it fits (always when it
+ * can), else the main memory and weight banks where this engine has multi-memory, up to
+ * MAX_WASM_MEMORIES; anything else is refused here with the bytes it needs, never mid-load.
  */
-function checkFitsWasm32(weights: ExportableWeights, options: Parameters<typeof wasmSessionBytes>[1]): number {
-  const { weightBytes, totalBytes } = wasmSessionBytes(weights, options);
-  if (totalBytes <= WASM32_MAX_BYTES) return totalBytes;
-  throw new BackendError(
-    `wasm: this model needs ${gb(totalBytes)} GB of linear memory (weights ${gb(weightBytes)} GB, KV cache and scratch ${gb(totalBytes - weightBytes)} GB for ${options.maxContext} tokens), more than wasm32's ${gb(WASM32_MAX_BYTES)} GB: run it on the WebGPU backend, or a smaller quant`,
-  );
+function planMemories(
+  weights: ExportableWeights,
+  options: Parameters<typeof planWasmMemories>[1],
+  limitBytes: number,
+): WasmMemoryPlan {
+  const plan = planWasmMemories(weights, options, limitBytes);
+  if (plan && plan.memoryBytes.length === 1) return plan;
+  const need = plan ?? { totalBytes: Number.NaN, weightBytes: Number.NaN, memoryBytes: [] };
+  const needs = plan
+    ? `${gb(need.totalBytes)} GB of linear memory (weights ${gb(need.weightBytes)} GB, KV cache and scratch ${gb(need.totalBytes - need.weightBytes)} GB for ${options.maxContext} tokens)`
+    : 'more linear memory than one memory holds for a single matrix or for its KV cache';
+  const advice = 'run it on the WebGPU backend, or a smaller quant';
+  if (!plan) throw new BackendError(`wasm: this model needs ${needs}: ${advice}`);
+  if (!wasmMultiMemorySupported()) {
+    throw new BackendError(
+      `wasm: this model needs ${needs}, more than one ${gb(limitBytes)} GB wasm32 memory, and this engine cannot spread it over several (WebAssembly multi-memory: Chromium ≥ 120, Firefox ≥ 125, Node ≥ 22): ${advice}`,
+    );
+  }
+  if (plan.memoryBytes.length > MAX_WASM_MEMORIES) {
+    throw new BackendError(
+      `wasm: this model needs ${needs}, ${plan.memoryBytes.length} memories of ${gb(limitBytes)} GB, more than the ${MAX_WASM_MEMORIES} a session may take: ${advice}`,
+    );
+  }
+  return plan;
+}
+
+/** A memory of `bytes`, made that size up front (see createSession). */
+function newMemory(bytes: number, shared: boolean): WebAssembly.Memory {
+  const initial = Math.min(MAX_PAGES, Math.max(1, Math.ceil(bytes / 65536)));
+  return new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared });
 }
 
 /** The WASM SIMD backend. `threads` > 1 needs SharedArrayBuffer (cross-origin isolation). */
@@ -152,20 +186,33 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       if (!Number.isInteger(maxContext) || maxContext < 1)
         throw new ConfigError(`wasm: maxContext ${maxContext} must be a positive integer`);
       const useThreads = threads > 1 && threadsAvailable(options.workerFactory);
-      const sessionBytes = checkFitsWasm32(weights, {
-        maxContext,
-        chunk: prefillChunk,
-        threads: useThreads ? threads : 1,
-      });
+      const limitBytes = options.memoryLimitBytes ?? WASM32_MAX_BYTES;
+      if (!Number.isInteger(limitBytes) || limitBytes < 65536 || limitBytes > WASM32_MAX_BYTES)
+        throw new ConfigError(
+          `wasm: memoryLimitBytes ${limitBytes} must be an integer in [65536, ${WASM32_MAX_BYTES}]`,
+        );
+      const plan = planMemories(
+        weights,
+        { maxContext, chunk: prefillChunk, threads: useThreads ? threads : 1 },
+        limitBytes,
+      );
       // Sized once from the plan (memory-plan.ts, pinned byte for byte by its tests): growing a
       // plain memory tensor by tensor copies it each time: 7.4 s instead of 1.5 s for a 211 MB
       // q4_0 model on one thread (bench/session-open.ts).
-      const initial = Math.min(MAX_PAGES, Math.max(1, Math.ceil(sessionBytes / 65536)));
-      const memory = new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: useThreads });
+      const memories = plan.memoryBytes.map((bytes) => newMemory(bytes, useThreads));
+      const memory = memories[0]!;
       const kernels = await instantiateKernels(memory, useThreads);
-      const arena = new WasmArena(memory);
-      const model = await packModel(arena, weights);
-      const weightBytes = arena.bytesUsed;
+      const arenas = memories.map((m, index) => new WasmArena(m, index, limitBytes));
+      const arena = arenas[0]!;
+      const model = await packModel(new MatrixPlacer(arenas, plan.placement), weights);
+      const weightBytes = arenas.reduce((sum, a) => sum + a.bytesUsed, 0);
+      let banks: PoolBanks | undefined;
+      if (memories.length > 1) {
+        const module = await compileBankKernels(useThreads, preferredU4Flavour());
+        const bankMemories = memories.slice(1);
+        const instances = await Promise.all(bankMemories.map((w) => instantiateBankKernels(module, memory, w)));
+        banks = { module, memories: bankMemories, instances };
+      }
       const chunk = Math.min(prefillChunk, maxContext);
       const maxK = Math.max(spec.hidden, spec.heads * spec.headDim, model.maxIntermediate);
       const rows: RowParallel = useThreads
@@ -176,11 +223,16 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
             options.workerFactory,
             options.minParallelWork,
             options.wakeFactor,
+            banks,
           )
-        : new SerialRows(kernels);
+        : new SerialRows(kernels, banks?.instances);
       const matmul = new WasmMatmul(kernels, rows, arena, chunk, maxK);
       const state = createRunState(arena, model, chunk, maxContext, rows.threads);
-      return new WasmSession({ model, state, kernels, matmul, rows }, { weightBytes, totalBytes: arena.bytesUsed });
+      const totalBytes = arenas.reduce((sum, a) => sum + a.bytesUsed, 0);
+      return new WasmSession(
+        { model, state, kernels, matmul, rows },
+        { weightBytes, totalBytes, memories: memories.length },
+      );
     },
   };
 }

@@ -9,7 +9,7 @@ import { mulberry32, fillNormal } from '../../model/random.ts';
 import { attention, matmul, roundQ8x, swiglu } from '../cpu/ops.ts';
 import { assertAllclose, type Tolerance } from '../cpu/allclose.testing.ts';
 import { WasmArena } from './arena.ts';
-import { buildKernels, kernelsModuleText } from './build-kernels.ts';
+import { BANK_EXPORTS, buildKernels, expandU4Macros, kernelsModuleText } from './build-kernels.ts';
 import { attnHeadsDims, instantiateKernels } from './kernels.ts';
 import { packMatrix } from './layout.ts';
 import { WasmMatmul } from './matmul.ts';
@@ -45,6 +45,18 @@ describe('committed kernels binary', () => {
     const wat = readFileSync(new URL('kernels.wat', here), 'utf8');
     const committed = readFileSync(new URL('kernels-wasm.ts', here), 'utf8');
     expect(committed).toBe(kernelsModuleText(await buildKernels(wat)));
+  });
+  it('kernels-bank-wasm.ts equals a fresh bank build, which exports only the matmuls', async () => {
+    const here = new URL('.', import.meta.url);
+    const wat = readFileSync(new URL('kernels.wat', here), 'utf8');
+    const committed = readFileSync(new URL('kernels-bank-wasm.ts', here), 'utf8');
+    const bank = await buildKernels(wat, 'bank');
+    expect(committed).toBe(kernelsModuleText(bank, 'BANK_'));
+    // (Node 20 cannot compile a two-memory module, so the exports are read from the expanded text)
+    const text = expandU4Macros(wat, 'plain', 'bank');
+    expect([...text.matchAll(/\(export "(\w+)"\)/g)].map((m) => m[1]).sort()).toEqual([...BANK_EXPORTS].sort());
+    expect(text).toContain('(import "env" "weights" (memory $weights');
+    expect(expandU4Macros(wat, 'plain')).not.toContain('$weights');
   });
 });
 

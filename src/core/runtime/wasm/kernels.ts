@@ -136,6 +136,51 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
+/** The matmuls of a bank instance (kernels.wat's header): its weights in the bank's memory, x and y in the main one. */
+export type BankKernelExports = Pick<KernelExports, 'matmul_q8' | 'matmul_q4' | 'matmul_f32'>;
+
+type BankBinaries = typeof import('./kernels-bank-wasm.ts');
+let bankBinaries: Promise<BankBinaries> | undefined;
+/** The bank builds live in their own module, fetched only by a session that needs a second memory. */
+function loadBankBinaries(): Promise<BankBinaries> {
+  bankBinaries ??= import('./kernels-bank-wasm.ts');
+  return bankBinaries;
+}
+
+/** Compiles the bank build once per memory kind and flavour (see compileKernels). */
+export async function compileBankKernels(
+  shared: boolean,
+  flavour: U4Flavour = preferredU4Flavour(),
+): Promise<WebAssembly.Module> {
+  const key = `bank:${shared}:${flavour}`;
+  let module = compiled.get(key);
+  if (!module) {
+    module = loadBankBinaries().then((b) => {
+      const text =
+        flavour === 'relaxed'
+          ? shared
+            ? b.BANK_KERNELS_WASM_RELAXED_SHARED_BASE64
+            : b.BANK_KERNELS_WASM_RELAXED_BASE64
+          : shared
+            ? b.BANK_KERNELS_WASM_SHARED_BASE64
+            : b.BANK_KERNELS_WASM_BASE64;
+      return WebAssembly.compile(decodeBase64(text) as BufferSource);
+    });
+    compiled.set(key, module);
+  }
+  return module;
+}
+
+/** One bank instance: the matmuls over `weights`, with activations in `memory`. */
+export async function instantiateBankKernels(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  weights: WebAssembly.Memory,
+): Promise<BankKernelExports> {
+  const instance = await WebAssembly.instantiate(module, { env: { memory, weights } });
+  return instance.exports as unknown as BankKernelExports;
+}
+
 export async function instantiateKernels(
   memory: WebAssembly.Memory,
   shared: boolean,

@@ -6,6 +6,15 @@
 ;; carries a `__SHARED__` marker: build-kernels.ts emits two binaries, one with a shared
 ;; memory (threads, cross-origin isolated pages and Node workers) and one without.
 ;;
+;; Weight banks (models past wasm32's 4 GiB): every load of a weight carries the W macro
+;; (W in double braces, right after the opcode). build-kernels.ts also emits a "bank" build that
+;; imports a second memory, env.weights, expands W to that memory's name so those loads read
+;; from it, and exports only the three matmuls; in the main build W and the WEIGHTS_IMPORT
+;; line expand to nothing, so its code is unchanged. A bank instance runs the matmuls of the
+;; matrices packed into its memory, activations and outputs staying in the main one. The first
+;; operand of $dot_f32 is marked as a weight: the bank build's attention (which calls it on two
+;; activations) is not exported, so it cannot be called.
+;;
 ;; Weight layouts (repacked on session creation by layout.ts, never ggml's interleaved blocks):
 ;;   q8_0 : quants  i8[n, k]       scales f32[n, k/32]   (weight = scale[b] * q)
 ;;   q4_0 : nibbles u8[n, k/2]     scales f32[n, k/32]   block b of a row holds ggml's 16 bytes
@@ -35,6 +44,7 @@
 ;; unit of thread splitting.
 (module
   (import "env" "memory" (memory $mem 1 65536 __SHARED__))
+  {{WEIGHTS_IMPORT}}
 
   ;; ------------------------------------------------------------------------------------
   ;; Activation quantization: x f32[nBlocks*32] -> xq i16[nBlocks*32], xs f32[nBlocks]
@@ -146,8 +156,8 @@
     (local.set $end (i32.add (local.get $xs) (i32.shl (local.get $nBlocks) (i32.const 2))))
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $xs) (local.get $end)))
-      (local.set $w0 (v128.load (local.get $w)))
-      (local.set $w1 (v128.load offset=16 (local.get $w)))
+      (local.set $w0 (v128.load{{W}} (local.get $w)))
+      (local.set $w1 (v128.load{{W}} offset=16 (local.get $w)))
       (local.set $s (i32x4.add
         (i32x4.add
           (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $w0)) (v128.load (local.get $xq)))
@@ -156,7 +166,7 @@
           (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $w1)) (v128.load offset=32 (local.get $xq)))
           (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $w1)) (v128.load offset=48 (local.get $xq))))))
       (local.set $acc (f32.add (local.get $acc) (f32.mul (f32.convert_i32_s (call $isum (local.get $s)))
-        (f32.mul (f32.load (local.get $xs)) (f32.load (local.get $ws))))))
+        (f32.mul (f32.load (local.get $xs)) (f32.load{{W}} (local.get $ws))))))
       (local.set $w (i32.add (local.get $w) (local.get $wStep)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
       (local.set $ws (i32.add (local.get $ws) (local.get $sStep)))
@@ -178,11 +188,11 @@
       (local.set $x_lo (v128.load (local.get $xq)))
       (local.set $x_hi (v128.load offset=16 (local.get $xq)))
       {{XWIDEN $x}}
-      (local.set $raw (v128.load (local.get $w)))
+      (local.set $raw (v128.load{{W}} (local.get $w)))
       {{U4PREP $raw $w}}
       (local.set $acc (f32.add (local.get $acc) (f32.mul
         (f32.convert_i32_s (i32.sub (call $isum {{U4DOTP $w $x}}) (i32.load offset=4 (local.get $xs))))
-        (f32.mul (f32.load (local.get $xs)) (f32.load (local.get $ws))))))
+        (f32.mul (f32.load (local.get $xs)) (f32.load{{W}} (local.get $ws))))))
       (local.set $w (i32.add (local.get $w) (local.get $wStep)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 32)))
       (local.set $ws (i32.add (local.get $ws) (local.get $sStep)))
@@ -198,15 +208,15 @@
     (block $done (loop $vec
       (br_if $done (i32.ge_u (local.get $a) (local.get $end8)))
       (local.set $acc0 (f32x4.add (local.get $acc0)
-        (f32x4.mul (v128.load (local.get $a)) (v128.load (local.get $b)))))
+        (f32x4.mul (v128.load{{W}} (local.get $a)) (v128.load (local.get $b)))))
       (local.set $acc1 (f32x4.add (local.get $acc1)
-        (f32x4.mul (v128.load offset=16 (local.get $a)) (v128.load offset=16 (local.get $b)))))
+        (f32x4.mul (v128.load{{W}} offset=16 (local.get $a)) (v128.load offset=16 (local.get $b)))))
       (local.set $a (i32.add (local.get $a) (i32.const 32)))
       (local.set $b (i32.add (local.get $b) (i32.const 32)))
       (br $vec)))
     (block $tdone (loop $scalar
       (br_if $tdone (i32.ge_u (local.get $a) (local.get $end)))
-      (local.set $tail (f32.add (local.get $tail) (f32.mul (f32.load (local.get $a)) (f32.load (local.get $b)))))
+      (local.set $tail (f32.add (local.get $tail) (f32.mul (f32.load{{W}} (local.get $a)) (f32.load (local.get $b)))))
       (local.set $a (i32.add (local.get $a) (i32.const 4)))
       (local.set $b (i32.add (local.get $b) (i32.const 4)))
       (br $scalar)))
@@ -229,29 +239,29 @@
       (local.set $x1 (v128.load offset=16 (local.get $xq)))
       (local.set $x2 (v128.load offset=32 (local.get $xq)))
       (local.set $x3 (v128.load offset=48 (local.get $xq)))
-      (local.set $lo (v128.load offset=0 (local.get $w0)))
-      (local.set $hi (v128.load offset=16 (local.get $w0)))
+      (local.set $lo (v128.load{{W}} offset=0 (local.get $w0)))
+      (local.set $hi (v128.load{{W}} offset=16 (local.get $w0)))
       (local.set $d0 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-      (local.set $lo (v128.load offset=32 (local.get $w0)))
-      (local.set $hi (v128.load offset=48 (local.get $w0)))
+      (local.set $lo (v128.load{{W}} offset=32 (local.get $w0)))
+      (local.set $hi (v128.load{{W}} offset=48 (local.get $w0)))
       (local.set $d1 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-      (local.set $lo (v128.load offset=64 (local.get $w0)))
-      (local.set $hi (v128.load offset=80 (local.get $w0)))
+      (local.set $lo (v128.load{{W}} offset=64 (local.get $w0)))
+      (local.set $hi (v128.load{{W}} offset=80 (local.get $w0)))
       (local.set $d2 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $hi)) (local.get $x2))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $hi)) (local.get $x3)))))
-      (local.set $lo (v128.load offset=96 (local.get $w0)))
-      (local.set $hi (v128.load offset=112 (local.get $w0)))
+      (local.set $lo (v128.load{{W}} offset=96 (local.get $w0)))
+      (local.set $hi (v128.load{{W}} offset=112 (local.get $w0)))
       (local.set $d3 (i32x4.add
         (i32x4.add (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $lo)) (local.get $x0))
                    (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $lo)) (local.get $x1)))
@@ -262,7 +272,7 @@
       (local.set $d2 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d2) (local.get $d3)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d2) (local.get $d3))))
       (local.set $d0 (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2))))
       (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0))
-        (f32x4.mul (v128.load32_splat (local.get $xs)) (v128.load (local.get $s0))))))
+        (f32x4.mul (v128.load32_splat (local.get $xs)) (v128.load{{W}} (local.get $s0))))))
       (local.set $w0 (i32.add (local.get $w0) (i32.const 128)))
       (local.set $s0 (i32.add (local.get $s0) (i32.const 16)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 64)))
@@ -287,16 +297,16 @@
       (local.set $x_lo (v128.load (local.get $xq)))
       (local.set $x_hi (v128.load offset=16 (local.get $xq)))
       {{XWIDEN $x}}
-      (local.set $raw (v128.load offset=0 (local.get $w0)))
+      (local.set $raw (v128.load{{W}} offset=0 (local.get $w0)))
       {{U4PREP $raw $w}}
       (local.set $d0 {{U4DOTP $w $x}})
-      (local.set $raw (v128.load offset=16 (local.get $w0)))
+      (local.set $raw (v128.load{{W}} offset=16 (local.get $w0)))
       {{U4PREP $raw $w}}
       (local.set $d1 {{U4DOTP $w $x}})
-      (local.set $raw (v128.load offset=32 (local.get $w0)))
+      (local.set $raw (v128.load{{W}} offset=32 (local.get $w0)))
       {{U4PREP $raw $w}}
       (local.set $d2 {{U4DOTP $w $x}})
-      (local.set $raw (v128.load offset=48 (local.get $w0)))
+      (local.set $raw (v128.load{{W}} offset=48 (local.get $w0)))
       {{U4PREP $raw $w}}
       (local.set $d3 {{U4DOTP $w $x}})
       ;; The four rows' i32 lane sums reduced into one vector [Σd0, Σd1, Σd2, Σd3] (six shuffles,
@@ -308,7 +318,7 @@
       (local.set $d0 (i32x4.sub (i32x4.add (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $d0) (local.get $d2)) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $d0) (local.get $d2)))
         (v128.load32_splat offset=4 (local.get $xs))))
       (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.convert_i32x4_s (local.get $d0))
-        (f32x4.mul (v128.load32_splat (local.get $xs)) (v128.load (local.get $s0))))))
+        (f32x4.mul (v128.load32_splat (local.get $xs)) (v128.load{{W}} (local.get $s0))))))
       (local.set $w0 (i32.add (local.get $w0) (i32.const 64)))
       (local.set $s0 (i32.add (local.get $s0) (i32.const 16)))
       (local.set $xq (i32.add (local.get $xq) (i32.const 32)))
@@ -345,15 +355,15 @@
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $b) (local.get $nBlocks)))
       (local.set $wr (i32.add (local.get $w0) (i32.shl (local.get $b) (i32.const 6))))
-      (local.set $raw (v128.load offset=0 (local.get $wr)))
+      (local.set $raw (v128.load{{W}} offset=0 (local.get $wr)))
       {{U4PREP $raw $r0}}
-      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $raw (v128.load{{W}} offset=16 (local.get $wr)))
       {{U4PREP $raw $r1}}
-      (local.set $raw (v128.load offset=32 (local.get $wr)))
+      (local.set $raw (v128.load{{W}} offset=32 (local.get $wr)))
       {{U4PREP $raw $r2}}
-      (local.set $raw (v128.load offset=48 (local.get $wr)))
+      (local.set $raw (v128.load{{W}} offset=48 (local.get $wr)))
       {{U4PREP $raw $r3}}
-      (local.set $sv (v128.load (i32.add (local.get $s0) (i32.shl (local.get $b) (i32.const 4)))))
+      (local.set $sv (v128.load{{W}} (i32.add (local.get $s0) (i32.shl (local.get $b) (i32.const 4)))))
       (local.set $xqt (i32.add (local.get $xq) (i32.shl (local.get $b) (i32.const 5))))
       (local.set $xst (i32.add (local.get $xs) (i32.shl (local.get $b) (i32.const 3))))
       (local.set $yt (local.get $y))
@@ -405,34 +415,34 @@
     (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $b) (local.get $nBlocks)))
       (local.set $wr (i32.add (local.get $w0) (i32.shl (local.get $b) (i32.const 7))))
-      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $raw (v128.load{{W}} (local.get $wr)))
       (local.set $w00 (i16x8.extend_low_i8x16_s (local.get $raw)))
       (local.set $w01 (i16x8.extend_high_i8x16_s (local.get $raw)))
-      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $raw (v128.load{{W}} offset=16 (local.get $wr)))
       (local.set $w02 (i16x8.extend_low_i8x16_s (local.get $raw)))
       (local.set $w03 (i16x8.extend_high_i8x16_s (local.get $raw)))
       (local.set $wr (i32.add (local.get $wr) (i32.const 32)))
-      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $raw (v128.load{{W}} (local.get $wr)))
       (local.set $w10 (i16x8.extend_low_i8x16_s (local.get $raw)))
       (local.set $w11 (i16x8.extend_high_i8x16_s (local.get $raw)))
-      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $raw (v128.load{{W}} offset=16 (local.get $wr)))
       (local.set $w12 (i16x8.extend_low_i8x16_s (local.get $raw)))
       (local.set $w13 (i16x8.extend_high_i8x16_s (local.get $raw)))
       (local.set $wr (i32.add (local.get $wr) (i32.const 32)))
-      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $raw (v128.load{{W}} (local.get $wr)))
       (local.set $w20 (i16x8.extend_low_i8x16_s (local.get $raw)))
       (local.set $w21 (i16x8.extend_high_i8x16_s (local.get $raw)))
-      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $raw (v128.load{{W}} offset=16 (local.get $wr)))
       (local.set $w22 (i16x8.extend_low_i8x16_s (local.get $raw)))
       (local.set $w23 (i16x8.extend_high_i8x16_s (local.get $raw)))
       (local.set $wr (i32.add (local.get $wr) (i32.const 32)))
-      (local.set $raw (v128.load (local.get $wr)))
+      (local.set $raw (v128.load{{W}} (local.get $wr)))
       (local.set $w30 (i16x8.extend_low_i8x16_s (local.get $raw)))
       (local.set $w31 (i16x8.extend_high_i8x16_s (local.get $raw)))
-      (local.set $raw (v128.load offset=16 (local.get $wr)))
+      (local.set $raw (v128.load{{W}} offset=16 (local.get $wr)))
       (local.set $w32 (i16x8.extend_low_i8x16_s (local.get $raw)))
       (local.set $w33 (i16x8.extend_high_i8x16_s (local.get $raw)))
-      (local.set $sv (v128.load (i32.add (local.get $s0) (i32.shl (local.get $b) (i32.const 4)))))
+      (local.set $sv (v128.load{{W}} (i32.add (local.get $s0) (i32.shl (local.get $b) (i32.const 4)))))
       (local.set $xqt (i32.add (local.get $xq) (i32.shl (local.get $b) (i32.const 6))))
       (local.set $xst (i32.add (local.get $xs) (i32.shl (local.get $b) (i32.const 2))))
       (local.set $yt (local.get $y))
@@ -586,8 +596,8 @@
     (local.set $k4 (i32.shl (i32.and (local.get $k) (i32.const -4)) (i32.const 2)))
     (block $done (loop $cols
       (br_if $done (i32.ge_u (local.get $c) (local.get $k4)))
-      (local.set $a (v128.load (i32.add (local.get $w0) (local.get $c))))
-      (local.set $b (v128.load (i32.add (local.get $w1) (local.get $c))))
+      (local.set $a (v128.load{{W}} (i32.add (local.get $w0) (local.get $c))))
+      (local.set $b (v128.load{{W}} (i32.add (local.get $w1) (local.get $c))))
       (local.set $v (v128.load (i32.add (local.get $x0) (local.get $c))))
       (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $a) (local.get $v))))
       (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $b) (local.get $v))))
@@ -618,8 +628,8 @@
       (block $sdone (loop $scalar
         (br_if $sdone (i32.ge_u (local.get $c) (i32.shl (local.get $k) (i32.const 2))))
         (local.set $xv (f32.load (i32.add (local.get $xi) (local.get $c))))
-        (local.set $ra (f32.add (local.get $ra) (f32.mul (f32.load (i32.add (local.get $w0) (local.get $c))) (local.get $xv))))
-        (local.set $rb (f32.add (local.get $rb) (f32.mul (f32.load (i32.add (local.get $w1) (local.get $c))) (local.get $xv))))
+        (local.set $ra (f32.add (local.get $ra) (f32.mul (f32.load{{W}} (i32.add (local.get $w0) (local.get $c))) (local.get $xv))))
+        (local.set $rb (f32.add (local.get $rb) (f32.mul (f32.load{{W}} (i32.add (local.get $w1) (local.get $c))) (local.get $xv))))
         (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $scalar)))
       (f32.store (i32.add (local.get $y) (i32.shl (i32.mul (local.get $t) (local.get $n)) (i32.const 2))) (local.get $ra))

@@ -21,6 +21,7 @@ export interface PackedMatrix {
   quants: number; // q8_0: i8 [n, k]; q4_0: u8 [n, k/2] (ggml's nibble bytes), rows in 4-row groups interleaved by block (packedBlockIndex); f32: f32 [n, k]
   scales: number; // f32 [n, k/32] in the same block order (0 for f32)
   bytes: number; // bytes the kernel reads per full mat-vec
+  memory: number; // which of the session's memories holds quants and scales (0: main; WasmArena.index)
 }
 
 const QK = 32; // weights per ggml block
@@ -111,7 +112,7 @@ export function packMatrix(arena: WasmArena, tensor: RawTensor): PackedMatrix {
   // widened straight into the arena: no f32 copy of the matrix on the JS heap
   const quants = arena.alloc(n * k * 4, tensor.name);
   tensorToF32(tensor, arena.f32(quants, n * k));
-  return { name: tensor.name, dtype: 'f32', n, k, quants, scales: 0, bytes: n * k * 4 };
+  return { name: tensor.name, dtype: 'f32', n, k, quants, scales: 0, bytes: n * k * 4, memory: arena.index };
 }
 
 function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number): PackedMatrix {
@@ -167,6 +168,7 @@ function packQuantized(arena: WasmArena, tensor: RawTensor, n: number, k: number
     quants,
     scales,
     bytes: nBlocks * (quantBytes + 4),
+    memory: arena.index,
   };
 }
 

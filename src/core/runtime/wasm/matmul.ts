@@ -57,7 +57,13 @@ export class WasmMatmul {
       assert(mat.k <= this.maxK, `wasm matmul: k ${mat.k} beyond scratch (${this.maxK})`);
       const work = mat.n * mat.k * m;
       if (mat.dtype === 'f32') {
-        jobs.push({ kernel: 'matmul_f32', args: [mat.quants, x, y, mat.k, mat.n, m], n: mat.n, work });
+        jobs.push({
+          kernel: 'matmul_f32',
+          args: [mat.quants, x, y, mat.k, mat.n, m],
+          n: mat.n,
+          work,
+          memory: mat.memory,
+        });
         continue;
       }
       assert(mat.k % 32 === 0, `wasm matmul: quantized k ${mat.k} is not a multiple of 32`);
@@ -82,7 +88,13 @@ export class WasmMatmul {
         format === 'q16'
           ? (['matmul_q8', this.xq + block * 64, this.xs + block * 4] as const)
           : (['matmul_q4', this.xq8 + block * 32, this.xs8 + block * 8] as const);
-      jobs.push({ kernel, args: [mat.quants, mat.scales, xq, xs, y, mat.k, mat.n, m], n: mat.n, work });
+      jobs.push({
+        kernel,
+        args: [mat.quants, mat.scales, xq, xs, y, mat.k, mat.n, m],
+        n: mat.n,
+        work,
+        memory: mat.memory,
+      });
     }
     this.rows.runBatch(jobs);
   }

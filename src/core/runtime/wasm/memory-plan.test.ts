@@ -1,6 +1,8 @@
 /**
- * wasmSessionBytes against real sessions (weights and total byte for byte, with and without a pool),
- * and the 4 GiB refusal: a model past wasm32's limit is refused before any tensor is read.
+ * wasmSessionBytes against real sessions (weights and total byte for byte, with and without a pool);
+ * planWasmMemories' split of a model past one memory (weight banks; the sessions that run it are
+ * checked in Chromium, banks.browser.test.ts); and the refusal before any tensor is read of a model
+ * this engine cannot hold (Node 20 has no multi-memory).
  */
 import { describe, expect, it } from 'vitest';
 import { randomModelWeights, tinyDenseSpec, tinyMoeSpec, tinyQwenMoeSpec } from '../../model/random.ts';
@@ -8,7 +10,8 @@ import type { ModelSpec } from '../../model/spec.ts';
 import { tinyLlamaMoeSpec, unreadableWeights } from '../../model/unreadable.testing.ts';
 import { WASM32_MAX_BYTES } from './arena.ts';
 import { createWasmBackend } from './backend.ts';
-import { wasmBytesPerParam, wasmSessionBytes } from './memory-plan.ts';
+import { wasmMultiMemorySupported } from './multi-memory.ts';
+import { MAX_WASM_MEMORIES, planWasmMemories, wasmBytesPerParam, wasmSessionBytes } from './memory-plan.ts';
 import { nodeWorkerFactory } from './threads.node.ts';
 
 const dims = { hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 96, vocab: 101 };
@@ -53,7 +56,7 @@ describe.each(SPECS)('wasmSessionBytes: %s', (_, spec) => {
     });
     try {
       const planned = wasmSessionBytes(weights, options);
-      expect(planned).toEqual(session.memory);
+      expect({ ...planned, memories: 1 }).toEqual(session.memory);
     } finally {
       session.dispose();
     }
@@ -62,17 +65,58 @@ describe.each(SPECS)('wasmSessionBytes: %s', (_, spec) => {
 
 describe('a model past wasm32 4 GiB', () => {
   const big = tinyLlamaMoeSpec(8); // 4×TinyLlama-1.1B dims with 8 experts: in q8_0 about 7 GB packed
+  const options = { maxContext: 1024, chunk: 64, threads: 2 };
 
-  it('is refused before any tensor is read, the message naming the bytes and the limit', async () => {
+  it('is split into the main memory and weight banks, each within 4 GiB, matrices in pack order', () => {
     const weights = unreadableWeights(big, 'q8_0');
-    expect(wasmSessionBytes(weights, { maxContext: 1024, chunk: 64, threads: 1 }).totalBytes).toBeGreaterThan(
-      WASM32_MAX_BYTES,
+    const single = wasmSessionBytes(weights, options);
+    expect(single.totalBytes).toBeGreaterThan(WASM32_MAX_BYTES);
+    const plan = planWasmMemories(weights, options)!;
+    expect(plan.memoryBytes.length).toBe(2);
+    for (const bytes of plan.memoryBytes) expect(bytes).toBeLessThanOrEqual(WASM32_MAX_BYTES);
+    // pack order fills a memory before the next one opens
+    expect(plan.placement).toEqual([...plan.placement].sort((a, b) => a - b));
+    expect(plan.placement[0]).toBe(0);
+    expect(plan.placement.at(-1)).toBe(1);
+    // the same bytes as one memory would hold, give or take each memory's alignment
+    expect(Math.abs(plan.totalBytes - single.totalBytes)).toBeLessThan(64 * plan.placement.length);
+    expect(plan.memoryBytes[0]).toBeGreaterThan(WASM32_MAX_BYTES * 0.99); // the main memory is filled first
+  });
+
+  it('a model that fits has one memory, the same bytes as wasmSessionBytes', () => {
+    const weights = unreadableWeights(tinyLlamaMoeSpec(4), 'q4_0');
+    const plan = planWasmMemories(weights, options)!;
+    expect(plan.memoryBytes).toEqual([wasmSessionBytes(weights, options).totalBytes]);
+    expect(new Set(plan.placement)).toEqual(new Set([0]));
+  });
+
+  it('a small limit spreads a small model over several memories; too small for one matrix: no plan', () => {
+    const weights = randomModelWeights(SPECS[2]![1], 3, 'q8_0');
+    const small = { maxContext: 16, chunk: 4, threads: 1 }; // the scratch and KV cache stay small beside the weights
+    const single = wasmSessionBytes(weights, small);
+    const limit = Math.ceil(single.totalBytes / 3);
+    const plan = planWasmMemories(weights, small, limit)!;
+    expect(plan.memoryBytes.length).toBeGreaterThanOrEqual(3);
+    for (const bytes of plan.memoryBytes) expect(bytes).toBeLessThanOrEqual(limit);
+    expect(planWasmMemories(weights, small, 4096)).toBeUndefined();
+  });
+
+  it(`past ${MAX_WASM_MEMORIES} memories, or where this engine has no multi-memory, is refused before any tensor is read`, async () => {
+    const huge = unreadableWeights(tinyLlamaMoeSpec(8), 'f32'); // ~25 GB as f32
+    expect(planWasmMemories(huge, options)!.memoryBytes.length).toBeGreaterThan(MAX_WASM_MEMORIES);
+    const backend = await createWasmBackend({ threads: 1 });
+    await expect(backend.createSession(huge, { maxContext: 1024 })).rejects.toThrow(
+      wasmMultiMemorySupported()
+        ? /^wasm: this model needs \d+\.\d\d GB of linear memory .* memories of 4\.29 GB, more than the 4 a session may take/
+        : /^wasm: this model needs \d+\.\d\d GB of linear memory .*more than one 4\.29 GB wasm32 memory, and this engine cannot spread it over several \(WebAssembly multi-memory/,
     );
-    await expect(
-      (await createWasmBackend({ threads: 1 })).createSession(weights, { maxContext: 1024 }),
-    ).rejects.toThrow(
-      /^wasm: this model needs \d+\.\d\d GB of linear memory \(weights \d+\.\d\d GB.*more than wasm32's 4\.29 GB/,
-    );
+    // Node 20 (this repo's CI Node) has no multi-memory; Node ≥ 22 and Chromium ≥ 120 have it
+    expect(wasmMultiMemorySupported()).toBe(Number(process.versions.node.split('.')[0]) >= 22);
+    if (!wasmMultiMemorySupported()) {
+      await expect(backend.createSession(unreadableWeights(big, 'q8_0'), { maxContext: 1024 })).rejects.toThrow(
+        /cannot spread it over several \(WebAssembly multi-memory/,
+      );
+    }
   });
 
   it('the same shapes in q4_0 with 4 experts fit (what the bench loads)', () => {

@@ -8,7 +8,7 @@
  */
 import type { ModelSpec } from '../../model/spec.ts';
 import type { ExportableTensor, ExportableWeights } from '../../model/weights.ts';
-import { arenaTopAfter } from './arena.ts';
+import { ALIGN, arenaTopAfter, WASM32_MAX_BYTES } from './arena.ts';
 import { packedMatrixAllocations } from './layout.ts';
 import { MAILBOX } from './threads.ts';
 
@@ -17,15 +17,19 @@ function matrixAllocations(t: ExportableTensor): number[] {
   return packedMatrixAllocations(t.dtype, n, k);
 }
 
-/** packModel's allocations, in its order (layers: attention, then the MLP or the experts and shared expert; lmHead last). */
-function* weightAllocations(weights: ExportableWeights): Generator<number> {
+/** packModel's matrices' allocations, one list per matrix, in its order (layers: attention, then the MLP or the experts and shared expert; lmHead last). */
+function* matrixAllocationLists(weights: ExportableWeights): Generator<number[]> {
   for (const layer of weights.layers) {
-    for (const t of [layer.wq, layer.wk, layer.wv, layer.wo]) yield* matrixAllocations(t);
+    for (const t of [layer.wq, layer.wk, layer.wv, layer.wo]) yield matrixAllocations(t);
     const mlps = [...(layer.mlp ? [layer.mlp] : []), ...(layer.moe?.experts ?? [])];
     if (layer.moe?.shared) mlps.push(layer.moe.shared);
-    for (const m of mlps) for (const t of [m.gate, m.up, m.down]) yield* matrixAllocations(t);
+    for (const m of mlps) for (const t of [m.gate, m.up, m.down]) yield matrixAllocations(t);
   }
-  yield* matrixAllocations(weights.lmHead ?? weights.embed);
+  yield matrixAllocations(weights.lmHead ?? weights.embed);
+}
+
+function* weightAllocations(weights: ExportableWeights): Generator<number> {
+  for (const list of matrixAllocationLists(weights)) yield* list;
 }
 
 function maxIntermediateOf(weights: ExportableWeights): number {
@@ -62,17 +66,83 @@ function* stateAllocations(
   for (let i = 0; i < 2 * spec.layers; i++) yield maxContext * kvDim * 4; // key and value caches
 }
 
+type SessionShape = { maxContext: number; chunk: number; threads: number };
+
+/** The main memory's allocations after the weights: the pool's mailbox (between packing and the scratch), then the scratch and KV cache. */
+function* afterWeights(weights: ExportableWeights, options: SessionShape): Generator<number> {
+  if (options.threads > 1) yield MAILBOX.SLOTS * 4;
+  const chunk = Math.min(options.chunk, options.maxContext);
+  yield* stateAllocations(weights.spec, maxIntermediateOf(weights), chunk, options.maxContext, options.threads);
+}
+
 /** Linear memory of a wasm session on `threads` threads (1: no pool): `weightBytes` after packing, `totalBytes` with the scratch and KV cache. */
 export function wasmSessionBytes(
   weights: ExportableWeights,
-  options: { maxContext: number; chunk: number; threads: number },
+  options: SessionShape,
 ): { weightBytes: number; totalBytes: number } {
   const weightBytes = arenaTopAfter(weightAllocations(weights));
-  const chunk = Math.min(options.chunk, options.maxContext);
-  const state = stateAllocations(weights.spec, maxIntermediateOf(weights), chunk, options.maxContext, options.threads);
-  const mailbox = options.threads > 1 ? [MAILBOX.SLOTS * 4] : []; // the thread pool's, between packing and the scratch
-  const totalBytes = arenaTopAfter(state, arenaTopAfter(mailbox, weightBytes));
+  const totalBytes = arenaTopAfter(afterWeights(weights, options), weightBytes);
   return { weightBytes, totalBytes };
+}
+
+/**
+ * The most linear memories one session may spread over (main + weight banks): 16 GiB, four
+ * times wasm32's limit, which is more than a tab can hold beside the page on most machines.
+ */
+export const MAX_WASM_MEMORIES = 4;
+
+/** Where a session's bytes go when they pass one memory (createWasmBackend sizes each memory from it). */
+export interface WasmMemoryPlan {
+  /** Bytes of each memory, each ≤ the per-memory limit: [main (weights that fit, then scratch and KV cache), bank 1, …]. */
+  memoryBytes: number[];
+  /** The memory of each matrix packModel packs, in its order (0: main). */
+  placement: number[];
+  /** All weight bytes, every memory's weight part (as wasmSessionBytes' weightBytes when one memory holds them). */
+  weightBytes: number;
+  /** All bytes, every memory. */
+  totalBytes: number;
+}
+
+/**
+ * The session's memories: one while everything fits `limitBytes` (the layout of
+ * wasmSessionBytes, byte for byte), else the main memory keeps room for the scratch and KV
+ * cache and takes matrices in pack order while they fit, and the rest go, in the same order,
+ * to weight banks of up to `limitBytes` each (a matrix's quants and scales share a memory,
+ * since a bank instance's matmul reads both from its own). Undefined when a single matrix,
+ * or the main memory's scratch alone, passes the limit.
+ */
+export function planWasmMemories(
+  weights: ExportableWeights,
+  options: SessionShape,
+  limitBytes = WASM32_MAX_BYTES,
+): WasmMemoryPlan | undefined {
+  const lists = [...matrixAllocationLists(weights)];
+  const single = wasmSessionBytes(weights, options);
+  if (single.totalBytes <= limitBytes) {
+    return { memoryBytes: [single.totalBytes], placement: lists.map(() => 0), ...single };
+  }
+  // The scratch starts wherever the main memory's weights end; at most ALIGN bytes of rounding ride on that.
+  const mainReserve = arenaTopAfter(afterWeights(weights, options), ALIGN) + ALIGN;
+  const tops = [ALIGN]; // an arena keeps its first ALIGN bytes as a null pointer
+  const placement: number[] = [];
+  for (const list of lists) {
+    let memory = tops.length - 1;
+    const cap = () => (memory === 0 ? limitBytes - mainReserve : limitBytes);
+    let top = arenaTopAfter(list, tops[memory]);
+    if (top > cap()) {
+      memory = tops.length;
+      tops.push(ALIGN);
+      top = arenaTopAfter(list, ALIGN);
+      if (top > cap()) return undefined;
+    }
+    tops[memory] = top;
+    placement.push(memory);
+  }
+  const mainBytes = arenaTopAfter(afterWeights(weights, options), tops[0]);
+  if (mainBytes > limitBytes) return undefined;
+  const memoryBytes = [mainBytes, ...tops.slice(1)];
+  const weightBytes = tops.reduce((sum, top) => sum + top, 0);
+  return { memoryBytes, placement, weightBytes, totalBytes: memoryBytes.reduce((a, b) => a + b, 0) };
 }
 
 /**

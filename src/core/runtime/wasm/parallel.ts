@@ -6,7 +6,7 @@
  * `SerialRows` runs everything on the calling thread; `threads.ts` provides the
  * SharedArrayBuffer worker pool with the same interface.
  */
-import type { KernelExports } from './kernels.ts';
+import type { BankKernelExports, KernelExports } from './kernels.ts';
 
 /** The row kernels: a matmul's rows, or attention's query heads (attn_heads). */
 export type RowKernel = 'matmul_q8' | 'matmul_q4' | 'matmul_f32' | 'attn_heads';
@@ -28,6 +28,8 @@ export interface RowJob {
    * threads that claim rows of several jobs of a batch never share it (attention's score rows).
    */
   threadScratch?: { arg: number; bytes: number };
+  /** The memory holding a matmul's weights (PackedMatrix.memory; 0 or absent: main). Bank m's instance runs it. */
+  memory?: number;
 }
 
 export interface RowParallel {
@@ -63,24 +65,32 @@ export function jobTokens(job: Pick<RowJob, 'kernel' | 'args'>): number {
   return job.kernel === 'matmul_q8' || job.kernel === 'matmul_q4' ? (job.args[QUANT_MATMUL_M_ARG] ?? 1) : 1;
 }
 
+/**
+ * `kernel` over rows [rowStart, rowEnd). A matmul whose weights are in weight bank `memory`
+ * (≥ 1) runs on that bank's instance, `banks[memory - 1]`; everything else on `kernels`.
+ */
 export function callRowKernel(
   kernels: KernelExports,
   kernel: RowKernel,
   args: number[],
   rowStart: number,
   rowEnd: number,
+  memory = 0,
+  banks: readonly BankKernelExports[] = [],
 ): void {
   if (rowEnd <= rowStart) return;
   const [a0, a1, a2, a3, a4, a5, a6, a7] = args as [number, number, number, number, number, number, number, number];
+  const matmuls: BankKernelExports | undefined = memory === 0 ? kernels : banks[memory - 1];
+  if (!matmuls) throw new Error(`wasm: no kernels for weight memory ${memory}`);
   switch (kernel) {
     case 'matmul_q8':
-      kernels.matmul_q8(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd);
+      matmuls.matmul_q8(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd);
       break;
     case 'matmul_q4':
-      kernels.matmul_q4(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd);
+      matmuls.matmul_q4(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd);
       break;
     case 'matmul_f32':
-      kernels.matmul_f32(a0, a1, a2, a3, a4, a5, rowStart, rowEnd);
+      matmuls.matmul_f32(a0, a1, a2, a3, a4, a5, rowStart, rowEnd);
       break;
     case 'attn_heads':
       kernels.attn_heads(a0, a1, a2, a3, a4, a5, a6, a7, rowStart, rowEnd);
@@ -94,9 +104,13 @@ export function callRowKernel(
 
 export class SerialRows implements RowParallel {
   readonly threads = 1;
-  constructor(private readonly kernels: KernelExports) {}
+  constructor(
+    private readonly kernels: KernelExports,
+    /** Bank instances, memory 1… (a session past one memory). */
+    private readonly banks: readonly BankKernelExports[] = [],
+  ) {}
   runBatch(jobs: readonly RowJob[]): void {
-    for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n);
+    for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n, job.memory, this.banks);
   }
   dispose(): void {}
 }

@@ -26,11 +26,16 @@
  *   [FAILED] 1 once a kernel threw in the pool (the thread still counts itself done; the pool is broken)
  *   [NEXT_UNIT] next unit to claim   [UNITS] units in the batch
  *   [JOBS + j * JOB_SLOTS ..] job j: ROW_KERNEL_CODES, n rows, rows per unit, first unit,
- *                              per-thread scratch arg (-1: none) and its bytes per thread, 8 args
+ *                              per-thread scratch arg (-1: none) and its bytes per thread,
+ *                              the weights' memory (0: main, m: bank m), 8 args
+ *
+ * A session past one memory (memory-plan.ts planWasmMemories) hands every worker its weight
+ * banks too; each thread instantiates the bank build once per bank (kernels.wat's header) and
+ * runs a job on the instance of the job's memory.
  */
 import { BackendError } from '../../errors.ts';
 import type { WasmArena } from './arena.ts';
-import { compileKernels, type KernelExports } from './kernels.ts';
+import { compileKernels, instantiateBankKernels, type BankKernelExports, type KernelExports } from './kernels.ts';
 import {
   ROW_KERNEL_CODES,
   callRowKernel,
@@ -43,7 +48,16 @@ import {
 
 const JOB_ARGS = 8;
 /** A job's slots in the mailbox, from its first one. */
-const JOB = { KERNEL: 0, N: 1, UNIT_ROWS: 2, FIRST_UNIT: 3, SCRATCH_ARG: 4, SCRATCH_BYTES: 5, ARGS: 6 } as const;
+const JOB = {
+  KERNEL: 0,
+  N: 1,
+  UNIT_ROWS: 2,
+  FIRST_UNIT: 3,
+  SCRATCH_ARG: 4,
+  SCRATCH_BYTES: 5,
+  MEMORY: 6,
+  ARGS: 7,
+} as const;
 const JOB_SLOTS = JOB.ARGS + JOB_ARGS;
 /** Jobs per batch; larger batches go out in several (Qwen-MoE decode: 8 experts × gate, up). */
 export const MAX_BATCH_JOBS = 16;
@@ -68,6 +82,15 @@ export interface PoolWorkerInit {
   memory: WebAssembly.Memory;
   mailbox: number; // byte offset of the mailbox
   index: number; // 1..threads-1 (0 is the driver)
+  /** Weight banks (memory 1…) and the bank build to run their matmuls; absent for one memory. */
+  banks?: { module: WebAssembly.Module; memories: WebAssembly.Memory[] };
+}
+
+/** A session's weight banks on the driver: their memories, the bank build, and its instance on each. */
+export interface PoolBanks {
+  module: WebAssembly.Module;
+  memories: WebAssembly.Memory[];
+  instances: BankKernelExports[];
 }
 
 /** The part of a Worker (DOM or node:worker_threads) the pool uses. */
@@ -182,7 +205,13 @@ export function unitRows(job: RowJob, threads: number): number {
  * kernel that throws raises FAILED and this thread stops claiming; the others finish the
  * batch, and the driver reports it once every worker has counted itself done.
  */
-function runClaimedUnits(box: Int32Array, kernels: KernelExports, args: number[], thread: number): void {
+function runClaimedUnits(
+  box: Int32Array,
+  kernels: KernelExports,
+  banks: readonly BankKernelExports[],
+  args: number[],
+  thread: number,
+): void {
   const count = box[MAILBOX.COUNT]!;
   const units = box[MAILBOX.UNITS]!;
   let j = 0;
@@ -205,6 +234,8 @@ function runClaimedUnits(box: Int32Array, kernels: KernelExports, args: number[]
         args,
         start,
         Math.min(box[at + JOB.N]!, start + rows),
+        box[at + JOB.MEMORY]!,
+        banks,
       );
     }
   } catch {
@@ -227,6 +258,7 @@ class ThreadPool implements RowParallel {
     private readonly workers: PoolWorker[],
     private readonly minParallelWork: number,
     private readonly wakeFactor: number,
+    private readonly banks: readonly BankKernelExports[],
   ) {
     this.box = new Int32Array(memory.buffer, mailbox, MAILBOX.SLOTS);
   }
@@ -237,7 +269,7 @@ class ThreadPool implements RowParallel {
     for (const job of jobs) work += job.work;
     const asleep = Atomics.load(this.box, MAILBOX.WORKERS_ASLEEP) > 0;
     if (work < (asleep ? this.wakeFactor * this.minParallelWork : this.minParallelWork)) {
-      for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n);
+      for (const job of jobs) callRowKernel(this.kernels, job.kernel, job.args, 0, job.n, job.memory, this.banks);
       return;
     }
     for (let first = 0; first < jobs.length; first += MAX_BATCH_JOBS)
@@ -260,6 +292,7 @@ class ThreadPool implements RowParallel {
       units += Math.ceil(job.n / rows);
       box[at + JOB.SCRATCH_ARG] = job.threadScratch?.arg ?? -1;
       box[at + JOB.SCRATCH_BYTES] = job.threadScratch?.bytes ?? 0;
+      box[at + JOB.MEMORY] = job.memory ?? 0;
       for (let i = 0; i < JOB_ARGS; i++) box[at + JOB.ARGS + i] = job.args[i] ?? 0;
     });
     box[MAILBOX.UNITS] = units;
@@ -267,7 +300,7 @@ class ThreadPool implements RowParallel {
     Atomics.store(box, MAILBOX.DONE, 0);
     Atomics.add(box, MAILBOX.GENERATION, 1);
     if (Atomics.load(box, MAILBOX.WORKERS_ASLEEP) > 0) Atomics.notify(box, MAILBOX.GENERATION);
-    runClaimedUnits(box, this.kernels, this.args, 0);
+    runClaimedUnits(box, this.kernels, this.banks, this.args, 0);
     // Even when a kernel failed: the workers are reading this batch's slots, and the next
     // batch must not rewrite them before every worker has counted itself done.
     if (!waitForWorkers(box, this.threads - 1, this.canBlock)) {
@@ -296,13 +329,16 @@ export async function createThreadPool(
   workerFactory: WorkerFactory = startPoolWorker,
   minParallelWork = MIN_PARALLEL_MACS,
   wakeFactor = WAKE_FACTOR,
+  banks?: PoolBanks,
 ): Promise<RowParallel> {
   const mailbox = arena.alloc(MAILBOX.SLOTS * 4, 'thread mailbox');
   const module = await compileKernels(true);
   const workers: PoolWorker[] = [];
   for (let index = 1; index < threads; index++) {
     const worker = workerFactory();
-    worker.postMessage({ module, memory: arena.memory, mailbox, index });
+    const init: PoolWorkerInit = { module, memory: arena.memory, mailbox, index };
+    if (banks) init.banks = { module: banks.module, memories: banks.memories };
+    worker.postMessage(init);
     workers.push(worker);
   }
   const box = new Int32Array(arena.memory.buffer, mailbox, MAILBOX.SLOTS);
@@ -316,13 +352,25 @@ export async function createThreadPool(
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  return new ThreadPool(threads, kernels, arena.memory, mailbox, workers, minParallelWork, wakeFactor);
+  return new ThreadPool(
+    threads,
+    kernels,
+    arena.memory,
+    mailbox,
+    workers,
+    minParallelWork,
+    wakeFactor,
+    banks?.instances ?? [],
+  );
 }
 
 /** The worker side: instantiate, count ready, then serve batches until EXIT. Never returns early. */
 export async function runPoolWorker(init: PoolWorkerInit): Promise<void> {
   const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
   const kernels = instance.exports as unknown as KernelExports;
+  const banks: BankKernelExports[] = [];
+  for (const weights of init.banks?.memories ?? [])
+    banks.push(await instantiateBankKernels(init.banks!.module, init.memory, weights));
   const box = new Int32Array(init.memory.buffer, init.mailbox, MAILBOX.SLOTS);
   let seen = Atomics.load(box, MAILBOX.GENERATION);
   Atomics.add(box, MAILBOX.READY, 1);
@@ -335,7 +383,7 @@ export async function runPoolWorker(init: PoolWorkerInit): Promise<void> {
     }
     seen = Atomics.load(box, MAILBOX.GENERATION);
     if (Atomics.load(box, MAILBOX.EXIT)) return;
-    runClaimedUnits(box, kernels, args, init.index);
+    runClaimedUnits(box, kernels, banks, args, init.index);
     Atomics.add(box, MAILBOX.DONE, 1);
     if (Atomics.load(box, MAILBOX.DRIVER_ASLEEP)) Atomics.notify(box, MAILBOX.DONE);
   }
