@@ -5,7 +5,11 @@
  * from the URL folder (Range reads) by the app's EngineHost on the WASM backend (2 threads)
  * in a dedicated worker, with a short greedy chat; then the stored model is deleted.
  *
- *   npm run bench -- --tab-load [--sizes smol,tiny22] [--tokens 8] [--keep]
+ *   npm run bench -- --tab-load [--sizes smol,tiny22] [--tokens 8] [--experts 4] [--quant q4_0] [--keep]
+ *
+ * `--experts 6 --quant q8_0` on tiny22 is a model past wasm32's 4 GiB (5.2 GB GGUF, ~5.5 GB
+ * packed): the tab holds it in weight banks (multi-memory; docs/wasm-backend.md "Past 4 GiB").
+ * A variant other than 4 experts in q4_0 writes its own section of bench/RESULTS.md.
  *
  * Headless Chromium with a persistent profile under MOE_BENCH_DIR: Playwright's default
  * (incognito-like) contexts keep IndexedDB in memory and refused the 1.9 GB import at 1.4 GB
@@ -28,8 +32,12 @@ import type { TabLoadRequest, TabLoadRun } from './page/tab-load-worker.ts';
 import { startBenchServer } from './server.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const BEGIN = '<!-- tab-load bench:begin (bench/tab-load.ts) -->';
-const END = '<!-- tab-load bench:end -->';
+/** The section markers of a variant ('' = 4 experts in q4_0, the default). */
+const markers = (variant: string) => ({
+  begin: `<!-- tab-load bench:begin (bench/tab-load.ts)${variant ? ` ${variant}` : ''} -->`,
+  end: `<!-- tab-load bench:end${variant ? ` ${variant}` : ''} -->`,
+});
+type Quant = 'q4_0' | 'q8_0';
 const log = (line: string) => console.log(`[bench tab-load ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const MB = 2 ** 20;
 
@@ -57,10 +65,11 @@ interface Row {
   peakMb: number;
 }
 
-async function measureSize(key: string, tokens: number): Promise<Row[]> {
-  const { label, spec } = MEMORY_SIZES[key]!;
-  const folder = `tab-load-${key}`;
-  const gguf = await ensureMemoryGguf(join(BENCH_DIR, folder, 'model.gguf'), memoryMoeSpec(spec, 4), 'q4_0', log);
+async function measureSize(key: string, tokens: number, experts: number, quant: Quant): Promise<Row[]> {
+  const { spec } = MEMORY_SIZES[key]!;
+  const label = MEMORY_SIZES[key]!.label.replace(/^4×/, `${experts}×`);
+  const folder = `tab-load-${key}-${experts}x-${quant}`;
+  const gguf = await ensureMemoryGguf(join(BENCH_DIR, folder, 'model.gguf'), memoryMoeSpec(spec, experts), quant, log);
   const size = statSync(gguf).size;
   const profile = join(BENCH_DIR, 'tab-load-profile');
   rmSync(profile, { recursive: true, force: true });
@@ -87,7 +96,7 @@ async function measureSize(key: string, tokens: number): Promise<Row[]> {
       }, 200);
       const request: TabLoadRequest = { step, folder, size, tokens, threads: 2 };
       log(`${key}: ${step}`);
-      const row: Row = { size: `${label}, q4_0 GGUF ${(size / MB).toFixed(0)} MB`, step, beforeMb, peakMb };
+      const row: Row = { size: `${label}, ${quant} GGUF ${(size / MB).toFixed(0)} MB`, step, beforeMb, peakMb };
       try {
         row.run = await page.evaluate((r) => window.benchTabLoad(r), request);
       } catch (error) {
@@ -105,7 +114,7 @@ async function measureSize(key: string, tokens: number): Promise<Row[]> {
     await server.close();
     rmSync(profile, { recursive: true, force: true });
   }
-  rows.push(await nativeRow(gguf, `${label}, q4_0 GGUF ${(size / MB).toFixed(0)} MB`, tokens));
+  rows.push(await nativeRow(gguf, `${label}, ${quant} GGUF ${(size / MB).toFixed(0)} MB`, tokens));
   return rows;
 }
 
@@ -166,18 +175,21 @@ function table(rows: Row[]): string {
   ].join('\n');
 }
 
-function writeSection(rows: Row[], argv: string[], load: number[][]): void {
+function writeSection(rows: Row[], argv: string[], load: number[][], variant: string): void {
+  const { begin: BEGIN, end: END } = markers(variant);
   const path = join(here, 'RESULTS.md');
   const text = readFileSync(path, 'utf8');
   const loadText = load.map((l) => l.map((x) => x.toFixed(1)).join(' / '));
   const section = [
     BEGIN,
-    '## Real-size MoEs in a tab (IndexedDB, WASM)',
+    `## Real-size MoEs in a tab (IndexedDB, WASM)${variant ? `: ${variant.replace('x-', ' experts, ')}` : ''}`,
     '',
     `- Date: ${new Date().toISOString()}; commit ${gitHead()}`,
     `- Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; load average before ${loadText[0]}, after ${loadText[1]} (shared machine)`,
     `- Command: \`npm run bench -- ${argv.join(' ')}\``,
-    "- Headless Chromium, persistent profile; the app's EngineHost in a dedicated worker, WASM backend, 2 threads; the q4_0 GGUF of the merge's shapes (random weights) served from localhost. `import` = modelStoreImportFileSet into IndexedDB; `store` / `url` = load (from the store / the URL folder by Range reads) + a greedy chat; tab RSS = renderer + GPU processes (VmRSS sampled every 200 ms). `native` = llama.cpp (node-llama-cpp's prebuilt CPU binary, bench/native-llamacpp.ts) on the same GGUF file at the same 2 threads.",
+    "- Headless Chromium, persistent profile; the app's EngineHost in a dedicated worker, WASM backend, 2 threads; the " +
+      (variant ? variant.split('-')[1] : 'q4_0') +
+      " GGUF of the merge's shapes (random weights) served from localhost; wasm memory = every linear memory of the session (past 4 GiB: the main one and its weight banks). `import` = modelStoreImportFileSet into IndexedDB; `store` / `url` = load (from the store / the URL folder by Range reads) + a greedy chat; tab RSS = renderer + GPU processes (VmRSS sampled every 200 ms). `native` = llama.cpp (node-llama-cpp's prebuilt CPU binary, bench/native-llamacpp.ts) on the same GGUF file at the same 2 threads.",
     '',
     table(rows),
     END,
@@ -199,12 +211,18 @@ export async function runTabLoadBench(argv: string[]): Promise<void> {
   const sizes = (value('--sizes') ?? 'smol,tiny22').split(',');
   for (const s of sizes) if (!MEMORY_SIZES[s]) throw new Error(`bench tab-load: unknown size '${s}'`);
   const tokens = Number(value('--tokens') ?? 8);
+  const experts = Number(value('--experts') ?? 4);
+  const quant = (value('--quant') ?? 'q4_0') as Quant;
+  if (!Number.isInteger(experts) || experts < 2 || experts > 16) throw new Error('bench tab-load: --experts 2..16');
+  if (quant !== 'q4_0' && quant !== 'q8_0') throw new Error('bench tab-load: --quant q4_0 or q8_0');
+  const variant = experts === 4 && quant === 'q4_0' ? '' : `${experts}x-${quant}`;
   const loadBefore = loadavg();
   const rows: Row[] = [];
   for (const key of sizes) {
-    rows.push(...(await measureSize(key, tokens)));
-    writeSection(rows, argv, [loadBefore, loadavg()]);
-    if (!argv.includes('--keep')) rmSync(join(BENCH_DIR, `tab-load-${key}`), { recursive: true, force: true });
+    rows.push(...(await measureSize(key, tokens, experts, quant)));
+    writeSection(rows, argv, [loadBefore, loadavg()], variant);
+    if (!argv.includes('--keep'))
+      rmSync(join(BENCH_DIR, `tab-load-${key}-${experts}x-${quant}`), { recursive: true, force: true });
   }
   log(`wrote bench/RESULTS.md\n${table(rows)}`);
 }
