@@ -23,16 +23,40 @@ async function readChunk(kv: KvStore, manifest: ModelManifest, file: StoredFile,
   return value;
 }
 
+/**
+ * Chunks a stored file keeps after reading them (least recently used goes first). A loader
+ * does not read a file front to back: the WASM backend packs expert e's gate, up and down in
+ * turn, which in a GGUF are slices of three stacked tensors far apart, so reads alternate
+ * between three or four places that each move forward. With one chunk kept, the 211 MB
+ * SmolLM2-dims q4_0 GGUF took 45 IndexedDB gets of 32 MiB (1.37 GB, 6.5× the file); four keep
+ * each place's chunk (a fixed 4 × chunkBytes, 128 MiB at the default, whatever the model size).
+ * They are dropped once reads pause for STORE_READ_CACHE_IDLE_MS, so a loaded model whose
+ * weights keep their source does not keep the chunks too.
+ */
+export const STORE_READ_CACHE_CHUNKS = 4;
+export const STORE_READ_CACHE_IDLE_MS = 1000;
+
 function storedFileSource(
   kv: KvStore,
   manifest: ModelManifest,
   file: StoredFile,
   onRead?: (n: number) => void,
 ): ByteSource {
-  let cached: { index: number; bytes: Uint8Array } | undefined;
-  const chunk = async (index: number) => {
-    if (cached?.index !== index) cached = { index, bytes: await readChunk(kv, manifest, file, index) };
-    return cached.bytes;
+  const cached = new Map<number, Promise<Uint8Array>>(); // insertion order = recency
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const chunk = (index: number): Promise<Uint8Array> => {
+    clearTimeout(idle);
+    idle = setTimeout(() => cached.clear(), STORE_READ_CACHE_IDLE_MS);
+    let bytes = cached.get(index);
+    if (bytes) cached.delete(index);
+    else bytes = readChunk(kv, manifest, file, index);
+    cached.set(index, bytes);
+    if (cached.size > STORE_READ_CACHE_CHUNKS) cached.delete(cached.keys().next().value!);
+    const kept = bytes;
+    kept.catch(() => {
+      if (cached.get(index) === kept) cached.delete(index); // a failed read is not kept
+    });
+    return kept;
   };
   const name = `${manifest.title}/${file.name}`; // what the user named it: errors read 'math/model.safetensors'
   return {
