@@ -4,6 +4,7 @@
  */
 import { StoreError, MissingFileError } from '../errors.ts';
 import { type ByteSource, type FileSet, checkRead } from '../io/byte-source.ts';
+import { chunkCache, readChunked } from '../io/chunk-cache.ts';
 import { Sha256 } from '../io/sha256.ts';
 import type { OnLoadProgress } from '../io/progress.ts';
 import type { KvStore } from './kv.ts';
@@ -23,17 +24,9 @@ async function readChunk(kv: KvStore, manifest: ModelManifest, file: StoredFile,
   return value;
 }
 
-/**
- * Chunks a stored file keeps after reading them (least recently used goes first). A loader
- * does not read a file front to back: the WASM backend packs expert e's gate, up and down in
- * turn, which in a GGUF are slices of three stacked tensors far apart, so reads alternate
- * between three or four places that each move forward. With one chunk kept, the 211 MB
- * SmolLM2-dims q4_0 GGUF took 45 IndexedDB gets of 32 MiB (1.37 GB, 6.5× the file); four keep
- * each place's chunk (a fixed 4 × chunkBytes, 128 MiB at the default, whatever the model size).
- * They are dropped once reads pause for STORE_READ_CACHE_IDLE_MS, so a loaded model whose
- * weights keep their source does not keep the chunks too.
- */
+/** Chunks a stored file keeps (io/chunk-cache.ts says why). With one, the 211 MB SmolLM2-dims q4_0 GGUF took 45 gets of 32 MiB (6.5× the file). */
 export const STORE_READ_CACHE_CHUNKS = 4;
+/** Kept chunks are dropped after this long without a read. */
 export const STORE_READ_CACHE_IDLE_MS = 1000;
 
 function storedFileSource(
@@ -42,41 +35,19 @@ function storedFileSource(
   file: StoredFile,
   onRead?: (n: number) => void,
 ): ByteSource {
-  const cached = new Map<number, Promise<Uint8Array>>(); // insertion order = recency
-  let idle: ReturnType<typeof setTimeout> | undefined;
-  const chunk = (index: number): Promise<Uint8Array> => {
-    clearTimeout(idle);
-    idle = setTimeout(() => cached.clear(), STORE_READ_CACHE_IDLE_MS);
-    let bytes = cached.get(index);
-    if (bytes) cached.delete(index);
-    else bytes = readChunk(kv, manifest, file, index);
-    cached.set(index, bytes);
-    if (cached.size > STORE_READ_CACHE_CHUNKS) cached.delete(cached.keys().next().value!);
-    const kept = bytes;
-    kept.catch(() => {
-      if (cached.get(index) === kept) cached.delete(index); // a failed read is not kept
-    });
-    return kept;
-  };
+  const chunk = chunkCache((index) => readChunk(kv, manifest, file, index), {
+    keep: STORE_READ_CACHE_CHUNKS,
+    idleMs: STORE_READ_CACHE_IDLE_MS,
+  });
   const name = `${manifest.title}/${file.name}`; // what the user named it: errors read 'math/model.safetensors'
   return {
     size: file.size,
     name,
     async read(offset, length) {
       checkRead(name, offset, length, file.size);
-      const out = new Uint8Array(length);
-      let at = 0;
-      while (at < length) {
-        const pos = offset + at;
-        const index = Math.floor(pos / manifest.chunkBytes);
-        const bytes = await chunk(index);
-        const start = pos - index * manifest.chunkBytes;
-        const take = Math.min(length - at, bytes.byteLength - start);
-        out.set(bytes.subarray(start, start + take), at);
-        at += take;
-      }
+      const bytes = length === 0 ? new Uint8Array(0) : await readChunked(chunk, manifest.chunkBytes, offset, length);
       onRead?.(length);
-      return out;
+      return bytes;
     },
   };
 }
