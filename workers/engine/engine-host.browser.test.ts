@@ -313,4 +313,30 @@ describe('engine host', () => {
     expect(again.summary.cachedTokens).toBe(second.summary.promptTokens - 1);
     expect(again.ids).toEqual(direct.ids);
   });
+
+  it('an answer of no tokens (the first sample is a stop) keeps its prefilled prompt for the next turn', async () => {
+    const host = new EngineHost();
+    await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
+    const everyId = Array.from({ length: 1 << 16 }, (_, i) => i); // whatever is sampled first stops the answer
+    const events: EngineEvent[] = [];
+    const empty = await host.generate(
+      { messages: [{ role: 'user', content: 'hi' }], sampling: { temperature: 0, maxTokens: 4, stopIds: everyId } },
+      (b) => events.push(...b),
+    );
+    expect(empty.tokens).toBe(0);
+    expect(events.filter((e) => e.type === 'token')).toEqual([]);
+    const next = await host.generate(
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: '' },
+          { role: 'user', content: 'ok?' },
+        ],
+        sampling: { temperature: 0, maxTokens: 2, stopIds: [] },
+      },
+      () => {},
+    );
+    expect(next.cachedTokens).toBeGreaterThan(0);
+    expect(next.cachedTokens).toBeLessThan(next.promptTokens);
+  });
 });

@@ -311,7 +311,9 @@ export class EngineHost implements EngineApi {
       if ((e as Error).name !== 'CancelledError' || !prefilled) this.cachedIds = [];
       throw e;
     }
-    if (!prefilled) this.cachedIds = [];
+    // An answer of no tokens (the first sample was a stop) still prefilled the prompt: keep it
+    // when the session holds exactly that, so the next turn prefills only what is new.
+    if (!prefilled) this.cachedIds = session.position === ids.length ? ids.slice() : [];
     if (signal.aborted) return 'abort';
     return count >= maxTokens ? full : 'eos';
   }
