@@ -147,12 +147,12 @@ function planMemories(
 ): WasmMemoryPlan {
   const plan = planWasmMemories(weights, options, limitBytes);
   if (plan && plan.memoryBytes.length === 1) return plan;
-  const need = plan ?? { totalBytes: Number.NaN, weightBytes: Number.NaN, memoryBytes: [] };
-  const needs = plan
-    ? `${gb(need.totalBytes)} GB of linear memory (weights ${gb(need.weightBytes)} GB, KV cache and scratch ${gb(need.totalBytes - need.weightBytes)} GB for ${options.maxContext} tokens)`
-    : 'more linear memory than one memory holds for a single matrix or for its KV cache';
   const advice = 'run it on the WebGPU backend, or a smaller quant';
-  if (!plan) throw new BackendError(`wasm: this model needs ${needs}: ${advice}`);
+  if (!plan)
+    throw new BackendError(
+      `wasm: this model needs more linear memory than one memory holds for a single matrix or for its KV cache: ${advice}`,
+    );
+  const needs = `${gb(plan.totalBytes)} GB of linear memory (weights ${gb(plan.weightBytes)} GB, KV cache and scratch ${gb(plan.totalBytes - plan.weightBytes)} GB for ${options.maxContext} tokens)`;
   if (!wasmMultiMemorySupported()) {
     throw new BackendError(
       `wasm: this model needs ${needs}, more than one ${gb(limitBytes)} GB wasm32 memory, and this engine cannot spread it over several (WebAssembly multi-memory: Chromium ≥ 120, Firefox ≥ 125, Node ≥ 22): ${advice}`,

@@ -112,19 +112,23 @@ export function preferredU4Flavour(): U4Flavour {
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
-/** Compiles once per memory kind and flavour; modules are immutable, so caching is safe. */
+/** Modules are immutable, so each build is compiled once per key and shared. */
+function compileOnce(key: string, bytes: () => Uint8Array | Promise<Uint8Array>): Promise<WebAssembly.Module> {
+  let module = compiled.get(key);
+  if (!module) {
+    module = Promise.resolve(bytes()).then((b) => WebAssembly.compile(b as BufferSource));
+    compiled.set(key, module);
+  }
+  return module;
+}
+
+/** Compiles once per memory kind and flavour. */
 export function compileKernels(
   shared: boolean,
   flavour: U4Flavour = preferredU4Flavour(),
 ): Promise<WebAssembly.Module> {
-  const key = `${shared}:${flavour}`;
-  let module = compiled.get(key);
-  if (!module) {
-    const binaries = BINARIES[flavour];
-    module = WebAssembly.compile(decodeBase64(shared ? binaries.shared : binaries.unshared) as BufferSource);
-    compiled.set(key, module);
-  }
-  return module;
+  const binaries = BINARIES[flavour];
+  return compileOnce(`${shared}:${flavour}`, () => decodeBase64(shared ? binaries.shared : binaries.unshared));
 }
 
 /** True when this JS engine validates our SIMD module (Chromium ≥ 91, Node ≥ 16.4). */
@@ -148,27 +152,18 @@ function loadBankBinaries(): Promise<BankBinaries> {
 }
 
 /** Compiles the bank build once per memory kind and flavour (see compileKernels). */
-export async function compileBankKernels(
+export function compileBankKernels(
   shared: boolean,
   flavour: U4Flavour = preferredU4Flavour(),
 ): Promise<WebAssembly.Module> {
-  const key = `bank:${shared}:${flavour}`;
-  let module = compiled.get(key);
-  if (!module) {
-    module = loadBankBinaries().then((b) => {
-      const text =
-        flavour === 'relaxed'
-          ? shared
-            ? b.BANK_KERNELS_WASM_RELAXED_SHARED_BASE64
-            : b.BANK_KERNELS_WASM_RELAXED_BASE64
-          : shared
-            ? b.BANK_KERNELS_WASM_SHARED_BASE64
-            : b.BANK_KERNELS_WASM_BASE64;
-      return WebAssembly.compile(decodeBase64(text) as BufferSource);
-    });
-    compiled.set(key, module);
-  }
-  return module;
+  return compileOnce(`bank:${shared}:${flavour}`, async () => {
+    const b = await loadBankBinaries();
+    const binaries = {
+      plain: { shared: b.BANK_KERNELS_WASM_SHARED_BASE64, unshared: b.BANK_KERNELS_WASM_BASE64 },
+      relaxed: { shared: b.BANK_KERNELS_WASM_RELAXED_SHARED_BASE64, unshared: b.BANK_KERNELS_WASM_RELAXED_BASE64 },
+    }[flavour];
+    return decodeBase64(shared ? binaries.shared : binaries.unshared);
+  });
 }
 
 /** One bank instance: the matmuls over `weights`, with activations in `memory`. */
