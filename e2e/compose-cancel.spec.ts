@@ -1,19 +1,21 @@
 /**
  * A build cancelled in Compose leaves nothing: no model, no "(incomplete)" entry, before or after
- * a reload, and Compose says so. The store writes in 1 KiB chunks here (`?chunkBytes=`, a test
- * hook), so the cancel lands while the merged model is being saved, after chunks were written.
+ * a reload, and Compose says so. The build streams into the store, which writes in 1 KiB chunks
+ * here (`?chunkBytes=`, a test hook), so the cancel lands mid-merge, after chunks were written.
  */
 import { expect, test } from '@playwright/test';
 import { clearOrigin, openPage } from './helpers.ts';
 
-test('a build cancelled while it saves to the library leaves nothing there, and Compose says so', async ({ page }) => {
+test('a build cancelled while it merges into the library leaves nothing there, and Compose says so', async ({
+  page,
+}) => {
   test.setTimeout(300_000);
   await clearOrigin(page, '?chunkBytes=1024');
   await openPage(page, 'Compose');
   await page.getByLabel('Example').selectOption('moe-hidden.yml');
   await expect(page.getByTestId('compose-ok')).toContainText('Mixtral', { timeout: 120_000 });
   await page.getByRole('button', { name: 'Build MoE' }).click();
-  const saving = page.getByRole('progressbar', { name: /Saving to the library/ });
+  const saving = page.getByRole('progressbar', { name: /Merging into the library: tensors/ });
   await expect(saving).toBeVisible({ timeout: 120_000 });
   await expect
     .poll(async () => Number(await saving.getAttribute('aria-valuenow')), { timeout: 60_000 })

@@ -333,16 +333,3 @@ export async function libraryImportFolder(folderName: string, files: FileSet, to
     await quantizeIfAsked(id, onProgress);
   });
 }
-
-/** Stores an in-memory model (a merge result) and returns its manifest. */
-export async function libraryAddMemoryModel(
-  id: string,
-  title: string,
-  files: FileSet,
-  notes: Record<string, unknown>,
-  yaml: string,
-): Promise<ModelManifest> {
-  const manifest = await modelStoreImportFileSet(appKv(), { id, title, source: { kind: 'merge', yaml }, files, notes });
-  await libraryRefresh();
-  return manifest;
-}

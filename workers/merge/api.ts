@@ -7,7 +7,6 @@ import type { CalibrationMethod } from '../../src/core/calibrate/calibrate.ts';
 import type { CalibrationText } from '../../src/core/calibrate/texts.ts';
 import type { CalibrationWindowing } from '../../src/core/calibrate/merged.ts';
 import type { ConfigIssue } from '../../src/core/formats/mergekit-yaml.ts';
-import type { LoadProgress } from '../../src/core/io/progress.ts';
 import type { AnalyzedText } from '../../src/core/runtime/types.ts';
 import type { ModelRef } from '../model-ref.ts';
 import type { TokenizerCallEvent } from '../../src/core/tokenizer/guard.ts';
@@ -90,9 +89,13 @@ export interface MergeCalibrationSummary {
   seconds: number;
 }
 
-export type MergeBuildProgress =
-  | { phase: 'gates' | 'tensors' | 'files'; bytesDone: number; bytesTotal: number; tensor?: string }
-  | { phase: 'storing'; store: LoadProgress };
+/** A build's progress; Build writes into the library as the tensors come (nothing is stored after the merge). */
+export interface MergeBuildProgress {
+  phase: 'gates' | 'tensors' | 'files';
+  bytesDone: number;
+  bytesTotal: number;
+  tensor?: string;
+}
 
 export interface MergeBuildResult {
   id: string;

@@ -9,7 +9,7 @@ import { randomHfFolder } from '../../src/core/merge/models.testing.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
 import { chunkPrefix } from '../../src/core/store/manifest.ts';
-import { modelStoreList } from '../../src/core/store/model-store.ts';
+import { modelStoreList, modelStoreListPending } from '../../src/core/store/model-store.ts';
 import { EngineHost } from '../engine/engine-host.ts';
 import { MergeHost } from './merge-host.ts';
 import { dequantize } from '../../src/core/quant/convert.ts';
@@ -89,7 +89,6 @@ describe('merge host', () => {
     );
     expect(result.files).toContain('config.json');
     expect(progress).toContain('tensors');
-    expect(progress).toContain('storing');
     const stored = (await modelStoreList(idbKvStore(DB, 'models'))).find((m) => m.id === 'built')!;
     expect(stored.notes).toMatchObject({ experts: ['x'], arch: 'Mixtral' });
     expect(stored.source).toMatchObject({ kind: 'merge', yaml: yaml('hidden') });
@@ -108,30 +107,41 @@ describe('merge host', () => {
     expect((await modelStoreList(idbKvStore(DB, 'models'))).map((m) => m.id)).not.toContain('cancelled');
   });
 
-  it('cancel while the output is being stored deletes the chunks already written', async () => {
+  it('builds straight into the store: no import record is left, the same id again is refused before merging, and a cancel mid-merge deletes the chunks already written', async () => {
     const host = new MergeHost();
     const kv = idbKvStore(DB, 'models');
+    const request = {
+      yaml: yaml('hidden'),
+      sources,
+      layout: 'classic' as const,
+      title: 'S',
+      notes: {},
+      dbName: DB,
+      chunkBytes: 4096,
+    };
+    // (that the bytes reach the store during the merge, not after it, is store/streamed-write.test.ts's)
+    await host.build({ ...request, outputId: 'streamed' }, () => {});
+    const built = (await modelStoreList(kv)).find((m) => m.id === 'streamed')!;
+    expect(built.files.map((f) => f.name)).toEqual(expect.arrayContaining(['model.safetensors', 'config.json']));
+    expect(await modelStoreListPending(kv)).not.toContainEqual(expect.objectContaining({ id: 'streamed' }));
+    // the same id again is refused before anything is merged, and the stored model stays
+    await expect(host.build({ ...request, outputId: 'streamed' }, () => {})).rejects.toMatchObject({
+      name: 'StoreError',
+      message: expect.stringMatching(/already exists/),
+    });
+    expect((await modelStoreGet(kv, 'streamed'))?.createdAt).toBe(built.createdAt);
+
     let cancelled = false;
-    const building = host.build(
-      {
-        yaml: yaml('hidden'),
-        sources,
-        layout: 'classic',
-        outputId: 'cancel-storing',
-        title: 'S',
-        notes: {},
-        dbName: DB,
-      },
-      (p) => {
-        if (p.phase === 'storing' && !cancelled) {
-          cancelled = true;
-          host.cancel();
-        }
-      },
-    );
+    const building = host.build({ ...request, outputId: 'cancel-storing' }, (p) => {
+      if (p.phase === 'tensors' && p.bytesDone > p.bytesTotal / 2 && !cancelled) {
+        cancelled = true;
+        host.cancel();
+      }
+    });
     await expect(building).rejects.toMatchObject({ name: 'CancelledError' });
     expect(cancelled).toBe(true);
     expect(await kv.keys(chunkPrefix('cancel-storing'))).toEqual([]);
+    expect(await modelStoreListPending(kv)).not.toContainEqual(expect.objectContaining({ id: 'cancel-storing' }));
     expect((await modelStoreList(kv)).map((m) => m.id)).not.toContain('cancel-storing');
   });
 

@@ -1,12 +1,12 @@
 /**
  * Compose's worker side: live checks (parse → validate → plan, headers only), the routing
  * preview (gates recomputed from the base model; experts not needed), the build (runMerge
- * into an HF folder that goes straight into the model store), and the export-only build (the
+ * streamed into the model store as an HF folder, tensor by tensor), and the export-only build (the
  * same folder streamed as a zip into a stream the page writes to disk).
  */
 import { CancelledError, ConfigError } from '../../src/core/errors.ts';
 import { parseMergeYaml, type MoeMergeConfig } from '../../src/core/formats/mergekit-yaml.ts';
-import { memoryFolder, type FileSet } from '../../src/core/io/byte-source.ts';
+import type { FileSet } from '../../src/core/io/byte-source.ts';
 import { lazyHfFolder } from '../../src/core/model/export-hf.ts';
 import { exportOnlyReason } from '../../src/core/merge/architecture.ts';
 import { createMergeRuntime } from '../../src/core/merge/default-runtime.ts';
@@ -16,11 +16,11 @@ import { openMergeInputs, type MergeInputs, type ModelResolver } from '../../src
 import { folderWriter } from '../../src/core/merge/writer.ts';
 import { zipSinks } from '../../src/core/formats/zip.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
-import { modelStoreImportFileSet } from '../../src/core/store/import-files.ts';
+import { modelStoreCommitChecked } from '../../src/core/store/commit-checked.ts';
 import { roomRefusal } from '../../src/core/store/room.ts';
-import { modelStoreDelete, modelStoreGet, modelStoreList } from '../../src/core/store/model-store.ts';
+import { modelStoreBeginWrite, modelStoreList, streamedFileOpener } from '../../src/core/store/model-store.ts';
 import { type ModelRef, openModelRef } from '../model-ref.ts';
-import { QUANTIZED_FILE, loadModel } from '../../src/core/model/load.ts';
+import { QUANTIZED_FILE, loadModelLazy } from '../../src/core/model/load.ts';
 import { previewRouting } from './preview.ts';
 import { hfModelCard, mergeModelCardFacts } from '../../src/core/merge/model-card.ts';
 import { calibrationModelCard } from '../../src/core/calibrate/merged.ts';
@@ -67,10 +67,12 @@ async function openRef(ref: ModelRef): Promise<OpenedSource> {
 /**
  * A quantized import (model.gguf + the original config and tokenizer files) as the HF folder
  * mergekit expects: q8_0/q4_0 dequantized to f32 (exact; f16 could not hold every q4_0 value),
- * tensor by tensor as the merge reads them, so the donor costs its quantized size in memory.
+ * tensor by tensor as the merge reads them. The GGUF's tensors are read from the store only
+ * then (loadModelLazy), so a donor costs one tensor in memory, not its quantized size: four
+ * q4_0 TinyLlama donors held whole were 2.5 GB.
  */
 async function dequantizedFolder(files: FileSet): Promise<FileSet> {
-  const { weights, config } = await loadModel(files);
+  const { weights, config } = await loadModelLazy(files);
   // Every tensor f32 (a GGUF keeps some in f16) and torch_dtype float32 over the original
   // config's: as a base, it yields an f32 merge rather than rounding the dequantized values again.
   return lazyHfFolder(weights, files.name, {
@@ -91,10 +93,13 @@ export class MergeHost implements MergeApi {
   /** The last calibration (one: a person calibrates the composition in front of them). */
   private calibrated?: CachedCalibration;
 
-  /** Cached per source (fetch FileSets keep their bytes; the zoo is small). Source warnings go to `warnings`. */
+  /**
+   * Cached per source (a URL folder keeps its files under RANGE_READ_MIN_BYTES whole and reads
+   * bigger ones by Range windows; a stored one reads chunk records). Source warnings go to `warnings`.
+   */
   private resolver(sources: ModelSources, warnings: string[]): ModelResolver {
-    // Keep only the folders of the current composition: a quantized donor holds its weights in
-    // memory, and a person trying donors one after another must not pin them all.
+    // Keep only the folders of the current composition: a person trying donors one after
+    // another must not pin every source's open files and caches.
     const current = new Set(Object.values(sources).map((source) => JSON.stringify(source)));
     for (const key of [...this.folders.keys()]) if (!current.has(key)) this.folders.delete(key);
     return async (ref) => {
@@ -246,7 +251,7 @@ export class MergeHost implements MergeApi {
     const exportOnly = exportOnlyReason(opened.plan.arch);
     if (exportOnly) throw new ConfigError(`merge: ${exportOnly}`);
     const kv = idbKvStore(request.dbName);
-    // So is a merge the browser's storage plainly has no room for (the merge runs in memory first).
+    // So is a merge the browser's storage plainly has no room for.
     const noRoom = roomRefusal(
       `the merged model '${request.title}'`,
       opened.plan.totalBytes,
@@ -256,41 +261,44 @@ export class MergeHost implements MergeApi {
     if (noRoom) throw noRoom;
     const runtime = mergeRuntime(onTokenizerCall);
     const calibration = request.calibration && (await this.calibrationFor(request, opened, abort.signal, runtime));
-    const folder = memoryFolder();
-    const writer = folderWriter(folder.open);
     const calibrationCard = calibration && calibrationModelCard(calibration.run.record);
-    const result = await runMerge(opened.plan, opened.inputs, writer, {
-      ...calibration?.run.runOptions,
-      // The card the Export page and the CLI's merge write for this model (hfModelCard).
-      modelCard: hfModelCard(
-        mergeModelCardFacts(request.title, opened.plan.config, request.yaml, opened.plan.arch, calibrationCard),
-      ),
-      runtime,
-      signal: abort.signal,
-      onProgress: buildProgress(onProgress),
-    });
-    if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
-    const files = folder.files(request.title);
-    // A cancelled or failed store write leaves no chunks behind (they are not a download to resume),
-    // unless the id already named a ready model, which then stays as it was.
-    const replacing = (await modelStoreGet(kv, request.outputId)) !== undefined;
-    await modelStoreImportFileSet(kv, {
+    // The merge streams into the store: each file joins the pending record as the writer opens
+    // it, its bytes go into chunk records as the tensors come, and the manifest is written last
+    // (modelStoreCommitChecked), so the worker holds a tensor and a chunk, never the model
+    // (a 4×1.1B bf16 merge is 6.8 GB). An id that names a ready model is refused here, before
+    // any tensor is read, and that model stays as it was.
+    const store = await modelStoreBeginWrite(kv, {
       id: request.outputId,
       title: request.title,
       source: { kind: 'merge', yaml: request.yaml },
-      files,
+      files: [],
       chunkBytes: request.chunkBytes,
-      signal: abort.signal,
-      notes: {
-        ...request.notes,
-        arch: opened.plan.arch,
-        warnings: [...opened.sourceWarnings, ...result.warnings],
-        ...(calibration && { calibration: calibration.summary, calibrationRecord: calibration.run.record }),
-      },
-      onProgress: (store) => onProgress({ phase: 'storing', store }),
-    }).catch(async (error: unknown) => {
-      if (!replacing) await modelStoreDelete(kv, request.outputId);
+    });
+    const writer = folderWriter(streamedFileOpener(store));
+    let result: Awaited<ReturnType<typeof runMerge>>;
+    try {
+      result = await runMerge(opened.plan, opened.inputs, writer, {
+        ...calibration?.run.runOptions,
+        // The card the Export page and the CLI's merge write for this model (hfModelCard).
+        modelCard: hfModelCard(
+          mergeModelCardFacts(request.title, opened.plan.config, request.yaml, opened.plan.arch, calibrationCard),
+        ),
+        runtime,
+        signal: abort.signal,
+        onProgress: buildProgress(onProgress),
+      });
+      if (abort.signal.aborted) throw new CancelledError('merge: cancelled');
+    } catch (error) {
+      // A cancelled or failed merge leaves no chunks behind (they are not a download to resume).
+      await store.abort();
       throw error;
+    }
+    // Checked on the stored bytes, then the manifest; a refusal deletes what was written.
+    await modelStoreCommitChecked(kv, store, {
+      ...request.notes,
+      arch: opened.plan.arch,
+      warnings: [...opened.sourceWarnings, ...result.warnings],
+      ...(calibration && { calibration: calibration.summary, calibrationRecord: calibration.run.record }),
     });
     if (this.abort === abort) this.abort = undefined;
     return { id: request.outputId, warnings: [...opened.sourceWarnings, ...result.warnings], files: result.files };

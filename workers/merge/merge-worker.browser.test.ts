@@ -82,7 +82,7 @@ describe('merge worker + engine worker', () => {
       }),
     );
     expect(result.files).toContain('config.json');
-    expect([...phases]).toEqual(expect.arrayContaining(['tensors', 'storing']));
+    expect([...phases]).toEqual(expect.arrayContaining(['gates', 'tensors', 'files']));
     const { model } = await engine.load({ kind: 'store', id: 'built', dbName: DB }, 'cpu');
     expect(model).toMatchObject({ arch: 'mixtral', experts: 3, expertsPerToken: 2 });
     const analyzed = await engine.analyze('prompt number 1 about e1');

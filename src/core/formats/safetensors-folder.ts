@@ -10,6 +10,7 @@ import type { RawTensor } from '../tensor.ts';
 import { tensorByteLengthBig } from '../quant/dtype-traits.ts';
 import {
   openSafetensors,
+  safetensorsFileSize,
   writeSafetensors,
   type SafetensorsFile,
   type SafetensorsTensorInfo,
@@ -132,18 +133,25 @@ export function shardFileName(k: number, n: number): string {
 }
 
 /**
+ * Opens the sink of one file of a folder being written; `size` is the file's exact length, known
+ * before its first byte (a store that chunks it checks the bytes against it).
+ */
+export type SinkOpener = (fileName: string, size: number) => Promise<ByteSink>;
+
+/**
  * Writes model.safetensors when everything fits in one shard, else
  * model-0000k-of-0000N.safetensors files plus model.safetensors.index.json (written last).
  */
 export async function writeSafetensorsSharded(
-  openSink: (fileName: string) => Promise<ByteSink>,
+  openSink: SinkOpener,
   entries: TensorEntry[],
   getData: (name: string) => Promise<Uint8Array>,
   options: { maxShardBytes: number; metadata?: Record<string, string> },
 ): Promise<{ files: string[]; index?: object }> {
   const shards = planShards(entries, options.maxShardBytes);
   if (shards.length === 1) {
-    await writeSafetensors(await openSink(SAFETENSORS_SINGLE_FILE), entries, getData, options.metadata);
+    const size = safetensorsFileSize(entries, options.metadata);
+    await writeSafetensors(await openSink(SAFETENSORS_SINGLE_FILE, size), entries, getData, options.metadata);
     return { files: [SAFETENSORS_SINGLE_FILE] };
   }
   const files: string[] = [];
@@ -155,7 +163,8 @@ export async function writeSafetensorsSharded(
       weightMap[entry.name] = file;
       totalSize += Number(tensorByteLengthBig(entry.dtype, entry.shape));
     }
-    await writeSafetensors(await openSink(file), shards[k]!, getData, options.metadata);
+    const size = safetensorsFileSize(shards[k]!, options.metadata);
+    await writeSafetensors(await openSink(file, size), shards[k]!, getData, options.metadata);
     files.push(file);
   }
   const sortedMap = Object.fromEntries(
@@ -164,8 +173,9 @@ export async function writeSafetensorsSharded(
       .map((name) => [name, weightMap[name]!]),
   );
   const index = { metadata: { total_size: totalSize }, weight_map: sortedMap };
-  const sink = await openSink(SAFETENSORS_INDEX_FILE);
-  await sink.write(new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`));
+  const indexBytes = new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`);
+  const sink = await openSink(SAFETENSORS_INDEX_FILE, indexBytes.byteLength);
+  await sink.write(indexBytes);
   await sink.close();
   files.push(SAFETENSORS_INDEX_FILE);
   return { files, index };

@@ -110,6 +110,12 @@ export function encodeSafetensorsHeader(
   return { bytes, byteLengths };
 }
 
+/** The bytes writeSafetensors writes for these entries: the header and every tensor's data. */
+export function safetensorsFileSize(entries: TensorEntry[], metadata?: Record<string, string>): number {
+  const { bytes, byteLengths } = encodeSafetensorsHeader(entries, metadata);
+  return byteLengths.reduce((sum, length) => sum + length, bytes.byteLength);
+}
+
 /** A tensor's data must be exactly the bytes its header entry promises. */
 function checkTensorData(entry: TensorEntry, data: Uint8Array, byteLength: number): void {
   if (data.byteLength !== byteLength) {

@@ -7,9 +7,8 @@
  *                 merge leaves no loadable config.json behind.
  *   memoryWriter  keeps every tensor and file in memory (tests, chat without exporting).
  */
-import type { ByteSink } from '../io/byte-source.ts';
 import type { TensorEntry } from '../formats/safetensors.ts';
-import { writeSafetensorsSharded } from '../formats/safetensors-folder.ts';
+import { type SinkOpener, writeSafetensorsSharded } from '../formats/safetensors-folder.ts';
 import type { RawTensor } from '../tensor.ts';
 
 export interface MergeWriter {
@@ -23,10 +22,7 @@ export interface MergeWriter {
 /** mergekit's default --out-shard-size (5B, bytes). */
 export const DEFAULT_SHARD_BYTES = 5_000_000_000;
 
-export function folderWriter(
-  openSink: (fileName: string) => Promise<ByteSink>,
-  options: { maxShardBytes?: number } = {},
-): MergeWriter {
+export function folderWriter(openSink: SinkOpener, options: { maxShardBytes?: number } = {}): MergeWriter {
   const files: string[] = [];
   return {
     async writeTensors(entries, getData) {
@@ -37,7 +33,7 @@ export function folderWriter(
       files.push(...result.files);
     },
     async writeFile(name, bytes) {
-      const sink = await openSink(name);
+      const sink = await openSink(name, bytes.byteLength);
       await sink.write(bytes);
       await sink.close();
       files.push(name);

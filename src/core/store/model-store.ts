@@ -5,6 +5,7 @@
  */
 import { StoreError, MissingFileError } from '../errors.ts';
 import type { ByteSink } from '../io/byte-source.ts';
+import type { SinkOpener } from '../formats/safetensors-folder.ts';
 import type { KvStore } from './kv.ts';
 import type { ModelSummary } from '../model/check.ts';
 import { Sha256 } from '../io/sha256.ts';
@@ -107,6 +108,12 @@ export interface ModelWriter {
   hashFile(file: string): Promise<string>;
   /** A sink that continues `file` at resumeOffset(file). close() checks the size. */
   openFile(file: string): ByteSink;
+  /**
+   * Lists one more file, of exactly `size` bytes, in the pending record (a merge streaming into
+   * the store learns each file's size only as it opens it: begin with `files: []`). A name
+   * already listed is refused.
+   */
+  addFile(file: string, size: number): Promise<void>;
   /** The manifest commit would write (every file complete, else a StoreError); nothing is written. */
   draft(): ModelManifest;
   /** The stored bytes of `file` (complete files only; for small files such as config.json). */
@@ -138,7 +145,8 @@ export async function modelStoreBeginWrite(kv: KvStore, init: ModelWriteInit): P
     throw new StoreError(`store: model '${init.id}' already exists; delete it first`);
   const existing = migratePending(await kv.get(pendingKey(init.id)));
   let pending: PendingModel;
-  if (existing.type === 'success' && sameFiles(existing.value, init)) {
+  // A write that lists no files up front (a merge streaming its output, addFile) starts afresh.
+  if (existing.type === 'success' && init.files.length > 0 && sameFiles(existing.value, init)) {
     pending = await reconcilePending(kv, existing.value);
   } else {
     await kv.del(await kv.keys(chunkPrefix(init.id)));
@@ -236,6 +244,14 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
       await kv.del(await kv.keys(`${chunkPrefix(pending.id)}${encodeURIComponent(f.name)}/`));
     },
     openFile: (name) => chunkedSink(kv, pending, fileOf(name), savePending),
+    async addFile(name, size) {
+      if (pending.files.some((f) => f.name === name))
+        throw new StoreError(`store: model '${pending.id}' already lists a file '${name}'`);
+      if (!Number.isSafeInteger(size) || size < 0)
+        throw new StoreError(`store: file '${name}' of '${pending.id}' has no valid size (${size})`);
+      pending.files.push({ name, size, chunksDone: 0, complete: false });
+      await savePending();
+    },
     draft() {
       const files: StoredFile[] = [];
       for (const f of pending.files) {
@@ -267,6 +283,18 @@ function createWriter(kv: KvStore, pending: PendingModel): ModelWriter {
     abort: () => modelStoreDelete(kv, pending.id),
   };
   return writer;
+}
+
+/**
+ * The sink opener of a write begun with `files: []`: each file the caller opens is listed with
+ * its size (addFile) and streamed into chunk records, so a merge's folderWriter writes straight
+ * into the store and the caller holds a chunk, not the model. Commit after the last file.
+ */
+export function streamedFileOpener(writer: ModelWriter): SinkOpener {
+  return async (name, size) => {
+    await writer.addFile(name, size);
+    return writer.openFile(name);
+  };
 }
 
 /** Buffers bytes into whole chunks; each stored chunk is recorded in the pending record. */

@@ -300,17 +300,13 @@ function BuildStatus() {
   const exporting = build?.target === 'export';
   return (
     <>
-      {build?.status === 'running' &&
-        p &&
-        (p.phase === 'storing' ? (
-          <ProgressBar label="Saving to the library" done={p.store.totalDone} total={p.store.totalBytes} />
-        ) : (
-          <ProgressBar
-            label={`${exporting ? 'Merging into the zip' : 'Merging'}: ${p.phase}${p.tensor ? ` ${p.tensor}` : ''}`}
-            done={p.bytesDone}
-            total={p.bytesTotal}
-          />
-        ))}
+      {build?.status === 'running' && p && (
+        <ProgressBar
+          label={`${exporting ? 'Merging into the zip' : 'Merging into the library'}: ${p.phase}${p.tensor ? ` ${p.tensor}` : ''}`}
+          done={p.bytesDone}
+          total={p.bytesTotal}
+        />
+      )}
       <div role="status" data-testid="build-status">
         {build?.status === 'done'
           ? exporting
