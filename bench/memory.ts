@@ -125,7 +125,8 @@ function randomBf16(count: number, seed: number): Uint8Array {
 }
 
 /** One donor folder, written tensor by tensor (writeSafetensors asks for one tensor at a time). */
-async function writeDonor(dir: string, spec: ModelSpec, seed: number): Promise<void> {
+/** A random bf16 dense llama donor in HF layout under `dir`, written one tensor at a time. */
+export async function writeDonor(dir: string, spec: ModelSpec, seed: number): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const entries = hfTensorEntries(spec, nameTableFor(spec)).map((e) => ({
     name: e.name,
@@ -156,7 +157,8 @@ async function writeDonor(dir: string, spec: ModelSpec, seed: number): Promise<v
   );
 }
 
-function mergeYaml(): string {
+/** The bench MoE's YAML: donor0 is the base and every donorN an expert; random gates (no forward pass). */
+export function mergeYaml(): string {
   const experts = Array.from(
     { length: EXPERTS },
     (_, i) => `  - source_model: donor${i}\n    positive_prompts: ["expert ${i}"]`,

@@ -11,6 +11,7 @@
  *   npm run bench -- --census               # SIMD instructions in the wllama binaries (bench/wasm-census.ts)
  *   npm run bench -- --ttft                 # open the page → first zoo token, warm and fresh profile (bench/ttft.ts)
  *   npm run bench -- --memory               # peak RSS of CLI merge / export at two sizes (bench/memory.ts)
+ *   npm run bench -- --tab-merge            # a real-size merge built, quantized, chatted and exported in a tab (bench/tab-merge.ts)
  *   npm run bench -- --tab-load             # real-size MoEs into IndexedDB and chatting on WASM in a tab (bench/tab-load.ts)
  *
  * Cells are interleaved run by run (wasm, wllama, native, …, then again) so a noisy
@@ -213,6 +214,10 @@ async function main(): Promise<void> {
   if (process.argv.includes('--ttft')) {
     const { runTtftBench } = await import('./ttft.ts');
     return runTtftBench(process.argv.slice(2));
+  }
+  if (process.argv.includes('--tab-merge')) {
+    const { runTabMergeBench } = await import('./tab-merge.ts');
+    return runTabMergeBench(process.argv.slice(2));
   }
   if (process.argv.includes('--tab-load')) {
     const { runTabLoadBench } = await import('./tab-load.ts');

@@ -29,7 +29,7 @@ test('a zoo model exports as an HF-folder zip and as GGUF from the one model pic
   await expect(page.getByTestId('export-message')).toContainText(/GGUF q8_0 saved: .*\.q8_0\.gguf \(\d+(\.\d)? MB\)/, {
     timeout: 120_000,
   });
-  // The file the worker built as a Blob, tensor by tensor: a whole GGUF our reader opens.
+  // The file the worker streamed tensor by tensor (saveStream: a Blob download here, no picker): a whole GGUF our reader opens.
   const bytes = new Uint8Array(readFileSync((await (await gguf).path())!));
   const file = await readGguf(bytesSource(bytes, 'download.gguf'));
   expect(file.metadata.get('general.architecture')?.value).toBe('llama');

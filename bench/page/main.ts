@@ -9,6 +9,7 @@ import type { BandwidthRequest, BandwidthRun } from './bandwidth-stream.ts';
 import type { CalibrateRequest, CalibrateRun } from './calibrate-worker.ts';
 import type { EngineRun, PageRequest } from './engines.ts';
 import type { TabLoadRequest, TabLoadRun } from './tab-load-worker.ts';
+import type { TabMergeRequest, TabMergeRun } from './tab-merge-worker.ts';
 import { cpuMark, WLLAMA_PEERS } from './wllama-peers.ts';
 
 function inWorker(engine: BackendEngine, request: PageRequest): Promise<EngineRun> {
@@ -62,6 +63,7 @@ declare global {
     benchCalibrate: () => Promise<CalibrateRun>;
     benchReady: boolean;
     benchTabLoad: (request: TabLoadRequest) => Promise<TabLoadRun>;
+    benchTabMerge: (request: TabMergeRequest) => Promise<TabMergeRun>;
     benchBandwidth: (request: BandwidthRequest) => Promise<BandwidthRun>;
   }
 }
@@ -96,6 +98,13 @@ window.benchTabLoad = (request) =>
     new Worker(new URL('./tab-load-worker.ts', import.meta.url), { type: 'module', name: 'bench-tab-load' }),
     request,
     'bench tab-load worker',
+  );
+/** One step of bench/tab-merge.ts in a fresh dedicated worker (as the app's merge or engine worker). */
+window.benchTabMerge = (request) =>
+  oneShot(
+    new Worker(new URL('./tab-merge-worker.ts', import.meta.url), { type: 'module', name: 'bench-tab-merge' }),
+    request,
+    'bench tab-merge worker',
   );
 window.benchCalibrateMerge = (request) => askCalibrateWorker({ kind: 'merge', request });
 window.benchCalibrate = () => askCalibrateWorker({ kind: 'calibrate' });

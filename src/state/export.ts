@@ -8,7 +8,7 @@ import { type FileSet, readText } from '../core/io/byte-source.ts';
 import { sourceChunks, zipFileSet } from '../core/formats/zip.ts';
 import type { ModelManifest, StoredQuant } from '../core/store/manifest.ts';
 import { modelStoreFileSet } from '../core/store/store-file-set.ts';
-import { engineClient } from './workers.ts';
+import { engineClient, engineClientOnCrash, workerTransfer } from './workers.ts';
 import { engineLoad, useEngine } from './engine.ts';
 import type { LibraryRef } from './library-refs.ts';
 import { fetchFileSet } from '../core/hub/fetch-file-set.ts';
@@ -129,6 +129,7 @@ export async function saveStream(
   name: string,
   stream: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
+  type = 'application/zip',
 ): Promise<{ bytes: number; picked: boolean }> {
   let bytes = 0;
   const counted = stream.pipeThrough(
@@ -154,7 +155,7 @@ export async function saveStream(
     return { bytes, picked: true };
   }
   const blob = await new Response(signal ? counted.pipeThrough(new TransformStream(), { signal }) : counted).blob();
-  downloadBytes(name, new Blob([blob], { type: 'application/zip' })); // composed, not copied
+  downloadBytes(name, new Blob([blob], { type })); // composed, not copied
   return { bytes, picked: false };
 }
 
@@ -277,12 +278,29 @@ export async function exportRefGguf(entry: LibraryRef, quant: StoredQuant): Prom
   return exportGgufFile({ title: entry.title }, quant);
 }
 
+/**
+ * The loaded model's GGUF, streamed from the engine worker into saveStream (the save picker's
+ * file where there is one, chunk by chunk; else a Blob, which Chromium pages to disk). A
+ * crashed worker or a failed save ends the other side with the reason; nothing half-written is kept.
+ */
 export function exportGgufFile(m: { title: string }, quant: StoredQuant): Promise<void> {
   return run(`GGUF ${quant}`, async () => {
-    const gguf = await engineClient().exportGguf(quant); // a Blob: no copy of the file crosses the worker boundary
     const name = `${fileSlug(m.title)}.${quant}.gguf`;
-    downloadBytes(name, gguf);
-    return `${name} (${formatBytes(gguf.size)})`;
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const gone = new AbortController(); // a crashed worker never ends its stream
+    const stopListening = engineClientOnCrash((message) =>
+      gone.abort(
+        Object.assign(new Error(`the engine worker stopped (${message}); nothing was saved`), { name: 'BackendError' }),
+      ),
+    );
+    try {
+      const saving = saveStream(name, readable, gone.signal, 'application/octet-stream');
+      const exporting = engineClient().exportGguf(quant, workerTransfer(writable));
+      const [, saved] = await Promise.all([exporting, saving]);
+      return `${name} (${formatBytes(saved.bytes)})`;
+    } finally {
+      stopListening();
+    }
   });
 }
 

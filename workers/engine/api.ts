@@ -139,5 +139,10 @@ export interface EngineApi {
     dbName?: string,
     onProgress?: (p: LoadProgress) => void,
   ): Promise<string>;
-  exportGguf(quant: GgufExportQuant): Promise<Blob>;
+  /**
+   * The loaded model as GGUF written into `out` tensor by tensor (its back-pressure paces the
+   * export: a save picker's file takes it chunk by chunk, so no copy of the file is held); a
+   * failure aborts `out`. Answers the bytes written.
+   */
+  exportGguf(quant: GgufExportQuant, out: WritableStream<Uint8Array>): Promise<{ bytes: number }>;
 }

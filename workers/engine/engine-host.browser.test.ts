@@ -237,6 +237,72 @@ describe('engine host', () => {
     expect(summary.tokens).toBe(4);
   });
 
+  it('exports the loaded model as GGUF into a stream, paced by it; a stream that fails ends the export and a failed export aborts the stream', async () => {
+    const host = new EngineHost();
+    await host.load({ kind: 'store', id: 'moe', dbName: DB }, 'cpu');
+    // a disk that stalls at the third chunk: the export waits for it instead of queueing the file
+    const chunks: Uint8Array[] = [];
+    let resume!: () => void;
+    const stalled = new Promise<void>((resolve) => (resume = resolve));
+    let handed = 0; // chunks the export gave the stream (its queuing strategy sizes each one)
+    const out = new WritableStream<Uint8Array>(
+      {
+        async write(chunk) {
+          if (chunks.length === 2) await stalled;
+          chunks.push(chunk);
+        },
+      },
+      { highWaterMark: 1, size: () => ++handed && 1 },
+    );
+    let settled = false;
+    const exporting = host.exportGguf('q8_0', out).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).toBe(false);
+    expect(chunks.length).toBe(2);
+    expect(handed).toBe(3); // the stalled one, and nothing queued behind it
+    resume();
+    const { bytes } = await exporting;
+    const file = new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer());
+    expect(file.byteLength).toBe(bytes);
+    const { readGguf } = await import('../../src/core/formats/gguf.ts');
+    const { bytesSource } = await import('../../src/core/io/byte-source.ts');
+    const gguf = await readGguf(bytesSource(file, 'export.gguf'));
+    expect(gguf.metadata.get('llama.expert_count')?.value).toBe(4);
+    // byte for byte what the core writer gives for the same stored model
+    const { modelStoreGet, modelStoreFileSet } = await import('../../src/core/store/index.ts');
+    const { loadModelLazy } = await import('../../src/core/model/load.ts');
+    const { exportGguf } = await import('../../src/core/model/gguf-model.ts');
+    const { MemorySink, readJsonFile } = await import('../../src/core/io/byte-source.ts');
+    const files = modelStoreFileSet(idbKvStore(DB, 'models'), (await modelStoreGet(idbKvStore(DB, 'models'), 'moe'))!);
+    const reference = new MemorySink();
+    await exportGguf(
+      reference,
+      (await loadModelLazy(files)).weights,
+      {
+        tokenizerJson: await readJsonFile(files, 'tokenizer.json'),
+        tokenizerConfig: await readJsonFile(files, 'tokenizer_config.json'),
+      },
+      'q8_0',
+    );
+    expect(file).toEqual(reference.bytes());
+
+    // a save that fails (disk full) stops the export with its reason
+    let writes = 0;
+    const full = new WritableStream<Uint8Array>({
+      write() {
+        if (++writes > 3) throw new Error('disk full');
+      },
+    });
+    await expect(host.exportGguf('q8_0', full)).rejects.toThrow(/disk full/);
+    // an export that fails before its first tensor (a GGUF needs the tokenizer.json) aborts the stream
+    let aborted: unknown;
+    const noModel = new EngineHost();
+    await expect(
+      noModel.exportGguf('q8_0', new WritableStream({ abort: (reason) => void (aborted = reason) })),
+    ).rejects.toThrow();
+    expect(aborted).toBeInstanceOf(Error);
+  });
+
   it('moves through the engine state union: empty → failed → loading → ready → generating → ready', async () => {
     const host = new EngineHost();
     expect(host.stats().state).toEqual({ kind: 'empty' });

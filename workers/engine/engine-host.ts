@@ -13,7 +13,7 @@ import { type TokenizerCallEvent, watchedTokenizer } from '../../src/core/tokeni
 import { quantizeStoredModel } from './quantize-stored.ts';
 import { generate, yieldToEventLoop } from '../../src/core/runtime/generate.ts';
 import { exportGguf } from '../../src/core/model/gguf-model.ts';
-import { BlobSink, readText } from '../../src/core/io/byte-source.ts';
+import { readText, writableStreamSink } from '../../src/core/io/byte-source.ts';
 import type { GeneratedToken, RoutingOverrides, Session } from '../../src/core/runtime/types.ts';
 import { idbKvStore } from '../../src/core/store/kv.ts';
 import { openModelRef } from '../model-ref.ts';
@@ -370,23 +370,28 @@ export class EngineHost implements EngineApi {
     return (await quantizeStoredModel(idbKvStore(dbName), id, quant, onProgress)).id;
   }
 
-  /** The loaded model as GGUF (exportGguf), with its tokenizer files: a Blob built tensor by tensor. */
-  async exportGguf(quant: GgufExportQuant): Promise<Blob> {
-    const model = this.requireModel();
-    const list = await model.files.list();
-    const readJson = async (name: string) =>
-      list.includes(name) ? JSON.parse(await readText(await model.files.open(name))) : undefined;
-    const tokenizerJson = await readJson('tokenizer.json');
-    if (!tokenizerJson)
-      throw Object.assign(new Error("export: GGUF needs the model's tokenizer.json"), { name: 'ConfigError' });
-    const sink = new BlobSink();
-    await exportGguf(
-      sink,
-      model.weights,
-      { tokenizerJson, tokenizerConfig: await readJson('tokenizer_config.json') },
-      quant,
-    );
-    return sink.blob();
+  /** The loaded model as GGUF (exportGguf, with its tokenizer files) streamed into `out` tensor by tensor. */
+  async exportGguf(quant: GgufExportQuant, out: WritableStream<Uint8Array>): Promise<{ bytes: number }> {
+    const sink = writableStreamSink(out);
+    try {
+      const model = this.requireModel();
+      const list = await model.files.list();
+      const readJson = async (name: string) =>
+        list.includes(name) ? JSON.parse(await readText(await model.files.open(name))) : undefined;
+      const tokenizerJson = await readJson('tokenizer.json');
+      if (!tokenizerJson)
+        throw Object.assign(new Error("export: GGUF needs the model's tokenizer.json"), { name: 'ConfigError' });
+      await exportGguf(
+        sink,
+        model.weights,
+        { tokenizerJson, tokenizerConfig: await readJson('tokenizer_config.json') },
+        quant,
+      );
+    } catch (error) {
+      await sink.abort(error);
+      throw error;
+    }
+    return { bytes: sink.bytes };
   }
 
   stats(): EngineStats {

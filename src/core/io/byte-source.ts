@@ -96,6 +96,31 @@ export class BlobSink implements ByteSink {
 }
 
 /**
+ * A ByteSink over a WritableStream (a file the page's save picker opened, a stream handed to a
+ * worker): each write waits for the stream to take the chunk (its back-pressure paces the
+ * writer) and passes a copy, since writers may reuse their buffers. `abort` errors the stream,
+ * so whatever it writes into keeps nothing of a failed export.
+ */
+export function writableStreamSink(stream: WritableStream<Uint8Array>): ByteSink & {
+  abort(reason: unknown): Promise<void>;
+  readonly bytes: number;
+} {
+  const writer = stream.getWriter();
+  let bytes = 0;
+  return {
+    async write(chunk) {
+      await writer.write(chunk.slice());
+      bytes += chunk.byteLength;
+    },
+    close: () => writer.close(),
+    abort: (reason) => writer.abort(reason).catch(() => {}),
+    get bytes() {
+      return bytes;
+    },
+  };
+}
+
+/**
  * A folder of files (HF layout: config.json, *.safetensors, tokenizer.json …). Adapters:
  * Node directory (cli/), in-memory map (tests, merge output), hub URL (hub/), IndexedDB (store/).
  */
