@@ -68,6 +68,19 @@ export function calibratedRunOptions(
   };
 }
 
+/**
+ * The largest merge calibrateMerge takes, in parameters. It holds the merged model in memory
+ * twice (as merged, then an f32 copy for the forward passes: ~6 bytes a parameter from bf16
+ * donors), so past this a tab or a small machine would run out of memory mid-fit; the
+ * 4×SmolLM2-135M-dims bench MoE (0.37 B) is well inside, a 4×1.1B MoE (3.4 B) is refused.
+ */
+export const CALIBRATION_MAX_PARAMETERS = 1_000_000_000;
+
+/** The parameters of a plan's output tensors. */
+export function planParameters(plan: MergePlan): number {
+  return plan.tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
 /** Merges `plan` into memory once and fits its routers to `texts`; the merge itself is left to the caller. */
 export async function calibrateMerge(
   plan: MergePlan,
@@ -76,6 +89,11 @@ export async function calibrateMerge(
   options: CalibrateMergeRunOptions = {},
 ): Promise<CalibratedMergeRun> {
   const { runtime, onProgress, signal, evaluate, evaluateTextsPerExpert, ...calibration } = options;
+  const parameters = planParameters(plan);
+  if (parameters > CALIBRATION_MAX_PARAMETERS)
+    throw new ConfigError(
+      `calibrate: the merged model has ${(parameters / 1e9).toFixed(2)} B parameters; calibration holds it in memory (about ${((parameters * 6) / 1e9).toFixed(0)} GB), and takes at most ${CALIBRATION_MAX_PARAMETERS / 1e9} B. Merge it without calibration, or calibrate a composition of smaller donors`,
+    );
   const memory = memoryWriter();
   const mergeRuntime = runtime ?? createMergeRuntime();
   const merged = await runMerge(plan, inputs, memory, {
