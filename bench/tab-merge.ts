@@ -8,7 +8,7 @@
  * (EngineHost.exportGguf), then deleted.
  * Each step runs in a fresh page and a fresh dedicated worker (bench/page/tab-merge-worker.ts).
  *
- *   npm run bench -- --tab-merge [--sizes tiny6,tiny22] [--tokens 16] [--keep]
+ *   npm run bench -- --tab-merge [--sizes tiny6,tiny22] [--tokens 16] [--steps merge,export-hf,…] [--keep]
  *
  * Memory: VmRSS sampled every 200 ms of Chromium's renderer + GPU processes (the "tab", as
  * #14 counts it) and, in its own column, of the browser process. `before` is taken when the step's page is ready.
@@ -81,7 +81,7 @@ async function ensureDonors(key: string): Promise<TabMergeRequest['donors']> {
   return donors;
 }
 
-async function measureSize(key: string, tokens: number): Promise<Row[]> {
+async function measureSize(key: string, tokens: number, steps: TabMergeStep[]): Promise<Row[]> {
   const label = MEMORY_SIZES[key]!.label;
   const donors = await ensureDonors(key);
   const donorBytes = donors.flatMap((d) => d.files).reduce((s, f) => s + f.size, 0);
@@ -97,7 +97,7 @@ async function measureSize(key: string, tokens: number): Promise<Row[]> {
   const rows: Row[] = [];
   let quantizedId: string | undefined;
   try {
-    for (const step of STEPS) {
+    for (const step of steps) {
       const page = await context.newPage();
       page.setDefaultTimeout(60 * 60_000);
       page.on('pageerror', (error) => log(`  [pageerror] ${error.message}`));
@@ -197,10 +197,12 @@ export async function runTabMergeBench(argv: string[]): Promise<void> {
   const sizes = (value('--sizes') ?? 'tiny6,tiny22').split(',');
   for (const s of sizes) if (!MEMORY_SIZES[s]) throw new Error(`bench tab-merge: unknown size '${s}'`);
   const tokens = Number(value('--tokens') ?? 16);
+  const steps = (value('--steps')?.split(',') ?? STEPS) as TabMergeStep[];
+  for (const s of steps) if (!STEPS.includes(s)) throw new Error(`bench tab-merge: unknown step '${s}'`);
   const loadBefore = loadavg();
   const rows: Row[] = [];
   for (const key of sizes) {
-    rows.push(...(await measureSize(key, tokens)));
+    rows.push(...(await measureSize(key, tokens, steps)));
     writeSection(rows, argv, [loadBefore, loadavg()]);
     if (!argv.includes('--keep'))
       for (const folder of donorFolders(key)) rmSync(join(BENCH_DIR, folder), { recursive: true, force: true });
