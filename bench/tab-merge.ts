@@ -15,21 +15,18 @@
  * tiny22 needs ~9 GB of disk for the donors and ~7 GB of IndexedDB (the bf16 merge): check `df` and the quota line in the table. Donors are kept under MOE_BENCH_DIR
  * with --keep (they take minutes to write).
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.config.ts';
 import { BENCH_DIR } from './fixture-gguf.ts';
 import { descendants } from './measure.ts';
 import { gitHead, MEMORY_SIZES, mergeYaml, writeDonor } from './memory.ts';
 import type { TabMergeRequest, TabMergeRun, TabMergeStep } from './page/tab-merge-worker.ts';
+import { writeResultsBlock } from './results-file.ts';
 import { startBenchServer } from './server.ts';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const BEGIN = '<!-- tab-merge bench:begin (bench/tab-merge.ts) -->';
-const END = '<!-- tab-merge bench:end -->';
 const EXPERTS = 4;
 // export-hf before quantize: quantizeStored replaces the bf16 merge by its q4_0 copy.
 const STEPS: TabMergeStep[] = ['merge', 'export-hf', 'quantize', 'chat', 'export-gguf', 'delete'];
@@ -164,11 +161,8 @@ function table(rows: Row[]): string {
 }
 
 function writeSection(rows: Row[], argv: string[], load: number[][]): void {
-  const path = join(here, 'RESULTS.md');
-  const text = readFileSync(path, 'utf8');
   const loadText = load.map((l) => l.map((x) => x.toFixed(1)).join(' / '));
   const section = [
-    BEGIN,
     '## A real-size merge made in a tab (Compose → store → quantize → chat → export)',
     '',
     `- Date: ${new Date().toISOString()}; commit ${gitHead()}`,
@@ -178,15 +172,8 @@ function writeSection(rows: Row[], argv: string[], load: number[][]): void {
     "- tab = Chromium renderer + GPU processes (VmRSS sampled every 200 ms; #14 counts these), wasm memory = the session's linear memory (the loaded weights); the browser process is its own column.",
     '',
     table(rows),
-    END,
   ].join('\n');
-  const start = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  const next =
-    start >= 0 && end > start
-      ? text.slice(0, start) + section + text.slice(end + END.length)
-      : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
+  writeResultsBlock('tab-merge', 'bench/tab-merge.ts', section);
 }
 
 export async function runTabMergeBench(argv: string[]): Promise<void> {

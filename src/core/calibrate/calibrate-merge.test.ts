@@ -30,7 +30,13 @@ describe('calibrateMerge', () => {
         key,
         {
           ...model,
-          tensors: { ...model.tensors, readTensor: (name: string) => (reads++, model.tensors.readTensor(name)) },
+          tensors: {
+            ...model.tensors,
+            readTensor: (name: string) => {
+              reads++;
+              return model.tensors.readTensor(name);
+            },
+          },
         },
       ]),
     );
