@@ -293,11 +293,17 @@ export function exportGgufFile(m: { title: string }, quant: StoredQuant): Promis
         Object.assign(new Error(`the engine worker stopped (${message}); nothing was saved`), { name: 'BackendError' }),
       ),
     );
+    const crashed = new Promise<never>((_, reject) =>
+      gone.signal.addEventListener('abort', () => reject(gone.signal.reason)),
+    );
     try {
       const saving = saveStream(name, readable, gone.signal, 'application/octet-stream');
-      const exporting = engineClient().exportGguf(quant, workerTransfer(writable));
-      const [, saved] = await Promise.all([exporting, saving]);
-      return `${name} (${formatBytes(saved.bytes)})`;
+      const exporting = Promise.race([engineClient().exportGguf(quant, workerTransfer(writable)), crashed]);
+      const [exported, saved] = await Promise.allSettled([exporting, saving]);
+      // The export's reason first: a save fails too when the export aborts the stream ("Failed to fetch")
+      if (exported.status === 'rejected') throw exported.reason;
+      if (saved.status === 'rejected') throw saved.reason;
+      return `${name} (${formatBytes(saved.value.bytes)})`;
     } finally {
       stopListening();
     }
