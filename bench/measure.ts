@@ -145,3 +145,20 @@ export function measureNative(ggufPath: string, request: PageRequest): Promise<E
     });
   });
 }
+
+/** VmRSS in MiB of Chromium's renderer + GPU processes (`tab`) and of its browser process. */
+export function chromiumRssMb(): { tab: number; browser: number } {
+  const kb = { tab: 0, browser: 0 };
+  for (const pid of descendants(process.pid)) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmdline.includes('chrom')) continue;
+      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      if (cmdline.includes('--type=renderer') || cmdline.includes('--type=gpu-process')) kb.tab += rss;
+      else if (!cmdline.includes('--type=')) kb.browser += rss;
+    } catch {
+      /* exited */
+    }
+  }
+  return { tab: kb.tab / 1024, browser: kb.browser / 1024 };
+}

@@ -25,7 +25,7 @@ import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.config.ts';
 import { BENCH_DIR } from './fixture-gguf.ts';
 import { ensureMemoryGguf, memoryMoeSpec } from './fixture-memory-gguf.ts';
-import { descendants, measureNative } from './measure.ts';
+import { chromiumRssMb, measureNative } from './measure.ts';
 import { median } from './results.ts';
 import { gitHead, MEMORY_SIZES } from './memory.ts';
 import type { TabLoadRequest, TabLoadRun } from './page/tab-load-worker.ts';
@@ -40,21 +40,6 @@ const markers = (variant: string) => ({
 type Quant = 'q4_0' | 'q8_0';
 const log = (line: string) => console.log(`[bench tab-load ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const MB = 2 ** 20;
-
-/** VmRSS of Chromium's renderer and GPU processes under this process, in MiB. */
-function tabRssMb(): number {
-  let kb = 0;
-  for (const pid of descendants(process.pid)) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes('--type=renderer') && !cmdline.includes('--type=gpu-process')) continue;
-      kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      /* exited */
-    }
-  }
-  return kb / 1024;
-}
 
 interface Row {
   size: string;
@@ -89,10 +74,10 @@ async function measureSize(key: string, tokens: number, experts: number, quant: 
       page.on('crash', () => log('  [page crashed]'));
       await page.goto(url);
       await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
-      const beforeMb = tabRssMb();
+      const beforeMb = chromiumRssMb().tab;
       let peakMb = beforeMb;
       const sampler = setInterval(() => {
-        peakMb = Math.max(peakMb, tabRssMb());
+        peakMb = Math.max(peakMb, chromiumRssMb().tab);
       }, 200);
       const request: TabLoadRequest = { step, folder, size, tokens, threads: 2 };
       log(`${key}: ${step}`);
@@ -104,7 +89,7 @@ async function measureSize(key: string, tokens: number, experts: number, quant: 
       } finally {
         clearInterval(sampler);
       }
-      row.peakMb = Math.max(peakMb, tabRssMb());
+      row.peakMb = Math.max(peakMb, chromiumRssMb().tab);
       log(`  ${JSON.stringify(row)}`);
       rows.push(row);
       await page.close();

@@ -15,13 +15,13 @@
  * tiny22 needs ~9 GB of disk for the donors and ~7 GB of IndexedDB (the bf16 merge): check `df` and the quota line in the table. Donors are kept under MOE_BENCH_DIR
  * with --keep (they take minutes to write).
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.config.ts';
 import { BENCH_DIR } from './fixture-gguf.ts';
-import { descendants } from './measure.ts';
+import { chromiumRssMb } from './measure.ts';
 import { gitHead, MEMORY_SIZES, mergeYaml, writeDonor } from './memory.ts';
 import type { TabMergeRequest, TabMergeRun, TabMergeStep } from './page/tab-merge-worker.ts';
 import { writeResultsBlock } from './results-file.ts';
@@ -32,23 +32,6 @@ const EXPERTS = 4;
 const STEPS: TabMergeStep[] = ['merge', 'export-hf', 'quantize', 'chat', 'export-gguf', 'delete'];
 const MB = 2 ** 20;
 const log = (line: string) => console.log(`[bench tab-merge ${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-/** VmRSS in MiB of Chromium's renderer + GPU processes (`tab`) and of its browser process. */
-function chromiumRssMb(): { tab: number; browser: number } {
-  const kb = { tab: 0, browser: 0 };
-  for (const pid of descendants(process.pid)) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes('chrom')) continue;
-      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-      if (cmdline.includes('--type=renderer') || cmdline.includes('--type=gpu-process')) kb.tab += rss;
-      else if (!cmdline.includes('--type=')) kb.browser += rss;
-    } catch {
-      /* exited */
-    }
-  }
-  return { tab: kb.tab / 1024, browser: kb.browser / 1024 };
-}
 
 interface Row {
   size: string;

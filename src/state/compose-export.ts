@@ -8,7 +8,7 @@ import type { MergeBuildProgress } from '../../workers/merge/api.ts';
 import { composeSources, useCompose } from './compose.ts';
 import { fileSlug, saveStream } from './export.ts';
 import { formatBytes } from './format.ts';
-import { engineCallback, mergeClient, mergeClientOnCrash, mergeTokenizerDeadline, workerTransfer } from './workers.ts';
+import { engineCallback, mergeClient, mergeTokenizerDeadline, workerCrashWatch, workerTransfer } from './workers.ts';
 
 /**
  * Build for export only: an output the engine cannot open (check.exportOnly) built by the merge
@@ -20,16 +20,8 @@ export async function composeBuildExport(): Promise<void> {
   const name = `${fileSlug(title)}.zip`;
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   useCompose.setState({ build: { status: 'running', target: 'export' } });
-  const gone = new AbortController(); // a crashed worker never ends its stream
-  const stopListening = mergeClientOnCrash((message) =>
-    gone.abort(
-      Object.assign(new Error(`the merge worker stopped (${message}); nothing was saved`), { name: 'BackendError' }),
-    ),
-  );
-  const crashed = new Promise<never>((_, reject) =>
-    gone.signal.addEventListener('abort', () => reject(gone.signal.reason)),
-  );
-  const saving = saveStream(name, readable, gone.signal);
+  const watch = workerCrashWatch('merge'); // a crashed worker never ends its stream
+  const saving = saveStream(name, readable, watch.signal);
   const onProgress = engineCallback((progress: MergeBuildProgress) =>
     useCompose.setState((s) => ({ build: { ...s.build!, progress } })),
   );
@@ -42,12 +34,12 @@ export async function composeBuildExport(): Promise<void> {
       onProgress,
       engineCallback(deadline.onCall),
     ),
-    crashed,
+    watch.crashed,
     deadline.missed,
   ]);
   // A save that fails (disk full, the picker's file refused) stops the merge; a merge that fails aborts the save.
   saving.catch(() => {
-    if (!gone.signal.aborted) void mergeClient().cancel();
+    if (!watch.signal.aborted) void mergeClient().cancel();
   });
   try {
     const [result, saved] = await Promise.all([building, saving]);
@@ -80,6 +72,6 @@ export async function composeBuildExport(): Promise<void> {
     });
   } finally {
     deadline.met();
-    stopListening();
+    watch.stop();
   }
 }

@@ -8,7 +8,7 @@ import { type FileSet, readText } from '../core/io/byte-source.ts';
 import { sourceChunks, zipFileSet } from '../core/formats/zip.ts';
 import type { ModelManifest, StoredQuant } from '../core/store/manifest.ts';
 import { modelStoreFileSet } from '../core/store/store-file-set.ts';
-import { engineClient, engineClientOnCrash, workerTransfer } from './workers.ts';
+import { engineClient, workerCrashWatch, workerTransfer } from './workers.ts';
 import { engineLoad, useEngine } from './engine.ts';
 import type { LibraryRef } from './library-refs.ts';
 import { fetchFileSet } from '../core/hub/fetch-file-set.ts';
@@ -287,25 +287,17 @@ export function exportGgufFile(m: { title: string }, quant: StoredQuant): Promis
   return run(`GGUF ${quant}`, async () => {
     const name = `${fileSlug(m.title)}.${quant}.gguf`;
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const gone = new AbortController(); // a crashed worker never ends its stream
-    const stopListening = engineClientOnCrash((message) =>
-      gone.abort(
-        Object.assign(new Error(`the engine worker stopped (${message}); nothing was saved`), { name: 'BackendError' }),
-      ),
-    );
-    const crashed = new Promise<never>((_, reject) =>
-      gone.signal.addEventListener('abort', () => reject(gone.signal.reason)),
-    );
+    const watch = workerCrashWatch('engine'); // a crashed worker never ends its stream
     try {
-      const saving = saveStream(name, readable, gone.signal, 'application/octet-stream');
-      const exporting = Promise.race([engineClient().exportGguf(quant, workerTransfer(writable)), crashed]);
+      const saving = saveStream(name, readable, watch.signal, 'application/octet-stream');
+      const exporting = Promise.race([engineClient().exportGguf(quant, workerTransfer(writable)), watch.crashed]);
       const [exported, saved] = await Promise.allSettled([exporting, saving]);
       // The export's reason first: a save fails too when the export aborts the stream ("Failed to fetch")
       if (exported.status === 'rejected') throw exported.reason;
       if (saved.status === 'rejected') throw saved.reason;
       return `${name} (${formatBytes(saved.value.bytes)})`;
     } finally {
-      stopListening();
+      watch.stop();
     }
   });
 }

@@ -88,6 +88,31 @@ export function mergeClientOnCrash(listener: Listener): () => void {
 }
 
 /**
+ * Watches a worker while a stream runs through it (an export saved to disk): if the worker dies,
+ * its stream would never end, so `signal` aborts and `crashed` rejects, both with a BackendError
+ * saying nothing was saved. Call stop() when the work is over.
+ */
+export function workerCrashWatch(worker: 'engine' | 'merge'): {
+  signal: AbortSignal;
+  crashed: Promise<never>;
+  stop: () => void;
+} {
+  const gone = new AbortController();
+  const stop = onCrash(worker === 'engine' ? engineSlot : mergeSlot, (message) =>
+    gone.abort(
+      Object.assign(new Error(`the ${worker} worker stopped (${message}); nothing was saved`), {
+        name: 'BackendError',
+      }),
+    ),
+  );
+  const crashed = new Promise<never>((_, reject) =>
+    gone.signal.addEventListener('abort', () => reject(gone.signal.reason)),
+  );
+  crashed.catch(() => {}); // a watch that ends unused is no unhandled rejection
+  return { signal: gone.signal, crashed, stop };
+}
+
+/**
  * Ends the engine worker because a call in it is past its deadline (a hang cannot be stopped
  * from inside: Stop is a message the busy worker never reads). The crash listeners hear
  * `message`; the next call starts a fresh worker. False when the hosts run in this thread.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MissingFileError } from '../errors.ts';
-import { BlobSink, memoryFileSet } from './byte-source.ts';
+import { memoryFileSet, writableStreamSink } from './byte-source.ts';
 
 describe('memoryFileSet', () => {
   it.each(['constructor', '__proto__', 'toString'])('has no file %s (no Object.prototype lookups)', async (name) => {
@@ -10,9 +10,10 @@ describe('memoryFileSet', () => {
   });
 });
 
-describe('BlobSink', () => {
-  it('ends as one Blob with exactly the bytes written, in order, and keeps no view of the caller’s buffers', async () => {
-    const sink = new BlobSink();
+describe('writableStreamSink', () => {
+  it('passes exactly the bytes written, in order, and keeps no view of the caller’s buffers', async () => {
+    const chunks: Uint8Array[] = [];
+    const sink = writableStreamSink(new WritableStream<Uint8Array>({ write: (chunk) => void chunks.push(chunk) }));
     const reused = new Uint8Array(3);
     for (const fill of [1, 2, 3]) {
       reused.fill(fill); // a writer may reuse its buffer after write() resolves
@@ -20,9 +21,7 @@ describe('BlobSink', () => {
     }
     await sink.write(new Uint8Array(0));
     await sink.close();
-    expect(sink.size).toBe(9);
-    const blob = sink.blob();
-    expect(blob.size).toBe(9);
-    expect(Array.from(new Uint8Array(await blob.arrayBuffer()))).toEqual([1, 1, 1, 2, 2, 2, 3, 3, 3]);
+    expect(sink.bytes).toBe(9);
+    expect(chunks.flatMap((c) => Array.from(c))).toEqual([1, 1, 1, 2, 2, 2, 3, 3, 3]);
   });
 });

@@ -79,22 +79,6 @@ export class MemorySink implements ByteSink {
  * (browsers keep blob data outside the JS heap, paging large blobs to disk; Blob is a web
  * standard that Node has too).
  */
-export class BlobSink implements ByteSink {
-  private parts: Blob[] = [];
-  private total = 0;
-  async write(chunk: Uint8Array): Promise<void> {
-    this.parts.push(new Blob([chunk.slice()]));
-    this.total += chunk.byteLength;
-  }
-  async close(): Promise<void> {}
-  get size(): number {
-    return this.total;
-  }
-  blob(type = 'application/octet-stream'): Blob {
-    return new Blob(this.parts, { type });
-  }
-}
-
 /**
  * A ByteSink over a WritableStream (a file the page's save picker opened, a stream handed to a
  * worker): each write waits for the stream to take the chunk (its back-pressure paces the
