@@ -4,13 +4,14 @@
  * FormatError naming the file once the deadline has passed, with this thread's timers
  * running again right after (the regex is left in a thread that is terminated).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, FormatError } from '../core/errors.ts';
 import { buildTestingBpeTokenizer } from '../core/tokenizer/bpe.testing.ts';
 import { GuardedTokenizer } from '../core/tokenizer/guard.ts';
 import { HANGING_TEXT, RUNAWAY_TEMPLATE, withHangingPreTokenizer } from '../core/tokenizer/hanging.testing.ts';
 import { HfTokenizer } from '../core/tokenizer/hf.ts';
-import { nodeTokenizerGuard } from './tokenizer-sandbox.ts';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { nextSeq, nodeTokenizerGuard, receiveAnswer, waitForSeq } from './tokenizer-sandbox.ts';
 
 const bpe = buildTestingBpeTokenizer();
 const DEADLINE_MS = 1_500;
@@ -93,5 +94,56 @@ describe('nodeTokenizerGuard', () => {
     expect(() => nodeTokenizerGuard(Number.NaN)).toThrow(
       /encodeDeadlineMs must be a whole number of milliseconds in \[1, 2\^31-1\]/,
     );
+  });
+
+  describe('the wait for an answer', () => {
+    let thread: Worker | undefined;
+    afterEach(async () => {
+      await thread?.terminate();
+      thread = undefined;
+    });
+
+    // The race CI met: the thread answers call 6, sets the signal, is preempted before its
+    // notify, the caller reads answer 6 and starts call 7, and then notify 6 wakes call 7.
+    // Here a thread plays that late notify on purpose, then answers call 7 for real.
+    it('a notify that is not for this call does not end the wait; older answers left on the port are dropped', () => {
+      const signal = new Int32Array(new SharedArrayBuffer(4));
+      Atomics.store(signal, 0, 6);
+      const { port1, port2 } = new MessageChannel();
+      thread = new Worker(
+        `const { parentPort } = require('node:worker_threads');
+         parentPort.once('message', ({ signal, port }) => {
+           setTimeout(() => Atomics.notify(signal, 0), 30);
+           setTimeout(() => {
+             port.postMessage({ seq: 6, value: 'the late answer to call 6' });
+             port.postMessage({ seq: 7, value: 'the answer to call 7' });
+             Atomics.store(signal, 0, 7);
+             Atomics.notify(signal, 0);
+           }, 300);
+         });`,
+        { eval: true },
+      );
+      thread.postMessage({ signal, port: port2 }, [port2]);
+      const started = performance.now();
+      expect(waitForSeq(signal, 7, 10_000)).toBe(true);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+      expect(receiveAnswer(port1, 7)).toEqual({ seq: 7, value: 'the answer to call 7' });
+      expect(receiveAnswer(port1, 8)).toBeUndefined();
+    });
+
+    it('times out when the answer never comes, after the deadline and not before', () => {
+      const signal = new Int32Array(new SharedArrayBuffer(4));
+      const { error, ms } = timed(() => {
+        if (!waitForSeq(signal, 1, 200)) throw new Error('timed out');
+      });
+      expect(error).toBeInstanceOf(Error);
+      expect(ms).toBeGreaterThanOrEqual(195);
+    });
+
+    it('numbers calls 1 … 2^31 - 1 and then 1 again, never 0 (the signal before any answer)', () => {
+      expect(nextSeq(0)).toBe(1);
+      expect(nextSeq(41)).toBe(42);
+      expect(nextSeq(0x7fff_ffff)).toBe(1);
+    });
   });
 });

@@ -4,9 +4,15 @@
  * answer synchronously, for at most the deadline:
  *
  *   caller                                   sandbox thread (tokenizer-sandbox.worker.ts)
- *   signal[0] = 0; port.postMessage(call) →  runs it on its own HfTokenizer (same files)
- *   Atomics.wait(signal, 0, 0, deadline)  ←  port.postMessage(reply); signal[0] = 1; notify
- *   receiveMessageOnPort(port) → reply
+ *   port.postMessage({ seq, call })       →  runs it on its own HfTokenizer (same files)
+ *   wait until signal[0] === seq          ←  port.postMessage({ seq, reply }); signal[0] = seq; notify
+ *   receiveMessageOnPort(port) → reply with that seq
+ *
+ * Each call has its own sequence number, and the caller waits for that number, not for
+ * "a change": a notify is not tied to a call, and the previous call's notify can land after
+ * its reply was read (the thread preempted between its store and its notify), waking the
+ * next call before its answer exists. One CI run saw exactly that: "answered nothing", then
+ * that late answer read as the next call's (a decoded "<" taken as token ids).
  *
  * The Tokenizer contract stays synchronous, so the CLI, the merge and the library's Node
  * engine use it unchanged. When a call misses the deadline the thread is terminated (which
@@ -34,16 +40,48 @@ export interface SandboxInit {
   tokenizerConfig: HfTokenizer['tokenizerConfig'];
   file: string;
   port: MessagePort;
-  /** [0]: 1 once the reply to the last call is posted. */
+  /** [0]: the seq of the last call whose reply is posted. */
   signal: Int32Array;
 }
 
 export interface SandboxCall {
+  seq: number;
   call: TokenizerCall;
   args: unknown[];
 }
 
 export type SandboxReply = { value: unknown } | { error: { name: string; message: string } };
+
+/** A reply on the call port, tagged with its call's seq. */
+export type SandboxAnswer = SandboxReply & { seq: number };
+
+/** The seq after `seq`: 1, 2, … 2^31 - 1, then 1 again (signal[0] starts at 0, never a call's). */
+export function nextSeq(seq: number): number {
+  return seq >= 0x7fff_ffff ? 1 : seq + 1;
+}
+
+/**
+ * Blocks until signal[0] === seq or `deadlineMs` has passed (false). Wakes that are not for
+ * this call (a late notify of the call before) go back to waiting for the time left.
+ */
+export function waitForSeq(signal: Int32Array, seq: number, deadlineMs: number): boolean {
+  const deadline = performance.now() + deadlineMs;
+  for (;;) {
+    const seen = Atomics.load(signal, 0);
+    if (seen === seq) return true;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    Atomics.wait(signal, 0, seen, left);
+  }
+}
+
+/** The reply tagged `seq` from the port, dropping any older one left there; undefined if none is queued. */
+export function receiveAnswer(port: MessagePort, seq: number): SandboxAnswer | undefined {
+  for (;;) {
+    const answer = receiveMessageOnPort(port)?.message as SandboxAnswer | undefined;
+    if (!answer || answer.seq === seq) return answer;
+  }
+}
 
 /** Worker threads end with the tokenizer that owns them. */
 const threads = new FinalizationRegistry<Worker>((worker) => void worker.terminate());
@@ -107,17 +145,18 @@ function sandboxCalls(
   deadlineMs: number,
 ): TokenizerCalls {
   let ended: string | undefined;
+  let seq = 0;
   const run = (call: TokenizerCall, args: unknown[]): unknown => {
     if (ended) throw new FormatError(ended);
-    Atomics.store(signal, 0, 0);
-    port.postMessage({ call, args } satisfies SandboxCall);
-    if (Atomics.wait(signal, 0, 0, deadlineMs) === 'timed-out') {
+    seq = nextSeq(seq);
+    port.postMessage({ seq, call, args } satisfies SandboxCall);
+    if (!waitForSeq(signal, seq, deadlineMs)) {
       void worker.terminate();
       const file = call === 'applyChatTemplate' ? tokenizer.templateFile : tokenizer.file;
       ended = `${encodeDeadlineMessage(file, call, deadlineMs, 'its worker thread')} Load the model again; a different text may encode.`;
       throw new FormatError(ended);
     }
-    const reply = receiveMessageOnPort(port)?.message as SandboxReply | undefined;
+    const reply = receiveAnswer(port, seq);
     if (!reply) throw new FormatError(`${tokenizer.file}: the tokenizer thread answered nothing`);
     if ('error' in reply) throw replyError(reply.error);
     return reply.value;
