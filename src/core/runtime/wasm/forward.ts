@@ -16,7 +16,7 @@ import { addInPlace, rmsnorm, rmsnormHeads, ropeAngles, ropeApply } from '../cpu
 import { attnHeadsDims, type KernelExports } from './kernels.ts';
 import { tensorRowToF32 } from './layout.ts';
 import type { WasmMatmul } from './matmul.ts';
-import type { RowParallel } from './parallel.ts';
+import { attentionWork, type RowParallel } from './parallel.ts';
 import type { PackedLayer, PackedMlp, PackedModel, PackedMoe } from './packed-model.ts';
 import { rowPtr, rowView, type WasmRunState } from './run-state.ts';
 import { assert } from '../../errors.ts';
@@ -140,7 +140,7 @@ function attentionBlock(engine: WasmEngine, layer: PackedLayer, l: number, m: nu
       return {
         kernel: 'attn_heads' as const,
         n: heads,
-        work: 2 * heads * nPos * headDim,
+        work: attentionWork(heads, nPos, headDim),
         threadScratch: { arg: 4, bytes: heads * scoreStride },
         args: [
           rowPtr(state.q, t),

@@ -17,7 +17,28 @@ export const ROW_KERNEL_CODES = { matmul_q8: 1, matmul_q4: 2, matmul_f32: 3, att
   number
 >;
 
-/** `kernel(...args, rowStart, rowEnd)` over rows [0, n); `work` = its multiply-adds. */
+/**
+ * `kernel(...args, rowStart, rowEnd)` over rows [0, n); `work` = its cost in multiply-adds of a
+ * quantized matmul (what MIN_PARALLEL_MACS and the unit size are in): a matmul's multiply-adds,
+ * attention's times ATTENTION_COST_PER_MAC.
+ */
+/**
+ * What one multiply-add of attention (attn_heads: f32 dots over the cache, 4 lanes, and an exp
+ * per score) costs in quantized-matmul multiply-adds (16 int8 lanes). Measured in Chromium on the
+ * SmolLM2-dims MoE at ~110 positions: 9 heads (126,720 multiply-adds) took ~100 µs on one thread,
+ * a q4_0 matmul of 331,776 took 25 µs, a ratio of ~10. Counted as plain multiply-adds, a decode
+ * token's attention stayed on the driver (below MIN_PARALLEL_MACS) for those 100 µs, the worker
+ * fell asleep meanwhile, and the next projection ran on the driver too. With the cost counted
+ * (a paired A/B, one page, tokens alternating between sessions weighting it 1, 4, 8 and 16):
+ * 2-thread decode 19.6 → 17.1–17.6 ms a token on q4_0, 26.1 → 23.2–24.0 on q8_0.
+ */
+export const ATTENTION_COST_PER_MAC = 8;
+
+/** The `work` of attention for `heads` query heads over `nPos` cached positions (scores and mix). */
+export function attentionWork(heads: number, nPos: number, headDim: number): number {
+  return 2 * heads * nPos * headDim * ATTENTION_COST_PER_MAC;
+}
+
 export interface RowJob {
   kernel: RowKernel;
   args: number[];

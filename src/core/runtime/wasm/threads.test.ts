@@ -6,12 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { randomModelWeights, tinyMoeSpec } from '../../model/random.ts';
 import { createWasmBackend } from './backend.ts';
-import { rowQuantum, type RowJob } from './parallel.ts';
+import { ATTENTION_COST_PER_MAC, attentionWork, rowQuantum, type RowJob } from './parallel.ts';
 import { nodeWorkerFactory } from './threads.node.ts';
 import { BackendError } from '../../errors.ts';
 import { WasmArena } from './arena.ts';
 import { instantiateKernels } from './kernels.ts';
-import { WAKE_FACTOR, createThreadPool, unitRows } from './threads.ts';
+import { MIN_PARALLEL_MACS, WAKE_FACTOR, createThreadPool, unitRows } from './threads.ts';
 
 /** The units a batch job is cut into: [start, end) rows each. */
 function units(job: RowJob, threads: number): [number, number][] {
@@ -87,6 +87,18 @@ describe('wasm thread pool (node worker_threads)', () => {
     expect((await pooled.forward([7])).logits).toEqual((await serial.forward([7])).logits);
     pooled.dispose();
     serial.dispose();
+  });
+});
+
+describe('attention work', () => {
+  it('counts attention at its cost, so a SmolLM2-shaped decode token runs its heads on the pool while the zoo model keeps them on the driver', () => {
+    expect(attentionWork(1, 1, 1)).toBe(2 * ATTENTION_COST_PER_MAC);
+    // 9 heads of 64 at ~110 positions: ~100 µs on one thread (parallel.ts), past even a sleeping worker's threshold
+    expect(attentionWork(9, 110, 64)).toBeGreaterThanOrEqual(MIN_PARALLEL_MACS * WAKE_FACTOR);
+    // 2 × 9 × 110 × 64 plain multiply-adds alone would stay below MIN_PARALLEL_MACS (the old count)
+    expect(2 * 9 * 110 * 64).toBeLessThan(MIN_PARALLEL_MACS);
+    // the zoo model (4 heads of 64) at a short prompt: a few µs, not worth a hand-over
+    expect(attentionWork(4, 8, 64)).toBeLessThan(MIN_PARALLEL_MACS);
   });
 });
 
