@@ -219,6 +219,26 @@ describe('attention kernels (attn_scores → softmax → attn_mix)', () => {
   });
 });
 
+describe('attn_scores four positions at a time', () => {
+  it.each([
+    [64, 23],
+    [8, 9],
+    [128, 4],
+  ])(
+    'headDim=%i positions=%i: every score has the bits of that position scored alone (the one-position dot)',
+    async (headDim, nPos) => {
+      const { arena, kernels, kvDim, qPtr, kPtr } = await attentionCase(2, 1, headDim, nPos, 13);
+      const together = arena.alloc(nPos * 4, 'scores together');
+      const alone = arena.alloc(nPos * 4, 'scores alone');
+      const scale = 1 / Math.sqrt(headDim);
+      kernels.attn_scores(qPtr, kPtr, kvDim * 4, headDim, nPos, together, scale);
+      for (let t = 0; t < nPos; t++)
+        kernels.attn_scores(qPtr, kPtr + t * kvDim * 4, kvDim * 4, headDim, 1, alone + t * 4, scale);
+      expect(arena.f32(together, nPos)).toEqual(arena.f32(alone, nPos));
+    },
+  );
+});
+
 describe('attn_heads kernel (scores → softmax with expf → mix, heads split like the thread pool)', () => {
   /** expf (≤ 2 ulp) and f32 sums in the softmax, against the reference's f64 Math.exp. */
   const ATTN_HEADS_TOL: Tolerance = { atol: 2e-6, rtol: 2e-5 };

@@ -689,11 +689,69 @@
   ;; ------------------------------------------------------------------------------------
   ;; Attention pieces for one query head (softmax runs in JS between them).
 
-  ;; scores[t] = scale * q · key[t]   q f32[headDim], key rows every kvStride bytes, t < nPos
+  ;; scores[t] = scale * q · key[t]   q f32[headDim], key rows every kvStride bytes, t < nPos.
+  ;; Four positions at a time when headDim is a multiple of 8: q is loaded once for the four,
+  ;; each position keeps $dot_f32's two accumulators and the four sums are reduced together
+  ;; (a transpose, then (l0 + l1) + (l2 + l3) as $hsum), so every score has $dot_f32's bits.
   (func $attn_scores (export "attn_scores")
     (param $q i32) (param $key i32) (param $kvStride i32) (param $headDim i32) (param $nPos i32)
     (param $scores i32) (param $scale f32)
-    (local $t i32)
+    (local $t i32) (local $i i32) (local $end i32) (local $k1 i32) (local $k2 i32) (local $k3 i32)
+    (local $q0 v128) (local $q1 v128)
+    (local $a0 v128) (local $b0 v128) (local $a1 v128) (local $b1 v128)
+    (local $a2 v128) (local $b2 v128) (local $a3 v128) (local $b3 v128)
+    (local $lo v128) (local $hi v128)
+    (if (i32.eqz (i32.and (local.get $headDim) (i32.const 7)))
+      (then
+        (local.set $end (i32.shl (local.get $headDim) (i32.const 2)))
+        (block $done4 (loop $pos4
+          (br_if $done4 (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $nPos)))
+          (local.set $k1 (i32.add (local.get $key) (local.get $kvStride)))
+          (local.set $k2 (i32.add (local.get $k1) (local.get $kvStride)))
+          (local.set $k3 (i32.add (local.get $k2) (local.get $kvStride)))
+          (local.set $a0 (v128.const i64x2 0 0)) (local.set $b0 (v128.const i64x2 0 0))
+          (local.set $a1 (v128.const i64x2 0 0)) (local.set $b1 (v128.const i64x2 0 0))
+          (local.set $a2 (v128.const i64x2 0 0)) (local.set $b2 (v128.const i64x2 0 0))
+          (local.set $a3 (v128.const i64x2 0 0)) (local.set $b3 (v128.const i64x2 0 0))
+          (local.set $i (i32.const 0))
+          (block $vdone (loop $vec
+            (br_if $vdone (i32.ge_u (local.get $i) (local.get $end)))
+            (local.set $q0 (v128.load (i32.add (local.get $q) (local.get $i))))
+            (local.set $q1 (v128.load offset=16 (i32.add (local.get $q) (local.get $i))))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $q0) (v128.load (i32.add (local.get $key) (local.get $i))))))
+            (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $q1) (v128.load offset=16 (i32.add (local.get $key) (local.get $i))))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $q0) (v128.load (i32.add (local.get $k1) (local.get $i))))))
+            (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $q1) (v128.load offset=16 (i32.add (local.get $k1) (local.get $i))))))
+            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $q0) (v128.load (i32.add (local.get $k2) (local.get $i))))))
+            (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $q1) (v128.load offset=16 (i32.add (local.get $k2) (local.get $i))))))
+            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $q0) (v128.load (i32.add (local.get $k3) (local.get $i))))))
+            (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $q1) (v128.load offset=16 (i32.add (local.get $k3) (local.get $i))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 32)))
+            (br $vec)))
+          ;; per position s = a + b, then [s0_l, s1_l, s2_l, s3_l] for each lane l by a transpose
+          (local.set $a0 (f32x4.add (local.get $a0) (local.get $b0)))
+          (local.set $a1 (f32x4.add (local.get $a1) (local.get $b1)))
+          (local.set $a2 (f32x4.add (local.get $a2) (local.get $b2)))
+          (local.set $a3 (f32x4.add (local.get $a3) (local.get $b3)))
+          ;; b0 = [s0.0 s1.0 s0.1 s1.1]  b1 = [s2.0 s3.0 s2.1 s3.1]  b2 = [s0.2 s1.2 s0.3 s1.3]  b3 = [s2.2 s3.2 s2.3 s3.3]
+          (local.set $b0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)))
+          (local.set $b1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)))
+          (local.set $b2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1)))
+          (local.set $b3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3)))
+          ;; lo = lane 0 + lane 1 of each position, hi = lane 2 + lane 3
+          (local.set $lo (f32x4.add
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $b0) (local.get $b1))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $b0) (local.get $b1))))
+          (local.set $hi (f32x4.add
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $b2) (local.get $b3))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $b2) (local.get $b3))))
+          ;; + 0 as $dot_f32 adds its (empty) scalar tail, then the scale
+          (v128.store (i32.add (local.get $scores) (i32.shl (local.get $t) (i32.const 2)))
+            (f32x4.mul (f32x4.splat (local.get $scale))
+              (f32x4.add (f32x4.add (local.get $lo) (local.get $hi)) (v128.const i64x2 0 0))))
+          (local.set $key (i32.add (local.get $k3) (local.get $kvStride)))
+          (local.set $t (i32.add (local.get $t) (i32.const 4)))
+          (br $pos4)))))
     (block $done (loop $pos
       (br_if $done (i32.ge_u (local.get $t) (local.get $nPos)))
       (f32.store (i32.add (local.get $scores) (i32.shl (local.get $t) (i32.const 2)))
@@ -702,35 +760,72 @@
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $pos))))
 
-  ;; out[i] = Σ_t probs[t] * value[t][i]   out f32[headDim] (overwritten)
+  ;; out[i] = Σ_t probs[t] * value[t][i]   out f32[headDim] (overwritten). Each 16-float slice
+  ;; of out stays in four registers over every t (then 4-float slices, then single floats),
+  ;; where a loop over t outside stored and reloaded all of out per position; every out[i] is
+  ;; still 0 + p0·v0[i] + p1·v1[i] + … in t order, so the bits are the same.
   (func $attn_mix (export "attn_mix")
     (param $probs i32) (param $value i32) (param $kvStride i32) (param $headDim i32) (param $nPos i32)
     (param $out i32)
-    (local $t i32) (local $i i32) (local $p f32) (local $pv v128) (local $end4 i32)
-    (local.set $end4 (i32.and (local.get $headDim) (i32.const -4)))
-    (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $headDim) (i32.const 2)))
-    (block $done (loop $pos
-      (br_if $done (i32.ge_u (local.get $t) (local.get $nPos)))
-      (local.set $p (f32.load (i32.add (local.get $probs) (i32.shl (local.get $t) (i32.const 2)))))
-      (local.set $pv (f32x4.splat (local.get $p)))
-      (local.set $i (i32.const 0))
-      (block $vdone (loop $vec
-        (br_if $vdone (i32.ge_u (local.get $i) (local.get $end4)))
-        (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
-          (f32x4.add (v128.load (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))
-            (f32x4.mul (local.get $pv) (v128.load (i32.add (local.get $value) (i32.shl (local.get $i) (i32.const 2)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $vec)))
-      (block $sdone (loop $scalar
-        (br_if $sdone (i32.ge_u (local.get $i) (local.get $headDim)))
-        (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
-          (f32.add (f32.load (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))
-            (f32.mul (local.get $p) (f32.load (i32.add (local.get $value) (i32.shl (local.get $i) (i32.const 2)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $scalar)))
-      (local.set $value (i32.add (local.get $value) (local.get $kvStride)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $pos))))
+    (local $t i32) (local $c i32) (local $v i32) (local $pv v128) (local $end16 i32) (local $end4 i32) (local $end i32)
+    (local $o0 v128) (local $o1 v128) (local $o2 v128) (local $o3 v128) (local $s f32) (local $p f32)
+    (local.set $end16 (i32.shl (i32.and (local.get $headDim) (i32.const -16)) (i32.const 2)))
+    (local.set $end4 (i32.shl (i32.and (local.get $headDim) (i32.const -4)) (i32.const 2)))
+    (local.set $end (i32.shl (local.get $headDim) (i32.const 2)))
+    (block $d16 (loop $c16
+      (br_if $d16 (i32.ge_u (local.get $c) (local.get $end16)))
+      (local.set $o0 (v128.const i64x2 0 0)) (local.set $o1 (v128.const i64x2 0 0))
+      (local.set $o2 (v128.const i64x2 0 0)) (local.set $o3 (v128.const i64x2 0 0))
+      (local.set $v (i32.add (local.get $value) (local.get $c)))
+      (local.set $t (i32.const 0))
+      (block $tdone (loop $pos
+        (br_if $tdone (i32.ge_u (local.get $t) (local.get $nPos)))
+        (local.set $pv (v128.load32_splat (i32.add (local.get $probs) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $o0 (f32x4.add (local.get $o0) (f32x4.mul (local.get $pv) (v128.load (local.get $v)))))
+        (local.set $o1 (f32x4.add (local.get $o1) (f32x4.mul (local.get $pv) (v128.load offset=16 (local.get $v)))))
+        (local.set $o2 (f32x4.add (local.get $o2) (f32x4.mul (local.get $pv) (v128.load offset=32 (local.get $v)))))
+        (local.set $o3 (f32x4.add (local.get $o3) (f32x4.mul (local.get $pv) (v128.load offset=48 (local.get $v)))))
+        (local.set $v (i32.add (local.get $v) (local.get $kvStride)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $pos)))
+      (v128.store (i32.add (local.get $out) (local.get $c)) (local.get $o0))
+      (v128.store offset=16 (i32.add (local.get $out) (local.get $c)) (local.get $o1))
+      (v128.store offset=32 (i32.add (local.get $out) (local.get $c)) (local.get $o2))
+      (v128.store offset=48 (i32.add (local.get $out) (local.get $c)) (local.get $o3))
+      (local.set $c (i32.add (local.get $c) (i32.const 64)))
+      (br $c16)))
+    (block $d4 (loop $c4
+      (br_if $d4 (i32.ge_u (local.get $c) (local.get $end4)))
+      (local.set $o0 (v128.const i64x2 0 0))
+      (local.set $v (i32.add (local.get $value) (local.get $c)))
+      (local.set $t (i32.const 0))
+      (block $tdone (loop $pos
+        (br_if $tdone (i32.ge_u (local.get $t) (local.get $nPos)))
+        (local.set $o0 (f32x4.add (local.get $o0) (f32x4.mul
+          (v128.load32_splat (i32.add (local.get $probs) (i32.shl (local.get $t) (i32.const 2))))
+          (v128.load (local.get $v)))))
+        (local.set $v (i32.add (local.get $v) (local.get $kvStride)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $pos)))
+      (v128.store (i32.add (local.get $out) (local.get $c)) (local.get $o0))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
+      (br $c4)))
+    (block $d1 (loop $c1
+      (br_if $d1 (i32.ge_u (local.get $c) (local.get $end)))
+      (local.set $s (f32.const 0))
+      (local.set $v (i32.add (local.get $value) (local.get $c)))
+      (local.set $t (i32.const 0))
+      (block $tdone (loop $pos
+        (br_if $tdone (i32.ge_u (local.get $t) (local.get $nPos)))
+        (local.set $s (f32.add (local.get $s) (f32.mul
+          (f32.load (i32.add (local.get $probs) (i32.shl (local.get $t) (i32.const 2))))
+          (f32.load (local.get $v)))))
+        (local.set $v (i32.add (local.get $v) (local.get $kvStride)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $pos)))
+      (f32.store (i32.add (local.get $out) (local.get $c)) (local.get $s))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $c1))))
 
   ;; ------------------------------------------------------------------------------------
   ;; SwiGLU: out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)); any n (tail lanes
@@ -819,7 +914,14 @@
       (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 0 (local.get $e))))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $l3)))
+    ;; ÷ sum, four lanes at a time (the same division per lane), then the tail
+    (local.set $maxv (f32x4.splat (local.get $sum)))
     (local.set $i (local.get $x))
+    (block $d4v (loop $l4v
+      (br_if $d4v (i32.ge_u (local.get $i) (local.get $end4)))
+      (v128.store (local.get $i) (f32x4.div (v128.load (local.get $i)) (local.get $maxv)))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l4v)))
     (block $d4 (loop $l4
       (br_if $d4 (i32.ge_u (local.get $i) (local.get $end)))
       (f32.store (local.get $i) (f32.div (f32.load (local.get $i)) (local.get $sum)))

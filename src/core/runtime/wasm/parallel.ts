@@ -23,16 +23,18 @@ export const ROW_KERNEL_CODES = { matmul_q8: 1, matmul_q4: 2, matmul_f32: 3, att
  * attention's times ATTENTION_COST_PER_MAC.
  */
 /**
- * What one multiply-add of attention (attn_heads: f32 dots over the cache, 4 lanes, and an exp
- * per score) costs in quantized-matmul multiply-adds (16 int8 lanes). Measured in Chromium on the
- * SmolLM2-dims MoE at ~110 positions: 9 heads (126,720 multiply-adds) took ~100 µs on one thread,
- * a q4_0 matmul of 331,776 took 25 µs, a ratio of ~10. Counted as plain multiply-adds, a decode
- * token's attention stayed on the driver (below MIN_PARALLEL_MACS) for those 100 µs, the worker
- * fell asleep meanwhile, and the next projection ran on the driver too. With the cost counted
- * (a paired A/B, one page, tokens alternating between sessions weighting it 1, 4, 8 and 16):
- * 2-thread decode 19.6 → 17.1–17.6 ms a token on q4_0, 26.1 → 23.2–24.0 on q8_0.
+ * What one multiply-add of attention (attn_heads: f32 dots over the KV cache, which decode
+ * reads from DRAM since the weights stream past it, and an exp per score) costs in multiply-adds
+ * of a quantized matmul. Measured in Chromium on the SmolLM2-dims MoE at 128–152 positions, one
+ * thread: a layer's 9 heads (~161,000 multiply-adds) took 78 µs, a q4_0 matmul runs ~13 MACs a
+ * ns: a ratio of ~6 (~10 before attn_scores took four positions at a time). Counted as plain
+ * multiply-adds, a decode token's attention stayed on the driver (below MIN_PARALLEL_MACS), the
+ * worker fell asleep meanwhile, and the projection after it ran on the driver too. Paired A/B (one
+ * page, tokens alternating between 2-thread sessions): decode 19.6 → 17.1–17.6 ms a token on
+ * q4_0 with the cost counted (4, 8 and 16 alike), 26.1 → 23.2–24.0 on q8_0; with the faster
+ * kernel 17.7 → 15.6 ms (cost 4 and 8 alike).
  */
-export const ATTENTION_COST_PER_MAC = 8;
+export const ATTENTION_COST_PER_MAC = 6;
 
 /** The `work` of attention for `heads` query heads over `nPos` cached positions (scores and mix). */
 export function attentionWork(heads: number, nPos: number, headDim: number): number {
