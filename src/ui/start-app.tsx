@@ -1,0 +1,15 @@
+import { createRoot } from 'react-dom/client';
+import { markPhase } from '../core/io/marks.ts';
+import { engineWarmUp } from '../state/engine.ts';
+import { libraryPrefetchZoo } from '../state/library.ts';
+import { App } from './App.tsx';
+import './styles.css';
+
+// The app, imported by main.tsx once the engine worker has been asked for.
+markPhase('moe:main');
+// The engine worker warms up before the first render, not at the first "Chat with": its bundle
+// loads, its kernels compile and the zoo model chatted with last loads on another core while
+// this thread renders the Library (measured by bench/ttft.ts: ~100 ms earlier than after it).
+engineWarmUp();
+libraryPrefetchZoo();
+createRoot(document.getElementById('root')!).render(<App />);
