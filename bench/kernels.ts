@@ -2,13 +2,13 @@
  * Kernel micro-benchmark (Node, one thread): GMAC/s of each wasm matmul kernel on
  * SmolLM2-dims shapes, best of many repetitions (the minimum is robust on a shared machine).
  *   npx tsx bench/kernels.ts
- * 1 MAC = 2 FLOP. Numbers go into docs/wasm-backend.md by hand, with the date and machine.
+ * Then attn_heads for one decode token (µs). 1 MAC = 2 FLOP. Numbers go into docs/wasm-backend.md by hand, with the date and machine.
  */
 import { cpus } from 'node:os';
 import { quantize } from '../src/core/quant/convert.ts';
 import { fillNormal, mulberry32 } from '../src/core/model/random.ts';
 import { WasmArena } from '../src/core/runtime/wasm/arena.ts';
-import { instantiateKernels } from '../src/core/runtime/wasm/kernels.ts';
+import { attnHeadsDims, instantiateKernels } from '../src/core/runtime/wasm/kernels.ts';
 import { packMatrix } from '../src/core/runtime/wasm/layout.ts';
 import { WasmMatmul } from '../src/core/runtime/wasm/matmul.ts';
 import { SerialRows } from '../src/core/runtime/wasm/parallel.ts';
@@ -60,6 +60,35 @@ async function main(): Promise<void> {
     best = Math.min(best, performance.now() - t0);
   }
   console.log(`| expert gate/up [1536, 576] | f32, plain JS (cpu/ops.ts) | 1 | ${((n * k) / best / 1e6).toFixed(1)} |`);
+  attentionRows(kernels, arena);
+}
+
+/** attn_heads for one decode token of the SmolLM2-dims MoE (9 heads of 64, 3 KV heads), KV cache in cache. */
+function attentionRows(kernels: Awaited<ReturnType<typeof instantiateKernels>>, arena: WasmArena): void {
+  const [heads, kvHeads, headDim, maxPos] = [9, 3, 64, 1024];
+  const kvDim = kvHeads * headDim;
+  const q = arena.alloc(heads * headDim * 4, 'attn q');
+  const keys = arena.alloc(maxPos * kvDim * 4, 'attn keys');
+  const values = arena.alloc(maxPos * kvDim * 4, 'attn values');
+  const out = arena.alloc(heads * headDim * 4, 'attn out');
+  const scores = arena.alloc(heads * maxPos * 4, 'attn scores');
+  arena.f32(q, heads * headDim).set(fillNormal(new Float32Array(heads * headDim), mulberry32(5), 1));
+  arena.f32(keys, maxPos * kvDim).set(fillNormal(new Float32Array(maxPos * kvDim), mulberry32(6), 1));
+  arena.f32(values, maxPos * kvDim).set(fillNormal(new Float32Array(maxPos * kvDim), mulberry32(7), 1));
+  const dims = attnHeadsDims(headDim, heads / kvHeads, kvHeads);
+  console.log('\n| attn_heads, one token | positions | µs (best) | GMAC/s |\n|---|---:|---:|---:|');
+  for (const nPos of [140, 1024]) {
+    let best = Infinity;
+    for (let r = 0; r < Math.round(2e8 / (heads * nPos * headDim)); r++) {
+      const t0 = performance.now();
+      kernels.attn_heads(q, keys, values, out, scores, dims, nPos, maxPos * 4, 0, heads);
+      best = Math.min(best, performance.now() - t0);
+    }
+    const macs = 2 * heads * nPos * headDim;
+    console.log(
+      `| 9 heads × 64, 3 KV heads | ${nPos} | ${(best * 1000).toFixed(1)} | ${(macs / best / 1e6).toFixed(2)} |`,
+    );
+  }
 }
 
 main().then(
