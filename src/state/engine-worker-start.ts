@@ -20,10 +20,10 @@ export function startEngineWorker(): Worker {
 
 let early: { worker: Worker; failed: boolean } | undefined;
 
-/** Starts the engine worker now (once); the first takeEngineWorker() gets it. `start`: tests. */
-export function engineWorkerHeadStart(start: () => Worker = startEngineWorker): void {
+/** Starts the engine worker now (once); the first takeEngineWorker() gets it. */
+export function engineWorkerHeadStart(): void {
   if (early) return;
-  const started = { worker: start(), failed: false };
+  const started = { worker: startEngineWorker(), failed: false };
   // An error before the slot listens (its script failed to load) would go unheard: remember it.
   started.worker.addEventListener('error', () => {
     started.failed = true;
@@ -32,10 +32,10 @@ export function engineWorkerHeadStart(start: () => Worker = startEngineWorker): 
 }
 
 /** The head-started worker once (a fresh one if it failed meanwhile, or if none was started). */
-export function takeEngineWorker(start: () => Worker = startEngineWorker): Worker {
+export function takeEngineWorker(): Worker {
   const taken = early;
   early = undefined;
   if (taken && !taken.failed) return taken.worker;
   taken?.worker.terminate();
-  return start();
+  return startEngineWorker();
 }
