@@ -42,53 +42,8 @@ function immutableAssets(): Plugin {
   };
 }
 
-/**
- * index.html's entry (main.tsx) only starts the engine worker and then imports the app
- * (start-app.tsx) dynamically, which Vite preloads only once main.tsx runs. These head links
- * let the browser fetch and compile the app's chunks (and its CSS) while it parses the HTML,
- * as it did when the app was the entry.
- */
-function preloadAppChunks(): Plugin {
-  return {
-    name: 'moe-studio-preload-app',
-    apply: 'build',
-    transformIndexHtml: {
-      order: 'post',
-      handler(_html, ctx) {
-        const chunks = Object.values(ctx.bundle ?? {}).filter((c) => c.type === 'chunk');
-        const app = chunks.find((c) => c.facadeModuleId?.endsWith('/src/ui/start-app.tsx'));
-        if (!app) throw new Error('preloadAppChunks: no chunk for src/ui/start-app.tsx');
-        const byName = new Map(chunks.map((c) => [c.fileName, c]));
-        const files = new Set<string>();
-        const css = new Set<string>();
-        const visit = (fileName: string) => {
-          if (files.has(fileName)) return;
-          files.add(fileName);
-          const chunk = byName.get(fileName);
-          for (const file of chunk?.viteMetadata?.importedCss ?? []) css.add(file);
-          for (const imported of chunk?.imports ?? []) visit(imported);
-        };
-        visit(app.fileName);
-        const base = ctx.server?.config.base ?? '/';
-        return [
-          ...[...css].map((file) => ({
-            tag: 'link',
-            attrs: { rel: 'stylesheet', crossorigin: true, href: `${base}${file}` },
-            injectTo: 'head' as const,
-          })),
-          ...[...files].map((file) => ({
-            tag: 'link',
-            attrs: { rel: 'modulepreload', crossorigin: true, href: `${base}${file}` },
-            injectTo: 'head' as const,
-          })),
-        ];
-      },
-    },
-  };
-}
-
 export default defineConfig({
-  plugins: [react(), immutableAssets(), preloadAppChunks()],
+  plugins: [react(), immutableAssets()],
   server: { headers: isolation, port: 5173 },
   preview: { headers: isolation, port: 4173 },
   worker: { format: 'es' },

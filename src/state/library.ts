@@ -84,21 +84,8 @@ function say(kind: 'error' | 'info', text: string) {
   useLibrary.setState({ message: { kind, text } });
 }
 
-let zooPrefetch: Promise<ZooIndex> | undefined;
-
-/**
- * Starts reading the zoo index before the first render (start-app.tsx): the "Chat with"
- * buttons wait on it, and the fetch then overlaps the render instead of following it.
- */
-export function libraryPrefetchZoo(): void {
-  zooPrefetch ??= fetchZooIndex();
-  zooPrefetch.catch(() => {}); // libraryInit reports it
-}
-
 export async function libraryInit(): Promise<void> {
-  const prefetched = zooPrefetch;
-  zooPrefetch = undefined; // once: a later init (tests, a reset) reads the index again
-  const zooLoad = (prefetched ?? fetchZooIndex()).then(
+  const zooLoad = fetchZooIndex().then(
     (zoo) => {
       useLibrary.setState({ zoo, zooError: undefined });
       markPhase('moe:zoo-listed');

@@ -15,7 +15,6 @@ import {
   type TokenizerCallEvent,
 } from '../core/tokenizer/guard.ts';
 import type { MergeApi } from '../../workers/merge/api.ts';
-import { takeEngineWorker } from './engine-worker-start.ts';
 
 type Listener = (message: string) => void;
 
@@ -59,7 +58,11 @@ class WorkerSlot<Api> {
   }
 }
 
-const engineSlot = new WorkerSlot<EngineApi>(takeEngineWorker, 'engine');
+const engineSlot = new WorkerSlot<EngineApi>(
+  () =>
+    new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'studio-engine' }),
+  'engine',
+);
 const mergeSlot = new WorkerSlot<MergeApi>(
   () => new Worker(new URL('../../workers/merge.worker.ts', import.meta.url), { type: 'module', name: 'studio-merge' }),
   'merge',

@@ -5,7 +5,7 @@
  * does not pile them up. `performance` exists in pages, workers and Node alike.
  */
 export type PhaseMark =
-  | 'moe:main' // the app bundle has run (src/ui/start-app.tsx, after main.tsx head-started the engine worker)
+  | 'moe:main' // the app bundle has run (src/ui/main.tsx)
   | 'moe:rendered' // the studio's first render is on screen (App mounted)
   | 'moe:zoo-listed' // the zoo index is read: its "Chat with" buttons can show
   | 'moe:engine-worker-start' // the engine worker's bundle has run
