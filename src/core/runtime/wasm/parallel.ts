@@ -18,11 +18,6 @@ export const ROW_KERNEL_CODES = { matmul_q8: 1, matmul_q4: 2, matmul_f32: 3, att
 >;
 
 /**
- * `kernel(...args, rowStart, rowEnd)` over rows [0, n); `work` = its cost in multiply-adds of a
- * quantized matmul (what MIN_PARALLEL_MACS and the unit size are in): a matmul's multiply-adds,
- * attention's times ATTENTION_COST_PER_MAC.
- */
-/**
  * What one multiply-add of attention (attn_heads: f32 dots over the KV cache, which decode
  * reads from DRAM since the weights stream past it, and an exp per score) costs in multiply-adds
  * of a quantized matmul. Measured in Chromium on the SmolLM2-dims MoE at 128–152 positions, one
@@ -41,6 +36,11 @@ export function attentionWork(heads: number, nPos: number, headDim: number): num
   return 2 * heads * nPos * headDim * ATTENTION_COST_PER_MAC;
 }
 
+/**
+ * `kernel(...args, rowStart, rowEnd)` over rows [0, n); `work` = its cost in multiply-adds of a
+ * quantized matmul (what MIN_PARALLEL_MACS and the unit size are in): a matmul's multiply-adds,
+ * attention's times ATTENTION_COST_PER_MAC.
+ */
 export interface RowJob {
   kernel: RowKernel;
   args: number[];
