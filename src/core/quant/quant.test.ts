@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bf16ToF32, dequantize, f16ToF32, f32ToBf16, f32ToF16, quantize } from './convert.ts';
+import { f16Table } from './float-bits.ts';
 import { f32Bits, f32FromBits } from './float-bits.ts';
 import { dequantizeQ8_0, dotQ8_0F32, dotQ8_0Q8_0, quantizeQ8_0 } from './q8_0.ts';
 import { dequantizeQ4_0, dotQ4_0F32, dotQ4_0Q8_0, quantizeQ4_0 } from './q4_0.ts';
@@ -66,6 +67,16 @@ describe('bit-exact with ggml (golden vectors from libggml-base)', () => {
 });
 
 describe('f16 conversion', () => {
+  it('f16Table holds the bits f16ToF32 gives (through a Float32Array) for every one of the 65536 halves', () => {
+    const table = new Uint32Array(f16Table().buffer);
+    const one = new Float32Array(1);
+    const oneBits = new Uint32Array(one.buffer);
+    for (let h = 0; h < 65536; h++) {
+      one[0] = f16ToF32(h);
+      if (table[h] !== oneBits[0])
+        expect(`half ${h.toString(16)}: ${table[h]!.toString(16)}`).toBe(oneBits[0]!.toString(16));
+    }
+  });
   it('every finite half survives f16 → f32 → f16', () => {
     for (let h = 0; h < 65536; h++) {
       const v = f16ToF32(h);
