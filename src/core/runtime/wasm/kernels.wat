@@ -768,7 +768,7 @@
     (param $probs i32) (param $value i32) (param $kvStride i32) (param $headDim i32) (param $nPos i32)
     (param $out i32)
     (local $t i32) (local $c i32) (local $v i32) (local $pv v128) (local $end16 i32) (local $end4 i32) (local $end i32)
-    (local $o0 v128) (local $o1 v128) (local $o2 v128) (local $o3 v128) (local $s f32) (local $p f32)
+    (local $o0 v128) (local $o1 v128) (local $o2 v128) (local $o3 v128) (local $s f32)
     (local.set $end16 (i32.shl (i32.and (local.get $headDim) (i32.const -16)) (i32.const 2)))
     (local.set $end4 (i32.shl (i32.and (local.get $headDim) (i32.const -4)) (i32.const 2)))
     (local.set $end (i32.shl (local.get $headDim) (i32.const 2)))
@@ -888,7 +888,7 @@
   ;; scale = 1/sqrt(headDim) rounded from f64, as the JS caller computed it.
 
   (func $softmax (param $x i32) (param $n i32)
-    (local $i i32) (local $end i32) (local $end4 i32) (local $max f32) (local $maxv v128) (local $sum f32) (local $e v128)
+    (local $i i32) (local $end i32) (local $end4 i32) (local $max f32) (local $maxv v128) (local $sum f32) (local $e v128) (local $sumv v128)
     (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (local.set $max (f32.const -inf))
@@ -915,11 +915,11 @@
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $l3)))
     ;; ÷ sum, four lanes at a time (the same division per lane), then the tail
-    (local.set $maxv (f32x4.splat (local.get $sum)))
+    (local.set $sumv (f32x4.splat (local.get $sum)))
     (local.set $i (local.get $x))
     (block $d4v (loop $l4v
       (br_if $d4v (i32.ge_u (local.get $i) (local.get $end4)))
-      (v128.store (local.get $i) (f32x4.div (v128.load (local.get $i)) (local.get $maxv)))
+      (v128.store (local.get $i) (f32x4.div (v128.load (local.get $i)) (local.get $sumv)))
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br $l4v)))
     (block $d4 (loop $l4
