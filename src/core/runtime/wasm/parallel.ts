@@ -21,13 +21,15 @@ export const ROW_KERNEL_CODES = { matmul_q8: 1, matmul_q4: 2, matmul_f32: 3, att
  * What one multiply-add of attention (attn_heads: f32 dots over the KV cache, which decode
  * reads from DRAM since the weights stream past it, and an exp per score) costs in multiply-adds
  * of a quantized matmul. Measured in Chromium on the SmolLM2-dims MoE at 128–152 positions, one
- * thread: a layer's 9 heads (~161,000 multiply-adds) took 78 µs, a q4_0 matmul runs ~13 MACs a
- * ns: a ratio of ~6 (~10 before attn_scores took four positions at a time). Counted as plain
- * multiply-adds, a decode token's attention stayed on the driver (below MIN_PARALLEL_MACS), the
- * worker fell asleep meanwhile, and the projection after it ran on the driver too. Paired A/B (one
- * page, tokens alternating between 2-thread sessions): decode 19.6 → 17.1–17.6 ms a token on
- * q4_0 with the cost counted (4, 8 and 16 alike), 26.1 → 23.2–24.0 on q8_0; with the faster
- * kernel 17.7 → 15.6 ms (cost 4 and 8 alike).
+ * thread, with timers patched into forward.ts for the run (a scratch harness, not kept): a
+ * layer's 9 heads (~161,000 multiply-adds) took 78 µs, a q4_0 matmul runs ~13 MACs a ns: a ratio
+ * of ~6 (~10 before attn_scores took four positions at a time). Counted as plain multiply-adds,
+ * a decode token's attention stayed on the driver (below MIN_PARALLEL_MACS), the worker fell
+ * asleep meanwhile, and the projection after it ran on the driver too. A scratch paired A/B (one
+ * page, tokens alternating between 2-thread sessions weighting it differently; not kept): decode
+ * 19.6 → 17.1–17.6 ms a token on q4_0 with the cost counted (4, 8 and 16 alike), 26.1 → 23.2–24.0
+ * on q8_0; with the faster kernel 17.7 → 15.6 ms (cost 4 and 8 alike). What the repo reproduces:
+ * `npm run bench` (bench/RESULTS.md "s17-smollm2", "s17-tiny22") and `npx tsx bench/kernels.ts`.
  */
 export const ATTENTION_COST_PER_MAC = 6;
 
